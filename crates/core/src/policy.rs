@@ -1,0 +1,189 @@
+//! The money rules' knobs (DESIGN.md "Money rules"), with the defaults merchants expect.
+
+use crate::money::Amount;
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+
+/// Every policy value in one place; the config file overrides any of them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Voids older than this are refused (`None`: only the batch limits a void).
+    pub void_max_age_minutes: Option<u32>,
+    /// Voids one operator may do in one business day.
+    pub void_max_per_operator_per_day: u32,
+    /// When true, a void must present the original card (fingerprints must match).
+    pub void_requires_card: bool,
+    /// Seconds a staged void waits before it is committed (0 = commit at once).
+    pub void_grace_seconds: u32,
+    /// Days after the original within which a refund is accepted.
+    pub refund_window_days: u32,
+    /// Back-office refunds above this (fen) need review by a second person.
+    pub refund_review_threshold_fen: i64,
+    /// Days a pre-authorization hold lives.
+    pub preauth_hold_days: u32,
+    /// A completion may capture up to this percent of the hold.
+    pub completion_max_percent: u32,
+    /// The terminal sends a reversal when no response arrives within this.
+    pub response_timeout_ms: u32,
+    /// Reversal retries before the reversal is escalated to a case.
+    pub reversal_retries_max: u32,
+    /// Business-day cutoff (日切), local time `HH:MM` in `time_zone`.
+    pub cutoff: String,
+    /// The merchant's time zone (IANA name).
+    pub time_zone: String,
+    /// Years a record is kept before it may be purged.
+    pub retention_years: u32,
+    /// Wrong passwords in a row before an operator is locked out.
+    pub login_failures_max: u32,
+    /// Minutes a locked-out operator waits.
+    pub lockout_minutes: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            void_max_age_minutes: None,
+            void_max_per_operator_per_day: 20,
+            void_requires_card: false,
+            void_grace_seconds: 0,
+            refund_window_days: 365,
+            refund_review_threshold_fen: 500_000,
+            preauth_hold_days: 30,
+            completion_max_percent: 115,
+            response_timeout_ms: 60_000,
+            reversal_retries_max: 6,
+            cutoff: "23:00".to_owned(),
+            time_zone: "Asia/Shanghai".to_owned(),
+            retention_years: 5,
+            login_failures_max: 5,
+            lockout_minutes: 15,
+        }
+    }
+}
+
+/// A policy value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy {field}: {problem}")]
+pub struct PolicyError {
+    /// The field name.
+    pub field: &'static str,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl Policy {
+    /// Checks the values that can be wrong in a config file.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        self.cutoff_time()?;
+        self.zone()?;
+        if self.completion_max_percent < 100 {
+            return Err(PolicyError {
+                field: "completion_max_percent",
+                problem: "must be at least 100".into(),
+            });
+        }
+        if self.refund_review_threshold_fen < 0 {
+            return Err(PolicyError {
+                field: "refund_review_threshold_fen",
+                problem: "must not be negative".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The refund review threshold as an amount.
+    pub fn refund_review_threshold(&self) -> Amount {
+        Amount::from_fen(self.refund_review_threshold_fen)
+    }
+
+    /// The cutoff as a time of day.
+    pub fn cutoff_time(&self) -> Result<Time, PolicyError> {
+        let bad = |problem: &str| PolicyError { field: "cutoff", problem: problem.into() };
+        let (h, m) = self.cutoff.split_once(':').ok_or_else(|| bad("expected HH:MM"))?;
+        let h: i8 = h.parse().map_err(|_| bad("hour is not a number"))?;
+        let m: i8 = m.parse().map_err(|_| bad("minute is not a number"))?;
+        Time::new(h, m, 0, 0).map_err(|e| bad(&e.to_string()))
+    }
+
+    /// The merchant's time zone.
+    pub fn zone(&self) -> Result<TimeZone, PolicyError> {
+        TimeZone::get(&self.time_zone)
+            .map_err(|e| PolicyError { field: "time_zone", problem: e.to_string() })
+    }
+
+    /// 营业日: the business day a moment belongs to. At or after the cutoff it is already the
+    /// next day's business, so a sale at 23:30 belongs to tomorrow's day.
+    pub fn business_day(&self, at: Timestamp) -> Date {
+        let zone = self.zone().unwrap_or(TimeZone::UTC);
+        let cutoff = self.cutoff_time().unwrap_or(Time::midnight());
+        let local = at.to_zoned(zone).datetime();
+        if local.time() >= cutoff {
+            local.date().tomorrow().unwrap_or(local.date())
+        } else {
+            local.date()
+        }
+    }
+
+    /// True when a batch opened at `opened_at` must be settled at `now` (its day has passed
+    /// the cutoff).
+    pub fn batch_is_due(&self, opened_at: Timestamp, now: Timestamp) -> bool {
+        self.business_day(now) > self.business_day(opened_at)
+    }
+
+    /// The moment a pre-authorization placed at `at` lapses.
+    pub fn hold_expires_at(&self, at: Timestamp) -> Timestamp {
+        at.checked_add((i64::from(self.preauth_hold_days) * 24).hours())
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    /// The first moment a record created at `at` may be purged.
+    pub fn retention_ends(&self, at: Timestamp) -> Timestamp {
+        let zone = self.zone().unwrap_or(TimeZone::UTC);
+        at.to_zoned(zone)
+            .checked_add(i64::from(self.retention_years).years())
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults_are_the_designs() {
+        let p = Policy::default();
+        assert_eq!(p.void_max_per_operator_per_day, 20);
+        assert_eq!(p.refund_window_days, 365);
+        assert_eq!(p.refund_review_threshold().fen(), 500_000);
+        assert_eq!(p.preauth_hold_days, 30);
+        assert_eq!(p.completion_max_percent, 115);
+        assert_eq!(p.retention_years, 5);
+        assert!(p.validate().is_ok());
+    }
+
+    #[test]
+    fn business_day_turns_at_the_cutoff_in_shanghai() {
+        let p = Policy::default();
+        // 22:59 Shanghai = 14:59Z: still the 25th.
+        assert_eq!(p.business_day(at("2026-11-25T14:59:00Z")).to_string(), "2026-11-25");
+        // 23:00 Shanghai = 15:00Z: already the 26th.
+        assert_eq!(p.business_day(at("2026-11-25T15:00:00Z")).to_string(), "2026-11-26");
+        assert!(!p.batch_is_due(at("2026-11-25T01:00:00Z"), at("2026-11-25T14:59:00Z")));
+        assert!(p.batch_is_due(at("2026-11-25T01:00:00Z"), at("2026-11-25T15:00:00Z")));
+    }
+
+    #[test]
+    fn bad_config_values_are_named() {
+        let p = Policy { cutoff: "25:00".into(), ..Policy::default() };
+        assert_eq!(p.validate().unwrap_err().field, "cutoff");
+        let p = Policy { time_zone: "Mars/Olympus".into(), ..Policy::default() };
+        assert_eq!(p.validate().unwrap_err().field, "time_zone");
+    }
+}

@@ -1,0 +1,335 @@
+//! Refusals: one enum per operation, each variant with a zh-CN and an English message, a
+//! remedy, and the 8583 response code adapters put on the wire.
+
+use crate::i18n::{Lang, tr};
+use crate::money::{Amount, AmountError};
+use crate::pan::PanError;
+use crate::response::ResponseCode;
+
+/// What every refusal can say about itself. Adapters map it once to their wire form.
+pub trait Refusal: std::fmt::Debug {
+    /// Stable key: the catalog entry and the JSON `code`.
+    fn key(&self) -> &'static str;
+    /// The 8583 response code.
+    fn response_code(&self) -> ResponseCode;
+    /// Values substituted into the message (`{0}`, `{1}`).
+    fn args(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// What happened, for the person at the counter.
+    fn message(&self, lang: Lang) -> String {
+        tr(lang, &format!("{}.msg", self.key()), &self.args())
+    }
+    /// What to do about it.
+    fn remedy(&self, lang: Lang) -> String {
+        tr(lang, &format!("{}.fix", self.key()), &self.args())
+    }
+}
+
+macro_rules! refusal_enum {
+    (
+        $(#[$doc:meta])*
+        $name:ident {
+            $( $(#[$vdoc:meta])* $variant:ident $({ $($field:ident : $ty:ty),* })? => $key:literal, $code:ident ),* $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum $name {
+            $( $(#[$vdoc])* $variant $({ $(#[allow(missing_docs)] $field: $ty),* })? ),*
+        }
+
+        impl $name {
+            fn key_and_code(&self) -> (&'static str, ResponseCode) {
+                match self {
+                    $( $name::$variant { .. } => ($key, ResponseCode::$code) ),*
+                }
+            }
+        }
+    };
+}
+
+refusal_enum! {
+    /// Refusals common to every request before a rule is reached.
+    AccessRefused {
+        /// The terminal is not registered.
+        UnknownTerminal => "access.unknown_terminal", TerminalNotRegistered,
+        /// The terminal was disabled by an admin.
+        TerminalDisabled => "access.terminal_disabled", TerminalNotRegistered,
+        /// The merchant is unknown or disabled.
+        UnknownMerchant => "access.unknown_merchant", InvalidMerchant,
+        /// No operator with that number.
+        UnknownOperator => "access.unknown_operator", InvalidTransaction,
+        /// Wrong password; `remaining` tries before lockout.
+        WrongPassword { remaining: u32 } => "access.wrong_password", InvalidTransaction,
+        /// Locked out after too many wrong passwords.
+        LockedOut { until: String } => "access.locked_out", ExceedsFrequencyLimit,
+        /// The operation needs the supervisor (00) and none authorized it.
+        SupervisorRequired => "access.supervisor_required", InvalidTransaction,
+        /// The supervisor's password was wrong.
+        SupervisorWrongPassword { remaining: u32 } => "access.supervisor_wrong_password", InvalidTransaction,
+        /// The operator's role may not do this.
+        NotPermitted { role: String } => "access.not_permitted", InvalidTransaction,
+        /// The new password is too short or the same as the old one.
+        WeakPassword => "access.weak_password", InvalidTransaction,
+        /// The card number is malformed.
+        BadCard { problem: PanError } => "access.bad_card", InvalidCardNumber,
+        /// The amount is malformed.
+        BadAmount { problem: AmountError } => "access.bad_amount", InvalidAmount,
+        /// The card or wallet is not known to the issuer.
+        UnknownInstrument => "access.unknown_instrument", InvalidCardNumber,
+        /// The same terminal + batch + voucher no. was used for a different request.
+        Duplicate => "access.duplicate", Duplicate,
+        /// The payment method does not fit the instrument (QR method with a card…).
+        MethodMismatch => "access.method_mismatch", FormatError,
+    }
+}
+
+impl Refusal for AccessRefused {
+    fn key(&self) -> &'static str {
+        self.key_and_code().0
+    }
+    fn response_code(&self) -> ResponseCode {
+        self.key_and_code().1
+    }
+    fn args(&self) -> Vec<String> {
+        match self {
+            AccessRefused::WrongPassword { remaining }
+            | AccessRefused::SupervisorWrongPassword { remaining } => vec![remaining.to_string()],
+            AccessRefused::LockedOut { until } => vec![until.clone()],
+            AccessRefused::NotPermitted { role } => vec![role.clone()],
+            AccessRefused::BadCard { problem } => vec![problem.to_string()],
+            AccessRefused::BadAmount { problem } => vec![problem.to_string()],
+            _ => Vec::new(),
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        // Malformed input has its own finer messages.
+        match self {
+            AccessRefused::BadAmount { problem } => {
+                tr(lang, &format!("amount.{}.msg", amount_key(*problem)), &[])
+            }
+            AccessRefused::BadCard { problem } => {
+                tr(lang, &format!("pan.{}.msg", pan_key(*problem)), &[])
+            }
+            _ => tr(lang, &format!("{}.msg", self.key()), &self.args()),
+        }
+    }
+}
+
+fn amount_key(e: AmountError) -> &'static str {
+    match e {
+        AmountError::Empty => "empty",
+        AmountError::InvalidCharacter => "invalid_character",
+        AmountError::TooManyDecimals => "too_many_decimals",
+        AmountError::Zero => "zero",
+        AmountError::TooLarge => "too_large",
+    }
+}
+
+fn pan_key(e: PanError) -> &'static str {
+    match e {
+        PanError::Format => "format",
+        PanError::Luhn => "luhn",
+    }
+}
+
+refusal_enum! {
+    /// 撤销 (sale void and completion void) refusals.
+    VoidRefused {
+        /// No original with that voucher/RRN.
+        OriginalNotFound => "void.not_found", OriginalNotFound,
+        /// The original is not a sale (or, for a completion void, not a completion).
+        WrongKind { kind: String } => "void.wrong_kind", InvalidTransaction,
+        /// The original was declined: nothing to void.
+        NotApproved => "void.not_approved", InvalidTransaction,
+        /// Already voided: a void happens once.
+        AlreadyVoided => "void.already_voided", InvalidTransaction,
+        /// The original was reversed.
+        Reversed => "void.reversed", InvalidTransaction,
+        /// The original was (partly) refunded.
+        Refunded => "void.refunded", InvalidTransaction,
+        /// The original's batch is settled: only a refund can return the money now.
+        Settled => "void.settled", InvalidTransaction,
+        /// The original belongs to another terminal.
+        OtherTerminal => "void.other_terminal", InvalidTransaction,
+        /// A void is for the full amount.
+        AmountMismatch { original: Amount } => "void.amount_mismatch", OriginalAmountIncorrect,
+        /// Older than `void_max_age_minutes`.
+        TooOld { minutes: u32 } => "void.too_old", InvalidTransaction,
+        /// The operator reached `void_max_per_operator_per_day`.
+        OperatorLimit { limit: u32 } => "void.operator_limit", ExceedsFrequencyLimit,
+        /// A reason is required.
+        ReasonRequired => "void.reason_required", InvalidTransaction,
+        /// The customer must agree to the void.
+        ConsentRequired => "void.consent_required", InvalidTransaction,
+        /// Policy requires the original card and none was presented.
+        CardRequired => "void.card_required", InvalidTransaction,
+        /// The card presented is not the original's.
+        CardMismatch => "void.card_mismatch", InvalidTransaction,
+        /// Training and live transactions do not mix.
+        TrainingMismatch => "void.training_mismatch", InvalidTransaction,
+    }
+}
+
+refusal_enum! {
+    /// 退货 refusals.
+    RefundRefused {
+        /// No original with that RRN.
+        OriginalNotFound => "refund.not_found", OriginalNotFound,
+        /// Only sales and completions can be refunded.
+        WrongKind { kind: String } => "refund.wrong_kind", InvalidTransaction,
+        /// The original was declined.
+        NotApproved => "refund.not_approved", InvalidTransaction,
+        /// A voided sale has already been returned in full.
+        Voided => "refund.voided", InvalidTransaction,
+        /// The original was reversed.
+        Reversed => "refund.reversed", InvalidTransaction,
+        /// Nothing is left to refund.
+        FullyRefunded => "refund.fully_refunded", InvalidTransaction,
+        /// Past `refund_window_days`.
+        WindowPassed { days: u32 } => "refund.window_passed", InvalidTransaction,
+        /// More than what remains refundable.
+        ExceedsRemaining { remaining: Amount } => "refund.exceeds_remaining", InvalidAmount,
+        /// A reason is required.
+        ReasonRequired => "refund.reason_required", InvalidTransaction,
+        /// The original belongs to another merchant.
+        OtherMerchant => "refund.other_merchant", InvalidTransaction,
+        /// Above the review threshold: goes through the back-office review.
+        ReviewRequired { threshold: Amount } => "refund.review_required", ExceedsAmountLimit,
+        /// Training and live transactions do not mix.
+        TrainingMismatch => "refund.training_mismatch", InvalidTransaction,
+    }
+}
+
+refusal_enum! {
+    /// 预授权完成 refusals.
+    CompletionRefused {
+        /// No pre-authorization with that reference.
+        OriginalNotFound => "completion.not_found", OriginalNotFound,
+        /// The original is not a pre-authorization.
+        WrongKind { kind: String } => "completion.wrong_kind", InvalidTransaction,
+        /// The pre-authorization was declined.
+        NotApproved => "completion.not_approved", InvalidTransaction,
+        /// Already completed.
+        AlreadyCompleted => "completion.already_completed", InvalidTransaction,
+        /// The pre-authorization was voided.
+        Voided => "completion.voided", InvalidTransaction,
+        /// The pre-authorization was reversed.
+        Reversed => "completion.reversed", InvalidTransaction,
+        /// The hold has lapsed.
+        Expired => "completion.expired", InvalidTransaction,
+        /// Over `completion_max_percent` of the hold.
+        OverLimit { max: Amount } => "completion.over_limit", InvalidAmount,
+        /// The original belongs to another merchant.
+        OtherMerchant => "completion.other_merchant", InvalidTransaction,
+    }
+}
+
+refusal_enum! {
+    /// 预授权撤销 refusals.
+    PreAuthVoidRefused {
+        /// No pre-authorization with that reference.
+        OriginalNotFound => "preauth_void.not_found", OriginalNotFound,
+        /// The original is not a pre-authorization.
+        WrongKind { kind: String } => "preauth_void.wrong_kind", InvalidTransaction,
+        /// The pre-authorization was declined.
+        NotApproved => "preauth_void.not_approved", InvalidTransaction,
+        /// Already voided.
+        AlreadyVoided => "preauth_void.already_voided", InvalidTransaction,
+        /// Completed: void the completion instead.
+        Completed => "preauth_void.completed", InvalidTransaction,
+        /// Reversed.
+        Reversed => "preauth_void.reversed", InvalidTransaction,
+        /// Lapsed: the hold is already released.
+        Expired => "preauth_void.expired", InvalidTransaction,
+        /// A pre-auth void is for the full amount.
+        AmountMismatch { original: Amount } => "preauth_void.amount_mismatch", OriginalAmountIncorrect,
+        /// A reason is required.
+        ReasonRequired => "preauth_void.reason_required", InvalidTransaction,
+        /// The original belongs to another merchant.
+        OtherMerchant => "preauth_void.other_merchant", InvalidTransaction,
+    }
+}
+
+refusal_enum! {
+    /// 冲正 refusals (spec: reversing what was voided, refunded or settled is answered 12).
+    ReversalRefused {
+        /// The transaction was voided since.
+        AlreadyVoided => "reversal.already_voided", InvalidTransaction,
+        /// The transaction was refunded since.
+        Refunded => "reversal.refunded", InvalidTransaction,
+        /// The transaction's batch is settled.
+        Settled => "reversal.settled", InvalidTransaction,
+        /// The transaction was completed since (pre-auth).
+        Completed => "reversal.completed", InvalidTransaction,
+        /// Balance inquiries, refunds and reversals are not reversible.
+        NotReversible { kind: String } => "reversal.not_reversible", InvalidTransaction,
+    }
+}
+
+refusal_enum! {
+    /// 删除交易记录 (hide) and purge refusals.
+    HideRefused {
+        /// Only the system administrator (99) may hide or purge records.
+        NotAdmin => "hide.not_admin", InvalidTransaction,
+        /// A reason is required.
+        ReasonRequired => "hide.reason_required", InvalidTransaction,
+        /// Already hidden.
+        AlreadyHidden => "hide.already_hidden", InvalidTransaction,
+        /// No such record.
+        NotFound => "hide.not_found", OriginalNotFound,
+        /// Inside the retention period: records cannot be purged yet.
+        WithinRetention { until: String } => "hide.within_retention", InvalidTransaction,
+    }
+}
+
+macro_rules! impl_refusal {
+    ($name:ident, |$s:ident| $args:expr) => {
+        impl Refusal for $name {
+            fn key(&self) -> &'static str {
+                self.key_and_code().0
+            }
+            fn response_code(&self) -> ResponseCode {
+                self.key_and_code().1
+            }
+            fn args(&self) -> Vec<String> {
+                let $s = self;
+                $args
+            }
+        }
+    };
+}
+
+impl_refusal!(VoidRefused, |s| match s {
+    VoidRefused::WrongKind { kind } => vec![kind.clone()],
+    VoidRefused::AmountMismatch { original } => vec![original.display()],
+    VoidRefused::TooOld { minutes } => vec![minutes.to_string()],
+    VoidRefused::OperatorLimit { limit } => vec![limit.to_string()],
+    _ => Vec::new(),
+});
+impl_refusal!(RefundRefused, |s| match s {
+    RefundRefused::WrongKind { kind } => vec![kind.clone()],
+    RefundRefused::WindowPassed { days } => vec![days.to_string()],
+    RefundRefused::ExceedsRemaining { remaining } => vec![remaining.display()],
+    RefundRefused::ReviewRequired { threshold } => vec![threshold.display()],
+    _ => Vec::new(),
+});
+impl_refusal!(CompletionRefused, |s| match s {
+    CompletionRefused::WrongKind { kind } => vec![kind.clone()],
+    CompletionRefused::OverLimit { max } => vec![max.display()],
+    _ => Vec::new(),
+});
+impl_refusal!(PreAuthVoidRefused, |s| match s {
+    PreAuthVoidRefused::WrongKind { kind } => vec![kind.clone()],
+    PreAuthVoidRefused::AmountMismatch { original } => vec![original.display()],
+    _ => Vec::new(),
+});
+impl_refusal!(ReversalRefused, |s| match s {
+    ReversalRefused::NotReversible { kind } => vec![kind.clone()],
+    _ => Vec::new(),
+});
+impl_refusal!(HideRefused, |s| match s {
+    HideRefused::WithinRetention { until } => vec![until.clone()],
+    _ => Vec::new(),
+});

@@ -1,0 +1,321 @@
+//! The money rules (DESIGN.md "Money rules"). Each `decide_*` is pure: it gets the original
+//! transaction and the request's facts, and answers with a decision or a typed refusal.
+//! The store loads the facts and persists the decision in one transaction.
+
+use crate::ids::{BatchNo, MerchantId, OperatorNo, TerminalId};
+use crate::kind::{TxnKind, TxnStatus};
+use crate::money::Amount;
+use crate::policy::Policy;
+use crate::refusal::{
+    CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused, ReversalRefused,
+    VoidRefused,
+};
+use crate::txn::Transaction;
+use jiff::{Timestamp, ToSpan};
+
+/// The facts of a void (sale void or completion void) request.
+#[derive(Debug, Clone)]
+pub struct VoidRequest<'a> {
+    /// The terminal asking.
+    pub terminal_id: &'a TerminalId,
+    /// That terminal's open batch.
+    pub open_batch: BatchNo,
+    /// The amount the terminal sent, if any: must equal the original.
+    pub amount: Option<Amount>,
+    /// The reason (from the list or free text).
+    pub reason: &'a str,
+    /// The customer agreed.
+    pub customer_consent: bool,
+    /// Fingerprint of the card presented again, if any.
+    pub card_fingerprint: Option<&'a str>,
+    /// Voids the acting operator already did this business day.
+    pub voids_today_by_operator: u32,
+    /// A back-office void approved by review may target any terminal of the merchant.
+    pub via_review: bool,
+    /// The request is in training mode.
+    pub training: bool,
+}
+
+/// Decides a sale void (`expected = Sale`) or a completion void (`expected = Completion`).
+/// Order matters: the remedy shown is the most useful one (settled → refund).
+pub fn decide_void(
+    original: &Transaction,
+    expected: TxnKind,
+    req: &VoidRequest<'_>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<Amount, VoidRefused> {
+    if original.kind != expected {
+        return Err(VoidRefused::WrongKind { kind: original.kind.as_str().into() });
+    }
+    if original.training != req.training {
+        return Err(VoidRefused::TrainingMismatch);
+    }
+    match original.status {
+        TxnStatus::Declined => return Err(VoidRefused::NotApproved),
+        TxnStatus::Voided => return Err(VoidRefused::AlreadyVoided),
+        TxnStatus::Reversed => return Err(VoidRefused::Reversed),
+        TxnStatus::PartiallyRefunded | TxnStatus::Refunded => return Err(VoidRefused::Refunded),
+        TxnStatus::Approved => {}
+        TxnStatus::Completed | TxnStatus::Expired => {
+            return Err(VoidRefused::WrongKind { kind: original.kind.as_str().into() });
+        }
+    }
+    if original.settled {
+        return Err(VoidRefused::Settled);
+    }
+    if !req.via_review
+        && (&original.terminal_id != req.terminal_id || original.batch_no != req.open_batch)
+    {
+        return Err(VoidRefused::OtherTerminal);
+    }
+    if let Some(amount) = req.amount
+        && amount != original.amount
+    {
+        return Err(VoidRefused::AmountMismatch { original: original.amount });
+    }
+    if let Some(minutes) = policy.void_max_age_minutes {
+        let limit = original.created_at.checked_add(i64::from(minutes).minutes());
+        if limit.map(|l| now > l).unwrap_or(true) {
+            return Err(VoidRefused::TooOld { minutes });
+        }
+    }
+    if req.voids_today_by_operator >= policy.void_max_per_operator_per_day {
+        return Err(VoidRefused::OperatorLimit { limit: policy.void_max_per_operator_per_day });
+    }
+    if req.reason.trim().is_empty() {
+        return Err(VoidRefused::ReasonRequired);
+    }
+    if !req.customer_consent {
+        return Err(VoidRefused::ConsentRequired);
+    }
+    if policy.void_requires_card {
+        match req.card_fingerprint {
+            None => return Err(VoidRefused::CardRequired),
+            Some(fp) if Some(fp) != original.card_fingerprint.as_deref() => {
+                return Err(VoidRefused::CardMismatch);
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(original.amount)
+}
+
+/// The facts of a refund request.
+#[derive(Debug, Clone)]
+pub struct RefundRequest<'a> {
+    /// The merchant asking.
+    pub merchant_id: &'a MerchantId,
+    /// How much to return.
+    pub amount: Amount,
+    /// Why.
+    pub reason: &'a str,
+    /// True for back-office requests, which are subject to the review threshold.
+    pub back_office: bool,
+    /// True when a second person already approved it.
+    pub reviewed: bool,
+    /// Training mode.
+    pub training: bool,
+}
+
+/// The outcome of an approved refund decision: the amount and the original's next status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundDecision {
+    /// The amount to return.
+    pub amount: Amount,
+    /// The original's new refunded sum.
+    pub refunded_after: Amount,
+    /// The original's new status.
+    pub original_status: TxnStatus,
+}
+
+/// Decides a refund: any batch, within the window, partial and repeated, Σ ≤ original.
+pub fn decide_refund(
+    original: &Transaction,
+    req: &RefundRequest<'_>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<RefundDecision, RefundRefused> {
+    if !original.kind.is_debit() {
+        return Err(RefundRefused::WrongKind { kind: original.kind.as_str().into() });
+    }
+    if &original.merchant_id != req.merchant_id {
+        return Err(RefundRefused::OtherMerchant);
+    }
+    if original.training != req.training {
+        return Err(RefundRefused::TrainingMismatch);
+    }
+    match original.status {
+        TxnStatus::Declined => return Err(RefundRefused::NotApproved),
+        TxnStatus::Voided => return Err(RefundRefused::Voided),
+        TxnStatus::Reversed => return Err(RefundRefused::Reversed),
+        TxnStatus::Refunded => return Err(RefundRefused::FullyRefunded),
+        TxnStatus::Approved | TxnStatus::PartiallyRefunded => {}
+        TxnStatus::Completed | TxnStatus::Expired => {
+            return Err(RefundRefused::WrongKind { kind: original.kind.as_str().into() });
+        }
+    }
+    let window_end = original
+        .created_at
+        .checked_add((i64::from(policy.refund_window_days) * 24).hours())
+        .unwrap_or(Timestamp::MAX);
+    if now > window_end {
+        return Err(RefundRefused::WindowPassed { days: policy.refund_window_days });
+    }
+    let remaining = original.refundable();
+    if req.amount > remaining {
+        return Err(RefundRefused::ExceedsRemaining { remaining });
+    }
+    if req.reason.trim().is_empty() {
+        return Err(RefundRefused::ReasonRequired);
+    }
+    if req.back_office && !req.reviewed && req.amount > policy.refund_review_threshold() {
+        return Err(RefundRefused::ReviewRequired { threshold: policy.refund_review_threshold() });
+    }
+    let refunded_after = original
+        .refunded
+        .checked_add(req.amount)
+        .map_err(|_| RefundRefused::ExceedsRemaining { remaining })?;
+    // The invariant behind the whole rule: never more back than was taken.
+    assert!(refunded_after <= original.amount, "Σ refunds exceeds the original");
+    let original_status = if refunded_after == original.amount {
+        TxnStatus::Refunded
+    } else {
+        TxnStatus::PartiallyRefunded
+    };
+    Ok(RefundDecision { amount: req.amount, refunded_after, original_status })
+}
+
+/// Decides a completion of a pre-authorization: at most `completion_max_percent` of the hold.
+pub fn decide_completion(
+    preauth: &Transaction,
+    merchant_id: &MerchantId,
+    amount: Amount,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<Amount, CompletionRefused> {
+    if preauth.kind != TxnKind::PreAuth {
+        return Err(CompletionRefused::WrongKind { kind: preauth.kind.as_str().into() });
+    }
+    if &preauth.merchant_id != merchant_id {
+        return Err(CompletionRefused::OtherMerchant);
+    }
+    match preauth.status {
+        TxnStatus::Declined => return Err(CompletionRefused::NotApproved),
+        TxnStatus::Completed => return Err(CompletionRefused::AlreadyCompleted),
+        TxnStatus::Voided => return Err(CompletionRefused::Voided),
+        TxnStatus::Reversed => return Err(CompletionRefused::Reversed),
+        TxnStatus::Expired => return Err(CompletionRefused::Expired),
+        _ => {}
+    }
+    if now > policy.hold_expires_at(preauth.created_at) {
+        return Err(CompletionRefused::Expired);
+    }
+    let max = preauth.amount.percent(policy.completion_max_percent).unwrap_or(preauth.amount);
+    if amount > max {
+        return Err(CompletionRefused::OverLimit { max });
+    }
+    Ok(amount)
+}
+
+/// Decides a pre-authorization void: full amount, before completion.
+pub fn decide_preauth_void(
+    preauth: &Transaction,
+    merchant_id: &MerchantId,
+    amount: Option<Amount>,
+    reason: &str,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<Amount, PreAuthVoidRefused> {
+    if preauth.kind != TxnKind::PreAuth {
+        return Err(PreAuthVoidRefused::WrongKind { kind: preauth.kind.as_str().into() });
+    }
+    if &preauth.merchant_id != merchant_id {
+        return Err(PreAuthVoidRefused::OtherMerchant);
+    }
+    match preauth.status {
+        TxnStatus::Declined => return Err(PreAuthVoidRefused::NotApproved),
+        TxnStatus::Voided => return Err(PreAuthVoidRefused::AlreadyVoided),
+        TxnStatus::Completed => return Err(PreAuthVoidRefused::Completed),
+        TxnStatus::Reversed => return Err(PreAuthVoidRefused::Reversed),
+        TxnStatus::Expired => return Err(PreAuthVoidRefused::Expired),
+        _ => {}
+    }
+    if now > policy.hold_expires_at(preauth.created_at) {
+        return Err(PreAuthVoidRefused::Expired);
+    }
+    if let Some(a) = amount
+        && a != preauth.amount
+    {
+        return Err(PreAuthVoidRefused::AmountMismatch { original: preauth.amount });
+    }
+    if reason.trim().is_empty() {
+        return Err(PreAuthVoidRefused::ReasonRequired);
+    }
+    Ok(preauth.amount)
+}
+
+/// What a reversal does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReversalDecision {
+    /// Undo the target: it becomes `Reversed` and its effect at the issuer is undone.
+    Reverse,
+    /// Already reversed, or never arrived: answer approved and change nothing (idempotent).
+    AlreadyDone,
+}
+
+/// Decides a reversal of `target` (`None`: the transaction never arrived).
+pub fn decide_reversal(target: Option<&Transaction>) -> Result<ReversalDecision, ReversalRefused> {
+    let Some(t) = target else {
+        return Ok(ReversalDecision::AlreadyDone);
+    };
+    if !t.kind.is_reversible() {
+        return Err(ReversalRefused::NotReversible { kind: t.kind.as_str().into() });
+    }
+    if t.settled {
+        return Err(ReversalRefused::Settled);
+    }
+    match t.status {
+        TxnStatus::Reversed | TxnStatus::Declined => Ok(ReversalDecision::AlreadyDone),
+        TxnStatus::Voided => Err(ReversalRefused::AlreadyVoided),
+        TxnStatus::PartiallyRefunded | TxnStatus::Refunded => Err(ReversalRefused::Refunded),
+        TxnStatus::Completed => Err(ReversalRefused::Completed),
+        TxnStatus::Approved | TxnStatus::Expired => Ok(ReversalDecision::Reverse),
+    }
+}
+
+/// Decides whether `actor` may hide `target` (删除交易记录: admin only, reason required).
+pub fn decide_hide(
+    target: &Transaction,
+    actor: OperatorNo,
+    reason: &str,
+) -> Result<(), HideRefused> {
+    if actor.role() != crate::ids::Role::Admin {
+        return Err(HideRefused::NotAdmin);
+    }
+    if reason.trim().is_empty() {
+        return Err(HideRefused::ReasonRequired);
+    }
+    if target.hidden {
+        return Err(HideRefused::AlreadyHidden);
+    }
+    Ok(())
+}
+
+/// Decides whether records created before `cutoff_created_at` may be purged at `now`: only
+/// once their retention period has ended.
+pub fn decide_purge(
+    actor: OperatorNo,
+    created_before: Timestamp,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<(), HideRefused> {
+    if actor.role() != crate::ids::Role::Admin {
+        return Err(HideRefused::NotAdmin);
+    }
+    let ends = policy.retention_ends(created_before);
+    if ends > now {
+        return Err(HideRefused::WithinRetention { until: ends.to_string() });
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! 批结算: batch totals (8583 field 48) and reconciliation against the terminal's totals.
+
+use crate::kind::{PaymentMethod, TxnKind};
+use crate::money::Amount;
+use crate::txn::Transaction;
+
+/// Debit and credit totals of a batch, as field 48 carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    /// Σ approved sales and completions not voided or reversed (fen).
+    pub debit_fen: i64,
+    /// Their count.
+    pub debit_count: u32,
+    /// Σ approved refunds (fen).
+    pub credit_fen: i64,
+    /// Their count.
+    pub credit_count: u32,
+}
+
+impl Totals {
+    /// Debit amount.
+    pub fn debit(&self) -> Amount {
+        Amount::from_fen(self.debit_fen)
+    }
+    /// Credit amount.
+    pub fn credit(&self) -> Amount {
+        Amount::from_fen(self.credit_fen)
+    }
+    /// Net = debit − credit.
+    pub fn net(&self) -> Amount {
+        Amount::from_fen(self.debit_fen - self.credit_fen)
+    }
+
+    fn add(&mut self, t: &Transaction) {
+        if !t.counts_in_totals() {
+            return;
+        }
+        if t.kind.is_debit() {
+            self.debit_fen += t.amount.fen();
+            self.debit_count += 1;
+        } else if t.kind == TxnKind::Refund {
+            self.credit_fen += t.amount.fen();
+            self.credit_count += 1;
+        }
+    }
+}
+
+/// Totals of one payment method within a batch (the settlement slip's breakdown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodTotals {
+    /// The method.
+    pub method: PaymentMethod,
+    /// Its totals.
+    pub totals: Totals,
+}
+
+/// 对账结果.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciliation {
+    /// 对账平: the terminal's totals equal the host's (or the caller gave none).
+    Balanced,
+    /// 对账不平: they differ; the terminal does a batch upload.
+    Unbalanced,
+}
+
+impl Reconciliation {
+    /// Field 48's reconciliation code digit.
+    pub fn code(self) -> char {
+        match self {
+            Reconciliation::Balanced => '1',
+            Reconciliation::Unbalanced => '2',
+        }
+    }
+    /// The code name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reconciliation::Balanced => "balanced",
+            Reconciliation::Unbalanced => "unbalanced",
+        }
+    }
+}
+
+/// One difference between the host's and the terminal's totals, named (not "data mismatch").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// `debit_count`, `debit_amount`, `credit_count` or `credit_amount`.
+    pub field: &'static str,
+    /// The host's value (fen or count).
+    pub host: i64,
+    /// The terminal's value.
+    pub terminal: i64,
+}
+
+/// A computed settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// The host's totals.
+    pub totals: Totals,
+    /// Per payment method, only methods that occur.
+    pub by_method: Vec<MethodTotals>,
+    /// The verdict.
+    pub reconciliation: Reconciliation,
+    /// What differs, empty when balanced.
+    pub differences: Vec<Difference>,
+}
+
+/// Computes the batch's totals from its transactions.
+pub fn batch_totals(txns: &[Transaction]) -> Totals {
+    let mut totals = Totals::default();
+    for t in txns {
+        totals.add(t);
+    }
+    totals
+}
+
+/// Settles a batch: totals, per-method breakdown, and the comparison with the terminal's own
+/// totals when it sent them.
+pub fn settle(txns: &[Transaction], terminal: Option<Totals>) -> Settlement {
+    let totals = batch_totals(txns);
+    let mut by_method: Vec<MethodTotals> = Vec::new();
+    for method in PaymentMethod::ALL {
+        let mut m = Totals::default();
+        for t in txns.iter().filter(|t| t.method == method) {
+            m.add(t);
+        }
+        if m != Totals::default() {
+            by_method.push(MethodTotals { method, totals: m });
+        }
+    }
+    let differences = terminal.map(|theirs| differences(&totals, &theirs)).unwrap_or_default();
+    let reconciliation = if differences.is_empty() {
+        Reconciliation::Balanced
+    } else {
+        Reconciliation::Unbalanced
+    };
+    Settlement { totals, by_method, reconciliation, differences }
+}
+
+fn differences(host: &Totals, terminal: &Totals) -> Vec<Difference> {
+    let pairs = [
+        ("debit_count", i64::from(host.debit_count), i64::from(terminal.debit_count)),
+        ("debit_amount", host.debit_fen, terminal.debit_fen),
+        ("credit_count", i64::from(host.credit_count), i64::from(terminal.credit_count)),
+        ("credit_amount", host.credit_fen, terminal.credit_fen),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, h, t)| h != t)
+        .map(|(field, host, terminal)| Difference { field, host, terminal })
+        .collect()
+}
