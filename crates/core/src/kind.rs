@@ -167,7 +167,8 @@ impl PaymentMethod {
 ///                  Approved ─reversal→ Reversed
 /// PreAuth:         Approved ─completion→ Completed ; ─pre-auth void→ Voided ;
 ///                  ─reversal→ Reversed ; ─hold days pass→ Expired
-/// Void/Refund/…:   Approved ─reversal→ Reversed (the original goes back)
+/// Void/PreAuthVoid/CompletionVoid: Approved ─reversal→ Reversed (the original goes back)
+/// Refund, BalanceInquiry, Reversal: not reversible
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TxnStatus {

@@ -82,6 +82,8 @@ refusal_enum! {
         Duplicate => "access.duplicate", Duplicate,
         /// The payment method does not fit the instrument (QR method with a card…).
         MethodMismatch => "access.method_mismatch", FormatError,
+        /// The terminal's batch no. is not the host's open batch, or it is not signed in.
+        BatchMismatch => "access.batch_mismatch", SignInAgain,
     }
 }
 
@@ -191,6 +193,8 @@ refusal_enum! {
         WindowPassed { days: u32 } => "refund.window_passed", InvalidTransaction,
         /// More than what remains refundable.
         ExceedsRemaining { remaining: Amount } => "refund.exceeds_remaining", InvalidAmount,
+        /// Zero or negative.
+        AmountNotPositive => "refund.amount_not_positive", InvalidAmount,
         /// A reason is required.
         ReasonRequired => "refund.reason_required", InvalidTransaction,
         /// The original belongs to another merchant.
@@ -221,6 +225,8 @@ refusal_enum! {
         Expired => "completion.expired", InvalidTransaction,
         /// Over `completion_max_percent` of the hold.
         OverLimit { max: Amount } => "completion.over_limit", InvalidAmount,
+        /// Zero or negative.
+        AmountNotPositive => "completion.amount_not_positive", InvalidAmount,
         /// The original belongs to another merchant.
         OtherMerchant => "completion.other_merchant", InvalidTransaction,
     }

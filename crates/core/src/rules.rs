@@ -162,6 +162,9 @@ pub fn decide_refund(
     if now > window_end {
         return Err(RefundRefused::WindowPassed { days: policy.refund_window_days });
     }
+    if !req.amount.is_positive() {
+        return Err(RefundRefused::AmountNotPositive);
+    }
     let remaining = original.refundable();
     if req.amount > remaining {
         return Err(RefundRefused::ExceedsRemaining { remaining });
@@ -210,6 +213,9 @@ pub fn decide_completion(
     }
     if now > policy.hold_expires_at(preauth.created_at) {
         return Err(CompletionRefused::Expired);
+    }
+    if !amount.is_positive() {
+        return Err(CompletionRefused::AmountNotPositive);
     }
     let max = preauth.amount.percent(policy.completion_max_percent).unwrap_or(preauth.amount);
     if amount > max {
@@ -271,6 +277,11 @@ pub fn decide_reversal(target: Option<&Transaction>) -> Result<ReversalDecision,
     };
     if !t.kind.is_reversible() {
         return Err(ReversalRefused::NotReversible { kind: t.kind.as_str().into() });
+    }
+    // A retry of a reversal that already happened stays idempotent even after the batch
+    // settled (the cutoff may run between two retries).
+    if matches!(t.status, TxnStatus::Reversed | TxnStatus::Declined) {
+        return Ok(ReversalDecision::AlreadyDone);
     }
     if t.settled {
         return Err(ReversalRefused::Settled);

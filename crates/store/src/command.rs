@@ -1,0 +1,255 @@
+//! What callers ask of the writer, and what it answers.
+
+use jiff::Timestamp;
+use suanpan_core::settlement::{Settlement, Totals};
+use suanpan_core::{
+    Amount, BatchNo, MaskedPan, MerchantId, OperatorNo, PaymentMethod, Refusal, TerminalId,
+    Transaction, TxnId, TxnKind, VoucherNo,
+};
+
+/// The card or wallet of a payment, already parsed at the edge. The PAN itself never gets
+/// here: only its masked form and fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Instrument {
+    /// A bank card.
+    Card {
+        /// 6+4 masked PAN.
+        masked_pan: MaskedPan,
+        /// HMAC fingerprint (the issuer account id).
+        fingerprint: String,
+        /// Expiry presented (`YYMM`), if any.
+        expiry: Option<String>,
+    },
+    /// A QR wallet.
+    Wallet {
+        /// Wallet id.
+        id: String,
+    },
+}
+
+/// Where a transaction comes from and who is at the counter.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The terminal.
+    pub terminal_id: TerminalId,
+    /// The acting operator (already authenticated by the caller).
+    pub operator: OperatorNo,
+    /// The supervisor who authorized (already authenticated), for the kinds that need one.
+    pub supervisor: Option<OperatorNo>,
+    /// The voucher no. (STAN) the terminal chose; `None`: the host assigns the next one.
+    pub voucher: Option<VoucherNo>,
+    /// The batch the terminal believes is open (8583 60.2); `None`: the current one.
+    pub batch: Option<BatchNo>,
+    /// Training mode.
+    pub training: bool,
+    /// Idempotency key and request hash: an identical retry replays the stored response.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// How an original transaction is named by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginalRef {
+    /// By store id.
+    Id(TxnId),
+    /// By voucher no. in the terminal's open batch (the counter's way: 凭证号).
+    Voucher(VoucherNo),
+    /// By reference no. (参考号).
+    Rrn(String),
+}
+
+/// One command for the writer.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Sale, pre-authorization or balance inquiry.
+    Purchase {
+        /// Who.
+        origin: Origin,
+        /// `Sale`, `PreAuth` or `BalanceInquiry`.
+        kind: TxnKind,
+        /// How much (zero for balance).
+        amount: Amount,
+        /// Card or wallet.
+        instrument: Instrument,
+        /// How presented.
+        method: PaymentMethod,
+        /// PIN entered (clear, memory only).
+        pin: Option<String>,
+        /// A linked transaction (re-charge after a mistaken void).
+        linked_id: Option<TxnId>,
+    },
+    /// Sale void or completion void.
+    Void {
+        /// Who.
+        origin: Origin,
+        /// `Void` or `CompletionVoid`.
+        kind: TxnKind,
+        /// Which original.
+        original: OriginalRef,
+        /// Amount the terminal sent, if any.
+        amount: Option<Amount>,
+        /// Why.
+        reason: String,
+        /// The customer agreed.
+        customer_consent: bool,
+        /// Fingerprint of a re-presented card.
+        card_fingerprint: Option<String>,
+    },
+    /// Refund.
+    Refund {
+        /// Who.
+        origin: Origin,
+        /// Which original.
+        original: OriginalRef,
+        /// How much.
+        amount: Amount,
+        /// Why.
+        reason: String,
+    },
+    /// Pre-auth completion.
+    Complete {
+        /// Who.
+        origin: Origin,
+        /// Which pre-authorization.
+        original: OriginalRef,
+        /// How much to capture.
+        amount: Amount,
+    },
+    /// Pre-auth void.
+    PreAuthVoid {
+        /// Who.
+        origin: Origin,
+        /// Which pre-authorization.
+        original: OriginalRef,
+        /// Amount the terminal sent, if any.
+        amount: Option<Amount>,
+        /// Why.
+        reason: String,
+    },
+    /// Reversal of a transaction of this terminal's open batch, by voucher no.
+    Reverse {
+        /// Who.
+        origin: Origin,
+        /// The voucher no. of the transaction to reverse.
+        voucher: VoucherNo,
+        /// 8583 field 39 of the reversal: `98`, `96`, `06`.
+        reason: String,
+    },
+    /// Settle the terminal's open batch.
+    Settle {
+        /// The terminal.
+        terminal_id: TerminalId,
+        /// Who settles (`system` for the cutoff job).
+        actor: String,
+        /// The terminal's own totals, to reconcile against.
+        terminal_totals: Option<Totals>,
+    },
+    /// Settle every batch whose business day has passed the cutoff.
+    SettleAllDue,
+    /// Release pre-authorization holds past their hold days.
+    ExpireHolds,
+    /// Hide a record (删除交易记录).
+    Hide {
+        /// Acting operator's merchant.
+        merchant_id: MerchantId,
+        /// Acting operator.
+        actor: OperatorNo,
+        /// The record.
+        id: TxnId,
+        /// Why.
+        reason: String,
+    },
+    /// Purge records created before `before` (past retention; the caller backed up first).
+    Purge {
+        /// Acting operator's merchant.
+        merchant_id: MerchantId,
+        /// Acting operator.
+        actor: OperatorNo,
+        /// Records created before this moment.
+        before: Timestamp,
+        /// The backup taken just before (its path), for the audit entry.
+        backup: String,
+    },
+    /// Records a login attempt's outcome (lockout counter and audit).
+    RecordLogin {
+        /// The merchant.
+        merchant_id: MerchantId,
+        /// The operator.
+        operator: OperatorNo,
+        /// Whether the password matched.
+        ok: bool,
+        /// What the login was for (`login`, `supervisor`).
+        purpose: String,
+    },
+    /// Records a refusal decided outside the writer (e.g. locked-out login), for the audit.
+    RecordRefusal {
+        /// Who.
+        actor: String,
+        /// The action attempted.
+        action: String,
+        /// Its target.
+        target: String,
+        /// The refusal key.
+        key: String,
+    },
+    /// Changes an operator's password (hash computed by the caller).
+    SetPassword {
+        /// The merchant.
+        merchant_id: MerchantId,
+        /// Who acts.
+        actor: OperatorNo,
+        /// Whose password.
+        operator: OperatorNo,
+        /// The new argon2id hash.
+        password_hash: String,
+    },
+    /// Audits a receipt reprint (reprints of any receipt are allowed, and audited).
+    RecordReprint {
+        /// Who.
+        actor: String,
+        /// Which transaction.
+        id: TxnId,
+    },
+}
+
+/// The writer's answer.
+#[derive(Debug)]
+pub enum Reply {
+    /// A transaction was booked (approved or declined by the issuer).
+    Txn(Transaction),
+    /// An identical retry: the stored transaction, not a second booking.
+    Replayed(Transaction),
+    /// A rule said no: nothing changed but the audit trail.
+    Refused(Box<dyn Refusal + Send>),
+    /// A reversal found nothing to undo (already reversed or never arrived): approved, no change.
+    NothingToReverse,
+    /// A batch was settled.
+    Settled(SettleReport),
+    /// Several batches were settled (cutoff job).
+    SettledMany(Vec<SettleReport>),
+    /// A balance inquiry: the booked inquiry and the available balance.
+    Balance {
+        /// The inquiry as booked.
+        txn: Transaction,
+        /// Available balance.
+        available: Amount,
+    },
+    /// Done, with a count of rows affected where that means something.
+    Done(u64),
+}
+
+/// A settled batch.
+#[derive(Debug, Clone)]
+pub struct SettleReport {
+    /// The terminal.
+    pub terminal_id: TerminalId,
+    /// The batch settled.
+    pub batch_no: BatchNo,
+    /// The batch opened next.
+    pub next_batch_no: BatchNo,
+    /// When.
+    pub settled_at: Timestamp,
+    /// The totals and verdict.
+    pub settlement: Settlement,
+    /// What the terminal sent, if anything.
+    pub terminal_totals: Option<Totals>,
+}

@@ -1,0 +1,947 @@
+//! The services: for each command, load what the rule needs inside the write transaction, ask
+//! `suanpan_core::rules`, apply the issuer's effect, book the result and its audit entry.
+//! Runs only on the writer thread, inside `BEGIN IMMEDIATE`, so decisions for one original are
+//! serialized (two refunds at the same moment cannot both pass).
+
+use crate::audit::ChainHead;
+use crate::command::{Command, Instrument, Origin, OriginalRef, Reply, SettleReport};
+use crate::error::StoreError;
+use crate::rows::{TXN_COLUMNS, micros, ts, txn_from_row};
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use suanpan_core::auth::LoginState;
+use suanpan_core::refusal::{
+    AccessRefused, CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused, VoidRefused,
+};
+use suanpan_core::rules::{self, ReversalDecision, RefundRequest, VoidRequest};
+use suanpan_core::settlement::{self, Totals};
+use suanpan_core::{
+    Amount, AuthCode, BatchNo, Currency, MerchantId, OperatorNo, PaymentMethod, Policy, Refusal,
+    ResponseCode, Role, Rrn, TerminalId, Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
+};
+use suanpan_issuer::{Account, AccountBook, IssuerError, IssuerOp, IssuerRequest, Issuer};
+
+/// What one command needs besides itself.
+pub struct Ctx<'a> {
+    /// The write connection, inside a transaction.
+    pub conn: &'a Connection,
+    /// The rules' knobs.
+    pub policy: &'a Policy,
+    /// The moment of the group commit.
+    pub now: Timestamp,
+    /// The network behind the host.
+    pub issuer: &'a dyn Issuer,
+    /// The audit chain's head.
+    pub chain: &'a mut ChainHead,
+}
+
+type Res = Result<Reply, StoreError>;
+
+/// Applies one command.
+pub fn apply(ctx: &mut Ctx<'_>, cmd: &Command) -> Res {
+    match cmd {
+        Command::Purchase { origin, kind, amount, instrument, method, pin, linked_id } => {
+            purchase(ctx, origin, *kind, *amount, instrument, *method, pin.as_deref(), *linked_id)
+        }
+        Command::Void { origin, kind, original, amount, reason, customer_consent, card_fingerprint } => {
+            let facts = VoidFacts { kind: *kind, amount: *amount, reason, consent: *customer_consent, card: card_fingerprint.as_deref() };
+            void(ctx, origin, original, &facts)
+        }
+        Command::Refund { origin, original, amount, reason } => refund(ctx, origin, original, *amount, reason),
+        Command::Complete { origin, original, amount } => complete(ctx, origin, original, *amount),
+        Command::PreAuthVoid { origin, original, amount, reason } => preauth_void(ctx, origin, original, *amount, reason),
+        Command::Reverse { origin, voucher, reason } => reverse(ctx, origin, *voucher, reason),
+        Command::Settle { terminal_id, actor, terminal_totals } => {
+            settle(ctx, terminal_id, actor, *terminal_totals).map(Reply::Settled)
+        }
+        Command::SettleAllDue => settle_all_due(ctx),
+        Command::ExpireHolds => expire_holds(ctx),
+        Command::Hide { merchant_id, actor, id, reason } => hide(ctx, merchant_id, *actor, *id, reason),
+        Command::Purge { merchant_id, actor, before, backup } => purge(ctx, merchant_id, *actor, *before, backup),
+        Command::RecordLogin { merchant_id, operator, ok, purpose } => record_login(ctx, merchant_id, *operator, *ok, purpose),
+        Command::RecordRefusal { actor, action, target, key } => {
+            audit(ctx, actor, &format!("{action}.refused"), target, "", &format!("refused:{key}"))?;
+            Ok(Reply::Done(0))
+        }
+        Command::SetPassword { merchant_id, actor, operator, password_hash } => set_password(ctx, merchant_id, *actor, *operator, password_hash),
+        Command::RecordReprint { actor, id } => {
+            audit(ctx, actor, "receipt.reprint", &format!("txn:{id}"), "", "ok")?;
+            Ok(Reply::Done(1))
+        }
+    }
+}
+
+fn audit(ctx: &mut Ctx<'_>, actor: &str, action: &str, target: &str, reason: &str, outcome: &str) -> Result<(), StoreError> {
+    ctx.chain.append(ctx.conn, micros(ctx.now), [actor, action, target, reason, outcome])?;
+    Ok(())
+}
+
+/// Audits a refusal and answers it; nothing else changes.
+fn refuse<R: Refusal + Send + 'static>(ctx: &mut Ctx<'_>, actor: &str, action: &str, target: &str, r: R) -> Res {
+    audit(ctx, actor, &format!("{action}.refused"), target, "", &format!("refused:{}", r.key()))?;
+    Ok(Reply::Refused(Box::new(r)))
+}
+
+fn actor_of(origin: &Origin) -> String {
+    format!("{}/{}", origin.terminal_id, origin.operator)
+}
+
+/// A terminal and its open batch.
+#[derive(Debug, Clone)]
+pub struct TerminalState {
+    /// 终端号.
+    pub id: TerminalId,
+    /// Its merchant.
+    pub merchant_id: MerchantId,
+    /// Open batch row id.
+    pub batch_id: i64,
+    /// Open batch no.
+    pub batch_no: BatchNo,
+    /// When the open batch was opened.
+    pub batch_opened_at: Timestamp,
+    /// Next live voucher no.
+    pub next_voucher: VoucherNo,
+    /// Next training voucher no. (training has its own sequence).
+    pub next_training_voucher: VoucherNo,
+}
+
+/// Loads a terminal with its open batch, refusing unknown or disabled terminals and merchants.
+pub fn load_terminal(conn: &Connection, id: &TerminalId) -> Result<Result<TerminalState, AccessRefused>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher
+             FROM terminals t JOIN merchants m ON m.id = t.merchant_id
+             LEFT JOIN batches b ON b.id = t.batch_id WHERE t.id = ?1",
+        )?
+        .query_row([id.as_str()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<u32>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, u32>(6)?,
+                r.get::<_, u32>(7)?,
+            ))
+        })
+        .optional()?;
+    let Some((merchant, t_on, m_on, batch_id, batch_no, opened, next, next_training)) = row else {
+        return Ok(Err(AccessRefused::UnknownTerminal));
+    };
+    if !m_on {
+        return Ok(Err(AccessRefused::UnknownMerchant));
+    }
+    if !t_on {
+        return Ok(Err(AccessRefused::TerminalDisabled));
+    }
+    let corrupt = |what: &str| StoreError::Sqlite(format!("terminal {id}: {what}"));
+    Ok(Ok(TerminalState {
+        id: id.clone(),
+        merchant_id: MerchantId::parse(&merchant).map_err(|_| corrupt("merchant id"))?,
+        batch_id: batch_id.ok_or_else(|| corrupt("no open batch"))?,
+        batch_no: BatchNo::new(batch_no.unwrap_or(0)).map_err(|_| corrupt("batch no"))?,
+        batch_opened_at: ts(opened.unwrap_or(0)),
+        next_voucher: VoucherNo::new(next).map_err(|_| corrupt("next voucher"))?,
+        next_training_voucher: VoucherNo::new(next_training).map_err(|_| corrupt("next training voucher"))?,
+    }))
+}
+
+/// The common gate of every terminal transaction: terminal, role, batch, idempotency.
+enum Gate {
+    Open(TerminalState),
+    Answered(Box<Reply>),
+}
+
+fn gate(ctx: &mut Ctx<'_>, origin: &Origin, action: &str) -> Result<Gate, StoreError> {
+    let actor = actor_of(origin);
+    let target = format!("terminal:{}", origin.terminal_id);
+    let term = match load_terminal(ctx.conn, &origin.terminal_id)? {
+        Ok(t) => t,
+        Err(r) => return refuse(ctx, &actor, action, &target, r).map(|r| Gate::Answered(Box::new(r))),
+    };
+    // Permissions are checked here, per operation, not only in a UI.
+    if origin.operator.role() == Role::Admin {
+        let r = AccessRefused::NotPermitted { role: Role::Admin.as_str().into() };
+        return refuse(ctx, &actor, action, &target, r).map(|r| Gate::Answered(Box::new(r)));
+    }
+    if let Some(b) = origin.batch
+        && b != term.batch_no
+    {
+        return refuse(ctx, &actor, action, &target, AccessRefused::BatchMismatch).map(|r| Gate::Answered(Box::new(r)));
+    }
+    if let Some((key, hash)) = &origin.idempotency {
+        let found = ctx
+            .conn
+            .prepare_cached(&format!("SELECT {TXN_COLUMNS}, request_hash FROM txns WHERE idem_key = ?1"))?
+            .query_row([key], |r| Ok((txn_from_row(r)?, r.get::<_, Option<String>>(27)?)))
+            .optional()?;
+        if let Some((txn, stored)) = found {
+            if stored.as_deref() == Some(hash.as_str()) {
+                return Ok(Gate::Answered(Box::new(Reply::Replayed(txn))));
+            }
+            return refuse(ctx, &actor, action, &target, AccessRefused::Duplicate).map(|r| Gate::Answered(Box::new(r)));
+        }
+    }
+    Ok(Gate::Open(term))
+}
+
+/// Takes the voucher no. for a new transaction and advances the terminal's sequence.
+fn take_voucher(ctx: &Ctx<'_>, term: &TerminalState, origin: &Origin) -> Result<VoucherNo, StoreError> {
+    let (current, column) = if origin.training {
+        (term.next_training_voucher, "next_training_voucher")
+    } else {
+        (term.next_voucher, "next_voucher")
+    };
+    let voucher = origin.voucher.unwrap_or(current);
+    ctx.conn
+        .prepare_cached(&format!("UPDATE terminals SET {column} = ?1 WHERE id = ?2"))?
+        .execute(params![voucher.next().value(), term.id.as_str()])?;
+    Ok(voucher)
+}
+
+/// Allocates the next RRN (unique per store) and an authorization code derived from it.
+fn next_rrn(ctx: &Ctx<'_>) -> Result<(Rrn, AuthCode), StoreError> {
+    let seq: i64 = ctx
+        .conn
+        .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'rrn' RETURNING value")?
+        .query_row([], |r| r.get(0))?;
+    let rrn = Rrn::parse(&format!("{:012}", seq % 1_000_000_000_000))
+        .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+    // A scrambled, stable 6-digit code: auth codes should not be guessable from the RRN order.
+    let code = (seq.wrapping_mul(48_271) % 999_983 + 1) as u32;
+    let auth = AuthCode::parse(&format!("{code:06}")).map_err(|e| StoreError::Sqlite(e.to_string()))?;
+    Ok((rrn, auth))
+}
+
+/// A transaction about to be booked.
+struct NewTxn<'a> {
+    kind: TxnKind,
+    status: TxnStatus,
+    amount: Amount,
+    method: PaymentMethod,
+    instrument: InstrumentCols,
+    origin: &'a Origin,
+    term: &'a TerminalState,
+    voucher: VoucherNo,
+    code: ResponseCode,
+    original_id: Option<TxnId>,
+    reason: Option<String>,
+    consent: bool,
+    linked_id: Option<TxnId>,
+    hold_expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct InstrumentCols {
+    masked_pan: Option<suanpan_core::MaskedPan>,
+    fingerprint: Option<String>,
+    wallet_id: Option<String>,
+}
+
+impl InstrumentCols {
+    fn of(i: &Instrument) -> InstrumentCols {
+        match i {
+            Instrument::Card { masked_pan, fingerprint, .. } => InstrumentCols {
+                masked_pan: Some(masked_pan.clone()),
+                fingerprint: Some(fingerprint.clone()),
+                wallet_id: None,
+            },
+            Instrument::Wallet { id } => InstrumentCols { wallet_id: Some(id.clone()), ..Default::default() },
+        }
+    }
+    fn from_txn(t: &Transaction) -> InstrumentCols {
+        InstrumentCols {
+            masked_pan: t.masked_pan.clone(),
+            fingerprint: t.card_fingerprint.clone(),
+            wallet_id: t.wallet_id.clone(),
+        }
+    }
+    fn account_id(&self) -> Option<&str> {
+        self.fingerprint.as_deref().or(self.wallet_id.as_deref())
+    }
+}
+
+fn insert_txn(ctx: &mut Ctx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreError> {
+    let (rrn, auth) = next_rrn(ctx)?;
+    let auth = n.code.is_approved().then_some(auth);
+    let (idem_key, request_hash) = match &n.origin.idempotency {
+        Some((k, h)) => (Some(k.as_str()), Some(h.as_str())),
+        None => (None, None),
+    };
+    let supervisor = n.origin.supervisor.map(|s| s.to_string());
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO txns (kind, status, amount_fen, currency, method, masked_pan, card_fp, wallet_id,
+               merchant_id, terminal_id, operator, supervisor, batch_id, batch_no, voucher_no, rrn, auth_code,
+               response_code, original_id, reason, customer_consent, created_at, training, linked_id,
+               hold_expires_at, idem_key, request_hash)
+             VALUES (?1, ?2, ?3, 'CNY', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+               ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+        )?
+        .execute(params![
+            n.kind.as_str(),
+            n.status.as_str(),
+            n.amount.fen(),
+            n.method.as_str(),
+            n.instrument.masked_pan.as_ref().map(|m| m.as_str()),
+            n.instrument.fingerprint,
+            n.instrument.wallet_id,
+            n.term.merchant_id.as_str(),
+            n.term.id.as_str(),
+            n.origin.operator.to_string(),
+            supervisor,
+            n.term.batch_id,
+            n.term.batch_no.value(),
+            n.voucher.value(),
+            rrn.as_str(),
+            auth.as_ref().map(|a| a.as_str()),
+            n.code.code(),
+            n.original_id.map(|i| i.0),
+            n.reason,
+            n.consent,
+            micros(ctx.now),
+            n.origin.training,
+            n.linked_id.map(|i| i.0),
+            n.hold_expires_at.map(micros),
+            idem_key,
+            request_hash,
+        ])?;
+    let id = TxnId(ctx.conn.last_insert_rowid());
+    let txn = Transaction {
+        id,
+        kind: n.kind,
+        status: n.status,
+        amount: n.amount,
+        currency: Currency::Cny,
+        method: n.method,
+        masked_pan: n.instrument.masked_pan,
+        card_fingerprint: n.instrument.fingerprint,
+        wallet_id: n.instrument.wallet_id,
+        merchant_id: n.term.merchant_id.clone(),
+        terminal_id: n.term.id.clone(),
+        operator: n.origin.operator,
+        supervisor: n.origin.supervisor,
+        batch_no: n.term.batch_no,
+        voucher_no: n.voucher,
+        rrn: Some(rrn),
+        auth_code: auth,
+        response_code: n.code,
+        original_id: n.original_id,
+        reason: n.reason,
+        customer_consent: n.consent,
+        refunded: Amount::ZERO,
+        completed: Amount::ZERO,
+        created_at: ctx.now,
+        settled: false,
+        hidden: false,
+        training: n.origin.training,
+        linked_id: n.linked_id,
+    };
+    let outcome = if n.code.is_approved() { "approved".to_owned() } else { format!("declined:{}", n.code.code()) };
+    let target = format!("txn:{id}");
+    let reason = txn.reason.clone().unwrap_or_default();
+    audit(ctx, &actor_of(n.origin), n.kind.as_str(), &target, &reason, &outcome)?;
+    Ok(txn)
+}
+
+/// The store's side of the issuer simulator's account book: same connection, same transaction.
+struct Book<'c>(&'c Connection);
+
+impl AccountBook for Book<'_> {
+    fn load_account(&mut self, id: &str) -> Result<Option<Account>, IssuerError> {
+        crate::query::load_account(self.0, id).map_err(|e| IssuerError(e.to_string()))
+    }
+    fn save_account(&mut self, a: &Account) -> Result<(), IssuerError> {
+        let (pin_failures, status) = match &a.instrument {
+            suanpan_issuer::Instrument::Card { pin_failures, status, .. } => (*pin_failures, status.as_str()),
+            suanpan_issuer::Instrument::Wallet { .. } => (0, "active"),
+        };
+        self.0
+            .prepare_cached("UPDATE accounts SET balance_fen = ?1, held_fen = ?2, pin_failures = ?3, status = ?4 WHERE id = ?5")
+            .and_then(|mut s| s.execute(params![a.balance_fen, a.held_fen, pin_failures, status, a.id]))
+            .map(|_| ())
+            .map_err(|e| IssuerError(e.to_string()))
+    }
+}
+
+/// Asks the issuer; `Ok(None)` when the account is unknown.
+fn ask_issuer(ctx: &Ctx<'_>, account: &str, op: IssuerOp, amount: Amount, pin: Option<&str>, expiry: Option<&str>) -> Result<Option<suanpan_issuer::IssuerResponse>, StoreError> {
+    let req = IssuerRequest { account_id: account, op, amount, pin, expiry, now: ctx.now };
+    ctx.issuer.authorize(&mut Book(ctx.conn), &req).map_err(|e| StoreError::Sqlite(e.0))
+}
+
+/// Asks the issuer for an effect that cannot be declined (credit, release, forced advice).
+fn issuer_effect(ctx: &Ctx<'_>, cols: &InstrumentCols, op: IssuerOp, amount: Amount, training: bool) -> Result<(), StoreError> {
+    if training {
+        return Ok(()); // Training moves no money.
+    }
+    let account = cols.account_id().ok_or_else(|| StoreError::Sqlite("transaction without an account".into()))?;
+    let resp = ask_issuer(ctx, account, op, amount, None, None)?
+        .ok_or_else(|| StoreError::Sqlite(format!("issuer account {account} vanished")))?;
+    // Credits and releases are never declined; a decline here is a broken invariant.
+    assert!(resp.code.is_approved(), "issuer declined a forced {op:?}");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn purchase(ctx: &mut Ctx<'_>, origin: &Origin, kind: TxnKind, amount: Amount, instrument: &Instrument, method: PaymentMethod, pin: Option<&str>, linked_id: Option<TxnId>) -> Res {
+    let term = match gate(ctx, origin, kind.as_str())? {
+        Gate::Open(t) => t,
+        Gate::Answered(r) => return Ok(*r),
+    };
+    let actor = actor_of(origin);
+    let is_wallet = matches!(instrument, Instrument::Wallet { .. });
+    if is_wallet != method.is_qr() {
+        return refuse(ctx, &actor, kind.as_str(), "instrument", AccessRefused::MethodMismatch);
+    }
+    let cols = InstrumentCols::of(instrument);
+    let account = cols.account_id().unwrap_or_default().to_owned();
+    let expiry = match instrument {
+        Instrument::Card { expiry, .. } => expiry.as_deref(),
+        Instrument::Wallet { .. } => None,
+    };
+    let op = match (kind, origin.training) {
+        (_, true) | (TxnKind::BalanceInquiry, _) => IssuerOp::Balance,
+        (TxnKind::PreAuth, _) => IssuerOp::Hold,
+        _ => IssuerOp::Debit,
+    };
+    let Some(resp) = ask_issuer(ctx, &account, op, amount, pin, expiry)? else {
+        return refuse(ctx, &actor, kind.as_str(), "instrument", AccessRefused::UnknownInstrument);
+    };
+    let voucher = take_voucher(ctx, &term, origin)?;
+    let approved = resp.code.is_approved();
+    let hold_expires_at = (kind == TxnKind::PreAuth && approved).then(|| ctx.policy.hold_expires_at(ctx.now));
+    let txn = insert_txn(ctx, NewTxn {
+        kind,
+        status: if approved { TxnStatus::Approved } else { TxnStatus::Declined },
+        amount,
+        method,
+        instrument: cols,
+        origin,
+        term: &term,
+        voucher,
+        code: resp.code,
+        original_id: None,
+        reason: None,
+        consent: false,
+        linked_id,
+        hold_expires_at,
+    })?;
+    if kind == TxnKind::BalanceInquiry && approved {
+        return Ok(Reply::Balance { txn, available: Amount::from_fen(resp.available_fen) });
+    }
+    Ok(Reply::Txn(txn))
+}
+
+/// Finds an original. By voucher: the terminal's most recent transaction with that voucher
+/// no. in the same mode, in any batch, so a settled one is found and refused with the remedy.
+fn find_original(ctx: &Ctx<'_>, term: &TerminalState, training: bool, r: &OriginalRef) -> Result<Option<Transaction>, StoreError> {
+    let conn = ctx.conn;
+    let q = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Option<Transaction>, StoreError> {
+        Ok(conn.prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE {sql}"))?.query_row(p, txn_from_row).optional()?)
+    };
+    match r {
+        OriginalRef::Id(id) => q("id = ?1", &[&id.0]),
+        OriginalRef::Rrn(rrn) => q("rrn = ?1", &[rrn]),
+        OriginalRef::Voucher(v) => q(
+            "terminal_id = ?1 AND voucher_no = ?2 AND training = ?3 AND kind != 'reversal' ORDER BY id DESC LIMIT 1",
+            &[&term.id.as_str(), &v.value(), &training],
+        ),
+    }
+}
+
+fn set_status(ctx: &Ctx<'_>, id: TxnId, status: TxnStatus) -> Result<(), StoreError> {
+    ctx.conn.prepare_cached("UPDATE txns SET status = ?1 WHERE id = ?2")?.execute(params![status.as_str(), id.0])?;
+    Ok(())
+}
+
+fn require_supervisor(origin: &Origin) -> Result<(), AccessRefused> {
+    match origin.supervisor {
+        Some(s) if s.role() == Role::Supervisor => Ok(()),
+        _ => Err(AccessRefused::SupervisorRequired),
+    }
+}
+
+/// The business day's start (the previous cutoff) as Unix microseconds.
+fn business_day_start(policy: &Policy, now: Timestamp) -> i64 {
+    let zone = policy.zone().unwrap_or(jiff::tz::TimeZone::UTC);
+    let cutoff = policy.cutoff_time().unwrap_or(jiff::civil::Time::midnight());
+    let day = policy.business_day(now);
+    day.yesterday()
+        .ok()
+        .and_then(|d| d.to_datetime(cutoff).to_zoned(zone).ok())
+        .map(|z| micros(z.timestamp()))
+        .unwrap_or(0)
+}
+
+struct VoidFacts<'a> {
+    kind: TxnKind,
+    amount: Option<Amount>,
+    reason: &'a str,
+    consent: bool,
+    card: Option<&'a str>,
+}
+
+fn void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, f: &VoidFacts<'_>) -> Res {
+    let action = f.kind.as_str();
+    let term = match gate(ctx, origin, action)? {
+        Gate::Open(t) => t,
+        Gate::Answered(r) => return Ok(*r),
+    };
+    let actor = actor_of(origin);
+    let Some(orig) = find_original(ctx, &term, origin.training, original)? else {
+        return refuse(ctx, &actor, action, &format!("{original:?}"), VoidRefused::OriginalNotFound);
+    };
+    let target = format!("txn:{}", orig.id);
+    if let Err(r) = require_supervisor(origin) {
+        return refuse(ctx, &actor, action, &target, r);
+    }
+    let voids_today: u32 = ctx
+        .conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND operator = ?2 AND kind IN ('void', 'completion_void')
+             AND status IN ('approved', 'reversed') AND created_at >= ?3",
+        )?
+        .query_row(params![term.merchant_id.as_str(), origin.operator.to_string(), business_day_start(ctx.policy, ctx.now)], |r| r.get(0))?;
+    let expected = if f.kind == TxnKind::CompletionVoid { TxnKind::Completion } else { TxnKind::Sale };
+    let req = VoidRequest {
+        terminal_id: &term.id,
+        open_batch: term.batch_no,
+        amount: f.amount,
+        reason: f.reason,
+        customer_consent: f.consent,
+        card_fingerprint: f.card,
+        voids_today_by_operator: voids_today,
+        via_review: false,
+        training: origin.training,
+    };
+    let amount = match rules::decide_void(&orig, expected, &req, ctx.policy, ctx.now) {
+        Ok(a) => a,
+        Err(r) => return refuse(ctx, &actor, action, &target, r),
+    };
+    let cols = InstrumentCols::from_txn(&orig);
+    issuer_effect(ctx, &cols, IssuerOp::Credit, amount, origin.training)?;
+    if f.kind == TxnKind::CompletionVoid {
+        // The capture is undone; the pre-authorization's hold does not come back.
+        reopen_preauth_of(ctx, &orig, TxnStatus::Voided)?;
+    }
+    set_status(ctx, orig.id, TxnStatus::Voided)?;
+    let voucher = take_voucher(ctx, &term, origin)?;
+    let txn = insert_txn(ctx, NewTxn {
+        kind: f.kind,
+        status: TxnStatus::Approved,
+        amount,
+        method: orig.method,
+        instrument: cols,
+        origin,
+        term: &term,
+        voucher,
+        code: ResponseCode::Approved,
+        original_id: Some(orig.id),
+        reason: Some(f.reason.to_owned()),
+        consent: f.consent,
+        linked_id: None,
+        hold_expires_at: None,
+    })?;
+    Ok(Reply::Txn(txn))
+}
+
+/// After a completion void, the pre-authorization is left voided (its hold was consumed by the
+/// capture); after a completion's reversal it goes back to approved with its hold.
+fn reopen_preauth_of(ctx: &Ctx<'_>, completion: &Transaction, status: TxnStatus) -> Result<(), StoreError> {
+    if let Some(pre) = completion.original_id {
+        ctx.conn
+            .prepare_cached("UPDATE txns SET status = ?1, completed_fen = 0 WHERE id = ?2")?
+            .execute(params![status.as_str(), pre.0])?;
+    }
+    Ok(())
+}
+
+fn refund(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: Amount, reason: &str) -> Res {
+    let term = match gate(ctx, origin, "refund")? {
+        Gate::Open(t) => t,
+        Gate::Answered(r) => return Ok(*r),
+    };
+    let actor = actor_of(origin);
+    let Some(orig) = find_original(ctx, &term, origin.training, original)? else {
+        return refuse(ctx, &actor, "refund", &format!("{original:?}"), RefundRefused::OriginalNotFound);
+    };
+    let target = format!("txn:{}", orig.id);
+    if let Err(r) = require_supervisor(origin) {
+        return refuse(ctx, &actor, "refund", &target, r);
+    }
+    let req = RefundRequest { merchant_id: &term.merchant_id, amount, reason, back_office: false, reviewed: false, training: origin.training };
+    let d = match rules::decide_refund(&orig, &req, ctx.policy, ctx.now) {
+        Ok(d) => d,
+        Err(r) => return refuse(ctx, &actor, "refund", &target, r),
+    };
+    let cols = InstrumentCols::from_txn(&orig);
+    issuer_effect(ctx, &cols, IssuerOp::Credit, d.amount, origin.training)?;
+    ctx.conn
+        .prepare_cached("UPDATE txns SET status = ?1, refunded_fen = ?2 WHERE id = ?3")?
+        .execute(params![d.original_status.as_str(), d.refunded_after.fen(), orig.id.0])?;
+    let voucher = take_voucher(ctx, &term, origin)?;
+    let txn = insert_txn(ctx, NewTxn {
+        kind: TxnKind::Refund,
+        status: TxnStatus::Approved,
+        amount: d.amount,
+        method: orig.method,
+        instrument: cols,
+        origin,
+        term: &term,
+        voucher,
+        code: ResponseCode::Approved,
+        original_id: Some(orig.id),
+        reason: Some(reason.to_owned()),
+        consent: false,
+        linked_id: None,
+        hold_expires_at: None,
+    })?;
+    Ok(Reply::Txn(txn))
+}
+
+fn complete(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: Amount) -> Res {
+    let term = match gate(ctx, origin, "completion")? {
+        Gate::Open(t) => t,
+        Gate::Answered(r) => return Ok(*r),
+    };
+    let actor = actor_of(origin);
+    let Some(pre) = find_original(ctx, &term, origin.training, original)? else {
+        return refuse(ctx, &actor, "completion", &format!("{original:?}"), CompletionRefused::OriginalNotFound);
+    };
+    let target = format!("txn:{}", pre.id);
+    let amount = match rules::decide_completion(&pre, &term.merchant_id, amount, ctx.policy, ctx.now) {
+        Ok(a) => a,
+        Err(r) => return refuse(ctx, &actor, "completion", &target, r),
+    };
+    let cols = InstrumentCols::from_txn(&pre);
+    let code = if origin.training {
+        ResponseCode::Approved
+    } else {
+        let account = cols.account_id().unwrap_or_default().to_owned();
+        ask_issuer(ctx, &account, IssuerOp::Capture { held: pre.amount }, amount, None, None)?
+            .map(|r| r.code)
+            .unwrap_or(ResponseCode::DoNotHonour)
+    };
+    if code.is_approved() {
+        ctx.conn
+            .prepare_cached("UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2")?
+            .execute(params![amount.fen(), pre.id.0])?;
+    }
+    let voucher = take_voucher(ctx, &term, origin)?;
+    let txn = insert_txn(ctx, NewTxn {
+        kind: TxnKind::Completion,
+        status: if code.is_approved() { TxnStatus::Approved } else { TxnStatus::Declined },
+        amount,
+        method: pre.method,
+        instrument: cols,
+        origin,
+        term: &term,
+        voucher,
+        code,
+        original_id: Some(pre.id),
+        reason: None,
+        consent: false,
+        linked_id: None,
+        hold_expires_at: None,
+    })?;
+    Ok(Reply::Txn(txn))
+}
+
+fn preauth_void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: Option<Amount>, reason: &str) -> Res {
+    let term = match gate(ctx, origin, "preauth_void")? {
+        Gate::Open(t) => t,
+        Gate::Answered(r) => return Ok(*r),
+    };
+    let actor = actor_of(origin);
+    let Some(pre) = find_original(ctx, &term, origin.training, original)? else {
+        return refuse(ctx, &actor, "preauth_void", &format!("{original:?}"), PreAuthVoidRefused::OriginalNotFound);
+    };
+    let target = format!("txn:{}", pre.id);
+    if let Err(r) = require_supervisor(origin) {
+        return refuse(ctx, &actor, "preauth_void", &target, r);
+    }
+    let held = match rules::decide_preauth_void(&pre, &term.merchant_id, amount, reason, ctx.policy, ctx.now) {
+        Ok(a) => a,
+        Err(r) => return refuse(ctx, &actor, "preauth_void", &target, r),
+    };
+    let cols = InstrumentCols::from_txn(&pre);
+    issuer_effect(ctx, &cols, IssuerOp::Release, held, origin.training)?;
+    set_status(ctx, pre.id, TxnStatus::Voided)?;
+    let voucher = take_voucher(ctx, &term, origin)?;
+    let txn = insert_txn(ctx, NewTxn {
+        kind: TxnKind::PreAuthVoid,
+        status: TxnStatus::Approved,
+        amount: held,
+        method: pre.method,
+        instrument: cols,
+        origin,
+        term: &term,
+        voucher,
+        code: ResponseCode::Approved,
+        original_id: Some(pre.id),
+        reason: Some(reason.to_owned()),
+        consent: false,
+        linked_id: None,
+        hold_expires_at: None,
+    })?;
+    Ok(Reply::Txn(txn))
+}
+
+fn reverse(ctx: &mut Ctx<'_>, origin: &Origin, voucher: VoucherNo, reason: &str) -> Res {
+    let term = match gate(ctx, origin, "reversal")? {
+        Gate::Open(t) => t,
+        Gate::Answered(r) => return Ok(*r),
+    };
+    let actor = actor_of(origin);
+    let target = find_original(ctx, &term, origin.training, &OriginalRef::Voucher(voucher))?
+        // A reversal only concerns the open batch: an older voucher no. is another transaction.
+        .filter(|t| t.batch_no == term.batch_no && !t.settled);
+    let decision = match rules::decide_reversal(target.as_ref()) {
+        Ok(d) => d,
+        Err(r) => {
+            let tgt = target.as_ref().map(|t| format!("txn:{}", t.id)).unwrap_or_default();
+            return refuse(ctx, &actor, "reversal", &tgt, r);
+        }
+    };
+    let (ReversalDecision::Reverse, Some(t)) = (decision, target) else {
+        audit(ctx, &actor, "reversal", &format!("voucher:{voucher}"), reason, "nothing_to_reverse")?;
+        return Ok(Reply::NothingToReverse);
+    };
+    undo_at_issuer(ctx, &t, origin.training)?;
+    set_status(ctx, t.id, TxnStatus::Reversed)?;
+    let v = take_voucher(ctx, &term, &Origin { voucher: None, ..origin.clone() })?;
+    let txn = insert_txn(ctx, NewTxn {
+        kind: TxnKind::Reversal,
+        status: TxnStatus::Approved,
+        amount: t.amount,
+        method: t.method,
+        instrument: InstrumentCols::from_txn(&t),
+        origin: &Origin { idempotency: None, ..origin.clone() },
+        term: &term,
+        voucher: v,
+        code: ResponseCode::Approved,
+        original_id: Some(t.id),
+        reason: Some(reason.to_owned()),
+        consent: false,
+        linked_id: None,
+        hold_expires_at: None,
+    })?;
+    Ok(Reply::Txn(txn))
+}
+
+/// Undoes a transaction's effect at the issuer and on its own original, for a reversal.
+fn undo_at_issuer(ctx: &Ctx<'_>, t: &Transaction, training: bool) -> Result<(), StoreError> {
+    let cols = InstrumentCols::from_txn(t);
+    let original = |ctx: &Ctx<'_>| -> Result<Transaction, StoreError> {
+        let id = t.original_id.ok_or_else(|| StoreError::Sqlite(format!("txn {} has no original", t.id)))?;
+        ctx.conn
+            .prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE id = ?1"))?
+            .query_row([id.0], txn_from_row)
+            .map_err(StoreError::from)
+    };
+    match t.kind {
+        TxnKind::Sale => issuer_effect(ctx, &cols, IssuerOp::Credit, t.amount, training),
+        TxnKind::PreAuth => issuer_effect(ctx, &cols, IssuerOp::Release, t.amount, training),
+        TxnKind::Completion => {
+            let pre = original(ctx)?;
+            issuer_effect(ctx, &cols, IssuerOp::Credit, t.amount, training)?;
+            issuer_effect(ctx, &cols, IssuerOp::ForceHold, pre.amount, training)?;
+            reopen_preauth_of(ctx, t, TxnStatus::Approved)
+        }
+        TxnKind::Void | TxnKind::CompletionVoid => {
+            let o = original(ctx)?;
+            issuer_effect(ctx, &cols, IssuerOp::ForceDebit, t.amount, training)?;
+            if let (TxnKind::CompletionVoid, Some(pre)) = (t.kind, o.original_id) {
+                ctx.conn
+                    .prepare_cached("UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2")?
+                    .execute(params![o.amount.fen(), pre.0])?;
+            }
+            set_status(ctx, o.id, TxnStatus::Approved)
+        }
+        TxnKind::PreAuthVoid => {
+            let o = original(ctx)?;
+            issuer_effect(ctx, &cols, IssuerOp::ForceHold, t.amount, training)?;
+            set_status(ctx, o.id, TxnStatus::Approved)
+        }
+        // decide_reversal refuses every other kind before we get here.
+        _ => unreachable!("reversal of {:?} passed the rule", t.kind),
+    }
+}
+
+fn settle(ctx: &mut Ctx<'_>, terminal: &TerminalId, actor: &str, theirs: Option<Totals>) -> Result<SettleReport, StoreError> {
+    let term = load_terminal(ctx.conn, terminal)?.map_err(|r| StoreError::Invalid(r.message(suanpan_core::Lang::En)))?;
+    let txns: Vec<Transaction> = ctx
+        .conn
+        .prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE batch_id = ?1 AND training = 0"))?
+        .query_map([term.batch_id], txn_from_row)?
+        .collect::<Result<_, _>>()?;
+    let s = settlement::settle(&txns, theirs);
+    let t = s.totals;
+    let json = serde_json::json!({
+        "differences": s.differences.iter().map(|d| serde_json::json!({"field": d.field, "host": d.host, "terminal": d.terminal})).collect::<Vec<_>>(),
+        "terminal_totals": theirs.map(|x| serde_json::json!({"debit_fen": x.debit_fen, "debit_count": x.debit_count, "credit_fen": x.credit_fen, "credit_count": x.credit_count})),
+    });
+    ctx.conn
+        .prepare_cached("UPDATE txns SET settled = 1 WHERE batch_id = ?1 AND training = 0")?
+        .execute([term.batch_id])?;
+    ctx.conn
+        .prepare_cached(
+            "UPDATE batches SET settled_at = ?1, settled_by = ?2, debit_fen = ?3, debit_count = ?4, credit_fen = ?5,
+             credit_count = ?6, reconciliation = ?7, settlement_json = ?8 WHERE id = ?9",
+        )?
+        .execute(params![micros(ctx.now), actor, t.debit_fen, t.debit_count, t.credit_fen, t.credit_count, s.reconciliation.as_str(), json.to_string(), term.batch_id])?;
+    let next = term.batch_no.next();
+    open_batch(ctx.conn, terminal, next, ctx.now)?;
+    audit(ctx, actor, "settle", &format!("terminal:{terminal}/batch:{}", term.batch_no), "", s.reconciliation.as_str())?;
+    Ok(SettleReport { terminal_id: terminal.clone(), batch_no: term.batch_no, next_batch_no: next, settled_at: ctx.now, settlement: s, terminal_totals: theirs })
+}
+
+/// Opens a batch for a terminal and makes it the terminal's current one.
+pub fn open_batch(conn: &Connection, terminal: &TerminalId, no: BatchNo, now: Timestamp) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO batches (terminal_id, batch_no, opened_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![terminal.as_str(), no.value(), micros(now)])?;
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached("UPDATE terminals SET batch_id = ?1 WHERE id = ?2")?.execute(params![id, terminal.as_str()])?;
+    Ok(())
+}
+
+fn settle_all_due(ctx: &mut Ctx<'_>) -> Res {
+    let open: Vec<(String, i64)> = ctx
+        .conn
+        .prepare_cached("SELECT t.id, b.opened_at FROM terminals t JOIN batches b ON b.id = t.batch_id WHERE t.enabled = 1")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut reports = Vec::new();
+    for (id, opened) in open {
+        if !ctx.policy.batch_is_due(ts(opened), ctx.now) {
+            continue;
+        }
+        let id = TerminalId::parse(&id).map_err(|e| StoreError::Sqlite(e.to_string()))?;
+        reports.push(settle(ctx, &id, "system", None)?);
+    }
+    Ok(Reply::SettledMany(reports))
+}
+
+fn expire_holds(ctx: &mut Ctx<'_>) -> Res {
+    let due: Vec<Transaction> = ctx
+        .conn
+        .prepare_cached(&format!(
+            "SELECT {TXN_COLUMNS} FROM txns WHERE kind = 'preauth' AND status = 'approved' AND hold_expires_at < ?1"
+        ))?
+        .query_map([micros(ctx.now)], txn_from_row)?
+        .collect::<Result<_, _>>()?;
+    for t in &due {
+        issuer_effect(ctx, &InstrumentCols::from_txn(t), IssuerOp::Release, t.amount, t.training)?;
+        set_status(ctx, t.id, TxnStatus::Expired)?;
+        audit(ctx, "system", "preauth.expire", &format!("txn:{}", t.id), "", "ok")?;
+    }
+    Ok(Reply::Done(due.len() as u64))
+}
+
+fn hide(ctx: &mut Ctx<'_>, merchant: &MerchantId, actor: OperatorNo, id: TxnId, reason: &str) -> Res {
+    let who = format!("{merchant}/{actor}");
+    let target = format!("txn:{id}");
+    let found = ctx
+        .conn
+        .prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE id = ?1"))?
+        .query_row([id.0], txn_from_row)
+        .optional()?
+        .filter(|t| &t.merchant_id == merchant);
+    let Some(t) = found else {
+        return refuse(ctx, &who, "hide", &target, HideRefused::NotFound);
+    };
+    if let Err(r) = rules::decide_hide(&t, actor, reason) {
+        return refuse(ctx, &who, "hide", &target, r);
+    }
+    ctx.conn
+        .prepare_cached("UPDATE txns SET hidden = 1, hidden_reason = ?1, hidden_by = ?2, hidden_at = ?3 WHERE id = ?4")?
+        .execute(params![reason, actor.to_string(), micros(ctx.now), id.0])?;
+    audit(ctx, &who, "hide", &target, reason, "ok")?;
+    Ok(Reply::Done(1))
+}
+
+fn purge(ctx: &mut Ctx<'_>, merchant: &MerchantId, actor: OperatorNo, before: Timestamp, backup: &str) -> Res {
+    let who = format!("{merchant}/{actor}");
+    if let Err(r) = rules::decide_purge(actor, before, ctx.policy, ctx.now) {
+        return refuse(ctx, &who, "purge", &format!("before:{before}"), r);
+    }
+    // Rows still referenced by newer rows stay, so no kept record points at nothing.
+    let keep = "id IN (SELECT original_id FROM txns WHERE created_at >= ?1 AND original_id IS NOT NULL)
+                OR id IN (SELECT linked_id FROM txns WHERE created_at >= ?1 AND linked_id IS NOT NULL)";
+    let scope = format!("merchant_id = ?2 AND created_at < ?1 AND NOT ({keep})");
+    let net: i64 = ctx.conn.query_row(
+        &format!(
+            "SELECT COALESCE(SUM(CASE WHEN kind IN ('sale', 'completion') AND status IN ('approved','partially_refunded','refunded','voided') THEN amount_fen
+                                 WHEN kind IN ('refund', 'void', 'completion_void') AND status = 'approved' THEN -amount_fen ELSE 0 END), 0)
+             FROM txns WHERE training = 0 AND {scope}"
+        ),
+        params![micros(before), merchant.as_str()],
+        |r| r.get(0),
+    )?;
+    let n = ctx.conn.execute(&format!("DELETE FROM txns WHERE {scope}"), params![micros(before), merchant.as_str()])?;
+    ctx.conn.execute("UPDATE counters SET value = value + ?1 WHERE name = 'purged_net_fen'", [net])?;
+    audit(ctx, &who, "purge", &format!("before:{before}"), &format!("backup:{backup}"), &format!("ok:{n}"))?;
+    Ok(Reply::Done(n as u64))
+}
+
+fn record_login(ctx: &mut Ctx<'_>, merchant: &MerchantId, op: OperatorNo, ok: bool, purpose: &str) -> Res {
+    let who = format!("{merchant}/{op}");
+    let target = format!("operator:{merchant}/{op}");
+    let row: Option<(u32, Option<i64>)> = ctx
+        .conn
+        .prepare_cached("SELECT failures, locked_until FROM operators WHERE merchant_id = ?1 AND operator_no = ?2")?
+        .query_row(params![merchant.as_str(), op.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((failures, locked)) = row else {
+        return refuse(ctx, &who, purpose, &target, AccessRefused::UnknownOperator);
+    };
+    let state = LoginState { failures, locked_until: locked.map(ts) };
+    let next = if ok { LoginState::default() } else { state.after_failure(ctx.policy, ctx.now) };
+    if next != state {
+        ctx.conn
+            .prepare_cached("UPDATE operators SET failures = ?1, locked_until = ?2 WHERE merchant_id = ?3 AND operator_no = ?4")?
+            .execute(params![next.failures, next.locked_until.map(micros), merchant.as_str(), op.to_string()])?;
+    }
+    if ok {
+        // Successful sign-ins are not chained one by one: only failures and lockouts matter
+        // to an auditor, and the counter path stays fast.
+        return Ok(Reply::Done(0));
+    }
+    let r = match next.locked(ctx.now) {
+        Some(until) => AccessRefused::LockedOut { until: local_time(ctx.policy, until) },
+        None if op.role() == Role::Supervisor && purpose == "supervisor" => {
+            AccessRefused::SupervisorWrongPassword { remaining: next.remaining(ctx.policy) }
+        }
+        None => AccessRefused::WrongPassword { remaining: next.remaining(ctx.policy) },
+    };
+    refuse(ctx, &who, purpose, &target, r)
+}
+
+/// A moment in the merchant's zone, `YYYY-MM-DD HH:MM:SS`.
+pub fn local_time(policy: &Policy, at: Timestamp) -> String {
+    let zone = policy.zone().unwrap_or(jiff::tz::TimeZone::UTC);
+    at.to_zoned(zone).strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn set_password(ctx: &mut Ctx<'_>, merchant: &MerchantId, actor: OperatorNo, op: OperatorNo, hash: &str) -> Res {
+    let who = format!("{merchant}/{actor}");
+    let target = format!("operator:{merchant}/{op}");
+    // Own password always; the admin resets anyone's; the supervisor resets cashiers'.
+    let allowed = actor == op
+        || actor.role() == Role::Admin
+        || (actor.role() == Role::Supervisor && op.role() == Role::Cashier);
+    if !allowed {
+        return refuse(ctx, &who, "password.change", &target, AccessRefused::NotPermitted { role: actor.role().as_str().into() });
+    }
+    let n = ctx
+        .conn
+        .prepare_cached(
+            "INSERT INTO operators (merchant_id, operator_no, password_hash, changed_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (merchant_id, operator_no) DO UPDATE SET password_hash = ?3, changed_at = ?4, failures = 0, locked_until = NULL",
+        )?
+        .execute(params![merchant.as_str(), op.to_string(), hash, micros(ctx.now)])?;
+    audit(ctx, &who, "password.change", &target, "", "ok")?;
+    Ok(Reply::Done(n as u64))
+}

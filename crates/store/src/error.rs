@@ -1,0 +1,70 @@
+//! Storage failures, distinct from rule refusals: a refusal is an answer, this is a fault.
+
+use suanpan_core::i18n::{Lang, tr};
+
+/// Why the store could not do what was asked. Nothing was committed when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process held the write lock past the busy timeout.
+    #[error("the store is busy (another process is writing)")]
+    Busy,
+    /// The disk is full.
+    #[error("disk full")]
+    DiskFull,
+    /// The data directory has no store yet.
+    #[error("not initialized: {0}")]
+    NotInitialized(String),
+    /// Any other SQLite or IO failure, with its cause.
+    #[error("storage error: {0}")]
+    Sqlite(String),
+    /// The caller asked for something malformed (unknown id, bad filter).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// A backup failed verification.
+    #[error("backup invalid: {0}")]
+    BackupInvalid(String),
+    /// A restore would overwrite a live store.
+    #[error("live store present at {0}")]
+    LiveStore(String),
+    /// The writer thread is gone (the process is shutting down).
+    #[error("writer stopped")]
+    WriterGone,
+}
+
+impl StoreError {
+    /// The catalog key of the message shown to people.
+    pub fn key(&self) -> &'static str {
+        match self {
+            StoreError::Busy => "error.busy",
+            StoreError::DiskFull => "error.disk_full",
+            StoreError::NotInitialized(_) => "error.not_initialized",
+            StoreError::Invalid(_) => "error.invalid_input",
+            StoreError::BackupInvalid(_) => "error.backup_invalid",
+            StoreError::LiveStore(_) => "error.live_store",
+            StoreError::Sqlite(_) | StoreError::WriterGone => "error.storage",
+        }
+    }
+    /// The message for people.
+    pub fn message(&self, lang: Lang) -> String {
+        let args = match self {
+            StoreError::Invalid(what) => vec![what.clone()],
+            _ => Vec::new(),
+        };
+        tr(lang, &format!("{}.msg", self.key()), &args)
+    }
+    /// What to do.
+    pub fn remedy(&self, lang: Lang) -> String {
+        tr(lang, &format!("{}.fix", self.key()), &[])
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy,
+            Some(ErrorCode::DiskFull) => StoreError::DiskFull,
+            _ => StoreError::Sqlite(e.to_string()),
+        }
+    }
+}

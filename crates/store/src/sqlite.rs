@@ -1,0 +1,329 @@
+//! The embedded store: SQLite in WAL mode with `synchronous=FULL`, one writer thread doing
+//! group commit, and a separate connection for reads.
+
+use crate::audit::{self, AuditEntry, ChainHead, Verification};
+use crate::command::{Command, Reply};
+use crate::engine::{self, Ctx};
+use crate::error::StoreError;
+use crate::query::{self, Conservation, TxnFilter};
+use crate::Store;
+use crossbeam_channel::{Receiver, Sender, bounded};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use suanpan_core::clock::Clock;
+use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnId};
+use suanpan_issuer::{Issuer, Simulator};
+
+/// The database file name inside the data directory.
+pub const DB_FILE: &str = "suanpan.db";
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+/// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
+pub const WRITER_QUEUE_MAX: usize = 8_192;
+/// Commands one group commit takes at most.
+pub const GROUP_COMMIT_MAX: usize = 1_024;
+/// How long a writer waits for another process's write lock before it gives up.
+pub const BUSY_WAIT_MS_MAX: u64 = 30_000;
+/// After this long waiting for the lock, the wait is reported (not silent).
+pub const BUSY_REPORT_AFTER_MS: u64 = 1_000;
+const BUSY_STEP_MS: u64 = 5;
+
+/// How to open a store.
+#[derive(Clone)]
+pub struct OpenOptions {
+    /// The rules' knobs.
+    pub policy: Policy,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The network behind the host.
+    pub issuer: Arc<dyn Issuer + Send + Sync>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> OpenOptions {
+        OpenOptions {
+            policy: Policy::default(),
+            clock: Arc::new(suanpan_core::clock::SystemClock),
+            issuer: Arc::new(Simulator),
+        }
+    }
+}
+
+struct Job {
+    cmd: Command,
+    reply: Sender<Result<Reply, StoreError>>,
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    reader: Mutex<Connection>,
+    jobs: Option<Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+}
+
+/// SQLite calls this while another connection holds the lock; `count` is the number of
+/// earlier calls for the same wait. We sleep in small steps, say once that we are waiting,
+/// and give up after [`BUSY_WAIT_MS_MAX`] so no writer hangs silently or forever.
+fn busy_handler(count: i32) -> bool {
+    let waited_ms = u64::try_from(count).unwrap_or(0) * BUSY_STEP_MS;
+    if waited_ms == BUSY_REPORT_AFTER_MS {
+        tracing::warn!(
+            "another process is writing to the store; waiting for its lock (up to {} s)",
+            BUSY_WAIT_MS_MAX / 1000
+        );
+    }
+    if waited_ms >= BUSY_WAIT_MS_MAX {
+        tracing::error!("gave up waiting for the store's write lock after {} s", BUSY_WAIT_MS_MAX / 1000);
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(BUSY_STEP_MS));
+    true
+}
+
+fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_handler(Some(busy_handler))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Creates a new store in `dir` (which must not hold one yet) and opens it.
+    pub fn create(dir: &Path, opts: OpenOptions) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Sqlite(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(DB_FILE);
+        if path.exists() {
+            return Err(StoreError::LiveStore(path.display().to_string()));
+        }
+        let conn = connect(&path, true)?;
+        migrate(&conn)?;
+        drop(conn);
+        SqliteStore::open(dir, opts)
+    }
+
+    /// Opens the store in `dir`.
+    pub fn open(dir: &Path, opts: OpenOptions) -> Result<SqliteStore, StoreError> {
+        let path = dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(StoreError::NotInitialized(dir.display().to_string()));
+        }
+        let write = connect(&path, false)?;
+        migrate(&write)?;
+        let reader = connect(&path, false)?;
+        let (tx, rx) = bounded::<Job>(WRITER_QUEUE_MAX);
+        let policy = opts.policy.clone();
+        let clock = opts.clock.clone();
+        let writer = std::thread::Builder::new()
+            .name("suanpan-writer".into())
+            .spawn(move || writer_loop(write, rx, opts))
+            .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+        Ok(SqliteStore { path, reader: Mutex::new(reader), jobs: Some(tx), writer: Some(writer), policy, clock })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The clock in use.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    /// Runs `f` on the read connection.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let conn = self.reader.lock().map_err(|_| StoreError::Sqlite("reader poisoned".into()))?;
+        Ok(f(&conn)?)
+    }
+
+    /// Runs `f` in one write transaction on a separate connection (setup and admin work that
+    /// is not on the counter's path: init, registering terminals).
+    pub fn setup<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>, &mut ChainHead) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = connect(&self.path, false)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut head = ChainHead::read(&tx)?;
+        let out = f(&tx, &mut head)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The audit entries, newest first.
+    pub fn audit_entries(&self, limit: u32, offset: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|c| {
+            c.prepare("SELECT seq, at, actor, action, target, reason, outcome, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?1 OFFSET ?2")?
+                .query_map(params![limit.min(query::LIST_ROWS_MAX), offset], audit::entry_from_row)?
+                .collect()
+        })
+    }
+
+    /// Recomputes the audit chain.
+    pub fn verify_audit(&self) -> Result<Verification, StoreError> {
+        self.read(audit::verify)
+    }
+
+    /// The money conservation check.
+    pub fn conservation(&self) -> Result<Conservation, StoreError> {
+        self.read(query::conservation)
+    }
+
+    /// An operator's stored password hash and lock state.
+    pub fn operator_secret(&self, merchant: &MerchantId, op: OperatorNo) -> Result<Option<(String, u32, Option<i64>)>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT password_hash, failures, locked_until FROM operators WHERE merchant_id = ?1 AND operator_no = ?2",
+                params![merchant.as_str(), op.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+        })
+    }
+
+    /// A terminal's state and open batch.
+    pub fn terminal(&self, id: &TerminalId) -> Result<Result<engine::TerminalState, suanpan_core::refusal::AccessRefused>, StoreError> {
+        let conn = self.reader.lock().map_err(|_| StoreError::Sqlite("reader poisoned".into()))?;
+        engine::load_terminal(&conn, id)
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish its queue and stop.
+        self.jobs.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn execute(&self, cmd: Command) -> Result<Reply, StoreError> {
+        let (tx, rx) = bounded(1);
+        let jobs = self.jobs.as_ref().ok_or(StoreError::WriterGone)?;
+        jobs.send(Job { cmd, reply: tx }).map_err(|_| StoreError::WriterGone)?;
+        rx.recv().map_err(|_| StoreError::WriterGone)?
+    }
+
+    fn transaction(&self, id: TxnId) -> Result<Option<Transaction>, StoreError> {
+        self.read(|c| query::get(c, id.0))
+    }
+
+    fn transactions(&self, filter: &TxnFilter) -> Result<Vec<Transaction>, StoreError> {
+        self.read(|c| query::list(c, filter))
+    }
+}
+
+/// Applies the schema if the file is new, and refuses a file from a newer build.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let has_meta: bool = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            include_str!("schema.sql")
+        ))?;
+        return Ok(());
+    }
+    let version: i64 = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0))
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Sqlite(format!(
+            "the store has schema version {version}, newer than this build's {SCHEMA_VERSION}; upgrade suanpan"
+        )));
+    }
+    Ok(())
+}
+
+/// The writer: takes a group of queued commands, runs them in one transaction (each inside a
+/// savepoint, so one failing command does not undo the others), commits, then answers.
+fn writer_loop(mut conn: Connection, jobs: Receiver<Job>, opts: OpenOptions) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = Vec::with_capacity(64);
+        group.push(first);
+        while group.len() < GROUP_COMMIT_MAX {
+            match jobs.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let results = run_group(&mut conn, &group, &opts);
+        for (job, result) in group.into_iter().zip(results) {
+            // A caller that went away no longer needs its answer; its commit stands.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+fn run_group(conn: &mut Connection, group: &[Job], opts: &OpenOptions) -> Vec<Result<Reply, StoreError>> {
+    let fail_all = |e: StoreError| -> Vec<Result<Reply, StoreError>> {
+        let msg = e.to_string();
+        tracing::error!(error = %msg, commands = group.len(), "group commit failed; nothing of it was saved");
+        group.iter().map(|_| Err(clone_error(&e))).collect()
+    };
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(t) => t,
+        Err(e) => return fail_all(e.into()),
+    };
+    let mut chain = match ChainHead::read(&tx) {
+        Ok(c) => c,
+        Err(e) => return fail_all(e.into()),
+    };
+    let now = opts.clock.now();
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        results.push(run_one(&tx, &mut chain, opts, now, &job.cmd));
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => fail_all(e.into()),
+    }
+}
+
+fn run_one(tx: &rusqlite::Transaction<'_>, chain: &mut ChainHead, opts: &OpenOptions, now: jiff::Timestamp, cmd: &Command) -> Result<Reply, StoreError> {
+    let saved = chain.clone();
+    tx.execute_batch("SAVEPOINT cmd")?;
+    let mut ctx = Ctx { conn: tx, policy: &opts.policy, now, issuer: opts.issuer.as_ref(), chain };
+    match engine::apply(&mut ctx, cmd) {
+        Ok(reply) => {
+            tx.execute_batch("RELEASE cmd")?;
+            Ok(reply)
+        }
+        Err(e) => {
+            // Undo this command only; the chain head goes back with it.
+            tx.execute_batch("ROLLBACK TO cmd; RELEASE cmd")?;
+            *chain = saved;
+            Err(e)
+        }
+    }
+}
+
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Busy => StoreError::Busy,
+        StoreError::DiskFull => StoreError::DiskFull,
+        other => StoreError::Sqlite(other.to_string()),
+    }
+}
