@@ -1661,7 +1661,7 @@ fn every_refusal_has_a_message_and_remedy_in_both_languages() {
     let all = every_refusal();
     assert_eq!(
         all.len(),
-        20 + 16 + 12 + 9 + 10 + 5 + 5,
+        20 + 16 + 13 + 10 + 10 + 5 + 5,
         "one instance per variant"
     );
     let mut missing = Vec::new();
