@@ -1,1 +1,29 @@
-fn main() {}
+//! `suanpan`: the one binary. Each subcommand is a thin adapter: parse input into core types,
+//! authenticate operators, send one command to the store, print the answer.
+//!
+//! Exit codes: 0 done/approved, 1 error (storage, IO), 2 usage error, 3 refused or declined.
+
+mod app;
+mod args;
+mod authn;
+mod cmd_admin;
+mod cmd_batch;
+mod cmd_demo;
+mod cmd_export;
+mod cmd_txn;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SUANPAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    app::run(cli)
+}

@@ -23,11 +23,20 @@ impl LoginState {
     /// `lockout_minutes` once `login_failures_max` is reached.
     pub fn after_failure(&self, policy: &Policy, now: Timestamp) -> LoginState {
         // A lockout that has run out starts the count again.
-        let base = if self.locked_until.is_some() && self.locked(now).is_none() { 0 } else { self.failures };
+        let base = if self.locked_until.is_some() && self.locked(now).is_none() {
+            0
+        } else {
+            self.failures
+        };
         let failures = base + 1;
-        let locked_until = (failures >= policy.login_failures_max)
-            .then(|| now.checked_add(i64::from(policy.lockout_minutes).minutes()).unwrap_or(Timestamp::MAX));
-        LoginState { failures, locked_until }
+        let locked_until = (failures >= policy.login_failures_max).then(|| {
+            now.checked_add(i64::from(policy.lockout_minutes).minutes())
+                .unwrap_or(Timestamp::MAX)
+        });
+        LoginState {
+            failures,
+            locked_until,
+        }
     }
 
     /// Tries left before the lockout.

@@ -18,7 +18,11 @@ fn check(text: &str, what: &'static str, rule: &'static str, ok: bool) -> Result
     if ok {
         Ok(())
     } else {
-        Err(IdError { what, rule, got: text.to_owned() })
+        Err(IdError {
+            what,
+            rule,
+            got: text.to_owned(),
+        })
     }
 }
 

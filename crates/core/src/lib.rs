@@ -20,7 +20,10 @@ pub mod rules;
 pub mod settlement;
 pub mod txn;
 
-pub use ids::{AuthCode, BatchNo, IdError, MerchantId, OperatorNo, Role, Rrn, TerminalId, TxnId, VoucherNo};
+pub use i18n::Lang;
+pub use ids::{
+    AuthCode, BatchNo, IdError, MerchantId, OperatorNo, Role, Rrn, TerminalId, TxnId, VoucherNo,
+};
 pub use kind::{PaymentMethod, TxnKind, TxnStatus};
 pub use money::{Amount, AmountError, Currency};
 pub use pan::{MaskedPan, Pan, PanError};
@@ -28,4 +31,3 @@ pub use policy::Policy;
 pub use refusal::Refusal;
 pub use response::ResponseCode;
 pub use txn::Transaction;
-pub use i18n::Lang;

@@ -89,12 +89,18 @@ impl Amount {
 
     /// Sum that reports overflow instead of wrapping.
     pub fn checked_add(self, other: Amount) -> Result<Amount, AmountOverflow> {
-        self.0.checked_add(other.0).map(Amount).ok_or(AmountOverflow)
+        self.0
+            .checked_add(other.0)
+            .map(Amount)
+            .ok_or(AmountOverflow)
     }
 
     /// Difference that reports overflow instead of wrapping.
     pub fn checked_sub(self, other: Amount) -> Result<Amount, AmountOverflow> {
-        self.0.checked_sub(other.0).map(Amount).ok_or(AmountOverflow)
+        self.0
+            .checked_sub(other.0)
+            .map(Amount)
+            .ok_or(AmountOverflow)
     }
 
     /// `amount * percent / 100`, rounded down; used for the completion ceiling (115%).
@@ -211,7 +217,11 @@ mod tests {
 
     #[test]
     fn arithmetic_reports_overflow() {
-        assert!(Amount::from_fen(i64::MAX).checked_add(Amount::from_fen(1)).is_err());
+        assert!(
+            Amount::from_fen(i64::MAX)
+                .checked_add(Amount::from_fen(1))
+                .is_err()
+        );
         assert_eq!(Amount::from_fen(10000).percent(115).unwrap().fen(), 11500);
     }
 

@@ -42,7 +42,11 @@ impl Pan {
         let n = self.0.len();
         let mut out = String::with_capacity(n);
         for (i, b) in self.0.iter().enumerate() {
-            out.push(if i < 6 || i >= n - 4 { char::from(*b) } else { '*' });
+            out.push(if i < 6 || i >= n - 4 {
+                char::from(*b)
+            } else {
+                '*'
+            });
         }
         MaskedPan(out)
     }
@@ -107,7 +111,11 @@ impl MaskedPan {
         let n = text.len();
         let ok = (13..=19).contains(&n)
             && text.bytes().enumerate().all(|(i, b)| {
-                if i < 6 || i >= n - 4 { b.is_ascii_digit() } else { b == b'*' }
+                if i < 6 || i >= n - 4 {
+                    b.is_ascii_digit()
+                } else {
+                    b == b'*'
+                }
             });
         ok.then(|| MaskedPan(text.to_owned()))
     }
@@ -134,7 +142,10 @@ mod tests {
     #[test]
     fn luhn_accepts_known_test_numbers() {
         assert!(Pan::parse("4111111111111111").is_ok());
-        assert!(Pan::parse("4111 1111 1111 1111").is_ok(), "groups separated by spaces");
+        assert!(
+            Pan::parse("4111 1111 1111 1111").is_ok(),
+            "groups separated by spaces"
+        );
         assert_eq!(Pan::parse("4111111111111112").err(), Some(PanError::Luhn));
         assert_eq!(Pan::parse("41111").err(), Some(PanError::Format));
         assert_eq!(Pan::parse("4111x11111111111").err(), Some(PanError::Format));

@@ -100,8 +100,14 @@ impl Policy {
 
     /// The cutoff as a time of day.
     pub fn cutoff_time(&self) -> Result<Time, PolicyError> {
-        let bad = |problem: &str| PolicyError { field: "cutoff", problem: problem.into() };
-        let (h, m) = self.cutoff.split_once(':').ok_or_else(|| bad("expected HH:MM"))?;
+        let bad = |problem: &str| PolicyError {
+            field: "cutoff",
+            problem: problem.into(),
+        };
+        let (h, m) = self
+            .cutoff
+            .split_once(':')
+            .ok_or_else(|| bad("expected HH:MM"))?;
         let h: i8 = h.parse().map_err(|_| bad("hour is not a number"))?;
         let m: i8 = m.parse().map_err(|_| bad("minute is not a number"))?;
         Time::new(h, m, 0, 0).map_err(|e| bad(&e.to_string()))
@@ -109,8 +115,10 @@ impl Policy {
 
     /// The merchant's time zone.
     pub fn zone(&self) -> Result<TimeZone, PolicyError> {
-        TimeZone::get(&self.time_zone)
-            .map_err(|e| PolicyError { field: "time_zone", problem: e.to_string() })
+        TimeZone::get(&self.time_zone).map_err(|e| PolicyError {
+            field: "time_zone",
+            problem: e.to_string(),
+        })
     }
 
     /// 营业日: the business day a moment belongs to. At or after the cutoff it is already the
@@ -172,18 +180,30 @@ mod tests {
     fn business_day_turns_at_the_cutoff_in_shanghai() {
         let p = Policy::default();
         // 22:59 Shanghai = 14:59Z: still the 25th.
-        assert_eq!(p.business_day(at("2026-11-25T14:59:00Z")).to_string(), "2026-11-25");
+        assert_eq!(
+            p.business_day(at("2026-11-25T14:59:00Z")).to_string(),
+            "2026-11-25"
+        );
         // 23:00 Shanghai = 15:00Z: already the 26th.
-        assert_eq!(p.business_day(at("2026-11-25T15:00:00Z")).to_string(), "2026-11-26");
+        assert_eq!(
+            p.business_day(at("2026-11-25T15:00:00Z")).to_string(),
+            "2026-11-26"
+        );
         assert!(!p.batch_is_due(at("2026-11-25T01:00:00Z"), at("2026-11-25T14:59:00Z")));
         assert!(p.batch_is_due(at("2026-11-25T01:00:00Z"), at("2026-11-25T15:00:00Z")));
     }
 
     #[test]
     fn bad_config_values_are_named() {
-        let p = Policy { cutoff: "25:00".into(), ..Policy::default() };
+        let p = Policy {
+            cutoff: "25:00".into(),
+            ..Policy::default()
+        };
         assert_eq!(p.validate().unwrap_err().field, "cutoff");
-        let p = Policy { time_zone: "Mars/Olympus".into(), ..Policy::default() };
+        let p = Policy {
+            time_zone: "Mars/Olympus".into(),
+            ..Policy::default()
+        };
         assert_eq!(p.validate().unwrap_err().field, "time_zone");
     }
 }

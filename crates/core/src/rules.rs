@@ -7,8 +7,7 @@ use crate::kind::{TxnKind, TxnStatus};
 use crate::money::Amount;
 use crate::policy::Policy;
 use crate::refusal::{
-    CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused, ReversalRefused,
-    VoidRefused,
+    CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused, ReversalRefused, VoidRefused,
 };
 use crate::txn::Transaction;
 use jiff::{Timestamp, ToSpan};
@@ -46,7 +45,9 @@ pub fn decide_void(
     now: Timestamp,
 ) -> Result<Amount, VoidRefused> {
     if original.kind != expected {
-        return Err(VoidRefused::WrongKind { kind: original.kind.as_str().into() });
+        return Err(VoidRefused::WrongKind {
+            kind: original.kind.as_str().into(),
+        });
     }
     if original.training != req.training {
         return Err(VoidRefused::TrainingMismatch);
@@ -58,7 +59,9 @@ pub fn decide_void(
         TxnStatus::PartiallyRefunded | TxnStatus::Refunded => return Err(VoidRefused::Refunded),
         TxnStatus::Approved => {}
         TxnStatus::Completed | TxnStatus::Expired => {
-            return Err(VoidRefused::WrongKind { kind: original.kind.as_str().into() });
+            return Err(VoidRefused::WrongKind {
+                kind: original.kind.as_str().into(),
+            });
         }
     }
     if original.settled {
@@ -72,16 +75,22 @@ pub fn decide_void(
     if let Some(amount) = req.amount
         && amount != original.amount
     {
-        return Err(VoidRefused::AmountMismatch { original: original.amount });
+        return Err(VoidRefused::AmountMismatch {
+            original: original.amount,
+        });
     }
     if let Some(minutes) = policy.void_max_age_minutes {
-        let limit = original.created_at.checked_add(i64::from(minutes).minutes());
+        let limit = original
+            .created_at
+            .checked_add(i64::from(minutes).minutes());
         if limit.map(|l| now > l).unwrap_or(true) {
             return Err(VoidRefused::TooOld { minutes });
         }
     }
     if req.voids_today_by_operator >= policy.void_max_per_operator_per_day {
-        return Err(VoidRefused::OperatorLimit { limit: policy.void_max_per_operator_per_day });
+        return Err(VoidRefused::OperatorLimit {
+            limit: policy.void_max_per_operator_per_day,
+        });
     }
     if req.reason.trim().is_empty() {
         return Err(VoidRefused::ReasonRequired);
@@ -137,7 +146,9 @@ pub fn decide_refund(
     now: Timestamp,
 ) -> Result<RefundDecision, RefundRefused> {
     if !original.kind.is_debit() {
-        return Err(RefundRefused::WrongKind { kind: original.kind.as_str().into() });
+        return Err(RefundRefused::WrongKind {
+            kind: original.kind.as_str().into(),
+        });
     }
     if &original.merchant_id != req.merchant_id {
         return Err(RefundRefused::OtherMerchant);
@@ -152,7 +163,9 @@ pub fn decide_refund(
         TxnStatus::Refunded => return Err(RefundRefused::FullyRefunded),
         TxnStatus::Approved | TxnStatus::PartiallyRefunded => {}
         TxnStatus::Completed | TxnStatus::Expired => {
-            return Err(RefundRefused::WrongKind { kind: original.kind.as_str().into() });
+            return Err(RefundRefused::WrongKind {
+                kind: original.kind.as_str().into(),
+            });
         }
     }
     let window_end = original
@@ -160,7 +173,9 @@ pub fn decide_refund(
         .checked_add((i64::from(policy.refund_window_days) * 24).hours())
         .unwrap_or(Timestamp::MAX);
     if now > window_end {
-        return Err(RefundRefused::WindowPassed { days: policy.refund_window_days });
+        return Err(RefundRefused::WindowPassed {
+            days: policy.refund_window_days,
+        });
     }
     if !req.amount.is_positive() {
         return Err(RefundRefused::AmountNotPositive);
@@ -173,20 +188,29 @@ pub fn decide_refund(
         return Err(RefundRefused::ReasonRequired);
     }
     if req.back_office && !req.reviewed && req.amount > policy.refund_review_threshold() {
-        return Err(RefundRefused::ReviewRequired { threshold: policy.refund_review_threshold() });
+        return Err(RefundRefused::ReviewRequired {
+            threshold: policy.refund_review_threshold(),
+        });
     }
     let refunded_after = original
         .refunded
         .checked_add(req.amount)
         .map_err(|_| RefundRefused::ExceedsRemaining { remaining })?;
     // The invariant behind the whole rule: never more back than was taken.
-    assert!(refunded_after <= original.amount, "Σ refunds exceeds the original");
+    assert!(
+        refunded_after <= original.amount,
+        "Σ refunds exceeds the original"
+    );
     let original_status = if refunded_after == original.amount {
         TxnStatus::Refunded
     } else {
         TxnStatus::PartiallyRefunded
     };
-    Ok(RefundDecision { amount: req.amount, refunded_after, original_status })
+    Ok(RefundDecision {
+        amount: req.amount,
+        refunded_after,
+        original_status,
+    })
 }
 
 /// Decides a completion of a pre-authorization: at most `completion_max_percent` of the hold.
@@ -198,7 +222,9 @@ pub fn decide_completion(
     now: Timestamp,
 ) -> Result<Amount, CompletionRefused> {
     if preauth.kind != TxnKind::PreAuth {
-        return Err(CompletionRefused::WrongKind { kind: preauth.kind.as_str().into() });
+        return Err(CompletionRefused::WrongKind {
+            kind: preauth.kind.as_str().into(),
+        });
     }
     if &preauth.merchant_id != merchant_id {
         return Err(CompletionRefused::OtherMerchant);
@@ -217,7 +243,10 @@ pub fn decide_completion(
     if !amount.is_positive() {
         return Err(CompletionRefused::AmountNotPositive);
     }
-    let max = preauth.amount.percent(policy.completion_max_percent).unwrap_or(preauth.amount);
+    let max = preauth
+        .amount
+        .percent(policy.completion_max_percent)
+        .unwrap_or(preauth.amount);
     if amount > max {
         return Err(CompletionRefused::OverLimit { max });
     }
@@ -234,7 +263,9 @@ pub fn decide_preauth_void(
     now: Timestamp,
 ) -> Result<Amount, PreAuthVoidRefused> {
     if preauth.kind != TxnKind::PreAuth {
-        return Err(PreAuthVoidRefused::WrongKind { kind: preauth.kind.as_str().into() });
+        return Err(PreAuthVoidRefused::WrongKind {
+            kind: preauth.kind.as_str().into(),
+        });
     }
     if &preauth.merchant_id != merchant_id {
         return Err(PreAuthVoidRefused::OtherMerchant);
@@ -253,7 +284,9 @@ pub fn decide_preauth_void(
     if let Some(a) = amount
         && a != preauth.amount
     {
-        return Err(PreAuthVoidRefused::AmountMismatch { original: preauth.amount });
+        return Err(PreAuthVoidRefused::AmountMismatch {
+            original: preauth.amount,
+        });
     }
     if reason.trim().is_empty() {
         return Err(PreAuthVoidRefused::ReasonRequired);
@@ -276,7 +309,9 @@ pub fn decide_reversal(target: Option<&Transaction>) -> Result<ReversalDecision,
         return Ok(ReversalDecision::AlreadyDone);
     };
     if !t.kind.is_reversible() {
-        return Err(ReversalRefused::NotReversible { kind: t.kind.as_str().into() });
+        return Err(ReversalRefused::NotReversible {
+            kind: t.kind.as_str().into(),
+        });
     }
     // A retry of a reversal that already happened stays idempotent even after the batch
     // settled (the cutoff may run between two retries).
@@ -326,7 +361,9 @@ pub fn decide_purge(
     }
     let ends = policy.retention_ends(created_before);
     if ends > now {
-        return Err(HideRefused::WithinRetention { until: ends.to_string() });
+        return Err(HideRefused::WithinRetention {
+            until: ends.to_string(),
+        });
     }
     Ok(())
 }

@@ -127,25 +127,44 @@ pub fn settle(txns: &[Transaction], terminal: Option<Totals>) -> Settlement {
             by_method.push(MethodTotals { method, totals: m });
         }
     }
-    let differences = terminal.map(|theirs| differences(&totals, &theirs)).unwrap_or_default();
+    let differences = terminal
+        .map(|theirs| differences(&totals, &theirs))
+        .unwrap_or_default();
     let reconciliation = if differences.is_empty() {
         Reconciliation::Balanced
     } else {
         Reconciliation::Unbalanced
     };
-    Settlement { totals, by_method, reconciliation, differences }
+    Settlement {
+        totals,
+        by_method,
+        reconciliation,
+        differences,
+    }
 }
 
 fn differences(host: &Totals, terminal: &Totals) -> Vec<Difference> {
     let pairs = [
-        ("debit_count", i64::from(host.debit_count), i64::from(terminal.debit_count)),
+        (
+            "debit_count",
+            i64::from(host.debit_count),
+            i64::from(terminal.debit_count),
+        ),
         ("debit_amount", host.debit_fen, terminal.debit_fen),
-        ("credit_count", i64::from(host.credit_count), i64::from(terminal.credit_count)),
+        (
+            "credit_count",
+            i64::from(host.credit_count),
+            i64::from(terminal.credit_count),
+        ),
         ("credit_amount", host.credit_fen, terminal.credit_fen),
     ];
     pairs
         .into_iter()
         .filter(|(_, h, t)| h != t)
-        .map(|(field, host, terminal)| Difference { field, host, terminal })
+        .map(|(field, host, terminal)| Difference {
+            field,
+            host,
+            terminal,
+        })
         .collect()
 }

@@ -72,9 +72,14 @@ pub struct Transaction {
 impl Transaction {
     /// What may still be refunded: the amount less approved refunds (zero if not refundable).
     pub fn refundable(&self) -> Amount {
-        let open = matches!(self.status, TxnStatus::Approved | TxnStatus::PartiallyRefunded);
+        let open = matches!(
+            self.status,
+            TxnStatus::Approved | TxnStatus::PartiallyRefunded
+        );
         if self.kind.is_debit() && open {
-            self.amount.checked_sub(self.refunded).unwrap_or(Amount::ZERO)
+            self.amount
+                .checked_sub(self.refunded)
+                .unwrap_or(Amount::ZERO)
         } else {
             Amount::ZERO
         }

@@ -39,20 +39,91 @@ pub struct DemoWallet {
 
 /// The demo cards.
 pub const CARDS: &[DemoCard] = &[
-    DemoCard { pan: "6222021234567890128", expiry: "3012", outcome: "approve", pin: None, balance_fen: 10_000_000, credit: false, status: CardStatus::Active },
-    DemoCard { pan: "6225881234567898", expiry: "3012", outcome: "approve_with_pin", pin: Some("123456"), balance_fen: 5_000_000, credit: false, status: CardStatus::Active },
-    DemoCard { pan: "6228480012345678903", expiry: "3012", outcome: "insufficient_funds", pin: None, balance_fen: 1_000, credit: false, status: CardStatus::Active },
-    DemoCard { pan: "6217001234567893", expiry: "2401", outcome: "expired", pin: None, balance_fen: 1_000_000, credit: false, status: CardStatus::Active },
-    DemoCard { pan: "6013821234567890", expiry: "3012", outcome: "lost", pin: None, balance_fen: 1_000_000, credit: false, status: CardStatus::Lost },
-    DemoCard { pan: "6226091234567893", expiry: "3012", outcome: "stolen", pin: None, balance_fen: 1_000_000, credit: false, status: CardStatus::Stolen },
-    DemoCard { pan: "6259651234567894", expiry: "3106", outcome: "approve_credit", pin: None, balance_fen: 2_000_000, credit: true, status: CardStatus::Active },
+    DemoCard {
+        pan: "6222021234567890128",
+        expiry: "3012",
+        outcome: "approve",
+        pin: None,
+        balance_fen: 10_000_000,
+        credit: false,
+        status: CardStatus::Active,
+    },
+    DemoCard {
+        pan: "6225881234567898",
+        expiry: "3012",
+        outcome: "approve_with_pin",
+        pin: Some("123456"),
+        balance_fen: 5_000_000,
+        credit: false,
+        status: CardStatus::Active,
+    },
+    DemoCard {
+        pan: "6228480012345678903",
+        expiry: "3012",
+        outcome: "insufficient_funds",
+        pin: None,
+        balance_fen: 1_000,
+        credit: false,
+        status: CardStatus::Active,
+    },
+    DemoCard {
+        pan: "6217001234567893",
+        expiry: "2401",
+        outcome: "expired",
+        pin: None,
+        balance_fen: 1_000_000,
+        credit: false,
+        status: CardStatus::Active,
+    },
+    DemoCard {
+        pan: "6013821234567890",
+        expiry: "3012",
+        outcome: "lost",
+        pin: None,
+        balance_fen: 1_000_000,
+        credit: false,
+        status: CardStatus::Lost,
+    },
+    DemoCard {
+        pan: "6226091234567893",
+        expiry: "3012",
+        outcome: "stolen",
+        pin: None,
+        balance_fen: 1_000_000,
+        credit: false,
+        status: CardStatus::Stolen,
+    },
+    DemoCard {
+        pan: "6259651234567894",
+        expiry: "3106",
+        outcome: "approve_credit",
+        pin: None,
+        balance_fen: 2_000_000,
+        credit: true,
+        status: CardStatus::Active,
+    },
 ];
 
 /// The demo wallets.
 pub const WALLETS: &[DemoWallet] = &[
-    DemoWallet { id: "alipay-demo-001", method: PaymentMethod::QrAlipay, name: "支付宝演示钱包 Alipay demo", balance_fen: 500_000 },
-    DemoWallet { id: "wechat-demo-001", method: PaymentMethod::QrWechat, name: "微信演示钱包 WeChat demo", balance_fen: 300_000 },
-    DemoWallet { id: "unionpay-demo-001", method: PaymentMethod::QrUnionpay, name: "云闪付演示钱包 UnionPay QR demo", balance_fen: 200_000 },
+    DemoWallet {
+        id: "alipay-demo-001",
+        method: PaymentMethod::QrAlipay,
+        name: "支付宝演示钱包 Alipay demo",
+        balance_fen: 500_000,
+    },
+    DemoWallet {
+        id: "wechat-demo-001",
+        method: PaymentMethod::QrWechat,
+        name: "微信演示钱包 WeChat demo",
+        balance_fen: 300_000,
+    },
+    DemoWallet {
+        id: "unionpay-demo-001",
+        method: PaymentMethod::QrUnionpay,
+        name: "云闪付演示钱包 UnionPay QR demo",
+        balance_fen: 200_000,
+    },
 ];
 
 /// The issuer accounts for the demo data; `fingerprint` turns a PAN into the account id (the
@@ -79,7 +150,10 @@ pub fn accounts(fingerprint: &dyn Fn(&Pan) -> String) -> Vec<Account> {
     for w in WALLETS {
         out.push(Account {
             id: w.id.to_owned(),
-            instrument: Instrument::Wallet { method: w.method, name: w.name.to_owned() },
+            instrument: Instrument::Wallet {
+                method: w.method,
+                name: w.name.to_owned(),
+            },
             balance_fen: w.balance_fen,
             held_fen: 0,
         });

@@ -41,9 +41,14 @@ impl CardStatus {
     }
     /// Parses a code name.
     pub fn parse(text: &str) -> Option<CardStatus> {
-        [CardStatus::Active, CardStatus::Lost, CardStatus::Stolen, CardStatus::Expired]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            CardStatus::Active,
+            CardStatus::Lost,
+            CardStatus::Stolen,
+            CardStatus::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -181,7 +186,10 @@ impl Issuer for Simulator {
         if account != before {
             book.save_account(&account)?;
         }
-        Ok(Some(IssuerResponse { code, available_fen: account.balance_fen - account.held_fen }))
+        Ok(Some(IssuerResponse {
+            code,
+            available_fen: account.balance_fen - account.held_fen,
+        }))
     }
 }
 
@@ -237,8 +245,13 @@ fn decide(account: &mut Account, req: &IssuerRequest<'_>) -> ResponseCode {
 /// Card checks in the order issuers apply them: status, expiry, PIN.
 fn check_card(account: &mut Account, req: &IssuerRequest<'_>) -> Option<ResponseCode> {
     let id = account.id.clone();
-    let Instrument::Card { expiry, pin_hash: stored, status, pin_failures, .. } =
-        &mut account.instrument
+    let Instrument::Card {
+        expiry,
+        pin_hash: stored,
+        status,
+        pin_failures,
+        ..
+    } = &mut account.instrument
     else {
         return None;
     };

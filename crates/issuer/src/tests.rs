@@ -21,7 +21,12 @@ fn fp(pan: &Pan) -> String {
 }
 
 fn demo_book() -> MemBook {
-    MemBook(demo::accounts(&fp).into_iter().map(|a| (a.id.clone(), a)).collect())
+    MemBook(
+        demo::accounts(&fp)
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect(),
+    )
 }
 
 use suanpan_core::Pan;
@@ -32,24 +37,69 @@ fn now() -> Timestamp {
 
 fn ask(book: &mut MemBook, pan: &str, op: IssuerOp, fen: i64, pin: Option<&str>) -> ResponseCode {
     let id = fp(&Pan::parse(pan).unwrap());
-    let req = IssuerRequest { account_id: &id, op, amount: Amount::from_fen(fen), pin, expiry: None, now: now() };
-    Simulator.authorize(book, &req).unwrap().expect("known account").code
+    let req = IssuerRequest {
+        account_id: &id,
+        op,
+        amount: Amount::from_fen(fen),
+        pin,
+        expiry: None,
+        now: now(),
+    };
+    Simulator
+        .authorize(book, &req)
+        .unwrap()
+        .expect("known account")
+        .code
 }
 
 fn card(outcome: &str) -> &'static str {
-    demo::CARDS.iter().find(|c| c.outcome == outcome).unwrap().pan
+    demo::CARDS
+        .iter()
+        .find(|c| c.outcome == outcome)
+        .unwrap()
+        .pan
 }
 
 #[test]
 fn every_demo_card_produces_its_outcome() {
     // Goal: the seeded cards give cashiers each decline code of the spec.
     let mut b = demo_book();
-    assert_eq!(ask(&mut b, card("approve"), IssuerOp::Debit, 100, None), ResponseCode::Approved);
-    assert_eq!(ask(&mut b, card("approve_with_pin"), IssuerOp::Debit, 100, Some("123456")), ResponseCode::Approved);
-    assert_eq!(ask(&mut b, card("insufficient_funds"), IssuerOp::Debit, 100_000, None), ResponseCode::InsufficientFunds);
-    assert_eq!(ask(&mut b, card("expired"), IssuerOp::Debit, 100, None), ResponseCode::ExpiredCard);
-    assert_eq!(ask(&mut b, card("lost"), IssuerOp::Debit, 100, None), ResponseCode::LostCard);
-    assert_eq!(ask(&mut b, card("stolen"), IssuerOp::Debit, 100, None), ResponseCode::StolenCard);
+    assert_eq!(
+        ask(&mut b, card("approve"), IssuerOp::Debit, 100, None),
+        ResponseCode::Approved
+    );
+    assert_eq!(
+        ask(
+            &mut b,
+            card("approve_with_pin"),
+            IssuerOp::Debit,
+            100,
+            Some("123456")
+        ),
+        ResponseCode::Approved
+    );
+    assert_eq!(
+        ask(
+            &mut b,
+            card("insufficient_funds"),
+            IssuerOp::Debit,
+            100_000,
+            None
+        ),
+        ResponseCode::InsufficientFunds
+    );
+    assert_eq!(
+        ask(&mut b, card("expired"), IssuerOp::Debit, 100, None),
+        ResponseCode::ExpiredCard
+    );
+    assert_eq!(
+        ask(&mut b, card("lost"), IssuerOp::Debit, 100, None),
+        ResponseCode::LostCard
+    );
+    assert_eq!(
+        ask(&mut b, card("stolen"), IssuerOp::Debit, 100, None),
+        ResponseCode::StolenCard
+    );
 }
 
 #[test]
@@ -57,10 +107,22 @@ fn wrong_pins_give_55_then_75() {
     // Goal: a PIN card refuses a wrong or missing PIN, and locks after three wrong ones.
     let mut b = demo_book();
     let pan = card("approve_with_pin");
-    assert_eq!(ask(&mut b, pan, IssuerOp::Debit, 100, None), ResponseCode::IncorrectPin);
-    assert_eq!(ask(&mut b, pan, IssuerOp::Debit, 100, Some("000000")), ResponseCode::IncorrectPin);
-    assert_eq!(ask(&mut b, pan, IssuerOp::Debit, 100, Some("111111")), ResponseCode::IncorrectPin);
-    assert_eq!(ask(&mut b, pan, IssuerOp::Debit, 100, Some("123456")), ResponseCode::PinTriesExceeded);
+    assert_eq!(
+        ask(&mut b, pan, IssuerOp::Debit, 100, None),
+        ResponseCode::IncorrectPin
+    );
+    assert_eq!(
+        ask(&mut b, pan, IssuerOp::Debit, 100, Some("000000")),
+        ResponseCode::IncorrectPin
+    );
+    assert_eq!(
+        ask(&mut b, pan, IssuerOp::Debit, 100, Some("111111")),
+        ResponseCode::IncorrectPin
+    );
+    assert_eq!(
+        ask(&mut b, pan, IssuerOp::Debit, 100, Some("123456")),
+        ResponseCode::PinTriesExceeded
+    );
 }
 
 #[test]
@@ -68,9 +130,17 @@ fn holds_reduce_what_is_available_and_captures_take_money() {
     // Goal: a pre-auth hold blocks funds; a completion releases the hold and takes the amount.
     let mut b = demo_book();
     let pan = card("insufficient_funds"); // 1,000 fen
-    assert_eq!(ask(&mut b, pan, IssuerOp::Hold, 800, None), ResponseCode::Approved);
-    assert_eq!(ask(&mut b, pan, IssuerOp::Debit, 300, None), ResponseCode::InsufficientFunds);
-    let capture = IssuerOp::Capture { held: Amount::from_fen(800) };
+    assert_eq!(
+        ask(&mut b, pan, IssuerOp::Hold, 800, None),
+        ResponseCode::Approved
+    );
+    assert_eq!(
+        ask(&mut b, pan, IssuerOp::Debit, 300, None),
+        ResponseCode::InsufficientFunds
+    );
+    let capture = IssuerOp::Capture {
+        held: Amount::from_fen(800),
+    };
     assert_eq!(ask(&mut b, pan, capture, 900, None), ResponseCode::Approved);
     let id = fp(&Pan::parse(pan).unwrap());
     assert_eq!(b.0[&id].balance_fen, 100);
@@ -81,7 +151,14 @@ fn holds_reduce_what_is_available_and_captures_take_money() {
 fn unknown_account_is_none() {
     // Goal: an unknown card is reported as such, not as a decline.
     let mut b = demo_book();
-    let req = IssuerRequest { account_id: "nope", op: IssuerOp::Debit, amount: Amount::from_fen(1), pin: None, expiry: None, now: now() };
+    let req = IssuerRequest {
+        account_id: "nope",
+        op: IssuerOp::Debit,
+        amount: Amount::from_fen(1),
+        pin: None,
+        expiry: None,
+        now: now(),
+    };
     assert!(Simulator.authorize(&mut b, &req).unwrap().is_none());
 }
 

@@ -58,13 +58,21 @@ impl ChainHead {
     /// Reads the head inside the current transaction.
     pub fn read(conn: &Connection) -> rusqlite::Result<ChainHead> {
         let head = conn
-            .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok(ChainHead { seq: r.get(0)?, hash: r.get(1)? })
-            })
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(ChainHead {
+                        seq: r.get(0)?,
+                        hash: r.get(1)?,
+                    })
+                },
+            )
             .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => {
-                    Ok(ChainHead { seq: 0, hash: GENESIS.to_owned() })
-                }
+                rusqlite::Error::QueryReturnedNoRows => Ok(ChainHead {
+                    seq: 0,
+                    hash: GENESIS.to_owned(),
+                }),
                 e => Err(e),
             })?;
         Ok(head)
@@ -78,7 +86,9 @@ impl ChainHead {
             "INSERT INTO audit (seq, at, actor, action, target, reason, outcome, prev_hash, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
-        .execute(params![seq, at, f[0], f[1], f[2], f[3], f[4], self.hash, hash])?;
+        .execute(params![
+            seq, at, f[0], f[1], f[2], f[3], f[4], self.hash, hash
+        ])?;
         self.seq = seq;
         self.hash = hash;
         Ok(())
@@ -126,7 +136,11 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
         prev = e.hash;
         expected_seq += 1;
     }
-    Ok(Verification { entries, first_broken: None, problem: None })
+    Ok(Verification {
+        entries,
+        first_broken: None,
+        problem: None,
+    })
 }
 
 pub(crate) fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {

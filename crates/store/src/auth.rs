@@ -1,8 +1,8 @@
 //! Operator passwords: argon2id hashes (PHC strings). Verification runs outside the writer
 //! because it is deliberately slow.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 /// Hashes a password with argon2id and a random salt.
 pub fn hash_password(password: &str) -> String {
@@ -16,7 +16,11 @@ pub fn hash_password(password: &str) -> String {
 /// True when `password` matches the stored PHC hash.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 

@@ -67,12 +67,17 @@ fn key_copy_path(backup: &Path) -> PathBuf {
 }
 
 /// Backs up the store in `data_dir` into `out_dir`; returns the backup file and its manifest.
-pub fn create(data_dir: &Path, out_dir: &Path, now: jiff::Timestamp) -> Result<(PathBuf, Manifest), StoreError> {
+pub fn create(
+    data_dir: &Path,
+    out_dir: &Path,
+    now: jiff::Timestamp,
+) -> Result<(PathBuf, Manifest), StoreError> {
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let stamp = now.strftime("%Y%m%dT%H%M%S%.6fZ").to_string();
     let file = out_dir.join(format!("suanpan-{stamp}.db"));
     let partial = file.with_extension("db.partial");
-    let src = Connection::open_with_flags(data_dir.join(DB_FILE), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let src =
+        Connection::open_with_flags(data_dir.join(DB_FILE), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     // Written under a temporary name and renamed at the end: a half-written backup never
     // looks like a finished one.
     src.backup(rusqlite::DatabaseName::Main, &partial, None)?;
@@ -87,7 +92,10 @@ pub fn create(data_dir: &Path, out_dir: &Path, now: jiff::Timestamp) -> Result<(
     let (sha256, bytes) = sha256_file(&file)?;
     let (pan_key_sha256, _) = sha256_file(&key_copy_path(&file))?;
     let manifest = Manifest {
-        file: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        file: file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         bytes,
         sha256,
         pan_key_sha256,
@@ -96,7 +104,8 @@ pub fn create(data_dir: &Path, out_dir: &Path, now: jiff::Timestamp) -> Result<(
         transactions,
         audit_entries,
     };
-    let json = serde_json::to_string_pretty(&manifest).map_err(|e| StoreError::Sqlite(e.to_string()))?;
+    let json =
+        serde_json::to_string_pretty(&manifest).map_err(|e| StoreError::Sqlite(e.to_string()))?;
     std::fs::write(manifest_path(&file), json).map_err(|e| io(&file, e))?;
     Ok((file, manifest))
 }
@@ -106,18 +115,27 @@ pub fn create(data_dir: &Path, out_dir: &Path, now: jiff::Timestamp) -> Result<(
 pub fn verify(backup: &Path) -> Result<Manifest, StoreError> {
     let bad = |why: String| StoreError::BackupInvalid(why);
     let mpath = manifest_path(backup);
-    let text = std::fs::read_to_string(&mpath).map_err(|e| bad(format!("manifest {}: {e}", mpath.display())))?;
-    let m: Manifest = serde_json::from_str(&text).map_err(|e| bad(format!("manifest unreadable: {e}")))?;
+    let text = std::fs::read_to_string(&mpath)
+        .map_err(|e| bad(format!("manifest {}: {e}", mpath.display())))?;
+    let m: Manifest =
+        serde_json::from_str(&text).map_err(|e| bad(format!("manifest unreadable: {e}")))?;
     let (sha, bytes) = sha256_file(backup).map_err(|e| bad(e.to_string()))?;
     if bytes != m.bytes || sha != m.sha256 {
-        return Err(bad(format!("SHA-256 mismatch: manifest {} ({} bytes), file {sha} ({bytes} bytes)", m.sha256, m.bytes)));
+        return Err(bad(format!(
+            "SHA-256 mismatch: manifest {} ({} bytes), file {sha} ({bytes} bytes)",
+            m.sha256, m.bytes
+        )));
     }
-    let (key_sha, _) = sha256_file(&key_copy_path(backup)).map_err(|e| bad(format!("PAN key copy: {e}")))?;
+    let (key_sha, _) =
+        sha256_file(&key_copy_path(backup)).map_err(|e| bad(format!("PAN key copy: {e}")))?;
     if key_sha != m.pan_key_sha256 {
         return Err(bad("PAN key copy does not match the manifest".into()));
     }
-    let conn = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| bad(e.to_string()))?;
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| bad(e.to_string()))?;
+    let conn = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| bad(e.to_string()))?;
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| bad(e.to_string()))?;
     if check != "ok" {
         return Err(bad(format!("integrity check: {check}")));
     }
@@ -131,7 +149,12 @@ pub fn verify(backup: &Path) -> Result<Manifest, StoreError> {
 /// Restores a verified backup into `data_dir`. With a store already there, refuses unless
 /// `force`; with `force`, backs the current store up first (into `data_dir/backups`).
 /// The caller must have no store open on `data_dir`.
-pub fn restore(backup: &Path, data_dir: &Path, force: bool, now: jiff::Timestamp) -> Result<Manifest, StoreError> {
+pub fn restore(
+    backup: &Path,
+    data_dir: &Path,
+    force: bool,
+    now: jiff::Timestamp,
+) -> Result<Manifest, StoreError> {
     let manifest = verify(backup)?;
     let live = data_dir.join(DB_FILE);
     if live.exists() {
@@ -150,6 +173,7 @@ pub fn restore(backup: &Path, data_dir: &Path, force: bool, now: jiff::Timestamp
         }
     }
     std::fs::rename(&staged, &live).map_err(|e| io(&live, e))?;
-    std::fs::copy(key_copy_path(backup), data_dir.join(PAN_KEY_FILE)).map_err(|e| io(data_dir, e))?;
+    std::fs::copy(key_copy_path(backup), data_dir.join(PAN_KEY_FILE))
+        .map_err(|e| io(data_dir, e))?;
     Ok(manifest)
 }

@@ -13,13 +13,13 @@ use suanpan_core::auth::LoginState;
 use suanpan_core::refusal::{
     AccessRefused, CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused, VoidRefused,
 };
-use suanpan_core::rules::{self, ReversalDecision, RefundRequest, VoidRequest};
+use suanpan_core::rules::{self, RefundRequest, ReversalDecision, VoidRequest};
 use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{
     Amount, AuthCode, BatchNo, Currency, MerchantId, OperatorNo, PaymentMethod, Policy, Refusal,
     ResponseCode, Role, Rrn, TerminalId, Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
 };
-use suanpan_issuer::{Account, AccountBook, IssuerError, IssuerOp, IssuerRequest, Issuer};
+use suanpan_issuer::{Account, AccountBook, Issuer, IssuerError, IssuerOp, IssuerRequest};
 
 /// What one command needs besides itself.
 pub struct Ctx<'a> {
@@ -40,45 +40,157 @@ type Res = Result<Reply, StoreError>;
 /// Applies one command.
 pub fn apply(ctx: &mut Ctx<'_>, cmd: &Command) -> Res {
     match cmd {
-        Command::Purchase { origin, kind, amount, instrument, method, pin, linked_id } => {
-            purchase(ctx, origin, *kind, *amount, instrument, *method, pin.as_deref(), *linked_id)
-        }
-        Command::Void { origin, kind, original, amount, reason, customer_consent, card_fingerprint } => {
-            let facts = VoidFacts { kind: *kind, amount: *amount, reason, consent: *customer_consent, card: card_fingerprint.as_deref() };
+        Command::Purchase {
+            origin,
+            kind,
+            amount,
+            instrument,
+            method,
+            pin,
+            linked_id,
+        } => purchase(
+            ctx,
+            origin,
+            *kind,
+            *amount,
+            instrument,
+            *method,
+            pin.as_deref(),
+            *linked_id,
+        ),
+        Command::Void {
+            origin,
+            kind,
+            original,
+            amount,
+            reason,
+            customer_consent,
+            card_fingerprint,
+        } => {
+            let facts = VoidFacts {
+                kind: *kind,
+                amount: *amount,
+                reason,
+                consent: *customer_consent,
+                card: card_fingerprint.as_deref(),
+            };
             void(ctx, origin, original, &facts)
         }
-        Command::Refund { origin, original, amount, reason } => refund(ctx, origin, original, *amount, reason),
-        Command::Complete { origin, original, amount } => complete(ctx, origin, original, *amount),
-        Command::PreAuthVoid { origin, original, amount, reason } => preauth_void(ctx, origin, original, *amount, reason),
-        Command::Reverse { origin, voucher, reason } => reverse(ctx, origin, *voucher, reason),
-        Command::Settle { terminal_id, actor, terminal_totals } => {
-            settle(ctx, terminal_id, actor, *terminal_totals).map(Reply::Settled)
-        }
+        Command::Refund {
+            origin,
+            original,
+            amount,
+            reason,
+        } => refund(ctx, origin, original, *amount, reason),
+        Command::Complete {
+            origin,
+            original,
+            amount,
+        } => complete(ctx, origin, original, *amount),
+        Command::PreAuthVoid {
+            origin,
+            original,
+            amount,
+            reason,
+        } => preauth_void(ctx, origin, original, *amount, reason),
+        Command::Reverse {
+            origin,
+            voucher,
+            reason,
+        } => reverse(ctx, origin, *voucher, reason),
+        Command::Settle {
+            terminal_id,
+            actor,
+            terminal_totals,
+        } => settle(ctx, terminal_id, actor, *terminal_totals).map(Reply::Settled),
         Command::SettleAllDue => settle_all_due(ctx),
         Command::ExpireHolds => expire_holds(ctx),
-        Command::Hide { merchant_id, actor, id, reason } => hide(ctx, merchant_id, *actor, *id, reason),
-        Command::Purge { merchant_id, actor, before, backup } => purge(ctx, merchant_id, *actor, *before, backup),
-        Command::RecordLogin { merchant_id, operator, ok, purpose } => record_login(ctx, merchant_id, *operator, *ok, purpose),
-        Command::RecordRefusal { actor, action, target, key } => {
-            audit(ctx, actor, &format!("{action}.refused"), target, "", &format!("refused:{key}"))?;
+        Command::Hide {
+            merchant_id,
+            actor,
+            id,
+            reason,
+        } => hide(ctx, merchant_id, *actor, *id, reason),
+        Command::Purge {
+            merchant_id,
+            actor,
+            before,
+            backup,
+        } => purge(ctx, merchant_id, *actor, *before, backup),
+        Command::RecordLogin {
+            merchant_id,
+            operator,
+            ok,
+            purpose,
+        } => record_login(ctx, merchant_id, *operator, *ok, purpose),
+        Command::RecordRefusal {
+            actor,
+            action,
+            target,
+            key,
+        } => {
+            audit(
+                ctx,
+                actor,
+                &format!("{action}.refused"),
+                target,
+                "",
+                &format!("refused:{key}"),
+            )?;
             Ok(Reply::Done(0))
         }
-        Command::SetPassword { merchant_id, actor, operator, password_hash } => set_password(ctx, merchant_id, *actor, *operator, password_hash),
+        Command::SetPassword {
+            merchant_id,
+            actor,
+            operator,
+            password_hash,
+        } => set_password(ctx, merchant_id, *actor, *operator, password_hash),
         Command::RecordReprint { actor, id } => {
-            audit(ctx, actor, "receipt.reprint", &format!("txn:{id}"), "", "ok")?;
+            audit(
+                ctx,
+                actor,
+                "receipt.reprint",
+                &format!("txn:{id}"),
+                "",
+                "ok",
+            )?;
             Ok(Reply::Done(1))
         }
     }
 }
 
-fn audit(ctx: &mut Ctx<'_>, actor: &str, action: &str, target: &str, reason: &str, outcome: &str) -> Result<(), StoreError> {
-    ctx.chain.append(ctx.conn, micros(ctx.now), [actor, action, target, reason, outcome])?;
+fn audit(
+    ctx: &mut Ctx<'_>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    reason: &str,
+    outcome: &str,
+) -> Result<(), StoreError> {
+    ctx.chain.append(
+        ctx.conn,
+        micros(ctx.now),
+        [actor, action, target, reason, outcome],
+    )?;
     Ok(())
 }
 
 /// Audits a refusal and answers it; nothing else changes.
-fn refuse<R: Refusal + Send + 'static>(ctx: &mut Ctx<'_>, actor: &str, action: &str, target: &str, r: R) -> Res {
-    audit(ctx, actor, &format!("{action}.refused"), target, "", &format!("refused:{}", r.key()))?;
+fn refuse<R: Refusal + Send + 'static>(
+    ctx: &mut Ctx<'_>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    r: R,
+) -> Res {
+    audit(
+        ctx,
+        actor,
+        &format!("{action}.refused"),
+        target,
+        "",
+        &format!("refused:{}", r.key()),
+    )?;
     Ok(Reply::Refused(Box::new(r)))
 }
 
@@ -106,7 +218,10 @@ pub struct TerminalState {
 }
 
 /// Loads a terminal with its open batch, refusing unknown or disabled terminals and merchants.
-pub fn load_terminal(conn: &Connection, id: &TerminalId) -> Result<Result<TerminalState, AccessRefused>, StoreError> {
+pub fn load_terminal(
+    conn: &Connection,
+    id: &TerminalId,
+) -> Result<Result<TerminalState, AccessRefused>, StoreError> {
     let row = conn
         .prepare_cached(
             "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher
@@ -143,7 +258,8 @@ pub fn load_terminal(conn: &Connection, id: &TerminalId) -> Result<Result<Termin
         batch_no: BatchNo::new(batch_no.unwrap_or(0)).map_err(|_| corrupt("batch no"))?,
         batch_opened_at: ts(opened.unwrap_or(0)),
         next_voucher: VoucherNo::new(next).map_err(|_| corrupt("next voucher"))?,
-        next_training_voucher: VoucherNo::new(next_training).map_err(|_| corrupt("next training voucher"))?,
+        next_training_voucher: VoucherNo::new(next_training)
+            .map_err(|_| corrupt("next training voucher"))?,
     }))
 }
 
@@ -158,36 +274,50 @@ fn gate(ctx: &mut Ctx<'_>, origin: &Origin, action: &str) -> Result<Gate, StoreE
     let target = format!("terminal:{}", origin.terminal_id);
     let term = match load_terminal(ctx.conn, &origin.terminal_id)? {
         Ok(t) => t,
-        Err(r) => return refuse(ctx, &actor, action, &target, r).map(|r| Gate::Answered(Box::new(r))),
+        Err(r) => {
+            return refuse(ctx, &actor, action, &target, r).map(|r| Gate::Answered(Box::new(r)));
+        }
     };
     // Permissions are checked here, per operation, not only in a UI.
     if origin.operator.role() == Role::Admin {
-        let r = AccessRefused::NotPermitted { role: Role::Admin.as_str().into() };
+        let r = AccessRefused::NotPermitted {
+            role: Role::Admin.as_str().into(),
+        };
         return refuse(ctx, &actor, action, &target, r).map(|r| Gate::Answered(Box::new(r)));
     }
     if let Some(b) = origin.batch
         && b != term.batch_no
     {
-        return refuse(ctx, &actor, action, &target, AccessRefused::BatchMismatch).map(|r| Gate::Answered(Box::new(r)));
+        return refuse(ctx, &actor, action, &target, AccessRefused::BatchMismatch)
+            .map(|r| Gate::Answered(Box::new(r)));
     }
     if let Some((key, hash)) = &origin.idempotency {
         let found = ctx
             .conn
-            .prepare_cached(&format!("SELECT {TXN_COLUMNS}, request_hash FROM txns WHERE idem_key = ?1"))?
-            .query_row([key], |r| Ok((txn_from_row(r)?, r.get::<_, Option<String>>(27)?)))
+            .prepare_cached(&format!(
+                "SELECT {TXN_COLUMNS}, request_hash FROM txns WHERE idem_key = ?1"
+            ))?
+            .query_row([key], |r| {
+                Ok((txn_from_row(r)?, r.get::<_, Option<String>>(27)?))
+            })
             .optional()?;
         if let Some((txn, stored)) = found {
             if stored.as_deref() == Some(hash.as_str()) {
                 return Ok(Gate::Answered(Box::new(Reply::Replayed(txn))));
             }
-            return refuse(ctx, &actor, action, &target, AccessRefused::Duplicate).map(|r| Gate::Answered(Box::new(r)));
+            return refuse(ctx, &actor, action, &target, AccessRefused::Duplicate)
+                .map(|r| Gate::Answered(Box::new(r)));
         }
     }
     Ok(Gate::Open(term))
 }
 
 /// Takes the voucher no. for a new transaction and advances the terminal's sequence.
-fn take_voucher(ctx: &Ctx<'_>, term: &TerminalState, origin: &Origin) -> Result<VoucherNo, StoreError> {
+fn take_voucher(
+    ctx: &Ctx<'_>,
+    term: &TerminalState,
+    origin: &Origin,
+) -> Result<VoucherNo, StoreError> {
     let (current, column) = if origin.training {
         (term.next_training_voucher, "next_training_voucher")
     } else {
@@ -210,7 +340,8 @@ fn next_rrn(ctx: &Ctx<'_>) -> Result<(Rrn, AuthCode), StoreError> {
         .map_err(|e| StoreError::Sqlite(e.to_string()))?;
     // A scrambled, stable 6-digit code: auth codes should not be guessable from the RRN order.
     let code = (seq.wrapping_mul(48_271) % 999_983 + 1) as u32;
-    let auth = AuthCode::parse(&format!("{code:06}")).map_err(|e| StoreError::Sqlite(e.to_string()))?;
+    let auth =
+        AuthCode::parse(&format!("{code:06}")).map_err(|e| StoreError::Sqlite(e.to_string()))?;
     Ok((rrn, auth))
 }
 
@@ -242,12 +373,19 @@ struct InstrumentCols {
 impl InstrumentCols {
     fn of(i: &Instrument) -> InstrumentCols {
         match i {
-            Instrument::Card { masked_pan, fingerprint, .. } => InstrumentCols {
+            Instrument::Card {
+                masked_pan,
+                fingerprint,
+                ..
+            } => InstrumentCols {
                 masked_pan: Some(masked_pan.clone()),
                 fingerprint: Some(fingerprint.clone()),
                 wallet_id: None,
             },
-            Instrument::Wallet { id } => InstrumentCols { wallet_id: Some(id.clone()), ..Default::default() },
+            Instrument::Wallet { id } => InstrumentCols {
+                wallet_id: Some(id.clone()),
+                ..Default::default()
+            },
         }
     }
     fn from_txn(t: &Transaction) -> InstrumentCols {
@@ -338,10 +476,21 @@ fn insert_txn(ctx: &mut Ctx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreErro
         training: n.origin.training,
         linked_id: n.linked_id,
     };
-    let outcome = if n.code.is_approved() { "approved".to_owned() } else { format!("declined:{}", n.code.code()) };
+    let outcome = if n.code.is_approved() {
+        "approved".to_owned()
+    } else {
+        format!("declined:{}", n.code.code())
+    };
     let target = format!("txn:{id}");
     let reason = txn.reason.clone().unwrap_or_default();
-    audit(ctx, &actor_of(n.origin), n.kind.as_str(), &target, &reason, &outcome)?;
+    audit(
+        ctx,
+        &actor_of(n.origin),
+        n.kind.as_str(),
+        &target,
+        &reason,
+        &outcome,
+    )?;
     Ok(txn)
 }
 
@@ -354,7 +503,11 @@ impl AccountBook for Book<'_> {
     }
     fn save_account(&mut self, a: &Account) -> Result<(), IssuerError> {
         let (pin_failures, status) = match &a.instrument {
-            suanpan_issuer::Instrument::Card { pin_failures, status, .. } => (*pin_failures, status.as_str()),
+            suanpan_issuer::Instrument::Card {
+                pin_failures,
+                status,
+                ..
+            } => (*pin_failures, status.as_str()),
             suanpan_issuer::Instrument::Wallet { .. } => (0, "active"),
         };
         self.0
@@ -366,17 +519,41 @@ impl AccountBook for Book<'_> {
 }
 
 /// Asks the issuer; `Ok(None)` when the account is unknown.
-fn ask_issuer(ctx: &Ctx<'_>, account: &str, op: IssuerOp, amount: Amount, pin: Option<&str>, expiry: Option<&str>) -> Result<Option<suanpan_issuer::IssuerResponse>, StoreError> {
-    let req = IssuerRequest { account_id: account, op, amount, pin, expiry, now: ctx.now };
-    ctx.issuer.authorize(&mut Book(ctx.conn), &req).map_err(|e| StoreError::Sqlite(e.0))
+fn ask_issuer(
+    ctx: &Ctx<'_>,
+    account: &str,
+    op: IssuerOp,
+    amount: Amount,
+    pin: Option<&str>,
+    expiry: Option<&str>,
+) -> Result<Option<suanpan_issuer::IssuerResponse>, StoreError> {
+    let req = IssuerRequest {
+        account_id: account,
+        op,
+        amount,
+        pin,
+        expiry,
+        now: ctx.now,
+    };
+    ctx.issuer
+        .authorize(&mut Book(ctx.conn), &req)
+        .map_err(|e| StoreError::Sqlite(e.0))
 }
 
 /// Asks the issuer for an effect that cannot be declined (credit, release, forced advice).
-fn issuer_effect(ctx: &Ctx<'_>, cols: &InstrumentCols, op: IssuerOp, amount: Amount, training: bool) -> Result<(), StoreError> {
+fn issuer_effect(
+    ctx: &Ctx<'_>,
+    cols: &InstrumentCols,
+    op: IssuerOp,
+    amount: Amount,
+    training: bool,
+) -> Result<(), StoreError> {
     if training {
         return Ok(()); // Training moves no money.
     }
-    let account = cols.account_id().ok_or_else(|| StoreError::Sqlite("transaction without an account".into()))?;
+    let account = cols
+        .account_id()
+        .ok_or_else(|| StoreError::Sqlite("transaction without an account".into()))?;
     let resp = ask_issuer(ctx, account, op, amount, None, None)?
         .ok_or_else(|| StoreError::Sqlite(format!("issuer account {account} vanished")))?;
     // Credits and releases are never declined; a decline here is a broken invariant.
@@ -385,7 +562,16 @@ fn issuer_effect(ctx: &Ctx<'_>, cols: &InstrumentCols, op: IssuerOp, amount: Amo
 }
 
 #[allow(clippy::too_many_arguments)]
-fn purchase(ctx: &mut Ctx<'_>, origin: &Origin, kind: TxnKind, amount: Amount, instrument: &Instrument, method: PaymentMethod, pin: Option<&str>, linked_id: Option<TxnId>) -> Res {
+fn purchase(
+    ctx: &mut Ctx<'_>,
+    origin: &Origin,
+    kind: TxnKind,
+    amount: Amount,
+    instrument: &Instrument,
+    method: PaymentMethod,
+    pin: Option<&str>,
+    linked_id: Option<TxnId>,
+) -> Res {
     let term = match gate(ctx, origin, kind.as_str())? {
         Gate::Open(t) => t,
         Gate::Answered(r) => return Ok(*r),
@@ -393,7 +579,13 @@ fn purchase(ctx: &mut Ctx<'_>, origin: &Origin, kind: TxnKind, amount: Amount, i
     let actor = actor_of(origin);
     let is_wallet = matches!(instrument, Instrument::Wallet { .. });
     if is_wallet != method.is_qr() {
-        return refuse(ctx, &actor, kind.as_str(), "instrument", AccessRefused::MethodMismatch);
+        return refuse(
+            ctx,
+            &actor,
+            kind.as_str(),
+            "instrument",
+            AccessRefused::MethodMismatch,
+        );
     }
     let cols = InstrumentCols::of(instrument);
     let account = cols.account_id().unwrap_or_default().to_owned();
@@ -407,39 +599,64 @@ fn purchase(ctx: &mut Ctx<'_>, origin: &Origin, kind: TxnKind, amount: Amount, i
         _ => IssuerOp::Debit,
     };
     let Some(resp) = ask_issuer(ctx, &account, op, amount, pin, expiry)? else {
-        return refuse(ctx, &actor, kind.as_str(), "instrument", AccessRefused::UnknownInstrument);
+        return refuse(
+            ctx,
+            &actor,
+            kind.as_str(),
+            "instrument",
+            AccessRefused::UnknownInstrument,
+        );
     };
     let voucher = take_voucher(ctx, &term, origin)?;
     let approved = resp.code.is_approved();
-    let hold_expires_at = (kind == TxnKind::PreAuth && approved).then(|| ctx.policy.hold_expires_at(ctx.now));
-    let txn = insert_txn(ctx, NewTxn {
-        kind,
-        status: if approved { TxnStatus::Approved } else { TxnStatus::Declined },
-        amount,
-        method,
-        instrument: cols,
-        origin,
-        term: &term,
-        voucher,
-        code: resp.code,
-        original_id: None,
-        reason: None,
-        consent: false,
-        linked_id,
-        hold_expires_at,
-    })?;
+    let hold_expires_at =
+        (kind == TxnKind::PreAuth && approved).then(|| ctx.policy.hold_expires_at(ctx.now));
+    let txn = insert_txn(
+        ctx,
+        NewTxn {
+            kind,
+            status: if approved {
+                TxnStatus::Approved
+            } else {
+                TxnStatus::Declined
+            },
+            amount,
+            method,
+            instrument: cols,
+            origin,
+            term: &term,
+            voucher,
+            code: resp.code,
+            original_id: None,
+            reason: None,
+            consent: false,
+            linked_id,
+            hold_expires_at,
+        },
+    )?;
     if kind == TxnKind::BalanceInquiry && approved {
-        return Ok(Reply::Balance { txn, available: Amount::from_fen(resp.available_fen) });
+        return Ok(Reply::Balance {
+            txn,
+            available: Amount::from_fen(resp.available_fen),
+        });
     }
     Ok(Reply::Txn(txn))
 }
 
 /// Finds an original. By voucher: the terminal's most recent transaction with that voucher
 /// no. in the same mode, in any batch, so a settled one is found and refused with the remedy.
-fn find_original(ctx: &Ctx<'_>, term: &TerminalState, training: bool, r: &OriginalRef) -> Result<Option<Transaction>, StoreError> {
+fn find_original(
+    ctx: &Ctx<'_>,
+    term: &TerminalState,
+    training: bool,
+    r: &OriginalRef,
+) -> Result<Option<Transaction>, StoreError> {
     let conn = ctx.conn;
     let q = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Option<Transaction>, StoreError> {
-        Ok(conn.prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE {sql}"))?.query_row(p, txn_from_row).optional()?)
+        Ok(conn
+            .prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE {sql}"))?
+            .query_row(p, txn_from_row)
+            .optional()?)
     };
     match r {
         OriginalRef::Id(id) => q("id = ?1", &[&id.0]),
@@ -452,7 +669,9 @@ fn find_original(ctx: &Ctx<'_>, term: &TerminalState, training: bool, r: &Origin
 }
 
 fn set_status(ctx: &Ctx<'_>, id: TxnId, status: TxnStatus) -> Result<(), StoreError> {
-    ctx.conn.prepare_cached("UPDATE txns SET status = ?1 WHERE id = ?2")?.execute(params![status.as_str(), id.0])?;
+    ctx.conn
+        .prepare_cached("UPDATE txns SET status = ?1 WHERE id = ?2")?
+        .execute(params![status.as_str(), id.0])?;
     Ok(())
 }
 
@@ -466,7 +685,9 @@ fn require_supervisor(origin: &Origin) -> Result<(), AccessRefused> {
 /// The business day's start (the previous cutoff) as Unix microseconds.
 fn business_day_start(policy: &Policy, now: Timestamp) -> i64 {
     let zone = policy.zone().unwrap_or(jiff::tz::TimeZone::UTC);
-    let cutoff = policy.cutoff_time().unwrap_or(jiff::civil::Time::midnight());
+    let cutoff = policy
+        .cutoff_time()
+        .unwrap_or(jiff::civil::Time::midnight());
     let day = policy.business_day(now);
     day.yesterday()
         .ok()
@@ -491,7 +712,13 @@ fn void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, f: &VoidFact
     };
     let actor = actor_of(origin);
     let Some(orig) = find_original(ctx, &term, origin.training, original)? else {
-        return refuse(ctx, &actor, action, &format!("{original:?}"), VoidRefused::OriginalNotFound);
+        return refuse(
+            ctx,
+            &actor,
+            action,
+            &format!("{original:?}"),
+            VoidRefused::OriginalNotFound,
+        );
     };
     let target = format!("txn:{}", orig.id);
     if let Err(r) = require_supervisor(origin) {
@@ -504,7 +731,11 @@ fn void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, f: &VoidFact
              AND status IN ('approved', 'reversed') AND created_at >= ?3",
         )?
         .query_row(params![term.merchant_id.as_str(), origin.operator.to_string(), business_day_start(ctx.policy, ctx.now)], |r| r.get(0))?;
-    let expected = if f.kind == TxnKind::CompletionVoid { TxnKind::Completion } else { TxnKind::Sale };
+    let expected = if f.kind == TxnKind::CompletionVoid {
+        TxnKind::Completion
+    } else {
+        TxnKind::Sale
+    };
     let req = VoidRequest {
         terminal_id: &term.id,
         open_batch: term.batch_no,
@@ -528,28 +759,35 @@ fn void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, f: &VoidFact
     }
     set_status(ctx, orig.id, TxnStatus::Voided)?;
     let voucher = take_voucher(ctx, &term, origin)?;
-    let txn = insert_txn(ctx, NewTxn {
-        kind: f.kind,
-        status: TxnStatus::Approved,
-        amount,
-        method: orig.method,
-        instrument: cols,
-        origin,
-        term: &term,
-        voucher,
-        code: ResponseCode::Approved,
-        original_id: Some(orig.id),
-        reason: Some(f.reason.to_owned()),
-        consent: f.consent,
-        linked_id: None,
-        hold_expires_at: None,
-    })?;
+    let txn = insert_txn(
+        ctx,
+        NewTxn {
+            kind: f.kind,
+            status: TxnStatus::Approved,
+            amount,
+            method: orig.method,
+            instrument: cols,
+            origin,
+            term: &term,
+            voucher,
+            code: ResponseCode::Approved,
+            original_id: Some(orig.id),
+            reason: Some(f.reason.to_owned()),
+            consent: f.consent,
+            linked_id: None,
+            hold_expires_at: None,
+        },
+    )?;
     Ok(Reply::Txn(txn))
 }
 
 /// After a completion void, the pre-authorization is left voided (its hold was consumed by the
 /// capture); after a completion's reversal it goes back to approved with its hold.
-fn reopen_preauth_of(ctx: &Ctx<'_>, completion: &Transaction, status: TxnStatus) -> Result<(), StoreError> {
+fn reopen_preauth_of(
+    ctx: &Ctx<'_>,
+    completion: &Transaction,
+    status: TxnStatus,
+) -> Result<(), StoreError> {
     if let Some(pre) = completion.original_id {
         ctx.conn
             .prepare_cached("UPDATE txns SET status = ?1, completed_fen = 0 WHERE id = ?2")?
@@ -558,20 +796,39 @@ fn reopen_preauth_of(ctx: &Ctx<'_>, completion: &Transaction, status: TxnStatus)
     Ok(())
 }
 
-fn refund(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: Amount, reason: &str) -> Res {
+fn refund(
+    ctx: &mut Ctx<'_>,
+    origin: &Origin,
+    original: &OriginalRef,
+    amount: Amount,
+    reason: &str,
+) -> Res {
     let term = match gate(ctx, origin, "refund")? {
         Gate::Open(t) => t,
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
     let Some(orig) = find_original(ctx, &term, origin.training, original)? else {
-        return refuse(ctx, &actor, "refund", &format!("{original:?}"), RefundRefused::OriginalNotFound);
+        return refuse(
+            ctx,
+            &actor,
+            "refund",
+            &format!("{original:?}"),
+            RefundRefused::OriginalNotFound,
+        );
     };
     let target = format!("txn:{}", orig.id);
     if let Err(r) = require_supervisor(origin) {
         return refuse(ctx, &actor, "refund", &target, r);
     }
-    let req = RefundRequest { merchant_id: &term.merchant_id, amount, reason, back_office: false, reviewed: false, training: origin.training };
+    let req = RefundRequest {
+        merchant_id: &term.merchant_id,
+        amount,
+        reason,
+        back_office: false,
+        reviewed: false,
+        training: origin.training,
+    };
     let d = match rules::decide_refund(&orig, &req, ctx.policy, ctx.now) {
         Ok(d) => d,
         Err(r) => return refuse(ctx, &actor, "refund", &target, r),
@@ -580,24 +837,31 @@ fn refund(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: Am
     issuer_effect(ctx, &cols, IssuerOp::Credit, d.amount, origin.training)?;
     ctx.conn
         .prepare_cached("UPDATE txns SET status = ?1, refunded_fen = ?2 WHERE id = ?3")?
-        .execute(params![d.original_status.as_str(), d.refunded_after.fen(), orig.id.0])?;
+        .execute(params![
+            d.original_status.as_str(),
+            d.refunded_after.fen(),
+            orig.id.0
+        ])?;
     let voucher = take_voucher(ctx, &term, origin)?;
-    let txn = insert_txn(ctx, NewTxn {
-        kind: TxnKind::Refund,
-        status: TxnStatus::Approved,
-        amount: d.amount,
-        method: orig.method,
-        instrument: cols,
-        origin,
-        term: &term,
-        voucher,
-        code: ResponseCode::Approved,
-        original_id: Some(orig.id),
-        reason: Some(reason.to_owned()),
-        consent: false,
-        linked_id: None,
-        hold_expires_at: None,
-    })?;
+    let txn = insert_txn(
+        ctx,
+        NewTxn {
+            kind: TxnKind::Refund,
+            status: TxnStatus::Approved,
+            amount: d.amount,
+            method: orig.method,
+            instrument: cols,
+            origin,
+            term: &term,
+            voucher,
+            code: ResponseCode::Approved,
+            original_id: Some(orig.id),
+            reason: Some(reason.to_owned()),
+            consent: false,
+            linked_id: None,
+            hold_expires_at: None,
+        },
+    )?;
     Ok(Reply::Txn(txn))
 }
 
@@ -608,61 +872,103 @@ fn complete(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: 
     };
     let actor = actor_of(origin);
     let Some(pre) = find_original(ctx, &term, origin.training, original)? else {
-        return refuse(ctx, &actor, "completion", &format!("{original:?}"), CompletionRefused::OriginalNotFound);
+        return refuse(
+            ctx,
+            &actor,
+            "completion",
+            &format!("{original:?}"),
+            CompletionRefused::OriginalNotFound,
+        );
     };
     let target = format!("txn:{}", pre.id);
-    let amount = match rules::decide_completion(&pre, &term.merchant_id, amount, ctx.policy, ctx.now) {
-        Ok(a) => a,
-        Err(r) => return refuse(ctx, &actor, "completion", &target, r),
-    };
+    let amount =
+        match rules::decide_completion(&pre, &term.merchant_id, amount, ctx.policy, ctx.now) {
+            Ok(a) => a,
+            Err(r) => return refuse(ctx, &actor, "completion", &target, r),
+        };
     let cols = InstrumentCols::from_txn(&pre);
     let code = if origin.training {
         ResponseCode::Approved
     } else {
         let account = cols.account_id().unwrap_or_default().to_owned();
-        ask_issuer(ctx, &account, IssuerOp::Capture { held: pre.amount }, amount, None, None)?
-            .map(|r| r.code)
-            .unwrap_or(ResponseCode::DoNotHonour)
+        ask_issuer(
+            ctx,
+            &account,
+            IssuerOp::Capture { held: pre.amount },
+            amount,
+            None,
+            None,
+        )?
+        .map(|r| r.code)
+        .unwrap_or(ResponseCode::DoNotHonour)
     };
     if code.is_approved() {
         ctx.conn
-            .prepare_cached("UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2")?
+            .prepare_cached(
+                "UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2",
+            )?
             .execute(params![amount.fen(), pre.id.0])?;
     }
     let voucher = take_voucher(ctx, &term, origin)?;
-    let txn = insert_txn(ctx, NewTxn {
-        kind: TxnKind::Completion,
-        status: if code.is_approved() { TxnStatus::Approved } else { TxnStatus::Declined },
-        amount,
-        method: pre.method,
-        instrument: cols,
-        origin,
-        term: &term,
-        voucher,
-        code,
-        original_id: Some(pre.id),
-        reason: None,
-        consent: false,
-        linked_id: None,
-        hold_expires_at: None,
-    })?;
+    let txn = insert_txn(
+        ctx,
+        NewTxn {
+            kind: TxnKind::Completion,
+            status: if code.is_approved() {
+                TxnStatus::Approved
+            } else {
+                TxnStatus::Declined
+            },
+            amount,
+            method: pre.method,
+            instrument: cols,
+            origin,
+            term: &term,
+            voucher,
+            code,
+            original_id: Some(pre.id),
+            reason: None,
+            consent: false,
+            linked_id: None,
+            hold_expires_at: None,
+        },
+    )?;
     Ok(Reply::Txn(txn))
 }
 
-fn preauth_void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: Option<Amount>, reason: &str) -> Res {
+fn preauth_void(
+    ctx: &mut Ctx<'_>,
+    origin: &Origin,
+    original: &OriginalRef,
+    amount: Option<Amount>,
+    reason: &str,
+) -> Res {
     let term = match gate(ctx, origin, "preauth_void")? {
         Gate::Open(t) => t,
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
     let Some(pre) = find_original(ctx, &term, origin.training, original)? else {
-        return refuse(ctx, &actor, "preauth_void", &format!("{original:?}"), PreAuthVoidRefused::OriginalNotFound);
+        return refuse(
+            ctx,
+            &actor,
+            "preauth_void",
+            &format!("{original:?}"),
+            PreAuthVoidRefused::OriginalNotFound,
+        );
     };
     let target = format!("txn:{}", pre.id);
     if let Err(r) = require_supervisor(origin) {
         return refuse(ctx, &actor, "preauth_void", &target, r);
     }
-    let held = match rules::decide_preauth_void(&pre, &term.merchant_id, amount, reason, ctx.policy, ctx.now) {
+    let held = match rules::decide_preauth_void(
+        &pre,
+        &term.merchant_id,
+        amount,
+        reason,
+        ctx.policy,
+        ctx.now,
+    ) {
         Ok(a) => a,
         Err(r) => return refuse(ctx, &actor, "preauth_void", &target, r),
     };
@@ -670,22 +976,25 @@ fn preauth_void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amou
     issuer_effect(ctx, &cols, IssuerOp::Release, held, origin.training)?;
     set_status(ctx, pre.id, TxnStatus::Voided)?;
     let voucher = take_voucher(ctx, &term, origin)?;
-    let txn = insert_txn(ctx, NewTxn {
-        kind: TxnKind::PreAuthVoid,
-        status: TxnStatus::Approved,
-        amount: held,
-        method: pre.method,
-        instrument: cols,
-        origin,
-        term: &term,
-        voucher,
-        code: ResponseCode::Approved,
-        original_id: Some(pre.id),
-        reason: Some(reason.to_owned()),
-        consent: false,
-        linked_id: None,
-        hold_expires_at: None,
-    })?;
+    let txn = insert_txn(
+        ctx,
+        NewTxn {
+            kind: TxnKind::PreAuthVoid,
+            status: TxnStatus::Approved,
+            amount: held,
+            method: pre.method,
+            instrument: cols,
+            origin,
+            term: &term,
+            voucher,
+            code: ResponseCode::Approved,
+            original_id: Some(pre.id),
+            reason: Some(reason.to_owned()),
+            consent: false,
+            linked_id: None,
+            hold_expires_at: None,
+        },
+    )?;
     Ok(Reply::Txn(txn))
 }
 
@@ -701,33 +1010,56 @@ fn reverse(ctx: &mut Ctx<'_>, origin: &Origin, voucher: VoucherNo, reason: &str)
     let decision = match rules::decide_reversal(target.as_ref()) {
         Ok(d) => d,
         Err(r) => {
-            let tgt = target.as_ref().map(|t| format!("txn:{}", t.id)).unwrap_or_default();
+            let tgt = target
+                .as_ref()
+                .map(|t| format!("txn:{}", t.id))
+                .unwrap_or_default();
             return refuse(ctx, &actor, "reversal", &tgt, r);
         }
     };
     let (ReversalDecision::Reverse, Some(t)) = (decision, target) else {
-        audit(ctx, &actor, "reversal", &format!("voucher:{voucher}"), reason, "nothing_to_reverse")?;
+        audit(
+            ctx,
+            &actor,
+            "reversal",
+            &format!("voucher:{voucher}"),
+            reason,
+            "nothing_to_reverse",
+        )?;
         return Ok(Reply::NothingToReverse);
     };
     undo_at_issuer(ctx, &t, origin.training)?;
     set_status(ctx, t.id, TxnStatus::Reversed)?;
-    let v = take_voucher(ctx, &term, &Origin { voucher: None, ..origin.clone() })?;
-    let txn = insert_txn(ctx, NewTxn {
-        kind: TxnKind::Reversal,
-        status: TxnStatus::Approved,
-        amount: t.amount,
-        method: t.method,
-        instrument: InstrumentCols::from_txn(&t),
-        origin: &Origin { idempotency: None, ..origin.clone() },
-        term: &term,
-        voucher: v,
-        code: ResponseCode::Approved,
-        original_id: Some(t.id),
-        reason: Some(reason.to_owned()),
-        consent: false,
-        linked_id: None,
-        hold_expires_at: None,
-    })?;
+    let v = take_voucher(
+        ctx,
+        &term,
+        &Origin {
+            voucher: None,
+            ..origin.clone()
+        },
+    )?;
+    let txn = insert_txn(
+        ctx,
+        NewTxn {
+            kind: TxnKind::Reversal,
+            status: TxnStatus::Approved,
+            amount: t.amount,
+            method: t.method,
+            instrument: InstrumentCols::from_txn(&t),
+            origin: &Origin {
+                idempotency: None,
+                ..origin.clone()
+            },
+            term: &term,
+            voucher: v,
+            code: ResponseCode::Approved,
+            original_id: Some(t.id),
+            reason: Some(reason.to_owned()),
+            consent: false,
+            linked_id: None,
+            hold_expires_at: None,
+        },
+    )?;
     Ok(Reply::Txn(txn))
 }
 
@@ -735,7 +1067,9 @@ fn reverse(ctx: &mut Ctx<'_>, origin: &Origin, voucher: VoucherNo, reason: &str)
 fn undo_at_issuer(ctx: &Ctx<'_>, t: &Transaction, training: bool) -> Result<(), StoreError> {
     let cols = InstrumentCols::from_txn(t);
     let original = |ctx: &Ctx<'_>| -> Result<Transaction, StoreError> {
-        let id = t.original_id.ok_or_else(|| StoreError::Sqlite(format!("txn {} has no original", t.id)))?;
+        let id = t
+            .original_id
+            .ok_or_else(|| StoreError::Sqlite(format!("txn {} has no original", t.id)))?;
         ctx.conn
             .prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE id = ?1"))?
             .query_row([id.0], txn_from_row)
@@ -755,7 +1089,9 @@ fn undo_at_issuer(ctx: &Ctx<'_>, t: &Transaction, training: bool) -> Result<(), 
             issuer_effect(ctx, &cols, IssuerOp::ForceDebit, t.amount, training)?;
             if let (TxnKind::CompletionVoid, Some(pre)) = (t.kind, o.original_id) {
                 ctx.conn
-                    .prepare_cached("UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2")?
+                    .prepare_cached(
+                        "UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2",
+                    )?
                     .execute(params![o.amount.fen(), pre.0])?;
             }
             set_status(ctx, o.id, TxnStatus::Approved)
@@ -770,11 +1106,19 @@ fn undo_at_issuer(ctx: &Ctx<'_>, t: &Transaction, training: bool) -> Result<(), 
     }
 }
 
-fn settle(ctx: &mut Ctx<'_>, terminal: &TerminalId, actor: &str, theirs: Option<Totals>) -> Result<SettleReport, StoreError> {
-    let term = load_terminal(ctx.conn, terminal)?.map_err(|r| StoreError::Invalid(r.message(suanpan_core::Lang::En)))?;
+fn settle(
+    ctx: &mut Ctx<'_>,
+    terminal: &TerminalId,
+    actor: &str,
+    theirs: Option<Totals>,
+) -> Result<SettleReport, StoreError> {
+    let term = load_terminal(ctx.conn, terminal)?
+        .map_err(|r| StoreError::Invalid(r.message(suanpan_core::Lang::En)))?;
     let txns: Vec<Transaction> = ctx
         .conn
-        .prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE batch_id = ?1 AND training = 0"))?
+        .prepare_cached(&format!(
+            "SELECT {TXN_COLUMNS} FROM txns WHERE batch_id = ?1 AND training = 0"
+        ))?
         .query_map([term.batch_id], txn_from_row)?
         .collect::<Result<_, _>>()?;
     let s = settlement::settle(&txns, theirs);
@@ -794,16 +1138,38 @@ fn settle(ctx: &mut Ctx<'_>, terminal: &TerminalId, actor: &str, theirs: Option<
         .execute(params![micros(ctx.now), actor, t.debit_fen, t.debit_count, t.credit_fen, t.credit_count, s.reconciliation.as_str(), json.to_string(), term.batch_id])?;
     let next = term.batch_no.next();
     open_batch(ctx.conn, terminal, next, ctx.now)?;
-    audit(ctx, actor, "settle", &format!("terminal:{terminal}/batch:{}", term.batch_no), "", s.reconciliation.as_str())?;
-    Ok(SettleReport { terminal_id: terminal.clone(), batch_no: term.batch_no, next_batch_no: next, settled_at: ctx.now, settlement: s, terminal_totals: theirs })
+    audit(
+        ctx,
+        actor,
+        "settle",
+        &format!("terminal:{terminal}/batch:{}", term.batch_no),
+        "",
+        s.reconciliation.as_str(),
+    )?;
+    Ok(SettleReport {
+        terminal_id: terminal.clone(),
+        batch_no: term.batch_no,
+        next_batch_no: next,
+        settled_at: ctx.now,
+        settlement: s,
+        terminal_totals: theirs,
+    })
 }
 
 /// Opens a batch for a terminal and makes it the terminal's current one.
-pub fn open_batch(conn: &Connection, terminal: &TerminalId, no: BatchNo, now: Timestamp) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO batches (terminal_id, batch_no, opened_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![terminal.as_str(), no.value(), micros(now)])?;
+pub fn open_batch(
+    conn: &Connection,
+    terminal: &TerminalId,
+    no: BatchNo,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO batches (terminal_id, batch_no, opened_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![terminal.as_str(), no.value(), micros(now)])?;
     let id = conn.last_insert_rowid();
-    conn.prepare_cached("UPDATE terminals SET batch_id = ?1 WHERE id = ?2")?.execute(params![id, terminal.as_str()])?;
+    conn.prepare_cached("UPDATE terminals SET batch_id = ?1 WHERE id = ?2")?
+        .execute(params![id, terminal.as_str()])?;
     Ok(())
 }
 
@@ -833,14 +1199,33 @@ fn expire_holds(ctx: &mut Ctx<'_>) -> Res {
         .query_map([micros(ctx.now)], txn_from_row)?
         .collect::<Result<_, _>>()?;
     for t in &due {
-        issuer_effect(ctx, &InstrumentCols::from_txn(t), IssuerOp::Release, t.amount, t.training)?;
+        issuer_effect(
+            ctx,
+            &InstrumentCols::from_txn(t),
+            IssuerOp::Release,
+            t.amount,
+            t.training,
+        )?;
         set_status(ctx, t.id, TxnStatus::Expired)?;
-        audit(ctx, "system", "preauth.expire", &format!("txn:{}", t.id), "", "ok")?;
+        audit(
+            ctx,
+            "system",
+            "preauth.expire",
+            &format!("txn:{}", t.id),
+            "",
+            "ok",
+        )?;
     }
     Ok(Reply::Done(due.len() as u64))
 }
 
-fn hide(ctx: &mut Ctx<'_>, merchant: &MerchantId, actor: OperatorNo, id: TxnId, reason: &str) -> Res {
+fn hide(
+    ctx: &mut Ctx<'_>,
+    merchant: &MerchantId,
+    actor: OperatorNo,
+    id: TxnId,
+    reason: &str,
+) -> Res {
     let who = format!("{merchant}/{actor}");
     let target = format!("txn:{id}");
     let found = ctx
@@ -862,7 +1247,13 @@ fn hide(ctx: &mut Ctx<'_>, merchant: &MerchantId, actor: OperatorNo, id: TxnId, 
     Ok(Reply::Done(1))
 }
 
-fn purge(ctx: &mut Ctx<'_>, merchant: &MerchantId, actor: OperatorNo, before: Timestamp, backup: &str) -> Res {
+fn purge(
+    ctx: &mut Ctx<'_>,
+    merchant: &MerchantId,
+    actor: OperatorNo,
+    before: Timestamp,
+    backup: &str,
+) -> Res {
     let who = format!("{merchant}/{actor}");
     if let Err(r) = rules::decide_purge(actor, before, ctx.policy, ctx.now) {
         return refuse(ctx, &who, "purge", &format!("before:{before}"), r);
@@ -880,13 +1271,32 @@ fn purge(ctx: &mut Ctx<'_>, merchant: &MerchantId, actor: OperatorNo, before: Ti
         params![micros(before), merchant.as_str()],
         |r| r.get(0),
     )?;
-    let n = ctx.conn.execute(&format!("DELETE FROM txns WHERE {scope}"), params![micros(before), merchant.as_str()])?;
-    ctx.conn.execute("UPDATE counters SET value = value + ?1 WHERE name = 'purged_net_fen'", [net])?;
-    audit(ctx, &who, "purge", &format!("before:{before}"), &format!("backup:{backup}"), &format!("ok:{n}"))?;
+    let n = ctx.conn.execute(
+        &format!("DELETE FROM txns WHERE {scope}"),
+        params![micros(before), merchant.as_str()],
+    )?;
+    ctx.conn.execute(
+        "UPDATE counters SET value = value + ?1 WHERE name = 'purged_net_fen'",
+        [net],
+    )?;
+    audit(
+        ctx,
+        &who,
+        "purge",
+        &format!("before:{before}"),
+        &format!("backup:{backup}"),
+        &format!("ok:{n}"),
+    )?;
     Ok(Reply::Done(n as u64))
 }
 
-fn record_login(ctx: &mut Ctx<'_>, merchant: &MerchantId, op: OperatorNo, ok: bool, purpose: &str) -> Res {
+fn record_login(
+    ctx: &mut Ctx<'_>,
+    merchant: &MerchantId,
+    op: OperatorNo,
+    ok: bool,
+    purpose: &str,
+) -> Res {
     let who = format!("{merchant}/{op}");
     let target = format!("operator:{merchant}/{op}");
     let row: Option<(u32, Option<i64>)> = ctx
@@ -897,8 +1307,15 @@ fn record_login(ctx: &mut Ctx<'_>, merchant: &MerchantId, op: OperatorNo, ok: bo
     let Some((failures, locked)) = row else {
         return refuse(ctx, &who, purpose, &target, AccessRefused::UnknownOperator);
     };
-    let state = LoginState { failures, locked_until: locked.map(ts) };
-    let next = if ok { LoginState::default() } else { state.after_failure(ctx.policy, ctx.now) };
+    let state = LoginState {
+        failures,
+        locked_until: locked.map(ts),
+    };
+    let next = if ok {
+        LoginState::default()
+    } else {
+        state.after_failure(ctx.policy, ctx.now)
+    };
     if next != state {
         ctx.conn
             .prepare_cached("UPDATE operators SET failures = ?1, locked_until = ?2 WHERE merchant_id = ?3 AND operator_no = ?4")?
@@ -910,11 +1327,17 @@ fn record_login(ctx: &mut Ctx<'_>, merchant: &MerchantId, op: OperatorNo, ok: bo
         return Ok(Reply::Done(0));
     }
     let r = match next.locked(ctx.now) {
-        Some(until) => AccessRefused::LockedOut { until: local_time(ctx.policy, until) },
+        Some(until) => AccessRefused::LockedOut {
+            until: local_time(ctx.policy, until),
+        },
         None if op.role() == Role::Supervisor && purpose == "supervisor" => {
-            AccessRefused::SupervisorWrongPassword { remaining: next.remaining(ctx.policy) }
+            AccessRefused::SupervisorWrongPassword {
+                remaining: next.remaining(ctx.policy),
+            }
         }
-        None => AccessRefused::WrongPassword { remaining: next.remaining(ctx.policy) },
+        None => AccessRefused::WrongPassword {
+            remaining: next.remaining(ctx.policy),
+        },
     };
     refuse(ctx, &who, purpose, &target, r)
 }
@@ -925,7 +1348,13 @@ pub fn local_time(policy: &Policy, at: Timestamp) -> String {
     at.to_zoned(zone).strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-fn set_password(ctx: &mut Ctx<'_>, merchant: &MerchantId, actor: OperatorNo, op: OperatorNo, hash: &str) -> Res {
+fn set_password(
+    ctx: &mut Ctx<'_>,
+    merchant: &MerchantId,
+    actor: OperatorNo,
+    op: OperatorNo,
+    hash: &str,
+) -> Res {
     let who = format!("{merchant}/{actor}");
     let target = format!("operator:{merchant}/{op}");
     // Own password always; the admin resets anyone's; the supervisor resets cashiers'.
@@ -933,7 +1362,15 @@ fn set_password(ctx: &mut Ctx<'_>, merchant: &MerchantId, actor: OperatorNo, op:
         || actor.role() == Role::Admin
         || (actor.role() == Role::Supervisor && op.role() == Role::Cashier);
     if !allowed {
-        return refuse(ctx, &who, "password.change", &target, AccessRefused::NotPermitted { role: actor.role().as_str().into() });
+        return refuse(
+            ctx,
+            &who,
+            "password.change",
+            &target,
+            AccessRefused::NotPermitted {
+                role: actor.role().as_str().into(),
+            },
+        );
     }
     let n = ctx
         .conn

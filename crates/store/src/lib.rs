@@ -8,6 +8,7 @@
 //! rule needs, calls `suanpan_core::rules`, and persists the decision with its audit entry.
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod backup;

@@ -3,7 +3,7 @@
 use crate::rows::{TXN_COLUMNS, micros, txn_from_row};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
-use suanpan_core::{Amount, TxnKind, TxnStatus, PaymentMethod, Transaction};
+use suanpan_core::{Amount, PaymentMethod, Transaction, TxnKind, TxnStatus};
 use suanpan_issuer::{Account, CardStatus, Instrument};
 
 /// The most rows one listing returns, whatever the caller asks.
@@ -52,22 +52,50 @@ impl TxnFilter {
             args.push(arg);
             clauses.push(clause.replace('?', &format!("?{}", args.len())));
         };
-        if let Some(v) = self.from { add("created_at >= ?", Box::new(micros(v))) }
-        if let Some(v) = self.to { add("created_at < ?", Box::new(micros(v))) }
-        if let Some(v) = self.min { add("amount_fen >= ?", Box::new(v.fen())) }
-        if let Some(v) = self.max { add("amount_fen <= ?", Box::new(v.fen())) }
-        if let Some(v) = self.kind { add("kind = ?", Box::new(v.as_str())) }
-        if let Some(v) = self.status { add("status = ?", Box::new(v.as_str())) }
-        if let Some(v) = self.method { add("method = ?", Box::new(v.as_str())) }
-        if let Some(v) = self.voucher { add("voucher_no = ?", Box::new(v)) }
-        if let Some(v) = &self.rrn { add("rrn = ?", Box::new(v.clone())) }
-        if let Some(v) = &self.operator { add("operator = ?", Box::new(v.clone())) }
-        if let Some(v) = &self.terminal { add("terminal_id = ?", Box::new(v.clone())) }
-        if let Some(v) = &self.merchant { add("merchant_id = ?", Box::new(v.clone())) }
+        if let Some(v) = self.from {
+            add("created_at >= ?", Box::new(micros(v)))
+        }
+        if let Some(v) = self.to {
+            add("created_at < ?", Box::new(micros(v)))
+        }
+        if let Some(v) = self.min {
+            add("amount_fen >= ?", Box::new(v.fen()))
+        }
+        if let Some(v) = self.max {
+            add("amount_fen <= ?", Box::new(v.fen()))
+        }
+        if let Some(v) = self.kind {
+            add("kind = ?", Box::new(v.as_str()))
+        }
+        if let Some(v) = self.status {
+            add("status = ?", Box::new(v.as_str()))
+        }
+        if let Some(v) = self.method {
+            add("method = ?", Box::new(v.as_str()))
+        }
+        if let Some(v) = self.voucher {
+            add("voucher_no = ?", Box::new(v))
+        }
+        if let Some(v) = &self.rrn {
+            add("rrn = ?", Box::new(v.clone()))
+        }
+        if let Some(v) = &self.operator {
+            add("operator = ?", Box::new(v.clone()))
+        }
+        if let Some(v) = &self.terminal {
+            add("terminal_id = ?", Box::new(v.clone()))
+        }
+        if let Some(v) = &self.merchant {
+            add("merchant_id = ?", Box::new(v.clone()))
+        }
         if !self.include_hidden {
             clauses.push("hidden = 0".into());
         }
-        let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
         (sql, args)
     }
 }
@@ -90,7 +118,10 @@ pub fn for_each(
 ) -> rusqlite::Result<()> {
     let (clause, args) = f.where_clause();
     let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
-    let sql = format!("SELECT {TXN_COLUMNS} FROM txns {clause} ORDER BY id DESC LIMIT {limit} OFFSET {}", f.offset);
+    let sql = format!(
+        "SELECT {TXN_COLUMNS} FROM txns {clause} ORDER BY id DESC LIMIT {limit} OFFSET {}",
+        f.offset
+    );
     let mut stmt = conn.prepare(&sql)?;
     let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
     let mut rows = stmt.query(refs.as_slice())?;
@@ -104,7 +135,11 @@ pub fn for_each(
 pub fn count(conn: &Connection, f: &TxnFilter) -> rusqlite::Result<u64> {
     let (clause, args) = f.where_clause();
     let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
-    conn.query_row(&format!("SELECT COUNT(*) FROM txns {clause}"), refs.as_slice(), |r| r.get(0))
+    conn.query_row(
+        &format!("SELECT COUNT(*) FROM txns {clause}"),
+        refs.as_slice(),
+        |r| r.get(0),
+    )
 }
 
 /// One transaction.
@@ -116,9 +151,11 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Transaction>> 
 
 /// A transaction's children (voids, refunds, completions, reversals of it).
 pub fn children(conn: &Connection, id: i64) -> rusqlite::Result<Vec<Transaction>> {
-    conn.prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE original_id = ?1 ORDER BY id"))?
-        .query_map([id], txn_from_row)?
-        .collect()
+    conn.prepare_cached(&format!(
+        "SELECT {TXN_COLUMNS} FROM txns WHERE original_id = ?1 ORDER BY id"
+    ))?
+    .query_map([id], txn_from_row)?
+    .collect()
 }
 
 /// An issuer account.
@@ -154,10 +191,33 @@ pub fn load_account(conn: &Connection, id: &str) -> rusqlite::Result<Option<Acco
 /// Inserts an issuer account (init, demo seeding).
 pub fn insert_account(conn: &Connection, a: &Account) -> rusqlite::Result<()> {
     let (kind, masked, expiry, pin, credit, status, method, name) = match &a.instrument {
-        Instrument::Card { masked_pan, expiry, pin_hash, credit, status, .. } => {
-            ("card", Some(masked_pan.clone()), Some(expiry.clone()), pin_hash.clone(), *credit, status.as_str(), None, None)
-        }
-        Instrument::Wallet { method, name } => ("wallet", None, None, None, false, "active", Some(method.as_str()), Some(name.clone())),
+        Instrument::Card {
+            masked_pan,
+            expiry,
+            pin_hash,
+            credit,
+            status,
+            ..
+        } => (
+            "card",
+            Some(masked_pan.clone()),
+            Some(expiry.clone()),
+            pin_hash.clone(),
+            *credit,
+            status.as_str(),
+            None,
+            None,
+        ),
+        Instrument::Wallet { method, name } => (
+            "wallet",
+            None,
+            None,
+            None,
+            false,
+            "active",
+            Some(method.as_str()),
+            Some(name.clone()),
+        ),
     };
     conn.execute(
         "INSERT INTO accounts (id, kind, masked_pan, expiry, pin_hash, credit, status, method, name, balance_fen, held_fen, initial_fen)
@@ -187,8 +247,11 @@ impl Conservation {
 
 /// Computes the conservation equation from the journal and the issuer's accounts.
 pub fn conservation(conn: &Connection) -> rusqlite::Result<Conservation> {
-    let (initial_fen, balances_fen): (i64, i64) =
-        conn.query_row("SELECT COALESCE(SUM(initial_fen),0), COALESCE(SUM(balance_fen),0) FROM accounts", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (initial_fen, balances_fen): (i64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(initial_fen),0), COALESCE(SUM(balance_fen),0) FROM accounts",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     // A sale that was voided still moved money twice (out, then back by its void row), so
     // voided originals count as debits and their voids as credits; reversed ones count nowhere.
     let journal: i64 = conn.query_row(
@@ -199,6 +262,14 @@ pub fn conservation(conn: &Connection) -> rusqlite::Result<Conservation> {
         [],
         |r| r.get(0),
     )?;
-    let purged: i64 = conn.query_row("SELECT value FROM counters WHERE name = 'purged_net_fen'", [], |r| r.get(0))?;
-    Ok(Conservation { initial_fen, balances_fen, net_fen: journal + purged })
+    let purged: i64 = conn.query_row(
+        "SELECT value FROM counters WHERE name = 'purged_net_fen'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(Conservation {
+        initial_fen,
+        balances_fen,
+        net_fen: journal + purged,
+    })
 }

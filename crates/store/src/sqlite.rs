@@ -1,12 +1,12 @@
 //! The embedded store: SQLite in WAL mode with `synchronous=FULL`, one writer thread doing
 //! group commit, and a separate connection for reads.
 
+use crate::Store;
 use crate::audit::{self, AuditEntry, ChainHead, Verification};
 use crate::command::{Command, Reply};
 use crate::engine::{self, Ctx};
 use crate::error::StoreError;
 use crate::query::{self, Conservation, TxnFilter};
-use crate::Store;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -79,7 +79,10 @@ fn busy_handler(count: i32) -> bool {
         );
     }
     if waited_ms >= BUSY_WAIT_MS_MAX {
-        tracing::error!("gave up waiting for the store's write lock after {} s", BUSY_WAIT_MS_MAX / 1000);
+        tracing::error!(
+            "gave up waiting for the store's write lock after {} s",
+            BUSY_WAIT_MS_MAX / 1000
+        );
         return false;
     }
     std::thread::sleep(Duration::from_millis(BUSY_STEP_MS));
@@ -103,7 +106,8 @@ fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
 impl SqliteStore {
     /// Creates a new store in `dir` (which must not hold one yet) and opens it.
     pub fn create(dir: &Path, opts: OpenOptions) -> Result<SqliteStore, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Sqlite(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Sqlite(format!("{}: {e}", dir.display())))?;
         let path = dir.join(DB_FILE);
         if path.exists() {
             return Err(StoreError::LiveStore(path.display().to_string()));
@@ -130,7 +134,14 @@ impl SqliteStore {
             .name("suanpan-writer".into())
             .spawn(move || writer_loop(write, rx, opts))
             .map_err(|e| StoreError::Sqlite(e.to_string()))?;
-        Ok(SqliteStore { path, reader: Mutex::new(reader), jobs: Some(tx), writer: Some(writer), policy, clock })
+        Ok(SqliteStore {
+            path,
+            reader: Mutex::new(reader),
+            jobs: Some(tx),
+            writer: Some(writer),
+            policy,
+            clock,
+        })
     }
 
     /// The database file.
@@ -149,14 +160,23 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the read connection.
-    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let conn = self.reader.lock().map_err(|_| StoreError::Sqlite("reader poisoned".into()))?;
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| StoreError::Sqlite("reader poisoned".into()))?;
         Ok(f(&conn)?)
     }
 
     /// Runs `f` in one write transaction on a separate connection (setup and admin work that
     /// is not on the counter's path: init, registering terminals).
-    pub fn setup<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>, &mut ChainHead) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn setup<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &mut ChainHead) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = connect(&self.path, false)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut head = ChainHead::read(&tx)?;
@@ -185,7 +205,11 @@ impl SqliteStore {
     }
 
     /// An operator's stored password hash and lock state.
-    pub fn operator_secret(&self, merchant: &MerchantId, op: OperatorNo) -> Result<Option<(String, u32, Option<i64>)>, StoreError> {
+    pub fn operator_secret(
+        &self,
+        merchant: &MerchantId,
+        op: OperatorNo,
+    ) -> Result<Option<(String, u32, Option<i64>)>, StoreError> {
         self.read(|c| {
             c.query_row(
                 "SELECT password_hash, failures, locked_until FROM operators WHERE merchant_id = ?1 AND operator_no = ?2",
@@ -197,8 +221,15 @@ impl SqliteStore {
     }
 
     /// A terminal's state and open batch.
-    pub fn terminal(&self, id: &TerminalId) -> Result<Result<engine::TerminalState, suanpan_core::refusal::AccessRefused>, StoreError> {
-        let conn = self.reader.lock().map_err(|_| StoreError::Sqlite("reader poisoned".into()))?;
+    pub fn terminal(
+        &self,
+        id: &TerminalId,
+    ) -> Result<Result<engine::TerminalState, suanpan_core::refusal::AccessRefused>, StoreError>
+    {
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| StoreError::Sqlite("reader poisoned".into()))?;
         engine::load_terminal(&conn, id)
     }
 }
@@ -217,7 +248,8 @@ impl Store for SqliteStore {
     fn execute(&self, cmd: Command) -> Result<Reply, StoreError> {
         let (tx, rx) = bounded(1);
         let jobs = self.jobs.as_ref().ok_or(StoreError::WriterGone)?;
-        jobs.send(Job { cmd, reply: tx }).map_err(|_| StoreError::WriterGone)?;
+        jobs.send(Job { cmd, reply: tx })
+            .map_err(|_| StoreError::WriterGone)?;
         rx.recv().map_err(|_| StoreError::WriterGone)?
     }
 
@@ -245,7 +277,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         return Ok(());
     }
     let version: i64 = conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
         .optional()?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
@@ -277,7 +313,11 @@ fn writer_loop(mut conn: Connection, jobs: Receiver<Job>, opts: OpenOptions) {
     }
 }
 
-fn run_group(conn: &mut Connection, group: &[Job], opts: &OpenOptions) -> Vec<Result<Reply, StoreError>> {
+fn run_group(
+    conn: &mut Connection,
+    group: &[Job],
+    opts: &OpenOptions,
+) -> Vec<Result<Reply, StoreError>> {
     let fail_all = |e: StoreError| -> Vec<Result<Reply, StoreError>> {
         let msg = e.to_string();
         tracing::error!(error = %msg, commands = group.len(), "group commit failed; nothing of it was saved");
@@ -302,10 +342,22 @@ fn run_group(conn: &mut Connection, group: &[Job], opts: &OpenOptions) -> Vec<Re
     }
 }
 
-fn run_one(tx: &rusqlite::Transaction<'_>, chain: &mut ChainHead, opts: &OpenOptions, now: jiff::Timestamp, cmd: &Command) -> Result<Reply, StoreError> {
+fn run_one(
+    tx: &rusqlite::Transaction<'_>,
+    chain: &mut ChainHead,
+    opts: &OpenOptions,
+    now: jiff::Timestamp,
+    cmd: &Command,
+) -> Result<Reply, StoreError> {
     let saved = chain.clone();
     tx.execute_batch("SAVEPOINT cmd")?;
-    let mut ctx = Ctx { conn: tx, policy: &opts.policy, now, issuer: opts.issuer.as_ref(), chain };
+    let mut ctx = Ctx {
+        conn: tx,
+        policy: &opts.policy,
+        now,
+        issuer: opts.issuer.as_ref(),
+        chain,
+    };
     match engine::apply(&mut ctx, cmd) {
         Ok(reply) => {
             tx.execute_batch("RELEASE cmd")?;

@@ -1,0 +1,159 @@
+//! The shared context of every command: the store, the language, the output mode, and how a
+//! failure becomes a message and an exit code.
+
+use crate::args::{Cli, LangArg, Top};
+use crate::output;
+use anyhow::Context;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use suanpan_core::refusal::AccessRefused;
+use suanpan_core::{Lang, Policy, Refusal, Transaction};
+use suanpan_store::backup::PAN_KEY_FILE;
+use suanpan_store::{Fingerprinter, OpenOptions, SqliteStore, StoreError};
+
+/// Why a command did not succeed.
+pub enum Fail {
+    /// A rule or an access check said no (audited by the store where the rule says so).
+    Refused(Box<dyn Refusal>),
+    /// The issuer declined; the declined transaction is booked.
+    Declined(Box<Transaction>),
+    /// The store failed; nothing was saved.
+    Store(StoreError),
+    /// Anything else (IO, bad file), with its cause chain.
+    Other(anyhow::Error),
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Fail {
+        Fail::Store(e)
+    }
+}
+
+impl From<anyhow::Error> for Fail {
+    fn from(e: anyhow::Error) -> Fail {
+        Fail::Other(e)
+    }
+}
+
+impl From<AccessRefused> for Fail {
+    fn from(r: AccessRefused) -> Fail {
+        Fail::Refused(Box::new(r))
+    }
+}
+
+/// What every command gets.
+pub struct App {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// JSON output.
+    pub json: bool,
+    /// Message language.
+    pub lang: Lang,
+}
+
+/// The config file in the data directory: `[policy]` overrides the money rules' defaults.
+pub const CONFIG_FILE: &str = "suanpan.toml";
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    policy: Policy,
+}
+
+impl App {
+    /// Reads the policy from the config file if there is one.
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        let path = self.data_dir.join(CONFIG_FILE);
+        if !path.exists() {
+            return Ok(Policy::default());
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let cfg: ConfigFile =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        cfg.policy
+            .validate()
+            .with_context(|| format!("in {}", path.display()))?;
+        Ok(cfg.policy)
+    }
+
+    /// Opens the store.
+    pub fn open(&self) -> Result<SqliteStore, Fail> {
+        let opts = OpenOptions {
+            policy: self.policy()?,
+            ..OpenOptions::default()
+        };
+        Ok(SqliteStore::open(&self.data_dir, opts)?)
+    }
+
+    /// The PAN fingerprint key of this data directory.
+    pub fn fingerprinter(&self) -> Result<Fingerprinter, Fail> {
+        let path = self.data_dir.join(PAN_KEY_FILE);
+        let hex_key = std::fs::read_to_string(&path)
+            .map_err(|_| StoreError::NotInitialized(self.data_dir.display().to_string()))?;
+        let bytes = hex::decode(hex_key.trim()).context("pan.key is not hex")?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("pan.key must hold 32 bytes"))?;
+        Ok(Fingerprinter::new(key))
+    }
+
+    /// Writes a new PAN key (init only), readable by the owner alone.
+    pub fn write_pan_key(dir: &Path) -> anyhow::Result<()> {
+        let path = dir.join(PAN_KEY_FILE);
+        std::fs::write(&path, hex::encode(Fingerprinter::random_key()))
+            .with_context(|| format!("writing {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    }
+
+    /// True when stdout is a terminal (progress bars).
+    pub fn interactive(&self) -> bool {
+        !self.json && std::io::stdout().is_terminal()
+    }
+}
+
+/// Runs the parsed command line and turns the result into an exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let app = App {
+        data_dir: cli.data_dir,
+        json: cli.json,
+        lang: match cli.lang {
+            LangArg::Zh => Lang::Zh,
+            LangArg::En => Lang::En,
+        },
+    };
+    let result = dispatch(&app, cli.command);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(fail) => {
+            output::failure(&app, &fail);
+            match fail {
+                Fail::Refused(_) | Fail::Declined(_) => ExitCode::from(3),
+                Fail::Store(_) | Fail::Other(_) => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+fn dispatch(app: &App, cmd: Top) -> Result<(), Fail> {
+    match cmd {
+        Top::Init { demo } => crate::cmd_admin::init(app, demo),
+        Top::Demo(c) => crate::cmd_demo::run(app, c),
+        Top::Txn(c) => crate::cmd_txn::run(app, c),
+        Top::Batch(c) => crate::cmd_batch::run(app, c),
+        Top::Receipt(c) => crate::cmd_txn::receipt(app, c),
+        Top::Export(a) => crate::cmd_export::run(app, a),
+        Top::Audit(c) => crate::cmd_admin::audit(app, c),
+        Top::Backup(c) => crate::cmd_admin::backup(app, c),
+        Top::Operator(c) => crate::cmd_admin::operator(app, c),
+        Top::Admin(c) => crate::cmd_admin::admin(app, c),
+        Top::Check => crate::cmd_admin::check(app),
+    }
+}

@@ -1,0 +1,530 @@
+//! The command line (clap). Secrets are never arguments: passwords and PINs come from the
+//! environment or a prompt.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Suanpan (算盘): POS acquiring host — transactions, voids, refunds, settlement, receipts.
+#[derive(Debug, Parser)]
+#[command(name = "suanpan", version, about)]
+pub struct Cli {
+    /// Data directory (the embedded store and its key).
+    #[arg(
+        long,
+        global = true,
+        env = "SUANPAN_DATA_DIR",
+        default_value = "./suanpan-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Language of messages and receipts.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "SUANPAN_LANG",
+        default_value = "zh"
+    )]
+    pub lang: LangArg,
+    #[command(subcommand)]
+    pub command: Top,
+}
+
+/// Message language.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LangArg {
+    /// 简体中文.
+    Zh,
+    /// English.
+    En,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Top {
+    /// Create the store (with --demo: demo merchant, terminal, operators, cards, wallets).
+    Init {
+        /// Seed demo data.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Demo helpers.
+    #[command(subcommand)]
+    Demo(DemoCmd),
+    /// Transactions.
+    #[command(subcommand)]
+    Txn(TxnCmd),
+    /// Batches and settlement.
+    #[command(subcommand)]
+    Batch(BatchCmd),
+    /// Receipts.
+    #[command(subcommand)]
+    Receipt(ReceiptCmd),
+    /// Export transactions to CSV (UTF-8 with BOM) or XLSX.
+    Export(ExportArgs),
+    /// Audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Backups.
+    #[command(subcommand)]
+    Backup(BackupCmd),
+    /// Operators.
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCmd),
+    /// Checks the store: audit chain, money conservation.
+    Check,
+}
+
+/// `demo …`
+#[derive(Debug, Subcommand)]
+pub enum DemoCmd {
+    /// List demo cards and wallets with the outcome each produces.
+    Cards,
+    /// A scripted day at the counter: sales, a declined card, a void, a partial refund,
+    /// settlement, with receipts.
+    Run,
+}
+
+/// Who is at the counter.
+#[derive(Debug, Clone, Args)]
+pub struct Counter {
+    /// Terminal id (终端号).
+    #[arg(long)]
+    pub terminal: String,
+    /// Acting operator no. (01–98 cashier, 00 supervisor). Password: SUANPAN_OPERATOR_PASSWORD or prompt.
+    #[arg(long)]
+    pub operator: String,
+    /// Training mode: flagged, moves no money, never settled.
+    #[arg(long)]
+    pub training: bool,
+    /// Voucher no. (STAN) chosen by the caller; an identical retry with the same no. is
+    /// answered with the stored result. Default: the host assigns the next one.
+    #[arg(long)]
+    pub stan: Option<String>,
+}
+
+/// Card or wallet.
+#[derive(Debug, Clone, Args)]
+pub struct Payment {
+    /// Card number (PAN). PIN, if the card needs one: SUANPAN_PIN or prompt (--pin).
+    #[arg(long, conflicts_with = "wallet")]
+    pub card: Option<String>,
+    /// Card expiry YYMM.
+    #[arg(long, requires = "card")]
+    pub expiry: Option<String>,
+    /// QR wallet id.
+    #[arg(long)]
+    pub wallet: Option<String>,
+    /// Payment method (default: chip for cards, the wallet's QR network for wallets).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Ask for the card PIN (from SUANPAN_PIN or a prompt).
+    #[arg(long)]
+    pub pin: bool,
+}
+
+/// Names an original transaction.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct OriginalArg {
+    /// Voucher no. (凭证号) on this terminal.
+    #[arg(long)]
+    pub voucher: Option<String>,
+    /// Reference no. (参考号).
+    #[arg(long)]
+    pub rrn: Option<String>,
+    /// Store id.
+    #[arg(long)]
+    pub id: Option<i64>,
+}
+
+/// `txn …`
+#[derive(Debug, Subcommand)]
+pub enum TxnCmd {
+    /// Sale (消费).
+    Sale {
+        #[command(flatten)]
+        counter: Counter,
+        /// Amount in yuan, e.g. 12.50.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        payment: Payment,
+        /// Link to an earlier transaction (re-charge after a mistaken void).
+        #[arg(long)]
+        link: Option<i64>,
+    },
+    /// Pre-authorization (预授权).
+    Preauth {
+        #[command(flatten)]
+        counter: Counter,
+        /// Amount in yuan.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        payment: Payment,
+    },
+    /// Balance inquiry (余额查询).
+    Balance {
+        #[command(flatten)]
+        counter: Counter,
+        #[command(flatten)]
+        payment: Payment,
+    },
+    /// Sale void (消费撤销): same batch, full amount, once, supervisor-authorized.
+    Void(VoidArgs),
+    /// Completion void (预授权完成撤销).
+    CompleteVoid(VoidArgs),
+    /// Refund (退货): partial and repeated up to the original.
+    Refund {
+        #[command(flatten)]
+        counter: Counter,
+        /// Supervisor no. (00). Password: SUANPAN_SUPERVISOR_PASSWORD or prompt.
+        #[arg(long)]
+        supervisor: String,
+        #[command(flatten)]
+        original: OriginalArg,
+        /// Amount in yuan.
+        #[arg(long)]
+        amount: String,
+        /// Reason.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Pre-auth void (预授权撤销).
+    PreauthVoid {
+        #[command(flatten)]
+        counter: Counter,
+        /// Supervisor no. (00).
+        #[arg(long)]
+        supervisor: String,
+        #[command(flatten)]
+        original: OriginalArg,
+        /// Amount in yuan (must equal the pre-authorization).
+        #[arg(long)]
+        amount: Option<String>,
+        /// Reason.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Pre-auth completion (预授权完成).
+    Complete {
+        #[command(flatten)]
+        counter: Counter,
+        #[command(flatten)]
+        original: OriginalArg,
+        /// Amount in yuan (≤ 115% of the hold).
+        #[arg(long)]
+        amount: String,
+    },
+    /// Reversal (冲正) of a transaction of the open batch whose response never arrived.
+    Reverse {
+        /// Terminal id.
+        #[arg(long)]
+        terminal: String,
+        /// Voucher no. of the transaction to reverse.
+        #[arg(long)]
+        voucher: String,
+        /// Operator no. recorded on the reversal.
+        #[arg(long, default_value = "01")]
+        operator: String,
+        /// Reason code: 98 no response, 96 terminal fault, 06 other.
+        #[arg(long, default_value = "98")]
+        reason: String,
+    },
+    /// List transactions, newest first.
+    List(ListArgs),
+    /// One transaction with its history and refundable amount.
+    Show {
+        /// Store id.
+        id: i64,
+    },
+    /// Hide a record (删除交易记录): admin 99 only, reason required; kept for retention.
+    Hide {
+        /// Store id.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Acting operator (must be 99). Password: SUANPAN_OPERATOR_PASSWORD or prompt.
+        #[arg(long, default_value = "99")]
+        operator: String,
+    },
+    /// Physically delete records older than the retention period (after an automatic backup).
+    Purge {
+        /// Merchant id.
+        #[arg(long)]
+        merchant: String,
+        /// Delete records created before this date (YYYY-MM-DD).
+        #[arg(long)]
+        before: String,
+        /// Acting operator (must be 99).
+        #[arg(long, default_value = "99")]
+        operator: String,
+    },
+}
+
+/// Void arguments.
+#[derive(Debug, Clone, Args)]
+pub struct VoidArgs {
+    #[command(flatten)]
+    pub counter: Counter,
+    /// Supervisor no. (00). Password: SUANPAN_SUPERVISOR_PASSWORD or prompt.
+    #[arg(long)]
+    pub supervisor: String,
+    #[command(flatten)]
+    pub original: OriginalArg,
+    /// Reason (e.g. 顾客取消 / 金额输错 / 重复收款, or free text).
+    #[arg(long)]
+    pub reason: String,
+    /// The customer agreed to the void.
+    #[arg(long)]
+    pub customer_consent: bool,
+    /// Amount in yuan (optional; must equal the original).
+    #[arg(long)]
+    pub amount: Option<String>,
+    /// Present the original card again (when policy requires it).
+    #[arg(long)]
+    pub card: Option<String>,
+}
+
+/// Filters for list and export.
+#[derive(Debug, Clone, Args, Default)]
+pub struct FilterArgs {
+    /// From date (YYYY-MM-DD, merchant's time zone), inclusive.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// To date (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Minimum amount in yuan.
+    #[arg(long)]
+    pub min: Option<String>,
+    /// Maximum amount in yuan.
+    #[arg(long)]
+    pub max: Option<String>,
+    /// Kind (sale, void, refund, preauth, preauth_void, completion, completion_void, balance, reversal).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Status (approved, declined, voided, partially_refunded, refunded, reversed, completed, expired).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Method (magstripe, chip, contactless, manual, qr_alipay, qr_wechat, qr_unionpay).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Voucher no.
+    #[arg(long)]
+    pub voucher: Option<String>,
+    /// Reference no.
+    #[arg(long)]
+    pub rrn: Option<String>,
+    /// Operator no.
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// Terminal id.
+    #[arg(long)]
+    pub terminal: Option<String>,
+    /// Include hidden (deleted) records.
+    #[arg(long)]
+    pub include_hidden: bool,
+}
+
+/// `txn list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Rows per page.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Rows to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u32,
+}
+
+/// `batch …`
+#[derive(Debug, Subcommand)]
+pub enum BatchCmd {
+    /// The open batch of a terminal with its running totals.
+    Status {
+        /// Terminal id.
+        #[arg(long)]
+        terminal: String,
+    },
+    /// Settle (批结算) a terminal's open batch, or every due batch.
+    Settle {
+        /// Terminal id.
+        #[arg(long, required_unless_present = "all_due")]
+        terminal: Option<String>,
+        /// The terminal's own totals: DEBIT_YUAN,DEBIT_COUNT,CREDIT_YUAN,CREDIT_COUNT.
+        #[arg(long)]
+        totals: Option<String>,
+        /// Settle every batch whose business day passed the cutoff.
+        #[arg(long, conflicts_with_all = ["terminal", "totals"])]
+        all_due: bool,
+        /// Operator settling.
+        #[arg(long, default_value = "00")]
+        operator: String,
+        /// Receipt width for the settlement slip.
+        #[arg(long, default_value_t = 32)]
+        width: u32,
+    },
+    /// Release pre-authorization holds past their hold days.
+    ExpireHolds,
+}
+
+/// `receipt …`
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCmd {
+    /// Print a transaction's receipt.
+    Print {
+        /// Store id.
+        id: i64,
+        /// merchant or cardholder.
+        #[arg(long, default_value = "merchant")]
+        copy: String,
+        /// 32 or 48 columns.
+        #[arg(long, default_value_t = 32)]
+        width: u32,
+        /// Mark as reprint (重打印), audited.
+        #[arg(long)]
+        reprint: bool,
+    },
+}
+
+/// `export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// csv or xlsx.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Output file.
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// UTF-8 CSV with BOM (opens in Excel with Chinese intact).
+    Csv,
+    /// Excel workbook.
+    Xlsx,
+}
+
+/// `audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Recompute the SHA-256 chain; names the first broken entry.
+    Verify,
+    /// List entries, newest first.
+    List {
+        /// Entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+    },
+}
+
+/// `backup …`
+#[derive(Debug, Subcommand)]
+pub enum BackupCmd {
+    /// Online backup with a SHA-256 manifest.
+    Create {
+        /// Output directory (default DATA_DIR/backups).
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
+    /// Verify a backup against its manifest.
+    Verify {
+        /// The backup's .db file.
+        file: PathBuf,
+    },
+    /// Restore a verified backup into the data directory.
+    Restore {
+        /// The backup's .db file.
+        file: PathBuf,
+        /// Overwrite a live store (it is backed up first).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `operator …`
+#[derive(Debug, Subcommand)]
+pub enum OperatorCmd {
+    /// Change a password: your own (old from SUANPAN_OPERATOR_PASSWORD or prompt), or, as 99/00,
+    /// another operator's. New password from SUANPAN_NEW_PASSWORD or prompt.
+    Passwd {
+        /// Merchant id.
+        #[arg(long)]
+        merchant: String,
+        /// Acting operator.
+        #[arg(long)]
+        operator: String,
+        /// Whose password (default: your own).
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Add an operator (acting operator 99). New password from SUANPAN_NEW_PASSWORD or prompt.
+    Add {
+        /// Merchant id.
+        #[arg(long)]
+        merchant: String,
+        /// Acting operator (99).
+        #[arg(long, default_value = "99")]
+        operator: String,
+        /// New operator no.
+        #[arg(long)]
+        no: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+/// `admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCmd {
+    /// Terminals.
+    #[command(subcommand)]
+    Terminal(TerminalCmd),
+}
+
+/// `admin terminal …`
+#[derive(Debug, Subcommand)]
+pub enum TerminalCmd {
+    /// Register a terminal.
+    Add {
+        /// Terminal id (8).
+        #[arg(long)]
+        id: String,
+        /// Merchant id (15).
+        #[arg(long)]
+        merchant: String,
+        /// Merchant name (registers the merchant if new).
+        #[arg(long)]
+        merchant_name: Option<String>,
+    },
+    /// List terminals.
+    List,
+    /// Disable a terminal.
+    Disable {
+        /// Terminal id.
+        id: String,
+    },
+    /// Enable a terminal.
+    Enable {
+        /// Terminal id.
+        id: String,
+    },
+}

@@ -1,0 +1,292 @@
+//! `init`, `audit`, `backup`, `operator`, `admin`, `check`.
+
+use crate::app::{App, Fail};
+use crate::args::{AdminCmd, AuditCmd, BackupCmd, OperatorCmd, TerminalCmd};
+use crate::authn::{self, NEW_PASSWORD_ENV, OPERATOR_PASSWORD_ENV};
+use crate::output;
+use serde_json::json;
+use suanpan_core::refusal::AccessRefused;
+use suanpan_core::{Lang, MerchantId, Role, TerminalId};
+use suanpan_store::admin::{DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL};
+use suanpan_store::{Command, OpenOptions, Reply, SqliteStore, Store};
+
+pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
+    let opts = OpenOptions {
+        policy: app.policy()?,
+        ..OpenOptions::default()
+    };
+    let store = SqliteStore::create(&app.data_dir, opts)?;
+    App::write_pan_key(&app.data_dir)?;
+    if demo {
+        store.seed_demo(&app.fingerprinter()?)?;
+    }
+    if app.json {
+        output::print_json(&json!({"ok": true, "data_dir": app.data_dir, "demo": demo,
+            "merchant_id": demo.then_some(DEMO_MERCHANT), "terminal_id": demo.then_some(DEMO_TERMINAL),
+            "operators": if demo { DEMO_OPERATORS.iter().map(|(no, pw, name)| json!({"operator": no, "password": pw, "name": name})).collect::<Vec<_>>() } else { vec![] }}));
+        return Ok(());
+    }
+    let zh = app.lang == Lang::Zh;
+    println!(
+        "{} {}",
+        if zh {
+            "已创建数据目录"
+        } else {
+            "Created data directory"
+        },
+        app.data_dir.display()
+    );
+    if demo {
+        println!(
+            "{} {DEMO_MERCHANT} {DEMO_MERCHANT_NAME}, {} {DEMO_TERMINAL}",
+            if zh { "演示商户" } else { "Demo merchant" },
+            if zh { "终端" } else { "terminal" }
+        );
+        for (no, pw, name) in DEMO_OPERATORS {
+            println!(
+                "  {no}  {name}  {} {pw}",
+                if zh { "密码" } else { "password" }
+            );
+        }
+        eprintln!(
+            "{}",
+            if zh {
+                "警告：以上为银联终端出厂默认密码，仅供演示，正式使用前请修改（suanpan operator passwd）"
+            } else {
+                "WARNING: these are UnionPay terminals' factory default passwords, for the demo only; change them (suanpan operator passwd)"
+            }
+        );
+    }
+    Ok(())
+}
+
+pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
+    let store = app.open()?;
+    match cmd {
+        AuditCmd::Verify => {
+            let v = store.verify_audit()?;
+            if app.json {
+                output::print_json(&json!({"ok": v.first_broken.is_none(), "verification": v}));
+            } else if let Some(seq) = v.first_broken {
+                let why = v.problem.clone().unwrap_or_default();
+                println!(
+                    "{} #{seq}: {why}",
+                    if app.lang == Lang::Zh {
+                        "审计链断裂，首个异常条目"
+                    } else {
+                        "Audit chain broken at entry"
+                    }
+                );
+            } else {
+                println!(
+                    "{} ({} {})",
+                    if app.lang == Lang::Zh {
+                        "审计链完整"
+                    } else {
+                        "Audit chain intact"
+                    },
+                    v.entries,
+                    if app.lang == Lang::Zh {
+                        "条"
+                    } else {
+                        "entries"
+                    }
+                );
+            }
+            if v.first_broken.is_some() {
+                return Err(Fail::Other(anyhow::anyhow!(
+                    "audit chain broken at entry {}",
+                    v.first_broken.unwrap_or(0)
+                )));
+            }
+            Ok(())
+        }
+        AuditCmd::List { limit, offset } => {
+            let entries = store.audit_entries(limit, offset)?;
+            if app.json {
+                output::print_json(&json!({"ok": true, "entries": entries}));
+            } else {
+                for e in &entries {
+                    let at = jiff::Timestamp::from_microsecond(e.at)
+                        .map(|t| suanpan_store::engine::local_time(store.policy(), t))
+                        .unwrap_or_default();
+                    println!(
+                        "{:>6} {at} {:<24} {:<22} {:<28} {} {}",
+                        e.seq, e.actor, e.action, e.target, e.outcome, e.reason
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
+    use suanpan_store::backup;
+    let now = jiff::Timestamp::now();
+    let (file, manifest) = match cmd {
+        BackupCmd::Create { output } => {
+            // Opening first proves the directory holds a store.
+            drop(app.open()?);
+            let out = output.unwrap_or_else(|| app.data_dir.join("backups"));
+            backup::create(&app.data_dir, &out, now)?
+        }
+        BackupCmd::Verify { file } => {
+            let m = backup::verify(&file)?;
+            (file, m)
+        }
+        BackupCmd::Restore { file, force } => {
+            let m = backup::restore(&file, &app.data_dir, force, now)?;
+            (file, m)
+        }
+    };
+    if app.json {
+        output::print_json(&json!({"ok": true, "file": file, "manifest": manifest}));
+    } else {
+        println!(
+            "{}  sha256 {}  {} txns, {} audit",
+            file.display(),
+            manifest.sha256,
+            manifest.transactions,
+            manifest.audit_entries
+        );
+    }
+    Ok(())
+}
+
+pub fn operator(app: &App, cmd: OperatorCmd) -> Result<(), Fail> {
+    let (merchant, operator, target, add, name) = match cmd {
+        OperatorCmd::Passwd {
+            merchant,
+            operator,
+            target,
+        } => (merchant, operator, target, false, String::new()),
+        OperatorCmd::Add {
+            merchant,
+            operator,
+            no,
+            name,
+        } => (merchant, operator, Some(no), true, name),
+    };
+    let merchant =
+        MerchantId::parse(&merchant).map_err(|_| Fail::from(AccessRefused::UnknownMerchant))?;
+    let store = app.open()?;
+    let actor = authn::operator_no(&operator)?;
+    let password = authn::secret(OPERATOR_PASSWORD_ENV, "当前密码 current password")?;
+    authn::authenticate(&store, &merchant, actor, "login", &password)?;
+    let target = match target {
+        Some(t) => authn::operator_no(&t)?,
+        None => actor,
+    };
+    if add && actor.role() != Role::Admin {
+        return Err(AccessRefused::NotPermitted {
+            role: actor.role().as_str().into(),
+        }
+        .into());
+    }
+    let new = authn::secret(NEW_PASSWORD_ENV, "新密码 new password")?;
+    if new.chars().count() < 4 || (target == actor && new == password) {
+        return Err(AccessRefused::WeakPassword.into());
+    }
+    let hash = suanpan_store::auth::hash_password(&new);
+    let reply = store.execute(Command::SetPassword {
+        merchant_id: merchant.clone(),
+        actor,
+        operator: target,
+        password_hash: hash,
+    })?;
+    if let Reply::Refused(r) = reply {
+        return Err(Fail::Refused(r));
+    }
+    if add && !name.is_empty() {
+        tracing::info!(operator = %target, "operator added");
+    }
+    if app.json {
+        output::print_json(
+            &json!({"ok": true, "merchant_id": merchant.as_str(), "operator": target.to_string()}),
+        );
+    } else {
+        println!(
+            "{} {target}",
+            if app.lang == Lang::Zh {
+                "密码已设置：操作员"
+            } else {
+                "Password set for operator"
+            }
+        );
+    }
+    Ok(())
+}
+
+pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
+    let AdminCmd::Terminal(cmd) = cmd;
+    let store = app.open()?;
+    let tid =
+        |s: &str| TerminalId::parse(s).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())));
+    match cmd {
+        TerminalCmd::Add {
+            id,
+            merchant,
+            merchant_name,
+        } => {
+            let m = MerchantId::parse(&merchant)
+                .map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
+            if store.merchant_name(&m)?.is_none() {
+                store.add_merchant(&m, merchant_name.as_deref().unwrap_or(""))?;
+            }
+            store.add_terminal(&tid(&id)?, &m, None)?;
+        }
+        TerminalCmd::Disable { id } => {
+            store.set_terminal_enabled(&tid(&id)?, false)?;
+        }
+        TerminalCmd::Enable { id } => {
+            store.set_terminal_enabled(&tid(&id)?, true)?;
+        }
+        TerminalCmd::List => {}
+    }
+    let terminals = store.terminals()?;
+    if app.json {
+        output::print_json(&json!({"ok": true, "terminals": terminals}));
+    } else {
+        for t in terminals {
+            println!(
+                "{} {} {} batch {:06} tmk:{}",
+                t.id,
+                t.merchant_id,
+                if t.enabled { "enabled" } else { "disabled" },
+                t.batch_no,
+                t.has_tmk
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn check(app: &App) -> Result<(), Fail> {
+    let store = app.open()?;
+    let audit = store.verify_audit()?;
+    let money = store.conservation()?;
+    let ok = audit.first_broken.is_none() && money.holds();
+    if app.json {
+        output::print_json(
+            &json!({"ok": ok, "audit": audit, "conservation": money, "conservation_holds": money.holds()}),
+        );
+    } else {
+        println!(
+            "audit: {} entries, first broken: {:?}",
+            audit.entries, audit.first_broken
+        );
+        println!(
+            "money: initial {} = balances {} + net approved {} → {}",
+            money.initial_fen,
+            money.balances_fen,
+            money.net_fen,
+            if money.holds() { "ok" } else { "MISMATCH" }
+        );
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Fail::Other(anyhow::anyhow!("store check failed")))
+    }
+}

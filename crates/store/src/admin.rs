@@ -1,0 +1,185 @@
+//! Setup work off the counter's path: merchants, terminals, operators, issuer accounts, and
+//! the demo seed. Each runs in one write transaction with its audit entry.
+
+use crate::audit::ChainHead;
+use crate::engine::open_batch;
+use crate::error::StoreError;
+use crate::fingerprint::Fingerprinter;
+use crate::query::insert_account;
+use crate::rows::micros;
+use crate::sqlite::SqliteStore;
+use rusqlite::{Connection, params};
+use suanpan_core::{BatchNo, MerchantId, OperatorNo, TerminalId};
+
+/// The demo merchant id.
+pub const DEMO_MERCHANT: &str = "898310048990001";
+/// The demo merchant's name.
+pub const DEMO_MERCHANT_NAME: &str = "演示商户 Demo Store";
+/// The demo terminal id.
+pub const DEMO_TERMINAL: &str = "12345678";
+/// The demo terminal master key (hex, 16 bytes): a documented test key, never for production.
+pub const DEMO_TMK_HEX: &str = "0123456789ABCDEFFEDCBA9876543210";
+/// Demo operators and their passwords: the customary factory defaults of UnionPay terminals.
+pub const DEMO_OPERATORS: &[(&str, &str, &str)] = &[
+    ("99", "12345678", "系统管理员 Admin"),
+    ("00", "123456", "主管 Supervisor"),
+    ("01", "0000", "收银员 Cashier 01"),
+];
+
+fn audit(
+    tx: &Connection,
+    head: &mut ChainHead,
+    now: i64,
+    action: &str,
+    target: &str,
+) -> Result<(), StoreError> {
+    head.append(tx, now, ["admin", action, target, "", "ok"])?;
+    Ok(())
+}
+
+/// A terminal as `admin terminal list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TerminalInfo {
+    /// 终端号.
+    pub id: String,
+    /// 商户号.
+    pub merchant_id: String,
+    /// Accepting transactions.
+    pub enabled: bool,
+    /// Open batch no.
+    pub batch_no: u32,
+    /// A master key is loaded.
+    pub has_tmk: bool,
+}
+
+impl SqliteStore {
+    /// Registers a merchant.
+    pub fn add_merchant(&self, id: &MerchantId, name: &str) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            tx.execute(
+                "INSERT INTO merchants (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![id.as_str(), name, now],
+            )?;
+            audit(tx, head, now, "merchant.add", &format!("merchant:{id}"))
+        })
+    }
+
+    /// Registers a terminal of a merchant and opens its first batch.
+    pub fn add_terminal(
+        &self,
+        id: &TerminalId,
+        merchant: &MerchantId,
+        tmk_hex: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        self.setup(|tx, head| {
+            tx.execute(
+                "INSERT INTO terminals (id, merchant_id, tmk_hex, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id.as_str(), merchant.as_str(), tmk_hex, micros(now)],
+            )?;
+            open_batch(tx, id, BatchNo::FIRST, now)?;
+            audit(tx, head, micros(now), "terminal.add", &format!("terminal:{id}"))
+        })
+    }
+
+    /// Enables or disables a terminal.
+    pub fn set_terminal_enabled(&self, id: &TerminalId, enabled: bool) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            let n = tx.execute(
+                "UPDATE terminals SET enabled = ?1 WHERE id = ?2",
+                params![enabled, id.as_str()],
+            )?;
+            let action = if enabled {
+                "terminal.enable"
+            } else {
+                "terminal.disable"
+            };
+            if n > 0 {
+                audit(tx, head, now, action, &format!("terminal:{id}"))?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// Creates an operator with an argon2id password hash.
+    pub fn add_operator(
+        &self,
+        merchant: &MerchantId,
+        op: OperatorNo,
+        name: &str,
+        password: &str,
+    ) -> Result<(), StoreError> {
+        let hash = crate::auth::hash_password(password);
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            tx.execute(
+                "INSERT INTO operators (merchant_id, operator_no, name, password_hash, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![merchant.as_str(), op.to_string(), name, hash, now],
+            )?;
+            audit(tx, head, now, "operator.add", &format!("operator:{merchant}/{op}"))
+        })
+    }
+
+    /// Seeds the demo merchant, terminal, operators, cards and wallets.
+    pub fn seed_demo(&self, fp: &Fingerprinter) -> Result<(), StoreError> {
+        let merchant =
+            MerchantId::parse(DEMO_MERCHANT).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let terminal =
+            TerminalId::parse(DEMO_TERMINAL).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        self.add_merchant(&merchant, DEMO_MERCHANT_NAME)?;
+        self.add_terminal(&terminal, &merchant, Some(DEMO_TMK_HEX))?;
+        for (no, password, name) in DEMO_OPERATORS {
+            let op = OperatorNo::parse(no).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            self.add_operator(&merchant, op, name, password)?;
+        }
+        let accounts = suanpan_issuer::demo::accounts(&|pan| fp.of(pan));
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            for a in &accounts {
+                insert_account(tx, a)?;
+            }
+            audit(
+                tx,
+                head,
+                now,
+                "issuer.seed",
+                &format!("accounts:{}", accounts.len()),
+            )
+        })
+    }
+
+    /// A merchant's display name.
+    pub fn merchant_name(&self, id: &MerchantId) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            use rusqlite::OptionalExtension;
+            c.query_row(
+                "SELECT name FROM merchants WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    /// Registered terminals.
+    pub fn terminals(&self) -> Result<Vec<TerminalInfo>, StoreError> {
+        self.read(|c| {
+            c.prepare(
+                "SELECT t.id, t.merchant_id, t.enabled, b.batch_no, t.tmk_hex IS NOT NULL FROM terminals t
+                 LEFT JOIN batches b ON b.id = t.batch_id ORDER BY t.id",
+            )?
+            .query_map([], |r| {
+                Ok(TerminalInfo {
+                    id: r.get(0)?,
+                    merchant_id: r.get(1)?,
+                    enabled: r.get(2)?,
+                    batch_no: r.get::<_, Option<u32>>(3)?.unwrap_or(0),
+                    has_tmk: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+}
