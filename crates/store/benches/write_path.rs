@@ -1,1 +1,94 @@
-fn main() {}
+//! The store's write path: durable sales per second through the single writer, with group
+//! commit (many callers at once, so commands share a commit) against one command per commit
+//! (a single caller waiting for each answer). Both are SQLite WAL with synchronous=FULL.
+//!
+//! Run: `cargo bench -p suanpan-store --bench write_path`
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, TerminalId, TxnKind};
+use suanpan_store::command::Origin;
+use suanpan_store::{Command, Fingerprinter, Instrument, OpenOptions, Reply, SqliteStore, Store};
+
+const SALES_PER_ITER: u64 = 4_000;
+const CALLERS: usize = 64;
+
+fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::create(dir.path(), OpenOptions::default()).expect("create");
+    let fp = Fingerprinter::new([7; 32]);
+    store.seed_demo(&fp).expect("seed");
+    let pan = Pan::parse(suanpan_issuer::demo::CARDS[0].pan).expect("pan");
+    let cmd = Command::Purchase {
+        origin: Origin {
+            terminal_id: TerminalId::parse("12345678").expect("tid"),
+            operator: OperatorNo::parse("01").expect("op"),
+            supervisor: None,
+            voucher: None,
+            batch: None,
+            training: false,
+            idempotency: None,
+        },
+        kind: TxnKind::Sale,
+        amount: Amount::from_fen(1),
+        instrument: Instrument::Card {
+            masked_pan: pan.masked(),
+            fingerprint: fp.of(&pan),
+            expiry: None,
+        },
+        method: PaymentMethod::Chip,
+        pin: None,
+        linked_id: None,
+    };
+    (dir, Arc::new(store), cmd)
+}
+
+fn sale(store: &SqliteStore, cmd: &Command) {
+    match store.execute(cmd.clone()) {
+        Ok(Reply::Txn(t)) => assert!(t.response_code.is_approved()),
+        other => panic!("sale failed: {other:?}"),
+    }
+}
+
+fn burst(store: &Arc<SqliteStore>, cmd: &Command, callers: usize, sales: u64) -> Duration {
+    let per = sales / callers as u64;
+    let start = Instant::now();
+    let handles: Vec<_> = (0..callers)
+        .map(|_| {
+            let store = store.clone();
+            let cmd = cmd.clone();
+            std::thread::spawn(move || {
+                for _ in 0..per {
+                    sale(&store, &cmd);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("caller");
+    }
+    start.elapsed()
+}
+
+fn write_path(c: &mut Criterion) {
+    let (_dir, store, cmd) = setup();
+    let mut g = c.benchmark_group("store_write_path");
+    g.throughput(Throughput::Elements(SALES_PER_ITER));
+    g.sample_size(10);
+    g.bench_function("group_commit_64_callers", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| burst(&store, &cmd, CALLERS, SALES_PER_ITER))
+                .sum()
+        })
+    });
+    g.throughput(Throughput::Elements(200));
+    g.bench_function("one_per_commit_1_caller", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| burst(&store, &cmd, 1, 200)).sum())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, write_path);
+criterion_main!(benches);
