@@ -55,6 +55,9 @@ pub enum OriginalRef {
     Voucher(VoucherNo),
     /// By reference no. (参考号).
     Rrn(String),
+    /// By authorization code (授权码): the merchant's most recent pre-authorization with that
+    /// code (8583 completion and pre-auth void name their original by field 38).
+    AuthCode(String),
 }
 
 /// One command for the writer.

@@ -577,6 +577,14 @@ fn purchase(
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
+    // Every adapter parses amounts, but the store does not trust that: a sale or pre-auth of
+    // zero or less is refused here too.
+    if kind != TxnKind::BalanceInquiry && !amount.is_positive() {
+        let r = AccessRefused::BadAmount {
+            problem: suanpan_core::AmountError::Zero,
+        };
+        return refuse(ctx, &actor, kind.as_str(), "amount", r);
+    }
     let is_wallet = matches!(instrument, Instrument::Wallet { .. });
     if is_wallet != method.is_qr() {
         return refuse(
@@ -661,6 +669,11 @@ fn find_original(
     match r {
         OriginalRef::Id(id) => q("id = ?1", &[&id.0]),
         OriginalRef::Rrn(rrn) => q("rrn = ?1", &[rrn]),
+        // Auth codes repeat across the store; the merchant's latest pre-auth with it is meant.
+        OriginalRef::AuthCode(code) => q(
+            "auth_code = ?1 AND merchant_id = ?2 AND kind = 'preauth' AND training = ?3 ORDER BY id DESC LIMIT 1",
+            &[code, &term.merchant_id.as_str(), &training],
+        ),
         OriginalRef::Voucher(v) => q(
             "terminal_id = ?1 AND voucher_no = ?2 AND training = ?3 AND kind != 'reversal' ORDER BY id DESC LIMIT 1",
             &[&term.id.as_str(), &v.value(), &training],
@@ -871,7 +884,11 @@ fn complete(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: 
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
-    let Some(pre) = find_original(ctx, &term, origin.training, original)? else {
+    // The core has no training-mismatch refusal for pre-auths: to the other mode a training
+    // pre-auth does not exist (as by voucher no.), so a training request never marks a live
+    // hold done without releasing it, and a live capture never takes money for a training one.
+    let found = find_original(ctx, &term, origin.training, original)?;
+    let Some(pre) = found.filter(|p| p.training == origin.training) else {
         return refuse(
             ctx,
             &actor,
@@ -948,7 +965,11 @@ fn preauth_void(
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
-    let Some(pre) = find_original(ctx, &term, origin.training, original)? else {
+    // The core has no training-mismatch refusal for pre-auths: to the other mode a training
+    // pre-auth does not exist (as by voucher no.), so a training request never marks a live
+    // hold done without releasing it, and a live capture never takes money for a training one.
+    let found = find_original(ctx, &term, origin.training, original)?;
+    let Some(pre) = found.filter(|p| p.training == origin.training) else {
         return refuse(
             ctx,
             &actor,
@@ -1077,6 +1098,9 @@ fn undo_at_issuer(ctx: &Ctx<'_>, t: &Transaction, training: bool) -> Result<(), 
     };
     match t.kind {
         TxnKind::Sale => issuer_effect(ctx, &cols, IssuerOp::Credit, t.amount, training),
+        // An expired pre-auth's hold was already released by `expire_holds`; releasing it
+        // again would eat another pre-auth's hold on the same card.
+        TxnKind::PreAuth if t.status == TxnStatus::Expired => Ok(()),
         TxnKind::PreAuth => issuer_effect(ctx, &cols, IssuerOp::Release, t.amount, training),
         TxnKind::Completion => {
             let pre = original(ctx)?;
@@ -1258,9 +1282,17 @@ fn purge(
     if let Err(r) = rules::decide_purge(actor, before, ctx.policy, ctx.now) {
         return refuse(ctx, &who, "purge", &format!("before:{before}"), r);
     }
-    // Rows still referenced by newer rows stay, so no kept record points at nothing.
-    let keep = "id IN (SELECT original_id FROM txns WHERE created_at >= ?1 AND original_id IS NOT NULL)
-                OR id IN (SELECT linked_id FROM txns WHERE created_at >= ?1 AND linked_id IS NOT NULL)";
+    // Rows still referenced by newer rows stay, and so, transitively, does every row a kept
+    // row refers to (a completion kept for its later refund keeps its pre-auth), so no kept
+    // record points at nothing.
+    let keep = "id IN (WITH RECURSIVE
+                  edges(child, parent) AS (
+                    SELECT id, original_id FROM txns WHERE original_id IS NOT NULL
+                    UNION ALL SELECT id, linked_id FROM txns WHERE linked_id IS NOT NULL),
+                  kept(id) AS (
+                    SELECT e.parent FROM edges e JOIN txns t ON t.id = e.child WHERE t.created_at >= ?1
+                    UNION SELECT e.parent FROM edges e JOIN kept k ON e.child = k.id)
+                SELECT id FROM kept)";
     let scope = format!("merchant_id = ?2 AND created_at < ?1 AND NOT ({keep})");
     let net: i64 = ctx.conn.query_row(
         &format!(

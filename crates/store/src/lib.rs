@@ -19,12 +19,13 @@ pub mod fingerprint;
 pub mod query;
 mod rows;
 pub mod sqlite;
+pub mod terminal_keys;
 
 pub use command::{Command, Instrument, Reply, SettleReport};
 pub use error::StoreError;
 pub use fingerprint::Fingerprinter;
 pub use query::TxnFilter;
-pub use sqlite::{OpenOptions, SqliteStore};
+pub use sqlite::{OpenOptions, Pending, SqliteStore};
 
 use suanpan_core::{Transaction, TxnId};
 

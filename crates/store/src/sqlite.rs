@@ -234,6 +234,29 @@ impl SqliteStore {
     }
 }
 
+/// A command handed to the writer whose answer has not been collected yet.
+pub struct Pending(Receiver<Result<Reply, StoreError>>);
+
+impl Pending {
+    /// Waits for the command's commit and answer.
+    pub fn wait(self) -> Result<Reply, StoreError> {
+        self.0.recv().map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+impl SqliteStore {
+    /// Hands a command to the writer without waiting: many commands in flight from one caller
+    /// share group commits (a host with many connections, a load test). The answer still
+    /// arrives only after the commit.
+    pub fn submit(&self, cmd: Command) -> Result<Pending, StoreError> {
+        let (tx, rx) = bounded(1);
+        let jobs = self.jobs.as_ref().ok_or(StoreError::WriterGone)?;
+        jobs.send(Job { cmd, reply: tx })
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(Pending(rx))
+    }
+}
+
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         // Closing the channel lets the writer finish its queue and stop.
@@ -246,11 +269,7 @@ impl Drop for SqliteStore {
 
 impl Store for SqliteStore {
     fn execute(&self, cmd: Command) -> Result<Reply, StoreError> {
-        let (tx, rx) = bounded(1);
-        let jobs = self.jobs.as_ref().ok_or(StoreError::WriterGone)?;
-        jobs.send(Job { cmd, reply: tx })
-            .map_err(|_| StoreError::WriterGone)?;
-        rx.recv().map_err(|_| StoreError::WriterGone)?
+        self.submit(cmd)?.wait()
     }
 
     fn transaction(&self, id: TxnId) -> Result<Option<Transaction>, StoreError> {

@@ -1,0 +1,61 @@
+//! Terminal master keys (TMK): loaded out of band, read by the 8583 host at sign-in.
+//!
+//! The TMK is kept as hex in `terminals.tmk_hex` (see `schema.sql`); it never leaves this
+//! module except to encrypt the working keys of a sign-in response.
+
+use crate::error::StoreError;
+use crate::rows::micros;
+use crate::sqlite::SqliteStore;
+use rusqlite::{OptionalExtension, params};
+use suanpan_core::TerminalId;
+
+/// Hex digits of a double-length (16-byte) 3DES key.
+pub const TMK_HEX_DIGITS: usize = 32;
+
+impl SqliteStore {
+    /// Loads (or replaces) a terminal's master key; `tmk_hex` must be 32 hex digits. Audited
+    /// without the key. Returns false when the terminal is unknown.
+    pub fn set_terminal_tmk(&self, id: &TerminalId, tmk_hex: &str) -> Result<bool, StoreError> {
+        let tmk = tmk_hex.trim();
+        if tmk.len() != TMK_HEX_DIGITS || !tmk.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(format!(
+                "a terminal master key is {TMK_HEX_DIGITS} hex digits"
+            )));
+        }
+        let upper = tmk.to_ascii_uppercase();
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            let n = tx.execute(
+                "UPDATE terminals SET tmk_hex = ?1 WHERE id = ?2",
+                params![upper, id.as_str()],
+            )?;
+            if n > 0 {
+                head.append(
+                    tx,
+                    now,
+                    [
+                        "admin",
+                        "terminal.set_tmk",
+                        &format!("terminal:{id}"),
+                        "",
+                        "ok",
+                    ],
+                )?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// A terminal's master key as hex, `None` when the terminal is unknown or has none.
+    pub fn terminal_tmk(&self, id: &TerminalId) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT tmk_hex FROM terminals WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+        })
+    }
+}

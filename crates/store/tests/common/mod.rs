@@ -1,0 +1,573 @@
+//! The test harness shared by the store's integration tests: a fresh store in a temporary
+//! directory, seeded with the demo merchant, terminal, operators, cards and wallets, driven by
+//! a fixed clock, with one method per command the counter sends.
+//!
+//! Operators are authenticated by the callers of the store (the host), so every origin here is
+//! cashier 01, with supervisor 00 on the commands that need one.
+#![allow(dead_code)]
+
+use jiff::{SignedDuration, Timestamp};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use suanpan_core::clock::{Clock, FixedClock};
+use suanpan_core::settlement::Totals;
+use suanpan_core::{
+    Amount, BatchNo, MerchantId, OperatorNo, Pan, PaymentMethod, Policy, Refusal, Transaction,
+    TxnId, TxnKind, VoucherNo,
+};
+use suanpan_issuer::demo::{CARDS, WALLETS};
+use suanpan_issuer::{Account, Simulator};
+use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL};
+use suanpan_store::audit::AuditEntry;
+use suanpan_store::backup::PAN_KEY_FILE;
+use suanpan_store::command::{Origin, OriginalRef};
+use suanpan_store::query::{self, Conservation};
+use suanpan_store::sqlite::DB_FILE;
+use suanpan_store::{
+    Command, Fingerprinter, Instrument, OpenOptions, Reply, SqliteStore, Store, TxnFilter,
+};
+
+/// The fingerprint key of every test store (fixed, so fingerprints are stable across opens).
+pub const PAN_KEY: [u8; 32] = [7; 32];
+
+/// The moment every test starts: 2025-06-10 10:00 in Shanghai, a Tuesday morning, well before
+/// the 23:00 cutoff and well after the expired demo card's 2401 expiry.
+pub const START: &str = "2025-06-10T02:00:00Z";
+
+/// The void reason used by the helpers.
+pub const REASON: &str = "customer changed mind";
+
+pub fn start() -> Timestamp {
+    START.parse().expect("START parses")
+}
+
+pub fn fingerprinter() -> Fingerprinter {
+    Fingerprinter::new(PAN_KEY)
+}
+
+pub fn merchant() -> MerchantId {
+    MerchantId::parse(DEMO_MERCHANT).expect("demo merchant id")
+}
+
+pub fn terminal() -> suanpan_core::TerminalId {
+    suanpan_core::TerminalId::parse(DEMO_TERMINAL).expect("demo terminal id")
+}
+
+pub fn op(no: &str) -> OperatorNo {
+    OperatorNo::parse(no).expect("operator no.")
+}
+
+/// The demo card with this outcome (`approve`, `insufficient_funds`, `lost`…).
+pub fn demo_card(outcome: &str) -> &'static suanpan_issuer::demo::DemoCard {
+    CARDS
+        .iter()
+        .find(|c| c.outcome == outcome)
+        .unwrap_or_else(|| panic!("no demo card {outcome}"))
+}
+
+/// The card instrument of a demo card, as the edge hands it to the store.
+pub fn card(outcome: &str) -> Instrument {
+    let c = demo_card(outcome);
+    let pan = Pan::parse(c.pan).expect("demo PAN parses");
+    Instrument::Card {
+        masked_pan: pan.masked(),
+        fingerprint: fingerprinter().of(&pan),
+        expiry: Some(c.expiry.to_owned()),
+    }
+}
+
+/// The issuer account id of a demo card (its fingerprint).
+pub fn card_account(outcome: &str) -> String {
+    let pan = Pan::parse(demo_card(outcome).pan).expect("demo PAN parses");
+    fingerprinter().of(&pan)
+}
+
+/// A demo wallet instrument and its method (index into `WALLETS`).
+pub fn wallet(i: usize) -> (Instrument, PaymentMethod) {
+    let w = &WALLETS[i];
+    (
+        Instrument::Wallet {
+            id: w.id.to_owned(),
+        },
+        w.method,
+    )
+}
+
+/// Every demo account id (cards then wallets).
+pub fn all_account_ids() -> Vec<String> {
+    let mut ids: Vec<String> = CARDS.iter().map(|c| card_account(c.outcome)).collect();
+    ids.extend(WALLETS.iter().map(|w| w.id.to_owned()));
+    ids
+}
+
+/// Cashier 01 at the demo terminal, host-assigned voucher, current batch.
+pub fn cashier() -> Origin {
+    Origin {
+        terminal_id: terminal(),
+        operator: op("01"),
+        supervisor: None,
+        voucher: None,
+        batch: None,
+        training: false,
+        idempotency: None,
+    }
+}
+
+/// Cashier 01 with supervisor 00's authorization.
+pub fn supervised() -> Origin {
+    Origin {
+        supervisor: Some(OperatorNo::SUPERVISOR),
+        ..cashier()
+    }
+}
+
+pub fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
+    OpenOptions {
+        policy,
+        clock,
+        issuer: Arc::new(Simulator),
+    }
+}
+
+/// A seeded store created once per test binary; harnesses copy its file instead of seeding
+/// (seeding hashes three passwords with argon2id, which is slow in debug builds).
+fn template() -> &'static Path {
+    static TEMPLATE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let clock = Arc::new(FixedClock::new(start()));
+            let store = SqliteStore::create(dir.path(), options(Policy::default(), clock))
+                .expect("create store");
+            store.seed_demo(&fingerprinter()).expect("seed demo");
+            drop(store); // The last connection checkpoints the WAL into the file.
+            dir
+        })
+        .path()
+}
+
+/// Puts a seeded store (and its PAN key) into `dir`, which must not hold one.
+pub fn install_seeded(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("data dir");
+    assert!(
+        !dir.join(DB_FILE).exists(),
+        "a store already exists in {}",
+        dir.display()
+    );
+    for side in ["", "-wal"] {
+        let src = template().join(format!("{DB_FILE}{side}"));
+        if src.exists() {
+            std::fs::copy(&src, dir.join(format!("{DB_FILE}{side}"))).expect("copy template");
+        }
+    }
+    std::fs::write(dir.join(PAN_KEY_FILE), hex::encode(PAN_KEY)).expect("pan.key");
+}
+
+/// What a refusal check compares: everything but the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub txns: Vec<Transaction>,
+    pub accounts: Vec<Account>,
+    pub conservation: Conservation,
+    pub audit_seq: i64,
+}
+
+/// A store under test. Field order matters: the store closes before its directory goes.
+pub struct Harness {
+    pub store: SqliteStore,
+    pub clock: Arc<FixedClock>,
+    pub fp: Fingerprinter,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Harness {
+    /// A fresh seeded store with the default policy.
+    pub fn new() -> Harness {
+        Harness::with_policy(Policy::default())
+    }
+
+    /// A fresh seeded store with `policy`.
+    pub fn with_policy(policy: Policy) -> Harness {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        install_seeded(tmp.path());
+        let mut h = Harness::open_in(tmp.path(), policy);
+        h._tmp = Some(tmp);
+        h
+    }
+
+    /// A seeded store created through the real `create` + `seed_demo` path (not the template).
+    pub fn seeded_from_scratch() -> Harness {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let clock = Arc::new(FixedClock::new(start()));
+        let store = SqliteStore::create(tmp.path(), options(Policy::default(), clock.clone()))
+            .expect("create store");
+        store.seed_demo(&fingerprinter()).expect("seed demo");
+        std::fs::write(tmp.path().join(PAN_KEY_FILE), hex::encode(PAN_KEY)).expect("pan.key");
+        Harness {
+            store,
+            clock,
+            fp: fingerprinter(),
+            dir: tmp.path().to_owned(),
+            _tmp: Some(tmp),
+        }
+    }
+
+    /// Opens the store already in `dir` (the caller owns the directory).
+    pub fn open_in(dir: &Path, policy: Policy) -> Harness {
+        let clock = Arc::new(FixedClock::new(start()));
+        let store = SqliteStore::open(dir, options(policy, clock.clone())).expect("open store");
+        Harness {
+            store,
+            clock,
+            fp: fingerprinter(),
+            dir: dir.to_owned(),
+            _tmp: None,
+        }
+    }
+
+    /// A second, independent store on the same directory (as another process would open it).
+    pub fn open_another(&self) -> SqliteStore {
+        SqliteStore::open(
+            &self.dir,
+            options(self.store.policy().clone(), self.clock.clone()),
+        )
+        .expect("open second store")
+    }
+
+    // --- clock ---------------------------------------------------------------------------
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn set_time(&self, at: &str) {
+        self.clock.set(at.parse().expect("timestamp parses"));
+    }
+
+    pub fn advance_minutes(&self, minutes: i64) {
+        let next = self
+            .now()
+            .checked_add(SignedDuration::from_mins(minutes))
+            .expect("clock in range");
+        self.clock.set(next);
+    }
+
+    pub fn advance_days(&self, days: i64) {
+        self.advance_minutes(days * 24 * 60);
+    }
+
+    // --- commands ------------------------------------------------------------------------
+
+    /// Runs a command; a storage failure fails the test (refusals are answers, not failures).
+    pub fn exec(&self, cmd: Command) -> Reply {
+        self.store
+            .execute(cmd)
+            .unwrap_or_else(|e| panic!("store failed: {e}"))
+    }
+
+    /// A card purchase of any kind with full control over the origin and PIN.
+    pub fn purchase(
+        &self,
+        origin: Origin,
+        kind: TxnKind,
+        fen: i64,
+        instrument: Instrument,
+        method: PaymentMethod,
+        pin: Option<&str>,
+    ) -> Reply {
+        self.exec(Command::Purchase {
+            origin,
+            kind,
+            amount: Amount::from_fen(fen),
+            instrument,
+            method,
+            pin: pin.map(str::to_owned),
+            linked_id: None,
+        })
+    }
+
+    /// A chip sale with a demo card, its PIN entered when it has one.
+    pub fn sale(&self, fen: i64, outcome: &str) -> Reply {
+        let pin = demo_card(outcome).pin;
+        self.purchase(
+            cashier(),
+            TxnKind::Sale,
+            fen,
+            card(outcome),
+            PaymentMethod::Chip,
+            pin,
+        )
+    }
+
+    /// A QR sale with demo wallet `i`.
+    pub fn wallet_sale(&self, fen: i64, i: usize) -> Reply {
+        let (w, method) = wallet(i);
+        self.purchase(cashier(), TxnKind::Sale, fen, w, method, None)
+    }
+
+    /// A pre-authorization with a demo card.
+    pub fn preauth(&self, fen: i64, outcome: &str) -> Reply {
+        let pin = demo_card(outcome).pin;
+        self.purchase(
+            cashier(),
+            TxnKind::PreAuth,
+            fen,
+            card(outcome),
+            PaymentMethod::Chip,
+            pin,
+        )
+    }
+
+    /// A sale void by voucher no., authorized by the supervisor, with reason and consent.
+    pub fn void(&self, voucher: VoucherNo) -> Reply {
+        self.void_as(supervised(), TxnKind::Void, OriginalRef::Voucher(voucher))
+    }
+
+    /// A void (or completion void) from `origin`.
+    pub fn void_as(&self, origin: Origin, kind: TxnKind, original: OriginalRef) -> Reply {
+        self.exec(Command::Void {
+            origin,
+            kind,
+            original,
+            amount: None,
+            reason: REASON.to_owned(),
+            customer_consent: true,
+            card_fingerprint: None,
+        })
+    }
+
+    /// A completion void by voucher no.
+    pub fn complete_void(&self, voucher: VoucherNo) -> Reply {
+        self.void_as(
+            supervised(),
+            TxnKind::CompletionVoid,
+            OriginalRef::Voucher(voucher),
+        )
+    }
+
+    /// A refund by reference no., authorized by the supervisor.
+    pub fn refund(&self, rrn: &str, fen: i64) -> Reply {
+        self.exec(Command::Refund {
+            origin: supervised(),
+            original: OriginalRef::Rrn(rrn.to_owned()),
+            amount: Amount::from_fen(fen),
+            reason: "goods returned".to_owned(),
+        })
+    }
+
+    /// A completion of the pre-authorization with this reference no.
+    pub fn complete(&self, rrn: &str, fen: i64) -> Reply {
+        self.exec(Command::Complete {
+            origin: cashier(),
+            original: OriginalRef::Rrn(rrn.to_owned()),
+            amount: Amount::from_fen(fen),
+        })
+    }
+
+    /// A pre-auth void of the pre-authorization with this reference no.
+    pub fn preauth_void(&self, rrn: &str) -> Reply {
+        self.exec(Command::PreAuthVoid {
+            origin: supervised(),
+            original: OriginalRef::Rrn(rrn.to_owned()),
+            amount: None,
+            reason: "guest checked out".to_owned(),
+        })
+    }
+
+    /// A reversal (reason 98: no response) of the transaction with this voucher no.
+    pub fn reverse(&self, voucher: VoucherNo) -> Reply {
+        self.exec(Command::Reverse {
+            origin: cashier(),
+            voucher,
+            reason: "98".to_owned(),
+        })
+    }
+
+    /// Settles the demo terminal's open batch, reconciling against `totals` if given.
+    pub fn settle(&self, totals: Option<Totals>) -> Reply {
+        self.exec(Command::Settle {
+            terminal_id: terminal(),
+            actor: "12345678/01".to_owned(),
+            terminal_totals: totals,
+        })
+    }
+
+    /// Hides a record as `actor`.
+    pub fn hide(&self, actor: OperatorNo, id: TxnId) -> Reply {
+        self.exec(Command::Hide {
+            merchant_id: merchant(),
+            actor,
+            id,
+            reason: "entered twice".to_owned(),
+        })
+    }
+
+    // --- reads ---------------------------------------------------------------------------
+
+    /// Every transaction, hidden ones included, newest first (paged: one listing returns at
+    /// most `LIST_ROWS_MAX` rows).
+    pub fn all_txns(&self) -> Vec<Transaction> {
+        let mut out = Vec::new();
+        loop {
+            let filter = TxnFilter {
+                include_hidden: true,
+                offset: out.len() as u32,
+                ..TxnFilter::default()
+            };
+            let page = self.store.transactions(&filter).expect("list");
+            if page.is_empty() {
+                return out;
+            }
+            out.extend(page);
+        }
+    }
+
+    pub fn txn(&self, id: TxnId) -> Transaction {
+        self.store
+            .transaction(id)
+            .expect("read")
+            .unwrap_or_else(|| panic!("txn {id} missing"))
+    }
+
+    pub fn account(&self, id: &str) -> Account {
+        self.store
+            .read(|c| query::load_account(c, id))
+            .expect("read")
+            .unwrap_or_else(|| panic!("account {id} missing"))
+    }
+
+    pub fn balance(&self, outcome: &str) -> i64 {
+        self.account(&card_account(outcome)).balance_fen
+    }
+
+    pub fn held(&self, outcome: &str) -> i64 {
+        self.account(&card_account(outcome)).held_fen
+    }
+
+    pub fn open_batch(&self) -> BatchNo {
+        self.store
+            .terminal(&terminal())
+            .expect("read")
+            .expect("terminal known")
+            .batch_no
+    }
+
+    /// The newest audit entry.
+    pub fn last_audit(&self) -> AuditEntry {
+        self.store
+            .audit_entries(1, 0)
+            .expect("audit")
+            .into_iter()
+            .next()
+            .expect("an audit entry")
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            txns: self.all_txns(),
+            accounts: all_account_ids()
+                .iter()
+                .map(|id| self.account(id))
+                .collect(),
+            conservation: self.store.conservation().expect("conservation"),
+            audit_seq: self
+                .store
+                .audit_entries(1, 0)
+                .expect("audit")
+                .first()
+                .map(|e| e.seq)
+                .unwrap_or(0),
+        }
+    }
+
+    /// Asserts `reply` is a refusal with `key`, that nothing but the audit trail changed since
+    /// `before`, and that exactly one `*.refused` entry with outcome `refused:<key>` was added.
+    pub fn assert_refused(
+        &self,
+        before: &Snapshot,
+        reply: Reply,
+        key: &str,
+    ) -> Box<dyn Refusal + Send> {
+        let r = match reply {
+            Reply::Refused(r) => r,
+            other => panic!("expected refusal {key}, got {other:?}"),
+        };
+        assert_eq!(r.key(), key, "refusal key");
+        let after = self.snapshot();
+        assert_eq!(after.txns, before.txns, "a refusal changed the journal");
+        assert_eq!(
+            after.accounts, before.accounts,
+            "a refusal changed an issuer account"
+        );
+        assert_eq!(
+            after.conservation, before.conservation,
+            "a refusal moved money"
+        );
+        assert_eq!(
+            after.audit_seq,
+            before.audit_seq + 1,
+            "a refusal writes exactly one audit entry"
+        );
+        let e = self.last_audit();
+        assert!(
+            e.action.ends_with(".refused"),
+            "audit action {:?} is not *.refused",
+            e.action
+        );
+        assert_eq!(e.outcome, format!("refused:{key}"));
+        r
+    }
+
+    /// The invariants every test ends with: the audit chain verifies and no fen vanished.
+    pub fn check_invariants(&self) {
+        let v = self.store.verify_audit().expect("verify audit");
+        assert_eq!(v.first_broken, None, "audit chain broken: {:?}", v.problem);
+        let c = self.store.conservation().expect("conservation");
+        assert!(c.holds(), "money not conserved: {c:?}");
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        // After every test, unless it already failed (a second panic would abort).
+        if !std::thread::panicking() {
+            self.check_invariants();
+        }
+    }
+}
+
+/// The booked transaction of an answer; anything else fails the test.
+pub fn txn(reply: Reply) -> Transaction {
+    match reply {
+        Reply::Txn(t) => t,
+        other => panic!("expected a booked transaction, got {other:?}"),
+    }
+}
+
+/// An approved booked transaction.
+pub fn approved(reply: Reply) -> Transaction {
+    let t = txn(reply);
+    assert!(
+        t.response_code.is_approved(),
+        "expected approval, got {:?} ({})",
+        t.status,
+        t.response_code.code()
+    );
+    t
+}
+
+/// The reference no. of a transaction.
+pub fn rrn(t: &Transaction) -> String {
+    t.rrn.as_ref().expect("an RRN").as_str().to_owned()
+}
+
+/// Host totals as a terminal would send them.
+pub fn totals(debit_fen: i64, debit_count: u32, credit_fen: i64, credit_count: u32) -> Totals {
+    Totals {
+        debit_fen,
+        debit_count,
+        credit_fen,
+        credit_count,
+    }
+}
