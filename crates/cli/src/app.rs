@@ -22,6 +22,15 @@ pub enum Fail {
     Store(StoreError),
     /// Anything else (IO, bad file), with its cause chain.
     Other(anyhow::Error),
+    /// A user error with a catalog message and remedy (`key.msg`, `key.fix`).
+    Message {
+        /// Catalog key without the suffix.
+        key: &'static str,
+        /// Values for `{0}`, `{1}`…
+        args: Vec<String>,
+    },
+    /// The command already printed its (negative) result; only the exit code is left.
+    Reported,
 }
 
 impl From<StoreError> for Fail {
@@ -55,28 +64,39 @@ pub struct App {
 /// The config file in the data directory: `[policy]` overrides the money rules' defaults.
 pub const CONFIG_FILE: &str = "suanpan.toml";
 
+/// The config file's sections: `[policy]` (money rules) and `[server]` (`suanpan serve`).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ConfigFile {
+pub struct ConfigFile {
+    /// The money rules' knobs.
     #[serde(default)]
-    policy: Policy,
+    pub policy: Policy,
+    /// Addresses and limits of `suanpan serve`.
+    #[serde(default)]
+    pub server: suanpan_host::ServerConfig,
 }
 
-impl App {
-    /// Reads the policy from the config file if there is one.
-    pub fn policy(&self) -> anyhow::Result<Policy> {
-        let path = self.data_dir.join(CONFIG_FILE);
+impl ConfigFile {
+    /// Reads a config file; a missing file is the defaults.
+    pub fn read(path: &Path) -> anyhow::Result<ConfigFile> {
         if !path.exists() {
-            return Ok(Policy::default());
+            return Ok(ConfigFile::default());
         }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let cfg: ConfigFile =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         cfg.policy
             .validate()
             .with_context(|| format!("in {}", path.display()))?;
-        Ok(cfg.policy)
+        Ok(cfg)
+    }
+}
+
+impl App {
+    /// Reads the policy from the config file if there is one.
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        Ok(ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?.policy)
     }
 
     /// Opens the store.
@@ -136,7 +156,9 @@ pub fn run(cli: Cli) -> ExitCode {
             output::failure(&app, &fail);
             match fail {
                 Fail::Refused(_) | Fail::Declined(_) => ExitCode::from(3),
-                Fail::Store(_) | Fail::Other(_) => ExitCode::from(1),
+                Fail::Store(_) | Fail::Other(_) | Fail::Message { .. } | Fail::Reported => {
+                    ExitCode::from(1)
+                }
             }
         }
     }
@@ -155,5 +177,7 @@ fn dispatch(app: &App, cmd: Top) -> Result<(), Fail> {
         Top::Operator(c) => crate::cmd_admin::operator(app, c),
         Top::Admin(c) => crate::cmd_admin::admin(app, c),
         Top::Check => crate::cmd_admin::check(app),
+        Top::Serve(a) => crate::cmd_serve::run(app, a),
+        Top::Bench(c) => crate::cmd_bench::run(app, c),
     }
 }

@@ -78,6 +78,11 @@ pub enum Top {
     Admin(AdminCmd),
     /// Checks the store: audit chain, money conservation.
     Check,
+    /// Run the POS center: the 8583 listener, the scheduler, /healthz and /metrics.
+    Serve(crate::cmd_serve::ServeArgs),
+    /// Load generator and baseline server.
+    #[command(subcommand)]
+    Bench(crate::cmd_bench::BenchCmd),
 }
 
 /// `demo …`
@@ -88,6 +93,8 @@ pub enum DemoCmd {
     /// A scripted day at the counter: sales, a declined card, a void, a partial refund,
     /// settlement, with receipts.
     Run,
+    /// The demo terminal id, merchant id and terminal master key (hex).
+    Keys,
 }
 
 /// Who is at the counter.
@@ -525,6 +532,12 @@ pub enum TerminalCmd {
     /// Enable a terminal.
     Enable {
         /// Terminal id.
+        id: String,
+    },
+    /// Load a terminal master key (TMK). Key: SUANPAN_TMK (32 hex digits) or prompt.
+    SetTmk {
+        /// Terminal id.
+        #[arg(long)]
         id: String,
     },
 }

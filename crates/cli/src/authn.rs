@@ -26,9 +26,10 @@ pub fn secret(env: &str, prompt: &str) -> Result<String, Fail> {
         return rpassword::prompt_password(format!("{prompt}: "))
             .map_err(|e| Fail::Other(e.into()));
     }
-    Err(Fail::Other(anyhow::anyhow!(
-        "{prompt}: set {env} or run in a terminal to be prompted"
-    )))
+    Err(Fail::Message {
+        key: "error.secret_missing",
+        args: vec![prompt.to_owned(), env.to_owned()],
+    })
 }
 
 /// Parses an operator number, refusing malformed ones as an unknown operator.

@@ -94,10 +94,7 @@ pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
                 );
             }
             if v.first_broken.is_some() {
-                return Err(Fail::Other(anyhow::anyhow!(
-                    "audit chain broken at entry {}",
-                    v.first_broken.unwrap_or(0)
-                )));
+                return Err(Fail::Reported);
             }
             Ok(())
         }
@@ -242,6 +239,12 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
         TerminalCmd::Enable { id } => {
             store.set_terminal_enabled(&tid(&id)?, true)?;
         }
+        TerminalCmd::SetTmk { id } => {
+            let tmk = authn::secret(crate::cmd_serve::TMK_ENV, "TMK (32 hex digits)")?;
+            if !store.set_terminal_tmk(&tid(&id)?, &tmk)? {
+                return Err(AccessRefused::UnknownTerminal.into());
+            }
+        }
         TerminalCmd::List => {}
     }
     let terminals = store.terminals()?;
@@ -284,9 +287,5 @@ pub fn check(app: &App) -> Result<(), Fail> {
             if money.holds() { "ok" } else { "MISMATCH" }
         );
     }
-    if ok {
-        Ok(())
-    } else {
-        Err(Fail::Other(anyhow::anyhow!("store check failed")))
-    }
+    if ok { Ok(()) } else { Err(Fail::Reported) }
 }

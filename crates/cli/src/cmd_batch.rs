@@ -114,10 +114,11 @@ fn parse_totals(text: &str) -> Result<Totals, Fail> {
         return Err(bad());
     };
     let yuan = |v: &str| -> Result<i64, Fail> {
-        if v == "0" {
-            Ok(0)
-        } else {
-            Amount::from_yuan_str(v).map(|a| a.fen()).map_err(|_| bad())
+        // Zero totals are normal here (no refunds today), unlike amounts to charge.
+        match Amount::from_yuan_str(v) {
+            Ok(a) => Ok(a.fen()),
+            Err(suanpan_core::AmountError::Zero) => Ok(0),
+            Err(_) => Err(bad()),
         }
     };
     Ok(Totals {

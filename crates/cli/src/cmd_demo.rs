@@ -21,6 +21,7 @@ pub fn run(app: &App, cmd: DemoCmd) -> Result<(), Fail> {
     match cmd {
         DemoCmd::Cards => cards(app),
         DemoCmd::Run => day(app),
+        DemoCmd::Keys => crate::cmd_serve::demo_keys(app),
     }
 }
 

@@ -87,6 +87,35 @@ fn row(t: &Transaction, zone: &jiff::tz::TimeZone) -> [String; 18] {
     ]
 }
 
+/// The filters as `name=value` pairs, for the file's first row.
+fn describe(f: &crate::args::FilterArgs) -> String {
+    let pairs = [
+        ("from", &f.from),
+        ("to", &f.to),
+        ("min", &f.min),
+        ("max", &f.max),
+        ("kind", &f.kind),
+        ("status", &f.status),
+        ("method", &f.method),
+        ("voucher", &f.voucher),
+        ("rrn", &f.rrn),
+        ("operator", &f.operator),
+        ("terminal", &f.terminal),
+    ];
+    let mut parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+    if f.include_hidden {
+        parts.push("include_hidden".into());
+    }
+    if parts.is_empty() {
+        "all".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
 pub fn run(app: &App, a: ExportArgs) -> Result<(), Fail> {
     let store = app.open()?;
     let mut f = filter(app, &a.filter)?;
@@ -100,7 +129,7 @@ pub fn run(app: &App, a: ExportArgs) -> Result<(), Fail> {
     } else {
         HEADERS_EN
     };
-    let filter_text = format!("{:?}", a.filter);
+    let filter_text = describe(&a.filter);
     // Written to a temporary name and renamed when complete: a failed export leaves no
     // half-file that looks finished.
     let partial = a.output.with_extension("partial");

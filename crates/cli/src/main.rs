@@ -8,8 +8,10 @@ mod args;
 mod authn;
 mod cmd_admin;
 mod cmd_batch;
+mod cmd_bench;
 mod cmd_demo;
 mod cmd_export;
+mod cmd_serve;
 mod cmd_txn;
 mod output;
 
@@ -18,8 +20,11 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SUANPAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SUANPAN_LOG").unwrap_or_else(|_| {
+        // The server logs its traffic; one-shot commands only their problems.
+        let serving = matches!(cli.command, args::Top::Serve(_));
+        tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" })
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -157,6 +157,15 @@ pub fn failure(app: &App, fail: &Fail) {
             json!({"ok": false, "code": e.key(), "message": e.message(lang), "remedy": e.remedy(lang), "detail": e.to_string()}),
             format!("{}\n{}\n({e})", e.message(lang), e.remedy(lang)),
         ),
+        Fail::Message { key, args } => {
+            let msg = tr(lang, &format!("{key}.msg"), args);
+            let fix = tr(lang, &format!("{key}.fix"), args);
+            (
+                json!({"ok": false, "code": key, "message": msg, "remedy": fix}),
+                format!("{msg}\n{fix}"),
+            )
+        }
+        Fail::Reported => return,
         Fail::Other(e) => {
             let head = if lang == Lang::Zh { "出错" } else { "Error" };
             (

@@ -362,6 +362,14 @@ static ZH: Catalog = &[
         "error.live_store.fix",
         "确认要覆盖时加 --force；覆盖前会先自动备份现有数据",
     ),
+    (
+        "error.secret_missing.msg",
+        "需要{0}，但没有终端可以输入，环境变量 {1} 也未设置",
+    ),
+    (
+        "error.secret_missing.fix",
+        "设置环境变量 {1}，或在终端中运行以输入密码",
+    ),
     ("error.invalid_input.msg", "输入有误：{0}"),
     ("error.invalid_input.fix", "请按提示修改后重试"),
 ];
@@ -952,6 +960,14 @@ static EN: Catalog = &[
     (
         "error.live_store.fix",
         "Add --force to overwrite; the current data is backed up first",
+    ),
+    (
+        "error.secret_missing.msg",
+        "The {0} is needed, but there is no terminal to type it and {1} is not set",
+    ),
+    (
+        "error.secret_missing.fix",
+        "Set the environment variable {1}, or run in a terminal to be prompted",
     ),
     ("error.invalid_input.msg", "Invalid input: {0}"),
     ("error.invalid_input.fix", "Correct it as shown and retry"),

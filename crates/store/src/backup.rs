@@ -131,8 +131,11 @@ pub fn verify(backup: &Path) -> Result<Manifest, StoreError> {
     if key_sha != m.pan_key_sha256 {
         return Err(bad("PAN key copy does not match the manifest".into()));
     }
-    let conn = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| bad(e.to_string()))?;
+    // immutable=1: a backup is never written, and opening it must not leave -wal/-shm files
+    // beside it.
+    let uri = format!("file:{}?immutable=1", backup.display());
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(&uri, flags).map_err(|e| bad(e.to_string()))?;
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|e| bad(e.to_string()))?;

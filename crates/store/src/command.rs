@@ -60,6 +60,17 @@ pub enum OriginalRef {
     AuthCode(String),
 }
 
+impl std::fmt::Display for OriginalRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OriginalRef::Id(id) => write!(f, "txn:{id}"),
+            OriginalRef::Voucher(v) => write!(f, "voucher:{v}"),
+            OriginalRef::Rrn(r) => write!(f, "rrn:{r}"),
+            OriginalRef::AuthCode(a) => write!(f, "auth_code:{a}"),
+        }
+    }
+}
+
 /// One command for the writer.
 #[derive(Debug, Clone)]
 pub enum Command {

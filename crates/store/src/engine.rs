@@ -33,6 +33,55 @@ pub struct Ctx<'a> {
     pub issuer: &'a dyn Issuer,
     /// The audit chain's head.
     pub chain: &'a mut ChainHead,
+    /// What this group already loaded (terminals, RRN counter).
+    pub cache: &'a mut GroupCache,
+}
+
+/// State that lives for one group commit (one write transaction): the terminals already
+/// loaded and the RRN counter, so a burst of sales does not re-read and re-write them per
+/// sale. [`flush`] writes them back at the end of the group, inside the same transaction.
+#[derive(Debug, Default)]
+pub struct GroupCache {
+    terminals: std::collections::HashMap<TerminalId, TerminalState>,
+    dirty: std::collections::HashSet<TerminalId>,
+    /// The last RRN sequence value allocated, once loaded.
+    rrn: Option<i64>,
+}
+
+/// Writes what the group changed in its cache: voucher sequences and the RRN counter.
+pub fn flush(conn: &Connection, cache: &mut GroupCache) -> Result<(), StoreError> {
+    for id in cache.dirty.drain() {
+        if let Some(t) = cache.terminals.get(&id) {
+            conn.prepare_cached(
+                "UPDATE terminals SET next_voucher = ?1, next_training_voucher = ?2 WHERE id = ?3",
+            )?
+            .execute(params![
+                t.next_voucher.value(),
+                t.next_training_voucher.value(),
+                id.as_str()
+            ])?;
+        }
+    }
+    if let Some(seq) = cache.rrn {
+        conn.prepare_cached("UPDATE counters SET value = ?1 WHERE name = 'rrn'")?
+            .execute([seq])?;
+    }
+    Ok(())
+}
+
+/// The terminal from this group's cache, or loaded (and cached) when first seen.
+fn cached_terminal(
+    ctx: &mut Ctx<'_>,
+    id: &TerminalId,
+) -> Result<Result<TerminalState, AccessRefused>, StoreError> {
+    if let Some(t) = ctx.cache.terminals.get(id) {
+        return Ok(Ok(t.clone()));
+    }
+    let loaded = load_terminal(ctx.conn, id)?;
+    if let Ok(t) = &loaded {
+        ctx.cache.terminals.insert(id.clone(), t.clone());
+    }
+    Ok(loaded)
 }
 
 type Res = Result<Reply, StoreError>;
@@ -272,7 +321,7 @@ enum Gate {
 fn gate(ctx: &mut Ctx<'_>, origin: &Origin, action: &str) -> Result<Gate, StoreError> {
     let actor = actor_of(origin);
     let target = format!("terminal:{}", origin.terminal_id);
-    let term = match load_terminal(ctx.conn, &origin.terminal_id)? {
+    let term = match cached_terminal(ctx, &origin.terminal_id)? {
         Ok(t) => t,
         Err(r) => {
             return refuse(ctx, &actor, action, &target, r).map(|r| Gate::Answered(Box::new(r)));
@@ -314,28 +363,40 @@ fn gate(ctx: &mut Ctx<'_>, origin: &Origin, action: &str) -> Result<Gate, StoreE
 
 /// Takes the voucher no. for a new transaction and advances the terminal's sequence.
 fn take_voucher(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     term: &TerminalState,
     origin: &Origin,
 ) -> Result<VoucherNo, StoreError> {
-    let (current, column) = if origin.training {
-        (term.next_training_voucher, "next_training_voucher")
-    } else {
-        (term.next_voucher, "next_voucher")
+    let cached = match ctx.cache.terminals.get_mut(&term.id) {
+        Some(t) => t,
+        None => ctx
+            .cache
+            .terminals
+            .entry(term.id.clone())
+            .or_insert_with(|| term.clone()),
     };
-    let voucher = origin.voucher.unwrap_or(current);
-    ctx.conn
-        .prepare_cached(&format!("UPDATE terminals SET {column} = ?1 WHERE id = ?2"))?
-        .execute(params![voucher.next().value(), term.id.as_str()])?;
+    let slot = if origin.training {
+        &mut cached.next_training_voucher
+    } else {
+        &mut cached.next_voucher
+    };
+    let voucher = origin.voucher.unwrap_or(*slot);
+    *slot = voucher.next();
+    ctx.cache.dirty.insert(term.id.clone());
     Ok(voucher)
 }
 
 /// Allocates the next RRN (unique per store) and an authorization code derived from it.
-fn next_rrn(ctx: &Ctx<'_>) -> Result<(Rrn, AuthCode), StoreError> {
-    let seq: i64 = ctx
-        .conn
-        .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'rrn' RETURNING value")?
-        .query_row([], |r| r.get(0))?;
+fn next_rrn(ctx: &mut Ctx<'_>) -> Result<(Rrn, AuthCode), StoreError> {
+    let last = match ctx.cache.rrn {
+        Some(v) => v,
+        None => ctx
+            .conn
+            .prepare_cached("SELECT value FROM counters WHERE name = 'rrn'")?
+            .query_row([], |r| r.get(0))?,
+    };
+    let seq = last + 1;
+    ctx.cache.rrn = Some(seq);
     let rrn = Rrn::parse(&format!("{:012}", seq % 1_000_000_000_000))
         .map_err(|e| StoreError::Sqlite(e.to_string()))?;
     // A scrambled, stable 6-digit code: auth codes should not be guessable from the RRN order.
@@ -729,7 +790,7 @@ fn void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, f: &VoidFact
             ctx,
             &actor,
             action,
-            &format!("{original:?}"),
+            &original.to_string(),
             VoidRefused::OriginalNotFound,
         );
     };
@@ -826,7 +887,7 @@ fn refund(
             ctx,
             &actor,
             "refund",
-            &format!("{original:?}"),
+            &original.to_string(),
             RefundRefused::OriginalNotFound,
         );
     };
@@ -893,7 +954,7 @@ fn complete(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: 
             ctx,
             &actor,
             "completion",
-            &format!("{original:?}"),
+            &original.to_string(),
             CompletionRefused::OriginalNotFound,
         );
     };
@@ -974,7 +1035,7 @@ fn preauth_void(
             ctx,
             &actor,
             "preauth_void",
-            &format!("{original:?}"),
+            &original.to_string(),
             PreAuthVoidRefused::OriginalNotFound,
         );
     };
@@ -1136,6 +1197,10 @@ fn settle(
     actor: &str,
     theirs: Option<Totals>,
 ) -> Result<SettleReport, StoreError> {
+    // Settlement changes the terminal's batch: write the group's cached state first and
+    // reload terminals afterwards.
+    flush(ctx.conn, ctx.cache)?;
+    ctx.cache.terminals.clear();
     let term = load_terminal(ctx.conn, terminal)?
         .map_err(|r| StoreError::Invalid(r.message(suanpan_core::Lang::En)))?;
     let txns: Vec<Transaction> = ctx

@@ -84,7 +84,7 @@ CREATE TABLE txns (
     training         INTEGER NOT NULL DEFAULT 0,
     linked_id        INTEGER REFERENCES txns(id),
     hold_expires_at  INTEGER,
-    idem_key         TEXT UNIQUE,
+    idem_key         TEXT,
     request_hash     TEXT,
     -- The invariant of refunds, enforced by the database as a second line behind the core.
     CHECK (refunded_fen <= amount_fen)
@@ -95,7 +95,9 @@ CREATE UNIQUE INDEX txns_one_void ON txns(original_id)
     WHERE kind IN ('void', 'completion_void', 'preauth_void', 'completion') AND status = 'approved';
 CREATE INDEX txns_terminal_batch ON txns(terminal_id, batch_id, voucher_no);
 CREATE INDEX txns_created ON txns(created_at);
-CREATE INDEX txns_original ON txns(original_id);
+CREATE INDEX txns_original ON txns(original_id) WHERE original_id IS NOT NULL;
+-- Partial: most rows (the host-numbered ones) have no idempotency key.
+CREATE UNIQUE INDEX txns_idem_key ON txns(idem_key) WHERE idem_key IS NOT NULL;
 
 CREATE TABLE accounts (
     id           TEXT PRIMARY KEY,

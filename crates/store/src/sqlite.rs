@@ -337,58 +337,71 @@ fn run_group(
     group: &[Job],
     opts: &OpenOptions,
 ) -> Vec<Result<Reply, StoreError>> {
-    let fail_all = |e: StoreError| -> Vec<Result<Reply, StoreError>> {
-        let msg = e.to_string();
-        tracing::error!(error = %msg, commands = group.len(), "group commit failed; nothing of it was saved");
-        group.iter().map(|_| Err(clone_error(&e))).collect()
-    };
-    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-        Ok(t) => t,
-        Err(e) => return fail_all(e.into()),
-    };
-    let mut chain = match ChainHead::read(&tx) {
-        Ok(c) => c,
-        Err(e) => return fail_all(e.into()),
-    };
-    let now = opts.clock.now();
-    let mut results = Vec::with_capacity(group.len());
-    for job in group {
-        results.push(run_one(&tx, &mut chain, opts, now, &job.cmd));
-    }
-    match tx.commit() {
-        Ok(()) => results,
-        Err(e) => fail_all(e.into()),
+    let cmds: Vec<&Command> = group.iter().map(|j| &j.cmd).collect();
+    match run_all(conn, &cmds, opts) {
+        Ok(replies) => replies.into_iter().map(Ok).collect(),
+        // One command failed: nothing of the group was committed. Run each command in its own
+        // transaction so one failure does not fail the others (the rare, slow path; the
+        // common path needs no savepoint per command).
+        Err(GroupError::Command(_)) if group.len() > 1 => group
+            .iter()
+            .map(|j| {
+                run_all(conn, &[&j.cmd], opts)
+                    .map(|mut v| v.remove(0))
+                    .map_err(GroupError::into_inner)
+            })
+            .collect(),
+        Err(e) => {
+            let e = e.into_inner();
+            tracing::error!(error = %e, commands = group.len(), "group commit failed; nothing of it was saved");
+            group.iter().map(|_| Err(clone_error(&e))).collect()
+        }
     }
 }
 
-fn run_one(
-    tx: &rusqlite::Transaction<'_>,
-    chain: &mut ChainHead,
-    opts: &OpenOptions,
-    now: jiff::Timestamp,
-    cmd: &Command,
-) -> Result<Reply, StoreError> {
-    let saved = chain.clone();
-    tx.execute_batch("SAVEPOINT cmd")?;
-    let mut ctx = Ctx {
-        conn: tx,
-        policy: &opts.policy,
-        now,
-        issuer: opts.issuer.as_ref(),
-        chain,
-    };
-    match engine::apply(&mut ctx, cmd) {
-        Ok(reply) => {
-            tx.execute_batch("RELEASE cmd")?;
-            Ok(reply)
-        }
-        Err(e) => {
-            // Undo this command only; the chain head goes back with it.
-            tx.execute_batch("ROLLBACK TO cmd; RELEASE cmd")?;
-            *chain = saved;
-            Err(e)
+/// Where a group failed: in a command (worth retrying the others alone) or around it
+/// (begin/commit: busy, disk full — retrying one by one would only fail again, slower).
+enum GroupError {
+    Command(StoreError),
+    Transaction(StoreError),
+}
+
+impl GroupError {
+    fn into_inner(self) -> StoreError {
+        match self {
+            GroupError::Command(e) | GroupError::Transaction(e) => e,
         }
     }
+}
+
+/// Runs commands in one transaction and commits; all or nothing.
+fn run_all(
+    conn: &mut Connection,
+    cmds: &[&Command],
+    opts: &OpenOptions,
+) -> Result<Vec<Reply>, GroupError> {
+    let around = |e: rusqlite::Error| GroupError::Transaction(e.into());
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(around)?;
+    let mut chain = ChainHead::read(&tx).map_err(around)?;
+    let now = opts.clock.now();
+    let mut cache = engine::GroupCache::default();
+    let mut replies = Vec::with_capacity(cmds.len());
+    for cmd in cmds {
+        let mut ctx = Ctx {
+            conn: &tx,
+            policy: &opts.policy,
+            now,
+            issuer: opts.issuer.as_ref(),
+            chain: &mut chain,
+            cache: &mut cache,
+        };
+        replies.push(engine::apply(&mut ctx, cmd).map_err(GroupError::Command)?);
+    }
+    engine::flush(&tx, &mut cache).map_err(GroupError::Command)?;
+    tx.commit().map_err(around)?;
+    Ok(replies)
 }
 
 fn clone_error(e: &StoreError) -> StoreError {

@@ -1,0 +1,145 @@
+//! `bench load` (the load generator) and `bench echo-server` (the bare baseline server).
+
+use crate::app::{App, Fail};
+use crate::output;
+use anyhow::Context;
+use serde_json::json;
+use std::time::Duration;
+use suanpan_core::{MerchantId, TerminalId};
+use suanpan_host::bench::{self, LoadOptions, LoadReport, Mix};
+use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TMK_HEX};
+
+/// `bench …`
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCmd {
+    /// Drive a running `serve` with N signed-in terminals sending MACed traffic; check every
+    /// response; print throughput and latency percentiles. Terminals are B0000001…; with
+    /// --register they are first added (with the demo TMK) to --data-dir.
+    Load(LoadArgs),
+    /// A bare server that frames each request and sends it straight back (no decoding, no
+    /// store): the baseline for `bench load --echo`.
+    EchoServer {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:5900")]
+        addr: String,
+    },
+}
+
+/// `bench load` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadArgs {
+    /// The host's 8583 address.
+    #[arg(long, default_value = "127.0.0.1:5800")]
+    pub target: String,
+    /// Simulated terminals, one connection each.
+    #[arg(long, default_value_t = 4)]
+    pub terminals: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Operation mix: weights of sale, void, refund, balance.
+    #[arg(long, default_value = "sale:80,void:10,refund:5,balance:5")]
+    pub mix: String,
+    /// Register the bench terminals (demo merchant, demo TMK) in --data-dir first.
+    #[arg(long)]
+    pub register: bool,
+    /// Echo mode: send a fixed frame and expect it back (against `bench echo-server`).
+    #[arg(long)]
+    pub echo: bool,
+}
+
+/// Most terminals a run may simulate (one connection and task each).
+const TERMINALS_MAX: usize = 1_000;
+
+pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cmd {
+        BenchCmd::EchoServer { addr } => {
+            rt.block_on(bench::echo_server(&addr, |a| {
+                println!("echo server listening on {a}");
+            }))?;
+            Ok(())
+        }
+        BenchCmd::Load(a) => {
+            if a.terminals == 0 || a.terminals > TERMINALS_MAX {
+                return Err(Fail::Other(anyhow::anyhow!(
+                    "--terminals must be 1 to {TERMINALS_MAX}"
+                )));
+            }
+            let target = a
+                .target
+                .parse()
+                .with_context(|| format!("--target {}", a.target))?;
+            let duration = Duration::from_secs(a.duration);
+            let report = if a.echo {
+                rt.block_on(bench::echo_load(target, a.terminals, duration))?
+            } else {
+                let ids: Vec<String> = (1..=a.terminals).map(|i| format!("B{i:07}")).collect();
+                if a.register {
+                    register(app, &ids)?;
+                }
+                let opts = LoadOptions {
+                    target,
+                    terminals: ids,
+                    merchant: DEMO_MERCHANT.to_owned(),
+                    tmk_hex: DEMO_TMK_HEX.to_owned(),
+                    duration,
+                    mix: Mix::parse(&a.mix)?,
+                };
+                rt.block_on(bench::load(opts))?
+            };
+            print(app, &report);
+            if report.mismatches > 0 || report.failed_terminals > 0 {
+                return Err(Fail::Other(anyhow::anyhow!(
+                    "{} mismatched responses, {} failed terminals",
+                    report.mismatches,
+                    report.failed_terminals
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Adds the bench terminals that are not registered yet.
+fn register(app: &App, ids: &[String]) -> Result<(), Fail> {
+    let store = app.open()?;
+    let merchant = MerchantId::parse(DEMO_MERCHANT)
+        .map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
+    let known: Vec<String> = store.terminals()?.into_iter().map(|t| t.id).collect();
+    for id in ids.iter().filter(|id| !known.contains(id)) {
+        let tid = TerminalId::parse(id).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
+        store.add_terminal(&tid, &merchant, Some(DEMO_TMK_HEX))?;
+    }
+    Ok(())
+}
+
+fn print(app: &App, r: &LoadReport) {
+    if app.json {
+        output::print_json(
+            &json!({"ok": r.mismatches == 0 && r.failed_terminals == 0, "report": r}),
+        );
+        return;
+    }
+    println!(
+        "{} requests in {:.1} s: {:.0}/s; ok {}, mismatches {}, failed terminals {}",
+        r.requests, r.seconds, r.throughput, r.ok, r.mismatches, r.failed_terminals
+    );
+    println!(
+        "latency p50 {:.2} ms  p99 {:.2} ms  p999 {:.2} ms  max {:.2} ms",
+        r.p50_us as f64 / 1e3,
+        r.p99_us as f64 / 1e3,
+        r.p999_us as f64 / 1e3,
+        r.max_us as f64 / 1e3
+    );
+    let kinds: Vec<String> = r.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    if !kinds.is_empty() {
+        println!("sent: {}", kinds.join(", "));
+    }
+    for m in &r.mismatch_samples {
+        println!("  mismatch: {m}");
+    }
+}

@@ -1,0 +1,170 @@
+//! `serve` (the POS center: 8583 listener, scheduler, health and metrics) and `demo keys`.
+
+use crate::app::{App, CONFIG_FILE, ConfigFile, Fail};
+use crate::output;
+use anyhow::Context;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use suanpan_core::Lang;
+use suanpan_store::admin::{DEMO_MERCHANT, DEMO_OPERATORS, DEMO_TERMINAL, DEMO_TMK_HEX};
+use suanpan_store::{OpenOptions, SqliteStore};
+
+/// Environment variable of a terminal master key for `admin terminal set-tmk`.
+pub const TMK_ENV: &str = "SUANPAN_TMK";
+
+/// `serve` arguments. Each address: flag, else `SUANPAN_*` environment, else `[server]` in
+/// the config file, else the default.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Create the data directory with demo data if it holds no store yet, and print the
+    /// demo terminal, operators and keys.
+    #[arg(long)]
+    pub demo: bool,
+    /// The 8583 listener, HOST:PORT (default 127.0.0.1:5800; port 0: any free port).
+    #[arg(long, env = "SUANPAN_ISO8583_ADDR")]
+    pub iso8583_addr: Option<String>,
+    /// The HTTP port for /healthz and /metrics (default 127.0.0.1:8080).
+    #[arg(long, env = "SUANPAN_HTTP_ADDR")]
+    pub http_addr: Option<String>,
+    /// Config file (default DATA_DIR/suanpan.toml): `[policy]` and `[server]`.
+    #[arg(long, env = "SUANPAN_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| app.data_dir.join(CONFIG_FILE));
+    let cfg = ConfigFile::read(&path)?;
+    let mut server = cfg.server;
+    if let Some(a) = args.iso8583_addr {
+        server.iso8583_addr = a;
+    }
+    if let Some(a) = args.http_addr {
+        server.http_addr = a;
+    }
+    let fresh = !app.data_dir.join(suanpan_store::sqlite::DB_FILE).exists();
+    let opts = OpenOptions {
+        policy: cfg.policy,
+        ..OpenOptions::default()
+    };
+    let store = if args.demo && fresh {
+        let store = SqliteStore::create(&app.data_dir, opts)?;
+        App::write_pan_key(&app.data_dir)?;
+        store.seed_demo(&app.fingerprinter()?)?;
+        store
+    } else {
+        SqliteStore::open(&app.data_dir, opts)?
+    };
+    let fingerprinter = app.fingerprinter()?;
+    let store = Arc::new(store);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("suanpan-serve")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let running = suanpan_host::start(store, fingerprinter, server).await?;
+        announce(app, &running, args.demo, fresh);
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Prints where the host listens (one JSON line under --json) and, with --demo, the demo
+/// terminal, operators and key.
+fn announce(app: &App, r: &suanpan_host::Running, demo: bool, created: bool) {
+    let operators: Vec<_> = DEMO_OPERATORS
+        .iter()
+        .map(|(no, pw, name)| json!({"operator": no, "password": pw, "name": name}))
+        .collect();
+    if app.json {
+        let mut v = json!({"ok": true, "iso8583_addr": r.iso8583_addr.to_string(),
+            "http_addr": r.http_addr.to_string(), "data_dir": app.data_dir, "created": created});
+        if demo {
+            v["demo"] = json!({"terminal_id": DEMO_TERMINAL, "merchant_id": DEMO_MERCHANT,
+                "tmk_hex": DEMO_TMK_HEX, "operators": operators});
+        }
+        output::print_json(&v);
+        return;
+    }
+    let zh = app.lang == Lang::Zh;
+    println!(
+        "{} 8583 {}  HTTP {} (/healthz /metrics)",
+        if zh {
+            "算盘 POS 中心已启动："
+        } else {
+            "Suanpan POS center listening:"
+        },
+        r.iso8583_addr,
+        r.http_addr
+    );
+    println!(
+        "{} {}",
+        if zh { "数据目录" } else { "Data directory" },
+        app.data_dir.display()
+    );
+    if demo {
+        println!(
+            "{} {DEMO_TERMINAL}  {} {DEMO_MERCHANT}  TMK {DEMO_TMK_HEX}",
+            if zh { "演示终端" } else { "Demo terminal" },
+            if zh { "商户" } else { "merchant" }
+        );
+        for (no, pw, name) in DEMO_OPERATORS {
+            println!(
+                "  {no}  {name}  {} {pw}",
+                if zh { "密码" } else { "password" }
+            );
+        }
+        eprintln!(
+            "{}",
+            if zh {
+                "警告：演示主密钥与出厂密码仅供演示，切勿用于生产"
+            } else {
+                "WARNING: the demo master key and factory passwords are for the demo only"
+            }
+        );
+    }
+    println!(
+        "{}",
+        if zh {
+            "按 Ctrl-C 停止。重启后终端须重新签到（会话与工作密钥只在内存中）。"
+        } else {
+            "Ctrl-C stops. After a restart terminals sign in again (sessions and working keys live in memory only)."
+        }
+    );
+}
+
+/// `demo keys`: what a terminal emulator needs to talk to the demo host.
+pub fn demo_keys(app: &App) -> Result<(), Fail> {
+    if app.json {
+        output::print_json(&json!({"ok": true, "terminal_id": DEMO_TERMINAL,
+            "merchant_id": DEMO_MERCHANT, "tmk_hex": DEMO_TMK_HEX}));
+    } else {
+        println!("terminal_id {DEMO_TERMINAL}");
+        println!("merchant_id {DEMO_MERCHANT}");
+        println!("tmk_hex     {DEMO_TMK_HEX}");
+    }
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! The load generator (`suanpan bench load`) and the bare echo server
+//! (`suanpan bench echo-server`).
+//!
+//! Each simulated terminal signs in on its own connection and sends MACed traffic in the
+//! given mix until the duration ends; every response is checked (code `00`, STAN echoed,
+//! MAC valid). Bounded by design: the duration, the terminal count and one request in
+//! flight per terminal.
+
+use crate::client::{Card, Connection, Kind, Original, Terminal};
+use anyhow::{Context, bail};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use suanpan_iso8583::{Status, split_frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Mismatch samples kept for the report.
+const MISMATCH_SAMPLES_MAX: usize = 20;
+/// The demo card the load uses (approve, no PIN).
+const LOAD_PAN: &str = "6222021234567890128";
+
+/// The share of each operation, in percent points (relative weights).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mix {
+    /// Sales.
+    pub sale: u32,
+    /// Voids of an earlier sale of the same terminal.
+    pub void: u32,
+    /// Partial refunds of an earlier sale.
+    pub refund: u32,
+    /// Balance inquiries.
+    pub balance: u32,
+}
+
+impl Mix {
+    /// Parses `sale:80,void:10,refund:5,balance:5` (missing names are 0).
+    ///
+    /// # Errors
+    /// An unknown name, a bad number, or all weights zero.
+    pub fn parse(text: &str) -> anyhow::Result<Mix> {
+        let mut m = Mix {
+            sale: 0,
+            void: 0,
+            refund: 0,
+            balance: 0,
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, weight) = part
+                .split_once(':')
+                .with_context(|| format!("mix entry {part:?}: NAME:WEIGHT"))?;
+            let w: u32 = weight
+                .parse()
+                .with_context(|| format!("mix weight {weight:?}"))?;
+            match name {
+                "sale" => m.sale = w,
+                "void" => m.void = w,
+                "refund" => m.refund = w,
+                "balance" => m.balance = w,
+                other => bail!("unknown mix operation {other:?} (sale, void, refund, balance)"),
+            }
+        }
+        if m.total() == 0 {
+            bail!("the mix has no weight");
+        }
+        Ok(m)
+    }
+
+    fn total(&self) -> u32 {
+        self.sale + self.void + self.refund + self.balance
+    }
+
+    fn pick(&self, roll: u32) -> Kind {
+        let r = roll % self.total();
+        if r < self.sale {
+            Kind::Sale
+        } else if r < self.sale + self.void {
+            Kind::Void
+        } else if r < self.sale + self.void + self.refund {
+            Kind::Refund
+        } else {
+            Kind::Balance
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The host's 8583 address.
+    pub target: SocketAddr,
+    /// Terminal ids to use (each must be registered with `tmk_hex`).
+    pub terminals: Vec<String>,
+    /// Their merchant.
+    pub merchant: String,
+    /// Their master key.
+    pub tmk_hex: String,
+    /// How long.
+    pub duration: Duration,
+    /// The operation mix.
+    pub mix: Mix,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LoadReport {
+    /// Requests answered.
+    pub requests: u64,
+    /// Of them, answered as expected.
+    pub ok: u64,
+    /// Answered otherwise (code, STAN or MAC).
+    pub mismatches: u64,
+    /// Terminals whose connection or sign-in failed.
+    pub failed_terminals: u64,
+    /// Seconds measured.
+    pub seconds: f64,
+    /// Requests per second.
+    pub throughput: f64,
+    /// Latency percentiles in microseconds.
+    pub p50_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// Slowest.
+    pub max_us: u64,
+    /// Per operation: sent.
+    pub by_kind: Vec<(String, u64)>,
+    /// A few mismatches, for the eye.
+    pub mismatch_samples: Vec<String>,
+}
+
+#[derive(Default)]
+struct TerminalStats {
+    latencies_us: Vec<u64>,
+    ok: u64,
+    mismatches: u64,
+    samples: Vec<String>,
+    by_kind: [u64; 4],
+    failed: bool,
+}
+
+fn kind_index(k: Kind) -> usize {
+    match k {
+        Kind::Sale => 0,
+        Kind::Void => 1,
+        Kind::Refund => 2,
+        _ => 3,
+    }
+}
+
+/// Runs the load and reports.
+///
+/// # Errors
+/// Only for bad options; failures of terminals are counted in the report.
+pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
+    if opts.terminals.is_empty() {
+        bail!("no terminals");
+    }
+    let started = Instant::now();
+    let deadline = started + opts.duration;
+    let mut tasks = Vec::new();
+    for (i, id) in opts.terminals.iter().enumerate() {
+        let (id, o) = (id.clone(), opts.clone());
+        tasks.push(tokio::spawn(async move {
+            run_terminal(&o, &id, deadline, i as u32).await
+        }));
+    }
+    let mut all = TerminalStats::default();
+    let mut failed = 0;
+    for t in tasks {
+        let s = t.await.unwrap_or_else(|_| TerminalStats {
+            failed: true,
+            ..TerminalStats::default()
+        });
+        failed += u64::from(s.failed);
+        all.latencies_us.extend(s.latencies_us);
+        all.ok += s.ok;
+        all.mismatches += s.mismatches;
+        for (a, b) in all.by_kind.iter_mut().zip(s.by_kind) {
+            *a += b;
+        }
+        for m in s.samples {
+            if all.samples.len() < MISMATCH_SAMPLES_MAX {
+                all.samples.push(m);
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(report(all, failed, seconds))
+}
+
+fn report(mut all: TerminalStats, failed: u64, seconds: f64) -> LoadReport {
+    all.latencies_us.sort_unstable();
+    let pct = |p: f64| -> u64 {
+        if all.latencies_us.is_empty() {
+            return 0;
+        }
+        let i = ((all.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        all.latencies_us[i.min(all.latencies_us.len() - 1)]
+    };
+    let requests = all.latencies_us.len() as u64;
+    LoadReport {
+        requests,
+        ok: all.ok,
+        mismatches: all.mismatches,
+        failed_terminals: failed,
+        seconds,
+        throughput: requests as f64 / seconds.max(f64::EPSILON),
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        p999_us: pct(0.999),
+        max_us: all.latencies_us.last().copied().unwrap_or(0),
+        by_kind: ["sale", "void", "refund", "balance"]
+            .iter()
+            .zip(all.by_kind)
+            .map(|(k, n)| ((*k).to_owned(), n))
+            .collect(),
+        mismatch_samples: all.samples,
+    }
+}
+
+async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -> TerminalStats {
+    let mut s = TerminalStats::default();
+    let Ok(mut t) = Terminal::new(id, &o.merchant, &o.tmk_hex) else {
+        s.failed = true;
+        return s;
+    };
+    let Ok(mut c) = Connection::connect(o.target).await else {
+        s.failed = true;
+        return s;
+    };
+    let signed = match t.sign_in() {
+        Ok(f) => match c.call(&f).await {
+            Ok(body) => t
+                .accept_sign_in(&body)
+                .map(|r| r.code == "00")
+                .unwrap_or(false),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    };
+    if !signed {
+        s.failed = true;
+        return s;
+    }
+    let card = Card::new(LOAD_PAN, "3012");
+    // Approved sales of this terminal not voided yet: (original, refunded so far).
+    let mut open: Vec<(Original, u64)> = Vec::new();
+    let mut rng = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    while Instant::now() < deadline {
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        let mut kind = o.mix.pick(rng);
+        // Only a sale never refunded can be voided (a refunded one is refused 12).
+        let voidable = open.iter().rposition(|(_, refunded)| *refunded == 0);
+        if (kind == Kind::Void && voidable.is_none()) || (kind == Kind::Refund && open.is_empty()) {
+            kind = Kind::Sale;
+        }
+        let (amount, original) = match (kind, voidable) {
+            (Kind::Void, Some(i)) => {
+                let (orig, _) = open.swap_remove(i);
+                (100, Some(orig))
+            }
+            (Kind::Refund, _) => {
+                let i = rng as usize % open.len();
+                open[i].1 += 1;
+                let orig = open[i].0.clone();
+                if open[i].1 >= 100 {
+                    open.swap_remove(i);
+                }
+                (1, Some(orig))
+            }
+            _ => (100, None),
+        };
+        let Ok((stan, frame)) = t.request(kind, &card, amount, original.as_ref()) else {
+            s.failed = true;
+            return s;
+        };
+        let sent = Instant::now();
+        let Ok(body) = c.call(&frame).await else {
+            s.failed = true;
+            return s;
+        };
+        s.latencies_us.push(sent.elapsed().as_micros() as u64);
+        s.by_kind[kind_index(kind)] += 1;
+        match t.parse(&body) {
+            Ok(r) if r.code == "00" && r.stan == Some(stan) && r.mac_ok == Some(true) => {
+                s.ok += 1;
+                if kind == Kind::Sale {
+                    open.push((Original::of(&r, t.batch), 0));
+                }
+            }
+            other => {
+                s.mismatches += 1;
+                if s.samples.len() < MISMATCH_SAMPLES_MAX {
+                    let what = match other {
+                        Ok(r) => format!(
+                            "code {} ({}) stan {:?} mac {:?}",
+                            r.code, r.text, r.stan, r.mac_ok
+                        ),
+                        Err(e) => format!("undecodable: {e}"),
+                    };
+                    s.samples.push(format!("{id} {kind:?} stan {stan}: {what}"));
+                }
+            }
+        }
+    }
+    s
+}
+
+/// The bare baseline server: frames each request and writes it straight back, without
+/// decoding or storing. Runs until the process ends.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn echo_server(addr: &str, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    ready(listener.local_addr()?);
+    loop {
+        let (mut sock, _) = listener.accept().await?;
+        let _ = sock.set_nodelay(true);
+        tokio::spawn(async move {
+            let mut buf = Vec::with_capacity(4096);
+            let mut chunk = [0u8; 4096];
+            loop {
+                match split_frame(&buf) {
+                    Ok(Status::Complete(f)) => {
+                        let n = f.consumed;
+                        if sock.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                        buf.drain(..n);
+                        continue;
+                    }
+                    Ok(Status::Partial) => {}
+                    Err(_) => return,
+                }
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        });
+    }
+}
+
+/// Echo-mode load: each connection sends a fixed framed request and expects it back, for
+/// the network-and-framing baseline against [`echo_server`].
+///
+/// # Errors
+/// When no connection can be made.
+pub async fn echo_load(
+    target: SocketAddr,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadReport> {
+    let mut t = Terminal::new(
+        "00000000",
+        "000000000000000",
+        "0123456789ABCDEFFEDCBA9876543210",
+    )?;
+    let frame = t.echo()?;
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let frame = frame.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = TerminalStats::default();
+            let Ok(mut c) = Connection::connect(target).await else {
+                s.failed = true;
+                return s;
+            };
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                match c.call(&frame).await {
+                    Ok(body) if body == frame[2..] => s.ok += 1,
+                    Ok(_) => s.mismatches += 1,
+                    Err(_) => {
+                        s.failed = true;
+                        return s;
+                    }
+                }
+                s.latencies_us.push(sent.elapsed().as_micros() as u64);
+            }
+            s
+        }));
+    }
+    let mut all = TerminalStats::default();
+    let mut failed = 0;
+    for task in tasks {
+        let s = task.await.unwrap_or_default();
+        failed += u64::from(s.failed);
+        all.latencies_us.extend(s.latencies_us);
+        all.ok += s.ok;
+        all.mismatches += s.mismatches;
+    }
+    Ok(report(all, failed, started.elapsed().as_secs_f64()))
+}

@@ -1,0 +1,925 @@
+//! One request frame in, one response frame out: decode, route by MTI / 60.1 / 60.3, check
+//! session and MAC, run one store command, and build the response.
+//!
+//! **Architecture Invariant:** this is the only place that turns store replies and refusals
+//! into 8583 response codes and 63.2 text. It decides no money rule: every transaction goes
+//! to the store as one [`Command`]; the host only refuses what the wire itself tells it
+//! (format, MAC, session, terminal).
+
+use crate::Host;
+use crate::session::Session;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use suanpan_core::refusal::{AccessRefused, ReversalRefused};
+use suanpan_core::settlement::Totals;
+use suanpan_core::{
+    Amount, BatchNo, Lang, OperatorNo, Pan, PaymentMethod, Refusal, ResponseCode, TerminalId,
+    Transaction, TxnKind, VoucherNo,
+};
+use suanpan_iso8583::crypto::decrypt_pin;
+use suanpan_iso8583::{
+    Error as WireError, Field60, Format, HEADER_BYTES, Header, Message, MessageBuilder, Mti,
+    SettlementTotals, TPDU_BYTES, TPDU_ID, Tmk, Tpdu, WorkingKeys,
+};
+use suanpan_store::command::{Origin, OriginalRef};
+use suanpan_store::{Command, Instrument, Reply, SettleReport, Store};
+
+/// Field 32 of responses: this host's acquiring institution id.
+pub const ACQUIRER_ID: &str = "48020000";
+/// 63.2 may hold at most this many GBK bytes (63 is ans...163, 63.1 takes 3).
+const FIELD63_TEXT_BYTES_MAX: usize = 160;
+/// 60.3 of a sign-in with double-length keys.
+const NET_SIGN_IN_DOUBLE: u16 = 3;
+/// 60.3 of a sign-out.
+const NET_SIGN_OUT: u16 = 2;
+/// 60.3 of an echo test.
+const NET_ECHO: u16 = 301;
+
+/// What the connection does with a frame.
+pub enum Outcome {
+    /// Send these bytes (a whole frame, length prefix included).
+    Reply {
+        /// The frame.
+        frame: Vec<u8>,
+        /// The request's MTI, for metrics.
+        mti: Mti,
+        /// The response code sent.
+        code: &'static str,
+    },
+    /// Nothing sensible can be answered: close the connection.
+    Close,
+}
+
+/// Why a request could not be answered with a business response.
+enum Fault {
+    /// Missing or malformed field: answer 30.
+    Format(&'static str),
+    /// The store or the encoder failed: answer 96, keep the cause for the log.
+    Internal(anyhow::Error),
+}
+
+impl From<WireError> for Fault {
+    fn from(e: WireError) -> Fault {
+        Fault::Internal(anyhow::anyhow!("encoding the response: {e}"))
+    }
+}
+
+impl From<suanpan_store::StoreError> for Fault {
+    fn from(e: suanpan_store::StoreError) -> Fault {
+        Fault::Internal(anyhow::Error::new(e))
+    }
+}
+
+/// A response being built: the builder, the code, and the key to MAC it with.
+struct Answer {
+    b: MessageBuilder,
+    code: ResponseCode,
+    mac: Option<Arc<Session>>,
+}
+
+impl Host {
+    /// Handles one frame body (TPDU through the last field). Blocking: runs store commands.
+    pub fn handle(&self, body: &[u8]) -> Outcome {
+        let msg = match Message::decode(body) {
+            Ok(m) => m,
+            Err(e) => return self.undecodable(body, e),
+        };
+        let mti = msg.mti();
+        let answer = match self.route(&msg) {
+            Ok(a) => a,
+            Err(Fault::Format(what)) => {
+                tracing::warn!(%mti, what, "format error");
+                let mut b = echo_base(&msg);
+                self.finish_text(&mut b, ResponseCode::FormatError, None);
+                Answer {
+                    b,
+                    code: ResponseCode::FormatError,
+                    mac: None,
+                }
+            }
+            Err(Fault::Internal(e)) => {
+                tracing::error!(%mti, error = format!("{e:#}"), "request failed; answered 96");
+                let mut b = echo_base(&msg);
+                self.finish_text(&mut b, ResponseCode::SystemMalfunction, None);
+                Answer {
+                    b,
+                    code: ResponseCode::SystemMalfunction,
+                    mac: None,
+                }
+            }
+        };
+        let code = answer.code.code();
+        match encode(answer) {
+            Ok(frame) => Outcome::Reply { frame, mti, code },
+            Err(e) => {
+                tracing::error!(%mti, error = %e, "response could not be encoded; closing");
+                Outcome::Close
+            }
+        }
+    }
+
+    /// A frame that does not decode: answer 30 when TPDU, header and MTI can be read (so the
+    /// reply can be addressed), else close.
+    fn undecodable(&self, body: &[u8], e: WireError) -> Outcome {
+        let Some((tpdu, mti)) = peek_addressing(body) else {
+            tracing::warn!(error = %e, "undecodable frame without a readable header; closing");
+            return Outcome::Close;
+        };
+        tracing::warn!(%mti, error = %e, "undecodable frame; answered 30");
+        let mut b = MessageBuilder::new(tpdu.swapped(), Header::POS, mti.response());
+        self.finish_text(&mut b, ResponseCode::FormatError, None);
+        let answer = Answer {
+            b,
+            code: ResponseCode::FormatError,
+            mac: None,
+        };
+        match encode(answer) {
+            Ok(frame) => Outcome::Reply {
+                frame,
+                mti,
+                code: ResponseCode::FormatError.code(),
+            },
+            Err(_) => Outcome::Close,
+        }
+    }
+
+    fn route(&self, msg: &Message<'_>) -> Result<Answer, Fault> {
+        let tid = terminal_id(msg)?;
+        match msg.mti() {
+            Mti::NETWORK_REQUEST => self.sign_in(msg, &tid),
+            Mti::NETWORK_ADVICE_REQUEST => match field60(msg)?.network_code {
+                NET_SIGN_OUT => self.sign_out(msg, &tid),
+                NET_ECHO => self.echo(msg, &tid),
+                _ => Ok(self.refuse_code(msg, ResponseCode::NotSupported, None)),
+            },
+            Mti::SETTLEMENT_REQUEST => self.settle(msg, &tid),
+            Mti::BATCH_UPLOAD_REQUEST => self.batch_upload(msg, &tid),
+            m if m.carries_mac() && m.is_request() => self.financial(msg, &tid),
+            _ => Ok(self.refuse_code(msg, ResponseCode::NotSupported, None)),
+        }
+    }
+
+    // ----- network management -------------------------------------------------------------
+
+    fn sign_in(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+        let term = match self.store.terminal(tid)? {
+            Ok(t) => t,
+            Err(r) => return Ok(self.refuse(msg, &r, None)),
+        };
+        if let Ok(m) = msg.text(42)
+            && m.trim() != term.merchant_id.as_str()
+        {
+            return Ok(self.refuse(msg, &AccessRefused::UnknownMerchant, None));
+        }
+        let f60 = field60(msg)?;
+        if f60.network_code != NET_SIGN_IN_DOUBLE {
+            // Single-DES keys (60.3 001) are a known gap of the codec.
+            return Ok(self.refuse_code(msg, ResponseCode::NotSupported, None));
+        }
+        let operator = msg
+            .operator()
+            .ok()
+            .and_then(|o| OperatorNo::parse(o.trim()).ok())
+            .ok_or(Fault::Format("63 operator"))?;
+        if self
+            .store
+            .operator_secret(&term.merchant_id, operator)?
+            .is_none()
+        {
+            return Ok(self.refuse(msg, &AccessRefused::UnknownOperator, None));
+        }
+        let Some(tmk) = self
+            .store
+            .terminal_tmk(tid)?
+            .and_then(|h| Tmk::from_hex(&h).ok())
+        else {
+            tracing::warn!(terminal = %tid, "sign-in refused: no terminal master key loaded");
+            let text = "终端主密钥未装载";
+            return Ok(self.refuse_code(msg, ResponseCode::TerminalNotRegistered, Some(text)));
+        };
+        let session = Session::generate(operator, term.batch_no);
+        let keys = WorkingKeys::seal(&tmk, &session.pik, &session.mak);
+        self.sessions.insert(tid.clone(), session);
+        tracing::info!(terminal = %tid, operator = %operator, batch = %term.batch_no, "signed in");
+        let mut b = echo_base(msg);
+        self.host_fields(&mut b)?;
+        b.set_field60(&Field60 {
+            type_code: 0,
+            batch: term.batch_no.value(),
+            network_code: NET_SIGN_IN_DOUBLE,
+            terminal: None,
+        })?;
+        b.set_working_keys(&keys)?;
+        self.finish_text(&mut b, ResponseCode::Approved, None);
+        Ok(Answer {
+            b,
+            code: ResponseCode::Approved,
+            mac: None,
+        })
+    }
+
+    fn sign_out(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+        if let Err(r) = self.store.terminal(tid)? {
+            return Ok(self.refuse(msg, &r, None));
+        }
+        self.sessions.remove(tid);
+        tracing::info!(terminal = %tid, "signed out");
+        Ok(self.approved(msg))
+    }
+
+    fn echo(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+        if let Err(r) = self.store.terminal(tid)? {
+            return Ok(self.refuse(msg, &r, None));
+        }
+        Ok(self.approved(msg))
+    }
+
+    fn approved(&self, msg: &Message<'_>) -> Answer {
+        let mut b = echo_base(msg);
+        let _ = self.host_fields(&mut b);
+        self.finish_text(&mut b, ResponseCode::Approved, None);
+        Answer {
+            b,
+            code: ResponseCode::Approved,
+            mac: None,
+        }
+    }
+
+    /// The session of a terminal, or the answer to give without one: 77 for a registered
+    /// terminal, its access refusal (97, 03) otherwise.
+    fn session_or_answer(
+        &self,
+        msg: &Message<'_>,
+        tid: &TerminalId,
+    ) -> Result<Result<Arc<Session>, Answer>, Fault> {
+        if let Some(s) = self.sessions.get(tid) {
+            return Ok(Ok(s));
+        }
+        Ok(Err(match self.store.terminal(tid)? {
+            Ok(_) => self.refuse(msg, &AccessRefused::BatchMismatch, None),
+            Err(r) => self.refuse(msg, &r, None),
+        }))
+    }
+
+    // ----- settlement and batch upload ----------------------------------------------------
+
+    fn settle(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+        let session = match self.session_or_answer(msg, tid)? {
+            Ok(s) => s,
+            Err(a) => return Ok(a),
+        };
+        let term = match self.store.terminal(tid)? {
+            Ok(t) => t,
+            Err(r) => return Ok(self.refuse(msg, &r, None)),
+        };
+        let f60 = field60(msg)?;
+        let theirs = msg
+            .settlement_totals()
+            .map_err(|_| Fault::Format("48 settlement totals"))?;
+        let theirs = core_totals(&theirs).ok_or(Fault::Format("48 settlement totals"))?;
+        if f60.batch != term.batch_no.value() {
+            // A retransmitted settlement (or one after the cutoff job) of a batch that is
+            // already settled gets that batch's stored totals, reconciled again.
+            return match self.settled_batch(tid, f60.batch)? {
+                Some(host) => self.settle_answer(msg, host, Some(theirs)),
+                None => Ok(self.refuse(msg, &AccessRefused::BatchMismatch, None)),
+            };
+        }
+        let cmd = Command::Settle {
+            terminal_id: tid.clone(),
+            actor: format!("{tid}/{}", session.operator),
+            terminal_totals: Some(theirs),
+        };
+        match self.execute(cmd)? {
+            Reply::Settled(report) => {
+                session.set_batch(report.next_batch_no);
+                log_settlement(&report);
+                self.settle_answer(msg, report.settlement.totals, Some(theirs))
+            }
+            Reply::Refused(r) => Ok(self.refuse(msg, r.as_ref(), None)),
+            other => Err(Fault::Internal(anyhow::anyhow!(
+                "unexpected settle reply {other:?}"
+            ))),
+        }
+    }
+
+    fn settle_answer(
+        &self,
+        msg: &Message<'_>,
+        host: Totals,
+        theirs: Option<Totals>,
+    ) -> Result<Answer, Fault> {
+        let balanced = theirs.is_none_or(|t| t == host);
+        let code = if balanced { 1 } else { 2 };
+        let group = suanpan_iso8583::Totals {
+            debit_amount: u64::try_from(host.debit_fen).unwrap_or(0),
+            debit_count: u16::try_from(host.debit_count).unwrap_or(u16::MAX),
+            credit_amount: u64::try_from(host.credit_fen).unwrap_or(0),
+            credit_count: u16::try_from(host.credit_count).unwrap_or(u16::MAX),
+            reconciliation: code,
+        };
+        let foreign = suanpan_iso8583::Totals {
+            reconciliation: code,
+            ..Default::default()
+        };
+        let mut b = echo_base(msg);
+        self.host_fields(&mut b)?;
+        b.set_settlement_totals(&SettlementTotals {
+            domestic: group,
+            foreign,
+        })?;
+        let text = if balanced {
+            "对账平"
+        } else {
+            "对账不平"
+        };
+        self.finish_text(&mut b, ResponseCode::Approved, Some(text));
+        Ok(Answer {
+            b,
+            code: ResponseCode::Approved,
+            mac: None,
+        })
+    }
+
+    /// The stored totals of a terminal's settled batch.
+    fn settled_batch(&self, tid: &TerminalId, batch: u32) -> Result<Option<Totals>, Fault> {
+        use rusqlite::OptionalExtension;
+        Ok(self.store.read(|c| {
+            c.query_row(
+                "SELECT debit_fen, debit_count, credit_fen, credit_count FROM batches
+                 WHERE terminal_id = ?1 AND batch_no = ?2 AND settled_at IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                rusqlite::params![tid.as_str(), batch],
+                |r| {
+                    Ok(Totals {
+                        debit_fen: r.get(0)?,
+                        debit_count: r.get(1)?,
+                        credit_fen: r.get(2)?,
+                        credit_count: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        })?)
+    }
+
+    fn batch_upload(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+        if let Err(a) = self.session_or_answer(msg, tid)? {
+            return Ok(a);
+        }
+        // The host keeps its own journal, so uploaded items are acknowledged, not applied.
+        tracing::info!(terminal = %tid, "batch upload item acknowledged");
+        Ok(self.approved(msg))
+    }
+
+    // ----- financial messages -------------------------------------------------------------
+
+    fn financial(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+        let session = match self.session_or_answer(msg, tid)? {
+            Ok(s) => s,
+            Err(a) => return Ok(a),
+        };
+        if !msg.verify_mac(&session.mak) {
+            tracing::warn!(terminal = %tid, mti = %msg.mti(), "bad MAC; nothing executed");
+            let mut b = echo_base(msg);
+            self.finish_text(&mut b, ResponseCode::MacError, None);
+            return Ok(Answer {
+                b,
+                code: ResponseCode::MacError,
+                mac: Some(session),
+            });
+        }
+        let f60 = field60(msg)?;
+        let stan = msg.u64(11).map_err(|_| Fault::Format("11 STAN"))?;
+        let voucher = u32::try_from(stan)
+            .ok()
+            .and_then(|s| VoucherNo::new(s).ok())
+            .ok_or(Fault::Format("11 STAN"))?;
+        let batch = BatchNo::new(f60.batch).map_err(|_| Fault::Format("60.2 batch"))?;
+        let origin = Origin {
+            terminal_id: tid.clone(),
+            operator: session.operator,
+            supervisor: None,
+            voucher: Some(voucher),
+            batch: Some(batch),
+            training: false,
+            idempotency: Some((
+                format!("8583:{tid}:{batch}:{voucher}:{}", msg.mti()),
+                hex::encode(Sha256::digest(msg.mac_data())),
+            )),
+        };
+        if msg.mti() == Mti::REVERSAL_REQUEST {
+            return self.reversal(msg, &session, origin);
+        }
+        let Some(kind) = TypeCode::of(msg.mti(), f60.type_code) else {
+            // A 60.1 this profile does not route for this MTI (e.g. offline sale).
+            return Ok(self.refuse_code_mac(msg, ResponseCode::NotSupported, &session));
+        };
+        let cmd = match self.command(msg, &session, kind, origin)? {
+            Ok(c) => c,
+            Err(answer) => return Ok(answer),
+        };
+        let pan = msg.pan();
+        let reply = self.execute(cmd)?;
+        Ok(self.txn_answer(msg, &session, reply, pan.as_deref()))
+    }
+
+    /// Builds the store command of a financial request, or an answer without one (PIN).
+    fn command(
+        &self,
+        msg: &Message<'_>,
+        session: &Arc<Session>,
+        kind: TypeCode,
+        mut origin: Origin,
+    ) -> Result<Result<Command, Answer>, Fault> {
+        let amount = || -> Result<Amount, Fault> {
+            let fen = msg.u64(4).map_err(|_| Fault::Format("4 amount"))?;
+            i64::try_from(fen)
+                .map(Amount::from_fen)
+                .map_err(|_| Fault::Format("4 amount"))
+        };
+        let opt_amount = || msg.has(4).then(amount).transpose();
+        if kind.needs_supervisor() {
+            // The terminal authorized the supervisor (00) password locally, as UnionPay
+            // terminals do; the host records the supervisor on the transaction.
+            origin.supervisor = Some(OperatorNo::SUPERVISOR);
+        }
+        let cmd = match kind {
+            TypeCode::Balance | TypeCode::Sale | TypeCode::PreAuth => {
+                let pan = match card(msg) {
+                    Ok(p) => p,
+                    Err(r) => return Ok(Err(self.refuse(msg, &r, Some(session.clone())))),
+                };
+                let pin = match pin(msg, session, &pan) {
+                    Ok(p) => p,
+                    Err(()) => {
+                        return Ok(Err(self.refuse_code_mac(
+                            msg,
+                            ResponseCode::IncorrectPin,
+                            session,
+                        )));
+                    }
+                };
+                let (txn_kind, amount) = match kind {
+                    TypeCode::Balance => (TxnKind::BalanceInquiry, Amount::ZERO),
+                    TypeCode::Sale => (TxnKind::Sale, amount()?),
+                    _ => (TxnKind::PreAuth, amount()?),
+                };
+                Command::Purchase {
+                    origin,
+                    kind: txn_kind,
+                    amount,
+                    instrument: Instrument::Card {
+                        masked_pan: pan.masked(),
+                        fingerprint: self.fingerprinter.of(&pan),
+                        expiry: msg.digits(14).ok(),
+                    },
+                    method: method(msg),
+                    pin,
+                    linked_id: None,
+                }
+            }
+            TypeCode::Void | TypeCode::CompletionVoid => Command::Void {
+                origin,
+                kind: if kind == TypeCode::Void {
+                    TxnKind::Void
+                } else {
+                    TxnKind::CompletionVoid
+                },
+                original: by_rrn_or_voucher(msg)?,
+                amount: opt_amount()?,
+                reason: "终端撤销 terminal void".to_owned(),
+                // The cardholder is at the counter for a terminal void.
+                customer_consent: true,
+                card_fingerprint: card(msg).ok().map(|p| self.fingerprinter.of(&p)),
+            },
+            TypeCode::Refund => Command::Refund {
+                origin,
+                original: by_rrn(msg)?,
+                amount: amount()?,
+                reason: "终端退货 terminal refund".to_owned(),
+            },
+            TypeCode::PreAuthVoid => Command::PreAuthVoid {
+                origin,
+                original: by_auth_code(msg)?,
+                amount: opt_amount()?,
+                reason: "终端预授权撤销 terminal pre-auth void".to_owned(),
+            },
+            TypeCode::Completion => Command::Complete {
+                origin,
+                original: by_auth_code(msg)?,
+                amount: amount()?,
+            },
+        };
+        Ok(Ok(cmd))
+    }
+
+    fn reversal(
+        &self,
+        msg: &Message<'_>,
+        session: &Arc<Session>,
+        mut origin: Origin,
+    ) -> Result<Answer, Fault> {
+        // Reversals are idempotent by rule, not by key: a retry finds the original reversed.
+        origin.idempotency = None;
+        let voucher = origin.voucher.take().ok_or(Fault::Format("11 STAN"))?;
+        let reason = msg
+            .text(39)
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "98".to_owned());
+        let term = match self.store.terminal(&origin.terminal_id)? {
+            Ok(t) => t,
+            Err(r) => return Ok(self.refuse(msg, &r, Some(session.clone()))),
+        };
+        if origin.batch != Some(term.batch_no) {
+            // The batch of the reversed transaction is no longer open: if that transaction
+            // exists it was settled (spec: answered 12, nothing changes).
+            let batch = origin.batch.map(BatchNo::value).unwrap_or(0);
+            if self.exists_in_batch(&origin.terminal_id, batch, voucher)? {
+                let r = ReversalRefused::Settled;
+                self.execute(Command::RecordRefusal {
+                    actor: format!("{}/{}", origin.terminal_id, origin.operator),
+                    action: "reversal".into(),
+                    target: format!(
+                        "terminal:{}/batch:{batch:06}/voucher:{voucher}",
+                        origin.terminal_id
+                    ),
+                    key: r.key().into(),
+                })?;
+                return Ok(self.refuse(msg, &r, Some(session.clone())));
+            }
+            return Ok(self.refuse(msg, &AccessRefused::BatchMismatch, Some(session.clone())));
+        }
+        let reply = self.execute(Command::Reverse {
+            origin,
+            voucher,
+            reason,
+        })?;
+        let pan = msg.pan();
+        Ok(self.txn_answer(msg, session, reply, pan.as_deref()))
+    }
+
+    fn exists_in_batch(&self, tid: &TerminalId, batch: u32, v: VoucherNo) -> Result<bool, Fault> {
+        Ok(self.store.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM txns WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3
+                 AND kind != 'reversal' AND training = 0",
+                rusqlite::params![tid.as_str(), batch, v.value()],
+                |r| r.get::<_, i64>(0),
+            )
+        })? > 0)
+    }
+
+    /// Turns a store reply to a financial request into its response.
+    fn txn_answer(
+        &self,
+        msg: &Message<'_>,
+        session: &Arc<Session>,
+        reply: Reply,
+        pan: Option<&str>,
+    ) -> Answer {
+        let mac = Some(session.clone());
+        let (txn, balance) = match reply {
+            Reply::Txn(t) => (t, None),
+            Reply::Replayed(t) => {
+                let balance = (t.kind == TxnKind::BalanceInquiry)
+                    .then(|| self.available(&t))
+                    .flatten();
+                (t, balance)
+            }
+            Reply::Balance { txn, available } => (txn, Some(available)),
+            Reply::NothingToReverse => {
+                let mut b = echo_base(msg);
+                let _ = self.host_fields(&mut b);
+                self.finish_text(&mut b, ResponseCode::Approved, None);
+                return Answer {
+                    b,
+                    code: ResponseCode::Approved,
+                    mac,
+                };
+            }
+            Reply::Refused(r) => return self.refuse(msg, r.as_ref(), mac),
+            other => {
+                tracing::error!(reply = ?other, "unexpected store reply");
+                return self.refuse_code_mac(msg, ResponseCode::SystemMalfunction, session);
+            }
+        };
+        let code = txn.response_code;
+        let mut b = echo_base(msg);
+        if let Err(e) = self.txn_fields(&mut b, &txn, balance, pan) {
+            tracing::error!(error = %e, "response fields");
+        }
+        self.finish_text(&mut b, code, None);
+        log_txn(msg, &txn, code);
+        Answer { b, code, mac }
+    }
+
+    fn txn_fields(
+        &self,
+        b: &mut MessageBuilder,
+        t: &Transaction,
+        balance: Option<Amount>,
+        pan: Option<&str>,
+    ) -> Result<(), WireError> {
+        self.host_fields(b)?;
+        if let Some(pan) = pan {
+            b.set_n(2, pan)?;
+        }
+        if t.kind != TxnKind::BalanceInquiry {
+            b.set_n_u64(4, u64::try_from(t.amount.fen()).unwrap_or(0))?;
+        }
+        if let Some(rrn) = &t.rrn {
+            b.set_ans(37, rrn.as_str().as_bytes())?;
+        }
+        if let Some(auth) = &t.auth_code {
+            b.set_ans(38, auth.as_str().as_bytes())?;
+        }
+        if let Some(available) = balance {
+            b.set_ans(54, balance_field(available).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The available balance of a replayed inquiry's account.
+    fn available(&self, t: &Transaction) -> Option<Amount> {
+        let id = t.card_fingerprint.clone()?;
+        let account = self
+            .store
+            .read(|c| suanpan_store::query::load_account(c, &id))
+            .ok()??;
+        Some(Amount::from_fen(account.balance_fen - account.held_fen))
+    }
+
+    // ----- response helpers ---------------------------------------------------------------
+
+    /// Runs one command through the store's writer (blocking).
+    fn execute(&self, cmd: Command) -> Result<Reply, Fault> {
+        let started = std::time::Instant::now();
+        metrics::gauge!("suanpan_store_commands_in_flight").increment(1.0);
+        let r = self.store.execute(cmd);
+        metrics::gauge!("suanpan_store_commands_in_flight").decrement(1.0);
+        metrics::histogram!("suanpan_store_execute_seconds")
+            .record(started.elapsed().as_secs_f64());
+        Ok(r?)
+    }
+
+    /// Response fields the host fills in: local time and date, settlement date, acquirer.
+    fn host_fields(&self, b: &mut MessageBuilder) -> Result<(), WireError> {
+        let now = self.store.now();
+        let policy = self.store.policy();
+        let zone = policy.zone().unwrap_or(jiff::tz::TimeZone::UTC);
+        let local = now.to_zoned(zone);
+        b.set_n(12, &local.strftime("%H%M%S").to_string())?;
+        b.set_n(13, &local.strftime("%m%d").to_string())?;
+        b.set_n(15, &policy.business_day(now).strftime("%m%d").to_string())?;
+        b.set_n(32, ACQUIRER_ID)?;
+        Ok(())
+    }
+
+    /// Sets 39 and 63 (63.1 `CUP`, 63.2 the text in GBK); 77 also asks for a new sign-in in
+    /// the header's processing requirement.
+    fn finish_text(&self, b: &mut MessageBuilder, code: ResponseCode, text: Option<&str>) {
+        let _ = b.set_ans(39, code.code().as_bytes());
+        let text = text.map_or_else(|| code.text(Lang::Zh), str::to_owned);
+        let _ = b.set_ans(63, &field63(&text));
+        if code == ResponseCode::SignInAgain {
+            b.set_header(Header::POS.with_processing_requirement(Header::SIGN_IN_AGAIN));
+        }
+    }
+
+    fn refuse(&self, msg: &Message<'_>, r: &dyn Refusal, mac: Option<Arc<Session>>) -> Answer {
+        let code = r.response_code();
+        tracing::info!(mti = %msg.mti(), code = code.code(), refusal = r.key(), "refused");
+        let mut b = echo_base(msg);
+        let _ = self.host_fields(&mut b);
+        self.finish_text(&mut b, code, Some(&r.message(Lang::Zh)));
+        Answer { b, code, mac }
+    }
+
+    fn refuse_code(&self, msg: &Message<'_>, code: ResponseCode, text: Option<&str>) -> Answer {
+        let mut b = echo_base(msg);
+        let _ = self.host_fields(&mut b);
+        self.finish_text(&mut b, code, text);
+        Answer { b, code, mac: None }
+    }
+
+    fn refuse_code_mac(
+        &self,
+        msg: &Message<'_>,
+        code: ResponseCode,
+        session: &Arc<Session>,
+    ) -> Answer {
+        let mut a = self.refuse_code(msg, code, None);
+        a.mac = Some(session.clone());
+        a
+    }
+}
+
+/// The transaction types of the spec's message table, by MTI and 60.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TypeCode {
+    Balance,
+    PreAuth,
+    PreAuthVoid,
+    Completion,
+    CompletionVoid,
+    Sale,
+    Void,
+    Refund,
+}
+
+impl TypeCode {
+    fn of(mti: Mti, type_code: u8) -> Option<TypeCode> {
+        let t = match (mti.value(), type_code) {
+            (200, 1) => TypeCode::Balance,
+            (100, 10) => TypeCode::PreAuth,
+            (100, 11) => TypeCode::PreAuthVoid,
+            (200, 20) => TypeCode::Completion,
+            (200, 21) => TypeCode::CompletionVoid,
+            (200, 22) => TypeCode::Sale,
+            (200, 23) => TypeCode::Void,
+            (220, 25) => TypeCode::Refund,
+            _ => return None,
+        };
+        Some(t)
+    }
+
+    fn needs_supervisor(self) -> bool {
+        matches!(
+            self,
+            TypeCode::Void | TypeCode::CompletionVoid | TypeCode::Refund | TypeCode::PreAuthVoid
+        )
+    }
+}
+
+fn terminal_id(msg: &Message<'_>) -> Result<TerminalId, Fault> {
+    msg.text(41)
+        .ok()
+        .and_then(|t| TerminalId::parse(t.trim()).ok())
+        .ok_or(Fault::Format("41 terminal id"))
+}
+
+fn field60(msg: &Message<'_>) -> Result<Field60, Fault> {
+    msg.field60().map_err(|_| Fault::Format("60"))
+}
+
+fn card(msg: &Message<'_>) -> Result<Pan, AccessRefused> {
+    let digits = msg.pan().ok_or(AccessRefused::BadCard {
+        problem: suanpan_core::PanError::Format,
+    })?;
+    Pan::parse(&digits).map_err(|problem| AccessRefused::BadCard { problem })
+}
+
+/// The clear PIN of field 52 under the session's PIK; `Err` when the block does not decrypt
+/// to a format 0 block for this card (wrong PIK or PAN).
+fn pin(msg: &Message<'_>, session: &Session, pan: &Pan) -> Result<Option<String>, ()> {
+    let Ok(block) = msg.bytes(52) else {
+        return Ok(None);
+    };
+    let block: &[u8; 8] = block.try_into().map_err(|_| ())?;
+    match decrypt_pin(&session.pik, block, pan.expose_digits()) {
+        Ok(p) => Ok(Some(p.expose_secret().to_owned())),
+        Err(e) => {
+            tracing::warn!(pan = %pan.masked(), error = %e, "PIN block does not decrypt");
+            Err(())
+        }
+    }
+}
+
+fn method(msg: &Message<'_>) -> PaymentMethod {
+    let mode = msg.digits(22).unwrap_or_default();
+    match mode.get(..2) {
+        Some("01") => PaymentMethod::Manual,
+        Some("02") | Some("80") => PaymentMethod::Magstripe,
+        Some("07") => PaymentMethod::Contactless,
+        _ => PaymentMethod::Chip,
+    }
+}
+
+fn by_rrn(msg: &Message<'_>) -> Result<OriginalRef, Fault> {
+    msg.text(37)
+        .map(|r| OriginalRef::Rrn(r.trim().to_owned()))
+        .map_err(|_| Fault::Format("37 original RRN"))
+}
+
+fn by_rrn_or_voucher(msg: &Message<'_>) -> Result<OriginalRef, Fault> {
+    if let Ok(r) = by_rrn(msg) {
+        return Ok(r);
+    }
+    let f61 = msg.field61().map_err(|_| Fault::Format("37 or 61"))?;
+    VoucherNo::new(f61.stan)
+        .map(OriginalRef::Voucher)
+        .map_err(|_| Fault::Format("61.2"))
+}
+
+fn by_auth_code(msg: &Message<'_>) -> Result<OriginalRef, Fault> {
+    msg.text(38)
+        .map(|a| OriginalRef::AuthCode(a.trim().to_owned()))
+        .map_err(|_| Fault::Format("38 original auth code"))
+}
+
+/// Field 48 of a request as the core's totals (domestic and foreign together).
+fn core_totals(t: &SettlementTotals) -> Option<Totals> {
+    let sum = |a: u64, b: u64| i64::try_from(a.checked_add(b)?).ok();
+    Some(Totals {
+        debit_fen: sum(t.domestic.debit_amount, t.foreign.debit_amount)?,
+        debit_count: u32::from(t.domestic.debit_count) + u32::from(t.foreign.debit_count),
+        credit_fen: sum(t.domestic.credit_amount, t.foreign.credit_amount)?,
+        credit_count: u32::from(t.domestic.credit_count) + u32::from(t.foreign.credit_count),
+    })
+}
+
+/// Field 54: account type `10`, amount type `02` (available), currency `156`, sign, n12.
+fn balance_field(available: Amount) -> String {
+    let sign = if available.fen() < 0 { 'D' } else { 'C' };
+    format!("1002156{sign}{:012}", available.fen().unsigned_abs())
+}
+
+/// 63 of a response: `CUP` then the text in GBK, cut at a character to fit the field;
+/// characters GBK cannot hold are left out.
+fn field63(text: &str) -> Vec<u8> {
+    let mut out = b"CUP".to_vec();
+    let mut buf = [0u8; 4];
+    for ch in text.chars() {
+        let (gbk, _, unmappable) = encoding_rs::GBK.encode(ch.encode_utf8(&mut buf));
+        if unmappable {
+            continue;
+        }
+        if out.len() - 3 + gbk.len() > FIELD63_TEXT_BYTES_MAX {
+            break;
+        }
+        out.extend_from_slice(&gbk);
+    }
+    out
+}
+
+/// A response skeleton: swapped TPDU, response MTI, and the request fields a terminal
+/// expects back (3, 4, 11, 14, 22, 25, 41, 42, 49, 60, 61).
+fn echo_base(msg: &Message<'_>) -> MessageBuilder {
+    let mut b = MessageBuilder::new(msg.tpdu().swapped(), Header::POS, msg.mti().response());
+    for n in [3u8, 4, 11, 14, 22, 25, 41, 42, 49, 60, 61] {
+        let Some(f) = msg.field(n) else { continue };
+        let _ = match f.spec().format {
+            Format::N => f.digits().and_then(|d| b.set_n(n, &d).map(|_| ())),
+            Format::An | Format::Ans => b.set_ans(n, f.bytes()).map(|_| ()),
+            Format::Z | Format::B => Ok(()),
+        };
+    }
+    b
+}
+
+fn encode(a: Answer) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::with_capacity(256);
+    match (&a.mac, a.b.mti().carries_mac()) {
+        (Some(s), true) => a.b.encode_with_mac(&s.mak, &mut out)?,
+        _ => a.b.encode(&mut out)?,
+    }
+    Ok(out)
+}
+
+/// TPDU and MTI of a frame that did not decode, if they at least are readable.
+fn peek_addressing(body: &[u8]) -> Option<(Tpdu, Mti)> {
+    let tpdu = body.get(..TPDU_BYTES)?;
+    if tpdu[0] != TPDU_ID {
+        return None;
+    }
+    let header = body.get(TPDU_BYTES..TPDU_BYTES + HEADER_BYTES)?;
+    let is_bcd = |b: &u8| (b >> 4) < 10 && (b & 0x0F) < 10;
+    if !header.iter().all(is_bcd) {
+        return None;
+    }
+    let m = body.get(TPDU_BYTES + HEADER_BYTES..TPDU_BYTES + HEADER_BYTES + 2)?;
+    if !m.iter().all(is_bcd) {
+        return None;
+    }
+    let value = u16::from((m[0] >> 4) * 10 + (m[0] & 0x0F)) * 100
+        + u16::from((m[1] >> 4) * 10 + (m[1] & 0x0F));
+    let tpdu = Tpdu {
+        destination: u16::from_be_bytes([tpdu[1], tpdu[2]]),
+        source: u16::from_be_bytes([tpdu[3], tpdu[4]]),
+    };
+    Some((tpdu, Mti::new(value)?))
+}
+
+fn log_txn(msg: &Message<'_>, t: &Transaction, code: ResponseCode) {
+    tracing::info!(
+        terminal = %t.terminal_id,
+        mti = %msg.mti(),
+        kind = t.kind.as_str(),
+        voucher = %t.voucher_no,
+        pan = t.masked_pan.as_ref().map(|p| p.as_str()).unwrap_or(""),
+        amount_fen = t.amount.fen(),
+        code = code.code(),
+        "transaction"
+    );
+}
+
+fn log_settlement(r: &SettleReport) {
+    tracing::info!(
+        terminal = %r.terminal_id,
+        batch = %r.batch_no,
+        next_batch = %r.next_batch_no,
+        reconciliation = r.settlement.reconciliation.as_str(),
+        "batch settled"
+    );
+}

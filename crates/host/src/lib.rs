@@ -1,0 +1,57 @@
+//! Suanpan's POS center: the UnionPay POS 8583 profile over TCP on the embedded store.
+//!
+//! - [`server::start`] binds the 8583 listener and the small HTTP port (`/healthz`,
+//!   `/metrics`) and runs the scheduler (cutoff settlement, pre-auth hold expiry);
+//! - each connection is framed with `suanpan_iso8583::split_frame`, bounded by the named
+//!   limits of [`ServerConfig`], and each frame is answered by [`Host::handle`];
+//! - [`client`] is the terminal side of the same profile (sign-in, MAC, PIN block), used by
+//!   the black-box tests and the load generator.
+//!
+//! **Architecture Invariant:** the host decides no money rule. It turns a frame into one
+//! store `Command`, and the store's reply (or refusal) into a response code and 63.2 text.
+//! Sessions and working keys live only in memory: after a restart every terminal signs in
+//! again (its next MACed request is answered `77`).
+#![deny(missing_docs)]
+
+pub mod bench;
+pub mod client;
+pub mod config;
+mod dispatch;
+mod http;
+pub mod server;
+pub mod session;
+
+pub use config::ServerConfig;
+pub use dispatch::{ACQUIRER_ID, Outcome};
+pub use server::{Running, start};
+
+use std::sync::Arc;
+use suanpan_store::{Fingerprinter, SqliteStore};
+
+/// What every connection shares: the store, the PAN fingerprinter and the sessions.
+pub struct Host {
+    store: Arc<SqliteStore>,
+    fingerprinter: Fingerprinter,
+    sessions: session::Sessions,
+}
+
+impl Host {
+    /// A host on an opened store.
+    pub fn new(store: Arc<SqliteStore>, fingerprinter: Fingerprinter) -> Host {
+        Host {
+            store,
+            fingerprinter,
+            sessions: session::Sessions::default(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
+    /// Terminals signed in since start.
+    pub fn signed_in(&self) -> usize {
+        self.sessions.len()
+    }
+}

@@ -1,0 +1,299 @@
+//! The 8583 TCP listener, its connections, the HTTP port and the scheduler.
+//!
+//! Every wait is bounded: a frame must arrive within `frame_read_timeout_ms` of its first
+//! byte (slow-loris), a connection idle for `idle_timeout_ms` is closed, a frame announcing
+//! more than `FRAME_BYTES_MAX` closes the connection, and at most `connections_max`
+//! connections are open (the rest are closed at once). Each event is logged; none panics.
+
+use crate::dispatch::Outcome;
+use crate::{Host, ServerConfig};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use suanpan_iso8583::{Error as WireError, Status, split_frame};
+use suanpan_store::{Command, Fingerprinter, Reply, SqliteStore, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+/// Bytes read from a socket at a time.
+const READ_CHUNK_BYTES: usize = 4096;
+
+/// A running host: where it listens, and how to stop it.
+pub struct Running {
+    /// The bound 8583 address (useful with port 0).
+    pub iso8583_addr: SocketAddr,
+    /// The bound HTTP address.
+    pub http_addr: SocketAddr,
+    /// The shared state.
+    pub host: Arc<Host>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, asks connections to close after their current frame, and waits
+    /// for the listener, the HTTP port and the scheduler to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Binds both ports and starts serving. The store must be open; `fingerprinter` is the
+/// data directory's PAN key.
+///
+/// # Errors
+/// When an address does not parse or cannot be bound.
+pub async fn start(
+    store: Arc<SqliteStore>,
+    fingerprinter: Fingerprinter,
+    cfg: ServerConfig,
+) -> anyhow::Result<Running> {
+    crate::http::prometheus();
+    let listener = TcpListener::bind(&cfg.iso8583_addr)
+        .await
+        .with_context(|| format!("binding the 8583 port {}", cfg.iso8583_addr))?;
+    let http = TcpListener::bind(&cfg.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP port {}", cfg.http_addr))?;
+    let iso8583_addr = listener.local_addr()?;
+    let http_addr = http.local_addr()?;
+    let host = Arc::new(Host::new(store, fingerprinter));
+    let (stop, stopped) = watch::channel(false);
+    let cfg = Arc::new(cfg);
+    let tasks = vec![
+        tokio::spawn(accept_loop(
+            listener,
+            host.clone(),
+            cfg.clone(),
+            stopped.clone(),
+        )),
+        tokio::spawn(serve_http(http, stopped.clone())),
+        tokio::spawn(scheduler(host.clone(), cfg.clone(), stopped)),
+    ];
+    tracing::info!(%iso8583_addr, %http_addr, "listening");
+    Ok(Running {
+        iso8583_addr,
+        http_addr,
+        host,
+        stop,
+        tasks,
+    })
+}
+
+async fn serve_http(listener: TcpListener, mut stopped: watch::Receiver<bool>) {
+    let shutdown = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, crate::http::router())
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "HTTP port failed");
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    host: Arc<Host>,
+    cfg: Arc<ServerConfig>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(cfg.connections_max));
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.wait_for(|s| *s) => return,
+        };
+        let (sock, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            metrics::counter!("suanpan_8583_connections_refused_total").increment(1);
+            tracing::warn!(%peer, limit = cfg.connections_max, "connections_max reached; connection closed");
+            drop(sock);
+            continue;
+        };
+        let _ = sock.set_nodelay(true);
+        let (host, cfg, stopped) = (host.clone(), cfg.clone(), stopped.clone());
+        tokio::spawn(async move {
+            metrics::gauge!("suanpan_8583_open_connections").increment(1.0);
+            let end = connection(sock, &host, &cfg, stopped).await;
+            metrics::gauge!("suanpan_8583_open_connections").decrement(1.0);
+            tracing::debug!(%peer, end, "connection closed");
+            drop(permit);
+        });
+    }
+}
+
+/// Serves one connection until the peer closes it or a limit ends it; returns why it ended.
+async fn connection(
+    mut sock: TcpStream,
+    host: &Arc<Host>,
+    cfg: &ServerConfig,
+    mut stopped: watch::Receiver<bool>,
+) -> &'static str {
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
+    let mut chunk = [0u8; READ_CHUNK_BYTES];
+    // When the first byte of the frame being read arrived.
+    let mut frame_started: Option<Instant> = None;
+    loop {
+        match split_frame(&buf) {
+            Err(WireError::FrameTooLarge { len }) => {
+                metrics::counter!("suanpan_8583_frames_rejected_total", "why" => "too_large")
+                    .increment(1);
+                tracing::warn!(
+                    len,
+                    limit = suanpan_iso8583::FRAME_BYTES_MAX,
+                    "frame over FRAME_BYTES_MAX; connection closed"
+                );
+                return "frame_too_large";
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "framing error; connection closed");
+                return "framing_error";
+            }
+            Ok(Status::Complete(frame)) => {
+                let consumed = frame.consumed;
+                let body = frame.body.to_vec();
+                buf.drain(..consumed);
+                frame_started = (!buf.is_empty()).then(Instant::now);
+                if !answer(&mut sock, host, cfg, body).await {
+                    return "closed_after_frame";
+                }
+                if *stopped.borrow() {
+                    return "shutdown";
+                }
+                continue;
+            }
+            Ok(Status::Partial) => {}
+        }
+        let wait = match frame_started {
+            None => Duration::from_millis(cfg.idle_timeout_ms),
+            Some(t) => Duration::from_millis(cfg.frame_read_timeout_ms).saturating_sub(t.elapsed()),
+        };
+        let read = tokio::select! {
+            r = tokio::time::timeout(wait, sock.read(&mut chunk)) => r,
+            _ = stopped.wait_for(|s| *s), if frame_started.is_none() => return "shutdown",
+        };
+        match read {
+            Err(_) if frame_started.is_some() => {
+                metrics::counter!("suanpan_8583_frames_rejected_total", "why" => "slow")
+                    .increment(1);
+                tracing::warn!(
+                    limit_ms = cfg.frame_read_timeout_ms,
+                    "frame_read_timeout_ms passed mid-frame; connection closed"
+                );
+                return "frame_read_timeout";
+            }
+            Err(_) => {
+                tracing::info!(
+                    limit_ms = cfg.idle_timeout_ms,
+                    "idle_timeout_ms passed; connection closed"
+                );
+                return "idle_timeout";
+            }
+            Ok(Ok(0)) => return "peer_closed",
+            Ok(Ok(n)) => {
+                if buf.is_empty() {
+                    frame_started = Some(Instant::now());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "read failed");
+                return "read_error";
+            }
+        }
+    }
+}
+
+/// Handles one frame on the blocking pool and writes the answer; false to close.
+async fn answer(sock: &mut TcpStream, host: &Arc<Host>, cfg: &ServerConfig, body: Vec<u8>) -> bool {
+    let started = Instant::now();
+    let h = host.clone();
+    let outcome = match tokio::task::spawn_blocking(move || h.handle(&body)).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "request task failed; connection closed");
+            return false;
+        }
+    };
+    let Outcome::Reply { frame, mti, code } = outcome else {
+        metrics::counter!("suanpan_8583_frames_rejected_total", "why" => "undecodable")
+            .increment(1);
+        return false;
+    };
+    let mti = mti.to_string();
+    metrics::counter!("suanpan_8583_requests_total", "mti" => mti.clone(), "code" => code)
+        .increment(1);
+    metrics::histogram!("suanpan_8583_request_seconds", "mti" => mti)
+        .record(started.elapsed().as_secs_f64());
+    let write = tokio::time::timeout(
+        Duration::from_millis(cfg.write_timeout_ms),
+        sock.write_all(&frame),
+    );
+    match write.await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "peer went away before its response");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                limit_ms = cfg.write_timeout_ms,
+                "write_timeout_ms passed; connection closed"
+            );
+            false
+        }
+    }
+}
+
+/// Every `scheduler_interval_ms`: settle the batches past the cutoff, expire holds.
+async fn scheduler(host: Arc<Host>, cfg: Arc<ServerConfig>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(cfg.scheduler_interval_ms.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let store = host.store.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let settled = store.execute(Command::SettleAllDue);
+            let expired = store.execute(Command::ExpireHolds);
+            (settled, expired)
+        })
+        .await;
+        match done {
+            Ok((settled, expired)) => {
+                match settled {
+                    Ok(Reply::SettledMany(r)) if !r.is_empty() => {
+                        for s in &r {
+                            tracing::info!(terminal = %s.terminal_id, batch = %s.batch_no, "cutoff settlement");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "cutoff settlement failed"),
+                }
+                match expired {
+                    Ok(Reply::Done(n)) if n > 0 => tracing::info!(n, "pre-auth holds expired"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "hold expiry failed"),
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "scheduler task failed"),
+        }
+    }
+}

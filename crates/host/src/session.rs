@@ -1,0 +1,91 @@
+//! Signed-in terminals: working keys, batch and operator, in memory only.
+//!
+//! A restart of the host forgets every session, so each terminal's next MACed request is
+//! answered `77` (sign in again) — the terminal signs in and gets fresh keys. Keys are
+//! never written to the store.
+
+use rand::RngCore;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use suanpan_core::{BatchNo, OperatorNo, TerminalId};
+use suanpan_iso8583::{Mak, Pik};
+
+/// One terminal's session after a sign-in (0800).
+pub struct Session {
+    /// The PIN key delivered in field 62.
+    pub pik: Pik,
+    /// The MAC key delivered in field 62.
+    pub mak: Mak,
+    /// The operator named in field 63 of the sign-in.
+    pub operator: OperatorNo,
+    /// The batch the host told the terminal at sign-in (updated at settlement).
+    batch: AtomicU32,
+}
+
+impl Session {
+    /// A new session with fresh random working keys.
+    pub fn generate(operator: OperatorNo, batch: BatchNo) -> Session {
+        let mut rng = rand::thread_rng();
+        let mut pik = [0u8; 16];
+        let mut mak = [0u8; 16];
+        rng.fill_bytes(&mut pik);
+        rng.fill_bytes(&mut mak);
+        Session {
+            pik: Pik::from_bytes(pik),
+            mak: Mak::from_bytes(mak),
+            operator,
+            batch: AtomicU32::new(batch.value()),
+        }
+    }
+
+    /// The batch no. as last told to the terminal.
+    pub fn batch(&self) -> u32 {
+        self.batch.load(Ordering::Relaxed)
+    }
+
+    /// Records the batch the host opened after a settlement.
+    pub fn set_batch(&self, batch: BatchNo) {
+        self.batch.store(batch.value(), Ordering::Relaxed);
+    }
+}
+
+/// Every signed-in terminal.
+#[derive(Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<TerminalId, Arc<Session>>>,
+}
+
+impl Sessions {
+    /// The terminal's session, if it signed in since the host started.
+    pub fn get(&self, id: &TerminalId) -> Option<Arc<Session>> {
+        self.map.lock().ok()?.get(id).cloned()
+    }
+
+    /// Starts (or replaces) a terminal's session.
+    pub fn insert(&self, id: TerminalId, s: Session) -> Arc<Session> {
+        let s = Arc::new(s);
+        if let Ok(mut m) = self.map.lock() {
+            m.insert(id, s.clone());
+        }
+        s
+    }
+
+    /// Ends a terminal's session (sign-out).
+    pub fn remove(&self, id: &TerminalId) -> bool {
+        self.map
+            .lock()
+            .map(|mut m| m.remove(id).is_some())
+            .unwrap_or(false)
+    }
+
+    /// Signed-in terminals.
+    pub fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// True when no terminal is signed in.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

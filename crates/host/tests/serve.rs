@@ -1,0 +1,669 @@
+//! Black-box tests: the real host on port 0 with a temporary store and the demo data,
+//! driven over TCP by the terminal-side client (sign-in, working keys under the demo TMK,
+//! MAC on every financial message, PIN block for the PIN card).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use suanpan_host::client::{Card, Connection, Kind, Original, Response, Terminal};
+use suanpan_host::{Running, ServerConfig};
+use suanpan_iso8583::{SettlementTotals, Totals};
+use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
+use suanpan_store::{Fingerprinter, OpenOptions, SqliteStore};
+
+const APPROVE_PAN: &str = "6222021234567890128";
+const PIN_PAN: &str = "6225881234567898";
+
+struct App {
+    running: Running,
+    store: Arc<SqliteStore>,
+    fp: Fingerprinter,
+    _dir: tempfile::TempDir,
+}
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn test_config() -> ServerConfig {
+    ServerConfig {
+        iso8583_addr: "127.0.0.1:0".into(),
+        http_addr: "127.0.0.1:0".into(),
+        frame_read_timeout_ms: 300,
+        idle_timeout_ms: 2_000,
+        connections_max: 64,
+        scheduler_interval_ms: 3_600_000,
+        write_timeout_ms: 2_000,
+    }
+}
+
+async fn spawn_app() -> App {
+    spawn_app_with(test_config()).await
+}
+
+async fn spawn_app_with(cfg: ServerConfig) -> App {
+    let dir = ok(tempfile::tempdir());
+    let store = ok(SqliteStore::create(dir.path(), OpenOptions::default()));
+    let fp = Fingerprinter::new(Fingerprinter::random_key());
+    ok(store.seed_demo(&fp));
+    let store = Arc::new(store);
+    let running = ok(suanpan_host::start(store.clone(), fp.clone(), cfg).await);
+    App {
+        running,
+        store,
+        fp,
+        _dir: dir,
+    }
+}
+
+impl App {
+    fn addr(&self) -> SocketAddr {
+        self.running.iso8583_addr
+    }
+
+    async fn connect(&self) -> Connection {
+        ok(Connection::connect(self.addr()).await)
+    }
+
+    /// Available balance of a demo card (fen).
+    fn balance(&self, pan: &str) -> i64 {
+        let pan = ok(suanpan_core::Pan::parse(pan));
+        let id = self.fp.of(&pan);
+        let a = ok(self
+            .store
+            .read(|c| suanpan_store::query::load_account(c, &id)));
+        let a = a.unwrap_or_else(|| panic!("no account"));
+        a.balance_fen - a.held_fen
+    }
+
+    fn txn_count(&self) -> i64 {
+        ok(self
+            .store
+            .read(|c| c.query_row("SELECT COUNT(*) FROM txns", [], |r| r.get(0))))
+    }
+
+    fn conservation_holds(&self) -> bool {
+        ok(self.store.conservation()).holds()
+    }
+}
+
+fn demo_terminal() -> Terminal {
+    ok(Terminal::new(DEMO_TERMINAL, DEMO_MERCHANT, DEMO_TMK_HEX))
+}
+
+fn card() -> Card {
+    Card::new(APPROVE_PAN, "3012")
+}
+
+fn pin_card() -> Card {
+    Card::new(PIN_PAN, "3012").with_pin("123456")
+}
+
+async fn signed_in(app: &App) -> (Terminal, Connection) {
+    let mut t = demo_terminal();
+    let mut c = app.connect().await;
+    let frame = ok(t.sign_in());
+    let r = ok(t.accept_sign_in(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "00", "sign-in: {}", r.text);
+    assert!(t.signed_in());
+    (t, c)
+}
+
+async fn sign_in(t: &mut Terminal, c: &mut Connection) -> Response {
+    let frame = ok(t.sign_in());
+    ok(t.accept_sign_in(&ok(c.call(&frame).await)))
+}
+
+async fn call(t: &Terminal, c: &mut Connection, frame: &[u8]) -> Response {
+    ok(t.parse(&ok(c.call(frame).await)))
+}
+
+/// Sends a financial request and checks the response's MAC when approved.
+async fn txn(
+    t: &mut Terminal,
+    c: &mut Connection,
+    kind: Kind,
+    card: &Card,
+    amount: u64,
+    original: Option<&Original>,
+) -> (u32, Response) {
+    let (stan, frame) = ok(t.request(kind, card, amount, original));
+    let r = call(t, c, &frame).await;
+    if r.code == "00" {
+        assert_eq!(r.mac_ok, Some(true), "{kind:?}: response MAC");
+    }
+    assert_eq!(r.stan, Some(stan));
+    (stan, r)
+}
+
+fn totals(debit: u64, debit_n: u16, credit: u64, credit_n: u16) -> SettlementTotals {
+    SettlementTotals {
+        domestic: Totals {
+            debit_amount: debit,
+            debit_count: debit_n,
+            credit_amount: credit,
+            credit_count: credit_n,
+            reconciliation: 0,
+        },
+        foreign: Totals::default(),
+    }
+}
+
+// Goal: every message type of the spec's table has its approve path over real TCP, with a
+// valid response MAC, and the settlement that follows is balanced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_type_approves() {
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let batch = t.batch;
+    let f = ok(t.echo());
+    let r = call(&t, &mut c, &f).await;
+    assert_eq!(r.code, "00");
+
+    let (_, r) = txn(&mut t, &mut c, Kind::Balance, &pin_card(), 0, None).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    let bal = r.balance.unwrap_or_default();
+    assert_eq!(bal, format!("1002156C{:012}", app.balance(PIN_PAN)));
+
+    let before = app.balance(APPROVE_PAN);
+    let (_, sale) = txn(&mut t, &mut c, Kind::Sale, &card(), 1_000, None).await;
+    assert_eq!(sale.code, "00", "{}", sale.text);
+    assert!(sale.rrn.is_some() && sale.auth_code.is_some());
+    assert_eq!(app.balance(APPROVE_PAN), before - 1_000);
+    let (_, void) = txn(
+        &mut t,
+        &mut c,
+        Kind::Void,
+        &card(),
+        1_000,
+        Some(&Original::of(&sale, batch)),
+    )
+    .await;
+    assert_eq!(void.code, "00", "{}", void.text);
+    assert_eq!(app.balance(APPROVE_PAN), before);
+    // A void may also name its original by 61 (batch + STAN) alone.
+    let (stan, sale) = txn(&mut t, &mut c, Kind::Sale, &card(), 700, None).await;
+    assert_eq!(sale.code, "00");
+    let by_stan = Original {
+        batch,
+        stan,
+        ..Original::default()
+    };
+    let (_, void) = txn(&mut t, &mut c, Kind::Void, &card(), 700, Some(&by_stan)).await;
+    assert_eq!(void.code, "00", "{}", void.text);
+    assert_eq!(app.balance(APPROVE_PAN), before);
+
+    let (_, sale2) = txn(&mut t, &mut c, Kind::Sale, &pin_card(), 5_000, None).await;
+    assert_eq!(sale2.code, "00", "{}", sale2.text);
+    let (_, refund) = txn(
+        &mut t,
+        &mut c,
+        Kind::Refund,
+        &pin_card(),
+        1_500,
+        Some(&Original::of(&sale2, batch)),
+    )
+    .await;
+    assert_eq!(refund.code, "00", "{}", refund.text);
+
+    let held_before = app.balance(APPROVE_PAN);
+    let (_, pre) = txn(&mut t, &mut c, Kind::PreAuth, &card(), 10_000, None).await;
+    assert_eq!(pre.code, "00", "{}", pre.text);
+    assert_eq!(app.balance(APPROVE_PAN), held_before - 10_000);
+    let (_, done) = txn(
+        &mut t,
+        &mut c,
+        Kind::Completion,
+        &card(),
+        11_000,
+        Some(&Original::of(&pre, batch)),
+    )
+    .await;
+    assert_eq!(done.code, "00", "{}", done.text);
+    assert_eq!(app.balance(APPROVE_PAN), held_before - 11_000);
+    let (_, cvoid) = txn(
+        &mut t,
+        &mut c,
+        Kind::CompletionVoid,
+        &card(),
+        11_000,
+        Some(&Original::of(&done, batch)),
+    )
+    .await;
+    assert_eq!(cvoid.code, "00", "{}", cvoid.text);
+    assert_eq!(app.balance(APPROVE_PAN), held_before);
+
+    let (_, pre2) = txn(&mut t, &mut c, Kind::PreAuth, &card(), 2_000, None).await;
+    assert_eq!(pre2.code, "00");
+    let (_, pvoid) = txn(
+        &mut t,
+        &mut c,
+        Kind::PreAuthVoid,
+        &card(),
+        2_000,
+        Some(&Original::of(&pre2, batch)),
+    )
+    .await;
+    assert_eq!(pvoid.code, "00", "{}", pvoid.text);
+    assert_eq!(app.balance(APPROVE_PAN), held_before);
+
+    // Debit: sale2 (partly refunded, still counted); credit: the refund.
+    let f = ok(t.settlement(&totals(5_000, 1, 1_500, 1)));
+    let r = call(&t, &mut c, &f).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    let host = r.totals.unwrap_or_default();
+    assert_eq!(host.domestic.reconciliation, 1, "balanced");
+    assert_eq!(host.domestic.debit_amount, 5_000);
+    assert_eq!(host.domestic.credit_amount, 1_500);
+    assert_eq!(r.text, "对账平");
+
+    let f = ok(t.batch_upload(true));
+
+    let r = call(&t, &mut c, &f).await;
+    assert_eq!(r.code, "00");
+    let f = ok(t.sign_out());
+    let r = call(&t, &mut c, &f).await;
+    assert_eq!(r.code, "00");
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "77", "after sign-out");
+    assert!(app.conservation_holds());
+    app.running.shutdown().await;
+}
+
+// Goal: a terminal that is not registered gets 97 for sign-in, echo and transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_terminal_is_97() {
+    let app = spawn_app().await;
+    let mut t = ok(Terminal::new("87654321", DEMO_MERCHANT, DEMO_TMK_HEX));
+    let mut c = app.connect().await;
+    let f = ok(t.sign_in());
+    let r = call(&t, &mut c, &f).await;
+    assert_eq!(r.code, "97");
+    assert_eq!(r.text, "终端未登记", "63.2 in GBK");
+    let f = ok(t.echo());
+    let r = call(&t, &mut c, &f).await;
+    assert_eq!(r.code, "97");
+    let b = ok(t.financial(Kind::Sale, &card(), 100, None, 7));
+    let mut frame = Vec::new();
+    ok(b.encode(&mut frame));
+    let r = call(&t, &mut c, &frame).await;
+    assert_eq!(r.code, "97");
+    assert_eq!(app.txn_count(), 0);
+}
+
+// Goal: without a sign-in, and with a batch other than the open one, the host answers 77
+// and asks for a new sign-in in the header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_sign_in_or_wrong_batch_is_77() {
+    let app = spawn_app().await;
+    let t = demo_terminal();
+    let mut c = app.connect().await;
+    let b = ok(t.financial(Kind::Sale, &card(), 100, None, 1));
+    let mut frame = Vec::new();
+    ok(b.encode(&mut frame));
+    let r = call(&t, &mut c, &frame).await;
+    assert_eq!(r.code, "77");
+    assert_eq!(r.processing_requirement, 3);
+
+    let (mut t, mut c) = signed_in(&app).await;
+    t.batch += 1;
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "77");
+    assert_eq!(r.processing_requirement, 3);
+    assert_eq!(app.txn_count(), 0);
+}
+
+// Goal: a bad MAC is answered A0 and nothing changes in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_mac_is_a0_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let before = (app.balance(APPROVE_PAN), app.txn_count());
+    let (_, mut frame) = ok(t.request(Kind::Sale, &card(), 1_000, None));
+    let last = frame.len() - 1;
+    frame[last] = if frame[last] == b'0' { b'1' } else { b'0' };
+    let r = call(&t, &mut c, &frame).await;
+    assert_eq!(r.code, "A0");
+    assert_eq!((app.balance(APPROVE_PAN), app.txn_count()), before);
+    let audit = ok(app.store.audit_entries(1000, 0)).len();
+    let r = call(&t, &mut c, &frame).await;
+    assert_eq!(r.code, "A0");
+    assert_eq!(ok(app.store.audit_entries(1000, 0)).len(), audit);
+}
+
+// Goal: an identical retransmission gets the stored response (debited once); the same STAN
+// with other content is 94.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retransmission_replays_and_other_content_is_94() {
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let before = app.balance(APPROVE_PAN);
+    let (stan, frame) = ok(t.request(Kind::Sale, &card(), 2_500, None));
+    let first = call(&t, &mut c, &frame).await;
+    assert_eq!(first.code, "00");
+    // "The response was lost": the terminal sends the same frame again, on a new connection.
+    let mut c2 = app.connect().await;
+    let again = call(&t, &mut c2, &frame).await;
+    assert_eq!(again.code, "00");
+    assert_eq!(again.rrn, first.rrn);
+    assert_eq!(again.auth_code, first.auth_code);
+    assert_eq!(again.mac_ok, Some(true));
+    assert_eq!(app.balance(APPROVE_PAN), before - 2_500, "debited once");
+
+    let b = ok(t.financial(Kind::Sale, &card(), 9_999, None, stan));
+    let other = ok(t.mac(&b));
+    let r = call(&t, &mut c, &other).await;
+    assert_eq!(r.code, "94", "{}", r.text);
+    assert_eq!(app.balance(APPROVE_PAN), before - 2_500);
+    assert_eq!(app.txn_count(), 1);
+}
+
+// Goal: a frame whose TPDU, header and MTI read but whose fields do not decode is answered
+// 30 and the connection stays usable; without a readable header the connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_after_header_is_30_else_closed() {
+    let app = spawn_app().await;
+    let (t, mut c) = signed_in(&app).await;
+    let mut body = vec![
+        0x60, 0x00, 0x03, 0x00, 0x00, 0x60, 0x22, 0x00, 0x00, 0x00, 0x00,
+    ];
+    body.extend_from_slice(&[0x02, 0x00]);
+    body.extend_from_slice(&[0x70, 0x24, 0xFF, 0xEE, 0xDD, 0xCC, 0xBB, 0xAA, 0x99]);
+    let mut frame = (body.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    let r = call(&t, &mut c, &frame).await;
+    assert_eq!(r.code, "30");
+    assert_eq!(r.mti.value(), 210);
+    let r = call(&t, &mut c, &ok(demo_terminal().echo())).await;
+    assert_eq!(r.code, "00", "connection still usable");
+
+    let junk = [0x00, 0x04, 0xDE, 0xAD, 0xBE, 0xEF];
+    ok(c.send(&junk).await);
+    assert!(ok(c.recv().await).is_none(), "closed");
+}
+
+// Goal: a frame announcing more than FRAME_BYTES_MAX closes the connection at once, and a
+// frame that stalls mid-way (slow-loris) is cut off after frame_read_timeout_ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_and_slow_frames_close_the_connection() {
+    let app = spawn_app().await;
+    let mut c = app.connect().await;
+    let over = (suanpan_iso8583::FRAME_BYTES_MAX as u16 + 1).to_be_bytes();
+    ok(c.send(&over).await);
+    ok(c.send(&[0u8; 64]).await);
+    assert!(ok(c.recv().await).is_none());
+
+    let mut c = app.connect().await;
+    ok(c.send(&[0x00, 0x40, 0x60, 0x00]).await);
+    let started = std::time::Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(5), c.recv()).await;
+    assert!(matches!(closed, Ok(Ok(None))), "slow frame closed");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+// Goal: a connection that sends nothing is closed after idle_timeout_ms; a 60.1 the
+// profile does not route is answered 40.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connection_closes_and_unknown_type_is_40() {
+    let cfg = ServerConfig {
+        idle_timeout_ms: 300,
+        ..test_config()
+    };
+    let app = spawn_app_with(cfg).await;
+    let mut idle = app.connect().await;
+    let closed = tokio::time::timeout(Duration::from_secs(3), idle.recv()).await;
+    assert!(matches!(closed, Ok(Ok(None))), "idle connection closed");
+
+    let (t, mut c) = signed_in(&app).await;
+    let mut b = ok(t.financial(Kind::Sale, &card(), 100, None, 77));
+    ok(b.set_n(60, "24000001000"));
+    let frame = ok(t.mac(&b));
+    let r = call(&t, &mut c, &frame).await;
+    assert_eq!(r.code, "40", "{}", r.text);
+    assert_eq!(r.mac_ok, Some(true));
+    assert_eq!(app.txn_count(), 0);
+}
+
+// Goal: connections beyond connections_max are closed at once; the others keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_flood_is_bounded() {
+    let cfg = ServerConfig {
+        connections_max: 4,
+        ..test_config()
+    };
+    let app = spawn_app_with(cfg).await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(app.connect().await);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut extra = app.connect().await;
+    let echo = ok(demo_terminal().echo());
+    ok(extra.send(&echo).await);
+    let r = tokio::time::timeout(Duration::from_secs(2), extra.recv()).await;
+    assert!(
+        matches!(r, Ok(Ok(None)) | Ok(Err(_))),
+        "over the limit: closed"
+    );
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "00");
+    drop(held);
+}
+
+// Goal: a reversal after a sale whose response was "lost" restores the balance; sending it
+// again, or reversing a STAN that never arrived, is answered 00 and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reversal_restores_and_is_idempotent() {
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let before = app.balance(APPROVE_PAN);
+    let (stan, frame) = ok(t.request(Kind::Sale, &card(), 3_300, None));
+    ok(c.send(&frame).await); // the response is dropped below: the terminal never reads it
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut c = app.connect().await;
+    let rev = ok(t.reversal(Kind::Sale, &card(), 3_300, None, stan, "98"));
+    let r = call(&t, &mut c, &rev).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!(r.mac_ok, Some(true));
+    assert_eq!(app.balance(APPROVE_PAN), before);
+    let r = call(&t, &mut c, &rev).await;
+    assert_eq!(r.code, "00");
+    assert_eq!(app.balance(APPROVE_PAN), before);
+    let never = ok(t.reversal(Kind::Sale, &card(), 100, None, 4_242, "98"));
+    let r = call(&t, &mut c, &never).await;
+    assert_eq!(r.code, "00");
+    assert_eq!(app.balance(APPROVE_PAN), before);
+    assert!(app.conservation_holds());
+}
+
+// Goal: reversing a sale that was voided since is answered 12 and changes nothing; so is
+// reversing one whose batch was settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reversal_of_voided_or_settled_is_12() {
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let before = app.balance(APPROVE_PAN);
+    let (stan, sale) = txn(&mut t, &mut c, Kind::Sale, &card(), 800, None).await;
+    let orig = Original::of(&sale, t.batch);
+    let (_, v) = txn(&mut t, &mut c, Kind::Void, &card(), 800, Some(&orig)).await;
+    assert_eq!(v.code, "00");
+    let rev = ok(t.reversal(Kind::Sale, &card(), 800, None, stan, "98"));
+    let r = call(&t, &mut c, &rev).await;
+    assert_eq!(r.code, "12", "{}", r.text);
+    assert_eq!(app.balance(APPROVE_PAN), before);
+
+    let (stan, s2) = txn(&mut t, &mut c, Kind::Sale, &card(), 700, None).await;
+    assert_eq!(s2.code, "00");
+    let f = ok(t.settlement(&totals(700, 1, 0, 0)));
+    let r = call(&t, &mut c, &f).await;
+    assert_eq!(r.code, "00");
+    let rev = ok(t.reversal(Kind::Sale, &card(), 700, None, stan, "98"));
+    let r = call(&t, &mut c, &rev).await;
+    assert_eq!(r.code, "12", "{}", r.text);
+    assert_eq!(app.balance(APPROVE_PAN), before - 700);
+}
+
+// Goal: an unbalanced settlement is answered with the host's totals and code 2, the batch
+// upload that follows is acknowledged, the next batch is open, and a retransmitted
+// settlement of the closed batch gets the same totals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbalanced_settlement_then_batch_upload() {
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    for amount in [1_000, 2_000] {
+        let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), amount, None).await;
+        assert_eq!(r.code, "00");
+    }
+    let theirs = totals(1_000, 1, 0, 0);
+    let frame = ok(t.settlement(&theirs));
+    let r = call(&t, &mut c, &frame).await;
+    assert_eq!(r.code, "00");
+    let host = r.totals.unwrap_or_default();
+    assert_eq!(host.domestic.reconciliation, 2);
+    assert_eq!(
+        (host.domestic.debit_amount, host.domestic.debit_count),
+        (3_000, 2)
+    );
+    assert_eq!(r.text, "对账不平");
+    for last in [false, false, true] {
+        let f = ok(t.batch_upload(last));
+        let r = call(&t, &mut c, &f).await;
+        assert_eq!(r.code, "00");
+    }
+    let again = call(&t, &mut c, &frame).await;
+    assert_eq!(again.code, "00");
+    assert_eq!(
+        again.totals.unwrap_or_default().domestic.debit_amount,
+        3_000
+    );
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "77", "the terminal's batch is closed");
+    let r = sign_in(&mut t, &mut c).await;
+    assert_eq!(r.code, "00");
+    assert_eq!(t.batch, 2);
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "00");
+}
+
+// Goal: many terminals at once, each on its own connection, all approved, none lost or
+// duplicated, and money is conserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_terminals_concurrently() {
+    const TERMINALS: usize = 12;
+    const SALES: usize = 15;
+    let app = spawn_app().await;
+    let merchant = ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT));
+    let ids: Vec<String> = (0..TERMINALS).map(|i| format!("T{i:07}")).collect();
+    for id in &ids {
+        let tid = ok(suanpan_core::TerminalId::parse(id));
+        ok(app.store.add_terminal(&tid, &merchant, Some(DEMO_TMK_HEX)));
+    }
+    let before = app.balance(APPROVE_PAN);
+    let addr = app.addr();
+    let mut tasks = Vec::new();
+    for id in ids {
+        tasks.push(tokio::spawn(async move {
+            let mut t = ok(Terminal::new(&id, DEMO_MERCHANT, DEMO_TMK_HEX));
+            let mut c = ok(Connection::connect(addr).await);
+            let r = sign_in(&mut t, &mut c).await;
+            assert_eq!(r.code, "00");
+            for _ in 0..SALES {
+                let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 10, None).await;
+                assert_eq!(r.code, "00", "{id}: {}", r.text);
+            }
+        }));
+    }
+    for task in tasks {
+        ok(task.await);
+    }
+    let total = (TERMINALS * SALES) as i64;
+    assert_eq!(app.txn_count(), total);
+    assert_eq!(app.balance(APPROVE_PAN), before - 10 * total);
+    assert!(app.conservation_holds());
+}
+
+// Goal: after a host restart the sessions are gone: the next MACed request is 77, and a new
+// sign-in works on the same store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_requires_sign_in() {
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "00");
+    drop(c);
+    let App {
+        running,
+        store,
+        fp,
+        _dir,
+    } = app;
+    running.shutdown().await;
+    let running = ok(suanpan_host::start(store.clone(), fp.clone(), test_config()).await);
+    let app = App {
+        running,
+        store,
+        fp,
+        _dir,
+    };
+    let mut c = app.connect().await;
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "77");
+    let r = sign_in(&mut t, &mut c).await;
+    assert_eq!(r.code, "00");
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "00");
+}
+
+// Goal: refusals carry their code and 63.2 text: insufficient funds (51), void of another
+// amount (64), refund of an unknown RRN (25), wrong PIN (55).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_carry_code_and_text() {
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let poor = Card::new("6228480012345678903", "3012");
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &poor, 100_000, None).await;
+    assert_eq!(r.code, "51");
+    let (_, sale) = txn(&mut t, &mut c, Kind::Sale, &card(), 500, None).await;
+    let orig = Original::of(&sale, t.batch);
+    let (_, r) = txn(&mut t, &mut c, Kind::Void, &card(), 400, Some(&orig)).await;
+    assert_eq!(r.code, "64", "{}", r.text);
+    let ghost = Original {
+        rrn: Some("999999999999".into()),
+        ..orig.clone()
+    };
+    let (_, r) = txn(&mut t, &mut c, Kind::Refund, &card(), 100, Some(&ghost)).await;
+    assert_eq!(r.code, "25", "{}", r.text);
+    assert!(!r.text.is_empty());
+    let wrong = Card::new(PIN_PAN, "3012").with_pin("654321");
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &wrong, 100, None).await;
+    assert_eq!(r.code, "55", "{}", r.text);
+}
+
+// Goal: /healthz answers, and /metrics shows requests by MTI and response code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_metrics() {
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let _ = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    let health = http_get(app.running.http_addr, "/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let metrics = http_get(app.running.http_addr, "/metrics").await;
+    assert!(
+        metrics.contains("suanpan_8583_requests_total{mti=\"0200\",code=\"00\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("suanpan_8583_request_seconds_bucket"));
+    assert!(metrics.contains("suanpan_8583_open_connections"));
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = ok(tokio::net::TcpStream::connect(addr).await);
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    ok(s.write_all(req.as_bytes()).await);
+    let mut out = String::new();
+    ok(s.read_to_string(&mut out).await);
+    out
+}
