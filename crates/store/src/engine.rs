@@ -555,6 +555,43 @@ fn insert_txn(ctx: &mut Ctx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreErro
     Ok(txn)
 }
 
+/// What a follow-up transaction (void, refund, pre-auth void, reversal) adds to its original.
+struct FollowUp<'a> {
+    kind: TxnKind,
+    amount: Amount,
+    reason: &'a str,
+    consent: bool,
+}
+
+/// Books an approved transaction that acts on `orig`, with the original's method and card or
+/// wallet, under the next voucher no.
+fn book_follow_up(
+    ctx: &mut Ctx<'_>,
+    origin: &Origin,
+    term: &TerminalState,
+    orig: &Transaction,
+    f: FollowUp<'_>,
+) -> Result<Transaction, StoreError> {
+    let voucher = take_voucher(ctx, term, origin)?;
+    let new = NewTxn {
+        kind: f.kind,
+        status: TxnStatus::Approved,
+        amount: f.amount,
+        method: orig.method,
+        instrument: InstrumentCols::from_txn(orig),
+        origin,
+        term,
+        voucher,
+        code: ResponseCode::Approved,
+        original_id: Some(orig.id),
+        reason: Some(f.reason.to_owned()),
+        consent: f.consent,
+        linked_id: None,
+        hold_expires_at: None,
+    };
+    insert_txn(ctx, new)
+}
+
 /// The store's side of the issuer simulator's account book: same connection, same transaction.
 struct Book<'c>(&'c Connection);
 
@@ -832,26 +869,13 @@ fn void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, f: &VoidFact
         reopen_preauth_of(ctx, &orig, TxnStatus::Voided)?;
     }
     set_status(ctx, orig.id, TxnStatus::Voided)?;
-    let voucher = take_voucher(ctx, &term, origin)?;
-    let txn = insert_txn(
-        ctx,
-        NewTxn {
-            kind: f.kind,
-            status: TxnStatus::Approved,
-            amount,
-            method: orig.method,
-            instrument: cols,
-            origin,
-            term: &term,
-            voucher,
-            code: ResponseCode::Approved,
-            original_id: Some(orig.id),
-            reason: Some(f.reason.to_owned()),
-            consent: f.consent,
-            linked_id: None,
-            hold_expires_at: None,
-        },
-    )?;
+    let booking = FollowUp {
+        kind: f.kind,
+        amount,
+        reason: f.reason,
+        consent: f.consent,
+    };
+    let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
     Ok(Reply::Txn(txn))
 }
 
@@ -916,26 +940,13 @@ fn refund(
             d.refunded_after.fen(),
             orig.id.0
         ])?;
-    let voucher = take_voucher(ctx, &term, origin)?;
-    let txn = insert_txn(
-        ctx,
-        NewTxn {
-            kind: TxnKind::Refund,
-            status: TxnStatus::Approved,
-            amount: d.amount,
-            method: orig.method,
-            instrument: cols,
-            origin,
-            term: &term,
-            voucher,
-            code: ResponseCode::Approved,
-            original_id: Some(orig.id),
-            reason: Some(reason.to_owned()),
-            consent: false,
-            linked_id: None,
-            hold_expires_at: None,
-        },
-    )?;
+    let booking = FollowUp {
+        kind: TxnKind::Refund,
+        amount: d.amount,
+        reason,
+        consent: false,
+    };
+    let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
     Ok(Reply::Txn(txn))
 }
 
@@ -1057,26 +1068,13 @@ fn preauth_void(
     let cols = InstrumentCols::from_txn(&pre);
     issuer_effect(ctx, &cols, IssuerOp::Release, held, origin.training)?;
     set_status(ctx, pre.id, TxnStatus::Voided)?;
-    let voucher = take_voucher(ctx, &term, origin)?;
-    let txn = insert_txn(
-        ctx,
-        NewTxn {
-            kind: TxnKind::PreAuthVoid,
-            status: TxnStatus::Approved,
-            amount: held,
-            method: pre.method,
-            instrument: cols,
-            origin,
-            term: &term,
-            voucher,
-            code: ResponseCode::Approved,
-            original_id: Some(pre.id),
-            reason: Some(reason.to_owned()),
-            consent: false,
-            linked_id: None,
-            hold_expires_at: None,
-        },
-    )?;
+    let booking = FollowUp {
+        kind: TxnKind::PreAuthVoid,
+        amount: held,
+        reason,
+        consent: false,
+    };
+    let txn = book_follow_up(ctx, origin, &term, &pre, booking)?;
     Ok(Reply::Txn(txn))
 }
 
@@ -1112,36 +1110,20 @@ fn reverse(ctx: &mut Ctx<'_>, origin: &Origin, voucher: VoucherNo, reason: &str)
     };
     undo_at_issuer(ctx, &t, origin.training)?;
     set_status(ctx, t.id, TxnStatus::Reversed)?;
-    let v = take_voucher(
-        ctx,
-        &term,
-        &Origin {
-            voucher: None,
-            ..origin.clone()
-        },
-    )?;
-    let txn = insert_txn(
-        ctx,
-        NewTxn {
-            kind: TxnKind::Reversal,
-            status: TxnStatus::Approved,
-            amount: t.amount,
-            method: t.method,
-            instrument: InstrumentCols::from_txn(&t),
-            origin: &Origin {
-                idempotency: None,
-                ..origin.clone()
-            },
-            term: &term,
-            voucher: v,
-            code: ResponseCode::Approved,
-            original_id: Some(t.id),
-            reason: Some(reason.to_owned()),
-            consent: false,
-            linked_id: None,
-            hold_expires_at: None,
-        },
-    )?;
+    // The reversal row gets a host-numbered voucher and no idempotency key of its own: the
+    // voucher no. of the request names the reversed transaction.
+    let plain = Origin {
+        voucher: None,
+        idempotency: None,
+        ..origin.clone()
+    };
+    let booking = FollowUp {
+        kind: TxnKind::Reversal,
+        amount: t.amount,
+        reason,
+        consent: false,
+    };
+    let txn = book_follow_up(ctx, &plain, &term, &t, booking)?;
     Ok(Reply::Txn(txn))
 }
 
