@@ -1,6 +1,7 @@
 //! `suanpan serve` as a process: `serve --demo` on port 0 answers over real TCP; a `kill -9`
 //! during load, then a restart: every approved response a terminal saw is in the store,
 //! nothing is booked twice, money is conserved, and terminals must sign in again (77).
+//! Also: `[server]` config and `SUANPAN_*` overrides, and `demo keys --json`.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -24,16 +25,32 @@ fn suanpan(dir: &Path) -> Command {
     c
 }
 
+/// A server process that is killed when the test ends, also when it fails midway.
+struct Server(Child);
+
+impl Server {
+    fn kill(&mut self) {
+        let _ = self.0.kill(); // SIGKILL
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `serve` on free ports and reads the 8583 address from its JSON announcement.
-fn serve(dir: &Path, demo: bool) -> (Child, SocketAddr) {
+fn serve(dir: &Path, demo: bool) -> (Server, SocketAddr) {
     let mut c = suanpan(dir);
     c.args(["--json", "serve", "--iso8583-addr", "127.0.0.1:0"])
         .args(["--http-addr", "127.0.0.1:0"]);
     if demo {
         c.arg("--demo");
     }
-    let mut child = ok(c.stdout(Stdio::piped()).stderr(Stdio::null()).spawn());
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let mut child = Server(ok(c.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()));
+    let stdout = child.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
     let mut text = String::new();
     for line in BufReader::new(stdout).lines() {
         let line = ok(line);
@@ -43,6 +60,10 @@ fn serve(dir: &Path, demo: bool) -> (Child, SocketAddr) {
         }
     }
     let v: serde_json::Value = ok(serde_json::from_str(&text));
+    if demo {
+        assert_eq!(v["demo"]["terminal_id"], DEMO_TERMINAL);
+        assert_eq!(v["demo"]["tmk_hex"], DEMO_TMK_HEX);
+    }
     let addr = v["iso8583_addr"].as_str().unwrap_or_default();
     (child, ok(addr.parse()))
 }
@@ -108,8 +129,7 @@ fn kill9_during_load_then_restart() {
             tasks.push(tokio::spawn(load(addr, id.to_owned())));
         }
         tokio::time::sleep(Duration::from_millis(LOAD_MS)).await;
-        ok(child.kill()); // SIGKILL
-        let _ = child.wait();
+        child.kill();
         let mut out = Vec::new();
         for t in tasks {
             out.push(ok(t.await));
@@ -169,8 +189,62 @@ fn kill9_during_load_then_restart() {
             assert_eq!(r.code, "00", "{id}: {}", r.text);
         }
     });
-    ok(child.kill());
-    let _ = child.wait();
+    child.kill();
     let out = ok(suanpan(dir.path()).args(["--json", "check"]).output());
     assert!(out.status.success(), "suanpan check: {out:?}");
+}
+
+// Goal: `demo keys --json` prints what a terminal needs to talk to the demo host.
+#[test]
+fn demo_keys_json() {
+    let dir = ok(tempfile::tempdir());
+    let out = ok(suanpan(dir.path())
+        .args(["--json", "demo", "keys"])
+        .output());
+    assert!(out.status.success());
+    let v: serde_json::Value = ok(serde_json::from_slice(&out.stdout));
+    assert_eq!(v["terminal_id"], DEMO_TERMINAL);
+    assert_eq!(v["merchant_id"], DEMO_MERCHANT);
+    assert_eq!(v["tmk_hex"], DEMO_TMK_HEX);
+}
+
+// Goal: `[server]` in the config file and SUANPAN_* variables set the addresses; an unknown
+// `[server]` key is refused before anything listens.
+#[test]
+fn serve_reads_config_and_env() {
+    let dir = ok(tempfile::tempdir());
+    let cfg = dir.path().join("host.toml");
+    ok(std::fs::write(
+        &cfg,
+        "[server]\niso8583_addr = \"127.0.0.1:0\"\nidle_timeout_ms = 1000\n",
+    ));
+    let mut child = Server(ok(suanpan(dir.path())
+        .args(["--json", "serve", "--demo", "--config"])
+        .arg(&cfg)
+        .env("SUANPAN_HTTP_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()));
+    let stdout = child.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let mut text = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = ok(line);
+        text.push_str(&line);
+        if line == "}" {
+            break;
+        }
+    }
+    child.kill();
+    let v: serde_json::Value = ok(serde_json::from_str(&text));
+    let iso: SocketAddr = ok(v["iso8583_addr"].as_str().unwrap_or_default().parse());
+    let http: SocketAddr = ok(v["http_addr"].as_str().unwrap_or_default().parse());
+    assert_ne!(iso.port(), 5800, "from the config file");
+    assert_ne!(http.port(), 8080, "from SUANPAN_HTTP_ADDR");
+
+    ok(std::fs::write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\n"));
+    let out = ok(suanpan(dir.path())
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 }

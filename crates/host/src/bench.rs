@@ -10,11 +10,17 @@ use crate::client::{Card, Connection, Kind, Original, Terminal};
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use suanpan_iso8583::{Status, split_frame};
+use suanpan_iso8583::{SettlementTotals, Status, Totals, split_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Mismatch samples kept for the report.
 const MISMATCH_SAMPLES_MAX: usize = 20;
+/// Transactions a bench terminal puts in one batch before it settles (field 48 counts
+/// are n3, so a batch holds at most 999).
+const BATCH_TXNS_MAX: u32 = 500;
+/// Amount of each sale (fen): small, so the demo card's balance lasts a million sales;
+/// refunds are 1 fen, up to the sale's amount.
+const SALE_FEN: u64 = 10;
 /// The demo card the load uses (approve, no PIN).
 const LOAD_PAN: &str = "6222021234567890128";
 
@@ -242,11 +248,23 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         s.failed = true;
         return s;
     }
+    // A terminal keeps its STAN across runs; a fresh start at 1 in a batch that already has
+    // those STANs would (rightly) be answered 94. Start from a clock-derived offset.
+    t.stan = stan_offset(seed);
     let card = Card::new(LOAD_PAN, "3012");
     // Approved sales of this terminal not voided yet: (original, refunded so far).
     let mut open: Vec<(Original, u64)> = Vec::new();
+    // The terminal's own totals, for the settlement at the end.
+    let mut totals = Totals::default();
     let mut rng = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
     while Instant::now() < deadline {
+        if u32::from(totals.debit_count) + u32::from(totals.credit_count) >= BATCH_TXNS_MAX {
+            // A full batch is settled, as a terminal whose journal is full does.
+            settle(&mut t, &mut c, totals, &mut s).await;
+            t.batch += 1;
+            totals = Totals::default();
+            open.clear();
+        }
         rng ^= rng << 13;
         rng ^= rng >> 17;
         rng ^= rng << 5;
@@ -259,18 +277,18 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         let (amount, original) = match (kind, voidable) {
             (Kind::Void, Some(i)) => {
                 let (orig, _) = open.swap_remove(i);
-                (100, Some(orig))
+                (SALE_FEN, Some(orig))
             }
             (Kind::Refund, _) => {
                 let i = rng as usize % open.len();
                 open[i].1 += 1;
                 let orig = open[i].0.clone();
-                if open[i].1 >= 100 {
+                if open[i].1 >= SALE_FEN {
                     open.swap_remove(i);
                 }
                 (1, Some(orig))
             }
-            _ => (100, None),
+            _ => (SALE_FEN, None),
         };
         let Ok((stan, frame)) = t.request(kind, &card, amount, original.as_ref()) else {
             s.failed = true;
@@ -286,8 +304,21 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         match t.parse(&body) {
             Ok(r) if r.code == "00" && r.stan == Some(stan) && r.mac_ok == Some(true) => {
                 s.ok += 1;
-                if kind == Kind::Sale {
-                    open.push((Original::of(&r, t.batch), 0));
+                match kind {
+                    Kind::Sale => {
+                        open.push((Original::of(&r, t.batch), 0));
+                        totals.debit_amount += amount;
+                        totals.debit_count += 1;
+                    }
+                    Kind::Void => {
+                        totals.debit_amount -= amount;
+                        totals.debit_count -= 1;
+                    }
+                    Kind::Refund => {
+                        totals.credit_amount += amount;
+                        totals.credit_count += 1;
+                    }
+                    _ => {}
                 }
             }
             other => {
@@ -305,7 +336,42 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
             }
         }
     }
+    settle(&mut t, &mut c, totals, &mut s).await;
     s
+}
+
+/// Ends the run like a day at the counter: settlement with the terminal's own totals,
+/// which must come back balanced (an unbalanced answer counts as a mismatch).
+async fn settle(t: &mut Terminal, c: &mut Connection, totals: Totals, s: &mut TerminalStats) {
+    let field48 = SettlementTotals {
+        domestic: totals,
+        foreign: Totals::default(),
+    };
+    let balanced = match t.settlement(&field48) {
+        Ok(frame) => match c.call(&frame).await.map(|b| t.parse(&b)) {
+            Ok(Ok(r)) => r.code == "00" && r.totals.is_some_and(|h| h.domestic.reconciliation == 1),
+            _ => false,
+        },
+        Err(_) => false,
+    };
+    if !balanced {
+        s.mismatches += 1;
+        if s.samples.len() < MISMATCH_SAMPLES_MAX {
+            s.samples.push(format!(
+                "{}: settlement not balanced against {totals:?}",
+                t.id
+            ));
+        }
+    }
+}
+
+/// A STAN to start from, different for each terminal and each run.
+fn stan_offset(seed: u32) -> u32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    ((secs.wrapping_mul(7919) as u32).wrapping_add(seed.wrapping_mul(104_729))) % 900_000
 }
 
 /// The bare baseline server: frames each request and writes it straight back, without

@@ -28,6 +28,8 @@ use suanpan_store::{Command, Instrument, Reply, SettleReport, Store};
 pub const ACQUIRER_ID: &str = "48020000";
 /// 63.2 may hold at most this many GBK bytes (63 is ans...163, 63.1 takes 3).
 const FIELD63_TEXT_BYTES_MAX: usize = 160;
+/// Largest count field 48 can carry (n3).
+const FIELD48_COUNT_MAX: u32 = 999;
 /// 60.3 of a sign-in with double-length keys.
 const NET_SIGN_IN_DOUBLE: u16 = 3;
 /// 60.3 of a sign-out.
@@ -311,11 +313,14 @@ impl Host {
     ) -> Result<Answer, Fault> {
         let balanced = theirs.is_none_or(|t| t == host);
         let code = if balanced { 1 } else { 2 };
+        // Field 48 counts are n3: a batch of more than 999 items is reported as 999 (the
+        // reconciliation above compared the full counts).
+        let count = |n: u32| u16::try_from(n.min(FIELD48_COUNT_MAX)).unwrap_or(0);
         let group = suanpan_iso8583::Totals {
             debit_amount: u64::try_from(host.debit_fen).unwrap_or(0),
-            debit_count: u16::try_from(host.debit_count).unwrap_or(u16::MAX),
+            debit_count: count(host.debit_count),
             credit_amount: u64::try_from(host.credit_fen).unwrap_or(0),
-            credit_count: u16::try_from(host.credit_count).unwrap_or(u16::MAX),
+            credit_count: count(host.credit_count),
             reconciliation: code,
         };
         let foreign = suanpan_iso8583::Totals {

@@ -42,8 +42,12 @@ async fn spawn_app() -> App {
 }
 
 async fn spawn_app_with(cfg: ServerConfig) -> App {
+    spawn_app_on(cfg, OpenOptions::default()).await
+}
+
+async fn spawn_app_on(cfg: ServerConfig, opts: OpenOptions) -> App {
     let dir = ok(tempfile::tempdir());
-    let store = ok(SqliteStore::create(dir.path(), OpenOptions::default()));
+    let store = ok(SqliteStore::create(dir.path(), opts));
     let fp = Fingerprinter::new(Fingerprinter::random_key());
     ok(store.seed_demo(&fp));
     let store = Arc::new(store);
@@ -461,7 +465,18 @@ async fn reversal_restores_and_is_idempotent() {
     let (stan, frame) = ok(t.request(Kind::Sale, &card(), 3_300, None));
     ok(c.send(&frame).await); // the response is dropped below: the terminal never reads it
     drop(c);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A terminal reverses after its response timeout, i.e. after the host booked the sale.
+    for _ in 0..200 {
+        if app.txn_count() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        app.balance(APPROVE_PAN),
+        before - 3_300,
+        "the sale was booked"
+    );
     let mut c = app.connect().await;
     let rev = ok(t.reversal(Kind::Sale, &card(), 3_300, None, stan, "98"));
     let r = call(&t, &mut c, &rev).await;
@@ -475,6 +490,14 @@ async fn reversal_restores_and_is_idempotent() {
     let r = call(&t, &mut c, &never).await;
     assert_eq!(r.code, "00");
     assert_eq!(app.balance(APPROVE_PAN), before);
+    // A reversed pre-authorization releases the issuer's hold.
+    let (stan, pre) = txn(&mut t, &mut c, Kind::PreAuth, &card(), 7_000, None).await;
+    assert_eq!(pre.code, "00");
+    assert_eq!(app.balance(APPROVE_PAN), before - 7_000);
+    let rev = ok(t.reversal(Kind::PreAuth, &card(), 7_000, None, stan, "96"));
+    let r = call(&t, &mut c, &rev).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!(app.balance(APPROVE_PAN), before, "hold released");
     assert!(app.conservation_holds());
 }
 
@@ -616,8 +639,8 @@ async fn restart_requires_sign_in() {
     assert_eq!(r.code, "00");
 }
 
-// Goal: refusals carry their code and 63.2 text: insufficient funds (51), void of another
-// amount (64), refund of an unknown RRN (25), wrong PIN (55).
+// Goal: each refusal row of the spec's table that a terminal can provoke comes back with its
+// code and 63.2 text: 51, 64, 25, 55, 75, 13, 14, 54, 41, 43, 12, 03.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_carry_code_and_text() {
     let app = spawn_app().await;
@@ -639,6 +662,50 @@ async fn refusals_carry_code_and_text() {
     let wrong = Card::new(PIN_PAN, "3012").with_pin("654321");
     let (_, r) = txn(&mut t, &mut c, Kind::Sale, &wrong, 100, None).await;
     assert_eq!(r.code, "55", "{}", r.text);
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let (_, r) = txn(&mut t, &mut c, Kind::Sale, &wrong, 100, None).await;
+        codes.push(r.code);
+    }
+    assert!(
+        codes.iter().any(|c| c == "75"),
+        "PIN tries exceeded: {codes:?}"
+    );
+
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 0, None).await;
+    assert_eq!(r.code, "13", "zero amount: {}", r.text);
+    let typo = Card::new("6222021234567890127", "3012");
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &typo, 100, None).await;
+    assert_eq!(r.code, "14", "Luhn: {}", r.text);
+    for (pan, expiry, code) in [
+        ("6217001234567893", "2401", "54"),
+        ("6013821234567890", "3012", "41"),
+        ("6226091234567893", "3012", "43"),
+    ] {
+        let (_, r) = txn(
+            &mut t,
+            &mut c,
+            Kind::Sale,
+            &Card::new(pan, expiry),
+            100,
+            None,
+        )
+        .await;
+        assert_eq!(r.code, code, "{pan}: {}", r.text);
+    }
+    let (_, v) = txn(&mut t, &mut c, Kind::Void, &card(), 500, Some(&orig)).await;
+    assert_eq!(v.code, "00");
+    let (_, r) = txn(&mut t, &mut c, Kind::Void, &card(), 500, Some(&orig)).await;
+    assert_eq!(r.code, "12", "void twice: {}", r.text);
+
+    let mut other = ok(Terminal::new(
+        DEMO_TERMINAL,
+        "999999999999999",
+        DEMO_TMK_HEX,
+    ));
+    let mut c2 = app.connect().await;
+    let r = sign_in(&mut other, &mut c2).await;
+    assert_eq!(r.code, "03", "merchant mismatch: {}", r.text);
 }
 
 // Goal: /healthz answers, and /metrics shows requests by MTI and response code.
@@ -666,4 +733,95 @@ async fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut out = String::new();
     ok(s.read_to_string(&mut out).await);
     out
+}
+
+// Goal: the scheduler settles a batch whose business day passed the cutoff and releases
+// pre-auth holds past their hold days; the terminal is then told to sign in again (77) and
+// gets the next batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduler_settles_due_batches_and_expires_holds() {
+    let start: jiff::Timestamp = ok("2026-11-25T04:00:00Z".parse());
+    let clock = Arc::new(suanpan_core::clock::FixedClock::new(start));
+    let opts = OpenOptions {
+        clock: clock.clone(),
+        ..OpenOptions::default()
+    };
+    let cfg = ServerConfig {
+        scheduler_interval_ms: 50,
+        ..test_config()
+    };
+    let app = spawn_app_on(cfg, opts).await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let before = app.balance(APPROVE_PAN);
+    let (_, pre) = txn(&mut t, &mut c, Kind::PreAuth, &card(), 4_000, None).await;
+    assert_eq!(pre.code, "00");
+    let (_, sale) = txn(&mut t, &mut c, Kind::Sale, &card(), 600, None).await;
+    assert_eq!(sale.code, "00");
+    assert_eq!(app.balance(APPROVE_PAN), before - 4_600);
+
+    clock.set(ok(
+        start.checked_add(jiff::SignedDuration::from_hours(31 * 24))
+    ));
+    let mut settled = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let batch = ok(app.store.terminals())
+            .into_iter()
+            .find(|x| x.id == DEMO_TERMINAL)
+            .map(|x| x.batch_no);
+        if batch == Some(2) && app.balance(APPROVE_PAN) == before - 600 {
+            settled = true;
+            break;
+        }
+    }
+    assert!(settled, "batch settled at the cutoff and the hold released");
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "77");
+    let r = sign_in(&mut t, &mut c).await;
+    assert_eq!(r.code, "00");
+    assert_eq!(t.batch, 2);
+}
+
+// Goal: a registered terminal without a master key cannot sign in (97 with the reason), a
+// malformed key is refused by the store, and a loaded one works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_needs_a_master_key() {
+    let app = spawn_app().await;
+    let merchant = ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT));
+    let tid = ok(suanpan_core::TerminalId::parse("NOKEY001"));
+    ok(app.store.add_terminal(&tid, &merchant, None));
+    let mut t = ok(Terminal::new("NOKEY001", DEMO_MERCHANT, DEMO_TMK_HEX));
+    let mut c = app.connect().await;
+    let r = sign_in(&mut t, &mut c).await;
+    assert_eq!(r.code, "97");
+    assert_eq!(r.text, "终端主密钥未装载");
+    assert!(app.store.set_terminal_tmk(&tid, "0123").is_err());
+    assert!(ok(app.store.set_terminal_tmk(&tid, DEMO_TMK_HEX)));
+    let r = sign_in(&mut t, &mut c).await;
+    assert_eq!(r.code, "00");
+}
+
+// Goal: the per-operator daily void limit comes back as 65 over 8583, with its text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn void_limit_is_65() {
+    let opts = OpenOptions {
+        policy: suanpan_core::Policy {
+            void_max_per_operator_per_day: 1,
+            ..suanpan_core::Policy::default()
+        },
+        ..OpenOptions::default()
+    };
+    let app = spawn_app_on(test_config(), opts).await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let batch = t.batch;
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        let (_, sale) = txn(&mut t, &mut c, Kind::Sale, &card(), 300, None).await;
+        let orig = Original::of(&sale, batch);
+        let (_, v) = txn(&mut t, &mut c, Kind::Void, &card(), 300, Some(&orig)).await;
+        results.push((v.code, v.text));
+    }
+    assert_eq!(results[0].0, "00");
+    assert_eq!(results[1].0, "65", "{}", results[1].1);
+    assert!(!results[1].1.is_empty());
 }

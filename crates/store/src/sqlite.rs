@@ -20,7 +20,7 @@ use suanpan_issuer::{Issuer, Simulator};
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// Commands one group commit takes at most.
@@ -290,8 +290,9 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_meta {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
-            include_str!("schema.sql")
+            "BEGIN IMMEDIATE; {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            include_str!("schema.sql"),
+            include_str!("migrate_2.sql")
         ))?;
         return Ok(());
     }
@@ -308,6 +309,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         return Err(StoreError::Sqlite(format!(
             "the store has schema version {version}, newer than this build's {SCHEMA_VERSION}; upgrade suanpan"
         )));
+    }
+    if version < 2 {
+        // Idempotent, in one transaction: a second process opening the store at the same
+        // moment finds the indexes there or waits on the lock.
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {} UPDATE meta SET value = '2' WHERE key = 'schema_version'; COMMIT;",
+            include_str!("migrate_2.sql")
+        ))?;
     }
     Ok(())
 }
