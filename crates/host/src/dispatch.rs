@@ -22,7 +22,7 @@ use suanpan_iso8583::{
     SettlementTotals, TPDU_BYTES, TPDU_ID, Tmk, Tpdu, WorkingKeys,
 };
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Instrument, Reply, SettleReport, Store};
+use suanpan_store::{Command, Instrument, Reply, SettleReport};
 
 /// Field 32 of responses: this host's acquiring institution id.
 pub const ACQUIRER_ID: &str = "48020000";
@@ -80,14 +80,15 @@ struct Answer {
 }
 
 impl Host {
-    /// Handles one frame body (TPDU through the last field). Blocking: runs store commands.
-    pub fn handle(&self, body: &[u8]) -> Outcome {
+    /// Handles one frame body (TPDU through the last field). Store commands are awaited,
+    /// not blocked on: a connection in flight costs a future, not a thread.
+    pub async fn handle(&self, body: &[u8]) -> Outcome {
         let msg = match Message::decode(body) {
             Ok(m) => m,
             Err(e) => return self.undecodable(body, e),
         };
         let mti = msg.mti();
-        let answer = match self.route(&msg) {
+        let answer = match self.route(&msg).await {
             Ok(a) => a,
             Err(Fault::Format(what)) => {
                 tracing::warn!(%mti, what, "format error");
@@ -145,7 +146,7 @@ impl Host {
         }
     }
 
-    fn route(&self, msg: &Message<'_>) -> Result<Answer, Fault> {
+    async fn route(&self, msg: &Message<'_>) -> Result<Answer, Fault> {
         let tid = terminal_id(msg)?;
         match msg.mti() {
             Mti::NETWORK_REQUEST => self.sign_in(msg, &tid),
@@ -154,9 +155,9 @@ impl Host {
                 NET_ECHO => self.echo(msg, &tid),
                 _ => Ok(self.refuse_code(msg, ResponseCode::NotSupported, None)),
             },
-            Mti::SETTLEMENT_REQUEST => self.settle(msg, &tid),
+            Mti::SETTLEMENT_REQUEST => self.settle(msg, &tid).await,
             Mti::BATCH_UPLOAD_REQUEST => self.batch_upload(msg, &tid),
-            m if m.carries_mac() && m.is_request() => self.financial(msg, &tid),
+            m if m.carries_mac() && m.is_request() => self.financial(msg, &tid).await,
             _ => Ok(self.refuse_code(msg, ResponseCode::NotSupported, None)),
         }
     }
@@ -265,7 +266,7 @@ impl Host {
 
     // ----- settlement and batch upload ----------------------------------------------------
 
-    fn settle(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+    async fn settle(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
         let session = match self.session_or_answer(msg, tid)? {
             Ok(s) => s,
             Err(a) => return Ok(a),
@@ -292,7 +293,7 @@ impl Host {
             actor: format!("{tid}/{}", session.operator),
             terminal_totals: Some(theirs),
         };
-        match self.execute(cmd)? {
+        match self.execute(cmd).await? {
             Reply::Settled(report) => {
                 session.set_batch(report.next_batch_no);
                 log_settlement(&report);
@@ -379,7 +380,7 @@ impl Host {
 
     // ----- financial messages -------------------------------------------------------------
 
-    fn financial(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+    async fn financial(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
         let session = match self.session_or_answer(msg, tid)? {
             Ok(s) => s,
             Err(a) => return Ok(a),
@@ -414,7 +415,7 @@ impl Host {
             )),
         };
         if msg.mti() == Mti::REVERSAL_REQUEST {
-            return self.reversal(msg, &session, origin);
+            return self.reversal(msg, &session, origin).await;
         }
         let Some(kind) = TypeCode::of(msg.mti(), f60.type_code) else {
             // A 60.1 this profile does not route for this MTI (e.g. offline sale).
@@ -425,7 +426,7 @@ impl Host {
             Err(answer) => return Ok(answer),
         };
         let pan = msg.pan();
-        let reply = self.execute(cmd)?;
+        let reply = self.execute(cmd).await?;
         Ok(self.txn_answer(msg, &session, reply, pan.as_deref()))
     }
 
@@ -519,7 +520,7 @@ impl Host {
         Ok(Ok(cmd))
     }
 
-    fn reversal(
+    async fn reversal(
         &self,
         msg: &Message<'_>,
         session: &Arc<Session>,
@@ -550,16 +551,19 @@ impl Host {
                         origin.terminal_id
                     ),
                     key: r.key().into(),
-                })?;
+                })
+                .await?;
                 return Ok(self.refuse(msg, &r, Some(session.clone())));
             }
             return Ok(self.refuse(msg, &AccessRefused::BatchMismatch, Some(session.clone())));
         }
-        let reply = self.execute(Command::Reverse {
-            origin,
-            voucher,
-            reason,
-        })?;
+        let reply = self
+            .execute(Command::Reverse {
+                origin,
+                voucher,
+                reason,
+            })
+            .await?;
         let pan = msg.pan();
         Ok(self.txn_answer(msg, session, reply, pan.as_deref()))
     }
@@ -657,11 +661,21 @@ impl Host {
 
     // ----- response helpers ---------------------------------------------------------------
 
-    /// Runs one command through the store's writer (blocking).
-    fn execute(&self, cmd: Command) -> Result<Reply, Fault> {
+    /// Runs one command through the store's writer and awaits its commit.
+    async fn execute(&self, cmd: Command) -> Result<Reply, Fault> {
         let started = std::time::Instant::now();
         metrics::gauge!("suanpan_store_commands_in_flight").increment(1.0);
-        let r = self.store.execute(cmd);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.store.submit_with(cmd, move |answer| {
+            // The receiver is gone only if the connection task was dropped; the commit stands.
+            let _ = tx.send(answer);
+        });
+        let r = match sent {
+            Ok(()) => rx
+                .await
+                .unwrap_or(Err(suanpan_store::StoreError::WriterGone)),
+            Err(e) => Err(e),
+        };
         metrics::gauge!("suanpan_store_commands_in_flight").decrement(1.0);
         metrics::histogram!("suanpan_store_execute_seconds")
             .record(started.elapsed().as_secs_f64());

@@ -10,6 +10,11 @@ const LATENCY_BUCKETS_S: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
 ];
 
+/// Commands per group commit.
+const GROUP_SIZE_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
 /// Installs the process-wide Prometheus recorder once; `None` if another recorder was
 /// installed first (metrics then go there).
 pub fn prometheus() -> Option<&'static PrometheusHandle> {
@@ -17,6 +22,11 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS_S)
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full("suanpan_store_group_size".into()),
+                    GROUP_SIZE_BUCKETS,
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();

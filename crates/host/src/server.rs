@@ -219,17 +219,10 @@ async fn connection(
     }
 }
 
-/// Handles one frame on the blocking pool and writes the answer; false to close.
+/// Handles one frame and writes the answer; false to close.
 async fn answer(sock: &mut TcpStream, host: &Arc<Host>, cfg: &ServerConfig, body: Vec<u8>) -> bool {
     let started = Instant::now();
-    let h = host.clone();
-    let outcome = match tokio::task::spawn_blocking(move || h.handle(&body)).await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(error = %e, "request task failed; connection closed");
-            return false;
-        }
-    };
+    let outcome = host.handle(&body).await;
     let Outcome::Reply { frame, mti, code } = outcome else {
         metrics::counter!("suanpan_8583_frames_rejected_total", "why" => "undecodable")
             .increment(1);
