@@ -43,6 +43,7 @@ pub struct Origin {
     /// Training mode.
     pub training: bool,
     /// Idempotency key and request hash: an identical retry replays the stored response.
+    /// Requires `voucher`: a key is scoped to the terminal's batch and voucher no.
     pub idempotency: Option<(String, String)>,
 }
 

@@ -341,14 +341,23 @@ fn gate(ctx: &mut Ctx<'_>, origin: &Origin, action: &str) -> Result<Gate, StoreE
             .map(|r| Gate::Answered(Box::new(r)));
     }
     if let Some((key, hash)) = &origin.idempotency {
+        // A key names (terminal, batch, voucher no., message type): it is looked up within the
+        // terminal's batch and voucher no., through the index the listings use anyway.
+        let Some(voucher) = origin.voucher else {
+            return Err(StoreError::Invalid(
+                "an idempotency key needs the voucher no.".into(),
+            ));
+        };
         let found = ctx
             .conn
             .prepare_cached(&format!(
-                "SELECT {TXN_COLUMNS}, request_hash FROM txns WHERE idem_key = ?1"
+                "SELECT {TXN_COLUMNS}, request_hash FROM txns
+                 WHERE terminal_id = ?1 AND batch_id = ?2 AND voucher_no = ?3 AND idem_key = ?4"
             ))?
-            .query_row([key], |r| {
-                Ok((txn_from_row(r)?, r.get::<_, Option<String>>(27)?))
-            })
+            .query_row(
+                params![term.id.as_str(), term.batch_id, voucher.value(), key],
+                |r| Ok((txn_from_row(r)?, r.get::<_, Option<String>>(27)?)),
+            )
             .optional()?;
         if let Some((txn, stored)) = found {
             if stored.as_deref() == Some(hash.as_str()) {
@@ -1188,9 +1197,9 @@ fn settle(
     let txns: Vec<Transaction> = ctx
         .conn
         .prepare_cached(&format!(
-            "SELECT {TXN_COLUMNS} FROM txns WHERE batch_id = ?1 AND training = 0"
+            "SELECT {TXN_COLUMNS} FROM txns WHERE terminal_id = ?1 AND batch_id = ?2 AND training = 0"
         ))?
-        .query_map([term.batch_id], txn_from_row)?
+        .query_map(params![term.id.as_str(), term.batch_id], txn_from_row)?
         .collect::<Result<_, _>>()?;
     let s = settlement::settle(&txns, theirs);
     let t = s.totals;
@@ -1199,8 +1208,10 @@ fn settle(
         "terminal_totals": theirs.map(|x| serde_json::json!({"debit_fen": x.debit_fen, "debit_count": x.debit_count, "credit_fen": x.credit_fen, "credit_count": x.credit_count})),
     });
     ctx.conn
-        .prepare_cached("UPDATE txns SET settled = 1 WHERE batch_id = ?1 AND training = 0")?
-        .execute([term.batch_id])?;
+        .prepare_cached(
+            "UPDATE txns SET settled = 1 WHERE terminal_id = ?1 AND batch_id = ?2 AND training = 0",
+        )?
+        .execute(params![term.id.as_str(), term.batch_id])?;
     ctx.conn
         .prepare_cached(
             "UPDATE batches SET settled_at = ?1, settled_by = ?2, debit_fen = ?3, debit_count = ?4, credit_fen = ?5,

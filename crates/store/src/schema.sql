@@ -96,8 +96,7 @@ CREATE UNIQUE INDEX txns_one_void ON txns(original_id)
 CREATE INDEX txns_terminal_batch ON txns(terminal_id, batch_id, voucher_no);
 CREATE INDEX txns_created ON txns(created_at);
 CREATE INDEX txns_original ON txns(original_id) WHERE original_id IS NOT NULL;
--- Partial: most rows (the host-numbered ones) have no idempotency key.
-CREATE UNIQUE INDEX txns_idem_key ON txns(idem_key) WHERE idem_key IS NOT NULL;
+
 
 CREATE TABLE accounts (
     id           TEXT PRIMARY KEY,

@@ -916,6 +916,7 @@ fn identical_retry_is_replayed_once() {
     let h = Harness::new();
     let start = h.balance(APPROVE);
     let origin = Origin {
+        voucher: Some(suanpan_core::VoucherNo::FIRST),
         idempotency: Some(("12345678/000001/000001/0200".into(), "hash-a".into())),
         ..cashier()
     };
@@ -949,6 +950,7 @@ fn reused_key_with_another_request_is_refused_94() {
     let h = Harness::new();
     let key = "12345678/000001/000002/0200".to_owned();
     let origin = Origin {
+        voucher: Some(suanpan_core::VoucherNo::FIRST),
         idempotency: Some((key.clone(), "hash-a".into())),
         ..cashier()
     };
@@ -962,6 +964,7 @@ fn reused_key_with_another_request_is_refused_94() {
     ));
     let before = h.snapshot();
     let other = Origin {
+        voucher: Some(suanpan_core::VoucherNo::FIRST),
         idempotency: Some((key, "hash-b".into())),
         ..cashier()
     };

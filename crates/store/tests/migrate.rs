@@ -1,4 +1,4 @@
-//! Schema migrations: a version-1 store gains version 2's indexes when opened, and a store from
+//! Schema migrations: a version-1 store moves to version 2's indexes when opened, and a store from
 //! a newer build is refused instead of being misread.
 
 use suanpan_store::{OpenOptions, SqliteStore, StoreError};
@@ -24,21 +24,22 @@ fn set_version(db: &std::path::Path, v: &str) {
 }
 
 #[test]
-fn a_version_1_store_gains_the_version_2_indexes() {
-    // Goal: stores created before the settlement and void-count indexes get them on open.
+fn a_version_1_store_moves_to_the_version_2_indexes() {
+    // Goal: stores created before version 2 gain the void-count index and lose the
+    // idempotency-key index when opened.
     let dir = tempfile::tempdir().expect("tempdir");
     drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
     let db = dir.path().join("suanpan.db");
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
-        conn.execute_batch("DROP INDEX txns_batch; DROP INDEX txns_operator_voids;")
-            .expect("drop");
+        conn.execute_batch("DROP INDEX txns_operator_voids; CREATE UNIQUE INDEX txns_idem_key ON txns(idem_key) WHERE idem_key IS NOT NULL;")
+            .expect("back to version 1");
     }
     set_version(&db, "1");
-    assert!(!indexes(&db).contains(&"txns_batch".to_owned()));
+    assert!(!indexes(&db).contains(&"txns_operator_voids".to_owned()));
     drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v1"));
     let after = indexes(&db);
-    assert!(after.contains(&"txns_batch".to_owned()), "{after:?}");
+    assert!(!after.contains(&"txns_idem_key".to_owned()), "{after:?}");
     assert!(
         after.contains(&"txns_operator_voids".to_owned()),
         "{after:?}"
