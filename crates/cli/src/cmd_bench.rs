@@ -46,6 +46,9 @@ pub struct LoadArgs {
     /// Echo mode: send a fixed frame and expect it back (against `bench echo-server`).
     #[arg(long)]
     pub echo: bool,
+    /// Offered load, requests per second over all terminals (default: as fast as answered).
+    #[arg(long)]
+    pub rate: Option<u32>,
 }
 
 /// Most terminals a run may simulate (one connection and task each).
@@ -88,6 +91,7 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
                     tmk_hex: DEMO_TMK_HEX.to_owned(),
                     duration,
                     mix: Mix::parse(&a.mix)?,
+                    rate_per_s: a.rate,
                 };
                 rt.block_on(bench::load(opts))?
             };

@@ -103,6 +103,10 @@ pub struct LoadOptions {
     pub duration: Duration,
     /// The operation mix.
     pub mix: Mix,
+    /// Offered load in requests per second over all terminals (`None`: each terminal sends
+    /// its next request as soon as the previous answer arrives). Paced per terminal; a
+    /// terminal still waits for its answer, so an overloaded host lowers the rate it gets.
+    pub rate_per_s: Option<u32>,
 }
 
 /// The result of a run.
@@ -257,7 +261,18 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
     // The terminal's own totals, for the settlement at the end.
     let mut totals = Totals::default();
     let mut rng = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    // Paced terminals start spread over one interval so they do not send in lockstep.
+    let interval = o
+        .rate_per_s
+        .filter(|r| *r > 0)
+        .map(|r| Duration::from_secs_f64(o.terminals.len() as f64 / f64::from(r)));
+    let mut next_send =
+        interval.map(|i| Instant::now() + i.mul_f64(f64::from(seed % 1000) / 1000.0));
     while Instant::now() < deadline {
+        if let (Some(at), Some(i)) = (next_send, interval) {
+            tokio::time::sleep_until(at.into()).await;
+            next_send = Some(at + i);
+        }
         if u32::from(totals.debit_count) + u32::from(totals.credit_count) >= BATCH_TXNS_MAX {
             // A full batch is settled, as a terminal whose journal is full does.
             settle(&mut t, &mut c, totals, &mut s).await;
