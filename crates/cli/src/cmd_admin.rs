@@ -42,12 +42,7 @@ pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
             if zh { "演示商户" } else { "Demo merchant" },
             if zh { "终端" } else { "terminal" }
         );
-        for (no, pw, name) in DEMO_OPERATORS {
-            println!(
-                "  {no}  {name}  {} {pw}",
-                if zh { "密码" } else { "password" }
-            );
-        }
+        print_demo_operators(zh);
         eprintln!(
             "{}",
             if zh {
@@ -288,4 +283,14 @@ pub fn check(app: &App) -> Result<(), Fail> {
         );
     }
     if ok { Ok(()) } else { Err(Fail::Reported) }
+}
+
+/// Lists the demo operators and their factory passwords (init and serve print them).
+pub fn print_demo_operators(zh: bool) {
+    for (no, pw, name) in DEMO_OPERATORS {
+        println!(
+            "  {no}  {name}  {} {pw}",
+            if zh { "密码" } else { "password" }
+        );
+    }
 }

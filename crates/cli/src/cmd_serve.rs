@@ -131,12 +131,7 @@ fn announce(app: &App, r: &suanpan_host::Running, demo: bool, created: bool) {
             if zh { "演示终端" } else { "Demo terminal" },
             if zh { "商户" } else { "merchant" }
         );
-        for (no, pw, name) in DEMO_OPERATORS {
-            println!(
-                "  {no}  {name}  {} {pw}",
-                if zh { "密码" } else { "password" }
-            );
-        }
+        crate::cmd_admin::print_demo_operators(zh);
         eprintln!(
             "{}",
             if zh {
