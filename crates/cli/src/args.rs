@@ -510,7 +510,7 @@ pub enum AdminCmd {
 /// `admin terminal …`
 #[derive(Debug, Subcommand)]
 pub enum TerminalCmd {
-    /// Register a terminal.
+    /// Register a terminal (its TMK too when SUANPAN_TMK holds 32 hex digits).
     Add {
         /// Terminal id (8).
         #[arg(long)]

@@ -8,7 +8,7 @@ use serde_json::json;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{Lang, MerchantId, Role, TerminalId};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL};
-use suanpan_store::{Command, OpenOptions, Reply, SqliteStore, Store};
+use suanpan_store::{Command, OpenOptions, Reply, SqliteStore, Store, StoreError};
 
 pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
     let opts = OpenOptions {
@@ -226,7 +226,21 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
             if store.merchant_name(&m)?.is_none() {
                 store.add_merchant(&m, merchant_name.as_deref().unwrap_or(""))?;
             }
-            store.add_terminal(&tid(&id)?, &m, None)?;
+            let t = tid(&id)?;
+            // A master key given with the registration is checked first and loaded with it,
+            // so a bad key leaves no half-registered terminal.
+            let tmk = std::env::var(crate::cmd_serve::TMK_ENV).ok();
+            if let Some(k) = &tmk
+                && (k.trim().len() != 32 || !k.trim().bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(
+                    StoreError::Invalid("a terminal master key is 32 hex digits".into()).into(),
+                );
+            }
+            store.add_terminal(&t, &m, None)?;
+            if let Some(k) = tmk {
+                store.set_terminal_tmk(&t, &k)?;
+            }
         }
         TerminalCmd::Disable { id } => {
             store.set_terminal_enabled(&tid(&id)?, false)?;

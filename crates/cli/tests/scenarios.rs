@@ -1050,3 +1050,49 @@ fn broken_chain_json_is_one_document() {
         );
     }
 }
+
+#[test]
+fn a_terminal_registered_with_its_master_key_is_ready_for_sign_in() {
+    // Goal: `admin terminal add` loads SUANPAN_TMK with the registration, and a malformed key
+    // registers nothing.
+    let demo = Demo::new();
+    let bad = run(demo
+        .cmd()
+        .args([
+            "admin",
+            "terminal",
+            "add",
+            "--id",
+            "87654321",
+            "--merchant",
+            MERCHANT,
+        ])
+        .env("SUANPAN_TMK", "not-hex"));
+    assert_ne!(bad.code, 0, "a malformed key is refused: {bad:?}");
+    let good = run(demo
+        .cmd()
+        .args([
+            "--json",
+            "admin",
+            "terminal",
+            "add",
+            "--id",
+            "87654322",
+            "--merchant",
+            MERCHANT,
+        ])
+        .env("SUANPAN_TMK", "00112233445566778899AABBCCDDEEFF"))
+    .ok()
+    .json();
+    let terminals = good["terminals"].as_array().expect("terminals");
+    let ids: Vec<&str> = terminals.iter().filter_map(|t| t["id"].as_str()).collect();
+    assert!(
+        !ids.contains(&"87654321"),
+        "nothing registered with the bad key: {ids:?}"
+    );
+    let added = terminals
+        .iter()
+        .find(|t| t["id"] == "87654322")
+        .expect("registered");
+    assert_eq!(added["has_tmk"], true);
+}
