@@ -959,17 +959,27 @@ fn refund(
     Ok(Reply::Txn(txn))
 }
 
+/// The pre-authorization a completion or pre-auth void names. The core has no
+/// training-mismatch refusal for pre-auths: to the other mode a training pre-auth does not
+/// exist (as by voucher no.), so a training request never marks a live hold done without
+/// releasing it, and a live capture never takes money for a training one.
+fn find_preauth(
+    ctx: &Ctx<'_>,
+    term: &TerminalState,
+    origin: &Origin,
+    original: &OriginalRef,
+) -> Result<Option<Transaction>, StoreError> {
+    let found = find_original(ctx, term, origin.training, original)?;
+    Ok(found.filter(|p| p.training == origin.training))
+}
+
 fn complete(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: Amount) -> Res {
     let term = match gate(ctx, origin, "completion")? {
         Gate::Open(t) => t,
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
-    // The core has no training-mismatch refusal for pre-auths: to the other mode a training
-    // pre-auth does not exist (as by voucher no.), so a training request never marks a live
-    // hold done without releasing it, and a live capture never takes money for a training one.
-    let found = find_original(ctx, &term, origin.training, original)?;
-    let Some(pre) = found.filter(|p| p.training == origin.training) else {
+    let Some(pre) = find_preauth(ctx, &term, origin, original)? else {
         return refuse(
             ctx,
             &actor,
@@ -1046,11 +1056,7 @@ fn preauth_void(
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
-    // The core has no training-mismatch refusal for pre-auths: to the other mode a training
-    // pre-auth does not exist (as by voucher no.), so a training request never marks a live
-    // hold done without releasing it, and a live capture never takes money for a training one.
-    let found = find_original(ctx, &term, origin.training, original)?;
-    let Some(pre) = found.filter(|p| p.training == origin.training) else {
+    let Some(pre) = find_preauth(ctx, &term, origin, original)? else {
         return refuse(
             ctx,
             &actor,
