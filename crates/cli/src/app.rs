@@ -59,6 +59,8 @@ pub struct App {
     pub json: bool,
     /// Message language.
     pub lang: Lang,
+    /// The merchant's time zone, read from the policy once.
+    pub zone: std::sync::OnceLock<jiff::tz::TimeZone>,
 }
 
 /// The config file in the data directory: `[policy]` overrides the money rules' defaults.
@@ -94,6 +96,19 @@ impl ConfigFile {
 }
 
 impl App {
+    /// A moment as the merchant reads it: `YYYY-MM-DD HH:MM:SS` in the policy's time zone.
+    pub fn local_time(&self, at: jiff::Timestamp) -> String {
+        let zone = self.zone.get_or_init(|| {
+            self.policy()
+                .ok()
+                .and_then(|p| p.zone().ok())
+                .unwrap_or(jiff::tz::TimeZone::UTC)
+        });
+        at.to_zoned(zone.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
     /// Reads the policy from the config file if there is one.
     pub fn policy(&self) -> anyhow::Result<Policy> {
         Ok(ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?.policy)
@@ -148,6 +163,7 @@ pub fn run(cli: Cli) -> ExitCode {
             LangArg::Zh => Lang::Zh,
             LangArg::En => Lang::En,
         },
+        zone: std::sync::OnceLock::new(),
     };
     let result = dispatch(&app, cli.command);
     match result {

@@ -171,12 +171,6 @@ impl Counter<'_> {
 /// Opens the data directory, creating it with demo data when it does not exist yet.
 fn open_or_init(app: &App) -> Result<SqliteStore, Fail> {
     if !app.data_dir.join(suanpan_store::sqlite::DB_FILE).exists() {
-        // Under --json the init report would be a second JSON document on stdout.
-        let quiet = App {
-            data_dir: app.data_dir.clone(),
-            json: app.json,
-            lang: app.lang,
-        };
         if app.json {
             let opts = suanpan_store::OpenOptions {
                 policy: app.policy()?,
@@ -186,7 +180,7 @@ fn open_or_init(app: &App) -> Result<SqliteStore, Fail> {
             App::write_pan_key(&app.data_dir)?;
             store.seed_demo(&app.fingerprinter()?)?;
         } else {
-            crate::cmd_admin::init(&quiet, true)?;
+            crate::cmd_admin::init(app, true)?;
         }
     }
     app.open()

@@ -438,7 +438,7 @@ fn list(app: &App, f: &FilterArgs, limit: u32, offset: u32) -> Result<(), Fail> 
         );
     } else {
         for t in &rows {
-            println!("{}", output::txn_line(t, app.lang));
+            println!("{}", output::txn_line(t, app));
         }
         let n = rows.len();
         println!(
@@ -469,7 +469,7 @@ fn show(app: &App, id: i64) -> Result<(), Fail> {
         );
         return Ok(());
     }
-    println!("{}", output::txn_line(&t, app.lang));
+    println!("{}", output::txn_line(&t, app));
     let label = if app.lang == Lang::Zh {
         "可退金额"
     } else {
@@ -477,7 +477,7 @@ fn show(app: &App, id: i64) -> Result<(), Fail> {
     };
     println!("{label}: {}", t.refundable().display());
     for c in &children {
-        println!("  └ {}", output::txn_line(c, app.lang));
+        println!("  └ {}", output::txn_line(c, app));
     }
     Ok(())
 }

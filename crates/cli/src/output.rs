@@ -42,7 +42,8 @@ pub fn txn_json(t: &Transaction, lang: Lang) -> Value {
 }
 
 /// One line for a person.
-pub fn txn_line(t: &Transaction, lang: Lang) -> String {
+pub fn txn_line(t: &Transaction, app: &App) -> String {
+    let lang = app.lang;
     let who = t
         .masked_pan
         .as_ref()
@@ -73,7 +74,7 @@ pub fn txn_line(t: &Transaction, lang: Lang) -> String {
     format!(
         "#{:<5} {} {:<15} {:<18} {:>14} {:<20} {} {} {} {}{flags}",
         t.id.0,
-        t.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        app.local_time(t.created_at),
         t.kind.as_str(),
         t.status.as_str(),
         t.amount.display(),
@@ -105,7 +106,7 @@ pub fn approved(app: &App, t: &Transaction, extra: Value) {
     } else {
         "Approved"
     };
-    println!("{head}: {}", txn_line(t, app.lang));
+    println!("{head}: {}", txn_line(t, app));
 }
 
 fn refusal_json(r: &dyn Refusal, lang: Lang) -> Value {
@@ -149,7 +150,7 @@ pub fn failure(app: &App, fail: &Fail) {
                 format!(
                     "{head} {code} {}\n{}\n{fix}",
                     t.response_code.text(lang),
-                    txn_line(t, lang)
+                    txn_line(t, app)
                 ),
             )
         }
