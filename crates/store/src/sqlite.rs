@@ -41,6 +41,9 @@ pub struct OpenOptions {
     pub clock: Arc<dyn Clock>,
     /// The network behind the host.
     pub issuer: Arc<dyn Issuer + Send + Sync>,
+    /// Largest size of the database in pages (`None`: as large as the disk allows). A write
+    /// past it fails exactly like a full disk: nothing of it is saved.
+    pub db_pages_max: Option<u64>,
 }
 
 impl Default for OpenOptions {
@@ -49,6 +52,7 @@ impl Default for OpenOptions {
             policy: Policy::default(),
             clock: Arc::new(suanpan_core::clock::SystemClock),
             issuer: Arc::new(Simulator),
+            db_pages_max: None,
         }
     }
 }
@@ -149,6 +153,9 @@ impl SqliteStore {
         migrate(&write)?;
         // Checkpoints run on their own thread (below), not inside the writer's commits.
         write.pragma_update(None, "wal_autocheckpoint", 0)?;
+        if let Some(pages) = opts.db_pages_max {
+            write.pragma_update(None, "max_page_count", pages)?;
+        }
         // After a restart the WAL file is cut back to this size instead of staying as large as
         // it ever grew.
         write.pragma_update(None, "journal_size_limit", WAL_BYTES_KEPT)?;

@@ -126,6 +126,7 @@ pub fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
         policy,
         clock,
         issuer: Arc::new(Simulator),
+        db_pages_max: None,
     }
 }
 
