@@ -171,7 +171,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(fail) => {
             output::failure(&app, &fail);
             match fail {
+                // A warning awaiting confirmation is an answer ("not yet"), not a failure.
                 Fail::Refused(_) | Fail::Declined(_) => ExitCode::from(3),
+                Fail::Message { key, .. } if key.starts_with("warn.") => ExitCode::from(3),
                 Fail::Store(_) | Fail::Other(_) | Fail::Message { .. } | Fail::Reported => {
                     ExitCode::from(1)
                 }

@@ -165,6 +165,10 @@ pub enum TxnCmd {
         /// Link to an earlier transaction (re-charge after a mistaken void).
         #[arg(long)]
         link: Option<i64>,
+        /// Confirm a sale flagged as a possible duplicate charge (same card, same amount,
+        /// within `duplicate_warn_minutes`).
+        #[arg(long)]
+        confirm_duplicate: bool,
     },
     /// Pre-authorization (预授权).
     Preauth {

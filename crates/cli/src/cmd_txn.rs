@@ -22,7 +22,17 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
             amount,
             payment,
             link,
-        } => purchase(app, &counter, TxnKind::Sale, Some(&amount), &payment, link),
+            confirm_duplicate,
+        } => {
+            let amount = Some(amount.as_str());
+            let sale = Purchase {
+                kind: TxnKind::Sale,
+                amount,
+                link,
+                confirm_duplicate,
+            };
+            purchase(app, &counter, &payment, sale)
+        }
         TxnCmd::Preauth {
             counter,
             amount,
@@ -30,14 +40,25 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
         } => purchase(
             app,
             &counter,
-            TxnKind::PreAuth,
-            Some(&amount),
             &payment,
-            None,
+            Purchase {
+                kind: TxnKind::PreAuth,
+                amount: Some(amount.as_str()),
+                link: None,
+                confirm_duplicate: false,
+            },
         ),
-        TxnCmd::Balance { counter, payment } => {
-            purchase(app, &counter, TxnKind::BalanceInquiry, None, &payment, None)
-        }
+        TxnCmd::Balance { counter, payment } => purchase(
+            app,
+            &counter,
+            &payment,
+            Purchase {
+                kind: TxnKind::BalanceInquiry,
+                amount: None,
+                link: None,
+                confirm_duplicate: false,
+            },
+        ),
         TxnCmd::Void(a) => void(app, a, TxnKind::Void),
         TxnCmd::CompleteVoid(a) => void(app, a, TxnKind::CompletionVoid),
         TxnCmd::Refund {
@@ -231,14 +252,21 @@ fn instrument(app: &App, p: &Payment) -> Result<(Instrument, PaymentMethod), Fai
     ))
 }
 
-fn purchase(
-    app: &App,
-    c: &Counter,
+/// What a purchase asks for, besides who and with what.
+struct Purchase<'a> {
     kind: TxnKind,
-    amount: Option<&str>,
-    p: &Payment,
+    amount: Option<&'a str>,
     link: Option<i64>,
-) -> Result<(), Fail> {
+    confirm_duplicate: bool,
+}
+
+fn purchase(app: &App, c: &Counter, p: &Payment, what: Purchase<'_>) -> Result<(), Fail> {
+    let Purchase {
+        kind,
+        amount,
+        link,
+        confirm_duplicate,
+    } = what;
     let amount = amount.map(amount_arg).transpose()?.unwrap_or(Amount::ZERO);
     let (inst, method) = instrument(app, p)?;
     let pin = if p.pin {
@@ -247,6 +275,9 @@ fn purchase(
         std::env::var(PIN_ENV).ok()
     };
     let (store, mut origin) = counter_session(app, c, None)?;
+    if kind == TxnKind::Sale && !confirm_duplicate && origin.voucher.is_none() {
+        duplicate_guard(&store, &inst, amount)?;
+    }
     if let Some(v) = origin.voucher {
         // A caller-chosen voucher no. is the terminal's STAN: retries with it are idempotent.
         let batch = store
@@ -328,6 +359,39 @@ fn reverse(
             reason,
         },
     )
+}
+
+/// The duplicate-charge guard (DESIGN.md): the same card paying the same amount within
+/// `duplicate_warn_minutes` is stopped for the counter to confirm, never silently refused.
+fn duplicate_guard(store: &SqliteStore, inst: &Instrument, amount: Amount) -> Result<(), Fail> {
+    let minutes = store.policy().duplicate_warn_minutes;
+    let Instrument::Card { fingerprint, .. } = inst else {
+        return Ok(());
+    };
+    if minutes == 0 {
+        return Ok(());
+    }
+    let since = store
+        .now()
+        .checked_sub(jiff::SignedDuration::from_mins(i64::from(minutes)));
+    let filter = TxnFilter {
+        from: since.ok(),
+        min: Some(amount),
+        max: Some(amount),
+        kind: Some(TxnKind::Sale),
+        status: Some(suanpan_core::TxnStatus::Approved),
+        card_fingerprint: Some(fingerprint.clone()),
+        include_hidden: true,
+        limit: Some(1),
+        ..TxnFilter::default()
+    };
+    match store.transactions(&filter)?.first() {
+        Some(earlier) => Err(Fail::Message {
+            key: "warn.duplicate",
+            args: vec![minutes.to_string(), earlier.voucher_no.to_string()],
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Sends the command and prints the answer.
@@ -419,6 +483,7 @@ pub fn filter(app: &App, f: &FilterArgs) -> Result<TxnFilter, Fail> {
         operator: f.operator.clone(),
         terminal: f.terminal.clone(),
         merchant: None,
+        card_fingerprint: None,
         include_hidden: f.include_hidden,
         limit: None,
         offset: 0,

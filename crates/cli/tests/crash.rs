@@ -63,7 +63,7 @@ fn kill_9_during_a_burst_of_sales_loses_no_printed_sale() {
     // store, vouchers are unique, and `check` passes.
     let d = Demo::new();
     let script = r#"i=0; while [ "$i" -lt 100000 ]; do i=$((i+1));
-        "$SUANPAN" --data-dir "$DATA" --json txn sale --terminal 12345678 --operator 01 \
+        "$SUANPAN" --data-dir "$DATA" --json txn sale --confirm-duplicate --terminal 12345678 --operator 01 \
             --amount 0.01 --card "$CARD" || exit 1; done"#;
     let mut child = StdCommand::new("sh")
         .arg("-c")
@@ -165,7 +165,14 @@ fn kill_9_of_single_sales_at_random_moments() {
         let mut child = StdCommand::new(bin())
             .arg("--data-dir")
             .arg(d.dir())
-            .args(["--json", "txn", "sale", "--terminal", TERMINAL])
+            .args([
+                "--json",
+                "txn",
+                "sale",
+                "--confirm-duplicate",
+                "--terminal",
+                TERMINAL,
+            ])
             .args(["--operator", CASHIER, "--amount", "0.01", "--card", CARD_OK])
             .env(OPERATOR_PASSWORD_ENV, CASHIER_PW)
             .env_remove("SUANPAN_LANG")

@@ -1096,3 +1096,36 @@ fn a_terminal_registered_with_its_master_key_is_ready_for_sign_in() {
         .expect("registered");
     assert_eq!(added["has_tmk"], true);
 }
+
+#[test]
+fn duplicate_charge_is_flagged_until_confirmed() {
+    // Goal: the same card paying the same amount again within minutes is stopped with a
+    // warning (exit 3, nothing booked), and goes through once the cashier confirms; another
+    // amount is never flagged.
+    let d = Demo::new();
+    let plain = |amount: &str| {
+        let mut c = d.counter("sale");
+        c.args(["--amount", amount, "--card", CARD_OK]);
+        run(c.arg("--json"))
+    };
+    let first = plain("25.00").ok();
+    let before = d.snapshot();
+    let again = plain("25.00").code(3);
+    let v = again.json();
+    assert_eq!(v["code"], "warn.duplicate");
+    let voucher = first.json()["transaction"]["voucher_no"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(v["message"].as_str().unwrap().contains(&voucher), "{v:#}");
+    assert!(
+        v["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("--confirm-duplicate"),
+        "{v:#}"
+    );
+    assert_eq!(d.snapshot(), before, "nothing was booked");
+    plain("26.00").ok();
+    approved(&mut d.sale_cmd("25.00", CARD_OK));
+}

@@ -370,6 +370,14 @@ static ZH: Catalog = &[
         "error.secret_missing.fix",
         "设置环境变量 {1}，或在终端中运行以输入密码",
     ),
+    (
+        "warn.duplicate.msg",
+        "疑似重复扣款：同一张卡 {0} 分钟内已有一笔相同金额的成功消费（凭证号 {1}）",
+    ),
+    (
+        "warn.duplicate.fix",
+        "请与顾客核对；确认是新的一笔消费时加 --confirm-duplicate 重新提交",
+    ),
     ("error.invalid_input.msg", "输入有误：{0}"),
     ("error.invalid_input.fix", "请按提示修改后重试"),
 ];
@@ -968,6 +976,14 @@ static EN: Catalog = &[
     (
         "error.secret_missing.fix",
         "Set the environment variable {1}, or run in a terminal to be prompted",
+    ),
+    (
+        "warn.duplicate.msg",
+        "Possible duplicate charge: this card paid the same amount within {0} minutes (voucher {1})",
+    ),
+    (
+        "warn.duplicate.fix",
+        "Check with the customer; if it is a new purchase, submit again with --confirm-duplicate",
     ),
     ("error.invalid_input.msg", "Invalid input: {0}"),
     ("error.invalid_input.fix", "Correct it as shown and retry"),

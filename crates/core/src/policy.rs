@@ -29,6 +29,10 @@ pub struct Policy {
     pub response_timeout_ms: u32,
     /// Reversal retries before the reversal is escalated to a case.
     pub reversal_retries_max: u32,
+    /// A sale on the same card for the same amount within this many minutes is flagged as a
+    /// possible duplicate charge (重复扣款); the counter confirms it (0 = off). It only warns:
+    /// blocking genuine second purchases is worse than asking.
+    pub duplicate_warn_minutes: u32,
     /// Business-day cutoff (日切), local time `HH:MM` in `time_zone`.
     pub cutoff: String,
     /// The merchant's time zone (IANA name).
@@ -54,6 +58,7 @@ impl Default for Policy {
             completion_max_percent: 115,
             response_timeout_ms: 60_000,
             reversal_retries_max: 6,
+            duplicate_warn_minutes: 10,
             cutoff: "23:00".to_owned(),
             time_zone: "Asia/Shanghai".to_owned(),
             retention_years: 5,

@@ -36,6 +36,8 @@ pub struct TxnFilter {
     pub terminal: Option<String>,
     /// Merchant id.
     pub merchant: Option<String>,
+    /// Card fingerprint (the PAN's HMAC), to find a card's transactions without its number.
+    pub card_fingerprint: Option<String>,
     /// Include hidden records.
     pub include_hidden: bool,
     /// Page size (capped at [`LIST_ROWS_MAX`]); `None` = the cap.
@@ -87,6 +89,9 @@ impl TxnFilter {
         }
         if let Some(v) = &self.merchant {
             add("merchant_id = ?", Box::new(v.clone()))
+        }
+        if let Some(v) = &self.card_fingerprint {
+            add("card_fp = ?", Box::new(v.clone()))
         }
         if !self.include_hidden {
             clauses.push("hidden = 0".into());

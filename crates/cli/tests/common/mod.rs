@@ -198,9 +198,12 @@ impl Demo {
     }
 
     /// `txn sale` of `amount` yuan with `card`, not yet run.
+    /// (The scenarios sell the same card and amount again on purpose, so the duplicate-charge
+    /// guard is confirmed here; `duplicate_charge_is_flagged_until_confirmed` tests the guard.)
     pub fn sale_cmd(&self, amount: &str, card: &str) -> Command {
         let mut c = self.counter("sale");
-        c.arg(format!("--amount={amount}")).args(["--card", card]);
+        c.arg(format!("--amount={amount}"))
+            .args(["--card", card, "--confirm-duplicate"]);
         c
     }
 
