@@ -135,6 +135,17 @@ impl App {
         Ok(Fingerprinter::new(key))
     }
 
+    /// Creates the store in the data directory with its PAN key, seeded with the demo data
+    /// when asked (init, `demo run` and `serve --demo` on an empty directory).
+    pub fn create_store(&self, opts: OpenOptions, demo: bool) -> Result<SqliteStore, Fail> {
+        let store = SqliteStore::create(&self.data_dir, opts)?;
+        App::write_pan_key(&self.data_dir)?;
+        if demo {
+            store.seed_demo(&self.fingerprinter()?)?;
+        }
+        Ok(store)
+    }
+
     /// Writes a new PAN key (init only), readable by the owner alone.
     pub fn write_pan_key(dir: &Path) -> anyhow::Result<()> {
         let path = dir.join(PAN_KEY_FILE);

@@ -8,18 +8,14 @@ use serde_json::json;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{Lang, MerchantId, Role, TerminalId};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL};
-use suanpan_store::{Command, OpenOptions, Reply, SqliteStore, Store, StoreError};
+use suanpan_store::{Command, OpenOptions, Reply, Store, StoreError};
 
 pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
     let opts = OpenOptions {
         policy: app.policy()?,
         ..OpenOptions::default()
     };
-    let store = SqliteStore::create(&app.data_dir, opts)?;
-    App::write_pan_key(&app.data_dir)?;
-    if demo {
-        store.seed_demo(&app.fingerprinter()?)?;
-    }
+    app.create_store(opts, demo)?;
     if app.json {
         output::print_json(&json!({"ok": true, "data_dir": app.data_dir, "demo": demo,
             "merchant_id": demo.then_some(DEMO_MERCHANT), "terminal_id": demo.then_some(DEMO_TERMINAL),

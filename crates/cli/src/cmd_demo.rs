@@ -176,9 +176,7 @@ fn open_or_init(app: &App) -> Result<SqliteStore, Fail> {
                 policy: app.policy()?,
                 ..Default::default()
             };
-            let store = SqliteStore::create(&app.data_dir, opts)?;
-            App::write_pan_key(&app.data_dir)?;
-            store.seed_demo(&app.fingerprinter()?)?;
+            app.create_store(opts, true)?;
         } else {
             crate::cmd_admin::init(app, true)?;
         }

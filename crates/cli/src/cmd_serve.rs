@@ -51,10 +51,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         ..OpenOptions::default()
     };
     let store = if args.demo && fresh {
-        let store = SqliteStore::create(&app.data_dir, opts)?;
-        App::write_pan_key(&app.data_dir)?;
-        store.seed_demo(&app.fingerprinter()?)?;
-        store
+        app.create_store(opts, true)?
     } else {
         SqliteStore::open(&app.data_dir, opts)?
     };
