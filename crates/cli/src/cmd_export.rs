@@ -133,25 +133,17 @@ pub fn run(app: &App, a: ExportArgs) -> Result<(), Fail> {
     // Written to a temporary name and renamed when complete: a failed export leaves no
     // half-file that looks finished.
     let partial = a.output.with_extension("partial");
+    let job = Export {
+        store: &store,
+        filter: &f,
+        zone: &zone,
+        headers: &headers,
+        filter_text: &filter_text,
+        bar: bar.as_ref(),
+    };
     let written = match a.format {
-        ExportFormat::Csv => write_csv(
-            &store,
-            &f,
-            &zone,
-            &headers,
-            &filter_text,
-            &partial,
-            bar.as_ref(),
-        )?,
-        ExportFormat::Xlsx => write_xlsx(
-            &store,
-            &f,
-            &zone,
-            &headers,
-            &filter_text,
-            &partial,
-            bar.as_ref(),
-        )?,
+        ExportFormat::Csv => write_csv(&job, &partial)?,
+        ExportFormat::Xlsx => write_xlsx(&job, &partial)?,
     };
     std::fs::rename(&partial, &a.output)
         .with_context(|| format!("writing {}", a.output.display()))?;
@@ -166,35 +158,57 @@ pub fn run(app: &App, a: ExportArgs) -> Result<(), Fail> {
     Ok(())
 }
 
-fn write_csv(
-    store: &suanpan_store::SqliteStore,
-    f: &suanpan_store::TxnFilter,
-    zone: &jiff::tz::TimeZone,
-    headers: &[&str; 18],
-    filter_text: &str,
-    path: &std::path::Path,
-    bar: Option<&indicatif::ProgressBar>,
-) -> Result<u64, Fail> {
+/// What both formats write: the filtered rows, their headers and the filter's description.
+struct Export<'a> {
+    store: &'a suanpan_store::SqliteStore,
+    filter: &'a suanpan_store::TxnFilter,
+    zone: &'a jiff::tz::TimeZone,
+    headers: &'a [&'a str; 18],
+    filter_text: &'a str,
+    bar: Option<&'a indicatif::ProgressBar>,
+}
+
+impl Export<'_> {
+    /// Streams the rows to `each` (row index, transaction, cells), advancing the progress bar;
+    /// the first error stops the stream. Returns the number of rows.
+    fn rows(
+        &self,
+        mut each: impl FnMut(u64, &Transaction, [String; 18]) -> anyhow::Result<()>,
+    ) -> Result<u64, Fail> {
+        let mut n = 0u64;
+        let mut failed = None;
+        let streamed = self.store.read(|c| {
+            query::for_each(c, self.filter, |t| {
+                if let Err(e) = each(n, &t, row(&t, self.zone)) {
+                    failed = Some(e);
+                    // Any error stops the listing; the real cause is kept in `failed`.
+                    return Err(rusqlite::Error::ExecuteReturnedResults);
+                }
+                n += 1;
+                if let Some(b) = self.bar {
+                    b.inc(1);
+                }
+                Ok(())
+            })
+        });
+        if let Some(e) = failed {
+            return Err(Fail::Other(e));
+        }
+        streamed?;
+        Ok(n)
+    }
+}
+
+fn write_csv(job: &Export<'_>, path: &std::path::Path) -> Result<u64, Fail> {
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     out.write_all(b"\xEF\xBB\xBF").context("writing BOM")?;
     let mut w = csv::WriterBuilder::new().flexible(true).from_writer(out);
-    w.write_record(["# filter", filter_text])
+    w.write_record(["# filter", job.filter_text])
         .context("writing CSV")?;
-    w.write_record(headers).context("writing CSV")?;
-    let mut n = 0u64;
-    store.read(|c| {
-        query::for_each(c, f, |t| {
-            w.write_record(row(&t, zone))
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            n += 1;
-            if let Some(b) = bar {
-                b.inc(1);
-            }
-            Ok(())
-        })
-    })?;
+    w.write_record(job.headers).context("writing CSV")?;
+    let n = job.rows(|_, _, cells| w.write_record(cells).context("writing CSV"))?;
     let mut inner = w
         .into_inner()
         .map_err(|e| anyhow::anyhow!("flushing CSV: {e}"))?;
@@ -203,51 +217,29 @@ fn write_csv(
     Ok(n)
 }
 
-fn write_xlsx(
-    store: &suanpan_store::SqliteStore,
-    f: &suanpan_store::TxnFilter,
-    zone: &jiff::tz::TimeZone,
-    headers: &[&str; 18],
-    filter_text: &str,
-    path: &std::path::Path,
-    bar: Option<&indicatif::ProgressBar>,
-) -> Result<u64, Fail> {
+fn write_xlsx(job: &Export<'_>, path: &std::path::Path) -> Result<u64, Fail> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
-    let x = |e: rust_xlsxwriter::XlsxError| Fail::Other(anyhow::anyhow!("xlsx: {e}"));
+    let x = |e: rust_xlsxwriter::XlsxError| anyhow::anyhow!("xlsx: {e}");
     sheet.write_string(0, 0, "filter").map_err(x)?;
-    sheet.write_string(0, 1, filter_text).map_err(x)?;
-    for (i, h) in headers.iter().enumerate() {
+    sheet.write_string(0, 1, job.filter_text).map_err(x)?;
+    for (i, h) in job.headers.iter().enumerate() {
         sheet.write_string(1, i as u16, *h).map_err(x)?;
     }
-    let mut n = 0u64;
-    let mut err = None;
-    store.read(|c| {
-        query::for_each(c, f, |t| {
-            let r = row(&t, zone);
-            for (i, v) in r.iter().enumerate() {
-                let res = if i == 4 {
-                    // Amount as a number so finance can sum it; fen → yuan exactly.
-                    sheet
-                        .write_number(n as u32 + 2, i as u16, t.amount.fen() as f64 / 100.0)
-                        .map(|_| ())
-                } else {
-                    sheet.write_string(n as u32 + 2, i as u16, v).map(|_| ())
-                };
-                if let Err(e) = res {
-                    err = Some(e);
-                }
+    let n = job.rows(|n, t, cells| {
+        let line = n as u32 + 2;
+        for (i, v) in cells.iter().enumerate() {
+            if i == 4 {
+                // Amount as a number so finance can sum it; fen → yuan exactly.
+                sheet
+                    .write_number(line, i as u16, t.amount.fen() as f64 / 100.0)
+                    .map_err(x)?;
+            } else {
+                sheet.write_string(line, i as u16, v).map_err(x)?;
             }
-            n += 1;
-            if let Some(b) = bar {
-                b.inc(1);
-            }
-            Ok(())
-        })
+        }
+        Ok(())
     })?;
-    if let Some(e) = err {
-        return Err(x(e));
-    }
     book.save(path).map_err(x)?;
     Ok(n)
 }
