@@ -119,6 +119,10 @@ impl Header {
     /// Processing requirement asking the terminal to sign in again.
     pub const SIGN_IN_AGAIN: u8 = 3;
 
+    /// Terminal status of a request made in training mode (培训模式; UnionPay's "test
+    /// status"): the host books it as training, moves no money and never settles it.
+    pub const TRAINING: u8 = 1;
+
     /// The same header with another processing requirement, as a response sets it.
     pub const fn with_processing_requirement(self, digit: u8) -> Header {
         Header {

@@ -1,0 +1,4 @@
+//! Suanpan's cashier terminal emulator.
+#![deny(missing_docs)]
+
+pub mod proto;
