@@ -115,6 +115,14 @@ static ZH: Catalog = &[
         "access.unknown_merchant.fix",
         "请核对商户号，或联系收单机构",
     ),
+    (
+        "access.linked_not_found.msg",
+        "重新收款所关联的原交易不存在",
+    ),
+    (
+        "access.linked_not_found.fix",
+        "请核对被撤销交易的批次号和凭证号，或不关联直接做消费",
+    ),
     ("access.unknown_operator.msg", "操作员不存在"),
     (
         "access.unknown_operator.fix",
@@ -466,6 +474,14 @@ static EN: Catalog = &[
     (
         "access.unknown_merchant.fix",
         "Check the merchant id or call the acquirer",
+    ),
+    (
+        "access.linked_not_found.msg",
+        "The voided sale this re-charge refers to does not exist",
+    ),
+    (
+        "access.linked_not_found.fix",
+        "Check the voided sale's batch and voucher no., or make a plain sale",
     ),
     ("access.unknown_operator.msg", "No such operator"),
     (

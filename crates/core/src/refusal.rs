@@ -84,6 +84,8 @@ refusal_enum! {
         MethodMismatch => "access.method_mismatch", FormatError,
         /// The terminal's batch no. is not the host's open batch, or it is not signed in.
         BatchMismatch => "access.batch_mismatch", SignInAgain,
+        /// A re-charge (重新收款) names a voided sale (8583 field 61) this terminal never booked.
+        LinkedNotFound => "access.linked_not_found", OriginalNotFound,
     }
 }
 

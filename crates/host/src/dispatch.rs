@@ -14,7 +14,7 @@ use suanpan_core::refusal::{AccessRefused, ReversalRefused};
 use suanpan_core::settlement::Totals;
 use suanpan_core::{
     Amount, BatchNo, Lang, OperatorNo, Pan, PaymentMethod, Refusal, ResponseCode, TerminalId,
-    Transaction, TxnKind, VoucherNo,
+    Transaction, TxnId, TxnKind, VoucherNo,
 };
 use suanpan_iso8583::crypto::decrypt_pin;
 use suanpan_iso8583::{
@@ -408,7 +408,9 @@ impl Host {
             supervisor: None,
             voucher: Some(voucher),
             batch: Some(batch),
-            training: false,
+            // Training mode (培训模式) rides in the header's terminal status digit
+            // (docs/ISO8583.md): the store books it apart, moves no money, never settles it.
+            training: msg.header().terminal_status == Header::TRAINING,
             idempotency: Some((
                 format!("8583:{tid}:{batch}:{voucher}:{}", msg.mti()),
                 hex::encode(Sha256::digest(msg.mac_data())),
@@ -471,6 +473,10 @@ impl Host {
                     TypeCode::Sale => (TxnKind::Sale, amount()?),
                     _ => (TxnKind::PreAuth, amount()?),
                 };
+                let linked_id = match self.linked_sale(msg, kind, &origin)? {
+                    Ok(link) => link,
+                    Err(r) => return Ok(Err(self.refuse(msg, &r, Some(session.clone())))),
+                };
                 Command::Purchase {
                     origin,
                     kind: txn_kind,
@@ -482,7 +488,7 @@ impl Host {
                     },
                     method: method(msg),
                     pin,
-                    linked_id: None,
+                    linked_id,
                 }
             }
             TypeCode::Void | TypeCode::CompletionVoid => Command::Void {
@@ -566,6 +572,38 @@ impl Host {
             .await?;
         let pan = msg.pan();
         Ok(self.txn_answer(msg, session, reply, pan.as_deref()))
+    }
+
+    /// The voided sale a re-charge (重新收款) names in field 61 (61.1 batch, 61.2 STAN) of
+    /// a sale; `Ok(None)` when the sale names none. See docs/ISO8583.md.
+    fn linked_sale(
+        &self,
+        msg: &Message<'_>,
+        kind: TypeCode,
+        origin: &Origin,
+    ) -> Result<Result<Option<TxnId>, AccessRefused>, Fault> {
+        if kind != TypeCode::Sale || !msg.has(61) {
+            return Ok(Ok(None));
+        }
+        use rusqlite::OptionalExtension;
+        let f61 = msg.field61().map_err(|_| Fault::Format("61"))?;
+        let id: Option<i64> = self.store.read(|c| {
+            c.query_row(
+                "SELECT id FROM txns WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3
+                 AND kind = 'sale' AND training = ?4 ORDER BY id DESC LIMIT 1",
+                rusqlite::params![
+                    origin.terminal_id.as_str(),
+                    f61.batch,
+                    f61.stan,
+                    origin.training
+                ],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(id
+            .map(|i| Some(TxnId(i)))
+            .ok_or(AccessRefused::LinkedNotFound))
     }
 
     fn exists_in_batch(&self, tid: &TerminalId, batch: u32, v: VoucherNo) -> Result<bool, Fault> {

@@ -825,3 +825,60 @@ async fn void_limit_is_65() {
     assert_eq!(results[1].0, "65", "{}", results[1].1);
     assert!(!results[1].1.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn training_header_moves_no_money_and_recharge_link_is_stored() {
+    // Goal: terminal status 1 in the header books a training sale that moves no money, and a
+    // sale carrying 61 (batch + STAN of a voided sale) is stored with linked_id pointing at
+    // it; a link to a sale that does not exist is refused 25 and books nothing.
+    let app = spawn_app().await;
+    let (mut t, mut c) = signed_in(&app).await;
+    let before = app.balance(APPROVE_PAN);
+    t.training = true;
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 1_000, None).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!(app.balance(APPROVE_PAN), before, "training moves no money");
+    let training: i64 = ok(app.store.read(|c| {
+        c.query_row("SELECT COUNT(*) FROM txns WHERE training = 1", [], |r| {
+            r.get(0)
+        })
+    }));
+    assert_eq!(training, 1);
+
+    t.training = false;
+    let (stan, sale) = txn(&mut t, &mut c, Kind::Sale, &card(), 2_500, None).await;
+    assert_eq!(sale.code, "00");
+    let orig = Original::of(&sale, t.batch);
+    let (_, void) = txn(&mut t, &mut c, Kind::Void, &card(), 2_500, Some(&orig)).await;
+    assert_eq!(void.code, "00", "{}", void.text);
+    let link = Original {
+        rrn: None,
+        auth_code: None,
+        batch: t.batch,
+        stan,
+    };
+    let (_, again) = txn(&mut t, &mut c, Kind::Sale, &card(), 2_500, Some(&link)).await;
+    assert_eq!(again.code, "00", "{}", again.text);
+    let (linked, voided): (i64, i64) = ok(app.store.read(|c| {
+        c.query_row(
+            "SELECT s.linked_id, o.id FROM txns s, txns o
+             WHERE s.rrn = ?1 AND o.rrn = ?2",
+            rusqlite::params![
+                again.rrn.as_deref().unwrap_or(""),
+                sale.rrn.as_deref().unwrap_or("")
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }));
+    assert_eq!(linked, voided, "the re-charge is linked to the voided sale");
+
+    let count = app.txn_count();
+    let nowhere = Original {
+        stan: 999_000,
+        ..link
+    };
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 2_500, Some(&nowhere)).await;
+    assert_eq!(r.code, "25", "{}", r.text);
+    assert_eq!(app.txn_count(), count, "a refused link books nothing");
+    assert!(app.conservation_holds());
+}
