@@ -208,5 +208,6 @@ fn dispatch(app: &App, cmd: Top) -> Result<(), Fail> {
         Top::Check => crate::cmd_admin::check(app),
         Top::Serve(a) => crate::cmd_serve::run(app, a),
         Top::Bench(c) => crate::cmd_bench::run(app, c),
+        Top::Terminal(a) => crate::cmd_terminal::run(app, a),
     }
 }

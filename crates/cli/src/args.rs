@@ -83,6 +83,8 @@ pub enum Top {
     /// Load generator and baseline server.
     #[command(subcommand)]
     Bench(crate::cmd_bench::BenchCmd),
+    /// The cashier terminal emulator (POS) against a running `serve`.
+    Terminal(crate::cmd_terminal::TerminalArgs),
 }
 
 /// `demo …`

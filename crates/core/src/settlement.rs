@@ -143,7 +143,8 @@ pub fn settle(txns: &[Transaction], terminal: Option<Totals>) -> Settlement {
     }
 }
 
-fn differences(host: &Totals, terminal: &Totals) -> Vec<Difference> {
+/// What differs between the host's and the terminal's totals, field by field (empty: balanced).
+pub fn differences(host: &Totals, terminal: &Totals) -> Vec<Difference> {
     let pairs = [
         (
             "debit_count",

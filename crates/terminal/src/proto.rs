@@ -100,6 +100,28 @@ impl Kind {
             _ => "00",
         }
     }
+    /// The kind of a 60.1 (of a request this profile routes).
+    pub fn from_type_code(code: u8) -> Option<Kind> {
+        [
+            Kind::Balance,
+            Kind::PreAuth,
+            Kind::PreAuthVoid,
+            Kind::Completion,
+            Kind::CompletionVoid,
+            Kind::Sale,
+            Kind::Void,
+            Kind::Refund,
+        ]
+        .into_iter()
+        .find(|k| k.type_code() == code)
+    }
+
+    /// Whether a lost response is reversed (spec's message table: all but balance and
+    /// refund).
+    pub fn reversible(self) -> bool {
+        !matches!(self, Kind::Balance | Kind::Refund)
+    }
+
     /// 60.1.
     pub fn type_code(self) -> u8 {
         match self {
@@ -138,6 +160,27 @@ impl Original {
             stan: r.stan.unwrap_or(0),
         }
     }
+}
+
+/// What a 0400 needs of the request it reverses.
+#[derive(Debug, Clone, Copy)]
+pub struct ReversalRecord<'a> {
+    /// 60.1.
+    pub type_code: u8,
+    /// 11.
+    pub stan: u32,
+    /// 60.2.
+    pub batch: u32,
+    /// 4 (fen).
+    pub amount: u64,
+    /// 22 digits 1-2.
+    pub entry: &'a str,
+    /// 61.1 and 61.2, if the request carried 61.
+    pub original: Option<(u32, u32)>,
+    /// 37, if the request carried it.
+    pub original_rrn: Option<&'a str>,
+    /// 39: `98` no response, `96` terminal fault.
+    pub reason: &'a str,
 }
 
 /// A response as the terminal reads it.
@@ -346,6 +389,41 @@ impl Terminal {
         self.mac(&b)
     }
 
+    /// A 0400 built from what a stored reversal record keeps (no PAN: the host finds the
+    /// original by batch and STAN): 3, 4, 11, 22, 25, 39, 49, 60 (the reversed request's),
+    /// 61 and 37 when the reversed request carried them.
+    ///
+    /// # Errors
+    /// Without a sign-in, for an unknown 60.1, or on encoder faults.
+    pub fn reversal_record(&self, r: &ReversalRecord<'_>) -> anyhow::Result<Vec<u8>> {
+        let kind = Kind::from_type_code(r.type_code).context("60.1 of the reversed request")?;
+        let mut b = self.builder(Mti::REVERSAL_REQUEST)?;
+        b.set_n(3, kind.processing_code())?
+            .set_n_u64(4, r.amount)?
+            .set_n_u64(11, u64::from(r.stan))?
+            .set_n(22, &format!("{}2", r.entry))?
+            .set_n(25, kind.condition())?
+            .set_ans(39, r.reason.as_bytes())?
+            .set_ans(49, b"156")?
+            .set_field60(&Field60 {
+                type_code: r.type_code,
+                batch: r.batch,
+                network_code: 0,
+                terminal: None,
+            })?;
+        if let Some(rrn) = r.original_rrn {
+            b.set_ans(37, rrn.as_bytes())?;
+        }
+        if let Some((batch, stan)) = r.original {
+            b.set_field61(&Field61 {
+                batch,
+                stan,
+                date_mmdd: None,
+            })?;
+        }
+        self.mac(&b)
+    }
+
     /// Encodes with the session MAK.
     ///
     /// # Errors
@@ -376,8 +454,11 @@ impl Terminal {
             (Some(pin), Some((pik, _))) => Some(encrypt_pin(pik, &Pin::new(pin)?, &card.pan)?),
             _ => None,
         };
-        b.set_n(2, &card.pan)?
-            .set_n(3, kind.processing_code())?
+        if !card.pan.is_empty() {
+            // A void may go without the card (void_requires_card is off by default).
+            b.set_n(2, &card.pan)?;
+        }
+        b.set_n(3, kind.processing_code())?
             .set_n_u64(11, u64::from(stan))?
             .set_n(
                 22,
