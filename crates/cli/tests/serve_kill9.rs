@@ -3,10 +3,13 @@
 //! nothing is booked twice, money is conserved, and terminals must sign in again (77).
 //! Also: `[server]` config and `SUANPAN_*` overrides, and `demo keys --json`.
 
+mod common;
+
+use common::{Server, serve_at};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use suanpan_host::client::{Card, Connection, Kind, Terminal};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
@@ -25,47 +28,14 @@ fn suanpan(dir: &Path) -> Command {
     c
 }
 
-/// A server process that is killed when the test ends, also when it fails midway.
-struct Server(Child);
-
-impl Server {
-    fn kill(&mut self) {
-        let _ = self.0.kill(); // SIGKILL
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Starts `serve` on free ports and reads the 8583 address from its JSON announcement.
 fn serve(dir: &Path, demo: bool) -> (Server, SocketAddr) {
-    let mut c = suanpan(dir);
-    c.args(["--json", "serve", "--iso8583-addr", "127.0.0.1:0"])
-        .args(["--http-addr", "127.0.0.1:0"]);
-    if demo {
-        c.arg("--demo");
-    }
-    let mut child = Server(ok(c.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()));
-    let stdout = child.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let mut text = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = ok(line);
-        text.push_str(&line);
-        if line == "}" {
-            break;
-        }
-    }
-    let v: serde_json::Value = ok(serde_json::from_str(&text));
+    let (child, addr, v) = serve_at(dir, demo, "127.0.0.1:0");
     if demo {
         assert_eq!(v["demo"]["terminal_id"], DEMO_TERMINAL);
         assert_eq!(v["demo"]["tmk_hex"], DEMO_TMK_HEX);
     }
-    let addr = v["iso8583_addr"].as_str().unwrap_or_default();
-    (child, ok(addr.parse()))
+    (child, addr)
 }
 
 fn cli_ok(c: &mut Command) {

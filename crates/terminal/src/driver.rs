@@ -14,6 +14,17 @@ use std::path::PathBuf;
 pub const SCRIPT_LINES_MAX: usize = 10_000;
 /// Most ticks one `TICK*N` token may ask for.
 pub const TICKS_PER_TOKEN_MAX: u32 = 3_600;
+/// Longest `WAIT:ms` of a script.
+pub const WAIT_MS_MAX: u64 = 60_000;
+
+/// One step of a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A key press.
+    Key(Key),
+    /// Real time passing (lets a test restart the host meanwhile).
+    Wait(std::time::Duration),
+}
 
 /// The application with its effects wired to the world.
 pub struct Driver<L: Link> {
@@ -127,7 +138,14 @@ impl<L: Link> Driver<L> {
         writeln!(out, "== start\n{}", self.app.view().to_text())?;
         for (line_no, line, keys) in steps {
             let mut printed_before = self.printed.len();
-            for k in keys {
+            for action in keys {
+                let k = match action {
+                    Action::Key(k) => k,
+                    Action::Wait(d) => {
+                        std::thread::sleep(d);
+                        continue;
+                    }
+                };
                 if !self.press(k, &mut |_| {})? {
                     return Ok(());
                 }
@@ -144,11 +162,11 @@ impl<L: Link> Driver<L> {
 
 /// Parses a script: per line, whitespace-separated tokens — digits (`1234`, one key each),
 /// `ENTER`/`OK`, `CANCEL`/`ESC`, `BACK`/`BS`, `UP`, `DOWN`, `TICK` or `TICK*N`, and
-/// `TEXT:words_with_underscores` (letters, `_` = space). `#` starts a comment.
+/// `TEXT:words_with_underscores` (letters, `_` = space), `WAIT:ms`. `#` starts a comment.
 ///
 /// # Errors
 /// An unknown token, with its line number.
-pub fn parse_script(script: &str) -> anyhow::Result<Vec<(usize, String, Vec<Key>)>> {
+pub fn parse_script(script: &str) -> anyhow::Result<Vec<(usize, String, Vec<Action>)>> {
     let mut steps = Vec::new();
     for (i, raw) in script.lines().enumerate() {
         if i >= SCRIPT_LINES_MAX {
@@ -168,17 +186,25 @@ pub fn parse_script(script: &str) -> anyhow::Result<Vec<(usize, String, Vec<Key>
     Ok(steps)
 }
 
-fn parse_token(tok: &str, keys: &mut Vec<Key>) -> anyhow::Result<()> {
+fn parse_token(tok: &str, keys: &mut Vec<Action>) -> anyhow::Result<()> {
     let upper = tok.to_ascii_uppercase();
     if tok.bytes().all(|b| b.is_ascii_digit()) {
-        keys.extend(tok.bytes().map(|b| Key::Digit(b - b'0')));
+        keys.extend(tok.bytes().map(|b| Action::Key(Key::Digit(b - b'0'))));
         return Ok(());
     }
     if let Some(text) = tok.strip_prefix("TEXT:") {
         keys.extend(
             text.chars()
-                .map(|c| Key::Char(if c == '_' { ' ' } else { c })),
+                .map(|c| Action::Key(Key::Char(if c == '_' { ' ' } else { c }))),
         );
+        return Ok(());
+    }
+    if let Some(ms) = upper.strip_prefix("WAIT:") {
+        let ms: u64 = ms.parse().context("WAIT:ms needs a number")?;
+        if ms > WAIT_MS_MAX {
+            bail!("at most {WAIT_MS_MAX} ms per WAIT");
+        }
+        keys.push(Action::Wait(std::time::Duration::from_millis(ms)));
         return Ok(());
     }
     if let Some(n) = upper.strip_prefix("TICK*") {
@@ -186,7 +212,7 @@ fn parse_token(tok: &str, keys: &mut Vec<Key>) -> anyhow::Result<()> {
         if n > TICKS_PER_TOKEN_MAX {
             bail!("at most {TICKS_PER_TOKEN_MAX} ticks per token");
         }
-        keys.extend(std::iter::repeat_n(Key::Tick, n as usize));
+        keys.extend(std::iter::repeat_n(Action::Key(Key::Tick), n as usize));
         return Ok(());
     }
     let k = match upper.as_str() {
@@ -196,8 +222,10 @@ fn parse_token(tok: &str, keys: &mut Vec<Key>) -> anyhow::Result<()> {
         "UP" => Key::Up,
         "DOWN" => Key::Down,
         "TICK" => Key::Tick,
-        _ => bail!("unknown key (digits, ENTER, CANCEL, BACK, UP, DOWN, TICK, TICK*N, TEXT:...)"),
+        _ => bail!(
+            "unknown key (digits, ENTER, CANCEL, BACK, UP, DOWN, TICK, TICK*N, TEXT:..., WAIT:ms)"
+        ),
     };
-    keys.push(k);
+    keys.push(Action::Key(k));
     Ok(())
 }

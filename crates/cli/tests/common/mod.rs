@@ -359,3 +359,54 @@ pub fn assert_refusal(v: &Value, msg: &str) {
     let r = v["remedy"].as_str().unwrap_or_default();
     assert!(!r.trim().is_empty(), "no remedy: {v:#}");
 }
+
+/// A `serve` process that is killed when the test ends, also when it fails midway.
+pub struct Server(pub std::process::Child);
+
+impl Server {
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `serve` (8583 on `addr`, HTTP on any port) and reads its JSON announcement;
+/// returns the process, the 8583 address and the announcement.
+pub fn serve_at(dir: &Path, demo: bool, addr: &str) -> (Server, std::net::SocketAddr, Value) {
+    use std::io::{BufRead, BufReader};
+    let mut c = std::process::Command::new(bin());
+    c.arg("--data-dir")
+        .arg(dir)
+        .env_remove("SUANPAN_LOG")
+        .args(["--json", "serve", "--iso8583-addr", addr])
+        .args(["--http-addr", "127.0.0.1:0"]);
+    if demo {
+        c.arg("--demo");
+    }
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning serve: {e}"));
+    let mut server = Server(child);
+    let stdout = server.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let mut text = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap_or_else(|e| panic!("{e}"));
+        text.push_str(&line);
+        if line == "}" {
+            break;
+        }
+    }
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let addr = v["iso8583_addr"].as_str().unwrap_or_default();
+    let addr = addr.parse().unwrap_or_else(|e| panic!("{e}: {addr}"));
+    (server, addr, v)
+}
