@@ -300,7 +300,6 @@ impl<L: Link> Net<L> {
                     .and_then(|o| o.rrn.clone()),
                 reason: "98".into(),
                 training: req.training,
-                armed: true,
                 attempts: 0,
                 next_at: None,
             });

@@ -216,8 +216,6 @@ pub struct PendingReversal {
     pub reason: String,
     /// Training mode.
     pub training: bool,
-    /// `false` while the request is in flight; `true` once it is known to need sending.
-    pub armed: bool,
     /// Failed sends so far.
     pub attempts: u32,
     /// Not before (RFC 3339); back-off after a failure.
@@ -503,7 +501,6 @@ mod tests {
             original_rrn: None,
             reason: "98".into(),
             training: false,
-            armed: true,
             attempts: 0,
             next_at: None,
         });

@@ -442,7 +442,7 @@ static EN: Catalog = &[
     ("note.body2", "Voucher {1} charges {2} again"),
     ("hint.enter", "Enter: next  Cancel: back"),
     ("hint.confirm", "Enter: yes  Cancel: no"),
-    ("hint.menu", "Digit/Up/Down Enter; Cancel: log out"),
+    ("hint.menu", "No./Up/Down+Enter  Cancel: out"),
     ("hint.withdraw", "Cancel: withdraw"),
     ("hint.wait", "Please wait"),
     ("hint.result", "Enter: receipt  Cancel: menu"),

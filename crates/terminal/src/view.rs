@@ -48,19 +48,37 @@ pub fn fit(line: &str, cols: usize) -> String {
     wrap(line, cols).into_iter().next().unwrap_or_default()
 }
 
-/// Breaks a line into lines of at most `cols` cells (a CJK character takes two).
+/// Breaks a line into lines of at most `cols` cells (a CJK character takes two), at
+/// spaces where it can, inside a word only when the word alone is too long.
 pub fn wrap(line: &str, cols: usize) -> Vec<String> {
     let mut out = vec![String::new()];
-    for ch in line.chars() {
-        let cur = out.last_mut().map(|l| l.width()).unwrap_or(0);
-        if cur + ch.to_string().width() > cols {
+    for word in line.split_inclusive(' ') {
+        let cur = out.last().map_or(0, |l| l.width());
+        let fits = cur + word.trim_end().width() <= cols;
+        if !fits && cur > 0 && word.trim_end().width() <= cols {
+            trim_last(&mut out);
             out.push(String::new());
         }
-        if let Some(l) = out.last_mut() {
-            l.push(ch);
+        for ch in word.chars() {
+            let cur = out.last().map_or(0, |l| l.width());
+            if cur + ch.to_string().width() > cols {
+                trim_last(&mut out);
+                out.push(String::new());
+            }
+            if let Some(l) = out.last_mut() {
+                l.push(ch);
+            }
         }
     }
+    trim_last(&mut out);
     out
+}
+
+fn trim_last(out: &mut [String]) {
+    if let Some(l) = out.last_mut() {
+        let t = l.trim_end().len();
+        l.truncate(t);
+    }
 }
 
 impl App {
