@@ -220,7 +220,7 @@ impl App {
                 self.screen = Screen::Busy {
                     what: "busy.reversal".into(),
                 };
-                vec![Effect::Send(Job::Reversal)]
+                vec![Effect::Send(Job::Reversal(true))]
             }
             Key::Digit(5) if admin => {
                 self.screen = Screen::Clear {

@@ -103,7 +103,7 @@ impl<L: Link> Driver<L> {
                 Reply::Txn(stan, r)
             }
             Job::Settle(op) => Reply::Settle(self.net.settle(state, &op)),
-            Job::Reversal => Reply::Reversal(self.net.flush_reversal(state, true)),
+            Job::Reversal(force) => Reply::Reversal(self.net.flush_reversal(state, force)),
         }
     }
 

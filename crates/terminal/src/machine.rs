@@ -56,8 +56,8 @@ pub enum Job {
     Txn(TxnRequest),
     /// 0500 (+ 0320, 0820).
     Settle(String),
-    /// Send the pending reversal now.
-    Reversal,
+    /// Send the pending reversal: now (`true`), or only if its back-off has run out.
+    Reversal(bool),
 }
 
 /// A slip to print.
@@ -659,6 +659,11 @@ impl App {
                 };
                 return Vec::new();
             }
+            Key::Tick if self.state.pending_reversal.is_some() && self.signed_in => {
+                // Store-and-forward: an idle terminal retries its reversal when due.
+                self.screen = Screen::Menu { cursor, notice };
+                return vec![Effect::Send(Job::Reversal(false))];
+            }
             Key::Cancel => {
                 // Logging out of the counter; the host session stays until sign-out.
                 self.operator = None;
@@ -680,7 +685,7 @@ impl App {
             self.screen = Screen::Busy {
                 what: "busy.reversal".into(),
             };
-            return vec![Effect::Send(Job::Reversal)];
+            return vec![Effect::Send(Job::Reversal(true))];
         }
         match i {
             0 => self.advance(Draft::new(Flow::Sale)),

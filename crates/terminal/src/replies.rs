@@ -39,8 +39,23 @@ impl App {
                 self.screen = crate::machine::login(Some(self.t(key)));
                 Vec::new()
             }
-            Reply::Reversal(Ok(true)) => self.menu(Some(self.t("reversal.done"))),
-            Reply::Reversal(Ok(false)) => self.menu(Some(self.t("reversal.pending"))),
+            Reply::Reversal(Ok(done)) => {
+                let key = if done {
+                    "reversal.done"
+                } else {
+                    "reversal.pending"
+                };
+                // An idle retry leaves the cashier's place in the menu alone.
+                let cursor = match self.screen {
+                    Screen::Menu { cursor, .. } => cursor,
+                    _ => 0,
+                };
+                self.screen = Screen::Menu {
+                    cursor,
+                    notice: Some(self.t(key)),
+                };
+                Vec::new()
+            }
             Reply::Reversal(Err(e)) => {
                 let lines = self.not_sent_lines(&e);
                 self.show("result.not_sent", lines, None)

@@ -399,7 +399,7 @@ fn unknown_outcome_and_pending_reversal_block_the_next_sale() {
     for k in [1, 2, 3, 5] {
         let fx = app.key(Key::Digit(k));
         assert!(
-            matches!(fx[..], [Effect::Send(Job::Reversal)]),
+            matches!(fx[..], [Effect::Send(Job::Reversal(true))]),
             "menu {k}: {fx:?}"
         );
         app.reply(Reply::Reversal(Err(NotSent::ReversalPending {
