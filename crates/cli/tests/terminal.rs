@@ -455,7 +455,7 @@ fn training_mode_moves_no_money_and_is_never_settled() {
     // its money, and the settlement totals leave it out (balanced with zero).
     let c = Counter::new();
     let before = c.available(CARD_OK_MASKED);
-    let out = c.run(&format!("{LOGIN}UP ENTER\n{}6\n", sale("4200")));
+    let out = c.run(&format!("{LOGIN}UP ENTER\nCANCEL\n{}6\n", sale("4200")));
     assert!(out.contains("已进入培训模式"), "{out}");
     assert!(
         last_screen(&out).contains("[T]"),
@@ -509,7 +509,8 @@ fn bad_input_at_the_counter_is_refused_with_a_remedy() {
     );
     assert!(out.contains("密码错误，还可尝试 4 次"), "{out}");
     assert!(out.contains("密码错误，还可尝试 3 次"), "{out}");
-    assert!(out.contains("超出终端单笔限额 ¥50,000.00"), "{out}");
+    assert!(out.contains("超出终端单笔限额"), "{out}");
+    assert!(out.contains("¥50,000.00，请分笔"), "{out}");
     assert!(out.contains("本批次无此凭证号"), "{out}");
     let out = c.run(&format!(
         "{LOGIN}{}2\nENTER\nENTER\nENTER\n654321 ENTER\n",

@@ -18,6 +18,7 @@
 mod admin;
 pub mod driver;
 mod flows;
+pub mod lesson;
 pub mod link;
 pub mod machine;
 pub mod net;

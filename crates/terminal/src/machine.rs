@@ -388,6 +388,8 @@ pub enum Screen {
     },
     /// 签到签退.
     SignMenu,
+    /// Training: pick a guided lesson, or practise freely.
+    Lessons,
 }
 
 /// The terminal application: state file, session and the current screen.
@@ -413,6 +415,8 @@ pub struct App {
     pub(crate) policy: Policy,
     /// The draft in flight while the host is asked.
     pub(crate) pending: Option<Draft>,
+    /// The training walkthrough under way.
+    pub lesson: Option<crate::lesson::Lesson>,
 }
 
 /// Digits of an amount entry, at most n12.
@@ -448,6 +452,7 @@ impl App {
             last_print: None,
             policy: Policy::default(),
             pending: None,
+            lesson: None,
         }
     }
 
@@ -464,8 +469,15 @@ impl App {
         Vec::new()
     }
 
-    /// One key.
+    /// One key (checked by the walkthrough first while a lesson runs).
     pub fn key(&mut self, k: Key) -> Vec<Effect> {
+        match self.lesson.clone() {
+            Some(l) => self.lesson_key(l, k),
+            None => self.key_unguided(k),
+        }
+    }
+
+    pub(crate) fn key_unguided(&mut self, k: Key) -> Vec<Effect> {
         let screen = std::mem::replace(
             &mut self.screen,
             Screen::Busy {
@@ -532,6 +544,7 @@ impl App {
             } => self.add_cashier_key(k, fields, input, error),
             Screen::Clear { pw, error } => self.clear_key(k, pw, error),
             Screen::SignMenu => self.sign_menu_key(k),
+            Screen::Lessons => self.lessons_key(k),
         }
     }
 
@@ -719,14 +732,28 @@ impl App {
                 self.screen = Screen::SignMenu;
                 Vec::new()
             }
+            _ if !self.training => {
+                self.training = true;
+                self.screen = Screen::Lessons;
+                Vec::new()
+            }
             _ => {
-                self.training = !self.training;
-                let key = if self.training {
-                    "training.on"
-                } else {
-                    "training.off"
-                };
-                self.menu(Some(self.t(key)))
+                self.training = false;
+                self.lesson = None;
+                self.menu(Some(self.t("training.off")))
+            }
+        }
+    }
+
+    fn lessons_key(&mut self, k: Key) -> Vec<Effect> {
+        match k {
+            Key::Digit(d) if (1..=crate::lesson::LESSONS.len()).contains(&usize::from(d)) => {
+                self.start_lesson(usize::from(d) - 1)
+            }
+            Key::Cancel | Key::Enter => self.menu(Some(self.t("training.on"))),
+            _ => {
+                self.screen = Screen::Lessons;
+                Vec::new()
             }
         }
     }

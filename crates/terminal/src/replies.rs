@@ -20,6 +20,12 @@ const CODES_WITH_FIX: [&str; 16] = [
 impl App {
     /// The driver's answer to the last [`crate::machine::Job`].
     pub fn reply(&mut self, r: Reply) -> Vec<Effect> {
+        let fx = self.reply_unguided(r);
+        self.lesson_after_reply();
+        fx
+    }
+
+    fn reply_unguided(&mut self, r: Reply) -> Vec<Effect> {
         match r {
             Reply::SignIn(Ok(())) => {
                 self.signed_in = true;

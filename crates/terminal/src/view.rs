@@ -84,7 +84,12 @@ fn trim_last(out: &mut [String]) {
 impl App {
     /// The current screen as lines.
     pub fn view(&self) -> View {
-        let (title, body, hint) = self.body();
+        let (title, mut body, hint) = self.body();
+        let lesson = self.lesson_lines();
+        if !lesson.is_empty() {
+            body.push(String::new());
+            body.extend(lesson);
+        }
         let mut status = Vec::new();
         if let Some(op) = &self.operator {
             status.push(self.tf("status.operator", std::slice::from_ref(op)));
@@ -435,6 +440,13 @@ impl App {
                 b.push(format!("    {}", masked(pw.len())));
                 err(&mut b, error);
                 ("manage.clear", b, "hint.enter")
+            }
+            Screen::Lessons => {
+                b.push(self.t("lessons.pick"));
+                for (i, (key, _)) in crate::lesson::LESSONS.iter().enumerate() {
+                    b.push(format!("{} {}", i + 1, self.t(key)));
+                }
+                ("title.lessons", b, "hint.back")
             }
             Screen::SignMenu => {
                 b.push(format!("1 {}", self.t("sign.in")));

@@ -457,3 +457,40 @@ fn settlement_screen_shows_the_terminal_totals_without_training() {
         app
     });
 }
+
+#[test]
+fn training_walkthrough_tells_each_step_and_refuses_wrong_keys() {
+    // Goal: turning training mode on offers the lessons; a lesson names the key of each
+    // step, refuses a wrong key without acting on it, and its sale is a training request.
+    both("lessons", |lang| {
+        let mut app = at_menu(lang, state());
+        keys(&mut app, &[Key::Up, Key::Enter]);
+        app
+    });
+    both("lesson_wrong_key", |lang| {
+        let mut app = at_menu(lang, state());
+        keys(&mut app, &[Key::Up, Key::Enter, Key::Digit(1)]);
+        assert!(
+            app.key(Key::Digit(2)).is_empty(),
+            "a wrong key does nothing"
+        );
+        assert!(matches!(app.screen, Screen::Menu { .. }));
+        app
+    });
+    let mut app = at_menu(Lang::Zh, state());
+    keys(&mut app, &[Key::Up, Key::Enter, Key::Digit(1)]);
+    let fx = keys(&mut app, &digits("11000 1 "));
+    let [Effect::Send(Job::Txn(req))] = &fx[..] else {
+        panic!("{fx:?}")
+    };
+    assert!(req.training, "a lesson's sale is a training request");
+    app.reply(Reply::Txn(
+        3,
+        TxnResult::Answered(approved(3, "000000000003")),
+    ));
+    assert!(app.view().body.iter().any(|l| l.contains("教程 5/5")));
+    app.key(Key::Enter);
+    assert!(matches!(app.screen, Screen::Receipt { .. }));
+    assert!(app.view().body.iter().any(|l| l.contains("教程完成")));
+    assert!(app.view().status.contains("[培训]"));
+}
