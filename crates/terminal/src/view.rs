@@ -121,13 +121,36 @@ impl App {
     }
 
     fn body(&self) -> (&'static str, Vec<String>, &'static str) {
-        let mut b: Vec<String> = Vec::new();
-        let err = |b: &mut Vec<String>, e: &Option<String>| {
-            if let Some(e) = e {
-                b.push(String::new());
-                b.push(format!("! {e}"));
+        match &self.screen {
+            Screen::Login { .. }
+            | Screen::Menu { .. }
+            | Screen::Amount { .. }
+            | Screen::Card { .. }
+            | Screen::Pin { .. } => self.body_entry(),
+            Screen::Voucher { .. }
+            | Screen::Original { .. }
+            | Screen::Reason { .. }
+            | Screen::Supervisor { .. }
+            | Screen::Rrn { .. }
+            | Screen::Grace { .. } => self.body_void(),
+            Screen::Busy { .. }
+            | Screen::Result { .. }
+            | Screen::Receipt { .. }
+            | Screen::Query { .. }
+            | Screen::Detail { .. } => self.body_outcome(),
+            Screen::Print { .. }
+            | Screen::Settle
+            | Screen::Manage { .. }
+            | Screen::Lessons
+            | Screen::SignMenu => self.body_records(),
+            Screen::Passwd { .. } | Screen::AddCashier { .. } | Screen::Clear { .. } => {
+                self.body_admin()
             }
-        };
+        }
+    }
+
+    fn body_entry(&self) -> (&'static str, Vec<String>, &'static str) {
+        let mut b: Vec<String> = Vec::new();
         match &self.screen {
             Screen::Login {
                 op,
@@ -143,7 +166,7 @@ impl App {
                 if *pw_stage {
                     b.push(self.tf("login.pw", &[masked(pw.len())]));
                 }
-                err(&mut b, error);
+                push_error(&mut b, error);
                 ("title.login", b, "hint.enter")
             }
             Screen::Menu { cursor, notice } => {
@@ -169,7 +192,7 @@ impl App {
                 b.push(self.t("amount.prompt"));
                 b.push(String::new());
                 b.push(format!("    {}", amount_of(digits)));
-                err(&mut b, error);
+                push_error(&mut b, error);
                 (self.flow_title(draft), b, "hint.enter")
             }
             Screen::Card {
@@ -194,7 +217,7 @@ impl App {
                         b.push(format!("0 {}", self.t("card.manual")));
                     }
                 }
-                err(&mut b, error);
+                push_error(&mut b, error);
                 (self.flow_title(draft), b, "hint.enter")
             }
             Screen::Pin { draft, pin } => {
@@ -206,6 +229,13 @@ impl App {
                 b.push(self.t("pin.none"));
                 (self.flow_title(draft), b, "hint.enter")
             }
+            _ => ("title.menu", b, "hint.back"),
+        }
+    }
+
+    fn body_void(&self) -> (&'static str, Vec<String>, &'static str) {
+        let mut b: Vec<String> = Vec::new();
+        match &self.screen {
             Screen::Voucher {
                 draft,
                 input,
@@ -214,7 +244,7 @@ impl App {
                 b.push(self.t("void.voucher_prompt"));
                 b.push(format!("    {input}"));
                 b.push(self.t("void.pick"));
-                err(&mut b, error);
+                push_error(&mut b, error);
                 (self.flow_title(draft), b, "hint.enter")
             }
             Screen::Original { draft } => {
@@ -251,7 +281,7 @@ impl App {
             Screen::Supervisor { draft, pw, error } => {
                 b.push(self.t("supervisor.prompt"));
                 b.push(format!("    {}", masked(pw.len())));
-                err(&mut b, error);
+                push_error(&mut b, error);
                 (self.flow_title(draft), b, "hint.enter")
             }
             Screen::Rrn {
@@ -261,7 +291,7 @@ impl App {
             } => {
                 b.push(self.t("refund.rrn_prompt"));
                 b.push(format!("    {input}"));
-                err(&mut b, error);
+                push_error(&mut b, error);
                 (self.flow_title(draft), b, "hint.enter")
             }
             Screen::Grace { draft, left } => {
@@ -270,6 +300,13 @@ impl App {
                 b.push(self.tf("void.grace", &[left.to_string()]));
                 (self.flow_title(draft), b, "hint.withdraw")
             }
+            _ => ("title.menu", b, "hint.back"),
+        }
+    }
+
+    fn body_outcome(&self) -> (&'static str, Vec<String>, &'static str) {
+        let mut b: Vec<String> = Vec::new();
+        match &self.screen {
             Screen::Busy { what } => {
                 b.push(String::new());
                 b.push(self.t(what));
@@ -347,6 +384,13 @@ impl App {
                 }
                 ("title.detail", b, "hint.detail")
             }
+            _ => ("title.menu", b, "hint.back"),
+        }
+    }
+
+    fn body_records(&self) -> (&'static str, Vec<String>, &'static str) {
+        let mut b: Vec<String> = Vec::new();
+        match &self.screen {
             Screen::Print { input, error } => {
                 match input {
                     Some(v) => {
@@ -359,7 +403,7 @@ impl App {
                         b.push(format!("3 {}", self.t("print.settlement")));
                     }
                 }
-                err(&mut b, error);
+                push_error(&mut b, error);
                 ("menu.print", b, "hint.enter")
             }
             Screen::Settle => {
@@ -408,39 +452,6 @@ impl App {
                 }
                 ("menu.manage", b, "hint.back")
             }
-            Screen::Passwd {
-                fields,
-                input,
-                error,
-            } => {
-                let prompts = ["passwd.old", "passwd.new", "passwd.again"];
-                b.push(self.t(prompts[fields.len().min(2)]));
-                b.push(format!("    {}", masked(input.len())));
-                err(&mut b, error);
-                ("manage.passwd", b, "hint.enter")
-            }
-            Screen::AddCashier {
-                fields,
-                input,
-                error,
-            } => {
-                let prompts = ["supervisor.prompt", "cashier.no", "cashier.pw"];
-                b.push(self.t(prompts[fields.len().min(2)]));
-                let shown = if fields.len() == 1 {
-                    input.clone()
-                } else {
-                    masked(input.len())
-                };
-                b.push(format!("    {shown}"));
-                err(&mut b, error);
-                ("manage.cashier", b, "hint.enter")
-            }
-            Screen::Clear { pw, error } => {
-                b.push(self.t("clear.prompt"));
-                b.push(format!("    {}", masked(pw.len())));
-                err(&mut b, error);
-                ("manage.clear", b, "hint.enter")
-            }
             Screen::Lessons => {
                 b.push(self.t("lessons.pick"));
                 for (i, (key, _)) in crate::lesson::LESSONS.iter().enumerate() {
@@ -459,6 +470,47 @@ impl App {
                 b.push(self.t(key));
                 ("menu.signin", b, "hint.back")
             }
+            _ => ("title.menu", b, "hint.back"),
+        }
+    }
+
+    fn body_admin(&self) -> (&'static str, Vec<String>, &'static str) {
+        let mut b: Vec<String> = Vec::new();
+        match &self.screen {
+            Screen::Passwd {
+                fields,
+                input,
+                error,
+            } => {
+                let prompts = ["passwd.old", "passwd.new", "passwd.again"];
+                b.push(self.t(prompts[fields.len().min(2)]));
+                b.push(format!("    {}", masked(input.len())));
+                push_error(&mut b, error);
+                ("manage.passwd", b, "hint.enter")
+            }
+            Screen::AddCashier {
+                fields,
+                input,
+                error,
+            } => {
+                let prompts = ["supervisor.prompt", "cashier.no", "cashier.pw"];
+                b.push(self.t(prompts[fields.len().min(2)]));
+                let shown = if fields.len() == 1 {
+                    input.clone()
+                } else {
+                    masked(input.len())
+                };
+                b.push(format!("    {shown}"));
+                push_error(&mut b, error);
+                ("manage.cashier", b, "hint.enter")
+            }
+            Screen::Clear { pw, error } => {
+                b.push(self.t("clear.prompt"));
+                b.push(format!("    {}", masked(pw.len())));
+                push_error(&mut b, error);
+                ("manage.clear", b, "hint.enter")
+            }
+            _ => ("title.menu", b, "hint.back"),
         }
     }
 
@@ -485,6 +537,14 @@ impl App {
             "status.ok"
         };
         self.t(key)
+    }
+}
+
+/// An error under the screen's input, marked `!`.
+fn push_error(b: &mut Vec<String>, e: &Option<String>) {
+    if let Some(e) = e {
+        b.push(String::new());
+        b.push(format!("! {e}"));
     }
 }
 
