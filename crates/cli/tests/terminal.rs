@@ -541,3 +541,47 @@ fn a_bad_script_is_refused_with_its_line_and_runs_nothing() {
     assert!(err.contains("script line 2"), "{err}");
     assert!(c.rows().is_empty());
 }
+
+#[test]
+fn preauth_completion_and_their_voids_then_balance_and_settlement() {
+    // Goal: 预授权类 on the terminal: a pre-auth shows the auth code the completion uses; a
+    // completion up to 115% captures it; the completion void (by voucher, supervisor) gives
+    // the money back; a second pre-auth is voided by its auth code. A balance inquiry shows
+    // the balance and counts nowhere: the settlement balances with nothing to settle.
+    let c = Counter::new();
+    let before = c.available(CARD_OK_MASKED);
+    let script = format!(
+        "{LOGIN}\
+         4\n1\n10000 ENTER\n1\nENTER\nCANCEL\n\
+         4\n3\nENTER\n11000 ENTER\n1\nENTER\nCANCEL\n\
+         4\n4\nENTER\nENTER\n123456 ENTER\nCANCEL\n\
+         4\n1\n5000 ENTER\n1\nENTER\nCANCEL\n\
+         4\n2\n123456 ENTER\nENTER\n1\nCANCEL\n\
+         5\n1\nENTER\n"
+    );
+    let out = c.run(&script);
+    assert!(out.contains("授权码: "), "{out}");
+    let last = last_screen(&out);
+    assert!(last.contains("余额: ¥"), "{last}");
+    let rows: Vec<(String, String)> = c.rows().into_iter().map(|r| (r.0, r.1)).collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(k, s)| (k.as_str(), s.as_str())).collect();
+    assert_eq!(
+        rows,
+        [
+            ("preauth", "voided"),
+            ("completion", "voided"),
+            ("completion_void", "approved"),
+            ("preauth", "voided"),
+            ("preauth_void", "approved"),
+            ("balance", "approved"),
+        ]
+    );
+    assert_eq!(
+        c.available(CARD_OK_MASKED),
+        before,
+        "every hold and capture undone"
+    );
+    let out = c.run(&format!("{LOGIN}7\nENTER\n"));
+    assert!(last_screen(&out).contains("对账平"), "{out}");
+    c.check_sound();
+}

@@ -6,7 +6,7 @@ use crate::machine::{
     REASON_CHARS_MAX, Screen, VOID_REASONS, yuan,
 };
 use crate::state::WithdrawnVoid;
-use suanpan_core::Pan;
+use suanpan_core::{Pan, TxnKind};
 
 /// Digits of a manually typed PAN.
 const PAN_DIGITS_MAX: usize = 19;
@@ -14,6 +14,8 @@ const PAN_DIGITS_MAX: usize = 19;
 const PIN_DIGITS_MAX: usize = 12;
 /// Digits of an RRN.
 const RRN_DIGITS: usize = 12;
+/// Digits of an authorization code as this host issues them.
+const AUTH_CODE_DIGITS: usize = 6;
 
 fn push(s: &mut String, k: Key, max: usize) -> bool {
     match k {
@@ -167,13 +169,12 @@ impl App {
         mut input: String,
         error: Option<String>,
     ) -> Vec<Effect> {
+        let want = draft.flow.voids().unwrap_or(TxnKind::Sale).as_str();
         let voidable: Vec<u32> = self
             .state
             .batch_rows()
             .into_iter()
-            .filter(|t| {
-                t.kind == "sale" && t.approved() && !t.voided && t.training == self.training
-            })
+            .filter(|t| t.kind == want && t.approved() && !t.voided && t.training == self.training)
             .map(|t| t.stan)
             .collect();
         if push(&mut input, k, 6) {
@@ -210,7 +211,7 @@ impl App {
                     .filter(|t| t.training == self.training);
                 let problem = match found {
                     None => Some("void.unknown"),
-                    Some(t) if t.kind != "sale" => Some("void.not_sale"),
+                    Some(t) if t.kind != want => Some("void.not_sale"),
                     Some(t) if !t.approved() => Some("void.declined"),
                     Some(t) if t.voided => Some("void.already"),
                     Some(t) if t.refunded_fen > 0 => Some("void.refunded"),
@@ -421,6 +422,61 @@ impl App {
             }
             _ => {
                 self.screen = Screen::Rrn {
+                    draft,
+                    input,
+                    error,
+                };
+                Vec::new()
+            }
+        }
+    }
+
+    pub(crate) fn auth_code_key(
+        &mut self,
+        k: Key,
+        draft: Draft,
+        mut input: String,
+        error: Option<String>,
+    ) -> Vec<Effect> {
+        if push(&mut input, k, AUTH_CODE_DIGITS) {
+            self.screen = Screen::AuthCode {
+                draft,
+                input,
+                error: None,
+            };
+            return Vec::new();
+        }
+        match k {
+            Key::Cancel => self.menu(None),
+            Key::Enter if input.len() == AUTH_CODE_DIGITS => {
+                let mut d = draft;
+                let known = self
+                    .state
+                    .journal
+                    .iter()
+                    .rev()
+                    .find(|t| t.kind == "preauth" && t.auth_code.as_deref() == Some(&input));
+                if let Some(t) = known {
+                    d.original = Some(OriginalView::of(t));
+                    if d.flow == Flow::PreAuthVoid {
+                        // A pre-auth void releases the whole hold: its amount is known here.
+                        d.amount = Some(t.amount_fen);
+                    }
+                }
+                d.auth_code = Some(input);
+                self.advance(d)
+            }
+            Key::Enter => {
+                let e = self.t("auth.len");
+                self.screen = Screen::AuthCode {
+                    draft,
+                    input,
+                    error: Some(e),
+                };
+                Vec::new()
+            }
+            _ => {
+                self.screen = Screen::AuthCode {
                     draft,
                     input,
                     error,

@@ -9,7 +9,7 @@ use crate::state::{LocalTxn, TermState, verify_password};
 use crate::text::{t, tf};
 use jiff::Timestamp;
 use suanpan_core::auth::LoginState;
-use suanpan_core::{Amount, Lang, Policy, ResponseCode};
+use suanpan_core::{Amount, Lang, Policy, ResponseCode, TxnKind};
 
 /// A key of the POS keypad (plus `Tick`, one second of the clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +110,61 @@ pub enum Flow {
     Balance,
     /// 重新收款 after a mistaken void.
     Recharge,
+    /// 预授权.
+    PreAuth,
+    /// 预授权撤销 (by authorization code).
+    PreAuthVoid,
+    /// 预授权完成 (by authorization code).
+    Completion,
+    /// 预授权完成撤销 (by voucher no., like a void).
+    CompletionVoid,
+}
+
+impl Flow {
+    /// The request the flow sends.
+    pub fn kind(self) -> Kind {
+        match self {
+            Flow::Sale | Flow::Recharge => Kind::Sale,
+            Flow::Void => Kind::Void,
+            Flow::Refund => Kind::Refund,
+            Flow::Balance => Kind::Balance,
+            Flow::PreAuth => Kind::PreAuth,
+            Flow::PreAuthVoid => Kind::PreAuthVoid,
+            Flow::Completion => Kind::Completion,
+            Flow::CompletionVoid => Kind::CompletionVoid,
+        }
+    }
+
+    /// The journal kind of what it books.
+    pub fn txn_kind(self) -> TxnKind {
+        match self {
+            Flow::Sale | Flow::Recharge => TxnKind::Sale,
+            Flow::Void => TxnKind::Void,
+            Flow::Refund => TxnKind::Refund,
+            Flow::Balance => TxnKind::BalanceInquiry,
+            Flow::PreAuth => TxnKind::PreAuth,
+            Flow::PreAuthVoid => TxnKind::PreAuthVoid,
+            Flow::Completion => TxnKind::Completion,
+            Flow::CompletionVoid => TxnKind::CompletionVoid,
+        }
+    }
+
+    /// For the flows that void by voucher no.: the kind of the original.
+    pub fn voids(self) -> Option<TxnKind> {
+        match self {
+            Flow::Void => Some(TxnKind::Sale),
+            Flow::CompletionVoid => Some(TxnKind::Completion),
+            _ => None,
+        }
+    }
+
+    /// The flows the supervisor (00) authorizes.
+    pub fn supervised(self) -> bool {
+        matches!(
+            self,
+            Flow::Void | Flow::Refund | Flow::PreAuthVoid | Flow::CompletionVoid
+        )
+    }
 }
 
 /// The original a void or refund acts on, as shown to the cashier.
@@ -176,6 +231,8 @@ pub struct Draft {
     pub supervisor_ok: bool,
     /// The grace window ran out (or is off).
     pub grace_done: bool,
+    /// Pre-auth void and completion: the pre-authorization's 授权码.
+    pub auth_code: Option<String>,
 }
 
 impl Draft {
@@ -191,6 +248,7 @@ impl Draft {
             reason: None,
             supervisor_ok: false,
             grace_done: false,
+            auth_code: None,
         }
     }
 }
@@ -390,6 +448,17 @@ pub enum Screen {
     SignMenu,
     /// Training: pick a guided lesson, or practise freely.
     Lessons,
+    /// 预授权类: 1 预授权, 2 预授权撤销, 3 预授权完成, 4 预授权完成撤销.
+    PreAuthMenu,
+    /// The pre-authorization's 授权码 (pre-auth void, completion).
+    AuthCode {
+        /// The draft.
+        draft: Draft,
+        /// Digits.
+        input: String,
+        /// Message.
+        error: Option<String>,
+    },
 }
 
 /// The terminal application: state file, session and the current screen.
@@ -545,6 +614,12 @@ impl App {
             Screen::Clear { pw, error } => self.clear_key(k, pw, error),
             Screen::SignMenu => self.sign_menu_key(k),
             Screen::Lessons => self.lessons_key(k),
+            Screen::PreAuthMenu => self.preauth_menu_key(k),
+            Screen::AuthCode {
+                draft,
+                input,
+                error,
+            } => self.auth_code_key(k, draft, input, error),
         }
     }
 
@@ -693,7 +768,7 @@ impl App {
     }
 
     fn open(&mut self, i: usize) -> Vec<Effect> {
-        if matches!(i, 0..=2 | 4) && self.state.pending_reversal.is_some() {
+        if matches!(i, 0..=4) && self.state.pending_reversal.is_some() {
             // Spec: no financial request while a reversal is pending; try it now.
             self.screen = Screen::Busy {
                 what: "busy.reversal".into(),
@@ -704,7 +779,10 @@ impl App {
             0 => self.advance(Draft::new(Flow::Sale)),
             1 => self.advance(Draft::new(Flow::Void)),
             2 => self.advance(Draft::new(Flow::Refund)),
-            3 => self.menu(Some(self.t("preauth.gap"))),
+            3 => {
+                self.screen = Screen::PreAuthMenu;
+                Vec::new()
+            }
             4 => self.advance(Draft::new(Flow::Balance)),
             5 => {
                 self.screen = Screen::Query {
@@ -762,41 +840,20 @@ impl App {
 
     /// Shows the next missing piece of the draft, or sends it.
     pub(crate) fn advance(&mut self, d: Draft) -> Vec<Effect> {
+        let by_voucher = d.flow.voids().is_some();
+        let by_auth = matches!(d.flow, Flow::PreAuthVoid | Flow::Completion);
         self.screen = match d.flow {
-            Flow::Refund if !d.supervisor_ok => supervisor(d),
-            Flow::Refund if d.rrn.is_none() => {
-                let input = self
-                    .state
-                    .batch_rows()
-                    .into_iter()
-                    .find(|t| t.kind == "sale" && t.approved() && !t.voided)
-                    .and_then(|t| t.rrn.clone())
-                    .unwrap_or_default();
-                Screen::Rrn {
-                    draft: d,
-                    input,
-                    error: None,
-                }
-            }
-            Flow::Void if d.original.is_none() => {
-                let input = self
-                    .state
-                    .last_voidable_sale(self.training)
-                    .map(|t| format!("{:06}", t.stan))
-                    .unwrap_or_default();
-                Screen::Voucher {
-                    draft: d,
-                    input,
-                    error: None,
-                }
-            }
-            Flow::Void if !d.consent => Screen::Original { draft: d },
+            Flow::Refund | Flow::PreAuthVoid if !d.supervisor_ok => supervisor(d),
+            Flow::Refund if d.rrn.is_none() => self.rrn_screen(d),
+            _ if by_auth && d.auth_code.is_none() => self.auth_code_screen(d),
+            _ if by_voucher && d.original.is_none() => self.voucher_screen(d),
+            _ if by_voucher && !d.consent => Screen::Original { draft: d },
             Flow::Void if d.reason.is_none() => Screen::Reason {
                 draft: d,
                 cursor: 0,
                 other: None,
             },
-            Flow::Void if !d.supervisor_ok => supervisor(d),
+            _ if by_voucher && !d.supervisor_ok => supervisor(d),
             Flow::Void if !d.grace_done => {
                 let left = self.state.params.void_grace_seconds;
                 if left == 0 {
@@ -806,34 +863,95 @@ impl App {
                 }
                 Screen::Grace { draft: d, left }
             }
-            Flow::Sale | Flow::Refund if d.amount.is_none() => Screen::Amount {
+            _ if by_voucher => return self.send(d),
+            Flow::Balance | Flow::Recharge => return self.card_then_pin(d),
+            _ if d.amount.is_none() => Screen::Amount {
                 draft: d,
                 digits: String::new(),
                 error: None,
             },
-            Flow::Sale | Flow::Refund | Flow::Balance | Flow::Recharge if d.card.is_none() => {
-                Screen::Card {
-                    draft: d,
-                    manual: None,
-                    error: None,
-                }
-            }
-            Flow::Sale | Flow::Balance | Flow::Recharge if d.pin.is_none() => Screen::Pin {
-                draft: d,
-                pin: String::new(),
-            },
-            _ => return self.send(d),
+            _ => return self.card_then_pin(d),
         };
         Vec::new()
     }
 
-    fn send(&mut self, d: Draft) -> Vec<Effect> {
-        let kind = match d.flow {
-            Flow::Sale | Flow::Recharge => Kind::Sale,
-            Flow::Void => Kind::Void,
-            Flow::Refund => Kind::Refund,
-            Flow::Balance => Kind::Balance,
+    /// Card, then PIN (not for refunds and pre-auth voids), then send.
+    fn card_then_pin(&mut self, d: Draft) -> Vec<Effect> {
+        let wants_pin = !matches!(d.flow, Flow::Refund | Flow::PreAuthVoid);
+        self.screen = if d.card.is_none() {
+            Screen::Card {
+                draft: d,
+                manual: None,
+                error: None,
+            }
+        } else if wants_pin && d.pin.is_none() {
+            Screen::Pin {
+                draft: d,
+                pin: String::new(),
+            }
+        } else {
+            return self.send(d);
         };
+        Vec::new()
+    }
+
+    fn rrn_screen(&self, d: Draft) -> Screen {
+        let input = self
+            .state
+            .last_voidable(TxnKind::Sale, self.training)
+            .and_then(|t| t.rrn.clone())
+            .unwrap_or_default();
+        Screen::Rrn {
+            draft: d,
+            input,
+            error: None,
+        }
+    }
+
+    fn voucher_screen(&self, d: Draft) -> Screen {
+        let input = d
+            .flow
+            .voids()
+            .and_then(|k| self.state.last_voidable(k, self.training))
+            .map(|t| format!("{:06}", t.stan))
+            .unwrap_or_default();
+        Screen::Voucher {
+            draft: d,
+            input,
+            error: None,
+        }
+    }
+
+    fn auth_code_screen(&self, d: Draft) -> Screen {
+        let input = self
+            .state
+            .last_voidable(TxnKind::PreAuth, self.training)
+            .and_then(|t| t.auth_code.clone())
+            .unwrap_or_default();
+        Screen::AuthCode {
+            draft: d,
+            input,
+            error: None,
+        }
+    }
+
+    fn preauth_menu_key(&mut self, k: Key) -> Vec<Effect> {
+        let flow = match k {
+            Key::Digit(1) => Flow::PreAuth,
+            Key::Digit(2) => Flow::PreAuthVoid,
+            Key::Digit(3) => Flow::Completion,
+            Key::Digit(4) => Flow::CompletionVoid,
+            Key::Cancel => return self.menu(None),
+            _ => {
+                self.screen = Screen::PreAuthMenu;
+                return Vec::new();
+            }
+        };
+        self.advance(Draft::new(flow))
+    }
+
+    fn send(&mut self, d: Draft) -> Vec<Effect> {
+        let kind = d.flow.kind();
         let card = match (&d.card, &d.original) {
             (Some(c), _) => {
                 let mut card = Card::new(&c.pan, &c.expiry).read_as(c.entry);
@@ -858,11 +976,17 @@ impl App {
                 batch: d.original.as_ref().map_or(0, |o| o.batch),
                 stan: d.original.as_ref().map_or(0, |o| o.stan),
             }),
+            Flow::PreAuthVoid | Flow::Completion => Some(Original {
+                rrn: None,
+                auth_code: d.auth_code.clone(),
+                batch: d.original.as_ref().map_or(0, |o| o.batch),
+                stan: d.original.as_ref().map_or(0, |o| o.stan),
+            }),
             _ => d.original.as_ref().map(OriginalView::wire),
         };
-        let amount = match d.flow {
-            Flow::Void => d.original.as_ref().map_or(0, |o| o.amount_fen),
-            _ => d.amount.unwrap_or(0),
+        let amount = match d.flow.voids() {
+            Some(_) => d.original.as_ref().map_or(0, |o| o.amount_fen),
+            None => d.amount.unwrap_or(0),
         };
         let req = TxnRequest {
             kind,

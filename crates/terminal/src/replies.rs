@@ -163,6 +163,14 @@ impl App {
         if let Some(rrn) = &r.rrn {
             lines.push(self.tf("result.rrn", &[rrn.trim().to_owned()]));
         }
+        if let Some(code) = r
+            .auth_code
+            .as_ref()
+            .filter(|_| approved && d.flow == Flow::PreAuth)
+        {
+            // The completion and the pre-auth void name their original by this code.
+            lines.push(self.tf("result.auth", &[code.trim().to_owned()]));
+        }
         let head = if approved {
             "result.ok"
         } else {
@@ -189,12 +197,7 @@ impl App {
     }
 
     fn row_of(&self, stan: u32, d: &Draft, r: &Response) -> LocalTxn {
-        let kind = match d.flow {
-            Flow::Sale | Flow::Recharge => "sale",
-            Flow::Void => "void",
-            Flow::Refund => "refund",
-            Flow::Balance => "balance_inquiry",
-        };
+        let kind = d.flow.txn_kind().as_str();
         let masked = match (&d.card, &d.original) {
             (Some(c), _) => suanpan_core::Pan::parse(&c.pan)
                 .map(|p| p.masked().as_str().to_owned())
@@ -202,9 +205,9 @@ impl App {
             (None, Some(o)) => o.masked_pan.clone(),
             _ => String::new(),
         };
-        let amount_fen = match d.flow {
-            Flow::Void => d.original.as_ref().map_or(0, |o| o.amount_fen),
-            _ => d.amount.unwrap_or(0),
+        let amount_fen = match d.flow.voids() {
+            Some(_) => d.original.as_ref().map_or(0, |o| o.amount_fen),
+            None => d.amount.unwrap_or(0),
         };
         LocalTxn {
             kind: kind.to_owned(),
@@ -218,13 +221,13 @@ impl App {
             code: r.code.clone(),
             at: self.now.to_string(),
             operator: self.operator.clone().unwrap_or_default(),
-            supervisor: matches!(d.flow, Flow::Void | Flow::Refund).then(|| "00".to_owned()),
+            supervisor: d.flow.supervised().then(|| "00".to_owned()),
             training: self.training,
             voided: false,
             refunded_fen: 0,
             original_stan: match d.flow {
-                Flow::Void | Flow::Refund => d.original.as_ref().map(|o| o.stan),
-                _ => None,
+                Flow::Sale | Flow::Recharge | Flow::Balance | Flow::PreAuth => None,
+                _ => d.original.as_ref().map(|o| o.stan),
             },
             original_rrn: d.rrn.clone(),
             linked_stan: (d.flow == Flow::Recharge)
@@ -232,15 +235,30 @@ impl App {
                 .flatten(),
             reason: d.reason.clone(),
             balance_fen: r.balance.as_deref().and_then(balance_fen),
+            completed: false,
         }
     }
 
     fn apply_to_original(&mut self, d: &Draft) {
         let Some(o) = &d.original else { return };
         match d.flow {
-            Flow::Void => {
+            Flow::Void | Flow::CompletionVoid => {
                 if let Some(t) = self.state.find_mut(o.stan) {
                     t.voided = true;
+                }
+            }
+            Flow::PreAuthVoid | Flow::Completion => {
+                let code = d.auth_code.clone();
+                if let Some(t) =
+                    self.state.journal.iter_mut().rev().find(|t| {
+                        t.kind == "preauth" && t.auth_code.is_some() && t.auth_code == code
+                    })
+                {
+                    if d.flow == Flow::Completion {
+                        t.completed = true;
+                    } else {
+                        t.voided = true;
+                    }
                 }
             }
             Flow::Refund => {
@@ -296,7 +314,7 @@ impl App {
         let ctx = ReceiptContext {
             merchant_name: self.state.merchant_name.clone(),
             merchant_id: txn.merchant_id.clone(),
-            original_voucher: if row.kind == "void" {
+            original_voucher: if matches!(row.kind.as_str(), "void" | "completion_void") {
                 original_voucher
             } else {
                 None

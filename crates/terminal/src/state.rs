@@ -81,7 +81,7 @@ impl Operator {
 /// One transaction as this terminal booked it (approved or declined).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalTxn {
-    /// `sale`, `void`, `refund`, `balance_inquiry` (core's `TxnKind::as_str`).
+    /// The core's `TxnKind::as_str`: `sale`, `void`, `refund`, `balance`, `preauth`…
     pub kind: String,
     /// STAN = 凭证号.
     pub stan: u32,
@@ -121,12 +121,15 @@ pub struct LocalTxn {
     pub reason: Option<String>,
     /// Balance inquiry: the balance (fen).
     pub balance_fen: Option<i64>,
+    /// Pre-authorization: completed since.
+    #[serde(default)]
+    pub completed: bool,
 }
 
 impl LocalTxn {
-    /// The core's kind.
-    pub fn txn_kind(&self) -> TxnKind {
-        TxnKind::parse(&self.kind).unwrap_or(TxnKind::Sale)
+    /// The core's kind (`None` for a row this program did not write).
+    pub fn txn_kind(&self) -> Option<TxnKind> {
+        TxnKind::parse(&self.kind)
     }
     /// Approved by the host.
     pub fn approved(&self) -> bool {
@@ -134,8 +137,11 @@ impl LocalTxn {
     }
     /// The core's transaction, for receipts and totals (ids are local, `stan` doubles as id).
     pub fn to_core(&self, terminal: &TerminalId, merchant: &MerchantId) -> Option<Transaction> {
+        let kind = self.txn_kind()?;
         let status = if !self.approved() {
             TxnStatus::Declined
+        } else if self.completed {
+            TxnStatus::Completed
         } else if self.voided {
             TxnStatus::Voided
         } else if self.refunded_fen > 0 && self.refunded_fen >= self.amount_fen {
@@ -147,7 +153,7 @@ impl LocalTxn {
         };
         Some(Transaction {
             id: TxnId(i64::from(self.stan)),
-            kind: self.txn_kind(),
+            kind,
             status,
             amount: Amount::from_fen(self.amount_fen),
             currency: Currency::Cny,
@@ -173,7 +179,7 @@ impl LocalTxn {
                 .unwrap_or(ResponseCode::SystemMalfunction),
             original_id: self.original_stan.map(|s| TxnId(i64::from(s))),
             reason: self.reason.clone(),
-            customer_consent: self.txn_kind() == TxnKind::Void,
+            customer_consent: kind == TxnKind::Void,
             refunded: Amount::from_fen(self.refunded_fen),
             completed: Amount::ZERO,
             created_at: self.at.parse().unwrap_or(Timestamp::UNIX_EPOCH),
@@ -411,12 +417,13 @@ impl TermState {
             .find(|t| t.batch == batch && t.stan == stan)
     }
 
-    /// The last approved sale of the current batch that can still be voided.
-    pub fn last_voidable_sale(&self, training: bool) -> Option<&LocalTxn> {
+    /// The last approved row of `kind` in the current batch that can still be voided.
+    pub fn last_voidable(&self, kind: TxnKind, training: bool) -> Option<&LocalTxn> {
         self.batch_rows().into_iter().find(|t| {
-            t.kind == "sale"
+            t.kind == kind.as_str()
                 && t.approved()
                 && !t.voided
+                && !t.completed
                 && t.refunded_fen == 0
                 && t.training == training
         })

@@ -51,10 +51,18 @@ static ZH: Catalog = &[
     ("menu.manage", "管理"),
     ("menu.signin", "签到签退"),
     ("menu.training", "培训模式"),
-    (
-        "preauth.gap",
-        "预授权类交易本终端暂未提供，请用 suanpan txn preauth",
-    ),
+    ("preauth.preauth", "预授权"),
+    ("preauth.void", "预授权撤销"),
+    ("preauth.complete", "预授权完成"),
+    ("preauth.complete_void", "预授权完成撤销"),
+    ("auth.prompt", "请输入原授权码(6位):"),
+    ("auth.len", "授权码为 6 位"),
+    ("result.auth", "授权码: {0}（完成时要用）"),
+    ("kind.preauth", "预授权"),
+    ("kind.preauth_void", "预授权撤销"),
+    ("kind.completion", "预授权完成"),
+    ("kind.completion_void", "完成撤销"),
+    ("status.completed", "已完成"),
     ("training.on", "已进入培训模式：交易不扣款、不结算"),
     ("training.off", "已退出培训模式"),
     ("amount.prompt", "请输入金额:"),
@@ -137,7 +145,7 @@ static ZH: Catalog = &[
     ("kind.sale", "消费"),
     ("kind.void", "撤销"),
     ("kind.refund", "退货"),
-    ("kind.balance_inquiry", "查询"),
+    ("kind.balance", "查询"),
     ("query.empty", "本批次暂无交易"),
     ("detail.voucher", "凭证号: {0}"),
     ("detail.card", "卡号: {0}"),
@@ -279,10 +287,18 @@ static EN: Catalog = &[
     ("menu.manage", "Manage"),
     ("menu.signin", "Sign in/out"),
     ("menu.training", "Training mode"),
-    (
-        "preauth.gap",
-        "Pre-auth is not on this terminal yet; use suanpan txn preauth",
-    ),
+    ("preauth.preauth", "Pre-auth"),
+    ("preauth.void", "Pre-auth void"),
+    ("preauth.complete", "Completion"),
+    ("preauth.complete_void", "Completion void"),
+    ("auth.prompt", "Original auth code (6):"),
+    ("auth.len", "The auth code has 6 digits"),
+    ("result.auth", "Auth code: {0} (for the completion)"),
+    ("kind.preauth", "Pre-auth"),
+    ("kind.preauth_void", "PA void"),
+    ("kind.completion", "Completion"),
+    ("kind.completion_void", "Compl. void"),
+    ("status.completed", "completed"),
     (
         "training.on",
         "Training mode on: no money moves, never settled",
@@ -404,7 +420,7 @@ static EN: Catalog = &[
     ("kind.sale", "Sale"),
     ("kind.void", "Void"),
     ("kind.refund", "Refund"),
-    ("kind.balance_inquiry", "Balance"),
+    ("kind.balance", "Balance"),
     ("query.empty", "No transactions in this batch"),
     ("detail.voucher", "Voucher: {0}"),
     ("detail.card", "Card: {0}"),
@@ -608,7 +624,11 @@ mod tests {
                 }
             }
         }
-        for kind in ["sale", "void", "refund", "balance_inquiry"] {
+        for kind in suanpan_core::TxnKind::ALL {
+            if kind == suanpan_core::TxnKind::Reversal {
+                continue;
+            }
+            let kind = kind.as_str();
             assert_ne!(t(Lang::En, &format!("kind.{kind}")), format!("kind.{kind}"));
         }
     }

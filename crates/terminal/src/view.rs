@@ -117,6 +117,10 @@ impl App {
             Flow::Refund => "menu.refund",
             Flow::Balance => "menu.balance",
             Flow::Recharge => "title.recharge",
+            Flow::PreAuth => "preauth.preauth",
+            Flow::PreAuthVoid => "preauth.void",
+            Flow::Completion => "preauth.complete",
+            Flow::CompletionVoid => "preauth.complete_void",
         }
     }
 
@@ -143,9 +147,11 @@ impl App {
             | Screen::Manage { .. }
             | Screen::Lessons
             | Screen::SignMenu => self.body_records(),
-            Screen::Passwd { .. } | Screen::AddCashier { .. } | Screen::Clear { .. } => {
-                self.body_admin()
-            }
+            Screen::Passwd { .. }
+            | Screen::AddCashier { .. }
+            | Screen::Clear { .. }
+            | Screen::PreAuthMenu
+            | Screen::AuthCode { .. } => self.body_admin(),
         }
     }
 
@@ -510,6 +516,30 @@ impl App {
                 push_error(&mut b, error);
                 ("manage.clear", b, "hint.enter")
             }
+            Screen::PreAuthMenu => {
+                for (i, key) in [
+                    "preauth.preauth",
+                    "preauth.void",
+                    "preauth.complete",
+                    "preauth.complete_void",
+                ]
+                .iter()
+                .enumerate()
+                {
+                    b.push(format!("{} {}", i + 1, self.t(key)));
+                }
+                ("menu.preauth", b, "hint.back")
+            }
+            Screen::AuthCode {
+                draft,
+                input,
+                error,
+            } => {
+                b.push(self.t("auth.prompt"));
+                b.push(format!("    {input}"));
+                push_error(&mut b, error);
+                (self.flow_title(draft), b, "hint.enter")
+            }
             _ => ("title.menu", b, "hint.back"),
         }
     }
@@ -531,6 +561,8 @@ impl App {
             "status.declined"
         } else if t.voided {
             "status.voided"
+        } else if t.completed {
+            "status.completed"
         } else if t.refunded_fen > 0 {
             "status.refunded"
         } else {

@@ -66,6 +66,7 @@ fn sale_row(stan: u32, fen: i64) -> LocalTxn {
         linked_stan: None,
         reason: None,
         balance_fen: None,
+        completed: false,
     }
 }
 
