@@ -379,24 +379,13 @@ impl<L: Link> Net<L> {
                 reconciliation: 0,
             },
         };
-        self.proto.stan = state.stan;
-        self.proto.batch = state.batch;
-        self.proto.training = false;
-        self.proto.operator = operator.to_owned();
-        let frame = self
-            .proto
-            .settlement(&ours)
-            .map_err(|e| NotSent::Fault(format!("{e:#}")))?;
-        state.stan = self.proto.stan;
-        self.save(state)?;
-        let body = self
-            .link
-            .exchange(&frame, Self::timeout(state))
-            .map_err(|e| NotSent::Unreachable(e.to_string()))?;
-        let r = self
-            .proto
-            .parse(&body)
-            .map_err(|e| NotSent::Fault(format!("{e:#}")))?;
+        let mut r = self.send_settlement(state, operator, &ours)?;
+        if r.code == "77" {
+            // The host lost our session (restart): sign in again and settle once more.
+            self.proto.forget_keys();
+            self.sign_in(state, operator)?;
+            r = self.send_settlement(state, operator, &ours)?;
+        }
         let mut result = SettleResult {
             code: r.code.clone(),
             text: r.text.clone(),
@@ -415,6 +404,31 @@ impl<L: Link> Net<L> {
         state.batch = state.batch % 999_999 + 1;
         result.signed_out = self.sign_out(state);
         Ok(result)
+    }
+
+    fn send_settlement(
+        &mut self,
+        state: &mut TermState,
+        operator: &str,
+        ours: &SettlementTotals,
+    ) -> Result<Response, NotSent> {
+        self.proto.stan = state.stan;
+        self.proto.batch = state.batch;
+        self.proto.training = false;
+        self.proto.operator = operator.to_owned();
+        let frame = self
+            .proto
+            .settlement(ours)
+            .map_err(|e| NotSent::Fault(format!("{e:#}")))?;
+        state.stan = self.proto.stan;
+        self.save(state)?;
+        let body = self
+            .link
+            .exchange(&frame, Self::timeout(state))
+            .map_err(|e| NotSent::Unreachable(e.to_string()))?;
+        self.proto
+            .parse(&body)
+            .map_err(|e| NotSent::Fault(format!("{e:#}")))
     }
 
     fn batch_upload(&mut self, state: &mut TermState) -> usize {

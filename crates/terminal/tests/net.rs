@@ -35,6 +35,7 @@ enum Mode {
 
 struct Fake {
     sale: Vec<Mode>,
+    settle: Vec<Mode>,
     reversal: Mode,
     seen: Vec<u16>,
     /// Checked on every 0200: the state file as it is on disk at that moment.
@@ -102,6 +103,7 @@ impl Link for FakeLink {
                 }
             }
             400 => f.reversal,
+            500 => f.settle.pop().unwrap_or(Mode::Approve),
             _ => Mode::Approve,
         };
         match mode {
@@ -115,6 +117,7 @@ impl Link for FakeLink {
 fn setup(sale: Vec<Mode>, reversal: Mode) -> (Net<FakeLink>, FakeLink, Arc<FixedClock>, TermState) {
     let fake = FakeLink(Rc::new(RefCell::new(Fake {
         sale,
+        settle: Vec::new(),
         reversal,
         seen: Vec::new(),
         state_file: None,
@@ -252,4 +255,18 @@ fn the_reversal_is_on_disk_before_the_request_leaves() {
         on_disk.map(|p| (p.stan, p.reason)),
         Some((stan, "98".to_owned()))
     );
+}
+
+#[test]
+fn settlement_answered_77_signs_in_again_then_settles_and_signs_out() {
+    // Goal: a settlement refused with 77 (host restarted) is sent again after a new
+    // sign-in; then the terminal signs out and moves to the next batch.
+    let (mut net, fake, _, mut state) = setup(vec![Mode::Approve], Mode::Approve);
+    // Popped from the end: first 77, then approved.
+    fake.0.borrow_mut().settle = vec![Mode::Approve, Mode::SignInAgain];
+    let r = ok(net.settle(&mut state, "01").map_err(|e| format!("{e:?}")));
+    assert_eq!(r.code, "00");
+    assert!(r.signed_out);
+    assert_eq!(fake.0.borrow().seen, [800, 500, 800, 500, 820]);
+    assert_eq!(state.batch, 2);
 }
