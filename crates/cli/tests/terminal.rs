@@ -585,3 +585,17 @@ fn preauth_completion_and_their_voids_then_balance_and_settlement() {
     assert!(last_screen(&out).contains("对账平"), "{out}");
     c.check_sound();
 }
+
+#[test]
+fn a_replaced_state_file_skips_the_stans_the_host_already_holds() {
+    // Goal: a terminal whose state file was deleted starts its STANs over; the host answers
+    // 94 for a STAN it already holds with other content, and the terminal moves on to the
+    // next free STAN by itself: the sale is approved, nothing is booked twice.
+    let c = Counter::new();
+    c.run(&format!("{LOGIN}{}{}", sale("100"), sale("200")));
+    ok(std::fs::remove_dir_all(c.state_dir()));
+    let out = c.run(&format!("{LOGIN}1\n300 ENTER\n1\nENTER\n"));
+    assert!(last_screen(&out).contains("[交易成功]"), "{out}");
+    let amounts: Vec<i64> = c.rows().iter().map(|r| r.2).collect();
+    assert_eq!(amounts, [100, 200, 300]);
+}

@@ -898,7 +898,7 @@ impl App {
     fn rrn_screen(&self, d: Draft) -> Screen {
         let input = self
             .state
-            .last_voidable(TxnKind::Sale, self.training)
+            .last_refundable(self.training)
             .and_then(|t| t.rrn.clone())
             .unwrap_or_default();
         Screen::Rrn {

@@ -23,6 +23,8 @@ use suanpan_iso8583::{Header, SettlementTotals, Totals as WireTotals};
 pub const REVERSAL_BACKOFF_FIRST_MS: i64 = 1_000;
 /// The longest back-off step.
 pub const REVERSAL_BACKOFF_MAX_MS: i64 = 60_000;
+/// STANs skipped after `94` (used by an earlier life of this terminal) before giving up.
+pub const USED_STAN_SKIPS_MAX: u32 = 50;
 
 /// A financial request as the screens assemble it.
 #[derive(Debug, Clone)]
@@ -254,7 +256,7 @@ impl<L: Link> Net<L> {
             return (0, TxnResult::NotSent(e));
         }
         let (stan, first) = self.send_once(state, req);
-        match first {
+        let (stan, result) = match first {
             TxnResult::Answered(r)
                 if r.code == "77" || r.processing_requirement == Header::SIGN_IN_AGAIN =>
             {
@@ -266,7 +268,28 @@ impl<L: Link> Net<L> {
                 self.send_once(state, req)
             }
             other => (stan, other),
+        };
+        self.skip_used_stans(state, req, stan, result)
+    }
+
+    /// 94 means the host already holds this batch + STAN for another request (the terminal's
+    /// state file was replaced, so its STAN started over). Nothing was booked: the request
+    /// goes again under the next STAN, at most [`USED_STAN_SKIPS_MAX`] times.
+    fn skip_used_stans(
+        &mut self,
+        state: &mut TermState,
+        req: &TxnRequest,
+        mut stan: u32,
+        mut result: TxnResult,
+    ) -> (u32, TxnResult) {
+        for _ in 0..USED_STAN_SKIPS_MAX {
+            match &result {
+                TxnResult::Answered(r) if r.code == "94" => {}
+                _ => break,
+            }
+            (stan, result) = self.send_once(state, req);
         }
+        (stan, result)
     }
 
     fn send_once(&mut self, state: &mut TermState, req: &TxnRequest) -> (u32, TxnResult) {

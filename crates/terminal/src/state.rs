@@ -429,6 +429,17 @@ impl TermState {
         })
     }
 
+    /// The last approved sale or completion of the current batch with money left to refund.
+    pub fn last_refundable(&self, training: bool) -> Option<&LocalTxn> {
+        self.batch_rows().into_iter().find(|t| {
+            matches!(t.kind.as_str(), "sale" | "completion")
+                && t.approved()
+                && !t.voided
+                && t.refunded_fen < t.amount_fen
+                && t.training == training
+        })
+    }
+
     /// The terminal's own totals of the current batch (field 48), training excluded, by the
     /// core's rule.
     pub fn totals(&self) -> Totals {
