@@ -599,3 +599,23 @@ fn a_replaced_state_file_skips_the_stans_the_host_already_holds() {
     let amounts: Vec<i64> = c.rows().iter().map(|r| r.2).collect();
     assert_eq!(amounts, [100, 200, 300]);
 }
+
+#[test]
+fn manual_card_entry_checks_the_number_and_reads_by_swipe_or_tap() {
+    // Goal: a typed card no. with a wrong check digit is refused on the screen; a good one
+    // is sent as manual entry (01); a demo card read by swipe goes as magstripe (02).
+    let c = Counter::new();
+    let out = c.run(&format!(
+        "{LOGIN}1\n100 ENTER\n0\n6222021234567890127 ENTER\n\
+         BACK 8 ENTER\nENTER\nCANCEL\n1\n200 ENTER\nDOWN\n1\nENTER\n"
+    ));
+    assert!(out.contains("卡号无效（位数或校验位错）"), "{out}");
+    assert!(out.contains("请刷卡（↑↓换读卡方式）"), "{out}");
+    assert!(last_screen(&out).contains("[交易成功]"), "{out}");
+    let methods: Vec<String> = {
+        let db = c.db();
+        let mut st = ok(db.prepare("SELECT method FROM txns ORDER BY id"));
+        ok(st.query_map([], |r| r.get(0))).map(ok).collect()
+    };
+    assert_eq!(methods, ["manual", "magstripe"]);
+}

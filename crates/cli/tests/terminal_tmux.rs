@@ -95,7 +95,7 @@ fn void_flow_through_the_real_tui() {
     s.keys(&["0", "1", "Enter", "0", "0", "0", "0", "Enter"]);
     s.wait_for("签到成功", 10);
     s.keys(&["1", "8", "8", "0", "0", "Enter"]);
-    s.wait_for("请刷卡/插卡/挥卡", 5);
+    s.wait_for("请插卡（↑↓换读卡方式）", 5);
     s.keys(&["1", "Enter"]);
     s.wait_for("交易成功", 10);
     s.keys(&["Escape"]);

@@ -8,6 +8,13 @@ use crate::machine::{
 use crate::state::WithdrawnVoid;
 use suanpan_core::{Pan, TxnKind};
 
+/// How a demo card can be read: entry mode (field 22) and catalog key.
+pub const READ_MODES: [(&str, &str); 3] = [
+    ("05", "read.chip"),
+    ("02", "read.swipe"),
+    ("07", "read.tap"),
+];
+
 /// Digits of a manually typed PAN.
 const PAN_DIGITS_MAX: usize = 19;
 /// Digits of a PIN.
@@ -127,9 +134,19 @@ impl App {
         }
         match k {
             Key::Cancel => self.menu(None),
+            Key::Up | Key::Down => {
+                // How the demo card is read: chip, swipe or tap (field 22).
+                let n = READ_MODES.len();
+                self.read_mode = match k {
+                    Key::Up => (self.read_mode + n - 1) % n,
+                    _ => (self.read_mode + 1) % n,
+                };
+                stay(self, draft, None, error)
+            }
             Key::Digit(0) => stay(self, draft, Some(String::new()), None),
             Key::Digit(d) => match self.cards.get(usize::from(d) - 1).cloned() {
-                Some(c) => {
+                Some(mut c) => {
+                    c.entry = READ_MODES[self.read_mode % READ_MODES.len()].0;
                     let mut d = draft;
                     d.card = Some(c);
                     self.advance(d)

@@ -486,6 +486,8 @@ pub struct App {
     pub(crate) pending: Option<Draft>,
     /// The training walkthrough under way.
     pub lesson: Option<crate::lesson::Lesson>,
+    /// How demo cards are read (index into `flows::READ_MODES`), switched with ↑/↓.
+    pub read_mode: usize,
 }
 
 /// Digits of an amount entry, at most n12.
@@ -522,6 +524,7 @@ impl App {
             policy: Policy::default(),
             pending: None,
             lesson: None,
+            read_mode: 0,
         }
     }
 
@@ -955,6 +958,10 @@ impl App {
         let card = match (&d.card, &d.original) {
             (Some(c), _) => {
                 let mut card = Card::new(&c.pan, &c.expiry).read_as(c.entry);
+                if c.expiry.is_empty() {
+                    // Typed without expiry: none is presented (field 14 absent).
+                    card.expiry = None;
+                }
                 if let Some(pin) = d.pin.as_deref().filter(|p| !p.is_empty()) {
                     card = card.with_pin(pin);
                 }

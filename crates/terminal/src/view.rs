@@ -215,7 +215,9 @@ impl App {
                         b.push(pan.clone());
                     }
                     None => {
-                        b.push(self.t("card.prompt"));
+                        let (_, mode) = crate::flows::READ_MODES
+                            [self.read_mode % crate::flows::READ_MODES.len()];
+                        b.push(self.tf("card.read", &[self.t(mode)]));
                         for (i, c) in self.cards.iter().enumerate().take(8) {
                             let last4 = c.pan.get(c.pan.len().saturating_sub(4)..).unwrap_or("");
                             b.push(format!("{} *{last4} {}", i + 1, c.note));

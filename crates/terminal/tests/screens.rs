@@ -210,7 +210,13 @@ fn sale_collects_amount_card_and_masked_pin_then_sends() {
         app
     });
     let mut app = at_menu(Lang::Zh, state());
-    let fx = keys(&mut app, &digits("18800 2123456 "));
+    keys(&mut app, &digits("18800 "));
+    app.key(Key::Up);
+    assert!(
+        app.view().body.iter().any(|l| l.contains("请挥卡")),
+        "read by tap"
+    );
+    let fx = keys(&mut app, &digits("2123456 "));
     let [Effect::Send(Job::Txn(req))] = &fx[..] else {
         panic!("{fx:?}")
     };
