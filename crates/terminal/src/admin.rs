@@ -5,6 +5,8 @@ use crate::machine::{App, Effect, Job, Key, Screen, login};
 
 /// Shortest operator password accepted.
 const PASSWORD_LEN_MIN: usize = 4;
+/// Longest void grace window the administrator may set (seconds).
+pub const VOID_GRACE_SECONDS_MAX: u32 = 120;
 
 fn edit(s: &mut String, k: Key, max: usize) -> bool {
     match k {
@@ -222,6 +224,14 @@ impl App {
                 };
                 vec![Effect::Send(Job::Reversal(true))]
             }
+            Key::Digit(6) if admin => {
+                self.screen = Screen::Params {
+                    grace: None,
+                    input: String::new(),
+                    error: None,
+                };
+                Vec::new()
+            }
             Key::Digit(5) if admin => {
                 self.screen = Screen::Clear {
                     pw: String::new(),
@@ -419,6 +429,70 @@ impl App {
             },
             _ => {
                 self.screen = Screen::Clear { pw, error };
+                Vec::new()
+            }
+        }
+    }
+
+    pub(crate) fn params_key(
+        &mut self,
+        k: Key,
+        grace: Option<u32>,
+        mut input: String,
+        error: Option<String>,
+    ) -> Vec<Effect> {
+        let max = if grace.is_none() { 3 } else { 12 };
+        if edit(&mut input, k, max) {
+            self.screen = Screen::Params {
+                grace,
+                input,
+                error: None,
+            };
+            return Vec::new();
+        }
+        let again = |app: &mut App, grace, e: String| {
+            app.screen = Screen::Params {
+                grace,
+                input: String::new(),
+                error: Some(e),
+            };
+            Vec::new()
+        };
+        match (k, grace) {
+            (Key::Cancel, _) => self.home(None),
+            (Key::Enter, None) => match input.parse::<u32>() {
+                Ok(g) if g <= VOID_GRACE_SECONDS_MAX => {
+                    self.screen = Screen::Params {
+                        grace: Some(g),
+                        input: String::new(),
+                        error: None,
+                    };
+                    Vec::new()
+                }
+                _ => {
+                    let e = self.tf("params.grace_range", &[VOID_GRACE_SECONDS_MAX.to_string()]);
+                    again(self, None, e)
+                }
+            },
+            (Key::Enter, Some(g)) => match input.parse::<i64>() {
+                Ok(fen) if fen > 0 => {
+                    self.state.params.void_grace_seconds = g;
+                    self.state.params.amount_max_fen = fen;
+                    let mut fx = vec![Effect::Save];
+                    fx.extend(self.home(Some(self.t("params.saved"))));
+                    fx
+                }
+                _ => {
+                    let e = self.t("amount.zero");
+                    again(self, Some(g), e)
+                }
+            },
+            (_, grace) => {
+                self.screen = Screen::Params {
+                    grace,
+                    input,
+                    error,
+                };
                 Vec::new()
             }
         }

@@ -450,6 +450,15 @@ pub enum Screen {
     Lessons,
     /// 预授权类: 1 预授权, 2 预授权撤销, 3 预授权完成, 4 预授权完成撤销.
     PreAuthMenu,
+    /// The system administrator's parameters: void grace seconds, then the amount limit.
+    Params {
+        /// Grace seconds once typed.
+        grace: Option<u32>,
+        /// Digits being typed.
+        input: String,
+        /// Message.
+        error: Option<String>,
+    },
     /// The pre-authorization's 授权码 (pre-auth void, completion).
     AuthCode {
         /// The draft.
@@ -618,6 +627,11 @@ impl App {
             Screen::SignMenu => self.sign_menu_key(k),
             Screen::Lessons => self.lessons_key(k),
             Screen::PreAuthMenu => self.preauth_menu_key(k),
+            Screen::Params {
+                grace,
+                input,
+                error,
+            } => self.params_key(k, grace, input, error),
             Screen::AuthCode {
                 draft,
                 input,

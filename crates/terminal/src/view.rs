@@ -151,6 +151,7 @@ impl App {
             | Screen::AddCashier { .. }
             | Screen::Clear { .. }
             | Screen::PreAuthMenu
+            | Screen::Params { .. }
             | Screen::AuthCode { .. } => self.body_admin(),
         }
     }
@@ -447,6 +448,7 @@ impl App {
                 }
                 if admin {
                     b.push(format!("5 {}", self.t("manage.clear")));
+                    b.push(format!("6 {}", self.t("manage.params_edit")));
                 }
                 b.push(self.tf(
                     "manage.params",
@@ -517,6 +519,27 @@ impl App {
                 b.push(format!("    {}", masked(pw.len())));
                 push_error(&mut b, error);
                 ("manage.clear", b, "hint.enter")
+            }
+            Screen::Params {
+                grace,
+                input,
+                error,
+            } => {
+                match grace {
+                    None => {
+                        b.push(self.tf(
+                            "params.grace",
+                            &[self.state.params.void_grace_seconds.to_string()],
+                        ));
+                        b.push(format!("    {input}"));
+                    }
+                    Some(_) => {
+                        b.push(self.tf("params.limit", &[yuan(self.state.params.amount_max_fen)]));
+                        b.push(format!("    {}", amount_of(input)));
+                    }
+                }
+                push_error(&mut b, error);
+                ("manage.params_edit", b, "hint.enter")
             }
             Screen::PreAuthMenu => {
                 for (i, key) in [

@@ -501,3 +501,35 @@ fn training_walkthrough_tells_each_step_and_refuses_wrong_keys() {
     assert!(app.view().body.iter().any(|l| l.contains("教程完成")));
     assert!(app.view().status.contains("[培训]"));
 }
+
+#[test]
+fn system_admin_sets_parameters_and_clears_settled_records_only() {
+    // Goal: 99 does not trade; it sets the void grace window (bounded) and the amount
+    // limit, and clears only settled batches' rows, with its own password.
+    both("admin_params", |lang| {
+        let mut app = App::new(state(), lang, cards(), ok(NOW.parse()));
+        let fx = keys(&mut app, &digits("99 12345678 "));
+        assert!(
+            !fx.iter().any(|e| matches!(e, Effect::Send(_))),
+            "99 does not sign in"
+        );
+        keys(&mut app, &digits("6999 "));
+        app
+    });
+    let mut s = state();
+    let mut old = sale_row(9, 500);
+    old.batch = 0;
+    s.book(old);
+    s.book(sale_row(2, 100));
+    let mut app = App::new(s, Lang::Zh, cards(), ok(NOW.parse()));
+    keys(&mut app, &digits("99 12345678 "));
+    let fx = keys(&mut app, &digits("65 2000000 "));
+    assert!(matches!(fx[..], [Effect::Save]), "{fx:?}");
+    assert_eq!(app.state.params.void_grace_seconds, 5);
+    assert_eq!(app.state.params.amount_max_fen, 2_000_000);
+    keys(&mut app, &digits("51111 "));
+    assert!(app.view().body.iter().any(|l| l.contains("密码错误")));
+    keys(&mut app, &digits("12345678 "));
+    let stans: Vec<u32> = app.state.journal.iter().map(|t| t.stan).collect();
+    assert_eq!(stans, [2], "the open batch stays");
+}
