@@ -192,7 +192,7 @@ fn parse_token(tok: &str, keys: &mut Vec<Action>) -> anyhow::Result<()> {
         keys.extend(tok.bytes().map(|b| Action::Key(Key::Digit(b - b'0'))));
         return Ok(());
     }
-    if let Some(text) = tok.strip_prefix("TEXT:") {
+    if let Some(text) = upper.starts_with("TEXT:").then(|| &tok[5..]) {
         keys.extend(
             text.chars()
                 .map(|c| Action::Key(Key::Char(if c == '_' { ' ' } else { c }))),
@@ -228,4 +228,49 @@ fn parse_token(tok: &str, keys: &mut Vec<Action>) -> anyhow::Result<()> {
     };
     keys.push(Action::Key(k));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_parse_keys_ticks_text_and_waits_with_comments() {
+        // Goal: every token kind becomes the keys it names; comments and blank lines vanish.
+        let steps = parse_script("01 ENTER # operator\n\n TICK*3 text:a_b WAIT:5 esc\n");
+        let steps = steps.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(steps.len(), 2);
+        assert_eq!(
+            steps[0].2,
+            [
+                Action::Key(Key::Digit(0)),
+                Action::Key(Key::Digit(1)),
+                Action::Key(Key::Enter)
+            ]
+        );
+        let second = &steps[1].2;
+        assert_eq!(second[..3], [Action::Key(Key::Tick); 3]);
+        assert_eq!(second[3], Action::Key(Key::Char('a')));
+        assert_eq!(second[5], Action::Key(Key::Char('b')));
+        assert_eq!(second[6], Action::Wait(std::time::Duration::from_millis(5)));
+        assert_eq!(second[7], Action::Key(Key::Cancel));
+    }
+
+    #[test]
+    fn bad_tokens_and_limits_are_refused_with_the_line() {
+        // Goal: a typo or an unbounded request stops the script before it runs, naming the
+        // line.
+        for (script, line) in [
+            ("ENTER\nENTRE\n", "line 2"),
+            ("TICK*99999\n", "line 1"),
+            ("WAIT:600000\n", "line 1"),
+            ("TICK*x\n", "line 1"),
+        ] {
+            let e = parse_script(script).err().map(|e| format!("{e:#}"));
+            assert!(
+                e.as_deref().unwrap_or("").contains(line),
+                "{script:?}: {e:?}"
+            );
+        }
+    }
 }
