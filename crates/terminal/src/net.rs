@@ -362,7 +362,10 @@ impl<L: Link> Net<L> {
             p.reason = reason.to_owned();
         }
         let _ = self.save(state);
-        let reversed = matches!(self.flush_reversal(state, true), Ok(true));
+        // Only a reversible request has a reversal to send (a refund or a balance inquiry
+        // has none: its outcome stays unknown until someone looks it up).
+        let reversed =
+            req.kind.reversible() && matches!(self.flush_reversal(state, true), Ok(true));
         (
             stan,
             TxnResult::NoAnswer {

@@ -118,7 +118,9 @@ impl App {
                 self.show("result.not_sent", lines, None)
             }
             TxnResult::NoAnswer { reversed, reason } => {
-                let key = if reversed {
+                let key = if !d.flow.kind().reversible() {
+                    "result.check_first"
+                } else if reversed {
                     "result.reversed"
                 } else {
                     "result.reversing"

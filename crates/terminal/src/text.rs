@@ -114,6 +114,10 @@ static ZH: Catalog = &[
     ("result.reversed", "冲正成功，本笔未扣款"),
     ("result.reversing", "冲正中：将先发冲正再做下一笔"),
     ("result.bad_mac", "应答校验错(MAC)，按无应答处理"),
+    (
+        "result.check_first",
+        "退货/查询不冲正：请先在交易查询或后台核实，勿重复退货",
+    ),
     ("result.no_charge", "未扣款"),
     ("result.voucher", "凭证号: {0}"),
     ("result.amount", "金额: {0}"),
@@ -387,6 +391,10 @@ static EN: Catalog = &[
     (
         "result.bad_mac",
         "Response MAC wrong: treated as no response",
+    ),
+    (
+        "result.check_first",
+        "Refunds are not reversed: check it in the records before refunding again",
     ),
     ("result.no_charge", "Nothing was charged"),
     ("result.voucher", "Voucher: {0}"),

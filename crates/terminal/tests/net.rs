@@ -90,7 +90,7 @@ impl Link for FakeLink {
         f.seen.push(msg.mti().value());
         let mode = match msg.mti().value() {
             800 | 820 => Mode::Approve,
-            200 => {
+            200 | 220 => {
                 if let Some(p) = &f.state_file {
                     let s = ok(TermState::load(p));
                     let armed = s.is_some_and(|s| s.pending_reversal.is_some());
@@ -269,4 +269,40 @@ fn settlement_answered_77_signs_in_again_then_settles_and_signs_out() {
     assert!(r.signed_out);
     assert_eq!(fake.0.borrow().seen, [800, 500, 800, 500, 820]);
     assert_eq!(state.batch, 2);
+}
+
+#[test]
+fn a_refund_without_answer_is_unknown_and_leaves_no_reversal() {
+    // Goal: refunds are not reversible (spec): no answer means unknown, nothing is queued,
+    // and the next sale is not blocked.
+    let (mut net, fake, _, mut state) = setup(vec![Mode::Silent, Mode::Approve], Mode::Approve);
+    let refund = TxnRequest {
+        kind: Kind::Refund,
+        original: Some(suanpan_terminal::proto::Original {
+            rrn: Some("000000000001".into()),
+            auth_code: None,
+            batch: 1,
+            stan: 1,
+        }),
+        ..sale()
+    };
+    let (_, r) = net.financial(&mut state, &refund);
+    // The fake answers 0220 like 0200 (mode list), so the refund meets `Silent`.
+    assert!(
+        matches!(
+            r,
+            TxnResult::NoAnswer {
+                reversed: false,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(state.pending_reversal.is_none());
+    assert!(!fake.0.borrow().seen.contains(&400), "no reversal sent");
+    let (_, r) = net.financial(&mut state, &sale());
+    assert!(
+        matches!(r, TxnResult::Answered(ref a) if a.code == "00"),
+        "{r:?}"
+    );
 }
