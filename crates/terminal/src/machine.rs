@@ -1019,6 +1019,8 @@ impl App {
         self.screen = Screen::Busy {
             what: "busy.send".into(),
         };
+        // The result's preview shows this transaction's slip or none, never an older one.
+        self.last_print = None;
         self.pending = Some(d);
         vec![Effect::Send(Job::Txn(req))]
     }

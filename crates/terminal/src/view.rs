@@ -325,8 +325,10 @@ impl App {
                 b.extend(outcome.lines.iter().cloned());
                 let hint = if recharge.is_some() {
                     "hint.recharge"
-                } else {
+                } else if self.last_print.is_some() {
                     "hint.result"
+                } else {
+                    "hint.to_menu"
                 };
                 (static_key(&outcome.head), b, hint)
             }
