@@ -4,9 +4,10 @@
 //! module except to encrypt the working keys of a sign-in response.
 
 use crate::error::StoreError;
+use crate::p;
 use crate::rows::micros;
+use crate::sql::{Sql, SqlExt};
 use crate::sqlite::SqliteStore;
-use rusqlite::{OptionalExtension, params};
 use suanpan_core::TerminalId;
 
 /// Hex digits of a double-length (16-byte) 3DES key.
@@ -24,10 +25,10 @@ impl SqliteStore {
         }
         let upper = tmk.to_ascii_uppercase();
         let now = micros(self.now());
-        self.setup(|tx, head| {
-            let n = tx.execute(
+        crate::setup(self, |tx, head| {
+            let n = tx.exec(
                 "UPDATE terminals SET tmk_hex = ?1 WHERE id = ?2",
-                params![upper, id.as_str()],
+                p![&upper, id.as_str()],
             )?;
             if n > 0 {
                 head.append(
@@ -48,14 +49,16 @@ impl SqliteStore {
 
     /// A terminal's master key as hex, `None` when the terminal is unknown or has none.
     pub fn terminal_tmk(&self, id: &TerminalId) -> Result<Option<String>, StoreError> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT tmk_hex FROM terminals WHERE id = ?1",
-                [id.as_str()],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()
-            .map(Option::flatten)
-        })
+        self.read_sql(|c| tmk_in(c, id))
     }
+}
+
+/// A terminal's master key as hex, on either backend.
+pub fn tmk_in(c: &dyn Sql, id: &TerminalId) -> Result<Option<String>, StoreError> {
+    Ok(c.row(
+        "SELECT tmk_hex FROM terminals WHERE id = ?1",
+        p![id.as_str()],
+        |r| r.opt_text(0),
+    )?
+    .flatten())
 }

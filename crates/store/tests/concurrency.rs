@@ -130,7 +130,7 @@ fn two_store_instances_share_one_file() {
     let start = h.balance("approve");
     let barrier = Barrier::new(2);
     let sold: Vec<_> = std::thread::scope(|s| {
-        let stores: [&dyn Store; 2] = [&h.store, &other];
+        let stores: [&dyn Store; 2] = [&*h.store, &*other];
         let handles: Vec<_> = stores
             .into_iter()
             .map(|store| {
@@ -170,7 +170,7 @@ fn two_store_instances_share_one_file() {
         assert_eq!(&h.txn(t.id), t, "answered as stored");
     }
     assert_eq!(h.balance("approve"), start - 3 * (2 * EACH) as i64);
-    let v = h.store.verify_audit().unwrap();
+    let v = h.store.audit_verify().unwrap();
     assert_eq!(v.first_broken, None, "{v:?}");
 }
 
@@ -184,7 +184,7 @@ fn racing_refunds_never_exceed_the_original() {
     let sale = approved(h.sale(1_000, "approve"));
     let barrier = Barrier::new(2);
     let approved_fen: i64 = std::thread::scope(|s| {
-        let stores: [&dyn Store; 2] = [&h.store, &other];
+        let stores: [&dyn Store; 2] = [&*h.store, &*other];
         let handles: Vec<_> = stores
             .into_iter()
             .map(|store| {
