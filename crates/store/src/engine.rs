@@ -1313,6 +1313,18 @@ pub fn open_batch(
 }
 
 fn settle_all_due(ctx: &mut Ctx<'_>) -> Res {
+    // Every node's scheduler sends this at the cutoff; one of them settles. The lock is held
+    // to the commit, and a node that comes later finds the batches already reopened (not due).
+    if ctx.conn.dialect() == Dialect::Postgres {
+        let mine = ctx.conn.one(
+            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.cutoff'))",
+            p![],
+            |r| r.flag(0),
+        )?;
+        if !mine {
+            return Ok(Reply::SettledMany(Vec::new()));
+        }
+    }
     let open: Vec<(String, i64)> = ctx.conn.rows(
         "SELECT t.id, b.opened_at FROM terminals t JOIN batches b ON b.id = t.batch_id WHERE t.enabled = 1 ORDER BY t.id",
         p![],

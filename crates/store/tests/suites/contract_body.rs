@@ -1219,3 +1219,41 @@ fn training_and_live_preauths_do_not_mix() {
     });
     assert!(approved(r).training);
 }
+
+#[test]
+fn the_database_refuses_a_second_void_and_an_over_refund_by_itself() {
+    // Goal: at-most-once does not rest on the engine alone: a second approved void of one
+    // original and refunds above the original are refused by the database's constraints
+    // (what keeps several nodes or a buggy writer honest), and nothing of the attempt stays.
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let sale = approved(h.sale(800, APPROVE));
+    let void = approved(h.void(sale.voucher_no));
+    let before = h.snapshot();
+    let second_void = suanpan_store::setup(&*h.store, |c, _| {
+        c.exec(
+            "INSERT INTO txns (kind, status, amount_fen, currency, method, merchant_id, terminal_id,
+               operator, batch_id, batch_no, voucher_no, rrn, response_code, original_id, created_at)
+             SELECT kind, status, amount_fen, currency, method, merchant_id, terminal_id, operator,
+               batch_id, batch_no, voucher_no + 100, 'X' || rrn, response_code, original_id, created_at
+             FROM txns WHERE id = ?1",
+            &[suanpan_store::sql::Value::Int(void.id.0)],
+        )
+    });
+    assert!(second_void.is_err(), "a second approved void was stored");
+    let other = approved(h.sale(500, APPROVE));
+    let over_refund = suanpan_store::setup(&*h.store, |c, _| {
+        c.exec(
+            "UPDATE txns SET refunded_fen = amount_fen + 1 WHERE id = ?1",
+            &[suanpan_store::sql::Value::Int(other.id.0)],
+        )
+    });
+    assert!(over_refund.is_err(), "refunded above the original");
+    assert_eq!(h.txn(other.id).refunded, Amount::ZERO);
+    assert_eq!(
+        h.snapshot().txns.len(),
+        before.txns.len() + 1,
+        "only the new sale was added"
+    );
+}
