@@ -15,7 +15,10 @@ pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
         policy: app.policy()?,
         ..OpenOptions::default()
     };
-    app.create_store(opts, demo)?;
+    match app.database()? {
+        Some(url) => drop(app.create_pg_store(&url, opts, demo)?),
+        None => drop(app.create_store(opts, demo)?),
+    }
     if app.json {
         output::print_json(&json!({"ok": true, "data_dir": app.data_dir, "demo": demo,
             "merchant_id": demo.then_some(DEMO_MERCHANT), "terminal_id": demo.then_some(DEMO_TERMINAL),
@@ -112,7 +115,22 @@ pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
 pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
     use suanpan_store::backup;
     let now = jiff::Timestamp::now();
+    let pg = app.database()?;
     let (file, manifest) = match cmd {
+        BackupCmd::Create { output } if pg.is_some() => {
+            let out = output.unwrap_or_else(|| app.data_dir.join("backups"));
+            crate::pg_backup::create(app, pg.as_deref().unwrap_or_default(), &out, now)?
+        }
+        BackupCmd::Verify { file } if crate::pg_backup::is_dump(&file) => {
+            let m = crate::pg_backup::verify(&file)?;
+            (file, m)
+        }
+        BackupCmd::Restore { file, .. } if pg.is_some() || crate::pg_backup::is_dump(&file) => {
+            return Err(Fail::Message {
+                key: "error.pg_restore",
+                args: vec![file.display().to_string()],
+            });
+        }
         BackupCmd::Create { output } => {
             // Opening first proves the directory holds a store.
             drop(app.open()?);

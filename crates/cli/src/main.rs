@@ -14,6 +14,7 @@ mod cmd_export;
 mod cmd_serve;
 mod cmd_txn;
 mod output;
+mod pg_backup;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -349,24 +349,7 @@ impl Host {
 
     /// The stored totals of a terminal's settled batch.
     fn settled_batch(&self, tid: &TerminalId, batch: u32) -> Result<Option<Totals>, Fault> {
-        use rusqlite::OptionalExtension;
-        Ok(self.store.read(|c| {
-            c.query_row(
-                "SELECT debit_fen, debit_count, credit_fen, credit_count FROM batches
-                 WHERE terminal_id = ?1 AND batch_no = ?2 AND settled_at IS NOT NULL
-                 ORDER BY id DESC LIMIT 1",
-                rusqlite::params![tid.as_str(), batch],
-                |r| {
-                    Ok(Totals {
-                        debit_fen: r.get(0)?,
-                        debit_count: r.get(1)?,
-                        credit_fen: r.get(2)?,
-                        credit_count: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-        })?)
+        Ok(self.store.settled_totals(tid, batch)?)
     }
 
     fn batch_upload(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
@@ -569,14 +552,7 @@ impl Host {
     }
 
     fn exists_in_batch(&self, tid: &TerminalId, batch: u32, v: VoucherNo) -> Result<bool, Fault> {
-        Ok(self.store.read(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM txns WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3
-                 AND kind != 'reversal' AND training = 0",
-                rusqlite::params![tid.as_str(), batch, v.value()],
-                |r| r.get::<_, i64>(0),
-            )
-        })? > 0)
+        Ok(self.store.voucher_in_batch(tid, batch, v)?)
     }
 
     /// Turns a store reply to a financial request into its response.
@@ -652,10 +628,7 @@ impl Host {
     /// The available balance of a replayed inquiry's account.
     fn available(&self, t: &Transaction) -> Option<Amount> {
         let id = t.card_fingerprint.clone()?;
-        let account = self
-            .store
-            .read(|c| suanpan_store::query::load_account(c, &id))
-            .ok()??;
+        let account = self.store.account(&id).ok()??;
         Some(Amount::from_fen(account.balance_fen - account.held_fen))
     }
 
@@ -666,10 +639,14 @@ impl Host {
         let started = std::time::Instant::now();
         metrics::gauge!("suanpan_store_commands_in_flight").increment(1.0);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = self.store.submit_with(cmd, move |answer| {
-            // The receiver is gone only if the connection task was dropped; the commit stands.
-            let _ = tx.send(answer);
-        });
+        let sent = self.store.submit_boxed(
+            cmd,
+            Box::new(move |answer| {
+                // The receiver is gone only if the connection task was dropped; the commit
+                // stands.
+                let _ = tx.send(answer);
+            }),
+        );
         let r = match sent {
             Ok(()) => rx
                 .await

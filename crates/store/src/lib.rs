@@ -37,7 +37,7 @@ use query::Conservation;
 use sql::{Sql, SqlExt};
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::settlement::Totals;
-use suanpan_core::{Policy, TerminalId, Transaction, TxnId, VoucherNo};
+use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnId, VoucherNo};
 use suanpan_issuer::Account;
 
 /// Where the writer sends an answer after the commit (on the writer thread: it must be quick).
@@ -71,7 +71,7 @@ pub trait Store: Send + Sync {
     fn dialect(&self) -> Dialect;
 
     /// A terminal's state and open batch.
-    fn terminal_state(
+    fn terminal(
         &self,
         id: &TerminalId,
     ) -> Result<Result<engine::TerminalState, AccessRefused>, StoreError> {
@@ -82,20 +82,28 @@ pub trait Store: Send + Sync {
         read(self, |c| query::load_account_in(c, id, false))
     }
     /// The money conservation check.
-    fn conservation_check(&self) -> Result<Conservation, StoreError> {
+    fn conservation(&self) -> Result<Conservation, StoreError> {
         read(self, query::conservation_in)
     }
     /// Recomputes the audit chain.
-    fn audit_verify(&self) -> Result<Verification, StoreError> {
+    fn verify_audit(&self) -> Result<Verification, StoreError> {
         read(self, audit::verify_in)
     }
     /// The newest audit entries first.
-    fn audit_list(&self, limit: u32, offset: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    fn audit_entries(&self, limit: u32, offset: u32) -> Result<Vec<AuditEntry>, StoreError> {
         read(self, |c| audit::entries_in(c, limit, offset))
     }
     /// A terminal's master key as hex, if it has one.
-    fn tmk(&self, id: &TerminalId) -> Result<Option<String>, StoreError> {
+    fn terminal_tmk(&self, id: &TerminalId) -> Result<Option<String>, StoreError> {
         read(self, |c| terminal_keys::tmk_in(c, id))
+    }
+    /// An operator's stored password hash, failure count and lock (Unix micros).
+    fn operator_secret(
+        &self,
+        merchant: &MerchantId,
+        op: OperatorNo,
+    ) -> Result<Option<(String, u32, Option<i64>)>, StoreError> {
+        read(self, |c| auth::secret_in(c, merchant, op))
     }
     /// The stored host totals of a terminal's settled batch no. `batch` (the latest one).
     fn settled_totals(&self, id: &TerminalId, batch: u32) -> Result<Option<Totals>, StoreError> {

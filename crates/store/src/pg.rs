@@ -408,7 +408,10 @@ impl PgStore {
                 &[],
             )?;
             if schema_version(c)?.is_some() {
-                return Err(StoreError::LiveStore(describe(&pg)));
+                return Err(StoreError::Invalid(format!(
+                    "{} already holds a Suanpan store",
+                    describe(&pg)
+                )));
             }
             c.batch(include_str!("pg_schema.sql"))?;
             c.exec(

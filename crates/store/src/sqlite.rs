@@ -11,7 +11,7 @@ pub use crate::writer::{GROUP_COMMIT_MAX, Pending};
 use crate::writer::{GroupError, GroupRunner, Queue, writer_loop};
 use crate::{Done, ReadFn, SetupFn, Store};
 use crossbeam_channel::bounded;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
@@ -237,14 +237,7 @@ impl SqliteStore {
         merchant: &MerchantId,
         op: OperatorNo,
     ) -> Result<Option<(String, u32, Option<i64>)>, StoreError> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT password_hash, failures, locked_until FROM operators WHERE merchant_id = ?1 AND operator_no = ?2",
-                params![merchant.as_str(), op.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-        })
+        self.read_sql(|c| crate::auth::secret_in(c, merchant, op))
     }
 
     /// A terminal's state and open batch.

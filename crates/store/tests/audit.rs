@@ -26,7 +26,7 @@ fn raw(h: &Harness) -> Connection {
 }
 
 fn verify(h: &Harness) -> Verification {
-    h.store.audit_verify().expect("verify")
+    h.store.verify_audit().expect("verify")
 }
 
 /// Puts the chain back so the harness's final check passes: rewrites every hash from `from`.

@@ -170,7 +170,7 @@ fn two_store_instances_share_one_file() {
         assert_eq!(&h.txn(t.id), t, "answered as stored");
     }
     assert_eq!(h.balance("approve"), start - 3 * (2 * EACH) as i64);
-    let v = h.store.audit_verify().unwrap();
+    let v = h.store.verify_audit().unwrap();
     assert_eq!(v.first_broken, None, "{v:?}");
 }
 

@@ -578,7 +578,7 @@ impl Harness {
 
     pub fn open_batch(&self) -> BatchNo {
         self.store
-            .terminal_state(&terminal())
+            .terminal(&terminal())
             .expect("read")
             .expect("terminal known")
             .batch_no
@@ -587,7 +587,7 @@ impl Harness {
     /// The newest audit entry.
     pub fn last_audit(&self) -> AuditEntry {
         self.store
-            .audit_list(1, 0)
+            .audit_entries(1, 0)
             .expect("audit")
             .into_iter()
             .next()
@@ -601,10 +601,10 @@ impl Harness {
                 .iter()
                 .map(|id| self.account(id))
                 .collect(),
-            conservation: self.store.conservation_check().expect("conservation"),
+            conservation: self.store.conservation().expect("conservation"),
             audit_seq: self
                 .store
-                .audit_list(1, 0)
+                .audit_entries(1, 0)
                 .expect("audit")
                 .first()
                 .map(|e| e.seq)
@@ -652,9 +652,9 @@ impl Harness {
 
     /// The invariants every test ends with: the audit chain verifies and no fen vanished.
     pub fn check_invariants(&self) {
-        let v = self.store.audit_verify().expect("verify audit");
+        let v = self.store.verify_audit().expect("verify audit");
         assert_eq!(v.first_broken, None, "audit chain broken: {:?}", v.problem);
-        let c = self.store.conservation_check().expect("conservation");
+        let c = self.store.conservation().expect("conservation");
         assert!(c.holds(), "money not conserved: {c:?}");
     }
 }
