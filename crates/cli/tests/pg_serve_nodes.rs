@@ -239,3 +239,38 @@ fn one_node_killed_during_load_the_other_continues() {
     assert!(seen.len() > 20, "the load ran: {} approved", seen.len());
     drop(store);
 }
+
+// Goal: a database setting the CLI cannot use is refused with a clear message and changes
+// nothing: a URL that is not PostgreSQL, and a command that runs on the embedded store only.
+#[test]
+fn database_settings_it_cannot_use_are_refused_clearly() {
+    let dir = ok(tempfile::tempdir());
+    let bin = assert_cmd::cargo::cargo_bin("suanpan");
+    let out = ok(Command::new(&bin)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "--lang",
+            "en",
+            "--database",
+            "mysql://root@localhost/x",
+            "init",
+        ])
+        .output());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("postgres://"), "{err}");
+    assert!(!dir.path().join("pan.key").exists(), "nothing was created");
+    let out = ok(Command::new(&bin)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--lang", "zh", "txn", "list"])
+        .env("SUANPAN_DATABASE", "postgres://nobody@127.0.0.1:1/none")
+        .output());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("PostgreSQL") && err.contains("SQLite"),
+        "{err}"
+    );
+}

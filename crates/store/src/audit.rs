@@ -84,17 +84,73 @@ impl ChainHead {
         at: i64,
         f: [&str; 5],
     ) -> Result<(), StoreError> {
+        let e = self.stage(at, f);
+        insert_entries(conn, std::slice::from_ref(&e))
+    }
+
+    /// Extends the chain in memory and returns the entry to insert later in the same
+    /// transaction ([`insert_entries`]): the writer inserts a group's entries together.
+    pub fn stage(&mut self, at: i64, f: [&str; 5]) -> AuditEntry {
         let seq = self.seq + 1;
         let hash = entry_hash(&self.hash, seq, at, &f);
-        conn.exec(
-            "INSERT INTO audit (seq, at, actor, action, target, reason, outcome, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            p![seq, at, f[0], f[1], f[2], f[3], f[4], &self.hash, &hash],
-        )?;
+        let prev_hash = std::mem::replace(&mut self.hash, hash.clone());
         self.seq = seq;
-        self.hash = hash;
-        Ok(())
+        AuditEntry {
+            seq,
+            at,
+            actor: f[0].to_owned(),
+            action: f[1].to_owned(),
+            target: f[2].to_owned(),
+            reason: f[3].to_owned(),
+            outcome: f[4].to_owned(),
+            prev_hash,
+            hash,
+        }
     }
+}
+
+/// Rows one multi-row audit `INSERT` carries at most (9 parameters each, far below either
+/// engine's parameter limit).
+const AUDIT_ROWS_PER_INSERT: usize = 32;
+
+/// Inserts staged entries, [`AUDIT_ROWS_PER_INSERT`] rows per statement, then the rest by
+/// eights and ones, so a few statement texts cover every count.
+pub fn insert_entries<C: Sql + ?Sized>(conn: &C, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    let mut rest = entries;
+    for size in [AUDIT_ROWS_PER_INSERT, 8, 1] {
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            let values: Vec<String> = (0..size)
+                .map(|r| {
+                    let cols: Vec<String> = (1..=9).map(|c| format!("?{}", r * 9 + c)).collect();
+                    format!("({})", cols.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit (seq, at, actor, action, target, reason, outcome, prev_hash, hash) VALUES {}",
+                values.join(", ")
+            );
+            let params: Vec<crate::sql::Value<'_>> = chunk
+                .iter()
+                .flat_map(|e| {
+                    [
+                        e.seq.into(),
+                        e.at.into(),
+                        e.actor.as_str().into(),
+                        e.action.as_str().into(),
+                        e.target.as_str().into(),
+                        e.reason.as_str().into(),
+                        e.outcome.as_str().into(),
+                        e.prev_hash.as_str().into(),
+                        e.hash.as_str().into(),
+                    ]
+                })
+                .collect();
+            conn.exec(&sql, &params)?;
+            rest = tail;
+        }
+    }
+    Ok(())
 }
 
 /// The result of `audit verify`.

@@ -49,6 +49,13 @@ pub struct GroupCache {
     rrn: Option<i64>,
     /// PostgreSQL: the rest of the RRN block taken from the sequence (next, end).
     rrn_block: Option<(i64, i64)>,
+    /// Audit entries chained in memory, inserted together by [`flush`].
+    audit: Vec<crate::audit::AuditEntry>,
+    /// Issuer accounts read in this group (locked on PostgreSQL), with their changes; a
+    /// card used many times in one group is read and written once.
+    accounts: std::cell::RefCell<std::collections::HashMap<String, Account>>,
+    /// Accounts changed in this group, written back by [`flush`].
+    dirty_accounts: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 /// RRNs one `nextval` of PostgreSQL's `rrn_seq` reserves (its `INCREMENT BY`): a group of
@@ -73,6 +80,30 @@ pub fn flush(conn: &dyn Sql, cache: &mut GroupCache) -> Result<(), StoreError> {
     if let Some(seq) = cache.rrn {
         conn.exec("UPDATE counters SET value = ?1 WHERE name = 'rrn'", p![seq])?;
     }
+    let dirty = std::mem::take(&mut *cache.dirty_accounts.borrow_mut());
+    for id in dirty {
+        if let Some(a) = cache.accounts.borrow().get(&id) {
+            save_account(conn, a)?;
+        }
+    }
+    crate::audit::insert_entries(conn, &cache.audit)?;
+    cache.audit.clear();
+    Ok(())
+}
+
+fn save_account(conn: &dyn Sql, a: &Account) -> Result<(), StoreError> {
+    let (pin_failures, status) = match &a.instrument {
+        suanpan_issuer::Instrument::Card {
+            pin_failures,
+            status,
+            ..
+        } => (*pin_failures, status.as_str()),
+        suanpan_issuer::Instrument::Wallet { .. } => (0, "active"),
+    };
+    conn.exec(
+        "UPDATE accounts SET balance_fen = ?1, held_fen = ?2, pin_failures = ?3, status = ?4 WHERE id = ?5",
+        p![a.balance_fen, a.held_fen, pin_failures, status, &a.id],
+    )?;
     Ok(())
 }
 
@@ -225,11 +256,11 @@ fn audit(
     reason: &str,
     outcome: &str,
 ) -> Result<(), StoreError> {
-    ctx.chain.append(
-        ctx.conn,
-        micros(ctx.now),
-        [actor, action, target, reason, outcome],
-    )?;
+    // Chained now, inserted with the group's other entries by `flush`.
+    let e = ctx
+        .chain
+        .stage(micros(ctx.now), [actor, action, target, reason, outcome]);
+    ctx.cache.audit.push(e);
     Ok(())
 }
 
@@ -639,31 +670,37 @@ fn book_follow_up(
     insert_txn(ctx, new)
 }
 
-/// The store's side of the issuer simulator's account book: same connection, same transaction.
-struct Book<'c>(&'c dyn Sql);
+/// The store's side of the issuer simulator's account book: same connection, same
+/// transaction, through the group's account cache.
+struct Book<'c> {
+    conn: &'c dyn Sql,
+    cache: &'c GroupCache,
+}
 
 impl AccountBook for Book<'_> {
     fn load_account(&mut self, id: &str) -> Result<Option<Account>, IssuerError> {
+        if let Some(a) = self.cache.accounts.borrow().get(id) {
+            return Ok(Some(a.clone()));
+        }
         // Locked (PostgreSQL) from the read to the commit: no other node's debit between our
         // read of the balance and our write of it.
-        crate::query::load_account_in(self.0, id, true).map_err(|e| IssuerError(e.to_string()))
+        let loaded = crate::query::load_account_in(self.conn, id, true)
+            .map_err(|e| IssuerError(e.to_string()))?;
+        if let Some(a) = &loaded {
+            self.cache
+                .accounts
+                .borrow_mut()
+                .insert(a.id.clone(), a.clone());
+        }
+        Ok(loaded)
     }
     fn save_account(&mut self, a: &Account) -> Result<(), IssuerError> {
-        let (pin_failures, status) = match &a.instrument {
-            suanpan_issuer::Instrument::Card {
-                pin_failures,
-                status,
-                ..
-            } => (*pin_failures, status.as_str()),
-            suanpan_issuer::Instrument::Wallet { .. } => (0, "active"),
-        };
-        self.0
-            .exec(
-                "UPDATE accounts SET balance_fen = ?1, held_fen = ?2, pin_failures = ?3, status = ?4 WHERE id = ?5",
-                p![a.balance_fen, a.held_fen, pin_failures, status, &a.id],
-            )
-            .map(|_| ())
-            .map_err(|e| IssuerError(e.to_string()))
+        self.cache
+            .accounts
+            .borrow_mut()
+            .insert(a.id.clone(), a.clone());
+        self.cache.dirty_accounts.borrow_mut().insert(a.id.clone());
+        Ok(())
     }
 }
 
@@ -685,7 +722,13 @@ fn ask_issuer(
         now: ctx.now,
     };
     ctx.issuer
-        .authorize(&mut Book(ctx.conn), &req)
+        .authorize(
+            &mut Book {
+                conn: ctx.conn,
+                cache: ctx.cache,
+            },
+            &req,
+        )
         .map_err(|e| StoreError::Sqlite(e.0))
 }
 

@@ -148,13 +148,36 @@ impl Drop for IoThread {
 pub struct PgConn {
     client: Client,
     stmts: RefCell<HashMap<String, Statement>>,
-}
-
-fn wait<F: std::future::Future>(f: F) -> F::Output {
-    futures_executor::block_on(f)
+    /// The writer's connection runs its IO on a runtime of its own thread (no hop to the IO
+    /// thread and back per statement); readers wait on the shared IO thread.
+    local: Option<tokio::runtime::Runtime>,
 }
 
 impl PgConn {
+    fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
+        match &self.local {
+            Some(rt) => rt.block_on(f),
+            None => futures_executor::block_on(f),
+        }
+    }
+
+    /// A connection driven by a runtime on the calling thread, which must not be inside a
+    /// tokio runtime (the writer thread).
+    fn connect_local(opts: &PgOptions) -> Result<PgConn, StoreError> {
+        let config = opts.config()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+        let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(pg_err)?;
+        rt.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "postgres connection closed");
+            }
+        });
+        PgConn::ready(client, Some(rt), opts)
+    }
+
     fn connect(io: &tokio::runtime::Handle, opts: &PgOptions) -> Result<PgConn, StoreError> {
         let config = opts.config()?;
         let (tx, rx) = std::sync::mpsc::channel();
@@ -175,9 +198,18 @@ impl PgConn {
             .recv()
             .map_err(|_| StoreError::Sqlite("postgres IO thread stopped".into()))?
             .map_err(pg_err)?;
+        PgConn::ready(client, None, opts)
+    }
+
+    fn ready(
+        client: Client,
+        local: Option<tokio::runtime::Runtime>,
+        opts: &PgOptions,
+    ) -> Result<PgConn, StoreError> {
         let conn = PgConn {
             client,
             stmts: RefCell::new(HashMap::new()),
+            local,
         };
         if let Some(schema) = &opts.schema {
             conn.batch(&format!(
@@ -189,14 +221,16 @@ impl PgConn {
 
     /// Runs statements without parameters (transaction control, DDL).
     fn batch(&self, sql: &str) -> Result<(), StoreError> {
-        wait(self.client.batch_execute(sql)).map_err(pg_err)
+        self.wait(self.client.batch_execute(sql)).map_err(pg_err)
     }
 
     fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(s) = self.stmts.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let s = wait(self.client.prepare(&dollar_params(sql))).map_err(pg_err)?;
+        let s = self
+            .wait(self.client.prepare(&dollar_params(sql)))
+            .map_err(pg_err)?;
         let mut stmts = self.stmts.borrow_mut();
         if stmts.len() >= STATEMENTS_CACHED_MAX {
             stmts.clear();
@@ -241,11 +275,14 @@ impl Sql for PgConn {
     }
     fn exec(&self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
         let st = self.statement(sql)?;
-        wait(self.client.execute(&st, &dyn_params(params))).map_err(pg_err)
+        self.wait(self.client.execute(&st, &dyn_params(params)))
+            .map_err(pg_err)
     }
     fn insert_id(&self, sql: &str, params: &[Value<'_>]) -> Result<i64, StoreError> {
         let st = self.statement(&format!("{sql} RETURNING id"))?;
-        let row = wait(self.client.query_one(&st, &dyn_params(params))).map_err(pg_err)?;
+        let row = self
+            .wait(self.client.query_one(&st, &dyn_params(params)))
+            .map_err(pg_err)?;
         PgRow(&row).i64(0)
     }
     fn each_row(
@@ -255,7 +292,9 @@ impl Sql for PgConn {
         each: &mut dyn FnMut(&dyn SqlRow) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let st = self.statement(sql)?;
-        let rows = wait(self.client.query(&st, &dyn_params(params))).map_err(pg_err)?;
+        let rows = self
+            .wait(self.client.query(&st, &dyn_params(params)))
+            .map_err(pg_err)?;
         for r in &rows {
             each(&PgRow(r))?;
         }
@@ -352,7 +391,6 @@ pub struct PgStore {
 
 struct PgWriter {
     conn: Option<PgConn>,
-    io: tokio::runtime::Handle,
     opts: PgOptions,
 }
 
@@ -362,7 +400,7 @@ impl PgWriter {
     /// committed, and the next group starts afresh.
     fn conn(&mut self) -> Result<&PgConn, StoreError> {
         if self.conn.as_ref().is_none_or(PgConn::is_closed) {
-            self.conn = Some(PgConn::connect(&self.io, &self.opts)?);
+            self.conn = Some(PgConn::connect_local(&self.opts)?);
         }
         self.conn
             .as_ref()
@@ -442,10 +480,9 @@ impl PgStore {
     }
 
     fn start(pg: PgOptions, opts: OpenOptions, io: IoThread) -> Result<PgStore, StoreError> {
-        let writer_conn = PgConn::connect(&io.handle, &pg)?;
+        // The writer connects on its own thread, on first use (and again after a failure).
         let runner = PgWriter {
-            conn: Some(writer_conn),
-            io: io.handle.clone(),
+            conn: None,
             opts: pg.clone(),
         };
         let (tx, rx) = crossbeam_channel::bounded(WRITER_QUEUE_MAX);

@@ -206,15 +206,21 @@ pub fn load_account_in(
     id: &str,
     lock: bool,
 ) -> Result<Option<Account>, StoreError> {
-    let lock = if lock { conn.dialect().lock_rows() } else { "" };
-    conn.row(
-        &format!(
-            "SELECT id, kind, masked_pan, expiry, pin_hash, credit, status, pin_failures, method, name, balance_fen, held_fen
-             FROM accounts WHERE id = ?1{lock}"
-        ),
-        p![id],
-        account_from_row,
-    )
+    // Constant texts, not `format!`: this runs for every sale on the writer.
+    macro_rules! account_sql {
+        ($lock:literal) => {
+            concat!(
+                "SELECT id, kind, masked_pan, expiry, pin_hash, credit, status, pin_failures, method, name, balance_fen, held_fen
+                 FROM accounts WHERE id = ?1",
+                $lock
+            )
+        };
+    }
+    let sql = match (lock, conn.dialect()) {
+        (true, crate::sql::Dialect::Postgres) => account_sql!(" FOR UPDATE"),
+        _ => account_sql!(""),
+    };
+    conn.row(sql, p![id], account_from_row)
 }
 
 fn account_from_row(r: &dyn SqlRow) -> Result<Account, StoreError> {
