@@ -49,8 +49,9 @@ pub struct GroupCache {
     rrn: Option<i64>,
     /// PostgreSQL: the rest of the RRN block taken from the sequence (next, end).
     rrn_block: Option<(i64, i64)>,
-    /// Audit entries chained in memory, inserted together by [`flush`].
-    audit: Vec<crate::audit::AuditEntry>,
+    /// Audit entries (time, actor, action, target, reason, outcome) in the order they
+    /// happened; [`flush`] chains and inserts them together.
+    audit: Vec<(i64, [String; 5])>,
     /// Issuer accounts read in this group (locked on PostgreSQL), with their changes; a
     /// card used many times in one group is read and written once.
     accounts: std::cell::RefCell<std::collections::HashMap<String, Account>>,
@@ -63,8 +64,40 @@ pub struct GroupCache {
 /// skipped, never reused, so RRNs stay unique across nodes.
 pub const RRN_BLOCK: i64 = 100;
 
-/// Writes what the group changed in its cache: voucher sequences and the RRN counter.
-pub fn flush(conn: &dyn Sql, cache: &mut GroupCache) -> Result<(), StoreError> {
+/// Takes the audit chain's lock to the end of the transaction (PostgreSQL; per schema, so
+/// tests in their own schemas do not wait for each other).
+pub const CHAIN_LOCK_SQL: &str =
+    "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit'))";
+
+/// Ends a group: writes its cached state ([`flush_state`]), then chains its audit entries
+/// onto the head and inserts them. On PostgreSQL the chain's lock is taken here, last, and
+/// the head read under it: other nodes' groups decide concurrently (row locks keep them
+/// apart) and queue only to append to the one chain. Nothing after the lock waits on a row,
+/// so the lock takes part in no deadlock.
+pub fn flush(
+    conn: &dyn Sql,
+    cache: &mut GroupCache,
+    chain: &mut ChainHead,
+) -> Result<(), StoreError> {
+    flush_state(conn, cache)?;
+    if cache.audit.is_empty() {
+        return Ok(());
+    }
+    if conn.dialect() == Dialect::Postgres {
+        conn.exec(CHAIN_LOCK_SQL, p![])?;
+        *chain = ChainHead::read(conn)?;
+    }
+    let staged: Vec<crate::audit::AuditEntry> = cache
+        .audit
+        .drain(..)
+        .map(|(at, f)| chain.stage(at, [&f[0], &f[1], &f[2], &f[3], &f[4]]))
+        .collect();
+    crate::audit::insert_entries(conn, &staged)
+}
+
+/// Writes what the group changed in its cache: voucher sequences, the RRN counter, issuer
+/// accounts.
+pub fn flush_state(conn: &dyn Sql, cache: &mut GroupCache) -> Result<(), StoreError> {
     for id in cache.dirty.drain() {
         if let Some(t) = cache.terminals.get(&id) {
             conn.exec(
@@ -86,8 +119,6 @@ pub fn flush(conn: &dyn Sql, cache: &mut GroupCache) -> Result<(), StoreError> {
             save_account(conn, a)?;
         }
     }
-    crate::audit::insert_entries(conn, &cache.audit)?;
-    cache.audit.clear();
     Ok(())
 }
 
@@ -256,11 +287,9 @@ fn audit(
     reason: &str,
     outcome: &str,
 ) -> Result<(), StoreError> {
-    // Chained now, inserted with the group's other entries by `flush`.
-    let e = ctx
-        .chain
-        .stage(micros(ctx.now), [actor, action, target, reason, outcome]);
-    ctx.cache.audit.push(e);
+    // Chained and inserted with the group's other entries by `flush`.
+    let f = [actor, action, target, reason, outcome].map(str::to_owned);
+    ctx.cache.audit.push((micros(ctx.now), f));
     Ok(())
 }
 
@@ -934,6 +963,14 @@ fn void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, f: &VoidFact
     if let Err(r) = require_supervisor(origin) {
         return refuse(ctx, &actor, action, &target, r);
     }
+    if ctx.conn.dialect() == Dialect::Postgres {
+        // An operator's daily void count stays exact across nodes: their voids queue here.
+        ctx.conn.row(
+            "SELECT 1 FROM operators WHERE merchant_id = ?1 AND operator_no = ?2 FOR UPDATE",
+            p![term.merchant_id.as_str(), &origin.operator.to_string()],
+            |r| r.i64(0),
+        )?;
+    }
     let voids_today: u32 = ctx.conn.one(
         "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND operator = ?2 AND kind IN ('void', 'completion_void')
          AND status IN ('approved', 'reversed') AND created_at >= ?3",
@@ -1290,7 +1327,7 @@ fn settle(
 ) -> Result<SettleReport, StoreError> {
     // Settlement changes the terminal's batch: write the group's cached state first and
     // reload terminals afterwards.
-    flush(ctx.conn, ctx.cache)?;
+    flush_state(ctx.conn, ctx.cache)?;
     ctx.cache.terminals.clear();
     let term = load_terminal_with(ctx.conn, terminal, true)?
         .map_err(|r| StoreError::Invalid(r.message(suanpan_core::Lang::En)))?;

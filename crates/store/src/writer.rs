@@ -234,6 +234,6 @@ pub(crate) fn apply_group(
         };
         replies.push(crate::engine::apply(&mut ctx, cmd)?);
     }
-    crate::engine::flush(conn, &mut cache)?;
+    crate::engine::flush(conn, &mut cache, chain)?;
     Ok(replies)
 }
