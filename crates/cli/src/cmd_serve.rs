@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use suanpan_core::Lang;
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_OPERATORS, DEMO_TERMINAL, DEMO_TMK_HEX};
-use suanpan_store::{OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError};
+use suanpan_store::backup::PAN_KEY_FILE;
+use suanpan_store::{Dialect, OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError};
 
 /// Environment variable of a terminal master key for `admin terminal set-tmk`.
 pub const TMK_ENV: &str = "SUANPAN_TMK";
@@ -67,7 +68,16 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
             }
         }
     };
-    let fingerprinter = app.fingerprinter()?;
+    let fingerprinter = match app.fingerprinter() {
+        // A second node on a database another node created: it needs that node's PAN key.
+        Err(Fail::Store(StoreError::NotInitialized(_))) if store.dialect() == Dialect::Postgres => {
+            Err(Fail::Message {
+                key: "error.pan_key_missing",
+                args: vec![app.data_dir.join(PAN_KEY_FILE).display().to_string()],
+            })
+        }
+        other => other,
+    }?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("suanpan-serve")

@@ -274,3 +274,29 @@ fn database_settings_it_cannot_use_are_refused_clearly() {
         "{err}"
     );
 }
+
+// Goal: a second node whose data directory lacks the PAN key of the database's first node is
+// refused with a message naming the file, before it listens.
+#[test]
+fn a_node_without_the_pan_key_is_refused() {
+    let Some(url) = std::env::var("SUANPAN_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: SUANPAN_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let first = ok(tempfile::tempdir());
+    let (_schema, database) = prepare(&url, first.path());
+    let second = ok(tempfile::tempdir());
+    let out = ok(Command::new(assert_cmd::cargo::cargo_bin("suanpan"))
+        .arg("--data-dir")
+        .arg(second.path())
+        .args(["--lang", "en", "serve", "--iso8583-addr", "127.0.0.1:0"])
+        .args(["--http-addr", "127.0.0.1:0"])
+        .env("SUANPAN_DATABASE", &database)
+        .output());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pan.key") && err.contains("same PAN"), "{err}");
+}

@@ -371,6 +371,14 @@ static ZH: Catalog = &[
         "PostgreSQL 上可用 serve、init、backup 与 bench load；其他命令请去掉 --database / SUANPAN_DATABASE（已知缺口）",
     ),
     (
+        "error.pan_key_missing.msg",
+        "缺少 {0}：同一数据库的各节点须使用同一个卡号指纹密钥",
+    ),
+    (
+        "error.pan_key_missing.fix",
+        "请从创建该数据库的节点复制 pan.key 到本节点的数据目录后重试",
+    ),
+    (
         "error.pg_tool_missing.msg",
         "未找到 {0}，无法处理 PostgreSQL 备份",
     ),
@@ -1005,6 +1013,14 @@ static EN: Catalog = &[
     (
         "error.sqlite_only.fix",
         "On PostgreSQL use serve, init, backup and bench load; for other commands drop --database / SUANPAN_DATABASE (a known gap)",
+    ),
+    (
+        "error.pan_key_missing.msg",
+        "{0} is missing: every node of one database needs the same PAN fingerprint key",
+    ),
+    (
+        "error.pan_key_missing.fix",
+        "Copy pan.key from the node that created the database into this node's data directory and retry",
     ),
     (
         "error.pg_tool_missing.msg",

@@ -64,9 +64,24 @@ impl PgOptions {
                 "schema name {s:?}: use lowercase letters, digits and _"
             )));
         }
-        self.url
+        let mut config: tokio_postgres::Config = self
+            .url
             .parse()
-            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))
+            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        // Names the process's connections in pg_stat_activity (operators; the tests find a
+        // store's connections by it).
+        if config.get_application_name().is_none() {
+            config.application_name(self.application_name());
+        }
+        Ok(config)
+    }
+
+    /// `suanpan` or `suanpan/<schema>`: the connections' `application_name`.
+    pub fn application_name(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("suanpan/{s}"),
+            None => "suanpan".to_owned(),
+        }
     }
 }
 
@@ -212,9 +227,7 @@ impl PgConn {
             local,
         };
         if let Some(schema) = &opts.schema {
-            conn.batch(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-            ))?;
+            conn.batch(&format!("SET search_path TO {schema}"))?;
         }
         Ok(conn)
     }
@@ -438,6 +451,9 @@ impl PgStore {
     pub fn create(pg: PgOptions, opts: OpenOptions) -> Result<PgStore, StoreError> {
         let io = IoThread::start()?;
         let conn = PgConn::connect(&io.handle, &pg)?;
+        if let Some(schema) = &pg.schema {
+            conn.batch(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
+        }
         conn.in_transaction("BEGIN", |c| {
             // Two processes creating at once: the second waits here, then finds the tables.
             c.exec(

@@ -282,3 +282,115 @@ fn cutoff_settlement_runs_once_for_two_nodes() {
     assert_eq!(settled, 1, "the due batch settled once, by one node");
     assert_eq!(h.open_batch(), before.next());
 }
+
+#[test]
+fn a_lost_connection_fails_cleanly_and_the_writer_reconnects() {
+    // Goal: the database drops every connection of a node (restart, failover): what was in
+    // flight is answered with an error or committed, never half; the next commands are served
+    // again on new connections, and nothing approved is lost.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let start = h.balance("approve");
+    let before = approved(h.sale(100, "approve"));
+    let app =
+        h.pg.as_ref()
+            .map(|p| p.application_name())
+            .unwrap_or_default();
+    let killer = h.open_another();
+    let killed = suanpan_store::read(&*killer, |c| {
+        use suanpan_store::sql::SqlExt;
+        c.rows(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = ?1 AND pid <> pg_backend_pid()",
+            &[suanpan_store::sql::Value::Text(&app)],
+            |r| r.flag(0),
+        )
+    })
+    .expect("terminate the node's connections");
+    assert!(killed.iter().any(|k| *k), "some connection was terminated");
+    // The first command may meet the dead connection (an error, nothing saved) or find it
+    // already replaced; within a few tries the node serves again.
+    let mut failures = 0;
+    let after = loop {
+        match h.store.execute(sale_cmd(1)) {
+            Ok(r) => break approved(r),
+            Err(e) => {
+                failures += 1;
+                assert!(failures <= 3, "the writer did not reconnect: {e}");
+            }
+        }
+    };
+    drop(killer);
+    assert!(after.id.0 > before.id.0);
+    let stored = h.all_txns();
+    assert!(stored.iter().any(|t| t.id == before.id) && stored.iter().any(|t| t.id == after.id));
+    let approved_fen: i64 = stored
+        .iter()
+        .filter(|t| t.response_code.is_approved())
+        .map(|t| t.amount.fen())
+        .sum();
+    assert_eq!(
+        h.balance("approve"),
+        start - approved_fen,
+        "the card paid exactly the approved sales"
+    );
+}
+
+#[test]
+fn opening_what_is_not_there_or_creating_twice_is_refused() {
+    // Goal: bad places and double creation get clear errors and change nothing.
+    let Some(url) = test_database_url() else {
+        return skipped();
+    };
+    let opts = || {
+        options(
+            Policy::default(),
+            std::sync::Arc::new(suanpan_core::clock::FixedClock::new(start())),
+        )
+    };
+    let pg = |schema: &str| suanpan_store::PgOptions {
+        url: url.clone(),
+        schema: Some(schema.to_owned()),
+    };
+    let empty = format!("e_{}", std::process::id());
+    let err = suanpan_store::PgStore::open(pg(&empty), opts())
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, suanpan_store::StoreError::NotInitialized(_)),
+        "{err}"
+    );
+    let bad = suanpan_store::PgStore::open(pg("Robert'); DROP TABLE x;--"), opts())
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(bad, suanpan_store::StoreError::Invalid(_)),
+        "{bad}"
+    );
+    let nowhere = suanpan_store::PgStore::open(
+        suanpan_store::PgOptions::new("postgres://nobody@127.0.0.1:1/none"),
+        opts(),
+    )
+    .err()
+    .expect("refused");
+    assert!(nowhere.to_string().contains("postgres"), "{nowhere}");
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let again = suanpan_store::PgStore::create(h.pg.clone().expect("pg"), opts())
+        .err()
+        .expect("refused");
+    assert!(again.to_string().contains("already holds"), "{again}");
+    assert_eq!(h.all_txns().len(), 0, "nothing changed");
+    let created = suanpan_store::read(&*h.store, |c| {
+        use suanpan_store::sql::SqlExt;
+        c.one(
+            "SELECT COUNT(*) FROM pg_namespace WHERE nspname = ?1",
+            &[suanpan_store::sql::Value::Text(&empty)],
+            |r| r.i64(0),
+        )
+    })
+    .expect("namespaces");
+    assert_eq!(created, 0, "opening a missing store created nothing");
+}
