@@ -4,10 +4,12 @@
 //! numbers are unique across nodes, the audit chain verifies and money is conserved.
 //! Skipped without `SUANPAN_TEST_DATABASE_URL`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{ServeProcess, spawn_serve};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -25,20 +27,15 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A node that is killed when the test ends, also when it fails midway.
-struct Node(Child);
-
-impl Node {
-    fn kill(&mut self) {
-        let _ = self.0.kill(); // SIGKILL
-        let _ = self.0.wait();
+/// The PostgreSQL of the test run; says "skipped" without one.
+fn test_database_url() -> Option<String> {
+    let url = std::env::var("SUANPAN_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("skipped: SUANPAN_TEST_DATABASE_URL is not set");
     }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    url
 }
 
 /// Drops the test's schema at the end.
@@ -56,7 +53,7 @@ impl Drop for Schema {
 }
 
 /// Starts `serve` on free ports against `database` and reads its 8583 address.
-fn serve(dir: &Path, database: &str) -> (Node, SocketAddr) {
+fn serve(dir: &Path, database: &str) -> (ServeProcess, SocketAddr) {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin("suanpan"));
     c.arg("--data-dir")
         .arg(dir)
@@ -64,17 +61,7 @@ fn serve(dir: &Path, database: &str) -> (Node, SocketAddr) {
         .env("SUANPAN_DATABASE", database)
         .args(["--json", "serve", "--iso8583-addr", "127.0.0.1:0"])
         .args(["--http-addr", "127.0.0.1:0"]);
-    let mut child = Node(ok(c.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()));
-    let stdout = child.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let mut text = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = ok(line);
-        text.push_str(&line);
-        if line == "}" {
-            break;
-        }
-    }
-    let v: serde_json::Value = ok(serde_json::from_str(&text));
+    let (child, v) = spawn_serve(&mut c);
     let addr = v["iso8583_addr"].as_str().unwrap_or_default();
     (child, ok(addr.parse()))
 }
@@ -152,11 +139,7 @@ fn prepare(url: &str, dir: &Path) -> (Schema, String) {
 // answering, and every approved response is stored once.
 #[test]
 fn one_node_killed_during_load_the_other_continues() {
-    let Some(url) = std::env::var("SUANPAN_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: SUANPAN_TEST_DATABASE_URL is not set");
+    let Some(url) = test_database_url() else {
         return;
     };
     let dir = ok(tempfile::tempdir());
@@ -279,11 +262,7 @@ fn database_settings_it_cannot_use_are_refused_clearly() {
 // refused with a message naming the file, before it listens.
 #[test]
 fn a_node_without_the_pan_key_is_refused() {
-    let Some(url) = std::env::var("SUANPAN_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: SUANPAN_TEST_DATABASE_URL is not set");
+    let Some(url) = test_database_url() else {
         return;
     };
     let first = ok(tempfile::tempdir());

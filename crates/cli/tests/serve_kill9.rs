@@ -3,10 +3,12 @@
 //! nothing is booked twice, money is conserved, and terminals must sign in again (77).
 //! Also: `[server]` config and `SUANPAN_*` overrides, and `demo keys --json`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{ServeProcess, spawn_serve};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use suanpan_host::client::{Card, Connection, Kind, Terminal};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
@@ -25,41 +27,15 @@ fn suanpan(dir: &Path) -> Command {
     c
 }
 
-/// A server process that is killed when the test ends, also when it fails midway.
-struct Server(Child);
-
-impl Server {
-    fn kill(&mut self) {
-        let _ = self.0.kill(); // SIGKILL
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Starts `serve` on free ports and reads the 8583 address from its JSON announcement.
-fn serve(dir: &Path, demo: bool) -> (Server, SocketAddr) {
+fn serve(dir: &Path, demo: bool) -> (ServeProcess, SocketAddr) {
     let mut c = suanpan(dir);
     c.args(["--json", "serve", "--iso8583-addr", "127.0.0.1:0"])
         .args(["--http-addr", "127.0.0.1:0"]);
     if demo {
         c.arg("--demo");
     }
-    let mut child = Server(ok(c.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()));
-    let stdout = child.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let mut text = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = ok(line);
-        text.push_str(&line);
-        if line == "}" {
-            break;
-        }
-    }
-    let v: serde_json::Value = ok(serde_json::from_str(&text));
+    let (child, v) = spawn_serve(&mut c);
     if demo {
         assert_eq!(v["demo"]["terminal_id"], DEMO_TERMINAL);
         assert_eq!(v["demo"]["tmk_hex"], DEMO_TMK_HEX);
@@ -218,24 +194,13 @@ fn serve_reads_config_and_env() {
         &cfg,
         "[server]\niso8583_addr = \"127.0.0.1:0\"\nidle_timeout_ms = 1000\n",
     ));
-    let mut child = Server(ok(suanpan(dir.path())
-        .args(["--json", "serve", "--demo", "--config"])
-        .arg(&cfg)
-        .env("SUANPAN_HTTP_ADDR", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()));
-    let stdout = child.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let mut text = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = ok(line);
-        text.push_str(&line);
-        if line == "}" {
-            break;
-        }
-    }
+    let (mut child, v) = spawn_serve(
+        suanpan(dir.path())
+            .args(["--json", "serve", "--demo", "--config"])
+            .arg(&cfg)
+            .env("SUANPAN_HTTP_ADDR", "127.0.0.1:0"),
+    );
     child.kill();
-    let v: serde_json::Value = ok(serde_json::from_str(&text));
     let iso: SocketAddr = ok(v["iso8583_addr"].as_str().unwrap_or_default().parse());
     let http: SocketAddr = ok(v["http_addr"].as_str().unwrap_or_default().parse());
     assert_ne!(iso.port(), 5800, "from the config file");

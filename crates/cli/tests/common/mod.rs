@@ -359,3 +359,44 @@ pub fn assert_refusal(v: &Value, msg: &str) {
     let r = v["remedy"].as_str().unwrap_or_default();
     assert!(!r.trim().is_empty(), "no remedy: {v:#}");
 }
+
+/// A `serve` process, killed (SIGKILL) when dropped, also when a test fails midway.
+pub struct ServeProcess(pub std::process::Child);
+
+impl ServeProcess {
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Spawns a `--json serve …` command line and reads its JSON announcement (addresses, demo
+/// data), which ends with a line `}`.
+pub fn spawn_serve(c: &mut std::process::Command) -> (ServeProcess, Value) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn serve: {e}"));
+    let mut child = ServeProcess(child);
+    let stdout = child.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let mut text = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap_or_else(|e| panic!("serve output: {e}"));
+        text.push_str(&line);
+        if line == "}" {
+            break;
+        }
+    }
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("announcement {text:?}: {e}"));
+    (child, v)
+}
