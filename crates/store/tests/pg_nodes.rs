@@ -216,16 +216,23 @@ fn reversal_racing_a_void_lets_exactly_one_through() {
 
 #[test]
 fn refunds_racing_on_two_nodes_never_exceed_the_original() {
-    // Goal: DESIGN.md's payment-switch bug across nodes: refunds of one sale from two nodes at
-    // once add up to the sale at most (the original's row lock and CHECK constraint).
+    // Goal: DESIGN.md's payment-switch bug across nodes: refunds of one sale from two
+    // terminals (so no terminal lock orders them) on two nodes at once add up to the sale at
+    // most: the original's row lock and the CHECK constraint decide.
     const TRIES: usize = 30;
     let Some(h) = Harness::with_policy_on(Backend::Postgres, policy()) else {
         return skipped();
     };
+    let second = suanpan_core::TerminalId::parse("T2000001").expect("terminal id");
+    suanpan_store::admin::add_terminal(&*h.store, &second, &merchant(), None)
+        .expect("second terminal");
     let other = h.open_another();
     let sale = approved(h.sale(1_000, "approve"));
-    let refund = || Command::Refund {
-        origin: supervised(),
+    let refund = |terminal: &suanpan_core::TerminalId| Command::Refund {
+        origin: suanpan_store::command::Origin {
+            terminal_id: terminal.clone(),
+            ..supervised()
+        },
         original: OriginalRef::Rrn(rrn(&sale)),
         amount: Amount::from_fen(100),
         reason: "goods returned".into(),
@@ -233,13 +240,17 @@ fn refunds_racing_on_two_nodes_never_exceed_the_original() {
     let (a, b) = race(
         &h,
         &*other,
-        (0..TRIES).map(|_| refund()).collect(),
-        (0..TRIES).map(|_| refund()).collect(),
+        (0..TRIES).map(|_| refund(&terminal())).collect(),
+        (0..TRIES).map(|_| refund(&second)).collect(),
     );
     let mut refunded = 0;
+    let mut by_terminal = HashSet::new();
     for r in a.into_iter().chain(b) {
         match r {
-            Reply::Txn(t) => refunded += t.amount.fen(),
+            Reply::Txn(t) => {
+                refunded += t.amount.fen();
+                by_terminal.insert(t.terminal_id.clone());
+            }
             Reply::Refused(r) => assert!(
                 ["refund.fully_refunded", "refund.exceeds_remaining"].contains(&r.key()),
                 "{r:?}"
@@ -249,6 +260,7 @@ fn refunds_racing_on_two_nodes_never_exceed_the_original() {
     }
     drop(other);
     assert_eq!(refunded, 1_000);
+    eprintln!("refunds approved through {} terminal(s)", by_terminal.len());
     let s = h.txn(sale.id);
     assert_eq!((s.status, s.refunded.fen()), (TxnStatus::Refunded, 1_000));
 }
