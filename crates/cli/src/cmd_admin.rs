@@ -7,7 +7,10 @@ use crate::output;
 use serde_json::json;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{Lang, MerchantId, Role, TerminalId};
-use suanpan_store::admin::{DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL};
+use suanpan_store::admin::{
+    self, DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL,
+};
+use suanpan_store::terminal_keys::set_terminal_tmk;
 use suanpan_store::{Command, OpenOptions, Reply, Store, StoreError};
 
 pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
@@ -55,7 +58,7 @@ pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
 }
 
 pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_any(OpenOptions::default())?;
     match cmd {
         AuditCmd::Verify => {
             let v = store.verify_audit()?;
@@ -226,7 +229,8 @@ pub fn operator(app: &App, cmd: OperatorCmd) -> Result<(), Fail> {
 
 pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
     let AdminCmd::Terminal(cmd) = cmd;
-    let store = app.open()?;
+    let store = app.open_any(OpenOptions::default())?;
+    let store = &*store;
     let tid =
         |s: &str| TerminalId::parse(s).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())));
     match cmd {
@@ -237,8 +241,8 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
         } => {
             let m = MerchantId::parse(&merchant)
                 .map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
-            if store.merchant_name(&m)?.is_none() {
-                store.add_merchant(&m, merchant_name.as_deref().unwrap_or(""))?;
+            if admin::merchant_name(store, &m)?.is_none() {
+                admin::add_merchant(store, &m, merchant_name.as_deref().unwrap_or(""))?;
             }
             let t = tid(&id)?;
             // A master key given with the registration is checked first and loaded with it,
@@ -251,26 +255,26 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
                     StoreError::Invalid("a terminal master key is 32 hex digits".into()).into(),
                 );
             }
-            store.add_terminal(&t, &m, None)?;
+            admin::add_terminal(store, &t, &m, None)?;
             if let Some(k) = tmk {
-                store.set_terminal_tmk(&t, &k)?;
+                set_terminal_tmk(store, &t, &k)?;
             }
         }
         TerminalCmd::Disable { id } => {
-            store.set_terminal_enabled(&tid(&id)?, false)?;
+            admin::set_terminal_enabled(store, &tid(&id)?, false)?;
         }
         TerminalCmd::Enable { id } => {
-            store.set_terminal_enabled(&tid(&id)?, true)?;
+            admin::set_terminal_enabled(store, &tid(&id)?, true)?;
         }
         TerminalCmd::SetTmk { id } => {
             let tmk = authn::secret(crate::cmd_serve::TMK_ENV, "TMK (32 hex digits)")?;
-            if !store.set_terminal_tmk(&tid(&id)?, &tmk)? {
+            if !set_terminal_tmk(store, &tid(&id)?, &tmk)? {
                 return Err(AccessRefused::UnknownTerminal.into());
             }
         }
         TerminalCmd::List => {}
     }
-    let terminals = store.terminals()?;
+    let terminals = admin::terminals(store)?;
     if app.json {
         output::print_json(&json!({"ok": true, "terminals": terminals}));
     } else {
@@ -289,7 +293,7 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
 }
 
 pub fn check(app: &App) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_any(OpenOptions::default())?;
     let audit = store.verify_audit()?;
     let money = store.conservation()?;
     let ok = audit.first_broken.is_none() && money.holds();

@@ -279,3 +279,55 @@ fn a_node_without_the_pan_key_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pan.key") && err.contains("same PAN"), "{err}");
 }
+
+// Goal: the admin path an operator needs on a shared database: register a terminal with its
+// master key, list it, verify the audit chain and check money, all through `--database`.
+#[test]
+fn admin_audit_and_check_run_on_postgres() {
+    let Some(url) = test_database_url() else {
+        return;
+    };
+    let dir = ok(tempfile::tempdir());
+    let (_schema, database) = prepare(&url, dir.path());
+    let cli = |args: &[&str]| {
+        let out = ok(Command::new(assert_cmd::cargo::cargo_bin("suanpan"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--json")
+            .args(args)
+            .env("SUANPAN_DATABASE", &database)
+            .env("SUANPAN_TMK", DEMO_TMK_HEX)
+            .output());
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let v: serde_json::Value = ok(serde_json::from_slice(&out.stdout));
+        v
+    };
+    let added = cli(&[
+        "admin",
+        "terminal",
+        "add",
+        "--id",
+        "P0000001",
+        "--merchant",
+        DEMO_MERCHANT,
+    ]);
+    let listed = added["terminals"].as_array().cloned().unwrap_or_default();
+    let p = listed
+        .iter()
+        .find(|t| t["id"] == "P0000001")
+        .unwrap_or_else(|| panic!("registered terminal listed: {added}"));
+    assert_eq!(
+        (p["enabled"].as_bool(), p["has_tmk"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(p["batch_no"], 1);
+    let disabled = cli(&["admin", "terminal", "disable", "P0000001"]);
+    assert!(
+        disabled.to_string().contains("\"enabled\":false"),
+        "{disabled}"
+    );
+    let audit = cli(&["audit", "verify"]);
+    assert_eq!(audit["ok"], true, "{audit}");
+    let check = cli(&["check"]);
+    assert_eq!(check["conservation_holds"], true, "{check}");
+}

@@ -368,7 +368,7 @@ static ZH: Catalog = &[
     ),
     (
         "error.sqlite_only.fix",
-        "PostgreSQL 上可用 serve、init、backup 与 bench load；其他命令请去掉 --database / SUANPAN_DATABASE（已知缺口）",
+        "PostgreSQL 上可用 serve、init、backup、bench、admin terminal、audit 与 check；其他命令请去掉 --database / SUANPAN_DATABASE（已知缺口）",
     ),
     (
         "error.pan_key_missing.msg",
@@ -1012,7 +1012,7 @@ static EN: Catalog = &[
     ),
     (
         "error.sqlite_only.fix",
-        "On PostgreSQL use serve, init, backup and bench load; for other commands drop --database / SUANPAN_DATABASE (a known gap)",
+        "On PostgreSQL use serve, init, backup, bench, admin terminal, audit and check; for other commands drop --database / SUANPAN_DATABASE (a known gap)",
     ),
     (
         "error.pan_key_missing.msg",

@@ -8,7 +8,7 @@ use crate::fingerprint::Fingerprinter;
 use crate::p;
 use crate::query::insert_account;
 use crate::rows::micros;
-use crate::sql::Sql;
+use crate::sql::{Sql, SqlExt};
 use crate::sqlite::SqliteStore;
 use crate::{Store, setup};
 use suanpan_core::{BatchNo, MerchantId, OperatorNo, TerminalId};
@@ -221,34 +221,48 @@ impl SqliteStore {
 
     /// A merchant's display name.
     pub fn merchant_name(&self, id: &MerchantId) -> Result<Option<String>, StoreError> {
-        self.read(|c| {
-            use rusqlite::OptionalExtension;
-            c.query_row(
-                "SELECT name FROM merchants WHERE id = ?1",
-                [id.as_str()],
-                |r| r.get(0),
-            )
-            .optional()
-        })
+        merchant_name(self, id)
     }
 
     /// Registered terminals.
     pub fn terminals(&self) -> Result<Vec<TerminalInfo>, StoreError> {
-        self.read(|c| {
-            c.prepare(
-                "SELECT t.id, t.merchant_id, t.enabled, b.batch_no, t.tmk_hex IS NOT NULL FROM terminals t
-                 LEFT JOIN batches b ON b.id = t.batch_id ORDER BY t.id",
-            )?
-            .query_map([], |r| {
-                Ok(TerminalInfo {
-                    id: r.get(0)?,
-                    merchant_id: r.get(1)?,
-                    enabled: r.get(2)?,
-                    batch_no: r.get::<_, Option<u32>>(3)?.unwrap_or(0),
-                    has_tmk: r.get(4)?,
-                })
-            })?
-            .collect()
-        })
+        terminals(self)
     }
+}
+
+/// A merchant's display name, on either backend.
+pub fn merchant_name<S: Store + ?Sized>(
+    store: &S,
+    id: &MerchantId,
+) -> Result<Option<String>, StoreError> {
+    crate::read(store, |c| {
+        c.row(
+            "SELECT name FROM merchants WHERE id = ?1",
+            p![id.as_str()],
+            |r| r.text(0),
+        )
+    })
+}
+
+/// Registered terminals, on either backend.
+pub fn terminals<S: Store + ?Sized>(store: &S) -> Result<Vec<TerminalInfo>, StoreError> {
+    crate::read(store, |c| {
+        c.rows(
+            "SELECT t.id, t.merchant_id, t.enabled, b.batch_no, CASE WHEN t.tmk_hex IS NULL THEN 0 ELSE 1 END
+             FROM terminals t LEFT JOIN batches b ON b.id = t.batch_id ORDER BY t.id",
+            p![],
+            |r| {
+                Ok(TerminalInfo {
+                    id: r.text(0)?,
+                    merchant_id: r.text(1)?,
+                    enabled: r.flag(2)?,
+                    batch_no: r
+                        .opt_i64(3)?
+                        .and_then(|b| u32::try_from(b).ok())
+                        .unwrap_or(0),
+                    has_tmk: r.flag(4)?,
+                })
+            },
+        )
+    })
 }

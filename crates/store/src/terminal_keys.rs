@@ -3,6 +3,7 @@
 //! The TMK is kept as hex in `terminals.tmk_hex` (see `schema.sql`); it never leaves this
 //! module except to encrypt the working keys of a sign-in response.
 
+use crate::Store;
 use crate::error::StoreError;
 use crate::p;
 use crate::rows::micros;
@@ -17,34 +18,7 @@ impl SqliteStore {
     /// Loads (or replaces) a terminal's master key; `tmk_hex` must be 32 hex digits. Audited
     /// without the key. Returns false when the terminal is unknown.
     pub fn set_terminal_tmk(&self, id: &TerminalId, tmk_hex: &str) -> Result<bool, StoreError> {
-        let tmk = tmk_hex.trim();
-        if tmk.len() != TMK_HEX_DIGITS || !tmk.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::Invalid(format!(
-                "a terminal master key is {TMK_HEX_DIGITS} hex digits"
-            )));
-        }
-        let upper = tmk.to_ascii_uppercase();
-        let now = micros(self.now());
-        crate::setup(self, |tx, head| {
-            let n = tx.exec(
-                "UPDATE terminals SET tmk_hex = ?1 WHERE id = ?2",
-                p![&upper, id.as_str()],
-            )?;
-            if n > 0 {
-                head.append(
-                    tx,
-                    now,
-                    [
-                        "admin",
-                        "terminal.set_tmk",
-                        &format!("terminal:{id}"),
-                        "",
-                        "ok",
-                    ],
-                )?;
-            }
-            Ok(n > 0)
-        })
+        set_terminal_tmk(self, id, tmk_hex)
     }
 
     /// A terminal's master key as hex, `None` when the terminal is unknown or has none.
@@ -61,4 +35,41 @@ pub fn tmk_in(c: &dyn Sql, id: &TerminalId) -> Result<Option<String>, StoreError
         |r| r.opt_text(0),
     )?
     .flatten())
+}
+
+/// Loads (or replaces) a terminal's master key on either backend (see
+/// [`SqliteStore::set_terminal_tmk`]).
+pub fn set_terminal_tmk<S: Store + ?Sized>(
+    store: &S,
+    id: &TerminalId,
+    tmk_hex: &str,
+) -> Result<bool, StoreError> {
+    let tmk = tmk_hex.trim();
+    if tmk.len() != TMK_HEX_DIGITS || !tmk.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::Invalid(format!(
+            "a terminal master key is {TMK_HEX_DIGITS} hex digits"
+        )));
+    }
+    let upper = tmk.to_ascii_uppercase();
+    let now = micros(store.now());
+    crate::setup(store, |tx, head| {
+        let n = tx.exec(
+            "UPDATE terminals SET tmk_hex = ?1 WHERE id = ?2",
+            p![&upper, id.as_str()],
+        )?;
+        if n > 0 {
+            head.append(
+                tx,
+                now,
+                [
+                    "admin",
+                    "terminal.set_tmk",
+                    &format!("terminal:{id}"),
+                    "",
+                    "ok",
+                ],
+            )?;
+        }
+        Ok(n > 0)
+    })
 }
