@@ -150,6 +150,11 @@ impl App {
         })
     }
 
+    /// Opens the store on whichever backend is configured, with the config file's policy.
+    pub fn open_store(&self) -> Result<Arc<dyn Store>, Fail> {
+        self.open_any(OpenOptions::default())
+    }
+
     /// Opens the embedded store. The commands that only run on it refuse a configured
     /// PostgreSQL database clearly instead of silently using the data directory.
     pub fn open(&self) -> Result<SqliteStore, Fail> {

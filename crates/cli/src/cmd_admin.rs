@@ -11,7 +11,7 @@ use suanpan_store::admin::{
     self, DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL,
 };
 use suanpan_store::terminal_keys::set_terminal_tmk;
-use suanpan_store::{Command, OpenOptions, Reply, Store, StoreError};
+use suanpan_store::{Command, OpenOptions, Reply, StoreError};
 
 pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
     let opts = OpenOptions {
@@ -179,10 +179,10 @@ pub fn operator(app: &App, cmd: OperatorCmd) -> Result<(), Fail> {
     };
     let merchant =
         MerchantId::parse(&merchant).map_err(|_| Fail::from(AccessRefused::UnknownMerchant))?;
-    let store = app.open()?;
+    let store = app.open_store()?;
     let actor = authn::operator_no(&operator)?;
     let password = authn::secret(OPERATOR_PASSWORD_ENV, "当前密码 current password")?;
-    authn::authenticate(&store, &merchant, actor, "login", &password)?;
+    authn::authenticate(&*store, &merchant, actor, "login", &password)?;
     let target = match target {
         Some(t) => authn::operator_no(&t)?,
         None => actor,

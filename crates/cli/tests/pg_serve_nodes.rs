@@ -224,7 +224,8 @@ fn one_node_killed_during_load_the_other_continues() {
 }
 
 // Goal: a database setting the CLI cannot use is refused with a clear message and changes
-// nothing: a URL that is not PostgreSQL, and a command that runs on the embedded store only.
+// nothing: a URL that is not PostgreSQL, and a command that runs on the embedded store only
+// (the scripted demo day).
 #[test]
 fn database_settings_it_cannot_use_are_refused_clearly() {
     let dir = ok(tempfile::tempdir());
@@ -247,7 +248,7 @@ fn database_settings_it_cannot_use_are_refused_clearly() {
     let out = ok(Command::new(&bin)
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["--lang", "zh", "txn", "list"])
+        .args(["--lang", "zh", "demo", "run"])
         .env("SUANPAN_DATABASE", "postgres://nobody@127.0.0.1:1/none")
         .output());
     assert_eq!(out.status.code(), Some(1));
@@ -330,4 +331,105 @@ fn admin_audit_and_check_run_on_postgres() {
     assert_eq!(audit["ok"], true, "{audit}");
     let check = cli(&["check"]);
     assert_eq!(check["conservation_holds"], true, "{check}");
+}
+
+// Goal: the counter's commands on a shared database: sales, a void, a partial refund, the
+// listing, a receipt, an export and the settlement, with the same answers as on SQLite.
+#[test]
+fn counter_commands_run_on_postgres() {
+    let Some(url) = test_database_url() else {
+        return;
+    };
+    let dir = ok(tempfile::tempdir());
+    let (_schema, database) = prepare(&url, dir.path());
+    let cli_as = |password: &str, args: &[&str]| -> (i32, serde_json::Value) {
+        let out = ok(Command::new(assert_cmd::cargo::cargo_bin("suanpan"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--json")
+            .args(args)
+            .env("SUANPAN_DATABASE", &database)
+            .env("SUANPAN_OPERATOR_PASSWORD", password)
+            .env("SUANPAN_SUPERVISOR_PASSWORD", "123456")
+            .output());
+        let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code().unwrap_or(-1), v)
+    };
+    let cli = |args: &[&str]| cli_as("0000", args);
+    let counter = ["--terminal", DEMO_TERMINAL, "--operator", "01"];
+    let sale = |amount: &str| {
+        let mut a = vec![
+            "txn",
+            "sale",
+            "--amount",
+            amount,
+            "--card",
+            "6222021234567890128",
+        ];
+        a.extend(counter);
+        a.push("--confirm-duplicate");
+        let (code, v) = cli(&a);
+        assert_eq!(code, 0, "{v}");
+        v["transaction"].clone()
+    };
+    let first = sale("88.00");
+    let second = sale("20.00");
+    let mut void = vec!["txn", "void", "--supervisor", "00", "--reason", "顾客取消"];
+    void.extend(counter);
+    let voucher = second["voucher_no"].as_str().unwrap_or_default().to_owned();
+    void.extend(["--voucher", &voucher, "--customer-consent"]);
+    let (code, v) = cli(&void);
+    assert_eq!(
+        (code, &v["transaction"]["kind"]),
+        (0, &serde_json::json!("void")),
+        "{v}"
+    );
+    let (code, again) = cli(&void);
+    assert_eq!(code, 3, "a second void is refused: {again}");
+    let rrn = first["rrn"].as_str().unwrap_or_default().to_owned();
+    let mut refund = vec!["txn", "refund", "--supervisor", "00", "--reason", "退货"];
+    refund.extend(counter);
+    refund.extend(["--rrn", &rrn, "--amount", "10"]);
+    let (code, v) = cli(&refund);
+    assert_eq!(code, 0, "{v}");
+    let (code, list) = cli(&["txn", "list"]);
+    assert_eq!(code, 0, "{list}");
+    assert_eq!(list.to_string().matches("\"kind\"").count(), 4, "{list}");
+    let id = first["id"].as_i64().unwrap_or_default().to_string();
+    let (code, receipt) = cli(&["receipt", "print", &id, "--reprint"]);
+    assert_eq!(code, 0, "{receipt}");
+    assert!(
+        receipt["receipt"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("88.00"),
+        "{receipt}"
+    );
+    let csv = dir.path().join("out.csv");
+    let (code, v) = cli(&[
+        "export",
+        "--format",
+        "csv",
+        "-o",
+        &csv.display().to_string(),
+    ]);
+    assert_eq!((code, v["rows"].as_u64()), (0, Some(4)), "{v}");
+    let (code, v) = cli_as(
+        "123456",
+        &[
+            "batch",
+            "settle",
+            "--terminal",
+            DEMO_TERMINAL,
+            "--operator",
+            "00",
+        ],
+    );
+    assert_eq!(code, 0, "{v}");
+    let (code, check) = cli(&["check"]);
+    assert_eq!(
+        (code, &check["ok"]),
+        (0, &serde_json::json!(true)),
+        "{check}"
+    );
 }

@@ -368,7 +368,7 @@ static ZH: Catalog = &[
     ),
     (
         "error.sqlite_only.fix",
-        "PostgreSQL 上可用 serve、init、backup、bench、admin terminal、audit 与 check；其他命令请去掉 --database / SUANPAN_DATABASE（已知缺口）",
+        "在 PostgreSQL 上，demo run、txn purge 与 backup restore 尚不可用；请对内置存储执行（去掉 --database / SUANPAN_DATABASE），恢复请用 pg_restore（已知缺口）",
     ),
     (
         "error.pan_key_missing.msg",
@@ -1012,7 +1012,7 @@ static EN: Catalog = &[
     ),
     (
         "error.sqlite_only.fix",
-        "On PostgreSQL use serve, init, backup, bench, admin terminal, audit and check; for other commands drop --database / SUANPAN_DATABASE (a known gap)",
+        "On PostgreSQL, demo run, txn purge and backup restore are not available yet; run them on the embedded store (drop --database / SUANPAN_DATABASE), restore with pg_restore (a known gap)",
     ),
     (
         "error.pan_key_missing.msg",
