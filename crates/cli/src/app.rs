@@ -7,10 +7,14 @@ use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{Lang, Policy, Refusal, Transaction};
 use suanpan_store::backup::PAN_KEY_FILE;
-use suanpan_store::{Fingerprinter, OpenOptions, SqliteStore, StoreError};
+use suanpan_store::pg::is_postgres_url;
+use suanpan_store::{
+    Fingerprinter, OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError,
+};
 
 /// Why a command did not succeed.
 pub enum Fail {
@@ -61,6 +65,8 @@ pub struct App {
     pub lang: Lang,
     /// The merchant's time zone, read from the policy once.
     pub zone: std::sync::OnceLock<jiff::tz::TimeZone>,
+    /// `--database` / `SUANPAN_DATABASE`: a PostgreSQL URL.
+    pub database: Option<String>,
 }
 
 /// The config file in the data directory: `[policy]` overrides the money rules' defaults.
@@ -76,6 +82,9 @@ pub struct ConfigFile {
     /// Addresses and limits of `suanpan serve`.
     #[serde(default)]
     pub server: suanpan_host::ServerConfig,
+    /// A PostgreSQL URL: the store lives there instead of in the data directory.
+    #[serde(default)]
+    pub database: Option<String>,
 }
 
 impl ConfigFile {
@@ -114,8 +123,47 @@ impl App {
         Ok(ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?.policy)
     }
 
-    /// Opens the store.
+    /// The PostgreSQL URL in force, if any: `--database` / `SUANPAN_DATABASE`, else
+    /// `database` in the config file. Anything but a `postgres://` URL is refused.
+    pub fn database(&self) -> Result<Option<String>, Fail> {
+        let url = match &self.database {
+            Some(d) => Some(d.clone()),
+            None => ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?.database,
+        };
+        match url {
+            Some(u) if !is_postgres_url(&u) => Err(Fail::Store(StoreError::Invalid(
+                "--database / SUANPAN_DATABASE / database = must be a postgres:// URL".into(),
+            ))),
+            other => Ok(other),
+        }
+    }
+
+    /// Opens the store on whichever backend is configured (serve, bench, backup).
+    pub fn open_any(&self, opts: OpenOptions) -> Result<Arc<dyn Store>, Fail> {
+        let opts = OpenOptions {
+            policy: self.policy()?,
+            ..opts
+        };
+        Ok(match self.database()? {
+            Some(url) => Arc::new(PgStore::open(PgOptions::new(&url), opts)?),
+            None => Arc::new(SqliteStore::open(&self.data_dir, opts)?),
+        })
+    }
+
+    /// Opens the store on whichever backend is configured, with the config file's policy.
+    pub fn open_store(&self) -> Result<Arc<dyn Store>, Fail> {
+        self.open_any(OpenOptions::default())
+    }
+
+    /// Opens the embedded store. The commands that only run on it refuse a configured
+    /// PostgreSQL database clearly instead of silently using the data directory.
     pub fn open(&self) -> Result<SqliteStore, Fail> {
+        if self.database()?.is_some() {
+            return Err(Fail::Message {
+                key: "error.sqlite_only",
+                args: Vec::new(),
+            });
+        }
         let opts = OpenOptions {
             policy: self.policy()?,
             ..OpenOptions::default()
@@ -144,6 +192,30 @@ impl App {
             store.seed_demo(&self.fingerprinter()?)?;
         }
         Ok(store)
+    }
+
+    /// `init` and `serve --demo` on PostgreSQL: creates the tables at `url`, keeps (or makes)
+    /// the data directory's PAN key — every node needs the same one — and seeds the demo.
+    pub fn create_pg_store(
+        &self,
+        url: &str,
+        opts: OpenOptions,
+        demo: bool,
+    ) -> Result<Arc<dyn Store>, Fail> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        if !self.data_dir.join(PAN_KEY_FILE).exists() {
+            App::write_pan_key(&self.data_dir)?;
+        }
+        let store = PgStore::create(PgOptions::new(url), opts)?;
+        if demo {
+            suanpan_store::admin::seed_demo_with(
+                &store,
+                &self.fingerprinter()?,
+                &suanpan_store::auth::hash_password,
+            )?;
+        }
+        Ok(Arc::new(store))
     }
 
     /// Writes a new PAN key (init only), readable by the owner alone.
@@ -175,6 +247,7 @@ pub fn run(cli: Cli) -> ExitCode {
             LangArg::En => Lang::En,
         },
         zone: std::sync::OnceLock::new(),
+        database: cli.database,
     };
     let result = dispatch(&app, cli.command);
     match result {

@@ -16,6 +16,11 @@ pub struct Cli {
         default_value = "./suanpan-data"
     )]
     pub data_dir: PathBuf,
+    /// PostgreSQL database (`postgres://user@host:port/db`) instead of the embedded store in
+    /// the data directory (which still holds pan.key and suanpan.toml). Also `database = …`
+    /// in the config file.
+    #[arg(long, global = true, env = "SUANPAN_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     pub json: bool,

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{MerchantId, OperatorNo};
 use suanpan_store::command::Reply;
-use suanpan_store::{Command, SqliteStore, Store};
+use suanpan_store::{Command, Store};
 
 /// Environment variable of the acting operator's password.
 pub const OPERATOR_PASSWORD_ENV: &str = "SUANPAN_OPERATOR_PASSWORD";
@@ -40,7 +40,7 @@ pub fn operator_no(text: &str) -> Result<OperatorNo, Fail> {
 /// Verifies `op`'s password for `purpose` (`login`, `supervisor`). Every failure is audited and
 /// counts towards the lockout.
 pub fn authenticate(
-    store: &SqliteStore,
+    store: &dyn Store,
     merchant: &MerchantId,
     op: OperatorNo,
     purpose: &str,
@@ -76,7 +76,7 @@ pub fn authenticate(
 }
 
 fn record(
-    store: &SqliteStore,
+    store: &dyn Store,
     merchant: &MerchantId,
     op: OperatorNo,
     purpose: &str,

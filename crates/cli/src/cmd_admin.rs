@@ -7,15 +7,21 @@ use crate::output;
 use serde_json::json;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{Lang, MerchantId, Role, TerminalId};
-use suanpan_store::admin::{DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL};
-use suanpan_store::{Command, OpenOptions, Reply, Store, StoreError};
+use suanpan_store::admin::{
+    self, DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL,
+};
+use suanpan_store::terminal_keys::set_terminal_tmk;
+use suanpan_store::{Command, OpenOptions, Reply, StoreError};
 
 pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
     let opts = OpenOptions {
         policy: app.policy()?,
         ..OpenOptions::default()
     };
-    app.create_store(opts, demo)?;
+    match app.database()? {
+        Some(url) => drop(app.create_pg_store(&url, opts, demo)?),
+        None => drop(app.create_store(opts, demo)?),
+    }
     if app.json {
         output::print_json(&json!({"ok": true, "data_dir": app.data_dir, "demo": demo,
             "merchant_id": demo.then_some(DEMO_MERCHANT), "terminal_id": demo.then_some(DEMO_TERMINAL),
@@ -52,7 +58,7 @@ pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
 }
 
 pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_any(OpenOptions::default())?;
     match cmd {
         AuditCmd::Verify => {
             let v = store.verify_audit()?;
@@ -112,7 +118,22 @@ pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
 pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
     use suanpan_store::backup;
     let now = jiff::Timestamp::now();
+    let pg = app.database()?;
     let (file, manifest) = match cmd {
+        BackupCmd::Create { output } if pg.is_some() => {
+            let out = output.unwrap_or_else(|| app.data_dir.join("backups"));
+            crate::pg_backup::create(app, pg.as_deref().unwrap_or_default(), &out, now)?
+        }
+        BackupCmd::Verify { file } if crate::pg_backup::is_dump(&file) => {
+            let m = crate::pg_backup::verify(&file)?;
+            (file, m)
+        }
+        BackupCmd::Restore { file, .. } if pg.is_some() || crate::pg_backup::is_dump(&file) => {
+            return Err(Fail::Message {
+                key: "error.pg_restore",
+                args: vec![file.display().to_string()],
+            });
+        }
         BackupCmd::Create { output } => {
             // Opening first proves the directory holds a store.
             drop(app.open()?);
@@ -158,10 +179,10 @@ pub fn operator(app: &App, cmd: OperatorCmd) -> Result<(), Fail> {
     };
     let merchant =
         MerchantId::parse(&merchant).map_err(|_| Fail::from(AccessRefused::UnknownMerchant))?;
-    let store = app.open()?;
+    let store = app.open_store()?;
     let actor = authn::operator_no(&operator)?;
     let password = authn::secret(OPERATOR_PASSWORD_ENV, "当前密码 current password")?;
-    authn::authenticate(&store, &merchant, actor, "login", &password)?;
+    authn::authenticate(&*store, &merchant, actor, "login", &password)?;
     let target = match target {
         Some(t) => authn::operator_no(&t)?,
         None => actor,
@@ -208,7 +229,8 @@ pub fn operator(app: &App, cmd: OperatorCmd) -> Result<(), Fail> {
 
 pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
     let AdminCmd::Terminal(cmd) = cmd;
-    let store = app.open()?;
+    let store = app.open_any(OpenOptions::default())?;
+    let store = &*store;
     let tid =
         |s: &str| TerminalId::parse(s).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())));
     match cmd {
@@ -219,8 +241,8 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
         } => {
             let m = MerchantId::parse(&merchant)
                 .map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
-            if store.merchant_name(&m)?.is_none() {
-                store.add_merchant(&m, merchant_name.as_deref().unwrap_or(""))?;
+            if admin::merchant_name(store, &m)?.is_none() {
+                admin::add_merchant(store, &m, merchant_name.as_deref().unwrap_or(""))?;
             }
             let t = tid(&id)?;
             // A master key given with the registration is checked first and loaded with it,
@@ -233,26 +255,26 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
                     StoreError::Invalid("a terminal master key is 32 hex digits".into()).into(),
                 );
             }
-            store.add_terminal(&t, &m, None)?;
+            admin::add_terminal(store, &t, &m, None)?;
             if let Some(k) = tmk {
-                store.set_terminal_tmk(&t, &k)?;
+                set_terminal_tmk(store, &t, &k)?;
             }
         }
         TerminalCmd::Disable { id } => {
-            store.set_terminal_enabled(&tid(&id)?, false)?;
+            admin::set_terminal_enabled(store, &tid(&id)?, false)?;
         }
         TerminalCmd::Enable { id } => {
-            store.set_terminal_enabled(&tid(&id)?, true)?;
+            admin::set_terminal_enabled(store, &tid(&id)?, true)?;
         }
         TerminalCmd::SetTmk { id } => {
             let tmk = authn::secret(crate::cmd_serve::TMK_ENV, "TMK (32 hex digits)")?;
-            if !store.set_terminal_tmk(&tid(&id)?, &tmk)? {
+            if !set_terminal_tmk(store, &tid(&id)?, &tmk)? {
                 return Err(AccessRefused::UnknownTerminal.into());
             }
         }
         TerminalCmd::List => {}
     }
-    let terminals = store.terminals()?;
+    let terminals = admin::terminals(store)?;
     if app.json {
         output::print_json(&json!({"ok": true, "terminals": terminals}));
     } else {
@@ -271,7 +293,7 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
 }
 
 pub fn check(app: &App) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_any(OpenOptions::default())?;
     let audit = store.verify_audit()?;
     let money = store.conservation()?;
     let ok = audit.first_broken.is_none() && money.holds();

@@ -10,7 +10,7 @@ use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{Amount, Lang, OperatorNo, TerminalId};
 use suanpan_receipt::{Copy, Layout, SlipData};
 use suanpan_store::command::SettleReport;
-use suanpan_store::{Command, Reply, SqliteStore, Store, TxnFilter};
+use suanpan_store::{Command, Reply, Store, TxnFilter};
 
 pub fn run(app: &App, cmd: BatchCmd) -> Result<(), Fail> {
     match cmd {
@@ -30,7 +30,7 @@ pub fn run(app: &App, cmd: BatchCmd) -> Result<(), Fail> {
         BatchCmd::Settle { .. } => Err(Fail::Other(anyhow::anyhow!(
             "give --terminal T or --all-due"
         ))),
-        BatchCmd::ExpireHolds => match app.open()?.execute(Command::ExpireHolds)? {
+        BatchCmd::ExpireHolds => match app.open_store()?.execute(Command::ExpireHolds)? {
             Reply::Done(n) => {
                 if app.json {
                     output::print_json(&json!({"ok": true, "expired": n}));
@@ -50,7 +50,7 @@ fn terminal(text: &str) -> Result<TerminalId, Fail> {
 }
 
 fn status(app: &App, t: &str) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_store()?;
     let term = store.terminal(&terminal(t)?)?.map_err(Fail::from)?;
     let txns = store.transactions(&TxnFilter {
         terminal: Some(t.into()),
@@ -131,12 +131,12 @@ fn parse_totals(text: &str) -> Result<Totals, Fail> {
 
 fn settle(app: &App, t: &str, totals: Option<&str>, operator: &str, w: u32) -> Result<(), Fail> {
     let theirs = totals.map(parse_totals).transpose()?;
-    let store = app.open()?;
+    let store = app.open_store()?;
     let tid = terminal(t)?;
     let term = store.terminal(&tid)?.map_err(Fail::from)?;
     let op = authn::operator_no(operator)?;
     let password = authn::secret(authn::OPERATOR_PASSWORD_ENV, "操作员密码 operator password")?;
-    authn::authenticate(&store, &term.merchant_id, op, "login", &password)?;
+    authn::authenticate(&*store, &term.merchant_id, op, "login", &password)?;
     let reply = store.execute(Command::Settle {
         terminal_id: tid,
         actor: format!("{t}/{op}"),
@@ -145,22 +145,22 @@ fn settle(app: &App, t: &str, totals: Option<&str>, operator: &str, w: u32) -> R
     let Reply::Settled(report) = reply else {
         return Err(Fail::Other(anyhow::anyhow!("unexpected reply {reply:?}")));
     };
-    print_reports(app, &store, &[report], op, w)
+    print_reports(app, &*store, &[report], op, w)
 }
 
 fn settle_all_due(app: &App, w: u32) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_store()?;
     let reply = store.execute(Command::SettleAllDue)?;
     let Reply::SettledMany(reports) = reply else {
         return Err(Fail::Other(anyhow::anyhow!("unexpected reply {reply:?}")));
     };
-    print_reports(app, &store, &reports, OperatorNo::SUPERVISOR, w)
+    print_reports(app, &*store, &reports, OperatorNo::SUPERVISOR, w)
 }
 
 /// Prints settlement results and their slips.
 pub fn print_reports(
     app: &App,
-    store: &SqliteStore,
+    store: &dyn Store,
     reports: &[SettleReport],
     op: OperatorNo,
     w: u32,
@@ -176,7 +176,8 @@ pub fn print_reports(
         let term = store.terminal(&r.terminal_id)?.map_err(Fail::from)?;
         let slip = suanpan_receipt::render_settlement_slip(
             &SlipData {
-                merchant_name: store.merchant_name(&term.merchant_id)?.unwrap_or_default(),
+                merchant_name: suanpan_store::admin::merchant_name(store, &term.merchant_id)?
+                    .unwrap_or_default(),
                 merchant_id: term.merchant_id.clone(),
                 terminal_id: r.terminal_id.clone(),
                 operator: op,

@@ -5,8 +5,10 @@ use crate::output;
 use anyhow::Context;
 use serde_json::json;
 use std::time::Duration;
+use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{MerchantId, TerminalId};
 use suanpan_host::bench::{self, LoadOptions, LoadReport, Mix};
+use suanpan_store::OpenOptions;
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TMK_HEX};
 
 /// `bench …`
@@ -28,7 +30,8 @@ pub enum BenchCmd {
 /// `bench load` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
-    /// The host's 8583 address.
+    /// The host's 8583 address; several nodes comma-separated (terminals are spread over
+    /// them in turn).
     #[arg(long, default_value = "127.0.0.1:5800")]
     pub target: String,
     /// Simulated terminals, one connection each.
@@ -72,10 +75,14 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
                     "--terminals must be 1 to {TERMINALS_MAX}"
                 )));
             }
-            let target = a
+            let targets = a
                 .target
-                .parse()
-                .with_context(|| format!("--target {}", a.target))?;
+                .split(',')
+                .map(|t| t.trim().parse().with_context(|| format!("--target {t}")))
+                .collect::<Result<Vec<std::net::SocketAddr>, _>>()?;
+            let Some(&target) = targets.first() else {
+                return Err(Fail::Other(anyhow::anyhow!("--target names no address")));
+            };
             let duration = Duration::from_secs(a.duration);
             let report = if a.echo {
                 rt.block_on(bench::echo_load(target, a.terminals, duration))?
@@ -85,7 +92,7 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
                     register(app, &ids)?;
                 }
                 let opts = LoadOptions {
-                    target,
+                    targets,
                     terminals: ids,
                     merchant: DEMO_MERCHANT.to_owned(),
                     tmk_hex: DEMO_TMK_HEX.to_owned(),
@@ -110,13 +117,14 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
 
 /// Adds the bench terminals that are not registered yet.
 fn register(app: &App, ids: &[String]) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_any(OpenOptions::default())?;
     let merchant = MerchantId::parse(DEMO_MERCHANT)
         .map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
-    let known: Vec<String> = store.terminals()?.into_iter().map(|t| t.id).collect();
-    for id in ids.iter().filter(|id| !known.contains(id)) {
+    for id in ids {
         let tid = TerminalId::parse(id).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
-        store.add_terminal(&tid, &merchant, Some(DEMO_TMK_HEX))?;
+        if matches!(store.terminal(&tid)?, Err(AccessRefused::UnknownTerminal)) {
+            suanpan_store::admin::add_terminal(&*store, &tid, &merchant, Some(DEMO_TMK_HEX))?;
+        }
     }
     Ok(())
 }

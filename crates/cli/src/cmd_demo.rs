@@ -170,6 +170,13 @@ impl Counter<'_> {
 
 /// Opens the data directory, creating it with demo data when it does not exist yet.
 fn open_or_init(app: &App) -> Result<SqliteStore, Fail> {
+    // The scripted day seeds and reads the data directory's own store, never a shared database.
+    if app.database()?.is_some() {
+        return Err(Fail::Message {
+            key: "error.sqlite_only",
+            args: Vec::new(),
+        });
+    }
     if !app.data_dir.join(suanpan_store::sqlite::DB_FILE).exists() {
         if app.json {
             let opts = suanpan_store::OpenOptions {

@@ -117,11 +117,11 @@ fn describe(f: &crate::args::FilterArgs) -> String {
 }
 
 pub fn run(app: &App, a: ExportArgs) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_store()?;
     let mut f = filter(app, &a.filter)?;
     f.limit = Some(u32::MAX); // The store caps this at its listing maximum.
     let zone = store.policy().zone().map_err(|e| Fail::Other(e.into()))?;
-    let total = store.read(|c| query::count(c, &f))?;
+    let total = suanpan_store::read(&*store, |c| query::count_in(c, &f))?;
     let bar = (app.interactive() && total >= PROGRESS_ROWS_MIN)
         .then(|| indicatif::ProgressBar::new(total));
     let headers = if app.lang == Lang::Zh {
@@ -134,7 +134,7 @@ pub fn run(app: &App, a: ExportArgs) -> Result<(), Fail> {
     // half-file that looks finished.
     let partial = a.output.with_extension("partial");
     let job = Export {
-        store: &store,
+        store: &*store,
         filter: &f,
         zone: &zone,
         headers: &headers,
@@ -160,7 +160,7 @@ pub fn run(app: &App, a: ExportArgs) -> Result<(), Fail> {
 
 /// What both formats write: the filtered rows, their headers and the filter's description.
 struct Export<'a> {
-    store: &'a suanpan_store::SqliteStore,
+    store: &'a dyn suanpan_store::Store,
     filter: &'a suanpan_store::TxnFilter,
     zone: &'a jiff::tz::TimeZone,
     headers: &'a [&'a str; 18],
@@ -177,12 +177,12 @@ impl Export<'_> {
     ) -> Result<u64, Fail> {
         let mut n = 0u64;
         let mut failed = None;
-        let streamed = self.store.read(|c| {
-            query::for_each(c, self.filter, |t| {
+        let streamed = suanpan_store::read(self.store, |c| {
+            query::for_each_in(c, self.filter, &mut |t| {
                 if let Err(e) = each(n, &t, row(&t, self.zone)) {
                     failed = Some(e);
                     // Any error stops the listing; the real cause is kept in `failed`.
-                    return Err(rusqlite::Error::ExecuteReturnedResults);
+                    return Err(suanpan_store::StoreError::Invalid("export stopped".into()));
                 }
                 n += 1;
                 if let Some(b) = self.bar {

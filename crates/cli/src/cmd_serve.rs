@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use suanpan_core::Lang;
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_OPERATORS, DEMO_TERMINAL, DEMO_TMK_HEX};
-use suanpan_store::{OpenOptions, SqliteStore};
+use suanpan_store::backup::PAN_KEY_FILE;
+use suanpan_store::{Dialect, OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError};
 
 /// Environment variable of a terminal master key for `admin terminal set-tmk`.
 pub const TMK_ENV: &str = "SUANPAN_TMK";
@@ -45,18 +46,38 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     if let Some(a) = args.http_addr {
         server.http_addr = a;
     }
-    let fresh = !app.data_dir.join(suanpan_store::sqlite::DB_FILE).exists();
     let opts = OpenOptions {
         policy: cfg.policy,
         ..OpenOptions::default()
     };
-    let store = if args.demo && fresh {
-        app.create_store(opts, true)?
-    } else {
-        SqliteStore::open(&app.data_dir, opts)?
+    let (store, fresh): (Arc<dyn Store>, bool) = match app.database()? {
+        // Several nodes may start at once on a new database: the first creates it, the
+        // others find it created (the creation is serialized in the database).
+        Some(url) => match PgStore::open(PgOptions::new(&url), opts.clone()) {
+            Err(StoreError::NotInitialized(_)) if args.demo => {
+                (app.create_pg_store(&url, opts, true)?, true)
+            }
+            other => (Arc::new(other?), false),
+        },
+        None => {
+            let fresh = !app.data_dir.join(suanpan_store::sqlite::DB_FILE).exists();
+            if args.demo && fresh {
+                (Arc::new(app.create_store(opts, true)?), true)
+            } else {
+                (Arc::new(SqliteStore::open(&app.data_dir, opts)?), false)
+            }
+        }
     };
-    let fingerprinter = app.fingerprinter()?;
-    let store = Arc::new(store);
+    let fingerprinter = match app.fingerprinter() {
+        // A second node on a database another node created: it needs that node's PAN key.
+        Err(Fail::Store(StoreError::NotInitialized(_))) if store.dialect() == Dialect::Postgres => {
+            Err(Fail::Message {
+                key: "error.pan_key_missing",
+                args: vec![app.data_dir.join(PAN_KEY_FILE).display().to_string()],
+            })
+        }
+        other => other,
+    }?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("suanpan-serve")

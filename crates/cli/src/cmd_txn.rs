@@ -5,6 +5,7 @@ use crate::args::{Counter, FilterArgs, OriginalArg, Payment, ReceiptCmd, TxnCmd,
 use crate::authn::{self, OPERATOR_PASSWORD_ENV, PIN_ENV, SUPERVISOR_PASSWORD_ENV};
 use crate::output;
 use serde_json::json;
+use std::sync::Arc;
 use suanpan_core::refusal::{AccessRefused, HideRefused};
 use suanpan_core::{
     Amount, Lang, MerchantId, OperatorNo, Pan, PaymentMethod, Role, Rrn, TerminalId, Transaction,
@@ -13,7 +14,7 @@ use suanpan_core::{
 use suanpan_receipt::{Copy, Layout, ReceiptContext, Width};
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::engine::TerminalState;
-use suanpan_store::{Command, Instrument, Reply, SqliteStore, Store, TxnFilter};
+use suanpan_store::{Command, Instrument, Reply, Store, TxnFilter};
 
 pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
     match cmd {
@@ -75,7 +76,7 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
                 amount: amount_arg(&amount)?,
                 reason,
             };
-            finish(app, &store, cmd)
+            finish(app, &*store, cmd)
         }
         TxnCmd::PreauthVoid {
             counter,
@@ -92,7 +93,7 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
                 amount,
                 reason,
             };
-            finish(app, &store, cmd)
+            finish(app, &*store, cmd)
         }
         TxnCmd::Complete {
             counter,
@@ -105,7 +106,7 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
                 original: original_ref(&original)?,
                 amount: amount_arg(&amount)?,
             };
-            finish(app, &store, cmd)
+            finish(app, &*store, cmd)
         }
         TxnCmd::Reverse {
             terminal,
@@ -159,12 +160,12 @@ fn counter_session(
     app: &App,
     c: &Counter,
     supervisor: Option<&str>,
-) -> Result<(SqliteStore, Origin), Fail> {
-    let store = app.open()?;
-    let term = load_terminal(&store, &c.terminal, &c.operator)?;
+) -> Result<(Arc<dyn Store>, Origin), Fail> {
+    let store = app.open_store()?;
+    let term = load_terminal(&*store, &c.terminal, &c.operator)?;
     let op = authn::operator_no(&c.operator)?;
     let password = authn::secret(OPERATOR_PASSWORD_ENV, "操作员密码 operator password")?;
-    authn::authenticate(&store, &term.merchant_id, op, "login", &password)?;
+    authn::authenticate(&*store, &term.merchant_id, op, "login", &password)?;
     let supervisor = match supervisor {
         None => None,
         Some(s) => {
@@ -173,7 +174,7 @@ fn counter_session(
                 return Err(AccessRefused::SupervisorRequired.into());
             }
             let password = authn::secret(SUPERVISOR_PASSWORD_ENV, "主管密码 supervisor password")?;
-            authn::authenticate(&store, &term.merchant_id, sup, "supervisor", &password)?;
+            authn::authenticate(&*store, &term.merchant_id, sup, "supervisor", &password)?;
             Some(sup)
         }
     };
@@ -196,7 +197,7 @@ fn counter_session(
 }
 
 /// The terminal, or an audited refusal when it is unknown or disabled.
-fn load_terminal(store: &SqliteStore, id: &str, actor_op: &str) -> Result<TerminalState, Fail> {
+fn load_terminal(store: &dyn Store, id: &str, actor_op: &str) -> Result<TerminalState, Fail> {
     let tid = terminal_id(id);
     let refused = |r: AccessRefused| -> Result<TerminalState, Fail> {
         store.execute(Command::RecordRefusal {
@@ -276,7 +277,7 @@ fn purchase(app: &App, c: &Counter, p: &Payment, what: Purchase<'_>) -> Result<(
     };
     let (store, mut origin) = counter_session(app, c, None)?;
     if kind == TxnKind::Sale && !confirm_duplicate && origin.voucher.is_none() {
-        duplicate_guard(&store, &inst, amount)?;
+        duplicate_guard(&*store, &inst, amount)?;
     }
     if let Some(v) = origin.voucher {
         // A caller-chosen voucher no. is the terminal's STAN: retries with it are idempotent.
@@ -303,7 +304,7 @@ fn purchase(app: &App, c: &Counter, p: &Payment, what: Purchase<'_>) -> Result<(
         pin,
         linked_id: link.map(TxnId),
     };
-    finish(app, &store, cmd)
+    finish(app, &*store, cmd)
 }
 
 fn void(app: &App, a: VoidArgs, kind: TxnKind) -> Result<(), Fail> {
@@ -326,7 +327,7 @@ fn void(app: &App, a: VoidArgs, kind: TxnKind) -> Result<(), Fail> {
         customer_consent: a.customer_consent,
         card_fingerprint,
     };
-    finish(app, &store, cmd)
+    finish(app, &*store, cmd)
 }
 
 fn reverse(
@@ -336,8 +337,8 @@ fn reverse(
     operator: &str,
     reason: String,
 ) -> Result<(), Fail> {
-    let store = app.open()?;
-    let term = load_terminal(&store, terminal, operator)?;
+    let store = app.open_store()?;
+    let term = load_terminal(&*store, terminal, operator)?;
     let voucher =
         VoucherNo::parse(voucher).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
     let op = authn::operator_no(operator)?;
@@ -352,7 +353,7 @@ fn reverse(
     };
     finish(
         app,
-        &store,
+        &*store,
         Command::Reverse {
             origin,
             voucher,
@@ -363,7 +364,7 @@ fn reverse(
 
 /// The duplicate-charge guard (DESIGN.md): the same card paying the same amount within
 /// `duplicate_warn_minutes` is stopped for the counter to confirm, never silently refused.
-fn duplicate_guard(store: &SqliteStore, inst: &Instrument, amount: Amount) -> Result<(), Fail> {
+fn duplicate_guard(store: &dyn Store, inst: &Instrument, amount: Amount) -> Result<(), Fail> {
     let minutes = store.policy().duplicate_warn_minutes;
     let Instrument::Card { fingerprint, .. } = inst else {
         return Ok(());
@@ -395,7 +396,7 @@ fn duplicate_guard(store: &SqliteStore, inst: &Instrument, amount: Amount) -> Re
 }
 
 /// Sends the command and prints the answer.
-fn finish(app: &App, store: &SqliteStore, cmd: Command) -> Result<(), Fail> {
+fn finish(app: &App, store: &dyn Store, cmd: Command) -> Result<(), Fail> {
     match store.execute(cmd)? {
         Reply::Txn(t) | Reply::Replayed(t) if t.response_code.is_approved() => {
             output::approved(app, &t, json!({}));
@@ -491,7 +492,7 @@ pub fn filter(app: &App, f: &FilterArgs) -> Result<TxnFilter, Fail> {
 }
 
 fn list(app: &App, f: &FilterArgs, limit: u32, offset: u32) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_store()?;
     let mut filter = filter(app, f)?;
     filter.limit = Some(limit);
     filter.offset = offset;
@@ -519,11 +520,11 @@ fn list(app: &App, f: &FilterArgs, limit: u32, offset: u32) -> Result<(), Fail> 
 }
 
 fn show(app: &App, id: i64) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_store()?;
     let Some(t) = store.transaction(TxnId(id))? else {
         return Err(Fail::Refused(Box::new(HideRefused::NotFound)));
     };
-    let children = store.read(|c| suanpan_store::query::children(c, id))?;
+    let children = suanpan_store::read(&*store, |c| suanpan_store::query::children_in(c, id))?;
     if app.json {
         let kids: Vec<_> = children
             .iter()
@@ -552,16 +553,16 @@ fn merchant_session(
     app: &App,
     merchant: &MerchantId,
     operator: &str,
-) -> Result<(SqliteStore, OperatorNo), Fail> {
-    let store = app.open()?;
+) -> Result<(Arc<dyn Store>, OperatorNo), Fail> {
+    let store = app.open_store()?;
     let op = authn::operator_no(operator)?;
     let password = authn::secret(OPERATOR_PASSWORD_ENV, "操作员密码 operator password")?;
-    authn::authenticate(&store, merchant, op, "login", &password)?;
+    authn::authenticate(&*store, merchant, op, "login", &password)?;
     Ok((store, op))
 }
 
 fn hide(app: &App, id: i64, reason: String, operator: &str) -> Result<(), Fail> {
-    let store = app.open()?;
+    let store = app.open_store()?;
     let Some(t) = store.transaction(TxnId(id))? else {
         return Err(Fail::Refused(Box::new(HideRefused::NotFound)));
     };
@@ -591,6 +592,13 @@ fn hide(app: &App, id: i64, reason: String, operator: &str) -> Result<(), Fail> 
 }
 
 fn purge(app: &App, merchant: &str, before: &str, operator: &str) -> Result<(), Fail> {
+    // A purge backs the store up first, which on PostgreSQL is pg_dump's job: not wired yet.
+    if app.database()?.is_some() {
+        return Err(Fail::Message {
+            key: "error.sqlite_only",
+            args: Vec::new(),
+        });
+    }
     let merchant =
         MerchantId::parse(merchant).map_err(|_| Fail::from(AccessRefused::UnknownMerchant))?;
     let (store, op) = merchant_session(app, &merchant, operator)?;
@@ -635,13 +643,14 @@ fn purge(app: &App, merchant: &str, before: &str, operator: &str) -> Result<(), 
 }
 
 /// Builds the receipt context of a transaction (merchant name, original voucher/RRN).
-pub fn receipt_context(store: &SqliteStore, t: &Transaction) -> Result<ReceiptContext, Fail> {
+pub fn receipt_context(store: &dyn Store, t: &Transaction) -> Result<ReceiptContext, Fail> {
     let original = match t.original_id {
         Some(id) => store.transaction(id)?,
         None => None,
     };
     Ok(ReceiptContext {
-        merchant_name: store.merchant_name(&t.merchant_id)?.unwrap_or_default(),
+        merchant_name: suanpan_store::admin::merchant_name(store, &t.merchant_id)?
+            .unwrap_or_default(),
         merchant_id: t.merchant_id.clone(),
         original_voucher: original.as_ref().map(|o| o.voucher_no),
         original_rrn: original.as_ref().and_then(|o| o.rrn.clone()),
@@ -676,7 +685,7 @@ pub fn receipt(app: &App, cmd: ReceiptCmd) -> Result<(), Fail> {
             )));
         }
     };
-    let store = app.open()?;
+    let store = app.open_store()?;
     let Some(t) = store.transaction(TxnId(id))? else {
         return Err(Fail::Refused(Box::new(HideRefused::NotFound)));
     };
@@ -686,7 +695,7 @@ pub fn receipt(app: &App, cmd: ReceiptCmd) -> Result<(), Fail> {
         copy,
         reprint,
     };
-    let text = suanpan_receipt::render_receipt(&t, &receipt_context(&store, &t)?, &layout);
+    let text = suanpan_receipt::render_receipt(&t, &receipt_context(&*store, &t)?, &layout);
     if reprint {
         // Any receipt can be reprinted from history; each reprint is on the audit trail.
         store.execute(Command::RecordReprint {

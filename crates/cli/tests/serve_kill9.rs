@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{Server, serve_at};
-use std::io::{BufRead, BufReader};
+use common::{ServeProcess, serve_at, spawn_serve};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use suanpan_host::client::{Card, Connection, Kind, Terminal};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
@@ -29,7 +28,7 @@ fn suanpan(dir: &Path) -> Command {
 }
 
 /// Starts `serve` on free ports and reads the 8583 address from its JSON announcement.
-fn serve(dir: &Path, demo: bool) -> (Server, SocketAddr) {
+fn serve(dir: &Path, demo: bool) -> (ServeProcess, SocketAddr) {
     let (child, addr, v) = serve_at(dir, demo, "127.0.0.1:0");
     if demo {
         assert_eq!(v["demo"]["terminal_id"], DEMO_TERMINAL);
@@ -188,24 +187,13 @@ fn serve_reads_config_and_env() {
         &cfg,
         "[server]\niso8583_addr = \"127.0.0.1:0\"\nidle_timeout_ms = 1000\n",
     ));
-    let mut child = Server(ok(suanpan(dir.path())
-        .args(["--json", "serve", "--demo", "--config"])
-        .arg(&cfg)
-        .env("SUANPAN_HTTP_ADDR", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()));
-    let stdout = child.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let mut text = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = ok(line);
-        text.push_str(&line);
-        if line == "}" {
-            break;
-        }
-    }
+    let (mut child, v) = spawn_serve(
+        suanpan(dir.path())
+            .args(["--json", "serve", "--demo", "--config"])
+            .arg(&cfg)
+            .env("SUANPAN_HTTP_ADDR", "127.0.0.1:0"),
+    );
     child.kill();
-    let v: serde_json::Value = ok(serde_json::from_str(&text));
     let iso: SocketAddr = ok(v["iso8583_addr"].as_str().unwrap_or_default().parse());
     let http: SocketAddr = ok(v["http_addr"].as_str().unwrap_or_default().parse());
     assert_ne!(iso.port(), 5800, "from the config file");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, bin, serve_at};
+use common::{ServeProcess as Server, bin, serve_at};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

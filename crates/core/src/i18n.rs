@@ -371,6 +371,43 @@ static ZH: Catalog = &[
         "确认要覆盖时加 --force；覆盖前会先自动备份现有数据",
     ),
     (
+        "error.sqlite_only.msg",
+        "此命令目前只能用于内置存储（SQLite），当前配置的是 PostgreSQL 数据库",
+    ),
+    (
+        "error.sqlite_only.fix",
+        "在 PostgreSQL 上，demo run、txn purge 与 backup restore 尚不可用；请对内置存储执行（去掉 --database / SUANPAN_DATABASE），恢复请用 pg_restore（已知缺口）",
+    ),
+    (
+        "error.pan_key_missing.msg",
+        "缺少 {0}：同一数据库的各节点须使用同一个卡号指纹密钥",
+    ),
+    (
+        "error.pan_key_missing.fix",
+        "请从创建该数据库的节点复制 pan.key 到本节点的数据目录后重试",
+    ),
+    (
+        "error.pg_tool_missing.msg",
+        "未找到 {0}，无法处理 PostgreSQL 备份",
+    ),
+    (
+        "error.pg_tool_missing.fix",
+        "请安装 PostgreSQL 客户端（Debian：apt-get install postgresql-client）后重试；数据未改变",
+    ),
+    ("error.pg_tool_failed.msg", "{0} 失败：{1}"),
+    (
+        "error.pg_tool_failed.fix",
+        "请检查数据库地址与权限；不完整的备份文件已删除，数据未改变",
+    ),
+    (
+        "error.pg_restore.msg",
+        "PostgreSQL 备份 {0} 需用 pg_restore 恢复",
+    ),
+    (
+        "error.pg_restore.fix",
+        "先停止所有节点并运行 suanpan backup verify 校验，再执行 pg_restore --clean --if-exists -d <数据库地址> <备份文件>",
+    ),
+    (
         "error.secret_missing.msg",
         "需要{0}，但没有终端可以输入，环境变量 {1} 也未设置",
     ),
@@ -984,6 +1021,43 @@ static EN: Catalog = &[
     (
         "error.live_store.fix",
         "Add --force to overwrite; the current data is backed up first",
+    ),
+    (
+        "error.sqlite_only.msg",
+        "This command works on the embedded store (SQLite) only for now, and a PostgreSQL database is configured",
+    ),
+    (
+        "error.sqlite_only.fix",
+        "On PostgreSQL, demo run, txn purge and backup restore are not available yet; run them on the embedded store (drop --database / SUANPAN_DATABASE), restore with pg_restore (a known gap)",
+    ),
+    (
+        "error.pan_key_missing.msg",
+        "{0} is missing: every node of one database needs the same PAN fingerprint key",
+    ),
+    (
+        "error.pan_key_missing.fix",
+        "Copy pan.key from the node that created the database into this node's data directory and retry",
+    ),
+    (
+        "error.pg_tool_missing.msg",
+        "{0} was not found, so the PostgreSQL backup cannot be handled",
+    ),
+    (
+        "error.pg_tool_missing.fix",
+        "Install the PostgreSQL client (Debian: apt-get install postgresql-client) and retry; nothing was changed",
+    ),
+    ("error.pg_tool_failed.msg", "{0} failed: {1}"),
+    (
+        "error.pg_tool_failed.fix",
+        "Check the database URL and permissions; the incomplete backup file was removed and nothing was changed",
+    ),
+    (
+        "error.pg_restore.msg",
+        "The PostgreSQL backup {0} is restored with pg_restore",
+    ),
+    (
+        "error.pg_restore.fix",
+        "Stop every node, check it with suanpan backup verify, then run pg_restore --clean --if-exists -d <database URL> <backup file>",
     ),
     (
         "error.secret_missing.msg",

@@ -91,8 +91,9 @@ impl Mix {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// The host's 8583 address.
-    pub target: SocketAddr,
+    /// The hosts' 8583 addresses (one, or several nodes on one database): terminal `i`
+    /// connects to `targets[i % len]`. Must not be empty.
+    pub targets: Vec<SocketAddr>,
     /// Terminal ids to use (each must be registered with `tmk_hex`).
     pub terminals: Vec<String>,
     /// Their merchant.
@@ -234,7 +235,11 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         s.failed = true;
         return s;
     };
-    let Ok(mut c) = Connection::connect(o.target).await else {
+    let Some(target) = o.targets.get(seed as usize % o.targets.len().max(1)) else {
+        s.failed = true;
+        return s;
+    };
+    let Ok(mut c) = Connection::connect(*target).await else {
         s.failed = true;
         return s;
     };

@@ -349,24 +349,7 @@ impl Host {
 
     /// The stored totals of a terminal's settled batch.
     fn settled_batch(&self, tid: &TerminalId, batch: u32) -> Result<Option<Totals>, Fault> {
-        use rusqlite::OptionalExtension;
-        Ok(self.store.read(|c| {
-            c.query_row(
-                "SELECT debit_fen, debit_count, credit_fen, credit_count FROM batches
-                 WHERE terminal_id = ?1 AND batch_no = ?2 AND settled_at IS NOT NULL
-                 ORDER BY id DESC LIMIT 1",
-                rusqlite::params![tid.as_str(), batch],
-                |r| {
-                    Ok(Totals {
-                        debit_fen: r.get(0)?,
-                        debit_count: r.get(1)?,
-                        credit_fen: r.get(2)?,
-                        credit_count: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-        })?)
+        Ok(self.store.settled_totals(tid, batch)?)
     }
 
     fn batch_upload(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
@@ -585,36 +568,16 @@ impl Host {
         if kind != TypeCode::Sale || !msg.has(61) {
             return Ok(Ok(None));
         }
-        use rusqlite::OptionalExtension;
         let f61 = msg.field61().map_err(|_| Fault::Format("61"))?;
-        let id: Option<i64> = self.store.read(|c| {
-            c.query_row(
-                "SELECT id FROM txns WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3
-                 AND kind = 'sale' AND training = ?4 ORDER BY id DESC LIMIT 1",
-                rusqlite::params![
-                    origin.terminal_id.as_str(),
-                    f61.batch,
-                    f61.stan,
-                    origin.training
-                ],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
-        Ok(id
-            .map(|i| Some(TxnId(i)))
-            .ok_or(AccessRefused::LinkedNotFound))
+        let voucher = VoucherNo::new(f61.stan).map_err(|_| Fault::Format("61.2"))?;
+        let id =
+            self.store
+                .sale_by_voucher(&origin.terminal_id, f61.batch, voucher, origin.training)?;
+        Ok(id.map(Some).ok_or(AccessRefused::LinkedNotFound))
     }
 
     fn exists_in_batch(&self, tid: &TerminalId, batch: u32, v: VoucherNo) -> Result<bool, Fault> {
-        Ok(self.store.read(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM txns WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3
-                 AND kind != 'reversal' AND training = 0",
-                rusqlite::params![tid.as_str(), batch, v.value()],
-                |r| r.get::<_, i64>(0),
-            )
-        })? > 0)
+        Ok(self.store.voucher_in_batch(tid, batch, v)?)
     }
 
     /// Turns a store reply to a financial request into its response.
@@ -690,10 +653,7 @@ impl Host {
     /// The available balance of a replayed inquiry's account.
     fn available(&self, t: &Transaction) -> Option<Amount> {
         let id = t.card_fingerprint.clone()?;
-        let account = self
-            .store
-            .read(|c| suanpan_store::query::load_account(c, &id))
-            .ok()??;
+        let account = self.store.account(&id).ok()??;
         Some(Amount::from_fen(account.balance_fen - account.held_fen))
     }
 
@@ -704,10 +664,14 @@ impl Host {
         let started = std::time::Instant::now();
         metrics::gauge!("suanpan_store_commands_in_flight").increment(1.0);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = self.store.submit_with(cmd, move |answer| {
-            // The receiver is gone only if the connection task was dropped; the commit stands.
-            let _ = tx.send(answer);
-        });
+        let sent = self.store.submit_boxed(
+            cmd,
+            Box::new(move |answer| {
+                // The receiver is gone only if the connection task was dropped; the commit
+                // stands.
+                let _ = tx.send(answer);
+            }),
+        );
         let r = match sent {
             Ok(()) => rx
                 .await

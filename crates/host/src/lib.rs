@@ -26,18 +26,18 @@ pub use dispatch::{ACQUIRER_ID, Outcome};
 pub use server::{Running, start};
 
 use std::sync::Arc;
-use suanpan_store::{Fingerprinter, SqliteStore};
+use suanpan_store::{Fingerprinter, Store};
 
 /// What every connection shares: the store, the PAN fingerprinter and the sessions.
 pub struct Host {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     fingerprinter: Fingerprinter,
     sessions: session::Sessions,
 }
 
 impl Host {
     /// A host on an opened store.
-    pub fn new(store: Arc<SqliteStore>, fingerprinter: Fingerprinter) -> Host {
+    pub fn new(store: Arc<dyn Store>, fingerprinter: Fingerprinter) -> Host {
         Host {
             store,
             fingerprinter,
@@ -46,7 +46,7 @@ impl Host {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use suanpan_iso8583::{Error as WireError, Status, split_frame};
-use suanpan_store::{Command, Fingerprinter, Reply, SqliteStore, Store};
+use suanpan_store::{Command, Fingerprinter, Reply, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -50,7 +50,7 @@ impl Running {
 /// # Errors
 /// When an address does not parse or cannot be bound.
 pub async fn start(
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     fingerprinter: Fingerprinter,
     cfg: ServerConfig,
 ) -> anyhow::Result<Running> {

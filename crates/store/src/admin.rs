@@ -5,10 +5,12 @@ use crate::audit::ChainHead;
 use crate::engine::open_batch;
 use crate::error::StoreError;
 use crate::fingerprint::Fingerprinter;
+use crate::p;
 use crate::query::insert_account;
 use crate::rows::micros;
+use crate::sql::{Sql, SqlExt};
 use crate::sqlite::SqliteStore;
-use rusqlite::{Connection, params};
+use crate::{Store, setup};
 use suanpan_core::{BatchNo, MerchantId, OperatorNo, TerminalId};
 
 /// The demo merchant id.
@@ -27,7 +29,7 @@ pub const DEMO_OPERATORS: &[(&str, &str, &str)] = &[
 ];
 
 fn audit(
-    tx: &Connection,
+    tx: &dyn Sql,
     head: &mut ChainHead,
     now: i64,
     action: &str,
@@ -35,6 +37,128 @@ fn audit(
 ) -> Result<(), StoreError> {
     head.append(tx, now, ["admin", action, target, "", "ok"])?;
     Ok(())
+}
+
+/// Registers a merchant, on either backend.
+pub fn add_merchant<S: Store + ?Sized>(
+    store: &S,
+    id: &MerchantId,
+    name: &str,
+) -> Result<(), StoreError> {
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        tx.exec(
+            "INSERT INTO merchants (id, name, created_at) VALUES (?1, ?2, ?3)",
+            p![id.as_str(), name, now],
+        )?;
+        audit(tx, head, now, "merchant.add", &format!("merchant:{id}"))
+    })
+}
+
+/// Registers a terminal of a merchant and opens its first batch, on either backend.
+pub fn add_terminal<S: Store + ?Sized>(
+    store: &S,
+    id: &TerminalId,
+    merchant: &MerchantId,
+    tmk_hex: Option<&str>,
+) -> Result<(), StoreError> {
+    let now = store.now();
+    setup(store, |tx, head| {
+        tx.exec(
+            "INSERT INTO terminals (id, merchant_id, tmk_hex, created_at) VALUES (?1, ?2, ?3, ?4)",
+            p![id.as_str(), merchant.as_str(), tmk_hex, micros(now)],
+        )?;
+        open_batch(tx, id, BatchNo::FIRST, now)?;
+        audit(
+            tx,
+            head,
+            micros(now),
+            "terminal.add",
+            &format!("terminal:{id}"),
+        )
+    })
+}
+
+/// Enables or disables a terminal, on either backend.
+pub fn set_terminal_enabled<S: Store + ?Sized>(
+    store: &S,
+    id: &TerminalId,
+    enabled: bool,
+) -> Result<bool, StoreError> {
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        let n = tx.exec(
+            "UPDATE terminals SET enabled = ?1 WHERE id = ?2",
+            p![enabled, id.as_str()],
+        )?;
+        let action = if enabled {
+            "terminal.enable"
+        } else {
+            "terminal.disable"
+        };
+        if n > 0 {
+            audit(tx, head, now, action, &format!("terminal:{id}"))?;
+        }
+        Ok(n > 0)
+    })
+}
+
+/// Creates an operator with a password hash made by `hash_password` (argon2id in
+/// production; tests pass a memoized one), on either backend.
+pub fn add_operator_hashed<S: Store + ?Sized>(
+    store: &S,
+    merchant: &MerchantId,
+    op: OperatorNo,
+    name: &str,
+    hash: &str,
+) -> Result<(), StoreError> {
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        tx.exec(
+            "INSERT INTO operators (merchant_id, operator_no, name, password_hash, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            p![merchant.as_str(), &op.to_string(), name, hash, now],
+        )?;
+        audit(
+            tx,
+            head,
+            now,
+            "operator.add",
+            &format!("operator:{merchant}/{op}"),
+        )
+    })
+}
+
+/// Seeds the demo merchant, terminal, operators, cards and wallets, on either backend;
+/// `hash_password` turns each demo password into its stored hash.
+pub fn seed_demo_with<S: Store + ?Sized>(
+    store: &S,
+    fp: &Fingerprinter,
+    hash_password: &dyn Fn(&str) -> String,
+) -> Result<(), StoreError> {
+    let merchant =
+        MerchantId::parse(DEMO_MERCHANT).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let terminal =
+        TerminalId::parse(DEMO_TERMINAL).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    add_merchant(store, &merchant, DEMO_MERCHANT_NAME)?;
+    add_terminal(store, &terminal, &merchant, Some(DEMO_TMK_HEX))?;
+    for (no, password, name) in DEMO_OPERATORS {
+        let op = OperatorNo::parse(no).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        add_operator_hashed(store, &merchant, op, name, &hash_password(password))?;
+    }
+    let accounts = suanpan_issuer::demo::accounts(&|pan| fp.of(pan));
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        for a in &accounts {
+            insert_account(tx, a)?;
+        }
+        audit(
+            tx,
+            head,
+            now,
+            "issuer.seed",
+            &format!("accounts:{}", accounts.len()),
+        )
+    })
 }
 
 /// A terminal as `admin terminal list` shows it.
@@ -55,14 +179,7 @@ pub struct TerminalInfo {
 impl SqliteStore {
     /// Registers a merchant.
     pub fn add_merchant(&self, id: &MerchantId, name: &str) -> Result<(), StoreError> {
-        let now = micros(self.now());
-        self.setup(|tx, head| {
-            tx.execute(
-                "INSERT INTO merchants (id, name, created_at) VALUES (?1, ?2, ?3)",
-                params![id.as_str(), name, now],
-            )?;
-            audit(tx, head, now, "merchant.add", &format!("merchant:{id}"))
-        })
+        add_merchant(self, id, name)
     }
 
     /// Registers a terminal of a merchant and opens its first batch.
@@ -72,35 +189,12 @@ impl SqliteStore {
         merchant: &MerchantId,
         tmk_hex: Option<&str>,
     ) -> Result<(), StoreError> {
-        let now = self.now();
-        self.setup(|tx, head| {
-            tx.execute(
-                "INSERT INTO terminals (id, merchant_id, tmk_hex, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![id.as_str(), merchant.as_str(), tmk_hex, micros(now)],
-            )?;
-            open_batch(tx, id, BatchNo::FIRST, now)?;
-            audit(tx, head, micros(now), "terminal.add", &format!("terminal:{id}"))
-        })
+        add_terminal(self, id, merchant, tmk_hex)
     }
 
     /// Enables or disables a terminal.
     pub fn set_terminal_enabled(&self, id: &TerminalId, enabled: bool) -> Result<bool, StoreError> {
-        let now = micros(self.now());
-        self.setup(|tx, head| {
-            let n = tx.execute(
-                "UPDATE terminals SET enabled = ?1 WHERE id = ?2",
-                params![enabled, id.as_str()],
-            )?;
-            let action = if enabled {
-                "terminal.enable"
-            } else {
-                "terminal.disable"
-            };
-            if n > 0 {
-                audit(tx, head, now, action, &format!("terminal:{id}"))?;
-            }
-            Ok(n > 0)
-        })
+        set_terminal_enabled(self, id, enabled)
     }
 
     /// Creates an operator with an argon2id password hash.
@@ -111,75 +205,64 @@ impl SqliteStore {
         name: &str,
         password: &str,
     ) -> Result<(), StoreError> {
-        let hash = crate::auth::hash_password(password);
-        let now = micros(self.now());
-        self.setup(|tx, head| {
-            tx.execute(
-                "INSERT INTO operators (merchant_id, operator_no, name, password_hash, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![merchant.as_str(), op.to_string(), name, hash, now],
-            )?;
-            audit(tx, head, now, "operator.add", &format!("operator:{merchant}/{op}"))
-        })
+        add_operator_hashed(
+            self,
+            merchant,
+            op,
+            name,
+            &crate::auth::hash_password(password),
+        )
     }
 
     /// Seeds the demo merchant, terminal, operators, cards and wallets.
     pub fn seed_demo(&self, fp: &Fingerprinter) -> Result<(), StoreError> {
-        let merchant =
-            MerchantId::parse(DEMO_MERCHANT).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let terminal =
-            TerminalId::parse(DEMO_TERMINAL).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        self.add_merchant(&merchant, DEMO_MERCHANT_NAME)?;
-        self.add_terminal(&terminal, &merchant, Some(DEMO_TMK_HEX))?;
-        for (no, password, name) in DEMO_OPERATORS {
-            let op = OperatorNo::parse(no).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            self.add_operator(&merchant, op, name, password)?;
-        }
-        let accounts = suanpan_issuer::demo::accounts(&|pan| fp.of(pan));
-        let now = micros(self.now());
-        self.setup(|tx, head| {
-            for a in &accounts {
-                insert_account(tx, a)?;
-            }
-            audit(
-                tx,
-                head,
-                now,
-                "issuer.seed",
-                &format!("accounts:{}", accounts.len()),
-            )
-        })
+        seed_demo_with(self, fp, &crate::auth::hash_password)
     }
 
     /// A merchant's display name.
     pub fn merchant_name(&self, id: &MerchantId) -> Result<Option<String>, StoreError> {
-        self.read(|c| {
-            use rusqlite::OptionalExtension;
-            c.query_row(
-                "SELECT name FROM merchants WHERE id = ?1",
-                [id.as_str()],
-                |r| r.get(0),
-            )
-            .optional()
-        })
+        merchant_name(self, id)
     }
 
     /// Registered terminals.
     pub fn terminals(&self) -> Result<Vec<TerminalInfo>, StoreError> {
-        self.read(|c| {
-            c.prepare(
-                "SELECT t.id, t.merchant_id, t.enabled, b.batch_no, t.tmk_hex IS NOT NULL FROM terminals t
-                 LEFT JOIN batches b ON b.id = t.batch_id ORDER BY t.id",
-            )?
-            .query_map([], |r| {
-                Ok(TerminalInfo {
-                    id: r.get(0)?,
-                    merchant_id: r.get(1)?,
-                    enabled: r.get(2)?,
-                    batch_no: r.get::<_, Option<u32>>(3)?.unwrap_or(0),
-                    has_tmk: r.get(4)?,
-                })
-            })?
-            .collect()
-        })
+        terminals(self)
     }
+}
+
+/// A merchant's display name, on either backend.
+pub fn merchant_name<S: Store + ?Sized>(
+    store: &S,
+    id: &MerchantId,
+) -> Result<Option<String>, StoreError> {
+    crate::read(store, |c| {
+        c.row(
+            "SELECT name FROM merchants WHERE id = ?1",
+            p![id.as_str()],
+            |r| r.text(0),
+        )
+    })
+}
+
+/// Registered terminals, on either backend.
+pub fn terminals<S: Store + ?Sized>(store: &S) -> Result<Vec<TerminalInfo>, StoreError> {
+    crate::read(store, |c| {
+        c.rows(
+            "SELECT t.id, t.merchant_id, t.enabled, b.batch_no, CASE WHEN t.tmk_hex IS NULL THEN 0 ELSE 1 END
+             FROM terminals t LEFT JOIN batches b ON b.id = t.batch_id ORDER BY t.id",
+            p![],
+            |r| {
+                Ok(TerminalInfo {
+                    id: r.text(0)?,
+                    merchant_id: r.text(1)?,
+                    enabled: r.flag(2)?,
+                    batch_no: r
+                        .opt_i64(3)?
+                        .and_then(|b| u32::try_from(b).ok())
+                        .unwrap_or(0),
+                    has_tmk: r.flag(4)?,
+                })
+            },
+        )
+    })
 }

@@ -1,7 +1,10 @@
 //! The audit trail: every state change and every refusal, chained by SHA-256 so that an edit
 //! or a deletion anywhere breaks the chain from that entry on.
 
-use rusqlite::{Connection, params};
+use crate::error::StoreError;
+use crate::p;
+use crate::sql::{Sql, SqlExt, SqlRow};
+use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 /// The hash before the first entry.
@@ -55,44 +58,99 @@ pub struct ChainHead {
 }
 
 impl ChainHead {
-    /// Reads the head inside the current transaction.
-    pub fn read(conn: &Connection) -> rusqlite::Result<ChainHead> {
-        let head = conn
-            .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| {
-                    Ok(ChainHead {
-                        seq: r.get(0)?,
-                        hash: r.get(1)?,
-                    })
-                },
-            )
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(ChainHead {
-                    seq: 0,
-                    hash: GENESIS.to_owned(),
-                }),
-                e => Err(e),
-            })?;
-        Ok(head)
+    /// Reads the head inside the current transaction. On PostgreSQL the caller holds the
+    /// chain's lock (`pg::lock_chain`) first, so two nodes never extend the same head.
+    pub fn read<C: Sql + ?Sized>(conn: &C) -> Result<ChainHead, StoreError> {
+        let head = conn.row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            p![],
+            |r| {
+                Ok(ChainHead {
+                    seq: r.i64(0)?,
+                    hash: r.text(1)?,
+                })
+            },
+        )?;
+        Ok(head.unwrap_or_else(|| ChainHead {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        }))
     }
 
     /// Appends an entry (actor, action, target, reason, outcome).
-    pub fn append(&mut self, conn: &Connection, at: i64, f: [&str; 5]) -> rusqlite::Result<()> {
+    pub fn append<C: Sql + ?Sized>(
+        &mut self,
+        conn: &C,
+        at: i64,
+        f: [&str; 5],
+    ) -> Result<(), StoreError> {
+        let e = self.stage(at, f);
+        insert_entries(conn, std::slice::from_ref(&e))
+    }
+
+    /// Extends the chain in memory and returns the entry to insert later in the same
+    /// transaction ([`insert_entries`]): the writer inserts a group's entries together.
+    pub fn stage(&mut self, at: i64, f: [&str; 5]) -> AuditEntry {
         let seq = self.seq + 1;
         let hash = entry_hash(&self.hash, seq, at, &f);
-        conn.prepare_cached(
-            "INSERT INTO audit (seq, at, actor, action, target, reason, outcome, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            seq, at, f[0], f[1], f[2], f[3], f[4], self.hash, hash
-        ])?;
+        let prev_hash = std::mem::replace(&mut self.hash, hash.clone());
         self.seq = seq;
-        self.hash = hash;
-        Ok(())
+        AuditEntry {
+            seq,
+            at,
+            actor: f[0].to_owned(),
+            action: f[1].to_owned(),
+            target: f[2].to_owned(),
+            reason: f[3].to_owned(),
+            outcome: f[4].to_owned(),
+            prev_hash,
+            hash,
+        }
     }
+}
+
+/// Rows one multi-row audit `INSERT` carries at most (9 parameters each, far below either
+/// engine's parameter limit).
+const AUDIT_ROWS_PER_INSERT: usize = 32;
+
+/// Inserts staged entries, [`AUDIT_ROWS_PER_INSERT`] rows per statement, then the rest by
+/// eights and ones, so a few statement texts cover every count.
+pub fn insert_entries<C: Sql + ?Sized>(conn: &C, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    let mut rest = entries;
+    for size in [AUDIT_ROWS_PER_INSERT, 8, 1] {
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            let values: Vec<String> = (0..size)
+                .map(|r| {
+                    let cols: Vec<String> = (1..=9).map(|c| format!("?{}", r * 9 + c)).collect();
+                    format!("({})", cols.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit (seq, at, actor, action, target, reason, outcome, prev_hash, hash) VALUES {}",
+                values.join(", ")
+            );
+            let params: Vec<crate::sql::Value<'_>> = chunk
+                .iter()
+                .flat_map(|e| {
+                    [
+                        e.seq.into(),
+                        e.at.into(),
+                        e.actor.as_str().into(),
+                        e.action.as_str().into(),
+                        e.target.as_str().into(),
+                        e.reason.as_str().into(),
+                        e.outcome.as_str().into(),
+                        e.prev_hash.as_str().into(),
+                        e.hash.as_str().into(),
+                    ]
+                })
+                .collect();
+            conn.exec(&sql, &params)?;
+            rest = tail;
+        }
+    }
+    Ok(())
 }
 
 /// The result of `audit verify`.
@@ -108,51 +166,69 @@ pub struct Verification {
 
 /// Recomputes the whole chain, in order, streaming.
 pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, actor, action, target, reason, outcome, prev_hash, hash FROM audit ORDER BY seq",
-    )?;
-    let mut rows = stmt.query([])?;
+    verify_in(conn).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// [`verify`] on either backend.
+pub fn verify_in(conn: &dyn Sql) -> Result<Verification, StoreError> {
     let mut prev = GENESIS.to_owned();
     let mut expected_seq = 1i64;
     let mut entries = 0i64;
-    while let Some(r) = rows.next()? {
-        let e = entry_from_row(r)?;
-        entries += 1;
-        let broken = |problem: &str| Verification {
-            entries,
-            first_broken: Some(e.seq),
-            problem: Some(problem.to_owned()),
-        };
-        if e.seq != expected_seq {
-            return Ok(broken("missing entry before this one (sequence gap)"));
-        }
-        if e.prev_hash != prev {
-            return Ok(broken("link to the previous entry does not match"));
-        }
-        let f = [&*e.actor, &*e.action, &*e.target, &*e.reason, &*e.outcome];
-        if entry_hash(&prev, e.seq, e.at, &f) != e.hash {
-            return Ok(broken("content does not match its hash (edited)"));
-        }
-        prev = e.hash;
-        expected_seq += 1;
-    }
-    Ok(Verification {
+    let mut found: Option<Verification> = None;
+    conn.each_row(
+        "SELECT seq, at, actor, action, target, reason, outcome, prev_hash, hash FROM audit ORDER BY seq",
+        p![],
+        &mut |r| {
+            if found.is_some() {
+                return Ok(());
+            }
+            let e = entry_from(r)?;
+            entries += 1;
+            let broken = |problem: &str| Verification {
+                entries,
+                first_broken: Some(e.seq),
+                problem: Some(problem.to_owned()),
+            };
+            let f = [&*e.actor, &*e.action, &*e.target, &*e.reason, &*e.outcome];
+            if e.seq != expected_seq {
+                found = Some(broken("missing entry before this one (sequence gap)"));
+            } else if e.prev_hash != prev {
+                found = Some(broken("link to the previous entry does not match"));
+            } else if entry_hash(&prev, e.seq, e.at, &f) != e.hash {
+                found = Some(broken("content does not match its hash (edited)"));
+            } else {
+                prev = e.hash;
+                expected_seq += 1;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(found.unwrap_or(Verification {
         entries,
         first_broken: None,
         problem: None,
-    })
+    }))
 }
 
-pub(crate) fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+/// The newest entries first, `limit` (capped) from `offset`.
+pub fn entries_in(conn: &dyn Sql, limit: u32, offset: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    conn.rows(
+        "SELECT seq, at, actor, action, target, reason, outcome, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?1 OFFSET ?2",
+        p![limit.min(crate::query::LIST_ROWS_MAX), offset],
+        entry_from,
+    )
+}
+
+pub(crate) fn entry_from(r: &dyn SqlRow) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
-        seq: r.get(0)?,
-        at: r.get(1)?,
-        actor: r.get(2)?,
-        action: r.get(3)?,
-        target: r.get(4)?,
-        reason: r.get(5)?,
-        outcome: r.get(6)?,
-        prev_hash: r.get(7)?,
-        hash: r.get(8)?,
+        seq: r.i64(0)?,
+        at: r.i64(1)?,
+        actor: r.text(2)?,
+        action: r.text(3)?,
+        target: r.text(4)?,
+        reason: r.text(5)?,
+        outcome: r.text(6)?,
+        prev_hash: r.text(7)?,
+        hash: r.text(8)?,
     })
 }

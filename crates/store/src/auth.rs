@@ -24,6 +24,20 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// An operator's password hash, failure count and lock, on either backend.
+pub fn secret_in(
+    c: &dyn crate::sql::Sql,
+    merchant: &suanpan_core::MerchantId,
+    op: suanpan_core::OperatorNo,
+) -> Result<Option<(String, u32, Option<i64>)>, crate::StoreError> {
+    use crate::sql::SqlExt;
+    c.row(
+        "SELECT password_hash, failures, locked_until FROM operators WHERE merchant_id = ?1 AND operator_no = ?2",
+        crate::p![merchant.as_str(), &op.to_string()],
+        |r| Ok((r.text(0)?, r.u32(1)?, r.opt_i64(2)?)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,10 @@
 use crate::audit::ChainHead;
 use crate::command::{Command, Instrument, Origin, OriginalRef, Reply, SettleReport};
 use crate::error::StoreError;
+use crate::p;
 use crate::rows::{TXN_COLUMNS, micros, ts, txn_from_row};
+use crate::sql::{Dialect, Sql, SqlExt};
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 use suanpan_core::auth::LoginState;
 use suanpan_core::refusal::{
     AccessRefused, CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused, VoidRefused,
@@ -24,7 +25,7 @@ use suanpan_issuer::{Account, AccountBook, Issuer, IssuerError, IssuerOp, Issuer
 /// What one command needs besides itself.
 pub struct Ctx<'a> {
     /// The write connection, inside a transaction.
-    pub conn: &'a Connection,
+    pub conn: &'a dyn Sql,
     /// The rules' knobs.
     pub policy: &'a Policy,
     /// The moment of the group commit.
@@ -44,28 +45,96 @@ pub struct Ctx<'a> {
 pub struct GroupCache {
     terminals: std::collections::HashMap<TerminalId, TerminalState>,
     dirty: std::collections::HashSet<TerminalId>,
-    /// The last RRN sequence value allocated, once loaded.
+    /// SQLite: the last RRN sequence value allocated, once loaded.
     rrn: Option<i64>,
+    /// PostgreSQL: the rest of the RRN block taken from the sequence (next, end).
+    rrn_block: Option<(i64, i64)>,
+    /// Audit entries (time, actor, action, target, reason, outcome) in the order they
+    /// happened; [`flush`] chains and inserts them together.
+    audit: Vec<(i64, [String; 5])>,
+    /// Issuer accounts read in this group (locked on PostgreSQL), with their changes; a
+    /// card used many times in one group is read and written once.
+    accounts: std::cell::RefCell<std::collections::HashMap<String, Account>>,
+    /// Accounts changed in this group, written back by [`flush`].
+    dirty_accounts: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
-/// Writes what the group changed in its cache: voucher sequences and the RRN counter.
-pub fn flush(conn: &Connection, cache: &mut GroupCache) -> Result<(), StoreError> {
+/// RRNs one `nextval` of PostgreSQL's `rrn_seq` reserves (its `INCREMENT BY`): a group of
+/// sales costs one round trip for its RRNs, not one each. Unused numbers of a block are
+/// skipped, never reused, so RRNs stay unique across nodes.
+pub const RRN_BLOCK: i64 = 100;
+
+/// Takes the audit chain's lock to the end of the transaction (PostgreSQL; per schema, so
+/// tests in their own schemas do not wait for each other).
+pub const CHAIN_LOCK_SQL: &str =
+    "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit'))";
+
+/// Ends a group: writes its cached state ([`flush_state`]), then chains its audit entries
+/// onto the head and inserts them. On PostgreSQL the chain's lock is taken here, last, and
+/// the head read under it: other nodes' groups decide concurrently (row locks keep them
+/// apart) and queue only to append to the one chain. Nothing after the lock waits on a row,
+/// so the lock takes part in no deadlock.
+pub fn flush(
+    conn: &dyn Sql,
+    cache: &mut GroupCache,
+    chain: &mut ChainHead,
+) -> Result<(), StoreError> {
+    flush_state(conn, cache)?;
+    if cache.audit.is_empty() {
+        return Ok(());
+    }
+    if conn.dialect() == Dialect::Postgres {
+        conn.exec(CHAIN_LOCK_SQL, p![])?;
+        *chain = ChainHead::read(conn)?;
+    }
+    let staged: Vec<crate::audit::AuditEntry> = cache
+        .audit
+        .drain(..)
+        .map(|(at, f)| chain.stage(at, [&f[0], &f[1], &f[2], &f[3], &f[4]]))
+        .collect();
+    crate::audit::insert_entries(conn, &staged)
+}
+
+/// Writes what the group changed in its cache: voucher sequences, the RRN counter, issuer
+/// accounts.
+pub fn flush_state(conn: &dyn Sql, cache: &mut GroupCache) -> Result<(), StoreError> {
     for id in cache.dirty.drain() {
         if let Some(t) = cache.terminals.get(&id) {
-            conn.prepare_cached(
+            conn.exec(
                 "UPDATE terminals SET next_voucher = ?1, next_training_voucher = ?2 WHERE id = ?3",
-            )?
-            .execute(params![
-                t.next_voucher.value(),
-                t.next_training_voucher.value(),
-                id.as_str()
-            ])?;
+                p![
+                    t.next_voucher.value(),
+                    t.next_training_voucher.value(),
+                    id.as_str()
+                ],
+            )?;
         }
     }
     if let Some(seq) = cache.rrn {
-        conn.prepare_cached("UPDATE counters SET value = ?1 WHERE name = 'rrn'")?
-            .execute([seq])?;
+        conn.exec("UPDATE counters SET value = ?1 WHERE name = 'rrn'", p![seq])?;
     }
+    let dirty = std::mem::take(&mut *cache.dirty_accounts.borrow_mut());
+    for id in dirty {
+        if let Some(a) = cache.accounts.borrow().get(&id) {
+            save_account(conn, a)?;
+        }
+    }
+    Ok(())
+}
+
+fn save_account(conn: &dyn Sql, a: &Account) -> Result<(), StoreError> {
+    let (pin_failures, status) = match &a.instrument {
+        suanpan_issuer::Instrument::Card {
+            pin_failures,
+            status,
+            ..
+        } => (*pin_failures, status.as_str()),
+        suanpan_issuer::Instrument::Wallet { .. } => (0, "active"),
+    };
+    conn.exec(
+        "UPDATE accounts SET balance_fen = ?1, held_fen = ?2, pin_failures = ?3, status = ?4 WHERE id = ?5",
+        p![a.balance_fen, a.held_fen, pin_failures, status, &a.id],
+    )?;
     Ok(())
 }
 
@@ -77,7 +146,9 @@ fn cached_terminal(
     if let Some(t) = ctx.cache.terminals.get(id) {
         return Ok(Ok(t.clone()));
     }
-    let loaded = load_terminal(ctx.conn, id)?;
+    // Locked until the commit (PostgreSQL): another node's voucher and batch numbers for this
+    // terminal wait for ours.
+    let loaded = load_terminal_with(ctx.conn, id, true)?;
     if let Ok(t) = &loaded {
         ctx.cache.terminals.insert(id.clone(), t.clone());
     }
@@ -216,11 +287,9 @@ fn audit(
     reason: &str,
     outcome: &str,
 ) -> Result<(), StoreError> {
-    ctx.chain.append(
-        ctx.conn,
-        micros(ctx.now),
-        [actor, action, target, reason, outcome],
-    )?;
+    // Chained and inserted with the group's other entries by `flush`.
+    let f = [actor, action, target, reason, outcome].map(str::to_owned);
+    ctx.cache.audit.push((micros(ctx.now), f));
     Ok(())
 }
 
@@ -268,28 +337,39 @@ pub struct TerminalState {
 
 /// Loads a terminal with its open batch, refusing unknown or disabled terminals and merchants.
 pub fn load_terminal(
-    conn: &Connection,
+    conn: &dyn Sql,
     id: &TerminalId,
 ) -> Result<Result<TerminalState, AccessRefused>, StoreError> {
-    let row = conn
-        .prepare_cached(
-            "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher
-             FROM terminals t JOIN merchants m ON m.id = t.merchant_id
-             LEFT JOIN batches b ON b.id = t.batch_id WHERE t.id = ?1",
-        )?
-        .query_row([id.as_str()], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, bool>(1)?,
-                r.get::<_, bool>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, Option<u32>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-                r.get::<_, u32>(6)?,
-                r.get::<_, u32>(7)?,
-            ))
-        })
-        .optional()?;
+    load_terminal_with(conn, id, false)
+}
+
+/// [`load_terminal`], with the terminal's row locked until the commit when `lock` (writers).
+fn load_terminal_with(
+    conn: &dyn Sql,
+    id: &TerminalId,
+    lock: bool,
+) -> Result<Result<TerminalState, AccessRefused>, StoreError> {
+    let lock = match (lock, conn.dialect()) {
+        (true, Dialect::Postgres) => " FOR UPDATE OF t",
+        _ => "",
+    };
+    let sql = format!(
+        "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher
+         FROM terminals t JOIN merchants m ON m.id = t.merchant_id
+         LEFT JOIN batches b ON b.id = t.batch_id WHERE t.id = ?1{lock}"
+    );
+    let row = conn.row(&sql, p![id.as_str()], |r| {
+        Ok((
+            r.text(0)?,
+            r.flag(1)?,
+            r.flag(2)?,
+            r.opt_i64(3)?,
+            r.opt_i64(4)?,
+            r.opt_i64(5)?,
+            r.u32(6)?,
+            r.u32(7)?,
+        ))
+    })?;
     let Some((merchant, t_on, m_on, batch_id, batch_no, opened, next, next_training)) = row else {
         return Ok(Err(AccessRefused::UnknownTerminal));
     };
@@ -304,7 +384,8 @@ pub fn load_terminal(
         id: id.clone(),
         merchant_id: MerchantId::parse(&merchant).map_err(|_| corrupt("merchant id"))?,
         batch_id: batch_id.ok_or_else(|| corrupt("no open batch"))?,
-        batch_no: BatchNo::new(batch_no.unwrap_or(0)).map_err(|_| corrupt("batch no"))?,
+        batch_no: BatchNo::new(u32::try_from(batch_no.unwrap_or(0)).unwrap_or(0))
+            .map_err(|_| corrupt("batch no"))?,
         batch_opened_at: ts(opened.unwrap_or(0)),
         next_voucher: VoucherNo::new(next).map_err(|_| corrupt("next voucher"))?,
         next_training_voucher: VoucherNo::new(next_training)
@@ -348,17 +429,14 @@ fn gate(ctx: &mut Ctx<'_>, origin: &Origin, action: &str) -> Result<Gate, StoreE
                 "an idempotency key needs the voucher no.".into(),
             ));
         };
-        let found = ctx
-            .conn
-            .prepare_cached(&format!(
+        let found = ctx.conn.row(
+            &format!(
                 "SELECT {TXN_COLUMNS}, request_hash FROM txns
                  WHERE terminal_id = ?1 AND batch_id = ?2 AND voucher_no = ?3 AND idem_key = ?4"
-            ))?
-            .query_row(
-                params![term.id.as_str(), term.batch_id, voucher.value(), key],
-                |r| Ok((txn_from_row(r)?, r.get::<_, Option<String>>(27)?)),
-            )
-            .optional()?;
+            ),
+            p![term.id.as_str(), term.batch_id, voucher.value(), key],
+            |r| Ok((txn_from_row(r)?, r.opt_text(27)?)),
+        )?;
         if let Some((txn, stored)) = found {
             if stored.as_deref() == Some(hash.as_str()) {
                 return Ok(Gate::Answered(Box::new(Reply::Replayed(txn))));
@@ -397,15 +475,37 @@ fn take_voucher(
 
 /// Allocates the next RRN (unique per store) and an authorization code derived from it.
 fn next_rrn(ctx: &mut Ctx<'_>) -> Result<(Rrn, AuthCode), StoreError> {
-    let last = match ctx.cache.rrn {
-        Some(v) => v,
-        None => ctx
-            .conn
-            .prepare_cached("SELECT value FROM counters WHERE name = 'rrn'")?
-            .query_row([], |r| r.get(0))?,
+    let seq = match ctx.conn.dialect() {
+        // The counter row is read inside the write transaction (SQLite's lock covers it) and
+        // written back once per group by `flush`.
+        Dialect::Sqlite => {
+            let last = match ctx.cache.rrn {
+                Some(v) => v,
+                None => {
+                    ctx.conn
+                        .one("SELECT value FROM counters WHERE name = 'rrn'", p![], |r| {
+                            r.i64(0)
+                        })?
+                }
+            };
+            ctx.cache.rrn = Some(last + 1);
+            last + 1
+        }
+        // A sequence: unique across nodes without a lock, allocated in blocks.
+        Dialect::Postgres => {
+            let (next, end) = match ctx.cache.rrn_block {
+                Some((next, end)) if next < end => (next, end),
+                _ => {
+                    let first = ctx
+                        .conn
+                        .one("SELECT nextval('rrn_seq')", p![], |r| r.i64(0))?;
+                    (first, first + RRN_BLOCK)
+                }
+            };
+            ctx.cache.rrn_block = Some((next + 1, end));
+            next
+        }
     };
-    let seq = last + 1;
-    ctx.cache.rrn = Some(seq);
     let rrn = Rrn::parse(&format!("{:012}", seq % 1_000_000_000_000))
         .map_err(|e| StoreError::Sqlite(e.to_string()))?;
     // A scrambled, stable 6-digit code: auth codes should not be guessable from the RRN order.
@@ -478,27 +578,25 @@ fn insert_txn(ctx: &mut Ctx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreErro
         None => (None, None),
     };
     let supervisor = n.origin.supervisor.map(|s| s.to_string());
-    ctx.conn
-        .prepare_cached(
+    let id = TxnId(ctx.conn.insert_id(
             "INSERT INTO txns (kind, status, amount_fen, currency, method, masked_pan, card_fp, wallet_id,
                merchant_id, terminal_id, operator, supervisor, batch_id, batch_no, voucher_no, rrn, auth_code,
                response_code, original_id, reason, customer_consent, created_at, training, linked_id,
                hold_expires_at, idem_key, request_hash)
              VALUES (?1, ?2, ?3, 'CNY', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
                ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-        )?
-        .execute(params![
+        p![
             n.kind.as_str(),
             n.status.as_str(),
             n.amount.fen(),
             n.method.as_str(),
             n.instrument.masked_pan.as_ref().map(|m| m.as_str()),
-            n.instrument.fingerprint,
-            n.instrument.wallet_id,
+            n.instrument.fingerprint.as_deref(),
+            n.instrument.wallet_id.as_deref(),
             n.term.merchant_id.as_str(),
             n.term.id.as_str(),
-            n.origin.operator.to_string(),
-            supervisor,
+            &n.origin.operator.to_string(),
+            supervisor.as_deref(),
             n.term.batch_id,
             n.term.batch_no.value(),
             n.voucher.value(),
@@ -506,7 +604,7 @@ fn insert_txn(ctx: &mut Ctx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreErro
             auth.as_ref().map(|a| a.as_str()),
             n.code.code(),
             n.original_id.map(|i| i.0),
-            n.reason,
+            n.reason.as_deref(),
             n.consent,
             micros(ctx.now),
             n.origin.training,
@@ -514,8 +612,8 @@ fn insert_txn(ctx: &mut Ctx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreErro
             n.hold_expires_at.map(micros),
             idem_key,
             request_hash,
-        ])?;
-    let id = TxnId(ctx.conn.last_insert_rowid());
+        ],
+    )?);
     let txn = Transaction {
         id,
         kind: n.kind,
@@ -601,27 +699,37 @@ fn book_follow_up(
     insert_txn(ctx, new)
 }
 
-/// The store's side of the issuer simulator's account book: same connection, same transaction.
-struct Book<'c>(&'c Connection);
+/// The store's side of the issuer simulator's account book: same connection, same
+/// transaction, through the group's account cache.
+struct Book<'c> {
+    conn: &'c dyn Sql,
+    cache: &'c GroupCache,
+}
 
 impl AccountBook for Book<'_> {
     fn load_account(&mut self, id: &str) -> Result<Option<Account>, IssuerError> {
-        crate::query::load_account(self.0, id).map_err(|e| IssuerError(e.to_string()))
+        if let Some(a) = self.cache.accounts.borrow().get(id) {
+            return Ok(Some(a.clone()));
+        }
+        // Locked (PostgreSQL) from the read to the commit: no other node's debit between our
+        // read of the balance and our write of it.
+        let loaded = crate::query::load_account_in(self.conn, id, true)
+            .map_err(|e| IssuerError(e.to_string()))?;
+        if let Some(a) = &loaded {
+            self.cache
+                .accounts
+                .borrow_mut()
+                .insert(a.id.clone(), a.clone());
+        }
+        Ok(loaded)
     }
     fn save_account(&mut self, a: &Account) -> Result<(), IssuerError> {
-        let (pin_failures, status) = match &a.instrument {
-            suanpan_issuer::Instrument::Card {
-                pin_failures,
-                status,
-                ..
-            } => (*pin_failures, status.as_str()),
-            suanpan_issuer::Instrument::Wallet { .. } => (0, "active"),
-        };
-        self.0
-            .prepare_cached("UPDATE accounts SET balance_fen = ?1, held_fen = ?2, pin_failures = ?3, status = ?4 WHERE id = ?5")
-            .and_then(|mut s| s.execute(params![a.balance_fen, a.held_fen, pin_failures, status, a.id]))
-            .map(|_| ())
-            .map_err(|e| IssuerError(e.to_string()))
+        self.cache
+            .accounts
+            .borrow_mut()
+            .insert(a.id.clone(), a.clone());
+        self.cache.dirty_accounts.borrow_mut().insert(a.id.clone());
+        Ok(())
     }
 }
 
@@ -643,7 +751,13 @@ fn ask_issuer(
         now: ctx.now,
     };
     ctx.issuer
-        .authorize(&mut Book(ctx.conn), &req)
+        .authorize(
+            &mut Book {
+                conn: ctx.conn,
+                cache: ctx.cache,
+            },
+            &req,
+        )
         .map_err(|e| StoreError::Sqlite(e.0))
 }
 
@@ -767,31 +881,36 @@ fn find_original(
     r: &OriginalRef,
 ) -> Result<Option<Transaction>, StoreError> {
     let conn = ctx.conn;
-    let q = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Option<Transaction>, StoreError> {
-        Ok(conn
-            .prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE {sql}"))?
-            .query_row(p, txn_from_row)
-            .optional()?)
+    // The original stays locked (PostgreSQL) until the commit: a void or refund of it on
+    // another node waits, then sees our decision.
+    let lock = conn.dialect().lock_rows();
+    let q = |sql: &str, p: &[crate::sql::Value<'_>]| {
+        conn.row(
+            &format!("SELECT {TXN_COLUMNS} FROM txns WHERE {sql}{lock}"),
+            p,
+            txn_from_row,
+        )
     };
     match r {
-        OriginalRef::Id(id) => q("id = ?1", &[&id.0]),
-        OriginalRef::Rrn(rrn) => q("rrn = ?1", &[rrn]),
+        OriginalRef::Id(id) => q("id = ?1", p![id.0]),
+        OriginalRef::Rrn(rrn) => q("rrn = ?1", p![rrn]),
         // Auth codes repeat across the store; the merchant's latest pre-auth with it is meant.
         OriginalRef::AuthCode(code) => q(
             "auth_code = ?1 AND merchant_id = ?2 AND kind = 'preauth' AND training = ?3 ORDER BY id DESC LIMIT 1",
-            &[code, &term.merchant_id.as_str(), &training],
+            p![code, term.merchant_id.as_str(), training],
         ),
         OriginalRef::Voucher(v) => q(
             "terminal_id = ?1 AND voucher_no = ?2 AND training = ?3 AND kind != 'reversal' ORDER BY id DESC LIMIT 1",
-            &[&term.id.as_str(), &v.value(), &training],
+            p![term.id.as_str(), v.value(), training],
         ),
     }
 }
 
 fn set_status(ctx: &Ctx<'_>, id: TxnId, status: TxnStatus) -> Result<(), StoreError> {
-    ctx.conn
-        .prepare_cached("UPDATE txns SET status = ?1 WHERE id = ?2")?
-        .execute(params![status.as_str(), id.0])?;
+    ctx.conn.exec(
+        "UPDATE txns SET status = ?1 WHERE id = ?2",
+        p![status.as_str(), id.0],
+    )?;
     Ok(())
 }
 
@@ -844,13 +963,24 @@ fn void(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, f: &VoidFact
     if let Err(r) = require_supervisor(origin) {
         return refuse(ctx, &actor, action, &target, r);
     }
-    let voids_today: u32 = ctx
-        .conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND operator = ?2 AND kind IN ('void', 'completion_void')
-             AND status IN ('approved', 'reversed') AND created_at >= ?3",
-        )?
-        .query_row(params![term.merchant_id.as_str(), origin.operator.to_string(), business_day_start(ctx.policy, ctx.now)], |r| r.get(0))?;
+    if ctx.conn.dialect() == Dialect::Postgres {
+        // An operator's daily void count stays exact across nodes: their voids queue here.
+        ctx.conn.row(
+            "SELECT 1 FROM operators WHERE merchant_id = ?1 AND operator_no = ?2 FOR UPDATE",
+            p![term.merchant_id.as_str(), &origin.operator.to_string()],
+            |r| r.i64(0),
+        )?;
+    }
+    let voids_today: u32 = ctx.conn.one(
+        "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND operator = ?2 AND kind IN ('void', 'completion_void')
+         AND status IN ('approved', 'reversed') AND created_at >= ?3",
+        p![
+            term.merchant_id.as_str(),
+            &origin.operator.to_string(),
+            business_day_start(ctx.policy, ctx.now)
+        ],
+        |r| r.u32(0),
+    )?;
     let expected = if f.kind == TxnKind::CompletionVoid {
         TxnKind::Completion
     } else {
@@ -896,9 +1026,10 @@ fn reopen_preauth_of(
     status: TxnStatus,
 ) -> Result<(), StoreError> {
     if let Some(pre) = completion.original_id {
-        ctx.conn
-            .prepare_cached("UPDATE txns SET status = ?1, completed_fen = 0 WHERE id = ?2")?
-            .execute(params![status.as_str(), pre.0])?;
+        ctx.conn.exec(
+            "UPDATE txns SET status = ?1, completed_fen = 0 WHERE id = ?2",
+            p![status.as_str(), pre.0],
+        )?;
     }
     Ok(())
 }
@@ -942,13 +1073,14 @@ fn refund(
     };
     let cols = InstrumentCols::from_txn(&orig);
     issuer_effect(ctx, &cols, IssuerOp::Credit, d.amount, origin.training)?;
-    ctx.conn
-        .prepare_cached("UPDATE txns SET status = ?1, refunded_fen = ?2 WHERE id = ?3")?
-        .execute(params![
+    ctx.conn.exec(
+        "UPDATE txns SET status = ?1, refunded_fen = ?2 WHERE id = ?3",
+        p![
             d.original_status.as_str(),
             d.refunded_after.fen(),
             orig.id.0
-        ])?;
+        ],
+    )?;
     let booking = FollowUp {
         kind: TxnKind::Refund,
         amount: d.amount,
@@ -1011,11 +1143,10 @@ fn complete(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: 
         .unwrap_or(ResponseCode::DoNotHonour)
     };
     if code.is_approved() {
-        ctx.conn
-            .prepare_cached(
-                "UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2",
-            )?
-            .execute(params![amount.fen(), pre.id.0])?;
+        ctx.conn.exec(
+            "UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2",
+            p![amount.fen(), pre.id.0],
+        )?;
     }
     let voucher = take_voucher(ctx, &term, origin)?;
     let txn = insert_txn(
@@ -1149,10 +1280,11 @@ fn undo_at_issuer(ctx: &Ctx<'_>, t: &Transaction, training: bool) -> Result<(), 
         let id = t
             .original_id
             .ok_or_else(|| StoreError::Sqlite(format!("txn {} has no original", t.id)))?;
-        ctx.conn
-            .prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE id = ?1"))?
-            .query_row([id.0], txn_from_row)
-            .map_err(StoreError::from)
+        ctx.conn.one(
+            &format!("SELECT {TXN_COLUMNS} FROM txns WHERE id = ?1"),
+            p![id.0],
+            txn_from_row,
+        )
     };
     match t.kind {
         TxnKind::Sale => issuer_effect(ctx, &cols, IssuerOp::Credit, t.amount, training),
@@ -1170,11 +1302,10 @@ fn undo_at_issuer(ctx: &Ctx<'_>, t: &Transaction, training: bool) -> Result<(), 
             let o = original(ctx)?;
             issuer_effect(ctx, &cols, IssuerOp::ForceDebit, t.amount, training)?;
             if let (TxnKind::CompletionVoid, Some(pre)) = (t.kind, o.original_id) {
-                ctx.conn
-                    .prepare_cached(
-                        "UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2",
-                    )?
-                    .execute(params![o.amount.fen(), pre.0])?;
+                ctx.conn.exec(
+                    "UPDATE txns SET status = 'completed', completed_fen = ?1 WHERE id = ?2",
+                    p![o.amount.fen(), pre.0],
+                )?;
             }
             set_status(ctx, o.id, TxnStatus::Approved)
         }
@@ -1196,34 +1327,33 @@ fn settle(
 ) -> Result<SettleReport, StoreError> {
     // Settlement changes the terminal's batch: write the group's cached state first and
     // reload terminals afterwards.
-    flush(ctx.conn, ctx.cache)?;
+    flush_state(ctx.conn, ctx.cache)?;
     ctx.cache.terminals.clear();
-    let term = load_terminal(ctx.conn, terminal)?
+    let term = load_terminal_with(ctx.conn, terminal, true)?
         .map_err(|r| StoreError::Invalid(r.message(suanpan_core::Lang::En)))?;
-    let txns: Vec<Transaction> = ctx
-        .conn
-        .prepare_cached(&format!(
+    let txns: Vec<Transaction> = ctx.conn.rows(
+        &format!(
             "SELECT {TXN_COLUMNS} FROM txns WHERE terminal_id = ?1 AND batch_id = ?2 AND training = 0"
-        ))?
-        .query_map(params![term.id.as_str(), term.batch_id], txn_from_row)?
-        .collect::<Result<_, _>>()?;
+        ),
+        p![term.id.as_str(), term.batch_id],
+        txn_from_row,
+    )?;
     let s = settlement::settle(&txns, theirs);
     let t = s.totals;
     let json = serde_json::json!({
         "differences": s.differences.iter().map(|d| serde_json::json!({"field": d.field, "host": d.host, "terminal": d.terminal})).collect::<Vec<_>>(),
         "terminal_totals": theirs.map(|x| serde_json::json!({"debit_fen": x.debit_fen, "debit_count": x.debit_count, "credit_fen": x.credit_fen, "credit_count": x.credit_count})),
     });
-    ctx.conn
-        .prepare_cached(
-            "UPDATE txns SET settled = 1 WHERE terminal_id = ?1 AND batch_id = ?2 AND training = 0",
-        )?
-        .execute(params![term.id.as_str(), term.batch_id])?;
-    ctx.conn
-        .prepare_cached(
-            "UPDATE batches SET settled_at = ?1, settled_by = ?2, debit_fen = ?3, debit_count = ?4, credit_fen = ?5,
-             credit_count = ?6, reconciliation = ?7, settlement_json = ?8 WHERE id = ?9",
-        )?
-        .execute(params![micros(ctx.now), actor, t.debit_fen, t.debit_count, t.credit_fen, t.credit_count, s.reconciliation.as_str(), json.to_string(), term.batch_id])?;
+    ctx.conn.exec(
+        "UPDATE txns SET settled = 1 WHERE terminal_id = ?1 AND batch_id = ?2 AND training = 0",
+        p![term.id.as_str(), term.batch_id],
+    )?;
+    let json = json.to_string();
+    ctx.conn.exec(
+        "UPDATE batches SET settled_at = ?1, settled_by = ?2, debit_fen = ?3, debit_count = ?4, credit_fen = ?5,
+         credit_count = ?6, reconciliation = ?7, settlement_json = ?8 WHERE id = ?9",
+        p![micros(ctx.now), actor, t.debit_fen, t.debit_count, t.credit_fen, t.credit_count, s.reconciliation.as_str(), &json, term.batch_id],
+    )?;
     let next = term.batch_no.next();
     open_batch(ctx.conn, terminal, next, ctx.now)?;
     audit(
@@ -1246,27 +1376,40 @@ fn settle(
 
 /// Opens a batch for a terminal and makes it the terminal's current one.
 pub fn open_batch(
-    conn: &Connection,
+    conn: &dyn Sql,
     terminal: &TerminalId,
     no: BatchNo,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    let id = conn.insert_id(
         "INSERT INTO batches (terminal_id, batch_no, opened_at) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![terminal.as_str(), no.value(), micros(now)])?;
-    let id = conn.last_insert_rowid();
-    conn.prepare_cached("UPDATE terminals SET batch_id = ?1 WHERE id = ?2")?
-        .execute(params![id, terminal.as_str()])?;
+        p![terminal.as_str(), no.value(), micros(now)],
+    )?;
+    conn.exec(
+        "UPDATE terminals SET batch_id = ?1 WHERE id = ?2",
+        p![id, terminal.as_str()],
+    )?;
     Ok(())
 }
 
 fn settle_all_due(ctx: &mut Ctx<'_>) -> Res {
-    let open: Vec<(String, i64)> = ctx
-        .conn
-        .prepare_cached("SELECT t.id, b.opened_at FROM terminals t JOIN batches b ON b.id = t.batch_id WHERE t.enabled = 1")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+    // Every node's scheduler sends this at the cutoff; one of them settles. The lock is held
+    // to the commit, and a node that comes later finds the batches already reopened (not due).
+    if ctx.conn.dialect() == Dialect::Postgres {
+        let mine = ctx.conn.one(
+            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.cutoff'))",
+            p![],
+            |r| r.flag(0),
+        )?;
+        if !mine {
+            return Ok(Reply::SettledMany(Vec::new()));
+        }
+    }
+    let open: Vec<(String, i64)> = ctx.conn.rows(
+        "SELECT t.id, b.opened_at FROM terminals t JOIN batches b ON b.id = t.batch_id WHERE t.enabled = 1 ORDER BY t.id",
+        p![],
+        |r| Ok((r.text(0)?, r.i64(1)?)),
+    )?;
     let mut reports = Vec::new();
     for (id, opened) in open {
         if !ctx.policy.batch_is_due(ts(opened), ctx.now) {
@@ -1279,13 +1422,14 @@ fn settle_all_due(ctx: &mut Ctx<'_>) -> Res {
 }
 
 fn expire_holds(ctx: &mut Ctx<'_>) -> Res {
-    let due: Vec<Transaction> = ctx
-        .conn
-        .prepare_cached(&format!(
-            "SELECT {TXN_COLUMNS} FROM txns WHERE kind = 'preauth' AND status = 'approved' AND hold_expires_at < ?1"
-        ))?
-        .query_map([micros(ctx.now)], txn_from_row)?
-        .collect::<Result<_, _>>()?;
+    let due: Vec<Transaction> = ctx.conn.rows(
+        &format!(
+            "SELECT {TXN_COLUMNS} FROM txns WHERE kind = 'preauth' AND status = 'approved' AND hold_expires_at < ?1 ORDER BY id{}",
+            ctx.conn.dialect().lock_rows()
+        ),
+        p![micros(ctx.now)],
+        txn_from_row,
+    )?;
     for t in &due {
         issuer_effect(
             ctx,
@@ -1318,9 +1462,11 @@ fn hide(
     let target = format!("txn:{id}");
     let found = ctx
         .conn
-        .prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE id = ?1"))?
-        .query_row([id.0], txn_from_row)
-        .optional()?
+        .row(
+            &format!("SELECT {TXN_COLUMNS} FROM txns WHERE id = ?1"),
+            p![id.0],
+            txn_from_row,
+        )?
         .filter(|t| &t.merchant_id == merchant);
     let Some(t) = found else {
         return refuse(ctx, &who, "hide", &target, HideRefused::NotFound);
@@ -1328,9 +1474,10 @@ fn hide(
     if let Err(r) = rules::decide_hide(&t, actor, reason) {
         return refuse(ctx, &who, "hide", &target, r);
     }
-    ctx.conn
-        .prepare_cached("UPDATE txns SET hidden = 1, hidden_reason = ?1, hidden_by = ?2, hidden_at = ?3 WHERE id = ?4")?
-        .execute(params![reason, actor.to_string(), micros(ctx.now), id.0])?;
+    ctx.conn.exec(
+        "UPDATE txns SET hidden = 1, hidden_reason = ?1, hidden_by = ?2, hidden_at = ?3 WHERE id = ?4",
+        p![reason, &actor.to_string(), micros(ctx.now), id.0],
+    )?;
     audit(ctx, &who, "hide", &target, reason, "ok")?;
     Ok(Reply::Done(1))
 }
@@ -1358,22 +1505,22 @@ fn purge(
                     UNION SELECT e.parent FROM edges e JOIN kept k ON e.child = k.id)
                 SELECT id FROM kept)";
     let scope = format!("merchant_id = ?2 AND created_at < ?1 AND NOT ({keep})");
-    let net: i64 = ctx.conn.query_row(
+    let net: i64 = ctx.conn.one(
         &format!(
-            "SELECT COALESCE(SUM(CASE WHEN kind IN ('sale', 'completion') AND status IN ('approved','partially_refunded','refunded','voided') THEN amount_fen
-                                 WHEN kind IN ('refund', 'void', 'completion_void') AND status = 'approved' THEN -amount_fen ELSE 0 END), 0)
+            "SELECT CAST(COALESCE(SUM(CASE WHEN kind IN ('sale', 'completion') AND status IN ('approved','partially_refunded','refunded','voided') THEN amount_fen
+                                 WHEN kind IN ('refund', 'void', 'completion_void') AND status = 'approved' THEN -amount_fen ELSE 0 END), 0) AS BIGINT)
              FROM txns WHERE training = 0 AND {scope}"
         ),
-        params![micros(before), merchant.as_str()],
-        |r| r.get(0),
+        p![micros(before), merchant.as_str()],
+        |r| r.i64(0),
     )?;
-    let n = ctx.conn.execute(
+    let n = ctx.conn.exec(
         &format!("DELETE FROM txns WHERE {scope}"),
-        params![micros(before), merchant.as_str()],
+        p![micros(before), merchant.as_str()],
     )?;
-    ctx.conn.execute(
+    ctx.conn.exec(
         "UPDATE counters SET value = value + ?1 WHERE name = 'purged_net_fen'",
-        [net],
+        p![net],
     )?;
     audit(
         ctx,
@@ -1383,7 +1530,7 @@ fn purge(
         &format!("backup:{backup}"),
         &format!("ok:{n}"),
     )?;
-    Ok(Reply::Done(n as u64))
+    Ok(Reply::Done(n))
 }
 
 fn record_login(
@@ -1395,11 +1542,15 @@ fn record_login(
 ) -> Res {
     let who = format!("{merchant}/{op}");
     let target = format!("operator:{merchant}/{op}");
-    let row: Option<(u32, Option<i64>)> = ctx
-        .conn
-        .prepare_cached("SELECT failures, locked_until FROM operators WHERE merchant_id = ?1 AND operator_no = ?2")?
-        .query_row(params![merchant.as_str(), op.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let op_no = op.to_string();
+    let row: Option<(u32, Option<i64>)> = ctx.conn.row(
+        &format!(
+            "SELECT failures, locked_until FROM operators WHERE merchant_id = ?1 AND operator_no = ?2{}",
+            ctx.conn.dialect().lock_rows()
+        ),
+        p![merchant.as_str(), &op_no],
+        |r| Ok((r.u32(0)?, r.opt_i64(1)?)),
+    )?;
     let Some((failures, locked)) = row else {
         return refuse(ctx, &who, purpose, &target, AccessRefused::UnknownOperator);
     };
@@ -1413,9 +1564,10 @@ fn record_login(
         state.after_failure(ctx.policy, ctx.now)
     };
     if next != state {
-        ctx.conn
-            .prepare_cached("UPDATE operators SET failures = ?1, locked_until = ?2 WHERE merchant_id = ?3 AND operator_no = ?4")?
-            .execute(params![next.failures, next.locked_until.map(micros), merchant.as_str(), op.to_string()])?;
+        ctx.conn.exec(
+            "UPDATE operators SET failures = ?1, locked_until = ?2 WHERE merchant_id = ?3 AND operator_no = ?4",
+            p![next.failures, next.locked_until.map(micros), merchant.as_str(), &op_no],
+        )?;
     }
     if ok {
         // Successful sign-ins are not chained one by one: only failures and lockouts matter
@@ -1468,13 +1620,11 @@ fn set_password(
             },
         );
     }
-    let n = ctx
-        .conn
-        .prepare_cached(
-            "INSERT INTO operators (merchant_id, operator_no, password_hash, changed_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (merchant_id, operator_no) DO UPDATE SET password_hash = ?3, changed_at = ?4, failures = 0, locked_until = NULL",
-        )?
-        .execute(params![merchant.as_str(), op.to_string(), hash, micros(ctx.now)])?;
+    let n = ctx.conn.exec(
+        "INSERT INTO operators (merchant_id, operator_no, password_hash, changed_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (merchant_id, operator_no) DO UPDATE SET password_hash = ?3, changed_at = ?4, failures = 0, locked_until = NULL",
+        p![merchant.as_str(), &op.to_string(), hash, micros(ctx.now)],
+    )?;
     audit(ctx, &who, "password.change", &target, "", "ok")?;
-    Ok(Reply::Done(n as u64))
+    Ok(Reply::Done(n))
 }

@@ -16,20 +16,39 @@ pub mod command;
 pub mod engine;
 pub mod error;
 pub mod fingerprint;
+pub mod pg;
 pub mod query;
 mod rows;
+pub mod sql;
 pub mod sqlite;
 pub mod terminal_keys;
+mod writer;
 
 pub use command::{Command, Instrument, Reply, SettleReport};
 pub use error::StoreError;
 pub use fingerprint::Fingerprinter;
+pub use pg::{PgOptions, PgStore};
 pub use query::TxnFilter;
+pub use sql::Dialect;
 pub use sqlite::{OpenOptions, Pending, SqliteStore};
 
-use suanpan_core::{Transaction, TxnId};
+use audit::{AuditEntry, ChainHead, Verification};
+use query::Conservation;
+use sql::{Sql, SqlExt};
+use suanpan_core::refusal::AccessRefused;
+use suanpan_core::settlement::Totals;
+use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnId, VoucherNo};
+use suanpan_issuer::Account;
 
-/// The journal, whatever the engine behind it.
+/// Where the writer sends an answer after the commit (on the writer thread: it must be quick).
+pub type Done = Box<dyn FnOnce(Result<Reply, StoreError>) + Send>;
+/// Work on a read connection.
+pub type ReadFn<'a> = dyn FnMut(&dyn Sql) -> Result<(), StoreError> + 'a;
+/// Work in one setup transaction, with the audit chain's head.
+pub type SetupFn<'a> = dyn FnMut(&dyn Sql, &mut ChainHead) -> Result<(), StoreError> + 'a;
+
+/// The journal, whatever the engine behind it: what the host and the CLI need, so they run
+/// on either backend (`Arc<dyn Store>`).
 pub trait Store: Send + Sync {
     /// Runs one command through the writer; returns after its commit.
     fn execute(&self, cmd: Command) -> Result<Reply, StoreError>;
@@ -37,4 +56,140 @@ pub trait Store: Send + Sync {
     fn transaction(&self, id: TxnId) -> Result<Option<Transaction>, StoreError>;
     /// Transactions matching a filter, newest first.
     fn transactions(&self, filter: &TxnFilter) -> Result<Vec<Transaction>, StoreError>;
+    /// Hands a command to the writer; `done` receives the answer after the commit.
+    fn submit_boxed(&self, cmd: Command, done: Done) -> Result<(), StoreError>;
+    /// Runs `f` on a read connection (a consistent snapshot on PostgreSQL).
+    fn with_reader(&self, f: &mut ReadFn<'_>) -> Result<(), StoreError>;
+    /// Runs `f` in one write transaction off the counter's path (init, admin), with the audit
+    /// chain's head.
+    fn with_setup(&self, f: &mut SetupFn<'_>) -> Result<(), StoreError>;
+    /// The policy in force.
+    fn policy(&self) -> &Policy;
+    /// The clock's time.
+    fn now(&self) -> jiff::Timestamp;
+    /// The engine behind the store.
+    fn dialect(&self) -> Dialect;
+
+    /// A terminal's state and open batch.
+    fn terminal(
+        &self,
+        id: &TerminalId,
+    ) -> Result<Result<engine::TerminalState, AccessRefused>, StoreError> {
+        read(self, |c| engine::load_terminal(c, id))
+    }
+    /// An issuer account.
+    fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        read(self, |c| query::load_account_in(c, id, false))
+    }
+    /// The money conservation check.
+    fn conservation(&self) -> Result<Conservation, StoreError> {
+        read(self, query::conservation_in)
+    }
+    /// Recomputes the audit chain.
+    fn verify_audit(&self) -> Result<Verification, StoreError> {
+        read(self, audit::verify_in)
+    }
+    /// The newest audit entries first.
+    fn audit_entries(&self, limit: u32, offset: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        read(self, |c| audit::entries_in(c, limit, offset))
+    }
+    /// A terminal's master key as hex, if it has one.
+    fn terminal_tmk(&self, id: &TerminalId) -> Result<Option<String>, StoreError> {
+        read(self, |c| terminal_keys::tmk_in(c, id))
+    }
+    /// An operator's stored password hash, failure count and lock (Unix micros).
+    fn operator_secret(
+        &self,
+        merchant: &MerchantId,
+        op: OperatorNo,
+    ) -> Result<Option<(String, u32, Option<i64>)>, StoreError> {
+        read(self, |c| auth::secret_in(c, merchant, op))
+    }
+    /// The stored host totals of a terminal's settled batch no. `batch` (the latest one).
+    fn settled_totals(&self, id: &TerminalId, batch: u32) -> Result<Option<Totals>, StoreError> {
+        read(self, |c| {
+            c.row(
+                "SELECT debit_fen, debit_count, credit_fen, credit_count FROM batches
+                 WHERE terminal_id = ?1 AND batch_no = ?2 AND settled_at IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                p![id.as_str(), batch],
+                |r| {
+                    Ok(Totals {
+                        debit_fen: r.i64(0)?,
+                        debit_count: r.u32(1)?,
+                        credit_fen: r.i64(2)?,
+                        credit_count: r.u32(3)?,
+                    })
+                },
+            )
+        })
+    }
+    /// Whether batch no. `batch` of a terminal holds a live transaction with voucher no. `v`.
+    fn voucher_in_batch(
+        &self,
+        id: &TerminalId,
+        batch: u32,
+        v: VoucherNo,
+    ) -> Result<bool, StoreError> {
+        let n = read(self, |c| {
+            c.one(
+                "SELECT COUNT(*) FROM txns WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3
+                 AND kind != 'reversal' AND training = 0",
+                p![id.as_str(), batch, v.value()],
+                |r| r.i64(0),
+            )
+        })?;
+        Ok(n > 0)
+    }
+    /// The newest sale of a terminal with voucher no. `v` in batch no. `batch` (training or
+    /// live as asked): what a re-charge (重新收款) names in 8583 field 61.
+    fn sale_by_voucher(
+        &self,
+        id: &TerminalId,
+        batch: u32,
+        v: VoucherNo,
+        training: bool,
+    ) -> Result<Option<TxnId>, StoreError> {
+        read(self, |c| {
+            c.row(
+                "SELECT id FROM txns WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3
+                 AND kind = 'sale' AND training = ?4 ORDER BY id DESC LIMIT 1",
+                p![id.as_str(), batch, v.value(), training],
+                |r| r.i64(0),
+            )
+        })
+        .map(|id| id.map(TxnId))
+    }
+}
+
+/// Runs `f` on one of `store`'s read connections and returns its result.
+pub fn read<S: Store + ?Sized, T>(
+    store: &S,
+    f: impl FnOnce(&dyn Sql) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut f = Some(f);
+    let mut out = None;
+    store.with_reader(&mut |c| {
+        if let Some(f) = f.take() {
+            out = Some(f(c)?);
+        }
+        Ok(())
+    })?;
+    out.ok_or(StoreError::WriterGone)
+}
+
+/// Runs `f` in one setup transaction of `store` and returns its result.
+pub fn setup<S: Store + ?Sized, T>(
+    store: &S,
+    f: impl FnOnce(&dyn Sql, &mut ChainHead) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut f = Some(f);
+    let mut out = None;
+    store.with_setup(&mut |c, head| {
+        if let Some(f) = f.take() {
+            out = Some(f(c, head)?);
+        }
+        Ok(())
+    })?;
+    out.ok_or(StoreError::WriterGone)
 }

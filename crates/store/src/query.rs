@@ -1,8 +1,11 @@
 //! Reads: listings with filters, lookups, the audit trail, and the conservation check.
 
+use crate::error::StoreError;
+use crate::p;
 use crate::rows::{TXN_COLUMNS, micros, txn_from_row};
+use crate::sql::{Sql, SqlExt, SqlRow, Value};
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use rusqlite::Connection;
 use suanpan_core::{Amount, PaymentMethod, Transaction, TxnKind, TxnStatus};
 use suanpan_issuer::{Account, CardStatus, Instrument};
 
@@ -47,51 +50,51 @@ pub struct TxnFilter {
 }
 
 impl TxnFilter {
-    fn where_clause(&self) -> (String, Vec<Box<dyn ToSql>>) {
+    fn where_clause<'a>(&'a self) -> (String, Vec<Value<'a>>) {
         let mut clauses: Vec<String> = Vec::new();
-        let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-        let mut add = |clause: &str, arg: Box<dyn ToSql>| {
+        let mut args: Vec<Value<'a>> = Vec::new();
+        let mut add = |clause: &str, arg: Value<'a>| {
             args.push(arg);
             clauses.push(clause.replace('?', &format!("?{}", args.len())));
         };
         if let Some(v) = self.from {
-            add("created_at >= ?", Box::new(micros(v)))
+            add("created_at >= ?", Value::Int(micros(v)))
         }
         if let Some(v) = self.to {
-            add("created_at < ?", Box::new(micros(v)))
+            add("created_at < ?", Value::Int(micros(v)))
         }
         if let Some(v) = self.min {
-            add("amount_fen >= ?", Box::new(v.fen()))
+            add("amount_fen >= ?", Value::Int(v.fen()))
         }
         if let Some(v) = self.max {
-            add("amount_fen <= ?", Box::new(v.fen()))
+            add("amount_fen <= ?", Value::Int(v.fen()))
         }
         if let Some(v) = self.kind {
-            add("kind = ?", Box::new(v.as_str()))
+            add("kind = ?", Value::Text(v.as_str()))
         }
         if let Some(v) = self.status {
-            add("status = ?", Box::new(v.as_str()))
+            add("status = ?", Value::Text(v.as_str()))
         }
         if let Some(v) = self.method {
-            add("method = ?", Box::new(v.as_str()))
+            add("method = ?", Value::Text(v.as_str()))
         }
         if let Some(v) = self.voucher {
-            add("voucher_no = ?", Box::new(v))
+            add("voucher_no = ?", Value::from(v))
         }
         if let Some(v) = &self.rrn {
-            add("rrn = ?", Box::new(v.clone()))
+            add("rrn = ?", Value::Text(v))
         }
         if let Some(v) = &self.operator {
-            add("operator = ?", Box::new(v.clone()))
+            add("operator = ?", Value::Text(v))
         }
         if let Some(v) = &self.terminal {
-            add("terminal_id = ?", Box::new(v.clone()))
+            add("terminal_id = ?", Value::Text(v))
         }
         if let Some(v) = &self.merchant {
-            add("merchant_id = ?", Box::new(v.clone()))
+            add("merchant_id = ?", Value::Text(v))
         }
         if let Some(v) = &self.card_fingerprint {
-            add("card_fp = ?", Box::new(v.clone()))
+            add("card_fp = ?", Value::Text(v))
         }
         if !self.include_hidden {
             clauses.push("hidden = 0".into());
@@ -105,10 +108,20 @@ impl TxnFilter {
     }
 }
 
+/// Turns a store error back into rusqlite's, for the read closures of `SqliteStore::read`.
+fn to_rusqlite(e: StoreError) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
 /// Lists transactions, newest first.
 pub fn list(conn: &Connection, f: &TxnFilter) -> rusqlite::Result<Vec<Transaction>> {
+    list_in(conn, f).map_err(to_rusqlite)
+}
+
+/// [`list`] on either backend.
+pub fn list_in(conn: &dyn Sql, f: &TxnFilter) -> Result<Vec<Transaction>, StoreError> {
     let mut out = Vec::new();
-    for_each(conn, f, |t| {
+    for_each_in(conn, f, &mut |t| {
         out.push(t);
         Ok(())
     })?;
@@ -121,80 +134,124 @@ pub fn for_each(
     f: &TxnFilter,
     mut each: impl FnMut(Transaction) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<()> {
+    for_each_in(conn, f, &mut |t| each(t).map_err(StoreError::from)).map_err(to_rusqlite)
+}
+
+/// [`for_each`] on either backend.
+pub fn for_each_in(
+    conn: &dyn Sql,
+    f: &TxnFilter,
+    each: &mut dyn FnMut(Transaction) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let (clause, args) = f.where_clause();
     let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
     let sql = format!(
         "SELECT {TXN_COLUMNS} FROM txns {clause} ORDER BY id DESC LIMIT {limit} OFFSET {}",
         f.offset
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
-    let mut rows = stmt.query(refs.as_slice())?;
-    while let Some(r) = rows.next()? {
-        each(txn_from_row(r)?)?;
-    }
-    Ok(())
+    conn.each_row(&sql, &args, &mut |r| each(txn_from_row(r)?))
 }
 
 /// Counts matching transactions (for progress bars).
 pub fn count(conn: &Connection, f: &TxnFilter) -> rusqlite::Result<u64> {
+    count_in(conn, f).map_err(to_rusqlite)
+}
+
+/// [`count`] on either backend.
+pub fn count_in(conn: &dyn Sql, f: &TxnFilter) -> Result<u64, StoreError> {
     let (clause, args) = f.where_clause();
-    let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
-    conn.query_row(
-        &format!("SELECT COUNT(*) FROM txns {clause}"),
-        refs.as_slice(),
-        |r| r.get(0),
-    )
+    let n = conn.one(&format!("SELECT COUNT(*) FROM txns {clause}"), &args, |r| {
+        r.i64(0)
+    })?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// One transaction.
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Transaction>> {
-    conn.prepare_cached(&format!("SELECT {TXN_COLUMNS} FROM txns WHERE id = ?1"))?
-        .query_row([id], txn_from_row)
-        .optional()
+    get_in(conn, id).map_err(to_rusqlite)
+}
+
+/// [`get`] on either backend.
+pub fn get_in(conn: &dyn Sql, id: i64) -> Result<Option<Transaction>, StoreError> {
+    conn.row(
+        &format!("SELECT {TXN_COLUMNS} FROM txns WHERE id = ?1"),
+        p![id],
+        txn_from_row,
+    )
 }
 
 /// A transaction's children (voids, refunds, completions, reversals of it).
 pub fn children(conn: &Connection, id: i64) -> rusqlite::Result<Vec<Transaction>> {
-    conn.prepare_cached(&format!(
-        "SELECT {TXN_COLUMNS} FROM txns WHERE original_id = ?1 ORDER BY id"
-    ))?
-    .query_map([id], txn_from_row)?
-    .collect()
+    children_in(conn, id).map_err(to_rusqlite)
+}
+
+/// [`children`] on either backend.
+pub fn children_in(conn: &dyn Sql, id: i64) -> Result<Vec<Transaction>, StoreError> {
+    conn.rows(
+        &format!("SELECT {TXN_COLUMNS} FROM txns WHERE original_id = ?1 ORDER BY id"),
+        p![id],
+        txn_from_row,
+    )
 }
 
 /// An issuer account.
 pub fn load_account(conn: &Connection, id: &str) -> rusqlite::Result<Option<Account>> {
-    conn.prepare_cached(
-        "SELECT id, kind, masked_pan, expiry, pin_hash, credit, status, pin_failures, method, name, balance_fen, held_fen
-         FROM accounts WHERE id = ?1",
-    )?
-    .query_row([id], |r| {
-        let kind: String = r.get(1)?;
-        let instrument = if kind == "card" {
-            let status: String = r.get(6)?;
-            Instrument::Card {
-                masked_pan: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                expiry: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                pin_hash: r.get(4)?,
-                credit: r.get(5)?,
-                status: CardStatus::parse(&status).unwrap_or(CardStatus::Lost),
-                pin_failures: r.get(7)?,
-            }
-        } else {
-            let method: String = r.get::<_, Option<String>>(8)?.unwrap_or_default();
-            Instrument::Wallet {
-                method: PaymentMethod::parse(&method).unwrap_or(PaymentMethod::QrUnionpay),
-                name: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
-            }
+    load_account_in(conn, id, false).map_err(to_rusqlite)
+}
+
+/// [`load_account`] on either backend; `lock` keeps the row locked until the commit
+/// (PostgreSQL writers).
+pub fn load_account_in(
+    conn: &dyn Sql,
+    id: &str,
+    lock: bool,
+) -> Result<Option<Account>, StoreError> {
+    // Constant texts, not `format!`: this runs for every sale on the writer.
+    macro_rules! account_sql {
+        ($lock:literal) => {
+            concat!(
+                "SELECT id, kind, masked_pan, expiry, pin_hash, credit, status, pin_failures, method, name, balance_fen, held_fen
+                 FROM accounts WHERE id = ?1",
+                $lock
+            )
         };
-        Ok(Account { id: r.get(0)?, instrument, balance_fen: r.get(10)?, held_fen: r.get(11)? })
+    }
+    let sql = match (lock, conn.dialect()) {
+        (true, crate::sql::Dialect::Postgres) => account_sql!(" FOR UPDATE"),
+        _ => account_sql!(""),
+    };
+    conn.row(sql, p![id], account_from_row)
+}
+
+fn account_from_row(r: &dyn SqlRow) -> Result<Account, StoreError> {
+    let kind = r.text(1)?;
+    let instrument = if kind == "card" {
+        let status = r.text(6)?;
+        Instrument::Card {
+            masked_pan: r.opt_text(2)?.unwrap_or_default(),
+            expiry: r.opt_text(3)?.unwrap_or_default(),
+            pin_hash: r.opt_text(4)?,
+            credit: r.flag(5)?,
+            status: CardStatus::parse(&status).unwrap_or(CardStatus::Lost),
+            pin_failures: r.u32(7)?,
+        }
+    } else {
+        let method = r.opt_text(8)?.unwrap_or_default();
+        Instrument::Wallet {
+            method: PaymentMethod::parse(&method).unwrap_or(PaymentMethod::QrUnionpay),
+            name: r.opt_text(9)?.unwrap_or_default(),
+        }
+    };
+    Ok(Account {
+        id: r.text(0)?,
+        instrument,
+        balance_fen: r.i64(10)?,
+        held_fen: r.i64(11)?,
     })
-    .optional()
 }
 
 /// Inserts an issuer account (init, demo seeding).
-pub fn insert_account(conn: &Connection, a: &Account) -> rusqlite::Result<()> {
+pub fn insert_account(conn: &dyn Sql, a: &Account) -> Result<(), StoreError> {
     let (kind, masked, expiry, pin, credit, status, method, name) = match &a.instrument {
         Instrument::Card {
             masked_pan,
@@ -205,9 +262,9 @@ pub fn insert_account(conn: &Connection, a: &Account) -> rusqlite::Result<()> {
             ..
         } => (
             "card",
-            Some(masked_pan.clone()),
-            Some(expiry.clone()),
-            pin_hash.clone(),
+            Some(masked_pan.as_str()),
+            Some(expiry.as_str()),
+            pin_hash.as_deref(),
             *credit,
             status.as_str(),
             None,
@@ -221,13 +278,13 @@ pub fn insert_account(conn: &Connection, a: &Account) -> rusqlite::Result<()> {
             false,
             "active",
             Some(method.as_str()),
-            Some(name.clone()),
+            Some(name.as_str()),
         ),
     };
-    conn.execute(
+    conn.exec(
         "INSERT INTO accounts (id, kind, masked_pan, expiry, pin_hash, credit, status, method, name, balance_fen, held_fen, initial_fen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?10)",
-        params![a.id, kind, masked, expiry, pin, credit, status, method, name, a.balance_fen, a.held_fen],
+        p![&a.id, kind, masked, expiry, pin, credit, status, method, name, a.balance_fen, a.held_fen],
     )?;
     Ok(())
 }
@@ -252,25 +309,30 @@ impl Conservation {
 
 /// Computes the conservation equation from the journal and the issuer's accounts.
 pub fn conservation(conn: &Connection) -> rusqlite::Result<Conservation> {
-    let (initial_fen, balances_fen): (i64, i64) = conn.query_row(
-        "SELECT COALESCE(SUM(initial_fen),0), COALESCE(SUM(balance_fen),0) FROM accounts",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+    conservation_in(conn).map_err(to_rusqlite)
+}
+
+/// [`conservation`] on either backend.
+pub fn conservation_in(conn: &dyn Sql) -> Result<Conservation, StoreError> {
+    let (initial_fen, balances_fen) = conn.one(
+        "SELECT CAST(COALESCE(SUM(initial_fen),0) AS BIGINT), CAST(COALESCE(SUM(balance_fen),0) AS BIGINT) FROM accounts",
+        p![],
+        |r| Ok((r.i64(0)?, r.i64(1)?)),
     )?;
     // A sale that was voided still moved money twice (out, then back by its void row), so
     // voided originals count as debits and their voids as credits; reversed ones count nowhere.
-    let journal: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(CASE
+    let journal = conn.one(
+        "SELECT CAST(COALESCE(SUM(CASE
             WHEN kind IN ('sale', 'completion') AND status IN ('approved', 'partially_refunded', 'refunded', 'voided') THEN amount_fen
             WHEN kind IN ('refund', 'void', 'completion_void') AND status = 'approved' THEN -amount_fen
-            ELSE 0 END), 0) FROM txns WHERE training = 0",
-        [],
-        |r| r.get(0),
+            ELSE 0 END), 0) AS BIGINT) FROM txns WHERE training = 0",
+        p![],
+        |r| r.i64(0),
     )?;
-    let purged: i64 = conn.query_row(
+    let purged = conn.one(
         "SELECT value FROM counters WHERE name = 'purged_net_fen'",
-        [],
-        |r| r.get(0),
+        p![],
+        |r| r.i64(0),
     )?;
     Ok(Conservation {
         initial_fen,

@@ -1,14 +1,17 @@
 //! The embedded store: SQLite in WAL mode with `synchronous=FULL`, one writer thread doing
 //! group commit, and a separate connection for reads.
 
-use crate::Store;
 use crate::audit::{self, AuditEntry, ChainHead, Verification};
 use crate::command::{Command, Reply};
-use crate::engine::{self, Ctx};
+use crate::engine;
 use crate::error::StoreError;
 use crate::query::{self, Conservation, TxnFilter};
-use crossbeam_channel::{Receiver, Sender, bounded};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use crate::sql::{Dialect, Sql};
+pub use crate::writer::{GROUP_COMMIT_MAX, Pending};
+use crate::writer::{GroupError, GroupRunner, Queue, writer_loop};
+use crate::{Done, ReadFn, SetupFn, Store};
+use crossbeam_channel::bounded;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
@@ -24,8 +27,6 @@ pub const DB_FILE: &str = "suanpan.db";
 pub const SCHEMA_VERSION: i64 = 2;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
-/// Commands one group commit takes at most.
-pub const GROUP_COMMIT_MAX: usize = 1_024;
 /// How long a writer waits for another process's write lock before it gives up.
 pub const BUSY_WAIT_MS_MAX: u64 = 30_000;
 /// After this long waiting for the lock, the wait is reported (not silent).
@@ -57,35 +58,11 @@ impl Default for OpenOptions {
     }
 }
 
-struct Job {
-    cmd: Command,
-    /// Taken when answered; a job dropped with its target still here was never answered.
-    reply: Option<Target>,
-}
-
-/// Where a job's answer goes.
-enum Target {
-    /// A caller blocked in [`Pending::wait`].
-    Slot(Arc<Slot>),
-    /// A callback (an async caller's oneshot), run on the writer thread: it must be quick.
-    Callback(Box<dyn FnOnce(Result<Reply, StoreError>) + Send>),
-}
-
-impl Job {
-    fn answer(&mut self, answer: Result<Reply, StoreError>) {
-        match self.reply.take() {
-            Some(Target::Slot(slot)) => slot.put(answer),
-            Some(Target::Callback(f)) => f(answer),
-            None => {}
-        }
-    }
-}
-
 /// The SQLite store.
 pub struct SqliteStore {
     path: PathBuf,
     reader: Mutex<Connection>,
-    jobs: Option<Sender<Job>>,
+    jobs: Queue,
     writer: Option<JoinHandle<()>>,
     checkpointer: Option<Checkpointer>,
     policy: Policy,
@@ -162,17 +139,23 @@ impl SqliteStore {
         let restart_due = Arc::new(AtomicBool::new(false));
         let checkpointer = Checkpointer::start(&path, restart_due.clone())?;
         let reader = connect(&path, false)?;
-        let (tx, rx) = bounded::<Job>(WRITER_QUEUE_MAX);
+        let (tx, rx) = bounded(WRITER_QUEUE_MAX);
         let policy = opts.policy.clone();
         let clock = opts.clock.clone();
         let writer = std::thread::Builder::new()
             .name("suanpan-writer".into())
-            .spawn(move || writer_loop(write, rx, opts, restart_due))
+            .spawn(move || {
+                let runner = SqliteWriter {
+                    conn: write,
+                    restart_due,
+                };
+                writer_loop(runner, rx, opts)
+            })
             .map_err(|e| StoreError::Sqlite(e.to_string()))?;
         Ok(SqliteStore {
             path,
             reader: Mutex::new(reader),
-            jobs: Some(tx),
+            jobs: Queue(Some(tx)),
             writer: Some(writer),
             checkpointer: Some(checkpointer),
             policy,
@@ -207,6 +190,18 @@ impl SqliteStore {
         Ok(f(&conn)?)
     }
 
+    /// Runs `f` on the read connection through the backend-neutral [`Sql`] layer.
+    pub fn read_sql<T>(
+        &self,
+        f: impl FnOnce(&dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| StoreError::Sqlite("reader poisoned".into()))?;
+        f(&*conn)
+    }
+
     /// Runs `f` in one write transaction on a separate connection (setup and admin work that
     /// is not on the counter's path: init, registering terminals).
     pub fn setup<T>(
@@ -215,7 +210,7 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let mut conn = connect(&self.path, false)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut head = ChainHead::read(&tx)?;
+        let mut head = ChainHead::read(&*tx)?;
         let out = f(&tx, &mut head)?;
         tx.commit()?;
         Ok(out)
@@ -223,21 +218,17 @@ impl SqliteStore {
 
     /// The audit entries, newest first.
     pub fn audit_entries(&self, limit: u32, offset: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read(|c| {
-            c.prepare("SELECT seq, at, actor, action, target, reason, outcome, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?1 OFFSET ?2")?
-                .query_map(params![limit.min(query::LIST_ROWS_MAX), offset], audit::entry_from_row)?
-                .collect()
-        })
+        self.read_sql(|c| audit::entries_in(c, limit, offset))
     }
 
     /// Recomputes the audit chain.
     pub fn verify_audit(&self) -> Result<Verification, StoreError> {
-        self.read(audit::verify)
+        self.read_sql(audit::verify_in)
     }
 
     /// The money conservation check.
     pub fn conservation(&self) -> Result<Conservation, StoreError> {
-        self.read(query::conservation)
+        self.read_sql(query::conservation_in)
     }
 
     /// An operator's stored password hash and lock state.
@@ -246,14 +237,7 @@ impl SqliteStore {
         merchant: &MerchantId,
         op: OperatorNo,
     ) -> Result<Option<(String, u32, Option<i64>)>, StoreError> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT password_hash, failures, locked_until FROM operators WHERE merchant_id = ?1 AND operator_no = ?2",
-                params![merchant.as_str(), op.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-        })
+        self.read_sql(|c| crate::auth::secret_in(c, merchant, op))
     }
 
     /// A terminal's state and open batch.
@@ -262,57 +246,7 @@ impl SqliteStore {
         id: &TerminalId,
     ) -> Result<Result<engine::TerminalState, suanpan_core::refusal::AccessRefused>, StoreError>
     {
-        let conn = self
-            .reader
-            .lock()
-            .map_err(|_| StoreError::Sqlite("reader poisoned".into()))?;
-        engine::load_terminal(&conn, id)
-    }
-}
-
-/// A command handed to the writer whose answer has not been collected yet.
-pub struct Pending(Arc<Slot>);
-
-/// Where the writer leaves one answer. A mutex and a condition variable, not a channel: a
-/// waiting caller parks at once instead of spinning, which matters with hundreds of callers
-/// on two cores.
-#[derive(Default)]
-struct Slot {
-    answer: Mutex<Option<Result<Reply, StoreError>>>,
-    ready: Condvar,
-}
-
-impl Slot {
-    fn put(&self, answer: Result<Reply, StoreError>) {
-        if let Ok(mut a) = self.answer.lock() {
-            *a = Some(answer);
-            self.ready.notify_one();
-        }
-    }
-}
-
-impl Drop for Job {
-    /// A job dropped unanswered (the writer panicked or stopped) must not leave its caller
-    /// waiting forever.
-    fn drop(&mut self) {
-        self.answer(Err(StoreError::WriterGone));
-    }
-}
-
-impl Pending {
-    /// Waits for the command's commit and answer.
-    pub fn wait(self) -> Result<Reply, StoreError> {
-        let mut answer = self.0.answer.lock().map_err(|_| StoreError::WriterGone)?;
-        loop {
-            if let Some(a) = answer.take() {
-                return a;
-            }
-            answer = self
-                .0
-                .ready
-                .wait(answer)
-                .map_err(|_| StoreError::WriterGone)?;
-        }
+        self.read_sql(|c| engine::load_terminal(c, id))
     }
 }
 
@@ -321,14 +255,7 @@ impl SqliteStore {
     /// share group commits (a host with many connections, a load test). The answer still
     /// arrives only after the commit.
     pub fn submit(&self, cmd: Command) -> Result<Pending, StoreError> {
-        let slot = Arc::new(Slot::default());
-        let jobs = self.jobs.as_ref().ok_or(StoreError::WriterGone)?;
-        jobs.send(Job {
-            cmd,
-            reply: Some(Target::Slot(slot.clone())),
-        })
-        .map_err(|_| StoreError::WriterGone)?;
-        Ok(Pending(slot))
+        self.jobs.submit(cmd)
     }
 
     /// Hands a command to the writer; `done` receives the answer after the commit, on the
@@ -339,24 +266,14 @@ impl SqliteStore {
         cmd: Command,
         done: impl FnOnce(Result<Reply, StoreError>) + Send + 'static,
     ) -> Result<(), StoreError> {
-        let jobs = self.jobs.as_ref().ok_or(StoreError::WriterGone)?;
-        let job = Job {
-            cmd,
-            reply: Some(Target::Callback(Box::new(done))),
-        };
-        jobs.send(job).map_err(|e| {
-            // The job comes back unsent: answer nobody twice.
-            let mut job = e.into_inner();
-            job.reply = None;
-            StoreError::WriterGone
-        })
+        self.jobs.submit_with(cmd, Box::new(done))
     }
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         // Closing the channel lets the writer finish its queue and stop.
-        self.jobs.take();
+        self.jobs.0.take();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
@@ -432,11 +349,35 @@ impl Store for SqliteStore {
     }
 
     fn transaction(&self, id: TxnId) -> Result<Option<Transaction>, StoreError> {
-        self.read(|c| query::get(c, id.0))
+        self.read_sql(|c| query::get_in(c, id.0))
     }
 
     fn transactions(&self, filter: &TxnFilter) -> Result<Vec<Transaction>, StoreError> {
-        self.read(|c| query::list(c, filter))
+        self.read_sql(|c| query::list_in(c, filter))
+    }
+
+    fn submit_boxed(&self, cmd: Command, done: Done) -> Result<(), StoreError> {
+        self.jobs.submit_with(cmd, done)
+    }
+
+    fn with_reader(&self, f: &mut ReadFn<'_>) -> Result<(), StoreError> {
+        self.read_sql(f)
+    }
+
+    fn with_setup(&self, f: &mut SetupFn<'_>) -> Result<(), StoreError> {
+        self.setup(|tx, head| f(tx, head))
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
     }
 }
 
@@ -480,30 +421,34 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The writer: takes a group of queued commands, runs them in one transaction (each inside a
-/// savepoint, so one failing command does not undo the others), commits, then answers.
-fn writer_loop(
-    mut conn: Connection,
-    jobs: Receiver<Job>,
-    opts: OpenOptions,
+/// The SQLite writer connection and its WAL housekeeping.
+struct SqliteWriter {
+    conn: Connection,
     restart_due: Arc<AtomicBool>,
-) {
-    while let Ok(first) = jobs.recv() {
-        let mut group = Vec::with_capacity(64);
-        group.push(first);
-        while group.len() < GROUP_COMMIT_MAX {
-            match jobs.try_recv() {
-                Ok(j) => group.push(j),
-                Err(_) => break,
-            }
-        }
-        let results = run_group(&mut conn, &group, &opts);
-        for (mut job, result) in group.into_iter().zip(results) {
-            // A caller that went away no longer needs its answer; its commit stands.
-            job.answer(result);
-        }
-        if restart_due.swap(false, std::sync::atomic::Ordering::Relaxed) {
-            restart_wal(&conn);
+}
+
+impl GroupRunner for SqliteWriter {
+    /// `BEGIN IMMEDIATE` takes SQLite's write lock for the whole group: every decision,
+    /// also another process's, is serialized.
+    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Vec<Reply>, GroupError> {
+        let around = |e: rusqlite::Error| GroupError::Transaction(e.into());
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(around)?;
+        let mut chain = ChainHead::read(&*tx).map_err(GroupError::Transaction)?;
+        let replies = crate::writer::apply_group(&*tx, &mut chain, cmds, opts)
+            .map_err(GroupError::Command)?;
+        tx.commit().map_err(around)?;
+        Ok(replies)
+    }
+
+    fn between_groups(&mut self) {
+        if self
+            .restart_due
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            restart_wal(&self.conn);
         }
     }
 }
@@ -515,99 +460,5 @@ fn restart_wal(conn: &Connection) {
         Ok(0) => {}
         Ok(_) => tracing::debug!("WAL restart deferred: a reader still uses the log"),
         Err(e) => tracing::warn!(error = %e, "WAL restart failed; will retry"),
-    }
-}
-
-fn run_group(
-    conn: &mut Connection,
-    group: &[Job],
-    opts: &OpenOptions,
-) -> Vec<Result<Reply, StoreError>> {
-    let cmds: Vec<&Command> = group.iter().map(|j| &j.cmd).collect();
-    // How many commands share one commit: the number that explains the write path's speed.
-    metrics::histogram!("suanpan_store_group_size").record(group.len() as f64);
-    let started = std::time::Instant::now();
-    let answers = run_group_once(conn, group, &cmds, opts);
-    metrics::histogram!("suanpan_store_group_seconds").record(started.elapsed().as_secs_f64());
-    answers
-}
-
-fn run_group_once(
-    conn: &mut Connection,
-    group: &[Job],
-    cmds: &[&Command],
-    opts: &OpenOptions,
-) -> Vec<Result<Reply, StoreError>> {
-    match run_all(conn, cmds, opts) {
-        Ok(replies) => replies.into_iter().map(Ok).collect(),
-        // One command failed: nothing of the group was committed. Run each command in its own
-        // transaction so one failure does not fail the others (the rare, slow path; the
-        // common path needs no savepoint per command).
-        Err(GroupError::Command(_)) if group.len() > 1 => group
-            .iter()
-            .map(|j| {
-                run_all(conn, &[&j.cmd], opts)
-                    .map(|mut v| v.remove(0))
-                    .map_err(GroupError::into_inner)
-            })
-            .collect(),
-        Err(e) => {
-            let e = e.into_inner();
-            tracing::error!(error = %e, commands = group.len(), "group commit failed; nothing of it was saved");
-            group.iter().map(|_| Err(clone_error(&e))).collect()
-        }
-    }
-}
-
-/// Where a group failed: in a command (worth retrying the others alone) or around it
-/// (begin/commit: busy, disk full — retrying one by one would only fail again, slower).
-enum GroupError {
-    Command(StoreError),
-    Transaction(StoreError),
-}
-
-impl GroupError {
-    fn into_inner(self) -> StoreError {
-        match self {
-            GroupError::Command(e) | GroupError::Transaction(e) => e,
-        }
-    }
-}
-
-/// Runs commands in one transaction and commits; all or nothing.
-fn run_all(
-    conn: &mut Connection,
-    cmds: &[&Command],
-    opts: &OpenOptions,
-) -> Result<Vec<Reply>, GroupError> {
-    let around = |e: rusqlite::Error| GroupError::Transaction(e.into());
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(around)?;
-    let mut chain = ChainHead::read(&tx).map_err(around)?;
-    let now = opts.clock.now();
-    let mut cache = engine::GroupCache::default();
-    let mut replies = Vec::with_capacity(cmds.len());
-    for cmd in cmds {
-        let mut ctx = Ctx {
-            conn: &tx,
-            policy: &opts.policy,
-            now,
-            issuer: opts.issuer.as_ref(),
-            chain: &mut chain,
-            cache: &mut cache,
-        };
-        replies.push(engine::apply(&mut ctx, cmd).map_err(GroupError::Command)?);
-    }
-    engine::flush(&tx, &mut cache).map_err(GroupError::Command)?;
-    tx.commit().map_err(around)?;
-    Ok(replies)
-}
-
-fn clone_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Busy => StoreError::Busy,
-        StoreError::DiskFull => StoreError::DiskFull,
-        other => StoreError::Sqlite(other.to_string()),
     }
 }

@@ -130,7 +130,7 @@ fn two_store_instances_share_one_file() {
     let start = h.balance("approve");
     let barrier = Barrier::new(2);
     let sold: Vec<_> = std::thread::scope(|s| {
-        let stores: [&dyn Store; 2] = [&h.store, &other];
+        let stores: [&dyn Store; 2] = [&*h.store, &*other];
         let handles: Vec<_> = stores
             .into_iter()
             .map(|store| {
@@ -184,7 +184,7 @@ fn racing_refunds_never_exceed_the_original() {
     let sale = approved(h.sale(1_000, "approve"));
     let barrier = Barrier::new(2);
     let approved_fen: i64 = std::thread::scope(|s| {
-        let stores: [&dyn Store; 2] = [&h.store, &other];
+        let stores: [&dyn Store; 2] = [&*h.store, &*other];
         let handles: Vec<_> = stores
             .into_iter()
             .map(|store| {

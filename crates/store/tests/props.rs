@@ -323,14 +323,15 @@ fn check(h: &Harness) {
     }
 
     // Every settled batch's stored totals equal its transactions' totals computed here.
-    let batches: Vec<(u32, Totals)> = h
-        .store
-        .read(|c| {
-            c.prepare("SELECT batch_no, debit_fen, debit_count, credit_fen, credit_count FROM batches WHERE settled_at IS NOT NULL")?
-                .query_map([], |r| Ok((r.get(0)?, Totals { debit_fen: r.get(1)?, debit_count: r.get(2)?, credit_fen: r.get(3)?, credit_count: r.get(4)? })))?
-                .collect()
-        })
-        .expect("batches");
+    let batches: Vec<(u32, Totals)> = suanpan_store::read(&*h.store, |c| {
+        use suanpan_store::sql::SqlExt;
+        c.rows(
+            "SELECT batch_no, debit_fen, debit_count, credit_fen, credit_count FROM batches WHERE settled_at IS NOT NULL",
+            &[],
+            |r| Ok((r.u32(0)?, Totals { debit_fen: r.i64(1)?, debit_count: r.u32(2)?, credit_fen: r.i64(3)?, credit_count: r.u32(4)? })),
+        )
+    })
+    .expect("batches");
     for (no, stored) in batches {
         let txns: Vec<Transaction> = all
             .iter()

@@ -360,27 +360,50 @@ pub fn assert_refusal(v: &Value, msg: &str) {
     assert!(!r.trim().is_empty(), "no remedy: {v:#}");
 }
 
-/// A `serve` process that is killed when the test ends, also when it fails midway.
-pub struct Server(pub std::process::Child);
+/// A `serve` process, killed (SIGKILL) when dropped, also when a test fails midway.
+pub struct ServeProcess(pub std::process::Child);
 
-impl Server {
-    /// SIGKILL and reap.
+impl ServeProcess {
+    /// Kills the process with SIGKILL and reaps it.
     pub fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
-impl Drop for Server {
+impl Drop for ServeProcess {
     fn drop(&mut self) {
         self.kill();
     }
 }
 
+/// Spawns a `--json serve …` command line and reads its JSON announcement (addresses, demo
+/// data), which ends with a line `}`.
+pub fn spawn_serve(c: &mut std::process::Command) -> (ServeProcess, Value) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn serve: {e}"));
+    let mut child = ServeProcess(child);
+    let stdout = child.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let mut text = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap_or_else(|e| panic!("serve output: {e}"));
+        text.push_str(&line);
+        if line == "}" {
+            break;
+        }
+    }
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("announcement {text:?}: {e}"));
+    (child, v)
+}
+
 /// Starts `serve` (8583 on `addr`, HTTP on any port) and reads its JSON announcement;
 /// returns the process, the 8583 address and the announcement.
-pub fn serve_at(dir: &Path, demo: bool, addr: &str) -> (Server, std::net::SocketAddr, Value) {
-    use std::io::{BufRead, BufReader};
+pub fn serve_at(dir: &Path, demo: bool, addr: &str) -> (ServeProcess, std::net::SocketAddr, Value) {
     let mut c = std::process::Command::new(bin());
     c.arg("--data-dir")
         .arg(dir)
@@ -390,22 +413,7 @@ pub fn serve_at(dir: &Path, demo: bool, addr: &str) -> (Server, std::net::Socket
     if demo {
         c.arg("--demo");
     }
-    let child = c
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning serve: {e}"));
-    let mut server = Server(child);
-    let stdout = server.0.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let mut text = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap_or_else(|e| panic!("{e}"));
-        text.push_str(&line);
-        if line == "}" {
-            break;
-        }
-    }
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let (server, v) = spawn_serve(&mut c);
     let addr = v["iso8583_addr"].as_str().unwrap_or_default();
     let addr = addr.parse().unwrap_or_else(|e| panic!("{e}: {addr}"));
     (server, addr, v)

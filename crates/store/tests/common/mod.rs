@@ -21,11 +21,77 @@ use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL};
 use suanpan_store::audit::AuditEntry;
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::query::{self, Conservation};
+use suanpan_store::query::Conservation;
 use suanpan_store::sqlite::DB_FILE;
 use suanpan_store::{
-    Command, Fingerprinter, Instrument, OpenOptions, Reply, SqliteStore, Store, TxnFilter,
+    Command, Fingerprinter, Instrument, OpenOptions, PgOptions, PgStore, Reply, SqliteStore, Store,
+    TxnFilter,
 };
+
+/// Which backend a test binary runs its suite on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store, in a temporary directory.
+    Sqlite,
+    /// PostgreSQL at `SUANPAN_TEST_DATABASE_URL`, in a schema of its own per test.
+    Postgres,
+}
+
+/// The variable that names the test database; PostgreSQL tests are skipped without it.
+pub const TEST_DATABASE_ENV: &str = "SUANPAN_TEST_DATABASE_URL";
+
+/// The PostgreSQL URL of the test run, if any.
+pub fn test_database_url() -> Option<String> {
+    std::env::var(TEST_DATABASE_ENV)
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Says once per test that it did not run, and why.
+pub fn skipped() {
+    eprintln!("skipped: {TEST_DATABASE_ENV} is not set (PostgreSQL tests need it)");
+}
+
+/// A schema name no other test (of this or a parallel run) uses.
+fn fresh_schema() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("t_{}_{}_{}", std::process::id(), n, nanos)
+}
+
+/// The demo passwords' argon2id hashes, made once per test binary (hashing is slow in debug
+/// builds and every PostgreSQL test seeds its own schema).
+fn demo_hash(password: &str) -> String {
+    static HASHES: OnceLock<std::collections::HashMap<&'static str, String>> = OnceLock::new();
+    HASHES
+        .get_or_init(|| {
+            suanpan_store::admin::DEMO_OPERATORS
+                .iter()
+                .map(|(_, pw, _)| (*pw, suanpan_store::auth::hash_password(pw)))
+                .collect()
+        })
+        .get(password)
+        .cloned()
+        .unwrap_or_else(|| suanpan_store::auth::hash_password(password))
+}
+
+/// Drops a test's PostgreSQL schema when the harness goes (after its store closed).
+pub struct SchemaGuard {
+    pub url: String,
+    pub schema: String,
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        if let Err(e) = suanpan_store::pg::drop_schema(&self.url, &self.schema) {
+            eprintln!("could not drop test schema {}: {e}", self.schema);
+        }
+    }
+}
 
 /// The fingerprint key of every test store (fixed, so fingerprints are stable across opens).
 pub const PAN_KEY: [u8; 32] = [7; 32];
@@ -173,19 +239,76 @@ pub struct Snapshot {
     pub audit_seq: i64,
 }
 
-/// A store under test. Field order matters: the store closes before its directory goes.
+/// A store under test. Field order matters: the store closes before its directory or schema
+/// goes.
 pub struct Harness {
-    pub store: SqliteStore,
+    pub store: Box<dyn Store>,
     pub clock: Arc<FixedClock>,
     pub fp: Fingerprinter,
     pub dir: PathBuf,
+    pub backend: Backend,
+    /// PostgreSQL: where the store lives (for a second node on the same schema).
+    pub pg: Option<PgOptions>,
     _tmp: Option<tempfile::TempDir>,
+    _schema: Option<SchemaGuard>,
 }
 
 impl Harness {
     /// A fresh seeded store with the default policy.
     pub fn new() -> Harness {
         Harness::with_policy(Policy::default())
+    }
+
+    /// A fresh seeded store on `backend`; `None` when that backend is not available
+    /// (PostgreSQL without [`TEST_DATABASE_ENV`]).
+    pub fn on(backend: Backend) -> Option<Harness> {
+        Harness::with_policy_on(backend, Policy::default())
+    }
+
+    /// [`Harness::on`] with `policy`.
+    pub fn with_policy_on(backend: Backend, policy: Policy) -> Option<Harness> {
+        match backend {
+            Backend::Sqlite => Some(Harness::with_policy(policy)),
+            Backend::Postgres => Harness::postgres(policy),
+        }
+    }
+
+    /// [`Harness::seeded_from_scratch`] on `backend`.
+    pub fn seeded_from_scratch_on(backend: Backend) -> Option<Harness> {
+        match backend {
+            Backend::Sqlite => Some(Harness::seeded_from_scratch()),
+            // Every PostgreSQL harness is seeded through the real path.
+            Backend::Postgres => Harness::postgres(Policy::default()),
+        }
+    }
+
+    /// A PostgreSQL store in a fresh schema, seeded through `create` + `seed_demo_with`.
+    fn postgres(policy: Policy) -> Option<Harness> {
+        let url = test_database_url()?;
+        let schema = fresh_schema();
+        let guard = SchemaGuard {
+            url: url.clone(),
+            schema: schema.clone(),
+        };
+        let pg = PgOptions {
+            url,
+            schema: Some(schema),
+        };
+        let clock = Arc::new(FixedClock::new(start()));
+        let store = PgStore::create(pg.clone(), options(policy, clock.clone()))
+            .expect("create PostgreSQL store");
+        suanpan_store::admin::seed_demo_with(&store, &fingerprinter(), &demo_hash)
+            .expect("seed demo");
+        Some(Harness {
+            store: Box::new(store),
+            clock,
+            fp: fingerprinter(),
+            dir: PathBuf::new(),
+            backend: Backend::Postgres,
+            pg: Some(pg),
+            _tmp: None,
+            _schema: Some(guard),
+        })
     }
 
     /// A fresh seeded store with `policy`.
@@ -206,11 +329,14 @@ impl Harness {
         store.seed_demo(&fingerprinter()).expect("seed demo");
         std::fs::write(tmp.path().join(PAN_KEY_FILE), hex::encode(PAN_KEY)).expect("pan.key");
         Harness {
-            store,
+            store: Box::new(store),
             clock,
             fp: fingerprinter(),
             dir: tmp.path().to_owned(),
+            backend: Backend::Sqlite,
+            pg: None,
             _tmp: Some(tmp),
+            _schema: None,
         }
     }
 
@@ -219,21 +345,25 @@ impl Harness {
         let clock = Arc::new(FixedClock::new(start()));
         let store = SqliteStore::open(dir, options(policy, clock.clone())).expect("open store");
         Harness {
-            store,
+            store: Box::new(store),
             clock,
             fp: fingerprinter(),
             dir: dir.to_owned(),
+            backend: Backend::Sqlite,
+            pg: None,
             _tmp: None,
+            _schema: None,
         }
     }
 
-    /// A second, independent store on the same directory (as another process would open it).
-    pub fn open_another(&self) -> SqliteStore {
-        SqliteStore::open(
-            &self.dir,
-            options(self.store.policy().clone(), self.clock.clone()),
-        )
-        .expect("open second store")
+    /// A second, independent store on the same data (as another process, or another node,
+    /// would open it).
+    pub fn open_another(&self) -> Box<dyn Store> {
+        let opts = options(self.store.policy().clone(), self.clock.clone());
+        match &self.pg {
+            Some(pg) => Box::new(PgStore::open(pg.clone(), opts).expect("open second node")),
+            None => Box::new(SqliteStore::open(&self.dir, opts).expect("open second store")),
+        }
     }
 
     // --- clock ---------------------------------------------------------------------------
@@ -433,7 +563,7 @@ impl Harness {
 
     pub fn account(&self, id: &str) -> Account {
         self.store
-            .read(|c| query::load_account(c, id))
+            .account(id)
             .expect("read")
             .unwrap_or_else(|| panic!("account {id} missing"))
     }

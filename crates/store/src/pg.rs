@@ -1,0 +1,660 @@
+//! The PostgreSQL store: the same engine and group-commit write path as SQLite, on a database
+//! that several host processes (nodes) share.
+//!
+//! Each process has one writer thread (one PostgreSQL transaction per group) and a small pool
+//! of read connections. Connections are `tokio-postgres` clients whose IO runs on a private
+//! runtime thread; callers wait for answers with a plain executor, so the store can be used
+//! from any thread, also from inside the host's tokio runtime, without nesting runtimes.
+//!
+//! What makes several nodes safe is the database: the audit chain's lock (one total order of
+//! audit entries), `SELECT … FOR UPDATE` on the terminal, the original and the issuer account,
+//! the partial unique index "one approved void per original", `CHECK (refunded_fen <=
+//! amount_fen)`, and RRNs from a sequence.
+
+use crate::audit::ChainHead;
+use crate::command::{Command, Reply};
+use crate::error::StoreError;
+use crate::query::{self, TxnFilter};
+use crate::sql::{Dialect, Sql, SqlRow, Value, dollar_params};
+use crate::sqlite::{OpenOptions, WRITER_QUEUE_MAX};
+use crate::writer::{GroupError, GroupRunner, Pending, Queue, writer_loop};
+use crate::{Done, ReadFn, SetupFn, Store};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use suanpan_core::clock::Clock;
+use suanpan_core::{Policy, Transaction, TxnId};
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, NoTls, Statement};
+
+/// The schema version of `pg_schema.sql`.
+pub const PG_SCHEMA_VERSION: i64 = 1;
+/// Read connections kept open per process; more readers at once connect and close again.
+pub const READERS_KEPT_MAX: usize = 8;
+/// Statements one connection keeps prepared; past it the cache starts over.
+pub const STATEMENTS_CACHED_MAX: usize = 256;
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// `postgres://user@host:port/db` (libpq URL or key=value form).
+    pub url: String,
+    /// The schema holding Suanpan's tables (`None`: `public`). Tests use one schema each.
+    pub schema: Option<String>,
+}
+
+impl PgOptions {
+    /// Options for `url`, in the default schema.
+    pub fn new(url: &str) -> PgOptions {
+        PgOptions {
+            url: url.to_owned(),
+            schema: None,
+        }
+    }
+
+    fn config(&self) -> Result<tokio_postgres::Config, StoreError> {
+        if let Some(s) = &self.schema
+            && (s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+        {
+            return Err(StoreError::Invalid(format!(
+                "schema name {s:?}: use lowercase letters, digits and _"
+            )));
+        }
+        let mut config: tokio_postgres::Config = self
+            .url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        // Names the process's connections in pg_stat_activity (operators; the tests find a
+        // store's connections by it).
+        if config.get_application_name().is_none() {
+            config.application_name(self.application_name());
+        }
+        Ok(config)
+    }
+
+    /// `suanpan` or `suanpan/<schema>`: the connections' `application_name`.
+    pub fn application_name(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("suanpan/{s}"),
+            None => "suanpan".to_owned(),
+        }
+    }
+}
+
+/// Whether a `--database` value names PostgreSQL.
+pub fn is_postgres_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => StoreError::Sqlite(format!(
+            "postgres {}: {}{}",
+            db.code().code(),
+            db.message(),
+            db.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+        )),
+        None => StoreError::Sqlite(format!("postgres: {e}")),
+    }
+}
+
+// ----- the runtime that drives the connections -------------------------------------------------
+
+/// A tokio runtime on a thread of its own; it runs the connections' IO tasks only.
+struct IoThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl IoThread {
+    fn start() -> Result<IoThread, StoreError> {
+        let (htx, hrx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("suanpan-pg-io".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = htx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = htx.send(Ok(rt.handle().clone()));
+                rt.block_on(async {
+                    let _ = stopped.await;
+                });
+            })
+            .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+        let handle = hrx
+            .recv()
+            .map_err(|_| StoreError::Sqlite("postgres IO thread did not start".into()))?
+            .map_err(StoreError::Sqlite)?;
+        Ok(IoThread {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for IoThread {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ----- one connection --------------------------------------------------------------------------
+
+/// One PostgreSQL connection, used by one thread at a time, with its prepared statements.
+pub struct PgConn {
+    client: Client,
+    stmts: RefCell<HashMap<String, Statement>>,
+    /// The writer's connection runs its IO on a runtime of its own thread (no hop to the IO
+    /// thread and back per statement); readers wait on the shared IO thread.
+    local: Option<tokio::runtime::Runtime>,
+}
+
+impl PgConn {
+    fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
+        match &self.local {
+            Some(rt) => rt.block_on(f),
+            None => futures_executor::block_on(f),
+        }
+    }
+
+    /// A connection driven by a runtime on the calling thread, which must not be inside a
+    /// tokio runtime (the writer thread).
+    fn connect_local(opts: &PgOptions) -> Result<PgConn, StoreError> {
+        let config = opts.config()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+        let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(pg_err)?;
+        rt.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "postgres connection closed");
+            }
+        });
+        PgConn::ready(client, Some(rt), opts)
+    }
+
+    fn connect(io: &tokio::runtime::Handle, opts: &PgOptions) -> Result<PgConn, StoreError> {
+        let config = opts.config()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        io.spawn(async move {
+            match config.connect(NoTls).await {
+                Ok((client, connection)) => {
+                    let _ = tx.send(Ok(client));
+                    if let Err(e) = connection.await {
+                        tracing::warn!(error = %e, "postgres connection closed");
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        });
+        let client = rx
+            .recv()
+            .map_err(|_| StoreError::Sqlite("postgres IO thread stopped".into()))?
+            .map_err(pg_err)?;
+        PgConn::ready(client, None, opts)
+    }
+
+    fn ready(
+        client: Client,
+        local: Option<tokio::runtime::Runtime>,
+        opts: &PgOptions,
+    ) -> Result<PgConn, StoreError> {
+        let conn = PgConn {
+            client,
+            stmts: RefCell::new(HashMap::new()),
+            local,
+        };
+        if let Some(schema) = &opts.schema {
+            conn.batch(&format!("SET search_path TO {schema}"))?;
+        }
+        Ok(conn)
+    }
+
+    /// Runs statements without parameters (transaction control, DDL).
+    fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        self.wait(self.client.batch_execute(sql)).map_err(pg_err)
+    }
+
+    fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.stmts.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self
+            .wait(self.client.prepare(&dollar_params(sql)))
+            .map_err(pg_err)?;
+        let mut stmts = self.stmts.borrow_mut();
+        if stmts.len() >= STATEMENTS_CACHED_MAX {
+            stmts.clear();
+        }
+        stmts.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Runs `f` inside `BEGIN … COMMIT`, rolling back when it fails.
+    fn in_transaction<T>(
+        &self,
+        begin: &str,
+        f: impl FnOnce(&PgConn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.batch(begin)?;
+        match f(self) {
+            Ok(v) => {
+                self.batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                if let Err(r) = self.batch("ROLLBACK") {
+                    tracing::warn!(error = %r, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn dyn_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl Sql for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+    fn exec(&self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
+        let st = self.statement(sql)?;
+        self.wait(self.client.execute(&st, &dyn_params(params)))
+            .map_err(pg_err)
+    }
+    fn insert_id(&self, sql: &str, params: &[Value<'_>]) -> Result<i64, StoreError> {
+        let st = self.statement(&format!("{sql} RETURNING id"))?;
+        let row = self
+            .wait(self.client.query_one(&st, &dyn_params(params)))
+            .map_err(pg_err)?;
+        PgRow(&row).i64(0)
+    }
+    fn each_row(
+        &self,
+        sql: &str,
+        params: &[Value<'_>],
+        each: &mut dyn FnMut(&dyn SqlRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let st = self.statement(sql)?;
+        let rows = self
+            .wait(self.client.query(&st, &dyn_params(params)))
+            .map_err(pg_err)?;
+        for r in &rows {
+            each(&PgRow(r))?;
+        }
+        Ok(())
+    }
+}
+
+struct PgRow<'r>(&'r tokio_postgres::Row);
+
+impl SqlRow for PgRow<'_> {
+    fn opt_i64(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        let col = self
+            .0
+            .columns()
+            .get(i)
+            .ok_or_else(|| StoreError::Sqlite(format!("no column {i}")))?;
+        let r = match *col.type_() {
+            Type::INT8 => self.0.try_get::<_, Option<i64>>(i),
+            Type::INT4 => self
+                .0
+                .try_get::<_, Option<i32>>(i)
+                .map(|v| v.map(i64::from)),
+            Type::INT2 => self
+                .0
+                .try_get::<_, Option<i16>>(i)
+                .map(|v| v.map(i64::from)),
+            Type::BOOL => self
+                .0
+                .try_get::<_, Option<bool>>(i)
+                .map(|v| v.map(i64::from)),
+            ref t => {
+                return Err(StoreError::Sqlite(format!(
+                    "column {i} is {t}, not an integer (CAST it AS BIGINT)"
+                )));
+            }
+        };
+        r.map_err(pg_err)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.0.try_get::<_, Option<String>>(i).map_err(pg_err)
+    }
+}
+
+/// A [`Value`] binds to whatever type PostgreSQL inferred for the parameter: integers to
+/// `int8`/`int4`/`int2`/`bool`, text to text types. Anything else is a bug in a statement.
+impl ToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut tokio_postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match (self, ty) {
+            (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Int(i), &Type::INT8) => i.to_sql(ty, out),
+            (Value::Int(i), &Type::INT4) => i32::try_from(*i)?.to_sql(ty, out),
+            (Value::Int(i), &Type::INT2) => i16::try_from(*i)?.to_sql(ty, out),
+            (Value::Int(i), &Type::BOOL) => (*i != 0).to_sql(ty, out),
+            (Value::Text(s), _) => s.to_sql(ty, out),
+            (Value::Int(i), t) => Err(format!("integer {i} bound to a {t} parameter").into()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+// ----- the store -------------------------------------------------------------------------------
+
+/// Takes the audit chain's lock for the rest of the transaction. The chain is one total order,
+/// so its head may be extended by one transaction at a time, across every node.
+fn lock_chain(c: &PgConn) -> Result<(), StoreError> {
+    c.exec(crate::engine::CHAIN_LOCK_SQL, &[]).map(|_| ())
+}
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    opts: PgOptions,
+    jobs: Queue,
+    writer: Option<JoinHandle<()>>,
+    readers: Mutex<Vec<PgConn>>,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    // Last: the IO runtime outlives every connection above.
+    io: IoThread,
+}
+
+struct PgWriter {
+    conn: Option<PgConn>,
+    opts: PgOptions,
+}
+
+impl PgWriter {
+    /// The writer's connection, reconnected after the database went away (restart,
+    /// failover): the group that saw the failure was answered with an error, nothing of it
+    /// committed, and the next group starts afresh.
+    fn conn(&mut self) -> Result<&PgConn, StoreError> {
+        if self.conn.as_ref().is_none_or(PgConn::is_closed) {
+            self.conn = Some(PgConn::connect_local(&self.opts)?);
+        }
+        self.conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Sqlite("no writer connection".into()))
+    }
+}
+
+impl GroupRunner for PgWriter {
+    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Vec<Reply>, GroupError> {
+        let conn = self.conn().map_err(GroupError::Transaction)?;
+        conn.batch("BEGIN").map_err(GroupError::Transaction)?;
+        let run = || -> Result<Vec<Reply>, StoreError> {
+            // The chain's head is read under its lock when the group ends (`engine::flush`),
+            // not here: the group's rules run without it.
+            let mut chain = ChainHead {
+                seq: 0,
+                hash: crate::audit::GENESIS.to_owned(),
+            };
+            crate::writer::apply_group(conn, &mut chain, cmds, opts)
+        };
+        match run() {
+            Ok(replies) => {
+                // A failed commit (connection lost, serialization) committed nothing.
+                conn.batch("COMMIT").map_err(GroupError::Transaction)?;
+                Ok(replies)
+            }
+            Err(e) => {
+                if let Err(r) = conn.batch("ROLLBACK") {
+                    tracing::warn!(error = %r, "rollback failed");
+                }
+                Err(GroupError::Command(e))
+            }
+        }
+    }
+}
+
+impl PgStore {
+    /// Creates Suanpan's tables in the database (schema) and opens the store; refuses when
+    /// they exist already.
+    pub fn create(pg: PgOptions, opts: OpenOptions) -> Result<PgStore, StoreError> {
+        let io = IoThread::start()?;
+        let conn = PgConn::connect(&io.handle, &pg)?;
+        if let Some(schema) = &pg.schema {
+            conn.batch(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
+        }
+        conn.in_transaction("BEGIN", |c| {
+            // Two processes creating at once: the second waits here, then finds the tables.
+            c.exec(
+                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.migrate'))",
+                &[],
+            )?;
+            if schema_version(c)?.is_some() {
+                return Err(StoreError::Invalid(format!(
+                    "{} already holds a Suanpan store",
+                    describe(&pg)
+                )));
+            }
+            c.batch(include_str!("pg_schema.sql"))?;
+            c.exec(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                crate::p![PG_SCHEMA_VERSION.to_string().as_str()],
+            )?;
+            Ok(())
+        })?;
+        drop(conn);
+        PgStore::start(pg, opts, io)
+    }
+
+    /// Opens the store in the database (schema); refuses when it was never created.
+    pub fn open(pg: PgOptions, opts: OpenOptions) -> Result<PgStore, StoreError> {
+        let io = IoThread::start()?;
+        let conn = PgConn::connect(&io.handle, &pg)?;
+        match schema_version(&conn)? {
+            None => return Err(StoreError::NotInitialized(describe(&pg))),
+            Some(v) if v > PG_SCHEMA_VERSION => {
+                return Err(StoreError::Sqlite(format!(
+                    "the database has schema version {v}, newer than this build's {PG_SCHEMA_VERSION}; upgrade suanpan"
+                )));
+            }
+            Some(_) => {}
+        }
+        drop(conn);
+        PgStore::start(pg, opts, io)
+    }
+
+    fn start(pg: PgOptions, opts: OpenOptions, io: IoThread) -> Result<PgStore, StoreError> {
+        // The writer connects on its own thread, on first use (and again after a failure).
+        let runner = PgWriter {
+            conn: None,
+            opts: pg.clone(),
+        };
+        let (tx, rx) = crossbeam_channel::bounded(WRITER_QUEUE_MAX);
+        let policy = opts.policy.clone();
+        let clock = opts.clock.clone();
+        let writer = std::thread::Builder::new()
+            .name("suanpan-pg-writer".into())
+            .spawn(move || writer_loop(runner, rx, opts))
+            .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+        Ok(PgStore {
+            opts: pg,
+            jobs: Queue(Some(tx)),
+            writer: Some(writer),
+            readers: Mutex::new(Vec::new()),
+            policy,
+            clock,
+            io,
+        })
+    }
+
+    /// Hands a command to the writer without waiting (see [`crate::SqliteStore::submit`]).
+    pub fn submit(&self, cmd: Command) -> Result<Pending, StoreError> {
+        self.jobs.submit(cmd)
+    }
+
+    /// Hands a command to the writer; `done` receives the answer after the commit.
+    pub fn submit_with(
+        &self,
+        cmd: Command,
+        done: impl FnOnce(Result<Reply, StoreError>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.jobs.submit_with(cmd, Box::new(done))
+    }
+
+    /// Where the store is, for messages (the URL without its password).
+    pub fn describe(&self) -> String {
+        describe(&self.opts)
+    }
+
+    fn reader(&self) -> Result<PgConn, StoreError> {
+        let pooled = self
+            .readers
+            .lock()
+            .map_err(|_| StoreError::Sqlite("reader pool poisoned".into()))?
+            .pop();
+        match pooled {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => PgConn::connect(&self.io.handle, &self.opts),
+        }
+    }
+
+    fn give_back(&self, c: PgConn) {
+        if c.is_closed() {
+            return;
+        }
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < READERS_KEPT_MAX
+        {
+            pool.push(c);
+        }
+    }
+}
+
+fn describe(pg: &PgOptions) -> String {
+    let host = pg.url.rsplit('@').next().unwrap_or(&pg.url);
+    match &pg.schema {
+        Some(s) => format!("postgres {host} (schema {s})"),
+        None => format!("postgres {host}"),
+    }
+}
+
+/// The schema version recorded in `meta`, `None` when Suanpan's tables are not there.
+fn schema_version(c: &PgConn) -> Result<Option<i64>, StoreError> {
+    use crate::sql::SqlExt;
+    let has_meta = c.one("SELECT to_regclass('meta') IS NOT NULL", &[], |r| r.i64(0))?;
+    if has_meta == 0 {
+        return Ok(None);
+    }
+    let v = c.row(
+        "SELECT value FROM meta WHERE key = 'schema_version'",
+        &[],
+        |r| r.text(0),
+    )?;
+    Ok(Some(v.and_then(|v| v.parse().ok()).unwrap_or(0)))
+}
+
+/// Drops a schema and everything in it (tests: each runs in a schema of its own).
+pub fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
+    let pg = PgOptions {
+        url: url.to_owned(),
+        schema: Some(schema.to_owned()),
+    };
+    pg.config()?;
+    let io = IoThread::start()?;
+    let conn = PgConn::connect(&io.handle, &pg)?;
+    conn.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish its queue and stop.
+        self.jobs.0.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.clear();
+        }
+    }
+}
+
+impl Store for PgStore {
+    fn execute(&self, cmd: Command) -> Result<Reply, StoreError> {
+        self.submit(cmd)?.wait()
+    }
+
+    fn transaction(&self, id: TxnId) -> Result<Option<Transaction>, StoreError> {
+        crate::read(self, |c| query::get_in(c, id.0))
+    }
+
+    fn transactions(&self, filter: &TxnFilter) -> Result<Vec<Transaction>, StoreError> {
+        crate::read(self, |c| query::list_in(c, filter))
+    }
+
+    fn submit_boxed(&self, cmd: Command, done: Done) -> Result<(), StoreError> {
+        self.jobs.submit_with(cmd, done)
+    }
+
+    /// Reads see one snapshot (`REPEATABLE READ`), so a check over several tables
+    /// (conservation) is not torn by a commit in between.
+    fn with_reader(&self, f: &mut ReadFn<'_>) -> Result<(), StoreError> {
+        let c = self.reader()?;
+        let out = c.in_transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", |c| f(c));
+        self.give_back(c);
+        out
+    }
+
+    fn with_setup(&self, f: &mut SetupFn<'_>) -> Result<(), StoreError> {
+        let c = self.reader()?;
+        let out = c.in_transaction("BEGIN", |c| {
+            lock_chain(c)?;
+            let mut head = ChainHead::read(c)?;
+            f(c, &mut head)
+        });
+        self.give_back(c);
+        out
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+}

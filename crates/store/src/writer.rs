@@ -1,0 +1,239 @@
+//! The write path both backends share: callers queue commands for one writer thread, which
+//! runs a group of them in one transaction, commits, and only then answers each caller
+//! (group commit). What a backend adds is [`GroupRunner::run_all`]: one transaction.
+
+use crate::command::{Command, Reply};
+use crate::error::StoreError;
+use crate::sqlite::OpenOptions;
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Commands one group commit takes at most.
+pub const GROUP_COMMIT_MAX: usize = 1_024;
+
+pub(crate) struct Job {
+    cmd: Command,
+    /// Taken when answered; a job dropped with its target still here was never answered.
+    reply: Option<Target>,
+}
+
+/// Where a job's answer goes.
+enum Target {
+    /// A caller blocked in [`Pending::wait`].
+    Slot(Arc<Slot>),
+    /// A callback (an async caller's oneshot), run on the writer thread: it must be quick.
+    Callback(Box<dyn FnOnce(Result<Reply, StoreError>) + Send>),
+}
+
+impl Job {
+    fn answer(&mut self, answer: Result<Reply, StoreError>) {
+        match self.reply.take() {
+            Some(Target::Slot(slot)) => slot.put(answer),
+            Some(Target::Callback(f)) => f(answer),
+            None => {}
+        }
+    }
+}
+
+/// A command handed to the writer whose answer has not been collected yet.
+pub struct Pending(Arc<Slot>);
+
+/// Where the writer leaves one answer. A mutex and a condition variable, not a channel: a
+/// waiting caller parks at once instead of spinning, which matters with hundreds of callers
+/// on two cores.
+#[derive(Default)]
+struct Slot {
+    answer: Mutex<Option<Result<Reply, StoreError>>>,
+    ready: Condvar,
+}
+
+impl Slot {
+    fn put(&self, answer: Result<Reply, StoreError>) {
+        if let Ok(mut a) = self.answer.lock() {
+            *a = Some(answer);
+            self.ready.notify_one();
+        }
+    }
+}
+
+impl Drop for Job {
+    /// A job dropped unanswered (the writer panicked or stopped) must not leave its caller
+    /// waiting forever.
+    fn drop(&mut self) {
+        self.answer(Err(StoreError::WriterGone));
+    }
+}
+
+impl Pending {
+    /// Waits for the command's commit and answer.
+    pub fn wait(self) -> Result<Reply, StoreError> {
+        let mut answer = self.0.answer.lock().map_err(|_| StoreError::WriterGone)?;
+        loop {
+            if let Some(a) = answer.take() {
+                return a;
+            }
+            answer = self
+                .0
+                .ready
+                .wait(answer)
+                .map_err(|_| StoreError::WriterGone)?;
+        }
+    }
+}
+
+/// One backend's side of the write path.
+pub(crate) trait GroupRunner {
+    /// Runs `cmds` in one transaction and commits: all or nothing.
+    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Vec<Reply>, GroupError>;
+    /// Housekeeping between two groups, outside any transaction.
+    fn between_groups(&mut self) {}
+}
+
+/// The sending side of the writer's queue, with the three ways to hand a command over.
+pub(crate) struct Queue(pub(crate) Option<Sender<Job>>);
+
+impl Queue {
+    /// Queues a command; its answer is collected with [`Pending::wait`].
+    pub(crate) fn submit(&self, cmd: Command) -> Result<Pending, StoreError> {
+        let slot = Arc::new(Slot::default());
+        let jobs = self.0.as_ref().ok_or(StoreError::WriterGone)?;
+        jobs.send(Job {
+            cmd,
+            reply: Some(Target::Slot(slot.clone())),
+        })
+        .map_err(|_| StoreError::WriterGone)?;
+        Ok(Pending(slot))
+    }
+
+    /// Queues a command; `done` receives the answer on the writer thread after the commit.
+    pub(crate) fn submit_with(
+        &self,
+        cmd: Command,
+        done: Box<dyn FnOnce(Result<Reply, StoreError>) + Send>,
+    ) -> Result<(), StoreError> {
+        let jobs = self.0.as_ref().ok_or(StoreError::WriterGone)?;
+        let job = Job {
+            cmd,
+            reply: Some(Target::Callback(done)),
+        };
+        jobs.send(job).map_err(|e| {
+            // The job comes back unsent: answer nobody twice.
+            let mut job = e.into_inner();
+            job.reply = None;
+            StoreError::WriterGone
+        })
+    }
+}
+
+/// The writer: takes a group of queued commands, runs them in one transaction, commits, then
+/// answers each caller. Returns when every sender is gone and the queue is empty.
+pub(crate) fn writer_loop<R: GroupRunner>(mut runner: R, jobs: Receiver<Job>, opts: OpenOptions) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = Vec::with_capacity(64);
+        group.push(first);
+        while group.len() < GROUP_COMMIT_MAX {
+            match jobs.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let results = run_group(&mut runner, &group, &opts);
+        for (mut job, result) in group.into_iter().zip(results) {
+            // A caller that went away no longer needs its answer; its commit stands.
+            job.answer(result);
+        }
+        runner.between_groups();
+    }
+}
+
+fn run_group<R: GroupRunner>(
+    runner: &mut R,
+    group: &[Job],
+    opts: &OpenOptions,
+) -> Vec<Result<Reply, StoreError>> {
+    let cmds: Vec<&Command> = group.iter().map(|j| &j.cmd).collect();
+    // How many commands share one commit: the number that explains the write path's speed.
+    metrics::histogram!("suanpan_store_group_size").record(group.len() as f64);
+    let started = std::time::Instant::now();
+    let answers = run_group_once(runner, group, &cmds, opts);
+    metrics::histogram!("suanpan_store_group_seconds").record(started.elapsed().as_secs_f64());
+    answers
+}
+
+fn run_group_once<R: GroupRunner>(
+    runner: &mut R,
+    group: &[Job],
+    cmds: &[&Command],
+    opts: &OpenOptions,
+) -> Vec<Result<Reply, StoreError>> {
+    match runner.run_all(cmds, opts) {
+        Ok(replies) => replies.into_iter().map(Ok).collect(),
+        // One command failed (or, on PostgreSQL, the group lost a deadlock or serialization
+        // race): nothing of the group was committed. Run each command in its own transaction
+        // so one failure does not fail the others (the rare, slow path; the common path needs
+        // no savepoint per command).
+        Err(GroupError::Command(_)) if group.len() > 1 => group
+            .iter()
+            .map(|j| {
+                runner
+                    .run_all(&[&j.cmd], opts)
+                    .map(|mut v| v.remove(0))
+                    .map_err(GroupError::into_inner)
+            })
+            .collect(),
+        Err(e) => {
+            let e = e.into_inner();
+            tracing::error!(error = %e, commands = group.len(), "group commit failed; nothing of it was saved");
+            group.iter().map(|_| Err(clone_error(&e))).collect()
+        }
+    }
+}
+
+/// Where a group failed: in a command (worth retrying the others alone) or around it
+/// (begin/commit: busy, disk full — retrying one by one would only fail again, slower).
+pub(crate) enum GroupError {
+    Command(StoreError),
+    Transaction(StoreError),
+}
+
+impl GroupError {
+    fn into_inner(self) -> StoreError {
+        match self {
+            GroupError::Command(e) | GroupError::Transaction(e) => e,
+        }
+    }
+}
+
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Busy => StoreError::Busy,
+        StoreError::DiskFull => StoreError::DiskFull,
+        other => StoreError::Sqlite(other.to_string()),
+    }
+}
+
+/// The body of every backend's group transaction: each command through the engine, then the
+/// group's cached terminal state and counters written once.
+pub(crate) fn apply_group(
+    conn: &dyn crate::sql::Sql,
+    chain: &mut crate::audit::ChainHead,
+    cmds: &[&Command],
+    opts: &OpenOptions,
+) -> Result<Vec<Reply>, StoreError> {
+    let now = opts.clock.now();
+    let mut cache = crate::engine::GroupCache::default();
+    let mut replies = Vec::with_capacity(cmds.len());
+    for cmd in cmds {
+        let mut ctx = crate::engine::Ctx {
+            conn,
+            policy: &opts.policy,
+            now,
+            issuer: opts.issuer.as_ref(),
+            chain,
+            cache: &mut cache,
+        };
+        replies.push(crate::engine::apply(&mut ctx, cmd)?);
+    }
+    crate::engine::flush(conn, &mut cache, chain)?;
+    Ok(replies)
+}

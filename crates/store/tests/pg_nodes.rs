@@ -1,0 +1,408 @@
+//! Several nodes on one PostgreSQL database: two `PgStore` instances (two host processes'
+//! worth of writers and connections) on one schema, racing on the same originals. At-most-once
+//! must come from the database (row locks, constraints), since neither node sees the other's
+//! memory. Skipped without `SUANPAN_TEST_DATABASE_URL`.
+
+mod common;
+
+use common::*;
+use std::collections::HashSet;
+use std::sync::Barrier;
+use suanpan_core::{Amount, PaymentMethod, Policy, ResponseCode, Transaction, TxnKind, TxnStatus};
+use suanpan_store::command::OriginalRef;
+use suanpan_store::{Command, Reply, Store};
+
+/// Sales voided twice over in the race test (the issue's number).
+const SALES: usize = 1_000;
+/// Callers per node: enough to fill each node's groups with commands for many originals.
+const CALLERS_PER_NODE: usize = 8;
+
+fn policy() -> Policy {
+    Policy {
+        // Two thousand void attempts by one cashier in one day: the daily limit is not what
+        // this test is about.
+        void_max_per_operator_per_day: 10 * SALES as u32,
+        ..Policy::default()
+    }
+}
+
+/// Runs `cmds` through `store` from `CALLERS_PER_NODE` threads, each taking every n-th
+/// command in order; answers come back in the order of `cmds`.
+fn run_all(store: &dyn Store, cmds: Vec<Command>) -> Vec<Reply> {
+    let n = cmds.len();
+    let mut slots: Vec<Vec<(usize, Command)>> = (0..CALLERS_PER_NODE).map(|_| Vec::new()).collect();
+    for (i, c) in cmds.into_iter().enumerate() {
+        slots[i % CALLERS_PER_NODE].push((i, c));
+    }
+    let mut answers: Vec<Option<Reply>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = slots
+            .into_iter()
+            .map(|part| {
+                s.spawn(move || {
+                    part.into_iter()
+                        .map(|(i, c)| (i, store.execute(c).expect("no storage failure")))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, r) in h.join().expect("caller thread") {
+                answers[i] = Some(r);
+            }
+        }
+    });
+    answers.into_iter().map(|a| a.expect("answered")).collect()
+}
+
+fn sale_cmd(i: usize) -> Command {
+    Command::Purchase {
+        origin: cashier(),
+        kind: TxnKind::Sale,
+        amount: Amount::from_fen(1 + (i % 7) as i64),
+        instrument: card("approve"),
+        method: PaymentMethod::Chip,
+        pin: None,
+        linked_id: None,
+    }
+}
+
+fn void_cmd(sale: &Transaction) -> Command {
+    Command::Void {
+        origin: supervised(),
+        kind: TxnKind::Void,
+        original: OriginalRef::Rrn(rrn(sale)),
+        amount: None,
+        reason: REASON.to_owned(),
+        customer_consent: true,
+        card_fingerprint: None,
+    }
+}
+
+/// Runs `a` on node `h.store` and `b` on `other` at the same moment.
+fn race(
+    h: &Harness,
+    other: &dyn Store,
+    a: Vec<Command>,
+    b: Vec<Command>,
+) -> (Vec<Reply>, Vec<Reply>) {
+    let barrier = Barrier::new(2);
+    std::thread::scope(|s| {
+        let ja = s.spawn(|| {
+            barrier.wait();
+            run_all(&*h.store, a)
+        });
+        let jb = s.spawn(|| {
+            barrier.wait();
+            run_all(other, b)
+        });
+        (ja.join().expect("node a"), jb.join().expect("node b"))
+    })
+}
+
+#[test]
+fn thousand_sales_each_voided_through_two_nodes_at_once() {
+    // Goal: the issue's race: every sale voided at the same moment through two nodes; exactly
+    // one void each is approved, the other refused with 12, and the database holds one void
+    // per sale.
+    let Some(h) = Harness::with_policy_on(Backend::Postgres, policy()) else {
+        return skipped();
+    };
+    let other = h.open_another();
+    let start = h.balance("approve");
+    let sales: Vec<Transaction> = run_all(&*h.store, (0..SALES).map(sale_cmd).collect())
+        .into_iter()
+        .map(approved)
+        .collect();
+    let voids_a: Vec<Command> = sales.iter().map(void_cmd).collect();
+    let voids_b: Vec<Command> = sales.iter().map(void_cmd).collect();
+    let (a, b) = race(&h, &*other, voids_a, voids_b);
+    let mut won = (0, 0);
+    for (i, (ra, rb)) in a.into_iter().zip(b).enumerate() {
+        let (void, refusal, a_won) = match (ra, rb) {
+            (Reply::Txn(v), Reply::Refused(r)) => (v, r, true),
+            (Reply::Refused(r), Reply::Txn(v)) => (v, r, false),
+            (x, y) => panic!("sale {i}: expected one void and one refusal, got {x:?} and {y:?}"),
+        };
+        if a_won {
+            won.0 += 1;
+        } else {
+            won.1 += 1;
+        }
+        assert_eq!(void.response_code, ResponseCode::Approved);
+        assert_eq!(void.original_id, Some(sales[i].id));
+        assert_eq!(refusal.key(), "void.already_voided", "sale {i}");
+        assert_eq!(refusal.response_code().code(), "12", "sale {i}");
+    }
+    assert_eq!(won.0 + won.1, SALES);
+    eprintln!("voids won by node a: {}, by node b: {}", won.0, won.1);
+    drop(other);
+    let stored = h.all_txns();
+    let voids: Vec<&Transaction> = stored.iter().filter(|t| t.kind == TxnKind::Void).collect();
+    assert_eq!(voids.len(), SALES, "one void row per sale");
+    let originals: HashSet<_> = voids.iter().map(|v| v.original_id).collect();
+    assert_eq!(originals.len(), SALES, "no sale voided twice");
+    assert!(
+        stored
+            .iter()
+            .filter(|t| t.kind == TxnKind::Sale)
+            .all(|t| t.status == TxnStatus::Voided)
+    );
+    let rrns: HashSet<_> = stored.iter().map(rrn).collect();
+    assert_eq!(rrns.len(), stored.len(), "RRNs unique across both nodes");
+    let vouchers: HashSet<_> = stored.iter().map(|t| t.voucher_no).collect();
+    assert_eq!(
+        vouchers.len(),
+        stored.len(),
+        "voucher nos. unique across both nodes"
+    );
+    assert_eq!(
+        h.balance("approve"),
+        start,
+        "every sale's money came back once"
+    );
+}
+
+#[test]
+fn reversal_racing_a_void_lets_exactly_one_through() {
+    // Goal: a terminal's reversal (node a) and a void of the same sale (node b) at the same
+    // moment: one of them takes effect, the other is refused (12) or finds nothing to do; the
+    // money comes back once.
+    const N: usize = 200;
+    let Some(h) = Harness::with_policy_on(Backend::Postgres, policy()) else {
+        return skipped();
+    };
+    let other = h.open_another();
+    let start = h.balance("approve");
+    let sales: Vec<Transaction> = run_all(&*h.store, (0..N).map(sale_cmd).collect())
+        .into_iter()
+        .map(approved)
+        .collect();
+    let reversals: Vec<Command> = sales
+        .iter()
+        .map(|s| Command::Reverse {
+            origin: cashier(),
+            voucher: s.voucher_no,
+            reason: "98".to_owned(),
+        })
+        .collect();
+    let voids: Vec<Command> = sales.iter().map(void_cmd).collect();
+    let (a, b) = race(&h, &*other, reversals, voids);
+    for (i, (rev, void)) in a.into_iter().zip(b).enumerate() {
+        let sale = h.txn(sales[i].id);
+        match (rev, void) {
+            (Reply::Txn(r), Reply::Refused(v)) => {
+                assert_eq!(r.kind, TxnKind::Reversal);
+                assert_eq!(v.key(), "void.reversed", "sale {i}");
+                assert_eq!(v.response_code().code(), "12");
+                assert_eq!(sale.status, TxnStatus::Reversed);
+            }
+            (Reply::Refused(r), Reply::Txn(v)) => {
+                assert_eq!(v.kind, TxnKind::Void);
+                assert_eq!(r.key(), "reversal.already_voided", "sale {i}");
+                assert_eq!(r.response_code().code(), "12");
+                assert_eq!(sale.status, TxnStatus::Voided);
+            }
+            (x, y) => panic!("sale {i}: expected one effect and one refusal, got {x:?} and {y:?}"),
+        }
+    }
+    drop(other);
+    assert_eq!(
+        h.balance("approve"),
+        start,
+        "every sale's money came back once"
+    );
+}
+
+#[test]
+fn refunds_racing_on_two_nodes_never_exceed_the_original() {
+    // Goal: DESIGN.md's payment-switch bug across nodes: refunds of one sale from two
+    // terminals (so no terminal lock orders them) on two nodes at once add up to the sale at
+    // most: the original's row lock and the CHECK constraint decide.
+    const TRIES: usize = 30;
+    let Some(h) = Harness::with_policy_on(Backend::Postgres, policy()) else {
+        return skipped();
+    };
+    let second = suanpan_core::TerminalId::parse("T2000001").expect("terminal id");
+    suanpan_store::admin::add_terminal(&*h.store, &second, &merchant(), None)
+        .expect("second terminal");
+    let other = h.open_another();
+    let sale = approved(h.sale(1_000, "approve"));
+    let refund = |terminal: &suanpan_core::TerminalId| Command::Refund {
+        origin: suanpan_store::command::Origin {
+            terminal_id: terminal.clone(),
+            ..supervised()
+        },
+        original: OriginalRef::Rrn(rrn(&sale)),
+        amount: Amount::from_fen(100),
+        reason: "goods returned".into(),
+    };
+    let (a, b) = race(
+        &h,
+        &*other,
+        (0..TRIES).map(|_| refund(&terminal())).collect(),
+        (0..TRIES).map(|_| refund(&second)).collect(),
+    );
+    let mut refunded = 0;
+    let mut by_terminal = HashSet::new();
+    for r in a.into_iter().chain(b) {
+        match r {
+            Reply::Txn(t) => {
+                refunded += t.amount.fen();
+                by_terminal.insert(t.terminal_id.clone());
+            }
+            Reply::Refused(r) => assert!(
+                ["refund.fully_refunded", "refund.exceeds_remaining"].contains(&r.key()),
+                "{r:?}"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    drop(other);
+    assert_eq!(refunded, 1_000);
+    eprintln!("refunds approved through {} terminal(s)", by_terminal.len());
+    let s = h.txn(sale.id);
+    assert_eq!((s.status, s.refunded.fen()), (TxnStatus::Refunded, 1_000));
+}
+
+#[test]
+fn cutoff_settlement_runs_once_for_two_nodes() {
+    // Goal: both nodes' schedulers fire at the cutoff; each open batch is settled once and
+    // the terminal moves on by exactly one batch no.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let other = h.open_another();
+    approved(h.sale(500, "approve"));
+    let before = h.open_batch();
+    h.set_time("2025-06-10T15:30:00Z"); // 23:30 in Shanghai: past the 23:00 cutoff.
+    let (a, b) = race(
+        &h,
+        &*other,
+        vec![Command::SettleAllDue],
+        vec![Command::SettleAllDue],
+    );
+    let settled: usize = a
+        .into_iter()
+        .chain(b)
+        .map(|r| match r {
+            Reply::SettledMany(v) => v.len(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .sum();
+    drop(other);
+    assert_eq!(settled, 1, "the due batch settled once, by one node");
+    assert_eq!(h.open_batch(), before.next());
+}
+
+#[test]
+fn a_lost_connection_fails_cleanly_and_the_writer_reconnects() {
+    // Goal: the database drops every connection of a node (restart, failover): what was in
+    // flight is answered with an error or committed, never half; the next commands are served
+    // again on new connections, and nothing approved is lost.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let start = h.balance("approve");
+    let before = approved(h.sale(100, "approve"));
+    let app =
+        h.pg.as_ref()
+            .map(|p| p.application_name())
+            .unwrap_or_default();
+    let killer = h.open_another();
+    let killed = suanpan_store::read(&*killer, |c| {
+        use suanpan_store::sql::SqlExt;
+        c.rows(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = ?1 AND pid <> pg_backend_pid()",
+            &[suanpan_store::sql::Value::Text(&app)],
+            |r| r.flag(0),
+        )
+    })
+    .expect("terminate the node's connections");
+    assert!(killed.iter().any(|k| *k), "some connection was terminated");
+    // The first command may meet the dead connection (an error, nothing saved) or find it
+    // already replaced; within a few tries the node serves again.
+    let mut failures = 0;
+    let after = loop {
+        match h.store.execute(sale_cmd(1)) {
+            Ok(r) => break approved(r),
+            Err(e) => {
+                failures += 1;
+                assert!(failures <= 3, "the writer did not reconnect: {e}");
+            }
+        }
+    };
+    drop(killer);
+    assert!(after.id.0 > before.id.0);
+    let stored = h.all_txns();
+    assert!(stored.iter().any(|t| t.id == before.id) && stored.iter().any(|t| t.id == after.id));
+    let approved_fen: i64 = stored
+        .iter()
+        .filter(|t| t.response_code.is_approved())
+        .map(|t| t.amount.fen())
+        .sum();
+    assert_eq!(
+        h.balance("approve"),
+        start - approved_fen,
+        "the card paid exactly the approved sales"
+    );
+}
+
+#[test]
+fn opening_what_is_not_there_or_creating_twice_is_refused() {
+    // Goal: bad places and double creation get clear errors and change nothing.
+    let Some(url) = test_database_url() else {
+        return skipped();
+    };
+    let opts = || {
+        options(
+            Policy::default(),
+            std::sync::Arc::new(suanpan_core::clock::FixedClock::new(start())),
+        )
+    };
+    let pg = |schema: &str| suanpan_store::PgOptions {
+        url: url.clone(),
+        schema: Some(schema.to_owned()),
+    };
+    let empty = format!("e_{}", std::process::id());
+    let err = suanpan_store::PgStore::open(pg(&empty), opts())
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, suanpan_store::StoreError::NotInitialized(_)),
+        "{err}"
+    );
+    let bad = suanpan_store::PgStore::open(pg("Robert'); DROP TABLE x;--"), opts())
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(bad, suanpan_store::StoreError::Invalid(_)),
+        "{bad}"
+    );
+    let nowhere = suanpan_store::PgStore::open(
+        suanpan_store::PgOptions::new("postgres://nobody@127.0.0.1:1/none"),
+        opts(),
+    )
+    .err()
+    .expect("refused");
+    assert!(nowhere.to_string().contains("postgres"), "{nowhere}");
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let again = suanpan_store::PgStore::create(h.pg.clone().expect("pg"), opts())
+        .err()
+        .expect("refused");
+    assert!(again.to_string().contains("already holds"), "{again}");
+    assert_eq!(h.all_txns().len(), 0, "nothing changed");
+    let created = suanpan_store::read(&*h.store, |c| {
+        use suanpan_store::sql::SqlExt;
+        c.one(
+            "SELECT COUNT(*) FROM pg_namespace WHERE nspname = ?1",
+            &[suanpan_store::sql::Value::Text(&empty)],
+            |r| r.i64(0),
+        )
+    })
+    .expect("namespaces");
+    assert_eq!(created, 0, "opening a missing store created nothing");
+}
