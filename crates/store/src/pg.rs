@@ -431,7 +431,9 @@ impl GroupRunner for PgWriter {
         };
         match run() {
             Ok(replies) => {
-                // A failed commit (connection lost, serialization) committed nothing.
+                // A refused commit committed nothing. A commit whose answer was lost with the
+                // connection may have committed: its callers get an error, an unknown outcome
+                // like a terminal's timeout, which the terminal resolves by reversal.
                 conn.batch("COMMIT").map_err(GroupError::Transaction)?;
                 Ok(replies)
             }
