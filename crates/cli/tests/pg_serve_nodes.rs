@@ -433,3 +433,38 @@ fn counter_commands_run_on_postgres() {
         "{check}"
     );
 }
+
+// Goal: `backup` on PostgreSQL where pg_dump is not installed says so and writes nothing; a
+// restore of a PostgreSQL backup is refused with the pg_restore command to run instead.
+#[test]
+fn backup_without_pg_dump_and_restore_are_refused_clearly() {
+    let Some(url) = test_database_url() else {
+        return;
+    };
+    let dir = ok(tempfile::tempdir());
+    let (_schema, database) = prepare(&url, dir.path());
+    let run = |args: &[&str], path: Option<&str>| {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("suanpan"));
+        c.arg("--data-dir")
+            .arg(dir.path())
+            .args(["--lang", "en"])
+            .args(args)
+            .env("SUANPAN_DATABASE", &database);
+        if let Some(p) = path {
+            c.env("PATH", p);
+        }
+        ok(c.output())
+    };
+    let out = run(&["backup", "create"], Some("/nonexistent"));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pg_dump was not found"), "{err}");
+    let written = std::fs::read_dir(dir.path().join("backups"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(written, 0, "no backup file left behind");
+    let out = run(&["backup", "restore", "x.dump"], None);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pg_restore --clean"), "{err}");
+}

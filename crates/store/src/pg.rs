@@ -21,7 +21,7 @@ use crate::writer::{GroupError, GroupRunner, Pending, Queue, writer_loop};
 use crate::{Done, ReadFn, SetupFn, Store};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use suanpan_core::clock::Clock;
 use suanpan_core::{Policy, Transaction, TxnId};
@@ -30,8 +30,11 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 /// The schema version of `pg_schema.sql`.
 pub const PG_SCHEMA_VERSION: i64 = 1;
-/// Read connections kept open per process; more readers at once connect and close again.
+/// Read connections one process opens at most; a reader beyond them waits for one to come
+/// back (the database's `max_connections` is shared by every node).
 pub const READERS_KEPT_MAX: usize = 8;
+/// How long a reader waits for a free read connection before it gives up ("store busy").
+pub const READER_WAIT_MS_MAX: u64 = 10_000;
 /// Statements one connection keeps prepared; past it the cache starts over.
 pub const STATEMENTS_CACHED_MAX: usize = 256;
 
@@ -390,7 +393,8 @@ pub struct PgStore {
     opts: PgOptions,
     jobs: Queue,
     writer: Option<JoinHandle<()>>,
-    readers: Mutex<Vec<PgConn>>,
+    readers: Mutex<ReaderPool>,
+    reader_back: Condvar,
     policy: Policy,
     clock: Arc<dyn Clock>,
     // Last: the IO runtime outlives every connection above.
@@ -431,7 +435,9 @@ impl GroupRunner for PgWriter {
         };
         match run() {
             Ok(replies) => {
-                // A failed commit (connection lost, serialization) committed nothing.
+                // A refused commit committed nothing. A commit whose answer was lost with the
+                // connection may have committed: its callers get an error, an unknown outcome
+                // like a terminal's timeout, which the terminal resolves by reversal.
                 conn.batch("COMMIT").map_err(GroupError::Transaction)?;
                 Ok(replies)
             }
@@ -511,7 +517,8 @@ impl PgStore {
             opts: pg,
             jobs: Queue(Some(tx)),
             writer: Some(writer),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReaderPool::default()),
+            reader_back: Condvar::new(),
             policy,
             clock,
             io,
@@ -537,28 +544,60 @@ impl PgStore {
         describe(&self.opts)
     }
 
+    /// An idle read connection, a new one while fewer than [`READERS_KEPT_MAX`] are open, or
+    /// the next one given back (waiting at most [`READER_WAIT_MS_MAX`]).
     fn reader(&self) -> Result<PgConn, StoreError> {
-        let pooled = self
-            .readers
-            .lock()
-            .map_err(|_| StoreError::Sqlite("reader pool poisoned".into()))?
-            .pop();
-        match pooled {
-            Some(c) if !c.is_closed() => Ok(c),
-            _ => PgConn::connect(&self.io.handle, &self.opts),
+        let poisoned = |_| StoreError::Sqlite("reader pool poisoned".into());
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(READER_WAIT_MS_MAX);
+        let mut pool = self.readers.lock().map_err(poisoned)?;
+        loop {
+            if let Some(c) = pool.idle.pop() {
+                if c.is_closed() {
+                    pool.open -= 1;
+                    continue;
+                }
+                return Ok(c);
+            }
+            if pool.open < READERS_KEPT_MAX {
+                pool.open += 1;
+                drop(pool);
+                let c = PgConn::connect(&self.io.handle, &self.opts);
+                if c.is_err() {
+                    self.readers.lock().map_err(poisoned)?.open -= 1;
+                }
+                return c;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Busy);
+            }
+            pool = self
+                .reader_back
+                .wait_timeout(pool, left)
+                .map_err(|_| StoreError::Sqlite("reader pool poisoned".into()))?
+                .0;
         }
     }
 
     fn give_back(&self, c: PgConn) {
-        if c.is_closed() {
-            return;
-        }
-        if let Ok(mut pool) = self.readers.lock()
-            && pool.len() < READERS_KEPT_MAX
-        {
-            pool.push(c);
+        if let Ok(mut pool) = self.readers.lock() {
+            if c.is_closed() {
+                pool.open -= 1;
+            } else {
+                pool.idle.push(c);
+            }
+            self.reader_back.notify_one();
         }
     }
+}
+
+/// The read connections of one process.
+#[derive(Default)]
+struct ReaderPool {
+    idle: Vec<PgConn>,
+    /// Idle plus lent out.
+    open: usize,
 }
 
 fn describe(pg: &PgOptions) -> String {
@@ -604,7 +643,7 @@ impl Drop for PgStore {
             let _ = w.join();
         }
         if let Ok(mut pool) = self.readers.lock() {
-            pool.clear();
+            pool.idle.clear();
         }
     }
 }

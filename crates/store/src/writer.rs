@@ -183,7 +183,7 @@ fn run_group_once<R: GroupRunner>(
             .collect(),
         Err(e) => {
             let e = e.into_inner();
-            tracing::error!(error = %e, commands = group.len(), "group commit failed; nothing of it was saved");
+            tracing::error!(error = %e, commands = group.len(), "group commit failed; its callers get an error");
             group.iter().map(|_| Err(clone_error(&e))).collect()
         }
     }

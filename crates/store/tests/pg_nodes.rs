@@ -406,3 +406,45 @@ fn opening_what_is_not_there_or_creating_twice_is_refused() {
     .expect("namespaces");
     assert_eq!(created, 0, "opening a missing store created nothing");
 }
+
+#[test]
+fn many_readers_at_once_share_a_bounded_set_of_connections() {
+    // Goal: a burst of readers (the host's connections, a back-office) never opens more than
+    // READERS_KEPT_MAX read connections per node: the database's max_connections is shared
+    // by all nodes. Every read still gets its answer.
+    const THREADS: usize = 24;
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    approved(h.sale(100, "approve"));
+    let barrier = Barrier::new(THREADS);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            let (h, barrier) = (&h, &barrier);
+            s.spawn(move || {
+                barrier.wait();
+                for _ in 0..10 {
+                    assert_eq!(h.all_txns().len(), 1);
+                }
+            });
+        }
+    });
+    let app =
+        h.pg.as_ref()
+            .map(|p| p.application_name())
+            .unwrap_or_default();
+    let open = suanpan_store::read(&*h.store, |c| {
+        use suanpan_store::sql::SqlExt;
+        c.one(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = ?1",
+            &[suanpan_store::sql::Value::Text(&app)],
+            |r| r.i64(0),
+        )
+    })
+    .expect("count connections");
+    let bound = suanpan_store::pg::READERS_KEPT_MAX as i64 + 1; // readers + the writer
+    assert!(
+        (1..=bound).contains(&open),
+        "{open} connections open, at most {bound} expected"
+    );
+}
