@@ -76,6 +76,9 @@ pub struct ConfigFile {
     /// Addresses and limits of `suanpan serve`.
     #[serde(default)]
     pub server: suanpan_host::ServerConfig,
+    /// The merchant back-office of `suanpan serve` (`http = "HOST:PORT"`, session and limits).
+    #[serde(default)]
+    pub web: suanpan_web::WebConfig,
 }
 
 impl ConfigFile {
@@ -142,6 +145,7 @@ impl App {
         App::write_pan_key(&self.data_dir)?;
         if demo {
             store.seed_demo(&self.fingerprinter()?)?;
+            store.seed_backoffice_demo()?;
         }
         Ok(store)
     }

@@ -303,4 +303,10 @@ pub fn print_demo_operators(zh: bool) {
             if zh { "密码" } else { "password" }
         );
     }
+    for (user, pw, role, name, _) in suanpan_store::backoffice::DEMO_STAFF {
+        println!(
+            "  {} {user} / {pw}  ({role}, {name})",
+            if zh { "后台账号" } else { "back-office" }
+        );
+    }
 }

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod backoffice;
 pub mod backup;
 pub mod command;
 pub mod engine;

@@ -1,0 +1,62 @@
+-- Back-office schema (issue 5), version 1. Kept in its own version key
+-- ('backoffice_schema_version' in meta) so that it applies without touching the journal's
+-- migrations. Times are Unix microseconds (UTC); amounts integer fen.
+CREATE TABLE IF NOT EXISTS staff (
+    id            INTEGER PRIMARY KEY,
+    merchant_id   TEXT NOT NULL REFERENCES merchants(id),
+    username      TEXT NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('cashier', 'supervisor', 'finance', 'admin', 'auditor')),
+    operator_no   TEXT,                      -- the counter operator the user books as, if any
+    password_hash TEXT NOT NULL,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    locked_until  INTEGER,
+    created_at    INTEGER NOT NULL
+);
+-- Sessions and API tokens are stored as SHA-256 of the secret: a leaked database does not
+-- hand out live sessions.
+CREATE TABLE IF NOT EXISTS staff_sessions (
+    token_hash TEXT PRIMARY KEY,
+    staff_id   INTEGER NOT NULL REFERENCES staff(id),
+    csrf       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS staff_tokens (
+    id         INTEGER PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    staff_id   INTEGER NOT NULL REFERENCES staff(id),
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS review_requests (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind IN ('void', 'refund')),
+    txn_id          INTEGER NOT NULL REFERENCES txns(id),
+    merchant_id     TEXT NOT NULL,
+    amount_fen      INTEGER NOT NULL CHECK (amount_fen > 0),
+    reason          TEXT NOT NULL,
+    customer_consent INTEGER NOT NULL DEFAULT 0,
+    submitted_by    INTEGER NOT NULL REFERENCES staff(id),
+    submitted_at    INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    reviewed_by     INTEGER REFERENCES staff(id),
+    reviewed_at     INTEGER,
+    review_comment  TEXT NOT NULL DEFAULT '',
+    execute_after   INTEGER,
+    result_txn_id   INTEGER REFERENCES txns(id),
+    result_key      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS review_requests_status ON review_requests(status, id);
+CREATE INDEX IF NOT EXISTS review_requests_txn ON review_requests(txn_id);
+-- REST Idempotency-Key: scoped to the user; the response is stored for replay.
+CREATE TABLE IF NOT EXISTS api_idempotency (
+    staff_id      INTEGER NOT NULL REFERENCES staff(id),
+    key           TEXT NOT NULL,
+    request_hash  TEXT NOT NULL,
+    status        INTEGER,                   -- NULL while the first request is running
+    body          TEXT,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (staff_id, key)
+);
