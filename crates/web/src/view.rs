@@ -305,6 +305,10 @@ pub struct RequestView {
     pub result_transaction_id: Option<i64>,
     /// Why execution failed (a refusal code such as `void.settled`).
     pub result_code: Option<String>,
+    /// That refusal's message, in the caller's language.
+    pub result_message: Option<String>,
+    /// What to do instead (e.g. a settled sale: refund it).
+    pub result_hint: Option<String>,
 }
 
 impl RequestView {
@@ -327,6 +331,8 @@ impl RequestView {
             execute_after: q.execute_after.map(|t| When::micros(policy, t)),
             result_transaction_id: q.result_txn_id,
             result_code: (!q.result_key.is_empty()).then(|| q.result_key.clone()),
+            result_message: refusal_text(lang, &q.result_key, "msg"),
+            result_hint: refusal_text(lang, &q.result_key, "fix"),
         }
     }
 }
@@ -372,4 +378,11 @@ impl BatchView {
             reconciliation: b.reconciliation.clone(),
         }
     }
+}
+
+/// The core catalog's text of a stored refusal key (`void.settled` → its message or remedy).
+fn refusal_text(lang: Lang, key: &str, part: &str) -> Option<String> {
+    let full = format!("{key}.{part}");
+    (!key.is_empty() && suanpan_core::i18n::has_key(&full))
+        .then(|| suanpan_core::i18n::tr(lang, &full, &[]))
 }
