@@ -266,6 +266,15 @@ static ZH: Catalog = &[
     ("tstatus.reversed", "已冲正"),
     ("tstatus.completed", "已完成"),
     ("tstatus.expired", "已过期"),
+    ("kind.sale", "消费"),
+    ("kind.void", "消费撤销"),
+    ("kind.refund", "退货"),
+    ("kind.preauth", "预授权"),
+    ("kind.preauth_void", "预授权撤销"),
+    ("kind.completion", "预授权完成"),
+    ("kind.completion_void", "预授权完成撤销"),
+    ("kind.balance", "余额查询"),
+    ("kind.reversal", "冲正"),
 ];
 
 static EN: Catalog = &[
@@ -551,6 +560,15 @@ static EN: Catalog = &[
     ("tstatus.reversed", "Reversed"),
     ("tstatus.completed", "Completed"),
     ("tstatus.expired", "Expired"),
+    ("kind.sale", "Sale"),
+    ("kind.void", "Void"),
+    ("kind.refund", "Refund"),
+    ("kind.preauth", "Pre-authorization"),
+    ("kind.preauth_void", "Pre-auth void"),
+    ("kind.completion", "Completion"),
+    ("kind.completion_void", "Completion void"),
+    ("kind.balance", "Balance inquiry"),
+    ("kind.reversal", "Reversal"),
 ];
 
 #[cfg(test)]

@@ -553,7 +553,7 @@ async fn txns(
             "reversal",
         ]
         .iter()
-        .map(|k| (k.to_string(), k.to_string())),
+        .map(|k| (k.to_string(), t(lang, &format!("kind.{k}")).to_owned())),
     );
     let mut statuses = vec![(String::new(), "—".to_owned())];
     statuses.extend(

@@ -113,6 +113,8 @@ pub struct TxnView {
     pub id: i64,
     /// `sale`, `void`, `refund`, `preauth`, `completion`…
     pub kind: String,
+    /// The kind in the caller's language (消费, 消费撤销…).
+    pub kind_text: String,
     /// `approved`, `declined`, `voided`, `partially_refunded`, `refunded`, `reversed`…
     pub status: String,
     /// The status in the caller's language (已撤销…).
@@ -170,6 +172,7 @@ impl TxnView {
         TxnView {
             id: t.id.0,
             kind: t.kind.as_str().into(),
+            kind_text: crate::catalog::t(lang, &format!("kind.{}", t.kind.as_str())).to_owned(),
             status: t.status.as_str().into(),
             status_text: crate::catalog::t(lang, &format!("tstatus.{}", t.status.as_str()))
                 .to_owned(),
