@@ -198,23 +198,24 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 impl TestApp {
     /// Sends raw bytes and reads the whole answer.
     pub fn raw(&self, request: &[u8]) -> Resp {
+        self.try_raw(request).expect("an HTTP answer")
+    }
+
+    /// Sends raw bytes; `None` when the server closed the connection without an answer.
+    pub fn try_raw(&self, request: &[u8]) -> Option<Resp> {
         let mut s = TcpStream::connect(self.addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(20)))
             .expect("timeout");
-        s.write_all(request).expect("write");
+        let _ = s.write_all(request);
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
-        let split = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| panic!("no header end: {:?}", String::from_utf8_lossy(&buf)));
+        let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = String::from_utf8_lossy(&buf[..split]).into_owned();
         let mut lines = head.split("\r\n");
         let status = lines
             .next()
             .and_then(|l| l.split(' ').nth(1))
-            .and_then(|c| c.parse().ok())
-            .expect("status");
+            .and_then(|c| c.parse().ok())?;
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
@@ -226,11 +227,11 @@ impl TestApp {
         {
             body = dechunk(&body);
         }
-        Resp {
+        Some(Resp {
             status,
             headers,
             body,
-        }
+        })
     }
 
     /// One request with headers and an optional body.
