@@ -364,9 +364,10 @@ pub struct SessionOut {
 pub async fn api_login(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: ApiJson<LoginIn>,
 ) -> Result<Response, ApiError> {
-    let lang = Lang::default();
+    let lang = crate::error::lang_of_headers(&headers);
     let s = login(
         &state,
         lang,

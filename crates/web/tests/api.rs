@@ -685,6 +685,16 @@ fn errors_follow_accept_language() {
     assert_eq!(en.json()["message"], "Please log in");
     let q = app.get("/api/v1/transactions?lang=en");
     assert_eq!(q.json()["message"], "Please log in");
+    let login = app.req(
+        "POST",
+        "/api/v1/session",
+        &[
+            ("Accept-Language", "en"),
+            ("Content-Type", "application/json"),
+        ],
+        Some(br#"{"username":"cashier","password":"x"}"#),
+    );
+    assert_eq!(login.json()["message"], "Wrong user name or password");
 }
 
 /// Goal: the OpenAPI document is valid JSON, OpenAPI 3.1, and lists every endpoint with its
