@@ -78,6 +78,12 @@ impl StaffRole {
         StaffRole::ALL.into_iter().find(|r| r.as_str() == text)
     }
 
+    /// True for the roles that must log in with a second factor (TOTP). Admins can hide
+    /// records and manage users: a stolen password alone must not be enough (issue 5).
+    pub fn requires_totp(self) -> bool {
+        self == StaffRole::Admin
+    }
+
     /// The permission table. The auditor is read-only by design: an auditor who could change
     /// what they audit would audit nothing.
     pub fn allows(self, p: Permission) -> bool {
@@ -565,6 +571,8 @@ mod tests {
         assert!(!StaffRole::Cashier.allows(Permission::Review));
         assert!(!StaffRole::Cashier.allows(Permission::ViewHidden));
         assert!(StaffRole::Admin.allows(Permission::Hide));
+        assert!(StaffRole::Admin.requires_totp());
+        assert!(!StaffRole::Auditor.requires_totp() && !StaffRole::Cashier.requires_totp());
         for r in StaffRole::ALL {
             assert_eq!(StaffRole::parse(r.as_str()), Some(r));
         }

@@ -69,6 +69,10 @@ pub struct StaffSecret {
     pub password_hash: String,
     /// Wrong passwords and lock.
     pub login: LoginState,
+    /// The TOTP secret (base32), once enrolled.
+    pub totp_secret: Option<String>,
+    /// The last TOTP step accepted.
+    pub totp_last_step: i64,
 }
 
 /// A stored void or refund request.
@@ -284,7 +288,7 @@ impl SqliteStore {
     pub fn staff_secret(&self, username: &str) -> Result<Option<StaffSecret>, StoreError> {
         self.read(|c| {
             c.query_row(
-                &format!("SELECT {STAFF_COLUMNS}, password_hash, failures, locked_until FROM staff WHERE username = ?1"),
+                &format!("SELECT {STAFF_COLUMNS}, password_hash, failures, locked_until, totp_secret, totp_last_step FROM staff WHERE username = ?1"),
                 [username],
                 |r| {
                     Ok(StaffSecret {
@@ -294,6 +298,8 @@ impl SqliteStore {
                             failures: r.get(7)?,
                             locked_until: r.get::<_, Option<i64>>(8)?.map(ts),
                         },
+                        totp_secret: r.get(9)?,
+                        totp_last_step: r.get(10)?,
                     })
                 },
             )
@@ -374,39 +380,94 @@ impl SqliteStore {
     }
 
     /// Stores a new session (the caller keeps the secret; only its hash is stored).
+    /// `mfa_pending`: an admin who still has to enrol TOTP; the session opens nothing else.
     pub fn create_session(
         &self,
         staff_id: i64,
         token_hash: &str,
         csrf: &str,
         expires_at: Timestamp,
+        mfa_pending: bool,
     ) -> Result<(), StoreError> {
         let now = micros(self.now());
         self.setup(|tx, _| {
             // Expired sessions are swept here, so the table does not grow without bound.
             tx.execute("DELETE FROM staff_sessions WHERE expires_at <= ?1", [now])?;
             tx.execute(
-                "INSERT INTO staff_sessions (token_hash, staff_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![token_hash, staff_id, csrf, now, micros(expires_at)],
+                "INSERT INTO staff_sessions (token_hash, staff_id, csrf, created_at, expires_at, mfa_pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![token_hash, staff_id, csrf, now, micros(expires_at), mfa_pending],
             )?;
             Ok(())
         })
     }
 
-    /// The user and CSRF token of a live session.
-    pub fn session(&self, token_hash: &str) -> Result<Option<(StaffUser, String)>, StoreError> {
+    /// A live session: its user, CSRF token, and whether TOTP enrolment is still pending.
+    pub fn session(&self, token_hash: &str) -> Result<Option<LiveSession>, StoreError> {
         let now = micros(self.now());
         self.read(|c| {
             c.query_row(
                 &format!(
-                    "SELECT {}, x.csrf FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
+                    "SELECT {}, x.csrf, x.mfa_pending, x.totp_pending_secret FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
                      WHERE x.token_hash = ?1 AND x.expires_at > ?2",
                     STAFF_COLUMNS_S
                 ),
                 params![token_hash, now],
-                |r| Ok((staff_from_row(r)?, r.get(6)?)),
+                |r| {
+                    Ok(LiveSession {
+                        user: staff_from_row(r)?,
+                        csrf: r.get(6)?,
+                        mfa_pending: r.get(7)?,
+                        totp_offered: r.get(8)?,
+                    })
+                },
             )
             .optional()
+        })
+    }
+
+    /// Remembers the TOTP secret offered to a session for enrolment.
+    pub fn offer_totp(&self, token_hash: &str, secret: &str) -> Result<(), StoreError> {
+        self.setup(|tx, _| {
+            tx.execute(
+                "UPDATE staff_sessions SET totp_pending_secret = ?1 WHERE token_hash = ?2",
+                params![secret, token_hash],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Enrols the offered secret (its first code was right): the user's logins need it from
+    /// now on, and this session is complete.
+    pub fn enrol_totp(
+        &self,
+        user: &StaffUser,
+        token_hash: &str,
+        secret: &str,
+        step: i64,
+    ) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            tx.execute(
+                "UPDATE staff SET totp_secret = ?1, totp_last_step = ?2 WHERE id = ?3",
+                params![secret, step, user.id],
+            )?;
+            tx.execute(
+                "UPDATE staff_sessions SET mfa_pending = 0, totp_pending_secret = NULL WHERE token_hash = ?1",
+                [token_hash],
+            )?;
+            audit(tx, head, now, &actor(&user.username), ["totp.enrol", &format!("staff:{}", user.username), "", "ok"])
+        })
+    }
+
+    /// Uses a TOTP step once: false when it (or a later one) was already used (a replayed
+    /// code).
+    pub fn use_totp_step(&self, staff_id: i64, step: i64) -> Result<bool, StoreError> {
+        self.setup(|tx, _| {
+            let n = tx.execute(
+                "UPDATE staff SET totp_last_step = ?1 WHERE id = ?2 AND totp_last_step < ?1",
+                params![step, staff_id],
+            )?;
+            Ok(n > 0)
         })
     }
 
@@ -776,4 +837,17 @@ pub struct NewRequest {
     pub customer_consent: bool,
     /// `Pending`, or `Approved` when no second person is needed.
     pub status: RequestStatus,
+}
+
+/// A live session as the web layer sees it.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    /// Whose.
+    pub user: StaffUser,
+    /// Its CSRF token.
+    pub csrf: String,
+    /// An admin who still has to enrol TOTP: nothing but enrolment is open.
+    pub mfa_pending: bool,
+    /// The TOTP secret offered for enrolment, if any.
+    pub totp_offered: Option<String>,
 }

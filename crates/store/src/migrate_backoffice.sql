@@ -11,6 +11,8 @@ CREATE TABLE IF NOT EXISTS staff (
     password_hash TEXT NOT NULL,
     failures      INTEGER NOT NULL DEFAULT 0,
     locked_until  INTEGER,
+    totp_secret   TEXT,                      -- base32; set once enrolled (admins must be)
+    totp_last_step INTEGER NOT NULL DEFAULT 0, -- the last 30-second step used: no replays
     created_at    INTEGER NOT NULL
 );
 -- Sessions and API tokens are stored as SHA-256 of the secret: a leaked database does not
@@ -19,6 +21,8 @@ CREATE TABLE IF NOT EXISTS staff_sessions (
     token_hash TEXT PRIMARY KEY,
     staff_id   INTEGER NOT NULL REFERENCES staff(id),
     csrf       TEXT NOT NULL,
+    mfa_pending INTEGER NOT NULL DEFAULT 0,  -- an admin who still has to enrol TOTP
+    totp_pending_secret TEXT,                -- the secret offered for enrolment
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 );

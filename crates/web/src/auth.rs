@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use jiff::ToSpan;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -35,6 +35,7 @@ pub fn routes() -> axum::Router<AppState> {
         )
         .route("/api/v1/tokens", post(api_token_create))
         .route("/api/v1/tokens/{id}", delete(api_token_revoke))
+        .route("/api/v1/totp", get(api_totp_offer).post(api_totp_enrol))
 }
 
 /// A value of the `Cookie` header.
@@ -80,6 +81,12 @@ pub struct Caller {
     pub lang: Lang,
     /// The session's CSRF token; `None` for bearer tokens.
     pub csrf: Option<String>,
+    /// The session's secret hash (`None` for bearer tokens), for TOTP enrolment and logout.
+    pub session_hash: Option<String>,
+    /// An admin who still has to enrol TOTP.
+    pub mfa_pending: bool,
+    /// The TOTP secret offered to this session, if any.
+    pub totp_offered: Option<String>,
 }
 
 impl Caller {
@@ -138,6 +145,9 @@ impl FromRequestParts<AppState> for Caller {
                 user,
                 lang,
                 csrf: None,
+                session_hash: None,
+                mfa_pending: false,
+                totp_offered: None,
             });
         }
         let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
@@ -149,7 +159,8 @@ impl FromRequestParts<AppState> for Caller {
             ));
         };
         let hash = secret_hash(&secret);
-        let Some((user, csrf)) = blocking(lang, move || store.session(&hash)).await? else {
+        let h = hash.clone();
+        let Some(live) = blocking(lang, move || store.session(&h)).await? else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 lang,
@@ -157,6 +168,16 @@ impl FromRequestParts<AppState> for Caller {
                 &[],
             ));
         };
+        let csrf = live.csrf.clone();
+        // An admin without TOTP yet gets nothing but the enrolment (and logout).
+        if live.mfa_pending && !ENROLMENT_PATHS.contains(&parts.uri.path()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                lang,
+                "auth.totp_enrol_required",
+                &[],
+            ));
+        }
         // Cookie-authenticated unsafe API calls carry the CSRF token in a header a foreign
         // page cannot set; UI forms carry it in a field (checked by the form's handler).
         if parts.uri.path().starts_with("/api/") && unsafe_method(&parts.method) {
@@ -170,12 +191,18 @@ impl FromRequestParts<AppState> for Caller {
             }
         }
         Ok(Caller {
-            user,
+            user: live.user,
             lang,
             csrf: Some(csrf),
+            session_hash: Some(hash),
+            mfa_pending: live.mfa_pending,
+            totp_offered: live.totp_offered,
         })
     }
 }
+
+/// What a session still waiting for TOTP enrolment may reach.
+const ENROLMENT_PATHS: &[&str] = &["/api/v1/totp", "/totp/enrol", "/api/v1/session", "/logout"];
 
 /// Runs a store call on the blocking pool (SQLite and argon2 must not stall the async
 /// threads) and maps its failure.
@@ -207,6 +234,8 @@ pub struct NewSession {
     pub csrf: String,
     /// When it ends.
     pub expires_at: jiff::Timestamp,
+    /// TOTP enrolment is still due (the session opens nothing else).
+    pub mfa_pending: bool,
 }
 
 /// A hash nobody's password matches, verified for unknown user names so that their answer
@@ -223,6 +252,7 @@ pub async fn login(
     client: SocketAddr,
     username: &str,
     password: &str,
+    totp: Option<&str>,
 ) -> Result<NewSession, ApiError> {
     let keys = [format!("ip:{}", client.ip()), format!("user:{username}")];
     if !state.login_allowed(&keys) {
@@ -293,6 +323,51 @@ pub async fn login(
             None => wrong(),
         });
     }
+    // The second factor: an enrolled admin gives the current code; a wrong or replayed one
+    // counts like a wrong password. An admin not enrolled yet gets a session that only
+    // opens the enrolment.
+    let mut mfa_pending = false;
+    if user.role.requires_totp() {
+        match (
+            &secret.totp_secret,
+            totp.map(str::trim).filter(|c| !c.is_empty()),
+        ) {
+            (None, _) => mfa_pending = true,
+            (Some(_), None) => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    lang,
+                    "auth.totp_required",
+                    &[],
+                ));
+            }
+            (Some(key), Some(code)) => {
+                let step = match totp_step_of(key, code, now) {
+                    Some(step) => {
+                        let (store, id) = (state.store().clone(), user.id);
+                        blocking(lang, move || store.use_totp_step(id, step)).await?
+                    }
+                    None => false,
+                };
+                if !step {
+                    let next = secret.login.after_failure(&policy, now);
+                    let outcome = if next.locked(now).is_some() {
+                        "refused:auth.locked"
+                    } else {
+                        "refused:auth.totp_wrong"
+                    };
+                    let (store, u) = (state.store().clone(), user.clone());
+                    blocking(lang, move || store.record_staff_login(&u, next, outcome)).await?;
+                    return Err(match next.locked(now) {
+                        Some(until) => locked(until),
+                        None => {
+                            ApiError::new(StatusCode::UNAUTHORIZED, lang, "auth.totp_wrong", &[])
+                        }
+                    });
+                }
+            }
+        }
+    }
     if secret.login != LoginState::default() {
         let (store, u) = (state.store().clone(), user.clone());
         blocking(lang, move || {
@@ -301,6 +376,7 @@ pub async fn login(
         .await?;
     }
     let session = NewSession {
+        mfa_pending,
         user,
         secret: random_secret(),
         csrf: random_secret(),
@@ -315,7 +391,10 @@ pub async fn login(
         session.csrf.clone(),
         session.expires_at,
     );
-    blocking(lang, move || store.create_session(id, &hash, &csrf, until)).await?;
+    blocking(lang, move || {
+        store.create_session(id, &hash, &csrf, until, mfa_pending)
+    })
+    .await?;
     Ok(session)
 }
 
@@ -345,6 +424,8 @@ pub struct LoginIn {
     pub username: String,
     /// Password.
     pub password: String,
+    /// The current TOTP code (admins, once enrolled).
+    pub totp: Option<String>,
 }
 
 /// A session as the API answers it.
@@ -356,6 +437,8 @@ pub struct SessionOut {
     pub csrf_token: String,
     /// When the session ends (RFC 3339).
     pub expires_at: String,
+    /// An admin without TOTP: enrol first (`GET`/`POST /api/v1/totp`); nothing else opens.
+    pub totp_enrolment_required: bool,
 }
 
 /// Logs in and sets the session cookie.
@@ -368,15 +451,18 @@ pub async fn api_login(
     body: ApiJson<LoginIn>,
 ) -> Result<Response, ApiError> {
     let lang = crate::error::lang_of_headers(&headers);
+    let v = &body.value;
     let s = login(
         &state,
         lang,
         client,
-        &body.value.username,
-        &body.value.password,
+        &v.username,
+        &v.password,
+        v.totp.as_deref(),
     )
     .await?;
     let out = SessionOut {
+        totp_enrolment_required: s.mfa_pending,
         user: UserView::of(&s.user),
         csrf_token: s.csrf.clone(),
         expires_at: s.expires_at.to_string(),
@@ -475,4 +561,161 @@ impl ApiError {
         self.status = status;
         self
     }
+}
+
+/// The TOTP parameters every authenticator app understands: SHA-1, 6 digits, 30 seconds.
+const TOTP_STEP_SECONDS: i64 = 30;
+/// Steps either side of now that are accepted (clock drift between phone and server).
+const TOTP_SKEW_STEPS: i64 = 1;
+/// Bytes of a new TOTP secret (160 bits, RFC 4226's recommendation).
+const TOTP_SECRET_BYTES: usize = 20;
+
+fn totp_of(secret_b32: &str) -> Option<totp_rs::TOTP> {
+    let bytes = totp_rs::Secret::Encoded(secret_b32.to_owned())
+        .to_bytes()
+        .ok()?;
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        0,
+        TOTP_STEP_SECONDS as u64,
+        bytes,
+    )
+    .ok()
+}
+
+/// The step a code belongs to, if it is right within the skew.
+pub fn totp_step_of(secret_b32: &str, code: &str, now: jiff::Timestamp) -> Option<i64> {
+    let totp = totp_of(secret_b32)?;
+    let step = now.as_second().div_euclid(TOTP_STEP_SECONDS);
+    (step - TOTP_SKEW_STEPS..=step + TOTP_SKEW_STEPS).find(|s| {
+        let at = u64::try_from(s * TOTP_STEP_SECONDS).unwrap_or(0);
+        same_secret(&totp.generate(at), code)
+    })
+}
+
+/// A new random base32 secret.
+fn new_totp_secret() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; TOTP_SECRET_BYTES];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    totp_rs::Secret::Raw(b.to_vec()).to_encoded().to_string()
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// What an authenticator app needs.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TotpOffer {
+    /// Base32 secret (type it in if the code cannot be scanned).
+    pub secret: String,
+    /// `otpauth://totp/…` URI.
+    pub otpauth_uri: String,
+    /// The URI as a QR code, SVG.
+    pub qr_svg: String,
+}
+
+/// Offers a TOTP secret to a session that has to enrol (the same one until it is used).
+pub async fn totp_offer(state: &AppState, caller: &Caller) -> Result<TotpOffer, ApiError> {
+    let lang = caller.lang;
+    let Some(hash) = caller.session_hash.clone().filter(|_| caller.mfa_pending) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            lang,
+            "auth.totp_enrolled",
+            &[],
+        ));
+    };
+    let secret = match &caller.totp_offered {
+        Some(s) => s.clone(),
+        None => {
+            let s = new_totp_secret();
+            let (store, s2) = (state.store().clone(), s.clone());
+            blocking(lang, move || store.offer_totp(&hash, &s2)).await?;
+            s
+        }
+    };
+    let label = format!("Suanpan:{}", caller.user.username);
+    let uri = format!(
+        "otpauth://totp/{}?secret={secret}&issuer=Suanpan&algorithm=SHA1&digits=6&period={TOTP_STEP_SECONDS}",
+        percent(&label)
+    );
+    let qr_svg = qrcode::QrCode::new(uri.as_bytes())
+        .map(|q| {
+            q.render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .build()
+        })
+        .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
+    Ok(TotpOffer {
+        secret,
+        otpauth_uri: uri,
+        qr_svg,
+    })
+}
+
+/// Enrols the offered secret when `code` is its current code.
+pub async fn totp_enrol(state: &AppState, caller: &Caller, code: &str) -> Result<(), ApiError> {
+    let lang = caller.lang;
+    let (Some(hash), Some(secret)) = (
+        caller.session_hash.clone().filter(|_| caller.mfa_pending),
+        caller.totp_offered.clone(),
+    ) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            lang,
+            "auth.totp_enrolled",
+            &[],
+        ));
+    };
+    let Some(step) = totp_step_of(&secret, code.trim(), state.store().now()) else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang,
+            "auth.totp_wrong",
+            &[],
+        ));
+    };
+    let (store, user) = (state.store().clone(), caller.user.clone());
+    blocking(lang, move || store.enrol_totp(&user, &hash, &secret, step)).await
+}
+
+/// The secret to enrol, with its otpauth URI and QR code.
+#[utoipa::path(get, path = "/api/v1/totp", tag = "session",
+    responses((status = 200, body = TotpOffer), (status = 409, body = ApiError)))]
+pub async fn api_totp_offer(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TotpOffer>, ApiError> {
+    Ok(Json(totp_offer(&state, &caller).await?))
+}
+
+/// A TOTP code.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpIn {
+    /// The 6-digit code the app shows now.
+    pub code: String,
+}
+
+/// Confirms enrolment with the app's current code; the session then opens everything.
+#[utoipa::path(post, path = "/api/v1/totp", tag = "session", request_body = TotpIn,
+    responses((status = 204), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn api_totp_enrol(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: ApiJson<TotpIn>,
+) -> Result<StatusCode, ApiError> {
+    totp_enrol(&state, &caller, &body.value.code).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -67,6 +67,35 @@ static ZH: Catalog = &[
         "该账号未关联收银操作员，不能发起交易",
     ),
     ("auth.no_operator.fix", "请使用收银员或主管账号"),
+    ("auth.totp_required.msg", "管理员登录须输入动态验证码"),
+    (
+        "auth.totp_required.fix",
+        "打开身份验证器 App，输入 6 位动态码",
+    ),
+    ("auth.totp_wrong.msg", "动态验证码错误或已使用"),
+    (
+        "auth.totp_wrong.fix",
+        "请输入 App 当前显示的 6 位动态码；连续输错将锁定账号",
+    ),
+    (
+        "auth.totp_enrol_required.msg",
+        "管理员须先绑定动态验证码（TOTP）",
+    ),
+    (
+        "auth.totp_enrol_required.fix",
+        "打开 /totp/enrol 扫码绑定后再操作",
+    ),
+    ("auth.totp_enrolled.msg", "该账号无需绑定或已绑定动态验证码"),
+    ("auth.totp_enrolled.fix", "如需更换，请联系另一位管理员"),
+    ("totp.title", "绑定动态验证码"),
+    (
+        "totp.intro",
+        "管理员账号须使用动态验证码登录。请用身份验证器 App 扫描二维码（或手动输入密钥），然后输入 App 显示的 6 位动态码。",
+    ),
+    ("totp.secret", "密钥"),
+    ("totp.code", "动态码"),
+    ("totp.submit", "绑定"),
+    ("login.totp", "动态码（管理员）"),
     (
         "json.content_type.msg",
         "请求体必须是 JSON（Content-Type: application/json）",
@@ -317,6 +346,41 @@ static EN: Catalog = &[
         "auth.no_operator.fix",
         "Use a cashier or supervisor account",
     ),
+    (
+        "auth.totp_required.msg",
+        "Admins log in with a one-time code",
+    ),
+    (
+        "auth.totp_required.fix",
+        "Open your authenticator app and enter its 6-digit code",
+    ),
+    ("auth.totp_wrong.msg", "Wrong or already used one-time code"),
+    (
+        "auth.totp_wrong.fix",
+        "Enter the 6-digit code the app shows now; repeated failures lock the account",
+    ),
+    (
+        "auth.totp_enrol_required.msg",
+        "Admins must set up one-time codes (TOTP) first",
+    ),
+    (
+        "auth.totp_enrol_required.fix",
+        "Open /totp/enrol, scan the code, then continue",
+    ),
+    (
+        "auth.totp_enrolled.msg",
+        "This account needs no enrolment or is enrolled already",
+    ),
+    ("auth.totp_enrolled.fix", "To replace it, ask another admin"),
+    ("totp.title", "Set up one-time codes"),
+    (
+        "totp.intro",
+        "Admin accounts log in with one-time codes. Scan the QR code with an authenticator app (or type the secret), then enter the 6-digit code it shows.",
+    ),
+    ("totp.secret", "Secret"),
+    ("totp.code", "Code"),
+    ("totp.submit", "Enrol"),
+    ("login.totp", "One-time code (admins)"),
     (
         "json.content_type.msg",
         "The request body must be JSON (Content-Type: application/json)",

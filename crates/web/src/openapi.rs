@@ -15,6 +15,7 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
     paths(
         crate::auth::api_login, crate::auth::api_logout, crate::auth::api_me,
         crate::auth::api_token_create, crate::auth::api_token_revoke,
+        crate::auth::api_totp_offer, crate::auth::api_totp_enrol,
         crate::api::list_txns, crate::api::txn_detail, crate::api::txn_receipt, crate::api::hide_txn,
         crate::api::pay, crate::api::export, crate::api::batches, crate::api::audit_list, crate::api::audit_verify,
         crate::review::create, crate::review::list, crate::review::one,

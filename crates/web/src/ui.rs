@@ -28,6 +28,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
+        .route("/totp/enrol", get(totp_page).post(totp_submit))
         .route("/lang/{lang}", get(switch_lang))
         .route("/dashboard", get(dashboard))
         .route("/txns", get(txns))
@@ -242,6 +243,8 @@ async fn login_page(headers: HeaderMap) -> Response {
 struct LoginForm {
     username: String,
     password: String,
+    #[serde(default)]
+    totp: String,
     csrf: String,
 }
 
@@ -263,9 +266,27 @@ async fn login_submit(
             f.username,
         );
     }
-    match auth::login(&state, lang, client, &f.username, &f.password).await {
-        Ok(NewSession { secret, .. }) => {
-            let mut r = Redirect::to("/dashboard").into_response();
+    match auth::login(
+        &state,
+        lang,
+        client,
+        &f.username,
+        &f.password,
+        Some(&f.totp),
+    )
+    .await
+    {
+        Ok(NewSession {
+            secret,
+            mfa_pending,
+            ..
+        }) => {
+            let next = if mfa_pending {
+                "/totp/enrol"
+            } else {
+                "/dashboard"
+            };
+            let mut r = Redirect::to(next).into_response();
             r.headers_mut()
                 .insert(header::SET_COOKIE, session_cookie(&state, &secret));
             r
@@ -980,4 +1001,67 @@ async fn audit(
             verdict_ok,
         },
     )
+}
+
+#[derive(Template)]
+#[template(path = "totp.html")]
+struct TotpPage {
+    base: Base,
+    offer: auth::TotpOffer,
+    error: Option<ApiError>,
+}
+
+async fn totp_render(state: &AppState, caller: &Caller, error: Option<ApiError>) -> Response {
+    match auth::totp_offer(state, caller).await {
+        Ok(offer) => {
+            let status = error.as_ref().map(|e| e.status).unwrap_or(StatusCode::OK);
+            render(
+                status,
+                TotpPage {
+                    base: Base::new(caller.lang, Some(caller), "", "totp.title", "/totp/enrol"),
+                    offer,
+                    error,
+                },
+            )
+        }
+        Err(e) => error_page(Some(caller), e, "/dashboard"),
+    }
+}
+
+async fn totp_page(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+    match page_caller(caller) {
+        Ok(c) => totp_render(&state, &c, None).await,
+        Err(r) => *r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TotpForm {
+    csrf: String,
+    code: String,
+}
+
+async fn totp_submit(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<TotpForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let Ok(Form(f)) = form else {
+        return error_page(
+            Some(&caller),
+            ApiError::invalid(caller.lang, "form"),
+            "/totp/enrol",
+        );
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, "/totp/enrol");
+    }
+    match auth::totp_enrol(&state, &caller, &f.code).await {
+        Ok(()) => Redirect::to("/dashboard").into_response(),
+        Err(e) => totp_render(&state, &caller, Some(e)).await,
+    }
 }

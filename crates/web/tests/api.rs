@@ -746,3 +746,70 @@ fn openapi_document_lists_every_endpoint() {
         );
     }
 }
+
+/// Goal: an admin must enrol TOTP before anything else opens (otpauth URI and SVG QR code);
+/// later logins need the current code; a missing, wrong or replayed code is refused and a
+/// wrong one counts towards the lockout.
+#[test]
+fn admins_log_in_with_totp() {
+    let app = spawn_app();
+    let s = app.login_only("admin");
+    let r = s.get("/api/v1/transactions");
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "auth.totp_enrol_required")
+    );
+    let offer = s.get("/api/v1/totp").json();
+    let secret = offer["secret"].as_str().expect("secret").to_owned();
+    assert!(
+        offer["otpauth_uri"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("otpauth://totp/Suanpan%3Aadmin?secret=")
+    );
+    assert!(offer["qr_svg"].as_str().unwrap_or("").contains("<svg"));
+    assert_eq!(
+        s.get("/api/v1/totp").json()["secret"],
+        secret.as_str(),
+        "the same offer until used"
+    );
+    let r = s.post("/api/v1/totp", r#"{"code":"000000"}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "auth.totp_wrong"));
+    let code = totp_code(&secret, app.store.now());
+    assert_eq!(
+        s.post("/api/v1/totp", &format!(r#"{{"code":"{code}"}}"#))
+            .status,
+        204
+    );
+    assert_eq!(s.get("/api/v1/transactions").status, 200);
+    assert_eq!(s.get("/api/v1/totp").code(), "auth.totp_enrolled");
+
+    let login = |totp: Option<&str>| {
+        let extra = totp
+            .map(|c| format!(r#","totp":"{c}""#))
+            .unwrap_or_default();
+        app.post_json(
+            "/api/v1/session",
+            &format!(r#"{{"username":"admin","password":"admin-demo"{extra}}}"#),
+        )
+    };
+    assert_eq!(login(None).code(), "auth.totp_required");
+    assert_eq!(
+        login(Some(&code)).code(),
+        "auth.totp_wrong",
+        "the enrolment's code is used"
+    );
+    app.advance(30);
+    let fresh = totp_code(&secret, app.store.now());
+    assert_eq!(login(Some(&fresh)).status, 200);
+    assert_eq!(login(Some(&fresh)).code(), "auth.totp_wrong", "no replay");
+    // The replay was failure 1 (the success before it reset the count); 3 more, then locked.
+    for _ in 0..3 {
+        assert_eq!(login(Some("123456")).status, 401);
+    }
+    assert_eq!(
+        login(Some("123456")).code(),
+        "auth.locked",
+        "wrong codes lock like wrong passwords"
+    );
+}

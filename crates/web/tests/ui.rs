@@ -65,13 +65,37 @@ fn browser_login<'a>(app: &'a TestApp, user: &str) -> Browser<'a> {
         Some(body.as_bytes()),
     );
     assert_eq!(r.status, 303, "{}", r.text());
-    assert_eq!(r.header("location"), Some("/dashboard"));
     let set = r.header("set-cookie").expect("session cookie");
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Strict"),
         "{set}"
     );
     let cookie = cookie_pair(&r);
+    if user == "admin" {
+        // Admins enrol TOTP first: the page shows the secret and a QR code.
+        assert_eq!(r.header("location"), Some("/totp/enrol"));
+        let page = app
+            .req("GET", "/totp/enrol", &[("Cookie", &cookie)], None)
+            .text();
+        assert!(page.contains("<svg"), "QR code");
+        let marker = "id=\"totp-secret\">";
+        let at = page.find(marker).map(|i| i + marker.len()).expect("secret");
+        let secret = page[at..].split('<').next().expect("secret").to_owned();
+        let code = totp_code(&secret, app.store.now());
+        let body = format!("csrf={}&code={code}", csrf_of(&page));
+        let r = app.req(
+            "POST",
+            "/totp/enrol",
+            &[
+                ("Cookie", &cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(r.header("location"), Some("/dashboard"), "{}", r.text());
+    } else {
+        assert_eq!(r.header("location"), Some("/dashboard"));
+    }
     let dash = app.req("GET", "/dashboard", &[("Cookie", &cookie)], None);
     assert_eq!(dash.status, 200, "{}", dash.text());
     let csrf = csrf_of(&dash.text());

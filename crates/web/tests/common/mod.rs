@@ -272,8 +272,23 @@ impl TestApp {
         )
     }
 
-    /// Logs in over the API.
+    /// Logs in over the API; an admin enrols TOTP on the way (admins must).
     pub fn login(&self, user: &str) -> Session<'_> {
+        let s = self.login_only(user);
+        if user == "admin" {
+            let offer = s.get("/api/v1/totp").json();
+            let secret = offer["secret"].as_str().expect("secret").to_owned();
+            let r = s.post(
+                "/api/v1/totp",
+                &format!(r#"{{"code":"{}"}}"#, totp_code(&secret, self.store.now())),
+            );
+            assert_eq!(r.status, 204, "{}", r.text());
+        }
+        s
+    }
+
+    /// Logs in over the API without enrolling anything.
+    pub fn login_only(&self, user: &str) -> Session<'_> {
         let password = format!("{user}-demo");
         let r = self.post_json(
             "/api/v1/session",
@@ -388,4 +403,13 @@ pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// The TOTP code of a base32 secret at a moment (SHA-1, 6 digits, 30 s), as an app shows it.
+pub fn totp_code(secret: &str, at: Timestamp) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .expect("base32");
+    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes).expect("totp");
+    totp.generate(u64::try_from(at.as_second()).expect("after 1970"))
 }
