@@ -688,6 +688,88 @@ impl SqliteStore {
         })
     }
 
+    /// The payment channels and their state.
+    pub fn channels(&self) -> Result<Vec<ChannelRow>, StoreError> {
+        self.read(|c| {
+            c.prepare(
+                "SELECT id, enabled, changed_at, changed_by, reason FROM channels ORDER BY rowid",
+            )?
+            .query_map([], |r| {
+                Ok(ChannelRow {
+                    id: r.get(0)?,
+                    enabled: r.get(1)?,
+                    changed_at: r.get(2)?,
+                    changed_by: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Whether a channel accepts new transactions (unknown channels do not).
+    pub fn channel_enabled(&self, id: &str) -> Result<bool, StoreError> {
+        let found: Option<bool> = self.read(|c| {
+            c.query_row("SELECT enabled FROM channels WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+        })?;
+        Ok(found.unwrap_or(false))
+    }
+
+    /// A merchant's live transactions through these methods whose batch is not settled yet.
+    pub fn unsettled_count(
+        &self,
+        merchant: &MerchantId,
+        methods: &[&str],
+    ) -> Result<u64, StoreError> {
+        if methods.is_empty() {
+            return Ok(0);
+        }
+        let marks = (0..methods.len())
+            .map(|i| format!("?{}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.read(|c| {
+            let merchant_id = merchant.as_str();
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&merchant_id];
+            for m in methods {
+                args.push(m);
+            }
+            c.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND settled = 0 AND training = 0
+                     AND status != 'declined' AND method IN ({marks})"
+                ),
+                args.as_slice(),
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Enables or disables a channel (the core decided it may), audited with the reason.
+    pub fn set_channel_enabled(
+        &self,
+        user: &StaffUser,
+        id: &str,
+        enabled: bool,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            let n = tx.execute(
+                "UPDATE channels SET enabled = ?1, changed_at = ?2, changed_by = ?3, reason = ?4 WHERE id = ?5",
+                params![enabled, now, user.username, reason, id],
+            )?;
+            if n > 0 {
+                let action = if enabled { "channel.enable" } else { "channel.disable" };
+                audit(tx, head, now, &actor(&user.username), [action, &format!("channel:{id}"), reason, "ok"])?;
+            }
+            Ok(n > 0)
+        })
+    }
+
     /// Looks an `Idempotency-Key` up and, when new, reserves it for this request.
     pub fn idem_begin(
         &self,
@@ -850,4 +932,19 @@ pub struct LiveSession {
     pub mfa_pending: bool,
     /// The TOTP secret offered for enrolment, if any.
     pub totp_offered: Option<String>,
+}
+
+/// A payment channel's state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelRow {
+    /// `unionpay`, `alipay`, `wechat`, `lakala`.
+    pub id: String,
+    /// Accepts new transactions.
+    pub enabled: bool,
+    /// Last change (Unix µs).
+    pub changed_at: Option<i64>,
+    /// By whom.
+    pub changed_by: Option<String>,
+    /// Why.
+    pub reason: String,
 }

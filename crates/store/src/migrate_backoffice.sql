@@ -64,3 +64,12 @@ CREATE TABLE IF NOT EXISTS api_idempotency (
     created_at    INTEGER NOT NULL,
     PRIMARY KEY (staff_id, key)
 );
+-- Payment channels (支付渠道). A disabled channel refuses new transactions (12).
+CREATE TABLE IF NOT EXISTS channels (
+    id          TEXT PRIMARY KEY,            -- unionpay, alipay, wechat, lakala
+    enabled     INTEGER NOT NULL DEFAULT 1,
+    changed_at  INTEGER,
+    changed_by  TEXT,
+    reason      TEXT NOT NULL DEFAULT ''
+);
+INSERT OR IGNORE INTO channels (id) VALUES ('unionpay'), ('alipay'), ('wechat'), ('lakala');

@@ -620,6 +620,12 @@ async fn payment(
                     "original_id: the pre-authorization to complete",
                 ));
             };
+            // A completion goes through its pre-authorization's channel.
+            let store = state.store().clone();
+            let pre = blocking(lang, move || store.transaction(TxnId(original))).await?;
+            if let Some(pre) = pre.filter(|t| t.merchant_id == caller.user.merchant_id) {
+                crate::channels::check_open(state, lang, pre.method).await?;
+            }
             Command::Complete {
                 origin,
                 original: OriginalRef::Id(TxnId(original)),
@@ -628,6 +634,7 @@ async fn payment(
         }
         PaymentKind::Sale | PaymentKind::Preauth => {
             let (instrument, method, pin) = instrument(state, &p, lang)?;
+            crate::channels::check_open(state, lang, method).await?;
             let kind = if matches!(p.kind, PaymentKind::Sale) {
                 TxnKind::Sale
             } else {

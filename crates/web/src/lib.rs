@@ -11,6 +11,7 @@
 mod api;
 mod auth;
 mod catalog;
+mod channels;
 mod error;
 mod json;
 mod openapi;
@@ -37,6 +38,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(review::routes())
+        .merge(channels::routes())
         .merge(auth::routes())
         .merge(ui::routes())
         .merge(openapi::routes())

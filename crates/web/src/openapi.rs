@@ -20,9 +20,10 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::api::pay, crate::api::export, crate::api::batches, crate::api::audit_list, crate::api::audit_verify,
         crate::review::create, crate::review::list, crate::review::one,
         crate::review::approve, crate::review::reject, crate::review::cancel, crate::review::undo,
+        crate::channels::list, crate::channels::change,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn)),
-    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"))
+    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"))
 )]
 pub struct ApiDoc;
 

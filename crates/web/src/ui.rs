@@ -39,6 +39,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/review/{id}/{action}", post(review_action))
         .route("/batches", get(batches))
         .route("/audit", get(audit))
+        .route("/channels", get(channels_page))
+        .route("/channels/{id}/{action}", post(channel_action))
         .route(
             "/static/app.css",
             get(|| async { asset("text/css; charset=utf-8", include_str!("../static/app.css")) }),
@@ -1063,5 +1065,103 @@ async fn totp_submit(
     match auth::totp_enrol(&state, &caller, &f.code).await {
         Ok(()) => Redirect::to("/dashboard").into_response(),
         Err(e) => totp_render(&state, &caller, Some(e)).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "channels.html")]
+struct ChannelsPage {
+    base: Base,
+    rows: Vec<crate::channels::ChannelView>,
+    can_manage: bool,
+}
+
+async fn channels_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match crate::channels::channels(&state, &caller).await {
+        Ok(rows) => render(
+            StatusCode::OK,
+            ChannelsPage {
+                base: Base::new(
+                    caller.lang,
+                    Some(&caller),
+                    "channels",
+                    "nav.channels",
+                    "/channels",
+                ),
+                rows,
+                can_manage: caller.user.role.allows(Permission::ManageChannels),
+            },
+        ),
+        Err(e) => error_page(Some(&caller), e, "/dashboard"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ChannelForm {
+    csrf: String,
+    password: String,
+    reason: String,
+}
+
+async fn channel_action(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, action)): Path<(String, String)>,
+    form: Result<Form<ChannelForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let Ok(Form(f)) = form else {
+        return error_page(Some(&caller), ApiError::invalid(lang, "form"), "/channels");
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, "/channels");
+    }
+    let enable = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        other => {
+            return error_page(
+                Some(&caller),
+                ApiError::invalid(lang, format!("action {other:?}")),
+                "/channels",
+            );
+        }
+    };
+    let input = crate::channels::ChannelIn {
+        password: f.password,
+        reason: f.reason,
+    };
+    match crate::channels::set(&state, &caller, &id, enable, input).await {
+        Ok(c) => {
+            let state_text = t(
+                lang,
+                if c.enabled {
+                    "ch.enabled"
+                } else {
+                    "ch.disabled"
+                },
+            )
+            .to_owned();
+            message(
+                Some(&caller),
+                lang,
+                true,
+                tf(lang, "msg.channel", &[c.name, state_text]),
+                String::new(),
+                "/channels",
+            )
+        }
+        Err(e) => error_page(Some(&caller), e, "/channels"),
     }
 }

@@ -70,7 +70,7 @@ pub struct UserView {
     pub permissions: Vec<String>,
 }
 
-const PERMISSIONS: [(Permission, &str); 10] = [
+const PERMISSIONS: [(Permission, &str); 11] = [
     (Permission::ViewTransactions, "view_transactions"),
     (Permission::ViewHidden, "view_hidden"),
     (Permission::Sell, "sell"),
@@ -81,6 +81,7 @@ const PERMISSIONS: [(Permission, &str); 10] = [
     (Permission::ViewBatches, "view_batches"),
     (Permission::ViewAudit, "view_audit"),
     (Permission::ManageUsers, "manage_users"),
+    (Permission::ManageChannels, "manage_channels"),
 ];
 
 impl UserView {

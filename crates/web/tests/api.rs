@@ -813,3 +813,97 @@ fn admins_log_in_with_totp() {
         "wrong codes lock like wrong passwords"
     );
 }
+
+/// Goal: a channel is disabled only by an admin with the password re-entered and a reason,
+/// never while it has unsettled transactions; once disabled, new payments through it are
+/// refused with 12 at once and book nothing; enabling brings it back.
+#[test]
+fn channels_change_with_password_and_reason() {
+    let app = spawn_app();
+    let admin = app.login("admin");
+    let list = admin.get("/api/v1/channels").json();
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["unionpay", "alipay", "wechat", "lakala"]);
+    assert_eq!(list[0]["unsettled"], 3, "the three seeded card sales");
+    assert_eq!(list[0]["name"], "银联");
+    let before = app.state();
+    let r = admin.post(
+        "/api/v1/channels/unionpay/disable",
+        r#"{"password":"admin-demo","reason":"停止合作"}"#,
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (409, "backoffice.channel_unsettled")
+    );
+    let r = admin.post(
+        "/api/v1/channels/alipay/disable",
+        r#"{"password":"wrong","reason":"停止合作"}"#,
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "backoffice.password_wrong")
+    );
+    let r = admin.post(
+        "/api/v1/channels/alipay/disable",
+        r#"{"password":"admin-demo","reason":" "}"#,
+    );
+    assert_eq!(r.code(), "backoffice.reason_required");
+    let r = admin.post(
+        "/api/v1/channels/nowhere/disable",
+        r#"{"password":"admin-demo","reason":"x"}"#,
+    );
+    assert_eq!(r.status, 404);
+    let finance = app.login("finance");
+    let r = finance.post(
+        "/api/v1/channels/alipay/disable",
+        r#"{"password":"finance-demo","reason":"x"}"#,
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(app.state(), before, "every refusal left the channels alone");
+
+    let r = admin.post(
+        "/api/v1/channels/alipay/disable",
+        r#"{"password":"admin-demo","reason":"停止合作"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["enabled"], false);
+    let cashier = app.login("cashier");
+    let sale = r#"{"kind":"sale","amount":500,"wallet":{"id":"alipay-demo-001"}}"#;
+    let before = app.state();
+    let r = cashier.post("/api/v1/payments", sale);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "backoffice.channel_disabled")
+    );
+    assert!(r.json()["message"].as_str().unwrap_or("").contains("12"));
+    assert_eq!(app.state(), before, "nothing booked");
+    let r = cashier.post(
+        "/api/v1/payments",
+        r#"{"kind":"sale","amount":500,"wallet":{"id":"wechat-demo-001"}}"#,
+    );
+    assert_eq!(r.status, 201, "other channels still work");
+    let r = admin.post(
+        "/api/v1/channels/alipay/enable",
+        r#"{"password":"admin-demo","reason":"恢复合作"}"#,
+    );
+    assert_eq!(r.json()["enabled"], true);
+    assert_eq!(cashier.post("/api/v1/payments", sale).status, 201);
+    let actions: Vec<String> = app
+        .store
+        .audit_entries(50, 0)
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.target == "channel:alipay")
+        .map(|e| format!("{} {}", e.action, e.outcome))
+        .collect();
+    assert!(
+        actions.contains(&"channel.disable ok".to_owned())
+            && actions.contains(&"channel.enable ok".to_owned()),
+        "{actions:?}"
+    );
+}

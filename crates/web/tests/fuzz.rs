@@ -30,6 +30,13 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("POST", "/api/v1/requests/{id}/cancel"),
     ("POST", "/api/v1/requests/{id}/undo"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/channels"),
+    ("POST", "/api/v1/channels/{id}/disable"),
+    ("GET", "/api/v1/totp"),
+    ("POST", "/api/v1/totp"),
+    ("GET", "/channels"),
+    ("POST", "/channels/{id}/disable"),
+    ("GET", "/totp/enrol"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/dashboard"),
@@ -113,7 +120,7 @@ proptest! {
     #[test]
     fn random_requests_never_5xx_and_refusals_change_nothing(
         endpoint in 0..ENDPOINTS.len(),
-        id in prop::sample::select(vec!["1", "2", "0", "-1", "abc", "99999999999999999999", "%00", "en"]),
+        id in prop::sample::select(vec!["1", "2", "0", "-1", "abc", "99999999999999999999", "%00", "en", "alipay", "lakala"]),
         auth in 0u8..4,
         content_type in prop::sample::select(vec!["application/json", "text/plain", "application/x-www-form-urlencoded", ""]),
         query in prop::sample::select(vec!["", "?limit=0", "?min=1.001", "?include_hidden=true", "?format=xlsx", "?cursor=x", "?status=nope", "?lang=en&x=1"]),

@@ -336,6 +336,7 @@ impl TestApp {
                 dump("SELECT id, revoked_at FROM staff_tokens ORDER BY id")?;
                 dump("SELECT staff_id, key, status FROM api_idempotency ORDER BY key")?;
                 dump("SELECT id, username, role FROM staff ORDER BY id")?;
+                dump("SELECT id, enabled, reason FROM channels ORDER BY id")?;
                 Ok(out)
             })
             .expect("state")
