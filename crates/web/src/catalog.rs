@@ -124,6 +124,36 @@ static ZH: Catalog = &[
         "确认启用该渠道？经该渠道的新交易将恢复受理。",
     ),
     ("msg.channel", "渠道 {0}：{1}"),
+    ("evidence.missing.msg", "没有收到文件（表单字段 file）"),
+    ("evidence.missing.fix", "选择要上传的视频、照片或 PDF"),
+    ("evidence.type_unsupported.msg", "不支持的文件类型：{0}"),
+    (
+        "evidence.type_unsupported.fix",
+        "可上传 MP4/WebM 视频、JPEG/PNG 照片或 PDF",
+    ),
+    (
+        "evidence.type_mismatch.msg",
+        "文件内容与声明的类型不符（声明 {0}，实际 {1}）",
+    ),
+    (
+        "evidence.type_mismatch.fix",
+        "请上传真实的视频、照片或 PDF 文件",
+    ),
+    ("evidence.too_large.msg", "文件过大"),
+    (
+        "evidence.too_large.fix",
+        "请压缩或截取后再上传（上限见配置 evidence_bytes_max）",
+    ),
+    ("evidence.not_found.msg", "找不到该证据文件"),
+    ("evidence.not_found.fix", "请核对编号"),
+    ("ev.title", "证据（视频/照片/PDF）"),
+    ("ev.upload", "上传证据"),
+    ("ev.none", "暂无证据"),
+    (
+        "ev.confirm",
+        "确认上传？证据将与交易一同保存至保留期满，期间不能删除。",
+    ),
+    ("msg.uploaded", "证据 {0} 已上传（SHA-256 {1}）"),
     (
         "json.content_type.msg",
         "请求体必须是 JSON（Content-Type: application/json）",
@@ -437,6 +467,42 @@ static EN: Catalog = &[
         "Enable this channel? New transactions through it are accepted again.",
     ),
     ("msg.channel", "Channel {0}: {1}"),
+    ("evidence.missing.msg", "No file received (form field file)"),
+    (
+        "evidence.missing.fix",
+        "Choose a video, photo or PDF to upload",
+    ),
+    (
+        "evidence.type_unsupported.msg",
+        "Unsupported file type: {0}",
+    ),
+    (
+        "evidence.type_unsupported.fix",
+        "Upload MP4/WebM video, JPEG/PNG photos or PDF",
+    ),
+    (
+        "evidence.type_mismatch.msg",
+        "The file's content does not match its declared type (declared {0}, found {1})",
+    ),
+    (
+        "evidence.type_mismatch.fix",
+        "Upload a real video, photo or PDF file",
+    ),
+    ("evidence.too_large.msg", "The file is too large"),
+    (
+        "evidence.too_large.fix",
+        "Compress or trim it first (the limit is evidence_bytes_max in the config)",
+    ),
+    ("evidence.not_found.msg", "No such evidence file"),
+    ("evidence.not_found.fix", "Check the id"),
+    ("ev.title", "Evidence (video / photos / PDF)"),
+    ("ev.upload", "Upload evidence"),
+    ("ev.none", "No evidence yet"),
+    (
+        "ev.confirm",
+        "Upload? Evidence is kept with the transaction for the retention period and cannot be removed meanwhile.",
+    ),
+    ("msg.uploaded", "Evidence {0} uploaded (SHA-256 {1})"),
     (
         "json.content_type.msg",
         "The request body must be JSON (Content-Type: application/json)",

@@ -636,6 +636,7 @@ struct TxnPage {
     can_void: bool,
     can_refund: bool,
     can_hide: bool,
+    can_upload: bool,
     refundable_yuan: String,
 }
 
@@ -679,6 +680,7 @@ async fn txn(
         can_void: may_request && voidable,
         can_refund: may_request && x.refundable.fen > 0,
         can_hide: role.allows(Permission::Hide) && !x.hidden,
+        can_upload: role.allows(Permission::RequestVoidRefund),
         refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
         receipt,
         d,
@@ -1163,5 +1165,45 @@ async fn channel_action(
             )
         }
         Err(e) => error_page(Some(&caller), e, "/channels"),
+    }
+}
+
+/// The evidence upload form (multipart; its CSRF token is a field of the same body).
+pub(crate) async fn txn_evidence(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let back = format!("/txns/{id}");
+    let lang = caller.lang;
+    if let Err(e) = crate::evidence::check_length(&state, &headers, lang) {
+        return error_page(Some(&caller), e, &back);
+    }
+    let Ok(mp) = mp else {
+        return error_page(Some(&caller), ApiError::invalid(lang, "form"), &back);
+    };
+    let (up, csrf) = match crate::evidence::read_upload(lang, mp).await {
+        Ok(v) => v,
+        Err(e) => return error_page(Some(&caller), e, &back),
+    };
+    if let Err(e) = caller.check_form_csrf(csrf.as_deref().unwrap_or("")) {
+        return error_page(Some(&caller), e, &back);
+    }
+    match crate::evidence::store_upload(&state, &caller, id, up).await {
+        Ok(ev) => message(
+            Some(&caller),
+            lang,
+            true,
+            tf(lang, "msg.uploaded", &[ev.filename, ev.sha256]),
+            String::new(),
+            &back,
+        ),
+        Err(e) => error_page(Some(&caller), e, &back),
     }
 }
