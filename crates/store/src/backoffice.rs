@@ -256,7 +256,9 @@ impl SqliteStore {
         }
         self.ensure_backoffice_schema()?;
         if self.staff_secret(username)?.is_some() {
-            return Err(StoreError::Invalid(format!("username {username:?} is taken")));
+            return Err(StoreError::Invalid(format!(
+                "username {username:?} is taken"
+            )));
         }
         let hash = crate::auth::hash_password(password);
         let now = micros(self.now());
