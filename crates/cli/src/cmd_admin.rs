@@ -213,9 +213,6 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
     }
 }
 
-/// Back-office passwords shorter than this are refused.
-const STAFF_PASSWORD_CHARS_MIN: usize = 8;
-
 fn user(app: &App, cmd: crate::args::UserCmd) -> Result<(), Fail> {
     use crate::args::UserCmd;
     use suanpan_core::backoffice::StaffRole;
@@ -242,9 +239,8 @@ fn user(app: &App, cmd: crate::args::UserCmd) -> Result<(), Fail> {
             })?;
             let op = operator.as_deref().map(authn::operator_no).transpose()?;
             let password = authn::secret(NEW_PASSWORD_ENV, "新密码 new password")?;
-            if password.chars().count() < STAFF_PASSWORD_CHARS_MIN {
-                return Err(AccessRefused::WeakPassword.into());
-            }
+            suanpan_core::backoffice::decide_new_user(None, &password)
+                .map_err(|r| Fail::Refused(Box::new(r)))?;
             store.add_staff(&m, &username, &name, role, op, &password)?;
             m
         }

@@ -154,6 +154,15 @@ static ZH: Catalog = &[
         "确认上传？证据将与交易一同保存至保留期满，期间不能删除。",
     ),
     ("msg.uploaded", "证据 {0} 已上传（SHA-256 {1}）"),
+    ("nav.users", "用户"),
+    ("user.name", "姓名"),
+    ("user.role", "角色"),
+    ("user.add", "新增用户"),
+    (
+        "user.confirm",
+        "确认新增该后台用户？其角色决定可执行的操作。",
+    ),
+    ("msg.user_added", "用户 {0}（{1}）已创建"),
     (
         "json.content_type.msg",
         "请求体必须是 JSON（Content-Type: application/json）",
@@ -503,6 +512,15 @@ static EN: Catalog = &[
         "Upload? Evidence is kept with the transaction for the retention period and cannot be removed meanwhile.",
     ),
     ("msg.uploaded", "Evidence {0} uploaded (SHA-256 {1})"),
+    ("nav.users", "Users"),
+    ("user.name", "Name"),
+    ("user.role", "Role"),
+    ("user.add", "Add user"),
+    (
+        "user.confirm",
+        "Create this back-office user? The role decides what they may do.",
+    ),
+    ("msg.user_added", "User {0} ({1}) created"),
     (
         "json.content_type.msg",
         "The request body must be JSON (Content-Type: application/json)",

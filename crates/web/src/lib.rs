@@ -20,6 +20,7 @@ mod review;
 mod state;
 mod svg;
 mod ui;
+mod users;
 mod view;
 
 pub use state::{AppState, WebConfig};
@@ -41,6 +42,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(api::routes())
         .merge(review::routes())
         .merge(channels::routes())
+        .merge(users::routes())
         .merge(evidence::routes(evidence_max))
         .merge(auth::routes())
         .merge(ui::routes())

@@ -1046,3 +1046,48 @@ fn evidence_over_the_limit_is_refused() {
     assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(app.state(), before);
 }
+
+/// Goal: admins list and create back-office users; a short password, an unknown role, a
+/// taken name or a non-admin caller is refused and adds nobody; the new user can log in.
+#[test]
+fn admins_create_users() {
+    let app = spawn_app();
+    let admin = app.login("admin");
+    let list = admin.get("/api/v1/users").json();
+    assert_eq!(list.as_array().map(Vec::len), Some(5));
+    let before = app.state();
+    let body = |user: &str, role: &str, pw: &str| {
+        format!(
+            r#"{{"username":"{user}","name":"店员","role":"{role}","operator_no":"02","password":"{pw}"}}"#
+        )
+    };
+    let r = admin.post("/api/v1/users", &body("clerk", "cashier", "short"));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "backoffice.password_too_short")
+    );
+    let r = admin.post("/api/v1/users", &body("clerk", "owner", "long-enough"));
+    assert_eq!(r.status, 400);
+    let r = admin.post("/api/v1/users", &body("cashier", "cashier", "long-enough"));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "input.invalid"),
+        "taken"
+    );
+    let sup = app.login("supervisor");
+    assert_eq!(
+        sup.post("/api/v1/users", &body("clerk", "cashier", "long-enough"))
+            .status,
+        403
+    );
+    assert_eq!(sup.get("/api/v1/users").status, 403);
+    assert_eq!(app.state(), before);
+    let r = admin.post("/api/v1/users", &body("clerk", "cashier", "long-enough"));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["operator_no"], "02");
+    let r = app.post_json(
+        "/api/v1/session",
+        r#"{"username":"clerk","password":"long-enough"}"#,
+    );
+    assert_eq!(r.status, 200);
+}
