@@ -85,6 +85,9 @@ pub struct ConfigFile {
     /// A PostgreSQL URL: the store lives there instead of in the data directory.
     #[serde(default)]
     pub database: Option<String>,
+    /// The merchant back-office of `suanpan serve` (`http = "HOST:PORT"`, session and limits).
+    #[serde(default)]
+    pub web: suanpan_web::WebConfig,
 }
 
 impl ConfigFile {
@@ -190,6 +193,7 @@ impl App {
         App::write_pan_key(&self.data_dir)?;
         if demo {
             store.seed_demo(&self.fingerprinter()?)?;
+            store.seed_backoffice_demo()?;
         }
         Ok(store)
     }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use suanpan_core::Lang;
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_OPERATORS, DEMO_TERMINAL, DEMO_TMK_HEX};
+use suanpan_store::backoffice::DEMO_STAFF;
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::{Dialect, OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError};
 
@@ -25,9 +26,14 @@ pub struct ServeArgs {
     /// The 8583 listener, HOST:PORT (default 127.0.0.1:5800; port 0: any free port).
     #[arg(long, env = "SUANPAN_ISO8583_ADDR")]
     pub iso8583_addr: Option<String>,
-    /// The HTTP port for /healthz and /metrics (default 127.0.0.1:8080).
+    /// The small HTTP port for /healthz and /metrics (default 127.0.0.1:9180; the
+    /// back-office port serves them too).
     #[arg(long, env = "SUANPAN_HTTP_ADDR")]
     pub http_addr: Option<String>,
+    /// The merchant back-office (web UI and /api/v1), HOST:PORT (default 127.0.0.1:8080;
+    /// port 0: any free port). Config file: `http = ...` in `[web]`.
+    #[arg(long, env = "SUANPAN_HTTP")]
+    pub http: Option<String>,
     /// Config file (default DATA_DIR/suanpan.toml): `[policy]` and `[server]`.
     #[arg(long, env = "SUANPAN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -46,10 +52,16 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     if let Some(a) = args.http_addr {
         server.http_addr = a;
     }
+    let mut web = cfg.web;
+    if let Some(a) = args.http {
+        web.http = a;
+    }
     let opts = OpenOptions {
         policy: cfg.policy,
         ..OpenOptions::default()
     };
+    // The back-office runs on the embedded store only (docs/ARCHITECTURE.md, known gaps).
+    let mut embedded: Option<Arc<SqliteStore>> = None;
     let (store, fresh): (Arc<dyn Store>, bool) = match app.database()? {
         // Several nodes may start at once on a new database: the first creates it, the
         // others find it created (the creation is serialized in the database).
@@ -61,11 +73,13 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         },
         None => {
             let fresh = !app.data_dir.join(suanpan_store::sqlite::DB_FILE).exists();
-            if args.demo && fresh {
+            let (sqlite, fresh) = if args.demo && fresh {
                 (Arc::new(app.create_store(opts, true)?), true)
             } else {
                 (Arc::new(SqliteStore::open(&app.data_dir, opts)?), false)
-            }
+            };
+            embedded = Some(sqlite.clone());
+            (sqlite, fresh)
         }
     };
     let fingerprinter = match app.fingerprinter() {
@@ -84,10 +98,28 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let running = suanpan_host::start(store, fingerprinter, server).await?;
-        announce(app, &running, args.demo, fresh);
+        let running = suanpan_host::start(store.clone(), fingerprinter.clone(), server).await?;
+        let backoffice = match embedded {
+            Some(s) => {
+                Some(suanpan_web::start(s, fingerprinter, web, suanpan_host::http::router()).await?)
+            }
+            None => {
+                tracing::warn!("the back-office runs on the embedded store only; not started");
+                None
+            }
+        };
+        announce(
+            app,
+            &running,
+            backoffice.as_ref().map(|b| b.addr),
+            args.demo,
+            fresh,
+        );
         shutdown_signal().await;
         tracing::info!("shutting down");
+        if let Some(b) = backoffice {
+            b.shutdown().await;
+        }
         running.shutdown().await;
         Ok::<(), anyhow::Error>(())
     })?;
@@ -112,17 +144,28 @@ async fn shutdown_signal() {
 
 /// Prints where the host listens (one JSON line under --json) and, with --demo, the demo
 /// terminal, operators and key.
-fn announce(app: &App, r: &suanpan_host::Running, demo: bool, created: bool) {
+fn announce(
+    app: &App,
+    r: &suanpan_host::Running,
+    web: Option<std::net::SocketAddr>,
+    demo: bool,
+    created: bool,
+) {
     let operators: Vec<_> = DEMO_OPERATORS
         .iter()
         .map(|(no, pw, name)| json!({"operator": no, "password": pw, "name": name}))
         .collect();
     if app.json {
         let mut v = json!({"ok": true, "iso8583_addr": r.iso8583_addr.to_string(),
-            "http_addr": r.http_addr.to_string(), "data_dir": app.data_dir, "created": created});
+            "http_addr": r.http_addr.to_string(), "backoffice": web.map(|w| format!("http://{w}/")),
+            "data_dir": app.data_dir, "created": created});
         if demo {
+            let staff: Vec<_> = DEMO_STAFF
+                .iter()
+                .map(|(u, pw, role, name, _)| json!({"username": u, "password": pw, "role": role, "name": name}))
+                .collect();
             v["demo"] = json!({"terminal_id": DEMO_TERMINAL, "merchant_id": DEMO_MERCHANT,
-                "tmk_hex": DEMO_TMK_HEX, "operators": operators});
+                "tmk_hex": DEMO_TMK_HEX, "operators": operators, "backoffice_users": staff});
         }
         output::print_json(&v);
         return;
@@ -138,6 +181,24 @@ fn announce(app: &App, r: &suanpan_host::Running, demo: bool, created: bool) {
         r.iso8583_addr,
         r.http_addr
     );
+    match web {
+        Some(web) => println!(
+            "{} http://{web}/",
+            if zh {
+                "商户后台："
+            } else {
+                "Merchant back-office:"
+            }
+        ),
+        None => println!(
+            "{}",
+            if zh {
+                "商户后台暂只支持内置数据库（SQLite），本节点未启动后台"
+            } else {
+                "The back-office runs on the embedded store (SQLite) only; not started on this node"
+            }
+        ),
+    }
     println!(
         "{} {}",
         if zh { "数据目录" } else { "Data directory" },

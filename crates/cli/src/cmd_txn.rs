@@ -485,6 +485,7 @@ pub fn filter(app: &App, f: &FilterArgs) -> Result<TxnFilter, Fail> {
         terminal: f.terminal.clone(),
         merchant: None,
         card_fingerprint: None,
+        before_id: None,
         include_hidden: f.include_hidden,
         limit: None,
         offset: 0,

@@ -60,7 +60,7 @@ fn serve(dir: &Path, database: &str) -> (ServeProcess, SocketAddr) {
         .env_remove("SUANPAN_LOG")
         .env("SUANPAN_DATABASE", database)
         .args(["--json", "serve", "--iso8583-addr", "127.0.0.1:0"])
-        .args(["--http-addr", "127.0.0.1:0"]);
+        .args(["--http-addr", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
     let (child, v) = spawn_serve(&mut c);
     let addr = v["iso8583_addr"].as_str().unwrap_or_default();
     (child, ok(addr.parse()))
@@ -273,7 +273,7 @@ fn a_node_without_the_pan_key_is_refused() {
         .arg("--data-dir")
         .arg(second.path())
         .args(["--lang", "en", "serve", "--iso8583-addr", "127.0.0.1:0"])
-        .args(["--http-addr", "127.0.0.1:0"])
+        .args(["--http-addr", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .env("SUANPAN_DATABASE", &database)
         .output());
     assert_eq!(out.status.code(), Some(1));

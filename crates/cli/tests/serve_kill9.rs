@@ -185,7 +185,7 @@ fn serve_reads_config_and_env() {
     let cfg = dir.path().join("host.toml");
     ok(std::fs::write(
         &cfg,
-        "[server]\niso8583_addr = \"127.0.0.1:0\"\nidle_timeout_ms = 1000\n",
+        "[server]\niso8583_addr = \"127.0.0.1:0\"\nidle_timeout_ms = 1000\n[web]\nhttp = \"127.0.0.1:0\"\n",
     ));
     let (mut child, v) = spawn_serve(
         suanpan(dir.path())
@@ -197,7 +197,13 @@ fn serve_reads_config_and_env() {
     let iso: SocketAddr = ok(v["iso8583_addr"].as_str().unwrap_or_default().parse());
     let http: SocketAddr = ok(v["http_addr"].as_str().unwrap_or_default().parse());
     assert_ne!(iso.port(), 5800, "from the config file");
-    assert_ne!(http.port(), 8080, "from SUANPAN_HTTP_ADDR");
+    assert_ne!(http.port(), 9180, "from SUANPAN_HTTP_ADDR");
+    let web = v["backoffice"].as_str().unwrap_or_default();
+    assert!(
+        web.starts_with("http://127.0.0.1:") && !web.contains(":8080"),
+        "from [web] http: {web}"
+    );
+    assert_eq!(v["demo"]["backoffice_users"][0]["username"], "cashier");
 
     ok(std::fs::write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\n"));
     let out = ok(suanpan(dir.path())

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod backoffice;
 pub mod clock;
 pub mod i18n;
 pub mod ids;

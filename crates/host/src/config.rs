@@ -2,8 +2,9 @@
 
 /// Default 8583 listen address.
 pub const ISO8583_ADDR_DEFAULT: &str = "127.0.0.1:5800";
-/// Default HTTP (health, metrics) listen address.
-pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:8080";
+/// Default HTTP (health, metrics) listen address. The back-office takes 8080 and serves
+/// `/healthz` and `/metrics` as well.
+pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:9180";
 
 /// Where the host listens and how far a peer may push it. Every limit is named, with its
 /// unit last (STYLE: "put a limit on everything").

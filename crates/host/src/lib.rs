@@ -17,7 +17,7 @@ pub mod bench;
 pub mod client;
 pub mod config;
 mod dispatch;
-mod http;
+pub mod http;
 pub mod server;
 pub mod session;
 

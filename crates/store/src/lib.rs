@@ -11,10 +11,12 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod backoffice;
 pub mod backup;
 pub mod command;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod fingerprint;
 pub mod pg;
 pub mod query;

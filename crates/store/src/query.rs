@@ -41,6 +41,8 @@ pub struct TxnFilter {
     pub merchant: Option<String>,
     /// Card fingerprint (the PAN's HMAC), to find a card's transactions without its number.
     pub card_fingerprint: Option<String>,
+    /// Only rows with an id below this (keyset cursor: the last id of the previous page).
+    pub before_id: Option<i64>,
     /// Include hidden records.
     pub include_hidden: bool,
     /// Page size (capped at [`LIST_ROWS_MAX`]); `None` = the cap.
@@ -95,6 +97,9 @@ impl TxnFilter {
         }
         if let Some(v) = &self.card_fingerprint {
             add("card_fp = ?", Value::Text(v))
+        }
+        if let Some(v) = self.before_id {
+            add("id < ?", Value::Int(v))
         }
         if !self.include_hidden {
             clauses.push("hidden = 0".into());

@@ -409,7 +409,7 @@ pub fn serve_at(dir: &Path, demo: bool, addr: &str) -> (ServeProcess, std::net::
         .arg(dir)
         .env_remove("SUANPAN_LOG")
         .args(["--json", "serve", "--iso8583-addr", addr])
-        .args(["--http-addr", "127.0.0.1:0"]);
+        .args(["--http-addr", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
     if demo {
         c.arg("--demo");
     }

@@ -1,0 +1,955 @@
+//! The back-office's records (issue 5): staff users and their lockout, sessions and API
+//! tokens (stored as SHA-256 of the secret), void/refund review requests, and REST
+//! idempotency keys. Every change runs through [`SqliteStore::setup`], so it joins the audit
+//! chain in the same transaction. Money never moves here: an approved request is executed by
+//! the caller as a normal `Command::Void` / `Command::Refund`.
+
+use crate::audit::{AuditEntry, ChainHead, entry_from};
+use crate::error::StoreError;
+use crate::p;
+use crate::rows::{micros, ts};
+use crate::sql::SqlExt;
+use crate::sqlite::SqliteStore;
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use suanpan_core::auth::LoginState;
+use suanpan_core::backoffice::{RequestFacts, RequestKind, RequestStatus, StaffRole};
+use suanpan_core::{Amount, MerchantId, OperatorNo, TxnId};
+
+/// The back-office schema version this build writes (its own key in `meta`).
+pub const BACKOFFICE_SCHEMA_VERSION: i64 = 1;
+/// Rows one listing of requests returns at most.
+pub const REQUESTS_ROWS_MAX: u32 = 500;
+/// Audit entries one transaction's timeline shows at most.
+pub const TIMELINE_ENTRIES_MAX: u32 = 200;
+
+/// Demo back-office users: (username, password, role, name, operator no.). Documented in the
+/// README; for the demo only.
+pub const DEMO_STAFF: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "cashier",
+        "cashier-demo",
+        "cashier",
+        "收银员 王芳",
+        Some("01"),
+    ),
+    (
+        "supervisor",
+        "supervisor-demo",
+        "supervisor",
+        "主管 李强",
+        Some("00"),
+    ),
+    ("finance", "finance-demo", "finance", "财务 张敏", None),
+    ("admin", "admin-demo", "admin", "管理员 赵刚", None),
+    ("auditor", "auditor-demo", "auditor", "审计 陈静", None),
+];
+
+/// A back-office user as the rules and the UI see it (no secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffUser {
+    /// Store id.
+    pub id: i64,
+    /// The merchant the user works for; every listing is scoped to it.
+    pub merchant_id: MerchantId,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: StaffRole,
+    /// The counter operator the user books as (void/refund rows), if any.
+    pub operator_no: Option<OperatorNo>,
+}
+
+/// A user with the password hash and lock state, for login.
+#[derive(Debug, Clone)]
+pub struct StaffSecret {
+    /// The user.
+    pub user: StaffUser,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Wrong passwords and lock.
+    pub login: LoginState,
+    /// The TOTP secret (base32), once enrolled.
+    pub totp_secret: Option<String>,
+    /// The last TOTP step accepted.
+    pub totp_last_step: i64,
+}
+
+/// A stored void or refund request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReviewRequest {
+    /// Store id.
+    pub id: i64,
+    /// `void` or `refund`.
+    pub kind: String,
+    /// The original transaction.
+    pub txn_id: i64,
+    /// Amount asked (fen).
+    pub amount_fen: i64,
+    /// Why.
+    pub reason: String,
+    /// Submitter's user id and name.
+    pub submitted_by: i64,
+    /// Submitter's username.
+    pub submitted_by_name: String,
+    /// When (Unix µs).
+    pub submitted_at: i64,
+    /// Status code name.
+    pub status: String,
+    /// Reviewer's user id.
+    pub reviewed_by: Option<i64>,
+    /// Reviewer's username.
+    pub reviewed_by_name: Option<String>,
+    /// When reviewed (Unix µs).
+    pub reviewed_at: Option<i64>,
+    /// Reviewer's comment.
+    pub review_comment: String,
+    /// After approval: when it runs (Unix µs).
+    pub execute_after: Option<i64>,
+    /// The booked void/refund.
+    pub result_txn_id: Option<i64>,
+    /// The refusal key when execution failed.
+    pub result_key: String,
+    /// The merchant.
+    pub merchant_id: String,
+    /// For a void: the customer agreed.
+    pub customer_consent: bool,
+}
+
+impl ReviewRequest {
+    /// The facts the core's review rules look at.
+    pub fn facts(&self) -> Result<RequestFacts, StoreError> {
+        let corrupt =
+            |what: &str| StoreError::Sqlite(format!("review request {}: {what}", self.id));
+        Ok(RequestFacts {
+            kind: RequestKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?,
+            submitted_by: self.submitted_by,
+            reviewed_by: self.reviewed_by,
+            status: RequestStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            execute_after: self.execute_after.map(ts),
+        })
+    }
+}
+
+/// What an `Idempotency-Key` lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdemStart {
+    /// New key: reserved for this request; finish or abort it.
+    New,
+    /// Same key, same request, finished: replay this status and body.
+    Replay(u16, String),
+    /// Same key, other request content.
+    Conflict,
+    /// Same key, same request, still running.
+    InFlight,
+}
+
+const STAFF_COLUMNS: &str = "id, merchant_id, username, name, role, operator_no";
+/// The same columns when `staff` is joined as `s`.
+const STAFF_COLUMNS_S: &str = "s.id, s.merchant_id, s.username, s.name, s.role, s.operator_no";
+
+fn staff_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffUser> {
+    let bad = |what: &str, v: String| {
+        rusqlite::Error::InvalidColumnType(0, format!("{what}={v}"), rusqlite::types::Type::Text)
+    };
+    let merchant: String = r.get(1)?;
+    let role: String = r.get(4)?;
+    let op: Option<String> = r.get(5)?;
+    Ok(StaffUser {
+        id: r.get(0)?,
+        merchant_id: MerchantId::parse(&merchant).map_err(|_| bad("merchant", merchant))?,
+        username: r.get(2)?,
+        name: r.get(3)?,
+        role: StaffRole::parse(&role).ok_or_else(|| bad("role", role.clone()))?,
+        operator_no: op
+            .map(|o| OperatorNo::parse(&o).map_err(|_| bad("operator", o)))
+            .transpose()?,
+    })
+}
+
+const REQUEST_SELECT: &str = "SELECT q.id, q.kind, q.txn_id, q.amount_fen, q.reason, q.submitted_by, s.username, \
+     q.submitted_at, q.status, q.reviewed_by, r.username, q.reviewed_at, q.review_comment, q.execute_after, \
+     q.result_txn_id, q.result_key, q.merchant_id, q.customer_consent FROM review_requests q JOIN staff s ON s.id = q.submitted_by \
+     LEFT JOIN staff r ON r.id = q.reviewed_by";
+
+fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRequest> {
+    Ok(ReviewRequest {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        txn_id: r.get(2)?,
+        amount_fen: r.get(3)?,
+        reason: r.get(4)?,
+        submitted_by: r.get(5)?,
+        submitted_by_name: r.get(6)?,
+        submitted_at: r.get(7)?,
+        status: r.get(8)?,
+        reviewed_by: r.get(9)?,
+        reviewed_by_name: r.get(10)?,
+        reviewed_at: r.get(11)?,
+        review_comment: r.get(12)?,
+        execute_after: r.get(13)?,
+        result_txn_id: r.get(14)?,
+        result_key: r.get(15)?,
+        merchant_id: r.get(16)?,
+        customer_consent: r.get(17)?,
+    })
+}
+
+/// Appends one back-office audit entry (actor `web:USERNAME`).
+fn audit(
+    tx: &Connection,
+    head: &mut ChainHead,
+    now: i64,
+    actor: &str,
+    f: [&str; 4],
+) -> Result<(), StoreError> {
+    head.append(tx, now, [actor, f[0], f[1], f[2], f[3]])?;
+    Ok(())
+}
+
+/// The audit actor of a back-office user.
+pub fn actor(username: &str) -> String {
+    format!("web:{username}")
+}
+
+impl SqliteStore {
+    /// Creates the back-office tables if this store has none yet (idempotent).
+    pub fn ensure_backoffice_schema(&self) -> Result<(), StoreError> {
+        let version: Option<String> = self.read(|c| {
+            c.query_row(
+                "SELECT value FROM meta WHERE key = 'backoffice_schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        if version.and_then(|v| v.parse::<i64>().ok()) == Some(BACKOFFICE_SCHEMA_VERSION) {
+            return Ok(());
+        }
+        self.setup(|tx, _| {
+            tx.execute_batch(include_str!("migrate_backoffice.sql"))?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('backoffice_schema_version', ?1)",
+                [BACKOFFICE_SCHEMA_VERSION.to_string()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Creates a back-office user with an argon2id password hash.
+    pub fn add_staff(
+        &self,
+        merchant: &MerchantId,
+        username: &str,
+        name: &str,
+        role: StaffRole,
+        operator_no: Option<OperatorNo>,
+        password: &str,
+    ) -> Result<i64, StoreError> {
+        if username.is_empty()
+            || username.len() > 64
+            || !username
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return Err(StoreError::Invalid(format!("username {username:?}")));
+        }
+        self.ensure_backoffice_schema()?;
+        if self.staff_secret(username)?.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "username {username:?} is taken"
+            )));
+        }
+        let hash = crate::auth::hash_password(password);
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            tx.execute(
+                "INSERT INTO staff (merchant_id, username, name, role, operator_no, password_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![merchant.as_str(), username, name, role.as_str(), operator_no.map(|o| o.to_string()), hash, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            audit(tx, head, now, "admin", ["staff.add", &format!("staff:{username}"), role.as_str(), "ok"])?;
+            Ok(id)
+        })
+    }
+
+    /// Seeds the demo back-office users ([`DEMO_STAFF`]) for the demo merchant.
+    pub fn seed_backoffice_demo(&self) -> Result<(), StoreError> {
+        let merchant = MerchantId::parse(crate::admin::DEMO_MERCHANT)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        for (username, password, role, name, op) in DEMO_STAFF {
+            let role = StaffRole::parse(role).ok_or_else(|| StoreError::Invalid((*role).into()))?;
+            let op = op
+                .map(OperatorNo::parse)
+                .transpose()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            self.add_staff(&merchant, username, name, role, op, password)?;
+        }
+        Ok(())
+    }
+
+    /// A user with secret and lock state, by login name.
+    pub fn staff_secret(&self, username: &str) -> Result<Option<StaffSecret>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                &format!("SELECT {STAFF_COLUMNS}, password_hash, failures, locked_until, totp_secret, totp_last_step FROM staff WHERE username = ?1"),
+                [username],
+                |r| {
+                    Ok(StaffSecret {
+                        user: staff_from_row(r)?,
+                        password_hash: r.get(6)?,
+                        login: LoginState {
+                            failures: r.get(7)?,
+                            locked_until: r.get::<_, Option<i64>>(8)?.map(ts),
+                        },
+                        totp_secret: r.get(9)?,
+                        totp_last_step: r.get(10)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// All users of a merchant.
+    pub fn staff_list(&self, merchant: &MerchantId) -> Result<Vec<StaffUser>, StoreError> {
+        self.read(|c| {
+            c.prepare(&format!(
+                "SELECT {STAFF_COLUMNS} FROM staff WHERE merchant_id = ?1 ORDER BY id"
+            ))?
+            .query_map([merchant.as_str()], staff_from_row)?
+            .collect()
+        })
+    }
+
+    /// The counter operator a user books as.
+    pub fn staff_operator(&self, id: i64) -> Result<Option<OperatorNo>, StoreError> {
+        let op: Option<Option<String>> = self.read(|c| {
+            c.query_row("SELECT operator_no FROM staff WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+        })?;
+        op.flatten()
+            .map(|o| OperatorNo::parse(&o).map_err(|e| StoreError::Sqlite(e.to_string())))
+            .transpose()
+    }
+
+    /// Records a login outcome: a failure counts towards the lockout and is audited; a
+    /// success after failures resets the count. `state` is the new state the core decided.
+    pub fn record_staff_login(
+        &self,
+        user: &StaffUser,
+        state: LoginState,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            tx.execute(
+                "UPDATE staff SET failures = ?1, locked_until = ?2 WHERE id = ?3",
+                params![state.failures, state.locked_until.map(micros), user.id],
+            )?;
+            if outcome != "ok" {
+                audit(
+                    tx,
+                    head,
+                    now,
+                    &actor(&user.username),
+                    ["login", &format!("staff:{}", user.username), "", outcome],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Audits an event that changes nothing else (a refused request, a login for an unknown
+    /// name, a logout).
+    pub fn record_staff_event(
+        &self,
+        actor_name: &str,
+        action: &str,
+        target: &str,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            audit(
+                tx,
+                head,
+                now,
+                &actor(actor_name),
+                [action, target, "", outcome],
+            )
+        })
+    }
+
+    /// Stores a new session (the caller keeps the secret; only its hash is stored).
+    /// `mfa_pending`: an admin who still has to enrol TOTP; the session opens nothing else.
+    pub fn create_session(
+        &self,
+        staff_id: i64,
+        token_hash: &str,
+        csrf: &str,
+        expires_at: Timestamp,
+        mfa_pending: bool,
+    ) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, _| {
+            // Expired sessions are swept here, so the table does not grow without bound.
+            tx.execute("DELETE FROM staff_sessions WHERE expires_at <= ?1", [now])?;
+            tx.execute(
+                "INSERT INTO staff_sessions (token_hash, staff_id, csrf, created_at, expires_at, mfa_pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![token_hash, staff_id, csrf, now, micros(expires_at), mfa_pending],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A live session: its user, CSRF token, and whether TOTP enrolment is still pending.
+    pub fn session(&self, token_hash: &str) -> Result<Option<LiveSession>, StoreError> {
+        let now = micros(self.now());
+        self.read(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {}, x.csrf, x.mfa_pending, x.totp_pending_secret FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
+                     WHERE x.token_hash = ?1 AND x.expires_at > ?2",
+                    STAFF_COLUMNS_S
+                ),
+                params![token_hash, now],
+                |r| {
+                    Ok(LiveSession {
+                        user: staff_from_row(r)?,
+                        csrf: r.get(6)?,
+                        mfa_pending: r.get(7)?,
+                        totp_offered: r.get(8)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Remembers the TOTP secret offered to a session for enrolment.
+    pub fn offer_totp(&self, token_hash: &str, secret: &str) -> Result<(), StoreError> {
+        self.setup(|tx, _| {
+            tx.execute(
+                "UPDATE staff_sessions SET totp_pending_secret = ?1 WHERE token_hash = ?2",
+                params![secret, token_hash],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Enrols the offered secret (its first code was right): the user's logins need it from
+    /// now on, and this session is complete.
+    pub fn enrol_totp(
+        &self,
+        user: &StaffUser,
+        token_hash: &str,
+        secret: &str,
+        step: i64,
+    ) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            tx.execute(
+                "UPDATE staff SET totp_secret = ?1, totp_last_step = ?2 WHERE id = ?3",
+                params![secret, step, user.id],
+            )?;
+            tx.execute(
+                "UPDATE staff_sessions SET mfa_pending = 0, totp_pending_secret = NULL WHERE token_hash = ?1",
+                [token_hash],
+            )?;
+            audit(tx, head, now, &actor(&user.username), ["totp.enrol", &format!("staff:{}", user.username), "", "ok"])
+        })
+    }
+
+    /// Uses a TOTP step once: false when it (or a later one) was already used (a replayed
+    /// code).
+    pub fn use_totp_step(&self, staff_id: i64, step: i64) -> Result<bool, StoreError> {
+        self.setup(|tx, _| {
+            let n = tx.execute(
+                "UPDATE staff SET totp_last_step = ?1 WHERE id = ?2 AND totp_last_step < ?1",
+                params![step, staff_id],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Ends a session.
+    pub fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.setup(|tx, _| {
+            tx.execute(
+                "DELETE FROM staff_sessions WHERE token_hash = ?1",
+                [token_hash],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Stores a new API token for an app; returns its id.
+    pub fn create_token(
+        &self,
+        user: &StaffUser,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<i64, StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            tx.execute(
+                "INSERT INTO staff_tokens (token_hash, staff_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, user.id, name, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            audit(tx, head, now, &actor(&user.username), ["token.create", &format!("token:{id}"), name, "ok"])?;
+            Ok(id)
+        })
+    }
+
+    /// The user of a live (not revoked) API token.
+    pub fn token_user(&self, token_hash: &str) -> Result<Option<StaffUser>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {} FROM staff_tokens t JOIN staff s ON s.id = t.staff_id
+                     WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
+                    STAFF_COLUMNS_S
+                ),
+                [token_hash],
+                staff_from_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Revokes one of the user's tokens; false when there was no such live token.
+    pub fn revoke_token(&self, user: &StaffUser, id: i64) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            let n = tx.execute(
+                "UPDATE staff_tokens SET revoked_at = ?1 WHERE id = ?2 AND staff_id = ?3 AND revoked_at IS NULL",
+                params![now, id, user.id],
+            )?;
+            if n > 0 {
+                audit(tx, head, now, &actor(&user.username), ["token.revoke", &format!("token:{id}"), "", "ok"])?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// Stores a new request with the status the core decided, audited on the transaction.
+    pub fn create_request(&self, user: &StaffUser, r: &NewRequest) -> Result<i64, StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            tx.execute(
+                "INSERT INTO review_requests (kind, txn_id, merchant_id, amount_fen, reason, submitted_by, submitted_at, status, execute_after, customer_consent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    r.kind.as_str(),
+                    r.txn.0,
+                    user.merchant_id.as_str(),
+                    r.amount.fen(),
+                    r.reason,
+                    user.id,
+                    now,
+                    r.status.as_str(),
+                    (r.status == RequestStatus::Approved).then_some(now),
+                    r.customer_consent
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            let action = format!("{}_request.submit", r.kind.as_str());
+            let outcome = format!("request:{id} {}", r.status.as_str());
+            audit(tx, head, now, &actor(&user.username), [&action, &format!("txn:{}", r.txn.0), &r.reason, &outcome])?;
+            Ok(id)
+        })
+    }
+
+    /// One request of the user's merchant.
+    pub fn request(
+        &self,
+        merchant: &MerchantId,
+        id: i64,
+    ) -> Result<Option<ReviewRequest>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                &format!("{REQUEST_SELECT} WHERE q.id = ?1 AND q.merchant_id = ?2"),
+                params![id, merchant.as_str()],
+                request_from_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Requests of a merchant, newest first; optionally one status or one transaction.
+    pub fn requests(
+        &self,
+        merchant: &MerchantId,
+        status: Option<RequestStatus>,
+        txn: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ReviewRequest>, StoreError> {
+        self.read(|c| {
+            c.prepare(&format!(
+                "{REQUEST_SELECT} WHERE q.merchant_id = ?1 AND (?2 IS NULL OR q.status = ?2) AND (?3 IS NULL OR q.txn_id = ?3)
+                 ORDER BY q.id DESC LIMIT ?4"
+            ))?
+            .query_map(params![merchant.as_str(), status.map(|s| s.as_str()), txn, limit.min(REQUESTS_ROWS_MAX)], request_from_row)?
+            .collect()
+        })
+    }
+
+    /// Approved requests whose grace window has passed (the executor's work list).
+    pub fn due_requests(&self, limit: u32) -> Result<Vec<ReviewRequest>, StoreError> {
+        let now = micros(self.now());
+        self.read(|c| {
+            c.prepare(&format!(
+                "{REQUEST_SELECT} WHERE q.status = 'approved' AND q.execute_after <= ?1 ORDER BY q.id LIMIT ?2"
+            ))?
+            .query_map(params![now, limit.min(REQUESTS_ROWS_MAX)], request_from_row)?
+            .collect()
+        })
+    }
+
+    /// Moves a request from `expected` to `next` status (review, cancel, undo, execution),
+    /// audited on its transaction. Returns false when the request was no longer in
+    /// `expected` (someone else acted first): nothing is written then.
+    pub fn transition_request(&self, t: &Transition<'_>) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            let n = tx.execute(
+                "UPDATE review_requests SET status = ?1,
+                    reviewed_by = COALESCE(?2, reviewed_by), reviewed_at = CASE WHEN ?2 IS NULL THEN reviewed_at ELSE ?3 END,
+                    review_comment = CASE WHEN ?2 IS NULL THEN review_comment ELSE ?4 END,
+                    execute_after = COALESCE(?5, execute_after), result_txn_id = COALESCE(?6, result_txn_id),
+                    result_key = CASE WHEN ?7 = '' THEN result_key ELSE ?7 END
+                 WHERE id = ?8 AND status = ?9",
+                params![
+                    t.next.as_str(),
+                    t.reviewer,
+                    now,
+                    t.comment,
+                    t.execute_after.map(micros),
+                    t.result_txn.map(|x| x.0),
+                    t.result_key,
+                    t.request.id,
+                    t.expected.as_str()
+                ],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            let action = format!("{}_request.{}", t.request.kind, t.action);
+            audit(
+                tx,
+                head,
+                now,
+                &actor(t.actor),
+                [&action, &format!("txn:{}", t.request.txn_id), t.comment, &format!("request:{} {}", t.request.id, t.next.as_str())],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Audit entries about one transaction (its timeline), oldest first.
+    pub fn txn_audit(&self, id: TxnId) -> Result<Vec<AuditEntry>, StoreError> {
+        let target = format!("txn:{}", id.0);
+        self.read_sql(|c| {
+            c.rows(
+                "SELECT seq, at, actor, action, target, reason, outcome, prev_hash, hash FROM audit
+                 WHERE target = ?1 ORDER BY seq LIMIT ?2",
+                p![target.as_str(), TIMELINE_ENTRIES_MAX],
+                entry_from,
+            )
+        })
+    }
+
+    /// A merchant's batches, newest first, with their settlement totals once settled.
+    pub fn batches(&self, merchant: &MerchantId, limit: u32) -> Result<Vec<BatchRow>, StoreError> {
+        self.read(|c| {
+            c.prepare(
+                "SELECT b.terminal_id, b.batch_no, b.opened_at, b.settled_at, b.settled_by, b.debit_fen, b.debit_count,
+                        b.credit_fen, b.credit_count, b.reconciliation
+                 FROM batches b JOIN terminals t ON t.id = b.terminal_id
+                 WHERE t.merchant_id = ?1 ORDER BY b.id DESC LIMIT ?2",
+            )?
+            .query_map(params![merchant.as_str(), limit.min(REQUESTS_ROWS_MAX)], |r| {
+                Ok(BatchRow {
+                    terminal_id: r.get(0)?,
+                    batch_no: r.get(1)?,
+                    opened_at: r.get(2)?,
+                    settled_at: r.get(3)?,
+                    settled_by: r.get(4)?,
+                    debit_fen: r.get(5)?,
+                    debit_count: r.get(6)?,
+                    credit_fen: r.get(7)?,
+                    credit_count: r.get(8)?,
+                    reconciliation: r.get(9)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The payment channels and their state.
+    pub fn channels(&self) -> Result<Vec<ChannelRow>, StoreError> {
+        self.read(|c| {
+            c.prepare(
+                "SELECT id, enabled, changed_at, changed_by, reason FROM channels ORDER BY rowid",
+            )?
+            .query_map([], |r| {
+                Ok(ChannelRow {
+                    id: r.get(0)?,
+                    enabled: r.get(1)?,
+                    changed_at: r.get(2)?,
+                    changed_by: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Whether a channel accepts new transactions (unknown channels do not).
+    pub fn channel_enabled(&self, id: &str) -> Result<bool, StoreError> {
+        let found: Option<bool> = self.read(|c| {
+            c.query_row("SELECT enabled FROM channels WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+        })?;
+        Ok(found.unwrap_or(false))
+    }
+
+    /// A merchant's live transactions through these methods whose batch is not settled yet.
+    pub fn unsettled_count(
+        &self,
+        merchant: &MerchantId,
+        methods: &[&str],
+    ) -> Result<u64, StoreError> {
+        if methods.is_empty() {
+            return Ok(0);
+        }
+        let marks = (0..methods.len())
+            .map(|i| format!("?{}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.read(|c| {
+            let merchant_id = merchant.as_str();
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&merchant_id];
+            for m in methods {
+                args.push(m);
+            }
+            c.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND settled = 0 AND training = 0
+                     AND status != 'declined' AND method IN ({marks})"
+                ),
+                args.as_slice(),
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Enables or disables a channel (the core decided it may), audited with the reason.
+    pub fn set_channel_enabled(
+        &self,
+        user: &StaffUser,
+        id: &str,
+        enabled: bool,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, head| {
+            let n = tx.execute(
+                "UPDATE channels SET enabled = ?1, changed_at = ?2, changed_by = ?3, reason = ?4 WHERE id = ?5",
+                params![enabled, now, user.username, reason, id],
+            )?;
+            if n > 0 {
+                let action = if enabled { "channel.enable" } else { "channel.disable" };
+                audit(tx, head, now, &actor(&user.username), [action, &format!("channel:{id}"), reason, "ok"])?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// Looks an `Idempotency-Key` up and, when new, reserves it for this request.
+    pub fn idem_begin(
+        &self,
+        staff_id: i64,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<IdemStart, StoreError> {
+        let now = micros(self.now());
+        self.setup(|tx, _| {
+            let found: Option<(String, Option<u16>, Option<String>)> = tx
+                .query_row(
+                    "SELECT request_hash, status, body FROM api_idempotency WHERE staff_id = ?1 AND key = ?2",
+                    params![staff_id, key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            Ok(match found {
+                None => {
+                    tx.execute(
+                        "INSERT INTO api_idempotency (staff_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![staff_id, key, request_hash, now],
+                    )?;
+                    IdemStart::New
+                }
+                Some((hash, _, _)) if hash != request_hash => IdemStart::Conflict,
+                Some((_, Some(status), Some(body))) => IdemStart::Replay(status, body),
+                Some(_) => IdemStart::InFlight,
+            })
+        })
+    }
+
+    /// Stores the response of a reserved key, for replays.
+    pub fn idem_finish(
+        &self,
+        staff_id: i64,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        self.setup(|tx, _| {
+            tx.execute(
+                "UPDATE api_idempotency SET status = ?1, body = ?2 WHERE staff_id = ?3 AND key = ?4",
+                params![status, body, staff_id, key],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Releases a reserved key whose request failed before anything was booked.
+    pub fn idem_abort(&self, staff_id: i64, key: &str) -> Result<(), StoreError> {
+        self.setup(|tx, _| {
+            tx.execute(
+                "DELETE FROM api_idempotency WHERE staff_id = ?1 AND key = ?2 AND status IS NULL",
+                params![staff_id, key],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// A request's move from one status to the next.
+#[derive(Debug, Clone)]
+pub struct Transition<'a> {
+    /// The request as read.
+    pub request: &'a ReviewRequest,
+    /// Username of who acts (`system` for the executor).
+    pub actor: &'a str,
+    /// Audit action suffix: `approve`, `reject`, `cancel`, `undo`, `execute`, `fail`.
+    pub action: &'a str,
+    /// The status it must still have.
+    pub expected: RequestStatus,
+    /// The status it gets.
+    pub next: RequestStatus,
+    /// Set for a review: the reviewer's id (and `comment` is the review comment).
+    pub reviewer: Option<i64>,
+    /// Review comment or note.
+    pub comment: &'a str,
+    /// For an approval: when it runs.
+    pub execute_after: Option<Timestamp>,
+    /// For an execution: the booked void/refund.
+    pub result_txn: Option<TxnId>,
+    /// For a failed execution: the refusal key.
+    pub result_key: &'a str,
+}
+
+impl<'a> Transition<'a> {
+    /// A transition with nothing but the statuses set.
+    pub fn new(
+        request: &'a ReviewRequest,
+        actor: &'a str,
+        action: &'a str,
+        expected: RequestStatus,
+        next: RequestStatus,
+    ) -> Transition<'a> {
+        Transition {
+            request,
+            actor,
+            action,
+            expected,
+            next,
+            reviewer: None,
+            comment: "",
+            execute_after: None,
+            result_txn: None,
+            result_key: "",
+        }
+    }
+}
+
+/// One batch as the back-office lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BatchRow {
+    /// 终端号.
+    pub terminal_id: String,
+    /// 批次号.
+    pub batch_no: u32,
+    /// Opened (Unix µs).
+    pub opened_at: i64,
+    /// Settled (Unix µs), `None` while open.
+    pub settled_at: Option<i64>,
+    /// Who settled (`system` for the cutoff job).
+    pub settled_by: Option<String>,
+    /// Debit total (fen), once settled.
+    pub debit_fen: Option<i64>,
+    /// Debit count.
+    pub debit_count: Option<i64>,
+    /// Credit total (fen).
+    pub credit_fen: Option<i64>,
+    /// Credit count.
+    pub credit_count: Option<i64>,
+    /// Reconciliation verdict.
+    pub reconciliation: Option<String>,
+}
+
+/// A request as submitted.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    /// Void or refund.
+    pub kind: RequestKind,
+    /// The original.
+    pub txn: TxnId,
+    /// Amount asked.
+    pub amount: Amount,
+    /// Why.
+    pub reason: String,
+    /// For a void: the customer agreed.
+    pub customer_consent: bool,
+    /// `Pending`, or `Approved` when no second person is needed.
+    pub status: RequestStatus,
+}
+
+/// A live session as the web layer sees it.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    /// Whose.
+    pub user: StaffUser,
+    /// Its CSRF token.
+    pub csrf: String,
+    /// An admin who still has to enrol TOTP: nothing but enrolment is open.
+    pub mfa_pending: bool,
+    /// The TOTP secret offered for enrolment, if any.
+    pub totp_offered: Option<String>,
+}
+
+/// A payment channel's state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelRow {
+    /// `unionpay`, `alipay`, `wechat`, `lakala`.
+    pub id: String,
+    /// Accepts new transactions.
+    pub enabled: bool,
+    /// Last change (Unix µs).
+    pub changed_at: Option<i64>,
+    /// By whom.
+    pub changed_by: Option<String>,
+    /// Why.
+    pub reason: String,
+}

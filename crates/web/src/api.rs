@@ -1,0 +1,989 @@
+//! `/api/v1` for transactions: list (the CLI's filters, keyset cursor), detail with its
+//! timeline, receipt text, payments for smart POS and QR checkouts (with `Idempotency-Key`),
+//! hide, export (CSV streamed / XLSX), batches and the audit trail.
+
+use crate::auth::{Caller, blocking};
+use crate::error::{ApiError, lang_of};
+use crate::json::{AmountIn, ApiJson};
+use crate::state::AppState;
+use crate::view::{AuditView, BatchView, RequestView, TimelineItem, TxnView};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use suanpan_core::backoffice::Permission;
+use suanpan_core::{
+    Amount, Lang, OperatorNo, Pan, PaymentMethod, TerminalId, Transaction, TxnId, TxnKind,
+    TxnStatus, VoucherNo,
+};
+use suanpan_store::backoffice::StaffUser;
+use suanpan_store::command::{Origin, OriginalRef};
+use suanpan_store::{Command, Instrument, Reply, SqliteStore, Store, TxnFilter, query};
+
+/// Rows one page of the listing returns by default and at most.
+pub const PAGE_ROWS_DEFAULT: u32 = 50;
+/// Rows one page returns at most.
+pub const PAGE_ROWS_MAX: u32 = 500;
+/// Audit entries one page returns at most.
+pub const AUDIT_ROWS_MAX: u32 = 500;
+/// Bytes one streamed export chunk holds.
+const EXPORT_CHUNK_BYTES: usize = 16 * 1024;
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/v1/transactions", get(list_txns))
+        .route("/api/v1/transactions/{id}", get(txn_detail))
+        .route("/api/v1/transactions/{id}/receipt", get(txn_receipt))
+        .route("/api/v1/transactions/{id}/hide", post(hide_txn))
+        .route("/api/v1/payments", post(pay))
+        .route("/api/v1/export", get(export))
+        .route("/api/v1/batches", get(batches))
+        .route("/api/v1/audit", get(audit_list))
+        .route("/api/v1/audit/verify", get(audit_verify))
+}
+
+/// A path id parsed with a `{code, message, hint}` rejection.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Id, ApiError> {
+        let lang = lang_of(parts);
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid(lang, e.body_text()))?;
+        text.parse::<i64>()
+            .ok()
+            .filter(|v| *v > 0)
+            .map(Id)
+            .ok_or_else(|| ApiError::invalid(lang, format!("id {text:?}")))
+    }
+}
+
+/// Query parameters parsed strictly (unknown ones refused) with a JSON rejection.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let lang = lang_of(parts);
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| ApiError::invalid(lang, e.body_text()))
+    }
+}
+
+/// The listing's and the export's filters: the CLI's `txn list` filters, plus paging.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TxnQuery {
+    /// From date (YYYY-MM-DD, merchant's zone), inclusive.
+    pub from: Option<String>,
+    /// To date (YYYY-MM-DD), inclusive.
+    pub to: Option<String>,
+    /// Minimum amount, yuan (`88.00`).
+    pub min: Option<String>,
+    /// Maximum amount, yuan.
+    pub max: Option<String>,
+    /// Kind (`sale`, `void`, `refund`, …).
+    pub kind: Option<String>,
+    /// Status (`approved`, `voided`, …).
+    pub status: Option<String>,
+    /// Method (`chip`, `qr_alipay`, …).
+    pub method: Option<String>,
+    /// Voucher no.
+    pub voucher: Option<String>,
+    /// Reference no.
+    pub rrn: Option<String>,
+    /// Operator no.
+    pub operator: Option<String>,
+    /// Terminal id.
+    pub terminal: Option<String>,
+    /// Include hidden records (roles with `view_hidden`).
+    pub include_hidden: Option<bool>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
+    /// Export format: `csv` (default) or `xlsx`.
+    pub format: Option<String>,
+    /// Language (`zh`, `en`); read by every extractor from the query.
+    #[serde(rename = "lang")]
+    pub _lang: Option<String>,
+}
+
+fn blank(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl TxnQuery {
+    /// The filter for the caller's merchant; malformed values are named.
+    pub fn to_filter(
+        &self,
+        caller: &Caller,
+        policy: &suanpan_core::Policy,
+    ) -> Result<TxnFilter, ApiError> {
+        let lang = caller.lang;
+        let hidden = self.include_hidden.unwrap_or(false);
+        if hidden {
+            caller.require(Permission::ViewHidden)?;
+        }
+        let bad = |what: &str, v: &str| ApiError::invalid(lang, format!("{what}: {v:?}"));
+        let zone = policy
+            .zone()
+            .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
+        let day = |v: &str, plus: i64| -> Result<jiff::Timestamp, ApiError> {
+            let d: jiff::civil::Date = v.parse().map_err(|_| bad("date (YYYY-MM-DD)", v))?;
+            d.checked_add(jiff::Span::new().days(plus))
+                .and_then(|d| d.to_zoned(zone.clone()))
+                .map(|z| z.timestamp())
+                .map_err(|_| bad("date", v))
+        };
+        let amount =
+            |v: &str| Amount::from_yuan_str(v).map_err(|_| bad("amount (yuan, e.g. 88.00)", v));
+        let limit = self.limit.unwrap_or(PAGE_ROWS_DEFAULT);
+        if limit == 0 || limit > PAGE_ROWS_MAX {
+            return Err(bad("limit (1-500)", &limit.to_string()));
+        }
+        Ok(TxnFilter {
+            from: blank(&self.from).map(|v| day(v, 0)).transpose()?,
+            to: blank(&self.to).map(|v| day(v, 1)).transpose()?,
+            min: blank(&self.min).map(amount).transpose()?,
+            max: blank(&self.max).map(amount).transpose()?,
+            kind: blank(&self.kind)
+                .map(|k| TxnKind::parse(k).ok_or_else(|| bad("kind", k)))
+                .transpose()?,
+            status: blank(&self.status)
+                .map(|s| TxnStatus::parse(s).ok_or_else(|| bad("status", s)))
+                .transpose()?,
+            method: blank(&self.method)
+                .map(|m| PaymentMethod::parse(m).ok_or_else(|| bad("method", m)))
+                .transpose()?,
+            voucher: blank(&self.voucher)
+                .map(|v| {
+                    VoucherNo::parse(v)
+                        .map(|v| v.value())
+                        .map_err(|_| bad("voucher", v))
+                })
+                .transpose()?,
+            rrn: blank(&self.rrn).map(str::to_owned),
+            operator: blank(&self.operator).map(str::to_owned),
+            terminal: blank(&self.terminal).map(str::to_owned),
+            merchant: Some(caller.user.merchant_id.to_string()),
+            card_fingerprint: None,
+            before_id: self.cursor,
+            include_hidden: hidden,
+            limit: Some(limit),
+            offset: 0,
+        })
+    }
+
+    /// The filter as the user gave it, for the export's first row.
+    pub fn describe(&self) -> String {
+        let pairs = [
+            ("from", blank(&self.from).map(str::to_owned)),
+            ("to", blank(&self.to).map(str::to_owned)),
+            ("min", blank(&self.min).map(str::to_owned)),
+            ("max", blank(&self.max).map(str::to_owned)),
+            ("kind", blank(&self.kind).map(str::to_owned)),
+            ("status", blank(&self.status).map(str::to_owned)),
+            ("method", blank(&self.method).map(str::to_owned)),
+            ("voucher", blank(&self.voucher).map(str::to_owned)),
+            ("rrn", blank(&self.rrn).map(str::to_owned)),
+            ("operator", blank(&self.operator).map(str::to_owned)),
+            ("terminal", blank(&self.terminal).map(str::to_owned)),
+        ];
+        suanpan_export::describe(&pairs, self.include_hidden.unwrap_or(false))
+    }
+}
+
+/// A page of transactions.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TxnPage {
+    /// Newest first.
+    pub items: Vec<TxnView>,
+    /// Pass as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<i64>,
+    /// The filter applied.
+    pub filter: String,
+}
+
+/// Lists the merchant's transactions, newest first.
+#[utoipa::path(get, path = "/api/v1/transactions", tag = "transactions", params(TxnQuery),
+    responses((status = 200, body = TxnPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn list_txns(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<TxnQuery>,
+) -> Result<Json<TxnPage>, ApiError> {
+    Ok(Json(page(&state, &caller, &q).await?))
+}
+
+/// One page for the API and the UI.
+pub async fn page(state: &AppState, caller: &Caller, q: &TxnQuery) -> Result<TxnPage, ApiError> {
+    caller.require(Permission::ViewTransactions)?;
+    let policy = state.store().policy().clone();
+    let f = q.to_filter(caller, &policy)?;
+    let limit = f.limit.unwrap_or(PAGE_ROWS_DEFAULT) as usize;
+    let store = state.store().clone();
+    let rows = blocking(caller.lang, move || store.transactions(&f)).await?;
+    let next_cursor = (rows.len() == limit)
+        .then(|| rows.last().map(|t| t.id.0))
+        .flatten();
+    Ok(TxnPage {
+        items: rows
+            .iter()
+            .map(|t| TxnView::of(t, &policy, caller.lang))
+            .collect(),
+        next_cursor,
+        filter: q.describe(),
+    })
+}
+
+/// A transaction with everything about it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TxnDetail {
+    /// The transaction.
+    pub transaction: TxnView,
+    /// Its original, for a void, refund or completion.
+    pub original: Option<TxnView>,
+    /// Voids, refunds, completions and reversals of it.
+    pub children: Vec<TxnView>,
+    /// Void and refund requests on it.
+    pub requests: Vec<RequestView>,
+    /// Every audited step, oldest first.
+    pub timeline: Vec<TimelineItem>,
+    /// Evidence files (video, photos, PDFs).
+    pub evidence: Vec<crate::evidence::EvidenceView>,
+}
+
+/// Loads a transaction of the caller's merchant; hidden ones only for roles that see them.
+pub async fn load_txn(state: &AppState, caller: &Caller, id: i64) -> Result<Transaction, ApiError> {
+    let store = state.store().clone();
+    let t = blocking(caller.lang, move || store.transaction(TxnId(id))).await?;
+    t.filter(|t| t.merchant_id == caller.user.merchant_id)
+        .filter(|t| !t.hidden || caller.user.role.allows(Permission::ViewHidden))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, caller.lang, "txn.not_found", &[]))
+}
+
+/// Detail for the API and the UI.
+pub async fn detail(state: &AppState, caller: &Caller, id: i64) -> Result<TxnDetail, ApiError> {
+    caller.require(Permission::ViewTransactions)?;
+    let t = load_txn(state, caller, id).await?;
+    let policy = state.store().policy().clone();
+    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let original_id = t.original_id;
+    let (original, children, requests, audit) = blocking(caller.lang, move || {
+        let original = original_id
+            .map(|o| store.transaction(o))
+            .transpose()?
+            .flatten();
+        let children = store.read(|c| query::children(c, id))?;
+        let requests = store.requests(&merchant, None, Some(id), 100)?;
+        let mut audit = store.txn_audit(TxnId(id))?;
+        for c in &children {
+            audit.extend(store.txn_audit(c.id)?);
+        }
+        audit.sort_by_key(|e| e.seq);
+        audit.dedup_by_key(|e| e.seq);
+        Ok((original, children, requests, audit))
+    })
+    .await?;
+    let lang = caller.lang;
+    let evidence = crate::evidence::list(state, lang, id).await?;
+    Ok(TxnDetail {
+        evidence,
+        transaction: TxnView::of(&t, &policy, lang),
+        original: original.as_ref().map(|o| TxnView::of(o, &policy, lang)),
+        children: children
+            .iter()
+            .map(|c| TxnView::of(c, &policy, lang))
+            .collect(),
+        requests: requests
+            .iter()
+            .map(|q| RequestView::of(q, &policy, lang))
+            .collect(),
+        timeline: audit.iter().map(|e| TimelineItem::of(e, &policy)).collect(),
+    })
+}
+
+/// A transaction, its original, children, requests and timeline.
+#[utoipa::path(get, path = "/api/v1/transactions/{id}", tag = "transactions", params(("id" = i64, Path)),
+    responses((status = 200, body = TxnDetail), (status = 404, body = ApiError)))]
+pub async fn txn_detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<TxnDetail>, ApiError> {
+    Ok(Json(detail(&state, &caller, id).await?))
+}
+
+/// Receipt options.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReceiptQuery {
+    /// `merchant` (default) or `cardholder`.
+    pub copy: Option<String>,
+    /// 32 (default) or 48 columns.
+    pub width: Option<u32>,
+    /// Language (`zh`, `en`); read by every extractor from the query.
+    #[serde(rename = "lang")]
+    pub _lang: Option<String>,
+}
+
+/// The receipt text of a transaction (the merchant's or the cardholder's copy).
+pub async fn receipt_text(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    q: &ReceiptQuery,
+) -> Result<String, ApiError> {
+    caller.require(Permission::ViewTransactions)?;
+    let lang = caller.lang;
+    let copy = match q.copy.as_deref().unwrap_or("merchant") {
+        "merchant" => suanpan_receipt::Copy::Merchant,
+        "cardholder" => suanpan_receipt::Copy::Cardholder,
+        other => {
+            return Err(ApiError::invalid(
+                lang,
+                format!("copy: {other:?} (merchant|cardholder)"),
+            ));
+        }
+    };
+    let width = match q.width.unwrap_or(32) {
+        32 => suanpan_receipt::Width::W32,
+        48 => suanpan_receipt::Width::W48,
+        other => return Err(ApiError::invalid(lang, format!("width: {other} (32|48)"))),
+    };
+    let t = load_txn(state, caller, id).await?;
+    let store = state.store().clone();
+    let ctx = blocking(lang, move || receipt_context(&store, &t).map(|c| (c, t))).await?;
+    let layout = suanpan_receipt::Layout {
+        width,
+        lang,
+        copy,
+        reprint: false,
+    };
+    Ok(suanpan_receipt::render_receipt(&ctx.1, &ctx.0, &layout))
+}
+
+fn receipt_context(
+    store: &SqliteStore,
+    t: &Transaction,
+) -> Result<suanpan_receipt::ReceiptContext, suanpan_store::StoreError> {
+    let original = t
+        .original_id
+        .map(|id| store.transaction(id))
+        .transpose()?
+        .flatten();
+    Ok(suanpan_receipt::ReceiptContext {
+        merchant_name: store.merchant_name(&t.merchant_id)?.unwrap_or_default(),
+        merchant_id: t.merchant_id.clone(),
+        original_voucher: original.as_ref().map(|o| o.voucher_no),
+        original_rrn: original.as_ref().and_then(|o| o.rrn.clone()),
+        balance: None,
+        acquirer: "Suanpan 算盘".into(),
+        issuer: String::new(),
+    })
+}
+
+/// The receipt as plain text.
+#[utoipa::path(get, path = "/api/v1/transactions/{id}/receipt", tag = "transactions", params(("id" = i64, Path), ReceiptQuery),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = ApiError)))]
+pub async fn txn_receipt(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiQuery(q): ApiQuery<ReceiptQuery>,
+) -> Result<Response, ApiError> {
+    let text = receipt_text(&state, &caller, id, &q).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// Why a record is hidden.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HideIn {
+    /// Required.
+    pub reason: String,
+}
+
+/// Hides a record (admin); it stays for retention and auditors still see it.
+pub async fn hide(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    reason: String,
+) -> Result<(), ApiError> {
+    caller.require(Permission::Hide)?;
+    load_txn(state, caller, id).await?;
+    let cmd = Command::Hide {
+        merchant_id: caller.user.merchant_id.clone(),
+        // The engine's hide rule is the admin operator's (99); the web admin acts as it.
+        actor: OperatorNo::ADMIN,
+        id: TxnId(id),
+        reason,
+    };
+    match execute(state, caller.lang, cmd).await? {
+        Reply::Refused(r) => Err(ApiError::refusal(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            caller.lang,
+            r.as_ref(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Hides (删除) a transaction record.
+#[utoipa::path(post, path = "/api/v1/transactions/{id}/hide", tag = "transactions", params(("id" = i64, Path)), request_body = HideIn,
+    responses((status = 204), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn hide_txn(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    body: ApiJson<HideIn>,
+) -> Result<StatusCode, ApiError> {
+    hide(&state, &caller, id, body.value.reason).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runs a command through the writer (after its commit).
+pub async fn execute(state: &AppState, lang: Lang, cmd: Command) -> Result<Reply, ApiError> {
+    let store = state.store().clone();
+    blocking(lang, move || store.execute(cmd)).await
+}
+
+/// What to charge.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentKind {
+    /// 消费.
+    Sale,
+    /// 预授权.
+    Preauth,
+    /// 预授权完成 (needs `original_id`, the pre-authorization).
+    Completion,
+}
+
+/// A card presented to a smart POS.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardIn {
+    /// Card number (Luhn-checked; only its masked form and fingerprint are kept).
+    pub pan: String,
+    /// Expiry `YYMM`.
+    pub expiry: Option<String>,
+    /// PIN, if the card needs one (memory only).
+    pub pin: Option<String>,
+}
+
+/// A QR wallet.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WalletIn {
+    /// Wallet id from the customer's code.
+    pub id: String,
+}
+
+/// A payment from a smart POS or a QR checkout.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentIn {
+    /// `sale`, `preauth` or `completion`.
+    pub kind: PaymentKind,
+    /// Amount: integer fen or a yuan string.
+    pub amount: AmountIn,
+    /// A card (or `wallet`).
+    pub card: Option<CardIn>,
+    /// A QR wallet (or `card`).
+    pub wallet: Option<WalletIn>,
+    /// `chip`, `contactless`, `magstripe`, `manual`, `qr_alipay`, `qr_wechat`, `qr_unionpay`.
+    pub method: Option<String>,
+    /// Terminal (default: the merchant's first enabled terminal).
+    pub terminal_id: Option<String>,
+    /// For a completion: the pre-authorization's id.
+    pub original_id: Option<i64>,
+}
+
+/// Books a sale, pre-authorization or completion. With an `Idempotency-Key` header, an
+/// identical retry returns the stored answer (`Idempotent-Replayed: true`) and the same key
+/// with another body is refused with 409.
+#[utoipa::path(post, path = "/api/v1/payments", tag = "payments", request_body = PaymentIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–128 visible ASCII characters")),
+    responses((status = 201, body = TxnView, description = "booked (approved, or declined by the issuer: see status)"),
+        (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn pay(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: ApiJson<PaymentIn>,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::Sell)?;
+    let lang = caller.lang;
+    let key = idempotency_key(&headers, lang)?;
+    let Some(key) = key else {
+        let (status, value) = payment(&state, &caller, body.value).await?;
+        return Ok((status, Json(value)).into_response());
+    };
+    let hash = format!("payments:{}", body.body_hash);
+    let (store, user_id, k, h) = (state.store().clone(), caller.user.id, key.clone(), hash);
+    use suanpan_store::backoffice::IdemStart;
+    match blocking(lang, move || store.idem_begin(user_id, &k, &h)).await? {
+        IdemStart::Replay(status, body) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut resp =
+                (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok(resp);
+        }
+        IdemStart::Conflict => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                lang,
+                "idem.conflict",
+                &[],
+            ));
+        }
+        IdemStart::InFlight => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                lang,
+                "idem.in_flight",
+                &[],
+            ));
+        }
+        IdemStart::New => {}
+    }
+    let result = payment(&state, &caller, body.value).await;
+    let (status, text) = match &result {
+        Ok((s, v)) => (*s, serde_json::to_string(v).unwrap_or_default()),
+        // A rule's answer is final and replayed; a fault is not stored, so a retry runs again.
+        Err(e) if e.status.is_client_error() => {
+            (e.status, serde_json::to_string(e).unwrap_or_default())
+        }
+        Err(_) => {
+            let (store, k) = (state.store().clone(), key.clone());
+            blocking(lang, move || store.idem_abort(user_id, &k)).await?;
+            return result.map(|(s, v)| (s, Json(v)).into_response());
+        }
+    };
+    let (store, k, t) = (state.store().clone(), key, text);
+    blocking(lang, move || {
+        store.idem_finish(user_id, &k, status.as_u16(), &t)
+    })
+    .await?;
+    result.map(|(s, v)| (s, Json(v)).into_response())
+}
+
+fn idempotency_key(headers: &HeaderMap, lang: Lang) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let ok = v
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()));
+    ok.map(|k| Some(k.to_owned()))
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, lang, "idem.bad_key", &[]))
+}
+
+async fn payment(
+    state: &AppState,
+    caller: &Caller,
+    p: PaymentIn,
+) -> Result<(StatusCode, TxnView), ApiError> {
+    let lang = caller.lang;
+    let operator = caller
+        .user
+        .operator_no
+        .ok_or_else(|| ApiError::new(StatusCode::FORBIDDEN, lang, "auth.no_operator", &[]))?;
+    let terminal = terminal_for(state, &caller.user, p.terminal_id.as_deref(), lang).await?;
+    let origin = Origin {
+        terminal_id: terminal,
+        operator,
+        // A supervisor's own login is the supervisor's authorization (completion needs one).
+        supervisor: (caller.user.role == suanpan_core::backoffice::StaffRole::Supervisor)
+            .then_some(OperatorNo::SUPERVISOR),
+        voucher: None,
+        batch: None,
+        training: false,
+        idempotency: None,
+    };
+    let amount = p.amount.0;
+    let cmd = match p.kind {
+        PaymentKind::Completion => {
+            let Some(original) = p.original_id else {
+                return Err(ApiError::invalid(
+                    lang,
+                    "original_id: the pre-authorization to complete",
+                ));
+            };
+            // A completion goes through its pre-authorization's channel.
+            let store = state.store().clone();
+            let pre = blocking(lang, move || store.transaction(TxnId(original))).await?;
+            if let Some(pre) = pre.filter(|t| t.merchant_id == caller.user.merchant_id) {
+                crate::channels::check_open(state, lang, pre.method).await?;
+            }
+            Command::Complete {
+                origin,
+                original: OriginalRef::Id(TxnId(original)),
+                amount,
+            }
+        }
+        PaymentKind::Sale | PaymentKind::Preauth => {
+            let (instrument, method, pin) = instrument(state, &p, lang)?;
+            crate::channels::check_open(state, lang, method).await?;
+            let kind = if matches!(p.kind, PaymentKind::Sale) {
+                TxnKind::Sale
+            } else {
+                TxnKind::PreAuth
+            };
+            Command::Purchase {
+                origin,
+                kind,
+                amount,
+                instrument,
+                method,
+                pin,
+                linked_id: None,
+            }
+        }
+    };
+    let policy = state.store().policy().clone();
+    match execute(state, lang, cmd).await? {
+        Reply::Txn(t) | Reply::Replayed(t) => {
+            Ok((StatusCode::CREATED, TxnView::of(&t, &policy, lang)))
+        }
+        Reply::Refused(r) => Err(ApiError::refusal(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang,
+            r.as_ref(),
+        )),
+        other => {
+            tracing::error!("payment answered {other:?}");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang,
+                "store.error",
+                &[],
+            ))
+        }
+    }
+}
+
+fn instrument(
+    state: &AppState,
+    p: &PaymentIn,
+    lang: Lang,
+) -> Result<(Instrument, PaymentMethod, Option<String>), ApiError> {
+    let method = p
+        .method
+        .as_deref()
+        .map(|m| {
+            PaymentMethod::parse(m).ok_or_else(|| ApiError::invalid(lang, format!("method: {m:?}")))
+        })
+        .transpose()?;
+    match (&p.card, &p.wallet) {
+        (Some(card), None) => {
+            let pan = Pan::parse(&card.pan).map_err(|problem| {
+                ApiError::refusal(
+                    StatusCode::BAD_REQUEST,
+                    lang,
+                    &suanpan_core::refusal::AccessRefused::BadCard { problem },
+                )
+            })?;
+            let inst = Instrument::Card {
+                masked_pan: pan.masked(),
+                fingerprint: state.fingerprinter().of(&pan),
+                expiry: card.expiry.clone(),
+            };
+            Ok((
+                inst,
+                method.unwrap_or(PaymentMethod::Chip),
+                card.pin.clone(),
+            ))
+        }
+        (None, Some(w)) => {
+            let default = suanpan_issuer_default_method(&w.id);
+            Ok((
+                Instrument::Wallet { id: w.id.clone() },
+                method.unwrap_or(default),
+                None,
+            ))
+        }
+        _ => Err(ApiError::invalid(
+            lang,
+            "give exactly one of card or wallet",
+        )),
+    }
+}
+
+/// A wallet id names its network (`alipay…`, `wechat…`); otherwise UnionPay QR.
+fn suanpan_issuer_default_method(id: &str) -> PaymentMethod {
+    if id.starts_with("alipay") {
+        PaymentMethod::QrAlipay
+    } else if id.starts_with("wechat") || id.starts_with("wx") {
+        PaymentMethod::QrWechat
+    } else {
+        PaymentMethod::QrUnionpay
+    }
+}
+
+/// The terminal a back-office operation books on: the one named, or the merchant's first
+/// enabled terminal.
+async fn terminal_for(
+    state: &AppState,
+    user: &StaffUser,
+    named: Option<&str>,
+    lang: Lang,
+) -> Result<TerminalId, ApiError> {
+    let store = state.store().clone();
+    let terminals = blocking(lang, move || store.terminals()).await?;
+    let mine = terminals
+        .iter()
+        .filter(|t| t.merchant_id == user.merchant_id.as_str() && t.enabled);
+    let found = match named {
+        Some(n) => mine.into_iter().find(|t| t.id == n),
+        None => mine.into_iter().next(),
+    };
+    let none = || ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, "terminal.none", &[]);
+    let t = found.ok_or_else(none)?;
+    TerminalId::parse(&t.id).map_err(|_| none())
+}
+
+/// Exports the filtered transactions: CSV (UTF-8 BOM, streamed) or XLSX, the filter echoed
+/// in the first row.
+#[utoipa::path(get, path = "/api/v1/export", tag = "transactions", params(TxnQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<TxnQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::Export)?;
+    let lang = caller.lang;
+    let policy = state.store().policy().clone();
+    let mut f = q.to_filter(&caller, &policy)?;
+    f.limit = Some(query::LIST_ROWS_MAX);
+    f.before_id = None;
+    let xlsx = match q.format.as_deref().unwrap_or("csv") {
+        "csv" => false,
+        "xlsx" => true,
+        other => {
+            return Err(ApiError::invalid(
+                lang,
+                format!("format: {other:?} (csv|xlsx)"),
+            ));
+        }
+    };
+    let zone = policy
+        .zone()
+        .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
+    let filter_text = q.describe();
+    let (store, who, echo) = (
+        state.store().clone(),
+        caller.user.username.clone(),
+        filter_text.clone(),
+    );
+    blocking(lang, move || {
+        store.record_staff_event(&who, "export", "txns", &echo)
+    })
+    .await?;
+    let day = state
+        .store()
+        .now()
+        .to_zoned(zone.clone())
+        .strftime("%Y%m%d")
+        .to_string();
+    let store = state.store().clone();
+    if xlsx {
+        let bytes = blocking(lang, move || {
+            let job = suanpan_export::Export {
+                store: &*store,
+                filter: &f,
+                zone: &zone,
+                headers: suanpan_export::headers(lang),
+                filter_text: &filter_text,
+            };
+            let (mut book, _) = job
+                .xlsx(|_| {})
+                .map_err(|e| suanpan_store::StoreError::Sqlite(e.to_string()))?;
+            book.save_to_buffer()
+                .map_err(|e| suanpan_store::StoreError::Sqlite(e.to_string()))
+        })
+        .await?;
+        return Ok(download(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            &format!("suanpan-{day}.xlsx"),
+            Body::from(bytes),
+        ));
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(8);
+    tokio::task::spawn_blocking(move || {
+        let job = suanpan_export::Export {
+            store: &*store,
+            filter: &f,
+            zone: &zone,
+            headers: suanpan_export::headers(lang),
+            filter_text: &filter_text,
+        };
+        let out = ChunkWriter {
+            buf: Vec::with_capacity(EXPORT_CHUNK_BYTES),
+            tx: tx.clone(),
+        };
+        if let Err(e) = job.write_csv(out, |_| {}) {
+            // The client sees a cut-off body rather than a file that looks complete.
+            tracing::error!("export failed: {e:#}");
+            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+        }
+    });
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    Ok(download(
+        "text/csv; charset=utf-8",
+        &format!("suanpan-{day}.csv"),
+        Body::from_stream(stream),
+    ))
+}
+
+fn download(content_type: &'static str, name: &str, body: Body) -> Response {
+    let mut resp = Response::new(body);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+/// Sends the CSV to the response in chunks as it is written (bounded channel: a slow client
+/// slows the export instead of filling memory).
+struct ChunkWriter {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= EXPORT_CHUNK_BYTES {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = axum::body::Bytes::from(std::mem::take(&mut self.buf));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+/// Batches and their settlement reports.
+#[utoipa::path(get, path = "/api/v1/batches", tag = "batches",
+    responses((status = 200, body = Vec<BatchView>), (status = 403, body = ApiError)))]
+pub async fn batches(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<BatchView>>, ApiError> {
+    Ok(Json(batch_list(&state, &caller).await?))
+}
+
+/// Batches for the API and the UI.
+pub async fn batch_list(state: &AppState, caller: &Caller) -> Result<Vec<BatchView>, ApiError> {
+    caller.require(Permission::ViewBatches)?;
+    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let rows = blocking(caller.lang, move || store.batches(&merchant, 200)).await?;
+    let policy = state.store().policy();
+    Ok(rows.iter().map(|b| BatchView::of(b, policy)).collect())
+}
+
+/// Audit paging.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Entries (default 100, at most 500).
+    pub limit: Option<u32>,
+    /// Entries to skip (newest first).
+    pub offset: Option<u32>,
+    /// Language (`zh`, `en`); read by every extractor from the query.
+    #[serde(rename = "lang")]
+    pub _lang: Option<String>,
+}
+
+/// The audit trail, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = Vec<AuditView>), (status = 403, body = ApiError)))]
+pub async fn audit_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<Vec<AuditView>>, ApiError> {
+    Ok(Json(audit_entries(&state, &caller, &q).await?))
+}
+
+/// Audit entries for the API and the UI.
+pub async fn audit_entries(
+    state: &AppState,
+    caller: &Caller,
+    q: &AuditQuery,
+) -> Result<Vec<AuditView>, ApiError> {
+    caller.require(Permission::ViewAudit)?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > AUDIT_ROWS_MAX {
+        return Err(ApiError::invalid(
+            caller.lang,
+            format!("limit: {limit} (1-500)"),
+        ));
+    }
+    let (store, offset) = (state.store().clone(), q.offset.unwrap_or(0));
+    let rows = blocking(caller.lang, move || store.audit_entries(limit, offset)).await?;
+    let policy = state.store().policy();
+    Ok(rows.iter().map(|e| AuditView::of(e, policy)).collect())
+}
+
+/// The audit chain check.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct VerifyOut {
+    /// Entries checked.
+    pub entries: i64,
+    /// True when every link and hash is right.
+    pub intact: bool,
+    /// The first broken entry.
+    pub first_broken: Option<i64>,
+    /// What is wrong with it.
+    pub problem: Option<String>,
+}
+
+/// Recomputes the whole audit chain.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = VerifyOut), (status = 403, body = ApiError)))]
+pub async fn audit_verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<VerifyOut>, ApiError> {
+    Ok(Json(verify(&state, &caller).await?))
+}
+
+/// Verification for the API and the UI.
+pub async fn verify(state: &AppState, caller: &Caller) -> Result<VerifyOut, ApiError> {
+    caller.require(Permission::ViewAudit)?;
+    let store = state.store().clone();
+    let v = blocking(caller.lang, move || store.verify_audit()).await?;
+    Ok(VerifyOut {
+        entries: v.entries,
+        intact: v.first_broken.is_none(),
+        first_broken: v.first_broken,
+        problem: v.problem,
+    })
+}

@@ -1,0 +1,210 @@
+//! Payment channels (支付渠道): list, enable, disable. Changing one needs the admin's own
+//! password re-entered and a reason, and a channel with unsettled transactions cannot be
+//! disabled (`core::backoffice::decide_channel_change`). New payments through a disabled
+//! channel are refused with 12 (`decide_channel_open`).
+
+use crate::auth::{Caller, blocking};
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::state::AppState;
+use crate::view::When;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use suanpan_core::backoffice::{self, Channel, ChannelChange, Permission};
+use suanpan_core::{Lang, PaymentMethod, Refusal};
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/v1/channels", get(list))
+        .route("/api/v1/channels/{id}/{action}", post(change))
+}
+
+/// A channel as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ChannelView {
+    /// `unionpay`, `alipay`, `wechat`, `lakala`.
+    pub id: String,
+    /// Its name in the caller's language.
+    pub name: String,
+    /// Accepts new transactions.
+    pub enabled: bool,
+    /// The payment methods that go through it.
+    pub methods: Vec<String>,
+    /// Its transactions not settled yet (a channel with any cannot be disabled).
+    pub unsettled: u64,
+    /// Last change.
+    pub changed_at: Option<When>,
+    /// By whom.
+    pub changed_by: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// The channels for the API and the UI.
+pub async fn channels(state: &AppState, caller: &Caller) -> Result<Vec<ChannelView>, ApiError> {
+    caller.require(Permission::ViewTransactions)?;
+    let lang = caller.lang;
+    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let rows = blocking(lang, move || {
+        let rows = store.channels()?;
+        let mut out = Vec::new();
+        for r in rows {
+            let methods = Channel::parse(&r.id)
+                .map(|c| c.methods())
+                .unwrap_or_default();
+            let names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+            let unsettled = store.unsettled_count(&merchant, &names)?;
+            out.push((
+                r,
+                names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+                unsettled,
+            ));
+        }
+        Ok(out)
+    })
+    .await?;
+    let policy = state.store().policy();
+    Ok(rows
+        .into_iter()
+        .map(|(r, methods, unsettled)| ChannelView {
+            name: crate::catalog::t(lang, &format!("channel.{}", r.id)).to_owned(),
+            id: r.id,
+            enabled: r.enabled,
+            methods,
+            unsettled,
+            changed_at: r.changed_at.map(|t| When::micros(policy, t)),
+            changed_by: r.changed_by,
+            reason: r.reason,
+        })
+        .collect())
+}
+
+/// Payment channels and their state.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels",
+    responses((status = 200, body = Vec<ChannelView>), (status = 401, body = ApiError)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ChannelView>>, ApiError> {
+    Ok(Json(channels(&state, &caller).await?))
+}
+
+/// A channel change: the acting admin's password again, and why.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelIn {
+    /// The acting user's own login password, re-entered.
+    pub password: String,
+    /// Why (required; audited).
+    pub reason: String,
+}
+
+/// Enables or disables a channel as the core decides.
+pub async fn set(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    enable: bool,
+    input: ChannelIn,
+) -> Result<ChannelView, ApiError> {
+    let lang = caller.lang;
+    let Some(channel) = Channel::parse(id) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            lang,
+            "channel.not_found",
+            &[],
+        ));
+    };
+    let (store, username, merchant) = (
+        state.store().clone(),
+        caller.user.username.clone(),
+        caller.user.merchant_id.clone(),
+    );
+    let password = input.password;
+    let (password_ok, unsettled) = blocking(lang, move || {
+        let ok = store
+            .staff_secret(&username)?
+            .is_some_and(|s| suanpan_store::auth::verify_password(&password, &s.password_hash));
+        let names: Vec<&str> = channel.methods().iter().map(|m| m.as_str()).collect();
+        Ok((ok, store.unsettled_count(&merchant, &names)?))
+    })
+    .await?;
+    let reason = input.reason.trim().to_owned();
+    let change = ChannelChange {
+        role: caller.user.role,
+        enable,
+        reason: &reason,
+        password_ok,
+        unsettled,
+    };
+    if let Err(r) = backoffice::decide_channel_change(&change) {
+        let (store, who, key) = (state.store().clone(), caller.user.username.clone(), r.key());
+        let action = if enable {
+            "channel.enable"
+        } else {
+            "channel.disable"
+        };
+        let target = format!("channel:{}", channel.as_str());
+        blocking(lang, move || {
+            store.record_staff_event(&who, action, &target, &format!("refused:{key}"))
+        })
+        .await?;
+        let status = match r {
+            backoffice::BackOfficeRefused::NotPermitted { .. } => StatusCode::FORBIDDEN,
+            backoffice::BackOfficeRefused::ChannelUnsettled { .. } => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        return Err(ApiError::refusal(status, lang, &r));
+    }
+    let (store, user) = (state.store().clone(), caller.user.clone());
+    blocking(lang, move || {
+        store.set_channel_enabled(&user, channel.as_str(), enable, &reason)
+    })
+    .await?;
+    channels(state, caller)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel.as_str())
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
+}
+
+/// Enables (`enable`) or disables (`disable`) a channel (admins; password and reason).
+#[utoipa::path(post, path = "/api/v1/channels/{id}/{action}", tag = "channels",
+    params(("id" = String, Path, description = "unionpay, alipay, wechat, lakala"), ("action" = String, Path, description = "enable or disable")),
+    request_body = ChannelIn,
+    responses((status = 200, body = ChannelView), (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, body = ApiError, description = "unsettled transactions"), (status = 422, body = ApiError)))]
+pub async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, action)): Path<(String, String)>,
+    body: ApiJson<ChannelIn>,
+) -> Result<Json<ChannelView>, ApiError> {
+    let enable = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        other => {
+            return Err(ApiError::invalid(
+                caller.lang,
+                format!("action {other:?} (enable|disable)"),
+            ));
+        }
+    };
+    Ok(Json(set(&state, &caller, &id, enable, body.value).await?))
+}
+
+/// Refuses (12) a new payment through a disabled channel.
+pub async fn check_open(
+    state: &AppState,
+    lang: Lang,
+    method: PaymentMethod,
+) -> Result<(), ApiError> {
+    let channel = Channel::of_method(method);
+    let store = state.store().clone();
+    let enabled = blocking(lang, move || store.channel_enabled(channel.as_str())).await?;
+    backoffice::decide_channel_open(channel, enabled)
+        .map_err(|r| ApiError::refusal(StatusCode::UNPROCESSABLE_ENTITY, lang, &r))
+}

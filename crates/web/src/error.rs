@@ -1,0 +1,115 @@
+//! The one table from failures to HTTP: `{code, message, hint}` in the caller's language.
+//! Rule refusals keep the core's key and texts; the web's own errors use this crate's catalog.
+
+use crate::catalog::tf;
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode, request::Parts};
+use axum::response::{IntoResponse, Response};
+use suanpan_core::{Lang, Refusal};
+use suanpan_store::StoreError;
+
+/// An error answer. `code` is stable (a catalog key); `message` and `hint` are for people.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub status: StatusCode,
+    /// Stable code, e.g. `auth.csrf`, `void.settled`.
+    pub code: String,
+    /// What happened, in the caller's language.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl ApiError {
+    /// An error from this crate's catalog (`key.msg`, `key.fix`).
+    pub fn new(status: StatusCode, lang: Lang, key: &str, args: &[String]) -> ApiError {
+        ApiError {
+            status,
+            code: key.to_owned(),
+            message: tf(lang, &format!("{key}.msg"), args),
+            hint: tf(lang, &format!("{key}.fix"), args),
+        }
+    }
+
+    /// A rule's refusal (nothing changed but the audit trail).
+    pub fn refusal(status: StatusCode, lang: Lang, r: &dyn Refusal) -> ApiError {
+        ApiError {
+            status,
+            code: r.key().to_owned(),
+            message: r.message(lang),
+            hint: r.remedy(lang),
+        }
+    }
+
+    /// A storage failure: logged with its cause, shown opaque.
+    pub fn store(lang: Lang, e: StoreError) -> ApiError {
+        match e {
+            StoreError::Busy => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, lang, "store.busy", &[])
+            }
+            StoreError::Invalid(what) => {
+                ApiError::new(StatusCode::BAD_REQUEST, lang, "input.invalid", &[what])
+            }
+            e => {
+                tracing::error!("back-office storage error: {e}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "store.error", &[])
+            }
+        }
+    }
+
+    /// Bad input with a description.
+    pub fn invalid(lang: Lang, what: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            lang,
+            "input.invalid",
+            &[what.into()],
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(&self)).into_response()
+    }
+}
+
+/// The caller's language: `?lang=`, else the `lang` cookie (the UI's switch), else the first
+/// `Accept-Language` tag; zh-CN by default.
+pub fn lang_of(parts: &Parts) -> Lang {
+    if let Some(q) = parts.uri.query() {
+        for pair in q.split('&') {
+            if let Some(v) = pair.strip_prefix("lang=")
+                && let Some(l) = Lang::parse(v)
+            {
+                return l;
+            }
+        }
+    }
+    lang_of_headers(&parts.headers)
+}
+
+/// The language from the cookie or `Accept-Language`.
+pub fn lang_of_headers(headers: &HeaderMap) -> Lang {
+    if let Some(l) = crate::auth::cookie(headers, "lang").and_then(|v| Lang::parse(&v)) {
+        return l;
+    }
+    headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split([',', ';']).next())
+        .and_then(|tag| Lang::parse(tag.trim()))
+        .unwrap_or_default()
+}
+
+/// Any path nobody serves.
+pub async fn not_found(headers: HeaderMap) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        lang_of_headers(&headers),
+        "route.not_found",
+        &[],
+    )
+}

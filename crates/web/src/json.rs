@@ -1,0 +1,204 @@
+//! Strict JSON input: the right content type, a bounded body, no unknown fields (each input
+//! type has `deny_unknown_fields`), and amounts that are integer fen or a yuan string with at
+//! most two decimals — never a float. Every rejection is a `{code, message, hint}` 4xx.
+
+use crate::error::{ApiError, lang_of};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::{self, DeserializeOwned, Visitor};
+use sha2::{Digest, Sha256};
+use suanpan_core::{Amount, AmountError};
+
+/// A JSON body parsed strictly, with the SHA-256 of its bytes (for `Idempotency-Key`).
+pub struct ApiJson<T> {
+    /// The parsed value.
+    pub value: T,
+    /// Hex SHA-256 of the raw body.
+    pub body_hash: String,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let lang = lang_of(&parts);
+        let json = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                lang,
+                "json.content_type",
+                &[],
+            ));
+        }
+        let req = Request::from_parts(parts, body);
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                lang,
+                "input.invalid",
+                &[e.body_text()],
+            )
+        })?;
+        let value = parse(&bytes).map_err(|(key, detail)| {
+            ApiError::new(StatusCode::BAD_REQUEST, lang, key, &[detail])
+        })?;
+        Ok(ApiJson {
+            value,
+            body_hash: hex::encode(Sha256::digest(&bytes)),
+        })
+    }
+}
+
+/// Parses and classifies a failure as (catalog key, detail).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, (&'static str, String)> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let text = e.to_string();
+        let key = match e.classify() {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => "json.malformed",
+            serde_json::error::Category::Data if text.starts_with(AMOUNT_FLOAT) => {
+                "json.amount_float"
+            }
+            serde_json::error::Category::Data if text.starts_with(AMOUNT_DECIMALS) => {
+                "json.amount_decimals"
+            }
+            serde_json::error::Category::Data if text.starts_with(AMOUNT_INVALID) => {
+                "json.amount_invalid"
+            }
+            serde_json::error::Category::Data if text.starts_with("unknown field") => {
+                "json.unknown_field"
+            }
+            serde_json::error::Category::Data => "json.invalid",
+        };
+        let detail = match key {
+            "json.unknown_field" => text.split('`').nth(1).unwrap_or("").to_owned(),
+            _ => text,
+        };
+        (key, detail)
+    })
+}
+
+const AMOUNT_FLOAT: &str = "amount_float";
+const AMOUNT_DECIMALS: &str = "amount_decimals";
+const AMOUNT_INVALID: &str = "amount_invalid";
+
+/// An amount as the API accepts it: integer fen (`8800`) or a yuan string with at most two
+/// decimals (`"88.00"`). A JSON float (`88.5`, `8800.0`) is refused: fen are counted, not
+/// measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmountIn(pub Amount);
+
+impl<'de> serde::Deserialize<'de> for AmountIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<AmountIn, D::Error> {
+        d.deserialize_any(AmountVisitor)
+    }
+}
+
+struct AmountVisitor;
+
+fn amount_error<E: de::Error>(e: AmountError) -> E {
+    match e {
+        AmountError::TooManyDecimals => E::custom(AMOUNT_DECIMALS),
+        other => E::custom(format!("{AMOUNT_INVALID}: {other}")),
+    }
+}
+
+impl Visitor<'_> for AmountVisitor {
+    type Value = AmountIn;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("integer fen or a yuan string with at most two decimals")
+    }
+    fn visit_u64<E: de::Error>(self, fen: u64) -> Result<AmountIn, E> {
+        // The same limits as typed amounts: through the one parser.
+        let yuan = format!("{}.{:02}", fen / 100, fen % 100);
+        Amount::from_yuan_str(&yuan)
+            .map(AmountIn)
+            .map_err(amount_error)
+    }
+    fn visit_i64<E: de::Error>(self, fen: i64) -> Result<AmountIn, E> {
+        match u64::try_from(fen) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!("{AMOUNT_INVALID}: negative"))),
+        }
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<AmountIn, E> {
+        Err(E::custom(AMOUNT_FLOAT))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<AmountIn, E> {
+        Amount::from_yuan_str(v).map(AmountIn).map_err(amount_error)
+    }
+}
+
+impl utoipa::PartialSchema for AmountIn {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .description(Some("integer fen, e.g. 8800 = ¥88.00")),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^\d+(\.\d{1,2})?$"))
+                    .description(Some("yuan with at most two decimals, e.g. \"88.00\"")),
+            )
+            .description(Some(
+                "Amount: integer fen or a yuan string; floats are refused",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AmountIn {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        amount: AmountIn,
+    }
+
+    fn key(text: &str) -> &'static str {
+        parse::<Body>(text.as_bytes())
+            .map(|_| "ok")
+            .unwrap_or_else(|(k, _)| k)
+    }
+
+    #[test]
+    fn amounts_are_fen_or_two_decimal_yuan_never_floats() {
+        let ok: Body = parse(br#"{"amount": 8800}"#).unwrap();
+        assert_eq!(ok.amount.0.fen(), 8800);
+        let ok: Body = parse(br#"{"amount": "88.00"}"#).unwrap();
+        assert_eq!(ok.amount.0.fen(), 8800);
+        assert_eq!(key(r#"{"amount": 88.5}"#), "json.amount_float");
+        assert_eq!(key(r#"{"amount": 8800.0}"#), "json.amount_float");
+        assert_eq!(key(r#"{"amount": 1e3}"#), "json.amount_float");
+        assert_eq!(key(r#"{"amount": "88.001"}"#), "json.amount_decimals");
+        assert_eq!(key(r#"{"amount": -5}"#), "json.amount_invalid");
+        assert_eq!(key(r#"{"amount": "abc"}"#), "json.amount_invalid");
+        assert_eq!(key(r#"{"amount": 1, "x": 2}"#), "json.unknown_field");
+        assert_eq!(key(r#"{"amount": 1"#), "json.malformed");
+        assert_eq!(key(r#"{"amount": true}"#), "json.invalid");
+        assert_eq!(key(r#"{}"#), "json.invalid");
+    }
+}

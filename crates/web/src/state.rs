@@ -1,0 +1,126 @@
+//! What every handler shares: the store, the PAN fingerprinter, the settings, and the login
+//! rate limiter (memory only).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use suanpan_store::{Fingerprinter, SqliteStore};
+
+/// Default HTTP address of the back-office.
+pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:8080";
+/// Distinct keys (addresses, user names) the login limiter remembers at most; when full,
+/// windows that have ended are dropped, and if none has, the oldest are.
+const LIMITER_KEYS_MAX: usize = 10_000;
+/// The login limiter's window.
+const LIMITER_WINDOW: Duration = Duration::from_secs(60);
+
+/// The `[web]` section of `suanpan.toml`. Every limit is named with its unit last.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Where the back-office listens, `HOST:PORT` (port 0: any free port).
+    pub http: String,
+    /// A session ends this long after login.
+    pub session_minutes: u32,
+    /// Login attempts one client address, or one user name, may make per minute.
+    pub login_attempts_per_minute: u32,
+    /// Largest request body accepted.
+    pub body_bytes_max: usize,
+    /// Largest evidence upload (video, photo, PDF).
+    pub evidence_bytes_max: usize,
+    /// Mark cookies `Secure` (set when the back-office is served behind TLS).
+    pub secure_cookies: bool,
+    /// How often the executor looks for approved requests whose grace window has passed.
+    pub executor_interval_ms: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            http: HTTP_ADDR_DEFAULT.to_owned(),
+            session_minutes: 480,
+            login_attempts_per_minute: 10,
+            body_bytes_max: 64 * 1024,
+            evidence_bytes_max: 50 * 1024 * 1024,
+            secure_cookies: false,
+            executor_interval_ms: 1_000,
+        }
+    }
+}
+
+/// Shared state, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    store: Arc<SqliteStore>,
+    fingerprinter: Fingerprinter,
+    cfg: WebConfig,
+    limiter: Mutex<HashMap<String, (Instant, u32)>>,
+    executor: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(store: Arc<SqliteStore>, fingerprinter: Fingerprinter, cfg: WebConfig) -> AppState {
+        AppState(Arc::new(Inner {
+            store,
+            fingerprinter,
+            cfg,
+            limiter: Mutex::new(HashMap::new()),
+            executor: tokio::sync::Mutex::new(()),
+        }))
+    }
+    /// The store.
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.0.store
+    }
+    /// The PAN fingerprinter.
+    pub fn fingerprinter(&self) -> &Fingerprinter {
+        &self.0.fingerprinter
+    }
+    /// Settings.
+    pub fn cfg(&self) -> &WebConfig {
+        &self.0.cfg
+    }
+
+    /// Held while approved requests are run: one executor at a time in this process.
+    pub fn executor_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.0.executor
+    }
+
+    /// Counts one login attempt under each key; false when any key is over the limit for the
+    /// current minute (the attempt is then not even checked against the password).
+    pub fn login_allowed(&self, keys: &[String]) -> bool {
+        let max = self.0.cfg.login_attempts_per_minute;
+        let now = Instant::now();
+        let Ok(mut map) = self.0.limiter.lock() else {
+            return false;
+        };
+        if map.len() + keys.len() > LIMITER_KEYS_MAX {
+            map.retain(|_, (start, _)| now.duration_since(*start) < LIMITER_WINDOW);
+            while map.len() + keys.len() > LIMITER_KEYS_MAX {
+                let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, (s, _))| *s)
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                map.remove(&oldest);
+            }
+        }
+        let mut allowed = true;
+        for k in keys {
+            let slot = map.entry(k.clone()).or_insert((now, 0));
+            if now.duration_since(slot.0) >= LIMITER_WINDOW {
+                *slot = (now, 0);
+            }
+            slot.1 = slot.1.saturating_add(1);
+            if slot.1 > max {
+                allowed = false;
+            }
+        }
+        allowed
+    }
+}

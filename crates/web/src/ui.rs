@@ -1,0 +1,1285 @@
+//! The web UI: server-rendered askama pages (zh-CN by default, English by the switch), our
+//! own small CSS and JS. Pages call the same functions as the API, so a permission or a rule
+//! is checked once, on the server. Every form carries the session's CSRF token; every
+//! destructive one states its consequence and asks before it is sent (static/app.js).
+
+use crate::api::{self, ApiQuery, AuditQuery, Id, ReceiptQuery, TxnQuery};
+use crate::auth::{self, Caller, NewSession, blocking, cookie, same_secret, session_cookie};
+use crate::catalog::{t, tf};
+use crate::error::{ApiError, lang_of_headers};
+use crate::review::{self, Action, RequestIn, RequestQuery};
+use crate::state::AppState;
+use crate::view::{BatchView, RequestView, TxnView, UserView};
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use std::net::SocketAddr;
+use suanpan_core::backoffice::{Permission, RequestStatus, StaffRole};
+use suanpan_core::{Amount, Lang, TxnKind, TxnStatus};
+
+/// The login form's double-submit cookie (there is no session yet to hold a CSRF token).
+const LOGIN_CSRF_COOKIE: &str = "sp_login";
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/totp/enrol", get(totp_page).post(totp_submit))
+        .route("/lang/{lang}", get(switch_lang))
+        .route("/dashboard", get(dashboard))
+        .route("/txns", get(txns))
+        .route("/txns/{id}", get(txn))
+        .route("/txns/{id}/request", post(txn_request))
+        .route("/txns/{id}/hide", post(txn_hide))
+        .route("/review", get(review_page))
+        .route("/review/{id}/{action}", post(review_action))
+        .route("/batches", get(batches))
+        .route("/audit", get(audit))
+        .route("/channels", get(channels_page))
+        .route("/users", get(users_page).post(users_add))
+        .route("/channels/{id}/{action}", post(channel_action))
+        .route(
+            "/static/app.css",
+            get(|| async { asset("text/css; charset=utf-8", include_str!("../static/app.css")) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../static/app.js"),
+                )
+            }),
+        )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Catalog lookups for templates.
+pub struct Texts(pub Lang);
+
+impl Texts {
+    /// The text of `key`.
+    pub fn get(&self, key: &str) -> String {
+        t(self.0, key).to_owned()
+    }
+}
+
+/// What the layout shows.
+pub struct Base {
+    t: Texts,
+    html_lang: &'static str,
+    title: String,
+    section: &'static str,
+    user: Option<UserView>,
+    csrf: String,
+    lang_href: String,
+    can_batches: bool,
+    can_audit: bool,
+    can_users: bool,
+}
+
+impl Base {
+    fn new(
+        lang: Lang,
+        caller: Option<&Caller>,
+        section: &'static str,
+        title_key: &str,
+        path: &str,
+    ) -> Base {
+        let other = if lang == Lang::Zh { "en" } else { "zh" };
+        Base {
+            t: Texts(lang),
+            html_lang: if lang == Lang::Zh { "zh-CN" } else { "en" },
+            title: t(lang, title_key).to_owned(),
+            section,
+            user: caller.map(|c| UserView::of(&c.user)),
+            csrf: caller.and_then(|c| c.csrf.clone()).unwrap_or_default(),
+            lang_href: format!("/lang/{other}?back={}", urlencode(path)),
+            can_batches: caller.is_some_and(|c| c.user.role.allows(Permission::ViewBatches)),
+            can_audit: caller.is_some_and(|c| c.user.role.allows(Permission::ViewAudit)),
+            can_users: caller.is_some_and(|c| c.user.role.allows(Permission::ManageUsers)),
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn render(status: StatusCode, t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => {
+            let mut r = (status, Html(html)).into_response();
+            let h = r.headers_mut();
+            // Our own CSS and JS only; no frames; no sniffing.
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+            );
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => {
+            tracing::error!("template: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    base: Base,
+    heading: String,
+    message: String,
+    hint: String,
+    ok: bool,
+    back: String,
+}
+
+/// A result page: a clear message and the way back.
+fn message(
+    caller: Option<&Caller>,
+    lang: Lang,
+    ok: bool,
+    text: String,
+    hint: String,
+    back: &str,
+) -> Response {
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let heading = t(lang, if ok { "msg.title" } else { "msg.error" }).to_owned();
+    render(
+        status,
+        MessagePage {
+            base: Base::new(lang, caller, "", "msg.title", back),
+            heading,
+            message: text,
+            hint,
+            ok,
+            back: back.to_owned(),
+        },
+    )
+}
+
+fn error_page(caller: Option<&Caller>, e: ApiError, back: &str) -> Response {
+    let lang = caller.map(|c| c.lang).unwrap_or_default();
+    let status = e.status;
+    let mut r = message(caller, lang, false, e.message, e.hint, back);
+    *r.status_mut() = status;
+    r
+}
+
+/// A page's caller, or the way to the login page.
+fn page_caller(c: Result<Caller, ApiError>) -> Result<Caller, Box<Response>> {
+    match c {
+        Ok(c) => Ok(c),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            Err(Box::new(Redirect::to("/login").into_response()))
+        }
+        Err(e) => Err(Box::new(error_page(None, e, "/login"))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    base: Base,
+    error: Option<ApiError>,
+    login_csrf: String,
+    username: String,
+}
+
+fn login_form(lang: Lang, error: Option<ApiError>, username: String) -> Response {
+    let status = error.as_ref().map(|e| e.status).unwrap_or(StatusCode::OK);
+    let token = auth::random_secret();
+    let mut r = render(
+        status,
+        LoginPage {
+            base: Base::new(lang, None, "", "login.title", "/login"),
+            error,
+            login_csrf: token.clone(),
+            username,
+        },
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn login_page(headers: HeaderMap) -> Response {
+    login_form(lang_of_headers(&headers), None, String::new())
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    totp: String,
+    csrf: String,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let lang = lang_of_headers(&headers);
+    let Ok(Form(f)) = form else {
+        return login_form(lang, Some(ApiError::invalid(lang, "form")), String::new());
+    };
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same_secret(&expected, &f.csrf) {
+        return login_form(
+            lang,
+            Some(ApiError::new(StatusCode::FORBIDDEN, lang, "auth.csrf", &[])),
+            f.username,
+        );
+    }
+    match auth::login(
+        &state,
+        lang,
+        client,
+        &f.username,
+        &f.password,
+        Some(&f.totp),
+    )
+    .await
+    {
+        Ok(NewSession {
+            secret,
+            mfa_pending,
+            ..
+        }) => {
+            let next = if mfa_pending {
+                "/totp/enrol"
+            } else {
+                "/dashboard"
+            };
+            let mut r = Redirect::to(next).into_response();
+            r.headers_mut()
+                .insert(header::SET_COOKIE, session_cookie(&state, &secret));
+            r
+        }
+        Err(e) => login_form(lang, Some(e), f.username),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, "/dashboard");
+    }
+    if let Some(secret) = cookie(&headers, auth::SESSION_COOKIE) {
+        let (store, hash) = (state.store().clone(), auth::secret_hash(&secret));
+        if let Err(e) = blocking(caller.lang, move || store.delete_session(&hash)).await {
+            return error_page(Some(&caller), e, "/dashboard");
+        }
+    }
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, ""));
+    r
+}
+
+#[derive(serde::Deserialize)]
+struct BackQuery {
+    back: Option<String>,
+}
+
+async fn switch_lang(
+    Path(lang): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<BackQuery>,
+) -> Response {
+    let code = if Lang::parse(&lang) == Some(Lang::En) {
+        "en"
+    } else {
+        "zh"
+    };
+    // Only paths of this site: no open redirect.
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or_else(|| "/dashboard".into());
+    let mut r = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "lang={code}; Path=/; SameSite=Strict; Max-Age=31536000"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    base: Base,
+    day: String,
+    sales: usize,
+    volume: String,
+    voids: usize,
+    refunds: usize,
+    pending: usize,
+    by_hour: String,
+    by_operator: String,
+}
+
+async fn dashboard(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match dashboard_page(&state, &caller).await {
+        Ok(p) => render(StatusCode::OK, p),
+        Err(e) => error_page(Some(&caller), e, "/txns"),
+    }
+}
+
+async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPage, ApiError> {
+    caller.require(Permission::ViewTransactions)?;
+    let lang = caller.lang;
+    let policy = state.store().policy().clone();
+    let zone = policy
+        .zone()
+        .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
+    let today = state.store().now().to_zoned(zone.clone());
+    let start = today
+        .date()
+        .to_zoned(zone.clone())
+        .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
+    let filter = suanpan_store::TxnFilter {
+        from: Some(start.timestamp()),
+        merchant: Some(caller.user.merchant_id.to_string()),
+        limit: Some(suanpan_store::query::LIST_ROWS_MAX),
+        ..Default::default()
+    };
+    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (rows, pending) = blocking(lang, move || {
+        use suanpan_store::Store;
+        let rows = store.transactions(&filter)?;
+        let pending = store
+            .requests(&merchant, Some(RequestStatus::Pending), None, 500)?
+            .len();
+        Ok((rows, pending))
+    })
+    .await?;
+    let mut hours = [0i64; 24];
+    let mut volume = Amount::ZERO;
+    let mut sales = 0usize;
+    let mut by_op: std::collections::BTreeMap<String, i64> = Default::default();
+    let (mut voids, mut refunds) = (0usize, 0usize);
+    for t in rows.iter().filter(|t| !t.training) {
+        let approved_debit = matches!(t.kind, TxnKind::Sale | TxnKind::Completion)
+            && !matches!(t.status, TxnStatus::Declined | TxnStatus::Reversed);
+        if approved_debit {
+            sales += 1;
+            volume = volume.checked_add(t.amount).unwrap_or(volume);
+            let h = usize::try_from(t.created_at.to_zoned(zone.clone()).hour())
+                .unwrap_or(0)
+                .min(23);
+            hours[h] += t.amount.fen();
+        }
+        let credit = matches!(
+            t.kind,
+            TxnKind::Void | TxnKind::CompletionVoid | TxnKind::Refund
+        ) && t.status == TxnStatus::Approved;
+        if credit {
+            if t.kind == TxnKind::Refund {
+                refunds += 1
+            } else {
+                voids += 1
+            }
+            *by_op.entry(t.operator.to_string()).or_default() += 1;
+        }
+    }
+    let hour_items: Vec<(String, i64)> = hours
+        .iter()
+        .enumerate()
+        .map(|(h, v)| (format!("{h:02}"), *v))
+        .collect();
+    let mut ops: Vec<(String, i64)> = by_op.into_iter().collect();
+    ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let no_data = t(lang, "dash.no_data").to_owned();
+    let by_operator = if ops.is_empty() {
+        format!("<p class=\"muted\">{}</p>", crate::svg::escape(&no_data))
+    } else {
+        crate::svg::bars(&ops, |v| v.to_string(), t(lang, "dash.by_operator"))
+    };
+    Ok(DashboardPage {
+        base: Base::new(
+            lang,
+            Some(caller),
+            "dashboard",
+            "nav.dashboard",
+            "/dashboard",
+        ),
+        day: today.date().to_string(),
+        sales,
+        volume: volume.display(),
+        voids,
+        refunds,
+        pending,
+        by_hour: crate::svg::bars(
+            &hour_items,
+            |v| Amount::from_fen(v).yuan(),
+            t(lang, "dash.by_hour"),
+        ),
+        by_operator,
+    })
+}
+
+/// The filter form's values, as typed.
+#[derive(Default)]
+struct FormQ {
+    from: String,
+    to: String,
+    min: String,
+    max: String,
+    kind: String,
+    status: String,
+    voucher: String,
+    rrn: String,
+    operator: String,
+    include_hidden: bool,
+}
+
+#[derive(Template)]
+#[template(path = "txns.html")]
+struct TxnsPage {
+    base: Base,
+    q: FormQ,
+    kinds: Vec<(String, String)>,
+    statuses: Vec<(String, String)>,
+    rows: Vec<TxnView>,
+    error: Option<ApiError>,
+    can_hidden: bool,
+    can_export: bool,
+    export_query: String,
+    first_query: String,
+    has_cursor: bool,
+    next_query: Option<String>,
+}
+
+fn query_string(q: &TxnQuery, cursor: Option<i64>) -> String {
+    let mut parts = Vec::new();
+    let fields = [
+        ("from", &q.from),
+        ("to", &q.to),
+        ("min", &q.min),
+        ("max", &q.max),
+        ("kind", &q.kind),
+        ("status", &q.status),
+        ("method", &q.method),
+        ("voucher", &q.voucher),
+        ("rrn", &q.rrn),
+        ("operator", &q.operator),
+        ("terminal", &q.terminal),
+    ];
+    for (k, v) in fields {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            parts.push(format!("{k}={}", urlencode(v)));
+        }
+    }
+    if q.include_hidden == Some(true) {
+        parts.push("include_hidden=true".into());
+    }
+    if let Some(c) = cursor {
+        parts.push(format!("cursor={c}"));
+    }
+    parts.join("&")
+}
+
+async fn txns(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    q: Result<ApiQuery<TxnQuery>, ApiError>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let (q, mut error) = match q {
+        Ok(ApiQuery(q)) => (q, None),
+        Err(e) => (TxnQuery::default(), Some(e)),
+    };
+    let mut rows = Vec::new();
+    let mut next = None;
+    if error.is_none() {
+        match api::page(&state, &caller, &q).await {
+            Ok(p) => {
+                next = p.next_cursor;
+                rows = p.items;
+            }
+            Err(e) if e.status == StatusCode::FORBIDDEN && q.include_hidden != Some(true) => {
+                return error_page(Some(&caller), e, "/dashboard");
+            }
+            Err(e) => error = Some(e),
+        }
+    }
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut kinds = vec![(String::new(), "—".to_owned())];
+    kinds.extend(
+        [
+            "sale",
+            "void",
+            "refund",
+            "preauth",
+            "preauth_void",
+            "completion",
+            "completion_void",
+            "reversal",
+        ]
+        .iter()
+        .map(|k| (k.to_string(), t(lang, &format!("kind.{k}")).to_owned())),
+    );
+    let mut statuses = vec![(String::new(), "—".to_owned())];
+    statuses.extend(
+        [
+            "approved",
+            "declined",
+            "voided",
+            "partially_refunded",
+            "refunded",
+            "reversed",
+            "completed",
+            "expired",
+        ]
+        .iter()
+        .map(|s| (s.to_string(), t(lang, &format!("tstatus.{s}")).to_owned())),
+    );
+    let page = TxnsPage {
+        base: Base::new(
+            lang,
+            Some(&caller),
+            "txns",
+            "nav.transactions",
+            &format!("/txns?{}", query_string(&q, q.cursor)),
+        ),
+        q: FormQ {
+            from: opt(&q.from),
+            to: opt(&q.to),
+            min: opt(&q.min),
+            max: opt(&q.max),
+            kind: opt(&q.kind),
+            status: opt(&q.status),
+            voucher: opt(&q.voucher),
+            rrn: opt(&q.rrn),
+            operator: opt(&q.operator),
+            include_hidden: q.include_hidden == Some(true),
+        },
+        kinds,
+        statuses,
+        rows,
+        error,
+        can_hidden: caller.user.role.allows(Permission::ViewHidden),
+        can_export: caller.user.role.allows(Permission::Export),
+        export_query: query_string(&q, None),
+        first_query: query_string(&q, None),
+        has_cursor: q.cursor.is_some(),
+        next_query: next.map(|c| query_string(&q, Some(c))),
+    };
+    render(StatusCode::OK, page)
+}
+
+#[derive(Template)]
+#[template(path = "txn.html")]
+struct TxnPage {
+    base: Base,
+    d: api::TxnDetail,
+    receipt: String,
+    can_void: bool,
+    can_refund: bool,
+    can_hide: bool,
+    can_upload: bool,
+    refundable_yuan: String,
+}
+
+async fn txn(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Id, ApiError>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let id = match id {
+        Ok(Id(id)) => id,
+        Err(e) => return error_page(Some(&caller), e, "/txns"),
+    };
+    let d = match api::detail(&state, &caller, id).await {
+        Ok(d) => d,
+        Err(e) => return error_page(Some(&caller), e, "/txns"),
+    };
+    let receipt = api::receipt_text(&state, &caller, id, &ReceiptQuery::default())
+        .await
+        .unwrap_or_default();
+    let x = &d.transaction;
+    let role = caller.user.role;
+    let open_request = d
+        .requests
+        .iter()
+        .any(|q| matches!(q.status.as_str(), "pending" | "approved" | "executing"));
+    let may_request = role.allows(Permission::RequestVoidRefund) && !open_request && !x.hidden;
+    let voidable =
+        matches!(x.kind.as_str(), "sale" | "completion") && x.status == "approved" && !x.settled;
+    let page = TxnPage {
+        base: Base::new(
+            caller.lang,
+            Some(&caller),
+            "txns",
+            "txn.detail",
+            &format!("/txns/{id}"),
+        ),
+        can_void: may_request && voidable,
+        can_refund: may_request && x.refundable.fen > 0,
+        can_hide: role.allows(Permission::Hide) && !x.hidden,
+        can_upload: role.allows(Permission::RequestVoidRefund),
+        refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
+        receipt,
+        d,
+    };
+    render(StatusCode::OK, page)
+}
+
+#[derive(serde::Deserialize)]
+struct RequestForm {
+    csrf: String,
+    kind: String,
+    amount: Option<String>,
+    reason: String,
+    customer_consent: Option<String>,
+}
+
+async fn txn_request(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    form: Result<Form<RequestForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let back = format!("/txns/{id}");
+    let lang = caller.lang;
+    let Ok(Form(f)) = form else {
+        return error_page(Some(&caller), ApiError::invalid(lang, "form"), &back);
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, &back);
+    }
+    let amount = match f.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => match Amount::from_yuan_str(a) {
+            Ok(v) => Some(crate::json::AmountIn(v)),
+            Err(_) => {
+                return error_page(
+                    Some(&caller),
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        lang,
+                        "json.amount_invalid",
+                        &[a.to_owned()],
+                    ),
+                    &back,
+                );
+            }
+        },
+    };
+    let input = RequestIn {
+        kind: f.kind,
+        transaction_id: id,
+        amount,
+        reason: f.reason,
+        customer_consent: f.customer_consent.is_some(),
+    };
+    match review::submit(&state, &caller, input).await {
+        Ok(q) => message(
+            Some(&caller),
+            lang,
+            true,
+            tf(lang, "msg.submitted", &[q.id.to_string(), q.status_text]),
+            String::new(),
+            &back,
+        ),
+        Err(e) => error_page(Some(&caller), e, &back),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ReasonForm {
+    csrf: String,
+    reason: String,
+}
+
+async fn txn_hide(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    form: Result<Form<ReasonForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let back = format!("/txns/{id}");
+    let Ok(Form(f)) = form else {
+        return error_page(Some(&caller), ApiError::invalid(caller.lang, "form"), &back);
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, &back);
+    }
+    match api::hide(&state, &caller, id, f.reason).await {
+        Ok(()) => message(
+            Some(&caller),
+            caller.lang,
+            true,
+            tf(caller.lang, "msg.hidden", &[id.to_string()]),
+            String::new(),
+            "/txns",
+        ),
+        Err(e) => error_page(Some(&caller), e, &back),
+    }
+}
+
+/// One row of the queue with what the viewer may do on it.
+struct QueueRow {
+    view: RequestView,
+    can_review: bool,
+    can_cancel: bool,
+    can_undo: bool,
+}
+
+#[derive(Template)]
+#[template(path = "review.html")]
+struct ReviewPage {
+    base: Base,
+    tabs: Vec<(String, String)>,
+    status: String,
+    rows: Vec<QueueRow>,
+}
+
+async fn review_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    q: Result<ApiQuery<RequestQuery>, ApiError>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let q = match q {
+        Ok(ApiQuery(q)) => q,
+        Err(e) => return error_page(Some(&caller), e, "/review"),
+    };
+    let status = q.status.clone().unwrap_or_default();
+    let views = match review::requests(&state, &caller, &q).await {
+        Ok(v) => v,
+        Err(e) => return error_page(Some(&caller), e, "/dashboard"),
+    };
+    let me = caller.user.username.clone();
+    let role = caller.user.role;
+    let rows = views
+        .into_iter()
+        .map(|v| QueueRow {
+            can_review: v.status == "pending"
+                && v.submitted_by != me
+                && role.allows(Permission::Review),
+            can_cancel: v.status == "pending" && (v.submitted_by == me || role == StaffRole::Admin),
+            can_undo: v.status == "approved" && v.reviewed_by.as_deref() == Some(me.as_str()),
+            view: v,
+        })
+        .collect();
+    let mut tabs = vec![(String::new(), t(lang, "rev.all").to_owned())];
+    tabs.extend(
+        [
+            "pending",
+            "approved",
+            "executed",
+            "failed",
+            "rejected",
+            "cancelled",
+            "undone",
+        ]
+        .iter()
+        .map(|s| (s.to_string(), t(lang, &format!("status.{s}")).to_owned())),
+    );
+    let path = if status.is_empty() {
+        "/review".to_owned()
+    } else {
+        format!("/review?status={status}")
+    };
+    render(
+        StatusCode::OK,
+        ReviewPage {
+            base: Base::new(lang, Some(&caller), "review", "nav.review", &path),
+            tabs,
+            status,
+            rows,
+        },
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct CommentForm {
+    csrf: String,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn review_action(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, action)): Path<(i64, String)>,
+    form: Result<Form<CommentForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let Ok(Form(f)) = form else {
+        return error_page(Some(&caller), ApiError::invalid(lang, "form"), "/review");
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, "/review");
+    }
+    let action = match action.as_str() {
+        "approve" => Action::Approve,
+        "reject" => Action::Reject,
+        "cancel" => Action::Cancel,
+        "undo" => Action::Undo,
+        other => {
+            return error_page(
+                Some(&caller),
+                ApiError::invalid(lang, format!("action {other:?}")),
+                "/review",
+            );
+        }
+    };
+    match review::act(&state, &caller, id, action, &f.comment).await {
+        Ok(q) => message(
+            Some(&caller),
+            lang,
+            true,
+            tf(lang, "msg.reviewed", &[q.id.to_string(), q.status_text]),
+            String::new(),
+            &format!("/txns/{}", q.transaction_id),
+        ),
+        Err(e) => error_page(Some(&caller), e, "/review"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "batches.html")]
+struct BatchesPage {
+    base: Base,
+    rows: Vec<BatchView>,
+}
+
+async fn batches(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match api::batch_list(&state, &caller).await {
+        Ok(rows) => render(
+            StatusCode::OK,
+            BatchesPage {
+                base: Base::new(
+                    caller.lang,
+                    Some(&caller),
+                    "batches",
+                    "nav.batches",
+                    "/batches",
+                ),
+                rows,
+            },
+        ),
+        Err(e) => error_page(Some(&caller), e, "/dashboard"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    base: Base,
+    rows: Vec<crate::view::AuditView>,
+    verdict: Option<String>,
+    verdict_ok: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct AuditPageQuery {
+    verify: Option<bool>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    axum::extract::Query(q): axum::extract::Query<AuditPageQuery>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let rows = match api::audit_entries(&state, &caller, &AuditQuery::default()).await {
+        Ok(r) => r,
+        Err(e) => return error_page(Some(&caller), e, "/dashboard"),
+    };
+    let (mut verdict, mut verdict_ok) = (None, false);
+    if q.verify == Some(true) {
+        match api::verify(&state, &caller).await {
+            Ok(v) if v.intact => {
+                verdict = Some(tf(lang, "audit.ok", &[v.entries.to_string()]));
+                verdict_ok = true;
+            }
+            Ok(v) => {
+                verdict = Some(tf(
+                    lang,
+                    "audit.broken",
+                    &[
+                        v.first_broken.unwrap_or(0).to_string(),
+                        v.problem.unwrap_or_default(),
+                    ],
+                ))
+            }
+            Err(e) => return error_page(Some(&caller), e, "/audit"),
+        }
+    }
+    render(
+        StatusCode::OK,
+        AuditPage {
+            base: Base::new(lang, Some(&caller), "audit", "nav.audit", "/audit"),
+            rows,
+            verdict,
+            verdict_ok,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "totp.html")]
+struct TotpPage {
+    base: Base,
+    offer: auth::TotpOffer,
+    error: Option<ApiError>,
+}
+
+async fn totp_render(state: &AppState, caller: &Caller, error: Option<ApiError>) -> Response {
+    match auth::totp_offer(state, caller).await {
+        Ok(offer) => {
+            let status = error.as_ref().map(|e| e.status).unwrap_or(StatusCode::OK);
+            render(
+                status,
+                TotpPage {
+                    base: Base::new(caller.lang, Some(caller), "", "totp.title", "/totp/enrol"),
+                    offer,
+                    error,
+                },
+            )
+        }
+        Err(e) => error_page(Some(caller), e, "/dashboard"),
+    }
+}
+
+async fn totp_page(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+    match page_caller(caller) {
+        Ok(c) => totp_render(&state, &c, None).await,
+        Err(r) => *r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TotpForm {
+    csrf: String,
+    code: String,
+}
+
+async fn totp_submit(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<TotpForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let Ok(Form(f)) = form else {
+        return error_page(
+            Some(&caller),
+            ApiError::invalid(caller.lang, "form"),
+            "/totp/enrol",
+        );
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, "/totp/enrol");
+    }
+    match auth::totp_enrol(&state, &caller, &f.code).await {
+        Ok(()) => Redirect::to("/dashboard").into_response(),
+        Err(e) => totp_render(&state, &caller, Some(e)).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "channels.html")]
+struct ChannelsPage {
+    base: Base,
+    rows: Vec<crate::channels::ChannelView>,
+    can_manage: bool,
+}
+
+async fn channels_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match crate::channels::channels(&state, &caller).await {
+        Ok(rows) => render(
+            StatusCode::OK,
+            ChannelsPage {
+                base: Base::new(
+                    caller.lang,
+                    Some(&caller),
+                    "channels",
+                    "nav.channels",
+                    "/channels",
+                ),
+                rows,
+                can_manage: caller.user.role.allows(Permission::ManageChannels),
+            },
+        ),
+        Err(e) => error_page(Some(&caller), e, "/dashboard"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ChannelForm {
+    csrf: String,
+    password: String,
+    reason: String,
+}
+
+async fn channel_action(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, action)): Path<(String, String)>,
+    form: Result<Form<ChannelForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let Ok(Form(f)) = form else {
+        return error_page(Some(&caller), ApiError::invalid(lang, "form"), "/channels");
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, "/channels");
+    }
+    let enable = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        other => {
+            return error_page(
+                Some(&caller),
+                ApiError::invalid(lang, format!("action {other:?}")),
+                "/channels",
+            );
+        }
+    };
+    let input = crate::channels::ChannelIn {
+        password: f.password,
+        reason: f.reason,
+    };
+    match crate::channels::set(&state, &caller, &id, enable, input).await {
+        Ok(c) => {
+            let state_text = t(
+                lang,
+                if c.enabled {
+                    "ch.enabled"
+                } else {
+                    "ch.disabled"
+                },
+            )
+            .to_owned();
+            message(
+                Some(&caller),
+                lang,
+                true,
+                tf(lang, "msg.channel", &[c.name, state_text]),
+                String::new(),
+                "/channels",
+            )
+        }
+        Err(e) => error_page(Some(&caller), e, "/channels"),
+    }
+}
+
+/// The evidence upload form (multipart; its CSRF token is a field of the same body).
+pub(crate) async fn txn_evidence(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let back = format!("/txns/{id}");
+    let lang = caller.lang;
+    if let Err(e) = crate::evidence::check_length(&state, &headers, lang) {
+        return error_page(Some(&caller), e, &back);
+    }
+    let Ok(mp) = mp else {
+        return error_page(Some(&caller), ApiError::invalid(lang, "form"), &back);
+    };
+    let (up, csrf) = match crate::evidence::read_upload(lang, mp).await {
+        Ok(v) => v,
+        Err(e) => return error_page(Some(&caller), e, &back),
+    };
+    if let Err(e) = caller.check_form_csrf(csrf.as_deref().unwrap_or("")) {
+        return error_page(Some(&caller), e, &back);
+    }
+    match crate::evidence::store_upload(&state, &caller, id, up).await {
+        Ok(ev) => message(
+            Some(&caller),
+            lang,
+            true,
+            tf(lang, "msg.uploaded", &[ev.filename, ev.sha256]),
+            String::new(),
+            &back,
+        ),
+        Err(e) => error_page(Some(&caller), e, &back),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    base: Base,
+    rows: Vec<UserView>,
+    roles: Vec<&'static str>,
+}
+
+async fn users_page(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match crate::users::users(&state, &caller).await {
+        Ok(rows) => render(
+            StatusCode::OK,
+            UsersPage {
+                base: Base::new(caller.lang, Some(&caller), "users", "nav.users", "/users"),
+                rows,
+                roles: StaffRole::ALL.iter().map(|r| r.as_str()).collect(),
+            },
+        ),
+        Err(e) => error_page(Some(&caller), e, "/dashboard"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct UserForm {
+    csrf: String,
+    username: String,
+    name: String,
+    role: String,
+    #[serde(default)]
+    operator_no: String,
+    password: String,
+}
+
+async fn users_add(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<UserForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let Ok(Form(f)) = form else {
+        return error_page(Some(&caller), ApiError::invalid(lang, "form"), "/users");
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, "/users");
+    }
+    let input = crate::users::UserIn {
+        username: f.username,
+        name: f.name,
+        role: f.role,
+        operator_no: Some(f.operator_no),
+        password: f.password,
+    };
+    match crate::users::add(&state, &caller, input).await {
+        Ok(u) => message(
+            Some(&caller),
+            lang,
+            true,
+            tf(lang, "msg.user_added", &[u.username, u.role]),
+            String::new(),
+            "/users",
+        ),
+        Err(e) => error_page(Some(&caller), e, "/users"),
+    }
+}
