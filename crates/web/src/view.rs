@@ -281,6 +281,8 @@ pub struct RequestView {
     pub id: i64,
     /// `void` or `refund`.
     pub kind: String,
+    /// The kind in the caller's language.
+    pub kind_text: String,
     /// The original transaction.
     pub transaction_id: i64,
     /// Amount asked.
@@ -321,6 +323,7 @@ impl RequestView {
         RequestView {
             id: q.id,
             kind: q.kind.clone(),
+            kind_text: crate::catalog::t(lang, &format!("kind.{}", q.kind)).to_owned(),
             transaction_id: q.txn_id,
             amount: Money::of(Amount::from_fen(q.amount_fen)),
             reason: q.reason.clone(),
