@@ -207,7 +207,10 @@ pub fn operator(app: &App, cmd: OperatorCmd) -> Result<(), Fail> {
 }
 
 pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
-    let AdminCmd::Terminal(cmd) = cmd;
+    let cmd = match cmd {
+        AdminCmd::Terminal(c) => c,
+        AdminCmd::DevCert { out } => return crate::cmd_serve::dev_cert(app, out),
+    };
     let store = app.open()?;
     let tid =
         |s: &str| TerminalId::parse(s).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())));
