@@ -516,6 +516,38 @@ pub enum AdminCmd {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Back-office users (the web UI and /api/v1).
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+/// `admin user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a back-office user. Password: SUANPAN_NEW_PASSWORD or prompt (8+ characters).
+    Add {
+        /// Login name (letters, digits, `._-`).
+        #[arg(long)]
+        username: String,
+        /// cashier, supervisor, finance, admin or auditor.
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Merchant id (15).
+        #[arg(long)]
+        merchant: String,
+        /// The counter operator no. the user books as (cashiers and supervisors).
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// List a merchant's back-office users.
+    List {
+        /// Merchant id (15).
+        #[arg(long)]
+        merchant: String,
+    },
 }
 
 /// `admin terminal …`

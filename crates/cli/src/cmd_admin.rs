@@ -207,10 +207,75 @@ pub fn operator(app: &App, cmd: OperatorCmd) -> Result<(), Fail> {
 }
 
 pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
-    let cmd = match cmd {
-        AdminCmd::Terminal(c) => c,
-        AdminCmd::DevCert { out } => return crate::cmd_serve::dev_cert(app, out),
+    match cmd {
+        AdminCmd::Terminal(c) => terminal(app, c),
+        AdminCmd::User(c) => user(app, c),
+        AdminCmd::DevCert { out } => crate::cmd_serve::dev_cert(app, out),
+    }
+}
+
+fn user(app: &App, cmd: crate::args::UserCmd) -> Result<(), Fail> {
+    use crate::args::UserCmd;
+    use suanpan_core::backoffice::StaffRole;
+    let store = app.open()?;
+    store.ensure_backoffice_schema()?;
+    let merchant_of =
+        |m: &str| MerchantId::parse(m).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())));
+    let merchant = match cmd {
+        UserCmd::Add {
+            username,
+            role,
+            name,
+            merchant,
+            operator,
+        } => {
+            let m = merchant_of(&merchant)?;
+            if store.merchant_name(&m)?.is_none() {
+                return Err(AccessRefused::UnknownMerchant.into());
+            }
+            let role = StaffRole::parse(&role).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "role {role:?} (cashier, supervisor, finance, admin, auditor)"
+                ))
+            })?;
+            let op = operator.as_deref().map(authn::operator_no).transpose()?;
+            let password = authn::secret(NEW_PASSWORD_ENV, "新密码 new password")?;
+            suanpan_core::backoffice::decide_new_user(None, &password)
+                .map_err(|r| Fail::Refused(Box::new(r)))?;
+            store.add_staff(&m, &username, &name, role, op, &password)?;
+            m
+        }
+        UserCmd::List { merchant } => merchant_of(&merchant)?,
     };
+    let users = store.staff_list(&merchant)?;
+    if app.json {
+        let rows: Vec<_> = users
+            .iter()
+            .map(|u| {
+                json!({"id": u.id, "username": u.username, "name": u.name, "role": u.role.as_str(),
+                "operator": u.operator_no.map(|o| o.to_string())})
+            })
+            .collect();
+        output::print_json(&json!({"ok": true, "users": rows}));
+    } else {
+        for u in users {
+            let op = u
+                .operator_no
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "{} {} {} {op} {}",
+                u.id,
+                u.username,
+                u.role.as_str(),
+                u.name
+            );
+        }
+    }
+    Ok(())
+}
+
+fn terminal(app: &App, cmd: crate::args::TerminalCmd) -> Result<(), Fail> {
     let store = app.open()?;
     let tid =
         |s: &str| TerminalId::parse(s).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())));

@@ -438,6 +438,28 @@ pub fn decide_channel_open(channel: Channel, enabled: bool) -> Result<(), BackOf
     }
 }
 
+/// Back-office passwords shorter than this are refused (they guard refunds and hiding).
+pub const STAFF_PASSWORD_CHARS_MIN: usize = 8;
+
+/// Decides creating a back-office user: only a role that manages users (admin; the CLI
+/// acts as the data directory's owner and passes `None`), with a password of at least
+/// [`STAFF_PASSWORD_CHARS_MIN`] characters.
+pub fn decide_new_user(actor: Option<StaffRole>, password: &str) -> Result<(), BackOfficeRefused> {
+    if let Some(role) = actor
+        && !role.allows(Permission::ManageUsers)
+    {
+        return Err(BackOfficeRefused::NotPermitted {
+            role: role.as_str().into(),
+        });
+    }
+    if password.chars().count() < STAFF_PASSWORD_CHARS_MIN {
+        return Err(BackOfficeRefused::PasswordTooShort {
+            min: STAFF_PASSWORD_CHARS_MIN,
+        });
+    }
+    Ok(())
+}
+
 /// Refusals of the back-office rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackOfficeRefused {
@@ -472,6 +494,11 @@ pub enum BackOfficeRefused {
     NotSubmitter,
     /// The re-entered password was wrong.
     PasswordWrong,
+    /// A new password is too short.
+    PasswordTooShort {
+        /// The minimum, in characters.
+        min: usize,
+    },
     /// A channel with unsettled transactions cannot be disabled.
     ChannelUnsettled {
         /// How many.
@@ -498,6 +525,7 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::GraceOver => "backoffice.grace_over",
             BackOfficeRefused::NotSubmitter => "backoffice.not_submitter",
             BackOfficeRefused::PasswordWrong => "backoffice.password_wrong",
+            BackOfficeRefused::PasswordTooShort { .. } => "backoffice.password_too_short",
             BackOfficeRefused::ChannelUnsettled { .. } => "backoffice.channel_unsettled",
             BackOfficeRefused::ChannelDisabled { .. } => "backoffice.channel_disabled",
         }
@@ -511,6 +539,7 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::NotPending { status }
             | BackOfficeRefused::NotApproved { status } => vec![status.clone()],
             BackOfficeRefused::ChannelUnsettled { count } => vec![count.to_string()],
+            BackOfficeRefused::PasswordTooShort { min } => vec![min.to_string()],
             BackOfficeRefused::ChannelDisabled { channel } => vec![channel.clone()],
             _ => Vec::new(),
         }
@@ -592,6 +621,11 @@ static ZH: Catalog = &[
         "backoffice.password_wrong.fix",
         "请重新输入您本人的登录密码",
     ),
+    (
+        "backoffice.password_too_short.msg",
+        "密码太短，至少 {0} 个字符",
+    ),
+    ("backoffice.password_too_short.fix", "请设置更长的密码"),
     (
         "backoffice.channel_unsettled.msg",
         "该渠道还有 {0} 笔未结算交易，不能停用",
@@ -686,6 +720,14 @@ static EN: Catalog = &[
     (
         "backoffice.password_wrong.fix",
         "Re-enter your own login password",
+    ),
+    (
+        "backoffice.password_too_short.msg",
+        "The password is too short: {0} characters at least",
+    ),
+    (
+        "backoffice.password_too_short.fix",
+        "Choose a longer password",
     ),
     (
         "backoffice.channel_unsettled.msg",
@@ -912,6 +954,29 @@ mod tests {
     }
 
     #[test]
+    fn only_admins_create_users_and_passwords_are_long_enough() {
+        assert_eq!(decide_new_user(Some(StaffRole::Admin), "12345678"), Ok(()));
+        assert_eq!(
+            decide_new_user(None, "12345678"),
+            Ok(()),
+            "the CLI owns the data directory"
+        );
+        assert_eq!(
+            decide_new_user(Some(StaffRole::Admin), "1234567"),
+            Err(BackOfficeRefused::PasswordTooShort { min: 8 })
+        );
+        assert_eq!(
+            decide_new_user(Some(StaffRole::Admin), "密码密码密码密码"),
+            Ok(()),
+            "characters, not bytes"
+        );
+        assert!(matches!(
+            decide_new_user(Some(StaffRole::Supervisor), "12345678"),
+            Err(BackOfficeRefused::NotPermitted { .. })
+        ));
+    }
+
+    #[test]
     fn catalogs_have_the_same_keys_and_every_refusal_has_text() {
         let zh: Vec<_> = ZH.iter().map(|(k, _)| *k).collect();
         let en: Vec<_> = EN.iter().map(|(k, _)| *k).collect();
@@ -928,6 +993,7 @@ mod tests {
             BackOfficeRefused::GraceOver,
             BackOfficeRefused::NotSubmitter,
             BackOfficeRefused::PasswordWrong,
+            BackOfficeRefused::PasswordTooShort { min: 8 },
             BackOfficeRefused::ChannelUnsettled { count: 1 },
             BackOfficeRefused::ChannelDisabled {
                 channel: "x".into(),

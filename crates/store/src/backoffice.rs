@@ -255,6 +255,11 @@ impl SqliteStore {
             return Err(StoreError::Invalid(format!("username {username:?}")));
         }
         self.ensure_backoffice_schema()?;
+        if self.staff_secret(username)?.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "username {username:?} is taken"
+            )));
+        }
         let hash = crate::auth::hash_password(password);
         let now = micros(self.now());
         self.setup(|tx, head| {

@@ -16,6 +16,7 @@ pub mod backup;
 pub mod command;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod fingerprint;
 pub mod query;
 mod rows;

@@ -73,3 +73,17 @@ CREATE TABLE IF NOT EXISTS channels (
     reason      TEXT NOT NULL DEFAULT ''
 );
 INSERT OR IGNORE INTO channels (id) VALUES ('unionpay'), ('alipay'), ('wechat'), ('lakala');
+-- Evidence (交易视频, photos, PDFs) attached to a transaction. The bytes live in
+-- DATA_DIR/evidence/<sha256>, content-addressed; a row per upload.
+CREATE TABLE IF NOT EXISTS evidence (
+    id           INTEGER PRIMARY KEY,
+    txn_id       INTEGER NOT NULL REFERENCES txns(id),
+    merchant_id  TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size_bytes   INTEGER NOT NULL CHECK (size_bytes > 0),
+    filename     TEXT NOT NULL,
+    uploaded_by  INTEGER NOT NULL REFERENCES staff(id),
+    uploaded_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evidence_txn ON evidence(txn_id);

@@ -257,6 +257,8 @@ pub struct TxnDetail {
     pub requests: Vec<RequestView>,
     /// Every audited step, oldest first.
     pub timeline: Vec<TimelineItem>,
+    /// Evidence files (video, photos, PDFs).
+    pub evidence: Vec<crate::evidence::EvidenceView>,
 }
 
 /// Loads a transaction of the caller's merchant; hidden ones only for roles that see them.
@@ -292,7 +294,9 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64) -> Result<TxnDet
     })
     .await?;
     let lang = caller.lang;
+    let evidence = crate::evidence::list(state, lang, id).await?;
     Ok(TxnDetail {
+        evidence,
         transaction: TxnView::of(&t, &policy, lang),
         original: original.as_ref().map(|o| TxnView::of(o, &policy, lang)),
         children: children

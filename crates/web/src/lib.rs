@@ -13,6 +13,7 @@ mod auth;
 mod catalog;
 mod channels;
 mod error;
+mod evidence;
 mod json;
 mod openapi;
 mod review;
@@ -20,6 +21,7 @@ mod state;
 mod svg;
 pub mod tls;
 mod ui;
+mod users;
 mod view;
 
 pub use state::{AppState, WebConfig};
@@ -36,10 +38,13 @@ use tokio::task::JoinHandle;
 /// `/healthz` and `/metrics`).
 pub fn router(state: AppState, extra: Router) -> Router {
     let body_max = state.cfg().body_bytes_max;
+    let evidence_max = state.cfg().evidence_bytes_max;
     Router::new()
         .merge(api::routes())
         .merge(review::routes())
         .merge(channels::routes())
+        .merge(users::routes())
+        .merge(evidence::routes(evidence_max))
         .merge(auth::routes())
         .merge(ui::routes())
         .merge(openapi::routes())

@@ -21,9 +21,11 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::review::create, crate::review::list, crate::review::one,
         crate::review::approve, crate::review::reject, crate::review::cancel, crate::review::undo,
         crate::channels::list, crate::channels::change,
+        crate::evidence::upload, crate::evidence::download,
+        crate::users::list, crate::users::create,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn)),
-    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"))
+    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"))
 )]
 pub struct ApiDoc;
 

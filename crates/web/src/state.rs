@@ -26,6 +26,8 @@ pub struct WebConfig {
     pub login_attempts_per_minute: u32,
     /// Largest request body accepted.
     pub body_bytes_max: usize,
+    /// Largest evidence upload (video, photo, PDF).
+    pub evidence_bytes_max: usize,
     /// Mark cookies `Secure` (set when the back-office is served behind TLS).
     pub secure_cookies: bool,
     /// How often the executor looks for approved requests whose grace window has passed.
@@ -46,6 +48,7 @@ impl Default for WebConfig {
             session_minutes: 480,
             login_attempts_per_minute: 10,
             body_bytes_max: 64 * 1024,
+            evidence_bytes_max: 50 * 1024 * 1024,
             secure_cookies: false,
             executor_interval_ms: 1_000,
             tls_cert: None,

@@ -23,7 +23,8 @@ pub fn bars(items: &[(String, i64)], show: impl Fn(i64) -> String, title: &str) 
     let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
     let n = i64::try_from(items.len()).unwrap_or(1).max(1);
     let slot = WIDTH / n;
-    let bar = (slot * 7 / 10).max(2);
+    // Bars are at most 64 units wide: one operator alone is a bar, not a wall.
+    let bar = (slot * 7 / 10).clamp(2, 64);
     let plot = HEIGHT - TOP - BOTTOM;
     let mut out = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-label="{}"><title>{}</title>"#,

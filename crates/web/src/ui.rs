@@ -40,6 +40,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/batches", get(batches))
         .route("/audit", get(audit))
         .route("/channels", get(channels_page))
+        .route("/users", get(users_page).post(users_add))
         .route("/channels/{id}/{action}", post(channel_action))
         .route(
             "/static/app.css",
@@ -88,6 +89,7 @@ pub struct Base {
     lang_href: String,
     can_batches: bool,
     can_audit: bool,
+    can_users: bool,
 }
 
 impl Base {
@@ -109,6 +111,7 @@ impl Base {
             lang_href: format!("/lang/{other}?back={}", urlencode(path)),
             can_batches: caller.is_some_and(|c| c.user.role.allows(Permission::ViewBatches)),
             can_audit: caller.is_some_and(|c| c.user.role.allows(Permission::ViewAudit)),
+            can_users: caller.is_some_and(|c| c.user.role.allows(Permission::ManageUsers)),
         }
     }
 }
@@ -636,6 +639,7 @@ struct TxnPage {
     can_void: bool,
     can_refund: bool,
     can_hide: bool,
+    can_upload: bool,
     refundable_yuan: String,
 }
 
@@ -679,6 +683,7 @@ async fn txn(
         can_void: may_request && voidable,
         can_refund: may_request && x.refundable.fen > 0,
         can_hide: role.allows(Permission::Hide) && !x.hidden,
+        can_upload: role.allows(Permission::RequestVoidRefund),
         refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
         receipt,
         d,
@@ -1163,5 +1168,118 @@ async fn channel_action(
             )
         }
         Err(e) => error_page(Some(&caller), e, "/channels"),
+    }
+}
+
+/// The evidence upload form (multipart; its CSRF token is a field of the same body).
+pub(crate) async fn txn_evidence(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let back = format!("/txns/{id}");
+    let lang = caller.lang;
+    if let Err(e) = crate::evidence::check_length(&state, &headers, lang) {
+        return error_page(Some(&caller), e, &back);
+    }
+    let Ok(mp) = mp else {
+        return error_page(Some(&caller), ApiError::invalid(lang, "form"), &back);
+    };
+    let (up, csrf) = match crate::evidence::read_upload(lang, mp).await {
+        Ok(v) => v,
+        Err(e) => return error_page(Some(&caller), e, &back),
+    };
+    if let Err(e) = caller.check_form_csrf(csrf.as_deref().unwrap_or("")) {
+        return error_page(Some(&caller), e, &back);
+    }
+    match crate::evidence::store_upload(&state, &caller, id, up).await {
+        Ok(ev) => message(
+            Some(&caller),
+            lang,
+            true,
+            tf(lang, "msg.uploaded", &[ev.filename, ev.sha256]),
+            String::new(),
+            &back,
+        ),
+        Err(e) => error_page(Some(&caller), e, &back),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    base: Base,
+    rows: Vec<UserView>,
+    roles: Vec<&'static str>,
+}
+
+async fn users_page(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match crate::users::users(&state, &caller).await {
+        Ok(rows) => render(
+            StatusCode::OK,
+            UsersPage {
+                base: Base::new(caller.lang, Some(&caller), "users", "nav.users", "/users"),
+                rows,
+                roles: StaffRole::ALL.iter().map(|r| r.as_str()).collect(),
+            },
+        ),
+        Err(e) => error_page(Some(&caller), e, "/dashboard"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct UserForm {
+    csrf: String,
+    username: String,
+    name: String,
+    role: String,
+    #[serde(default)]
+    operator_no: String,
+    password: String,
+}
+
+async fn users_add(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<UserForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let Ok(Form(f)) = form else {
+        return error_page(Some(&caller), ApiError::invalid(lang, "form"), "/users");
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, "/users");
+    }
+    let input = crate::users::UserIn {
+        username: f.username,
+        name: f.name,
+        role: f.role,
+        operator_no: Some(f.operator_no),
+        password: f.password,
+    };
+    match crate::users::add(&state, &caller, input).await {
+        Ok(u) => message(
+            Some(&caller),
+            lang,
+            true,
+            tf(lang, "msg.user_added", &[u.username, u.role]),
+            String::new(),
+            "/users",
+        ),
+        Err(e) => error_page(Some(&caller), e, "/users"),
     }
 }

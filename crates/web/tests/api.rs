@@ -907,3 +907,187 @@ fn channels_change_with_password_and_reason() {
         "{actions:?}"
     );
 }
+
+fn jpeg(len: usize) -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    b.extend((0..len).map(|i| (i % 251) as u8));
+    b
+}
+
+/// Goal: evidence is checked by its magic bytes (a PNG called a video, or an HTML file, is
+/// refused and nothing is stored), stored content-addressed by SHA-256, listed on the
+/// transaction, and served with HTTP Range for seeking.
+#[test]
+fn evidence_upload_checks_magic_bytes_and_plays_with_range() {
+    let app = spawn_app();
+    let s = app.login("cashier");
+    let upload = |file: Option<(&str, &str, &[u8])>| {
+        let (ctype, body) = multipart(&[], file);
+        app.req(
+            "POST",
+            "/api/v1/transactions/1/evidence",
+            &[
+                ("Cookie", &s.cookie),
+                ("X-CSRF-Token", &s.csrf),
+                ("Content-Type", &ctype),
+            ],
+            Some(&body),
+        )
+    };
+    let before = app.state();
+    let png = b"\x89PNG\r\n\x1a\n0000000000";
+    let r = upload(Some(("counter.mp4", "video/mp4", png)));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (415, "evidence.type_mismatch")
+    );
+    let r = upload(Some(("x.html", "text/html", b"<script>")));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (415, "evidence.type_unsupported")
+    );
+    let r = upload(None);
+    assert_eq!((r.status, r.code().as_str()), (400, "evidence.missing"));
+    assert_eq!(app.state(), before, "nothing stored");
+
+    let bytes = jpeg(100);
+    let r = upload(Some(("../柜台.jpg", "image/jpeg", &bytes)));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let ev = r.json();
+    use sha2::Digest;
+    assert_eq!(ev["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
+    assert_eq!(ev["filename"], "柜台.jpg");
+    let url = ev["url"].as_str().expect("url").to_owned();
+    let auditor = app.login("auditor");
+    let full = auditor.get(&url);
+    assert_eq!(full.status, 200);
+    assert_eq!(full.body, bytes);
+    assert_eq!(full.header("accept-ranges"), Some("bytes"));
+    let part = app.req(
+        "GET",
+        &url,
+        &[("Cookie", &auditor.cookie), ("Range", "bytes=0-3")],
+        None,
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, &bytes[..4]);
+    assert_eq!(part.header("content-range"), Some("bytes 0-3/104"));
+    let tail = app.req(
+        "GET",
+        &url,
+        &[("Cookie", &auditor.cookie), ("Range", "bytes=-4")],
+        None,
+    );
+    assert_eq!(tail.body, &bytes[100..]);
+    let out = app.req(
+        "GET",
+        &url,
+        &[("Cookie", &auditor.cookie), ("Range", "bytes=500-")],
+        None,
+    );
+    assert_eq!(out.status, 416);
+    assert_eq!(out.header("content-range"), Some("bytes */104"));
+    let d = auditor.get("/api/v1/transactions/1").json();
+    assert_eq!(d["evidence"][0]["content_type"], "image/jpeg");
+    assert!(
+        d["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .any(|e| e["action"] == "evidence.upload")
+    );
+    assert_eq!(
+        auditor.get("/api/v1/evidence/999").code(),
+        "evidence.not_found"
+    );
+    let r = app.req(
+        "POST",
+        "/api/v1/transactions/1/evidence",
+        &[
+            ("Cookie", &auditor.cookie),
+            ("X-CSRF-Token", &auditor.csrf),
+            (
+                "Content-Type",
+                &multipart(&[], Some(("a.jpg", "image/jpeg", &bytes))).0,
+            ),
+        ],
+        Some(&multipart(&[], Some(("a.jpg", "image/jpeg", &bytes))).1),
+    );
+    assert_eq!(r.status, 403, "the auditor is read-only");
+}
+
+/// Goal: an upload over the configured limit is refused with 413 and stores nothing.
+#[test]
+fn evidence_over_the_limit_is_refused() {
+    let app = spawn_cfg(Policy::default(), |c| c.evidence_bytes_max = 64 * 1024);
+    let s = app.login("cashier");
+    let before = app.state();
+    let (ctype, body) = multipart(&[], Some(("big.jpg", "image/jpeg", &jpeg(100 * 1024))));
+    let mut raw = format!(
+        "POST /api/v1/transactions/1/evidence HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        s.cookie,
+        s.csrf,
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(&body);
+    // The server may answer 413 and close before reading the rest, which the kernel can turn
+    // into a reset that swallows the answer: then no answer at all is acceptable too.
+    let status = app.try_raw(&raw).map(|r| r.status);
+    eprintln!("oversize body answered {status:?}");
+    assert!(matches!(status, None | Some(413)), "{status:?}");
+    assert_eq!(app.state(), before);
+    // A client announcing 2 GB is answered at once, from the header alone.
+    let head = format!(
+        "POST /api/v1/transactions/1/evidence HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nContent-Type: {ctype}\r\nContent-Length: 2147483648\r\n\r\n",
+        s.cookie, s.csrf
+    );
+    let r = app.raw(head.as_bytes());
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(app.state(), before);
+}
+
+/// Goal: admins list and create back-office users; a short password, an unknown role, a
+/// taken name or a non-admin caller is refused and adds nobody; the new user can log in.
+#[test]
+fn admins_create_users() {
+    let app = spawn_app();
+    let admin = app.login("admin");
+    let list = admin.get("/api/v1/users").json();
+    assert_eq!(list.as_array().map(Vec::len), Some(5));
+    let before = app.state();
+    let body = |user: &str, role: &str, pw: &str| {
+        format!(
+            r#"{{"username":"{user}","name":"店员","role":"{role}","operator_no":"02","password":"{pw}"}}"#
+        )
+    };
+    let r = admin.post("/api/v1/users", &body("clerk", "cashier", "short"));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "backoffice.password_too_short")
+    );
+    let r = admin.post("/api/v1/users", &body("clerk", "owner", "long-enough"));
+    assert_eq!(r.status, 400);
+    let r = admin.post("/api/v1/users", &body("cashier", "cashier", "long-enough"));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "input.invalid"),
+        "taken"
+    );
+    let sup = app.login("supervisor");
+    assert_eq!(
+        sup.post("/api/v1/users", &body("clerk", "cashier", "long-enough"))
+            .status,
+        403
+    );
+    assert_eq!(sup.get("/api/v1/users").status, 403);
+    assert_eq!(app.state(), before);
+    let r = admin.post("/api/v1/users", &body("clerk", "cashier", "long-enough"));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["operator_no"], "02");
+    let r = app.post_json(
+        "/api/v1/session",
+        r#"{"username":"clerk","password":"long-enough"}"#,
+    );
+    assert_eq!(r.status, 200);
+}

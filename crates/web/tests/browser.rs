@@ -2,7 +2,8 @@
 //! fantoccini: the back-office as a merchant's staff use it, clicking and typing, JavaScript
 //! confirmations included. Scenarios: login with TOTP, filter and export download (the file
 //! is opened and its rows checked), a void request submitted by one user and approved by
-//! another until the transaction shows 已撤销, and hiding a record then seeing it as auditor.
+//! another until the transaction shows 已撤销, hiding a record then seeing it as auditor, and
+//! evidence upload and playback.
 //! The run saves screenshots of the main pages (zh-CN) to `docs/screenshots/`.
 //!
 //! One chromedriver serves every scenario: they run one after another inside a single test
@@ -165,6 +166,14 @@ impl<'a> Ui<'a> {
                 e.send_keys(text).await
             })
             .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    /// Chooses a file in a file field, as the file dialog would.
+    fn choose_file(&self, css: &str, path: &Path) {
+        let e = self.element(css);
+        self.rt
+            .block_on(e.send_keys(&path.to_string_lossy()))
+            .unwrap_or_else(|e| panic!("choosing {} in {css}: {e}", path.display()));
     }
 
     fn click(&self, css: &str) {
@@ -376,6 +385,7 @@ fn filter_and_export_download(driver: &Driver) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    ui.screenshot("transactions-filtered");
     let table = ui.text("#txn-table tbody");
     assert!(
         table.contains("¥120.00") && table.contains("¥6,000.00"),
@@ -417,7 +427,7 @@ fn void_maker_checker(driver: &Driver) {
     ui.wait_text("#txn-status", "成功", false);
     ui.fill("#void-reason", "顾客要求撤销");
     ui.click("#void-consent");
-    ui.screenshot("transaction-actions");
+    ui.screenshot("transaction");
     ui.click_confirm("#void-submit", "原交易变为已撤销");
     ui.wait_text("#result", "待审核", false);
     ui.goto("/review?status=pending");
@@ -451,7 +461,7 @@ fn void_maker_checker(driver: &Driver) {
     ui.goto("/txns/1");
     ui.wait_text("#txn-status", "已撤销", true);
     ui.wait_text("#timeline", "void_request.execute", false);
-    ui.screenshot("transaction");
+    ui.screenshot("transaction-voided-timeline");
 }
 
 /// Goal: the admin hides a record with a reason; the cashier's list no longer shows it and
@@ -461,13 +471,17 @@ fn hide_and_auditor_view(driver: &Driver) {
     let ui = Ui::open(driver, &app);
     ui.admin_enrol();
     ui.goto("/txns/2");
+    ui.screenshot("transaction-actions-admin");
     ui.fill("#hide-reason", "重复录入");
     ui.click_confirm("#hide-submit", "审计员仍可查看");
     ui.wait_text("#result", "", false);
     assert_eq!(ui.count("p.ok#result"), 1, "hidden: {}", ui.text("#result"));
     ui.goto("/channels");
     ui.wait_text("main", "拉卡拉", false);
-    ui.screenshot("channels");
+    ui.screenshot("channels-admin");
+    ui.goto("/users");
+    ui.wait_text("main", "auditor", false);
+    ui.screenshot("users");
     ui.logout();
     ui.login("cashier", None);
     ui.wait_text("h1", DASHBOARD, false);
@@ -492,12 +506,104 @@ fn hide_and_auditor_view(driver: &Driver) {
         "the hidden row, marked"
     );
     ui.screenshot("transactions-auditor");
+    ui.goto("/channels");
+    ui.wait_text("main", "拉卡拉", false);
+    ui.screenshot("channels");
     ui.goto("/audit?verify=true");
     ui.wait_text("#verdict", "审计链完整", false);
     ui.screenshot("audit");
     ui.goto("/batches");
     ui.wait_text("h1", "批次", false);
     ui.screenshot("batches");
+}
+
+/// Records about a second of WebM video in the browser (a canvas through MediaRecorder), as
+/// a counter camera's clip would be, and returns its bytes.
+fn record_clip(ui: &Ui) -> Vec<u8> {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        const c = document.createElement('canvas'); c.width = 160; c.height = 120;
+        const g = c.getContext('2d');
+        const rec = new MediaRecorder(c.captureStream(25), { mimeType: 'video/webm' });
+        const chunks = [];
+        rec.ondataavailable = e => chunks.push(e.data);
+        rec.onstop = async () => {
+            const b = new Blob(chunks, { type: 'video/webm' });
+            done(Array.from(new Uint8Array(await b.arrayBuffer())));
+        };
+        let f = 0;
+        const t = setInterval(() => {
+            g.fillStyle = f % 2 ? '#b91c1c' : '#047857'; g.fillRect(0, 0, 160, 120);
+            g.fillStyle = '#fff'; g.fillText('counter ' + f, 10, 60); f++;
+        }, 40);
+        rec.start(100);
+        setTimeout(() => { clearInterval(t); rec.stop(); }, 1200);
+    "#;
+    let v = ui
+        .rt
+        .block_on(ui.c().execute_async(script, vec![]))
+        .expect("recording");
+    let bytes: Vec<u8> = v
+        .as_array()
+        .expect("bytes")
+        .iter()
+        .map(|b| u8::try_from(b.as_u64().unwrap_or(256)).expect("a byte"))
+        .collect();
+    assert!(bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]), "a WebM clip");
+    bytes
+}
+
+/// Goal: a supervisor uploads the counter video to a sale through the page's file field
+/// (the confirmation says it is kept for the retention period); a file whose bytes are not
+/// the type its name claims is refused with a message and stores nothing; the transaction
+/// page then plays the clip — Chromium decodes frames of it fetched from the server.
+fn evidence_upload_and_playback(driver: &Driver) {
+    let app = spawn_app();
+    let ui = Ui::open(driver, &app);
+    ui.login("supervisor", None);
+    ui.wait_text("h1", DASHBOARD, false);
+    ui.goto("/txns/1");
+    ui.wait_text("#evidence", "暂无证据", false);
+    let clip = record_clip(&ui);
+    let files = tempfile::tempdir().expect("dir");
+    let fake = files.path().join("fake.webm");
+    std::fs::write(&fake, "not a video at all").expect("write");
+    ui.choose_file("#evidence-file", &fake);
+    ui.click_confirm("#evidence-submit", "不能删除");
+    ui.wait_text("p.error#result", "文件", false);
+    ui.goto("/txns/1");
+    ui.wait_text("#evidence", "暂无证据", false);
+    let real = files.path().join("counter.webm");
+    std::fs::write(&real, &clip).expect("write");
+    ui.choose_file("#evidence-file", &real);
+    ui.click_confirm("#evidence-submit", "不能删除");
+    ui.wait_text("p.ok#result", "counter.webm", false);
+    ui.goto("/txns/1");
+    ui.wait_text("#evidence figcaption", "counter.webm", false);
+    let played = ui
+        .rt
+        .block_on(ui.c().execute_async(
+            r#"
+            const done = arguments[arguments.length - 1];
+            const v = document.querySelector('video.player');
+            v.muted = true;
+            v.play().then(
+                () => setTimeout(() => done([v.readyState, v.currentTime, v.videoWidth]), 800),
+                e => done(String(e)));
+            "#,
+            vec![],
+        ))
+        .expect("playback");
+    let ready = played[0].as_u64().unwrap_or(0);
+    let at = played[1].as_f64().unwrap_or(0.0);
+    assert!(
+        ready >= 2 && at > 0.0 && played[2] == 160,
+        "the clip plays: {played}"
+    );
+    ui.screenshot("transaction-evidence");
+    ui.goto("/lang/en?back=/txns/1");
+    ui.wait_text("#evidence", "Evidence", false);
+    ui.screenshot("transaction-en");
 }
 
 /// A named browser scenario.
@@ -516,11 +622,12 @@ fn browser_scenarios() {
         "{path} is missing: apt-get install -y chromium chromium-driver (or SUANPAN_SKIP_BROWSER=1)"
     );
     let driver = start_driver(&path);
-    let scenarios: [(&str, Scenario); 4] = [
+    let scenarios: [(&str, Scenario); 5] = [
         ("login_with_totp", login_with_totp),
         ("filter_and_export_download", filter_and_export_download),
         ("void_maker_checker", void_maker_checker),
         ("hide_and_auditor_view", hide_and_auditor_view),
+        ("evidence_upload_and_playback", evidence_upload_and_playback),
     ];
     let mut failed = Vec::new();
     for (name, scenario) in scenarios {

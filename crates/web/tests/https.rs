@@ -22,14 +22,10 @@ fn spawn_tls() -> (TestApp, Arc<rustls::ClientConfig>, tempfile::TempDir) {
     let key = dir.path().join(tls::DEV_KEY_FILE);
     std::fs::write(&cert, &made.cert_pem).expect("write cert");
     std::fs::write(&key, &made.key_pem).expect("write key");
-    let app = spawn_configured(
-        Policy::default(),
-        WebConfig {
-            tls_cert: Some(cert),
-            tls_key: Some(key),
-            ..WebConfig::default()
-        },
-    );
+    let app = spawn_cfg(Policy::default(), |c| {
+        c.tls_cert = Some(cert);
+        c.tls_key = Some(key);
+    });
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(made.cert_pem.as_bytes()).expect("cert DER"))

@@ -266,3 +266,50 @@ fn transaction_filters_on_the_page() {
     assert!(r.text().contains("id=\"next-page\""));
     assert!(r.text().contains("/api/v1/export?limit=1") || r.text().contains("export-csv"));
 }
+
+/// Goal: evidence uploads through the transaction page's form (CSRF in the multipart body)
+/// and plays in the page's video element; without the token nothing is stored.
+#[test]
+fn evidence_upload_through_the_form_and_playback() {
+    let app = spawn_app();
+    let b = browser_login(&app, "supervisor");
+    let mut video = b"\0\0\0\x18ftypmp42".to_vec();
+    video.extend(std::iter::repeat_n(7u8, 2048));
+    let before = app.state();
+    let (ctype, body) = multipart(
+        &[("csrf", "forged")],
+        Some(("counter.mp4", "video/mp4", &video)),
+    );
+    let r = app.req(
+        "POST",
+        "/txns/1/evidence",
+        &[("Cookie", &b.cookie), ("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(app.state(), before);
+    let (ctype, body) = multipart(
+        &[("csrf", &b.csrf)],
+        Some(("counter.mp4", "video/mp4", &video)),
+    );
+    let r = app.req(
+        "POST",
+        "/txns/1/evidence",
+        &[("Cookie", &b.cookie), ("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = b.page("/txns/1").text();
+    assert!(
+        page.contains("<video controls") && page.contains("/api/v1/evidence/1"),
+        "{page}"
+    );
+    let clip = app.req(
+        "GET",
+        "/api/v1/evidence/1",
+        &[("Cookie", &b.cookie), ("Range", "bytes=0-11")],
+        None,
+    );
+    assert_eq!(clip.status, 206);
+    assert_eq!(clip.header("content-type"), Some("video/mp4"));
+}

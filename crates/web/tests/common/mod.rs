@@ -112,11 +112,11 @@ pub fn spawn_app() -> TestApp {
 }
 
 pub fn spawn_with(policy: Policy) -> TestApp {
-    spawn_configured(policy, WebConfig::default())
+    spawn_cfg(policy, |_| {})
 }
 
-/// A back-office with these web settings (its address and executor interval are the test's).
-pub fn spawn_configured(policy: Policy, web: WebConfig) -> TestApp {
+/// With settings changed by `tweak` (limits…).
+pub fn spawn_cfg(policy: Policy, tweak: impl FnOnce(&mut WebConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     for entry in std::fs::read_dir(template()).expect("template") {
         let entry = entry.expect("entry");
@@ -130,11 +130,12 @@ pub fn spawn_configured(policy: Policy, web: WebConfig) -> TestApp {
         .enable_all()
         .build()
         .expect("runtime");
-    let cfg = WebConfig {
+    let mut cfg = WebConfig {
         http: "127.0.0.1:0".into(),
         executor_interval_ms: 100,
-        ..web
+        ..WebConfig::default()
     };
+    tweak(&mut cfg);
     let running = runtime
         .block_on(suanpan_web::start(
             store.clone(),
@@ -356,6 +357,7 @@ impl TestApp {
                 dump("SELECT staff_id, key, status FROM api_idempotency ORDER BY key")?;
                 dump("SELECT id, username, role FROM staff ORDER BY id")?;
                 dump("SELECT id, enabled, reason FROM channels ORDER BY id")?;
+                dump("SELECT id, txn_id, sha256 FROM evidence ORDER BY id")?;
                 Ok(out)
             })
             .expect("state")
@@ -432,4 +434,26 @@ pub fn totp_code(secret: &str, at: Timestamp) -> String {
         .expect("base32");
     let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes).expect("totp");
     totp.generate(u64::try_from(at.as_second()).expect("after 1970"))
+}
+
+/// A multipart/form-data body with `fields` (name, value) and one file part.
+pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "----suanpanTestBoundary7d9";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((name, ctype, bytes)) = file {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {ctype}\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
