@@ -342,12 +342,9 @@ fn login_with_totp(driver: &Driver) {
     ui.login("admin", None);
     ui.wait_text("h1", "绑定动态验证码", false);
     ui.screenshot("totp-enrol");
+    // Enrolment was not finished: the next login offers a new secret, and enrols with it.
     ui.logout();
-    let secret = {
-        // Enrolment was not finished: the secret offered is new on the next visit.
-        ui.goto("/login");
-        ui.admin_enrol()
-    };
+    let secret = ui.admin_enrol();
     ui.logout();
     ui.goto("/login");
     ui.fill("#username", "admin");
@@ -553,6 +550,31 @@ fn record_clip(ui: &Ui) -> Vec<u8> {
     bytes
 }
 
+/// Plays the page's first evidence video (muted) for a moment and checks Chromium decoded
+/// frames of it: it has data, its time moved, and it is the clip's 160 pixels wide.
+fn assert_plays(ui: &Ui) {
+    let played = ui
+        .rt
+        .block_on(ui.c().execute_async(
+            r#"
+            const done = arguments[arguments.length - 1];
+            const v = document.querySelector('video.player');
+            v.muted = true;
+            v.play().then(
+                () => setTimeout(() => { v.pause(); done([v.readyState, v.currentTime, v.videoWidth]); }, 800),
+                e => done(String(e)));
+            "#,
+            vec![],
+        ))
+        .expect("playback");
+    let ready = played[0].as_u64().unwrap_or(0);
+    let at = played[1].as_f64().unwrap_or(0.0);
+    assert!(
+        ready >= 2 && at > 0.0 && played[2] == 160,
+        "the clip plays: {played}"
+    );
+}
+
 /// Goal: a supervisor uploads the counter video to a sale through the page's file field
 /// (the confirmation says it is kept for the retention period); a file whose bytes are not
 /// the type its name claims is refused with a message and stores nothing; the transaction
@@ -580,29 +602,11 @@ fn evidence_upload_and_playback(driver: &Driver) {
     ui.wait_text("p.ok#result", "counter.webm", false);
     ui.goto("/txns/1");
     ui.wait_text("#evidence figcaption", "counter.webm", false);
-    let played = ui
-        .rt
-        .block_on(ui.c().execute_async(
-            r#"
-            const done = arguments[arguments.length - 1];
-            const v = document.querySelector('video.player');
-            v.muted = true;
-            v.play().then(
-                () => setTimeout(() => done([v.readyState, v.currentTime, v.videoWidth]), 800),
-                e => done(String(e)));
-            "#,
-            vec![],
-        ))
-        .expect("playback");
-    let ready = played[0].as_u64().unwrap_or(0);
-    let at = played[1].as_f64().unwrap_or(0.0);
-    assert!(
-        ready >= 2 && at > 0.0 && played[2] == 160,
-        "the clip plays: {played}"
-    );
+    assert_plays(&ui);
     ui.screenshot("transaction-evidence");
     ui.goto("/lang/en?back=/txns/1");
     ui.wait_text("#evidence", "Evidence", false);
+    assert_plays(&ui);
     ui.screenshot("transaction-en");
 }
 
