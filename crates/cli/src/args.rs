@@ -516,6 +516,13 @@ pub enum AdminCmd {
     /// Terminals.
     #[command(subcommand)]
     Terminal(TerminalCmd),
+    /// Write a self-signed certificate and key for the back-office over HTTPS (development
+    /// only; browsers warn about it). Existing files are never overwritten.
+    DevCert {
+        /// Directory for backoffice-cert.pem and backoffice-key.pem (default DATA_DIR/tls).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Back-office users (the web UI and /api/v1).
     #[command(subcommand)]
     User(UserCmd),

@@ -231,6 +231,7 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
     match cmd {
         AdminCmd::Terminal(c) => terminal(app, c),
         AdminCmd::User(c) => user(app, c),
+        AdminCmd::DevCert { out } => crate::cmd_serve::dev_cert(app, out),
     }
 }
 

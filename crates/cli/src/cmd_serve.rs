@@ -34,6 +34,13 @@ pub struct ServeArgs {
     /// port 0: any free port). Config file: `http = ...` in `[web]`.
     #[arg(long, env = "SUANPAN_HTTP")]
     pub http: Option<String>,
+    /// PEM certificate of the back-office: with --tls-key it is served over HTTPS and its
+    /// cookies are Secure. Config file: `tls_cert = ...` in `[web]`. See `admin dev-cert`.
+    #[arg(long, env = "SUANPAN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert. Config file: `tls_key = ...` in `[web]`.
+    #[arg(long, env = "SUANPAN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Config file (default DATA_DIR/suanpan.toml): `[policy]` and `[server]`.
     #[arg(long, env = "SUANPAN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -56,6 +63,13 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     if let Some(a) = args.http {
         web.http = a;
     }
+    if args.tls_cert.is_some() {
+        web.tls_cert = args.tls_cert;
+        web.tls_key = args.tls_key;
+    }
+    // A bad certificate or half a TLS configuration stops here, before the store is opened
+    // or anything listens.
+    suanpan_web::tls_config(&web)?;
     let opts = OpenOptions {
         policy: cfg.policy,
         ..OpenOptions::default()
@@ -108,13 +122,8 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
                 None
             }
         };
-        announce(
-            app,
-            &running,
-            backoffice.as_ref().map(|b| b.addr),
-            args.demo,
-            fresh,
-        );
+        let url = backoffice.as_ref().map(|b| b.url());
+        announce(app, &running, url.as_deref(), args.demo, fresh);
         shutdown_signal().await;
         tracing::info!("shutting down");
         if let Some(b) = backoffice {
@@ -144,20 +153,14 @@ async fn shutdown_signal() {
 
 /// Prints where the host listens (one JSON line under --json) and, with --demo, the demo
 /// terminal, operators and key.
-fn announce(
-    app: &App,
-    r: &suanpan_host::Running,
-    web: Option<std::net::SocketAddr>,
-    demo: bool,
-    created: bool,
-) {
+fn announce(app: &App, r: &suanpan_host::Running, web: Option<&str>, demo: bool, created: bool) {
     let operators: Vec<_> = DEMO_OPERATORS
         .iter()
         .map(|(no, pw, name)| json!({"operator": no, "password": pw, "name": name}))
         .collect();
     if app.json {
         let mut v = json!({"ok": true, "iso8583_addr": r.iso8583_addr.to_string(),
-            "http_addr": r.http_addr.to_string(), "backoffice": web.map(|w| format!("http://{w}/")),
+            "http_addr": r.http_addr.to_string(), "backoffice": web,
             "data_dir": app.data_dir, "created": created});
         if demo {
             let staff: Vec<_> = DEMO_STAFF
@@ -183,7 +186,7 @@ fn announce(
     );
     match web {
         Some(web) => println!(
-            "{} http://{web}/",
+            "{} {web}",
             if zh {
                 "商户后台："
             } else {
@@ -240,5 +243,74 @@ pub fn demo_keys(app: &App) -> Result<(), Fail> {
         println!("merchant_id {DEMO_MERCHANT}");
         println!("tmk_hex     {DEMO_TMK_HEX}");
     }
+    Ok(())
+}
+
+/// `admin dev-cert`: writes a self-signed certificate and key for the back-office, refusing
+/// to overwrite either file (a key in use is never lost), and says how to use them.
+pub fn dev_cert(app: &App, out: Option<PathBuf>) -> Result<(), Fail> {
+    use suanpan_web::tls;
+    let dir = out.unwrap_or_else(|| app.data_dir.join("tls"));
+    let cert_path = dir.join(tls::DEV_CERT_FILE);
+    let key_path = dir.join(tls::DEV_KEY_FILE);
+    for p in [&cert_path, &key_path] {
+        if p.exists() {
+            return Err(anyhow::anyhow!(
+                "{} 已存在，未覆盖；请换一个 --out 目录或先移走它 / {} exists and was not overwritten; choose another --out or move it first",
+                p.display(),
+                p.display()
+            )
+            .into());
+        }
+    }
+    let made = tls::dev_cert(&tls::DEV_CERT_NAMES)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_new(&cert_path, made.cert_pem.as_bytes(), 0o644)?;
+    write_new(&key_path, made.key_pem.as_bytes(), 0o600)?;
+    if app.json {
+        output::print_json(&json!({"ok": true, "cert": cert_path, "key": key_path,
+            "names": tls::DEV_CERT_NAMES}));
+        return Ok(());
+    }
+    let zh = app.lang == Lang::Zh;
+    println!(
+        "{} {}",
+        if zh { "证书：" } else { "Certificate:" },
+        cert_path.display()
+    );
+    println!(
+        "{} {}",
+        if zh { "私钥：" } else { "Private key:" },
+        key_path.display()
+    );
+    println!(
+        "{}",
+        if zh {
+            "使用：suanpan serve --tls-cert 证书 --tls-key 私钥，或在 suanpan.toml 的 [web] 中写 tls_cert / tls_key。自签名证书仅供开发，浏览器会提示不受信任。"
+        } else {
+            "Use: suanpan serve --tls-cert CERT --tls-key KEY, or tls_cert / tls_key in [web] of suanpan.toml. A self-signed certificate is for development; browsers warn about it."
+        }
+    );
+    Ok(())
+}
+
+/// Creates `path` (never replacing a file) with `bytes`, readable as `mode` says on Unix.
+fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> Result<(), Fail> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

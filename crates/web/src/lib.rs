@@ -19,6 +19,7 @@ mod openapi;
 mod review;
 mod state;
 mod svg;
+pub mod tls;
 mod ui;
 mod users;
 mod view;
@@ -57,12 +58,20 @@ pub fn router(state: AppState, extra: Router) -> Router {
 pub struct WebRunning {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Whether it serves HTTPS (a certificate and key were configured).
+    pub tls: bool,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
     executor: JoinHandle<()>,
 }
 
 impl WebRunning {
+    /// The back-office's address as a browser opens it.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
+    }
+
     /// Stops accepting, finishes requests in flight, stops the review executor.
     pub async fn shutdown(mut self) {
         if let Some(s) = self.stop.take() {
@@ -73,15 +82,57 @@ impl WebRunning {
     }
 }
 
-/// Binds `cfg.http` and serves the back-office; also starts the executor that runs
-/// approved requests once their grace window has passed.
+/// How long requests in flight may take to finish at shutdown under TLS.
+const TLS_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The TLS configuration when `tls_cert` and `tls_key` are both set; either alone is a
+/// configuration mistake, refused rather than silently served in clear text. `start` calls
+/// it; callers may call it first to refuse a bad configuration before anything else starts.
+pub fn tls_config(cfg: &WebConfig) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(tls::server_config(cert, key)?)),
+        (None, None) => Ok(None),
+        _ => anyhow::bail!(
+            "TLS 需要同时配置证书和私钥（tls_cert 与 tls_key）/ TLS needs both tls_cert and tls_key"
+        ),
+    }
+}
+
+/// Marks every cookie `Secure` (sessions, the login form's CSRF cookie, the language
+/// choice), so a browser never sends them over plain HTTP.
+async fn secure_cookies(mut resp: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let cookies: Vec<HeaderValue> = resp
+        .headers_mut()
+        .remove(header::SET_COOKIE)
+        .into_iter()
+        .collect();
+    let headers = resp.headers_mut();
+    for v in cookies {
+        let secured = match v.to_str() {
+            Ok(s) if !s.contains("; Secure") => {
+                HeaderValue::from_str(&format!("{s}; Secure")).unwrap_or(v)
+            }
+            _ => v,
+        };
+        headers.append(header::SET_COOKIE, secured);
+    }
+    resp
+}
+
+/// Binds `cfg.http` and serves the back-office (over TLS when `tls_cert`/`tls_key` are set);
+/// also starts the executor that runs approved requests once their grace window has passed.
 pub async fn start(
     store: Arc<SqliteStore>,
     fingerprinter: Fingerprinter,
-    cfg: WebConfig,
+    mut cfg: WebConfig,
     extra: Router,
 ) -> anyhow::Result<WebRunning> {
     use anyhow::Context;
+    let tls = tls_config(&cfg)?;
+    if tls.is_some() {
+        cfg.secure_cookies = true;
+    }
     store
         .ensure_backoffice_schema()
         .context("preparing the back-office tables")?;
@@ -89,21 +140,48 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the back-office HTTP address {}", cfg.http))?;
     let addr = listener.local_addr()?;
+    let secure = cfg.secure_cookies;
     let state = AppState::new(store, fingerprinter, cfg);
     let executor = tokio::spawn(review::executor_loop(state.clone()));
-    let app = router(state, extra).into_make_service_with_connect_info::<SocketAddr>();
+    let mut app = router(state, extra);
+    if secure {
+        app = app.layer(axum::middleware::map_response(secure_cookies));
+    }
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!("back-office HTTP server stopped: {e}");
+    let is_tls = tls.is_some();
+    let server = match tls {
+        None => tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!("back-office HTTP server stopped: {e}");
+            }
+        }),
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let server = axum_server::from_tcp_rustls(
+                listener.into_std()?,
+                axum_server::tls_rustls::RustlsConfig::from_config(tls),
+            )?
+            .handle(handle.clone());
+            tokio::spawn(async move {
+                tokio::spawn(async move {
+                    let _ = stopped.await;
+                    handle.graceful_shutdown(Some(TLS_SHUTDOWN_GRACE));
+                });
+                if let Err(e) = server.serve(app).await {
+                    tracing::error!("back-office HTTPS server stopped: {e}");
+                }
+            })
         }
-    });
-    tracing::info!("back-office listening on http://{addr}");
+    };
+    let scheme = if is_tls { "https" } else { "http" };
+    tracing::info!("back-office listening on {scheme}://{addr}");
     Ok(WebRunning {
         addr,
+        tls: is_tls,
         stop: Some(stop),
         server,
         executor,

@@ -32,6 +32,13 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How often the executor looks for approved requests whose grace window has passed.
     pub executor_interval_ms: u64,
+    /// PEM certificate chain: with `tls_key`, the back-office is served over HTTPS (rustls)
+    /// and cookies are `Secure`. `suanpan admin dev-cert` makes a self-signed pair.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -44,6 +51,8 @@ impl Default for WebConfig {
             evidence_bytes_max: 50 * 1024 * 1024,
             secure_cookies: false,
             executor_interval_ms: 1_000,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

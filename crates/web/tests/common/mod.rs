@@ -201,6 +201,55 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Parses a whole HTTP/1.1 answer (head and body, chunked or not); `None` when there is none.
+pub fn parse_response(buf: &[u8]) -> Option<Resp> {
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = buf[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Some(Resp {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The bytes of one HTTP/1.1 request (`Connection: close`) to `host`.
+pub fn request_bytes(
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.unwrap_or(b"");
+    if !body.is_empty() || method != "GET" {
+        r.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    r.push_str("\r\n");
+    let mut bytes = r.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
 impl TestApp {
     /// Sends raw bytes and reads the whole answer.
     pub fn raw(&self, request: &[u8]) -> Resp {
@@ -215,29 +264,7 @@ impl TestApp {
         let _ = s.write_all(request);
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
-        let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|c| c.parse().ok())?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-            .collect();
-        let mut body = buf[split + 4..].to_vec();
-        if headers
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
-        {
-            body = dechunk(&body);
-        }
-        Some(Resp {
-            status,
-            headers,
-            body,
-        })
+        parse_response(&buf)
     }
 
     /// One request with headers and an optional body.
@@ -248,20 +275,7 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Resp {
-        let mut r = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.addr
-        );
-        for (k, v) in headers {
-            r.push_str(&format!("{k}: {v}\r\n"));
-        }
-        let body = body.unwrap_or(b"");
-        if !body.is_empty() || method != "GET" {
-            r.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        r.push_str("\r\n");
-        let mut bytes = r.into_bytes();
-        bytes.extend_from_slice(body);
+        let bytes = request_bytes(&self.addr.to_string(), method, path, headers, body);
         self.raw(&bytes)
     }
 
