@@ -60,8 +60,6 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         policy: cfg.policy,
         ..OpenOptions::default()
     };
-    // The back-office runs on the embedded store only (docs/ARCHITECTURE.md, known gaps).
-    let mut embedded: Option<Arc<SqliteStore>> = None;
     let (store, fresh): (Arc<dyn Store>, bool) = match app.database()? {
         // Several nodes may start at once on a new database: the first creates it, the
         // others find it created (the creation is serialized in the database).
@@ -73,13 +71,11 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         },
         None => {
             let fresh = !app.data_dir.join(suanpan_store::sqlite::DB_FILE).exists();
-            let (sqlite, fresh) = if args.demo && fresh {
+            if args.demo && fresh {
                 (Arc::new(app.create_store(opts, true)?), true)
             } else {
                 (Arc::new(SqliteStore::open(&app.data_dir, opts)?), false)
-            };
-            embedded = Some(sqlite.clone());
-            (sqlite, fresh)
+            }
         }
     };
     let fingerprinter = match app.fingerprinter() {
@@ -99,27 +95,18 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let running = suanpan_host::start(store.clone(), fingerprinter.clone(), server).await?;
-        let backoffice = match embedded {
-            Some(s) => {
-                Some(suanpan_web::start(s, fingerprinter, web, suanpan_host::http::router()).await?)
-            }
-            None => {
-                tracing::warn!("the back-office runs on the embedded store only; not started");
-                None
-            }
-        };
-        announce(
-            app,
-            &running,
-            backoffice.as_ref().map(|b| b.addr),
-            args.demo,
-            fresh,
-        );
+        let backoffice = suanpan_web::start(
+            store,
+            fingerprinter,
+            web,
+            &app.data_dir,
+            suanpan_host::http::router(),
+        )
+        .await?;
+        announce(app, &running, backoffice.addr, args.demo, fresh);
         shutdown_signal().await;
         tracing::info!("shutting down");
-        if let Some(b) = backoffice {
-            b.shutdown().await;
-        }
+        backoffice.shutdown().await;
         running.shutdown().await;
         Ok::<(), anyhow::Error>(())
     })?;
@@ -147,7 +134,7 @@ async fn shutdown_signal() {
 fn announce(
     app: &App,
     r: &suanpan_host::Running,
-    web: Option<std::net::SocketAddr>,
+    web: std::net::SocketAddr,
     demo: bool,
     created: bool,
 ) {
@@ -157,7 +144,7 @@ fn announce(
         .collect();
     if app.json {
         let mut v = json!({"ok": true, "iso8583_addr": r.iso8583_addr.to_string(),
-            "http_addr": r.http_addr.to_string(), "backoffice": web.map(|w| format!("http://{w}/")),
+            "http_addr": r.http_addr.to_string(), "backoffice": format!("http://{web}/"),
             "data_dir": app.data_dir, "created": created});
         if demo {
             let staff: Vec<_> = DEMO_STAFF
@@ -181,24 +168,14 @@ fn announce(
         r.iso8583_addr,
         r.http_addr
     );
-    match web {
-        Some(web) => println!(
-            "{} http://{web}/",
-            if zh {
-                "商户后台："
-            } else {
-                "Merchant back-office:"
-            }
-        ),
-        None => println!(
-            "{}",
-            if zh {
-                "商户后台暂只支持内置数据库（SQLite），本节点未启动后台"
-            } else {
-                "The back-office runs on the embedded store (SQLite) only; not started on this node"
-            }
-        ),
-    }
+    println!(
+        "{} http://{web}/",
+        if zh {
+            "商户后台："
+        } else {
+            "Merchant back-office:"
+        }
+    );
     println!(
         "{} {}",
         if zh { "数据目录" } else { "Data directory" },

@@ -1,7 +1,8 @@
 //! Payment channels (支付渠道): list, enable, disable. Changing one needs the admin's own
 //! password re-entered and a reason, and a channel with unsettled transactions cannot be
 //! disabled (`core::backoffice::decide_channel_change`). New payments through a disabled
-//! channel are refused with 12 (`decide_channel_open`).
+//! channel are refused with 12 by the store's engine (`decide_channel_open`), for the API,
+//! terminals and the CLI alike.
 
 use crate::auth::{Caller, blocking};
 use crate::error::ApiError;
@@ -12,8 +13,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use suanpan_core::Refusal;
 use suanpan_core::backoffice::{self, Channel, ChannelChange, Permission};
-use suanpan_core::{Lang, PaymentMethod, Refusal};
+use suanpan_store::backoffice::Backoffice;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -194,17 +196,4 @@ pub async fn change(
         }
     };
     Ok(Json(set(&state, &caller, &id, enable, body.value).await?))
-}
-
-/// Refuses (12) a new payment through a disabled channel.
-pub async fn check_open(
-    state: &AppState,
-    lang: Lang,
-    method: PaymentMethod,
-) -> Result<(), ApiError> {
-    let channel = Channel::of_method(method);
-    let store = state.store().clone();
-    let enabled = blocking(lang, move || store.channel_enabled(channel.as_str())).await?;
-    backoffice::decide_channel_open(channel, enabled)
-        .map_err(|r| ApiError::refusal(StatusCode::UNPROCESSABLE_ENTITY, lang, &r))
 }

@@ -28,8 +28,10 @@ pub use state::{AppState, WebConfig};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
-use suanpan_store::{Fingerprinter, SqliteStore};
+use suanpan_store::backoffice::Backoffice;
+use suanpan_store::{Fingerprinter, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -73,12 +75,14 @@ impl WebRunning {
     }
 }
 
-/// Binds `cfg.http` and serves the back-office; also starts the executor that runs
-/// approved requests once their grace window has passed.
+/// Binds `cfg.http` and serves the back-office on either backend; also starts the executor
+/// that runs approved requests once their grace window has passed. `data_dir` is the node's
+/// data directory (evidence files, unless `cfg.evidence_dir` names another folder).
 pub async fn start(
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     fingerprinter: Fingerprinter,
     cfg: WebConfig,
+    data_dir: &Path,
     extra: Router,
 ) -> anyhow::Result<WebRunning> {
     use anyhow::Context;
@@ -89,7 +93,7 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the back-office HTTP address {}", cfg.http))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(store, fingerprinter, cfg);
+    let state = AppState::new(store, fingerprinter, cfg, data_dir);
     let executor = tokio::spawn(review::executor_loop(state.clone()));
     let app = router(state, extra).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
