@@ -1257,3 +1257,47 @@ fn the_database_refuses_a_second_void_and_an_over_refund_by_itself() {
         "only the new sale was added"
     );
 }
+
+// --- payment channels -------------------------------------------------------------------------
+
+#[test]
+fn disabled_channel_refuses_purchases_and_completions_with_12() {
+    // Goal: a channel switched off in the back-office refuses new money through it — a sale,
+    // a wallet sale, the completion of an earlier pre-auth — with 12, one audit entry each and
+    // nothing else changed; other channels go on; switched on again, the sale goes through.
+    use suanpan_store::backoffice::{Backoffice, StaffUser};
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let pre = approved(h.preauth(5_000, APPROVE));
+    h.store.ensure_backoffice_schema().expect("back-office tables");
+    let admin = StaffUser {
+        id: 0,
+        merchant_id: merchant(),
+        username: "admin".into(),
+        name: "管理员".into(),
+        role: suanpan_core::backoffice::StaffRole::Admin,
+        operator_no: None,
+    };
+    let set = |channel: &str, on: bool| {
+        assert!(h.store.set_channel_enabled(&admin, channel, on, "测试").expect("set"));
+    };
+    set("unionpay", false);
+    let before = h.snapshot();
+    let r = h.assert_refused(&before, h.sale(1_000, APPROVE), "backoffice.channel_disabled");
+    assert_eq!(r.response_code(), ResponseCode::InvalidTransaction);
+    assert_eq!(r.response_code().code(), "12");
+    let before = h.snapshot();
+    h.assert_refused(
+        &before,
+        h.complete(&rrn(&pre), 5_000),
+        "backoffice.channel_disabled",
+    );
+    approved(h.wallet_sale(700, 0));
+    set("alipay", false);
+    let before = h.snapshot();
+    h.assert_refused(&before, h.wallet_sale(700, 0), "backoffice.channel_disabled");
+    set("unionpay", true);
+    approved(h.sale(1_000, APPROVE));
+    approved(h.complete(&rrn(&pre), 5_000));
+}
