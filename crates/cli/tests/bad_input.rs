@@ -650,11 +650,9 @@ fn sale_through_a_disabled_channel_is_refused_with_12() {
     };
     let set = |enabled: bool| {
         let store = suanpan_store::SqliteStore::open(d.dir(), Default::default()).expect("open");
-        assert!(
-            store
-                .set_channel_enabled(&admin, "unionpay", enabled, "测试 test")
-                .expect("set channel")
-        );
+        let done =
+            store.set_channel_enabled(&admin, "unionpay", enabled, "测试", &[], &|_| Ok(()));
+        assert_eq!(done.expect("set channel"), Ok(true));
     };
     set(false);
     let entries = refused(

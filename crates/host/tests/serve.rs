@@ -544,17 +544,19 @@ async fn disabled_channel_refuses_a_terminal_sale_with_12() {
         role: suanpan_core::backoffice::StaffRole::Admin,
         operator_no: None,
     };
-    assert!(ok(app
-        .store
-        .set_channel_enabled(&admin, "unionpay", false, "测试")));
+    let set = |on: bool| {
+        let done = app
+            .store
+            .set_channel_enabled(&admin, "unionpay", on, "测试", &[], &|_| Ok(()));
+        assert_eq!(ok(done), Ok(true));
+    };
+    set(false);
     let (mut t, mut c) = signed_in(&app).await;
     let before = app.balance(APPROVE_PAN);
     let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 800, None).await;
     assert_eq!(r.code, "12", "{}", r.text);
     assert_eq!(app.balance(APPROVE_PAN), before);
-    assert!(ok(app
-        .store
-        .set_channel_enabled(&admin, "unionpay", true, "恢复")));
+    set(true);
     let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 800, None).await;
     assert_eq!(r.code, "00", "{}", r.text);
     assert_eq!(app.balance(APPROVE_PAN), before - 800);

@@ -15,7 +15,9 @@ use crate::sql::{Dialect, Sql, SqlExt, SqlRow, Value};
 use crate::{Store, read, setup};
 use jiff::Timestamp;
 use suanpan_core::auth::LoginState;
-use suanpan_core::backoffice::{RequestFacts, RequestKind, RequestStatus, StaffRole};
+use suanpan_core::backoffice::{
+    BackOfficeRefused, RequestFacts, RequestKind, RequestStatus, StaffRole,
+};
 use suanpan_core::{Amount, MerchantId, OperatorNo, TxnId};
 
 /// The back-office schema version this build writes (its own key in `meta`).
@@ -774,38 +776,34 @@ pub trait Backoffice: Store {
 
     /// A merchant's live transactions through these methods whose batch is not settled yet.
     fn unsettled_count(&self, merchant: &MerchantId, methods: &[&str]) -> Result<u64, StoreError> {
-        if methods.is_empty() {
-            return Ok(0);
-        }
-        let marks = (0..methods.len())
-            .map(|i| format!("?{}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut args = vec![Value::Text(merchant.as_str())];
-        args.extend(methods.iter().map(|m| Value::Text(m)));
-        let n = read(self, |c| {
-            c.one(
-                &format!(
-                    "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND settled = 0 AND training = 0
-                     AND status != 'declined' AND method IN ({marks})"
-                ),
-                &args,
-                |r| r.i64(0),
-            )
-        })?;
-        u64::try_from(n).map_err(|_| StoreError::Sqlite(format!("count {n}")))
+        read(self, |c| unsettled_in(c, merchant, methods))
     }
 
-    /// Enables or disables a channel (the core decided it may), audited with the reason.
+    /// Enables or disables a channel, audited with the reason, when `decide` (the core's
+    /// `decide_channel_change`) still allows it with the unsettled count of `methods` taken
+    /// inside the same transaction, after the channel's row is locked: a sale booked since
+    /// the caller's first check is counted, and none slips in before the change commits (on
+    /// PostgreSQL the engine reads the row `FOR SHARE`). `Ok(Err(refusal))` writes nothing.
     fn set_channel_enabled(
         &self,
         user: &StaffUser,
         id: &str,
         enabled: bool,
         reason: &str,
-    ) -> Result<bool, StoreError> {
+        methods: &[&str],
+        decide: &dyn Fn(u64) -> Result<(), BackOfficeRefused>,
+    ) -> Result<Result<bool, BackOfficeRefused>, StoreError> {
         let now = micros(self.now());
         setup(self, |tx, head| {
+            let lock = tx.dialect().lock_rows();
+            tx.row(
+                &format!("SELECT enabled FROM channels WHERE id = ?1{lock}"),
+                p![id],
+                |r| r.flag(0),
+            )?;
+            if let Err(r) = decide(unsettled_in(tx, &user.merchant_id, methods)?) {
+                return Ok(Err(r));
+            }
             let n = tx.exec(
                 "UPDATE channels SET enabled = ?1, changed_at = ?2, changed_by = ?3, reason = ?4 WHERE id = ?5",
                 p![enabled, now, &user.username, reason, id],
@@ -824,7 +822,7 @@ pub trait Backoffice: Store {
                     [action, &format!("channel:{id}"), reason, "ok"],
                 )?;
             }
-            Ok(n > 0)
+            Ok(Ok(n > 0))
         })
     }
 
@@ -894,6 +892,28 @@ pub trait Backoffice: Store {
 }
 
 impl<S: Store + ?Sized> Backoffice for S {}
+
+/// A merchant's live transactions through `methods` whose batch is not settled yet.
+fn unsettled_in(c: &dyn Sql, merchant: &MerchantId, methods: &[&str]) -> Result<u64, StoreError> {
+    if methods.is_empty() {
+        return Ok(0);
+    }
+    let marks = (0..methods.len())
+        .map(|i| format!("?{}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut args = vec![Value::Text(merchant.as_str())];
+    args.extend(methods.iter().map(|m| Value::Text(m)));
+    let n = c.one(
+        &format!(
+            "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND settled = 0 AND training = 0
+             AND status != 'declined' AND method IN ({marks})"
+        ),
+        &args,
+        |r| r.i64(0),
+    )?;
+    u64::try_from(n).map_err(|_| StoreError::Sqlite(format!("count {n}")))
+}
 
 /// The back-office schema version recorded in `meta`, `None` before the first migration.
 fn backoffice_version<S: Store + ?Sized>(store: &S) -> Result<Option<i64>, StoreError> {

@@ -854,7 +854,6 @@ fn settle_all_due_waits_for_the_2300_cutoff() {
     let Some(h) = Harness::on(BACKEND) else {
         return skipped();
     };
-    approved(h.sale(100, APPROVE));
     h.set_time("2025-06-10T14:59:59Z"); // 22:59:59 in Shanghai
     let Reply::SettledMany(reports) = h.exec(Command::SettleAllDue) else {
         panic!("SettledMany")
@@ -930,7 +929,6 @@ fn purge_is_refused_within_retention() {
     let Some(h) = Harness::on(BACKEND) else {
         return skipped();
     };
-    approved(h.sale(100, APPROVE));
     h.advance_days(365);
     let before = h.snapshot();
     let r = h.exec(Command::Purge {
@@ -1067,7 +1065,6 @@ fn training_moves_no_money_and_has_its_own_numbers() {
         return skipped();
     };
     let start = h.balance(APPROVE);
-    approved(h.sale(100, APPROVE));
     let training = Origin {
         training: true,
         ..cashier()
@@ -1265,6 +1262,7 @@ fn disabled_channel_refuses_purchases_and_completions_with_12() {
     // Goal: a channel switched off in the back-office refuses new money through it — a sale,
     // a wallet sale, the completion of an earlier pre-auth — with 12, one audit entry each and
     // nothing else changed; other channels go on; switched on again, the sale goes through.
+    use suanpan_core::backoffice::BackOfficeRefused;
     use suanpan_store::backoffice::{Backoffice, StaffUser};
     let Some(h) = Harness::on(BACKEND) else {
         return skipped();
@@ -1280,8 +1278,27 @@ fn disabled_channel_refuses_purchases_and_completions_with_12() {
         operator_no: None,
     };
     let set = |channel: &str, on: bool| {
-        assert!(h.store.set_channel_enabled(&admin, channel, on, "测试").expect("set"));
+        let done = h.store.set_channel_enabled(&admin, channel, on, "测试", &[], &|_| Ok(()));
+        assert_eq!(done.expect("set"), Ok(true));
     };
+    // With the pre-auth unsettled, the rule (asked with the count taken inside the change's
+    // transaction) refuses, and nothing changes.
+    let rule = |n: u64| {
+        if n == 0 {
+            Ok(())
+        } else {
+            Err(BackOfficeRefused::ChannelUnsettled { count: n })
+        }
+    };
+    let before = h.snapshot();
+    let methods = suanpan_core::backoffice::Channel::Unionpay.methods();
+    let names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+    let refused = h.store.set_channel_enabled(&admin, "unionpay", false, "测试", &names, &rule);
+    assert_eq!(
+        refused.expect("set"),
+        Err(BackOfficeRefused::ChannelUnsettled { count: 1 })
+    );
+    assert_eq!(h.snapshot(), before, "a refused change writes nothing");
     set("unionpay", false);
     let before = h.snapshot();
     let r = h.assert_refused(&before, h.sale(1_000, APPROVE), "backoffice.channel_disabled");
