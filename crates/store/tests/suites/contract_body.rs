@@ -6,7 +6,7 @@ use suanpan_core::{
     TxnStatus, VoucherNo,
 };
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Reply, TxnFilter};
+use suanpan_store::{Command, Reply, Store, TxnFilter};
 
 const APPROVE: &str = "approve";
 
@@ -1317,4 +1317,80 @@ fn disabled_channel_refuses_purchases_and_completions_with_12() {
     set("unionpay", true);
     approved(h.sale(1_000, APPROVE));
     approved(h.complete(&rrn(&pre), 5_000));
+}
+
+// --- back-office conditional changes -----------------------------------------------------------
+
+/// Runs `f` on both stores at once (released together by a barrier); returns both results.
+fn at_once<T: Send>(a: &dyn Store, b: &dyn Store, f: impl Fn(&dyn Store) -> T + Sync) -> (T, T) {
+    let gate = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        let one = s.spawn(|| {
+            gate.wait();
+            f(a)
+        });
+        let two = s.spawn(|| {
+            gate.wait();
+            f(b)
+        });
+        (one.join().expect("first"), two.join().expect("second"))
+    })
+}
+
+#[test]
+fn backoffice_conditional_changes_win_once_across_stores() {
+    // Goal: two stores on one database (two nodes on PostgreSQL, two handles on SQLite) racing
+    // the same TOTP step, the same idempotency key and the same request's approval: each
+    // time exactly one wins, and the loser sees what the winner wrote.
+    use suanpan_core::backoffice::{RequestKind, RequestStatus, StaffRole};
+    use suanpan_store::backoffice::{Backoffice, IdemStart, NewRequest, Transition};
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let other = h.open_another();
+    let (a, b) = (&*h.store, &*other);
+    a.ensure_backoffice_schema().expect("back-office tables");
+    let add = |name: &str, role: StaffRole, no: &str| {
+        a.add_staff_hashed(&merchant(), name, name, role, Some(op(no)), "not-a-real-hash")
+            .expect("add staff")
+    };
+    let cashier = add("cashier", StaffRole::Cashier, "01");
+    let supervisor = add("supervisor", StaffRole::Supervisor, "00");
+    for step in 1..=10 {
+        let (x, y) = at_once(a, b, |s| s.use_totp_step(supervisor, step).expect("step"));
+        assert!(x ^ y, "step {step} used once: {x} {y}");
+    }
+    for i in 0..10 {
+        let key = format!("key-{i}");
+        let (x, y) = at_once(a, b, |s| s.idem_begin(cashier, &key, "hash").expect("begin"));
+        let mut got = [x, y];
+        got.sort_by_key(|g| g != &IdemStart::New);
+        assert_eq!(got, [IdemStart::New, IdemStart::InFlight], "{key}");
+    }
+    let user = a.staff_secret("cashier").expect("read").expect("cashier").user;
+    let reviewer = a.staff_secret("supervisor").expect("read").expect("sup").user;
+    for fen in 1..=5 {
+        let sale = approved(h.sale(fen, APPROVE));
+        let new = NewRequest {
+            kind: RequestKind::Void,
+            txn: sale.id,
+            amount: sale.amount,
+            reason: "顾客要求".into(),
+            customer_consent: true,
+            status: RequestStatus::Pending,
+        };
+        let id = a.create_request(&user, &new).expect("request");
+        let q = a.request(&merchant(), id).expect("read").expect("request");
+        let approve = Transition {
+            reviewer: Some(reviewer.id),
+            comment: "同意",
+            execute_after: Some(h.now()),
+            ..Transition::new(&q, "supervisor", "approve", RequestStatus::Pending, RequestStatus::Approved)
+        };
+        let (x, y) = at_once(a, b, |s| s.transition_request(&approve).expect("move"));
+        assert!(x ^ y, "request {id} approved once: {x} {y}");
+        let q = b.request(&merchant(), id).expect("read").expect("request");
+        assert_eq!(q.status, "approved");
+        assert_eq!(q.reviewed_by, Some(reviewer.id));
+    }
 }
