@@ -854,6 +854,7 @@ fn settle_all_due_waits_for_the_2300_cutoff() {
     let Some(h) = Harness::on(BACKEND) else {
         return skipped();
     };
+    approved(h.sale(100, APPROVE));
     h.set_time("2025-06-10T14:59:59Z"); // 22:59:59 in Shanghai
     let Reply::SettledMany(reports) = h.exec(Command::SettleAllDue) else {
         panic!("SettledMany")
@@ -929,6 +930,7 @@ fn purge_is_refused_within_retention() {
     let Some(h) = Harness::on(BACKEND) else {
         return skipped();
     };
+    approved(h.sale(100, APPROVE));
     h.advance_days(365);
     let before = h.snapshot();
     let r = h.exec(Command::Purge {
@@ -1065,6 +1067,7 @@ fn training_moves_no_money_and_has_its_own_numbers() {
         return skipped();
     };
     let start = h.balance(APPROVE);
+    approved(h.sale(100, APPROVE));
     let training = Origin {
         training: true,
         ..cashier()
