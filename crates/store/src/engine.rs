@@ -58,6 +58,8 @@ pub struct GroupCache {
     accounts: std::cell::RefCell<std::collections::HashMap<String, Account>>,
     /// Accounts changed in this group, written back by [`flush`].
     dirty_accounts: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    /// Whether the back-office tables (payment channels) exist, once looked up in this group.
+    backoffice: Option<bool>,
 }
 
 /// RRNs one `nextval` of PostgreSQL's `rrn_seq` reserves (its `INCREMENT BY`): a group of
@@ -885,7 +887,24 @@ fn channel_gate(
     method: PaymentMethod,
 ) -> Result<Option<Reply>, StoreError> {
     let channel = Channel::of_method(method);
-    match decide_channel_open(channel, channel_open(ctx.conn, channel)?) {
+    let has_backoffice = match ctx.cache.backoffice {
+        Some(known) => known,
+        None => {
+            let found = ctx
+                .conn
+                .row(
+                    "SELECT value FROM meta WHERE key = 'backoffice_schema_version'",
+                    p![],
+                    |r| r.text(0),
+                )?
+                .is_some();
+            ctx.cache.backoffice = Some(found);
+            found
+        }
+    };
+    // A store whose back-office tables were never created has no channel switched off.
+    let open = !has_backoffice || channel_open(ctx.conn, channel)?;
+    match decide_channel_open(channel, open) {
         Ok(()) => Ok(None),
         Err(r) => {
             let target = format!("channel:{}", channel.as_str());
@@ -894,20 +913,10 @@ fn channel_gate(
     }
 }
 
-/// Whether a payment channel accepts new transactions. A store whose back-office tables were
-/// never created has no channel switched off; a channel the table does not know is closed.
-/// On PostgreSQL the row is read `FOR SHARE`: a disable waits for the purchases in flight.
+/// Whether a payment channel accepts new transactions; a channel the table does not know is
+/// closed. On PostgreSQL the row is read `FOR SHARE`: a disable waits for the purchases in
+/// flight.
 fn channel_open(c: &dyn Sql, channel: Channel) -> Result<bool, StoreError> {
-    let has_backoffice = c
-        .row(
-            "SELECT value FROM meta WHERE key = 'backoffice_schema_version'",
-            p![],
-            |r| r.text(0),
-        )?
-        .is_some();
-    if !has_backoffice {
-        return Ok(true);
-    }
     let share = match c.dialect() {
         Dialect::Sqlite => "",
         Dialect::Postgres => " FOR SHARE",
