@@ -51,6 +51,7 @@ b = B()
 try:
     b.login("admin", totp_code(open("/tmp/shots/admin.secret").read().strip()))
     b.go("/channels"); b.shot("channels-admin")
+    b.go("/users"); b.shot("users")
     b.go("/txns/7"); b.scroll(1200); b.shot("transaction-actions-admin")
 finally:
     b.quit()

@@ -1,4 +1,6 @@
--- Back-office schema (issue 5), version 1. Kept in its own version key
+-- Back-office schema (issue 5), version 1. Transaction ids here carry no foreign key to
+-- txns on purpose: `txn purge` deletes old journal rows and must not fail on them (see
+-- ARCHITECTURE's known gaps). Kept in its own version key
 -- ('backoffice_schema_version' in meta) so that it applies without touching the journal's
 -- migrations. Times are Unix microseconds (UTC); amounts integer fen.
 CREATE TABLE IF NOT EXISTS staff (
@@ -37,7 +39,7 @@ CREATE TABLE IF NOT EXISTS staff_tokens (
 CREATE TABLE IF NOT EXISTS review_requests (
     id              INTEGER PRIMARY KEY,
     kind            TEXT NOT NULL CHECK (kind IN ('void', 'refund')),
-    txn_id          INTEGER NOT NULL REFERENCES txns(id),
+    txn_id          INTEGER NOT NULL,
     merchant_id     TEXT NOT NULL,
     amount_fen      INTEGER NOT NULL CHECK (amount_fen > 0),
     reason          TEXT NOT NULL,
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS review_requests (
     reviewed_at     INTEGER,
     review_comment  TEXT NOT NULL DEFAULT '',
     execute_after   INTEGER,
-    result_txn_id   INTEGER REFERENCES txns(id),
+    result_txn_id   INTEGER,
     result_key      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS review_requests_status ON review_requests(status, id);
@@ -77,7 +79,7 @@ INSERT OR IGNORE INTO channels (id) VALUES ('unionpay'), ('alipay'), ('wechat'),
 -- DATA_DIR/evidence/<sha256>, content-addressed; a row per upload.
 CREATE TABLE IF NOT EXISTS evidence (
     id           INTEGER PRIMARY KEY,
-    txn_id       INTEGER NOT NULL REFERENCES txns(id),
+    txn_id       INTEGER NOT NULL,
     merchant_id  TEXT NOT NULL,
     sha256       TEXT NOT NULL,
     content_type TEXT NOT NULL,

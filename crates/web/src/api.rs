@@ -797,55 +797,78 @@ pub async fn export(
         .to_zoned(zone.clone())
         .strftime("%Y%m%d")
         .to_string();
-    let store = state.store().clone();
+    let job = ExportJob {
+        store: state.store().clone(),
+        filter: f,
+        zone,
+        lang,
+        filter_text,
+    };
     if xlsx {
-        let bytes = blocking(lang, move || {
-            let job = suanpan_export::Export {
-                store: &*store,
-                filter: &f,
-                zone: &zone,
-                headers: suanpan_export::headers(lang),
-                filter_text: &filter_text,
-            };
-            let (mut book, _) = job
-                .xlsx(|_| {})
-                .map_err(|e| suanpan_store::StoreError::Sqlite(e.to_string()))?;
-            book.save_to_buffer()
-                .map_err(|e| suanpan_store::StoreError::Sqlite(e.to_string()))
-        })
-        .await?;
-        return Ok(download(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            &format!("suanpan-{day}.xlsx"),
-            Body::from(bytes),
-        ));
+        let name = format!("suanpan-{day}.xlsx");
+        return Ok(download(XLSX_TYPE, &name, Body::from(job.xlsx().await?)));
     }
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(8);
-    tokio::task::spawn_blocking(move || {
-        let job = suanpan_export::Export {
-            store: &*store,
-            filter: &f,
-            zone: &zone,
-            headers: suanpan_export::headers(lang),
-            filter_text: &filter_text,
-        };
-        let out = ChunkWriter {
-            buf: Vec::with_capacity(EXPORT_CHUNK_BYTES),
-            tx: tx.clone(),
-        };
-        if let Err(e) = job.write_csv(out, |_| {}) {
-            // The client sees a cut-off body rather than a file that looks complete.
-            tracing::error!("export failed: {e:#}");
-            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
-        }
-    });
-    let stream =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     Ok(download(
         "text/csv; charset=utf-8",
         &format!("suanpan-{day}.csv"),
-        Body::from_stream(stream),
+        job.csv(),
     ))
+}
+
+const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// One export, owned so it can run on the blocking pool.
+struct ExportJob {
+    store: std::sync::Arc<dyn Store>,
+    filter: TxnFilter,
+    zone: jiff::tz::TimeZone,
+    lang: Lang,
+    filter_text: String,
+}
+
+impl ExportJob {
+    fn export(&self) -> suanpan_export::Export<'_> {
+        suanpan_export::Export {
+            store: &*self.store,
+            filter: &self.filter,
+            zone: &self.zone,
+            headers: suanpan_export::headers(self.lang),
+            filter_text: &self.filter_text,
+        }
+    }
+
+    /// The whole workbook (XLSX is a zip: it cannot be streamed row by row).
+    async fn xlsx(self) -> Result<Vec<u8>, ApiError> {
+        let lang = self.lang;
+        let fail = |e: String| suanpan_store::StoreError::Sqlite(e);
+        blocking(lang, move || {
+            let (mut book, _) = self
+                .export()
+                .xlsx(|_| {})
+                .map_err(|e| fail(e.to_string()))?;
+            book.save_to_buffer().map_err(|e| fail(e.to_string()))
+        })
+        .await
+    }
+
+    /// The CSV as a stream of chunks written while the rows are read.
+    fn csv(self) -> Body {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(8);
+        tokio::task::spawn_blocking(move || {
+            let out = ChunkWriter {
+                buf: Vec::with_capacity(EXPORT_CHUNK_BYTES),
+                tx: tx.clone(),
+            };
+            if let Err(e) = self.export().write_csv(out, |_| {}) {
+                // The client sees a cut-off body rather than a file that looks complete.
+                tracing::error!("export failed: {e:#}");
+                let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+            }
+        });
+        Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|c| (c, rx))
+        }))
+    }
 }
 
 fn download(content_type: &'static str, name: &str, body: Body) -> Response {

@@ -264,139 +264,151 @@ pub async fn login(
             &[],
         ));
     }
-    let store = state.store().clone();
-    let name = username.to_owned();
-    let found = blocking(lang, move || store.staff_secret(&name)).await?;
-    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, lang, "auth.wrong_login", &[]);
-    let Some(secret) = found else {
+    let gate = LoginGate {
+        state,
+        lang,
+        now: state.store().now(),
+    };
+    let (store, name) = (state.store().clone(), username.to_owned());
+    let Some(secret) = blocking(lang, move || store.staff_secret(&name)).await? else {
         let pw = password.to_owned();
         let _ = tokio::task::spawn_blocking(move || {
             suanpan_store::auth::verify_password(&pw, dummy_hash())
         })
         .await;
-        let (store, name) = (state.store().clone(), username.to_owned());
-        blocking(lang, move || {
-            store.record_staff_event(
-                &name,
-                "login",
-                &format!("staff:{name}"),
-                "refused:auth.unknown_user",
-            )
-        })
-        .await?;
-        return Err(wrong());
+        gate.event(username, "refused:auth.unknown_user").await?;
+        return Err(gate.wrong("auth.wrong_login"));
     };
-    let policy = state.store().policy().clone();
-    let now = state.store().now();
-    let locked = |until: jiff::Timestamp| {
-        let local = suanpan_store::engine::local_time(&policy, until);
-        ApiError::new(StatusCode::LOCKED, lang, "auth.locked", &[local])
-    };
-    if let Some(until) = secret.login.locked(now) {
-        let (store, name) = (state.store().clone(), username.to_owned());
-        blocking(lang, move || {
-            store.record_staff_event(
-                &name,
-                "login",
-                &format!("staff:{name}"),
-                "refused:auth.locked",
-            )
-        })
-        .await?;
-        return Err(locked(until));
+    if let Some(until) = secret.login.locked(gate.now) {
+        gate.event(username, "refused:auth.locked").await?;
+        return Err(gate.locked(until));
     }
     let (pw, hash) = (password.to_owned(), secret.password_hash.clone());
     let ok = tokio::task::spawn_blocking(move || suanpan_store::auth::verify_password(&pw, &hash))
         .await
         .unwrap_or(false);
-    let user = secret.user.clone();
     if !ok {
-        let next = secret.login.after_failure(&policy, now);
-        let outcome = if next.locked(now).is_some() {
-            "refused:auth.locked"
-        } else {
-            "refused:auth.wrong_login"
-        };
-        let (store, u) = (state.store().clone(), user.clone());
-        blocking(lang, move || store.record_staff_login(&u, next, outcome)).await?;
-        return Err(match next.locked(now) {
-            Some(until) => locked(until),
-            None => wrong(),
-        });
+        return Err(gate.failure(&secret, "auth.wrong_login").await);
     }
-    // The second factor: an enrolled admin gives the current code; a wrong or replayed one
-    // counts like a wrong password. An admin not enrolled yet gets a session that only
-    // opens the enrolment.
-    let mut mfa_pending = false;
-    if user.role.requires_totp() {
-        match (
-            &secret.totp_secret,
-            totp.map(str::trim).filter(|c| !c.is_empty()),
-        ) {
-            (None, _) => mfa_pending = true,
-            (Some(_), None) => {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    lang,
-                    "auth.totp_required",
-                    &[],
-                ));
-            }
-            (Some(key), Some(code)) => {
-                let step = match totp_step_of(key, code, now) {
-                    Some(step) => {
-                        let (store, id) = (state.store().clone(), user.id);
-                        blocking(lang, move || store.use_totp_step(id, step)).await?
-                    }
-                    None => false,
-                };
-                if !step {
-                    let next = secret.login.after_failure(&policy, now);
-                    let outcome = if next.locked(now).is_some() {
-                        "refused:auth.locked"
-                    } else {
-                        "refused:auth.totp_wrong"
-                    };
-                    let (store, u) = (state.store().clone(), user.clone());
-                    blocking(lang, move || store.record_staff_login(&u, next, outcome)).await?;
-                    return Err(match next.locked(now) {
-                        Some(until) => locked(until),
-                        None => {
-                            ApiError::new(StatusCode::UNAUTHORIZED, lang, "auth.totp_wrong", &[])
-                        }
-                    });
-                }
-            }
-        }
-    }
+    let mfa_pending = gate.second_factor(&secret, totp).await?;
     if secret.login != LoginState::default() {
-        let (store, u) = (state.store().clone(), user.clone());
+        let (store, u) = (state.store().clone(), secret.user.clone());
         blocking(lang, move || {
             store.record_staff_login(&u, LoginState::default(), "ok")
         })
         .await?;
     }
-    let session = NewSession {
-        mfa_pending,
-        user,
-        secret: random_secret(),
-        csrf: random_secret(),
-        expires_at: now
-            .checked_add(i64::from(state.cfg().session_minutes).minutes())
-            .unwrap_or(now),
-    };
-    let (store, id, hash, csrf, until) = (
-        state.store().clone(),
-        session.user.id,
-        secret_hash(&session.secret),
-        session.csrf.clone(),
-        session.expires_at,
-    );
-    blocking(lang, move || {
-        store.create_session(id, &hash, &csrf, until, mfa_pending)
-    })
-    .await?;
-    Ok(session)
+    gate.open(secret.user, mfa_pending).await
+}
+
+/// The steps of one login attempt, sharing its state, language and moment.
+struct LoginGate<'a> {
+    state: &'a AppState,
+    lang: Lang,
+    now: jiff::Timestamp,
+}
+
+impl LoginGate<'_> {
+    fn wrong(&self, key: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, self.lang, key, &[])
+    }
+
+    fn locked(&self, until: jiff::Timestamp) -> ApiError {
+        let local = suanpan_store::engine::local_time(self.state.store().policy(), until);
+        ApiError::new(StatusCode::LOCKED, self.lang, "auth.locked", &[local])
+    }
+
+    /// Audits a refused attempt that changes no user (unknown name, still locked).
+    async fn event(&self, username: &str, outcome: &'static str) -> Result<(), ApiError> {
+        let (store, name) = (self.state.store().clone(), username.to_owned());
+        blocking(self.lang, move || {
+            store.record_staff_event(&name, "login", &format!("staff:{name}"), outcome)
+        })
+        .await
+    }
+
+    /// Counts a wrong password or code towards the lockout (the core decides it) and answers.
+    async fn failure(
+        &self,
+        secret: &suanpan_store::backoffice::StaffSecret,
+        key: &'static str,
+    ) -> ApiError {
+        let next = secret
+            .login
+            .after_failure(self.state.store().policy(), self.now);
+        let outcome = if next.locked(self.now).is_some() {
+            "refused:auth.locked".to_owned()
+        } else {
+            format!("refused:{key}")
+        };
+        let (store, u) = (self.state.store().clone(), secret.user.clone());
+        if let Err(e) = blocking(self.lang, move || {
+            store.record_staff_login(&u, next, &outcome)
+        })
+        .await
+        {
+            return e;
+        }
+        match next.locked(self.now) {
+            Some(until) => self.locked(until),
+            None => self.wrong(key),
+        }
+    }
+
+    /// The second factor: an enrolled admin gives the current code (a wrong or replayed one
+    /// counts like a wrong password); an admin not enrolled yet gets a session that opens
+    /// only the enrolment (`Ok(true)`).
+    async fn second_factor(
+        &self,
+        secret: &suanpan_store::backoffice::StaffSecret,
+        totp: Option<&str>,
+    ) -> Result<bool, ApiError> {
+        if !secret.user.role.requires_totp() {
+            return Ok(false);
+        }
+        let Some(key) = &secret.totp_secret else {
+            return Ok(true);
+        };
+        let Some(code) = totp.map(str::trim).filter(|c| !c.is_empty()) else {
+            return Err(self.wrong("auth.totp_required"));
+        };
+        let fresh = match totp_step_of(key, code, self.now) {
+            Some(step) => {
+                let (store, id) = (self.state.store().clone(), secret.user.id);
+                blocking(self.lang, move || store.use_totp_step(id, step)).await?
+            }
+            None => false,
+        };
+        if fresh {
+            Ok(false)
+        } else {
+            Err(self.failure(secret, "auth.totp_wrong").await)
+        }
+    }
+
+    /// Stores a new session; only the secret's hash is kept.
+    async fn open(&self, user: StaffUser, mfa_pending: bool) -> Result<NewSession, ApiError> {
+        let minutes = i64::from(self.state.cfg().session_minutes);
+        let session = NewSession {
+            mfa_pending,
+            user,
+            secret: random_secret(),
+            csrf: random_secret(),
+            expires_at: self.now.checked_add(minutes.minutes()).unwrap_or(self.now),
+        };
+        let (store, id, hash, csrf, until) = (
+            self.state.store().clone(),
+            session.user.id,
+            secret_hash(&session.secret),
+            session.csrf.clone(),
+            session.expires_at,
+        );
+        blocking(self.lang, move || {
+            store.create_session(id, &hash, &csrf, until, mfa_pending)
+        })
+        .await?;
+        Ok(session)
+    }
 }
 
 /// The `Set-Cookie` value of a session (or of its removal with `secret = ""`).

@@ -313,77 +313,27 @@ pub async fn act(
 ) -> Result<RequestView, ApiError> {
     let lang = caller.lang;
     let q = load(state, caller, id).await?;
-    let facts = q.facts().map_err(|e| ApiError::store(lang, e))?;
-    let policy = state.store().policy();
-    let now = state.store().now();
-    let me = caller.user.id;
-    let name = caller.user.username.clone();
     let comment = comment.trim().to_owned();
-    let decided: Result<Transition<'_>, BackOfficeRefused> = match action {
-        Action::Approve | Action::Reject => backoffice::decide_review(
-            &facts,
-            me,
-            caller.user.role,
-            action == Action::Approve,
-            &comment,
-            policy,
-            now,
-        )
-        .map(|out| {
-            let verb = if action == Action::Approve {
-                "approve"
-            } else {
-                "reject"
-            };
-            Transition {
-                reviewer: Some(me),
-                comment: &comment,
-                execute_after: out.execute_after,
-                ..Transition::new(&q, &name, verb, RequestStatus::Pending, out.status)
-            }
-        }),
-        Action::Cancel => {
-            backoffice::decide_cancel(&facts, me, caller.user.role).map(|()| Transition {
-                comment: &comment,
-                ..Transition::new(
-                    &q,
-                    &name,
-                    "cancel",
-                    RequestStatus::Pending,
-                    RequestStatus::Cancelled,
-                )
-            })
-        }
-        Action::Undo => backoffice::decide_undo(&facts, me, now).map(|()| Transition {
-            comment: &comment,
-            ..Transition::new(
-                &q,
-                &name,
-                "undo",
-                RequestStatus::Approved,
-                RequestStatus::Undone,
-            )
-        }),
-    };
-    let t = match decided {
-        Ok(t) => t,
-        Err(r) => {
-            let (store, who, key) = (state.store().clone(), name.clone(), r.key());
-            let action = format!("{}_request.review", q.kind);
-            let target = format!("txn:{}", q.txn_id);
+    let name = caller.user.username.clone();
+    let t = match decide_action(state, caller, &q, action, &comment, &name) {
+        Ok(t) => OwnedTransition::from(&t),
+        Err(ActionError::Api(e)) => return Err(e),
+        Err(ActionError::Refused(r)) => {
+            let (store, key) = (state.store().clone(), r.key());
+            let (audit_action, target) = (
+                format!("{}_request.review", q.kind),
+                format!("txn:{}", q.txn_id),
+            );
+            let outcome = format!("refused:{key}");
             blocking(lang, move || {
-                store.record_staff_event(&who, &action, &target, &format!("refused:{key}"))
+                store.record_staff_event(&name, &audit_action, &target, &outcome)
             })
             .await?;
             return Err(refused(lang, &r));
         }
     };
-    let moved = {
-        let store = state.store().clone();
-        let owned = OwnedTransition::from(&t);
-        blocking(lang, move || store.transition_request(&owned.borrow())).await?
-    };
-    if !moved {
+    let store = state.store().clone();
+    if !blocking(lang, move || store.transition_request(&t.borrow())).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             lang,
@@ -396,7 +346,58 @@ pub async fn act(
     }
     load(state, caller, id)
         .await
-        .map(|q| RequestView::of(&q, policy, lang))
+        .map(|q| RequestView::of(&q, state.store().policy(), lang))
+}
+
+enum ActionError {
+    Api(ApiError),
+    Refused(BackOfficeRefused),
+}
+
+/// What the core says about `action` on `q` by the caller, as the status change to make.
+fn decide_action<'a>(
+    state: &AppState,
+    caller: &Caller,
+    q: &'a ReviewRequest,
+    action: Action,
+    comment: &'a str,
+    name: &'a str,
+) -> Result<Transition<'a>, ActionError> {
+    let facts = q
+        .facts()
+        .map_err(|e| ActionError::Api(ApiError::store(caller.lang, e)))?;
+    let (me, role, now) = (caller.user.id, caller.user.role, state.store().now());
+    let t = |verb, from, to| Transition {
+        comment,
+        ..Transition::new(q, name, verb, from, to)
+    };
+    let decided = match action {
+        Action::Approve | Action::Reject => {
+            let approve = action == Action::Approve;
+            backoffice::decide_review(
+                &facts,
+                me,
+                role,
+                approve,
+                comment,
+                state.store().policy(),
+                now,
+            )
+            .map(|out| {
+                let verb = if approve { "approve" } else { "reject" };
+                Transition {
+                    reviewer: Some(me),
+                    execute_after: out.execute_after,
+                    ..t(verb, RequestStatus::Pending, out.status)
+                }
+            })
+        }
+        Action::Cancel => backoffice::decide_cancel(&facts, me, role)
+            .map(|()| t("cancel", RequestStatus::Pending, RequestStatus::Cancelled)),
+        Action::Undo => backoffice::decide_undo(&facts, me, now)
+            .map(|()| t("undo", RequestStatus::Approved, RequestStatus::Undone)),
+    };
+    decided.map_err(ActionError::Refused)
 }
 
 /// A transition that can cross into the blocking pool.

@@ -411,42 +411,14 @@ async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPa
         Ok((rows, pending))
     })
     .await?;
-    let mut hours = [0i64; 24];
-    let mut volume = Amount::ZERO;
-    let mut sales = 0usize;
-    let mut by_op: std::collections::BTreeMap<String, i64> = Default::default();
-    let (mut voids, mut refunds) = (0usize, 0usize);
-    for t in rows.iter().filter(|t| !t.training) {
-        let approved_debit = matches!(t.kind, TxnKind::Sale | TxnKind::Completion)
-            && !matches!(t.status, TxnStatus::Declined | TxnStatus::Reversed);
-        if approved_debit {
-            sales += 1;
-            volume = volume.checked_add(t.amount).unwrap_or(volume);
-            let h = usize::try_from(t.created_at.to_zoned(zone.clone()).hour())
-                .unwrap_or(0)
-                .min(23);
-            hours[h] += t.amount.fen();
-        }
-        let credit = matches!(
-            t.kind,
-            TxnKind::Void | TxnKind::CompletionVoid | TxnKind::Refund
-        ) && t.status == TxnStatus::Approved;
-        if credit {
-            if t.kind == TxnKind::Refund {
-                refunds += 1
-            } else {
-                voids += 1
-            }
-            *by_op.entry(t.operator.to_string()).or_default() += 1;
-        }
-    }
-    let hour_items: Vec<(String, i64)> = hours
+    let day = Today::tally(&rows, &zone);
+    let hour_items: Vec<(String, i64)> = day
+        .hours
         .iter()
         .enumerate()
         .map(|(h, v)| (format!("{h:02}"), *v))
         .collect();
-    let mut ops: Vec<(String, i64)> = by_op.into_iter().collect();
-    ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let ops = day.by_operator();
     let no_data = t(lang, "dash.no_data").to_owned();
     let by_operator = if ops.is_empty() {
         format!("<p class=\"muted\">{}</p>", crate::svg::escape(&no_data))
@@ -462,10 +434,10 @@ async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPa
             "/dashboard",
         ),
         day: today.date().to_string(),
-        sales,
-        volume: volume.display(),
-        voids,
-        refunds,
+        sales: day.sales,
+        volume: day.volume.display(),
+        voids: day.voids,
+        refunds: day.refunds,
         pending,
         by_hour: crate::svg::bars(
             &hour_items,
@@ -1281,5 +1253,69 @@ async fn users_add(
             "/users",
         ),
         Err(e) => error_page(Some(&caller), e, "/users"),
+    }
+}
+
+/// Today's figures for the dashboard: presentation only (settlement totals are the core's).
+#[derive(Debug)]
+struct Today {
+    sales: usize,
+    volume: Amount,
+    voids: usize,
+    refunds: usize,
+    /// Sales volume (fen) per local hour.
+    hours: [i64; 24],
+    /// Approved voids and refunds per operator: the void-abuse signal.
+    credits_by_operator: std::collections::BTreeMap<String, i64>,
+}
+
+impl Today {
+    fn tally(rows: &[suanpan_core::Transaction], zone: &jiff::tz::TimeZone) -> Today {
+        let mut d = Today {
+            sales: 0,
+            volume: Amount::ZERO,
+            voids: 0,
+            refunds: 0,
+            hours: [0; 24],
+            credits_by_operator: Default::default(),
+        };
+        for t in rows.iter().filter(|t| !t.training) {
+            let sale = matches!(t.kind, TxnKind::Sale | TxnKind::Completion)
+                && !matches!(t.status, TxnStatus::Declined | TxnStatus::Reversed);
+            if sale {
+                d.sales += 1;
+                d.volume = d.volume.checked_add(t.amount).unwrap_or(d.volume);
+                let h = usize::try_from(t.created_at.to_zoned(zone.clone()).hour())
+                    .unwrap_or(0)
+                    .min(23);
+                d.hours[h] += t.amount.fen();
+            }
+            let credit = matches!(
+                t.kind,
+                TxnKind::Void | TxnKind::CompletionVoid | TxnKind::Refund
+            ) && t.status == TxnStatus::Approved;
+            if credit {
+                if t.kind == TxnKind::Refund {
+                    d.refunds += 1;
+                } else {
+                    d.voids += 1;
+                }
+                *d.credits_by_operator
+                    .entry(t.operator.to_string())
+                    .or_default() += 1;
+            }
+        }
+        d
+    }
+
+    /// Operators by their voids and refunds, most first.
+    fn by_operator(&self) -> Vec<(String, i64)> {
+        let mut ops: Vec<(String, i64)> = self
+            .credits_by_operator
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ops
     }
 }

@@ -1140,3 +1140,43 @@ fn admins_create_users() {
     );
     assert_eq!(r.status, 200);
 }
+
+/// Goal: back-office rows about a transaction (a request, evidence) do not stop `txn purge`
+/// from deleting it once its retention has passed.
+#[test]
+fn purge_is_not_blocked_by_back_office_rows() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let s = app.login("cashier");
+    s.request("refund", 1, r#","amount":"1.00""#);
+    let (ctype, body) = multipart(&[], Some(("a.jpg", "image/jpeg", &jpeg(10))));
+    let r = app.req(
+        "POST",
+        "/api/v1/transactions/1/evidence",
+        &[
+            ("Cookie", &s.cookie),
+            ("X-CSRF-Token", &s.csrf),
+            ("Content-Type", &ctype),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 201);
+    app.advance(6 * 366 * 24 * 3600);
+    let before = start()
+        .checked_add(jiff::SignedDuration::from_hours(24))
+        .expect("time");
+    let reply = app
+        .store
+        .execute(suanpan_store::Command::Purge {
+            merchant_id: suanpan_core::MerchantId::parse("898310048990001").expect("merchant"),
+            actor: suanpan_core::OperatorNo::ADMIN,
+            before,
+            backup: "test".into(),
+        })
+        .expect("purge runs");
+    assert!(
+        matches!(reply, suanpan_store::Reply::Done(n) if n >= 3),
+        "{reply:?}"
+    );
+}
