@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{Lang, Policy, Refusal, Transaction};
+use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::pg::is_postgres_url;
 use suanpan_store::{
@@ -191,6 +192,7 @@ impl App {
     pub fn create_store(&self, opts: OpenOptions, demo: bool) -> Result<SqliteStore, Fail> {
         let store = SqliteStore::create(&self.data_dir, opts)?;
         App::write_pan_key(&self.data_dir)?;
+        store.ensure_backoffice_schema()?;
         if demo {
             store.seed_demo(&self.fingerprinter()?)?;
             store.seed_backoffice_demo()?;
@@ -212,12 +214,14 @@ impl App {
             App::write_pan_key(&self.data_dir)?;
         }
         let store = PgStore::create(PgOptions::new(url), opts)?;
+        store.ensure_backoffice_schema()?;
         if demo {
             suanpan_store::admin::seed_demo_with(
                 &store,
                 &self.fingerprinter()?,
                 &suanpan_store::auth::hash_password,
             )?;
+            store.seed_backoffice_demo()?;
         }
         Ok(Arc::new(store))
     }

@@ -10,6 +10,7 @@ use suanpan_core::{Lang, MerchantId, Role, TerminalId};
 use suanpan_store::admin::{
     self, DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL,
 };
+use suanpan_store::backoffice::Backoffice;
 use suanpan_store::terminal_keys::set_terminal_tmk;
 use suanpan_store::{Command, OpenOptions, Reply, StoreError};
 
@@ -238,7 +239,7 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
 fn user(app: &App, cmd: crate::args::UserCmd) -> Result<(), Fail> {
     use crate::args::UserCmd;
     use suanpan_core::backoffice::StaffRole;
-    let store = app.open()?;
+    let store = app.open_store()?;
     store.ensure_backoffice_schema()?;
     let merchant_of =
         |m: &str| MerchantId::parse(m).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())));
@@ -251,7 +252,7 @@ fn user(app: &App, cmd: crate::args::UserCmd) -> Result<(), Fail> {
             operator,
         } => {
             let m = merchant_of(&merchant)?;
-            if store.merchant_name(&m)?.is_none() {
+            if suanpan_store::admin::merchant_name(&*store, &m)?.is_none() {
                 return Err(AccessRefused::UnknownMerchant.into());
             }
             let role = StaffRole::parse(&role).ok_or_else(|| {

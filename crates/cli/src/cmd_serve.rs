@@ -74,8 +74,6 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         policy: cfg.policy,
         ..OpenOptions::default()
     };
-    // The back-office runs on the embedded store only (docs/ARCHITECTURE.md, known gaps).
-    let mut embedded: Option<Arc<SqliteStore>> = None;
     let (store, fresh): (Arc<dyn Store>, bool) = match app.database()? {
         // Several nodes may start at once on a new database: the first creates it, the
         // others find it created (the creation is serialized in the database).
@@ -87,13 +85,11 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         },
         None => {
             let fresh = !app.data_dir.join(suanpan_store::sqlite::DB_FILE).exists();
-            let (sqlite, fresh) = if args.demo && fresh {
+            if args.demo && fresh {
                 (Arc::new(app.create_store(opts, true)?), true)
             } else {
                 (Arc::new(SqliteStore::open(&app.data_dir, opts)?), false)
-            };
-            embedded = Some(sqlite.clone());
-            (sqlite, fresh)
+            }
         }
     };
     let fingerprinter = match app.fingerprinter() {
@@ -113,22 +109,18 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let running = suanpan_host::start(store.clone(), fingerprinter.clone(), server).await?;
-        let backoffice = match embedded {
-            Some(s) => {
-                Some(suanpan_web::start(s, fingerprinter, web, suanpan_host::http::router()).await?)
-            }
-            None => {
-                tracing::warn!("the back-office runs on the embedded store only; not started");
-                None
-            }
-        };
-        let url = backoffice.as_ref().map(|b| b.url());
-        announce(app, &running, url.as_deref(), args.demo, fresh);
+        let backoffice = suanpan_web::start(
+            store,
+            fingerprinter,
+            web,
+            &app.data_dir,
+            suanpan_host::http::router(),
+        )
+        .await?;
+        announce(app, &running, &backoffice.url(), args.demo, fresh);
         shutdown_signal().await;
         tracing::info!("shutting down");
-        if let Some(b) = backoffice {
-            b.shutdown().await;
-        }
+        backoffice.shutdown().await;
         running.shutdown().await;
         Ok::<(), anyhow::Error>(())
     })?;
@@ -153,7 +145,7 @@ async fn shutdown_signal() {
 
 /// Prints where the host listens (one JSON line under --json) and, with --demo, the demo
 /// terminal, operators and key.
-fn announce(app: &App, r: &suanpan_host::Running, web: Option<&str>, demo: bool, created: bool) {
+fn announce(app: &App, r: &suanpan_host::Running, web: &str, demo: bool, created: bool) {
     let operators: Vec<_> = DEMO_OPERATORS
         .iter()
         .map(|(no, pw, name)| json!({"operator": no, "password": pw, "name": name}))
@@ -184,24 +176,14 @@ fn announce(app: &App, r: &suanpan_host::Running, web: Option<&str>, demo: bool,
         r.iso8583_addr,
         r.http_addr
     );
-    match web {
-        Some(web) => println!(
-            "{} {web}",
-            if zh {
-                "商户后台："
-            } else {
-                "Merchant back-office:"
-            }
-        ),
-        None => println!(
-            "{}",
-            if zh {
-                "商户后台暂只支持内置数据库（SQLite），本节点未启动后台"
-            } else {
-                "The back-office runs on the embedded store (SQLite) only; not started on this node"
-            }
-        ),
-    }
+    println!(
+        "{} {web}",
+        if zh {
+            "商户后台："
+        } else {
+            "Merchant back-office:"
+        }
+    );
     println!(
         "{} {}",
         if zh { "数据目录" } else { "Data directory" },

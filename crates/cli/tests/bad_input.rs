@@ -632,3 +632,39 @@ fn settle_totals_accept_zero_written_with_decimals() {
     let r = d.settle(Some("19.00,1,0.00,0"));
     assert_eq!(r["reconciliation"], "balanced", "{r:#}");
 }
+
+#[test]
+fn sale_through_a_disabled_channel_is_refused_with_12() {
+    // Goal: a payment channel an admin disabled in the back-office refuses the CLI's sale too
+    // (the gate is in the store's engine): exit 3, "已停用", the response code 12, audited,
+    // nothing booked; enabled again, the same sale goes through.
+    use suanpan_store::backoffice::{Backoffice, StaffUser};
+    let d = Demo::new();
+    let admin = StaffUser {
+        id: 0,
+        merchant_id: suanpan_core::MerchantId::parse(MERCHANT).expect("merchant"),
+        username: "admin".into(),
+        name: "管理员".into(),
+        role: suanpan_core::backoffice::StaffRole::Admin,
+        operator_no: None,
+    };
+    let set = |enabled: bool| {
+        let store = suanpan_store::SqliteStore::open(d.dir(), Default::default()).expect("open");
+        let done =
+            store.set_channel_enabled(&admin, "unionpay", enabled, "测试", &[], &|_| Ok(()));
+        assert_eq!(done.expect("set channel"), Ok(true));
+    };
+    set(false);
+    let entries = refused(
+        &d,
+        3,
+        || d.sale_cmd("1.00", CARD_OK),
+        "已停用",
+        "is disabled",
+    );
+    assert_audited(&entries, "sale.refused", "backoffice.channel_disabled");
+    let (_, v) = run_json(&mut d.sale_cmd("1.00", CARD_OK));
+    assert_eq!(v["response_code"], "12", "{v:#}");
+    set(true);
+    d.sale("1.00", CARD_OK);
+}

@@ -468,3 +468,100 @@ fn backup_without_pg_dump_and_restore_are_refused_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pg_restore --clean"), "{err}");
 }
+
+/// Posts a JSON body over plain HTTP/1.1 and returns the status code and the body.
+fn http_post(addr: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = ok(std::net::TcpStream::connect(addr));
+    ok(s.set_read_timeout(Some(Duration::from_secs(20))));
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    ok(s.write_all(req.as_bytes()));
+    let mut out = String::new();
+    ok(s.read_to_string(&mut out));
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+// Goal: the back-office on a shared database: `admin user add|list` work on PostgreSQL (the
+// back-office tables are created on the way, a taken name is refused), and `serve` starts the
+// back-office there too, where the new user logs in.
+#[test]
+fn backoffice_users_and_serve_on_postgres() {
+    let Some(url) = test_database_url() else {
+        return;
+    };
+    let dir = ok(tempfile::tempdir());
+    let (_schema, database) = prepare(&url, dir.path());
+    let cli = |args: &[&str]| {
+        ok(Command::new(assert_cmd::cargo::cargo_bin("suanpan"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--json")
+            .args(args)
+            .env("SUANPAN_DATABASE", &database)
+            .env("SUANPAN_NEW_PASSWORD", "long-enough-1")
+            .output())
+    };
+    let add = [
+        "admin",
+        "user",
+        "add",
+        "--username",
+        "manager",
+        "--role",
+        "supervisor",
+        "--name",
+        "店长 Manager",
+        "--merchant",
+        DEMO_MERCHANT,
+    ];
+    let out = cli(&add);
+    assert!(out.status.success(), "{out:?}");
+    let listed = cli(&["admin", "user", "list", "--merchant", DEMO_MERCHANT]);
+    let v: serde_json::Value = ok(serde_json::from_slice(&listed.stdout));
+    let users = v["users"].as_array().cloned().unwrap_or_default();
+    assert!(
+        users
+            .iter()
+            .any(|u| u["username"] == "manager" && u["role"] == "supervisor"),
+        "{v}"
+    );
+    let again = cli(&add);
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("taken"),
+        "{again:?}"
+    );
+
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("suanpan"));
+    c.arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("SUANPAN_LOG")
+        .env("SUANPAN_DATABASE", &database)
+        .args(["--json", "serve", "--iso8583-addr", "127.0.0.1:0"])
+        .args(["--http-addr", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
+    let (_node, announced) = spawn_serve(&mut c);
+    let web = announced["backoffice"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no back-office announced: {announced}"));
+    let addr = web.trim_start_matches("http://").trim_end_matches('/');
+    let (status, answer) = http_post(
+        addr,
+        "/api/v1/session",
+        r#"{"username":"manager","password":"long-enough-1"}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = http_post(
+        addr,
+        "/api/v1/session",
+        r#"{"username":"manager","password":"wrong-password"}"#,
+    );
+    assert_eq!(status, 401, "{answer}");
+}

@@ -528,6 +528,40 @@ async fn reversal_of_voided_or_settled_is_12() {
     assert_eq!(app.balance(APPROVE_PAN), before - 700);
 }
 
+// Goal: a payment channel disabled in the back-office refuses a terminal's sale over 8583
+// with 12 and moves no money (the gate is the store engine's, so every adapter gets it);
+// enabled again, the same card's sale is approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_channel_refuses_a_terminal_sale_with_12() {
+    use suanpan_store::backoffice::{Backoffice, StaffUser};
+    let app = spawn_app().await;
+    ok(app.store.ensure_backoffice_schema());
+    let admin = StaffUser {
+        id: 0,
+        merchant_id: ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT)),
+        username: "admin".into(),
+        name: "管理员".into(),
+        role: suanpan_core::backoffice::StaffRole::Admin,
+        operator_no: None,
+    };
+    let set = |on: bool| {
+        let done = app
+            .store
+            .set_channel_enabled(&admin, "unionpay", on, "测试", &[], &|_| Ok(()));
+        assert_eq!(ok(done), Ok(true));
+    };
+    set(false);
+    let (mut t, mut c) = signed_in(&app).await;
+    let before = app.balance(APPROVE_PAN);
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 800, None).await;
+    assert_eq!(r.code, "12", "{}", r.text);
+    assert_eq!(app.balance(APPROVE_PAN), before);
+    set(true);
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 800, None).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!(app.balance(APPROVE_PAN), before - 800);
+}
+
 // Goal: an unbalanced settlement is answered with the host's totals and code 2, the batch
 // upload that follows is acknowledged, the next batch is open, and a retransmitted
 // settlement of the closed batch gets the same totals.

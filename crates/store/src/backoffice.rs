@@ -1,19 +1,23 @@
 //! The back-office's records (issue 5): staff users and their lockout, sessions and API
 //! tokens (stored as SHA-256 of the secret), void/refund review requests, and REST
-//! idempotency keys. Every change runs through [`SqliteStore::setup`], so it joins the audit
-//! chain in the same transaction. Money never moves here: an approved request is executed by
+//! idempotency keys, on either backend: [`Backoffice`] is implemented for every [`Store`].
+//! Every change runs through [`crate::setup`], so it joins the audit chain in the same
+//! transaction; every conditional change (a request's transition, a TOTP step, an
+//! idempotency key) is one `UPDATE … WHERE` or `INSERT … ON CONFLICT` whose row count
+//! decides, so it stays atomic across processes and PostgreSQL nodes. Money never moves here: an approved request is executed by
 //! the caller as a normal `Command::Void` / `Command::Refund`.
 
 use crate::audit::{AuditEntry, ChainHead, entry_from};
 use crate::error::StoreError;
 use crate::p;
 use crate::rows::{micros, ts};
-use crate::sql::SqlExt;
-use crate::sqlite::SqliteStore;
+use crate::sql::{Dialect, Sql, SqlExt, SqlRow, Value};
+use crate::{Store, read, setup};
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 use suanpan_core::auth::LoginState;
-use suanpan_core::backoffice::{RequestFacts, RequestKind, RequestStatus, StaffRole};
+use suanpan_core::backoffice::{
+    BackOfficeRefused, RequestFacts, RequestKind, RequestStatus, StaffRole,
+};
 use suanpan_core::{Amount, MerchantId, OperatorNo, TxnId};
 
 /// The back-office schema version this build writes (its own key in `meta`).
@@ -150,18 +154,16 @@ const STAFF_COLUMNS: &str = "id, merchant_id, username, name, role, operator_no"
 /// The same columns when `staff` is joined as `s`.
 const STAFF_COLUMNS_S: &str = "s.id, s.merchant_id, s.username, s.name, s.role, s.operator_no";
 
-fn staff_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffUser> {
-    let bad = |what: &str, v: String| {
-        rusqlite::Error::InvalidColumnType(0, format!("{what}={v}"), rusqlite::types::Type::Text)
-    };
-    let merchant: String = r.get(1)?;
-    let role: String = r.get(4)?;
-    let op: Option<String> = r.get(5)?;
+fn staff_from_row(r: &dyn SqlRow) -> Result<StaffUser, StoreError> {
+    let bad = |what: &str, v: String| StoreError::Sqlite(format!("staff row: {what}={v}"));
+    let merchant = r.text(1)?;
+    let role = r.text(4)?;
+    let op = r.opt_text(5)?;
     Ok(StaffUser {
-        id: r.get(0)?,
+        id: r.i64(0)?,
         merchant_id: MerchantId::parse(&merchant).map_err(|_| bad("merchant", merchant))?,
-        username: r.get(2)?,
-        name: r.get(3)?,
+        username: r.text(2)?,
+        name: r.text(3)?,
         role: StaffRole::parse(&role).ok_or_else(|| bad("role", role.clone()))?,
         operator_no: op
             .map(|o| OperatorNo::parse(&o).map_err(|_| bad("operator", o)))
@@ -174,32 +176,32 @@ const REQUEST_SELECT: &str = "SELECT q.id, q.kind, q.txn_id, q.amount_fen, q.rea
      q.result_txn_id, q.result_key, q.merchant_id, q.customer_consent FROM review_requests q JOIN staff s ON s.id = q.submitted_by \
      LEFT JOIN staff r ON r.id = q.reviewed_by";
 
-fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRequest> {
+fn request_from_row(r: &dyn SqlRow) -> Result<ReviewRequest, StoreError> {
     Ok(ReviewRequest {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        txn_id: r.get(2)?,
-        amount_fen: r.get(3)?,
-        reason: r.get(4)?,
-        submitted_by: r.get(5)?,
-        submitted_by_name: r.get(6)?,
-        submitted_at: r.get(7)?,
-        status: r.get(8)?,
-        reviewed_by: r.get(9)?,
-        reviewed_by_name: r.get(10)?,
-        reviewed_at: r.get(11)?,
-        review_comment: r.get(12)?,
-        execute_after: r.get(13)?,
-        result_txn_id: r.get(14)?,
-        result_key: r.get(15)?,
-        merchant_id: r.get(16)?,
-        customer_consent: r.get(17)?,
+        id: r.i64(0)?,
+        kind: r.text(1)?,
+        txn_id: r.i64(2)?,
+        amount_fen: r.i64(3)?,
+        reason: r.text(4)?,
+        submitted_by: r.i64(5)?,
+        submitted_by_name: r.text(6)?,
+        submitted_at: r.i64(7)?,
+        status: r.text(8)?,
+        reviewed_by: r.opt_i64(9)?,
+        reviewed_by_name: r.opt_text(10)?,
+        reviewed_at: r.opt_i64(11)?,
+        review_comment: r.text(12)?,
+        execute_after: r.opt_i64(13)?,
+        result_txn_id: r.opt_i64(14)?,
+        result_key: r.text(15)?,
+        merchant_id: r.text(16)?,
+        customer_consent: r.flag(17)?,
     })
 }
 
 /// Appends one back-office audit entry (actor `web:USERNAME`).
 fn audit(
-    tx: &Connection,
+    tx: &dyn Sql,
     head: &mut ChainHead,
     now: i64,
     actor: &str,
@@ -214,32 +216,32 @@ pub fn actor(username: &str) -> String {
     format!("web:{username}")
 }
 
-impl SqliteStore {
-    /// Creates the back-office tables if this store has none yet (idempotent).
-    pub fn ensure_backoffice_schema(&self) -> Result<(), StoreError> {
-        let version: Option<String> = self.read(|c| {
-            c.query_row(
-                "SELECT value FROM meta WHERE key = 'backoffice_schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
-        if version.and_then(|v| v.parse::<i64>().ok()) == Some(BACKOFFICE_SCHEMA_VERSION) {
+/// The back-office's records on any [`Store`] (SQLite or PostgreSQL): `use` this trait and
+/// call the methods on a `SqliteStore`, a `PgStore` or an `Arc<dyn Store>`.
+pub trait Backoffice: Store {
+    /// Creates the back-office tables if this store has none yet (idempotent; concurrent
+    /// callers on several nodes are ordered by the setup transaction's lock).
+    fn ensure_backoffice_schema(&self) -> Result<(), StoreError> {
+        if backoffice_version(self)? == Some(BACKOFFICE_SCHEMA_VERSION) {
             return Ok(());
         }
-        self.setup(|tx, _| {
-            tx.execute_batch(include_str!("migrate_backoffice.sql"))?;
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('backoffice_schema_version', ?1)",
-                [BACKOFFICE_SCHEMA_VERSION.to_string()],
+        let dialect = self.dialect();
+        setup(self, |tx, _| {
+            tx.exec_batch(match dialect {
+                Dialect::Sqlite => include_str!("migrate_backoffice.sql"),
+                Dialect::Postgres => include_str!("pg_backoffice.sql"),
+            })?;
+            tx.exec(
+                "INSERT INTO meta (key, value) VALUES ('backoffice_schema_version', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                p![BACKOFFICE_SCHEMA_VERSION.to_string().as_str()],
             )?;
             Ok(())
         })
     }
 
     /// Creates a back-office user with an argon2id password hash.
-    pub fn add_staff(
+    fn add_staff(
         &self,
         merchant: &MerchantId,
         username: &str,
@@ -247,6 +249,21 @@ impl SqliteStore {
         role: StaffRole,
         operator_no: Option<OperatorNo>,
         password: &str,
+    ) -> Result<i64, StoreError> {
+        let hash = crate::auth::hash_password(password);
+        self.add_staff_hashed(merchant, username, name, role, operator_no, &hash)
+    }
+
+    /// Creates a back-office user with a password hash made by the caller (argon2id in
+    /// production; tests pass a memoized one).
+    fn add_staff_hashed(
+        &self,
+        merchant: &MerchantId,
+        username: &str,
+        name: &str,
+        role: StaffRole,
+        operator_no: Option<OperatorNo>,
+        hash: &str,
     ) -> Result<i64, StoreError> {
         if username.is_empty()
             || username.len() > 64
@@ -257,27 +274,45 @@ impl SqliteStore {
             return Err(StoreError::Invalid(format!("username {username:?}")));
         }
         self.ensure_backoffice_schema()?;
+        let taken = || StoreError::Invalid(format!("username {username:?} is taken"));
         if self.staff_secret(username)?.is_some() {
-            return Err(StoreError::Invalid(format!(
-                "username {username:?} is taken"
-            )));
+            return Err(taken());
         }
-        let hash = crate::auth::hash_password(password);
         let now = micros(self.now());
-        self.setup(|tx, head| {
-            tx.execute(
-                "INSERT INTO staff (merchant_id, username, name, role, operator_no, password_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![merchant.as_str(), username, name, role.as_str(), operator_no.map(|o| o.to_string()), hash, now],
+        let op = operator_no.map(|o| o.to_string());
+        setup(self, |tx, head| {
+            // The name's UNIQUE constraint decides between two nodes adding it at once.
+            let id = tx
+                .row(
+                    "INSERT INTO staff (merchant_id, username, name, role, operator_no, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (username) DO NOTHING RETURNING id",
+                    p![merchant.as_str(), username, name, role.as_str(), op.as_ref(), hash, now],
+                    |r| r.i64(0),
+                )?
+                .ok_or_else(taken)?;
+            audit(
+                tx,
+                head,
+                now,
+                "admin",
+                [
+                    "staff.add",
+                    &format!("staff:{username}"),
+                    role.as_str(),
+                    "ok",
+                ],
             )?;
-            let id = tx.last_insert_rowid();
-            audit(tx, head, now, "admin", ["staff.add", &format!("staff:{username}"), role.as_str(), "ok"])?;
             Ok(id)
         })
     }
 
     /// Seeds the demo back-office users ([`DEMO_STAFF`]) for the demo merchant.
-    pub fn seed_backoffice_demo(&self) -> Result<(), StoreError> {
+    fn seed_backoffice_demo(&self) -> Result<(), StoreError> {
+        self.seed_backoffice_demo_with(&crate::auth::hash_password)
+    }
+
+    /// [`Backoffice::seed_backoffice_demo`] with the password hashes made by `hash`.
+    fn seed_backoffice_demo_with(&self, hash: &dyn Fn(&str) -> String) -> Result<(), StoreError> {
         let merchant = MerchantId::parse(crate::admin::DEMO_MERCHANT)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         for (username, password, role, name, op) in DEMO_STAFF {
@@ -286,52 +321,50 @@ impl SqliteStore {
                 .map(OperatorNo::parse)
                 .transpose()
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            self.add_staff(&merchant, username, name, role, op, password)?;
+            self.add_staff_hashed(&merchant, username, name, role, op, &hash(password))?;
         }
         Ok(())
     }
 
     /// A user with secret and lock state, by login name.
-    pub fn staff_secret(&self, username: &str) -> Result<Option<StaffSecret>, StoreError> {
-        self.read(|c| {
-            c.query_row(
+    fn staff_secret(&self, username: &str) -> Result<Option<StaffSecret>, StoreError> {
+        read(self, |c| {
+            c.row(
                 &format!("SELECT {STAFF_COLUMNS}, password_hash, failures, locked_until, totp_secret, totp_last_step FROM staff WHERE username = ?1"),
-                [username],
+                p![username],
                 |r| {
                     Ok(StaffSecret {
                         user: staff_from_row(r)?,
-                        password_hash: r.get(6)?,
+                        password_hash: r.text(6)?,
                         login: LoginState {
-                            failures: r.get(7)?,
-                            locked_until: r.get::<_, Option<i64>>(8)?.map(ts),
+                            failures: r.u32(7)?,
+                            locked_until: r.opt_i64(8)?.map(ts),
                         },
-                        totp_secret: r.get(9)?,
-                        totp_last_step: r.get(10)?,
+                        totp_secret: r.opt_text(9)?,
+                        totp_last_step: r.i64(10)?,
                     })
                 },
             )
-            .optional()
         })
     }
 
     /// All users of a merchant.
-    pub fn staff_list(&self, merchant: &MerchantId) -> Result<Vec<StaffUser>, StoreError> {
-        self.read(|c| {
-            c.prepare(&format!(
-                "SELECT {STAFF_COLUMNS} FROM staff WHERE merchant_id = ?1 ORDER BY id"
-            ))?
-            .query_map([merchant.as_str()], staff_from_row)?
-            .collect()
+    fn staff_list(&self, merchant: &MerchantId) -> Result<Vec<StaffUser>, StoreError> {
+        read(self, |c| {
+            c.rows(
+                &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE merchant_id = ?1 ORDER BY id"),
+                p![merchant.as_str()],
+                staff_from_row,
+            )
         })
     }
 
     /// The counter operator a user books as.
-    pub fn staff_operator(&self, id: i64) -> Result<Option<OperatorNo>, StoreError> {
-        let op: Option<Option<String>> = self.read(|c| {
-            c.query_row("SELECT operator_no FROM staff WHERE id = ?1", [id], |r| {
-                r.get(0)
+    fn staff_operator(&self, id: i64) -> Result<Option<OperatorNo>, StoreError> {
+        let op = read(self, |c| {
+            c.row("SELECT operator_no FROM staff WHERE id = ?1", p![id], |r| {
+                r.opt_text(0)
             })
-            .optional()
         })?;
         op.flatten()
             .map(|o| OperatorNo::parse(&o).map_err(|e| StoreError::Sqlite(e.to_string())))
@@ -340,17 +373,17 @@ impl SqliteStore {
 
     /// Records a login outcome: a failure counts towards the lockout and is audited; a
     /// success after failures resets the count. `state` is the new state the core decided.
-    pub fn record_staff_login(
+    fn record_staff_login(
         &self,
         user: &StaffUser,
         state: LoginState,
         outcome: &str,
     ) -> Result<(), StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, head| {
-            tx.execute(
+        setup(self, |tx, head| {
+            tx.exec(
                 "UPDATE staff SET failures = ?1, locked_until = ?2 WHERE id = ?3",
-                params![state.failures, state.locked_until.map(micros), user.id],
+                p![state.failures, state.locked_until.map(micros), user.id],
             )?;
             if outcome != "ok" {
                 audit(
@@ -367,7 +400,7 @@ impl SqliteStore {
 
     /// Audits an event that changes nothing else (a refused request, a login for an unknown
     /// name, a logout).
-    pub fn record_staff_event(
+    fn record_staff_event(
         &self,
         actor_name: &str,
         action: &str,
@@ -375,7 +408,7 @@ impl SqliteStore {
         outcome: &str,
     ) -> Result<(), StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, head| {
+        setup(self, |tx, head| {
             audit(
                 tx,
                 head,
@@ -388,7 +421,7 @@ impl SqliteStore {
 
     /// Stores a new session (the caller keeps the secret; only its hash is stored).
     /// `mfa_pending`: an admin who still has to enrol TOTP; the session opens nothing else.
-    pub fn create_session(
+    fn create_session(
         &self,
         staff_id: i64,
         token_hash: &str,
@@ -397,47 +430,45 @@ impl SqliteStore {
         mfa_pending: bool,
     ) -> Result<(), StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, _| {
+        setup(self, |tx, _| {
             // Expired sessions are swept here, so the table does not grow without bound.
-            tx.execute("DELETE FROM staff_sessions WHERE expires_at <= ?1", [now])?;
-            tx.execute(
+            tx.exec("DELETE FROM staff_sessions WHERE expires_at <= ?1", p![now])?;
+            tx.exec(
                 "INSERT INTO staff_sessions (token_hash, staff_id, csrf, created_at, expires_at, mfa_pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![token_hash, staff_id, csrf, now, micros(expires_at), mfa_pending],
+                p![token_hash, staff_id, csrf, now, micros(expires_at), mfa_pending],
             )?;
             Ok(())
         })
     }
 
     /// A live session: its user, CSRF token, and whether TOTP enrolment is still pending.
-    pub fn session(&self, token_hash: &str) -> Result<Option<LiveSession>, StoreError> {
+    fn session(&self, token_hash: &str) -> Result<Option<LiveSession>, StoreError> {
         let now = micros(self.now());
-        self.read(|c| {
-            c.query_row(
+        read(self, |c| {
+            c.row(
                 &format!(
-                    "SELECT {}, x.csrf, x.mfa_pending, x.totp_pending_secret FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
-                     WHERE x.token_hash = ?1 AND x.expires_at > ?2",
-                    STAFF_COLUMNS_S
+                    "SELECT {STAFF_COLUMNS_S}, x.csrf, x.mfa_pending, x.totp_pending_secret FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
+                     WHERE x.token_hash = ?1 AND x.expires_at > ?2"
                 ),
-                params![token_hash, now],
+                p![token_hash, now],
                 |r| {
                     Ok(LiveSession {
                         user: staff_from_row(r)?,
-                        csrf: r.get(6)?,
-                        mfa_pending: r.get(7)?,
-                        totp_offered: r.get(8)?,
+                        csrf: r.text(6)?,
+                        mfa_pending: r.flag(7)?,
+                        totp_offered: r.opt_text(8)?,
                     })
                 },
             )
-            .optional()
         })
     }
 
     /// Remembers the TOTP secret offered to a session for enrolment.
-    pub fn offer_totp(&self, token_hash: &str, secret: &str) -> Result<(), StoreError> {
-        self.setup(|tx, _| {
-            tx.execute(
+    fn offer_totp(&self, token_hash: &str, secret: &str) -> Result<(), StoreError> {
+        setup(self, |tx, _| {
+            tx.exec(
                 "UPDATE staff_sessions SET totp_pending_secret = ?1 WHERE token_hash = ?2",
-                params![secret, token_hash],
+                p![secret, token_hash],
             )?;
             Ok(())
         })
@@ -445,7 +476,7 @@ impl SqliteStore {
 
     /// Enrols the offered secret (its first code was right): the user's logins need it from
     /// now on, and this session is complete.
-    pub fn enrol_totp(
+    fn enrol_totp(
         &self,
         user: &StaffUser,
         token_hash: &str,
@@ -453,105 +484,121 @@ impl SqliteStore {
         step: i64,
     ) -> Result<(), StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, head| {
-            tx.execute(
+        setup(self, |tx, head| {
+            tx.exec(
                 "UPDATE staff SET totp_secret = ?1, totp_last_step = ?2 WHERE id = ?3",
-                params![secret, step, user.id],
+                p![secret, step, user.id],
             )?;
-            tx.execute(
+            tx.exec(
                 "UPDATE staff_sessions SET mfa_pending = 0, totp_pending_secret = NULL WHERE token_hash = ?1",
-                [token_hash],
+                p![token_hash],
             )?;
-            audit(tx, head, now, &actor(&user.username), ["totp.enrol", &format!("staff:{}", user.username), "", "ok"])
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                ["totp.enrol", &format!("staff:{}", user.username), "", "ok"],
+            )
         })
     }
 
     /// Uses a TOTP step once: false when it (or a later one) was already used (a replayed
-    /// code).
-    pub fn use_totp_step(&self, staff_id: i64, step: i64) -> Result<bool, StoreError> {
-        self.setup(|tx, _| {
-            let n = tx.execute(
+    /// code). One conditional `UPDATE`: of two nodes checking the same code at once, one
+    /// wins.
+    fn use_totp_step(&self, staff_id: i64, step: i64) -> Result<bool, StoreError> {
+        setup(self, |tx, _| {
+            let n = tx.exec(
                 "UPDATE staff SET totp_last_step = ?1 WHERE id = ?2 AND totp_last_step < ?1",
-                params![step, staff_id],
+                p![step, staff_id],
             )?;
             Ok(n > 0)
         })
     }
 
     /// Ends a session.
-    pub fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        self.setup(|tx, _| {
-            tx.execute(
+    fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        setup(self, |tx, _| {
+            tx.exec(
                 "DELETE FROM staff_sessions WHERE token_hash = ?1",
-                [token_hash],
+                p![token_hash],
             )?;
             Ok(())
         })
     }
 
     /// Stores a new API token for an app; returns its id.
-    pub fn create_token(
+    fn create_token(
         &self,
         user: &StaffUser,
         name: &str,
         token_hash: &str,
     ) -> Result<i64, StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, head| {
-            tx.execute(
+        setup(self, |tx, head| {
+            let id = tx.insert_id(
                 "INSERT INTO staff_tokens (token_hash, staff_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![token_hash, user.id, name, now],
+                p![token_hash, user.id, name, now],
             )?;
-            let id = tx.last_insert_rowid();
-            audit(tx, head, now, &actor(&user.username), ["token.create", &format!("token:{id}"), name, "ok"])?;
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                ["token.create", &format!("token:{id}"), name, "ok"],
+            )?;
             Ok(id)
         })
     }
 
     /// The user of a live (not revoked) API token.
-    pub fn token_user(&self, token_hash: &str) -> Result<Option<StaffUser>, StoreError> {
-        self.read(|c| {
-            c.query_row(
+    fn token_user(&self, token_hash: &str) -> Result<Option<StaffUser>, StoreError> {
+        read(self, |c| {
+            c.row(
                 &format!(
-                    "SELECT {} FROM staff_tokens t JOIN staff s ON s.id = t.staff_id
-                     WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
-                    STAFF_COLUMNS_S
+                    "SELECT {STAFF_COLUMNS_S} FROM staff_tokens t JOIN staff s ON s.id = t.staff_id
+                     WHERE t.token_hash = ?1 AND t.revoked_at IS NULL"
                 ),
-                [token_hash],
+                p![token_hash],
                 staff_from_row,
             )
-            .optional()
         })
     }
 
     /// Revokes one of the user's tokens; false when there was no such live token.
-    pub fn revoke_token(&self, user: &StaffUser, id: i64) -> Result<bool, StoreError> {
+    fn revoke_token(&self, user: &StaffUser, id: i64) -> Result<bool, StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, head| {
-            let n = tx.execute(
+        setup(self, |tx, head| {
+            let n = tx.exec(
                 "UPDATE staff_tokens SET revoked_at = ?1 WHERE id = ?2 AND staff_id = ?3 AND revoked_at IS NULL",
-                params![now, id, user.id],
+                p![now, id, user.id],
             )?;
             if n > 0 {
-                audit(tx, head, now, &actor(&user.username), ["token.revoke", &format!("token:{id}"), "", "ok"])?;
+                audit(
+                    tx,
+                    head,
+                    now,
+                    &actor(&user.username),
+                    ["token.revoke", &format!("token:{id}"), "", "ok"],
+                )?;
             }
             Ok(n > 0)
         })
     }
 
     /// Stores a new request with the status the core decided, audited on the transaction.
-    pub fn create_request(&self, user: &StaffUser, r: &NewRequest) -> Result<i64, StoreError> {
+    fn create_request(&self, user: &StaffUser, r: &NewRequest) -> Result<i64, StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, head| {
-            tx.execute(
+        setup(self, |tx, head| {
+            let id = tx.insert_id(
                 "INSERT INTO review_requests (kind, txn_id, merchant_id, amount_fen, reason, submitted_by, submitted_at, status, execute_after, customer_consent)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
+                p![
                     r.kind.as_str(),
                     r.txn.0,
                     user.merchant_id.as_str(),
                     r.amount.fen(),
-                    r.reason,
+                    &r.reason,
                     user.id,
                     now,
                     r.status.as_str(),
@@ -559,74 +606,82 @@ impl SqliteStore {
                     r.customer_consent
                 ],
             )?;
-            let id = tx.last_insert_rowid();
             let action = format!("{}_request.submit", r.kind.as_str());
             let outcome = format!("request:{id} {}", r.status.as_str());
-            audit(tx, head, now, &actor(&user.username), [&action, &format!("txn:{}", r.txn.0), &r.reason, &outcome])?;
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                [&action, &format!("txn:{}", r.txn.0), &r.reason, &outcome],
+            )?;
             Ok(id)
         })
     }
 
     /// One request of the user's merchant.
-    pub fn request(
-        &self,
-        merchant: &MerchantId,
-        id: i64,
-    ) -> Result<Option<ReviewRequest>, StoreError> {
-        self.read(|c| {
-            c.query_row(
+    fn request(&self, merchant: &MerchantId, id: i64) -> Result<Option<ReviewRequest>, StoreError> {
+        read(self, |c| {
+            c.row(
                 &format!("{REQUEST_SELECT} WHERE q.id = ?1 AND q.merchant_id = ?2"),
-                params![id, merchant.as_str()],
+                p![id, merchant.as_str()],
                 request_from_row,
             )
-            .optional()
         })
     }
 
     /// Requests of a merchant, newest first; optionally one status or one transaction.
-    pub fn requests(
+    fn requests(
         &self,
         merchant: &MerchantId,
         status: Option<RequestStatus>,
         txn: Option<i64>,
         limit: u32,
     ) -> Result<Vec<ReviewRequest>, StoreError> {
-        self.read(|c| {
-            c.prepare(&format!(
-                "{REQUEST_SELECT} WHERE q.merchant_id = ?1 AND (?2 IS NULL OR q.status = ?2) AND (?3 IS NULL OR q.txn_id = ?3)
-                 ORDER BY q.id DESC LIMIT ?4"
-            ))?
-            .query_map(params![merchant.as_str(), status.map(|s| s.as_str()), txn, limit.min(REQUESTS_ROWS_MAX)], request_from_row)?
-            .collect()
+        read(self, |c| {
+            c.rows(
+                &format!(
+                    "{REQUEST_SELECT} WHERE q.merchant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR q.status = ?2)
+                     AND (CAST(?3 AS BIGINT) IS NULL OR q.txn_id = ?3) ORDER BY q.id DESC LIMIT ?4"
+                ),
+                p![merchant.as_str(), status.map(|s| s.as_str()), txn, limit.min(REQUESTS_ROWS_MAX)],
+                request_from_row,
+            )
         })
     }
 
     /// Approved requests whose grace window has passed (the executor's work list).
-    pub fn due_requests(&self, limit: u32) -> Result<Vec<ReviewRequest>, StoreError> {
+    fn due_requests(&self, limit: u32) -> Result<Vec<ReviewRequest>, StoreError> {
         let now = micros(self.now());
-        self.read(|c| {
-            c.prepare(&format!(
-                "{REQUEST_SELECT} WHERE q.status = 'approved' AND q.execute_after <= ?1 ORDER BY q.id LIMIT ?2"
-            ))?
-            .query_map(params![now, limit.min(REQUESTS_ROWS_MAX)], request_from_row)?
-            .collect()
+        read(self, |c| {
+            c.rows(
+                &format!(
+                    "{REQUEST_SELECT} WHERE q.status = 'approved' AND q.execute_after <= ?1 ORDER BY q.id LIMIT ?2"
+                ),
+                p![now, limit.min(REQUESTS_ROWS_MAX)],
+                request_from_row,
+            )
         })
     }
 
     /// Moves a request from `expected` to `next` status (review, cancel, undo, execution),
     /// audited on its transaction. Returns false when the request was no longer in
-    /// `expected` (someone else acted first): nothing is written then.
-    pub fn transition_request(&self, t: &Transition<'_>) -> Result<bool, StoreError> {
+    /// `expected` (someone else acted first, in this process or on another node): nothing is
+    /// written then. The `WHERE status = expected` of one `UPDATE` decides, so of two
+    /// concurrent moves exactly one changes the row.
+    fn transition_request(&self, t: &Transition<'_>) -> Result<bool, StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, head| {
-            let n = tx.execute(
+        setup(self, |tx, head| {
+            let n = tx.exec(
                 "UPDATE review_requests SET status = ?1,
-                    reviewed_by = COALESCE(?2, reviewed_by), reviewed_at = CASE WHEN ?2 IS NULL THEN reviewed_at ELSE ?3 END,
-                    review_comment = CASE WHEN ?2 IS NULL THEN review_comment ELSE ?4 END,
-                    execute_after = COALESCE(?5, execute_after), result_txn_id = COALESCE(?6, result_txn_id),
-                    result_key = CASE WHEN ?7 = '' THEN result_key ELSE ?7 END
+                    reviewed_by = COALESCE(CAST(?2 AS BIGINT), reviewed_by),
+                    reviewed_at = CASE WHEN CAST(?2 AS BIGINT) IS NULL THEN reviewed_at ELSE ?3 END,
+                    review_comment = CASE WHEN CAST(?2 AS BIGINT) IS NULL THEN review_comment ELSE CAST(?4 AS TEXT) END,
+                    execute_after = COALESCE(CAST(?5 AS BIGINT), execute_after),
+                    result_txn_id = COALESCE(CAST(?6 AS BIGINT), result_txn_id),
+                    result_key = CASE WHEN CAST(?7 AS TEXT) = '' THEN result_key ELSE CAST(?7 AS TEXT) END
                  WHERE id = ?8 AND status = ?9",
-                params![
+                p![
                     t.next.as_str(),
                     t.reviewer,
                     now,
@@ -647,16 +702,21 @@ impl SqliteStore {
                 head,
                 now,
                 &actor(t.actor),
-                [&action, &format!("txn:{}", t.request.txn_id), t.comment, &format!("request:{} {}", t.request.id, t.next.as_str())],
+                [
+                    &action,
+                    &format!("txn:{}", t.request.txn_id),
+                    t.comment,
+                    &format!("request:{} {}", t.request.id, t.next.as_str()),
+                ],
             )?;
             Ok(true)
         })
     }
 
     /// Audit entries about one transaction (its timeline), oldest first.
-    pub fn txn_audit(&self, id: TxnId) -> Result<Vec<AuditEntry>, StoreError> {
+    fn txn_audit(&self, id: TxnId) -> Result<Vec<AuditEntry>, StoreError> {
         let target = format!("txn:{}", id.0);
-        self.read_sql(|c| {
+        read(self, |c| {
             c.rows(
                 "SELECT seq, at, actor, action, target, reason, outcome, prev_hash, hash FROM audit
                  WHERE target = ?1 ORDER BY seq LIMIT ?2",
@@ -667,172 +727,204 @@ impl SqliteStore {
     }
 
     /// A merchant's batches, newest first, with their settlement totals once settled.
-    pub fn batches(&self, merchant: &MerchantId, limit: u32) -> Result<Vec<BatchRow>, StoreError> {
-        self.read(|c| {
-            c.prepare(
+    fn batches(&self, merchant: &MerchantId, limit: u32) -> Result<Vec<BatchRow>, StoreError> {
+        read(self, |c| {
+            c.rows(
                 "SELECT b.terminal_id, b.batch_no, b.opened_at, b.settled_at, b.settled_by, b.debit_fen, b.debit_count,
                         b.credit_fen, b.credit_count, b.reconciliation
                  FROM batches b JOIN terminals t ON t.id = b.terminal_id
                  WHERE t.merchant_id = ?1 ORDER BY b.id DESC LIMIT ?2",
-            )?
-            .query_map(params![merchant.as_str(), limit.min(REQUESTS_ROWS_MAX)], |r| {
-                Ok(BatchRow {
-                    terminal_id: r.get(0)?,
-                    batch_no: r.get(1)?,
-                    opened_at: r.get(2)?,
-                    settled_at: r.get(3)?,
-                    settled_by: r.get(4)?,
-                    debit_fen: r.get(5)?,
-                    debit_count: r.get(6)?,
-                    credit_fen: r.get(7)?,
-                    credit_count: r.get(8)?,
-                    reconciliation: r.get(9)?,
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// The payment channels and their state.
-    pub fn channels(&self) -> Result<Vec<ChannelRow>, StoreError> {
-        self.read(|c| {
-            c.prepare(
-                "SELECT id, enabled, changed_at, changed_by, reason FROM channels ORDER BY rowid",
-            )?
-            .query_map([], |r| {
-                Ok(ChannelRow {
-                    id: r.get(0)?,
-                    enabled: r.get(1)?,
-                    changed_at: r.get(2)?,
-                    changed_by: r.get(3)?,
-                    reason: r.get(4)?,
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// Whether a channel accepts new transactions (unknown channels do not).
-    pub fn channel_enabled(&self, id: &str) -> Result<bool, StoreError> {
-        let found: Option<bool> = self.read(|c| {
-            c.query_row("SELECT enabled FROM channels WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-        })?;
-        Ok(found.unwrap_or(false))
-    }
-
-    /// A merchant's live transactions through these methods whose batch is not settled yet.
-    pub fn unsettled_count(
-        &self,
-        merchant: &MerchantId,
-        methods: &[&str],
-    ) -> Result<u64, StoreError> {
-        if methods.is_empty() {
-            return Ok(0);
-        }
-        let marks = (0..methods.len())
-            .map(|i| format!("?{}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.read(|c| {
-            let merchant_id = merchant.as_str();
-            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&merchant_id];
-            for m in methods {
-                args.push(m);
-            }
-            c.query_row(
-                &format!(
-                    "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND settled = 0 AND training = 0
-                     AND status != 'declined' AND method IN ({marks})"
-                ),
-                args.as_slice(),
-                |r| r.get(0),
+                p![merchant.as_str(), limit.min(REQUESTS_ROWS_MAX)],
+                |r| {
+                    Ok(BatchRow {
+                        terminal_id: r.text(0)?,
+                        batch_no: r.u32(1)?,
+                        opened_at: r.i64(2)?,
+                        settled_at: r.opt_i64(3)?,
+                        settled_by: r.opt_text(4)?,
+                        debit_fen: r.opt_i64(5)?,
+                        debit_count: r.opt_i64(6)?,
+                        credit_fen: r.opt_i64(7)?,
+                        credit_count: r.opt_i64(8)?,
+                        reconciliation: r.opt_text(9)?,
+                    })
+                },
             )
         })
     }
 
-    /// Enables or disables a channel (the core decided it may), audited with the reason.
-    pub fn set_channel_enabled(
+    /// The payment channels and their state, in the order they were seeded.
+    fn channels(&self) -> Result<Vec<ChannelRow>, StoreError> {
+        read(self, |c| {
+            c.rows(
+                "SELECT id, enabled, changed_at, changed_by, reason FROM channels
+                 ORDER BY CASE id WHEN 'unionpay' THEN 0 WHEN 'alipay' THEN 1 WHEN 'wechat' THEN 2
+                 WHEN 'lakala' THEN 3 ELSE 4 END, id",
+                p![],
+                |r| {
+                    Ok(ChannelRow {
+                        id: r.text(0)?,
+                        enabled: r.flag(1)?,
+                        changed_at: r.opt_i64(2)?,
+                        changed_by: r.opt_text(3)?,
+                        reason: r.text(4)?,
+                    })
+                },
+            )
+        })
+    }
+
+    /// A merchant's live transactions through these methods whose batch is not settled yet.
+    fn unsettled_count(&self, merchant: &MerchantId, methods: &[&str]) -> Result<u64, StoreError> {
+        read(self, |c| unsettled_in(c, merchant, methods))
+    }
+
+    /// Enables or disables a channel, audited with the reason, when `decide` (the core's
+    /// `decide_channel_change`) still allows it with the unsettled count of `methods` taken
+    /// inside the same transaction, after the channel's row is locked: a sale booked since
+    /// the caller's first check is counted, and none slips in before the change commits (on
+    /// PostgreSQL the engine reads the row `FOR SHARE`). `Ok(Err(refusal))` writes nothing.
+    fn set_channel_enabled(
         &self,
         user: &StaffUser,
         id: &str,
         enabled: bool,
         reason: &str,
-    ) -> Result<bool, StoreError> {
+        methods: &[&str],
+        decide: &dyn Fn(u64) -> Result<(), BackOfficeRefused>,
+    ) -> Result<Result<bool, BackOfficeRefused>, StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, head| {
-            let n = tx.execute(
+        setup(self, |tx, head| {
+            let lock = tx.dialect().lock_rows();
+            tx.row(
+                &format!("SELECT enabled FROM channels WHERE id = ?1{lock}"),
+                p![id],
+                |r| r.flag(0),
+            )?;
+            if let Err(r) = decide(unsettled_in(tx, &user.merchant_id, methods)?) {
+                return Ok(Err(r));
+            }
+            let n = tx.exec(
                 "UPDATE channels SET enabled = ?1, changed_at = ?2, changed_by = ?3, reason = ?4 WHERE id = ?5",
-                params![enabled, now, user.username, reason, id],
+                p![enabled, now, &user.username, reason, id],
             )?;
             if n > 0 {
-                let action = if enabled { "channel.enable" } else { "channel.disable" };
-                audit(tx, head, now, &actor(&user.username), [action, &format!("channel:{id}"), reason, "ok"])?;
+                let action = if enabled {
+                    "channel.enable"
+                } else {
+                    "channel.disable"
+                };
+                audit(
+                    tx,
+                    head,
+                    now,
+                    &actor(&user.username),
+                    [action, &format!("channel:{id}"), reason, "ok"],
+                )?;
             }
-            Ok(n > 0)
+            Ok(Ok(n > 0))
         })
     }
 
-    /// Looks an `Idempotency-Key` up and, when new, reserves it for this request.
-    pub fn idem_begin(
+    /// Looks an `Idempotency-Key` up and, when new, reserves it for this request. The
+    /// reservation is one `INSERT … ON CONFLICT DO NOTHING` on the key's primary key: of two
+    /// requests with the same key (on any nodes), exactly one reserves it.
+    fn idem_begin(
         &self,
         staff_id: i64,
         key: &str,
         request_hash: &str,
     ) -> Result<IdemStart, StoreError> {
         let now = micros(self.now());
-        self.setup(|tx, _| {
-            let found: Option<(String, Option<u16>, Option<String>)> = tx
-                .query_row(
-                    "SELECT request_hash, status, body FROM api_idempotency WHERE staff_id = ?1 AND key = ?2",
-                    params![staff_id, key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
+        setup(self, |tx, _| {
+            let reserved = tx.exec(
+                "INSERT INTO api_idempotency (staff_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (staff_id, key) DO NOTHING",
+                p![staff_id, key, request_hash, now],
+            )?;
+            if reserved == 1 {
+                return Ok(IdemStart::New);
+            }
+            let found = tx.one(
+                "SELECT request_hash, status, body FROM api_idempotency WHERE staff_id = ?1 AND key = ?2",
+                p![staff_id, key],
+                |r| Ok((r.text(0)?, r.opt_i64(1)?, r.opt_text(2)?)),
+            )?;
             Ok(match found {
-                None => {
-                    tx.execute(
-                        "INSERT INTO api_idempotency (staff_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![staff_id, key, request_hash, now],
-                    )?;
-                    IdemStart::New
+                (hash, _, _) if hash != request_hash => IdemStart::Conflict,
+                (_, Some(status), Some(body)) => {
+                    let status = u16::try_from(status)
+                        .map_err(|_| StoreError::Sqlite(format!("idempotency status {status}")))?;
+                    IdemStart::Replay(status, body)
                 }
-                Some((hash, _, _)) if hash != request_hash => IdemStart::Conflict,
-                Some((_, Some(status), Some(body))) => IdemStart::Replay(status, body),
-                Some(_) => IdemStart::InFlight,
+                _ => IdemStart::InFlight,
             })
         })
     }
 
     /// Stores the response of a reserved key, for replays.
-    pub fn idem_finish(
+    fn idem_finish(
         &self,
         staff_id: i64,
         key: &str,
         status: u16,
         body: &str,
     ) -> Result<(), StoreError> {
-        self.setup(|tx, _| {
-            tx.execute(
+        setup(self, |tx, _| {
+            tx.exec(
                 "UPDATE api_idempotency SET status = ?1, body = ?2 WHERE staff_id = ?3 AND key = ?4",
-                params![status, body, staff_id, key],
+                p![i64::from(status), body, staff_id, key],
             )?;
             Ok(())
         })
     }
 
     /// Releases a reserved key whose request failed before anything was booked.
-    pub fn idem_abort(&self, staff_id: i64, key: &str) -> Result<(), StoreError> {
-        self.setup(|tx, _| {
-            tx.execute(
+    fn idem_abort(&self, staff_id: i64, key: &str) -> Result<(), StoreError> {
+        setup(self, |tx, _| {
+            tx.exec(
                 "DELETE FROM api_idempotency WHERE staff_id = ?1 AND key = ?2 AND status IS NULL",
-                params![staff_id, key],
+                p![staff_id, key],
             )?;
             Ok(())
         })
     }
+}
+
+impl<S: Store + ?Sized> Backoffice for S {}
+
+/// A merchant's live transactions through `methods` whose batch is not settled yet.
+fn unsettled_in(c: &dyn Sql, merchant: &MerchantId, methods: &[&str]) -> Result<u64, StoreError> {
+    if methods.is_empty() {
+        return Ok(0);
+    }
+    let marks = (0..methods.len())
+        .map(|i| format!("?{}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut args = vec![Value::Text(merchant.as_str())];
+    args.extend(methods.iter().map(|m| Value::Text(m)));
+    let n = c.one(
+        &format!(
+            "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND settled = 0 AND training = 0
+             AND status != 'declined' AND method IN ({marks})"
+        ),
+        &args,
+        |r| r.i64(0),
+    )?;
+    u64::try_from(n).map_err(|_| StoreError::Sqlite(format!("count {n}")))
+}
+
+/// The back-office schema version recorded in `meta`, `None` before the first migration.
+fn backoffice_version<S: Store + ?Sized>(store: &S) -> Result<Option<i64>, StoreError> {
+    let v = read(store, |c| {
+        c.row(
+            "SELECT value FROM meta WHERE key = 'backoffice_schema_version'",
+            p![],
+            |r| r.text(0),
+        )
+    })?;
+    Ok(v.and_then(|v| v.parse::<i64>().ok()))
 }
 
 /// A request's move from one status to the next.

@@ -11,6 +11,7 @@ use crate::rows::{TXN_COLUMNS, micros, ts, txn_from_row};
 use crate::sql::{Dialect, Sql, SqlExt};
 use jiff::Timestamp;
 use suanpan_core::auth::LoginState;
+use suanpan_core::backoffice::{Channel, decide_channel_open};
 use suanpan_core::refusal::{
     AccessRefused, CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused, VoidRefused,
 };
@@ -57,6 +58,8 @@ pub struct GroupCache {
     accounts: std::cell::RefCell<std::collections::HashMap<String, Account>>,
     /// Accounts changed in this group, written back by [`flush`].
     dirty_accounts: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    /// Whether the back-office tables (payment channels) exist, once looked up in this group.
+    backoffice: Option<bool>,
 }
 
 /// RRNs one `nextval` of PostgreSQL's `rrn_seq` reserves (its `INCREMENT BY`): a group of
@@ -798,6 +801,9 @@ fn purchase(
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
+    if let Some(refused) = channel_gate(ctx, &actor, kind.as_str(), method)? {
+        return Ok(refused);
+    }
     // Every adapter parses amounts, but the store does not trust that: a sale or pre-auth of
     // zero or less is refused here too.
     if kind != TxnKind::BalanceInquiry && !amount.is_positive() {
@@ -870,6 +876,57 @@ fn purchase(
         });
     }
     Ok(Reply::Txn(txn))
+}
+
+/// A payment channel switched off in the back-office refuses new money through it (12): sales,
+/// pre-auths, balance inquiries and completions, from terminals, the CLI and the API alike.
+fn channel_gate(
+    ctx: &mut Ctx<'_>,
+    actor: &str,
+    action: &str,
+    method: PaymentMethod,
+) -> Result<Option<Reply>, StoreError> {
+    let channel = Channel::of_method(method);
+    let has_backoffice = match ctx.cache.backoffice {
+        Some(known) => known,
+        None => {
+            let found = ctx
+                .conn
+                .row(
+                    "SELECT value FROM meta WHERE key = 'backoffice_schema_version'",
+                    p![],
+                    |r| r.text(0),
+                )?
+                .is_some();
+            ctx.cache.backoffice = Some(found);
+            found
+        }
+    };
+    // A store whose back-office tables were never created has no channel switched off.
+    let open = !has_backoffice || channel_open(ctx.conn, channel)?;
+    match decide_channel_open(channel, open) {
+        Ok(()) => Ok(None),
+        Err(r) => {
+            let target = format!("channel:{}", channel.as_str());
+            refuse(ctx, actor, action, &target, r).map(Some)
+        }
+    }
+}
+
+/// Whether a payment channel accepts new transactions; a channel the table does not know is
+/// closed. On PostgreSQL the row is read `FOR SHARE`: a disable waits for the purchases in
+/// flight.
+fn channel_open(c: &dyn Sql, channel: Channel) -> Result<bool, StoreError> {
+    let share = match c.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR SHARE",
+    };
+    Ok(c.row(
+        &format!("SELECT enabled FROM channels WHERE id = ?1{share}"),
+        p![channel.as_str()],
+        |r| r.flag(0),
+    )?
+    .unwrap_or(false))
 }
 
 /// Finds an original. By voucher: the terminal's most recent transaction with that voucher
@@ -1120,6 +1177,9 @@ fn complete(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: 
             CompletionRefused::OriginalNotFound,
         );
     };
+    if let Some(refused) = channel_gate(ctx, &actor, "completion", pre.method)? {
+        return Ok(refused);
+    }
     let target = format!("txn:{}", pre.id);
     let amount =
         match rules::decide_completion(&pre, &term.merchant_id, amount, ctx.policy, ctx.now) {

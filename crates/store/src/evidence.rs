@@ -2,15 +2,20 @@
 //! `DATA_DIR/evidence/<sha256>` (written to a temporary name, synced, renamed; the same bytes
 //! are stored once), with one row per upload joining the audit chain. There is no removal:
 //! evidence is kept at least as long as its transaction (retention).
+//!
+//! On either backend: the rows are in the store, the files in the folder the caller names
+//! (the node's data directory). With several PostgreSQL nodes that folder must be shared
+//! (docs/ARCHITECTURE.md, known gaps).
 
 use crate::backoffice::StaffUser;
 use crate::error::StoreError;
+use crate::p;
 use crate::rows::micros;
-use crate::sqlite::SqliteStore;
-use rusqlite::{OptionalExtension, params};
+use crate::sql::{SqlExt, SqlRow};
+use crate::{Store, read, setup};
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use suanpan_core::{MerchantId, TxnId};
 
 /// The folder of evidence files inside the data directory.
@@ -40,16 +45,16 @@ pub struct EvidenceRow {
 const SELECT: &str = "SELECT e.id, e.txn_id, e.sha256, e.content_type, e.size_bytes, e.filename, s.username, e.uploaded_at \
      FROM evidence e JOIN staff s ON s.id = e.uploaded_by";
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceRow> {
+fn from_row(r: &dyn SqlRow) -> Result<EvidenceRow, StoreError> {
     Ok(EvidenceRow {
-        id: r.get(0)?,
-        txn_id: r.get(1)?,
-        sha256: r.get(2)?,
-        content_type: r.get(3)?,
-        size_bytes: r.get(4)?,
-        filename: r.get(5)?,
-        uploaded_by: r.get(6)?,
-        uploaded_at: r.get(7)?,
+        id: r.i64(0)?,
+        txn_id: r.i64(1)?,
+        sha256: r.text(2)?,
+        content_type: r.text(3)?,
+        size_bytes: r.i64(4)?,
+        filename: r.text(5)?,
+        uploaded_by: r.text(6)?,
+        uploaded_at: r.i64(7)?,
     })
 }
 
@@ -57,26 +62,26 @@ fn io(e: std::io::Error) -> StoreError {
     StoreError::Sqlite(format!("evidence file: {e}"))
 }
 
-impl SqliteStore {
-    fn evidence_dir(&self) -> PathBuf {
-        self.path()
-            .parent()
-            .map(|d| d.join(EVIDENCE_DIR))
-            .unwrap_or_else(|| PathBuf::from(EVIDENCE_DIR))
-    }
+/// The evidence folder inside a data directory.
+pub fn evidence_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(EVIDENCE_DIR)
+}
 
-    /// The path of a stored file by its SHA-256 (hex, checked).
-    pub fn evidence_path(&self, sha256: &str) -> Result<PathBuf, StoreError> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::Invalid(format!("sha256 {sha256:?}")));
-        }
-        Ok(self.evidence_dir().join(sha256))
+/// The path of a stored file in the evidence folder `dir` by its SHA-256 (hex, checked).
+pub fn evidence_path(dir: &Path, sha256: &str) -> Result<PathBuf, StoreError> {
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::Invalid(format!("sha256 {sha256:?}")));
     }
+    Ok(dir.join(sha256))
+}
 
+/// Evidence on any [`Store`]; the files live in the evidence folder `dir` the caller names.
+pub trait Evidence: Store {
     /// Stores an upload whose type the caller has checked; the file is on disk (synced)
     /// before its row commits, so a row never points at nothing.
-    pub fn put_evidence(
+    fn put_evidence(
         &self,
+        dir: &Path,
         user: &StaffUser,
         txn: TxnId,
         content_type: &str,
@@ -84,9 +89,8 @@ impl SqliteStore {
         bytes: &[u8],
     ) -> Result<EvidenceRow, StoreError> {
         let sha = hex::encode(Sha256::digest(bytes));
-        let dir = self.evidence_dir();
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let path = self.evidence_path(&sha)?;
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let path = evidence_path(dir, &sha)?;
         if !path.exists() {
             let partial = dir.join(format!("{sha}.partial"));
             let mut f = std::fs::File::create(&partial).map_err(io)?;
@@ -96,13 +100,12 @@ impl SqliteStore {
         }
         let now = micros(self.now());
         let size = i64::try_from(bytes.len()).map_err(|_| StoreError::Invalid("size".into()))?;
-        let id = self.setup(|tx, head| {
-            tx.execute(
+        let id = setup(self, |tx, head| {
+            let id = tx.insert_id(
                 "INSERT INTO evidence (txn_id, merchant_id, sha256, content_type, size_bytes, filename, uploaded_by, uploaded_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![txn.0, user.merchant_id.as_str(), sha, content_type, size, filename, user.id, now],
+                p![txn.0, user.merchant_id.as_str(), &sha, content_type, size, filename, user.id, now],
             )?;
-            let id = tx.last_insert_rowid();
             head.append(
                 tx,
                 now,
@@ -121,27 +124,26 @@ impl SqliteStore {
     }
 
     /// One evidence row of a merchant.
-    pub fn evidence(
-        &self,
-        merchant: &MerchantId,
-        id: i64,
-    ) -> Result<Option<EvidenceRow>, StoreError> {
-        self.read(|c| {
-            c.query_row(
+    fn evidence(&self, merchant: &MerchantId, id: i64) -> Result<Option<EvidenceRow>, StoreError> {
+        read(self, |c| {
+            c.row(
                 &format!("{SELECT} WHERE e.id = ?1 AND e.merchant_id = ?2"),
-                params![id, merchant.as_str()],
+                p![id, merchant.as_str()],
                 from_row,
             )
-            .optional()
         })
     }
 
     /// A transaction's evidence, oldest first.
-    pub fn evidence_of(&self, txn: TxnId) -> Result<Vec<EvidenceRow>, StoreError> {
-        self.read(|c| {
-            c.prepare(&format!("{SELECT} WHERE e.txn_id = ?1 ORDER BY e.id"))?
-                .query_map([txn.0], from_row)?
-                .collect()
+    fn evidence_of(&self, txn: TxnId) -> Result<Vec<EvidenceRow>, StoreError> {
+        read(self, |c| {
+            c.rows(
+                &format!("{SELECT} WHERE e.txn_id = ?1 ORDER BY e.id"),
+                p![txn.0],
+                from_row,
+            )
         })
     }
 }
+
+impl<S: Store + ?Sized> Evidence for S {}

@@ -301,6 +301,9 @@ impl Sql for PgConn {
             .map_err(pg_err)?;
         PgRow(&row).i64(0)
     }
+    fn exec_batch(&self, sql: &str) -> Result<(), StoreError> {
+        self.batch(sql)
+    }
     fn each_row(
         &self,
         sql: &str,

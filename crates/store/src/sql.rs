@@ -121,6 +121,8 @@ pub trait Sql {
     fn exec(&self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError>;
     /// Runs an `INSERT` into a table with an `id` key; returns the new row's id.
     fn insert_id(&self, sql: &str, params: &[Value<'_>]) -> Result<i64, StoreError>;
+    /// Runs statements without parameters, separated by `;` (migrations).
+    fn exec_batch(&self, sql: &str) -> Result<(), StoreError>;
     /// Runs a query and hands each row to `each`, in order.
     fn each_row(
         &self,
@@ -227,6 +229,9 @@ impl Sql for rusqlite::Connection {
         self.exec(sql, params)?;
         Ok(self.last_insert_rowid())
     }
+    fn exec_batch(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.execute_batch(sql)?)
+    }
     fn each_row(
         &self,
         sql: &str,
@@ -252,6 +257,9 @@ impl Sql for rusqlite::Transaction<'_> {
     }
     fn insert_id(&self, sql: &str, params: &[Value<'_>]) -> Result<i64, StoreError> {
         Sql::insert_id(&**self, sql, params)
+    }
+    fn exec_batch(&self, sql: &str) -> Result<(), StoreError> {
+        Sql::exec_batch(&**self, sql)
     }
     fn each_row(
         &self,

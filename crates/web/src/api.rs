@@ -18,9 +18,10 @@ use suanpan_core::{
     Amount, Lang, OperatorNo, Pan, PaymentMethod, TerminalId, Transaction, TxnId, TxnKind,
     TxnStatus, VoucherNo,
 };
+use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backoffice::StaffUser;
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Instrument, Reply, SqliteStore, Store, TxnFilter, query};
+use suanpan_store::{Command, Instrument, Reply, Store, TxnFilter, query};
 
 /// Rows one page of the listing returns by default and at most.
 pub const PAGE_ROWS_DEFAULT: u32 = 50;
@@ -282,7 +283,7 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64) -> Result<TxnDet
             .map(|o| store.transaction(o))
             .transpose()?
             .flatten();
-        let children = store.read(|c| query::children(c, id))?;
+        let children = suanpan_store::read(&*store, |c| query::children_in(c, id))?;
         let requests = store.requests(&merchant, None, Some(id), 100)?;
         let mut audit = store.txn_audit(TxnId(id))?;
         for c in &children {
@@ -362,7 +363,7 @@ pub async fn receipt_text(
     };
     let t = load_txn(state, caller, id).await?;
     let store = state.store().clone();
-    let ctx = blocking(lang, move || receipt_context(&store, &t).map(|c| (c, t))).await?;
+    let ctx = blocking(lang, move || receipt_context(&*store, &t).map(|c| (c, t))).await?;
     let layout = suanpan_receipt::Layout {
         width,
         lang,
@@ -373,7 +374,7 @@ pub async fn receipt_text(
 }
 
 fn receipt_context(
-    store: &SqliteStore,
+    store: &dyn Store,
     t: &Transaction,
 ) -> Result<suanpan_receipt::ReceiptContext, suanpan_store::StoreError> {
     let original = t
@@ -382,7 +383,8 @@ fn receipt_context(
         .transpose()?
         .flatten();
     Ok(suanpan_receipt::ReceiptContext {
-        merchant_name: store.merchant_name(&t.merchant_id)?.unwrap_or_default(),
+        merchant_name: suanpan_store::admin::merchant_name(store, &t.merchant_id)?
+            .unwrap_or_default(),
         merchant_id: t.merchant_id.clone(),
         original_voucher: original.as_ref().map(|o| o.voucher_no),
         original_rrn: original.as_ref().and_then(|o| o.rrn.clone()),
@@ -624,12 +626,7 @@ async fn payment(
                     "original_id: the pre-authorization to complete",
                 ));
             };
-            // A completion goes through its pre-authorization's channel.
-            let store = state.store().clone();
-            let pre = blocking(lang, move || store.transaction(TxnId(original))).await?;
-            if let Some(pre) = pre.filter(|t| t.merchant_id == caller.user.merchant_id) {
-                crate::channels::check_open(state, lang, pre.method).await?;
-            }
+            // A disabled channel (of the pre-authorization) is refused by the engine.
             Command::Complete {
                 origin,
                 original: OriginalRef::Id(TxnId(original)),
@@ -638,7 +635,6 @@ async fn payment(
         }
         PaymentKind::Sale | PaymentKind::Preauth => {
             let (instrument, method, pin) = instrument(state, &p, lang)?;
-            crate::channels::check_open(state, lang, method).await?;
             let kind = if matches!(p.kind, PaymentKind::Sale) {
                 TxnKind::Sale
             } else {
@@ -744,7 +740,7 @@ async fn terminal_for(
     lang: Lang,
 ) -> Result<TerminalId, ApiError> {
     let store = state.store().clone();
-    let terminals = blocking(lang, move || store.terminals()).await?;
+    let terminals = blocking(lang, move || suanpan_store::admin::terminals(&*store)).await?;
     let mine = terminals
         .iter()
         .filter(|t| t.merchant_id == user.merchant_id.as_str() && t.enabled);
@@ -823,7 +819,7 @@ const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadshe
 
 /// One export, owned so it can run on the blocking pool.
 struct ExportJob {
-    store: std::sync::Arc<SqliteStore>,
+    store: std::sync::Arc<dyn Store>,
     filter: TxnFilter,
     zone: jiff::tz::TimeZone,
     lang: Lang,

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use suanpan_core::Lang;
 use suanpan_core::auth::LoginState;
 use suanpan_core::backoffice::Permission;
+use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backoffice::StaffUser;
 
 /// The session cookie.

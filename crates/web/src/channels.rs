@@ -1,7 +1,8 @@
 //! Payment channels (支付渠道): list, enable, disable. Changing one needs the admin's own
 //! password re-entered and a reason, and a channel with unsettled transactions cannot be
 //! disabled (`core::backoffice::decide_channel_change`). New payments through a disabled
-//! channel are refused with 12 (`decide_channel_open`).
+//! channel are refused with 12 by the store's engine (`decide_channel_open`), for the API,
+//! terminals and the CLI alike.
 
 use crate::auth::{Caller, blocking};
 use crate::error::ApiError;
@@ -12,8 +13,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use suanpan_core::Refusal;
 use suanpan_core::backoffice::{self, Channel, ChannelChange, Permission};
-use suanpan_core::{Lang, PaymentMethod, Refusal};
+use suanpan_store::backoffice::Backoffice;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -133,42 +135,68 @@ pub async fn set(
     })
     .await?;
     let reason = input.reason.trim().to_owned();
-    let change = ChannelChange {
-        role: caller.user.role,
-        enable,
-        reason: &reason,
-        password_ok,
-        unsettled,
-    };
-    if let Err(r) = backoffice::decide_channel_change(&change) {
-        let (store, who, key) = (state.store().clone(), caller.user.username.clone(), r.key());
-        let action = if enable {
-            "channel.enable"
-        } else {
-            "channel.disable"
-        };
-        let target = format!("channel:{}", channel.as_str());
-        blocking(lang, move || {
-            store.record_staff_event(&who, action, &target, &format!("refused:{key}"))
+    let role = caller.user.role;
+    let decide = move |reason: &str, unsettled: u64| {
+        backoffice::decide_channel_change(&ChannelChange {
+            role,
+            enable,
+            reason,
+            password_ok,
+            unsettled,
         })
-        .await?;
-        let status = match r {
-            backoffice::BackOfficeRefused::NotPermitted { .. } => StatusCode::FORBIDDEN,
-            backoffice::BackOfficeRefused::ChannelUnsettled { .. } => StatusCode::CONFLICT,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        return Err(ApiError::refusal(status, lang, &r));
+    };
+    if let Err(r) = decide(&reason, unsettled) {
+        return Err(refuse(state, caller, channel, enable, r).await);
     }
+    // Decided again inside the store's transaction, with the count taken under the channel's
+    // row lock: a sale booked since the first look is counted.
     let (store, user) = (state.store().clone(), caller.user.clone());
-    blocking(lang, move || {
-        store.set_channel_enabled(&user, channel.as_str(), enable, &reason)
+    let done = blocking(lang, move || {
+        let names: Vec<&str> = channel.methods().iter().map(|m| m.as_str()).collect();
+        store.set_channel_enabled(&user, channel.as_str(), enable, &reason, &names, &|n| {
+            decide(&reason, n)
+        })
     })
     .await?;
+    if let Err(r) = done {
+        return Err(refuse(state, caller, channel, enable, r).await);
+    }
     channels(state, caller)
         .await?
         .into_iter()
         .find(|c| c.id == channel.as_str())
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
+}
+
+/// Audits a refused channel change and answers it (403 not permitted, 409 unsettled, else 422).
+async fn refuse(
+    state: &AppState,
+    caller: &Caller,
+    channel: Channel,
+    enable: bool,
+    r: backoffice::BackOfficeRefused,
+) -> ApiError {
+    let lang = caller.lang;
+    let (store, who, key) = (state.store().clone(), caller.user.username.clone(), r.key());
+    let action = if enable {
+        "channel.enable"
+    } else {
+        "channel.disable"
+    };
+    let target = format!("channel:{}", channel.as_str());
+    let audited = blocking(lang, move || {
+        store.record_staff_event(&who, action, &target, &format!("refused:{key}"))
+    })
+    .await;
+    if let Err(e) = audited {
+        return e;
+    }
+    let status = match r {
+        backoffice::BackOfficeRefused::NotPermitted { .. } => StatusCode::FORBIDDEN,
+        backoffice::BackOfficeRefused::ChannelUnsettled { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::refusal(status, lang, &r)
 }
 
 /// Enables (`enable`) or disables (`disable`) a channel (admins; password and reason).
@@ -194,17 +222,4 @@ pub async fn change(
         }
     };
     Ok(Json(set(&state, &caller, &id, enable, body.value).await?))
-}
-
-/// Refuses (12) a new payment through a disabled channel.
-pub async fn check_open(
-    state: &AppState,
-    lang: Lang,
-    method: PaymentMethod,
-) -> Result<(), ApiError> {
-    let channel = Channel::of_method(method);
-    let store = state.store().clone();
-    let enabled = blocking(lang, move || store.channel_enabled(channel.as_str())).await?;
-    backoffice::decide_channel_open(channel, enabled)
-        .map_err(|r| ApiError::refusal(StatusCode::UNPROCESSABLE_ENTITY, lang, &r))
 }

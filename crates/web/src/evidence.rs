@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use suanpan_core::backoffice::Permission;
 use suanpan_core::{Lang, TxnId};
+use suanpan_store::evidence::Evidence;
 use suanpan_store::evidence::EvidenceRow;
 
 /// The types accepted, each with the magic bytes that prove it.
@@ -235,8 +236,9 @@ pub async fn store_upload(
         ));
     }
     let (store, user) = (state.store().clone(), caller.user.clone());
+    let dir = state.evidence_dir().to_owned();
     let row = blocking(lang, move || {
-        store.put_evidence(&user, t.id, &up.content_type, &up.filename, &up.bytes)
+        store.put_evidence(&dir, &user, t.id, &up.content_type, &up.filename, &up.bytes)
     })
     .await?;
     Ok(EvidenceView::of(&row, state.store().policy()))
@@ -322,11 +324,11 @@ pub async fn download(
         return Ok(r);
     };
     let (start, end) = want.unwrap_or((0, size.saturating_sub(1)));
-    let store = state.store().clone();
+    let dir = state.evidence_dir().to_owned();
     let sha = row.sha256.clone();
     let bytes = blocking(lang, move || {
         use std::io::{Read, Seek, SeekFrom};
-        let path = store.evidence_path(&sha)?;
+        let path = suanpan_store::evidence::evidence_path(&dir, &sha)?;
         let io =
             |e: std::io::Error| suanpan_store::StoreError::Sqlite(format!("evidence file: {e}"));
         let mut f = std::fs::File::open(path).map_err(io)?;

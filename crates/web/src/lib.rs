@@ -29,8 +29,10 @@ pub use state::{AppState, WebConfig};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
-use suanpan_store::{Fingerprinter, SqliteStore};
+use suanpan_store::backoffice::Backoffice;
+use suanpan_store::{Fingerprinter, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -120,12 +122,15 @@ async fn secure_cookies(mut resp: axum::response::Response) -> axum::response::R
     resp
 }
 
-/// Binds `cfg.http` and serves the back-office (over TLS when `tls_cert`/`tls_key` are set);
-/// also starts the executor that runs approved requests once their grace window has passed.
+/// Binds `cfg.http` and serves the back-office on either backend (over TLS when
+/// `tls_cert`/`tls_key` are set); also starts the executor that runs approved requests once
+/// their grace window has passed. `data_dir` is the node's data directory (evidence files,
+/// unless `cfg.evidence_dir` names another folder).
 pub async fn start(
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     fingerprinter: Fingerprinter,
     mut cfg: WebConfig,
+    data_dir: &Path,
     extra: Router,
 ) -> anyhow::Result<WebRunning> {
     use anyhow::Context;
@@ -141,7 +146,7 @@ pub async fn start(
         .with_context(|| format!("binding the back-office HTTP address {}", cfg.http))?;
     let addr = listener.local_addr()?;
     let secure = cfg.secure_cookies;
-    let state = AppState::new(store, fingerprinter, cfg);
+    let state = AppState::new(store, fingerprinter, cfg, data_dir);
     let executor = tokio::spawn(review::executor_loop(state.clone()));
     let mut app = router(state, extra);
     if secure {

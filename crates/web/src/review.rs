@@ -21,9 +21,10 @@ use suanpan_core::backoffice::{
 };
 use suanpan_core::rules::{self, RefundRequest, VoidRequest};
 use suanpan_core::{Amount, Lang, OperatorNo, Refusal, Transaction, TxnId, TxnKind};
+use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backoffice::{NewRequest, ReviewRequest, Transition};
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Reply, Store};
+use suanpan_store::{Command, Reply};
 
 /// Requests the executor runs per pass at most.
 const EXECUTOR_BATCH_MAX: u32 = 50;

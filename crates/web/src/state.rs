@@ -2,9 +2,10 @@
 //! rate limiter (memory only).
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use suanpan_store::{Fingerprinter, SqliteStore};
+use suanpan_store::{Fingerprinter, Store};
 
 /// Default HTTP address of the back-office.
 pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:8080";
@@ -39,6 +40,9 @@ pub struct WebConfig {
     /// PEM private key of `tls_cert`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Where evidence files are kept (default: `evidence/` in the data directory). Nodes
+    /// sharing one PostgreSQL database must name one shared folder here.
+    pub evidence_dir: Option<PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -53,6 +57,7 @@ impl Default for WebConfig {
             executor_interval_ms: 1_000,
             tls_cert: None,
             tls_key: None,
+            evidence_dir: None,
         }
     }
 }
@@ -62,27 +67,43 @@ impl Default for WebConfig {
 pub struct AppState(Arc<Inner>);
 
 struct Inner {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     fingerprinter: Fingerprinter,
     cfg: WebConfig,
+    evidence_dir: PathBuf,
     limiter: Mutex<HashMap<String, (Instant, u32)>>,
     executor: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
-    /// Builds the state.
-    pub fn new(store: Arc<SqliteStore>, fingerprinter: Fingerprinter, cfg: WebConfig) -> AppState {
+    /// Builds the state; evidence files go to `cfg.evidence_dir`, else `evidence/` in
+    /// `data_dir`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        fingerprinter: Fingerprinter,
+        cfg: WebConfig,
+        data_dir: &Path,
+    ) -> AppState {
+        let evidence_dir = cfg
+            .evidence_dir
+            .clone()
+            .unwrap_or_else(|| suanpan_store::evidence::evidence_dir(data_dir));
         AppState(Arc::new(Inner {
             store,
             fingerprinter,
             cfg,
+            evidence_dir,
             limiter: Mutex::new(HashMap::new()),
             executor: tokio::sync::Mutex::new(()),
         }))
     }
     /// The store.
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.0.store
+    }
+    /// The folder of evidence files.
+    pub fn evidence_dir(&self) -> &Path {
+        &self.0.evidence_dir
     }
     /// The PAN fingerprinter.
     pub fn fingerprinter(&self) -> &Fingerprinter {

@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use std::net::SocketAddr;
 use suanpan_core::backoffice::{Permission, RequestStatus, StaffRole};
 use suanpan_core::{Amount, Lang, TxnKind, TxnStatus};
+use suanpan_store::backoffice::Backoffice;
 
 /// The login form's double-submit cookie (there is no session yet to hold a CSRF token).
 const LOGIN_CSRF_COOKIE: &str = "sp_login";
@@ -403,7 +404,6 @@ async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPa
     };
     let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
     let (rows, pending) = blocking(lang, move || {
-        use suanpan_store::Store;
         let rows = store.transactions(&filter)?;
         let pending = store
             .requests(&merchant, Some(RequestStatus::Pending), None, 500)?

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use suanpan_core::backoffice::{self, Permission, StaffRole};
 use suanpan_core::{OperatorNo, Refusal};
+use suanpan_store::backoffice::Backoffice;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new().route("/api/v1/users", get(list).post(create))

@@ -151,6 +151,7 @@ fn a_certificate_without_a_key_is_refused() {
             tls_cert: Some(cert),
             ..WebConfig::default()
         },
+        dir.path(),
         axum::Router::new(),
     ));
     let Err(e) = r else {

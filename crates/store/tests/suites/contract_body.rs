@@ -6,7 +6,7 @@ use suanpan_core::{
     TxnStatus, VoucherNo,
 };
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Reply, TxnFilter};
+use suanpan_store::{Command, Reply, Store, TxnFilter};
 
 const APPROVE: &str = "approve";
 
@@ -1256,4 +1256,144 @@ fn the_database_refuses_a_second_void_and_an_over_refund_by_itself() {
         before.txns.len() + 1,
         "only the new sale was added"
     );
+}
+
+// --- payment channels -------------------------------------------------------------------------
+
+#[test]
+fn disabled_channel_refuses_purchases_and_completions_with_12() {
+    // Goal: a channel switched off in the back-office refuses new money through it — a sale,
+    // a wallet sale, the completion of an earlier pre-auth — with 12, one audit entry each and
+    // nothing else changed; other channels go on; switched on again, the sale goes through.
+    use suanpan_core::backoffice::BackOfficeRefused;
+    use suanpan_store::backoffice::{Backoffice, StaffUser};
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let pre = approved(h.preauth(5_000, APPROVE));
+    h.store.ensure_backoffice_schema().expect("back-office tables");
+    let admin = StaffUser {
+        id: 0,
+        merchant_id: merchant(),
+        username: "admin".into(),
+        name: "管理员".into(),
+        role: suanpan_core::backoffice::StaffRole::Admin,
+        operator_no: None,
+    };
+    let set = |channel: &str, on: bool| {
+        let done = h.store.set_channel_enabled(&admin, channel, on, "测试", &[], &|_| Ok(()));
+        assert_eq!(done.expect("set"), Ok(true));
+    };
+    // With the pre-auth unsettled, the rule (asked with the count taken inside the change's
+    // transaction) refuses, and nothing changes.
+    let rule = |n: u64| {
+        if n == 0 {
+            Ok(())
+        } else {
+            Err(BackOfficeRefused::ChannelUnsettled { count: n })
+        }
+    };
+    let before = h.snapshot();
+    let methods = suanpan_core::backoffice::Channel::Unionpay.methods();
+    let names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+    let refused = h.store.set_channel_enabled(&admin, "unionpay", false, "测试", &names, &rule);
+    assert_eq!(
+        refused.expect("set"),
+        Err(BackOfficeRefused::ChannelUnsettled { count: 1 })
+    );
+    assert_eq!(h.snapshot(), before, "a refused change writes nothing");
+    set("unionpay", false);
+    let before = h.snapshot();
+    let r = h.assert_refused(&before, h.sale(1_000, APPROVE), "backoffice.channel_disabled");
+    assert_eq!(r.response_code(), ResponseCode::InvalidTransaction);
+    assert_eq!(r.response_code().code(), "12");
+    let before = h.snapshot();
+    h.assert_refused(
+        &before,
+        h.complete(&rrn(&pre), 5_000),
+        "backoffice.channel_disabled",
+    );
+    approved(h.wallet_sale(700, 0));
+    set("alipay", false);
+    let before = h.snapshot();
+    h.assert_refused(&before, h.wallet_sale(700, 0), "backoffice.channel_disabled");
+    set("unionpay", true);
+    approved(h.sale(1_000, APPROVE));
+    approved(h.complete(&rrn(&pre), 5_000));
+}
+
+// --- back-office conditional changes -----------------------------------------------------------
+
+/// Runs `f` on both stores at once (released together by a barrier); returns both results.
+fn at_once<T: Send>(a: &dyn Store, b: &dyn Store, f: impl Fn(&dyn Store) -> T + Sync) -> (T, T) {
+    let gate = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        let one = s.spawn(|| {
+            gate.wait();
+            f(a)
+        });
+        let two = s.spawn(|| {
+            gate.wait();
+            f(b)
+        });
+        (one.join().expect("first"), two.join().expect("second"))
+    })
+}
+
+#[test]
+fn backoffice_conditional_changes_win_once_across_stores() {
+    // Goal: two stores on one database (two nodes on PostgreSQL, two handles on SQLite) racing
+    // the same TOTP step, the same idempotency key and the same request's approval: each
+    // time exactly one wins, and the loser sees what the winner wrote.
+    use suanpan_core::backoffice::{RequestKind, RequestStatus, StaffRole};
+    use suanpan_store::backoffice::{Backoffice, IdemStart, NewRequest, Transition};
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let other = h.open_another();
+    let (a, b) = (&*h.store, &*other);
+    a.ensure_backoffice_schema().expect("back-office tables");
+    let add = |name: &str, role: StaffRole, no: &str| {
+        a.add_staff_hashed(&merchant(), name, name, role, Some(op(no)), "not-a-real-hash")
+            .expect("add staff")
+    };
+    let cashier = add("cashier", StaffRole::Cashier, "01");
+    let supervisor = add("supervisor", StaffRole::Supervisor, "00");
+    for step in 1..=10 {
+        let (x, y) = at_once(a, b, |s| s.use_totp_step(supervisor, step).expect("step"));
+        assert!(x ^ y, "step {step} used once: {x} {y}");
+    }
+    for i in 0..10 {
+        let key = format!("key-{i}");
+        let (x, y) = at_once(a, b, |s| s.idem_begin(cashier, &key, "hash").expect("begin"));
+        let mut got = [x, y];
+        got.sort_by_key(|g| g != &IdemStart::New);
+        assert_eq!(got, [IdemStart::New, IdemStart::InFlight], "{key}");
+    }
+    let user = a.staff_secret("cashier").expect("read").expect("cashier").user;
+    let reviewer = a.staff_secret("supervisor").expect("read").expect("sup").user;
+    for fen in 1..=5 {
+        let sale = approved(h.sale(fen, APPROVE));
+        let new = NewRequest {
+            kind: RequestKind::Void,
+            txn: sale.id,
+            amount: sale.amount,
+            reason: "顾客要求".into(),
+            customer_consent: true,
+            status: RequestStatus::Pending,
+        };
+        let id = a.create_request(&user, &new).expect("request");
+        let q = a.request(&merchant(), id).expect("read").expect("request");
+        let approve = Transition {
+            reviewer: Some(reviewer.id),
+            comment: "同意",
+            execute_after: Some(h.now()),
+            ..Transition::new(&q, "supervisor", "approve", RequestStatus::Pending, RequestStatus::Approved)
+        };
+        let (x, y) = at_once(a, b, |s| s.transition_request(&approve).expect("move"));
+        assert!(x ^ y, "request {id} approved once: {x} {y}");
+        let q = b.request(&merchant(), id).expect("read").expect("request");
+        assert_eq!(q.status, "approved");
+        assert_eq!(q.reviewed_by, Some(reviewer.id));
+    }
 }

@@ -1,7 +1,8 @@
 //! The back-office test harness: `spawn_app()` starts the real server on a random port with a
 //! fresh store (a copy of one seeded template: demo merchant, terminal, operators, cards,
 //! back-office users, and three sales), driven by a fixed clock; a small raw HTTP/1.1 client
-//! talks to it, so tests can also send what no well-behaved client would.
+//! talks to it, so tests can also send what no well-behaved client would. `spawn_on` runs
+//! the same on PostgreSQL (`SUANPAN_TEST_DATABASE_URL`), each test in a schema of its own.
 #![allow(dead_code)]
 
 use jiff::Timestamp;
@@ -15,8 +16,11 @@ use suanpan_core::clock::FixedClock;
 use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, Policy, TerminalId, TxnKind};
 use suanpan_issuer::Simulator;
 use suanpan_store::admin::DEMO_TERMINAL;
+use suanpan_store::backoffice::Backoffice;
 use suanpan_store::command::Origin;
-use suanpan_store::{Command, Fingerprinter, Instrument, OpenOptions, Reply, SqliteStore, Store};
+use suanpan_store::{
+    Command, Fingerprinter, Instrument, OpenOptions, PgOptions, PgStore, Reply, SqliteStore, Store,
+};
 use suanpan_web::WebConfig;
 
 /// 2025-06-10 10:00 in Shanghai.
@@ -58,8 +62,103 @@ fn template() -> &'static Path {
     .path()
 }
 
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store, a copy of the seeded template.
+    Sqlite,
+    /// PostgreSQL at `SUANPAN_TEST_DATABASE_URL`, a fresh schema per test.
+    Postgres,
+}
+
+/// The variable that names the test database; PostgreSQL tests are skipped without it.
+pub const TEST_DATABASE_ENV: &str = "SUANPAN_TEST_DATABASE_URL";
+
+/// The PostgreSQL URL of the test run, if any.
+pub fn test_database_url() -> Option<String> {
+    std::env::var(TEST_DATABASE_ENV)
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A schema name no other test (of this or a parallel run) uses.
+pub fn fresh_schema() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("w_{}_{}_{}", std::process::id(), n, nanos)
+}
+
+/// Drops a test's PostgreSQL schema when the test ends (after its store closed).
+pub struct SchemaGuard {
+    pub url: String,
+    pub schema: String,
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        if let Err(e) = suanpan_store::pg::drop_schema(&self.url, &self.schema) {
+            eprintln!("could not drop test schema {}: {e}", self.schema);
+        }
+    }
+}
+
+/// The demo passwords' argon2id hashes, made once per test binary.
+fn demo_hash(password: &str) -> String {
+    static HASHES: OnceLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+        OnceLock::new();
+    let map = HASHES.get_or_init(Default::default);
+    if let Some(h) = map.lock().expect("hashes").get(password) {
+        return h.clone();
+    }
+    let h = suanpan_store::auth::hash_password(password);
+    map.lock()
+        .expect("hashes")
+        .insert(password.to_owned(), h.clone());
+    h
+}
+
+/// A PostgreSQL store in a fresh schema, seeded like the SQLite template (demo data,
+/// back-office users, three sales); `None` without a test database.
+pub fn pg_seeded(
+    policy: Policy,
+    clock: Arc<FixedClock>,
+) -> Option<(PgStore, PgOptions, SchemaGuard)> {
+    let url = test_database_url()?;
+    let schema = fresh_schema();
+    let guard = SchemaGuard {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let pg = PgOptions {
+        url,
+        schema: Some(schema),
+    };
+    let store = PgStore::create(pg.clone(), options(policy, clock)).expect("create on PostgreSQL");
+    suanpan_store::admin::seed_demo_with(&store, &Fingerprinter::new(PAN_KEY), &demo_hash)
+        .expect("seed");
+    store
+        .ensure_backoffice_schema()
+        .expect("back-office tables");
+    store
+        .seed_backoffice_demo_with(&demo_hash)
+        .expect("seed staff");
+    for fen in [8_800, 12_000, 600_000] {
+        sale(&store, fen);
+    }
+    Some((store, pg, guard))
+}
+
+/// A second node on the same PostgreSQL schema (its own connections, writer and executor).
+pub fn pg_node(pg: &PgOptions, policy: Policy, clock: Arc<FixedClock>) -> PgStore {
+    PgStore::open(pg.clone(), options(policy, clock)).expect("open on PostgreSQL")
+}
+
 /// Books a sale by cashier 01 on the demo card.
-pub fn sale(store: &SqliteStore, fen: i64) -> i64 {
+pub fn sale(store: &dyn Store, fen: i64) -> i64 {
     let pan = Pan::parse(CARD).expect("pan");
     let reply = store
         .execute(Command::Purchase {
@@ -93,10 +192,13 @@ pub fn sale(store: &SqliteStore, fen: i64) -> i64 {
 /// A running back-office on a fresh copy of the template.
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     pub clock: Arc<FixedClock>,
+    /// PostgreSQL: where the store lives (for a second node on the same schema).
+    pub pg: Option<PgOptions>,
     runtime: Option<tokio::runtime::Runtime>,
     _dir: tempfile::TempDir,
+    _schema: Option<SchemaGuard>,
 }
 
 impl Drop for TestApp {
@@ -117,14 +219,57 @@ pub fn spawn_with(policy: Policy) -> TestApp {
 
 /// With settings changed by `tweak` (limits…).
 pub fn spawn_cfg(policy: Policy, tweak: impl FnOnce(&mut WebConfig)) -> TestApp {
+    spawn_cfg_on(Backend::Sqlite, policy, tweak).expect("SQLite needs no setup")
+}
+
+/// A running back-office on `backend`; `None` on PostgreSQL without a test database.
+pub fn spawn_on(backend: Backend) -> Option<TestApp> {
+    spawn_cfg_on(backend, Policy::default(), |_| {})
+}
+
+/// [`spawn_on`] with a policy.
+pub fn spawn_with_on(backend: Backend, policy: Policy) -> Option<TestApp> {
+    spawn_cfg_on(backend, policy, |_| {})
+}
+
+/// [`spawn_on`] with a policy and settings changed by `tweak`.
+pub fn spawn_cfg_on(
+    backend: Backend,
+    policy: Policy,
+    tweak: impl FnOnce(&mut WebConfig),
+) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
-    for entry in std::fs::read_dir(template()).expect("template") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
-    }
     let clock = Arc::new(FixedClock::new(start()));
-    let store =
-        Arc::new(SqliteStore::open(dir.path(), options(policy, clock.clone())).expect("open"));
+    let (store, pg, schema): (Arc<dyn Store>, _, _) = match backend {
+        Backend::Sqlite => {
+            for entry in std::fs::read_dir(template()).expect("template") {
+                let entry = entry.expect("entry");
+                std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+            }
+            let store =
+                SqliteStore::open(dir.path(), options(policy, clock.clone())).expect("open");
+            (Arc::new(store), None, None)
+        }
+        Backend::Postgres => {
+            let Some((store, pg, guard)) = pg_seeded(policy, clock.clone()) else {
+                eprintln!("skipped: {TEST_DATABASE_ENV} is not set (PostgreSQL tests need it)");
+                return None;
+            };
+            (Arc::new(store), Some(pg), Some(guard))
+        }
+    };
+    Some(serve(store, clock, pg, dir, schema, tweak))
+}
+
+/// Starts the back-office on `store`, with `dir` as its data directory.
+pub fn serve(
+    store: Arc<dyn Store>,
+    clock: Arc<FixedClock>,
+    pg: Option<PgOptions>,
+    dir: tempfile::TempDir,
+    schema: Option<SchemaGuard>,
+    tweak: impl FnOnce(&mut WebConfig),
+) -> TestApp {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -141,6 +286,7 @@ pub fn spawn_cfg(policy: Policy, tweak: impl FnOnce(&mut WebConfig)) -> TestApp 
             store.clone(),
             Fingerprinter::new(PAN_KEY),
             cfg,
+            dir.path(),
             axum::Router::new(),
         ))
         .expect("start");
@@ -151,8 +297,10 @@ pub fn spawn_cfg(policy: Policy, tweak: impl FnOnce(&mut WebConfig)) -> TestApp 
         addr,
         store,
         clock,
+        pg,
         runtime: Some(runtime),
         _dir: dir,
+        _schema: schema,
     }
 }
 
@@ -333,34 +481,53 @@ impl TestApp {
     /// Everything a refused request must leave alone: the journal, balances, requests,
     /// tokens, idempotency keys and users. (The audit trail records refusals on purpose.)
     pub fn state(&self) -> String {
-        self.store
-            .read(|c| {
-                let mut out = String::new();
-                let mut dump = |sql: &str| -> rusqlite::Result<()> {
-                    let mut stmt = c.prepare(sql)?;
-                    let cols = stmt.column_count();
-                    let mut rows = stmt.query([])?;
-                    while let Some(r) = rows.next()? {
-                        for i in 0..cols {
-                            let v: rusqlite::types::Value = r.get(i)?;
-                            out.push_str(&format!("{v:?}|"));
-                        }
-                        out.push('\n');
+        use suanpan_store::sql::SqlExt;
+        let tables: [(&str, &[&str], &str); 8] = [
+            (
+                "txns",
+                &[
+                    "id",
+                    "kind",
+                    "status",
+                    "amount_fen",
+                    "refunded_fen",
+                    "hidden",
+                ],
+                "id",
+            ),
+            ("accounts", &["id", "balance_fen", "held_fen"], "id"),
+            (
+                "review_requests",
+                &["id", "status", "reviewed_by", "result_txn_id"],
+                "id",
+            ),
+            ("staff_tokens", &["id", "revoked_at"], "id"),
+            ("api_idempotency", &["staff_id", "key", "status"], "key"),
+            ("staff", &["id", "username", "role"], "id"),
+            ("channels", &["id", "enabled", "reason"], "id"),
+            ("evidence", &["id", "txn_id", "sha256"], "id"),
+        ];
+        suanpan_store::read(&*self.store, |c| {
+            let mut out = String::new();
+            for (table, cols, order) in tables {
+                let select: Vec<String> =
+                    cols.iter().map(|c| format!("CAST({c} AS TEXT)")).collect();
+                let sql = format!("SELECT {} FROM {table} ORDER BY {order}", select.join(", "));
+                for row in c.rows(&sql, &[], |r| {
+                    (0..cols.len())
+                        .map(|i| r.opt_text(i))
+                        .collect::<Result<Vec<_>, _>>()
+                })? {
+                    for v in row {
+                        out.push_str(&format!("{v:?}|"));
                     }
-                    out.push_str("--\n");
-                    Ok(())
-                };
-                dump("SELECT id, kind, status, amount_fen, refunded_fen, hidden FROM txns ORDER BY id")?;
-                dump("SELECT id, balance_fen, held_fen FROM accounts ORDER BY id")?;
-                dump("SELECT id, status, reviewed_by, result_txn_id FROM review_requests ORDER BY id")?;
-                dump("SELECT id, revoked_at FROM staff_tokens ORDER BY id")?;
-                dump("SELECT staff_id, key, status FROM api_idempotency ORDER BY key")?;
-                dump("SELECT id, username, role FROM staff ORDER BY id")?;
-                dump("SELECT id, enabled, reason FROM channels ORDER BY id")?;
-                dump("SELECT id, txn_id, sha256 FROM evidence ORDER BY id")?;
-                Ok(out)
-            })
-            .expect("state")
+                    out.push('\n');
+                }
+                out.push_str("--\n");
+            }
+            Ok(out)
+        })
+        .expect("state")
     }
 
     /// Lets the clock move and waits for the executor's next passes.
