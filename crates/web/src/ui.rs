@@ -212,6 +212,48 @@ fn page_caller(c: Result<Caller, ApiError>) -> Result<Caller, Box<Response>> {
     }
 }
 
+/// A page form that carries the CSRF token.
+trait WithCsrf {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! csrf_forms {
+    ($($t:ty),*) => {$(
+        impl WithCsrf for $t {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        }
+    )*};
+}
+
+csrf_forms!(
+    RequestForm,
+    ReasonForm,
+    CommentForm,
+    TotpForm,
+    ChannelForm,
+    UserForm
+);
+
+/// The caller and the parsed form of a page's POST, its CSRF token checked; otherwise the
+/// page to answer (login redirect, or an error page leading back to `back`).
+fn page_form<F: WithCsrf>(
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<F>, axum::extract::rejection::FormRejection>,
+    back: &str,
+) -> Result<(Caller, F), Box<Response>> {
+    let caller = page_caller(caller)?;
+    let Ok(Form(f)) = form else {
+        let e = ApiError::invalid(caller.lang, "form");
+        return Err(Box::new(error_page(Some(&caller), e, back)));
+    };
+    if let Err(e) = caller.check_form_csrf(f.csrf()) {
+        return Err(Box::new(error_page(Some(&caller), e, back)));
+    }
+    Ok((caller, f))
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
@@ -678,18 +720,12 @@ async fn txn_request(
     Path(id): Path<i64>,
     form: Result<Form<RequestForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
+    let back = format!("/txns/{id}");
+    let (caller, f) = match page_form(caller, form, &back) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
-    let back = format!("/txns/{id}");
     let lang = caller.lang;
-    let Ok(Form(f)) = form else {
-        return error_page(Some(&caller), ApiError::invalid(lang, "form"), &back);
-    };
-    if let Err(e) = caller.check_form_csrf(&f.csrf) {
-        return error_page(Some(&caller), e, &back);
-    }
     let amount = match f.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
         None => None,
         Some(a) => match Amount::from_yuan_str(a) {
@@ -740,17 +776,11 @@ async fn txn_hide(
     Path(id): Path<i64>,
     form: Result<Form<ReasonForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
+    let back = format!("/txns/{id}");
+    let (caller, f) = match page_form(caller, form, &back) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
-    let back = format!("/txns/{id}");
-    let Ok(Form(f)) = form else {
-        return error_page(Some(&caller), ApiError::invalid(caller.lang, "form"), &back);
-    };
-    if let Err(e) = caller.check_form_csrf(&f.csrf) {
-        return error_page(Some(&caller), e, &back);
-    }
     match api::hide(&state, &caller, id, f.reason).await {
         Ok(()) => message(
             Some(&caller),
@@ -856,17 +886,11 @@ async fn review_action(
     Path((id, action)): Path<(i64, String)>,
     form: Result<Form<CommentForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
+    let (caller, f) = match page_form(caller, form, "/review") {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let lang = caller.lang;
-    let Ok(Form(f)) = form else {
-        return error_page(Some(&caller), ApiError::invalid(lang, "form"), "/review");
-    };
-    if let Err(e) = caller.check_form_csrf(&f.csrf) {
-        return error_page(Some(&caller), e, "/review");
-    }
     let action = match action.as_str() {
         "approve" => Action::Approve,
         "reject" => Action::Reject,
@@ -1025,20 +1049,10 @@ async fn totp_submit(
     caller: Result<Caller, ApiError>,
     form: Result<Form<TotpForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
+    let (caller, f) = match page_form(caller, form, "/totp/enrol") {
+        Ok(x) => x,
         Err(r) => return *r,
     };
-    let Ok(Form(f)) = form else {
-        return error_page(
-            Some(&caller),
-            ApiError::invalid(caller.lang, "form"),
-            "/totp/enrol",
-        );
-    };
-    if let Err(e) = caller.check_form_csrf(&f.csrf) {
-        return error_page(Some(&caller), e, "/totp/enrol");
-    }
     match auth::totp_enrol(&state, &caller, &f.code).await {
         Ok(()) => Redirect::to("/dashboard").into_response(),
         Err(e) => totp_render(&state, &caller, Some(e)).await,
@@ -1093,17 +1107,11 @@ async fn channel_action(
     Path((id, action)): Path<(String, String)>,
     form: Result<Form<ChannelForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
+    let (caller, f) = match page_form(caller, form, "/channels") {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let lang = caller.lang;
-    let Ok(Form(f)) = form else {
-        return error_page(Some(&caller), ApiError::invalid(lang, "form"), "/channels");
-    };
-    if let Err(e) = caller.check_form_csrf(&f.csrf) {
-        return error_page(Some(&caller), e, "/channels");
-    }
     let enable = match action.as_str() {
         "enable" => true,
         "disable" => false,
@@ -1225,17 +1233,11 @@ async fn users_add(
     caller: Result<Caller, ApiError>,
     form: Result<Form<UserForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
+    let (caller, f) = match page_form(caller, form, "/users") {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let lang = caller.lang;
-    let Ok(Form(f)) = form else {
-        return error_page(Some(&caller), ApiError::invalid(lang, "form"), "/users");
-    };
-    if let Err(e) = caller.check_form_csrf(&f.csrf) {
-        return error_page(Some(&caller), e, "/users");
-    }
     let input = crate::users::UserIn {
         username: f.username,
         name: f.name,
