@@ -1,26 +1,13 @@
 //! Key handlers of the non-trading screens: query, detail, print, settlement, management
 //! (password, cashiers, printer, reversal, clearing records) and sign-in/out.
 
+use crate::flows::push;
 use crate::machine::{App, Effect, Job, Key, Screen, login};
 
 /// Shortest operator password accepted.
 const PASSWORD_LEN_MIN: usize = 4;
 /// Longest void grace window the administrator may set (seconds).
 pub const VOID_GRACE_SECONDS_MAX: u32 = 120;
-
-fn edit(s: &mut String, k: Key, max: usize) -> bool {
-    match k {
-        Key::Digit(d) if s.len() < max => {
-            s.push(char::from(b'0' + d));
-            true
-        }
-        Key::Back => {
-            s.pop();
-            true
-        }
-        _ => false,
-    }
-}
 
 impl App {
     fn home(&mut self, notice: Option<String>) -> Vec<Effect> {
@@ -34,7 +21,7 @@ impl App {
 
     pub(crate) fn query_key(&mut self, k: Key, cursor: usize, mut input: String) -> Vec<Effect> {
         let rows: Vec<u32> = self.state.batch_rows().iter().map(|t| t.stan).collect();
-        if edit(&mut input, k, 6) {
+        if push(&mut input, k, 6) {
             let want: u32 = input.parse().unwrap_or(0);
             let cursor = rows.iter().position(|s| *s == want).unwrap_or(cursor);
             self.screen = Screen::Query { cursor, input };
@@ -94,7 +81,7 @@ impl App {
         error: Option<String>,
     ) -> Vec<Effect> {
         if let Some(mut v) = input {
-            if edit(&mut v, k, 6) {
+            if push(&mut v, k, 6) {
                 self.screen = Screen::Print {
                     input: Some(v),
                     error: None,
@@ -259,7 +246,7 @@ impl App {
         mut input: String,
         error: Option<String>,
     ) -> Vec<Effect> {
-        if edit(&mut input, k, 12) {
+        if push(&mut input, k, 12) {
             self.screen = Screen::Passwd {
                 fields,
                 input,
@@ -325,7 +312,7 @@ impl App {
         error: Option<String>,
     ) -> Vec<Effect> {
         let max = if fields.len() == 1 { 2 } else { 12 };
-        if edit(&mut input, k, max) {
+        if push(&mut input, k, max) {
             self.screen = Screen::AddCashier {
                 fields,
                 input,
@@ -400,7 +387,7 @@ impl App {
         mut pw: String,
         error: Option<String>,
     ) -> Vec<Effect> {
-        if edit(&mut pw, k, 12) {
+        if push(&mut pw, k, 12) {
             self.screen = Screen::Clear { pw, error: None };
             return Vec::new();
         }
@@ -442,7 +429,7 @@ impl App {
         error: Option<String>,
     ) -> Vec<Effect> {
         let max = if grace.is_none() { 3 } else { 12 };
-        if edit(&mut input, k, max) {
+        if push(&mut input, k, max) {
             self.screen = Screen::Params {
                 grace,
                 input,

@@ -24,7 +24,7 @@ const RRN_DIGITS: usize = 12;
 /// Digits of an authorization code as this host issues them.
 const AUTH_CODE_DIGITS: usize = 6;
 
-fn push(s: &mut String, k: Key, max: usize) -> bool {
+pub(crate) fn push(s: &mut String, k: Key, max: usize) -> bool {
     match k {
         Key::Digit(d) if s.len() < max => {
             s.push(char::from(b'0' + d));
