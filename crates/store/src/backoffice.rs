@@ -20,8 +20,28 @@ use suanpan_core::backoffice::{
 };
 use suanpan_core::{Amount, MerchantId, OperatorNo, TxnId};
 
+/// One step of the back-office schema: the same change written for each backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// The version the store is at once this step ran.
+    pub version: i64,
+    /// The step on SQLite.
+    pub sqlite: &'static str,
+    /// The step on PostgreSQL.
+    pub postgres: &'static str,
+}
+
+/// The back-office schema's steps, oldest first; a store runs those above its version, each
+/// in the setup transaction. Add a step, never edit one that shipped.
+pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sqlite: include_str!("migrate_backoffice.sql"),
+    postgres: include_str!("pg_backoffice.sql"),
+}];
+
 /// The back-office schema version this build writes (its own key in `meta`).
-pub const BACKOFFICE_SCHEMA_VERSION: i64 = 1;
+pub const BACKOFFICE_SCHEMA_VERSION: i64 =
+    BACKOFFICE_MIGRATIONS[BACKOFFICE_MIGRATIONS.len() - 1].version;
 /// Rows one listing of requests returns at most.
 pub const REQUESTS_ROWS_MAX: u32 = 500;
 /// Audit entries one transaction's timeline shows at most.
@@ -219,23 +239,35 @@ pub fn actor(username: &str) -> String {
 /// The back-office's records on any [`Store`] (SQLite or PostgreSQL): `use` this trait and
 /// call the methods on a `SqliteStore`, a `PgStore` or an `Arc<dyn Store>`.
 pub trait Backoffice: Store {
-    /// Creates the back-office tables if this store has none yet (idempotent; concurrent
-    /// callers on several nodes are ordered by the setup transaction's lock).
+    /// Creates the back-office tables if this store has none yet, and applies every later
+    /// step of [`BACKOFFICE_MIGRATIONS`] the store has not seen (idempotent; concurrent
+    /// callers on several nodes are ordered by the setup transaction's lock, and each step
+    /// re-reads the version inside it).
     fn ensure_backoffice_schema(&self) -> Result<(), StoreError> {
         if backoffice_version(self)? == Some(BACKOFFICE_SCHEMA_VERSION) {
             return Ok(());
         }
         let dialect = self.dialect();
         setup(self, |tx, _| {
-            tx.exec_batch(match dialect {
-                Dialect::Sqlite => include_str!("migrate_backoffice.sql"),
-                Dialect::Postgres => include_str!("pg_backoffice.sql"),
-            })?;
-            tx.exec(
-                "INSERT INTO meta (key, value) VALUES ('backoffice_schema_version', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                p![BACKOFFICE_SCHEMA_VERSION.to_string().as_str()],
-            )?;
+            let found = tx
+                .row(
+                    "SELECT value FROM meta WHERE key = 'backoffice_schema_version'",
+                    p![],
+                    |r| r.text(0),
+                )?
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            for step in BACKOFFICE_MIGRATIONS.iter().filter(|m| m.version > found) {
+                tx.exec_batch(match dialect {
+                    Dialect::Sqlite => step.sqlite,
+                    Dialect::Postgres => step.postgres,
+                })?;
+                tx.exec(
+                    "INSERT INTO meta (key, value) VALUES ('backoffice_schema_version', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    p![step.version.to_string().as_str()],
+                )?;
+            }
             Ok(())
         })
     }
