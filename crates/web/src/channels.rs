@@ -84,7 +84,7 @@ pub async fn channels(state: &AppState, caller: &Caller) -> Result<Vec<ChannelVi
 }
 
 /// Payment channels and their state.
-#[utoipa::path(get, path = "/api/v1/channels", tag = "channels",
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels", operation_id = "list_channels",
     responses((status = 200, body = Vec<ChannelView>), (status = 401, body = ApiError)))]
 pub async fn list(
     State(state): State<AppState>,

@@ -198,7 +198,7 @@ async fn load(state: &AppState, caller: &Caller, id: i64) -> Result<ReviewReques
 }
 
 /// Submits a void or refund request.
-#[utoipa::path(post, path = "/api/v1/requests", tag = "review", request_body = RequestIn,
+#[utoipa::path(post, path = "/api/v1/requests", tag = "review", operation_id = "create_request", request_body = RequestIn,
     responses((status = 201, body = RequestView), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -254,7 +254,7 @@ pub async fn requests(
 }
 
 /// Lists requests, newest first.
-#[utoipa::path(get, path = "/api/v1/requests", tag = "review", params(RequestQuery),
+#[utoipa::path(get, path = "/api/v1/requests", tag = "review", operation_id = "list_requests", params(RequestQuery),
     responses((status = 200, body = Vec<RequestView>), (status = 400, body = ApiError)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -265,7 +265,7 @@ pub async fn list(
 }
 
 /// One request.
-#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "review", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "review", operation_id = "get_request", params(("id" = i64, Path)),
     responses((status = 200, body = RequestView), (status = 404, body = ApiError)))]
 pub async fn one(
     State(state): State<AppState>,

@@ -27,7 +27,7 @@ pub async fn users(state: &AppState, caller: &Caller) -> Result<Vec<UserView>, A
 }
 
 /// The merchant's back-office users (admins).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", operation_id = "list_users",
     responses((status = 200, body = Vec<UserView>), (status = 403, body = ApiError)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -91,7 +91,7 @@ pub async fn add(state: &AppState, caller: &Caller, u: UserIn) -> Result<UserVie
 }
 
 /// Creates a back-office user (admins).
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserIn,
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", operation_id = "create_user", request_body = UserIn,
     responses((status = 201, body = UserView), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
