@@ -33,11 +33,18 @@ pub struct Migration {
 
 /// The back-office schema's steps, oldest first; a store runs those above its version, each
 /// in the setup transaction. Add a step, never edit one that shipped.
-pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("migrate_backoffice.sql"),
-    postgres: include_str!("pg_backoffice.sql"),
-}];
+pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("migrate_backoffice.sql"),
+        postgres: include_str!("pg_backoffice.sql"),
+    },
+    Migration {
+        version: 4,
+        sqlite: include_str!("migrate_backoffice_4.sql"),
+        postgres: include_str!("pg_backoffice_4.sql"),
+    },
+];
 
 /// The back-office schema version this build writes (its own key in `meta`).
 pub const BACKOFFICE_SCHEMA_VERSION: i64 =
@@ -229,6 +236,13 @@ fn audit(
 ) -> Result<(), StoreError> {
     head.append(tx, now, [actor, f[0], f[1], f[2], f[3]])?;
     Ok(())
+}
+
+/// The reason an approved request's void or refund is booked with: the submitter's reason and
+/// the request's number, so that the booked row can be found again
+/// ([`Backoffice::booked_for_request`]) when an execution's outcome was lost.
+pub fn execution_reason(request: &ReviewRequest) -> String {
+    format!("{} (request #{})", request.reason, request.id)
 }
 
 /// The audit actor of a back-office user.
@@ -696,6 +710,86 @@ pub trait Backoffice: Store {
         })
     }
 
+    /// Requests claimed for execution (`executing`) at or before `claimed_before` and never
+    /// finished: their executor hit a storage error or its process died between the claim
+    /// and the end. Oldest first.
+    fn stale_requests(
+        &self,
+        claimed_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ReviewRequest>, StoreError> {
+        read(self, |c| {
+            c.rows(
+                &format!(
+                    "{REQUEST_SELECT} WHERE q.status = 'executing'
+                       AND (q.claimed_at IS NULL OR q.claimed_at <= ?1) ORDER BY q.id LIMIT ?2"
+                ),
+                p![micros(claimed_before), limit.min(REQUESTS_ROWS_MAX)],
+                request_from_row,
+            )
+        })
+    }
+
+    /// Takes over a stale claim (see [`Backoffice::stale_requests`]): renews its claim time if
+    /// it is still `executing` and still claimed at or before `claimed_before`. Of two
+    /// executors (processes, nodes) taking it over at once, one gets `true`. Audited.
+    fn reclaim_request(
+        &self,
+        request: &ReviewRequest,
+        claimed_before: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, head| {
+            let n = tx.exec(
+                "UPDATE review_requests SET claimed_at = ?1
+                 WHERE id = ?2 AND status = 'executing' AND (claimed_at IS NULL OR claimed_at <= ?3)",
+                p![now, request.id, micros(claimed_before)],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            audit(
+                tx,
+                head,
+                now,
+                &actor("system"),
+                [
+                    &format!("{}_request.reclaim", request.kind),
+                    &format!("txn:{}", request.txn_id),
+                    "",
+                    &format!("request:{} executing", request.id),
+                ],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// The void or refund an execution of `request` booked, if any: the row on its original
+    /// that carries the request's [`execution_reason`]. `None`: nothing was committed.
+    fn booked_for_request(
+        &self,
+        request: &ReviewRequest,
+    ) -> Result<Option<(TxnId, bool, String)>, StoreError> {
+        let kinds: &[&str] = match request.kind.as_str() {
+            "void" => &["void", "completion_void"],
+            _ => &["refund"],
+        };
+        let reason = execution_reason(request);
+        read(self, |c| {
+            c.row(
+                "SELECT id, status, response_code FROM txns
+                 WHERE original_id = ?1 AND reason = ?2 AND kind IN (?3, ?4) ORDER BY id LIMIT 1",
+                p![
+                    request.txn_id,
+                    reason.as_str(),
+                    kinds[0],
+                    kinds[kinds.len() - 1]
+                ],
+                |r| Ok((TxnId(r.i64(0)?), r.text(1)? == "approved", r.text(2)?)),
+            )
+        })
+    }
+
     /// Moves a request from `expected` to `next` status (review, cancel, undo, execution),
     /// audited on its transaction. Returns false when the request was no longer in
     /// `expected` (someone else acted first, in this process or on another node): nothing is
@@ -711,7 +805,8 @@ pub trait Backoffice: Store {
                     review_comment = CASE WHEN CAST(?2 AS BIGINT) IS NULL THEN review_comment ELSE CAST(?4 AS TEXT) END,
                     execute_after = COALESCE(CAST(?5 AS BIGINT), execute_after),
                     result_txn_id = COALESCE(CAST(?6 AS BIGINT), result_txn_id),
-                    result_key = CASE WHEN CAST(?7 AS TEXT) = '' THEN result_key ELSE CAST(?7 AS TEXT) END
+                    result_key = CASE WHEN CAST(?7 AS TEXT) = '' THEN result_key ELSE CAST(?7 AS TEXT) END,
+                    claimed_at = CASE WHEN ?1 = 'executing' THEN ?3 ELSE claimed_at END
                  WHERE id = ?8 AND status = ?9",
                 p![
                     t.next.as_str(),

@@ -24,6 +24,7 @@ mod ui;
 mod users;
 mod view;
 
+pub use review::STALE_CLAIM_SECONDS;
 pub use state::{AppState, WebConfig};
 
 use axum::Router;

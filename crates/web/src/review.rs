@@ -22,12 +22,15 @@ use suanpan_core::backoffice::{
 use suanpan_core::rules::{self, RefundRequest, VoidRequest};
 use suanpan_core::{Amount, Lang, OperatorNo, Refusal, Transaction, TxnId, TxnKind};
 use suanpan_store::backoffice::Backoffice;
-use suanpan_store::backoffice::{NewRequest, ReviewRequest, Transition};
+use suanpan_store::backoffice::{NewRequest, ReviewRequest, Transition, execution_reason};
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::{Command, Reply};
 
 /// Requests the executor runs per pass at most.
 const EXECUTOR_BATCH_MAX: u32 = 50;
+/// A claim older than this whose execution never ended is taken over (see `recover_stale`).
+/// Far longer than any execution takes (the store gives up waiting for a lock long before).
+pub const STALE_CLAIM_SECONDS: i64 = 600;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -505,6 +508,56 @@ pub async fn run_due(state: &AppState) {
             tracing::error!("review executor, request {}: {}", q.id, e.message);
         }
     }
+    recover_stale(state).await;
+}
+
+/// Finishes requests whose execution was claimed more than [`STALE_CLAIM_SECONDS`] ago and
+/// never ended (a storage error answered the executor, or its process died in between). The
+/// executor takes the claim over (one conditional update: one node wins), then looks for the
+/// void/refund the lost execution may have booked (by [`execution_reason`]): found, the
+/// request is finished with it; not found, nothing was committed and the command runs again,
+/// decided anew by the engine (a void can only happen once anyway).
+async fn recover_stale(state: &AppState) {
+    let store = state.store().clone();
+    let before = state.store().now() - jiff::SignedDuration::from_secs(STALE_CLAIM_SECONDS);
+    let stale = match blocking(Lang::En, move || {
+        store.stale_requests(before, EXECUTOR_BATCH_MAX)
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("review executor: {}", e.message);
+            return;
+        }
+    };
+    for q in stale {
+        let store = state.store().clone();
+        let request = q.clone();
+        let found = blocking(Lang::En, move || {
+            if !store.reclaim_request(&request, before)? {
+                return Ok(None);
+            }
+            Ok(Some(store.booked_for_request(&request)?))
+        })
+        .await;
+        let outcome = match found {
+            Ok(None) => continue,
+            Ok(Some(Some((id, approved, code)))) => {
+                let (next, key) = if approved {
+                    (RequestStatus::Executed, String::new())
+                } else {
+                    (RequestStatus::Failed, format!("declined:{code}"))
+                };
+                finish(state, &q, next, Some(id), &key).await
+            }
+            Ok(Some(None)) => execute_claimed(state, &q).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            tracing::error!("review executor, stale request {}: {}", q.id, e.message);
+        }
+    }
 }
 
 async fn transition(state: &AppState, t: OwnedTransition) -> Result<bool, ApiError> {
@@ -523,6 +576,11 @@ async fn run_one(state: &AppState, q: &ReviewRequest) -> Result<(), ApiError> {
     if !transition(state, OwnedTransition::from(&claim)).await? {
         return Ok(());
     }
+    execute_claimed(state, q).await
+}
+
+/// Runs a claimed request's command and records its outcome.
+async fn execute_claimed(state: &AppState, q: &ReviewRequest) -> Result<(), ApiError> {
     let cmd = command_for(state, q).await?;
     let (next, result_txn, key) = match execute(state, Lang::En, cmd).await {
         Ok(Reply::Txn(t)) if t.status == suanpan_core::TxnStatus::Approved => {
@@ -535,9 +593,21 @@ async fn run_one(state: &AppState, q: &ReviewRequest) -> Result<(), ApiError> {
         ),
         Ok(Reply::Refused(r)) => (RequestStatus::Failed, None, r.key().to_owned()),
         Ok(other) => (RequestStatus::Failed, None, format!("unexpected:{other:?}")),
-        // Nothing was committed: the request stays claimed for a person to look at.
+        // Nothing was reported committed: the request stays claimed; once the claim is
+        // stale, `recover_stale` finds out what happened and finishes it.
         Err(e) => return Err(e),
     };
+    finish(state, q, next, result_txn, &key).await
+}
+
+/// Moves a claimed request to its outcome.
+async fn finish(
+    state: &AppState,
+    q: &ReviewRequest,
+    next: RequestStatus,
+    result_txn: Option<TxnId>,
+    key: &str,
+) -> Result<(), ApiError> {
     let verb = if next == RequestStatus::Executed {
         "execute"
     } else {
@@ -545,7 +615,7 @@ async fn run_one(state: &AppState, q: &ReviewRequest) -> Result<(), ApiError> {
     };
     let done = Transition {
         result_txn,
-        result_key: &key,
+        result_key: key,
         ..Transition::new(q, "system", verb, RequestStatus::Executing, next)
     };
     transition(state, OwnedTransition::from(&done)).await?;
@@ -575,7 +645,7 @@ async fn command_for(state: &AppState, q: &ReviewRequest) -> Result<Command, Api
         training: t.training,
         idempotency: None,
     };
-    let reason = format!("{} (request #{})", q.reason, q.id);
+    let reason = execution_reason(q);
     Ok(match q.kind.as_str() {
         "void" => Command::Void {
             origin,

@@ -355,15 +355,20 @@ fn void_request_submitted_by_one_and_approved_by_another() {
     assert_eq!((r.status, r.code().as_str()), (422, "void.already_voided"));
 }
 
+/// A back-office whose approvals wait `seconds` before they run.
+fn spawn_with_grace(seconds: u32) -> Option<TestApp> {
+    let policy = Policy {
+        void_grace_seconds: seconds,
+        ..Policy::default()
+    };
+    spawn_with_on(BACKEND, policy)
+}
+
 /// Goal: with a grace window, the approver can undo before it runs (nothing booked), only
 /// the approver can, and an approval left alone runs once the window has passed.
 #[test]
 fn grace_window_lets_the_approver_undo() {
-    let policy = Policy {
-        void_grace_seconds: 60,
-        ..Policy::default()
-    };
-    let Some(app) = spawn_with_on(BACKEND, policy) else {
+    let Some(app) = spawn_with_grace(60) else {
         return;
     };
     let cashier = app.login("cashier");
@@ -403,6 +408,82 @@ fn grace_window_lets_the_approver_undo() {
         sup.get("/api/v1/transactions/2").json()["transaction"]["refunded"]["fen"],
         2000
     );
+}
+
+/// Goal: an approved request whose execution never finished (claimed, then a storage error
+/// or a crash) is finished by the executor once the claim is stale: with the refund the lost
+/// execution did book (found by its reason, not booked twice), or by running it again when
+/// nothing was committed. A fresh claim is left alone.
+#[test]
+fn a_stuck_execution_is_finished_once_its_claim_is_stale() {
+    use suanpan_store::backoffice::{Backoffice, Transition, execution_reason};
+    use suanpan_store::command::{Origin, OriginalRef};
+    let Some(app) = spawn_with_grace(60) else {
+        return;
+    };
+    let cashier = app.login("cashier");
+    let finance = app.login("finance");
+    let merchant =
+        suanpan_core::MerchantId::parse(suanpan_store::admin::DEMO_MERCHANT).expect("merchant");
+    let claim = |id: i64| {
+        let q = app.store.request(&merchant, id).expect("read").expect("request");
+        let t = Transition::new(
+            &q,
+            "system",
+            "claim",
+            suanpan_core::backoffice::RequestStatus::Approved,
+            suanpan_core::backoffice::RequestStatus::Executing,
+        );
+        assert!(app.store.transition_request(&t).expect("claim"));
+        q
+    };
+    let status = |id: i64| finance.get(&format!("/api/v1/requests/{id}")).json()["status"].clone();
+
+    // 1. Lost acknowledgement: the refund was booked, the request never heard of it.
+    let a = cashier.request("refund", 2, r#","amount":"20.00""#);
+    let a_id = a["id"].as_i64().expect("id");
+    finance.post(&format!("/api/v1/requests/{a_id}/approve"), "{}");
+    let qa = claim(a_id);
+    let booked = app
+        .store
+        .execute(suanpan_store::Command::Refund {
+            origin: Origin {
+                terminal_id: suanpan_core::TerminalId::parse(suanpan_store::admin::DEMO_TERMINAL).expect("terminal"),
+                operator: suanpan_core::OperatorNo::parse("01").expect("operator"),
+                supervisor: Some(suanpan_core::OperatorNo::SUPERVISOR),
+                voucher: None,
+                batch: None,
+                training: false,
+                idempotency: None,
+            },
+            original: OriginalRef::Id(suanpan_core::TxnId(2)),
+            amount: suanpan_core::Amount::from_fen(2000),
+            reason: execution_reason(&qa),
+        })
+        .expect("book");
+    let booked_id = match booked {
+        suanpan_store::Reply::Txn(t) => t.id.0,
+        other => panic!("refund answered {other:?}"),
+    };
+    // 2. Nothing committed: claimed, then the executor's call failed.
+    let b = cashier.request("refund", 3, r#","amount":"10.00""#);
+    let b_id = b["id"].as_i64().expect("id");
+    finance.post(&format!("/api/v1/requests/{b_id}/approve"), "{}");
+    claim(b_id);
+
+    app.advance(61);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(status(a_id), "executing", "a fresh claim is not taken over");
+    assert_eq!(status(b_id), "executing");
+
+    app.advance(suanpan_web::STALE_CLAIM_SECONDS + 1);
+    assert!(eventually(|| status(a_id) == "executed" && status(b_id) == "executed"));
+    let a = finance.get(&format!("/api/v1/requests/{a_id}")).json();
+    assert_eq!(a["result_transaction_id"], booked_id, "{a}");
+    let t2 = finance.get("/api/v1/transactions/2").json();
+    assert_eq!(t2["transaction"]["refunded"]["fen"], 2000, "booked once: {t2}");
+    let t3 = finance.get("/api/v1/transactions/3").json();
+    assert_eq!(t3["transaction"]["refunded"]["fen"], 1000, "{t3}");
 }
 
 /// Goal: a void approved after its batch settled fails with the refund remedy and moves no
