@@ -955,15 +955,21 @@ pub trait Backoffice: Store {
 
     /// Looks an `Idempotency-Key` up and, when new, reserves it for this request. The
     /// reservation is one `INSERT … ON CONFLICT DO NOTHING` on the key's primary key: of two
-    /// requests with the same key (on any nodes), exactly one reserves it.
+    /// requests with the same key (on any nodes), exactly one reserves it. A key created
+    /// before `expired_before` is forgotten first, so it counts as new.
     fn idem_begin(
         &self,
         staff_id: i64,
         key: &str,
         request_hash: &str,
+        expired_before: Timestamp,
     ) -> Result<IdemStart, StoreError> {
         let now = micros(self.now());
         setup(self, |tx, _| {
+            tx.exec(
+                "DELETE FROM api_idempotency WHERE staff_id = ?1 AND key = ?2 AND created_at < ?3",
+                p![staff_id, key, micros(expired_before)],
+            )?;
             let reserved = tx.exec(
                 "INSERT INTO api_idempotency (staff_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (staff_id, key) DO NOTHING",
@@ -1003,6 +1009,17 @@ pub trait Backoffice: Store {
                 p![i64::from(status), body, staff_id, key],
             )?;
             Ok(())
+        })
+    }
+
+    /// Forgets every `Idempotency-Key` created before `expired_before` (the periodic sweep;
+    /// [`Backoffice::idem_begin`] also forgets an expired key it meets). Returns how many.
+    fn idem_sweep(&self, expired_before: Timestamp) -> Result<u64, StoreError> {
+        setup(self, |tx, _| {
+            tx.exec(
+                "DELETE FROM api_idempotency WHERE created_at < ?1",
+                p![micros(expired_before)],
+            )
         })
     }
 

@@ -535,7 +535,12 @@ pub async fn pay(
     let hash = format!("payments:{}", body.body_hash);
     let (store, user_id, k, h) = (state.store().clone(), caller.user.id, key.clone(), hash);
     use suanpan_store::backoffice::IdemStart;
-    match blocking(lang, move || store.idem_begin(user_id, &k, &h)).await? {
+    let expired_before = idempotency_expired_before(&state);
+    match blocking(lang, move || {
+        store.idem_begin(user_id, &k, &h, expired_before)
+    })
+    .await?
+    {
         IdemStart::Replay(status, body) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let mut resp =
@@ -915,6 +920,12 @@ pub async fn batches(
     caller: Caller,
 ) -> Result<Json<Vec<BatchView>>, ApiError> {
     Ok(Json(batch_list(&state, &caller).await?))
+}
+
+/// Keys created before this are forgotten (`idempotency_key_hours`).
+pub fn idempotency_expired_before(state: &AppState) -> jiff::Timestamp {
+    let hours = i64::from(state.cfg().idempotency_key_hours);
+    state.store().now() - jiff::SignedDuration::from_hours(hours)
 }
 
 /// Batches for the API and the UI.

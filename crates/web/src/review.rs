@@ -31,6 +31,8 @@ const EXECUTOR_BATCH_MAX: u32 = 50;
 /// A claim older than this whose execution never ended is taken over (see `recover_stale`).
 /// Far longer than any execution takes (the store gives up waiting for a lock long before).
 pub const STALE_CLAIM_SECONDS: i64 = 600;
+/// How often the executor sweeps expired idempotency keys.
+const SWEEP_EVERY_SECONDS: i64 = 3600;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -669,11 +671,24 @@ async fn command_for(state: &AppState, q: &ReviewRequest) -> Result<Command, Api
     })
 }
 
-/// The executor's loop.
+/// The executor's loop; also sweeps expired idempotency keys, at most once per
+/// [`SWEEP_EVERY_SECONDS`] of the store's clock.
 pub async fn executor_loop(state: AppState) {
     let every = std::time::Duration::from_millis(state.cfg().executor_interval_ms.max(100));
+    let mut swept: Option<jiff::Timestamp> = None;
     loop {
         tokio::time::sleep(every).await;
         run_due(&state).await;
+        let now = state.store().now();
+        if swept.is_none_or(|at| now.duration_since(at).as_secs() >= SWEEP_EVERY_SECONDS) {
+            swept = Some(now);
+            let store = state.store().clone();
+            let before = crate::api::idempotency_expired_before(&state);
+            match blocking(Lang::En, move || store.idem_sweep(before)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("forgot {n} expired idempotency keys"),
+                Err(e) => tracing::error!("idempotency sweep: {}", e.message),
+            }
+        }
     }
 }

@@ -33,6 +33,9 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How often the executor looks for approved requests whose grace window has passed.
     pub executor_interval_ms: u64,
+    /// How long a REST `Idempotency-Key` is remembered (its answer replayed, another body
+    /// refused with 409); after that the key may be used again and its row is swept.
+    pub idempotency_key_hours: u32,
     /// PEM certificate chain: with `tls_key`, the back-office is served over HTTPS (rustls)
     /// and cookies are `Secure`. `suanpan admin dev-cert` makes a self-signed pair.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +58,7 @@ impl Default for WebConfig {
             evidence_bytes_max: 50 * 1024 * 1024,
             secure_cookies: false,
             executor_interval_ms: 1_000,
+            idempotency_key_hours: 24,
             tls_cert: None,
             tls_key: None,
             evidence_dir: None,

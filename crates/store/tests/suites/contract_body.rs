@@ -1365,7 +1365,8 @@ fn backoffice_conditional_changes_win_once_across_stores() {
     }
     for i in 0..10 {
         let key = format!("key-{i}");
-        let (x, y) = at_once(a, b, |s| s.idem_begin(cashier, &key, "hash").expect("begin"));
+        let (x, y) = at_once(a, b, |s| s.idem_begin(cashier, &key, "hash", jiff::Timestamp::UNIX_EPOCH)
+                .expect("begin"));
         let mut got = [x, y];
         got.sort_by_key(|g| g != &IdemStart::New);
         assert_eq!(got, [IdemStart::New, IdemStart::InFlight], "{key}");

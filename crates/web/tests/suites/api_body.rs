@@ -261,6 +261,50 @@ fn idempotency_key_replays_and_refuses_other_bodies() {
     assert_eq!(bad.code(), "idem.bad_key");
 }
 
+/// Goal: a REST `Idempotency-Key` is remembered for `idempotency_key_hours` (24) and then
+/// forgotten: reused after it, the key is a new payment, and the executor's sweep removes the
+/// expired rows of keys nobody reuses.
+#[test]
+fn idempotency_keys_expire_after_a_day() {
+    use suanpan_store::backoffice::{Backoffice, IdemStart};
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let s = app.login("cashier");
+    let body = r#"{"kind":"sale","amount":"12.34","card":{"pan":"6222021234567890128"}}"#;
+    let first = s.post_with("/api/v1/payments", body, &[("Idempotency-Key", "order-1")]);
+    assert_eq!(first.status, 201, "{}", first.text());
+    let kept = s.post_with("/api/v1/payments", body, &[("Idempotency-Key", "order-2")]);
+    assert_eq!(kept.status, 201, "{}", kept.text());
+    let other = body.replace("12.34", "12.35");
+
+    app.advance(23 * 3600);
+    let s = app.login("cashier");
+    let r = s.post_with("/api/v1/payments", &other, &[("Idempotency-Key", "order-1")]);
+    assert_eq!((r.status, r.code().as_str()), (409, "idem.conflict"));
+
+    app.advance(2 * 3600);
+    let s = app.login("cashier");
+    let again = s.post_with("/api/v1/payments", &other, &[("Idempotency-Key", "order-1")]);
+    assert_eq!(again.status, 201, "{}", again.text());
+    assert_ne!(again.json()["id"], first.json()["id"], "a new payment");
+    assert_eq!(again.header("idempotent-replayed"), None);
+
+    // order-2 was never reused: the sweep forgets it (a fresh reservation succeeds).
+    let cashier = app.store.staff_secret("cashier").expect("read").expect("cashier").user.id;
+    assert!(eventually(|| {
+        let swept = app
+            .store
+            .idem_begin(cashier, "order-2", "probe", jiff::Timestamp::UNIX_EPOCH)
+            .expect("begin");
+        if swept == IdemStart::New {
+            return true;
+        }
+        app.advance(3600);
+        false
+    }));
+}
+
 /// Goal: wallets, pre-authorization and completion work over the API; a declined card is
 /// booked as declined; a bad card number is a 400.
 #[test]
