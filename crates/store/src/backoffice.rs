@@ -922,8 +922,9 @@ pub trait Backoffice: Store {
     /// Changes a user of `admin`'s merchant when `decide` (the core's `decide_user_change`,
     /// given the target's facts and the merchant's enabled admins, both read inside the
     /// transaction with those rows locked) allows it; audited as `staff.<change>` with the
-    /// acting admin. Disabling, a role change, a password reset and a TOTP reset end the
-    /// user's sessions (a new role or factor starts with a new login). `Ok(Ok(false))`: no
+    /// acting admin. A role change, a password reset, a TOTP reset and enabling again end the
+    /// user's sessions (a new role or factor starts with a new login); while disabled, the
+    /// sessions and tokens are refused at every request. `Ok(Ok(false))`: no
     /// such user; `Ok(Err(refusal))` writes nothing.
     fn change_staff(
         &self,
@@ -1097,15 +1098,19 @@ fn apply_staff_change(
             *role != role_before
         }
         StaffChange::Disable => {
+            // The sessions stay until the user is enabled again, so that a live session is
+            // told "disabled" rather than "expired"; they open nothing meanwhile.
             tx.exec(
                 "UPDATE staff SET disabled_at = ?1 WHERE id = ?2",
                 p![now, id],
             )?;
-            true
+            false
         }
         StaffChange::Enable => {
+            // Enabled again, the user starts with a new login: no session from before the
+            // disable comes back to life.
             tx.exec("UPDATE staff SET disabled_at = NULL WHERE id = ?1", p![id])?;
-            false
+            true
         }
         StaffChange::Password { hash } => {
             // A new password also lifts a lockout: the admin has checked who asks.
