@@ -51,8 +51,10 @@ pub enum Permission {
     ViewAudit,
     /// Create back-office users.
     ManageUsers,
-    /// Enable and disable payment channels.
+    /// Enable, disable, remove and re-add payment channels.
     ManageChannels,
+    /// Ask for evidence past its retention to be removed (reviewed by someone else).
+    RequestEvidenceRemoval,
 }
 
 impl StaffRole {
@@ -95,11 +97,23 @@ impl StaffRole {
             StaffRole::Cashier => matches!(p, ViewTransactions | Sell | RequestVoidRefund),
             StaffRole::Supervisor => matches!(
                 p,
-                ViewTransactions | Sell | RequestVoidRefund | Review | Export | ViewBatches
+                ViewTransactions
+                    | Sell
+                    | RequestVoidRefund
+                    | Review
+                    | Export
+                    | ViewBatches
+                    | RequestEvidenceRemoval
             ),
             StaffRole::Finance => matches!(
                 p,
-                ViewTransactions | RequestVoidRefund | Review | Export | ViewBatches | ViewAudit
+                ViewTransactions
+                    | RequestVoidRefund
+                    | Review
+                    | Export
+                    | ViewBatches
+                    | ViewAudit
+                    | RequestEvidenceRemoval
             ),
             StaffRole::Admin => !matches!(p, Sell),
             StaffRole::Auditor => matches!(
@@ -262,23 +276,15 @@ pub fn decide_review(
     policy: &Policy,
     now: Timestamp,
 ) -> Result<ReviewOutcome, BackOfficeRefused> {
-    if !role.allows(Permission::Review) {
-        return Err(BackOfficeRefused::NotPermitted {
-            role: role.as_str().into(),
-        });
-    }
-    if req.submitted_by == reviewer {
-        return Err(BackOfficeRefused::OwnRequest);
-    }
-    if req.status != RequestStatus::Pending {
-        return Err(BackOfficeRefused::NotPending {
-            status: req.status.as_str().into(),
-        });
-    }
+    check_review(
+        req.submitted_by,
+        req.status,
+        reviewer,
+        role,
+        approve,
+        comment,
+    )?;
     if !approve {
-        if comment.trim().is_empty() {
-            return Err(BackOfficeRefused::CommentRequired);
-        }
         return Ok(ReviewOutcome {
             status: RequestStatus::Rejected,
             execute_after: None,
@@ -291,6 +297,35 @@ pub fn decide_review(
         status: RequestStatus::Approved,
         execute_after: Some(after),
     })
+}
+
+/// The maker-checker checks every review shares: a reviewer role, not the submitter, a
+/// pending request, and a comment for a rejection.
+fn check_review(
+    submitted_by: i64,
+    status: RequestStatus,
+    reviewer: i64,
+    role: StaffRole,
+    approve: bool,
+    comment: &str,
+) -> Result<(), BackOfficeRefused> {
+    if !role.allows(Permission::Review) {
+        return Err(BackOfficeRefused::NotPermitted {
+            role: role.as_str().into(),
+        });
+    }
+    if submitted_by == reviewer {
+        return Err(BackOfficeRefused::OwnRequest);
+    }
+    if status != RequestStatus::Pending {
+        return Err(BackOfficeRefused::NotPending {
+            status: status.as_str().into(),
+        });
+    }
+    if !approve && comment.trim().is_empty() {
+        return Err(BackOfficeRefused::CommentRequired);
+    }
+    Ok(())
 }
 
 /// Decides undoing an approval: only its reviewer, only inside the grace window.
@@ -391,24 +426,65 @@ impl Channel {
     }
 }
 
-/// The facts of a request to enable or disable a channel.
+/// What an admin does to a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelAction {
+    /// Accept new transactions again.
+    Enable,
+    /// Refuse new transactions (12); the channel stays listed as disabled.
+    Disable,
+    /// 删除: refuse new transactions and list the channel as removed. The row stays (audit
+    /// trail); an admin can re-add it.
+    Remove,
+    /// Re-add a removed channel. It comes back disabled: taking money through it again is
+    /// its own, separately audited step (enable).
+    Restore,
+}
+
+impl ChannelAction {
+    /// Code name (the API's path segment and the audit action's suffix).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelAction::Enable => "enable",
+            ChannelAction::Disable => "disable",
+            ChannelAction::Remove => "remove",
+            ChannelAction::Restore => "restore",
+        }
+    }
+    /// Parses a code name.
+    pub fn parse(text: &str) -> Option<ChannelAction> {
+        [
+            ChannelAction::Enable,
+            ChannelAction::Disable,
+            ChannelAction::Remove,
+            ChannelAction::Restore,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == text)
+    }
+}
+
+/// The facts of a request to change a channel.
 #[derive(Debug, Clone)]
 pub struct ChannelChange<'a> {
     /// The acting user's role.
     pub role: StaffRole,
-    /// Enable (true) or disable.
-    pub enable: bool,
+    /// What to do.
+    pub action: ChannelAction,
     /// Why (required).
     pub reason: &'a str,
     /// The acting user re-entered their password correctly.
     pub password_ok: bool,
     /// The channel's transactions not settled yet.
     pub unsettled: u64,
+    /// The channel is removed now.
+    pub removed: bool,
 }
 
 /// Decides a channel change (issue 5): admins only, with the password re-entered and a
-/// reason; a channel with unsettled transactions cannot be disabled (they must settle
-/// through it first).
+/// reason; a channel with unsettled transactions cannot be disabled or removed (they must
+/// settle through it first); a removed channel is only re-added, never enabled, disabled
+/// or removed again.
 pub fn decide_channel_change(c: &ChannelChange<'_>) -> Result<(), BackOfficeRefused> {
     if !c.role.allows(Permission::ManageChannels) {
         return Err(BackOfficeRefused::NotPermitted {
@@ -421,10 +497,15 @@ pub fn decide_channel_change(c: &ChannelChange<'_>) -> Result<(), BackOfficeRefu
     if c.reason.trim().is_empty() {
         return Err(BackOfficeRefused::ReasonRequired);
     }
-    if !c.enable && c.unsettled > 0 {
-        return Err(BackOfficeRefused::ChannelUnsettled { count: c.unsettled });
+    match c.action {
+        ChannelAction::Restore if !c.removed => Err(BackOfficeRefused::ChannelNotRemoved),
+        ChannelAction::Restore => Ok(()),
+        _ if c.removed => Err(BackOfficeRefused::ChannelRemoved),
+        ChannelAction::Disable | ChannelAction::Remove if c.unsettled > 0 => {
+            Err(BackOfficeRefused::ChannelUnsettled { count: c.unsettled })
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Decides whether a new transaction may use a channel: a disabled one is refused with 12.
@@ -458,6 +539,151 @@ pub fn decide_new_user(actor: Option<StaffRole>, password: &str) -> Result<(), B
         });
     }
     Ok(())
+}
+
+/// When a piece of evidence's retention starts: the later of its transaction's time and its
+/// upload (the longer period is the safe one; an upload is normally later). `txn_at` is
+/// `None` once the transaction itself was purged.
+pub fn evidence_retention_from(txn_at: Option<Timestamp>, uploaded_at: Timestamp) -> Timestamp {
+    txn_at.map_or(uploaded_at, |t| t.max(uploaded_at))
+}
+
+/// The facts of a new evidence removal request.
+#[derive(Debug, Clone)]
+pub struct RemovalSubmission<'a> {
+    /// The submitter's role.
+    pub role: StaffRole,
+    /// Why (required; kept with the tombstone).
+    pub reason: &'a str,
+    /// The evidence is removed already.
+    pub removed: bool,
+    /// A removal request for it is waiting for review.
+    pub pending: bool,
+    /// When its retention started ([`evidence_retention_from`]).
+    pub retention_from: Timestamp,
+}
+
+/// Decides a request to remove evidence (issue 5: retention-locked; after retention a
+/// removal goes through review). Inside the retention period it is refused with the local
+/// date the period ends.
+pub fn decide_evidence_removal(
+    s: &RemovalSubmission<'_>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<(), BackOfficeRefused> {
+    if !s.role.allows(Permission::RequestEvidenceRemoval) {
+        return Err(BackOfficeRefused::NotPermitted {
+            role: s.role.as_str().into(),
+        });
+    }
+    if s.removed {
+        return Err(BackOfficeRefused::EvidenceRemoved);
+    }
+    if s.pending {
+        return Err(BackOfficeRefused::RemovalPending);
+    }
+    let ends = policy.retention_ends(s.retention_from);
+    if now < ends {
+        let zone = policy.zone().unwrap_or(jiff::tz::TimeZone::UTC);
+        return Err(BackOfficeRefused::EvidenceRetained {
+            until: ends.to_zoned(zone).date().to_string(),
+        });
+    }
+    if s.reason.trim().is_empty() {
+        return Err(BackOfficeRefused::ReasonRequired);
+    }
+    Ok(())
+}
+
+/// Decides the review of an evidence removal: the same maker-checker rules as a void or
+/// refund request (a reviewer role, never the submitter, only pending, a comment to
+/// reject). An approval removes at once: there is no money to wait for.
+pub fn decide_removal_review(
+    submitted_by: i64,
+    status: RequestStatus,
+    reviewer: i64,
+    role: StaffRole,
+    approve: bool,
+    comment: &str,
+) -> Result<RequestStatus, BackOfficeRefused> {
+    check_review(submitted_by, status, reviewer, role, approve, comment)?;
+    Ok(if approve {
+        RequestStatus::Approved
+    } else {
+        RequestStatus::Rejected
+    })
+}
+
+/// What an admin changes on a back-office user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange<'a> {
+    /// Name, operator no. and role (the new role given).
+    Edit {
+        /// The role after the edit.
+        role: StaffRole,
+    },
+    /// The user can no longer log in; their sessions and tokens stop at once.
+    Disable,
+    /// The user can log in again.
+    Enable,
+    /// A new password set by the admin.
+    ResetPassword {
+        /// The new password.
+        password: &'a str,
+    },
+    /// The user's TOTP is forgotten: they enrol again at the next login.
+    ResetTotp,
+}
+
+/// The user a change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserFacts {
+    /// Store id.
+    pub id: i64,
+    /// Role now.
+    pub role: StaffRole,
+    /// Can log in now.
+    pub enabled: bool,
+}
+
+/// Decides a change to a back-office user (issue 5): admins only; an admin never disables or
+/// demotes themselves, and the merchant's last enabled admin is never disabled or demoted,
+/// so there is always someone to manage users and channels. `enabled_admins` counts the
+/// merchant's enabled admins, the target included.
+pub fn decide_user_change(
+    actor_id: i64,
+    actor_role: StaffRole,
+    target: UserFacts,
+    change: UserChange<'_>,
+    enabled_admins: u64,
+) -> Result<(), BackOfficeRefused> {
+    if !actor_role.allows(Permission::ManageUsers) {
+        return Err(BackOfficeRefused::NotPermitted {
+            role: actor_role.as_str().into(),
+        });
+    }
+    let takes_admin_away = match change {
+        UserChange::Disable => true,
+        UserChange::Edit { role } => role != StaffRole::Admin,
+        _ => false,
+    };
+    let is_enabled_admin = target.role == StaffRole::Admin && target.enabled;
+    if takes_admin_away && target.id == actor_id {
+        return Err(BackOfficeRefused::OwnAccount);
+    }
+    if takes_admin_away && is_enabled_admin && enabled_admins <= 1 {
+        return Err(BackOfficeRefused::LastAdmin);
+    }
+    match change {
+        UserChange::Disable if !target.enabled => Err(BackOfficeRefused::UserAlready {
+            state: "disabled".into(),
+        }),
+        UserChange::Enable if target.enabled => Err(BackOfficeRefused::UserAlready {
+            state: "enabled".into(),
+        }),
+        UserChange::ResetPassword { password } => decide_new_user(Some(actor_role), password),
+        _ => Ok(()),
+    }
 }
 
 /// Refusals of the back-office rules.
@@ -509,6 +735,28 @@ pub enum BackOfficeRefused {
         /// The channel's code name.
         channel: String,
     },
+    /// The channel is removed: re-add it first (and not remove it twice).
+    ChannelRemoved,
+    /// Only a removed channel is re-added.
+    ChannelNotRemoved,
+    /// Evidence inside its retention period is never removed.
+    EvidenceRetained {
+        /// The local date retention ends.
+        until: String,
+    },
+    /// The evidence is removed already.
+    EvidenceRemoved,
+    /// A removal of this evidence is already waiting for review.
+    RemovalPending,
+    /// An admin does not disable or demote their own account.
+    OwnAccount,
+    /// The merchant's last enabled admin is not disabled or demoted.
+    LastAdmin,
+    /// The user is in that state already.
+    UserAlready {
+        /// `enabled` or `disabled`.
+        state: String,
+    },
 }
 
 impl Refusal for BackOfficeRefused {
@@ -528,6 +776,14 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::PasswordTooShort { .. } => "backoffice.password_too_short",
             BackOfficeRefused::ChannelUnsettled { .. } => "backoffice.channel_unsettled",
             BackOfficeRefused::ChannelDisabled { .. } => "backoffice.channel_disabled",
+            BackOfficeRefused::ChannelRemoved => "backoffice.channel_removed",
+            BackOfficeRefused::ChannelNotRemoved => "backoffice.channel_not_removed",
+            BackOfficeRefused::EvidenceRetained { .. } => "backoffice.evidence_retained",
+            BackOfficeRefused::EvidenceRemoved => "backoffice.evidence_removed",
+            BackOfficeRefused::RemovalPending => "backoffice.removal_pending",
+            BackOfficeRefused::OwnAccount => "backoffice.own_account",
+            BackOfficeRefused::LastAdmin => "backoffice.last_admin",
+            BackOfficeRefused::UserAlready { .. } => "backoffice.user_already",
         }
     }
     fn response_code(&self) -> ResponseCode {
@@ -541,6 +797,8 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::ChannelUnsettled { count } => vec![count.to_string()],
             BackOfficeRefused::PasswordTooShort { min } => vec![min.to_string()],
             BackOfficeRefused::ChannelDisabled { channel } => vec![channel.clone()],
+            BackOfficeRefused::EvidenceRetained { until } => vec![until.clone()],
+            BackOfficeRefused::UserAlready { state } => vec![state.clone()],
             _ => Vec::new(),
         }
     }
@@ -628,11 +886,11 @@ static ZH: Catalog = &[
     ("backoffice.password_too_short.fix", "请设置更长的密码"),
     (
         "backoffice.channel_unsettled.msg",
-        "该渠道还有 {0} 笔未结算交易，不能停用",
+        "该渠道还有 {0} 笔未结算交易，不能停用或删除",
     ),
     (
         "backoffice.channel_unsettled.fix",
-        "请先完成批结算，再停用该渠道",
+        "请先完成批结算，再停用或删除该渠道",
     ),
     (
         "backoffice.channel_disabled.msg",
@@ -642,6 +900,46 @@ static ZH: Catalog = &[
         "backoffice.channel_disabled.fix",
         "请改用其他支付方式，或联系管理员启用该渠道",
     ),
+    ("backoffice.channel_removed.msg", "该支付渠道已删除"),
+    (
+        "backoffice.channel_removed.fix",
+        "如需再次使用，请先重新添加该渠道",
+    ),
+    (
+        "backoffice.channel_not_removed.msg",
+        "该支付渠道未被删除，无需重新添加",
+    ),
+    (
+        "backoffice.channel_not_removed.fix",
+        "刷新页面查看渠道的最新状态",
+    ),
+    (
+        "backoffice.evidence_retained.msg",
+        "证据仍在保存期限内，{0} 之前不能删除",
+    ),
+    (
+        "backoffice.evidence_retained.fix",
+        "保存期限届满后再提交删除申请",
+    ),
+    ("backoffice.evidence_removed.msg", "该证据已删除"),
+    ("backoffice.evidence_removed.fix", "刷新页面查看最新状态"),
+    (
+        "backoffice.removal_pending.msg",
+        "该证据已有待审核的删除申请",
+    ),
+    ("backoffice.removal_pending.fix", "请等待审核结果"),
+    (
+        "backoffice.own_account.msg",
+        "不能停用自己的账号，也不能取消自己的管理员角色",
+    ),
+    ("backoffice.own_account.fix", "请由另一位管理员操作"),
+    (
+        "backoffice.last_admin.msg",
+        "这是最后一位启用中的管理员，不能停用或降级",
+    ),
+    ("backoffice.last_admin.fix", "请先新增或启用另一位管理员"),
+    ("backoffice.user_already.msg", "该用户已是 {0} 状态"),
+    ("backoffice.user_already.fix", "刷新页面查看用户的最新状态"),
 ];
 
 static EN: Catalog = &[
@@ -731,11 +1029,11 @@ static EN: Catalog = &[
     ),
     (
         "backoffice.channel_unsettled.msg",
-        "The channel has {0} unsettled transactions and cannot be disabled",
+        "The channel has {0} unsettled transactions and cannot be disabled or removed",
     ),
     (
         "backoffice.channel_unsettled.fix",
-        "Settle the batches first, then disable the channel",
+        "Settle the batches first, then disable or remove the channel",
     ),
     (
         "backoffice.channel_disabled.msg",
@@ -744,6 +1042,61 @@ static EN: Catalog = &[
     (
         "backoffice.channel_disabled.fix",
         "Use another payment method, or ask an admin to enable the channel",
+    ),
+    (
+        "backoffice.channel_removed.msg",
+        "This payment channel is removed",
+    ),
+    (
+        "backoffice.channel_removed.fix",
+        "Re-add the channel first to use it again",
+    ),
+    (
+        "backoffice.channel_not_removed.msg",
+        "This payment channel is not removed; there is nothing to re-add",
+    ),
+    (
+        "backoffice.channel_not_removed.fix",
+        "Reload to see the channel's current state",
+    ),
+    (
+        "backoffice.evidence_retained.msg",
+        "This evidence is within its retention period and cannot be removed before {0}",
+    ),
+    (
+        "backoffice.evidence_retained.fix",
+        "Ask for its removal once the retention period has ended",
+    ),
+    (
+        "backoffice.evidence_removed.msg",
+        "This evidence is removed already",
+    ),
+    (
+        "backoffice.evidence_removed.fix",
+        "Reload to see its current state",
+    ),
+    (
+        "backoffice.removal_pending.msg",
+        "A removal of this evidence is already waiting for review",
+    ),
+    ("backoffice.removal_pending.fix", "Wait for the review"),
+    (
+        "backoffice.own_account.msg",
+        "You cannot disable your own account or take away your own admin role",
+    ),
+    ("backoffice.own_account.fix", "Ask another admin"),
+    (
+        "backoffice.last_admin.msg",
+        "This is the last enabled admin; it cannot be disabled or demoted",
+    ),
+    (
+        "backoffice.last_admin.fix",
+        "Add or enable another admin first",
+    ),
+    ("backoffice.user_already.msg", "The user is {0} already"),
+    (
+        "backoffice.user_already.fix",
+        "Reload to see the user's current state",
     ),
 ];
 
@@ -910,39 +1263,61 @@ mod tests {
 
     #[test]
     fn channels_change_with_password_and_reason_and_never_with_unsettled_money() {
-        let c = |role, enable, reason, password_ok, unsettled| ChannelChange {
+        use ChannelAction::*;
+        let c = |role, action, reason, password_ok, unsettled, removed| ChannelChange {
             role,
-            enable,
+            action,
             reason,
             password_ok,
             unsettled,
+            removed,
         };
         let admin = StaffRole::Admin;
         assert_eq!(
-            decide_channel_change(&c(admin, false, "合同到期", true, 0)),
+            decide_channel_change(&c(admin, Disable, "合同到期", true, 0, false)),
             Ok(())
         );
+        for action in [Disable, Remove] {
+            assert_eq!(
+                decide_channel_change(&c(admin, action, "合同到期", true, 3, false)),
+                Err(BackOfficeRefused::ChannelUnsettled { count: 3 })
+            );
+        }
         assert_eq!(
-            decide_channel_change(&c(admin, false, "合同到期", true, 3)),
-            Err(BackOfficeRefused::ChannelUnsettled { count: 3 })
-        );
-        assert_eq!(
-            decide_channel_change(&c(admin, true, "恢复", true, 3)),
+            decide_channel_change(&c(admin, Enable, "恢复", true, 3, false)),
             Ok(()),
             "enabling is fine"
         );
         assert_eq!(
-            decide_channel_change(&c(admin, false, "x", false, 0)),
+            decide_channel_change(&c(admin, Disable, "x", false, 0, false)),
             Err(BackOfficeRefused::PasswordWrong)
         );
         assert_eq!(
-            decide_channel_change(&c(admin, false, " ", true, 0)),
+            decide_channel_change(&c(admin, Disable, " ", true, 0, false)),
             Err(BackOfficeRefused::ReasonRequired)
         );
         assert!(matches!(
-            decide_channel_change(&c(StaffRole::Finance, false, "x", true, 0)),
+            decide_channel_change(&c(StaffRole::Finance, Disable, "x", true, 0, false)),
             Err(BackOfficeRefused::NotPermitted { .. })
         ));
+        for action in [Enable, Disable, Remove] {
+            assert_eq!(
+                decide_channel_change(&c(admin, action, "x", true, 0, true)),
+                Err(BackOfficeRefused::ChannelRemoved),
+                "a removed channel is only re-added ({action:?})"
+            );
+        }
+        assert_eq!(
+            decide_channel_change(&c(admin, Restore, "x", true, 0, false)),
+            Err(BackOfficeRefused::ChannelNotRemoved)
+        );
+        assert_eq!(
+            decide_channel_change(&c(admin, Restore, "重新合作", true, 0, true)),
+            Ok(())
+        );
+        for a in [Enable, Disable, Remove, Restore] {
+            assert_eq!(ChannelAction::parse(a.as_str()), Some(a));
+        }
         let refused = decide_channel_open(Channel::Alipay, false).unwrap_err();
         assert_eq!(refused.response_code(), ResponseCode::InvalidTransaction);
         assert_eq!(refused.response_code().code(), "12");
@@ -977,6 +1352,155 @@ mod tests {
     }
 
     #[test]
+    fn evidence_is_removed_only_after_retention_and_by_review() {
+        let p = Policy::default();
+        let txn_at = at("2020-03-01T02:00:00Z");
+        let uploaded = at("2021-06-01T02:00:00Z");
+        let from = evidence_retention_from(Some(txn_at), uploaded);
+        assert_eq!(from, uploaded, "the later start is the longer retention");
+        assert_eq!(evidence_retention_from(None, uploaded), uploaded);
+        let s = |role, removed, pending| RemovalSubmission {
+            role,
+            reason: "保存期满",
+            removed,
+            pending,
+            retention_from: from,
+        };
+        let sup = StaffRole::Supervisor;
+        let inside = at("2026-05-31T00:00:00Z");
+        assert_eq!(
+            decide_evidence_removal(&s(sup, false, false), &p, inside),
+            Err(BackOfficeRefused::EvidenceRetained {
+                until: "2026-06-01".into()
+            })
+        );
+        let after = at("2026-06-01T02:00:00Z");
+        assert_eq!(
+            decide_evidence_removal(&s(sup, false, false), &p, after),
+            Ok(())
+        );
+        assert_eq!(
+            decide_evidence_removal(&s(sup, true, false), &p, after),
+            Err(BackOfficeRefused::EvidenceRemoved)
+        );
+        assert_eq!(
+            decide_evidence_removal(&s(sup, false, true), &p, after),
+            Err(BackOfficeRefused::RemovalPending)
+        );
+        assert!(matches!(
+            decide_evidence_removal(&s(StaffRole::Cashier, false, false), &p, after),
+            Err(BackOfficeRefused::NotPermitted { .. })
+        ));
+        let blank = RemovalSubmission {
+            reason: " ",
+            ..s(sup, false, false)
+        };
+        assert_eq!(
+            decide_evidence_removal(&blank, &p, after),
+            Err(BackOfficeRefused::ReasonRequired)
+        );
+        let pending = RequestStatus::Pending;
+        let fin = StaffRole::Finance;
+        assert_eq!(
+            decide_removal_review(1, pending, 1, StaffRole::Admin, true, ""),
+            Err(BackOfficeRefused::OwnRequest)
+        );
+        assert_eq!(
+            decide_removal_review(1, pending, 2, fin, false, ""),
+            Err(BackOfficeRefused::CommentRequired)
+        );
+        assert_eq!(
+            decide_removal_review(1, pending, 2, fin, true, ""),
+            Ok(RequestStatus::Approved)
+        );
+        assert_eq!(
+            decide_removal_review(1, pending, 2, fin, false, "仍需保留"),
+            Ok(RequestStatus::Rejected)
+        );
+        assert!(matches!(
+            decide_removal_review(1, RequestStatus::Approved, 2, fin, true, ""),
+            Err(BackOfficeRefused::NotPending { .. })
+        ));
+        assert!(matches!(
+            decide_removal_review(1, pending, 2, StaffRole::Cashier, true, ""),
+            Err(BackOfficeRefused::NotPermitted { .. })
+        ));
+    }
+
+    #[test]
+    fn admins_change_users_but_never_themselves_out_nor_the_last_admin() {
+        let admin = StaffRole::Admin;
+        let user = |id, role, enabled| UserFacts { id, role, enabled };
+        let me = user(1, admin, true);
+        let other_admin = user(2, admin, true);
+        let cashier = user(3, StaffRole::Cashier, true);
+        let demote = UserChange::Edit {
+            role: StaffRole::Finance,
+        };
+        assert_eq!(
+            decide_user_change(1, admin, me, UserChange::Disable, 2),
+            Err(BackOfficeRefused::OwnAccount)
+        );
+        assert_eq!(
+            decide_user_change(1, admin, me, demote, 2),
+            Err(BackOfficeRefused::OwnAccount)
+        );
+        assert_eq!(
+            decide_user_change(1, admin, me, UserChange::Edit { role: admin }, 1),
+            Ok(()),
+            "renaming oneself is fine"
+        );
+        assert_eq!(
+            decide_user_change(1, admin, other_admin, UserChange::Disable, 2),
+            Ok(())
+        );
+        assert_eq!(
+            decide_user_change(1, admin, other_admin, demote, 1),
+            Err(BackOfficeRefused::LastAdmin)
+        );
+        assert_eq!(
+            decide_user_change(1, admin, cashier, UserChange::Disable, 1),
+            Ok(())
+        );
+        assert_eq!(
+            decide_user_change(
+                1,
+                admin,
+                user(3, StaffRole::Cashier, false),
+                UserChange::Disable,
+                1
+            ),
+            Err(BackOfficeRefused::UserAlready {
+                state: "disabled".into()
+            })
+        );
+        assert_eq!(
+            decide_user_change(1, admin, cashier, UserChange::Enable, 1),
+            Err(BackOfficeRefused::UserAlready {
+                state: "enabled".into()
+            })
+        );
+        assert_eq!(
+            decide_user_change(
+                1,
+                admin,
+                cashier,
+                UserChange::ResetPassword { password: "short" },
+                1
+            ),
+            Err(BackOfficeRefused::PasswordTooShort { min: 8 })
+        );
+        assert_eq!(
+            decide_user_change(1, admin, me, UserChange::ResetTotp, 1),
+            Ok(())
+        );
+        assert!(matches!(
+            decide_user_change(3, StaffRole::Supervisor, cashier, UserChange::ResetTotp, 1),
+            Err(BackOfficeRefused::NotPermitted { .. })
+        ));
+    }
+
+    #[test]
     fn catalogs_have_the_same_keys_and_every_refusal_has_text() {
         let zh: Vec<_> = ZH.iter().map(|(k, _)| *k).collect();
         let en: Vec<_> = EN.iter().map(|(k, _)| *k).collect();
@@ -998,6 +1522,14 @@ mod tests {
             BackOfficeRefused::ChannelDisabled {
                 channel: "x".into(),
             },
+            BackOfficeRefused::ChannelRemoved,
+            BackOfficeRefused::ChannelNotRemoved,
+            BackOfficeRefused::EvidenceRetained { until: "x".into() },
+            BackOfficeRefused::EvidenceRemoved,
+            BackOfficeRefused::RemovalPending,
+            BackOfficeRefused::OwnAccount,
+            BackOfficeRefused::LastAdmin,
+            BackOfficeRefused::UserAlready { state: "x".into() },
         ];
         for r in all {
             for lang in [Lang::Zh, Lang::En] {

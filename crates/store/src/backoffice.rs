@@ -16,7 +16,8 @@ use crate::{Store, read, setup};
 use jiff::Timestamp;
 use suanpan_core::auth::LoginState;
 use suanpan_core::backoffice::{
-    BackOfficeRefused, RequestFacts, RequestKind, RequestStatus, StaffRole,
+    BackOfficeRefused, ChannelAction, RequestFacts, RequestKind, RequestStatus, StaffRole,
+    UserFacts,
 };
 use suanpan_core::{Amount, MerchantId, OperatorNo, TxnId};
 
@@ -38,6 +39,11 @@ pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
         version: 1,
         sqlite: include_str!("migrate_backoffice.sql"),
         postgres: include_str!("pg_backoffice.sql"),
+    },
+    Migration {
+        version: 3,
+        sqlite: include_str!("migrate_backoffice_3.sql"),
+        postgres: include_str!("pg_backoffice_3.sql"),
     },
     Migration {
         version: 4,
@@ -106,6 +112,8 @@ pub struct StaffSecret {
     pub totp_secret: Option<String>,
     /// The last TOTP step accepted.
     pub totp_last_step: i64,
+    /// Disabled by an admin: cannot log in.
+    pub disabled: bool,
 }
 
 /// A stored void or refund request.
@@ -376,7 +384,7 @@ pub trait Backoffice: Store {
     fn staff_secret(&self, username: &str) -> Result<Option<StaffSecret>, StoreError> {
         read(self, |c| {
             c.row(
-                &format!("SELECT {STAFF_COLUMNS}, password_hash, failures, locked_until, totp_secret, totp_last_step FROM staff WHERE username = ?1"),
+                &format!("SELECT {STAFF_COLUMNS}, password_hash, failures, locked_until, totp_secret, totp_last_step, disabled_at FROM staff WHERE username = ?1"),
                 p![username],
                 |r| {
                     Ok(StaffSecret {
@@ -388,6 +396,7 @@ pub trait Backoffice: Store {
                         },
                         totp_secret: r.opt_text(9)?,
                         totp_last_step: r.i64(10)?,
+                        disabled: r.opt_i64(11)?.is_some(),
                     })
                 },
             )
@@ -493,7 +502,7 @@ pub trait Backoffice: Store {
         read(self, |c| {
             c.row(
                 &format!(
-                    "SELECT {STAFF_COLUMNS_S}, x.csrf, x.mfa_pending, x.totp_pending_secret FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
+                    "SELECT {STAFF_COLUMNS_S}, x.csrf, x.mfa_pending, x.totp_pending_secret, s.disabled_at FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
                      WHERE x.token_hash = ?1 AND x.expires_at > ?2"
                 ),
                 p![token_hash, now],
@@ -503,6 +512,7 @@ pub trait Backoffice: Store {
                         csrf: r.text(6)?,
                         mfa_pending: r.flag(7)?,
                         totp_offered: r.opt_text(8)?,
+                        disabled: r.opt_i64(9)?.is_some(),
                     })
                 },
             )
@@ -597,16 +607,17 @@ pub trait Backoffice: Store {
         })
     }
 
-    /// The user of a live (not revoked) API token.
-    fn token_user(&self, token_hash: &str) -> Result<Option<StaffUser>, StoreError> {
+    /// The user of a live (not revoked) API token, and whether that user is disabled (a
+    /// disabled user's tokens open nothing; they work again once the user is enabled).
+    fn token_user(&self, token_hash: &str) -> Result<Option<(StaffUser, bool)>, StoreError> {
         read(self, |c| {
             c.row(
                 &format!(
-                    "SELECT {STAFF_COLUMNS_S} FROM staff_tokens t JOIN staff s ON s.id = t.staff_id
+                    "SELECT {STAFF_COLUMNS_S}, s.disabled_at FROM staff_tokens t JOIN staff s ON s.id = t.staff_id
                      WHERE t.token_hash = ?1 AND t.revoked_at IS NULL"
                 ),
                 p![token_hash],
-                staff_from_row,
+                |r| Ok((staff_from_row(r)?, r.opt_i64(6)?.is_some())),
             )
         })
     }
@@ -884,7 +895,7 @@ pub trait Backoffice: Store {
     fn channels(&self) -> Result<Vec<ChannelRow>, StoreError> {
         read(self, |c| {
             c.rows(
-                "SELECT id, enabled, changed_at, changed_by, reason FROM channels
+                "SELECT id, enabled, changed_at, changed_by, reason, removed FROM channels
                  ORDER BY CASE id WHEN 'unionpay' THEN 0 WHEN 'alipay' THEN 1 WHEN 'wechat' THEN 2
                  WHEN 'lakala' THEN 3 ELSE 4 END, id",
                 p![],
@@ -895,6 +906,7 @@ pub trait Backoffice: Store {
                         changed_at: r.opt_i64(2)?,
                         changed_by: r.opt_text(3)?,
                         reason: r.text(4)?,
+                        removed: r.flag(5)?,
                     })
                 },
             )
@@ -906,11 +918,64 @@ pub trait Backoffice: Store {
         read(self, |c| unsettled_in(c, merchant, methods))
     }
 
-    /// Enables or disables a channel, audited with the reason, when `decide` (the core's
-    /// `decide_channel_change`) still allows it with the unsettled count of `methods` taken
-    /// inside the same transaction, after the channel's row is locked: a sale booked since
-    /// the caller's first check is counted, and none slips in before the change commits (on
-    /// PostgreSQL the engine reads the row `FOR SHARE`). `Ok(Err(refusal))` writes nothing.
+    /// Enables, disables, removes or re-adds a channel, audited with the reason, when
+    /// `decide` (the core's `decide_channel_change`, given the unsettled count of `methods`
+    /// and whether the channel is removed) still allows it with both taken inside the same
+    /// transaction, after the channel's row is locked: a sale booked since the caller's first
+    /// check is counted, and none slips in before the change commits (on PostgreSQL the
+    /// engine reads the row `FOR SHARE`). A removed channel is also disabled, so the engine
+    /// refuses it with 12 like any disabled one; re-added, it stays disabled until enabled.
+    /// `Ok(Err(refusal))` writes nothing; `Ok(Ok(false))`: no such channel.
+    fn change_channel(
+        &self,
+        user: &StaffUser,
+        id: &str,
+        action: ChannelAction,
+        reason: &str,
+        methods: &[&str],
+        decide: &dyn Fn(u64, bool) -> Result<(), BackOfficeRefused>,
+    ) -> Result<Result<bool, BackOfficeRefused>, StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, head| {
+            let lock = tx.dialect().lock_rows();
+            let Some(removed) = tx.row(
+                &format!("SELECT removed FROM channels WHERE id = ?1{lock}"),
+                p![id],
+                |r| r.flag(0),
+            )?
+            else {
+                return Ok(Ok(false));
+            };
+            if let Err(r) = decide(unsettled_in(tx, &user.merchant_id, methods)?, removed) {
+                return Ok(Err(r));
+            }
+            let (enabled, removed) = match action {
+                ChannelAction::Enable => (true, false),
+                ChannelAction::Disable | ChannelAction::Restore => (false, false),
+                ChannelAction::Remove => (false, true),
+            };
+            tx.exec(
+                "UPDATE channels SET enabled = ?1, removed = ?2, changed_at = ?3, changed_by = ?4, reason = ?5 WHERE id = ?6",
+                p![enabled, removed, now, &user.username, reason, id],
+            )?;
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                [
+                    &format!("channel.{}", action.as_str()),
+                    &format!("channel:{id}"),
+                    reason,
+                    "ok",
+                ],
+            )?;
+            Ok(Ok(true))
+        })
+    }
+
+    /// Enables or disables a channel ([`Backoffice::change_channel`] for a rule that looks
+    /// only at the unsettled count).
     fn set_channel_enabled(
         &self,
         user: &StaffUser,
@@ -920,36 +985,120 @@ pub trait Backoffice: Store {
         methods: &[&str],
         decide: &dyn Fn(u64) -> Result<(), BackOfficeRefused>,
     ) -> Result<Result<bool, BackOfficeRefused>, StoreError> {
+        let action = if enabled {
+            ChannelAction::Enable
+        } else {
+            ChannelAction::Disable
+        };
+        self.change_channel(user, id, action, reason, methods, &|n, _| decide(n))
+    }
+
+    /// A merchant's users with their state, for the admins' user page.
+    fn staff_listing(&self, merchant: &MerchantId) -> Result<Vec<StaffListing>, StoreError> {
+        read(self, |c| {
+            c.rows(
+                &format!(
+                    "SELECT {STAFF_COLUMNS}, disabled_at, totp_secret IS NOT NULL FROM staff WHERE merchant_id = ?1 ORDER BY id"
+                ),
+                p![merchant.as_str()],
+                |r| {
+                    Ok(StaffListing {
+                        user: staff_from_row(r)?,
+                        disabled: r.opt_i64(6)?.is_some(),
+                        totp_enrolled: r.flag(7)?,
+                    })
+                },
+            )
+        })
+    }
+
+    /// Changes a user of `admin`'s merchant when `decide` (the core's `decide_user_change`,
+    /// given the target's facts and the merchant's enabled admins, both read inside the
+    /// transaction with those rows locked) allows it; audited as `staff.<change>` with the
+    /// acting admin. A role change, a password reset, a TOTP reset and enabling again end the
+    /// user's sessions (a new role or factor starts with a new login); while disabled, the
+    /// sessions and tokens are refused at every request. `Ok(Ok(false))`: no
+    /// such user; `Ok(Err(refusal))` writes nothing.
+    fn change_staff(
+        &self,
+        admin: &StaffUser,
+        target_id: i64,
+        change: &StaffChange,
+        decide: &dyn Fn(UserFacts, u64) -> Result<(), BackOfficeRefused>,
+    ) -> Result<Result<bool, BackOfficeRefused>, StoreError> {
         let now = micros(self.now());
+        let merchant = admin.merchant_id.as_str();
         setup(self, |tx, head| {
             let lock = tx.dialect().lock_rows();
-            tx.row(
-                &format!("SELECT enabled FROM channels WHERE id = ?1{lock}"),
-                p![id],
-                |r| r.flag(0),
-            )?;
-            if let Err(r) = decide(unsettled_in(tx, &user.merchant_id, methods)?) {
+            // The admins are locked first: two admins disabling each other at once on two
+            // nodes are ordered, and the second sees one admin left.
+            let admins = tx
+                .rows(
+                    &format!(
+                        "SELECT id FROM staff WHERE merchant_id = ?1 AND role = 'admin' AND disabled_at IS NULL ORDER BY id{lock}"
+                    ),
+                    p![merchant],
+                    |r| r.i64(0),
+                )?
+                .len();
+            let Some((username, role, disabled)) = tx.row(
+                &format!(
+                    "SELECT username, role, disabled_at FROM staff WHERE id = ?1 AND merchant_id = ?2{lock}"
+                ),
+                p![target_id, merchant],
+                |r| Ok((r.text(0)?, r.text(1)?, r.opt_i64(2)?.is_some())),
+            )?
+            else {
+                return Ok(Ok(false));
+            };
+            let role = StaffRole::parse(&role)
+                .ok_or_else(|| StoreError::Sqlite(format!("staff {target_id}: role {role}")))?;
+            let facts = UserFacts {
+                id: target_id,
+                role,
+                enabled: !disabled,
+            };
+            if let Err(r) = decide(facts, u64::try_from(admins).unwrap_or(u64::MAX)) {
                 return Ok(Err(r));
             }
-            let n = tx.exec(
-                "UPDATE channels SET enabled = ?1, changed_at = ?2, changed_by = ?3, reason = ?4 WHERE id = ?5",
-                p![enabled, now, &user.username, reason, id],
-            )?;
-            if n > 0 {
-                let action = if enabled {
-                    "channel.enable"
-                } else {
-                    "channel.disable"
-                };
-                audit(
-                    tx,
-                    head,
-                    now,
-                    &actor(&user.username),
-                    [action, &format!("channel:{id}"), reason, "ok"],
+            let ends_sessions = apply_staff_change(tx, target_id, change, now, role)?;
+            if ends_sessions {
+                tx.exec(
+                    "DELETE FROM staff_sessions WHERE staff_id = ?1",
+                    p![target_id],
                 )?;
             }
-            Ok(Ok(n > 0))
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&admin.username),
+                [
+                    &format!("staff.{}", change.action()),
+                    &format!("staff:{username}"),
+                    &change.note(),
+                    "ok",
+                ],
+            )?;
+            Ok(Ok(true))
+        })
+    }
+
+    /// A merchant's counter operators (no password hashes).
+    fn operators(&self, merchant: &MerchantId) -> Result<Vec<OperatorRow>, StoreError> {
+        read(self, |c| {
+            c.rows(
+                "SELECT operator_no, name, locked_until, changed_at FROM operators WHERE merchant_id = ?1 ORDER BY operator_no",
+                p![merchant.as_str()],
+                |r| {
+                    Ok(OperatorRow {
+                        operator_no: r.text(0)?,
+                        name: r.text(1)?,
+                        locked_until: r.opt_i64(2)?,
+                        changed_at: r.i64(3)?,
+                    })
+                },
+            )
         })
     }
 
@@ -1036,6 +1185,58 @@ pub trait Backoffice: Store {
 }
 
 impl<S: Store + ?Sized> Backoffice for S {}
+
+/// Writes one user change; true when the user's sessions must end.
+fn apply_staff_change(
+    tx: &dyn Sql,
+    id: i64,
+    change: &StaffChange,
+    now: i64,
+    role_before: StaffRole,
+) -> Result<bool, StoreError> {
+    Ok(match change {
+        StaffChange::Edit {
+            name,
+            role,
+            operator_no,
+        } => {
+            let op = operator_no.map(|o| o.to_string());
+            tx.exec(
+                "UPDATE staff SET name = ?1, role = ?2, operator_no = ?3 WHERE id = ?4",
+                p![name.as_str(), role.as_str(), op.as_ref(), id],
+            )?;
+            *role != role_before
+        }
+        StaffChange::Disable => {
+            // The sessions stay until the user is enabled again, so that a live session is
+            // told "disabled" rather than "expired"; they open nothing meanwhile.
+            tx.exec(
+                "UPDATE staff SET disabled_at = ?1 WHERE id = ?2",
+                p![now, id],
+            )?;
+            false
+        }
+        StaffChange::Enable => {
+            // Enabled again, the user starts with a new login: no session from before the
+            // disable comes back to life.
+            tx.exec("UPDATE staff SET disabled_at = NULL WHERE id = ?1", p![id])?;
+            true
+        }
+        StaffChange::Password { hash } => {
+            // A new password also lifts a lockout: the admin has checked who asks.
+            tx.exec(
+                "UPDATE staff SET password_hash = ?1, failures = 0, locked_until = NULL WHERE id = ?2",
+                p![hash.as_str(), id],
+            )?;
+            true
+        }
+        StaffChange::ResetTotp => {
+            // totp_last_step stays: no code of the old secret's steps is ever replayed.
+            tx.exec("UPDATE staff SET totp_secret = NULL WHERE id = ?1", p![id])?;
+            true
+        }
+    })
+}
 
 /// A merchant's live transactions through `methods` whose batch is not settled yet.
 fn unsettled_in(c: &dyn Sql, merchant: &MerchantId, methods: &[&str]) -> Result<u64, StoreError> {
@@ -1173,6 +1374,8 @@ pub struct LiveSession {
     pub mfa_pending: bool,
     /// The TOTP secret offered for enrolment, if any.
     pub totp_offered: Option<String>,
+    /// The user was disabled: the session opens nothing.
+    pub disabled: bool,
 }
 
 /// A payment channel's state.
@@ -1188,4 +1391,83 @@ pub struct ChannelRow {
     pub changed_by: Option<String>,
     /// Why.
     pub reason: String,
+    /// Removed (删除): listed as such, refuses new transactions, can be re-added.
+    pub removed: bool,
+}
+
+/// A user as the admins' user page lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffListing {
+    /// The user.
+    pub user: StaffUser,
+    /// Disabled: cannot log in.
+    pub disabled: bool,
+    /// Has a TOTP secret (admins must).
+    pub totp_enrolled: bool,
+}
+
+/// A change an admin makes to a user (decided by `core::backoffice::decide_user_change`).
+#[derive(Debug, Clone)]
+pub enum StaffChange {
+    /// New name, role and operator no.
+    Edit {
+        /// Display name.
+        name: String,
+        /// Role.
+        role: StaffRole,
+        /// Counter operator no.
+        operator_no: Option<OperatorNo>,
+    },
+    /// Cannot log in any more.
+    Disable,
+    /// Can log in again.
+    Enable,
+    /// A new password (argon2id hash made by the caller).
+    Password {
+        /// PHC string.
+        hash: String,
+    },
+    /// Forget the TOTP secret: enrol again at the next login.
+    ResetTotp,
+}
+
+impl StaffChange {
+    /// The audit action's suffix.
+    pub fn action(&self) -> &'static str {
+        match self {
+            StaffChange::Edit { .. } => "edit",
+            StaffChange::Disable => "disable",
+            StaffChange::Enable => "enable",
+            StaffChange::Password { .. } => "password_reset",
+            StaffChange::ResetTotp => "totp_reset",
+        }
+    }
+    /// What the audit entry notes (never a secret).
+    fn note(&self) -> String {
+        match self {
+            StaffChange::Edit {
+                name,
+                role,
+                operator_no,
+            } => format!(
+                "name={name} role={} operator_no={}",
+                role.as_str(),
+                operator_no.map(|o| o.to_string()).unwrap_or_default()
+            ),
+            _ => String::new(),
+        }
+    }
+}
+
+/// A counter operator as the back-office lists it (no secret).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OperatorRow {
+    /// 00 supervisor, 01–98 cashiers, 99 admin.
+    pub operator_no: String,
+    /// Name.
+    pub name: String,
+    /// Locked out until (Unix µs), after wrong passwords.
+    pub locked_until: Option<i64>,
+    /// Last change (Unix µs).
+    pub changed_at: i64,
 }

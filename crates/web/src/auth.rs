@@ -139,9 +139,12 @@ impl FromRequestParts<AppState> for Caller {
             let bad = || ApiError::new(StatusCode::UNAUTHORIZED, lang, "auth.bad_token", &[]);
             let token = token.ok_or_else(bad)?;
             let hash = secret_hash(token);
-            let user = blocking(lang, move || store.token_user(&hash))
+            let (user, disabled) = blocking(lang, move || store.token_user(&hash))
                 .await?
                 .ok_or_else(bad)?;
+            if disabled {
+                return Err(disabled_error(lang));
+            }
             return Ok(Caller {
                 user,
                 lang,
@@ -169,6 +172,9 @@ impl FromRequestParts<AppState> for Caller {
                 &[],
             ));
         };
+        if live.disabled {
+            return Err(disabled_error(lang));
+        }
         let csrf = live.csrf.clone();
         // An admin without TOTP yet gets nothing but the enrolment (and logout).
         if live.mfa_pending && !ENROLMENT_PATHS.contains(&parts.uri.path()) {
@@ -200,6 +206,11 @@ impl FromRequestParts<AppState> for Caller {
             totp_offered: live.totp_offered,
         })
     }
+}
+
+/// A disabled user's answer (login, live session or token): 401, said plainly.
+fn disabled_error(lang: Lang) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, lang, "auth.user_disabled", &[])
 }
 
 /// What a session still waiting for TOTP enrolment may reach.
@@ -289,6 +300,11 @@ pub async fn login(
         .unwrap_or(false);
     if !ok {
         return Err(gate.failure(&secret, "auth.wrong_login").await);
+    }
+    // Said only to someone who knows the password: a guesser learns nothing new.
+    if secret.disabled {
+        gate.event(username, "refused:auth.user_disabled").await?;
+        return Err(disabled_error(lang));
     }
     let mfa_pending = gate.second_factor(&secret, totp).await?;
     if secret.login != LoginState::default() {

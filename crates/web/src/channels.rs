@@ -1,8 +1,9 @@
-//! Payment channels (支付渠道): list, enable, disable. Changing one needs the admin's own
-//! password re-entered and a reason, and a channel with unsettled transactions cannot be
-//! disabled (`core::backoffice::decide_channel_change`). New payments through a disabled
-//! channel are refused with 12 by the store's engine (`decide_channel_open`), for the API,
-//! terminals and the CLI alike.
+//! Payment channels (支付渠道): list, enable, disable, remove, re-add. Changing one needs the
+//! admin's own password re-entered and a reason, and a channel with unsettled transactions
+//! cannot be disabled or removed (`core::backoffice::decide_channel_change`). New payments
+//! through a disabled or removed channel are refused with 12 by the store's engine
+//! (`decide_channel_open`), for the API, terminals and the CLI alike. A removed channel keeps
+//! its row (the audit trail) and comes back, disabled, when an admin re-adds it.
 
 use crate::auth::{Caller, blocking};
 use crate::error::ApiError;
@@ -14,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use suanpan_core::Refusal;
-use suanpan_core::backoffice::{self, Channel, ChannelChange, Permission};
+use suanpan_core::backoffice::{self, Channel, ChannelAction, ChannelChange, Permission};
 use suanpan_store::backoffice::Backoffice;
 
 pub fn routes() -> axum::Router<AppState> {
@@ -32,6 +33,8 @@ pub struct ChannelView {
     pub name: String,
     /// Accepts new transactions.
     pub enabled: bool,
+    /// Removed (删除): refuses new transactions; an admin can re-add it (`restore`).
+    pub removed: bool,
     /// The payment methods that go through it.
     pub methods: Vec<String>,
     /// Its transactions not settled yet (a channel with any cannot be disabled).
@@ -74,6 +77,7 @@ pub async fn channels(state: &AppState, caller: &Caller) -> Result<Vec<ChannelVi
             name: crate::catalog::t(lang, &format!("channel.{}", r.id)).to_owned(),
             id: r.id,
             enabled: r.enabled,
+            removed: r.removed,
             methods,
             unsettled,
             changed_at: r.changed_at.map(|t| When::micros(policy, t)),
@@ -103,12 +107,12 @@ pub struct ChannelIn {
     pub reason: String,
 }
 
-/// Enables or disables a channel as the core decides.
+/// Changes a channel as the core decides.
 pub async fn set(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    enable: bool,
+    action: ChannelAction,
     input: ChannelIn,
 ) -> Result<ChannelView, ApiError> {
     let lang = caller.lang;
@@ -126,40 +130,50 @@ pub async fn set(
         caller.user.merchant_id.clone(),
     );
     let password = input.password;
-    let (password_ok, unsettled) = blocking(lang, move || {
+    let (password_ok, unsettled, removed) = blocking(lang, move || {
         let ok = store
             .staff_secret(&username)?
             .is_some_and(|s| suanpan_store::auth::verify_password(&password, &s.password_hash));
         let names: Vec<&str> = channel.methods().iter().map(|m| m.as_str()).collect();
-        Ok((ok, store.unsettled_count(&merchant, &names)?))
+        let removed = store
+            .channels()?
+            .iter()
+            .any(|c| c.id == channel.as_str() && c.removed);
+        Ok((ok, store.unsettled_count(&merchant, &names)?, removed))
     })
     .await?;
     let reason = input.reason.trim().to_owned();
     let role = caller.user.role;
-    let decide = move |reason: &str, unsettled: u64| {
+    let decide = move |reason: &str, unsettled: u64, removed: bool| {
         backoffice::decide_channel_change(&ChannelChange {
             role,
-            enable,
+            action,
             reason,
             password_ok,
             unsettled,
+            removed,
         })
     };
-    if let Err(r) = decide(&reason, unsettled) {
-        return Err(refuse(state, caller, channel, enable, r).await);
+    if let Err(r) = decide(&reason, unsettled, removed) {
+        return Err(refuse(state, caller, channel, action, r).await);
     }
-    // Decided again inside the store's transaction, with the count taken under the channel's
-    // row lock: a sale booked since the first look is counted.
+    // Decided again inside the store's transaction, with the count and the removed flag
+    // taken under the channel's row lock: a sale booked since the first look is counted.
     let (store, user) = (state.store().clone(), caller.user.clone());
     let done = blocking(lang, move || {
         let names: Vec<&str> = channel.methods().iter().map(|m| m.as_str()).collect();
-        store.set_channel_enabled(&user, channel.as_str(), enable, &reason, &names, &|n| {
-            decide(&reason, n)
-        })
+        store.change_channel(
+            &user,
+            channel.as_str(),
+            action,
+            &reason,
+            &names,
+            &|n, removed| decide(&reason, n, removed),
+        )
     })
     .await?;
     if let Err(r) = done {
-        return Err(refuse(state, caller, channel, enable, r).await);
+        return Err(refuse(state, caller, channel, action, r).await);
     }
     channels(state, caller)
         .await?
@@ -173,19 +187,15 @@ async fn refuse(
     state: &AppState,
     caller: &Caller,
     channel: Channel,
-    enable: bool,
+    action: ChannelAction,
     r: backoffice::BackOfficeRefused,
 ) -> ApiError {
     let lang = caller.lang;
     let (store, who, key) = (state.store().clone(), caller.user.username.clone(), r.key());
-    let action = if enable {
-        "channel.enable"
-    } else {
-        "channel.disable"
-    };
+    let action = format!("channel.{}", action.as_str());
     let target = format!("channel:{}", channel.as_str());
     let audited = blocking(lang, move || {
-        store.record_staff_event(&who, action, &target, &format!("refused:{key}"))
+        store.record_staff_event(&who, &action, &target, &format!("refused:{key}"))
     })
     .await;
     if let Err(e) = audited {
@@ -193,33 +203,38 @@ async fn refuse(
     }
     let status = match r {
         backoffice::BackOfficeRefused::NotPermitted { .. } => StatusCode::FORBIDDEN,
-        backoffice::BackOfficeRefused::ChannelUnsettled { .. } => StatusCode::CONFLICT,
+        backoffice::BackOfficeRefused::ChannelUnsettled { .. }
+        | backoffice::BackOfficeRefused::ChannelRemoved
+        | backoffice::BackOfficeRefused::ChannelNotRemoved => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     ApiError::refusal(status, lang, &r)
 }
 
-/// Enables (`enable`) or disables (`disable`) a channel (admins; password and reason).
+/// Enables (`enable`), disables (`disable`), removes (`remove`) or re-adds (`restore`) a
+/// channel (admins; password and reason). A removed channel refuses new transactions like a
+/// disabled one, is listed as removed, and comes back disabled when re-added.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/{action}", tag = "channels",
-    params(("id" = String, Path, description = "unionpay, alipay, wechat, lakala"), ("action" = String, Path, description = "enable or disable")),
+    params(("id" = String, Path, description = "unionpay, alipay, wechat, lakala"), ("action" = String, Path, description = "enable, disable, remove or restore")),
     request_body = ChannelIn,
-    responses((status = 200, body = ChannelView), (status = 403, body = ApiError), (status = 404, body = ApiError),
-        (status = 409, body = ApiError, description = "unsettled transactions"), (status = 422, body = ApiError)))]
+    responses((status = 200, body = ChannelView), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, body = ApiError, description = "unsettled transactions; removed already; not removed"), (status = 422, body = ApiError)))]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, action)): Path<(String, String)>,
     body: ApiJson<ChannelIn>,
 ) -> Result<Json<ChannelView>, ApiError> {
-    let enable = match action.as_str() {
-        "enable" => true,
-        "disable" => false,
-        other => {
-            return Err(ApiError::invalid(
-                caller.lang,
-                format!("action {other:?} (enable|disable)"),
-            ));
-        }
-    };
-    Ok(Json(set(&state, &caller, &id, enable, body.value).await?))
+    let action = parse_action(caller.lang, &action)?;
+    Ok(Json(set(&state, &caller, &id, action, body.value).await?))
+}
+
+/// The action of a channel path.
+pub fn parse_action(lang: suanpan_core::Lang, text: &str) -> Result<ChannelAction, ApiError> {
+    ChannelAction::parse(text).ok_or_else(|| {
+        ApiError::invalid(
+            lang,
+            format!("action {text:?} (enable|disable|remove|restore)"),
+        )
+    })
 }

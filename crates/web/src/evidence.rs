@@ -1,7 +1,9 @@
 //! Evidence (交易视频, photos, PDFs) on a transaction: multipart upload with a size limit,
 //! the declared type checked against the file's magic bytes, stored content-addressed by
-//! SHA-256; played back with HTTP Range (video seeking). There is no removal endpoint:
-//! evidence is kept for the retention period like its transaction.
+//! SHA-256; played back with HTTP Range (video seeking). Evidence is kept for its retention
+//! period; after it, removal is a request someone else reviews (`core::backoffice::
+//! decide_evidence_removal`, `decide_removal_review`). Removed evidence stays listed as a
+//! tombstone and answers 410 Gone.
 
 use crate::api::{Id, load_txn};
 use crate::auth::{Caller, blocking};
@@ -81,6 +83,15 @@ pub struct EvidenceView {
     pub uploaded_at: When,
     /// Where to fetch it.
     pub url: String,
+    /// Removed after its retention by a reviewed request (the file is gone; this is the
+    /// record of it).
+    pub removed: bool,
+    /// When it was removed.
+    pub removed_at: Option<When>,
+    /// Why it was removed.
+    pub removal_reason: Option<String>,
+    /// A removal is waiting for review.
+    pub removal_pending: bool,
 }
 
 impl EvidenceView {
@@ -96,6 +107,10 @@ impl EvidenceView {
             uploaded_by: e.uploaded_by.clone(),
             uploaded_at: When::micros(policy, e.uploaded_at),
             url: format!("/api/v1/evidence/{}", e.id),
+            removed: e.removed_at.is_some(),
+            removed_at: e.removed_at.map(|t| When::micros(policy, t)),
+            removal_reason: e.removal_reason.clone(),
+            removal_pending: e.removal_pending,
         }
     }
 }
@@ -299,7 +314,8 @@ fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
 /// The file, inline, with `Range` support (206 / 416).
 #[utoipa::path(get, path = "/api/v1/evidence/{id}", tag = "evidence", params(("id" = i64, Path)),
     responses((status = 200, description = "the file"), (status = 206, description = "the requested range"),
-        (status = 404, body = ApiError), (status = 416, description = "range not satisfiable")))]
+        (status = 404, body = ApiError), (status = 410, body = ApiError, description = "removed after its retention"),
+        (status = 416, description = "range not satisfiable")))]
 pub async fn download(
     State(state): State<AppState>,
     caller: Caller,
@@ -314,6 +330,15 @@ pub async fn download(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "evidence.not_found", &[]))?;
     // Evidence of a hidden record is hidden with it.
     load_txn(&state, &caller, row.txn_id).await?;
+    if let Some(at) = row.removed_at {
+        let when = When::micros(state.store().policy(), at).local;
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            lang,
+            "evidence.removed",
+            &[when, row.removal_reason.clone().unwrap_or_default()],
+        ));
+    }
     let size = u64::try_from(row.size_bytes).unwrap_or(0);
     let want = range(&headers, size);
     let Ok(want) = want else {

@@ -16,6 +16,7 @@ mod error;
 mod evidence;
 mod json;
 mod openapi;
+mod removals;
 mod review;
 mod state;
 mod svg;
@@ -48,6 +49,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(channels::routes())
         .merge(users::routes())
         .merge(evidence::routes(evidence_max))
+        .merge(removals::routes())
         .merge(auth::routes())
         .merge(ui::routes())
         .merge(openapi::routes())

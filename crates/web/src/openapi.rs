@@ -22,7 +22,8 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::review::approve, crate::review::reject, crate::review::cancel, crate::review::undo,
         crate::channels::list, crate::channels::change,
         crate::evidence::upload, crate::evidence::download,
-        crate::users::list, crate::users::create,
+        crate::removals::request_removal, crate::removals::list_removals, crate::removals::approve_removal, crate::removals::reject_removal,
+        crate::users::list, crate::users::create, crate::users::edit, crate::users::action, crate::users::operators,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn)),
     tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"))

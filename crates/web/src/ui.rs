@@ -42,7 +42,10 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/audit", get(audit))
         .route("/channels", get(channels_page))
         .route("/users", get(users_page).post(users_add))
+        .route("/users/{id}/{action}", post(user_action))
         .route("/channels/{id}/{action}", post(channel_action))
+        .route("/evidence/{id}/removal", post(evidence_removal))
+        .route("/removals/{id}/{action}", post(removal_action))
         .route(
             "/static/app.css",
             get(|| async { asset("text/css; charset=utf-8", include_str!("../static/app.css")) }),
@@ -233,7 +236,8 @@ csrf_forms!(
     CommentForm,
     TotpForm,
     ChannelForm,
-    UserForm
+    UserForm,
+    UserActionForm
 );
 
 /// The caller and the parsed form of a page's POST, its CSRF token checked; otherwise the
@@ -654,6 +658,7 @@ struct TxnPage {
     can_refund: bool,
     can_hide: bool,
     can_upload: bool,
+    can_remove_evidence: bool,
     refundable_yuan: String,
 }
 
@@ -698,6 +703,7 @@ async fn txn(
         can_refund: may_request && x.refundable.fen > 0,
         can_hide: role.allows(Permission::Hide) && !x.hidden,
         can_upload: role.allows(Permission::RequestVoidRefund),
+        can_remove_evidence: role.allows(Permission::RequestEvidenceRemoval),
         refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
         receipt,
         d,
@@ -802,6 +808,12 @@ struct QueueRow {
     can_undo: bool,
 }
 
+/// One evidence removal of the queue with whether the viewer may review it.
+struct RemovalRow {
+    view: crate::removals::RemovalView,
+    can_review: bool,
+}
+
 #[derive(Template)]
 #[template(path = "review.html")]
 struct ReviewPage {
@@ -809,6 +821,7 @@ struct ReviewPage {
     tabs: Vec<(String, String)>,
     status: String,
     rows: Vec<QueueRow>,
+    removals: Vec<RemovalRow>,
 }
 
 async fn review_page(
@@ -830,8 +843,27 @@ async fn review_page(
         Ok(v) => v,
         Err(e) => return error_page(Some(&caller), e, "/dashboard"),
     };
+    // Evidence removals share the queue; their statuses are pending, approved, rejected.
+    let removal_status = matches!(status.as_str(), "" | "pending" | "approved" | "rejected")
+        .then_some(status.as_str());
+    let removals = match removal_status {
+        Some(st) => match crate::removals::removals(&state, &caller, Some(st)).await {
+            Ok(v) => v,
+            Err(e) => return error_page(Some(&caller), e, "/dashboard"),
+        },
+        None => Vec::new(),
+    };
     let me = caller.user.username.clone();
     let role = caller.user.role;
+    let removals = removals
+        .into_iter()
+        .map(|v| RemovalRow {
+            can_review: v.status == "pending"
+                && v.submitted_by != me
+                && role.allows(Permission::Review),
+            view: v,
+        })
+        .collect();
     let rows = views
         .into_iter()
         .map(|v| QueueRow {
@@ -869,6 +901,7 @@ async fn review_page(
             tabs,
             status,
             rows,
+            removals,
         },
     )
 }
@@ -1112,32 +1145,22 @@ async fn channel_action(
         Err(r) => return *r,
     };
     let lang = caller.lang;
-    let enable = match action.as_str() {
-        "enable" => true,
-        "disable" => false,
-        other => {
-            return error_page(
-                Some(&caller),
-                ApiError::invalid(lang, format!("action {other:?}")),
-                "/channels",
-            );
-        }
+    let action = match crate::channels::parse_action(lang, &action) {
+        Ok(a) => a,
+        Err(e) => return error_page(Some(&caller), e, "/channels"),
     };
     let input = crate::channels::ChannelIn {
         password: f.password,
         reason: f.reason,
     };
-    match crate::channels::set(&state, &caller, &id, enable, input).await {
+    match crate::channels::set(&state, &caller, &id, action, input).await {
         Ok(c) => {
-            let state_text = t(
-                lang,
-                if c.enabled {
-                    "ch.enabled"
-                } else {
-                    "ch.disabled"
-                },
-            )
-            .to_owned();
+            let key = match (c.removed, c.enabled) {
+                (true, _) => "ch.removed",
+                (false, true) => "ch.enabled",
+                (false, false) => "ch.disabled",
+            };
+            let state_text = t(lang, key).to_owned();
             message(
                 Some(&caller),
                 lang,
@@ -1195,8 +1218,9 @@ pub(crate) async fn txn_evidence(
 #[template(path = "users.html")]
 struct UsersPage {
     base: Base,
-    rows: Vec<UserView>,
+    rows: Vec<crate::users::ManagedUser>,
     roles: Vec<&'static str>,
+    me: i64,
 }
 
 async fn users_page(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
@@ -1211,6 +1235,7 @@ async fn users_page(State(state): State<AppState>, caller: Result<Caller, ApiErr
                 base: Base::new(caller.lang, Some(&caller), "users", "nav.users", "/users"),
                 rows,
                 roles: StaffRole::ALL.iter().map(|r| r.as_str()).collect(),
+                me: caller.user.id,
             },
         ),
         Err(e) => error_page(Some(&caller), e, "/dashboard"),
@@ -1250,11 +1275,140 @@ async fn users_add(
             Some(&caller),
             lang,
             true,
-            tf(lang, "msg.user_added", &[u.username, u.role]),
+            tf(lang, "msg.user_added", &[u.user.username, u.user.role]),
             String::new(),
             "/users",
         ),
         Err(e) => error_page(Some(&caller), e, "/users"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct UserActionForm {
+    csrf: String,
+    name: Option<String>,
+    role: Option<String>,
+    operator_no: Option<String>,
+    password: Option<String>,
+}
+
+/// The users page's per-user forms: `edit` (name, role, operator no.), `disable`, `enable`,
+/// `password`, `totp-reset`; each asks before it is sent and answers with a clear message.
+async fn user_action(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, action)): Path<(i64, String)>,
+    form: Result<Form<UserActionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (caller, f) = match page_form(caller, form, "/users") {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let change = if action == "edit" {
+        Ok(crate::users::Change::Edit(crate::users::UserEditIn {
+            name: f.name,
+            role: f.role,
+            operator_no: Some(f.operator_no.unwrap_or_default()),
+        }))
+    } else {
+        let input = crate::users::UserActionIn {
+            password: f.password.filter(|_| action == "password"),
+        };
+        crate::users::Change::parse(lang, &action, input)
+    };
+    let result = match change {
+        Ok(c) => crate::users::change(&state, &caller, id, c).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(u) => {
+            let done = t(lang, &format!("user.done.{action}")).to_owned();
+            message(
+                Some(&caller),
+                lang,
+                true,
+                tf(lang, "msg.user_changed", &[u.user.username, done]),
+                String::new(),
+                "/users",
+            )
+        }
+        Err(e) => error_page(Some(&caller), e, "/users"),
+    }
+}
+
+/// The evidence item's removal form on the transaction page.
+async fn evidence_removal(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    form: Result<Form<ReasonForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("/txns/").map(|i| r[i..].to_owned()))
+        .unwrap_or_else(|| "/review".to_owned());
+    let (caller, f) = match page_form(caller, form, &back) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    match crate::removals::submit(&state, &caller, id, &f.reason).await {
+        Ok(r) => message(
+            Some(&caller),
+            lang,
+            true,
+            tf(
+                lang,
+                "msg.removal_submitted",
+                &[r.id.to_string(), r.filename],
+            ),
+            String::new(),
+            &format!("/txns/{}", r.transaction_id),
+        ),
+        Err(e) => error_page(Some(&caller), e, &back),
+    }
+}
+
+/// The review page's approve/reject forms for evidence removals.
+async fn removal_action(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, action)): Path<(i64, String)>,
+    form: Result<Form<CommentForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (caller, f) = match page_form(caller, form, "/review") {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let approve = match action.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            return error_page(
+                Some(&caller),
+                ApiError::invalid(lang, format!("action {other:?}")),
+                "/review",
+            );
+        }
+    };
+    match crate::removals::review(&state, &caller, id, approve, &f.comment).await {
+        Ok(r) => message(
+            Some(&caller),
+            lang,
+            true,
+            tf(
+                lang,
+                "msg.removal_reviewed",
+                &[r.id.to_string(), r.filename, r.status_text],
+            ),
+            String::new(),
+            &format!("/txns/{}", r.transaction_id),
+        ),
+        Err(e) => error_page(Some(&caller), e, "/review"),
     }
 }
 

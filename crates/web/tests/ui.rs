@@ -313,3 +313,144 @@ fn evidence_upload_through_the_form_and_playback() {
     assert_eq!(clip.status, 206);
     assert_eq!(clip.header("content-type"), Some("video/mp4"));
 }
+
+/// Goal: evidence removal through the pages: inside retention the form's answer names the
+/// date it ends; after it, the transaction page's form (asking first) submits a request, the
+/// review page lists it for another reviewer only, and approving shows it as removed.
+#[test]
+fn evidence_removal_through_the_forms() {
+    let app = spawn_app();
+    let up = browser_login(&app, "cashier");
+    let (ctype, body) = multipart(
+        &[("csrf", &up.csrf)],
+        Some(("receipt.pdf", "application/pdf", b"%PDF-1.7 signed slip")),
+    );
+    let r = app.req(
+        "POST",
+        "/txns/1/evidence",
+        &[("Cookie", &up.cookie), ("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sup = browser_login(&app, "supervisor");
+    let page = sup.page("/txns/1").text();
+    assert!(
+        page.contains("removal-form-1") && page.contains("data-confirm"),
+        "the removal form asks first: {page}"
+    );
+    let before = app.state();
+    let r = sup.form(
+        "/evidence/1/removal",
+        &format!("csrf={}&reason=x", sup.csrf),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("保存期限内"), "{}", r.text());
+    let r = sup.form("/evidence/1/removal", "csrf=forged&reason=x");
+    assert_eq!(r.status, 403);
+    assert_eq!(app.state(), before);
+
+    app.advance(6 * 366 * 24 * 3600);
+    let sup = browser_login(&app, "supervisor");
+    let r = sup.form(
+        "/evidence/1/removal",
+        &format!(
+            "csrf={}&reason=%E4%BF%9D%E5%AD%98%E6%9C%9F%E6%BB%A1",
+            sup.csrf
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("已提交"));
+    assert!(sup.page("/txns/1").text().contains("删除申请待审核"));
+    assert!(
+        !sup.page("/review").text().contains("/removals/1/approve"),
+        "no approve button on one's own request"
+    );
+    let fin = browser_login(&app, "finance");
+    let queue = fin.page("/review?status=pending").text();
+    assert!(
+        queue.contains("/removals/1/approve") && !queue.contains("rm."),
+        "{queue}"
+    );
+    let r = fin.form(
+        "/removals/1/approve",
+        &format!("csrf={}&comment=ok", fin.csrf),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("已删除"));
+    let d = fin.page("/txns/1").text();
+    assert!(
+        d.contains("badge declined\">已删除") && !d.contains("removal-form-1"),
+        "{d}"
+    );
+}
+
+/// Goal: an admin removes and re-adds a channel and disables a user through the pages;
+/// every form asks first, a forged token changes nothing, and the disabled user's login
+/// page says why.
+#[test]
+fn channel_removal_and_user_admin_through_the_forms() {
+    let app = spawn_app();
+    let admin = browser_login(&app, "admin");
+    let channels = admin.page("/channels").text();
+    assert!(channels.contains("remove-alipay") && channels.contains("data-confirm"));
+    let before = app.state();
+    let r = admin.form(
+        "/channels/alipay/remove",
+        "csrf=forged&password=admin-demo&reason=x",
+    );
+    assert_eq!(r.status, 403);
+    let r = admin.form("/users/1/disable", "csrf=forged");
+    assert_eq!(r.status, 403);
+    assert_eq!(app.state(), before);
+    let r = admin.form(
+        "/channels/alipay/remove",
+        &format!(
+            "csrf={}&password=admin-demo&reason=%E5%81%9C%E7%94%A8",
+            admin.csrf
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("已删除"));
+    assert!(admin.page("/channels").text().contains("restore-alipay"));
+
+    let users = admin.page("/users").text();
+    assert!(
+        users.contains("<td>1</td><td>cashier</td>") && users.contains("/users/1/disable"),
+        "{users}"
+    );
+    assert!(
+        !users.contains("/users/1/totp-reset"),
+        "the cashier has no TOTP"
+    );
+    let r = admin.form("/users/1/disable", &format!("csrf={}", admin.csrf));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("已停用"));
+    let r = admin.form(
+        "/users/1/edit",
+        &format!(
+            "csrf={}&name=%E7%8E%8B%E8%8A%B3&role=cashier&operator_no=05",
+            admin.csrf
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = admin.form("/users/4/disable", &format!("csrf={}", admin.csrf));
+    assert_eq!(r.status, 422, "not oneself");
+    assert!(r.text().contains("不能停用自己"), "{}", r.text());
+
+    let page = app.get("/login");
+    let body = format!(
+        "username=cashier&password=cashier-demo&csrf={}",
+        csrf_of(&page.text())
+    );
+    let r = app.req(
+        "POST",
+        "/login",
+        &[
+            ("Cookie", &cookie_pair(&page)),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 401);
+    assert!(r.text().contains("已被停用"), "{}", r.text());
+}

@@ -482,7 +482,7 @@ impl TestApp {
     /// tokens, idempotency keys and users. (The audit trail records refusals on purpose.)
     pub fn state(&self) -> String {
         use suanpan_store::sql::SqlExt;
-        let tables: [(&str, &[&str], &str); 8] = [
+        let tables: [(&str, &[&str], &str); 9] = [
             (
                 "txns",
                 &[
@@ -503,9 +503,27 @@ impl TestApp {
             ),
             ("staff_tokens", &["id", "revoked_at"], "id"),
             ("api_idempotency", &["staff_id", "key", "status"], "key"),
-            ("staff", &["id", "username", "role"], "id"),
-            ("channels", &["id", "enabled", "reason"], "id"),
-            ("evidence", &["id", "txn_id", "sha256"], "id"),
+            (
+                "staff",
+                &[
+                    "id",
+                    "username",
+                    "role",
+                    "name",
+                    "operator_no",
+                    "disabled_at",
+                    "password_hash",
+                    "totp_secret",
+                ],
+                "id",
+            ),
+            ("channels", &["id", "enabled", "reason", "removed"], "id"),
+            ("evidence", &["id", "txn_id", "sha256", "removed_at"], "id"),
+            (
+                "evidence_removals",
+                &["id", "evidence_id", "status", "reviewed_by"],
+                "id",
+            ),
         ];
         suanpan_store::read(&*self.store, |c| {
             let mut out = String::new();
@@ -528,6 +546,11 @@ impl TestApp {
             Ok(out)
         })
         .expect("state")
+    }
+
+    /// The data directory (evidence files live in its `evidence/`).
+    pub fn data_dir(&self) -> &Path {
+        self._dir.path()
     }
 
     /// Lets the clock move and waits for the executor's next passes.
@@ -554,6 +577,18 @@ impl Session<'_> {
     pub fn post(&self, path: &str, body: &str) -> Resp {
         self.app.req(
             "POST",
+            path,
+            &[
+                ("Cookie", &self.cookie),
+                ("X-CSRF-Token", &self.csrf),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body.as_bytes()),
+        )
+    }
+    pub fn req_patch(&self, path: &str, body: &str) -> Resp {
+        self.app.req(
+            "PATCH",
             path,
             &[
                 ("Cookie", &self.cookie),

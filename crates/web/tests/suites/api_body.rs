@@ -886,6 +886,16 @@ fn openapi_document_lists_every_endpoint() {
         "/api/v1/requests/{id}/reject",
         "/api/v1/requests/{id}/cancel",
         "/api/v1/requests/{id}/undo",
+        "/api/v1/channels",
+        "/api/v1/channels/{id}/{action}",
+        "/api/v1/evidence/{id}/removal",
+        "/api/v1/evidence-removals",
+        "/api/v1/evidence-removals/{id}/approve",
+        "/api/v1/evidence-removals/{id}/reject",
+        "/api/v1/users",
+        "/api/v1/users/{id}",
+        "/api/v1/users/{id}/{action}",
+        "/api/v1/operators",
     ] {
         let ops = paths.get(p).unwrap_or_else(|| panic!("{p} missing"));
         for (_, op) in ops.as_object().expect("ops") {
@@ -1304,4 +1314,351 @@ fn purge_is_not_blocked_by_back_office_rows() {
         matches!(reply, suanpan_store::Reply::Done(n) if n >= 3),
         "{reply:?}"
     );
+}
+
+/// Uploads `bytes` as a JPEG to transaction `txn` and returns the evidence's JSON.
+fn upload_jpeg(s: &Session<'_>, txn: i64, bytes: &[u8]) -> serde_json::Value {
+    let (ctype, body) = multipart(&[], Some(("counter.jpg", "image/jpeg", bytes)));
+    let r = s.app.req(
+        "POST",
+        &format!("/api/v1/transactions/{txn}/evidence"),
+        &[
+            ("Cookie", &s.cookie),
+            ("X-CSRF-Token", &s.csrf),
+            ("Content-Type", &ctype),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
+
+/// Goal: evidence is never removed inside its retention period (the refusal names the date
+/// it ends and changes nothing); after it, removal is a request reviewed by someone else —
+/// not the submitter, a rejection needs a comment — and an approval leaves a tombstone that
+/// answers 410, deletes the file only once no live row shares its bytes, and shows on the
+/// transaction.
+#[test]
+fn evidence_is_removed_after_retention_through_review() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let cashier = app.login("cashier");
+    let bytes = jpeg(64);
+    let first = upload_jpeg(&cashier, 1, &bytes);
+    let second = upload_jpeg(&cashier, 1, &bytes);
+    assert_eq!(first["sha256"], second["sha256"], "the same bytes, stored once");
+    let (e1, e2) = (first["id"].as_i64().expect("id"), second["id"].as_i64().expect("id"));
+    let file = app
+        .data_dir()
+        .join("evidence")
+        .join(first["sha256"].as_str().expect("sha"));
+    assert!(file.exists());
+    let removal = |s: &Session<'_>, id: i64, reason: &str| {
+        s.post(
+            &format!("/api/v1/evidence/{id}/removal"),
+            &format!(r#"{{"reason":"{reason}"}}"#),
+        )
+    };
+    let sup = app.login("supervisor");
+    let before = app.state();
+    let r = removal(&sup, e1, "保存期满");
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "backoffice.evidence_retained")
+    );
+    let ends = suanpan_core::Policy::default()
+        .retention_ends(app.store.now())
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").expect("zone"))
+        .date()
+        .to_string();
+    assert!(
+        r.json()["message"].as_str().unwrap_or("").contains(&ends),
+        "the refusal names the day retention ends ({ends}): {}",
+        r.text()
+    );
+    assert_eq!(removal(&cashier, e1, "x").status, 403, "cashiers may not ask");
+    assert_eq!(app.state(), before, "nothing changed inside retention");
+
+    app.advance(6 * 366 * 24 * 3600);
+    let sup = app.login("supervisor");
+    let finance = app.login("finance");
+    let r = removal(&sup, e1, " ");
+    assert_eq!(r.code(), "backoffice.reason_required");
+    assert_eq!(removal(&sup, 999, "x").status, 404);
+    assert_eq!(app.state(), before);
+    let r = removal(&sup, e1, "保存期满");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["status"], "pending");
+    let q1 = r.json()["id"].as_i64().expect("id");
+    let r = removal(&finance, e1, "再次申请");
+    assert_eq!((r.status, r.code().as_str()), (409, "backoffice.removal_pending"));
+    let pending = app.state();
+    let approve = |s: &Session<'_>, id: i64, body: &str| {
+        s.post(&format!("/api/v1/evidence-removals/{id}/approve"), body)
+    };
+    let reject = |s: &Session<'_>, id: i64, body: &str| {
+        s.post(&format!("/api/v1/evidence-removals/{id}/reject"), body)
+    };
+    let r = approve(&sup, q1, "{}");
+    assert_eq!((r.status, r.code().as_str()), (422, "backoffice.own_request"));
+    let r = reject(&finance, q1, r#"{"comment":" "}"#);
+    assert_eq!(r.code(), "backoffice.comment_required");
+    assert_eq!(approve(&cashier_after(&app), q1, "{}").status, 403);
+    assert_eq!(app.state(), pending, "refused reviews changed nothing");
+
+    let r = approve(&finance, q1, r#"{"comment":"同意"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "approved");
+    assert!(file.exists(), "the second row still uses the bytes");
+    let gone = finance.get(&format!("/api/v1/evidence/{e1}"));
+    assert_eq!((gone.status, gone.code().as_str()), (410, "evidence.removed"));
+    assert!(gone.json()["message"].as_str().unwrap_or("").contains("保存期满"));
+    assert_eq!(finance.get(&format!("/api/v1/evidence/{e2}")).status, 200);
+    let r = approve(&finance, q1, "{}");
+    assert_eq!((r.status, r.code().as_str()), (409, "backoffice.not_pending"));
+    let r = removal(&sup, e1, "again");
+    assert_eq!((r.status, r.code().as_str()), (409, "backoffice.evidence_removed"));
+
+    let q2 = removal(&sup, e2, "保存期满").json()["id"].as_i64().expect("id");
+    let r = reject(&finance, q2, r#"{"comment":"仍有争议"}"#);
+    assert_eq!(r.json()["status"], "rejected");
+    assert_eq!(finance.get(&format!("/api/v1/evidence/{e2}")).status, 200);
+    let q3 = removal(&sup, e2, "争议已结").json()["id"].as_i64().expect("id");
+    let r = approve(&finance, q3, "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!file.exists(), "no live row left: the file is deleted");
+
+    let d = finance.get("/api/v1/transactions/1").json();
+    let ev = d["evidence"].as_array().expect("evidence");
+    assert!(ev.iter().all(|e| e["removed"] == true), "{d}");
+    assert_eq!(ev[0]["sha256"], first["sha256"], "the tombstone keeps the hash");
+    let actions: Vec<&str> = d["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in [
+        "evidence.removal_submit",
+        "evidence.removal_approve",
+        "evidence.removal_reject",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    let listed = finance.get("/api/v1/evidence-removals?status=approved").json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    assert_eq!(finance.get("/api/v1/evidence-removals?status=nope").status, 400);
+}
+
+/// A cashier's session after the clock moved (the first one expired).
+fn cashier_after(app: &TestApp) -> Session<'_> {
+    app.login("cashier")
+}
+
+/// Goal: a channel is removed only like it is disabled (admin, password, reason, nothing
+/// unsettled); removed, it refuses payments with 12, is listed as removed and cannot be
+/// removed, enabled or disabled again; re-added it comes back disabled until enabled.
+#[test]
+fn channels_are_removed_and_re_added() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let admin = app.login("admin");
+    let before = app.state();
+    let ok = r#"{"password":"admin-demo","reason":"停止合作"}"#;
+    let r = admin.post("/api/v1/channels/unionpay/remove", ok);
+    assert_eq!((r.status, r.code().as_str()), (409, "backoffice.channel_unsettled"));
+    let r = admin.post(
+        "/api/v1/channels/alipay/remove",
+        r#"{"password":"wrong","reason":"停止合作"}"#,
+    );
+    assert_eq!(r.code(), "backoffice.password_wrong");
+    let r = admin.post(
+        "/api/v1/channels/alipay/remove",
+        r#"{"password":"admin-demo","reason":""}"#,
+    );
+    assert_eq!(r.code(), "backoffice.reason_required");
+    let finance = app.login("finance");
+    let r = finance.post(
+        "/api/v1/channels/alipay/remove",
+        r#"{"password":"finance-demo","reason":"x"}"#,
+    );
+    assert_eq!(r.status, 403);
+    let r = admin.post("/api/v1/channels/lakala/restore", ok);
+    assert_eq!((r.status, r.code().as_str()), (409, "backoffice.channel_not_removed"));
+    assert_eq!(admin.post("/api/v1/channels/alipay/delete", ok).status, 400);
+    assert_eq!(app.state(), before, "every refusal left the channels alone");
+
+    let r = admin.post("/api/v1/channels/alipay/remove", ok);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!((r.json()["removed"].clone(), r.json()["enabled"].clone()), (true.into(), false.into()));
+    let removed = app.state();
+    for action in ["remove", "enable", "disable"] {
+        let r = admin.post(&format!("/api/v1/channels/alipay/{action}"), ok);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (409, "backoffice.channel_removed"),
+            "{action}"
+        );
+    }
+    let cashier = app.login("cashier");
+    let sale = r#"{"kind":"sale","amount":500,"wallet":{"id":"alipay-demo-001"}}"#;
+    let r = cashier.post("/api/v1/payments", sale);
+    assert_eq!((r.status, r.code().as_str()), (422, "backoffice.channel_disabled"));
+    assert_eq!(app.state(), removed, "nothing booked, nothing changed");
+    let listed = cashier.get("/api/v1/channels").json();
+    assert_eq!(listed[1]["id"], "alipay");
+    assert_eq!(listed[1]["removed"], true, "still listed, as removed");
+
+    let r = admin.post("/api/v1/channels/alipay/restore", r#"{"password":"admin-demo","reason":"重新合作"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!((r.json()["removed"].clone(), r.json()["enabled"].clone()), (false.into(), false.into()));
+    assert_eq!(cashier.post("/api/v1/payments", sale).code(), "backoffice.channel_disabled");
+    let r = admin.post("/api/v1/channels/alipay/enable", r#"{"password":"admin-demo","reason":"恢复"}"#);
+    assert_eq!(r.json()["enabled"], true);
+    assert_eq!(cashier.post("/api/v1/payments", sale).status, 201);
+    let actions: Vec<String> = app
+        .store
+        .audit_entries(100, 0)
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.target == "channel:alipay")
+        .map(|e| format!("{} {}", e.action, e.outcome))
+        .collect();
+    for a in [
+        "channel.remove ok",
+        "channel.restore ok",
+        "channel.remove refused:backoffice.channel_removed",
+    ] {
+        assert!(actions.contains(&a.to_owned()), "{a} in {actions:?}");
+    }
+}
+
+/// Goal: admins edit users (name, role, operator no.), disable and enable them, reset their
+/// password and TOTP; nobody else may, an admin never disables or demotes themselves, and
+/// each refusal changes nothing. A disabled user cannot log in (a clear message) and their
+/// live session and API token stop at once.
+#[test]
+fn admins_edit_disable_and_reset_users() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let admin = app.login("admin");
+    let users = admin.get("/api/v1/users").json();
+    let id_of = |name: &str| {
+        users
+            .as_array()
+            .expect("users")
+            .iter()
+            .find(|u| u["username"] == name)
+            .and_then(|u| u["id"].as_i64())
+            .expect("user")
+    };
+    let (admin_id, cashier_id) = (id_of("admin"), id_of("cashier"));
+    assert_eq!(users[0]["enabled"], true);
+    let cashier = app.login("cashier");
+    let token = cashier.post("/api/v1/tokens", r#"{"name":"smart-pos"}"#).json()["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let bearer = format!("Bearer {token}");
+    let with_token = || app.req("GET", "/api/v1/transactions", &[("Authorization", &bearer)], None);
+    assert_eq!(with_token().status, 200);
+
+    let sup = app.login("supervisor");
+    let before = app.state();
+    let r = sup.post(&format!("/api/v1/users/{cashier_id}/disable"), "{}");
+    assert_eq!(r.status, 403);
+    let r = sup.req_patch(&format!("/api/v1/users/{cashier_id}"), r#"{"name":"x"}"#);
+    assert_eq!(r.status, 403);
+    let r = admin.post(&format!("/api/v1/users/{admin_id}/disable"), "{}");
+    assert_eq!((r.status, r.code().as_str()), (422, "backoffice.own_account"));
+    let r = admin.req_patch(&format!("/api/v1/users/{admin_id}"), r#"{"role":"finance"}"#);
+    assert_eq!(r.code(), "backoffice.own_account");
+    let r = admin.post(
+        &format!("/api/v1/users/{cashier_id}/password"),
+        r#"{"password":"short"}"#,
+    );
+    assert_eq!(r.code(), "backoffice.password_too_short");
+    assert_eq!(admin.post(&format!("/api/v1/users/{cashier_id}/enable"), "{}").code(), "backoffice.user_already");
+    assert_eq!(admin.post("/api/v1/users/9999/disable", "{}").status, 404);
+    assert_eq!(admin.post(&format!("/api/v1/users/{cashier_id}/erase"), "{}").status, 400);
+    let r = admin.req_patch(&format!("/api/v1/users/{cashier_id}"), r#"{"role":"owner"}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(app.state(), before, "every refusal changed nothing");
+
+    let r = admin.req_patch(
+        &format!("/api/v1/users/{cashier_id}"),
+        r#"{"name":"收银员 王芳芳","operator_no":"03"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!((r.json()["name"].clone(), r.json()["operator_no"].clone(), r.json()["role"].clone()),
+        ("收银员 王芳芳".into(), "03".into(), "cashier".into()));
+    assert_eq!(cashier.get("/api/v1/session").status, 200, "a rename keeps the session");
+
+    let r = admin.post(&format!("/api/v1/users/{cashier_id}/disable"), "{}");
+    assert_eq!(r.json()["enabled"], false);
+    let r = cashier.get("/api/v1/transactions");
+    assert_eq!((r.status, r.code().as_str()), (401, "auth.user_disabled"));
+    assert!(r.json()["message"].as_str().unwrap_or("").contains("停用"));
+    assert_eq!(with_token().code(), "auth.user_disabled", "the token stops at once");
+    let login = app.post_json("/api/v1/session", r#"{"username":"cashier","password":"cashier-demo"}"#);
+    assert_eq!((login.status, login.code().as_str()), (401, "auth.user_disabled"));
+    let r = admin.post(&format!("/api/v1/users/{cashier_id}/disable"), "{}");
+    assert_eq!((r.status, r.code().as_str()), (409, "backoffice.user_already"));
+    admin.post(&format!("/api/v1/users/{cashier_id}/enable"), "{}");
+    assert_eq!(cashier.get("/api/v1/transactions").code(), "auth.session_expired", "the old session stays ended");
+    assert_eq!(with_token().status, 200, "tokens work again once enabled");
+
+    let r = admin.post(
+        &format!("/api/v1/users/{cashier_id}/password"),
+        r#"{"password":"new-secret-1"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let old = app.post_json("/api/v1/session", r#"{"username":"cashier","password":"cashier-demo"}"#);
+    assert_eq!(old.status, 401);
+    let new = app.post_json("/api/v1/session", r#"{"username":"cashier","password":"new-secret-1"}"#);
+    assert_eq!(new.status, 200);
+
+    // A second admin: promoted, enrolled, then their TOTP reset makes them enrol again.
+    let sup_id = id_of("supervisor");
+    let r = admin.req_patch(&format!("/api/v1/users/{sup_id}"), r#"{"role":"admin"}"#);
+    assert_eq!(r.json()["role"], "admin");
+    assert_eq!(sup.get("/api/v1/session").code(), "auth.session_expired", "a new role ends sessions");
+    let s2 = app.login_only("supervisor");
+    let offer = s2.get("/api/v1/totp").json();
+    let code = totp_code(offer["secret"].as_str().expect("secret"), app.store.now());
+    assert_eq!(s2.post("/api/v1/totp", &format!(r#"{{"code":"{code}"}}"#)).status, 204);
+    let r = admin.post(&format!("/api/v1/users/{sup_id}/totp-reset"), "{}");
+    assert_eq!(r.json()["totp_enrolled"], false);
+    assert_eq!(s2.get("/api/v1/session").code(), "auth.session_expired");
+    let again = app.post_json("/api/v1/session", r#"{"username":"supervisor","password":"supervisor-demo"}"#);
+    assert_eq!(again.json()["totp_enrolment_required"], true, "{}", again.text());
+    let r = admin.req_patch(&format!("/api/v1/users/{sup_id}"), r#"{"role":"supervisor"}"#);
+    assert_eq!(r.status, 200, "another admin may be demoted while one is left");
+
+    let ops = admin.get("/api/v1/operators");
+    assert_eq!(ops.status, 200);
+    let list = ops.json();
+    assert!(list.as_array().is_some_and(|l| l.iter().any(|o| o["operator_no"] == "00" && o["role"] == "supervisor")), "{list}");
+    assert!(!ops.text().contains("password"), "no secrets");
+    assert_eq!(app.login("finance").get("/api/v1/operators").status, 403);
+    let actions: Vec<String> = app
+        .store
+        .audit_entries(200, 0)
+        .expect("audit")
+        .into_iter()
+        .map(|e| format!("{} {}", e.action, e.outcome))
+        .collect();
+    for a in [
+        "staff.edit ok",
+        "staff.disable ok",
+        "staff.enable ok",
+        "staff.password_reset ok",
+        "staff.totp_reset ok",
+        "staff.disable refused:backoffice.own_account",
+    ] {
+        assert!(actions.contains(&a.to_owned()), "{a} in {actions:?}");
+    }
 }
