@@ -53,6 +53,10 @@ pub enum Permission {
     ManageUsers,
     /// Enable and disable payment channels.
     ManageChannels,
+    /// Read cases (撤错 / 调账) and download their evidence packs.
+    ViewCases,
+    /// Open cases, link transactions, add notes and evidence, submit, record the answer.
+    ManageCases,
 }
 
 impl StaffRole {
@@ -95,16 +99,30 @@ impl StaffRole {
             StaffRole::Cashier => matches!(p, ViewTransactions | Sell | RequestVoidRefund),
             StaffRole::Supervisor => matches!(
                 p,
-                ViewTransactions | Sell | RequestVoidRefund | Review | Export | ViewBatches
+                ViewTransactions
+                    | Sell
+                    | RequestVoidRefund
+                    | Review
+                    | Export
+                    | ViewBatches
+                    | ViewCases
+                    | ManageCases
             ),
             StaffRole::Finance => matches!(
                 p,
-                ViewTransactions | RequestVoidRefund | Review | Export | ViewBatches | ViewAudit
+                ViewTransactions
+                    | RequestVoidRefund
+                    | Review
+                    | Export
+                    | ViewBatches
+                    | ViewAudit
+                    | ViewCases
+                    | ManageCases
             ),
             StaffRole::Admin => !matches!(p, Sell),
             StaffRole::Auditor => matches!(
                 p,
-                ViewTransactions | ViewHidden | Export | ViewBatches | ViewAudit
+                ViewTransactions | ViewHidden | Export | ViewBatches | ViewAudit | ViewCases
             ),
         }
     }
