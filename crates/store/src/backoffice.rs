@@ -33,11 +33,19 @@ pub struct Migration {
 
 /// The back-office schema's steps, oldest first; a store runs those above its version, each
 /// in the setup transaction. Add a step, never edit one that shipped.
-pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("migrate_backoffice.sql"),
-    postgres: include_str!("pg_backoffice.sql"),
-}];
+pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("migrate_backoffice.sql"),
+        postgres: include_str!("pg_backoffice.sql"),
+    },
+    // Cases (撤错 / 调账): `store::case`.
+    Migration {
+        version: 2,
+        sqlite: include_str!("migrate_backoffice_2.sql"),
+        postgres: include_str!("pg_backoffice_2.sql"),
+    },
+];
 
 /// The back-office schema version this build writes (its own key in `meta`).
 pub const BACKOFFICE_SCHEMA_VERSION: i64 =
@@ -747,12 +755,17 @@ pub trait Backoffice: Store {
 
     /// Audit entries about one transaction (its timeline), oldest first.
     fn txn_audit(&self, id: TxnId) -> Result<Vec<AuditEntry>, StoreError> {
-        let target = format!("txn:{}", id.0);
+        self.target_audit(&format!("txn:{}", id.0))
+    }
+
+    /// Audit entries about one target (`txn:ID`, `case:ID`), oldest first, at most
+    /// [`TIMELINE_ENTRIES_MAX`].
+    fn target_audit(&self, target: &str) -> Result<Vec<AuditEntry>, StoreError> {
         read(self, |c| {
             c.rows(
                 "SELECT seq, at, actor, action, target, reason, outcome, prev_hash, hash FROM audit
                  WHERE target = ?1 ORDER BY seq LIMIT ?2",
-                p![target.as_str(), TIMELINE_ENTRIES_MAX],
+                p![target, TIMELINE_ENTRIES_MAX],
                 entry_from,
             )
         })
