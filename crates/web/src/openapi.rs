@@ -23,9 +23,11 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::channels::list, crate::channels::change,
         crate::evidence::upload, crate::evidence::download,
         crate::users::list, crate::users::create,
+        crate::cases::create, crate::cases::list, crate::cases::one, crate::cases::link, crate::cases::note,
+        crate::cases::submit, crate::cases::resolve, crate::cases::reject, crate::cases::upload, crate::cases::pack,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn)),
-    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"))
+    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"))
 )]
 pub struct ApiDoc;
 
