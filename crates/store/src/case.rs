@@ -174,14 +174,23 @@ fn linked_ids(tx: &dyn Sql, case: i64) -> Result<Vec<i64>, StoreError> {
     )
 }
 
-/// Touches a case that is not closed (see the module's doc); false when it is closed or
-/// gone. On PostgreSQL the row stays locked to the commit.
-fn touch_open(tx: &dyn Sql, case: i64, now: i64) -> Result<bool, StoreError> {
+/// Touches a case that is not closed (see the module's doc) without changing it; false when
+/// it is closed or gone. On PostgreSQL the row stays locked to the commit.
+fn touch_open(tx: &dyn Sql, case: i64) -> Result<bool, StoreError> {
     let n = tx.exec(
-        "UPDATE cases SET changed_at = ?1 WHERE id = ?2 AND status IN ('open', 'submitted')",
-        p![now, case],
+        "UPDATE cases SET changed_at = changed_at WHERE id = ?1 AND status IN ('open', 'submitted')",
+        p![case],
     )?;
     Ok(n > 0)
+}
+
+/// Records when a case last changed.
+fn changed_now(tx: &dyn Sql, case: i64, now: i64) -> Result<(), StoreError> {
+    tx.exec(
+        "UPDATE cases SET changed_at = ?1 WHERE id = ?2",
+        p![now, case],
+    )?;
+    Ok(())
 }
 
 /// Cases on any [`Store`] (SQLite or PostgreSQL).
@@ -365,7 +374,7 @@ pub trait Cases: Store {
         let now = micros(self.now());
         let who = user.username.as_str();
         setup(self, |tx, head| {
-            if !touch_open(tx, case, now)? {
+            if !touch_open(tx, case)? {
                 return Ok(false);
             }
             let n = tx.exec(
@@ -376,6 +385,7 @@ pub trait Cases: Store {
             if n == 0 {
                 return Ok(false);
             }
+            changed_now(tx, case, now)?;
             let (on_case, on_txn) = (format!("case:{case}"), format!("txn:{}", txn.0));
             let what = format!("{on_txn} {}", role.as_str());
             audit_on(tx, head, now, who, ["case.link", &on_case, "", &what])?;
@@ -393,6 +403,7 @@ pub trait Cases: Store {
                 "INSERT INTO case_notes (case_id, body, written_by, written_at) VALUES (?1, ?2, ?3, ?4)",
                 p![case, body, user.id, now],
             )?;
+            changed_now(tx, case, now)?;
             let target = format!("case:{case}");
             let what = format!("note:{id}");
             audit_on(
@@ -467,9 +478,10 @@ pub trait Cases: Store {
     ) -> Result<Option<i64>, StoreError> {
         let now = micros(self.now());
         setup(self, |tx, head| {
-            if !touch_open(tx, case.id, now)? {
+            if !touch_open(tx, case.id)? {
                 return Ok(None);
             }
+            changed_now(tx, case.id, now)?;
             let txn = TxnId(case.txn_id);
             let id = insert_evidence(tx, head, now, user, txn, file, content_type, filename)?;
             tx.exec(
