@@ -45,6 +45,18 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/audit/verify", get(audit_verify))
 }
 
+/// A listing's `status` filter parsed by `parse` (empty = none; unknown = 400).
+pub fn status_filter<T>(
+    lang: Lang,
+    status: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    status
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(s).ok_or_else(|| ApiError::invalid(lang, format!("status: {s:?}"))))
+        .transpose()
+}
+
 /// A path id parsed with a `{code, message, hint}` rejection.
 pub struct Id(pub i64);
 

@@ -391,14 +391,7 @@ pub async fn cases(
 ) -> Result<Vec<CaseView>, ApiError> {
     caller.require(Permission::ViewCases)?;
     let lang = caller.lang;
-    let status = q
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            CaseStatus::parse(s).ok_or_else(|| ApiError::invalid(lang, format!("status: {s:?}")))
-        })
-        .transpose()?;
+    let status = crate::api::status_filter(lang, q.status.as_deref(), CaseStatus::parse)?;
     let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
     let rows = blocking(lang, move || {
         store.cases(&merchant, status, CASES_LISTED_MAX)

@@ -1181,16 +1181,41 @@ pub(crate) async fn txn_evidence(
     headers: HeaderMap,
     mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
+    evidence_page(&state, caller, &headers, mp, UploadTo::Txn(id)).await
+}
+
+/// What a page's upload is attached to.
+#[derive(Clone, Copy)]
+enum UploadTo {
+    Txn(i64),
+    Case(i64),
+}
+
+/// A page's evidence upload to a transaction or a case, answered with a result page.
+async fn evidence_page(
+    state: &AppState,
+    caller: Result<Caller, ApiError>,
+    headers: &HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+    to: UploadTo,
+) -> Response {
     let caller = match page_caller(caller) {
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let back = format!("/txns/{id}");
-    let up = match page_upload(&state, &caller, &headers, mp).await {
+    let back = match to {
+        UploadTo::Txn(id) => format!("/txns/{id}"),
+        UploadTo::Case(id) => format!("/cases/{id}"),
+    };
+    let up = match page_upload(state, &caller, headers, mp).await {
         Ok(up) => up,
         Err(e) => return error_page(Some(&caller), e, &back),
     };
-    match crate::evidence::store_upload(&state, &caller, id, up).await {
+    let stored = match to {
+        UploadTo::Txn(id) => crate::evidence::store_upload(state, &caller, id, up).await,
+        UploadTo::Case(id) => crate::cases::store_upload(state, &caller, id, up).await,
+    };
+    match stored {
         Ok(ev) => uploaded(&caller, ev, &back),
         Err(e) => error_page(Some(&caller), e, &back),
     }
@@ -1605,17 +1630,5 @@ pub(crate) async fn case_evidence(
     headers: HeaderMap,
     mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let back = format!("/cases/{id}");
-    let up = match page_upload(&state, &caller, &headers, mp).await {
-        Ok(up) => up,
-        Err(e) => return error_page(Some(&caller), e, &back),
-    };
-    match crate::cases::store_upload(&state, &caller, id, up).await {
-        Ok(ev) => uploaded(&caller, ev, &back),
-        Err(e) => error_page(Some(&caller), e, &back),
-    }
+    evidence_page(&state, caller, &headers, mp, UploadTo::Case(id)).await
 }
