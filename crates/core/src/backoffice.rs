@@ -55,6 +55,10 @@ pub enum Permission {
     ManageChannels,
     /// Ask for evidence past its retention to be removed (reviewed by someone else).
     RequestEvidenceRemoval,
+    /// Read cases (撤错 / 调账) and download their evidence packs.
+    ViewCases,
+    /// Open cases, link transactions, add notes and evidence, submit, record the answer.
+    ManageCases,
 }
 
 impl StaffRole {
@@ -104,6 +108,8 @@ impl StaffRole {
                     | Export
                     | ViewBatches
                     | RequestEvidenceRemoval
+                    | ViewCases
+                    | ManageCases
             ),
             StaffRole::Finance => matches!(
                 p,
@@ -114,11 +120,13 @@ impl StaffRole {
                     | ViewBatches
                     | ViewAudit
                     | RequestEvidenceRemoval
+                    | ViewCases
+                    | ManageCases
             ),
             StaffRole::Admin => !matches!(p, Sell),
             StaffRole::Auditor => matches!(
                 p,
-                ViewTransactions | ViewHidden | Export | ViewBatches | ViewAudit
+                ViewTransactions | ViewHidden | Export | ViewBatches | ViewAudit | ViewCases
             ),
         }
     }

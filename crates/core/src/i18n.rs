@@ -425,6 +425,40 @@ static ZH: Catalog = &[
     ),
     ("error.invalid_input.msg", "输入有误：{0}"),
     ("error.invalid_input.fix", "请按提示修改后重试"),
+    // Cases (撤错 / 调账): core::case.
+    ("case.not_permitted.msg", "当前角色（{0}）无权处理案件"),
+    ("case.not_permitted.fix", "请由主管、财务或管理员处理"),
+    ("case.note_required.msg", "须填写说明"),
+    (
+        "case.note_required.fix",
+        "写明经过或收单机构的答复后重新提交",
+    ),
+    ("case.note_too_long.msg", "说明太长，最多 {0} 个字"),
+    ("case.note_too_long.fix", "请精简说明，或分成几条备注"),
+    ("case.not_voided.msg", "该交易没有被撤销，不能开立撤错案件"),
+    (
+        "case.not_voided.fix",
+        "请从被撤销的消费、它的撤销或重新收款开立；其他更正请开立调账案件",
+    ),
+    ("case.closed.msg", "案件已结案（{0}），不能再修改"),
+    (
+        "case.closed.fix",
+        "结案后只能添加备注；如需重新处理，请开立新案件",
+    ),
+    ("case.not_open.msg", "案件当前状态为 {0}，不能再提交"),
+    ("case.not_open.fix", "刷新页面查看案件的最新状态"),
+    (
+        "case.not_submitted.msg",
+        "案件当前状态为 {0}，须先提交收单机构",
+    ),
+    (
+        "case.not_submitted.fix",
+        "先提交案件，收到收单机构答复后再登记结果",
+    ),
+    ("case.other_merchant.msg", "该交易不属于本商户，不能关联"),
+    ("case.other_merchant.fix", "请核对交易编号"),
+    ("case.already_linked.msg", "该交易已关联到本案件"),
+    ("case.already_linked.fix", "无需重复关联"),
 ];
 
 static EN: Catalog = &[
@@ -1077,6 +1111,70 @@ static EN: Catalog = &[
     ),
     ("error.invalid_input.msg", "Invalid input: {0}"),
     ("error.invalid_input.fix", "Correct it as shown and retry"),
+    // Cases (mistaken void / adjustment): core::case.
+    (
+        "case.not_permitted.msg",
+        "Your role ({0}) may not handle cases",
+    ),
+    (
+        "case.not_permitted.fix",
+        "Ask a supervisor, finance or an admin",
+    ),
+    ("case.note_required.msg", "A note is required"),
+    (
+        "case.note_required.fix",
+        "Say what happened, or what the acquirer answered, and submit again",
+    ),
+    (
+        "case.note_too_long.msg",
+        "The note is too long: {0} characters at most",
+    ),
+    (
+        "case.note_too_long.fix",
+        "Shorten it, or split it into several notes",
+    ),
+    (
+        "case.not_voided.msg",
+        "This transaction was not voided; a mistaken-void case needs a void",
+    ),
+    (
+        "case.not_voided.fix",
+        "Open it from the voided sale, its void or the re-charge; open an adjustment for other corrections",
+    ),
+    (
+        "case.closed.msg",
+        "The case is closed ({0}) and can no longer change",
+    ),
+    (
+        "case.closed.fix",
+        "A closed case takes notes only; open a new case to take it up again",
+    ),
+    (
+        "case.not_open.msg",
+        "The case is {0}; it can no longer be submitted",
+    ),
+    (
+        "case.not_open.fix",
+        "Reload to see the case's current status",
+    ),
+    (
+        "case.not_submitted.msg",
+        "The case is {0}; submit it to the acquirer first",
+    ),
+    (
+        "case.not_submitted.fix",
+        "Submit the case, then record the acquirer's answer",
+    ),
+    (
+        "case.other_merchant.msg",
+        "This transaction belongs to another merchant and cannot be linked",
+    ),
+    ("case.other_merchant.fix", "Check the transaction number"),
+    (
+        "case.already_linked.msg",
+        "This transaction is already linked to the case",
+    ),
+    ("case.already_linked.fix", "Nothing to do"),
 ];
 
 #[cfg(test)]

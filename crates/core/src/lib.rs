@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod backoffice;
+pub mod case;
 pub mod clock;
 pub mod i18n;
 pub mod ids;

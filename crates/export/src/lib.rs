@@ -108,6 +108,45 @@ pub fn describe(pairs: &[(&str, Option<String>)], include_hidden: bool) -> Strin
     }
 }
 
+/// Starts a CSV file: BOM, filter row, header row.
+fn csv_start<W: Write>(
+    mut out: W,
+    headers: &[&str; COLUMNS],
+    filter_text: &str,
+) -> anyhow::Result<csv::Writer<W>> {
+    out.write_all(b"\xEF\xBB\xBF").context("writing BOM")?;
+    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(out);
+    w.write_record(["# filter", filter_text])
+        .context("writing CSV")?;
+    w.write_record(headers).context("writing CSV")?;
+    Ok(w)
+}
+
+/// Flushes a CSV file and hands its writer back.
+fn csv_finish<W: Write>(w: csv::Writer<W>) -> anyhow::Result<W> {
+    let mut inner = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("flushing CSV: {e}"))?;
+    inner.flush().context("flushing CSV")?;
+    Ok(inner)
+}
+
+/// The same CSV as [`Export::write_csv`] for transactions the caller already holds (a
+/// case's linked transactions in its evidence pack); `filter_text` says which they are.
+pub fn write_csv_of<W: Write>(
+    out: W,
+    headers: &[&str; COLUMNS],
+    filter_text: &str,
+    txns: &[Transaction],
+    zone: &jiff::tz::TimeZone,
+) -> anyhow::Result<W> {
+    let mut w = csv_start(out, headers, filter_text)?;
+    for t in txns {
+        w.write_record(row(t, zone)).context("writing CSV")?;
+    }
+    csv_finish(w)
+}
+
 /// What both formats write: the filtered rows, their headers and the filter's description.
 pub struct Export<'a> {
     /// The journal.
@@ -156,22 +195,13 @@ impl Export<'_> {
         out: W,
         mut each_row: impl FnMut(u64),
     ) -> anyhow::Result<(u64, W)> {
-        let mut out = out;
-        out.write_all(b"\xEF\xBB\xBF").context("writing BOM")?;
-        let mut w = csv::WriterBuilder::new().flexible(true).from_writer(out);
-        w.write_record(["# filter", self.filter_text])
-            .context("writing CSV")?;
-        w.write_record(self.headers).context("writing CSV")?;
+        let mut w = csv_start(out, self.headers, self.filter_text)?;
         let n = self.rows(|i, _, cells| {
             w.write_record(cells).context("writing CSV")?;
             each_row(i);
             Ok(())
         })?;
-        let mut inner = w
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("flushing CSV: {e}"))?;
-        inner.flush().context("flushing CSV")?;
-        Ok((n, inner))
+        Ok((n, csv_finish(w)?))
     }
 
     /// Builds the XLSX workbook (filter row, header row, rows; the amount as a number so

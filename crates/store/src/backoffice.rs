@@ -40,6 +40,12 @@ pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrate_backoffice.sql"),
         postgres: include_str!("pg_backoffice.sql"),
     },
+    // Cases (撤错 / 调账): `store::case`.
+    Migration {
+        version: 2,
+        sqlite: include_str!("migrate_backoffice_2.sql"),
+        postgres: include_str!("pg_backoffice_2.sql"),
+    },
     Migration {
         version: 3,
         sqlite: include_str!("migrate_backoffice_3.sql"),
@@ -853,12 +859,17 @@ pub trait Backoffice: Store {
 
     /// Audit entries about one transaction (its timeline), oldest first.
     fn txn_audit(&self, id: TxnId) -> Result<Vec<AuditEntry>, StoreError> {
-        let target = format!("txn:{}", id.0);
+        self.target_audit(&format!("txn:{}", id.0))
+    }
+
+    /// Audit entries about one target (`txn:ID`, `case:ID`), oldest first, at most
+    /// [`TIMELINE_ENTRIES_MAX`].
+    fn target_audit(&self, target: &str) -> Result<Vec<AuditEntry>, StoreError> {
         read(self, |c| {
             c.rows(
                 "SELECT seq, at, actor, action, target, reason, outcome, prev_hash, hash FROM audit
                  WHERE target = ?1 ORDER BY seq LIMIT ?2",
-                p![target.as_str(), TIMELINE_ENTRIES_MAX],
+                p![target, TIMELINE_ENTRIES_MAX],
                 entry_from,
             )
         })

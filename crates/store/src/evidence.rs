@@ -10,11 +10,12 @@
 //! (the node's data directory). With several PostgreSQL nodes that folder must be shared
 //! (docs/ARCHITECTURE.md, known gaps).
 
+use crate::audit::ChainHead;
 use crate::backoffice::{StaffUser, actor};
 use crate::error::StoreError;
 use crate::p;
 use crate::rows::micros;
-use crate::sql::{SqlExt, SqlRow};
+use crate::sql::{Sql, SqlExt, SqlRow};
 use crate::{Store, read, setup};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -52,11 +53,14 @@ pub struct EvidenceRow {
     pub removal_pending: bool,
 }
 
-const SELECT: &str = "SELECT e.id, e.txn_id, e.sha256, e.content_type, e.size_bytes, e.filename, s.username, e.uploaded_at, \
+/// The evidence columns [`evidence_from_row`] reads, `evidence` as `e` joined with `staff` as
+/// `s` and the approved removal as `r` (more joins may follow).
+pub const EVIDENCE_SELECT: &str = "SELECT e.id, e.txn_id, e.sha256, e.content_type, e.size_bytes, e.filename, s.username, e.uploaded_at, \
      e.removed_at, r.reason, (SELECT COUNT(*) FROM evidence_removals p WHERE p.evidence_id = e.id AND p.status = 'pending') \
      FROM evidence e JOIN staff s ON s.id = e.uploaded_by LEFT JOIN evidence_removals r ON r.id = e.removal_id";
 
-fn from_row(r: &dyn SqlRow) -> Result<EvidenceRow, StoreError> {
+/// An evidence row selected with [`EVIDENCE_SELECT`].
+pub fn evidence_from_row(r: &dyn SqlRow) -> Result<EvidenceRow, StoreError> {
     Ok(EvidenceRow {
         id: r.i64(0)?,
         txn_id: r.i64(1)?,
@@ -156,6 +160,68 @@ pub fn evidence_path(dir: &Path, sha256: &str) -> Result<PathBuf, StoreError> {
     Ok(dir.join(sha256))
 }
 
+/// A file written to the evidence folder: its SHA-256 (hex) and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// SHA-256 of the bytes (hex): the file's name.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+}
+
+/// Writes `bytes` under their SHA-256 in `dir` (temporary name, synced, renamed; bytes
+/// already there are not written again). Call before the row that names the file commits,
+/// so a row never points at nothing.
+pub fn write_evidence_file(dir: &Path, bytes: &[u8]) -> Result<StoredFile, StoreError> {
+    let sha = hex::encode(Sha256::digest(bytes));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let path = evidence_path(dir, &sha)?;
+    if !path.exists() {
+        let partial = dir.join(format!("{sha}.partial"));
+        let mut f = std::fs::File::create(&partial).map_err(io)?;
+        f.write_all(bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&partial, &path).map_err(io)?;
+    }
+    let size_bytes = i64::try_from(bytes.len()).map_err(|_| StoreError::Invalid("size".into()))?;
+    Ok(StoredFile {
+        sha256: sha,
+        size_bytes,
+    })
+}
+
+/// Inserts the row of a written file on `txn`, audited on the transaction, inside the
+/// caller's setup transaction; returns its id.
+#[allow(clippy::too_many_arguments)]
+pub fn insert_evidence(
+    tx: &dyn Sql,
+    head: &mut ChainHead,
+    now: i64,
+    user: &StaffUser,
+    txn: TxnId,
+    file: &StoredFile,
+    content_type: &str,
+    filename: &str,
+) -> Result<i64, StoreError> {
+    let id = tx.insert_id(
+        "INSERT INTO evidence (txn_id, merchant_id, sha256, content_type, size_bytes, filename, uploaded_by, uploaded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        p![txn.0, user.merchant_id.as_str(), &file.sha256, content_type, file.size_bytes, filename, user.id, now],
+    )?;
+    head.append(
+        tx,
+        now,
+        [
+            &actor(&user.username),
+            "evidence.upload",
+            &format!("txn:{}", txn.0),
+            filename,
+            &format!("evidence:{id} sha256:{}", file.sha256),
+        ],
+    )?;
+    Ok(id)
+}
+
 /// Evidence on any [`Store`]; the files live in the evidence folder `dir` the caller names.
 pub trait Evidence: Store {
     /// Stores an upload whose type the caller has checked; the file is on disk (synced)
@@ -169,44 +235,14 @@ pub trait Evidence: Store {
         filename: &str,
         bytes: &[u8],
     ) -> Result<EvidenceRow, StoreError> {
-        let sha = hex::encode(Sha256::digest(bytes));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let path = evidence_path(dir, &sha)?;
+        let file = write_evidence_file(dir, bytes)?;
         let now = micros(self.now());
-        let size = i64::try_from(bytes.len()).map_err(|_| StoreError::Invalid("size".into()))?;
-        let write = || -> Result<(), StoreError> {
-            if !path.exists() {
-                let partial = dir.join(format!("{sha}.partial"));
-                let mut f = std::fs::File::create(&partial).map_err(io)?;
-                f.write_all(bytes).map_err(io)?;
-                f.sync_all().map_err(io)?;
-                std::fs::rename(&partial, &path).map_err(io)?;
-            }
-            Ok(())
-        };
-        write()?;
         let id = setup(self, |tx, head| {
-            let id = tx.insert_id(
-                "INSERT INTO evidence (txn_id, merchant_id, sha256, content_type, size_bytes, filename, uploaded_by, uploaded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                p![txn.0, user.merchant_id.as_str(), &sha, content_type, size, filename, user.id, now],
-            )?;
-            head.append(
-                tx,
-                now,
-                [
-                    &actor(&user.username),
-                    "evidence.upload",
-                    &format!("txn:{}", txn.0),
-                    filename,
-                    &format!("evidence:{id} sha256:{sha}"),
-                ],
-            )?;
-            Ok(id)
+            insert_evidence(tx, head, now, user, txn, &file, content_type, filename)
         })?;
         // Once more after the commit: an approved removal of the same bytes may have deleted
         // the file between the first write and this row (it counted no live row then).
-        write()?;
+        write_evidence_file(dir, bytes)?;
         self.evidence(&user.merchant_id, id)?
             .ok_or_else(|| StoreError::Sqlite("evidence row vanished".into()))
     }
@@ -215,9 +251,9 @@ pub trait Evidence: Store {
     fn evidence(&self, merchant: &MerchantId, id: i64) -> Result<Option<EvidenceRow>, StoreError> {
         read(self, |c| {
             c.row(
-                &format!("{SELECT} WHERE e.id = ?1 AND e.merchant_id = ?2"),
+                &format!("{EVIDENCE_SELECT} WHERE e.id = ?1 AND e.merchant_id = ?2"),
                 p![id, merchant.as_str()],
-                from_row,
+                evidence_from_row,
             )
         })
     }
@@ -226,9 +262,9 @@ pub trait Evidence: Store {
     fn evidence_of(&self, txn: TxnId) -> Result<Vec<EvidenceRow>, StoreError> {
         read(self, |c| {
             c.rows(
-                &format!("{SELECT} WHERE e.txn_id = ?1 ORDER BY e.id"),
+                &format!("{EVIDENCE_SELECT} WHERE e.txn_id = ?1 ORDER BY e.id"),
                 p![txn.0],
-                from_row,
+                evidence_from_row,
             )
         })
     }

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod backoffice;
 pub mod backup;
+pub mod case;
 pub mod command;
 pub mod engine;
 pub mod error;

@@ -45,6 +45,18 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/audit/verify", get(audit_verify))
 }
 
+/// A listing's `status` filter parsed by `parse` (empty = none; unknown = 400).
+pub fn status_filter<T>(
+    lang: Lang,
+    status: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    status
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(s).ok_or_else(|| ApiError::invalid(lang, format!("status: {s:?}"))))
+        .transpose()
+}
+
 /// A path id parsed with a `{code, message, hint}` rejection.
 pub struct Id(pub i64);
 
@@ -363,14 +375,24 @@ pub async fn receipt_text(
     };
     let t = load_txn(state, caller, id).await?;
     let store = state.store().clone();
-    let ctx = blocking(lang, move || receipt_context(&*store, &t).map(|c| (c, t))).await?;
     let layout = suanpan_receipt::Layout {
         width,
         lang,
         copy,
         reprint: false,
     };
-    Ok(suanpan_receipt::render_receipt(&ctx.1, &ctx.0, &layout))
+    blocking(lang, move || receipt_of(&*store, &t, &layout)).await
+}
+
+/// The receipt of a transaction the caller holds, as `/transactions/{id}/receipt` renders it
+/// (also the evidence pack's `receipts/<id>.txt`).
+pub fn receipt_of(
+    store: &dyn Store,
+    t: &Transaction,
+    layout: &suanpan_receipt::Layout,
+) -> Result<String, suanpan_store::StoreError> {
+    let ctx = receipt_context(store, t)?;
+    Ok(suanpan_receipt::render_receipt(t, &ctx, layout))
 }
 
 fn receipt_context(

@@ -215,16 +215,9 @@ pub fn check_length(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result
     }
 }
 
-/// Checks and stores an upload on a transaction.
-pub async fn store_upload(
-    state: &AppState,
-    caller: &Caller,
-    txn: i64,
-    up: Option<Upload>,
-) -> Result<EvidenceView, ApiError> {
-    let lang = caller.lang;
-    caller.require(Permission::RequestVoidRefund)?;
-    let t = load_txn(state, caller, txn).await?;
+/// The upload, when there is one, of an accepted type, and its bytes prove that type (magic
+/// bytes); otherwise the refusal (400 / 415). Transactions and cases share this check.
+pub fn checked(lang: Lang, up: Option<Upload>) -> Result<Upload, ApiError> {
     let Some(up) = up.filter(|u| !u.bytes.is_empty()) else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -250,6 +243,32 @@ pub async fn store_upload(
             &[up.content_type, found.into()],
         ));
     }
+    Ok(up)
+}
+
+/// The file name extension of an accepted type (the evidence pack names files with it).
+pub fn extension(content_type: &str) -> &'static str {
+    match content_type {
+        "video/mp4" => "mp4",
+        "video/webm" => "webm",
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "application/pdf" => "pdf",
+        _ => "bin",
+    }
+}
+
+/// Checks and stores an upload on a transaction.
+pub async fn store_upload(
+    state: &AppState,
+    caller: &Caller,
+    txn: i64,
+    up: Option<Upload>,
+) -> Result<EvidenceView, ApiError> {
+    let lang = caller.lang;
+    caller.require(Permission::RequestVoidRefund)?;
+    let t = load_txn(state, caller, txn).await?;
+    let up = checked(lang, up)?;
     let (store, user) = (state.store().clone(), caller.user.clone());
     let dir = state.evidence_dir().to_owned();
     let row = blocking(lang, move || {

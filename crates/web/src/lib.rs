@@ -10,6 +10,7 @@
 
 mod api;
 mod auth;
+mod cases;
 mod catalog;
 mod channels;
 mod error;
@@ -50,6 +51,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(users::routes())
         .merge(evidence::routes(evidence_max))
         .merge(removals::routes())
+        .merge(cases::routes(evidence_max))
         .merge(auth::routes())
         .merge(ui::routes())
         .merge(openapi::routes())

@@ -238,14 +238,7 @@ pub async fn requests(
 ) -> Result<Vec<RequestView>, ApiError> {
     caller.require(Permission::ViewTransactions)?;
     let lang = caller.lang;
-    let status = q
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            RequestStatus::parse(s).ok_or_else(|| ApiError::invalid(lang, format!("status: {s:?}")))
-        })
-        .transpose()?;
+    let status = crate::api::status_filter(lang, q.status.as_deref(), RequestStatus::parse)?;
     let (store, merchant, txn) = (
         state.store().clone(),
         caller.user.merchant_id.clone(),

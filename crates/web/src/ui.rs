@@ -18,6 +18,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use std::net::SocketAddr;
 use suanpan_core::backoffice::{Permission, RequestStatus, StaffRole};
+use suanpan_core::case::{CaseAction, CaseKind, CaseStatus};
 use suanpan_core::{Amount, Lang, TxnKind, TxnStatus};
 use suanpan_store::backoffice::Backoffice;
 
@@ -46,6 +47,12 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/channels/{id}/{action}", post(channel_action))
         .route("/evidence/{id}/removal", post(evidence_removal))
         .route("/removals/{id}/{action}", post(removal_action))
+        .route("/txns/{id}/case", post(txn_case))
+        .route("/cases", get(cases_page))
+        .route("/cases/{id}", get(case_page))
+        .route("/cases/{id}/links", post(case_link))
+        .route("/cases/{id}/notes", post(case_note))
+        .route("/cases/{id}/act/{action}", post(case_action))
         .route(
             "/static/app.css",
             get(|| async { asset("text/css; charset=utf-8", include_str!("../static/app.css")) }),
@@ -94,6 +101,7 @@ pub struct Base {
     can_batches: bool,
     can_audit: bool,
     can_users: bool,
+    can_cases: bool,
 }
 
 impl Base {
@@ -116,6 +124,7 @@ impl Base {
             can_batches: caller.is_some_and(|c| c.user.role.allows(Permission::ViewBatches)),
             can_audit: caller.is_some_and(|c| c.user.role.allows(Permission::ViewAudit)),
             can_users: caller.is_some_and(|c| c.user.role.allows(Permission::ManageUsers)),
+            can_cases: caller.is_some_and(|c| c.user.role.allows(Permission::ViewCases)),
         }
     }
 }
@@ -237,7 +246,10 @@ csrf_forms!(
     TotpForm,
     ChannelForm,
     UserForm,
-    UserActionForm
+    UserActionForm,
+    CaseForm,
+    LinkForm,
+    NoteForm
 );
 
 /// The caller and the parsed form of a page's POST, its CSRF token checked; otherwise the
@@ -659,6 +671,8 @@ struct TxnPage {
     can_hide: bool,
     can_upload: bool,
     can_remove_evidence: bool,
+    can_open_case: bool,
+    case_kinds: Vec<(String, String)>,
     refundable_yuan: String,
 }
 
@@ -704,6 +718,14 @@ async fn txn(
         can_hide: role.allows(Permission::Hide) && !x.hidden,
         can_upload: role.allows(Permission::RequestVoidRefund),
         can_remove_evidence: role.allows(Permission::RequestEvidenceRemoval),
+        can_open_case: role.allows(Permission::ManageCases) && !x.hidden,
+        case_kinds: CaseKind::ALL
+            .iter()
+            .map(|k| {
+                let key = format!("case.kind.{}", k.as_str());
+                (k.as_str().to_owned(), t(caller.lang, &key).to_owned())
+            })
+            .collect(),
         refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
         receipt,
         d,
@@ -1182,36 +1204,72 @@ pub(crate) async fn txn_evidence(
     headers: HeaderMap,
     mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
+    evidence_page(&state, caller, &headers, mp, UploadTo::Txn(id)).await
+}
+
+/// What a page's upload is attached to.
+#[derive(Clone, Copy)]
+enum UploadTo {
+    Txn(i64),
+    Case(i64),
+}
+
+/// A page's evidence upload to a transaction or a case, answered with a result page.
+async fn evidence_page(
+    state: &AppState,
+    caller: Result<Caller, ApiError>,
+    headers: &HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+    to: UploadTo,
+) -> Response {
     let caller = match page_caller(caller) {
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let back = format!("/txns/{id}");
-    let lang = caller.lang;
-    if let Err(e) = crate::evidence::check_length(&state, &headers, lang) {
-        return error_page(Some(&caller), e, &back);
-    }
-    let Ok(mp) = mp else {
-        return error_page(Some(&caller), ApiError::invalid(lang, "form"), &back);
+    let back = match to {
+        UploadTo::Txn(id) => format!("/txns/{id}"),
+        UploadTo::Case(id) => format!("/cases/{id}"),
     };
-    let (up, csrf) = match crate::evidence::read_upload(lang, mp).await {
-        Ok(v) => v,
+    let up = match page_upload(state, &caller, headers, mp).await {
+        Ok(up) => up,
         Err(e) => return error_page(Some(&caller), e, &back),
     };
-    if let Err(e) = caller.check_form_csrf(csrf.as_deref().unwrap_or("")) {
-        return error_page(Some(&caller), e, &back);
-    }
-    match crate::evidence::store_upload(&state, &caller, id, up).await {
-        Ok(ev) => message(
-            Some(&caller),
-            lang,
-            true,
-            tf(lang, "msg.uploaded", &[ev.filename, ev.sha256]),
-            String::new(),
-            &back,
-        ),
+    let stored = match to {
+        UploadTo::Txn(id) => crate::evidence::store_upload(state, &caller, id, up).await,
+        UploadTo::Case(id) => crate::cases::store_upload(state, &caller, id, up).await,
+    };
+    match stored {
+        Ok(ev) => uploaded(&caller, ev, &back),
         Err(e) => error_page(Some(&caller), e, &back),
     }
+}
+
+/// A page's multipart upload: length announced within the limit, the form read, its CSRF
+/// token checked.
+async fn page_upload(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Option<crate::evidence::Upload>, ApiError> {
+    let lang = caller.lang;
+    crate::evidence::check_length(state, headers, lang)?;
+    let mp = mp.map_err(|_| ApiError::invalid(lang, "form"))?;
+    let (up, csrf) = crate::evidence::read_upload(lang, mp).await?;
+    caller.check_form_csrf(csrf.as_deref().unwrap_or(""))?;
+    Ok(up)
+}
+
+/// The page after an upload.
+fn uploaded(caller: &Caller, ev: crate::evidence::EvidenceView, back: &str) -> Response {
+    message(
+        Some(caller),
+        caller.lang,
+        true,
+        tf(caller.lang, "msg.uploaded", &[ev.filename, ev.sha256]),
+        String::new(),
+        back,
+    )
 }
 
 #[derive(Template)]
@@ -1474,4 +1532,260 @@ impl Today {
         ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         ops
     }
+}
+
+#[derive(serde::Deserialize)]
+struct CaseForm {
+    csrf: String,
+    kind: String,
+    note: String,
+}
+
+/// 开立案件 from a transaction's page.
+async fn txn_case(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    form: Result<Form<CaseForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let back = format!("/txns/{id}");
+    let (caller, f) = match page_form(caller, form, &back) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let input = crate::cases::CaseIn {
+        transaction_id: id,
+        kind: f.kind,
+        note: f.note,
+    };
+    match crate::cases::open(&state, &caller, input).await {
+        Ok(d) => message(
+            Some(&caller),
+            caller.lang,
+            true,
+            tf(
+                caller.lang,
+                "msg.case_opened",
+                &[d.case.id.to_string(), d.case.kind_text],
+            ),
+            String::new(),
+            &format!("/cases/{}", d.case.id),
+        ),
+        Err(e) => error_page(Some(&caller), e, &back),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct CasesPage {
+    base: Base,
+    tabs: Vec<(String, String)>,
+    status: String,
+    rows: Vec<crate::cases::CaseView>,
+}
+
+async fn cases_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    q: Result<ApiQuery<crate::cases::CaseQuery>, ApiError>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let q = match q {
+        Ok(ApiQuery(q)) => q,
+        Err(e) => return error_page(Some(&caller), e, "/cases"),
+    };
+    let rows = match crate::cases::cases(&state, &caller, &q).await {
+        Ok(v) => v,
+        Err(e) => return error_page(Some(&caller), e, "/dashboard"),
+    };
+    let status = q.status.clone().unwrap_or_default();
+    let mut tabs = vec![(String::new(), t(lang, "case.all").to_owned())];
+    tabs.extend(CaseStatus::ALL.iter().map(|s| {
+        let key = format!("case.status.{}", s.as_str());
+        (s.as_str().to_owned(), t(lang, &key).to_owned())
+    }));
+    let path = if status.is_empty() {
+        "/cases".to_owned()
+    } else {
+        format!("/cases?status={status}")
+    };
+    render(
+        StatusCode::OK,
+        CasesPage {
+            base: Base::new(lang, Some(&caller), "cases", "nav.cases", &path),
+            tabs,
+            status,
+            rows,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    base: Base,
+    d: crate::cases::CaseDetail,
+    can_manage: bool,
+    /// Read by the shared `evidence_list.html`.
+    can_remove_evidence: bool,
+    roles: Vec<(String, String)>,
+}
+
+async fn case_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Id, ApiError>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let id = match id {
+        Ok(Id(id)) => id,
+        Err(e) => return error_page(Some(&caller), e, "/cases"),
+    };
+    let d = match crate::cases::detail(&state, &caller, id).await {
+        Ok(d) => d,
+        Err(e) => return error_page(Some(&caller), e, "/cases"),
+    };
+    let lang = caller.lang;
+    let roles = suanpan_core::case::LinkRole::ALL
+        .iter()
+        .rev()
+        .map(|r| {
+            let key = format!("case.role.{}", r.as_str());
+            (r.as_str().to_owned(), t(lang, &key).to_owned())
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        CasePage {
+            base: Base::new(
+                lang,
+                Some(&caller),
+                "cases",
+                "case.detail",
+                &format!("/cases/{id}"),
+            ),
+            can_manage: caller.user.role.allows(Permission::ManageCases),
+            can_remove_evidence: caller.user.role.allows(Permission::RequestEvidenceRemoval),
+            roles,
+            d,
+        },
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct LinkForm {
+    csrf: String,
+    transaction_id: String,
+    role: String,
+}
+
+async fn case_link(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    form: Result<Form<LinkForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let back = format!("/cases/{id}");
+    let (caller, f) = match page_form(caller, form, &back) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let Ok(txn) = f.transaction_id.trim().parse::<i64>() else {
+        let e = ApiError::invalid(
+            caller.lang,
+            format!("transaction_id {:?}", f.transaction_id),
+        );
+        return error_page(Some(&caller), e, &back);
+    };
+    let input = crate::cases::LinkIn {
+        transaction_id: txn,
+        role: Some(f.role),
+    };
+    case_result(
+        &caller,
+        crate::cases::add_link(&state, &caller, id, input).await,
+        &back,
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct NoteForm {
+    csrf: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn case_note(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    form: Result<Form<NoteForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let back = format!("/cases/{id}");
+    let (caller, f) = match page_form(caller, form, &back) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let done = crate::cases::add_note(&state, &caller, id, &f.note).await;
+    case_result(&caller, done, &back)
+}
+
+async fn case_action(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, action)): Path<(i64, String)>,
+    form: Result<Form<NoteForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let back = format!("/cases/{id}");
+    let (caller, f) = match page_form(caller, form, &back) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let Some(action) = CaseAction::parse(&action) else {
+        let e = ApiError::invalid(caller.lang, format!("action {action:?}"));
+        return error_page(Some(&caller), e, &back);
+    };
+    let done = crate::cases::act(&state, &caller, id, action, &f.note).await;
+    case_result(&caller, done, &back)
+}
+
+/// The page after a change to a case: its new status, or the refusal.
+fn case_result(
+    caller: &Caller,
+    done: Result<crate::cases::CaseDetail, ApiError>,
+    back: &str,
+) -> Response {
+    match done {
+        Ok(d) => message(
+            Some(caller),
+            caller.lang,
+            true,
+            tf(
+                caller.lang,
+                "msg.case_changed",
+                &[d.case.id.to_string(), d.case.status_text],
+            ),
+            String::new(),
+            back,
+        ),
+        Err(e) => error_page(Some(caller), e, back),
+    }
+}
+
+/// Evidence uploaded from a case's page (multipart, like a transaction's).
+pub(crate) async fn case_evidence(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    evidence_page(&state, caller, &headers, mp, UploadTo::Case(id)).await
 }

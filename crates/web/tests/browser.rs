@@ -610,6 +610,71 @@ fn evidence_upload_and_playback(driver: &Driver) {
     ui.screenshot("transaction-en");
 }
 
+/// Goal: a mistaken void in the browser — the supervisor opens a 撤错 case from the void's
+/// page (the confirmation says it cannot be deleted), the case page lists the voided sale,
+/// the void and the re-charge with their roles, a note is added, the case is submitted, and
+/// the evidence pack downloads as a zip whose `SHA256SUMS` matches its files.
+fn mistaken_void_case(driver: &Driver) {
+    let app = spawn_app();
+    let s = sale(&*app.store, 5_800);
+    let v = void(&*app.store, s);
+    let r = recharge(&*app.store, 5_800, s);
+    let ui = Ui::open(driver, &app);
+    ui.login("supervisor", None);
+    ui.wait_text("h1", DASHBOARD, false);
+    ui.goto(&format!("/txns/{v}"));
+    ui.fill("#case-note", "收银员误撤销，顾客已重新付款");
+    ui.click_confirm("#case-submit", "不能删除");
+    ui.wait_text("p.ok#result", "已开立案件 #1", false);
+    ui.click("a.button");
+    ui.wait_text("#case-status", "处理中", false);
+    let links = ui.text("#case-links tbody");
+    for (id, role) in [(s, "被撤销的消费"), (v, "撤销"), (r, "重新收款")] {
+        assert!(
+            links.contains(&format!("#{id}")) && links.contains(role),
+            "{links}"
+        );
+    }
+    ui.fill("#case-note-text", "已致电收单行，待回复");
+    ui.click("#case-note-form button");
+    ui.wait_text("p.ok#result", "处理中", false);
+    ui.goto("/cases/1");
+    ui.click_confirm("#case-submit", "等待收单机构答复");
+    ui.wait_text("p.ok#result", "已提交收单机构", false);
+    ui.goto("/cases/1");
+    ui.wait_text("#case-notes", "待回复", false);
+    ui.screenshot("case");
+    ui.click("#case-pack");
+    let file = ui.downloaded("zip");
+    let bytes = std::fs::read(&file).expect("read the pack");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).expect("entry");
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut data).expect("entry bytes");
+        files.insert(f.name().to_owned(), data);
+    }
+    let sums = String::from_utf8(files["SHA256SUMS"].clone()).expect("utf-8");
+    for line in sums.lines() {
+        let (hash, name) = line.split_once("  ").expect("hash  name");
+        let actual = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&files[name]))
+        };
+        assert_eq!(hash, actual, "{name}");
+    }
+    assert_eq!(sums.lines().count(), files.len() - 1, "{sums}");
+    for t in [s, v, r] {
+        assert!(
+            files.contains_key(&format!("receipts/{t}.txt")),
+            "{:?}",
+            files.keys()
+        );
+    }
+    assert!(files.contains_key("case.json") && files.contains_key("audit.json"));
+}
+
 /// A named browser scenario.
 type Scenario = fn(&Driver);
 
@@ -626,12 +691,13 @@ fn browser_scenarios() {
         "{path} is missing: apt-get install -y chromium chromium-driver (or SUANPAN_SKIP_BROWSER=1)"
     );
     let driver = start_driver(&path);
-    let scenarios: [(&str, Scenario); 5] = [
+    let scenarios: [(&str, Scenario); 6] = [
         ("login_with_totp", login_with_totp),
         ("filter_and_export_download", filter_and_export_download),
         ("void_maker_checker", void_maker_checker),
         ("hide_and_auditor_view", hide_and_auditor_view),
         ("evidence_upload_and_playback", evidence_upload_and_playback),
+        ("mistaken_void_case", mistaken_void_case),
     ];
     let mut failed = Vec::new();
     for (name, scenario) in scenarios {

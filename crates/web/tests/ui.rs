@@ -454,3 +454,95 @@ fn channel_removal_and_user_admin_through_the_forms() {
     assert_eq!(r.status, 401);
     assert!(r.text().contains("已被停用"), "{}", r.text());
 }
+
+/// Goal: a mistaken void handled through the forms — the transaction page offers 开立案件
+/// with a confirmation (not to a cashier); a forged CSRF token changes nothing; the case
+/// opens with its auto-links and is listed under 案件; its page takes a note, is submitted
+/// and resolved with the acquirer's answer (each form asks first), offers the evidence
+/// pack, and a closed case's page no longer offers links, uploads or status changes.
+#[test]
+fn mistaken_void_case_through_the_forms() {
+    let app = spawn_app();
+    let s = sale(&*app.store, 3_300);
+    let v = void(&*app.store, s);
+    let r = recharge(&*app.store, 3_300, s);
+    let cashier = browser_login(&app, "cashier");
+    let page = cashier.page(&format!("/txns/{s}")).text();
+    assert!(
+        !page.contains("case-form") && !page.contains("href=\"/cases\""),
+        "cashiers do not handle cases"
+    );
+    let sup = browser_login(&app, "supervisor");
+    let page = sup.page(&format!("/txns/{s}")).text();
+    assert!(
+        page.contains("id=\"case-form\"") && page.contains("data-confirm=\"确认开立案件"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/cases\""), "案件 in the nav");
+    let before = app.state();
+    let forged = sup.form(
+        &format!("/txns/{s}/case"),
+        "csrf=bad&kind=mistaken_void&note=x",
+    );
+    assert_eq!(forged.status, 403);
+    assert_eq!(app.state(), before);
+    let note = "%E6%94%B6%E9%93%B6%E5%91%98%E8%AF%AF%E6%92%A4%E9%94%80"; // 收银员误撤销
+    let r1 = sup.form(
+        &format!("/txns/{s}/case"),
+        &format!("csrf={}&kind=mistaken_void&note={note}", sup.csrf),
+    );
+    assert_eq!(r1.status, 200, "{}", r1.text());
+    assert!(r1.text().contains("已开立案件 #1（撤错）"), "{}", r1.text());
+    let list = sup.page("/cases").text();
+    assert!(
+        list.contains("href=\"/cases/1\"") && list.contains("处理中"),
+        "{list}"
+    );
+    let page = sup.page("/cases/1").text();
+    for (id, role) in [(s, "被撤销的消费"), (v, "撤销"), (r, "重新收款")] {
+        assert!(
+            page.contains(&format!("href=\"/txns/{id}\">#{id}</a>")) && page.contains(role),
+            "{role}"
+        );
+    }
+    assert!(page.contains("href=\"/api/v1/cases/1/pack\"") && page.contains("下载证据包"));
+    assert!(
+        page.contains("data-confirm=\"确认提交收单机构"),
+        "submit asks first"
+    );
+    let done = sup.form(
+        "/cases/1/notes",
+        &format!("csrf={}&note=%E5%B7%B2%E8%87%B4%E7%94%B5", sup.csrf),
+    );
+    assert!(
+        done.text().contains("案件 #1 当前状态：处理中"),
+        "{}",
+        done.text()
+    );
+    let done = sup.form("/cases/1/act/submit", &format!("csrf={}&note=", sup.csrf));
+    assert!(done.text().contains("已提交收单机构"), "{}", done.text());
+    let page = sup.page("/cases/1").text();
+    assert!(page.contains("data-confirm=\"确认登记为已解决") && page.contains("case-reject-form"));
+    let refused = sup.form("/cases/1/act/resolve", &format!("csrf={}&note=", sup.csrf));
+    assert_eq!(refused.status, 422);
+    assert!(refused.text().contains("须填写说明"), "{}", refused.text());
+    let done = sup.form(
+        "/cases/1/act/resolve",
+        &format!("csrf={}&note=R123", sup.csrf),
+    );
+    assert!(done.text().contains("已解决"), "{}", done.text());
+    let page = sup.page("/cases/1").text();
+    assert!(page.contains("id=\"case-answer\">R123"));
+    for gone in [
+        "case-link-form",
+        "evidence-form",
+        "case-submit-form",
+        "case-resolve-form",
+    ] {
+        assert!(!page.contains(gone), "{gone} on a closed case");
+    }
+    assert!(page.contains("case-note-form"), "notes stay open");
+    let pack = sup.page("/api/v1/cases/1/pack");
+    assert_eq!(pack.status, 200);
+    assert!(pack.body.starts_with(b"PK"), "a zip");
+}

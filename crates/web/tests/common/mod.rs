@@ -159,18 +159,21 @@ pub fn pg_node(pg: &PgOptions, policy: Policy, clock: Arc<FixedClock>) -> PgStor
 
 /// Books a sale by cashier 01 on the demo card.
 pub fn sale(store: &dyn Store, fen: i64) -> i64 {
+    purchase(store, DEMO_TERMINAL, fen, None)
+}
+
+/// A re-charge (重新收款): a new sale naming the sale voided by mistake, as the host stores
+/// 8583 field 61 (`linked_id`).
+pub fn recharge(store: &dyn Store, fen: i64, voided_sale: i64) -> i64 {
+    purchase(store, DEMO_TERMINAL, fen, Some(voided_sale))
+}
+
+/// Books a sale by operator 01 on `terminal` with the demo card.
+pub fn purchase(store: &dyn Store, terminal: &str, fen: i64, linked: Option<i64>) -> i64 {
     let pan = Pan::parse(CARD).expect("pan");
     let reply = store
         .execute(Command::Purchase {
-            origin: Origin {
-                terminal_id: TerminalId::parse(DEMO_TERMINAL).expect("terminal"),
-                operator: OperatorNo::parse("01").expect("op"),
-                supervisor: None,
-                voucher: None,
-                batch: None,
-                training: false,
-                idempotency: None,
-            },
+            origin: counter(terminal, None),
             kind: TxnKind::Sale,
             amount: Amount::from_fen(fen),
             instrument: Instrument::Card {
@@ -180,13 +183,57 @@ pub fn sale(store: &dyn Store, fen: i64) -> i64 {
             },
             method: PaymentMethod::Chip,
             pin: None,
-            linked_id: None,
+            linked_id: linked.map(suanpan_core::TxnId),
         })
         .expect("sale");
     match reply {
         Reply::Txn(t) => t.id.0,
         other => panic!("sale answered {other:?}"),
     }
+}
+
+fn counter(terminal: &str, supervisor: Option<OperatorNo>) -> Origin {
+    Origin {
+        terminal_id: TerminalId::parse(terminal).expect("terminal"),
+        operator: OperatorNo::parse("01").expect("op"),
+        supervisor,
+        voucher: None,
+        batch: None,
+        training: false,
+        idempotency: None,
+    }
+}
+
+/// Voids sale `id` at the demo terminal (supervisor 00 authorizes, the customer agreed).
+pub fn void(store: &dyn Store, id: i64) -> i64 {
+    let reply = store
+        .execute(Command::Void {
+            origin: counter(DEMO_TERMINAL, Some(OperatorNo::SUPERVISOR)),
+            kind: TxnKind::Void,
+            original: suanpan_store::command::OriginalRef::Id(suanpan_core::TxnId(id)),
+            amount: None,
+            reason: "收银员误操作".into(),
+            customer_consent: true,
+            card_fingerprint: None,
+        })
+        .expect("void");
+    match reply {
+        Reply::Txn(t) => t.id.0,
+        other => panic!("void answered {other:?}"),
+    }
+}
+
+/// A sale of a second merchant (its own terminal and operator), for cross-merchant checks.
+pub fn other_merchant_sale(store: &dyn Store) -> i64 {
+    let merchant = suanpan_core::MerchantId::parse("898310048990002").expect("merchant");
+    let terminal = "87654321";
+    suanpan_store::admin::add_merchant(store, &merchant, "别家商户").expect("merchant");
+    let tid = TerminalId::parse(terminal).expect("terminal");
+    suanpan_store::admin::add_terminal(store, &tid, &merchant, None).expect("terminal");
+    let op = OperatorNo::parse("01").expect("op");
+    suanpan_store::admin::add_operator_hashed(store, &merchant, op, "别家收银", &demo_hash("0000"))
+        .expect("operator");
+    purchase(store, terminal, 500, None)
 }
 
 /// A running back-office on a fresh copy of the template.
@@ -482,7 +529,7 @@ impl TestApp {
     /// tokens, idempotency keys and users. (The audit trail records refusals on purpose.)
     pub fn state(&self) -> String {
         use suanpan_store::sql::SqlExt;
-        let tables: [(&str, &[&str], &str); 9] = [
+        let tables: [(&str, &[&str], &str); 13] = [
             (
                 "txns",
                 &[
@@ -523,6 +570,18 @@ impl TestApp {
                 "evidence_removals",
                 &["id", "evidence_id", "status", "reviewed_by"],
                 "id",
+            ),
+            ("cases", &["id", "status", "answer", "changed_at"], "id"),
+            (
+                "case_links",
+                &["case_id", "txn_id", "role"],
+                "case_id, txn_id",
+            ),
+            ("case_notes", &["id", "case_id", "body"], "id"),
+            (
+                "case_evidence",
+                &["case_id", "evidence_id"],
+                "case_id, evidence_id",
             ),
         ];
         suanpan_store::read(&*self.store, |c| {

@@ -896,6 +896,15 @@ fn openapi_document_lists_every_endpoint() {
         "/api/v1/users/{id}",
         "/api/v1/users/{id}/{action}",
         "/api/v1/operators",
+        "/api/v1/cases",
+        "/api/v1/cases/{id}",
+        "/api/v1/cases/{id}/links",
+        "/api/v1/cases/{id}/notes",
+        "/api/v1/cases/{id}/submit",
+        "/api/v1/cases/{id}/resolve",
+        "/api/v1/cases/{id}/reject",
+        "/api/v1/cases/{id}/evidence",
+        "/api/v1/cases/{id}/pack",
     ] {
         let ops = paths.get(p).unwrap_or_else(|| panic!("{p} missing"));
         for (_, op) in ops.as_object().expect("ops") {
@@ -911,6 +920,8 @@ fn openapi_document_lists_every_endpoint() {
         "TxnView",
         "RequestView",
         "PaymentIn",
+        "CaseDetail",
+        "CaseIn",
     ] {
         assert!(
             doc["components"]["schemas"].get(schema).is_some(),
@@ -1660,5 +1671,256 @@ fn admins_edit_disable_and_reset_users() {
         "staff.disable refused:backoffice.own_account",
     ] {
         assert!(actions.contains(&a.to_owned()), "{a} in {actions:?}");
+    }
+}
+
+/// Opens a mistaken-void case on a sale that was voided by mistake and charged again,
+/// through supervisor's API session; returns the case's JSON and the three transaction ids
+/// (voided sale, void, re-charge).
+fn mistaken_void_case(app: &TestApp, sup: &Session<'_>) -> (serde_json::Value, [i64; 3]) {
+    let s = sale(&*app.store, 4_200);
+    let v = void(&*app.store, s);
+    let r = recharge(&*app.store, 4_200, s);
+    let resp = sup.post(
+        "/api/v1/cases",
+        &format!(r#"{{"transaction_id":{v},"kind":"mistaken_void","note":"收银员误撤销，已重新收款"}}"#),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    (resp.json(), [s, v, r])
+}
+
+/// The SHA-256 of bytes, hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Goal: a mistaken void handled end to end — a case opened from the void links the voided
+/// sale, the void and the re-charge by itself; a note, a link and evidence are added; it is
+/// submitted and resolved with the acquirer's answer; the transactions' timelines show the
+/// case; and the evidence pack holds every file, with `SHA256SUMS` matching the bytes.
+#[test]
+fn mistaken_void_case_from_open_to_pack() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let sup = app.login("supervisor");
+    let (c, [s, v, r]) = mistaken_void_case(&app, &sup);
+    let id = c["case"]["id"].as_i64().expect("id");
+    assert_eq!(c["case"]["status"], "open");
+    assert_eq!(c["case"]["kind"], "mistaken_void");
+    let roles: Vec<(i64, String)> = c["links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .map(|l| (l["transaction_id"].as_i64().unwrap_or(0), l["role"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    assert_eq!(
+        roles,
+        [(s, "voided_sale".into()), (v, "void".into()), (r, "recharge".into())],
+        "{c}"
+    );
+    assert_eq!(c["notes"][0]["body"], "收银员误撤销，已重新收款");
+    let timeline = sup.get(&format!("/api/v1/transactions/{s}")).json();
+    assert!(
+        timeline["timeline"].as_array().expect("timeline").iter().any(|e| e["action"] == "case.open"),
+        "the sale's timeline shows the case: {timeline}"
+    );
+    let base = format!("/api/v1/cases/{id}");
+    let resp = sup.post(&format!("{base}/notes"), r#"{"note":"已致电收单行客服"}"#);
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let resp = sup.post(&format!("{base}/links"), r#"{"transaction_id":1}"#);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let linked = resp.json();
+    let one = linked["links"].as_array().expect("links").iter().find(|l| l["transaction_id"] == 1);
+    assert_eq!(one.map(|l| l["role"].clone()), Some("related".into()), "{linked}");
+    let (ctype, body) = multipart(&[], Some(("柜台录像.jpg", "image/jpeg", &jpeg(3_000))));
+    let resp = app.req(
+        "POST",
+        &format!("{base}/evidence"),
+        &[("Cookie", &sup.cookie), ("X-CSRF-Token", &sup.csrf), ("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let sha = resp.json()["sha256"].as_str().expect("sha").to_owned();
+    let resp = sup.post(&format!("{base}/submit"), "{}");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["case"]["status"], "submitted");
+    let resp = sup.post(&format!("{base}/resolve"), r#"{"note":"收单行已补入账，参考号 R123"}"#);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let d = resp.json();
+    assert_eq!(d["case"]["status"], "resolved");
+    assert_eq!(d["case"]["answer"], "收单行已补入账，参考号 R123");
+    assert_eq!(d["evidence"][0]["sha256"], sha.as_str());
+    let listed = sup.get("/api/v1/cases?status=resolved").json();
+    assert_eq!(listed[0]["id"], id, "{listed}");
+
+    let auditor = app.login("auditor");
+    let pack = auditor.get(&format!("{base}/pack"));
+    assert_eq!(pack.status, 200, "{}", pack.text());
+    assert_eq!(pack.header("content-type"), Some("application/zip"));
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(pack.body.clone())).expect("a zip");
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).expect("entry");
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).expect("read entry");
+        files.insert(f.name().to_owned(), bytes);
+    }
+    let mut expected: Vec<String> = ["case.json", "transactions.csv", "audit.json", "SHA256SUMS"]
+        .map(String::from)
+        .to_vec();
+    expected.extend([1, s, v, r].map(|t| format!("receipts/{t}.txt")));
+    expected.push(format!("evidence/{sha}.jpg"));
+    for name in &expected {
+        assert!(files.contains_key(name), "{name} in the pack: {:?}", files.keys());
+    }
+    let sums = String::from_utf8(files["SHA256SUMS"].clone()).expect("utf-8");
+    let mut listed = 0;
+    for line in sums.lines() {
+        let (hash, name) = line.split_once("  ").expect("hash  name");
+        assert_eq!(hash, sha256_hex(&files[name]), "{name}");
+        listed += 1;
+    }
+    assert_eq!(listed, files.len() - 1, "every other file is listed: {sums}");
+    assert_eq!(sha256_hex(&files[&format!("evidence/{sha}.jpg")]), sha);
+    let case_json: serde_json::Value = serde_json::from_slice(&files["case.json"]).expect("json");
+    assert_eq!(case_json["case"]["status"], "resolved");
+    let notes: Vec<&str> = case_json["notes"].as_array().expect("notes").iter().filter_map(|n| n["body"].as_str()).collect();
+    assert_eq!(notes, ["收银员误撤销，已重新收款", "已致电收单行客服", "收单行已补入账，参考号 R123"]);
+    let csv = String::from_utf8(files["transactions.csv"].clone()).expect("utf-8");
+    assert!(csv.starts_with('\u{feff}') && csv.contains(&format!("case={id}")), "{csv}");
+    assert_eq!(csv.lines().count(), 2 + 4, "filter row, header row, four transactions");
+    let audit: serde_json::Value = serde_json::from_slice(&files["audit.json"]).expect("json");
+    let audit = audit.as_array().expect("entries");
+    assert!(audit.iter().any(|e| e["action"] == "case.resolve" && e["hash"].as_str().is_some_and(|h| h.len() == 64)));
+    assert!(audit.iter().any(|e| e["action"] == "void" && e["target"] == format!("txn:{v}")));
+    let trail = sup.get(&base).json();
+    assert!(
+        trail["timeline"].as_array().expect("timeline").iter().any(|e| e["action"] == "case.pack"),
+        "the download is audited: {trail}"
+    );
+    assert_eq!(app.store.verify_audit().expect("audit").first_broken, None);
+}
+
+/// Goal: every refusal of a case leaves it as it was — a cashier may not open one (403), a
+/// mistaken-void case needs a void (422), unknown and other merchants' transactions are not
+/// linked (404 / 422), nor one twice (409); resolving needs the acquirer's answer (422) and a
+/// submitted case first; a closed case takes no link, evidence or status change (409).
+#[test]
+fn case_refusals_change_nothing() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let other = other_merchant_sale(&*app.store);
+    let cashier = app.login("cashier");
+    let sup = app.login("supervisor");
+    let before = app.state();
+    let r = cashier.post("/api/v1/cases", r#"{"transaction_id":1,"kind":"adjustment","note":"x"}"#);
+    assert_eq!((r.status, r.code().as_str()), (403, "auth.forbidden"));
+    assert_eq!(cashier.get("/api/v1/cases").status, 403);
+    let r = sup.post("/api/v1/cases", r#"{"transaction_id":1,"kind":"mistaken_void","note":"x"}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "case.not_voided"), "{}", r.text());
+    let r = sup.post("/api/v1/cases", r#"{"transaction_id":1,"kind":"adjustment","note":" "}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "case.note_required"));
+    let r = sup.post("/api/v1/cases", r#"{"transaction_id":1,"kind":"refund","note":"x"}"#);
+    assert_eq!((r.status, r.code().as_str()), (400, "input.invalid"));
+    let r = sup.post(
+        "/api/v1/cases",
+        &format!(r#"{{"transaction_id":{other},"kind":"adjustment","note":"x"}}"#),
+    );
+    assert_eq!((r.status, r.code().as_str()), (404, "txn.not_found"));
+    assert_eq!(app.state(), before, "refused openings change nothing");
+
+    let (c, [s, ..]) = mistaken_void_case(&app, &sup);
+    let base = format!("/api/v1/cases/{}", c["case"]["id"]);
+    let before = app.state();
+    let r = sup.post(&format!("{base}/links"), r#"{"transaction_id":999999}"#);
+    assert_eq!((r.status, r.code().as_str()), (404, "txn.not_found"));
+    let r = sup.post(&format!("{base}/links"), &format!(r#"{{"transaction_id":{other}}}"#));
+    assert_eq!((r.status, r.code().as_str()), (422, "case.other_merchant"));
+    let r = sup.post(&format!("{base}/links"), &format!(r#"{{"transaction_id":{s}}}"#));
+    assert_eq!((r.status, r.code().as_str()), (409, "case.already_linked"));
+    let r = sup.post(&format!("{base}/links"), r#"{"transaction_id":1,"role":"boss"}"#);
+    assert_eq!((r.status, r.code().as_str()), (400, "input.invalid"));
+    let r = sup.post(&format!("{base}/resolve"), r#"{"note":"x"}"#);
+    assert_eq!((r.status, r.code().as_str()), (409, "case.not_submitted"));
+    let r = cashier.post(&format!("{base}/submit"), "{}");
+    assert_eq!(r.status, 403);
+    let r = sup.post(&format!("{base}/submit"), r#"{"note":"x","extra":1}"#);
+    assert_eq!((r.status, r.code().as_str()), (400, "json.unknown_field"));
+    assert_eq!(app.state(), before, "refused changes leave the case alone");
+
+    assert_eq!(sup.post(&format!("{base}/submit"), "{}").status, 200);
+    let before = app.state();
+    let r = sup.post(&format!("{base}/resolve"), r#"{"note":"  "}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "case.note_required"));
+    assert_eq!(app.state(), before);
+    assert_eq!(sup.post(&format!("{base}/reject"), r#"{"note":"超过时限"}"#).status, 200);
+    let before = app.state();
+    for action in ["submit", "resolve", "reject"] {
+        let r = sup.post(&format!("{base}/{action}"), r#"{"note":"再试"}"#);
+        assert_eq!((r.status, r.code().as_str()), (409, "case.closed"), "{action}");
+    }
+    let r = sup.post(&format!("{base}/links"), r#"{"transaction_id":2}"#);
+    assert_eq!((r.status, r.code().as_str()), (409, "case.closed"));
+    let (ctype, body) = multipart(&[], Some(("a.jpg", "image/jpeg", &jpeg(100))));
+    let r = app.req(
+        "POST",
+        &format!("{base}/evidence"),
+        &[("Cookie", &sup.cookie), ("X-CSRF-Token", &sup.csrf), ("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!((r.status, r.code().as_str()), (409, "case.closed"));
+    assert_eq!(sup.get("/api/v1/cases/999").code(), "case.not_found");
+    assert_eq!(app.state(), before, "a closed case does not change");
+    let r = sup.post(&format!("{base}/notes"), r#"{"note":"银行参考号 R9"}"#);
+    assert_eq!(r.status, 201, "a closed case still takes notes: {}", r.text());
+}
+
+/// Goal: two people submitting the same case at once (two threads, one barrier): one moves
+/// it, the other is told it changed (409), and the case is submitted once.
+#[test]
+fn two_concurrent_submits_one_wins() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let (sup, fin) = (app.login("supervisor"), app.login("finance"));
+    for round in 0..3 {
+        let r = sup.post(
+            "/api/v1/cases",
+            &format!(r#"{{"transaction_id":{},"kind":"adjustment","note":"少结算 {round}"}}"#, round + 1),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let path = format!("/api/v1/cases/{}/submit", r.json()["case"]["id"]);
+        let gate = std::sync::Barrier::new(2);
+        let (a, b) = std::thread::scope(|sc| {
+            let one = sc.spawn(|| {
+                gate.wait();
+                sup.post(&path, "{}")
+            });
+            let two = sc.spawn(|| {
+                gate.wait();
+                fin.post(&path, "{}")
+            });
+            (one.join().expect("a"), two.join().expect("b"))
+        });
+        let mut statuses = [a.status, b.status];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 409], "{} / {}", a.text(), b.text());
+        let loser = if a.status == 409 { &a } else { &b };
+        assert!(
+            matches!(loser.code().as_str(), "case.changed" | "case.not_open"),
+            "{}",
+            loser.text()
+        );
+        let d = sup.get(&path.replace("/submit", "")).json();
+        let submits = d["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .filter(|e| e["action"] == "case.submit" && e["outcome"] == "open → submitted")
+            .count();
+        assert_eq!(submits, 1, "{d}");
     }
 }
