@@ -379,6 +379,9 @@ impl Store for SqliteStore {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
+    fn location(&self) -> crate::Location {
+        crate::Location::Sqlite(self.path.clone())
+    }
 }
 
 /// Applies the schema if the file is new, and refuses a file from a newer build.

@@ -16,6 +16,7 @@ mod error;
 mod evidence;
 mod json;
 mod openapi;
+mod ops;
 mod review;
 mod state;
 mod svg;
@@ -46,6 +47,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(review::routes())
         .merge(channels::routes())
         .merge(users::routes())
+        .merge(ops::routes())
         .merge(evidence::routes(evidence_max))
         .merge(auth::routes())
         .merge(ui::routes())

@@ -23,9 +23,10 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::channels::list, crate::channels::change,
         crate::evidence::upload, crate::evidence::download,
         crate::users::list, crate::users::create,
+        crate::ops::list, crate::ops::create, crate::ops::verify, crate::ops::restore, crate::ops::purge,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn)),
-    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"))
+    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "operations"))
 )]
 pub struct ApiDoc;
 
