@@ -728,6 +728,47 @@ fn put_evidence(dir: &std::path::Path, bytes: &[u8]) -> String {
 }
 
 #[test]
+fn purge_backs_up_first_and_refuses_inside_retention() {
+    // Goal: `txn purge` inside the retention period is refused (exit 3) and makes no
+    // backup; past it, it backs up first (evidence files included) and audits the purge with
+    // its reason and the backup's name.
+    let d = Demo::new();
+    d.sale("1.00", CARD_OK);
+    put_evidence(d.dir(), b"%PDF-1.4 kept evidence");
+    let purge = |before: &str| {
+        run_json(
+            d.cmd()
+                .args(["txn", "purge", "--merchant", MERCHANT, "--before", before])
+                .args(["--reason", "超过保存期限"])
+                .operator_password(ADMIN_PW),
+        )
+    };
+    let today = jiff::Zoned::now().date().to_string();
+    let (code, v) = purge(&today);
+    assert_eq!(code, 3, "{v:#}");
+    assert!(
+        !d.dir().join("backups").exists(),
+        "no backup for a refused purge"
+    );
+    let (code, v) = purge("2019-01-01");
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["purged"], 0, "nothing is that old");
+    let file = std::path::PathBuf::from(v["backup"].as_str().expect("backup"));
+    let (code, m) = run_json(d.cmd().args(["backup", "verify"]).arg(&file));
+    assert_eq!(code, 0, "{m:#}");
+    assert_eq!(m["manifest"]["evidence"].as_array().map(Vec::len), Some(1));
+    let top = &d.audit(1)[0];
+    assert_eq!(top["action"], "purge", "{top:#}");
+    let reason = top["reason"].as_str().unwrap_or("");
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+    assert!(
+        reason.contains("超过保存期限") && reason.contains(name),
+        "{top:#}"
+    );
+    d.assert_sound();
+}
+
+#[test]
 fn backup_carries_the_evidence_files() {
     // Goal: `backup create` copies the evidence files into the backup and lists them in the
     // manifest; `backup verify` names an altered or a missing one; `backup restore` puts
