@@ -40,7 +40,18 @@ pub enum Fail {
 
 impl From<StoreError> for Fail {
     fn from(e: StoreError) -> Fail {
-        Fail::Store(e)
+        // A missing or failing pg_dump is the operator's to fix, not a storage fault.
+        match e {
+            StoreError::ToolMissing(tool) => Fail::Message {
+                key: "error.pg_tool_missing",
+                args: vec![tool],
+            },
+            StoreError::ToolFailed(tool, said) => Fail::Message {
+                key: "error.pg_tool_failed",
+                args: vec![tool, said],
+            },
+            e => Fail::Store(e),
+        }
     }
 }
 
@@ -125,6 +136,26 @@ impl App {
     /// Reads the policy from the config file if there is one.
     pub fn policy(&self) -> anyhow::Result<Policy> {
         Ok(ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?.policy)
+    }
+
+    /// The evidence folder: `evidence_dir` in `[web]` of the config file, else
+    /// `DATA_DIR/evidence` (where the back-office keeps uploads).
+    pub fn evidence_dir(&self) -> anyhow::Result<PathBuf> {
+        let cfg = ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?;
+        Ok(cfg
+            .web
+            .evidence_dir
+            .unwrap_or_else(|| suanpan_store::evidence::evidence_dir(&self.data_dir)))
+    }
+
+    /// What a backup copies besides the store, and where backups go by default.
+    pub fn backup_dirs(&self) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let cfg = ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?;
+        let backups = cfg
+            .web
+            .backup_dir
+            .unwrap_or_else(|| self.data_dir.join(suanpan_store::backup::BACKUPS_DIR));
+        Ok((self.evidence_dir()?, backups))
     }
 
     /// The PostgreSQL URL in force, if any: `--database` / `SUANPAN_DATABASE`, else

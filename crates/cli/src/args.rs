@@ -284,6 +284,9 @@ pub enum TxnCmd {
         /// Acting operator (must be 99).
         #[arg(long, default_value = "99")]
         operator: String,
+        /// Why (kept in the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
     },
 }
 

@@ -120,33 +120,30 @@ pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
     use suanpan_store::backup;
     let now = jiff::Timestamp::now();
     let pg = app.database()?;
+    let (evidence_dir, backups_dir) = app.backup_dirs()?;
     let (file, manifest) = match cmd {
-        BackupCmd::Create { output } if pg.is_some() => {
-            let out = output.unwrap_or_else(|| app.data_dir.join("backups"));
-            crate::pg_backup::create(app, pg.as_deref().unwrap_or_default(), &out, now)?
-        }
-        BackupCmd::Verify { file } if crate::pg_backup::is_dump(&file) => {
-            let m = crate::pg_backup::verify(&file)?;
-            (file, m)
-        }
-        BackupCmd::Restore { file, .. } if pg.is_some() || crate::pg_backup::is_dump(&file) => {
+        BackupCmd::Restore { file, .. } if pg.is_some() || backup::is_dump(&file) => {
             return Err(Fail::Message {
                 key: "error.pg_restore",
                 args: vec![file.display().to_string()],
             });
         }
         BackupCmd::Create { output } => {
-            // Opening first proves the directory holds a store.
-            drop(app.open()?);
-            let out = output.unwrap_or_else(|| app.data_dir.join("backups"));
-            backup::create(&app.data_dir, &out, now)?
+            // Opening first proves the directory (or the database) holds a store.
+            let store = app.open_store()?;
+            let src = backup::Sources {
+                data_dir: &app.data_dir,
+                evidence_dir: &evidence_dir,
+            };
+            let out = output.unwrap_or(backups_dir);
+            backup::create(&*store, &src, &out, now)?
         }
         BackupCmd::Verify { file } => {
-            let m = backup::verify(&file)?;
+            let m = backup::verify_and_record(&file, now)?;
             (file, m)
         }
         BackupCmd::Restore { file, force } => {
-            let m = backup::restore(&file, &app.data_dir, force, now)?;
+            let m = backup::restore(&file, &app.data_dir, &evidence_dir, force, now)?;
             (file, m)
         }
     };
@@ -154,11 +151,12 @@ pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
         output::print_json(&json!({"ok": true, "file": file, "manifest": manifest}));
     } else {
         println!(
-            "{}  sha256 {}  {} txns, {} audit",
+            "{}  sha256 {}  {} txns, {} audit, {} evidence files",
             file.display(),
             manifest.sha256,
             manifest.transactions,
-            manifest.audit_entries
+            manifest.audit_entries,
+            manifest.evidence.len()
         );
     }
     Ok(())

@@ -125,7 +125,8 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
             merchant,
             before,
             operator,
-        } => purge(app, &merchant, &before, &operator),
+            reason,
+        } => purge(app, &merchant, &before, &operator, reason),
     }
 }
 
@@ -592,54 +593,50 @@ fn hide(app: &App, id: i64, reason: String, operator: &str) -> Result<(), Fail> 
     }
 }
 
-fn purge(app: &App, merchant: &str, before: &str, operator: &str) -> Result<(), Fail> {
-    // A purge backs the store up first, which on PostgreSQL is pg_dump's job: not wired yet.
-    if app.database()?.is_some() {
-        return Err(Fail::Message {
-            key: "error.sqlite_only",
-            args: Vec::new(),
-        });
-    }
+fn purge(
+    app: &App,
+    merchant: &str,
+    before: &str,
+    operator: &str,
+    reason: String,
+) -> Result<(), Fail> {
+    use suanpan_store::backup::{self, PurgeOrder, Sources};
     let merchant =
         MerchantId::parse(merchant).map_err(|_| Fail::from(AccessRefused::UnknownMerchant))?;
     let (store, op) = merchant_session(app, &merchant, operator)?;
-    let zone = store.policy().zone().map_err(|e| Fail::Other(e.into()))?;
     let date: jiff::civil::Date = before
         .parse()
         .map_err(|_| Fail::Other(anyhow::anyhow!("--before: YYYY-MM-DD")))?;
-    let before = date
-        .to_zoned(zone)
-        .map_err(|e| Fail::Other(e.into()))?
-        .timestamp();
-    // Refuse before the backup when the rule would refuse anyway; the writer decides again.
-    if let Err(r) = suanpan_core::rules::decide_purge(op, before, store.policy(), store.now()) {
-        store.execute(Command::RecordRefusal {
-            actor: format!("{merchant}/{op}"),
-            action: "purge".into(),
-            target: format!("before:{before}"),
-            key: suanpan_core::Refusal::key(&r).into(),
-        })?;
-        return Err(Fail::Refused(Box::new(r)));
-    }
-    let (backup, _) =
-        suanpan_store::backup::create(&app.data_dir, &app.data_dir.join("backups"), store.now())?;
-    let cmd = Command::Purge {
+    let before = store
+        .policy()
+        .day_start(date)
+        .map_err(|e| Fail::Other(e.into()))?;
+    let (evidence_dir, backups_dir) = app.backup_dirs()?;
+    let src = Sources {
+        data_dir: &app.data_dir,
+        evidence_dir: &evidence_dir,
+    };
+    let order = PurgeOrder {
         merchant_id: merchant,
         actor: op,
         before,
-        backup: backup.display().to_string(),
+        reason,
+        audit_as: None,
     };
-    match store.execute(cmd)? {
-        Reply::Refused(r) => Err(Fail::Refused(r)),
-        Reply::Done(n) => {
+    // The same path as the back-office's: the rule first, then the backup (pg_dump on
+    // PostgreSQL), then the purge, decided again by the engine.
+    match backup::purge(&*store, &src, &backups_dir, order)? {
+        Err(r) => Err(Fail::Refused(r)),
+        Ok(done) => {
             if app.json {
-                output::print_json(&json!({"ok": true, "purged": n, "backup": backup}));
+                output::print_json(
+                    &json!({"ok": true, "purged": done.rows, "backup": done.backup}),
+                );
             } else {
-                println!("purged {n}; backup {}", backup.display());
+                println!("purged {}; backup {}", done.rows, done.backup.display());
             }
             Ok(())
         }
-        other => Err(Fail::Other(anyhow::anyhow!("unexpected reply {other:?}"))),
     }
 }
 

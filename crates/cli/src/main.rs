@@ -15,7 +15,6 @@ mod cmd_serve;
 mod cmd_terminal;
 mod cmd_txn;
 mod output;
-mod pg_backup;
 
 use clap::Parser;
 use std::process::ExitCode;

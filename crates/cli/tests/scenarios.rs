@@ -715,6 +715,117 @@ fn audit_verify_and_list() {
     d.assert_sound();
 }
 
+/// Stores `bytes` in the data directory's evidence folder as an upload does (named by its
+/// SHA-256); returns the name.
+fn put_evidence(dir: &std::path::Path, bytes: &[u8]) -> String {
+    let folder = dir.join("evidence");
+    std::fs::create_dir_all(&folder).expect("evidence dir");
+    let staged = folder.join("upload.partial");
+    std::fs::write(&staged, bytes).expect("write");
+    let (sha, _) = suanpan_store::backup::sha256_file(&staged).expect("sha");
+    std::fs::rename(&staged, folder.join(&sha)).expect("rename");
+    sha
+}
+
+#[test]
+fn purge_backs_up_first_and_refuses_inside_retention() {
+    // Goal: `txn purge` inside the retention period is refused (exit 3) and makes no
+    // backup; past it, it backs up first (evidence files included) and audits the purge with
+    // its reason and the backup's name.
+    let d = Demo::new();
+    d.sale("1.00", CARD_OK);
+    put_evidence(d.dir(), b"%PDF-1.4 kept evidence");
+    let purge = |before: &str| {
+        run_json(
+            d.cmd()
+                .args(["txn", "purge", "--merchant", MERCHANT, "--before", before])
+                .args(["--reason", "超过保存期限"])
+                .operator_password(ADMIN_PW),
+        )
+    };
+    let today = jiff::Zoned::now().date().to_string();
+    let (code, v) = purge(&today);
+    assert_eq!(code, 3, "{v:#}");
+    assert!(
+        !d.dir().join("backups").exists(),
+        "no backup for a refused purge"
+    );
+    let (code, v) = purge("2019-01-01");
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["purged"], 0, "nothing is that old");
+    let file = std::path::PathBuf::from(v["backup"].as_str().expect("backup"));
+    let (code, m) = run_json(d.cmd().args(["backup", "verify"]).arg(&file));
+    assert_eq!(code, 0, "{m:#}");
+    assert_eq!(m["manifest"]["evidence"].as_array().map(Vec::len), Some(1));
+    let top = &d.audit(1)[0];
+    assert_eq!(top["action"], "purge", "{top:#}");
+    let reason = top["reason"].as_str().unwrap_or("");
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+    assert!(
+        reason.contains("超过保存期限") && reason.contains(name),
+        "{top:#}"
+    );
+    d.assert_sound();
+}
+
+#[test]
+fn backup_carries_the_evidence_files() {
+    // Goal: `backup create` copies the evidence files into the backup and lists them in the
+    // manifest; `backup verify` names an altered or a missing one; `backup restore` puts
+    // them back.
+    let d = Demo::new();
+    d.sale("10.00", CARD_OK);
+    let video = put_evidence(d.dir(), b"\x1a\x45\xdf\xa3 webm bytes");
+    let pdf = put_evidence(d.dir(), b"%PDF-1.7 letter from the bank");
+    let (code, v) = run_json(d.cmd().args(["backup", "create"]));
+    assert_eq!(code, 0, "{v:#}");
+    let file = std::path::PathBuf::from(v["file"].as_str().expect("file"));
+    let listed: Vec<&str> = v["manifest"]["evidence"]
+        .as_array()
+        .expect("evidence list")
+        .iter()
+        .filter_map(|e| e["sha256"].as_str())
+        .collect();
+    assert_eq!(listed.len(), 2, "{v:#}");
+    assert!(listed.contains(&video.as_str()) && listed.contains(&pdf.as_str()));
+    let (code, _) = run_json(d.cmd().args(["backup", "verify"]).arg(&file));
+    assert_eq!(code, 0);
+
+    let copies = suanpan_store::backup::evidence_copy_dir(&file);
+    std::fs::write(copies.join(&pdf), b"%PDF-1.7 letter from the bank!").expect("alter");
+    let out = run(d
+        .cmd()
+        .args(["--lang", "en", "backup", "verify"])
+        .arg(&file));
+    assert_ne!(out.code, 0);
+    assert!(
+        out.text().contains(&pdf) && out.text().contains("altered"),
+        "{out:#?}"
+    );
+    std::fs::remove_file(copies.join(&pdf)).expect("remove");
+    let out = run(d
+        .cmd()
+        .args(["--lang", "en", "backup", "verify"])
+        .arg(&file));
+    assert_ne!(out.code, 0);
+    assert!(
+        out.text().contains(&pdf) && out.text().contains("missing"),
+        "{out:#?}"
+    );
+
+    let (code, v) = run_json(d.cmd().args(["backup", "create"]));
+    assert_eq!(code, 0, "{v:#}");
+    let good = std::path::PathBuf::from(v["file"].as_str().expect("file"));
+    std::fs::remove_dir_all(d.dir().join("evidence")).expect("lose the evidence");
+    run(d.cmd().args(["backup", "restore", "--force"]).arg(&good)).ok();
+    for name in [&video, &pdf] {
+        let path = d.dir().join("evidence").join(name);
+        let (sha, _) = suanpan_store::backup::sha256_file(&path).expect("restored");
+        assert_eq!(&sha, name);
+    }
+    d.assert_sound();
+}
+
 #[test]
 fn backup_create_verify_restore() {
     // Goal: a backup verifies against its manifest; restoring over a live store is refused

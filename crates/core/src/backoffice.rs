@@ -59,6 +59,10 @@ pub enum Permission {
     ViewCases,
     /// Open cases, link transactions, add notes and evidence, submit, record the answer.
     ManageCases,
+    /// Create, list and verify backups (运维).
+    ManageBackups,
+    /// Purge records past retention (删除过期记录, for good, after a backup).
+    Purge,
 }
 
 impl StaffRole {
@@ -514,6 +518,35 @@ pub fn decide_channel_change(c: &ChannelChange<'_>) -> Result<(), BackOfficeRefu
         }
         _ => Ok(()),
     }
+}
+
+/// A purge asked for in the back-office: who, with their password re-entered, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeRequest<'a> {
+    /// The acting user's role.
+    pub role: StaffRole,
+    /// The acting user re-entered their password correctly.
+    pub password_ok: bool,
+    /// Why (required; audited).
+    pub reason: &'a str,
+}
+
+/// Decides who may ask for a purge in the back-office: admins only, with the password
+/// re-entered and a reason, since the records go for good. Whether the records are past
+/// retention is `rules::decide_purge`, asked by the engine for the CLI and the API alike.
+pub fn decide_purge_request(p: &PurgeRequest<'_>) -> Result<(), BackOfficeRefused> {
+    if !p.role.allows(Permission::Purge) {
+        return Err(BackOfficeRefused::NotPermitted {
+            role: p.role.as_str().into(),
+        });
+    }
+    if !p.password_ok {
+        return Err(BackOfficeRefused::PasswordWrong);
+    }
+    if p.reason.trim().is_empty() {
+        return Err(BackOfficeRefused::ReasonRequired);
+    }
+    Ok(())
 }
 
 /// Decides whether a new transaction may use a channel: a disabled one is refused with 12.
@@ -1127,6 +1160,40 @@ mod tests {
     }
 
     #[test]
+    fn purge_requests_need_an_admin_the_password_and_a_reason() {
+        let p = |role, password_ok, reason| PurgeRequest {
+            role,
+            password_ok,
+            reason,
+        };
+        let admin = StaffRole::Admin;
+        assert_eq!(decide_purge_request(&p(admin, true, "过期清理")), Ok(()));
+        assert_eq!(
+            decide_purge_request(&p(admin, false, "过期清理")),
+            Err(BackOfficeRefused::PasswordWrong)
+        );
+        assert_eq!(
+            decide_purge_request(&p(admin, true, "  ")),
+            Err(BackOfficeRefused::ReasonRequired)
+        );
+        for role in [
+            StaffRole::Cashier,
+            StaffRole::Supervisor,
+            StaffRole::Finance,
+            StaffRole::Auditor,
+        ] {
+            assert_eq!(
+                decide_purge_request(&p(role, true, "过期清理")),
+                Err(BackOfficeRefused::NotPermitted {
+                    role: role.as_str().into()
+                }),
+                "{role:?}"
+            );
+            assert!(!role.allows(Permission::ManageBackups), "{role:?}");
+        }
+    }
+
+    #[test]
     fn auditor_is_read_only_and_sees_hidden() {
         let a = StaffRole::Auditor;
         assert!(a.allows(Permission::ViewHidden) && a.allows(Permission::ViewAudit));
@@ -1136,6 +1203,8 @@ mod tests {
             Permission::Review,
             Permission::Hide,
             Permission::ManageUsers,
+            Permission::ManageBackups,
+            Permission::Purge,
         ] {
             assert!(!a.allows(p), "auditor must not {p:?}");
         }

@@ -376,7 +376,7 @@ static ZH: Catalog = &[
     ),
     (
         "error.sqlite_only.fix",
-        "在 PostgreSQL 上，demo run、txn purge 与 backup restore 尚不可用；请对内置存储执行（去掉 --database / SUANPAN_DATABASE），恢复请用 pg_restore（已知缺口）",
+        "在 PostgreSQL 上，demo run 与 backup restore 尚不可用；请对内置存储执行（去掉 --database / SUANPAN_DATABASE），恢复请用 pg_restore（已知缺口）",
     ),
     (
         "error.pan_key_missing.msg",
@@ -405,7 +405,7 @@ static ZH: Catalog = &[
     ),
     (
         "error.pg_restore.fix",
-        "先停止所有节点并运行 suanpan backup verify 校验，再执行 pg_restore --clean --if-exists -d <数据库地址> <备份文件>",
+        "先停止所有节点并运行 suanpan backup verify 校验，再执行 pg_restore --clean --if-exists -d <数据库地址> <备份文件>，并把备份旁的 .evidence 文件夹中的文件复制回证据目录",
     ),
     (
         "error.secret_missing.msg",
@@ -1062,7 +1062,7 @@ static EN: Catalog = &[
     ),
     (
         "error.sqlite_only.fix",
-        "On PostgreSQL, demo run, txn purge and backup restore are not available yet; run them on the embedded store (drop --database / SUANPAN_DATABASE), restore with pg_restore (a known gap)",
+        "On PostgreSQL, demo run and backup restore are not available yet; run them on the embedded store (drop --database / SUANPAN_DATABASE), restore with pg_restore (a known gap)",
     ),
     (
         "error.pan_key_missing.msg",
@@ -1091,7 +1091,7 @@ static EN: Catalog = &[
     ),
     (
         "error.pg_restore.fix",
-        "Stop every node, check it with suanpan backup verify, then run pg_restore --clean --if-exists -d <database URL> <backup file>",
+        "Stop every node, check it with suanpan backup verify, then run pg_restore --clean --if-exists -d <database URL> <backup file> and copy the files of the .evidence folder beside it back into the evidence folder",
     ),
     (
         "error.secret_missing.msg",

@@ -151,6 +151,17 @@ impl Policy {
             .unwrap_or(Timestamp::MAX)
     }
 
+    /// The first moment of `day` in the merchant's zone (a purge's cut-off date, as a
+    /// merchant names it).
+    pub fn day_start(&self, day: Date) -> Result<Timestamp, PolicyError> {
+        day.to_zoned(self.zone()?)
+            .map(|z| z.timestamp())
+            .map_err(|e| PolicyError {
+                field: "time_zone",
+                problem: e.to_string(),
+            })
+    }
+
     /// The first moment a record created at `at` may be purged.
     pub fn retention_ends(&self, at: Timestamp) -> Timestamp {
         let zone = self.zone().unwrap_or(TimeZone::UTC);

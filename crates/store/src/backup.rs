@@ -1,16 +1,44 @@
-//! Backups: an online SQLite backup (consistent while writers run), a SHA-256 manifest beside
-//! it, verification, and a restore that refuses damaged files and never silently overwrites a
-//! live store.
+//! Backups: a consistent copy of the store (SQLite's online backup API, or `pg_dump` on
+//! PostgreSQL, see [`crate::pg_dump`]), the PAN key and the evidence files, with a SHA-256
+//! manifest beside them; verification; a restore that refuses damaged files and never
+//! silently overwrites a live store; and the purge that backs up first. The CLI and the
+//! back-office call the same functions here.
+//!
+//! A backup `suanpan-<stamp>.db` (or `.dump`) is, in the same folder:
+//! `….manifest.json` (written last: a backup without one is unfinished), `….pan.key`, and
+//! `….evidence/<sha256>` for each evidence file, each listed in the manifest with its size
+//! and SHA-256.
+//!
+//! Consistency while the server runs: the database is copied first, as one snapshot; the
+//! evidence folder is listed afterwards. An upload writes its file (temporary name, synced,
+//! renamed) before its row commits, so every row in the snapshot has its file on disk by
+//! then; a file arriving during the backup is listed only once renamed into place, i.e.
+//! whole, or not at all.
 
+use crate::command::{Command, Reply};
 use crate::error::StoreError;
 use crate::sqlite::{DB_FILE, SCHEMA_VERSION};
+use crate::{Location, Store};
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use suanpan_core::{MerchantId, OperatorNo, Refusal};
 
 /// The file beside the data that keys PAN fingerprints; it travels with each backup.
 pub const PAN_KEY_FILE: &str = "pan.key";
+/// The default folder of backups inside the data directory.
+pub const BACKUPS_DIR: &str = "backups";
+/// The extension of an embedded store's backup.
+pub const DB_EXT: &str = "db";
+/// The extension of a PostgreSQL backup (`pg_dump`'s custom format).
+pub const DUMP_EXT: &str = "dump";
+/// Backups [`list`] returns at most (the newest).
+pub const BACKUPS_LISTED_MAX: usize = 200;
+/// The longest backup file name [`file_named`] accepts.
+pub const BACKUP_NAME_BYTES_MAX: usize = 96;
+/// Backups started in the same microsecond get `-1`, `-2`… up to this many.
+const NAME_TRIES_MAX: u32 = 100;
 
 /// What `backup create` writes next to the database copy.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -31,9 +59,39 @@ pub struct Manifest {
     pub transactions: i64,
     /// Audit entries at the time.
     pub audit_entries: i64,
+    /// The evidence files copied into `….evidence/` (none in backups made before they were).
+    #[serde(default)]
+    pub evidence: Vec<EvidenceFile>,
 }
 
-fn io(path: &Path, e: std::io::Error) -> StoreError {
+impl Manifest {
+    /// Bytes of the whole backup: the database copy and the evidence files.
+    pub fn total_bytes(&self) -> u64 {
+        self.evidence
+            .iter()
+            .fold(self.bytes, |n, e| n.saturating_add(e.bytes))
+    }
+}
+
+/// One evidence file in a backup: its name is its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EvidenceFile {
+    /// SHA-256 of the bytes, hex (also the file's name).
+    pub sha256: String,
+    /// Size.
+    pub bytes: u64,
+}
+
+/// Where a backup's parts come from, besides the store itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// The data directory, holding `pan.key`.
+    pub data_dir: &'a Path,
+    /// The evidence folder (`[web] evidence_dir`, default `DATA_DIR/evidence`).
+    pub evidence_dir: &'a Path,
+}
+
+pub(crate) fn io(path: &Path, e: std::io::Error) -> StoreError {
     if e.raw_os_error() == Some(28) {
         return StoreError::DiskFull;
     }
@@ -42,16 +100,28 @@ fn io(path: &Path, e: std::io::Error) -> StoreError {
 
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<(String, u64), StoreError> {
-    let mut f = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let f = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    hash_copy(f, path, None)
+}
+
+/// Streams `from` into `to` (if any) while hashing it; returns the SHA-256 and the size.
+fn hash_copy(
+    mut from: std::fs::File,
+    path: &Path,
+    mut to: Option<&mut std::fs::File>,
+) -> Result<(String, u64), StoreError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut n = 0u64;
     loop {
-        let k = f.read(&mut buf).map_err(|e| io(path, e))?;
+        let k = from.read(&mut buf).map_err(|e| io(path, e))?;
         if k == 0 {
             break;
         }
         h.update(&buf[..k]);
+        if let Some(out) = to.as_mut() {
+            out.write_all(&buf[..k]).map_err(|e| io(path, e))?;
+        }
         n += k as u64;
     }
     Ok((hex::encode(h.finalize()), n))
@@ -66,31 +136,172 @@ fn key_copy_path(backup: &Path) -> PathBuf {
     backup.with_extension("pan.key")
 }
 
-/// Backs up the store in `data_dir` into `out_dir`; returns the backup file and its manifest.
-pub fn create(
-    data_dir: &Path,
+/// The folder of a backup's evidence files.
+pub fn evidence_copy_dir(backup: &Path) -> PathBuf {
+    backup.with_extension("evidence")
+}
+
+fn checked_path(backup: &Path) -> PathBuf {
+    backup.with_extension("verified.json")
+}
+
+/// Whether `file` is a PostgreSQL backup (by its extension).
+pub fn is_dump(file: &Path) -> bool {
+    file.extension().is_some_and(|e| e == DUMP_EXT)
+}
+
+/// Whether `name` is a SHA-256 in lowercase hex: the name of a stored evidence file.
+fn is_sha256_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The path of the backup `name` in `dir`, for names coming from outside (the API): only
+/// `suanpan-….db` / `suanpan-….dump` made of letters, digits, `.` and `-` (no folders).
+pub fn file_named(dir: &Path, name: &str) -> Result<PathBuf, StoreError> {
+    let well_formed = name.len() <= BACKUP_NAME_BYTES_MAX
+        && name.starts_with("suanpan-")
+        && (name.ends_with(".db") || name.ends_with(".dump"))
+        && !name.contains("..")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if !well_formed {
+        return Err(StoreError::Invalid(format!("backup name {name:?}")));
+    }
+    Ok(dir.join(name))
+}
+
+/// Backs up `store` into `out_dir`: the database (SQLite's online backup, or `pg_dump` on
+/// PostgreSQL), the PAN key and the evidence files; returns the backup file and its
+/// manifest. Runs beside the writer without holding it up (call it off async threads).
+pub fn create<S: Store + ?Sized>(
+    store: &S,
+    src: &Sources<'_>,
     out_dir: &Path,
     now: jiff::Timestamp,
 ) -> Result<(PathBuf, Manifest), StoreError> {
+    match store.location() {
+        Location::Sqlite(db) => create_sqlite(&db, src, out_dir, now),
+        Location::Postgres(pg) => crate::pg_dump::create(store, &pg, src, out_dir, now),
+    }
+}
+
+/// A fresh backup name in `out_dir`: the final file, and its temporary file, created empty
+/// so that two backups started at once never share a name.
+pub(crate) fn reserve(
+    out_dir: &Path,
+    now: jiff::Timestamp,
+    ext: &str,
+) -> Result<(PathBuf, PathBuf), StoreError> {
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let stamp = now.strftime("%Y%m%dT%H%M%S%.6fZ").to_string();
-    let file = out_dir.join(format!("suanpan-{stamp}.db"));
-    let partial = file.with_extension("db.partial");
-    let src =
-        Connection::open_with_flags(data_dir.join(DB_FILE), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    // Written under a temporary name and renamed at the end: a half-written backup never
-    // looks like a finished one.
-    src.backup(rusqlite::DatabaseName::Main, &partial, None)?;
-    let (transactions, audit_entries) = src.query_row(
+    for n in 0..NAME_TRIES_MAX {
+        let stem = match n {
+            0 => format!("suanpan-{stamp}"),
+            n => format!("suanpan-{stamp}-{n}"),
+        };
+        let file = out_dir.join(format!("{stem}.{ext}"));
+        let partial = out_dir.join(format!("{stem}.{ext}.partial"));
+        if file.exists() || manifest_path(&file).exists() {
+            continue;
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+        {
+            Ok(_) => return Ok((file, partial)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io(&partial, e)),
+        }
+    }
+    Err(StoreError::Sqlite(format!(
+        "no free backup name in {} for {stamp}",
+        out_dir.display()
+    )))
+}
+
+/// Removes what an unfinished backup left (best effort: the failure is what gets reported).
+pub(crate) fn discard(file: &Path, partial: &Path) {
+    for p in [
+        partial.to_path_buf(),
+        file.to_path_buf(),
+        key_copy_path(file),
+        manifest_path(file),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
+    let _ = std::fs::remove_dir_all(evidence_copy_dir(file));
+}
+
+/// What the database copy holds, for the manifest.
+pub(crate) struct Copied {
+    pub schema_version: i64,
+    pub transactions: i64,
+    pub audit_entries: i64,
+}
+
+/// Backs up the SQLite database `db` (the store's file) with the rest of [`Sources`].
+pub fn create_sqlite(
+    db: &Path,
+    src: &Sources<'_>,
+    out_dir: &Path,
+    now: jiff::Timestamp,
+) -> Result<(PathBuf, Manifest), StoreError> {
+    let (file, partial) = reserve(out_dir, now, DB_EXT)?;
+    let copied = copy_sqlite(db, &partial);
+    let done = copied.and_then(|c| finish(&file, &partial, src, c, now));
+    if done.is_err() {
+        discard(&file, &partial);
+    }
+    done.map(|m| (file, m))
+}
+
+fn copy_sqlite(db: &Path, partial: &Path) -> Result<Copied, StoreError> {
+    let src = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut dst = Connection::open(partial)?;
+    {
+        let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
+        // All pages in one step, under one read snapshot: in WAL mode that never blocks the
+        // writer, and the writer's commits cannot restart it (a page-by-page backup starts
+        // over whenever another connection writes, which on a busy server is always).
+        match backup.step(-1)? {
+            rusqlite::backup::StepResult::Done => {}
+            other => {
+                return Err(StoreError::Sqlite(format!(
+                    "backup did not finish: {other:?}"
+                )));
+            }
+        }
+    }
+    // Counted in the copy: exactly what the backup holds.
+    let (transactions, audit_entries) = dst.query_row(
         "SELECT (SELECT COUNT(*) FROM txns), (SELECT COUNT(*) FROM audit)",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    std::fs::rename(&partial, &file).map_err(|e| io(&file, e))?;
-    let key_src = data_dir.join(PAN_KEY_FILE);
-    std::fs::copy(&key_src, key_copy_path(&file)).map_err(|e| io(&key_src, e))?;
-    let (sha256, bytes) = sha256_file(&file)?;
-    let (pan_key_sha256, _) = sha256_file(&key_copy_path(&file))?;
+    Ok(Copied {
+        schema_version: SCHEMA_VERSION,
+        transactions,
+        audit_entries,
+    })
+}
+
+/// Completes a backup whose database copy is in `partial`: renames it into place, copies the
+/// PAN key and the evidence files, and writes the manifest last.
+pub(crate) fn finish(
+    file: &Path,
+    partial: &Path,
+    src: &Sources<'_>,
+    copied: Copied,
+    now: jiff::Timestamp,
+) -> Result<Manifest, StoreError> {
+    std::fs::rename(partial, file).map_err(|e| io(file, e))?;
+    let key_src = src.data_dir.join(PAN_KEY_FILE);
+    std::fs::copy(&key_src, key_copy_path(file)).map_err(|e| io(&key_src, e))?;
+    let evidence = copy_evidence(src.evidence_dir, &evidence_copy_dir(file))?;
+    let (sha256, bytes) = sha256_file(file)?;
+    let (pan_key_sha256, _) = sha256_file(&key_copy_path(file))?;
     let manifest = Manifest {
         file: file
             .file_name()
@@ -99,74 +310,304 @@ pub fn create(
         bytes,
         sha256,
         pan_key_sha256,
-        schema_version: SCHEMA_VERSION,
+        schema_version: copied.schema_version,
         created_at: now.to_string(),
-        transactions,
-        audit_entries,
+        transactions: copied.transactions,
+        audit_entries: copied.audit_entries,
+        evidence,
     };
     let json =
         serde_json::to_string_pretty(&manifest).map_err(|e| StoreError::Sqlite(e.to_string()))?;
-    std::fs::write(manifest_path(&file), json).map_err(|e| io(&file, e))?;
-    Ok((file, manifest))
+    let mpath = manifest_path(file);
+    let staged = mpath.with_extension("json.partial");
+    std::fs::write(&staged, json).map_err(|e| io(&staged, e))?;
+    std::fs::rename(&staged, &mpath).map_err(|e| io(&mpath, e))?;
+    Ok(manifest)
 }
 
-/// Verifies a backup: manifest present, sizes and hashes match, SQLite's integrity check
-/// passes, and the audit chain inside it verifies.
-pub fn verify(backup: &Path) -> Result<Manifest, StoreError> {
-    let bad = |why: String| StoreError::BackupInvalid(why);
+/// Copies `from`'s file to `to` through a temporary name (synced, renamed); returns the
+/// SHA-256 and size of the bytes written. `Ok(None)`: `from` is gone.
+fn copy_file_hashed(from: &Path, to: &Path) -> Result<Option<(String, u64)>, StoreError> {
+    let source = match std::fs::File::open(from) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(from, e)),
+    };
+    let staged = to.with_extension("partial");
+    let mut out = std::fs::File::create(&staged).map_err(|e| io(&staged, e))?;
+    let hashed = hash_copy(source, from, Some(&mut out))?;
+    out.sync_all().map_err(|e| io(&staged, e))?;
+    std::fs::rename(&staged, to).map_err(|e| io(to, e))?;
+    Ok(Some(hashed))
+}
+
+/// The names in folder `dir` that `keep` accepts (none when the folder does not exist).
+fn file_names(
+    dir: &Path,
+    keep: impl Fn(&str, &std::fs::DirEntry) -> bool,
+) -> Result<Vec<String>, StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if keep(&name, &entry) {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Copies every stored evidence file (named by its SHA-256; temporary `.partial` files are
+/// not evidence yet) from `from` into `to`, checking each file's bytes against its name. A
+/// file whose bytes do not match is damaged on disk: the backup fails and names it.
+fn copy_evidence(from: &Path, to: &Path) -> Result<Vec<EvidenceFile>, StoreError> {
+    std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
+    let mut names = file_names(from, |name, entry| {
+        is_sha256_name(name) && entry.file_type().is_ok_and(|t| t.is_file())
+    })?;
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        // A file removed since the listing is simply not in this backup.
+        let Some((sha256, bytes)) = copy_file_hashed(&from.join(&name), &to.join(&name))? else {
+            continue;
+        };
+        if sha256 != name {
+            return Err(StoreError::BackupInvalid(format!(
+                "evidence file {name} in {} is damaged: its bytes hash to {sha256}",
+                from.display()
+            )));
+        }
+        out.push(EvidenceFile { sha256, bytes });
+    }
+    Ok(out)
+}
+
+fn invalid(why: String) -> StoreError {
+    StoreError::BackupInvalid(why)
+}
+
+/// Reads a backup's manifest and checks what every backup holds: the database copy's size
+/// and hash, the PAN key copy, and each evidence file (a missing or altered one is named).
+fn check_files(backup: &Path) -> Result<Manifest, StoreError> {
     let mpath = manifest_path(backup);
     let text = std::fs::read_to_string(&mpath)
-        .map_err(|e| bad(format!("manifest {}: {e}", mpath.display())))?;
+        .map_err(|e| invalid(format!("manifest {}: {e}", mpath.display())))?;
     let m: Manifest =
-        serde_json::from_str(&text).map_err(|e| bad(format!("manifest unreadable: {e}")))?;
-    let (sha, bytes) = sha256_file(backup).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| invalid(format!("manifest unreadable: {e}")))?;
+    let (sha, bytes) = sha256_file(backup).map_err(|e| invalid(e.to_string()))?;
     if bytes != m.bytes || sha != m.sha256 {
-        return Err(bad(format!(
+        return Err(invalid(format!(
             "SHA-256 mismatch: manifest {} ({} bytes), file {sha} ({bytes} bytes)",
             m.sha256, m.bytes
         )));
     }
     let (key_sha, _) =
-        sha256_file(&key_copy_path(backup)).map_err(|e| bad(format!("PAN key copy: {e}")))?;
+        sha256_file(&key_copy_path(backup)).map_err(|e| invalid(format!("PAN key copy: {e}")))?;
     if key_sha != m.pan_key_sha256 {
-        return Err(bad("PAN key copy does not match the manifest".into()));
+        return Err(invalid("PAN key copy does not match the manifest".into()));
+    }
+    let dir = evidence_copy_dir(backup);
+    for e in &m.evidence {
+        if !is_sha256_name(&e.sha256) {
+            return Err(invalid(format!(
+                "the manifest lists evidence {:?}, which is not a SHA-256",
+                e.sha256
+            )));
+        }
+        let path = dir.join(&e.sha256);
+        if !path.is_file() {
+            return Err(invalid(format!(
+                "evidence file {} is missing ({})",
+                e.sha256,
+                path.display()
+            )));
+        }
+        let (sha, n) = sha256_file(&path)?;
+        if sha != e.sha256 || n != e.bytes {
+            return Err(invalid(format!(
+                "evidence file {} was altered: its {n} bytes hash to {sha} ({} bytes listed)",
+                e.sha256, e.bytes
+            )));
+        }
+    }
+    Ok(m)
+}
+
+/// Verifies a backup: manifest present, sizes and hashes of the database copy, the PAN key
+/// and every evidence file match; then, for the embedded store, SQLite's integrity check
+/// passes, the audit chain inside verifies and every evidence row has its file in the
+/// backup; for PostgreSQL, `pg_restore` can read the dump's table of contents.
+pub fn verify(backup: &Path) -> Result<Manifest, StoreError> {
+    let m = check_files(backup)?;
+    if is_dump(backup) {
+        crate::pg_dump::check_readable(backup)?;
+        return Ok(m);
     }
     // immutable=1: a backup is never written, and opening it must not leave -wal/-shm files
     // beside it.
     let uri = format!("file:{}?immutable=1", backup.display());
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(&uri, flags).map_err(|e| bad(e.to_string()))?;
+    let conn = Connection::open_with_flags(&uri, flags).map_err(|e| invalid(e.to_string()))?;
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| invalid(e.to_string()))?;
     if check != "ok" {
-        return Err(bad(format!("integrity check: {check}")));
+        return Err(invalid(format!("integrity check: {check}")));
     }
-    let chain = crate::audit::verify(&conn).map_err(|e| bad(e.to_string()))?;
+    let chain = crate::audit::verify(&conn).map_err(|e| invalid(e.to_string()))?;
     if let Some(seq) = chain.first_broken {
-        return Err(bad(format!("audit chain broken at entry {seq}")));
+        return Err(invalid(format!("audit chain broken at entry {seq}")));
+    }
+    for sha in evidence_rows(&conn).map_err(|e| invalid(e.to_string()))? {
+        if !m.evidence.iter().any(|e| e.sha256 == sha) {
+            return Err(invalid(format!(
+                "an evidence row points at {sha}, which the backup does not hold"
+            )));
+        }
     }
     Ok(m)
 }
 
-/// Restores a verified backup into `data_dir`. With a store already there, refuses unless
-/// `force`; with `force`, backs the current store up first (into `data_dir/backups`).
-/// The caller must have no store open on `data_dir`.
+/// The distinct files the evidence rows of a database copy name (none without the
+/// back-office tables).
+fn evidence_rows(conn: &Connection) -> Result<Vec<String>, rusqlite::Error> {
+    let has_table: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'evidence'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_table {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT DISTINCT sha256 FROM evidence")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}
+
+/// The outcome of the last verification of a backup, kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checked {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Whether it verified.
+    pub ok: bool,
+    /// What was wrong, if anything.
+    pub problem: Option<String>,
+}
+
+/// Verifies `backup` and keeps the outcome beside it (`….verified.json`) for [`list`]. A
+/// backup on a read-only medium still verifies: the record is then only logged as missing.
+pub fn verify_and_record(backup: &Path, now: jiff::Timestamp) -> Result<Manifest, StoreError> {
+    let result = verify(backup);
+    let checked = Checked {
+        at: now.to_string(),
+        ok: result.is_ok(),
+        problem: result.as_ref().err().map(|e| e.to_string()),
+    };
+    // Only for a backup that exists: verifying a wrong name must not leave a file behind.
+    if backup.exists() {
+        let written = serde_json::to_string_pretty(&checked)
+            .map_err(|e| e.to_string())
+            .and_then(|j| std::fs::write(checked_path(backup), j).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            tracing::warn!(
+                "could not record the verification of {}: {e}",
+                backup.display()
+            );
+        }
+    }
+    result
+}
+
+/// One backup as [`list`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackupInfo {
+    /// The file name (`suanpan-<stamp>.db` / `.dump`).
+    pub name: String,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// When it was made (RFC 3339), from its manifest.
+    pub created_at: Option<String>,
+    /// Bytes: the database copy and the evidence files (the file alone without a manifest).
+    pub bytes: u64,
+    /// Evidence files in it.
+    pub evidence_files: usize,
+    /// Journal rows in it.
+    pub transactions: Option<i64>,
+    /// False while it is being written, or when it was never finished (no manifest).
+    pub complete: bool,
+    /// The last verification, if any.
+    pub checked: Option<Checked>,
+}
+
+/// The backups in `dir`, newest first, at most [`BACKUPS_LISTED_MAX`].
+pub fn list(dir: &Path) -> Result<Vec<BackupInfo>, StoreError> {
+    let mut names = file_names(dir, |name, _| file_named(dir, name).is_ok())?;
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    names.truncate(BACKUPS_LISTED_MAX);
+    Ok(names.into_iter().map(|n| info(dir, n)).collect())
+}
+
+fn info(dir: &Path, name: String) -> BackupInfo {
+    let file = dir.join(&name);
+    let manifest: Option<Manifest> = std::fs::read_to_string(manifest_path(&file))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let checked = std::fs::read_to_string(checked_path(&file))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let file_bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    BackupInfo {
+        backend: if is_dump(&file) { "postgres" } else { "sqlite" },
+        created_at: manifest.as_ref().map(|m| m.created_at.clone()),
+        bytes: manifest
+            .as_ref()
+            .map(Manifest::total_bytes)
+            .unwrap_or(file_bytes),
+        evidence_files: manifest.as_ref().map(|m| m.evidence.len()).unwrap_or(0),
+        transactions: manifest.as_ref().map(|m| m.transactions),
+        complete: manifest.is_some(),
+        checked,
+        name,
+    }
+}
+
+/// Restores a verified embedded-store backup into `data_dir`, and its evidence files into
+/// `evidence_dir` (files already there with the right bytes are kept; none is removed). With
+/// a store already there, refuses unless `force`; with `force`, backs the current store up
+/// first (into `data_dir/backups`). The caller must have no store open on `data_dir`.
 pub fn restore(
     backup: &Path,
     data_dir: &Path,
+    evidence_dir: &Path,
     force: bool,
     now: jiff::Timestamp,
 ) -> Result<Manifest, StoreError> {
     let manifest = verify(backup)?;
+    if is_dump(backup) {
+        return Err(StoreError::Invalid(
+            "a PostgreSQL backup is restored with pg_restore".into(),
+        ));
+    }
     let live = data_dir.join(DB_FILE);
     if live.exists() {
         if !force {
             return Err(StoreError::LiveStore(live.display().to_string()));
         }
-        create(data_dir, &data_dir.join("backups"), now)?;
+        let src = Sources {
+            data_dir,
+            evidence_dir,
+        };
+        create_sqlite(&live, &src, &data_dir.join(BACKUPS_DIR), now)?;
     }
     std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir, e))?;
+    restore_evidence(backup, &manifest, evidence_dir)?;
     let staged = data_dir.join(format!("{DB_FILE}.restoring"));
     std::fs::copy(backup, &staged).map_err(|e| io(&staged, e))?;
     for side in ["-wal", "-shm"] {
@@ -179,4 +620,95 @@ pub fn restore(
     std::fs::copy(key_copy_path(backup), data_dir.join(PAN_KEY_FILE))
         .map_err(|e| io(data_dir, e))?;
     Ok(manifest)
+}
+
+/// Puts a verified backup's evidence files into `evidence_dir`, before the database that
+/// names them (files first, rows after, as at upload).
+fn restore_evidence(backup: &Path, m: &Manifest, evidence_dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(evidence_dir).map_err(|e| io(evidence_dir, e))?;
+    let from = evidence_copy_dir(backup);
+    for e in &m.evidence {
+        let to = evidence_dir.join(&e.sha256);
+        if to.is_file() && sha256_file(&to).is_ok_and(|(sha, _)| sha == e.sha256) {
+            continue;
+        }
+        let copied = copy_file_hashed(&from.join(&e.sha256), &to)?;
+        if copied.as_ref().map(|(sha, _)| sha) != Some(&e.sha256) {
+            return Err(invalid(format!(
+                "evidence file {} changed while it was restored",
+                e.sha256
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What a purge asks: the merchant's records created before `before`.
+#[derive(Debug, Clone)]
+pub struct PurgeOrder {
+    /// The merchant.
+    pub merchant_id: MerchantId,
+    /// The acting operator (the admin, 99: the rule is theirs).
+    pub actor: OperatorNo,
+    /// Records created before this moment.
+    pub before: jiff::Timestamp,
+    /// Why (audited).
+    pub reason: String,
+    /// Who the audit trail names instead of `merchant/actor` (a back-office user).
+    pub audit_as: Option<String>,
+}
+
+/// A purge done: rows deleted and the backup made just before.
+#[derive(Debug, Clone)]
+pub struct Purged {
+    /// Journal rows deleted.
+    pub rows: u64,
+    /// The backup file.
+    pub backup: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+}
+
+/// Purges past retention after a backup, for the CLI and the back-office alike: asks the
+/// rule first (a purge the rule refuses makes no backup; the refusal is audited), backs up
+/// into `out_dir`, then sends `Command::Purge`, where the engine decides again.
+pub fn purge<S: Store + ?Sized>(
+    store: &S,
+    src: &Sources<'_>,
+    out_dir: &Path,
+    order: PurgeOrder,
+) -> Result<Result<Purged, Box<dyn Refusal + Send>>, StoreError> {
+    let who = order
+        .audit_as
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}", order.merchant_id, order.actor));
+    let decided =
+        suanpan_core::rules::decide_purge(order.actor, order.before, store.policy(), store.now());
+    if let Err(r) = decided {
+        store.execute(Command::RecordRefusal {
+            actor: who,
+            action: "purge".into(),
+            target: format!("before:{}", order.before),
+            key: r.key().into(),
+        })?;
+        return Ok(Err(Box::new(r)));
+    }
+    let (backup, manifest) = create(store, src, out_dir, store.now())?;
+    let reply = store.execute(Command::Purge {
+        merchant_id: order.merchant_id,
+        actor: order.actor,
+        before: order.before,
+        backup: manifest.file.clone(),
+        reason: order.reason,
+        audit_as: order.audit_as,
+    })?;
+    match reply {
+        Reply::Refused(r) => Ok(Err(r)),
+        Reply::Done(rows) => Ok(Ok(Purged {
+            rows,
+            backup,
+            manifest,
+        })),
+        other => Err(StoreError::Sqlite(format!("purge answered {other:?}"))),
+    }
 }

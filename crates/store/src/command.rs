@@ -181,8 +181,13 @@ pub enum Command {
         actor: OperatorNo,
         /// Records created before this moment.
         before: Timestamp,
-        /// The backup taken just before (its path), for the audit entry.
+        /// The backup taken just before (its name), for the audit entry.
         backup: String,
+        /// Why (the back-office requires one; the CLI's is optional). Audited.
+        reason: String,
+        /// Who the audit trail names, when not `merchant/actor`: a back-office user
+        /// (`web:NAME`) acting with the admin operator's rights.
+        audit_as: Option<String>,
     },
     /// Records a login attempt's outcome (lockout counter and audit).
     RecordLogin {

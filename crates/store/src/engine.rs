@@ -239,7 +239,14 @@ pub fn apply(ctx: &mut Ctx<'_>, cmd: &Command) -> Res {
             actor,
             before,
             backup,
-        } => purge(ctx, merchant_id, *actor, *before, backup),
+            reason,
+            audit_as,
+        } => {
+            let who = audit_as
+                .clone()
+                .unwrap_or_else(|| format!("{merchant_id}/{actor}"));
+            purge(ctx, &who, merchant_id, *actor, *before, backup, reason)
+        }
         Command::RecordLogin {
             merchant_id,
             operator,
@@ -1544,14 +1551,15 @@ fn hide(
 
 fn purge(
     ctx: &mut Ctx<'_>,
+    who: &str,
     merchant: &MerchantId,
     actor: OperatorNo,
     before: Timestamp,
     backup: &str,
+    reason: &str,
 ) -> Res {
-    let who = format!("{merchant}/{actor}");
     if let Err(r) = rules::decide_purge(actor, before, ctx.policy, ctx.now) {
-        return refuse(ctx, &who, "purge", &format!("before:{before}"), r);
+        return refuse(ctx, who, "purge", &format!("before:{before}"), r);
     }
     // Rows still referenced by newer rows stay, and so, transitively, does every row a kept
     // row refers to (a completion kept for its later refund keeps its pre-auth), so no kept
@@ -1582,12 +1590,17 @@ fn purge(
         "UPDATE counters SET value = value + ?1 WHERE name = 'purged_net_fen'",
         p![net],
     )?;
+    let why = if reason.trim().is_empty() {
+        format!("backup:{backup}")
+    } else {
+        format!("{} · backup:{backup}", reason.trim())
+    };
     audit(
         ctx,
-        &who,
+        who,
         "purge",
         &format!("before:{before}"),
-        &format!("backup:{backup}"),
+        &why,
         &format!("ok:{n}"),
     )?;
     Ok(Reply::Done(n))

@@ -29,6 +29,12 @@ pub enum StoreError {
     /// The writer thread is gone (the process is shutting down).
     #[error("writer stopped")]
     WriterGone,
+    /// A PostgreSQL client tool (`pg_dump`, `pg_restore`) is not installed.
+    #[error("{0} was not found")]
+    ToolMissing(String),
+    /// A PostgreSQL client tool failed: the tool and what it said.
+    #[error("{0} failed: {1}")]
+    ToolFailed(String, String),
 }
 
 impl StoreError {
@@ -41,6 +47,8 @@ impl StoreError {
             StoreError::Invalid(_) => "error.invalid_input",
             StoreError::BackupInvalid(_) => "error.backup_invalid",
             StoreError::LiveStore(_) => "error.live_store",
+            StoreError::ToolMissing(_) => "error.pg_tool_missing",
+            StoreError::ToolFailed(..) => "error.pg_tool_failed",
             StoreError::Sqlite(_) | StoreError::WriterGone => "error.storage",
         }
     }
@@ -48,13 +56,20 @@ impl StoreError {
     pub fn message(&self, lang: Lang) -> String {
         let args = match self {
             StoreError::Invalid(what) => vec![what.clone()],
-            _ => Vec::new(),
+            _ => self.tool_args(),
         };
         tr(lang, &format!("{}.msg", self.key()), &args)
     }
     /// What to do.
     pub fn remedy(&self, lang: Lang) -> String {
-        tr(lang, &format!("{}.fix", self.key()), &[])
+        tr(lang, &format!("{}.fix", self.key()), &self.tool_args())
+    }
+    fn tool_args(&self) -> Vec<String> {
+        match self {
+            StoreError::ToolMissing(tool) => vec![tool.clone()],
+            StoreError::ToolFailed(tool, said) => vec![tool.clone(), said.clone()],
+            _ => Vec::new(),
+        }
     }
 }
 

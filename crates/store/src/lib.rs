@@ -20,6 +20,7 @@ pub mod error;
 pub mod evidence;
 pub mod fingerprint;
 pub mod pg;
+pub mod pg_dump;
 pub mod query;
 mod rows;
 pub mod sql;
@@ -72,6 +73,8 @@ pub trait Store: Send + Sync {
     fn now(&self) -> jiff::Timestamp;
     /// The engine behind the store.
     fn dialect(&self) -> Dialect;
+    /// Where the store keeps its data (what a backup copies).
+    fn location(&self) -> Location;
 
     /// A terminal's state and open batch.
     fn terminal(
@@ -163,6 +166,15 @@ pub trait Store: Send + Sync {
         })
         .map(|id| id.map(TxnId))
     }
+}
+
+/// Where a store keeps its data.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// The SQLite database file.
+    Sqlite(std::path::PathBuf),
+    /// The PostgreSQL database and schema.
+    Postgres(PgOptions),
 }
 
 /// Runs `f` on one of `store`'s read connections and returns its result.

@@ -699,4 +699,7 @@ impl Store for PgStore {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
+    fn location(&self) -> crate::Location {
+        crate::Location::Postgres(self.opts.clone())
+    }
 }

@@ -379,6 +379,9 @@ impl Store for SqliteStore {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
+    fn location(&self) -> crate::Location {
+        crate::Location::Sqlite(self.path.clone())
+    }
 }
 
 /// Applies the schema if the file is new, and refuses a file from a newer build.
@@ -455,10 +458,20 @@ impl GroupRunner for SqliteWriter {
 
 /// Between groups, when the checkpointer says the WAL is long: the checkpointer has already
 /// copied almost everything, so this restart is short, and the writer cannot race itself.
+/// It does not wait for readers: a long one (a backup copying the whole store under one
+/// snapshot) would otherwise hold the writer in the busy handler; the restart is simply
+/// tried again after a later group.
 fn restart_wal(conn: &Connection) {
+    if let Err(e) = conn.busy_handler(None) {
+        tracing::warn!(error = %e, "WAL restart skipped");
+        return;
+    }
     match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
         Ok(0) => {}
         Ok(_) => tracing::debug!("WAL restart deferred: a reader still uses the log"),
         Err(e) => tracing::warn!(error = %e, "WAL restart failed; will retry"),
+    }
+    if let Err(e) = conn.busy_handler(Some(busy_handler)) {
+        tracing::error!(error = %e, "the writer's busy handler could not be set again");
     }
 }

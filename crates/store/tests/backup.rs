@@ -8,7 +8,26 @@ use jiff::Timestamp;
 use std::path::{Path, PathBuf};
 use suanpan_core::Policy;
 use suanpan_store::StoreError;
-use suanpan_store::backup::{self, manifest_path};
+use suanpan_store::backup::{self, Sources, manifest_path};
+
+/// Backs `h`'s store up into `out`, with the evidence files of `DATA_DIR/evidence`.
+fn create(h: &Harness, out: &Path) -> (PathBuf, backup::Manifest) {
+    let evidence = h.dir.join("evidence");
+    let src = Sources {
+        data_dir: &h.dir,
+        evidence_dir: &evidence,
+    };
+    backup::create(&*h.store, &src, out, h.now()).expect("backup")
+}
+
+/// Stores `bytes` as an evidence file would be (named by its SHA-256); returns the name.
+fn put_evidence(dir: &Path, bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let name = hex::encode(sha2::Sha256::digest(bytes));
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(&name), bytes).unwrap();
+    name
+}
 
 /// Copies a backup (database, manifest, PAN key copy) under a new stem.
 fn duplicate(file: &Path, stem: &str) -> PathBuf {
@@ -40,7 +59,7 @@ fn backup_verify_corrupt_and_restore() {
     let audit_at_backup = h.last_audit().seq;
 
     let now: Timestamp = h.now();
-    let (file, manifest) = backup::create(&h.dir, out.path(), now).expect("backup");
+    let (file, manifest) = create(&h, out.path());
     assert_eq!(manifest.transactions, backed_up.len() as i64);
     assert_eq!(manifest.audit_entries, audit_at_backup);
     assert_eq!(
@@ -65,17 +84,17 @@ fn backup_verify_corrupt_and_restore() {
 
     // No silent overwrite of a live store; no restore from a damaged file.
     assert!(matches!(
-        backup::restore(&file, &h.dir, false, now),
+        backup::restore(&file, &h.dir, &h.dir.join("evidence"), false, now),
         Err(StoreError::LiveStore(_))
     ));
     assert!(matches!(
-        backup::restore(&bad, &h.dir, true, now),
+        backup::restore(&bad, &h.dir, &h.dir.join("evidence"), true, now),
         Err(StoreError::BackupInvalid(_))
     ));
 
     // With force, after closing the store: the data is the backup's.
     drop(h);
-    backup::restore(&file, &data, true, now).expect("restore");
+    backup::restore(&file, &data, &data.join("evidence"), true, now).expect("restore");
     assert!(
         data.join("backups").read_dir().unwrap().next().is_some(),
         "the live store was backed up first"
@@ -95,10 +114,11 @@ fn restore_into_an_empty_directory() {
     let out = tempfile::tempdir().unwrap();
     let h = Harness::new();
     approved(h.sale(1_000, "approve"));
-    let (file, _) = backup::create(&h.dir, out.path(), h.now()).unwrap();
+    let (file, _) = create(&h, out.path());
     let expected = h.all_txns();
     let empty = tempfile::tempdir().unwrap();
-    backup::restore(&file, empty.path(), false, h.now()).expect("restore");
+    let evidence = empty.path().join("evidence");
+    backup::restore(&file, empty.path(), &evidence, false, h.now()).expect("restore");
     let r = Harness::open_in(empty.path(), Policy::default());
     assert_eq!(r.all_txns(), expected);
 }
@@ -108,7 +128,7 @@ fn a_missing_or_edited_manifest_fails_verification() {
     // Goal: the manifest is part of the backup; without it or with a wrong hash, no trust.
     let out = tempfile::tempdir().unwrap();
     let h = Harness::new();
-    let (file, m) = backup::create(&h.dir, out.path(), h.now()).unwrap();
+    let (file, m) = create(&h, out.path());
     let copy = duplicate(&file, "edited");
     let text = std::fs::read_to_string(manifest_path(&copy))
         .unwrap()
@@ -123,4 +143,165 @@ fn a_missing_or_edited_manifest_fails_verification() {
         backup::verify(&copy),
         Err(StoreError::BackupInvalid(_))
     ));
+}
+
+#[test]
+fn evidence_files_travel_with_the_backup() {
+    // Goal: `backup create` copies the evidence folder's files (listed with SHA-256 and
+    // size), skips files still being written, keeps two backups of one moment apart, and
+    // `restore` puts the files back.
+    let out = tempfile::tempdir().unwrap();
+    let keep = tempfile::tempdir().unwrap();
+    let data = keep.path().join("data");
+    install_seeded(&data);
+    let h = Harness::open_in(&data, Policy::default());
+    let evidence = data.join("evidence");
+    let video = put_evidence(&evidence, b"\x1a\x45\xdf\xa3 a counter video");
+    let photo = put_evidence(&evidence, &[0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+    std::fs::write(
+        evidence.join(format!("{}.partial", "a".repeat(64))),
+        b"half",
+    )
+    .unwrap();
+    let (file, m) = create(&h, out.path());
+    let mut listed: Vec<_> = m.evidence.iter().map(|e| e.sha256.clone()).collect();
+    listed.sort();
+    let mut expected = vec![video.clone(), photo.clone()];
+    expected.sort();
+    assert_eq!(
+        listed, expected,
+        "the half-written file is not evidence yet"
+    );
+    assert_eq!(
+        m.evidence.iter().map(|e| e.bytes).sum::<u64>(),
+        (b"\x1a\x45\xdf\xa3 a counter video".len() + 7) as u64
+    );
+    assert_eq!(backup::verify(&file).expect("verifies"), m);
+    let (second, _) = create(&h, out.path());
+    assert_ne!(
+        second, file,
+        "a second backup at the same moment gets its own name"
+    );
+    let names: Vec<_> = backup::list(out.path())
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.name, b.evidence_files, b.complete))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names.iter().all(|(_, n, done)| *n == 2 && *done),
+        "{names:?}"
+    );
+
+    drop(h);
+    std::fs::remove_dir_all(&evidence).unwrap();
+    backup::restore(&file, &data, &evidence, true, start()).expect("restore");
+    for name in [&video, &photo] {
+        let (sha, _) = backup::sha256_file(&evidence.join(name)).expect("restored file");
+        assert_eq!(&sha, name);
+    }
+}
+
+#[test]
+fn an_altered_or_missing_evidence_file_fails_verification_by_name() {
+    // Goal: each evidence file in a backup is checked; a changed byte or a deleted file is a
+    // failure that names the file, and a restore from such a backup is refused.
+    let out = tempfile::tempdir().unwrap();
+    let h = Harness::new();
+    let evidence = h.dir.join("evidence");
+    let a = put_evidence(&evidence, b"%PDF-1.4 bank letter");
+    let b = put_evidence(&evidence, b"%PDF-1.4 second letter");
+    let (file, _) = create(&h, out.path());
+    let copies = backup::evidence_copy_dir(&file);
+
+    std::fs::write(copies.join(&a), b"%PDF-1.4 bank letteR").unwrap();
+    let err = backup::verify_and_record(&file, h.now()).expect_err("altered");
+    assert!(
+        matches!(&err, StoreError::BackupInvalid(why) if why.contains(&a) && why.contains("altered")),
+        "{err}"
+    );
+    let listed = backup::list(out.path()).unwrap();
+    assert_eq!(listed[0].checked.as_ref().map(|c| c.ok), Some(false));
+    let empty = tempfile::tempdir().unwrap();
+    let restored = backup::restore(
+        &file,
+        empty.path(),
+        &empty.path().join("ev"),
+        false,
+        h.now(),
+    );
+    assert!(matches!(restored, Err(StoreError::BackupInvalid(_))));
+    assert!(!empty.path().join("ev").exists(), "nothing restored");
+
+    std::fs::write(copies.join(&a), b"%PDF-1.4 bank letter").unwrap();
+    assert!(backup::verify_and_record(&file, h.now()).is_ok());
+    assert_eq!(
+        backup::list(out.path()).unwrap()[0]
+            .checked
+            .as_ref()
+            .map(|c| c.ok),
+        Some(true)
+    );
+    std::fs::remove_file(copies.join(&b)).unwrap();
+    let err = backup::verify(&file).expect_err("missing");
+    assert!(
+        matches!(&err, StoreError::BackupInvalid(why) if why.contains(&b) && why.contains("missing")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_damaged_evidence_file_on_disk_fails_the_backup() {
+    // Goal: a live evidence file whose bytes no longer match its name is not copied into a
+    // backup as if it were fine: the backup fails, names it, and leaves nothing behind.
+    let out = tempfile::tempdir().unwrap();
+    let h = Harness::new();
+    let evidence = h.dir.join("evidence");
+    let name = put_evidence(&evidence, b"original bytes");
+    std::fs::write(evidence.join(&name), b"damaged bytes").unwrap();
+    let src = Sources {
+        data_dir: &h.dir,
+        evidence_dir: &evidence,
+    };
+    let err = backup::create(&*h.store, &src, out.path(), h.now()).expect_err("damaged");
+    assert!(
+        matches!(&err, StoreError::BackupInvalid(why) if why.contains(&name)),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn backups_while_the_writer_books_are_consistent() {
+    // Goal: a backup taken while sales are booked is one snapshot (it verifies, its audit
+    // chain is whole, its count lies between the counts before and after) and does not stop
+    // the writer: every sale is booked while the backups run.
+    let out = tempfile::tempdir().unwrap();
+    let h = Harness::new();
+    let first = h.all_txns().len() as i64;
+    let sales = 150;
+    let manifests = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            for i in 0..sales {
+                approved(h.sale(100 + i, "approve"));
+            }
+        });
+        let mut made = Vec::new();
+        for _ in 0..3 {
+            made.push(create(&h, out.path()));
+        }
+        writer.join().expect("writer");
+        made
+    });
+    let last = h.all_txns().len() as i64;
+    assert_eq!(last, first + sales);
+    for (file, m) in manifests {
+        assert_eq!(backup::verify(&file).expect("verifies"), m);
+        assert!(
+            (first..=last).contains(&m.transactions),
+            "{} not within {first}..={last}",
+            m.transactions
+        );
+    }
 }

@@ -527,6 +527,78 @@ static ZH: Catalog = &[
     ),
     ("msg.case_opened", "已开立案件 #{0}（{1}）"),
     ("msg.case_changed", "案件 #{0} 当前状态：{1}"),
+    ("nav.ops", "运维"),
+    ("backup.not_found.msg", "没有这个备份"),
+    ("backup.not_found.fix", "在运维页面的备份列表中选择备份"),
+    ("backup.running.msg", "另一个备份或清理正在进行"),
+    ("backup.running.fix", "稍候片刻，刷新备份列表后再试"),
+    ("backup.too_soon.msg", "距上次备份时间太短，还需等待 {0} 秒"),
+    (
+        "backup.too_soon.fix",
+        "稍后再试；间隔由配置 [web] backup_interval_seconds_min 规定",
+    ),
+    (
+        "backup.tool_missing.msg",
+        "找不到 {0}，无法备份 PostgreSQL 数据库",
+    ),
+    (
+        "backup.tool_missing.fix",
+        "请在服务器上安装 PostgreSQL 客户端工具（如 apt install postgresql-client）后重试",
+    ),
+    ("backup.invalid.msg", "备份校验失败：{0}"),
+    (
+        "backup.invalid.fix",
+        "该备份不可用于恢复；请重新创建备份，并检查存放备份的磁盘",
+    ),
+    (
+        "backup.restore_cli_only.msg",
+        "不能通过网页或 API 恢复备份：恢复前必须先停止服务",
+    ),
+    (
+        "backup.restore_cli_only.fix",
+        "停止 suanpan serve 后在服务器上运行：suanpan backup restore {0} --force（PostgreSQL 请用 pg_restore）",
+    ),
+    ("ops.backups", "备份"),
+    ("ops.backup_now", "立即备份"),
+    (
+        "ops.backup_confirm",
+        "确认立即备份？将复制整个数据库、PAN 密钥与全部证据文件，服务照常运行。",
+    ),
+    ("ops.name", "备份文件"),
+    ("ops.created", "创建时间"),
+    ("ops.size", "大小"),
+    ("ops.evidence_files", "证据文件"),
+    ("ops.checked", "校验"),
+    ("ops.verify", "校验"),
+    ("ops.verified_ok", "通过"),
+    ("ops.verified_bad", "失败"),
+    ("ops.never_verified", "未校验"),
+    ("ops.incomplete", "未完成"),
+    ("ops.none", "还没有备份"),
+    (
+        "ops.restore_note",
+        "恢复备份须停止服务后在服务器上用命令行执行：suanpan backup restore 备份文件 --force",
+    ),
+    ("ops.purge", "清理过期记录"),
+    (
+        "ops.purge_note",
+        "永久删除该日期之前创建、且已超过保存期限的交易记录（仍被较新记录引用的除外）。清理前自动备份。",
+    ),
+    ("ops.before", "删除此日期之前的记录"),
+    ("ops.purge_button", "永久删除"),
+    (
+        "ops.purge_confirm",
+        "确认永久删除？所选日期之前、超过保存期限的交易记录将被彻底删除，无法撤销；删除前会先自动备份，结果页显示备份文件名。",
+    ),
+    (
+        "msg.backup_created",
+        "备份已创建：{0}（{1}，证据文件 {2} 个）",
+    ),
+    ("msg.backup_verified", "备份 {0} 校验通过"),
+    (
+        "msg.purged",
+        "已永久删除 {0} 条记录（{1} 之前）；删除前的备份：{2}",
+    ),
 ];
 
 static EN: Catalog = &[
@@ -1103,6 +1175,87 @@ static EN: Catalog = &[
     ),
     ("msg.case_opened", "Case #{0} opened ({1})"),
     ("msg.case_changed", "Case #{0} is now: {1}"),
+    ("nav.ops", "Operations"),
+    ("backup.not_found.msg", "No such backup"),
+    (
+        "backup.not_found.fix",
+        "Pick a backup from the list on the Operations page",
+    ),
+    ("backup.running.msg", "Another backup or purge is running"),
+    (
+        "backup.running.fix",
+        "Wait a moment, reload the list of backups and try again",
+    ),
+    (
+        "backup.too_soon.msg",
+        "The last backup is too recent; wait {0} more seconds",
+    ),
+    (
+        "backup.too_soon.fix",
+        "Try again later; the interval is [web] backup_interval_seconds_min",
+    ),
+    (
+        "backup.tool_missing.msg",
+        "{0} was not found: the PostgreSQL database cannot be backed up",
+    ),
+    (
+        "backup.tool_missing.fix",
+        "Install the PostgreSQL client tools on the server (e.g. apt install postgresql-client) and try again",
+    ),
+    ("backup.invalid.msg", "The backup failed verification: {0}"),
+    (
+        "backup.invalid.fix",
+        "Do not restore from it; make a new backup and check the disk that holds the backups",
+    ),
+    (
+        "backup.restore_cli_only.msg",
+        "Backups are not restored over the web or the API: the server must be stopped first",
+    ),
+    (
+        "backup.restore_cli_only.fix",
+        "Stop suanpan serve, then run on the server: suanpan backup restore {0} --force (pg_restore on PostgreSQL)",
+    ),
+    ("ops.backups", "Backups"),
+    ("ops.backup_now", "Back up now"),
+    (
+        "ops.backup_confirm",
+        "Back up now? The whole database, the PAN key and every evidence file are copied; the server keeps running.",
+    ),
+    ("ops.name", "Backup file"),
+    ("ops.created", "Created"),
+    ("ops.size", "Size"),
+    ("ops.evidence_files", "Evidence files"),
+    ("ops.checked", "Verification"),
+    ("ops.verify", "Verify"),
+    ("ops.verified_ok", "passed"),
+    ("ops.verified_bad", "failed"),
+    ("ops.never_verified", "not verified"),
+    ("ops.incomplete", "unfinished"),
+    ("ops.none", "No backups yet"),
+    (
+        "ops.restore_note",
+        "Restoring needs the server stopped and runs from the command line on the server: suanpan backup restore FILE --force",
+    ),
+    ("ops.purge", "Purge old records"),
+    (
+        "ops.purge_note",
+        "Deletes for good the transaction records created before the day and past the retention period (except those newer records still refer to). A backup is made first.",
+    ),
+    ("ops.before", "Delete records created before"),
+    ("ops.purge_button", "Delete for good"),
+    (
+        "ops.purge_confirm",
+        "Delete for good? Records created before the chosen day and past retention are deleted and cannot be brought back; a backup is made first and its name is shown on the result page.",
+    ),
+    (
+        "msg.backup_created",
+        "Backup made: {0} ({1}, {2} evidence files)",
+    ),
+    ("msg.backup_verified", "Backup {0} verified"),
+    (
+        "msg.purged",
+        "Deleted {0} records for good (before {1}); backup made first: {2}",
+    ),
 ];
 
 #[cfg(test)]

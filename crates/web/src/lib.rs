@@ -17,6 +17,7 @@ mod error;
 mod evidence;
 mod json;
 mod openapi;
+mod ops;
 mod removals;
 mod review;
 mod state;
@@ -49,6 +50,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(review::routes())
         .merge(channels::routes())
         .merge(users::routes())
+        .merge(ops::routes())
         .merge(evidence::routes(evidence_max))
         .merge(removals::routes())
         .merge(cases::routes(evidence_max))

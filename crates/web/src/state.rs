@@ -46,6 +46,13 @@ pub struct WebConfig {
     /// Where evidence files are kept (default: `evidence/` in the data directory). Nodes
     /// sharing one PostgreSQL database must name one shared folder here.
     pub evidence_dir: Option<PathBuf>,
+    /// Where backups go, from the API, the CLI and before a purge (default: `backups/` in
+    /// the data directory).
+    pub backup_dir: Option<PathBuf>,
+    /// A backup asked for over the API within this many seconds of the last one is refused
+    /// (429): a backup copies the whole store, and the API must not be a way to fill the
+    /// disk. The backup a purge makes is not limited.
+    pub backup_interval_seconds_min: u32,
 }
 
 impl Default for WebConfig {
@@ -62,6 +69,8 @@ impl Default for WebConfig {
             tls_cert: None,
             tls_key: None,
             evidence_dir: None,
+            backup_dir: None,
+            backup_interval_seconds_min: 60,
         }
     }
 }
@@ -75,6 +84,11 @@ struct Inner {
     fingerprinter: Fingerprinter,
     cfg: WebConfig,
     evidence_dir: PathBuf,
+    data_dir: PathBuf,
+    backup_dir: PathBuf,
+    /// Held while a backup or a purge runs (one at a time in this process), with the
+    /// store-clock time of the last backup asked for over the API.
+    backups: tokio::sync::Mutex<Option<jiff::Timestamp>>,
     limiter: Mutex<HashMap<String, (Instant, u32)>>,
     executor: tokio::sync::Mutex<()>,
 }
@@ -92,11 +106,18 @@ impl AppState {
             .evidence_dir
             .clone()
             .unwrap_or_else(|| suanpan_store::evidence::evidence_dir(data_dir));
+        let backup_dir = cfg
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join(suanpan_store::backup::BACKUPS_DIR));
         AppState(Arc::new(Inner {
             store,
             fingerprinter,
             cfg,
             evidence_dir,
+            data_dir: data_dir.to_path_buf(),
+            backup_dir,
+            backups: tokio::sync::Mutex::new(None),
             limiter: Mutex::new(HashMap::new()),
             executor: tokio::sync::Mutex::new(()),
         }))
@@ -108,6 +129,18 @@ impl AppState {
     /// The folder of evidence files.
     pub fn evidence_dir(&self) -> &Path {
         &self.0.evidence_dir
+    }
+    /// The data directory (the PAN key a backup copies).
+    pub fn data_dir(&self) -> &Path {
+        &self.0.data_dir
+    }
+    /// The folder of backups.
+    pub fn backup_dir(&self) -> &Path {
+        &self.0.backup_dir
+    }
+    /// Held while a backup or a purge runs, with the time of the last API backup.
+    pub fn backups(&self) -> &tokio::sync::Mutex<Option<jiff::Timestamp>> {
+        &self.0.backups
     }
     /// The PAN fingerprinter.
     pub fn fingerprinter(&self) -> &Fingerprinter {

@@ -53,6 +53,10 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/cases/{id}/links", post(case_link))
         .route("/cases/{id}/notes", post(case_note))
         .route("/cases/{id}/act/{action}", post(case_action))
+        .route("/ops", get(ops_page))
+        .route("/ops/backups", post(ops_backup))
+        .route("/ops/backups/{name}/verify", post(ops_verify))
+        .route("/ops/purge", post(ops_purge))
         .route(
             "/static/app.css",
             get(|| async { asset("text/css; charset=utf-8", include_str!("../static/app.css")) }),
@@ -102,6 +106,7 @@ pub struct Base {
     can_audit: bool,
     can_users: bool,
     can_cases: bool,
+    can_ops: bool,
 }
 
 impl Base {
@@ -125,6 +130,7 @@ impl Base {
             can_audit: caller.is_some_and(|c| c.user.role.allows(Permission::ViewAudit)),
             can_users: caller.is_some_and(|c| c.user.role.allows(Permission::ManageUsers)),
             can_cases: caller.is_some_and(|c| c.user.role.allows(Permission::ViewCases)),
+            can_ops: caller.is_some_and(|c| c.user.role.allows(Permission::ManageBackups)),
         }
     }
 }
@@ -249,7 +255,9 @@ csrf_forms!(
     UserActionForm,
     CaseForm,
     LinkForm,
-    NoteForm
+    NoteForm,
+    CsrfForm,
+    PurgeForm
 );
 
 /// The caller and the parsed form of a page's POST, its CSRF token checked; otherwise the
@@ -1193,6 +1201,109 @@ async fn channel_action(
             )
         }
         Err(e) => error_page(Some(&caller), e, "/channels"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ops.html")]
+struct OpsPage {
+    base: Base,
+    rows: Vec<crate::ops::BackupView>,
+    can_purge: bool,
+}
+
+/// 运维: the backups (make one, verify one) and the purge form, for admins.
+async fn ops_page(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match crate::ops::backups(&state, &caller).await {
+        Ok(rows) => render(
+            StatusCode::OK,
+            OpsPage {
+                base: Base::new(caller.lang, Some(&caller), "ops", "nav.ops", "/ops"),
+                rows,
+                can_purge: caller.user.role.allows(Permission::Purge),
+            },
+        ),
+        Err(e) => error_page(Some(&caller), e, "/dashboard"),
+    }
+}
+
+async fn ops_backup(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (caller, _) = match page_form(caller, form, "/ops") {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    match crate::ops::make(&state, &caller).await {
+        Ok(b) => {
+            let args = [b.name, b.size, b.evidence_files.to_string()];
+            let text = tf(lang, "msg.backup_created", &args);
+            message(Some(&caller), lang, true, text, String::new(), "/ops")
+        }
+        Err(e) => error_page(Some(&caller), e, "/ops"),
+    }
+}
+
+async fn ops_verify(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(name): Path<String>,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (caller, _) = match page_form(caller, form, "/ops") {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    match crate::ops::check(&state, &caller, &name).await {
+        Ok(b) => {
+            let text = tf(lang, "msg.backup_verified", &[b.name]);
+            message(Some(&caller), lang, true, text, String::new(), "/ops")
+        }
+        Err(e) => error_page(Some(&caller), e, "/ops"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PurgeForm {
+    csrf: String,
+    password: String,
+    reason: String,
+    before: String,
+}
+
+async fn ops_purge(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<PurgeForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (caller, f) = match page_form(caller, form, "/ops") {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let lang = caller.lang;
+    let input = crate::ops::PurgeIn {
+        password: f.password,
+        reason: f.reason,
+        before: f.before,
+    };
+    match crate::ops::run_purge(&state, &caller, input).await {
+        Ok(p) => {
+            let text = tf(
+                lang,
+                "msg.purged",
+                &[p.purged.to_string(), p.before, p.backup],
+            );
+            message(Some(&caller), lang, true, text, String::new(), "/ops")
+        }
+        Err(e) => error_page(Some(&caller), e, "/ops"),
     }
 }
 

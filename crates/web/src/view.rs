@@ -70,7 +70,7 @@ pub struct UserView {
     pub permissions: Vec<String>,
 }
 
-const PERMISSIONS: [(Permission, &str); 11] = [
+const PERMISSIONS: [(Permission, &str); 13] = [
     (Permission::ViewTransactions, "view_transactions"),
     (Permission::ViewHidden, "view_hidden"),
     (Permission::Sell, "sell"),
@@ -82,6 +82,8 @@ const PERMISSIONS: [(Permission, &str); 11] = [
     (Permission::ViewAudit, "view_audit"),
     (Permission::ManageUsers, "manage_users"),
     (Permission::ManageChannels, "manage_channels"),
+    (Permission::ManageBackups, "manage_backups"),
+    (Permission::Purge, "purge"),
 ];
 
 impl UserView {

@@ -479,6 +479,15 @@ fn hide_and_auditor_view(driver: &Driver) {
     ui.goto("/users");
     ui.wait_text("main", "auditor", false);
     ui.screenshot("users");
+    ui.goto("/ops");
+    ui.click_confirm("#backup-now", "服务照常运行");
+    ui.wait_text("#result", "备份已创建", false);
+    ui.goto("/ops");
+    ui.click("#backups button[type=submit]");
+    ui.wait_text("#result", "校验通过", false);
+    ui.goto("/ops");
+    ui.wait_text("#backups", "通过", false);
+    ui.screenshot("operations");
     ui.logout();
     ui.login("cashier", None);
     ui.wait_text("h1", DASHBOARD, false);

@@ -86,6 +86,18 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/batches"),
     ("GET", "/audit"),
     ("GET", "/lang/{id}"),
+    // The fixture's admin may make one backup: the fixed clock never moves past
+    // `backup_interval_seconds_min`, so every later one is refused (429) and the fuzzing
+    // cannot fill the disk. A purge needs the admin's password, which no case sends.
+    ("GET", "/api/v1/backups"),
+    ("POST", "/api/v1/backups"),
+    ("POST", "/api/v1/backups/{id}/verify"),
+    ("POST", "/api/v1/backups/{id}/restore"),
+    ("POST", "/api/v1/purge"),
+    ("GET", "/ops"),
+    ("POST", "/ops/backups"),
+    ("POST", "/ops/backups/{id}/verify"),
+    ("POST", "/ops/purge"),
 ];
 
 struct Fixture {

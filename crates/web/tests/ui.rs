@@ -546,3 +546,66 @@ fn mistaken_void_case_through_the_forms() {
     assert_eq!(pack.status, 200);
     assert!(pack.body.starts_with(b"PK"), "a zip");
 }
+
+/// Goal: the 运维 page: an admin makes a backup and verifies it through the forms (each a
+/// clear result page); the purge form states its consequence before it is sent, and a purge
+/// inside retention is refused on the page with nothing deleted and no backup made; other
+/// roles neither see the page in the menu nor open it.
+#[test]
+fn operations_page_backs_up_verifies_and_refuses_an_early_purge() {
+    let app = spawn_app();
+    let admin = browser_login(&app, "admin");
+    let page = admin.page("/ops").text();
+    assert!(
+        page.contains("href=\"/ops\"") && page.contains("立即备份"),
+        "{page}"
+    );
+    assert!(page.contains("还没有备份"), "{page}");
+    assert!(
+        page.contains("data-confirm=\"确认永久删除？") && page.contains("无法撤销"),
+        "the purge form states its consequence: {page}"
+    );
+    let r = admin.form("/ops/backups", &format!("csrf={}", admin.csrf));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("备份已创建"), "{}", r.text());
+    let page = admin.page("/ops").text();
+    let marker = "<code>";
+    let at = page
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("a backup row");
+    let name = page[at..].split('<').next().expect("name").to_owned();
+    assert!(page.contains("未校验"), "{page}");
+    let r = admin.form(
+        &format!("/ops/backups/{name}/verify"),
+        &format!("csrf={}", admin.csrf),
+    );
+    assert!(r.text().contains("校验通过"), "{}", r.text());
+    assert!(admin.page("/ops").text().contains("通过"));
+    let r = admin.form(&format!("/ops/backups/{name}/verify"), "csrf=wrong");
+    assert_eq!(r.status, 403, "a form without its token is refused");
+
+    let before = app.state();
+    let r = admin.form(
+        "/ops/purge",
+        &format!(
+            "csrf={}&before=2025-06-01&reason=%E6%B8%85%E7%90%86&password=admin-demo",
+            admin.csrf
+        ),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("保存期限"), "{}", r.text());
+    assert_eq!(app.state(), before);
+    assert_eq!(
+        app.backup_files(),
+        5,
+        "still the one backup (file, manifest, key, evidence folder, verification)"
+    );
+
+    let cashier = browser_login(&app, "cashier");
+    assert!(!cashier.page("/dashboard").text().contains("href=\"/ops\""));
+    assert_eq!(cashier.page("/ops").status, 403);
+    let r = cashier.form("/ops/backups", &format!("csrf={}", cashier.csrf));
+    assert_eq!(r.status, 403);
+    assert_eq!(app.backup_files(), 5);
+}

@@ -938,6 +938,8 @@ fn purge_is_refused_within_retention() {
         actor: OperatorNo::ADMIN,
         before: h.now(),
         backup: "backup.db".into(),
+        reason: String::new(),
+        audit_as: None,
     });
     h.assert_refused(&before, r, "hide.within_retention");
     let before = h.snapshot();
@@ -946,6 +948,8 @@ fn purge_is_refused_within_retention() {
         actor: op("01"),
         before: start(),
         backup: "backup.db".into(),
+        reason: String::new(),
+        audit_as: None,
     });
     h.assert_refused(&before, r, "hide.not_admin");
 }
@@ -970,6 +974,8 @@ fn purge_after_retention_keeps_money_conserved() {
         actor: OperatorNo::ADMIN,
         before: cut,
         backup: "b.db".into(),
+        reason: String::new(),
+        audit_as: None,
     });
     assert!(
         matches!(r, Reply::Done(2)),
@@ -1125,6 +1131,8 @@ fn purge_keeps_every_row_a_kept_row_points_at() {
         actor: OperatorNo::ADMIN,
         before: cut,
         backup: "b.db".into(),
+        reason: String::new(),
+        audit_as: None,
     });
     assert!(
         matches!(r, Reply::Done(1)),

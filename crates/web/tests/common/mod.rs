@@ -305,6 +305,9 @@ pub fn spawn_cfg_on(
             (Arc::new(store), Some(pg), Some(guard))
         }
     };
+    // The data directory's PAN key, as `init` writes it: backups copy it.
+    let key: String = PAN_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(dir.path().join("pan.key"), key).expect("pan.key");
     Some(serve(store, clock, pg, dir, schema, tweak))
 }
 
@@ -446,6 +449,18 @@ pub fn request_bytes(
 }
 
 impl TestApp {
+    /// The back-office's data directory (PAN key, evidence, backups).
+    pub fn data_dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// The files in the backup folder (none when it does not exist).
+    pub fn backup_files(&self) -> usize {
+        std::fs::read_dir(self.data_dir().join("backups"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
     /// Sends raw bytes and reads the whole answer.
     pub fn raw(&self, request: &[u8]) -> Resp {
         self.try_raw(request).expect("an HTTP answer")
@@ -605,11 +620,6 @@ impl TestApp {
             Ok(out)
         })
         .expect("state")
-    }
-
-    /// The data directory (evidence files live in its `evidence/`).
-    pub fn data_dir(&self) -> &Path {
-        self._dir.path()
     }
 
     /// Lets the clock move and waits for the executor's next passes.

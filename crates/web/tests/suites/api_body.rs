@@ -905,6 +905,10 @@ fn openapi_document_lists_every_endpoint() {
         "/api/v1/cases/{id}/reject",
         "/api/v1/cases/{id}/evidence",
         "/api/v1/cases/{id}/pack",
+        "/api/v1/backups",
+        "/api/v1/backups/{name}/verify",
+        "/api/v1/backups/{name}/restore",
+        "/api/v1/purge",
     ] {
         let ops = paths.get(p).unwrap_or_else(|| panic!("{p} missing"));
         for (_, op) in ops.as_object().expect("ops") {
@@ -1319,6 +1323,8 @@ fn purge_is_not_blocked_by_back_office_rows() {
             actor: suanpan_core::OperatorNo::ADMIN,
             before,
             backup: "test".into(),
+            reason: String::new(),
+            audit_as: None,
         })
         .expect("purge runs");
     assert!(
@@ -1923,4 +1929,195 @@ fn two_concurrent_submits_one_wins() {
             .count();
         assert_eq!(submits, 1, "{d}");
     }
+}
+
+/// Uploads a small JPEG to transaction `txn` as `s`; returns its SHA-256.
+fn upload_jpeg_sha(s: &Session<'_>, txn: i64, len: usize) -> String {
+    upload_jpeg(s, txn, &jpeg(len))["sha256"]
+        .as_str()
+        .expect("sha256")
+        .to_owned()
+}
+
+/// Goal: an admin backs up over the API (the store by SQLite's online backup or pg_dump,
+/// with the evidence files), sees it listed with its size and verification, verifies it;
+/// a second backup within `backup_interval_seconds_min` is refused (429); an altered
+/// evidence file in a backup fails verification naming the file; each step is audited.
+#[test]
+fn backups_over_the_api_hold_the_evidence_and_verify() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let cashier = app.login("cashier");
+    let sha = upload_jpeg_sha(&cashier, 1, 300);
+    let admin = app.login("admin");
+    assert_eq!(admin.get("/api/v1/backups").json(), serde_json::json!([]));
+    let r = admin.post("/api/v1/backups", "");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let made = r.json();
+    let name = made["name"].as_str().expect("name").to_owned();
+    let ext = if BACKEND == Backend::Postgres { ".dump" } else { ".db" };
+    assert!(name.starts_with("suanpan-") && name.ends_with(ext), "{made}");
+    assert_eq!(made["evidence_files"], 1, "{made}");
+    assert_eq!(made["transactions"], 3, "{made}");
+    assert_eq!(made["complete"], true);
+    assert!(made["verified"].is_null(), "never verified yet: {made}");
+    assert!(made["bytes"].as_u64().unwrap_or(0) > 304, "{made}");
+    let copy = app
+        .data_dir()
+        .join("backups")
+        .join(name.replace(ext, ".evidence"))
+        .join(&sha);
+    assert_eq!(std::fs::read(&copy).expect("evidence copied"), jpeg(300));
+
+    let again = admin.post("/api/v1/backups", "");
+    assert_eq!(
+        (again.status, again.code().as_str()),
+        (429, "backup.too_soon"),
+        "{}",
+        again.text()
+    );
+    let r = admin.post(&format!("/api/v1/backups/{name}/verify"), "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["verified"], true, "{}", r.text());
+    let listed = admin.get("/api/v1/backups").json();
+    assert_eq!(listed[0]["name"], name.as_str());
+    assert_eq!(listed[0]["verified"], true);
+    assert!(listed[0]["verified_at"]["local"].is_string(), "{listed}");
+
+    app.advance(61);
+    let r = admin.post("/api/v1/backups", "");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let second = r.json()["name"].as_str().expect("name").to_owned();
+    assert_eq!(admin.get("/api/v1/backups").json()[0]["name"], second.as_str());
+
+    std::fs::write(&copy, b"not the evidence any more").expect("alter");
+    let r = admin.post(&format!("/api/v1/backups/{name}/verify"), "");
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "backup.invalid"),
+        "{}",
+        r.text()
+    );
+    assert!(r.json()["message"].as_str().unwrap_or("").contains(&sha), "{}", r.text());
+    let listed = admin.get("/api/v1/backups").json();
+    let first = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|b| b["name"] == name.as_str()))
+        .expect("listed");
+    assert_eq!(first["verified"], false, "{listed}");
+    let trail = admin.get("/api/v1/audit?limit=20").text();
+    for action in ["backup.create", "backup.verify"] {
+        assert!(trail.contains(action), "{action} audited: {trail}");
+    }
+}
+
+/// Goal: backups are for admins only; a wrong name is 404; restoring over the API is
+/// refused with the CLI command to run; none of it changes anything or writes a backup.
+#[test]
+fn backup_refusals_change_nothing() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    // The admin's first login enrols TOTP (a change of its own), so it comes first.
+    let admin = app.login("admin");
+    let before = app.state();
+    for user in ["cashier", "supervisor", "finance", "auditor"] {
+        let s = app.login(user);
+        assert_eq!(s.get("/api/v1/backups").status, 403, "{user}");
+        assert_eq!(s.post("/api/v1/backups", "").status, 403, "{user}");
+        assert_eq!(s.post("/api/v1/backups/suanpan-x.db/verify", "").status, 403, "{user}");
+        assert_eq!(s.post("/api/v1/backups/suanpan-x.db/restore", "").status, 403, "{user}");
+    }
+    for name in ["suanpan-none.db", "..%2F..%2Fsuanpan.db", "suanpan.sqlite", "x"] {
+        let r = admin.post(&format!("/api/v1/backups/{name}/verify"), "");
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (404, "backup.not_found"),
+            "{name}: {}",
+            r.text()
+        );
+    }
+    let r = admin.post("/api/v1/backups/suanpan-x.db/restore", "");
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (409, "backup.restore_cli_only"),
+        "{}",
+        r.text()
+    );
+    let hint = r.json()["hint"].as_str().unwrap_or("").to_owned();
+    assert!(hint.contains("suanpan backup restore") && hint.contains("--force"), "{hint}");
+    assert_eq!(app.state(), before);
+    assert_eq!(app.backup_files(), 0, "no backup written");
+    let trail = admin.get("/api/v1/audit?limit=20").text();
+    assert!(trail.contains("backup.restore"), "the refused restore is audited: {trail}");
+}
+
+/// Goal: an admin purges records past retention over the API (password again, a reason, a
+/// cut-off day): a backup is made first, the answer gives the rows purged and the backup's
+/// name, the records are gone, and money is still conserved. Refusals (not an admin, wrong
+/// password, no reason, a day inside retention, a malformed day) change nothing and make no
+/// backup.
+#[test]
+fn purge_over_the_api_after_a_backup() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let cashier = app.login("cashier");
+    let sha = upload_jpeg_sha(&cashier, 2, 120);
+    app.advance(6 * 366 * 24 * 3600);
+    let admin = app.login("admin");
+    let body = |password: &str, reason: &str, before: &str| {
+        format!(r#"{{"password":"{password}","reason":"{reason}","before":"{before}"}}"#)
+    };
+    let before = app.state();
+    let supervisor = app.login("supervisor");
+    let refusals = [
+        (&supervisor, body("supervisor-demo", "过期清理", "2025-06-11"), 403, "backoffice.not_permitted"),
+        (&admin, body("wrong-password", "过期清理", "2025-06-11"), 422, "backoffice.password_wrong"),
+        (&admin, body("admin-demo", " ", "2025-06-11"), 422, "backoffice.reason_required"),
+        (&admin, body("admin-demo", "过期清理", "2030-01-01"), 422, "hide.within_retention"),
+        (&admin, body("admin-demo", "过期清理", "2025-13-01"), 400, "input.invalid"),
+        (&admin, r#"{"password":"admin-demo","before":"2025-06-11"}"#.to_owned(), 400, "json.invalid"),
+    ];
+    for (who, b, status, code) in refusals {
+        let r = who.post("/api/v1/purge", &b);
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{b}: {}", r.text());
+    }
+    assert_eq!(app.state(), before, "refusals changed nothing");
+    assert_eq!(app.backup_files(), 0, "and made no backup");
+
+    let r = admin.post("/api/v1/purge", &body("admin-demo", "超过保存期限", "2025-06-11"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let done = r.json();
+    assert_eq!(done["purged"], 3, "the three seeded sales: {done}");
+    assert_eq!(done["before"], "2025-06-11");
+    let name = done["backup"].as_str().expect("backup name").to_owned();
+    let listed = admin.get("/api/v1/backups").json();
+    assert_eq!(listed[0]["name"], name.as_str(), "{listed}");
+    assert_eq!(listed[0]["transactions"], 3, "the backup holds what was purged");
+    assert_eq!(listed[0]["evidence_files"], 1);
+    assert_eq!(
+        admin.post(&format!("/api/v1/backups/{name}/verify"), "").status,
+        200
+    );
+    let evidence_copy = app
+        .data_dir()
+        .join("backups")
+        .join(name.replace(".db", ".evidence").replace(".dump", ".evidence"))
+        .join(&sha);
+    assert!(evidence_copy.is_file(), "{}", evidence_copy.display());
+    assert_eq!(admin.get("/api/v1/transactions/1").status, 404);
+    let list = admin.get("/api/v1/transactions").json();
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+    assert!(app.store.conservation().expect("conservation").holds());
+    assert_eq!(app.store.verify_audit().expect("audit").first_broken, None);
+    let trail = admin.get("/api/v1/audit?limit=5").text();
+    assert!(
+        trail.contains("web:admin") && trail.contains("超过保存期限") && trail.contains(&name),
+        "the purge is audited with who, why and the backup: {trail}"
+    );
+    // Nothing is left to purge: the same purge again deletes nothing (and backs up again).
+    let r = admin.post("/api/v1/purge", &body("admin-demo", "再次清理", "2025-06-11"));
+    assert_eq!((r.status, r.json()["purged"].as_u64()), (200, Some(0)), "{}", r.text());
 }
