@@ -102,6 +102,11 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         }
         other => other,
     }?;
+    // A new demo store gets a small day of transactions, so the back-office has records to
+    // work on (README, "The merchant back-office").
+    if args.demo && fresh {
+        suanpan_store::admin::seed_demo_day(&*store, &fingerprinter)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("suanpan-serve")

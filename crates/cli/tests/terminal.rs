@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ServeProcess as Server, bin, serve_at};
+use common::{ServeProcess as Server, bin, serve_at, serve_counter};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ struct Counter {
 impl Counter {
     fn new() -> Counter {
         let dir = ok(tempfile::tempdir());
-        let (server, addr, _) = serve_at(&dir.path().join("data"), true, "127.0.0.1:0");
+        let (server, addr, _) = serve_counter(&dir.path().join("data"), "127.0.0.1:0");
         Counter { dir, server, addr }
     }
 
@@ -370,7 +370,7 @@ fn host_restart_77_signs_in_again_by_itself() {
     // doing anything.
     let dir = ok(tempfile::tempdir());
     let data = dir.path().join("data");
-    let (server, addr, _) = serve_at(&data, true, "127.0.0.1:0");
+    let (server, addr, _) = serve_counter(&data, "127.0.0.1:0");
     let c = Counter { dir, server, addr };
     let script = format!("{LOGIN}{}WAIT:2500\n1\n700 ENTER\n1\nENTER\n", sale("600"));
     let mut child = ok(Command::new(bin())

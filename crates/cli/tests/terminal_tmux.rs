@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bin, serve_at};
+use common::{bin, serve_counter};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -72,7 +72,7 @@ fn void_flow_through_the_real_tui() {
     );
     let dir = ok(tempfile::tempdir());
     let data = dir.path().join("data");
-    let (_server, addr, _) = serve_at(&data, true, "127.0.0.1:0");
+    let (_server, addr, _) = serve_counter(&data, "127.0.0.1:0");
     let name = format!("suanpan-test-{}", std::process::id());
     let cmd = format!(
         "{} --lang zh terminal --demo --host {addr} --state-dir {} --void-grace-seconds 3",

@@ -2,6 +2,7 @@
 //! the demo seed. Each runs in one write transaction with its audit entry.
 
 use crate::audit::ChainHead;
+use crate::command::{Command, Instrument, Origin, OriginalRef, Reply};
 use crate::engine::open_batch;
 use crate::error::StoreError;
 use crate::fingerprint::Fingerprinter;
@@ -11,7 +12,10 @@ use crate::rows::micros;
 use crate::sql::{Sql, SqlExt};
 use crate::sqlite::SqliteStore;
 use crate::{Store, setup};
-use suanpan_core::{BatchNo, MerchantId, OperatorNo, TerminalId};
+use suanpan_core::{
+    Amount, BatchNo, MerchantId, OperatorNo, Pan, PaymentMethod, TerminalId, TxnId, TxnKind,
+    TxnStatus,
+};
 
 /// The demo merchant id.
 pub const DEMO_MERCHANT: &str = "898310048990001";
@@ -19,6 +23,9 @@ pub const DEMO_MERCHANT: &str = "898310048990001";
 pub const DEMO_MERCHANT_NAME: &str = "演示商户 Demo Store";
 /// The demo terminal id.
 pub const DEMO_TERMINAL: &str = "12345678";
+/// The second demo terminal, a counter whose day `serve --demo` books for the back-office
+/// ([`seed_demo_day`]); the counter emulator uses [`DEMO_TERMINAL`], whose batch stays empty.
+pub const DEMO_DAY_TERMINAL: &str = "12345679";
 /// The demo terminal master key (hex, 16 bytes): a documented test key, never for production.
 pub const DEMO_TMK_HEX: &str = "0123456789ABCDEFFEDCBA9876543210";
 /// Demo operators and their passwords: the customary factory defaults of UnionPay terminals.
@@ -159,6 +166,138 @@ pub fn seed_demo_with<S: Store + ?Sized>(
             &format!("accounts:{}", accounts.len()),
         )
     })
+}
+
+/// Books a small demo day through the engine (the same rules as the counter), so that a new
+/// back-office has records to find, review, refund and open a case on: a first batch with two
+/// sales, settled, then a refund on it; an open batch with a card sale, a wallet sale, a sale
+/// voided by mistake and charged again (the re-charge linked to it, as a terminal's field 61
+/// does), and a credit-card sale. They are booked on a terminal of their own,
+/// [`DEMO_DAY_TERMINAL`] (registered here), so the demo counter's batch stays empty. Returns
+/// the ids booked, in order. Used by `serve --demo` when it creates the store; a refusal here
+/// is a bug in the seed and fails it.
+pub fn seed_demo_day<S: Store + ?Sized>(
+    store: &S,
+    fp: &Fingerprinter,
+) -> Result<Vec<TxnId>, StoreError> {
+    let invalid = |e: &dyn std::fmt::Display| StoreError::Invalid(e.to_string());
+    let merchant = MerchantId::parse(DEMO_MERCHANT).map_err(|e| invalid(&e))?;
+    let terminal = TerminalId::parse(DEMO_DAY_TERMINAL).map_err(|e| invalid(&e))?;
+    add_terminal(store, &terminal, &merchant, Some(DEMO_TMK_HEX))?;
+    let cashier = OperatorNo::parse("01").map_err(|e| invalid(&e))?;
+    let origin = |supervised: bool| Origin {
+        terminal_id: terminal.clone(),
+        operator: cashier,
+        supervisor: supervised.then_some(OperatorNo::SUPERVISOR),
+        voucher: None,
+        batch: None,
+        training: false,
+        idempotency: None,
+    };
+    let card = |pan: &str, expiry: &str| -> Result<Instrument, StoreError> {
+        let pan = Pan::parse(pan).map_err(|e| invalid(&e))?;
+        Ok(Instrument::Card {
+            masked_pan: pan.masked(),
+            fingerprint: fp.of(&pan),
+            expiry: Some(expiry.to_owned()),
+        })
+    };
+    let wallet = |id: &str| Instrument::Wallet { id: id.to_owned() };
+    let booked = |reply: Reply| match reply {
+        Reply::Txn(t) if t.status == TxnStatus::Approved => Ok(t.id),
+        other => Err(StoreError::Invalid(format!("demo day: {other:?}"))),
+    };
+    let sale = |fen: i64, instrument: Instrument, method: PaymentMethod, linked: Option<TxnId>| {
+        store
+            .execute(Command::Purchase {
+                origin: origin(false),
+                kind: TxnKind::Sale,
+                amount: Amount::from_fen(fen),
+                instrument,
+                method,
+                pin: None,
+                linked_id: linked,
+            })
+            .and_then(booked)
+    };
+    let mut ids = Vec::new();
+    // Batch 1: two sales, settled (a void is over for them; a refund is not).
+    let first = sale(
+        12_800,
+        card("6222021234567890128", "3012")?,
+        PaymentMethod::Chip,
+        None,
+    )?;
+    ids.push(first);
+    ids.push(sale(
+        4_550,
+        wallet("alipay-demo-001"),
+        PaymentMethod::QrAlipay,
+        None,
+    )?);
+    if let Reply::Refused(r) = store.execute(Command::Settle {
+        terminal_id: terminal.clone(),
+        actor: "demo".into(),
+        terminal_totals: None,
+    })? {
+        return Err(StoreError::Invalid(format!("demo day: {r:?}")));
+    }
+    ids.push(
+        store
+            .execute(Command::Refund {
+                origin: origin(true),
+                original: OriginalRef::Id(first),
+                amount: Amount::from_fen(2_800),
+                reason: "顾客退回一件商品 one item returned".into(),
+            })
+            .and_then(booked)?,
+    );
+    // Batch 2, open: today's sales, one of them voided by mistake and charged again.
+    ids.push(sale(
+        8_800,
+        card("6222021234567890128", "3012")?,
+        PaymentMethod::Chip,
+        None,
+    )?);
+    let mistaken = sale(
+        5_800,
+        card("6222021234567890128", "3012")?,
+        PaymentMethod::Contactless,
+        None,
+    )?;
+    ids.push(mistaken);
+    ids.push(
+        store
+            .execute(Command::Void {
+                origin: origin(true),
+                kind: TxnKind::Void,
+                original: OriginalRef::Id(mistaken),
+                amount: Some(Amount::from_fen(5_800)),
+                reason: "收银员误撤销 voided by mistake".into(),
+                customer_consent: true,
+                card_fingerprint: None,
+            })
+            .and_then(booked)?,
+    );
+    ids.push(sale(
+        5_800,
+        card("6222021234567890128", "3012")?,
+        PaymentMethod::Contactless,
+        Some(mistaken),
+    )?);
+    ids.push(sale(
+        3_600,
+        wallet("wechat-demo-001"),
+        PaymentMethod::QrWechat,
+        None,
+    )?);
+    ids.push(sale(
+        20_000,
+        card("6259651234567894", "3106")?,
+        PaymentMethod::Chip,
+        None,
+    )?);
+    Ok(ids)
 }
 
 /// A terminal as `admin terminal list` shows it.

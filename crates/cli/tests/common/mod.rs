@@ -401,6 +401,14 @@ pub fn spawn_serve(c: &mut std::process::Command) -> (ServeProcess, Value) {
     (child, v)
 }
 
+/// `serve --demo` on a demo store made by `init --demo` first: the demo's merchant, terminal,
+/// operators and cards, without the back-office's demo day that a `serve --demo` creating the
+/// store books (tests of the counter want an empty journal).
+pub fn serve_counter(dir: &Path, addr: &str) -> (ServeProcess, std::net::SocketAddr, Value) {
+    run(suanpan(dir).args(["init", "--demo"])).ok();
+    serve_at(dir, true, addr)
+}
+
 /// Starts `serve` (8583 on `addr`, HTTP on any port) and reads its JSON announcement;
 /// returns the process, the 8583 address and the announcement.
 pub fn serve_at(dir: &Path, demo: bool, addr: &str) -> (ServeProcess, std::net::SocketAddr, Value) {
