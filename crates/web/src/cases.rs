@@ -632,6 +632,9 @@ pub async fn upload_case_evidence(
 struct PackWriter<W: Write + Seek> {
     zip: zip::ZipWriter<W>,
     sums: String,
+    /// Every entry's modification time: when the pack was made, in the merchant's zone (zip
+    /// keeps civil time without a zone).
+    made: zip::DateTime,
 }
 
 fn zip_error(e: zip::result::ZipError) -> suanpan_store::StoreError {
@@ -645,7 +648,8 @@ fn io_error(e: std::io::Error) -> suanpan_store::StoreError {
 impl<W: Write + Seek> PackWriter<W> {
     fn start(&mut self, name: &str) -> Result<(), suanpan_store::StoreError> {
         let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(self.made);
         self.zip.start_file(name, opts).map_err(zip_error)
     }
 
@@ -693,6 +697,28 @@ struct PackInput {
     lang: Lang,
     zone: jiff::tz::TimeZone,
     dir: std::path::PathBuf,
+    /// When the pack is made (the store's clock).
+    made: jiff::Timestamp,
+}
+
+/// A civil time as a zip entry's time (zip counts from 1980 to 2107, in 2-second steps; a
+/// time outside falls back to zip's own default).
+fn zip_time(t: jiff::civil::DateTime) -> zip::DateTime {
+    let field = |v: i8| u8::try_from(v).unwrap_or(0);
+    u16::try_from(t.year())
+        .ok()
+        .and_then(|year| {
+            zip::DateTime::from_date_and_time(
+                year,
+                field(t.month()),
+                field(t.day()),
+                field(t.hour()),
+                field(t.minute()),
+                field(t.second()),
+            )
+            .ok()
+        })
+        .unwrap_or_default()
 }
 
 /// Writes the zip into an anonymous temporary file and returns it rewound, with the SHA-256
@@ -702,6 +728,7 @@ fn write_pack(p: &PackInput) -> Result<(std::fs::File, String), suanpan_store::S
     let mut w = PackWriter {
         zip: zip::ZipWriter::new(file),
         sums: String::new(),
+        made: zip_time(p.made.to_zoned(p.zone.clone()).datetime()),
     };
     w.bytes("case.json", &p.case_json)?;
     let csv = suanpan_export::write_csv_of(
@@ -790,6 +817,7 @@ async fn gather(state: &AppState, caller: &Caller, id: i64) -> Result<PackInput,
         lang,
         zone,
         dir: state.evidence_dir().to_owned(),
+        made: state.store().now(),
     })
 }
 

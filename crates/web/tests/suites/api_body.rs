@@ -1769,6 +1769,24 @@ fn mistaken_void_case_from_open_to_pack() {
     let mut files = std::collections::BTreeMap::new();
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).expect("entry");
+        let made = f.last_modified().expect("a modification time");
+        let local = app
+            .store
+            .now()
+            .to_zoned(Policy::default().zone().expect("zone"))
+            .datetime();
+        assert_eq!(
+            (made.year(), made.month(), made.day(), made.hour(), made.minute()),
+            (
+                u16::try_from(local.year()).expect("year"),
+                u8::try_from(local.month()).expect("month"),
+                u8::try_from(local.day()).expect("day"),
+                u8::try_from(local.hour()).expect("hour"),
+                u8::try_from(local.minute()).expect("minute")
+            ),
+            "{}: dated when the pack was made, in the merchant's zone",
+            f.name()
+        );
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut f, &mut bytes).expect("read entry");
         files.insert(f.name().to_owned(), bytes);
