@@ -110,6 +110,11 @@ pub struct Base {
 }
 
 impl Base {
+    /// The layout of a signed-in caller's page.
+    fn of(caller: &Caller, section: &'static str, title_key: &str, path: &str) -> Base {
+        Base::new(caller.lang, Some(caller), section, title_key, path)
+    }
+
     fn new(
         lang: Lang,
         caller: Option<&Caller>,
@@ -260,11 +265,14 @@ csrf_forms!(
     PurgeForm
 );
 
+/// A page's form as it arrived: parsed, or refused by the extractor.
+type FormIn<F> = Result<Form<F>, axum::extract::rejection::FormRejection>;
+
 /// The caller and the parsed form of a page's POST, its CSRF token checked; otherwise the
 /// page to answer (login redirect, or an error page leading back to `back`).
 fn page_form<F: WithCsrf>(
     caller: Result<Caller, ApiError>,
-    form: Result<Form<F>, axum::extract::rejection::FormRejection>,
+    form: FormIn<F>,
     back: &str,
 ) -> Result<(Caller, F), Box<Response>> {
     let caller = page_caller(caller)?;
@@ -276,6 +284,81 @@ fn page_form<F: WithCsrf>(
         return Err(Box::new(error_page(Some(&caller), e, back)));
     }
     Ok((caller, f))
+}
+
+/// What a page's form did: the message to show, and where its link leads when that is not
+/// back to the form's page.
+struct Done {
+    text: String,
+    next: Option<String>,
+}
+
+impl Done {
+    /// A message whose link leads back to the form's page.
+    fn back(text: String) -> Done {
+        Done { text, next: None }
+    }
+
+    /// A message whose link leads on to `next` (the record the action made or changed).
+    fn next(text: String, next: String) -> Done {
+        Done {
+            text,
+            next: Some(next),
+        }
+    }
+}
+
+/// A page's POST: the caller and form (see [`page_form`]), then `act`, which calls the same
+/// function as the API. Its result is a message page; its refusal an error page leading back
+/// to `back`, so every form answers the same way.
+async fn form_action<F: WithCsrf>(
+    caller: Result<Caller, ApiError>,
+    form: FormIn<F>,
+    back: &str,
+    act: impl AsyncFnOnce(&Caller, F) -> Result<Done, ApiError>,
+) -> Response {
+    let (caller, f) = match page_form(caller, form, back) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    match act(&caller, f).await {
+        Ok(Done { text, next }) => {
+            let link = next.as_deref().unwrap_or(back);
+            message(Some(&caller), caller.lang, true, text, String::new(), link)
+        }
+        Err(e) => error_page(Some(&caller), e, back),
+    }
+}
+
+/// A page's refusal, with its way back when that is not the page's usual one.
+struct Refused(ApiError, Option<&'static str>);
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Refused {
+        Refused(e, None)
+    }
+}
+
+/// A refusal leading back to `back` instead of the page's usual way back.
+fn back_to(back: &'static str) -> impl FnOnce(ApiError) -> Refused {
+    move |e| Refused(e, Some(back))
+}
+
+/// A page's GET: the caller (or the way to login), then the page `build` makes, answered
+/// with 200; its refusal is an error page leading back to `back` (or where it says).
+async fn show<P: Template>(
+    caller: Result<Caller, ApiError>,
+    back: &str,
+    build: impl AsyncFnOnce(&Caller) -> Result<P, Refused>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match build(&caller).await {
+        Ok(page) => render(StatusCode::OK, page),
+        Err(Refused(e, to)) => error_page(Some(&caller), e, to.unwrap_or(back)),
+    }
 }
 
 #[derive(Template)]
@@ -324,7 +407,7 @@ async fn login_submit(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<LoginForm>,
 ) -> Response {
     let lang = lang_of_headers(&headers);
     let Ok(Form(f)) = form else {
@@ -440,14 +523,10 @@ struct DashboardPage {
 }
 
 async fn dashboard(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    match dashboard_page(&state, &caller).await {
-        Ok(p) => render(StatusCode::OK, p),
-        Err(e) => error_page(Some(&caller), e, "/txns"),
-    }
+    show(caller, "/txns", async |caller| {
+        Ok(dashboard_page(&state, caller).await?)
+    })
+    .await
 }
 
 async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPage, ApiError> {
@@ -580,92 +659,85 @@ async fn txns(
     caller: Result<Caller, ApiError>,
     q: Result<ApiQuery<TxnQuery>, ApiError>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let (q, mut error) = match q {
-        Ok(ApiQuery(q)) => (q, None),
-        Err(e) => (TxnQuery::default(), Some(e)),
-    };
-    let mut rows = Vec::new();
-    let mut next = None;
-    if error.is_none() {
-        match api::page(&state, &caller, &q).await {
-            Ok(p) => {
-                next = p.next_cursor;
-                rows = p.items;
+    show(caller, "/dashboard", async |caller| {
+        let lang = caller.lang;
+        let (q, mut error) = match q {
+            Ok(ApiQuery(q)) => (q, None),
+            Err(e) => (TxnQuery::default(), Some(e)),
+        };
+        let mut rows = Vec::new();
+        let mut next = None;
+        if error.is_none() {
+            match api::page(&state, caller, &q).await {
+                Ok(p) => {
+                    next = p.next_cursor;
+                    rows = p.items;
+                }
+                Err(e) if e.status == StatusCode::FORBIDDEN && q.include_hidden != Some(true) => {
+                    return Err(e.into());
+                }
+                Err(e) => error = Some(e),
             }
-            Err(e) if e.status == StatusCode::FORBIDDEN && q.include_hidden != Some(true) => {
-                return error_page(Some(&caller), e, "/dashboard");
-            }
-            Err(e) => error = Some(e),
         }
-    }
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let mut kinds = vec![(String::new(), "—".to_owned())];
-    kinds.extend(
-        [
-            "sale",
-            "void",
-            "refund",
-            "preauth",
-            "preauth_void",
-            "completion",
-            "completion_void",
-            "reversal",
-        ]
-        .iter()
-        .map(|k| (k.to_string(), t(lang, &format!("kind.{k}")).to_owned())),
-    );
-    let mut statuses = vec![(String::new(), "—".to_owned())];
-    statuses.extend(
-        [
-            "approved",
-            "declined",
-            "voided",
-            "partially_refunded",
-            "refunded",
-            "reversed",
-            "completed",
-            "expired",
-        ]
-        .iter()
-        .map(|s| (s.to_string(), t(lang, &format!("tstatus.{s}")).to_owned())),
-    );
-    let page = TxnsPage {
-        base: Base::new(
-            lang,
-            Some(&caller),
-            "txns",
-            "nav.transactions",
-            &format!("/txns?{}", query_string(&q, q.cursor)),
-        ),
-        q: FormQ {
-            from: opt(&q.from),
-            to: opt(&q.to),
-            min: opt(&q.min),
-            max: opt(&q.max),
-            kind: opt(&q.kind),
-            status: opt(&q.status),
-            voucher: opt(&q.voucher),
-            rrn: opt(&q.rrn),
-            operator: opt(&q.operator),
-            include_hidden: q.include_hidden == Some(true),
-        },
-        kinds,
-        statuses,
-        rows,
-        error,
-        can_hidden: caller.user.role.allows(Permission::ViewHidden),
-        can_export: caller.user.role.allows(Permission::Export),
-        export_query: query_string(&q, None),
-        first_query: query_string(&q, None),
-        has_cursor: q.cursor.is_some(),
-        next_query: next.map(|c| query_string(&q, Some(c))),
-    };
-    render(StatusCode::OK, page)
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let mut kinds = vec![(String::new(), "—".to_owned())];
+        kinds.extend(
+            [
+                "sale",
+                "void",
+                "refund",
+                "preauth",
+                "preauth_void",
+                "completion",
+                "completion_void",
+                "reversal",
+            ]
+            .iter()
+            .map(|k| (k.to_string(), t(lang, &format!("kind.{k}")).to_owned())),
+        );
+        let mut statuses = vec![(String::new(), "—".to_owned())];
+        statuses.extend(
+            [
+                "approved",
+                "declined",
+                "voided",
+                "partially_refunded",
+                "refunded",
+                "reversed",
+                "completed",
+                "expired",
+            ]
+            .iter()
+            .map(|s| (s.to_string(), t(lang, &format!("tstatus.{s}")).to_owned())),
+        );
+        let path = format!("/txns?{}", query_string(&q, q.cursor));
+        Ok(TxnsPage {
+            base: Base::of(caller, "txns", "nav.transactions", &path),
+            q: FormQ {
+                from: opt(&q.from),
+                to: opt(&q.to),
+                min: opt(&q.min),
+                max: opt(&q.max),
+                kind: opt(&q.kind),
+                status: opt(&q.status),
+                voucher: opt(&q.voucher),
+                rrn: opt(&q.rrn),
+                operator: opt(&q.operator),
+                include_hidden: q.include_hidden == Some(true),
+            },
+            kinds,
+            statuses,
+            rows,
+            error,
+            can_hidden: caller.user.role.allows(Permission::ViewHidden),
+            can_export: caller.user.role.allows(Permission::Export),
+            export_query: query_string(&q, None),
+            first_query: query_string(&q, None),
+            has_cursor: q.cursor.is_some(),
+            next_query: next.map(|c| query_string(&q, Some(c))),
+        })
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -689,56 +761,43 @@ async fn txn(
     caller: Result<Caller, ApiError>,
     id: Result<Id, ApiError>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let id = match id {
-        Ok(Id(id)) => id,
-        Err(e) => return error_page(Some(&caller), e, "/txns"),
-    };
-    let d = match api::detail(&state, &caller, id).await {
-        Ok(d) => d,
-        Err(e) => return error_page(Some(&caller), e, "/txns"),
-    };
-    let receipt = api::receipt_text(&state, &caller, id, &ReceiptQuery::default())
-        .await
-        .unwrap_or_default();
-    let x = &d.transaction;
-    let role = caller.user.role;
-    let open_request = d
-        .requests
-        .iter()
-        .any(|q| matches!(q.status.as_str(), "pending" | "approved" | "executing"));
-    let may_request = role.allows(Permission::RequestVoidRefund) && !open_request && !x.hidden;
-    let voidable =
-        matches!(x.kind.as_str(), "sale" | "completion") && x.status == "approved" && !x.settled;
-    let page = TxnPage {
-        base: Base::new(
-            caller.lang,
-            Some(&caller),
-            "txns",
-            "txn.detail",
-            &format!("/txns/{id}"),
-        ),
-        can_void: may_request && voidable,
-        can_refund: may_request && x.refundable.fen > 0,
-        can_hide: role.allows(Permission::Hide) && !x.hidden,
-        can_upload: role.allows(Permission::RequestVoidRefund),
-        can_remove_evidence: role.allows(Permission::RequestEvidenceRemoval),
-        can_open_case: role.allows(Permission::ManageCases) && !x.hidden,
-        case_kinds: CaseKind::ALL
+    show(caller, "/txns", async |caller| {
+        let Id(id) = id?;
+        let d = api::detail(&state, caller, id).await?;
+        let receipt = api::receipt_text(&state, caller, id, &ReceiptQuery::default())
+            .await
+            .unwrap_or_default();
+        let x = &d.transaction;
+        let role = caller.user.role;
+        let open_request = d
+            .requests
             .iter()
-            .map(|k| {
-                let key = format!("case.kind.{}", k.as_str());
-                (k.as_str().to_owned(), t(caller.lang, &key).to_owned())
-            })
-            .collect(),
-        refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
-        receipt,
-        d,
-    };
-    render(StatusCode::OK, page)
+            .any(|q| matches!(q.status.as_str(), "pending" | "approved" | "executing"));
+        let may_request = role.allows(Permission::RequestVoidRefund) && !open_request && !x.hidden;
+        let voidable = matches!(x.kind.as_str(), "sale" | "completion")
+            && x.status == "approved"
+            && !x.settled;
+        Ok(TxnPage {
+            base: Base::of(caller, "txns", "txn.detail", &format!("/txns/{id}")),
+            can_void: may_request && voidable,
+            can_refund: may_request && x.refundable.fen > 0,
+            can_hide: role.allows(Permission::Hide) && !x.hidden,
+            can_upload: role.allows(Permission::RequestVoidRefund),
+            can_remove_evidence: role.allows(Permission::RequestEvidenceRemoval),
+            can_open_case: role.allows(Permission::ManageCases) && !x.hidden,
+            case_kinds: CaseKind::ALL
+                .iter()
+                .map(|k| {
+                    let key = format!("case.kind.{}", k.as_str());
+                    (k.as_str().to_owned(), t(caller.lang, &key).to_owned())
+                })
+                .collect(),
+            refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
+            receipt,
+            d,
+        })
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -754,50 +813,33 @@ async fn txn_request(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path(id): Path<i64>,
-    form: Result<Form<RequestForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<RequestForm>,
 ) -> Response {
-    let back = format!("/txns/{id}");
-    let (caller, f) = match page_form(caller, form, &back) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let amount = match f.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
-        None => None,
-        Some(a) => match Amount::from_yuan_str(a) {
-            Ok(v) => Some(crate::json::AmountIn(v)),
-            Err(_) => {
-                return error_page(
-                    Some(&caller),
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        lang,
-                        "json.amount_invalid",
-                        &[a.to_owned()],
-                    ),
-                    &back,
-                );
-            }
-        },
-    };
-    let input = RequestIn {
-        kind: f.kind,
-        transaction_id: id,
-        amount,
-        reason: f.reason,
-        customer_consent: f.customer_consent.is_some(),
-    };
-    match review::submit(&state, &caller, input).await {
-        Ok(q) => message(
-            Some(&caller),
-            lang,
-            true,
-            tf(lang, "msg.submitted", &[q.id.to_string(), q.status_text]),
-            String::new(),
-            &back,
-        ),
-        Err(e) => error_page(Some(&caller), e, &back),
-    }
+    form_action(caller, form, &format!("/txns/{id}"), async |caller, f| {
+        let lang = caller.lang;
+        let amount = match f.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => match Amount::from_yuan_str(a) {
+                Ok(v) => Some(crate::json::AmountIn(v)),
+                Err(_) => {
+                    let args = [a.to_owned()];
+                    let code = StatusCode::BAD_REQUEST;
+                    return Err(ApiError::new(code, lang, "json.amount_invalid", &args));
+                }
+            },
+        };
+        let input = RequestIn {
+            kind: f.kind,
+            transaction_id: id,
+            amount,
+            reason: f.reason,
+            customer_consent: f.customer_consent.is_some(),
+        };
+        let q = review::submit(&state, caller, input).await?;
+        let args = [q.id.to_string(), q.status_text];
+        Ok(Done::back(tf(lang, "msg.submitted", &args)))
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -810,24 +852,14 @@ async fn txn_hide(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path(id): Path<i64>,
-    form: Result<Form<ReasonForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<ReasonForm>,
 ) -> Response {
-    let back = format!("/txns/{id}");
-    let (caller, f) = match page_form(caller, form, &back) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    match api::hide(&state, &caller, id, f.reason).await {
-        Ok(()) => message(
-            Some(&caller),
-            caller.lang,
-            true,
-            tf(caller.lang, "msg.hidden", &[id.to_string()]),
-            String::new(),
-            "/txns",
-        ),
-        Err(e) => error_page(Some(&caller), e, &back),
-    }
+    form_action(caller, form, &format!("/txns/{id}"), async |caller, f| {
+        api::hide(&state, caller, id, f.reason).await?;
+        let text = tf(caller.lang, "msg.hidden", &[id.to_string()]);
+        Ok(Done::next(text, "/txns".to_owned()))
+    })
+    .await
 }
 
 /// One row of the queue with what the viewer may do on it.
@@ -859,81 +891,69 @@ async fn review_page(
     caller: Result<Caller, ApiError>,
     q: Result<ApiQuery<RequestQuery>, ApiError>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let q = match q {
-        Ok(ApiQuery(q)) => q,
-        Err(e) => return error_page(Some(&caller), e, "/review"),
-    };
-    let status = q.status.clone().unwrap_or_default();
-    let views = match review::requests(&state, &caller, &q).await {
-        Ok(v) => v,
-        Err(e) => return error_page(Some(&caller), e, "/dashboard"),
-    };
-    // Evidence removals share the queue; their statuses are pending, approved, rejected.
-    let removal_status = matches!(status.as_str(), "" | "pending" | "approved" | "rejected")
-        .then_some(status.as_str());
-    let removals = match removal_status {
-        Some(st) => match crate::removals::removals(&state, &caller, Some(st)).await {
-            Ok(v) => v,
-            Err(e) => return error_page(Some(&caller), e, "/dashboard"),
-        },
-        None => Vec::new(),
-    };
-    let me = caller.user.username.clone();
-    let role = caller.user.role;
-    let removals = removals
-        .into_iter()
-        .map(|v| RemovalRow {
-            can_review: v.status == "pending"
-                && v.submitted_by != me
-                && role.allows(Permission::Review),
-            view: v,
-        })
-        .collect();
-    let rows = views
-        .into_iter()
-        .map(|v| QueueRow {
-            can_review: v.status == "pending"
-                && v.submitted_by != me
-                && role.allows(Permission::Review),
-            can_cancel: v.status == "pending" && (v.submitted_by == me || role == StaffRole::Admin),
-            can_undo: v.status == "approved" && v.reviewed_by.as_deref() == Some(me.as_str()),
-            view: v,
-        })
-        .collect();
-    let mut tabs = vec![(String::new(), t(lang, "rev.all").to_owned())];
-    tabs.extend(
-        [
-            "pending",
-            "approved",
-            "executed",
-            "failed",
-            "rejected",
-            "cancelled",
-            "undone",
-        ]
-        .iter()
-        .map(|s| (s.to_string(), t(lang, &format!("status.{s}")).to_owned())),
-    );
-    let path = if status.is_empty() {
-        "/review".to_owned()
-    } else {
-        format!("/review?status={status}")
-    };
-    render(
-        StatusCode::OK,
-        ReviewPage {
-            base: Base::new(lang, Some(&caller), "review", "nav.review", &path),
+    show(caller, "/dashboard", async |caller| {
+        let lang = caller.lang;
+        let ApiQuery(q) = q.map_err(back_to("/review"))?;
+        let status = q.status.clone().unwrap_or_default();
+        let views = review::requests(&state, caller, &q).await?;
+        // Evidence removals share the queue; their statuses are pending, approved, rejected.
+        let removal_status = matches!(status.as_str(), "" | "pending" | "approved" | "rejected")
+            .then_some(status.as_str());
+        let removals = match removal_status {
+            Some(st) => crate::removals::removals(&state, caller, Some(st)).await?,
+            None => Vec::new(),
+        };
+        let me = caller.user.username.clone();
+        let role = caller.user.role;
+        let removals = removals
+            .into_iter()
+            .map(|v| RemovalRow {
+                can_review: v.status == "pending"
+                    && v.submitted_by != me
+                    && role.allows(Permission::Review),
+                view: v,
+            })
+            .collect();
+        let rows = views
+            .into_iter()
+            .map(|v| QueueRow {
+                can_review: v.status == "pending"
+                    && v.submitted_by != me
+                    && role.allows(Permission::Review),
+                can_cancel: v.status == "pending"
+                    && (v.submitted_by == me || role == StaffRole::Admin),
+                can_undo: v.status == "approved" && v.reviewed_by.as_deref() == Some(me.as_str()),
+                view: v,
+            })
+            .collect();
+        let mut tabs = vec![(String::new(), t(lang, "rev.all").to_owned())];
+        tabs.extend(
+            [
+                "pending",
+                "approved",
+                "executed",
+                "failed",
+                "rejected",
+                "cancelled",
+                "undone",
+            ]
+            .iter()
+            .map(|s| (s.to_string(), t(lang, &format!("status.{s}")).to_owned())),
+        );
+        let path = if status.is_empty() {
+            "/review".to_owned()
+        } else {
+            format!("/review?status={status}")
+        };
+        Ok(ReviewPage {
+            base: Base::of(caller, "review", "nav.review", &path),
             tabs,
             status,
             rows,
             removals,
-        },
-    )
+        })
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -947,37 +967,22 @@ async fn review_action(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path((id, action)): Path<(i64, String)>,
-    form: Result<Form<CommentForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<CommentForm>,
 ) -> Response {
-    let (caller, f) = match page_form(caller, form, "/review") {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let action = match action.as_str() {
-        "approve" => Action::Approve,
-        "reject" => Action::Reject,
-        "cancel" => Action::Cancel,
-        "undo" => Action::Undo,
-        other => {
-            return error_page(
-                Some(&caller),
-                ApiError::invalid(lang, format!("action {other:?}")),
-                "/review",
-            );
-        }
-    };
-    match review::act(&state, &caller, id, action, &f.comment).await {
-        Ok(q) => message(
-            Some(&caller),
-            lang,
-            true,
-            tf(lang, "msg.reviewed", &[q.id.to_string(), q.status_text]),
-            String::new(),
-            &format!("/txns/{}", q.transaction_id),
-        ),
-        Err(e) => error_page(Some(&caller), e, "/review"),
-    }
+    form_action(caller, form, "/review", async |caller, f| {
+        let lang = caller.lang;
+        let action = match action.as_str() {
+            "approve" => Action::Approve,
+            "reject" => Action::Reject,
+            "cancel" => Action::Cancel,
+            "undo" => Action::Undo,
+            other => return Err(ApiError::invalid(lang, format!("action {other:?}"))),
+        };
+        let q = review::act(&state, caller, id, action, &f.comment).await?;
+        let text = tf(lang, "msg.reviewed", &[q.id.to_string(), q.status_text]);
+        Ok(Done::next(text, format!("/txns/{}", q.transaction_id)))
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -988,26 +993,13 @@ struct BatchesPage {
 }
 
 async fn batches(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    match api::batch_list(&state, &caller).await {
-        Ok(rows) => render(
-            StatusCode::OK,
-            BatchesPage {
-                base: Base::new(
-                    caller.lang,
-                    Some(&caller),
-                    "batches",
-                    "nav.batches",
-                    "/batches",
-                ),
-                rows,
-            },
-        ),
-        Err(e) => error_page(Some(&caller), e, "/dashboard"),
-    }
+    show(caller, "/dashboard", async |caller| {
+        Ok(BatchesPage {
+            rows: api::batch_list(&state, caller).await?,
+            base: Base::of(caller, "batches", "nav.batches", "/batches"),
+        })
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -1029,44 +1021,34 @@ async fn audit(
     caller: Result<Caller, ApiError>,
     axum::extract::Query(q): axum::extract::Query<AuditPageQuery>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let rows = match api::audit_entries(&state, &caller, &AuditQuery::default()).await {
-        Ok(r) => r,
-        Err(e) => return error_page(Some(&caller), e, "/dashboard"),
-    };
-    let (mut verdict, mut verdict_ok) = (None, false);
-    if q.verify == Some(true) {
-        match api::verify(&state, &caller).await {
-            Ok(v) if v.intact => {
+    show(caller, "/dashboard", async |caller| {
+        let lang = caller.lang;
+        let rows = api::audit_entries(&state, caller, &AuditQuery::default()).await?;
+        let (mut verdict, mut verdict_ok) = (None, false);
+        if q.verify == Some(true) {
+            let v = api::verify(&state, caller)
+                .await
+                .map_err(back_to("/audit"))?;
+            if v.intact {
                 verdict = Some(tf(lang, "audit.ok", &[v.entries.to_string()]));
                 verdict_ok = true;
-            }
-            Ok(v) => {
+            } else {
+                let at = v.first_broken.unwrap_or(0).to_string();
                 verdict = Some(tf(
                     lang,
                     "audit.broken",
-                    &[
-                        v.first_broken.unwrap_or(0).to_string(),
-                        v.problem.unwrap_or_default(),
-                    ],
-                ))
+                    &[at, v.problem.unwrap_or_default()],
+                ));
             }
-            Err(e) => return error_page(Some(&caller), e, "/audit"),
         }
-    }
-    render(
-        StatusCode::OK,
-        AuditPage {
-            base: Base::new(lang, Some(&caller), "audit", "nav.audit", "/audit"),
+        Ok(AuditPage {
+            base: Base::of(caller, "audit", "nav.audit", "/audit"),
             rows,
             verdict,
             verdict_ok,
-        },
-    )
+        })
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -1110,7 +1092,7 @@ struct TotpForm {
 async fn totp_submit(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
-    form: Result<Form<TotpForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<TotpForm>,
 ) -> Response {
     let (caller, f) = match page_form(caller, form, "/totp/enrol") {
         Ok(x) => x,
@@ -1134,27 +1116,14 @@ async fn channels_page(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    match crate::channels::channels(&state, &caller).await {
-        Ok(rows) => render(
-            StatusCode::OK,
-            ChannelsPage {
-                base: Base::new(
-                    caller.lang,
-                    Some(&caller),
-                    "channels",
-                    "nav.channels",
-                    "/channels",
-                ),
-                rows,
-                can_manage: caller.user.role.allows(Permission::ManageChannels),
-            },
-        ),
-        Err(e) => error_page(Some(&caller), e, "/dashboard"),
-    }
+    show(caller, "/dashboard", async |caller| {
+        Ok(ChannelsPage {
+            rows: crate::channels::channels(&state, caller).await?,
+            base: Base::of(caller, "channels", "nav.channels", "/channels"),
+            can_manage: caller.user.role.allows(Permission::ManageChannels),
+        })
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -1168,40 +1137,25 @@ async fn channel_action(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path((id, action)): Path<(String, String)>,
-    form: Result<Form<ChannelForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<ChannelForm>,
 ) -> Response {
-    let (caller, f) = match page_form(caller, form, "/channels") {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let action = match crate::channels::parse_action(lang, &action) {
-        Ok(a) => a,
-        Err(e) => return error_page(Some(&caller), e, "/channels"),
-    };
-    let input = crate::channels::ChannelIn {
-        password: f.password,
-        reason: f.reason,
-    };
-    match crate::channels::set(&state, &caller, &id, action, input).await {
-        Ok(c) => {
-            let key = match (c.removed, c.enabled) {
-                (true, _) => "ch.removed",
-                (false, true) => "ch.enabled",
-                (false, false) => "ch.disabled",
-            };
-            let state_text = t(lang, key).to_owned();
-            message(
-                Some(&caller),
-                lang,
-                true,
-                tf(lang, "msg.channel", &[c.name, state_text]),
-                String::new(),
-                "/channels",
-            )
-        }
-        Err(e) => error_page(Some(&caller), e, "/channels"),
-    }
+    form_action(caller, form, "/channels", async |caller, f| {
+        let lang = caller.lang;
+        let action = crate::channels::parse_action(lang, &action)?;
+        let input = crate::channels::ChannelIn {
+            password: f.password,
+            reason: f.reason,
+        };
+        let c = crate::channels::set(&state, caller, &id, action, input).await?;
+        let key = match (c.removed, c.enabled) {
+            (true, _) => "ch.removed",
+            (false, true) => "ch.enabled",
+            (false, false) => "ch.disabled",
+        };
+        let state_text = t(lang, key).to_owned();
+        Ok(Done::back(tf(lang, "msg.channel", &[c.name, state_text])))
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -1214,61 +1168,44 @@ struct OpsPage {
 
 /// 运维: the backups (make one, verify one) and the purge form, for admins.
 async fn ops_page(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    match crate::ops::backups(&state, &caller).await {
-        Ok(rows) => render(
-            StatusCode::OK,
-            OpsPage {
-                base: Base::new(caller.lang, Some(&caller), "ops", "nav.ops", "/ops"),
-                rows,
-                can_purge: caller.user.role.allows(Permission::Purge),
-            },
-        ),
-        Err(e) => error_page(Some(&caller), e, "/dashboard"),
-    }
+    show(caller, "/dashboard", async |caller| {
+        Ok(OpsPage {
+            rows: crate::ops::backups(&state, caller).await?,
+            base: Base::of(caller, "ops", "nav.ops", "/ops"),
+            can_purge: caller.user.role.allows(Permission::Purge),
+        })
+    })
+    .await
 }
 
 async fn ops_backup(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
-    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<CsrfForm>,
 ) -> Response {
-    let (caller, _) = match page_form(caller, form, "/ops") {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    match crate::ops::make(&state, &caller).await {
-        Ok(b) => {
-            let args = [b.name, b.size, b.evidence_files.to_string()];
-            let text = tf(lang, "msg.backup_created", &args);
-            message(Some(&caller), lang, true, text, String::new(), "/ops")
-        }
-        Err(e) => error_page(Some(&caller), e, "/ops"),
-    }
+    form_action(caller, form, "/ops", async |caller, _| {
+        let b = crate::ops::make(&state, caller).await?;
+        let args = [b.name, b.size, b.evidence_files.to_string()];
+        Ok(Done::back(tf(caller.lang, "msg.backup_created", &args)))
+    })
+    .await
 }
 
 async fn ops_verify(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path(name): Path<String>,
-    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<CsrfForm>,
 ) -> Response {
-    let (caller, _) = match page_form(caller, form, "/ops") {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    match crate::ops::check(&state, &caller, &name).await {
-        Ok(b) => {
-            let text = tf(lang, "msg.backup_verified", &[b.name]);
-            message(Some(&caller), lang, true, text, String::new(), "/ops")
-        }
-        Err(e) => error_page(Some(&caller), e, "/ops"),
-    }
+    form_action(caller, form, "/ops", async |caller, _| {
+        let b = crate::ops::check(&state, caller, &name).await?;
+        Ok(Done::back(tf(
+            caller.lang,
+            "msg.backup_verified",
+            &[b.name],
+        )))
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -1282,29 +1219,19 @@ struct PurgeForm {
 async fn ops_purge(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
-    form: Result<Form<PurgeForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<PurgeForm>,
 ) -> Response {
-    let (caller, f) = match page_form(caller, form, "/ops") {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let input = crate::ops::PurgeIn {
-        password: f.password,
-        reason: f.reason,
-        before: f.before,
-    };
-    match crate::ops::run_purge(&state, &caller, input).await {
-        Ok(p) => {
-            let text = tf(
-                lang,
-                "msg.purged",
-                &[p.purged.to_string(), p.before, p.backup],
-            );
-            message(Some(&caller), lang, true, text, String::new(), "/ops")
-        }
-        Err(e) => error_page(Some(&caller), e, "/ops"),
-    }
+    form_action(caller, form, "/ops", async |caller, f| {
+        let input = crate::ops::PurgeIn {
+            password: f.password,
+            reason: f.reason,
+            before: f.before,
+        };
+        let p = crate::ops::run_purge(&state, caller, input).await?;
+        let args = [p.purged.to_string(), p.before, p.backup];
+        Ok(Done::back(tf(caller.lang, "msg.purged", &args)))
+    })
+    .await
 }
 
 /// The evidence upload form (multipart; its CSRF token is a field of the same body).
@@ -1393,22 +1320,15 @@ struct UsersPage {
 }
 
 async fn users_page(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    match crate::users::users(&state, &caller).await {
-        Ok(rows) => render(
-            StatusCode::OK,
-            UsersPage {
-                base: Base::new(caller.lang, Some(&caller), "users", "nav.users", "/users"),
-                rows,
-                roles: StaffRole::ALL.iter().map(|r| r.as_str()).collect(),
-                me: caller.user.id,
-            },
-        ),
-        Err(e) => error_page(Some(&caller), e, "/dashboard"),
-    }
+    show(caller, "/dashboard", async |caller| {
+        Ok(UsersPage {
+            rows: crate::users::users(&state, caller).await?,
+            base: Base::of(caller, "users", "nav.users", "/users"),
+            roles: StaffRole::ALL.iter().map(|r| r.as_str()).collect(),
+            me: caller.user.id,
+        })
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -1425,31 +1345,21 @@ struct UserForm {
 async fn users_add(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
-    form: Result<Form<UserForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<UserForm>,
 ) -> Response {
-    let (caller, f) = match page_form(caller, form, "/users") {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let input = crate::users::UserIn {
-        username: f.username,
-        name: f.name,
-        role: f.role,
-        operator_no: Some(f.operator_no),
-        password: f.password,
-    };
-    match crate::users::add(&state, &caller, input).await {
-        Ok(u) => message(
-            Some(&caller),
-            lang,
-            true,
-            tf(lang, "msg.user_added", &[u.user.username, u.user.role]),
-            String::new(),
-            "/users",
-        ),
-        Err(e) => error_page(Some(&caller), e, "/users"),
-    }
+    form_action(caller, form, "/users", async |caller, f| {
+        let input = crate::users::UserIn {
+            username: f.username,
+            name: f.name,
+            role: f.role,
+            operator_no: Some(f.operator_no),
+            password: f.password,
+        };
+        let u = crate::users::add(&state, caller, input).await?;
+        let args = [u.user.username, u.user.role];
+        Ok(Done::back(tf(caller.lang, "msg.user_added", &args)))
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -1467,43 +1377,31 @@ async fn user_action(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path((id, action)): Path<(i64, String)>,
-    form: Result<Form<UserActionForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<UserActionForm>,
 ) -> Response {
-    let (caller, f) = match page_form(caller, form, "/users") {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let change = if action == "edit" {
-        Ok(crate::users::Change::Edit(crate::users::UserEditIn {
-            name: f.name,
-            role: f.role,
-            operator_no: Some(f.operator_no.unwrap_or_default()),
-        }))
-    } else {
-        let input = crate::users::UserActionIn {
-            password: f.password.filter(|_| action == "password"),
+    form_action(caller, form, "/users", async |caller, f| {
+        let lang = caller.lang;
+        let change = if action == "edit" {
+            crate::users::Change::Edit(crate::users::UserEditIn {
+                name: f.name,
+                role: f.role,
+                operator_no: Some(f.operator_no.unwrap_or_default()),
+            })
+        } else {
+            let input = crate::users::UserActionIn {
+                password: f.password.filter(|_| action == "password"),
+            };
+            crate::users::Change::parse(lang, &action, input)?
         };
-        crate::users::Change::parse(lang, &action, input)
-    };
-    let result = match change {
-        Ok(c) => crate::users::change(&state, &caller, id, c).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(u) => {
-            let done = t(lang, &format!("user.done.{action}")).to_owned();
-            message(
-                Some(&caller),
-                lang,
-                true,
-                tf(lang, "msg.user_changed", &[u.user.username, done]),
-                String::new(),
-                "/users",
-            )
-        }
-        Err(e) => error_page(Some(&caller), e, "/users"),
-    }
+        let u = crate::users::change(&state, caller, id, change).await?;
+        let done = t(lang, &format!("user.done.{action}")).to_owned();
+        Ok(Done::back(tf(
+            lang,
+            "msg.user_changed",
+            &[u.user.username, done],
+        )))
+    })
+    .await
 }
 
 /// The evidence item's removal form on the transaction page.
@@ -1512,33 +1410,20 @@ async fn evidence_removal(
     caller: Result<Caller, ApiError>,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    form: Result<Form<ReasonForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<ReasonForm>,
 ) -> Response {
     let back = headers
         .get(header::REFERER)
         .and_then(|v| v.to_str().ok())
         .and_then(|r| r.find("/txns/").map(|i| r[i..].to_owned()))
         .unwrap_or_else(|| "/review".to_owned());
-    let (caller, f) = match page_form(caller, form, &back) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    match crate::removals::submit(&state, &caller, id, &f.reason).await {
-        Ok(r) => message(
-            Some(&caller),
-            lang,
-            true,
-            tf(
-                lang,
-                "msg.removal_submitted",
-                &[r.id.to_string(), r.filename],
-            ),
-            String::new(),
-            &format!("/txns/{}", r.transaction_id),
-        ),
-        Err(e) => error_page(Some(&caller), e, &back),
-    }
+    form_action(caller, form, &back, async |caller, f| {
+        let r = crate::removals::submit(&state, caller, id, &f.reason).await?;
+        let args = [r.id.to_string(), r.filename];
+        let text = tf(caller.lang, "msg.removal_submitted", &args);
+        Ok(Done::next(text, format!("/txns/{}", r.transaction_id)))
+    })
+    .await
 }
 
 /// The review page's approve/reject forms for evidence removals.
@@ -1546,39 +1431,21 @@ async fn removal_action(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path((id, action)): Path<(i64, String)>,
-    form: Result<Form<CommentForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<CommentForm>,
 ) -> Response {
-    let (caller, f) = match page_form(caller, form, "/review") {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let approve = match action.as_str() {
-        "approve" => true,
-        "reject" => false,
-        other => {
-            return error_page(
-                Some(&caller),
-                ApiError::invalid(lang, format!("action {other:?}")),
-                "/review",
-            );
-        }
-    };
-    match crate::removals::review(&state, &caller, id, approve, &f.comment).await {
-        Ok(r) => message(
-            Some(&caller),
-            lang,
-            true,
-            tf(
-                lang,
-                "msg.removal_reviewed",
-                &[r.id.to_string(), r.filename, r.status_text],
-            ),
-            String::new(),
-            &format!("/txns/{}", r.transaction_id),
-        ),
-        Err(e) => error_page(Some(&caller), e, "/review"),
-    }
+    form_action(caller, form, "/review", async |caller, f| {
+        let lang = caller.lang;
+        let approve = match action.as_str() {
+            "approve" => true,
+            "reject" => false,
+            other => return Err(ApiError::invalid(lang, format!("action {other:?}"))),
+        };
+        let r = crate::removals::review(&state, caller, id, approve, &f.comment).await?;
+        let args = [r.id.to_string(), r.filename, r.status_text];
+        let text = tf(lang, "msg.removal_reviewed", &args);
+        Ok(Done::next(text, format!("/txns/{}", r.transaction_id)))
+    })
+    .await
 }
 
 /// Today's figures for the dashboard: presentation only (settlement totals are the core's).
@@ -1657,33 +1524,20 @@ async fn txn_case(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path(id): Path<i64>,
-    form: Result<Form<CaseForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<CaseForm>,
 ) -> Response {
-    let back = format!("/txns/{id}");
-    let (caller, f) = match page_form(caller, form, &back) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let input = crate::cases::CaseIn {
-        transaction_id: id,
-        kind: f.kind,
-        note: f.note,
-    };
-    match crate::cases::open(&state, &caller, input).await {
-        Ok(d) => message(
-            Some(&caller),
-            caller.lang,
-            true,
-            tf(
-                caller.lang,
-                "msg.case_opened",
-                &[d.case.id.to_string(), d.case.kind_text],
-            ),
-            String::new(),
-            &format!("/cases/{}", d.case.id),
-        ),
-        Err(e) => error_page(Some(&caller), e, &back),
-    }
+    form_action(caller, form, &format!("/txns/{id}"), async |caller, f| {
+        let input = crate::cases::CaseIn {
+            transaction_id: id,
+            kind: f.kind,
+            note: f.note,
+        };
+        let d = crate::cases::open(&state, caller, input).await?;
+        let args = [d.case.id.to_string(), d.case.kind_text];
+        let text = tf(caller.lang, "msg.case_opened", &args);
+        Ok(Done::next(text, format!("/cases/{}", d.case.id)))
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -1700,39 +1554,29 @@ async fn cases_page(
     caller: Result<Caller, ApiError>,
     q: Result<ApiQuery<crate::cases::CaseQuery>, ApiError>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let lang = caller.lang;
-    let q = match q {
-        Ok(ApiQuery(q)) => q,
-        Err(e) => return error_page(Some(&caller), e, "/cases"),
-    };
-    let rows = match crate::cases::cases(&state, &caller, &q).await {
-        Ok(v) => v,
-        Err(e) => return error_page(Some(&caller), e, "/dashboard"),
-    };
-    let status = q.status.clone().unwrap_or_default();
-    let mut tabs = vec![(String::new(), t(lang, "case.all").to_owned())];
-    tabs.extend(CaseStatus::ALL.iter().map(|s| {
-        let key = format!("case.status.{}", s.as_str());
-        (s.as_str().to_owned(), t(lang, &key).to_owned())
-    }));
-    let path = if status.is_empty() {
-        "/cases".to_owned()
-    } else {
-        format!("/cases?status={status}")
-    };
-    render(
-        StatusCode::OK,
-        CasesPage {
-            base: Base::new(lang, Some(&caller), "cases", "nav.cases", &path),
+    show(caller, "/dashboard", async |caller| {
+        let lang = caller.lang;
+        let ApiQuery(q) = q.map_err(back_to("/cases"))?;
+        let rows = crate::cases::cases(&state, caller, &q).await?;
+        let status = q.status.clone().unwrap_or_default();
+        let mut tabs = vec![(String::new(), t(lang, "case.all").to_owned())];
+        tabs.extend(CaseStatus::ALL.iter().map(|s| {
+            let key = format!("case.status.{}", s.as_str());
+            (s.as_str().to_owned(), t(lang, &key).to_owned())
+        }));
+        let path = if status.is_empty() {
+            "/cases".to_owned()
+        } else {
+            format!("/cases?status={status}")
+        };
+        Ok(CasesPage {
+            base: Base::of(caller, "cases", "nav.cases", &path),
             tabs,
             status,
             rows,
-        },
-    )
+        })
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -1751,43 +1595,26 @@ async fn case_page(
     caller: Result<Caller, ApiError>,
     id: Result<Id, ApiError>,
 ) -> Response {
-    let caller = match page_caller(caller) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let id = match id {
-        Ok(Id(id)) => id,
-        Err(e) => return error_page(Some(&caller), e, "/cases"),
-    };
-    let d = match crate::cases::detail(&state, &caller, id).await {
-        Ok(d) => d,
-        Err(e) => return error_page(Some(&caller), e, "/cases"),
-    };
-    let lang = caller.lang;
-    let roles = suanpan_core::case::LinkRole::ALL
-        .iter()
-        .rev()
-        .map(|r| {
-            let key = format!("case.role.{}", r.as_str());
-            (r.as_str().to_owned(), t(lang, &key).to_owned())
-        })
-        .collect();
-    render(
-        StatusCode::OK,
-        CasePage {
-            base: Base::new(
-                lang,
-                Some(&caller),
-                "cases",
-                "case.detail",
-                &format!("/cases/{id}"),
-            ),
+    show(caller, "/cases", async |caller| {
+        let Id(id) = id?;
+        let d = crate::cases::detail(&state, caller, id).await?;
+        let roles = suanpan_core::case::LinkRole::ALL
+            .iter()
+            .rev()
+            .map(|r| {
+                let key = format!("case.role.{}", r.as_str());
+                (r.as_str().to_owned(), t(caller.lang, &key).to_owned())
+            })
+            .collect();
+        Ok(CasePage {
+            base: Base::of(caller, "cases", "case.detail", &format!("/cases/{id}")),
             can_manage: caller.user.role.allows(Permission::ManageCases),
             can_remove_evidence: caller.user.role.allows(Permission::RequestEvidenceRemoval),
             roles,
             d,
-        },
-    )
+        })
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -1801,29 +1628,21 @@ async fn case_link(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path(id): Path<i64>,
-    form: Result<Form<LinkForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<LinkForm>,
 ) -> Response {
-    let back = format!("/cases/{id}");
-    let (caller, f) = match page_form(caller, form, &back) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let Ok(txn) = f.transaction_id.trim().parse::<i64>() else {
-        let e = ApiError::invalid(
-            caller.lang,
-            format!("transaction_id {:?}", f.transaction_id),
-        );
-        return error_page(Some(&caller), e, &back);
-    };
-    let input = crate::cases::LinkIn {
-        transaction_id: txn,
-        role: Some(f.role),
-    };
-    case_result(
-        &caller,
-        crate::cases::add_link(&state, &caller, id, input).await,
-        &back,
-    )
+    form_action(caller, form, &format!("/cases/{id}"), async |caller, f| {
+        let Ok(txn) = f.transaction_id.trim().parse::<i64>() else {
+            let what = format!("transaction_id {:?}", f.transaction_id);
+            return Err(ApiError::invalid(caller.lang, what));
+        };
+        let input = crate::cases::LinkIn {
+            transaction_id: txn,
+            role: Some(f.role),
+        };
+        let d = crate::cases::add_link(&state, caller, id, input).await?;
+        Ok(case_changed(caller, d))
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -1837,57 +1656,35 @@ async fn case_note(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path(id): Path<i64>,
-    form: Result<Form<NoteForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<NoteForm>,
 ) -> Response {
-    let back = format!("/cases/{id}");
-    let (caller, f) = match page_form(caller, form, &back) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let done = crate::cases::add_note(&state, &caller, id, &f.note).await;
-    case_result(&caller, done, &back)
+    form_action(caller, form, &format!("/cases/{id}"), async |caller, f| {
+        let d = crate::cases::add_note(&state, caller, id, &f.note).await?;
+        Ok(case_changed(caller, d))
+    })
+    .await
 }
 
 async fn case_action(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path((id, action)): Path<(i64, String)>,
-    form: Result<Form<NoteForm>, axum::extract::rejection::FormRejection>,
+    form: FormIn<NoteForm>,
 ) -> Response {
-    let back = format!("/cases/{id}");
-    let (caller, f) = match page_form(caller, form, &back) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let Some(action) = CaseAction::parse(&action) else {
-        let e = ApiError::invalid(caller.lang, format!("action {action:?}"));
-        return error_page(Some(&caller), e, &back);
-    };
-    let done = crate::cases::act(&state, &caller, id, action, &f.note).await;
-    case_result(&caller, done, &back)
+    form_action(caller, form, &format!("/cases/{id}"), async |caller, f| {
+        let Some(action) = CaseAction::parse(&action) else {
+            return Err(ApiError::invalid(caller.lang, format!("action {action:?}")));
+        };
+        let d = crate::cases::act(&state, caller, id, action, &f.note).await?;
+        Ok(case_changed(caller, d))
+    })
+    .await
 }
 
-/// The page after a change to a case: its new status, or the refusal.
-fn case_result(
-    caller: &Caller,
-    done: Result<crate::cases::CaseDetail, ApiError>,
-    back: &str,
-) -> Response {
-    match done {
-        Ok(d) => message(
-            Some(caller),
-            caller.lang,
-            true,
-            tf(
-                caller.lang,
-                "msg.case_changed",
-                &[d.case.id.to_string(), d.case.status_text],
-            ),
-            String::new(),
-            back,
-        ),
-        Err(e) => error_page(Some(caller), e, back),
-    }
+/// The message after a change to a case: its new status.
+fn case_changed(caller: &Caller, d: crate::cases::CaseDetail) -> Done {
+    let args = [d.case.id.to_string(), d.case.status_text];
+    Done::back(tf(caller.lang, "msg.case_changed", &args))
 }
 
 /// Evidence uploaded from a case's page (multipart, like a transaction's).
