@@ -152,6 +152,30 @@ fn urlencode(s: &str) -> String {
     out
 }
 
+/// A select's or tab bar's choices: `first` (if any) for "no value", then each value with its
+/// catalog text `{prefix}.{value}`.
+fn options<'a>(
+    lang: Lang,
+    first: Option<String>,
+    prefix: &str,
+    values: impl IntoIterator<Item = &'a str>,
+) -> Vec<(String, String)> {
+    let first = first.map(|text| (String::new(), text));
+    let each = values
+        .into_iter()
+        .map(|v| (v.to_owned(), t(lang, &format!("{prefix}.{v}")).to_owned()));
+    first.into_iter().chain(each).collect()
+}
+
+/// A listing's path with its status tab, as the language switch leads back to it.
+fn with_status(path: &str, status: &str) -> String {
+    if status.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?status={status}")
+    }
+}
+
 fn render(status: StatusCode, t: impl Template) -> Response {
     match t.render() {
         Ok(html) => {
@@ -680,36 +704,26 @@ async fn txns(
             }
         }
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        let mut kinds = vec![(String::new(), "—".to_owned())];
-        kinds.extend(
-            [
-                "sale",
-                "void",
-                "refund",
-                "preauth",
-                "preauth_void",
-                "completion",
-                "completion_void",
-                "reversal",
-            ]
-            .iter()
-            .map(|k| (k.to_string(), t(lang, &format!("kind.{k}")).to_owned())),
-        );
-        let mut statuses = vec![(String::new(), "—".to_owned())];
-        statuses.extend(
-            [
-                "approved",
-                "declined",
-                "voided",
-                "partially_refunded",
-                "refunded",
-                "reversed",
-                "completed",
-                "expired",
-            ]
-            .iter()
-            .map(|s| (s.to_string(), t(lang, &format!("tstatus.{s}")).to_owned())),
-        );
+        let kinds = [
+            "sale",
+            "void",
+            "refund",
+            "preauth",
+            "preauth_void",
+            "completion",
+            "completion_void",
+            "reversal",
+        ];
+        let statuses = [
+            "approved",
+            "declined",
+            "voided",
+            "partially_refunded",
+            "refunded",
+            "reversed",
+            "completed",
+            "expired",
+        ];
         let path = format!("/txns?{}", query_string(&q, q.cursor));
         Ok(TxnsPage {
             base: Base::of(caller, "txns", "nav.transactions", &path),
@@ -725,8 +739,8 @@ async fn txns(
                 operator: opt(&q.operator),
                 include_hidden: q.include_hidden == Some(true),
             },
-            kinds,
-            statuses,
+            kinds: options(lang, Some("—".to_owned()), "kind", kinds),
+            statuses: options(lang, Some("—".to_owned()), "tstatus", statuses),
             rows,
             error,
             can_hidden: caller.user.role.allows(Permission::ViewHidden),
@@ -785,13 +799,12 @@ async fn txn(
             can_upload: role.allows(Permission::RequestVoidRefund),
             can_remove_evidence: role.allows(Permission::RequestEvidenceRemoval),
             can_open_case: role.allows(Permission::ManageCases) && !x.hidden,
-            case_kinds: CaseKind::ALL
-                .iter()
-                .map(|k| {
-                    let key = format!("case.kind.{}", k.as_str());
-                    (k.as_str().to_owned(), t(caller.lang, &key).to_owned())
-                })
-                .collect(),
+            case_kinds: options(
+                caller.lang,
+                None,
+                "case.kind",
+                CaseKind::ALL.iter().map(|k| k.as_str()),
+            ),
             refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
             receipt,
             d,
@@ -926,25 +939,22 @@ async fn review_page(
                 view: v,
             })
             .collect();
-        let mut tabs = vec![(String::new(), t(lang, "rev.all").to_owned())];
-        tabs.extend(
-            [
-                "pending",
-                "approved",
-                "executed",
-                "failed",
-                "rejected",
-                "cancelled",
-                "undone",
-            ]
-            .iter()
-            .map(|s| (s.to_string(), t(lang, &format!("status.{s}")).to_owned())),
+        let statuses = [
+            "pending",
+            "approved",
+            "executed",
+            "failed",
+            "rejected",
+            "cancelled",
+            "undone",
+        ];
+        let tabs = options(
+            lang,
+            Some(t(lang, "rev.all").to_owned()),
+            "status",
+            statuses,
         );
-        let path = if status.is_empty() {
-            "/review".to_owned()
-        } else {
-            format!("/review?status={status}")
-        };
+        let path = with_status("/review", &status);
         Ok(ReviewPage {
             base: Base::of(caller, "review", "nav.review", &path),
             tabs,
@@ -1559,16 +1569,10 @@ async fn cases_page(
         let ApiQuery(q) = q.map_err(back_to("/cases"))?;
         let rows = crate::cases::cases(&state, caller, &q).await?;
         let status = q.status.clone().unwrap_or_default();
-        let mut tabs = vec![(String::new(), t(lang, "case.all").to_owned())];
-        tabs.extend(CaseStatus::ALL.iter().map(|s| {
-            let key = format!("case.status.{}", s.as_str());
-            (s.as_str().to_owned(), t(lang, &key).to_owned())
-        }));
-        let path = if status.is_empty() {
-            "/cases".to_owned()
-        } else {
-            format!("/cases?status={status}")
-        };
+        let all = Some(t(lang, "case.all").to_owned());
+        let statuses = CaseStatus::ALL.iter().map(|s| s.as_str());
+        let tabs = options(lang, all, "case.status", statuses);
+        let path = with_status("/cases", &status);
         Ok(CasesPage {
             base: Base::of(caller, "cases", "nav.cases", &path),
             tabs,
@@ -1601,11 +1605,8 @@ async fn case_page(
         let roles = suanpan_core::case::LinkRole::ALL
             .iter()
             .rev()
-            .map(|r| {
-                let key = format!("case.role.{}", r.as_str());
-                (r.as_str().to_owned(), t(caller.lang, &key).to_owned())
-            })
-            .collect();
+            .map(|r| r.as_str());
+        let roles = options(caller.lang, None, "case.role", roles);
         Ok(CasePage {
             base: Base::of(caller, "cases", "case.detail", &format!("/cases/{id}")),
             can_manage: caller.user.role.allows(Permission::ManageCases),
