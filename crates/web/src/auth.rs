@@ -654,16 +654,16 @@ pub struct TotpOffer {
     pub qr_svg: String,
 }
 
+/// 409: this session has nothing to enrol (TOTP is enrolled already, or was never asked for).
+fn totp_enrolled(lang: Lang) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, lang, "auth.totp_enrolled", &[])
+}
+
 /// Offers a TOTP secret to a session that has to enrol (the same one until it is used).
 pub async fn totp_offer(state: &AppState, caller: &Caller) -> Result<TotpOffer, ApiError> {
     let lang = caller.lang;
     let Some(hash) = caller.session_hash.clone().filter(|_| caller.mfa_pending) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            lang,
-            "auth.totp_enrolled",
-            &[],
-        ));
+        return Err(totp_enrolled(lang));
     };
     let secret = match &caller.totp_offered {
         Some(s) => s.clone(),
@@ -700,12 +700,7 @@ pub async fn totp_enrol(state: &AppState, caller: &Caller, code: &str) -> Result
         caller.session_hash.clone().filter(|_| caller.mfa_pending),
         caller.totp_offered.clone(),
     ) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            lang,
-            "auth.totp_enrolled",
-            &[],
-        ));
+        return Err(totp_enrolled(lang));
     };
     let Some(step) = totp_step_of(&secret, code.trim(), state.store().now()) else {
         return Err(ApiError::new(

@@ -1,0 +1,656 @@
+//! The web UI: server-rendered askama pages (zh-CN by default, English by the switch), our
+//! own small CSS and JS. Pages call the same functions as the API, so a permission or a rule
+//! is checked once, on the server. Every form carries the session's CSRF token; every
+//! destructive one states its consequence and asks before it is sent (static/app.js).
+//!
+//! This file holds the layout (`Base`, `render`, `message`), the two shapes every page
+//! shares (`show` for a GET page, `form_action` for a form's POST), the session pages (login,
+//! logout, language, TOTP enrolment) and evidence uploads. The pages live by area: `txns`
+//! (dashboard, transactions, batches), `review`, `cases`, `admin` (audit, channels, users)
+//! and `ops`.
+
+use crate::auth::{self, Caller, NewSession, blocking, cookie, same_secret, session_cookie};
+use crate::catalog::{t, tf};
+use crate::error::{ApiError, lang_of_headers};
+use crate::state::AppState;
+use crate::view::UserView;
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use std::net::SocketAddr;
+use suanpan_core::Lang;
+use suanpan_core::backoffice::Permission;
+use suanpan_store::backoffice::Backoffice;
+
+/// A page form that carries the CSRF token.
+trait WithCsrf {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! csrf_forms {
+    ($($t:ty),*) => {$(
+        impl $crate::ui::WithCsrf for $t {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        }
+    )*};
+}
+
+// The pages by area; declared after `csrf_forms!` so each can name its own forms.
+mod admin;
+mod cases;
+mod ops;
+mod review;
+mod txns;
+
+pub(crate) use cases::case_evidence;
+pub(crate) use txns::txn_evidence;
+
+/// The login form's double-submit cookie (there is no session yet to hold a CSRF token).
+const LOGIN_CSRF_COOKIE: &str = "sp_login";
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/totp/enrol", get(totp_page).post(totp_submit))
+        .route("/lang/{lang}", get(switch_lang))
+        .route("/dashboard", get(txns::dashboard))
+        .route("/txns", get(txns::txns))
+        .route("/txns/{id}", get(txns::txn))
+        .route("/txns/{id}/request", post(txns::txn_request))
+        .route("/txns/{id}/hide", post(txns::txn_hide))
+        .route("/review", get(review::review_page))
+        .route("/review/{id}/{action}", post(review::review_action))
+        .route("/batches", get(txns::batches))
+        .route("/audit", get(admin::audit))
+        .route("/channels", get(admin::channels_page))
+        .route("/users", get(admin::users_page).post(admin::users_add))
+        .route("/users/{id}/{action}", post(admin::user_action))
+        .route("/channels/{id}/{action}", post(admin::channel_action))
+        .route("/evidence/{id}/removal", post(txns::evidence_removal))
+        .route("/removals/{id}/{action}", post(review::removal_action))
+        .route("/txns/{id}/case", post(cases::txn_case))
+        .route("/cases", get(cases::cases_page))
+        .route("/cases/{id}", get(cases::case_page))
+        .route("/cases/{id}/links", post(cases::case_link))
+        .route("/cases/{id}/notes", post(cases::case_note))
+        .route("/cases/{id}/act/{action}", post(cases::case_action))
+        .route("/ops", get(ops::ops_page))
+        .route("/ops/backups", post(ops::ops_backup))
+        .route("/ops/backups/{name}/verify", post(ops::ops_verify))
+        .route("/ops/purge", post(ops::ops_purge))
+        .route(
+            "/static/app.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../static/app.css"),
+                )
+            }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../static/app.js"),
+                )
+            }),
+        )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Catalog lookups for templates.
+pub struct Texts(pub Lang);
+
+impl Texts {
+    /// The text of `key`.
+    pub fn get(&self, key: &str) -> String {
+        t(self.0, key).to_owned()
+    }
+}
+
+/// What the layout shows.
+pub struct Base {
+    t: Texts,
+    html_lang: &'static str,
+    title: String,
+    section: &'static str,
+    user: Option<UserView>,
+    csrf: String,
+    lang_href: String,
+    can_batches: bool,
+    can_audit: bool,
+    can_users: bool,
+    can_cases: bool,
+    can_ops: bool,
+}
+
+impl Base {
+    /// The layout of a signed-in caller's page.
+    fn of(caller: &Caller, section: &'static str, title_key: &str, path: &str) -> Base {
+        Base::new(caller.lang, Some(caller), section, title_key, path)
+    }
+
+    fn new(
+        lang: Lang,
+        caller: Option<&Caller>,
+        section: &'static str,
+        title_key: &str,
+        path: &str,
+    ) -> Base {
+        let other = if lang == Lang::Zh { "en" } else { "zh" };
+        Base {
+            t: Texts(lang),
+            html_lang: if lang == Lang::Zh { "zh-CN" } else { "en" },
+            title: t(lang, title_key).to_owned(),
+            section,
+            user: caller.map(|c| UserView::of(&c.user)),
+            csrf: caller.and_then(|c| c.csrf.clone()).unwrap_or_default(),
+            lang_href: format!("/lang/{other}?back={}", urlencode(path)),
+            can_batches: caller.is_some_and(|c| c.user.role.allows(Permission::ViewBatches)),
+            can_audit: caller.is_some_and(|c| c.user.role.allows(Permission::ViewAudit)),
+            can_users: caller.is_some_and(|c| c.user.role.allows(Permission::ManageUsers)),
+            can_cases: caller.is_some_and(|c| c.user.role.allows(Permission::ViewCases)),
+            can_ops: caller.is_some_and(|c| c.user.role.allows(Permission::ManageBackups)),
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A select's or tab bar's choices: `first` (if any) for "no value", then each value with its
+/// catalog text `{prefix}.{value}`.
+fn options<'a>(
+    lang: Lang,
+    first: Option<String>,
+    prefix: &str,
+    values: impl IntoIterator<Item = &'a str>,
+) -> Vec<(String, String)> {
+    let first = first.map(|text| (String::new(), text));
+    let each = values
+        .into_iter()
+        .map(|v| (v.to_owned(), t(lang, &format!("{prefix}.{v}")).to_owned()));
+    first.into_iter().chain(each).collect()
+}
+
+/// A listing's path with its status tab, as the language switch leads back to it.
+fn with_status(path: &str, status: &str) -> String {
+    if status.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?status={status}")
+    }
+}
+
+fn render(status: StatusCode, t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => {
+            let mut r = (status, Html(html)).into_response();
+            let h = r.headers_mut();
+            // Our own CSS and JS only; no frames; no sniffing.
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+            );
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => {
+            tracing::error!("template: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    base: Base,
+    heading: String,
+    message: String,
+    hint: String,
+    ok: bool,
+    back: String,
+}
+
+/// A result page: a clear message and the way back.
+fn message(
+    caller: Option<&Caller>,
+    lang: Lang,
+    ok: bool,
+    text: String,
+    hint: String,
+    back: &str,
+) -> Response {
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let heading = t(lang, if ok { "msg.title" } else { "msg.error" }).to_owned();
+    render(
+        status,
+        MessagePage {
+            base: Base::new(lang, caller, "", "msg.title", back),
+            heading,
+            message: text,
+            hint,
+            ok,
+            back: back.to_owned(),
+        },
+    )
+}
+
+fn error_page(caller: Option<&Caller>, e: ApiError, back: &str) -> Response {
+    let lang = caller.map(|c| c.lang).unwrap_or_default();
+    let status = e.status;
+    let mut r = message(caller, lang, false, e.message, e.hint, back);
+    *r.status_mut() = status;
+    r
+}
+
+/// A page's caller, or the way to the login page.
+fn page_caller(c: Result<Caller, ApiError>) -> Result<Caller, Box<Response>> {
+    match c {
+        Ok(c) => Ok(c),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            Err(Box::new(Redirect::to("/login").into_response()))
+        }
+        Err(e) => Err(Box::new(error_page(None, e, "/login"))),
+    }
+}
+
+csrf_forms!(TotpForm, CsrfForm);
+
+/// A page's form as it arrived: parsed, or refused by the extractor.
+type FormIn<F> = Result<Form<F>, axum::extract::rejection::FormRejection>;
+
+/// The caller and the parsed form of a page's POST, its CSRF token checked; otherwise the
+/// page to answer (login redirect, or an error page leading back to `back`).
+fn page_form<F: WithCsrf>(
+    caller: Result<Caller, ApiError>,
+    form: FormIn<F>,
+    back: &str,
+) -> Result<(Caller, F), Box<Response>> {
+    let caller = page_caller(caller)?;
+    let Ok(Form(f)) = form else {
+        let e = ApiError::invalid(caller.lang, "form");
+        return Err(Box::new(error_page(Some(&caller), e, back)));
+    };
+    if let Err(e) = caller.check_form_csrf(f.csrf()) {
+        return Err(Box::new(error_page(Some(&caller), e, back)));
+    }
+    Ok((caller, f))
+}
+
+/// What a page's form did: the message to show, and where its link leads when that is not
+/// back to the form's page.
+struct Done {
+    text: String,
+    next: Option<String>,
+}
+
+impl Done {
+    /// A message whose link leads back to the form's page.
+    fn back(text: String) -> Done {
+        Done { text, next: None }
+    }
+
+    /// A message whose link leads on to `next` (the record the action made or changed).
+    fn next(text: String, next: String) -> Done {
+        Done {
+            text,
+            next: Some(next),
+        }
+    }
+}
+
+/// A page's POST: the caller and form (see [`page_form`]), then `act`, which calls the same
+/// function as the API. Its result is a message page; its refusal an error page leading back
+/// to `back`, so every form answers the same way.
+async fn form_action<F: WithCsrf>(
+    caller: Result<Caller, ApiError>,
+    form: FormIn<F>,
+    back: &str,
+    act: impl AsyncFnOnce(&Caller, F) -> Result<Done, ApiError>,
+) -> Response {
+    let (caller, f) = match page_form(caller, form, back) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    match act(&caller, f).await {
+        Ok(Done { text, next }) => {
+            let link = next.as_deref().unwrap_or(back);
+            message(Some(&caller), caller.lang, true, text, String::new(), link)
+        }
+        Err(e) => error_page(Some(&caller), e, back),
+    }
+}
+
+/// A page's refusal, with its way back when that is not the page's usual one.
+struct Refused(ApiError, Option<&'static str>);
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Refused {
+        Refused(e, None)
+    }
+}
+
+/// A refusal leading back to `back` instead of the page's usual way back.
+fn back_to(back: &'static str) -> impl FnOnce(ApiError) -> Refused {
+    move |e| Refused(e, Some(back))
+}
+
+/// A page's GET: the caller (or the way to login), then the page `build` makes, answered
+/// with 200; its refusal is an error page leading back to `back` (or where it says).
+async fn show<P: Template>(
+    caller: Result<Caller, ApiError>,
+    back: &str,
+    build: impl AsyncFnOnce(&Caller) -> Result<P, Refused>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match build(&caller).await {
+        Ok(page) => render(StatusCode::OK, page),
+        Err(Refused(e, to)) => error_page(Some(&caller), e, to.unwrap_or(back)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    base: Base,
+    error: Option<ApiError>,
+    login_csrf: String,
+    username: String,
+}
+
+fn login_form(lang: Lang, error: Option<ApiError>, username: String) -> Response {
+    let status = error.as_ref().map(|e| e.status).unwrap_or(StatusCode::OK);
+    let token = auth::random_secret();
+    let mut r = render(
+        status,
+        LoginPage {
+            base: Base::new(lang, None, "", "login.title", "/login"),
+            error,
+            login_csrf: token.clone(),
+            username,
+        },
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn login_page(headers: HeaderMap) -> Response {
+    login_form(lang_of_headers(&headers), None, String::new())
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    totp: String,
+    csrf: String,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: FormIn<LoginForm>,
+) -> Response {
+    let lang = lang_of_headers(&headers);
+    let Ok(Form(f)) = form else {
+        return login_form(lang, Some(ApiError::invalid(lang, "form")), String::new());
+    };
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same_secret(&expected, &f.csrf) {
+        return login_form(
+            lang,
+            Some(ApiError::new(StatusCode::FORBIDDEN, lang, "auth.csrf", &[])),
+            f.username,
+        );
+    }
+    match auth::login(
+        &state,
+        lang,
+        client,
+        &f.username,
+        &f.password,
+        Some(&f.totp),
+    )
+    .await
+    {
+        Ok(NewSession {
+            secret,
+            mfa_pending,
+            ..
+        }) => {
+            let next = if mfa_pending {
+                "/totp/enrol"
+            } else {
+                "/dashboard"
+            };
+            let mut r = Redirect::to(next).into_response();
+            r.headers_mut()
+                .insert(header::SET_COOKIE, session_cookie(&state, &secret));
+            r
+        }
+        Err(e) => login_form(lang, Some(e), f.username),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    if let Err(e) = caller.check_form_csrf(&f.csrf) {
+        return error_page(Some(&caller), e, "/dashboard");
+    }
+    if let Some(secret) = cookie(&headers, auth::SESSION_COOKIE) {
+        let (store, hash) = (state.store().clone(), auth::secret_hash(&secret));
+        if let Err(e) = blocking(caller.lang, move || store.delete_session(&hash)).await {
+            return error_page(Some(&caller), e, "/dashboard");
+        }
+    }
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, ""));
+    r
+}
+
+#[derive(serde::Deserialize)]
+struct BackQuery {
+    back: Option<String>,
+}
+
+async fn switch_lang(
+    Path(lang): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<BackQuery>,
+) -> Response {
+    let code = if Lang::parse(&lang) == Some(Lang::En) {
+        "en"
+    } else {
+        "zh"
+    };
+    // Only paths of this site: no open redirect.
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or_else(|| "/dashboard".into());
+    let mut r = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "lang={code}; Path=/; SameSite=Strict; Max-Age=31536000"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Template)]
+#[template(path = "totp.html")]
+struct TotpPage {
+    base: Base,
+    offer: auth::TotpOffer,
+    error: Option<ApiError>,
+}
+
+async fn totp_render(state: &AppState, caller: &Caller, error: Option<ApiError>) -> Response {
+    match auth::totp_offer(state, caller).await {
+        Ok(offer) => {
+            let status = error.as_ref().map(|e| e.status).unwrap_or(StatusCode::OK);
+            render(
+                status,
+                TotpPage {
+                    base: Base::new(caller.lang, Some(caller), "", "totp.title", "/totp/enrol"),
+                    offer,
+                    error,
+                },
+            )
+        }
+        Err(e) => error_page(Some(caller), e, "/dashboard"),
+    }
+}
+
+async fn totp_page(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+    match page_caller(caller) {
+        Ok(c) => totp_render(&state, &c, None).await,
+        Err(r) => *r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TotpForm {
+    csrf: String,
+    code: String,
+}
+
+async fn totp_submit(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: FormIn<TotpForm>,
+) -> Response {
+    let (caller, f) = match page_form(caller, form, "/totp/enrol") {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    match auth::totp_enrol(&state, &caller, &f.code).await {
+        Ok(()) => Redirect::to("/dashboard").into_response(),
+        Err(e) => totp_render(&state, &caller, Some(e)).await,
+    }
+}
+
+/// What a page's upload is attached to.
+#[derive(Clone, Copy)]
+enum UploadTo {
+    Txn(i64),
+    Case(i64),
+}
+
+/// A page's evidence upload to a transaction or a case, answered with a result page.
+async fn evidence_page(
+    state: &AppState,
+    caller: Result<Caller, ApiError>,
+    headers: &HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+    to: UploadTo,
+) -> Response {
+    let caller = match page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let back = match to {
+        UploadTo::Txn(id) => format!("/txns/{id}"),
+        UploadTo::Case(id) => format!("/cases/{id}"),
+    };
+    let up = match page_upload(state, &caller, headers, mp).await {
+        Ok(up) => up,
+        Err(e) => return error_page(Some(&caller), e, &back),
+    };
+    let stored = match to {
+        UploadTo::Txn(id) => crate::evidence::store_upload(state, &caller, id, up).await,
+        UploadTo::Case(id) => crate::cases::store_upload(state, &caller, id, up).await,
+    };
+    match stored {
+        Ok(ev) => uploaded(&caller, ev, &back),
+        Err(e) => error_page(Some(&caller), e, &back),
+    }
+}
+
+/// A page's multipart upload: length announced within the limit, the form read, its CSRF
+/// token checked.
+async fn page_upload(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Option<crate::evidence::Upload>, ApiError> {
+    let lang = caller.lang;
+    crate::evidence::check_length(state, headers, lang)?;
+    let mp = mp.map_err(|_| ApiError::invalid(lang, "form"))?;
+    let (up, csrf) = crate::evidence::read_upload(lang, mp).await?;
+    caller.check_form_csrf(csrf.as_deref().unwrap_or(""))?;
+    Ok(up)
+}
+
+/// The page after an upload.
+fn uploaded(caller: &Caller, ev: crate::evidence::EvidenceView, back: &str) -> Response {
+    message(
+        Some(caller),
+        caller.lang,
+        true,
+        tf(caller.lang, "msg.uploaded", &[ev.filename, ev.sha256]),
+        String::new(),
+        back,
+    )
+}

@@ -1,0 +1,484 @@
+//! The dashboard, the transactions (list, detail, void/refund requests, hiding, evidence
+//! removal requests) and the batches.
+
+use super::{Base, Done, FormIn, UploadTo, evidence_page, form_action, options, show, urlencode};
+use crate::api::{self, ApiQuery, Id, ReceiptQuery, TxnQuery};
+use crate::auth::{Caller, blocking};
+use crate::catalog::{t, tf};
+use crate::error::ApiError;
+use crate::review::{self, RequestIn};
+use crate::state::AppState;
+use crate::view::{BatchView, TxnView};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use suanpan_core::backoffice::{Permission, RequestStatus};
+use suanpan_core::case::CaseKind;
+use suanpan_core::{Amount, TxnKind, TxnStatus};
+use suanpan_store::backoffice::Backoffice;
+
+csrf_forms!(RequestForm, ReasonForm);
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    base: Base,
+    day: String,
+    sales: usize,
+    volume: String,
+    voids: usize,
+    refunds: usize,
+    pending: usize,
+    by_hour: String,
+    by_operator: String,
+}
+
+pub(super) async fn dashboard(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+) -> Response {
+    show(caller, "/txns", async |caller| {
+        Ok(dashboard_page(&state, caller).await?)
+    })
+    .await
+}
+
+async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPage, ApiError> {
+    caller.require(Permission::ViewTransactions)?;
+    let lang = caller.lang;
+    let policy = state.store().policy().clone();
+    let zone = policy
+        .zone()
+        .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
+    let today = state.store().now().to_zoned(zone.clone());
+    let start = today
+        .date()
+        .to_zoned(zone.clone())
+        .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
+    let filter = suanpan_store::TxnFilter {
+        from: Some(start.timestamp()),
+        merchant: Some(caller.user.merchant_id.to_string()),
+        limit: Some(suanpan_store::query::LIST_ROWS_MAX),
+        ..Default::default()
+    };
+    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (rows, pending) = blocking(lang, move || {
+        let rows = store.transactions(&filter)?;
+        let pending = store
+            .requests(&merchant, Some(RequestStatus::Pending), None, 500)?
+            .len();
+        Ok((rows, pending))
+    })
+    .await?;
+    let day = Today::tally(&rows, &zone);
+    let hour_items: Vec<(String, i64)> = day
+        .hours
+        .iter()
+        .enumerate()
+        .map(|(h, v)| (format!("{h:02}"), *v))
+        .collect();
+    let ops = day.by_operator();
+    let no_data = t(lang, "dash.no_data").to_owned();
+    let by_operator = if ops.is_empty() {
+        format!("<p class=\"muted\">{}</p>", crate::svg::escape(&no_data))
+    } else {
+        crate::svg::bars(&ops, |v| v.to_string(), t(lang, "dash.by_operator"))
+    };
+    Ok(DashboardPage {
+        base: Base::new(
+            lang,
+            Some(caller),
+            "dashboard",
+            "nav.dashboard",
+            "/dashboard",
+        ),
+        day: today.date().to_string(),
+        sales: day.sales,
+        volume: day.volume.display(),
+        voids: day.voids,
+        refunds: day.refunds,
+        pending,
+        by_hour: crate::svg::bars(
+            &hour_items,
+            |v| Amount::from_fen(v).yuan(),
+            t(lang, "dash.by_hour"),
+        ),
+        by_operator,
+    })
+}
+
+/// The filter form's values, as typed.
+#[derive(Default)]
+struct FormQ {
+    from: String,
+    to: String,
+    min: String,
+    max: String,
+    kind: String,
+    status: String,
+    voucher: String,
+    rrn: String,
+    operator: String,
+    include_hidden: bool,
+}
+
+#[derive(Template)]
+#[template(path = "txns.html")]
+struct TxnsPage {
+    base: Base,
+    q: FormQ,
+    kinds: Vec<(String, String)>,
+    statuses: Vec<(String, String)>,
+    rows: Vec<TxnView>,
+    error: Option<ApiError>,
+    can_hidden: bool,
+    can_export: bool,
+    export_query: String,
+    first_query: String,
+    has_cursor: bool,
+    next_query: Option<String>,
+}
+
+fn query_string(q: &TxnQuery, cursor: Option<i64>) -> String {
+    let mut parts = Vec::new();
+    let fields = [
+        ("from", &q.from),
+        ("to", &q.to),
+        ("min", &q.min),
+        ("max", &q.max),
+        ("kind", &q.kind),
+        ("status", &q.status),
+        ("method", &q.method),
+        ("voucher", &q.voucher),
+        ("rrn", &q.rrn),
+        ("operator", &q.operator),
+        ("terminal", &q.terminal),
+    ];
+    for (k, v) in fields {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            parts.push(format!("{k}={}", urlencode(v)));
+        }
+    }
+    if q.include_hidden == Some(true) {
+        parts.push("include_hidden=true".into());
+    }
+    if let Some(c) = cursor {
+        parts.push(format!("cursor={c}"));
+    }
+    parts.join("&")
+}
+
+pub(super) async fn txns(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    q: Result<ApiQuery<TxnQuery>, ApiError>,
+) -> Response {
+    show(caller, "/dashboard", async |caller| {
+        let lang = caller.lang;
+        let (q, mut error) = match q {
+            Ok(ApiQuery(q)) => (q, None),
+            Err(e) => (TxnQuery::default(), Some(e)),
+        };
+        let mut rows = Vec::new();
+        let mut next = None;
+        if error.is_none() {
+            match api::page(&state, caller, &q).await {
+                Ok(p) => {
+                    next = p.next_cursor;
+                    rows = p.items;
+                }
+                Err(e) if e.status == StatusCode::FORBIDDEN && q.include_hidden != Some(true) => {
+                    return Err(e.into());
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let kinds = [
+            "sale",
+            "void",
+            "refund",
+            "preauth",
+            "preauth_void",
+            "completion",
+            "completion_void",
+            "reversal",
+        ];
+        let statuses = [
+            "approved",
+            "declined",
+            "voided",
+            "partially_refunded",
+            "refunded",
+            "reversed",
+            "completed",
+            "expired",
+        ];
+        let path = format!("/txns?{}", query_string(&q, q.cursor));
+        Ok(TxnsPage {
+            base: Base::of(caller, "txns", "nav.transactions", &path),
+            q: FormQ {
+                from: opt(&q.from),
+                to: opt(&q.to),
+                min: opt(&q.min),
+                max: opt(&q.max),
+                kind: opt(&q.kind),
+                status: opt(&q.status),
+                voucher: opt(&q.voucher),
+                rrn: opt(&q.rrn),
+                operator: opt(&q.operator),
+                include_hidden: q.include_hidden == Some(true),
+            },
+            kinds: options(lang, Some("—".to_owned()), "kind", kinds),
+            statuses: options(lang, Some("—".to_owned()), "tstatus", statuses),
+            rows,
+            error,
+            can_hidden: caller.user.role.allows(Permission::ViewHidden),
+            can_export: caller.user.role.allows(Permission::Export),
+            export_query: query_string(&q, None),
+            first_query: query_string(&q, None),
+            has_cursor: q.cursor.is_some(),
+            next_query: next.map(|c| query_string(&q, Some(c))),
+        })
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "txn.html")]
+struct TxnPage {
+    base: Base,
+    d: api::TxnDetail,
+    receipt: String,
+    can_void: bool,
+    can_refund: bool,
+    can_hide: bool,
+    can_upload: bool,
+    can_remove_evidence: bool,
+    can_open_case: bool,
+    case_kinds: Vec<(String, String)>,
+    refundable_yuan: String,
+}
+
+pub(super) async fn txn(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Id, ApiError>,
+) -> Response {
+    show(caller, "/txns", async |caller| {
+        let Id(id) = id?;
+        let d = api::detail(&state, caller, id).await?;
+        let receipt = api::receipt_text(&state, caller, id, &ReceiptQuery::default())
+            .await
+            .unwrap_or_default();
+        let x = &d.transaction;
+        let role = caller.user.role;
+        let open_request = d
+            .requests
+            .iter()
+            .any(|q| matches!(q.status.as_str(), "pending" | "approved" | "executing"));
+        let may_request = role.allows(Permission::RequestVoidRefund) && !open_request && !x.hidden;
+        let voidable = matches!(x.kind.as_str(), "sale" | "completion")
+            && x.status == "approved"
+            && !x.settled;
+        Ok(TxnPage {
+            base: Base::of(caller, "txns", "txn.detail", &format!("/txns/{id}")),
+            can_void: may_request && voidable,
+            can_refund: may_request && x.refundable.fen > 0,
+            can_hide: role.allows(Permission::Hide) && !x.hidden,
+            can_upload: role.allows(Permission::RequestVoidRefund),
+            can_remove_evidence: role.allows(Permission::RequestEvidenceRemoval),
+            can_open_case: role.allows(Permission::ManageCases) && !x.hidden,
+            case_kinds: options(
+                caller.lang,
+                None,
+                "case.kind",
+                CaseKind::ALL.iter().map(|k| k.as_str()),
+            ),
+            refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
+            receipt,
+            d,
+        })
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct RequestForm {
+    csrf: String,
+    kind: String,
+    amount: Option<String>,
+    reason: String,
+    customer_consent: Option<String>,
+}
+
+pub(super) async fn txn_request(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    form: FormIn<RequestForm>,
+) -> Response {
+    form_action(caller, form, &format!("/txns/{id}"), async |caller, f| {
+        let lang = caller.lang;
+        let amount = match f.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => match Amount::from_yuan_str(a) {
+                Ok(v) => Some(crate::json::AmountIn(v)),
+                Err(_) => {
+                    let args = [a.to_owned()];
+                    let code = StatusCode::BAD_REQUEST;
+                    return Err(ApiError::new(code, lang, "json.amount_invalid", &args));
+                }
+            },
+        };
+        let input = RequestIn {
+            kind: f.kind,
+            transaction_id: id,
+            amount,
+            reason: f.reason,
+            customer_consent: f.customer_consent.is_some(),
+        };
+        let q = review::submit(&state, caller, input).await?;
+        let args = [q.id.to_string(), q.status_text];
+        Ok(Done::back(tf(lang, "msg.submitted", &args)))
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ReasonForm {
+    csrf: String,
+    reason: String,
+}
+
+pub(super) async fn txn_hide(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    form: FormIn<ReasonForm>,
+) -> Response {
+    form_action(caller, form, &format!("/txns/{id}"), async |caller, f| {
+        api::hide(&state, caller, id, f.reason).await?;
+        let text = tf(caller.lang, "msg.hidden", &[id.to_string()]);
+        Ok(Done::next(text, "/txns".to_owned()))
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "batches.html")]
+struct BatchesPage {
+    base: Base,
+    rows: Vec<BatchView>,
+}
+
+pub(super) async fn batches(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+) -> Response {
+    show(caller, "/dashboard", async |caller| {
+        Ok(BatchesPage {
+            rows: api::batch_list(&state, caller).await?,
+            base: Base::of(caller, "batches", "nav.batches", "/batches"),
+        })
+    })
+    .await
+}
+
+/// The evidence upload form (multipart; its CSRF token is a field of the same body).
+pub(crate) async fn txn_evidence(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    evidence_page(&state, caller, &headers, mp, UploadTo::Txn(id)).await
+}
+
+/// The evidence item's removal form on the transaction page.
+pub(super) async fn evidence_removal(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    form: FormIn<ReasonForm>,
+) -> Response {
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("/txns/").map(|i| r[i..].to_owned()))
+        .unwrap_or_else(|| "/review".to_owned());
+    form_action(caller, form, &back, async |caller, f| {
+        let r = crate::removals::submit(&state, caller, id, &f.reason).await?;
+        let args = [r.id.to_string(), r.filename];
+        let text = tf(caller.lang, "msg.removal_submitted", &args);
+        Ok(Done::next(text, format!("/txns/{}", r.transaction_id)))
+    })
+    .await
+}
+
+/// Today's figures for the dashboard: presentation only (settlement totals are the core's).
+#[derive(Debug)]
+struct Today {
+    sales: usize,
+    volume: Amount,
+    voids: usize,
+    refunds: usize,
+    /// Sales volume (fen) per local hour.
+    hours: [i64; 24],
+    /// Approved voids and refunds per operator: the void-abuse signal.
+    credits_by_operator: std::collections::BTreeMap<String, i64>,
+}
+
+impl Today {
+    fn tally(rows: &[suanpan_core::Transaction], zone: &jiff::tz::TimeZone) -> Today {
+        let mut d = Today {
+            sales: 0,
+            volume: Amount::ZERO,
+            voids: 0,
+            refunds: 0,
+            hours: [0; 24],
+            credits_by_operator: Default::default(),
+        };
+        for t in rows.iter().filter(|t| !t.training) {
+            let sale = matches!(t.kind, TxnKind::Sale | TxnKind::Completion)
+                && !matches!(t.status, TxnStatus::Declined | TxnStatus::Reversed);
+            if sale {
+                d.sales += 1;
+                d.volume = d.volume.checked_add(t.amount).unwrap_or(d.volume);
+                let h = usize::try_from(t.created_at.to_zoned(zone.clone()).hour())
+                    .unwrap_or(0)
+                    .min(23);
+                d.hours[h] += t.amount.fen();
+            }
+            let credit = matches!(
+                t.kind,
+                TxnKind::Void | TxnKind::CompletionVoid | TxnKind::Refund
+            ) && t.status == TxnStatus::Approved;
+            if credit {
+                if t.kind == TxnKind::Refund {
+                    d.refunds += 1;
+                } else {
+                    d.voids += 1;
+                }
+                *d.credits_by_operator
+                    .entry(t.operator.to_string())
+                    .or_default() += 1;
+            }
+        }
+        d
+    }
+
+    /// Operators by their voids and refunds, most first.
+    fn by_operator(&self) -> Vec<(String, i64)> {
+        let mut ops: Vec<(String, i64)> = self
+            .credits_by_operator
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ops
+    }
+}
