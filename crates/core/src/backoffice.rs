@@ -493,22 +493,35 @@ pub struct ChannelChange<'a> {
     pub removed: bool,
 }
 
+/// The gate of an irreversible admin action (a channel change, a purge): the role holds
+/// `permission`, the password was re-entered correctly, and a reason is given — checked in
+/// that order, so a caller without the right learns nothing about the password.
+fn decide_confirmed(
+    role: StaffRole,
+    permission: Permission,
+    password_ok: bool,
+    reason: &str,
+) -> Result<(), BackOfficeRefused> {
+    if !role.allows(permission) {
+        return Err(BackOfficeRefused::NotPermitted {
+            role: role.as_str().into(),
+        });
+    }
+    if !password_ok {
+        return Err(BackOfficeRefused::PasswordWrong);
+    }
+    if reason.trim().is_empty() {
+        return Err(BackOfficeRefused::ReasonRequired);
+    }
+    Ok(())
+}
+
 /// Decides a channel change (issue 5): admins only, with the password re-entered and a
 /// reason; a channel with unsettled transactions cannot be disabled or removed (they must
 /// settle through it first); a removed channel is only re-added, never enabled, disabled
 /// or removed again.
 pub fn decide_channel_change(c: &ChannelChange<'_>) -> Result<(), BackOfficeRefused> {
-    if !c.role.allows(Permission::ManageChannels) {
-        return Err(BackOfficeRefused::NotPermitted {
-            role: c.role.as_str().into(),
-        });
-    }
-    if !c.password_ok {
-        return Err(BackOfficeRefused::PasswordWrong);
-    }
-    if c.reason.trim().is_empty() {
-        return Err(BackOfficeRefused::ReasonRequired);
-    }
+    decide_confirmed(c.role, Permission::ManageChannels, c.password_ok, c.reason)?;
     match c.action {
         ChannelAction::Restore if !c.removed => Err(BackOfficeRefused::ChannelNotRemoved),
         ChannelAction::Restore => Ok(()),
@@ -535,18 +548,7 @@ pub struct PurgeRequest<'a> {
 /// re-entered and a reason, since the records go for good. Whether the records are past
 /// retention is `rules::decide_purge`, asked by the engine for the CLI and the API alike.
 pub fn decide_purge_request(p: &PurgeRequest<'_>) -> Result<(), BackOfficeRefused> {
-    if !p.role.allows(Permission::Purge) {
-        return Err(BackOfficeRefused::NotPermitted {
-            role: p.role.as_str().into(),
-        });
-    }
-    if !p.password_ok {
-        return Err(BackOfficeRefused::PasswordWrong);
-    }
-    if p.reason.trim().is_empty() {
-        return Err(BackOfficeRefused::ReasonRequired);
-    }
-    Ok(())
+    decide_confirmed(p.role, Permission::Purge, p.password_ok, p.reason)
 }
 
 /// Decides whether a new transaction may use a channel: a disabled one is refused with 12.
