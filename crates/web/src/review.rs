@@ -33,6 +33,8 @@ const EXECUTOR_BATCH_MAX: u32 = 50;
 pub const STALE_CLAIM_SECONDS: i64 = 600;
 /// How often the executor sweeps expired idempotency keys.
 const SWEEP_EVERY_SECONDS: i64 = 3600;
+/// How often the executor looks for stale claims (far below `STALE_CLAIM_SECONDS`).
+const RECOVER_EVERY_SECONDS: i64 = 60;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -503,7 +505,6 @@ pub async fn run_due(state: &AppState) {
             tracing::error!("review executor, request {}: {}", q.id, e.message);
         }
     }
-    recover_stale(state).await;
 }
 
 /// Finishes requests whose execution was claimed more than [`STALE_CLAIM_SECONDS`] ago and
@@ -664,17 +665,20 @@ async fn command_for(state: &AppState, q: &ReviewRequest) -> Result<Command, Api
     })
 }
 
-/// The executor's loop; also sweeps expired idempotency keys, at most once per
-/// [`SWEEP_EVERY_SECONDS`] of the store's clock.
+/// The executor's loop: approved requests due every pass; stale claims taken over at most
+/// once per [`RECOVER_EVERY_SECONDS`] and expired idempotency keys swept at most once per
+/// [`SWEEP_EVERY_SECONDS`] of the store's clock (neither on the request path).
 pub async fn executor_loop(state: AppState) {
     let every = std::time::Duration::from_millis(state.cfg().executor_interval_ms.max(100));
-    let mut swept: Option<jiff::Timestamp> = None;
+    let (mut recovered, mut swept) = (None, None);
     loop {
         tokio::time::sleep(every).await;
         run_due(&state).await;
         let now = state.store().now();
-        if swept.is_none_or(|at| now.duration_since(at).as_secs() >= SWEEP_EVERY_SECONDS) {
-            swept = Some(now);
+        if is_time(&mut recovered, now, RECOVER_EVERY_SECONDS) {
+            recover_stale(&state).await;
+        }
+        if is_time(&mut swept, now, SWEEP_EVERY_SECONDS) {
             let store = state.store().clone();
             let before = crate::api::idempotency_expired_before(&state);
             match blocking(Lang::En, move || store.idem_sweep(before)).await {
@@ -684,4 +688,13 @@ pub async fn executor_loop(state: AppState) {
             }
         }
     }
+}
+
+/// Whether a periodic job last run at `last` is due again at `now`; if so, records `now`.
+fn is_time(last: &mut Option<jiff::Timestamp>, now: jiff::Timestamp, seconds: i64) -> bool {
+    let due = last.is_none_or(|at| now.duration_since(at).as_secs() >= seconds);
+    if due {
+        *last = Some(now);
+    }
+    due
 }
