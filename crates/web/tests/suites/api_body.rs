@@ -857,67 +857,16 @@ fn errors_follow_accept_language() {
     assert_eq!(login.json()["message"], "Wrong user name or password");
 }
 
-/// Goal: the OpenAPI document is valid JSON, OpenAPI 3.1, and lists every endpoint with its
-/// responses.
+/// Goal: the OpenAPI document is served on this backend as OpenAPI 3 with the schemas apps
+/// generate clients from. That it describes every served route, and is valid, is
+/// `tests/openapi.rs` (routes read from the sources, so no list here to keep up to date).
 #[test]
-fn openapi_document_lists_every_endpoint() {
+fn openapi_document_serves_the_schemas() {
     let Some(app) = spawn_on(BACKEND) else {
         return;
     };
     let doc = app.get("/api/v1/openapi.json").json();
     assert!(doc["openapi"].as_str().unwrap_or("").starts_with("3."));
-    let paths = doc["paths"].as_object().expect("paths");
-    for p in [
-        "/api/v1/session",
-        "/api/v1/tokens",
-        "/api/v1/tokens/{id}",
-        "/api/v1/transactions",
-        "/api/v1/transactions/{id}",
-        "/api/v1/transactions/{id}/receipt",
-        "/api/v1/transactions/{id}/hide",
-        "/api/v1/payments",
-        "/api/v1/export",
-        "/api/v1/batches",
-        "/api/v1/audit",
-        "/api/v1/audit/verify",
-        "/api/v1/requests",
-        "/api/v1/requests/{id}",
-        "/api/v1/requests/{id}/approve",
-        "/api/v1/requests/{id}/reject",
-        "/api/v1/requests/{id}/cancel",
-        "/api/v1/requests/{id}/undo",
-        "/api/v1/channels",
-        "/api/v1/channels/{id}/{action}",
-        "/api/v1/evidence/{id}/removal",
-        "/api/v1/evidence-removals",
-        "/api/v1/evidence-removals/{id}/approve",
-        "/api/v1/evidence-removals/{id}/reject",
-        "/api/v1/users",
-        "/api/v1/users/{id}",
-        "/api/v1/users/{id}/{action}",
-        "/api/v1/operators",
-        "/api/v1/cases",
-        "/api/v1/cases/{id}",
-        "/api/v1/cases/{id}/links",
-        "/api/v1/cases/{id}/notes",
-        "/api/v1/cases/{id}/submit",
-        "/api/v1/cases/{id}/resolve",
-        "/api/v1/cases/{id}/reject",
-        "/api/v1/cases/{id}/evidence",
-        "/api/v1/cases/{id}/pack",
-        "/api/v1/backups",
-        "/api/v1/backups/{name}/verify",
-        "/api/v1/backups/{name}/restore",
-        "/api/v1/purge",
-    ] {
-        let ops = paths.get(p).unwrap_or_else(|| panic!("{p} missing"));
-        for (_, op) in ops.as_object().expect("ops") {
-            assert!(
-                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
-                "{p} has no responses"
-            );
-        }
-    }
     for schema in [
         "ApiError",
         "AmountIn",
