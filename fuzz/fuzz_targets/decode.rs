@@ -13,8 +13,12 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(used <= data.len());
     let mut frame = Vec::new();
-    let Ok(builder) = first.to_builder() else {
-        panic!("a decoded message must convert to a builder");
+    let builder = match first.to_builder() {
+        Ok(b) => b,
+        // The decoder is liberal where the spec says so (field 60 up to 32 digits); the
+        // encoder stays strict (at most 17), and that is the only refusal allowed here.
+        Err(suanpan_iso8583::Error::TooLong(60)) => return,
+        Err(e) => panic!("a decoded message must convert to a builder: {e}"),
     };
     if let Err(e) = builder.encode(&mut frame) {
         panic!("a decoded message must encode: {e}");
@@ -26,6 +30,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(first.mti(), second.mti());
     assert_eq!(first.tpdu(), second.tpdu());
     assert_eq!(first.header(), second.header());
+    // Reserved header bytes are ignored on read and written as zeros, so the frames may
+    // differ there and nowhere else before the fields.
     let a: Vec<_> = first.fields().map(|f| (f.number(), value(&f))).collect();
     let b: Vec<_> = second.fields().map(|f| (f.number(), value(&f))).collect();
     assert_eq!(a, b);

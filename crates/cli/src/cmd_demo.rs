@@ -221,6 +221,7 @@ fn day(app: &App) -> Result<(), Fail> {
         batch: None,
         training: false,
         idempotency: None,
+        terminal_info: None,
     };
     let mut c = Counter {
         app,

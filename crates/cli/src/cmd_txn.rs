@@ -193,6 +193,7 @@ fn counter_session(
         batch: None,
         training: c.training,
         idempotency: None,
+        terminal_info: None,
     };
     Ok((store, origin))
 }
@@ -351,6 +352,7 @@ fn reverse(
         batch: None,
         training: false,
         idempotency: None,
+        terminal_info: None,
     };
     finish(
         app,

@@ -177,6 +177,14 @@ static ZH: Catalog = &[
         "终端批次号与主机不一致，请重新签到",
     ),
     ("access.batch_mismatch.fix", "请签退后重新签到以同步批次号"),
+    (
+        "access.key_layout_unsupported.msg",
+        "不支持此签到方式（60.3={0}，不下发磁道密钥），请用003签到",
+    ),
+    (
+        "access.key_layout_unsupported.fix",
+        "请在终端参数中把签到密钥类型设为双倍长（003）或单倍长（001），不加密磁道",
+    ),
     ("void.not_found.msg", "找不到原始交易"),
     ("void.not_found.fix", "请核对凭证号或参考号"),
     ("void.wrong_kind.msg", "原交易类型（{0}）不能做此撤销"),
@@ -640,6 +648,14 @@ static EN: Catalog = &[
     (
         "access.batch_mismatch.fix",
         "Sign out and sign in again to synchronize the batch no.",
+    ),
+    (
+        "access.key_layout_unsupported.msg",
+        "Sign-in with 60.3 {0} is not supported (no track-data key is issued); sign in with 003",
+    ),
+    (
+        "access.key_layout_unsupported.fix",
+        "Set the terminal's sign-in key type to double-length (003) or single (001), without track encryption",
     ),
     ("void.not_found.msg", "Original transaction not found"),
     (

@@ -86,6 +86,9 @@ refusal_enum! {
         BatchMismatch => "access.batch_mismatch", SignInAgain,
         /// A re-charge (重新收款) names a voided sale (8583 field 61) this terminal never booked.
         LinkedNotFound => "access.linked_not_found", OriginalNotFound,
+        /// A sign-in asked for working keys this host does not issue: a track-data key
+        /// (8583 60.3 `004`; docs/ISO8583.md says why) or an unknown 60.3.
+        KeyLayoutUnsupported { network_code: u16 } => "access.key_layout_unsupported", NotSupported,
     }
 }
 
@@ -101,6 +104,9 @@ impl Refusal for AccessRefused {
             AccessRefused::WrongPassword { remaining }
             | AccessRefused::SupervisorWrongPassword { remaining } => vec![remaining.to_string()],
             AccessRefused::LockedOut { until } => vec![until.clone()],
+            AccessRefused::KeyLayoutUnsupported { network_code } => {
+                vec![format!("{network_code:03}")]
+            }
             AccessRefused::NotPermitted { role } => vec![role.clone()],
             AccessRefused::BadCard { problem } => vec![problem.to_string()],
             AccessRefused::BadAmount { problem } => vec![problem.to_string()],

@@ -18,8 +18,8 @@ use suanpan_core::{
 };
 use suanpan_iso8583::crypto::decrypt_pin;
 use suanpan_iso8583::{
-    Error as WireError, Field60, Format, HEADER_BYTES, Header, Message, MessageBuilder, Mti,
-    SettlementTotals, TPDU_BYTES, TPDU_ID, Tmk, Tpdu, WorkingKeys,
+    Error as WireError, Field60, Format, HEADER_BYTES, HEADER_USED_BYTES, Header, KeyLayout,
+    Message, MessageBuilder, Mti, SettlementTotals, TPDU_BYTES, TPDU_ID, Tmk, Tpdu, WorkingKeys,
 };
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::{Command, Instrument, Reply, SettleReport};
@@ -30,8 +30,6 @@ pub const ACQUIRER_ID: &str = "48020000";
 const FIELD63_TEXT_BYTES_MAX: usize = 160;
 /// Largest count field 48 can carry (n3).
 const FIELD48_COUNT_MAX: u32 = 999;
-/// 60.3 of a sign-in with double-length keys.
-const NET_SIGN_IN_DOUBLE: u16 = 3;
 /// 60.3 of a sign-out.
 const NET_SIGN_OUT: u16 = 2;
 /// 60.3 of an echo test.
@@ -175,10 +173,17 @@ impl Host {
             return Ok(self.refuse(msg, &AccessRefused::UnknownMerchant, None));
         }
         let f60 = field60(msg)?;
-        if f60.network_code != NET_SIGN_IN_DOUBLE {
-            // Single-DES keys (60.3 001) are a known gap of the codec.
-            return Ok(self.refuse_code(msg, ResponseCode::NotSupported, None));
-        }
+        // 001 and 003 are issued; 004 (a track-data key) is refused on purpose: Suanpan does
+        // not accept encrypted tracks (docs/ISO8583.md, "Sign-in 004").
+        let layout = match KeyLayout::from_network_code(f60.network_code) {
+            Some(l @ (KeyLayout::Single | KeyLayout::Double)) => l,
+            _ => {
+                let r = AccessRefused::KeyLayoutUnsupported {
+                    network_code: f60.network_code,
+                };
+                return Ok(self.refuse(msg, &r, None));
+            }
+        };
         let operator = msg
             .operator()
             .ok()
@@ -200,18 +205,17 @@ impl Host {
             let text = "终端主密钥未装载";
             return Ok(self.refuse_code(msg, ResponseCode::TerminalNotRegistered, Some(text)));
         };
-        let session = Session::generate(operator, term.batch_no);
+        let session = Session::generate(operator, term.batch_no, layout);
         let keys = WorkingKeys::seal(&tmk, &session.pik, &session.mak);
         self.sessions.insert(tid.clone(), session);
-        tracing::info!(terminal = %tid, operator = %operator, batch = %term.batch_no, "signed in");
+        tracing::info!(terminal = %tid, operator = %operator, batch = %term.batch_no, ?layout, "signed in");
         let mut b = echo_base(msg);
         self.host_fields(&mut b)?;
-        b.set_field60(&Field60 {
-            type_code: 0,
-            batch: term.batch_no.value(),
-            network_code: NET_SIGN_IN_DOUBLE,
-            terminal: None,
-        })?;
+        b.set_field60(&Field60::new(
+            0,
+            term.batch_no.value(),
+            layout.network_code(),
+        ))?;
         b.set_working_keys(&keys)?;
         self.finish_text(&mut b, ResponseCode::Approved, None);
         Ok(Answer {
@@ -398,6 +402,9 @@ impl Host {
                 format!("8583:{tid}:{batch}:{voucher}:{}", msg.mti()),
                 hex::encode(Sha256::digest(msg.mac_data())),
             )),
+            // Field 59 (terminal serial, location) is evidence: stored as received. It is
+            // inside the MAC block, so also inside the request hash above.
+            terminal_info: msg.text(59).ok().map(str::to_owned),
         };
         if msg.mti() == Mti::REVERSAL_REQUEST {
             return self.reversal(msg, &session, origin).await;
@@ -875,10 +882,14 @@ fn field63(text: &str) -> Vec<u8> {
 }
 
 /// A response skeleton: swapped TPDU, response MTI, and the request fields a terminal
-/// expects back (3, 4, 11, 14, 22, 25, 41, 42, 49, 60, 61).
+/// expects back (3, 4, 11, 14, 22, 25, 41, 42, 49, 60, 61). Field 60 is echoed as the
+/// encoder writes it (11 or 13 digits) whatever length it came in (8 to 32).
 fn echo_base(msg: &Message<'_>) -> MessageBuilder {
     let mut b = MessageBuilder::new(msg.tpdu().swapped(), Header::POS, msg.mti().response());
-    for n in [3u8, 4, 11, 14, 22, 25, 41, 42, 49, 60, 61] {
+    if let Ok(f60) = msg.field60() {
+        let _ = b.set_field60(&f60);
+    }
+    for n in [3u8, 4, 11, 14, 22, 25, 41, 42, 49, 61] {
         let Some(f) = msg.field(n) else { continue };
         let _ = match f.spec().format {
             Format::N => f.digits().and_then(|d| b.set_n(n, &d).map(|_| ())),
@@ -904,12 +915,15 @@ fn peek_addressing(body: &[u8]) -> Option<(Tpdu, Mti)> {
     if tpdu[0] != TPDU_ID {
         return None;
     }
-    let header = body.get(TPDU_BYTES..TPDU_BYTES + HEADER_BYTES)?;
+    // The header's reserved bytes carry vendor values in real traffic: only the first three
+    // must be BCD, as in the decoder.
+    let header = body.get(TPDU_BYTES..TPDU_BYTES + HEADER_USED_BYTES)?;
     let is_bcd = |b: &u8| (b >> 4) < 10 && (b & 0x0F) < 10;
     if !header.iter().all(is_bcd) {
         return None;
     }
-    let m = body.get(TPDU_BYTES + HEADER_BYTES..TPDU_BYTES + HEADER_BYTES + 2)?;
+    let mti_at = TPDU_BYTES + HEADER_BYTES;
+    let m = body.get(mti_at..mti_at + 2)?;
     if !m.iter().all(is_bcd) {
         return None;
     }

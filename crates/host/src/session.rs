@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use suanpan_core::{BatchNo, OperatorNo, TerminalId};
-use suanpan_iso8583::{Mak, Pik};
+use suanpan_iso8583::crypto::{KEY_BYTES, SINGLE_KEY_BYTES};
+use suanpan_iso8583::{KeyLayout, Mak, Pik};
 
 /// One terminal's session after a sign-in (0800).
 pub struct Session {
@@ -24,15 +25,25 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new session with fresh random working keys.
-    pub fn generate(operator: OperatorNo, batch: BatchNo) -> Session {
+    /// A new session with fresh random working keys for the layout the sign-in asked for:
+    /// a single-length PIK for `001`, a double-length one otherwise; the MAK is always
+    /// single-length (spec "Keys, PIN, MAC").
+    pub fn generate(operator: OperatorNo, batch: BatchNo, layout: KeyLayout) -> Session {
         let mut rng = rand::thread_rng();
-        let mut pik = [0u8; 16];
-        let mut mak = [0u8; 16];
+        let mut pik = [0u8; KEY_BYTES];
+        let mut mak = [0u8; SINGLE_KEY_BYTES];
         rng.fill_bytes(&mut pik);
         rng.fill_bytes(&mut mak);
+        let pik = match layout {
+            KeyLayout::Single => {
+                let mut single = [0u8; SINGLE_KEY_BYTES];
+                single.copy_from_slice(&pik[..SINGLE_KEY_BYTES]);
+                Pik::from_single(single)
+            }
+            KeyLayout::Double | KeyLayout::DoubleWithTrack => Pik::from_bytes(pik),
+        };
         Session {
-            pik: Pik::from_bytes(pik),
+            pik,
             mak: Mak::from_bytes(mak),
             operator,
             batch: AtomicU32::new(batch.value()),

@@ -916,3 +916,195 @@ async fn training_header_moves_no_money_and_recharge_link_is_stored() {
     assert_eq!(app.txn_count(), count, "a refused link books nothing");
     assert!(app.conservation_holds());
 }
+
+// ----- what real terminals send (issue 17, shared/spec/cups-real-vectors.md) -------------
+
+/// Offset of the header's 3 reserved bytes in a frame with its length prefix.
+const RESERVED_AT: usize = 2 + 5 + 3;
+/// Offset of the bitmap in a frame with its length prefix.
+const BITMAP_AT: usize = 2 + 5 + 6 + 2;
+
+/// Writes vendor values into the header's reserved bytes (seen in real traffic: `32FFF1`).
+fn vendor_header(frame: &mut [u8]) {
+    frame[RESERVED_AT..RESERVED_AT + 3].copy_from_slice(&[0x32, 0xFF, 0xF1]);
+}
+
+/// The frame of `b` with field 60 replaced by `digits` (any length the strict encoder would
+/// refuse) and, when signed in, a fresh MAC. Field 60 must be the last field before 64.
+fn with_raw_field60(t: &Terminal, b: &suanpan_iso8583::MessageBuilder, digits: &str) -> Vec<u8> {
+    let mut b = b.clone();
+    b.remove(60).remove(64);
+    let mut out = Vec::new();
+    ok(b.encode(&mut out));
+    out[BITMAP_AT + 7] |= 0x10; // field 60
+    let len = format!("{:04}", digits.len());
+    out.extend(ok(hex::decode(len)));
+    let mut padded = digits.to_owned();
+    if padded.len() % 2 == 1 {
+        padded.push('0');
+    }
+    out.extend(ok(hex::decode(padded)));
+    if t.signed_in() {
+        out[BITMAP_AT + 7] |= 0x01; // field 64
+        out.extend([0u8; 8]);
+        ok(t.remac(&mut out));
+    }
+    let body = u16::try_from(out.len() - 2).unwrap_or(0);
+    out[..2].copy_from_slice(&body.to_be_bytes());
+    out
+}
+
+/// A sale from `t` as a real chip terminal may send it: its serial and location in 59, a
+/// 19-digit field 60 and vendor bytes in the header.
+fn field_sale(t: &mut Terminal, info: &str) -> (u32, Vec<u8>) {
+    let stan = t.next_stan();
+    t.field59 = Some(info.to_owned());
+    let b = ok(t.financial(Kind::Sale, &card(), 1_234, None, stan));
+    t.field59 = None;
+    let f60 = format!("22{:06}000500123456", t.batch);
+    let mut frame = with_raw_field60(t, &b, &f60);
+    vendor_header(&mut frame);
+    (stan, frame)
+}
+
+// Goal: vendor bytes in the header, a 19-digit field 60 and field 59 each get a business
+// answer over TCP — 97 from an unknown terminal, 00 from a registered one — never 30 and
+// never a closed connection; field 59 is stored with the transaction as received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_terminal_variations_get_business_answers() {
+    let app = spawn_app().await;
+    let mut c = app.connect().await;
+
+    let mut stranger = ok(Terminal::new("87654321", DEMO_MERCHANT, DEMO_TMK_HEX));
+    let mut f = ok(stranger.sign_in());
+    vendor_header(&mut f);
+    assert_eq!(
+        call(&stranger, &mut c, &f).await.code,
+        "97",
+        "vendor header"
+    );
+    let (_, f) = field_sale(&mut stranger, "0110SN00000001");
+    assert_eq!(
+        call(&stranger, &mut c, &f).await.code,
+        "97",
+        "19-digit 60 + 59"
+    );
+    let b = ok(stranger.financial(Kind::Sale, &card(), 100, None, 9));
+    let f = with_raw_field60(&stranger, &b, "22000001");
+    assert_eq!(call(&stranger, &mut c, &f).await.code, "97", "8-digit 60");
+    assert_eq!(app.txn_count(), 0);
+
+    let mut t = demo_terminal();
+    let mut f = ok(t.sign_in());
+    vendor_header(&mut f);
+    let r = ok(t.accept_sign_in(&ok(c.call(&f).await)));
+    assert_eq!(r.code, "00", "sign-in with vendor header: {}", r.text);
+    let info = "0114SN8C2004123456710216LAT31.23LON121.47";
+    let (stan, f) = field_sale(&mut t, info);
+    let r = call(&t, &mut c, &f).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!(r.stan, Some(stan));
+    assert_eq!(
+        r.mac_ok,
+        Some(true),
+        "the answer is MACed with the single-length MAK"
+    );
+    let stored: Option<String> = ok(app.store.read(|c| {
+        c.query_row(
+            "SELECT terminal_info FROM txns WHERE rrn = ?1",
+            [r.rrn.as_deref().unwrap_or("")],
+            |r| r.get(0),
+        )
+    }));
+    assert_eq!(stored.as_deref(), Some(info), "field 59 stored as received");
+
+    // The identical retransmission (59 is part of the MAC block and the request hash) is
+    // replayed, not booked twice.
+    let count = app.txn_count();
+    let again = call(&t, &mut c, &f).await;
+    assert_eq!((again.code.as_str(), again.rrn), ("00", r.rrn.clone()));
+    assert_eq!(app.txn_count(), count);
+
+    // An 8-digit field 60 (60.1 and 60.2 only) is a sale too.
+    let stan = t.next_stan();
+    let b = ok(t.financial(Kind::Sale, &card(), 100, None, stan));
+    let f = with_raw_field60(&t, &b, &format!("22{:06}", t.batch));
+    let r = call(&t, &mut c, &f).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert!(app.conservation_holds());
+}
+
+// Goal: the three sign-in layouts over TCP: `001` gets a 24-byte field 62 (single-length PIK
+// and MAK) and a PIN sale then works under single DES; `003` gets 40 bytes with the MAK's 8
+// zero bytes; `004` is refused with 40 and says why, and opens no session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_key_layouts() {
+    use suanpan_iso8583::{KeyLayout, Message};
+    let app = spawn_app().await;
+    let mut c = app.connect().await;
+
+    let mut t = demo_terminal();
+    t.key_layout = KeyLayout::Single;
+    let body = ok(c.call(&ok(t.sign_in())).await);
+    let keys = ok(ok(Message::decode(&body)).working_keys());
+    assert_eq!(keys.layout(), KeyLayout::Single);
+    assert_eq!(keys.as_bytes().len(), 24);
+    assert_eq!(ok(t.accept_sign_in(&body)).code, "00");
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &pin_card(), 500, None).await;
+    assert_eq!(r.code, "00", "PIN under a single-length PIK: {}", r.text);
+
+    let mut t = demo_terminal();
+    t.stan = 100; // the same terminal: its vouchers go on
+    let body = ok(c.call(&ok(t.sign_in())).await);
+    let keys = ok(ok(Message::decode(&body)).working_keys());
+    assert_eq!(keys.layout(), KeyLayout::Double);
+    assert_eq!(&keys.as_bytes()[28..36], &[0u8; 8]);
+    assert_eq!(ok(t.accept_sign_in(&body)).code, "00");
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &pin_card(), 500, None).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+
+    let mut t = demo_terminal();
+    t.key_layout = KeyLayout::DoubleWithTrack;
+    let r = sign_in(&mut t, &mut c).await;
+    assert_eq!(r.code, "40");
+    assert!(
+        r.text.contains("004") && r.text.contains("003"),
+        "{}",
+        r.text
+    );
+    assert!(!t.signed_in());
+}
+
+// Goal: a terminal that signed in before the upgrade holds a 16-byte MAK; after the upgrade
+// (a new host process: sessions live in memory only) its next MACed request is answered 77
+// with processing requirement 3, books nothing, and the same request sent again after a new
+// sign-in (single-length MAK) is booked once — nothing it sent is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_layout_session_is_asked_to_sign_in_again() {
+    let app = spawn_app().await;
+    let mut t = demo_terminal();
+    let mut c = app.connect().await;
+    // Before the upgrade: a sale MACed under an old 16-byte MAK. "4917FD79" is what the
+    // MAK 0F1E…E1F0 gave as a double-length key (the codec's former vector); the new host
+    // has no session to check any MAC against.
+    let stan = t.next_stan();
+    let b = ok(t.financial(Kind::Sale, &card(), 4_200, None, stan));
+    let mut with_old_mac = b.clone();
+    ok(with_old_mac.set_b(64, b"4917FD79"));
+    let mut old = Vec::new();
+    ok(with_old_mac.encode(&mut old));
+    let before = app.balance(APPROVE_PAN);
+    let r = call(&t, &mut c, &old).await;
+    assert_eq!(r.code, "77", "{}", r.text);
+    assert_eq!(r.processing_requirement, 3);
+    assert_eq!(app.txn_count(), 0, "nothing booked");
+    // The terminal signs in again and sends the same request (same STAN) under the new MAK.
+    assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
+    let frame = ok(t.mac(&b));
+    let r = call(&t, &mut c, &frame).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!(r.stan, Some(stan));
+    assert_eq!(r.mac_ok, Some(true));
+    assert_eq!(app.txn_count(), 1);
+    assert_eq!(app.balance(APPROVE_PAN), before - 4_200);
+}

@@ -293,10 +293,13 @@ fn spec_of(number: u8, format: Format) -> Result<&'static FieldSpec, Error> {
 
 impl Message<'_> {
     /// A builder holding this message's TPDU, header, MTI and fields, each re-checked by
-    /// the strict setters (so F padding becomes 0 padding). Useful to echo a request.
+    /// the strict setters (so F padding becomes 0 padding, and reserved header bytes
+    /// become zeros). Useful to echo a request.
     ///
     /// # Errors
-    /// Only if a decoded field fails a setter, which the decoder's checks rule out.
+    /// [`Error::TooLong`]`(60)` for a field 60 longer than the encoder writes (the decoder
+    /// reads up to 32 digits, the encoder writes at most 17); no other field can fail, as
+    /// the decoder checks the rest exactly as the setters do.
     pub fn to_builder(&self) -> Result<MessageBuilder, Error> {
         let mut b = MessageBuilder::new(self.tpdu(), self.header(), self.mti());
         for f in self.fields() {

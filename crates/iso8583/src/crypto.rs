@@ -1,29 +1,58 @@
 //! Keys, MAC, PIN block and working-key transport (spec "Keys, PIN, MAC").
 //!
-//! Every key is double-length 3DES (16 bytes, EDE2); a key with equal halves behaves as
-//! single DES. Key bytes live in types that zero them on drop and never print them.
+//! A key is single-length DES (8 bytes) or double-length 3DES (16 bytes, EDE2), as its role
+//! requires: the TMK and the TDK are double-length, the MAK is single-length (every MAC
+//! step and its check value use single DES), the PIK is single-length after a `001`
+//! sign-in and double-length after `003`/`004`. Key bytes live in types that zero them on
+//! drop and never print them.
 
 use cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
-use des::TdesEde2;
+use des::{Des, TdesEde2};
 use zeroize::Zeroize;
 
 use crate::error::{CryptoError, KeyRole};
-use crate::subfields::WorkingKeys;
+use crate::subfields::{KeyLayout, WorkingKeys};
 
 /// Size of a double-length DES key.
 pub const KEY_BYTES: usize = 16;
+/// Size of a single-length DES key (the MAK; the PIK of a `001` sign-in).
+pub const SINGLE_KEY_BYTES: usize = 8;
 /// Size of a DES block, a PIN block and a MAC.
 pub const BLOCK_BYTES: usize = 8;
 /// Size of a key check value.
 pub const CHECK_VALUE_BYTES: usize = 4;
 
-/// 16 secret bytes and their key schedule, both zeroed when dropped (the schedule by the
-/// `des` crate's `zeroize` feature). The schedule is kept because building it costs about
-/// as much as the two block encryptions of a MAC.
+/// The key schedule of a single or a double-length key.
+#[derive(Clone)]
+enum Cipher {
+    Single(Des),
+    Double(TdesEde2),
+}
+
+impl Cipher {
+    fn encrypt(&self, block: &mut [u8; BLOCK_BYTES]) {
+        match self {
+            Cipher::Single(c) => c.encrypt_block(block.into()),
+            Cipher::Double(c) => c.encrypt_block(block.into()),
+        }
+    }
+
+    fn decrypt(&self, block: &mut [u8; BLOCK_BYTES]) {
+        match self {
+            Cipher::Single(c) => c.decrypt_block(block.into()),
+            Cipher::Double(c) => c.decrypt_block(block.into()),
+        }
+    }
+}
+
+/// 8 or 16 secret bytes and their key schedule, both zeroed when dropped (the schedule by
+/// the `des` crate's `zeroize` feature). The schedule is kept because building it costs
+/// about as much as the two block encryptions of a MAC.
 #[derive(Clone)]
 struct SecretKey {
     bytes: [u8; KEY_BYTES],
-    cipher: TdesEde2,
+    len: usize,
+    cipher: Cipher,
 }
 
 impl Drop for SecretKey {
@@ -33,20 +62,55 @@ impl Drop for SecretKey {
 }
 
 impl SecretKey {
-    fn new(bytes: [u8; KEY_BYTES]) -> SecretKey {
-        let cipher = TdesEde2::new((&bytes).into());
-        SecretKey { bytes, cipher }
-    }
-
-    fn from_hex(text: &str) -> Result<SecretKey, CryptoError> {
+    /// A single-length key (single DES).
+    fn single(clear: &[u8; SINGLE_KEY_BYTES]) -> SecretKey {
         let mut bytes = [0u8; KEY_BYTES];
-        let parsed = hex::decode_to_slice(text, &mut bytes);
-        let key = parsed.map(|()| SecretKey::new(bytes));
-        bytes.zeroize();
-        key.map_err(|_| CryptoError::BadKey)
+        bytes[..SINGLE_KEY_BYTES].copy_from_slice(clear);
+        SecretKey {
+            bytes,
+            len: SINGLE_KEY_BYTES,
+            cipher: Cipher::Single(Des::new(clear.into())),
+        }
     }
 
-    fn cipher(&self) -> &TdesEde2 {
+    /// A double-length key (3DES EDE2).
+    fn double(clear: &[u8; KEY_BYTES]) -> SecretKey {
+        SecretKey {
+            bytes: *clear,
+            len: KEY_BYTES,
+            cipher: Cipher::Double(TdesEde2::new(clear.into())),
+        }
+    }
+
+    /// A key of 8 or 16 bytes; `None` for any other length.
+    fn new(clear: &[u8]) -> Option<SecretKey> {
+        if let Ok(single) = <&[u8; SINGLE_KEY_BYTES]>::try_from(clear) {
+            Some(SecretKey::single(single))
+        } else {
+            <&[u8; KEY_BYTES]>::try_from(clear)
+                .ok()
+                .map(SecretKey::double)
+        }
+    }
+
+    /// Parses hex whose length is one of `lens` (in bytes).
+    fn from_hex(text: &str, lens: &[usize]) -> Result<SecretKey, CryptoError> {
+        let len = text.len() / 2;
+        if text.len() % 2 != 0 || !lens.contains(&len) {
+            return Err(CryptoError::BadKey);
+        }
+        let mut bytes = [0u8; KEY_BYTES];
+        let parsed = hex::decode_to_slice(text, &mut bytes[..len]);
+        let key = parsed.ok().and_then(|()| SecretKey::new(&bytes[..len]));
+        bytes.zeroize();
+        key.ok_or(CryptoError::BadKey)
+    }
+
+    fn expose(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn cipher(&self) -> &Cipher {
         &self.cipher
     }
 }
@@ -60,25 +124,14 @@ macro_rules! key_type {
         pub struct $name(SecretKey);
 
         impl $name {
-            /// Wraps clear key bytes.
-            pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> Self {
-                Self(SecretKey::new(bytes))
+            /// The clear key bytes (8 or 16), for a caller that must store or transport
+            /// the key.
+            pub fn expose_secret(&self) -> &[u8] {
+                self.0.expose()
             }
 
-            /// Parses 32 hex digits (either case), as keys come from configuration.
-            ///
-            /// # Errors
-            /// [`CryptoError::BadKey`] for anything else.
-            pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
-                SecretKey::from_hex(text).map(Self)
-            }
-
-            /// The clear key bytes, for a caller that must store or transport the key.
-            pub fn expose_secret(&self) -> &[u8; KEY_BYTES] {
-                &self.0.bytes
-            }
-
-            /// The key check value: the first 4 bytes of 8 zero bytes encrypted under the key.
+            /// The key check value: the first 4 bytes of 8 zero bytes encrypted under the
+            /// key (single DES for an 8-byte key).
             pub fn check_value(&self) -> [u8; CHECK_VALUE_BYTES] {
                 check_value(&self.0)
             }
@@ -92,25 +145,96 @@ macro_rules! key_type {
     };
 }
 
+/// Constructors of a key type that is always double-length.
+macro_rules! double_length {
+    ($name:ident) => {
+        impl $name {
+            /// Wraps 16 clear key bytes (3DES EDE2).
+            pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> Self {
+                Self(SecretKey::double(&bytes))
+            }
+
+            /// Parses 32 hex digits (either case), as keys come from configuration.
+            ///
+            /// # Errors
+            /// [`CryptoError::BadKey`] for anything else.
+            pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
+                SecretKey::from_hex(text, &[KEY_BYTES]).map(Self)
+            }
+        }
+    };
+}
+
 key_type!(
-    /// Terminal master key: encrypts the working keys sent in sign-in field 62.
+    /// Terminal master key (double-length): encrypts the working keys sent in sign-in
+    /// field 62.
     Tmk
 );
+double_length!(Tmk);
 key_type!(
-    /// PIN key (working key): encrypts PIN blocks (field 52).
+    /// PIN key (working key): encrypts PIN blocks (field 52). Single-length after a `001`
+    /// sign-in, double-length after `003` and `004`.
     Pik
 );
 key_type!(
-    /// MAC key (working key): computes field 64.
+    /// MAC key (working key, single-length DES in every layout): computes field 64.
     Mak
 );
+key_type!(
+    /// Track-data key (working key, double-length, sign-in `004` only): encrypts track data
+    /// at the terminal. Suanpan reads the key (and checks it) but does not accept encrypted
+    /// tracks; see docs/ISO8583.md.
+    Tdk
+);
+double_length!(Tdk);
 
-fn encrypt(cipher: &TdesEde2, block: &mut [u8; BLOCK_BYTES]) {
-    cipher.encrypt_block(block.into());
+impl Pik {
+    /// Wraps 16 clear key bytes: a double-length PIK (3DES EDE2).
+    pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> Pik {
+        Pik(SecretKey::double(&bytes))
+    }
+
+    /// Wraps 8 clear key bytes: a single-length PIK (single DES, sign-in `001`).
+    pub fn from_single(bytes: [u8; SINGLE_KEY_BYTES]) -> Pik {
+        Pik(SecretKey::single(&bytes))
+    }
+
+    /// Parses 16 or 32 hex digits (either case).
+    ///
+    /// # Errors
+    /// [`CryptoError::BadKey`] for anything else.
+    pub fn from_hex(text: &str) -> Result<Pik, CryptoError> {
+        SecretKey::from_hex(text, &[SINGLE_KEY_BYTES, KEY_BYTES]).map(Pik)
+    }
+
+    /// True for a single-length (8-byte) PIK.
+    pub fn is_single(&self) -> bool {
+        self.0.len == SINGLE_KEY_BYTES
+    }
 }
 
-fn decrypt(cipher: &TdesEde2, block: &mut [u8; BLOCK_BYTES]) {
-    cipher.decrypt_block(block.into());
+impl Mak {
+    /// Wraps 8 clear key bytes (single DES).
+    pub fn from_bytes(bytes: [u8; SINGLE_KEY_BYTES]) -> Mak {
+        Mak(SecretKey::single(&bytes))
+    }
+
+    /// Parses 16 hex digits (either case).
+    ///
+    /// # Errors
+    /// [`CryptoError::BadKey`] for anything else, a 32-digit (double-length) key included:
+    /// the MAK of this profile is single-length.
+    pub fn from_hex(text: &str) -> Result<Mak, CryptoError> {
+        SecretKey::from_hex(text, &[SINGLE_KEY_BYTES]).map(Mak)
+    }
+}
+
+fn encrypt(cipher: &Cipher, block: &mut [u8; BLOCK_BYTES]) {
+    cipher.encrypt(block);
+}
+
+fn decrypt(cipher: &Cipher, block: &mut [u8; BLOCK_BYTES]) {
+    cipher.decrypt(block);
 }
 
 fn xor_into(acc: &mut [u8; BLOCK_BYTES], other: &[u8]) {
@@ -315,54 +439,134 @@ fn parse_pin_field(clear: &[u8; BLOCK_BYTES]) -> Result<Pin, CryptoError> {
     Ok(pin)
 }
 
-/// Encrypts a 16-byte working key under the TMK (3DES ECB, two blocks).
-fn seal_key(tmk: &Tmk, clear: &[u8; KEY_BYTES]) -> [u8; KEY_BYTES] {
-    let cipher = tmk.0.cipher();
-    let mut out = *clear;
+/// Encrypts a working key (8 or 16 bytes) under the TMK: 3DES ECB, block by block.
+fn seal_key(tmk: &Tmk, clear: &[u8], out: &mut [u8]) {
+    out.copy_from_slice(clear);
     for half in out.chunks_exact_mut(BLOCK_BYTES) {
-        cipher.encrypt_block(half.into());
+        if let Ok(block) = <&mut [u8; BLOCK_BYTES]>::try_from(half) {
+            encrypt(tmk.0.cipher(), block);
+        }
     }
-    out
 }
 
-/// Decrypts a 16-byte working key under the TMK (3DES ECB, two blocks).
-fn open_key(tmk: &Tmk, sealed: &[u8; KEY_BYTES]) -> SecretKey {
-    let cipher = tmk.0.cipher();
-    let mut clear = *sealed;
+/// Decrypts a working key (8 or 16 bytes) under the TMK and checks its check value.
+fn open_key(
+    tmk: &Tmk,
+    sealed: &[u8],
+    check: &[u8],
+    role: KeyRole,
+) -> Result<SecretKey, CryptoError> {
+    let mut clear = [0u8; KEY_BYTES];
+    let clear = &mut clear[..sealed.len()];
+    clear.copy_from_slice(sealed);
     for half in clear.chunks_exact_mut(BLOCK_BYTES) {
-        cipher.decrypt_block(half.into());
+        if let Ok(block) = <&mut [u8; BLOCK_BYTES]>::try_from(half) {
+            decrypt(tmk.0.cipher(), block);
+        }
     }
     let key = SecretKey::new(clear);
     clear.zeroize();
-    key
+    let key = key.ok_or(CryptoError::BadKey)?;
+    if check_value(&key) != check {
+        return Err(CryptoError::CheckValueMismatch(role));
+    }
+    Ok(key)
 }
 
 impl WorkingKeys {
-    /// Builds the sign-in response field 62 for a double-length key pair (60.3 `003`):
-    /// each key encrypted under the TMK, with its check value.
+    /// Builds the sign-in response field 62 for `001` (a single-length PIK) or `003` (a
+    /// double-length PIK): each key encrypted under the TMK, with its check value; the
+    /// MAK is single-length in both.
     pub fn seal(tmk: &Tmk, pik: &Pik, mak: &Mak) -> WorkingKeys {
-        WorkingKeys {
-            pik: seal_key(tmk, pik.expose_secret()),
-            pik_check: pik.check_value(),
-            mak: seal_key(tmk, mak.expose_secret()),
-            mak_check: mak.check_value(),
-        }
+        let layout = if pik.is_single() {
+            KeyLayout::Single
+        } else {
+            KeyLayout::Double
+        };
+        Self::seal_layout(layout, tmk, pik, mak, None)
     }
 
-    /// Decrypts the keys of field 62 under the TMK and checks both check values.
+    /// Builds field 62 for `004`: the `003` keys plus a track-data key.
+    ///
+    /// # Errors
+    /// [`CryptoError::BadKey`] when the PIK is single-length (`004` carries a
+    /// double-length PIK).
+    pub fn seal_with_track_key(
+        tmk: &Tmk,
+        pik: &Pik,
+        mak: &Mak,
+        tdk: &Tdk,
+    ) -> Result<WorkingKeys, CryptoError> {
+        if pik.is_single() {
+            return Err(CryptoError::BadKey);
+        }
+        Ok(Self::seal_layout(
+            KeyLayout::DoubleWithTrack,
+            tmk,
+            pik,
+            mak,
+            Some(tdk),
+        ))
+    }
+
+    fn seal_layout(
+        layout: KeyLayout,
+        tmk: &Tmk,
+        pik: &Pik,
+        mak: &Mak,
+        tdk: Option<&Tdk>,
+    ) -> WorkingKeys {
+        let mut k = WorkingKeys::empty(layout);
+        let (p, pc) = layout.pik_span();
+        seal_key(tmk, pik.expose_secret(), &mut k.bytes[p]);
+        k.bytes[pc].copy_from_slice(&pik.check_value());
+        let (m, mc) = layout.mak_span();
+        seal_key(tmk, mak.expose_secret(), &mut k.bytes[m]);
+        k.bytes[mc].copy_from_slice(&mak.check_value());
+        if let (Some(tdk), Some((t, tc))) = (tdk, layout.tdk_span()) {
+            seal_key(tmk, tdk.expose_secret(), &mut k.bytes[t]);
+            k.bytes[tc].copy_from_slice(&tdk.check_value());
+        }
+        k
+    }
+
+    /// Decrypts the PIK and the MAK of field 62 under the TMK and checks every check value
+    /// the layout carries (the TDK's too, for `004`).
     ///
     /// # Errors
     /// [`CryptoError::CheckValueMismatch`] naming the first key whose check value differs.
+    /// A 40-byte field 62 from a host that sent a 16-byte MAK fails on the MAK: its first 8
+    /// bytes do not match the check value under single DES.
     pub fn open(&self, tmk: &Tmk) -> Result<(Pik, Mak), CryptoError> {
-        let pik = Pik(open_key(tmk, &self.pik));
-        if pik.check_value() != self.pik_check {
-            return Err(CryptoError::CheckValueMismatch(KeyRole::Pik));
-        }
-        let mak = Mak(open_key(tmk, &self.mak));
-        if mak.check_value() != self.mak_check {
-            return Err(CryptoError::CheckValueMismatch(KeyRole::Mak));
-        }
+        let (p, pc) = self.layout.pik_span();
+        let pik = Pik(open_key(
+            tmk,
+            &self.bytes[p],
+            &self.bytes[pc],
+            KeyRole::Pik,
+        )?);
+        let (m, mc) = self.layout.mak_span();
+        let mak = Mak(open_key(
+            tmk,
+            &self.bytes[m],
+            &self.bytes[mc],
+            KeyRole::Mak,
+        )?);
+        self.open_track_key(tmk)?;
         Ok((pik, mak))
+    }
+
+    /// Decrypts and checks the track-data key of a `004` field 62; `None` for the other
+    /// layouts.
+    ///
+    /// # Errors
+    /// [`CryptoError::CheckValueMismatch`]`(Tdk)`.
+    pub fn open_track_key(&self, tmk: &Tmk) -> Result<Option<Tdk>, CryptoError> {
+        let Some((t, tc)) = self.layout.tdk_span() else {
+            return Ok(None);
+        };
+        let tdk = open_key(tmk, &self.bytes[t], &self.bytes[tc], KeyRole::Tdk)?;
+        Ok(Some(Tdk(tdk)))
     }
 }
 
@@ -373,7 +577,7 @@ mod tests {
     // Goal: key types never print their bytes.
     #[test]
     fn debug_hides_keys() {
-        let k = Mak::from_bytes([0x11; KEY_BYTES]);
+        let k = Mak::from_bytes([0x11; SINGLE_KEY_BYTES]);
         assert_eq!(format!("{k:?}"), "Mak(..)");
         let p = Pin::new("123456");
         assert!(matches!(p, Ok(ref p) if format!("{p:?}") == "Pin(..)"));
@@ -384,11 +588,32 @@ mod tests {
     // plaintext "Now is t" (4E6F772069732074) -> 3FA40E8A984D4815.
     #[test]
     fn equal_halves_is_single_des() {
-        let k = Mak::from_hex("0123456789ABCDEF0123456789ABCDEF");
+        let k = Pik::from_hex("0123456789ABCDEF0123456789ABCDEF");
         let Ok(k) = k else { panic!("hex") };
         let mut block = *b"Now is t";
         encrypt(k.0.cipher(), &mut block);
         assert_eq!(hex::encode_upper(block), "3FA40E8A984D4815");
+    }
+
+    // Goal: an 8-byte key is plain single DES (the MAK, a `001` PIK), and gives the same
+    // as the 16-byte key with equal halves; the same FIPS 81 vector.
+    #[test]
+    fn single_length_is_single_des() {
+        let Ok(k) = Mak::from_hex("0123456789ABCDEF") else {
+            panic!("hex")
+        };
+        let mut block = *b"Now is t";
+        encrypt(k.0.cipher(), &mut block);
+        assert_eq!(hex::encode_upper(block), "3FA40E8A984D4815");
+        let Ok(p) = Pik::from_hex("0123456789ABCDEF") else {
+            panic!("hex")
+        };
+        assert!(p.is_single());
+        assert_eq!(
+            p.check_value(),
+            Pik::from_bytes(*b"\x01\x23\x45\x67\x89\xAB\xCD\xEF\x01\x23\x45\x67\x89\xAB\xCD\xEF")
+                .check_value()
+        );
     }
 
     // Goal: the PAN field takes the 12 digits left of the check digit.

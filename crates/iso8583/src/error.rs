@@ -20,7 +20,8 @@ pub enum Error {
     /// The TPDU does not start with the identifier 0x60.
     #[error("TPDU identifier is not 0x60")]
     BadTpdu,
-    /// The 6-byte header holds a nibble that is not a decimal digit.
+    /// The header's first 3 bytes (its reserved bytes are not read) hold a nibble that is
+    /// not a decimal digit; from the encoder: a header part has too many digits.
     #[error("header is not BCD")]
     BadHeader,
     /// The MTI holds a nibble that is not a decimal digit.
@@ -63,7 +64,8 @@ pub enum Error {
     #[error("field {0} is absent")]
     MissingField(u8),
     /// The field is well formed on the wire but its sub-fields are not what the profile
-    /// says (e.g. field 60 with 12 digits, field 62 that is not 40 bytes, 63.2 not GBK).
+    /// says (e.g. field 60 with 7 digits, field 62 that is not 24, 40 or 60 bytes, 63.2 not
+    /// GBK).
     #[error("field {0} has malformed sub-fields")]
     BadSubfield(u8),
 }
@@ -71,8 +73,9 @@ pub enum Error {
 /// Why a key, PIN block or MAC operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
-    /// A key given as hex is not 32 hex digits.
-    #[error("a key must be 16 bytes (32 hex digits)")]
+    /// A key is not of a length its role allows (the MAK: 8 bytes, 16 hex digits; the
+    /// TMK and TDK: 16 bytes, 32 hex digits; the PIK: either), or its hex is not hex.
+    #[error("a key must be 8 or 16 bytes (16 or 32 hex digits), as its role requires")]
     BadKey,
     /// The PIN is not 4 to 12 decimal digits (ISO 9564-1 format 0).
     #[error("PIN must be 4 to 12 digits")]
@@ -95,6 +98,8 @@ pub enum KeyRole {
     Pik,
     /// The MAC key.
     Mak,
+    /// The track-data key (sign-in `004`).
+    Tdk,
 }
 
 impl core::fmt::Display for KeyRole {
@@ -102,6 +107,7 @@ impl core::fmt::Display for KeyRole {
         f.write_str(match self {
             KeyRole::Pik => "PIK",
             KeyRole::Mak => "MAK",
+            KeyRole::Tdk => "TDK",
         })
     }
 }

@@ -44,8 +44,12 @@ pub struct FieldSpec {
     pub format: Format,
     /// Fixed or variable, and the prefix size.
     pub length: LengthKind,
-    /// Maximum length in units: digits for `n`/`z`, bytes for `an`/`ans`/`b`.
+    /// Maximum length in units (digits for `n`/`z`, bytes for `an`/`ans`/`b`) that the
+    /// strict encoder writes.
     pub max: u16,
+    /// Maximum length the liberal decoder reads: `max`, except where the spec says real
+    /// terminals send more (field 60: up to 32 digits).
+    pub max_read: u16,
     /// True when a fixed odd-length `n` field is left-aligned with a trailing pad nibble
     /// instead of right-aligned with a leading one. Only field 22 is (spec: "0210").
     pub left_aligned: bool,
@@ -70,12 +74,20 @@ impl FieldSpec {
     }
 }
 
+/// Field 60 digits the decoder reads (spec: "the decoder accepts 8-32 digits").
+const FIELD60_DIGITS_READ_MAX: u16 = 32;
+
 const fn row(number: u8, format: Format, length: LengthKind, max: u16) -> Option<FieldSpec> {
     Some(FieldSpec {
         number,
         format,
         length,
         max,
+        max_read: if number == 60 {
+            FIELD60_DIGITS_READ_MAX
+        } else {
+            max
+        },
         left_aligned: number == 22,
         gbk: number == 44 || number == 63,
     })
@@ -115,6 +127,9 @@ pub static FIELDS: [Option<FieldSpec>; 65] = {
     t[53] = row(53, N, Fixed, 16);
     t[54] = row(54, An, LllVar, 20);
     t[55] = row(55, B, LllVar, 255);
+    // 59: acquirer-defined TLV in ASCII (terminal serial, location), sent by real chip and
+    // QR terminals; decoded, kept in the MAC block, stored as received.
+    t[59] = row(59, Ans, LllVar, 999);
     t[60] = row(60, N, LllVar, 17);
     t[61] = row(61, N, LllVar, 29);
     t[62] = row(62, B, LllVar, 512);

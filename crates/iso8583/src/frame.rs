@@ -14,6 +14,9 @@ pub const LENGTH_PREFIX_BYTES: usize = 2;
 pub const TPDU_BYTES: usize = 5;
 /// Size of the BCD header.
 pub const HEADER_BYTES: usize = 6;
+/// Header bytes that carry meaning (application type, software version, terminal status
+/// and processing requirement); the remaining 3 are reserved.
+pub const HEADER_USED_BYTES: usize = 3;
 /// The TPDU identifier byte.
 pub const TPDU_ID: u8 = 0x60;
 
@@ -93,8 +96,9 @@ impl Tpdu {
     }
 }
 
-/// The 6-byte BCD header: application type, software version, terminal status,
-/// processing requirement, and 6 reserved digits (written as `000000`, ignored on read).
+/// The 6-byte header: application type, software version, terminal status and processing
+/// requirement (BCD), and 3 reserved bytes (written as `000000`, ignored on read whatever
+/// they hold).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Header {
     /// Application type, two digits; `60` in this profile.
@@ -131,9 +135,10 @@ impl Header {
         }
     }
 
-    /// Reads the 6 header bytes; every nibble must be a digit.
+    /// Reads the 6 header bytes. The first three must be BCD; the three reserved bytes are
+    /// ignored, whatever they hold (real terminals send vendor values such as `FFF1`).
     pub(crate) fn read(b: &[u8; HEADER_BYTES]) -> Result<Header, Error> {
-        if !bcd::is_bcd(b) {
+        if !bcd::is_bcd(&b[..HEADER_USED_BYTES]) {
             return Err(Error::BadHeader);
         }
         Ok(Header {

@@ -9,7 +9,8 @@
 //!   allocates nothing, and checks every length and byte, failing with a small `Copy`
 //!   [`Error`] that names the field;
 //! - a strict encoder, [`MessageBuilder`], writing whole frames into a reused `Vec<u8>`;
-//! - typed views of the composite fields 48, 60, 61, 62 and 63 ([`subfields`]);
+//! - typed views of the composite fields 48, 60, 61, 62 and 63 ([`subfields`]), with the
+//!   three working-key layouts of sign-in (`001`, `003`, `004`: [`KeyLayout`]);
 //! - the MAC, the PIN block and working-key transport ([`crypto`]).
 //!
 //! ```
@@ -37,14 +38,15 @@ mod message;
 pub mod subfields;
 
 pub use builder::MessageBuilder;
-pub use crypto::{Mak, Pik, Pin, Tmk};
+pub use crypto::{Mak, Pik, Pin, Tdk, Tmk};
 pub use error::{CryptoError, Error, KeyRole};
 pub use field::{FIELDS, FieldSpec, Format, LengthKind, MAC_FIELD, spec};
 pub use frame::{
-    FRAME_BYTES_MAX, Frame, HEADER_BYTES, Header, LENGTH_PREFIX_BYTES, Status, TPDU_BYTES, TPDU_ID,
-    Tpdu, split_frame,
+    FRAME_BYTES_MAX, Frame, HEADER_BYTES, HEADER_USED_BYTES, Header, LENGTH_PREFIX_BYTES, Status,
+    TPDU_BYTES, TPDU_ID, Tpdu, split_frame,
 };
 pub use message::{Field, Message, Mti};
 pub use subfields::{
-    Field60, Field60Terminal, Field61, Field63Response, SettlementTotals, Totals, WorkingKeys,
+    FIELD60_DIGITS_MAX, FIELD60_DIGITS_MIN, Field60, Field60Extra, Field60Terminal, Field61,
+    Field63Response, KeyLayout, SettlementTotals, Totals, WORKING_KEYS_BYTES_MAX, WorkingKeys,
 };

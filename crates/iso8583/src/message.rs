@@ -312,7 +312,7 @@ pub(crate) fn bit_is_set(bitmap: &[u8; BITMAP_BYTES], number: u8) -> bool {
 fn read_field<'buf>(number: u8, r: &mut Reader<'buf>) -> Result<Field<'buf>, Error> {
     let spec = field::spec(number).ok_or(Error::UnknownField(number))?;
     let units = read_length(spec, r)?;
-    if units > spec.max {
+    if units > spec.max_read {
         return Err(Error::TooLong(number));
     }
     let data = r

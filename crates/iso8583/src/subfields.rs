@@ -1,4 +1,4 @@
-//! Typed views of the composite fields 48, 60, 61, 62 and 63 (spec "Fields").
+//! Typed views of the composite fields 48, 59, 60, 61, 62 and 63 (spec "Fields").
 //!
 //! Each type has `parse` (from the field's digits or bytes) and a way back to the wire;
 //! [`Message`] and [`MessageBuilder`] get one-call getters and setters for them.
@@ -26,18 +26,30 @@ fn put(out: &mut String, value: u64, width: usize) -> Option<()> {
     Some(())
 }
 
+/// Fewest digits of field 60 the decoder reads: 60.1 and 60.2.
+pub const FIELD60_DIGITS_MIN: usize = 8;
+/// Most digits of field 60 the decoder reads (19 seen in real traffic; the spec allows 32).
+pub const FIELD60_DIGITS_MAX: usize = 32;
+/// Digits of 60.1 through 60.5, the parts this profile names.
+const FIELD60_NAMED_DIGITS: usize = 13;
+
 /// Field 60: transaction type code, batch, network management code, and optionally
-/// terminal capability and chip condition. Requests carry 11 or 13 digits.
+/// terminal capability and chip condition. The encoder writes 11 or 13 digits; the decoder
+/// reads any leading part from 8 digits up to 32 (spec "Fields", row 60).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Field60 {
     /// 60.1 transaction type code, n2 (e.g. 22 sale, 00 management).
     pub type_code: u8,
     /// 60.2 batch number, n6.
     pub batch: u32,
-    /// 60.3 network management code, n3 (e.g. 003 sign-in with double-length keys).
+    /// 60.3 network management code, n3 (e.g. 003 sign-in with double-length keys); read
+    /// as `000` when the terminal sent fewer than 11 digits.
     pub network_code: u16,
     /// 60.4 terminal capability and 60.5 chip condition, one digit each, when sent.
     pub terminal: Option<Field60Terminal>,
+    /// Digits received after the named parts (acquirer additions, or the 1-2 digits of an
+    /// incomplete 60.3), kept as received; the encoder never writes them.
+    pub extra: Field60Extra,
 }
 
 /// 60.4 and 60.5, which travel together (13-digit field 60).
@@ -45,46 +57,108 @@ pub struct Field60 {
 pub struct Field60Terminal {
     /// 60.4 terminal read capability, n1.
     pub capability: u8,
-    /// 60.5 chip condition code, n1.
+    /// 60.5 chip condition code, n1; read as `0` when a 12-digit field 60 ends after 60.4.
     pub chip_condition: u8,
 }
 
+/// Digits of field 60 past the parts the profile names, at most 19 (32 - 13).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Field60Extra {
+    digits: [u8; FIELD60_DIGITS_MAX - FIELD60_NAMED_DIGITS],
+    len: u8,
+}
+
+impl Field60Extra {
+    /// No extra digits.
+    pub const NONE: Field60Extra = Field60Extra {
+        digits: [0; FIELD60_DIGITS_MAX - FIELD60_NAMED_DIGITS],
+        len: 0,
+    };
+
+    fn from_digits(d: &[u8]) -> Option<Field60Extra> {
+        let mut e = Field60Extra::NONE;
+        e.digits.get_mut(..d.len())?.copy_from_slice(d);
+        e.len = d.len() as u8;
+        Some(e)
+    }
+
+    /// The digits as received.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits are ever stored.
+        core::str::from_utf8(&self.digits[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl core::fmt::Debug for Field60Extra {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
 impl Field60 {
-    /// Parses 11 or 13 digits (spec: "Field 60 in requests is 11 digits ... or 13").
+    /// A field 60 of 11 digits (60.1-60.3), as requests of this profile carry it.
+    pub const fn new(type_code: u8, batch: u32, network_code: u16) -> Field60 {
+        Field60 {
+            type_code,
+            batch,
+            network_code,
+            terminal: None,
+            extra: Field60Extra::NONE,
+        }
+    }
+
+    /// Reads 8 to 32 digits: 60.1 and 60.2 always, 60.3 when complete, 60.4 and 60.5 when
+    /// present, the rest into [`Field60::extra`] (spec: "the decoder accepts 8-32 digits
+    /// and reads what is there").
     ///
     /// # Errors
-    /// [`Error::BadSubfield`]`(60)` for any other length or a non-digit.
+    /// [`Error::BadSubfield`]`(60)` for fewer than 8 or more than 32 digits, or a non-digit.
     pub fn parse(digits: &str) -> Result<Field60, Error> {
         let d = digits.as_bytes();
         let bad = Error::BadSubfield(60);
-        if d.len() != 11 && d.len() != 13 {
+        if !(FIELD60_DIGITS_MIN..=FIELD60_DIGITS_MAX).contains(&d.len())
+            || !d.iter().all(u8::is_ascii_digit)
+        {
             return Err(bad);
         }
         let mut pos = 0;
         let mut next = |w| take(d, &mut pos, w).ok_or(bad);
-        let (type_code, batch, network_code) = (next(2)?, next(6)?, next(3)?);
-        let terminal = if d.len() == 13 {
-            Some(Field60Terminal {
+        let (type_code, batch) = (next(2)?, next(6)?);
+        let network_code = if d.len() >= 11 { next(3)? } else { 0 };
+        let terminal = match d.len() {
+            ..=11 => None,
+            12 => Some(Field60Terminal {
+                capability: next(1)? as u8,
+                chip_condition: 0,
+            }),
+            _ => Some(Field60Terminal {
                 capability: next(1)? as u8,
                 chip_condition: next(1)? as u8,
-            })
-        } else {
-            None
+            }),
         };
+        let named = pos;
+        let extra = Field60Extra::from_digits(d.get(named..).unwrap_or_default()).ok_or(bad)?;
         Ok(Field60 {
             type_code: type_code as u8,
             batch: batch as u32,
             network_code: network_code as u16,
             terminal,
+            extra,
         })
     }
 
-    /// The field's digits, 11 or 13.
+    /// The field's digits as the encoder writes them, 11 or 13 ([`Field60::extra`] is
+    /// not written).
     ///
     /// # Errors
     /// [`Error::BadSubfield`]`(60)` when a part has more digits than its width.
     pub fn to_digits(&self) -> Result<String, Error> {
-        let mut s = String::with_capacity(13);
+        let mut s = String::with_capacity(FIELD60_NAMED_DIGITS);
         let parts = [
             (u64::from(self.type_code), 2),
             (u64::from(self.batch), 6),
@@ -231,51 +305,143 @@ impl SettlementTotals {
     }
 }
 
-/// Field 62 of a sign-in response: the working keys encrypted under the TMK, with their
-/// check values (40 bytes: PIK 16 + 4, MAK 16 + 4). See also `WorkingKeys::seal`/`open`.
+/// Which working keys a sign-in asks for (its 60.3) and field 62 of the answer carries
+/// (spec "Keys, PIN, MAC").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct WorkingKeys {
-    /// PIK encrypted under the TMK.
-    pub pik: [u8; 16],
-    /// First 4 bytes of 8 zero bytes encrypted under the clear PIK.
-    pub pik_check: [u8; 4],
-    /// MAK encrypted under the TMK.
-    pub mak: [u8; 16],
-    /// First 4 bytes of 8 zero bytes encrypted under the clear MAK.
-    pub mak_check: [u8; 4],
+pub enum KeyLayout {
+    /// `001`, 24 bytes: single-length PIK (8) + check (4), MAK (8) + check (4).
+    Single,
+    /// `003`, 40 bytes: double-length PIK (16) + check (4), single-length MAK (8), 8 zero
+    /// bytes, MAK check (4).
+    Double,
+    /// `004`, 60 bytes: the 40 bytes of `003`, then a track-data key (16) + check (4).
+    DoubleWithTrack,
 }
 
-/// Length of field 62 for double-length keys.
-pub const WORKING_KEYS_BYTES: usize = 40;
+/// Byte ranges of one key and its check value inside field 62.
+type Span = (core::ops::Range<usize>, core::ops::Range<usize>);
+
+impl KeyLayout {
+    /// The layout a sign-in's 60.3 asks for; `None` for other codes.
+    pub const fn from_network_code(code: u16) -> Option<KeyLayout> {
+        match code {
+            1 => Some(KeyLayout::Single),
+            3 => Some(KeyLayout::Double),
+            4 => Some(KeyLayout::DoubleWithTrack),
+            _ => None,
+        }
+    }
+
+    /// The 60.3 of a sign-in asking for this layout.
+    pub const fn network_code(self) -> u16 {
+        match self {
+            KeyLayout::Single => 1,
+            KeyLayout::Double => 3,
+            KeyLayout::DoubleWithTrack => 4,
+        }
+    }
+
+    /// Length of field 62 in this layout.
+    pub const fn field62_bytes(self) -> usize {
+        match self {
+            KeyLayout::Single => 24,
+            KeyLayout::Double => 40,
+            KeyLayout::DoubleWithTrack => WORKING_KEYS_BYTES_MAX,
+        }
+    }
+
+    /// Where the PIK ciphertext and its check value sit.
+    pub(crate) fn pik_span(self) -> Span {
+        match self {
+            KeyLayout::Single => (0..8, 8..12),
+            _ => (0..16, 16..20),
+        }
+    }
+
+    /// Where the MAK ciphertext (8 bytes) and its check value sit; in `003`/`004` the 8
+    /// bytes between them are zero on the wire and ignored on read.
+    pub(crate) fn mak_span(self) -> Span {
+        match self {
+            KeyLayout::Single => (12..20, 20..24),
+            _ => (20..28, 36..40),
+        }
+    }
+
+    /// Where the TDK ciphertext and its check value sit (`004` only).
+    pub(crate) fn tdk_span(self) -> Option<Span> {
+        match self {
+            KeyLayout::DoubleWithTrack => Some((40..56, 56..60)),
+            _ => None,
+        }
+    }
+}
+
+/// Length of the longest field 62 (`004`).
+pub const WORKING_KEYS_BYTES_MAX: usize = 60;
+
+/// Field 62 of a sign-in response: the working keys encrypted under the TMK, with their
+/// check values, in one of the three [`KeyLayout`]s. See `WorkingKeys::seal`/`open`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WorkingKeys {
+    pub(crate) layout: KeyLayout,
+    /// The field as on the wire; only the first `layout.field62_bytes()` are used.
+    pub(crate) bytes: [u8; WORKING_KEYS_BYTES_MAX],
+}
 
 impl WorkingKeys {
-    /// Splits the 40 bytes of field 62.
+    /// A field of this layout with every byte zero (the `003` filler stays zero).
+    pub(crate) fn empty(layout: KeyLayout) -> WorkingKeys {
+        WorkingKeys {
+            layout,
+            bytes: [0; WORKING_KEYS_BYTES_MAX],
+        }
+    }
+
+    /// Reads field 62; its length (24, 40 or 60) names the layout. The 8 filler bytes after
+    /// the MAK of `003`/`004` are not checked, as real terminals do not check them.
     ///
     /// # Errors
     /// [`Error::BadSubfield`]`(62)` for any other length.
     pub fn parse(bytes: &[u8]) -> Result<WorkingKeys, Error> {
-        let b: &[u8; WORKING_KEYS_BYTES] = bytes.try_into().map_err(|_| Error::BadSubfield(62))?;
-        let mut k = WorkingKeys {
-            pik: [0; 16],
-            pik_check: [0; 4],
-            mak: [0; 16],
-            mak_check: [0; 4],
-        };
-        k.pik.copy_from_slice(&b[..16]);
-        k.pik_check.copy_from_slice(&b[16..20]);
-        k.mak.copy_from_slice(&b[20..36]);
-        k.mak_check.copy_from_slice(&b[36..]);
+        let layout = [
+            KeyLayout::Single,
+            KeyLayout::Double,
+            KeyLayout::DoubleWithTrack,
+        ]
+        .into_iter()
+        .find(|l| l.field62_bytes() == bytes.len())
+        .ok_or(Error::BadSubfield(62))?;
+        let mut k = WorkingKeys::empty(layout);
+        k.bytes[..bytes.len()].copy_from_slice(bytes);
         Ok(k)
     }
 
-    /// The 40 bytes of field 62.
-    pub fn to_bytes(&self) -> [u8; WORKING_KEYS_BYTES] {
-        let mut b = [0u8; WORKING_KEYS_BYTES];
-        b[..16].copy_from_slice(&self.pik);
-        b[16..20].copy_from_slice(&self.pik_check);
-        b[20..36].copy_from_slice(&self.mak);
-        b[36..].copy_from_slice(&self.mak_check);
-        b
+    /// The layout (and so the 60.3) this field 62 answers.
+    pub fn layout(&self) -> KeyLayout {
+        self.layout
+    }
+
+    /// The bytes of field 62.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.layout.field62_bytes()]
+    }
+
+    /// The PIK ciphertext (8 or 16 bytes) and its check value.
+    pub fn pik(&self) -> (&[u8], &[u8]) {
+        let (k, c) = self.layout.pik_span();
+        (&self.bytes[k], &self.bytes[c])
+    }
+
+    /// The MAK ciphertext (8 bytes) and its check value.
+    pub fn mak(&self) -> (&[u8], &[u8]) {
+        let (k, c) = self.layout.mak_span();
+        (&self.bytes[k], &self.bytes[c])
+    }
+
+    /// The TDK ciphertext (16 bytes) and its check value, for `004`.
+    pub fn tdk(&self) -> Option<(&[u8], &[u8])> {
+        let (k, c) = self.layout.tdk_span()?;
+        Some((&self.bytes[k], &self.bytes[c]))
     }
 }
 
@@ -398,9 +564,9 @@ impl MessageBuilder {
     /// Sets field 62 to working keys.
     ///
     /// # Errors
-    /// None in practice (40 bytes fit the field).
+    /// None in practice (at most 60 bytes, and the field holds 512).
     pub fn set_working_keys(&mut self, k: &WorkingKeys) -> Result<&mut Self, Error> {
-        self.set_b(62, &k.to_bytes())
+        self.set_b(62, k.as_bytes())
     }
 
     /// Sets field 63 of a request to an operator number, right-padded to 3 characters.

@@ -1,16 +1,19 @@
 //! Hand-worked vectors for the MAC, the PIN block and working-key transport.
 //!
-//! The expected values were computed outside this crate with a throwaway Python script
-//! using the `cryptography` package's TripleDES (two-key EDE, ECB), following the spec's
-//! prose step by step; the intermediate values are written out below so a reader can check
-//! each step by hand or with any DES tool.
+//! The expected values were computed outside this crate: the double-length ones with a
+//! throwaway Python script using the `cryptography` package's TripleDES (two-key EDE, ECB),
+//! the single-length ones (the MAK, a `001` PIK) with `openssl enc -des-ecb -provider
+//! legacy`, following the spec's prose step by step; the intermediate values are written
+//! out below so a reader can check each step by hand or with any DES tool. Published
+//! third-party vectors are in `real_vectors.rs`.
 
 use suanpan_iso8583::crypto::{self, decrypt_pin, encrypt_pin, mac, pin_block_clear, verify_mac};
-use suanpan_iso8583::{CryptoError, KeyRole, Mak, Pik, Pin, Tmk, WorkingKeys};
+use suanpan_iso8583::{CryptoError, KeyLayout, KeyRole, Mak, Pik, Pin, Tmk, WorkingKeys};
 
 const TMK: &str = "0123456789ABCDEFFEDCBA9876543210";
 const PIK: &str = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
-const MAK: &str = "0F1E2D3C4B5A69788796A5B4C3D2E1F0";
+/// The MAK is single-length (spec "Keys, PIN, MAC"): every MAC step is single DES.
+const MAK: &str = "0F1E2D3C4B5A6978";
 
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s.replace(' ', "")).unwrap_or_else(|e| panic!("bad hex in test: {e}"))
@@ -31,13 +34,13 @@ fn keys() -> (Tmk, Pik, Mak) {
 // Goal: check values are the first 4 bytes of E(key, 00..00).
 //   E(TMK, 0000000000000000) = 08D7B4FB629D0885 -> 08D7B4FB
 //   E(PIK, 0000000000000000) -> 76CDB553
-//   E(MAK, 0000000000000000) -> 819DB114
+//   E(MAK, 0000000000000000) = BFADEE68DB35535C -> BFADEE68 (single DES)
 #[test]
 fn check_values() {
     let (tmk, pik, mak) = keys();
     assert_eq!(tmk.check_value().to_vec(), h("08D7B4FB"));
     assert_eq!(pik.check_value().to_vec(), h("76CDB553"));
-    assert_eq!(mak.check_value().to_vec(), h("819DB114"));
+    assert_eq!(mak.check_value().to_vec(), h("BFADEE68"));
 }
 
 // Goal: the MAC of a 13-byte block that needs 3 bytes of zero padding.
@@ -45,30 +48,30 @@ fn check_values() {
 //   padded  = 303230302073616C 6520313030000000
 //   R       = 303230302073616C XOR 6520313030000000 = 551201001073616C
 //   hex(R)  = "551201001073616C" (16 ASCII bytes; letters upper case)
-//   E1      = E(MAK, "55120100")           = 89AEA7C2C4AF6D78
-//   E1 ^ "1073616C" (31303733 36313643)    = B89E90F1F29E5B3B
-//   E2      = E(MAK, B89E90F1F29E5B3B)     = 4917FD7990B7D74C
-//   MAC     = first 8 chars of "4917FD7990B7D74C" = "4917FD79"
+//   E1      = E(MAK, "55120100")           = 844DB23EDC85BEB2
+//   E1 ^ "1073616C" (31303733 36313643)    = B57D850DEAB488F1
+//   E2      = E(MAK, B57D850DEAB488F1)     = B2EFC8D9D02389C5
+//   MAC     = first 8 chars of "B2EFC8D9D02389C5" = "B2EFC8D9"
 #[test]
 fn mac_with_padding() {
     let (_, _, mak) = keys();
-    assert_eq!(&mac(&mak, b"0200 sale 100"), b"4917FD79");
+    assert_eq!(&mac(&mak, b"0200 sale 100"), b"B2EFC8D9");
 }
 
 // Goal: a block that is already a multiple of 8 gets no padding block.
 //   MAB    = 0200302004C020C0 9811000000000001
 //   R      = 9A11302004C020C1
-//   E1     = E(MAK, "9A113020") = 420AEE3DBB42F258
-//   E1 ^ "04C020C1"             = 723EAD0D8972B169
-//   E2     = D6E17628572E2F63  -> MAC "D6E17628"
+//   E1     = E(MAK, "9A113020") = C3196733DC1E4990
+//   E1 ^ "04C020C1"             = F32D2403EE2E0AA1
+//   E2     = 4C86F25457BA7E26  -> MAC "4C86F254"
 #[test]
 fn mac_without_padding() {
     let (_, _, mak) = keys();
     let mab = h("0200302004C020C0 9811000000000001");
-    assert_eq!(&mac(&mak, &mab), b"D6E17628");
-    assert!(verify_mac(&mak, &mab, b"D6E17628"));
-    assert!(!verify_mac(&mak, &mab, b"D6E17629"));
-    assert!(!verify_mac(&mak, &mab, b"D6E1762"));
+    assert_eq!(&mac(&mak, &mab), b"4C86F254");
+    assert!(verify_mac(&mak, &mab, b"4C86F254"));
+    assert!(!verify_mac(&mak, &mab, b"4C86F255"));
+    assert!(!verify_mac(&mak, &mab, b"4C86F25"));
 }
 
 // Goal: the PIN block for a 19-digit PAN, built and encrypted as ANSI X9.8 format 0.
@@ -125,7 +128,7 @@ fn pin_block_refusals() {
         decrypt_pin(&pik, &block, "6217009999567890123").map(|_| ()),
         Err(CryptoError::BadPinBlock)
     );
-    let wrong = Pik::from_bytes(*tmk.expose_secret());
+    let wrong = Pik::from_hex(&hex::encode(tmk.expose_secret())).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         decrypt_pin(&wrong, &block, "6217001234567890123").map(|_| ()),
         Err(CryptoError::BadPinBlock)
@@ -143,40 +146,86 @@ fn pin_block_refusals() {
     );
 }
 
-// Goal: field 62 of a sign-in response, built by the host and opened by a terminal.
+// Goal: field 62 of a `003` sign-in response, built by the host and opened by a terminal:
+// a double-length PIK, then the single-length MAK, 8 zero bytes and its single-DES check.
 //   E(TMK, PIK) = FD7AF640961CDB8B 5CCFBE13B358FE6E, PIK check 76CDB553
-//   E(TMK, MAK) = BDBE59C77CF56415 BAB6EAD19B49AD8C, MAK check 819DB114
+//   E(TMK, MAK) = BDBE59C77CF56415, 0000000000000000, MAK check BFADEE68
 #[test]
 fn working_keys_transport() {
     let (tmk, pik, mak) = keys();
     let sealed = WorkingKeys::seal(&tmk, &pik, &mak);
+    assert_eq!(sealed.layout(), KeyLayout::Double);
     let expected = h("FD7AF640961CDB8B5CCFBE13B358FE6E 76CDB553 \
-                      BDBE59C77CF56415BAB6EAD19B49AD8C 819DB114");
-    assert_eq!(sealed.to_bytes().to_vec(), expected);
+                      BDBE59C77CF56415 0000000000000000 BFADEE68");
+    assert_eq!(sealed.as_bytes().to_vec(), expected);
     let (pik2, mak2) = sealed.open(&tmk).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pik2.expose_secret(), pik.expose_secret());
     assert_eq!(mak2.expose_secret(), mak.expose_secret());
-    let mut bad = sealed;
-    bad.mak_check[0] ^= 1;
+    let mut bad = expected.clone();
+    bad[36] ^= 1;
+    let bad = WorkingKeys::parse(&bad).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         bad.open(&tmk).map(|_| ()),
         Err(CryptoError::CheckValueMismatch(KeyRole::Mak))
     );
-    let other = Tmk::from_bytes(*mak.expose_secret());
+    let other = ok(Tmk::from_hex(PIK));
     assert_eq!(
         sealed.open(&other).map(|_| ()),
         Err(CryptoError::CheckValueMismatch(KeyRole::Pik))
     );
     assert_eq!(crypto::KEY_BYTES, 16);
+    assert_eq!(crypto::SINGLE_KEY_BYTES, 8);
 }
 
-// Goal: keys parse from hex and refuse other lengths.
+// Goal: a `001` field 62 (24 bytes) carries a single-length PIK and MAK; the PIN block
+// under a single PIK is single DES.
+//   PIK = A1B2C3D4E5F60718: E(TMK, PIK) = FD7AF640961CDB8B, check 5FFE0009
+//   MAK as above: E(TMK, MAK) = BDBE59C77CF56415, check BFADEE68
+//   PIN block clear 06122662A9876FED (see pin_block_19_digit_pan) -> E(PIK) = 988E7968E2DCDBD1
+#[test]
+fn working_keys_single_layout() {
+    let (tmk, _, mak) = keys();
+    let pik = ok(Pik::from_hex("A1B2C3D4E5F60718"));
+    assert!(pik.is_single());
+    let sealed = WorkingKeys::seal(&tmk, &pik, &mak);
+    assert_eq!(sealed.layout(), KeyLayout::Single);
+    assert_eq!(
+        sealed.as_bytes().to_vec(),
+        h("FD7AF640961CDB8B 5FFE0009 BDBE59C77CF56415 BFADEE68")
+    );
+    let (pik2, _) = sealed.open(&tmk).unwrap_or_else(|e| panic!("{e}"));
+    assert!(pik2.is_single());
+    let pin = Pin::new("123456").unwrap_or_else(|e| panic!("{e}"));
+    let block = ok(encrypt_pin(&pik2, &pin, "6217001234567890123"));
+    assert_eq!(block.to_vec(), h("988E7968E2DCDBD1"));
+    assert_eq!(
+        WorkingKeys::seal_with_track_key(
+            &tmk,
+            &pik,
+            &mak,
+            &ok(suanpan_iso8583::Tdk::from_hex(PIK))
+        )
+        .map(|_| ()),
+        Err(CryptoError::BadKey),
+        "004 carries a double-length PIK"
+    );
+}
+
+// Goal: keys parse from hex and refuse other lengths: the MAK is 16 hex digits only, the
+// TMK 32, the PIK either.
 #[test]
 fn key_hex() {
     assert!(Mak::from_hex(&MAK.to_lowercase()).is_ok());
     assert_eq!(Mak::from_hex("0011").map(|_| ()), Err(CryptoError::BadKey));
     assert_eq!(
-        Mak::from_hex(&"G".repeat(32)).map(|_| ()),
+        Mak::from_hex("0F1E2D3C4B5A69788796A5B4C3D2E1F0").map(|_| ()),
+        Err(CryptoError::BadKey),
+        "a double-length MAK is the old layout"
+    );
+    assert_eq!(
+        Mak::from_hex(&"G".repeat(16)).map(|_| ()),
         Err(CryptoError::BadKey)
     );
+    assert_eq!(Tmk::from_hex(MAK).map(|_| ()), Err(CryptoError::BadKey));
+    assert!(Pik::from_hex(MAK).is_ok() && Pik::from_hex(PIK).is_ok());
 }

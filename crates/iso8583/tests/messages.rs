@@ -6,7 +6,7 @@ use suanpan_iso8583::{
     SettlementTotals, Status, Totals, Tpdu, WorkingKeys, split_frame,
 };
 
-const MAK: &str = "0F1E2D3C4B5A69788796A5B4C3D2E1F0";
+const MAK: &str = "0F1E2D3C4B5A6978";
 const TPDU: Tpdu = Tpdu {
     destination: 0x0003,
     source: 0x0000,
@@ -25,8 +25,9 @@ fn ok<T>(r: Result<T, Error>) -> T {
 }
 
 /// A 0200 sale written byte by byte from the spec; its MAC (field 64) was computed with
-/// the MAK above by the Python script described in `crypto_vectors.rs`
-/// (R = EF74FDF80E5B6BB7, E2 = 2B9C528E12730015, MAC = "2B9C528E").
+/// the single-length MAK above, outside this crate with `openssl enc -des-ecb` (legacy
+/// provider), step by step as `crypto_vectors.rs` shows
+/// (R = EF74FDF80E5B6BB7, E1 = 802890C96CCB96E1, E2 = 127375C48C32009A, MAC = "127375C4").
 const SALE_HEX: &str = "
     006C                              -- length: 108 bytes follow
     60 0003 0000                      -- TPDU: id, destination 0003, source 0000
@@ -47,7 +48,7 @@ const SALE_HEX: &str = "
     2E31BB08A843460C                  -- 52 PIN block (crypto_vectors.rs: PIN 123456)
     2600000000000000                  -- 53 security control
     0011 220000010000                 -- 60 LLL=11 digits: 22 000001 000, pad nibble 0
-    3242394335323845                  -- 64 MAC '2B9C528E'
+    3132373337354334                  -- 64 MAC '127375C4'
 ";
 
 /// A 0800 sign-in request written by hand: STAN, terminal, merchant, 60, operator.
@@ -119,15 +120,7 @@ fn sign_in_0800_by_hand() {
     let msg = ok(Message::decode(f.body));
     assert_eq!(msg.mti(), Mti::NETWORK_REQUEST);
     assert_eq!(ok(msg.operator()), "01 ");
-    assert_eq!(
-        ok(msg.field60()),
-        Field60 {
-            type_code: 0,
-            batch: 1,
-            network_code: 3,
-            terminal: None
-        }
-    );
+    assert_eq!(ok(msg.field60()), Field60::new(0, 1, 3));
     let mut b = MessageBuilder::new(TPDU, Header::POS, Mti::NETWORK_REQUEST);
     ok(b.set_n_u64(11, 124)).set_ans(41, b"12345678").ok();
     ok(b.set_ans(42, b"898310048161234"))
@@ -213,6 +206,7 @@ fn request(r: &Row) -> Result<MessageBuilder, Error> {
             capability: 5,
             chip_condition: 0,
         }),
+        extra: suanpan_iso8583::Field60Extra::NONE,
     })?;
     if let (Some(p), Some(c)) = (r.processing, r.condition) {
         b.set_n(3, p)?.set_n_u64(4, 12_345)?.set_n(25, c)?;
@@ -435,7 +429,12 @@ fn invalid_vectors() {
         ),
         (
             "LLL over max",
-            format!("{HEAD} 0800 0000000000000010 0018 {}", "00".repeat(9)),
+            format!("{HEAD} 0800 0000000000000002 0164 {}", "20".repeat(164)),
+            Error::TooLong(63),
+        ),
+        (
+            "60 over what the decoder reads (32 digits)",
+            format!("{HEAD} 0800 0000000000000010 0033 {}", "00".repeat(17)),
             Error::TooLong(60),
         ),
         (
@@ -547,8 +546,8 @@ fn header_processing_requirement() {
 // Goal: the sub-field views refuse lengths and widths the spec does not allow.
 #[test]
 fn subfield_refusals() {
-    assert_eq!(Field60::parse("0000000100"), Err(Error::BadSubfield(60)));
-    assert_eq!(Field60::parse("000000010030"), Err(Error::BadSubfield(60)));
+    assert_eq!(Field60::parse("0000001"), Err(Error::BadSubfield(60)));
+    assert_eq!(Field60::parse(&"0".repeat(33)), Err(Error::BadSubfield(60)));
     assert_eq!(Field60::parse("0000000100A"), Err(Error::BadSubfield(60)));
     assert_eq!(
         Field60::parse("2200000100051").map(|f| f.terminal.map(|t| t.capability)),
@@ -562,7 +561,8 @@ fn subfield_refusals() {
     assert_eq!(too_wide.to_digits(), Err(Error::BadSubfield(61)));
     assert_eq!(Field61::parse("00000100000"), Err(Error::BadSubfield(61)));
     assert_eq!(SettlementTotals::parse("0"), Err(Error::BadSubfield(48)));
-    assert_eq!(WorkingKeys::parse(&[0; 24]), Err(Error::BadSubfield(62)));
+    assert_eq!(WorkingKeys::parse(&[0; 30]), Err(Error::BadSubfield(62)));
+    assert_eq!(WorkingKeys::parse(&[0; 41]), Err(Error::BadSubfield(62)));
     let emoji = Field63Response::cup("ok 😀");
     assert_eq!(emoji.to_bytes(), Err(Error::BadSubfield(63)));
     let long = Field63Response::cup(&"长".repeat(81));

@@ -35,12 +35,19 @@ const TABLE: &[(u8, char, u8, usize)] = &[
     (53, 'n', 0, 16),
     (54, 'a', 3, 20),
     (55, 'b', 3, 255),
+    (59, 'a', 3, 999),
     (60, 'n', 3, 17),
     (61, 'n', 3, 29),
     (62, 'b', 3, 512),
     (63, 'g', 3, 163),
     (64, 'b', 0, 8),
 ];
+
+/// The longest value the decoder reads: the table's maximum, except field 60, which real
+/// terminals send with up to 32 digits (spec row 60: "the decoder accepts 8–32 digits").
+fn read_max(n: u8, max: usize) -> usize {
+    if n == 60 { 32 } else { max }
+}
 
 fn row(n: u8) -> Option<(char, u8, usize)> {
     TABLE
@@ -54,7 +61,9 @@ fn reference_decode(body: &[u8]) -> Option<Vec<(u8, Vec<u8>)>> {
     let hexs = hex::encode_upper(body);
     let (fixed, mut rest) = (hexs.get(..42)?, hexs.get(42..)?);
     let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if !fixed.starts_with("60") || !all_digits(&fixed[10..26]) {
+    // TPDU id 60; header: application type, version, status and requirement are digits, the
+    // 3 reserved bytes (fixed[16..22]) may hold anything; MTI digits.
+    if !fixed.starts_with("60") || !all_digits(&fixed[10..16]) || !all_digits(&fixed[22..26]) {
         return None;
     }
     let bits = u64::from_str_radix(&fixed[26..42], 16).ok()?;
@@ -75,7 +84,7 @@ fn reference_decode(body: &[u8]) -> Option<Vec<(u8, Vec<u8>)>> {
             }
             p.parse().ok()?
         };
-        if len > max {
+        if len > read_max(n, max) {
             return None;
         }
         let bcd = format == 'n' || format == 'z';

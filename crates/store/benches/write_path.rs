@@ -30,6 +30,7 @@ fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
             batch: None,
             training: false,
             idempotency: None,
+            terminal_info: None,
         },
         kind: TxnKind::Sale,
         amount: Amount::from_fen(1),

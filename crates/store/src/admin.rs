@@ -193,6 +193,7 @@ pub fn seed_demo_day<S: Store + ?Sized>(
         batch: None,
         training: false,
         idempotency: None,
+        terminal_info: None,
     };
     let card = |pan: &str, expiry: &str| -> Result<Instrument, StoreError> {
         let pan = Pan::parse(pan).map_err(|e| invalid(&e))?;

@@ -45,6 +45,9 @@ pub struct Origin {
     /// Idempotency key and request hash: an identical retry replays the stored response.
     /// Requires `voucher`: a key is scoped to the terminal's batch and voucher no.
     pub idempotency: Option<(String, String)>,
+    /// What the terminal said about itself (8583 field 59: serial number, location), stored
+    /// with the transaction as received; `None` for every other channel.
+    pub terminal_info: Option<String>,
 }
 
 /// How an original transaction is named by the caller.

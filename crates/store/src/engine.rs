@@ -592,9 +592,9 @@ fn insert_txn(ctx: &mut Ctx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreErro
             "INSERT INTO txns (kind, status, amount_fen, currency, method, masked_pan, card_fp, wallet_id,
                merchant_id, terminal_id, operator, supervisor, batch_id, batch_no, voucher_no, rrn, auth_code,
                response_code, original_id, reason, customer_consent, created_at, training, linked_id,
-               hold_expires_at, idem_key, request_hash)
+               hold_expires_at, idem_key, request_hash, terminal_info)
              VALUES (?1, ?2, ?3, 'CNY', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-               ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+               ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
         p![
             n.kind.as_str(),
             n.status.as_str(),
@@ -622,6 +622,7 @@ fn insert_txn(ctx: &mut Ctx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreErro
             n.hold_expires_at.map(micros),
             idem_key,
             request_hash,
+            n.origin.terminal_info.as_deref(),
         ],
     )?);
     let txn = Transaction {

@@ -29,7 +29,7 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Statement};
 
 /// The schema version of `pg_schema.sql`.
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 /// Read connections one process opens at most; a reader beyond them waits for one to come
 /// back (the database's `max_connections` is shared by every node).
 pub const READERS_KEPT_MAX: usize = 8;
@@ -497,6 +497,7 @@ impl PgStore {
                     "the database has schema version {v}, newer than this build's {PG_SCHEMA_VERSION}; upgrade suanpan"
                 )));
             }
+            Some(v) if v < PG_SCHEMA_VERSION => migrate(&conn)?,
             Some(_) => {}
         }
         drop(conn);
@@ -609,6 +610,21 @@ fn describe(pg: &PgOptions) -> String {
         Some(s) => format!("postgres {host} (schema {s})"),
         None => format!("postgres {host}"),
     }
+}
+
+/// Brings an older schema up to [`PG_SCHEMA_VERSION`] under the same advisory lock as
+/// `create`: of several nodes starting at once, one migrates and the others find it done.
+fn migrate(conn: &PgConn) -> Result<(), StoreError> {
+    conn.in_transaction("BEGIN", |c| {
+        c.exec(
+            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.migrate'))",
+            &[],
+        )?;
+        if schema_version(c)?.unwrap_or(0) < 2 {
+            c.batch(include_str!("pg_migrate_2.sql"))?;
+        }
+        Ok(())
+    })
 }
 
 /// The schema version recorded in `meta`, `None` when Suanpan's tables are not there.

@@ -89,6 +89,9 @@ CREATE TABLE txns (
     hold_expires_at  BIGINT,
     idem_key         TEXT,
     request_hash     TEXT,
+    -- What the terminal said about itself (8583 field 59: serial number, location), kept
+    -- as received as evidence; schema version 2 (pg_migrate_2.sql).
+    terminal_info    TEXT,
     -- The invariant of refunds, enforced by the database as a second line behind the core.
     CHECK (refunded_fen <= amount_fen)
 );

@@ -185,6 +185,17 @@ pub fn get_in(conn: &dyn Sql, id: i64) -> Result<Option<Transaction>, StoreError
     )
 }
 
+/// What the terminal said about itself when it sent transaction `id` (8583 field 59:
+/// serial number, location), exactly as received; `None` when it sent nothing.
+pub fn terminal_info_in(conn: &dyn Sql, id: i64) -> Result<Option<String>, StoreError> {
+    let info = conn.row(
+        "SELECT terminal_info FROM txns WHERE id = ?1",
+        p![id],
+        |r| r.opt_text(0),
+    )?;
+    Ok(info.flatten())
+}
+
 /// A transaction's children (voids, refunds, completions, reversals of it).
 pub fn children(conn: &Connection, id: i64) -> rusqlite::Result<Vec<Transaction>> {
     children_in(conn, id).map_err(to_rusqlite)

@@ -86,6 +86,9 @@ CREATE TABLE txns (
     hold_expires_at  INTEGER,
     idem_key         TEXT,
     request_hash     TEXT,
+    -- What the terminal said about itself (8583 field 59: serial number, location), kept
+    -- as received as evidence; schema version 3.
+    terminal_info    TEXT,
     -- The invariant of refunds, enforced by the database as a second line behind the core.
     CHECK (refunded_fen <= amount_fen)
 );

@@ -24,7 +24,7 @@ use suanpan_issuer::{Issuer, Simulator};
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// How long a writer waits for another process's write lock before it gives up.
@@ -421,7 +421,36 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_2.sql")
         ))?;
     }
+    if version < 3 {
+        migrate_3(conn)?;
+    }
     Ok(())
+}
+
+/// Version 3 (`migrate_3.sql`): `txns.terminal_info`. `ADD COLUMN` cannot say "if not
+/// exists", so the column is looked for inside the write transaction: a second process
+/// opening the store at the same moment waits on the lock, then finds it there.
+fn migrate_3(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| -> Result<(), StoreError> {
+        let has: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('txns') WHERE name = 'terminal_info'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has == 0 {
+            conn.execute_batch(include_str!("migrate_3.sql"))?;
+        }
+        conn.execute_batch("UPDATE meta SET value = '3' WHERE key = 'schema_version'")?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
 }
 
 /// The SQLite writer connection and its WAL housekeeping.

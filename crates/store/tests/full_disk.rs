@@ -20,6 +20,7 @@ fn sale(fp: &Fingerprinter) -> Command {
             batch: None,
             training: false,
             idempotency: None,
+            terminal_info: None,
         },
         kind: TxnKind::Sale,
         amount: Amount::from_fen(100),

@@ -6,8 +6,8 @@
 use anyhow::{Context, bail};
 use suanpan_iso8583::crypto::encrypt_pin;
 use suanpan_iso8583::{
-    Field60, Field61, Header, Mak, Message, MessageBuilder, Mti, Pik, Pin, SettlementTotals, Tmk,
-    Tpdu,
+    Field60, Field61, Header, KeyLayout, Mak, Message, MessageBuilder, Mti, Pik, Pin,
+    SettlementTotals, Tmk, Tpdu,
 };
 
 /// The TPDU terminals send: NII 0003 from 0000.
@@ -226,6 +226,12 @@ pub struct Terminal {
     pub stan: u32,
     /// Training mode: requests carry terminal status `1` in the header (see docs/ISO8583.md).
     pub training: bool,
+    /// The working keys the sign-in asks for (60.3): `003` by default, `001` for a
+    /// single-DES terminal. The host refuses `004` (see docs/ISO8583.md).
+    pub key_layout: KeyLayout,
+    /// Field 59 sent with every financial request, as real chip and QR terminals send
+    /// their serial number and location (acquirer-defined ASCII TLV); `None`: not sent.
+    pub field59: Option<String>,
     tmk: Tmk,
     keys: Option<(Pik, Mak)>,
 }
@@ -243,6 +249,8 @@ impl Terminal {
             batch: 1,
             stan: 0,
             training: false,
+            key_layout: KeyLayout::Double,
+            field59: None,
             tmk: Tmk::from_hex(tmk_hex).context("TMK")?,
             keys: None,
         })
@@ -282,21 +290,18 @@ impl Terminal {
     fn network(&mut self, mti: Mti, type_code: u8, code: u16) -> anyhow::Result<MessageBuilder> {
         let stan = self.next_stan();
         let mut b = self.builder(mti)?;
-        b.set_n_u64(11, u64::from(stan))?.set_field60(&Field60 {
-            type_code,
-            batch: self.batch,
-            network_code: code,
-            terminal: None,
-        })?;
+        b.set_n_u64(11, u64::from(stan))?
+            .set_field60(&Field60::new(type_code, self.batch, code))?;
         Ok(b)
     }
 
-    /// 0800 sign-in with double-length keys.
+    /// 0800 sign-in asking for [`Terminal::key_layout`] (60.3 `003` by default).
     ///
     /// # Errors
     /// Only on encoder faults.
     pub fn sign_in(&mut self) -> anyhow::Result<Vec<u8>> {
-        let mut b = self.network(Mti::NETWORK_REQUEST, 0, 3)?;
+        let code = self.key_layout.network_code();
+        let mut b = self.network(Mti::NETWORK_REQUEST, 0, code)?;
         b.set_operator(&self.operator)?;
         encode(&b)
     }
@@ -310,6 +315,13 @@ impl Terminal {
         let r = self.read(&msg);
         if r.code == "00" {
             let keys = msg.working_keys()?;
+            if keys.layout() != self.key_layout {
+                bail!(
+                    "the host answered working keys for {:03} to a sign-in asking for {:03}",
+                    keys.layout().network_code(),
+                    self.key_layout.network_code()
+                );
+            }
             self.keys = Some(keys.open(&self.tmk).context("opening the working keys")?);
             self.batch = msg.field60()?.batch;
         }
@@ -405,12 +417,7 @@ impl Terminal {
             .set_n(25, kind.condition())?
             .set_ans(39, r.reason.as_bytes())?
             .set_ans(49, b"156")?
-            .set_field60(&Field60 {
-                type_code: r.type_code,
-                batch: r.batch,
-                network_code: 0,
-                terminal: None,
-            })?;
+            .set_field60(&Field60::new(r.type_code, r.batch, 0))?;
         if let Some(rrn) = r.original_rrn {
             b.set_ans(37, rrn.as_bytes())?;
         }
@@ -435,6 +442,33 @@ impl Terminal {
         let mut out = Vec::new();
         b.encode_with_mac(mak, &mut out)?;
         Ok(out)
+    }
+
+    /// Recomputes field 64 of a whole frame in place (length prefix first, field 64 last),
+    /// for tests and tools that send what the strict encoder does not write — a real
+    /// terminal's 19-digit field 60, say.
+    ///
+    /// # Errors
+    /// Without a sign-in, or when the frame is too short to hold a MAC.
+    pub fn remac(&self, frame: &mut [u8]) -> anyhow::Result<()> {
+        let Some((_, mak)) = &self.keys else {
+            bail!("not signed in");
+        };
+        let start = suanpan_iso8583::LENGTH_PREFIX_BYTES
+            + suanpan_iso8583::TPDU_BYTES
+            + suanpan_iso8583::HEADER_BYTES;
+        let Some(end) = frame
+            .len()
+            .checked_sub(suanpan_iso8583::crypto::BLOCK_BYTES)
+        else {
+            bail!("frame too short");
+        };
+        if end < start {
+            bail!("frame too short");
+        }
+        let mac = suanpan_iso8583::crypto::mac(mak, &frame[start..end]);
+        frame[end..].copy_from_slice(&mac);
+        Ok(())
     }
 
     /// The request's fields without MAC, for tests that tamper with them.
@@ -470,12 +504,7 @@ impl Terminal {
             )?
             .set_n(25, kind.condition())?
             .set_ans(49, b"156")?
-            .set_field60(&Field60 {
-                type_code: kind.type_code(),
-                batch: self.batch,
-                network_code: 0,
-                terminal: None,
-            })?;
+            .set_field60(&Field60::new(kind.type_code(), self.batch, 0))?;
         if kind != Kind::Balance {
             b.set_n_u64(4, amount)?;
         }
@@ -483,9 +512,17 @@ impl Terminal {
             b.set_n(14, e)?;
         }
         if let Some(block) = pin_block {
-            b.set_n(26, "12")?
-                .set_b(52, &block)?
-                .set_n(53, "2600000000000000")?;
+            // 53 digit 2: the PIN block's algorithm, `0` single DES (a `001` PIK), `6` 3DES.
+            let single = self.keys.as_ref().is_some_and(|(pik, _)| pik.is_single());
+            let control = if single {
+                "2000000000000000"
+            } else {
+                "2600000000000000"
+            };
+            b.set_n(26, "12")?.set_b(52, &block)?.set_n(53, control)?;
+        }
+        if let Some(info) = &self.field59 {
+            b.set_ans(59, info.as_bytes())?;
         }
         if let Some(o) = original {
             if let Some(rrn) = &o.rrn

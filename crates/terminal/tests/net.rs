@@ -23,7 +23,8 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
 
 const TMK: &str = "0123456789ABCDEFFEDCBA9876543210";
 const PIK: &str = "11111111111111112222222222222222";
-const MAK: &str = "33333333333333334444444444444444";
+/// Single-length, as every MAK of the profile.
+const MAK: &str = "3333333333333333";
 
 /// How the fake host treats one kind of request.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,12 +52,7 @@ fn respond(msg: &Message<'_>, code: &str, mac: bool) -> Vec<u8> {
     ok(b.set_n_u64(11, ok(msg.u64(11))));
     ok(b.set_ans(39, code.as_bytes()));
     ok(b.set_ans(41, b"12345678"));
-    ok(b.set_field60(&Field60 {
-        type_code: 0,
-        batch: 1,
-        network_code: 3,
-        terminal: None,
-    }));
+    ok(b.set_field60(&Field60::new(0, 1, 3)));
     if msg.mti() == Mti::NETWORK_REQUEST {
         let keys = WorkingKeys::seal(
             &ok(Tmk::from_hex(TMK)),

@@ -272,6 +272,9 @@ pub struct TxnDetail {
     pub timeline: Vec<TimelineItem>,
     /// Evidence files (video, photos, PDFs).
     pub evidence: Vec<crate::evidence::EvidenceView>,
+    /// What the terminal said about itself when it sent the transaction (8583 field 59, an
+    /// acquirer-defined ASCII TLV: serial number, location), exactly as received.
+    pub terminal_info: Option<String>,
 }
 
 /// Loads a transaction of the caller's merchant; hidden ones only for roles that see them.
@@ -290,12 +293,13 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64) -> Result<TxnDet
     let policy = state.store().policy().clone();
     let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
     let original_id = t.original_id;
-    let (original, children, requests, audit) = blocking(caller.lang, move || {
+    let (original, children, requests, audit, terminal_info) = blocking(caller.lang, move || {
         let original = original_id
             .map(|o| store.transaction(o))
             .transpose()?
             .flatten();
         let children = suanpan_store::read(&*store, |c| query::children_in(c, id))?;
+        let terminal_info = suanpan_store::read(&*store, |c| query::terminal_info_in(c, id))?;
         let requests = store.requests(&merchant, None, Some(id), 100)?;
         let mut audit = store.txn_audit(TxnId(id))?;
         for c in &children {
@@ -303,13 +307,14 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64) -> Result<TxnDet
         }
         audit.sort_by_key(|e| e.seq);
         audit.dedup_by_key(|e| e.seq);
-        Ok((original, children, requests, audit))
+        Ok((original, children, requests, audit, terminal_info))
     })
     .await?;
     let lang = caller.lang;
     let evidence = crate::evidence::list(state, lang, id).await?;
     Ok(TxnDetail {
         evidence,
+        terminal_info,
         transaction: TxnView::of(&t, &policy, lang),
         original: original.as_ref().map(|o| TxnView::of(o, &policy, lang)),
         children: children
@@ -643,6 +648,7 @@ async fn payment(
         batch: None,
         training: false,
         idempotency: None,
+        terminal_info: None,
     };
     let amount = p.amount.0;
     let cmd = match p.kind {

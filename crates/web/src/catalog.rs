@@ -267,6 +267,7 @@ static ZH: Catalog = &[
     ("txn.rrn", "参考号"),
     ("txn.operator", "操作员"),
     ("txn.terminal", "终端号"),
+    ("txn.terminal_info", "终端信息（59域：序列号、位置）"),
     ("txn.include_hidden", "包含已删除记录"),
     ("txn.search", "查询"),
     ("txn.export_csv", "导出 CSV"),
@@ -891,6 +892,10 @@ static EN: Catalog = &[
     ("txn.rrn", "RRN"),
     ("txn.operator", "Operator"),
     ("txn.terminal", "Terminal"),
+    (
+        "txn.terminal_info",
+        "Terminal info (field 59: serial no., location)",
+    ),
     ("txn.include_hidden", "Include deleted records"),
     ("txn.search", "Search"),
     ("txn.export_csv", "Export CSV"),

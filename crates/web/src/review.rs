@@ -640,6 +640,7 @@ async fn command_for(state: &AppState, q: &ReviewRequest) -> Result<Command, Api
         batch: None,
         training: t.training,
         idempotency: None,
+        terminal_info: None,
     };
     let reason = execution_reason(q);
     Ok(match q.kind.as_str() {

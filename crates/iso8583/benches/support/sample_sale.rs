@@ -10,9 +10,9 @@ pub const TPDU: Tpdu = Tpdu {
     source: 0x0000,
 };
 
-/// The sample MAK.
+/// The sample MAK (single-length, as the profile's MAK is).
 pub fn mak() -> Mak {
-    Mak::from_bytes(*b"0123456789ABCDEF")
+    Mak::from_bytes(*b"01234567")
 }
 
 /// A chip sale as a terminal sends it: track 2, PIN block, ICC data, field 60; MACed.
@@ -32,12 +32,7 @@ pub fn pack(b: &mut MessageBuilder, mak: &Mak, out: &mut Vec<u8>) -> Result<(), 
         .set_b(52, &[0x2E, 0x31, 0xBB, 0x08, 0xA8, 0x43, 0x46, 0x0C])?;
     b.set_n(53, "2600000000000000")?;
     b.set_b(55, &[0x9F; 120])?;
-    b.set_field60(&Field60 {
-        type_code: 22,
-        batch: 1,
-        network_code: 0,
-        terminal: None,
-    })?;
+    b.set_field60(&Field60::new(22, 1, 0))?;
     b.encode_with_mac(mak, out)
 }
 

@@ -176,6 +176,7 @@ pub fn cashier() -> Origin {
         batch: None,
         training: false,
         idempotency: None,
+        terminal_info: None,
     }
 }
 

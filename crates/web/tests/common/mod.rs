@@ -201,6 +201,7 @@ fn counter(terminal: &str, supervisor: Option<OperatorNo>) -> Origin {
         batch: None,
         training: false,
         idempotency: None,
+        terminal_info: None,
     }
 }
 

@@ -499,6 +499,7 @@ fn a_stuck_execution_is_finished_once_its_claim_is_stale() {
                 batch: None,
                 training: false,
                 idempotency: None,
+                terminal_info: None,
             },
             original: OriginalRef::Id(suanpan_core::TxnId(2)),
             amount: suanpan_core::Amount::from_fen(2000),
