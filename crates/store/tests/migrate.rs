@@ -1,5 +1,6 @@
-//! Schema migrations: a version-1 store moves to version 2's indexes when opened, and a store from
-//! a newer build is refused instead of being misread.
+//! Schema migrations: a version-1 store moves to version 2's indexes when opened, a version-2
+//! store (SQLite) or version-1 database (PostgreSQL) gains `txns.terminal_info`, and a store
+//! from a newer build is refused instead of being misread.
 
 use suanpan_store::{OpenOptions, SqliteStore, StoreError};
 
@@ -57,4 +58,88 @@ fn a_store_from_a_newer_build_is_refused() {
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("a newer schema was opened"),
     }
+}
+
+fn columns(db: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info('txns')")
+        .expect("prepare");
+    stmt.query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+#[test]
+fn a_version_2_store_gains_terminal_info() {
+    // Goal: a store from before issue 17 (no `txns.terminal_info`) gains the nullable column
+    // when opened, keeps its rows, and records version 3; opening it again changes nothing.
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
+    let db = dir.path().join("suanpan.db");
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute_batch("ALTER TABLE txns DROP COLUMN terminal_info")
+            .expect("back to version 2");
+    }
+    set_version(&db, "2");
+    assert!(!columns(&db).contains(&"terminal_info".to_owned()));
+    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v2"));
+    assert!(columns(&db).contains(&"terminal_info".to_owned()));
+    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v3 again"));
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let v: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("version");
+    assert_eq!(v, "3");
+}
+
+#[test]
+fn a_version_1_postgres_database_gains_terminal_info() {
+    // Goal: the first PostgreSQL migration: a database created before issue 17 gains
+    // `txns.terminal_info` when a node opens it, and records schema version 2.
+    use suanpan_store::pg::{PgOptions, PgStore, drop_schema};
+    let Some(url) = std::env::var("SUANPAN_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: SUANPAN_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let schema = format!("t_migrate_{}", std::process::id());
+    let opts = PgOptions {
+        url: url.clone(),
+        schema: Some(schema.clone()),
+    };
+    let store = PgStore::create(opts.clone(), OpenOptions::default()).expect("create");
+    suanpan_store::setup(&store, |c, _| {
+        c.exec("ALTER TABLE txns DROP COLUMN terminal_info", &[])?;
+        c.exec(
+            "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+            &[],
+        )
+    })
+    .expect("back to version 1");
+    drop(store);
+    let store = PgStore::open(opts.clone(), OpenOptions::default()).expect("open v1");
+    let (has, version) = suanpan_store::read(&store, |c| {
+        use suanpan_store::sql::SqlExt;
+        let has = c.one(
+            "SELECT COUNT(*) FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = 'txns' AND column_name = 'terminal_info'",
+            &[],
+            |r| r.i64(0),
+        )?;
+        let v = c.one("SELECT value FROM meta WHERE key = 'schema_version'", &[], |r| r.text(0))?;
+        Ok((has, v))
+    })
+    .expect("read");
+    drop(store);
+    drop_schema(&url, &schema).expect("drop schema");
+    assert_eq!((has, version.as_str()), (1, "2"));
 }

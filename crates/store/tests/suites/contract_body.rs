@@ -44,6 +44,35 @@ fn sale_is_approved_and_debits_the_card() {
 }
 
 #[test]
+fn terminal_info_is_stored_as_received() {
+    // Goal: what a terminal says about itself (8583 field 59: serial, location) is kept with
+    // its transaction exactly as received; a transaction without it stores none.
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let info = "0114SN8C2004123456710216LAT31.23LON121.47";
+    let origin = Origin {
+        terminal_info: Some(info.to_owned()),
+        ..cashier()
+    };
+    let t = approved(h.purchase(
+        origin,
+        TxnKind::Sale,
+        100,
+        card(APPROVE),
+        PaymentMethod::Chip,
+        None,
+    ));
+    let plain = approved(h.sale(100, APPROVE));
+    let read = |id: i64| {
+        suanpan_store::read(&*h.store, |c| suanpan_store::query::terminal_info_in(c, id))
+            .expect("read terminal info")
+    };
+    assert_eq!(read(t.id.0).as_deref(), Some(info));
+    assert_eq!(read(plain.id.0), None);
+}
+
+#[test]
 fn pin_card_and_wallet_sales_are_approved() {
     // Goal: a PIN card with the right PIN and a QR wallet both pay.
     let Some(h) = Harness::on(BACKEND) else {

@@ -170,10 +170,24 @@ pub fn recharge(store: &dyn Store, fen: i64, voided_sale: i64) -> i64 {
 
 /// Books a sale by operator 01 on `terminal` with the demo card.
 pub fn purchase(store: &dyn Store, terminal: &str, fen: i64, linked: Option<i64>) -> i64 {
+    purchase_from(store, counter(terminal, None), fen, linked)
+}
+
+/// Books a sale on the demo terminal as a field terminal sends it: with its serial number
+/// and location (8583 field 59, stored as received).
+pub fn sale_with_terminal_info(store: &dyn Store, fen: i64, info: &str) -> i64 {
+    let origin = Origin {
+        terminal_info: Some(info.to_owned()),
+        ..counter(DEMO_TERMINAL, None)
+    };
+    purchase_from(store, origin, fen, None)
+}
+
+fn purchase_from(store: &dyn Store, origin: Origin, fen: i64, linked: Option<i64>) -> i64 {
     let pan = Pan::parse(CARD).expect("pan");
     let reply = store
         .execute(Command::Purchase {
-            origin: counter(terminal, None),
+            origin,
             kind: TxnKind::Sale,
             amount: Amount::from_fen(fen),
             instrument: Instrument::Card {

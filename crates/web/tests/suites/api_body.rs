@@ -346,6 +346,24 @@ fn payments_cover_cards_wallets_and_preauth() {
     assert_eq!(r.status, 403, "finance does not sell");
 }
 
+/// What a field terminal said about itself (8583 field 59) is shown with the transaction,
+/// exactly as received, in the API's detail and on the transaction's page; a transaction
+/// without it shows none.
+#[test]
+fn terminal_info_is_shown_with_the_transaction() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let info = "0114SN8C2004123456710216LAT31.23LON121.47";
+    let id = sale_with_terminal_info(&*app.store, 300, info);
+    let sup = app.login("supervisor");
+    let d = sup.get(&format!("/api/v1/transactions/{id}")).json();
+    assert_eq!(d["terminal_info"], info);
+    assert!(sup.get("/api/v1/transactions/1").json()["terminal_info"].is_null());
+    let page = sup.get(&format!("/txns/{id}")).text();
+    assert!(page.contains(info) && page.contains("终端信息"), "{page}");
+}
+
 /// Goal: seed 004's void — a cashier submits, a supervisor approves, the sale shows 已撤销,
 /// and every step is on the transaction's timeline and in an intact audit chain.
 #[test]
