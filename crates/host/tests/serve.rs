@@ -992,6 +992,16 @@ async fn real_terminal_variations_get_business_answers() {
     let b = ok(stranger.financial(Kind::Sale, &card(), 100, None, 9));
     let f = with_raw_field60(&stranger, &b, "22000001");
     assert_eq!(call(&stranger, &mut c, &f).await.code, "97", "8-digit 60");
+    let f = with_raw_field60(&stranger, &b, "2200000100050123456");
+    assert_eq!(
+        call(&stranger, &mut c, &f).await.code,
+        "97",
+        "19-digit 60 alone"
+    );
+    stranger.field59 = Some("0110SN00000001".into());
+    let mut f = Vec::new();
+    ok(ok(stranger.financial(Kind::Sale, &card(), 100, None, 10)).encode(&mut f));
+    assert_eq!(call(&stranger, &mut c, &f).await.code, "97", "59 alone");
     assert_eq!(app.txn_count(), 0);
 
     let mut t = demo_terminal();
@@ -1024,6 +1034,12 @@ async fn real_terminal_variations_get_business_answers() {
     let again = call(&t, &mut c, &f).await;
     assert_eq!((again.code.as_str(), again.rrn), ("00", r.rrn.clone()));
     assert_eq!(app.txn_count(), count);
+
+    // Field 59 alone, through the emulator's own encoder.
+    t.field59 = Some("0110SN00000002".into());
+    let (_, r) = txn(&mut t, &mut c, Kind::Sale, &card(), 100, None).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    t.field59 = None;
 
     // An 8-digit field 60 (60.1 and 60.2 only) is a sale too.
     let stan = t.next_stan();
