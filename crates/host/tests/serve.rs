@@ -975,6 +975,14 @@ async fn real_terminal_variations_get_business_answers() {
     let app = spawn_app().await;
     let mut c = app.connect().await;
 
+    // Vector F10d as published (header reserved bytes `32FFF1`, application type 61,
+    // version 32, 60.3 `960`) from terminal 29800015, which this host does not know.
+    let f10d = ok(hex::decode(
+        "0039600003000061320032FFF108000000000000C00014323938303030313538343832393034343131313630303000110000000196000003000000",
+    ));
+    let reader = demo_terminal();
+    assert_eq!(call(&reader, &mut c, &f10d).await.code, "97", "F10d");
+
     let mut stranger = ok(Terminal::new("87654321", DEMO_MERCHANT, DEMO_TMK_HEX));
     let mut f = ok(stranger.sign_in());
     vendor_header(&mut f);
