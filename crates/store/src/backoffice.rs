@@ -383,7 +383,29 @@ pub trait Backoffice: Store {
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
             self.add_staff_hashed(&merchant, username, name, role, op, &hash(password))?;
         }
-        Ok(())
+        // Remembered so that the login page points at the demo accounts only on a demo
+        // store, never on a production install (issue 18).
+        setup(self, |tx, _| {
+            tx.exec(
+                "INSERT INTO meta (key, value) VALUES ('demo_data', 'true')
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                p![],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Whether this store was made with the demo data (`init --demo`, `serve --demo`): its
+    /// demo accounts and their published passwords exist.
+    fn made_with_demo(&self) -> Result<bool, StoreError> {
+        let v = read(self, |c| {
+            c.row(
+                "SELECT value FROM meta WHERE key = 'demo_data'",
+                p![],
+                |r| r.text(0),
+            )
+        })?;
+        Ok(v.as_deref() == Some("true"))
     }
 
     /// A user with secret and lock state, by login name.

@@ -898,9 +898,12 @@ impl ExportJob {
                 let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
             }
         });
-        Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|c| (c, rx))
-        }))
+        // Fused: a body layer (compression) may poll once more after the end, which an
+        // `unfold` stream must never see.
+        Body::from_stream(futures_util::StreamExt::fuse(futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
+        )))
     }
 }
 

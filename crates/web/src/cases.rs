@@ -866,7 +866,9 @@ pub async fn case_pack(
 /// A file as a response body, read in chunks (the temporary file is removed when dropped).
 fn file_body(file: tokio::fs::File) -> Body {
     use tokio::io::AsyncReadExt;
-    Body::from_stream(futures_util::stream::unfold(
+    // Fused: a body layer (compression) may poll once more after the end, which an
+    // `unfold` stream must never see.
+    Body::from_stream(futures_util::StreamExt::fuse(futures_util::stream::unfold(
         Some(file),
         |file| async move {
             let mut file = file?;
@@ -883,5 +885,5 @@ fn file_body(file: tokio::fs::File) -> Body {
                 Err(e) => Some((Err(e), None)),
             }
         },
-    ))
+    )))
 }

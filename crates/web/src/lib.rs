@@ -59,8 +59,25 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(openapi::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(body_max))
+        .layer(compression())
         .with_state(state)
         .merge(extra)
+}
+
+/// Pages, JSON, CSV and static files go out gzip- or brotli-compressed when the client
+/// accepts it. Not: tiny bodies and images (tower-http's defaults), and files that are
+/// already compressed or streamed by range — evidence videos, PDFs, zip packs, XLSX.
+fn compression()
+-> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+    let predicate = DefaultPredicate::new()
+        .and(NotForContentType::const_new("video/"))
+        .and(NotForContentType::const_new("application/pdf"))
+        .and(NotForContentType::const_new("application/zip"))
+        .and(NotForContentType::const_new(
+            "application/vnd.openxmlformats",
+        ));
+    tower_http::compression::CompressionLayer::new().compress_when(predicate)
 }
 
 /// A running back-office.

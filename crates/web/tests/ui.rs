@@ -415,7 +415,8 @@ fn channel_removal_and_user_admin_through_the_forms() {
 
     let users = admin.page("/users").text();
     assert!(
-        users.contains("<td>1</td><td>cashier</td>") && users.contains("/users/1/disable"),
+        users.contains(r##"<td data-label="#">1</td><td data-label="用户名">cashier</td>"##)
+            && users.contains("/users/1/disable"),
         "{users}"
     );
     assert!(
@@ -608,4 +609,117 @@ fn operations_page_backs_up_verifies_and_refuses_an_early_purge() {
     let r = cashier.form("/ops/backups", &format!("csrf={}", cashier.csrf));
     assert_eq!(r.status, 403);
     assert_eq!(app.backup_files(), 5);
+}
+
+/// Goal (issue 18): the login page names the demo accounts only on a store made with the
+/// demo data; a production store's login page does not.
+#[test]
+fn demo_hint_only_on_a_demo_store() {
+    let app = spawn_app();
+    assert!(
+        app.get("/login").text().contains("id=\"demo-hint\""),
+        "demo store"
+    );
+    suanpan_store::setup(&*app.store, |tx, _| {
+        tx.exec("DELETE FROM meta WHERE key = 'demo_data'", &[])?;
+        Ok(())
+    })
+    .expect("forget the demo");
+    let page = app.get("/login").text();
+    assert!(
+        !page.contains("demo-hint") && !page.contains("supervisor-demo"),
+        "{page}"
+    );
+}
+
+/// Goal (issue 18): a favicon is served; the stylesheet and script are linked with their
+/// content's hash and then cached for a year, an unversioned request is revalidated; pages,
+/// CSS and CSV go out gzip-compressed to a client that accepts it, and decompress to the
+/// same bytes.
+#[test]
+fn favicon_versioned_static_files_and_compression() {
+    use std::io::Read;
+    let app = spawn_app();
+    let ico = app.get("/favicon.ico");
+    assert_eq!(ico.status, 200);
+    assert_eq!(ico.header("content-type"), Some("image/x-icon"));
+    assert!(ico.body.starts_with(&[0, 0, 1, 0]), "an ICO file");
+    let login = app.get("/login").text();
+    let href = login
+        .split("href=\"")
+        .find(|s| s.starts_with("/static/app.css?v="))
+        .and_then(|s| s.split('"').next())
+        .expect("versioned stylesheet link")
+        .to_owned();
+    let css = app.get(&href);
+    assert_eq!(css.status, 200);
+    assert_eq!(
+        css.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let stale = app.get("/static/app.css?v=000000000000");
+    assert_eq!(stale.header("cache-control"), Some("no-cache"));
+    assert_eq!(stale.body, css.body, "the same file, revalidated");
+    assert_eq!(app.get("/static/nothing.css").status, 404);
+    let b = browser_login(&app, "finance");
+    for path in [href.as_str(), "/dashboard", "/api/v1/export?format=csv"] {
+        let plain = b.page(path);
+        let gz = app.req(
+            "GET",
+            path,
+            &[("Cookie", &b.cookie), ("Accept-Encoding", "gzip")],
+            None,
+        );
+        assert_eq!(gz.status, 200, "{path}");
+        assert_eq!(gz.header("content-encoding"), Some("gzip"), "{path}");
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&gz.body[..])
+            .read_to_end(&mut out)
+            .expect("gzip");
+        assert!(gz.body.len() < out.len(), "{path}: smaller compressed");
+        if path != "/dashboard" {
+            // (the dashboard carries a fresh CSRF-free page each time; the others are equal)
+            assert_eq!(out, plain.body, "{path}");
+        }
+    }
+}
+
+/// Goal (issue 18): every page's menu marks the current page with `aria-current`, its 帮助
+/// link leads to its section of the guide, and the guide is served with that section in the
+/// page's language (also before login).
+#[test]
+fn current_page_marked_and_help_links_to_its_section() {
+    let app = spawn_app();
+    let b = browser_login(&app, "supervisor");
+    for (path, nav, section) in [
+        ("/dashboard", "/dashboard", "dashboard"),
+        ("/txns", "/txns", "find"),
+        ("/txns/1", "/txns", "requests"),
+        ("/review", "/review", "review"),
+        ("/cases", "/cases", "cases"),
+        ("/batches", "/batches", "batches"),
+        ("/channels", "/channels", "channels"),
+    ] {
+        let html = b.page(path).text();
+        assert!(
+            html.contains(&format!("<a href=\"{nav}\" aria-current=\"page\">")),
+            "{path}"
+        );
+        assert!(
+            html.contains(&format!("href=\"/help#{section}\"")),
+            "{path} → #{section}"
+        );
+        assert!(html.contains("lang=\"en\" hreflang=\"en\""), "{path}");
+    }
+    let help = b.page("/help");
+    assert_eq!(help.status, 200);
+    assert!(help.text().contains("<h2 id=\"find\">查找交易</h2>"));
+    let en = app.req("GET", "/help", &[("Accept-Language", "en")], None);
+    assert!(
+        en.text()
+            .contains("<h2 id=\"find\">Finding a transaction</h2>")
+    );
+    let shot = app.get("/help/screenshots/phone-review.png");
+    assert_eq!(shot.status, 200);
+    assert!(shot.body.starts_with(b"\x89PNG"));
 }

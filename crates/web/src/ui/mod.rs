@@ -42,7 +42,9 @@ macro_rules! csrf_forms {
 
 // The pages by area; declared after `csrf_forms!` so each can name its own forms.
 mod admin;
+mod assets;
 mod cases;
+mod help;
 mod ops;
 mod review;
 mod txns;
@@ -85,35 +87,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/ops/backups", post(ops::ops_backup))
         .route("/ops/backups/{name}/verify", post(ops::ops_verify))
         .route("/ops/purge", post(ops::ops_purge))
-        .route(
-            "/static/app.css",
-            get(|| async {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../static/app.css"),
-                )
-            }),
-        )
-        .route(
-            "/static/app.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../static/app.js"),
-                )
-            }),
-        )
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "max-age=3600"),
-        ],
-        body,
-    )
-        .into_response()
+        .merge(assets::routes())
+        .merge(help::routes())
 }
 
 /// Catalog lookups for templates.
@@ -126,20 +101,26 @@ impl Texts {
     }
 }
 
+/// One link of the header's menu.
+pub struct NavItem {
+    href: &'static str,
+    text: String,
+    current: bool,
+}
+
 /// What the layout shows.
 pub struct Base {
     t: Texts,
     html_lang: &'static str,
+    other_lang: &'static str,
     title: String,
-    section: &'static str,
     user: Option<UserView>,
     csrf: String,
     lang_href: String,
-    can_batches: bool,
-    can_audit: bool,
-    can_users: bool,
-    can_cases: bool,
-    can_ops: bool,
+    help_href: String,
+    css_href: String,
+    js_href: String,
+    nav: Vec<NavItem>,
 }
 
 impl Base {
@@ -156,20 +137,98 @@ impl Base {
         path: &str,
     ) -> Base {
         let other = if lang == Lang::Zh { "en" } else { "zh" };
+        let anchor = help_anchor(title_key);
         Base {
             t: Texts(lang),
-            html_lang: if lang == Lang::Zh { "zh-CN" } else { "en" },
+            html_lang: lang_tag(lang),
+            other_lang: lang_tag(if lang == Lang::Zh { Lang::En } else { Lang::Zh }),
             title: t(lang, title_key).to_owned(),
-            section,
             user: caller.map(|c| UserView::of(&c.user)),
             csrf: caller.and_then(|c| c.csrf.clone()).unwrap_or_default(),
             lang_href: format!("/lang/{other}?back={}", urlencode(path)),
-            can_batches: caller.is_some_and(|c| c.user.role.allows(Permission::ViewBatches)),
-            can_audit: caller.is_some_and(|c| c.user.role.allows(Permission::ViewAudit)),
-            can_users: caller.is_some_and(|c| c.user.role.allows(Permission::ManageUsers)),
-            can_cases: caller.is_some_and(|c| c.user.role.allows(Permission::ViewCases)),
-            can_ops: caller.is_some_and(|c| c.user.role.allows(Permission::ManageBackups)),
+            help_href: if anchor.is_empty() {
+                "/help".to_owned()
+            } else {
+                format!("/help#{anchor}")
+            },
+            css_href: assets::href("app.css"),
+            js_href: assets::href("app.js"),
+            nav: caller.map(|c| nav(c, section)).unwrap_or_default(),
         }
+    }
+}
+
+/// The BCP 47 tag of a language, as `lang` attributes carry it.
+fn lang_tag(lang: Lang) -> &'static str {
+    if lang == Lang::Zh { "zh-CN" } else { "en" }
+}
+
+/// The header's menu for `caller`: the pages its role may open, `section` marked current.
+fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
+    let role = caller.user.role;
+    let pages: [(&'static str, &'static str, &'static str, bool); 9] = [
+        ("dashboard", "/dashboard", "nav.dashboard", true),
+        ("txns", "/txns", "nav.transactions", true),
+        ("review", "/review", "nav.review", true),
+        (
+            "cases",
+            "/cases",
+            "nav.cases",
+            role.allows(Permission::ViewCases),
+        ),
+        (
+            "batches",
+            "/batches",
+            "nav.batches",
+            role.allows(Permission::ViewBatches),
+        ),
+        ("channels", "/channels", "nav.channels", true),
+        (
+            "users",
+            "/users",
+            "nav.users",
+            role.allows(Permission::ManageUsers),
+        ),
+        (
+            "audit",
+            "/audit",
+            "nav.audit",
+            role.allows(Permission::ViewAudit),
+        ),
+        (
+            "ops",
+            "/ops",
+            "nav.ops",
+            role.allows(Permission::ManageBackups),
+        ),
+    ];
+    pages
+        .into_iter()
+        .filter(|p| p.3)
+        .map(|(id, href, key, _)| NavItem {
+            href,
+            text: t(caller.lang, key).to_owned(),
+            current: id == section,
+        })
+        .collect()
+}
+
+/// The section of the back-office guide (`docs/guide/backoffice.*.md`, served at `/help`)
+/// that explains the page titled `title_key`; empty for the guide's start.
+fn help_anchor(title_key: &str) -> &'static str {
+    match title_key {
+        "login.title" | "totp.title" => "login",
+        "nav.dashboard" => "dashboard",
+        "nav.transactions" => "find",
+        "txn.detail" => "requests",
+        "nav.review" => "review",
+        "nav.cases" | "case.detail" => "cases",
+        "nav.batches" => "batches",
+        "nav.channels" => "channels",
+        "nav.users" => "users",
+        "nav.audit" => "audit",
+        "nav.ops" => "backups",
+        _ => "",
     }
 }
 
@@ -397,10 +456,22 @@ struct LoginPage {
     error: Option<ApiError>,
     login_csrf: String,
     username: String,
+    /// The store was made with the demo data: the page names the demo accounts.
+    demo: bool,
 }
 
-fn login_form(lang: Lang, error: Option<ApiError>, username: String) -> Response {
+async fn login_form(
+    state: &AppState,
+    lang: Lang,
+    error: Option<ApiError>,
+    username: String,
+) -> Response {
     let status = error.as_ref().map(|e| e.status).unwrap_or(StatusCode::OK);
+    // A store that cannot say is treated as a production one: no hint.
+    let store = state.store().clone();
+    let demo = blocking(lang, move || store.made_with_demo())
+        .await
+        .unwrap_or(false);
     let token = auth::random_secret();
     let mut r = render(
         status,
@@ -409,6 +480,7 @@ fn login_form(lang: Lang, error: Option<ApiError>, username: String) -> Response
             error,
             login_csrf: token.clone(),
             username,
+            demo,
         },
     );
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -419,8 +491,8 @@ fn login_form(lang: Lang, error: Option<ApiError>, username: String) -> Response
     r
 }
 
-async fn login_page(headers: HeaderMap) -> Response {
-    login_form(lang_of_headers(&headers), None, String::new())
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    login_form(&state, lang_of_headers(&headers), None, String::new()).await
 }
 
 #[derive(serde::Deserialize)]
@@ -440,15 +512,23 @@ async fn login_submit(
 ) -> Response {
     let lang = lang_of_headers(&headers);
     let Ok(Form(f)) = form else {
-        return login_form(lang, Some(ApiError::invalid(lang, "form")), String::new());
+        return login_form(
+            &state,
+            lang,
+            Some(ApiError::invalid(lang, "form")),
+            String::new(),
+        )
+        .await;
     };
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same_secret(&expected, &f.csrf) {
         return login_form(
+            &state,
             lang,
             Some(ApiError::new(StatusCode::FORBIDDEN, lang, "auth.csrf", &[])),
             f.username,
-        );
+        )
+        .await;
     }
     match auth::login(
         &state,
@@ -475,7 +555,7 @@ async fn login_submit(
                 .insert(header::SET_COOKIE, session_cookie(&state, &secret));
             r
         }
-        Err(e) => login_form(lang, Some(e), f.username),
+        Err(e) => login_form(&state, lang, Some(e), f.username).await,
     }
 }
 

@@ -32,6 +32,19 @@ struct DashboardPage {
     pending: usize,
     by_hour: String,
     by_operator: String,
+    /// The charts' numbers as tables, for a screen reader and for reading exact values:
+    /// (label, value) of each non-empty bar.
+    hour_rows: Vec<(String, String)>,
+    operator_rows: Vec<(String, String)>,
+}
+
+/// A chart's non-empty bars as (label, formatted value) rows.
+fn chart_rows(items: &[(String, i64)], show: impl Fn(i64) -> String) -> Vec<(String, String)> {
+    items
+        .iter()
+        .filter(|(_, v)| *v > 0)
+        .map(|(label, v)| (label.clone(), show(*v)))
+        .collect()
 }
 
 pub(super) async fn dashboard(
@@ -105,6 +118,8 @@ async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPa
             t(lang, "dash.by_hour"),
         ),
         by_operator,
+        hour_rows: chart_rows(&hour_items, |v| Amount::from_fen(v).display()),
+        operator_rows: chart_rows(&ops, |v| v.to_string()),
     })
 }
 
