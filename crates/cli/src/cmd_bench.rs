@@ -186,6 +186,12 @@ fn print(app: &App, r: &LoadReport) {
     if !kinds.is_empty() {
         println!("sent: {}", kinds.join(", "));
     }
+    if r.voids_refused_daily_limit > 0 {
+        println!(
+            "voids refused by the daily limit per operator (65, void_max_per_operator_per_day): {}",
+            r.voids_refused_daily_limit
+        );
+    }
     for m in &r.mismatch_samples {
         println!("  mismatch: {m}");
     }
