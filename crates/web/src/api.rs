@@ -791,7 +791,22 @@ async fn terminal_for(
         .iter()
         .filter(|t| t.merchant_id == user.merchant_id.as_str() && t.enabled);
     let found = match named {
-        Some(n) => mine.into_iter().find(|t| t.id == n),
+        Some(n) => {
+            // A named terminal that is not the merchant's usable one is named back, not
+            // answered "the merchant has no terminal".
+            let t = mine.into_iter().find(|t| t.id == n);
+            let unknown = || {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    lang,
+                    "terminal.unknown",
+                    &[n.to_owned()],
+                )
+            };
+            return t
+                .and_then(|t| TerminalId::parse(&t.id).ok())
+                .ok_or_else(unknown);
+        }
         None => mine.into_iter().next(),
     };
     let none = || ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, "terminal.none", &[]);

@@ -376,6 +376,11 @@ static ZH: Catalog = &[
         "store.error.fix",
         "请稍后重试；如持续出现请联系管理员（详情见服务日志）",
     ),
+    ("terminal.unknown.msg", "终端 {0} 不是本商户可用的终端"),
+    (
+        "terminal.unknown.fix",
+        "请核对 terminal_id（本商户已登记且未停用的终端），或不填以使用第一台终端",
+    ),
     ("terminal.none.msg", "商户没有可用的终端"),
     (
         "terminal.none.fix",
@@ -1176,6 +1181,14 @@ static EN: Catalog = &[
     (
         "store.error.fix",
         "Retry later; if it persists, ask an admin (details in the server log)",
+    ),
+    (
+        "terminal.unknown.msg",
+        "Terminal {0} is not a usable terminal of this merchant",
+    ),
+    (
+        "terminal.unknown.fix",
+        "Check terminal_id (a registered, enabled terminal of this merchant), or leave it out to use the first one",
     ),
     ("terminal.none.msg", "The merchant has no usable terminal"),
     (

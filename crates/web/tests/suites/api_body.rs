@@ -223,6 +223,12 @@ fn malformed_bodies_are_refused_with_their_code() {
         Some(b"{}"),
     );
     assert_eq!((r.status, r.code().as_str()), (415, "json.content_type"));
+    let r = s.post(
+        "/api/v1/payments",
+        r#"{"kind":"sale","amount":100,"card":{"pan":"6222021234567890128"},"terminal_id":"99999999"}"#,
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "terminal.unknown"));
+    assert!(r.json()["message"].as_str().unwrap_or("").contains("99999999"), "{}", r.text());
     let big = format!(r#"{{"reason":"{}"}}"#, "x".repeat(70 * 1024));
     let r = s.post("/api/v1/transactions/1/hide", &big);
     assert_eq!(r.status, 413);
