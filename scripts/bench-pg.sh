@@ -33,8 +33,9 @@ printf '[policy]\nvoid_max_per_operator_per_day = 1000000\n' > "$data/suanpan.to
 "$S" --data-dir "$data" init --demo >/dev/null 2>&1
 
 start_node() { # port
+  # Each node its own back-office port too (--http), or the second stops: address in use.
   SUANPAN_LOG=warn "$S" --data-dir "$data" serve --iso8583-addr "127.0.0.1:$1" \
-    --http-addr "127.0.0.1:$(( $1 + 1000 ))" >/dev/null 2>&1 &
+    --http-addr "127.0.0.1:$(( $1 + 1000 ))" --http "127.0.0.1:$(( $1 + 2000 ))" >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done
   echo "node on $1 did not start" >&2; exit 1

@@ -363,9 +363,12 @@ pub struct ListArgs {
     /// Rows per page.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
-    /// Rows to skip.
+    /// Rows to skip (slow deep in a big journal: prefer --cursor).
     #[arg(long, default_value_t = 0)]
     pub offset: u32,
+    /// Only rows older than this id: the `next_cursor` of the previous page (keyset paging).
+    #[arg(long)]
+    pub cursor: Option<i64>,
 }
 
 /// `batch …`
@@ -429,6 +432,10 @@ pub struct ExportArgs {
     /// Output file.
     #[arg(short = 'o', long)]
     pub output: PathBuf,
+    /// Write the stable codes (sale, voided, contactless, 00) for programs instead of words
+    /// in --lang (消费, 已撤销, 闪付, 00 交易成功).
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// Export formats.

@@ -10,7 +10,7 @@ use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{Amount, Lang, OperatorNo, TerminalId};
 use suanpan_receipt::{Copy, Layout, SlipData};
 use suanpan_store::command::SettleReport;
-use suanpan_store::{Command, Reply, Store, TxnFilter};
+use suanpan_store::{Command, Reply, Store};
 
 pub fn run(app: &App, cmd: BatchCmd) -> Result<(), Fail> {
     match cmd {
@@ -52,15 +52,10 @@ fn terminal(text: &str) -> Result<TerminalId, Fail> {
 fn status(app: &App, t: &str) -> Result<(), Fail> {
     let store = app.open_store()?;
     let term = store.terminal(&terminal(t)?)?.map_err(Fail::from)?;
-    let txns = store.transactions(&TxnFilter {
-        terminal: Some(t.into()),
-        include_hidden: true,
-        ..TxnFilter::default()
+    // The whole open batch, however busy the terminal (not the newest page of its rows).
+    let open = suanpan_store::read(&*store, |c| {
+        suanpan_store::query::batch_txns_in(c, t, term.batch_id)
     })?;
-    let open: Vec<_> = txns
-        .into_iter()
-        .filter(|x| x.batch_no == term.batch_no && !x.settled && !x.training)
-        .collect();
     let totals = settlement::batch_totals(&open);
     if app.json {
         output::print_json(

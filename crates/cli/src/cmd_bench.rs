@@ -5,18 +5,20 @@ use crate::output;
 use anyhow::Context;
 use serde_json::json;
 use std::time::Duration;
-use suanpan_core::refusal::AccessRefused;
-use suanpan_core::{MerchantId, TerminalId};
+use suanpan_core::TerminalId;
+use suanpan_core::{OperatorNo, Pan};
 use suanpan_host::bench::{self, LoadOptions, LoadReport, Mix};
 use suanpan_store::OpenOptions;
-use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TMK_HEX};
+use suanpan_store::admin::{BENCH_MERCHANT, DEMO_TMK_HEX};
 
 /// `bench …`
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCmd {
     /// Drive a running `serve` with N signed-in terminals sending MACed traffic; check every
-    /// response; print throughput and latency percentiles. Terminals are B0000001…; with
-    /// --register they are first added (with the demo TMK) to --data-dir.
+    /// response; print throughput and latency percentiles. It books on a merchant of its own
+    /// (898310049990001) with terminals B0000001…, operators 01… and load cards 621999…;
+    /// --register first adds whichever are missing to --data-dir, so the demo merchant's
+    /// records and operators stay untouched.
     Load(LoadArgs),
     /// A bare server that frames each request and sends it straight back (no decoding, no
     /// store): the baseline for `bench load --echo`.
@@ -43,7 +45,8 @@ pub struct LoadArgs {
     /// Operation mix: weights of sale, void, refund, balance.
     #[arg(long, default_value = "sale:80,void:10,refund:5,balance:5")]
     pub mix: String,
-    /// Register the bench terminals (demo merchant, demo TMK) in --data-dir first.
+    /// Register the bench merchant, terminals (demo TMK), operators and cards in --data-dir
+    /// first (those missing).
     #[arg(long)]
     pub register: bool,
     /// Echo mode: send a fixed frame and expect it back (against `bench echo-server`).
@@ -56,6 +59,11 @@ pub struct LoadArgs {
 
 /// Most terminals a run may simulate (one connection and task each).
 const TERMINALS_MAX: usize = 1_000;
+/// Cashier nos. a run signs in as (01…98; terminal `i` as cashier `i % 98 + 1`): with one
+/// operator per terminal, `void_max_per_operator_per_day` lasts as long as it can.
+const OPERATORS_MAX: usize = 98;
+/// Load cards a run pays with (terminal `i` with card `i % 1000`): none runs dry.
+const CARDS: u32 = 1_000;
 
 pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -88,14 +96,22 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
                 rt.block_on(bench::echo_load(target, a.terminals, duration))?
             } else {
                 let ids: Vec<String> = (1..=a.terminals).map(|i| format!("B{i:07}")).collect();
+                let operators: Vec<String> = (1..=a.terminals.min(OPERATORS_MAX))
+                    .map(|i| format!("{i:02}"))
+                    .collect();
+                let cards: Vec<String> = (0..CARDS)
+                    .map(suanpan_issuer::demo::load_card_pan)
+                    .collect();
                 if a.register {
-                    register(app, &ids)?;
+                    register(app, &ids, &operators, &cards)?;
                 }
                 let opts = LoadOptions {
                     targets,
                     terminals: ids,
-                    merchant: DEMO_MERCHANT.to_owned(),
+                    merchant: BENCH_MERCHANT.to_owned(),
                     tmk_hex: DEMO_TMK_HEX.to_owned(),
+                    operators,
+                    cards,
                     duration,
                     mix: Mix::parse(&a.mix)?,
                     rate_per_s: a.rate,
@@ -115,17 +131,36 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
     }
 }
 
-/// Adds the bench terminals that are not registered yet.
-fn register(app: &App, ids: &[String]) -> Result<(), Fail> {
+/// Adds the bench merchant, terminals, operators and cards that are not registered yet.
+fn register(app: &App, ids: &[String], operators: &[String], cards: &[String]) -> Result<(), Fail> {
     let store = app.open_any(OpenOptions::default())?;
-    let merchant = MerchantId::parse(DEMO_MERCHANT)
-        .map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
-    for id in ids {
-        let tid = TerminalId::parse(id).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
-        if matches!(store.terminal(&tid)?, Err(AccessRefused::UnknownTerminal)) {
-            suanpan_store::admin::add_terminal(&*store, &tid, &merchant, Some(DEMO_TMK_HEX))?;
-        }
-    }
+    let bad = |e: String| Fail::Other(anyhow::anyhow!(e));
+    let terminals = ids
+        .iter()
+        .map(|id| TerminalId::parse(id).map_err(|e| bad(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ops = operators
+        .iter()
+        .map(|o| OperatorNo::parse(o).map_err(|e| bad(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pans = cards
+        .iter()
+        .map(|p| Pan::parse(p).map_err(|e| bad(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Nobody types this password: the 8583 sign-in names its operator, and the bench
+    // merchant has no back-office users.
+    let secret = hex::encode(suanpan_store::Fingerprinter::random_key());
+    let hash = suanpan_store::auth::hash_password(&secret);
+    let fp = app.fingerprinter()?;
+    suanpan_store::admin::register_bench(
+        &*store,
+        &fp,
+        &terminals,
+        DEMO_TMK_HEX,
+        &ops,
+        &pans,
+        &hash,
+    )?;
     Ok(())
 }
 
@@ -150,6 +185,12 @@ fn print(app: &App, r: &LoadReport) {
     let kinds: Vec<String> = r.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
     if !kinds.is_empty() {
         println!("sent: {}", kinds.join(", "));
+    }
+    if r.voids_refused_daily_limit > 0 {
+        println!(
+            "voids refused by the daily limit per operator (65, void_max_per_operator_per_day): {}",
+            r.voids_refused_daily_limit
+        );
     }
     for m in &r.mismatch_samples {
         println!("  mismatch: {m}");

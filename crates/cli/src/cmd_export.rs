@@ -33,8 +33,7 @@ fn describe(f: &crate::args::FilterArgs) -> String {
 
 pub fn run(app: &App, a: ExportArgs) -> Result<(), Fail> {
     let store = app.open_store()?;
-    let mut f = filter(app, &a.filter)?;
-    f.limit = Some(u32::MAX); // The store caps this at its listing maximum.
+    let f = filter(app, &a.filter)?;
     let zone = store.policy().zone().map_err(|e| Fail::Other(e.into()))?;
     let total = suanpan_store::read(&*store, |c| query::count_in(c, &f))?;
     let bar = (app.interactive() && total >= PROGRESS_ROWS_MIN)
@@ -50,10 +49,23 @@ pub fn run(app: &App, a: ExportArgs) -> Result<(), Fail> {
         zone: &zone,
         headers,
         filter_text: &filter_text,
+        values: if a.raw {
+            suanpan_export::Values::Raw
+        } else {
+            suanpan_export::Values::Words(app.lang)
+        },
     };
     let written = match a.format {
-        ExportFormat::Csv => write_csv(&job, &partial, bar.as_ref())?,
-        ExportFormat::Xlsx => write_xlsx(&job, &partial, bar.as_ref())?,
+        ExportFormat::Csv => write_csv(&job, &partial, bar.as_ref()),
+        ExportFormat::Xlsx => write_xlsx(&job, &partial, bar.as_ref()),
+    };
+    let written = match written {
+        Ok(n) => n,
+        Err(e) => {
+            // Nothing that looks like a finished export is left behind.
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
     };
     std::fs::rename(&partial, &a.output)
         .with_context(|| format!("writing {}", a.output.display()))?;
@@ -77,7 +89,15 @@ fn write_csv(job: &Export<'_>, path: &std::path::Path, bar: Bar<'_>) -> Result<u
 }
 
 fn write_xlsx(job: &Export<'_>, path: &std::path::Path, bar: Bar<'_>) -> Result<u64, Fail> {
-    let (mut book, n) = job.xlsx(|_| tick(bar))?;
+    let (mut book, n) = job.xlsx(|_| tick(bar)).map_err(|e| match e
+        .downcast_ref::<suanpan_export::XlsxTooLarge>()
+    {
+        Some(too) => Fail::Message {
+            key: "error.xlsx_too_large",
+            args: vec![too.rows_max.to_string()],
+        },
+        None => Fail::Other(e),
+    })?;
     book.save(path).map_err(|e| anyhow::anyhow!("xlsx: {e}"))?;
     Ok(n)
 }

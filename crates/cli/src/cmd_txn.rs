@@ -14,7 +14,7 @@ use suanpan_core::{
 use suanpan_receipt::{Copy, Layout, ReceiptContext, Width};
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::engine::TerminalState;
-use suanpan_store::{Command, Instrument, Reply, Store, TxnFilter};
+use suanpan_store::{Command, Instrument, Reply, Store, TxnFilter, query};
 
 pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
     match cmd {
@@ -114,7 +114,7 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
             operator,
             reason,
         } => reverse(app, &terminal, &voucher, &operator, reason),
-        TxnCmd::List(a) => list(app, &a.filter, a.limit, a.offset),
+        TxnCmd::List(a) => list(app, &a),
         TxnCmd::Show { id } => show(app, id),
         TxnCmd::Hide {
             id,
@@ -495,30 +495,44 @@ pub fn filter(app: &App, f: &FilterArgs) -> Result<TxnFilter, Fail> {
     })
 }
 
-fn list(app: &App, f: &FilterArgs, limit: u32, offset: u32) -> Result<(), Fail> {
+/// One page of `txn list`, with the number of all matches (not the page's length).
+fn list(app: &App, a: &crate::args::ListArgs) -> Result<(), Fail> {
     let store = app.open_store()?;
-    let mut filter = filter(app, f)?;
-    filter.limit = Some(limit);
-    filter.offset = offset;
+    let mut filter = filter(app, &a.filter)?;
+    filter.limit = Some(a.limit);
+    filter.offset = a.offset;
+    filter.before_id = a.cursor;
     let rows = store.transactions(&filter)?;
+    let total = suanpan_store::read(&*store, |c| {
+        query::count_up_to_in(c, &filter, query::COUNT_EXACT_MAX)
+    })?;
+    let full_page = u32::try_from(rows.len()).is_ok_and(|n| n == a.limit.min(query::LIST_ROWS_MAX));
+    let next_cursor = full_page.then(|| rows.last().map(|t| t.id.0)).flatten();
     if app.json {
         let v: Vec<_> = rows.iter().map(|t| output::txn_json(t, app.lang)).collect();
-        output::print_json(
-            &json!({"ok": true, "count": v.len(), "limit": limit, "offset": offset, "transactions": v}),
-        );
+        output::print_json(&json!({
+            "ok": true, "count": total.count, "count_exact": total.exact, "rows": v.len(),
+            "limit": a.limit, "offset": a.offset, "next_cursor": next_cursor, "transactions": v
+        }));
     } else {
         for t in &rows {
             println!("{}", output::txn_line(t, app));
         }
-        let n = rows.len();
-        println!(
-            "{}",
-            if app.lang == Lang::Zh {
-                format!("共 {n} 条")
-            } else {
-                format!("{n} rows")
-            }
-        );
+        let (n, shown) = (total.count, rows.len());
+        let line = match (app.lang, total.exact) {
+            (Lang::Zh, true) => format!("共 {n} 条（本页 {shown} 条）"),
+            (Lang::Zh, false) => format!("超过 {n} 条（本页 {shown} 条）"),
+            (Lang::En, true) => format!("{n} rows match ({shown} on this page)"),
+            (Lang::En, false) => format!("more than {n} rows match ({shown} on this page)"),
+        };
+        println!("{line}");
+        if let Some(c) = next_cursor {
+            let more = match app.lang {
+                Lang::Zh => format!("下一页：--cursor {c}"),
+                Lang::En => format!("next page: --cursor {c}"),
+            };
+            println!("{more}");
+        }
     }
     Ok(())
 }

@@ -659,6 +659,20 @@ fn export_csv_has_bom_masked_pans_and_yuan() {
     assert!(!text.contains(CARD_CREDIT), "full PAN exported:\n{text}");
     assert!(text.contains("88.00"), "{text}");
     assert!(text.contains("金额(元)"), "{text}");
+    assert!(text.contains(",消费,成功,"), "words for people: {text}");
+    assert!(text.contains("00 交易成功"), "{text}");
+    assert!(!text.contains(",sale,"), "{text}");
+    let raw = d.dir().join("day-raw.csv");
+    run(d
+        .cmd()
+        .args(["export", "--format", "csv", "--raw", "-o"])
+        .arg(&raw))
+    .ok();
+    let text = std::fs::read_to_string(&raw).expect("csv");
+    assert!(
+        text.contains(",sale,approved,"),
+        "codes for programs: {text}"
+    );
     let en = d.dir().join("day-en.csv");
     run(d
         .cmd()
@@ -667,6 +681,7 @@ fn export_csv_has_bom_masked_pans_and_yuan() {
     .ok();
     let text = std::fs::read_to_string(&en).expect("csv");
     assert!(text.contains("amount_yuan"), "{text}");
+    assert!(text.contains(",Sale,Approved,"), "{text}");
     d.assert_sound();
 }
 

@@ -853,6 +853,15 @@ impl Refusal for BackOfficeRefused {
     }
 }
 
+/// The text of `key` in this module's catalog, as written (placeholders kept).
+pub(crate) fn catalog_text(lang: Lang, key: &str) -> Option<&'static str> {
+    let catalog = match lang {
+        Lang::Zh => ZH,
+        Lang::En => EN,
+    };
+    catalog.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
+}
+
 /// This module's catalog, kept beside its rules (zh-CN first, English second).
 fn text(lang: Lang, key: &str, args: &[String]) -> String {
     let catalog = match lang {

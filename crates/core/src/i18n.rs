@@ -42,6 +42,15 @@ pub fn tr(lang: Lang, key: &str, args: &[String]) -> String {
     out
 }
 
+/// The text of `key` in `lang` as written (placeholders kept), if the catalog has it.
+pub fn text(lang: Lang, key: &str) -> Option<&'static str> {
+    let catalog = match lang {
+        Lang::Zh => ZH,
+        Lang::En => EN,
+    };
+    catalog.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
+}
+
 /// True when `key` exists in both catalogs.
 pub fn has_key(key: &str) -> bool {
     ZH.iter().any(|(k, _)| *k == key) && EN.iter().any(|(k, _)| *k == key)
@@ -55,6 +64,30 @@ pub fn keys() -> impl Iterator<Item = &'static str> {
 type Catalog = &'static [(&'static str, &'static str)];
 
 static ZH: Catalog = &[
+    ("tstatus.approved", "成功"),
+    ("tstatus.declined", "拒绝"),
+    ("tstatus.voided", "已撤销"),
+    ("tstatus.partially_refunded", "部分退货"),
+    ("tstatus.refunded", "已退货"),
+    ("tstatus.reversed", "已冲正"),
+    ("tstatus.completed", "已完成"),
+    ("tstatus.expired", "已过期"),
+    ("kind.sale", "消费"),
+    ("kind.void", "消费撤销"),
+    ("kind.refund", "退货"),
+    ("kind.preauth", "预授权"),
+    ("kind.preauth_void", "预授权撤销"),
+    ("kind.completion", "预授权完成"),
+    ("kind.completion_void", "预授权完成撤销"),
+    ("kind.balance", "余额查询"),
+    ("kind.reversal", "冲正"),
+    ("method.magstripe", "磁条卡"),
+    ("method.chip", "芯片卡"),
+    ("method.contactless", "闪付"),
+    ("method.manual", "手工输入卡号"),
+    ("method.qr_alipay", "支付宝"),
+    ("method.qr_wechat", "微信支付"),
+    ("method.qr_unionpay", "银联二维码"),
     ("rc.00", "交易成功"),
     ("rc.03", "无效商户"),
     ("rc.05", "不予承兑"),
@@ -402,6 +435,14 @@ static ZH: Catalog = &[
         "error.pg_tool_missing.fix",
         "请安装 PostgreSQL 客户端（Debian：apt-get install postgresql-client）后重试；数据未改变",
     ),
+    (
+        "error.xlsx_too_large.msg",
+        "符合条件的交易超过 {0} 笔，超出一个 XLSX 工作表的行数上限",
+    ),
+    (
+        "error.xlsx_too_large.fix",
+        "请改用 CSV 导出（--format csv，无行数上限），或缩小日期范围后分多次导出 XLSX；未写出任何文件",
+    ),
     ("error.pg_tool_failed.msg", "{0} 失败：{1}"),
     (
         "error.pg_tool_failed.fix",
@@ -470,6 +511,30 @@ static ZH: Catalog = &[
 ];
 
 static EN: Catalog = &[
+    ("tstatus.approved", "Approved"),
+    ("tstatus.declined", "Declined"),
+    ("tstatus.voided", "Voided"),
+    ("tstatus.partially_refunded", "Partly refunded"),
+    ("tstatus.refunded", "Refunded"),
+    ("tstatus.reversed", "Reversed"),
+    ("tstatus.completed", "Completed"),
+    ("tstatus.expired", "Expired"),
+    ("kind.sale", "Sale"),
+    ("kind.void", "Void"),
+    ("kind.refund", "Refund"),
+    ("kind.preauth", "Pre-authorization"),
+    ("kind.preauth_void", "Pre-auth void"),
+    ("kind.completion", "Completion"),
+    ("kind.completion_void", "Completion void"),
+    ("kind.balance", "Balance inquiry"),
+    ("kind.reversal", "Reversal"),
+    ("method.magstripe", "Magnetic stripe"),
+    ("method.chip", "Chip"),
+    ("method.contactless", "Contactless"),
+    ("method.manual", "Card number keyed in"),
+    ("method.qr_alipay", "Alipay"),
+    ("method.qr_wechat", "WeChat Pay"),
+    ("method.qr_unionpay", "UnionPay QR"),
     ("rc.00", "Approved"),
     ("rc.03", "Invalid merchant"),
     ("rc.05", "Do not honour"),
@@ -1095,6 +1160,14 @@ static EN: Catalog = &[
     (
         "error.pg_tool_missing.fix",
         "Install the PostgreSQL client (Debian: apt-get install postgresql-client) and retry; nothing was changed",
+    ),
+    (
+        "error.xlsx_too_large.msg",
+        "More than {0} transactions match: more rows than one XLSX worksheet holds",
+    ),
+    (
+        "error.xlsx_too_large.fix",
+        "Export as CSV (--format csv, no row limit), or export XLSX in smaller date ranges; no file was written",
     ),
     ("error.pg_tool_failed.msg", "{0} failed: {1}"),
     (

@@ -26,6 +26,20 @@ pub trait Refusal: std::fmt::Debug {
     }
 }
 
+/// The message of a refusal recorded by its key alone (the audit trail's `refused:KEY`),
+/// from whichever catalog keeps it. The values it named are not recorded, so its `{0}`
+/// placeholders are left out rather than shown.
+pub fn message_of_key(lang: Lang, key: &str) -> Option<String> {
+    let msg = format!("{key}.msg");
+    let text =
+        crate::i18n::text(lang, &msg).or_else(|| crate::backoffice::catalog_text(lang, &msg))?;
+    let mut out = text.to_owned();
+    for i in 0..10 {
+        out = out.replace(&format!("{{{i}}}"), "");
+    }
+    Some(out.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 macro_rules! refusal_enum {
     (
         $(#[$doc:meta])*

@@ -6,6 +6,7 @@
 
 use anyhow::Context;
 use std::io::Write;
+use suanpan_core::i18n::tr;
 use suanpan_core::{Lang, Transaction};
 use suanpan_store::{Store, StoreError, TxnFilter, query};
 
@@ -55,6 +56,29 @@ const HEADERS_EN: [&str; COLUMNS] = [
 /// The amount column (yuan): XLSX writes it as a number.
 const AMOUNT_COLUMN: usize = 4;
 
+/// The most transactions one XLSX file holds: a worksheet has 1,048,576 rows and ours spends
+/// two on the filter echo and the header row. CSV has no such limit.
+pub const XLSX_DATA_ROWS_MAX: u64 = 1_048_576 - 2;
+
+/// An XLSX export refused before a byte was written: more rows match than a worksheet holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XlsxTooLarge {
+    /// The most rows an XLSX file holds ([`XLSX_DATA_ROWS_MAX`]).
+    pub rows_max: u64,
+}
+
+impl std::fmt::Display for XlsxTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "more than {} transactions match: too many for one XLSX worksheet; export as CSV",
+            self.rows_max
+        )
+    }
+}
+
+impl std::error::Error for XlsxTooLarge {}
+
 /// The header row in `lang`.
 pub fn headers(lang: Lang) -> &'static [&'static str; COLUMNS] {
     match lang {
@@ -63,20 +87,45 @@ pub fn headers(lang: Lang) -> &'static [&'static str; COLUMNS] {
     }
 }
 
+/// How a file names kinds, statuses, methods and answers: in words for people (`消费`,
+/// `已撤销`, `闪付`, `00 交易成功`) or as the stable codes for programs (`--raw`, `raw=true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// Words in this language.
+    Words(Lang),
+    /// The codes (`sale`, `voided`, `contactless`, `00`).
+    Raw,
+}
+
+impl Values {
+    /// `kind`/`tstatus`/`method` + code → its word, or the code itself when raw.
+    fn say(self, group: &str, code: &str) -> String {
+        match self {
+            Values::Words(lang) => tr(lang, &format!("{group}.{code}"), &[]),
+            Values::Raw => code.to_owned(),
+        }
+    }
+}
+
 /// One transaction's cells; the time in the merchant's zone.
-pub fn row(t: &Transaction, zone: &jiff::tz::TimeZone) -> [String; COLUMNS] {
+pub fn row(t: &Transaction, zone: &jiff::tz::TimeZone, values: Values) -> [String; COLUMNS] {
     let opt = |v: Option<String>| v.unwrap_or_default();
+    let code = t.response_code.code();
+    let answer = match values {
+        Values::Words(lang) => format!("{code} {}", tr(lang, &format!("rc.{code}"), &[])),
+        Values::Raw => code.to_owned(),
+    };
     [
         t.id.0.to_string(),
         t.created_at
             .to_zoned(zone.clone())
             .strftime("%Y-%m-%d %H:%M:%S")
             .to_string(),
-        t.kind.as_str().into(),
-        t.status.as_str().into(),
+        values.say("kind", t.kind.as_str()),
+        values.say("tstatus", t.status.as_str()),
         t.amount.yuan(),
         t.currency.code().into(),
-        t.method.as_str().into(),
+        values.say("method", t.method.as_str()),
         opt(t.masked_pan.as_ref().map(|m| m.to_string())),
         opt(t.wallet_id.clone()),
         t.merchant_id.to_string(),
@@ -86,7 +135,7 @@ pub fn row(t: &Transaction, zone: &jiff::tz::TimeZone) -> [String; COLUMNS] {
         t.voucher_no.to_string(),
         opt(t.rrn.as_ref().map(|r| r.to_string())),
         opt(t.auth_code.as_ref().map(|a| a.to_string())),
-        t.response_code.code().into(),
+        answer,
         opt(t.original_id.map(|i| i.0.to_string())),
     ]
 }
@@ -139,10 +188,12 @@ pub fn write_csv_of<W: Write>(
     filter_text: &str,
     txns: &[Transaction],
     zone: &jiff::tz::TimeZone,
+    values: Values,
 ) -> anyhow::Result<W> {
     let mut w = csv_start(out, headers, filter_text)?;
     for t in txns {
-        w.write_record(row(t, zone)).context("writing CSV")?;
+        w.write_record(row(t, zone, values))
+            .context("writing CSV")?;
     }
     csv_finish(w)
 }
@@ -151,19 +202,21 @@ pub fn write_csv_of<W: Write>(
 pub struct Export<'a> {
     /// The journal.
     pub store: &'a dyn Store,
-    /// Which rows (the store caps the count at its listing maximum).
+    /// Which rows: every match, whatever its page size says.
     pub filter: &'a TxnFilter,
     /// The merchant's zone, for the time column.
     pub zone: &'a jiff::tz::TimeZone,
     /// The header row.
     pub headers: &'a [&'a str; COLUMNS],
+    /// Words or codes in the cells.
+    pub values: Values,
     /// The filter echo (see [`describe`]).
     pub filter_text: &'a str,
 }
 
 impl Export<'_> {
-    /// Streams the rows to `each` (row index, transaction, cells); the first error stops the
-    /// stream. Returns the number of rows.
+    /// Streams every matching row to `each` (row index, transaction, cells); the first error
+    /// stops the stream. Returns the number of rows.
     pub fn rows(
         &self,
         mut each: impl FnMut(u64, &Transaction, [String; COLUMNS]) -> anyhow::Result<()>,
@@ -171,8 +224,8 @@ impl Export<'_> {
         let mut n = 0u64;
         let mut failed = None;
         let streamed = suanpan_store::read(self.store, |c| {
-            query::for_each_in(c, self.filter, &mut |t| {
-                if let Err(e) = each(n, &t, row(&t, self.zone)) {
+            query::stream_in(c, self.filter, &mut |t| {
+                if let Err(e) = each(n, &t, row(&t, self.zone, self.values)) {
                     failed = Some(e);
                     // Any error stops the listing; the real cause is kept in `failed`.
                     return Err(StoreError::Invalid("export stopped".into()));
@@ -186,6 +239,13 @@ impl Export<'_> {
         }
         streamed?;
         Ok(n)
+    }
+
+    /// How many rows match (exactly up to `limit`; see [`query::count_up_to_in`]).
+    pub fn count_up_to(&self, limit: u64) -> anyhow::Result<query::MatchCount> {
+        Ok(suanpan_store::read(self.store, |c| {
+            query::count_up_to_in(c, self.filter, limit)
+        })?)
     }
 
     /// Writes CSV (BOM, filter row, header row, rows) to `out`; `each_row` runs after each
@@ -205,13 +265,22 @@ impl Export<'_> {
     }
 
     /// Builds the XLSX workbook (filter row, header row, rows; the amount as a number so
-    /// finance can sum it). Returns the workbook and the number of rows.
+    /// finance can sum it). Returns the workbook and the number of rows. Refuses with
+    /// [`XlsxTooLarge`] before writing when more rows match than a worksheet holds, and stops
+    /// with the same error should rows arrive meanwhile: a cut-off workbook is never built.
+    /// The worksheet keeps constant memory (rows go to a temporary file as they are written).
     pub fn xlsx(
         &self,
         mut each_row: impl FnMut(u64),
     ) -> anyhow::Result<(rust_xlsxwriter::Workbook, u64)> {
+        let too_large = XlsxTooLarge {
+            rows_max: XLSX_DATA_ROWS_MAX,
+        };
+        if !self.count_up_to(XLSX_DATA_ROWS_MAX)?.exact {
+            return Err(too_large.into());
+        }
         let mut book = rust_xlsxwriter::Workbook::new();
-        let sheet = book.add_worksheet();
+        let sheet = book.add_worksheet_with_constant_memory();
         let x = |e: rust_xlsxwriter::XlsxError| anyhow::anyhow!("xlsx: {e}");
         sheet.write_string(0, 0, "filter").map_err(x)?;
         sheet.write_string(0, 1, self.filter_text).map_err(x)?;
@@ -219,6 +288,9 @@ impl Export<'_> {
             sheet.write_string(1, i as u16, *h).map_err(x)?;
         }
         let n = self.rows(|n, t, cells| {
+            if n >= XLSX_DATA_ROWS_MAX {
+                return Err(too_large.into());
+            }
             let line = n as u32 + 2;
             for (i, v) in cells.iter().enumerate() {
                 if i == AMOUNT_COLUMN {

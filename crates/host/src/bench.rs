@@ -18,11 +18,11 @@ const MISMATCH_SAMPLES_MAX: usize = 20;
 /// Transactions a bench terminal puts in one batch before it settles (field 48 counts
 /// are n3, so a batch holds at most 999).
 const BATCH_TXNS_MAX: u32 = 500;
-/// Amount of each sale (fen): small, so the demo card's balance lasts a million sales;
-/// refunds are 1 fen, up to the sale's amount.
+/// Amount of each sale (fen); refunds are 1 fen, up to the sale's amount.
 const SALE_FEN: u64 = 10;
-/// The demo card the load uses (approve, no PIN).
-const LOAD_PAN: &str = "6222021234567890128";
+/// The answer to a void past `void_max_per_operator_per_day` (超出次数限制): a rule working,
+/// not a fault of the host.
+const VOID_LIMIT_CODE: &str = "65";
 
 /// The share of each operation, in percent points (relative weights).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +100,12 @@ pub struct LoadOptions {
     pub merchant: String,
     /// Their master key.
     pub tmk_hex: String,
+    /// Operator nos. the terminals sign in as (terminal `i` as `operators[i % len]`); each
+    /// must exist at the merchant. Must not be empty.
+    pub operators: Vec<String>,
+    /// Card numbers to pay with (terminal `i` uses `cards[i % len]`; approve, no PIN,
+    /// expiry 3012). Must not be empty.
+    pub cards: Vec<String>,
     /// How long.
     pub duration: Duration,
     /// The operation mix.
@@ -119,6 +125,9 @@ pub struct LoadReport {
     pub ok: u64,
     /// Answered otherwise (code, STAN or MAC).
     pub mismatches: u64,
+    /// Voids refused with 65 because their operator reached `void_max_per_operator_per_day`
+    /// (counted in `ok`: the rule answered as it must); the terminal then stops voiding.
+    pub voids_refused_daily_limit: u64,
     /// Terminals whose connection or sign-in failed.
     pub failed_terminals: u64,
     /// Seconds measured.
@@ -144,6 +153,7 @@ struct TerminalStats {
     latencies_us: Vec<u64>,
     ok: u64,
     mismatches: u64,
+    void_limited: u64,
     samples: Vec<String>,
     by_kind: [u64; 4],
     failed: bool,
@@ -163,8 +173,8 @@ fn kind_index(k: Kind) -> usize {
 /// # Errors
 /// Only for bad options; failures of terminals are counted in the report.
 pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
-    if opts.terminals.is_empty() {
-        bail!("no terminals");
+    if opts.terminals.is_empty() || opts.operators.is_empty() || opts.cards.is_empty() {
+        bail!("no terminals, operators or cards");
     }
     let started = Instant::now();
     let deadline = started + opts.duration;
@@ -186,6 +196,7 @@ pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
         all.latencies_us.extend(s.latencies_us);
         all.ok += s.ok;
         all.mismatches += s.mismatches;
+        all.void_limited += s.void_limited;
         for (a, b) in all.by_kind.iter_mut().zip(s.by_kind) {
             *a += b;
         }
@@ -213,6 +224,7 @@ fn report(mut all: TerminalStats, failed: u64, seconds: f64) -> LoadReport {
         requests,
         ok: all.ok,
         mismatches: all.mismatches,
+        voids_refused_daily_limit: all.void_limited,
         failed_terminals: failed,
         seconds,
         throughput: requests as f64 / seconds.max(f64::EPSILON),
@@ -235,6 +247,8 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         s.failed = true;
         return s;
     };
+    let pick = |list: &[String]| list[seed as usize % list.len()].clone();
+    t.operator = pick(&o.operators);
     let Some(target) = o.targets.get(seed as usize % o.targets.len().max(1)) else {
         s.failed = true;
         return s;
@@ -260,7 +274,9 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
     // A terminal keeps its STAN across runs; a fresh start at 1 in a batch that already has
     // those STANs would (rightly) be answered 94. Start from a clock-derived offset.
     t.stan = stan_offset(seed);
-    let card = Card::new(LOAD_PAN, "3012");
+    let card = Card::new(&pick(&o.cards), "3012");
+    // Set once the operator's daily void limit answers 65: no more voids this run.
+    let mut voids_off = false;
     // Approved sales of this terminal not voided yet: (original, refunded so far).
     let mut open: Vec<(Original, u64)> = Vec::new();
     // The terminal's own totals, for the settlement at the end.
@@ -291,11 +307,13 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         let mut kind = o.mix.pick(rng);
         // Only a sale never refunded can be voided (a refunded one is refused 12).
         let voidable = open.iter().rposition(|(_, refunded)| *refunded == 0);
-        if (kind == Kind::Void && voidable.is_none()) || (kind == Kind::Refund && open.is_empty()) {
+        if (kind == Kind::Void && (voidable.is_none() || voids_off))
+            || (kind == Kind::Refund && open.is_empty())
+        {
             kind = Kind::Sale;
         }
         let (amount, original) = match (kind, voidable) {
-            (Kind::Void, Some(i)) => {
+            (Kind::Void, Some(i)) if !voids_off => {
                 let (orig, _) = open.swap_remove(i);
                 (SALE_FEN, Some(orig))
             }
@@ -339,6 +357,20 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
                         totals.credit_count += 1;
                     }
                     _ => {}
+                }
+            }
+            Ok(r)
+                if kind == Kind::Void
+                    && r.code == VOID_LIMIT_CODE
+                    && r.stan == Some(stan)
+                    && r.mac_ok != Some(false) =>
+            {
+                // The sale stays approved in the batch; the totals do not change.
+                s.ok += 1;
+                s.void_limited += 1;
+                voids_off = true;
+                if let Some(orig) = original {
+                    open.push((orig, 0));
                 }
             }
             other => {

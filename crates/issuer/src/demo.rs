@@ -160,3 +160,36 @@ pub fn accounts(fingerprint: &dyn Fn(&Pan) -> String) -> Vec<Account> {
     }
     out
 }
+
+/// The BIN of the load cards: `bench load` and `bench seed` pay with cards of their own, so
+/// no run drains the demo cards a person tries at the counter.
+pub const LOAD_CARD_BIN: &str = "621999";
+/// Expiry of every load card.
+pub const LOAD_CARD_EXPIRY: &str = "3012";
+/// Opening balance of each load card (¥10,000,000): at 0.10 yuan a sale, a hundred million
+/// sales per card.
+pub const LOAD_CARD_BALANCE_FEN: i64 = 1_000_000_000;
+
+/// Load card no. `i` (19 digits: the BIN, `i` in 12 digits, the Luhn check digit).
+pub fn load_card_pan(i: u32) -> String {
+    let body = format!("{LOAD_CARD_BIN}{i:012}");
+    let check = suanpan_core::pan::luhn_check_digit(&body);
+    format!("{body}{check}")
+}
+
+/// The issuer account of load card `pan` (debit, no PIN, active).
+pub fn load_card_account(pan: &Pan, fingerprint: &dyn Fn(&Pan) -> String) -> Account {
+    Account {
+        id: fingerprint(pan),
+        instrument: Instrument::Card {
+            masked_pan: pan.masked().to_string(),
+            expiry: LOAD_CARD_EXPIRY.to_owned(),
+            pin_hash: None,
+            credit: false,
+            status: CardStatus::Active,
+            pin_failures: 0,
+        },
+        balance_fen: LOAD_CARD_BALANCE_FEN,
+        held_fen: 0,
+    }
+}

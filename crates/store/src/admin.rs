@@ -406,3 +406,72 @@ pub fn terminals<S: Store + ?Sized>(store: &S) -> Result<Vec<TerminalInfo>, Stor
         )
     })
 }
+
+/// The load generator's merchant: `bench load --register` books on a merchant of its own, so
+/// the demo merchant's records, operators and their daily void counts stay as the README
+/// describes them.
+pub const BENCH_MERCHANT: &str = "898310049990001";
+/// Its name.
+pub const BENCH_MERCHANT_NAME: &str = "压测商户 Load Bench";
+
+/// What a load run books with, registered where missing (idempotent): the bench merchant,
+/// its terminals (with `tmk_hex`), its operators (all with `password_hash`: the 8583
+/// sign-in names an operator, it does not type a password) and issuer accounts for `cards`.
+/// A terminal already registered to another merchant is refused, never moved.
+pub fn register_bench<S: Store + ?Sized>(
+    store: &S,
+    fp: &Fingerprinter,
+    terminals: &[TerminalId],
+    tmk_hex: &str,
+    operators: &[OperatorNo],
+    cards: &[Pan],
+    password_hash: &str,
+) -> Result<(), StoreError> {
+    let merchant =
+        MerchantId::parse(BENCH_MERCHANT).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    if merchant_name(store, &merchant)?.is_none() {
+        add_merchant(store, &merchant, BENCH_MERCHANT_NAME)?;
+    }
+    for id in terminals {
+        match store.terminal(id)? {
+            Ok(t) if t.merchant_id != merchant => {
+                return Err(StoreError::Invalid(format!(
+                    "terminal {id} belongs to merchant {}, not the bench merchant {merchant}",
+                    t.merchant_id
+                )));
+            }
+            Ok(_) => {}
+            Err(suanpan_core::refusal::AccessRefused::UnknownTerminal) => {
+                add_terminal(store, id, &merchant, Some(tmk_hex))?;
+            }
+            Err(refused) => {
+                let why = suanpan_core::Refusal::message(&refused, suanpan_core::Lang::En);
+                return Err(StoreError::Invalid(format!("terminal {id}: {why}")));
+            }
+        }
+    }
+    for op in operators {
+        if store.operator_secret(&merchant, *op)?.is_none() {
+            let name = format!("压测收银员 Bench {op}");
+            add_operator_hashed(store, &merchant, *op, &name, password_hash)?;
+        }
+    }
+    let mut missing = Vec::new();
+    for pan in cards {
+        let account = suanpan_issuer::demo::load_card_account(pan, &|p| fp.of(p));
+        if store.account(&account.id)?.is_none() {
+            missing.push(account);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        for a in &missing {
+            insert_account(tx, a)?;
+        }
+        let target = format!("accounts:{}", missing.len());
+        audit(tx, head, now, "issuer.seed", &target)
+    })
+}

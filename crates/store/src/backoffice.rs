@@ -735,6 +735,23 @@ pub trait Backoffice: Store {
         })
     }
 
+    /// How many requests of a merchant have a status (the dashboard's tile: every one, not a
+    /// page of them).
+    fn count_requests(
+        &self,
+        merchant: &MerchantId,
+        status: RequestStatus,
+    ) -> Result<u64, StoreError> {
+        let n = read(self, |c| {
+            c.one(
+                "SELECT COUNT(*) FROM review_requests WHERE merchant_id = ?1 AND status = ?2",
+                p![merchant.as_str(), status.as_str()],
+                |r| r.i64(0),
+            )
+        })?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Approved requests whose grace window has passed (the executor's work list).
     fn due_requests(&self, limit: u32) -> Result<Vec<ReviewRequest>, StoreError> {
         let now = micros(self.now());

@@ -1399,13 +1399,7 @@ fn settle(
     ctx.cache.terminals.clear();
     let term = load_terminal_with(ctx.conn, terminal, true)?
         .map_err(|r| StoreError::Invalid(r.message(suanpan_core::Lang::En)))?;
-    let txns: Vec<Transaction> = ctx.conn.rows(
-        &format!(
-            "SELECT {TXN_COLUMNS} FROM txns WHERE terminal_id = ?1 AND batch_id = ?2 AND training = 0"
-        ),
-        p![term.id.as_str(), term.batch_id],
-        txn_from_row,
-    )?;
+    let txns = crate::query::batch_txns_in(ctx.conn, term.id.as_str(), term.batch_id)?;
     let s = settlement::settle(&txns, theirs);
     let t = s.totals;
     let json = serde_json::json!({

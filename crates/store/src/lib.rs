@@ -23,6 +23,7 @@ pub mod pg;
 pub mod pg_dump;
 pub mod query;
 mod rows;
+pub mod seed;
 pub mod sql;
 pub mod sqlite;
 pub mod terminal_keys;

@@ -157,6 +157,151 @@ pub fn for_each_in(
     conn.each_row(&sql, &args, &mut |r| each(txn_from_row(r)?))
 }
 
+/// Rows per statement when [`stream_in`] walks a whole listing (bounded memory per step on
+/// PostgreSQL, whose client reads a statement's rows at once).
+pub const STREAM_BATCH_ROWS: u32 = 5_000;
+
+/// Streams **every** matching transaction, newest first, whatever `f.limit` and `f.offset`
+/// say: exports must never stop at a page size. Walks the listing by keyset (`id < last`) in
+/// batches of [`STREAM_BATCH_ROWS`] on the one connection it is given, so a PostgreSQL reader
+/// sees one snapshot from the first row to the last.
+pub fn stream_in(
+    conn: &dyn Sql,
+    f: &TxnFilter,
+    each: &mut dyn FnMut(Transaction) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    let mut page = TxnFilter {
+        limit: Some(STREAM_BATCH_ROWS),
+        offset: 0,
+        ..f.clone()
+    };
+    let mut n = 0u64;
+    loop {
+        let mut last = None;
+        let mut got = 0u32;
+        for_each_in(conn, &page, &mut |t| {
+            last = Some(t.id.0);
+            got += 1;
+            each(t)
+        })?;
+        n += u64::from(got);
+        match last {
+            Some(id) if got == STREAM_BATCH_ROWS => page.before_id = Some(id),
+            _ => return Ok(n),
+        }
+    }
+}
+
+/// Listings count their matches exactly up to this many; past it they say "more than" it,
+/// because counting millions of rows on every page view would cost more than the page.
+pub const COUNT_EXACT_MAX: u64 = 100_000;
+
+/// How many transactions match a filter, as far as it was worth counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MatchCount {
+    /// The number of matches, or `limit` when there are more.
+    pub count: u64,
+    /// False when there are more than `count` matches (counting stopped there).
+    pub exact: bool,
+}
+
+/// Counts the matches of `f` (its cursor, page size and offset ignored), stopping after
+/// `limit`.
+pub fn count_up_to_in(conn: &dyn Sql, f: &TxnFilter, limit: u64) -> Result<MatchCount, StoreError> {
+    let all = TxnFilter {
+        before_id: None,
+        ..f.clone()
+    };
+    let (clause, args) = all.where_clause();
+    let probe = limit.saturating_add(1);
+    let n = conn.one(
+        &format!("SELECT COUNT(*) FROM (SELECT 1 FROM txns {clause} LIMIT {probe}) AS m"),
+        &args,
+        |r| r.i64(0),
+    )?;
+    let n = u64::try_from(n).unwrap_or(0);
+    Ok(MatchCount {
+        count: n.min(limit),
+        exact: n <= limit,
+    })
+}
+
+/// A business day's figures for one merchant, summed by the database over every row (no
+/// page size): the dashboard's tiles and charts. Training and hidden rows do not count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DaySummary {
+    /// Sales and completions that took money (approved, later voided or refunded included).
+    pub sales: u64,
+    /// Their amount, fen.
+    pub volume_fen: i64,
+    /// Approved voids and completion voids.
+    pub voids: u64,
+    /// Approved refunds.
+    pub refunds: u64,
+    /// Sales volume (fen) per hour since the start of the day: `(hours since start, fen)`.
+    pub volume_by_hour: Vec<(i64, i64)>,
+    /// Approved voids and refunds per operator no.: the void-abuse signal.
+    pub credits_by_operator: Vec<(String, u64)>,
+}
+
+/// The rows a day's sales figures count: a sale or completion that took money.
+const SALE_ROWS: &str = "kind IN ('sale', 'completion') AND status NOT IN ('declined', 'reversed')";
+/// The rows a day's credit figures count.
+const CREDIT_ROWS: &str = "kind IN ('void', 'completion_void', 'refund') AND status = 'approved'";
+
+/// Sums a merchant's day (`from` ≤ created < `to`) in the database.
+pub fn day_summary_in(
+    conn: &dyn Sql,
+    merchant: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<DaySummary, StoreError> {
+    let scope =
+        "merchant_id = ?1 AND created_at >= ?2 AND created_at < ?3 AND training = 0 AND hidden = 0";
+    let (start, end) = (micros(from), micros(to));
+    let mut d = DaySummary::default();
+    conn.each_row(
+        &format!(
+            "SELECT CAST((created_at - ?2) / 3600000000 AS BIGINT) AS h, COUNT(*),
+                    CAST(SUM(amount_fen) AS BIGINT)
+             FROM txns WHERE {scope} AND {SALE_ROWS} GROUP BY h ORDER BY h"
+        ),
+        p![merchant, start, end],
+        &mut |r| {
+            let (count, fen) = (r.i64(1)?, r.i64(2)?);
+            d.sales += u64::try_from(count).unwrap_or(0);
+            d.volume_fen = d
+                .volume_fen
+                .checked_add(fen)
+                .ok_or_else(|| StoreError::Invalid("day volume overflows i64 fen".into()))?;
+            d.volume_by_hour.push((r.i64(0)?, fen));
+            Ok(())
+        },
+    )?;
+    let mut by_op = std::collections::BTreeMap::<String, u64>::new();
+    conn.each_row(
+        &format!(
+            "SELECT kind, operator, COUNT(*) FROM txns WHERE {scope} AND {CREDIT_ROWS}
+             GROUP BY kind, operator"
+        ),
+        p![merchant, start, end],
+        &mut |r| {
+            let n = u64::try_from(r.i64(2)?).unwrap_or(0);
+            if r.text(0)? == "refund" {
+                d.refunds += n;
+            } else {
+                d.voids += n;
+            }
+            *by_op.entry(r.text(1)?).or_default() += n;
+            Ok(())
+        },
+    )?;
+    d.credits_by_operator = by_op.into_iter().collect();
+    d.credits_by_operator
+        .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(d)
+}
+
 /// Counts matching transactions (for progress bars).
 pub fn count(conn: &Connection, f: &TxnFilter) -> rusqlite::Result<u64> {
     count_in(conn, f).map_err(to_rusqlite)
@@ -194,6 +339,22 @@ pub fn terminal_info_in(conn: &dyn Sql, id: i64) -> Result<Option<String>, Store
         |r| r.opt_text(0),
     )?;
     Ok(info.flatten())
+}
+
+/// Every live (non-training) transaction of a terminal's batch (by batch row id), whatever
+/// its size: settlement and `batch status` total them.
+pub fn batch_txns_in(
+    conn: &dyn Sql,
+    terminal: &str,
+    batch_id: i64,
+) -> Result<Vec<Transaction>, StoreError> {
+    conn.rows(
+        &format!(
+            "SELECT {TXN_COLUMNS} FROM txns WHERE terminal_id = ?1 AND batch_id = ?2 AND training = 0"
+        ),
+        p![terminal, batch_id],
+        txn_from_row,
+    )
 }
 
 /// A transaction's children (voids, refunds, completions, reversals of it).

@@ -53,8 +53,19 @@ pub fn status_filter<T>(
 ) -> Result<Option<T>, ApiError> {
     status
         .filter(|s| !s.is_empty())
-        .map(|s| parse(s).ok_or_else(|| ApiError::invalid(lang, format!("status: {s:?}"))))
+        .map(|s| parse(s).ok_or_else(|| ApiError::field(lang, "status", s)))
         .transpose()
+}
+
+/// A query string the extractor refused: the parameter it names (serde puts it in
+/// backticks), or else the query as sent — never serde's English sentence.
+fn query_error(lang: Lang, uri: &axum::http::Uri, why: &str) -> ApiError {
+    let named = why.split('`').nth(1).map(str::to_owned);
+    let shown = named.unwrap_or_else(|| uri.query().unwrap_or("").to_owned());
+    ApiError {
+        code: "input.invalid".to_owned(),
+        ..ApiError::new(StatusCode::BAD_REQUEST, lang, "input.query", &[shown])
+    }
 }
 
 /// A path id parsed with a `{code, message, hint}` rejection.
@@ -66,12 +77,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         let lang = lang_of(parts);
         let Path(text) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|e| ApiError::invalid(lang, e.body_text()))?;
+            .map_err(|_| ApiError::field(lang, "id", ""))?;
         text.parse::<i64>()
             .ok()
             .filter(|v| *v > 0)
             .map(Id)
-            .ok_or_else(|| ApiError::invalid(lang, format!("id {text:?}")))
+            .ok_or_else(|| ApiError::field(lang, "id", &text))
     }
 }
 
@@ -85,7 +96,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Api
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ApiQuery(v))
-            .map_err(|e| ApiError::invalid(lang, e.body_text()))
+            .map_err(|e| query_error(lang, &parts.uri, &e.body_text()))
     }
 }
 
@@ -124,6 +135,9 @@ pub struct TxnQuery {
     pub cursor: Option<i64>,
     /// Export format: `csv` (default) or `xlsx`.
     pub format: Option<String>,
+    /// Export: `true` writes the stable codes (`sale`, `voided`, `contactless`, `00`) for
+    /// programs instead of words in the reader's language.
+    pub raw: Option<bool>,
     /// Language (`zh`, `en`); read by every extractor from the query.
     #[serde(rename = "lang")]
     pub _lang: Option<String>,
@@ -145,22 +159,21 @@ impl TxnQuery {
         if hidden {
             caller.require(Permission::ViewHidden)?;
         }
-        let bad = |what: &str, v: &str| ApiError::invalid(lang, format!("{what}: {v:?}"));
+        let bad = |what: &str, v: &str| ApiError::field(lang, what, v);
         let zone = policy
             .zone()
             .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
         let day = |v: &str, plus: i64| -> Result<jiff::Timestamp, ApiError> {
-            let d: jiff::civil::Date = v.parse().map_err(|_| bad("date (YYYY-MM-DD)", v))?;
+            let d: jiff::civil::Date = v.parse().map_err(|_| bad("date", v))?;
             d.checked_add(jiff::Span::new().days(plus))
                 .and_then(|d| d.to_zoned(zone.clone()))
                 .map(|z| z.timestamp())
                 .map_err(|_| bad("date", v))
         };
-        let amount =
-            |v: &str| Amount::from_yuan_str(v).map_err(|_| bad("amount (yuan, e.g. 88.00)", v));
+        let amount = |v: &str| Amount::from_yuan_str(v).map_err(|_| bad("amount", v));
         let limit = self.limit.unwrap_or(PAGE_ROWS_DEFAULT);
         if limit == 0 || limit > PAGE_ROWS_MAX {
-            return Err(bad("limit (1-500)", &limit.to_string()));
+            return Err(bad("limit", &limit.to_string()));
         }
         Ok(TxnFilter {
             from: blank(&self.from).map(|v| day(v, 0)).transpose()?,
@@ -221,6 +234,11 @@ pub struct TxnPage {
     pub items: Vec<TxnView>,
     /// Pass as `cursor` for the next page; `None` on the last page.
     pub next_cursor: Option<i64>,
+    /// How many transactions match the filter (all pages, not this page's length); counting
+    /// stops past 100,000, and then `total_exact` is false ("more than `total`").
+    pub total: u64,
+    /// False when more than `total` transactions match.
+    pub total_exact: bool,
     /// The filter applied.
     pub filter: String,
 }
@@ -243,7 +261,14 @@ pub async fn page(state: &AppState, caller: &Caller, q: &TxnQuery) -> Result<Txn
     let f = q.to_filter(caller, &policy)?;
     let limit = f.limit.unwrap_or(PAGE_ROWS_DEFAULT) as usize;
     let store = state.store().clone();
-    let rows = blocking(caller.lang, move || store.transactions(&f)).await?;
+    let (rows, total) = blocking(caller.lang, move || {
+        let rows = store.transactions(&f)?;
+        let total = suanpan_store::read(&*store, |c| {
+            query::count_up_to_in(c, &f, query::COUNT_EXACT_MAX)
+        })?;
+        Ok((rows, total))
+    })
+    .await?;
     let next_cursor = (rows.len() == limit)
         .then(|| rows.last().map(|t| t.id.0))
         .flatten();
@@ -253,6 +278,8 @@ pub async fn page(state: &AppState, caller: &Caller, q: &TxnQuery) -> Result<Txn
             .map(|t| TxnView::of(t, &policy, caller.lang))
             .collect(),
         next_cursor,
+        total: total.count,
+        total_exact: total.exact,
         filter: q.describe(),
     })
 }
@@ -325,7 +352,10 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64) -> Result<TxnDet
             .iter()
             .map(|q| RequestView::of(q, &policy, lang))
             .collect(),
-        timeline: audit.iter().map(|e| TimelineItem::of(e, &policy)).collect(),
+        timeline: audit
+            .iter()
+            .map(|e| TimelineItem::of(e, &policy, lang))
+            .collect(),
     })
 }
 
@@ -367,16 +397,13 @@ pub async fn receipt_text(
         "merchant" => suanpan_receipt::Copy::Merchant,
         "cardholder" => suanpan_receipt::Copy::Cardholder,
         other => {
-            return Err(ApiError::invalid(
-                lang,
-                format!("copy: {other:?} (merchant|cardholder)"),
-            ));
+            return Err(ApiError::field(lang, "copy", other));
         }
     };
     let width = match q.width.unwrap_or(32) {
         32 => suanpan_receipt::Width::W32,
         48 => suanpan_receipt::Width::W48,
-        other => return Err(ApiError::invalid(lang, format!("width: {other} (32|48)"))),
+        other => return Err(ApiError::field(lang, "width", &other.to_string())),
     };
     let t = load_txn(state, caller, id).await?;
     let store = state.store().clone();
@@ -654,10 +681,7 @@ async fn payment(
     let cmd = match p.kind {
         PaymentKind::Completion => {
             let Some(original) = p.original_id else {
-                return Err(ApiError::invalid(
-                    lang,
-                    "original_id: the pre-authorization to complete",
-                ));
+                return Err(ApiError::field(lang, "original_id", ""));
             };
             // A disabled channel (of the pre-authorization) is refused by the engine.
             Command::Complete {
@@ -714,9 +738,7 @@ fn instrument(
     let method = p
         .method
         .as_deref()
-        .map(|m| {
-            PaymentMethod::parse(m).ok_or_else(|| ApiError::invalid(lang, format!("method: {m:?}")))
-        })
+        .map(|m| PaymentMethod::parse(m).ok_or_else(|| ApiError::field(lang, "method", m)))
         .transpose()?;
     match (&p.card, &p.wallet) {
         (Some(card), None) => {
@@ -746,10 +768,7 @@ fn instrument(
                 None,
             ))
         }
-        _ => Err(ApiError::invalid(
-            lang,
-            "give exactly one of card or wallet",
-        )),
+        _ => Err(ApiError::field(lang, "card_or_wallet", "")),
     }
 }
 
@@ -778,7 +797,22 @@ async fn terminal_for(
         .iter()
         .filter(|t| t.merchant_id == user.merchant_id.as_str() && t.enabled);
     let found = match named {
-        Some(n) => mine.into_iter().find(|t| t.id == n),
+        Some(n) => {
+            // A named terminal that is not the merchant's usable one is named back, not
+            // answered "the merchant has no terminal".
+            let t = mine.into_iter().find(|t| t.id == n);
+            let unknown = || {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    lang,
+                    "terminal.unknown",
+                    &[n.to_owned()],
+                )
+            };
+            return t
+                .and_then(|t| TerminalId::parse(&t.id).ok())
+                .ok_or_else(unknown);
+        }
         None => mine.into_iter().next(),
     };
     let none = || ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, "terminal.none", &[]);
@@ -798,17 +832,14 @@ pub async fn export(
     caller.require(Permission::Export)?;
     let lang = caller.lang;
     let policy = state.store().policy().clone();
+    // Every match goes out: the page size and cursor of a listing do not apply to a file.
     let mut f = q.to_filter(&caller, &policy)?;
-    f.limit = Some(query::LIST_ROWS_MAX);
     f.before_id = None;
     let xlsx = match q.format.as_deref().unwrap_or("csv") {
         "csv" => false,
         "xlsx" => true,
         other => {
-            return Err(ApiError::invalid(
-                lang,
-                format!("format: {other:?} (csv|xlsx)"),
-            ));
+            return Err(ApiError::field(lang, "format", other));
         }
     };
     let zone = policy
@@ -836,6 +867,11 @@ pub async fn export(
         zone,
         lang,
         filter_text,
+        values: if q.raw == Some(true) {
+            suanpan_export::Values::Raw
+        } else {
+            suanpan_export::Values::Words(lang)
+        },
     };
     if xlsx {
         let name = format!("suanpan-{day}.xlsx");
@@ -857,6 +893,7 @@ struct ExportJob {
     zone: jiff::tz::TimeZone,
     lang: Lang,
     filter_text: String,
+    values: suanpan_export::Values,
 }
 
 impl ExportJob {
@@ -866,22 +903,31 @@ impl ExportJob {
             filter: &self.filter,
             zone: &self.zone,
             headers: suanpan_export::headers(self.lang),
+            values: self.values,
             filter_text: &self.filter_text,
         }
     }
 
-    /// The whole workbook (XLSX is a zip: it cannot be streamed row by row).
+    /// The whole workbook (XLSX is a zip: it cannot be streamed row by row). More rows than a
+    /// worksheet holds are refused before any is read, pointing to CSV.
     async fn xlsx(self) -> Result<Vec<u8>, ApiError> {
         let lang = self.lang;
         let fail = |e: String| suanpan_store::StoreError::Sqlite(e);
-        blocking(lang, move || {
-            let (mut book, _) = self
-                .export()
-                .xlsx(|_| {})
-                .map_err(|e| fail(e.to_string()))?;
-            book.save_to_buffer().map_err(|e| fail(e.to_string()))
+        let built = tokio::task::spawn_blocking(move || {
+            let (mut book, _) = self.export().xlsx(|_| {})?;
+            book.save_to_buffer().map_err(anyhow::Error::from)
         })
         .await
+        .map_err(|e| ApiError::store(lang, fail(e.to_string())))?;
+        built.map_err(|e| match e.downcast_ref::<suanpan_export::XlsxTooLarge>() {
+            Some(too) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                lang,
+                "export.xlsx_too_large",
+                &[too.rows_max.to_string()],
+            ),
+            None => ApiError::store(lang, fail(format!("{e:#}"))),
+        })
     }
 
     /// The CSV as a stream of chunks written while the rows are read.
@@ -1002,15 +1048,16 @@ pub async fn audit_entries(
     caller.require(Permission::ViewAudit)?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > AUDIT_ROWS_MAX {
-        return Err(ApiError::invalid(
-            caller.lang,
-            format!("limit: {limit} (1-500)"),
-        ));
+        return Err(ApiError::field(caller.lang, "limit", &limit.to_string()));
     }
     let (store, offset) = (state.store().clone(), q.offset.unwrap_or(0));
     let rows = blocking(caller.lang, move || store.audit_entries(limit, offset)).await?;
     let policy = state.store().policy();
-    Ok(rows.iter().map(|e| AuditView::of(e, policy)).collect())
+    let lang = caller.lang;
+    Ok(rows
+        .iter()
+        .map(|e| AuditView::of(e, policy, lang))
+        .collect())
 }
 
 /// The audit chain check.

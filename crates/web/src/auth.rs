@@ -555,7 +555,7 @@ pub async fn api_token_create(
 ) -> Result<(StatusCode, Json<TokenOut>), ApiError> {
     let name = body.value.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::invalid(caller.lang, "name: 1–64 characters"));
+        return Err(ApiError::field(caller.lang, "name", ""));
     }
     let token = format!("{TOKEN_PREFIX}{}", random_secret());
     let (store, user, hash) = (

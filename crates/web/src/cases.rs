@@ -320,7 +320,10 @@ fn view(
             .iter()
             .map(|e| EvidenceView::of(e, policy))
             .collect(),
-        timeline: audit.iter().map(|e| TimelineItem::of(e, policy)).collect(),
+        timeline: audit
+            .iter()
+            .map(|e| TimelineItem::of(e, policy, lang))
+            .collect(),
     }
 }
 
@@ -333,12 +336,8 @@ pub async fn open(
 ) -> Result<CaseDetail, ApiError> {
     let lang = caller.lang;
     caller.require(Permission::ManageCases)?;
-    let kind = CaseKind::parse(&input.kind).ok_or_else(|| {
-        ApiError::invalid(
-            lang,
-            format!("kind: {:?} (mistaken_void|adjustment)", input.kind),
-        )
-    })?;
+    let kind = CaseKind::parse(&input.kind)
+        .ok_or_else(|| ApiError::field(lang, "case_kind", &input.kind))?;
     let t = load_txn(state, caller, input.transaction_id).await?;
     let note = input.note.trim().to_owned();
     let store = state.store().clone();
@@ -434,12 +433,7 @@ pub async fn add_link(
     caller.require(Permission::ManageCases)?;
     let role = match input.role.as_deref().filter(|r| !r.is_empty()) {
         None => LinkRole::Related,
-        Some(r) => LinkRole::parse(r).ok_or_else(|| {
-            ApiError::invalid(
-                lang,
-                format!("role: {r:?} (origin|voided_sale|void|recharge|related)"),
-            )
-        })?,
+        Some(r) => LinkRole::parse(r).ok_or_else(|| ApiError::field(lang, "link_role", r))?,
     };
     let c = load(state, caller, id).await?;
     let status = status_of(lang, &c)?;
@@ -620,8 +614,9 @@ pub async fn upload_case_evidence(
 ) -> Result<(StatusCode, Json<EvidenceView>), ApiError> {
     crate::evidence::check_length(&state, &headers, caller.lang)?;
     caller.require(Permission::ManageCases)?;
-    let mp = mp.map_err(|e| ApiError::invalid(caller.lang, e.body_text()))?;
-    let (up, _) = crate::evidence::read_upload(caller.lang, mp).await?;
+    let mp = mp.map_err(|_| crate::evidence::not_multipart(caller.lang))?;
+    let limit = state.cfg().evidence_bytes_max;
+    let (up, _) = crate::evidence::read_upload(caller.lang, limit, mp).await?;
     Ok((
         StatusCode::CREATED,
         Json(store_upload(&state, &caller, id, up).await?),
@@ -737,6 +732,7 @@ fn write_pack(p: &PackInput) -> Result<(std::fs::File, String), suanpan_store::S
         &p.csv_filter,
         &p.txns,
         &p.zone,
+        suanpan_export::Values::Words(p.lang),
     )
     .map_err(|e| suanpan_store::StoreError::Sqlite(format!("evidence pack: {e:#}")))?;
     w.bytes("transactions.csv", &csv)?;
@@ -802,7 +798,7 @@ async fn gather(state: &AppState, caller: &Caller, id: i64) -> Result<PackInput,
     let policy = state.store().policy();
     let audit_views: Vec<_> = audit
         .iter()
-        .map(|e| crate::view::AuditView::of(e, policy))
+        .map(|e| crate::view::AuditView::of(e, policy, lang))
         .collect();
     let zone = policy
         .zone()

@@ -231,10 +231,5 @@ pub async fn change(
 
 /// The action of a channel path.
 pub fn parse_action(lang: suanpan_core::Lang, text: &str) -> Result<ChannelAction, ApiError> {
-    ChannelAction::parse(text).ok_or_else(|| {
-        ApiError::invalid(
-            lang,
-            format!("action {text:?} (enable|disable|remove|restore)"),
-        )
-    })
+    ChannelAction::parse(text).ok_or_else(|| ApiError::field(lang, "channel_action", text))
 }

@@ -60,6 +60,23 @@ impl ApiError {
     }
 
     /// Bad input with a description.
+    /// A value the server does not accept, named in words: `field` is a catalog key under
+    /// `field.` ("日期（YYYY-MM-DD）"), `value` what was sent (empty: nothing was).
+    pub fn field(lang: Lang, field: &str, value: &str) -> ApiError {
+        let name = crate::catalog::t(lang, &format!("field.{field}")).to_owned();
+        let sent = if value.is_empty() {
+            crate::catalog::t(lang, "input.nothing").to_owned()
+        } else {
+            value.to_owned()
+        };
+        let args = [name, sent];
+        // The code stays `input.invalid` (what clients match); the words say which field.
+        ApiError {
+            code: "input.invalid".to_owned(),
+            ..ApiError::new(StatusCode::BAD_REQUEST, lang, "input.bad_value", &args)
+        }
+    }
+
     pub fn invalid(lang: Lang, what: impl Into<String>) -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,

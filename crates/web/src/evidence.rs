@@ -149,40 +149,52 @@ pub struct Upload {
     pub bytes: Vec<u8>,
 }
 
-fn multipart_error(lang: Lang, e: axum::extract::multipart::MultipartError) -> ApiError {
-    let status = e.status();
-    ApiError::new(
-        status,
-        lang,
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "evidence.too_large"
-        } else {
-            "input.invalid"
-        },
-        &[e.body_text()],
-    )
+/// A multipart body that could not be read: too large (the limit in units), or malformed.
+fn multipart_error(
+    lang: Lang,
+    limit: usize,
+    e: axum::extract::multipart::MultipartError,
+) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let size = crate::words::bytes(limit);
+        return ApiError::new(e.status(), lang, "evidence.too_large", &[size]);
+    }
+    not_multipart(lang)
+}
+
+/// The refusal of a body that is no multipart form (axum's English reason stays in the log).
+pub fn not_multipart(lang: Lang) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, lang, "input.not_multipart", &[])
 }
 
 /// Reads the multipart fields: `file` (required) and, from forms, `csrf`.
 pub async fn read_upload(
     lang: Lang,
+    limit: usize,
     mut mp: Multipart,
 ) -> Result<(Option<Upload>, Option<String>), ApiError> {
     let (mut upload, mut csrf) = (None, None);
     while let Some(field) = mp
         .next_field()
         .await
-        .map_err(|e| multipart_error(lang, e))?
+        .map_err(|e| multipart_error(lang, limit, e))?
     {
         match field.name() {
-            Some("csrf") => csrf = Some(field.text().await.map_err(|e| multipart_error(lang, e))?),
+            Some("csrf") => {
+                csrf = Some(
+                    field
+                        .text()
+                        .await
+                        .map_err(|e| multipart_error(lang, limit, e))?,
+                )
+            }
             Some("file") => {
                 let content_type = field.content_type().unwrap_or("").to_ascii_lowercase();
                 let filename = clean_name(field.file_name());
                 let bytes = field
                     .bytes()
                     .await
-                    .map_err(|e| multipart_error(lang, e))?
+                    .map_err(|e| multipart_error(lang, limit, e))?
                     .to_vec();
                 upload = Some(Upload {
                     content_type,
@@ -209,7 +221,7 @@ pub fn check_length(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result
             StatusCode::PAYLOAD_TOO_LARGE,
             lang,
             "evidence.too_large",
-            &[],
+            &[crate::words::bytes(state.cfg().evidence_bytes_max)],
         )),
         _ => Ok(()),
     }
@@ -234,7 +246,7 @@ pub fn checked(lang: Lang, up: Option<Upload>) -> Result<Upload, ApiError> {
             &[up.content_type],
         ));
     }
-    let found = sniff(&up.bytes).unwrap_or("unknown");
+    let found = sniff(&up.bytes).unwrap_or(crate::catalog::t(lang, "evidence.type_unknown"));
     if found != up.content_type {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -293,8 +305,9 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<EvidenceView>), ApiError> {
     check_length(&state, &headers, caller.lang)?;
     caller.require(Permission::RequestVoidRefund)?;
-    let mp = mp.map_err(|e| ApiError::invalid(caller.lang, e.body_text()))?;
-    let (up, _) = read_upload(caller.lang, mp).await?;
+    let mp = mp.map_err(|_| not_multipart(caller.lang))?;
+    let limit = state.cfg().evidence_bytes_max;
+    let (up, _) = read_upload(caller.lang, limit, mp).await?;
     Ok((
         StatusCode::CREATED,
         Json(store_upload(&state, &caller, id, up).await?),

@@ -3,6 +3,7 @@
 //! most two decimals — never a float. Every rejection is a `{code, message, hint}` 4xx.
 
 use crate::error::{ApiError, lang_of};
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
@@ -18,10 +19,10 @@ pub struct ApiJson<T> {
     pub body_hash: String,
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
         let lang = lang_of(&parts);
         let json = parts
@@ -42,16 +43,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             ));
         }
         let req = Request::from_parts(parts, body);
+        let limit = state.cfg().body_bytes_max;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                lang,
-                "input.invalid",
-                &[e.body_text()],
-            )
+            // The limit in units people read, not axum's English sentence.
+            let (status, key) = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                (StatusCode::PAYLOAD_TOO_LARGE, "input.too_large")
+            } else {
+                (StatusCode::BAD_REQUEST, "input.unreadable")
+            };
+            ApiError::new(status, lang, key, &[crate::words::bytes(limit)])
         })?;
         let value = parse(&bytes).map_err(|(key, detail)| {
-            ApiError::new(StatusCode::BAD_REQUEST, lang, key, &[detail])
+            let e = ApiError::new(StatusCode::BAD_REQUEST, lang, key, &[detail]);
+            // A missing field has its own words but keeps the code clients match.
+            match key {
+                "json.missing_field" => ApiError {
+                    code: "json.invalid".to_owned(),
+                    ..e
+                },
+                _ => e,
+            }
         })?;
         Ok(ApiJson {
             value,
@@ -60,10 +71,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Parses and classifies a failure as (catalog key, detail).
+/// Parses and classifies a failure as (catalog key, detail). The detail is never serde's
+/// English: where the body went wrong (`line:column`), the unknown or missing field's name,
+/// or the amount as sent.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, (&'static str, String)> {
     serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
+        let field = || text.split('`').nth(1).unwrap_or("").to_owned();
         let key = match e.classify() {
             serde_json::error::Category::Syntax
             | serde_json::error::Category::Eof
@@ -80,11 +94,20 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, (&'static str, Stri
             serde_json::error::Category::Data if text.starts_with("unknown field") => {
                 "json.unknown_field"
             }
+            serde_json::error::Category::Data if text.starts_with("missing field") => {
+                "json.missing_field"
+            }
             serde_json::error::Category::Data => "json.invalid",
         };
         let detail = match key {
-            "json.unknown_field" => text.split('`').nth(1).unwrap_or("").to_owned(),
-            _ => text,
+            "json.unknown_field" | "json.missing_field" => field(),
+            "json.amount_invalid" => text
+                .strip_prefix(AMOUNT_INVALID)
+                .and_then(|t| t.strip_prefix(':'))
+                .and_then(|t| t.rsplit_once(" at line").map(|(v, _)| v).or(Some(t)))
+                .unwrap_or("")
+                .to_owned(),
+            _ => format!("{}:{}", e.line(), e.column()),
         };
         (key, detail)
     })
@@ -108,10 +131,11 @@ impl<'de> serde::Deserialize<'de> for AmountIn {
 
 struct AmountVisitor;
 
-fn amount_error<E: de::Error>(e: AmountError) -> E {
+/// The error of an amount, with the amount as sent (the detail a person can correct).
+fn amount_error<E: de::Error>(e: AmountError, sent: &str) -> E {
     match e {
         AmountError::TooManyDecimals => E::custom(AMOUNT_DECIMALS),
-        other => E::custom(format!("{AMOUNT_INVALID}: {other}")),
+        _ => E::custom(format!("{AMOUNT_INVALID}:{sent}")),
     }
 }
 
@@ -126,19 +150,21 @@ impl Visitor<'_> for AmountVisitor {
         let yuan = format!("{}.{:02}", fen / 100, fen % 100);
         Amount::from_yuan_str(&yuan)
             .map(AmountIn)
-            .map_err(amount_error)
+            .map_err(|e| amount_error(e, &fen.to_string()))
     }
     fn visit_i64<E: de::Error>(self, fen: i64) -> Result<AmountIn, E> {
         match u64::try_from(fen) {
             Ok(v) => self.visit_u64(v),
-            Err(_) => Err(E::custom(format!("{AMOUNT_INVALID}: negative"))),
+            Err(_) => Err(E::custom(format!("{AMOUNT_INVALID}:{fen}"))),
         }
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<AmountIn, E> {
         Err(E::custom(AMOUNT_FLOAT))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<AmountIn, E> {
-        Amount::from_yuan_str(v).map(AmountIn).map_err(amount_error)
+        Amount::from_yuan_str(v)
+            .map(AmountIn)
+            .map_err(|e| amount_error(e, v))
     }
 }
 
@@ -199,6 +225,19 @@ mod tests {
         assert_eq!(key(r#"{"amount": 1, "x": 2}"#), "json.unknown_field");
         assert_eq!(key(r#"{"amount": 1"#), "json.malformed");
         assert_eq!(key(r#"{"amount": true}"#), "json.invalid");
-        assert_eq!(key(r#"{}"#), "json.invalid");
+        assert_eq!(key(r#"{}"#), "json.missing_field");
+        let detail = |t: &str| {
+            parse::<Body>(t.as_bytes())
+                .map(|_| String::new())
+                .unwrap_err()
+                .1
+        };
+        assert_eq!(
+            detail(r#"{"amount": "abc"}"#),
+            "abc",
+            "the amount as sent, no serde English"
+        );
+        assert_eq!(detail(r#"{"amount": 1"#), "1:12");
+        assert_eq!(detail(r#"{}"#), "amount");
     }
 }

@@ -26,6 +26,7 @@ pub mod tls;
 mod ui;
 mod users;
 mod view;
+mod words;
 
 pub use review::STALE_CLAIM_SECONDS;
 pub use state::{AppState, WebConfig};

@@ -368,7 +368,7 @@ pub async fn run_purge(
         .before
         .trim()
         .parse()
-        .map_err(|_| ApiError::invalid(lang, "before: YYYY-MM-DD"))?;
+        .map_err(|_| ApiError::field(lang, "date", input.before.trim()))?;
     let before = state
         .store()
         .policy()

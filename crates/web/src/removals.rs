@@ -258,7 +258,7 @@ pub async fn removals(
                         RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Rejected
                     )
                 })
-                .ok_or_else(|| ApiError::invalid(lang, format!("status: {s:?}")))
+                .ok_or_else(|| ApiError::field(lang, "status", s))
         })
         .transpose()?;
     let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());

@@ -133,7 +133,7 @@ pub async fn submit(
     let lang = caller.lang;
     caller.require(Permission::RequestVoidRefund)?;
     let kind = RequestKind::parse(&input.kind)
-        .ok_or_else(|| ApiError::invalid(lang, format!("kind: {:?} (void|refund)", input.kind)))?;
+        .ok_or_else(|| ApiError::field(lang, "request_kind", &input.kind))?;
     let t = load_txn(state, caller, input.transaction_id).await?;
     let amount = match (kind, input.amount) {
         (RequestKind::Void, None) => t.amount,
@@ -148,7 +148,7 @@ pub async fn submit(
         }
         (RequestKind::Refund, Some(a)) => a.0,
         (RequestKind::Refund, None) => {
-            return Err(ApiError::invalid(lang, "amount: required for a refund"));
+            return Err(ApiError::field(lang, "refund_amount", ""));
         }
     };
     let reason = input.reason.trim().to_owned();

@@ -116,7 +116,7 @@ pub async fn add(state: &AppState, caller: &Caller, u: UserIn) -> Result<Managed
 }
 
 fn parse_role(lang: suanpan_core::Lang, role: &str) -> Result<StaffRole, ApiError> {
-    StaffRole::parse(role).ok_or_else(|| ApiError::invalid(lang, format!("role {role:?}")))
+    StaffRole::parse(role).ok_or_else(|| ApiError::field(lang, "role", role))
 }
 
 fn parse_operator(
@@ -124,16 +124,14 @@ fn parse_operator(
     op: Option<&str>,
 ) -> Result<Option<OperatorNo>, ApiError> {
     op.filter(|o| !o.is_empty())
-        .map(|o| {
-            OperatorNo::parse(o).map_err(|_| ApiError::invalid(lang, format!("operator_no {o:?}")))
-        })
+        .map(|o| OperatorNo::parse(o).map_err(|_| ApiError::field(lang, "operator_no", o)))
         .transpose()
 }
 
 fn parse_name(lang: suanpan_core::Lang, name: &str) -> Result<String, ApiError> {
     let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::invalid(lang, "name: 1–64 characters"));
+        return Err(ApiError::field(lang, "name", ""));
     }
     Ok(name)
 }
@@ -196,10 +194,7 @@ impl Change {
         input: UserActionIn,
     ) -> Result<Change, ApiError> {
         let no_password = |c: Change| match input.password {
-            Some(_) => Err(ApiError::invalid(
-                lang,
-                format!("password: only for the password action, not {action}"),
-            )),
+            Some(_) => Err(ApiError::field(lang, "password_unexpected", action)),
             None => Ok(c),
         };
         match action {
@@ -208,12 +203,9 @@ impl Change {
             "totp-reset" => no_password(Change::ResetTotp),
             "password" => match input.password {
                 Some(p) => Ok(Change::Password(p)),
-                None => Err(ApiError::invalid(lang, "password: required")),
+                None => Err(ApiError::field(lang, "password", "")),
             },
-            other => Err(ApiError::invalid(
-                lang,
-                format!("action {other:?} (disable|enable|password|totp-reset)"),
-            )),
+            other => Err(ApiError::field(lang, "user_action", other)),
         }
     }
 }

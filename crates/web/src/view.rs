@@ -220,12 +220,15 @@ pub struct TimelineItem {
     pub reason: String,
     /// How it ended.
     pub outcome: String,
+    /// The entry as a sentence in the reader's language (who, what, how it ended, why).
+    pub text: String,
 }
 
 impl TimelineItem {
     /// From an audit entry.
-    pub fn of(e: &AuditEntry, policy: &Policy) -> TimelineItem {
+    pub fn of(e: &AuditEntry, policy: &Policy, lang: Lang) -> TimelineItem {
         TimelineItem {
+            text: crate::words::entry(lang, e),
             seq: e.seq,
             at: When::micros(policy, e.at),
             actor: e.actor.clone(),
@@ -257,12 +260,21 @@ pub struct AuditView {
     pub prev_hash: String,
     /// SHA-256 of this one.
     pub hash: String,
+    /// Who, in the reader's language.
+    pub actor_text: String,
+    /// What, in the reader's language.
+    pub action_text: String,
+    /// How it ended, in the reader's language.
+    pub outcome_text: String,
 }
 
 impl AuditView {
     /// From an entry.
-    pub fn of(e: &AuditEntry, policy: &Policy) -> AuditView {
+    pub fn of(e: &AuditEntry, policy: &Policy, lang: Lang) -> AuditView {
         AuditView {
+            actor_text: crate::words::actor(lang, &e.actor),
+            action_text: crate::words::action(lang, &e.action),
+            outcome_text: crate::words::outcome(lang, &e.outcome),
             seq: e.seq,
             at: When::micros(policy, e.at),
             actor: e.actor.clone(),

@@ -560,7 +560,7 @@ fn void_maker_checker(driver: &Driver) {
     );
     ui.goto("/txns/1");
     ui.wait_text("#txn-status", "已撤销", true);
-    ui.wait_text("#timeline", "void_request.execute", false);
+    ui.wait_text("#timeline", "执行撤销申请：已执行", false);
     ui.screenshot("transaction-voided-timeline");
 }
 

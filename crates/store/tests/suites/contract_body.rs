@@ -1435,3 +1435,80 @@ fn backoffice_conditional_changes_win_once_across_stores() {
         assert_eq!(q.reviewed_by, Some(reviewer.id));
     }
 }
+
+// --- listings at scale -------------------------------------------------------------------------
+
+#[test]
+fn day_summary_stream_and_count_cover_every_row_past_the_page_size() {
+    // Goal: no silent cap. With more rows than a listing page holds, the day's totals, the
+    // export stream and the match count all equal what SQL sums over the whole journal.
+    use suanpan_store::query::{self, LIST_ROWS_MAX};
+    use suanpan_store::sql::SqlExt;
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let first = approved(h.sale(12_345, APPROVE));
+    let pairs = LIST_ROWS_MAX + 1_234;
+    suanpan_store::seed::refunded_sales(&*h.store, first.id, pairs, start()).unwrap();
+    let merchant = first.merchant_id.to_string();
+    let (sql_sales, sql_fen, sql_refunds) = suanpan_store::read(&*h.store, |c| {
+        c.one(
+            "SELECT SUM(CASE WHEN kind = 'sale' THEN 1 ELSE 0 END),
+                    CAST(SUM(CASE WHEN kind = 'sale' THEN amount_fen ELSE 0 END) AS BIGINT),
+                    SUM(CASE WHEN kind = 'refund' THEN 1 ELSE 0 END) FROM txns",
+            &[],
+            |r| Ok((r.i64(0)?, r.i64(1)?, r.i64(2)?)),
+        )
+    })
+    .unwrap();
+    assert!(sql_sales > i64::from(LIST_ROWS_MAX));
+    let day_start = start().checked_sub(jiff::SignedDuration::from_hours(10)).unwrap();
+    let day_end = day_start.checked_add(jiff::SignedDuration::from_hours(24)).unwrap();
+    let day = suanpan_store::read(&*h.store, |c| {
+        query::day_summary_in(c, &merchant, day_start, day_end)
+    })
+    .unwrap();
+    assert_eq!(day.sales as i64, sql_sales);
+    assert_eq!(day.volume_fen, sql_fen);
+    assert_eq!(day.refunds as i64, sql_refunds);
+    let by_hour: i64 = day.volume_by_hour.iter().map(|(_, fen)| fen).sum();
+    assert_eq!(by_hour, sql_fen, "the chart's bars add up to the tile");
+    assert_eq!(
+        day.credits_by_operator,
+        vec![("01".to_owned(), sql_refunds as u64)]
+    );
+
+    let sales = TxnFilter {
+        kind: Some(TxnKind::Sale),
+        ..TxnFilter::default()
+    };
+    let (mut n, mut fen) = (0i64, 0i64);
+    let streamed = suanpan_store::read(&*h.store, |c| {
+        query::stream_in(c, &sales, &mut |t| {
+            n += 1;
+            fen += t.amount.fen();
+            Ok(())
+        })
+    })
+    .unwrap();
+    assert_eq!((streamed as i64, n, fen), (sql_sales, sql_sales, sql_fen));
+
+    let page = h.store.transactions(&sales).unwrap();
+    assert_eq!(page.len() as u32, LIST_ROWS_MAX, "one listing is one page");
+    let count = |limit| {
+        suanpan_store::read(&*h.store, |c| query::count_up_to_in(c, &sales, limit)).unwrap()
+    };
+    let exact = count(query::COUNT_EXACT_MAX);
+    assert_eq!((exact.count as i64, exact.exact), (sql_sales, true));
+    let capped = count(100);
+    assert_eq!((capped.count, capped.exact), (100, false), "said as \"more than\"");
+    let next = TxnFilter {
+        before_id: Some(page[9].id.0),
+        ..sales.clone()
+    };
+    let from_cursor = suanpan_store::read(&*h.store, |c| {
+        query::count_up_to_in(c, &next, query::COUNT_EXACT_MAX)
+    })
+    .unwrap();
+    assert_eq!(from_cursor, exact, "the count is of the filter, not of the page");
+}

@@ -717,8 +717,9 @@ async fn page_upload(
 ) -> Result<Option<crate::evidence::Upload>, ApiError> {
     let lang = caller.lang;
     crate::evidence::check_length(state, headers, lang)?;
-    let mp = mp.map_err(|_| ApiError::invalid(lang, "form"))?;
-    let (up, csrf) = crate::evidence::read_upload(lang, mp).await?;
+    let mp = mp.map_err(|_| crate::evidence::not_multipart(lang))?;
+    let limit = state.cfg().evidence_bytes_max;
+    let (up, csrf) = crate::evidence::read_upload(lang, limit, mp).await?;
     caller.check_form_csrf(csrf.as_deref().unwrap_or(""))?;
     Ok(up)
 }

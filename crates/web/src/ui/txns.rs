@@ -13,9 +13,9 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use suanpan_core::Amount;
 use suanpan_core::backoffice::{Permission, RequestStatus};
 use suanpan_core::case::CaseKind;
-use suanpan_core::{Amount, TxnKind, TxnStatus};
 use suanpan_store::backoffice::Backoffice;
 
 csrf_forms!(RequestForm, ReasonForm);
@@ -25,11 +25,11 @@ csrf_forms!(RequestForm, ReasonForm);
 struct DashboardPage {
     base: Base,
     day: String,
-    sales: usize,
+    sales: u64,
     volume: String,
-    voids: usize,
-    refunds: usize,
-    pending: usize,
+    voids: u64,
+    refunds: u64,
+    pending: u64,
     by_hour: String,
     by_operator: String,
     /// The charts' numbers as tables, for a screen reader and for reading exact values:
@@ -69,29 +69,38 @@ async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPa
         .date()
         .to_zoned(zone.clone())
         .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
-    let filter = suanpan_store::TxnFilter {
-        from: Some(start.timestamp()),
-        merchant: Some(caller.user.merchant_id.to_string()),
-        limit: Some(suanpan_store::query::LIST_ROWS_MAX),
-        ..Default::default()
-    };
+    // The day's end is the next local midnight (23 or 25 hours away on a DST change).
+    let end = start
+        .checked_add(jiff::Span::new().days(1))
+        .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
+    let (from, to) = (start.timestamp(), end.timestamp());
     let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
-    let (rows, pending) = blocking(lang, move || {
-        let rows = store.transactions(&filter)?;
-        let pending = store
-            .requests(&merchant, Some(RequestStatus::Pending), None, 500)?
-            .len();
-        Ok((rows, pending))
+    let (day, pending) = blocking(lang, move || {
+        let day = suanpan_store::read(&*store, |c| {
+            suanpan_store::query::day_summary_in(c, merchant.as_str(), from, to)
+        })?;
+        let pending = store.count_requests(&merchant, RequestStatus::Pending)?;
+        Ok((day, pending))
     })
     .await?;
-    let day = Today::tally(&rows, &zone);
-    let hour_items: Vec<(String, i64)> = day
-        .hours
+    let mut hours = [0i64; 24];
+    for (since_start, fen) in &day.volume_by_hour {
+        let at = start.checked_add(jiff::SignedDuration::from_hours(*since_start));
+        let h = at
+            .map(|z| usize::try_from(z.hour()).unwrap_or(0))
+            .unwrap_or(0);
+        hours[h.min(23)] += fen;
+    }
+    let hour_items: Vec<(String, i64)> = hours
         .iter()
         .enumerate()
         .map(|(h, v)| (format!("{h:02}"), *v))
         .collect();
-    let ops = day.by_operator();
+    let ops: Vec<(String, i64)> = day
+        .credits_by_operator
+        .iter()
+        .map(|(op, n)| (op.clone(), i64::try_from(*n).unwrap_or(i64::MAX)))
+        .collect();
     let no_data = t(lang, "dash.no_data").to_owned();
     let by_operator = if ops.is_empty() {
         format!("<p class=\"muted\">{}</p>", crate::svg::escape(&no_data))
@@ -108,7 +117,7 @@ async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPa
         ),
         day: today.date().to_string(),
         sales: day.sales,
-        volume: day.volume.display(),
+        volume: Amount::from_fen(day.volume_fen).display(),
         voids: day.voids,
         refunds: day.refunds,
         pending,
@@ -153,6 +162,8 @@ struct TxnsPage {
     first_query: String,
     has_cursor: bool,
     next_query: Option<String>,
+    /// How many match, in words ("共 1,234 条" / "超过 100,000 条").
+    total_text: Option<String>,
 }
 
 fn query_string(q: &TxnQuery, cursor: Option<i64>) -> String {
@@ -197,11 +208,18 @@ pub(super) async fn txns(
         };
         let mut rows = Vec::new();
         let mut next = None;
+        let mut total_text = None;
         if error.is_none() {
             match api::page(&state, caller, &q).await {
                 Ok(p) => {
                     next = p.next_cursor;
                     rows = p.items;
+                    let key = if p.total_exact {
+                        "txn.total"
+                    } else {
+                        "txn.total_more"
+                    };
+                    total_text = Some(tf(lang, key, &[group_digits(p.total)]));
                 }
                 Err(e) if e.status == StatusCode::FORBIDDEN && q.include_hidden != Some(true) => {
                     return Err(e.into());
@@ -255,6 +273,7 @@ pub(super) async fn txns(
             first_query: query_string(&q, None),
             has_cursor: q.cursor.is_some(),
             next_query: next.map(|c| query_string(&q, Some(c))),
+            total_text,
         })
     })
     .await
@@ -434,66 +453,26 @@ pub(super) async fn evidence_removal(
     .await
 }
 
-/// Today's figures for the dashboard: presentation only (settlement totals are the core's).
-#[derive(Debug)]
-struct Today {
-    sales: usize,
-    volume: Amount,
-    voids: usize,
-    refunds: usize,
-    /// Sales volume (fen) per local hour.
-    hours: [i64; 24],
-    /// Approved voids and refunds per operator: the void-abuse signal.
-    credits_by_operator: std::collections::BTreeMap<String, i64>,
+/// `1234567` → `1,234,567`.
+fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
-impl Today {
-    fn tally(rows: &[suanpan_core::Transaction], zone: &jiff::tz::TimeZone) -> Today {
-        let mut d = Today {
-            sales: 0,
-            volume: Amount::ZERO,
-            voids: 0,
-            refunds: 0,
-            hours: [0; 24],
-            credits_by_operator: Default::default(),
-        };
-        for t in rows.iter().filter(|t| !t.training) {
-            let sale = matches!(t.kind, TxnKind::Sale | TxnKind::Completion)
-                && !matches!(t.status, TxnStatus::Declined | TxnStatus::Reversed);
-            if sale {
-                d.sales += 1;
-                d.volume = d.volume.checked_add(t.amount).unwrap_or(d.volume);
-                let h = usize::try_from(t.created_at.to_zoned(zone.clone()).hour())
-                    .unwrap_or(0)
-                    .min(23);
-                d.hours[h] += t.amount.fen();
-            }
-            let credit = matches!(
-                t.kind,
-                TxnKind::Void | TxnKind::CompletionVoid | TxnKind::Refund
-            ) && t.status == TxnStatus::Approved;
-            if credit {
-                if t.kind == TxnKind::Refund {
-                    d.refunds += 1;
-                } else {
-                    d.voids += 1;
-                }
-                *d.credits_by_operator
-                    .entry(t.operator.to_string())
-                    .or_default() += 1;
-            }
-        }
-        d
-    }
-
-    /// Operators by their voids and refunds, most first.
-    fn by_operator(&self) -> Vec<(String, i64)> {
-        let mut ops: Vec<(String, i64)> = self
-            .credits_by_operator
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        ops
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn digits_are_grouped_by_thousands() {
+        assert_eq!(super::group_digits(0), "0");
+        assert_eq!(super::group_digits(999), "999");
+        assert_eq!(super::group_digits(1_000), "1,000");
+        assert_eq!(super::group_digits(1_234_567), "1,234,567");
     }
 }

@@ -482,6 +482,7 @@ impl TestApp {
     }
 
     /// Sends raw bytes; `None` when the server closed the connection without an answer.
+    /// Every answer to a Chinese request is checked for leaked codes and English internals.
     pub fn try_raw(&self, request: &[u8]) -> Option<Resp> {
         let mut s = TcpStream::connect(self.addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(20)))
@@ -489,7 +490,11 @@ impl TestApp {
         let _ = s.write_all(request);
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
-        parse_response(&buf)
+        let resp = parse_response(&buf)?;
+        if asks_chinese(request) {
+            assert_reads_as_chinese(&resp);
+        }
+        Some(resp)
     }
 
     /// One request with headers and an optional body.
@@ -742,4 +747,142 @@ pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &str, &[u8])>) -> 
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// True when a request gets the default language (zh-CN): no English asked for by header,
+/// query or cookie.
+fn asks_chinese(request: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(request).to_ascii_lowercase();
+    let head = head.split("\r\n\r\n").next().unwrap_or("");
+    !(head.contains("accept-language: en")
+        || head.contains("lang=en")
+        || head.contains("lang%3den"))
+}
+
+/// Words that are the server's own English or its codes, never a message for a person.
+const INTERNALS: &[&str] = &[
+    "Failed to",
+    "length limit",
+    "unknown",
+    "invalid character",
+    "expected",
+    "deserialize",
+    "missing field",
+    "unknown field",
+    "refused:",
+    "declined:",
+    "web:",
+    "_request.",
+    "required",
+    "characters",
+];
+
+/// A catalog key or code (`backoffice.not_permitted`, `json.amount_invalid`) in `text`; file
+/// names and paths (`openapi.json`, `/api/v1/…`) are not keys.
+fn catalog_key_in(text: &str) -> Option<String> {
+    for token in
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '/'))
+    {
+        let token = token.trim_matches('.');
+        let parts: Vec<&str> = token.split('.').collect();
+        let key_like = parts.len() >= 2
+            && !token.contains('/')
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        let file = matches!(
+            parts.last().copied(),
+            Some(
+                "json"
+                    | "csv"
+                    | "xlsx"
+                    | "db"
+                    | "txt"
+                    | "pdf"
+                    | "zip"
+                    | "toml"
+                    | "key"
+                    | "dump"
+                    | "png"
+                    | "jpg"
+                    | "jpeg"
+                    | "gif"
+                    | "webp"
+                    | "mp4"
+                    | "webm"
+                    | "mov"
+                    | "html"
+            )
+        );
+        if key_like && !file {
+            return Some(token.to_owned());
+        }
+    }
+    None
+}
+
+/// The words of an answer a person reads: a JSON error's message and hint and every `text`
+/// / `…_text` field; a page's text outside its tags.
+fn person_text(resp: &Resp) -> Vec<String> {
+    let kind = resp.header("content-type").unwrap_or("");
+    let mut out = Vec::new();
+    if kind.starts_with("application/json") {
+        fn walk(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        let read = matches!(k.as_str(), "message" | "hint" | "text")
+                            || k.ends_with("_text");
+                        match v {
+                            Value::String(s) if read => out.push(s.clone()),
+                            _ => walk(v, out),
+                        }
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        if let Ok(v) = serde_json::from_slice::<Value>(&resp.body) {
+            walk(&v, &mut out);
+        }
+    } else if kind.starts_with("text/html") {
+        let html = resp.text();
+        let body = html.split("<body").nth(1).unwrap_or(&html);
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in body.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    text.push(' ');
+                }
+                _ if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        // Scripts and styles are not read; the pages keep them in files.
+        out.push(text);
+    }
+    out
+}
+
+/// Fails when an answer to a Chinese request shows a catalog key or the server's English.
+pub fn assert_reads_as_chinese(resp: &Resp) {
+    for text in person_text(resp) {
+        if let Some(key) = catalog_key_in(&text) {
+            panic!("a code reached a Chinese reader: {key:?} in {text:?}");
+        }
+        let is_json = resp
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("application/json");
+        for word in INTERNALS {
+            // Pages quote what people typed (reasons, notes); the check there is for codes.
+            if is_json && text.contains(word) {
+                panic!("English internals reached a Chinese reader: {word:?} in {text:?}");
+            }
+        }
+    }
 }

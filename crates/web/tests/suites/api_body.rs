@@ -223,6 +223,12 @@ fn malformed_bodies_are_refused_with_their_code() {
         Some(b"{}"),
     );
     assert_eq!((r.status, r.code().as_str()), (415, "json.content_type"));
+    let r = s.post(
+        "/api/v1/payments",
+        r#"{"kind":"sale","amount":100,"card":{"pan":"6222021234567890128"},"terminal_id":"99999999"}"#,
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "terminal.unknown"));
+    assert!(r.json()["message"].as_str().unwrap_or("").contains("99999999"), "{}", r.text());
     let big = format!(r#"{{"reason":"{}"}}"#, "x".repeat(70 * 1024));
     let r = s.post("/api/v1/transactions/1/hide", &big);
     assert_eq!(r.status, 413);
@@ -2106,4 +2112,113 @@ fn purge_over_the_api_after_a_backup() {
     // Nothing is left to purge: the same purge again deletes nothing (and backs up again).
     let r = admin.post("/api/v1/purge", &body("admin-demo", "再次清理", "2025-06-11"));
     assert_eq!((r.status, r.json()["purged"].as_u64()), (200, Some(0)), "{}", r.text());
+}
+
+/// The text of the first element with `id` in a page (`<b id="sales-count">3</b>` → `3`).
+fn by_id(page: &str, id: &str) -> String {
+    let open = format!("id=\"{id}\">");
+    let at = page.find(&open).unwrap_or_else(|| panic!("#{id} in {page}")) + open.len();
+    page[at..].split('<').next().unwrap_or("").to_owned()
+}
+
+/// Goal: no silent caps. On a journal with more rows than any page, the dashboard's tiles,
+/// the export's rows and amounts and the listing's match count equal what SQL says of all of
+/// them.
+#[test]
+fn dashboard_export_and_count_cover_every_row_past_the_page_size() {
+    use suanpan_core::Amount;
+    use suanpan_store::sql::SqlExt;
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let first = sale(&*app.store, 12_345);
+    let pairs = suanpan_store::query::LIST_ROWS_MAX + 10;
+    suanpan_store::seed::refunded_sales(&*app.store, suanpan_core::TxnId(first), pairs, start())
+        .expect("bulk rows");
+    let zone = app.store.policy().zone().expect("zone");
+    let midnight = start().to_zoned(zone.clone()).date().to_zoned(zone).expect("day");
+    let truth = |sql: &str| -> (i64, i64) {
+        suanpan_store::read(&*app.store, |c| {
+            c.one(sql, &[], |r| Ok((r.i64(0)?, r.opt_i64(1)?.unwrap_or(0))))
+        })
+        .expect("sql")
+    };
+    let day = midnight.timestamp().as_microsecond();
+    let (sales, fen) = truth(&format!(
+        "SELECT COUNT(*), CAST(SUM(amount_fen) AS BIGINT) FROM txns WHERE kind IN ('sale', 'completion')
+         AND status NOT IN ('declined', 'reversed') AND training = 0 AND hidden = 0 AND created_at >= {day}"
+    ));
+    assert!(sales > i64::from(suanpan_store::query::LIST_ROWS_MAX));
+    let s = app.login("finance");
+    let dash = s.get("/dashboard").text();
+    assert_eq!(by_id(&dash, "sales-count"), sales.to_string());
+    assert_eq!(by_id(&dash, "sales-volume"), Amount::from_fen(fen).display());
+
+    let (all_sales, all_fen) = truth(
+        "SELECT COUNT(*), CAST(SUM(amount_fen) AS BIGINT) FROM txns WHERE kind = 'sale' AND hidden = 0",
+    );
+    let csv = s.get("/api/v1/export?kind=sale&lang=en");
+    assert_eq!(csv.status, 200);
+    let text = csv.text();
+    let mut rows = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let (mut n, mut sum) = (0i64, 0i64);
+    for r in rows.records().skip(2) {
+        let r = r.expect("csv row");
+        sum += Amount::from_yuan_str(&r[4]).expect("amount").fen();
+        n += 1;
+    }
+    assert_eq!((n, sum), (all_sales, all_fen), "every row, every fen");
+
+    let (refunds, _) = truth("SELECT COUNT(*), 0 FROM txns WHERE kind = 'refund' AND hidden = 0");
+    let page = s.get("/api/v1/transactions?kind=refund").json();
+    assert_eq!(page["total"].as_i64(), Some(refunds), "{}", page["total"]);
+    assert_eq!(page["total_exact"], true);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(50));
+    let cursor = page["next_cursor"].as_i64().expect("a next page");
+    let next = s
+        .get(&format!("/api/v1/transactions?kind=refund&cursor={cursor}"))
+        .json();
+    assert_eq!(next["total"].as_i64(), Some(refunds), "the filter's count on every page");
+    let list = s.get("/txns?kind=refund").text();
+    assert!(list.contains(&format!("共 {} 条", group(refunds))), "{list}");
+}
+
+/// `12345` → `12,345`.
+fn group(n: i64) -> String {
+    let d = n.to_string();
+    d.chars()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let comma = i > 0 && (d.len() - i).is_multiple_of(3);
+            comma.then_some(',').into_iter().chain([c])
+        })
+        .collect()
+}
+
+/// Goal: an XLSX export that would pass a worksheet's row limit is refused before anything is
+/// written, in the reader's language, pointing to CSV (which still exports every row).
+#[test]
+fn xlsx_past_its_row_limit_is_refused_pointing_to_csv() {
+    if BACKEND != Backend::Sqlite {
+        return; // A million rows once is enough; the refusal is the export crate's, not SQL's.
+    }
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let first = sale(&*app.store, 100);
+    let pairs = u32::try_from(suanpan_export::XLSX_DATA_ROWS_MAX / 2 + 1).expect("fits");
+    suanpan_store::seed::refunded_sales(&*app.store, suanpan_core::TxnId(first), pairs, start())
+        .expect("bulk rows");
+    let s = app.login("finance");
+    let r = s.get("/api/v1/export?format=xlsx");
+    assert_eq!((r.status, r.code().as_str()), (422, "export.xlsx_too_large"));
+    let body = r.json();
+    let message = body["message"].as_str().unwrap_or("");
+    assert!(message.contains("1048574"), "{message}");
+    assert!(body["hint"].as_str().unwrap_or("").contains("CSV"), "{body}");
+    let fits = s.get("/api/v1/export?format=xlsx&kind=sale&max=1.00");
+    assert_eq!(fits.status, 200, "a narrower filter fits: {}", fits.text());
 }
