@@ -358,6 +358,7 @@ fn reverse(
         Command::Reverse {
             origin,
             voucher,
+            amount: None,
             reason,
         },
     )

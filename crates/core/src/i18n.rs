@@ -177,6 +177,14 @@ static ZH: Catalog = &[
         "终端批次号与主机不一致，请重新签到",
     ),
     ("access.batch_mismatch.fix", "请签退后重新签到以同步批次号"),
+    (
+        "access.reversed_first.msg",
+        "该交易已被冲正（冲正先于原交易到达），未记账",
+    ),
+    (
+        "access.reversed_first.fix",
+        "无需处理：卡未扣款；如需收款请用新凭证号重新发起",
+    ),
     ("void.not_found.msg", "找不到原始交易"),
     ("void.not_found.fix", "请核对凭证号或参考号"),
     ("void.wrong_kind.msg", "原交易类型（{0}）不能做此撤销"),
@@ -640,6 +648,14 @@ static EN: Catalog = &[
     (
         "access.batch_mismatch.fix",
         "Sign out and sign in again to synchronize the batch no.",
+    ),
+    (
+        "access.reversed_first.msg",
+        "This request was already reversed (its reversal arrived first); nothing was booked",
+    ),
+    (
+        "access.reversed_first.fix",
+        "Nothing to do: the card was not charged; start a new transaction to take payment",
     ),
     ("void.not_found.msg", "Original transaction not found"),
     (

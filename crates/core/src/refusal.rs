@@ -86,6 +86,9 @@ refusal_enum! {
         BatchMismatch => "access.batch_mismatch", SignInAgain,
         /// A re-charge (重新收款) names a voided sale (8583 field 61) this terminal never booked.
         LinkedNotFound => "access.linked_not_found", OriginalNotFound,
+        /// The terminal's reversal of this very request (same terminal, batch and voucher
+        /// no.) arrived first and was answered 00: the request must never take effect.
+        ReversedFirst => "access.reversed_first", InvalidTransaction,
     }
 }
 
