@@ -130,7 +130,15 @@ impl Host {
             Err(Fault::Internal(e)) => {
                 tracing::error!(%mti, error = format!("{e:#}"), "request failed; answered 96");
                 let mut b = echo_base(msg);
-                self.finish_text(&mut b, ResponseCode::SystemMalfunction, None);
+                // A full disk says so (磁盘已满，本次操作未保存): nothing of the request was
+                // saved, and the terminal's reversal finds nothing to undo.
+                let text = match e.downcast_ref::<suanpan_store::StoreError>() {
+                    Some(full @ suanpan_store::StoreError::DiskFull) => {
+                        Some(full.message(Lang::Zh))
+                    }
+                    _ => None,
+                };
+                self.finish_text(&mut b, ResponseCode::SystemMalfunction, text.as_deref());
                 Answer {
                     b,
                     code: ResponseCode::SystemMalfunction,

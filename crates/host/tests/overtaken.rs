@@ -174,3 +174,59 @@ async fn identical_echo_and_settlement_frames_replay() {
     let first = app.send(&s).await;
     assert_eq!(first, app.send(&s).await);
 }
+
+// Goal: a full disk (the store's size limit, which fails a write exactly like ENOSPC) refuses
+// new sales with 96 and the full-disk text in 63, books nothing of them, and loses nothing
+// acknowledged: every sale answered 00 before is in the store, and the books balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_new_work_and_loses_nothing_acknowledged() {
+    let dir = ok(tempfile::tempdir());
+    let fp = Fingerprinter::new(Fingerprinter::random_key());
+    {
+        let store = ok(SqliteStore::create(dir.path(), OpenOptions::default()));
+        ok(store.seed_demo(&fp));
+    }
+    let pages: u64 = ok(rusqlite::Connection::open(dir.path().join("suanpan.db"))
+        .and_then(|c| c.query_row("PRAGMA page_count", [], |r| r.get(0))));
+    let limited = OpenOptions {
+        db_pages_max: Some(pages + 4),
+        ..OpenOptions::default()
+    };
+    let store = Arc::new(ok(SqliteStore::open(dir.path(), limited)));
+    let app = App {
+        host: Host::new(store.clone(), fp.clone()),
+        store,
+        fp,
+        _dir: dir,
+    };
+    let mut t = app.signed_in().await;
+    let mut approved = Vec::new();
+    let refused = loop {
+        let (_, sale) = ok(t.request(Kind::Sale, &card(), 100, None));
+        let r = app.call(&t, &sale).await;
+        if r.code != "00" {
+            break r;
+        }
+        approved.push(r.rrn.expect("rrn"));
+        assert!(approved.len() < 100_000, "the size limit never took effect");
+    };
+    assert!(!approved.is_empty(), "some sales fit");
+    assert_eq!(refused.code, "96");
+    assert_eq!(refused.text, "磁盘已满，本次操作未保存");
+    assert_eq!(
+        app.txn_count(),
+        approved.len() as i64,
+        "nothing of the refused sale"
+    );
+    for rrn in &approved {
+        let n: i64 = ok(app.store.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM txns WHERE rrn = ?1",
+                [rrn.trim()],
+                |r| r.get(0),
+            )
+        }));
+        assert_eq!(n, 1, "acknowledged sale {rrn} is kept");
+    }
+    assert!(ok(app.store.conservation()).holds());
+}
