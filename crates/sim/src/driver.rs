@@ -220,8 +220,10 @@ impl Sim {
             training: false,
         };
         let (net, state) = &mut self.terms[t];
-        let batch = state.batch;
         let (stan, mut result) = net.financial(state, &req);
+        // The batch the request went with: a 77 on the way made `financial` sign in again
+        // (which may bring a new batch) and send it once more.
+        let batch = state.batch;
         if kind == Kind::Refund && matches!(result, TxnResult::NoAnswer { .. }) {
             result = match self.resend(t, stan, batch, &req) {
                 Some(r) => TxnResult::Answered(r),
