@@ -321,5 +321,6 @@ fn dispatch(app: &App, cmd: Top) -> Result<(), Fail> {
         Top::Serve(a) => crate::cmd_serve::run(app, a),
         Top::Bench(c) => crate::cmd_bench::run(app, c),
         Top::Terminal(a) => crate::cmd_terminal::run(app, a),
+        Top::Sim(a) => crate::cmd_sim::run_cmd(app, a),
     }
 }

@@ -90,6 +90,9 @@ pub enum Top {
     Bench(crate::cmd_bench::BenchCmd),
     /// The cashier terminal emulator (POS) against a running `serve`.
     Terminal(crate::cmd_terminal::TerminalArgs),
+    /// The deterministic simulation: terminals, a faulty network, host crashes; checked to
+    /// the fen (`--seed S` replays one seed, `--seeds N` runs many).
+    Sim(crate::cmd_sim::SimArgs),
 }
 
 /// `demo …`

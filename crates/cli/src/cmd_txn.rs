@@ -360,6 +360,7 @@ fn reverse(
         Command::Reverse {
             origin,
             voucher,
+            amount: None,
             reason,
         },
     )

@@ -12,6 +12,7 @@ mod cmd_bench;
 mod cmd_demo;
 mod cmd_export;
 mod cmd_serve;
+mod cmd_sim;
 mod cmd_terminal;
 mod cmd_txn;
 mod output;

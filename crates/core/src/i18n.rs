@@ -218,6 +218,14 @@ static ZH: Catalog = &[
         "access.key_layout_unsupported.fix",
         "请在终端参数中把签到密钥类型设为双倍长（003）或单倍长（001），不加密磁道",
     ),
+    (
+        "access.reversed_first.msg",
+        "该交易已被冲正（冲正先于原交易到达），未记账",
+    ),
+    (
+        "access.reversed_first.fix",
+        "无需处理：卡未扣款；如需收款请用新凭证号重新发起",
+    ),
     ("void.not_found.msg", "找不到原始交易"),
     ("void.not_found.fix", "请核对凭证号或参考号"),
     ("void.wrong_kind.msg", "原交易类型（{0}）不能做此撤销"),
@@ -721,6 +729,14 @@ static EN: Catalog = &[
     (
         "access.key_layout_unsupported.fix",
         "Set the terminal's sign-in key type to double-length (003) or single (001), without track encryption",
+    ),
+    (
+        "access.reversed_first.msg",
+        "This request was already reversed (its reversal arrived first); nothing was booked",
+    ),
+    (
+        "access.reversed_first.fix",
+        "Nothing to do: the card was not charged; start a new transaction to take payment",
     ),
     ("void.not_found.msg", "Original transaction not found"),
     (

@@ -43,6 +43,10 @@ pub struct Policy {
     pub login_failures_max: u32,
     /// Minutes a locked-out operator waits.
     pub lockout_minutes: u32,
+    /// Hours a reversal whose request never arrived is remembered (冲正先到): a late request
+    /// with the same terminal, batch and voucher no. arriving within this is refused and books
+    /// nothing. It outlives any network delay by far; the batch's settlement ends it anyway.
+    pub orphan_reversal_hours: u32,
 }
 
 impl Default for Policy {
@@ -64,6 +68,7 @@ impl Default for Policy {
             retention_years: 5,
             login_failures_max: 5,
             lockout_minutes: 15,
+            orphan_reversal_hours: 24,
         }
     }
 }
@@ -87,6 +92,14 @@ impl Policy {
             return Err(PolicyError {
                 field: "completion_max_percent",
                 problem: "must be at least 100".into(),
+            });
+        }
+        if self.orphan_reversal_hours == 0 {
+            return Err(PolicyError {
+                field: "orphan_reversal_hours",
+                problem:
+                    "must be at least 1: a reversal that overtakes its request must be remembered"
+                        .into(),
             });
         }
         if self.refund_review_threshold_fen < 0 {

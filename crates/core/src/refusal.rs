@@ -103,6 +103,9 @@ refusal_enum! {
         /// A sign-in asked for working keys this host does not issue: a track-data key
         /// (8583 60.3 `004`; docs/ISO8583.md says why) or an unknown 60.3.
         KeyLayoutUnsupported { network_code: u16 } => "access.key_layout_unsupported", NotSupported,
+        /// The terminal's reversal of this very request (same terminal, batch and voucher
+        /// no.) arrived first and was answered 00: the request must never take effect.
+        ReversedFirst => "access.reversed_first", InvalidTransaction,
     }
 }
 

@@ -299,14 +299,19 @@ pub fn decide_preauth_void(
 pub enum ReversalDecision {
     /// Undo the target: it becomes `Reversed` and its effect at the issuer is undone.
     Reverse,
-    /// Already reversed, or never arrived: answer approved and change nothing (idempotent).
+    /// Already reversed (or declined): answer approved and change nothing (idempotent).
     AlreadyDone,
+    /// Not found: it never arrived, or it is still on its way (a reversal can overtake its
+    /// request on another connection). Answer approved, book nothing, and remember the
+    /// reversal as an [`OrphanReversal`] so that the request, should it still arrive, is
+    /// refused by [`decide_late_original`]: a 00 to a reversal means "never takes effect".
+    NeverArrived,
 }
 
-/// Decides a reversal of `target` (`None`: the transaction never arrived).
+/// Decides a reversal of `target` (`None`: no such request was booked).
 pub fn decide_reversal(target: Option<&Transaction>) -> Result<ReversalDecision, ReversalRefused> {
     let Some(t) = target else {
-        return Ok(ReversalDecision::AlreadyDone);
+        return Ok(ReversalDecision::NeverArrived);
     };
     if !t.kind.is_reversible() {
         return Err(ReversalRefused::NotReversible {
@@ -328,6 +333,40 @@ pub fn decide_reversal(target: Option<&Transaction>) -> Result<ReversalDecision,
         TxnStatus::Completed => Err(ReversalRefused::Completed),
         TxnStatus::Approved | TxnStatus::Expired => Ok(ReversalDecision::Reverse),
     }
+}
+
+/// A reversal answered 00 whose request had not arrived (冲正先到): what the store keeps
+/// of it, keyed by terminal, batch, voucher no. (STAN) and training flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanReversal {
+    /// The amount field 4 of the reversal named (the request's amount), if it had one.
+    pub amount: Option<Amount>,
+    /// When the reversal was answered.
+    pub at: Timestamp,
+}
+
+/// Decides a terminal request (any kind: sale, void, refund, pre-auth, completion…) whose
+/// terminal, batch and voucher no. match a remembered reversal. Within
+/// `orphan_reversal_hours` of that reversal the request is refused and books nothing: the
+/// terminal was told its request was undone. The voucher no. alone decides, not the amount:
+/// a terminal never reuses a STAN within a batch, and a mismatch would only mean a corrupt
+/// reversal, which must not let money move either. Past the window (a batch kept open that
+/// long, a STAN wrapped around) the record no longer speaks for this request.
+pub fn decide_late_original(
+    orphan: Option<&OrphanReversal>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<(), crate::refusal::AccessRefused> {
+    let Some(o) = orphan else {
+        return Ok(());
+    };
+    let until =
+        o.at.checked_add((i64::from(policy.orphan_reversal_hours)).hours())
+            .unwrap_or(Timestamp::MAX);
+    if now <= until {
+        return Err(crate::refusal::AccessRefused::ReversedFirst);
+    }
+    Ok(())
 }
 
 /// Decides whether `actor` may hide `target` (删除交易记录: admin only, reason required).

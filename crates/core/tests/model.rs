@@ -497,11 +497,14 @@ impl Ledger {
     fn reversal(&mut self, target: Option<usize>) -> Result<(), TestCaseError> {
         let decision = decide_reversal(target.map(|i| &self.txns[i]));
         let Some(i) = target else {
-            prop_assert_eq!(decision, Ok(ReversalDecision::AlreadyDone));
+            prop_assert_eq!(decision, Ok(ReversalDecision::NeverArrived));
             return Ok(());
         };
         let t = &self.txns[i];
         match decision {
+            Ok(ReversalDecision::NeverArrived) => {
+                prop_assert!(false, "a found transaction was taken as never arrived");
+            }
             Ok(ReversalDecision::AlreadyDone) => {
                 prop_assert!(matches!(
                     t.status,

@@ -8,8 +8,9 @@ use suanpan_core::refusal::{
     ReversalRefused, VoidRefused,
 };
 use suanpan_core::rules::{
-    RefundDecision, RefundRequest, ReversalDecision, VoidRequest, decide_completion, decide_hide,
-    decide_preauth_void, decide_purge, decide_refund, decide_reversal, decide_void,
+    OrphanReversal, RefundDecision, RefundRequest, ReversalDecision, VoidRequest,
+    decide_completion, decide_hide, decide_late_original, decide_preauth_void, decide_purge,
+    decide_refund, decide_reversal, decide_void,
 };
 use suanpan_core::settlement::{Reconciliation, Totals, batch_totals, settle};
 use suanpan_core::{
@@ -1073,9 +1074,38 @@ fn preauth_void_needs_a_reason() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn reversal_of_a_transaction_that_never_arrived_is_already_done() {
-    // Goal: nothing to undo: answer approved, change nothing.
-    assert_eq!(decide_reversal(None), Ok(ReversalDecision::AlreadyDone));
+fn reversal_of_a_transaction_that_never_arrived_is_remembered() {
+    // Goal: nothing to undo: answer approved, change nothing now, and remember the reversal
+    // so the request, should it still arrive, is refused (issue 12).
+    assert_eq!(decide_reversal(None), Ok(ReversalDecision::NeverArrived));
+}
+
+#[test]
+fn a_late_request_within_the_orphan_window_is_refused() {
+    // Goal: a request whose reversal came first is refused for `orphan_reversal_hours`
+    // (whatever its amount), and forgotten after; no record means no refusal.
+    let policy = Policy::default();
+    let at = Timestamp::from_second(1_800_000_000).expect("ts");
+    let orphan = OrphanReversal {
+        amount: Some(Amount::from_fen(100)),
+        at,
+    };
+    assert_eq!(decide_late_original(None, &policy, at), Ok(()));
+    assert_eq!(
+        decide_late_original(Some(&orphan), &policy, at),
+        Err(AccessRefused::ReversedFirst)
+    );
+    let edge = at
+        .checked_add(jiff::SignedDuration::from_hours(24))
+        .expect("ts");
+    assert_eq!(
+        decide_late_original(Some(&orphan), &policy, edge),
+        Err(AccessRefused::ReversedFirst)
+    );
+    let past = edge
+        .checked_add(jiff::SignedDuration::from_secs(1))
+        .expect("ts");
+    assert_eq!(decide_late_original(Some(&orphan), &policy, past), Ok(()));
 }
 
 #[test]

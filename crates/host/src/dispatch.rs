@@ -80,17 +80,44 @@ struct Answer {
 impl Host {
     /// Handles one frame body (TPDU through the last field). Store commands are awaited,
     /// not blocked on: a connection in flight costs a future, not a thread.
+    /// An identical retransmission of a non-financial request gets the stored answer
+    /// (`replay`); financial ones are made idempotent by the store.
     pub async fn handle(&self, body: &[u8]) -> Outcome {
         let msg = match Message::decode(body) {
             Ok(m) => m,
             Err(e) => return self.undecodable(body, e),
         };
+        let replayable = msg.mti().is_request() && !msg.mti().carries_mac();
+        let Some(tid) = replayable.then(|| terminal_id(&msg).ok()).flatten() else {
+            return self.answer(&msg).await;
+        };
+        let slot = self.replies.slot(&tid);
+        let mut kept = slot.lock().await;
+        if let Some(frame) = kept.find(body) {
+            tracing::info!(terminal = %tid, mti = %msg.mti(), "retransmission; stored answer");
+            let code = ResponseCode::Approved.code();
+            return Outcome::Reply {
+                frame,
+                mti: msg.mti(),
+                code,
+            };
+        }
+        let out = self.answer(&msg).await;
+        if let Outcome::Reply { frame, code, .. } = &out
+            && *code == ResponseCode::Approved.code()
+        {
+            kept.remember(body, frame.clone());
+        }
+        out
+    }
+
+    async fn answer(&self, msg: &Message<'_>) -> Outcome {
         let mti = msg.mti();
-        let answer = match self.route(&msg).await {
+        let answer = match self.route(msg).await {
             Ok(a) => a,
             Err(Fault::Format(what)) => {
                 tracing::warn!(%mti, what, "format error");
-                let mut b = echo_base(&msg);
+                let mut b = echo_base(msg);
                 self.finish_text(&mut b, ResponseCode::FormatError, None);
                 Answer {
                     b,
@@ -100,8 +127,16 @@ impl Host {
             }
             Err(Fault::Internal(e)) => {
                 tracing::error!(%mti, error = format!("{e:#}"), "request failed; answered 96");
-                let mut b = echo_base(&msg);
-                self.finish_text(&mut b, ResponseCode::SystemMalfunction, None);
+                let mut b = echo_base(msg);
+                // A full disk says so (磁盘已满，本次操作未保存): nothing of the request was
+                // saved, and the terminal's reversal finds nothing to undo.
+                let text = match e.downcast_ref::<suanpan_store::StoreError>() {
+                    Some(full @ suanpan_store::StoreError::DiskFull) => {
+                        Some(full.message(Lang::Zh))
+                    }
+                    _ => None,
+                };
+                self.finish_text(&mut b, ResponseCode::SystemMalfunction, text.as_deref());
                 Answer {
                     b,
                     code: ResponseCode::SystemMalfunction,
@@ -551,12 +586,27 @@ impl Host {
                 .await?;
                 return Ok(self.refuse(msg, &r, Some(session.clone())));
             }
+            if batch < term.batch_no.value() {
+                // A closed batch without that voucher: the request never arrived, and now
+                // cannot take effect (the store refuses every request of a closed batch), so
+                // the reversal is done. Answering 77 here kept a terminal whose settlement
+                // answer was lost retrying its reversal for ever (found by `suanpan sim`,
+                // seed 1).
+                tracing::info!(terminal = %origin.terminal_id, batch, %voucher, "reversal of a request of a closed batch that never arrived");
+                return Ok(self.txn_answer(msg, session, Reply::NothingToReverse, None));
+            }
             return Ok(self.refuse(msg, &AccessRefused::BatchMismatch, Some(session.clone())));
         }
+        let amount = msg
+            .u64(4)
+            .ok()
+            .and_then(|f| i64::try_from(f).ok())
+            .map(Amount::from_fen);
         let reply = self
             .execute(Command::Reverse {
                 origin,
                 voucher,
+                amount,
                 reason,
             })
             .await?;

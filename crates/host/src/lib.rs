@@ -18,6 +18,7 @@ pub mod client;
 pub mod config;
 mod dispatch;
 pub mod http;
+pub mod replay;
 pub mod server;
 pub mod session;
 
@@ -33,6 +34,7 @@ pub struct Host {
     store: Arc<dyn Store>,
     fingerprinter: Fingerprinter,
     sessions: session::Sessions,
+    replies: replay::Replies,
 }
 
 impl Host {
@@ -42,6 +44,7 @@ impl Host {
             store,
             fingerprinter,
             sessions: session::Sessions::default(),
+            replies: replay::Replies::default(),
         }
     }
 

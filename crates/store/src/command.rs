@@ -149,6 +149,9 @@ pub enum Command {
         origin: Origin,
         /// The voucher no. of the transaction to reverse.
         voucher: VoucherNo,
+        /// The amount the reversal names (8583 field 4), kept with the reversal when its
+        /// request is not found (冲正先到).
+        amount: Option<Amount>,
         /// 8583 field 39 of the reversal: `98`, `96`, `06`.
         reason: String,
     },

@@ -219,8 +219,9 @@ pub fn apply(ctx: &mut Ctx<'_>, cmd: &Command) -> Res {
         Command::Reverse {
             origin,
             voucher,
+            amount,
             reason,
-        } => reverse(ctx, origin, *voucher, reason),
+        } => reverse(ctx, origin, *voucher, *amount, reason),
         Command::Settle {
             terminal_id,
             actor,
@@ -455,7 +456,77 @@ fn gate(ctx: &mut Ctx<'_>, origin: &Origin, action: &str) -> Result<Gate, StoreE
                 .map(|r| Gate::Answered(Box::new(r)));
         }
     }
+    if let Some(voucher) = origin.voucher {
+        // A request the terminal numbered may have been overtaken by its own reversal.
+        let orphan = orphan_reversal(ctx, &term, voucher, origin.training)?;
+        if let Err(r) = rules::decide_late_original(orphan.as_ref(), ctx.policy, ctx.now) {
+            let target = format!(
+                "terminal:{}/batch:{}/voucher:{voucher}",
+                term.id, term.batch_no
+            );
+            return refuse(ctx, &actor, action, &target, r).map(|r| Gate::Answered(Box::new(r)));
+        }
+    }
     Ok(Gate::Open(term))
+}
+
+/// The reversal remembered for this terminal's open batch and voucher no., if its request
+/// had not arrived when it came (`reverse`).
+fn orphan_reversal(
+    ctx: &Ctx<'_>,
+    term: &TerminalState,
+    voucher: VoucherNo,
+    training: bool,
+) -> Result<Option<rules::OrphanReversal>, StoreError> {
+    ctx.conn.row(
+        "SELECT amount_fen, created_at FROM orphan_reversals
+         WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3 AND training = ?4",
+        p![
+            term.id.as_str(),
+            term.batch_no.value(),
+            voucher.value(),
+            training
+        ],
+        |r| {
+            Ok(rules::OrphanReversal {
+                amount: r.opt_i64(0)?.map(Amount::from_fen),
+                at: ts(r.i64(1)?),
+            })
+        },
+    )
+}
+
+/// Remembers a reversal whose request was not found, so that the request, arriving late, is
+/// refused (`gate`); sweeps the records older than `orphan_reversal_hours` on the way. A
+/// repeated reversal keeps the first record (its time starts the window).
+fn remember_orphan(
+    ctx: &Ctx<'_>,
+    term: &TerminalState,
+    origin: &Origin,
+    voucher: VoucherNo,
+    amount: Option<Amount>,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let window_us = i64::from(ctx.policy.orphan_reversal_hours) * 3_600_000_000;
+    ctx.conn.exec(
+        "DELETE FROM orphan_reversals WHERE created_at < ?1",
+        p![micros(ctx.now).saturating_sub(window_us)],
+    )?;
+    ctx.conn.exec(
+        "INSERT INTO orphan_reversals
+         (terminal_id, batch_no, voucher_no, training, amount_fen, reason, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        p![
+            term.id.as_str(),
+            term.batch_no.value(),
+            voucher.value(),
+            origin.training,
+            amount.map(Amount::fen),
+            reason,
+            micros(ctx.now)
+        ],
+    )?;
+    Ok(())
 }
 
 /// Takes the voucher no. for a new transaction and advances the terminal's sequence.
@@ -1292,7 +1363,13 @@ fn preauth_void(
     Ok(Reply::Txn(txn))
 }
 
-fn reverse(ctx: &mut Ctx<'_>, origin: &Origin, voucher: VoucherNo, reason: &str) -> Res {
+fn reverse(
+    ctx: &mut Ctx<'_>,
+    origin: &Origin,
+    voucher: VoucherNo,
+    amount: Option<Amount>,
+    reason: &str,
+) -> Res {
     let term = match gate(ctx, origin, "reversal")? {
         Gate::Open(t) => t,
         Gate::Answered(r) => return Ok(*r),
@@ -1312,13 +1389,19 @@ fn reverse(ctx: &mut Ctx<'_>, origin: &Origin, voucher: VoucherNo, reason: &str)
         }
     };
     let (ReversalDecision::Reverse, Some(t)) = (decision, target) else {
+        let outcome = if decision == ReversalDecision::NeverArrived {
+            remember_orphan(ctx, &term, origin, voucher, amount, reason)?;
+            "nothing_to_reverse:remembered"
+        } else {
+            "nothing_to_reverse"
+        };
         audit(
             ctx,
             &actor,
             "reversal",
             &format!("voucher:{voucher}"),
             reason,
-            "nothing_to_reverse",
+            outcome,
         )?;
         return Ok(Reply::NothingToReverse);
     };

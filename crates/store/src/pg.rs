@@ -28,8 +28,14 @@ use suanpan_core::{Policy, Transaction, TxnId};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Statement};
 
-/// The schema version of `pg_schema.sql`.
-pub const PG_SCHEMA_VERSION: i64 = 2;
+/// The schema version this build writes: `pg_schema.sql` is version 1, each
+/// `pg_migrate_N.sql` moves a store to version N.
+pub const PG_SCHEMA_VERSION: i64 = 3;
+/// The steps after `pg_schema.sql`, oldest first (add one, never edit one that shipped).
+const PG_MIGRATIONS: &[(i64, &str)] = &[
+    (2, include_str!("pg_migrate_2.sql")),
+    (3, include_str!("pg_migrate_3.sql")),
+];
 /// Read connections one process opens at most; a reader beyond them waits for one to come
 /// back (the database's `max_connections` is shared by every node).
 pub const READERS_KEPT_MAX: usize = 8;
@@ -476,6 +482,9 @@ impl PgStore {
                 )));
             }
             c.batch(include_str!("pg_schema.sql"))?;
+            for (_, step) in PG_MIGRATIONS {
+                c.batch(step)?;
+            }
             c.exec(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
                 crate::p![PG_SCHEMA_VERSION.to_string().as_str()],
@@ -612,16 +621,21 @@ fn describe(pg: &PgOptions) -> String {
     }
 }
 
-/// Brings an older schema up to [`PG_SCHEMA_VERSION`] under the same advisory lock as
-/// `create`: of several nodes starting at once, one migrates and the others find it done.
+/// Runs the steps of [`PG_MIGRATIONS`] the store has not seen, in one transaction under the
+/// migration lock (a second process opening at the same moment waits, then finds them done).
 fn migrate(conn: &PgConn) -> Result<(), StoreError> {
     conn.in_transaction("BEGIN", |c| {
         c.exec(
             "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.migrate'))",
             &[],
         )?;
-        if schema_version(c)?.unwrap_or(0) < 2 {
-            c.batch(include_str!("pg_migrate_2.sql"))?;
+        let found = schema_version(c)?.unwrap_or(0);
+        for (version, step) in PG_MIGRATIONS.iter().filter(|(v, _)| *v > found) {
+            c.batch(step)?;
+            c.exec(
+                "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                crate::p![version.to_string().as_str()],
+            )?;
         }
         Ok(())
     })

@@ -3,4 +3,3 @@
 -- the transaction as received. Nullable: rows booked before, and requests without field 59,
 -- have none.
 ALTER TABLE txns ADD COLUMN IF NOT EXISTS terminal_info TEXT;
-UPDATE meta SET value = '2' WHERE key = 'schema_version';

@@ -183,6 +183,7 @@ fn reversal_racing_a_void_lets_exactly_one_through() {
         .map(|s| Command::Reverse {
             origin: cashier(),
             voucher: s.voucher_no,
+            amount: None,
             reason: "98".to_owned(),
         })
         .collect();

@@ -198,6 +198,7 @@ fn run(h: &Harness, op: &Op) {
                         ..cashier()
                     },
                     voucher: t.voucher_no,
+                    amount: None,
                     reason: "98".to_owned(),
                 });
             }

@@ -512,6 +512,7 @@ impl Harness {
         self.exec(Command::Reverse {
             origin: cashier(),
             voucher,
+            amount: None,
             reason: "98".to_owned(),
         })
     }
