@@ -59,13 +59,27 @@ shots!(
 static HTML_ZH: LazyLock<String> = LazyLock::new(|| to_html(GUIDE_ZH));
 static HTML_EN: LazyLock<String> = LazyLock::new(|| to_html(GUIDE_EN));
 
-/// The guide's Markdown as HTML, its pictures pointing at the served copies.
+/// Where each guide names the other one in the repository, and the served switch to it.
+const OTHER_GUIDE: &[(&str, &str)] = &[
+    ("href=\"backoffice.en.md\"", "href=\"/lang/en?back=/help\""),
+    (
+        "href=\"backoffice.zh-CN.md\"",
+        "href=\"/lang/zh?back=/help\"",
+    ),
+];
+
+/// The guide's Markdown as HTML, its pictures pointing at the served copies and its link to
+/// the other language at the back-office's language switch.
 fn to_html(markdown: &str) -> String {
     use pulldown_cmark::{Options, Parser, html};
     let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES);
     let mut out = String::with_capacity(markdown.len() * 2);
     html::push_html(&mut out, parser);
-    out.replace(SHOTS_IN_DOCS, SHOTS_SERVED)
+    let mut out = out.replace(SHOTS_IN_DOCS, SHOTS_SERVED);
+    for (in_docs, served) in OTHER_GUIDE {
+        out = out.replace(in_docs, served);
+    }
+    out
 }
 
 pub(super) fn routes() -> axum::Router<crate::state::AppState> {
@@ -150,6 +164,13 @@ mod tests {
                     "{lang}: no section #{anchor} for {key}"
                 );
             }
+            // The repository's file names lead nowhere on the server: each guide's link to
+            // the other language goes through the language switch.
+            assert!(!html.contains(".md\""), "{lang}: a link to a Markdown file");
+            assert!(
+                html.contains("href=\"/lang/"),
+                "{lang}: no link to the other language"
+            );
         }
     }
 }
