@@ -11,6 +11,7 @@ mod cmd_batch;
 mod cmd_bench;
 mod cmd_demo;
 mod cmd_export;
+mod cmd_keys;
 mod cmd_serve;
 mod cmd_terminal;
 mod cmd_txn;
