@@ -251,3 +251,131 @@ fn weak_and_shared_tmks() {
     assert!(text.contains("share one master key"), "{text}");
     assert!(!text.contains(DEMO_TMK_HEX), "never the clear key");
 }
+
+/// Every 64-hex-digit string in `bytes` (fingerprints, request hashes, hex keys).
+fn hex32s(bytes: &[u8], out: &mut std::collections::BTreeSet<[u8; 32]>) {
+    let mut run = 0usize;
+    for (i, b) in bytes.iter().enumerate() {
+        run = if b.is_ascii_hexdigit() { run + 1 } else { 0 };
+        if run >= 64
+            && let Ok(v) = hex::decode(&bytes[i + 1 - 64..=i])
+            && let Ok(a) = v.try_into()
+        {
+            out.insert(a);
+        }
+    }
+}
+
+/// The attack of finding 2/3: take every 32-byte string in the files (hex strings and raw
+/// windows) as a candidate key, and every hex 32-byte value as a target; a PAN is recovered
+/// when HMAC-SHA256(candidate, PAN) or SHA-256(PAN) is a target. `pans` are the guesses
+/// (here: the 10³ numbers that differ from the real one in three middle digits).
+fn recovered(dir: &Path, pans: &[String]) -> Vec<String> {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let mut hexes = std::collections::BTreeSet::new();
+    let mut raw = std::collections::BTreeSet::new();
+    for f in files(dir) {
+        let bytes = std::fs::read(&f).expect("read");
+        hex32s(&bytes, &mut hexes);
+        // A random key has ~30 distinct byte values; pages of text and zeros have far fewer.
+        // Keeping only windows with 24+ (which every random key but one in ~10⁹ has) keeps
+        // the attack's work within a test's time.
+        for w in bytes.windows(32) {
+            let mut seen = [false; 256];
+            let distinct = w
+                .iter()
+                .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
+                .count();
+            if distinct >= 24 {
+                raw.insert(<[u8; 32]>::try_from(w).expect("32"));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for pan in pans {
+        if hexes.contains(&<[u8; 32]>::from(Sha256::digest(pan.as_bytes()))) {
+            found.push(format!("{pan} by unkeyed SHA-256"));
+        }
+        for k in &hexes {
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(k).expect("key");
+            m.update(pan.as_bytes());
+            if hexes.contains(&<[u8; 32]>::from(m.finalize().into_bytes())) {
+                found.push(format!("{pan} under a hex key found on disk"));
+            }
+        }
+    }
+    // Raw windows are many: try them against the real number only.
+    for k in &raw {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(k).expect("key");
+        m.update(pans[0].as_bytes());
+        if hexes.contains(&<[u8; 32]>::from(m.finalize().into_bytes())) {
+            found.push(format!("{} under raw bytes found on disk", pans[0]));
+        }
+    }
+    found
+}
+
+fn guesses(pan: &str) -> Vec<String> {
+    let mut out = vec![pan.to_owned()];
+    for n in 0..1_000u32 {
+        let g = format!("{}{n:03}{}", &pan[..8], &pan[11..]);
+        if g != pan {
+            out.push(g);
+        }
+    }
+    out
+}
+
+// Findings 2 and 3: with the clear pan.key of an older store, the stored fingerprints give
+// the card number back by brute force; after the migration, nothing on disk — the data
+// directory with a backup in it, after 8583 sales whose request hashes are stored — lets
+// any 32-byte string found there recover it.
+#[test]
+fn no_pan_recoverable_by_brute_force() {
+    let d = Demo::new();
+    let pan = common::CARD_OK;
+    run(&mut d.sale_cmd("3.00", pan)).ok();
+    // The layout of an older build: pan.key in clear beside the fingerprints.
+    let pan_key = make_old_store(&d);
+    let before = recovered(&d.dir(), &guesses(pan));
+    assert!(
+        before.iter().any(|f| f.starts_with(pan)),
+        "the old layout gives the PAN up: {before:?}"
+    );
+    let _ = pan_key;
+    // Migrated on the next start; sales over 8583 store keyed request hashes.
+    let (server, addr, _) = common::serve_at(&d.dir(), false, "127.0.0.1:0");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        use suanpan_host::client::{Card, Connection, Kind, Terminal};
+        let mut t = Terminal::new(TERMINAL, common::MERCHANT, DEMO_TMK_HEX).expect("terminal");
+        let mut c = Connection::connect(addr).await.expect("connect");
+        let frame = t.sign_in().expect("sign-in");
+        let r = t
+            .accept_sign_in(&c.call(&frame).await.expect("call"))
+            .expect("answer");
+        assert_eq!(r.code, "00", "{}", r.text);
+        for amount in [100, 200] {
+            let (_, frame) = t
+                .request(Kind::Sale, &Card::new(pan, "3012"), amount, None)
+                .expect("sale");
+            let body = c.call(&frame).await.expect("call");
+            assert_eq!(t.parse(&body).expect("answer").code, "00");
+        }
+    });
+    drop(server);
+    run(d.cmd().args(["backup", "create"])).ok();
+    let conn = rusqlite::Connection::open(d.dir().join("suanpan.db")).expect("db");
+    let hashes: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM txns WHERE request_hash IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(hashes, 2, "the 8583 sales stored their request hashes");
+    drop(conn);
+    let after = recovered(&d.dir(), &guesses(pan));
+    assert!(after.is_empty(), "PAN recovered: {after:?}");
+}

@@ -110,6 +110,15 @@ pub trait Store: Send + Sync {
         let keys = self.keys().clone();
         read(self, |c| terminal_keys::tmk_in(c, &*keys, id))
     }
+    /// The hash by which an identical retry is recognized (`txns.request_hash`,
+    /// `api_idempotency.request_hash`): HMAC-SHA256 under a key derived from the KEK over
+    /// length-prefixed `parts`. Callers pass only fields without card data (no PAN, track,
+    /// expiry or PIN block; a card is represented by its keyed fingerprint), so a copy of
+    /// the database cannot brute-force a card number from it.
+    fn request_hash(&self, parts: &[&[u8]]) -> Result<String, StoreError> {
+        let key = self.keys().derive("request.hash")?;
+        Ok(keys::keyed_hash(&key, parts))
+    }
     /// An operator's stored password hash, failure count and lock (Unix micros).
     fn operator_secret(
         &self,
