@@ -133,6 +133,19 @@ fn kek_beside_not_inside() {
         assert_eq!(mode(&kek), 0o600);
         assert_eq!(mode(&d.dir()), 0o700);
         assert_eq!(mode(&d.dir().join("pan.key")), 0o600);
+        // Finding 8: database, WAL, backups and exports were 0644.
+        run(&mut d.sale_cmd("1.00", common::CARD_OK)).ok();
+        run(d.cmd().args(["backup", "create"])).ok();
+        let csv = d.dir().join("day.csv");
+        run(d
+            .cmd()
+            .args(["export", "--format", "csv", "--output"])
+            .arg(&csv))
+        .ok();
+        for f in files(&d.dir()) {
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+        assert_eq!(mode(&d.dir().join("backups")), 0o700);
     }
     assert!(!files(&d.dir()).iter().any(|f| f.ends_with("data.kek")));
     // A KEK inside the data directory is refused.

@@ -75,6 +75,12 @@ pub struct SqliteStore {
     keys: crate::keys::Keys,
 }
 
+fn wal_path(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// SQLite calls this while another connection holds the lock; `count` is the number of
 /// earlier calls for the same wait. We sleep in small steps, say once that we are waiting,
 /// and give up after [`BUSY_WAIT_MS_MAX`] so no writer hangs silently or forever.
@@ -134,6 +140,19 @@ impl SqliteStore {
         let path = dir.join(DB_FILE);
         if !path.exists() {
             return Err(StoreError::NotInitialized(dir.display().to_string()));
+        }
+        // Owner only, also for a store an earlier build left readable by all; SQLite gives
+        // the WAL and shared-memory files the database file's mode.
+        for p in [
+            dir.to_path_buf(),
+            path.clone(),
+            wal_path(&path, "-wal"),
+            wal_path(&path, "-shm"),
+        ] {
+            if p.exists() {
+                crate::keys::restrict(&p)
+                    .map_err(|e| StoreError::Sqlite(format!("{}: {e}", p.display())))?;
+            }
         }
         let write = connect(&path, false)?;
         migrate(&write)?;
