@@ -275,7 +275,7 @@ pub trait Backoffice: Store {
     fn ensure_backoffice_schema(&self) -> Result<(), StoreError> {
         if backoffice_version(self)? == Some(BACKOFFICE_SCHEMA_VERSION) {
             // Stores of earlier builds kept TOTP secrets in clear.
-            return wrap_clear_totp(self);
+            return wrap_clear_totp(self).map(drop);
         }
         let dialect = self.dialect();
         setup(self, |tx, _| {
@@ -300,7 +300,7 @@ pub trait Backoffice: Store {
             }
             Ok(())
         })?;
-        wrap_clear_totp(self)
+        wrap_clear_totp(self).map(drop)
     }
 
     /// Creates a back-office user with an argon2id password hash.
@@ -1533,8 +1533,8 @@ fn unwrap_text(
 }
 
 /// Wraps the TOTP secrets an older store kept in clear (and drops clear offers, which a
-/// new login makes again). Idempotent.
-pub fn wrap_clear_totp<S: Store + ?Sized>(store: &S) -> Result<(), StoreError> {
+/// new login makes again). Idempotent; returns how many it wrapped.
+pub fn wrap_clear_totp<S: Store + ?Sized>(store: &S) -> Result<usize, StoreError> {
     let keys = store.keys().clone();
     setup(store, |tx, _| {
         let clear = tx.rows(
@@ -1542,18 +1542,20 @@ pub fn wrap_clear_totp<S: Store + ?Sized>(store: &S) -> Result<(), StoreError> {
             p![],
             |r| Ok((r.i64(0)?, Zeroizing::new(r.text(1)?))),
         )?;
+        let mut n = 0;
         for (id, secret) in clear.iter().filter(|(_, s)| !crate::keys::is_wrapped(s)) {
             let wrapped = keys.wrap(&totp_identity(*id), secret.as_bytes())?;
             tx.exec(
                 "UPDATE staff SET totp_secret = ?1 WHERE id = ?2",
                 p![&wrapped, *id],
             )?;
+            n += 1;
         }
-        tx.exec(
+        n += tx.exec(
             "UPDATE staff_sessions SET totp_pending_secret = NULL
              WHERE totp_pending_secret IS NOT NULL AND totp_pending_secret NOT LIKE 'w1:%'",
             p![],
-        )?;
-        Ok(())
+        )? as usize;
+        Ok(n)
     })
 }

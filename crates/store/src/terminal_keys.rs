@@ -192,10 +192,11 @@ pub fn migrate_clear_keys<S: Store + ?Sized>(store: &S) -> Result<usize, StoreEr
                 |r| r.text(0),
             )
         })?;
-        if backoffice.is_some() {
-            crate::backoffice::wrap_clear_totp(store)?;
-        }
-        Ok(n)
+        let totp = match backoffice {
+            Some(_) => crate::backoffice::wrap_clear_totp(store)?,
+            None => 0,
+        };
+        Ok(n + totp)
     })
 }
 
