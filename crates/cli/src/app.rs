@@ -12,6 +12,7 @@ use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{Lang, Policy, Refusal, Transaction};
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backup::PAN_KEY_FILE;
+use suanpan_store::keys::{FileKek, Keys};
 use suanpan_store::pg::is_postgres_url;
 use suanpan_store::{
     Fingerprinter, OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError,
@@ -79,6 +80,10 @@ pub struct App {
     pub zone: std::sync::OnceLock<jiff::tz::TimeZone>,
     /// `--database` / `SUANPAN_DATABASE`: a PostgreSQL URL.
     pub database: Option<String>,
+    /// `--kek-file` / `SUANPAN_KEK_FILE`.
+    pub kek_file: Option<PathBuf>,
+    /// The KEK, loaded once.
+    pub keys: std::sync::OnceLock<Keys>,
 }
 
 /// The config file in the data directory: `[policy]` overrides the money rules' defaults.
@@ -97,6 +102,9 @@ pub struct ConfigFile {
     /// A PostgreSQL URL: the store lives there instead of in the data directory.
     #[serde(default)]
     pub database: Option<String>,
+    /// The key-encryption key file (outside the data directory).
+    #[serde(default)]
+    pub kek_file: Option<PathBuf>,
     /// The merchant back-office of `suanpan serve` (`http = "HOST:PORT"`, session and limits).
     #[serde(default)]
     pub web: suanpan_web::WebConfig,
@@ -175,8 +183,14 @@ impl App {
 
     /// Opens the store on whichever backend is configured (serve, bench, backup).
     pub fn open_any(&self, opts: OpenOptions) -> Result<Arc<dyn Store>, Fail> {
+        self.open_with(self.keys()?, opts)
+    }
+
+    /// Opens the store on whichever backend is configured, under the KEK `keys`.
+    pub fn open_with(&self, keys: Keys, opts: OpenOptions) -> Result<Arc<dyn Store>, Fail> {
         let opts = OpenOptions {
             policy: self.policy()?,
+            keys,
             ..opts
         };
         Ok(match self.database()? {
@@ -201,18 +215,82 @@ impl App {
         }
         let opts = OpenOptions {
             policy: self.policy()?,
+            keys: self.keys()?,
             ..OpenOptions::default()
         };
         Ok(SqliteStore::open(&self.data_dir, opts)?)
     }
 
-    /// The PAN fingerprint key of this data directory.
+    /// Where the KEK file is: `--kek-file` / `SUANPAN_KEK_FILE`, else `kek_file` in the
+    /// config file, else `<data dir>.kek` beside (never inside) the data directory.
+    pub fn kek_path(&self) -> Result<PathBuf, Fail> {
+        if let Some(p) = &self.kek_file {
+            return Ok(p.clone());
+        }
+        if let Some(p) = ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?.kek_file {
+            return Ok(p);
+        }
+        let mut name = self
+            .data_dir
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "suanpan-data".into());
+        name.push(".kek");
+        Ok(self.data_dir.with_file_name(name))
+    }
+
+    /// The KEK provider (the KEK file, loaded once). A missing, misplaced or unreadable file
+    /// is refused with its message, before any store is opened.
+    pub fn keys(&self) -> Result<Keys, Fail> {
+        if let Some(k) = self.keys.get() {
+            return Ok(k.clone());
+        }
+        let k = FileKek::load(&self.kek_path()?, &self.data_dir)?;
+        Ok(self.keys.get_or_init(|| k).clone())
+    }
+
+    /// Makes the KEK file if there is none yet (init, `serve --demo`); returns its path when
+    /// it was made now.
+    pub fn ensure_kek(&self) -> Result<Option<PathBuf>, Fail> {
+        let path = self.kek_path()?;
+        if path.exists() {
+            return Ok(None);
+        }
+        if suanpan_store::keys::inside(&path, &self.data_dir) {
+            return Err(StoreError::KekInsideData(path.display().to_string()).into());
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        FileKek::create(&path)?;
+        Ok(Some(path))
+    }
+
+    /// The PAN fingerprint key of this data directory, unwrapped under the KEK. A `pan.key`
+    /// of an earlier build (clear hex) is wrapped in place first.
     pub fn fingerprinter(&self) -> Result<Fingerprinter, Fail> {
         let path = self.data_dir.join(PAN_KEY_FILE);
-        let hex_key = std::fs::read_to_string(&path)
-            .map_err(|_| StoreError::NotInitialized(self.data_dir.display().to_string()))?;
-        let bytes = hex::decode(hex_key.trim()).context("pan.key is not hex")?;
-        let key: [u8; 32] = bytes
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&path)
+                .map_err(|_| StoreError::NotInitialized(self.data_dir.display().to_string()))?,
+        );
+        let keys = self.keys()?;
+        let key = if suanpan_store::keys::is_wrapped(text.trim()) {
+            keys.unwrap(PAN_KEY_FILE, text.trim())?
+        } else {
+            let clear = suanpan_store::keys::Secret::new(
+                hex::decode(text.trim()).context("pan.key is not hex")?,
+            );
+            suanpan_store::keys::write_secret_file(
+                &path,
+                &keys.wrap(PAN_KEY_FILE, clear.expose())?,
+                false,
+            )?;
+            clear
+        };
+        let key: [u8; 32] = key
+            .expose()
             .try_into()
             .map_err(|_| anyhow::anyhow!("pan.key must hold 32 bytes"))?;
         Ok(Fingerprinter::new(key))
@@ -221,8 +299,14 @@ impl App {
     /// Creates the store in the data directory with its PAN key, seeded with the demo data
     /// when asked (init, `demo run` and `serve --demo` on an empty directory).
     pub fn create_store(&self, opts: OpenOptions, demo: bool) -> Result<SqliteStore, Fail> {
+        self.ensure_kek()?;
+        let opts = OpenOptions {
+            keys: self.keys()?,
+            ..opts
+        };
+        self.make_data_dir()?;
         let store = SqliteStore::create(&self.data_dir, opts)?;
-        App::write_pan_key(&self.data_dir)?;
+        self.write_pan_key()?;
         store.ensure_backoffice_schema()?;
         if demo {
             store.seed_demo(&self.fingerprinter()?)?;
@@ -239,10 +323,14 @@ impl App {
         opts: OpenOptions,
         demo: bool,
     ) -> Result<Arc<dyn Store>, Fail> {
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        self.ensure_kek()?;
+        let opts = OpenOptions {
+            keys: self.keys()?,
+            ..opts
+        };
+        self.make_data_dir()?;
         if !self.data_dir.join(PAN_KEY_FILE).exists() {
-            App::write_pan_key(&self.data_dir)?;
+            self.write_pan_key()?;
         }
         let store = PgStore::create(PgOptions::new(url), opts)?;
         store.ensure_backoffice_schema()?;
@@ -257,16 +345,21 @@ impl App {
         Ok(Arc::new(store))
     }
 
-    /// Writes a new PAN key (init only), readable by the owner alone.
-    pub fn write_pan_key(dir: &Path) -> anyhow::Result<()> {
-        let path = dir.join(PAN_KEY_FILE);
-        std::fs::write(&path, hex::encode(Fingerprinter::random_key()))
-            .with_context(|| format!("writing {}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        }
+    /// The data directory, readable by its owner only (0700).
+    fn make_data_dir(&self) -> Result<(), Fail> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        suanpan_store::keys::restrict(&self.data_dir)
+            .with_context(|| format!("chmod {}", self.data_dir.display()))?;
+        Ok(())
+    }
+
+    /// Writes a new PAN key (init only), wrapped under the KEK, readable by the owner alone.
+    pub fn write_pan_key(&self) -> Result<(), Fail> {
+        let path = self.data_dir.join(PAN_KEY_FILE);
+        let key = zeroize::Zeroizing::new(Fingerprinter::random_key());
+        let wrapped = self.keys()?.wrap(PAN_KEY_FILE, &key[..])?;
+        suanpan_store::keys::write_secret_file(&path, &wrapped, false)?;
         Ok(())
     }
 
@@ -287,6 +380,8 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         zone: std::sync::OnceLock::new(),
         database: cli.database,
+        kek_file: cli.kek_file,
+        keys: std::sync::OnceLock::new(),
     };
     let result = dispatch(&app, cli.command);
     match result {
@@ -322,5 +417,6 @@ fn dispatch(app: &App, cmd: Top) -> Result<(), Fail> {
         Top::Bench(c) => crate::cmd_bench::run(app, c),
         Top::Terminal(a) => crate::cmd_terminal::run(app, a),
         Top::Sim(a) => crate::cmd_sim::run_cmd(app, a),
+        Top::Keys(c) => crate::cmd_keys::run(app, c),
     }
 }

@@ -21,6 +21,11 @@ pub struct Cli {
     /// in the config file.
     #[arg(long, global = true, env = "SUANPAN_DATABASE", hide_env_values = true)]
     pub database: Option<String>,
+    /// The key-encryption key (KEK) file every stored key is wrapped under; it must lie
+    /// outside the data directory. Also `kek_file = …` in the config file. Default:
+    /// `<data dir>.kek` beside the data directory.
+    #[arg(long, global = true, env = "SUANPAN_KEK_FILE")]
+    pub kek_file: Option<PathBuf>,
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     pub json: bool,
@@ -93,6 +98,21 @@ pub enum Top {
     /// The deterministic simulation: terminals, a faulty network, host crashes; checked to
     /// the fen (`--seed S` replays one seed, `--seeds N` runs many).
     Sim(crate::cmd_sim::SimArgs),
+    /// The key-encryption key (KEK): make one, rotate it.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+/// `keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Make a new KEK file (0600) at --kek-file / SUANPAN_KEK_FILE / kek_file = (default
+    /// `<data dir>.kek`); refuses to overwrite one.
+    Init,
+    /// Make a new KEK and re-wrap every stored key under it (terminal master keys, TOTP
+    /// secrets, pan.key); the old KEK is kept beside it as `<kek>.retired-<id>` for the
+    /// backups made under it. Run again to finish an interrupted rotation.
+    RotateKek,
 }
 
 /// `demo …`

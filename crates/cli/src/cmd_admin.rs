@@ -19,12 +19,15 @@ pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
         policy: app.policy()?,
         ..OpenOptions::default()
     };
+    let kek_made = app.ensure_kek()?.is_some();
     match app.database()? {
         Some(url) => drop(app.create_pg_store(&url, opts, demo)?),
         None => drop(app.create_store(opts, demo)?),
     }
+    let kek = app.kek_path()?;
     if app.json {
         output::print_json(&json!({"ok": true, "data_dir": app.data_dir, "demo": demo,
+            "kek_file": kek, "kek_created": kek_made,
             "merchant_id": demo.then_some(DEMO_MERCHANT), "terminal_id": demo.then_some(DEMO_TERMINAL),
             "operators": if demo { DEMO_OPERATORS.iter().map(|(no, pw, name)| json!({"operator": no, "password": pw, "name": name})).collect::<Vec<_>>() } else { vec![] }}));
         return Ok(());
@@ -39,6 +42,7 @@ pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
         },
         app.data_dir.display()
     );
+    crate::cmd_serve::print_kek_line(zh, &kek.display().to_string(), kek_made);
     if demo {
         println!(
             "{} {DEMO_MERCHANT} {DEMO_MERCHANT_NAME}, {} {DEMO_TERMINAL}",
@@ -315,12 +319,8 @@ fn terminal(app: &App, cmd: crate::args::TerminalCmd) -> Result<(), Fail> {
             // A master key given with the registration is checked first and loaded with it,
             // so a bad key leaves no half-registered terminal.
             let tmk = std::env::var(crate::cmd_serve::TMK_ENV).ok();
-            if let Some(k) = &tmk
-                && (k.trim().len() != 32 || !k.trim().bytes().all(|b| b.is_ascii_hexdigit()))
-            {
-                return Err(
-                    StoreError::Invalid("a terminal master key is 32 hex digits".into()).into(),
-                );
+            if let Some(k) = &tmk {
+                suanpan_store::terminal_keys::parse_tmk(k)?;
             }
             admin::add_terminal(store, &t, &m, None)?;
             if let Some(k) = tmk {
@@ -342,8 +342,9 @@ fn terminal(app: &App, cmd: crate::args::TerminalCmd) -> Result<(), Fail> {
         TerminalCmd::List => {}
     }
     let terminals = admin::terminals(store)?;
+    let shared = shared_tmks(store)?;
     if app.json {
-        output::print_json(&json!({"ok": true, "terminals": terminals}));
+        output::print_json(&json!({"ok": true, "terminals": terminals, "shared_tmk": shared}));
     } else {
         for t in terminals {
             println!(
@@ -355,8 +356,34 @@ fn terminal(app: &App, cmd: crate::args::TerminalCmd) -> Result<(), Fail> {
                 t.has_tmk
             );
         }
+        for group in &shared {
+            eprintln!(
+                "{}",
+                if app.lang == Lang::Zh {
+                    format!(
+                        "警告：以下终端共用同一个主密钥（TMK），一台泄露即全部泄露，请分别更换：{}",
+                        group.join(", ")
+                    )
+                } else {
+                    format!(
+                        "WARNING: these terminals share one master key (TMK); one leak exposes them all, give each its own: {}",
+                        group.join(", ")
+                    )
+                }
+            );
+        }
     }
     Ok(())
+}
+
+/// Groups of terminals whose TMKs are equal, found by a keyed digest of each (never by
+/// comparing or printing the clear keys).
+fn shared_tmks(store: &dyn suanpan_store::Store) -> Result<Vec<Vec<String>>, Fail> {
+    let mut by_digest: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (id, digest) in suanpan_store::terminal_keys::tmk_digests(store)? {
+        by_digest.entry(digest).or_default().push(id);
+    }
+    Ok(by_digest.into_values().filter(|g| g.len() > 1).collect())
 }
 
 pub fn check(app: &App) -> Result<(), Fail> {

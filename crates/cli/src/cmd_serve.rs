@@ -70,8 +70,12 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     // A bad certificate or half a TLS configuration stops here, before the store is opened
     // or anything listens.
     suanpan_web::tls_config(&web)?;
+    // A missing or wrong KEK stops here too, before anything listens (`--demo` makes one
+    // beside the data directory when there is none).
+    let kek_made = if args.demo { app.ensure_kek()? } else { None };
     let opts = OpenOptions {
         policy: cfg.policy,
+        keys: app.keys()?,
         ..OpenOptions::default()
     };
     let (store, fresh): (Arc<dyn Store>, bool) = match app.database()? {
@@ -122,7 +126,14 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
             suanpan_host::http::router(),
         )
         .await?;
-        announce(app, &running, &backoffice.url(), args.demo, fresh);
+        announce(
+            app,
+            &running,
+            &backoffice.url(),
+            args.demo,
+            fresh,
+            kek_made.is_some(),
+        );
         shutdown_signal().await;
         tracing::info!("shutting down");
         backoffice.shutdown().await;
@@ -150,7 +161,18 @@ async fn shutdown_signal() {
 
 /// Prints where the host listens (one JSON line under --json) and, with --demo, the demo
 /// terminal, operators and key.
-fn announce(app: &App, r: &suanpan_host::Running, web: &str, demo: bool, created: bool) {
+fn announce(
+    app: &App,
+    r: &suanpan_host::Running,
+    web: &str,
+    demo: bool,
+    created: bool,
+    kek_made: bool,
+) {
+    let kek = app
+        .kek_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let operators: Vec<_> = DEMO_OPERATORS
         .iter()
         .map(|(no, pw, name)| json!({"operator": no, "password": pw, "name": name}))
@@ -158,7 +180,7 @@ fn announce(app: &App, r: &suanpan_host::Running, web: &str, demo: bool, created
     if app.json {
         let mut v = json!({"ok": true, "iso8583_addr": r.iso8583_addr.to_string(),
             "http_addr": r.http_addr.to_string(), "backoffice": web,
-            "data_dir": app.data_dir, "created": created});
+            "data_dir": app.data_dir, "created": created, "kek_file": kek, "kek_created": kek_made});
         if demo {
             let staff: Vec<_> = DEMO_STAFF
                 .iter()
@@ -194,6 +216,7 @@ fn announce(app: &App, r: &suanpan_host::Running, web: &str, demo: bool, created
         if zh { "数据目录" } else { "Data directory" },
         app.data_dir.display()
     );
+    print_kek_line(zh, &kek, kek_made);
     if demo {
         println!(
             "{} {DEMO_TERMINAL}  {} {DEMO_MERCHANT}  TMK {DEMO_TMK_HEX}",
@@ -300,4 +323,19 @@ fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> Result<(), Fail
         .and_then(|()| f.sync_all())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// Says where the KEK file is (and that it was just made): it lies outside the data
+/// directory and must be kept and backed up apart from it.
+pub fn print_kek_line(zh: bool, kek: &str, made: bool) {
+    match (zh, made) {
+        (true, true) => println!(
+            "已在数据目录之外创建密钥加密密钥（KEK）：{kek}（请单独保管，勿放入数据目录或备份）"
+        ),
+        (true, false) => println!("密钥加密密钥（KEK）：{kek}"),
+        (false, true) => println!(
+            "Created the key-encryption key (KEK) outside the data directory: {kek} (keep it apart from the data and its backups)"
+        ),
+        (false, false) => println!("Key-encryption key (KEK): {kek}"),
+    }
 }

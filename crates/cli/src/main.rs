@@ -11,6 +11,7 @@ mod cmd_batch;
 mod cmd_bench;
 mod cmd_demo;
 mod cmd_export;
+mod cmd_keys;
 mod cmd_serve;
 mod cmd_sim;
 mod cmd_terminal;
@@ -21,6 +22,13 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Everything this process creates (data directory, database, WAL, keys, backups,
+    // exports, evidence) is its owner's alone: 0700 folders, 0600 files (issue 11).
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; no memory is involved.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = args::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("SUANPAN_LOG").unwrap_or_else(|_| {
         // The server logs its traffic; one-shot commands only their problems.

@@ -649,7 +649,8 @@ fn sale_through_a_disabled_channel_is_refused_with_12() {
         operator_no: None,
     };
     let set = |enabled: bool| {
-        let store = suanpan_store::SqliteStore::open(d.dir(), Default::default()).expect("open");
+        let store =
+            suanpan_store::SqliteStore::open(&d.dir(), common::kek_options(&d)).expect("open");
         let done =
             store.set_channel_enabled(&admin, "unionpay", enabled, "测试", &[], &|_| Ok(()));
         assert_eq!(done.expect("set channel"), Ok(true));

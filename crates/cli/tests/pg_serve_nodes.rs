@@ -97,6 +97,13 @@ async fn load(
     approved
 }
 
+/// The default KEK file of a data directory: `<dir>.kek` beside it.
+fn kek_of(dir: &Path) -> std::path::PathBuf {
+    let mut name = dir.as_os_str().to_os_string();
+    name.push(".kek");
+    std::path::PathBuf::from(name)
+}
+
 /// A fresh schema with the demo data and the extra terminals, and the data directory's PAN key.
 fn prepare(url: &str, dir: &Path) -> (Schema, String) {
     let name = format!(
@@ -109,12 +116,26 @@ fn prepare(url: &str, dir: &Path) -> (Schema, String) {
         name: name.clone(),
     };
     let key = [9u8; 32];
-    ok(std::fs::write(dir.join("pan.key"), hex::encode(key)));
+    // The KEK where the nodes look for it by default (beside the data directory), and the
+    // PAN key wrapped under it, as `init` leaves them.
+    let kek_path = kek_of(dir);
+    ok(suanpan_store::keys::FileKek::create(&kek_path));
+    let keys = ok(suanpan_store::keys::FileKek::load(&kek_path, dir));
+    ok(std::fs::write(
+        dir.join("pan.key"),
+        ok(keys.wrap("pan.key", &key)),
+    ));
     let pg = PgOptions {
         url: url.to_owned(),
         schema: Some(name.clone()),
     };
-    let store = ok(PgStore::create(pg, OpenOptions::default()));
+    let store = ok(PgStore::create(
+        pg,
+        OpenOptions {
+            keys,
+            ..OpenOptions::default()
+        },
+    ));
     ok(suanpan_store::admin::seed_demo_with(
         &store,
         &Fingerprinter::new(key),
@@ -194,7 +215,13 @@ fn one_node_killed_during_load_the_other_continues() {
             url: url.clone(),
             schema: Some(schema.name.clone()),
         },
-        OpenOptions::default(),
+        OpenOptions {
+            keys: ok(suanpan_store::keys::FileKek::load(
+                &kek_of(dir.path()),
+                dir.path(),
+            )),
+            ..OpenOptions::default()
+        },
     ));
     for rrn in &seen {
         let n = ok(suanpan_store::read(&store, |c| {
@@ -272,6 +299,8 @@ fn a_node_without_the_pan_key_is_refused() {
     let out = ok(Command::new(assert_cmd::cargo::cargo_bin("suanpan"))
         .arg("--data-dir")
         .arg(second.path())
+        .arg("--kek-file")
+        .arg(kek_of(first.path()))
         .args(["--lang", "en", "serve", "--iso8583-addr", "127.0.0.1:0"])
         .args(["--http-addr", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .env("SUANPAN_DATABASE", &database)

@@ -48,7 +48,7 @@ fn no_full_pan_is_stored_anywhere_in_the_data_directory() {
         run(&mut cmd);
     }
     run(demo.cmd().args(["backup", "create"])).ok();
-    for entry in walk(demo.dir()) {
+    for entry in walk(&demo.dir()) {
         let bytes = std::fs::read(&entry).expect("read");
         for card in [CARD_OK, CARD_PIN, CARD_NSF, CARD_LOST] {
             let found = bytes.windows(card.len()).any(|w| w == card.as_bytes());

@@ -427,6 +427,37 @@ static ZH: Catalog = &[
         "error.sqlite_only.fix",
         "在 PostgreSQL 上，demo run 与 backup restore 尚不可用；请对内置存储执行（去掉 --database / SUANPAN_DATABASE），恢复请用 pg_restore（已知缺口）",
     ),
+    ("error.key.msg", "密钥错误：{0}"),
+    (
+        "error.key.fix",
+        "请检查密钥加密密钥（KEK）文件与数据是否配套；数据未改变",
+    ),
+    (
+        "error.kek_wrong.msg",
+        "密钥加密密钥（KEK）不对：数据中的密钥由 KEK {0} 加密，给出的是 KEK {1}",
+    ),
+    (
+        "error.kek_wrong.fix",
+        "请用 --kek-file / SUANPAN_KEK_FILE / kek_file = 指向原来的 KEK 文件；若 keys rotate-kek 中途中断，请再次运行它。服务未启动，数据未改变",
+    ),
+    ("error.kek_missing.msg", "找不到密钥加密密钥（KEK）文件 {0}"),
+    (
+        "error.kek_missing.fix",
+        "新部署请先运行 suanpan keys init；已有数据请用 --kek-file / SUANPAN_KEK_FILE / kek_file = 指向其 KEK 文件。服务未启动，数据未改变",
+    ),
+    (
+        "error.kek_inside.msg",
+        "KEK 文件 {0} 位于数据目录内，会随数据和备份一起被拷走",
+    ),
+    (
+        "error.kek_inside.fix",
+        "请把 KEK 文件放在数据目录之外（默认：数据目录旁的 <数据目录>.kek）",
+    ),
+    ("error.weak_key.msg", "拒绝弱密钥：{0}"),
+    (
+        "error.weak_key.fix",
+        "请使用随机生成、各字节奇校验、两半不同的 16 字节双倍长密钥；未做任何更改",
+    ),
     (
         "error.pan_key_missing.msg",
         "缺少 {0}：同一数据库的各节点须使用同一个卡号指纹密钥",
@@ -1160,6 +1191,40 @@ static EN: Catalog = &[
     (
         "error.sqlite_only.fix",
         "On PostgreSQL, demo run and backup restore are not available yet; run them on the embedded store (drop --database / SUANPAN_DATABASE), restore with pg_restore (a known gap)",
+    ),
+    ("error.key.msg", "Key error: {0}"),
+    (
+        "error.key.fix",
+        "Check that the key-encryption key (KEK) file belongs to this data; nothing was changed",
+    ),
+    (
+        "error.kek_wrong.msg",
+        "Wrong key-encryption key (KEK): the stored keys are wrapped under KEK {0}, the KEK given is {1}",
+    ),
+    (
+        "error.kek_wrong.fix",
+        "Point --kek-file / SUANPAN_KEK_FILE / kek_file = at the original KEK file; if keys rotate-kek was interrupted, run it again. Nothing was started or changed",
+    ),
+    (
+        "error.kek_missing.msg",
+        "No key-encryption key (KEK) file at {0}",
+    ),
+    (
+        "error.kek_missing.fix",
+        "For a new installation run suanpan keys init; for existing data point --kek-file / SUANPAN_KEK_FILE / kek_file = at its KEK file. Nothing was started or changed",
+    ),
+    (
+        "error.kek_inside.msg",
+        "The KEK file {0} is inside the data directory and would travel with every copy and backup of it",
+    ),
+    (
+        "error.kek_inside.fix",
+        "Keep the KEK file outside the data directory (default: <data dir>.kek beside it)",
+    ),
+    ("error.weak_key.msg", "Weak key refused: {0}"),
+    (
+        "error.weak_key.fix",
+        "Use a randomly generated 16-byte double-length key with odd parity in every byte and different halves; nothing was changed",
     ),
     (
         "error.pan_key_missing.msg",

@@ -8,7 +8,6 @@
 
 use crate::Host;
 use crate::session::Session;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use suanpan_core::refusal::{AccessRefused, ReversalRefused};
 use suanpan_core::settlement::Totals;
@@ -435,7 +434,7 @@ impl Host {
             training: msg.header().terminal_status == Header::TRAINING,
             idempotency: Some((
                 format!("8583:{tid}:{batch}:{voucher}:{}", msg.mti()),
-                hex::encode(Sha256::digest(msg.mac_data())),
+                request_hash(self, msg)?,
             )),
             // Field 59 (terminal serial, location) is evidence: stored as received. It is
             // inside the MAC block, so also inside the request hash above.
@@ -839,6 +838,27 @@ fn terminal_id(msg: &Message<'_>) -> Result<TerminalId, Fault> {
 
 fn field60(msg: &Message<'_>) -> Result<Field60, Fault> {
     msg.field60().map_err(|_| Fault::Format("60"))
+}
+
+/// Fields that carry card data (PAN, expiry, tracks, PIN block, IC data) or the session's
+/// MAC: left out of the idempotency hash.
+const NOT_HASHED: [u8; 8] = [2, 14, 35, 36, 45, 52, 55, 64];
+
+/// The idempotency hash of a financial request ([`suanpan_store::Store::request_hash`]):
+/// every other field with its number, and the card's keyed fingerprint for its number, so
+/// that another card under the same STAN is still "other content" (94).
+fn request_hash(host: &Host, msg: &Message<'_>) -> Result<String, Fault> {
+    let card = card(msg)
+        .map(|p| host.fingerprinter.of(&p))
+        .unwrap_or_default();
+    let mut parts: Vec<Vec<u8>> = vec![msg.mti().to_string().into_bytes(), card.into_bytes()];
+    parts.extend(
+        msg.fields()
+            .filter(|f| !NOT_HASHED.contains(&f.number()))
+            .map(|f| [&[f.number()][..], f.bytes()].concat()),
+    );
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    Ok(host.store.request_hash(&refs)?)
 }
 
 fn card(msg: &Message<'_>) -> Result<Pan, AccessRefused> {

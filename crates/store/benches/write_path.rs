@@ -89,6 +89,29 @@ fn pipelined(store: &SqliteStore, cmd: &Command, sales: u64) -> Duration {
     start.elapsed()
 }
 
+/// [`pipelined`], with a request hash computed for each sale before it is submitted.
+fn pipelined_hashing(
+    store: &SqliteStore,
+    cmd: &Command,
+    sales: u64,
+    hash: impl Fn() -> String,
+) -> Duration {
+    let start = Instant::now();
+    let pending: Vec<_> = (0..sales)
+        .map(|_| {
+            std::hint::black_box(hash());
+            store.submit(cmd.clone()).expect("submit")
+        })
+        .collect();
+    for p in pending {
+        match p.wait() {
+            Ok(Reply::Txn(t)) => assert!(t.response_code.is_approved()),
+            other => panic!("sale failed: {other:?}"),
+        }
+    }
+    start.elapsed()
+}
+
 fn write_path(c: &mut Criterion) {
     let (_dir, store, cmd) = setup();
     let mut g = c.benchmark_group("store_write_path");
@@ -98,6 +121,33 @@ fn write_path(c: &mut Criterion) {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| pipelined(&store, &cmd, SALES_PER_ITER))
+                .sum()
+        })
+    });
+    // Issue 11: what the KEK adds to a sale. Before, the host hashed each request with
+    // SHA-256; now with an HMAC under a KEK-derived key (Store::request_hash). Same run,
+    // same sales; only the per-sale hash differs.
+    let mab = [0x5Au8; 120];
+    g.bench_function("pipelined_with_sha256_request_hash", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    pipelined_hashing(&store, &cmd, SALES_PER_ITER, || {
+                        use sha2::Digest;
+                        hex::encode(sha2::Sha256::digest(mab))
+                    })
+                })
+                .sum()
+        })
+    });
+    g.bench_function("pipelined_with_keyed_request_hash", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    pipelined_hashing(&store, &cmd, SALES_PER_ITER, || {
+                        store.request_hash(&[&mab[..]]).expect("hash")
+                    })
+                })
                 .sum()
         })
     });

@@ -70,10 +70,18 @@ pub fn add_terminal<S: Store + ?Sized>(
     tmk_hex: Option<&str>,
 ) -> Result<(), StoreError> {
     let now = store.now();
+    let wrapped = tmk_hex
+        .map(|k| crate::terminal_keys::wrap_tmk(&**store.keys(), id, k))
+        .transpose()?;
     setup(store, |tx, head| {
         tx.exec(
             "INSERT INTO terminals (id, merchant_id, tmk_hex, created_at) VALUES (?1, ?2, ?3, ?4)",
-            p![id.as_str(), merchant.as_str(), tmk_hex, micros(now)],
+            p![
+                id.as_str(),
+                merchant.as_str(),
+                wrapped.as_deref(),
+                micros(now)
+            ],
         )?;
         open_batch(tx, id, BatchNo::FIRST, now)?;
         audit(

@@ -20,6 +20,7 @@ use suanpan_core::backoffice::{
     UserFacts,
 };
 use suanpan_core::{Amount, MerchantId, OperatorNo, TxnId};
+use zeroize::Zeroizing;
 
 /// One step of the back-office schema: the same change written for each backend.
 #[derive(Debug, Clone, Copy)]
@@ -115,7 +116,7 @@ pub struct StaffSecret {
     /// Wrong passwords and lock.
     pub login: LoginState,
     /// The TOTP secret (base32), once enrolled.
-    pub totp_secret: Option<String>,
+    pub totp_secret: Option<Zeroizing<String>>,
     /// The last TOTP step accepted.
     pub totp_last_step: i64,
     /// Disabled by an admin: cannot log in.
@@ -273,7 +274,8 @@ pub trait Backoffice: Store {
     /// re-reads the version inside it).
     fn ensure_backoffice_schema(&self) -> Result<(), StoreError> {
         if backoffice_version(self)? == Some(BACKOFFICE_SCHEMA_VERSION) {
-            return Ok(());
+            // Stores of earlier builds kept TOTP secrets in clear.
+            return wrap_clear_totp(self).map(drop);
         }
         let dialect = self.dialect();
         setup(self, |tx, _| {
@@ -297,7 +299,8 @@ pub trait Backoffice: Store {
                 )?;
             }
             Ok(())
-        })
+        })?;
+        wrap_clear_totp(self).map(drop)
     }
 
     /// Creates a back-office user with an argon2id password hash.
@@ -410,7 +413,8 @@ pub trait Backoffice: Store {
 
     /// A user with secret and lock state, by login name.
     fn staff_secret(&self, username: &str) -> Result<Option<StaffSecret>, StoreError> {
-        read(self, |c| {
+        let keys = self.keys().clone();
+        let found = read(self, |c| {
             c.row(
                 &format!("SELECT {STAFF_COLUMNS}, password_hash, failures, locked_until, totp_secret, totp_last_step, disabled_at FROM staff WHERE username = ?1"),
                 p![username],
@@ -422,13 +426,21 @@ pub trait Backoffice: Store {
                             failures: r.u32(7)?,
                             locked_until: r.opt_i64(8)?.map(ts),
                         },
-                        totp_secret: r.opt_text(9)?,
+                        totp_secret: r.opt_text(9)?.map(Zeroizing::new),
                         totp_last_step: r.i64(10)?,
                         disabled: r.opt_i64(11)?.is_some(),
                     })
                 },
             )
-        })
+        })?;
+        found
+            .map(|mut s| {
+                if let Some(w) = &s.totp_secret {
+                    s.totp_secret = Some(unwrap_text(&*keys, &totp_identity(s.user.id), w)?);
+                }
+                Ok(s)
+            })
+            .transpose()
     }
 
     /// All users of a merchant.
@@ -527,7 +539,8 @@ pub trait Backoffice: Store {
     /// A live session: its user, CSRF token, and whether TOTP enrolment is still pending.
     fn session(&self, token_hash: &str) -> Result<Option<LiveSession>, StoreError> {
         let now = micros(self.now());
-        read(self, |c| {
+        let keys = self.keys().clone();
+        let found = read(self, |c| {
             c.row(
                 &format!(
                     "SELECT {STAFF_COLUMNS_S}, x.csrf, x.mfa_pending, x.totp_pending_secret, s.disabled_at FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
@@ -539,20 +552,32 @@ pub trait Backoffice: Store {
                         user: staff_from_row(r)?,
                         csrf: r.text(6)?,
                         mfa_pending: r.flag(7)?,
-                        totp_offered: r.opt_text(8)?,
+                        totp_offered: r.opt_text(8)?.map(Zeroizing::new),
                         disabled: r.opt_i64(9)?.is_some(),
                     })
                 },
             )
-        })
+        })?;
+        found
+            .map(|mut s| {
+                if let Some(w) = &s.totp_offered {
+                    let id = offered_identity(token_hash);
+                    s.totp_offered = Some(unwrap_text(&*keys, &id, w)?);
+                }
+                Ok(s)
+            })
+            .transpose()
     }
 
     /// Remembers the TOTP secret offered to a session for enrolment.
     fn offer_totp(&self, token_hash: &str, secret: &str) -> Result<(), StoreError> {
+        let wrapped = self
+            .keys()
+            .wrap(&offered_identity(token_hash), secret.as_bytes())?;
         setup(self, |tx, _| {
             tx.exec(
                 "UPDATE staff_sessions SET totp_pending_secret = ?1 WHERE token_hash = ?2",
-                p![secret, token_hash],
+                p![&wrapped, token_hash],
             )?;
             Ok(())
         })
@@ -568,10 +593,13 @@ pub trait Backoffice: Store {
         step: i64,
     ) -> Result<(), StoreError> {
         let now = micros(self.now());
+        let wrapped = self
+            .keys()
+            .wrap(&totp_identity(user.id), secret.as_bytes())?;
         setup(self, |tx, head| {
             tx.exec(
                 "UPDATE staff SET totp_secret = ?1, totp_last_step = ?2 WHERE id = ?3",
-                p![secret, step, user.id],
+                p![&wrapped, step, user.id],
             )?;
             tx.exec(
                 "UPDATE staff_sessions SET mfa_pending = 0, totp_pending_secret = NULL WHERE token_hash = ?1",
@@ -1423,7 +1451,7 @@ pub struct LiveSession {
     /// An admin who still has to enrol TOTP: nothing but enrolment is open.
     pub mfa_pending: bool,
     /// The TOTP secret offered for enrolment, if any.
-    pub totp_offered: Option<String>,
+    pub totp_offered: Option<Zeroizing<String>>,
     /// The user was disabled: the session opens nothing.
     pub disabled: bool,
 }
@@ -1520,4 +1548,53 @@ pub struct OperatorRow {
     pub locked_until: Option<i64>,
     /// Last change (Unix µs).
     pub changed_at: i64,
+}
+
+/// The identity a user's TOTP secret is wrapped under.
+fn totp_identity(staff_id: i64) -> String {
+    format!("totp:staff:{staff_id}")
+}
+
+/// The identity of a TOTP secret offered to a session for enrolment.
+fn offered_identity(token_hash: &str) -> String {
+    format!("totp:session:{token_hash}")
+}
+
+fn unwrap_text(
+    keys: &dyn crate::keys::KeyProvider,
+    identity: &str,
+    wrapped: &str,
+) -> Result<Zeroizing<String>, StoreError> {
+    let plain = keys.unwrap(identity, wrapped)?;
+    String::from_utf8(plain.expose().to_vec())
+        .map(Zeroizing::new)
+        .map_err(|_| StoreError::Key(format!("{identity} is not text")))
+}
+
+/// Wraps the TOTP secrets an older store kept in clear (and drops clear offers, which a
+/// new login makes again). Idempotent; returns how many it wrapped.
+pub fn wrap_clear_totp<S: Store + ?Sized>(store: &S) -> Result<usize, StoreError> {
+    let keys = store.keys().clone();
+    setup(store, |tx, _| {
+        let clear = tx.rows(
+            "SELECT id, totp_secret FROM staff WHERE totp_secret IS NOT NULL",
+            p![],
+            |r| Ok((r.i64(0)?, Zeroizing::new(r.text(1)?))),
+        )?;
+        let mut n = 0;
+        for (id, secret) in clear.iter().filter(|(_, s)| !crate::keys::is_wrapped(s)) {
+            let wrapped = keys.wrap(&totp_identity(*id), secret.as_bytes())?;
+            tx.exec(
+                "UPDATE staff SET totp_secret = ?1 WHERE id = ?2",
+                p![&wrapped, *id],
+            )?;
+            n += 1;
+        }
+        n += tx.exec(
+            "UPDATE staff_sessions SET totp_pending_secret = NULL
+             WHERE totp_pending_secret IS NOT NULL AND totp_pending_secret NOT LIKE 'w1:%'",
+            p![],
+        )? as usize;
+        Ok(n)
+    })
 }

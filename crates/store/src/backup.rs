@@ -180,10 +180,27 @@ pub fn create<S: Store + ?Sized>(
     out_dir: &Path,
     now: jiff::Timestamp,
 ) -> Result<(PathBuf, Manifest), StoreError> {
-    match store.location() {
+    let made = match store.location() {
         Location::Sqlite(db) => create_sqlite(&db, src, out_dir, now),
         Location::Postgres(pg) => crate::pg_dump::create(store, &pg, src, out_dir, now),
+    }?;
+    // Owner only: the folder and every file of the backup.
+    let (file, _) = &made;
+    let mut paths = vec![
+        out_dir.to_path_buf(),
+        file.clone(),
+        key_copy_path(file),
+        manifest_path(file),
+    ];
+    let evidence = evidence_copy_dir(file);
+    if let Ok(rd) = std::fs::read_dir(&evidence) {
+        paths.push(evidence.clone());
+        paths.extend(rd.flatten().map(|e| e.path()));
     }
+    for p in paths.iter().filter(|p| p.exists()) {
+        crate::keys::restrict(p).map_err(|e| io(p, e))?;
+    }
+    Ok(made)
 }
 
 /// A fresh backup name in `out_dir`: the final file, and its temporary file, created empty

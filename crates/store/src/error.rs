@@ -35,6 +35,26 @@ pub enum StoreError {
     /// A PostgreSQL client tool failed: the tool and what it said.
     #[error("{0} failed: {1}")]
     ToolFailed(String, String),
+    /// A key could not be wrapped, unwrapped or loaded (what, never the key).
+    #[error("key error: {0}")]
+    Key(String),
+    /// The store's keys were wrapped under another KEK than the one given.
+    #[error("the keys were wrapped under KEK {wrapped_by}, not the given KEK {given}")]
+    KekMismatch {
+        /// The id of the KEK that wrapped them.
+        wrapped_by: String,
+        /// The id of the KEK given.
+        given: String,
+    },
+    /// No KEK file at the path given.
+    #[error("no KEK file at {0}")]
+    KekMissing(String),
+    /// The KEK file lies inside the data directory.
+    #[error("the KEK file {0} is inside the data directory")]
+    KekInsideData(String),
+    /// A terminal master key refused as weak: why.
+    #[error("weak key: {0}")]
+    WeakKey(String),
 }
 
 impl StoreError {
@@ -49,13 +69,25 @@ impl StoreError {
             StoreError::LiveStore(_) => "error.live_store",
             StoreError::ToolMissing(_) => "error.pg_tool_missing",
             StoreError::ToolFailed(..) => "error.pg_tool_failed",
+            StoreError::Key(_) => "error.key",
+            StoreError::KekMismatch { .. } => "error.kek_wrong",
+            StoreError::KekMissing(_) => "error.kek_missing",
+            StoreError::KekInsideData(_) => "error.kek_inside",
+            StoreError::WeakKey(_) => "error.weak_key",
             StoreError::Sqlite(_) | StoreError::WriterGone => "error.storage",
         }
     }
     /// The message for people.
     pub fn message(&self, lang: Lang) -> String {
         let args = match self {
-            StoreError::Invalid(what) => vec![what.clone()],
+            StoreError::Invalid(what)
+            | StoreError::Key(what)
+            | StoreError::KekMissing(what)
+            | StoreError::KekInsideData(what)
+            | StoreError::WeakKey(what) => vec![what.clone()],
+            StoreError::KekMismatch { wrapped_by, given } => {
+                vec![wrapped_by.clone(), given.clone()]
+            }
             _ => self.tool_args(),
         };
         tr(lang, &format!("{}.msg", self.key()), &args)

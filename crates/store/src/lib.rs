@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod evidence;
 pub mod fingerprint;
+pub mod keys;
 pub mod pg;
 pub mod pg_dump;
 pub mod query;
@@ -76,6 +77,8 @@ pub trait Store: Send + Sync {
     fn dialect(&self) -> Dialect;
     /// Where the store keeps its data (what a backup copies).
     fn location(&self) -> Location;
+    /// The provider of the key-encryption key every stored key is wrapped under.
+    fn keys(&self) -> &keys::Keys;
 
     /// A terminal's state and open batch.
     fn terminal(
@@ -100,9 +103,22 @@ pub trait Store: Send + Sync {
     fn audit_entries(&self, limit: u32, offset: u32) -> Result<Vec<AuditEntry>, StoreError> {
         read(self, |c| audit::entries_in(c, limit, offset))
     }
-    /// A terminal's master key as hex, if it has one.
-    fn terminal_tmk(&self, id: &TerminalId) -> Result<Option<String>, StoreError> {
-        read(self, |c| terminal_keys::tmk_in(c, id))
+    /// A terminal's master key as hex (unwrapped, in a buffer wiped on drop), if it has one.
+    fn terminal_tmk(
+        &self,
+        id: &TerminalId,
+    ) -> Result<Option<zeroize::Zeroizing<String>>, StoreError> {
+        let keys = self.keys().clone();
+        read(self, |c| terminal_keys::tmk_in(c, &*keys, id))
+    }
+    /// The hash by which an identical retry is recognized (`txns.request_hash`,
+    /// `api_idempotency.request_hash`): HMAC-SHA256 under a key derived from the KEK over
+    /// length-prefixed `parts`. Callers pass only fields without card data (no PAN, track,
+    /// expiry or PIN block; a card is represented by its keyed fingerprint), so a copy of
+    /// the database cannot brute-force a card number from it.
+    fn request_hash(&self, parts: &[&[u8]]) -> Result<String, StoreError> {
+        let key = self.keys().derive("request.hash")?;
+        Ok(keys::keyed_hash(&key, parts))
     }
     /// An operator's stored password hash, failure count and lock (Unix micros).
     fn operator_secret(

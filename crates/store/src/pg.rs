@@ -406,6 +406,7 @@ pub struct PgStore {
     reader_back: Condvar,
     policy: Policy,
     clock: Arc<dyn Clock>,
+    keys: crate::keys::Keys,
     // Last: the IO runtime outlives every connection above.
     io: IoThread,
 }
@@ -522,11 +523,12 @@ impl PgStore {
         let (tx, rx) = crossbeam_channel::bounded(WRITER_QUEUE_MAX);
         let policy = opts.policy.clone();
         let clock = opts.clock.clone();
+        let keys = opts.keys.clone();
         let writer = std::thread::Builder::new()
             .name("suanpan-pg-writer".into())
             .spawn(move || writer_loop(runner, rx, opts))
             .map_err(|e| StoreError::Sqlite(e.to_string()))?;
-        Ok(PgStore {
+        let store = PgStore {
             opts: pg,
             jobs: Queue(Some(tx)),
             writer: Some(writer),
@@ -534,8 +536,11 @@ impl PgStore {
             reader_back: Condvar::new(),
             policy,
             clock,
+            keys,
             io,
-        })
+        };
+        crate::terminal_keys::migrate_clear_keys(&store)?;
+        Ok(store)
     }
 
     /// Hands a command to the writer without waiting (see [`crate::SqliteStore::submit`]).
@@ -728,6 +733,9 @@ impl Store for PgStore {
 
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+    fn keys(&self) -> &crate::keys::Keys {
+        &self.keys
     }
     fn location(&self) -> crate::Location {
         crate::Location::Postgres(self.opts.clone())

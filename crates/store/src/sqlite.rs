@@ -45,6 +45,10 @@ pub struct OpenOptions {
     /// Largest size of the database in pages (`None`: as large as the disk allows). A write
     /// past it fails exactly like a full disk: nothing of it is saved.
     pub db_pages_max: Option<u64>,
+    /// The key-encryption key's provider: every key the store keeps is wrapped under it.
+    /// The default is [`crate::keys::ephemeral`] (one random KEK per process, for tests);
+    /// the `suanpan` binary always gives the configured KEK file.
+    pub keys: crate::keys::Keys,
 }
 
 impl Default for OpenOptions {
@@ -54,6 +58,7 @@ impl Default for OpenOptions {
             clock: Arc::new(suanpan_core::clock::SystemClock),
             issuer: Arc::new(Simulator),
             db_pages_max: None,
+            keys: crate::keys::ephemeral(),
         }
     }
 }
@@ -67,6 +72,13 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
     policy: Policy,
     clock: Arc<dyn Clock>,
+    keys: crate::keys::Keys,
+}
+
+fn wal_path(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// SQLite calls this while another connection holds the lock; `count` is the number of
@@ -101,6 +113,9 @@ fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted or overwritten content (a key migrated from clear to wrapped) is zeroed in
+    // the file, not left in free pages for a copy of the disk to find.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -126,6 +141,19 @@ impl SqliteStore {
         if !path.exists() {
             return Err(StoreError::NotInitialized(dir.display().to_string()));
         }
+        // Owner only, also for a store an earlier build left readable by all; SQLite gives
+        // the WAL and shared-memory files the database file's mode.
+        for p in [
+            dir.to_path_buf(),
+            path.clone(),
+            wal_path(&path, "-wal"),
+            wal_path(&path, "-shm"),
+        ] {
+            if p.exists() {
+                crate::keys::restrict(&p)
+                    .map_err(|e| StoreError::Sqlite(format!("{}: {e}", p.display())))?;
+            }
+        }
         let write = connect(&path, false)?;
         migrate(&write)?;
         // Checkpoints run on their own thread (below), not inside the writer's commits.
@@ -142,6 +170,7 @@ impl SqliteStore {
         let (tx, rx) = bounded(WRITER_QUEUE_MAX);
         let policy = opts.policy.clone();
         let clock = opts.clock.clone();
+        let keys = opts.keys.clone();
         let writer = std::thread::Builder::new()
             .name("suanpan-writer".into())
             .spawn(move || {
@@ -152,7 +181,7 @@ impl SqliteStore {
                 writer_loop(runner, rx, opts)
             })
             .map_err(|e| StoreError::Sqlite(e.to_string()))?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
             path,
             reader: Mutex::new(reader),
             jobs: Queue(Some(tx)),
@@ -160,7 +189,14 @@ impl SqliteStore {
             checkpointer: Some(checkpointer),
             policy,
             clock,
-        })
+            keys,
+        };
+        if crate::terminal_keys::migrate_clear_keys(&store)? > 0 {
+            // The clear keys' old pages may still sit in the WAL: fold it into the (securely
+            // overwritten) database file and cut it to nothing.
+            store.read(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))?;
+        }
+        Ok(store)
     }
 
     /// The database file.
@@ -378,6 +414,9 @@ impl Store for SqliteStore {
 
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
+    }
+    fn keys(&self) -> &crate::keys::Keys {
+        &self.keys
     }
     fn location(&self) -> crate::Location {
         crate::Location::Sqlite(self.path.clone())

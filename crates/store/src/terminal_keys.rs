@@ -1,18 +1,28 @@
 //! Terminal master keys (TMK): loaded out of band, read by the 8583 host at sign-in.
 //!
-//! The TMK is kept as hex in `terminals.tmk_hex` (see `schema.sql`); it never leaves this
-//! module except to encrypt the working keys of a sign-in response.
+//! `terminals.tmk_hex` keeps each TMK only wrapped under the KEK (`w1:…`, identity
+//! `tmk:<terminal id>`, see [`crate::keys`]); the column keeps its old name so that stores of
+//! earlier builds migrate in place ([`migrate_clear_keys`]). A clear TMK exists only in
+//! memory, in a zeroizing buffer, while a sign-in encrypts its working keys.
 
 use crate::Store;
 use crate::error::StoreError;
+use crate::keys::{self, KeyProvider, Secret, is_wrapped};
 use crate::p;
 use crate::rows::micros;
 use crate::sql::{Sql, SqlExt};
 use crate::sqlite::SqliteStore;
 use suanpan_core::TerminalId;
+use zeroize::Zeroizing;
 
 /// Hex digits of a double-length (16-byte) 3DES key.
 pub const TMK_HEX_DIGITS: usize = 32;
+/// The `meta` key naming the KEK the store's keys are wrapped under.
+pub const META_KEK_ID: &str = "kek_id";
+
+fn identity(id: &str) -> String {
+    format!("tmk:{id}")
+}
 
 impl SqliteStore {
     /// Loads (or replaces) a terminal's master key; `tmk_hex` must be 32 hex digits. Audited
@@ -22,19 +32,52 @@ impl SqliteStore {
     }
 
     /// A terminal's master key as hex, `None` when the terminal is unknown or has none.
-    pub fn terminal_tmk(&self, id: &TerminalId) -> Result<Option<String>, StoreError> {
-        self.read_sql(|c| tmk_in(c, id))
+    pub fn terminal_tmk(&self, id: &TerminalId) -> Result<Option<Zeroizing<String>>, StoreError> {
+        Store::terminal_tmk(self, id)
     }
 }
 
-/// A terminal's master key as hex, on either backend.
-pub fn tmk_in(c: &dyn Sql, id: &TerminalId) -> Result<Option<String>, StoreError> {
-    Ok(c.row(
-        "SELECT tmk_hex FROM terminals WHERE id = ?1",
-        p![id.as_str()],
-        |r| r.opt_text(0),
-    )?
-    .flatten())
+/// A terminal's master key as hex (unwrapped in memory), on either backend.
+pub fn tmk_in(
+    c: &dyn Sql,
+    keys: &dyn KeyProvider,
+    id: &TerminalId,
+) -> Result<Option<Zeroizing<String>>, StoreError> {
+    let Some(stored) = c
+        .row(
+            "SELECT tmk_hex FROM terminals WHERE id = ?1",
+            p![id.as_str()],
+            |r| r.opt_text(0),
+        )?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let key = keys.unwrap(&identity(id.as_str()), &stored)?;
+    Ok(Some(Zeroizing::new(hex::encode_upper(key.expose()))))
+}
+
+/// Parses and checks a TMK given as hex: 32 hex digits, not a weak key.
+pub fn parse_tmk(tmk_hex: &str) -> Result<Secret, StoreError> {
+    let tmk = tmk_hex.trim();
+    if tmk.len() != TMK_HEX_DIGITS || !tmk.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::Invalid(format!(
+            "a terminal master key is {TMK_HEX_DIGITS} hex digits"
+        )));
+    }
+    let key = Secret::new(hex::decode(tmk).map_err(|_| StoreError::Invalid("hex".into()))?);
+    keys::check_des_key(key.expose()).map_err(|w| StoreError::WeakKey(w.reason().into()))?;
+    Ok(key)
+}
+
+/// The wrapped form of a TMK for terminal `id`, after the weak-key check.
+pub fn wrap_tmk(
+    keys: &dyn KeyProvider,
+    id: &TerminalId,
+    tmk_hex: &str,
+) -> Result<String, StoreError> {
+    let key = parse_tmk(tmk_hex)?;
+    keys.wrap(&identity(id.as_str()), key.expose())
 }
 
 /// Loads (or replaces) a terminal's master key on either backend (see
@@ -44,18 +87,12 @@ pub fn set_terminal_tmk<S: Store + ?Sized>(
     id: &TerminalId,
     tmk_hex: &str,
 ) -> Result<bool, StoreError> {
-    let tmk = tmk_hex.trim();
-    if tmk.len() != TMK_HEX_DIGITS || !tmk.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(StoreError::Invalid(format!(
-            "a terminal master key is {TMK_HEX_DIGITS} hex digits"
-        )));
-    }
-    let upper = tmk.to_ascii_uppercase();
+    let wrapped = wrap_tmk(&**store.keys(), id, tmk_hex)?;
     let now = micros(store.now());
     crate::setup(store, |tx, head| {
         let n = tx.exec(
             "UPDATE terminals SET tmk_hex = ?1 WHERE id = ?2",
-            p![&upper, id.as_str()],
+            p![&wrapped, id.as_str()],
         )?;
         if n > 0 {
             head.append(
@@ -71,5 +108,159 @@ pub fn set_terminal_tmk<S: Store + ?Sized>(
             )?;
         }
         Ok(n > 0)
+    })
+}
+
+/// A keyed digest of each terminal's TMK (HMAC under a key derived from the KEK), so that
+/// terminals sharing a master key can be named without comparing or showing clear keys.
+pub fn tmk_digests<S: Store + ?Sized>(store: &S) -> Result<Vec<(String, String)>, StoreError> {
+    let keys = store.keys().clone();
+    let purpose = keys.derive("tmk.digest")?;
+    crate::read(store, |c| {
+        let rows = c.rows(
+            "SELECT id, tmk_hex FROM terminals WHERE tmk_hex IS NOT NULL ORDER BY id",
+            p![],
+            |r| Ok((r.text(0)?, r.text(1)?)),
+        )?;
+        rows.into_iter()
+            .map(|(id, w)| {
+                let key = keys.unwrap(&identity(&id), &w)?;
+                Ok((
+                    id,
+                    keys::keyed_hash(&purpose, &[key.expose()])[..16].to_owned(),
+                ))
+            })
+            .collect()
+    })
+}
+
+/// Wraps every key an older store kept in clear (`terminals.tmk_hex`, back-office TOTP
+/// secrets), records which KEK the store's keys are under, and refuses another KEK. Runs on
+/// every open; idempotent. Returns how many values it wrapped.
+pub fn migrate_clear_keys<S: Store + ?Sized>(store: &S) -> Result<usize, StoreError> {
+    let keys = store.keys().clone();
+    let kek = keys.kek_id();
+    crate::setup(store, |tx, _head| {
+        let recorded = tx.row(
+            "SELECT value FROM meta WHERE key = ?1",
+            p![META_KEK_ID],
+            |r| r.text(0),
+        )?;
+        match recorded {
+            Some(id) if id != kek => {
+                return Err(StoreError::KekMismatch {
+                    wrapped_by: id,
+                    given: kek.clone(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                tx.exec(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    p![META_KEK_ID, &kek],
+                )?;
+            }
+        }
+        let clear = tx.rows(
+            "SELECT id, tmk_hex FROM terminals WHERE tmk_hex IS NOT NULL",
+            p![],
+            |r| Ok((r.text(0)?, Zeroizing::new(r.text(1)?))),
+        )?;
+        let mut n = 0;
+        for (id, value) in clear.iter().filter(|(_, v)| !is_wrapped(v)) {
+            // An old store's key is wrapped as it is (not re-checked for weakness: refusing
+            // it here would lock the terminal out; `admin terminal list` names weak ones).
+            let bytes = Secret::new(
+                hex::decode(value.trim())
+                    .map_err(|_| StoreError::Key(format!("terminal {id}: tmk_hex is not hex")))?,
+            );
+            let wrapped = keys.wrap(&identity(id), bytes.expose())?;
+            tx.exec(
+                "UPDATE terminals SET tmk_hex = ?1 WHERE id = ?2",
+                p![&wrapped, id.as_str()],
+            )?;
+            n += 1;
+        }
+        Ok(n)
+    })
+    .and_then(|n| {
+        // The back-office's TOTP secrets, where its tables exist.
+        let backoffice = crate::read(store, |c| {
+            c.row(
+                "SELECT value FROM meta WHERE key = 'backoffice_schema_version'",
+                p![],
+                |r| r.text(0),
+            )
+        })?;
+        let totp = match backoffice {
+            Some(_) => crate::backoffice::wrap_clear_totp(store)?,
+            None => 0,
+        };
+        Ok(n + totp)
+    })
+}
+
+/// Re-wraps every stored key under `to` (`keys rotate-kek`): each value is unwrapped under
+/// whichever of `from` (and `to`, for a rotation run again) wrapped it, in one transaction,
+/// and the store then names `to` as its KEK. Offered-but-unenrolled TOTP secrets are
+/// dropped (the next login offers a new one). Needs the back-office tables. Returns how many
+/// keys were re-wrapped.
+pub fn rewrap_all<S: Store + ?Sized>(
+    store: &S,
+    from: &[&dyn KeyProvider],
+    to: &dyn KeyProvider,
+) -> Result<usize, StoreError> {
+    let pick = |value: &str| -> Result<&dyn KeyProvider, StoreError> {
+        let id = keys::wrapped_kek_id(value).unwrap_or_default();
+        from.iter()
+            .copied()
+            .chain(std::iter::once(to))
+            .find(|k| k.kek_id() == id)
+            .ok_or_else(|| StoreError::KekMismatch {
+                wrapped_by: id.to_owned(),
+                given: to.kek_id(),
+            })
+    };
+    let target = to.kek_id();
+    crate::setup(store, |tx, _| {
+        let mut n = 0;
+        let tmks = tx.rows(
+            "SELECT id, tmk_hex FROM terminals WHERE tmk_hex IS NOT NULL",
+            p![],
+            |r| Ok((r.text(0)?, r.text(1)?)),
+        )?;
+        for (id, w) in &tmks {
+            let clear = pick(w)?.unwrap(&identity(id), w)?;
+            let again = to.wrap(&identity(id), clear.expose())?;
+            tx.exec(
+                "UPDATE terminals SET tmk_hex = ?1 WHERE id = ?2",
+                p![&again, id.as_str()],
+            )?;
+            n += 1;
+        }
+        let totps = tx.rows(
+            "SELECT id, totp_secret FROM staff WHERE totp_secret IS NOT NULL",
+            p![],
+            |r| Ok((r.i64(0)?, r.text(1)?)),
+        )?;
+        for (id, w) in &totps {
+            let who = format!("totp:staff:{id}");
+            let clear = pick(w)?.unwrap(&who, w)?;
+            let again = to.wrap(&who, clear.expose())?;
+            tx.exec(
+                "UPDATE staff SET totp_secret = ?1 WHERE id = ?2",
+                p![&again, *id],
+            )?;
+            n += 1;
+        }
+        tx.exec(
+            "UPDATE staff_sessions SET totp_pending_secret = NULL WHERE totp_pending_secret IS NOT NULL",
+            p![],
+        )?;
+        tx.exec(
+            "UPDATE meta SET value = ?1 WHERE key = ?2",
+            p![&target, META_KEK_ID],
+        )?;
+        Ok(n)
     })
 }

@@ -534,8 +534,6 @@ pub struct CardIn {
     pub pan: String,
     /// Expiry `YYMM`.
     pub expiry: Option<String>,
-    /// PIN, if the card needs one (memory only).
-    pub pin: Option<String>,
 }
 
 /// A QR wallet.
@@ -586,7 +584,7 @@ pub async fn pay(
         let (status, value) = payment(&state, &caller, body.value).await?;
         return Ok((status, Json(value)).into_response());
     };
-    let hash = format!("payments:{}", body.body_hash);
+    let hash = payment_hash(&state, &body.value, lang)?;
     let (store, user_id, k, h) = (state.store().clone(), caller.user.id, key.clone(), hash);
     use suanpan_store::backoffice::IdemStart;
     let expired_before = idempotency_expired_before(&state);
@@ -640,6 +638,32 @@ pub async fn pay(
     })
     .await?;
     result.map(|(s, v)| (s, Json(v)).into_response())
+}
+
+/// The idempotency hash of a payment ([`suanpan_store::Store::request_hash`], keyed): what
+/// the payment asks for, with the card's keyed fingerprint instead of its number and
+/// without its expiry, so that the stored hash gives no card number back.
+fn payment_hash(state: &AppState, p: &PaymentIn, lang: Lang) -> Result<String, ApiError> {
+    let card = p
+        .card
+        .as_ref()
+        .and_then(|c| Pan::parse(&c.pan).ok())
+        .map(|pan| state.fingerprinter().of(&pan))
+        .unwrap_or_default();
+    let described = serde_json::json!({
+        "kind": format!("{:?}", p.kind),
+        "amount": p.amount.0.fen(),
+        "card": card,
+        "wallet": p.wallet.as_ref().map(|w| w.id.as_str()),
+        "method": p.method,
+        "terminal_id": p.terminal_id,
+        "original_id": p.original_id,
+    })
+    .to_string();
+    state
+        .store()
+        .request_hash(&[b"payments", described.as_bytes()])
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, lang, e.key(), &[]))
 }
 
 fn idempotency_key(headers: &HeaderMap, lang: Lang) -> Result<Option<String>, ApiError> {
@@ -754,11 +778,20 @@ fn instrument(
                 fingerprint: state.fingerprinter().of(&pan),
                 expiry: card.expiry.clone(),
             };
-            Ok((
-                inst,
-                method.unwrap_or(PaymentMethod::Chip),
-                card.pin.clone(),
-            ))
+            // A number typed into an app is a manual (keyed) entry, whatever the caller
+            // calls it: no chip or stripe was read, and no PIN travels over REST.
+            match method {
+                None | Some(PaymentMethod::Manual) => {}
+                Some(m) => {
+                    return Err(ApiError::invalid(
+                        lang,
+                        format!(
+                            "method: a card number given over the API is a manual entry, not {m:?}"
+                        ),
+                    ));
+                }
+            }
+            Ok((inst, PaymentMethod::Manual, None))
         }
         (None, Some(w)) => {
             let default = suanpan_issuer_default_method(&w.id);

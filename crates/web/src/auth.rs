@@ -87,7 +87,7 @@ pub struct Caller {
     /// An admin who still has to enrol TOTP.
     pub mfa_pending: bool,
     /// The TOTP secret offered to this session, if any.
-    pub totp_offered: Option<String>,
+    pub totp_offered: Option<zeroize::Zeroizing<String>>,
 }
 
 impl Caller {
@@ -666,7 +666,7 @@ pub async fn totp_offer(state: &AppState, caller: &Caller) -> Result<TotpOffer, 
         return Err(totp_enrolled(lang));
     };
     let secret = match &caller.totp_offered {
-        Some(s) => s.clone(),
+        Some(s) => String::clone(s),
         None => {
             let s = new_totp_secret();
             let (store, s2) = (state.store().clone(), s.clone());

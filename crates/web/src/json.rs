@@ -8,15 +8,13 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::{self, DeserializeOwned, Visitor};
-use sha2::{Digest, Sha256};
 use suanpan_core::{Amount, AmountError};
 
-/// A JSON body parsed strictly, with the SHA-256 of its bytes (for `Idempotency-Key`).
+/// A JSON body parsed strictly. (No hash of the raw bytes is kept: a body may hold a card
+/// number; idempotency hashes are keyed and built from chosen fields, `api::payment_hash`.)
 pub struct ApiJson<T> {
     /// The parsed value.
     pub value: T,
-    /// Hex SHA-256 of the raw body.
-    pub body_hash: String,
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
@@ -64,10 +62,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 _ => e,
             }
         })?;
-        Ok(ApiJson {
-            value,
-            body_hash: hex::encode(Sha256::digest(&bytes)),
-        })
+        Ok(ApiJson { value })
     }
 }
 

@@ -171,14 +171,15 @@ impl Demo {
         d
     }
 
-    /// The data directory.
-    pub fn dir(&self) -> &Path {
-        self.tmp.path()
+    /// The data directory: a folder inside the temporary one, so that the KEK file made
+    /// beside it (`data.kek`) is removed with it.
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("data")
     }
 
     /// `suanpan --data-dir DIR`.
     pub fn cmd(&self) -> Command {
-        suanpan(self.dir())
+        suanpan(&self.dir())
     }
 
     /// A counter command (`txn <sub> --terminal T --operator 01`) with the cashier's password.
@@ -425,4 +426,13 @@ pub fn serve_at(dir: &Path, demo: bool, addr: &str) -> (ServeProcess, std::net::
     let addr = v["iso8583_addr"].as_str().unwrap_or_default();
     let addr = addr.parse().unwrap_or_else(|e| panic!("{e}: {addr}"));
     (server, addr, v)
+}
+
+/// Store options under the demo's KEK file (for tests that open the store themselves).
+pub fn kek_options(d: &Demo) -> suanpan_store::OpenOptions {
+    suanpan_store::OpenOptions {
+        keys: suanpan_store::keys::FileKek::load(&d.tmp.path().join("data.kek"), &d.dir())
+            .expect("the demo's KEK"),
+        ..Default::default()
+    }
 }

@@ -194,6 +194,9 @@ pub fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
         clock,
         issuer: Arc::new(Simulator),
         db_pages_max: None,
+        // One fixed KEK for every test store, so that a child process (crash tests) opens
+        // what its parent created.
+        keys: Arc::new(suanpan_store::keys::MemoryKek::new([0x4B; 32])),
     }
 }
 

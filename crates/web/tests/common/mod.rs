@@ -40,6 +40,7 @@ fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
         clock,
         issuer: Arc::new(Simulator),
         db_pages_max: None,
+        keys: suanpan_store::keys::ephemeral(),
     }
 }
 

@@ -311,6 +311,51 @@ fn idempotency_keys_expire_after_a_day() {
     }));
 }
 
+/// Goal (issue 11, findings 3 and 6): the API takes no clear PIN, records a card number
+/// typed into an app as a manual entry (and refuses to call it chip), and the idempotency
+/// hash it stores is keyed and left the card out: not the SHA-256 of a body that held the
+/// card number.
+#[test]
+fn card_data_over_the_api() {
+    use suanpan_store::sql::SqlExt;
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let s = app.login("cashier");
+    let before = app.state();
+    let with_pin = s.post(
+        "/api/v1/payments",
+        r#"{"kind":"sale","amount":100,"card":{"pan":"6225881234567898","pin":"123456"}}"#,
+    );
+    assert_eq!(with_pin.status, 400, "{}", with_pin.text());
+    let chip = s.post(
+        "/api/v1/payments",
+        r#"{"kind":"sale","amount":100,"method":"chip","card":{"pan":"6222021234567890128"}}"#,
+    );
+    assert_eq!(chip.status, 400, "{}", chip.text());
+    assert_eq!(app.state(), before, "refusals book nothing");
+    let body = r#"{"kind":"sale","amount":"12.34","card":{"pan":"6222021234567890128","expiry":"3012"}}"#;
+    let r = s.post_with("/api/v1/payments", body, &[("Idempotency-Key", "order-9")]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["method"], "manual");
+    let stored = suanpan_store::read(&*app.store, |c| {
+        c.one(
+            "SELECT request_hash FROM api_idempotency WHERE key = 'order-9'",
+            suanpan_store::p![],
+            |r| r.text(0),
+        )
+    })
+    .expect("stored hash");
+    assert_eq!(stored.len(), 64);
+    assert_ne!(stored, sha256_hex(body.as_bytes()));
+    assert!(!stored.contains(&sha256_hex(body.as_bytes())));
+    // The same payment with another expiry is the same request (expiry is card data, not
+    // hashed); another amount is not.
+    let same = body.replace("3012", "2912");
+    let again = s.post_with("/api/v1/payments", &same, &[("Idempotency-Key", "order-9")]);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+}
+
 /// Goal: wallets, pre-authorization and completion work over the API; a declined card is
 /// booked as declined; a bad card number is a 400.
 #[test]
