@@ -188,6 +188,37 @@ key_type!(
 );
 double_length!(Tdk);
 
+impl Tmk {
+    /// The key a terminal MACs its sign-in (0800) with, proving it holds the TMK without
+    /// sending it: the left half is 3DES-ECB under the TMK of the terminal id (8 ASCII bytes,
+    /// space-padded), the right half of the same block with every bit inverted; ECB takes
+    /// the left half only. The TMK itself never MACs anything (key separation): it only
+    /// encrypts working keys. See docs/ISO8583.md, "Sign-in proof".
+    pub fn sign_in_mak(&self, terminal_id: &str, algorithm: MacAlgorithm) -> Mak {
+        let mut block = [b' '; BLOCK_BYTES];
+        for (b, c) in block.iter_mut().zip(terminal_id.bytes()) {
+            *b = c;
+        }
+        let mut inverted = block.map(|b| !b);
+        encrypt(self.0.cipher(), &mut block);
+        encrypt(self.0.cipher(), &mut inverted);
+        let mak = match algorithm {
+            MacAlgorithm::PosEcb => Mak::from_bytes(block),
+            MacAlgorithm::X919 => {
+                let mut both = [0u8; KEY_BYTES];
+                both[..BLOCK_BYTES].copy_from_slice(&block);
+                both[BLOCK_BYTES..].copy_from_slice(&inverted);
+                let mak = Mak::from_double(both);
+                both.zeroize();
+                mak
+            }
+        };
+        block.zeroize();
+        inverted.zeroize();
+        mak
+    }
+}
+
 impl Pik {
     /// Wraps 16 clear key bytes: a double-length PIK (3DES EDE2).
     pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> Pik {
@@ -213,10 +244,65 @@ impl Pik {
     }
 }
 
+/// The MAC algorithm of a terminal (stored per terminal on the host, configured on the
+/// terminal). See docs/ISO8583.md, "MAC algorithms".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum MacAlgorithm {
+    /// The UnionPay POS "ECB" MAC under a single-length MAK: the XOR of the blocks is
+    /// what gets encrypted, so two changes that cancel under XOR keep the MAC valid.
+    #[default]
+    PosEcb,
+    /// ANSI X9.19 (ISO 9797-1 algorithm 3, the retail MAC) under a double-length MAK:
+    /// CBC single DES under the left half, the last block through 3DES.
+    X919,
+}
+
+impl MacAlgorithm {
+    /// The name used in configuration and on the command line: `ecb` or `x919`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MacAlgorithm::PosEcb => "ecb",
+            MacAlgorithm::X919 => "x919",
+        }
+    }
+
+    /// Parses `ecb` or `x919` (either case; `x9.19` too).
+    pub fn parse(text: &str) -> Option<MacAlgorithm> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "ecb" => Some(MacAlgorithm::PosEcb),
+            "x919" | "x9.19" => Some(MacAlgorithm::X919),
+            _ => None,
+        }
+    }
+
+    /// Bytes of the MAK this algorithm takes: 8 for ECB, 16 for X9.19.
+    pub const fn key_bytes(self) -> usize {
+        match self {
+            MacAlgorithm::PosEcb => SINGLE_KEY_BYTES,
+            MacAlgorithm::X919 => KEY_BYTES,
+        }
+    }
+}
+
 impl Mak {
-    /// Wraps 8 clear key bytes (single DES).
+    /// Wraps 8 clear key bytes (single DES): a POS ECB MAC key.
     pub fn from_bytes(bytes: [u8; SINGLE_KEY_BYTES]) -> Mak {
         Mak(SecretKey::single(&bytes))
+    }
+
+    /// Wraps 16 clear key bytes: an X9.19 MAC key.
+    pub fn from_double(bytes: [u8; KEY_BYTES]) -> Mak {
+        Mak(SecretKey::double(&bytes))
+    }
+
+    /// The algorithm this key MACs with: X9.19 for a double-length key, the POS ECB MAC
+    /// for a single-length one.
+    pub fn algorithm(&self) -> MacAlgorithm {
+        if self.0.len == KEY_BYTES {
+            MacAlgorithm::X919
+        } else {
+            MacAlgorithm::PosEcb
+        }
     }
 
     /// Parses 16 hex digits (either case).
@@ -266,10 +352,51 @@ fn xor_blocks(data: &[u8]) -> [u8; BLOCK_BYTES] {
     acc
 }
 
+/// Field 64 of a MAC block under `mak`, by the key's [`MacAlgorithm`]: [`pos_ecb_mac`]
+/// for a single-length MAK, [`x919_mac`] for a double-length one.
+pub fn mac(mak: &Mak, mac_block: &[u8]) -> [u8; BLOCK_BYTES] {
+    match mak.algorithm() {
+        MacAlgorithm::PosEcb => pos_ecb_mac(mak, mac_block),
+        MacAlgorithm::X919 => x919_mac(mak, mac_block),
+    }
+}
+
+/// ANSI X9.19 retail MAC (ISO 9797-1 MAC algorithm 3, padding method 1): the block
+/// zero-padded to a multiple of 8 (one zero block when empty), CBC single DES under the
+/// MAK's left half with a zero IV, the last block through 3DES EDE2 (encrypt left, decrypt
+/// right, encrypt left). Every bit of every block reaches the MAC through the chain, so
+/// no two changes cancel. Field 64 is the 8 binary bytes.
+pub fn x919_mac(mak: &Mak, mac_block: &[u8]) -> [u8; BLOCK_BYTES] {
+    let key = mak.0.expose();
+    let mut left = [0u8; SINGLE_KEY_BYTES];
+    left.copy_from_slice(&key[..SINGLE_KEY_BYTES]);
+    let single = Des::new((&left).into());
+    left.zeroize();
+    let mut acc = [0u8; BLOCK_BYTES];
+    let blocks = mac_block.len().div_ceil(BLOCK_BYTES).max(1);
+    for (i, chunk) in mac_block
+        .chunks(BLOCK_BYTES)
+        .chain(mac_block.is_empty().then_some(&[][..]))
+        .enumerate()
+    {
+        xor_into(&mut acc, chunk);
+        if i + 1 < blocks {
+            single.encrypt_block((&mut acc).into());
+        } else {
+            encrypt(mak.0.cipher(), &mut acc);
+        }
+    }
+    acc
+}
+
 /// The UnionPay POS ECB MAC of a MAC block (spec "MAC (UnionPay POS ECB algorithm)"):
 /// R = XOR of the zero-padded 8-byte blocks; H = upper-hex(R), 16 ASCII bytes;
 /// C = E(MAK, E(MAK, H[0..8]) XOR H[8..16]); MAC = the first 8 ASCII bytes of upper-hex(C).
-pub fn mac(mak: &Mak, mac_block: &[u8]) -> [u8; BLOCK_BYTES] {
+///
+/// Weakness: only R is encrypted. Two changes at the same offset of two blocks that XOR to
+/// zero leave R, and so the MAC, unchanged (a digit raised in field 4 and the same bit
+/// flipped in an aligned byte of another field). See docs/ISO8583.md and docs/SECURITY.md.
+pub fn pos_ecb_mac(mak: &Mak, mac_block: &[u8]) -> [u8; BLOCK_BYTES] {
     let cipher = mak.0.cipher();
     let h = upper_hex(&xor_blocks(mac_block));
     let mut c = [0u8; BLOCK_BYTES];
@@ -475,9 +602,14 @@ fn open_key(
 
 impl WorkingKeys {
     /// Builds the sign-in response field 62 for `001` (a single-length PIK) or `003` (a
-    /// double-length PIK): each key encrypted under the TMK, with its check value; the
-    /// MAK is single-length in both.
-    pub fn seal(tmk: &Tmk, pik: &Pik, mak: &Mak) -> WorkingKeys {
+    /// double-length PIK): each key encrypted under the TMK, with its check value. A
+    /// single-length (POS ECB) MAK takes 8 bytes followed by 8 zero bytes in `003`; a
+    /// double-length (X9.19) MAK takes those 16 bytes, its check value under 3DES.
+    ///
+    /// # Errors
+    /// [`CryptoError::BadKey`] for a double-length MAK with a single-length PIK: the 24
+    /// bytes of `001` have no room for it.
+    pub fn seal(tmk: &Tmk, pik: &Pik, mak: &Mak) -> Result<WorkingKeys, CryptoError> {
         let layout = if pik.is_single() {
             KeyLayout::Single
         } else {
@@ -500,13 +632,7 @@ impl WorkingKeys {
         if pik.is_single() {
             return Err(CryptoError::BadKey);
         }
-        Ok(Self::seal_layout(
-            KeyLayout::DoubleWithTrack,
-            tmk,
-            pik,
-            mak,
-            Some(tdk),
-        ))
+        Self::seal_layout(KeyLayout::DoubleWithTrack, tmk, pik, mak, Some(tdk))
     }
 
     fn seal_layout(
@@ -515,19 +641,21 @@ impl WorkingKeys {
         pik: &Pik,
         mak: &Mak,
         tdk: Option<&Tdk>,
-    ) -> WorkingKeys {
+    ) -> Result<WorkingKeys, CryptoError> {
         let mut k = WorkingKeys::empty(layout);
         let (p, pc) = layout.pik_span();
         seal_key(tmk, pik.expose_secret(), &mut k.bytes[p]);
         k.bytes[pc].copy_from_slice(&pik.check_value());
-        let (m, mc) = layout.mak_span();
+        let (m, mc) = layout
+            .mak_span_for(mak.algorithm())
+            .ok_or(CryptoError::BadKey)?;
         seal_key(tmk, mak.expose_secret(), &mut k.bytes[m]);
         k.bytes[mc].copy_from_slice(&mak.check_value());
         if let (Some(tdk), Some((t, tc))) = (tdk, layout.tdk_span()) {
             seal_key(tmk, tdk.expose_secret(), &mut k.bytes[t]);
             k.bytes[tc].copy_from_slice(&tdk.check_value());
         }
-        k
+        Ok(k)
     }
 
     /// Decrypts the PIK and the MAK of field 62 under the TMK and checks every check value
@@ -538,6 +666,16 @@ impl WorkingKeys {
     /// A 40-byte field 62 from a host that sent a 16-byte MAK fails on the MAK: its first 8
     /// bytes do not match the check value under single DES.
     pub fn open(&self, tmk: &Tmk) -> Result<(Pik, Mak), CryptoError> {
+        self.open_for(tmk, MacAlgorithm::PosEcb)
+    }
+
+    /// [`WorkingKeys::open`] for a terminal MACing with `algorithm`: an X9.19 terminal
+    /// reads a double-length MAK from the 16 bytes after the PIK's check value.
+    ///
+    /// # Errors
+    /// [`CryptoError::CheckValueMismatch`] as [`WorkingKeys::open`]; [`CryptoError::BadKey`]
+    /// for X9.19 in the 24-byte `001` layout.
+    pub fn open_for(&self, tmk: &Tmk, algorithm: MacAlgorithm) -> Result<(Pik, Mak), CryptoError> {
         let (p, pc) = self.layout.pik_span();
         let pik = Pik(open_key(
             tmk,
@@ -545,7 +683,10 @@ impl WorkingKeys {
             &self.bytes[pc],
             KeyRole::Pik,
         )?);
-        let (m, mc) = self.layout.mak_span();
+        let (m, mc) = self
+            .layout
+            .mak_span_for(algorithm)
+            .ok_or(CryptoError::BadKey)?;
         let mak = Mak(open_key(
             tmk,
             &self.bytes[m],

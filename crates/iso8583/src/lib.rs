@@ -38,7 +38,7 @@ mod message;
 pub mod subfields;
 
 pub use builder::MessageBuilder;
-pub use crypto::{Mak, Pik, Pin, Tdk, Tmk};
+pub use crypto::{MacAlgorithm, Mak, Pik, Pin, Tdk, Tmk};
 pub use error::{CryptoError, Error, KeyRole};
 pub use field::{FIELDS, FieldSpec, Format, LengthKind, MAC_FIELD, spec};
 pub use frame::{

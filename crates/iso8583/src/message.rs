@@ -68,6 +68,14 @@ impl Mti {
     pub const fn carries_mac(self) -> bool {
         matches!(self.0, 100 | 110 | 200 | 210 | 220 | 230 | 400 | 410)
     }
+
+    /// True for the management MTIs Suanpan requires a session MAC on, beyond the spec's
+    /// table (issue 11): batch upload, settlement, sign-out and echo, requests and
+    /// responses (0320/0330, 0500/0510, 0820/0830). The sign-in (0800) carries a MAC under
+    /// a key derived from the TMK instead (docs/ISO8583.md, "Sign-in proof").
+    pub const fn carries_management_mac(self) -> bool {
+        matches!(self.0, 320 | 330 | 500 | 510 | 820 | 830)
+    }
 }
 
 impl core::fmt::Display for Mti {

@@ -367,6 +367,17 @@ impl KeyLayout {
         }
     }
 
+    /// Where a MAK for `algorithm` sits: [`KeyLayout::mak_span`] for the POS ECB MAC; for
+    /// X9.19 the 16 bytes of `003`/`004` that hold the single MAK and its zero filler,
+    /// `None` in `001` (no room for a double-length key).
+    pub(crate) fn mak_span_for(self, algorithm: crate::crypto::MacAlgorithm) -> Option<Span> {
+        match (algorithm, self) {
+            (crate::crypto::MacAlgorithm::PosEcb, _) => Some(self.mak_span()),
+            (crate::crypto::MacAlgorithm::X919, KeyLayout::Single) => None,
+            (crate::crypto::MacAlgorithm::X919, _) => Some((20..36, 36..40)),
+        }
+    }
+
     /// Where the TDK ciphertext and its check value sit (`004` only).
     pub(crate) fn tdk_span(self) -> Option<Span> {
         match self {

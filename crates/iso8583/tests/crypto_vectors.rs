@@ -8,7 +8,9 @@
 //! third-party vectors are in `real_vectors.rs`.
 
 use suanpan_iso8583::crypto::{self, decrypt_pin, encrypt_pin, mac, pin_block_clear, verify_mac};
-use suanpan_iso8583::{CryptoError, KeyLayout, KeyRole, Mak, Pik, Pin, Tmk, WorkingKeys};
+use suanpan_iso8583::{
+    CryptoError, KeyLayout, KeyRole, MacAlgorithm, Mak, Pik, Pin, Tmk, WorkingKeys,
+};
 
 const TMK: &str = "0123456789ABCDEFFEDCBA9876543210";
 const PIK: &str = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
@@ -153,7 +155,7 @@ fn pin_block_refusals() {
 #[test]
 fn working_keys_transport() {
     let (tmk, pik, mak) = keys();
-    let sealed = WorkingKeys::seal(&tmk, &pik, &mak);
+    let sealed = ok(WorkingKeys::seal(&tmk, &pik, &mak));
     assert_eq!(sealed.layout(), KeyLayout::Double);
     let expected = h("FD7AF640961CDB8B5CCFBE13B358FE6E 76CDB553 \
                       BDBE59C77CF56415 0000000000000000 BFADEE68");
@@ -187,7 +189,7 @@ fn working_keys_single_layout() {
     let (tmk, _, mak) = keys();
     let pik = ok(Pik::from_hex("A1B2C3D4E5F60718"));
     assert!(pik.is_single());
-    let sealed = WorkingKeys::seal(&tmk, &pik, &mak);
+    let sealed = ok(WorkingKeys::seal(&tmk, &pik, &mak));
     assert_eq!(sealed.layout(), KeyLayout::Single);
     assert_eq!(
         sealed.as_bytes().to_vec(),
@@ -228,4 +230,82 @@ fn key_hex() {
     );
     assert_eq!(Tmk::from_hex(MAK).map(|_| ()), Err(CryptoError::BadKey));
     assert!(Pik::from_hex(MAK).is_ok() && Pik::from_hex(PIK).is_ok());
+}
+
+// Goal: X9.19 (ISO 9797-1 MAC algorithm 3) matches the published vector: key
+// 0123456789ABCDEF FEDCBA9876543210, data "Now is the time for all " -> A1C72E74EA3FA9B6
+// (checked again with Python's `cryptography`: CBC under the left half, then D(right),
+// E(left)).
+#[test]
+fn x919_published_vector() {
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&h(TMK));
+    let mak = Mak::from_double(key);
+    assert_eq!(mak.algorithm(), MacAlgorithm::X919);
+    let m = crypto::x919_mac(&mak, b"Now is the time for all ");
+    assert_eq!(m.to_vec(), h("A1C72E74EA3FA9B6"));
+    assert_eq!(mac(&mak, b"Now is the time for all "), m);
+    assert!(verify_mac(&mak, b"Now is the time for all ", &m));
+    assert_eq!(ok(Mak::from_hex(MAK)).algorithm(), MacAlgorithm::PosEcb);
+}
+
+/// The finding of issue 11: flipping the same bits at the same offset of two 8-byte
+/// blocks of the MAC block leaves the POS ECB MAC unchanged; X9.19 sees it.
+fn cancel_flip(block: &[u8]) -> Vec<u8> {
+    let mut forged = block.to_vec();
+    forged[3] ^= 0x09;
+    forged[11] ^= 0x09;
+    forged
+}
+
+// Goal: the ECB MAC's weakness is real (two aligned changes cancel), and X9.19 refuses the
+// same forgery.
+#[test]
+fn aligned_flips_cancel_under_ecb_not_x919() {
+    let block = b"0200 amount 000000000100 then more fields follow".to_vec();
+    let forged = cancel_flip(&block);
+    assert_ne!(forged, block);
+    let ecb = ok(Mak::from_hex(MAK));
+    assert_eq!(mac(&ecb, &forged), mac(&ecb, &block), "the ECB weakness");
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&h(PIK));
+    let x919 = Mak::from_double(key);
+    assert!(!verify_mac(&x919, &forged, &mac(&x919, &block)));
+}
+
+// Goal: the sign-in proof key is 3DES under the TMK of the terminal id (left) and of its
+// inverse (right); computed with Python's `cryptography`:
+//   E(TMK, "12345678") = 41D2FFBA3CDC15FE, E(TMK, ~"12345678") = 513C45E7C03BBD49.
+#[test]
+fn sign_in_key_derivation() {
+    let (tmk, _, _) = keys();
+    let ecb = tmk.sign_in_mak("12345678", MacAlgorithm::PosEcb);
+    assert_eq!(ecb.expose_secret().to_vec(), h("41D2FFBA3CDC15FE"));
+    let x919 = tmk.sign_in_mak("12345678", MacAlgorithm::X919);
+    assert_eq!(
+        x919.expose_secret().to_vec(),
+        h("41D2FFBA3CDC15FE513C45E7C03BBD49")
+    );
+    let other = tmk.sign_in_mak("12345679", MacAlgorithm::PosEcb);
+    assert_ne!(other.expose_secret(), ecb.expose_secret());
+}
+
+// Goal: an X9.19 MAK travels in the 16 bytes of `003` after the PIK check, with its 3DES
+// check value, and only an X9.19 reader takes it; `001` has no room for it.
+#[test]
+fn working_keys_x919_mak() {
+    let (tmk, pik, _) = keys();
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&h("0F1E2D3C4B5A69788796A5B4C3D2E1F0"));
+    let mak = Mak::from_double(key);
+    let sealed = ok(WorkingKeys::seal(&tmk, &pik, &mak));
+    assert_eq!(sealed.layout(), KeyLayout::Double);
+    let (_, mak2) = ok(sealed.open_for(&tmk, MacAlgorithm::X919));
+    assert_eq!(mak2.expose_secret(), mak.expose_secret());
+    assert!(sealed.open(&tmk).is_err(), "an ECB reader refuses it");
+    let single = ok(Pik::from_hex("A1B2C3D4E5F60718"));
+    assert_eq!(
+        WorkingKeys::seal(&tmk, &single, &mak).map(|_| ()),
+        Err(CryptoError::BadKey)
+    );
 }

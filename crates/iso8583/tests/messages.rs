@@ -315,7 +315,7 @@ fn sign_in_response_and_settlement_fields() {
     let tmk = suanpan_iso8583::Tmk::from_hex("0123456789ABCDEFFEDCBA9876543210");
     let tmk = tmk.unwrap_or_else(|e| panic!("{e}"));
     let pik = suanpan_iso8583::Pik::from_bytes([0x22; 16]);
-    let keys = WorkingKeys::seal(&tmk, &pik, &mak());
+    let keys = WorkingKeys::seal(&tmk, &pik, &mak()).unwrap_or_else(|e| panic!("{e}"));
     let mut b = MessageBuilder::new(TPDU.swapped(), Header::POS, Mti::NETWORK_REQUEST.response());
     ok(b.set_working_keys(&keys)).set_ans(39, b"00").ok();
     ok(b.set_settlement_totals(&totals()));

@@ -60,7 +60,7 @@ fn c3_key_transport() {
     let tmk = ok(Tmk::from_hex("BA213DD564BBE85DDB62942364FBE85D"));
     let pik = ok(Pik::from_hex("BF3523B8E3845CB5300D97F976AF0A39"));
     let mak = ok(Mak::from_hex("0000000000000000"));
-    let keys = WorkingKeys::seal(&tmk, &pik, &mak);
+    let keys = ok(WorkingKeys::seal(&tmk, &pik, &mak));
     assert_eq!(keys.pik().0, h("15C481BEC8A7155890694EBEAC00489F"));
 }
 
@@ -79,7 +79,11 @@ fn c4_pin_block() {
 fn c5_key_transport_and_check_value() {
     let tmk = ok(Tmk::from_hex(F2_TMK));
     let pik = ok(Pik::from_hex(&"22".repeat(16)));
-    let keys = WorkingKeys::seal(&tmk, &pik, &ok(Mak::from_hex("3333333333333333")));
+    let keys = ok(WorkingKeys::seal(
+        &tmk,
+        &pik,
+        &ok(Mak::from_hex("3333333333333333")),
+    ));
     let (ciphertext, check) = keys.pik();
     assert_eq!(ciphertext, h("950973182317F80B950973182317F80B"));
     assert_eq!(check, h("00962B60"));

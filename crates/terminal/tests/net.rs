@@ -54,11 +54,11 @@ fn respond(msg: &Message<'_>, code: &str, mac: bool) -> Vec<u8> {
     ok(b.set_ans(41, b"12345678"));
     ok(b.set_field60(&Field60::new(0, 1, 3)));
     if msg.mti() == Mti::NETWORK_REQUEST {
-        let keys = WorkingKeys::seal(
+        let keys = ok(WorkingKeys::seal(
             &ok(Tmk::from_hex(TMK)),
             &ok(Pik::from_hex(PIK)),
             &ok(Mak::from_hex(MAK)),
-        );
+        ));
         ok(b.set_working_keys(&keys));
     } else {
         ok(b.set_ans(37, b"000000000001"));
