@@ -322,6 +322,45 @@ pub struct TerminalInfo {
     pub batch_no: u32,
     /// A master key is loaded.
     pub has_tmk: bool,
+    /// The MAC algorithm: `ecb` (UnionPay POS ECB) or `x919` (ANSI X9.19).
+    pub mac: String,
+}
+
+/// The MAC algorithms a terminal may use (`terminals.mac_algorithm`): the UnionPay POS ECB
+/// MAC, and ANSI X9.19 (see docs/ISO8583.md, "MAC algorithms").
+pub const MAC_ALGORITHMS: [&str; 2] = ["ecb", "x919"];
+
+/// Sets a terminal's MAC algorithm (`ecb` or `x919`), on either backend; audited. It takes
+/// effect at the terminal's next sign-in (the live session keeps its key). Returns false
+/// when the terminal is unknown.
+pub fn set_terminal_mac<S: Store + ?Sized>(
+    store: &S,
+    id: &TerminalId,
+    mac: &str,
+) -> Result<bool, StoreError> {
+    let mac = mac.trim().to_ascii_lowercase();
+    if !MAC_ALGORITHMS.contains(&mac.as_str()) {
+        return Err(StoreError::Invalid(format!(
+            "MAC 算法只能是 ecb 或 x919 / the MAC algorithm is ecb or x919, not {mac:?}"
+        )));
+    }
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        let n = tx.exec(
+            "UPDATE terminals SET mac_algorithm = ?1 WHERE id = ?2",
+            p![mac.as_str(), id.as_str()],
+        )?;
+        if n > 0 {
+            audit(
+                tx,
+                head,
+                now,
+                &format!("terminal.mac.{mac}"),
+                &format!("terminal:{id}"),
+            )?;
+        }
+        Ok(n > 0)
+    })
 }
 
 impl SqliteStore {
@@ -396,7 +435,7 @@ pub fn merchant_name<S: Store + ?Sized>(
 pub fn terminals<S: Store + ?Sized>(store: &S) -> Result<Vec<TerminalInfo>, StoreError> {
     crate::read(store, |c| {
         c.rows(
-            "SELECT t.id, t.merchant_id, t.enabled, b.batch_no, CASE WHEN t.tmk_hex IS NULL THEN 0 ELSE 1 END
+            "SELECT t.id, t.merchant_id, t.enabled, b.batch_no, CASE WHEN t.tmk_hex IS NULL THEN 0 ELSE 1 END, t.mac_algorithm
              FROM terminals t LEFT JOIN batches b ON b.id = t.batch_id ORDER BY t.id",
             p![],
             |r| {
@@ -409,6 +448,7 @@ pub fn terminals<S: Store + ?Sized>(store: &S) -> Result<Vec<TerminalInfo>, Stor
                         .and_then(|b| u32::try_from(b).ok())
                         .unwrap_or(0),
                     has_tmk: r.flag(4)?,
+                    mac: r.text(5)?,
                 })
             },
         )

@@ -111,6 +111,16 @@ pub trait Store: Send + Sync {
         let keys = self.keys().clone();
         read(self, |c| terminal_keys::tmk_in(c, &*keys, id))
     }
+    /// A terminal's MAC algorithm as stored (`ecb` or `x919`), `None` when it is unknown.
+    fn terminal_mac(&self, id: &TerminalId) -> Result<Option<String>, StoreError> {
+        read(self, |c| {
+            c.row(
+                "SELECT mac_algorithm FROM terminals WHERE id = ?1",
+                p![id.as_str()],
+                |r| r.text(0),
+            )
+        })
+    }
     /// The hash by which an identical retry is recognized (`txns.request_hash`,
     /// `api_idempotency.request_hash`): HMAC-SHA256 under a key derived from the KEK over
     /// length-prefixed `parts`. Callers pass only fields without card data (no PAN, track,

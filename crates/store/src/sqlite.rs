@@ -24,7 +24,7 @@ use suanpan_issuer::{Issuer, Simulator};
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// How long a writer waits for another process's write lock before it gives up.
@@ -432,10 +432,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_meta {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            "BEGIN IMMEDIATE; {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
             include_str!("schema.sql"),
             include_str!("migrate_2.sql"),
-            include_str!("migrate_4.sql")
+            include_str!("migrate_4.sql"),
+            include_str!("migrate_5.sql")
         ))?;
         return Ok(());
     }
@@ -470,6 +471,15 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_4.sql")
         ))?;
     }
+    if version < 5 {
+        add_column_once(
+            conn,
+            "terminals",
+            "mac_algorithm",
+            include_str!("migrate_5.sql"),
+            5,
+        )?;
+    }
     Ok(())
 }
 
@@ -477,17 +487,38 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 /// exists", so the column is looked for inside the write transaction: a second process
 /// opening the store at the same moment waits on the lock, then finds it there.
 fn migrate_3(conn: &Connection) -> Result<(), StoreError> {
+    add_column_once(
+        conn,
+        "txns",
+        "terminal_info",
+        include_str!("migrate_3.sql"),
+        3,
+    )
+}
+
+/// Runs `sql` (one `ADD COLUMN`) unless `table` has `column` already, and sets the schema
+/// version to `version`, in one write transaction.
+fn add_column_once(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    sql: &str,
+    version: i64,
+) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| -> Result<(), StoreError> {
         let has: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('txns') WHERE name = 'terminal_info'",
-            [],
+            "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
             |r| r.get(0),
         )?;
         if has == 0 {
-            conn.execute_batch(include_str!("migrate_3.sql"))?;
+            conn.execute_batch(sql)?;
         }
-        conn.execute_batch("UPDATE meta SET value = '3' WHERE key = 'schema_version'")?;
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+            [version.to_string()],
+        )?;
         Ok(())
     })();
     match result {

@@ -96,8 +96,38 @@ fn a_version_2_store_gains_terminal_info() {
             |r| r.get(0),
         )
         .expect("version");
-    // Opening migrates all the way to the latest version (4 since issue 12).
-    assert_eq!(v, "4");
+    // Opening migrates all the way to the latest version (5 since issue 11's wire side).
+    assert_eq!(v, "5");
+}
+
+#[test]
+fn a_version_4_store_gains_the_mac_algorithm() {
+    // Goal: a store from before issue 11's wire side gains `terminals.mac_algorithm`, every
+    // terminal on the POS ECB MAC it used until then, and records version 5.
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
+    let db = dir.path().join("suanpan.db");
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute_batch(
+            "ALTER TABLE terminals DROP COLUMN mac_algorithm;
+             INSERT INTO merchants (id, name, created_at) VALUES ('898310048990001', 'm', 0);
+             INSERT INTO terminals (id, merchant_id, created_at) VALUES ('12345678', '898310048990001', 0);",
+        )
+        .expect("back to version 4");
+    }
+    set_version(&db, "4");
+    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v4"));
+    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v5 again"));
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let (v, mac): (String, String) = conn
+        .query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), mac_algorithm FROM terminals",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("version and column");
+    assert_eq!((v.as_str(), mac.as_str()), ("5", "ecb"));
 }
 
 #[test]
@@ -142,6 +172,6 @@ fn a_version_1_postgres_database_gains_terminal_info() {
     .expect("read");
     drop(store);
     drop_schema(&url, &schema).expect("drop schema");
-    // Opening migrates all the way to the latest version (3 since issue 12).
-    assert_eq!((has, version.as_str()), (1, "3"));
+    // Opening migrates all the way to the latest version (4 since issue 11's wire side).
+    assert_eq!((has, version.as_str()), (1, "4"));
 }

@@ -136,6 +136,28 @@ fn unknown_terminal_is_refused_97() {
 }
 
 #[test]
+fn terminal_mac_algorithm_is_stored_and_listed() {
+    // Goal: a terminal's MAC algorithm (issue 11) defaults to the POS ECB MAC, can be set
+    // to X9.19 (audited), is listed, and a bad name changes nothing.
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let id = terminal();
+    assert_eq!(h.store.terminal_mac(&id).unwrap().as_deref(), Some("ecb"));
+    assert!(suanpan_store::admin::set_terminal_mac(&*h.store, &id, "X919").unwrap());
+    assert_eq!(h.store.terminal_mac(&id).unwrap().as_deref(), Some("x919"));
+    assert!(suanpan_store::admin::set_terminal_mac(&*h.store, &id, "des").is_err());
+    assert_eq!(h.store.terminal_mac(&id).unwrap().as_deref(), Some("x919"));
+    let listed = suanpan_store::admin::terminals(&*h.store).unwrap();
+    assert!(listed.iter().any(|t| t.id == id.as_str() && t.mac == "x919"));
+    let unknown = TerminalId::parse("87654321").unwrap();
+    assert!(!suanpan_store::admin::set_terminal_mac(&*h.store, &unknown, "ecb").unwrap());
+    assert_eq!(h.store.terminal_mac(&unknown).unwrap(), None);
+    let entries = h.store.audit_entries(5, 0).unwrap();
+    assert!(entries.iter().any(|e| e.action == "terminal.mac.x919"), "audited");
+}
+
+#[test]
 fn disabled_terminal_is_refused() {
     // Goal: a terminal disabled by the admin cannot sell.
     let Some(h) = Harness::on(BACKEND) else {
