@@ -47,6 +47,10 @@ pub struct Policy {
     /// with the same terminal, batch and voucher no. arriving within this is refused and books
     /// nothing. It outlives any network delay by far; the batch's settlement ends it anyway.
     pub orphan_reversal_hours: u32,
+    /// Hours a terminal's working keys (PIK, MAK) are used at most: a request under keys
+    /// older than this is answered 77 (sign in again) and the session ends, so keys change
+    /// on a schedule and not only when a terminal chooses to sign in (issue 11).
+    pub working_key_max_hours: u32,
 }
 
 impl Default for Policy {
@@ -69,6 +73,7 @@ impl Default for Policy {
             login_failures_max: 5,
             lockout_minutes: 15,
             orphan_reversal_hours: 24,
+            working_key_max_hours: 24,
         }
     }
 }
@@ -100,6 +105,12 @@ impl Policy {
                 problem:
                     "must be at least 1: a reversal that overtakes its request must be remembered"
                         .into(),
+            });
+        }
+        if self.working_key_max_hours == 0 {
+            return Err(PolicyError {
+                field: "working_key_max_hours",
+                problem: "must be at least 1: keys of age 0 would end every session at once".into(),
             });
         }
         if self.refund_review_threshold_fen < 0 {

@@ -18,7 +18,8 @@ use suanpan_core::{
 use suanpan_iso8583::crypto::decrypt_pin;
 use suanpan_iso8583::{
     Error as WireError, Field60, Format, HEADER_BYTES, HEADER_USED_BYTES, Header, KeyLayout,
-    Message, MessageBuilder, Mti, SettlementTotals, TPDU_BYTES, TPDU_ID, Tmk, Tpdu, WorkingKeys,
+    MacAlgorithm, Mak, Message, MessageBuilder, Mti, SettlementTotals, TPDU_BYTES, TPDU_ID, Tmk,
+    Tpdu, WorkingKeys,
 };
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::{Command, Instrument, Reply, SettleReport};
@@ -181,14 +182,14 @@ impl Host {
     async fn route(&self, msg: &Message<'_>) -> Result<Answer, Fault> {
         let tid = terminal_id(msg)?;
         match msg.mti() {
-            Mti::NETWORK_REQUEST => self.sign_in(msg, &tid),
+            Mti::NETWORK_REQUEST => self.sign_in(msg, &tid).await,
             Mti::NETWORK_ADVICE_REQUEST => match field60(msg)?.network_code {
-                NET_SIGN_OUT => self.sign_out(msg, &tid),
-                NET_ECHO => self.echo(msg, &tid),
+                NET_SIGN_OUT => self.sign_out(msg, &tid).await,
+                NET_ECHO => self.echo(msg, &tid).await,
                 _ => Ok(self.refuse_code(msg, ResponseCode::NotSupported, None)),
             },
             Mti::SETTLEMENT_REQUEST => self.settle(msg, &tid).await,
-            Mti::BATCH_UPLOAD_REQUEST => self.batch_upload(msg, &tid),
+            Mti::BATCH_UPLOAD_REQUEST => self.batch_upload(msg, &tid).await,
             m if m.carries_mac() && m.is_request() => self.financial(msg, &tid).await,
             _ => Ok(self.refuse_code(msg, ResponseCode::NotSupported, None)),
         }
@@ -196,7 +197,10 @@ impl Host {
 
     // ----- network management -------------------------------------------------------------
 
-    fn sign_in(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+    /// A sign-in (0800). It must carry field 64 under the terminal's sign-in key, derived
+    /// from its TMK ([`Tmk::sign_in_mak`]): without that proof nothing changes — the live
+    /// session, if any, goes on — and the attempt is audited.
+    async fn sign_in(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
         let term = match self.store.terminal(tid)? {
             Ok(t) => t,
             Err(r) => return Ok(self.refuse(msg, &r, None)),
@@ -239,10 +243,33 @@ impl Host {
             let text = "终端主密钥未装载";
             return Ok(self.refuse_code(msg, ResponseCode::TerminalNotRegistered, Some(text)));
         };
-        let session = Session::generate(operator, term.batch_no, layout);
-        let keys = WorkingKeys::seal(&tmk, &session.pik, &session.mak);
+        let algorithm = self
+            .store
+            .terminal_mac(tid)?
+            .as_deref()
+            .and_then(MacAlgorithm::parse)
+            .ok_or_else(|| {
+                Fault::Internal(anyhow::anyhow!("terminal {tid}: unknown MAC algorithm"))
+            })?;
+        if let Some(refused) = self
+            .check_mac(msg, tid, &tmk.sign_in_mak(tid.as_str(), algorithm), None)
+            .await?
+        {
+            return Ok(refused);
+        }
+        if algorithm == MacAlgorithm::X919 && layout == KeyLayout::Single {
+            // The 24 bytes of `001` have no room for the double-length MAK X9.19 needs.
+            let r = AccessRefused::KeyLayoutUnsupported {
+                network_code: f60.network_code,
+            };
+            return Ok(self.refuse(msg, &r, None));
+        }
+        let session =
+            Session::generate(operator, term.batch_no, layout, algorithm, self.store.now());
+        let keys = WorkingKeys::seal(&tmk, &session.pik, &session.mak)
+            .map_err(|e| Fault::Internal(anyhow::anyhow!("sealing the working keys: {e}")))?;
         self.sessions.insert(tid.clone(), session);
-        tracing::info!(terminal = %tid, operator = %operator, batch = %term.batch_no, ?layout, "signed in");
+        tracing::info!(terminal = %tid, operator = %operator, batch = %term.batch_no, ?layout, mac = algorithm.as_str(), "signed in");
         let mut b = echo_base(msg);
         self.host_fields(&mut b)?;
         b.set_field60(&Field60::new(
@@ -259,31 +286,97 @@ impl Host {
         })
     }
 
-    fn sign_out(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
-        if let Err(r) = self.store.terminal(tid)? {
-            return Ok(self.refuse(msg, &r, None));
-        }
-        self.sessions.remove(tid);
+    async fn sign_out(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+        let session = match self.authenticated(msg, tid).await? {
+            Ok(s) => s,
+            Err(a) => return Ok(a),
+        };
+        self.sessions.remove_if_same(tid, &session);
         tracing::info!(terminal = %tid, "signed out");
-        Ok(self.approved(msg))
+        Ok(self.approved(msg, session))
     }
 
-    fn echo(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
-        if let Err(r) = self.store.terminal(tid)? {
-            return Ok(self.refuse(msg, &r, None));
+    async fn echo(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+        match self.authenticated(msg, tid).await? {
+            Ok(s) => Ok(self.approved(msg, s)),
+            Err(a) => Ok(a),
         }
-        Ok(self.approved(msg))
     }
 
-    fn approved(&self, msg: &Message<'_>) -> Answer {
+    fn approved(&self, msg: &Message<'_>, session: Arc<Session>) -> Answer {
         let mut b = echo_base(msg);
         let _ = self.host_fields(&mut b);
         self.finish_text(&mut b, ResponseCode::Approved, None);
         Answer {
             b,
             code: ResponseCode::Approved,
-            mac: None,
+            mac: Some(session),
         }
+    }
+
+    /// The session of a management request (0320, 0500, 0820) whose field 64 verifies
+    /// under the session MAK, or the answer to give: 77 without a session, 30 without field
+    /// 64, A0 for a wrong MAC (both audited). Nothing else happens for a refused request.
+    async fn authenticated(
+        &self,
+        msg: &Message<'_>,
+        tid: &TerminalId,
+    ) -> Result<Result<Arc<Session>, Answer>, Fault> {
+        let session = match self.session_or_answer(msg, tid)? {
+            Ok(s) => s,
+            Err(a) => return Ok(Err(a)),
+        };
+        match self
+            .check_mac(msg, tid, &session.mak, Some(&session))
+            .await?
+        {
+            Some(refused) => Ok(Err(refused)),
+            None => Ok(Ok(session)),
+        }
+    }
+
+    /// `None` when field 64 is the MAC of the request under `mak`; else the refusal, for a
+    /// management request or sign-in after an audit entry (`8583.<mti>.refused`,
+    /// `refused:mac_missing` or `refused:mac_invalid`).
+    /// A missing field 64 is a missing mandatory field (30) on management requests and a
+    /// MAC error (A0) on financial ones, as the spec's MAC rule has always said.
+    async fn check_mac(
+        &self,
+        msg: &Message<'_>,
+        tid: &TerminalId,
+        mak: &Mak,
+        session: Option<&Arc<Session>>,
+    ) -> Result<Option<Answer>, Fault> {
+        if msg.verify_mac(mak) {
+            return Ok(None);
+        }
+        let missing = !msg.has(suanpan_iso8583::MAC_FIELD);
+        let (code, key) = match (missing, msg.mti().carries_mac()) {
+            (true, false) => (ResponseCode::FormatError, "mac_missing"),
+            (true, true) => (ResponseCode::MacError, "mac_missing"),
+            (false, _) => (ResponseCode::MacError, "mac_invalid"),
+        };
+        tracing::warn!(terminal = %tid, mti = %msg.mti(), key, "MAC check failed; nothing executed");
+        metrics::counter!("suanpan_8583_mac_refused_total", "mti" => msg.mti().to_string())
+            .increment(1);
+        // Management requests and sign-ins are audited; a financial request with a bad MAC
+        // only counts in the metric, as before (line noise must not grow the audit chain).
+        if !msg.mti().carries_mac() {
+            self.execute(Command::RecordRefusal {
+                actor: tid.to_string(),
+                action: format!("8583.{}", msg.mti()),
+                target: format!("terminal:{tid}"),
+                key: key.to_owned(),
+            })
+            .await?;
+        }
+        let mut b = echo_base(msg);
+        self.finish_text(&mut b, code, None);
+        Ok(Some(Answer {
+            b,
+            code,
+            mac: session.cloned(),
+        }))
     }
 
     /// The session of a terminal, or the answer to give without one: 77 for a registered
@@ -294,7 +387,19 @@ impl Host {
         tid: &TerminalId,
     ) -> Result<Result<Arc<Session>, Answer>, Fault> {
         if let Some(s) = self.sessions.get(tid) {
-            return Ok(Ok(s));
+            let max_hours = self.store.policy().working_key_max_hours;
+            if !s.expired(self.store.now(), max_hours) {
+                return Ok(Ok(s));
+            }
+            // Keys change on a schedule, not only when the terminal chooses to sign in.
+            self.sessions.remove_if_same(tid, &s);
+            tracing::info!(terminal = %tid, max_hours, "working keys past working_key_max_hours; sign in again");
+            let text = "工作密钥已到期，请重新签到";
+            return Ok(Err(self.refuse_code(
+                msg,
+                ResponseCode::SignInAgain,
+                Some(text),
+            )));
         }
         Ok(Err(match self.store.terminal(tid)? {
             Ok(_) => self.refuse(msg, &AccessRefused::BatchMismatch, None),
@@ -305,7 +410,7 @@ impl Host {
     // ----- settlement and batch upload ----------------------------------------------------
 
     async fn settle(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
-        let session = match self.session_or_answer(msg, tid)? {
+        let session = match self.authenticated(msg, tid).await? {
             Ok(s) => s,
             Err(a) => return Ok(a),
         };
@@ -390,13 +495,14 @@ impl Host {
         Ok(self.store.settled_totals(tid, batch)?)
     }
 
-    fn batch_upload(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
-        if let Err(a) = self.session_or_answer(msg, tid)? {
-            return Ok(a);
-        }
+    async fn batch_upload(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
+        let session = match self.authenticated(msg, tid).await? {
+            Ok(s) => s,
+            Err(a) => return Ok(a),
+        };
         // The host keeps its own journal, so uploaded items are acknowledged, not applied.
         tracing::info!(terminal = %tid, "batch upload item acknowledged");
-        Ok(self.approved(msg))
+        Ok(self.approved(msg, session))
     }
 
     // ----- financial messages -------------------------------------------------------------
@@ -406,15 +512,11 @@ impl Host {
             Ok(s) => s,
             Err(a) => return Ok(a),
         };
-        if !msg.verify_mac(&session.mak) {
-            tracing::warn!(terminal = %tid, mti = %msg.mti(), "bad MAC; nothing executed");
-            let mut b = echo_base(msg);
-            self.finish_text(&mut b, ResponseCode::MacError, None);
-            return Ok(Answer {
-                b,
-                code: ResponseCode::MacError,
-                mac: Some(session),
-            });
+        if let Some(refused) = self
+            .check_mac(msg, tid, &session.mak, Some(&session))
+            .await?
+        {
+            return Ok(refused);
         }
         let f60 = field60(msg)?;
         let stan = msg.u64(11).map_err(|_| Fault::Format("11 STAN"))?;
@@ -972,7 +1074,8 @@ fn echo_base(msg: &Message<'_>) -> MessageBuilder {
 
 fn encode(a: Answer) -> Result<Vec<u8>, WireError> {
     let mut out = Vec::with_capacity(256);
-    match (&a.mac, a.b.mti().carries_mac()) {
+    let mti = a.b.mti();
+    match (&a.mac, mti.carries_mac() || mti.carries_management_mac()) {
         (Some(s), true) => a.b.encode_with_mac(&s.mak, &mut out)?,
         _ => a.b.encode(&mut out)?,
     }

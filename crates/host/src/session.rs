@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use suanpan_core::{BatchNo, OperatorNo, TerminalId};
 use suanpan_iso8583::crypto::{KEY_BYTES, SINGLE_KEY_BYTES};
-use suanpan_iso8583::{KeyLayout, Mak, Pik};
+use suanpan_iso8583::{KeyLayout, MacAlgorithm, Mak, Pik};
 
 /// One terminal's session after a sign-in (0800).
 pub struct Session {
@@ -22,18 +22,36 @@ pub struct Session {
     pub operator: OperatorNo,
     /// The batch the host told the terminal at sign-in (updated at settlement).
     batch: AtomicU32,
+    /// When the working keys were issued (store clock): past the policy's
+    /// `working_key_max_hours` the session ends and the terminal is told to sign in again.
+    pub issued_at: jiff::Timestamp,
 }
 
 impl Session {
     /// A new session with fresh random working keys for the layout the sign-in asked for:
-    /// a single-length PIK for `001`, a double-length one otherwise; the MAK is always
-    /// single-length (spec "Keys, PIN, MAC").
-    pub fn generate(operator: OperatorNo, batch: BatchNo, layout: KeyLayout) -> Session {
+    /// a single-length PIK for `001`, a double-length one otherwise; the MAK is
+    /// single-length for the POS ECB MAC (spec "Keys, PIN, MAC") and double-length for
+    /// X9.19.
+    pub fn generate(
+        operator: OperatorNo,
+        batch: BatchNo,
+        layout: KeyLayout,
+        mac: MacAlgorithm,
+        issued_at: jiff::Timestamp,
+    ) -> Session {
         let mut rng = rand::thread_rng();
         let mut pik = [0u8; KEY_BYTES];
-        let mut mak = [0u8; SINGLE_KEY_BYTES];
+        let mut mak = [0u8; KEY_BYTES];
         rng.fill_bytes(&mut pik);
         rng.fill_bytes(&mut mak);
+        let mak = match mac {
+            MacAlgorithm::PosEcb => {
+                let mut single = [0u8; SINGLE_KEY_BYTES];
+                single.copy_from_slice(&mak[..SINGLE_KEY_BYTES]);
+                Mak::from_bytes(single)
+            }
+            MacAlgorithm::X919 => Mak::from_double(mak),
+        };
         let pik = match layout {
             KeyLayout::Single => {
                 let mut single = [0u8; SINGLE_KEY_BYTES];
@@ -44,15 +62,21 @@ impl Session {
         };
         Session {
             pik,
-            mak: Mak::from_bytes(mak),
+            mak,
             operator,
             batch: AtomicU32::new(batch.value()),
+            issued_at,
         }
     }
 
     /// The batch no. as last told to the terminal.
     pub fn batch(&self) -> u32 {
         self.batch.load(Ordering::Relaxed)
+    }
+
+    /// True when the keys are older than `max_hours` at `now`.
+    pub fn expired(&self, now: jiff::Timestamp, max_hours: u32) -> bool {
+        now.duration_since(self.issued_at) > jiff::SignedDuration::from_hours(i64::from(max_hours))
     }
 
     /// Records the batch the host opened after a settlement.
@@ -88,6 +112,18 @@ impl Sessions {
             .lock()
             .map(|mut m| m.remove(id).is_some())
             .unwrap_or(false)
+    }
+
+    /// Ends a terminal's session if it is still `s` (a newer sign-in is kept).
+    pub fn remove_if_same(&self, id: &TerminalId, s: &Arc<Session>) -> bool {
+        let Ok(mut m) = self.map.lock() else {
+            return false;
+        };
+        if m.get(id).is_some_and(|cur| Arc::ptr_eq(cur, s)) {
+            m.remove(id);
+            return true;
+        }
+        false
     }
 
     /// Signed-in terminals.

@@ -367,7 +367,7 @@ async fn retransmission_replays_and_other_content_is_94() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_after_header_is_30_else_closed() {
     let app = spawn_app().await;
-    let (t, mut c) = signed_in(&app).await;
+    let (mut t, mut c) = signed_in(&app).await;
     let mut body = vec![
         0x60, 0x00, 0x03, 0x00, 0x00, 0x60, 0x22, 0x00, 0x00, 0x00, 0x00,
     ];
@@ -378,7 +378,8 @@ async fn garbage_after_header_is_30_else_closed() {
     let r = call(&t, &mut c, &frame).await;
     assert_eq!(r.code, "30");
     assert_eq!(r.mti.value(), 210);
-    let r = call(&t, &mut c, &ok(demo_terminal().echo())).await;
+    let echo = ok(t.echo());
+    let r = call(&t, &mut c, &echo).await;
     assert_eq!(r.code, "00", "connection still usable");
 
     let junk = [0x00, 0x04, 0xDE, 0xAD, 0xBE, 0xEF];

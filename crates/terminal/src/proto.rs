@@ -6,7 +6,7 @@
 use anyhow::{Context, bail};
 use suanpan_iso8583::crypto::encrypt_pin;
 use suanpan_iso8583::{
-    Field60, Field61, Header, KeyLayout, Mak, Message, MessageBuilder, Mti, Pik, Pin,
+    Field60, Field61, Header, KeyLayout, MacAlgorithm, Mak, Message, MessageBuilder, Mti, Pik, Pin,
     SettlementTotals, Tmk, Tpdu,
 };
 
@@ -232,6 +232,9 @@ pub struct Terminal {
     /// Field 59 sent with every financial request, as real chip and QR terminals send
     /// their serial number and location (acquirer-defined ASCII TLV); `None`: not sent.
     pub field59: Option<String>,
+    /// The MAC algorithm this terminal is set up for (the host keeps the same choice per
+    /// terminal): the POS ECB MAC by default, X9.19 with a double-length MAK.
+    pub mac_algorithm: MacAlgorithm,
     tmk: Tmk,
     keys: Option<(Pik, Mak)>,
 }
@@ -251,6 +254,7 @@ impl Terminal {
             training: false,
             key_layout: KeyLayout::Double,
             field59: None,
+            mac_algorithm: MacAlgorithm::PosEcb,
             tmk: Tmk::from_hex(tmk_hex).context("TMK")?,
             keys: None,
         })
@@ -295,15 +299,29 @@ impl Terminal {
         Ok(b)
     }
 
-    /// 0800 sign-in asking for [`Terminal::key_layout`] (60.3 `003` by default).
+    /// 0800 sign-in asking for [`Terminal::key_layout`] (60.3 `003` by default), MACed
+    /// under the sign-in key derived from the TMK: the proof that this terminal holds it
+    /// (docs/ISO8583.md, "Sign-in proof").
     ///
     /// # Errors
     /// Only on encoder faults.
     pub fn sign_in(&mut self) -> anyhow::Result<Vec<u8>> {
+        let b = self.sign_in_fields()?;
+        let proof = self.tmk.sign_in_mak(&self.id, self.mac_algorithm);
+        let mut out = Vec::new();
+        b.encode_with_mac(&proof, &mut out)?;
+        Ok(out)
+    }
+
+    /// The fields of a sign-in without its MAC, for tests that send it keyless or forged.
+    ///
+    /// # Errors
+    /// Only on encoder faults.
+    pub fn sign_in_fields(&mut self) -> anyhow::Result<MessageBuilder> {
         let code = self.key_layout.network_code();
         let mut b = self.network(Mti::NETWORK_REQUEST, 0, code)?;
         b.set_operator(&self.operator)?;
-        encode(&b)
+        Ok(b)
     }
 
     /// Reads a 0810: opens and checks the working keys, takes the host's batch.
@@ -322,7 +340,10 @@ impl Terminal {
                     self.key_layout.network_code()
                 );
             }
-            self.keys = Some(keys.open(&self.tmk).context("opening the working keys")?);
+            self.keys = Some(
+                keys.open_for(&self.tmk, self.mac_algorithm)
+                    .context("opening the working keys")?,
+            );
             self.batch = msg.field60()?.batch;
         }
         Ok(r)
@@ -333,7 +354,8 @@ impl Terminal {
     /// # Errors
     /// Only on encoder faults.
     pub fn sign_out(&mut self) -> anyhow::Result<Vec<u8>> {
-        encode(&self.network(Mti::NETWORK_ADVICE_REQUEST, 0, 2)?)
+        let b = self.network(Mti::NETWORK_ADVICE_REQUEST, 0, 2)?;
+        self.management(&b)
     }
 
     /// 0820 echo test.
@@ -341,7 +363,8 @@ impl Terminal {
     /// # Errors
     /// Only on encoder faults.
     pub fn echo(&mut self) -> anyhow::Result<Vec<u8>> {
-        encode(&self.network(Mti::NETWORK_ADVICE_REQUEST, 0, 301)?)
+        let b = self.network(Mti::NETWORK_ADVICE_REQUEST, 0, 301)?;
+        self.management(&b)
     }
 
     /// 0500 settlement with the terminal's own totals.
@@ -352,7 +375,7 @@ impl Terminal {
         let mut b = self.network(Mti::SETTLEMENT_REQUEST, 0, 201)?;
         b.set_settlement_totals(totals)?
             .set_operator(&self.operator)?;
-        encode(&b)
+        self.management(&b)
     }
 
     /// 0320 batch upload item (`last`: 60.3 `202`).
@@ -360,7 +383,18 @@ impl Terminal {
     /// # Errors
     /// Only on encoder faults.
     pub fn batch_upload(&mut self, last: bool) -> anyhow::Result<Vec<u8>> {
-        encode(&self.network(Mti::BATCH_UPLOAD_REQUEST, 0, if last { 202 } else { 201 })?)
+        let b = self.network(Mti::BATCH_UPLOAD_REQUEST, 0, if last { 202 } else { 201 })?;
+        self.management(&b)
+    }
+
+    /// A management request (0320, 0500, 0820) MACed with the session MAK, as the host
+    /// requires; without keys it goes without field 64 (the host answers 77: sign in).
+    fn management(&self, b: &MessageBuilder) -> anyhow::Result<Vec<u8>> {
+        if self.keys.is_some() {
+            self.mac(b)
+        } else {
+            encode(b)
+        }
     }
 
     /// A financial request with a new STAN; returns the STAN and the MACed frame.
