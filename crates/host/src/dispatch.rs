@@ -416,7 +416,7 @@ impl Host {
         };
         let term = match self.store.terminal(tid)? {
             Ok(t) => t,
-            Err(r) => return Ok(self.refuse(msg, &r, None)),
+            Err(r) => return Ok(self.refuse(msg, &r, Some(session.clone()))),
         };
         let f60 = field60(msg)?;
         let theirs = msg
@@ -427,8 +427,8 @@ impl Host {
             // A retransmitted settlement (or one after the cutoff job) of a batch that is
             // already settled gets that batch's stored totals, reconciled again.
             return match self.settled_batch(tid, f60.batch)? {
-                Some(host) => self.settle_answer(msg, host, Some(theirs)),
-                None => Ok(self.refuse(msg, &AccessRefused::BatchMismatch, None)),
+                Some(host) => self.settle_answer(msg, &session, host, Some(theirs)),
+                None => Ok(self.refuse(msg, &AccessRefused::BatchMismatch, Some(session.clone()))),
             };
         }
         let cmd = Command::Settle {
@@ -440,9 +440,9 @@ impl Host {
             Reply::Settled(report) => {
                 session.set_batch(report.next_batch_no);
                 log_settlement(&report);
-                self.settle_answer(msg, report.settlement.totals, Some(theirs))
+                self.settle_answer(msg, &session, report.settlement.totals, Some(theirs))
             }
-            Reply::Refused(r) => Ok(self.refuse(msg, r.as_ref(), None)),
+            Reply::Refused(r) => Ok(self.refuse(msg, r.as_ref(), Some(session.clone()))),
             other => Err(Fault::Internal(anyhow::anyhow!(
                 "unexpected settle reply {other:?}"
             ))),
@@ -452,6 +452,7 @@ impl Host {
     fn settle_answer(
         &self,
         msg: &Message<'_>,
+        session: &Arc<Session>,
         host: Totals,
         theirs: Option<Totals>,
     ) -> Result<Answer, Fault> {
@@ -486,7 +487,7 @@ impl Host {
         Ok(Answer {
             b,
             code: ResponseCode::Approved,
-            mac: None,
+            mac: Some(session.clone()),
         })
     }
 
