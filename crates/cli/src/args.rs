@@ -604,6 +604,19 @@ pub enum TerminalCmd {
         /// Merchant name (registers the merchant if new).
         #[arg(long)]
         merchant_name: Option<String>,
+        /// MAC algorithm: ecb (UnionPay POS ECB, the default) or x919 (ANSI X9.19, needs a
+        /// terminal that supports it; see docs/ISO8583.md).
+        #[arg(long)]
+        mac: Option<String>,
+    },
+    /// Set a terminal's MAC algorithm (ecb or x919); it takes effect at its next sign-in.
+    SetMac {
+        /// Terminal id.
+        #[arg(long)]
+        id: String,
+        /// ecb or x919.
+        #[arg(long)]
+        mac: String,
     },
     /// List terminals.
     List,

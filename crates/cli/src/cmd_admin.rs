@@ -309,7 +309,16 @@ fn terminal(app: &App, cmd: crate::args::TerminalCmd) -> Result<(), Fail> {
             id,
             merchant,
             merchant_name,
+            mac,
         } => {
+            // A bad MAC name is refused before anything is registered.
+            if let Some(m) = &mac
+                && !admin::MAC_ALGORITHMS.contains(&m.trim().to_ascii_lowercase().as_str())
+            {
+                return Err(Fail::Other(anyhow::anyhow!(
+                    "MAC 算法只能是 ecb 或 x919 / the MAC algorithm is ecb or x919, not {m:?}"
+                )));
+            }
             let m = MerchantId::parse(&merchant)
                 .map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
             if admin::merchant_name(store, &m)?.is_none() {
@@ -325,6 +334,14 @@ fn terminal(app: &App, cmd: crate::args::TerminalCmd) -> Result<(), Fail> {
             admin::add_terminal(store, &t, &m, None)?;
             if let Some(k) = tmk {
                 set_terminal_tmk(store, &t, &k)?;
+            }
+            if let Some(mac) = mac {
+                admin::set_terminal_mac(store, &t, &mac)?;
+            }
+        }
+        TerminalCmd::SetMac { id, mac } => {
+            if !admin::set_terminal_mac(store, &tid(&id)?, &mac)? {
+                return Err(AccessRefused::UnknownTerminal.into());
             }
         }
         TerminalCmd::Disable { id } => {
@@ -348,12 +365,13 @@ fn terminal(app: &App, cmd: crate::args::TerminalCmd) -> Result<(), Fail> {
     } else {
         for t in terminals {
             println!(
-                "{} {} {} batch {:06} tmk:{}",
+                "{} {} {} batch {:06} tmk:{} mac:{}",
                 t.id,
                 t.merchant_id,
                 if t.enabled { "enabled" } else { "disabled" },
                 t.batch_no,
-                t.has_tmk
+                t.has_tmk,
+                t.mac
             );
         }
         for group in &shared {

@@ -55,6 +55,10 @@ pub struct LoadArgs {
     /// Offered load, requests per second over all terminals (default: as fast as answered).
     #[arg(long)]
     pub rate: Option<u32>,
+    /// Connect over TLS, trusting the CA (or the host's self-signed certificate) in this
+    /// PEM file; the certificate must name each target's IP address.
+    #[arg(long, env = "SUANPAN_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 /// Most terminals a run may simulate (one connection and task each).
@@ -115,6 +119,13 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
                     duration,
                     mix: Mix::parse(&a.mix)?,
                     rate_per_s: a.rate,
+                    tls: a
+                        .tls_ca
+                        .as_deref()
+                        .map(|ca| {
+                            suanpan_host::client::TlsTarget::new(ca, &target.ip().to_string())
+                        })
+                        .transpose()?,
                 };
                 rt.block_on(bench::load(opts))?
             };

@@ -41,6 +41,16 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert. Config file: `tls_key = ...` in `[web]`.
     #[arg(long, env = "SUANPAN_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// PEM certificate of the 8583 listener: with --iso8583-tls-key terminals may connect
+    /// over TLS. Config file: `iso8583_tls_cert = ...` in `[server]`.
+    #[arg(long, env = "SUANPAN_ISO8583_TLS_CERT", requires = "iso8583_tls_key")]
+    pub iso8583_tls_cert: Option<String>,
+    /// PEM private key of --iso8583-tls-cert. Config file: `iso8583_tls_key = ...`.
+    #[arg(long, env = "SUANPAN_ISO8583_TLS_KEY", requires = "iso8583_tls_cert")]
+    pub iso8583_tls_key: Option<String>,
+    /// Close 8583 connections that are not TLS. Config file: `iso8583_tls_required = true`.
+    #[arg(long)]
+    pub iso8583_tls_required: bool,
     /// Config file (default DATA_DIR/suanpan.toml): `[policy]` and `[server]`.
     #[arg(long, env = "SUANPAN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -59,6 +69,15 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     if let Some(a) = args.http_addr {
         server.http_addr = a;
     }
+    if args.iso8583_tls_cert.is_some() {
+        server.iso8583_tls_cert = args.iso8583_tls_cert;
+        server.iso8583_tls_key = args.iso8583_tls_key;
+    }
+    if args.iso8583_tls_required {
+        server.iso8583_tls_required = true;
+    }
+    // A bad 8583 certificate stops here as well, before anything listens.
+    suanpan_host::tls::acceptor(&server)?;
     let mut web = cfg.web;
     if let Some(a) = args.http {
         web.http = a;

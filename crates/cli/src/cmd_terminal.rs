@@ -52,6 +52,21 @@ pub struct TerminalArgs {
     /// Response time-out in milliseconds (stored in the state file).
     #[arg(long)]
     pub response_timeout_ms: Option<u64>,
+    /// Connect over TLS, trusting the CA (or the host's self-signed certificate) in this
+    /// PEM file; the certificate must name the host part of --host.
+    #[arg(long, env = "SUANPAN_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// MAC algorithm this terminal is set up for, as the host has it (`admin terminal
+    /// set-mac`): ecb (UnionPay POS ECB) or x919 (ANSI X9.19).
+    #[arg(long, env = "SUANPAN_TERMINAL_MAC", default_value = "ecb", value_parser = parse_mac)]
+    pub mac: suanpan_iso8583::MacAlgorithm,
+}
+
+/// `--mac`: `ecb` or `x919`.
+pub fn parse_mac(text: &str) -> Result<suanpan_iso8583::MacAlgorithm, String> {
+    suanpan_iso8583::MacAlgorithm::parse(text).ok_or_else(|| {
+        format!("MAC 算法只能是 ecb 或 x919 / the MAC algorithm is ecb or x919, not {text:?}")
+    })
 }
 
 pub fn run(app: &App, a: TerminalArgs) -> Result<(), Fail> {
@@ -97,9 +112,14 @@ pub fn run(app: &App, a: TerminalArgs) -> Result<(), Fail> {
             )));
         }
     };
-    let proto = Terminal::new(&state.terminal_id, &state.merchant_id, &tmk)?;
+    let mut proto = Terminal::new(&state.terminal_id, &state.merchant_id, &tmk)?;
+    proto.mac_algorithm = a.mac;
     let clock = Arc::new(SystemClock);
-    let net = Net::new(proto, TcpLink::new(&a.host), Some(path.clone()), clock);
+    let link = match &a.tls_ca {
+        Some(ca) => TcpLink::with_tls(&a.host, ca)?,
+        None => TcpLink::new(&a.host),
+    };
+    let net = Net::new(proto, link, Some(path.clone()), clock);
     let cards = if a.demo { demo_cards(app) } else { Vec::new() };
     let pos = Pos::new(state, app.lang, cards, jiff::Timestamp::now());
     let mut d = Driver::new(pos, net, Some(path), a.receipts.clone());

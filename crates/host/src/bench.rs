@@ -114,6 +114,8 @@ pub struct LoadOptions {
     /// its next request as soon as the previous answer arrives). Paced per terminal; a
     /// terminal still waits for its answer, so an overloaded host lowers the rate it gets.
     pub rate_per_s: Option<u32>,
+    /// TLS to the hosts (`bench load --tls-ca`); `None`: plain TCP.
+    pub tls: Option<crate::client::TlsTarget>,
 }
 
 /// The result of a run.
@@ -253,7 +255,7 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         s.failed = true;
         return s;
     };
-    let Ok(mut c) = Connection::connect(*target).await else {
+    let Ok(mut c) = Connection::connect_with(*target, o.tls.as_ref()).await else {
         s.failed = true;
         return s;
     };

@@ -26,6 +26,15 @@ pub struct ServerConfig {
     pub scheduler_interval_ms: u64,
     /// Writing one response may take at most this long (a peer that does not read).
     pub write_timeout_ms: u64,
+    /// PEM certificate chain of the 8583 listener: with `iso8583_tls_key`, terminals may
+    /// connect over TLS (flag `--iso8583-tls-cert`).
+    pub iso8583_tls_cert: Option<String>,
+    /// PEM private key of `iso8583_tls_cert` (flag `--iso8583-tls-key`).
+    pub iso8583_tls_key: Option<String>,
+    /// When true, a connection that does not open a TLS handshake is closed; when false
+    /// (and TLS is configured) plain and TLS terminals share the port, told apart by the
+    /// first byte (docs/DECISIONS.md, "8583 over TLS").
+    pub iso8583_tls_required: bool,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +47,9 @@ impl Default for ServerConfig {
             connections_max: 1_024,
             scheduler_interval_ms: 60_000,
             write_timeout_ms: 5_000,
+            iso8583_tls_cert: None,
+            iso8583_tls_key: None,
+            iso8583_tls_required: false,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod http;
 pub mod replay;
 pub mod server;
 pub mod session;
+pub mod tls;
 
 pub use config::ServerConfig;
 pub use dispatch::{ACQUIRER_ID, Outcome};

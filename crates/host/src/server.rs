@@ -4,6 +4,8 @@
 //! byte (slow-loris), a connection idle for `idle_timeout_ms` is closed, a frame announcing
 //! more than `FRAME_BYTES_MAX` closes the connection, and at most `connections_max`
 //! connections are open (the rest are closed at once). Each event is logged; none panics.
+//! With a certificate configured, connections may be TLS ([`crate::tls`]); the handshake
+//! must finish within `frame_read_timeout_ms`.
 
 use crate::dispatch::Outcome;
 use crate::{Host, ServerConfig};
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use suanpan_iso8583::{Error as WireError, Status, split_frame};
 use suanpan_store::{Command, Fingerprinter, Reply, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -55,6 +57,7 @@ pub async fn start(
     cfg: ServerConfig,
 ) -> anyhow::Result<Running> {
     crate::http::prometheus();
+    let tls = crate::tls::acceptor(&cfg)?;
     let listener = TcpListener::bind(&cfg.iso8583_addr)
         .await
         .with_context(|| format!("binding the 8583 port {}", cfg.iso8583_addr))?;
@@ -69,6 +72,7 @@ pub async fn start(
     let tasks = vec![
         tokio::spawn(accept_loop(
             listener,
+            tls,
             host.clone(),
             cfg.clone(),
             stopped.clone(),
@@ -76,7 +80,7 @@ pub async fn start(
         tokio::spawn(serve_http(http, stopped.clone())),
         tokio::spawn(scheduler(host.clone(), cfg.clone(), stopped)),
     ];
-    tracing::info!(%iso8583_addr, %http_addr, "listening");
+    tracing::info!(%iso8583_addr, %http_addr, tls = cfg.iso8583_tls_cert.is_some(), tls_required = cfg.iso8583_tls_required, "listening");
     Ok(Running {
         iso8583_addr,
         http_addr,
@@ -100,6 +104,7 @@ async fn serve_http(listener: TcpListener, mut stopped: watch::Receiver<bool>) {
 
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     host: Arc<Host>,
     cfg: Arc<ServerConfig>,
     mut stopped: watch::Receiver<bool>,
@@ -126,10 +131,13 @@ async fn accept_loop(
             continue;
         };
         let _ = sock.set_nodelay(true);
-        let (host, cfg, stopped) = (host.clone(), cfg.clone(), stopped.clone());
+        let (host, cfg, stopped, tls) = (host.clone(), cfg.clone(), stopped.clone(), tls.clone());
         tokio::spawn(async move {
             metrics::gauge!("suanpan_8583_open_connections").increment(1.0);
-            let end = connection(sock, &host, &cfg, stopped).await;
+            let end = match tls {
+                None => connection(sock, &host, &cfg, stopped).await,
+                Some(tls) => secured(sock, tls, &host, &cfg, stopped).await,
+            };
             metrics::gauge!("suanpan_8583_open_connections").decrement(1.0);
             tracing::debug!(%peer, end, "connection closed");
             drop(permit);
@@ -137,9 +145,59 @@ async fn accept_loop(
     }
 }
 
+/// A connection on a listener with TLS: the first byte says TLS or plain; a plain one is
+/// served only when TLS is not required.
+async fn secured(
+    sock: TcpStream,
+    tls: tokio_rustls::TlsAcceptor,
+    host: &Arc<Host>,
+    cfg: &ServerConfig,
+    mut stopped: watch::Receiver<bool>,
+) -> &'static str {
+    let mut first = [0u8; 1];
+    let peeked = tokio::select! {
+        p = tokio::time::timeout(Duration::from_millis(cfg.idle_timeout_ms), sock.peek(&mut first)) => p,
+        _ = stopped.wait_for(|s| *s) => return "shutdown",
+    };
+    match peeked {
+        Err(_) => return "idle_timeout",
+        Ok(Ok(0)) => return "peer_closed",
+        Ok(Err(_)) => return "read_error",
+        Ok(Ok(_)) => {}
+    }
+    if first[0] != crate::tls::TLS_HANDSHAKE_BYTE {
+        if cfg.iso8583_tls_required {
+            metrics::counter!("suanpan_8583_connections_refused_total", "why" => "plain")
+                .increment(1);
+            tracing::warn!("plain connection refused: iso8583_tls_required = true");
+            return "plain_refused";
+        }
+        return connection(sock, host, cfg, stopped).await;
+    }
+    let handshake = tokio::time::timeout(
+        Duration::from_millis(cfg.frame_read_timeout_ms),
+        tls.accept(sock),
+    );
+    match handshake.await {
+        Ok(Ok(stream)) => connection(stream, host, cfg, stopped).await,
+        Ok(Err(e)) => {
+            metrics::counter!("suanpan_8583_frames_rejected_total", "why" => "tls").increment(1);
+            tracing::warn!(error = %e, "TLS handshake failed; connection closed");
+            "tls_handshake_failed"
+        }
+        Err(_) => {
+            tracing::warn!(
+                limit_ms = cfg.frame_read_timeout_ms,
+                "TLS handshake too slow; connection closed"
+            );
+            "tls_handshake_timeout"
+        }
+    }
+}
+
 /// Serves one connection until the peer closes it or a limit ends it; returns why it ended.
-async fn connection(
-    mut sock: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut sock: S,
     host: &Arc<Host>,
     cfg: &ServerConfig,
     mut stopped: watch::Receiver<bool>,
@@ -220,7 +278,12 @@ async fn connection(
 }
 
 /// Handles one frame and writes the answer; false to close.
-async fn answer(sock: &mut TcpStream, host: &Arc<Host>, cfg: &ServerConfig, body: Vec<u8>) -> bool {
+async fn answer<S: AsyncWrite + Unpin>(
+    sock: &mut S,
+    host: &Arc<Host>,
+    cfg: &ServerConfig,
+    body: Vec<u8>,
+) -> bool {
     let started = Instant::now();
     let outcome = host.handle(&body).await;
     let Outcome::Reply { frame, mti, code } = outcome else {
@@ -233,10 +296,10 @@ async fn answer(sock: &mut TcpStream, host: &Arc<Host>, cfg: &ServerConfig, body
         .increment(1);
     metrics::histogram!("suanpan_8583_request_seconds", "mti" => mti)
         .record(started.elapsed().as_secs_f64());
-    let write = tokio::time::timeout(
-        Duration::from_millis(cfg.write_timeout_ms),
-        sock.write_all(&frame),
-    );
+    let write = tokio::time::timeout(Duration::from_millis(cfg.write_timeout_ms), async {
+        sock.write_all(&frame).await?;
+        sock.flush().await
+    });
     match write.await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {

@@ -34,6 +34,7 @@ fn test_config() -> ServerConfig {
         connections_max: 64,
         scheduler_interval_ms: 3_600_000,
         write_timeout_ms: 2_000,
+        ..ServerConfig::default()
     }
 }
 

@@ -341,3 +341,148 @@ async fn working_keys_expire_after_working_key_max_hours() {
     assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
     assert_eq!(sale(&mut t, &mut c, 100).await.code, "00");
 }
+
+/// A self-signed certificate for 127.0.0.1, written as PEM into `dir`: (cert, key).
+fn cert_files(dir: &std::path::Path) -> (String, String) {
+    let made = ok(rcgen::generate_simple_self_signed(vec![
+        "127.0.0.1".to_owned(),
+    ]));
+    let cert = dir.join("pos-cert.pem");
+    let key = dir.join("pos-key.pem");
+    ok(std::fs::write(&cert, made.cert.pem()));
+    ok(std::fs::write(&key, made.signing_key.serialize_pem()));
+    (cert.display().to_string(), key.display().to_string())
+}
+
+fn tls_config(cert: &str, key: &str, required: bool) -> ServerConfig {
+    ServerConfig {
+        iso8583_tls_cert: Some(cert.to_owned()),
+        iso8583_tls_key: Some(key.to_owned()),
+        iso8583_tls_required: required,
+        ..config()
+    }
+}
+
+// Goal: with a certificate, TLS terminals (the async client, and the emulator's blocking
+// link) sign in and sell; plain ones share the port while TLS is not required, and are
+// closed once it is. Half a TLS configuration does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_listener_serves_tls_and_plain_unless_required() {
+    let dir = ok(tempfile::tempdir());
+    let (cert, key) = cert_files(dir.path());
+    let target = ok(suanpan_host::client::TlsTarget::new(
+        std::path::Path::new(&cert),
+        "127.0.0.1",
+    ));
+    let app = spawn(tls_config(&cert, &key, false), OpenOptions::default()).await;
+    let mut t = terminal(MacAlgorithm::PosEcb);
+    let mut c = ok(Connection::connect_with(app.addr(), Some(&target)).await);
+    assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
+    assert_eq!(sale(&mut t, &mut c, 100).await.code, "00");
+    let mut plain = ok(Connection::connect(app.addr()).await);
+    let frame = ok(t.echo());
+    assert_eq!(
+        call(&t, &mut plain, &frame).await.code,
+        "00",
+        "plain shares the port"
+    );
+
+    // The emulator's link (blocking rustls) to the same port.
+    let (addr, ca) = (app.addr().to_string(), cert.clone());
+    let code = tokio::task::spawn_blocking(move || {
+        use suanpan_terminal::link::{Link, TcpLink};
+        let mut link = ok(TcpLink::with_tls(&addr, std::path::Path::new(&ca)));
+        let mut t = terminal(MacAlgorithm::PosEcb);
+        t.stan = 100;
+        let frame = ok(t.sign_in());
+        let body = ok(link.exchange(&frame, std::time::Duration::from_secs(5)));
+        ok(t.accept_sign_in(&body)).code
+    })
+    .await;
+    assert_eq!(ok(code), "00");
+
+    let required = spawn(tls_config(&cert, &key, true), OpenOptions::default()).await;
+    let mut plain = ok(Connection::connect(required.addr()).await);
+    let mut t = terminal(MacAlgorithm::PosEcb);
+    let frame = ok(t.sign_in());
+    assert!(plain.call(&frame).await.is_err(), "plain refused");
+    let mut c = ok(Connection::connect_with(required.addr(), Some(&target)).await);
+    assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
+
+    let half = ServerConfig {
+        iso8583_tls_key: None,
+        ..tls_config(&cert, &key, false)
+    };
+    assert!(suanpan_host::tls::acceptor(&half).is_err());
+    let required_alone = ServerConfig {
+        iso8583_tls_required: true,
+        ..config()
+    };
+    assert!(suanpan_host::tls::acceptor(&required_alone).is_err());
+}
+
+/// A TCP relay to `to` that, once `tamper` is set, flips the last byte of the next chunk
+/// the client sends.
+async fn relay(to: SocketAddr, tamper: Arc<std::sync::atomic::AtomicBool>) -> SocketAddr {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = ok(tokio::net::TcpListener::bind("127.0.0.1:0").await);
+    let addr = ok(listener.local_addr());
+    tokio::spawn(async move {
+        let Ok((client, _)) = listener.accept().await else {
+            return;
+        };
+        let Ok(server) = tokio::net::TcpStream::connect(to).await else {
+            return;
+        };
+        let (mut cr, mut cw) = client.into_split();
+        let (mut sr, mut sw) = server.into_split();
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut sr, &mut cw).await;
+            let _ = cw.shutdown().await;
+        });
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if tamper.swap(false, Ordering::SeqCst) {
+                buf[n - 1] ^= 0x01;
+            }
+            if sw.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = sw.shutdown().await;
+    });
+    addr
+}
+
+// Goal (finding 4 under TLS): a man in the middle who changes one byte of a sale on a TLS
+// connection gets no sale booked: the record fails its authentication and the connection
+// ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_byte_change_ends_the_connection() {
+    let dir = ok(tempfile::tempdir());
+    let (cert, key) = cert_files(dir.path());
+    let target = ok(suanpan_host::client::TlsTarget::new(
+        std::path::Path::new(&cert),
+        "127.0.0.1",
+    ));
+    let app = spawn(tls_config(&cert, &key, true), OpenOptions::default()).await;
+    let tamper = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let via = relay(app.addr(), tamper.clone()).await;
+    let mut t = terminal(MacAlgorithm::PosEcb);
+    let mut c = ok(Connection::connect_with(via, Some(&target)).await);
+    assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
+    let (before, txns) = (app.balance(), app.txn_count());
+    let (_, frame) = ok(t.request(Kind::Sale, &Card::new(APPROVE_PAN, "3012"), 100, None));
+    tamper.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(c.call(&frame).await.is_err(), "the connection fails");
+    assert_eq!(
+        (app.balance(), app.txn_count()),
+        (before, txns),
+        "nothing booked"
+    );
+}

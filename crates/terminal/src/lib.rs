@@ -26,6 +26,7 @@ pub mod proto;
 mod replies;
 pub mod state;
 pub mod text;
+pub mod tls;
 #[cfg(feature = "tui")]
 pub mod tui;
 pub mod view;
