@@ -22,26 +22,25 @@ pub const BLOCK_BYTES: usize = 8;
 /// Size of a key check value.
 pub const CHECK_VALUE_BYTES: usize = 4;
 
-/// The key schedule of a single or a double-length key; a double-length key keeps its left
-/// half's single-DES schedule too, for the CBC steps of X9.19.
+/// The key schedule of a single or a double-length key.
 #[derive(Clone)]
 enum Cipher {
     Single(Des),
-    Double(TdesEde2, Des),
+    Double(TdesEde2),
 }
 
 impl Cipher {
     fn encrypt(&self, block: &mut [u8; BLOCK_BYTES]) {
         match self {
             Cipher::Single(c) => c.encrypt_block(block.into()),
-            Cipher::Double(c, _) => c.encrypt_block(block.into()),
+            Cipher::Double(c) => c.encrypt_block(block.into()),
         }
     }
 
     fn decrypt(&self, block: &mut [u8; BLOCK_BYTES]) {
         match self {
             Cipher::Single(c) => c.decrypt_block(block.into()),
-            Cipher::Double(c, _) => c.decrypt_block(block.into()),
+            Cipher::Double(c) => c.decrypt_block(block.into()),
         }
     }
 }
@@ -76,14 +75,10 @@ impl SecretKey {
 
     /// A double-length key (3DES EDE2).
     fn double(clear: &[u8; KEY_BYTES]) -> SecretKey {
-        let mut left = [0u8; SINGLE_KEY_BYTES];
-        left.copy_from_slice(&clear[..SINGLE_KEY_BYTES]);
-        let single = Des::new((&left).into());
-        left.zeroize();
         SecretKey {
             bytes: *clear,
             len: KEY_BYTES,
-            cipher: Cipher::Double(TdesEde2::new(clear.into()), single),
+            cipher: Cipher::Double(TdesEde2::new(clear.into())),
         }
     }
 
@@ -370,14 +365,13 @@ pub fn mac(mak: &Mak, mac_block: &[u8]) -> [u8; BLOCK_BYTES] {
 /// zero-padded to a multiple of 8 (one zero block when empty), CBC single DES under the
 /// MAK's left half with a zero IV, the last block through 3DES EDE2 (encrypt left, decrypt
 /// right, encrypt left). Every bit of every block reaches the MAC through the chain, so
-/// no two changes cancel. Field 64 is the 8 binary bytes. Given a single-length MAK (which
-/// X9.19 cannot use) it computes that key's algorithm, the POS ECB MAC, as [`mac`] does.
+/// no two changes cancel. Field 64 is the 8 binary bytes.
 pub fn x919_mac(mak: &Mak, mac_block: &[u8]) -> [u8; BLOCK_BYTES] {
-    let (triple, single) = match mak.0.cipher() {
-        Cipher::Double(t, s) => (t, s),
-        // A single-length MAK has no X9.19 MAC: the POS ECB one is its only algorithm.
-        Cipher::Single(_) => return pos_ecb_mac(mak, mac_block),
-    };
+    let key = mak.0.expose();
+    let mut left = [0u8; SINGLE_KEY_BYTES];
+    left.copy_from_slice(&key[..SINGLE_KEY_BYTES]);
+    let single = Des::new((&left).into());
+    left.zeroize();
     let mut acc = [0u8; BLOCK_BYTES];
     let blocks = mac_block.len().div_ceil(BLOCK_BYTES).max(1);
     for (i, chunk) in mac_block
@@ -389,7 +383,7 @@ pub fn x919_mac(mak: &Mak, mac_block: &[u8]) -> [u8; BLOCK_BYTES] {
         if i + 1 < blocks {
             single.encrypt_block((&mut acc).into());
         } else {
-            triple.encrypt_block((&mut acc).into());
+            encrypt(mak.0.cipher(), &mut acc);
         }
     }
     acc
