@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use suanpan_core::{BatchNo, OperatorNo, TerminalId};
 use suanpan_iso8583::crypto::{KEY_BYTES, SINGLE_KEY_BYTES};
 use suanpan_iso8583::{KeyLayout, MacAlgorithm, Mak, Pik};
+use zeroize::Zeroize;
 
 /// One terminal's session after a sign-in (0800).
 pub struct Session {
@@ -44,22 +45,31 @@ impl Session {
         let mut mak = [0u8; KEY_BYTES];
         rng.fill_bytes(&mut pik);
         rng.fill_bytes(&mut mak);
-        let mak = match mac {
+        let mak_key = match mac {
             MacAlgorithm::PosEcb => {
                 let mut single = [0u8; SINGLE_KEY_BYTES];
                 single.copy_from_slice(&mak[..SINGLE_KEY_BYTES]);
-                Mak::from_bytes(single)
+                let k = Mak::from_bytes(single);
+                single.zeroize();
+                k
             }
             MacAlgorithm::X919 => Mak::from_double(mak),
         };
-        let pik = match layout {
+        mak.zeroize();
+        let mak = mak_key;
+        let pik_key = match layout {
             KeyLayout::Single => {
                 let mut single = [0u8; SINGLE_KEY_BYTES];
                 single.copy_from_slice(&pik[..SINGLE_KEY_BYTES]);
-                Pik::from_single(single)
+                let k = Pik::from_single(single);
+                single.zeroize();
+                k
             }
             KeyLayout::Double | KeyLayout::DoubleWithTrack => Pik::from_bytes(pik),
         };
+        // The clear bytes live on in the keys only (zeroed on drop), not in these buffers.
+        pik.zeroize();
+        let pik = pik_key;
         Session {
             pik,
             mak,

@@ -365,7 +365,8 @@ pub fn mac(mak: &Mak, mac_block: &[u8]) -> [u8; BLOCK_BYTES] {
 /// zero-padded to a multiple of 8 (one zero block when empty), CBC single DES under the
 /// MAK's left half with a zero IV, the last block through 3DES EDE2 (encrypt left, decrypt
 /// right, encrypt left). Every bit of every block reaches the MAC through the chain, so
-/// no two changes cancel. Field 64 is the 8 binary bytes.
+/// no two changes cancel. Field 64 is the 8 binary bytes. Given a single-length MAK it is
+/// the ANSI X9.9 CBC-MAC (single DES throughout); [`mac`] never calls it with one.
 pub fn x919_mac(mak: &Mak, mac_block: &[u8]) -> [u8; BLOCK_BYTES] {
     let key = mak.0.expose();
     let mut left = [0u8; SINGLE_KEY_BYTES];
