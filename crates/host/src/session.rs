@@ -2,20 +2,72 @@
 //!
 //! A restart of the host forgets every session, so each terminal's next MACed request is
 //! answered `77` (sign in again) — the terminal signs in and gets fresh keys. Keys are
-//! never written to the store.
+//! never written to the store. With the PKCS#11 key provider the PIN key is a session
+//! object of the HSM token ([`PinKey::Hsm`]): field 52 is decrypted there.
 
 use rand::RngCore;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use suanpan_core::{BatchNo, OperatorNo, TerminalId};
-use suanpan_iso8583::crypto::{KEY_BYTES, SINGLE_KEY_BYTES};
-use suanpan_iso8583::{KeyLayout, Mak, Pik};
+use suanpan_core::{BatchNo, OperatorNo, Pan, TerminalId};
+use suanpan_iso8583::crypto::{KEY_BYTES, SINGLE_KEY_BYTES, decrypt_pin, pin_from_clear_block};
+use suanpan_iso8583::{CryptoError, KeyLayout, Mak, Pik, WorkingKeys};
+use suanpan_issuer::{EnteredPin, pin_hash};
+use suanpan_store::StoreError;
+use suanpan_store::pkcs11::{HsmKey, Pkcs11Kek};
+use zeroize::Zeroizing;
+
+/// Where a session's PIN key is.
+pub enum PinKey {
+    /// In host memory (the file key provider).
+    Memory(Pik),
+    /// A session object of the HSM token (PKCS#11): it never leaves the token.
+    Hsm(HsmKey),
+}
+
+/// Why a PIN block gave no PIN.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    /// Not a format 0 block for this card under this key (answer 55).
+    #[error("{0}")]
+    Block(#[from] CryptoError),
+    /// The HSM failed (answer 96).
+    #[error("{0}")]
+    Hsm(#[from] StoreError),
+}
+
+impl PinKey {
+    /// The PIN of a field 52 block, as the issuer is handed it: with the key in memory, the
+    /// clear PIN in a zeroizing buffer; with the key in the HSM, the block is decrypted in
+    /// the token and the PIN turned at once into the issuer's verification value for
+    /// `account` (the card's fingerprint), so the clear PIN goes no further.
+    pub fn entered_pin(
+        &self,
+        block: &[u8; 8],
+        pan: &Pan,
+        account: &str,
+    ) -> Result<EnteredPin, PinError> {
+        match self {
+            PinKey::Memory(pik) => {
+                let pin = decrypt_pin(pik, block, pan.expose_digits())?;
+                Ok(EnteredPin::clear(pin.expose_secret()))
+            }
+            PinKey::Hsm(key) => {
+                let clear = key.decrypt_block(block)?;
+                let pin = pin_from_clear_block(&clear, pan.expose_digits())?;
+                Ok(EnteredPin::Verification(Zeroizing::new(pin_hash(
+                    account,
+                    pin.expose_secret(),
+                ))))
+            }
+        }
+    }
+}
 
 /// One terminal's session after a sign-in (0800).
 pub struct Session {
     /// The PIN key delivered in field 62.
-    pub pik: Pik,
+    pub pik: PinKey,
     /// The MAC key delivered in field 62.
     pub mak: Mak,
     /// The operator named in field 63 of the sign-in.
@@ -43,11 +95,50 @@ impl Session {
             KeyLayout::Double | KeyLayout::DoubleWithTrack => Pik::from_bytes(pik),
         };
         Session {
-            pik,
+            pik: PinKey::Memory(pik),
             mak: Mak::from_bytes(mak),
             operator,
             batch: AtomicU32::new(batch.value()),
         }
+    }
+
+    /// A new session whose working keys the HSM makes under the terminal's master key
+    /// `tmk` (`tmk:<terminal id>`), and the field 62 that carries them. The PIK stays in the
+    /// token; the MAK is exported to the host, which computes every MAC.
+    pub fn in_hsm(
+        hsm: &Pkcs11Kek,
+        tmk: &str,
+        operator: OperatorNo,
+        batch: BatchNo,
+        layout: KeyLayout,
+    ) -> Result<(Session, WorkingKeys), StoreError> {
+        let pik_len = match layout {
+            KeyLayout::Single => SINGLE_KEY_BYTES,
+            KeyLayout::Double | KeyLayout::DoubleWithTrack => KEY_BYTES,
+        };
+        let pik = hsm.working_key(tmk, pik_len, false)?;
+        let mak = hsm.working_key(tmk, SINGLE_KEY_BYTES, true)?;
+        let clear = mak
+            .clear
+            .as_ref()
+            .ok_or_else(|| StoreError::Key("HSM: the MAK was not exported".into()))?;
+        let mak_key: [u8; SINGLE_KEY_BYTES] = clear
+            .expose()
+            .try_into()
+            .map_err(|_| StoreError::Key("HSM: a MAK is 8 bytes".into()))?;
+        let keys = WorkingKeys::from_sealed(
+            layout,
+            (&pik.sealed, &pik.check),
+            (&mak.sealed, &mak.check),
+        )
+        .map_err(|e| StoreError::Key(format!("HSM: field 62: {e}")))?;
+        let session = Session {
+            pik: PinKey::Hsm(pik.handle),
+            mak: Mak::from_bytes(mak_key),
+            operator,
+            batch: AtomicU32::new(batch.value()),
+        };
+        Ok((session, keys))
     }
 
     /// The batch no. as last told to the terminal.

@@ -410,9 +410,20 @@ pub fn encrypt_pin(pik: &Pik, pin: &Pin, pan: &str) -> Result<[u8; BLOCK_BYTES],
 pub fn decrypt_pin(pik: &Pik, block: &[u8; BLOCK_BYTES], pan: &str) -> Result<Pin, CryptoError> {
     let mut clear = *block;
     decrypt(pik.0.cipher(), &mut clear);
-    xor_into(&mut clear, &pan_block(pan)?);
-    let result = parse_pin_field(&clear);
+    let result = pin_from_clear_block(&clear, pan);
     clear.zeroize();
+    result
+}
+
+/// The PIN of a format 0 block that was decrypted elsewhere (inside an HSM).
+///
+/// # Errors
+/// As [`decrypt_pin`].
+pub fn pin_from_clear_block(clear: &[u8; BLOCK_BYTES], pan: &str) -> Result<Pin, CryptoError> {
+    let mut field = *clear;
+    xor_into(&mut field, &pan_block(pan)?);
+    let result = parse_pin_field(&field);
+    field.zeroize();
     result
 }
 
@@ -528,6 +539,35 @@ impl WorkingKeys {
             k.bytes[tc].copy_from_slice(&tdk.check_value());
         }
         k
+    }
+
+    /// Field 62 of a `001`/`003` sign-in from keys sealed elsewhere (inside an HSM): each
+    /// key already encrypted under the TMK, with its check value (at least 4 bytes, the
+    /// first 4 are sent).
+    ///
+    /// # Errors
+    /// [`CryptoError::BadKey`] when a sealed key's length does not fit the layout.
+    pub fn from_sealed(
+        layout: KeyLayout,
+        pik: (&[u8], &[u8]),
+        mak: (&[u8], &[u8]),
+    ) -> Result<WorkingKeys, CryptoError> {
+        let mut k = WorkingKeys::empty(layout);
+        for ((key, key_span), (check, check_span)) in [
+            ((pik.0, layout.pik_span().0), (pik.1, layout.pik_span().1)),
+            ((mak.0, layout.mak_span().0), (mak.1, layout.mak_span().1)),
+        ] {
+            let (Some(to), Some(cv)) = (k.bytes.get_mut(key_span.clone()), check.get(..CHECK_VALUE_BYTES))
+            else {
+                return Err(CryptoError::BadKey);
+            };
+            if to.len() != key.len() {
+                return Err(CryptoError::BadKey);
+            }
+            to.copy_from_slice(key);
+            k.bytes[check_span].copy_from_slice(cv);
+        }
+        Ok(k)
     }
 
     /// Decrypts the PIK and the MAK of field 62 under the TMK and checks every check value

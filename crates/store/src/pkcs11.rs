@@ -313,26 +313,6 @@ impl Pkcs11Kek {
             clear: export.then(|| Secret::new(clear.to_vec())),
         })
     }
-
-    /// Decrypts one block (a field 52 PIN block) under a working key held in the token.
-    pub fn decrypt_block(
-        &self,
-        key: &HsmKey,
-        sealed: &[u8; BLOCK_BYTES],
-    ) -> Result<Zeroizing<[u8; BLOCK_BYTES]>, StoreError> {
-        let clear = Zeroizing::new(
-            key.inner
-                .session()
-                .decrypt(&Mechanism::Des3Ecb, key.object, sealed)
-                .map_err(|e| hsm_error("decrypting a PIN block", e))?,
-        );
-        let mut out = Zeroizing::new([0u8; BLOCK_BYTES]);
-        if clear.len() != BLOCK_BYTES {
-            return Err(key_error("HSM: a PIN block decrypts to 8 bytes"));
-        }
-        out.copy_from_slice(&clear);
-        Ok(out)
-    }
 }
 
 fn block(
@@ -363,6 +343,27 @@ pub struct WorkingKey {
 pub struct HsmKey {
     inner: Arc<Inner>,
     object: ObjectHandle,
+}
+
+impl HsmKey {
+    /// Decrypts one block (a field 52 PIN block) under this key, inside the token.
+    pub fn decrypt_block(
+        &self,
+        sealed: &[u8; BLOCK_BYTES],
+    ) -> Result<Zeroizing<[u8; BLOCK_BYTES]>, StoreError> {
+        let clear = Zeroizing::new(
+            self.inner
+                .session()
+                .decrypt(&Mechanism::Des3Ecb, self.object, sealed)
+                .map_err(|e| hsm_error("decrypting a PIN block", e))?,
+        );
+        if clear.len() != BLOCK_BYTES {
+            return Err(key_error("HSM: a PIN block decrypts to 8 bytes"));
+        }
+        let mut out = Zeroizing::new([0u8; BLOCK_BYTES]);
+        out.copy_from_slice(&clear);
+        Ok(out)
+    }
 }
 
 impl Drop for HsmKey {

@@ -147,7 +147,7 @@ fn pkcs11_provider_in_softhsm() {
         let block = [0x04, 0x12, 0x34, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
         let sealed: [u8; 8] = ecb(&full, &block, true).try_into().expect("8");
         assert_eq!(
-            *hsm.decrypt_block(&pik.handle, &sealed).expect("decrypt"),
+            *pik.handle.decrypt_block(&sealed).expect("decrypt"),
             block
         );
         let mak = hsm.working_key("tmk:T0000001", 8, true).expect("MAK");
