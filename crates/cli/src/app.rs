@@ -13,8 +13,8 @@ use suanpan_core::{Lang, Policy, Refusal, Transaction};
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::keys::{FileKek, Keys};
-use suanpan_store::pkcs11::{self, Pkcs11Config, Pkcs11Kek};
 use suanpan_store::pg::is_postgres_url;
+use suanpan_store::pkcs11::{self, Pkcs11Config, Pkcs11Kek};
 use suanpan_store::{
     Fingerprinter, OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError,
 };

@@ -15,11 +15,11 @@ use suanpan_core::{
     Amount, BatchNo, Lang, OperatorNo, Pan, PaymentMethod, Refusal, ResponseCode, TerminalId,
     Transaction, TxnId, TxnKind, VoucherNo,
 };
-use suanpan_issuer::EnteredPin;
 use suanpan_iso8583::{
     Error as WireError, Field60, Format, HEADER_BYTES, HEADER_USED_BYTES, Header, KeyLayout,
     Message, MessageBuilder, Mti, SettlementTotals, TPDU_BYTES, TPDU_ID, Tmk, Tpdu, WorkingKeys,
 };
+use suanpan_issuer::EnteredPin;
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::{Command, Instrument, Reply, SettleReport};
 
@@ -269,7 +269,9 @@ impl Host {
             if !hsm.has_tmk(&identity)? {
                 return Ok(None);
             }
-            return Ok(Some(Session::in_hsm(hsm, &identity, operator, batch, layout)?));
+            return Ok(Some(Session::in_hsm(
+                hsm, &identity, operator, batch, layout,
+            )?));
         }
         let Some(tmk) = self
             .store
@@ -280,7 +282,9 @@ impl Host {
         };
         let session = Session::generate(operator, batch, layout);
         let PinKey::Memory(pik) = &session.pik else {
-            return Err(Fault::Internal(anyhow::anyhow!("a generated PIK is in memory")));
+            return Err(Fault::Internal(anyhow::anyhow!(
+                "a generated PIK is in memory"
+            )));
         };
         let keys = WorkingKeys::seal(&tmk, pik, &session.mak);
         Ok(Some((session, keys)))

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 /// Where a session's PIN key is.
 pub enum PinKey {
     /// In host memory (the file key provider).
-    Memory(Pik),
+    Memory(Box<Pik>),
     /// A session object of the HSM token (PKCS#11): it never leaves the token.
     Hsm(HsmKey),
 }
@@ -95,7 +95,7 @@ impl Session {
             KeyLayout::Double | KeyLayout::DoubleWithTrack => Pik::from_bytes(pik),
         };
         Session {
-            pik: PinKey::Memory(pik),
+            pik: PinKey::Memory(Box::new(pik)),
             mak: Mak::from_bytes(mak),
             operator,
             batch: AtomicU32::new(batch.value()),
@@ -126,12 +126,9 @@ impl Session {
             .expose()
             .try_into()
             .map_err(|_| StoreError::Key("HSM: a MAK is 8 bytes".into()))?;
-        let keys = WorkingKeys::from_sealed(
-            layout,
-            (&pik.sealed, &pik.check),
-            (&mak.sealed, &mak.check),
-        )
-        .map_err(|e| StoreError::Key(format!("HSM: field 62: {e}")))?;
+        let keys =
+            WorkingKeys::from_sealed(layout, (&pik.sealed, &pik.check), (&mak.sealed, &mak.check))
+                .map_err(|e| StoreError::Key(format!("HSM: field 62: {e}")))?;
         let session = Session {
             pik: PinKey::Hsm(pik.handle),
             mak: Mak::from_bytes(mak_key),

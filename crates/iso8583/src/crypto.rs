@@ -557,8 +557,10 @@ impl WorkingKeys {
             ((pik.0, layout.pik_span().0), (pik.1, layout.pik_span().1)),
             ((mak.0, layout.mak_span().0), (mak.1, layout.mak_span().1)),
         ] {
-            let (Some(to), Some(cv)) = (k.bytes.get_mut(key_span.clone()), check.get(..CHECK_VALUE_BYTES))
-            else {
+            let (Some(to), Some(cv)) = (
+                k.bytes.get_mut(key_span.clone()),
+                check.get(..CHECK_VALUE_BYTES),
+            ) else {
                 return Err(CryptoError::BadKey);
             };
             if to.len() != key.len() {

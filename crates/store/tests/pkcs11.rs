@@ -146,10 +146,7 @@ fn pkcs11_provider_in_softhsm() {
         // A PIN block the terminal encrypts under it decrypts inside the token.
         let block = [0x04, 0x12, 0x34, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
         let sealed: [u8; 8] = ecb(&full, &block, true).try_into().expect("8");
-        assert_eq!(
-            *pik.handle.decrypt_block(&sealed).expect("decrypt"),
-            block
-        );
+        assert_eq!(*pik.handle.decrypt_block(&sealed).expect("decrypt"), block);
         let mak = hsm.working_key("tmk:T0000001", 8, true).expect("MAK");
         let clear = mak.clear.expect("the MAK is exported");
         assert_eq!(ecb(&tmk, &mak.sealed, false), clear.expose());
