@@ -63,36 +63,23 @@ fn rotate_to_pkcs11(app: &App) -> Result<(), Fail> {
     let path = app.kek_path()?;
     let old = FileKek::load(&path, &app.data_dir)?;
     let new = Pkcs11Kek::open(&cfg)?;
-    let store = match app.open_with(old.clone(), OpenOptions::default()) {
-        Err(Fail::Store(StoreError::KekMismatch { wrapped_by, .. }))
-            if wrapped_by == new.kek_id() =>
-        {
-            app.open_with(new.clone(), OpenOptions::default())?
-        }
-        other => other?,
-    };
-    store.ensure_backoffice_schema()?;
-    let n = suanpan_store::terminal_keys::rewrap_all(&*store, &[&*old], &*new)?;
-    drop(store);
-    rewrap_pan_key(app, &old, &new)?;
-    let retired = sibling(&path, &format!(".retired-{}", old.kek_id()));
-    std::fs::rename(&path, &retired).context("retiring the old KEK")?;
+    let (n, retired) = move_keys(app, &path, &old, &new)?;
     let id = new.kek_id();
     if app.json {
         output::print_json(&json!({"ok": true, "pkcs11_token": cfg.token, "kek_id": id,
-            "retired": retired, "rewrapped": n + 1}));
+            "retired": retired, "rewrapped": n}));
     } else if app.lang == Lang::Zh {
         println!(
             "已迁移到 HSM 令牌 \"{}\"（KEK {id}），{} 个密钥；旧 KEK 文件保存在 {}",
             cfg.token,
-            n + 1,
+            n,
             retired.display()
         );
     } else {
         println!(
             "Moved to HSM token \"{}\" (KEK {id}), {} keys; the old KEK file is kept at {}",
             cfg.token,
-            n + 1,
+            n,
             retired.display()
         );
     }
@@ -100,6 +87,14 @@ fn rotate_to_pkcs11(app: &App) -> Result<(), Fail> {
 }
 
 fn init(app: &App) -> Result<(), Fail> {
+    if app.pkcs11()?.is_some() {
+        return Err(StoreError::Invalid(
+            "已配置 PKCS#11 模块，请用 keys init --pkcs11 / a PKCS#11 module is configured: \
+             use keys init --pkcs11"
+                .into(),
+        )
+        .into());
+    }
     let path = app.kek_path()?;
     if path.exists() {
         return Err(StoreError::Invalid(format!(
@@ -155,6 +150,15 @@ fn rotate(app: &App) -> Result<(), Fail> {
         FileKek::create(&next_path)?;
     }
     let new = FileKek::load(&next_path, &app.data_dir)?;
+    let (n, retired) = move_keys(app, &path, &old, &new)?;
+    std::fs::rename(&next_path, &path).context("renaming the new KEK into place")?;
+    report(app, &path, Some(&retired), n)
+}
+
+/// Re-wraps every stored key and `pan.key` from `old` (the KEK file at `path`) to `new`
+/// (either KEK opens the store, for a rotation run again), then retires the old KEK file as
+/// `<kek>.retired-<id>`. Returns how many keys moved and where the old KEK went.
+fn move_keys(app: &App, path: &Path, old: &Keys, new: &Keys) -> Result<(usize, PathBuf), Fail> {
     let store = match app.open_with(old.clone(), OpenOptions::default()) {
         Err(Fail::Store(StoreError::KekMismatch { wrapped_by, .. }))
             if wrapped_by == new.kek_id() =>
@@ -164,13 +168,12 @@ fn rotate(app: &App) -> Result<(), Fail> {
         other => other?,
     };
     store.ensure_backoffice_schema()?;
-    let n = suanpan_store::terminal_keys::rewrap_all(&*store, &[&*old], &*new)?;
+    let n = suanpan_store::terminal_keys::rewrap_all(&*store, &[&**old], &**new)?;
     drop(store);
-    rewrap_pan_key(app, &old, &new)?;
-    let retired = sibling(&path, &format!(".retired-{}", old.kek_id()));
-    std::fs::rename(&path, &retired).context("retiring the old KEK")?;
-    std::fs::rename(&next_path, &path).context("renaming the new KEK into place")?;
-    report(app, &path, Some(&retired), n + 1)
+    rewrap_pan_key(app, old, new)?;
+    let retired = sibling(path, &format!(".retired-{}", old.kek_id()));
+    std::fs::rename(path, &retired).context("retiring the old KEK")?;
+    Ok((n + 1, retired))
 }
 
 fn rewrap_pan_key(app: &App, old: &Keys, new: &Keys) -> Result<(), Fail> {

@@ -164,6 +164,9 @@ impl Inner {
 pub struct Pkcs11Kek {
     inner: Arc<Inner>,
     id: String,
+    /// Purpose keys derived so far: they are used in the host anyway, and the request hash
+    /// of every sale needs one, so the token is asked once per purpose and process.
+    derived: Mutex<HashMap<String, Secret>>,
 }
 
 impl Pkcs11Kek {
@@ -226,9 +229,28 @@ impl Pkcs11Kek {
         let mut p = Pkcs11Kek {
             inner,
             id: String::new(),
+            derived: Mutex::default(),
         };
         p.id = hex::encode(p.hmac(&[b"suanpan kek id"])?)[..KEK_ID_HEX].to_owned();
         Ok(p)
+    }
+
+    /// AES-GCM under the KEK in the token, the object's identity as associated data.
+    fn gcm(
+        &self,
+        identity: &str,
+        nonce: &mut [u8; NONCE_BYTES],
+        data: &[u8],
+        seal: bool,
+    ) -> cryptoki::error::Result<Vec<u8>> {
+        let aad = aad(identity);
+        let m = Mechanism::AesGcm(GcmParams::new(nonce, aad.as_bytes(), TAG_BITS.into())?);
+        let session = self.inner.session();
+        if seal {
+            session.encrypt(&m, self.inner.kek, data)
+        } else {
+            session.decrypt(&m, self.inner.kek, data)
+        }
     }
 
     fn hmac(&self, parts: &[&[u8]]) -> Result<Vec<u8>, StoreError> {
@@ -387,34 +409,28 @@ impl KeyProvider for Pkcs11Kek {
 
     fn wrap(&self, identity: &str, plain: &[u8]) -> Result<String, StoreError> {
         let mut nonce: [u8; NONCE_BYTES] = rand::random();
-        let aad = aad(identity);
-        let params = GcmParams::new(&mut nonce, aad.as_bytes(), TAG_BITS.into())
-            .map_err(|e| hsm_error("GCM parameters", e))?;
         let sealed = self
-            .inner
-            .session()
-            .encrypt(&Mechanism::AesGcm(params), self.inner.kek, plain)
+            .gcm(identity, &mut nonce, plain, true)
             .map_err(|e| hsm_error("wrapping", e))?;
         Ok(format_wrapped(&self.id, &nonce, &sealed))
     }
 
     fn unwrap(&self, identity: &str, wrapped: &str) -> Result<Secret, StoreError> {
         let (mut nonce, sealed) = parse_wrapped(identity, wrapped, &self.id)?;
-        let aad = aad(identity);
-        let params = GcmParams::new(&mut nonce, aad.as_bytes(), TAG_BITS.into())
-            .map_err(|e| hsm_error("GCM parameters", e))?;
         let plain = self
-            .inner
-            .session()
-            .decrypt(&Mechanism::AesGcm(params), self.inner.kek, &sealed)
+            .gcm(identity, &mut nonce, &sealed, false)
             .map_err(|_| key_error(format!("{identity} does not unwrap (altered or moved)")))?;
         Ok(Secret::new(plain))
     }
 
     fn derive(&self, purpose: &str) -> Result<Secret, StoreError> {
-        Ok(Secret::new(
-            self.hmac(&[b"suanpan derive v1", purpose.as_bytes()])?,
-        ))
+        let mut known = self.derived.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = known.get(purpose) {
+            return Ok(k.clone());
+        }
+        let key = Secret::new(self.hmac(&[b"suanpan derive v1", purpose.as_bytes()])?);
+        known.insert(purpose.to_owned(), key.clone());
+        Ok(key)
     }
 
     /// Imports the TMK as a token object that can only encrypt (replacing the terminal's
