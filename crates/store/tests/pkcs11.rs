@@ -124,6 +124,20 @@ fn pkcs11_provider_in_softhsm() {
     assert_eq!(hsm.tmk_check("tmk:T0000001").expect("check").to_vec(), kcv);
     let digests = terminal_keys::tmk_digests(&store).expect("digests");
     assert_eq!(digests.len(), 1);
+    // set-tmk replaces the token object; the reference and the digest follow.
+    assert!(
+        terminal_keys::set_terminal_tmk(&store, &t, "13579BDF02468ACEFEDCBA9876543210")
+            .expect("set")
+    );
+    assert_ne!(
+        terminal_keys::tmk_digests(&store).expect("digests"),
+        digests
+    );
+    assert!(terminal_keys::set_terminal_tmk(&store, &t, TMK).expect("set back"));
+    assert_eq!(
+        terminal_keys::tmk_digests(&store).expect("digests"),
+        digests
+    );
     let raw = std::fs::read(data.join("suanpan.db")).unwrap_or_default();
     assert!(
         !raw.windows(16).any(|w| w == tmk.as_slice()),
