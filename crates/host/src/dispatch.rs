@@ -7,7 +7,7 @@
 //! (format, MAC, session, terminal).
 
 use crate::Host;
-use crate::session::{PinError, PinKey, Session};
+use crate::session::{PinError, Session};
 use std::sync::Arc;
 use suanpan_core::refusal::{AccessRefused, ReversalRefused};
 use suanpan_core::settlement::Totals;
@@ -280,14 +280,7 @@ impl Host {
         else {
             return Ok(None);
         };
-        let session = Session::generate(operator, batch, layout);
-        let PinKey::Memory(pik) = &session.pik else {
-            return Err(Fault::Internal(anyhow::anyhow!(
-                "a generated PIK is in memory"
-            )));
-        };
-        let keys = WorkingKeys::seal(&tmk, pik, &session.mak);
-        Ok(Some((session, keys)))
+        Ok(Some(Session::sealed(&tmk, operator, batch, layout)))
     }
 
     fn sign_out(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
@@ -901,7 +894,7 @@ fn card(msg: &Message<'_>) -> Result<Pan, AccessRefused> {
     Pan::parse(&digits).map_err(|problem| AccessRefused::BadCard { problem })
 }
 
-/// The PIN of field 52 as the issuer is handed it ([`PinKey::entered_pin`]); `Ok(None)`
+/// The PIN of field 52 as the issuer is handed it ([`crate::session::PinKey::entered_pin`]); `Ok(None)`
 /// without a PIN block, `Err` when the block does not decrypt to a format 0 block for this
 /// card (wrong PIK or PAN) or the HSM fails.
 fn pin(

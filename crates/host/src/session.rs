@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use suanpan_core::{BatchNo, OperatorNo, Pan, TerminalId};
 use suanpan_iso8583::crypto::{KEY_BYTES, SINGLE_KEY_BYTES, decrypt_pin, pin_from_clear_block};
-use suanpan_iso8583::{CryptoError, KeyLayout, Mak, Pik, WorkingKeys};
+use suanpan_iso8583::{CryptoError, KeyLayout, Mak, Pik, Tmk, WorkingKeys};
 use suanpan_issuer::{EnteredPin, pin_hash};
 use suanpan_store::StoreError;
 use suanpan_store::pkcs11::{HsmKey, Pkcs11Kek};
@@ -81,25 +81,30 @@ impl Session {
     /// a single-length PIK for `001`, a double-length one otherwise; the MAK is always
     /// single-length (spec "Keys, PIN, MAC").
     pub fn generate(operator: OperatorNo, batch: BatchNo, layout: KeyLayout) -> Session {
-        let mut rng = rand::thread_rng();
-        let mut pik = [0u8; KEY_BYTES];
-        let mut mak = [0u8; SINGLE_KEY_BYTES];
-        rng.fill_bytes(&mut pik);
-        rng.fill_bytes(&mut mak);
-        let pik = match layout {
-            KeyLayout::Single => {
-                let mut single = [0u8; SINGLE_KEY_BYTES];
-                single.copy_from_slice(&pik[..SINGLE_KEY_BYTES]);
-                Pik::from_single(single)
-            }
-            KeyLayout::Double | KeyLayout::DoubleWithTrack => Pik::from_bytes(pik),
-        };
+        let (pik, mak) = fresh_keys(layout);
+        Session::in_memory(pik, mak, operator, batch)
+    }
+
+    fn in_memory(pik: Pik, mak: Mak, operator: OperatorNo, batch: BatchNo) -> Session {
         Session {
             pik: PinKey::Memory(Box::new(pik)),
-            mak: Mak::from_bytes(mak),
+            mak,
             operator,
             batch: AtomicU32::new(batch.value()),
         }
+    }
+
+    /// A new session with fresh working keys in memory and the field 62 that carries them
+    /// sealed under the terminal's master key.
+    pub fn sealed(
+        tmk: &Tmk,
+        operator: OperatorNo,
+        batch: BatchNo,
+        layout: KeyLayout,
+    ) -> (Session, WorkingKeys) {
+        let (pik, mak) = fresh_keys(layout);
+        let keys = WorkingKeys::seal(tmk, &pik, &mak);
+        (Session::in_memory(pik, mak, operator, batch), keys)
     }
 
     /// A new session whose working keys the HSM makes under the terminal's master key
@@ -147,6 +152,25 @@ impl Session {
     pub fn set_batch(&self, batch: BatchNo) {
         self.batch.store(batch.value(), Ordering::Relaxed);
     }
+}
+
+/// Fresh random working keys for the layout a sign-in asked for: a single-length PIK for
+/// `001`, a double-length one otherwise; the MAK is always single-length.
+fn fresh_keys(layout: KeyLayout) -> (Pik, Mak) {
+    let mut rng = rand::thread_rng();
+    let mut pik = [0u8; KEY_BYTES];
+    let mut mak = [0u8; SINGLE_KEY_BYTES];
+    rng.fill_bytes(&mut pik);
+    rng.fill_bytes(&mut mak);
+    let pik = match layout {
+        KeyLayout::Single => {
+            let mut single = [0u8; SINGLE_KEY_BYTES];
+            single.copy_from_slice(&pik[..SINGLE_KEY_BYTES]);
+            Pik::from_single(single)
+        }
+        KeyLayout::Double | KeyLayout::DoubleWithTrack => Pik::from_bytes(pik),
+    };
+    (pik, Mak::from_bytes(mak))
 }
 
 /// Every signed-in terminal.
