@@ -167,6 +167,17 @@ fn serve_with_pkcs11_signs_in_and_sells_with_pin() {
         .args(["--http-addr", "127.0.0.1:0", "--http", "127.0.0.1:0"]));
     assert_ne!(out.code, 0);
     assert!(out.text().contains("SUANPAN_PKCS11_PIN"), "{}", out.text());
+    // No PIN at all: named, in both languages.
+    let out = run(hsm
+        .on(&mut suanpan(&dir))
+        .env_remove("SUANPAN_PKCS11_PIN")
+        .args(["admin", "terminal", "list"]));
+    assert_ne!(out.code, 0);
+    let text = out.text();
+    assert!(
+        text.contains("SUANPAN_PKCS11_PIN") && text.contains("PIN"),
+        "{text}"
+    );
 }
 
 // Findings 1 and 6 with the HSM: after a PIN sale and a backup, no file of the data
