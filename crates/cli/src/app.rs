@@ -14,6 +14,7 @@ use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::keys::{FileKek, Keys};
 use suanpan_store::pg::is_postgres_url;
+use suanpan_store::pkcs11::{self, Pkcs11Config, Pkcs11Kek};
 use suanpan_store::{
     Fingerprinter, OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError,
 };
@@ -82,9 +83,16 @@ pub struct App {
     pub database: Option<String>,
     /// `--kek-file` / `SUANPAN_KEK_FILE`.
     pub kek_file: Option<PathBuf>,
+    /// `--pkcs11-module` / `SUANPAN_PKCS11_MODULE`.
+    pub pkcs11_module: Option<PathBuf>,
+    /// `--pkcs11-token` / `SUANPAN_PKCS11_TOKEN`.
+    pub pkcs11_token: Option<String>,
     /// The KEK, loaded once.
     pub keys: std::sync::OnceLock<Keys>,
 }
+
+/// The PKCS#11 token label used when none is configured.
+pub const DEFAULT_PKCS11_TOKEN: &str = "suanpan";
 
 /// The config file in the data directory: `[policy]` overrides the money rules' defaults.
 pub const CONFIG_FILE: &str = "suanpan.toml";
@@ -105,6 +113,12 @@ pub struct ConfigFile {
     /// The key-encryption key file (outside the data directory).
     #[serde(default)]
     pub kek_file: Option<PathBuf>,
+    /// A PKCS#11 module: the KEK and the TMKs live in its token instead (docs/SECURITY.md).
+    #[serde(default)]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The PKCS#11 token's label (default `suanpan`).
+    #[serde(default)]
+    pub pkcs11_token: Option<String>,
     /// The merchant back-office of `suanpan serve` (`http = "HOST:PORT"`, session and limits).
     #[serde(default)]
     pub web: suanpan_web::WebConfig,
@@ -239,19 +253,62 @@ impl App {
         Ok(self.data_dir.with_file_name(name))
     }
 
-    /// The KEK provider (the KEK file, loaded once). A missing, misplaced or unreadable file
-    /// is refused with its message, before any store is opened.
+    /// The PKCS#11 token to use, when one is configured (`--pkcs11-module` /
+    /// `SUANPAN_PKCS11_MODULE` / `pkcs11_module =`); its PIN comes from `SUANPAN_PKCS11_PIN`.
+    pub fn pkcs11(&self) -> Result<Option<Pkcs11Config>, Fail> {
+        let file = ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?;
+        let Some(module) = self.pkcs11_module.clone().or(file.pkcs11_module) else {
+            return Ok(None);
+        };
+        let token = self
+            .pkcs11_token
+            .clone()
+            .or(file.pkcs11_token)
+            .unwrap_or_else(|| DEFAULT_PKCS11_TOKEN.to_owned());
+        let pin = std::env::var(pkcs11::PIN_ENV).map_err(|_| {
+            StoreError::Key(format!(
+                "未设置 HSM 令牌的用户 PIN / the token's user PIN is not set: {}",
+                pkcs11::PIN_ENV
+            ))
+        })?;
+        Ok(Some(Pkcs11Config {
+            module,
+            token,
+            pin: zeroize::Zeroizing::new(pin),
+        }))
+    }
+
+    /// Where the KEK is, for people: the KEK file's path, or the PKCS#11 token.
+    pub fn kek_where(&self) -> String {
+        match self.pkcs11() {
+            Ok(Some(cfg)) => format!("PKCS#11 token \"{}\" ({})", cfg.token, cfg.module.display()),
+            _ => self
+                .kek_path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The KEK provider, loaded once: the PKCS#11 token when one is configured, else the
+    /// KEK file. A missing, misplaced or unreadable KEK is refused with its message, before
+    /// any store is opened.
     pub fn keys(&self) -> Result<Keys, Fail> {
         if let Some(k) = self.keys.get() {
             return Ok(k.clone());
         }
-        let k = FileKek::load(&self.kek_path()?, &self.data_dir)?;
+        let k = match self.pkcs11()? {
+            Some(cfg) => Pkcs11Kek::open(&cfg)?,
+            None => FileKek::load(&self.kek_path()?, &self.data_dir)?,
+        };
         Ok(self.keys.get_or_init(|| k).clone())
     }
 
     /// Makes the KEK file if there is none yet (init, `serve --demo`); returns its path when
-    /// it was made now.
+    /// it was made now. Nothing to make when the KEK is in a PKCS#11 token.
     pub fn ensure_kek(&self) -> Result<Option<PathBuf>, Fail> {
+        if self.pkcs11()?.is_some() {
+            return Ok(None);
+        }
         let path = self.kek_path()?;
         if path.exists() {
             return Ok(None);
@@ -381,6 +438,8 @@ pub fn run(cli: Cli) -> ExitCode {
         zone: std::sync::OnceLock::new(),
         database: cli.database,
         kek_file: cli.kek_file,
+        pkcs11_module: cli.pkcs11_module,
+        pkcs11_token: cli.pkcs11_token,
         keys: std::sync::OnceLock::new(),
     };
     let result = dispatch(&app, cli.command);

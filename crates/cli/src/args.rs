@@ -26,6 +26,14 @@ pub struct Cli {
     /// `<data dir>.kek` beside the data directory.
     #[arg(long, global = true, env = "SUANPAN_KEK_FILE")]
     pub kek_file: Option<PathBuf>,
+    /// A PKCS#11 module (HSM) to keep the KEK and the terminal master keys in, instead of a
+    /// KEK file, e.g. /usr/lib/softhsm/libsofthsm2.so. Also `pkcs11_module = …` in the
+    /// config file. The token's user PIN is read from SUANPAN_PKCS11_PIN only.
+    #[arg(long, global = true, env = "SUANPAN_PKCS11_MODULE")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The label of the PKCS#11 token (default `suanpan`). Also `pkcs11_token = …`.
+    #[arg(long, global = true, env = "SUANPAN_PKCS11_TOKEN")]
+    pub pkcs11_token: Option<String>,
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     pub json: bool,
@@ -107,12 +115,23 @@ pub enum Top {
 #[derive(Debug, Subcommand)]
 pub enum KeysCmd {
     /// Make a new KEK file (0600) at --kek-file / SUANPAN_KEK_FILE / kek_file = (default
-    /// `<data dir>.kek`); refuses to overwrite one.
-    Init,
+    /// `<data dir>.kek`); refuses to overwrite one. With --pkcs11: make the KEK and the
+    /// derivation key inside the HSM token (--pkcs11-module, --pkcs11-token,
+    /// SUANPAN_PKCS11_PIN) instead.
+    Init {
+        /// Make the KEK in the PKCS#11 token.
+        #[arg(long)]
+        pkcs11: bool,
+    },
     /// Make a new KEK and re-wrap every stored key under it (terminal master keys, TOTP
     /// secrets, pan.key); the old KEK is kept beside it as `<kek>.retired-<id>` for the
-    /// backups made under it. Run again to finish an interrupted rotation.
-    RotateKek,
+    /// backups made under it. Run again to finish an interrupted rotation. With
+    /// --to-pkcs11: move from the KEK file to the HSM (the TMKs become token objects).
+    RotateKek {
+        /// Move to the PKCS#11 token's KEK (made by `keys init --pkcs11`).
+        #[arg(long)]
+        to_pkcs11: bool,
+    },
 }
 
 /// `demo …`

@@ -154,7 +154,7 @@ impl Counter<'_> {
             amount,
             instrument,
             method,
-            pin: pin.map(Into::into),
+            pin: pin.map(suanpan_issuer::EnteredPin::clear),
             linked_id: None,
         };
         self.go(cmd, Copy::Cardholder)

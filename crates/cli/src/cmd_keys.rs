@@ -10,16 +10,91 @@ use suanpan_core::Lang;
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::keys::{self, FileKek, KeyProvider, Keys};
+use suanpan_store::pkcs11::{Pkcs11Config, Pkcs11Kek};
 use suanpan_store::{OpenOptions, StoreError};
 
 pub fn run(app: &App, cmd: KeysCmd) -> Result<(), Fail> {
     match cmd {
-        KeysCmd::Init => init(app),
-        KeysCmd::RotateKek => rotate(app),
+        KeysCmd::Init { pkcs11: true } => init_pkcs11(app),
+        KeysCmd::Init { pkcs11: false } => init(app),
+        KeysCmd::RotateKek { to_pkcs11: true } => rotate_to_pkcs11(app),
+        KeysCmd::RotateKek { to_pkcs11: false } => rotate(app),
     }
 }
 
+/// The configured token, or the message saying how to name one.
+fn token(app: &App) -> Result<Pkcs11Config, Fail> {
+    app.pkcs11()?.ok_or_else(|| {
+        StoreError::Invalid(
+            "未配置 PKCS#11 模块 / no PKCS#11 module configured: --pkcs11-module, \
+             SUANPAN_PKCS11_MODULE or pkcs11_module = in suanpan.toml"
+                .into(),
+        )
+        .into()
+    })
+}
+
+/// `keys init --pkcs11`: the KEK and the derivation key made inside the token.
+fn init_pkcs11(app: &App) -> Result<(), Fail> {
+    let cfg = token(app)?;
+    let id = Pkcs11Kek::create(&cfg)?;
+    if app.json {
+        output::print_json(&json!({"ok": true, "pkcs11_token": cfg.token, "kek_id": id}));
+    } else if app.lang == Lang::Zh {
+        println!(
+            "已在 HSM 令牌 \"{}\" 中创建密钥加密密钥（KEK {id}，不可导出）",
+            cfg.token
+        );
+    } else {
+        println!(
+            "Created the key-encryption key in HSM token \"{}\" (KEK {id}, not extractable)",
+            cfg.token
+        );
+    }
+    Ok(())
+}
+
+/// `keys rotate-kek --to-pkcs11`: from the KEK file to the token. Every wrapped key is
+/// unwrapped under the file KEK and stored under the token: the TMKs become token objects,
+/// the rest is re-wrapped by the token's KEK. The KEK file is then retired. The way back
+/// (token to file) does not exist: a TMK never leaves the token.
+fn rotate_to_pkcs11(app: &App) -> Result<(), Fail> {
+    let cfg = token(app)?;
+    let path = app.kek_path()?;
+    let old = FileKek::load(&path, &app.data_dir)?;
+    let new = Pkcs11Kek::open(&cfg)?;
+    let (n, retired) = move_keys(app, &path, &old, &new)?;
+    let id = new.kek_id();
+    if app.json {
+        output::print_json(&json!({"ok": true, "pkcs11_token": cfg.token, "kek_id": id,
+            "retired": retired, "rewrapped": n}));
+    } else if app.lang == Lang::Zh {
+        println!(
+            "已迁移到 HSM 令牌 \"{}\"（KEK {id}），{} 个密钥；旧 KEK 文件保存在 {}",
+            cfg.token,
+            n,
+            retired.display()
+        );
+    } else {
+        println!(
+            "Moved to HSM token \"{}\" (KEK {id}), {} keys; the old KEK file is kept at {}",
+            cfg.token,
+            n,
+            retired.display()
+        );
+    }
+    Ok(())
+}
+
 fn init(app: &App) -> Result<(), Fail> {
+    if app.pkcs11()?.is_some() {
+        return Err(StoreError::Invalid(
+            "已配置 PKCS#11 模块，请用 keys init --pkcs11 / a PKCS#11 module is configured: \
+             use keys init --pkcs11"
+                .into(),
+        )
+        .into());
+    }
     let path = app.kek_path()?;
     if path.exists() {
         return Err(StoreError::Invalid(format!(
@@ -75,6 +150,15 @@ fn rotate(app: &App) -> Result<(), Fail> {
         FileKek::create(&next_path)?;
     }
     let new = FileKek::load(&next_path, &app.data_dir)?;
+    let (n, retired) = move_keys(app, &path, &old, &new)?;
+    std::fs::rename(&next_path, &path).context("renaming the new KEK into place")?;
+    report(app, &path, Some(&retired), n)
+}
+
+/// Re-wraps every stored key and `pan.key` from `old` (the KEK file at `path`) to `new`
+/// (either KEK opens the store, for a rotation run again), then retires the old KEK file as
+/// `<kek>.retired-<id>`. Returns how many keys moved and where the old KEK went.
+fn move_keys(app: &App, path: &Path, old: &Keys, new: &Keys) -> Result<(usize, PathBuf), Fail> {
     let store = match app.open_with(old.clone(), OpenOptions::default()) {
         Err(Fail::Store(StoreError::KekMismatch { wrapped_by, .. }))
             if wrapped_by == new.kek_id() =>
@@ -84,13 +168,12 @@ fn rotate(app: &App) -> Result<(), Fail> {
         other => other?,
     };
     store.ensure_backoffice_schema()?;
-    let n = suanpan_store::terminal_keys::rewrap_all(&*store, &[&*old], &*new)?;
+    let n = suanpan_store::terminal_keys::rewrap_all(&*store, &[&**old], &**new)?;
     drop(store);
-    rewrap_pan_key(app, &old, &new)?;
-    let retired = sibling(&path, &format!(".retired-{}", old.kek_id()));
-    std::fs::rename(&path, &retired).context("retiring the old KEK")?;
-    std::fs::rename(&next_path, &path).context("renaming the new KEK into place")?;
-    report(app, &path, Some(&retired), n + 1)
+    rewrap_pan_key(app, old, new)?;
+    let retired = sibling(path, &format!(".retired-{}", old.kek_id()));
+    std::fs::rename(path, &retired).context("retiring the old KEK")?;
+    Ok((n + 1, retired))
 }
 
 fn rewrap_pan_key(app: &App, old: &Keys, new: &Keys) -> Result<(), Fail> {

@@ -188,10 +188,7 @@ fn announce(
     created: bool,
     kek_made: bool,
 ) {
-    let kek = app
-        .kek_path()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let kek = app.kek_where();
     let operators: Vec<_> = DEMO_OPERATORS
         .iter()
         .map(|(no, pw, name)| json!({"operator": no, "password": pw, "name": name}))

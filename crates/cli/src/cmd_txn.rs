@@ -272,11 +272,13 @@ fn purchase(app: &App, c: &Counter, p: &Payment, what: Purchase<'_>) -> Result<(
     } = what;
     let amount = amount.map(amount_arg).transpose()?.unwrap_or(Amount::ZERO);
     let (inst, method) = instrument(app, p)?;
+    // Moved into a zeroizing buffer at once; the issuer checks it and it is wiped.
     let pin = if p.pin {
         Some(authn::secret(PIN_ENV, "持卡人密码 PIN")?)
     } else {
         std::env::var(PIN_ENV).ok()
-    };
+    }
+    .map(|p| suanpan_issuer::EnteredPin::Clear(zeroize::Zeroizing::new(p)));
     let (store, mut origin) = counter_session(app, c, None)?;
     if kind == TxnKind::Sale && !confirm_duplicate && origin.voucher.is_none() {
         duplicate_guard(&*store, &inst, amount)?;

@@ -7,7 +7,7 @@
 //! (format, MAC, session, terminal).
 
 use crate::Host;
-use crate::session::Session;
+use crate::session::{PinError, Session};
 use std::sync::Arc;
 use suanpan_core::refusal::{AccessRefused, ReversalRefused};
 use suanpan_core::settlement::Totals;
@@ -15,12 +15,13 @@ use suanpan_core::{
     Amount, BatchNo, Lang, OperatorNo, Pan, PaymentMethod, Refusal, ResponseCode, TerminalId,
     Transaction, TxnId, TxnKind, VoucherNo,
 };
-use suanpan_iso8583::crypto::decrypt_pin;
+use suanpan_iso8583::crypto::sign_in_mak_with;
 use suanpan_iso8583::{
     Error as WireError, Field60, Format, HEADER_BYTES, HEADER_USED_BYTES, Header, KeyLayout,
     MacAlgorithm, Mak, Message, MessageBuilder, Mti, SettlementTotals, TPDU_BYTES, TPDU_ID, Tmk,
     Tpdu, WorkingKeys,
 };
+use suanpan_issuer::EnteredPin;
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::{Command, Instrument, Reply, SettleReport};
 
@@ -234,15 +235,6 @@ impl Host {
         {
             return Ok(self.refuse(msg, &AccessRefused::UnknownOperator, None));
         }
-        let Some(tmk) = self
-            .store
-            .terminal_tmk(tid)?
-            .and_then(|h| Tmk::from_hex(&h).ok())
-        else {
-            tracing::warn!(terminal = %tid, "sign-in refused: no terminal master key loaded");
-            let text = "终端主密钥未装载";
-            return Ok(self.refuse_code(msg, ResponseCode::TerminalNotRegistered, Some(text)));
-        };
         let algorithm = self
             .store
             .terminal_mac(tid)?
@@ -251,10 +243,10 @@ impl Host {
             .ok_or_else(|| {
                 Fault::Internal(anyhow::anyhow!("terminal {tid}: unknown MAC algorithm"))
             })?;
-        if let Some(refused) = self
-            .check_mac(msg, tid, &tmk.sign_in_mak(tid.as_str(), algorithm), None)
-            .await?
-        {
+        let Some(proof) = self.sign_in_key(tid, algorithm)? else {
+            return Ok(self.no_tmk(msg, tid));
+        };
+        if let Some(refused) = self.check_mac(msg, tid, &proof, None).await? {
             return Ok(refused);
         }
         if algorithm == MacAlgorithm::X919 && layout == KeyLayout::Single {
@@ -264,10 +256,11 @@ impl Host {
             };
             return Ok(self.refuse(msg, &r, None));
         }
-        let session =
-            Session::generate(operator, term.batch_no, layout, algorithm, self.store.now());
-        let keys = WorkingKeys::seal(&tmk, &session.pik, &session.mak)
-            .map_err(|e| Fault::Internal(anyhow::anyhow!("sealing the working keys: {e}")))?;
+        let Some((session, keys)) =
+            self.working_keys(tid, operator, term.batch_no, layout, algorithm)?
+        else {
+            return Ok(self.no_tmk(msg, tid));
+        };
         self.sessions.insert(tid.clone(), session);
         tracing::info!(terminal = %tid, operator = %operator, batch = %term.batch_no, ?layout, mac = algorithm.as_str(), "signed in");
         let mut b = echo_base(msg);
@@ -284,6 +277,69 @@ impl Host {
             code: ResponseCode::Approved,
             mac: None,
         })
+    }
+
+    fn no_tmk(&self, msg: &Message<'_>, tid: &TerminalId) -> Answer {
+        tracing::warn!(terminal = %tid, "sign-in refused: no terminal master key loaded");
+        let text = "终端主密钥未装载";
+        self.refuse_code(msg, ResponseCode::TerminalNotRegistered, Some(text))
+    }
+
+    /// The key a sign-in's field 64 is checked with ([`Tmk::sign_in_mak`]), derived under
+    /// the terminal's master key: in the token when the key provider is an HSM, else from the
+    /// TMK unwrapped for this one computation. `None` when no TMK is loaded.
+    fn sign_in_key(&self, tid: &TerminalId, algorithm: MacAlgorithm) -> Result<Option<Mak>, Fault> {
+        let keys = self.store.keys().clone();
+        if let Some(hsm) = keys.hsm() {
+            let identity = format!("tmk:{tid}");
+            if !hsm.has_tmk(&identity)? {
+                return Ok(None);
+            }
+            let mak = sign_in_mak_with(tid.as_str(), algorithm, |block| {
+                *block = *hsm.tmk_encrypt(&identity, block)?;
+                Ok::<(), suanpan_store::StoreError>(())
+            })?;
+            return Ok(Some(mak));
+        }
+        Ok(self
+            .store
+            .terminal_tmk(tid)?
+            .and_then(|h| Tmk::from_hex(&h).ok())
+            .map(|tmk| tmk.sign_in_mak(tid.as_str(), algorithm)))
+    }
+
+    /// A new session and its field 62, made under the terminal's master key: by the HSM
+    /// when the key provider is one (the TMK is a token object), else in memory from the
+    /// TMK unwrapped for this one computation. `None` when no TMK is loaded.
+    fn working_keys(
+        &self,
+        tid: &TerminalId,
+        operator: OperatorNo,
+        batch: suanpan_core::BatchNo,
+        layout: KeyLayout,
+        mac: MacAlgorithm,
+    ) -> Result<Option<(Session, WorkingKeys)>, Fault> {
+        let now = self.store.now();
+        let keys = self.store.keys().clone();
+        if let Some(hsm) = keys.hsm() {
+            let identity = format!("tmk:{tid}");
+            if !hsm.has_tmk(&identity)? {
+                return Ok(None);
+            }
+            return Ok(Some(Session::in_hsm(
+                hsm, &identity, operator, batch, layout, mac, now,
+            )?));
+        }
+        let Some(tmk) = self
+            .store
+            .terminal_tmk(tid)?
+            .and_then(|h| Tmk::from_hex(&h).ok())
+        else {
+            return Ok(None);
+        };
+        Session::sealed(&tmk, operator, batch, layout, mac, now)
+            .map(Some)
+            .map_err(|e| Fault::Internal(anyhow::anyhow!("sealing the working keys: {e}")))
     }
 
     async fn sign_out(&self, msg: &Message<'_>, tid: &TerminalId) -> Result<Answer, Fault> {
@@ -585,15 +641,17 @@ impl Host {
                     Ok(p) => p,
                     Err(r) => return Ok(Err(self.refuse(msg, &r, Some(session.clone())))),
                 };
-                let pin = match pin(msg, session, &pan) {
+                let fingerprint = self.fingerprinter.of(&pan);
+                let pin = match pin(msg, session, &pan, &fingerprint) {
                     Ok(p) => p,
-                    Err(()) => {
+                    Err(PinError::Block(_)) => {
                         return Ok(Err(self.refuse_code_mac(
                             msg,
                             ResponseCode::IncorrectPin,
                             session,
                         )));
                     }
+                    Err(PinError::Hsm(e)) => return Err(e.into()),
                 };
                 let (txn_kind, amount) = match kind {
                     TypeCode::Balance => (TxnKind::BalanceInquiry, Amount::ZERO),
@@ -610,7 +668,7 @@ impl Host {
                     amount,
                     instrument: Instrument::Card {
                         masked_pan: pan.masked(),
-                        fingerprint: self.fingerprinter.of(&pan),
+                        fingerprint,
                         expiry: msg.digits(14).ok(),
                     },
                     method: method(msg),
@@ -971,18 +1029,26 @@ fn card(msg: &Message<'_>) -> Result<Pan, AccessRefused> {
     Pan::parse(&digits).map_err(|problem| AccessRefused::BadCard { problem })
 }
 
-/// The clear PIN of field 52 under the session's PIK; `Err` when the block does not decrypt
-/// to a format 0 block for this card (wrong PIK or PAN).
-fn pin(msg: &Message<'_>, session: &Session, pan: &Pan) -> Result<Option<String>, ()> {
+/// The PIN of field 52 as the issuer is handed it ([`crate::session::PinKey::entered_pin`]); `Ok(None)`
+/// without a PIN block, `Err` when the block does not decrypt to a format 0 block for this
+/// card (wrong PIK or PAN) or the HSM fails.
+fn pin(
+    msg: &Message<'_>,
+    session: &Session,
+    pan: &Pan,
+    account: &str,
+) -> Result<Option<EnteredPin>, PinError> {
     let Ok(block) = msg.bytes(52) else {
         return Ok(None);
     };
-    let block: &[u8; 8] = block.try_into().map_err(|_| ())?;
-    match decrypt_pin(&session.pik, block, pan.expose_digits()) {
-        Ok(p) => Ok(Some(p.expose_secret().to_owned())),
+    let block: &[u8; 8] = block
+        .try_into()
+        .map_err(|_| PinError::Block(suanpan_iso8583::CryptoError::BadPinBlock))?;
+    match session.pik.entered_pin(block, pan, account) {
+        Ok(p) => Ok(Some(p)),
         Err(e) => {
             tracing::warn!(pan = %pan.masked(), error = %e, "PIN block does not decrypt");
-            Err(())
+            Err(e)
         }
     }
 }

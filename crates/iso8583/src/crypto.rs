@@ -195,28 +195,49 @@ impl Tmk {
     /// the left half only. The TMK itself never MACs anything (key separation): it only
     /// encrypts working keys. See docs/ISO8583.md, "Sign-in proof".
     pub fn sign_in_mak(&self, terminal_id: &str, algorithm: MacAlgorithm) -> Mak {
-        let mut block = [b' '; BLOCK_BYTES];
-        for (b, c) in block.iter_mut().zip(terminal_id.bytes()) {
-            *b = c;
+        let cipher = self.0.cipher();
+        let derived: Result<Mak, std::convert::Infallible> =
+            sign_in_mak_with(terminal_id, algorithm, |block| {
+                encrypt(cipher, block);
+                Ok(())
+            });
+        match derived {
+            Ok(mak) => mak,
+            Err(never) => match never {},
         }
-        let mut inverted = block.map(|b| !b);
-        encrypt(self.0.cipher(), &mut block);
-        encrypt(self.0.cipher(), &mut inverted);
-        let mak = match algorithm {
-            MacAlgorithm::PosEcb => Mak::from_bytes(block),
-            MacAlgorithm::X919 => {
-                let mut both = [0u8; KEY_BYTES];
-                both[..BLOCK_BYTES].copy_from_slice(&block);
-                both[BLOCK_BYTES..].copy_from_slice(&inverted);
-                let mak = Mak::from_double(both);
-                both.zeroize();
-                mak
-            }
-        };
-        block.zeroize();
-        inverted.zeroize();
-        mak
     }
+}
+
+/// [`Tmk::sign_in_mak`] with the TMK's 3DES-ECB given as `encrypt`, for a TMK that lives
+/// where its bytes cannot be read (an HSM token encrypts the two blocks).
+///
+/// # Errors
+/// Whatever `encrypt` returns.
+pub fn sign_in_mak_with<E>(
+    terminal_id: &str,
+    algorithm: MacAlgorithm,
+    mut encrypt: impl FnMut(&mut [u8; BLOCK_BYTES]) -> Result<(), E>,
+) -> Result<Mak, E> {
+    let mut block = [b' '; BLOCK_BYTES];
+    for (b, c) in block.iter_mut().zip(terminal_id.bytes()) {
+        *b = c;
+    }
+    let mut inverted = block.map(|b| !b);
+    let sealed = encrypt(&mut block).and_then(|()| encrypt(&mut inverted));
+    let mak = sealed.map(|()| match algorithm {
+        MacAlgorithm::PosEcb => Mak::from_bytes(block),
+        MacAlgorithm::X919 => {
+            let mut both = [0u8; KEY_BYTES];
+            both[..BLOCK_BYTES].copy_from_slice(&block);
+            both[BLOCK_BYTES..].copy_from_slice(&inverted);
+            let mak = Mak::from_double(both);
+            both.zeroize();
+            mak
+        }
+    });
+    block.zeroize();
+    inverted.zeroize();
+    mak
 }
 
 impl Pik {
@@ -538,9 +559,20 @@ pub fn encrypt_pin(pik: &Pik, pin: &Pin, pan: &str) -> Result<[u8; BLOCK_BYTES],
 pub fn decrypt_pin(pik: &Pik, block: &[u8; BLOCK_BYTES], pan: &str) -> Result<Pin, CryptoError> {
     let mut clear = *block;
     decrypt(pik.0.cipher(), &mut clear);
-    xor_into(&mut clear, &pan_block(pan)?);
-    let result = parse_pin_field(&clear);
+    let result = pin_from_clear_block(&clear, pan);
     clear.zeroize();
+    result
+}
+
+/// The PIN of a format 0 block that was decrypted elsewhere (inside an HSM).
+///
+/// # Errors
+/// As [`decrypt_pin`].
+pub fn pin_from_clear_block(clear: &[u8; BLOCK_BYTES], pan: &str) -> Result<Pin, CryptoError> {
+    let mut field = *clear;
+    xor_into(&mut field, &pan_block(pan)?);
+    let result = parse_pin_field(&field);
+    field.zeroize();
     result
 }
 
@@ -655,6 +687,43 @@ impl WorkingKeys {
         if let (Some(tdk), Some((t, tc))) = (tdk, layout.tdk_span()) {
             seal_key(tmk, tdk.expose_secret(), &mut k.bytes[t]);
             k.bytes[tc].copy_from_slice(&tdk.check_value());
+        }
+        Ok(k)
+    }
+
+    /// Field 62 of a `001`/`003` sign-in from keys sealed elsewhere (inside an HSM): each
+    /// key already encrypted under the TMK, with its check value (at least 4 bytes, the
+    /// first 4 are sent).
+    ///
+    /// The MAK sits where `mac` puts it (a double-length X9.19 MAK fills the 16 bytes after
+    /// the PIK's check value).
+    ///
+    /// # Errors
+    /// [`CryptoError::BadKey`] when a sealed key's length does not fit the layout, or the
+    /// layout has no room for an X9.19 MAK (`001`).
+    pub fn from_sealed(
+        layout: KeyLayout,
+        mac: MacAlgorithm,
+        pik: (&[u8], &[u8]),
+        mak: (&[u8], &[u8]),
+    ) -> Result<WorkingKeys, CryptoError> {
+        let mut k = WorkingKeys::empty(layout);
+        let (mak_span, mak_check_span) = layout.mak_span_for(mac).ok_or(CryptoError::BadKey)?;
+        for ((key, key_span), (check, check_span)) in [
+            ((pik.0, layout.pik_span().0), (pik.1, layout.pik_span().1)),
+            ((mak.0, mak_span), (mak.1, mak_check_span)),
+        ] {
+            let (Some(to), Some(cv)) = (
+                k.bytes.get_mut(key_span.clone()),
+                check.get(..CHECK_VALUE_BYTES),
+            ) else {
+                return Err(CryptoError::BadKey);
+            };
+            if to.len() != key.len() {
+                return Err(CryptoError::BadKey);
+            }
+            to.copy_from_slice(key);
+            k.bytes[check_span].copy_from_slice(cv);
         }
         Ok(k)
     }

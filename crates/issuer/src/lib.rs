@@ -118,6 +118,58 @@ pub enum IssuerOp {
     ForceHold,
 }
 
+/// The PIN as the acquirer hands it to the issuer, never printed, wiped when dropped.
+///
+/// With the file key provider the host decrypts field 52 into a [`EnteredPin::Clear`]
+/// buffer that lives for one request. With an HSM (PKCS#11) the PIN block is decrypted in the
+/// token and the provider turns the PIN at once into the simulator's verification value
+/// ([`pin_hash`] of the account and the PIN): the clear PIN never reaches the store or the
+/// issuer, which compares verification values ([`EnteredPin::Verification`]).
+pub enum EnteredPin {
+    /// The clear PIN digits.
+    Clear(zeroize::Zeroizing<String>),
+    /// [`pin_hash`] of the account id and the PIN, computed by the key provider.
+    Verification(zeroize::Zeroizing<String>),
+}
+
+impl EnteredPin {
+    /// A clear PIN (copied into a zeroizing buffer).
+    pub fn clear(pin: &str) -> EnteredPin {
+        EnteredPin::Clear(zeroize::Zeroizing::new(pin.to_owned()))
+    }
+
+    /// Whether this PIN is the one whose verification value `stored` the issuer keeps for
+    /// `account_id`.
+    pub fn matches(&self, account_id: &str, stored: &str) -> bool {
+        let presented = match self {
+            EnteredPin::Clear(pin) => zeroize::Zeroizing::new(pin_hash(account_id, pin)),
+            EnteredPin::Verification(v) => v.clone(),
+        };
+        // Compared in full, not stopping at the first difference.
+        presented.len() == stored.len()
+            && presented
+                .bytes()
+                .zip(stored.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+impl Clone for EnteredPin {
+    fn clone(&self) -> EnteredPin {
+        match self {
+            EnteredPin::Clear(p) => EnteredPin::Clear(p.clone()),
+            EnteredPin::Verification(v) => EnteredPin::Verification(v.clone()),
+        }
+    }
+}
+
+impl std::fmt::Debug for EnteredPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnteredPin(..)")
+    }
+}
+
 /// One request to the issuer.
 #[derive(Debug, Clone)]
 pub struct IssuerRequest<'a> {
@@ -127,8 +179,8 @@ pub struct IssuerRequest<'a> {
     pub op: IssuerOp,
     /// How much.
     pub amount: Amount,
-    /// The PIN the cardholder entered (clear, only in memory; never stored).
-    pub pin: Option<&'a str>,
+    /// The PIN the cardholder entered (only in memory; never stored).
+    pub pin: Option<&'a EnteredPin>,
     /// Expiry presented by the terminal (`YYMM`), if any.
     pub expiry: Option<&'a str>,
     /// When.
@@ -276,7 +328,7 @@ fn check_card(account: &mut Account, req: &IssuerRequest<'_>) -> Option<Response
         return Some(ResponseCode::PinTriesExceeded);
     }
     match req.pin {
-        Some(pin) if pin_hash(&id, pin) == *stored => {
+        Some(pin) if pin.matches(&id, stored) => {
             *pin_failures = 0;
             None
         }

@@ -37,11 +37,12 @@ fn now() -> Timestamp {
 
 fn ask(book: &mut MemBook, pan: &str, op: IssuerOp, fen: i64, pin: Option<&str>) -> ResponseCode {
     let id = fp(&Pan::parse(pan).unwrap());
+    let pin = pin.map(EnteredPin::clear);
     let req = IssuerRequest {
         account_id: &id,
         op,
         amount: Amount::from_fen(fen),
-        pin,
+        pin: pin.as_ref(),
         expiry: None,
         now: now(),
     };
@@ -187,4 +188,29 @@ proptest::proptest! {
         let now_total: i64 = b.0.values().map(|a| a.balance_fen).sum();
         proptest::prop_assert_eq!(now_total + net, initial);
     }
+}
+
+#[test]
+fn verification_value_checks_like_the_clear_pin() {
+    // Goal: a PIN turned into its verification value by the key provider (the PKCS#11 path)
+    // is accepted or refused exactly as the clear PIN would be, and never prints.
+    let mut b = demo_book();
+    let pan = card("approve_with_pin");
+    let id = fp(&Pan::parse(pan).unwrap());
+    let ask_with = |b: &mut MemBook, pin: EnteredPin| {
+        let req = IssuerRequest {
+            account_id: &id,
+            op: IssuerOp::Debit,
+            amount: Amount::from_fen(100),
+            pin: Some(&pin),
+            expiry: None,
+            now: now(),
+        };
+        Simulator.authorize(b, &req).unwrap().unwrap().code
+    };
+    let wrong = EnteredPin::Verification(zeroize::Zeroizing::new(pin_hash(&id, "654321")));
+    assert_eq!(ask_with(&mut b, wrong), ResponseCode::IncorrectPin);
+    let right = EnteredPin::Verification(zeroize::Zeroizing::new(pin_hash(&id, "123456")));
+    assert_eq!(format!("{right:?}"), "EnteredPin(..)");
+    assert_eq!(ask_with(&mut b, right), ResponseCode::Approved);
 }

@@ -158,5 +158,29 @@ fn write_path(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, write_path);
+/// Issue 11: the KEK's cost per sale alone, without the store: the request hash before
+/// (SHA-256) and after (HMAC under the KEK-derived key, `Store::request_hash`, derivation
+/// included). Microseconds, far less sensitive to a shared machine than the durable rows.
+fn kek_cost(c: &mut Criterion) {
+    let (_dir, store, _) = setup();
+    let mab = [0x5Au8; 120];
+    let mut g = c.benchmark_group("kek_cost");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("request_hash_sha256", |b| {
+        b.iter(|| {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(std::hint::black_box(mab)))
+        })
+    });
+    g.bench_function("request_hash_keyed", |b| {
+        b.iter(|| {
+            store
+                .request_hash(&[&std::hint::black_box(mab)[..]])
+                .expect("hash")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, write_path, kek_cost);
 criterion_main!(benches);

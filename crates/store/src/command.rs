@@ -90,8 +90,8 @@ pub enum Command {
         instrument: Instrument,
         /// How presented.
         method: PaymentMethod,
-        /// PIN entered (clear, memory only).
-        pin: Option<String>,
+        /// PIN entered (memory only, wiped when dropped; see [`suanpan_issuer::EnteredPin`]).
+        pin: Option<suanpan_issuer::EnteredPin>,
         /// A linked transaction (re-charge after a mistaken void).
         linked_id: Option<TxnId>,
     },

@@ -178,7 +178,7 @@ pub fn apply(ctx: &mut Ctx<'_>, cmd: &Command) -> Res {
             *amount,
             instrument,
             *method,
-            pin.as_deref(),
+            pin.as_ref(),
             *linked_id,
         ),
         Command::Void {
@@ -821,7 +821,7 @@ fn ask_issuer(
     account: &str,
     op: IssuerOp,
     amount: Amount,
-    pin: Option<&str>,
+    pin: Option<&suanpan_issuer::EnteredPin>,
     expiry: Option<&str>,
 ) -> Result<Option<suanpan_issuer::IssuerResponse>, StoreError> {
     let req = IssuerRequest {
@@ -872,7 +872,7 @@ fn purchase(
     amount: Amount,
     instrument: &Instrument,
     method: PaymentMethod,
-    pin: Option<&str>,
+    pin: Option<&suanpan_issuer::EnteredPin>,
     linked_id: Option<TxnId>,
 ) -> Res {
     let term = match gate(ctx, origin, kind.as_str())? {

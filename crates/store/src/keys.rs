@@ -22,11 +22,15 @@ use zeroize::Zeroizing;
 /// Bytes of a KEK and of every derived key.
 pub const KEY_BYTES: usize = 32;
 /// Bytes of an AES-GCM nonce.
-const NONCE_BYTES: usize = 12;
+pub(crate) const NONCE_BYTES: usize = 12;
 /// The prefix of a wrapped value (format version 1).
 pub const WRAPPED_PREFIX: &str = "w1:";
+/// The prefix of a key held in an HSM: `h1:<KEK id>:<check value>`, a reference, no key.
+pub const HELD_PREFIX: &str = "h1:";
+/// Bytes of a key check value shown for a key held in an HSM.
+pub const CHECK_VALUE_BYTES: usize = 4;
 /// Hex digits of a KEK id (its check value).
-const KEK_ID_HEX: usize = 16;
+pub(crate) const KEK_ID_HEX: usize = 16;
 
 /// Secret bytes, wiped when dropped, never printed.
 #[derive(Clone)]
@@ -61,6 +65,16 @@ pub trait KeyProvider: Send + Sync {
     /// A key for one purpose (`backup.enc`, `backup.mac`, `audit.anchor`, `request.hash`),
     /// derived from the KEK: the same KEK always gives the same key.
     fn derive(&self, purpose: &str) -> Result<Secret, StoreError>;
+    /// Stores a terminal master key: returns what `terminals.tmk_hex` keeps. A file KEK
+    /// wraps it; an HSM imports it as a token object and returns a reference
+    /// ([`HELD_PREFIX`]), so that it is never unwrapped into the host again.
+    fn store_tmk(&self, identity: &str, tmk: &[u8]) -> Result<String, StoreError> {
+        self.wrap(identity, tmk)
+    }
+    /// The HSM behind this provider, when it keeps the terminal keys (PKCS#11).
+    fn hsm(&self) -> Option<&crate::pkcs11::Pkcs11Kek> {
+        None
+    }
 }
 
 /// A shared provider.
@@ -72,16 +86,77 @@ pub fn is_wrapped(value: &str) -> bool {
     value.starts_with(WRAPPED_PREFIX)
 }
 
-/// The KEK id a wrapped value names, if it is one.
+/// Whether a stored value is a reference to a key held in an HSM (no key material).
+pub fn is_held(value: &str) -> bool {
+    value.starts_with(HELD_PREFIX)
+}
+
+/// The KEK id a wrapped (or held) value names, if it is one.
 pub fn wrapped_kek_id(value: &str) -> Option<&str> {
-    value.strip_prefix(WRAPPED_PREFIX)?.split(':').next()
+    value
+        .strip_prefix(WRAPPED_PREFIX)
+        .or_else(|| value.strip_prefix(HELD_PREFIX))?
+        .split(':')
+        .next()
+}
+
+/// `w1:<id>:<hex of nonce ‖ ciphertext ‖ tag>`.
+pub(crate) fn format_wrapped(id: &str, nonce: &[u8], sealed: &[u8]) -> String {
+    let mut blob = nonce.to_vec();
+    blob.extend_from_slice(sealed);
+    format!("{WRAPPED_PREFIX}{id}:{}", hex::encode(blob))
+}
+
+/// The nonce and the sealed bytes of a value [`format_wrapped`] made under KEK `id`.
+pub(crate) fn parse_wrapped(
+    identity: &str,
+    wrapped: &str,
+    id: &str,
+) -> Result<([u8; NONCE_BYTES], Vec<u8>), StoreError> {
+    let malformed = || key_error(format!("{identity}: malformed wrapped value"));
+    if is_held(wrapped) {
+        return Err(key_error(format!(
+            "{identity} is held in the HSM and never leaves it"
+        )));
+    }
+    let rest = wrapped
+        .strip_prefix(WRAPPED_PREFIX)
+        .ok_or_else(|| key_error(format!("{identity} is not wrapped")))?;
+    let (by, body) = rest.split_once(':').ok_or_else(malformed)?;
+    if by != id {
+        return Err(StoreError::KekMismatch {
+            wrapped_by: by.to_owned(),
+            given: id.to_owned(),
+        });
+    }
+    let blob = hex::decode(body).map_err(|_| malformed())?;
+    if blob.len() < NONCE_BYTES {
+        return Err(malformed());
+    }
+    let nonce = blob[..NONCE_BYTES].try_into().map_err(|_| malformed())?;
+    Ok((nonce, blob[NONCE_BYTES..].to_vec()))
+}
+
+/// The associated data binding a wrapped value to its object.
+pub(crate) fn aad(identity: &str) -> String {
+    format!("suanpan:{identity}")
+}
+
+/// Length-prefixed `parts`, the message every keyed hash and derivation covers.
+pub(crate) fn framed(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend_from_slice(&(p.len() as u64).to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    out
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     for p in parts {
-        // Length-prefixed, so ("ab","c") and ("a","bc") differ.
+        // Length-prefixed, so ("ab","c") and ("a","bc") differ (as in [`framed`]).
         mac.update(&(p.len() as u64).to_be_bytes());
         mac.update(p);
     }
@@ -93,7 +168,7 @@ pub fn keyed_hash(key: &Secret, parts: &[&[u8]]) -> String {
     hex::encode(hmac(key.expose(), parts))
 }
 
-fn key_error(what: impl Into<String>) -> StoreError {
+pub(crate) fn key_error(what: impl Into<String>) -> StoreError {
     StoreError::Key(what.into())
 }
 
@@ -124,7 +199,7 @@ impl KeyProvider for MemoryKek {
 
     fn wrap(&self, identity: &str, plain: &[u8]) -> Result<String, StoreError> {
         let nonce: [u8; NONCE_BYTES] = rand::random();
-        let aad = format!("suanpan:{identity}");
+        let aad = aad(identity);
         let ct = self
             .cipher()
             .encrypt(
@@ -135,36 +210,18 @@ impl KeyProvider for MemoryKek {
                 },
             )
             .map_err(|_| key_error("wrapping failed"))?;
-        let mut blob = nonce.to_vec();
-        blob.extend_from_slice(&ct);
-        Ok(format!("{WRAPPED_PREFIX}{}:{}", self.id, hex::encode(blob)))
+        Ok(format_wrapped(&self.id, &nonce, &ct))
     }
 
     fn unwrap(&self, identity: &str, wrapped: &str) -> Result<Secret, StoreError> {
-        let rest = wrapped
-            .strip_prefix(WRAPPED_PREFIX)
-            .ok_or_else(|| key_error(format!("{identity} is not wrapped")))?;
-        let (id, body) = rest
-            .split_once(':')
-            .ok_or_else(|| key_error(format!("{identity}: malformed wrapped value")))?;
-        if id != self.id {
-            return Err(StoreError::KekMismatch {
-                wrapped_by: id.to_owned(),
-                given: self.id.clone(),
-            });
-        }
-        let blob = hex::decode(body)
-            .map_err(|_| key_error(format!("{identity}: malformed wrapped value")))?;
-        if blob.len() < NONCE_BYTES {
-            return Err(key_error(format!("{identity}: malformed wrapped value")));
-        }
-        let aad = format!("suanpan:{identity}");
+        let (nonce, sealed) = parse_wrapped(identity, wrapped, &self.id)?;
+        let aad = aad(identity);
         let plain = self
             .cipher()
             .decrypt(
-                Nonce::from_slice(&blob[..NONCE_BYTES]),
+                Nonce::from_slice(&nonce),
                 Payload {
-                    msg: &blob[NONCE_BYTES..],
+                    msg: &sealed,
                     aad: aad.as_bytes(),
                 },
             )

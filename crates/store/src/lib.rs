@@ -22,6 +22,7 @@ pub mod fingerprint;
 pub mod keys;
 pub mod pg;
 pub mod pg_dump;
+pub mod pkcs11;
 pub mod query;
 mod rows;
 pub mod seed;

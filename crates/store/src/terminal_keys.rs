@@ -7,7 +7,7 @@
 
 use crate::Store;
 use crate::error::StoreError;
-use crate::keys::{self, KeyProvider, Secret, is_wrapped};
+use crate::keys::{self, KeyProvider, Secret, is_held, is_wrapped};
 use crate::p;
 use crate::rows::micros;
 use crate::sql::{Sql, SqlExt};
@@ -77,7 +77,7 @@ pub fn wrap_tmk(
     tmk_hex: &str,
 ) -> Result<String, StoreError> {
     let key = parse_tmk(tmk_hex)?;
-    keys.wrap(&identity(id.as_str()), key.expose())
+    keys.store_tmk(&identity(id.as_str()), key.expose())
 }
 
 /// Loads (or replaces) a terminal's master key on either backend (see
@@ -124,7 +124,13 @@ pub fn tmk_digests<S: Store + ?Sized>(store: &S) -> Result<Vec<(String, String)>
         )?;
         rows.into_iter()
             .map(|(id, w)| {
-                let key = keys.unwrap(&identity(&id), &w)?;
+                // A key held in the HSM is named by its full check value, computed there.
+                let key = match keys.hsm() {
+                    Some(hsm) if is_held(&w) => {
+                        Secret::new(hsm.tmk_check(&identity(&id))?.to_vec())
+                    }
+                    _ => keys.unwrap(&identity(&id), &w)?,
+                };
                 Ok((
                     id,
                     keys::keyed_hash(&purpose, &[key.expose()])[..16].to_owned(),
@@ -167,7 +173,7 @@ pub fn migrate_clear_keys<S: Store + ?Sized>(store: &S) -> Result<usize, StoreEr
             |r| Ok((r.text(0)?, Zeroizing::new(r.text(1)?))),
         )?;
         let mut n = 0;
-        for (id, value) in clear.iter().filter(|(_, v)| !is_wrapped(v)) {
+        for (id, value) in clear.iter().filter(|(_, v)| !is_wrapped(v) && !is_held(v)) {
             // An old store's key is wrapped as it is (not re-checked for weakness: refusing
             // it here would lock the terminal out; `admin terminal list` names weak ones).
             let bytes = Secret::new(
@@ -230,8 +236,18 @@ pub fn rewrap_all<S: Store + ?Sized>(
             |r| Ok((r.text(0)?, r.text(1)?)),
         )?;
         for (id, w) in &tmks {
+            if is_held(w) {
+                // A TMK in the HSM stays there: it can move to no other provider.
+                if to.hsm().is_some() && keys::wrapped_kek_id(w) == Some(target.as_str()) {
+                    continue;
+                }
+                return Err(StoreError::Key(format!(
+                    "terminal {id}: its master key is held in the HSM and cannot be exported; \
+                     load it again with admin terminal set-tmk under the new provider"
+                )));
+            }
             let clear = pick(w)?.unwrap(&identity(id), w)?;
-            let again = to.wrap(&identity(id), clear.expose())?;
+            let again = to.store_tmk(&identity(id), clear.expose())?;
             tx.exec(
                 "UPDATE terminals SET tmk_hex = ?1 WHERE id = ?2",
                 p![&again, id.as_str()],

@@ -727,7 +727,7 @@ async fn payment(
                 amount,
                 instrument,
                 method,
-                pin,
+                pin: pin.as_deref().map(suanpan_issuer::EnteredPin::clear),
                 linked_id: None,
             }
         }

@@ -417,7 +417,7 @@ impl Harness {
             amount: Amount::from_fen(fen),
             instrument,
             method,
-            pin: pin.map(str::to_owned),
+            pin: pin.map(suanpan_issuer::EnteredPin::clear),
             linked_id: None,
         })
     }
