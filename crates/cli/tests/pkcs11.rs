@@ -9,7 +9,7 @@ use common::{Demo, Secrets, run, run_json, spawn_serve, suanpan};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use suanpan_host::client::{Card, Connection, Kind, Terminal};
-use suanpan_iso8583::KeyLayout;
+use suanpan_iso8583::{KeyLayout, MacAlgorithm};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
 use suanpan_store::pkcs11::{Pkcs11Config, Pkcs11Kek, test_token};
 
@@ -77,7 +77,12 @@ fn leaks(dir: &Path, needles: &[(&str, Vec<u8>)]) -> Vec<String> {
     found
 }
 
-fn sign_in_and_sell(addr: std::net::SocketAddr, layout: KeyLayout, stan: u32) -> Vec<String> {
+fn sign_in_and_sell(
+    addr: std::net::SocketAddr,
+    layout: KeyLayout,
+    mac: MacAlgorithm,
+    stan: u32,
+) -> Vec<String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -85,6 +90,7 @@ fn sign_in_and_sell(addr: std::net::SocketAddr, layout: KeyLayout, stan: u32) ->
     rt.block_on(async {
         let mut t = Terminal::new(DEMO_TERMINAL, DEMO_MERCHANT, DEMO_TMK_HEX).expect("terminal");
         t.key_layout = layout;
+        t.mac_algorithm = mac;
         // A STAN is never reused within a batch (94 otherwise).
         t.stan = stan;
         let mut c = Connection::connect(addr).await.expect("connect");
@@ -93,6 +99,9 @@ fn sign_in_and_sell(addr: std::net::SocketAddr, layout: KeyLayout, stan: u32) ->
         // sealed the working keys under the TMK it holds.
         let r = t.accept_sign_in(&body).expect("working keys check");
         let mut codes = vec![r.code];
+        if codes[0] != "00" {
+            return codes;
+        }
         for pin in [common::CARD_PIN_PIN, "999999"] {
             let card = Card::new(common::CARD_PIN, "3012").with_pin(pin);
             let (_, frame) = t.request(Kind::Sale, &card, 100, None).expect("0200");
@@ -152,11 +161,35 @@ fn serve_with_pkcs11_signs_in_and_sells_with_pin() {
     );
     for (layout, stan) in [(KeyLayout::Double, 0), (KeyLayout::Single, 100)] {
         assert_eq!(
-            sign_in_and_sell(addr, layout, stan),
+            sign_in_and_sell(addr, layout, MacAlgorithm::PosEcb, stan),
             ["00", "00", "55"],
             "{layout:?}: sign-in, right PIN, wrong PIN"
         );
     }
+    // An X9.19 terminal: the sign-in proof key is derived under the TMK in the token and the
+    // double-length MAK is made there and sealed into 003's 16 bytes.
+    let out = run(hsm.on(&mut suanpan(&dir)).args([
+        "admin",
+        "terminal",
+        "set-mac",
+        "--id",
+        DEMO_TERMINAL,
+        "--mac",
+        "x919",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(
+        sign_in_and_sell(addr, KeyLayout::Double, MacAlgorithm::X919, 200),
+        ["00", "00", "55"],
+        "X9.19 under the HSM: sign-in, right PIN, wrong PIN"
+    );
+    // Still named ECB, the terminal's proof no longer matches: refused, nothing changes.
+    let refused = sign_in_and_sell(addr, KeyLayout::Double, MacAlgorithm::PosEcb, 300);
+    assert_eq!(
+        refused.first().map(String::as_str),
+        Some("A0"),
+        "{refused:?}"
+    );
     server.kill();
 
     // A wrong token PIN: refused with its message, nothing listens.
