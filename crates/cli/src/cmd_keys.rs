@@ -87,6 +87,7 @@ fn rotate(app: &App) -> Result<(), Fail> {
     let n = suanpan_store::terminal_keys::rewrap_all(&*store, &[&*old], &*new)?;
     drop(store);
     rewrap_pan_key(app, &old, &new)?;
+    suanpan_store::anchor::resign(&suanpan_store::anchor::path_beside(&path), &*old, &*new)?;
     let retired = sibling(&path, &format!(".retired-{}", old.kek_id()));
     std::fs::rename(&path, &retired).context("retiring the old KEK")?;
     std::fs::rename(&next_path, &path).context("renaming the new KEK into place")?;

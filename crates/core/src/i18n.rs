@@ -427,6 +427,11 @@ static ZH: Catalog = &[
         "error.sqlite_only.fix",
         "在 PostgreSQL 上，demo run 与 backup restore 尚不可用；请对内置存储执行（去掉 --database / SUANPAN_DATABASE），恢复请用 pg_restore（已知缺口）",
     ),
+    ("error.anchor_invalid.msg", "审计锚点文件不可信：{0}"),
+    (
+        "error.anchor_invalid.fix",
+        "锚点文件在 KEK 旁（<kek>.anchor），只能由持有 KEK 的一方写入：请确认使用的是原来的 KEK，并按安全事件处理此文件被改动的情况；数据未改变",
+    ),
     ("error.key.msg", "密钥错误：{0}"),
     (
         "error.key.fix",
@@ -1191,6 +1196,14 @@ static EN: Catalog = &[
     (
         "error.sqlite_only.fix",
         "On PostgreSQL, demo run and backup restore are not available yet; run them on the embedded store (drop --database / SUANPAN_DATABASE), restore with pg_restore (a known gap)",
+    ),
+    (
+        "error.anchor_invalid.msg",
+        "The audit anchor file cannot be trusted: {0}",
+    ),
+    (
+        "error.anchor_invalid.fix",
+        "The anchor file lives beside the KEK (<kek>.anchor) and only the KEK's holder can write it: check that the original KEK is used, and treat a changed anchor file as a security incident; nothing was changed",
     ),
     ("error.key.msg", "Key error: {0}"),
     (

@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::query::{self, TxnFilter};
 use crate::sql::{Dialect, Sql, SqlRow, Value, dollar_params};
 use crate::sqlite::{OpenOptions, WRITER_QUEUE_MAX};
-use crate::writer::{GroupError, GroupRunner, Pending, Queue, writer_loop};
+use crate::writer::{Committed, GroupError, GroupRunner, Pending, Queue, writer_loop};
 use crate::{Done, ReadFn, SetupFn, Store};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -407,6 +407,7 @@ pub struct PgStore {
     policy: Policy,
     clock: Arc<dyn Clock>,
     keys: crate::keys::Keys,
+    anchor: Option<Arc<crate::anchor::Anchor>>,
     // Last: the IO runtime outlives every connection above.
     io: IoThread,
 }
@@ -431,25 +432,30 @@ impl PgWriter {
 }
 
 impl GroupRunner for PgWriter {
-    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Vec<Reply>, GroupError> {
+    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Committed, GroupError> {
         let conn = self.conn().map_err(GroupError::Transaction)?;
         conn.batch("BEGIN").map_err(GroupError::Transaction)?;
-        let run = || -> Result<Vec<Reply>, StoreError> {
+        let run = || -> Result<(Vec<Reply>, ChainHead), StoreError> {
             // The chain's head is read under its lock when the group ends (`engine::flush`),
             // not here: the group's rules run without it.
             let mut chain = ChainHead {
                 seq: 0,
                 hash: crate::audit::GENESIS.to_owned(),
             };
-            crate::writer::apply_group(conn, &mut chain, cmds, opts)
+            let replies = crate::writer::apply_group(conn, &mut chain, cmds, opts)?;
+            Ok((replies, chain))
         };
         match run() {
-            Ok(replies) => {
+            Ok((replies, chain)) => {
                 // A refused commit committed nothing. A commit whose answer was lost with the
                 // connection may have committed: its callers get an error, an unknown outcome
                 // like a terminal's timeout, which the terminal resolves by reversal.
                 conn.batch("COMMIT").map_err(GroupError::Transaction)?;
-                Ok(replies)
+                // The head is read under the chain's lock only when the group added entries.
+                Ok(Committed {
+                    replies,
+                    head: (chain.seq > 0).then_some(chain),
+                })
             }
             Err(e) => {
                 if let Err(r) = conn.batch("ROLLBACK") {
@@ -524,6 +530,7 @@ impl PgStore {
         let policy = opts.policy.clone();
         let clock = opts.clock.clone();
         let keys = opts.keys.clone();
+        let anchor = opts.anchor.clone();
         let writer = std::thread::Builder::new()
             .name("suanpan-pg-writer".into())
             .spawn(move || writer_loop(runner, rx, opts))
@@ -537,6 +544,7 @@ impl PgStore {
             policy,
             clock,
             keys,
+            anchor,
             io,
         };
         crate::terminal_keys::migrate_clear_keys(&store)?;
@@ -717,10 +725,15 @@ impl Store for PgStore {
         let out = c.in_transaction("BEGIN", |c| {
             lock_chain(c)?;
             let mut head = ChainHead::read(c)?;
-            f(c, &mut head)
+            let before = head.seq;
+            f(c, &mut head)?;
+            Ok((head.seq > before).then_some(head))
         });
         self.give_back(c);
-        out
+        if let (Ok(Some(head)), Some(anchor)) = (&out, &self.anchor) {
+            anchor.append(head, self.clock.now().as_microsecond());
+        }
+        out.map(|_| ())
     }
 
     fn policy(&self) -> &Policy {
@@ -736,6 +749,9 @@ impl Store for PgStore {
     }
     fn keys(&self) -> &crate::keys::Keys {
         &self.keys
+    }
+    fn anchor(&self) -> Option<&Arc<crate::anchor::Anchor>> {
+        self.anchor.as_ref()
     }
     fn location(&self) -> crate::Location {
         crate::Location::Postgres(self.opts.clone())
