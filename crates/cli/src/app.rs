@@ -226,6 +226,16 @@ impl App {
         Ok(SqliteStore::open(&self.data_dir, opts)?)
     }
 
+    /// The current KEK, the retired ones beside its file and the audit anchor: what backup
+    /// verification and restore need.
+    pub fn keyring(&self) -> Result<suanpan_store::backup::Keyring, Fail> {
+        Ok(suanpan_store::backup::Keyring::beside(
+            self.keys()?,
+            &self.kek_path()?,
+            &self.data_dir,
+        ))
+    }
+
     /// The audit anchor beside the KEK file (`<kek>.anchor`), signing under `keys`, unless
     /// the caller gave one.
     pub fn anchor(

@@ -127,9 +127,15 @@ pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
     let (evidence_dir, backups_dir) = app.backup_dirs()?;
     let (file, manifest) = match cmd {
         BackupCmd::Restore { file, .. } if pg.is_some() || backup::is_dump(&file) => {
+            // A sealed dump is verified and decrypted beside it for pg_restore, which the
+            // operator runs (overwriting a shared database is their call).
+            let clear = file.with_extension("restore.dump");
+            if backup::is_dump(&file) {
+                suanpan_store::pg_dump::open_dump(&file, &app.keyring()?, &clear, &evidence_dir)?;
+            }
             return Err(Fail::Message {
                 key: "error.pg_restore",
-                args: vec![file.display().to_string()],
+                args: vec![file.display().to_string(), clear.display().to_string()],
             });
         }
         BackupCmd::Create { output } => {
@@ -143,11 +149,18 @@ pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
             backup::create(&*store, &src, &out, now)?
         }
         BackupCmd::Verify { file } => {
-            let m = backup::verify_and_record(&file, now)?;
+            let m = backup::verify_and_record(&file, &app.keyring()?, now)?;
             (file, m)
         }
         BackupCmd::Restore { file, force } => {
-            let m = backup::restore(&file, &app.data_dir, &evidence_dir, force, now)?;
+            let m = backup::restore(
+                &file,
+                &app.keyring()?,
+                &app.data_dir,
+                &evidence_dir,
+                force,
+                now,
+            )?;
             (file, m)
         }
     };

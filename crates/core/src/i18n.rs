@@ -498,7 +498,7 @@ static ZH: Catalog = &[
     ),
     (
         "error.pg_restore.fix",
-        "先停止所有节点并运行 suanpan backup verify 校验，再执行 pg_restore --clean --if-exists -d <数据库地址> <备份文件>，并把备份旁的 .evidence 文件夹中的文件复制回证据目录",
+        "备份已校验并解密为 {1}（仅属主可读）：先停止所有节点，再执行 pg_restore --clean --if-exists -d <数据库地址> {1}，之后删除该文件；证据文件已放回证据目录",
     ),
     (
         "error.secret_missing.msg",
@@ -1274,7 +1274,7 @@ static EN: Catalog = &[
     ),
     (
         "error.pg_restore.fix",
-        "Stop every node, check it with suanpan backup verify, then run pg_restore --clean --if-exists -d <database URL> <backup file> and copy the files of the .evidence folder beside it back into the evidence folder",
+        "The backup was verified and decrypted into {1} (owner-only): stop every node, run pg_restore --clean --if-exists -d <database URL> {1}, then delete that file; the evidence files were put back into the evidence folder",
     ),
     (
         "error.secret_missing.msg",

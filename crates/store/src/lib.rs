@@ -25,6 +25,7 @@ pub mod pg;
 pub mod pg_dump;
 pub mod query;
 mod rows;
+pub mod seal;
 pub mod seed;
 pub mod sql;
 pub mod sqlite;

@@ -275,7 +275,8 @@ pub async fn check(state: &AppState, caller: &Caller, name: &str) -> Result<Back
         }
     };
     let now = state.store().now();
-    let checked = backup_blocking(lang, move || backup::verify_and_record(&file, now)).await;
+    let ring = backup::Keyring::for_store(&**state.store(), state.data_dir());
+    let checked = backup_blocking(lang, move || backup::verify_and_record(&file, &ring, now)).await;
     let outcome = match &checked {
         Ok(_) => "ok".to_owned(),
         Err(e) => format!("invalid:{}", e.message),
