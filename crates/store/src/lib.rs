@@ -23,6 +23,7 @@ pub mod fingerprint;
 pub mod keys;
 pub mod pg;
 pub mod pg_dump;
+pub mod pg_tls;
 pub mod query;
 mod rows;
 pub mod seal;

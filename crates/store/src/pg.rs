@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use suanpan_core::clock::Clock;
 use suanpan_core::{Policy, Transaction, TxnId};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 /// The schema version this build writes: `pg_schema.sql` is version 1, each
 /// `pg_migrate_N.sql` moves a store to version N.
@@ -62,7 +62,9 @@ impl PgOptions {
         }
     }
 
-    fn config(&self) -> Result<tokio_postgres::Config, StoreError> {
+    /// The connection settings and the TLS settings (`sslmode`, `sslrootcert`, see
+    /// [`crate::pg_tls`]) of the URL.
+    fn config(&self) -> Result<(tokio_postgres::Config, crate::pg_tls::TlsSettings), StoreError> {
         if let Some(s) = &self.schema
             && (s.is_empty()
                 || !s
@@ -73,16 +75,17 @@ impl PgOptions {
                 "schema name {s:?}: use lowercase letters, digits and _"
             )));
         }
-        let mut config: tokio_postgres::Config = self
-            .url
+        let (rest, tls) = crate::pg_tls::split(&self.url)?;
+        let mut config: tokio_postgres::Config = rest
             .parse()
             .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        config.ssl_mode(tls.pg_mode());
         // Names the process's connections in pg_stat_activity (operators; the tests find a
         // store's connections by it).
         if config.get_application_name().is_none() {
             config.application_name(self.application_name());
         }
-        Ok(config)
+        Ok((config, tls))
     }
 
     /// `suanpan` or `suanpan/<schema>`: the connections' `application_name`.
@@ -97,6 +100,14 @@ impl PgOptions {
 /// Whether a `--database` value names PostgreSQL.
 pub fn is_postgres_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// A connection failure, explained by the TLS settings when TLS is what failed.
+fn connect_err(tls: &crate::pg_tls::TlsSettings, e: tokio_postgres::Error) -> StoreError {
+    match tls.explain(&e) {
+        Some(why) => StoreError::Invalid(why),
+        None => pg_err(e),
+    }
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
@@ -188,12 +199,15 @@ impl PgConn {
     /// A connection driven by a runtime on the calling thread, which must not be inside a
     /// tokio runtime (the writer thread).
     fn connect_local(opts: &PgOptions) -> Result<PgConn, StoreError> {
-        let config = opts.config()?;
+        let (config, tls) = opts.config()?;
+        let connector = tls.connector()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| StoreError::Sqlite(e.to_string()))?;
-        let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(pg_err)?;
+        let (client, connection) = rt
+            .block_on(config.connect(connector))
+            .map_err(|e| connect_err(&tls, e))?;
         rt.spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "postgres connection closed");
@@ -203,10 +217,11 @@ impl PgConn {
     }
 
     fn connect(io: &tokio::runtime::Handle, opts: &PgOptions) -> Result<PgConn, StoreError> {
-        let config = opts.config()?;
+        let (config, tls) = opts.config()?;
+        let connector = tls.connector()?;
         let (tx, rx) = std::sync::mpsc::channel();
         io.spawn(async move {
-            match config.connect(NoTls).await {
+            match config.connect(connector).await {
                 Ok((client, connection)) => {
                     let _ = tx.send(Ok(client));
                     if let Err(e) = connection.await {
@@ -221,7 +236,7 @@ impl PgConn {
         let client = rx
             .recv()
             .map_err(|_| StoreError::Sqlite("postgres IO thread stopped".into()))?
-            .map_err(pg_err)?;
+            .map_err(|e| connect_err(&tls, e))?;
         PgConn::ready(client, None, opts)
     }
 
@@ -667,6 +682,21 @@ fn schema_version(c: &PgConn) -> Result<Option<i64>, StoreError> {
         |r| r.text(0),
     )?;
     Ok(Some(v.and_then(|v| v.parse().ok()).unwrap_or(0)))
+}
+
+/// Connects to `url` as the store would (TLS per its `sslmode`) and says whether the
+/// connection is encrypted (`pg_stat_ssl`): for operators checking their URL, and tests.
+pub fn probe(url: &str) -> Result<bool, StoreError> {
+    use crate::sql::SqlExt;
+    let pg = PgOptions::new(url);
+    let io = IoThread::start()?;
+    let conn = PgConn::connect(&io.handle, &pg)?;
+    conn.one(
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        &[],
+        |r| r.i64(0),
+    )
+    .map(|ssl| ssl != 0)
 }
 
 /// Drops a schema and everything in it (tests: each runs in a schema of its own).
