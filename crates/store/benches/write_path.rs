@@ -191,6 +191,16 @@ fn write_path(c: &mut Criterion) {
     g.bench_function("one_per_commit_1_caller_anchored", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| burst(&anchored, &cmd, 1, 200)).sum())
     });
+    // The anchor's own cost: one signed record appended (an HMAC and one write), which the
+    // writer pays once per commit group.
+    if let Some(a) = anchored.anchor() {
+        let head = suanpan_store::audit::ChainHead {
+            seq: 1,
+            hash: suanpan_store::audit::GENESIS.to_owned(),
+        };
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("anchor_append", |b| b.iter(|| a.append(&head, 0)));
+    }
     g.throughput(Throughput::Elements(SALES_PER_ITER));
     g.bench_function("group_commit_pipelined_anchored", |b| {
         b.iter_custom(|iters| {
