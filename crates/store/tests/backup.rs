@@ -496,3 +496,48 @@ fn a_backup_made_before_a_kek_rotation_verifies_and_restores_under_the_new_kek()
         .expect("the anchor restarts at the backup's head");
     assert_eq!((r.seq, r.hash), (head.seq, head.hash));
 }
+
+#[test]
+fn a_postgres_backup_is_sealed_and_decrypts_for_pg_restore() {
+    // Goal: on PostgreSQL the dump is sealed as it leaves pg_dump (no custom-format header
+    // in clear), verifies through `pg_restore --list` on the decrypted stream, and
+    // `open_dump` gives pg_restore a readable, owner-only clear dump.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    approved(h.sale(1_000, "approve"));
+    let out = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("pan.key"), "w1:x").unwrap();
+    let src = Sources {
+        data_dir: data.path(),
+        evidence_dir: &data.path().join("evidence"),
+    };
+    let (file, m) = match backup::create(&*h.store, &src, out.path(), h.now()) {
+        Err(StoreError::ToolMissing(_)) => return skipped(),
+        other => other.expect("backup"),
+    };
+    let sealed = std::fs::read(&file).unwrap();
+    assert!(!contains(&sealed, b"PGDMP"), "the dump is sealed");
+    assert_eq!(backup::verify(&file, &ring()).expect("verifies"), m);
+    assert_eq!(
+        m.audit_head.as_ref().map(|a| a.seq),
+        Some(h.last_audit().seq)
+    );
+    let clear = out.path().join("clear.dump");
+    suanpan_store::pg_dump::open_dump(&file, &ring(), &clear, &data.path().join("ev"))
+        .expect("decrypts");
+    assert!(std::fs::read(&clear).unwrap().starts_with(b"PGDMP"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&clear).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
+    }
+    let listed = std::process::Command::new("pg_restore")
+        .arg("--list")
+        .arg(&clear)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+}
