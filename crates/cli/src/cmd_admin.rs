@@ -80,19 +80,22 @@ pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
                     }
                 );
             } else {
+                let zh = app.lang == Lang::Zh;
+                let anchored = match (v.anchored, zh) {
+                    (Some(seq), true) => format!("；锚点签署至第 {seq} 条"),
+                    (Some(seq), false) => format!("; the anchor vouches up to entry {seq}"),
+                    (None, true) => "；尚无锚点".to_owned(),
+                    (None, false) => "; no anchor yet".to_owned(),
+                };
                 println!(
-                    "{} ({} {})",
-                    if app.lang == Lang::Zh {
+                    "{} ({} {}{anchored})",
+                    if zh {
                         "审计链完整"
                     } else {
                         "Audit chain intact"
                     },
                     v.entries,
-                    if app.lang == Lang::Zh {
-                        "条"
-                    } else {
-                        "entries"
-                    }
+                    if zh { "条" } else { "entries" }
                 );
             }
             if v.first_broken.is_some() {
