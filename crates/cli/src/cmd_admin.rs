@@ -132,7 +132,7 @@ pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
         BackupCmd::Restore { file, .. } if pg.is_some() || backup::is_dump(&file) => {
             // A sealed dump is verified and decrypted beside it for pg_restore, which the
             // operator runs (overwriting a shared database is their call).
-            let clear = file.with_extension("restore.dump");
+            let clear = file.with_extension("dump.clear");
             if backup::is_dump(&file) {
                 suanpan_store::pg_dump::open_dump(&file, &app.keyring()?, &clear, &evidence_dir)?;
             }

@@ -497,7 +497,7 @@ fn backup_without_pg_dump_and_restore_are_refused_clearly() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("failed verification"), "{err}");
-    assert!(!std::path::Path::new("x.restore.dump").exists());
+    assert!(!std::path::Path::new("x.dump.clear").exists());
 }
 
 /// Posts a JSON body over plain HTTP/1.1 and returns the status code and the body.
