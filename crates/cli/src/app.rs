@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{Lang, Policy, Refusal, Transaction};
+use suanpan_store::anchor::Anchor;
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::keys::{FileKek, Keys};
@@ -202,9 +203,11 @@ impl App {
 
     /// Opens the store on whichever backend is configured, under the KEK `keys`.
     pub fn open_with(&self, keys: Keys, opts: OpenOptions) -> Result<Arc<dyn Store>, Fail> {
+        let anchor = self.anchor(&keys, opts.anchor.clone())?;
         let opts = OpenOptions {
             policy: self.policy()?,
             keys,
+            anchor,
             ..opts
         };
         Ok(match self.database()? {
@@ -227,12 +230,38 @@ impl App {
                 args: Vec::new(),
             });
         }
+        let keys = self.keys()?;
         let opts = OpenOptions {
             policy: self.policy()?,
-            keys: self.keys()?,
+            anchor: self.anchor(&keys, None)?,
+            keys,
             ..OpenOptions::default()
         };
         Ok(SqliteStore::open(&self.data_dir, opts)?)
+    }
+
+    /// The current KEK, the retired ones beside its file and the audit anchor: what backup
+    /// verification and restore need.
+    pub fn keyring(&self) -> Result<suanpan_store::backup::Keyring, Fail> {
+        Ok(suanpan_store::backup::Keyring::beside(
+            self.keys()?,
+            &self.kek_path()?,
+            &self.data_dir,
+        ))
+    }
+
+    /// The audit anchor beside the KEK file (`<kek>.anchor`), signing under `keys`, unless
+    /// the caller gave one.
+    pub fn anchor(
+        &self,
+        keys: &Keys,
+        given: Option<Arc<Anchor>>,
+    ) -> Result<Option<Arc<Anchor>>, Fail> {
+        if given.is_some() {
+            return Ok(given);
+        }
+        let path = suanpan_store::anchor::path_beside(&self.kek_path()?);
+        Ok(Some(Anchor::new(&path, &**keys)?))
     }
 
     /// Where the KEK file is: `--kek-file` / `SUANPAN_KEK_FILE`, else `kek_file` in the
@@ -357,8 +386,10 @@ impl App {
     /// when asked (init, `demo run` and `serve --demo` on an empty directory).
     pub fn create_store(&self, opts: OpenOptions, demo: bool) -> Result<SqliteStore, Fail> {
         self.ensure_kek()?;
+        let keys = self.keys()?;
         let opts = OpenOptions {
-            keys: self.keys()?,
+            anchor: self.anchor(&keys, opts.anchor.clone())?,
+            keys,
             ..opts
         };
         self.make_data_dir()?;
@@ -381,8 +412,10 @@ impl App {
         demo: bool,
     ) -> Result<Arc<dyn Store>, Fail> {
         self.ensure_kek()?;
+        let keys = self.keys()?;
         let opts = OpenOptions {
-            keys: self.keys()?,
+            anchor: self.anchor(&keys, opts.anchor.clone())?,
+            keys,
             ..opts
         };
         self.make_data_dir()?;

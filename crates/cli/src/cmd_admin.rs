@@ -80,19 +80,22 @@ pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
                     }
                 );
             } else {
+                let zh = app.lang == Lang::Zh;
+                let anchored = match (v.anchored, zh) {
+                    (Some(seq), true) => format!("；锚点签署至第 {seq} 条"),
+                    (Some(seq), false) => format!("; the anchor vouches up to entry {seq}"),
+                    (None, true) => "；尚无锚点".to_owned(),
+                    (None, false) => "; no anchor yet".to_owned(),
+                };
                 println!(
-                    "{} ({} {})",
-                    if app.lang == Lang::Zh {
+                    "{} ({} {}{anchored})",
+                    if zh {
                         "审计链完整"
                     } else {
                         "Audit chain intact"
                     },
                     v.entries,
-                    if app.lang == Lang::Zh {
-                        "条"
-                    } else {
-                        "entries"
-                    }
+                    if zh { "条" } else { "entries" }
                 );
             }
             if v.first_broken.is_some() {
@@ -127,9 +130,15 @@ pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
     let (evidence_dir, backups_dir) = app.backup_dirs()?;
     let (file, manifest) = match cmd {
         BackupCmd::Restore { file, .. } if pg.is_some() || backup::is_dump(&file) => {
+            // A sealed dump is verified and decrypted beside it for pg_restore, which the
+            // operator runs (overwriting a shared database is their call).
+            let clear = file.with_extension("dump.clear");
+            if backup::is_dump(&file) {
+                suanpan_store::pg_dump::open_dump(&file, &app.keyring()?, &clear, &evidence_dir)?;
+            }
             return Err(Fail::Message {
                 key: "error.pg_restore",
-                args: vec![file.display().to_string()],
+                args: vec![file.display().to_string(), clear.display().to_string()],
             });
         }
         BackupCmd::Create { output } => {
@@ -143,11 +152,18 @@ pub fn backup(app: &App, cmd: BackupCmd) -> Result<(), Fail> {
             backup::create(&*store, &src, &out, now)?
         }
         BackupCmd::Verify { file } => {
-            let m = backup::verify_and_record(&file, now)?;
+            let m = backup::verify_and_record(&file, &app.keyring()?, now)?;
             (file, m)
         }
         BackupCmd::Restore { file, force } => {
-            let m = backup::restore(&file, &app.data_dir, &evidence_dir, force, now)?;
+            let m = backup::restore(
+                &file,
+                &app.keyring()?,
+                &app.data_dir,
+                &evidence_dir,
+                force,
+                now,
+            )?;
             (file, m)
         }
     };

@@ -171,6 +171,7 @@ fn move_keys(app: &App, path: &Path, old: &Keys, new: &Keys) -> Result<(usize, P
     let n = suanpan_store::terminal_keys::rewrap_all(&*store, &[&**old], &**new)?;
     drop(store);
     rewrap_pan_key(app, old, new)?;
+    suanpan_store::anchor::resign(&suanpan_store::anchor::path_beside(path), &**old, &**new)?;
     let retired = sibling(path, &format!(".retired-{}", old.kek_id()));
     std::fs::rename(path, &retired).context("retiring the old KEK")?;
     Ok((n + 1, retired))

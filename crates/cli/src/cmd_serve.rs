@@ -92,9 +92,11 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     // A missing or wrong KEK stops here too, before anything listens (`--demo` makes one
     // beside the data directory when there is none).
     let kek_made = if args.demo { app.ensure_kek()? } else { None };
+    let keys = app.keys()?;
     let opts = OpenOptions {
         policy: cfg.policy,
-        keys: app.keys()?,
+        anchor: app.anchor(&keys, None)?,
+        keys,
         ..OpenOptions::default()
     };
     let (store, fresh): (Arc<dyn Store>, bool) = match app.database()? {

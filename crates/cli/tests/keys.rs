@@ -210,8 +210,21 @@ fn rotate_kek_rewraps_everything() {
     let d = Demo::new();
     let kek = d.tmp.path().join("data.kek");
     let old = std::fs::read(&kek).expect("kek");
+    let (code, made) = run_json(d.cmd().args(["backup", "create"]));
+    assert_eq!(code, 0, "{made}");
+    let before = made["file"].as_str().expect("backup file").to_owned();
     let (code, v) = run_json(d.cmd().args(["keys", "rotate-kek"]));
     assert_eq!(code, 0, "{v}");
+    // The backup made under the old KEK still verifies (with the retired KEK beside the new
+    // one), and the audit anchor was re-signed under the new KEK.
+    let (code, checked) = run_json(d.cmd().args(["backup", "verify", &before]));
+    assert_eq!(code, 0, "{checked}");
+    let (code, audit) = run_json(d.cmd().args(["audit", "verify"]));
+    assert_eq!(code, 0, "{audit}");
+    assert!(
+        audit["verification"]["anchored"].as_i64().is_some(),
+        "{audit}"
+    );
     assert_ne!(std::fs::read(&kek).expect("kek"), old);
     let retired = PathBuf::from(v["retired"].as_str().expect("retired"));
     assert_eq!(std::fs::read(&retired).expect("retired"), old);
@@ -391,4 +404,27 @@ fn no_pan_recoverable_by_brute_force() {
     drop(conn);
     let after = recovered(&d.dir(), &guesses(pan));
     assert!(after.is_empty(), "PAN recovered: {after:?}");
+}
+
+// Finding 9: `serve --demo` and every command anchor the audit head beside the KEK; deleting
+// the newest audit rows from the database file is named by `audit verify`, which fails.
+#[test]
+fn audit_verify_names_a_truncated_chain() {
+    let d = Demo::new();
+    run(&mut d.sale_cmd("3.00", common::CARD_OK)).ok();
+    assert!(
+        d.tmp.path().join("data.kek.anchor").is_file(),
+        "the anchor beside the KEK"
+    );
+    let (code, v) = run_json(d.cmd().args(["audit", "verify"]));
+    assert_eq!(code, 0, "{v}");
+    let last = v["verification"]["entries"].as_i64().expect("entries");
+    assert_eq!(v["verification"]["anchored"].as_i64(), Some(last), "{v}");
+    let db = rusqlite::Connection::open(d.dir().join("suanpan.db")).expect("db");
+    db.execute("DELETE FROM audit WHERE seq > ?1", [last - 2])
+        .expect("delete");
+    drop(db);
+    let out = run(d.cmd().args(["--lang", "en", "audit", "verify"]));
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert!(out.text().contains("truncated"), "{}", out.text());
 }

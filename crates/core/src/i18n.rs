@@ -427,6 +427,11 @@ static ZH: Catalog = &[
         "error.sqlite_only.fix",
         "在 PostgreSQL 上，demo run 与 backup restore 尚不可用；请对内置存储执行（去掉 --database / SUANPAN_DATABASE），恢复请用 pg_restore（已知缺口）",
     ),
+    ("error.anchor_invalid.msg", "审计锚点文件不可信：{0}"),
+    (
+        "error.anchor_invalid.fix",
+        "锚点文件在 KEK 旁（<kek>.anchor），只能由持有 KEK 的一方写入：请确认使用的是原来的 KEK，并按安全事件处理此文件被改动的情况；数据未改变",
+    ),
     ("error.key.msg", "密钥错误：{0}"),
     (
         "error.key.fix",
@@ -493,7 +498,7 @@ static ZH: Catalog = &[
     ),
     (
         "error.pg_restore.fix",
-        "先停止所有节点并运行 suanpan backup verify 校验，再执行 pg_restore --clean --if-exists -d <数据库地址> <备份文件>，并把备份旁的 .evidence 文件夹中的文件复制回证据目录",
+        "备份已校验并解密为 {1}（仅属主可读）：先停止所有节点，再执行 pg_restore --clean --if-exists -d <数据库地址> {1}，之后删除该文件；证据文件已放回证据目录",
     ),
     (
         "error.secret_missing.msg",
@@ -1192,6 +1197,14 @@ static EN: Catalog = &[
         "error.sqlite_only.fix",
         "On PostgreSQL, demo run and backup restore are not available yet; run them on the embedded store (drop --database / SUANPAN_DATABASE), restore with pg_restore (a known gap)",
     ),
+    (
+        "error.anchor_invalid.msg",
+        "The audit anchor file cannot be trusted: {0}",
+    ),
+    (
+        "error.anchor_invalid.fix",
+        "The anchor file lives beside the KEK (<kek>.anchor) and only the KEK's holder can write it: check that the original KEK is used, and treat a changed anchor file as a security incident; nothing was changed",
+    ),
     ("error.key.msg", "Key error: {0}"),
     (
         "error.key.fix",
@@ -1261,7 +1274,7 @@ static EN: Catalog = &[
     ),
     (
         "error.pg_restore.fix",
-        "Stop every node, check it with suanpan backup verify, then run pg_restore --clean --if-exists -d <database URL> <backup file> and copy the files of the .evidence folder beside it back into the evidence folder",
+        "The backup was verified and decrypted into {1} (owner-only): stop every node, run pg_restore --clean --if-exists -d <database URL> {1}, then delete that file; the evidence files were put back into the evidence folder",
     ),
     (
         "error.secret_missing.msg",

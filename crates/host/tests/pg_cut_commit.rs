@@ -124,6 +124,10 @@ async fn cut_once(url: &str, mode_at_commit: u8) -> bool {
     };
     let via = proxy(upstream, mode.clone());
     let (_, proxied) = through(url, via).expect("url");
+    // The proxy reads the protocol to cut at COMMIT: the connection must stay plain (the
+    // default `prefer` would take TLS from a server that offers it).
+    let sep = if proxied.contains('?') { '&' } else { '?' };
+    let proxied = format!("{proxied}{sep}sslmode=disable");
     let schema = format!("t_cut_{}_{mode_at_commit}", std::process::id());
     let _ = suanpan_store::pg::drop_schema(url, &schema);
     let pg = PgOptions {

@@ -16,8 +16,30 @@ const CALLERS: usize = 64;
 const CALLER_SALES: u64 = 6_400;
 
 fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
+    setup_with(OpenOptions::default())
+}
+
+/// A store whose writer anchors the audit head after every commit (issue 11), the anchor
+/// file in the store's temporary folder (in production it lies beside the KEK file).
+fn setup_anchored() -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
+    let anchor_dir = tempfile::tempdir().expect("tempdir");
+    let keys = suanpan_store::keys::ephemeral();
+    let anchor =
+        suanpan_store::anchor::Anchor::new(&anchor_dir.path().join("k.kek.anchor"), &*keys)
+            .expect("anchor");
+    let made = setup_with(OpenOptions {
+        keys,
+        anchor: Some(anchor),
+        ..OpenOptions::default()
+    });
+    // The anchor file goes with the folder when the benchmark ends.
+    std::mem::forget(anchor_dir);
+    made
+}
+
+fn setup_with(opts: OpenOptions) -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::create(dir.path(), OpenOptions::default()).expect("create");
+    let store = SqliteStore::create(dir.path(), opts).expect("create");
     let fp = Fingerprinter::new([7; 32]);
     store.seed_demo(&fp).expect("seed");
     let pan = Pan::parse(suanpan_issuer::demo::CARDS[0].pan).expect("pan");
@@ -154,6 +176,38 @@ fn write_path(c: &mut Criterion) {
     g.throughput(Throughput::Elements(200));
     g.bench_function("one_per_commit_1_caller", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| burst(&store, &cmd, 1, 200)).sum())
+    });
+    // Issue 11: the audit anchor appended after every commit group, same run, same sales.
+    let (_adir, anchored, _) = setup_anchored();
+    g.throughput(Throughput::Elements(CALLER_SALES));
+    g.bench_function("group_commit_64_callers_anchored", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| burst(&anchored, &cmd, CALLERS, CALLER_SALES))
+                .sum()
+        })
+    });
+    g.throughput(Throughput::Elements(200));
+    g.bench_function("one_per_commit_1_caller_anchored", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| burst(&anchored, &cmd, 1, 200)).sum())
+    });
+    // The anchor's own cost: one signed record appended (an HMAC and one write), which the
+    // writer pays once per commit group.
+    if let Some(a) = anchored.anchor() {
+        let head = suanpan_store::audit::ChainHead {
+            seq: 1,
+            hash: suanpan_store::audit::GENESIS.to_owned(),
+        };
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("anchor_append", |b| b.iter(|| a.append(&head, 0)));
+    }
+    g.throughput(Throughput::Elements(SALES_PER_ITER));
+    g.bench_function("group_commit_pipelined_anchored", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| pipelined(&anchored, &cmd, SALES_PER_ITER))
+                .sum()
+        })
     });
     g.finish();
 }

@@ -162,6 +162,9 @@ pub struct Verification {
     pub first_broken: Option<i64>,
     /// What is wrong with it.
     pub problem: Option<String>,
+    /// The newest entry the audit anchor vouches for (`None`: no anchor, or none yet).
+    #[serde(default)]
+    pub anchored: Option<i64>,
 }
 
 /// Recomputes the whole chain, in order, streaming.
@@ -171,6 +174,60 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
 
 /// [`verify`] on either backend.
 pub fn verify_in(conn: &dyn Sql) -> Result<Verification, StoreError> {
+    verify_anchored(conn, None)
+}
+
+/// Recomputes the chain and holds it against the newest anchored head, if any: a chain that
+/// ends before the anchored entry was truncated (its newest entries deleted); a chain whose
+/// entry there has another hash was rewritten (edited, then the chain recomputed).
+pub fn verify_anchored(
+    conn: &dyn Sql,
+    anchor: Option<&crate::anchor::AnchorRecord>,
+) -> Result<Verification, StoreError> {
+    let (mut v, kept) = verify_chain(conn, anchor.map(|a| a.seq))?;
+    let Some(a) = anchor else {
+        return Ok(v);
+    };
+    v.anchored = Some(a.seq);
+    if v.first_broken.is_some() {
+        return Ok(v);
+    }
+    match &kept {
+        Some(found) if *found == a.hash => {}
+        Some(found) => {
+            v.first_broken = Some(a.seq);
+            v.problem = Some(format!(
+                "rewritten: entry {} has hash {found}, but the audit anchor of {} signed {} (the chain was recomputed after an edit)",
+                a.seq,
+                anchor_time(a.at),
+                a.hash
+            ));
+        }
+        None => {
+            v.first_broken = Some(v.entries + 1);
+            v.problem = Some(format!(
+                "truncated: the chain ends at entry {}, but the audit anchor of {} vouches for entry {} (the newest entries were deleted)",
+                v.entries,
+                anchor_time(a.at),
+                a.seq
+            ));
+        }
+    }
+    Ok(v)
+}
+
+fn anchor_time(micros: i64) -> String {
+    jiff::Timestamp::from_microsecond(micros)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| micros.to_string())
+}
+
+/// The chain check; also the hash of entry `keep` when the chain reaches it intact.
+fn verify_chain(
+    conn: &dyn Sql,
+    keep: Option<i64>,
+) -> Result<(Verification, Option<String>), StoreError> {
+    let mut kept: Option<String> = None;
     let mut prev = GENESIS.to_owned();
     let mut expected_seq = 1i64;
     let mut entries = 0i64;
@@ -188,6 +245,7 @@ pub fn verify_in(conn: &dyn Sql) -> Result<Verification, StoreError> {
                 entries,
                 first_broken: Some(e.seq),
                 problem: Some(problem.to_owned()),
+                anchored: None,
             };
             let f = [&*e.actor, &*e.action, &*e.target, &*e.reason, &*e.outcome];
             if e.seq != expected_seq {
@@ -197,17 +255,22 @@ pub fn verify_in(conn: &dyn Sql) -> Result<Verification, StoreError> {
             } else if entry_hash(&prev, e.seq, e.at, &f) != e.hash {
                 found = Some(broken("content does not match its hash (edited)"));
             } else {
+                if keep == Some(e.seq) {
+                    kept = Some(e.hash.clone());
+                }
                 prev = e.hash;
                 expected_seq += 1;
             }
             Ok(())
         },
     )?;
-    Ok(found.unwrap_or(Verification {
+    let v = found.unwrap_or(Verification {
         entries,
         first_broken: None,
         problem: None,
-    }))
+        anchored: None,
+    });
+    Ok((v, kept))
 }
 
 /// The newest entries first, `limit` (capped) from `offset`.

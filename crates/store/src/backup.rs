@@ -1,8 +1,16 @@
 //! Backups: a consistent copy of the store (SQLite's online backup API, or `pg_dump` on
-//! PostgreSQL, see [`crate::pg_dump`]), the PAN key and the evidence files, with a SHA-256
+//! PostgreSQL, see [`crate::pg_dump`]), the PAN key and the evidence files, with a signed
 //! manifest beside them; verification; a restore that refuses damaged files and never
 //! silently overwrites a live store; and the purge that backs up first. The CLI and the
 //! back-office call the same functions here.
+//!
+//! Sealed and signed (docs/SECURITY.md): the database copy and every evidence file are
+//! encrypted with AES-256-GCM under `derive("backup.enc")` ([`crate::seal`]); the PAN key
+//! copy is the wrapped `pan.key`; the manifest names the KEK (its id), records the copy's
+//! audit head signed with `derive("audit.anchor")`, and is signed with HMAC-SHA256 under
+//! `derive("backup.mac")`. Verification and restore find the KEK by its id among the
+//! current and the retired KEKs ([`Keyring`]), so a backup made before `keys rotate-kek`
+//! still verifies and restores (and is re-wrapped under the current KEK on restore).
 //!
 //! A backup `suanpan-<stamp>.db` (or `.dump`) is, in the same folder:
 //! `….manifest.json` (written last: a backup without one is unfinished), `….pan.key`, and
@@ -15,8 +23,10 @@
 //! then; a file arriving during the backup is listed only once renamed into place, i.e.
 //! whole, or not at all.
 
+use crate::anchor::AnchorRecord;
 use crate::command::{Command, Reply};
 use crate::error::StoreError;
+use crate::keys::{KeyProvider, Keys};
 use crate::sqlite::{DB_FILE, SCHEMA_VERSION};
 use crate::{Location, Store};
 use rusqlite::{Connection, OpenFlags};
@@ -62,6 +72,108 @@ pub struct Manifest {
     /// The evidence files copied into `….evidence/` (none in backups made before they were).
     #[serde(default)]
     pub evidence: Vec<EvidenceFile>,
+    /// The id of the KEK the backup is sealed and signed under.
+    #[serde(default)]
+    pub kek_id: String,
+    /// The audit chain's head in the copy, signed with `derive("audit.anchor")` (PostgreSQL:
+    /// the head just before the dump, which holds at least these entries).
+    #[serde(default)]
+    pub audit_head: Option<AnchorRecord>,
+    /// HMAC-SHA256 of the manifest (with this field empty) under `derive("backup.mac")`.
+    /// Empty: a backup of a build before backups were signed, which is not trusted.
+    #[serde(default)]
+    pub mac: String,
+}
+
+/// The purpose of the manifest's signing key (`KeyProvider::derive`).
+pub const MAC_PURPOSE: &str = "backup.mac";
+/// The role (associated data) of a backup's sealed database copy.
+const DB_ROLE: &str = "database";
+
+fn evidence_role(sha: &str) -> String {
+    format!("evidence:{sha}")
+}
+
+impl Manifest {
+    fn signature(&self, keys: &dyn KeyProvider) -> Result<String, StoreError> {
+        let unsigned = Manifest {
+            mac: String::new(),
+            ..self.clone()
+        };
+        let bytes = serde_json::to_vec(&unsigned).map_err(|e| StoreError::Sqlite(e.to_string()))?;
+        Ok(crate::keys::keyed_hash(
+            &keys.derive(MAC_PURPOSE)?,
+            &[b"suanpan backup manifest v1", &bytes],
+        ))
+    }
+}
+
+/// The KEKs a backup may have been made under, and the audit anchor beside them: what
+/// verification and restore need from outside the backup.
+#[derive(Clone)]
+pub struct Keyring {
+    /// The KEK in use (new backups, and what a restored store is wrapped under).
+    pub current: Keys,
+    /// KEKs retired by `keys rotate-kek`, for the backups made under them.
+    pub retired: Vec<Keys>,
+    /// The audit anchor file (`<kek>.anchor`), restarted from a restored backup's head.
+    pub anchor: Option<PathBuf>,
+}
+
+impl Keyring {
+    /// Only `current`.
+    pub fn of(current: Keys) -> Keyring {
+        Keyring {
+            current,
+            retired: Vec::new(),
+            anchor: None,
+        }
+    }
+
+    /// `current` and the retired KEK files beside the KEK file `kek_file`
+    /// (`<kek>.retired-<id>`, as `keys rotate-kek` leaves them); a retired file that does not
+    /// load is skipped with a warning. The anchor is `<kek>.anchor`.
+    pub fn beside(current: Keys, kek_file: &Path, data_dir: &Path) -> Keyring {
+        let mut ring = Keyring::of(current);
+        ring.anchor = Some(crate::anchor::path_beside(kek_file));
+        let (Some(dir), Some(name)) = (kek_file.parent(), kek_file.file_name()) else {
+            return ring;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let prefix = format!("{}.retired-", name.to_string_lossy());
+        let found = file_names(dir, |n, _| n.starts_with(&prefix)).unwrap_or_default();
+        for n in found {
+            match crate::keys::FileKek::load(&dir.join(&n), data_dir) {
+                Ok(k) => ring.retired.push(k),
+                Err(e) => tracing::warn!(file = %n, error = %e, "retired KEK not usable"),
+            }
+        }
+        ring
+    }
+
+    /// The ring of a store: its KEK, and, when its anchor lies beside a KEK file, the
+    /// retired KEKs there.
+    pub fn for_store<S: Store + ?Sized>(store: &S, data_dir: &Path) -> Keyring {
+        let kek_file = store.anchor().and_then(|a| {
+            let p = a.path().to_string_lossy();
+            p.strip_suffix(crate::anchor::ANCHOR_SUFFIX)
+                .map(PathBuf::from)
+        });
+        match kek_file {
+            Some(k) => Keyring::beside(store.keys().clone(), &k, data_dir),
+            None => Keyring::of(store.keys().clone()),
+        }
+    }
+
+    fn by_id(&self, id: &str) -> Option<&Keys> {
+        std::iter::once(&self.current)
+            .chain(&self.retired)
+            .find(|k| k.kek_id() == id)
+    }
 }
 
 impl Manifest {
@@ -100,16 +212,7 @@ pub(crate) fn io(path: &Path, e: std::io::Error) -> StoreError {
 
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<(String, u64), StoreError> {
-    let f = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    hash_copy(f, path, None)
-}
-
-/// Streams `from` into `to` (if any) while hashing it; returns the SHA-256 and the size.
-fn hash_copy(
-    mut from: std::fs::File,
-    path: &Path,
-    mut to: Option<&mut std::fs::File>,
-) -> Result<(String, u64), StoreError> {
+    let mut from = std::fs::File::open(path).map_err(|e| io(path, e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut n = 0u64;
@@ -119,9 +222,6 @@ fn hash_copy(
             break;
         }
         h.update(&buf[..k]);
-        if let Some(out) = to.as_mut() {
-            out.write_all(&buf[..k]).map_err(|e| io(path, e))?;
-        }
         n += k as u64;
     }
     Ok((hex::encode(h.finalize()), n))
@@ -181,7 +281,7 @@ pub fn create<S: Store + ?Sized>(
     now: jiff::Timestamp,
 ) -> Result<(PathBuf, Manifest), StoreError> {
     let made = match store.location() {
-        Location::Sqlite(db) => create_sqlite(&db, src, out_dir, now),
+        Location::Sqlite(db) => create_sqlite(&db, &**store.keys(), src, out_dir, now),
         Location::Postgres(pg) => crate::pg_dump::create(store, &pg, src, out_dir, now),
     }?;
     // Owner only: the folder and every file of the backup.
@@ -256,22 +356,74 @@ pub(crate) struct Copied {
     pub schema_version: i64,
     pub transactions: i64,
     pub audit_entries: i64,
+    /// The audit chain's newest entry (seq, hash), if any.
+    pub head: Option<(i64, String)>,
 }
 
-/// Backs up the SQLite database `db` (the store's file) with the rest of [`Sources`].
+/// Backs up the SQLite database `db` (the store's file), sealed under `keys`, with the rest
+/// of [`Sources`]. The clear copy SQLite's backup API makes is staged beside the database
+/// (where the clear data is anyway), sealed into the backup folder, and removed.
 pub fn create_sqlite(
     db: &Path,
+    keys: &dyn KeyProvider,
     src: &Sources<'_>,
     out_dir: &Path,
     now: jiff::Timestamp,
 ) -> Result<(PathBuf, Manifest), StoreError> {
     let (file, partial) = reserve(out_dir, now, DB_EXT)?;
-    let copied = copy_sqlite(db, &partial);
-    let done = copied.and_then(|c| finish(&file, &partial, src, c, now));
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staging = db.with_file_name(format!(".{name}.staging"));
+    let copied = copy_sqlite(db, &staging).and_then(|c| {
+        seal_file(keys, DB_ROLE, &staging, &partial)?;
+        Ok(c)
+    });
+    remove_clear(&staging);
+    let done = copied.and_then(|c| finish(&file, &partial, src, keys, c, now));
     if done.is_err() {
         discard(&file, &partial);
     }
     done.map(|m| (file, m))
+}
+
+/// Removes a clear staging copy (and the side files SQLite may have left beside it).
+fn remove_clear(path: &Path) {
+    for side in ["", "-journal", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_os_string();
+        p.push(side);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+/// Seals the file `from` into `to` (created, synced).
+fn seal_file(
+    keys: &dyn KeyProvider,
+    role: &str,
+    from: &Path,
+    to: &Path,
+) -> Result<(String, u64), StoreError> {
+    let source = std::fs::File::open(from).map_err(|e| io(from, e))?;
+    let mut out = std::fs::File::create(to).map_err(|e| io(to, e))?;
+    let sealed = crate::seal::seal(keys, role, std::io::BufReader::new(source), &mut out)?;
+    out.sync_all().map_err(|e| io(to, e))?;
+    Ok(sealed)
+}
+
+/// Opens the sealed file `from` for `role` into `to`; an altered file is named by `what`.
+fn open_sealed(
+    keys: &dyn KeyProvider,
+    role: &str,
+    from: &Path,
+    to: &mut impl Write,
+    what: &str,
+) -> Result<(String, u64), StoreError> {
+    let source = std::fs::File::open(from).map_err(|e| invalid(format!("{what}: {e}")))?;
+    crate::seal::open(keys, role, source, to).map_err(|e| match e {
+        crate::seal::OpenError::Io(e) => io(from, e),
+        crate::seal::OpenError::Altered(why) => invalid(format!("{what} was altered: {why}")),
+    })
 }
 
 fn copy_sqlite(db: &Path, partial: &Path) -> Result<Copied, StoreError> {
@@ -297,29 +449,37 @@ fn copy_sqlite(db: &Path, partial: &Path) -> Result<Copied, StoreError> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    let head = crate::audit::ChainHead::read(&dst)?;
     Ok(Copied {
         schema_version: SCHEMA_VERSION,
         transactions,
         audit_entries,
+        head: (head.seq > 0).then_some((head.seq, head.hash)),
     })
 }
 
-/// Completes a backup whose database copy is in `partial`: renames it into place, copies the
-/// PAN key and the evidence files, and writes the manifest last.
+/// Completes a backup whose sealed database copy is in `partial`: renames it into place,
+/// copies the (wrapped) PAN key and seals the evidence files, and writes the signed manifest
+/// last.
 pub(crate) fn finish(
     file: &Path,
     partial: &Path,
     src: &Sources<'_>,
+    keys: &dyn KeyProvider,
     copied: Copied,
     now: jiff::Timestamp,
 ) -> Result<Manifest, StoreError> {
     std::fs::rename(partial, file).map_err(|e| io(file, e))?;
     let key_src = src.data_dir.join(PAN_KEY_FILE);
     std::fs::copy(&key_src, key_copy_path(file)).map_err(|e| io(&key_src, e))?;
-    let evidence = copy_evidence(src.evidence_dir, &evidence_copy_dir(file))?;
+    let evidence = copy_evidence(src.evidence_dir, &evidence_copy_dir(file), keys)?;
     let (sha256, bytes) = sha256_file(file)?;
     let (pan_key_sha256, _) = sha256_file(&key_copy_path(file))?;
-    let manifest = Manifest {
+    let audit_head = match copied.head {
+        Some((seq, hash)) => Some(crate::anchor::sign(keys, seq, &hash, now.as_microsecond())?),
+        None => None,
+    };
+    let mut manifest = Manifest {
         file: file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -332,7 +492,11 @@ pub(crate) fn finish(
         transactions: copied.transactions,
         audit_entries: copied.audit_entries,
         evidence,
+        kek_id: keys.kek_id(),
+        audit_head,
+        mac: String::new(),
     };
+    manifest.mac = manifest.signature(keys)?;
     let json =
         serde_json::to_string_pretty(&manifest).map_err(|e| StoreError::Sqlite(e.to_string()))?;
     let mpath = manifest_path(file);
@@ -340,22 +504,6 @@ pub(crate) fn finish(
     std::fs::write(&staged, json).map_err(|e| io(&staged, e))?;
     std::fs::rename(&staged, &mpath).map_err(|e| io(&mpath, e))?;
     Ok(manifest)
-}
-
-/// Copies `from`'s file to `to` through a temporary name (synced, renamed); returns the
-/// SHA-256 and size of the bytes written. `Ok(None)`: `from` is gone.
-fn copy_file_hashed(from: &Path, to: &Path) -> Result<Option<(String, u64)>, StoreError> {
-    let source = match std::fs::File::open(from) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(from, e)),
-    };
-    let staged = to.with_extension("partial");
-    let mut out = std::fs::File::create(&staged).map_err(|e| io(&staged, e))?;
-    let hashed = hash_copy(source, from, Some(&mut out))?;
-    out.sync_all().map_err(|e| io(&staged, e))?;
-    std::fs::rename(&staged, to).map_err(|e| io(to, e))?;
-    Ok(Some(hashed))
 }
 
 /// The names in folder `dir` that `keep` accepts (none when the folder does not exist).
@@ -379,10 +527,56 @@ fn file_names(
     Ok(names)
 }
 
-/// Copies every stored evidence file (named by its SHA-256; temporary `.partial` files are
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Seals the file `from` into `to` (through a temporary name, synced, renamed); returns the
+/// SHA-256 and size of the clear bytes. `Ok(None)`: `from` is gone.
+fn seal_file_hashed(
+    keys: &dyn KeyProvider,
+    from: &Path,
+    to: &Path,
+    role: &str,
+) -> Result<Option<(String, u64)>, StoreError> {
+    let source = match std::fs::File::open(from) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(from, e)),
+    };
+    let staged = to.with_extension("partial");
+    let mut out = std::fs::File::create(&staged).map_err(|e| io(&staged, e))?;
+    let mut reader = Hashing {
+        inner: std::io::BufReader::new(source),
+        hash: Sha256::new(),
+        bytes: 0,
+    };
+    crate::seal::seal(keys, role, &mut reader, &mut out)?;
+    out.sync_all().map_err(|e| io(&staged, e))?;
+    std::fs::rename(&staged, to).map_err(|e| io(to, e))?;
+    Ok(Some((hex::encode(reader.hash.finalize()), reader.bytes)))
+}
+
+/// Seals every stored evidence file (named by its SHA-256; temporary `.partial` files are
 /// not evidence yet) from `from` into `to`, checking each file's bytes against its name. A
 /// file whose bytes do not match is damaged on disk: the backup fails and names it.
-fn copy_evidence(from: &Path, to: &Path) -> Result<Vec<EvidenceFile>, StoreError> {
+fn copy_evidence(
+    from: &Path,
+    to: &Path,
+    keys: &dyn KeyProvider,
+) -> Result<Vec<EvidenceFile>, StoreError> {
     std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
     let mut names = file_names(from, |name, entry| {
         is_sha256_name(name) && entry.file_type().is_ok_and(|t| t.is_file())
@@ -391,7 +585,13 @@ fn copy_evidence(from: &Path, to: &Path) -> Result<Vec<EvidenceFile>, StoreError
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         // A file removed since the listing is simply not in this backup.
-        let Some((sha256, bytes)) = copy_file_hashed(&from.join(&name), &to.join(&name))? else {
+        let sealed = seal_file_hashed(
+            keys,
+            &from.join(&name),
+            &to.join(&name),
+            &evidence_role(&name),
+        )?;
+        let Some((sha256, bytes)) = sealed else {
             continue;
         };
         if sha256 != name {
@@ -409,19 +609,41 @@ fn invalid(why: String) -> StoreError {
     StoreError::BackupInvalid(why)
 }
 
-/// Reads a backup's manifest and checks what every backup holds: the database copy's size
-/// and hash, the PAN key copy, and each evidence file (a missing or altered one is named).
-fn check_files(backup: &Path) -> Result<Manifest, StoreError> {
+/// Reads a backup's manifest and checks what every backup holds, in this order, naming
+/// what failed: the manifest is signed (an unsigned one is not trusted); its KEK is the
+/// current or a retired one (else: wrong KEK); its signature verifies under that KEK (else:
+/// forged or edited manifest); the sealed database copy and the PAN key copy have the
+/// listed hashes, and every evidence file decrypts to the listed bytes (else: that file was
+/// altered). Returns the manifest and the KEK it was made under.
+fn check_files(backup: &Path, ring: &Keyring) -> Result<(Manifest, Keys), StoreError> {
     let mpath = manifest_path(backup);
     let text = std::fs::read_to_string(&mpath)
         .map_err(|e| invalid(format!("manifest {}: {e}", mpath.display())))?;
     let m: Manifest =
         serde_json::from_str(&text).map_err(|e| invalid(format!("manifest unreadable: {e}")))?;
+    if m.mac.is_empty() || m.kek_id.is_empty() {
+        return Err(invalid(
+            "the manifest is not signed (a backup from before backups were sealed and signed, or its signature was removed): it is not trusted".into(),
+        ));
+    }
+    let keys = ring
+        .by_id(&m.kek_id)
+        .ok_or_else(|| StoreError::KekMismatch {
+            wrapped_by: m.kek_id.clone(),
+            given: ring.current.kek_id(),
+        })?
+        .clone();
+    if m.signature(&*keys)? != m.mac {
+        return Err(invalid(format!(
+            "the manifest was forged or edited: its signature does not verify under KEK {}",
+            m.kek_id
+        )));
+    }
     let (sha, bytes) = sha256_file(backup).map_err(|e| invalid(e.to_string()))?;
     if bytes != m.bytes || sha != m.sha256 {
         return Err(invalid(format!(
-            "SHA-256 mismatch: manifest {} ({} bytes), file {sha} ({bytes} bytes)",
-            m.sha256, m.bytes
+            "the database copy {} was altered: SHA-256 mismatch: manifest {} ({} bytes), file {sha} ({bytes} bytes)",
+            m.file, m.sha256, m.bytes
         )));
     }
     let (key_sha, _) =
@@ -445,7 +667,14 @@ fn check_files(backup: &Path) -> Result<Manifest, StoreError> {
                 path.display()
             )));
         }
-        let (sha, n) = sha256_file(&path)?;
+        let what = format!("evidence file {}", e.sha256);
+        let (sha, n) = open_sealed(
+            &*keys,
+            &evidence_role(&e.sha256),
+            &path,
+            &mut std::io::sink(),
+            &what,
+        )?;
         if sha != e.sha256 || n != e.bytes {
             return Err(invalid(format!(
                 "evidence file {} was altered: its {n} bytes hash to {sha} ({} bytes listed)",
@@ -453,22 +682,69 @@ fn check_files(backup: &Path) -> Result<Manifest, StoreError> {
             )));
         }
     }
+    Ok((m, keys))
+}
+
+/// A clear copy of a backup's database for checking, removed when dropped.
+struct ClearCopy(PathBuf);
+
+impl Drop for ClearCopy {
+    fn drop(&mut self) {
+        remove_clear(&self.0);
+    }
+}
+
+/// Decrypts a checked backup's database copy into `to` (created owner-only).
+fn open_database(backup: &Path, keys: &dyn KeyProvider, to: &Path) -> Result<(), StoreError> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut out = o.open(to).map_err(|e| io(to, e))?;
+    open_sealed(keys, DB_ROLE, backup, &mut out, "the database copy")?;
+    out.sync_all().map_err(|e| io(to, e))
+}
+
+/// Verifies a backup: [`check_files`] (signature, KEK, every file); then, for the embedded
+/// store, the copy decrypted beside it for the check (removed after): SQLite's integrity
+/// check passes, the audit chain inside verifies and ends at the head the manifest
+/// records, and every evidence row has its file in the backup; for PostgreSQL, `pg_restore`
+/// can read the decrypted dump's table of contents.
+pub fn verify(backup: &Path, ring: &Keyring) -> Result<Manifest, StoreError> {
+    verify_keyed(backup, ring).map(|(m, _)| m)
+}
+
+/// Verifies a backup and decrypts its database copy into `to` (owner-only): a PostgreSQL
+/// dump for `pg_restore`, or an SQLite file to inspect; with `evidence_dir`, also puts its
+/// evidence files back there.
+pub fn open_verified(
+    backup: &Path,
+    ring: &Keyring,
+    to: &Path,
+    evidence_dir: Option<&Path>,
+) -> Result<Manifest, StoreError> {
+    let (m, keys) = verify_keyed(backup, ring)?;
+    if let Some(dir) = evidence_dir {
+        restore_evidence(backup, &m, &*keys, dir)?;
+    }
+    open_database(backup, &*keys, to)?;
     Ok(m)
 }
 
-/// Verifies a backup: manifest present, sizes and hashes of the database copy, the PAN key
-/// and every evidence file match; then, for the embedded store, SQLite's integrity check
-/// passes, the audit chain inside verifies and every evidence row has its file in the
-/// backup; for PostgreSQL, `pg_restore` can read the dump's table of contents.
-pub fn verify(backup: &Path) -> Result<Manifest, StoreError> {
-    let m = check_files(backup)?;
+fn verify_keyed(backup: &Path, ring: &Keyring) -> Result<(Manifest, Keys), StoreError> {
+    let (m, keys) = check_files(backup, ring)?;
     if is_dump(backup) {
-        crate::pg_dump::check_readable(backup)?;
-        return Ok(m);
+        crate::pg_dump::check_readable(backup, &*keys)?;
+        return Ok((m, keys));
     }
-    // immutable=1: a backup is never written, and opening it must not leave -wal/-shm files
+    let clear = ClearCopy(backup.with_extension("db.verifying"));
+    open_database(backup, &*keys, &clear.0)?;
+    // immutable=1: the copy is never written, and opening it must not leave -wal/-shm files
     // beside it.
-    let uri = format!("file:{}?immutable=1", backup.display());
+    let uri = format!("file:{}?immutable=1", clear.0.display());
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(&uri, flags).map_err(|e| invalid(e.to_string()))?;
     let check: String = conn
@@ -477,9 +753,20 @@ pub fn verify(backup: &Path) -> Result<Manifest, StoreError> {
     if check != "ok" {
         return Err(invalid(format!("integrity check: {check}")));
     }
-    let chain = crate::audit::verify(&conn).map_err(|e| invalid(e.to_string()))?;
+    let chain = crate::audit::verify_anchored(&conn, m.audit_head.as_ref())
+        .map_err(|e| invalid(e.to_string()))?;
     if let Some(seq) = chain.first_broken {
-        return Err(invalid(format!("audit chain broken at entry {seq}")));
+        return Err(invalid(format!(
+            "audit chain broken at entry {seq}: {}",
+            chain.problem.unwrap_or_default()
+        )));
+    }
+    if chain.entries != m.audit_head.as_ref().map_or(0, |h| h.seq) {
+        return Err(invalid(format!(
+            "the copy's audit chain has {} entries, its manifest records {}",
+            chain.entries,
+            m.audit_head.as_ref().map_or(0, |h| h.seq)
+        )));
     }
     for sha in evidence_rows(&conn).map_err(|e| invalid(e.to_string()))? {
         if !m.evidence.iter().any(|e| e.sha256 == sha) {
@@ -488,7 +775,7 @@ pub fn verify(backup: &Path) -> Result<Manifest, StoreError> {
             )));
         }
     }
-    Ok(m)
+    Ok((m, keys))
 }
 
 /// The distinct files the evidence rows of a database copy name (none without the
@@ -520,8 +807,12 @@ pub struct Checked {
 
 /// Verifies `backup` and keeps the outcome beside it (`….verified.json`) for [`list`]. A
 /// backup on a read-only medium still verifies: the record is then only logged as missing.
-pub fn verify_and_record(backup: &Path, now: jiff::Timestamp) -> Result<Manifest, StoreError> {
-    let result = verify(backup);
+pub fn verify_and_record(
+    backup: &Path,
+    ring: &Keyring,
+    now: jiff::Timestamp,
+) -> Result<Manifest, StoreError> {
+    let result = verify(backup, ring);
     let checked = Checked {
         at: now.to_string(),
         ok: result.is_ok(),
@@ -599,14 +890,19 @@ fn info(dir: &Path, name: String) -> BackupInfo {
 /// `evidence_dir` (files already there with the right bytes are kept; none is removed). With
 /// a store already there, refuses unless `force`; with `force`, backs the current store up
 /// first (into `data_dir/backups`). The caller must have no store open on `data_dir`.
+///
+/// A backup made under a retired KEK is restored, then re-wrapped under the current one
+/// (its TMKs, TOTP secrets and `pan.key`). The audit anchor restarts from the backup's signed
+/// head: the old anchor file is kept as `<anchor>.before-restore-<stamp>`.
 pub fn restore(
     backup: &Path,
+    ring: &Keyring,
     data_dir: &Path,
     evidence_dir: &Path,
     force: bool,
     now: jiff::Timestamp,
 ) -> Result<Manifest, StoreError> {
-    let manifest = verify(backup)?;
+    let (manifest, keys) = verify_keyed(backup, ring)?;
     if is_dump(backup) {
         return Err(StoreError::Invalid(
             "a PostgreSQL backup is restored with pg_restore".into(),
@@ -621,12 +917,18 @@ pub fn restore(
             data_dir,
             evidence_dir,
         };
-        create_sqlite(&live, &src, &data_dir.join(BACKUPS_DIR), now)?;
+        create_sqlite(
+            &live,
+            &*ring.current,
+            &src,
+            &data_dir.join(BACKUPS_DIR),
+            now,
+        )?;
     }
     std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir, e))?;
-    restore_evidence(backup, &manifest, evidence_dir)?;
+    restore_evidence(backup, &manifest, &*keys, evidence_dir)?;
     let staged = data_dir.join(format!("{DB_FILE}.restoring"));
-    std::fs::copy(backup, &staged).map_err(|e| io(&staged, e))?;
+    open_database(backup, &*keys, &staged)?;
     for side in ["-wal", "-shm"] {
         let p = data_dir.join(format!("{DB_FILE}{side}"));
         if p.exists() {
@@ -636,12 +938,87 @@ pub fn restore(
     std::fs::rename(&staged, &live).map_err(|e| io(&live, e))?;
     std::fs::copy(key_copy_path(backup), data_dir.join(PAN_KEY_FILE))
         .map_err(|e| io(data_dir, e))?;
+    if keys.kek_id() != ring.current.kek_id() {
+        rewrap_restored(data_dir, &keys, &ring.current)?;
+    }
+    if let Some(anchor) = &ring.anchor {
+        restart_anchor(
+            anchor,
+            manifest.audit_head.as_ref(),
+            &*keys,
+            &*ring.current,
+            now,
+        )?;
+    }
     Ok(manifest)
 }
 
-/// Puts a verified backup's evidence files into `evidence_dir`, before the database that
-/// names them (files first, rows after, as at upload).
-fn restore_evidence(backup: &Path, m: &Manifest, evidence_dir: &Path) -> Result<(), StoreError> {
+/// A store restored from a backup under a retired KEK: everything re-wrapped under `to`.
+fn rewrap_restored(data_dir: &Path, from: &Keys, to: &Keys) -> Result<(), StoreError> {
+    use crate::backoffice::Backoffice;
+    let opts = crate::OpenOptions {
+        keys: from.clone(),
+        ..crate::OpenOptions::default()
+    };
+    let store = crate::SqliteStore::open(data_dir, opts)?;
+    store.ensure_backoffice_schema()?;
+    crate::terminal_keys::rewrap_all(&store, &[&**from], &**to)?;
+    drop(store);
+    let file = data_dir.join(PAN_KEY_FILE);
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&file).map_err(|e| io(&file, e))?);
+    if !crate::keys::is_wrapped(text.trim()) {
+        // An older build's clear key: wrapped under the current KEK on first use.
+        return Ok(());
+    }
+    let clear = from.unwrap(PAN_KEY_FILE, text.trim())?;
+    crate::keys::write_secret_file(&file, &to.wrap(PAN_KEY_FILE, clear.expose())?, false)
+}
+
+/// After a restore the chain legitimately ends where the backup's did: the old anchor file is
+/// set aside and a new one starts from the backup's head (checked under the backup's KEK,
+/// signed again under the current one).
+fn restart_anchor(
+    anchor: &Path,
+    head: Option<&AnchorRecord>,
+    backup_keys: &dyn KeyProvider,
+    current: &dyn KeyProvider,
+    now: jiff::Timestamp,
+) -> Result<(), StoreError> {
+    if anchor.exists() {
+        let mut aside = anchor.as_os_str().to_os_string();
+        aside.push(format!(
+            ".before-restore-{}",
+            now.strftime("%Y%m%dT%H%M%S%.6fZ")
+        ));
+        std::fs::rename(anchor, PathBuf::from(aside)).map_err(|e| io(anchor, e))?;
+    }
+    let Some(h) = head else {
+        return Ok(());
+    };
+    if !crate::anchor::is_signed_by(h, backup_keys)? {
+        return Err(invalid(
+            "the manifest's audit head is not signed by its KEK".into(),
+        ));
+    }
+    let a = crate::anchor::Anchor::new(anchor, current)?;
+    a.append(
+        &crate::audit::ChainHead {
+            seq: h.seq,
+            hash: h.hash.clone(),
+        },
+        now.as_microsecond(),
+    );
+    Ok(())
+}
+
+/// Puts a verified backup's evidence files into `evidence_dir`, decrypted, before the
+/// database that names them (files first, rows after, as at upload).
+fn restore_evidence(
+    backup: &Path,
+    m: &Manifest,
+    keys: &dyn KeyProvider,
+    evidence_dir: &Path,
+) -> Result<(), StoreError> {
     std::fs::create_dir_all(evidence_dir).map_err(|e| io(evidence_dir, e))?;
     let from = evidence_copy_dir(backup);
     for e in &m.evidence {
@@ -649,13 +1026,25 @@ fn restore_evidence(backup: &Path, m: &Manifest, evidence_dir: &Path) -> Result<
         if to.is_file() && sha256_file(&to).is_ok_and(|(sha, _)| sha == e.sha256) {
             continue;
         }
-        let copied = copy_file_hashed(&from.join(&e.sha256), &to)?;
-        if copied.as_ref().map(|(sha, _)| sha) != Some(&e.sha256) {
+        let staged = to.with_extension("partial");
+        let mut out = std::fs::File::create(&staged).map_err(|e| io(&staged, e))?;
+        let what = format!("evidence file {}", e.sha256);
+        let (sha, _) = open_sealed(
+            keys,
+            &evidence_role(&e.sha256),
+            &from.join(&e.sha256),
+            &mut out,
+            &what,
+        )?;
+        out.sync_all().map_err(|e| io(&staged, e))?;
+        if sha != e.sha256 {
+            let _ = std::fs::remove_file(&staged);
             return Err(invalid(format!(
                 "evidence file {} changed while it was restored",
                 e.sha256
             )));
         }
+        std::fs::rename(&staged, &to).map_err(|e| io(&to, e))?;
     }
     Ok(())
 }

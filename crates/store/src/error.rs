@@ -55,6 +55,10 @@ pub enum StoreError {
     /// A terminal master key refused as weak: why.
     #[error("weak key: {0}")]
     WeakKey(String),
+    /// The audit anchor file cannot be trusted: a record that does not verify (edited, or
+    /// signed under another KEK), or a file that cannot be read.
+    #[error("audit anchor: {0}")]
+    AnchorInvalid(String),
 }
 
 impl StoreError {
@@ -74,6 +78,7 @@ impl StoreError {
             StoreError::KekMissing(_) => "error.kek_missing",
             StoreError::KekInsideData(_) => "error.kek_inside",
             StoreError::WeakKey(_) => "error.weak_key",
+            StoreError::AnchorInvalid(_) => "error.anchor_invalid",
             StoreError::Sqlite(_) | StoreError::WriterGone => "error.storage",
         }
     }
@@ -84,7 +89,8 @@ impl StoreError {
             | StoreError::Key(what)
             | StoreError::KekMissing(what)
             | StoreError::KekInsideData(what)
-            | StoreError::WeakKey(what) => vec![what.clone()],
+            | StoreError::WeakKey(what)
+            | StoreError::AnchorInvalid(what) => vec![what.clone()],
             StoreError::KekMismatch { wrapped_by, given } => {
                 vec![wrapped_by.clone(), given.clone()]
             }

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod anchor;
 pub mod audit;
 pub mod auth;
 pub mod backoffice;
@@ -22,9 +23,11 @@ pub mod fingerprint;
 pub mod keys;
 pub mod pg;
 pub mod pg_dump;
+pub mod pg_tls;
 pub mod pkcs11;
 pub mod query;
 mod rows;
+pub mod seal;
 pub mod seed;
 pub mod sql;
 pub mod sqlite;
@@ -80,6 +83,10 @@ pub trait Store: Send + Sync {
     fn location(&self) -> Location;
     /// The provider of the key-encryption key every stored key is wrapped under.
     fn keys(&self) -> &keys::Keys;
+    /// The file the audit chain's head is anchored in after every commit, if any.
+    fn anchor(&self) -> Option<&std::sync::Arc<anchor::Anchor>> {
+        None
+    }
 
     /// A terminal's state and open batch.
     fn terminal(
@@ -96,9 +103,14 @@ pub trait Store: Send + Sync {
     fn conservation(&self) -> Result<Conservation, StoreError> {
         read(self, query::conservation_in)
     }
-    /// Recomputes the audit chain.
+    /// Recomputes the audit chain and holds it against the anchor, if the store has one
+    /// (read first: commits in between only extend the chain).
     fn verify_audit(&self) -> Result<Verification, StoreError> {
-        read(self, audit::verify_in)
+        let anchored = match self.anchor() {
+            Some(a) => a.latest()?,
+            None => None,
+        };
+        read(self, |c| audit::verify_anchored(c, anchored.as_ref()))
     }
     /// The newest audit entries first.
     fn audit_entries(&self, limit: u32, offset: u32) -> Result<Vec<AuditEntry>, StoreError> {

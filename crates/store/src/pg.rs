@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::query::{self, TxnFilter};
 use crate::sql::{Dialect, Sql, SqlRow, Value, dollar_params};
 use crate::sqlite::{OpenOptions, WRITER_QUEUE_MAX};
-use crate::writer::{GroupError, GroupRunner, Pending, Queue, writer_loop};
+use crate::writer::{Committed, GroupError, GroupRunner, Pending, Queue, writer_loop};
 use crate::{Done, ReadFn, SetupFn, Store};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use suanpan_core::clock::Clock;
 use suanpan_core::{Policy, Transaction, TxnId};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 /// The schema version this build writes: `pg_schema.sql` is version 1, each
 /// `pg_migrate_N.sql` moves a store to version N.
@@ -63,7 +63,9 @@ impl PgOptions {
         }
     }
 
-    fn config(&self) -> Result<tokio_postgres::Config, StoreError> {
+    /// The connection settings and the TLS settings (`sslmode`, `sslrootcert`, see
+    /// [`crate::pg_tls`]) of the URL.
+    fn config(&self) -> Result<(tokio_postgres::Config, crate::pg_tls::TlsSettings), StoreError> {
         if let Some(s) = &self.schema
             && (s.is_empty()
                 || !s
@@ -74,16 +76,17 @@ impl PgOptions {
                 "schema name {s:?}: use lowercase letters, digits and _"
             )));
         }
-        let mut config: tokio_postgres::Config = self
-            .url
+        let (rest, tls) = crate::pg_tls::split(&self.url)?;
+        let mut config: tokio_postgres::Config = rest
             .parse()
             .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        config.ssl_mode(tls.pg_mode());
         // Names the process's connections in pg_stat_activity (operators; the tests find a
         // store's connections by it).
         if config.get_application_name().is_none() {
             config.application_name(self.application_name());
         }
-        Ok(config)
+        Ok((config, tls))
     }
 
     /// `suanpan` or `suanpan/<schema>`: the connections' `application_name`.
@@ -98,6 +101,14 @@ impl PgOptions {
 /// Whether a `--database` value names PostgreSQL.
 pub fn is_postgres_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// A connection failure, explained by the TLS settings when TLS is what failed.
+fn connect_err(tls: &crate::pg_tls::TlsSettings, e: tokio_postgres::Error) -> StoreError {
+    match tls.explain(&e) {
+        Some(why) => StoreError::Invalid(why),
+        None => pg_err(e),
+    }
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
@@ -189,12 +200,15 @@ impl PgConn {
     /// A connection driven by a runtime on the calling thread, which must not be inside a
     /// tokio runtime (the writer thread).
     fn connect_local(opts: &PgOptions) -> Result<PgConn, StoreError> {
-        let config = opts.config()?;
+        let (config, tls) = opts.config()?;
+        let connector = tls.connector()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| StoreError::Sqlite(e.to_string()))?;
-        let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(pg_err)?;
+        let (client, connection) = rt
+            .block_on(config.connect(connector))
+            .map_err(|e| connect_err(&tls, e))?;
         rt.spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "postgres connection closed");
@@ -204,10 +218,11 @@ impl PgConn {
     }
 
     fn connect(io: &tokio::runtime::Handle, opts: &PgOptions) -> Result<PgConn, StoreError> {
-        let config = opts.config()?;
+        let (config, tls) = opts.config()?;
+        let connector = tls.connector()?;
         let (tx, rx) = std::sync::mpsc::channel();
         io.spawn(async move {
-            match config.connect(NoTls).await {
+            match config.connect(connector).await {
                 Ok((client, connection)) => {
                     let _ = tx.send(Ok(client));
                     if let Err(e) = connection.await {
@@ -222,7 +237,7 @@ impl PgConn {
         let client = rx
             .recv()
             .map_err(|_| StoreError::Sqlite("postgres IO thread stopped".into()))?
-            .map_err(pg_err)?;
+            .map_err(|e| connect_err(&tls, e))?;
         PgConn::ready(client, None, opts)
     }
 
@@ -408,6 +423,7 @@ pub struct PgStore {
     policy: Policy,
     clock: Arc<dyn Clock>,
     keys: crate::keys::Keys,
+    anchor: Option<Arc<crate::anchor::Anchor>>,
     // Last: the IO runtime outlives every connection above.
     io: IoThread,
 }
@@ -432,25 +448,30 @@ impl PgWriter {
 }
 
 impl GroupRunner for PgWriter {
-    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Vec<Reply>, GroupError> {
+    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Committed, GroupError> {
         let conn = self.conn().map_err(GroupError::Transaction)?;
         conn.batch("BEGIN").map_err(GroupError::Transaction)?;
-        let run = || -> Result<Vec<Reply>, StoreError> {
+        let run = || -> Result<(Vec<Reply>, ChainHead), StoreError> {
             // The chain's head is read under its lock when the group ends (`engine::flush`),
             // not here: the group's rules run without it.
             let mut chain = ChainHead {
                 seq: 0,
                 hash: crate::audit::GENESIS.to_owned(),
             };
-            crate::writer::apply_group(conn, &mut chain, cmds, opts)
+            let replies = crate::writer::apply_group(conn, &mut chain, cmds, opts)?;
+            Ok((replies, chain))
         };
         match run() {
-            Ok(replies) => {
+            Ok((replies, chain)) => {
                 // A refused commit committed nothing. A commit whose answer was lost with the
                 // connection may have committed: its callers get an error, an unknown outcome
                 // like a terminal's timeout, which the terminal resolves by reversal.
                 conn.batch("COMMIT").map_err(GroupError::Transaction)?;
-                Ok(replies)
+                // The head is read under the chain's lock only when the group added entries.
+                Ok(Committed {
+                    replies,
+                    head: (chain.seq > 0).then_some(chain),
+                })
             }
             Err(e) => {
                 if let Err(r) = conn.batch("ROLLBACK") {
@@ -525,6 +546,7 @@ impl PgStore {
         let policy = opts.policy.clone();
         let clock = opts.clock.clone();
         let keys = opts.keys.clone();
+        let anchor = opts.anchor.clone();
         let writer = std::thread::Builder::new()
             .name("suanpan-pg-writer".into())
             .spawn(move || writer_loop(runner, rx, opts))
@@ -538,6 +560,7 @@ impl PgStore {
             policy,
             clock,
             keys,
+            anchor,
             io,
         };
         crate::terminal_keys::migrate_clear_keys(&store)?;
@@ -662,6 +685,21 @@ fn schema_version(c: &PgConn) -> Result<Option<i64>, StoreError> {
     Ok(Some(v.and_then(|v| v.parse().ok()).unwrap_or(0)))
 }
 
+/// Connects to `url` as the store would (TLS per its `sslmode`) and says whether the
+/// connection is encrypted (`pg_stat_ssl`): for operators checking their URL, and tests.
+pub fn probe(url: &str) -> Result<bool, StoreError> {
+    use crate::sql::SqlExt;
+    let pg = PgOptions::new(url);
+    let io = IoThread::start()?;
+    let conn = PgConn::connect(&io.handle, &pg)?;
+    conn.one(
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        &[],
+        |r| r.i64(0),
+    )
+    .map(|ssl| ssl != 0)
+}
+
 /// Drops a schema and everything in it (tests: each runs in a schema of its own).
 pub fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
     let pg = PgOptions {
@@ -718,10 +756,15 @@ impl Store for PgStore {
         let out = c.in_transaction("BEGIN", |c| {
             lock_chain(c)?;
             let mut head = ChainHead::read(c)?;
-            f(c, &mut head)
+            let before = head.seq;
+            f(c, &mut head)?;
+            Ok((head.seq > before).then_some(head))
         });
         self.give_back(c);
-        out
+        if let (Ok(Some(head)), Some(anchor)) = (&out, &self.anchor) {
+            anchor.append(head, self.clock.now().as_microsecond());
+        }
+        out.map(|_| ())
     }
 
     fn policy(&self) -> &Policy {
@@ -737,6 +780,9 @@ impl Store for PgStore {
     }
     fn keys(&self) -> &crate::keys::Keys {
         &self.keys
+    }
+    fn anchor(&self) -> Option<&Arc<crate::anchor::Anchor>> {
+        self.anchor.as_ref()
     }
     fn location(&self) -> crate::Location {
         crate::Location::Postgres(self.opts.clone())

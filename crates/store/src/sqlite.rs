@@ -7,8 +7,8 @@ use crate::engine;
 use crate::error::StoreError;
 use crate::query::{self, Conservation, TxnFilter};
 use crate::sql::{Dialect, Sql};
+use crate::writer::{Committed, GroupError, GroupRunner, Queue, writer_loop};
 pub use crate::writer::{GROUP_COMMIT_MAX, Pending};
-use crate::writer::{GroupError, GroupRunner, Queue, writer_loop};
 use crate::{Done, ReadFn, SetupFn, Store};
 use crossbeam_channel::bounded;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -49,6 +49,9 @@ pub struct OpenOptions {
     /// The default is [`crate::keys::ephemeral`] (one random KEK per process, for tests);
     /// the `suanpan` binary always gives the configured KEK file.
     pub keys: crate::keys::Keys,
+    /// Where the audit chain's head is anchored after every commit that extends it
+    /// (`<kek>.anchor`, see [`crate::anchor`]); `None`: not anchored (library and tests).
+    pub anchor: Option<Arc<crate::anchor::Anchor>>,
 }
 
 impl Default for OpenOptions {
@@ -59,6 +62,7 @@ impl Default for OpenOptions {
             issuer: Arc::new(Simulator),
             db_pages_max: None,
             keys: crate::keys::ephemeral(),
+            anchor: None,
         }
     }
 }
@@ -73,6 +77,7 @@ pub struct SqliteStore {
     policy: Policy,
     clock: Arc<dyn Clock>,
     keys: crate::keys::Keys,
+    anchor: Option<Arc<crate::anchor::Anchor>>,
 }
 
 fn wal_path(db: &Path, suffix: &str) -> PathBuf {
@@ -171,6 +176,7 @@ impl SqliteStore {
         let policy = opts.policy.clone();
         let clock = opts.clock.clone();
         let keys = opts.keys.clone();
+        let anchor = opts.anchor.clone();
         let writer = std::thread::Builder::new()
             .name("suanpan-writer".into())
             .spawn(move || {
@@ -190,6 +196,7 @@ impl SqliteStore {
             policy,
             clock,
             keys,
+            anchor,
         };
         if crate::terminal_keys::migrate_clear_keys(&store)? > 0 {
             // The clear keys' old pages may still sit in the WAL: fold it into the (securely
@@ -247,8 +254,14 @@ impl SqliteStore {
         let mut conn = connect(&self.path, false)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut head = ChainHead::read(&*tx)?;
+        let before = head.seq;
         let out = f(&tx, &mut head)?;
         tx.commit()?;
+        if head.seq > before
+            && let Some(anchor) = &self.anchor
+        {
+            anchor.append(&head, self.clock.now().as_microsecond());
+        }
         Ok(out)
     }
 
@@ -257,9 +270,13 @@ impl SqliteStore {
         self.read_sql(|c| audit::entries_in(c, limit, offset))
     }
 
-    /// Recomputes the audit chain.
+    /// Recomputes the audit chain and holds it against the anchor, if the store has one.
     pub fn verify_audit(&self) -> Result<Verification, StoreError> {
-        self.read_sql(audit::verify_in)
+        let anchored = match &self.anchor {
+            Some(a) => a.latest()?,
+            None => None,
+        };
+        self.read_sql(|c| audit::verify_anchored(c, anchored.as_ref()))
     }
 
     /// The money conservation check.
@@ -418,6 +435,9 @@ impl Store for SqliteStore {
     fn keys(&self) -> &crate::keys::Keys {
         &self.keys
     }
+    fn anchor(&self) -> Option<&Arc<crate::anchor::Anchor>> {
+        self.anchor.as_ref()
+    }
     fn location(&self) -> crate::Location {
         crate::Location::Sqlite(self.path.clone())
     }
@@ -539,17 +559,21 @@ struct SqliteWriter {
 impl GroupRunner for SqliteWriter {
     /// `BEGIN IMMEDIATE` takes SQLite's write lock for the whole group: every decision,
     /// also another process's, is serialized.
-    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Vec<Reply>, GroupError> {
+    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Committed, GroupError> {
         let around = |e: rusqlite::Error| GroupError::Transaction(e.into());
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(around)?;
         let mut chain = ChainHead::read(&*tx).map_err(GroupError::Transaction)?;
+        let before = chain.seq;
         let replies = crate::writer::apply_group(&*tx, &mut chain, cmds, opts)
             .map_err(GroupError::Command)?;
         tx.commit().map_err(around)?;
-        Ok(replies)
+        Ok(Committed {
+            replies,
+            head: (chain.seq > before).then_some(chain),
+        })
     }
 
     fn between_groups(&mut self) {

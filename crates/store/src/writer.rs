@@ -81,10 +81,37 @@ impl Pending {
     }
 }
 
+/// What one committed group transaction answers.
+pub(crate) struct Committed {
+    pub replies: Vec<Reply>,
+    /// The chain's head after the commit, when the group added audit entries.
+    pub head: Option<crate::audit::ChainHead>,
+}
+
+/// The newer of two heads.
+fn newer(
+    a: Option<crate::audit::ChainHead>,
+    b: Option<crate::audit::ChainHead>,
+) -> Option<crate::audit::ChainHead> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.seq > a.seq { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// After a commit that added audit entries: appends the new head to the anchor file, if
+/// the store has one, before anyone hears of the commit.
+pub(crate) fn anchor_head(opts: &OpenOptions, head: Option<&crate::audit::ChainHead>) {
+    if let (Some(anchor), Some(head)) = (&opts.anchor, head) {
+        anchor.append(head, opts.clock.now().as_microsecond());
+    }
+}
+
 /// One backend's side of the write path.
 pub(crate) trait GroupRunner {
-    /// Runs `cmds` in one transaction and commits: all or nothing.
-    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Vec<Reply>, GroupError>;
+    /// Runs `cmds` in one transaction and commits: all or nothing. Also returns the audit
+    /// chain's head when the transaction added entries (for the anchor).
+    fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Committed, GroupError>;
     /// Housekeeping between two groups, outside any transaction.
     fn between_groups(&mut self) {}
 }
@@ -167,20 +194,31 @@ fn run_group_once<R: GroupRunner>(
     opts: &OpenOptions,
 ) -> Vec<Result<Reply, StoreError>> {
     match runner.run_all(cmds, opts) {
-        Ok(replies) => replies.into_iter().map(Ok).collect(),
+        Ok(done) => {
+            anchor_head(opts, done.head.as_ref());
+            done.replies.into_iter().map(Ok).collect()
+        }
         // One command failed (or, on PostgreSQL, the group lost a deadlock or serialization
         // race): nothing of the group was committed. Run each command in its own transaction
         // so one failure does not fail the others (the rare, slow path; the common path needs
         // no savepoint per command).
-        Err(GroupError::Command(_)) if group.len() > 1 => group
-            .iter()
-            .map(|j| {
-                runner
-                    .run_all(&[&j.cmd], opts)
-                    .map(|mut v| v.remove(0))
-                    .map_err(GroupError::into_inner)
-            })
-            .collect(),
+        Err(GroupError::Command(_)) if group.len() > 1 => {
+            let mut head = None;
+            let answers = group
+                .iter()
+                .map(|j| {
+                    runner
+                        .run_all(&[&j.cmd], opts)
+                        .map(|mut done| {
+                            head = newer(head.take(), done.head.take());
+                            done.replies.remove(0)
+                        })
+                        .map_err(GroupError::into_inner)
+                })
+                .collect();
+            anchor_head(opts, head.as_ref());
+            answers
+        }
         Err(e) => {
             let e = e.into_inner();
             tracing::error!(error = %e, commands = group.len(), "group commit failed; its callers get an error");

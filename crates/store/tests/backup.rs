@@ -6,9 +6,25 @@ mod common;
 use common::*;
 use jiff::Timestamp;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use suanpan_core::Policy;
 use suanpan_store::StoreError;
-use suanpan_store::backup::{self, Sources, manifest_path};
+use suanpan_store::backup::{self, Keyring, Sources, manifest_path};
+use suanpan_store::keys::{Keys, MemoryKek};
+
+/// The KEK every test store is opened under (see `common::options`).
+fn test_keys() -> Keys {
+    options(
+        Policy::default(),
+        Arc::new(suanpan_core::clock::FixedClock::new(start())),
+    )
+    .keys
+}
+
+/// What verification and restore get: the test KEK alone.
+fn ring() -> Keyring {
+    Keyring::of(test_keys())
+}
 
 /// Backs `h`'s store up into `out`, with the evidence files of `DATA_DIR/evidence`.
 fn create(h: &Harness, out: &Path) -> (PathBuf, backup::Manifest) {
@@ -63,7 +79,7 @@ fn backup_verify_corrupt_and_restore() {
     assert_eq!(manifest.transactions, backed_up.len() as i64);
     assert_eq!(manifest.audit_entries, audit_at_backup);
     assert_eq!(
-        backup::verify(&file).expect("a fresh backup verifies"),
+        backup::verify(&file, &ring()).expect("a fresh backup verifies"),
         manifest
     );
 
@@ -74,7 +90,7 @@ fn backup_verify_corrupt_and_restore() {
     bytes[i] ^= 0x01;
     std::fs::write(&bad, bytes).unwrap();
     assert!(matches!(
-        backup::verify(&bad),
+        backup::verify(&bad, &ring()),
         Err(StoreError::BackupInvalid(_))
     ));
 
@@ -84,17 +100,17 @@ fn backup_verify_corrupt_and_restore() {
 
     // No silent overwrite of a live store; no restore from a damaged file.
     assert!(matches!(
-        backup::restore(&file, &h.dir, &h.dir.join("evidence"), false, now),
+        backup::restore(&file, &ring(), &h.dir, &h.dir.join("evidence"), false, now),
         Err(StoreError::LiveStore(_))
     ));
     assert!(matches!(
-        backup::restore(&bad, &h.dir, &h.dir.join("evidence"), true, now),
+        backup::restore(&bad, &ring(), &h.dir, &h.dir.join("evidence"), true, now),
         Err(StoreError::BackupInvalid(_))
     ));
 
     // With force, after closing the store: the data is the backup's.
     drop(h);
-    backup::restore(&file, &data, &data.join("evidence"), true, now).expect("restore");
+    backup::restore(&file, &ring(), &data, &data.join("evidence"), true, now).expect("restore");
     assert!(
         data.join("backups").read_dir().unwrap().next().is_some(),
         "the live store was backed up first"
@@ -118,7 +134,7 @@ fn restore_into_an_empty_directory() {
     let expected = h.all_txns();
     let empty = tempfile::tempdir().unwrap();
     let evidence = empty.path().join("evidence");
-    backup::restore(&file, empty.path(), &evidence, false, h.now()).expect("restore");
+    backup::restore(&file, &ring(), empty.path(), &evidence, false, h.now()).expect("restore");
     let r = Harness::open_in(empty.path(), Policy::default());
     assert_eq!(r.all_txns(), expected);
 }
@@ -135,12 +151,12 @@ fn a_missing_or_edited_manifest_fails_verification() {
         .replace(&m.sha256, &"0".repeat(64));
     std::fs::write(manifest_path(&copy), text).unwrap();
     assert!(matches!(
-        backup::verify(&copy),
+        backup::verify(&copy, &ring()),
         Err(StoreError::BackupInvalid(_))
     ));
     std::fs::remove_file(manifest_path(&copy)).unwrap();
     assert!(matches!(
-        backup::verify(&copy),
+        backup::verify(&copy, &ring()),
         Err(StoreError::BackupInvalid(_))
     ));
 }
@@ -176,7 +192,7 @@ fn evidence_files_travel_with_the_backup() {
         m.evidence.iter().map(|e| e.bytes).sum::<u64>(),
         (b"\x1a\x45\xdf\xa3 a counter video".len() + 7) as u64
     );
-    assert_eq!(backup::verify(&file).expect("verifies"), m);
+    assert_eq!(backup::verify(&file, &ring()).expect("verifies"), m);
     let (second, _) = create(&h, out.path());
     assert_ne!(
         second, file,
@@ -195,7 +211,7 @@ fn evidence_files_travel_with_the_backup() {
 
     drop(h);
     std::fs::remove_dir_all(&evidence).unwrap();
-    backup::restore(&file, &data, &evidence, true, start()).expect("restore");
+    backup::restore(&file, &ring(), &data, &evidence, true, start()).expect("restore");
     for name in [&video, &photo] {
         let (sha, _) = backup::sha256_file(&evidence.join(name)).expect("restored file");
         assert_eq!(&sha, name);
@@ -214,8 +230,12 @@ fn an_altered_or_missing_evidence_file_fails_verification_by_name() {
     let (file, _) = create(&h, out.path());
     let copies = backup::evidence_copy_dir(&file);
 
-    std::fs::write(copies.join(&a), b"%PDF-1.4 bank letteR").unwrap();
-    let err = backup::verify_and_record(&file, h.now()).expect_err("altered");
+    let sealed = std::fs::read(copies.join(&a)).unwrap();
+    let mut flipped = sealed.clone();
+    let i = flipped.len() - 1;
+    flipped[i] ^= 0x20;
+    std::fs::write(copies.join(&a), flipped).unwrap();
+    let err = backup::verify_and_record(&file, &ring(), h.now()).expect_err("altered");
     assert!(
         matches!(&err, StoreError::BackupInvalid(why) if why.contains(&a) && why.contains("altered")),
         "{err}"
@@ -225,6 +245,7 @@ fn an_altered_or_missing_evidence_file_fails_verification_by_name() {
     let empty = tempfile::tempdir().unwrap();
     let restored = backup::restore(
         &file,
+        &ring(),
         empty.path(),
         &empty.path().join("ev"),
         false,
@@ -233,8 +254,8 @@ fn an_altered_or_missing_evidence_file_fails_verification_by_name() {
     assert!(matches!(restored, Err(StoreError::BackupInvalid(_))));
     assert!(!empty.path().join("ev").exists(), "nothing restored");
 
-    std::fs::write(copies.join(&a), b"%PDF-1.4 bank letter").unwrap();
-    assert!(backup::verify_and_record(&file, h.now()).is_ok());
+    std::fs::write(copies.join(&a), sealed).unwrap();
+    assert!(backup::verify_and_record(&file, &ring(), h.now()).is_ok());
     assert_eq!(
         backup::list(out.path()).unwrap()[0]
             .checked
@@ -243,7 +264,7 @@ fn an_altered_or_missing_evidence_file_fails_verification_by_name() {
         Some(true)
     );
     std::fs::remove_file(copies.join(&b)).unwrap();
-    let err = backup::verify(&file).expect_err("missing");
+    let err = backup::verify(&file, &ring()).expect_err("missing");
     assert!(
         matches!(&err, StoreError::BackupInvalid(why) if why.contains(&b) && why.contains("missing")),
         "{err}"
@@ -297,11 +318,226 @@ fn backups_while_the_writer_books_are_consistent() {
     let last = h.all_txns().len() as i64;
     assert_eq!(last, first + sales);
     for (file, m) in manifests {
-        assert_eq!(backup::verify(&file).expect("verifies"), m);
+        assert_eq!(backup::verify(&file, &ring()).expect("verifies"), m);
         assert!(
             (first..=last).contains(&m.transactions),
             "{} not within {first}..={last}",
             m.transactions
         );
     }
+}
+
+/// Every file of a backup (database copy, manifest, PAN key copy, evidence), read whole.
+fn backup_files(file: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut paths = vec![
+        file.to_path_buf(),
+        manifest_path(file),
+        file.with_extension("pan.key"),
+    ];
+    if let Ok(rd) = std::fs::read_dir(backup::evidence_copy_dir(file)) {
+        paths.extend(rd.flatten().map(|e| e.path()));
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_backup_shows_no_journal_content_in_clear() {
+    // Goal: finding 8: a copied backup gives up nothing of the journal: no SQLite page, no
+    // RRN, no masked card number, no audit text, no evidence bytes, in any of its files.
+    let out = tempfile::tempdir().unwrap();
+    let h = Harness::new();
+    let sale = approved(h.sale(4_321, "approve"));
+    let evidence = h.dir.join("evidence");
+    put_evidence(&evidence, b"%PDF-1.4 the cardholder's signed letter");
+    let (file, _) = create(&h, out.path());
+    let rrn = rrn(&sale);
+    let masked = sale
+        .masked_pan
+        .as_ref()
+        .expect("a card sale has a masked PAN")
+        .to_string();
+    let audit_actor = h.last_audit().actor;
+    let needles: Vec<&[u8]> = vec![
+        b"SQLite format 3",
+        rrn.as_bytes(),
+        masked.as_bytes(),
+        audit_actor.as_bytes(),
+        b"the cardholder's signed letter",
+        b"CREATE TABLE",
+    ];
+    for (path, bytes) in backup_files(&file) {
+        for n in &needles {
+            assert!(
+                !contains(&bytes, n),
+                "{} holds {:?} in clear",
+                path.display(),
+                String::from_utf8_lossy(n)
+            );
+        }
+    }
+    // And the backup is whole: it verifies and restores to the same journal.
+    backup::verify(&file, &ring()).expect("verifies");
+}
+
+#[test]
+fn verify_names_a_flipped_byte_a_forged_manifest_a_wrong_kek_and_an_unsigned_backup() {
+    // Goal: `backup verify` says which check failed, so the operator knows what happened.
+    let out = tempfile::tempdir().unwrap();
+    let h = Harness::new();
+    approved(h.sale(1_000, "approve"));
+    let (file, m) = create(&h, out.path());
+
+    let flipped = duplicate(&file, "flipped");
+    let mut bytes = std::fs::read(&flipped).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x01;
+    std::fs::write(&flipped, bytes).unwrap();
+    let err = backup::verify(&flipped, &ring()).expect_err("flipped");
+    assert!(
+        matches!(&err, StoreError::BackupInvalid(why) if why.contains("database copy") && why.contains("altered")),
+        "{err}"
+    );
+
+    // The manifest's numbers changed (to hide a deletion): its signature no longer verifies.
+    let forged = duplicate(&file, "forged");
+    let text = std::fs::read_to_string(manifest_path(&forged))
+        .unwrap()
+        .replace(
+            &format!("\"transactions\": {}", m.transactions),
+            &format!("\"transactions\": {}", m.transactions + 1),
+        );
+    std::fs::write(manifest_path(&forged), text).unwrap();
+    let err = backup::verify(&forged, &ring()).expect_err("forged");
+    assert!(
+        matches!(&err, StoreError::BackupInvalid(why) if why.contains("forged or edited")),
+        "{err}"
+    );
+
+    // Another KEK: named as such, with both ids.
+    let other = Keyring::of(Arc::new(MemoryKek::new([9; 32])));
+    match backup::verify(&file, &other) {
+        Err(StoreError::KekMismatch { wrapped_by, given }) => {
+            assert_eq!(wrapped_by, test_keys().kek_id());
+            assert_eq!(given, other.current.kek_id());
+        }
+        other => panic!("expected the wrong KEK named, got {other:?}"),
+    }
+
+    // The signature removed: not trusted.
+    let unsigned = duplicate(&file, "unsigned");
+    let text = std::fs::read_to_string(manifest_path(&unsigned))
+        .unwrap()
+        .replace(&m.mac, "");
+    std::fs::write(manifest_path(&unsigned), text).unwrap();
+    let err = backup::verify(&unsigned, &ring()).expect_err("unsigned");
+    assert!(
+        matches!(&err, StoreError::BackupInvalid(why) if why.contains("not signed")),
+        "{err}"
+    );
+    backup::verify(&file, &ring()).expect("the original still verifies");
+}
+
+#[test]
+fn a_backup_made_before_a_kek_rotation_verifies_and_restores_under_the_new_kek() {
+    // Goal: `keys rotate-kek` leaves the old KEK as `<kek>.retired-<id>`; backups made under
+    // it verify with it, and a restore re-wraps the store under the current KEK (the TMK
+    // unwraps under it afterwards) and restarts the anchor from the backup's signed head.
+    let out = tempfile::tempdir().unwrap();
+    let h = Harness::new();
+    approved(h.sale(1_000, "approve"));
+    let tmk = h.store.terminal_tmk(&terminal()).unwrap().expect("a TMK");
+    let head = h.last_audit();
+    let (file, _) = create(&h, out.path());
+    let new: Keys = Arc::new(MemoryKek::new([8; 32]));
+    let kek_dir = tempfile::tempdir().unwrap();
+    let anchor = kek_dir.path().join("k.kek.anchor");
+    let rotated = Keyring {
+        current: new.clone(),
+        retired: vec![test_keys()],
+        anchor: Some(anchor.clone()),
+    };
+    backup::verify(&file, &rotated).expect("verifies under the retired KEK");
+    assert!(matches!(
+        backup::verify(&file, &Keyring::of(new.clone())),
+        Err(StoreError::KekMismatch { .. })
+    ));
+    let empty = tempfile::tempdir().unwrap();
+    backup::restore(
+        &file,
+        &rotated,
+        empty.path(),
+        &empty.path().join("ev"),
+        false,
+        h.now(),
+    )
+    .expect("restore");
+    let opts = suanpan_store::OpenOptions {
+        keys: new.clone(),
+        ..suanpan_store::OpenOptions::default()
+    };
+    let store =
+        suanpan_store::SqliteStore::open(empty.path(), opts).expect("opens under the new KEK");
+
+    assert_eq!(store.terminal_tmk(&terminal()).unwrap(), Some(tmk));
+    let a = suanpan_store::anchor::Anchor::new(&anchor, &*new).unwrap();
+    let r = a
+        .latest()
+        .unwrap()
+        .expect("the anchor restarts at the backup's head");
+    assert_eq!((r.seq, r.hash), (head.seq, head.hash));
+}
+
+#[test]
+fn a_postgres_backup_is_sealed_and_decrypts_for_pg_restore() {
+    // Goal: on PostgreSQL the dump is sealed as it leaves pg_dump (no custom-format header
+    // in clear), verifies through `pg_restore --list` on the decrypted stream, and
+    // `open_dump` gives pg_restore a readable, owner-only clear dump.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    approved(h.sale(1_000, "approve"));
+    let out = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("pan.key"), "w1:x").unwrap();
+    let src = Sources {
+        data_dir: data.path(),
+        evidence_dir: &data.path().join("evidence"),
+    };
+    let (file, m) = match backup::create(&*h.store, &src, out.path(), h.now()) {
+        Err(StoreError::ToolMissing(_)) => return skipped(),
+        other => other.expect("backup"),
+    };
+    let sealed = std::fs::read(&file).unwrap();
+    assert!(!contains(&sealed, b"PGDMP"), "the dump is sealed");
+    assert_eq!(backup::verify(&file, &ring()).expect("verifies"), m);
+    assert_eq!(
+        m.audit_head.as_ref().map(|a| a.seq),
+        Some(h.last_audit().seq)
+    );
+    let clear = out.path().join("clear.dump");
+    suanpan_store::pg_dump::open_dump(&file, &ring(), &clear, &data.path().join("ev"))
+        .expect("decrypts");
+    assert!(std::fs::read(&clear).unwrap().starts_with(b"PGDMP"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&clear).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
+    }
+    let listed = std::process::Command::new("pg_restore")
+        .arg("--list")
+        .arg(&clear)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
 }

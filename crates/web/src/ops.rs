@@ -275,7 +275,13 @@ pub async fn check(state: &AppState, caller: &Caller, name: &str) -> Result<Back
         }
     };
     let now = state.store().now();
-    let checked = backup_blocking(lang, move || backup::verify_and_record(&file, now)).await;
+    let (store, data_dir) = (state.store().clone(), state.data_dir().to_path_buf());
+    // The current KEK and the retired ones beside its file (read off the async threads).
+    let checked = backup_blocking(lang, move || {
+        let ring = backup::Keyring::for_store(&*store, &data_dir);
+        backup::verify_and_record(&file, &ring, now)
+    })
+    .await;
     let outcome = match &checked {
         Ok(_) => "ok".to_owned(),
         Err(e) => format!("invalid:{}", e.message),

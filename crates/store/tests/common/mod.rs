@@ -197,6 +197,7 @@ pub fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
         // One fixed KEK for every test store, so that a child process (crash tests) opens
         // what its parent created.
         keys: Arc::new(suanpan_store::keys::MemoryKek::new([0x4B; 32])),
+        anchor: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
         issuer: Arc::new(Simulator),
         db_pages_max: None,
         keys: suanpan_store::keys::ephemeral(),
+        anchor: None,
     }
 }
 

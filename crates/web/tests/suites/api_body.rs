@@ -2005,7 +2005,10 @@ fn backups_over_the_api_hold_the_evidence_and_verify() {
         .join("backups")
         .join(name.replace(ext, ".evidence"))
         .join(&sha);
-    assert_eq!(std::fs::read(&copy).expect("evidence copied"), jpeg(300));
+    // Sealed (issue 11): the copy is there, encrypted, never the clear bytes.
+    let sealed = std::fs::read(&copy).expect("evidence copied");
+    assert!(sealed.starts_with(suanpan_store::seal::MAGIC), "sealed");
+    assert!(!sealed.windows(32).any(|w| w == &jpeg(300)[..32]), "no clear bytes");
 
     let again = admin.post("/api/v1/backups", "");
     assert_eq!(
