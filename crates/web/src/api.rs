@@ -785,9 +785,11 @@ fn instrument(
         .transpose()?;
     match (&p.card, &p.wallet) {
         (Some(card), None) => {
+            // The digits' count is the schema's pattern; a wrong check digit (Luhn), which
+            // no pattern can state, is a rule's refusal: 422.
             let pan = Pan::parse(&card.pan).map_err(|problem| {
                 ApiError::refusal(
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     lang,
                     &suanpan_core::refusal::AccessRefused::BadCard { problem },
                 )
@@ -807,7 +809,8 @@ fn instrument(
                         format!(
                             "method: a card number given over the API is a manual entry, not {m:?}"
                         ),
-                    ));
+                    )
+                    .combination());
                 }
             }
             Ok((inst, PaymentMethod::Manual, None))

@@ -359,12 +359,7 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
             json!({"enum": PaymentMethod::ALL.map(|m| m.as_str())}),
         ),
         ("PaymentIn", "original_id", id_schema()),
-        ("CardIn", "pan", json!({"pattern": "^[0-9]{12,19}$"})),
-        (
-            "CardIn",
-            "expiry",
-            json!({"pattern": "^[0-9]{2}(0[1-9]|1[0-2])$"}),
-        ),
+        ("CardIn", "pan", json!({"pattern": "^ *([0-9] *){13,19}$"})),
         (
             "RequestIn",
             "kind",
@@ -403,6 +398,14 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
             json!({"enum": StaffRole::ALL.map(|r| r.as_str())}),
         ),
         ("TokenIn", "name", text(64)),
+        ("UserIn", "name", text(64)),
+        ("UserIn", "operator_no", json!({"pattern": "^([0-9]{2})?$"})),
+        ("UserEditIn", "name", text(64)),
+        (
+            "UserEditIn",
+            "operator_no",
+            json!({"pattern": "^([0-9]{2})?$"}),
+        ),
         ("PurgeIn", "before", json!({"format": "date"})),
     ]
 }

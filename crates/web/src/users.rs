@@ -166,7 +166,8 @@ fn parse_name(lang: suanpan_core::Lang, name: &str) -> Result<String, ApiError> 
 
 /// Creates a back-office user (admins).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", operation_id = "create_user", request_body = UserIn,
-    responses((status = 201, body = ManagedUser), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 201, body = ManagedUser), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 409, body = ApiError, description = "the user name is taken"), (status = 422, body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
