@@ -196,7 +196,7 @@ fn pin_serve_addresses(line: &str, subs: &Substitutions) -> String {
 /// A block's script: strict bash, `curl` failing on HTTP errors.
 fn script(text: &str, subs: &Substitutions) -> String {
     let mut body = String::from(
-        "set -euo pipefail\ncurl() { command curl --fail-with-body --max-time 120 \"$@\"; }\n",
+        "set -euo pipefail\ncurl() { case \" $* \" in *\" -f\"*|*\" --fail\"*) command curl --max-time 120 \"$@\";; *) command curl --fail-with-body --max-time 120 \"$@\";; esac; }\n",
     );
     // Continuation lines are joined first so a `serve` split over lines is seen whole.
     let joined = text.replace("\\\n", " ");
