@@ -1288,11 +1288,14 @@ fn admins_create_users() {
     let r = admin.post("/api/v1/users", &body("clerk", "owner", "long-enough"));
     assert_eq!(r.status, 400);
     let r = admin.post("/api/v1/users", &body("cashier", "cashier", "long-enough"));
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (400, "input.invalid"),
-        "taken"
+    assert_eq!((r.status, r.code().as_str()), (409, "user.taken"), "taken");
+    let said = r.json()["message"].as_str().unwrap_or("").to_owned();
+    assert!(
+        said.contains("cashier") && !said.contains("is taken"),
+        "the name in words, not the store's English: {said}"
     );
+    let r = admin.post("/api/v1/users", &body("bad name!", "cashier", "long-enough"));
+    assert_eq!((r.status, r.code().as_str()), (400, "input.invalid"), "{}", r.text());
     let sup = app.login("supervisor");
     assert_eq!(
         sup.post("/api/v1/users", &body("clerk", "cashier", "long-enough"))
