@@ -93,6 +93,104 @@ fn complete(doc: &mut Value) {
         target["example"] = example;
     }
     multipart_uploads(doc);
+    links(doc);
+}
+
+/// Where a created record's id leads (OpenAPI links, which Schemathesis's stateful phase
+/// follows): `(source path, status, id pointer in its answer, [(target path, method)])`.
+/// An operation: `(path, method)`.
+type Op = (&'static str, &'static str);
+
+const LINKS: &[(&str, &str, &str, &[Op])] = &[
+    (
+        "/api/v1/payments",
+        "201",
+        "/id",
+        &[
+            ("/api/v1/transactions/{id}", "get"),
+            ("/api/v1/transactions/{id}/receipt", "get"),
+            ("/api/v1/transactions/{id}/hide", "post"),
+            ("/api/v1/transactions/{id}/evidence", "post"),
+        ],
+    ),
+    (
+        "/api/v1/requests",
+        "201",
+        "/id",
+        &[
+            ("/api/v1/requests/{id}", "get"),
+            ("/api/v1/requests/{id}/approve", "post"),
+            ("/api/v1/requests/{id}/reject", "post"),
+            ("/api/v1/requests/{id}/cancel", "post"),
+            ("/api/v1/requests/{id}/undo", "post"),
+        ],
+    ),
+    (
+        "/api/v1/cases",
+        "201",
+        "/case/id",
+        &[
+            ("/api/v1/cases/{id}", "get"),
+            ("/api/v1/cases/{id}/links", "post"),
+            ("/api/v1/cases/{id}/notes", "post"),
+            ("/api/v1/cases/{id}/evidence", "post"),
+            ("/api/v1/cases/{id}/submit", "post"),
+            ("/api/v1/cases/{id}/pack", "get"),
+        ],
+    ),
+    (
+        "/api/v1/transactions/{id}/evidence",
+        "201",
+        "/id",
+        &[
+            ("/api/v1/evidence/{id}", "get"),
+            ("/api/v1/evidence/{id}/removal", "post"),
+        ],
+    ),
+    (
+        "/api/v1/tokens",
+        "201",
+        "/id",
+        &[("/api/v1/tokens/{id}", "delete")],
+    ),
+    (
+        "/api/v1/users",
+        "201",
+        "/id",
+        &[
+            ("/api/v1/users/{id}", "patch"),
+            ("/api/v1/users/{id}/{action}", "post"),
+        ],
+    ),
+];
+
+fn links(doc: &mut Value) {
+    let escape = |p: &str| p.replace('~', "~0").replace('/', "~1");
+    for (source, status, pointer, targets) in LINKS {
+        let mut links = serde_json::Map::new();
+        for (path, method) in *targets {
+            let op_id = doc
+                .pointer(&format!("/paths/{}/{method}/operationId", escape(path)))
+                .and_then(Value::as_str)
+                .unwrap_or_else(|| panic!("openapi: no operation {method} {path} to link"))
+                .to_owned();
+            links.insert(
+                op_id.clone(),
+                json!({
+                    "operationId": op_id,
+                    "parameters": {"id": format!("$response.body#{pointer}")},
+                    "description": format!("{method} {path} of the record just created"),
+                }),
+            );
+        }
+        let answer = doc
+            .pointer_mut(&format!(
+                "/paths/{}/post/responses/{status}",
+                escape(source)
+            ))
+            .unwrap_or_else(|| panic!("openapi: no {status} of post {source} to link from"));
+        answer["links"] = Value::Object(links);
+    }
 }
 
 /// Cookie session (with the CSRF header on unsafe calls) or an API token.

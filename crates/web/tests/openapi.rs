@@ -308,6 +308,32 @@ fn the_document_states_security_statuses_and_constraints() {
     assert_eq!(schema["properties"]["file"]["format"], "binary");
     assert_eq!(schema["required"], serde_json::json!(["file"]));
     assert!(doc["components"]["schemas"]["PaymentIn"]["example"].is_object());
+
+    // Links (the stateful phase's paths) name operations that exist.
+    let ids: HashSet<String> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|ops| ops.as_object().expect("ops").values())
+        .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+        .collect();
+    let mut links = 0;
+    for ops in doc["paths"].as_object().expect("paths").values() {
+        for op in ops.as_object().expect("ops").values() {
+            for r in op["responses"]
+                .as_object()
+                .into_iter()
+                .flat_map(|r| r.values())
+            {
+                for link in r["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                    let target = link["operationId"].as_str().unwrap_or("");
+                    assert!(ids.contains(target), "link to unknown operation {target}");
+                    links += 1;
+                }
+            }
+        }
+    }
+    assert!(links >= 15, "only {links} links");
 }
 
 /// Goal (issue 16, found by Schemathesis): an id past i64 in any path answers the JSON
