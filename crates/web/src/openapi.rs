@@ -450,6 +450,8 @@ const USER_ACTIONS: [&str; 4] = ["disable", "enable", "password", "totp-reset"];
 /// The constraints the handlers enforce on body properties: `(schema, property, patch)`.
 fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
     let text = |max: usize| json!({"minLength": 1, "maxLength": max, "pattern": r"\S"});
+    // Counted in characters by the core (`decide_new_user`, 422 below it).
+    let password = json!({"minLength": suanpan_core::backoffice::STAFF_PASSWORD_CHARS_MIN});
     vec![
         (
             "PaymentIn",
@@ -496,6 +498,8 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
             json!({"enum": StaffRole::ALL.map(|r| r.as_str())}),
         ),
         ("TokenIn", "name", text(64)),
+        ("UserIn", "password", password.clone()),
+        ("UserActionIn", "password", password),
         ("UserIn", "name", text(64)),
         ("UserIn", "operator_no", json!({"pattern": "^([0-9]{2})?$"})),
         ("UserEditIn", "name", text(64)),
