@@ -78,12 +78,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         let Path(text) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::field(lang, "id", ""))?;
-        text.parse::<i64>()
-            .ok()
-            .filter(|v| *v > 0)
-            .map(Id)
-            .ok_or_else(|| ApiError::field(lang, "id", &text))
+        parse_id(lang, &text).map(Id)
     }
+}
+
+/// A record id from a path or query: 1 to i64::MAX, else the JSON error naming it (never
+/// axum's plain-text rejection, whatever the digits).
+pub fn parse_id(lang: Lang, text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ApiError::field(lang, "id", text))
 }
 
 /// Query parameters parsed strictly (unknown ones refused) with a JSON rejection.
@@ -175,6 +180,10 @@ impl TxnQuery {
         if limit == 0 || limit > PAGE_ROWS_MAX {
             return Err(bad("limit", &limit.to_string()));
         }
+        if let Some(c) = self.cursor.filter(|c| *c < 1) {
+            return Err(bad("id", &c.to_string()));
+        }
+        self.export_format(lang)?;
         Ok(TxnFilter {
             from: blank(&self.from).map(|v| day(v, 0)).transpose()?,
             to: blank(&self.to).map(|v| day(v, 1)).transpose()?,
@@ -206,6 +215,16 @@ impl TxnQuery {
             limit: Some(limit),
             offset: 0,
         })
+    }
+
+    /// True for XLSX, false for CSV (the default); another `format` is refused by the
+    /// listing too, so that one query string means the same on both routes.
+    pub fn export_format(&self, lang: Lang) -> Result<bool, ApiError> {
+        match self.format.as_deref().unwrap_or("csv") {
+            "csv" => Ok(false),
+            "xlsx" => Ok(true),
+            other => Err(ApiError::field(lang, "format", other)),
+        }
     }
 
     /// The filter as the user gave it, for the export's first row.
@@ -705,7 +724,7 @@ async fn payment(
     let cmd = match p.kind {
         PaymentKind::Completion => {
             let Some(original) = p.original_id else {
-                return Err(ApiError::field(lang, "original_id", ""));
+                return Err(ApiError::field(lang, "original_id", "").combination());
             };
             // A disabled channel (of the pre-authorization) is refused by the engine.
             Command::Complete {
@@ -766,9 +785,11 @@ fn instrument(
         .transpose()?;
     match (&p.card, &p.wallet) {
         (Some(card), None) => {
+            // The digits' count is the schema's pattern; a wrong check digit (Luhn), which
+            // no pattern can state, is a rule's refusal: 422.
             let pan = Pan::parse(&card.pan).map_err(|problem| {
                 ApiError::refusal(
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     lang,
                     &suanpan_core::refusal::AccessRefused::BadCard { problem },
                 )
@@ -788,7 +809,8 @@ fn instrument(
                         format!(
                             "method: a card number given over the API is a manual entry, not {m:?}"
                         ),
-                    ));
+                    )
+                    .combination());
                 }
             }
             Ok((inst, PaymentMethod::Manual, None))
@@ -801,7 +823,7 @@ fn instrument(
                 None,
             ))
         }
-        _ => Err(ApiError::field(lang, "card_or_wallet", "")),
+        _ => Err(ApiError::field(lang, "card_or_wallet", "").combination()),
     }
 }
 
@@ -868,13 +890,7 @@ pub async fn export(
     // Every match goes out: the page size and cursor of a listing do not apply to a file.
     let mut f = q.to_filter(&caller, &policy)?;
     f.before_id = None;
-    let xlsx = match q.format.as_deref().unwrap_or("csv") {
-        "csv" => false,
-        "xlsx" => true,
-        other => {
-            return Err(ApiError::field(lang, "format", other));
-        }
-    };
+    let xlsx = q.export_format(lang)?;
     let zone = policy
         .zone()
         .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
@@ -917,7 +933,7 @@ pub async fn export(
     ))
 }
 
-const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// One export, owned so it can run on the blocking pool.
 struct ExportJob {

@@ -8,7 +8,7 @@ use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::view::UserView;
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -573,7 +573,7 @@ pub async fn api_token_create(
 pub async fn api_token_revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    crate::api::Id(id): crate::api::Id,
 ) -> Result<StatusCode, ApiError> {
     let (store, user) = (state.store().clone(), caller.user.clone());
     if blocking(caller.lang, move || store.revoke_token(&user, id)).await? {

@@ -84,6 +84,9 @@ static ZH: Catalog = &[
         "渠道操作（enable、disable、remove、restore）",
     ),
     ("field.terminal", "终端号"),
+    ("field.username", "用户名（1–64 个字母、数字或 . _ -）"),
+    ("user.taken.msg", "用户名 {0} 已被使用"),
+    ("user.taken.fix", "换一个用户名"),
     // Audit entries in words (crate::words).
     ("who.web", "后台用户 {0}"),
     ("who.counter", "终端 {0} 操作员 {1}"),
@@ -817,6 +820,12 @@ static EN: Catalog = &[
         "channel action (enable, disable, remove, restore)",
     ),
     ("field.terminal", "terminal id"),
+    (
+        "field.username",
+        "user name (1–64 letters, digits or . _ -)",
+    ),
+    ("user.taken.msg", "The user name {0} is taken"),
+    ("user.taken.fix", "Choose another user name"),
     // Audit entries in words (crate::words).
     ("who.web", "Back-office user {0}"),
     ("who.counter", "Terminal {0}, operator {1}"),

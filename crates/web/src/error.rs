@@ -77,6 +77,17 @@ impl ApiError {
         }
     }
 
+    /// The same error as 422: each value is well-formed (the schema holds), but their
+    /// combination is refused — a field required by another field's value (a refund's
+    /// amount, a completion's original, card or wallet, the `password` action's password).
+    /// 400 stays for a value that breaks its own documented constraint.
+    pub fn combination(self) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            ..self
+        }
+    }
+
     pub fn invalid(lang: Lang, what: impl Into<String>) -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,

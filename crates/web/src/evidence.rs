@@ -202,7 +202,17 @@ pub async fn read_upload(
                     bytes,
                 });
             }
-            _ => {}
+            // Unknown fields are refused, as in JSON bodies: a misspelt `file` is said, not
+            // silently dropped.
+            other => {
+                let name = other.unwrap_or("").to_owned();
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    lang,
+                    "json.unknown_field",
+                    &[name],
+                ));
+            }
         }
     }
     Ok((upload, csrf))

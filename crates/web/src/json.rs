@@ -157,6 +157,11 @@ impl Visitor<'_> for AmountVisitor {
         Err(E::custom(AMOUNT_FLOAT))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<AmountIn, E> {
+        // Exactly the documented pattern: no spaces around the digits (a person's typing
+        // is trimmed by the forms, not by a program's JSON).
+        if v.trim() != v {
+            return Err(amount_error(AmountError::InvalidCharacter, v));
+        }
         Amount::from_yuan_str(v)
             .map(AmountIn)
             .map_err(|e| amount_error(e, v))
@@ -170,13 +175,14 @@ impl utoipa::PartialSchema for AmountIn {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
-                    .minimum(Some(0))
+                    .minimum(Some(1))
+                    .maximum(Some(Amount::MAX_FEN))
                     .description(Some("integer fen, e.g. 8800 = ¥88.00")),
             )
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some(r"^\d+(\.\d{1,2})?$"))
+                    .pattern(Some(crate::openapi::YUAN_PATTERN))
                     .description(Some("yuan with at most two decimals, e.g. \"88.00\"")),
             )
             .description(Some(

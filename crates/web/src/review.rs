@@ -148,7 +148,8 @@ pub async fn submit(
         }
         (RequestKind::Refund, Some(a)) => a.0,
         (RequestKind::Refund, None) => {
-            return Err(ApiError::field(lang, "refund_amount", ""));
+            // Required for a refund only: the combination, which the schema cannot state.
+            return Err(ApiError::field(lang, "refund_amount", "").combination());
         }
     };
     let reason = input.reason.trim().to_owned();
@@ -241,6 +242,9 @@ pub async fn requests(
     caller.require(Permission::ViewTransactions)?;
     let lang = caller.lang;
     let status = crate::api::status_filter(lang, q.status.as_deref(), RequestStatus::parse)?;
+    if let Some(t) = q.transaction_id.filter(|t| *t < 1) {
+        return Err(ApiError::field(lang, "id", &t.to_string()));
+    }
     let (store, merchant, txn) = (
         state.store().clone(),
         caller.user.merchant_id.clone(),

@@ -106,6 +106,23 @@ pub async fn add(state: &AppState, caller: &Caller, u: UserIn) -> Result<Managed
     let role = parse_role(lang, &u.role)?;
     let op = parse_operator(lang, u.operator_no.as_deref())?;
     let name = parse_name(lang, &u.name)?;
+    if !username_ok(&u.username) {
+        return Err(ApiError::field(lang, "username", &u.username));
+    }
+    // Said in words before the store's own check (which stays, for two nodes at once).
+    let (store, wanted) = (state.store().clone(), u.username.clone());
+    if blocking(lang, move || store.staff_secret(&wanted))
+        .await?
+        .is_some()
+    {
+        let taken = [u.username.clone()];
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            lang,
+            "user.taken",
+            &taken,
+        ));
+    }
     let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
     let username = u.username.clone();
     let id = blocking(lang, move || {
@@ -114,6 +131,17 @@ pub async fn add(state: &AppState, caller: &Caller, u: UserIn) -> Result<Managed
     .await?;
     one_user(state, caller, id).await
 }
+
+/// What the store accepts as a user name (`USERNAME_PATTERN` in the OpenAPI document).
+fn username_ok(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// [`username_ok`] as a pattern.
+pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
 
 fn parse_role(lang: suanpan_core::Lang, role: &str) -> Result<StaffRole, ApiError> {
     StaffRole::parse(role).ok_or_else(|| ApiError::field(lang, "role", role))
@@ -138,7 +166,8 @@ fn parse_name(lang: suanpan_core::Lang, name: &str) -> Result<String, ApiError> 
 
 /// Creates a back-office user (admins).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", operation_id = "create_user", request_body = UserIn,
-    responses((status = 201, body = ManagedUser), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 201, body = ManagedUser), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 409, body = ApiError, description = "the user name is taken"), (status = 422, body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -193,8 +222,15 @@ impl Change {
         action: &str,
         input: UserActionIn,
     ) -> Result<Change, ApiError> {
+        // Whether a password belongs in the body depends on the action in the path, which
+        // the body's schema cannot say: a well-formed body with the wrong combination is 422.
+        let combination = ApiError::combination;
         let no_password = |c: Change| match input.password {
-            Some(_) => Err(ApiError::field(lang, "password_unexpected", action)),
+            Some(_) => Err(combination(ApiError::field(
+                lang,
+                "password_unexpected",
+                action,
+            ))),
             None => Ok(c),
         };
         match action {
@@ -203,7 +239,7 @@ impl Change {
             "totp-reset" => no_password(Change::ResetTotp),
             "password" => match input.password {
                 Some(p) => Ok(Change::Password(p)),
-                None => Err(ApiError::field(lang, "password", "")),
+                None => Err(combination(ApiError::field(lang, "password", ""))),
             },
             other => Err(ApiError::field(lang, "user_action", other)),
         }
@@ -349,9 +385,10 @@ pub async fn edit(
 pub async fn action(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, action)): Path<(i64, String)>,
+    Path((id, action)): Path<(String, String)>,
     body: ApiJson<UserActionIn>,
 ) -> Result<Json<ManagedUser>, ApiError> {
+    let id = crate::api::parse_id(caller.lang, &id)?;
     let c = Change::parse(caller.lang, &action, body.value)?;
     Ok(Json(change(&state, &caller, id, c).await?))
 }

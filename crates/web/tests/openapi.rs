@@ -220,3 +220,148 @@ fn the_document_is_valid_openapi() {
         }
     }
 }
+
+/// Goal (issue 16): the document tells the whole truth about what the server enforces:
+/// security schemes and per-operation security, every shared status with the error schema,
+/// enums, ranges and formats, a real multipart schema for evidence, examples.
+#[test]
+fn the_document_states_security_statuses_and_constraints() {
+    let doc = document();
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["session"]["in"], "cookie");
+    assert_eq!(schemes["session"]["name"], "sp_session");
+    assert_eq!(schemes["csrf"]["name"], "X-CSRF-Token");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    let error_of = |r: &Value| -> Value {
+        let r = match r["$ref"].as_str() {
+            Some(reference) => resolve(&doc, reference).expect("resolved").clone(),
+            None => r.clone(),
+        };
+        r["content"]["application/json"]["schema"]["$ref"].clone()
+    };
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            let what = format!("{method} {path}");
+            let public = path == "/api/v1/session" && method == "post";
+            let security = op["security"].as_array().expect("security stated");
+            assert_eq!(security.is_empty(), public, "{what}: security {security:?}");
+            let mut wanted = vec!["503"];
+            if !public {
+                wanted.extend(["401", "403"]);
+            }
+            if path.contains('{') {
+                wanted.extend(["400", "404"]);
+            }
+            if op.get("requestBody").is_some() {
+                wanted.extend(["400", "413", "415"]);
+            }
+            for status in wanted {
+                let r = &op["responses"][status];
+                assert_eq!(
+                    error_of(r),
+                    "#/components/schemas/ApiError",
+                    "{what}: {status} without the error schema"
+                );
+            }
+            if method != "get" && !public && path != "/api/v1/totp" {
+                assert!(
+                    security.iter().any(|s| s.get("csrf").is_some()),
+                    "{what}: a cookie session needs the CSRF header"
+                );
+            }
+        }
+    }
+    let param = |path: &str, name: &str| -> Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} has no {name}"))["schema"]
+            .clone()
+    };
+    let limit = param("/api/v1/transactions", "limit");
+    assert_eq!(
+        (limit["minimum"].clone(), limit["maximum"].clone()),
+        (1.into(), 500.into())
+    );
+    let kinds = param("/api/v1/transactions", "kind")["enum"].clone();
+    assert!(
+        kinds
+            .as_array()
+            .is_some_and(|k| k.contains(&"preauth_void".into())),
+        "{kinds}"
+    );
+    assert_eq!(
+        param("/api/v1/export", "format")["enum"],
+        serde_json::json!(["csv", "xlsx"])
+    );
+    assert_eq!(
+        param("/api/v1/transactions/{id}/receipt", "width")["enum"],
+        serde_json::json!([32, 48])
+    );
+    assert_eq!(param("/api/v1/transactions/{id}", "id")["minimum"], 1);
+    let roles = &doc["components"]["schemas"]["UserIn"]["properties"]["role"]["enum"];
+    assert_eq!(roles.as_array().map(Vec::len), Some(5), "{roles}");
+    let upload = &doc["paths"]["/api/v1/transactions/{id}/evidence"]["post"]["requestBody"];
+    let schema = &upload["content"]["multipart/form-data"]["schema"];
+    assert_eq!(schema["properties"]["file"]["format"], "binary");
+    assert_eq!(schema["required"], serde_json::json!(["file"]));
+    assert!(doc["components"]["schemas"]["PaymentIn"]["example"].is_object());
+
+    // Links (the stateful phase's paths) name operations that exist.
+    let ids: HashSet<String> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|ops| ops.as_object().expect("ops").values())
+        .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+        .collect();
+    let mut links = 0;
+    for ops in doc["paths"].as_object().expect("paths").values() {
+        for op in ops.as_object().expect("ops").values() {
+            for r in op["responses"]
+                .as_object()
+                .into_iter()
+                .flat_map(|r| r.values())
+            {
+                for link in r["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                    let target = link["operationId"].as_str().unwrap_or("");
+                    assert!(ids.contains(target), "link to unknown operation {target}");
+                    links += 1;
+                }
+            }
+        }
+    }
+    assert!(links >= 15, "only {links} links");
+}
+
+/// Goal (issue 16, found by Schemathesis): an id past i64 in any path answers the JSON
+/// error, never axum's `text/plain` rejection.
+#[test]
+fn ids_beyond_i64_answer_the_json_error() {
+    let app = spawn_app();
+    let admin = app.login("admin");
+    let huge = "99999999999999999999";
+    let answers = [
+        admin.app.req(
+            "DELETE",
+            &format!("/api/v1/tokens/{huge}"),
+            &[("Cookie", &admin.cookie), ("X-CSRF-Token", &admin.csrf)],
+            None,
+        ),
+        admin.post(&format!("/api/v1/users/{huge}/disable"), "{}"),
+        admin.get(&format!("/api/v1/transactions/{huge}")),
+        admin.get(&format!("/api/v1/requests/{huge}")),
+    ];
+    for r in answers {
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(
+            r.header("content-type")
+                .is_some_and(|t| t.starts_with("application/json")),
+            "{:?}",
+            r.header("content-type")
+        );
+        assert_eq!(r.code(), "input.invalid");
+    }
+}

@@ -332,7 +332,7 @@ fn card_data_over_the_api() {
         "/api/v1/payments",
         r#"{"kind":"sale","amount":100,"method":"chip","card":{"pan":"6222021234567890128"}}"#,
     );
-    assert_eq!(chip.status, 400, "{}", chip.text());
+    assert_eq!(chip.status, 422, "a card called chip: a combination refused, {}", chip.text());
     assert_eq!(app.state(), before, "refusals book nothing");
     let body = r#"{"kind":"sale","amount":"12.34","card":{"pan":"6222021234567890128","expiry":"3012"}}"#;
     let r = s.post_with("/api/v1/payments", body, &[("Idempotency-Key", "order-9")]);
@@ -357,7 +357,7 @@ fn card_data_over_the_api() {
 }
 
 /// Goal: wallets, pre-authorization and completion work over the API; a declined card is
-/// booked as declined; a bad card number is a 400.
+/// booked as declined; a bad card number is a 422.
 #[test]
 fn payments_cover_cards_wallets_and_preauth() {
     let Some(app) = spawn_on(BACKEND) else {
@@ -386,9 +386,10 @@ fn payments_cover_cards_wallets_and_preauth() {
         "/api/v1/payments",
         r#"{"kind":"sale","amount":500,"card":{"pan":"6222021234567890129"}}"#,
     );
-    assert_eq!((bad.status, bad.code().as_str()), (400, "access.bad_card"));
+    // A wrong check digit is a rule's refusal (no schema pattern can state Luhn): 422.
+    assert_eq!((bad.status, bad.code().as_str()), (422, "access.bad_card"));
     let both = s.post("/api/v1/payments", r#"{"kind":"sale","amount":500}"#);
-    assert_eq!(both.status, 400);
+    assert_eq!(both.status, 422, "neither card nor wallet: a combination");
     let finance = app.login("finance");
     let r = finance.post(
         "/api/v1/payments",
@@ -1287,11 +1288,14 @@ fn admins_create_users() {
     let r = admin.post("/api/v1/users", &body("clerk", "owner", "long-enough"));
     assert_eq!(r.status, 400);
     let r = admin.post("/api/v1/users", &body("cashier", "cashier", "long-enough"));
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (400, "input.invalid"),
-        "taken"
+    assert_eq!((r.status, r.code().as_str()), (409, "user.taken"), "taken");
+    let said = r.json()["message"].as_str().unwrap_or("").to_owned();
+    assert!(
+        said.contains("cashier") && !said.contains("is taken"),
+        "the name in words, not the store's English: {said}"
     );
+    let r = admin.post("/api/v1/users", &body("bad name!", "cashier", "long-enough"));
+    assert_eq!((r.status, r.code().as_str()), (400, "input.invalid"), "{}", r.text());
     let sup = app.login("supervisor");
     assert_eq!(
         sup.post("/api/v1/users", &body("clerk", "cashier", "long-enough"))
