@@ -20,6 +20,11 @@ pub enum BenchCmd {
     /// --register first adds whichever are missing to --data-dir, so the demo merchant's
     /// records and operators stay untouched.
     Load(LoadArgs),
+    /// Book a realistic history into --data-dir (or --database) through the engine: sales by
+    /// card and QR wallet, voids, refunds, and every terminal settling each business day,
+    /// spread over --days days ending yesterday, on merchants 898310049992001… with terminals
+    /// S0000001… (registered first, whichever are missing). For scale tests and benchmarks.
+    Seed(SeedArgs),
     /// A bare server that frames each request and sends it straight back (no decoding, no
     /// store): the baseline for `bench load --echo`.
     EchoServer {
@@ -57,6 +62,32 @@ pub struct LoadArgs {
     pub rate: Option<u32>,
 }
 
+/// `bench seed` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SeedArgs {
+    /// Journal rows to book (sales, voids, refunds).
+    #[arg(long)]
+    pub transactions: u64,
+    /// Merchants.
+    #[arg(long, default_value_t = 10)]
+    pub merchants: u32,
+    /// Terminals over all merchants.
+    #[arg(long, default_value_t = 1_000)]
+    pub terminals: u32,
+    /// Business days the history spans, the last one ending yesterday.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Load cards paid with.
+    #[arg(long, default_value_t = 10_000)]
+    pub cards: u32,
+    /// The random generator's seed (the same seed books the same history).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Commands `bench seed` keeps in flight (several full group commits).
+const SEED_WINDOW: usize = 8_192;
+
 /// Most terminals a run may simulate (one connection and task each).
 const TERMINALS_MAX: usize = 1_000;
 /// Cashier nos. a run signs in as (01…98; terminal `i` as cashier `i % 98 + 1`): with one
@@ -77,6 +108,7 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
             }))?;
             Ok(())
         }
+        BenchCmd::Seed(a) => seed(app, &a),
         BenchCmd::Load(a) => {
             if a.terminals == 0 || a.terminals > TERMINALS_MAX {
                 return Err(Fail::Other(anyhow::anyhow!(
@@ -129,6 +161,60 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
             Ok(())
         }
     }
+}
+
+/// `bench seed`: the store opened on a clock the generator moves across the days.
+fn seed(app: &App, a: &SeedArgs) -> Result<(), Fail> {
+    let plan = suanpan_store::seed::HistoryPlan {
+        transactions: a.transactions,
+        merchants: a.merchants,
+        terminals: a.terminals,
+        days: a.days,
+        cards: a.cards,
+        window: SEED_WINDOW,
+        seed: a.seed,
+    };
+    plan.validate()?;
+    let clock = std::sync::Arc::new(suanpan_core::clock::FixedClock::new(jiff::Timestamp::now()));
+    let store = app.open_any(OpenOptions {
+        clock: clock.clone(),
+        ..OpenOptions::default()
+    })?;
+    let fp = app.fingerprinter()?;
+    // Nobody types these operators' password: the history is booked, not keyed in.
+    let secret = hex::encode(suanpan_store::Fingerprinter::random_key());
+    let hash = suanpan_store::auth::hash_password(&secret);
+    let quiet = app.json;
+    let started = std::time::Instant::now();
+    let report = suanpan_store::seed::history(&*store, &clock, &fp, &plan, &hash, &mut |rows| {
+        if !quiet {
+            let s = started.elapsed().as_secs_f64();
+            eprint!(
+                "\r{rows} / {} rows, {:.0}/s   ",
+                plan.transactions,
+                rows as f64 / s.max(1e-3)
+            );
+        }
+    })?;
+    if app.json {
+        output::print_json(&json!({"ok": true, "report": report}));
+    } else {
+        eprintln!();
+        println!(
+            "{} rows in {:.1} s: {:.0} rows/s; sales {} (QR wallet {}), voids {}, refunds {}, declined {}, refused {}, settlements {}",
+            report.rows,
+            report.seconds,
+            report.rows as f64 / report.seconds.max(1e-3),
+            report.sales,
+            report.wallet_sales,
+            report.voids,
+            report.refunds,
+            report.declined,
+            report.refused,
+            report.settlements
+        );
+    }
+    Ok(())
 }
 
 /// Adds the bench merchant, terminals, operators and cards that are not registered yet.

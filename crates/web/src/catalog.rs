@@ -48,6 +48,7 @@ static ZH: Catalog = &[
     ("field.status", "状态"),
     ("field.method", "支付方式"),
     ("field.voucher", "凭证号（1–6 位数字）"),
+    ("field.last4", "卡号后四位（4 位数字）"),
     ("field.id", "编号（正整数）"),
     ("field.width", "凭条宽度（32 或 48）"),
     (
@@ -447,6 +448,8 @@ static ZH: Catalog = &[
     ("txn.rrn", "参考号"),
     ("txn.operator", "操作员"),
     ("txn.terminal", "终端号"),
+    ("txn.last4", "卡号后四位"),
+    ("txn.wallet", "钱包"),
     ("txn.terminal_info", "终端信息（59域：序列号、位置）"),
     ("txn.include_hidden", "包含已删除记录"),
     ("txn.search", "查询"),
@@ -781,6 +784,7 @@ static EN: Catalog = &[
     ("field.status", "status"),
     ("field.method", "payment method"),
     ("field.voucher", "voucher no. (1–6 digits)"),
+    ("field.last4", "card's last four digits (4 digits)"),
     ("field.id", "id (a positive whole number)"),
     ("field.width", "receipt width (32 or 48)"),
     ("field.copy", "receipt copy (merchant or cardholder)"),
@@ -1281,6 +1285,8 @@ static EN: Catalog = &[
     ("txn.rrn", "RRN"),
     ("txn.operator", "Operator"),
     ("txn.terminal", "Terminal"),
+    ("txn.last4", "Card's last 4"),
+    ("txn.wallet", "Wallet"),
     (
         "txn.terminal_info",
         "Terminal info (field 59: serial no., location)",

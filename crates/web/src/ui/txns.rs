@@ -144,6 +144,9 @@ struct FormQ {
     voucher: String,
     rrn: String,
     operator: String,
+    terminal: String,
+    last4: String,
+    wallet: String,
     include_hidden: bool,
 }
 
@@ -180,6 +183,8 @@ fn query_string(q: &TxnQuery, cursor: Option<i64>) -> String {
         ("rrn", &q.rrn),
         ("operator", &q.operator),
         ("terminal", &q.terminal),
+        ("last4", &q.last4),
+        ("wallet", &q.wallet),
     ];
     for (k, v) in fields {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
@@ -261,6 +266,9 @@ pub(super) async fn txns(
                 voucher: opt(&q.voucher),
                 rrn: opt(&q.rrn),
                 operator: opt(&q.operator),
+                terminal: opt(&q.terminal),
+                last4: opt(&q.last4),
+                wallet: opt(&q.wallet),
                 include_hidden: q.include_hidden == Some(true),
             },
             kinds: options(lang, Some("—".to_owned()), "kind", kinds),
