@@ -343,8 +343,8 @@ pub fn history(
     let (tx, rx) = crossbeam_channel::unbounded::<(Tag, Result<Reply, StoreError>)>();
     let mut report = HistoryReport::default();
     let mut rng = Rng(plan.seed);
-    // Today's voidable sales per terminal, and earlier days' sales for refunds.
-    let mut open: Vec<Vec<Booked>> = vec![Vec::new(); plan.terminals as usize];
+    // Today's voidable sales, and earlier days' sales for refunds.
+    let mut open: Vec<Booked> = Vec::new();
     let mut refundable: std::collections::VecDeque<Booked> = Default::default();
     let mut in_flight = 0usize;
     let mut next_progress = 100_000u64;
@@ -353,7 +353,7 @@ pub fn history(
     // Takes one answer and learns from it.
     let take = |in_flight: &mut usize,
                 report: &mut HistoryReport,
-                open: &mut Vec<Vec<Booked>>|
+                open: &mut Vec<Booked>|
      -> Result<(), StoreError> {
         let (tag, answer) = rx.recv().map_err(|_| StoreError::WriterGone)?;
         *in_flight -= 1;
@@ -373,7 +373,7 @@ pub fn history(
                         if t.wallet_id.is_some() {
                             report.wallet_sales += 1;
                         }
-                        open[terminal as usize].push(Booked {
+                        open.push(Booked {
                             id: t.id.0,
                             terminal,
                             amount,
@@ -416,10 +416,9 @@ pub fn history(
             clock.set(jiff::Timestamp::from_microsecond(t).unwrap_or(open_at));
             let terminal = rng.below(u64::from(plan.terminals)) as u32;
             let roll = rng.below(1000);
-            let (tag, cmd) = if roll < 25 && !open[terminal as usize].is_empty() {
-                // A void (撤销) of one of this terminal's sales today, by the supervisor.
-                let list = &mut open[terminal as usize];
-                let b = list.swap_remove(rng.below(list.len() as u64) as usize);
+            let (tag, cmd) = if roll < 25 && !open.is_empty() {
+                // A void (撤销) of a sale of today, at its terminal, by the supervisor.
+                let b = open.swap_remove(rng.below(open.len() as u64) as usize);
                 let cmd = Command::Void {
                     origin: origin(b.terminal, true),
                     kind: TxnKind::Void,
@@ -502,9 +501,7 @@ pub fn history(
         while in_flight > 0 {
             take(&mut in_flight, &mut report, &mut open)?;
         }
-        for list in open.iter_mut() {
-            refundable.extend(list.drain(..));
-        }
+        refundable.extend(open.drain(..));
         while refundable.len() > REFUND_POOL {
             refundable.pop_front();
         }
