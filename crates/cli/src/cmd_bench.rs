@@ -25,6 +25,10 @@ pub enum BenchCmd {
     /// spread over --days days ending yesterday, on merchants 898310049992001… with terminals
     /// S0000001… (registered first, whichever are missing). For scale tests and benchmarks.
     Seed(SeedArgs),
+    /// Time the back-office search on the store: each filter's first page and its 100th page
+    /// (keyset), and the listing's match count, over --samples values taken from the
+    /// journal; prints p50/p95 per filter (milliseconds).
+    Search(SearchArgs),
     /// A bare server that frames each request and sends it straight back (no decoding, no
     /// store): the baseline for `bench load --echo`.
     EchoServer {
@@ -85,6 +89,17 @@ pub struct SeedArgs {
     pub seed: u64,
 }
 
+/// `bench search` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchArgs {
+    /// The merchant searched (default: the first `bench seed` merchant).
+    #[arg(long, default_value = "898310049992001")]
+    pub merchant: String,
+    /// Values per filter (each a different row's).
+    #[arg(long, default_value_t = 20)]
+    pub samples: u32,
+}
+
 /// Commands `bench seed` keeps in flight (several full group commits).
 const SEED_WINDOW: usize = 8_192;
 
@@ -109,6 +124,7 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
             Ok(())
         }
         BenchCmd::Seed(a) => seed(app, &a),
+        BenchCmd::Search(a) => search(app, &a),
         BenchCmd::Load(a) => {
             if a.terminals == 0 || a.terminals > TERMINALS_MAX {
                 return Err(Fail::Other(anyhow::anyhow!(
@@ -212,6 +228,103 @@ fn seed(app: &App, a: &SeedArgs) -> Result<(), Fail> {
             report.declined,
             report.refused,
             report.settlements
+        );
+    }
+    Ok(())
+}
+
+/// p50 and p95 of `v` (milliseconds), "—" when empty.
+fn percentiles(v: &mut [f64]) -> (String, String) {
+    if v.is_empty() {
+        return ("—".into(), "—".into());
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (format!("{:.1}", at(0.5)), format!("{:.1}", at(0.95)))
+}
+
+/// `bench search`: each filter's first page, 100th page and count, timed on the reader.
+fn search(app: &App, a: &SearchArgs) -> Result<(), Fail> {
+    use std::time::Instant;
+    use suanpan_store::sql::SqlExt;
+    use suanpan_store::{query, read};
+    let store = app.open_store()?;
+    let zone = store.policy().zone().map_err(|e| Fail::Other(e.into()))?;
+    let (lo, hi) = read(&*store, |c| {
+        c.one(
+            "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM txns WHERE merchant_id = ?1",
+            suanpan_store::p![a.merchant.as_str()],
+            |r| Ok((r.i64(0)?, r.i64(1)?)),
+        )
+    })?;
+    let total = read(&*store, |c| {
+        c.one("SELECT COUNT(*) FROM txns", suanpan_store::p![], |r| {
+            r.i64(0)
+        })
+    })?;
+    println!(
+        "store: {total} transactions; merchant {}: ids {lo}..{hi}",
+        a.merchant
+    );
+    let mut times: std::collections::BTreeMap<&str, [Vec<f64>; 3]> = Default::default();
+    let mut order = Vec::new();
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    for s in 0..a.samples {
+        // Spread the samples over the merchant's history, oldest to newest.
+        let near = lo + (hi - lo) * i64::from(s) / i64::from(a.samples.max(1));
+        let filters = read(&*store, |c| {
+            suanpan_store::seed::search_filters(c, &a.merchant, near, &zone)
+        })?;
+        for (name, f) in filters {
+            if !order.contains(&name) {
+                order.push(name);
+            }
+            let slot = times.entry(name).or_default();
+            let t = Instant::now();
+            let first = store.transactions(&f)?;
+            slot[0].push(ms(t));
+            let t = Instant::now();
+            read(&*store, |c| {
+                query::count_up_to_in(c, &f, query::COUNT_EXACT_MAX)
+            })?;
+            slot[2].push(ms(t));
+            // Walk to the 99th page by keyset, then time the 100th.
+            let mut cursor = first.last().map(|t| t.id.0);
+            for _ in 2..100 {
+                let Some(c) = cursor else { break };
+                let page = store.transactions(&suanpan_store::TxnFilter {
+                    before_id: Some(c),
+                    ..f.clone()
+                })?;
+                cursor = (page.len() == 50)
+                    .then(|| page.last().map(|t| t.id.0))
+                    .flatten();
+            }
+            if let Some(c) = cursor {
+                let t = Instant::now();
+                store.transactions(&suanpan_store::TxnFilter {
+                    before_id: Some(c),
+                    ..f.clone()
+                })?;
+                slot[1].push(ms(t));
+            }
+        }
+    }
+    println!(
+        "| filter | first page p50 | p95 | 100th page p50 | p95 | (pages reached) | count p50 | p95 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for name in order {
+        let Some([first, hundredth, count]) = times.get_mut(name) else {
+            continue;
+        };
+        let reached = hundredth.len();
+        let (f50, f95) = percentiles(first);
+        let (h50, h95) = percentiles(hundredth);
+        let (c50, c95) = percentiles(count);
+        println!(
+            "| {name} | {f50} | {f95} | {h50} | {h95} | {reached}/{} | {c50} | {c95} |",
+            a.samples
         );
     }
     Ok(())

@@ -171,8 +171,11 @@ pub fn for_each_in(
 fn page_sql(f: &TxnFilter) -> (String, Vec<Value<'_>>) {
     let (clause, args) = f.where_clause();
     let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
+    // The page's ids first, then their rows: a range filter (business days, amounts) sorts
+    // the ids its index gives instead of whole rows, and only the page's rows are read.
     let sql = format!(
-        "SELECT {TXN_COLUMNS} FROM txns {clause} ORDER BY id DESC LIMIT {limit} OFFSET {}",
+        "SELECT {TXN_COLUMNS} FROM txns WHERE id IN (SELECT id FROM txns {clause}
+         ORDER BY id DESC LIMIT {limit} OFFSET {}) ORDER BY id DESC",
         f.offset
     );
     (sql, args)

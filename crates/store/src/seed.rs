@@ -510,3 +510,169 @@ pub fn history(
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
+
+/// The back-office search filters of one merchant, each with a value taken from its journal
+/// near row id `near` (so each sample asks for something that exists): business day range,
+/// amount range, kind, status, terminal, operator, voucher, RRN, card last four, wallet,
+/// and no filter at all. Page size 50, newest first, as the back-office asks.
+pub fn search_filters(
+    c: &dyn crate::sql::Sql,
+    merchant: &str,
+    near: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Vec<(&'static str, crate::TxnFilter)>, StoreError> {
+    use crate::TxnFilter;
+    use crate::sql::SqlExt;
+    use suanpan_core::{Amount, TxnKind, TxnStatus};
+    let pick = |extra: &str| -> Result<
+        Option<(
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>,
+        StoreError,
+    > {
+        let sql = format!(
+            "SELECT created_at, amount_fen, kind, status, terminal_id, operator, voucher_no, rrn, masked_pan, wallet_id
+             FROM txns WHERE merchant_id = ?1 AND id >= ?2 {extra} ORDER BY id LIMIT 1"
+        );
+        c.row(&sql, crate::p![merchant, near], |r| {
+            Ok((
+                r.i64(0)?,
+                r.i64(1)?,
+                r.text(2)?,
+                r.text(3)?,
+                r.text(4)?,
+                r.text(5)?,
+                r.i64(6)?,
+                r.opt_text(7)?,
+                r.opt_text(8)?,
+                r.opt_text(9)?,
+            ))
+        })
+    };
+    let Some((at, amount, kind, status, terminal, operator, voucher, rrn, _, _)) =
+        pick("AND rrn IS NOT NULL")?
+    else {
+        return Ok(Vec::new());
+    };
+    let last4 = pick("AND masked_pan IS NOT NULL")?
+        .and_then(|r| r.8)
+        .map(|p| p[p.len().saturating_sub(4)..].to_owned());
+    let wallet = pick("AND wallet_id IS NOT NULL")?.and_then(|r| r.9);
+    let day = jiff::Timestamp::from_microsecond(at)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?
+        .to_zoned(zone.clone())
+        .date();
+    let bound = |d: jiff::civil::Date| {
+        d.to_zoned(zone.clone())
+            .map(|z| z.timestamp())
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    };
+    let next_day = day
+        .tomorrow()
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let base = TxnFilter {
+        merchant: Some(merchant.to_owned()),
+        limit: Some(50),
+        ..TxnFilter::default()
+    };
+    let mut out = vec![
+        ("none", base.clone()),
+        (
+            "business day",
+            TxnFilter {
+                from: Some(bound(day)?),
+                to: Some(bound(next_day)?),
+                ..base.clone()
+            },
+        ),
+        (
+            "business week",
+            TxnFilter {
+                from: Some(bound(
+                    day.checked_sub(jiff::Span::new().days(6))
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                )?),
+                to: Some(bound(next_day)?),
+                ..base.clone()
+            },
+        ),
+        (
+            "amount range",
+            TxnFilter {
+                min: Some(Amount::from_fen(amount)),
+                max: Some(Amount::from_fen(amount + 1_000)),
+                ..base.clone()
+            },
+        ),
+        (
+            "kind",
+            TxnFilter {
+                kind: TxnKind::parse(&kind),
+                ..base.clone()
+            },
+        ),
+        (
+            "status",
+            TxnFilter {
+                status: TxnStatus::parse(&status),
+                ..base.clone()
+            },
+        ),
+        (
+            "terminal",
+            TxnFilter {
+                terminal: Some(terminal),
+                ..base.clone()
+            },
+        ),
+        (
+            "operator",
+            TxnFilter {
+                operator: Some(operator),
+                ..base.clone()
+            },
+        ),
+        (
+            "voucher",
+            TxnFilter {
+                voucher: u32::try_from(voucher).ok(),
+                ..base.clone()
+            },
+        ),
+        (
+            "rrn",
+            TxnFilter {
+                rrn,
+                ..base.clone()
+            },
+        ),
+    ];
+    if let Some(l) = last4 {
+        out.push((
+            "card last four",
+            TxnFilter {
+                card_last4: Some(l),
+                ..base.clone()
+            },
+        ));
+    }
+    if let Some(w) = wallet {
+        out.push((
+            "wallet",
+            TxnFilter {
+                wallet: Some(w),
+                ..base
+            },
+        ));
+    }
+    Ok(out)
+}

@@ -7,8 +7,8 @@
 mod common;
 
 use common::*;
-use suanpan_core::{Amount, TxnKind, TxnStatus};
-use suanpan_store::seed::{HistoryPlan, HistoryReport, seed_merchant, seed_terminal};
+use suanpan_core::TxnStatus;
+use suanpan_store::seed::{HistoryPlan, HistoryReport, seed_merchant};
 use suanpan_store::sql::SqlExt;
 use suanpan_store::{TxnFilter, p, query, read};
 
@@ -147,118 +147,15 @@ fn history_is_booked_and_checks(backend: Backend) {
     }
 }
 
-/// Every back-office filter of merchant no. 0, with a value that matches rows.
+/// Every back-office filter of merchant no. 0, with values that match rows.
 fn filters(h: &Harness) -> Vec<(&'static str, TxnFilter)> {
-    let merchant = seed_merchant(0);
-    let base = TxnFilter {
-        merchant: Some(merchant.clone()),
-        limit: Some(50),
-        ..TxnFilter::default()
-    };
-    let (rrn, last4, wallet, day_start) = read(&*h.store, |c| {
-        let rrn = c.one(
-            "SELECT rrn FROM txns WHERE merchant_id = ?1 AND rrn IS NOT NULL ORDER BY id LIMIT 1",
-            p![merchant.as_str()],
-            |r| r.text(0),
-        )?;
-        let pan = c.one(
-            "SELECT masked_pan FROM txns WHERE merchant_id = ?1 AND masked_pan IS NOT NULL ORDER BY id LIMIT 1",
-            p![merchant.as_str()],
-            |r| r.text(0),
-        )?;
-        let wallet = c.one(
-            "SELECT wallet_id FROM txns WHERE merchant_id = ?1 AND wallet_id IS NOT NULL ORDER BY id LIMIT 1",
-            p![merchant.as_str()],
-            |r| r.text(0),
-        )?;
-        let at = c.one(
-            "SELECT MIN(created_at) FROM txns WHERE merchant_id = ?1",
-            p![merchant.as_str()],
-            |r| r.i64(0),
-        )?;
-        Ok((rrn, pan[pan.len() - 4..].to_owned(), wallet, at))
+    let zone = h.store.policy().zone().expect("zone");
+    let f = read(&*h.store, |c| {
+        suanpan_store::seed::search_filters(c, &seed_merchant(0), 1, &zone)
     })
-    .expect("values");
-    let from = jiff::Timestamp::from_microsecond(day_start).expect("from");
-    let to = from
-        .checked_add(jiff::SignedDuration::from_hours(24))
-        .expect("to");
-    let with = |f: TxnFilter| f;
-    vec![
-        ("none", base.clone()),
-        (
-            "business day range",
-            with(TxnFilter {
-                from: Some(from),
-                to: Some(to),
-                ..base.clone()
-            }),
-        ),
-        (
-            "amount range",
-            with(TxnFilter {
-                min: Some(Amount::from_fen(10_000)),
-                max: Some(Amount::from_fen(20_000)),
-                ..base.clone()
-            }),
-        ),
-        (
-            "kind",
-            with(TxnFilter {
-                kind: Some(TxnKind::Refund),
-                ..base.clone()
-            }),
-        ),
-        (
-            "status",
-            with(TxnFilter {
-                status: Some(TxnStatus::Voided),
-                ..base.clone()
-            }),
-        ),
-        (
-            "terminal",
-            with(TxnFilter {
-                terminal: Some(seed_terminal(0)),
-                ..base.clone()
-            }),
-        ),
-        (
-            "operator",
-            with(TxnFilter {
-                operator: Some("01".into()),
-                ..base.clone()
-            }),
-        ),
-        (
-            "voucher",
-            with(TxnFilter {
-                voucher: Some(5),
-                ..base.clone()
-            }),
-        ),
-        (
-            "rrn",
-            with(TxnFilter {
-                rrn: Some(rrn),
-                ..base.clone()
-            }),
-        ),
-        (
-            "card last four",
-            with(TxnFilter {
-                card_last4: Some(last4),
-                ..base.clone()
-            }),
-        ),
-        (
-            "wallet",
-            with(TxnFilter {
-                wallet: Some(wallet),
-                ..base.clone()
-            }),
-        ),
-    ]
+    .expect("filters");
+    assert_eq!(f.len(), 12, "every filter has a value");
+    f
 }
 
 /// What a plan must not do: read the journal from end to end.
@@ -276,10 +173,11 @@ fn full_scan(backend: Backend, plan: &[String]) -> Option<String> {
                         && !l.contains("TEMP B-TREE"))
             })
             .cloned(),
-        // A sequential scan, or walking the primary key with the filter as a mere `Filter`.
+        // A sequential scan, or walking the primary key backwards with the filter as a mere
+        // `Filter` (the page's rows are then fetched by id, forwards).
         Backend::Postgres => plan
             .iter()
-            .find(|l| l.contains("Seq Scan on txns") || l.contains("using txns_pkey"))
+            .find(|l| l.contains("Seq Scan on txns") || l.contains("Backward using txns_pkey"))
             .cloned(),
     }
 }
