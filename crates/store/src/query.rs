@@ -220,6 +220,19 @@ pub fn stream_in(
         offset: 0,
         ..f.clone()
     };
+    if page.before_id.is_none() && (f.from.is_some() || f.to.is_some()) {
+        // A date range far from today: start below its newest match instead of walking down
+        // from the newest row of the journal (the ids newer than the range would all be read
+        // by the first batch). The time index answers this by its range.
+        let (clause, args) = page.where_clause();
+        let top = conn.one(&format!("SELECT MAX(id) FROM txns {clause}"), &args, |r| {
+            r.opt_i64(0)
+        })?;
+        match top {
+            Some(top) => page.before_id = Some(top + 1),
+            None => return Ok(0),
+        }
+    }
     let mut n = 0u64;
     loop {
         let mut last = None;

@@ -511,6 +511,20 @@ pub fn history(
     Ok(report)
 }
 
+/// One journal row's searchable values.
+struct Sample {
+    at: i64,
+    amount: i64,
+    kind: String,
+    status: String,
+    terminal: String,
+    operator: String,
+    voucher: i64,
+    rrn: Option<String>,
+    masked_pan: Option<String>,
+    wallet: Option<String>,
+}
+
 /// The back-office search filters of one merchant, each with a value taken from its journal
 /// near row id `near` (so each sample asks for something that exists): business day range,
 /// amount range, kind, status, terminal, operator, voucher, RRN, card last four, wallet,
@@ -524,49 +538,44 @@ pub fn search_filters(
     use crate::TxnFilter;
     use crate::sql::SqlExt;
     use suanpan_core::{Amount, TxnKind, TxnStatus};
-    let pick = |extra: &str| -> Result<
-        Option<(
-            i64,
-            i64,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )>,
-        StoreError,
-    > {
+    let pick = |extra: &str| -> Result<Option<Sample>, StoreError> {
         let sql = format!(
             "SELECT created_at, amount_fen, kind, status, terminal_id, operator, voucher_no, rrn, masked_pan, wallet_id
              FROM txns WHERE merchant_id = ?1 AND id >= ?2 {extra} ORDER BY id LIMIT 1"
         );
         c.row(&sql, crate::p![merchant, near], |r| {
-            Ok((
-                r.i64(0)?,
-                r.i64(1)?,
-                r.text(2)?,
-                r.text(3)?,
-                r.text(4)?,
-                r.text(5)?,
-                r.i64(6)?,
-                r.opt_text(7)?,
-                r.opt_text(8)?,
-                r.opt_text(9)?,
-            ))
+            Ok(Sample {
+                at: r.i64(0)?,
+                amount: r.i64(1)?,
+                kind: r.text(2)?,
+                status: r.text(3)?,
+                terminal: r.text(4)?,
+                operator: r.text(5)?,
+                voucher: r.i64(6)?,
+                rrn: r.opt_text(7)?,
+                masked_pan: r.opt_text(8)?,
+                wallet: r.opt_text(9)?,
+            })
         })
     };
-    let Some((at, amount, kind, status, terminal, operator, voucher, rrn, _, _)) =
-        pick("AND rrn IS NOT NULL")?
+    let Some(Sample {
+        at,
+        amount,
+        kind,
+        status,
+        terminal,
+        operator,
+        voucher,
+        rrn,
+        ..
+    }) = pick("AND rrn IS NOT NULL")?
     else {
         return Ok(Vec::new());
     };
     let last4 = pick("AND masked_pan IS NOT NULL")?
-        .and_then(|r| r.8)
+        .and_then(|r| r.masked_pan)
         .map(|p| p[p.len().saturating_sub(4)..].to_owned());
-    let wallet = pick("AND wallet_id IS NOT NULL")?.and_then(|r| r.9);
+    let wallet = pick("AND wallet_id IS NOT NULL")?.and_then(|r| r.wallet);
     let day = jiff::Timestamp::from_microsecond(at)
         .map_err(|e| StoreError::Invalid(e.to_string()))?
         .to_zoned(zone.clone())
