@@ -96,8 +96,36 @@ fn a_version_2_store_gains_terminal_info() {
             |r| r.get(0),
         )
         .expect("version");
-    // Opening migrates all the way to the latest version (4 since issue 12).
-    assert_eq!(v, "4");
+    // Opening migrates all the way to the latest version.
+    assert_eq!(v, suanpan_store::sqlite::SCHEMA_VERSION.to_string());
+}
+
+#[test]
+fn a_version_4_store_gains_the_search_indexes() {
+    // Goal (issue 16): a store from before the search indexes gets them when opened.
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
+    let db = dir.path().join("suanpan.db");
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        for name in indexes(&db).iter().filter(|n| n.starts_with("txns_m")) {
+            conn.execute_batch(&format!("DROP INDEX {name}"))
+                .expect("drop");
+        }
+    }
+    set_version(&db, "4");
+    assert!(!indexes(&db).contains(&"txns_m_kind".to_owned()));
+    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v4"));
+    let after = indexes(&db);
+    for name in [
+        "txns_m",
+        "txns_m_created",
+        "txns_m_kind",
+        "txns_m_last4",
+        "txns_m_wallet",
+    ] {
+        assert!(after.contains(&name.to_owned()), "{name}: {after:?}");
+    }
 }
 
 #[test]
@@ -142,6 +170,7 @@ fn a_version_1_postgres_database_gains_terminal_info() {
     .expect("read");
     drop(store);
     drop_schema(&url, &schema).expect("drop schema");
-    // Opening migrates all the way to the latest version (3 since issue 12).
-    assert_eq!((has, version.as_str()), (1, "3"));
+    // Opening migrates all the way to the latest version.
+    let latest = suanpan_store::pg::PG_SCHEMA_VERSION.to_string();
+    assert_eq!((has, version.as_str()), (1, latest.as_str()));
 }
