@@ -392,6 +392,12 @@ pub struct FilterArgs {
     /// Terminal id.
     #[arg(long)]
     pub terminal: Option<String>,
+    /// The card's last four digits (卡号后四位).
+    #[arg(long)]
+    pub last4: Option<String>,
+    /// A QR wallet's id: that wallet's payments.
+    #[arg(long)]
+    pub wallet: Option<String>,
     /// Include hidden (deleted) records.
     #[arg(long)]
     pub include_hidden: bool,

@@ -20,6 +20,15 @@ pub enum BenchCmd {
     /// --register first adds whichever are missing to --data-dir, so the demo merchant's
     /// records and operators stay untouched.
     Load(LoadArgs),
+    /// Book a realistic history into --data-dir (or --database) through the engine: sales by
+    /// card and QR wallet, voids, refunds, and every terminal settling each business day,
+    /// spread over --days days ending yesterday, on merchants 898310049992001… with terminals
+    /// S0000001… (registered first, whichever are missing). For scale tests and benchmarks.
+    Seed(SeedArgs),
+    /// Time the back-office search on the store: each filter's first page and its 100th page
+    /// (keyset), and the listing's match count, over --samples values taken from the
+    /// journal; prints p50/p95 per filter (milliseconds).
+    Search(SearchArgs),
     /// A bare server that frames each request and sends it straight back (no decoding, no
     /// store): the baseline for `bench load --echo`.
     EchoServer {
@@ -61,6 +70,43 @@ pub struct LoadArgs {
     pub tls_ca: Option<std::path::PathBuf>,
 }
 
+/// `bench seed` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SeedArgs {
+    /// Journal rows to book (sales, voids, refunds).
+    #[arg(long)]
+    pub transactions: u64,
+    /// Merchants.
+    #[arg(long, default_value_t = 10)]
+    pub merchants: u32,
+    /// Terminals over all merchants.
+    #[arg(long, default_value_t = 1_000)]
+    pub terminals: u32,
+    /// Business days the history spans, the last one ending yesterday.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Load cards paid with.
+    #[arg(long, default_value_t = 10_000)]
+    pub cards: u32,
+    /// The random generator's seed (the same seed books the same history).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `bench search` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchArgs {
+    /// The merchant searched (default: the first `bench seed` merchant).
+    #[arg(long, default_value = "898310049992001")]
+    pub merchant: String,
+    /// Values per filter (each a different row's).
+    #[arg(long, default_value_t = 20)]
+    pub samples: u32,
+}
+
+/// Commands `bench seed` keeps in flight (several full group commits).
+const SEED_WINDOW: usize = 8_192;
+
 /// Most terminals a run may simulate (one connection and task each).
 const TERMINALS_MAX: usize = 1_000;
 /// Cashier nos. a run signs in as (01…98; terminal `i` as cashier `i % 98 + 1`): with one
@@ -81,6 +127,8 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
             }))?;
             Ok(())
         }
+        BenchCmd::Seed(a) => seed(app, &a),
+        BenchCmd::Search(a) => search(app, &a),
         BenchCmd::Load(a) => {
             if a.terminals == 0 || a.terminals > TERMINALS_MAX {
                 return Err(Fail::Other(anyhow::anyhow!(
@@ -140,6 +188,157 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
             Ok(())
         }
     }
+}
+
+/// `bench seed`: the store opened on a clock the generator moves across the days.
+fn seed(app: &App, a: &SeedArgs) -> Result<(), Fail> {
+    let plan = suanpan_store::seed::HistoryPlan {
+        transactions: a.transactions,
+        merchants: a.merchants,
+        terminals: a.terminals,
+        days: a.days,
+        cards: a.cards,
+        window: SEED_WINDOW,
+        seed: a.seed,
+    };
+    plan.validate()?;
+    let clock = std::sync::Arc::new(suanpan_core::clock::FixedClock::new(jiff::Timestamp::now()));
+    let store = app.open_any(OpenOptions {
+        clock: clock.clone(),
+        ..OpenOptions::default()
+    })?;
+    let fp = app.fingerprinter()?;
+    // Nobody types these operators' password: the history is booked, not keyed in.
+    let secret = hex::encode(suanpan_store::Fingerprinter::random_key());
+    let hash = suanpan_store::auth::hash_password(&secret);
+    let quiet = app.json;
+    let started = std::time::Instant::now();
+    let report = suanpan_store::seed::history(&*store, &clock, &fp, &plan, &hash, &mut |rows| {
+        if !quiet {
+            let s = started.elapsed().as_secs_f64();
+            eprint!(
+                "\r{rows} / {} rows, {:.0}/s   ",
+                plan.transactions,
+                rows as f64 / s.max(1e-3)
+            );
+        }
+    })?;
+    if app.json {
+        output::print_json(&json!({"ok": true, "report": report}));
+    } else {
+        eprintln!();
+        println!(
+            "{} rows in {:.1} s: {:.0} rows/s; sales {} (QR wallet {}), voids {}, refunds {}, declined {}, refused {}, settlements {}",
+            report.rows,
+            report.seconds,
+            report.rows as f64 / report.seconds.max(1e-3),
+            report.sales,
+            report.wallet_sales,
+            report.voids,
+            report.refunds,
+            report.declined,
+            report.refused,
+            report.settlements
+        );
+    }
+    Ok(())
+}
+
+/// p50 and p95 of `v` (milliseconds), "—" when empty.
+fn percentiles(v: &mut [f64]) -> (String, String) {
+    if v.is_empty() {
+        return ("—".into(), "—".into());
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (format!("{:.1}", at(0.5)), format!("{:.1}", at(0.95)))
+}
+
+/// `bench search`: each filter's first page, 100th page and count, timed on the reader.
+fn search(app: &App, a: &SearchArgs) -> Result<(), Fail> {
+    use std::time::Instant;
+    use suanpan_store::sql::SqlExt;
+    use suanpan_store::{query, read};
+    let store = app.open_store()?;
+    let zone = store.policy().zone().map_err(|e| Fail::Other(e.into()))?;
+    let (lo, hi) = read(&*store, |c| {
+        c.one(
+            "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM txns WHERE merchant_id = ?1",
+            suanpan_store::p![a.merchant.as_str()],
+            |r| Ok((r.i64(0)?, r.i64(1)?)),
+        )
+    })?;
+    let total = read(&*store, |c| {
+        c.one("SELECT COUNT(*) FROM txns", suanpan_store::p![], |r| {
+            r.i64(0)
+        })
+    })?;
+    println!(
+        "store: {total} transactions; merchant {}: ids {lo}..{hi}",
+        a.merchant
+    );
+    let mut times: std::collections::BTreeMap<&str, [Vec<f64>; 3]> = Default::default();
+    let mut order = Vec::new();
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    for s in 0..a.samples {
+        // Spread the samples over the merchant's history, oldest to newest.
+        let near = lo + (hi - lo) * i64::from(s) / i64::from(a.samples.max(1));
+        let filters = read(&*store, |c| {
+            suanpan_store::seed::search_filters(c, &a.merchant, near, &zone)
+        })?;
+        for (name, f) in filters {
+            if !order.contains(&name) {
+                order.push(name);
+            }
+            let slot = times.entry(name).or_default();
+            let t = Instant::now();
+            let first = store.transactions(&f)?;
+            slot[0].push(ms(t));
+            let t = Instant::now();
+            read(&*store, |c| {
+                query::count_up_to_in(c, &f, query::COUNT_EXACT_MAX)
+            })?;
+            slot[2].push(ms(t));
+            // Walk to the 99th page by keyset, then time the 100th.
+            let mut cursor = first.last().map(|t| t.id.0);
+            for _ in 2..100 {
+                let Some(c) = cursor else { break };
+                let page = store.transactions(&suanpan_store::TxnFilter {
+                    before_id: Some(c),
+                    ..f.clone()
+                })?;
+                cursor = (page.len() == 50)
+                    .then(|| page.last().map(|t| t.id.0))
+                    .flatten();
+            }
+            if let Some(c) = cursor {
+                let t = Instant::now();
+                store.transactions(&suanpan_store::TxnFilter {
+                    before_id: Some(c),
+                    ..f.clone()
+                })?;
+                slot[1].push(ms(t));
+            }
+        }
+    }
+    println!(
+        "| filter | first page p50 | p95 | 100th page p50 | p95 | (pages reached) | count p50 | p95 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for name in order {
+        let Some([first, hundredth, count]) = times.get_mut(name) else {
+            continue;
+        };
+        let reached = hundredth.len();
+        let (f50, f95) = percentiles(first);
+        let (h50, h95) = percentiles(hundredth);
+        let (c50, c95) = percentiles(count);
+        println!(
+            "| {name} | {f50} | {f95} | {h50} | {h95} | {reached}/{} | {c50} | {c95} |",
+            a.samples
+        );
+    }
+    Ok(())
 }
 
 /// Adds the bench merchant, terminals, operators and cards that are not registered yet.

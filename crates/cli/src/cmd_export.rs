@@ -27,6 +27,8 @@ fn describe(f: &crate::args::FilterArgs) -> String {
         ("rrn", f.rrn.clone()),
         ("operator", f.operator.clone()),
         ("terminal", f.terminal.clone()),
+        ("last4", f.last4.clone()),
+        ("wallet", f.wallet.clone()),
     ];
     suanpan_export::describe(&pairs, f.include_hidden)
 }

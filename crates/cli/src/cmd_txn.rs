@@ -491,11 +491,23 @@ pub fn filter(app: &App, f: &FilterArgs) -> Result<TxnFilter, Fail> {
         terminal: f.terminal.clone(),
         merchant: None,
         card_fingerprint: None,
+        card_last4: f
+            .last4
+            .as_deref()
+            .map(|v| last4(v).ok_or_else(|| bad("last4 (4 digits)", v)))
+            .transpose()?,
+        wallet: f.wallet.clone(),
         before_id: None,
         include_hidden: f.include_hidden,
         limit: None,
         offset: 0,
     })
+}
+
+/// Exactly four digits: a card's last four as a customer reads them.
+pub fn last4(v: &str) -> Option<String> {
+    let v = v.trim();
+    (v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit())).then(|| v.to_owned())
 }
 
 /// One page of `txn list`, with the number of all matches (not the page's length).

@@ -96,38 +96,36 @@ fn a_version_2_store_gains_terminal_info() {
             |r| r.get(0),
         )
         .expect("version");
-    // Opening migrates all the way to the latest version (5 since issue 11's wire side).
-    assert_eq!(v, "5");
+    // Opening migrates all the way to the latest version.
+    assert_eq!(v, suanpan_store::sqlite::SCHEMA_VERSION.to_string());
 }
 
 #[test]
-fn a_version_4_store_gains_the_mac_algorithm() {
-    // Goal: a store from before issue 11's wire side gains `terminals.mac_algorithm`, every
-    // terminal on the POS ECB MAC it used until then, and records version 5.
+fn a_version_4_store_gains_the_search_indexes() {
+    // Goal (issue 16): a store from before the search indexes gets them when opened.
     let dir = tempfile::tempdir().expect("tempdir");
     drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
     let db = dir.path().join("suanpan.db");
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
-        conn.execute_batch(
-            "ALTER TABLE terminals DROP COLUMN mac_algorithm;
-             INSERT INTO merchants (id, name, created_at) VALUES ('898310048990001', 'm', 0);
-             INSERT INTO terminals (id, merchant_id, created_at) VALUES ('12345678', '898310048990001', 0);",
-        )
-        .expect("back to version 4");
+        for name in indexes(&db).iter().filter(|n| n.starts_with("txns_m")) {
+            conn.execute_batch(&format!("DROP INDEX {name}"))
+                .expect("drop");
+        }
     }
     set_version(&db, "4");
+    assert!(!indexes(&db).contains(&"txns_m_kind".to_owned()));
     drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v4"));
-    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v5 again"));
-    let conn = rusqlite::Connection::open(&db).expect("open");
-    let (v, mac): (String, String) = conn
-        .query_row(
-            "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), mac_algorithm FROM terminals",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("version and column");
-    assert_eq!((v.as_str(), mac.as_str()), ("5", "ecb"));
+    let after = indexes(&db);
+    for name in [
+        "txns_m",
+        "txns_m_created",
+        "txns_m_kind",
+        "txns_m_last4",
+        "txns_m_wallet",
+    ] {
+        assert!(after.contains(&name.to_owned()), "{name}: {after:?}");
+    }
 }
 
 #[test]
@@ -172,6 +170,38 @@ fn a_version_1_postgres_database_gains_terminal_info() {
     .expect("read");
     drop(store);
     drop_schema(&url, &schema).expect("drop schema");
-    // Opening migrates all the way to the latest version (4 since issue 11's wire side).
-    assert_eq!((has, version.as_str()), (1, "4"));
+    // Opening migrates all the way to the latest version.
+    let latest = suanpan_store::pg::PG_SCHEMA_VERSION.to_string();
+    assert_eq!((has, version.as_str()), (1, latest.as_str()));
+}
+
+#[test]
+fn a_version_4_store_gains_the_mac_algorithm() {
+    // Goal: a store from before issue 11's wire side gains `terminals.mac_algorithm`, every
+    // terminal on the POS ECB MAC it used until then, and records the latest version.
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
+    let db = dir.path().join("suanpan.db");
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute_batch(
+            "ALTER TABLE terminals DROP COLUMN mac_algorithm;
+             INSERT INTO merchants (id, name, created_at) VALUES ('898310048990001', 'm', 0);
+             INSERT INTO terminals (id, merchant_id, created_at) VALUES ('12345678', '898310048990001', 0);",
+        )
+        .expect("back to version 4");
+    }
+    set_version(&db, "4");
+    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v4"));
+    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open again"));
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let (v, mac): (String, String) = conn
+        .query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), mac_algorithm FROM terminals",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("version and column");
+    let latest = suanpan_store::sqlite::SCHEMA_VERSION.to_string();
+    assert_eq!((v.as_str(), mac.as_str()), (latest.as_str(), "ecb"));
 }

@@ -132,6 +132,10 @@ pub struct TxnQuery {
     pub operator: Option<String>,
     /// Terminal id.
     pub terminal: Option<String>,
+    /// The card's last four digits.
+    pub last4: Option<String>,
+    /// A QR wallet's id.
+    pub wallet: Option<String>,
     /// Include hidden records (roles with `view_hidden`).
     pub include_hidden: Option<bool>,
     /// Page size (default 50, at most 500).
@@ -210,6 +214,14 @@ impl TxnQuery {
             terminal: blank(&self.terminal).map(str::to_owned),
             merchant: Some(caller.user.merchant_id.to_string()),
             card_fingerprint: None,
+            card_last4: blank(&self.last4)
+                .map(|v| {
+                    (v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit()))
+                        .then(|| v.to_owned())
+                        .ok_or_else(|| bad("last4", v))
+                })
+                .transpose()?,
+            wallet: blank(&self.wallet).map(str::to_owned),
             before_id: self.cursor,
             include_hidden: hidden,
             limit: Some(limit),
@@ -241,6 +253,8 @@ impl TxnQuery {
             ("rrn", blank(&self.rrn).map(str::to_owned)),
             ("operator", blank(&self.operator).map(str::to_owned)),
             ("terminal", blank(&self.terminal).map(str::to_owned)),
+            ("last4", blank(&self.last4).map(str::to_owned)),
+            ("wallet", blank(&self.wallet).map(str::to_owned)),
         ];
         suanpan_export::describe(&pairs, self.include_hidden.unwrap_or(false))
     }

@@ -48,6 +48,7 @@ static ZH: Catalog = &[
     ("field.status", "状态"),
     ("field.method", "支付方式"),
     ("field.voucher", "凭证号（1–6 位数字）"),
+    ("field.last4", "卡号后四位（4 位数字）"),
     ("field.id", "编号（正整数）"),
     ("field.width", "凭条宽度（32 或 48）"),
     (
@@ -175,6 +176,26 @@ static ZH: Catalog = &[
     (
         "export.xlsx_too_large.fix",
         "请改用 CSV 导出（format=csv，无行数上限），或缩小日期范围后分多次导出 XLSX",
+    ),
+    (
+        "export.job_unknown.msg",
+        "找不到这次导出：它已过期（完成一小时后删除）或不是您发起的",
+    ),
+    ("export.job_unknown.fix", "回到交易列表重新导出"),
+    ("export.title", "导出"),
+    ("export.counting", "正在统计符合条件的交易…"),
+    ("export.writing", "已写入 {0} / {1} 笔"),
+    ("export.ready", "导出完成：共 {0} 笔。文件保留一小时。"),
+    (
+        "export.failed",
+        "导出失败，文件未生成。请稍后重试；如仍失败请联系管理员。",
+    ),
+    ("export.refreshing", "本页每 2 秒自动刷新。"),
+    ("export.refresh", "立即刷新"),
+    ("export.download", "下载文件"),
+    (
+        "export.background",
+        "符合条件的交易较多，导出将在后台准备，完成后可下载。",
     ),
     ("auth.required.msg", "请先登录"),
     ("auth.required.fix", "使用后台账号登录后重试"),
@@ -450,6 +471,8 @@ static ZH: Catalog = &[
     ("txn.rrn", "参考号"),
     ("txn.operator", "操作员"),
     ("txn.terminal", "终端号"),
+    ("txn.last4", "卡号后四位"),
+    ("txn.wallet", "钱包"),
     ("txn.terminal_info", "终端信息（59域：序列号、位置）"),
     ("txn.include_hidden", "包含已删除记录"),
     ("txn.search", "查询"),
@@ -784,6 +807,7 @@ static EN: Catalog = &[
     ("field.status", "status"),
     ("field.method", "payment method"),
     ("field.voucher", "voucher no. (1–6 digits)"),
+    ("field.last4", "card's last four digits (4 digits)"),
     ("field.id", "id (a positive whole number)"),
     ("field.width", "receipt width (32 or 48)"),
     ("field.copy", "receipt copy (merchant or cardholder)"),
@@ -941,6 +965,35 @@ static EN: Catalog = &[
     (
         "export.xlsx_too_large.fix",
         "Export as CSV (format=csv, no row limit), or export XLSX in smaller date ranges",
+    ),
+    (
+        "export.job_unknown.msg",
+        "This export cannot be found: it has expired (files are removed an hour after they are ready) or another user started it",
+    ),
+    (
+        "export.job_unknown.fix",
+        "Go back to the transactions and export again",
+    ),
+    ("export.title", "Export"),
+    ("export.counting", "Counting the matching transactions…"),
+    ("export.writing", "{0} of {1} transactions written"),
+    (
+        "export.ready",
+        "Export complete: {0} transactions. The file is kept for one hour.",
+    ),
+    (
+        "export.failed",
+        "The export failed and no file was made. Try again later; if it fails again, tell your administrator.",
+    ),
+    (
+        "export.refreshing",
+        "This page refreshes itself every 2 seconds.",
+    ),
+    ("export.refresh", "Refresh now"),
+    ("export.download", "Download the file"),
+    (
+        "export.background",
+        "Many transactions match: the export is prepared in the background and offered for download when complete.",
     ),
     ("auth.required.msg", "Please log in"),
     (
@@ -1290,6 +1343,8 @@ static EN: Catalog = &[
     ("txn.rrn", "RRN"),
     ("txn.operator", "Operator"),
     ("txn.terminal", "Terminal"),
+    ("txn.last4", "Card's last 4"),
+    ("txn.wallet", "Wallet"),
     (
         "txn.terminal_info",
         "Terminal info (field 59: serial no., location)",

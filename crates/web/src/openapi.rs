@@ -405,6 +405,12 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
                 {"pattern": "^(?=.*[1-9])[0-9]{1,6}$"}, {"pattern": r"^\s*$"}]}),
             json!("000001"),
         ),
+        ("query", "last4") => patch(
+            json!({"type": "string", "anyOf": [
+                {"pattern": "^[0-9]{4}$"}, {"pattern": r"^\s*$"}]}),
+            json!("0016"),
+        ),
+        ("query", "wallet") => patch(json!({"type": "string"}), json!("alipay-demo-001")),
         ("query", "format") => patch(json!({"enum": ["csv", "xlsx"]}), json!("csv")),
         ("query", "copy") => patch(
             json!({"enum": ["merchant", "cardholder"]}),

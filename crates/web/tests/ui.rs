@@ -730,3 +730,81 @@ fn current_page_marked_and_help_links_to_its_section() {
     assert_eq!(shot.status, 200);
     assert!(shot.body.starts_with(b"\x89PNG"));
 }
+
+/// Goal (issue 16): a large export is prepared in the background: the transactions page
+/// offers it as a form (no direct link), the job's page shows its progress and refreshes
+/// itself without JavaScript, then offers the complete file, which holds every match; the
+/// job is its starter's alone.
+#[test]
+fn a_large_export_runs_in_the_background_with_progress_and_a_download() {
+    use suanpan_store::sql::SqlExt;
+    let app = spawn_app();
+    let first = sale(&*app.store, 12_345);
+    suanpan_store::seed::refunded_sales(&*app.store, suanpan_core::TxnId(first), 25_000, start())
+        .expect("bulk rows");
+    let all = suanpan_store::read(&*app.store, |c| {
+        c.one(
+            "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND hidden = 0",
+            suanpan_store::p![suanpan_store::admin::DEMO_MERCHANT],
+            |r| r.i64(0),
+        )
+    })
+    .expect("count");
+    assert!(all > 50_000);
+    let b = browser_login(&app, "finance");
+    let list = b.page("/txns").text();
+    assert!(list.contains("id=\"export-background\""), "{list}");
+    assert!(!list.contains("href=\"/api/v1/export?"));
+    // Without the CSRF token nothing starts.
+    assert_ne!(b.form("/exports?format=csv", "csrf=wrong").status, 303);
+    let r = b.form("/exports?format=csv", &format!("csrf={}", b.csrf));
+    assert_eq!(r.status, 303, "{}", r.text());
+    let job = r.header("location").expect("job page").to_owned();
+    assert!(job.starts_with("/exports/"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let page = b.page(&job).text();
+        if page.contains("id=\"export-download\"") {
+            assert!(
+                page.contains(&format!("共 {}", group(all))) || page.contains("导出完成"),
+                "{page}"
+            );
+            assert!(!page.contains("http-equiv=\"refresh\""));
+            break;
+        }
+        assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+        assert!(page.contains("id=\"export-progress\""), "{page}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "export still running: {page}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let file = b.page(&format!("{job}/file"));
+    assert_eq!(file.status, 200);
+    assert!(
+        file.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/csv")
+    );
+    let text = file.text();
+    // The filter echo, the header row, then one line per transaction.
+    assert_eq!(text.lines().count() as i64, all + 2);
+    // Another user cannot see or take it.
+    let other = browser_login(&app, "supervisor");
+    let r = other.page(&format!("{job}/file"));
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(other.page(&job).status, 404);
+}
+
+fn group(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -44,6 +44,7 @@ macro_rules! csrf_forms {
 mod admin;
 mod assets;
 mod cases;
+mod exports;
 mod help;
 mod ops;
 mod review;
@@ -65,6 +66,9 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/dashboard", get(txns::dashboard))
         .route("/txns", get(txns::txns))
         .route("/txns/{id}", get(txns::txn))
+        .route("/exports", post(exports::export_start))
+        .route("/exports/{id}", get(exports::export_page))
+        .route("/exports/{id}/file", get(exports::export_file))
         .route("/txns/{id}/request", post(txns::txn_request))
         .route("/txns/{id}/hide", post(txns::txn_hide))
         .route("/review", get(review::review_page))

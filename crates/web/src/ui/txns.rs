@@ -144,6 +144,9 @@ struct FormQ {
     voucher: String,
     rrn: String,
     operator: String,
+    terminal: String,
+    last4: String,
+    wallet: String,
     include_hidden: bool,
 }
 
@@ -164,6 +167,8 @@ struct TxnsPage {
     next_query: Option<String>,
     /// How many match, in words ("共 1,234 条" / "超过 100,000 条").
     total_text: Option<String>,
+    /// So many match that the export buttons start a background export (`/exports`).
+    export_background: bool,
 }
 
 fn query_string(q: &TxnQuery, cursor: Option<i64>) -> String {
@@ -180,6 +185,8 @@ fn query_string(q: &TxnQuery, cursor: Option<i64>) -> String {
         ("rrn", &q.rrn),
         ("operator", &q.operator),
         ("terminal", &q.terminal),
+        ("last4", &q.last4),
+        ("wallet", &q.wallet),
     ];
     for (k, v) in fields {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
@@ -209,6 +216,7 @@ pub(super) async fn txns(
         let mut rows = Vec::new();
         let mut next = None;
         let mut total_text = None;
+        let mut export_background = false;
         if error.is_none() {
             match api::page(&state, caller, &q).await {
                 Ok(p) => {
@@ -220,6 +228,8 @@ pub(super) async fn txns(
                         "txn.total_more"
                     };
                     total_text = Some(tf(lang, key, &[group_digits(p.total)]));
+                    export_background =
+                        !p.total_exact || p.total >= super::exports::BACKGROUND_ROWS_MIN;
                 }
                 Err(e) if e.status == StatusCode::FORBIDDEN && q.include_hidden != Some(true) => {
                     return Err(e.into());
@@ -261,6 +271,9 @@ pub(super) async fn txns(
                 voucher: opt(&q.voucher),
                 rrn: opt(&q.rrn),
                 operator: opt(&q.operator),
+                terminal: opt(&q.terminal),
+                last4: opt(&q.last4),
+                wallet: opt(&q.wallet),
                 include_hidden: q.include_hidden == Some(true),
             },
             kinds: options(lang, Some("—".to_owned()), "kind", kinds),
@@ -274,6 +287,7 @@ pub(super) async fn txns(
             has_cursor: q.cursor.is_some(),
             next_query: next.map(|c| query_string(&q, Some(c))),
             total_text,
+            export_background,
         })
     })
     .await
@@ -454,7 +468,7 @@ pub(super) async fn evidence_removal(
 }
 
 /// `1234567` → `1,234,567`.
-fn group_digits(n: u64) -> String {
+pub(super) fn group_digits(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
