@@ -898,12 +898,60 @@ pub async fn export(
     caller: Caller,
     ApiQuery(q): ApiQuery<TxnQuery>,
 ) -> Result<Response, ApiError> {
+    let lang = caller.lang;
+    let ExportPlan {
+        filter,
+        xlsx,
+        zone,
+        filter_text,
+        day,
+        values,
+    } = plan_export(&state, &caller, &q).await?;
+    let job = ExportJob {
+        store: state.store().clone(),
+        filter,
+        zone,
+        lang,
+        filter_text,
+        values,
+    };
+    if xlsx {
+        let name = format!("suanpan-{day}.xlsx");
+        return Ok(download(XLSX_TYPE, &name, Body::from(job.xlsx().await?)));
+    }
+    Ok(download(
+        "text/csv; charset=utf-8",
+        &format!("suanpan-{day}.csv"),
+        job.csv(),
+    ))
+}
+
+/// What every export of the journal starts from, whether the API streams it or the
+/// back-office writes it in the background (`ui::exports`).
+pub(crate) struct ExportPlan {
+    /// Every match: the page size and cursor of a listing do not apply to a file.
+    pub filter: TxnFilter,
+    pub xlsx: bool,
+    pub zone: jiff::tz::TimeZone,
+    /// The filter as the user gave it, for the file's first row.
+    pub filter_text: String,
+    /// The business date for the file name (`suanpan-YYYYMMDD`).
+    pub day: String,
+    pub values: suanpan_export::Values,
+}
+
+/// Checks the export permission and the query, and audits the export before any row is
+/// read.
+pub(crate) async fn plan_export(
+    state: &AppState,
+    caller: &Caller,
+    q: &TxnQuery,
+) -> Result<ExportPlan, ApiError> {
     caller.require(Permission::Export)?;
     let lang = caller.lang;
     let policy = state.store().policy().clone();
-    // Every match goes out: the page size and cursor of a listing do not apply to a file.
-    let mut f = q.to_filter(&caller, &policy)?;
-    f.before_id = None;
+    let mut filter = q.to_filter(caller, &policy)?;
+    filter.before_id = None;
     let xlsx = q.export_format(lang)?;
     let zone = policy
         .zone()
@@ -924,27 +972,19 @@ pub async fn export(
         .to_zoned(zone.clone())
         .strftime("%Y%m%d")
         .to_string();
-    let job = ExportJob {
-        store: state.store().clone(),
-        filter: f,
-        zone,
-        lang,
-        filter_text,
-        values: if q.raw == Some(true) {
-            suanpan_export::Values::Raw
-        } else {
-            suanpan_export::Values::Words(lang)
-        },
+    let values = if q.raw == Some(true) {
+        suanpan_export::Values::Raw
+    } else {
+        suanpan_export::Values::Words(lang)
     };
-    if xlsx {
-        let name = format!("suanpan-{day}.xlsx");
-        return Ok(download(XLSX_TYPE, &name, Body::from(job.xlsx().await?)));
-    }
-    Ok(download(
-        "text/csv; charset=utf-8",
-        &format!("suanpan-{day}.csv"),
-        job.csv(),
-    ))
+    Ok(ExportPlan {
+        filter,
+        xlsx,
+        zone,
+        filter_text,
+        day,
+        values,
+    })
 }
 
 pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";

@@ -4,8 +4,8 @@
 //! under the data directory, offered only to the user who asked, and removed after an hour.
 
 use super::{Base, CsrfForm, FormIn, error_page, page_caller, page_form, show};
-use crate::api::TxnQuery;
-use crate::auth::{Caller, blocking};
+use crate::api::{ExportPlan, TxnQuery, plan_export};
+use crate::auth::Caller;
 use crate::catalog::{t, tf};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use suanpan_core::backoffice::Permission;
-use suanpan_store::backoffice::Backoffice;
 
 /// Matches above which the transactions page prepares its exports in the background
 /// instead of answering the click with the file.
@@ -102,42 +101,23 @@ async fn start(
     caller: &Caller,
     query: Result<Query<TxnQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<String, ApiError> {
-    caller.require(Permission::Export)?;
     let lang = caller.lang;
     let Ok(Query(q)) = query else {
+        caller.require(Permission::Export)?;
         return Err(ApiError::invalid(lang, "query"));
     };
-    let policy = state.store().policy().clone();
-    let mut f = q.to_filter(caller, &policy)?;
-    f.before_id = None;
-    let xlsx = match q.format.as_deref().unwrap_or("csv") {
-        "csv" => false,
-        "xlsx" => true,
-        other => return Err(ApiError::field(lang, "format", other)),
-    };
-    let zone = policy
-        .zone()
-        .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
-    let filter_text = q.describe();
-    let (store, who, echo) = (
-        state.store().clone(),
-        caller.user.username.clone(),
-        filter_text.clone(),
-    );
-    blocking(lang, move || {
-        store.record_staff_event(&who, "export", "txns", &echo)
-    })
-    .await?;
+    let ExportPlan {
+        filter: f,
+        xlsx,
+        zone,
+        filter_text,
+        day,
+        values,
+    } = plan_export(state, caller, &q).await?;
     let dir = state.data_dir().join("exports");
     std::fs::create_dir_all(&dir).map_err(|e| ApiError::invalid(lang, e.to_string()))?;
     sweep();
     let id = crate::auth::random_secret();
-    let day = state
-        .store()
-        .now()
-        .to_zoned(zone.clone())
-        .strftime("%Y%m%d")
-        .to_string();
     let ext = if xlsx { "xlsx" } else { "csv" };
     let job = Arc::new(Job {
         owner: caller.user.id,
@@ -153,11 +133,6 @@ async fn start(
         j.insert(id.clone(), job.clone());
     }
     let store = state.store().clone();
-    let values = if q.raw == Some(true) {
-        suanpan_export::Values::Raw
-    } else {
-        suanpan_export::Values::Words(lang)
-    };
     std::thread::spawn(move || {
         let result = (|| -> anyhow::Result<u64> {
             let total = suanpan_store::read(&*store, |c| suanpan_store::query::count_in(c, &f))?;
