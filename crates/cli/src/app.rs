@@ -203,12 +203,9 @@ impl App {
 
     /// Opens the store on whichever backend is configured, under the KEK `keys`.
     pub fn open_with(&self, keys: Keys, opts: OpenOptions) -> Result<Arc<dyn Store>, Fail> {
-        let anchor = self.anchor(&keys, opts.anchor.clone())?;
         let opts = OpenOptions {
             policy: self.policy()?,
-            keys,
-            anchor,
-            ..opts
+            ..self.under(keys, opts)?
         };
         Ok(match self.database()? {
             Some(url) => Arc::new(PgStore::open(PgOptions::new(&url), opts)?),
@@ -230,12 +227,9 @@ impl App {
                 args: Vec::new(),
             });
         }
-        let keys = self.keys()?;
         let opts = OpenOptions {
             policy: self.policy()?,
-            anchor: self.anchor(&keys, None)?,
-            keys,
-            ..OpenOptions::default()
+            ..self.under(self.keys()?, OpenOptions::default())?
         };
         Ok(SqliteStore::open(&self.data_dir, opts)?)
     }
@@ -248,6 +242,17 @@ impl App {
             &self.kek_path()?,
             &self.data_dir,
         ))
+    }
+
+    /// `opts` under the KEK `keys`, with the audit anchor beside the KEK file unless `opts`
+    /// names one: how every command opens or creates the store.
+    fn under(&self, keys: Keys, opts: OpenOptions) -> Result<OpenOptions, Fail> {
+        let anchor = self.anchor(&keys, opts.anchor.clone())?;
+        Ok(OpenOptions {
+            anchor,
+            keys,
+            ..opts
+        })
     }
 
     /// The audit anchor beside the KEK file (`<kek>.anchor`), signing under `keys`, unless
@@ -386,12 +391,7 @@ impl App {
     /// when asked (init, `demo run` and `serve --demo` on an empty directory).
     pub fn create_store(&self, opts: OpenOptions, demo: bool) -> Result<SqliteStore, Fail> {
         self.ensure_kek()?;
-        let keys = self.keys()?;
-        let opts = OpenOptions {
-            anchor: self.anchor(&keys, opts.anchor.clone())?,
-            keys,
-            ..opts
-        };
+        let opts = self.under(self.keys()?, opts)?;
         self.make_data_dir()?;
         let store = SqliteStore::create(&self.data_dir, opts)?;
         self.write_pan_key()?;
@@ -412,12 +412,7 @@ impl App {
         demo: bool,
     ) -> Result<Arc<dyn Store>, Fail> {
         self.ensure_kek()?;
-        let keys = self.keys()?;
-        let opts = OpenOptions {
-            anchor: self.anchor(&keys, opts.anchor.clone())?,
-            keys,
-            ..opts
-        };
+        let opts = self.under(self.keys()?, opts)?;
         self.make_data_dir()?;
         if !self.data_dir.join(PAN_KEY_FILE).exists() {
             self.write_pan_key()?;
