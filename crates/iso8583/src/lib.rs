@@ -35,6 +35,7 @@ mod error;
 mod field;
 mod frame;
 mod message;
+pub mod profile;
 pub mod subfields;
 
 pub use builder::MessageBuilder;
@@ -46,6 +47,7 @@ pub use frame::{
     TPDU_BYTES, TPDU_ID, Tpdu, split_frame,
 };
 pub use message::{Field, Message, Mti};
+pub use profile::{Encoding, Envelope, IsoMsg, POS, Profile, ProfiledMessage, SWITCH};
 pub use subfields::{
     FIELD60_DIGITS_MAX, FIELD60_DIGITS_MIN, Field60, Field60Extra, Field60Terminal, Field61,
     Field63Response, KeyLayout, SettlementTotals, Totals, WORKING_KEYS_BYTES_MAX, WorkingKeys,
