@@ -187,6 +187,35 @@ key_type!(
     Tdk
 );
 double_length!(Tdk);
+key_type!(
+    /// Zone PIN key (double-length) shared by the acquirer host and the switch
+    /// (`iso8583-1987-switch.md`, field 52): the host re-encrypts each terminal PIN block
+    /// from the terminal's PIK to it ([`translate_pin`]).
+    Zpk
+);
+double_length!(Zpk);
+
+impl Zpk {
+    /// The ZPK used as a PIN key, for [`encrypt_pin`] and [`decrypt_pin`].
+    pub fn pin_key(&self) -> Pik {
+        Pik(self.0.clone())
+    }
+}
+
+/// Re-encrypts a format 0 PIN block from the terminal's PIK to the zone PIN key; the clear
+/// PIN lives only in a zeroized buffer for the duration of the call.
+///
+/// # Errors
+/// As [`decrypt_pin`] (wrong PIK or PAN: [`CryptoError::BadPinBlock`]).
+pub fn translate_pin(
+    pik: &Pik,
+    zpk: &Zpk,
+    block: &[u8; BLOCK_BYTES],
+    pan: &str,
+) -> Result<[u8; BLOCK_BYTES], CryptoError> {
+    let pin = decrypt_pin(pik, block, pan)?;
+    encrypt_pin(&zpk.pin_key(), &pin, pan)
+}
 
 impl Tmk {
     /// The key a terminal MACs its sign-in (0800) with, proving it holds the TMK without

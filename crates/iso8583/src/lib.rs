@@ -37,9 +37,10 @@ mod frame;
 mod message;
 pub mod profile;
 pub mod subfields;
+pub mod switch;
 
 pub use builder::MessageBuilder;
-pub use crypto::{MacAlgorithm, Mak, Pik, Pin, Tdk, Tmk};
+pub use crypto::{MacAlgorithm, Mak, Pik, Pin, Tdk, Tmk, Zpk};
 pub use error::{CryptoError, Error, KeyRole};
 pub use field::{FIELDS, FieldSpec, Format, LengthKind, MAC_FIELD, spec};
 pub use frame::{
