@@ -318,3 +318,29 @@ async fn clearing_file_totals_equal_the_ledger() {
     );
     link.shutdown();
 }
+
+// Goal: an idle link sends echo tests (0800, 70 = 301) and stays up; an echo that is not
+// answered in time closes the connection, and the link signs on again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_when_idle() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch_at(dir.path(), "127.0.0.1:0", Faults::default()).await;
+    let saf = Arc::new(ok(SqliteSaf::open(&dir.path().join("upstream-saf.sqlite"))));
+    let mut c = LinkConfig::new(vec![sw.local_addr().to_string()], "12345678");
+    c.upstream_timeout_ms = 200;
+    c.upstream_echo_interval_ms = 100;
+    c.reconnect_ms = 50;
+    let link = Link::start(c, saf);
+    up(&link).await;
+    eventually("echoes", || sw.received(800) >= 3).await;
+    assert_eq!(link.state(), LinkState::Up);
+    // Every answer now comes after the time-out: the echo fails, the link drops and retries.
+    sw.set_faults(Faults {
+        latency_ms: 400,
+        ..Faults::default()
+    });
+    eventually("link leaves Up", || link.state() != LinkState::Up).await;
+    sw.set_faults(Faults::default());
+    up(&link).await;
+    link.shutdown();
+}
