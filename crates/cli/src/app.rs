@@ -504,6 +504,7 @@ fn dispatch(app: &App, cmd: Top) -> Result<(), Fail> {
         Top::Bench(c) => crate::cmd_bench::run(app, c),
         Top::Terminal(a) => crate::cmd_terminal::run(app, a),
         Top::Sim(a) => crate::cmd_sim::run_cmd(app, a),
+        Top::SwitchSim(a) => crate::cmd_switch::run(app, a),
         Top::Keys(c) => crate::cmd_keys::run(app, c),
     }
 }

@@ -106,6 +106,9 @@ pub enum Top {
     /// The deterministic simulation: terminals, a faulty network, host crashes; checked to
     /// the fen (`--seed S` replays one seed, `--seeds N` runs many).
     Sim(crate::cmd_sim::SimArgs),
+    /// The card network as its own process (ISO 8583:1987 switch profile, its own ledger,
+    /// fault knobs, daily clearing file) for `serve --upstream`.
+    SwitchSim(crate::cmd_switch::SwitchArgs),
     /// The key-encryption key (KEK): make one, rotate it.
     #[command(subcommand)]
     Keys(KeysCmd),

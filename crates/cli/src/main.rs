@@ -14,6 +14,7 @@ mod cmd_export;
 mod cmd_keys;
 mod cmd_serve;
 mod cmd_sim;
+mod cmd_switch;
 mod cmd_terminal;
 mod cmd_txn;
 mod output;

@@ -167,14 +167,14 @@ pub struct Message<'buf> {
     mac_data: &'buf [u8],
 }
 
-/// A forward-only reader over a frame body.
-struct Reader<'buf> {
-    buf: &'buf [u8],
-    pos: usize,
+/// A forward-only reader over a frame body (both codecs use it).
+pub(crate) struct Reader<'buf> {
+    pub(crate) buf: &'buf [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'buf> Reader<'buf> {
-    fn take(&mut self, n: usize) -> Option<&'buf [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'buf [u8]> {
         let s = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
         self.pos += n;
         Some(s)

@@ -17,7 +17,7 @@ use crate::bcd;
 use crate::error::Error;
 use crate::field::{FIELDS, FieldSpec, Format, LengthKind};
 use crate::frame::{FRAME_BYTES_MAX, HEADER_BYTES, LENGTH_PREFIX_BYTES, Status, TPDU_BYTES};
-use crate::message::{Mti, is_text_byte};
+use crate::message::{Mti, Reader, is_text_byte};
 
 /// Highest field number of a profile with a secondary bitmap.
 pub const FIELD_NUMBER_MAX: u8 = 128;
@@ -191,20 +191,6 @@ pub struct ProfiledMessage<'buf> {
     envelope: &'buf [u8],
     mti: Mti,
     fields: [Option<RawField<'buf>>; SLOTS],
-}
-
-/// A forward-only reader over a frame body.
-struct Reader<'buf> {
-    buf: &'buf [u8],
-    pos: usize,
-}
-
-impl<'buf> Reader<'buf> {
-    fn take(&mut self, n: usize) -> Option<&'buf [u8]> {
-        let s = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(s)
-    }
 }
 
 impl<'buf> ProfiledMessage<'buf> {

@@ -309,3 +309,23 @@ fn working_keys_x919_mak() {
         Err(CryptoError::BadKey)
     );
 }
+
+// Goal: a PIN block under the terminal's PIK re-encrypted under the ZPK carries the same
+// PIN for the same PAN, and a block under another key is refused, not passed on.
+#[test]
+fn pin_translation_pik_to_zpk() {
+    use suanpan_iso8583::crypto::{Pin, decrypt_pin, encrypt_pin, translate_pin};
+    use suanpan_iso8583::{Pik, Zpk};
+    let pan = "6225881234567898";
+    let pik = Pik::from_hex("11111111111111112222222222222222").unwrap_or_else(|e| panic!("{e}"));
+    let zpk = Zpk::from_hex("0123456789ABCDEFFEDCBA9876543210").unwrap_or_else(|e| panic!("{e}"));
+    let pin = Pin::new("123456").unwrap_or_else(|e| panic!("{e}"));
+    let terminal_block = encrypt_pin(&pik, &pin, pan).unwrap_or_else(|e| panic!("{e}"));
+    let zone_block =
+        translate_pin(&pik, &zpk, &terminal_block, pan).unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(zone_block, terminal_block);
+    let back = decrypt_pin(&zpk.pin_key(), &zone_block, pan).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.expose_secret(), "123456");
+    let other = Pik::from_hex("33333333333333334444444444444444").unwrap_or_else(|e| panic!("{e}"));
+    assert!(translate_pin(&other, &zpk, &terminal_block, pan).is_err());
+}

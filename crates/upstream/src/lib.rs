@@ -20,6 +20,7 @@
 //! [`Link::request`] outside any database transaction.
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod saf;
 pub mod stan;
 

@@ -1,0 +1,127 @@
+//! The `[upstream]` section of the host's configuration (issue 15's names): `addr` (one
+//! address or a list, tried in order), `acquirer_id` (field 32), `upstream_timeout_ms`,
+//! `upstream_echo_interval_ms`, and `zpk` (32 hex digits; `SUANPAN_UPSTREAM_ZPK` wins). The
+//! host stores the ZPK wrapped like every other key; this type only carries it in.
+
+use crate::LinkConfig;
+use suanpan_iso8583::Zpk;
+
+/// Environment variable that gives the zone PIN key.
+pub const ZPK_ENV: &str = "SUANPAN_UPSTREAM_ZPK";
+
+/// One address or several.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Addrs {
+    /// `addr = "127.0.0.1:8600"`.
+    One(String),
+    /// `addr = ["10.0.0.1:8600", "10.0.0.2:8600"]`.
+    Many(Vec<String>),
+}
+
+/// `[upstream]` as written in the config file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    /// Switch address(es).
+    pub addr: Addrs,
+    /// Field 32.
+    pub acquirer_id: String,
+    /// Time-out of one request.
+    #[serde(default = "default_timeout_ms")]
+    pub upstream_timeout_ms: u64,
+    /// Idle time before an echo.
+    #[serde(default = "default_echo_ms")]
+    pub upstream_echo_interval_ms: u64,
+    /// Zone PIN key, 32 hex digits (prefer the environment variable).
+    #[serde(default)]
+    pub zpk: Option<String>,
+}
+
+fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_echo_ms() -> u64 {
+    30_000
+}
+
+/// Why the section is unusable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No address.
+    #[error("[upstream] addr is empty")]
+    NoAddr,
+    /// Field 32 must be 1 to 11 digits.
+    #[error("[upstream] acquirer_id must be 1 to 11 digits")]
+    AcquirerId,
+    /// A time must be at least 1 ms.
+    #[error("[upstream] upstream_timeout_ms and upstream_echo_interval_ms must be positive")]
+    Time,
+    /// The ZPK is not 32 hex digits.
+    #[error("[upstream] zpk (or SUANPAN_UPSTREAM_ZPK) must be 32 hex digits")]
+    Zpk,
+}
+
+impl UpstreamSection {
+    /// The link's configuration and the ZPK (`env_zpk`, the environment's value, wins over
+    /// the file's).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the bad key.
+    pub fn resolve(&self, env_zpk: Option<&str>) -> Result<(LinkConfig, Option<Zpk>), ConfigError> {
+        let addrs = match &self.addr {
+            Addrs::One(a) => vec![a.clone()],
+            Addrs::Many(v) => v.clone(),
+        };
+        if addrs.is_empty() || addrs.iter().any(|a| a.trim().is_empty()) {
+            return Err(ConfigError::NoAddr);
+        }
+        let id = &self.acquirer_id;
+        if id.is_empty() || id.len() > 11 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::AcquirerId);
+        }
+        if self.upstream_timeout_ms == 0 || self.upstream_echo_interval_ms == 0 {
+            return Err(ConfigError::Time);
+        }
+        let zpk = match env_zpk.or(self.zpk.as_deref()) {
+            Some(hex) => Some(Zpk::from_hex(hex).map_err(|_| ConfigError::Zpk)?),
+            None => None,
+        };
+        let mut c = LinkConfig::new(addrs, id);
+        c.upstream_timeout_ms = self.upstream_timeout_ms;
+        c.upstream_echo_interval_ms = self.upstream_echo_interval_ms;
+        Ok((c, zpk))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: the issue's key names parse, one address or a list, and bad values are named.
+    #[test]
+    fn section_parses_and_checks() {
+        let text = r#"
+            addr = ["127.0.0.1:8600", "127.0.0.1:8601"]
+            acquirer_id = "12345678"
+            upstream_timeout_ms = 800
+            zpk = "0123456789ABCDEFFEDCBA9876543210"
+        "#;
+        let s: UpstreamSection = toml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        let (c, zpk) = s.resolve(None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.addrs.len(), 2);
+        assert_eq!(c.upstream_timeout_ms, 800);
+        assert_eq!(c.upstream_echo_interval_ms, 30_000);
+        assert!(zpk.is_some());
+        assert_eq!(s.resolve(Some("zz")).err(), Some(ConfigError::Zpk));
+        let one: UpstreamSection =
+            toml::from_str("addr = \"h:1\"\nacquirer_id = \"1234567890123\"")
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(one.resolve(None).err(), Some(ConfigError::AcquirerId));
+        assert!(
+            toml::from_str::<UpstreamSection>("addr = \"h:1\"\nacquirer_id = \"1\"\nx = 1")
+                .is_err()
+        );
+    }
+}
