@@ -344,3 +344,69 @@ async fn echo_when_idle() {
     up(&link).await;
     link.shutdown();
 }
+
+// Goal (measurement, run by hand with `--ignored --nocapture`): purchases through the link
+// to switch-sim on loopback, 64 in flight; prints the rate and the latency percentiles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn measure_loopback_rate() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch_at(dir.path(), "127.0.0.1:0", Faults::default()).await;
+    let link = link_to(vec![sw.local_addr().to_string()], dir.path(), 5_000);
+    up(&link).await;
+    let total = 5_000usize;
+    let in_flight = 64usize;
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..in_flight {
+        let link = link.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let pan = suanpan_issuer_load_card(w);
+            for _ in 0..total / in_flight {
+                let t = std::time::Instant::now();
+                let ex = link
+                    .request(financial(MTI_0200, "000000", &pan, 10, &format!("T{w:07}")))
+                    .await;
+                assert!(ex.is_ok_and(|e| e.answer.text(39) == Some("00")));
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(ok(t.await));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort();
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    println!(
+        "{} purchases in {secs:.2} s = {:.0}/s; p50 {:?} p99 {:?}",
+        lat.len(),
+        lat.len() as f64 / secs,
+        p(0.5),
+        p(0.99)
+    );
+    link.shutdown();
+}
+
+/// A load card of BIN 621999 (created by the switch on first use), one per worker.
+fn suanpan_issuer_load_card(i: usize) -> String {
+    let body = format!("621999{i:012}");
+    let digits: Vec<u32> = body.bytes().map(|b| u32::from(b - b'0')).collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(k, &d)| {
+            if k % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
