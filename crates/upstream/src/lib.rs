@@ -330,8 +330,13 @@ impl Link {
             pending.insert(key.clone(), tx);
         }
         let writer = lock(&self.inner.writer).clone();
+        let timeout = Duration::from_millis(self.inner.config.upstream_timeout_ms);
+        // A full socket queue counts against the same time-out: every wait is bounded.
         let sent = match writer {
-            Some(w) => w.send(frame).await.is_ok(),
+            Some(w) => matches!(
+                tokio::time::timeout(timeout, w.send(frame)).await,
+                Ok(Ok(()))
+            ),
             None => false,
         };
         if !sent {
@@ -339,7 +344,6 @@ impl Link {
             return Err(LinkError::NotSent);
         }
         let started = Instant::now();
-        let timeout = Duration::from_millis(self.inner.config.upstream_timeout_ms);
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(answer)) => {
                 metrics::histogram!("suanpan_upstream_latency_seconds")

@@ -163,10 +163,12 @@ async fn timeout_reversal_repeats_until_acknowledged() {
         panic!("expected no answer, got {outcome:?}");
     };
     assert!(reversal.is_some(), "a reversal is queued");
+    // The switch booked the purchase (its answer was lost); the reversal may already be
+    // on its way, so the count is checked, not the balance.
     assert_eq!(
-        balance(&sw, APPROVE),
-        before - 5_000,
-        "the switch took the money"
+        ok(sw.totals()).approved,
+        1,
+        "the switch booked the purchase"
     );
     eventually("two 0421 repeats", || sw.received(421) >= 2).await;
     assert_eq!(
