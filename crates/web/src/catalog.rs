@@ -227,7 +227,7 @@ static ZH: Catalog = &[
         "该账号未关联收银操作员，不能发起交易",
     ),
     ("auth.no_operator.fix", "请使用收银员或主管账号"),
-    ("auth.totp_required.msg", "管理员登录须输入动态验证码"),
+    ("auth.totp_required.msg", "此账号登录须输入动态验证码"),
     (
         "auth.totp_required.fix",
         "打开身份验证器 App，输入 6 位动态码",
@@ -239,23 +239,39 @@ static ZH: Catalog = &[
     ),
     (
         "auth.totp_enrol_required.msg",
-        "管理员须先绑定动态验证码（TOTP）",
+        "此账号须先绑定动态验证码（TOTP）才能操作",
     ),
     (
         "auth.totp_enrol_required.fix",
         "打开 /totp/enrol 扫码绑定后再操作",
     ),
-    ("auth.totp_enrolled.msg", "该账号无需绑定或已绑定动态验证码"),
-    ("auth.totp_enrolled.fix", "如需更换，请联系另一位管理员"),
+    ("auth.totp_enrolled.msg", "该账号已绑定动态验证码"),
+    (
+        "auth.totp_enrolled.fix",
+        "如需更换，请联系管理员重置动态口令",
+    ),
+    ("auth.session_idle.msg", "长时间未操作，已自动退出登录"),
+    ("auth.session_idle.fix", "请重新登录"),
+    ("auth.token_expired.msg", "API 令牌已于 {0} 过期"),
+    (
+        "auth.token_expired.fix",
+        "请登录后台新建一个令牌，并在应用中替换旧令牌",
+    ),
+    ("auth.password_reentry_wrong.msg", "密码错误"),
+    (
+        "auth.password_reentry_wrong.fix",
+        "请输入您本人的登录密码；连续输错将锁定账号",
+    ),
     ("totp.title", "绑定动态验证码"),
+    ("nav.totp", "绑定动态验证码"),
     (
         "totp.intro",
-        "管理员账号须使用动态验证码登录。请用身份验证器 App 扫描二维码（或手动输入密钥），然后输入 App 显示的 6 位动态码。",
+        "动态验证码让被盗的密码无法单独登录。管理员以及能审批撤销、退货的账号必须绑定，其他账号也可自愿绑定；绑定后登录须输入动态码，其他设备上的登录和 API 令牌将失效。请用身份验证器 App 扫描二维码（或手动输入密钥），然后输入 App 显示的 6 位动态码。",
     ),
     ("totp.secret", "密钥"),
     ("totp.code", "动态码"),
     ("totp.submit", "绑定"),
-    ("login.totp", "动态码（管理员）"),
+    ("login.totp", "动态码（已绑定时填写）"),
     ("channel.unionpay", "银联"),
     ("channel.alipay", "支付宝"),
     ("channel.wechat", "微信支付"),
@@ -1036,7 +1052,7 @@ static EN: Catalog = &[
     ),
     (
         "auth.totp_required.msg",
-        "Admins log in with a one-time code",
+        "This account logs in with a one-time code",
     ),
     (
         "auth.totp_required.fix",
@@ -1049,7 +1065,7 @@ static EN: Catalog = &[
     ),
     (
         "auth.totp_enrol_required.msg",
-        "Admins must set up one-time codes (TOTP) first",
+        "This account must set up one-time codes (TOTP) first",
     ),
     (
         "auth.totp_enrol_required.fix",
@@ -1057,18 +1073,37 @@ static EN: Catalog = &[
     ),
     (
         "auth.totp_enrolled.msg",
-        "This account needs no enrolment or is enrolled already",
+        "This account has one-time codes set up already",
     ),
-    ("auth.totp_enrolled.fix", "To replace it, ask another admin"),
+    (
+        "auth.totp_enrolled.fix",
+        "To replace them, ask an admin to reset them",
+    ),
+    (
+        "auth.session_idle.msg",
+        "Signed out after a period of inactivity",
+    ),
+    ("auth.session_idle.fix", "Log in again"),
+    ("auth.token_expired.msg", "The API token expired on {0}"),
+    (
+        "auth.token_expired.fix",
+        "Log in, create a new token and replace the old one in your app",
+    ),
+    ("auth.password_reentry_wrong.msg", "Wrong password"),
+    (
+        "auth.password_reentry_wrong.fix",
+        "Enter your own login password; repeated failures lock the account",
+    ),
     ("totp.title", "Set up one-time codes"),
+    ("nav.totp", "Set up one-time codes"),
     (
         "totp.intro",
-        "Admin accounts log in with one-time codes. Scan the QR code with an authenticator app (or type the secret), then enter the 6-digit code it shows.",
+        "One-time codes keep a stolen password from being enough to log in. Admins and everyone who can approve voids and refunds must set them up; anyone else may. Once set up, logins ask for the code, and logins on other devices and API tokens end. Scan the QR code with an authenticator app (or type the secret), then enter the 6-digit code it shows.",
     ),
     ("totp.secret", "Secret"),
     ("totp.code", "Code"),
     ("totp.submit", "Enrol"),
-    ("login.totp", "One-time code (admins)"),
+    ("login.totp", "One-time code (once set up)"),
     ("channel.unionpay", "UnionPay"),
     ("channel.alipay", "Alipay"),
     ("channel.wechat", "WeChat Pay"),
