@@ -586,6 +586,20 @@ pub fn decide_new_user(actor: Option<StaffRole>, password: &str) -> Result<(), B
     Ok(())
 }
 
+/// Decides a user's change of their own password: the current one re-entered right, the new
+/// one at least [`STAFF_PASSWORD_CHARS_MIN`] characters (issue 14; every role may).
+pub fn decide_own_password(password_ok: bool, new: &str) -> Result<(), BackOfficeRefused> {
+    if !password_ok {
+        return Err(BackOfficeRefused::PasswordWrong);
+    }
+    if new.chars().count() < STAFF_PASSWORD_CHARS_MIN {
+        return Err(BackOfficeRefused::PasswordTooShort {
+            min: STAFF_PASSWORD_CHARS_MIN,
+        });
+    }
+    Ok(())
+}
+
 /// When a piece of evidence's retention starts: the later of its transaction's time and its
 /// upload (the longer period is the safe one; an upload is normally later). `txn_at` is
 /// `None` once the transaction itself was purged.

@@ -661,6 +661,37 @@ pub trait Backoffice: Store {
         })
     }
 
+    /// Changes the user's own password (the caller checked the current one and the core's
+    /// rule): every other session ends and every API token is revoked; `keep` (the session
+    /// that made the change) goes on. Audited as `staff.password_change`.
+    fn change_own_password(
+        &self,
+        user: &StaffUser,
+        hash: &str,
+        keep: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, head| {
+            tx.exec(
+                "UPDATE staff SET password_hash = ?1, failures = 0, locked_until = NULL WHERE id = ?2",
+                p![hash, user.id],
+            )?;
+            end_logins(tx, user.id, now, "staff.password_change", keep)?;
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                [
+                    "staff.password_change",
+                    &format!("staff:{}", user.username),
+                    "",
+                    "ok",
+                ],
+            )
+        })
+    }
+
     /// Uses a TOTP step once: false when it (or a later one) was already used (a replayed
     /// code). One conditional `UPDATE`: of two nodes checking the same code at once, one
     /// wins.

@@ -15,9 +15,9 @@ use axum::routing::{delete, get, post};
 use jiff::ToSpan;
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
-use suanpan_core::Lang;
 use suanpan_core::auth::LoginState;
 use suanpan_core::backoffice::Permission;
+use suanpan_core::{Lang, Refusal};
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backoffice::StaffUser;
 
@@ -34,6 +34,7 @@ pub fn routes() -> axum::Router<AppState> {
             "/api/v1/session",
             post(api_login).delete(api_logout).get(api_me),
         )
+        .route("/api/v1/session/password", post(api_password_change))
         .route("/api/v1/tokens", post(api_token_create).get(api_token_list))
         .route("/api/v1/tokens/{id}", delete(api_token_revoke))
         .route("/api/v1/totp", get(api_totp_offer).post(api_totp_enrol))
@@ -684,6 +685,64 @@ pub async fn api_logout(
     responses((status = 200, body = UserView), (status = 401, body = ApiError)))]
 pub async fn api_me(caller: Caller) -> Json<UserView> {
     Json(UserView::of(&caller.user))
+}
+
+/// A change of one's own password.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordIn {
+    /// The current password, re-entered (counts towards the lockout when wrong).
+    pub password: String,
+    /// The new password, 8 characters at least.
+    pub new_password: String,
+}
+
+/// Changes the caller's own password (sessions only): the current one re-entered, rate
+/// limited and counted towards the lockout; then every other session of the user ends and
+/// every API token is revoked, and this session goes on.
+#[utoipa::path(post, path = "/api/v1/session/password", tag = "session", request_body = PasswordIn,
+    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError, description = "wrong current password or too short a new one"),
+        (status = 423, body = ApiError), (status = 429, body = ApiError)))]
+pub async fn api_password_change(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: ApiJson<PasswordIn>,
+) -> Result<StatusCode, ApiError> {
+    let lang = caller.lang;
+    let v = body.value;
+    let password_ok = reenter_password(&state, &caller, &v.password).await?;
+    if let Err(r) = suanpan_core::backoffice::decide_own_password(password_ok, &v.new_password) {
+        let (store, who, key) = (state.store().clone(), caller.user.username.clone(), r.key());
+        let target = format!("staff:{who}");
+        blocking(lang, move || {
+            store.record_staff_event(
+                &who,
+                "staff.password_change",
+                &target,
+                &format!("refused:{key}"),
+            )
+        })
+        .await?;
+        return Err(ApiError::refusal(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang,
+            &r,
+        ));
+    }
+    let new = v.new_password;
+    let hash = tokio::task::spawn_blocking(move || suanpan_store::auth::hash_password(&new))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "store.error", &[]))?;
+    let (store, user, keep) = (
+        state.store().clone(),
+        caller.user.clone(),
+        caller.session_hash.clone(),
+    );
+    blocking(lang, move || {
+        store.change_own_password(&user, &hash, keep.as_deref())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Token input.

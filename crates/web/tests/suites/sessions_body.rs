@@ -121,7 +121,8 @@ fn api_tokens_expire_after_token_days() {
 /// Goal: whatever opened before a change of password, role, second factor or a disable is
 /// closed by it: the user's sessions end and API tokens are revoked (the token list says
 /// why), for each change; a disabled user enabled again does not get old tokens back; a
-/// user enrolling TOTP keeps the session that enrolled and loses the others.
+/// user changing their own password or enrolling TOTP keeps the session that did it and
+/// loses the others.
 #[test]
 fn credentials_end_on_password_role_totp_and_disable_changes() {
     // Eleven logins of one user within seconds: above the default per-minute limit.
@@ -173,6 +174,36 @@ fn credentials_end_on_password_role_totp_and_disable_changes() {
         assert_eq!(listed["status"], "revoked", "{why}: {listed}");
         assert!(listed["revoked_reason"].as_str().is_some_and(|r| !r.is_empty() && !r.contains('.')), "{why}: said in words: {listed}");
     }
+
+    // The user's own password change: the current one re-entered (a wrong one is refused and
+    // counts), then this session goes on and the others and the tokens end.
+    let other = cashier_login();
+    let (id, token) = new_token(&other, "app");
+    let s = cashier_login();
+    let r = s.post("/api/v1/session/password", r#"{"password":"wrong","new_password":"newer-secret-2"}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "backoffice.password_wrong"), "{}", r.text());
+    let r = s.post(
+        "/api/v1/session/password",
+        &format!(r#"{{"password":"{}","new_password":"short"}}"#, password.borrow()),
+    );
+    assert_eq!(r.code(), "backoffice.password_too_short", "{}", r.text());
+    assert_eq!(with_token(&app, &token, "/api/v1/session").status, 200, "refusals end nothing");
+    let r = s.post(
+        "/api/v1/session/password",
+        &format!(r#"{{"password":"{}","new_password":"newer-secret-2"}}"#, password.borrow()),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    *password.borrow_mut() = "newer-secret-2".into();
+    assert_eq!(s.get("/api/v1/session").status, 200, "the changing session goes on");
+    assert_eq!(other.get("/api/v1/session").status, 401, "another session ends");
+    assert_eq!(with_token(&app, &token, "/api/v1/session").code(), "auth.bad_token");
+    assert_eq!(listed_token(&s, id)["status"], "revoked");
+    let failures: i64 = suanpan_store::read(&*app.store, |c| {
+        use suanpan_store::sql::SqlExt;
+        c.one("SELECT failures FROM staff WHERE username = 'cashier'", &[], |r| r.i64(0))
+    })
+    .expect("failures");
+    assert_eq!(failures, 0, "a right password clears the count the wrong one made");
 
     // The user's own TOTP enrolment: the enrolling session stays, the others and the tokens end.
     let other = cashier_login();
