@@ -92,9 +92,11 @@ impl StaffRole {
     }
 
     /// True for the roles that must log in with a second factor (TOTP). Admins can hide
-    /// records and manage users: a stolen password alone must not be enough (issue 5).
-    pub fn requires_totp(self) -> bool {
-        self == StaffRole::Admin
+    /// records and manage users: a stolen password alone must not be enough (issue 5). With
+    /// `approvers` (the `totp_required_for_approvers` setting, on by default), so must every
+    /// role that approves money movements — reviews voids and refunds (issue 14).
+    pub fn requires_totp(self, approvers: bool) -> bool {
+        self == StaffRole::Admin || (approvers && self.allows(Permission::Review))
     }
 
     /// The permission table. The auditor is read-only by design: an auditor who could change
@@ -577,6 +579,20 @@ pub fn decide_new_user(actor: Option<StaffRole>, password: &str) -> Result<(), B
         });
     }
     if password.chars().count() < STAFF_PASSWORD_CHARS_MIN {
+        return Err(BackOfficeRefused::PasswordTooShort {
+            min: STAFF_PASSWORD_CHARS_MIN,
+        });
+    }
+    Ok(())
+}
+
+/// Decides a user's change of their own password: the current one re-entered right, the new
+/// one at least [`STAFF_PASSWORD_CHARS_MIN`] characters (issue 14; every role may).
+pub fn decide_own_password(password_ok: bool, new: &str) -> Result<(), BackOfficeRefused> {
+    if !password_ok {
+        return Err(BackOfficeRefused::PasswordWrong);
+    }
+    if new.chars().count() < STAFF_PASSWORD_CHARS_MIN {
         return Err(BackOfficeRefused::PasswordTooShort {
             min: STAFF_PASSWORD_CHARS_MIN,
         });
@@ -1222,8 +1238,15 @@ mod tests {
         assert!(!StaffRole::Cashier.allows(Permission::Review));
         assert!(!StaffRole::Cashier.allows(Permission::ViewHidden));
         assert!(StaffRole::Admin.allows(Permission::Hide));
-        assert!(StaffRole::Admin.requires_totp());
-        assert!(!StaffRole::Auditor.requires_totp() && !StaffRole::Cashier.requires_totp());
+        assert!(StaffRole::Admin.requires_totp(false));
+        assert!(!StaffRole::Auditor.requires_totp(true) && !StaffRole::Cashier.requires_totp(true));
+        // Whoever reviews voids and refunds approves money movements: TOTP when configured.
+        for role in [StaffRole::Supervisor, StaffRole::Finance] {
+            assert!(
+                role.requires_totp(true) && !role.requires_totp(false),
+                "{role:?}"
+            );
+        }
         for r in StaffRole::ALL {
             assert_eq!(StaffRole::parse(r.as_str()), Some(r));
         }

@@ -57,6 +57,12 @@ pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrate_backoffice_4.sql"),
         postgres: include_str!("pg_backoffice_4.sql"),
     },
+    // Sessions and tokens (issue 14): idle time-out, token expiry, last use, why revoked.
+    Migration {
+        version: 5,
+        sqlite: include_str!("migrate_backoffice_5.sql"),
+        postgres: include_str!("pg_backoffice_5.sql"),
+    },
 ];
 
 /// The back-office schema version this build writes (its own key in `meta`).
@@ -493,6 +499,26 @@ pub trait Backoffice: Store {
         })
     }
 
+    /// Records a successful login: the lockout count starts again and the login joins the
+    /// audit chain with how it was made and from where (`note`, e.g. `how=password+totp
+    /// from=203.0.113.5`).
+    fn record_login_ok(&self, user: &StaffUser, note: &str) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, head| {
+            tx.exec(
+                "UPDATE staff SET failures = 0, locked_until = NULL WHERE id = ?1",
+                p![user.id],
+            )?;
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                ["login", &format!("staff:{}", user.username), note, "ok"],
+            )
+        })
+    }
+
     /// Audits an event that changes nothing else (a refused request, a login for an unknown
     /// name, a logout).
     fn record_staff_event(
@@ -529,21 +555,23 @@ pub trait Backoffice: Store {
             // Expired sessions are swept here, so the table does not grow without bound.
             tx.exec("DELETE FROM staff_sessions WHERE expires_at <= ?1", p![now])?;
             tx.exec(
-                "INSERT INTO staff_sessions (token_hash, staff_id, csrf, created_at, expires_at, mfa_pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO staff_sessions (token_hash, staff_id, csrf, created_at, expires_at, mfa_pending, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)",
                 p![token_hash, staff_id, csrf, now, micros(expires_at), mfa_pending],
             )?;
             Ok(())
         })
     }
 
-    /// A live session: its user, CSRF token, and whether TOTP enrolment is still pending.
+    /// A session not past its absolute end: its user, CSRF token, whether TOTP enrolment is
+    /// still pending, and when it was last used (the caller applies the idle time-out).
     fn session(&self, token_hash: &str) -> Result<Option<LiveSession>, StoreError> {
         let now = micros(self.now());
         let keys = self.keys().clone();
         let found = read(self, |c| {
             c.row(
                 &format!(
-                    "SELECT {STAFF_COLUMNS_S}, x.csrf, x.mfa_pending, x.totp_pending_secret, s.disabled_at FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
+                    "SELECT {STAFF_COLUMNS_S}, x.csrf, x.mfa_pending, x.totp_pending_secret, s.disabled_at, x.last_seen_at, s.totp_secret IS NOT NULL
+                     FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
                      WHERE x.token_hash = ?1 AND x.expires_at > ?2"
                 ),
                 p![token_hash, now],
@@ -554,6 +582,8 @@ pub trait Backoffice: Store {
                         mfa_pending: r.flag(7)?,
                         totp_offered: r.opt_text(8)?.map(Zeroizing::new),
                         disabled: r.opt_i64(9)?.is_some(),
+                        last_seen_at: ts(r.i64(10)?),
+                        totp_enrolled: r.flag(11)?,
                     })
                 },
             )
@@ -567,6 +597,20 @@ pub trait Backoffice: Store {
                 Ok(s)
             })
             .transpose()
+    }
+
+    /// Slides a session's idle time-out: records `now` as its last use when the last one
+    /// recorded is older than `stale_before`, so that a busy session writes at most once per
+    /// interval. One conditional `UPDATE`, nothing audited.
+    fn touch_session(&self, token_hash: &str, stale_before: Timestamp) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, _| {
+            tx.exec(
+                "UPDATE staff_sessions SET last_seen_at = ?1 WHERE token_hash = ?2 AND last_seen_at < ?3",
+                p![now, token_hash, micros(stale_before)],
+            )?;
+            Ok(())
+        })
     }
 
     /// Remembers the TOTP secret offered to a session for enrolment.
@@ -584,7 +628,8 @@ pub trait Backoffice: Store {
     }
 
     /// Enrols the offered secret (its first code was right): the user's logins need it from
-    /// now on, and this session is complete.
+    /// now on, and this session is complete. A new factor ends the user's other sessions and
+    /// revokes their API tokens (they were opened without it).
     fn enrol_totp(
         &self,
         user: &StaffUser,
@@ -605,12 +650,44 @@ pub trait Backoffice: Store {
                 "UPDATE staff_sessions SET mfa_pending = 0, totp_pending_secret = NULL WHERE token_hash = ?1",
                 p![token_hash],
             )?;
+            end_logins(tx, user.id, now, "totp.enrol", Some(token_hash))?;
             audit(
                 tx,
                 head,
                 now,
                 &actor(&user.username),
                 ["totp.enrol", &format!("staff:{}", user.username), "", "ok"],
+            )
+        })
+    }
+
+    /// Changes the user's own password (the caller checked the current one and the core's
+    /// rule): every other session ends and every API token is revoked; `keep` (the session
+    /// that made the change) goes on. Audited as `staff.password_change`.
+    fn change_own_password(
+        &self,
+        user: &StaffUser,
+        hash: &str,
+        keep: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, head| {
+            tx.exec(
+                "UPDATE staff SET password_hash = ?1, failures = 0, locked_until = NULL WHERE id = ?2",
+                p![hash, user.id],
+            )?;
+            end_logins(tx, user.id, now, "staff.password_change", keep)?;
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                [
+                    "staff.password_change",
+                    &format!("staff:{}", user.username),
+                    "",
+                    "ok",
+                ],
             )
         })
     }
@@ -639,41 +716,110 @@ pub trait Backoffice: Store {
         })
     }
 
-    /// Stores a new API token for an app; returns its id.
+    /// Stores a new API token for an app, ending at `expires_at`; returns its id.
     fn create_token(
         &self,
         user: &StaffUser,
         name: &str,
         token_hash: &str,
+        expires_at: Timestamp,
     ) -> Result<i64, StoreError> {
         let now = micros(self.now());
+        let until = micros(expires_at);
         setup(self, |tx, head| {
             let id = tx.insert_id(
-                "INSERT INTO staff_tokens (token_hash, staff_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-                p![token_hash, user.id, name, now],
+                "INSERT INTO staff_tokens (token_hash, staff_id, name, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                p![token_hash, user.id, name, now, until],
             )?;
             audit(
                 tx,
                 head,
                 now,
                 &actor(&user.username),
-                ["token.create", &format!("token:{id}"), name, "ok"],
+                [
+                    "token.create",
+                    &format!("token:{id}"),
+                    &format!("{name} expires={}", ts(until)),
+                    "ok",
+                ],
             )?;
             Ok(id)
         })
     }
 
-    /// The user of a live (not revoked) API token, and whether that user is disabled (a
-    /// disabled user's tokens open nothing; they work again once the user is enabled).
-    fn token_user(&self, token_hash: &str) -> Result<Option<(StaffUser, bool)>, StoreError> {
+    /// A token that was not revoked (expired or not: the caller tells an expired one apart),
+    /// with its user and whether that user is disabled (a disabled user's tokens open
+    /// nothing).
+    fn token_user(&self, token_hash: &str) -> Result<Option<LiveToken>, StoreError> {
         read(self, |c| {
             c.row(
                 &format!(
-                    "SELECT {STAFF_COLUMNS_S}, s.disabled_at FROM staff_tokens t JOIN staff s ON s.id = t.staff_id
+                    "SELECT {STAFF_COLUMNS_S}, s.disabled_at, t.id, t.expires_at, t.last_used_at, t.last_used_from
+                     FROM staff_tokens t JOIN staff s ON s.id = t.staff_id
                      WHERE t.token_hash = ?1 AND t.revoked_at IS NULL"
                 ),
                 p![token_hash],
-                |r| Ok((staff_from_row(r)?, r.opt_i64(6)?.is_some())),
+                |r| {
+                    Ok(LiveToken {
+                        user: staff_from_row(r)?,
+                        disabled: r.opt_i64(6)?.is_some(),
+                        id: r.i64(7)?,
+                        expires_at: ts(r.i64(8)?),
+                        last_used_at: r.opt_i64(9)?.map(ts),
+                        last_used_from: r.opt_text(10)?,
+                    })
+                },
+            )
+        })
+    }
+
+    /// Records a token's use (`now`, from `client`); when `login` is true it is audited as a
+    /// login by token (its first use, after a pause, or from another address).
+    fn touch_token(&self, token: &LiveToken, client: &str, login: bool) -> Result<(), StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, head| {
+            tx.exec(
+                "UPDATE staff_tokens SET last_used_at = ?1, last_used_from = ?2 WHERE id = ?3",
+                p![now, client, token.id],
+            )?;
+            if login {
+                audit(
+                    tx,
+                    head,
+                    now,
+                    &actor(&token.user.username),
+                    [
+                        "login",
+                        &format!("staff:{}", token.user.username),
+                        &format!("how=token token={} from={client}", token.id),
+                        "ok",
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The user's API tokens, newest first (revoked and expired ones too, so the list says
+    /// what happened to each).
+    fn tokens(&self, user: &StaffUser) -> Result<Vec<TokenRow>, StoreError> {
+        read(self, |c| {
+            c.rows(
+                "SELECT id, name, created_at, expires_at, last_used_at, last_used_from, revoked_at, revoked_why
+                 FROM staff_tokens WHERE staff_id = ?1 ORDER BY id DESC LIMIT 200",
+                p![user.id],
+                |r| {
+                    Ok(TokenRow {
+                        id: r.i64(0)?,
+                        name: r.text(1)?,
+                        created_at: ts(r.i64(2)?),
+                        expires_at: ts(r.i64(3)?),
+                        last_used_at: r.opt_i64(4)?.map(ts),
+                        last_used_from: r.opt_text(5)?,
+                        revoked_at: r.opt_i64(6)?.map(ts),
+                        revoked_why: r.opt_text(7)?,
+                    })
+                },
             )
         })
     }
@@ -683,7 +829,7 @@ pub trait Backoffice: Store {
         let now = micros(self.now());
         setup(self, |tx, head| {
             let n = tx.exec(
-                "UPDATE staff_tokens SET revoked_at = ?1 WHERE id = ?2 AND staff_id = ?3 AND revoked_at IS NULL",
+                "UPDATE staff_tokens SET revoked_at = ?1, revoked_why = 'token.revoke' WHERE id = ?2 AND staff_id = ?3 AND revoked_at IS NULL",
                 p![now, id, user.id],
             )?;
             if n > 0 {
@@ -1141,10 +1287,8 @@ pub trait Backoffice: Store {
             }
             let ends_sessions = apply_staff_change(tx, target_id, change, now, role)?;
             if ends_sessions {
-                tx.exec(
-                    "DELETE FROM staff_sessions WHERE staff_id = ?1",
-                    p![target_id],
-                )?;
+                let why = format!("staff.{}", change.action());
+                end_logins(tx, target_id, now, &why, None)?;
             }
             audit(
                 tx,
@@ -1287,11 +1431,14 @@ fn apply_staff_change(
         }
         StaffChange::Disable => {
             // The sessions stay until the user is enabled again, so that a live session is
-            // told "disabled" rather than "expired"; they open nothing meanwhile.
+            // told "disabled" rather than "expired"; they open nothing meanwhile. The API
+            // tokens are revoked for good: enabling the user again must not revive a token
+            // an app (or whoever took it) still holds.
             tx.exec(
                 "UPDATE staff SET disabled_at = ?1 WHERE id = ?2",
                 p![now, id],
             )?;
+            revoke_tokens(tx, id, now, "staff.disable")?;
             false
         }
         StaffChange::Enable => {
@@ -1314,6 +1461,33 @@ fn apply_staff_change(
             true
         }
     })
+}
+
+/// Revokes every live API token of a user, noting why (an audit action such as
+/// `staff.password_reset`).
+fn revoke_tokens(tx: &dyn Sql, staff_id: i64, now: i64, why: &str) -> Result<u64, StoreError> {
+    tx.exec(
+        "UPDATE staff_tokens SET revoked_at = ?1, revoked_why = ?2 WHERE staff_id = ?3 AND revoked_at IS NULL",
+        p![now, why, staff_id],
+    )
+}
+
+/// Ends what a user's old credentials opened: every session but `keep` (the one that made
+/// the change itself, if any) and every API token. Called when the password, the role or
+/// the second factor changes, and when a disabled user is enabled again.
+fn end_logins(
+    tx: &dyn Sql,
+    staff_id: i64,
+    now: i64,
+    why: &str,
+    keep: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.exec(
+        "DELETE FROM staff_sessions WHERE staff_id = ?1 AND token_hash <> ?2",
+        p![staff_id, keep.unwrap_or("")],
+    )?;
+    revoke_tokens(tx, staff_id, now, why)?;
+    Ok(())
 }
 
 /// A merchant's live transactions through `methods` whose batch is not settled yet.
@@ -1454,6 +1628,48 @@ pub struct LiveSession {
     pub totp_offered: Option<Zeroizing<String>>,
     /// The user was disabled: the session opens nothing.
     pub disabled: bool,
+    /// When the session was last used (recorded at most once a minute).
+    pub last_seen_at: Timestamp,
+    /// The user has a TOTP secret (enrolment is then closed to them).
+    pub totp_enrolled: bool,
+}
+
+/// An API token that was not revoked, as the web layer checks it.
+#[derive(Debug, Clone)]
+pub struct LiveToken {
+    /// Token id.
+    pub id: i64,
+    /// Whose.
+    pub user: StaffUser,
+    /// The user was disabled.
+    pub disabled: bool,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// Its last use, if any.
+    pub last_used_at: Option<Timestamp>,
+    /// The client address of its last use.
+    pub last_used_from: Option<String>,
+}
+
+/// An API token as its owner lists it (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// Token id.
+    pub id: i64,
+    /// What it is for.
+    pub name: String,
+    /// Made.
+    pub created_at: Timestamp,
+    /// Stops working.
+    pub expires_at: Timestamp,
+    /// Last used.
+    pub last_used_at: Option<Timestamp>,
+    /// From where it was last used.
+    pub last_used_from: Option<String>,
+    /// Revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Why it was revoked (an audit action: `token.revoke`, `staff.password_reset`…).
+    pub revoked_why: Option<String>,
 }
 
 /// A payment channel's state.

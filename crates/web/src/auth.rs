@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use jiff::ToSpan;
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
-use suanpan_core::Lang;
+use std::net::{IpAddr, SocketAddr};
 use suanpan_core::auth::LoginState;
 use suanpan_core::backoffice::Permission;
+use suanpan_core::{Lang, Refusal};
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backoffice::StaffUser;
 
@@ -34,7 +34,8 @@ pub fn routes() -> axum::Router<AppState> {
             "/api/v1/session",
             post(api_login).delete(api_logout).get(api_me),
         )
-        .route("/api/v1/tokens", post(api_token_create))
+        .route("/api/v1/session/password", post(api_password_change))
+        .route("/api/v1/tokens", post(api_token_create).get(api_token_list))
         .route("/api/v1/tokens/{id}", delete(api_token_revoke))
         .route("/api/v1/totp", get(api_totp_offer).post(api_totp_enrol))
 }
@@ -84,10 +85,14 @@ pub struct Caller {
     pub csrf: Option<String>,
     /// The session's secret hash (`None` for bearer tokens), for TOTP enrolment and logout.
     pub session_hash: Option<String>,
-    /// An admin who still has to enrol TOTP.
+    /// A user who must use TOTP and still has to enrol it.
     pub mfa_pending: bool,
     /// The TOTP secret offered to this session, if any.
     pub totp_offered: Option<zeroize::Zeroizing<String>>,
+    /// The user has TOTP (enrolment is then closed; an admin resets it).
+    pub totp_enrolled: bool,
+    /// Where the request comes from (the peer, or what a trusted proxy saw).
+    pub client: IpAddr,
 }
 
 impl Caller {
@@ -129,6 +134,11 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         let lang = lang_of(parts);
         let store = state.store().clone();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let client = state.client_ip(peer, &parts.headers);
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
             let token = auth
                 .to_str()
@@ -139,12 +149,10 @@ impl FromRequestParts<AppState> for Caller {
             let bad = || ApiError::new(StatusCode::UNAUTHORIZED, lang, "auth.bad_token", &[]);
             let token = token.ok_or_else(bad)?;
             let hash = secret_hash(token);
-            let (user, disabled) = blocking(lang, move || store.token_user(&hash))
+            let live = blocking(lang, move || store.token_user(&hash))
                 .await?
                 .ok_or_else(bad)?;
-            if disabled {
-                return Err(disabled_error(lang));
-            }
+            let user = token_in_use(state, lang, live, client).await?;
             return Ok(Caller {
                 user,
                 lang,
@@ -152,6 +160,8 @@ impl FromRequestParts<AppState> for Caller {
                 session_hash: None,
                 mfa_pending: false,
                 totp_offered: None,
+                totp_enrolled: true,
+                client,
             });
         }
         let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
@@ -175,6 +185,7 @@ impl FromRequestParts<AppState> for Caller {
         if live.disabled {
             return Err(disabled_error(lang));
         }
+        session_in_use(state, lang, &hash, &live).await?;
         let csrf = live.csrf.clone();
         // An admin without TOTP yet gets nothing but the enrolment (and logout).
         if live.mfa_pending && !ENROLMENT_PATHS.contains(&parts.uri.path()) {
@@ -204,8 +215,84 @@ impl FromRequestParts<AppState> for Caller {
             session_hash: Some(hash),
             mfa_pending: live.mfa_pending,
             totp_offered: live.totp_offered,
+            totp_enrolled: live.totp_enrolled,
+            client,
         })
     }
+}
+
+/// A session's writes of its last use are at most this often (the idle time-out is in
+/// minutes; one write per request would make every page view a store write).
+const LAST_SEEN_WRITE_SECONDS: i64 = 60;
+
+/// The idle time-out: a session unused for `session_idle_minutes` ends (it is deleted, so it
+/// cannot come back); a used one slides, written at most once a minute.
+async fn session_in_use(
+    state: &AppState,
+    lang: Lang,
+    hash: &str,
+    live: &suanpan_store::backoffice::LiveSession,
+) -> Result<(), ApiError> {
+    let now = state.store().now();
+    let idle = i64::from(state.cfg().session_idle_minutes).minutes();
+    let (store, h) = (state.store().clone(), hash.to_owned());
+    if live
+        .last_seen_at
+        .checked_add(idle)
+        .is_ok_and(|end| end <= now)
+    {
+        blocking(lang, move || store.delete_session(&h)).await?;
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            lang,
+            "auth.session_idle",
+            &[],
+        ));
+    }
+    let stale = now
+        .checked_sub(LAST_SEEN_WRITE_SECONDS.seconds())
+        .unwrap_or(now);
+    if live.last_seen_at <= stale {
+        blocking(lang, move || store.touch_session(&h, stale)).await?;
+    }
+    Ok(())
+}
+
+/// A bearer token's checks: not past its end (`token_days` from when it was made), its user
+/// not disabled. Its use is recorded at most once a minute; a use after a pause as long as
+/// the session idle time-out, or from another address, counts as a login by token and joins
+/// the audit chain.
+async fn token_in_use(
+    state: &AppState,
+    lang: Lang,
+    live: suanpan_store::backoffice::LiveToken,
+    client: IpAddr,
+) -> Result<StaffUser, ApiError> {
+    let now = state.store().now();
+    if live.expires_at <= now {
+        let local = suanpan_store::engine::local_time(state.store().policy(), live.expires_at);
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            lang,
+            "auth.token_expired",
+            &[local],
+        ));
+    }
+    if live.disabled {
+        return Err(disabled_error(lang));
+    }
+    let from = client.to_string();
+    let idle = i64::from(state.cfg().session_idle_minutes).minutes();
+    let paused = |span: jiff::Span| {
+        live.last_used_at
+            .is_none_or(|at| at.checked_add(span).is_ok_and(|end| end <= now))
+    };
+    let login = paused(idle) || live.last_used_from.as_deref() != Some(from.as_str());
+    if login || paused(LAST_SEEN_WRITE_SECONDS.seconds()) {
+        let (store, l) = (state.store().clone(), live.clone());
+        blocking(lang, move || store.touch_token(&l, &from, login)).await?;
+    }
+    Ok(live.user)
 }
 
 /// A disabled user's answer (login, live session or token): 401, said plainly.
@@ -257,24 +344,80 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| suanpan_store::auth::hash_password(&random_secret()))
 }
 
-/// Logs a user in: rate limit, lockout, password, then a new session.
-pub async fn login(
+/// Counts one password attempt (a login, or a password re-entered for a sensitive action)
+/// against the client's and the user name's per-minute limit: 429 over it.
+fn rate_limit(
     state: &AppState,
     lang: Lang,
-    client: SocketAddr,
+    client: IpAddr,
     username: &str,
-    password: &str,
-    totp: Option<&str>,
-) -> Result<NewSession, ApiError> {
-    let keys = [format!("ip:{}", client.ip()), format!("user:{username}")];
-    if !state.login_allowed(&keys) {
-        return Err(ApiError::new(
+) -> Result<(), ApiError> {
+    let keys = [format!("ip:{client}"), format!("user:{username}")];
+    if state.login_allowed(&keys) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             lang,
             "auth.rate_limited",
             &[],
-        ));
+        ))
     }
+}
+
+/// Checks the password a logged-in user re-enters for a sensitive action (purge, channel
+/// changes): rate limited like a login, refused while the account is locked (423), and a
+/// wrong one counts towards the lockout like a wrong login (and may lock the account).
+/// `Ok(false)`: wrong, not (yet) locked — the action's own rule refuses it.
+pub async fn reenter_password(
+    state: &AppState,
+    caller: &Caller,
+    password: &str,
+) -> Result<bool, ApiError> {
+    let lang = caller.lang;
+    rate_limit(state, lang, caller.client, &caller.user.username)?;
+    let gate = LoginGate {
+        state,
+        lang,
+        now: state.store().now(),
+    };
+    let (store, name) = (state.store().clone(), caller.user.username.clone());
+    let Some(secret) = blocking(lang, move || store.staff_secret(&name)).await? else {
+        return Ok(false);
+    };
+    if let Some(until) = secret.login.locked(gate.now) {
+        return Err(gate.locked(until));
+    }
+    let (pw, hash) = (password.to_owned(), secret.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || suanpan_store::auth::verify_password(&pw, &hash))
+        .await
+        .unwrap_or(false);
+    if ok {
+        if secret.login != LoginState::default() {
+            let (store, u) = (state.store().clone(), secret.user.clone());
+            blocking(lang, move || {
+                store.record_staff_login(&u, LoginState::default(), "ok")
+            })
+            .await?;
+        }
+        return Ok(true);
+    }
+    match gate.failure(&secret, "auth.password_reentry_wrong").await {
+        e if e.status == StatusCode::LOCKED => Err(e),
+        _ => Ok(false),
+    }
+}
+
+/// Logs a user in: rate limit, lockout, password, then a new session.
+pub async fn login(
+    state: &AppState,
+    lang: Lang,
+    client: IpAddr,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> Result<NewSession, ApiError> {
+    rate_limit(state, lang, client, username)?;
     let gate = LoginGate {
         state,
         lang,
@@ -306,15 +449,28 @@ pub async fn login(
         gate.event(username, "refused:auth.user_disabled").await?;
         return Err(disabled_error(lang));
     }
-    let mfa_pending = gate.second_factor(&secret, totp).await?;
-    if secret.login != LoginState::default() {
-        let (store, u) = (state.store().clone(), secret.user.clone());
-        blocking(lang, move || {
-            store.record_staff_login(&u, LoginState::default(), "ok")
-        })
-        .await?;
-    }
-    gate.open(secret.user, mfa_pending).await
+    let factor = gate.second_factor(&secret, totp).await?;
+    // Every successful login joins the audit chain: who, how and from where.
+    let how = match factor {
+        Factor::Totp => "password+totp",
+        Factor::EnrolFirst => "password (totp enrolment due)",
+        Factor::None => "password",
+    };
+    let note = format!("how={how} from={client}");
+    let (store, u) = (state.store().clone(), secret.user.clone());
+    blocking(lang, move || store.record_login_ok(&u, &note)).await?;
+    gate.open(secret.user, factor == Factor::EnrolFirst).await
+}
+
+/// What the second factor of a login came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Factor {
+    /// The user has no TOTP and needs none.
+    None,
+    /// The user gave a right, fresh TOTP code.
+    Totp,
+    /// The user must have TOTP and has none: the session opens only the enrolment.
+    EnrolFirst,
 }
 
 /// The steps of one login attempt, sharing its state, language and moment.
@@ -371,19 +527,22 @@ impl LoginGate<'_> {
         }
     }
 
-    /// The second factor: an enrolled admin gives the current code (a wrong or replayed one
-    /// counts like a wrong password); an admin not enrolled yet gets a session that opens
-    /// only the enrolment (`Ok(true)`).
+    /// The second factor: whoever has enrolled TOTP gives the current code (a wrong or
+    /// replayed one counts like a wrong password); a user whose role requires it (admins,
+    /// and approvers under `totp_required_for_approvers`) and has none yet gets a session
+    /// that opens only the enrolment.
     async fn second_factor(
         &self,
         secret: &suanpan_store::backoffice::StaffSecret,
         totp: Option<&str>,
-    ) -> Result<bool, ApiError> {
-        if !secret.user.role.requires_totp() {
-            return Ok(false);
-        }
+    ) -> Result<Factor, ApiError> {
         let Some(key) = &secret.totp_secret else {
-            return Ok(true);
+            let approvers = self.state.cfg().totp_required_for_approvers;
+            return Ok(if secret.user.role.requires_totp(approvers) {
+                Factor::EnrolFirst
+            } else {
+                Factor::None
+            });
         };
         let Some(code) = totp.map(str::trim).filter(|c| !c.is_empty()) else {
             return Err(self.wrong("auth.totp_required"));
@@ -396,7 +555,7 @@ impl LoginGate<'_> {
             None => false,
         };
         if fresh {
-            Ok(false)
+            Ok(Factor::Totp)
         } else {
             Err(self.failure(secret, "auth.totp_wrong").await)
         }
@@ -484,7 +643,7 @@ pub async fn api_login(
     let s = login(
         &state,
         lang,
-        client,
+        state.client_ip(client.ip(), &headers),
         &v.username,
         &v.password,
         v.totp.as_deref(),
@@ -528,6 +687,64 @@ pub async fn api_me(caller: Caller) -> Json<UserView> {
     Json(UserView::of(&caller.user))
 }
 
+/// A change of one's own password.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordIn {
+    /// The current password, re-entered (counts towards the lockout when wrong).
+    pub password: String,
+    /// The new password, 8 characters at least.
+    pub new_password: String,
+}
+
+/// Changes the caller's own password (sessions only): the current one re-entered, rate
+/// limited and counted towards the lockout; then every other session of the user ends and
+/// every API token is revoked, and this session goes on.
+#[utoipa::path(post, path = "/api/v1/session/password", tag = "session", request_body = PasswordIn,
+    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError, description = "wrong current password or too short a new one"),
+        (status = 423, body = ApiError), (status = 429, body = ApiError)))]
+pub async fn api_password_change(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: ApiJson<PasswordIn>,
+) -> Result<StatusCode, ApiError> {
+    let lang = caller.lang;
+    let v = body.value;
+    let password_ok = reenter_password(&state, &caller, &v.password).await?;
+    if let Err(r) = suanpan_core::backoffice::decide_own_password(password_ok, &v.new_password) {
+        let (store, who, key) = (state.store().clone(), caller.user.username.clone(), r.key());
+        let target = format!("staff:{who}");
+        blocking(lang, move || {
+            store.record_staff_event(
+                &who,
+                "staff.password_change",
+                &target,
+                &format!("refused:{key}"),
+            )
+        })
+        .await?;
+        return Err(ApiError::refusal(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang,
+            &r,
+        ));
+    }
+    let new = v.new_password;
+    let hash = tokio::task::spawn_blocking(move || suanpan_store::auth::hash_password(&new))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "store.error", &[]))?;
+    let (store, user, keep) = (
+        state.store().clone(),
+        caller.user.clone(),
+        caller.session_hash.clone(),
+    );
+    blocking(lang, move || {
+        store.change_own_password(&user, &hash, keep.as_deref())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Token input.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -543,6 +760,8 @@ pub struct TokenOut {
     pub id: i64,
     /// Send as `Authorization: Bearer <token>`.
     pub token: String,
+    /// When it stops working (RFC 3339): `token_days` after now.
+    pub expires_at: String,
 }
 
 /// Creates an API token acting as the caller.
@@ -558,13 +777,88 @@ pub async fn api_token_create(
         return Err(ApiError::field(caller.lang, "name", ""));
     }
     let token = format!("{TOKEN_PREFIX}{}", random_secret());
+    let now = state.store().now();
+    let days = i64::from(state.cfg().token_days);
+    let expires_at = now
+        .checked_add(jiff::SignedDuration::from_hours(days.saturating_mul(24)))
+        .unwrap_or(now);
     let (store, user, hash) = (
         state.store().clone(),
         caller.user.clone(),
         secret_hash(&token),
     );
-    let id = blocking(caller.lang, move || store.create_token(&user, &name, &hash)).await?;
-    Ok((StatusCode::CREATED, Json(TokenOut { id, token })))
+    let id = blocking(caller.lang, move || {
+        store.create_token(&user, &name, &hash, expires_at)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenOut {
+            id,
+            token,
+            expires_at: expires_at.to_string(),
+        }),
+    ))
+}
+
+/// One of the caller's API tokens as listed (never the secret).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    /// Token id.
+    pub id: i64,
+    /// What it is for.
+    pub name: String,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it stops working (RFC 3339): `token_days` after it was made.
+    pub expires_at: String,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+    /// Its last use (RFC 3339), if any.
+    pub last_used_at: Option<String>,
+    /// The client address of its last use.
+    pub last_used_from: Option<String>,
+    /// When it was revoked (RFC 3339).
+    pub revoked_at: Option<String>,
+    /// Why it was revoked, in words (revoked by its owner, password reset, role change…).
+    pub revoked_reason: Option<String>,
+}
+
+/// The caller's API tokens, newest first, with when each ends and what became of it.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "session",
+    responses((status = 200, body = [TokenView]), (status = 401, body = ApiError)))]
+pub async fn api_token_list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let (store, user) = (state.store().clone(), caller.user.clone());
+    let rows = blocking(caller.lang, move || store.tokens(&user)).await?;
+    let now = state.store().now();
+    let lang = caller.lang;
+    Ok(Json(
+        rows.into_iter()
+            .map(|t| TokenView {
+                status: if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at <= now {
+                    "expired"
+                } else {
+                    "active"
+                }
+                .to_owned(),
+                id: t.id,
+                name: t.name,
+                created_at: t.created_at.to_string(),
+                expires_at: t.expires_at.to_string(),
+                last_used_at: t.last_used_at.map(|x| x.to_string()),
+                last_used_from: t.last_used_from,
+                revoked_at: t.revoked_at.map(|x| x.to_string()),
+                revoked_reason: t
+                    .revoked_why
+                    .map(|w| crate::catalog::t(lang, &format!("audit.{w}")).to_owned()),
+            })
+            .collect(),
+    ))
 }
 
 /// Revokes one of the caller's tokens.
@@ -659,10 +953,19 @@ fn totp_enrolled(lang: Lang) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, lang, "auth.totp_enrolled", &[])
 }
 
+/// The session hash of a caller who may enrol TOTP now: a session (not a token) of a user
+/// who has none yet — because they must, or because they choose to (every role may).
+fn enrolling(caller: &Caller) -> Option<String> {
+    caller
+        .session_hash
+        .clone()
+        .filter(|_| caller.mfa_pending || !caller.totp_enrolled)
+}
+
 /// Offers a TOTP secret to a session that has to enrol (the same one until it is used).
 pub async fn totp_offer(state: &AppState, caller: &Caller) -> Result<TotpOffer, ApiError> {
     let lang = caller.lang;
-    let Some(hash) = caller.session_hash.clone().filter(|_| caller.mfa_pending) else {
+    let Some(hash) = enrolling(caller) else {
         return Err(totp_enrolled(lang));
     };
     let secret = match &caller.totp_offered {
@@ -696,10 +999,7 @@ pub async fn totp_offer(state: &AppState, caller: &Caller) -> Result<TotpOffer, 
 /// Enrols the offered secret when `code` is its current code.
 pub async fn totp_enrol(state: &AppState, caller: &Caller, code: &str) -> Result<(), ApiError> {
     let lang = caller.lang;
-    let (Some(hash), Some(secret)) = (
-        caller.session_hash.clone().filter(|_| caller.mfa_pending),
-        caller.totp_offered.clone(),
-    ) else {
+    let (Some(hash), Some(secret)) = (enrolling(caller), caller.totp_offered.clone()) else {
         return Err(totp_enrolled(lang));
     };
     let Some(step) = totp_step_of(&secret, code.trim(), state.store().now()) else {

@@ -124,22 +124,16 @@ pub async fn set(
             &[],
         ));
     };
-    let (store, username, merchant) = (
-        state.store().clone(),
-        caller.user.username.clone(),
-        caller.user.merchant_id.clone(),
-    );
-    let password = input.password;
-    let (password_ok, unsettled, removed) = blocking(lang, move || {
-        let ok = store
-            .staff_secret(&username)?
-            .is_some_and(|s| suanpan_store::auth::verify_password(&password, &s.password_hash));
+    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    // Rate limited and counted towards the lockout like a login (issue 14).
+    let password_ok = crate::auth::reenter_password(state, caller, &input.password).await?;
+    let (unsettled, removed) = blocking(lang, move || {
         let names: Vec<&str> = channel.methods().iter().map(|m| m.as_str()).collect();
         let removed = store
             .channels()?
             .iter()
             .any(|c| c.id == channel.as_str() && c.removed);
-        Ok((ok, store.unsettled_count(&merchant, &names)?, removed))
+        Ok((store.unsettled_count(&merchant, &names)?, removed))
     })
     .await?;
     let reason = input.reason.trim().to_owned();

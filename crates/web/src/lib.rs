@@ -13,6 +13,7 @@ mod auth;
 mod cases;
 mod catalog;
 mod channels;
+mod client;
 mod error;
 mod evidence;
 mod json;
@@ -160,6 +161,11 @@ pub async fn start(
 ) -> anyhow::Result<WebRunning> {
     use anyhow::Context;
     let tls = tls_config(&cfg)?;
+    client::TrustedProxies::parse(&cfg.trusted_proxies).map_err(|bad| {
+        anyhow::anyhow!(
+            "trusted_proxies 中的 {bad:?} 不是 IP 地址或网段 / {bad:?} in trusted_proxies is not an IP address or CIDR"
+        )
+    })?;
     if tls.is_some() {
         cfg.secure_cookies = true;
     }

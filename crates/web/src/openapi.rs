@@ -24,8 +24,8 @@ use utoipa::OpenApi;
 Amounts are integer fen plus a display string; input amounts are integer fen or a yuan string with at most two decimals, never a float. \
 Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe calls; apps use Authorization: Bearer tokens."),
     paths(
-        crate::auth::api_login, crate::auth::api_logout, crate::auth::api_me,
-        crate::auth::api_token_create, crate::auth::api_token_revoke,
+        crate::auth::api_login, crate::auth::api_logout, crate::auth::api_me, crate::auth::api_password_change,
+        crate::auth::api_token_create, crate::auth::api_token_list, crate::auth::api_token_revoke,
         crate::auth::api_totp_offer, crate::auth::api_totp_enrol,
         crate::api::list_txns, crate::api::txn_detail, crate::api::txn_receipt, crate::api::hide_txn,
         crate::api::pay, crate::api::export, crate::api::batches, crate::api::audit_list, crate::api::audit_verify,

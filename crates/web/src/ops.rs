@@ -381,14 +381,8 @@ pub async fn run_purge(
         .day_start(date)
         .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
     let target = format!("before:{before}");
-    let (store, username) = (state.store().clone(), caller.user.username.clone());
-    let password = input.password;
-    let password_ok = blocking(lang, move || {
-        Ok(store
-            .staff_secret(&username)?
-            .is_some_and(|s| suanpan_store::auth::verify_password(&password, &s.password_hash)))
-    })
-    .await?;
+    // Rate limited and counted towards the lockout like a login (issue 14).
+    let password_ok = crate::auth::reenter_password(state, caller, &input.password).await?;
     let reason = input.reason.trim().to_owned();
     let asked = PurgeRequest {
         role: caller.user.role,

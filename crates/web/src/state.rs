@@ -23,6 +23,16 @@ pub struct WebConfig {
     pub http: String,
     /// A session ends this long after login.
     pub session_minutes: u32,
+    /// A session unused for longer than this ends (login again); each use slides it.
+    pub session_idle_minutes: u32,
+    /// An API token stops working this many days after it was made.
+    pub token_days: u32,
+    /// Users who can approve money movements (roles that review voids and refunds) must
+    /// enrol TOTP, as admins always must.
+    pub totp_required_for_approvers: bool,
+    /// Reverse proxies (IPs or CIDRs) whose `X-Forwarded-For` names the client for rate
+    /// limits and the login audit; empty: the peer address, the header is ignored.
+    pub trusted_proxies: Vec<String>,
     /// Login attempts one client address, or one user name, may make per minute.
     pub login_attempts_per_minute: u32,
     /// Largest request body accepted.
@@ -60,6 +70,10 @@ impl Default for WebConfig {
         WebConfig {
             http: HTTP_ADDR_DEFAULT.to_owned(),
             session_minutes: 480,
+            session_idle_minutes: 15,
+            token_days: 90,
+            totp_required_for_approvers: true,
+            trusted_proxies: Vec::new(),
             login_attempts_per_minute: 10,
             body_bytes_max: 64 * 1024,
             evidence_bytes_max: 50 * 1024 * 1024,
@@ -83,6 +97,7 @@ struct Inner {
     store: Arc<dyn Store>,
     fingerprinter: Fingerprinter,
     cfg: WebConfig,
+    proxies: crate::client::TrustedProxies,
     evidence_dir: PathBuf,
     data_dir: PathBuf,
     backup_dir: PathBuf,
@@ -110,9 +125,13 @@ impl AppState {
             .backup_dir
             .clone()
             .unwrap_or_else(|| data_dir.join(suanpan_store::backup::BACKUPS_DIR));
+        // `start` refuses a list that does not parse; a state built otherwise trusts none.
+        let proxies =
+            crate::client::TrustedProxies::parse(&cfg.trusted_proxies).unwrap_or_default();
         AppState(Arc::new(Inner {
             store,
             fingerprinter,
+            proxies,
             cfg,
             evidence_dir,
             data_dir: data_dir.to_path_buf(),
@@ -149,6 +168,16 @@ impl AppState {
     /// Settings.
     pub fn cfg(&self) -> &WebConfig {
         &self.0.cfg
+    }
+
+    /// The client a request comes from (see `client`): the peer, or what a trusted proxy
+    /// says it saw.
+    pub fn client_ip(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        self.0.proxies.client(peer, headers)
     }
 
     /// Held while approved requests are run: one executor at a time in this process.

@@ -10,3 +10,4 @@ use suanpan_core::Policy;
 const BACKEND: Backend = Backend::Sqlite;
 
 include!("suites/api_body.rs");
+include!("suites/sessions_body.rs");

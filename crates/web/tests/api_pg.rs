@@ -10,6 +10,7 @@ use suanpan_core::Policy;
 const BACKEND: Backend = Backend::Postgres;
 
 include!("suites/api_body.rs");
+include!("suites/sessions_body.rs");
 
 /// Goal: several nodes share one database, so one request approved through two nodes at
 /// once (two `PgStore`s, each with its own back-office and executor) is approved once and

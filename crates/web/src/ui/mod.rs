@@ -125,6 +125,8 @@ pub struct Base {
     css_href: String,
     js_href: String,
     nav: Vec<NavItem>,
+    /// Offer the user's own TOTP enrolment (a session without TOTP; every role may).
+    totp_link: bool,
 }
 
 impl Base {
@@ -158,6 +160,8 @@ impl Base {
             css_href: assets::href("app.css"),
             js_href: assets::href("app.js"),
             nav: caller.map(|c| nav(c, section)).unwrap_or_default(),
+            totp_link: caller
+                .is_some_and(|c| c.session_hash.is_some() && !c.totp_enrolled && !c.mfa_pending),
         }
     }
 }
@@ -537,7 +541,7 @@ async fn login_submit(
     match auth::login(
         &state,
         lang,
-        client,
+        state.client_ip(client.ip(), &headers),
         &f.username,
         &f.password,
         Some(&f.totp),

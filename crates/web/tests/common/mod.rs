@@ -342,9 +342,15 @@ pub fn serve(
         .enable_all()
         .build()
         .expect("runtime");
+    // Tests move a fixed clock by hours (grace windows, lockouts, business days): the idle
+    // time-out is as long as a session here, and approvers log in by password unless a test
+    // turns `totp_required_for_approvers` on (`sessions_and_tokens` does, and checks the
+    // production defaults). Admins need TOTP in every test.
     let mut cfg = WebConfig {
         http: "127.0.0.1:0".into(),
         executor_interval_ms: 100,
+        session_idle_minutes: WebConfig::default().session_minutes,
+        totp_required_for_approvers: false,
         ..WebConfig::default()
     };
     tweak(&mut cfg);
