@@ -533,7 +533,7 @@ fn list(app: &App, a: &crate::args::ListArgs) -> Result<(), Fail> {
         for t in &rows {
             println!("{}", output::txn_line(t, app));
         }
-        let (n, shown) = (total.count, rows.len());
+        let (n, shown) = (suanpan_web::group_digits(total.count), rows.len());
         let line = match (app.lang, total.exact) {
             (Lang::Zh, true) => format!("共 {n} 条（本页 {shown} 条）"),
             (Lang::Zh, false) => format!("超过 {n} 条（本页 {shown} 条）"),

@@ -87,6 +87,12 @@ pub trait Store: Send + Sync {
     fn anchor(&self) -> Option<&std::sync::Arc<anchor::Anchor>> {
         None
     }
+    /// Makes every commit durable on disk, after a bulk load ([`OpenOptions::bulk_load`]).
+    /// PostgreSQL needs nothing: its next synchronous commit flushes the WAL of all earlier
+    /// asynchronous ones.
+    fn sync_to_disk(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// A terminal's state and open batch.
     fn terminal(

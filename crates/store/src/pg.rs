@@ -451,7 +451,14 @@ impl PgWriter {
 impl GroupRunner for PgWriter {
     fn run_all(&mut self, cmds: &[&Command], opts: &OpenOptions) -> Result<Committed, GroupError> {
         let conn = self.conn().map_err(GroupError::Transaction)?;
-        conn.batch("BEGIN").map_err(GroupError::Transaction)?;
+        // A bulk load's commits return before the WAL reaches the disk (no torn state:
+        // a crash loses the last commits whole).
+        let begin = if opts.bulk_load {
+            "BEGIN; SET LOCAL synchronous_commit TO OFF"
+        } else {
+            "BEGIN"
+        };
+        conn.batch(begin).map_err(GroupError::Transaction)?;
         let run = || -> Result<(Vec<Reply>, ChainHead), StoreError> {
             // The chain's head is read under its lock when the group ends (`engine::flush`),
             // not here: the group's rules run without it.
@@ -533,6 +540,7 @@ impl PgStore {
             Some(v) if v < PG_SCHEMA_VERSION => migrate(&conn)?,
             Some(_) => {}
         }
+        rebuild_search_indexes(&conn)?;
         drop(conn);
         PgStore::start(pg, opts, io)
     }
@@ -668,6 +676,22 @@ fn migrate(conn: &PgConn) -> Result<(), StoreError> {
             )?;
         }
         Ok(())
+    })
+}
+
+/// Builds the search indexes a bulk load (`bench seed`) dropped and did not get to build
+/// again (it was stopped), under the migration lock.
+fn rebuild_search_indexes(conn: &PgConn) -> Result<(), StoreError> {
+    if crate::seed::search_indexes_missing(conn, crate::Dialect::Postgres)? == 0 {
+        return Ok(());
+    }
+    tracing::warn!("building the search indexes an interrupted bulk load dropped");
+    conn.in_transaction("BEGIN", |c| {
+        c.exec(
+            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.migrate'))",
+            &[],
+        )?;
+        crate::seed::create_search_indexes(c, crate::Dialect::Postgres)
     })
 }
 

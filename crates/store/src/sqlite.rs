@@ -52,7 +52,18 @@ pub struct OpenOptions {
     /// Where the audit chain's head is anchored after every commit that extends it
     /// (`<kek>.anchor`, see [`crate::anchor`]); `None`: not anchored (library and tests).
     pub anchor: Option<Arc<crate::anchor::Anchor>>,
+    /// Bulk load (`bench seed`): the writer's commits do not wait for the disk
+    /// (SQLite `synchronous=OFF`, PostgreSQL `synchronous_commit=off`) and SQLite's writer
+    /// keeps a page cache of [`BULK_CACHE_KIB`]. A crash of the process loses nothing; a
+    /// crash of the machine may lose or (SQLite) damage what the load wrote, so only a store
+    /// that nobody else uses is opened this way, and the loader ends with
+    /// [`crate::Store::sync_to_disk`].
+    pub bulk_load: bool,
 }
+
+/// The bulk-loading writer's page cache, KiB (SQLite's default is 2 MiB: a journal of
+/// millions of rows then reads most index pages back from the OS at every insert).
+pub const BULK_CACHE_KIB: i64 = 1024 * 1024;
 
 impl Default for OpenOptions {
     fn default() -> OpenOptions {
@@ -63,6 +74,7 @@ impl Default for OpenOptions {
             db_pages_max: None,
             keys: crate::keys::ephemeral(),
             anchor: None,
+            bulk_load: false,
         }
     }
 }
@@ -169,6 +181,11 @@ impl SqliteStore {
         // After a restart the WAL file is cut back to this size instead of staying as large as
         // it ever grew.
         write.pragma_update(None, "journal_size_limit", WAL_BYTES_KEPT)?;
+        if opts.bulk_load {
+            write.pragma_update(None, "synchronous", "OFF")?;
+            write.pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
+            write.pragma_update(None, "temp_store", "MEMORY")?;
+        }
         let restart_due = Arc::new(AtomicBool::new(false));
         let checkpointer = Checkpointer::start(&path, restart_due.clone())?;
         let reader = connect(&path, false)?;
@@ -441,6 +458,23 @@ impl Store for SqliteStore {
     fn location(&self) -> crate::Location {
         crate::Location::Sqlite(self.path.clone())
     }
+    /// A full checkpoint on a `synchronous=FULL` connection: the WAL (written without fsync
+    /// by a bulk load) is copied into the database file, which is fsynced, and cut to
+    /// nothing.
+    fn sync_to_disk(&self) -> Result<(), StoreError> {
+        let busy: (i64, i64, i64) = self.read(|c| {
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+        })?;
+        if busy.0 != 0 {
+            return Err(StoreError::Sqlite(format!(
+                "the final checkpoint was blocked ({} of {} WAL pages copied): another process is using the store",
+                busy.2, busy.1
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Applies the schema if the file is new, and refuses a file from a newer build.
@@ -506,6 +540,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         // a big store, once, before the store opens.
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {} UPDATE meta SET value = '6' WHERE key = 'schema_version'; COMMIT;",
+            include_str!("migrate_6.sql")
+        ))?;
+    }
+    // A bulk load (`bench seed`) stopped before its end left the search indexes dropped.
+    if crate::seed::search_indexes_missing(conn, Dialect::Sqlite)? > 0 {
+        tracing::warn!("building the search indexes an interrupted bulk load dropped");
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {} COMMIT;",
             include_str!("migrate_6.sql")
         ))?;
     }

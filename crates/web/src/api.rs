@@ -267,10 +267,11 @@ pub struct TxnPage {
     pub items: Vec<TxnView>,
     /// Pass as `cursor` for the next page; `None` on the last page.
     pub next_cursor: Option<i64>,
-    /// How many transactions match the filter (all pages, not this page's length); counting
-    /// stops past 100,000, and then `total_exact` is false ("more than `total`").
+    /// How many transactions match the filter (all pages, not this page's length). Counting
+    /// stops past 10,000: then `total` is 10,000, a lower bound, and `total_exact` is false
+    /// ("more than 10,000 match").
     pub total: u64,
-    /// False when more than `total` transactions match.
+    /// False when more than `total` transactions match (`total` is then a lower bound).
     pub total_exact: bool,
     /// The filter applied.
     pub filter: String,

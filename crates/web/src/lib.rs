@@ -31,6 +31,7 @@ mod words;
 
 pub use review::STALE_CLAIM_SECONDS;
 pub use state::{AppState, WebConfig};
+pub use ui::{group_digits, sweep_left_files};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -177,6 +178,8 @@ pub async fn start(
         .with_context(|| format!("binding the back-office HTTP address {}", cfg.http))?;
     let addr = listener.local_addr()?;
     let secure = cfg.secure_cookies;
+    // Exports a stopped server was writing: their jobs are gone with it.
+    ui::sweep_left_files(data_dir);
     let state = AppState::new(store, fingerprinter, cfg, data_dir);
     let executor = tokio::spawn(review::executor_loop(state.clone()));
     let mut app = router(state, extra);

@@ -797,6 +797,73 @@ fn a_large_export_runs_in_the_background_with_progress_and_a_download() {
     assert_eq!(other.page(&job).status, 404);
 }
 
+/// Goal (issue 16): export files a stopped server left in `DATA_DIR/exports/` (a
+/// half-written CSV, a finished XLSX nobody can download any more, since the jobs died with
+/// the process) are deleted when the next server starts; a file a live process still holds
+/// (its lock) is left alone; and a new background export's file is held that way.
+#[test]
+fn export_files_left_by_a_stopped_server_are_swept_at_start_up() {
+    let held = std::cell::RefCell::new(None);
+    let app = spawn_prepared(|dir| {
+        let exports = dir.join("exports");
+        std::fs::create_dir_all(&exports).expect("exports dir");
+        std::fs::write(exports.join("left-half.csv"), "\u{feff}筛选条件,\n1,2,").expect("csv");
+        std::fs::write(exports.join("left-done.xlsx"), b"PK\x03\x04").expect("xlsx");
+        let live = exports.join("live.csv");
+        std::fs::write(&live, "still being written").expect("live");
+        let f = std::fs::File::open(&live).expect("open live");
+        f.try_lock().expect("lock as another process would");
+        *held.borrow_mut() = Some(f);
+    });
+    let exports = app.data_dir().join("exports");
+    let mut left: Vec<String> = std::fs::read_dir(&exports)
+        .expect("exports dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["live.csv"],
+        "only the file a live process holds stays"
+    );
+
+    // A running export holds its own file: the sweep of a server starting meanwhile (same
+    // data directory) keeps it.
+    use suanpan_store::sql::SqlExt;
+    let first = sale(&*app.store, 12_345);
+    suanpan_store::seed::refunded_sales(&*app.store, suanpan_core::TxnId(first), 6_000, start())
+        .expect("bulk rows");
+    let b = browser_login(&app, "finance");
+    let r = b.form("/exports?format=csv", &format!("csrf={}", b.csrf));
+    assert_eq!(r.status, 303, "{}", r.text());
+    let job = r.header("location").expect("job page").to_owned();
+    let id = job.trim_start_matches("/exports/").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !b.page(&job).text().contains("id=\"export-download\"") {
+        assert!(std::time::Instant::now() < deadline, "export still running");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let file = exports.join(format!("{id}.csv"));
+    assert!(file.exists());
+    assert_eq!(suanpan_web::sweep_left_files(app.data_dir()), 0);
+    assert!(file.exists(), "a live job's file is not swept");
+    let rows = suanpan_store::read(&*app.store, |c| {
+        c.one(
+            "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND hidden = 0",
+            suanpan_store::p![suanpan_store::admin::DEMO_MERCHANT],
+            |r| r.i64(0),
+        )
+    })
+    .expect("count");
+    let text = b.page(&format!("{job}/file")).text();
+    assert_eq!(
+        text.lines().count() as i64,
+        rows + 2,
+        "the whole file is offered"
+    );
+    drop(held);
+}
+
 fn group(n: i64) -> String {
     let digits = n.to_string();
     let mut out = String::new();

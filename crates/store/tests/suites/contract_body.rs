@@ -1520,16 +1520,20 @@ fn day_summary_stream_and_count_cover_every_row_past_the_page_size() {
     let count = |limit| {
         suanpan_store::read(&*h.store, |c| query::count_up_to_in(c, &sales, limit)).unwrap()
     };
-    let exact = count(query::COUNT_EXACT_MAX);
+    let exact = count(sql_sales as u64);
     assert_eq!((exact.count as i64, exact.exact), (sql_sales, true));
     let capped = count(100);
     assert_eq!((capped.count, capped.exact), (100, false), "said as \"more than\"");
+    // The listings' bound: more sales than it are counted up to it and said as "more than".
+    assert!(sql_sales as u64 > query::COUNT_EXACT_MAX);
+    let listed = count(query::COUNT_EXACT_MAX);
+    assert_eq!((listed.count, listed.exact), (query::COUNT_EXACT_MAX, false));
     let next = TxnFilter {
         before_id: Some(page[9].id.0),
         ..sales.clone()
     };
     let from_cursor = suanpan_store::read(&*h.store, |c| {
-        query::count_up_to_in(c, &next, query::COUNT_EXACT_MAX)
+        query::count_up_to_in(c, &next, sql_sales as u64)
     })
     .unwrap();
     assert_eq!(from_cursor, exact, "the count is of the filter, not of the page");

@@ -1,5 +1,5 @@
-//! 导出 in the background: a large export (more rows than a click should wait for) runs as a
-//! job on the server; its page shows how far it got — refreshing itself, so it works without
+//! 导出 in the background: a large export (more rows than the listing counts exactly,
+//! [`suanpan_store::query::COUNT_EXACT_MAX`]) runs as a job on the server; its page shows how far it got — refreshing itself, so it works without
 //! JavaScript — and, once the file is complete, a link to download it. The file is written
 //! under the data directory, offered only to the user who asked, and removed after an hour.
 
@@ -20,9 +20,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use suanpan_core::backoffice::Permission;
 
-/// Matches above which the transactions page prepares its exports in the background
-/// instead of answering the click with the file.
-pub(super) const BACKGROUND_ROWS_MIN: u64 = 50_000;
 /// How long a finished export is kept for its download.
 const KEPT: Duration = Duration::from_secs(3_600);
 /// Seconds between two refreshes of a running export's page.
@@ -39,6 +36,10 @@ struct Job {
     owner: i64,
     xlsx: bool,
     file: std::path::PathBuf,
+    /// The file, open and exclusively locked for as long as the job exists: a process
+    /// starting later knows by the lock that the file is still someone's
+    /// ([`sweep_left_files`]). The lock goes with the process, whatever ends it.
+    handle: std::fs::File,
     name: String,
     started: Instant,
     total: AtomicU64,
@@ -119,10 +120,13 @@ async fn start(
     sweep();
     let id = crate::auth::random_secret();
     let ext = if xlsx { "xlsx" } else { "csv" };
+    let file = dir.join(format!("{id}.{ext}"));
+    let handle = create_locked(&file).map_err(|e| ApiError::invalid(lang, e.to_string()))?;
     let job = Arc::new(Job {
         owner: caller.user.id,
         xlsx,
-        file: dir.join(format!("{id}.{ext}")),
+        file,
+        handle,
         name: format!("suanpan-{day}.{ext}"),
         started: Instant::now(),
         total: AtomicU64::new(0),
@@ -147,12 +151,14 @@ async fn start(
                 filter_text: &filter_text,
             };
             let tick = |i: u64| job.done.store(i, Ordering::Relaxed);
+            // Written through the locked handle, so the lock stays on the file offered.
+            let file = job.handle.try_clone()?;
             if job.xlsx {
                 let (mut book, n) = export.xlsx(tick)?;
-                book.save(&job.file)?;
+                book.save_to_writer(&file)?;
+                file.sync_all()?;
                 Ok(n)
             } else {
-                let file = std::fs::File::create(&job.file)?;
                 let (n, out) = export.write_csv(std::io::BufWriter::new(file), tick)?;
                 out.into_inner()
                     .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -176,6 +182,48 @@ async fn start(
         }
     });
     Ok(id)
+}
+
+/// Creates an export's file, empty, and locks it for this process.
+fn create_locked(file: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(file)?;
+    handle.try_lock().map_err(std::io::Error::other)?;
+    Ok(handle)
+}
+
+/// At start-up: deletes the files of `DATA_DIR/exports/` that no running process holds —
+/// exports a stopped or crashed server was writing or still offering. Their jobs died
+/// with it, so nobody can download them any more, and a half-written file must not lie
+/// around looking like an export. Files another live process holds (its lock) stay.
+/// Returns how many were deleted.
+pub fn sweep_left_files(data_dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("exports")) else {
+        return 0;
+    };
+    let mut deleted = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        // `try_lock` fails only while another open file holds the lock.
+        if file.try_lock().is_ok() {
+            match std::fs::remove_file(&path) {
+                Ok(()) => deleted += 1,
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), "could not delete a left export file: {e}")
+                }
+            }
+        }
+    }
+    if deleted > 0 {
+        tracing::info!(deleted, "deleted export files left by a stopped server");
+    }
+    deleted
 }
 
 /// Forgets exports older than [`KEPT`] (their files go with them).

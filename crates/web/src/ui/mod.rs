@@ -51,6 +51,8 @@ mod review;
 mod txns;
 
 pub(crate) use cases::case_evidence;
+pub use exports::sweep_left_files;
+pub use txns::group_digits;
 pub(crate) use txns::txn_evidence;
 
 /// The login form's double-submit cookie (there is no session yet to hold a CSRF token).

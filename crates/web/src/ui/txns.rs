@@ -165,7 +165,7 @@ struct TxnsPage {
     first_query: String,
     has_cursor: bool,
     next_query: Option<String>,
-    /// How many match, in words ("共 1,234 条" / "超过 100,000 条").
+    /// How many match, in words ("共 1,234 条" / "超过 10,000 条").
     total_text: Option<String>,
     /// So many match that the export buttons start a background export (`/exports`).
     export_background: bool,
@@ -228,8 +228,8 @@ pub(super) async fn txns(
                         "txn.total_more"
                     };
                     total_text = Some(tf(lang, key, &[group_digits(p.total)]));
-                    export_background =
-                        !p.total_exact || p.total >= super::exports::BACKGROUND_ROWS_MIN;
+                    // More than the count's bound: too many to answer a click with the file.
+                    export_background = !p.total_exact;
                 }
                 Err(e) if e.status == StatusCode::FORBIDDEN && q.include_hidden != Some(true) => {
                     return Err(e.into());
@@ -468,7 +468,7 @@ pub(super) async fn evidence_removal(
 }
 
 /// `1234567` → `1,234,567`.
-pub(super) fn group_digits(n: u64) -> String {
+pub fn group_digits(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

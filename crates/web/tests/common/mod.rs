@@ -42,6 +42,7 @@ fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
         db_pages_max: None,
         keys: suanpan_store::keys::ephemeral(),
         anchor: None,
+        bulk_load: false,
     }
 }
 
@@ -302,7 +303,23 @@ pub fn spawn_cfg_on(
     policy: Policy,
     tweak: impl FnOnce(&mut WebConfig),
 ) -> Option<TestApp> {
+    spawn_in(backend, policy, tweak, |_| {})
+}
+
+/// A SQLite back-office whose data directory `prepare` fills first (files a stopped
+/// server left behind).
+pub fn spawn_prepared(prepare: impl FnOnce(&Path)) -> TestApp {
+    spawn_in(Backend::Sqlite, Policy::default(), |_| {}, prepare).expect("SQLite")
+}
+
+fn spawn_in(
+    backend: Backend,
+    policy: Policy,
+    tweak: impl FnOnce(&mut WebConfig),
+    prepare: impl FnOnce(&Path),
+) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
+    prepare(dir.path());
     let clock = Arc::new(FixedClock::new(start()));
     let (store, pg, schema): (Arc<dyn Store>, _, _) = match backend {
         Backend::Sqlite => {
