@@ -215,7 +215,7 @@ impl App {
 
     /// Opens the store on whichever backend is configured, with the config file's policy.
     pub fn open_store(&self) -> Result<Arc<dyn Store>, Fail> {
-        self.open_any(OpenOptions::default())
+        self.open_any(suanpan_service::open_options())
     }
 
     /// Opens the embedded store. The commands that only run on it refuse a configured
@@ -229,7 +229,7 @@ impl App {
         }
         let opts = OpenOptions {
             policy: self.policy()?,
-            ..self.under(self.keys()?, OpenOptions::default())?
+            ..self.under(self.keys()?, suanpan_service::open_options())?
         };
         Ok(SqliteStore::open(&self.data_dir, opts)?)
     }

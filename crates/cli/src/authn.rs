@@ -56,7 +56,7 @@ pub fn authenticate(
         .filter(|u| *u > now)
     {
         record(store, merchant, op, purpose, "access.locked_out")?;
-        let until = suanpan_store::engine::local_time(store.policy(), until);
+        let until = suanpan_service::operators::local_time(store.policy(), until);
         return Err(AccessRefused::LockedOut { until }.into());
     }
     let ok = suanpan_store::auth::verify_password(password, &hash);

@@ -17,7 +17,7 @@ use suanpan_store::{Command, OpenOptions, Reply, StoreError};
 pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
     let opts = OpenOptions {
         policy: app.policy()?,
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     };
     let kek_made = app.ensure_kek()?.is_some();
     match app.database()? {
@@ -63,7 +63,7 @@ pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
 }
 
 pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
-    let store = app.open_any(OpenOptions::default())?;
+    let store = app.open_any(suanpan_service::open_options())?;
     match cmd {
         AuditCmd::Verify => {
             let v = store.verify_audit()?;
@@ -110,7 +110,7 @@ pub fn audit(app: &App, cmd: AuditCmd) -> Result<(), Fail> {
             } else {
                 for e in &entries {
                     let at = jiff::Timestamp::from_microsecond(e.at)
-                        .map(|t| suanpan_store::engine::local_time(store.policy(), t))
+                        .map(|t| suanpan_service::operators::local_time(store.policy(), t))
                         .unwrap_or_default();
                     println!(
                         "{:>6} {at} {:<24} {:<22} {:<28} {} {}",
@@ -316,7 +316,7 @@ fn user(app: &App, cmd: crate::args::UserCmd) -> Result<(), Fail> {
 }
 
 fn terminal(app: &App, cmd: crate::args::TerminalCmd) -> Result<(), Fail> {
-    let store = app.open_any(OpenOptions::default())?;
+    let store = app.open_any(suanpan_service::open_options())?;
     let store = &*store;
     let tid =
         |s: &str| TerminalId::parse(s).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())));
@@ -421,7 +421,7 @@ fn shared_tmks(store: &dyn suanpan_store::Store) -> Result<Vec<Vec<String>>, Fai
 }
 
 pub fn check(app: &App) -> Result<(), Fail> {
-    let store = app.open_any(OpenOptions::default())?;
+    let store = app.open_any(suanpan_service::open_options())?;
     let audit = store.verify_audit()?;
     let money = store.conservation()?;
     let ok = audit.first_broken.is_none() && money.holds();

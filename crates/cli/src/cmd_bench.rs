@@ -214,7 +214,7 @@ fn seed(app: &App, a: &SeedArgs) -> Result<(), Fail> {
     let store = app.open_any(OpenOptions {
         clock: clock.clone(),
         bulk_load: !a.no_bulk,
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     })?;
     let fp = app.fingerprinter()?;
     // Nobody types these operators' password: the history is booked, not keyed in.
@@ -353,7 +353,7 @@ fn search(app: &App, a: &SearchArgs) -> Result<(), Fail> {
 
 /// Adds the bench merchant, terminals, operators and cards that are not registered yet.
 fn register(app: &App, ids: &[String], operators: &[String], cards: &[String]) -> Result<(), Fail> {
-    let store = app.open_any(OpenOptions::default())?;
+    let store = app.open_any(suanpan_service::open_options())?;
     let bad = |e: String| Fail::Other(anyhow::anyhow!(e));
     let terminals = ids
         .iter()

@@ -181,7 +181,7 @@ fn open_or_init(app: &App) -> Result<SqliteStore, Fail> {
         if app.json {
             let opts = suanpan_store::OpenOptions {
                 policy: app.policy()?,
-                ..Default::default()
+                ..suanpan_service::open_options()
             };
             app.create_store(opts, true)?;
         } else {

@@ -7,11 +7,11 @@ use anyhow::Context;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use suanpan_core::Lang;
+use suanpan_store::StoreError;
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::keys::{self, FileKek, KeyProvider, Keys};
 use suanpan_store::pkcs11::{Pkcs11Config, Pkcs11Kek};
-use suanpan_store::{OpenOptions, StoreError};
 
 pub fn run(app: &App, cmd: KeysCmd) -> Result<(), Fail> {
     match cmd {
@@ -159,11 +159,11 @@ fn rotate(app: &App) -> Result<(), Fail> {
 /// (either KEK opens the store, for a rotation run again), then retires the old KEK file as
 /// `<kek>.retired-<id>`. Returns how many keys moved and where the old KEK went.
 fn move_keys(app: &App, path: &Path, old: &Keys, new: &Keys) -> Result<(usize, PathBuf), Fail> {
-    let store = match app.open_with(old.clone(), OpenOptions::default()) {
+    let store = match app.open_with(old.clone(), suanpan_service::open_options()) {
         Err(Fail::Store(StoreError::KekMismatch { wrapped_by, .. }))
             if wrapped_by == new.kek_id() =>
         {
-            app.open_with(new.clone(), OpenOptions::default())?
+            app.open_with(new.clone(), suanpan_service::open_options())?
         }
         other => other?,
     };

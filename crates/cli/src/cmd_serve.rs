@@ -97,7 +97,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         policy: cfg.policy,
         anchor: app.anchor(&keys, None)?,
         keys,
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     };
     let (store, fresh): (Arc<dyn Store>, bool) = match app.database()? {
         // Several nodes may start at once on a new database: the first creates it, the

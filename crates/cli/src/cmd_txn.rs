@@ -13,7 +13,7 @@ use suanpan_core::{
 };
 use suanpan_receipt::{Copy, Layout, ReceiptContext, Width};
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::engine::TerminalState;
+use suanpan_store::repo::terminals::TerminalState;
 use suanpan_store::{Command, Instrument, Reply, Store, TxnFilter, query};
 
 pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {

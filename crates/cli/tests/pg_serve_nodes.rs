@@ -133,7 +133,7 @@ fn prepare(url: &str, dir: &Path) -> (Schema, String) {
         pg,
         OpenOptions {
             keys,
-            ..OpenOptions::default()
+            ..suanpan_service::open_options()
         },
     ));
     ok(suanpan_store::admin::seed_demo_with(
@@ -220,7 +220,7 @@ fn one_node_killed_during_load_the_other_continues() {
                 &kek_of(dir.path()),
                 dir.path(),
             )),
-            ..OpenOptions::default()
+            ..suanpan_service::open_options()
         },
     ));
     for rrn in &seen {

@@ -2,12 +2,13 @@
 //! transaction and the request's facts, and answers with a decision or a typed refusal.
 //! The store loads the facts and persists the decision in one transaction.
 
-use crate::ids::{BatchNo, MerchantId, OperatorNo, TerminalId};
-use crate::kind::{TxnKind, TxnStatus};
+use crate::ids::{BatchNo, MerchantId, OperatorNo, Role, TerminalId};
+use crate::kind::{PaymentMethod, TxnKind, TxnStatus};
 use crate::money::Amount;
 use crate::policy::Policy;
 use crate::refusal::{
-    CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused, ReversalRefused, VoidRefused,
+    AccessRefused, CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused,
+    ReversalRefused, VoidRefused,
 };
 use crate::txn::Transaction;
 use jiff::{Timestamp, ToSpan};
@@ -405,4 +406,119 @@ pub fn decide_purge(
         });
     }
     Ok(())
+}
+
+/// What a terminal row says about whether it may transact: `None` when no such terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalAccess {
+    /// The terminal's merchant is enabled.
+    pub merchant_enabled: bool,
+    /// The terminal itself is enabled.
+    pub terminal_enabled: bool,
+}
+
+/// Decides whether a terminal may transact: it must exist, and both it and its merchant be
+/// enabled. The merchant is named first: a disabled merchant's terminals are all refused.
+pub fn decide_terminal_access(found: Option<TerminalAccess>) -> Result<(), AccessRefused> {
+    let Some(t) = found else {
+        return Err(AccessRefused::UnknownTerminal);
+    };
+    if !t.merchant_enabled {
+        return Err(AccessRefused::UnknownMerchant);
+    }
+    if !t.terminal_enabled {
+        return Err(AccessRefused::TerminalDisabled);
+    }
+    Ok(())
+}
+
+/// Decides whether an operator may do money at a terminal: the administrator (99) manages
+/// operators and records but does not transact (DESIGN.md "Security": separation of duties).
+pub fn decide_operator_transacts(operator: OperatorNo) -> Result<(), AccessRefused> {
+    if operator.role() == Role::Admin {
+        return Err(AccessRefused::NotPermitted {
+            role: Role::Admin.as_str().into(),
+        });
+    }
+    Ok(())
+}
+
+/// Decides whether a void, refund, pre-auth void or completion void was authorized: by the
+/// supervisor (00), already authenticated by the caller.
+pub fn decide_supervisor(supervisor: Option<OperatorNo>) -> Result<(), AccessRefused> {
+    match supervisor {
+        Some(s) if s.role() == Role::Supervisor => Ok(()),
+        _ => Err(AccessRefused::SupervisorRequired),
+    }
+}
+
+/// Decides whether `actor` may set `operator`'s password: one's own always; the
+/// administrator anyone's; the supervisor the cashiers'.
+pub fn decide_password_change(
+    actor: OperatorNo,
+    operator: OperatorNo,
+) -> Result<(), AccessRefused> {
+    let allowed = actor == operator
+        || actor.role() == Role::Admin
+        || (actor.role() == Role::Supervisor && operator.role() == Role::Cashier);
+    if !allowed {
+        return Err(AccessRefused::NotPermitted {
+            role: actor.role().as_str().into(),
+        });
+    }
+    Ok(())
+}
+
+/// The facts of a sale, pre-authorization or balance inquiry.
+#[derive(Debug, Clone, Copy)]
+pub struct PurchaseRequest {
+    /// `Sale`, `PreAuth` or `BalanceInquiry`.
+    pub kind: TxnKind,
+    /// The amount asked (zero for a balance inquiry).
+    pub amount: Amount,
+    /// How the instrument was presented.
+    pub method: PaymentMethod,
+    /// The instrument is a QR wallet (otherwise a card).
+    pub wallet: bool,
+    /// Training mode: no money moves.
+    pub training: bool,
+}
+
+/// What the issuer is asked for a purchase the rules let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurchaseAsk {
+    /// Only the balance: a balance inquiry, and every training request (no money moves).
+    Balance,
+    /// Hold the amount (a pre-authorization).
+    Hold,
+    /// Take the amount (a sale).
+    Debit,
+}
+
+/// Decides a purchase's own rules before the issuer is asked: the amount is positive (every
+/// adapter parses amounts, but the rule does not trust that), and the method fits the
+/// instrument (a QR method with a wallet, a card method with a card). Answers what the
+/// issuer is to be asked.
+pub fn decide_purchase(req: &PurchaseRequest) -> Result<PurchaseAsk, AccessRefused> {
+    debug_assert!(
+        matches!(
+            req.kind,
+            TxnKind::Sale | TxnKind::PreAuth | TxnKind::BalanceInquiry
+        ),
+        "a purchase of kind {:?}",
+        req.kind
+    );
+    if req.kind != TxnKind::BalanceInquiry && !req.amount.is_positive() {
+        return Err(AccessRefused::BadAmount {
+            problem: crate::money::AmountError::Zero,
+        });
+    }
+    if req.wallet != req.method.is_qr() {
+        return Err(AccessRefused::MethodMismatch);
+    }
+    Ok(match (req.kind, req.training) {
+        (_, true) | (TxnKind::BalanceInquiry, _) => PurchaseAsk::Balance,
+        (TxnKind::PreAuth, _) => PurchaseAsk::Hold,
+        _ => PurchaseAsk::Debit,
+    })
 }

@@ -1735,3 +1735,133 @@ fn refusal_texts_differ_between_languages() {
         assert_ne!(r.message(Lang::Zh), r.message(Lang::En), "{r:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A purchase's own rules, terminal access and who may act (moved from the store's engine)
+// ---------------------------------------------------------------------------------------------
+
+mod purchase_and_access {
+    use suanpan_core::refusal::AccessRefused;
+    use suanpan_core::rules::{
+        PurchaseAsk, PurchaseRequest, TerminalAccess, decide_operator_transacts,
+        decide_password_change, decide_purchase, decide_supervisor, decide_terminal_access,
+    };
+    use suanpan_core::{Amount, AmountError, OperatorNo, PaymentMethod, TxnKind};
+
+    fn req(kind: TxnKind, fen: i64, method: PaymentMethod, wallet: bool) -> PurchaseRequest {
+        PurchaseRequest {
+            kind,
+            amount: Amount::from_fen(fen),
+            method,
+            wallet,
+            training: false,
+        }
+    }
+
+    fn op(no: &str) -> OperatorNo {
+        OperatorNo::parse(no).unwrap()
+    }
+
+    #[test]
+    fn a_sale_of_zero_or_less_is_refused_as_a_bad_amount() {
+        // Goal: the rule does not trust the adapters' parsing of amounts.
+        for fen in [0, -1, i64::MIN] {
+            let r = decide_purchase(&req(TxnKind::Sale, fen, PaymentMethod::Chip, false));
+            assert_eq!(
+                r,
+                Err(AccessRefused::BadAmount {
+                    problem: AmountError::Zero
+                })
+            );
+        }
+        let r = decide_purchase(&req(TxnKind::PreAuth, 0, PaymentMethod::Chip, false));
+        assert!(matches!(r, Err(AccessRefused::BadAmount { .. })));
+    }
+
+    #[test]
+    fn a_balance_inquiry_needs_no_amount() {
+        // Goal: a balance inquiry asks only for the balance, whatever its amount field says.
+        let r = decide_purchase(&req(TxnKind::BalanceInquiry, 0, PaymentMethod::Chip, false));
+        assert_eq!(r, Ok(PurchaseAsk::Balance));
+    }
+
+    #[test]
+    fn the_method_must_fit_the_instrument() {
+        // Goal: a QR method with a card, or a card method with a wallet, is refused.
+        let qr_card = decide_purchase(&req(TxnKind::Sale, 100, PaymentMethod::QrAlipay, false));
+        assert_eq!(qr_card, Err(AccessRefused::MethodMismatch));
+        let chip_wallet = decide_purchase(&req(TxnKind::Sale, 100, PaymentMethod::Chip, true));
+        assert_eq!(chip_wallet, Err(AccessRefused::MethodMismatch));
+        let qr_wallet = decide_purchase(&req(TxnKind::Sale, 100, PaymentMethod::QrWechat, true));
+        assert_eq!(qr_wallet, Ok(PurchaseAsk::Debit));
+    }
+
+    #[test]
+    fn the_issuer_is_asked_for_a_debit_a_hold_or_only_the_balance() {
+        // Goal: a sale debits, a pre-auth holds, and training never moves money.
+        let sale = req(TxnKind::Sale, 100, PaymentMethod::Chip, false);
+        assert_eq!(decide_purchase(&sale), Ok(PurchaseAsk::Debit));
+        let pre = req(TxnKind::PreAuth, 100, PaymentMethod::Chip, false);
+        assert_eq!(decide_purchase(&pre), Ok(PurchaseAsk::Hold));
+        for r in [sale, pre] {
+            let training = PurchaseRequest {
+                training: true,
+                ..r
+            };
+            assert_eq!(decide_purchase(&training), Ok(PurchaseAsk::Balance));
+        }
+    }
+
+    #[test]
+    fn a_terminal_transacts_only_when_known_and_enabled_with_its_merchant() {
+        // Goal: unknown terminal, disabled merchant, disabled terminal: three refusals.
+        assert_eq!(
+            decide_terminal_access(None),
+            Err(AccessRefused::UnknownTerminal)
+        );
+        let both = |m, t| {
+            decide_terminal_access(Some(TerminalAccess {
+                merchant_enabled: m,
+                terminal_enabled: t,
+            }))
+        };
+        assert_eq!(both(false, false), Err(AccessRefused::UnknownMerchant));
+        assert_eq!(both(true, false), Err(AccessRefused::TerminalDisabled));
+        assert_eq!(both(true, true), Ok(()));
+    }
+
+    #[test]
+    fn the_administrator_does_not_transact() {
+        // Goal: 99 is refused at the counter; cashiers and the supervisor are not.
+        assert!(matches!(
+            decide_operator_transacts(op("99")),
+            Err(AccessRefused::NotPermitted { .. })
+        ));
+        assert_eq!(decide_operator_transacts(op("01")), Ok(()));
+        assert_eq!(decide_operator_transacts(op("00")), Ok(()));
+    }
+
+    #[test]
+    fn only_the_supervisor_authorizes() {
+        // Goal: no supervisor, or a cashier in its place, is refused.
+        assert_eq!(
+            decide_supervisor(None),
+            Err(AccessRefused::SupervisorRequired)
+        );
+        assert_eq!(
+            decide_supervisor(Some(op("01"))),
+            Err(AccessRefused::SupervisorRequired)
+        );
+        assert_eq!(decide_supervisor(Some(op("00"))), Ok(()));
+    }
+
+    #[test]
+    fn who_may_set_whose_password() {
+        // Goal: one's own always; the admin anyone's; the supervisor cashiers' only.
+        assert_eq!(decide_password_change(op("01"), op("01")), Ok(()));
+        assert_eq!(decide_password_change(op("99"), op("00")), Ok(()));
+        assert_eq!(decide_password_change(op("00"), op("02")), Ok(()));
+        assert!(decide_password_change(op("00"), op("99")).is_err());
+        assert!(decide_password_change(op("01"), op("02")).is_err());
+    }
+}

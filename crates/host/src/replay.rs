@@ -1,7 +1,7 @@
 //! Stored answers to the non-financial requests (0800 sign-in, 0820 sign-out and echo, 0500
 //! settlement, 0320 batch upload): an identical retransmission — the same bytes — gets the
 //! same answer instead of running again. Financial requests have the store's durable
-//! idempotency keys instead (`store::engine::gate`); reversals are idempotent by rule.
+//! idempotency keys instead (`service::ctx::gate`); reversals are idempotent by rule.
 //!
 //! Why: a duplicated sign-in used to run twice and issue a second key set, so the terminal
 //! that kept the first answer's keys was answered A0 (issue 12); a stale sign-out would end

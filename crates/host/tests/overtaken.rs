@@ -25,7 +25,10 @@ struct App {
 
 fn app() -> App {
     let dir = ok(tempfile::tempdir());
-    let store = ok(SqliteStore::create(dir.path(), OpenOptions::default()));
+    let store = ok(SqliteStore::create(
+        dir.path(),
+        suanpan_service::open_options(),
+    ));
     let fp = Fingerprinter::new(Fingerprinter::random_key());
     ok(store.seed_demo(&fp));
     let store = Arc::new(store);
@@ -183,14 +186,17 @@ async fn a_full_disk_refuses_new_work_and_loses_nothing_acknowledged() {
     let dir = ok(tempfile::tempdir());
     let fp = Fingerprinter::new(Fingerprinter::random_key());
     {
-        let store = ok(SqliteStore::create(dir.path(), OpenOptions::default()));
+        let store = ok(SqliteStore::create(
+            dir.path(),
+            suanpan_service::open_options(),
+        ));
         ok(store.seed_demo(&fp));
     }
     let pages: u64 = ok(rusqlite::Connection::open(dir.path().join("suanpan.db"))
         .and_then(|c| c.query_row("PRAGMA page_count", [], |r| r.get(0))));
     let limited = OpenOptions {
         db_pages_max: Some(pages + 4),
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     };
     let store = Arc::new(ok(SqliteStore::open(dir.path(), limited)));
     let app = App {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use suanpan_host::client::{Card, Kind, Terminal};
 use suanpan_host::{Host, Outcome};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
-use suanpan_store::{Fingerprinter, OpenOptions, PgOptions, PgStore, Store};
+use suanpan_store::{Fingerprinter, PgOptions, PgStore, Store};
 
 const APPROVE_PAN: &str = "6222021234567890128";
 /// The simple-query message `tokio_postgres` sends for `batch_execute("COMMIT")`.
@@ -134,7 +134,7 @@ async fn cut_once(url: &str, mode_at_commit: u8) -> bool {
         url: proxied,
         schema: Some(schema.clone()),
     };
-    let store = Arc::new(ok(PgStore::create(pg, OpenOptions::default())));
+    let store = Arc::new(ok(PgStore::create(pg, suanpan_service::open_options())));
     let fp = Fingerprinter::new([9; 32]);
     ok(suanpan_store::admin::seed_demo_with(&*store, &fp, &|p| {
         suanpan_store::auth::hash_password(p)

@@ -43,7 +43,7 @@ async fn spawn_app() -> App {
 }
 
 async fn spawn_app_with(cfg: ServerConfig) -> App {
-    spawn_app_on(cfg, OpenOptions::default()).await
+    spawn_app_on(cfg, suanpan_service::open_options()).await
 }
 
 async fn spawn_app_on(cfg: ServerConfig, opts: OpenOptions) -> App {
@@ -780,7 +780,7 @@ async fn scheduler_settles_due_batches_and_expires_holds() {
     let clock = Arc::new(suanpan_core::clock::FixedClock::new(start));
     let opts = OpenOptions {
         clock: clock.clone(),
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     };
     let cfg = ServerConfig {
         scheduler_interval_ms: 50,
@@ -845,7 +845,7 @@ async fn void_limit_is_65() {
             void_max_per_operator_per_day: 1,
             ..suanpan_core::Policy::default()
         },
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     };
     let app = spawn_app_on(test_config(), opts).await;
     let (mut t, mut c) = signed_in(&app).await;

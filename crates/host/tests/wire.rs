@@ -144,7 +144,7 @@ fn totals(debit: u64, n: u16) -> SettlementTotals {
 // audited, and the live session goes on: the real terminal still sells.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyless_or_forged_sign_in_changes_nothing() {
-    let app = spawn(config(), OpenOptions::default()).await;
+    let app = spawn(config(), suanpan_service::open_options()).await;
     let mut t = terminal(MacAlgorithm::PosEcb);
     let mut c = ok(Connection::connect(app.addr()).await);
     assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
@@ -181,7 +181,7 @@ async fn keyless_or_forged_sign_in_changes_nothing() {
 // out, 0320 and the echo are refused; each is audited; the session and the batch go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyless_management_messages_change_nothing() {
-    let app = spawn(config(), OpenOptions::default()).await;
+    let app = spawn(config(), suanpan_service::open_options()).await;
     let mut t = terminal(MacAlgorithm::PosEcb);
     let mut c = ok(Connection::connect(app.addr()).await);
     assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
@@ -254,7 +254,7 @@ fn cancelling_flip(frame: &[u8]) -> Vec<u8> {
 // ¥1.90 with a valid MAC: the weakness docs/ISO8583.md describes, why X9.19 exists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecb_mac_lets_a_cancelling_flip_through() {
-    let app = spawn(config(), OpenOptions::default()).await;
+    let app = spawn(config(), suanpan_service::open_options()).await;
     let mut t = terminal(MacAlgorithm::PosEcb);
     let mut c = ok(Connection::connect(app.addr()).await);
     assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
@@ -273,7 +273,7 @@ async fn ecb_mac_lets_a_cancelling_flip_through() {
 // and the same cancelling flip is refused A0 with nothing booked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn x919_refuses_the_cancelling_flip() {
-    let app = spawn(config(), OpenOptions::default()).await;
+    let app = spawn(config(), suanpan_service::open_options()).await;
     let tid = ok(suanpan_core::TerminalId::parse(DEMO_TERMINAL));
     assert!(ok(suanpan_store::admin::set_terminal_mac(
         &*app.store,
@@ -321,7 +321,7 @@ async fn working_keys_expire_after_working_key_max_hours() {
             working_key_max_hours: 2,
             ..suanpan_core::Policy::default()
         },
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     };
     let app = spawn(config(), opts).await;
     let mut t = terminal(MacAlgorithm::PosEcb);
@@ -374,7 +374,11 @@ async fn tls_listener_serves_tls_and_plain_unless_required() {
         std::path::Path::new(&cert),
         "127.0.0.1",
     ));
-    let app = spawn(tls_config(&cert, &key, false), OpenOptions::default()).await;
+    let app = spawn(
+        tls_config(&cert, &key, false),
+        suanpan_service::open_options(),
+    )
+    .await;
     let mut t = terminal(MacAlgorithm::PosEcb);
     let mut c = ok(Connection::connect_with(app.addr(), Some(&target)).await);
     assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
@@ -401,7 +405,11 @@ async fn tls_listener_serves_tls_and_plain_unless_required() {
     .await;
     assert_eq!(ok(code), "00");
 
-    let required = spawn(tls_config(&cert, &key, true), OpenOptions::default()).await;
+    let required = spawn(
+        tls_config(&cert, &key, true),
+        suanpan_service::open_options(),
+    )
+    .await;
     let mut plain = ok(Connection::connect(required.addr()).await);
     let mut t = terminal(MacAlgorithm::PosEcb);
     let frame = ok(t.sign_in());
@@ -470,7 +478,11 @@ async fn tls_byte_change_ends_the_connection() {
         std::path::Path::new(&cert),
         "127.0.0.1",
     ));
-    let app = spawn(tls_config(&cert, &key, true), OpenOptions::default()).await;
+    let app = spawn(
+        tls_config(&cert, &key, true),
+        suanpan_service::open_options(),
+    )
+    .await;
     let tamper = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let via = relay(app.addr(), tamper.clone()).await;
     let mut t = terminal(MacAlgorithm::PosEcb);

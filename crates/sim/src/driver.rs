@@ -85,7 +85,7 @@ pub fn run(seed: u64, opts: &Options) -> anyhow::Result<Outcome> {
     let fp = Fingerprinter::new([7; 32]);
     let open = OpenOptions {
         clock: clock.clone(),
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     };
     let merchant = MerchantId::parse(DEMO_MERCHANT)?;
     let mut ids = Vec::new();

@@ -16,7 +16,7 @@ const CALLERS: usize = 64;
 const CALLER_SALES: u64 = 6_400;
 
 fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
-    setup_with(OpenOptions::default())
+    setup_with(suanpan_service::open_options())
 }
 
 /// A store whose writer anchors the audit head after every commit (issue 11), the anchor
@@ -30,7 +30,7 @@ fn setup_anchored() -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
     let made = setup_with(OpenOptions {
         keys,
         anchor: Some(anchor),
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     });
     // The anchor file goes with the folder when the benchmark ends.
     std::mem::forget(anchor_dir);

@@ -3,11 +3,11 @@
 
 use crate::audit::ChainHead;
 use crate::command::{Command, Instrument, Origin, OriginalRef, Reply};
-use crate::engine::open_batch;
 use crate::error::StoreError;
 use crate::fingerprint::Fingerprinter;
 use crate::p;
 use crate::query::insert_account;
+use crate::repo::terminals::open_batch;
 use crate::rows::micros;
 use crate::sql::{Sql, SqlExt};
 use crate::sqlite::SqliteStore;

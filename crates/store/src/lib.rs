@@ -4,8 +4,9 @@
 //! which runs a group of commands in one SQLite transaction, commits (fsync), and only then
 //! answers each caller. Reads use their own connection.
 //!
-//! **Architecture Invariant:** the store decides no money rule itself; [`engine`] loads what a
-//! rule needs, calls `suanpan_core::rules`, and persists the decision with its audit entry.
+//! **Architecture Invariant:** the store decides no money rule itself: its writer runs the
+//! use cases of `suanpan-service` (the [`writer::Apply`] hook in [`OpenOptions`]), which load
+//! facts through [`repo`], ask `suanpan_core::rules`, and write the decision back through it.
 #![deny(missing_docs)]
 
 pub mod admin;
@@ -16,7 +17,6 @@ pub mod backoffice;
 pub mod backup;
 pub mod case;
 pub mod command;
-pub mod engine;
 pub mod error;
 pub mod evidence;
 pub mod fingerprint;
@@ -26,13 +26,14 @@ pub mod pg_dump;
 pub mod pg_tls;
 pub mod pkcs11;
 pub mod query;
+pub mod repo;
 mod rows;
 pub mod seal;
 pub mod seed;
 pub mod sql;
 pub mod sqlite;
 pub mod terminal_keys;
-mod writer;
+pub mod writer;
 
 pub use command::{Command, Instrument, Reply, SettleReport};
 pub use error::StoreError;
@@ -41,6 +42,7 @@ pub use pg::{PgOptions, PgStore};
 pub use query::TxnFilter;
 pub use sql::Dialect;
 pub use sqlite::{OpenOptions, Pending, SqliteStore};
+pub use writer::{Apply, NoUseCases};
 
 use audit::{AuditEntry, ChainHead, Verification};
 use query::Conservation;
@@ -98,8 +100,8 @@ pub trait Store: Send + Sync {
     fn terminal(
         &self,
         id: &TerminalId,
-    ) -> Result<Result<engine::TerminalState, AccessRefused>, StoreError> {
-        read(self, |c| engine::load_terminal(c, id))
+    ) -> Result<Result<repo::terminals::TerminalState, AccessRefused>, StoreError> {
+        read(self, |c| repo::terminals::load(c, id))
     }
     /// An issuer account.
     fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {

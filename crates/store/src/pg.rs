@@ -411,7 +411,7 @@ impl ToSql for Value<'_> {
 /// Takes the audit chain's lock for the rest of the transaction. The chain is one total order,
 /// so its head may be extended by one transaction at a time, across every node.
 fn lock_chain(c: &PgConn) -> Result<(), StoreError> {
-    c.exec(crate::engine::CHAIN_LOCK_SQL, &[]).map(|_| ())
+    c.exec(crate::repo::CHAIN_LOCK_SQL, &[]).map(|_| ())
 }
 
 /// The PostgreSQL store.
@@ -460,7 +460,7 @@ impl GroupRunner for PgWriter {
         };
         conn.batch(begin).map_err(GroupError::Transaction)?;
         let run = || -> Result<(Vec<Reply>, ChainHead), StoreError> {
-            // The chain's head is read under its lock when the group ends (`engine::flush`),
+            // The chain's head is read under its lock when the group ends (`repo::flush`),
             // not here: the group's rules run without it.
             let mut chain = ChainHead {
                 seq: 0,

@@ -3,7 +3,6 @@
 
 use crate::audit::{self, AuditEntry, ChainHead, Verification};
 use crate::command::{Command, Reply};
-use crate::engine;
 use crate::error::StoreError;
 use crate::query::{self, Conservation, TxnFilter};
 use crate::sql::{Dialect, Sql};
@@ -19,7 +18,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use suanpan_core::clock::Clock;
 use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnId};
-use suanpan_issuer::{Issuer, Simulator};
 
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
@@ -40,8 +38,10 @@ pub struct OpenOptions {
     pub policy: Policy,
     /// The clock.
     pub clock: Arc<dyn Clock>,
-    /// The network behind the host.
-    pub issuer: Arc<dyn Issuer + Send + Sync>,
+    /// The use cases the writer runs for each command (`suanpan_service::open_options`
+    /// gives them; the default [`crate::writer::NoUseCases`] answers every command with an
+    /// error).
+    pub apply: Arc<dyn crate::writer::Apply>,
     /// Largest size of the database in pages (`None`: as large as the disk allows). A write
     /// past it fails exactly like a full disk: nothing of it is saved.
     pub db_pages_max: Option<u64>,
@@ -70,7 +70,7 @@ impl Default for OpenOptions {
         OpenOptions {
             policy: Policy::default(),
             clock: Arc::new(suanpan_core::clock::SystemClock),
-            issuer: Arc::new(Simulator),
+            apply: Arc::new(crate::writer::NoUseCases),
             db_pages_max: None,
             keys: crate::keys::ephemeral(),
             anchor: None,
@@ -314,9 +314,11 @@ impl SqliteStore {
     pub fn terminal(
         &self,
         id: &TerminalId,
-    ) -> Result<Result<engine::TerminalState, suanpan_core::refusal::AccessRefused>, StoreError>
-    {
-        self.read_sql(|c| engine::load_terminal(c, id))
+    ) -> Result<
+        Result<crate::repo::terminals::TerminalState, suanpan_core::refusal::AccessRefused>,
+        StoreError,
+    > {
+        self.read_sql(|c| crate::repo::terminals::load(c, id))
     }
 }
 

@@ -250,8 +250,31 @@ fn clone_error(e: &StoreError) -> StoreError {
     }
 }
 
-/// The body of every backend's group transaction: each command through the engine, then the
-/// group's cached terminal state and counters written once.
+/// The use cases the writer runs, one command at a time, inside the group's transaction
+/// (`suanpan-service` implements it): load facts through [`crate::repo`], ask the core,
+/// write the decision back. The writer owns the transaction, the group commit and the audit
+/// chain; the hook owns every decision.
+pub trait Apply: Send + Sync {
+    /// Applies one command in the group's transaction. An `Err` fails the group's transaction
+    /// (the writer then retries each command alone); a refusal is an `Ok` reply.
+    fn apply(&self, tx: &mut crate::repo::Tx<'_>, cmd: &Command) -> Result<Reply, StoreError>;
+}
+
+/// The hook of a store opened without its use cases (only reads, setup and administration):
+/// every command is answered with an error, loudly, instead of being lost.
+pub struct NoUseCases;
+
+impl Apply for NoUseCases {
+    fn apply(&self, _: &mut crate::repo::Tx<'_>, _: &Command) -> Result<Reply, StoreError> {
+        Err(StoreError::Invalid(
+            "this store was opened without its use cases (open it with suanpan_service::open_options)"
+                .into(),
+        ))
+    }
+}
+
+/// The body of every backend's group transaction: each command through the use cases, then
+/// the group's cached terminal state, counters, accounts and audit entries written once.
 pub(crate) fn apply_group(
     conn: &dyn crate::sql::Sql,
     chain: &mut crate::audit::ChainHead,
@@ -259,19 +282,17 @@ pub(crate) fn apply_group(
     opts: &OpenOptions,
 ) -> Result<Vec<Reply>, StoreError> {
     let now = opts.clock.now();
-    let mut cache = crate::engine::GroupCache::default();
+    let mut cache = crate::repo::GroupCache::default();
     let mut replies = Vec::with_capacity(cmds.len());
     for cmd in cmds {
-        let mut ctx = crate::engine::Ctx {
+        let mut tx = crate::repo::Tx {
             conn,
             policy: &opts.policy,
             now,
-            issuer: opts.issuer.as_ref(),
-            chain,
             cache: &mut cache,
         };
-        replies.push(crate::engine::apply(&mut ctx, cmd)?);
+        replies.push(opts.apply.apply(&mut tx, cmd)?);
     }
-    crate::engine::flush(conn, &mut cache, chain)?;
+    crate::repo::flush(conn, &mut cache, chain)?;
     Ok(replies)
 }

@@ -483,7 +483,7 @@ fn a_backup_made_before_a_kek_rotation_verifies_and_restores_under_the_new_kek()
     .expect("restore");
     let opts = suanpan_store::OpenOptions {
         keys: new.clone(),
-        ..suanpan_store::OpenOptions::default()
+        ..suanpan_service::open_options()
     };
     let store =
         suanpan_store::SqliteStore::open(empty.path(), opts).expect("opens under the new KEK");

@@ -50,7 +50,8 @@ fn a_full_database_refuses_the_write_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fp = Fingerprinter::new([3; 32]);
     {
-        let store = SqliteStore::create(dir.path(), OpenOptions::default()).expect("create");
+        let store =
+            SqliteStore::create(dir.path(), suanpan_service::open_options()).expect("create");
         store.seed_demo(&fp).expect("seed");
     }
     let pages: u64 = rusqlite::Connection::open(dir.path().join("suanpan.db"))
@@ -58,7 +59,7 @@ fn a_full_database_refuses_the_write_and_loses_nothing() {
         .expect("page count");
     let limited = OpenOptions {
         db_pages_max: Some(pages + 4),
-        ..OpenOptions::default()
+        ..suanpan_service::open_options()
     };
     let store = SqliteStore::open(dir.path(), limited).expect("open limited");
     let mut approved = 0usize;
@@ -87,7 +88,7 @@ fn a_full_database_refuses_the_write_and_loses_nothing() {
     drop(store);
 
     // With room again, the store carries on where it stopped.
-    let store = SqliteStore::open(dir.path(), OpenOptions::default()).expect("reopen");
+    let store = SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("reopen");
     assert_eq!(all(&store), approved);
     assert!(matches!(store.execute(sale(&fp)), Ok(Reply::Txn(_))));
     assert_eq!(all(&store), approved + 1);

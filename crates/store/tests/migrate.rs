@@ -2,7 +2,7 @@
 //! store (SQLite) or version-1 database (PostgreSQL) gains `txns.terminal_info`, and a store
 //! from a newer build is refused instead of being misread.
 
-use suanpan_store::{OpenOptions, SqliteStore, StoreError};
+use suanpan_store::{SqliteStore, StoreError};
 
 fn indexes(db: &std::path::Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(db).expect("open");
@@ -29,7 +29,7 @@ fn a_version_1_store_moves_to_the_version_2_indexes() {
     // Goal: stores created before version 2 gain the void-count index and lose the
     // idempotency-key index when opened.
     let dir = tempfile::tempdir().expect("tempdir");
-    drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
+    drop(SqliteStore::create(dir.path(), suanpan_service::open_options()).expect("create"));
     let db = dir.path().join("suanpan.db");
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
@@ -38,7 +38,7 @@ fn a_version_1_store_moves_to_the_version_2_indexes() {
     }
     set_version(&db, "1");
     assert!(!indexes(&db).contains(&"txns_operator_voids".to_owned()));
-    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v1"));
+    drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open v1"));
     let after = indexes(&db);
     assert!(!after.contains(&"txns_idem_key".to_owned()), "{after:?}");
     assert!(
@@ -51,9 +51,9 @@ fn a_version_1_store_moves_to_the_version_2_indexes() {
 fn a_store_from_a_newer_build_is_refused() {
     // Goal: an older binary never writes into a schema it does not know.
     let dir = tempfile::tempdir().expect("tempdir");
-    drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
+    drop(SqliteStore::create(dir.path(), suanpan_service::open_options()).expect("create"));
     set_version(&dir.path().join("suanpan.db"), "99");
-    match SqliteStore::open(dir.path(), OpenOptions::default()) {
+    match SqliteStore::open(dir.path(), suanpan_service::open_options()) {
         Err(StoreError::Sqlite(msg)) => assert!(msg.contains("newer"), "{msg}"),
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("a newer schema was opened"),
@@ -76,7 +76,7 @@ fn a_version_2_store_gains_terminal_info() {
     // Goal: a store from before issue 17 (no `txns.terminal_info`) gains the nullable column
     // when opened, keeps its rows, and records version 3; opening it again changes nothing.
     let dir = tempfile::tempdir().expect("tempdir");
-    drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
+    drop(SqliteStore::create(dir.path(), suanpan_service::open_options()).expect("create"));
     let db = dir.path().join("suanpan.db");
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
@@ -85,9 +85,9 @@ fn a_version_2_store_gains_terminal_info() {
     }
     set_version(&db, "2");
     assert!(!columns(&db).contains(&"terminal_info".to_owned()));
-    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v2"));
+    drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open v2"));
     assert!(columns(&db).contains(&"terminal_info".to_owned()));
-    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v3 again"));
+    drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open v3 again"));
     let conn = rusqlite::Connection::open(&db).expect("open");
     let v: String = conn
         .query_row(
@@ -104,7 +104,7 @@ fn a_version_2_store_gains_terminal_info() {
 fn a_version_4_store_gains_the_search_indexes() {
     // Goal (issue 16): a store from before the search indexes gets them when opened.
     let dir = tempfile::tempdir().expect("tempdir");
-    drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
+    drop(SqliteStore::create(dir.path(), suanpan_service::open_options()).expect("create"));
     let db = dir.path().join("suanpan.db");
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
@@ -115,7 +115,7 @@ fn a_version_4_store_gains_the_search_indexes() {
     }
     set_version(&db, "4");
     assert!(!indexes(&db).contains(&"txns_m_kind".to_owned()));
-    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v4"));
+    drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open v4"));
     let after = indexes(&db);
     for name in [
         "txns_m",
@@ -145,7 +145,7 @@ fn a_version_1_postgres_database_gains_terminal_info() {
         url: url.clone(),
         schema: Some(schema.clone()),
     };
-    let store = PgStore::create(opts.clone(), OpenOptions::default()).expect("create");
+    let store = PgStore::create(opts.clone(), suanpan_service::open_options()).expect("create");
     suanpan_store::setup(&store, |c, _| {
         c.exec("ALTER TABLE txns DROP COLUMN terminal_info", &[])?;
         c.exec(
@@ -155,7 +155,7 @@ fn a_version_1_postgres_database_gains_terminal_info() {
     })
     .expect("back to version 1");
     drop(store);
-    let store = PgStore::open(opts.clone(), OpenOptions::default()).expect("open v1");
+    let store = PgStore::open(opts.clone(), suanpan_service::open_options()).expect("open v1");
     let (has, version) = suanpan_store::read(&store, |c| {
         use suanpan_store::sql::SqlExt;
         let has = c.one(
@@ -180,7 +180,7 @@ fn a_version_4_store_gains_the_mac_algorithm() {
     // Goal: a store from before issue 11's wire side gains `terminals.mac_algorithm`, every
     // terminal on the POS ECB MAC it used until then, and records the latest version.
     let dir = tempfile::tempdir().expect("tempdir");
-    drop(SqliteStore::create(dir.path(), OpenOptions::default()).expect("create"));
+    drop(SqliteStore::create(dir.path(), suanpan_service::open_options()).expect("create"));
     let db = dir.path().join("suanpan.db");
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
@@ -192,8 +192,8 @@ fn a_version_4_store_gains_the_mac_algorithm() {
         .expect("back to version 4");
     }
     set_version(&db, "4");
-    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open v4"));
-    drop(SqliteStore::open(dir.path(), OpenOptions::default()).expect("open again"));
+    drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open v4"));
+    drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open again"));
     let conn = rusqlite::Connection::open(&db).expect("open");
     let (v, mac): (String, String) = conn
         .query_row(

@@ -104,7 +104,7 @@ fn pkcs11_provider_in_softhsm() {
         &data,
         OpenOptions {
             keys: k.clone(),
-            ..OpenOptions::default()
+            ..suanpan_service::open_options()
         },
     )
     .expect("create store");

@@ -486,7 +486,7 @@ impl LoginGate<'_> {
     }
 
     fn locked(&self, until: jiff::Timestamp) -> ApiError {
-        let local = suanpan_store::engine::local_time(self.state.store().policy(), until);
+        let local = suanpan_service::operators::local_time(self.state.store().policy(), until);
         ApiError::new(StatusCode::LOCKED, self.lang, "auth.locked", &[local])
     }
 

@@ -39,7 +39,7 @@ impl When {
     pub fn of(policy: &Policy, t: jiff::Timestamp) -> When {
         When {
             utc: t.to_string(),
-            local: suanpan_store::engine::local_time(policy, t),
+            local: suanpan_service::operators::local_time(policy, t),
         }
     }
     /// From Unix microseconds.

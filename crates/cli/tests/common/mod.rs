@@ -433,6 +433,6 @@ pub fn kek_options(d: &Demo) -> suanpan_store::OpenOptions {
     suanpan_store::OpenOptions {
         keys: suanpan_store::keys::FileKek::load(&d.tmp.path().join("data.kek"), &d.dir())
             .expect("the demo's KEK"),
-        ..Default::default()
+        ..suanpan_service::open_options()
     }
 }

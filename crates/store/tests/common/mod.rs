@@ -15,8 +15,8 @@ use suanpan_core::{
     Amount, BatchNo, MerchantId, OperatorNo, Pan, PaymentMethod, Policy, Refusal, Transaction,
     TxnId, TxnKind, VoucherNo,
 };
+use suanpan_issuer::Account;
 use suanpan_issuer::demo::{CARDS, WALLETS};
-use suanpan_issuer::{Account, Simulator};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL};
 use suanpan_store::audit::AuditEntry;
 use suanpan_store::backup::PAN_KEY_FILE;
@@ -192,7 +192,7 @@ pub fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
     OpenOptions {
         policy,
         clock,
-        issuer: Arc::new(Simulator),
+        apply: Arc::new(suanpan_service::UseCases::inline()),
         db_pages_max: None,
         // One fixed KEK for every test store, so that a child process (crash tests) opens
         // what its parent created.

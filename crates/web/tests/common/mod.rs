@@ -14,7 +14,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use suanpan_core::clock::FixedClock;
 use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, Policy, TerminalId, TxnKind};
-use suanpan_issuer::Simulator;
 use suanpan_store::admin::DEMO_TERMINAL;
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::command::Origin;
@@ -38,7 +37,7 @@ fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
     OpenOptions {
         policy,
         clock,
-        issuer: Arc::new(Simulator),
+        apply: Arc::new(suanpan_service::UseCases::inline()),
         db_pages_max: None,
         keys: suanpan_store::keys::ephemeral(),
         anchor: None,

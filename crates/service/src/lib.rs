@@ -1,0 +1,198 @@
+//! Suanpan's application layer: the use cases of the write path. Each is *load facts →
+//! `suanpan_core::rules::decide_*` → effects*, in its own module:
+//!
+//! | module | commands |
+//! |---|---|
+//! | [`sale`] | sale, pre-authorization, balance inquiry (card or QR wallet) |
+//! | [`preauth`] | completion, pre-auth void |
+//! | [`void`] | sale void, completion void |
+//! | [`refund`] | refund |
+//! | [`reversal`] | reversal (also of a request that never arrived) |
+//! | [`settlement`] | settlement of one batch, the cutoff of every due batch |
+//! | [`holds`] | the release of pre-authorization holds past their days |
+//! | [`records`] | hide, purge |
+//! | [`operators`] | login outcomes, passwords, refusals decided at the edge, reprints |
+//!
+//! The store's single writer runs them inside its group transaction through the
+//! [`suanpan_store::Apply`] hook that [`UseCases`] implements, so decisions for one original
+//! are serialized and a group of commands still costs one commit. A store gets its hook at
+//! open: [`open_options`] gives the store's options with the use cases over the inline issuer
+//! simulator.
+//!
+//! **Architecture Invariant:** the use cases are the only code that changes money state; the
+//! store's repositories ([`suanpan_store::repo`]) only read and write what a use case asks.
+#![deny(missing_docs)]
+
+mod ctx;
+pub mod holds;
+pub mod operators;
+pub mod preauth;
+pub mod records;
+pub mod refund;
+pub mod reversal;
+pub mod sale;
+pub mod settlement;
+pub mod void;
+
+use ctx::{Ctx, Res};
+use std::sync::Arc;
+use suanpan_issuer::{Issuer, Simulator};
+use suanpan_store::repo::Tx;
+use suanpan_store::{Apply, Command, OpenOptions, Reply, StoreError};
+
+/// The use cases over one issuer (the inline simulator, or another implementation).
+pub struct UseCases {
+    issuer: Arc<dyn Issuer + Send + Sync>,
+}
+
+impl UseCases {
+    /// The use cases over `issuer`.
+    pub fn new(issuer: Arc<dyn Issuer + Send + Sync>) -> UseCases {
+        UseCases { issuer }
+    }
+
+    /// The use cases over the inline issuer simulator (its accounts in the store, decided in
+    /// the writer's transaction: one commit per group).
+    pub fn inline() -> UseCases {
+        UseCases::new(Arc::new(Simulator))
+    }
+}
+
+impl Apply for UseCases {
+    fn apply(&self, tx: &mut Tx<'_>, cmd: &Command) -> Result<Reply, StoreError> {
+        let mut ctx = Ctx {
+            tx,
+            issuer: self.issuer.as_ref(),
+        };
+        apply(&mut ctx, cmd)
+    }
+}
+
+/// The store's default options with the use cases over the inline issuer simulator: what
+/// every caller that opens a store to change it starts from
+/// (`OpenOptions { policy, ..open_options() }`).
+pub fn open_options() -> OpenOptions {
+    OpenOptions {
+        apply: Arc::new(UseCases::inline()),
+        ..OpenOptions::default()
+    }
+}
+
+/// Routes one command to its use case.
+fn apply(ctx: &mut Ctx<'_, '_>, cmd: &Command) -> Res {
+    match cmd {
+        Command::Purchase {
+            origin,
+            kind,
+            amount,
+            instrument,
+            method,
+            pin,
+            linked_id,
+        } => {
+            let p = sale::Purchase {
+                kind: *kind,
+                amount: *amount,
+                instrument,
+                method: *method,
+                pin: pin.as_ref(),
+                linked_id: *linked_id,
+            };
+            sale::purchase(ctx, origin, &p)
+        }
+        Command::Void {
+            origin,
+            kind,
+            original,
+            amount,
+            reason,
+            customer_consent,
+            card_fingerprint,
+        } => {
+            let facts = void::VoidFacts {
+                kind: *kind,
+                amount: *amount,
+                reason,
+                consent: *customer_consent,
+                card: card_fingerprint.as_deref(),
+            };
+            void::void(ctx, origin, original, &facts)
+        }
+        Command::Refund {
+            origin,
+            original,
+            amount,
+            reason,
+        } => refund::refund(ctx, origin, original, *amount, reason),
+        Command::Complete {
+            origin,
+            original,
+            amount,
+        } => preauth::complete(ctx, origin, original, *amount),
+        Command::PreAuthVoid {
+            origin,
+            original,
+            amount,
+            reason,
+        } => preauth::preauth_void(ctx, origin, original, *amount, reason),
+        Command::Reverse {
+            origin,
+            voucher,
+            amount,
+            reason,
+        } => reversal::reverse(ctx, origin, *voucher, *amount, reason),
+        Command::Settle {
+            terminal_id,
+            actor,
+            terminal_totals,
+        } => settlement::settle(ctx, terminal_id, actor, *terminal_totals).map(Reply::Settled),
+        Command::SettleAllDue => settlement::settle_all_due(ctx),
+        Command::ExpireHolds => holds::expire_holds(ctx),
+        Command::Hide {
+            merchant_id,
+            actor,
+            id,
+            reason,
+        } => records::hide(ctx, merchant_id, *actor, *id, reason),
+        Command::Purge {
+            merchant_id,
+            actor,
+            before,
+            backup,
+            reason,
+            audit_as,
+        } => {
+            let who = audit_as
+                .clone()
+                .unwrap_or_else(|| format!("{merchant_id}/{actor}"));
+            let p = records::PurgeFacts {
+                who: &who,
+                merchant: merchant_id,
+                actor: *actor,
+                before: *before,
+                backup,
+                reason,
+            };
+            records::purge(ctx, &p)
+        }
+        Command::RecordLogin {
+            merchant_id,
+            operator,
+            ok,
+            purpose,
+        } => operators::record_login(ctx, merchant_id, *operator, *ok, purpose),
+        Command::RecordRefusal {
+            actor,
+            action,
+            target,
+            key,
+        } => Ok(operators::record_refusal(ctx, actor, action, target, key)),
+        Command::SetPassword {
+            merchant_id,
+            actor,
+            operator,
+            password_hash,
+        } => operators::set_password(ctx, merchant_id, *actor, *operator, password_hash),
+        Command::RecordReprint { actor, id } => Ok(operators::record_reprint(ctx, actor, *id)),
+    }
+}

@@ -1,0 +1,63 @@
+//! Settlement (结算) of a terminal's open batch, and the cutoff that settles every batch whose
+//! business day has passed.
+
+use crate::ctx::{Ctx, Res};
+use suanpan_core::settlement::{self, Totals};
+use suanpan_core::{Lang, Refusal, TerminalId};
+use suanpan_store::repo::terminals;
+use suanpan_store::{Reply, SettleReport, StoreError};
+
+/// Settles a terminal's open batch against the terminal's totals, if it sent any, and opens
+/// the next batch.
+pub(crate) fn settle(
+    ctx: &mut Ctx<'_, '_>,
+    terminal: &TerminalId,
+    actor: &str,
+    theirs: Option<Totals>,
+) -> Result<SettleReport, StoreError> {
+    // Settlement changes the terminal's batch: write the group's cached state first and
+    // reload terminals afterwards.
+    ctx.tx.write_back()?;
+    let conn = ctx.tx.conn;
+    let now = ctx.tx.now;
+    let row = terminals::find(conn, terminal, true)?;
+    if let Err(r) = suanpan_core::rules::decide_terminal_access(row.as_ref().map(|t| t.access)) {
+        return Err(StoreError::Invalid(r.message(Lang::En)));
+    }
+    let term = row
+        .ok_or_else(|| StoreError::Invalid(format!("unknown terminal {terminal}")))?
+        .state()?;
+    let txns = suanpan_store::query::batch_txns_in(conn, term.id.as_str(), term.batch_id)?;
+    let s = settlement::settle(&txns, theirs);
+    terminals::close_batch(conn, &term, actor, now, &s, theirs)?;
+    let next = term.batch_no.next();
+    terminals::open_batch(conn, terminal, next, now)?;
+    let target = format!("terminal:{terminal}/batch:{}", term.batch_no);
+    ctx.tx
+        .audit(actor, "settle", &target, "", s.reconciliation.as_str());
+    Ok(SettleReport {
+        terminal_id: terminal.clone(),
+        batch_no: term.batch_no,
+        next_batch_no: next,
+        settled_at: now,
+        settlement: s,
+        terminal_totals: theirs,
+    })
+}
+
+/// Settles every enabled terminal's batch that is due at the cutoff (`Policy::batch_is_due`).
+/// Every node's scheduler sends this at the cutoff; one of them settles: the lock is held to
+/// the commit, and a node that comes later finds the batches already reopened (not due).
+pub(crate) fn settle_all_due(ctx: &mut Ctx<'_, '_>) -> Res {
+    if !terminals::try_cutoff_lock(ctx.tx.conn)? {
+        return Ok(Reply::SettledMany(Vec::new()));
+    }
+    let mut reports = Vec::new();
+    for (id, opened) in terminals::open_batches(ctx.tx.conn)? {
+        if !ctx.tx.policy.batch_is_due(opened, ctx.tx.now) {
+            continue;
+        }
+        reports.push(settle(ctx, &id, "system", None)?);
+    }
+    Ok(Reply::SettledMany(reports))
+}

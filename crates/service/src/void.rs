@@ -1,0 +1,106 @@
+//! Sale void and completion void (撤销): the terminal gate, the original (locked), the
+//! supervisor, the operator's voids today, `decide_void`, then the issuer's credit.
+
+use crate::ctx::{Ctx, FollowUp, Gate, Res, actor_of, book_follow_up, gate, issuer_effect, refuse};
+use jiff::Timestamp;
+use suanpan_core::refusal::VoidRefused;
+use suanpan_core::rules::{self, VoidRequest};
+use suanpan_core::{Amount, Policy, TxnKind, TxnStatus};
+use suanpan_issuer::IssuerOp;
+use suanpan_store::Reply;
+use suanpan_store::command::{Origin, OriginalRef};
+use suanpan_store::repo::operators;
+use suanpan_store::repo::txns::{self, InstrumentCols};
+
+/// A void's facts besides its origin and original.
+pub struct VoidFacts<'a> {
+    /// `Void` or `CompletionVoid`.
+    pub kind: TxnKind,
+    /// The amount the terminal sent, if any.
+    pub amount: Option<Amount>,
+    /// Why.
+    pub reason: &'a str,
+    /// The customer agreed.
+    pub consent: bool,
+    /// Fingerprint of a re-presented card.
+    pub card: Option<&'a str>,
+}
+
+/// Voids a sale or a completion.
+pub(crate) fn void(
+    ctx: &mut Ctx<'_, '_>,
+    origin: &Origin,
+    original: &OriginalRef,
+    f: &VoidFacts<'_>,
+) -> Res {
+    let action = f.kind.as_str();
+    let term = match gate(ctx, origin, action)? {
+        Gate::Open(t) => t,
+        Gate::Answered(r) => return Ok(*r),
+    };
+    let actor = actor_of(origin);
+    let Some(orig) = txns::find_original(ctx.tx.conn, &term, origin.training, original)? else {
+        let r = VoidRefused::OriginalNotFound;
+        return refuse(ctx, &actor, action, &original.to_string(), r);
+    };
+    let target = format!("txn:{}", orig.id);
+    if let Err(r) = rules::decide_supervisor(origin.supervisor) {
+        return refuse(ctx, &actor, action, &target, r);
+    }
+    let conn = ctx.tx.conn;
+    operators::lock(conn, &term.merchant_id, origin.operator)?;
+    let since = business_day_start(ctx.tx.policy, ctx.tx.now);
+    let voids_today = txns::voids_since(conn, &term.merchant_id, origin.operator, since)?;
+    let expected = if f.kind == TxnKind::CompletionVoid {
+        TxnKind::Completion
+    } else {
+        TxnKind::Sale
+    };
+    let req = VoidRequest {
+        terminal_id: &term.id,
+        open_batch: term.batch_no,
+        amount: f.amount,
+        reason: f.reason,
+        customer_consent: f.consent,
+        card_fingerprint: f.card,
+        voids_today_by_operator: voids_today,
+        via_review: false,
+        training: origin.training,
+    };
+    let amount = match rules::decide_void(&orig, expected, &req, ctx.tx.policy, ctx.tx.now) {
+        Ok(a) => a,
+        Err(r) => return refuse(ctx, &actor, action, &target, r),
+    };
+    let cols = InstrumentCols::from_txn(&orig);
+    issuer_effect(ctx, &cols, IssuerOp::Credit, amount, origin.training)?;
+    if f.kind == TxnKind::CompletionVoid
+        && let Some(pre) = orig.original_id
+    {
+        // The capture is undone; the pre-authorization's hold does not come back.
+        txns::uncomplete(conn, pre, TxnStatus::Voided)?;
+    }
+    txns::set_status(conn, orig.id, TxnStatus::Voided)?;
+    let booking = FollowUp {
+        kind: f.kind,
+        amount,
+        reason: f.reason,
+        consent: f.consent,
+    };
+    let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
+    Ok(Reply::Txn(txn))
+}
+
+/// The business day's start (the previous cutoff) as Unix microseconds: the operator's
+/// daily void limit counts from here.
+pub(crate) fn business_day_start(policy: &Policy, now: Timestamp) -> i64 {
+    let zone = policy.zone().unwrap_or(jiff::tz::TimeZone::UTC);
+    let cutoff = policy
+        .cutoff_time()
+        .unwrap_or(jiff::civil::Time::midnight());
+    let day = policy.business_day(now);
+    day.yesterday()
+        .ok()
+        .and_then(|d| d.to_datetime(cutoff).to_zoned(zone).ok())
+        .map(|z| z.timestamp().as_microsecond())
+        .unwrap_or(0)
+}
