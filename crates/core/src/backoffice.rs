@@ -10,7 +10,6 @@ use crate::kind::PaymentMethod;
 use crate::money::Amount;
 use crate::policy::Policy;
 use crate::refusal::Refusal;
-use crate::response::ResponseCode;
 use jiff::{Timestamp, ToSpan};
 
 /// A back-office user's role. Unlike terminal operators (00/01–98/99), staff roles are named.
@@ -829,9 +828,6 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::UserAlready { .. } => "backoffice.user_already",
         }
     }
-    fn response_code(&self) -> ResponseCode {
-        ResponseCode::InvalidTransaction
-    }
     fn args(&self) -> Vec<String> {
         match self {
             BackOfficeRefused::NotPermitted { role } => vec![role.clone()],
@@ -1387,8 +1383,7 @@ mod tests {
             assert_eq!(ChannelAction::parse(a.as_str()), Some(a));
         }
         let refused = decide_channel_open(Channel::Alipay, false).unwrap_err();
-        assert_eq!(refused.response_code(), ResponseCode::InvalidTransaction);
-        assert_eq!(refused.response_code().code(), "12");
+        assert_eq!(refused.key(), "backoffice.channel_disabled");
         assert_eq!(Channel::of_method(PaymentMethod::Chip), Channel::Unionpay);
         assert!(Channel::Lakala.methods().is_empty());
         for ch in Channel::ALL {

@@ -53,21 +53,10 @@ pub struct RequestIn {
     pub customer_consent: bool,
 }
 
-/// The one table from a request use case's failures to HTTP: who may not is 403, a request
-/// no longer in the state the action needs is 409, any other rule 422.
+/// A request use case's failures as HTTP answers (refusals by `error::refusal_status`).
 fn request_error(lang: Lang, e: RequestError) -> ApiError {
     match e {
-        RequestError::Refused(r) => {
-            let r = r.refusal();
-            let status = match r.key() {
-                "backoffice.not_permitted" => StatusCode::FORBIDDEN,
-                "backoffice.not_pending" | "backoffice.not_approved" | "backoffice.grace_over" => {
-                    StatusCode::CONFLICT
-                }
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            ApiError::refusal(status, lang, r)
-        }
+        RequestError::Refused(r) => ApiError::refused(lang, r.refusal()),
         RequestError::TxnNotFound => {
             ApiError::new(StatusCode::NOT_FOUND, lang, "txn.not_found", &[])
         }
