@@ -14,7 +14,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use suanpan_core::backoffice::{self, BackOfficeRefused, Permission, PurgeRequest};
+use suanpan_core::backoffice::{self, Permission, PurgeRequest};
 use suanpan_core::{Lang, OperatorNo};
 use suanpan_store::backoffice::{Backoffice, actor};
 use suanpan_store::backup::{self, BackupInfo, PurgeOrder, Sources};

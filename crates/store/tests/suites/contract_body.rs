@@ -131,7 +131,7 @@ fn unknown_terminal_is_refused_97() {
         PaymentMethod::Chip,
         None,
     );
-    let r = h.assert_refused(&before, r, "access.unknown_terminal");
+    h.assert_refused(&before, r, "access.unknown_terminal");
 }
 
 #[test]
@@ -427,7 +427,7 @@ fn void_with_wrong_amount_or_missing_consent_is_refused() {
         card_fingerprint: None,
     };
     let before = h.snapshot();
-    let r = h.assert_refused(
+    h.assert_refused(
         &before,
         h.exec(cmd(Some(999), REASON, true)),
         "void.amount_mismatch",
@@ -454,7 +454,7 @@ fn void_of_unknown_voucher_is_refused() {
         return skipped();
     };
     let before = h.snapshot();
-    let r = h.assert_refused(
+    h.assert_refused(
         &before,
         h.void(VoucherNo::new(4242).unwrap()),
         "void.not_found",
@@ -1106,7 +1106,7 @@ fn reused_key_with_another_request_is_refused_94() {
         PaymentMethod::Chip,
         None,
     );
-    let r = h.assert_refused(&before, r, "access.duplicate");
+    h.assert_refused(&before, r, "access.duplicate");
 }
 
 // --- training ---------------------------------------------------------------------------------
@@ -1201,7 +1201,7 @@ fn void_limit_per_operator_resets_at_the_cutoff() {
     }
     let s = approved(h.sale(10, APPROVE));
     let before = h.snapshot();
-    let r = h.assert_refused(&before, h.void(s.voucher_no), "void.operator_limit");
+    h.assert_refused(&before, h.void(s.voucher_no), "void.operator_limit");
     h.set_time("2025-06-10T15:00:00Z"); // 23:00 Shanghai: the next business day
     approved(h.void(s.voucher_no));
 }
@@ -1357,7 +1357,7 @@ fn disabled_channel_refuses_purchases_and_completions_with_12() {
     assert_eq!(h.snapshot(), before, "a refused change writes nothing");
     set("unionpay", false);
     let before = h.snapshot();
-    let r = h.assert_refused(&before, h.sale(1_000, APPROVE), "backoffice.channel_disabled");
+    h.assert_refused(&before, h.sale(1_000, APPROVE), "backoffice.channel_disabled");
     let before = h.snapshot();
     h.assert_refused(
         &before,
