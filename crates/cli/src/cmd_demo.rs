@@ -129,7 +129,7 @@ impl Counter<'_> {
                     println!(
                         "{} [{}]\n{}",
                         r.message(lang),
-                        r.response_code().code(),
+                        suanpan_host::codes::response_code(r.as_ref()).code(),
                         r.remedy(lang)
                     );
                 }

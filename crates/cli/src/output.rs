@@ -113,7 +113,7 @@ fn refusal_json(r: &dyn Refusal, lang: Lang) -> Value {
     json!({
         "ok": false,
         "code": r.key(),
-        "response_code": r.response_code().code(),
+        "response_code": suanpan_host::codes::response_code(r).code(),
         "message": r.message(lang),
         "remedy": r.remedy(lang),
     })

@@ -5,12 +5,11 @@
 //! itself. Money effects of an approved request still go through `rules::decide_void` /
 //! `rules::decide_refund` in the store's engine.
 
-use crate::i18n::Lang;
+use crate::i18n::{Catalog, Entries, Lang};
 use crate::kind::PaymentMethod;
 use crate::money::Amount;
 use crate::policy::Policy;
 use crate::refusal::Refusal;
-use crate::response::ResponseCode;
 use jiff::{Timestamp, ToSpan};
 
 /// A back-office user's role. Unlike terminal operators (00/01–98/99), staff roles are named.
@@ -845,9 +844,6 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::UserAlready { .. } => "backoffice.user_already",
         }
     }
-    fn response_code(&self) -> ResponseCode {
-        ResponseCode::InvalidTransaction
-    }
     fn args(&self) -> Vec<String> {
         match self {
             BackOfficeRefused::NotPermitted { role } => vec![role.clone()],
@@ -869,35 +865,15 @@ impl Refusal for BackOfficeRefused {
     }
 }
 
-/// The text of `key` in this module's catalog, as written (placeholders kept).
-pub(crate) fn catalog_text(lang: Lang, key: &str) -> Option<&'static str> {
-    let catalog = match lang {
-        Lang::Zh => ZH,
-        Lang::En => EN,
-    };
-    catalog.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
-}
-
 /// This module's catalog, kept beside its rules (zh-CN first, English second).
+pub(crate) static CATALOG: Catalog = Catalog::new(ZH, EN);
+
+/// The text of `key` in this module's catalog, with `args` substituted.
 fn text(lang: Lang, key: &str, args: &[String]) -> String {
-    let catalog = match lang {
-        Lang::Zh => ZH,
-        Lang::En => EN,
-    };
-    let mut out = catalog
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, t)| (*t).to_owned())
-        .unwrap_or_else(|| key.to_owned());
-    for (i, a) in args.iter().enumerate() {
-        out = out.replace(&format!("{{{i}}}"), a);
-    }
-    out
+    CATALOG.fill(lang, key, args)
 }
 
-type Catalog = &'static [(&'static str, &'static str)];
-
-static ZH: Catalog = &[
+static ZH: Entries = &[
     (
         "backoffice.not_permitted.msg",
         "当前角色（{0}）无权执行此操作",
@@ -1010,7 +986,7 @@ static ZH: Catalog = &[
     ("backoffice.user_already.fix", "刷新页面查看用户的最新状态"),
 ];
 
-static EN: Catalog = &[
+static EN: Entries = &[
     (
         "backoffice.not_permitted.msg",
         "Your role ({0}) may not do this",
@@ -1430,8 +1406,7 @@ mod tests {
             assert_eq!(ChannelAction::parse(a.as_str()), Some(a));
         }
         let refused = decide_channel_open(Channel::Alipay, false).unwrap_err();
-        assert_eq!(refused.response_code(), ResponseCode::InvalidTransaction);
-        assert_eq!(refused.response_code().code(), "12");
+        assert_eq!(refused.key(), "backoffice.channel_disabled");
         assert_eq!(Channel::of_method(PaymentMethod::Chip), Channel::Unionpay);
         assert!(Channel::Lakala.methods().is_empty());
         for ch in Channel::ALL {
@@ -1613,9 +1588,7 @@ mod tests {
 
     #[test]
     fn catalogs_have_the_same_keys_and_every_refusal_has_text() {
-        let zh: Vec<_> = ZH.iter().map(|(k, _)| *k).collect();
-        let en: Vec<_> = EN.iter().map(|(k, _)| *k).collect();
-        assert_eq!(zh, en);
+        assert_eq!(CATALOG.problems(), Vec::<String>::new());
         let all = [
             BackOfficeRefused::NotPermitted { role: "x".into() },
             BackOfficeRefused::ReasonRequired,

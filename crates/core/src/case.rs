@@ -14,7 +14,6 @@
 
 use crate::backoffice::{Permission, StaffRole};
 use crate::refusal::Refusal;
-use crate::response::ResponseCode;
 
 /// Characters a note keeps at most (the acquirer's answer, a remark).
 pub const CASE_NOTE_CHARS_MAX: usize = 2000;
@@ -319,20 +318,6 @@ pub enum CaseRefused {
     AlreadyLinked,
 }
 
-impl CaseRefused {
-    /// True for refusals about the case's state (HTTP 409), as opposed to the input (422)
-    /// or the role (403).
-    pub fn is_conflict(&self) -> bool {
-        matches!(
-            self,
-            CaseRefused::Closed { .. }
-                | CaseRefused::NotOpen { .. }
-                | CaseRefused::NotSubmitted { .. }
-                | CaseRefused::AlreadyLinked
-        )
-    }
-}
-
 impl Refusal for CaseRefused {
     fn key(&self) -> &'static str {
         match self {
@@ -346,9 +331,6 @@ impl Refusal for CaseRefused {
             CaseRefused::OtherMerchant => "case.other_merchant",
             CaseRefused::AlreadyLinked => "case.already_linked",
         }
-    }
-    fn response_code(&self) -> ResponseCode {
-        ResponseCode::InvalidTransaction
     }
     fn args(&self) -> Vec<String> {
         match self {
@@ -455,7 +437,6 @@ mod tests {
                     matches!(r, CaseRefused::Closed { .. }),
                     "{closed:?} {action:?}"
                 );
-                assert!(r.is_conflict());
             }
             assert!(matches!(
                 decide_case_evidence(SUP, closed),

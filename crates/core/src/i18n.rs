@@ -25,45 +25,141 @@ impl Lang {
     }
 }
 
-/// Looks `key` up in `lang`'s catalog and substitutes `{0}`, `{1}`… A missing key returns the
-/// key itself, so a gap shows up as text instead of a crash (and the catalog test fails).
-pub fn tr(lang: Lang, key: &str, args: &[String]) -> String {
-    let catalog = match lang {
-        Lang::Zh => ZH,
-        Lang::En => EN,
-    };
-    let Some((_, text)) = catalog.iter().find(|(k, _)| *k == key) else {
-        return key.to_owned();
-    };
-    let mut out = (*text).to_owned();
+/// One language's entries: `(key, text)`, the text with `{0}`, `{1}`… placeholders.
+pub type Entries = &'static [(&'static str, &'static str)];
+
+/// The one mechanism for every zh/en text (core rules, back-office rules, web, receipts,
+/// terminal screens): a keyed table per language, zh-CN first, English second. Each module
+/// keeps its own entries beside its code (`static ZH: Entries = &[("key", "text"), …]`) and
+/// one `Catalog` over them; lookup, substitution and the completeness checks live here once.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalog {
+    zh: Entries,
+    en: Entries,
+}
+
+impl Catalog {
+    /// The catalog over a Chinese and an English table.
+    pub const fn new(zh: Entries, en: Entries) -> Catalog {
+        Catalog { zh, en }
+    }
+
+    fn entries(&self, lang: Lang) -> Entries {
+        match lang {
+            Lang::Zh => self.zh,
+            Lang::En => self.en,
+        }
+    }
+
+    /// The text of `key` in `lang` as written (placeholders kept), if the catalog has it.
+    pub fn get(&self, lang: Lang, key: &str) -> Option<&'static str> {
+        self.entries(lang)
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, t)| *t)
+    }
+
+    /// The text of `key`; a missing key returns the key itself, so a gap shows up as text
+    /// instead of a crash (and the catalog's test fails first).
+    pub fn text<'a>(&self, lang: Lang, key: &'a str) -> &'a str {
+        self.get(lang, key).unwrap_or(key)
+    }
+
+    /// [`Catalog::text`] with `{0}`, `{1}`… replaced by `args`.
+    pub fn fill<A: AsRef<str>>(&self, lang: Lang, key: &str, args: &[A]) -> String {
+        fill(self.text(lang, key), args)
+    }
+
+    /// True when `key` exists in both languages.
+    pub fn has(&self, key: &str) -> bool {
+        self.get(Lang::Zh, key).is_some() && self.get(Lang::En, key).is_some()
+    }
+
+    /// Every key of the Chinese table (for completeness tests).
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + use<> {
+        let zh: Entries = self.zh;
+        zh.iter().map(|(k, _)| *k)
+    }
+
+    /// What is wrong with the catalog, as sentences (empty when nothing is): a key in one
+    /// language only, a key twice, an empty text, or a Chinese text that shows the reader an
+    /// internal code (a catalog key). Each catalog's test asserts this is empty.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (lang, mine, other, name) in [
+            (Lang::Zh, self.zh, self.en, "English"),
+            (Lang::En, self.en, self.zh, "Chinese"),
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            for (k, t) in mine {
+                if !seen.insert(*k) {
+                    out.push(format!("{k} twice in {lang:?}"));
+                }
+                if !other.iter().any(|(o, _)| o == k) {
+                    out.push(format!("{k} missing in {name}"));
+                }
+                if t.trim().is_empty() {
+                    out.push(format!("{k} empty in {lang:?}"));
+                }
+            }
+        }
+        for (k, t) in self.zh {
+            if let Some(word) = internal_word(t, self) {
+                out.push(format!(
+                    "{k}: the Chinese text shows the internal code {word:?}"
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The first word of `text` that is an internal code rather than words for a reader: a key
+/// of `catalog`, or a refusal's code (`void.settled`, whose texts are `void.settled.msg` and
+/// `.fix`). Commands, flags and settings the reader types (`pg_restore`, `kek_file =`), file
+/// names (`pan.key`) and upper-case labels (`MERCHANT COPY`) are words for the reader.
+fn internal_word(text: &str, catalog: &Catalog) -> Option<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| w.contains('.'))
+        .find(|w| catalog.has(w) || catalog.has(&format!("{w}.msg")))
+        .map(str::to_owned)
+}
+
+/// `text` with `{0}`, `{1}`… replaced by `args`.
+pub fn fill<A: AsRef<str>>(text: &str, args: &[A]) -> String {
+    let mut out = text.to_owned();
     for (i, arg) in args.iter().enumerate() {
-        out = out.replace(&format!("{{{i}}}"), arg);
+        out = out.replace(&format!("{{{i}}}"), arg.as_ref());
     }
     out
 }
 
+/// The core's catalog: refusal messages and remedies, response-code meanings, kinds.
+pub static CATALOG: Catalog = Catalog::new(ZH, EN);
+
+/// Looks `key` up in `lang`'s catalog and substitutes `{0}`, `{1}`… A missing key returns the
+/// key itself, so a gap shows up as text instead of a crash (and the catalog test fails).
+pub fn tr(lang: Lang, key: &str, args: &[String]) -> String {
+    CATALOG.fill(lang, key, args)
+}
+
 /// The text of `key` in `lang` as written (placeholders kept), if the catalog has it.
 pub fn text(lang: Lang, key: &str) -> Option<&'static str> {
-    let catalog = match lang {
-        Lang::Zh => ZH,
-        Lang::En => EN,
-    };
-    catalog.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
+    CATALOG.get(lang, key)
 }
 
 /// True when `key` exists in both catalogs.
 pub fn has_key(key: &str) -> bool {
-    ZH.iter().any(|(k, _)| *k == key) && EN.iter().any(|(k, _)| *k == key)
+    CATALOG.has(key)
 }
 
 /// Every key of the Chinese catalog (for completeness tests).
 pub fn keys() -> impl Iterator<Item = &'static str> {
-    ZH.iter().map(|(k, _)| *k)
+    CATALOG.keys()
 }
 
-type Catalog = &'static [(&'static str, &'static str)];
-
-static ZH: Catalog = &[
+static ZH: Entries = &[
     ("tstatus.approved", "成功"),
     ("tstatus.declined", "拒绝"),
     ("tstatus.voided", "已撤销"),
@@ -554,7 +650,7 @@ static ZH: Catalog = &[
     ("case.already_linked.fix", "无需重复关联"),
 ];
 
-static EN: Catalog = &[
+static EN: Entries = &[
     ("tstatus.approved", "Approved"),
     ("tstatus.declined", "Declined"),
     ("tstatus.voided", "Voided"),
@@ -1366,18 +1462,30 @@ mod tests {
 
     #[test]
     fn both_catalogs_have_the_same_keys() {
-        let zh: Vec<_> = ZH.iter().map(|(k, _)| *k).collect();
-        let en: Vec<_> = EN.iter().map(|(k, _)| *k).collect();
-        for k in &zh {
-            assert!(en.contains(k), "{k} missing in English");
-        }
-        for k in &en {
-            assert!(zh.contains(k), "{k} missing in Chinese");
-        }
-        let mut sorted = zh.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted.len(), zh.len(), "duplicate keys");
+        // Goal: every key in both languages, once, and no internal name shown in Chinese.
+        assert_eq!(CATALOG.problems(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn problems_name_a_missing_language_and_an_internal_code() {
+        // Goal: the check every catalog relies on catches what it claims to.
+        static ZH_BAD: Entries = &[
+            ("void.a.msg", "见 void.b"),
+            ("void.b.msg", "请运行 pg_restore，pan.key"),
+        ];
+        static EN_BAD: Entries = &[("void.a.msg", "see"), ("void.b.msg", "run")];
+        let p = Catalog::new(ZH_BAD, EN_BAD).problems();
+        assert!(p.iter().any(|l| l.contains("\"void.b\"")), "{p:?}");
+        assert_eq!(p.len(), 1, "{p:?}");
+        static EN_SHORT: Entries = &[("void.a.msg", "see")];
+        let p = Catalog::new(ZH_BAD, EN_SHORT).problems();
+        assert!(
+            p.iter().any(|l| l == "void.b.msg missing in English"),
+            "{p:?}"
+        );
+        let ok = Catalog::new(&[("c", "商户存根 MERCHANT COPY {0}")], &[("c", "copy {0}")]);
+        assert_eq!(ok.problems(), Vec::<String>::new());
+        assert_eq!(ok.fill(Lang::Zh, "c", &["1"]), "商户存根 MERCHANT COPY 1");
     }
 
     #[test]

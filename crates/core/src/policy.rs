@@ -163,6 +163,19 @@ impl Policy {
         }
     }
 
+    /// The moment the business day of `at` began: the previous day's cutoff in the merchant's
+    /// zone. Daily limits (`void_max_per_operator_per_day`) count from here.
+    pub fn business_day_start(&self, at: Timestamp) -> Timestamp {
+        let zone = self.zone().unwrap_or(TimeZone::UTC);
+        let cutoff = self.cutoff_time().unwrap_or(Time::midnight());
+        self.business_day(at)
+            .yesterday()
+            .ok()
+            .and_then(|d| d.to_datetime(cutoff).to_zoned(zone).ok())
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
     /// True when a batch opened at `opened_at` must be settled at `now` (its day has passed
     /// the cutoff).
     pub fn batch_is_due(&self, opened_at: Timestamp, now: Timestamp) -> bool {

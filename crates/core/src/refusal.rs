@@ -1,17 +1,16 @@
-//! Refusals: one enum per operation, each variant with a zh-CN and an English message, a
-//! remedy, and the 8583 response code adapters put on the wire.
+//! Refusals: one enum per operation, each variant with a catalog key, a zh-CN and an English
+//! message and a remedy. The wire forms (8583 response code, HTTP status) are the adapters'.
 
 use crate::i18n::{Lang, tr};
 use crate::money::{Amount, AmountError};
 use crate::pan::PanError;
-use crate::response::ResponseCode;
 
 /// What every refusal can say about itself. Adapters map it once to their wire form.
 pub trait Refusal: std::fmt::Debug {
-    /// Stable key: the catalog entry and the JSON `code`.
+    /// Stable key: the catalog entry, the JSON `code`, and what each adapter's one table maps
+    /// to its wire form (the 8583 response code in `suanpan-host`, the HTTP status in
+    /// `suanpan-web`).
     fn key(&self) -> &'static str;
-    /// The 8583 response code.
-    fn response_code(&self) -> ResponseCode;
     /// Values substituted into the message (`{0}`, `{1}`).
     fn args(&self) -> Vec<String> {
         Vec::new()
@@ -32,7 +31,7 @@ pub trait Refusal: std::fmt::Debug {
 pub fn message_of_key(lang: Lang, key: &str) -> Option<String> {
     let msg = format!("{key}.msg");
     let text =
-        crate::i18n::text(lang, &msg).or_else(|| crate::backoffice::catalog_text(lang, &msg))?;
+        crate::i18n::text(lang, &msg).or_else(|| crate::backoffice::CATALOG.get(lang, &msg))?;
     let mut out = text.to_owned();
     for i in 0..10 {
         out = out.replace(&format!("{{{i}}}"), "");
@@ -44,7 +43,7 @@ macro_rules! refusal_enum {
     (
         $(#[$doc:meta])*
         $name:ident {
-            $( $(#[$vdoc:meta])* $variant:ident $({ $($field:ident : $ty:ty),* })? => $key:literal, $code:ident ),* $(,)?
+            $( $(#[$vdoc:meta])* $variant:ident $({ $($field:ident : $ty:ty),* })? => $key:literal ),* $(,)?
         }
     ) => {
         $(#[$doc])*
@@ -54,9 +53,9 @@ macro_rules! refusal_enum {
         }
 
         impl $name {
-            fn key_and_code(&self) -> (&'static str, ResponseCode) {
+            fn catalog_key(&self) -> &'static str {
                 match self {
-                    $( $name::$variant { .. } => ($key, ResponseCode::$code) ),*
+                    $( $name::$variant { .. } => $key ),*
                 }
             }
         }
@@ -67,54 +66,51 @@ refusal_enum! {
     /// Refusals common to every request before a rule is reached.
     AccessRefused {
         /// The terminal is not registered.
-        UnknownTerminal => "access.unknown_terminal", TerminalNotRegistered,
+        UnknownTerminal => "access.unknown_terminal",
         /// The terminal was disabled by an admin.
-        TerminalDisabled => "access.terminal_disabled", TerminalNotRegistered,
+        TerminalDisabled => "access.terminal_disabled",
         /// The merchant is unknown or disabled.
-        UnknownMerchant => "access.unknown_merchant", InvalidMerchant,
+        UnknownMerchant => "access.unknown_merchant",
         /// No operator with that number.
-        UnknownOperator => "access.unknown_operator", InvalidTransaction,
+        UnknownOperator => "access.unknown_operator",
         /// Wrong password; `remaining` tries before lockout.
-        WrongPassword { remaining: u32 } => "access.wrong_password", InvalidTransaction,
+        WrongPassword { remaining: u32 } => "access.wrong_password",
         /// Locked out after too many wrong passwords.
-        LockedOut { until: String } => "access.locked_out", ExceedsFrequencyLimit,
+        LockedOut { until: String } => "access.locked_out",
         /// The operation needs the supervisor (00) and none authorized it.
-        SupervisorRequired => "access.supervisor_required", InvalidTransaction,
+        SupervisorRequired => "access.supervisor_required",
         /// The supervisor's password was wrong.
-        SupervisorWrongPassword { remaining: u32 } => "access.supervisor_wrong_password", InvalidTransaction,
+        SupervisorWrongPassword { remaining: u32 } => "access.supervisor_wrong_password",
         /// The operator's role may not do this.
-        NotPermitted { role: String } => "access.not_permitted", InvalidTransaction,
+        NotPermitted { role: String } => "access.not_permitted",
         /// The new password is too short or the same as the old one.
-        WeakPassword => "access.weak_password", InvalidTransaction,
+        WeakPassword => "access.weak_password",
         /// The card number is malformed.
-        BadCard { problem: PanError } => "access.bad_card", InvalidCardNumber,
+        BadCard { problem: PanError } => "access.bad_card",
         /// The amount is malformed.
-        BadAmount { problem: AmountError } => "access.bad_amount", InvalidAmount,
+        BadAmount { problem: AmountError } => "access.bad_amount",
         /// The card or wallet is not known to the issuer.
-        UnknownInstrument => "access.unknown_instrument", InvalidCardNumber,
+        UnknownInstrument => "access.unknown_instrument",
         /// The same terminal + batch + voucher no. was used for a different request.
-        Duplicate => "access.duplicate", Duplicate,
+        Duplicate => "access.duplicate",
         /// The payment method does not fit the instrument (QR method with a card…).
-        MethodMismatch => "access.method_mismatch", FormatError,
+        MethodMismatch => "access.method_mismatch",
         /// The terminal's batch no. is not the host's open batch, or it is not signed in.
-        BatchMismatch => "access.batch_mismatch", SignInAgain,
+        BatchMismatch => "access.batch_mismatch",
         /// A re-charge (重新收款) names a voided sale (8583 field 61) this terminal never booked.
-        LinkedNotFound => "access.linked_not_found", OriginalNotFound,
+        LinkedNotFound => "access.linked_not_found",
         /// A sign-in asked for working keys this host does not issue: a track-data key
         /// (8583 60.3 `004`; docs/ISO8583.md says why) or an unknown 60.3.
-        KeyLayoutUnsupported { network_code: u16 } => "access.key_layout_unsupported", NotSupported,
+        KeyLayoutUnsupported { network_code: u16 } => "access.key_layout_unsupported",
         /// The terminal's reversal of this very request (same terminal, batch and voucher
         /// no.) arrived first and was answered 00: the request must never take effect.
-        ReversedFirst => "access.reversed_first", InvalidTransaction,
+        ReversedFirst => "access.reversed_first",
     }
 }
 
 impl Refusal for AccessRefused {
     fn key(&self) -> &'static str {
-        self.key_and_code().0
-    }
-    fn response_code(&self) -> ResponseCode {
-        self.key_and_code().1
+        self.catalog_key()
     }
     fn args(&self) -> Vec<String> {
         match self {
@@ -165,37 +161,37 @@ refusal_enum! {
     /// 撤销 (sale void and completion void) refusals.
     VoidRefused {
         /// No original with that voucher/RRN.
-        OriginalNotFound => "void.not_found", OriginalNotFound,
+        OriginalNotFound => "void.not_found",
         /// The original is not a sale (or, for a completion void, not a completion).
-        WrongKind { kind: String } => "void.wrong_kind", InvalidTransaction,
+        WrongKind { kind: String } => "void.wrong_kind",
         /// The original was declined: nothing to void.
-        NotApproved => "void.not_approved", InvalidTransaction,
+        NotApproved => "void.not_approved",
         /// Already voided: a void happens once.
-        AlreadyVoided => "void.already_voided", InvalidTransaction,
+        AlreadyVoided => "void.already_voided",
         /// The original was reversed.
-        Reversed => "void.reversed", InvalidTransaction,
+        Reversed => "void.reversed",
         /// The original was (partly) refunded.
-        Refunded => "void.refunded", InvalidTransaction,
+        Refunded => "void.refunded",
         /// The original's batch is settled: only a refund can return the money now.
-        Settled => "void.settled", InvalidTransaction,
+        Settled => "void.settled",
         /// The original belongs to another terminal.
-        OtherTerminal => "void.other_terminal", InvalidTransaction,
+        OtherTerminal => "void.other_terminal",
         /// A void is for the full amount.
-        AmountMismatch { original: Amount } => "void.amount_mismatch", OriginalAmountIncorrect,
+        AmountMismatch { original: Amount } => "void.amount_mismatch",
         /// Older than `void_max_age_minutes`.
-        TooOld { minutes: u32 } => "void.too_old", InvalidTransaction,
+        TooOld { minutes: u32 } => "void.too_old",
         /// The operator reached `void_max_per_operator_per_day`.
-        OperatorLimit { limit: u32 } => "void.operator_limit", ExceedsFrequencyLimit,
+        OperatorLimit { limit: u32 } => "void.operator_limit",
         /// A reason is required.
-        ReasonRequired => "void.reason_required", InvalidTransaction,
+        ReasonRequired => "void.reason_required",
         /// The customer must agree to the void.
-        ConsentRequired => "void.consent_required", InvalidTransaction,
+        ConsentRequired => "void.consent_required",
         /// Policy requires the original card and none was presented.
-        CardRequired => "void.card_required", InvalidTransaction,
+        CardRequired => "void.card_required",
         /// The card presented is not the original's.
-        CardMismatch => "void.card_mismatch", InvalidTransaction,
+        CardMismatch => "void.card_mismatch",
         /// Training and live transactions do not mix.
-        TrainingMismatch => "void.training_mismatch", InvalidTransaction,
+        TrainingMismatch => "void.training_mismatch",
     }
 }
 
@@ -203,31 +199,31 @@ refusal_enum! {
     /// 退货 refusals.
     RefundRefused {
         /// No original with that RRN.
-        OriginalNotFound => "refund.not_found", OriginalNotFound,
+        OriginalNotFound => "refund.not_found",
         /// Only sales and completions can be refunded.
-        WrongKind { kind: String } => "refund.wrong_kind", InvalidTransaction,
+        WrongKind { kind: String } => "refund.wrong_kind",
         /// The original was declined.
-        NotApproved => "refund.not_approved", InvalidTransaction,
+        NotApproved => "refund.not_approved",
         /// A voided sale has already been returned in full.
-        Voided => "refund.voided", InvalidTransaction,
+        Voided => "refund.voided",
         /// The original was reversed.
-        Reversed => "refund.reversed", InvalidTransaction,
+        Reversed => "refund.reversed",
         /// Nothing is left to refund.
-        FullyRefunded => "refund.fully_refunded", InvalidTransaction,
+        FullyRefunded => "refund.fully_refunded",
         /// Past `refund_window_days`.
-        WindowPassed { days: u32 } => "refund.window_passed", InvalidTransaction,
+        WindowPassed { days: u32 } => "refund.window_passed",
         /// More than what remains refundable.
-        ExceedsRemaining { remaining: Amount } => "refund.exceeds_remaining", InvalidAmount,
+        ExceedsRemaining { remaining: Amount } => "refund.exceeds_remaining",
         /// Zero or negative.
-        AmountNotPositive => "refund.amount_not_positive", InvalidAmount,
+        AmountNotPositive => "refund.amount_not_positive",
         /// A reason is required.
-        ReasonRequired => "refund.reason_required", InvalidTransaction,
+        ReasonRequired => "refund.reason_required",
         /// The original belongs to another merchant.
-        OtherMerchant => "refund.other_merchant", InvalidTransaction,
+        OtherMerchant => "refund.other_merchant",
         /// Above the review threshold: goes through the back-office review.
-        ReviewRequired { threshold: Amount } => "refund.review_required", ExceedsAmountLimit,
+        ReviewRequired { threshold: Amount } => "refund.review_required",
         /// Training and live transactions do not mix.
-        TrainingMismatch => "refund.training_mismatch", InvalidTransaction,
+        TrainingMismatch => "refund.training_mismatch",
     }
 }
 
@@ -235,25 +231,25 @@ refusal_enum! {
     /// 预授权完成 refusals.
     CompletionRefused {
         /// No pre-authorization with that reference.
-        OriginalNotFound => "completion.not_found", OriginalNotFound,
+        OriginalNotFound => "completion.not_found",
         /// The original is not a pre-authorization.
-        WrongKind { kind: String } => "completion.wrong_kind", InvalidTransaction,
+        WrongKind { kind: String } => "completion.wrong_kind",
         /// The pre-authorization was declined.
-        NotApproved => "completion.not_approved", InvalidTransaction,
+        NotApproved => "completion.not_approved",
         /// Already completed.
-        AlreadyCompleted => "completion.already_completed", InvalidTransaction,
+        AlreadyCompleted => "completion.already_completed",
         /// The pre-authorization was voided.
-        Voided => "completion.voided", InvalidTransaction,
+        Voided => "completion.voided",
         /// The pre-authorization was reversed.
-        Reversed => "completion.reversed", InvalidTransaction,
+        Reversed => "completion.reversed",
         /// The hold has lapsed.
-        Expired => "completion.expired", InvalidTransaction,
+        Expired => "completion.expired",
         /// Over `completion_max_percent` of the hold.
-        OverLimit { max: Amount } => "completion.over_limit", InvalidAmount,
+        OverLimit { max: Amount } => "completion.over_limit",
         /// Zero or negative.
-        AmountNotPositive => "completion.amount_not_positive", InvalidAmount,
+        AmountNotPositive => "completion.amount_not_positive",
         /// The original belongs to another merchant.
-        OtherMerchant => "completion.other_merchant", InvalidTransaction,
+        OtherMerchant => "completion.other_merchant",
     }
 }
 
@@ -261,25 +257,25 @@ refusal_enum! {
     /// 预授权撤销 refusals.
     PreAuthVoidRefused {
         /// No pre-authorization with that reference.
-        OriginalNotFound => "preauth_void.not_found", OriginalNotFound,
+        OriginalNotFound => "preauth_void.not_found",
         /// The original is not a pre-authorization.
-        WrongKind { kind: String } => "preauth_void.wrong_kind", InvalidTransaction,
+        WrongKind { kind: String } => "preauth_void.wrong_kind",
         /// The pre-authorization was declined.
-        NotApproved => "preauth_void.not_approved", InvalidTransaction,
+        NotApproved => "preauth_void.not_approved",
         /// Already voided.
-        AlreadyVoided => "preauth_void.already_voided", InvalidTransaction,
+        AlreadyVoided => "preauth_void.already_voided",
         /// Completed: void the completion instead.
-        Completed => "preauth_void.completed", InvalidTransaction,
+        Completed => "preauth_void.completed",
         /// Reversed.
-        Reversed => "preauth_void.reversed", InvalidTransaction,
+        Reversed => "preauth_void.reversed",
         /// Lapsed: the hold is already released.
-        Expired => "preauth_void.expired", InvalidTransaction,
+        Expired => "preauth_void.expired",
         /// A pre-auth void is for the full amount.
-        AmountMismatch { original: Amount } => "preauth_void.amount_mismatch", OriginalAmountIncorrect,
+        AmountMismatch { original: Amount } => "preauth_void.amount_mismatch",
         /// A reason is required.
-        ReasonRequired => "preauth_void.reason_required", InvalidTransaction,
+        ReasonRequired => "preauth_void.reason_required",
         /// The original belongs to another merchant.
-        OtherMerchant => "preauth_void.other_merchant", InvalidTransaction,
+        OtherMerchant => "preauth_void.other_merchant",
     }
 }
 
@@ -287,15 +283,15 @@ refusal_enum! {
     /// 冲正 refusals (spec: reversing what was voided, refunded or settled is answered 12).
     ReversalRefused {
         /// The transaction was voided since.
-        AlreadyVoided => "reversal.already_voided", InvalidTransaction,
+        AlreadyVoided => "reversal.already_voided",
         /// The transaction was refunded since.
-        Refunded => "reversal.refunded", InvalidTransaction,
+        Refunded => "reversal.refunded",
         /// The transaction's batch is settled.
-        Settled => "reversal.settled", InvalidTransaction,
+        Settled => "reversal.settled",
         /// The transaction was completed since (pre-auth).
-        Completed => "reversal.completed", InvalidTransaction,
+        Completed => "reversal.completed",
         /// Balance inquiries, refunds and reversals are not reversible.
-        NotReversible { kind: String } => "reversal.not_reversible", InvalidTransaction,
+        NotReversible { kind: String } => "reversal.not_reversible",
     }
 }
 
@@ -303,15 +299,15 @@ refusal_enum! {
     /// 删除交易记录 (hide) and purge refusals.
     HideRefused {
         /// Only the system administrator (99) may hide or purge records.
-        NotAdmin => "hide.not_admin", InvalidTransaction,
+        NotAdmin => "hide.not_admin",
         /// A reason is required.
-        ReasonRequired => "hide.reason_required", InvalidTransaction,
+        ReasonRequired => "hide.reason_required",
         /// Already hidden.
-        AlreadyHidden => "hide.already_hidden", InvalidTransaction,
+        AlreadyHidden => "hide.already_hidden",
         /// No such record.
-        NotFound => "hide.not_found", OriginalNotFound,
+        NotFound => "hide.not_found",
         /// Inside the retention period: records cannot be purged yet.
-        WithinRetention { until: String } => "hide.within_retention", InvalidTransaction,
+        WithinRetention { until: String } => "hide.within_retention",
     }
 }
 
@@ -319,10 +315,7 @@ macro_rules! impl_refusal {
     ($name:ident, |$s:ident| $args:expr) => {
         impl Refusal for $name {
             fn key(&self) -> &'static str {
-                self.key_and_code().0
-            }
-            fn response_code(&self) -> ResponseCode {
-                self.key_and_code().1
+                self.catalog_key()
             }
             fn args(&self) -> Vec<String> {
                 let $s = self;

@@ -926,7 +926,7 @@ impl Host {
     }
 
     fn refuse(&self, msg: &Message<'_>, r: &dyn Refusal, mac: Option<Arc<Session>>) -> Answer {
-        let code = r.response_code();
+        let code = crate::codes::response_code(r);
         tracing::info!(mti = %msg.mti(), code = code.code(), refusal = r.key(), "refused");
         let mut b = echo_base(msg);
         let _ = self.host_fields(&mut b);

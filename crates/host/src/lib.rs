@@ -15,6 +15,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod codes;
 pub mod config;
 mod dispatch;
 pub mod http;

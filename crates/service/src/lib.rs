@@ -12,6 +12,7 @@
 //! | [`holds`] | the release of pre-authorization holds past their days |
 //! | [`records`] | hide, purge |
 //! | [`operators`] | login outcomes, passwords, refusals decided at the edge, reprints |
+//! | [`review`] | the back-office's void/refund requests: submission, review, cancel, undo, the executor and stale recovery |
 //!
 //! The store's single writer runs them inside its group transaction through the
 //! [`suanpan_store::Apply`] hook that [`UseCases`] implements, so decisions for one original
@@ -21,6 +22,8 @@
 //!
 //! **Architecture Invariant:** the use cases are the only code that changes money state; the
 //! store's repositories ([`suanpan_store::repo`]) only read and write what a use case asks.
+//! No use case speaks HTTP or 8583: refusals come back as core's typed variants, and each
+//! adapter maps them once to its wire form.
 #![deny(missing_docs)]
 
 mod ctx;
@@ -30,6 +33,7 @@ pub mod preauth;
 pub mod records;
 pub mod refund;
 pub mod reversal;
+pub mod review;
 pub mod sale;
 pub mod settlement;
 pub mod void;

@@ -49,7 +49,7 @@ pub(crate) fn void(
     }
     let conn = ctx.tx.conn;
     operators::lock(conn, &term.merchant_id, origin.operator)?;
-    let since = business_day_start(ctx.tx.policy, ctx.tx.now);
+    let since = ctx.tx.policy.business_day_start(ctx.tx.now).as_microsecond();
     let voids_today = txns::voids_since(conn, &term.merchant_id, origin.operator, since)?;
     let expected = if f.kind == TxnKind::CompletionVoid {
         TxnKind::Completion
@@ -90,17 +90,3 @@ pub(crate) fn void(
     Ok(Reply::Txn(txn))
 }
 
-/// The business day's start (the previous cutoff) as Unix microseconds: the operator's
-/// daily void limit counts from here.
-pub(crate) fn business_day_start(policy: &Policy, now: Timestamp) -> i64 {
-    let zone = policy.zone().unwrap_or(jiff::tz::TimeZone::UTC);
-    let cutoff = policy
-        .cutoff_time()
-        .unwrap_or(jiff::civil::Time::midnight());
-    let day = policy.business_day(now);
-    day.yesterday()
-        .ok()
-        .and_then(|d| d.to_datetime(cutoff).to_zoned(zone).ok())
-        .map(|z| z.timestamp().as_microsecond())
-        .unwrap_or(0)
-}

@@ -6,7 +6,9 @@ use crate::rows::{TXN_COLUMNS, micros, txn_from_row};
 use crate::sql::{Sql, SqlExt, SqlRow, Value};
 use jiff::Timestamp;
 use rusqlite::Connection;
-use suanpan_core::{Amount, PaymentMethod, Transaction, TxnKind, TxnStatus};
+use suanpan_core::{
+    Amount, MerchantId, OperatorNo, PaymentMethod, Transaction, TxnKind, TxnStatus,
+};
 use suanpan_issuer::{Account, CardStatus, Instrument};
 
 /// The most rows one listing returns, whatever the caller asks.
@@ -374,6 +376,18 @@ pub fn count_in(conn: &dyn Sql, f: &TxnFilter) -> Result<u64, StoreError> {
         r.i64(0)
     })?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The voids (sale and completion voids) `operator` of `merchant` booked since `since` that
+/// count towards `void_max_per_operator_per_day`: approved ones, and approved ones reversed
+/// since (the operator did them).
+pub fn operator_voids_since_in(
+    conn: &dyn Sql,
+    merchant: &MerchantId,
+    operator: OperatorNo,
+    since: Timestamp,
+) -> Result<u32, StoreError> {
+    crate::repo::txns::voids_since(conn, merchant, operator, micros(since))
 }
 
 /// One transaction.

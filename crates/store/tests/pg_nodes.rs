@@ -132,7 +132,6 @@ fn thousand_sales_each_voided_through_two_nodes_at_once() {
         assert_eq!(void.response_code, ResponseCode::Approved);
         assert_eq!(void.original_id, Some(sales[i].id));
         assert_eq!(refusal.key(), "void.already_voided", "sale {i}");
-        assert_eq!(refusal.response_code().code(), "12", "sale {i}");
     }
     assert_eq!(won.0 + won.1, SALES);
     eprintln!("voids won by node a: {}, by node b: {}", won.0, won.1);
@@ -195,13 +194,11 @@ fn reversal_racing_a_void_lets_exactly_one_through() {
             (Reply::Txn(r), Reply::Refused(v)) => {
                 assert_eq!(r.kind, TxnKind::Reversal);
                 assert_eq!(v.key(), "void.reversed", "sale {i}");
-                assert_eq!(v.response_code().code(), "12");
                 assert_eq!(sale.status, TxnStatus::Reversed);
             }
             (Reply::Refused(r), Reply::Txn(v)) => {
                 assert_eq!(v.kind, TxnKind::Void);
                 assert_eq!(r.key(), "reversal.already_voided", "sale {i}");
-                assert_eq!(r.response_code().code(), "12");
                 assert_eq!(sale.status, TxnStatus::Voided);
             }
             (x, y) => panic!("sale {i}: expected one effect and one refusal, got {x:?} and {y:?}"),

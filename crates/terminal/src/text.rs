@@ -3,31 +3,22 @@
 //! remedies here (`fix.<code>`) are what a cashier does next.
 
 use suanpan_core::Lang;
+use suanpan_core::i18n::{Catalog, Entries};
+
+/// The screens' catalog (`suanpan_core::i18n::Catalog`).
+static CATALOG: Catalog = Catalog::new(ZH, EN);
 
 /// The text of `key` in `lang`; a missing key shows itself (and the catalog test fails).
 pub fn t(lang: Lang, key: &str) -> String {
-    tf(lang, key, &[])
+    CATALOG.text(lang, key).to_owned()
 }
 
 /// The text with `{0}`, `{1}`… replaced.
 pub fn tf(lang: Lang, key: &str, args: &[String]) -> String {
-    let catalog = match lang {
-        Lang::Zh => ZH,
-        Lang::En => EN,
-    };
-    let Some((_, text)) = catalog.iter().find(|(k, _)| *k == key) else {
-        return key.to_owned();
-    };
-    let mut out = (*text).to_owned();
-    for (i, a) in args.iter().enumerate() {
-        out = out.replace(&format!("{{{i}}}"), a);
-    }
-    out
+    CATALOG.fill(lang, key, args)
 }
 
-type Catalog = &'static [(&'static str, &'static str)];
-
-static ZH: Catalog = &[
+static ZH: Entries = &[
     ("title.login", "操作员签到"),
     ("title.menu", "主菜单"),
     ("title.busy", "请稍候"),
@@ -273,7 +264,7 @@ static ZH: Catalog = &[
     ("fix.94", "重复交易：请查询后再做"),
 ];
 
-static EN: Catalog = &[
+static EN: Entries = &[
     ("title.login", "Operator sign-in"),
     ("title.menu", "Main menu"),
     ("title.busy", "Please wait"),
@@ -583,13 +574,7 @@ mod tests {
     #[test]
     fn zh_and_en_have_the_same_keys_and_no_duplicates() {
         // Goal: nothing shows as a raw key in either language.
-        let zh: Vec<&str> = ZH.iter().map(|(k, _)| *k).collect();
-        let en: Vec<&str> = EN.iter().map(|(k, _)| *k).collect();
-        assert_eq!(zh, en, "same keys in the same order");
-        let mut sorted = zh.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted.len(), zh.len(), "no key twice");
+        assert_eq!(CATALOG.problems(), Vec::<String>::new());
     }
 
     #[test]

@@ -520,11 +520,7 @@ pub async fn hide(
         reason,
     };
     match execute(state, caller.lang, cmd).await? {
-        Reply::Refused(r) => Err(ApiError::refusal(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            caller.lang,
-            r.as_ref(),
-        )),
+        Reply::Refused(r) => Err(ApiError::refused(caller.lang, r.as_ref())),
         _ => Ok(()),
     }
 }
@@ -771,11 +767,7 @@ async fn payment(
         Reply::Txn(t) | Reply::Replayed(t) => {
             Ok((StatusCode::CREATED, TxnView::of(&t, &policy, lang)))
         }
-        Reply::Refused(r) => Err(ApiError::refusal(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            lang,
-            r.as_ref(),
-        )),
+        Reply::Refused(r) => Err(ApiError::refused(lang, r.as_ref())),
         other => {
             tracing::error!("payment answered {other:?}");
             Err(ApiError::new(
@@ -803,8 +795,7 @@ fn instrument(
             // The digits' count is the schema's pattern; a wrong check digit (Luhn), which
             // no pattern can state, is a rule's refusal: 422.
             let pan = Pan::parse(&card.pan).map_err(|problem| {
-                ApiError::refusal(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                ApiError::refused(
                     lang,
                     &suanpan_core::refusal::AccessRefused::BadCard { problem },
                 )

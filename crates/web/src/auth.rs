@@ -270,7 +270,7 @@ async fn token_in_use(
 ) -> Result<StaffUser, ApiError> {
     let now = state.store().now();
     if live.expires_at <= now {
-        let local = suanpan_store::engine::local_time(state.store().policy(), live.expires_at);
+        let local = suanpan_service::operators::local_time(state.store().policy(), live.expires_at);
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             lang,

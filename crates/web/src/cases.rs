@@ -201,13 +201,6 @@ async fn refused(
     target: String,
     r: CaseRefused,
 ) -> ApiError {
-    let status = if matches!(r, CaseRefused::NotPermitted { .. }) {
-        StatusCode::FORBIDDEN
-    } else if r.is_conflict() {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let (store, who) = (state.store().clone(), caller.user.username.clone());
     let (action, outcome) = (format!("case.{action}"), format!("refused:{}", r.key()));
     if let Err(e) = blocking(caller.lang, move || {
@@ -217,7 +210,7 @@ async fn refused(
     {
         return e;
     }
-    ApiError::refusal(status, caller.lang, &r)
+    ApiError::refused(caller.lang, &r)
 }
 
 fn changed(lang: Lang) -> ApiError {

@@ -195,14 +195,7 @@ async fn refuse(
     if let Err(e) = audited {
         return e;
     }
-    let status = match r {
-        backoffice::BackOfficeRefused::NotPermitted { .. } => StatusCode::FORBIDDEN,
-        backoffice::BackOfficeRefused::ChannelUnsettled { .. }
-        | backoffice::BackOfficeRefused::ChannelRemoved
-        | backoffice::BackOfficeRefused::ChannelNotRemoved => StatusCode::CONFLICT,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError::refusal(status, lang, &r)
+    ApiError::refused(lang, &r)
 }
 
 /// Enables (`enable`), disables (`disable`), removes (`remove`) or re-adds (`restore`) a

@@ -34,13 +34,18 @@ impl ApiError {
     }
 
     /// A rule's refusal (nothing changed but the audit trail).
-    pub fn refusal(status: StatusCode, lang: Lang, r: &dyn Refusal) -> ApiError {
+    fn refusal(status: StatusCode, lang: Lang, r: &dyn Refusal) -> ApiError {
         ApiError {
             status,
             code: r.key().to_owned(),
             message: r.message(lang),
             hint: r.remedy(lang),
         }
+    }
+
+    /// A rule's refusal with its status from [`refusal_status`], the one table.
+    pub fn refused(lang: Lang, r: &dyn Refusal) -> ApiError {
+        ApiError::refusal(refusal_status(r.key()), lang, r)
     }
 
     /// A storage failure: logged with its cause, shown opaque.
@@ -98,6 +103,31 @@ impl ApiError {
     }
 }
 
+/// The one table from refusals (by the core's key) to HTTP statuses: the caller's role may
+/// not (403); the thing acted on is no longer in the state the action needs — reviewed,
+/// removed, closed, already so (409); every other rule's refusal of a well-formed request
+/// (422).
+pub fn refusal_status(key: &str) -> StatusCode {
+    match key {
+        "backoffice.not_permitted" | "case.not_permitted" => StatusCode::FORBIDDEN,
+        "backoffice.not_pending"
+        | "backoffice.not_approved"
+        | "backoffice.grace_over"
+        | "backoffice.channel_unsettled"
+        | "backoffice.channel_removed"
+        | "backoffice.channel_not_removed"
+        | "backoffice.evidence_removed"
+        | "backoffice.removal_pending"
+        | "backoffice.user_already"
+        | "backoffice.last_admin"
+        | "case.closed"
+        | "case.not_open"
+        | "case.not_submitted"
+        | "case.already_linked" => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(&self)).into_response()
@@ -140,4 +170,42 @@ pub async fn not_found(headers: HeaderMap) -> ApiError {
         "route.not_found",
         &[],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_table_names_only_real_refusals() {
+        // Goal: a key the table lists is a refusal the core has (a typo would silently
+        // answer 422), and the three classes come out as documented.
+        let listed = [
+            ("backoffice.not_permitted", 403),
+            ("case.not_permitted", 403),
+            ("backoffice.not_pending", 409),
+            ("backoffice.not_approved", 409),
+            ("backoffice.grace_over", 409),
+            ("backoffice.channel_unsettled", 409),
+            ("backoffice.channel_removed", 409),
+            ("backoffice.channel_not_removed", 409),
+            ("backoffice.evidence_removed", 409),
+            ("backoffice.removal_pending", 409),
+            ("backoffice.user_already", 409),
+            ("backoffice.last_admin", 409),
+            ("case.closed", 409),
+            ("case.not_open", 409),
+            ("case.not_submitted", 409),
+            ("case.already_linked", 409),
+            ("void.operator_limit", 422),
+            ("backoffice.reason_required", 422),
+        ];
+        for (key, status) in listed {
+            assert_eq!(refusal_status(key).as_u16(), status, "{key}");
+            assert!(
+                suanpan_core::refusal::message_of_key(Lang::En, key).is_some(),
+                "{key} is not a refusal of the core"
+            );
+        }
+    }
 }

@@ -14,7 +14,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use suanpan_core::backoffice::{self, BackOfficeRefused, Permission, PurgeRequest};
+use suanpan_core::backoffice::{self, Permission, PurgeRequest};
 use suanpan_core::{Lang, OperatorNo};
 use suanpan_store::backoffice::{Backoffice, actor};
 use suanpan_store::backup::{self, BackupInfo, PurgeOrder, Sources};
@@ -390,11 +390,7 @@ pub async fn run_purge(
         reason: &reason,
     };
     if let Err(r) = backoffice::decide_purge_request(&asked) {
-        let status = match r {
-            BackOfficeRefused::NotPermitted { .. } => StatusCode::FORBIDDEN,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        let e = ApiError::refusal(status, lang, &r);
+        let e = ApiError::refused(lang, &r);
         return Err(refused(state, caller, "purge", target, e).await);
     }
     // One backup or purge at a time; a purge waits for a running backup.
@@ -418,11 +414,7 @@ pub async fn run_purge(
     };
     match done {
         // Refused by the retention rule: audited by the store, no backup made.
-        Err(r) => Err(ApiError::refusal(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            lang,
-            r.as_ref(),
-        )),
+        Err(r) => Err(ApiError::refused(lang, r.as_ref())),
         Ok(p) => Ok(PurgeOut {
             purged: p.rows,
             before: date.to_string(),

@@ -102,16 +102,9 @@ impl RemovalView {
     }
 }
 
-/// The status of a refusal: 403 not permitted, 409 a state that changed, else 422.
+/// A refusal with its status from the one table (`error::refusal_status`).
 fn refused(lang: Lang, r: &BackOfficeRefused) -> ApiError {
-    let status = match r {
-        BackOfficeRefused::NotPermitted { .. } => StatusCode::FORBIDDEN,
-        BackOfficeRefused::EvidenceRemoved
-        | BackOfficeRefused::RemovalPending
-        | BackOfficeRefused::NotPending { .. } => StatusCode::CONFLICT,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError::refusal(status, lang, r)
+    ApiError::refused(lang, r)
 }
 
 /// Audits a refusal on the evidence's transaction and answers it.

@@ -96,12 +96,7 @@ pub struct UserIn {
 pub async fn add(state: &AppState, caller: &Caller, u: UserIn) -> Result<ManagedUser, ApiError> {
     let lang = caller.lang;
     if let Err(r) = backoffice::decide_new_user(Some(caller.user.role), &u.password) {
-        let status = if r.key() == "backoffice.not_permitted" {
-            StatusCode::FORBIDDEN
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
-        return Err(ApiError::refusal(status, lang, &r));
+        return Err(ApiError::refused(lang, &r));
     }
     let role = parse_role(lang, &u.role)?;
     let op = parse_operator(lang, u.operator_no.as_deref())?;
@@ -348,14 +343,7 @@ async fn refuse(
     if let Err(e) = audited {
         return e;
     }
-    let status = match r {
-        BackOfficeRefused::NotPermitted { .. } => StatusCode::FORBIDDEN,
-        BackOfficeRefused::UserAlready { .. } | BackOfficeRefused::LastAdmin => {
-            StatusCode::CONFLICT
-        }
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError::refusal(status, lang, &r)
+    ApiError::refused(lang, &r)
 }
 
 /// Edits a user's name, role or operator no. (admins; never demoting oneself or the last

@@ -2,7 +2,7 @@
 // (PostgreSQL), each of which defines `BACKEND`.
 use suanpan_core::settlement::Reconciliation;
 use suanpan_core::{
-    Amount, BatchNo, OperatorNo, PaymentMethod, Policy, ResponseCode, TerminalId, TxnKind,
+    Amount, BatchNo, OperatorNo, PaymentMethod, Policy, TerminalId, TxnKind,
     TxnStatus, VoucherNo,
 };
 use suanpan_store::command::{Origin, OriginalRef};
@@ -131,8 +131,7 @@ fn unknown_terminal_is_refused_97() {
         PaymentMethod::Chip,
         None,
     );
-    let r = h.assert_refused(&before, r, "access.unknown_terminal");
-    assert_eq!(r.response_code().code(), "97");
+    h.assert_refused(&before, r, "access.unknown_terminal");
 }
 
 #[test]
@@ -428,12 +427,11 @@ fn void_with_wrong_amount_or_missing_consent_is_refused() {
         card_fingerprint: None,
     };
     let before = h.snapshot();
-    let r = h.assert_refused(
+    h.assert_refused(
         &before,
         h.exec(cmd(Some(999), REASON, true)),
         "void.amount_mismatch",
     );
-    assert_eq!(r.response_code().code(), "64");
     let before = h.snapshot();
     h.assert_refused(
         &before,
@@ -456,12 +454,11 @@ fn void_of_unknown_voucher_is_refused() {
         return skipped();
     };
     let before = h.snapshot();
-    let r = h.assert_refused(
+    h.assert_refused(
         &before,
         h.void(VoucherNo::new(4242).unwrap()),
         "void.not_found",
     );
-    assert_eq!(r.response_code().code(), "25");
 }
 
 // --- refund -----------------------------------------------------------------------------------
@@ -1109,9 +1106,7 @@ fn reused_key_with_another_request_is_refused_94() {
         PaymentMethod::Chip,
         None,
     );
-    let r = h.assert_refused(&before, r, "access.duplicate");
-    assert_eq!(r.response_code(), ResponseCode::Duplicate);
-    assert_eq!(r.response_code().code(), "94");
+    h.assert_refused(&before, r, "access.duplicate");
 }
 
 // --- training ---------------------------------------------------------------------------------
@@ -1206,8 +1201,7 @@ fn void_limit_per_operator_resets_at_the_cutoff() {
     }
     let s = approved(h.sale(10, APPROVE));
     let before = h.snapshot();
-    let r = h.assert_refused(&before, h.void(s.voucher_no), "void.operator_limit");
-    assert_eq!(r.response_code().code(), "65");
+    h.assert_refused(&before, h.void(s.voucher_no), "void.operator_limit");
     h.set_time("2025-06-10T15:00:00Z"); // 23:00 Shanghai: the next business day
     approved(h.void(s.voucher_no));
 }
@@ -1363,9 +1357,7 @@ fn disabled_channel_refuses_purchases_and_completions_with_12() {
     assert_eq!(h.snapshot(), before, "a refused change writes nothing");
     set("unionpay", false);
     let before = h.snapshot();
-    let r = h.assert_refused(&before, h.sale(1_000, APPROVE), "backoffice.channel_disabled");
-    assert_eq!(r.response_code(), ResponseCode::InvalidTransaction);
-    assert_eq!(r.response_code().code(), "12");
+    h.assert_refused(&before, h.sale(1_000, APPROVE), "backoffice.channel_disabled");
     let before = h.snapshot();
     h.assert_refused(
         &before,

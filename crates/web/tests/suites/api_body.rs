@@ -469,6 +469,41 @@ fn void_request_submitted_by_one_and_approved_by_another() {
     assert_eq!((r.status, r.code().as_str()), (422, "void.already_voided"));
 }
 
+/// Goal: `void_max_per_operator_per_day` holds when a back-office void is submitted, on the
+/// same facts the engine reads when it runs: a supervisor whose counter operator already did
+/// the day's allowed voids is refused at once (422 `void.operator_limit`), and nothing but the
+/// audit trail changes — the request is not accepted today only to fail at execution.
+#[test]
+fn void_request_over_the_operators_daily_limit_is_refused_at_submission() {
+    let policy = Policy {
+        void_max_per_operator_per_day: 1,
+        ..Policy::default()
+    };
+    let Some(app) = spawn_with_on(BACKEND, policy) else {
+        return;
+    };
+    let sup = app.login("supervisor");
+    let finance = app.login("finance");
+    let q = sup.request("void", 1, r#","customer_consent":true"#);
+    let r = finance.post(
+        &format!("/api/v1/requests/{}/approve", q["id"]),
+        r#"{"comment":"同意"}"#,
+    );
+    assert_eq!(r.json()["status"], "executed", "{}", r.text());
+    let before = app.state();
+    let r = sup.post(
+        "/api/v1/requests",
+        r#"{"kind":"void","transaction_id":2,"reason":"顾客取消","customer_consent":true}"#,
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "void.operator_limit"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(app.state(), before);
+}
+
 /// A back-office whose approvals wait `seconds` before they run.
 fn spawn_with_grace(seconds: u32) -> Option<TestApp> {
     let policy = Policy {
