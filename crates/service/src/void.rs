@@ -2,10 +2,9 @@
 //! supervisor, the operator's voids today, `decide_void`, then the issuer's credit.
 
 use crate::ctx::{Ctx, FollowUp, Gate, Res, actor_of, book_follow_up, gate, issuer_effect, refuse};
-use jiff::Timestamp;
 use suanpan_core::refusal::VoidRefused;
 use suanpan_core::rules::{self, VoidRequest};
-use suanpan_core::{Amount, Policy, TxnKind, TxnStatus};
+use suanpan_core::{Amount, TxnKind, TxnStatus};
 use suanpan_issuer::IssuerOp;
 use suanpan_store::Reply;
 use suanpan_store::command::{Origin, OriginalRef};

@@ -723,11 +723,7 @@ pub async fn api_password_change(
             )
         })
         .await?;
-        return Err(ApiError::refusal(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            lang,
-            &r,
-        ));
+        return Err(ApiError::refused(lang, &r));
     }
     let new = v.new_password;
     let hash = tokio::task::spawn_blocking(move || suanpan_store::auth::hash_password(&new))
