@@ -463,12 +463,26 @@ impl Store for SqliteStore {
     /// A full checkpoint on a `synchronous=FULL` connection: the WAL (written without fsync
     /// by a bulk load) is copied into the database file, which is fsynced, and cut to
     /// nothing.
+    ///
+    /// A checkpoint running at that moment on another connection (the store's own
+    /// background checkpointer, or the writer's restart between groups) makes SQLite answer
+    /// busy at once, without its busy handler: the checkpoint is tried again for up to
+    /// `SYNC_TRIES` × `SYNC_STEP_MS` before the store is reported as used by someone else.
     fn sync_to_disk(&self) -> Result<(), StoreError> {
-        let busy: (i64, i64, i64) = self.read(|c| {
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-        })?;
+        const SYNC_TRIES: u32 = 100;
+        const SYNC_STEP_MS: u64 = 50;
+        let mut busy: (i64, i64, i64) = (1, -1, -1);
+        for _ in 0..SYNC_TRIES {
+            busy = self.read(|c| {
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+            })?;
+            if busy.0 == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(SYNC_STEP_MS));
+        }
         if busy.0 != 0 {
             return Err(StoreError::Sqlite(format!(
                 "the final checkpoint was blocked ({} of {} WAL pages copied): another process is using the store",
