@@ -729,6 +729,16 @@ pub fn decide_user_change(
     if takes_admin_away && target.id == actor_id {
         return Err(BackOfficeRefused::OwnAccount);
     }
+    // An admin's own password and second factor change only with the current password
+    // (`decide_own_password`, the TOTP enrolment): a session left open must not be enough to
+    // set a new password or switch the second factor off.
+    let resets_own_credentials = matches!(
+        change,
+        UserChange::ResetPassword { .. } | UserChange::ResetTotp
+    );
+    if resets_own_credentials && target.id == actor_id {
+        return Err(BackOfficeRefused::OwnCredentials);
+    }
     if takes_admin_away && is_enabled_admin && enabled_admins <= 1 {
         return Err(BackOfficeRefused::LastAdmin);
     }
@@ -808,6 +818,8 @@ pub enum BackOfficeRefused {
     RemovalPending,
     /// An admin does not disable or demote their own account.
     OwnAccount,
+    /// An admin reset their own password or TOTP through user management.
+    OwnCredentials,
     /// The merchant's last enabled admin is not disabled or demoted.
     LastAdmin,
     /// The user is in that state already.
@@ -840,6 +852,7 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::EvidenceRemoved => "backoffice.evidence_removed",
             BackOfficeRefused::RemovalPending => "backoffice.removal_pending",
             BackOfficeRefused::OwnAccount => "backoffice.own_account",
+            BackOfficeRefused::OwnCredentials => "backoffice.own_credentials",
             BackOfficeRefused::LastAdmin => "backoffice.last_admin",
             BackOfficeRefused::UserAlready { .. } => "backoffice.user_already",
         }
@@ -977,6 +990,14 @@ static ZH: Entries = &[
         "不能停用自己的账号，也不能取消自己的管理员角色",
     ),
     ("backoffice.own_account.fix", "请由另一位管理员操作"),
+    (
+        "backoffice.own_credentials.msg",
+        "不能在用户管理中重置自己的密码或动态验证码",
+    ),
+    (
+        "backoffice.own_credentials.fix",
+        "自己的密码请输入当前密码后修改，或请另一位管理员重置",
+    ),
     (
         "backoffice.last_admin.msg",
         "这是最后一位启用中的管理员，不能停用或降级",
@@ -1129,6 +1150,14 @@ static EN: Entries = &[
         "You cannot disable your own account or take away your own admin role",
     ),
     ("backoffice.own_account.fix", "Ask another admin"),
+    (
+        "backoffice.own_credentials.msg",
+        "You cannot reset your own password or TOTP in user management",
+    ),
+    (
+        "backoffice.own_credentials.fix",
+        "Change your own password with your current one, or ask another admin to reset it",
+    ),
     (
         "backoffice.last_admin.msg",
         "This is the last enabled admin; it cannot be disabled or demoted",
@@ -1536,6 +1565,19 @@ mod tests {
             Ok(()),
             "renaming oneself is fine"
         );
+        for own in [
+            UserChange::ResetPassword {
+                password: "a-new-password",
+            },
+            UserChange::ResetTotp,
+        ] {
+            assert_eq!(
+                decide_user_change(1, admin, me, own, 2),
+                Err(BackOfficeRefused::OwnCredentials),
+                "a session alone does not reset its own credentials"
+            );
+            assert_eq!(decide_user_change(1, admin, other_admin, own, 2), Ok(()));
+        }
         assert_eq!(
             decide_user_change(1, admin, other_admin, UserChange::Disable, 2),
             Ok(())
@@ -1578,7 +1620,7 @@ mod tests {
         );
         assert_eq!(
             decide_user_change(1, admin, me, UserChange::ResetTotp, 1),
-            Ok(())
+            Err(BackOfficeRefused::OwnCredentials)
         );
         assert!(matches!(
             decide_user_change(3, StaffRole::Supervisor, cashier, UserChange::ResetTotp, 1),
@@ -1612,6 +1654,7 @@ mod tests {
             BackOfficeRefused::EvidenceRemoved,
             BackOfficeRefused::RemovalPending,
             BackOfficeRefused::OwnAccount,
+            BackOfficeRefused::OwnCredentials,
             BackOfficeRefused::LastAdmin,
             BackOfficeRefused::UserAlready { state: "x".into() },
         ];

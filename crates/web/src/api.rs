@@ -152,8 +152,28 @@ pub struct TxnQuery {
     pub _lang: Option<String>,
 }
 
+/// A filter value with its surrounding blanks cut, `None` when nothing is left. "Blank" is
+/// the OpenAPI document's `^\s*$` (ECMAScript's `\s`), not Rust's `char::is_whitespace`,
+/// which also counts U+0085 (NEL): a value the schema calls invalid is never read as absent.
 fn blank(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    v.as_deref()
+        .map(|s| s.trim_matches(schema_space))
+        .filter(|s| !s.is_empty())
+}
+
+/// ECMAScript's `\s`: the characters the OpenAPI document's blank pattern allows.
+fn schema_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
 }
 
 impl TxnQuery {
@@ -1189,4 +1209,18 @@ pub async fn verify(state: &AppState, caller: &Caller) -> Result<VerifyOut, ApiE
         first_broken: v.first_broken,
         problem: v.problem,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blank;
+
+    #[test]
+    fn blank_means_the_documents_blank_only() {
+        assert_eq!(blank(&Some(" \t\u{3000}".into())), None);
+        assert_eq!(blank(&Some(" 2026-11-25 ".into())), Some("2026-11-25"));
+        // U+0085 is whitespace to Rust but not to the OpenAPI pattern `^\s*$`: a value, not
+        // an absent filter (schemathesis found `to=%C2%85` listing everything).
+        assert_eq!(blank(&Some("\u{85}".into())), Some("\u{85}"));
+    }
 }

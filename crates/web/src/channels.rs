@@ -205,7 +205,9 @@ async fn refuse(
     params(("id" = String, Path, description = "unionpay, alipay, wechat, lakala"), ("action" = String, Path, description = "enable, disable, remove or restore")),
     request_body = ChannelIn,
     responses((status = 200, body = ChannelView), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError),
-        (status = 409, body = ApiError, description = "unsettled transactions; removed already; not removed"), (status = 422, body = ApiError)))]
+        (status = 409, body = ApiError, description = "unsettled transactions; removed already; not removed"), (status = 422, body = ApiError),
+        (status = 423, body = ApiError, description = "the account is locked after wrong passwords (a re-entered password counts)"),
+        (status = 429, body = ApiError, description = "too many password re-entries from this client or for this user in a minute")))]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,

@@ -428,7 +428,9 @@ pub async fn run_purge(
 #[utoipa::path(post, path = "/api/v1/purge", tag = "operations", request_body = PurgeIn,
     responses((status = 200, body = PurgeOut), (status = 400, body = ApiError), (status = 403, body = ApiError),
         (status = 409, body = ApiError, description = "pg_dump is not installed (no backup, no purge)"),
-        (status = 422, body = ApiError, description = "wrong password, no reason, or inside the retention period")))]
+        (status = 422, body = ApiError, description = "wrong password, no reason, or inside the retention period"),
+        (status = 423, body = ApiError, description = "the account is locked after wrong passwords (a re-entered password counts)"),
+        (status = 429, body = ApiError, description = "too many password re-entries from this client or for this user in a minute")))]
 pub async fn purge(
     State(state): State<AppState>,
     caller: Caller,
