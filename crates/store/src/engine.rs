@@ -58,8 +58,9 @@ pub struct GroupCache {
     accounts: std::cell::RefCell<std::collections::HashMap<String, Account>>,
     /// Accounts changed in this group, written back by [`flush`].
     dirty_accounts: std::cell::RefCell<std::collections::BTreeSet<String>>,
-    /// Whether the back-office tables (payment channels) exist, once looked up in this group.
-    backoffice: Option<bool>,
+    /// The back-office schema's version (0: its tables, the payment channels, do not
+    /// exist), once looked up in this group.
+    backoffice: Option<i64>,
 }
 
 /// RRNs one `nextval` of PostgreSQL's `rrn_seq` reserves (its `INCREMENT BY`): a group of
@@ -880,7 +881,7 @@ fn purchase(
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
-    if let Some(refused) = channel_gate(ctx, &actor, kind.as_str(), method)? {
+    if let Some(refused) = channel_gate(ctx, &actor, kind.as_str(), method, &term.merchant_id)? {
         return Ok(refused);
     }
     // Every adapter parses amounts, but the store does not trust that: a sale or pre-auth of
@@ -964,9 +965,10 @@ fn channel_gate(
     actor: &str,
     action: &str,
     method: PaymentMethod,
+    merchant: &MerchantId,
 ) -> Result<Option<Reply>, StoreError> {
     let channel = Channel::of_method(method);
-    let has_backoffice = match ctx.cache.backoffice {
+    let version = match ctx.cache.backoffice {
         Some(known) => known,
         None => {
             let found = ctx
@@ -976,13 +978,16 @@ fn channel_gate(
                     p![],
                     |r| r.text(0),
                 )?
-                .is_some();
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
             ctx.cache.backoffice = Some(found);
             found
         }
     };
-    // A store whose back-office tables were never created has no channel switched off.
-    let open = !has_backoffice || channel_open(ctx.conn, channel)?;
+    // A store whose back-office tables were never created has no channel switched off;
+    // before step 6 channels were not kept per merchant (issue 14).
+    let per_merchant = (version >= 6).then_some(merchant);
+    let open = version == 0 || channel_open(ctx.conn, channel, per_merchant)?;
     match decide_channel_open(channel, open) {
         Ok(()) => Ok(None),
         Err(r) => {
@@ -992,18 +997,36 @@ fn channel_gate(
     }
 }
 
-/// Whether a payment channel accepts new transactions; a channel the table does not know is
-/// closed. On PostgreSQL the row is read `FOR SHARE`: a disable waits for the purchases in
-/// flight.
-fn channel_open(c: &dyn Sql, channel: Channel) -> Result<bool, StoreError> {
+/// Whether a payment channel accepts new transactions of a merchant: the platform's switch
+/// and the merchant's own choice (no row: it changed nothing) must both be on; a channel the
+/// table does not know is closed. On PostgreSQL the platform's row is read `FOR SHARE`: a
+/// change of any merchant's channel locks it first, so it waits for the purchases in flight.
+fn channel_open(
+    c: &dyn Sql,
+    channel: Channel,
+    merchant: Option<&MerchantId>,
+) -> Result<bool, StoreError> {
     let share = match c.dialect() {
         Dialect::Sqlite => "",
-        Dialect::Postgres => " FOR SHARE",
+        Dialect::Postgres => " FOR SHARE OF c",
+    };
+    let Some(merchant) = merchant else {
+        return Ok(c
+            .row(
+                &format!("SELECT enabled FROM channels c WHERE id = ?1{share}"),
+                p![channel.as_str()],
+                |r| r.flag(0),
+            )?
+            .unwrap_or(false));
     };
     Ok(c.row(
-        &format!("SELECT enabled FROM channels WHERE id = ?1{share}"),
-        p![channel.as_str()],
-        |r| r.flag(0),
+        &format!(
+            "SELECT c.enabled, COALESCE(m.enabled, 1) FROM channels c
+             LEFT JOIN merchant_channels m ON m.channel_id = c.id AND m.merchant_id = ?2
+             WHERE c.id = ?1{share}"
+        ),
+        p![channel.as_str(), merchant.as_str()],
+        |r| Ok(r.flag(0)? && r.flag(1)?),
     )?
     .unwrap_or(false))
 }
@@ -1256,7 +1279,7 @@ fn complete(ctx: &mut Ctx<'_>, origin: &Origin, original: &OriginalRef, amount: 
             CompletionRefused::OriginalNotFound,
         );
     };
-    if let Some(refused) = channel_gate(ctx, &actor, "completion", pre.method)? {
+    if let Some(refused) = channel_gate(ctx, &actor, "completion", pre.method, &term.merchant_id)? {
         return Ok(refused);
     }
     let target = format!("txn:{}", pre.id);

@@ -105,6 +105,20 @@ impl Caller {
         }
     }
 
+    /// The caller's merchant, whose records are all a merchant user ever sees (issue 14). An
+    /// acquirer user has none: refused (403) like a missing permission, because the merchant
+    /// tier's routes act on the caller's own merchant only.
+    pub fn merchant(&self) -> Result<suanpan_core::MerchantId, ApiError> {
+        self.user.merchant_id.clone().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                self.lang,
+                "auth.forbidden",
+                &[self.user.role.as_str().into()],
+            )
+        })
+    }
+
     /// Checks a form's CSRF token (UI forms; the API checks the header in the extractor).
     pub fn check_form_csrf(&self, token: &str) -> Result<(), ApiError> {
         match &self.csrf {

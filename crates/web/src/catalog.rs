@@ -88,6 +88,8 @@ static ZH: Catalog = &[
     ("field.username", "用户名（1–64 个字母、数字或 . _ -）"),
     ("user.taken.msg", "用户名 {0} 已被使用"),
     ("user.taken.fix", "换一个用户名"),
+    ("operator.taken.msg", "本商户已有操作员号 {0}"),
+    ("operator.taken.fix", "换一个操作员号"),
     // Audit entries in words (crate::words).
     ("who.web", "后台用户 {0}"),
     ("who.counter", "终端 {0} 操作员 {1}"),
@@ -777,6 +779,7 @@ static ZH: Catalog = &[
         "永久删除该日期之前创建、且已超过保存期限的交易记录（仍被较新记录引用的除外）。清理前自动备份。",
     ),
     ("ops.before", "删除此日期之前的记录"),
+    ("ops.merchant", "商户编号（15 位）"),
     ("ops.purge_button", "永久删除"),
     (
         "ops.purge_confirm",
@@ -850,6 +853,11 @@ static EN: Catalog = &[
     ),
     ("user.taken.msg", "The user name {0} is taken"),
     ("user.taken.fix", "Choose another user name"),
+    (
+        "operator.taken.msg",
+        "This merchant has operator no. {0} already",
+    ),
+    ("operator.taken.fix", "Choose another operator no."),
     // Audit entries in words (crate::words).
     ("who.web", "Back-office user {0}"),
     ("who.counter", "Terminal {0}, operator {1}"),
@@ -1688,6 +1696,7 @@ static EN: Catalog = &[
         "Deletes for good the transaction records created before the day and past the retention period (except those newer records still refer to). A backup is made first.",
     ),
     ("ops.before", "Delete records created before"),
+    ("ops.merchant", "Merchant ID (15 digits)"),
     ("ops.purge_button", "Delete for good"),
     (
         "ops.purge_confirm",

@@ -199,7 +199,7 @@ pub async fn submit(
 }
 
 async fn load(state: &AppState, caller: &Caller, id: i64) -> Result<ReviewRequest, ApiError> {
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     blocking(caller.lang, move || store.request(&merchant, id))
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, caller.lang, "request.not_found", &[]))
@@ -245,11 +245,7 @@ pub async fn requests(
     if let Some(t) = q.transaction_id.filter(|t| *t < 1) {
         return Err(ApiError::field(lang, "id", &t.to_string()));
     }
-    let (store, merchant, txn) = (
-        state.store().clone(),
-        caller.user.merchant_id.clone(),
-        q.transaction_id,
-    );
+    let (store, merchant, txn) = (state.store().clone(), caller.merchant()?, q.transaction_id);
     let rows = blocking(lang, move || store.requests(&merchant, status, txn, 200)).await?;
     Ok(rows
         .iter()

@@ -71,7 +71,7 @@ fn browser_login<'a>(app: &'a TestApp, user: &str) -> Browser<'a> {
         "{set}"
     );
     let cookie = cookie_pair(&r);
-    if user == "admin" {
+    if user == "admin" || user == "platform" {
         // Admins enrol TOTP first: the page shows the secret and a QR code.
         assert_eq!(r.header("location"), Some("/totp/enrol"));
         let page = app
@@ -562,7 +562,7 @@ fn mistaken_void_case_through_the_forms() {
 #[test]
 fn operations_page_backs_up_verifies_and_refuses_an_early_purge() {
     let app = spawn_app();
-    let admin = browser_login(&app, "admin");
+    let admin = browser_login(&app, "platform");
     let page = admin.page("/ops").text();
     assert!(
         page.contains("href=\"/ops\"") && page.contains("立即备份"),
@@ -597,7 +597,7 @@ fn operations_page_backs_up_verifies_and_refuses_an_early_purge() {
     let r = admin.form(
         "/ops/purge",
         &format!(
-            "csrf={}&before=2025-06-01&reason=%E6%B8%85%E7%90%86&password=admin-demo",
+            "csrf={}&before=2025-06-01&reason=%E6%B8%85%E7%90%86&password=platform-demo&merchant=898310048990001",
             admin.csrf
         ),
     );
