@@ -138,7 +138,7 @@ fn merchant_users_never_touch_whole_store_backups_or_purges() {
         assert_eq!(r.status, 403, "{}", r.text());
         let r = s.post(
             "/api/v1/purge",
-            r#"{"before":"2019-01-01","password":"admin-demo","reason":"x"}"#,
+            r#"{"before":"2019-01-01","password":"admin-demo","reason":"x","merchant":"898310048990001"}"#,
         );
         assert_eq!(r.status, 403, "{}", r.text());
         assert_eq!(s.get("/ops").status, 403);
