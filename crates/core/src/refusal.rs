@@ -72,6 +72,8 @@ refusal_enum! {
         TerminalDisabled => "access.terminal_disabled", TerminalNotRegistered,
         /// The merchant is unknown or disabled.
         UnknownMerchant => "access.unknown_merchant", InvalidMerchant,
+        /// The merchant is not active: pending, suspended by the acquirer or closed.
+        MerchantNotActive { status: String } => "access.merchant_not_active", InvalidMerchant,
         /// No operator with that number.
         UnknownOperator => "access.unknown_operator", InvalidTransaction,
         /// Wrong password; `remaining` tries before lockout.

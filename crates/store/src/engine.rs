@@ -366,7 +366,7 @@ fn load_terminal_with(
         _ => "",
     };
     let sql = format!(
-        "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher
+        "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher, m.status
          FROM terminals t JOIN merchants m ON m.id = t.merchant_id
          LEFT JOIN batches b ON b.id = t.batch_id WHERE t.id = ?1{lock}"
     );
@@ -380,13 +380,20 @@ fn load_terminal_with(
             r.opt_i64(5)?,
             r.u32(6)?,
             r.u32(7)?,
+            r.text(8)?,
         ))
     })?;
-    let Some((merchant, t_on, m_on, batch_id, batch_no, opened, next, next_training)) = row else {
+    let Some((merchant, t_on, m_on, batch_id, batch_no, opened, next, next_training, status)) = row
+    else {
         return Ok(Err(AccessRefused::UnknownTerminal));
     };
     if !m_on {
         return Ok(Err(AccessRefused::UnknownMerchant));
+    }
+    // Only an active merchant's terminals work: pending (not activated yet), suspended by the
+    // acquirer and closed merchants are refused (issue 14).
+    if status != "active" {
+        return Ok(Err(AccessRefused::MerchantNotActive { status }));
     }
     if !t_on {
         return Ok(Err(AccessRefused::TerminalDisabled));

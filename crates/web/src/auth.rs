@@ -159,6 +159,7 @@ impl FromRequestParts<AppState> for Caller {
             if disabled {
                 return Err(disabled_error(lang));
             }
+            read_only_gate(parts, state, &user, lang).await?;
             return Ok(Caller {
                 user,
                 lang,
@@ -211,6 +212,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::new(StatusCode::FORBIDDEN, lang, "auth.csrf", &[]));
             }
         }
+        read_only_gate(parts, state, &live.user, lang).await?;
         Ok(Caller {
             user: live.user,
             lang,
@@ -219,6 +221,37 @@ impl FromRequestParts<AppState> for Caller {
             mfa_pending: live.mfa_pending,
             totp_offered: live.totp_offered,
         })
+    }
+}
+
+/// A merchant that is not active (suspended by the acquirer, pending or closed) keeps its
+/// back-office to read (issue 14): every unsafe request of its users is refused (423) with
+/// the reason, except logging out and the second factor.
+async fn read_only_gate(
+    parts: &Parts,
+    state: &AppState,
+    user: &StaffUser,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    let Some(merchant) = user.merchant_id.clone() else {
+        return Ok(());
+    };
+    if !unsafe_method(&parts.method) || ENROLMENT_PATHS.contains(&parts.uri.path()) {
+        return Ok(());
+    }
+    let store = state.store().clone();
+    let found = blocking(lang, move || {
+        suanpan_store::admin::merchant(&*store, &merchant)
+    })
+    .await?;
+    match found {
+        Some(m) if m.status != "active" => Err(ApiError::new(
+            StatusCode::LOCKED,
+            lang,
+            "merchant.read_only",
+            &[crate::catalog::t(lang, &format!("merchant.status.{}", m.status)).to_owned()],
+        )),
+        _ => Ok(()),
     }
 }
 

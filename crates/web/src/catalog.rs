@@ -90,6 +90,15 @@ static ZH: Catalog = &[
     ("user.taken.fix", "换一个用户名"),
     ("operator.taken.msg", "本商户已有操作员号 {0}"),
     ("operator.taken.fix", "换一个操作员号"),
+    (
+        "merchant.read_only.msg",
+        "本商户{0}，后台只能查看，不能办理业务",
+    ),
+    ("merchant.read_only.fix", "请联系收单机构了解原因并恢复商户"),
+    ("merchant.status.pending", "尚未开通"),
+    ("merchant.status.active", "正常营业"),
+    ("merchant.status.suspended", "已被收单机构暂停"),
+    ("merchant.status.closed", "已关闭"),
     // Audit entries in words (crate::words).
     ("who.web", "后台用户 {0}"),
     ("who.counter", "终端 {0} 操作员 {1}"),
@@ -858,6 +867,18 @@ static EN: Catalog = &[
         "This merchant has operator no. {0} already",
     ),
     ("operator.taken.fix", "Choose another operator no."),
+    (
+        "merchant.read_only.msg",
+        "This merchant is {0}: the back-office is read-only",
+    ),
+    (
+        "merchant.read_only.fix",
+        "Call the acquirer to learn why and to reinstate the merchant",
+    ),
+    ("merchant.status.pending", "not activated yet"),
+    ("merchant.status.active", "open for business"),
+    ("merchant.status.suspended", "suspended by the acquirer"),
+    ("merchant.status.closed", "closed"),
     // Audit entries in words (crate::words).
     ("who.web", "Back-office user {0}"),
     ("who.counter", "Terminal {0}, operator {1}"),

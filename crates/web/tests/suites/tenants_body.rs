@@ -183,3 +183,41 @@ fn a_merchant_admin_adds_its_own_counter_operators() {
     );
     assert_eq!(r.status, 403);
 }
+
+/// Goal (issue 14, bad input): a merchant the acquirer suspended keeps its back-office to
+/// read, but every change is refused (423) saying why, and nothing changes; once activated
+/// again it works. Another merchant is not affected.
+#[test]
+fn a_suspended_merchants_back_office_is_read_only() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    merchant_b(&app);
+    let b_admin = login_b(&app, "b-admin");
+    let b = MerchantId::parse(B).expect("merchant");
+    let done = suanpan_store::admin::set_merchant_status(&*app.store, "admin", &b, "suspended", "风险核查")
+        .expect("suspend");
+    assert_eq!(done, Some(true));
+    let before = app.state();
+    assert_eq!(b_admin.get("/api/v1/transactions").status, 200, "reading goes on");
+    let r = b_admin.post(
+        "/api/v1/operators",
+        r#"{"no":"05","role":"cashier","name":"x","password":"2468"}"#,
+    );
+    assert_eq!((r.status, r.code().as_str()), (423, "merchant.read_only"), "{}", r.text());
+    assert!(r.json()["message"].as_str().unwrap_or("").contains("暂停"), "{}", r.text());
+    assert_eq!(app.state(), before, "nothing changed");
+    let a_cashier = app.login("cashier");
+    let r = a_cashier.post(
+        "/api/v1/payments",
+        r#"{"kind":"sale","amount":500,"wallet":{"id":"wechat-demo-001"}}"#,
+    );
+    assert_eq!(r.status, 201, "A is not suspended: {}", r.text());
+    suanpan_store::admin::set_merchant_status(&*app.store, "admin", &b, "active", "核查完毕")
+        .expect("activate");
+    let r = b_admin.post(
+        "/api/v1/operators",
+        r#"{"no":"05","role":"cashier","name":"x","password":"2468"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+}
