@@ -48,7 +48,11 @@ pub(crate) fn void(
     }
     let conn = ctx.tx.conn;
     operators::lock(conn, &term.merchant_id, origin.operator)?;
-    let since = ctx.tx.policy.business_day_start(ctx.tx.now).as_microsecond();
+    let since = ctx
+        .tx
+        .policy
+        .business_day_start(ctx.tx.now)
+        .as_microsecond();
     let voids_today = txns::voids_since(conn, &term.merchant_id, origin.operator, since)?;
     let expected = if f.kind == TxnKind::CompletionVoid {
         TxnKind::Completion
@@ -88,4 +92,3 @@ pub(crate) fn void(
     let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
     Ok(Reply::Txn(txn))
 }
-
