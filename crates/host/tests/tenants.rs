@@ -5,7 +5,7 @@ use std::sync::Arc;
 use suanpan_host::ServerConfig;
 use suanpan_host::client::{Card, Connection, Kind, Terminal};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
-use suanpan_store::{Fingerprinter, OpenOptions, SqliteStore};
+use suanpan_store::{Fingerprinter, SqliteStore};
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
@@ -15,7 +15,7 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_merchants_terminal_is_refused_with_03() {
     let dir = ok(tempfile::tempdir());
-    let store = ok(SqliteStore::create(dir.path(), OpenOptions::default()));
+    let store = ok(SqliteStore::create(dir.path(), suanpan_service::open_options()));
     let fp = Fingerprinter::new(Fingerprinter::random_key());
     ok(store.seed_demo(&fp));
     let store = Arc::new(store);
