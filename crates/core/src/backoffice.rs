@@ -1452,7 +1452,8 @@ mod tests {
             password_ok,
             reason,
         };
-        let admin = StaffRole::Admin;
+        // Purges are the acquirer's (issue 14): its platform admin, not a merchant's admin.
+        let admin = StaffRole::PlatformAdmin;
         assert_eq!(decide_purge_request(&p(admin, true, "过期清理")), Ok(()));
         assert_eq!(
             decide_purge_request(&p(admin, false, "过期清理")),
@@ -1467,6 +1468,7 @@ mod tests {
             StaffRole::Supervisor,
             StaffRole::Finance,
             StaffRole::Auditor,
+            StaffRole::Admin,
         ] {
             assert_eq!(
                 decide_purge_request(&p(role, true, "过期清理")),

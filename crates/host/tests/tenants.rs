@@ -15,7 +15,10 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_merchants_terminal_is_refused_with_03() {
     let dir = ok(tempfile::tempdir());
-    let store = ok(SqliteStore::create(dir.path(), suanpan_service::open_options()));
+    let store = ok(SqliteStore::create(
+        dir.path(),
+        suanpan_service::open_options(),
+    ));
     let fp = Fingerprinter::new(Fingerprinter::random_key());
     ok(store.seed_demo(&fp));
     let store = Arc::new(store);
