@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Schemathesis (PyPI, pinned in .ci/run) as an outside client of a live `suanpan serve --demo`:
 # a fresh data directory, free ports, then one run per back-office role (cashier, supervisor,
-# finance, auditor, admin — admin last, since it may disable the others), each with every
+# finance, auditor, the acquirer's platform (issue 14: backups and purges are its), admin —
+# admin last, since it may disable the others), each with every
 # check (schema conformance both ways, status codes, content types, auth, stateful links).
 # Exits non-zero when any run finds a failure. Knobs (environment):
 #   SUANPAN_BIN              the binary (default target/debug/suanpan, built by cargo test)
 #   SCHEMATHESIS_EXAMPLES    cases per operation and phase (default 25: CI time)
 #   SCHEMATHESIS_SEED        the generator's seed (default fixed, so a CI failure replays)
-#   SCHEMATHESIS_ROLES       roles to run (default all five)
+#   SCHEMATHESIS_ROLES       roles to run (default all six)
 # Reports (JUnit) go to target/schemathesis/<role>.xml, the server's log beside them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${SUANPAN_BIN:-target/debug/suanpan}"
 examples="${SCHEMATHESIS_EXAMPLES:-25}"
 seed="${SCHEMATHESIS_SEED:-20261205}"
-roles="${SCHEMATHESIS_ROLES:-cashier supervisor finance auditor admin}"
+roles="${SCHEMATHESIS_ROLES:-cashier supervisor finance auditor platform admin}"
 command -v st >/dev/null || { echo "schemathesis (st) not found: pip install schemathesis==4.32.5" >&2; exit 1; }
 [ -x "$bin" ] || { echo "$bin not found: cargo build -p suanpan first" >&2; exit 1; }
 

@@ -587,6 +587,107 @@ pub enum AdminCmd {
     /// Back-office users (the web UI and /api/v1).
     #[command(subcommand)]
     User(UserCmd),
+    /// Merchants (商户进件): onboard, list, show, suspend, activate.
+    #[command(subcommand)]
+    Merchant(MerchantCmd),
+    /// A merchant's counter operators (99 admin, 00 supervisor, 01–98 cashiers).
+    #[command(subcommand)]
+    Operator(MerchantOperatorCmd),
+    /// The acquirer's own back-office users (platform admin, operations, risk officer,
+    /// auditor).
+    #[command(subcommand, name = "acquirer-user")]
+    AcquirerUser(AcquirerUserCmd),
+}
+
+/// `admin merchant …`: the CLI acts as the platform, so a change needs no second reviewer.
+#[derive(Debug, Subcommand)]
+pub enum MerchantCmd {
+    /// Onboard a merchant; it stays pending (its terminals refused) until activated.
+    Add {
+        /// Merchant id (15 digits).
+        #[arg(long)]
+        id: String,
+        /// Legal name.
+        #[arg(long)]
+        name: String,
+        /// Short name for slips (default: the legal name).
+        #[arg(long)]
+        short_name: Option<String>,
+        /// Merchant category code (4 digits).
+        #[arg(long)]
+        mcc: Option<String>,
+        /// Address.
+        #[arg(long, default_value = "")]
+        address: String,
+        /// Contact (name, phone).
+        #[arg(long, default_value = "")]
+        contact: String,
+    },
+    /// Every merchant with its status.
+    List,
+    /// One merchant.
+    Show {
+        /// Merchant id (15 digits).
+        #[arg(long)]
+        id: String,
+    },
+    /// Suspend a merchant: its terminals are refused, its back-office is read-only.
+    Suspend {
+        /// Merchant id (15 digits).
+        #[arg(long)]
+        id: String,
+        /// Why (audited).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Activate a pending merchant or reinstate a suspended one.
+    Activate {
+        /// Merchant id (15 digits).
+        #[arg(long)]
+        id: String,
+        /// Why (audited).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+/// `admin operator …`
+#[derive(Debug, Subcommand)]
+pub enum MerchantOperatorCmd {
+    /// Give a merchant a counter operator. Password (4–12 digits): SUANPAN_NEW_PASSWORD or
+    /// prompt.
+    Add {
+        /// Merchant id (15).
+        #[arg(long)]
+        merchant: String,
+        /// Operator no. (2 digits).
+        #[arg(long)]
+        no: String,
+        /// cashier, supervisor or admin: the role the number implies.
+        #[arg(long)]
+        role: String,
+        /// Name.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+/// `admin acquirer-user …`
+#[derive(Debug, Subcommand)]
+pub enum AcquirerUserCmd {
+    /// Create an acquirer user. Password: SUANPAN_NEW_PASSWORD or prompt (8+ characters).
+    /// They enrol TOTP at their first login.
+    Add {
+        /// Login name (letters, digits, `._-`).
+        #[arg(long)]
+        username: String,
+        /// platform_admin, operations, risk_officer or acquirer_auditor.
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// `admin user …`

@@ -250,6 +250,9 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
     match cmd {
         AdminCmd::Terminal(c) => terminal(app, c),
         AdminCmd::User(c) => user(app, c),
+        AdminCmd::Operator(c) => merchant_operator(app, c),
+        AdminCmd::Merchant(c) => merchant(app, c),
+        AdminCmd::AcquirerUser(c) => acquirer_user(app, c),
         AdminCmd::DevCert { out } => crate::cmd_serve::dev_cert(app, out),
     }
 }
@@ -311,6 +314,163 @@ fn user(app: &App, cmd: crate::args::UserCmd) -> Result<(), Fail> {
                 u.name
             );
         }
+    }
+    Ok(())
+}
+
+/// `admin operator add`: the CLI acts as the platform (the data directory's owner), so it
+/// gives any merchant its counter operators, with the rules a merchant admin meets on the
+/// 用户 page (`decide_new_operator`), audited as `admin`.
+fn merchant_operator(app: &App, cmd: crate::args::MerchantOperatorCmd) -> Result<(), Fail> {
+    let crate::args::MerchantOperatorCmd::Add {
+        merchant,
+        no,
+        role,
+        name,
+    } = cmd;
+    let store = app.open_store()?;
+    store.ensure_backoffice_schema()?;
+    let m =
+        MerchantId::parse(&merchant).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())))?;
+    if suanpan_store::admin::merchant_name(&*store, &m)?.is_none() {
+        return Err(AccessRefused::UnknownMerchant.into());
+    }
+    let op = authn::operator_no(&no)?;
+    let password = authn::secret(NEW_PASSWORD_ENV, "新密码 new password")?;
+    suanpan_core::backoffice::decide_new_operator(None, op, &role, &password)
+        .map_err(|r| Fail::Refused(Box::new(r)))?;
+    let hash = suanpan_store::auth::hash_password(&password);
+    if !store.add_counter_operator("admin", &m, op, &name, &hash)? {
+        return Err(Fail::Other(anyhow::anyhow!(
+            "merchant {m} has operator {op} already"
+        )));
+    }
+    if app.json {
+        output::print_json(
+            &json!({"ok": true, "merchant": m.as_str(), "operator": op.to_string(), "role": op.role().as_str()}),
+        );
+    } else {
+        println!("{m} {op} {} {name}", op.role().as_str());
+    }
+    Ok(())
+}
+
+/// `admin merchant …`: onboarding and status, as the platform (audited as `admin`, no second
+/// reviewer: the data directory's owner is the platform itself).
+fn merchant(app: &App, cmd: crate::args::MerchantCmd) -> Result<(), Fail> {
+    use crate::args::MerchantCmd;
+    use suanpan_store::admin::{self, MerchantRecord};
+    let store = app.open_store()?;
+    let parse =
+        |m: &str| MerchantId::parse(m).map_err(|e| Fail::Other(anyhow::anyhow!(e.to_string())));
+    let show = |m: &MerchantRecord| {
+        json!({"id": m.id.as_str(), "name": m.name, "short_name": m.short_name, "mcc": m.mcc,
+            "address": m.address, "contact": m.contact, "status": m.status,
+            "status_reason": m.status_reason})
+    };
+    let print = |rows: &[MerchantRecord]| {
+        if app.json {
+            let list: Vec<_> = rows.iter().map(show).collect();
+            output::print_json(&json!({"ok": true, "merchants": list}));
+        } else {
+            for m in rows {
+                println!("{} {} {} {}", m.id, m.status, m.short_name, m.name);
+            }
+        }
+    };
+    let (id, to, reason) = match cmd {
+        MerchantCmd::Add {
+            id,
+            name,
+            short_name,
+            mcc,
+            address,
+            contact,
+        } => {
+            let id = parse(&id)?;
+            if let Some(code) = &mcc
+                && !(code.len() == 4 && code.chars().all(|c| c.is_ascii_digit()))
+            {
+                return Err(StoreError::Invalid(format!("MCC {code:?} (4 digits)")).into());
+            }
+            let name = name.trim().to_owned();
+            if name.is_empty() {
+                return Err(StoreError::Invalid("name (required)".into()).into());
+            }
+            let record = MerchantRecord {
+                short_name: short_name.unwrap_or_else(|| name.clone()),
+                id,
+                name,
+                mcc,
+                address,
+                contact,
+                status: "pending".into(),
+                status_reason: String::new(),
+            };
+            if !admin::onboard_merchant(&*store, &record)? {
+                return Err(StoreError::Invalid(format!("merchant {} exists", record.id)).into());
+            }
+            print(&[record]);
+            return Ok(());
+        }
+        MerchantCmd::List => {
+            print(&admin::merchants(&*store)?);
+            return Ok(());
+        }
+        MerchantCmd::Show { id } => {
+            let m = admin::merchant(&*store, &parse(&id)?)?
+                .ok_or(Fail::Refused(Box::new(AccessRefused::UnknownMerchant)))?;
+            print(&[m]);
+            return Ok(());
+        }
+        MerchantCmd::Suspend { id, reason } => (parse(&id)?, "suspended", reason),
+        MerchantCmd::Activate { id, reason } => (parse(&id)?, "active", reason),
+    };
+    match admin::set_merchant_status(&*store, "admin", &id, to, &reason)? {
+        None => Err(AccessRefused::UnknownMerchant.into()),
+        Some(false) => {
+            let now = admin::merchant(&*store, &id)?
+                .map(|m| m.status)
+                .unwrap_or_default();
+            Err(StoreError::Invalid(format!("merchant {id} is {now}: cannot become {to}")).into())
+        }
+        Some(true) => {
+            let m = admin::merchant(&*store, &id)?
+                .ok_or(Fail::Refused(Box::new(AccessRefused::UnknownMerchant)))?;
+            print(&[m]);
+            Ok(())
+        }
+    }
+}
+
+/// `admin acquirer-user add`: the acquirer's own users, of no merchant.
+fn acquirer_user(app: &App, cmd: crate::args::AcquirerUserCmd) -> Result<(), Fail> {
+    use suanpan_core::backoffice::{StaffRole, Tier};
+    let crate::args::AcquirerUserCmd::Add {
+        username,
+        role,
+        name,
+    } = cmd;
+    let store = app.open_store()?;
+    store.ensure_backoffice_schema()?;
+    let role = StaffRole::parse(&role)
+        .filter(|r| r.tier() == Tier::Acquirer)
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "role {role:?} (platform_admin, operations, risk_officer, acquirer_auditor)"
+            ))
+        })?;
+    let password = authn::secret(NEW_PASSWORD_ENV, "新密码 new password")?;
+    suanpan_core::backoffice::decide_new_user(None, &password)
+        .map_err(|r| Fail::Refused(Box::new(r)))?;
+    let hash = suanpan_store::auth::hash_password(&password);
+    let id = store.add_staff_in(None, &username, &name, role, None, &hash)?;
+    if app.json {
+        output::print_json(
+            &json!({"ok": true, "id": id, "username": username, "role": role.as_str()}),
+        );
+    } else {
+        println!("{id} {username} {} {name}", role.as_str());
     }
     Ok(())
 }

@@ -642,7 +642,7 @@ fn sale_through_a_disabled_channel_is_refused_with_12() {
     let d = Demo::new();
     let admin = StaffUser {
         id: 0,
-        merchant_id: suanpan_core::MerchantId::parse(MERCHANT).expect("merchant"),
+        merchant_id: Some(suanpan_core::MerchantId::parse(MERCHANT).expect("merchant")),
         username: "admin".into(),
         name: "管理员".into(),
         role: suanpan_core::backoffice::StaffRole::Admin,

@@ -25,6 +25,28 @@ pub enum StaffRole {
     Admin,
     /// 审计员: read-only, sees hidden records and the audit trail.
     Auditor,
+    /// 平台管理员 (acquirer tier): merchants, terminals, channels of the whole platform,
+    /// backups, restores and purges.
+    PlatformAdmin,
+    /// 运营 (acquirer tier): onboards merchants, registers and assigns terminals, switches
+    /// channels, runs backups.
+    Operations,
+    /// 风控 (acquirer tier): watches every merchant's activity, audit and cases, and suspends
+    /// merchants.
+    RiskOfficer,
+    /// 机构审计 (acquirer tier): reads every merchant's activity and the whole audit trail.
+    AcquirerAuditor,
+}
+
+/// The two tiers of users (issue 14): the acquirer (收单机构) that onboards merchants and owns
+/// terminals, keys, channels and store-wide operations, and each merchant, who sees and acts
+/// on its own business only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// 机构后台: the platform's own staff.
+    Acquirer,
+    /// 商户后台: one merchant's staff.
+    Merchant,
 }
 
 /// What a request wants to do; checked per operation on the server.
@@ -62,17 +84,73 @@ pub enum Permission {
     ManageBackups,
     /// Purge records past retention (删除过期记录, for good, after a backup).
     Purge,
+    /// Onboard merchants and ask for their status changes (acquirer tier; each change is
+    /// reviewed by a second acquirer user).
+    ManageMerchants,
+    /// Register terminals, assign them, lock and unlock them (acquirer tier).
+    ManageTerminals,
+    /// The platform-wide channel switch (an outage) and each merchant's channels (acquirer
+    /// tier).
+    ManagePlatformChannels,
+    /// See every merchant's activity, audit entries and cases (acquirer tier).
+    ViewAllMerchants,
+}
+
+impl Permission {
+    /// The tier a permission belongs to: store-wide operations (backups, purges), merchants,
+    /// terminals and the platform's channels are the acquirer's; a merchant's users never get
+    /// them, whatever their role.
+    pub fn tier(self) -> Tier {
+        use Permission::*;
+        match self {
+            ManageBackups
+            | Purge
+            | ManageMerchants
+            | ManageTerminals
+            | ManagePlatformChannels
+            | ViewAllMerchants => Tier::Acquirer,
+            _ => Tier::Merchant,
+        }
+    }
 }
 
 impl StaffRole {
-    /// Every role, in the order the UI lists them.
-    pub const ALL: [StaffRole; 5] = [
+    /// Every role, the merchant's first.
+    pub const ALL: [StaffRole; 9] = [
+        StaffRole::Cashier,
+        StaffRole::Supervisor,
+        StaffRole::Finance,
+        StaffRole::Admin,
+        StaffRole::Auditor,
+        StaffRole::PlatformAdmin,
+        StaffRole::Operations,
+        StaffRole::RiskOfficer,
+        StaffRole::AcquirerAuditor,
+    ];
+    /// A merchant's roles, in the order its 用户 page lists them.
+    pub const MERCHANT: [StaffRole; 5] = [
         StaffRole::Cashier,
         StaffRole::Supervisor,
         StaffRole::Finance,
         StaffRole::Admin,
         StaffRole::Auditor,
     ];
+    /// The acquirer's roles.
+    pub const ACQUIRER: [StaffRole; 4] = [
+        StaffRole::PlatformAdmin,
+        StaffRole::Operations,
+        StaffRole::RiskOfficer,
+        StaffRole::AcquirerAuditor,
+    ];
+
+    /// The tier the role belongs to.
+    pub fn tier(self) -> Tier {
+        if StaffRole::ACQUIRER.contains(&self) {
+            Tier::Acquirer
+        } else {
+            Tier::Merchant
+        }
+    }
 
     /// The code name used in JSON, the store and the audit trail.
     pub fn as_str(self) -> &'static str {
@@ -82,6 +160,10 @@ impl StaffRole {
             StaffRole::Finance => "finance",
             StaffRole::Admin => "admin",
             StaffRole::Auditor => "auditor",
+            StaffRole::PlatformAdmin => "platform_admin",
+            StaffRole::Operations => "operations",
+            StaffRole::RiskOfficer => "risk_officer",
+            StaffRole::AcquirerAuditor => "acquirer_auditor",
         }
     }
 
@@ -93,15 +175,24 @@ impl StaffRole {
     /// True for the roles that must log in with a second factor (TOTP). Admins can hide
     /// records and manage users: a stolen password alone must not be enough (issue 5). With
     /// `approvers` (the `totp_required_for_approvers` setting, on by default), so must every
-    /// role that approves money movements — reviews voids and refunds (issue 14).
+    /// role that approves money movements — reviews voids and refunds (issue 14). Every
+    /// acquirer role reaches all merchants at once: it needs it whatever the setting.
     pub fn requires_totp(self, approvers: bool) -> bool {
-        self == StaffRole::Admin || (approvers && self.allows(Permission::Review))
+        self == StaffRole::Admin
+            || self.tier() == Tier::Acquirer
+            || (approvers && self.allows(Permission::Review))
     }
 
     /// The permission table. The auditor is read-only by design: an auditor who could change
     /// what they audit would audit nothing.
     pub fn allows(self, p: Permission) -> bool {
         use Permission::*;
+        // A permission of the other tier is never granted: a merchant's admin cannot back up
+        // the whole store (it holds every merchant's data), and an acquirer user acts on a
+        // merchant's records only through the acquirer's own routes, which name the merchant.
+        if p.tier() != self.tier() {
+            return false;
+        }
         match self {
             StaffRole::Cashier => matches!(p, ViewTransactions | Sell | RequestVoidRefund),
             StaffRole::Supervisor => matches!(
@@ -133,6 +224,17 @@ impl StaffRole {
                 p,
                 ViewTransactions | ViewHidden | Export | ViewBatches | ViewAudit | ViewCases
             ),
+            StaffRole::PlatformAdmin => true,
+            StaffRole::Operations => matches!(
+                p,
+                ManageMerchants
+                    | ManageTerminals
+                    | ManagePlatformChannels
+                    | ManageBackups
+                    | ViewAllMerchants
+            ),
+            StaffRole::RiskOfficer => matches!(p, ManageMerchants | ViewAllMerchants),
+            StaffRole::AcquirerAuditor => matches!(p, ViewAllMerchants),
         }
     }
 }
@@ -599,6 +701,47 @@ pub fn decide_own_password(password_ok: bool, new: &str) -> Result<(), BackOffic
     Ok(())
 }
 
+/// The fewest digits of a counter operator's password (the factory default of a cashier is
+/// four, `0000`).
+pub const OPERATOR_PASSWORD_DIGITS_MIN: usize = 4;
+/// The most digits of a counter operator's password (the terminal's password field).
+pub const OPERATOR_PASSWORD_DIGITS_MAX: usize = 12;
+
+/// Decides a new counter operator (issue 14): a merchant admin (`actor`; `None` is the CLI,
+/// the platform itself) gives its merchant an operator whose number implies the role asked
+/// for (`role` as `supervisor`, `cashier` or `admin`), with a keypad password.
+pub fn decide_new_operator(
+    actor: Option<StaffRole>,
+    no: crate::OperatorNo,
+    role: &str,
+    password: &str,
+) -> Result<(), BackOfficeRefused> {
+    if let Some(r) = actor
+        && !r.allows(Permission::ManageUsers)
+    {
+        return Err(BackOfficeRefused::NotPermitted {
+            role: r.as_str().into(),
+        });
+    }
+    let implied = no.role().as_str();
+    if role != implied {
+        return Err(BackOfficeRefused::OperatorRole {
+            no: no.to_string(),
+            role: implied.into(),
+        });
+    }
+    let digits = password.chars().count();
+    if !password.chars().all(|c| c.is_ascii_digit())
+        || !(OPERATOR_PASSWORD_DIGITS_MIN..=OPERATOR_PASSWORD_DIGITS_MAX).contains(&digits)
+    {
+        return Err(BackOfficeRefused::OperatorPassword {
+            min: OPERATOR_PASSWORD_DIGITS_MIN,
+            max: OPERATOR_PASSWORD_DIGITS_MAX,
+        });
+    }
+    Ok(())
+}
+
 /// When a piece of evidence's retention starts: the later of its transaction's time and its
 /// upload (the longer period is the safe one; an upload is normally later). `txn_at` is
 /// `None` once the transaction itself was purged.
@@ -827,6 +970,21 @@ pub enum BackOfficeRefused {
         /// `enabled` or `disabled`.
         state: String,
     },
+    /// A counter operator's number implies its role (99 admin, 00 supervisor, 01–98
+    /// cashiers); the role asked for is another.
+    OperatorRole {
+        /// The number.
+        no: String,
+        /// The role the number implies.
+        role: String,
+    },
+    /// A counter operator's password is typed on the terminal's keypad: digits only.
+    OperatorPassword {
+        /// The fewest digits.
+        min: usize,
+        /// The most digits.
+        max: usize,
+    },
 }
 
 impl Refusal for BackOfficeRefused {
@@ -855,6 +1013,8 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::OwnCredentials => "backoffice.own_credentials",
             BackOfficeRefused::LastAdmin => "backoffice.last_admin",
             BackOfficeRefused::UserAlready { .. } => "backoffice.user_already",
+            BackOfficeRefused::OperatorRole { .. } => "backoffice.operator_role",
+            BackOfficeRefused::OperatorPassword { .. } => "backoffice.operator_password",
         }
     }
     fn args(&self) -> Vec<String> {
@@ -867,6 +1027,10 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::ChannelDisabled { channel } => vec![channel.clone()],
             BackOfficeRefused::EvidenceRetained { until } => vec![until.clone()],
             BackOfficeRefused::UserAlready { state } => vec![state.clone()],
+            BackOfficeRefused::OperatorRole { no, role } => vec![no.clone(), role.clone()],
+            BackOfficeRefused::OperatorPassword { min, max } => {
+                vec![min.to_string(), max.to_string()]
+            }
             _ => Vec::new(),
         }
     }
@@ -1005,6 +1169,19 @@ static ZH: Entries = &[
     ("backoffice.last_admin.fix", "请先新增或启用另一位管理员"),
     ("backoffice.user_already.msg", "该用户已是 {0} 状态"),
     ("backoffice.user_already.fix", "刷新页面查看用户的最新状态"),
+    ("backoffice.operator_role.msg", "操作员号 {0} 只能是{1}"),
+    (
+        "backoffice.operator_role.fix",
+        "99 为系统管理员，00 为主管，01–98 为收银员：请换一个操作员号",
+    ),
+    (
+        "backoffice.operator_password.msg",
+        "操作员密码须为 {0}–{1} 位数字",
+    ),
+    (
+        "backoffice.operator_password.fix",
+        "操作员在终端键盘上输入密码：请只用数字",
+    ),
 ];
 
 static EN: Entries = &[
@@ -1171,7 +1348,113 @@ static EN: Entries = &[
         "backoffice.user_already.fix",
         "Reload to see the user's current state",
     ),
+    (
+        "backoffice.operator_role.msg",
+        "Operator no. {0} can only be {1}",
+    ),
+    (
+        "backoffice.operator_role.fix",
+        "99 is the system administrator, 00 the supervisor, 01–98 cashiers: choose another number",
+    ),
+    (
+        "backoffice.operator_password.msg",
+        "An operator's password is {0}–{1} digits",
+    ),
+    (
+        "backoffice.operator_password.fix",
+        "Operators type it on the terminal's keypad: use digits only",
+    ),
 ];
+
+#[cfg(test)]
+mod tier_tests {
+    use super::*;
+
+    /// Goal: no merchant role ever holds an acquirer permission (backups, purges, merchants,
+    /// terminals, the platform's channels), no acquirer role a merchant one, and every
+    /// acquirer role needs TOTP.
+    #[test]
+    fn the_tiers_never_share_a_permission() {
+        use Permission::*;
+        let all = [
+            ViewTransactions,
+            ViewHidden,
+            Sell,
+            RequestVoidRefund,
+            Review,
+            Hide,
+            Export,
+            ViewBatches,
+            ViewAudit,
+            ManageUsers,
+            ManageChannels,
+            RequestEvidenceRemoval,
+            ViewCases,
+            ManageCases,
+            ManageBackups,
+            Purge,
+            ManageMerchants,
+            ManageTerminals,
+            ManagePlatformChannels,
+            ViewAllMerchants,
+        ];
+        for role in StaffRole::ALL {
+            for p in all {
+                if role.allows(p) {
+                    assert_eq!(role.tier(), p.tier(), "{} {p:?}", role.as_str());
+                }
+            }
+        }
+        for role in StaffRole::ACQUIRER {
+            assert!(role.requires_totp(false), "{}", role.as_str());
+            assert!(role.allows(ViewAllMerchants));
+        }
+        assert!(!StaffRole::Admin.allows(ManageBackups));
+        assert!(!StaffRole::Admin.allows(Purge));
+        assert!(StaffRole::PlatformAdmin.allows(Purge));
+        assert!(!StaffRole::AcquirerAuditor.allows(ManageMerchants));
+        for role in StaffRole::ALL {
+            assert_eq!(StaffRole::parse(role.as_str()), Some(role));
+        }
+    }
+
+    /// Goal: a counter operator's number implies its role, and its password is digits.
+    #[test]
+    fn a_new_operator_has_the_role_of_its_number() {
+        let no = |t: &str| crate::OperatorNo::parse(t).expect("no");
+        assert_eq!(
+            decide_new_operator(None, no("01"), "cashier", "0000"),
+            Ok(())
+        );
+        assert_eq!(
+            decide_new_operator(Some(StaffRole::Admin), no("00"), "supervisor", "123456"),
+            Ok(())
+        );
+        assert_eq!(
+            decide_new_operator(None, no("99"), "admin", "12345678"),
+            Ok(())
+        );
+        assert_eq!(
+            decide_new_operator(None, no("03"), "admin", "0000"),
+            Err(BackOfficeRefused::OperatorRole {
+                no: "03".into(),
+                role: "cashier".into()
+            })
+        );
+        assert!(matches!(
+            decide_new_operator(None, no("02"), "cashier", "12a4"),
+            Err(BackOfficeRefused::OperatorPassword { .. })
+        ));
+        assert!(matches!(
+            decide_new_operator(None, no("02"), "cashier", "123"),
+            Err(BackOfficeRefused::OperatorPassword { .. })
+        ));
+        assert!(matches!(
+            decide_new_operator(Some(StaffRole::Supervisor), no("02"), "cashier", "1234"),
+            Err(BackOfficeRefused::NotPermitted { .. })
+        ));
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -1198,7 +1481,8 @@ mod tests {
             password_ok,
             reason,
         };
-        let admin = StaffRole::Admin;
+        // Purges are the acquirer's (issue 14): its platform admin, not a merchant's admin.
+        let admin = StaffRole::PlatformAdmin;
         assert_eq!(decide_purge_request(&p(admin, true, "过期清理")), Ok(()));
         assert_eq!(
             decide_purge_request(&p(admin, false, "过期清理")),
@@ -1213,6 +1497,7 @@ mod tests {
             StaffRole::Supervisor,
             StaffRole::Finance,
             StaffRole::Auditor,
+            StaffRole::Admin,
         ] {
             assert_eq!(
                 decide_purge_request(&p(role, true, "过期清理")),

@@ -240,6 +240,11 @@ static ZH: Entries = &[
     ("access.terminal_disabled.msg", "终端已停用"),
     ("access.terminal_disabled.fix", "请联系管理员启用该终端"),
     ("access.unknown_merchant.msg", "商户不存在或已停用"),
+    ("access.merchant_not_active.msg", "商户未开通或已暂停交易"),
+    (
+        "access.merchant_not_active.fix",
+        "请联系收单机构开通或恢复商户",
+    ),
     (
         "access.unknown_merchant.fix",
         "请核对商户号，或联系收单机构",
@@ -754,6 +759,14 @@ static EN: Entries = &[
     (
         "access.unknown_merchant.msg",
         "Merchant unknown or disabled",
+    ),
+    (
+        "access.merchant_not_active.msg",
+        "The merchant is not open for business (not activated, suspended or closed)",
+    ),
+    (
+        "access.merchant_not_active.fix",
+        "Call the acquirer to activate or reinstate the merchant",
     ),
     (
         "access.unknown_merchant.fix",

@@ -71,6 +71,8 @@ refusal_enum! {
         TerminalDisabled => "access.terminal_disabled",
         /// The merchant is unknown or disabled.
         UnknownMerchant => "access.unknown_merchant",
+        /// The merchant is not active: pending, suspended by the acquirer or closed.
+        MerchantNotActive { status: String } => "access.merchant_not_active",
         /// No operator with that number.
         UnknownOperator => "access.unknown_operator",
         /// Wrong password; `remaining` tries before lockout.

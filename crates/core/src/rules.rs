@@ -409,22 +409,31 @@ pub fn decide_purge(
 }
 
 /// What a terminal row says about whether it may transact: `None` when no such terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TerminalAccess {
     /// The terminal's merchant is enabled.
     pub merchant_enabled: bool,
+    /// The merchant's status (issue 14): `pending`, `active`, `suspended` or `closed`.
+    pub merchant_status: String,
     /// The terminal itself is enabled.
     pub terminal_enabled: bool,
 }
 
 /// Decides whether a terminal may transact: it must exist, and both it and its merchant be
 /// enabled. The merchant is named first: a disabled merchant's terminals are all refused.
+/// Only an active merchant's terminals work: pending (not activated yet), suspended by the
+/// acquirer and closed merchants are refused (issue 14).
 pub fn decide_terminal_access(found: Option<TerminalAccess>) -> Result<(), AccessRefused> {
     let Some(t) = found else {
         return Err(AccessRefused::UnknownTerminal);
     };
     if !t.merchant_enabled {
         return Err(AccessRefused::UnknownMerchant);
+    }
+    if t.merchant_status != "active" {
+        return Err(AccessRefused::MerchantNotActive {
+            status: t.merchant_status,
+        });
     }
     if !t.terminal_enabled {
         return Err(AccessRefused::TerminalDisabled);

@@ -1816,15 +1816,24 @@ mod purchase_and_access {
             decide_terminal_access(None),
             Err(AccessRefused::UnknownTerminal)
         );
-        let both = |m, t| {
+        let with = |m, t, status: &str| {
             decide_terminal_access(Some(TerminalAccess {
                 merchant_enabled: m,
+                merchant_status: status.into(),
                 terminal_enabled: t,
             }))
         };
+        let both = |m, t| with(m, t, "active");
         assert_eq!(both(false, false), Err(AccessRefused::UnknownMerchant));
         assert_eq!(both(true, false), Err(AccessRefused::TerminalDisabled));
         assert_eq!(both(true, true), Ok(()));
+        // A merchant that is not active (issue 14) has its terminals refused too.
+        assert_eq!(
+            with(true, true, "suspended"),
+            Err(AccessRefused::MerchantNotActive {
+                status: "suspended".into()
+            })
+        );
     }
 
     #[test]

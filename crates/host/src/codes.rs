@@ -16,7 +16,7 @@ pub fn code_of_key(key: &str) -> ResponseCode {
         "access.unknown_terminal" | "access.terminal_disabled" => {
             ResponseCode::TerminalNotRegistered
         }
-        "access.unknown_merchant" => ResponseCode::InvalidMerchant,
+        "access.unknown_merchant" | "access.merchant_not_active" => ResponseCode::InvalidMerchant,
         "access.locked_out" | "void.operator_limit" => ResponseCode::ExceedsFrequencyLimit,
         "access.bad_card" | "access.unknown_instrument" => ResponseCode::InvalidCardNumber,
         "access.bad_amount"
@@ -54,6 +54,7 @@ mod tests {
             ("access.unknown_terminal", "97"),
             ("access.terminal_disabled", "97"),
             ("access.unknown_merchant", "03"),
+            ("access.merchant_not_active", "03"),
             ("access.locked_out", "65"),
             ("void.operator_limit", "65"),
             ("access.bad_card", "14"),

@@ -540,7 +540,7 @@ async fn disabled_channel_refuses_a_terminal_sale_with_12() {
     ok(app.store.ensure_backoffice_schema());
     let admin = StaffUser {
         id: 0,
-        merchant_id: ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT)),
+        merchant_id: Some(ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT))),
         username: "admin".into(),
         name: "管理员".into(),
         role: suanpan_core::backoffice::StaffRole::Admin,

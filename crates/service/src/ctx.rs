@@ -51,7 +51,7 @@ pub(crate) fn terminal(
         return Ok(Ok(t));
     }
     let row = terminals::find(ctx.tx.conn, id, true)?;
-    if let Err(r) = rules::decide_terminal_access(row.as_ref().map(|t| t.access)) {
+    if let Err(r) = rules::decide_terminal_access(row.as_ref().map(|t| t.access.clone())) {
         return Ok(Err(r));
     }
     let Some(row) = row else {

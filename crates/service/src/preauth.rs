@@ -46,7 +46,7 @@ pub(crate) fn complete(
         let r = CompletionRefused::OriginalNotFound;
         return refuse(ctx, &actor, "completion", &original.to_string(), r);
     };
-    if let Some(refused) = channel_gate(ctx, &actor, "completion", pre.method)? {
+    if let Some(refused) = channel_gate(ctx, &actor, "completion", pre.method, &term.merchant_id)? {
         return Ok(refused);
     }
     let target = format!("txn:{}", pre.id);

@@ -117,7 +117,7 @@ pub fn visible_txn(
 ) -> Result<Transaction, RequestError> {
     store
         .transaction(id)?
-        .filter(|t| t.merchant_id == user.merchant_id)
+        .filter(|t| user.merchant_id.as_ref() == Some(&t.merchant_id))
         .filter(|t| !t.hidden || user.role.allows(Permission::ViewHidden))
         .ok_or(RequestError::TxnNotFound)
 }
@@ -257,15 +257,16 @@ fn void_of(original: TxnKind) -> (TxnKind, TxnKind) {
     }
 }
 
-/// Request `id` of `user`'s merchant.
+/// Request `id` of `user`'s merchant (an acquirer user has none: not found).
 pub fn request(
     store: &dyn Store,
     user: &StaffUser,
     id: i64,
 ) -> Result<ReviewRequest, RequestError> {
-    store
-        .request(&user.merchant_id, id)?
-        .ok_or(RequestError::NotFound)
+    let Some(merchant) = &user.merchant_id else {
+        return Err(RequestError::NotFound);
+    };
+    store.request(merchant, id)?.ok_or(RequestError::NotFound)
 }
 
 /// The review actions.

@@ -5,7 +5,7 @@ use crate::ctx::{Ask, Ctx, Gate, Res, actor_of, ask_issuer, book, gate, refuse};
 use suanpan_core::backoffice::{Channel, decide_channel_open};
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::rules::{self, PurchaseAsk, PurchaseRequest};
-use suanpan_core::{Amount, PaymentMethod, TxnId, TxnKind, TxnStatus};
+use suanpan_core::{Amount, MerchantId, PaymentMethod, TxnId, TxnKind, TxnStatus};
 use suanpan_issuer::{EnteredPin, IssuerOp};
 use suanpan_store::command::{Instrument, Origin};
 use suanpan_store::repo::txns::{InstrumentCols, NewTxn};
@@ -36,7 +36,7 @@ pub(crate) fn purchase(ctx: &mut Ctx<'_, '_>, origin: &Origin, p: &Purchase<'_>)
         Gate::Answered(r) => return Ok(*r),
     };
     let actor = actor_of(origin);
-    if let Some(refused) = channel_gate(ctx, &actor, kind.as_str(), p.method)? {
+    if let Some(refused) = channel_gate(ctx, &actor, kind.as_str(), p.method, &term.merchant_id)? {
         return Ok(refused);
     }
     let req = PurchaseRequest {
@@ -115,15 +115,17 @@ pub(crate) fn purchase(ctx: &mut Ctx<'_, '_>, origin: &Origin, p: &Purchase<'_>)
 }
 
 /// A payment channel switched off in the back-office refuses new money through it (12): sales,
-/// pre-auths, balance inquiries and completions, from terminals, the CLI and the API alike.
+/// pre-auths, balance inquiries and completions, from terminals, the CLI and the API alike;
+/// the platform's switch and the merchant's own (issue 14) must both be on.
 pub(crate) fn channel_gate(
     ctx: &mut Ctx<'_, '_>,
     actor: &str,
     action: &str,
     method: PaymentMethod,
+    merchant: &MerchantId,
 ) -> Result<Option<Reply>, StoreError> {
     let channel = Channel::of_method(method);
-    let open = channels::is_open(ctx.tx, channel)?;
+    let open = channels::is_open(ctx.tx, channel, merchant)?;
     match decide_channel_open(channel, open) {
         Ok(()) => Ok(None),
         Err(r) => {

@@ -21,7 +21,9 @@ pub(crate) fn settle(
     let conn = ctx.tx.conn;
     let now = ctx.tx.now;
     let row = terminals::find(conn, terminal, true)?;
-    if let Err(r) = suanpan_core::rules::decide_terminal_access(row.as_ref().map(|t| t.access)) {
+    if let Err(r) =
+        suanpan_core::rules::decide_terminal_access(row.as_ref().map(|t| t.access.clone()))
+    {
         return Err(StoreError::Invalid(r.message(Lang::En)));
     }
     let term = row

@@ -523,3 +523,155 @@ pub fn register_bench<S: Store + ?Sized>(
         audit(tx, head, now, "issuer.seed", &target)
     })
 }
+
+/// A merchant as the acquirer onboards it (商户进件, issue 14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantRecord {
+    /// 商户号 (15 digits).
+    pub id: MerchantId,
+    /// Legal name.
+    pub name: String,
+    /// Short name for slips.
+    pub short_name: String,
+    /// Merchant category code (4 digits), if known.
+    pub mcc: Option<String>,
+    /// Address.
+    pub address: String,
+    /// Contact.
+    pub contact: String,
+    /// `pending`, `active`, `suspended` or `closed`.
+    pub status: String,
+    /// Why the status last changed.
+    pub status_reason: String,
+}
+
+/// The statuses a merchant passes through: pending → active → suspended → closed (a
+/// suspended merchant is activated again; a closed one stays closed).
+pub const MERCHANT_STATUSES: [&str; 4] = ["pending", "active", "suspended", "closed"];
+
+/// Whether a merchant may move from `from` to `to`.
+pub fn merchant_status_allowed(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("pending", "active")
+            | ("pending", "closed")
+            | ("active", "suspended")
+            | ("active", "closed")
+            | ("suspended", "active")
+            | ("suspended", "closed")
+    )
+}
+
+/// Onboards a merchant as `pending` (its terminals are refused until it is activated),
+/// audited as the platform (`admin`). `Ok(false)`: the id is taken.
+pub fn onboard_merchant<S: Store + ?Sized>(
+    store: &S,
+    m: &MerchantRecord,
+) -> Result<bool, StoreError> {
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        let added = tx
+            .row(
+                "INSERT INTO merchants (id, name, short_name, mcc, address, contact, status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7) ON CONFLICT (id) DO NOTHING RETURNING id",
+                p![m.id.as_str(), &m.name, &m.short_name, m.mcc.as_deref(), &m.address, &m.contact, now],
+                |r| r.text(0),
+            )?
+            .is_some();
+        if added {
+            audit(
+                tx,
+                head,
+                now,
+                "merchant.onboard",
+                &format!("merchant:{}", m.id),
+            )?;
+        }
+        Ok(added)
+    })
+}
+
+/// Every merchant, by id.
+pub fn merchants<S: Store + ?Sized>(store: &S) -> Result<Vec<MerchantRecord>, StoreError> {
+    crate::read(store, |c| {
+        c.rows(
+            &format!("{MERCHANT_SELECT} ORDER BY id"),
+            p![],
+            merchant_from,
+        )
+    })
+}
+
+/// One merchant.
+pub fn merchant<S: Store + ?Sized>(
+    store: &S,
+    id: &MerchantId,
+) -> Result<Option<MerchantRecord>, StoreError> {
+    crate::read(store, |c| {
+        c.row(
+            &format!("{MERCHANT_SELECT} WHERE id = ?1"),
+            p![id.as_str()],
+            merchant_from,
+        )
+    })
+}
+
+const MERCHANT_SELECT: &str =
+    "SELECT id, name, short_name, mcc, address, contact, status, status_reason FROM merchants";
+
+fn merchant_from(r: &dyn crate::sql::SqlRow) -> Result<MerchantRecord, StoreError> {
+    let id = r.text(0)?;
+    Ok(MerchantRecord {
+        id: MerchantId::parse(&id).map_err(|_| StoreError::Sqlite(format!("merchant id {id}")))?,
+        name: r.text(1)?,
+        short_name: r.text(2)?,
+        mcc: r.opt_text(3)?,
+        address: r.text(4)?,
+        contact: r.text(5)?,
+        status: r.text(6)?,
+        status_reason: r.text(7)?,
+    })
+}
+
+/// Moves a merchant to `to` when [`merchant_status_allowed`], with one conditional update
+/// (two changes at once: one wins), audited as `actor` with the reason. `Ok(None)`: no such
+/// merchant; `Ok(Some(false))`: the move is not allowed from its status.
+pub fn set_merchant_status<S: Store + ?Sized>(
+    store: &S,
+    actor: &str,
+    id: &MerchantId,
+    to: &str,
+    reason: &str,
+) -> Result<Option<bool>, StoreError> {
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        let lock = tx.dialect().lock_rows();
+        let Some(from) = tx.row(
+            &format!("SELECT status FROM merchants WHERE id = ?1{lock}"),
+            p![id.as_str()],
+            |r| r.text(0),
+        )?
+        else {
+            return Ok(None);
+        };
+        if !merchant_status_allowed(&from, to) {
+            return Ok(Some(false));
+        }
+        tx.exec(
+            "UPDATE merchants SET status = ?1, status_reason = ?2 WHERE id = ?3 AND status = ?4",
+            p![to, reason, id.as_str(), &from],
+        )?;
+        head.append(
+            tx,
+            now,
+            [
+                actor,
+                &format!("merchant.{to}"),
+                &format!("merchant:{id}"),
+                reason,
+                "ok",
+            ],
+        )?;
+        Ok(Some(true))
+    })
+}

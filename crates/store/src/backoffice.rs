@@ -16,7 +16,7 @@ use crate::{Store, read, setup};
 use jiff::Timestamp;
 use suanpan_core::auth::LoginState;
 use suanpan_core::backoffice::{
-    BackOfficeRefused, ChannelAction, RequestFacts, RequestKind, RequestStatus, StaffRole,
+    BackOfficeRefused, ChannelAction, RequestFacts, RequestKind, RequestStatus, StaffRole, Tier,
     UserFacts,
 };
 use suanpan_core::{Amount, MerchantId, OperatorNo, TxnId};
@@ -63,7 +63,22 @@ pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrate_backoffice_5.sql"),
         postgres: include_str!("pg_backoffice_5.sql"),
     },
+    // The two tiers (issue 14): acquirer users, channels per merchant.
+    Migration {
+        version: 6,
+        sqlite: include_str!("migrate_backoffice_6.sql"),
+        postgres: include_str!("pg_backoffice_6.sql"),
+    },
 ];
+
+/// The demo's acquirer user (平台管理员, issue 14): (username, password, role, name). For the
+/// demo only; documented in the README.
+pub const DEMO_ACQUIRER_STAFF: &[(&str, &str, &str, &str)] = &[(
+    "platform",
+    "platform-demo",
+    "platform_admin",
+    "平台管理员 周平",
+)];
 
 /// The back-office schema version this build writes (its own key in `meta`).
 pub const BACKOFFICE_SCHEMA_VERSION: i64 =
@@ -100,8 +115,9 @@ pub const DEMO_STAFF: &[(&str, &str, &str, &str, Option<&str>)] = &[
 pub struct StaffUser {
     /// Store id.
     pub id: i64,
-    /// The merchant the user works for; every listing is scoped to it.
-    pub merchant_id: MerchantId,
+    /// The merchant the user works for; every listing is scoped to it. `None` for the
+    /// acquirer's users (issue 14), whose roles are of the acquirer tier.
+    pub merchant_id: Option<MerchantId>,
     /// Login name.
     pub username: String,
     /// Display name.
@@ -204,12 +220,14 @@ const STAFF_COLUMNS_S: &str = "s.id, s.merchant_id, s.username, s.name, s.role, 
 
 fn staff_from_row(r: &dyn SqlRow) -> Result<StaffUser, StoreError> {
     let bad = |what: &str, v: String| StoreError::Sqlite(format!("staff row: {what}={v}"));
-    let merchant = r.text(1)?;
+    let merchant = r.opt_text(1)?;
     let role = r.text(4)?;
     let op = r.opt_text(5)?;
     Ok(StaffUser {
         id: r.i64(0)?,
-        merchant_id: MerchantId::parse(&merchant).map_err(|_| bad("merchant", merchant))?,
+        merchant_id: merchant
+            .map(|m| MerchantId::parse(&m).map_err(|_| bad("merchant", m)))
+            .transpose()?,
         username: r.text(2)?,
         name: r.text(3)?,
         role: StaffRole::parse(&role).ok_or_else(|| bad("role", role.clone()))?,
@@ -217,6 +235,28 @@ fn staff_from_row(r: &dyn SqlRow) -> Result<StaffUser, StoreError> {
             .map(|o| OperatorNo::parse(&o).map_err(|_| bad("operator", o)))
             .transpose()?,
     })
+}
+
+impl StaffUser {
+    /// The user's merchant; an acquirer user has none, and asking for it is a bug of the
+    /// caller (the permissions of the merchant tier are never the acquirer's).
+    pub fn merchant(&self) -> Result<&MerchantId, StoreError> {
+        self.merchant_id.as_ref().ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "{} is an acquirer user, of no merchant",
+                self.username
+            ))
+        })
+    }
+}
+
+/// Tells every connection that the schema changed (SQLite), after a step edited a table's
+/// definition in the schema table: the connection that did it reads it again too.
+fn bump_schema_version(tx: &dyn Sql) -> Result<(), StoreError> {
+    let v = tx
+        .row("PRAGMA schema_version", p![], |r| r.i64(0))?
+        .unwrap_or(0);
+    tx.exec_batch(&format!("PRAGMA schema_version = {}", v + 1))
 }
 
 const REQUEST_SELECT: &str = "SELECT q.id, q.kind, q.txn_id, q.amount_fen, q.reason, q.submitted_by, s.username, \
@@ -298,6 +338,9 @@ pub trait Backoffice: Store {
                     Dialect::Sqlite => step.sqlite,
                     Dialect::Postgres => step.postgres,
                 })?;
+                if dialect == Dialect::Sqlite && step.sqlite.contains("writable_schema") {
+                    bump_schema_version(tx)?;
+                }
                 tx.exec(
                     "INSERT INTO meta (key, value) VALUES ('backoffice_schema_version', ?1)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -334,6 +377,36 @@ pub trait Backoffice: Store {
         operator_no: Option<OperatorNo>,
         hash: &str,
     ) -> Result<i64, StoreError> {
+        self.add_staff_in(Some(merchant), username, name, role, operator_no, hash)
+    }
+
+    /// Creates a back-office user of a merchant (`Some`) or of the acquirer (`None`); the
+    /// role must be of the same tier (the schema's CHECK says so too).
+    fn add_staff_in(
+        &self,
+        merchant: Option<&MerchantId>,
+        username: &str,
+        name: &str,
+        role: StaffRole,
+        operator_no: Option<OperatorNo>,
+        hash: &str,
+    ) -> Result<i64, StoreError> {
+        let tier = if merchant.is_some() {
+            Tier::Merchant
+        } else {
+            Tier::Acquirer
+        };
+        if role.tier() != tier {
+            return Err(StoreError::Invalid(format!(
+                "role {} is not of the {} tier",
+                role.as_str(),
+                if merchant.is_some() {
+                    "merchant"
+                } else {
+                    "acquirer"
+                }
+            )));
+        }
         if username.is_empty()
             || username.len() > 64
             || !username
@@ -355,7 +428,7 @@ pub trait Backoffice: Store {
                 .row(
                     "INSERT INTO staff (merchant_id, username, name, role, operator_no, password_hash, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (username) DO NOTHING RETURNING id",
-                    p![merchant.as_str(), username, name, role.as_str(), op.as_ref(), hash, now],
+                    p![merchant.map(|m| m.as_str()), username, name, role.as_str(), op.as_ref(), hash, now],
                     |r| r.i64(0),
                 )?
                 .ok_or_else(taken)?;
@@ -375,6 +448,47 @@ pub trait Backoffice: Store {
         })
     }
 
+    /// Gives a merchant a counter operator (issue 14), audited on `operator:MERCHANT/NO` as
+    /// `actor` (the web user, or `admin` for the CLI). `Ok(false)`: the merchant has that
+    /// number already (the primary key decides between two admins at once).
+    fn add_counter_operator(
+        &self,
+        actor: &str,
+        merchant: &MerchantId,
+        op: OperatorNo,
+        name: &str,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        let no = op.to_string();
+        setup(self, |tx, head| {
+            let added = tx
+                .row(
+                    "INSERT INTO operators (merchant_id, operator_no, name, password_hash, changed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (merchant_id, operator_no) DO NOTHING
+                     RETURNING operator_no",
+                    p![merchant.as_str(), &no, name, hash, now],
+                    |r| r.text(0),
+                )?
+                .is_some();
+            if added {
+                audit(
+                    tx,
+                    head,
+                    now,
+                    actor,
+                    [
+                        "operator.add",
+                        &format!("operator:{merchant}/{no}"),
+                        op.role().as_str(),
+                        "ok",
+                    ],
+                )?;
+            }
+            Ok(added)
+        })
+    }
+
     /// Seeds the demo back-office users ([`DEMO_STAFF`]) for the demo merchant.
     fn seed_backoffice_demo(&self) -> Result<(), StoreError> {
         self.seed_backoffice_demo_with(&crate::auth::hash_password)
@@ -391,6 +505,10 @@ pub trait Backoffice: Store {
                 .transpose()
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
             self.add_staff_hashed(&merchant, username, name, role, op, &hash(password))?;
+        }
+        for (username, password, role, name) in DEMO_ACQUIRER_STAFF {
+            let role = StaffRole::parse(role).ok_or_else(|| StoreError::Invalid((*role).into()))?;
+            self.add_staff_in(None, username, name, role, None, &hash(password))?;
         }
         // Remembered so that the login page points at the demo accounts only on a demo
         // store, never on a production install (issue 18).
@@ -848,6 +966,7 @@ pub trait Backoffice: Store {
     /// Stores a new request with the status the core decided, audited on the transaction.
     fn create_request(&self, user: &StaffUser, r: &NewRequest) -> Result<i64, StoreError> {
         let now = micros(self.now());
+        let merchant = user.merchant()?;
         setup(self, |tx, head| {
             let id = tx.insert_id(
                 "INSERT INTO review_requests (kind, txn_id, merchant_id, amount_fen, reason, submitted_by, submitted_at, status, execute_after, customer_consent)
@@ -855,7 +974,7 @@ pub trait Backoffice: Store {
                 p![
                     r.kind.as_str(),
                     r.txn.0,
-                    user.merchant_id.as_str(),
+                    merchant.as_str(),
                     r.amount.fen(),
                     &r.reason,
                     user.id,
@@ -1070,6 +1189,49 @@ pub trait Backoffice: Store {
         })
     }
 
+    /// One merchant's audit entries, newest first (issue 14): what its users did (`web:`
+    /// actors of its staff) and what happened to its objects — its transactions, cases,
+    /// terminals, counter operators and itself. Another merchant's entries never show.
+    fn merchant_audit(
+        &self,
+        merchant: &MerchantId,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        read(self, |c| {
+            // The numeric part of `txn:ID` / `case:ID`; PostgreSQL's CAST fails on text that
+            // is not a number, so it is asked only of targets that are.
+            let id_of = |prefix: &str| match c.dialect() {
+                Dialect::Sqlite => {
+                    format!("CAST(substr(a.target, {}) AS INTEGER)", prefix.len() + 1)
+                }
+                Dialect::Postgres => format!(
+                    "CASE WHEN a.target ~ '^{prefix}[0-9]{{1,18}}$' THEN CAST(substr(a.target, {}) AS BIGINT) END",
+                    prefix.len() + 1
+                ),
+            };
+            c.rows(
+                &format!(
+                    "SELECT a.seq, a.at, a.actor, a.action, a.target, a.reason, a.outcome, a.prev_hash, a.hash
+                     FROM audit a
+                     WHERE a.actor IN (SELECT 'web:' || s.username FROM staff s WHERE s.merchant_id = ?1)
+                        OR (a.target LIKE 'txn:%' AND EXISTS (SELECT 1 FROM txns t WHERE t.id = {txn} AND t.merchant_id = ?1))
+                        OR (a.target LIKE 'case:%' AND EXISTS (SELECT 1 FROM cases k WHERE k.id = {case} AND k.merchant_id = ?1))
+                        OR EXISTS (SELECT 1 FROM terminals t WHERE t.merchant_id = ?1
+                                   AND (a.target = 'terminal:' || t.id OR a.target LIKE 'terminal:' || t.id || '/%'
+                                        OR a.actor LIKE t.id || '/%'))
+                        OR a.target = 'merchant:' || ?1
+                        OR a.target LIKE 'operator:' || ?1 || '/%'
+                     ORDER BY a.seq DESC LIMIT ?2 OFFSET ?3",
+                    txn = id_of("txn:"),
+                    case = id_of("case:"),
+                ),
+                p![merchant.as_str(), limit, offset],
+                entry_from,
+            )
+        })
+    }
+
     /// Audit entries about one transaction (its timeline), oldest first.
     fn txn_audit(&self, id: TxnId) -> Result<Vec<AuditEntry>, StoreError> {
         self.target_audit(&format!("txn:{}", id.0))
@@ -1115,25 +1277,71 @@ pub trait Backoffice: Store {
         })
     }
 
-    /// The payment channels and their state, in the order they were seeded.
-    fn channels(&self) -> Result<Vec<ChannelRow>, StoreError> {
+    /// The payment channels as one merchant has them, in the order they were seeded: the
+    /// merchant's own state (a merchant that changed nothing has every channel enabled), and
+    /// whether the platform's switch is on (`platform_enabled`).
+    fn channels(&self, merchant: &MerchantId) -> Result<Vec<ChannelRow>, StoreError> {
         read(self, |c| {
             c.rows(
-                "SELECT id, enabled, changed_at, changed_by, reason, removed FROM channels
-                 ORDER BY CASE id WHEN 'unionpay' THEN 0 WHEN 'alipay' THEN 1 WHEN 'wechat' THEN 2
-                 WHEN 'lakala' THEN 3 ELSE 4 END, id",
-                p![],
-                |r| {
-                    Ok(ChannelRow {
-                        id: r.text(0)?,
-                        enabled: r.flag(1)?,
-                        changed_at: r.opt_i64(2)?,
-                        changed_by: r.opt_text(3)?,
-                        reason: r.text(4)?,
-                        removed: r.flag(5)?,
-                    })
-                },
+                &format!(
+                    "SELECT c.id, COALESCE(m.enabled, 1), m.changed_at, m.changed_by, COALESCE(m.reason, ''),
+                            COALESCE(m.removed, 0), c.enabled
+                     FROM channels c LEFT JOIN merchant_channels m ON m.channel_id = c.id AND m.merchant_id = ?1
+                     {CHANNEL_ORDER}"
+                ),
+                p![merchant.as_str()],
+                channel_from_row,
             )
+        })
+    }
+
+    /// The platform's channel switches (the acquirer's outage switch), in the seeded order.
+    fn platform_channels(&self) -> Result<Vec<ChannelRow>, StoreError> {
+        read(self, |c| {
+            c.rows(
+                &format!(
+                    "SELECT c.id, c.enabled, c.changed_at, c.changed_by, c.reason, c.removed, c.enabled
+                     FROM channels c {CHANNEL_ORDER}"
+                ),
+                p![],
+                channel_from_row,
+            )
+        })
+    }
+
+    /// Switches a channel on or off for the whole platform (an outage), audited with the
+    /// reason as the acquirer user. While off, every merchant's transactions through it are
+    /// refused with 12, whatever the merchant chose. `Ok(false)`: no such channel.
+    fn set_platform_channel(
+        &self,
+        user: &StaffUser,
+        id: &str,
+        enabled: bool,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, head| {
+            let n = tx.exec(
+                "UPDATE channels SET enabled = ?1, changed_at = ?2, changed_by = ?3, reason = ?4 WHERE id = ?5",
+                p![enabled, now, &user.username, reason, id],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            let action = if enabled { "enable" } else { "disable" };
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                [
+                    &format!("channel.platform_{action}"),
+                    &format!("channel:{id}"),
+                    reason,
+                    "ok",
+                ],
+            )?;
+            Ok(true)
         })
     }
 
@@ -1142,13 +1350,14 @@ pub trait Backoffice: Store {
         read(self, |c| unsettled_in(c, merchant, methods))
     }
 
-    /// Enables, disables, removes or re-adds a channel, audited with the reason, when
-    /// `decide` (the core's `decide_channel_change`, given the unsettled count of `methods`
-    /// and whether the channel is removed) still allows it with both taken inside the same
-    /// transaction, after the channel's row is locked: a sale booked since the caller's first
-    /// check is counted, and none slips in before the change commits (on PostgreSQL the
-    /// engine reads the row `FOR SHARE`). A removed channel is also disabled, so the engine
-    /// refuses it with 12 like any disabled one; re-added, it stays disabled until enabled.
+    /// Enables, disables, removes or re-adds a channel for the user's merchant, audited with
+    /// the reason, when `decide` (the core's `decide_channel_change`, given the merchant's
+    /// unsettled count of `methods` and whether the merchant removed the channel) still allows
+    /// it with both taken inside the same transaction, after the platform's channel row is
+    /// locked: a sale booked since the caller's first check is counted, and none slips in
+    /// before the change commits (on PostgreSQL the engine reads that row `FOR SHARE`). A
+    /// removed channel is also disabled, so the engine refuses it with 12 like any disabled
+    /// one; re-added, it stays disabled until enabled. Other merchants are not touched.
     /// `Ok(Err(refusal))` writes nothing; `Ok(Ok(false))`: no such channel.
     fn change_channel(
         &self,
@@ -1160,17 +1369,27 @@ pub trait Backoffice: Store {
         decide: &dyn Fn(u64, bool) -> Result<(), BackOfficeRefused>,
     ) -> Result<Result<bool, BackOfficeRefused>, StoreError> {
         let now = micros(self.now());
+        let merchant = user.merchant()?.clone();
         setup(self, |tx, head| {
             let lock = tx.dialect().lock_rows();
-            let Some(removed) = tx.row(
-                &format!("SELECT removed FROM channels WHERE id = ?1{lock}"),
-                p![id],
-                |r| r.flag(0),
-            )?
-            else {
+            if tx
+                .row(
+                    &format!("SELECT id FROM channels WHERE id = ?1{lock}"),
+                    p![id],
+                    |r| r.text(0),
+                )?
+                .is_none()
+            {
                 return Ok(Ok(false));
-            };
-            if let Err(r) = decide(unsettled_in(tx, &user.merchant_id, methods)?, removed) {
+            }
+            let removed = tx
+                .row(
+                    "SELECT removed FROM merchant_channels WHERE merchant_id = ?1 AND channel_id = ?2",
+                    p![merchant.as_str(), id],
+                    |r| r.flag(0),
+                )?
+                .unwrap_or(false);
+            if let Err(r) = decide(unsettled_in(tx, &merchant, methods)?, removed) {
                 return Ok(Err(r));
             }
             let (enabled, removed) = match action {
@@ -1179,8 +1398,12 @@ pub trait Backoffice: Store {
                 ChannelAction::Remove => (false, true),
             };
             tx.exec(
-                "UPDATE channels SET enabled = ?1, removed = ?2, changed_at = ?3, changed_by = ?4, reason = ?5 WHERE id = ?6",
-                p![enabled, removed, now, &user.username, reason, id],
+                "INSERT INTO merchant_channels (merchant_id, channel_id, enabled, removed, changed_at, changed_by, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (merchant_id, channel_id) DO UPDATE SET enabled = excluded.enabled,
+                   removed = excluded.removed, changed_at = excluded.changed_at,
+                   changed_by = excluded.changed_by, reason = excluded.reason",
+                p![merchant.as_str(), id, enabled, removed, now, &user.username, reason],
             )?;
             audit(
                 tx,
@@ -1251,7 +1474,7 @@ pub trait Backoffice: Store {
         decide: &dyn Fn(UserFacts, u64) -> Result<(), BackOfficeRefused>,
     ) -> Result<Result<bool, BackOfficeRefused>, StoreError> {
         let now = micros(self.now());
-        let merchant = admin.merchant_id.as_str();
+        let merchant = admin.merchant()?.as_str();
         setup(self, |tx, head| {
             let lock = tx.dialect().lock_rows();
             // The admins are locked first: two admins disabling each other at once on two
@@ -1672,6 +1895,22 @@ pub struct TokenRow {
     pub revoked_why: Option<String>,
 }
 
+/// The seeded order of the channels.
+const CHANNEL_ORDER: &str = "ORDER BY CASE c.id WHEN 'unionpay' THEN 0 WHEN 'alipay' THEN 1 WHEN 'wechat' THEN 2 \
+     WHEN 'lakala' THEN 3 ELSE 4 END, c.id";
+
+fn channel_from_row(r: &dyn SqlRow) -> Result<ChannelRow, StoreError> {
+    Ok(ChannelRow {
+        id: r.text(0)?,
+        enabled: r.flag(1)?,
+        changed_at: r.opt_i64(2)?,
+        changed_by: r.opt_text(3)?,
+        reason: r.text(4)?,
+        removed: r.flag(5)?,
+        platform_enabled: r.flag(6)?,
+    })
+}
+
 /// A payment channel's state.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChannelRow {
@@ -1687,6 +1926,8 @@ pub struct ChannelRow {
     pub reason: String,
     /// Removed (删除): listed as such, refuses new transactions, can be re-added.
     pub removed: bool,
+    /// The platform's switch (the acquirer's; off during an outage).
+    pub platform_enabled: bool,
 }
 
 /// A user as the admins' user page lists them.

@@ -246,7 +246,7 @@ pub trait Cases: Store {
             let id = tx.insert_id(
                 "INSERT INTO cases (merchant_id, kind, status, txn_id, opened_by, opened_at, changed_at)
                  VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?5)",
-                p![user.merchant_id.as_str(), c.kind.as_str(), c.txn.0, user.id, now],
+                p![user.merchant()?.as_str(), c.kind.as_str(), c.txn.0, user.id, now],
             )?;
             tx.exec(
                 "INSERT INTO case_notes (case_id, body, written_by, written_at) VALUES (?1, ?2, ?3, ?4)",

@@ -206,7 +206,7 @@ pub fn insert_evidence(
     let id = tx.insert_id(
         "INSERT INTO evidence (txn_id, merchant_id, sha256, content_type, size_bytes, filename, uploaded_by, uploaded_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        p![txn.0, user.merchant_id.as_str(), &file.sha256, content_type, file.size_bytes, filename, user.id, now],
+        p![txn.0, user.merchant()?.as_str(), &file.sha256, content_type, file.size_bytes, filename, user.id, now],
     )?;
     head.append(
         tx,
@@ -243,7 +243,7 @@ pub trait Evidence: Store {
         // Once more after the commit: an approved removal of the same bytes may have deleted
         // the file between the first write and this row (it counted no live row then).
         write_evidence_file(dir, bytes)?;
-        self.evidence(&user.merchant_id, id)?
+        self.evidence(user.merchant()?, id)?
             .ok_or_else(|| StoreError::Sqlite("evidence row vanished".into()))
     }
 
@@ -283,7 +283,7 @@ pub trait Evidence: Store {
             let Some(id) = tx.row(
                 "INSERT INTO evidence_removals (evidence_id, merchant_id, reason, submitted_by, submitted_at, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending') ON CONFLICT DO NOTHING RETURNING id",
-                p![evidence.id, user.merchant_id.as_str(), reason, user.id, now],
+                p![evidence.id, user.merchant()?.as_str(), reason, user.id, now],
                 |r| r.i64(0),
             )?
             else {

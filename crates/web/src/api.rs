@@ -232,7 +232,7 @@ impl TxnQuery {
             rrn: blank(&self.rrn).map(str::to_owned),
             operator: blank(&self.operator).map(str::to_owned),
             terminal: blank(&self.terminal).map(str::to_owned),
-            merchant: Some(caller.user.merchant_id.to_string()),
+            merchant: caller.user.merchant_id.as_ref().map(|m| m.to_string()),
             card_fingerprint: None,
             card_last4: blank(&self.last4)
                 .map(|v| {
@@ -362,7 +362,7 @@ pub struct TxnDetail {
 pub async fn load_txn(state: &AppState, caller: &Caller, id: i64) -> Result<Transaction, ApiError> {
     let store = state.store().clone();
     let t = blocking(caller.lang, move || store.transaction(TxnId(id))).await?;
-    t.filter(|t| t.merchant_id == caller.user.merchant_id)
+    t.filter(|t| caller.user.merchant_id.as_ref() == Some(&t.merchant_id))
         .filter(|t| !t.hidden || caller.user.role.allows(Permission::ViewHidden))
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, caller.lang, "txn.not_found", &[]))
 }
@@ -372,7 +372,7 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64) -> Result<TxnDet
     caller.require(Permission::ViewTransactions)?;
     let t = load_txn(state, caller, id).await?;
     let policy = state.store().policy().clone();
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let original_id = t.original_id;
     let (original, children, requests, audit, terminal_info) = blocking(caller.lang, move || {
         let original = original_id
@@ -533,7 +533,7 @@ pub async fn hide(
     caller.require(Permission::Hide)?;
     load_txn(state, caller, id).await?;
     let cmd = Command::Hide {
-        merchant_id: caller.user.merchant_id.clone(),
+        merchant_id: caller.merchant()?,
         // The engine's hide rule is the admin operator's (99); the web admin acts as it.
         actor: OperatorNo::ADMIN,
         id: TxnId(id),
@@ -874,9 +874,9 @@ async fn terminal_for(
 ) -> Result<TerminalId, ApiError> {
     let store = state.store().clone();
     let terminals = blocking(lang, move || suanpan_store::admin::terminals(&*store)).await?;
-    let mine = terminals
-        .iter()
-        .filter(|t| t.merchant_id == user.merchant_id.as_str() && t.enabled);
+    let mine = terminals.iter().filter(|t| {
+        user.merchant_id.as_ref().map(|m| m.as_str()) == Some(t.merchant_id.as_str()) && t.enabled
+    });
     let found = match named {
         Some(n) => {
             // A named terminal that is not the merchant's usable one is named back, not
@@ -1123,7 +1123,7 @@ pub fn idempotency_expired_before(state: &AppState) -> jiff::Timestamp {
 /// Batches for the API and the UI.
 pub async fn batch_list(state: &AppState, caller: &Caller) -> Result<Vec<BatchView>, ApiError> {
     caller.require(Permission::ViewBatches)?;
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let rows = blocking(caller.lang, move || store.batches(&merchant, 200)).await?;
     let policy = state.store().policy();
     Ok(rows.iter().map(|b| BatchView::of(b, policy)).collect())
@@ -1160,13 +1160,24 @@ pub async fn audit_entries(
     caller: &Caller,
     q: &AuditQuery,
 ) -> Result<Vec<AuditView>, ApiError> {
-    caller.require(Permission::ViewAudit)?;
+    // The acquirer reads the whole trail; a merchant's auditor its own merchant's entries only
+    // (issue 14: B's auditor read A's reasons, case notes and terminals).
+    let merchant = if caller.user.role.allows(Permission::ViewAllMerchants) {
+        None
+    } else {
+        caller.require(Permission::ViewAudit)?;
+        Some(caller.merchant()?)
+    };
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > AUDIT_ROWS_MAX {
         return Err(ApiError::field(caller.lang, "limit", &limit.to_string()));
     }
     let (store, offset) = (state.store().clone(), q.offset.unwrap_or(0));
-    let rows = blocking(caller.lang, move || store.audit_entries(limit, offset)).await?;
+    let rows = blocking(caller.lang, move || match merchant {
+        None => store.audit_entries(limit, offset),
+        Some(m) => store.merchant_audit(&m, limit, offset),
+    })
+    .await?;
     let policy = state.store().policy();
     let lang = caller.lang;
     Ok(rows

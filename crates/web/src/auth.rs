@@ -110,6 +110,20 @@ impl Caller {
         }
     }
 
+    /// The caller's merchant, whose records are all a merchant user ever sees (issue 14). An
+    /// acquirer user has none: refused (403) like a missing permission, because the merchant
+    /// tier's routes act on the caller's own merchant only.
+    pub fn merchant(&self) -> Result<suanpan_core::MerchantId, ApiError> {
+        self.user.merchant_id.clone().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                self.lang,
+                "auth.forbidden",
+                &[self.user.role.as_str().into()],
+            )
+        })
+    }
+
     /// Checks a form's CSRF token (UI forms; the API checks the header in the extractor).
     pub fn check_form_csrf(&self, token: &str) -> Result<(), ApiError> {
         match &self.csrf {
@@ -153,6 +167,7 @@ impl FromRequestParts<AppState> for Caller {
                 .await?
                 .ok_or_else(bad)?;
             let user = token_in_use(state, lang, live, client).await?;
+            read_only_gate(parts, state, &user, lang).await?;
             return Ok(Caller {
                 user,
                 lang,
@@ -208,6 +223,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::new(StatusCode::FORBIDDEN, lang, "auth.csrf", &[]));
             }
         }
+        read_only_gate(parts, state, &live.user, lang).await?;
         Ok(Caller {
             user: live.user,
             lang,
@@ -293,6 +309,37 @@ async fn token_in_use(
         blocking(lang, move || store.touch_token(&l, &from, login)).await?;
     }
     Ok(live.user)
+}
+
+/// A merchant that is not active (suspended by the acquirer, pending or closed) keeps its
+/// back-office to read (issue 14): every unsafe request of its users is refused (423) with
+/// the reason, except logging out and the second factor.
+async fn read_only_gate(
+    parts: &Parts,
+    state: &AppState,
+    user: &StaffUser,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    let Some(merchant) = user.merchant_id.clone() else {
+        return Ok(());
+    };
+    if !unsafe_method(&parts.method) || ENROLMENT_PATHS.contains(&parts.uri.path()) {
+        return Ok(());
+    }
+    let store = state.store().clone();
+    let found = blocking(lang, move || {
+        suanpan_store::admin::merchant(&*store, &merchant)
+    })
+    .await?;
+    match found {
+        Some(m) if m.status != "active" => Err(ApiError::new(
+            StatusCode::LOCKED,
+            lang,
+            "merchant.read_only",
+            &[crate::catalog::t(lang, &format!("merchant.status.{}", m.status)).to_owned()],
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A disabled user's answer (login, live session or token): 401, said plainly.

@@ -219,7 +219,7 @@ fn changed(lang: Lang) -> ApiError {
 
 /// A case of the caller's merchant, or 404.
 async fn load(state: &AppState, caller: &Caller, id: i64) -> Result<CaseRow, ApiError> {
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     blocking(caller.lang, move || store.case(&merchant, id))
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, caller.lang, "case.not_found", &[]))
@@ -384,7 +384,7 @@ pub async fn cases(
     caller.require(Permission::ViewCases)?;
     let lang = caller.lang;
     let status = crate::api::status_filter(lang, q.status.as_deref(), CaseStatus::parse)?;
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let rows = blocking(lang, move || {
         store.cases(&merchant, status, CASES_LISTED_MAX)
     })
@@ -585,7 +585,7 @@ pub async fn store_upload(
         else {
             return Ok(None);
         };
-        store.evidence(&user.merchant_id, ev)
+        store.evidence(user.merchant()?, ev)
     })
     .await?
     .ok_or_else(|| changed(lang))?;

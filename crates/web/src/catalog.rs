@@ -80,6 +80,17 @@ static ZH: Entries = &[
     ("field.username", "用户名（1–64 个字母、数字或 . _ -）"),
     ("user.taken.msg", "用户名 {0} 已被使用"),
     ("user.taken.fix", "换一个用户名"),
+    ("operator.taken.msg", "本商户已有操作员号 {0}"),
+    ("operator.taken.fix", "换一个操作员号"),
+    (
+        "merchant.read_only.msg",
+        "本商户{0}，后台只能查看，不能办理业务",
+    ),
+    ("merchant.read_only.fix", "请联系收单机构了解原因并恢复商户"),
+    ("merchant.status.pending", "尚未开通"),
+    ("merchant.status.active", "正常营业"),
+    ("merchant.status.suspended", "已被收单机构暂停"),
+    ("merchant.status.closed", "已关闭"),
     // Audit entries in words (crate::words).
     ("who.web", "后台用户 {0}"),
     ("who.counter", "终端 {0} 操作员 {1}"),
@@ -786,6 +797,7 @@ static ZH: Entries = &[
         "永久删除该日期之前创建、且已超过保存期限的交易记录（仍被较新记录引用的除外）。清理前自动备份。",
     ),
     ("ops.before", "删除此日期之前的记录"),
+    ("ops.merchant", "商户编号（15 位）"),
     ("ops.purge_button", "永久删除"),
     (
         "ops.purge_confirm",
@@ -859,6 +871,23 @@ static EN: Entries = &[
     ),
     ("user.taken.msg", "The user name {0} is taken"),
     ("user.taken.fix", "Choose another user name"),
+    (
+        "operator.taken.msg",
+        "This merchant has operator no. {0} already",
+    ),
+    ("operator.taken.fix", "Choose another operator no."),
+    (
+        "merchant.read_only.msg",
+        "This merchant is {0}: the back-office is read-only",
+    ),
+    (
+        "merchant.read_only.fix",
+        "Call the acquirer to learn why and to reinstate the merchant",
+    ),
+    ("merchant.status.pending", "not activated yet"),
+    ("merchant.status.active", "open for business"),
+    ("merchant.status.suspended", "suspended by the acquirer"),
+    ("merchant.status.closed", "closed"),
     // Audit entries in words (crate::words).
     ("who.web", "Back-office user {0}"),
     ("who.counter", "Terminal {0}, operator {1}"),
@@ -1717,6 +1746,7 @@ static EN: Entries = &[
         "Deletes for good the transaction records created before the day and past the retention period (except those newer records still refer to). A backup is made first.",
     ),
     ("ops.before", "Delete records created before"),
+    ("ops.merchant", "Merchant ID (15 digits)"),
     ("ops.purge_button", "Delete for good"),
     (
         "ops.purge_confirm",

@@ -35,6 +35,9 @@ pub struct ChannelView {
     pub enabled: bool,
     /// Removed (删除): refuses new transactions; an admin can re-add it (`restore`).
     pub removed: bool,
+    /// The acquirer's switch for the whole platform; while it is off (an outage) the channel
+    /// refuses new transactions whatever the merchant chose.
+    pub platform_enabled: bool,
     /// The payment methods that go through it.
     pub methods: Vec<String>,
     /// Its transactions not settled yet (a channel with any cannot be disabled).
@@ -51,9 +54,9 @@ pub struct ChannelView {
 pub async fn channels(state: &AppState, caller: &Caller) -> Result<Vec<ChannelView>, ApiError> {
     caller.require(Permission::ViewTransactions)?;
     let lang = caller.lang;
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let rows = blocking(lang, move || {
-        let rows = store.channels()?;
+        let rows = store.channels(&merchant)?;
         let mut out = Vec::new();
         for r in rows {
             let methods = Channel::parse(&r.id)
@@ -78,6 +81,7 @@ pub async fn channels(state: &AppState, caller: &Caller) -> Result<Vec<ChannelVi
             id: r.id,
             enabled: r.enabled,
             removed: r.removed,
+            platform_enabled: r.platform_enabled,
             methods,
             unsettled,
             changed_at: r.changed_at.map(|t| When::micros(policy, t)),
@@ -124,13 +128,13 @@ pub async fn set(
             &[],
         ));
     };
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     // Rate limited and counted towards the lockout like a login (issue 14).
     let password_ok = crate::auth::reenter_password(state, caller, &input.password).await?;
     let (unsettled, removed) = blocking(lang, move || {
         let names: Vec<&str> = channel.methods().iter().map(|m| m.as_str()).collect();
         let removed = store
-            .channels()?
+            .channels(&merchant)?
             .iter()
             .any(|c| c.id == channel.as_str() && c.removed);
         Ok((store.unsettled_count(&merchant, &names)?, removed))

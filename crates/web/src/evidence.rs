@@ -366,7 +366,7 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ViewTransactions)?;
     let lang = caller.lang;
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let row = blocking(lang, move || store.evidence(&merchant, id))
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "evidence.not_found", &[]))?;

@@ -34,7 +34,7 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::channels::list, crate::channels::change,
         crate::evidence::upload, crate::evidence::download,
         crate::removals::request_removal, crate::removals::list_removals, crate::removals::approve_removal, crate::removals::reject_removal,
-        crate::users::list, crate::users::create, crate::users::edit, crate::users::action, crate::users::operators,
+        crate::users::list, crate::users::create, crate::users::edit, crate::users::action, crate::users::operators, crate::users::create_operator,
         crate::cases::create_case, crate::cases::list_cases, crate::cases::get_case, crate::cases::link_case, crate::cases::note_case,
         crate::cases::submit_case, crate::cases::resolve_case, crate::cases::reject_case, crate::cases::upload_case_evidence, crate::cases::case_pack,
         crate::ops::list_backups, crate::ops::create_backup, crate::ops::verify_backup, crate::ops::restore_backup, crate::ops::purge,
@@ -496,12 +496,12 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
         (
             "UserIn",
             "role",
-            json!({"enum": StaffRole::ALL.map(|r| r.as_str())}),
+            json!({"enum": StaffRole::MERCHANT.map(|r| r.as_str())}),
         ),
         (
             "UserEditIn",
             "role",
-            json!({"enum": StaffRole::ALL.map(|r| r.as_str())}),
+            json!({"enum": StaffRole::MERCHANT.map(|r| r.as_str())}),
         ),
         ("TokenIn", "name", text(64)),
         ("UserIn", "password", password.clone()),

@@ -350,6 +350,8 @@ pub struct PurgeIn {
     /// Records created before this day (`YYYY-MM-DD`, the merchant's time zone) go; the day
     /// must be past the retention period.
     pub before: String,
+    /// Whose records (15 digits): purges are the acquirer's, merchant by merchant.
+    pub merchant: String,
 }
 
 /// What a purge did.
@@ -380,6 +382,8 @@ pub async fn run_purge(
         .policy()
         .day_start(date)
         .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
+    let merchant = suanpan_core::MerchantId::parse(input.merchant.trim())
+        .map_err(|_| ApiError::field(lang, "merchant", input.merchant.trim()))?;
     let target = format!("before:{before}");
     // Rate limited and counted towards the lockout like a login (issue 14).
     let password_ok = crate::auth::reenter_password(state, caller, &input.password).await?;
@@ -396,7 +400,7 @@ pub async fn run_purge(
     // One backup or purge at a time; a purge waits for a running backup.
     let _running = state.backups().lock().await;
     let order = PurgeOrder {
-        merchant_id: caller.user.merchant_id.clone(),
+        merchant_id: merchant,
         // The retention rule is the admin operator's (99); the web admin acts as it.
         actor: OperatorNo::ADMIN,
         before,

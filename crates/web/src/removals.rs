@@ -144,7 +144,7 @@ pub async fn submit(
 ) -> Result<RemovalView, ApiError> {
     let lang = caller.lang;
     caller.require(Permission::ViewTransactions)?;
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     // The transaction may be purged by now (its retention is over too): then only the
     // upload's time counts.
     let (ev, txn) = blocking(lang, move || {
@@ -180,7 +180,7 @@ pub async fn submit(
     let (store, user, merchant) = (
         state.store().clone(),
         caller.user.clone(),
-        caller.user.merchant_id.clone(),
+        caller.merchant()?,
     );
     let txn_id = ev.txn_id;
     let row = blocking(lang, move || {
@@ -254,7 +254,7 @@ pub async fn removals(
                 .ok_or_else(|| ApiError::field(lang, "status", s))
         })
         .transpose()?;
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let rows = blocking(lang, move || {
         store.evidence_removals(&merchant, status, REMOVALS_LISTED_MAX)
     })
@@ -286,8 +286,9 @@ pub async fn review(
 ) -> Result<RemovalView, ApiError> {
     let lang = caller.lang;
     caller.require(Permission::ViewTransactions)?;
+    let mine = caller.merchant()?;
     let load = |state: &AppState| {
-        let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+        let (store, merchant) = (state.store().clone(), mine.clone());
         blocking(lang, move || store.evidence_removal(&merchant, id))
     };
     let q = load(state)

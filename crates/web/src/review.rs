@@ -115,6 +115,8 @@ pub async fn submit(
 }
 
 async fn load(state: &AppState, caller: &Caller, id: i64) -> Result<ReviewRequest, ApiError> {
+    // The merchant tier's route: an acquirer user is refused (403), as everywhere.
+    caller.merchant()?;
     let (store, user) = (state.store().clone(), caller.user.clone());
     service(caller.lang, move || review::request(&*store, &user, id)).await
 }
@@ -159,11 +161,7 @@ pub async fn requests(
     if let Some(t) = q.transaction_id.filter(|t| *t < 1) {
         return Err(ApiError::field(lang, "id", &t.to_string()));
     }
-    let (store, merchant, txn) = (
-        state.store().clone(),
-        caller.user.merchant_id.clone(),
-        q.transaction_id,
-    );
+    let (store, merchant, txn) = (state.store().clone(), caller.merchant()?, q.transaction_id);
     let rows = blocking(lang, move || store.requests(&merchant, status, txn, 200)).await?;
     Ok(rows
         .iter()

@@ -25,7 +25,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/users", get(list).post(create))
         .route("/api/v1/users/{id}", patch(edit))
         .route("/api/v1/users/{id}/{action}", post(action))
-        .route("/api/v1/operators", get(operators))
+        .route("/api/v1/operators", get(operators).post(create_operator))
 }
 
 /// A back-office user as admins manage them (no secret).
@@ -53,7 +53,7 @@ impl ManagedUser {
 /// The merchant's users for the API and the UI.
 pub async fn users(state: &AppState, caller: &Caller) -> Result<Vec<ManagedUser>, ApiError> {
     caller.require(Permission::ManageUsers)?;
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let rows = blocking(caller.lang, move || store.staff_listing(&merchant)).await?;
     Ok(rows.iter().map(ManagedUser::of).collect())
 }
@@ -118,7 +118,7 @@ pub async fn add(state: &AppState, caller: &Caller, u: UserIn) -> Result<Managed
             &taken,
         ));
     }
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let username = u.username.clone();
     let id = blocking(lang, move || {
         store.add_staff(&merchant, &username, &name, role, op, &u.password)
@@ -139,7 +139,10 @@ fn username_ok(name: &str) -> bool {
 pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
 
 fn parse_role(lang: suanpan_core::Lang, role: &str) -> Result<StaffRole, ApiError> {
-    StaffRole::parse(role).ok_or_else(|| ApiError::field(lang, "role", role))
+    // A merchant's admin gives merchant roles only: the acquirer's are made by the acquirer.
+    StaffRole::parse(role)
+        .filter(|r| r.tier() == suanpan_core::backoffice::Tier::Merchant)
+        .ok_or_else(|| ApiError::field(lang, "role", role))
 }
 
 fn parse_operator(
@@ -404,7 +407,7 @@ pub async fn operators(
     caller: Caller,
 ) -> Result<Json<Vec<OperatorView>>, ApiError> {
     caller.require(Permission::ManageUsers)?;
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let rows = blocking(caller.lang, move || store.operators(&merchant)).await?;
     let policy = state.store().policy();
     Ok(Json(
@@ -419,5 +422,78 @@ pub async fn operators(
                 changed_at: When::micros(policy, o.changed_at),
             })
             .collect(),
+    ))
+}
+
+/// A new counter operator of the caller's merchant (issue 14).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorIn {
+    /// Two digits: 99 system administrator, 00 supervisor, 01–98 cashiers.
+    pub no: String,
+    /// `cashier`, `supervisor` or `admin`; must be the role the number implies.
+    pub role: String,
+    /// Name.
+    pub name: String,
+    /// Its password on the terminal: 4 to 12 digits.
+    pub password: String,
+}
+
+/// Gives the caller's merchant a counter operator as the core allows
+/// (`core::backoffice::decide_new_operator`).
+pub async fn add_operator(
+    state: &AppState,
+    caller: &Caller,
+    o: OperatorIn,
+) -> Result<OperatorView, ApiError> {
+    let lang = caller.lang;
+    let no = parse_operator(lang, Some(&o.no))?.ok_or_else(|| ApiError::field(lang, "no", ""))?;
+    if let Err(r) =
+        backoffice::decide_new_operator(Some(caller.user.role), no, &o.role, &o.password)
+    {
+        return Err(ApiError::refused(lang, &r));
+    }
+    let name = parse_name(lang, &o.name)?;
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
+    let actor = suanpan_store::backoffice::actor(&caller.user.username);
+    let password = zeroize::Zeroizing::new(o.password);
+    let stored = name.clone();
+    let added = blocking(lang, move || {
+        let hash = suanpan_store::auth::hash_password(&password);
+        store.add_counter_operator(&actor, &merchant, no, &stored, &hash)
+    })
+    .await?;
+    if !added {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            lang,
+            "operator.taken",
+            &[no.to_string()],
+        ));
+    }
+    Ok(OperatorView {
+        operator_no: no.to_string(),
+        role: no.role().as_str().to_owned(),
+        name,
+        locked_until: None,
+        changed_at: When::of(state.store().policy(), state.store().now()),
+    })
+}
+
+/// Gives the caller's merchant a counter operator (admins).
+#[utoipa::path(post, path = "/api/v1/operators", tag = "users", operation_id = "create_operator",
+    request_body = OperatorIn,
+    responses((status = 201, body = OperatorView), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 409, body = ApiError, description = "the merchant has that number already"),
+        (status = 422, body = ApiError)))]
+pub async fn create_operator(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: ApiJson<OperatorIn>,
+) -> Result<(StatusCode, Json<OperatorView>), ApiError> {
+    caller.require(Permission::ManageUsers)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(add_operator(&state, &caller, body.value).await?),
     ))
 }

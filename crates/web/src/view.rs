@@ -60,10 +60,11 @@ pub struct UserView {
     pub username: String,
     /// Display name.
     pub name: String,
-    /// `cashier`, `supervisor`, `finance`, `admin`, `auditor`.
+    /// `cashier`, `supervisor`, `finance`, `admin`, `auditor`; the acquirer's
+    /// `platform_admin`, `operations`, `risk_officer`, `acquirer_auditor`.
     pub role: String,
-    /// The merchant.
-    pub merchant_id: String,
+    /// The merchant; none for the acquirer's users.
+    pub merchant_id: Option<String>,
     /// Counter operator no. the user books as, if any.
     pub operator_no: Option<String>,
     /// What the role may do.
@@ -94,7 +95,7 @@ impl UserView {
             username: u.username.clone(),
             name: u.name.clone(),
             role: u.role.as_str().into(),
-            merchant_id: u.merchant_id.to_string(),
+            merchant_id: u.merchant_id.as_ref().map(|m| m.to_string()),
             operator_no: u.operator_no.map(|o| o.to_string()),
             permissions: permissions(u.role),
         }

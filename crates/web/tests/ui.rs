@@ -71,7 +71,7 @@ fn browser_login<'a>(app: &'a TestApp, user: &str) -> Browser<'a> {
         "{set}"
     );
     let cookie = cookie_pair(&r);
-    if user == "admin" {
+    if user == "admin" || user == "platform" {
         // Admins enrol TOTP first: the page shows the secret and a QR code.
         assert_eq!(r.header("location"), Some("/totp/enrol"));
         let page = app
@@ -96,7 +96,13 @@ fn browser_login<'a>(app: &'a TestApp, user: &str) -> Browser<'a> {
     } else {
         assert_eq!(r.header("location"), Some("/dashboard"));
     }
-    let dash = app.req("GET", "/dashboard", &[("Cookie", &cookie)], None);
+    // The acquirer has no merchant dashboard; its page here is 运维.
+    let home = if user == "platform" {
+        "/ops"
+    } else {
+        "/dashboard"
+    };
+    let dash = app.req("GET", home, &[("Cookie", &cookie)], None);
     assert_eq!(dash.status, 200, "{}", dash.text());
     let csrf = csrf_of(&dash.text());
     Browser { app, cookie, csrf }
@@ -562,7 +568,7 @@ fn mistaken_void_case_through_the_forms() {
 #[test]
 fn operations_page_backs_up_verifies_and_refuses_an_early_purge() {
     let app = spawn_app();
-    let admin = browser_login(&app, "admin");
+    let admin = browser_login(&app, "platform");
     let page = admin.page("/ops").text();
     assert!(
         page.contains("href=\"/ops\"") && page.contains("立即备份"),
@@ -597,7 +603,7 @@ fn operations_page_backs_up_verifies_and_refuses_an_early_purge() {
     let r = admin.form(
         "/ops/purge",
         &format!(
-            "csrf={}&before=2025-06-01&reason=%E6%B8%85%E7%90%86&password=admin-demo",
+            "csrf={}&before=2025-06-01&reason=%E6%B8%85%E7%90%86&password=platform-demo&merchant=898310048990001",
             admin.csrf
         ),
     );

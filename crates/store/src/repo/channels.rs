@@ -4,13 +4,23 @@ use super::Tx;
 use crate::error::StoreError;
 use crate::p;
 use crate::sql::{Dialect, Sql, SqlExt};
+use suanpan_core::MerchantId;
 use suanpan_core::backoffice::Channel;
 
-/// Whether a payment channel accepts new transactions. A store whose back-office tables were
-/// never created has no channel switched off (looked up once per group); a channel the table
-/// does not know is closed.
-pub fn is_open(tx: &mut Tx<'_>, channel: Channel) -> Result<bool, StoreError> {
-    let has_backoffice = match tx.cache.backoffice {
+/// The back-office step from which channels are kept per merchant (`merchant_channels`,
+/// issue 14).
+const PER_MERCHANT_FROM: i64 = 6;
+
+/// Whether a payment channel accepts new transactions of a merchant. A store whose
+/// back-office tables were never created has no channel switched off (its schema version is
+/// looked up once per group); before back-office step 6 channels were not kept per merchant;
+/// a channel the table does not know is closed.
+pub fn is_open(
+    tx: &mut Tx<'_>,
+    channel: Channel,
+    merchant: &MerchantId,
+) -> Result<bool, StoreError> {
+    let version = match tx.cache.backoffice {
         Some(known) => known,
         None => {
             let found = tx
@@ -20,24 +30,45 @@ pub fn is_open(tx: &mut Tx<'_>, channel: Channel) -> Result<bool, StoreError> {
                     p![],
                     |r| r.text(0),
                 )?
-                .is_some();
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
             tx.cache.backoffice = Some(found);
             found
         }
     };
-    Ok(!has_backoffice || channel_open(tx.conn, channel)?)
+    let per_merchant = (version >= PER_MERCHANT_FROM).then_some(merchant);
+    Ok(version == 0 || channel_open(tx.conn, channel, per_merchant)?)
 }
 
-/// On PostgreSQL the row is read `FOR SHARE`: a disable waits for the purchases in flight.
-fn channel_open(c: &dyn Sql, channel: Channel) -> Result<bool, StoreError> {
+/// The platform's switch and the merchant's own choice (no row: it changed nothing) must both
+/// be on. On PostgreSQL the platform's row is read `FOR SHARE`: a change of any merchant's
+/// channel locks it first, so it waits for the purchases in flight.
+fn channel_open(
+    c: &dyn Sql,
+    channel: Channel,
+    merchant: Option<&MerchantId>,
+) -> Result<bool, StoreError> {
     let share = match c.dialect() {
         Dialect::Sqlite => "",
-        Dialect::Postgres => " FOR SHARE",
+        Dialect::Postgres => " FOR SHARE OF c",
+    };
+    let Some(merchant) = merchant else {
+        return Ok(c
+            .row(
+                &format!("SELECT enabled FROM channels c WHERE id = ?1{share}"),
+                p![channel.as_str()],
+                |r| r.flag(0),
+            )?
+            .unwrap_or(false));
     };
     Ok(c.row(
-        &format!("SELECT enabled FROM channels WHERE id = ?1{share}"),
-        p![channel.as_str()],
-        |r| r.flag(0),
+        &format!(
+            "SELECT c.enabled, COALESCE(m.enabled, 1) FROM channels c
+             LEFT JOIN merchant_channels m ON m.channel_id = c.id AND m.merchant_id = ?2
+             WHERE c.id = ?1{share}"
+        ),
+        p![channel.as_str(), merchant.as_str()],
+        |r| Ok(r.flag(0)? && r.flag(1)?),
     )?
     .unwrap_or(false))
 }

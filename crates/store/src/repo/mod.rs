@@ -72,8 +72,9 @@ pub(crate) struct GroupCache {
     pub(crate) accounts: std::cell::RefCell<std::collections::HashMap<String, Account>>,
     /// Accounts changed in this group, written back by [`flush`].
     pub(crate) dirty_accounts: std::cell::RefCell<std::collections::BTreeSet<String>>,
-    /// Whether the back-office tables (payment channels) exist, once looked up in this group.
-    pub(crate) backoffice: Option<bool>,
+    /// The back-office schema's version (0: its tables, the payment channels, do not
+    /// exist), once looked up in this group.
+    pub(crate) backoffice: Option<i64>,
 }
 
 /// Takes the audit chain's lock to the end of the transaction (PostgreSQL; per schema, so

@@ -74,7 +74,7 @@ pub fn find(
         _ => "",
     };
     let sql = format!(
-        "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher
+        "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher, m.status
          FROM terminals t JOIN merchants m ON m.id = t.merchant_id
          LEFT JOIN batches b ON b.id = t.batch_id WHERE t.id = ?1{lock}"
     );
@@ -83,6 +83,7 @@ pub fn find(
             access: TerminalAccess {
                 terminal_enabled: r.flag(1)?,
                 merchant_enabled: r.flag(2)?,
+                merchant_status: r.text(8)?,
             },
             id: id.clone(),
             merchant: r.text(0)?,
@@ -102,7 +103,7 @@ pub fn load(
     id: &TerminalId,
 ) -> Result<Result<TerminalState, AccessRefused>, StoreError> {
     let row = find(conn, id, false)?;
-    if let Err(r) = decide_terminal_access(row.as_ref().map(|t| t.access)) {
+    if let Err(r) = decide_terminal_access(row.as_ref().map(|t| t.access.clone())) {
         return Ok(Err(r));
     }
     match row {

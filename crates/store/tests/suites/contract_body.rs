@@ -1327,7 +1327,7 @@ fn disabled_channel_refuses_purchases_and_completions_with_12() {
     h.store.ensure_backoffice_schema().expect("back-office tables");
     let admin = StaffUser {
         id: 0,
-        merchant_id: merchant(),
+        merchant_id: Some(merchant()),
         username: "admin".into(),
         name: "管理员".into(),
         role: suanpan_core::backoffice::StaffRole::Admin,

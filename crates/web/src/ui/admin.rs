@@ -133,7 +133,7 @@ pub(super) async fn users_page(
         Ok(UsersPage {
             rows: crate::users::users(&state, caller).await?,
             base: Base::of(caller, "users", "nav.users", "/users"),
-            roles: StaffRole::ALL.iter().map(|r| r.as_str()).collect(),
+            roles: StaffRole::MERCHANT.iter().map(|r| r.as_str()).collect(),
             me: caller.user.id,
         })
     })

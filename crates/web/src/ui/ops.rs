@@ -68,6 +68,7 @@ pub(super) struct PurgeForm {
     password: String,
     reason: String,
     before: String,
+    merchant: String,
 }
 
 pub(super) async fn ops_purge(
@@ -80,6 +81,7 @@ pub(super) async fn ops_purge(
             password: f.password,
             reason: f.reason,
             before: f.before,
+            merchant: f.merchant,
         };
         let p = crate::ops::run_purge(&state, caller, input).await?;
         let args = [p.purged.to_string(), p.before, p.backup];

@@ -74,7 +74,7 @@ async fn dashboard_page(state: &AppState, caller: &Caller) -> Result<DashboardPa
         .checked_add(jiff::Span::new().days(1))
         .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
     let (from, to) = (start.timestamp(), end.timestamp());
-    let (store, merchant) = (state.store().clone(), caller.user.merchant_id.clone());
+    let (store, merchant) = (state.store().clone(), caller.merchant()?);
     let (day, pending) = blocking(lang, move || {
         let day = suanpan_store::read(&*store, |c| {
             suanpan_store::query::day_summary_in(c, merchant.as_str(), from, to)

@@ -549,7 +549,8 @@ impl TestApp {
     /// Logs in over the API; an admin enrols TOTP on the way (admins must).
     pub fn login(&self, user: &str) -> Session<'_> {
         let s = self.login_only(user);
-        if user == "admin" {
+        // Admins and every acquirer user must enrol TOTP (the demo's acquirer is `platform`).
+        if user == "admin" || user == "platform" {
             let offer = s.get("/api/v1/totp").json();
             let secret = offer["secret"].as_str().expect("secret").to_owned();
             let r = s.post(

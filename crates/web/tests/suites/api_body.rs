@@ -2028,7 +2028,8 @@ fn backups_over_the_api_hold_the_evidence_and_verify() {
     };
     let cashier = app.login("cashier");
     let sha = upload_jpeg_sha(&cashier, 1, 300);
-    let admin = app.login("admin");
+    // Backups hold every merchant's data: the acquirer's (issue 14).
+    let admin = app.login("platform");
     assert_eq!(admin.get("/api/v1/backups").json(), serde_json::json!([]));
     let r = admin.post("/api/v1/backups", "");
     assert_eq!(r.status, 201, "{}", r.text());
@@ -2100,11 +2101,16 @@ fn backup_refusals_change_nothing() {
     let Some(app) = spawn_on(BACKEND) else {
         return;
     };
-    // The admin's first login enrols TOTP (a change of its own), so it comes first.
-    let admin = app.login("admin");
+    // The first logins enrol TOTP (a change of their own), so they come first.
+    let admin = app.login("platform");
+    let merchant_admin = app.login("admin");
     let before = app.state();
-    for user in ["cashier", "supervisor", "finance", "auditor"] {
-        let s = app.login(user);
+    for user in ["cashier", "supervisor", "finance", "auditor", "admin"] {
+        let s = if user == "admin" {
+            Session { app: &app, cookie: merchant_admin.cookie.clone(), csrf: merchant_admin.csrf.clone() }
+        } else {
+            app.login(user)
+        };
         assert_eq!(s.get("/api/v1/backups").status, 403, "{user}");
         assert_eq!(s.post("/api/v1/backups", "").status, 403, "{user}");
         assert_eq!(s.post("/api/v1/backups/suanpan-x.db/verify", "").status, 403, "{user}");
@@ -2141,25 +2147,32 @@ fn backup_refusals_change_nothing() {
 /// backup.
 #[test]
 fn purge_over_the_api_after_a_backup() {
-    let Some(app) = spawn_on(BACKEND) else {
+    // Each purge re-enters the password, which counts like a login (issue 14, sessions):
+    // more than the default per-minute limit here.
+    let Some(app) = spawn_cfg_on(BACKEND, Policy::default(), |c| c.login_attempts_per_minute = 100) else {
         return;
     };
     let cashier = app.login("cashier");
     let sha = upload_jpeg_sha(&cashier, 2, 120);
     app.advance(6 * 366 * 24 * 3600);
-    let admin = app.login("admin");
+    // Purges are the acquirer's, merchant by merchant (issue 14).
+    let admin = app.login("platform");
+    let merchant_admin = app.login("admin");
     let body = |password: &str, reason: &str, before: &str| {
-        format!(r#"{{"password":"{password}","reason":"{reason}","before":"{before}"}}"#)
+        format!(
+            r#"{{"password":"{password}","reason":"{reason}","before":"{before}","merchant":"898310048990001"}}"#
+        )
     };
     let before = app.state();
     let supervisor = app.login("supervisor");
     let refusals = [
         (&supervisor, body("supervisor-demo", "过期清理", "2025-06-11"), 403, "backoffice.not_permitted"),
+        (&merchant_admin, body("admin-demo", "过期清理", "2025-06-11"), 403, "backoffice.not_permitted"),
         (&admin, body("wrong-password", "过期清理", "2025-06-11"), 422, "backoffice.password_wrong"),
-        (&admin, body("admin-demo", " ", "2025-06-11"), 422, "backoffice.reason_required"),
-        (&admin, body("admin-demo", "过期清理", "2030-01-01"), 422, "hide.within_retention"),
-        (&admin, body("admin-demo", "过期清理", "2025-13-01"), 400, "input.invalid"),
-        (&admin, r#"{"password":"admin-demo","before":"2025-06-11"}"#.to_owned(), 400, "json.invalid"),
+        (&admin, body("platform-demo", " ", "2025-06-11"), 422, "backoffice.reason_required"),
+        (&admin, body("platform-demo", "过期清理", "2030-01-01"), 422, "hide.within_retention"),
+        (&admin, body("platform-demo", "过期清理", "2025-13-01"), 400, "input.invalid"),
+        (&admin, r#"{"password":"platform-demo","before":"2025-06-11"}"#.to_owned(), 400, "json.invalid"),
     ];
     for (who, b, status, code) in refusals {
         let r = who.post("/api/v1/purge", &b);
@@ -2168,7 +2181,7 @@ fn purge_over_the_api_after_a_backup() {
     assert_eq!(app.state(), before, "refusals changed nothing");
     assert_eq!(app.backup_files(), 0, "and made no backup");
 
-    let r = admin.post("/api/v1/purge", &body("admin-demo", "超过保存期限", "2025-06-11"));
+    let r = admin.post("/api/v1/purge", &body("platform-demo", "超过保存期限", "2025-06-11"));
     assert_eq!(r.status, 200, "{}", r.text());
     let done = r.json();
     assert_eq!(done["purged"], 3, "the three seeded sales: {done}");
@@ -2188,18 +2201,18 @@ fn purge_over_the_api_after_a_backup() {
         .join(name.replace(".db", ".evidence").replace(".dump", ".evidence"))
         .join(&sha);
     assert!(evidence_copy.is_file(), "{}", evidence_copy.display());
-    assert_eq!(admin.get("/api/v1/transactions/1").status, 404);
-    let list = admin.get("/api/v1/transactions").json();
+    assert_eq!(merchant_admin.get("/api/v1/transactions/1").status, 404);
+    let list = merchant_admin.get("/api/v1/transactions").json();
     assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
     assert!(app.store.conservation().expect("conservation").holds());
     assert_eq!(app.store.verify_audit().expect("audit").first_broken, None);
     let trail = admin.get("/api/v1/audit?limit=5").text();
     assert!(
-        trail.contains("web:admin") && trail.contains("超过保存期限") && trail.contains(&name),
+        trail.contains("web:platform") && trail.contains("超过保存期限") && trail.contains(&name),
         "the purge is audited with who, why and the backup: {trail}"
     );
     // Nothing is left to purge: the same purge again deletes nothing (and backs up again).
-    let r = admin.post("/api/v1/purge", &body("admin-demo", "再次清理", "2025-06-11"));
+    let r = admin.post("/api/v1/purge", &body("platform-demo", "再次清理", "2025-06-11"));
     assert_eq!((r.status, r.json()["purged"].as_u64()), (200, Some(0)), "{}", r.text());
 }
 

@@ -347,7 +347,9 @@ fn a_login_with_totp_is_audited_as_such() {
 /// the right one is refused and so is a login — and is rate limited like a login (429).
 #[test]
 fn reentered_passwords_count_toward_lockout_and_are_rate_limited() {
-    let Some(app) = spawn_on(BACKEND) else {
+    // Two users' attempts from one client: the per-minute limit (tested below) kept out of
+    // the way of the lockout.
+    let Some(app) = spawn_cfg_on(BACKEND, Policy::default(), |c| c.login_attempts_per_minute = 100) else {
         return;
     };
     let admin = app.login("admin");
@@ -357,23 +359,36 @@ fn reentered_passwords_count_toward_lockout_and_are_rate_limited() {
             &format!(r#"{{"password":"{password}","reason":"维护"}}"#),
         )
     };
+    // Purges are the acquirer's (issue 14): its user `platform` is locked out the same way.
+    let platform = app.login("platform");
     let purge = |password: &str| {
-        admin.post(
+        platform.post(
             "/api/v1/purge",
-            &format!(r#"{{"password":"{password}","reason":"到期","before":"2019-01-01"}}"#),
+            &format!(
+                r#"{{"password":"{password}","reason":"到期","before":"2019-01-01","merchant":"898310048990001"}}"#
+            ),
         )
     };
     let before = app.state();
-    for i in 0..4 {
-        let r = if i % 2 == 0 { disable("wrong") } else { purge("wrong") };
+    for _ in 0..4 {
+        let r = disable("wrong");
+        assert_eq!(r.status, 422, "{}", r.text());
+        let r = purge("wrong");
         assert_eq!(r.status, 422, "{}", r.text());
     }
     let r = disable("wrong");
     assert_eq!((r.status, r.code().as_str()), (423, "auth.locked"), "{}", r.text());
+    let r = purge("wrong");
+    assert_eq!((r.status, r.code().as_str()), (423, "auth.locked"), "{}", r.text());
     assert_eq!(disable("admin-demo").status, 423, "locked even with the right password");
-    assert_eq!(purge("admin-demo").status, 423);
-    let login = app.post_json("/api/v1/session", r#"{"username":"admin","password":"admin-demo"}"#);
-    assert_eq!(login.status, 423, "the login is locked too");
+    assert_eq!(purge("platform-demo").status, 423);
+    for user in ["admin", "platform"] {
+        let login = app.post_json(
+            "/api/v1/session",
+            &format!(r#"{{"username":"{user}","password":"{user}-demo"}}"#),
+        );
+        assert_eq!(login.status, 423, "{user}'s login is locked too");
+    }
     assert_eq!(app.state(), before, "nothing changed");
 
     let Some(app) = spawn_cfg_on(BACKEND, Policy::default(), |c| c.login_attempts_per_minute = 3) else {

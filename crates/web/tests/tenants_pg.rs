@@ -1,0 +1,10 @@
+//! The two tiers' suite (see `tenants.rs`) on PostgreSQL, each test in a schema of its own at
+//! `SUANPAN_TEST_DATABASE_URL`; skipped when it is not set.
+
+mod common;
+
+use common::*;
+
+const BACKEND: Backend = Backend::Postgres;
+
+include!("suites/tenants_body.rs");
