@@ -515,6 +515,7 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
             json!({"pattern": "^([0-9]{2})?$"}),
         ),
         ("PurgeIn", "before", json!({"format": "date"})),
+        ("PurgeIn", "merchant", json!({"pattern": "^[0-9]{15}$"})),
     ]
 }
 
@@ -550,7 +551,7 @@ fn body_examples() -> Vec<(&'static str, Value)> {
         ("RemovalIn", json!({"reason": "超过保存期限"})),
         (
             "PurgeIn",
-            json!({"password": "admin-demo", "reason": "超过保存期限", "before": "2020-01-01"}),
+            json!({"password": "platform-demo", "reason": "超过保存期限", "before": "2020-01-01", "merchant": "898310048990001"}),
         ),
         (
             "UserIn",

@@ -382,8 +382,8 @@ pub async fn run_purge(
         .policy()
         .day_start(date)
         .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
-    let merchant = suanpan_core::MerchantId::parse(input.merchant.trim())
-        .map_err(|_| ApiError::field(lang, "merchant", input.merchant.trim()))?;
+    let merchant = suanpan_core::MerchantId::parse(&input.merchant)
+        .map_err(|_| ApiError::field(lang, "merchant", &input.merchant))?;
     let target = format!("before:{before}");
     // Rate limited and counted towards the lockout like a login (issue 14).
     let password_ok = crate::auth::reenter_password(state, caller, &input.password).await?;
