@@ -503,6 +503,17 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
             "role",
             json!({"enum": StaffRole::MERCHANT.map(|r| r.as_str())}),
         ),
+        ("OperatorIn", "no", json!({"pattern": "^[0-9]{2}$"})),
+        (
+            "OperatorIn",
+            "role",
+            json!({"enum": ["cashier", "supervisor", "admin"]}),
+        ),
+        (
+            "OperatorIn",
+            "password",
+            json!({"pattern": "^[0-9]{4,12}$"}),
+        ),
         ("TokenIn", "name", text(64)),
         ("UserIn", "password", password.clone()),
         ("UserActionIn", "password", password),

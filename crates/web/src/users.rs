@@ -447,7 +447,8 @@ pub async fn add_operator(
     o: OperatorIn,
 ) -> Result<OperatorView, ApiError> {
     let lang = caller.lang;
-    let no = parse_operator(lang, Some(&o.no))?.ok_or_else(|| ApiError::field(lang, "no", ""))?;
+    let no = parse_operator(lang, Some(&o.no))?
+        .ok_or_else(|| ApiError::field(lang, "operator_no", ""))?;
     if let Err(r) =
         backoffice::decide_new_operator(Some(caller.user.role), no, &o.role, &o.password)
     {
