@@ -514,6 +514,7 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
             "password",
             json!({"pattern": "^[0-9]{4,12}$"}),
         ),
+        ("OperatorIn", "name", text(64)),
         ("TokenIn", "name", text(64)),
         ("UserIn", "password", password.clone()),
         ("UserActionIn", "password", password),
