@@ -499,6 +499,14 @@ static ZH: Entries = &[
         "请稍后重试；如持续出现，请检查是否有卡住的进程",
     ),
     ("error.storage.msg", "数据存储出错，本次操作未保存"),
+    (
+        "error.timed_out.msg",
+        "数据存储没有在时限内应答，本次操作是否完成暂不确定",
+    ),
+    (
+        "error.timed_out.fix",
+        "请先查询记录确认是否已完成，再决定是否重试，不要直接重复操作",
+    ),
     ("error.storage.fix", "请检查磁盘空间和数据目录权限后重试"),
     ("error.disk_full.msg", "磁盘已满，本次操作未保存"),
     (
@@ -1265,6 +1273,14 @@ static EN: Entries = &[
         "Try again shortly; if it persists, look for a stuck process",
     ),
     ("error.storage.msg", "Storage error; nothing was saved"),
+    (
+        "error.timed_out.msg",
+        "The store did not answer in time; whether the operation completed is not yet known",
+    ),
+    (
+        "error.timed_out.fix",
+        "Look the record up first and retry only if it is not there; do not simply repeat it",
+    ),
     (
         "error.storage.fix",
         "Check disk space and data directory permissions, then retry",

@@ -126,6 +126,18 @@ impl Host {
                     mac: None,
                 }
             }
+            Err(Fault::Internal(e))
+                if matches!(
+                    e.downcast_ref::<suanpan_store::StoreError>(),
+                    Some(suanpan_store::StoreError::TimedOut(_))
+                ) =>
+            {
+                // The command may still commit: no answer at all, so the terminal times out
+                // and sends its reversal, which the writer runs after the command (one queue).
+                // A 96 would make the terminal drop a sale the store may yet approve.
+                tracing::error!(%mti, error = format!("{e:#}"), "the store did not answer in time; no answer sent");
+                return Outcome::Close;
+            }
             Err(Fault::Internal(e)) => {
                 tracing::error!(%mti, error = format!("{e:#}"), "request failed; answered 96");
                 let mut b = echo_base(msg);
@@ -890,9 +902,17 @@ impl Host {
             }),
         );
         let r = match sent {
-            Ok(()) => rx
-                .await
-                .unwrap_or(Err(suanpan_store::StoreError::WriterGone)),
+            Ok(()) => {
+                match tokio::time::timeout(suanpan_store::writer::ANSWER_WAIT_MAX, rx).await {
+                    Ok(answer) => answer.unwrap_or(Err(suanpan_store::StoreError::WriterGone)),
+                    Err(_) => {
+                        metrics::counter!("suanpan_store_answer_timeouts_total").increment(1);
+                        Err(suanpan_store::StoreError::TimedOut(
+                            "the writer's answer".into(),
+                        ))
+                    }
+                }
+            }
             Err(e) => Err(e),
         };
         metrics::gauge!("suanpan_store_commands_in_flight").decrement(1.0);

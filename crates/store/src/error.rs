@@ -26,6 +26,10 @@ pub enum StoreError {
     /// A restore would overwrite a live store.
     #[error("live store present at {0}")]
     LiveStore(String),
+    /// A bounded wait ran out: what did not answer in time. The operation's outcome is
+    /// unknown (it may still complete).
+    #[error("no answer in time: {0}")]
+    TimedOut(String),
     /// The writer thread is gone (the process is shutting down).
     #[error("writer stopped")]
     WriterGone,
@@ -79,6 +83,7 @@ impl StoreError {
             StoreError::KekInsideData(_) => "error.kek_inside",
             StoreError::WeakKey(_) => "error.weak_key",
             StoreError::AnchorInvalid(_) => "error.anchor_invalid",
+            StoreError::TimedOut(_) => "error.timed_out",
             StoreError::Sqlite(_) | StoreError::WriterGone => "error.storage",
         }
     }

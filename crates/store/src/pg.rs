@@ -45,6 +45,18 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
 pub const READERS_KEPT_MAX: usize = 8;
 /// How long a reader waits for a free read connection before it gives up ("store busy").
 pub const READER_WAIT_MS_MAX: u64 = 10_000;
+/// Every statement of a connection ends within this or PostgreSQL cancels it (SQLSTATE
+/// 57014, the operation fails whole and says so): a lock held by a stuck client or a
+/// runaway query cannot hold a writer or a page forever. Set on connecting unless the URL
+/// sets `statement_timeout` itself (`?options=-c%20statement_timeout%3D…`). Generous: the
+/// slowest ordinary statement (a `check` sum over the whole journal) must fit.
+pub const PG_STATEMENT_TIMEOUT_MS: u64 = 120_000;
+/// Schema changes and index builds (migrations, the end of a bulk load) may run this long:
+/// building ten indexes over ten million rows takes minutes.
+pub const PG_DDL_TIMEOUT_MS: u64 = 3_600_000;
+/// Connecting to the database (TCP and TLS handshake, authentication) takes at most this,
+/// unless the URL sets `connect_timeout`.
+pub const PG_CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// Statements one connection keeps prepared; past it the cache starts over.
 pub const STATEMENTS_CACHED_MAX: usize = 256;
 
@@ -84,6 +96,15 @@ impl PgOptions {
             .parse()
             .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
         config.ssl_mode(tls.pg_mode());
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_millis(PG_CONNECT_TIMEOUT_MS));
+        }
+        let options = config.get_options().unwrap_or_default().to_owned();
+        if !options.contains("statement_timeout") {
+            config.options(
+                format!("{options} -c statement_timeout={PG_STATEMENT_TIMEOUT_MS}").trim_start(),
+            );
+        }
         // Names the process's connections in pg_stat_activity (operators; the tests find a
         // store's connections by it).
         if config.get_application_name().is_none() {
@@ -504,10 +525,7 @@ impl PgStore {
         }
         conn.in_transaction("BEGIN", |c| {
             // Two processes creating at once: the second waits here, then finds the tables.
-            c.exec(
-                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.migrate'))",
-                &[],
-            )?;
+            ddl_lock(c)?;
             if schema_version(c)?.is_some() {
                 return Err(StoreError::Invalid(format!(
                     "{} already holds a Suanpan store",
@@ -665,10 +683,7 @@ fn describe(pg: &PgOptions) -> String {
 /// migration lock (a second process opening at the same moment waits, then finds them done).
 fn migrate(conn: &PgConn) -> Result<(), StoreError> {
     conn.in_transaction("BEGIN", |c| {
-        c.exec(
-            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.migrate'))",
-            &[],
-        )?;
+        ddl_lock(c)?;
         let found = schema_version(c)?.unwrap_or(0);
         for (version, step) in PG_MIGRATIONS.iter().filter(|(v, _)| *v > found) {
             c.batch(step)?;
@@ -689,12 +704,23 @@ fn rebuild_search_indexes(conn: &PgConn) -> Result<(), StoreError> {
     }
     tracing::warn!("building the search indexes an interrupted bulk load dropped");
     conn.in_transaction("BEGIN", |c| {
-        c.exec(
-            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.migrate'))",
-            &[],
-        )?;
+        ddl_lock(c)?;
         crate::seed::create_search_indexes(c, crate::Dialect::Postgres)
     })
+}
+
+/// Takes the migration lock for this transaction and gives its statements
+/// [`PG_DDL_TIMEOUT_MS`]: a second process opening at the same moment waits here, then finds
+/// the work done.
+fn ddl_lock(c: &PgConn) -> Result<(), StoreError> {
+    c.batch(&format!(
+        "SET LOCAL statement_timeout = {PG_DDL_TIMEOUT_MS}"
+    ))?;
+    c.exec(
+        "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.migrate'))",
+        &[],
+    )?;
+    Ok(())
 }
 
 /// The schema version recorded in `meta`, `None` when Suanpan's tables are not there.

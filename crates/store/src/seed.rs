@@ -149,11 +149,15 @@ fn bulk_indexes(store: &dyn Store, drop: bool) -> Result<(), StoreError> {
             .collect();
         return setup(store, |c, _| c.exec_batch(&sql));
     }
+    let pg_bulk_settings = format!(
+        "SET LOCAL maintenance_work_mem = '1GB'; SET LOCAL statement_timeout = {};",
+        crate::pg::PG_DDL_TIMEOUT_MS
+    );
     setup(store, |c, _| {
         // Each build sorts every journal row once: a large sort memory keeps it off disk.
         c.exec_batch(match dialect {
             Dialect::Sqlite => "PRAGMA cache_size = -1048576; PRAGMA threads = 2;",
-            Dialect::Postgres => "SET LOCAL maintenance_work_mem = '1GB';",
+            Dialect::Postgres => &pg_bulk_settings,
         })?;
         // No `ANALYZE` on PostgreSQL: autovacuum refreshes the statistics as after any
         // other load, so plans do not differ from the counter path's.
@@ -429,7 +433,14 @@ pub fn history(
                 report: &mut HistoryReport,
                 open: &mut Vec<Booked>|
      -> Result<(), StoreError> {
-        let (tag, answer) = rx.recv().map_err(|_| StoreError::WriterGone)?;
+        let (tag, answer) =
+            rx.recv_timeout(crate::writer::ANSWER_WAIT_MAX)
+                .map_err(|e| match e {
+                    crossbeam_channel::RecvTimeoutError::Timeout => {
+                        StoreError::TimedOut("the writer's answer".into())
+                    }
+                    crossbeam_channel::RecvTimeoutError::Disconnected => StoreError::WriterGone,
+                })?;
         *in_flight -= 1;
         let answer = answer?;
         match (tag, answer) {

@@ -64,19 +64,41 @@ impl Drop for Job {
     }
 }
 
+/// How long a caller waits for the writer's answer to one command before it gives up with
+/// [`StoreError::TimedOut`]. The command itself is not withdrawn: it may still commit, so
+/// the caller says the outcome is unknown (a terminal's own reversal repairs a sale it
+/// never heard of). A healthy writer answers in milliseconds; a group stuck this long is a
+/// stalled disk or database, and PostgreSQL's own `statement_timeout`
+/// (`pg::PG_STATEMENT_TIMEOUT_MS`) ends a stuck statement after that.
+pub const ANSWER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(150);
+
 impl Pending {
-    /// Waits for the command's commit and answer.
+    /// Waits for the command's commit and answer, at most [`ANSWER_WAIT_MAX`].
     pub fn wait(self) -> Result<Reply, StoreError> {
+        self.wait_at_most(ANSWER_WAIT_MAX)
+    }
+
+    /// Waits for the command's commit and answer, at most `limit`.
+    pub fn wait_at_most(self, limit: std::time::Duration) -> Result<Reply, StoreError> {
+        let deadline = std::time::Instant::now() + limit;
         let mut answer = self.0.answer.lock().map_err(|_| StoreError::WriterGone)?;
         loop {
             if let Some(a) = answer.take() {
                 return a;
             }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::TimedOut(format!(
+                    "the writer's answer ({} s)",
+                    limit.as_secs()
+                )));
+            }
             answer = self
                 .0
                 .ready
-                .wait(answer)
-                .map_err(|_| StoreError::WriterGone)?;
+                .wait_timeout(answer, left)
+                .map_err(|_| StoreError::WriterGone)?
+                .0;
         }
     }
 }
@@ -295,4 +317,31 @@ pub(crate) fn apply_group(
     }
     crate::repo::flush(conn, &mut cache, chain)?;
     Ok(replies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_for_an_answer_that_never_comes_ends_at_its_limit() {
+        let pending = Pending(Arc::new(Slot::default()));
+        let started = std::time::Instant::now();
+        let r = pending.wait_at_most(std::time::Duration::from_millis(50));
+        assert!(matches!(r, Err(StoreError::TimedOut(_))), "{r:?}");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(50));
+    }
+
+    #[test]
+    fn an_answer_given_before_the_limit_is_returned() {
+        let slot = Arc::new(Slot::default());
+        let pending = Pending(slot.clone());
+        let giver = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            slot.put(Err(StoreError::Busy));
+        });
+        let r = pending.wait_at_most(std::time::Duration::from_secs(10));
+        giver.join().unwrap();
+        assert!(matches!(r, Err(StoreError::Busy)), "{r:?}");
+    }
 }

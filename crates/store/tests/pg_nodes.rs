@@ -446,3 +446,72 @@ fn many_readers_at_once_share_a_bounded_set_of_connections() {
         "{open} connections open, at most {bound} expected"
     );
 }
+
+#[test]
+fn a_statement_stuck_behind_a_lock_ends_at_its_statement_timeout() {
+    // Goal: every PostgreSQL wait is bounded. A client that holds a lock and never lets go
+    // (a stuck node, an operator's open psql transaction) must not hold a writer forever:
+    // the statement is cancelled at `statement_timeout`, the command fails whole, and once
+    // the lock goes the same node serves again. The limit comes from the URL when it sets
+    // one, else `PG_STATEMENT_TIMEOUT_MS` is applied on connecting.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let pg = h.pg.clone().expect("a PostgreSQL harness");
+    let shown = suanpan_store::read(&*h.store, |c| {
+        use suanpan_store::sql::SqlExt;
+        c.one("SHOW statement_timeout", &[], |r| r.text(0))
+    })
+    .expect("read the setting");
+    assert_eq!(
+        shown,
+        format!("{}min", suanpan_store::pg::PG_STATEMENT_TIMEOUT_MS / 60_000),
+        "the default limit is set on every connection"
+    );
+    let sep = if pg.url.contains('?') { '&' } else { '?' };
+    let short = suanpan_store::PgOptions {
+        url: format!("{}{sep}options=-c%20statement_timeout%3D300", pg.url),
+        ..pg.clone()
+    };
+    let node = suanpan_store::PgStore::open(short, options(policy(), h.clock.clone()))
+        .expect("open a node");
+    let before = h.all_txns().len();
+    let locker = h.open_another();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let locker = &*locker;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            suanpan_store::setup(locker, |c, _| {
+                c.exec_batch("LOCK TABLE txns IN ACCESS EXCLUSIVE MODE")?;
+                locked_tx.send(()).expect("tell the test");
+                let _ = release_rx.recv_timeout(std::time::Duration::from_secs(30));
+                Ok(())
+            })
+            .expect("hold the lock");
+        });
+        locked_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the lock is held");
+        let started = std::time::Instant::now();
+        let stuck = node.execute(sale_cmd(1));
+        let waited = started.elapsed();
+        release_tx.send(()).expect("release the lock");
+        let e = stuck.expect_err("a statement behind the lock is cancelled, not waited for");
+        assert!(
+            e.to_string().contains("57014"),
+            "cancelled by the timeout: {e}"
+        );
+        assert!(
+            waited < std::time::Duration::from_secs(10),
+            "ended near its 300 ms limit, took {waited:?}"
+        );
+    });
+    assert_eq!(
+        h.all_txns().len(),
+        before,
+        "the cancelled sale left nothing"
+    );
+    approved(node.execute(sale_cmd(2)).expect("the node serves again"));
+    assert_eq!(h.all_txns().len(), before + 1);
+}

@@ -416,6 +416,14 @@ static ZH: Entries = &[
     ("route.not_found.fix", "接口列表见 /api/v1/openapi.json"),
     ("store.busy.msg", "系统繁忙，未保存任何内容"),
     ("store.busy.fix", "请稍后重试"),
+    (
+        "store.timed_out.msg",
+        "系统没有在时限内完成保存，本次操作是否生效暂不确定",
+    ),
+    (
+        "store.timed_out.fix",
+        "请先刷新查看记录是否已生效，确认未生效后再重试",
+    ),
     ("store.error.msg", "系统内部错误，未保存任何内容"),
     (
         "store.error.fix",
@@ -1322,6 +1330,14 @@ static EN: Entries = &[
     ),
     ("store.busy.msg", "The system is busy; nothing was saved"),
     ("store.busy.fix", "Retry shortly"),
+    (
+        "store.timed_out.msg",
+        "The system did not finish saving in time; whether it took effect is not yet known",
+    ),
+    (
+        "store.timed_out.fix",
+        "Refresh and check the record first; retry only if it did not take effect",
+    ),
     ("store.error.msg", "Internal error; nothing was saved"),
     (
         "store.error.fix",

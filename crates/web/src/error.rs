@@ -54,6 +54,10 @@ impl ApiError {
             StoreError::Busy => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, lang, "store.busy", &[])
             }
+            StoreError::TimedOut(what) => {
+                tracing::error!("back-office store wait ran out: {what}");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, lang, "store.timed_out", &[])
+            }
             StoreError::Invalid(what) => {
                 ApiError::new(StatusCode::BAD_REQUEST, lang, "input.invalid", &[what])
             }
