@@ -97,9 +97,64 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// Every permission, in the order the API lists them.
+    pub const ALL: [Permission; 20] = {
+        use Permission::*;
+        [
+            ViewTransactions,
+            ViewHidden,
+            Sell,
+            RequestVoidRefund,
+            Review,
+            Hide,
+            Export,
+            ViewBatches,
+            ViewAudit,
+            ManageUsers,
+            ManageChannels,
+            RequestEvidenceRemoval,
+            ViewCases,
+            ManageCases,
+            ManageBackups,
+            Purge,
+            ManageMerchants,
+            ManageTerminals,
+            ManagePlatformChannels,
+            ViewAllMerchants,
+        ]
+    };
+
+    /// The permission's name in the API (`GET /api/v1/session`'s `permissions`).
+    pub fn as_str(self) -> &'static str {
+        use Permission::*;
+        match self {
+            ViewTransactions => "view_transactions",
+            ViewHidden => "view_hidden",
+            Sell => "sell",
+            RequestVoidRefund => "request_void_refund",
+            Review => "review",
+            Hide => "hide",
+            Export => "export",
+            ViewBatches => "view_batches",
+            ViewAudit => "view_audit",
+            ManageUsers => "manage_users",
+            ManageChannels => "manage_channels",
+            RequestEvidenceRemoval => "request_evidence_removal",
+            ViewCases => "view_cases",
+            ManageCases => "manage_cases",
+            ManageBackups => "manage_backups",
+            Purge => "purge",
+            ManageMerchants => "manage_merchants",
+            ManageTerminals => "manage_terminals",
+            ManagePlatformChannels => "manage_platform_channels",
+            ViewAllMerchants => "view_all_merchants",
+        }
+    }
+
     /// The tier a permission belongs to: store-wide operations (backups, purges), merchants,
     /// terminals and the platform's channels are the acquirer's; a merchant's users never get
-    /// them, whatever their role.
+    /// them, whatever their role. Exhaustive on purpose: a new permission must be placed in
+    /// a tier by whoever adds it, never fall into the merchant's by default.
     pub fn tier(self) -> Tier {
         use Permission::*;
         match self {
@@ -109,7 +164,20 @@ impl Permission {
             | ManageTerminals
             | ManagePlatformChannels
             | ViewAllMerchants => Tier::Acquirer,
-            _ => Tier::Merchant,
+            ViewTransactions
+            | ViewHidden
+            | Sell
+            | RequestVoidRefund
+            | Review
+            | Hide
+            | Export
+            | ViewBatches
+            | ViewAudit
+            | ManageUsers
+            | ManageChannels
+            | RequestEvidenceRemoval
+            | ViewCases
+            | ManageCases => Tier::Merchant,
         }
     }
 }
@@ -1374,30 +1442,48 @@ mod tier_tests {
     /// terminals, the platform's channels), no acquirer role a merchant one, and every
     /// acquirer role needs TOTP.
     #[test]
+    fn every_permission_is_listed_once_with_its_own_name() {
+        use Permission::*;
+        // The compiler makes this match name every variant (a new one must be numbered
+        // here); the test then finds each number in `ALL`, so `ALL` cannot miss one.
+        let number = |p: Permission| match p {
+            ViewTransactions => 0,
+            ViewHidden => 1,
+            Sell => 2,
+            RequestVoidRefund => 3,
+            Review => 4,
+            Hide => 5,
+            Export => 6,
+            ViewBatches => 7,
+            ViewAudit => 8,
+            ManageUsers => 9,
+            ManageChannels => 10,
+            RequestEvidenceRemoval => 11,
+            ViewCases => 12,
+            ManageCases => 13,
+            ManageBackups => 14,
+            Purge => 15,
+            ManageMerchants => 16,
+            ManageTerminals => 17,
+            ManagePlatformChannels => 18,
+            ViewAllMerchants => 19,
+        };
+        let mut seen: Vec<usize> = Permission::ALL.iter().map(|p| number(*p)).collect();
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            (0..20).collect::<Vec<_>>(),
+            "ALL holds each permission once"
+        );
+        let names: std::collections::BTreeSet<_> =
+            Permission::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(names.len(), Permission::ALL.len(), "names are distinct");
+    }
+
+    #[test]
     fn the_tiers_never_share_a_permission() {
         use Permission::*;
-        let all = [
-            ViewTransactions,
-            ViewHidden,
-            Sell,
-            RequestVoidRefund,
-            Review,
-            Hide,
-            Export,
-            ViewBatches,
-            ViewAudit,
-            ManageUsers,
-            ManageChannels,
-            RequestEvidenceRemoval,
-            ViewCases,
-            ManageCases,
-            ManageBackups,
-            Purge,
-            ManageMerchants,
-            ManageTerminals,
-            ManagePlatformChannels,
-            ViewAllMerchants,
-        ];
+        let all = Permission::ALL;
         for role in StaffRole::ALL {
             for p in all {
                 if role.allows(p) {

@@ -56,7 +56,12 @@ impl ApiError {
             }
             StoreError::TimedOut(what) => {
                 tracing::error!("back-office store wait ran out: {what}");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, lang, "store.timed_out", &[])
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    lang,
+                    "store.timed_out",
+                    &[],
+                )
             }
             StoreError::Invalid(what) => {
                 ApiError::new(StatusCode::BAD_REQUEST, lang, "input.invalid", &[what])

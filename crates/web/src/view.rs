@@ -71,22 +71,6 @@ pub struct UserView {
     pub permissions: Vec<String>,
 }
 
-const PERMISSIONS: [(Permission, &str); 13] = [
-    (Permission::ViewTransactions, "view_transactions"),
-    (Permission::ViewHidden, "view_hidden"),
-    (Permission::Sell, "sell"),
-    (Permission::RequestVoidRefund, "request_void_refund"),
-    (Permission::Review, "review"),
-    (Permission::Hide, "hide"),
-    (Permission::Export, "export"),
-    (Permission::ViewBatches, "view_batches"),
-    (Permission::ViewAudit, "view_audit"),
-    (Permission::ManageUsers, "manage_users"),
-    (Permission::ManageChannels, "manage_channels"),
-    (Permission::ManageBackups, "manage_backups"),
-    (Permission::Purge, "purge"),
-];
-
 impl UserView {
     /// From the store's user.
     pub fn of(u: &StaffUser) -> UserView {
@@ -103,10 +87,10 @@ impl UserView {
 }
 
 fn permissions(r: StaffRole) -> Vec<String> {
-    PERMISSIONS
-        .iter()
-        .filter(|(p, _)| r.allows(*p))
-        .map(|(_, n)| (*n).to_owned())
+    Permission::ALL
+        .into_iter()
+        .filter(|p| r.allows(*p))
+        .map(|p| p.as_str().to_owned())
         .collect()
 }
 

@@ -866,6 +866,16 @@ fn receipt_batches_audit_and_me() {
             .iter()
             .any(|p| p == "view_hidden")
     );
+    // Every permission the role holds is listed, the cases' too (the list once stopped at
+    // the first thirteen permissions).
+    assert!(
+        me["permissions"]
+            .as_array()
+            .expect("perms")
+            .iter()
+            .any(|p| p == "view_cases"),
+        "{me}"
+    );
     assert_eq!(s.get("/api/v1/transactions/999").code(), "txn.not_found");
     assert_eq!(s.get("/api/v1/transactions/abc").status, 400);
     assert_eq!(s.get("/api/v1/nowhere").code(), "route.not_found");
