@@ -294,6 +294,9 @@ refusal_enum! {
         Completed => "reversal.completed",
         /// Balance inquiries, refunds and reversals are not reversible.
         NotReversible { kind: String } => "reversal.not_reversible",
+        /// The original is still waiting for the network upstream's answer (the terminal
+        /// retries; by then the host knows whether it stands).
+        Authorizing => "reversal.authorizing",
     }
 }
 
