@@ -22,8 +22,11 @@ use suanpan_iso8583::{
     Tpdu, WorkingKeys,
 };
 use suanpan_issuer::EnteredPin;
+use suanpan_service::upstream::Upstream;
+use suanpan_service::upstream::network::Presented;
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::{Command, Instrument, Reply, SettleReport};
+use suanpan_upstream::msg::Card as UpCard;
 
 /// Field 32 of responses: this host's acquiring institution id.
 pub const ACQUIRER_ID: &str = "48020000";
@@ -611,8 +614,78 @@ impl Host {
             Err(answer) => return Ok(answer),
         };
         let pan = msg.pan();
-        let reply = self.execute(cmd).await?;
+        let reply = match (&self.upstream, kind) {
+            (Upstream::Network(net), TypeCode::Sale) => {
+                match self.presented(msg, &session, net.zpk())? {
+                    Ok(p) => net.purchase(&*self.store, cmd, &p).await?,
+                    Err(answer) => return Ok(answer),
+                }
+            }
+            _ => self.execute(cmd).await?,
+        };
         Ok(self.txn_answer(msg, &session, reply, pan.as_deref()))
+    }
+
+    /// The card of a sale as it goes to the network upstream: PAN, expiry, entry mode and
+    /// the PIN block re-encrypted from the terminal's PIN key under the ZPK.
+    fn presented(
+        &self,
+        msg: &Message<'_>,
+        session: &Arc<Session>,
+        zpk: Option<&suanpan_iso8583::Zpk>,
+    ) -> Result<Result<Presented, Answer>, Fault> {
+        let pan = match card(msg) {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(self.refuse(msg, &r, Some(session.clone())))),
+        };
+        let pin_block = match msg.bytes(52).ok().map(<&[u8; 8]>::try_from) {
+            None => None,
+            Some(Err(_)) => {
+                return Ok(Err(self.refuse_code_mac(
+                    msg,
+                    ResponseCode::IncorrectPin,
+                    session,
+                )));
+            }
+            Some(Ok(block)) => {
+                let Some(zpk) = zpk else {
+                    // A PIN cannot go up without the zone PIN key: a configuration fault.
+                    tracing::error!("a PIN sale, and [upstream] has no zpk");
+                    return Ok(Err(self.refuse_code_mac(
+                        msg,
+                        ResponseCode::SystemMalfunction,
+                        session,
+                    )));
+                };
+                match session.pik.to_zpk(block, &pan, zpk) {
+                    Ok(b) => Some(b),
+                    Err(PinError::Block(_)) => {
+                        return Ok(Err(self.refuse_code_mac(
+                            msg,
+                            ResponseCode::IncorrectPin,
+                            session,
+                        )));
+                    }
+                    Err(PinError::Hsm(e)) => return Err(e.into()),
+                }
+            }
+        };
+        let zone = self
+            .store
+            .policy()
+            .zone()
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let local = self.store.now().to_zoned(zone);
+        Ok(Ok(Presented {
+            card: UpCard {
+                pan: pan.expose_digits().to_owned(),
+                expiry: msg.digits(14).ok(),
+                entry_mode: msg.digits(22).unwrap_or_else(|_| "000".to_owned()),
+                pin_block,
+            },
+            local_time: local.strftime("%H%M%S").to_string(),
+            local_date: local.strftime("%m%d").to_string(),
+        }))
     }
 
     /// Builds the store command of a financial request, or an answer without one (PIN).

@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod msg;
 pub mod saf;
 pub mod stan;
 
@@ -204,6 +205,11 @@ impl Link {
         tokio::spawn(connection_manager(link.clone()));
         tokio::spawn(saf_drainer(link.clone()));
         link
+    }
+
+    /// The destination's name (the queue's order; recorded with each request).
+    pub fn destination(&self) -> String {
+        self.inner.destination.clone()
     }
 
     /// The current state.
