@@ -411,6 +411,11 @@ static ZH: Entries = &[
     ("refund.reason_required.fix", "填写原因后重新提交"),
     ("refund.other_merchant.msg", "原交易不属于本商户"),
     ("refund.other_merchant.fix", "请在原商户办理退货"),
+    (
+        "refund.through_upstream.msg",
+        "该笔消费经银行网络授权，暂不能在此退货",
+    ),
+    ("refund.through_upstream.fix", "请联系收单机构办理退货"),
     ("refund.review_required.msg", "退货金额超过 {0}，需要复核"),
     (
         "refund.review_required.fix",
@@ -1080,6 +1085,14 @@ static EN: Entries = &[
     (
         "refund.other_merchant.fix",
         "Refund at the original merchant",
+    ),
+    (
+        "refund.through_upstream.msg",
+        "This purchase was authorized through the card network; it cannot be refunded here yet",
+    ),
+    (
+        "refund.through_upstream.fix",
+        "Ask the acquirer to refund it",
     ),
     (
         "refund.review_required.msg",

@@ -13,7 +13,7 @@ use suanpan_core::refusal::{AccessRefused, ReversalRefused};
 use suanpan_core::settlement::Totals;
 use suanpan_core::{
     Amount, BatchNo, Lang, OperatorNo, Pan, PaymentMethod, Refusal, ResponseCode, TerminalId,
-    Transaction, TxnId, TxnKind, VoucherNo,
+    Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
 };
 use suanpan_iso8583::crypto::sign_in_mak_with;
 use suanpan_iso8583::{
@@ -23,7 +23,7 @@ use suanpan_iso8583::{
 };
 use suanpan_issuer::EnteredPin;
 use suanpan_service::upstream::Upstream;
-use suanpan_service::upstream::network::Presented;
+use suanpan_service::upstream::network::{Network, Presented};
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::{Command, Instrument, Reply, SettleReport};
 use suanpan_upstream::msg::Card as UpCard;
@@ -621,9 +621,36 @@ impl Host {
                     Err(answer) => return Ok(answer),
                 }
             }
+            (Upstream::Network(net), TypeCode::Void) => {
+                let reply = self.execute(cmd).await?;
+                self.void_upstream(net, &reply, pan.as_deref())?;
+                reply
+            }
             _ => self.execute(cmd).await?,
         };
         Ok(self.txn_answer(msg, &session, reply, pan.as_deref()))
+    }
+
+    /// After an approved void of a sale the network upstream decided: its 0420 (39 = 17).
+    fn void_upstream(&self, net: &Network, reply: &Reply, pan: Option<&str>) -> Result<(), Fault> {
+        let Reply::Txn(void) = reply else {
+            return Ok(());
+        };
+        let Some(original) = void
+            .original_id
+            .filter(|_| void.status == TxnStatus::Approved)
+            .map(|id| self.store.transaction(id))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(());
+        };
+        let Some(pan) = pan else {
+            tracing::error!(txn = %void.id, "a void of an upstream sale without field 2: no 0420 sent");
+            return Ok(());
+        };
+        net.reverse_upstream(&*self.store, &original, pan, suanpan_upstream::REASON_VOID)?;
+        Ok(())
     }
 
     /// The card of a sale as it goes to the network upstream: PAN, expiry, entry mode and

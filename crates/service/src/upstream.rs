@@ -43,6 +43,12 @@ pub(crate) fn goes_up(kind: TxnKind, instrument: &Instrument, origin: &Origin) -
     kind == TxnKind::Sale && matches!(instrument, Instrument::Card { .. }) && !origin.training
 }
 
+/// Whether transaction `id` was decided by the network upstream (its money moved at the
+/// switch, not in the inline simulator's accounts).
+pub(crate) fn went_up(ctx: &Ctx<'_, '_>, id: TxnId) -> Result<bool, StoreError> {
+    Ok(repo::find(ctx.tx.conn, id)?.is_some())
+}
+
 /// Phase one: the sale, checked like any other, is booked *authorizing* (response code 98
 /// "result unknown" until its answer comes) with how it goes up.
 pub(crate) fn book_authorizing(

@@ -212,6 +212,11 @@ impl Link {
         self.inner.destination.clone()
     }
 
+    /// Field 32 of this link.
+    pub fn acquirer_id(&self) -> String {
+        self.inner.config.acquirer_id.clone()
+    }
+
     /// The current state.
     pub fn state(&self) -> LinkState {
         *self.inner.state.borrow()

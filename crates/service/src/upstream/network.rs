@@ -201,6 +201,51 @@ impl Network {
         }
     }
 
+    /// Queues the reversal advice (0420, reason `reason`: `17` void) of `original` when the
+    /// network upstream decided it; `pan` is the card the terminal presented again (field 2
+    /// is required, and the store keeps no PAN). Durable when it returns.
+    ///
+    /// A known gap: the follow-up is booked before this runs, in its own commit; a crash
+    /// between the two loses the advice (the SAF moves into the main store later).
+    ///
+    /// # Errors
+    /// Store and queue failures.
+    pub fn reverse_upstream(
+        &self,
+        store: &dyn Store,
+        original: &Transaction,
+        pan: &str,
+        reason: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut up = None;
+        store.with_reader(&mut |c| {
+            up = suanpan_store::repo::upstream::find(c, original.id)?;
+            Ok(())
+        })?;
+        let Some(up) = up else {
+            return Ok(None);
+        };
+        let e = |e: suanpan_iso8583::Error| StoreError::Invalid(format!("reversal advice: {e}"));
+        let mut m = msg::purchase_skeleton(original.terminal_id.as_str()).map_err(e)?;
+        m.set_str(2, pan).map_err(e)?;
+        m.set_u64(4, u64::try_from(original.amount.fen()).unwrap_or(0))
+            .map_err(e)?;
+        m.set_str(7, &up.transmitted).map_err(e)?;
+        m.set_str(11, &up.stan).map_err(e)?;
+        m.set_str(32, &self.link.acquirer_id()).map_err(e)?;
+        if let Some(rrn) = &original.rrn {
+            m.set_str(37, rrn.as_str()).map_err(e)?;
+        }
+        m.set_str(42, original.merchant_id.as_str()).map_err(e)?;
+        m.set_str(49, "156").map_err(e)?;
+        let id = self
+            .link
+            .queue_reversal(&m, reason, None)
+            .map_err(|e| StoreError::Sqlite(format!("upstream queue: {e}")))?;
+        tracing::info!(txn = %original.id, reason, queued = id, "upstream: reversal advice queued");
+        Ok(Some(id))
+    }
+
     /// The merchant's name (field 43) and category code (18), cached.
     fn merchant(&self, store: &dyn Store, id: &str) -> (String, String) {
         if let Some(m) = lock(&self.merchants).get(id) {
