@@ -623,7 +623,8 @@ impl Host {
             }
             (Upstream::Network(net), TypeCode::Void) => {
                 let reply = self.execute(cmd).await?;
-                self.void_upstream(net, &reply, pan.as_deref())?;
+                let void = suanpan_upstream::REASON_VOID;
+                self.follow_up_upstream(net, &reply, pan.as_deref(), void)?;
                 reply
             }
             _ => self.execute(cmd).await?,
@@ -631,8 +632,15 @@ impl Host {
         Ok(self.txn_answer(msg, &session, reply, pan.as_deref()))
     }
 
-    /// After an approved void of a sale the network upstream decided: its 0420 (39 = 17).
-    fn void_upstream(&self, net: &Network, reply: &Reply, pan: Option<&str>) -> Result<(), Fault> {
+    /// After an approved void (39 = 17) or terminal reversal (39 = 68: the terminal got no
+    /// answer) of a sale the network upstream decided: its 0420.
+    fn follow_up_upstream(
+        &self,
+        net: &Network,
+        reply: &Reply,
+        pan: Option<&str>,
+        reason: &str,
+    ) -> Result<(), Fault> {
         let Reply::Txn(void) = reply else {
             return Ok(());
         };
@@ -646,10 +654,10 @@ impl Host {
             return Ok(());
         };
         let Some(pan) = pan else {
-            tracing::error!(txn = %void.id, "a void of an upstream sale without field 2: no 0420 sent");
+            tracing::error!(txn = %void.id, "a follow-up of an upstream sale without field 2: no 0420 sent");
             return Ok(());
         };
-        net.reverse_upstream(&*self.store, &original, pan, suanpan_upstream::REASON_VOID)?;
+        net.reverse_upstream(&*self.store, &original, pan, reason)?;
         Ok(())
     }
 
@@ -871,6 +879,10 @@ impl Host {
             })
             .await?;
         let pan = msg.pan();
+        if let Upstream::Network(net) = &self.upstream {
+            let timed_out = suanpan_upstream::REASON_TIME_OUT;
+            self.follow_up_upstream(net, &reply, pan.as_deref(), timed_out)?;
+        }
         Ok(self.txn_answer(msg, session, reply, pan.as_deref()))
     }
 

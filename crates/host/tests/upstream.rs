@@ -249,6 +249,21 @@ async fn sales_through_switch_sim() {
         "a refund of an upstream sale is not booked here"
     );
 
+    // A terminal reversal of an approved sale (the terminal never saw the 00) goes up as a
+    // 0420 (39 = 68) and gives the money back.
+    let (stan, frame) = ok(t.request(Kind::Sale, &card, 400, None));
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "00", "{}", r.text);
+    let frame = ok(t.reversal(Kind::Sale, &card, 400, None, stan, "98"));
+    let rev = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(rev.code, "00", "reversal: {}", rev.text);
+    let rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn).0, TxnStatus::Reversed);
+    eventually("the reversal's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && balance(&sw, APPROVE_PAN) == mid - 300
+    })
+    .await;
+
     let totals = ok(sw.totals());
     assert_eq!(
         h.approved_fen(),
