@@ -108,6 +108,10 @@ pub struct ConfigFile {
     /// Addresses and limits of `suanpan serve`.
     #[serde(default)]
     pub server: suanpan_host::ServerConfig,
+    /// The card network upstream (issue 15): sales go to this switch instead of the inline
+    /// issuer simulator (`addr`, `acquirer_id`, `upstream_timeout_ms`, `zpk`).
+    #[serde(default)]
+    pub upstream: Option<suanpan_upstream::config::UpstreamSection>,
     /// A PostgreSQL URL: the store lives there instead of in the data directory.
     #[serde(default)]
     pub database: Option<String>,

@@ -7,10 +7,15 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use suanpan_core::Lang;
+use suanpan_iso8583::Zpk;
+use suanpan_service::upstream::Upstream;
+use suanpan_service::upstream::network::Network;
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_OPERATORS, DEMO_TERMINAL, DEMO_TMK_HEX};
 use suanpan_store::backoffice::DEMO_STAFF;
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::{Dialect, OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError};
+use suanpan_upstream::LinkConfig;
+use suanpan_upstream::config::{Addrs, UpstreamSection, ZPK_ENV};
 
 /// Environment variable of a terminal master key for `admin terminal set-tmk`.
 pub const TMK_ENV: &str = "SUANPAN_TMK";
@@ -51,6 +56,11 @@ pub struct ServeArgs {
     /// Close 8583 connections that are not TLS. Config file: `iso8583_tls_required = true`.
     #[arg(long)]
     pub iso8583_tls_required: bool,
+    /// The card network upstream, HOST:PORT: sales go to this switch (ISO 8583:1987,
+    /// e.g. `suanpan switch-sim`) instead of the inline simulator. Config file: `addr` in
+    /// `[upstream]`; without either, sales are decided inline (as with --demo).
+    #[arg(long, env = "SUANPAN_UPSTREAM")]
+    pub upstream: Option<String>,
     /// Config file (default DATA_DIR/suanpan.toml): `[policy]` and `[server]`.
     #[arg(long, env = "SUANPAN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -76,6 +86,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     if args.iso8583_tls_required {
         server.iso8583_tls_required = true;
     }
+    let upstream = upstream_config(&cfg.upstream, args.upstream.as_deref())?;
     // A bad 8583 certificate stops here as well, before anything listens.
     suanpan_host::tls::acceptor(&server)?;
     let mut web = cfg.web;
@@ -138,7 +149,20 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let running = suanpan_host::start(store.clone(), fingerprinter.clone(), server).await?;
+        let upstream = match upstream {
+            Some((link_config, zpk)) => {
+                let saf = suanpan_upstream::saf::SqliteSaf::open(
+                    &app.data_dir.join(suanpan_upstream::saf::SAF_FILE),
+                )?;
+                tracing::info!(addrs = ?link_config.addrs, "sales go to the network upstream");
+                let link = suanpan_upstream::Link::start(link_config, Arc::new(saf));
+                Upstream::Network(Arc::new(Network::new(link, zpk)))
+            }
+            None => Upstream::Inline,
+        };
+        let running =
+            suanpan_host::start_with(store.clone(), fingerprinter.clone(), server, upstream)
+                .await?;
         let backoffice = suanpan_web::start(
             store,
             fingerprinter,
@@ -162,6 +186,34 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(())
+}
+
+/// The network upstream's link and zone PIN key, from `[upstream]` and `--upstream` (which
+/// replaces the section's addresses); `None`: sales are decided inline.
+fn upstream_config(
+    section: &Option<UpstreamSection>,
+    flag: Option<&str>,
+) -> Result<Option<(LinkConfig, Option<Zpk>)>, Fail> {
+    let section = match (section.clone(), flag) {
+        (None, None) => return Ok(None),
+        (Some(mut s), Some(addr)) => {
+            s.addr = Addrs::One(addr.to_owned());
+            s
+        }
+        (Some(s), None) => s,
+        (None, Some(addr)) => UpstreamSection {
+            addr: Addrs::One(addr.to_owned()),
+            acquirer_id: suanpan_host::ACQUIRER_ID.to_owned(),
+            upstream_timeout_ms: LinkConfig::new(Vec::new(), "").upstream_timeout_ms,
+            upstream_echo_interval_ms: LinkConfig::new(Vec::new(), "").upstream_echo_interval_ms,
+            zpk: None,
+        },
+    };
+    let env = std::env::var(ZPK_ENV).ok();
+    let resolved = section
+        .resolve(env.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(resolved))
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -168,6 +168,8 @@ static ZH: Entries = &[
     ("tstatus.reversed", "已冲正"),
     ("tstatus.completed", "已完成"),
     ("tstatus.expired", "已过期"),
+    ("tstatus.authorizing", "授权中"),
+    ("tstatus.reversal_pending", "待冲正"),
     ("kind.sale", "消费"),
     ("kind.void", "消费撤销"),
     ("kind.refund", "退货"),
@@ -203,6 +205,7 @@ static ZH: Entries = &[
     ("rc.65", "超出次数限制"),
     ("rc.75", "密码错误次数超限"),
     ("rc.77", "请重新签到"),
+    ("rc.91", "发卡方或网络暂不可用"),
     ("rc.94", "重复交易"),
     ("rc.96", "系统故障"),
     ("rc.97", "终端未登记"),
@@ -218,6 +221,7 @@ static ZH: Entries = &[
     ("rc.55.fix", "请持卡人重新输入密码"),
     ("rc.61.fix", "请降低金额或分笔支付"),
     ("rc.75.fix", "密码错误次数过多，请持卡人联系发卡行"),
+    ("rc.91.fix", "请稍后重试，或改用其他支付方式"),
     ("rc.98.fix", "结果未知，正在冲正，请稍后查询"),
     ("amount.empty.msg", "请输入金额"),
     (
@@ -407,6 +411,11 @@ static ZH: Entries = &[
     ("refund.reason_required.fix", "填写原因后重新提交"),
     ("refund.other_merchant.msg", "原交易不属于本商户"),
     ("refund.other_merchant.fix", "请在原商户办理退货"),
+    (
+        "refund.through_upstream.msg",
+        "该笔消费经银行网络授权，暂不能在此退货",
+    ),
+    ("refund.through_upstream.fix", "请联系收单机构办理退货"),
     ("refund.review_required.msg", "退货金额超过 {0}，需要复核"),
     (
         "refund.review_required.fix",
@@ -472,6 +481,8 @@ static ZH: Entries = &[
     ("reversal.settled.fix", "请使用退货功能"),
     ("reversal.completed.msg", "预授权已完成，不能冲正"),
     ("reversal.completed.fix", "请撤销预授权完成交易"),
+    ("reversal.authorizing.msg", "原交易正在等待发卡方应答"),
+    ("reversal.authorizing.fix", "请稍后再发冲正"),
     ("reversal.not_reversible.msg", "该类交易（{0}）不能冲正"),
     (
         "reversal.not_reversible.fix",
@@ -672,6 +683,8 @@ static EN: Entries = &[
     ("tstatus.reversed", "Reversed"),
     ("tstatus.completed", "Completed"),
     ("tstatus.expired", "Expired"),
+    ("tstatus.authorizing", "Authorizing"),
+    ("tstatus.reversal_pending", "Reversal pending"),
     ("kind.sale", "Sale"),
     ("kind.void", "Void"),
     ("kind.refund", "Refund"),
@@ -707,6 +720,7 @@ static EN: Entries = &[
     ("rc.65", "Exceeds frequency limit"),
     ("rc.75", "PIN tries exceeded"),
     ("rc.77", "Please sign in again"),
+    ("rc.91", "Issuer or network unavailable"),
     ("rc.94", "Duplicate transaction"),
     ("rc.96", "System malfunction"),
     ("rc.97", "Terminal not registered"),
@@ -733,6 +747,7 @@ static EN: Entries = &[
     ("rc.54.fix", "The card has expired; ask for another card"),
     ("rc.55.fix", "Ask the cardholder to enter the PIN again"),
     ("rc.61.fix", "Lower the amount or split the payment"),
+    ("rc.91.fix", "Try again shortly, or use another way to pay"),
     (
         "rc.75.fix",
         "Too many wrong PINs; the cardholder must call the issuer",
@@ -1080,6 +1095,14 @@ static EN: Entries = &[
         "Refund at the original merchant",
     ),
     (
+        "refund.through_upstream.msg",
+        "This purchase was authorized through the card network; it cannot be refunded here yet",
+    ),
+    (
+        "refund.through_upstream.fix",
+        "Ask the acquirer to refund it",
+    ),
+    (
         "refund.review_required.msg",
         "Refunds above {0} need review",
     ),
@@ -1234,6 +1257,14 @@ static EN: Entries = &[
         "The pre-authorization is completed and cannot be reversed",
     ),
     ("reversal.completed.fix", "Void the completion instead"),
+    (
+        "reversal.authorizing.msg",
+        "The original is still waiting for the issuer's answer",
+    ),
+    (
+        "reversal.authorizing.fix",
+        "Send the reversal again shortly",
+    ),
     ("reversal.not_reversible.msg", "A {0} cannot be reversed"),
     (
         "reversal.not_reversible.fix",

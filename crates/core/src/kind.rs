@@ -169,6 +169,9 @@ impl PaymentMethod {
 ///                  ─reversal→ Reversed ; ─hold days pass→ Expired
 /// Void/PreAuthVoid/CompletionVoid: Approved ─reversal→ Reversed (the original goes back)
 /// Refund, BalanceInquiry, Reversal: not reversible
+/// Through the network upstream (issue 15) a sale is born `Authorizing` (recorded before
+/// it leaves) and becomes Approved, Declined or `ReversalPending` (no answer in time: a
+/// 0420 reverses it upstream) when its fate is known.
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TxnStatus {
@@ -188,11 +191,16 @@ pub enum TxnStatus {
     Completed,
     /// 已过期 (pre-auth hold lapsed).
     Expired,
+    /// 授权中: sent (or about to be sent) to the network upstream, its answer not yet in.
+    Authorizing,
+    /// 待冲正: no answer in time from the upstream; a reversal advice (0420) undoes it
+    /// there. Never approved here.
+    ReversalPending,
 }
 
 impl TxnStatus {
     /// Every status.
-    pub const ALL: [TxnStatus; 8] = [
+    pub const ALL: [TxnStatus; 10] = [
         TxnStatus::Approved,
         TxnStatus::Declined,
         TxnStatus::Voided,
@@ -201,6 +209,8 @@ impl TxnStatus {
         TxnStatus::Reversed,
         TxnStatus::Completed,
         TxnStatus::Expired,
+        TxnStatus::Authorizing,
+        TxnStatus::ReversalPending,
     ];
 
     /// The code name.
@@ -214,6 +224,8 @@ impl TxnStatus {
             TxnStatus::Reversed => "reversed",
             TxnStatus::Completed => "completed",
             TxnStatus::Expired => "expired",
+            TxnStatus::Authorizing => "authorizing",
+            TxnStatus::ReversalPending => "reversal_pending",
         }
     }
 

@@ -226,6 +226,10 @@ refusal_enum! {
         ReviewRequired { threshold: Amount } => "refund.review_required",
         /// Training and live transactions do not mix.
         TrainingMismatch => "refund.training_mismatch",
+        /// The purchase was decided by the network upstream, and refunds do not go up yet
+        /// (a known gap, docs/ISO8583.md): booking one here would promise money the switch
+        /// never pays.
+        ThroughUpstream => "refund.through_upstream",
     }
 }
 
@@ -294,6 +298,9 @@ refusal_enum! {
         Completed => "reversal.completed",
         /// Balance inquiries, refunds and reversals are not reversible.
         NotReversible { kind: String } => "reversal.not_reversible",
+        /// The original is still waiting for the network upstream's answer (the terminal
+        /// retries; by then the host knows whether it stands).
+        Authorizing => "reversal.authorizing",
     }
 }
 

@@ -26,6 +26,7 @@ pub enum ResponseCode {
     PinTriesExceeded,
     SignInAgain,
     Duplicate,
+    IssuerUnavailable,
     SystemMalfunction,
     TerminalNotRegistered,
     IssuerTimeout,
@@ -34,7 +35,7 @@ pub enum ResponseCode {
 
 impl ResponseCode {
     /// Every code, in the spec's order.
-    pub const ALL: [ResponseCode; 24] = [
+    pub const ALL: [ResponseCode; 25] = [
         ResponseCode::Approved,
         ResponseCode::InvalidMerchant,
         ResponseCode::DoNotHonour,
@@ -55,6 +56,7 @@ impl ResponseCode {
         ResponseCode::PinTriesExceeded,
         ResponseCode::SignInAgain,
         ResponseCode::Duplicate,
+        ResponseCode::IssuerUnavailable,
         ResponseCode::SystemMalfunction,
         ResponseCode::TerminalNotRegistered,
         ResponseCode::IssuerTimeout,
@@ -85,6 +87,7 @@ impl ResponseCode {
             PinTriesExceeded => "75",
             SignInAgain => "77",
             Duplicate => "94",
+            IssuerUnavailable => "91",
             SystemMalfunction => "96",
             TerminalNotRegistered => "97",
             IssuerTimeout => "98",

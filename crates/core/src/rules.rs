@@ -10,6 +10,7 @@ use crate::refusal::{
     AccessRefused, CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused,
     ReversalRefused, VoidRefused,
 };
+use crate::response::ResponseCode;
 use crate::txn::Transaction;
 use jiff::{Timestamp, ToSpan};
 
@@ -54,7 +55,10 @@ pub fn decide_void(
         return Err(VoidRefused::TrainingMismatch);
     }
     match original.status {
-        TxnStatus::Declined => return Err(VoidRefused::NotApproved),
+        // Not approved here (yet, or ever): nothing to void.
+        TxnStatus::Declined | TxnStatus::Authorizing | TxnStatus::ReversalPending => {
+            return Err(VoidRefused::NotApproved);
+        }
         TxnStatus::Voided => return Err(VoidRefused::AlreadyVoided),
         TxnStatus::Reversed => return Err(VoidRefused::Reversed),
         TxnStatus::PartiallyRefunded | TxnStatus::Refunded => return Err(VoidRefused::Refunded),
@@ -158,7 +162,9 @@ pub fn decide_refund(
         return Err(RefundRefused::TrainingMismatch);
     }
     match original.status {
-        TxnStatus::Declined => return Err(RefundRefused::NotApproved),
+        TxnStatus::Declined | TxnStatus::Authorizing | TxnStatus::ReversalPending => {
+            return Err(RefundRefused::NotApproved);
+        }
         TxnStatus::Voided => return Err(RefundRefused::Voided),
         TxnStatus::Reversed => return Err(RefundRefused::Reversed),
         TxnStatus::Refunded => return Err(RefundRefused::FullyRefunded),
@@ -321,14 +327,26 @@ pub fn decide_reversal(target: Option<&Transaction>) -> Result<ReversalDecision,
     }
     // A retry of a reversal that already happened stays idempotent even after the batch
     // settled (the cutoff may run between two retries).
-    if matches!(t.status, TxnStatus::Reversed | TxnStatus::Declined) {
+    // A sale whose upstream answer did not come in time is being reversed there already
+    // (its 0420 is queued): the terminal's reversal finds nothing more to undo.
+    if matches!(
+        t.status,
+        TxnStatus::Reversed | TxnStatus::Declined | TxnStatus::ReversalPending
+    ) {
         return Ok(ReversalDecision::AlreadyDone);
+    }
+    // Its fate is not known yet: the terminal sends the reversal again, and by then it is.
+    if t.status == TxnStatus::Authorizing {
+        return Err(ReversalRefused::Authorizing);
     }
     if t.settled {
         return Err(ReversalRefused::Settled);
     }
     match t.status {
-        TxnStatus::Reversed | TxnStatus::Declined => Ok(ReversalDecision::AlreadyDone),
+        TxnStatus::Reversed | TxnStatus::Declined | TxnStatus::ReversalPending => {
+            Ok(ReversalDecision::AlreadyDone)
+        }
+        TxnStatus::Authorizing => Err(ReversalRefused::Authorizing),
         TxnStatus::Voided => Err(ReversalRefused::AlreadyVoided),
         TxnStatus::PartiallyRefunded | TxnStatus::Refunded => Err(ReversalRefused::Refunded),
         TxnStatus::Completed => Err(ReversalRefused::Completed),
@@ -530,4 +548,30 @@ pub fn decide_purchase(req: &PurchaseRequest) -> Result<PurchaseAsk, AccessRefus
         (TxnKind::PreAuth, _) => PurchaseAsk::Hold,
         _ => PurchaseAsk::Debit,
     })
+}
+
+/// What the network upstream made of a request (issue 15, two-phase bookkeeping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamFate {
+    /// An answer came back with this field 39.
+    Answered(ResponseCode),
+    /// Sent, but no answer within `upstream_timeout_ms` (or the host stopped before one
+    /// came): its outcome upstream is unknown.
+    NoAnswer,
+    /// Never left: the link was down. Nothing happened upstream.
+    NotSent,
+}
+
+/// The status and response code an *authorizing* transaction gets once its fate is known.
+/// An unknown outcome is never approved: the card may have been charged, so the request is
+/// reversed upstream (`ReversalPending`) and the terminal told to reverse too (98, "result
+/// unknown"); a request that never left is declined as "issuer unavailable" (91) — the
+/// stand-in decline of `shared/spec/iso8583-1987-switch.md`.
+pub fn decide_upstream_fate(fate: UpstreamFate) -> (TxnStatus, ResponseCode) {
+    match fate {
+        UpstreamFate::Answered(code) if code.is_approved() => (TxnStatus::Approved, code),
+        UpstreamFate::Answered(code) => (TxnStatus::Declined, code),
+        UpstreamFate::NoAnswer => (TxnStatus::ReversalPending, ResponseCode::IssuerTimeout),
+        UpstreamFate::NotSent => (TxnStatus::Declined, ResponseCode::IssuerUnavailable),
+    }
 }

@@ -1871,3 +1871,44 @@ mod purchase_and_access {
         assert!(decide_password_change(op("01"), op("02")).is_err());
     }
 }
+
+// Goal (issue 15): what the network upstream made of a sale decides its row — an answer is
+// taken as given, an unknown outcome is never approved (reversal pending, 98: the terminal
+// reverses too) and a request that never left is declined 91; a terminal reversal finds a
+// pending reversal already done and an authorizing sale not yet decidable; neither can be
+// voided or refunded.
+#[test]
+fn upstream_fates_and_what_follows() {
+    use suanpan_core::ResponseCode as Rc;
+    use suanpan_core::rules::{UpstreamFate, decide_upstream_fate};
+    assert_eq!(
+        decide_upstream_fate(UpstreamFate::Answered(Rc::Approved)),
+        (TxnStatus::Approved, Rc::Approved)
+    );
+    assert_eq!(
+        decide_upstream_fate(UpstreamFate::Answered(Rc::InsufficientFunds)),
+        (TxnStatus::Declined, Rc::InsufficientFunds)
+    );
+    assert_eq!(
+        decide_upstream_fate(UpstreamFate::NoAnswer),
+        (TxnStatus::ReversalPending, Rc::IssuerTimeout)
+    );
+    assert_eq!(
+        decide_upstream_fate(UpstreamFate::NotSent),
+        (TxnStatus::Declined, Rc::IssuerUnavailable)
+    );
+    assert_eq!(Rc::IssuerUnavailable.code(), "91");
+    let pending = with_status(sale(100), TxnStatus::ReversalPending);
+    assert_eq!(
+        decide_reversal(Some(&pending)),
+        Ok(ReversalDecision::AlreadyDone)
+    );
+    let authorizing = with_status(sale(100), TxnStatus::Authorizing);
+    assert_eq!(
+        decide_reversal(Some(&authorizing)),
+        Err(ReversalRefused::Authorizing)
+    );
+    for status in [TxnStatus::Authorizing, TxnStatus::ReversalPending] {
+        assert_eq!(TxnStatus::parse(status.as_str()), Some(status));
+    }
+}

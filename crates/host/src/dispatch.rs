@@ -13,7 +13,7 @@ use suanpan_core::refusal::{AccessRefused, ReversalRefused};
 use suanpan_core::settlement::Totals;
 use suanpan_core::{
     Amount, BatchNo, Lang, OperatorNo, Pan, PaymentMethod, Refusal, ResponseCode, TerminalId,
-    Transaction, TxnId, TxnKind, VoucherNo,
+    Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
 };
 use suanpan_iso8583::crypto::sign_in_mak_with;
 use suanpan_iso8583::{
@@ -22,8 +22,11 @@ use suanpan_iso8583::{
     Tpdu, WorkingKeys,
 };
 use suanpan_issuer::EnteredPin;
+use suanpan_service::upstream::Upstream;
+use suanpan_service::upstream::network::{Network, Presented};
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::{Command, Instrument, Reply, SettleReport};
+use suanpan_upstream::msg::Card as UpCard;
 
 /// Field 32 of responses: this host's acquiring institution id.
 pub const ACQUIRER_ID: &str = "48020000";
@@ -623,8 +626,113 @@ impl Host {
             Err(answer) => return Ok(answer),
         };
         let pan = msg.pan();
-        let reply = self.execute(cmd).await?;
+        let reply = match (&self.upstream, kind) {
+            (Upstream::Network(net), TypeCode::Sale) => {
+                match self.presented(msg, &session, net.zpk())? {
+                    Ok(p) => net.purchase(&*self.store, cmd, &p).await?,
+                    Err(answer) => return Ok(answer),
+                }
+            }
+            (Upstream::Network(net), TypeCode::Void) => {
+                let reply = self.execute(cmd).await?;
+                let void = suanpan_upstream::REASON_VOID;
+                self.follow_up_upstream(net, &reply, pan.as_deref(), void)?;
+                reply
+            }
+            _ => self.execute(cmd).await?,
+        };
         Ok(self.txn_answer(msg, &session, reply, pan.as_deref()))
+    }
+
+    /// After an approved void (39 = 17) or terminal reversal (39 = 68: the terminal got no
+    /// answer) of a sale the network upstream decided: its 0420.
+    fn follow_up_upstream(
+        &self,
+        net: &Network,
+        reply: &Reply,
+        pan: Option<&str>,
+        reason: &str,
+    ) -> Result<(), Fault> {
+        let Reply::Txn(void) = reply else {
+            return Ok(());
+        };
+        let Some(original) = void
+            .original_id
+            .filter(|_| void.status == TxnStatus::Approved)
+            .map(|id| self.store.transaction(id))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(());
+        };
+        let Some(pan) = pan else {
+            tracing::error!(txn = %void.id, "a follow-up of an upstream sale without field 2: no 0420 sent");
+            return Ok(());
+        };
+        net.reverse_upstream(&*self.store, &original, pan, reason)?;
+        Ok(())
+    }
+
+    /// The card of a sale as it goes to the network upstream: PAN, expiry, entry mode and
+    /// the PIN block re-encrypted from the terminal's PIN key under the ZPK.
+    fn presented(
+        &self,
+        msg: &Message<'_>,
+        session: &Arc<Session>,
+        zpk: Option<&suanpan_iso8583::Zpk>,
+    ) -> Result<Result<Presented, Answer>, Fault> {
+        let pan = match card(msg) {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(self.refuse(msg, &r, Some(session.clone())))),
+        };
+        let pin_block = match msg.bytes(52).ok().map(<&[u8; 8]>::try_from) {
+            None => None,
+            Some(Err(_)) => {
+                return Ok(Err(self.refuse_code_mac(
+                    msg,
+                    ResponseCode::IncorrectPin,
+                    session,
+                )));
+            }
+            Some(Ok(block)) => {
+                let Some(zpk) = zpk else {
+                    // A PIN cannot go up without the zone PIN key: a configuration fault.
+                    tracing::error!("a PIN sale, and [upstream] has no zpk");
+                    return Ok(Err(self.refuse_code_mac(
+                        msg,
+                        ResponseCode::SystemMalfunction,
+                        session,
+                    )));
+                };
+                match session.pik.to_zpk(block, &pan, zpk) {
+                    Ok(b) => Some(b),
+                    Err(PinError::Block(_)) => {
+                        return Ok(Err(self.refuse_code_mac(
+                            msg,
+                            ResponseCode::IncorrectPin,
+                            session,
+                        )));
+                    }
+                    Err(PinError::Hsm(e)) => return Err(e.into()),
+                }
+            }
+        };
+        let zone = self
+            .store
+            .policy()
+            .zone()
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let local = self.store.now().to_zoned(zone);
+        Ok(Ok(Presented {
+            card: UpCard {
+                pan: pan.expose_digits().to_owned(),
+                expiry: msg.digits(14).ok(),
+                entry_mode: msg.digits(22).unwrap_or_else(|_| "000".to_owned()),
+                pin_block,
+            },
+            local_time: local.strftime("%H%M%S").to_string(),
+            local_date: local.strftime("%m%d").to_string(),
+        }))
     }
 
     /// Builds the store command of a financial request, or an answer without one (PIN).
@@ -783,6 +891,10 @@ impl Host {
             })
             .await?;
         let pan = msg.pan();
+        if let Upstream::Network(net) = &self.upstream {
+            let timed_out = suanpan_upstream::REASON_TIME_OUT;
+            self.follow_up_upstream(net, &reply, pan.as_deref(), timed_out)?;
+        }
         Ok(self.txn_answer(msg, session, reply, pan.as_deref()))
     }
 

@@ -1,7 +1,9 @@
 //! The small HTTP port: `/healthz` and `/metrics` (Prometheus text format).
 
+use axum::http::StatusCode;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
+use suanpan_upstream::{Link, LinkState};
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -38,9 +40,15 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
 
 /// The router of the HTTP port.
 pub fn router() -> axum::Router {
+    router_with(None)
+}
+
+/// The router of the HTTP port; with a network upstream, `/healthz` reports its link:
+/// `503` while it is down (sales are then declined 91), with the store-and-forward depth.
+pub fn router_with(link: Option<Link>) -> axum::Router {
     use axum::routing::get;
     axum::Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(move || healthz(link.clone())))
         .route(
             "/metrics",
             get(|| async {
@@ -54,4 +62,31 @@ pub fn router() -> axum::Router {
                 )
             }),
         )
+}
+
+/// `ok`, or the upstream link's state and queue depth.
+async fn healthz(link: Option<Link>) -> (StatusCode, String) {
+    let Some(link) = link else {
+        return (StatusCode::OK, "ok\n".to_owned());
+    };
+    let depth = link
+        .saf_depth()
+        .map_or_else(|e| format!("unknown ({e})"), |d| d.to_string());
+    match link.state() {
+        LinkState::Up => (
+            StatusCode::OK,
+            format!("ok\nupstream: up\nupstream_saf_depth: {depth}\n"),
+        ),
+        s => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "upstream down\nupstream: {}\nupstream_saf_depth: {depth}\n",
+                if s == LinkState::Connecting {
+                    "connecting"
+                } else {
+                    "down"
+                }
+            ),
+        ),
+    }
 }

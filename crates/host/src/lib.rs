@@ -26,28 +26,46 @@ pub mod tls;
 
 pub use config::ServerConfig;
 pub use dispatch::{ACQUIRER_ID, Outcome};
-pub use server::{Running, start};
+pub use server::{Running, start, start_with};
 
 use std::sync::Arc;
+use suanpan_service::upstream::Upstream;
 use suanpan_store::{Fingerprinter, Store};
 
-/// What every connection shares: the store, the PAN fingerprinter and the sessions.
+/// What every connection shares: the store, the PAN fingerprinter, the sessions and the
+/// upstream that decides sales.
 pub struct Host {
     store: Arc<dyn Store>,
     fingerprinter: Fingerprinter,
     sessions: session::Sessions,
     replies: replay::Replies,
+    upstream: Upstream,
 }
 
 impl Host {
-    /// A host on an opened store.
+    /// A host on an opened store, its sales decided by the inline issuer simulator.
     pub fn new(store: Arc<dyn Store>, fingerprinter: Fingerprinter) -> Host {
+        Host::with_upstream(store, fingerprinter, Upstream::Inline)
+    }
+
+    /// A host on an opened store whose sales `upstream` decides.
+    pub fn with_upstream(
+        store: Arc<dyn Store>,
+        fingerprinter: Fingerprinter,
+        upstream: Upstream,
+    ) -> Host {
         Host {
             store,
             fingerprinter,
             sessions: session::Sessions::default(),
             replies: replay::Replies::default(),
+            upstream,
         }
+    }
+
+    /// The upstream.
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
     }
 
     /// The store.

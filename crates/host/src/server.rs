@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use suanpan_iso8583::{Error as WireError, Status, split_frame};
+use suanpan_service::upstream::Upstream;
 use suanpan_store::{Command, Fingerprinter, Reply, Store};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -56,7 +57,26 @@ pub async fn start(
     fingerprinter: Fingerprinter,
     cfg: ServerConfig,
 ) -> anyhow::Result<Running> {
+    start_with(store, fingerprinter, cfg, Upstream::Inline).await
+}
+
+/// [`start`] with the upstream that decides sales. A network upstream first resolves every
+/// sale a previous run left *authorizing* (issue 15), before a terminal is accepted.
+///
+/// # Errors
+/// When an address does not parse or cannot be bound, or the resolution fails.
+pub async fn start_with(
+    store: Arc<dyn Store>,
+    fingerprinter: Fingerprinter,
+    cfg: ServerConfig,
+    upstream: Upstream,
+) -> anyhow::Result<Running> {
     crate::http::prometheus();
+    if let Upstream::Network(net) = &upstream {
+        net.resolve_at_start(&*store)
+            .await
+            .context("resolving the sales a previous run left authorizing")?;
+    }
     let tls = crate::tls::acceptor(&cfg)?;
     let listener = TcpListener::bind(&cfg.iso8583_addr)
         .await
@@ -66,7 +86,11 @@ pub async fn start(
         .with_context(|| format!("binding the HTTP port {}", cfg.http_addr))?;
     let iso8583_addr = listener.local_addr()?;
     let http_addr = http.local_addr()?;
-    let host = Arc::new(Host::new(store, fingerprinter));
+    let link = match &upstream {
+        Upstream::Network(net) => Some(net.link().clone()),
+        Upstream::Inline => None,
+    };
+    let host = Arc::new(Host::with_upstream(store, fingerprinter, upstream));
     let (stop, stopped) = watch::channel(false);
     let cfg = Arc::new(cfg);
     let tasks = vec![
@@ -77,7 +101,7 @@ pub async fn start(
             cfg.clone(),
             stopped.clone(),
         )),
-        tokio::spawn(serve_http(http, stopped.clone())),
+        tokio::spawn(serve_http(http, link, stopped.clone())),
         tokio::spawn(scheduler(host.clone(), cfg.clone(), stopped)),
     ];
     tracing::info!(%iso8583_addr, %http_addr, tls = cfg.iso8583_tls_cert.is_some(), tls_required = cfg.iso8583_tls_required, "listening");
@@ -90,11 +114,15 @@ pub async fn start(
     })
 }
 
-async fn serve_http(listener: TcpListener, mut stopped: watch::Receiver<bool>) {
+async fn serve_http(
+    listener: TcpListener,
+    link: Option<suanpan_upstream::Link>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let shutdown = async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, crate::http::router())
+    if let Err(e) = axum::serve(listener, crate::http::router_with(link))
         .with_graceful_shutdown(shutdown)
         .await
     {

@@ -10,8 +10,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use suanpan_core::{BatchNo, OperatorNo, Pan, TerminalId};
-use suanpan_iso8583::crypto::{KEY_BYTES, SINGLE_KEY_BYTES, decrypt_pin, pin_from_clear_block};
-use suanpan_iso8583::{CryptoError, KeyLayout, MacAlgorithm, Mak, Pik, Tmk, WorkingKeys};
+use suanpan_iso8583::crypto::{
+    KEY_BYTES, SINGLE_KEY_BYTES, decrypt_pin, encrypt_pin, pin_from_clear_block, translate_pin,
+};
+use suanpan_iso8583::{CryptoError, KeyLayout, MacAlgorithm, Mak, Pik, Tmk, WorkingKeys, Zpk};
 use suanpan_issuer::{EnteredPin, pin_hash};
 use suanpan_store::StoreError;
 use suanpan_store::pkcs11::{HsmKey, Pkcs11Kek};
@@ -59,6 +61,25 @@ impl PinKey {
                     account,
                     pin.expose_secret(),
                 ))))
+            }
+        }
+    }
+}
+
+impl PinKey {
+    /// Re-encrypts a field 52 block from this PIN key to the zone PIN key the network
+    /// upstream shares with the switch (spec field 52); the clear PIN lives only in a
+    /// zeroized buffer meanwhile.
+    ///
+    /// # Errors
+    /// As [`PinKey::entered_pin`].
+    pub fn to_zpk(&self, block: &[u8; 8], pan: &Pan, zpk: &Zpk) -> Result<[u8; 8], PinError> {
+        match self {
+            PinKey::Memory(pik) => Ok(translate_pin(pik, zpk, block, pan.expose_digits())?),
+            PinKey::Hsm(key) => {
+                let clear = key.decrypt_block(block)?;
+                let pin = pin_from_clear_block(&clear, pan.expose_digits())?;
+                Ok(encrypt_pin(&zpk.pin_key(), &pin, pan.expose_digits())?)
             }
         }
     }

@@ -36,13 +36,14 @@ pub mod reversal;
 pub mod review;
 pub mod sale;
 pub mod settlement;
+pub mod upstream;
 pub mod void;
 
 use ctx::{Ctx, Res};
 use std::sync::Arc;
 use suanpan_issuer::{Issuer, Simulator};
 use suanpan_store::repo::Tx;
-use suanpan_store::{Apply, Command, OpenOptions, Reply, StoreError};
+use suanpan_store::{Apply, Command, OpenOptions, Reply, StoreError, UpstreamRef};
 
 /// The use cases over one issuer (the inline simulator, or another implementation).
 pub struct UseCases {
@@ -84,6 +85,11 @@ pub fn open_options() -> OpenOptions {
 
 /// Routes one command to its use case.
 fn apply(ctx: &mut Ctx<'_, '_>, cmd: &Command) -> Res {
+    apply_up(ctx, cmd, None)
+}
+
+/// Routes one command; `up` is how a purchase goes to the network upstream (phase one).
+fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> Res {
     match cmd {
         Command::Purchase {
             origin,
@@ -102,7 +108,7 @@ fn apply(ctx: &mut Ctx<'_, '_>, cmd: &Command) -> Res {
                 pin: pin.as_ref(),
                 linked_id: *linked_id,
             };
-            sale::purchase(ctx, origin, &p)
+            sale::purchase(ctx, origin, &p, up)
         }
         Command::Void {
             origin,
@@ -198,5 +204,17 @@ fn apply(ctx: &mut Ctx<'_, '_>, cmd: &Command) -> Res {
             password_hash,
         } => operators::set_password(ctx, merchant_id, *actor, *operator, password_hash),
         Command::RecordReprint { actor, id } => Ok(operators::record_reprint(ctx, actor, *id)),
+        Command::Authorize { purchase, upstream } => match purchase.as_ref() {
+            Command::Purchase { .. } => apply_up(ctx, purchase, Some(upstream)),
+            _ => Err(StoreError::Invalid(
+                "only a purchase goes to the upstream".into(),
+            )),
+        },
+        Command::Authorized {
+            id,
+            fate,
+            auth_code,
+        } => upstream::authorized(ctx, *id, *fate, auth_code.as_deref()),
+        Command::ResolveAuthorizing => upstream::resolve_authorizing(ctx),
     }
 }

@@ -43,6 +43,10 @@ pub(crate) fn refund(
         Ok(d) => d,
         Err(r) => return refuse(ctx, &actor, "refund", &target, r),
     };
+    if crate::upstream::went_up(ctx, orig.id)? {
+        let r = suanpan_core::refusal::RefundRefused::ThroughUpstream;
+        return refuse(ctx, &actor, "refund", &target, r);
+    }
     let cols = InstrumentCols::from_txn(&orig);
     issuer_effect(ctx, &cols, IssuerOp::Credit, d.amount, origin.training)?;
     txns::set_refunded(ctx.tx.conn, orig.id, d.original_status, d.refunded_after)?;

@@ -89,6 +89,8 @@ fn undo(ctx: &Ctx<'_, '_>, t: &Transaction, training: bool) -> Result<(), StoreE
             .ok_or_else(|| StoreError::Sqlite(format!("txn {}: original {id} is gone", t.id)))
     };
     match t.kind {
+        // A sale the network upstream decided is reversed there (the host queues its 0420).
+        TxnKind::Sale if crate::upstream::went_up(ctx, t.id)? => Ok(()),
         TxnKind::Sale => issuer_effect(ctx, &cols, IssuerOp::Credit, t.amount, training),
         // An expired pre-auth's hold was already released by `expire_holds`; releasing it
         // again would eat another pre-auth's hold on the same card.

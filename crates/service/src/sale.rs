@@ -10,7 +10,7 @@ use suanpan_issuer::{EnteredPin, IssuerOp};
 use suanpan_store::command::{Instrument, Origin};
 use suanpan_store::repo::txns::{InstrumentCols, NewTxn};
 use suanpan_store::repo::{channels, terminals};
-use suanpan_store::{Reply, StoreError};
+use suanpan_store::{Reply, StoreError, UpstreamRef};
 
 /// A purchase's facts besides its origin.
 pub struct Purchase<'a> {
@@ -28,8 +28,14 @@ pub struct Purchase<'a> {
     pub linked_id: Option<TxnId>,
 }
 
-/// Books a sale, pre-authorization or balance inquiry as the issuer answers it.
-pub(crate) fn purchase(ctx: &mut Ctx<'_, '_>, origin: &Origin, p: &Purchase<'_>) -> Res {
+/// Books a sale, pre-authorization or balance inquiry as the issuer answers it; with `up`
+/// (phase one through the network upstream), a card sale is booked *authorizing* instead.
+pub(crate) fn purchase(
+    ctx: &mut Ctx<'_, '_>,
+    origin: &Origin,
+    p: &Purchase<'_>,
+    up: Option<&UpstreamRef>,
+) -> Res {
     let kind = p.kind;
     let term = match gate(ctx, origin, kind.as_str())? {
         Gate::Open(t) => t,
@@ -56,6 +62,9 @@ pub(crate) fn purchase(ctx: &mut Ctx<'_, '_>, origin: &Origin, p: &Purchase<'_>)
             return refuse(ctx, &actor, kind.as_str(), target, r);
         }
     };
+    if let Some(up) = up.filter(|_| crate::upstream::goes_up(kind, p.instrument, origin)) {
+        return crate::upstream::book_authorizing(ctx, origin, &term, p, up);
+    }
     let cols = InstrumentCols::of(p.instrument);
     let account = cols.account_id().unwrap_or_default().to_owned();
     let expiry = match p.instrument {

@@ -74,8 +74,12 @@ pub(crate) fn void(
         Ok(a) => a,
         Err(r) => return refuse(ctx, &actor, action, &target, r),
     };
-    let cols = InstrumentCols::from_txn(&orig);
-    issuer_effect(ctx, &cols, IssuerOp::Credit, amount, origin.training)?;
+    // A sale the network upstream decided is given back there (the host sends its 0420
+    // with 39 = 17), not in the inline simulator's accounts.
+    if !crate::upstream::went_up(ctx, orig.id)? {
+        let cols = InstrumentCols::from_txn(&orig);
+        issuer_effect(ctx, &cols, IssuerOp::Credit, amount, origin.training)?;
+    }
     if f.kind == TxnKind::CompletionVoid
         && let Some(pre) = orig.original_id
     {

@@ -235,6 +235,42 @@ pub enum Command {
         /// Which transaction.
         id: TxnId,
     },
+    /// Phase one of a purchase through the network upstream (issue 15): the `purchase`
+    /// (a [`Command::Purchase`]) is checked as always and, where it goes up, booked as
+    /// *authorizing* with the STAN and field 7 it leaves with, before it leaves.
+    Authorize {
+        /// The purchase.
+        purchase: Box<Command>,
+        /// How it goes up.
+        upstream: UpstreamRef,
+    },
+    /// Phase two: what the upstream made of an *authorizing* transaction. A transaction no
+    /// longer authorizing is answered as it stands (nothing changes).
+    Authorized {
+        /// Which transaction.
+        id: TxnId,
+        /// The upstream's answer, or why there is none.
+        fate: suanpan_core::rules::UpstreamFate,
+        /// Field 38 of an approval.
+        auth_code: Option<String>,
+    },
+    /// At start-up, once the parked reversals were dealt with: every transaction still
+    /// *authorizing* had no reversal parked, so it never left; it is declined as not sent.
+    /// Answers `Done(n)`.
+    ResolveAuthorizing,
+}
+
+/// How a request goes up: the destination's name, the STAN (field 11) and transmission time
+/// (field 7, `MMDDhhmmss` UTC) the link gave it. With the terminal (41) these are its key at
+/// the switch, and what a later reversal's field 90 names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamRef {
+    /// The link's name (`[upstream]`; the store-and-forward queue is ordered per name).
+    pub destination: String,
+    /// Field 11, six digits.
+    pub stan: String,
+    /// Field 7.
+    pub transmitted: String,
 }
 
 /// The writer's answer.

@@ -35,7 +35,7 @@ pub mod sqlite;
 pub mod terminal_keys;
 pub mod writer;
 
-pub use command::{Command, Instrument, Reply, SettleReport};
+pub use command::{Command, Instrument, Reply, SettleReport, UpstreamRef};
 pub use error::StoreError;
 pub use fingerprint::Fingerprinter;
 pub use pg::{PgOptions, PgStore};

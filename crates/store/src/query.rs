@@ -572,11 +572,15 @@ pub fn conservation_in(conn: &dyn Sql) -> Result<Conservation, StoreError> {
     )?;
     // A sale that was voided still moved money twice (out, then back by its void row), so
     // voided originals count as debits and their voids as credits; reversed ones count nowhere.
+    // Sales decided by the network upstream (and what acts on them) moved money at the
+    // switch, not in these accounts: they are reconciled against its clearing file instead.
     let journal = conn.one(
         "SELECT CAST(COALESCE(SUM(CASE
             WHEN kind IN ('sale', 'completion') AND status IN ('approved', 'partially_refunded', 'refunded', 'voided') THEN amount_fen
             WHEN kind IN ('refund', 'void', 'completion_void') AND status = 'approved' THEN -amount_fen
-            ELSE 0 END), 0) AS BIGINT) FROM txns WHERE training = 0",
+            ELSE 0 END), 0) AS BIGINT) FROM txns t WHERE training = 0
+            AND NOT EXISTS (SELECT 1 FROM upstream_requests u
+                            WHERE u.txn_id = t.id OR u.txn_id = t.original_id)",
         p![],
         |r| r.i64(0),
     )?;

@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod msg;
 pub mod saf;
 pub mod stan;
 
@@ -42,6 +43,10 @@ pub use suanpan_iso8583::crypto::translate_pin;
 pub const FRAMES_QUEUED_MAX: usize = 4096;
 /// Requests in flight at once; one more is refused as not sent.
 pub const IN_FLIGHT_MAX: usize = 65_536;
+/// Field 39 of a time-out reversal (spec: "time-out (39 = `68`)").
+pub const REASON_TIME_OUT: &str = "68";
+/// Field 39 of a void's reversal advice (spec: "void / customer cancellation (39 = `17`)").
+pub const REASON_VOID: &str = "17";
 /// Bytes read at once.
 const READ_BYTES: usize = 16 * 1024;
 
@@ -202,6 +207,16 @@ impl Link {
         link
     }
 
+    /// The destination's name (the queue's order; recorded with each request).
+    pub fn destination(&self) -> String {
+        self.inner.destination.clone()
+    }
+
+    /// Field 32 of this link.
+    pub fn acquirer_id(&self) -> String {
+        self.inner.config.acquirer_id.clone()
+    }
+
     /// The current state.
     pub fn state(&self) -> LinkState {
         *self.inner.state.borrow()
@@ -249,7 +264,7 @@ impl Link {
                 metrics::counter!("suanpan_upstream_timeouts_total").increment(1);
                 let reversible = [100, 200, 220].contains(&request.mti().value());
                 let reversal = if reversible {
-                    Some(self.queue_reversal(&request, "68", None)?)
+                    Some(self.queue_reversal(&request, REASON_TIME_OUT, None)?)
                 } else {
                     None
                 };
@@ -271,6 +286,23 @@ impl Link {
         reason: &str,
         actual_fen: Option<u64>,
     ) -> Result<i64, LinkError> {
+        let frame = self.reversal_frame(original, reason, actual_fen)?;
+        let id = self
+            .inner
+            .saf
+            .push(&self.inner.destination, &frame, now_ms())?;
+        self.publish_depth();
+        self.inner.saf_wake.notify_one();
+        Ok(id)
+    }
+
+    /// The 0420 frame that reverses `original`, with a STAN of its own.
+    fn reversal_frame(
+        &self,
+        original: &IsoMsg,
+        reason: &str,
+        actual_fen: Option<u64>,
+    ) -> Result<Vec<u8>, LinkError> {
         let mut r = IsoMsg::new(&SWITCH, MTI_0420);
         for n in [2, 3, 4, 32, 37, 41, 42, 49] {
             r.copy_from(original, n)?;
@@ -289,13 +321,91 @@ impl Link {
         self.stamp(&mut r)?;
         let mut frame = Vec::new();
         r.encode(&mut frame)?;
-        let id = self
-            .inner
+        Ok(frame)
+    }
+
+    /// Gives a financial request its 7, 11 (a new STAN of the terminal in 41) and 32
+    /// before it is recorded and sent with [`Link::send_prepared`]: the application records
+    /// the STAN it goes up with before it leaves.
+    ///
+    /// # Errors
+    /// STAN and encoding failures.
+    pub fn prepare(&self, msg: &mut IsoMsg) -> Result<(), LinkError> {
+        self.stamp(msg)
+    }
+
+    /// Parks the time-out reversal (0420, 39 = `68`) of the prepared request `original`
+    /// under `reference`, durable, not sent (see [`SafStore::park`]).
+    ///
+    /// # Errors
+    /// STAN, encoding and queue failures.
+    pub fn park_reversal(&self, original: &IsoMsg, reference: &str) -> Result<(), LinkError> {
+        let frame = self.reversal_frame(original, REASON_TIME_OUT, None)?;
+        self.inner
             .saf
-            .push(&self.inner.destination, &frame, now_ms())?;
+            .park(&self.inner.destination, reference, &frame, now_ms())?;
+        Ok(())
+    }
+
+    /// Queues the reversal parked under `reference` (a start-up finding a request whose
+    /// fate it never learnt); its queue id, or `None` when nothing was parked (then the
+    /// request never left).
+    ///
+    /// # Errors
+    /// Queue failures.
+    pub fn activate_parked(&self, reference: &str) -> Result<Option<i64>, LinkError> {
+        let id = self.inner.saf.activate(reference, now_ms())?;
         self.publish_depth();
         self.inner.saf_wake.notify_one();
         Ok(id)
+    }
+
+    /// Drops the reversal parked under `reference`.
+    ///
+    /// # Errors
+    /// Queue failures.
+    pub fn discard_parked(&self, reference: &str) -> Result<(), LinkError> {
+        Ok(self.inner.saf.discard(reference)?)
+    }
+
+    /// The references of every parked reversal.
+    ///
+    /// # Errors
+    /// Queue failures.
+    pub fn parked(&self) -> Result<Vec<String>, LinkError> {
+        Ok(self.inner.saf.parked()?)
+    }
+
+    /// Sends a request made ready with [`Link::prepare`] and [`Link::park_reversal`] and
+    /// waits at most `upstream_timeout_ms` for its answer. Answered or not sent: the parked
+    /// reversal is dropped. No answer: it is queued, and [`LinkError::NoAnswer`] names it.
+    ///
+    /// # Errors
+    /// [`LinkError::NotSent`], [`LinkError::NoAnswer`], codec and queue failures.
+    pub async fn send_prepared(&self, msg: IsoMsg, reference: &str) -> Result<Exchange, LinkError> {
+        let result = if self.state() == LinkState::Up {
+            self.exchange(&msg).await
+        } else {
+            Err(LinkError::NotSent)
+        };
+        match result {
+            Ok(answer) => {
+                self.discard_parked(reference)?;
+                Ok(Exchange {
+                    request: msg,
+                    answer,
+                })
+            }
+            Err(LinkError::NoAnswer { request, .. }) => {
+                metrics::counter!("suanpan_upstream_timeouts_total").increment(1);
+                let reversal = self.activate_parked(reference)?;
+                Err(LinkError::NoAnswer { request, reversal })
+            }
+            Err(e) => {
+                self.discard_parked(reference)?;
+                Err(e)
+            }
+        }
     }
 
     fn publish_depth(&self) {

@@ -56,6 +56,37 @@ pub trait SafStore: Send + Sync {
     /// # Errors
     /// Storage failures.
     fn depth(&self) -> Result<u64, SafError>;
+    /// Keeps a prepared advice aside under `reference` (the application's name for the
+    /// request it would reverse), not sent: the two-phase bookkeeping parks the time-out
+    /// reversal of a request before the request leaves, so that a crash while it is in
+    /// flight still finds the advice (with the card data the main store does not keep).
+    /// A second park under the same reference replaces the first.
+    ///
+    /// # Errors
+    /// Storage failures (then nothing was parked).
+    fn park(
+        &self,
+        destination: &str,
+        reference: &str,
+        frame: &[u8],
+        now_ms: i64,
+    ) -> Result<(), SafError>;
+    /// Moves the advice parked under `reference` to the end of its destination's queue, in
+    /// one transaction; its queue id, or `None` when nothing is parked under it.
+    ///
+    /// # Errors
+    /// Storage failures (then nothing moved).
+    fn activate(&self, reference: &str, now_ms: i64) -> Result<Option<i64>, SafError>;
+    /// Drops the advice parked under `reference` (its request was answered, or never left).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn discard(&self, reference: &str) -> Result<(), SafError>;
+    /// The references of every parked advice.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn parked(&self) -> Result<Vec<String>, SafError>;
 }
 
 /// The queue in its own SQLite file.
@@ -83,6 +114,8 @@ impl SqliteSaf {
             "CREATE TABLE IF NOT EXISTS saf (id INTEGER PRIMARY KEY AUTOINCREMENT,
                destination TEXT NOT NULL, frame BLOB NOT NULL, attempts INTEGER NOT NULL,
                next_attempt_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS parked (reference TEXT PRIMARY KEY,
+               destination TEXT NOT NULL, frame BLOB NOT NULL, created_ms INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS stan (sender TEXT PRIMARY KEY,
                reserved_until INTEGER NOT NULL, cycle_end_ms INTEGER NOT NULL);",
         )
@@ -151,6 +184,56 @@ impl SafStore for SqliteSaf {
             .query_row("SELECT COUNT(*) FROM saf", [], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
             .map_err(err)
+    }
+
+    fn park(
+        &self,
+        destination: &str,
+        reference: &str,
+        frame: &[u8],
+        now_ms: i64,
+    ) -> Result<(), SafError> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO parked (reference, destination, frame, created_ms) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![reference, destination, frame, now_ms],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn activate(&self, reference: &str, now_ms: i64) -> Result<Option<i64>, SafError> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(err)?;
+        let moved = tx
+            .execute(
+                "INSERT INTO saf (destination, frame, attempts, next_attempt_ms, created_ms) \
+                 SELECT destination, frame, 0, ?2, ?2 FROM parked WHERE reference = ?1",
+                params![reference, now_ms],
+            )
+            .map_err(err)?;
+        let id = (moved == 1).then(|| tx.last_insert_rowid());
+        tx.execute("DELETE FROM parked WHERE reference = ?1", [reference])
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(id)
+    }
+
+    fn discard(&self, reference: &str) -> Result<(), SafError> {
+        self.conn()
+            .execute("DELETE FROM parked WHERE reference = ?1", [reference])
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn parked(&self) -> Result<Vec<String>, SafError> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT reference FROM parked ORDER BY created_ms")
+            .map_err(err)?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(err)?;
+        rows.collect::<Result<Vec<String>, _>>().map_err(err)
     }
 }
 

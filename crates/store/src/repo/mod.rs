@@ -15,6 +15,7 @@ pub mod operators;
 pub mod orphans;
 pub mod terminals;
 pub mod txns;
+pub mod upstream;
 
 use crate::audit::ChainHead;
 use crate::error::StoreError;

@@ -1,0 +1,406 @@
+//! Sales through the network upstream (issue 15): the real host on port 0 with a temporary
+//! store and the demo data, its sales sent to `switch-sim` (started in-process on a free
+//! port) with two-phase bookkeeping. Approved, declined, time-out → reversal queued and
+//! acknowledged, duplicate answers ignored, link down → 91, and a restart that finds
+//! *authorizing* rows; afterwards the host's approved sales equal the switch's ledger.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use suanpan_core::rules::UpstreamFate;
+use suanpan_core::{TxnId, TxnStatus};
+use suanpan_host::client::{Card, Connection, Kind, Original, Response, Terminal};
+use suanpan_host::{Running, ServerConfig};
+use suanpan_iso8583::Zpk;
+use suanpan_service::upstream::Upstream;
+use suanpan_service::upstream::network::{Network, execute};
+use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
+use suanpan_store::{Fingerprinter, SqliteStore, Store};
+use suanpan_switch::{Faults, Switch, SwitchConfig};
+use suanpan_upstream::saf::{SAF_FILE, SqliteSaf};
+use suanpan_upstream::{Link, LinkConfig};
+
+const APPROVE_PAN: &str = "6222021234567890128";
+const PIN_PAN: &str = "6225881234567898";
+const POOR_PAN: &str = "6228480012345678903";
+const ZPK: &str = "0123456789ABCDEFFEDCBA9876543210";
+const TIMEOUT_MS: u64 = 400;
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        iso8583_addr: "127.0.0.1:0".into(),
+        http_addr: "127.0.0.1:0".into(),
+        scheduler_interval_ms: 3_600_000,
+        ..ServerConfig::default()
+    }
+}
+
+async fn switch(dir: &Path, faults: Faults) -> Switch {
+    ok(Switch::start(SwitchConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.join("switch"),
+        zpk: Some(ok(Zpk::from_hex(ZPK))),
+        faults,
+        down_after: None,
+    })
+    .await)
+}
+
+fn link_to(addr: String, dir: &Path) -> Link {
+    let saf = Arc::new(ok(SqliteSaf::open(&dir.join(SAF_FILE))));
+    let mut c = LinkConfig::new(vec![addr], "48020000");
+    c.upstream_timeout_ms = TIMEOUT_MS;
+    c.saf_backoff_ms_min = 50;
+    c.saf_backoff_ms_max = 200;
+    c.reconnect_ms = 50;
+    c.connect_timeout_ms = 500;
+    Link::start(c, saf)
+}
+
+struct Host {
+    running: Running,
+    store: Arc<SqliteStore>,
+    link: Link,
+}
+
+/// A store with the demo data in `dir` (made when new) and a host whose sales go to `addr`.
+async fn host(dir: &Path, addr: String) -> Host {
+    let fp = Fingerprinter::new([7u8; 32]);
+    let store = if dir.join(suanpan_store::sqlite::DB_FILE).exists() {
+        ok(SqliteStore::open(dir, suanpan_service::open_options()))
+    } else {
+        let s = ok(SqliteStore::create(dir, suanpan_service::open_options()));
+        ok(s.seed_demo(&fp));
+        s
+    };
+    let store = Arc::new(store);
+    let link = link_to(addr, dir);
+    let net = Network::new(link.clone(), Some(ok(Zpk::from_hex(ZPK))));
+    let upstream = Upstream::Network(Arc::new(net));
+    let running = ok(suanpan_host::start_with(store.clone(), fp, config(), upstream).await);
+    Host {
+        running,
+        store,
+        link,
+    }
+}
+
+impl Host {
+    async fn up(&self) {
+        assert!(
+            self.link.wait_up(Duration::from_secs(5)).await,
+            "link signs on"
+        );
+    }
+
+    async fn terminal(&self) -> (Terminal, Connection) {
+        let mut t = ok(Terminal::new(DEMO_TERMINAL, DEMO_MERCHANT, DEMO_TMK_HEX));
+        let mut c = ok(Connection::connect(self.running.iso8583_addr).await);
+        let frame = ok(t.sign_in());
+        let r = ok(t.accept_sign_in(&ok(c.call(&frame).await)));
+        assert_eq!(r.code, "00", "sign-in: {}", r.text);
+        (t, c)
+    }
+
+    fn status_of(&self, rrn: &str) -> (TxnStatus, String) {
+        ok(self.store.read(|c| {
+            c.query_row(
+                "SELECT status, response_code FROM txns WHERE rrn = ?1",
+                [rrn],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+        }))
+        .pipe(|(s, c)| (TxnStatus::parse(&s).unwrap_or_else(|| panic!("{s}")), c))
+    }
+
+    /// Σ fen of approved sales the host booked.
+    fn approved_fen(&self) -> i64 {
+        ok(self.store.read(|c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(amount_fen), 0) FROM txns WHERE kind = 'sale' AND status = 'approved'",
+                [],
+                |r| r.get(0),
+            )
+        }))
+    }
+
+    async fn stop(self) {
+        self.link.shutdown();
+        self.running.shutdown().await;
+    }
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+async fn sale(t: &mut Terminal, c: &mut Connection, card: &Card, fen: u64) -> Response {
+    let (stan, frame) = ok(t.request(Kind::Sale, card, fen, None));
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.stan, Some(stan));
+    r
+}
+
+fn balance(sw: &Switch, pan: &str) -> i64 {
+    ok(sw.balance_of(pan)).map_or(-1, |b| b.0)
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+// Goal: a sale goes up and comes back approved with the switch's authorization code, a PIN
+// sale's block is re-encrypted under the ZPK (the switch checks it), a poor card is declined
+// 51; a lost answer (time-out) is answered 98, its row reversal pending, and the 0420 goes
+// up until acknowledged, giving the money back; duplicated answers book once. The host's
+// approved sales then equal what the switch debited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_through_switch_sim() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let h = host(dir.path(), sw.local_addr().to_string()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let before = balance(&sw, APPROVE_PAN);
+
+    let r = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 12_345).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!(r.mac_ok, Some(true));
+    let rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn).0, TxnStatus::Approved);
+    assert_eq!(r.auth_code.as_deref().map(str::len), Some(6));
+    assert_eq!(balance(&sw, APPROVE_PAN), before - 12_345);
+
+    let pin = Card::new(PIN_PAN, "3012").with_pin("123456");
+    let r = sale(&mut t, &mut c, &pin, 500).await;
+    assert_eq!(r.code, "00", "PIN sale: {}", r.text);
+    let wrong = Card::new(PIN_PAN, "3012").with_pin("654321");
+    let r = sale(&mut t, &mut c, &wrong, 500).await;
+    assert_eq!(r.code, "55", "wrong PIN: {}", r.text);
+
+    let r = sale(&mut t, &mut c, &Card::new(POOR_PAN, "3012"), 9_999_999).await;
+    assert_eq!(r.code, "51", "{}", r.text);
+    let rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn).0, TxnStatus::Declined);
+
+    // Time-out: the switch charges the card and loses the answer.
+    sw.set_faults(Faults {
+        drop: 1.0,
+        ..Faults::default()
+    });
+    let mid = balance(&sw, APPROVE_PAN);
+    let r = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 700).await;
+    assert_eq!(r.code, "98", "time-out: {}", r.text);
+    let rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn), (TxnStatus::ReversalPending, "98".into()));
+    sw.set_faults(Faults::default());
+    eventually("the 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && sw.received(420) + sw.received(421) >= 1
+    })
+    .await;
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        mid,
+        "the reversal gave the 700 back"
+    );
+
+    // Duplicates: every answer comes twice; the second matches nothing and is dropped.
+    sw.set_faults(Faults {
+        duplicate: 1.0,
+        ..Faults::default()
+    });
+    let r = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 300).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    sw.set_faults(Faults::default());
+    assert_eq!(balance(&sw, APPROVE_PAN), mid - 300, "charged once");
+
+    // A void goes up as a 0420 with 39 = 17 and gives the money back at the switch; a
+    // refund of an upstream sale is refused (refunds do not go up yet).
+    let card = Card::new(APPROVE_PAN, "3012");
+    let sold = sale(&mut t, &mut c, &card, 2_000).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let original = Original::of(&sold, t.batch);
+    let (_, frame) = ok(t.request(Kind::Void, &card, 2_000, Some(&original)));
+    let v = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(v.code, "00", "void: {}", v.text);
+    let rrn = sold.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn).0, TxnStatus::Voided);
+    eventually("the void's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && balance(&sw, APPROVE_PAN) == mid - 300
+    })
+    .await;
+    let (_, frame) = ok(t.request(Kind::Refund, &card, 100, Some(&original)));
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_ne!(
+        r.code, "00",
+        "a refund of an upstream sale is not booked here"
+    );
+
+    // A terminal reversal of an approved sale (the terminal never saw the 00) goes up as a
+    // 0420 (39 = 68) and gives the money back.
+    let (stan, frame) = ok(t.request(Kind::Sale, &card, 400, None));
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "00", "{}", r.text);
+    let frame = ok(t.reversal(Kind::Sale, &card, 400, None, stan, "98"));
+    let rev = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(rev.code, "00", "reversal: {}", rev.text);
+    let rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn).0, TxnStatus::Reversed);
+    eventually("the reversal's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && balance(&sw, APPROVE_PAN) == mid - 300
+    })
+    .await;
+
+    let totals = ok(sw.totals());
+    assert_eq!(
+        h.approved_fen(),
+        totals.net_debited_fen,
+        "host approved = switch ledger"
+    );
+    assert!(ok(h.store.conservation()).holds());
+    h.stop().await;
+    sw.stop().await;
+}
+
+// Goal: with the switch unreachable, a sale is declined 91 at once (stand-in) and nothing
+// stays authorizing; /healthz says the upstream is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_down_declines_91() {
+    let dir = ok(tempfile::tempdir());
+    // A port nobody listens on.
+    let free = ok(std::net::TcpListener::bind("127.0.0.1:0"));
+    let addr = ok(free.local_addr()).to_string();
+    drop(free);
+    let h = host(dir.path(), addr).await;
+    let (mut t, mut c) = h.terminal().await;
+    let r = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 100).await;
+    assert_eq!(r.code, "91", "{}", r.text);
+    let rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn), (TxnStatus::Declined, "91".into()));
+    let health = ok(health(h.running.http_addr).await);
+    assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+    assert!(health.contains("upstream: down"), "{health}");
+    h.stop().await;
+}
+
+async fn health(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await?;
+    Ok(out)
+}
+
+// Goal: a host killed with sales in flight finds them *authorizing* at its next start and
+// resolves them before a terminal is served: one whose reversal was parked (it may have
+// left) becomes reversal pending and its 0420 goes up until acknowledged; one with none
+// parked (it never left) is declined 91.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resolves_authorizing_rows() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let addr = sw.local_addr().to_string();
+    // The first run: two sales reach phase one; one also parks its reversal; the host dies.
+    let (sent, unsent) = {
+        let h = host(dir.path(), addr.clone()).await;
+        h.up().await;
+        let (mut t, mut c) = h.terminal().await;
+        // Phase one by hand, as the host does before a request leaves.
+        let r = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 100).await;
+        assert_eq!(r.code, "00");
+        let phase_one = |stan: &str| suanpan_store::Command::Authorize {
+            purchase: Box::new(purchase_command(&h, stan)),
+            upstream: suanpan_store::UpstreamRef {
+                destination: "switch".into(),
+                stan: stan.into(),
+                transmitted: "1206093015".into(),
+            },
+        };
+        let sent = authorizing_id(ok(execute(&*h.store, phase_one("000901")).await));
+        let unsent = authorizing_id(ok(execute(&*h.store, phase_one("000902")).await));
+        let mut original = ok(suanpan_upstream::msg::purchase_skeleton(DEMO_TERMINAL));
+        ok(h.link.prepare(&mut original));
+        ok(original.set_str(2, APPROVE_PAN));
+        ok(original.set_u64(4, 100));
+        ok(original.set_str(37, "000000000901"));
+        ok(original.set_str(42, DEMO_MERCHANT));
+        ok(original.set_str(49, "156"));
+        ok(h.link.park_reversal(&original, &format!("txn:{sent}")));
+        h.stop().await;
+        (sent, unsent)
+    };
+    // The second run resolves them before it serves.
+    let h = host(dir.path(), addr).await;
+    let status =
+        |id: TxnId| ok(h.store.transaction(id)).map(|t| (t.status, t.response_code.code()));
+    assert_eq!(status(sent), Some((TxnStatus::ReversalPending, "98")));
+    assert_eq!(status(unsent), Some((TxnStatus::Declined, "91")));
+    h.up().await;
+    eventually("the restart's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
+    })
+    .await;
+    // A late phase two of a resolved row changes nothing.
+    let late = suanpan_store::Command::Authorized {
+        id: sent,
+        fate: UpstreamFate::Answered(suanpan_core::ResponseCode::Approved),
+        auth_code: Some("123456".into()),
+    };
+    let _ = ok(execute(&*h.store, late).await);
+    assert_eq!(status(sent), Some((TxnStatus::ReversalPending, "98")));
+    h.stop().await;
+    sw.stop().await;
+}
+
+fn authorizing_id(reply: suanpan_store::Reply) -> TxnId {
+    match reply {
+        suanpan_store::Reply::Txn(t) => {
+            assert_eq!(t.status, TxnStatus::Authorizing);
+            t.id
+        }
+        other => panic!("not booked authorizing: {other:?}"),
+    }
+}
+
+fn purchase_command(h: &Host, stan: &str) -> suanpan_store::Command {
+    let fp = Fingerprinter::new([7u8; 32]);
+    let pan = ok(suanpan_core::Pan::parse(APPROVE_PAN));
+    let _ = h;
+    suanpan_store::Command::Purchase {
+        origin: suanpan_store::command::Origin {
+            terminal_id: ok(suanpan_core::TerminalId::parse(DEMO_TERMINAL)),
+            operator: ok(suanpan_core::OperatorNo::parse("01")),
+            supervisor: None,
+            voucher: None,
+            batch: None,
+            training: false,
+            idempotency: None,
+            terminal_info: Some(format!("test {stan}")),
+        },
+        kind: suanpan_core::TxnKind::Sale,
+        amount: suanpan_core::Amount::from_fen(100),
+        instrument: suanpan_store::Instrument::Card {
+            masked_pan: pan.masked(),
+            fingerprint: fp.of(&pan),
+            expiry: Some("3012".into()),
+        },
+        method: suanpan_core::PaymentMethod::Chip,
+        pin: None,
+        linked_id: None,
+    }
+}

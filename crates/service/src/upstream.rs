@@ -1,0 +1,131 @@
+//! The upstream: where a purchase is decided. **Inline** (the embedded default) asks the
+//! issuer simulator inside the writer's transaction, as every use case always did.
+//! **Network** ([`network::Network`]) sends it over the ISO 8583:1987 link to a switch, with
+//! two-phase bookkeeping (issue 15):
+//!
+//! 1. one writer command books the sale *authorizing*, with the STAN and field 7 it leaves
+//!    with (`Command::Authorize`, [`book_authorizing`]);
+//! 2. the request goes up outside any store transaction, bounded by `upstream_timeout_ms`;
+//! 3. a second writer command records its fate (`Command::Authorized`, [`authorized`]) as
+//!    `suanpan_core::rules::decide_upstream_fate` says: approved, declined, or reversal
+//!    pending (no answer in time: its 0420 is queued, the terminal is told to reverse too).
+//!
+//! At start-up every row still authorizing is resolved before terminals are served
+//! ([`network::Network::resolve_at_start`]).
+
+pub mod network;
+
+use crate::ctx::{Ctx, Res, actor_of};
+use crate::sale::Purchase;
+use suanpan_core::rules::{self, UpstreamFate};
+use suanpan_core::{ResponseCode, TxnId, TxnKind, TxnStatus};
+use suanpan_store::command::{Instrument, Origin};
+use suanpan_store::repo::terminals::{self, TerminalState};
+use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
+use suanpan_store::repo::upstream as repo;
+use suanpan_store::{Reply, StoreError, UpstreamRef};
+
+/// Which upstream decides a purchase.
+#[derive(Clone, Default)]
+pub enum Upstream {
+    /// The issuer simulator in the writer's transaction (`serve --demo`, every test that
+    /// does not name a switch).
+    #[default]
+    Inline,
+    /// A switch over the network (`serve --upstream ADDR`, `[upstream] addr`).
+    Network(std::sync::Arc<network::Network>),
+}
+
+/// What goes to the network upstream: a card sale in earnest. Pre-authorizations, balance
+/// inquiries, QR wallets and training stay with the inline simulator (a known gap for the
+/// first two, docs/ISO8583.md).
+pub(crate) fn goes_up(kind: TxnKind, instrument: &Instrument, origin: &Origin) -> bool {
+    kind == TxnKind::Sale && matches!(instrument, Instrument::Card { .. }) && !origin.training
+}
+
+/// Whether transaction `id` was decided by the network upstream (its money moved at the
+/// switch, not in the inline simulator's accounts).
+pub(crate) fn went_up(ctx: &Ctx<'_, '_>, id: TxnId) -> Result<bool, StoreError> {
+    Ok(repo::find(ctx.tx.conn, id)?.is_some())
+}
+
+/// Phase one: the sale, checked like any other, is booked *authorizing* (response code 98
+/// "result unknown" until its answer comes) with how it goes up.
+pub(crate) fn book_authorizing(
+    ctx: &mut Ctx<'_, '_>,
+    origin: &Origin,
+    term: &TerminalState,
+    p: &Purchase<'_>,
+    up: &UpstreamRef,
+) -> Res {
+    let voucher = terminals::take_voucher(ctx.tx, term, origin.voucher, origin.training);
+    let txn = txns::insert(
+        ctx.tx,
+        NewTxn {
+            kind: p.kind,
+            status: TxnStatus::Authorizing,
+            amount: p.amount,
+            method: p.method,
+            instrument: InstrumentCols::of(p.instrument),
+            origin,
+            term,
+            voucher,
+            code: ResponseCode::IssuerTimeout,
+            original_id: None,
+            reason: None,
+            consent: false,
+            linked_id: p.linked_id,
+            hold_expires_at: None,
+        },
+    )?;
+    repo::record(ctx.tx.conn, txn.id, up)?;
+    let target = format!("txn:{}", txn.id);
+    let outcome = format!("authorizing:{}/{}", up.destination, up.stan);
+    ctx.tx
+        .audit(&actor_of(origin), txn.kind.as_str(), &target, "", &outcome);
+    Ok(Reply::Txn(txn))
+}
+
+/// Phase two: an authorizing transaction's fate. One no longer authorizing (resolved at a
+/// start-up, or a repeated phase two) is answered as it stands.
+pub(crate) fn authorized(
+    ctx: &mut Ctx<'_, '_>,
+    id: TxnId,
+    fate: UpstreamFate,
+    auth_code: Option<&str>,
+) -> Res {
+    let Some(txn) = txns::by_id(ctx.tx.conn, id)? else {
+        return Err(StoreError::Invalid(format!("no transaction {id}")));
+    };
+    if txn.status != TxnStatus::Authorizing {
+        return Ok(Reply::Txn(txn));
+    }
+    let (status, code) = rules::decide_upstream_fate(fate);
+    // An approval without the issuer's authorization code keeps none rather than invent one.
+    let auth = (status == TxnStatus::Approved)
+        .then_some(auth_code)
+        .flatten();
+    repo::set_outcome(ctx.tx.conn, id, status, code, auth)?;
+    let outcome = if status == TxnStatus::Approved {
+        "approved".to_owned()
+    } else {
+        format!("{}:{}", status.as_str(), code.code())
+    };
+    let actor = format!("{}/{}", txn.terminal_id, txn.operator);
+    ctx.tx
+        .audit(&actor, "upstream", &format!("txn:{id}"), "", &outcome);
+    let after = txns::by_id(ctx.tx.conn, id)?
+        .ok_or_else(|| StoreError::Invalid(format!("transaction {id} vanished")))?;
+    assert_eq!(after.status, status, "the fate of txn {id} was written");
+    Ok(Reply::Txn(after))
+}
+
+/// At start-up, after every parked reversal was queued or dropped: rows still authorizing
+/// had none parked, so their request never left — declined as not sent (91).
+pub(crate) fn resolve_authorizing(ctx: &mut Ctx<'_, '_>) -> Res {
+    let ids = repo::authorizing(ctx.tx.conn)?;
+    for id in &ids {
+        authorized(ctx, *id, UpstreamFate::NotSent, None)?;
+    }
+    Ok(Reply::Done(ids.len() as u64))
+}
