@@ -110,6 +110,40 @@ pub const DEMO_STAFF: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("auditor", "auditor-demo", "auditor", "审计 陈静", None),
 ];
 
+/// The demo's second merchant's back-office users ([`crate::admin::DEMO_B_MERCHANT`], issue
+/// 14), same shape as [`DEMO_STAFF`]: the separation of merchants is visible on the demo.
+pub const DEMO_B_STAFF: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "b-cashier",
+        "b-cashier-demo",
+        "cashier",
+        "收银员 孙丽 (B)",
+        Some("01"),
+    ),
+    (
+        "b-supervisor",
+        "b-supervisor-demo",
+        "supervisor",
+        "主管 吴斌 (B)",
+        Some("00"),
+    ),
+    (
+        "b-finance",
+        "b-finance-demo",
+        "finance",
+        "财务 郑洁 (B)",
+        None,
+    ),
+    ("b-admin", "b-admin-demo", "admin", "管理员 冯涛 (B)", None),
+    (
+        "b-auditor",
+        "b-auditor-demo",
+        "auditor",
+        "审计 何琳 (B)",
+        None,
+    ),
+];
+
 /// A back-office user as the rules and the UI see it (no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaffUser {
@@ -498,14 +532,7 @@ pub trait Backoffice: Store {
     fn seed_backoffice_demo_with(&self, hash: &dyn Fn(&str) -> String) -> Result<(), StoreError> {
         let merchant = MerchantId::parse(crate::admin::DEMO_MERCHANT)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        for (username, password, role, name, op) in DEMO_STAFF {
-            let role = StaffRole::parse(role).ok_or_else(|| StoreError::Invalid((*role).into()))?;
-            let op = op
-                .map(OperatorNo::parse)
-                .transpose()
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            self.add_staff_hashed(&merchant, username, name, role, op, &hash(password))?;
-        }
+        self.seed_staff_with(&merchant, DEMO_STAFF, hash)?;
         for (username, password, role, name) in DEMO_ACQUIRER_STAFF {
             let role = StaffRole::parse(role).ok_or_else(|| StoreError::Invalid((*role).into()))?;
             self.add_staff_in(None, username, name, role, None, &hash(password))?;
@@ -520,6 +547,24 @@ pub trait Backoffice: Store {
             )?;
             Ok(())
         })
+    }
+
+    /// Adds the users of a demo table ([`DEMO_STAFF`], [`DEMO_B_STAFF`]) to `merchant`.
+    fn seed_staff_with(
+        &self,
+        merchant: &MerchantId,
+        staff: &[(&str, &str, &str, &str, Option<&str>)],
+        hash: &dyn Fn(&str) -> String,
+    ) -> Result<(), StoreError> {
+        for (username, password, role, name, op) in staff {
+            let role = StaffRole::parse(role).ok_or_else(|| StoreError::Invalid((*role).into()))?;
+            let op = op
+                .map(OperatorNo::parse)
+                .transpose()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            self.add_staff_hashed(merchant, username, name, role, op, &hash(password))?;
+        }
+        Ok(())
     }
 
     /// Whether this store was made with the demo data (`init --demo`, `serve --demo`): its
