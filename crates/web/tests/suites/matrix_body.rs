@@ -870,3 +870,57 @@ fn acquirer_roles_read_every_merchant_where_their_permission_allows() {
     let _ = MerchantId::parse(DEMO_B_MERCHANT).expect("B");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Goal (issue 14): verifying the audit chain tells a merchant's auditor the verdict on the
+/// whole chain (its entries are links of it) but counts its own view's entries only, and says
+/// where the chain broke only when the broken entry is its own; the acquirer is told
+/// everything. Before: B's auditor got the whole store's entry count and A's broken entry.
+#[test]
+fn a_merchant_auditor_verifies_the_chain_but_is_told_only_of_its_own_entries() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let (targets, _) = world(&app);
+    let b = login_any(&app, "b-auditor", StaffRole::Auditor);
+    let own = b.get("/api/v1/audit?limit=500").json();
+    let own = own.as_array().expect("entries").len() as i64;
+    let v = b.get("/api/v1/audit/verify").json();
+    assert_eq!((v["intact"].as_bool(), v["entries"].as_i64()), (Some(true), Some(own)), "{v}");
+    let page = b.get("/audit?verify=true").text();
+    assert!(page.contains("审计链完整"), "{page}");
+    let platform = login_any(&app, "platform", StaffRole::PlatformAdmin);
+    let all = platform.get("/api/v1/audit/verify");
+    assert_eq!(all.status, 200, "the acquirer verifies the whole chain: {}", all.text());
+    let total = all.json()["entries"].as_i64().expect("count");
+    assert!(total > own, "{total} > {own}");
+
+    // An entry of A's is edited: B learns that the chain broke, not where nor how.
+    let a_target = format!("txn:{}", targets.txn);
+    let a_entry = suanpan_store::read(&*app.store, |c| {
+        use suanpan_store::sql::SqlExt;
+        c.row(
+            "SELECT MIN(seq) FROM audit WHERE target = ?1",
+            suanpan_store::p![a_target.as_str()],
+            |r| r.i64(0),
+        )
+    })
+    .expect("read")
+    .expect("A's entry");
+    suanpan_store::setup(&*app.store, |c, _| {
+        c.exec(
+            "UPDATE audit SET reason = '甲方机密 改过' WHERE seq = ?1",
+            suanpan_store::p![a_entry],
+        )
+    })
+    .expect("edit");
+    let v = b.get("/api/v1/audit/verify").json();
+    assert_eq!(v["intact"], false, "{v}");
+    assert!(v["first_broken"].is_null() && v["problem"].is_null(), "{v}");
+    let page = b.get("/audit?verify=true").text();
+    assert!(page.contains("请联系收单机构"), "{page}");
+    let a = app.login("auditor");
+    let v = a.get("/api/v1/audit/verify").json();
+    assert_eq!(v["first_broken"], a_entry, "A's own entry, named to A: {v}");
+    let v = platform.get("/api/v1/audit/verify").json();
+    assert_eq!(v["first_broken"], a_entry, "{v}");
+}
