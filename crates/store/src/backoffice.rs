@@ -1244,36 +1244,46 @@ pub trait Backoffice: Store {
         offset: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         read(self, |c| {
-            // The numeric part of `txn:ID` / `case:ID`; PostgreSQL's CAST fails on text that
-            // is not a number, so it is asked only of targets that are.
-            let id_of = |prefix: &str| match c.dialect() {
-                Dialect::Sqlite => {
-                    format!("CAST(substr(a.target, {}) AS INTEGER)", prefix.len() + 1)
-                }
-                Dialect::Postgres => format!(
-                    "CASE WHEN a.target ~ '^{prefix}[0-9]{{1,18}}$' THEN CAST(substr(a.target, {}) AS BIGINT) END",
-                    prefix.len() + 1
-                ),
-            };
             c.rows(
                 &format!(
                     "SELECT a.seq, a.at, a.actor, a.action, a.target, a.reason, a.outcome, a.prev_hash, a.hash
-                     FROM audit a
-                     WHERE a.actor IN (SELECT 'web:' || s.username FROM staff s WHERE s.merchant_id = ?1)
-                        OR (a.target LIKE 'txn:%' AND EXISTS (SELECT 1 FROM txns t WHERE t.id = {txn} AND t.merchant_id = ?1))
-                        OR (a.target LIKE 'case:%' AND EXISTS (SELECT 1 FROM cases k WHERE k.id = {case} AND k.merchant_id = ?1))
-                        OR EXISTS (SELECT 1 FROM terminals t WHERE t.merchant_id = ?1
-                                   AND (a.target = 'terminal:' || t.id OR a.target LIKE 'terminal:' || t.id || '/%'
-                                        OR a.actor LIKE t.id || '/%'))
-                        OR a.target = 'merchant:' || ?1
-                        OR a.target LIKE 'operator:' || ?1 || '/%'
-                     ORDER BY a.seq DESC LIMIT ?2 OFFSET ?3",
-                    txn = id_of("txn:"),
-                    case = id_of("case:"),
+                     FROM audit a WHERE {} ORDER BY a.seq DESC LIMIT ?2 OFFSET ?3",
+                    merchant_audit_filter(c.dialect())
                 ),
                 p![merchant.as_str(), limit, offset],
                 entry_from,
             )
+        })
+    }
+
+    /// How many entries a merchant's audit view holds ([`Backoffice::merchant_audit`]'s
+    /// filter), and whether entry `seq` is one of them: what a merchant's auditor is told when
+    /// the chain is verified (issue 14).
+    fn merchant_audit_count(
+        &self,
+        merchant: &MerchantId,
+        seq: Option<i64>,
+    ) -> Result<(i64, bool), StoreError> {
+        read(self, |c| {
+            let filter = merchant_audit_filter(c.dialect());
+            let count = c
+                .row(
+                    &format!("SELECT COUNT(*) FROM audit a WHERE {filter}"),
+                    p![merchant.as_str()],
+                    |r| r.i64(0),
+                )?
+                .unwrap_or(0);
+            let seen = match seq {
+                None => false,
+                Some(seq) => c
+                    .row(
+                        &format!("SELECT 1 FROM audit a WHERE a.seq = ?2 AND ({filter})"),
+                        p![merchant.as_str(), seq],
+                        |r| r.i64(0),
+                    )?
+                    .is_some(),
+            };
+            Ok((count, seen))
         })
     }
 
@@ -1672,6 +1682,32 @@ pub trait Backoffice: Store {
             Ok(())
         })
     }
+}
+
+/// The entries of merchant `?1`'s audit view (its staff's actions, entries on its
+/// transactions, cases, terminals, operators and itself), as a `WHERE` condition on `audit a`.
+fn merchant_audit_filter(dialect: Dialect) -> String {
+    // The numeric part of `txn:ID` / `case:ID`; PostgreSQL's CAST fails on text that is not a
+    // number, so it is asked only of targets that are.
+    let id_of = |prefix: &str| match dialect {
+        Dialect::Sqlite => format!("CAST(substr(a.target, {}) AS INTEGER)", prefix.len() + 1),
+        Dialect::Postgres => format!(
+            "CASE WHEN a.target ~ '^{prefix}[0-9]{{1,18}}$' THEN CAST(substr(a.target, {}) AS BIGINT) END",
+            prefix.len() + 1
+        ),
+    };
+    format!(
+        "(a.actor IN (SELECT 'web:' || s.username FROM staff s WHERE s.merchant_id = ?1)
+           OR (a.target LIKE 'txn:%' AND EXISTS (SELECT 1 FROM txns t WHERE t.id = {txn} AND t.merchant_id = ?1))
+           OR (a.target LIKE 'case:%' AND EXISTS (SELECT 1 FROM cases k WHERE k.id = {case} AND k.merchant_id = ?1))
+           OR EXISTS (SELECT 1 FROM terminals t WHERE t.merchant_id = ?1
+                      AND (a.target = 'terminal:' || t.id OR a.target LIKE 'terminal:' || t.id || '/%'
+                           OR a.actor LIKE t.id || '/%'))
+           OR a.target = 'merchant:' || ?1
+           OR a.target LIKE 'operator:' || ?1 || '/%')",
+        txn = id_of("txn:"),
+        case = id_of("case:"),
+    )
 }
 
 impl<S: Store + ?Sized> Backoffice for S {}
