@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 use suanpan_core::backoffice::StaffRole;
-use suanpan_core::MerchantId;
 use suanpan_store::admin::{
     DEMO_B_MERCHANT, DEMO_B_TERMINAL, DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_TERMINAL,
 };
@@ -360,7 +359,6 @@ fn world(app: &TestApp) -> (Targets, i64) {
         &suanpan_store::auth::hash_password,
     )
     .expect("merchant B");
-    let _ = b_sales;
     let a_cashier = app.login("cashier");
     let a_sup = app.login("supervisor");
     let request = a_cashier.request("void", 1, r#","customer_consent":true"#);
@@ -482,9 +480,6 @@ fn concrete(
         _ if path.contains("{name}") => p.replace("{name}", "suanpan-20250610.tar"),
         _ => p.replace("{id}", &id).replace("{lang}", "zh"),
     };
-    if p.ends_with("/{action}") || p.contains("/act/") && action.is_empty() {
-        unreachable!("{path}");
-    }
     let json = |s: String| Some(("application/json".to_owned(), s.into_bytes()));
     let form = |s: String| {
         Some((
@@ -661,13 +656,13 @@ fn no_merchant_role_reads_or_changes_another_merchants_objects() {
                 let r = send(&s, method, &p, body);
                 let what = format!("{user} {method} {p}");
                 check_answer(&mut problems, &what, scope, &r, role);
+                let console = path.starts_with("/acquirer/") || path.starts_with("/api/v1/acquirer/");
+                if console && r.status != 404 {
+                    problems.push(format!("{what}: {} in the acquirer's console, not 404", r.status));
+                }
                 if let Object(_) | BodyRef(_) = scope {
                     let (p2, body2) =
                         concrete(method, path, action, scope, &missing, password, &s.csrf);
-                    let body2 = match scope {
-                        BodyRef(_) => body2,
-                        _ => body2,
-                    };
                     let r2 = send(&s, method, &p2, body2);
                     if answer(&r) != answer(&r2) {
                         problems.push(format!(
@@ -786,10 +781,8 @@ fn check_answer(problems: &mut Vec<String>, what: &str, scope: Scope, r: &Resp, 
                 problems.push(format!("{what}: {} for B's admin, not 404: {}", r.status, r.text()));
             }
         }
-        Acquirer => {
-            if (200..400).contains(&r.status) {
-                problems.push(format!("{what}: {} on the acquirer's route", r.status));
-            }
+        Acquirer if (200..400).contains(&r.status) => {
+            problems.push(format!("{what}: {} on the acquirer's route", r.status));
         }
         _ => {}
     }
@@ -867,7 +860,6 @@ fn acquirer_roles_read_every_merchant_where_their_permission_allows() {
         }
         assert_eq!(a_state(&app), before, "{user}'s reads changed A's records");
     }
-    let _ = MerchantId::parse(DEMO_B_MERCHANT).expect("B");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
