@@ -5,7 +5,6 @@
 // cannot ship without someone deciding whose data it shows. Routes under `/acquirer/` and
 // `/api/v1/acquirer/` are classified by rule: merchant roles get 404 there.
 
-use std::collections::BTreeSet;
 use suanpan_core::backoffice::StaffRole;
 use suanpan_store::admin::{
     DEMO_B_MERCHANT, DEMO_B_TERMINAL, DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_TERMINAL,
@@ -161,62 +160,6 @@ fn scope_of(method: &str, path: &str) -> Option<Scope> {
         .map(|(_, _, s)| *s)
 }
 
-/// `(method, path)` of every route in `src/` (pages and API), read from `.route("…", get(…)…)`.
-fn routes_in_sources() -> BTreeSet<(String, String)> {
-    let mut files = Vec::new();
-    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("src dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().and_then(|e| e.to_str()) == Some("rs") {
-                files.push(path);
-            }
-        }
-    }
-    let mut found = BTreeSet::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path).expect("source");
-        let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        for call in flat.split(".route(").skip(1) {
-            let Some(rest) = call.trim_start().strip_prefix('"') else {
-                continue;
-            };
-            let Some((route, handlers)) = rest.split_once('"') else {
-                continue;
-            };
-            let mut depth = 0i32;
-            let mut end = handlers.len();
-            for (i, ch) in handlers.char_indices() {
-                match ch {
-                    '(' => depth += 1,
-                    ')' if depth == 0 => {
-                        end = i;
-                        break;
-                    }
-                    ')' => depth -= 1,
-                    _ => {}
-                }
-            }
-            let handlers = &handlers[..end];
-            let mut any = false;
-            for method in ["get", "post", "put", "patch", "delete"] {
-                let at_start = handlers
-                    .trim_start_matches([',', ' '])
-                    .starts_with(&format!("{method}("));
-                if at_start || handlers.contains(&format!(".{method}(")) {
-                    found.insert((method.to_string(), route.to_string()));
-                    any = true;
-                }
-            }
-            assert!(any, "{route} in {}: no method in {handlers:?}", path.display());
-        }
-    }
-    assert!(found.len() > 60, "the route scan found only {found:?}");
-    found
-}
-
 /// The actions of an `{action}` route.
 fn actions(path: &str) -> &'static [&'static str] {
     match path {
@@ -338,17 +281,11 @@ fn a_state(app: &TestApp) -> String {
 
 /// Logs a user in; the roles that must (admins, every acquirer role) enrol TOTP on the way.
 fn login_any<'a>(app: &'a TestApp, user: &str, role: StaffRole) -> Session<'a> {
-    let s = app.login_only(user);
     if role.requires_totp(false) {
-        let offer = s.get("/api/v1/totp").json();
-        let secret = offer["secret"].as_str().expect("secret").to_owned();
-        let r = s.post(
-            "/api/v1/totp",
-            &format!(r#"{{"code":"{}"}}"#, totp_code(&secret, app.store.now())),
-        );
-        assert_eq!(r.status, 204, "{}", r.text());
+        app.login_enrolled(user)
+    } else {
+        app.login_only(user)
     }
-    s
 }
 
 /// Sets up A's objects (as A's own users make them) and B (the demo's second merchant).
