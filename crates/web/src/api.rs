@@ -1189,17 +1189,19 @@ pub async fn audit_entries(
 /// The audit chain check.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct VerifyOut {
-    /// Entries checked.
+    /// Entries checked: the whole chain for the acquirer; for a merchant's user, the entries
+    /// of its own merchant's view (the chain is verified whole all the same).
     pub entries: i64,
     /// True when every link and hash is right.
     pub intact: bool,
-    /// The first broken entry.
+    /// The first broken entry (for a merchant's user, only when it is one of its own).
     pub first_broken: Option<i64>,
-    /// What is wrong with it.
+    /// What is wrong with it (same condition).
     pub problem: Option<String>,
 }
 
-/// Recomputes the whole audit chain.
+/// Recomputes the whole audit chain; a merchant's user is told the verdict, its own view's
+/// entry count, and where it broke only when the broken entry is its own.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
     responses((status = 200, body = VerifyOut), (status = 403, body = ApiError)))]
 pub async fn audit_verify(
