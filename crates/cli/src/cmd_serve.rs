@@ -10,8 +10,10 @@ use suanpan_core::Lang;
 use suanpan_iso8583::Zpk;
 use suanpan_service::upstream::Upstream;
 use suanpan_service::upstream::network::Network;
-use suanpan_store::admin::{DEMO_MERCHANT, DEMO_OPERATORS, DEMO_TERMINAL, DEMO_TMK_HEX};
-use suanpan_store::backoffice::DEMO_STAFF;
+use suanpan_store::admin::{
+    DEMO_B_MERCHANT, DEMO_B_TERMINAL, DEMO_MERCHANT, DEMO_OPERATORS, DEMO_TERMINAL, DEMO_TMK_HEX,
+};
+use suanpan_store::backoffice::{DEMO_B_STAFF, DEMO_STAFF};
 use suanpan_store::backup::PAN_KEY_FILE;
 use suanpan_store::{Dialect, OpenOptions, PgOptions, PgStore, SqliteStore, Store, StoreError};
 use suanpan_upstream::LinkConfig;
@@ -142,6 +144,12 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     // work on (README, "The merchant back-office").
     if args.demo && fresh {
         suanpan_store::admin::seed_demo_day(&*store, &fingerprinter)?;
+        // A second merchant with its own terminal and users, so the two tiers show (issue 14).
+        suanpan_store::admin::seed_demo_merchant_b(
+            &*store,
+            &fingerprinter,
+            &suanpan_store::auth::hash_password,
+        )?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -256,8 +264,14 @@ fn announce(
                 .iter()
                 .map(|(u, pw, role, name, _)| json!({"username": u, "password": pw, "role": role, "name": name}))
                 .collect();
+            let b_staff: Vec<_> = DEMO_B_STAFF
+                .iter()
+                .map(|(u, pw, role, name, _)| json!({"username": u, "password": pw, "role": role, "name": name}))
+                .collect();
             v["demo"] = json!({"terminal_id": DEMO_TERMINAL, "merchant_id": DEMO_MERCHANT,
-                "tmk_hex": DEMO_TMK_HEX, "operators": operators, "backoffice_users": staff});
+                "tmk_hex": DEMO_TMK_HEX, "operators": operators, "backoffice_users": staff,
+                "second_merchant": {"merchant_id": DEMO_B_MERCHANT, "terminal_id": DEMO_B_TERMINAL,
+                    "backoffice_users": b_staff}});
         }
         output::print_json(&v);
         return;
@@ -294,6 +308,21 @@ fn announce(
             if zh { "商户" } else { "merchant" }
         );
         crate::cmd_admin::print_demo_operators(zh);
+        println!(
+            "{} {DEMO_B_MERCHANT}  {} {DEMO_B_TERMINAL}",
+            if zh {
+                "第二个演示商户"
+            } else {
+                "Second demo merchant"
+            },
+            if zh { "终端" } else { "terminal" }
+        );
+        for (user, pw, role, name, _) in DEMO_B_STAFF {
+            println!(
+                "  {} {user} / {pw}  ({role}, {name})",
+                if zh { "后台账号" } else { "back-office" }
+            );
+        }
         eprintln!(
             "{}",
             if zh {

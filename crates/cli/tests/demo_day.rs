@@ -31,7 +31,20 @@ fn serve_demo_books_the_back_office_demo_day_once() {
         server.kill();
     }
     let rows = list();
-    assert_eq!(rows.len(), 9, "{rows:#?}");
+    assert_eq!(rows.len(), 12, "A's nine and B's three: {rows:#?}");
+    // The second demo merchant's three sales come after A's nine, on B's own terminal.
+    for (id, fen) in [(10, 6_600), (11, 2_350), (12, 15_000)] {
+        let t = field(&rows, id);
+        assert_eq!(
+            (
+                t["terminal_id"].as_str(),
+                t["merchant_id"].as_str(),
+                t["amount_fen"].as_i64()
+            ),
+            (Some("23456789"), Some("898310048990002"), Some(fen)),
+            "#{id}: {t:#}"
+        );
+    }
     for (id, kind, status, fen) in [
         (1, "sale", "partially_refunded", 12_800),
         (2, "sale", "approved", 4_550),
@@ -86,5 +99,5 @@ fn serve_demo_books_the_back_office_demo_day_once() {
         let (mut server, _, _) = serve_at(dir, true, "127.0.0.1:0");
         server.kill();
     }
-    assert_eq!(list().len(), 9);
+    assert_eq!(list().len(), 12);
 }

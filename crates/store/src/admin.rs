@@ -28,6 +28,13 @@ pub const DEMO_TERMINAL: &str = "12345678";
 pub const DEMO_DAY_TERMINAL: &str = "12345679";
 /// The demo terminal master key (hex, 16 bytes): a documented test key, never for production.
 pub const DEMO_TMK_HEX: &str = "0123456789ABCDEFFEDCBA9876543210";
+/// The demo's second merchant (issue 14): its own terminal, operators, users and sales, so
+/// that the separation of merchants is visible ([`seed_demo_merchant_b`]).
+pub const DEMO_B_MERCHANT: &str = "898310048990002";
+/// The second merchant's name.
+pub const DEMO_B_MERCHANT_NAME: &str = "演示商户B Demo merchant B";
+/// The second merchant's terminal.
+pub const DEMO_B_TERMINAL: &str = "23456789";
 /// Demo operators and their passwords: the customary factory defaults of UnionPay terminals.
 pub const DEMO_OPERATORS: &[(&str, &str, &str)] = &[
     ("99", "12345678", "系统管理员 Admin"),
@@ -306,6 +313,68 @@ pub fn seed_demo_day<S: Store + ?Sized>(
         PaymentMethod::Chip,
         None,
     )?);
+    Ok(ids)
+}
+
+/// Seeds the demo's second merchant, [`DEMO_B_MERCHANT`]: its terminal [`DEMO_B_TERMINAL`]
+/// (the demo TMK), counter operators 99/00/01 (the factory passwords of
+/// [`DEMO_OPERATORS`]), back-office users [`crate::backoffice::DEMO_B_STAFF`], and three
+/// sales booked through the engine (¥66.00 card, ¥23.50 Alipay, ¥150.00 WeChat Pay). Run
+/// by `serve --demo` after [`seed_demo_day`], so the first merchant's records keep their
+/// numbers. Returns the sales' ids.
+pub fn seed_demo_merchant_b<S: Store + ?Sized>(
+    store: &S,
+    fp: &Fingerprinter,
+    hash_password: &dyn Fn(&str) -> String,
+) -> Result<Vec<TxnId>, StoreError> {
+    use crate::backoffice::Backoffice;
+    let invalid = |e: &dyn std::fmt::Display| StoreError::Invalid(e.to_string());
+    let merchant = MerchantId::parse(DEMO_B_MERCHANT).map_err(|e| invalid(&e))?;
+    let terminal = TerminalId::parse(DEMO_B_TERMINAL).map_err(|e| invalid(&e))?;
+    add_merchant(store, &merchant, DEMO_B_MERCHANT_NAME)?;
+    add_terminal(store, &terminal, &merchant, Some(DEMO_TMK_HEX))?;
+    for (no, password, name) in DEMO_OPERATORS {
+        let op = OperatorNo::parse(no).map_err(|e| invalid(&e))?;
+        add_operator_hashed(store, &merchant, op, name, &hash_password(password))?;
+    }
+    store.seed_staff_with(&merchant, crate::backoffice::DEMO_B_STAFF, hash_password)?;
+    let pan = Pan::parse("6222021234567890128").map_err(|e| invalid(&e))?;
+    let card = Instrument::Card {
+        masked_pan: pan.masked(),
+        fingerprint: fp.of(&pan),
+        expiry: Some("3012".to_owned()),
+    };
+    let wallet = |id: &str| Instrument::Wallet { id: id.to_owned() };
+    let sales = [
+        (6_600, card, PaymentMethod::Chip),
+        (2_350, wallet("alipay-demo-001"), PaymentMethod::QrAlipay),
+        (15_000, wallet("wechat-demo-001"), PaymentMethod::QrWechat),
+    ];
+    let mut ids = Vec::new();
+    for (fen, instrument, method) in sales {
+        let reply = store.execute(Command::Purchase {
+            origin: Origin {
+                terminal_id: terminal.clone(),
+                operator: OperatorNo::parse("01").map_err(|e| invalid(&e))?,
+                supervisor: None,
+                voucher: None,
+                batch: None,
+                training: false,
+                idempotency: None,
+                terminal_info: None,
+            },
+            kind: TxnKind::Sale,
+            amount: Amount::from_fen(fen),
+            instrument,
+            method,
+            pin: None,
+            linked_id: None,
+        })?;
+        match reply {
+            Reply::Txn(t) if t.status == TxnStatus::Approved => ids.push(t.id),
+            other => return Err(StoreError::Invalid(format!("demo merchant B: {other:?}"))),
+        }
+    }
     Ok(ids)
 }
 

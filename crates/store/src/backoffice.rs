@@ -110,6 +110,40 @@ pub const DEMO_STAFF: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("auditor", "auditor-demo", "auditor", "审计 陈静", None),
 ];
 
+/// The demo's second merchant's back-office users ([`crate::admin::DEMO_B_MERCHANT`], issue
+/// 14), same shape as [`DEMO_STAFF`]: the separation of merchants is visible on the demo.
+pub const DEMO_B_STAFF: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "b-cashier",
+        "b-cashier-demo",
+        "cashier",
+        "收银员 孙丽 (B)",
+        Some("01"),
+    ),
+    (
+        "b-supervisor",
+        "b-supervisor-demo",
+        "supervisor",
+        "主管 吴斌 (B)",
+        Some("00"),
+    ),
+    (
+        "b-finance",
+        "b-finance-demo",
+        "finance",
+        "财务 郑洁 (B)",
+        None,
+    ),
+    ("b-admin", "b-admin-demo", "admin", "管理员 冯涛 (B)", None),
+    (
+        "b-auditor",
+        "b-auditor-demo",
+        "auditor",
+        "审计 何琳 (B)",
+        None,
+    ),
+];
+
 /// A back-office user as the rules and the UI see it (no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaffUser {
@@ -498,14 +532,7 @@ pub trait Backoffice: Store {
     fn seed_backoffice_demo_with(&self, hash: &dyn Fn(&str) -> String) -> Result<(), StoreError> {
         let merchant = MerchantId::parse(crate::admin::DEMO_MERCHANT)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        for (username, password, role, name, op) in DEMO_STAFF {
-            let role = StaffRole::parse(role).ok_or_else(|| StoreError::Invalid((*role).into()))?;
-            let op = op
-                .map(OperatorNo::parse)
-                .transpose()
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            self.add_staff_hashed(&merchant, username, name, role, op, &hash(password))?;
-        }
+        self.seed_staff_with(&merchant, DEMO_STAFF, hash)?;
         for (username, password, role, name) in DEMO_ACQUIRER_STAFF {
             let role = StaffRole::parse(role).ok_or_else(|| StoreError::Invalid((*role).into()))?;
             self.add_staff_in(None, username, name, role, None, &hash(password))?;
@@ -520,6 +547,24 @@ pub trait Backoffice: Store {
             )?;
             Ok(())
         })
+    }
+
+    /// Adds the users of a demo table ([`DEMO_STAFF`], [`DEMO_B_STAFF`]) to `merchant`.
+    fn seed_staff_with(
+        &self,
+        merchant: &MerchantId,
+        staff: &[(&str, &str, &str, &str, Option<&str>)],
+        hash: &dyn Fn(&str) -> String,
+    ) -> Result<(), StoreError> {
+        for (username, password, role, name, op) in staff {
+            let role = StaffRole::parse(role).ok_or_else(|| StoreError::Invalid((*role).into()))?;
+            let op = op
+                .map(OperatorNo::parse)
+                .transpose()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            self.add_staff_hashed(merchant, username, name, role, op, &hash(password))?;
+        }
+        Ok(())
     }
 
     /// Whether this store was made with the demo data (`init --demo`, `serve --demo`): its
@@ -1199,36 +1244,46 @@ pub trait Backoffice: Store {
         offset: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         read(self, |c| {
-            // The numeric part of `txn:ID` / `case:ID`; PostgreSQL's CAST fails on text that
-            // is not a number, so it is asked only of targets that are.
-            let id_of = |prefix: &str| match c.dialect() {
-                Dialect::Sqlite => {
-                    format!("CAST(substr(a.target, {}) AS INTEGER)", prefix.len() + 1)
-                }
-                Dialect::Postgres => format!(
-                    "CASE WHEN a.target ~ '^{prefix}[0-9]{{1,18}}$' THEN CAST(substr(a.target, {}) AS BIGINT) END",
-                    prefix.len() + 1
-                ),
-            };
             c.rows(
                 &format!(
                     "SELECT a.seq, a.at, a.actor, a.action, a.target, a.reason, a.outcome, a.prev_hash, a.hash
-                     FROM audit a
-                     WHERE a.actor IN (SELECT 'web:' || s.username FROM staff s WHERE s.merchant_id = ?1)
-                        OR (a.target LIKE 'txn:%' AND EXISTS (SELECT 1 FROM txns t WHERE t.id = {txn} AND t.merchant_id = ?1))
-                        OR (a.target LIKE 'case:%' AND EXISTS (SELECT 1 FROM cases k WHERE k.id = {case} AND k.merchant_id = ?1))
-                        OR EXISTS (SELECT 1 FROM terminals t WHERE t.merchant_id = ?1
-                                   AND (a.target = 'terminal:' || t.id OR a.target LIKE 'terminal:' || t.id || '/%'
-                                        OR a.actor LIKE t.id || '/%'))
-                        OR a.target = 'merchant:' || ?1
-                        OR a.target LIKE 'operator:' || ?1 || '/%'
-                     ORDER BY a.seq DESC LIMIT ?2 OFFSET ?3",
-                    txn = id_of("txn:"),
-                    case = id_of("case:"),
+                     FROM audit a WHERE {} ORDER BY a.seq DESC LIMIT ?2 OFFSET ?3",
+                    merchant_audit_filter(c.dialect())
                 ),
                 p![merchant.as_str(), limit, offset],
                 entry_from,
             )
+        })
+    }
+
+    /// How many entries a merchant's audit view holds ([`Backoffice::merchant_audit`]'s
+    /// filter), and whether entry `seq` is one of them: what a merchant's auditor is told when
+    /// the chain is verified (issue 14).
+    fn merchant_audit_count(
+        &self,
+        merchant: &MerchantId,
+        seq: Option<i64>,
+    ) -> Result<(i64, bool), StoreError> {
+        read(self, |c| {
+            let filter = merchant_audit_filter(c.dialect());
+            let count = c
+                .row(
+                    &format!("SELECT COUNT(*) FROM audit a WHERE {filter}"),
+                    p![merchant.as_str()],
+                    |r| r.i64(0),
+                )?
+                .unwrap_or(0);
+            let seen = match seq {
+                None => false,
+                Some(seq) => c
+                    .row(
+                        &format!("SELECT 1 FROM audit a WHERE a.seq = ?2 AND ({filter})"),
+                        p![merchant.as_str(), seq],
+                        |r| r.i64(0),
+                    )?
+                    .is_some(),
+            };
+            Ok((count, seen))
         })
     }
 
@@ -1627,6 +1682,32 @@ pub trait Backoffice: Store {
             Ok(())
         })
     }
+}
+
+/// The entries of merchant `?1`'s audit view (its staff's actions, entries on its
+/// transactions, cases, terminals, operators and itself), as a `WHERE` condition on `audit a`.
+fn merchant_audit_filter(dialect: Dialect) -> String {
+    // The numeric part of `txn:ID` / `case:ID`; PostgreSQL's CAST fails on text that is not a
+    // number, so it is asked only of targets that are.
+    let id_of = |prefix: &str| match dialect {
+        Dialect::Sqlite => format!("CAST(substr(a.target, {}) AS INTEGER)", prefix.len() + 1),
+        Dialect::Postgres => format!(
+            "CASE WHEN a.target ~ '^{prefix}[0-9]{{1,18}}$' THEN CAST(substr(a.target, {}) AS BIGINT) END",
+            prefix.len() + 1
+        ),
+    };
+    format!(
+        "(a.actor IN (SELECT 'web:' || s.username FROM staff s WHERE s.merchant_id = ?1)
+           OR (a.target LIKE 'txn:%' AND EXISTS (SELECT 1 FROM txns t WHERE t.id = {txn} AND t.merchant_id = ?1))
+           OR (a.target LIKE 'case:%' AND EXISTS (SELECT 1 FROM cases k WHERE k.id = {case} AND k.merchant_id = ?1))
+           OR EXISTS (SELECT 1 FROM terminals t WHERE t.merchant_id = ?1
+                      AND (a.target = 'terminal:' || t.id OR a.target LIKE 'terminal:' || t.id || '/%'
+                           OR a.actor LIKE t.id || '/%'))
+           OR a.target = 'merchant:' || ?1
+           OR a.target LIKE 'operator:' || ?1 || '/%')",
+        txn = id_of("txn:"),
+        case = id_of("case:"),
+    )
 }
 
 impl<S: Store + ?Sized> Backoffice for S {}

@@ -1189,17 +1189,19 @@ pub async fn audit_entries(
 /// The audit chain check.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct VerifyOut {
-    /// Entries checked.
+    /// Entries checked: the whole chain for the acquirer; for a merchant's user, the entries
+    /// of its own merchant's view (the chain is verified whole all the same).
     pub entries: i64,
     /// True when every link and hash is right.
     pub intact: bool,
-    /// The first broken entry.
+    /// The first broken entry (for a merchant's user, only when it is one of its own).
     pub first_broken: Option<i64>,
-    /// What is wrong with it.
+    /// What is wrong with it (same condition).
     pub problem: Option<String>,
 }
 
-/// Recomputes the whole audit chain.
+/// Recomputes the whole audit chain; a merchant's user is told the verdict, its own view's
+/// entry count, and where it broke only when the broken entry is its own.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
     responses((status = 200, body = VerifyOut), (status = 403, body = ApiError)))]
 pub async fn audit_verify(
@@ -1209,17 +1211,40 @@ pub async fn audit_verify(
     Ok(Json(verify(&state, &caller).await?))
 }
 
-/// Verification for the API and the UI.
+/// Verification for the API and the UI. The acquirer (`ViewAllMerchants`) is told the whole
+/// chain; a merchant's auditor the verdict on the whole chain (its entries are links of it),
+/// but the count of its own view's entries, and where it broke only when the broken entry is
+/// one it may read (issue 14: the whole count and position spoke of every merchant).
 pub async fn verify(state: &AppState, caller: &Caller) -> Result<VerifyOut, ApiError> {
-    caller.require(Permission::ViewAudit)?;
+    let merchant = if caller.user.role.allows(Permission::ViewAllMerchants) {
+        None
+    } else {
+        caller.require(Permission::ViewAudit)?;
+        Some(caller.merchant()?)
+    };
     let store = state.store().clone();
-    let v = blocking(caller.lang, move || store.verify_audit()).await?;
-    Ok(VerifyOut {
-        entries: v.entries,
-        intact: v.first_broken.is_none(),
-        first_broken: v.first_broken,
-        problem: v.problem,
+    let v = blocking(caller.lang, move || {
+        let v = store.verify_audit()?;
+        Ok(match merchant {
+            None => VerifyOut {
+                entries: v.entries,
+                intact: v.first_broken.is_none(),
+                first_broken: v.first_broken,
+                problem: v.problem,
+            },
+            Some(m) => {
+                let (entries, seen) = store.merchant_audit_count(&m, v.first_broken)?;
+                VerifyOut {
+                    entries,
+                    intact: v.first_broken.is_none(),
+                    first_broken: v.first_broken.filter(|_| seen),
+                    problem: v.problem.filter(|_| seen),
+                }
+            }
+        })
     })
+    .await?;
+    Ok(v)
 }
 
 #[cfg(test)]

@@ -430,13 +430,12 @@ pub async fn add_link(
     };
     let c = load(state, caller, id).await?;
     let status = status_of(lang, &c)?;
-    let store = state.store().clone();
     let txn = input.transaction_id;
-    let (t, links) = blocking(lang, move || {
-        Ok((store.transaction(TxnId(txn))?, store.case_links(id)?))
-    })
-    .await?;
-    let t = t.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "txn.not_found", &[]))?;
+    // Loaded as the caller may see it: another merchant's transaction is "not found", exactly
+    // as one that does not exist (issue 14: "not yours" confirmed that it existed).
+    let t = crate::api::load_txn(state, caller, txn).await?;
+    let store = state.store().clone();
+    let links = blocking(lang, move || store.case_links(id)).await?;
     let facts = LinkFacts {
         status,
         case_merchant: &c.merchant_id,

@@ -574,6 +574,10 @@ static ZH: Entries = &[
     ("audit.verify", "校验审计链"),
     ("audit.ok", "审计链完整：共 {0} 条"),
     ("audit.broken", "审计链在第 {0} 条断开：{1}"),
+    (
+        "audit.broken_elsewhere",
+        "审计链已断开（不在本商户的记录上），请联系收单机构",
+    ),
     ("audit.actor", "操作者"),
     ("audit.action", "动作"),
     ("audit.target", "对象"),
@@ -1505,6 +1509,10 @@ static EN: Entries = &[
     ("audit.verify", "Verify the audit chain"),
     ("audit.ok", "Audit chain intact: {0} entries"),
     ("audit.broken", "Audit chain broken at entry {0}: {1}"),
+    (
+        "audit.broken_elsewhere",
+        "The audit chain is broken (not at one of this merchant's entries): contact the acquirer",
+    ),
     ("audit.actor", "Actor"),
     ("audit.action", "Action"),
     ("audit.target", "Target"),

@@ -212,13 +212,18 @@ pub fn find_original(
             txn_from_row,
         )
     };
+    // Only the terminal's merchant's transactions are found: another merchant's is "not
+    // found", exactly as one that does not exist — naming it must not confirm it exists or
+    // tell its kind (issue 14: the API's completion told B that A's #1 was a sale). The
+    // core rules' `OtherMerchant` stays as a second line.
+    let merchant = term.merchant_id.as_str();
     match r {
-        OriginalRef::Id(id) => q("id = ?1", p![id.0]),
-        OriginalRef::Rrn(rrn) => q("rrn = ?1", p![rrn]),
+        OriginalRef::Id(id) => q("id = ?1 AND merchant_id = ?2", p![id.0, merchant]),
+        OriginalRef::Rrn(rrn) => q("rrn = ?1 AND merchant_id = ?2", p![rrn, merchant]),
         // Auth codes repeat across the store; the merchant's latest pre-auth with it is meant.
         OriginalRef::AuthCode(code) => q(
             "auth_code = ?1 AND merchant_id = ?2 AND kind = 'preauth' AND training = ?3 ORDER BY id DESC LIMIT 1",
-            p![code, term.merchant_id.as_str(), training],
+            p![code, merchant, training],
         ),
         OriginalRef::Voucher(v) => q(
             "terminal_id = ?1 AND voucher_no = ?2 AND training = ?3 AND kind != 'reversal' ORDER BY id DESC LIMIT 1",

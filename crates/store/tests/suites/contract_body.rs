@@ -1530,3 +1530,75 @@ fn day_summary_stream_and_count_cover_every_row_past_the_page_size() {
     .unwrap();
     assert_eq!(from_cursor, exact, "the count is of the filter, not of the page");
 }
+
+/// Goal (issue 14): a terminal of another merchant naming this merchant's transaction — a
+/// refund by reference no. or by id, a completion, a void by id — is answered exactly as when
+/// the transaction does not exist: neither "another merchant's" nor its kind is told, and
+/// nothing changes. (The API's completion told merchant B that A's #1 was a sale.)
+#[test]
+fn another_merchants_terminal_cannot_find_this_merchants_transactions() {
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let sale = approved(h.sale(5_000, "approve"));
+    let b = suanpan_core::MerchantId::parse("898310048990002").expect("merchant");
+    let b_terminal = suanpan_core::TerminalId::parse("23456789").expect("terminal");
+    suanpan_store::admin::add_merchant(&*h.store, &b, "别家商户").expect("merchant");
+    suanpan_store::admin::add_terminal(&*h.store, &b_terminal, &b, None).expect("terminal");
+    let at_b = Origin {
+        terminal_id: b_terminal.clone(),
+        supervisor: Some(OperatorNo::SUPERVISOR),
+        ..cashier()
+    };
+    let refund = |original: OriginalRef| Command::Refund {
+        origin: at_b.clone(),
+        original,
+        amount: Amount::from_fen(100),
+        reason: "goods returned".to_owned(),
+    };
+    let complete = |original: OriginalRef| Command::Complete {
+        origin: at_b.clone(),
+        original,
+        amount: Amount::from_fen(100),
+    };
+    let void = |original: OriginalRef| Command::Void {
+        origin: at_b.clone(),
+        kind: TxnKind::Void,
+        original,
+        amount: None,
+        reason: "mistake".to_owned(),
+        customer_consent: true,
+        card_fingerprint: None,
+    };
+    let cases: [(Command, Command); 4] = [
+        (
+            refund(OriginalRef::Rrn(rrn(&sale))),
+            refund(OriginalRef::Rrn("999999999999".into())),
+        ),
+        (
+            refund(OriginalRef::Id(sale.id)),
+            refund(OriginalRef::Id(suanpan_core::TxnId(987_654))),
+        ),
+        (
+            complete(OriginalRef::Id(sale.id)),
+            complete(OriginalRef::Id(suanpan_core::TxnId(987_654))),
+        ),
+        (
+            void(OriginalRef::Id(sale.id)),
+            void(OriginalRef::Id(suanpan_core::TxnId(987_654))),
+        ),
+    ];
+    for (named, none) in cases {
+        let what = format!("{named:?}");
+        let before = h.snapshot();
+        let key = |r: Reply| match r {
+            Reply::Refused(r) => r.key(),
+            other => panic!("{what}: {other:?}"),
+        };
+        let (k1, k2) = (key(h.exec(named)), key(h.exec(none)));
+        assert_eq!(k1, k2, "{what}: answered as for nothing at all");
+        let after = h.snapshot();
+        assert_eq!(after.txns, before.txns, "{what}");
+        assert_eq!(after.accounts, before.accounts, "{what}");
+    }
+}

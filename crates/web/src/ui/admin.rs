@@ -43,13 +43,15 @@ pub(super) async fn audit(
             if v.intact {
                 verdict = Some(tf(lang, "audit.ok", &[v.entries.to_string()]));
                 verdict_ok = true;
-            } else {
-                let at = v.first_broken.unwrap_or(0).to_string();
+            } else if let Some(at) = v.first_broken {
                 verdict = Some(tf(
                     lang,
                     "audit.broken",
-                    &[at, v.problem.unwrap_or_default()],
+                    &[at.to_string(), v.problem.unwrap_or_default()],
                 ));
+            } else {
+                // Broken at an entry of another merchant: the verdict, not where.
+                verdict = Some(t(lang, "audit.broken_elsewhere").to_owned());
             }
         }
         Ok(AuditPage {

@@ -548,17 +548,24 @@ impl TestApp {
 
     /// Logs in over the API; an admin enrols TOTP on the way (admins must).
     pub fn login(&self, user: &str) -> Session<'_> {
-        let s = self.login_only(user);
         // Admins and every acquirer user must enrol TOTP (the demo's acquirer is `platform`).
         if user == "admin" || user == "platform" {
-            let offer = s.get("/api/v1/totp").json();
-            let secret = offer["secret"].as_str().expect("secret").to_owned();
-            let r = s.post(
-                "/api/v1/totp",
-                &format!(r#"{{"code":"{}"}}"#, totp_code(&secret, self.store.now())),
-            );
-            assert_eq!(r.status, 204, "{}", r.text());
+            self.login_enrolled(user)
+        } else {
+            self.login_only(user)
         }
+    }
+
+    /// Logs in over the API and enrols TOTP (the first login of a role that must).
+    pub fn login_enrolled(&self, user: &str) -> Session<'_> {
+        let s = self.login_only(user);
+        let offer = s.get("/api/v1/totp").json();
+        let secret = offer["secret"].as_str().expect("secret").to_owned();
+        let r = s.post(
+            "/api/v1/totp",
+            &format!(r#"{{"code":"{}"}}"#, totp_code(&secret, self.store.now())),
+        );
+        assert_eq!(r.status, 204, "{}", r.text());
         s
     }
 
@@ -910,4 +917,66 @@ pub fn assert_reads_as_chinese(resp: &Resp) {
             }
         }
     }
+}
+
+/// `(method, path)` of every route in `src/` (pages and API, every module), read from
+/// `.route("…", get(…).post(…))`: the OpenAPI test and the cross-tenant matrix check that
+/// each is documented and classified, so a new route cannot slip past them.
+pub fn routes_in_sources() -> std::collections::BTreeSet<(String, String)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut found = std::collections::BTreeSet::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("source");
+        let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for call in flat.split(".route(").skip(1) {
+            let Some(rest) = call.trim_start().strip_prefix('"') else {
+                continue;
+            };
+            let Some((route, handlers)) = rest.split_once('"') else {
+                continue;
+            };
+            let mut depth = 0i32;
+            let mut end = handlers.len();
+            for (i, ch) in handlers.char_indices() {
+                match ch {
+                    '(' => depth += 1,
+                    ')' if depth == 0 => {
+                        end = i;
+                        break;
+                    }
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+            }
+            let handlers = &handlers[..end];
+            let mut any = false;
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let at_start = handlers
+                    .trim_start_matches([',', ' '])
+                    .starts_with(&format!("{method}("));
+                if at_start || handlers.contains(&format!(".{method}(")) {
+                    found.insert((method.to_string(), route.to_string()));
+                    any = true;
+                }
+            }
+            assert!(
+                any,
+                "{route} in {}: no method in {handlers:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(found.len() > 60, "the route scan found only {found:?}");
+    found
 }

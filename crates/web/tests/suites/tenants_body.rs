@@ -30,17 +30,11 @@ fn merchant_b(app: &TestApp) -> i64 {
 
 /// Logs in as one of B's users; B's admin enrols TOTP on the way.
 fn login_b<'a>(app: &'a TestApp, user: &str) -> Session<'a> {
-    let s = app.login_only(user);
     if user == "b-admin" {
-        let offer = s.get("/api/v1/totp").json();
-        let secret = offer["secret"].as_str().expect("secret").to_owned();
-        let r = s.post(
-            "/api/v1/totp",
-            &format!(r#"{{"code":"{}"}}"#, totp_code(&secret, app.store.now())),
-        );
-        assert_eq!(r.status, 204, "{}", r.text());
+        app.login_enrolled(user)
+    } else {
+        app.login_only(user)
     }
-    s
 }
 
 /// Goal (finding 1): channels are per merchant. B's admin disabling 微信支付 leaves A's
