@@ -26,6 +26,8 @@ pub struct Purchase<'a> {
     pub pin: Option<&'a EnteredPin>,
     /// A linked transaction (re-charge after a mistaken void).
     pub linked_id: Option<TxnId>,
+    /// The counter confirmed a possible duplicate charge (issue 13).
+    pub confirm_duplicate: bool,
 }
 
 /// Books a sale, pre-authorization or balance inquiry as the issuer answers it.
@@ -56,6 +58,9 @@ pub(crate) fn purchase(ctx: &mut Ctx<'_, '_>, origin: &Origin, p: &Purchase<'_>)
             return refuse(ctx, &actor, kind.as_str(), target, r);
         }
     };
+    if let Some(refused) = crate::risk::assess(ctx, origin, &term, p)? {
+        return Ok(refused);
+    }
     let cols = InstrumentCols::of(p.instrument);
     let account = cols.account_id().unwrap_or_default().to_owned();
     let expiry = match p.instrument {

@@ -226,6 +226,7 @@ pub fn seed_demo_day<S: Store + ?Sized>(
                 method,
                 pin: None,
                 linked_id: linked,
+                confirm_duplicate: false,
             })
             .and_then(booked)
     };

@@ -539,6 +539,7 @@ pub fn history(
                     method,
                     pin: None,
                     linked_id: None,
+                    confirm_duplicate: false,
                 };
                 (Tag::Sale { terminal, amount }, cmd)
             };

@@ -421,6 +421,7 @@ impl Harness {
             method,
             pin: pin.map(suanpan_issuer::EnteredPin::clear),
             linked_id: None,
+            confirm_duplicate: false,
         })
     }
 
