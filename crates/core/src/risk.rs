@@ -357,8 +357,8 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             single_amount_max_fen: 5_000_000,
-            card_count_max: 20,
-            card_amount_max_fen: 10_000_000,
+            card_count_max: 0,
+            card_amount_max_fen: 0,
             terminal_count_max: 0,
             terminal_amount_max_fen: 0,
             merchant_count_max: 0,
