@@ -300,6 +300,29 @@ impl Default for RiskParams {
     }
 }
 
+impl RiskParams {
+    /// Every rule off: for suites that test something else (the wire, the ledger) with
+    /// repeated identical sales; the rules have their own tests.
+    pub fn off() -> RiskParams {
+        RiskParams {
+            declines_max: 0,
+            limits: Limits {
+                single_amount_max_fen: 0,
+                card_count_max: 0,
+                card_amount_max_fen: 0,
+                terminal_count_max: 0,
+                terminal_amount_max_fen: 0,
+                merchant_count_max: 0,
+                merchant_amount_max_fen: 0,
+            },
+            duplicate_minutes: 0,
+            sale_after_void_minutes: 0,
+            void_ratio_percent_max: 0,
+            ..RiskParams::default()
+        }
+    }
+}
+
 /// Card events [`assess`] reads at most: the service loads the card's newest ones.
 pub const CARD_EVENTS_MAX: u32 = 64;
 
