@@ -208,3 +208,100 @@ async fn an_over_limit_sale_goes_to_review_and_approved_executes() {
     let again = confirmed_sale(&mut t, &mut c, APPROVE_PAN, 6_000_000).await;
     assert_eq!(again.code, "61", "{}", again.text);
 }
+
+/// Goal: no rule ever moves money. A seeded random run of sales, pre-authorizations and
+/// balance inquiries (repeated cards and amounts, declining and over-limit amounts, some
+/// confirmed, the clock moving a few minutes) through the use cases with every rule on: each
+/// refusal leaves the journal, every balance and the conservation sums exactly as they were,
+/// and money stays conserved throughout. (The core's `no_rule_moves_money` property checks
+/// the assessment itself; this checks the store.)
+#[test]
+fn no_rule_moves_money_in_the_store() {
+    use rand::{Rng, SeedableRng};
+    use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, TerminalId, TxnKind};
+    use suanpan_store::command::{Command, Instrument, Origin, Reply};
+    use suanpan_store::{Store, query};
+    let risk = RiskParams {
+        over_limit: OverLimitAction::Review,
+        limits: suanpan_core::risk::Limits {
+            single_amount_max_fen: 200_000,
+            card_count_max: 6,
+            terminal_amount_max_fen: 3_000_000,
+            ..suanpan_core::risk::Limits::default()
+        },
+        ..RiskParams::default()
+    };
+    let start: jiff::Timestamp = ok("2026-12-01T02:00:00Z".parse());
+    let clock = Arc::new(FixedClock::new(start));
+    let opts = OpenOptions {
+        clock: clock.clone(),
+        policy: Policy {
+            risk,
+            ..Policy::default()
+        },
+        ..suanpan_service::open_options()
+    };
+    let dir = ok(tempfile::tempdir());
+    let store = ok(SqliteStore::create(dir.path(), opts));
+    let fp = Fingerprinter::new(Fingerprinter::random_key());
+    ok(store.seed_demo(&fp));
+    let pans = [APPROVE_PAN, POOR_PAN, "6259651234567894"];
+    let amounts = [100_i64, 100, 2_000, 5_000, 250_000];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    let state = |s: &SqliteStore| {
+        let txns: i64 = ok(s.read(|c| c.query_row("SELECT COUNT(*) FROM txns", [], |r| r.get(0))));
+        let balances: Vec<i64> = pans
+            .iter()
+            .map(|p| {
+                let a = ok(s.read(|c| query::load_account(c, &fp.of(&ok(Pan::parse(p))))));
+                a.map_or(0, |a| a.balance_fen * 1_000_000 + a.held_fen)
+            })
+            .collect();
+        (txns, balances, ok(s.conservation()))
+    };
+    let mut refusals = 0;
+    for _ in 0..300 {
+        let pan = ok(Pan::parse(pans[rng.gen_range(0..pans.len())]));
+        let kind = [TxnKind::Sale, TxnKind::Sale, TxnKind::PreAuth, TxnKind::BalanceInquiry]
+            [rng.gen_range(0..4)];
+        let amount = if kind == TxnKind::BalanceInquiry {
+            0
+        } else {
+            amounts[rng.gen_range(0..amounts.len())]
+        };
+        let cmd = Command::Purchase {
+            origin: Origin {
+                terminal_id: ok(TerminalId::parse(DEMO_TERMINAL)),
+                operator: ok(OperatorNo::parse("01")),
+                supervisor: None,
+                voucher: None,
+                batch: None,
+                training: false,
+                idempotency: None,
+                terminal_info: None,
+            },
+            kind,
+            amount: Amount::from_fen(amount),
+            instrument: Instrument::Card {
+                masked_pan: pan.masked(),
+                fingerprint: fp.of(&pan),
+                expiry: Some("3012".into()),
+            },
+            method: PaymentMethod::Chip,
+            pin: None,
+            linked_id: None,
+            confirm_duplicate: rng.gen_bool(0.3),
+        };
+        let before = state(&store);
+        let reply = ok(store.execute(cmd));
+        let after = state(&store);
+        if let Reply::Refused(r) = &reply {
+            refusals += usize::from(r.key().starts_with("risk."));
+            assert_eq!(after, before, "a refusal ({}) changed the store", r.key());
+        }
+        assert!(after.2.holds(), "money not conserved: {:?}", after.2);
+        let now = store.now();
+        clock.set(ok(now.checked_add(jiff::SignedDuration::from_secs(rng.gen_range(0..240)))));
+    }
+    assert!(refusals > 20, "the run exercised the rules: {refusals} risk refusals");
+}

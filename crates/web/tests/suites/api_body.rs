@@ -2336,3 +2336,29 @@ fn xlsx_past_its_row_limit_is_refused_pointing_to_csv() {
     let fits = s.get("/api/v1/export?format=xlsx&kind=sale&max=1.00");
     assert_eq!(fits.status, 200, "a narrower filter fits: {}", fits.text());
 }
+
+/// Goal: issue 13's duplicate charge over REST — the same card and amount again within
+/// minutes is refused 422 `risk.possible_duplicate` with the terminal's words and books
+/// nothing; the retry with `confirm_duplicate: true` is booked.
+#[test]
+fn a_duplicate_payment_is_refused_until_confirmed() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let s = app.login("supervisor");
+    let body = r#"{"kind":"sale","amount":4321,"card":{"pan":"6222021234567890128"}}"#;
+    let r = s.post("/api/v1/payments", body);
+    assert_eq!(r.status, 201, "{}", r.json());
+    let before = app.state();
+    let r = s.post("/api/v1/payments", body);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "risk.possible_duplicate")
+    );
+    assert_eq!(r.json()["message"], "疑似重复，确认后重试");
+    assert_eq!(app.state(), before, "nothing was booked");
+    let confirmed = r#"{"kind":"sale","amount":4321,"card":{"pan":"6222021234567890128"},"confirm_duplicate":true}"#;
+    let r = s.post("/api/v1/payments", confirmed);
+    assert_eq!(r.status, 201, "{}", r.json());
+    assert_eq!(r.json()["status"], "approved");
+}
