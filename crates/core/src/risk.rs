@@ -59,6 +59,16 @@ pub enum RiskRefused {
         /// The limit's name in `[risk]`.
         field: &'static str,
     },
+    /// The alert is resolved: nothing more happens to it.
+    AlertResolved,
+    /// Only an open alert is acknowledged.
+    AlertNotOpen,
+    /// A resolution says what was done: a note is required.
+    NoteRequired,
+    /// The alert has no review waiting (not a held sale, or decided already).
+    NoReviewPending,
+    /// No such alert (of the caller's merchant).
+    AlertNotFound,
 }
 
 /// Which velocity counter.
@@ -94,6 +104,11 @@ impl Refusal for RiskRefused {
             RiskRefused::OffHours { .. } => "risk.off_hours",
             RiskRefused::Blocklisted => "risk.blocklisted",
             RiskRefused::LooserThanAcquirer { .. } => "risk.looser_than_acquirer",
+            RiskRefused::AlertResolved => "risk.alert_resolved",
+            RiskRefused::AlertNotOpen => "risk.alert_not_open",
+            RiskRefused::NoteRequired => "risk.note_required",
+            RiskRefused::NoReviewPending => "risk.no_review_pending",
+            RiskRefused::AlertNotFound => "risk.alert_not_found",
         }
     }
     fn args(&self) -> Vec<String> {
@@ -105,7 +120,13 @@ impl Refusal for RiskRefused {
             }
             RiskRefused::OffHours { open, close } => vec![open.clone(), close.clone()],
             RiskRefused::LooserThanAcquirer { field } => vec![(*field).to_owned()],
-            RiskRefused::PossibleDuplicate | RiskRefused::Blocklisted => Vec::new(),
+            RiskRefused::PossibleDuplicate
+            | RiskRefused::Blocklisted
+            | RiskRefused::AlertResolved
+            | RiskRefused::AlertNotOpen
+            | RiskRefused::NoteRequired
+            | RiskRefused::NoReviewPending
+            | RiskRefused::AlertNotFound => Vec::new(),
         }
     }
     fn message(&self, lang: Lang) -> String {
@@ -163,6 +184,22 @@ static ZH: Entries = &[
         "risk.looser_than_acquirer.fix",
         "请设一个不高于收单机构限额的值",
     ),
+    ("risk.alert_resolved.msg", "该预警已处理完毕"),
+    (
+        "risk.alert_resolved.fix",
+        "无需再操作；如有新情况会产生新的预警",
+    ),
+    ("risk.alert_not_open.msg", "该预警已确认过"),
+    ("risk.alert_not_open.fix", "请处理并填写处理说明"),
+    ("risk.note_required.msg", "请填写处理说明"),
+    ("risk.note_required.fix", "写明核查了什么、如何处理"),
+    ("risk.no_review_pending.msg", "该预警没有待复核的交易"),
+    (
+        "risk.no_review_pending.fix",
+        "只有超限额待复核的交易可以批准或驳回",
+    ),
+    ("risk.alert_not_found.msg", "找不到该预警"),
+    ("risk.alert_not_found.fix", "请核对预警编号"),
     ("risk.rule.consecutive_declines", "连续失败"),
     ("risk.rule.velocity", "交易频率"),
     ("risk.rule.amount_limit", "单笔限额"),
@@ -229,6 +266,31 @@ static EN: Entries = &[
         "risk.looser_than_acquirer.fix",
         "Set a value no higher than the acquirer's limit",
     ),
+    ("risk.alert_resolved.msg", "This alert is resolved"),
+    (
+        "risk.alert_resolved.fix",
+        "Nothing more to do; anything new raises a new alert",
+    ),
+    (
+        "risk.alert_not_open.msg",
+        "This alert was acknowledged already",
+    ),
+    ("risk.alert_not_open.fix", "Resolve it with a note"),
+    ("risk.note_required.msg", "Write a resolution note"),
+    (
+        "risk.note_required.fix",
+        "Say what was checked and what was done",
+    ),
+    (
+        "risk.no_review_pending.msg",
+        "This alert has no sale waiting for review",
+    ),
+    (
+        "risk.no_review_pending.fix",
+        "Only an over-limit sale held for review is approved or rejected",
+    ),
+    ("risk.alert_not_found.msg", "No such alert"),
+    ("risk.alert_not_found.fix", "Check the alert number"),
     ("risk.rule.consecutive_declines", "Consecutive declines"),
     ("risk.rule.velocity", "Velocity"),
     ("risk.rule.amount_limit", "Single-payment limit"),
@@ -950,6 +1012,38 @@ fn sale_after_void(p: &RiskParams, f: &Facts) -> Option<Finding> {
     );
     x.evidence = vec![void.id];
     Some(x)
+}
+
+/// A step on an alert of the 风险预警 queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertAction {
+    /// Seen, being looked at.
+    Acknowledge,
+    /// Done, with a note.
+    Resolve,
+    /// A held sale's review: the same card's retry may go through.
+    Approve,
+    /// A held sale's review: refused.
+    Reject,
+}
+
+/// Whether `action` fits an alert in `status` (`open`, `acknowledged`, `resolved`) with
+/// `review` (`pending`…), and a resolution's `note`.
+pub fn decide_alert_step(
+    status: &str,
+    review: Option<&str>,
+    action: AlertAction,
+    note: &str,
+) -> Result<(), RiskRefused> {
+    match action {
+        AlertAction::Acknowledge if status != "open" => Err(RiskRefused::AlertNotOpen),
+        AlertAction::Resolve if status == "resolved" => Err(RiskRefused::AlertResolved),
+        AlertAction::Resolve if note.trim().is_empty() => Err(RiskRefused::NoteRequired),
+        AlertAction::Approve | AlertAction::Reject if review != Some("pending") => {
+            Err(RiskRefused::NoReviewPending)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Voids and refunds against sales of one operator or terminal in a business day: above

@@ -7,12 +7,13 @@
 
 use std::sync::Arc;
 use suanpan_core::clock::FixedClock;
+use suanpan_core::risk::AlertAction;
 use suanpan_core::risk::{OverLimitAction, RiskParams};
 use suanpan_core::{MerchantId, Policy};
 use suanpan_host::client::{Card, Connection, Kind, Response, Terminal};
 use suanpan_host::{Running, ServerConfig};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
-use suanpan_store::risk::{AlertStep, RiskAlerts};
+use suanpan_store::risk::RiskAlerts;
 use suanpan_store::{Fingerprinter, OpenOptions, SqliteStore};
 
 const APPROVE_PAN: &str = "6222021234567890128";
@@ -194,10 +195,11 @@ async fn an_over_limit_sale_goes_to_review_and_approved_executes() {
         sale(&mut t, &mut c, APPROVE_PAN, 6_000_000).await.code,
         "61"
     );
-    let step = AlertStep::Review(true);
+    let approve = AlertAction::Approve;
     let approved = ok(app
         .store
-        .step_alert(Some(&m), held.id, "web:supervisor", &step));
+        .step_alert(Some(&m), held.id, "web:supervisor", approve, ""));
+    let approved = approved.unwrap_or_else(|r| panic!("{r:?}"));
     assert_eq!(approved.and_then(|a| a.review).as_deref(), Some("approved"));
     app.advance_minutes(5);
     let r = sale(&mut t, &mut c, APPROVE_PAN, 6_000_000).await;
@@ -262,8 +264,12 @@ fn no_rule_moves_money_in_the_store() {
     let mut refusals = 0;
     for _ in 0..300 {
         let pan = ok(Pan::parse(pans[rng.gen_range(0..pans.len())]));
-        let kind = [TxnKind::Sale, TxnKind::Sale, TxnKind::PreAuth, TxnKind::BalanceInquiry]
-            [rng.gen_range(0..4)];
+        let kind = [
+            TxnKind::Sale,
+            TxnKind::Sale,
+            TxnKind::PreAuth,
+            TxnKind::BalanceInquiry,
+        ][rng.gen_range(0..4)];
         let amount = if kind == TxnKind::BalanceInquiry {
             0
         } else {
@@ -301,7 +307,12 @@ fn no_rule_moves_money_in_the_store() {
         }
         assert!(after.2.holds(), "money not conserved: {:?}", after.2);
         let now = store.now();
-        clock.set(ok(now.checked_add(jiff::SignedDuration::from_secs(rng.gen_range(0..240)))));
+        clock.set(ok(now.checked_add(jiff::SignedDuration::from_secs(
+            rng.gen_range(0..240),
+        ))));
     }
-    assert!(refusals > 20, "the run exercised the rules: {refusals} risk refusals");
+    assert!(
+        refusals > 20,
+        "the run exercised the rules: {refusals} risk refusals"
+    );
 }

@@ -9,7 +9,9 @@ use crate::rows::micros;
 use crate::sql::{Sql, SqlExt, SqlRow, Value};
 use crate::{Store, read, setup};
 use suanpan_core::MerchantId;
-use suanpan_core::risk::{Limits, RiskRefused, decide_merchant_limits};
+use suanpan_core::risk::{
+    AlertAction, Limits, RiskRefused, decide_alert_step, decide_merchant_limits,
+};
 
 /// Alerts one listing returns at most.
 pub const ALERTS_ROWS_MAX: u32 = 500;
@@ -78,17 +80,6 @@ fn alert_from_row(r: &dyn SqlRow) -> Result<AlertRow, StoreError> {
     })
 }
 
-/// What a step on an alert may be refused for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AlertStep {
-    /// Acknowledge (an open alert).
-    Acknowledge,
-    /// Resolve with a note (an open or acknowledged alert).
-    Resolve(String),
-    /// Approve (`true`) or reject a held sale's review.
-    Review(bool),
-}
-
 /// The risk queue on any [`Store`].
 pub trait RiskAlerts: Store {
     /// Alerts newest first, of one merchant (`Some`) or all (`None`: the acquirer's risk
@@ -123,70 +114,59 @@ pub trait RiskAlerts: Store {
         read(self, |c| find(c, m.as_deref(), id))
     }
 
-    /// Works an alert: acknowledge, resolve with a note, approve or reject a held review;
-    /// audited as `risk.alert.*` by `who`. `Ok(None)`: no such alert in the scope;
-    /// `Err(Invalid)`: the step does not fit its state.
+    /// Works an alert: acknowledge, resolve with a note, approve or reject a held review,
+    /// as `core::risk::decide_alert_step` decides inside the transaction; audited as
+    /// `risk.alert.*` / `risk.review.*` by `who`. `Ok(Ok(None))`: no such alert in the scope.
     fn step_alert(
         &self,
         merchant: Option<&MerchantId>,
         id: i64,
         who: &str,
-        step: &AlertStep,
-    ) -> Result<Option<AlertRow>, StoreError> {
+        action: AlertAction,
+        note: &str,
+    ) -> Result<Result<Option<AlertRow>, RiskRefused>, StoreError> {
         let now = micros(self.now());
         let m = merchant.map(|m| m.as_str().to_owned());
+        let note = note.trim().to_owned();
         setup(self, |c, head| {
             let Some(a) = find(c, m.as_deref(), id)? else {
-                return Ok(None);
+                return Ok(Ok(None));
             };
-            let (action, reason) = match step {
-                AlertStep::Acknowledge => {
-                    if a.status != "open" {
-                        return Err(StoreError::Invalid("the alert is not open".into()));
-                    }
+            if let Err(r) = decide_alert_step(&a.status, a.review.as_deref(), action, &note) {
+                return Ok(Err(r));
+            }
+            let audit = match action {
+                AlertAction::Acknowledge => {
                     c.exec(
                         "UPDATE risk_alerts SET status = 'acknowledged', acknowledged_by = ?1, acknowledged_at = ?2 WHERE id = ?3",
                         p![who, now, id],
                     )?;
-                    ("risk.alert.acknowledge", String::new())
+                    "risk.alert.acknowledge"
                 }
-                AlertStep::Resolve(note) => {
-                    if a.status == "resolved" {
-                        return Err(StoreError::Invalid("the alert is resolved already".into()));
-                    }
-                    if note.trim().is_empty() {
-                        return Err(StoreError::Invalid("a resolution needs a note".into()));
-                    }
+                AlertAction::Resolve => {
                     c.exec(
                         "UPDATE risk_alerts SET status = 'resolved', resolved_by = ?1, resolved_at = ?2, note = ?3 WHERE id = ?4",
                         p![who, now, note.as_str(), id],
                     )?;
-                    ("risk.alert.resolve", note.clone())
+                    "risk.alert.resolve"
                 }
-                AlertStep::Review(approve) => {
-                    if a.review.as_deref() != Some("pending") {
-                        return Err(StoreError::Invalid(
-                            "no review is pending on the alert".into(),
-                        ));
-                    }
-                    let to = if *approve { "approved" } else { "rejected" };
+                AlertAction::Approve | AlertAction::Reject => {
+                    let approve = action == AlertAction::Approve;
+                    let to = if approve { "approved" } else { "rejected" };
                     c.exec(
                         "UPDATE risk_alerts SET review = ?1, reviewed_at = ?2, status = 'acknowledged',
                          acknowledged_by = COALESCE(acknowledged_by, ?3), acknowledged_at = COALESCE(acknowledged_at, ?2) WHERE id = ?4",
                         p![to, now, who, id],
                     )?;
-                    (
-                        if *approve {
-                            "risk.review.approve"
-                        } else {
-                            "risk.review.reject"
-                        },
-                        String::new(),
-                    )
+                    if approve {
+                        "risk.review.approve"
+                    } else {
+                        "risk.review.reject"
+                    }
                 }
             };
-            head.append(c, now, [who, action, &format!("alert:{id}"), &reason, "ok"])?;
-            find(c, m.as_deref(), id)
+            head.append(c, now, [who, audit, &format!("alert:{id}"), &note, "ok"])?;
+            Ok(Ok(find(c, m.as_deref(), id)?))
         })
     }
 

@@ -351,3 +351,35 @@ proptest! {
         prop_assert_eq!(assess(&p, &f), a);
     }
 }
+
+#[test]
+fn alert_steps_follow_the_queue() {
+    // Goal: open → acknowledged → resolved with a note; only a pending review is approved or
+    // rejected; a resolved alert takes no more steps.
+    use AlertAction::*;
+    assert_eq!(decide_alert_step("open", None, Acknowledge, ""), Ok(()));
+    assert_eq!(
+        decide_alert_step("acknowledged", None, Acknowledge, ""),
+        Err(RiskRefused::AlertNotOpen)
+    );
+    assert_eq!(
+        decide_alert_step("open", None, Resolve, "  "),
+        Err(RiskRefused::NoteRequired)
+    );
+    assert_eq!(
+        decide_alert_step("acknowledged", None, Resolve, "核实无误"),
+        Ok(())
+    );
+    assert_eq!(
+        decide_alert_step("resolved", None, Resolve, "again"),
+        Err(RiskRefused::AlertResolved)
+    );
+    assert_eq!(
+        decide_alert_step("open", Some("pending"), Approve, ""),
+        Ok(())
+    );
+    assert_eq!(
+        decide_alert_step("acknowledged", Some("approved"), Reject, ""),
+        Err(RiskRefused::NoReviewPending)
+    );
+}

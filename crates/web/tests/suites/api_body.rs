@@ -2361,4 +2361,41 @@ fn a_duplicate_payment_is_refused_until_confirmed() {
     let r = s.post("/api/v1/payments", confirmed);
     assert_eq!(r.status, 201, "{}", r.json());
     assert_eq!(r.json()["status"], "approved");
+
+    // The 风险预警 queue: the refusal and the confirmed duplicate are alerts of the
+    // merchant, newest first, with the earlier sale as evidence; a supervisor acknowledges
+    // and resolves (a note is required); a cashier sees none of it.
+    let list = s.get("/api/v1/alerts?status=open");
+    assert_eq!(list.status, 200);
+    let alerts = list.json();
+    let dup: Vec<&serde_json::Value> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["rule"] == "duplicate")
+        .collect();
+    assert_eq!(dup.len(), 2, "{alerts:#}");
+    assert_eq!(dup[0]["action"], "alerted");
+    assert_eq!(dup[1]["action"], "refused");
+    assert_eq!(dup[1]["rule_label"], "重复扣款");
+    assert_eq!(dup[1]["card_last4"], "0128");
+    assert_eq!(dup[1]["transaction_ids"].as_array().map(Vec::len), Some(1));
+    let id = dup[1]["id"].as_i64().unwrap();
+    let r = s.post(&format!("/api/v1/alerts/{id}/acknowledge"), "{}");
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("acknowledged")));
+    let r = s.post(&format!("/api/v1/alerts/{id}/acknowledge"), "{}");
+    assert_eq!((r.status, r.code().as_str()), (409, "risk.alert_not_open"));
+    let r = s.post(&format!("/api/v1/alerts/{id}/resolve"), r#"{"note":" "}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "risk.note_required"));
+    let r = s.post(
+        &format!("/api/v1/alerts/{id}/resolve"),
+        r#"{"note":"与顾客核对，是两笔不同的消费"}"#,
+    );
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("resolved")));
+    let r = s.post(&format!("/api/v1/alerts/{id}/approve"), "{}");
+    assert_eq!((r.status, r.code().as_str()), (409, "risk.no_review_pending"));
+    let r = s.post("/api/v1/alerts/999999/acknowledge", "{}");
+    assert_eq!((r.status, r.code().as_str()), (404, "risk.alert_not_found"));
+    let cashier = app.login("cashier");
+    assert_eq!(cashier.get("/api/v1/alerts").status, 403);
 }
