@@ -183,3 +183,51 @@ fn raise(
     );
     Ok(())
 }
+
+/// After a void: the operator's voids against its sales of the business day
+/// (`core::risk::void_ratio`) — an alert, never a refusal (seed 002: a void that goes wrong
+/// is for a person to look at). `voids` counts this one.
+pub(crate) fn after_void(
+    ctx: &mut Ctx<'_, '_>,
+    origin: &Origin,
+    term: &TerminalState,
+    voids: u32,
+    void: &suanpan_core::Transaction,
+) -> Result<(), StoreError> {
+    if origin.training {
+        return Ok(());
+    }
+    let params = ctx.tx.policy.risk.clone();
+    let since = ctx.tx.policy.business_day_start(ctx.tx.now);
+    let operator = origin.operator.to_string();
+    let sales = repo::operator_sales_since(ctx.tx.conn, &term.merchant_id, &operator, since)?;
+    let Some(mut f) = risk::void_ratio(&params, sales, voids) else {
+        return Ok(());
+    };
+    f.evidence = vec![void.id];
+    f.inputs = format!("operator={operator} {}", f.inputs);
+    let alert = NewAlert {
+        merchant_id: &term.merchant_id,
+        terminal_id: Some(term.id.as_str()),
+        rule: f.rule.as_str(),
+        severity: f.severity.as_str(),
+        action: "alerted",
+        card_last4: void.masked_pan.as_ref().map(|m| m.last4()),
+        card_fp: None,
+        amount: Some(void.amount),
+        txn_ids: &f.evidence,
+        inputs: &f.inputs,
+        review: None,
+        at: ctx.tx.now,
+    };
+    let id = repo::insert_alert(ctx.tx.conn, &alert)?;
+    let actor = actor_of(origin);
+    ctx.tx.audit(
+        &actor,
+        "risk.void_ratio",
+        &format!("alert:{id}"),
+        &f.inputs,
+        "alerted",
+    );
+    Ok(())
+}

@@ -214,3 +214,19 @@ pub fn insert_alert(conn: &dyn Sql, a: &NewAlert<'_>) -> Result<i64, StoreError>
         ],
     )
 }
+
+/// Approved (or since voided or refunded) sales and completions one operator booked at the
+/// merchant since `since`: the denominator of the void/refund ratio.
+pub fn operator_sales_since(
+    conn: &dyn Sql,
+    merchant: &MerchantId,
+    operator: &str,
+    since: Timestamp,
+) -> Result<u32, StoreError> {
+    conn.one(
+        "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND operator = ?2 AND training = 0
+         AND kind IN ('sale', 'completion') AND status <> 'declined' AND created_at >= ?3",
+        p![merchant.as_str(), operator, micros(since)],
+        |r| r.u32(0),
+    )
+}
