@@ -20,11 +20,11 @@ use suanpan_store::risk::{AlertRow, RiskAlerts};
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/api/v1/alerts", get(list))
-        .route("/api/v1/alerts/{id}/acknowledge", post(acknowledge))
-        .route("/api/v1/alerts/{id}/resolve", post(resolve))
-        .route("/api/v1/alerts/{id}/approve", post(approve))
-        .route("/api/v1/alerts/{id}/reject", post(reject))
+        .route("/api/v1/alerts", get(list_alerts))
+        .route("/api/v1/alerts/{id}/acknowledge", post(acknowledge_alert))
+        .route("/api/v1/alerts/{id}/resolve", post(resolve_alert))
+        .route("/api/v1/alerts/{id}/approve", post(approve_alert))
+        .route("/api/v1/alerts/{id}/reject", post(reject_alert))
 }
 
 /// An alert as the API shows it.
@@ -170,7 +170,7 @@ pub async fn alerts(
 /// Lists the alerts (风险预警), newest first, at most 500.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery),
     responses((status = 200, body = Vec<AlertView>), (status = 400, body = ApiError), (status = 403, body = ApiError)))]
-pub async fn list(
+pub async fn list_alerts(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<AlertQuery>,
@@ -207,7 +207,7 @@ pub async fn step(
 /// Acknowledges an open alert.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/acknowledge", tag = "alerts", params(("id" = i64, Path)),
     responses((status = 200, body = AlertView), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-pub async fn acknowledge(
+pub async fn acknowledge_alert(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,
@@ -221,7 +221,7 @@ pub async fn acknowledge(
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", tag = "alerts", params(("id" = i64, Path)), request_body = ResolveIn,
     responses((status = 200, body = AlertView), (status = 400, body = ApiError), (status = 403, body = ApiError),
         (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
-pub async fn resolve(
+pub async fn resolve_alert(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,
@@ -237,7 +237,7 @@ pub async fn resolve(
 /// within `review_retry_minutes` goes through, once.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/approve", tag = "alerts", params(("id" = i64, Path)),
     responses((status = 200, body = AlertView), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-pub async fn approve(
+pub async fn approve_alert(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,
@@ -250,7 +250,7 @@ pub async fn approve(
 /// Rejects a held over-limit sale's review.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/reject", tag = "alerts", params(("id" = i64, Path)),
     responses((status = 200, body = AlertView), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-pub async fn reject(
+pub async fn reject_alert(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,

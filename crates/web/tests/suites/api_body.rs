@@ -280,7 +280,10 @@ fn idempotency_keys_expire_after_a_day() {
     let body = r#"{"kind":"sale","amount":"12.34","card":{"pan":"6222021234567890128"}}"#;
     let first = s.post_with("/api/v1/payments", body, &[("Idempotency-Key", "order-1")]);
     assert_eq!(first.status, 201, "{}", first.text());
-    let kept = s.post_with("/api/v1/payments", body, &[("Idempotency-Key", "order-2")]);
+    // Another amount: the same card and amount again would be a possible duplicate charge
+    // (issue 13), which is not what this test is about.
+    let kept_body = body.replace("12.34", "12.33");
+    let kept = s.post_with("/api/v1/payments", &kept_body, &[("Idempotency-Key", "order-2")]);
     assert_eq!(kept.status, 201, "{}", kept.text());
     let other = body.replace("12.34", "12.35");
 
