@@ -220,16 +220,19 @@ fn off_hours_blocklist_and_sale_after_void() {
 fn a_merchant_may_only_tighten_the_acquirers_limits() {
     // Goal: acquirer-set limits; a merchant's own value above them, or off where the
     // acquirer set one, is refused; tighter values, and the effective limits, are the min.
-    let acq = Limits::default();
+    let acq = Limits {
+        card_count_max: 20,
+        ..Limits::default()
+    };
     let tighter = Limits {
         single_amount_max_fen: 100_000,
         terminal_count_max: 50,
-        ..Limits::default()
+        ..acq.clone()
     };
     assert_eq!(decide_merchant_limits(&acq, &tighter), Ok(()));
     let looser = Limits {
         single_amount_max_fen: 6_000_000,
-        ..Limits::default()
+        ..acq.clone()
     };
     assert_eq!(
         decide_merchant_limits(&acq, &looser),
@@ -239,7 +242,7 @@ fn a_merchant_may_only_tighten_the_acquirers_limits() {
     );
     let off = Limits {
         card_count_max: 0,
-        ..Limits::default()
+        ..acq.clone()
     };
     assert!(decide_merchant_limits(&acq, &off).is_err());
     let eff = acq.tightened(&tighter);
