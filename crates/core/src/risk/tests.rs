@@ -146,9 +146,14 @@ fn an_amount_above_the_limit_is_declined_or_held_and_an_approved_review_lets_it_
 #[test]
 fn velocity_counts_the_card_and_the_terminal_and_merchant_windows() {
     // Goal: 频繁交易 — the count or the sum in the sliding window refuses, per scope.
-    let mut p = RiskParams::default();
-    p.duplicate_minutes = 0;
-    p.limits.card_count_max = 2;
+    let p = RiskParams {
+        duplicate_minutes: 0,
+        limits: Limits {
+            card_count_max: 2,
+            ..Limits::default()
+        },
+        ..RiskParams::default()
+    };
     let mut f = facts();
     f.limits = p.limits.clone();
     f.card_events = vec![
@@ -330,7 +335,7 @@ proptest! {
         review in any::<bool>(),
     ) {
         let mut events = events;
-        events.sort_by(|a, b| b.at.cmp(&a.at));
+        events.sort_by_key(|e| std::cmp::Reverse(e.at));
         let mut p = RiskParams::default();
         if review {
             p.over_limit = OverLimitAction::Review;
