@@ -31,7 +31,15 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn spawn(risk: RiskParams) -> App {
+/// A store with the demo seeded, the use cases over `risk`, on a test clock.
+fn open(
+    risk: RiskParams,
+) -> (
+    SqliteStore,
+    Fingerprinter,
+    Arc<FixedClock>,
+    tempfile::TempDir,
+) {
     let start: jiff::Timestamp = ok("2026-12-01T02:00:00Z".parse());
     let clock = Arc::new(FixedClock::new(start));
     let opts = OpenOptions {
@@ -46,6 +54,11 @@ async fn spawn(risk: RiskParams) -> App {
     let store = ok(SqliteStore::create(dir.path(), opts));
     let fp = Fingerprinter::new(Fingerprinter::random_key());
     ok(store.seed_demo(&fp));
+    (store, fp, clock, dir)
+}
+
+async fn spawn(risk: RiskParams) -> App {
+    let (store, fp, clock, dir) = open(risk);
     let store = Arc::new(store);
     let cfg = ServerConfig {
         iso8583_addr: "127.0.0.1:0".into(),
@@ -233,20 +246,7 @@ fn no_rule_moves_money_in_the_store() {
         },
         ..RiskParams::default()
     };
-    let start: jiff::Timestamp = ok("2026-12-01T02:00:00Z".parse());
-    let clock = Arc::new(FixedClock::new(start));
-    let opts = OpenOptions {
-        clock: clock.clone(),
-        policy: Policy {
-            risk,
-            ..Policy::default()
-        },
-        ..suanpan_service::open_options()
-    };
-    let dir = ok(tempfile::tempdir());
-    let store = ok(SqliteStore::create(dir.path(), opts));
-    let fp = Fingerprinter::new(Fingerprinter::random_key());
-    ok(store.seed_demo(&fp));
+    let (store, fp, clock, _dir) = open(risk);
     let pans = [APPROVE_PAN, POOR_PAN, "6259651234567894"];
     let amounts = [100_i64, 100, 2_000, 5_000, 250_000];
     let mut rng = rand::rngs::StdRng::seed_from_u64(13);
