@@ -91,16 +91,20 @@ pub trait RiskAlerts: Store {
     ) -> Result<Vec<AlertRow>, StoreError> {
         let m = merchant.map(|m| m.as_str().to_owned());
         let s = status.map(str::to_owned);
+        // Only the filters given are in the SQL: PostgreSQL cannot type a bare `$1 IS NULL`.
         read(self, |c| {
-            c.rows(
-                &format!(
-                    "SELECT {ALERT_COLUMNS} FROM risk_alerts
-                     WHERE (?1 IS NULL OR merchant_id = ?1) AND (?2 IS NULL OR status = ?2)
-                     ORDER BY id DESC LIMIT {ALERTS_ROWS_MAX}"
-                ),
-                &[opt(m.as_deref()), opt(s.as_deref())],
-                alert_from_row,
-            )
+            let mut sql = format!("SELECT {ALERT_COLUMNS} FROM risk_alerts WHERE 1 = 1");
+            let mut params: Vec<Value<'_>> = Vec::new();
+            if let Some(m) = m.as_deref() {
+                params.push(m.into());
+                sql.push_str(&format!(" AND merchant_id = ?{}", params.len()));
+            }
+            if let Some(s) = s.as_deref() {
+                params.push(s.into());
+                sql.push_str(&format!(" AND status = ?{}", params.len()));
+            }
+            sql.push_str(&format!(" ORDER BY id DESC LIMIT {ALERTS_ROWS_MAX}"));
+            c.rows(&sql, &params, alert_from_row)
         })
     }
 
@@ -244,9 +248,16 @@ fn opt(v: Option<&str>) -> Value<'_> {
 }
 
 fn find(c: &dyn Sql, merchant: Option<&str>, id: i64) -> Result<Option<AlertRow>, StoreError> {
-    c.row(
-        &format!("SELECT {ALERT_COLUMNS} FROM risk_alerts WHERE id = ?1 AND (?2 IS NULL OR merchant_id = ?2)"),
-        &[id.into(), opt(merchant)],
-        alert_from_row,
-    )
+    match merchant {
+        Some(m) => c.row(
+            &format!("SELECT {ALERT_COLUMNS} FROM risk_alerts WHERE id = ?1 AND merchant_id = ?2"),
+            p![id, m],
+            alert_from_row,
+        ),
+        None => c.row(
+            &format!("SELECT {ALERT_COLUMNS} FROM risk_alerts WHERE id = ?1"),
+            p![id],
+            alert_from_row,
+        ),
+    }
 }
