@@ -98,13 +98,17 @@ pub const DEFAULT_PKCS11_TOKEN: &str = "suanpan";
 /// The config file in the data directory: `[policy]` overrides the money rules' defaults.
 pub const CONFIG_FILE: &str = "suanpan.toml";
 
-/// The config file's sections: `[policy]` (money rules) and `[server]` (`suanpan serve`).
+/// The config file's sections: `[policy]` (money rules), `[risk]` (the risk rules, issue 13)
+/// and `[server]` (`suanpan serve`).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// The money rules' knobs.
     #[serde(default)]
     pub policy: Policy,
+    /// The risk rules' knobs (issue 13); the reader puts them into `policy.risk`.
+    #[serde(default)]
+    pub risk: suanpan_core::risk::RiskParams,
     /// Addresses and limits of `suanpan serve`.
     #[serde(default)]
     pub server: suanpan_host::ServerConfig,
@@ -137,8 +141,18 @@ impl ConfigFile {
         }
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let cfg: ConfigFile =
+        let mut cfg: ConfigFile =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        cfg.policy.risk = cfg.risk.clone();
+        // `duplicate_warn_minutes` of `[policy]` named the CLI's duplicate guard before the
+        // rule moved into core (issue 13): a file that still sets it keeps its window.
+        let before = Policy::default().duplicate_warn_minutes;
+        if cfg.policy.duplicate_warn_minutes != before
+            && cfg.risk.duplicate_minutes
+                == suanpan_core::risk::RiskParams::default().duplicate_minutes
+        {
+            cfg.policy.risk.duplicate_minutes = cfg.policy.duplicate_warn_minutes;
+        }
         cfg.policy
             .validate()
             .with_context(|| format!("in {}", path.display()))?;

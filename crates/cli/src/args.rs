@@ -218,7 +218,7 @@ pub enum TxnCmd {
         #[arg(long)]
         link: Option<i64>,
         /// Confirm a sale flagged as a possible duplicate charge (same card, same amount,
-        /// within `duplicate_warn_minutes`).
+        /// within `[risk] duplicate_minutes`; issue 13).
         #[arg(long)]
         confirm_duplicate: bool,
     },

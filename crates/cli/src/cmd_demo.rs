@@ -156,6 +156,7 @@ impl Counter<'_> {
             method,
             pin: pin.map(suanpan_issuer::EnteredPin::clear),
             linked_id: None,
+            confirm_duplicate: false,
         };
         self.go(cmd, Copy::Cardholder)
     }

@@ -115,8 +115,17 @@ fn refusal_json(r: &dyn Refusal, lang: Lang) -> Value {
         "code": r.key(),
         "response_code": suanpan_host::codes::response_code(r).code(),
         "message": r.message(lang),
-        "remedy": r.remedy(lang),
+        "remedy": remedy(r, lang),
     })
+}
+
+/// A refusal's remedy as the CLI says it: a possible duplicate charge is confirmed here with
+/// `--confirm-duplicate` (the terminal's and the API's ways are theirs).
+fn remedy(r: &dyn Refusal, lang: Lang) -> String {
+    if r.key() == "risk.possible_duplicate" {
+        return tr(lang, "warn.duplicate.fix", &[]);
+    }
+    r.remedy(lang)
 }
 
 /// Prints a failure: JSON on stdout (scripts parse one stream), text on stderr.
@@ -125,7 +134,7 @@ pub fn failure(app: &App, fail: &Fail) {
     let (json_value, text) = match fail {
         Fail::Refused(r) => (
             refusal_json(r.as_ref(), lang),
-            format!("{}\n{}", r.message(lang), r.remedy(lang)),
+            format!("{}\n{}", r.message(lang), remedy(r.as_ref(), lang)),
         ),
         Fail::Declined(t) => {
             let code = t.response_code.code();

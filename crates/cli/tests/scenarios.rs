@@ -1226,25 +1226,23 @@ fn a_terminal_registered_with_its_master_key_is_ready_for_sign_in() {
 
 #[test]
 fn duplicate_charge_is_flagged_until_confirmed() {
-    // Goal: the same card paying the same amount again within minutes is stopped with a
-    // warning (exit 3, nothing booked), and goes through once the cashier confirms; another
-    // amount is never flagged.
+    // Goal: the same card paying the same amount again within minutes is refused by core's
+    // duplicate rule (issue 13: exit 3, nothing booked, the terminal's words), the remedy
+    // names the CLI's confirmation, and the sale goes through once the cashier confirms;
+    // another amount is never flagged.
     let d = Demo::new();
     let plain = |amount: &str| {
         let mut c = d.counter("sale");
         c.args(["--amount", amount, "--card", CARD_OK]);
         run(c.arg("--json"))
     };
-    let first = plain("25.00").ok();
+    plain("25.00").ok();
     let before = d.snapshot();
     let again = plain("25.00").code(3);
     let v = again.json();
-    assert_eq!(v["code"], "warn.duplicate");
-    let voucher = first.json()["transaction"]["voucher_no"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(v["message"].as_str().unwrap().contains(&voucher), "{v:#}");
+    assert_eq!(v["code"], "risk.possible_duplicate");
+    assert_eq!(v["response_code"], "94");
+    assert_eq!(v["message"], "疑似重复，确认后重试");
     assert!(
         v["remedy"]
             .as_str()

@@ -18,6 +18,7 @@ pub mod pan;
 pub mod policy;
 pub mod refusal;
 pub mod response;
+pub mod risk;
 pub mod rules;
 pub mod settlement;
 pub mod txn;

@@ -51,6 +51,10 @@ pub struct Policy {
     /// older than this is answered 77 (sign in again) and the session ends, so keys change
     /// on a schedule and not only when a terminal chooses to sign in (issue 11).
     pub working_key_max_hours: u32,
+    /// The risk rules' knobs (issue 13): the config file's own `[risk]` section, not a key
+    /// of `[policy]`; the loader puts it here so every use case reads one policy.
+    #[serde(skip)]
+    pub risk: crate::risk::RiskParams,
 }
 
 impl Default for Policy {
@@ -74,6 +78,7 @@ impl Default for Policy {
             lockout_minutes: 15,
             orphan_reversal_hours: 24,
             working_key_max_hours: 24,
+            risk: crate::risk::RiskParams::default(),
         }
     }
 }
@@ -91,6 +96,10 @@ pub struct PolicyError {
 impl Policy {
     /// Checks the values that can be wrong in a config file.
     pub fn validate(&self) -> Result<(), PolicyError> {
+        self.risk.validate().map_err(|problem| PolicyError {
+            field: "risk",
+            problem,
+        })?;
         self.cutoff_time()?;
         self.zone()?;
         if self.completion_max_percent < 100 {

@@ -30,8 +30,9 @@ pub trait Refusal: std::fmt::Debug {
 /// placeholders are left out rather than shown.
 pub fn message_of_key(lang: Lang, key: &str) -> Option<String> {
     let msg = format!("{key}.msg");
-    let text =
-        crate::i18n::text(lang, &msg).or_else(|| crate::backoffice::CATALOG.get(lang, &msg))?;
+    let text = crate::i18n::text(lang, &msg)
+        .or_else(|| crate::backoffice::CATALOG.get(lang, &msg))
+        .or_else(|| crate::risk::CATALOG.get(lang, &msg))?;
     let mut out = text.to_owned();
     for i in 0..10 {
         out = out.replace(&format!("{{{i}}}"), "");

@@ -17,7 +17,14 @@ pub fn code_of_key(key: &str) -> ResponseCode {
             ResponseCode::TerminalNotRegistered
         }
         "access.unknown_merchant" | "access.merchant_not_active" => ResponseCode::InvalidMerchant,
-        "access.locked_out" | "void.operator_limit" => ResponseCode::ExceedsFrequencyLimit,
+        "access.locked_out" | "void.operator_limit" | "risk.card_blocked" | "risk.velocity" => {
+            ResponseCode::ExceedsFrequencyLimit
+        }
+        // Issue 13: 61 over the single-payment limit (declined or held for review), 94 a
+        // possible duplicate charge (the counter confirms and retries), 05 a blocklisted card.
+        "risk.over_limit" | "risk.held_for_review" => ResponseCode::ExceedsAmountLimit,
+        "risk.possible_duplicate" => ResponseCode::Duplicate,
+        "risk.blocklisted" => ResponseCode::DoNotHonour,
         "access.bad_card" | "access.unknown_instrument" => ResponseCode::InvalidCardNumber,
         "access.bad_amount"
         | "refund.exceeds_remaining"
@@ -81,13 +88,22 @@ mod tests {
             ("void.settled", "12"),
             ("reversal.settled", "12"),
             ("backoffice.channel_disabled", "12"),
+            ("risk.card_blocked", "65"),
+            ("risk.velocity", "65"),
+            ("risk.over_limit", "61"),
+            ("risk.held_for_review", "61"),
+            ("risk.possible_duplicate", "94"),
+            ("risk.blocklisted", "05"),
+            ("risk.off_hours", "12"),
         ];
         for (key, code) in cases {
             assert_eq!(code_of_key(key).code(), code, "{key}");
             if code != "12" {
                 // Malformed card and amount refusals have a remedy of their own and finer
                 // messages (`pan.*`, `amount.*`).
-                let known = suanpan_core::i18n::has_key(&format!("{key}.fix"));
+                let fix = format!("{key}.fix");
+                let known =
+                    suanpan_core::i18n::has_key(&fix) || suanpan_core::risk::CATALOG.has(&fix);
                 assert!(known, "{key} is not a refusal of the core");
             }
         }

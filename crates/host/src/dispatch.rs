@@ -30,6 +30,10 @@ use suanpan_upstream::msg::Card as UpCard;
 
 /// Field 32 of responses: this host's acquiring institution id.
 pub const ACQUIRER_ID: &str = "48020000";
+/// What a sale's field 63 carries when the counter confirms a possible duplicate charge
+/// (issue 13; docs/ISO8583.md "Duplicate charge").
+pub const CONFIRM_DUPLICATE_63: &str = "DUP";
+
 /// 63.2 may hold at most this many GBK bytes (63 is ans...163, 63.1 takes 3).
 const FIELD63_TEXT_BYTES_MAX: usize = 160;
 /// Largest count field 48 can carry (n3).
@@ -794,6 +798,9 @@ impl Host {
                     method: method(msg),
                     pin,
                     linked_id,
+                    // The counter confirmed a possible duplicate charge (issue 13): the
+                    // retry's field 63 reads `DUP` (docs/ISO8583.md).
+                    confirm_duplicate: msg.text(63).is_ok_and(|t| t.trim() == CONFIRM_DUPLICATE_63),
                 }
             }
             TypeCode::Void | TypeCode::CompletionVoid => Command::Void {

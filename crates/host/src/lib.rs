@@ -18,6 +18,7 @@ pub mod client;
 pub mod codes;
 pub mod config;
 mod dispatch;
+pub use dispatch::CONFIRM_DUPLICATE_63;
 pub mod http;
 pub mod replay;
 pub mod server;

@@ -194,10 +194,13 @@ async fn a_full_disk_refuses_new_work_and_loses_nothing_acknowledged() {
     }
     let pages: u64 = ok(rusqlite::Connection::open(dir.path().join("suanpan.db"))
         .and_then(|c| c.query_row("PRAGMA page_count", [], |r| r.get(0))));
-    let limited = OpenOptions {
+    // Identical sales fill the disk; the risk rules (issue 13) would refuse the second as a
+    // possible duplicate, so they are off here.
+    let mut limited = OpenOptions {
         db_pages_max: Some(pages + 4),
         ..suanpan_service::open_options()
     };
+    limited.policy.risk = suanpan_core::risk::RiskParams::off();
     let store = Arc::new(ok(SqliteStore::open(dir.path(), limited)));
     let app = App {
         host: Host::new(store.clone(), fp.clone()),

@@ -64,6 +64,6 @@ async fn a_suspended_merchants_terminal_is_refused_with_03() {
         "核查完毕",
     ));
     assert_eq!(done, Some(true));
-    let (_, frame) = ok(t.request(Kind::Sale, &card, 1_000, None));
+    let (_, frame) = ok(t.request(Kind::Sale, &card, 1_001, None)); // not the same amount: no possible duplicate (issue 13)
     assert_eq!(ok(t.parse(&ok(c.call(&frame).await))).code, "00");
 }

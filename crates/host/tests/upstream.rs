@@ -402,5 +402,6 @@ fn purchase_command(h: &Host, stan: &str) -> suanpan_store::Command {
         method: suanpan_core::PaymentMethod::Chip,
         pin: None,
         linked_id: None,
+        confirm_duplicate: false,
     }
 }

@@ -12,6 +12,7 @@
 //! | [`holds`] | the release of pre-authorization holds past their days |
 //! | [`records`] | hide, purge |
 //! | [`operators`] | login outcomes, passwords, refusals decided at the edge, reprints |
+//! | `risk` | the risk rules asked before the issuer (issue 13): facts, alerts, audit |
 //! | [`review`] | the back-office's void/refund requests: submission, review, cancel, undo, the executor and stale recovery |
 //!
 //! The store's single writer runs them inside its group transaction through the
@@ -34,6 +35,7 @@ pub mod records;
 pub mod refund;
 pub mod reversal;
 pub mod review;
+mod risk;
 pub mod sale;
 pub mod settlement;
 pub mod upstream;
@@ -99,8 +101,10 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
             method,
             pin,
             linked_id,
+            confirm_duplicate,
         } => {
             let p = sale::Purchase {
+                confirm_duplicate: *confirm_duplicate,
                 kind: *kind,
                 amount: *amount,
                 instrument,

@@ -26,6 +26,8 @@ pub struct Purchase<'a> {
     pub pin: Option<&'a EnteredPin>,
     /// A linked transaction (re-charge after a mistaken void).
     pub linked_id: Option<TxnId>,
+    /// The counter confirmed a possible duplicate charge (issue 13).
+    pub confirm_duplicate: bool,
 }
 
 /// Books a sale, pre-authorization or balance inquiry as the issuer answers it; with `up`
@@ -62,6 +64,9 @@ pub(crate) fn purchase(
             return refuse(ctx, &actor, kind.as_str(), target, r);
         }
     };
+    if let Some(refused) = crate::risk::assess(ctx, origin, &term, p)? {
+        return Ok(refused);
+    }
     if let Some(up) = up.filter(|_| crate::upstream::goes_up(kind, p.instrument, origin)) {
         return crate::upstream::book_authorizing(ctx, origin, &term, p, up);
     }

@@ -94,5 +94,6 @@ pub(crate) fn void(
         consent: f.consent,
     };
     let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
+    crate::risk::after_void(ctx, origin, &term, voids_today.saturating_add(1), &txn)?;
     Ok(Reply::Txn(txn))
 }

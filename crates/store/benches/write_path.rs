@@ -64,6 +64,7 @@ fn setup_with(opts: OpenOptions) -> (tempfile::TempDir, Arc<SqliteStore>, Comman
         method: PaymentMethod::Chip,
         pin: None,
         linked_id: None,
+        confirm_duplicate: false,
     };
     (dir, Arc::new(store), cmd)
 }

@@ -233,6 +233,7 @@ pub fn seed_demo_day<S: Store + ?Sized>(
                 method,
                 pin: None,
                 linked_id: linked,
+                confirm_duplicate: false,
             })
             .and_then(booked)
     };
@@ -369,6 +370,7 @@ pub fn seed_demo_merchant_b<S: Store + ?Sized>(
             method,
             pin: None,
             linked_id: None,
+            confirm_duplicate: false,
         })?;
         match reply {
             Reply::Txn(t) if t.status == TxnStatus::Approved => ids.push(t.id),

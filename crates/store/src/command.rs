@@ -94,6 +94,10 @@ pub enum Command {
         pin: Option<suanpan_issuer::EnteredPin>,
         /// A linked transaction (re-charge after a mistaken void).
         linked_id: Option<TxnId>,
+        /// The counter confirmed a possible duplicate charge (same card, same amount, within
+        /// `[risk] duplicate_minutes`): 8583 60.6 `1`, REST `confirm_duplicate`, CLI
+        /// `--confirm-duplicate` (issue 13).
+        confirm_duplicate: bool,
     },
     /// Sale void or completion void.
     Void {

@@ -27,6 +27,7 @@ pub mod pg_tls;
 pub mod pkcs11;
 pub mod query;
 pub mod repo;
+pub mod risk;
 mod rows;
 pub mod seal;
 pub mod seed;

@@ -39,6 +39,8 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("pg_migrate_5.sql")),
     // Merchants' onboarding fields and status (issue 14).
     (6, include_str!("pg_migrate_6.sql")),
+    // Risk alerts, limits and blocklist (issue 13).
+    (8, include_str!("pg_migrate_8.sql")),
     // How a transaction went to the network upstream (issue 15).
     (9, include_str!("pg_migrate_9.sql")),
 ];

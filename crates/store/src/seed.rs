@@ -550,6 +550,7 @@ pub fn history(
                     method,
                     pin: None,
                     linked_id: None,
+                    confirm_duplicate: false,
                 };
                 (Tag::Sale { terminal, amount }, cmd)
             };

@@ -502,13 +502,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_meta {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
             include_str!("schema.sql"),
             include_str!("migrate_2.sql"),
             include_str!("migrate_4.sql"),
             include_str!("migrate_5.sql"),
             include_str!("migrate_6.sql"),
             include_str!("migrate_7.sql"),
+            include_str!("migrate_9.sql"),
             include_str!("migrate_10.sql")
         ))?;
         return Ok(());
@@ -578,8 +579,16 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             7,
         )?;
     }
+    if version < 9 {
+        // Risk alerts, limits and blocklist (issue 13); IF NOT EXISTS throughout.
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {} UPDATE meta SET value = '9' WHERE key = 'schema_version'; COMMIT;",
+            include_str!("migrate_9.sql")
+        ))?;
+    }
     if version < 10 {
-        // Idempotent (`IF NOT EXISTS`), in one transaction.
+        // How a transaction went to the network upstream (issue 15); idempotent
+        // (`IF NOT EXISTS`), in one transaction.
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {} UPDATE meta SET value = '10' WHERE key = 'schema_version'; COMMIT;",
             include_str!("migrate_10.sql")

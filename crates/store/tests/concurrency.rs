@@ -147,6 +147,7 @@ fn two_store_instances_share_one_file() {
                                 method: suanpan_core::PaymentMethod::Chip,
                                 pin: None,
                                 linked_id: None,
+                                confirm_duplicate: false,
                             };
                             approved(store.execute(cmd).expect("no storage failure"))
                         })

@@ -32,6 +32,7 @@ fn sale(fp: &Fingerprinter) -> Command {
         method: PaymentMethod::Chip,
         pin: None,
         linked_id: None,
+        confirm_duplicate: false,
     }
 }
 

@@ -64,6 +64,7 @@ fn sale_cmd(i: usize) -> Command {
         method: PaymentMethod::Chip,
         pin: None,
         linked_id: None,
+        confirm_duplicate: false,
     }
 }
 

@@ -612,6 +612,11 @@ pub struct PaymentIn {
     pub terminal_id: Option<String>,
     /// For a completion: the pre-authorization's id.
     pub original_id: Option<i64>,
+    /// `true` confirms a possible duplicate charge: the same card paid the same amount
+    /// within `[risk] duplicate_minutes`, and the first attempt was refused with 422
+    /// `risk.possible_duplicate` ("疑似重复，确认后重试"); the confirmed retry goes through.
+    #[serde(default)]
+    pub confirm_duplicate: bool,
 }
 
 /// Books a sale, pre-authorization or completion. With an `Idempotency-Key` header, an
@@ -708,6 +713,7 @@ fn payment_hash(state: &AppState, p: &PaymentIn, lang: Lang) -> Result<String, A
         "method": p.method,
         "terminal_id": p.terminal_id,
         "original_id": p.original_id,
+        "confirm_duplicate": p.confirm_duplicate,
     })
     .to_string();
     state
@@ -779,6 +785,7 @@ async fn payment(
                 method,
                 pin: pin.as_deref().map(suanpan_issuer::EnteredPin::clear),
                 linked_id: None,
+                confirm_duplicate: p.confirm_duplicate,
             }
         }
     };

@@ -119,6 +119,7 @@ impl ApiError {
 pub fn refusal_status(key: &str) -> StatusCode {
     match key {
         "backoffice.not_permitted" | "case.not_permitted" => StatusCode::FORBIDDEN,
+        "risk.alert_not_found" => StatusCode::NOT_FOUND,
         "backoffice.not_pending"
         | "backoffice.not_approved"
         | "backoffice.grace_over"
@@ -132,7 +133,10 @@ pub fn refusal_status(key: &str) -> StatusCode {
         | "case.closed"
         | "case.not_open"
         | "case.not_submitted"
-        | "case.already_linked" => StatusCode::CONFLICT,
+        | "case.already_linked"
+        | "risk.alert_resolved"
+        | "risk.alert_not_open"
+        | "risk.no_review_pending" => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

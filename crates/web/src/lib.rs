@@ -8,6 +8,7 @@
 //! `suanpan_core::rules`. Handlers parse input, authenticate, ask, persist, and answer.
 #![deny(missing_docs)]
 
+mod alerts;
 mod api;
 mod auth;
 mod cases;
@@ -57,6 +58,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(evidence::routes(evidence_max))
         .merge(removals::routes())
         .merge(cases::routes(evidence_max))
+        .merge(alerts::routes())
         .merge(auth::routes())
         .merge(ui::routes())
         .merge(openapi::routes())

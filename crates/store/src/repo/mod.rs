@@ -13,6 +13,7 @@ pub mod channels;
 pub mod counters;
 pub mod operators;
 pub mod orphans;
+pub mod risk;
 pub mod terminals;
 pub mod txns;
 pub mod upstream;

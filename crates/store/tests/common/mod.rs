@@ -188,7 +188,10 @@ pub fn supervised() -> Origin {
     }
 }
 
-pub fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
+pub fn options(mut policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
+    // The ledger's suites repeat identical sales and PIN declines on purpose; the risk rules
+    // (issue 13) have their own tests (core::risk, crates/host/tests/risk.rs).
+    policy.risk = suanpan_core::risk::RiskParams::off();
     OpenOptions {
         policy,
         clock,
@@ -421,6 +424,7 @@ impl Harness {
             method,
             pin: pin.map(suanpan_issuer::EnteredPin::clear),
             linked_id: None,
+            confirm_duplicate: false,
         })
     }
 

@@ -200,6 +200,7 @@ fn purchase_from(store: &dyn Store, origin: Origin, fen: i64, linked: Option<i64
             method: PaymentMethod::Chip,
             pin: None,
             linked_id: linked.map(suanpan_core::TxnId),
+            confirm_duplicate: false,
         })
         .expect("sale");
     match reply {

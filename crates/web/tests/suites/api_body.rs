@@ -280,7 +280,10 @@ fn idempotency_keys_expire_after_a_day() {
     let body = r#"{"kind":"sale","amount":"12.34","card":{"pan":"6222021234567890128"}}"#;
     let first = s.post_with("/api/v1/payments", body, &[("Idempotency-Key", "order-1")]);
     assert_eq!(first.status, 201, "{}", first.text());
-    let kept = s.post_with("/api/v1/payments", body, &[("Idempotency-Key", "order-2")]);
+    // Another amount: the same card and amount again would be a possible duplicate charge
+    // (issue 13), which is not what this test is about.
+    let kept_body = body.replace("12.34", "12.33");
+    let kept = s.post_with("/api/v1/payments", &kept_body, &[("Idempotency-Key", "order-2")]);
     assert_eq!(kept.status, 201, "{}", kept.text());
     let other = body.replace("12.34", "12.35");
 
@@ -2346,4 +2349,67 @@ fn xlsx_past_its_row_limit_is_refused_pointing_to_csv() {
     assert!(body["hint"].as_str().unwrap_or("").contains("CSV"), "{body}");
     let fits = s.get("/api/v1/export?format=xlsx&kind=sale&max=1.00");
     assert_eq!(fits.status, 200, "a narrower filter fits: {}", fits.text());
+}
+
+/// Goal: issue 13's duplicate charge over REST — the same card and amount again within
+/// minutes is refused 422 `risk.possible_duplicate` with the terminal's words and books
+/// nothing; the retry with `confirm_duplicate: true` is booked.
+#[test]
+fn a_duplicate_payment_is_refused_until_confirmed() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let s = app.login("supervisor");
+    let body = r#"{"kind":"sale","amount":4321,"card":{"pan":"6222021234567890128"}}"#;
+    let r = s.post("/api/v1/payments", body);
+    assert_eq!(r.status, 201, "{}", r.json());
+    let before = app.state();
+    let r = s.post("/api/v1/payments", body);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "risk.possible_duplicate")
+    );
+    assert_eq!(r.json()["message"], "疑似重复，确认后重试");
+    assert_eq!(app.state(), before, "nothing was booked");
+    let confirmed = r#"{"kind":"sale","amount":4321,"card":{"pan":"6222021234567890128"},"confirm_duplicate":true}"#;
+    let r = s.post("/api/v1/payments", confirmed);
+    assert_eq!(r.status, 201, "{}", r.json());
+    assert_eq!(r.json()["status"], "approved");
+
+    // The 风险预警 queue: the refusal and the confirmed duplicate are alerts of the
+    // merchant, newest first, with the earlier sale as evidence; a supervisor acknowledges
+    // and resolves (a note is required); a cashier sees none of it.
+    let list = s.get("/api/v1/alerts?status=open");
+    assert_eq!(list.status, 200);
+    let alerts = list.json();
+    let dup: Vec<&serde_json::Value> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["rule"] == "duplicate")
+        .collect();
+    assert_eq!(dup.len(), 2, "{alerts:#}");
+    assert_eq!(dup[0]["action"], "alerted");
+    assert_eq!(dup[1]["action"], "refused");
+    assert_eq!(dup[1]["rule_label"], "重复扣款");
+    assert_eq!(dup[1]["card_last4"], "0128");
+    assert_eq!(dup[1]["transaction_ids"].as_array().map(Vec::len), Some(1));
+    let id = dup[1]["id"].as_i64().unwrap();
+    let r = s.post(&format!("/api/v1/alerts/{id}/acknowledge"), "{}");
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("acknowledged")));
+    let r = s.post(&format!("/api/v1/alerts/{id}/acknowledge"), "{}");
+    assert_eq!((r.status, r.code().as_str()), (409, "risk.alert_not_open"));
+    let r = s.post(&format!("/api/v1/alerts/{id}/resolve"), r#"{"note":" "}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "risk.note_required"));
+    let r = s.post(
+        &format!("/api/v1/alerts/{id}/resolve"),
+        r#"{"note":"与顾客核对，是两笔不同的消费"}"#,
+    );
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("resolved")));
+    let r = s.post(&format!("/api/v1/alerts/{id}/approve"), "{}");
+    assert_eq!((r.status, r.code().as_str()), (409, "risk.no_review_pending"));
+    let r = s.post("/api/v1/alerts/999999/acknowledge", "{}");
+    assert_eq!((r.status, r.code().as_str()), (404, "risk.alert_not_found"));
+    let cashier = app.login("cashier");
+    assert_eq!(cashier.get("/api/v1/alerts").status, 403);
 }

@@ -1,0 +1,232 @@
+//! What the risk rules read and what they leave (issue 13): a card's recent transactions, a
+//! terminal's or merchant's window, the merchant's limits and hours, the blocklist, an
+//! approved over-limit review; and the alert each finding raises. Nothing here decides a
+//! rule: `suanpan_service::risk` loads these facts and asks `suanpan_core::risk::assess`.
+
+use crate::error::StoreError;
+use crate::p;
+use crate::rows::{micros, ts};
+use crate::sql::{Sql, SqlExt};
+use jiff::Timestamp;
+use suanpan_core::risk::{CARD_EVENTS_MAX, CardEvent, Limits, Schedule, Window};
+use suanpan_core::{Amount, MerchantId, TxnId, TxnKind, TxnStatus};
+
+/// Statuses of a payment whose money was taken and stays taken (a voided or reversed sale
+/// gave it back; a declined one never took it).
+const TAKEN: &str = "('approved', 'partially_refunded', 'refunded', 'completed')";
+
+/// The card's live transactions since `since`, newest first, at most [`CARD_EVENTS_MAX`].
+pub fn card_events(
+    conn: &dyn Sql,
+    card_fp: &str,
+    since: Timestamp,
+) -> Result<Vec<CardEvent>, StoreError> {
+    conn.rows(
+        &format!(
+            "SELECT id, kind, status, amount_fen, created_at FROM txns
+             WHERE card_fp = ?1 AND created_at >= ?2 AND training = 0
+             ORDER BY created_at DESC, id DESC LIMIT {CARD_EVENTS_MAX}"
+        ),
+        p![card_fp, micros(since)],
+        |r| {
+            let kind = r.text(1)?;
+            let status = r.text(2)?;
+            let status = TxnStatus::parse(&status)
+                .ok_or_else(|| StoreError::Sqlite(format!("unknown status {status}")))?;
+            Ok(CardEvent {
+                id: TxnId(r.i64(0)?),
+                kind: TxnKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Sqlite(format!("unknown kind {kind}")))?,
+                approved: TAKEN.contains(&format!("'{}'", status.as_str())),
+                declined: status == TxnStatus::Declined,
+                amount: Amount::from_fen(r.i64(3)?),
+                at: ts(r.i64(4)?),
+            })
+        },
+    )
+}
+
+/// Which window of payments.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// One terminal's.
+    Terminal(&'a str),
+    /// One merchant's.
+    Merchant(&'a MerchantId),
+}
+
+/// Approved sales and pre-authorizations (count, sum) of a terminal or merchant since `since`.
+pub fn window(conn: &dyn Sql, scope: Scope<'_>, since: Timestamp) -> Result<Window, StoreError> {
+    let (column, value) = match scope {
+        Scope::Terminal(t) => ("terminal_id", t),
+        Scope::Merchant(m) => ("merchant_id", m.as_str()),
+    };
+    conn.one(
+        &format!(
+            "SELECT COUNT(*), COALESCE(SUM(amount_fen), 0) FROM txns
+             WHERE {column} = ?1 AND created_at >= ?2 AND training = 0
+             AND kind IN ('sale', 'preauth') AND status IN {TAKEN}"
+        ),
+        p![value, micros(since)],
+        |r| {
+            Ok(Window {
+                count: r.u32(0)?,
+                sum: Amount::from_fen(r.i64(1)?),
+            })
+        },
+    )
+}
+
+/// True when the card (fingerprint) or its BIN (first six digits) is on the blocklist.
+pub fn blocklisted(conn: &dyn Sql, card_fp: &str, bin: &str) -> Result<bool, StoreError> {
+    conn.one(
+        "SELECT COUNT(*) FROM risk_blocklist WHERE (kind = 'card' AND value = ?1) OR (kind = 'bin' AND value = ?2)",
+        p![card_fp, bin],
+        |r| Ok(r.i64(0)? > 0),
+    )
+}
+
+/// A merchant's stored limits of one tier and its trading hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierLimits {
+    /// The limits.
+    pub limits: Limits,
+    /// Trading hours, if set.
+    pub schedule: Option<Schedule>,
+}
+
+/// The merchant's limits as the acquirer set them and as it tightened them itself.
+pub fn merchant_limits(
+    conn: &dyn Sql,
+    merchant: &MerchantId,
+) -> Result<(Option<TierLimits>, Option<TierLimits>), StoreError> {
+    let rows = conn.rows(
+        "SELECT tier, limits, open_at, close_at FROM risk_limits WHERE merchant_id = ?1",
+        p![merchant.as_str()],
+        |r| {
+            let limits: Limits = serde_json::from_str(&r.text(1)?)
+                .map_err(|e| StoreError::Sqlite(format!("risk_limits: {e}")))?;
+            let time = |t: Option<String>| t.as_deref().and_then(Schedule::parse_time);
+            let schedule = match (time(r.opt_text(2)?), time(r.opt_text(3)?)) {
+                (Some(open), Some(close)) => Some(Schedule { open, close }),
+                _ => None,
+            };
+            Ok((r.text(0)?, TierLimits { limits, schedule }))
+        },
+    )?;
+    let mut acquirer = None;
+    let mut own = None;
+    for (tier, l) in rows {
+        if tier == "acquirer" {
+            acquirer = Some(l);
+        } else {
+            own = Some(l);
+        }
+    }
+    Ok((acquirer, own))
+}
+
+/// An approved over-limit review of this card and amount at the merchant, reviewed since
+/// `since` and not used yet: its alert id.
+pub fn approved_review(
+    conn: &dyn Sql,
+    merchant: &MerchantId,
+    card_fp: &str,
+    amount: Amount,
+    since: Timestamp,
+) -> Result<Option<i64>, StoreError> {
+    conn.row(
+        "SELECT id FROM risk_alerts WHERE card_fp = ?1 AND review = 'approved' AND merchant_id = ?2
+         AND amount_fen = ?3 AND reviewed_at >= ?4 ORDER BY id LIMIT 1",
+        p![card_fp, merchant.as_str(), amount.fen(), micros(since)],
+        |r| r.i64(0),
+    )
+}
+
+/// Marks an approved review used: it lets one retry through.
+pub fn use_review(conn: &dyn Sql, id: i64) -> Result<(), StoreError> {
+    conn.exec(
+        "UPDATE risk_alerts SET review = 'used' WHERE id = ?1 AND review = 'approved'",
+        p![id],
+    )?;
+    Ok(())
+}
+
+/// What a new alert records.
+#[derive(Debug, Clone)]
+pub struct NewAlert<'a> {
+    /// The merchant.
+    pub merchant_id: &'a MerchantId,
+    /// The terminal, if the rule fired on one.
+    pub terminal_id: Option<&'a str>,
+    /// `suanpan_core::risk::Rule::as_str`.
+    pub rule: &'a str,
+    /// `low`, `medium`, `high`.
+    pub severity: &'a str,
+    /// `refused`, `held`, `alerted`.
+    pub action: &'a str,
+    /// The card's last four digits.
+    pub card_last4: Option<&'a str>,
+    /// The card's fingerprint (an over-limit review matches the retry by it).
+    pub card_fp: Option<&'a str>,
+    /// The amount asked.
+    pub amount: Option<Amount>,
+    /// The evidence.
+    pub txn_ids: &'a [TxnId],
+    /// The rule's inputs.
+    pub inputs: &'a str,
+    /// `pending` for a held purchase.
+    pub review: Option<&'a str>,
+    /// When.
+    pub at: Timestamp,
+}
+
+fn opt(v: Option<&str>) -> crate::sql::Value<'_> {
+    v.map_or(crate::sql::Value::Null, crate::sql::Value::Text)
+}
+
+/// Stores an alert; returns its id.
+pub fn insert_alert(conn: &dyn Sql, a: &NewAlert<'_>) -> Result<i64, StoreError> {
+    let ids = a
+        .txn_ids
+        .iter()
+        .map(|t| t.0.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let amount = a.amount.map_or(crate::sql::Value::Null, |x| x.fen().into());
+    conn.insert_id(
+        "INSERT INTO risk_alerts (merchant_id, terminal_id, rule, severity, action, card_last4, card_fp,
+         amount_fen, txn_ids, inputs, review, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        &[
+            a.merchant_id.as_str().into(),
+            opt(a.terminal_id),
+            a.rule.into(),
+            a.severity.into(),
+            a.action.into(),
+            opt(a.card_last4),
+            opt(a.card_fp),
+            amount,
+            ids.as_str().into(),
+            a.inputs.into(),
+            opt(a.review),
+            micros(a.at).into(),
+        ],
+    )
+}
+
+/// Approved (or since voided or refunded) sales and completions one operator booked at the
+/// merchant since `since`: the denominator of the void/refund ratio.
+pub fn operator_sales_since(
+    conn: &dyn Sql,
+    merchant: &MerchantId,
+    operator: &str,
+    since: Timestamp,
+) -> Result<u32, StoreError> {
+    conn.one(
+        "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND operator = ?2 AND training = 0
+         AND kind IN ('sale', 'completion') AND status <> 'declined' AND created_at >= ?3",
+        p![merchant.as_str(), operator, micros(since)],
+        |r| r.u32(0),
+    )
+}
