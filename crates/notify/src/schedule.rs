@@ -1,0 +1,1 @@
+//! Scheduled operations (issue 13).
