@@ -123,6 +123,9 @@ pub struct ConfigFile {
     /// The merchant back-office of `suanpan serve` (`http = "HOST:PORT"`, session and limits).
     #[serde(default)]
     pub web: suanpan_web::WebConfig,
+    /// Outgoing webhooks (`allow_private`, `worker_interval_ms`, `timeout_ms`).
+    #[serde(default)]
+    pub notify: suanpan_notify::NotifyConfig,
 }
 
 impl ConfigFile {

@@ -137,6 +137,9 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         .thread_name("suanpan-serve")
         .build()
         .context("starting the async runtime")?;
+    // The webhook worker posts what the use cases wrote to the outbox (issue 13).
+    let webhooks = suanpan_notify::webhook::spawn_worker(store.clone(), cfg.notify.clone())
+        .context("starting the webhook worker")?;
     runtime.block_on(async move {
         let running = suanpan_host::start(store.clone(), fingerprinter.clone(), server).await?;
         let backoffice = suanpan_web::start(
@@ -161,6 +164,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         running.shutdown().await;
         Ok::<(), anyhow::Error>(())
     })?;
+    webhooks.stop();
     Ok(())
 }
 
