@@ -126,6 +126,9 @@ pub struct ConfigFile {
     /// Outgoing webhooks (`allow_private`, `worker_interval_ms`, `timeout_ms`).
     #[serde(default)]
     pub notify: suanpan_notify::NotifyConfig,
+    /// Scheduled operations (`backup_keep_daily`, `backup_keep_weekly`, hours, drill day).
+    #[serde(default)]
+    pub schedule: suanpan_notify::schedule::ScheduleConfig,
 }
 
 impl ConfigFile {

@@ -94,6 +94,11 @@ pub enum Permission {
     ManagePlatformChannels,
     /// See every merchant's activity, audit entries and cases (acquirer tier).
     ViewAllMerchants,
+    /// The merchant's own webhook endpoints: create, change, remove, delivery log, replay
+    /// (issue 13).
+    ManageWebhooks,
+    /// The acquirer's webhook endpoints, which hear every merchant's events (acquirer tier).
+    ManageAcquirerWebhooks,
 }
 
 impl Permission {
@@ -108,7 +113,8 @@ impl Permission {
             | ManageMerchants
             | ManageTerminals
             | ManagePlatformChannels
-            | ViewAllMerchants => Tier::Acquirer,
+            | ViewAllMerchants
+            | ManageAcquirerWebhooks => Tier::Acquirer,
             _ => Tier::Merchant,
         }
     }

@@ -17,3 +17,52 @@ pub mod schedule;
 pub mod webhook;
 
 pub use webhook::{NotifyConfig, run_due, sign, verify};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A background thread that runs one job every interval until [`Worker::stop`] (the webhook
+/// worker, the scheduler).
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Runs `pass` now and then every `interval_ms` on a thread named `name`.
+    pub fn every(
+        name: &str,
+        interval_ms: u64,
+        mut pass: impl FnMut() + Send + 'static,
+    ) -> std::io::Result<Worker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                // Sleeps in short steps so that a stop is noticed within 100 ms.
+                let interval = Duration::from_millis(interval_ms.max(1));
+                let step = Duration::from_millis(interval_ms.clamp(1, 100));
+                while !flag.load(Ordering::SeqCst) {
+                    pass();
+                    let started = Instant::now();
+                    while started.elapsed() < interval && !flag.load(Ordering::SeqCst) {
+                        std::thread::sleep(step);
+                    }
+                }
+            })?;
+        Ok(Worker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread after its current pass and waits for it.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

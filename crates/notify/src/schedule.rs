@@ -519,3 +519,27 @@ pub fn kept_report(store: &dyn Store, day: &str) -> Result<Option<String>, Store
         )
     })
 }
+
+/// Starts the scheduler `serve` runs: [`tick`] every `interval_ms` on its own thread (none
+/// when `enabled` is false).
+pub fn spawn(
+    store: std::sync::Arc<dyn Store>,
+    cfg: ScheduleConfig,
+    dirs: Dirs,
+) -> std::io::Result<Option<crate::Worker>> {
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let interval = cfg.interval_ms;
+    crate::Worker::every("suanpan-schedule", interval, move || {
+        match tick(&*store, &cfg, &dirs) {
+            Ok(ran) => {
+                for r in ran {
+                    tracing::info!(job = %r.job, period = %r.period, ok = r.ok, "{}", r.summary);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "scheduler pass failed"),
+        }
+    })
+    .map(Some)
+}

@@ -203,49 +203,17 @@ mod tests {
     }
 }
 
-/// The delivery worker `serve` runs: [`run_due`] every `worker_interval_ms` on its own
-/// thread until [`Worker::stop`]. A storage error is logged and the next pass tries again.
-pub struct Worker {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// Starts the delivery worker on `store`.
+/// Starts the delivery worker `serve` runs: [`run_due`] every `worker_interval_ms` on its
+/// own thread until [`crate::Worker::stop`]; a storage error is logged and the next pass
+/// tries again.
 pub fn spawn_worker(
     store: std::sync::Arc<dyn Store>,
     cfg: NotifyConfig,
-) -> std::io::Result<Worker> {
-    use std::sync::atomic::Ordering;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("suanpan-webhooks".into())
-        .spawn(move || {
-            // Sleeps in short steps so that a stop is noticed within 100 ms.
-            let step = Duration::from_millis(cfg.worker_interval_ms.clamp(1, 100));
-            let interval = Duration::from_millis(cfg.worker_interval_ms.max(1));
-            while !flag.load(Ordering::SeqCst) {
-                if let Err(e) = run_due(&*store, &cfg) {
-                    tracing::error!(error = %e, "webhook worker pass failed");
-                }
-                let started = Instant::now();
-                while started.elapsed() < interval && !flag.load(Ordering::SeqCst) {
-                    std::thread::sleep(step);
-                }
-            }
-        })?;
-    Ok(Worker {
-        stop,
-        thread: Some(thread),
-    })
-}
-
-impl Worker {
-    /// Stops the worker after its current pass.
-    pub fn stop(mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+) -> std::io::Result<crate::Worker> {
+    let interval = cfg.worker_interval_ms;
+    crate::Worker::every("suanpan-webhooks", interval, move || {
+        if let Err(e) = run_due(&*store, &cfg) {
+            tracing::error!(error = %e, "webhook worker pass failed");
         }
-    }
+    })
 }

@@ -281,6 +281,30 @@ static ZH: Entries = &[
     ("channel.alipay", "支付宝"),
     ("channel.wechat", "微信支付"),
     ("channel.lakala", "拉卡拉"),
+    ("webhook.not_found.msg", "没有这个通知地址或投递记录"),
+    ("webhook.not_found.fix", "请刷新通知设置页面，从列表中选择"),
+    ("webhook.url.msg", "通知地址格式不对"),
+    (
+        "webhook.url.fix",
+        "请填写 http:// 开头的完整接收地址（不含用户名和密码），暂不支持 https",
+    ),
+    (
+        "webhook.url_private.msg",
+        "通知地址指向内部网络，不允许使用",
+    ),
+    (
+        "webhook.url_private.fix",
+        "请填写对外的接收地址；确需内部地址时请运维在配置中允许",
+    ),
+    ("webhook.events.msg", "请至少选择一种通知事件"),
+    ("webhook.events.fix", "勾选要接收的事件后重试"),
+    (
+        "webhook.acquirer_only.msg",
+        "每日合规报告只发送给收单机构，商户不能订阅",
+    ),
+    ("webhook.acquirer_only.fix", "去掉这项事件后重试"),
+    ("webhook.limit.msg", "通知地址已达上限（{0} 个）"),
+    ("webhook.limit.fix", "请先删除不用的通知地址"),
     ("channel.not_found.msg", "没有这个支付渠道"),
     (
         "channel.not_found.fix",
@@ -1133,6 +1157,48 @@ static EN: Entries = &[
     ("channel.alipay", "Alipay"),
     ("channel.wechat", "WeChat Pay"),
     ("channel.lakala", "Lakala"),
+    (
+        "webhook.not_found.msg",
+        "No such webhook endpoint or delivery",
+    ),
+    (
+        "webhook.not_found.fix",
+        "Reload the webhooks page and choose from the list",
+    ),
+    ("webhook.url.msg", "The webhook URL is not well formed"),
+    (
+        "webhook.url.fix",
+        "Give the receiver's full URL starting with http:// (no user name or password); https is not supported yet",
+    ),
+    (
+        "webhook.url_private.msg",
+        "The webhook URL points into an internal network, which is not allowed",
+    ),
+    (
+        "webhook.url_private.fix",
+        "Give the receiver's public address; operations can allow internal addresses in the configuration",
+    ),
+    ("webhook.events.msg", "Choose at least one event"),
+    (
+        "webhook.events.fix",
+        "Tick the events to receive and try again",
+    ),
+    (
+        "webhook.acquirer_only.msg",
+        "The daily compliance report goes to the acquirer only; merchants cannot subscribe to it",
+    ),
+    (
+        "webhook.acquirer_only.fix",
+        "Leave that event out and try again",
+    ),
+    (
+        "webhook.limit.msg",
+        "Too many webhook endpoints (at most {0})",
+    ),
+    (
+        "webhook.limit.fix",
+        "Remove an endpoint you no longer use first",
+    ),
     ("channel.not_found.msg", "No such payment channel"),
     (
         "channel.not_found.fix",

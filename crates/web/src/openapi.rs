@@ -38,9 +38,11 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::cases::create_case, crate::cases::list_cases, crate::cases::get_case, crate::cases::link_case, crate::cases::note_case,
         crate::cases::submit_case, crate::cases::resolve_case, crate::cases::reject_case, crate::cases::upload_case_evidence, crate::cases::case_pack,
         crate::ops::list_backups, crate::ops::create_backup, crate::ops::verify_backup, crate::ops::restore_backup, crate::ops::purge,
+        crate::webhooks::list, crate::webhooks::create, crate::webhooks::one, crate::webhooks::update, crate::webhooks::remove,
+        crate::webhooks::deliveries, crate::webhooks::delivery, crate::webhooks::replay,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn)),
-    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"))
+    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "webhooks"))
 )]
 pub struct ApiDoc;
 
