@@ -151,6 +151,21 @@ fn attempt(store: &dyn Store, d: &DueDelivery, started: Timestamp, cfg: &NotifyC
     }
 }
 
+/// Starts the delivery worker `serve` runs: [`run_due`] every `worker_interval_ms` on its
+/// own thread until [`crate::Worker::stop`]; a storage error is logged and the next pass
+/// tries again.
+pub fn spawn_worker(
+    store: std::sync::Arc<dyn Store>,
+    cfg: NotifyConfig,
+) -> std::io::Result<crate::Worker> {
+    let interval = cfg.worker_interval_ms;
+    crate::Worker::every("suanpan-webhooks", interval, move || {
+        if let Err(e) = run_due(&*store, &cfg) {
+            tracing::error!(error = %e, "webhook worker pass failed");
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,19 +216,4 @@ mod tests {
             300
         ));
     }
-}
-
-/// Starts the delivery worker `serve` runs: [`run_due`] every `worker_interval_ms` on its
-/// own thread until [`crate::Worker::stop`]; a storage error is logged and the next pass
-/// tries again.
-pub fn spawn_worker(
-    store: std::sync::Arc<dyn Store>,
-    cfg: NotifyConfig,
-) -> std::io::Result<crate::Worker> {
-    let interval = cfg.worker_interval_ms;
-    crate::Worker::every("suanpan-webhooks", interval, move || {
-        if let Err(e) = run_due(&*store, &cfg) {
-            tracing::error!(error = %e, "webhook worker pass failed");
-        }
-    })
 }
