@@ -131,6 +131,12 @@ pub struct ConfigFile {
     /// The merchant back-office of `suanpan serve` (`http = "HOST:PORT"`, session and limits).
     #[serde(default)]
     pub web: suanpan_web::WebConfig,
+    /// Outgoing webhooks (`allow_private`, `worker_interval_ms`, `timeout_ms`).
+    #[serde(default)]
+    pub notify: suanpan_notify::NotifyConfig,
+    /// Scheduled operations (`backup_keep_daily`, `backup_keep_weekly`, hours, drill day).
+    #[serde(default)]
+    pub schedule: suanpan_notify::schedule::ScheduleConfig,
 }
 
 impl ConfigFile {

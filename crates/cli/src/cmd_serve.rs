@@ -92,6 +92,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     // A bad 8583 certificate stops here as well, before anything listens.
     suanpan_host::tls::acceptor(&server)?;
     let mut web = cfg.web;
+    web.notify = cfg.notify.clone();
     if let Some(a) = args.http {
         web.http = a;
     }
@@ -156,6 +157,23 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         .thread_name("suanpan-serve")
         .build()
         .context("starting the async runtime")?;
+    // The webhook worker posts what the use cases wrote to the outbox (issue 13).
+    let webhooks = suanpan_notify::webhook::spawn_worker(store.clone(), cfg.notify.clone())
+        .context("starting the webhook worker")?;
+    let dirs = suanpan_notify::schedule::Dirs {
+        data_dir: app.data_dir.clone(),
+        evidence_dir: web
+            .evidence_dir
+            .clone()
+            .unwrap_or_else(|| suanpan_store::evidence::evidence_dir(&app.data_dir)),
+        backup_dir: web
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| app.data_dir.join(suanpan_store::backup::BACKUPS_DIR)),
+        ring: suanpan_store::backup::Keyring::for_store(&*store, &app.data_dir),
+    };
+    let scheduler = suanpan_notify::schedule::spawn(store.clone(), cfg.schedule.clone(), dirs)
+        .context("starting the scheduler")?;
     runtime.block_on(async move {
         let upstream = match upstream {
             Some((link_config, zpk)) => {
@@ -193,6 +211,10 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         running.shutdown().await;
         Ok::<(), anyhow::Error>(())
     })?;
+    webhooks.stop();
+    if let Some(s) = scheduler {
+        s.stop();
+    }
     Ok(())
 }
 

@@ -94,11 +94,16 @@ pub enum Permission {
     ManagePlatformChannels,
     /// See every merchant's activity, audit entries and cases (acquirer tier).
     ViewAllMerchants,
+    /// The merchant's own webhook endpoints: create, change, remove, delivery log, replay
+    /// (issue 13).
+    ManageWebhooks,
+    /// The acquirer's webhook endpoints, which hear every merchant's events (acquirer tier).
+    ManageAcquirerWebhooks,
 }
 
 impl Permission {
     /// Every permission, in the order the API lists them.
-    pub const ALL: [Permission; 20] = {
+    pub const ALL: [Permission; 22] = {
         use Permission::*;
         [
             ViewTransactions,
@@ -121,6 +126,8 @@ impl Permission {
             ManageTerminals,
             ManagePlatformChannels,
             ViewAllMerchants,
+            ManageWebhooks,
+            ManageAcquirerWebhooks,
         ]
     };
 
@@ -148,6 +155,8 @@ impl Permission {
             ManageTerminals => "manage_terminals",
             ManagePlatformChannels => "manage_platform_channels",
             ViewAllMerchants => "view_all_merchants",
+            ManageWebhooks => "manage_webhooks",
+            ManageAcquirerWebhooks => "manage_acquirer_webhooks",
         }
     }
 
@@ -163,7 +172,8 @@ impl Permission {
             | ManageMerchants
             | ManageTerminals
             | ManagePlatformChannels
-            | ViewAllMerchants => Tier::Acquirer,
+            | ViewAllMerchants
+            | ManageAcquirerWebhooks => Tier::Acquirer,
             ViewTransactions
             | ViewHidden
             | Sell
@@ -177,7 +187,8 @@ impl Permission {
             | ManageChannels
             | RequestEvidenceRemoval
             | ViewCases
-            | ManageCases => Tier::Merchant,
+            | ManageCases
+            | ManageWebhooks => Tier::Merchant,
         }
     }
 }
@@ -1467,6 +1478,8 @@ mod tier_tests {
             ManageTerminals => 17,
             ManagePlatformChannels => 18,
             ViewAllMerchants => 19,
+            ManageWebhooks => 20,
+            ManageAcquirerWebhooks => 21,
         };
         let mut seen: Vec<usize> = Permission::ALL.iter().map(|p| number(*p)).collect();
         seen.sort_unstable();

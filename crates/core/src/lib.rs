@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod ids;
 pub mod kind;
 pub mod money;
+pub mod notify;
 pub mod pan;
 pub mod policy;
 pub mod refusal;

@@ -176,7 +176,9 @@ pub(crate) fn book_follow_up(
         linked_id: None,
         hold_expires_at: None,
     };
-    book(ctx, new)
+    let txn = book(ctx, new)?;
+    crate::events::txn_booked(ctx.tx, &txn, origin.training)?;
+    Ok(txn)
 }
 
 /// The issuer simulator's account book: the store's accounts, in the group's transaction,

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 mod ctx;
+mod events;
 pub mod holds;
 pub mod operators;
 pub mod preauth;

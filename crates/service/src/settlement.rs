@@ -37,14 +37,16 @@ pub(crate) fn settle(
     let target = format!("terminal:{terminal}/batch:{}", term.batch_no);
     ctx.tx
         .audit(actor, "settle", &target, "", s.reconciliation.as_str());
-    Ok(SettleReport {
+    let report = SettleReport {
         terminal_id: terminal.clone(),
         batch_no: term.batch_no,
         next_batch_no: next,
         settled_at: now,
         settlement: s,
         terminal_totals: theirs,
-    })
+    };
+    crate::events::batch_settled(ctx.tx, &term.merchant_id, &report, actor)?;
+    Ok(report)
 }
 
 /// Settles every enabled terminal's batch that is due at the cutoff (`Policy::batch_is_due`).

@@ -154,6 +154,58 @@ fn case_from_row(r: &dyn SqlRow) -> Result<CaseRow, StoreError> {
 }
 
 /// One audit entry by `user` on `target`.
+/// `case.changed` (issue 13): a case was opened (`previous_status` null) or changed status.
+#[derive(Debug, serde::Serialize)]
+pub struct CaseEvent<'a> {
+    /// The case.
+    pub case_id: i64,
+    /// `mistaken_void` or `adjustment`.
+    pub kind: &'a str,
+    /// Its status now.
+    pub status: &'a str,
+    /// Its status before; `None` when it was just opened.
+    pub previous_status: Option<&'a str>,
+    /// The transaction it was opened from.
+    pub txn_id: i64,
+    /// Who (username).
+    pub by: &'a str,
+    /// The note or answer given with the change.
+    pub note: &'a str,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// Writes `case.changed` to the webhook outbox in the change's own transaction.
+fn emit_case_changed(
+    tx: &dyn Sql,
+    now: i64,
+    case: i64,
+    previous: Option<CaseStatus>,
+    by: &str,
+    note: &str,
+) -> Result<(), StoreError> {
+    let (merchant, kind, status, txn_id) = tx.one(
+        "SELECT merchant_id, kind, status, txn_id FROM cases WHERE id = ?1",
+        p![case],
+        |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.i64(3)?)),
+    )?;
+    let merchant = MerchantId::parse(&merchant)
+        .map_err(|_| StoreError::Sqlite(format!("case {case}: merchant {merchant}")))?;
+    let at = crate::rows::ts(now);
+    let data = CaseEvent {
+        case_id: case,
+        kind: &kind,
+        status: &status,
+        previous_status: previous.map(CaseStatus::as_str),
+        txn_id,
+        by,
+        note,
+        at: at.to_string(),
+    };
+    let kind_event = suanpan_core::notify::EventKind::CaseChanged;
+    crate::notify::enqueue(tx, at, kind_event, Some(&merchant), &data).map(drop)
+}
+
 fn audit_on(
     tx: &dyn Sql,
     head: &mut ChainHead,
@@ -261,6 +313,7 @@ pub trait Cases: Store {
                 who,
                 ["case.open", &target, &c.note, &outcome],
             )?;
+            emit_case_changed(tx, now, id, None, who, &c.note)?;
             for (txn, role) in &c.links {
                 tx.exec(
                     "INSERT INTO case_links (case_id, txn_id, role, linked_by, linked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -451,6 +504,7 @@ pub trait Cases: Store {
             let target = format!("case:{case}");
             let moved = format!("{} → {}", expected.as_str(), next.as_str());
             audit_on(tx, head, now, who, [&action, &target, note, &moved])?;
+            emit_case_changed(tx, now, case, Some(expected), who, note)?;
             for txn in linked_ids(tx, case)? {
                 let on = format!("{target} {}", next.as_str());
                 audit_on(

@@ -28,6 +28,7 @@ pub mod tls;
 mod ui;
 mod users;
 mod view;
+mod webhooks;
 mod words;
 
 pub use review::STALE_CLAIM_SECONDS;
@@ -55,6 +56,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(channels::routes())
         .merge(users::routes())
         .merge(ops::routes())
+        .merge(webhooks::routes())
         .merge(evidence::routes(evidence_max))
         .merge(removals::routes())
         .merge(cases::routes(evidence_max))

@@ -40,9 +40,11 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::ops::list_backups, crate::ops::create_backup, crate::ops::verify_backup, crate::ops::restore_backup, crate::ops::purge,
         crate::alerts::list_alerts, crate::alerts::acknowledge_alert, crate::alerts::resolve_alert,
         crate::alerts::approve_alert, crate::alerts::reject_alert,
+        crate::webhooks::list, crate::webhooks::create, crate::webhooks::one, crate::webhooks::update, crate::webhooks::remove,
+        crate::webhooks::deliveries, crate::webhooks::delivery, crate::webhooks::replay,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn, crate::alerts::AlertStatusIn)),
-    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "alerts"))
+    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "alerts"), (name = "webhooks"))
 )]
 pub struct ApiDoc;
 

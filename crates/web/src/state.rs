@@ -63,6 +63,10 @@ pub struct WebConfig {
     /// (429): a backup copies the whole store, and the API must not be a way to fill the
     /// disk. The backup a purge makes is not limited.
     pub backup_interval_seconds_min: u32,
+    /// `[notify]` of the config file (set by `serve`, not read from `[web]`): whether a
+    /// webhook URL may name an internal address.
+    #[serde(skip)]
+    pub notify: suanpan_notify::NotifyConfig,
 }
 
 impl Default for WebConfig {
@@ -85,6 +89,7 @@ impl Default for WebConfig {
             evidence_dir: None,
             backup_dir: None,
             backup_interval_seconds_min: 60,
+            notify: suanpan_notify::NotifyConfig::default(),
         }
     }
 }

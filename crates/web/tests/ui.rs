@@ -881,3 +881,64 @@ fn group(n: i64) -> String {
     }
     out
 }
+
+/// Goal (issue 13): the 通知设置 page adds an endpoint and shows its secret once, lists the
+/// delivery a void queued, replays it, and removes the endpoint; a cashier has no such page.
+#[test]
+fn webhooks_page_adds_lists_replays_and_removes() {
+    let app = spawn_cfg(suanpan_core::Policy::default(), |c| {
+        c.notify.allow_private = true
+    });
+    let admin = browser_login(&app, "admin");
+    let page = admin.page("/webhooks").text();
+    assert!(
+        page.contains("href=\"/webhooks\"") && page.contains("还没有通知地址"),
+        "{page}"
+    );
+    let body = format!(
+        "csrf={}&url=http%3A%2F%2F127.0.0.1%3A9%2Fhook&description=ERP&ev_void=1",
+        admin.csrf
+    );
+    let r = admin.form("/webhooks", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("whsec_"),
+        "the secret is shown once: {}",
+        r.text()
+    );
+    let sale_id = sale(&*app.store, 1_000);
+    void(&*app.store, sale_id);
+    let page = admin.page("/webhooks").text();
+    assert!(
+        page.contains("撤销完成") && page.contains("等待发送"),
+        "{page}"
+    );
+    assert!(!page.contains("whsec_"), "never shown again");
+    let at = page.find("/webhooks/deliveries/").expect("a replay form") + 21;
+    let id: String = page[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let r = admin.form(
+        &format!("/webhooks/deliveries/{id}/replay"),
+        &format!("csrf={}", admin.csrf),
+    );
+    assert!(r.text().contains("已安排重新发送"), "{}", r.text());
+    let end = page.find("/remove\"").expect("a remove form");
+    let start = page[..end].rfind('/').expect("its path") + 1;
+    let endpoint = &page[start..end];
+    assert!(endpoint.chars().all(|c| c.is_ascii_digit()), "{endpoint}");
+    let r = admin.form(
+        &format!("/webhooks/{endpoint}/remove"),
+        &format!("csrf={}", admin.csrf),
+    );
+    assert!(r.text().contains("通知地址已删除"), "{}", r.text());
+    let cashier = browser_login(&app, "cashier");
+    assert!(
+        !cashier
+            .page("/dashboard")
+            .text()
+            .contains("href=\"/webhooks\"")
+    );
+    assert_eq!(cashier.page("/webhooks").status, 403);
+}

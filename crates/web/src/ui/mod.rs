@@ -49,6 +49,7 @@ mod help;
 mod ops;
 mod review;
 mod txns;
+mod webhooks;
 
 pub(crate) use cases::case_evidence;
 pub use exports::sweep_left_files;
@@ -93,6 +94,15 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/ops/backups", post(ops::ops_backup))
         .route("/ops/backups/{name}/verify", post(ops::ops_verify))
         .route("/ops/purge", post(ops::ops_purge))
+        .route(
+            "/webhooks",
+            get(webhooks::webhooks_page).post(webhooks::webhooks_add),
+        )
+        .route("/webhooks/{id}/remove", post(webhooks::webhooks_remove))
+        .route(
+            "/webhooks/deliveries/{id}/replay",
+            post(webhooks::webhooks_replay),
+        )
         .merge(assets::routes())
         .merge(help::routes())
 }
@@ -176,7 +186,7 @@ fn lang_tag(lang: Lang) -> &'static str {
 /// The header's menu for `caller`: the pages its role may open, `section` marked current.
 fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
     let role = caller.user.role;
-    let pages: [(&'static str, &'static str, &'static str, bool); 9] = [
+    let pages: [(&'static str, &'static str, &'static str, bool); 10] = [
         ("dashboard", "/dashboard", "nav.dashboard", true),
         ("txns", "/txns", "nav.transactions", true),
         ("review", "/review", "nav.review", true),
@@ -210,6 +220,13 @@ fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
             "/ops",
             "nav.ops",
             role.allows(Permission::ManageBackups),
+        ),
+        (
+            "webhooks",
+            "/webhooks",
+            "nav.webhooks",
+            role.allows(Permission::ManageWebhooks)
+                || role.allows(Permission::ManageAcquirerWebhooks),
         ),
     ];
     pages
