@@ -28,6 +28,7 @@
 
 mod ctx;
 pub mod holds;
+pub mod onboarding;
 pub mod operators;
 pub mod preauth;
 pub mod records;

@@ -21,6 +21,7 @@ pub mod error;
 pub mod evidence;
 pub mod fingerprint;
 pub mod keys;
+pub mod onboarding;
 pub mod pg;
 pub mod pg_dump;
 pub mod pg_tls;
