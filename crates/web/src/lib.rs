@@ -8,6 +8,7 @@
 //! `suanpan_core::rules`. Handlers parse input, authenticate, ask, persist, and answer.
 #![deny(missing_docs)]
 
+mod acquirer;
 mod api;
 mod auth;
 mod cases;
@@ -50,6 +51,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
     let evidence_max = state.cfg().evidence_bytes_max;
     Router::new()
         .merge(api::routes())
+        .merge(acquirer::routes())
         .merge(review::routes())
         .merge(channels::routes())
         .merge(users::routes())

@@ -38,9 +38,11 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::cases::create_case, crate::cases::list_cases, crate::cases::get_case, crate::cases::link_case, crate::cases::note_case,
         crate::cases::submit_case, crate::cases::resolve_case, crate::cases::reject_case, crate::cases::upload_case_evidence, crate::cases::case_pack,
         crate::ops::list_backups, crate::ops::create_backup, crate::ops::verify_backup, crate::ops::restore_backup, crate::ops::purge,
+        crate::acquirer::list_merchants, crate::acquirer::create_merchant, crate::acquirer::get_merchant, crate::acquirer::edit_merchant,
+        crate::acquirer::merchant_status, crate::acquirer::list_changes, crate::acquirer::approve_change, crate::acquirer::reject_change,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn)),
-    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"))
+    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "acquirer"))
 )]
 pub struct ApiDoc;
 
@@ -356,6 +358,10 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
             json!({"enum": Channel::ALL.map(|c| c.as_str())}),
             json!("alipay"),
         ),
+        ("path", "id") if path.starts_with("/api/v1/acquirer/merchants/") => patch(
+            json!({"type": "string", "pattern": crate::acquirer::MERCHANT_ID_PATTERN}),
+            json!("898310048990001"),
+        ),
         ("path", "id") => patch(id_schema(), json!(1)),
         ("path", "action") if path.starts_with("/api/v1/channels/") => patch(
             json!({"enum": CHANNEL_ACTIONS.map(|a| a.as_str())}),
@@ -387,6 +393,10 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
         ("query", "status") if path == "/api/v1/cases" => patch(
             filter_enum(CaseStatus::ALL.iter().map(|s| s.as_str())),
             json!("open"),
+        ),
+        ("query", "status") if path == "/api/v1/acquirer/merchant-changes" => patch(
+            filter_enum(crate::acquirer::CHANGE_STATUSES.iter().map(|s| s.as_str())),
+            json!("pending"),
         ),
         ("query", "status") if path == "/api/v1/evidence-removals" => patch(
             filter_enum(REMOVAL_STATUSES.iter().map(|s| s.as_str())),
@@ -515,6 +525,76 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
             json!({"pattern": "^[0-9]{4,12}$"}),
         ),
         ("OperatorIn", "name", text(64)),
+        (
+            "MerchantIn",
+            "id",
+            json!({"pattern": crate::acquirer::MERCHANT_ID_PATTERN}),
+        ),
+        (
+            "MerchantIn",
+            "name",
+            text(crate::acquirer::MERCHANT_TEXT_CHARS_MAX),
+        ),
+        (
+            "MerchantEditIn",
+            "name",
+            text(crate::acquirer::MERCHANT_TEXT_CHARS_MAX),
+        ),
+        (
+            "MerchantIn",
+            "short_name",
+            json!({"maxLength": crate::acquirer::SHORT_NAME_CHARS_MAX}),
+        ),
+        (
+            "MerchantEditIn",
+            "short_name",
+            json!({"maxLength": crate::acquirer::SHORT_NAME_CHARS_MAX}),
+        ),
+        (
+            "MerchantIn",
+            "mcc",
+            json!({"anyOf": [{"pattern": crate::acquirer::MCC_PATTERN}, {"pattern": r"^\s*$"}]}),
+        ),
+        (
+            "MerchantEditIn",
+            "mcc",
+            json!({"anyOf": [{"pattern": crate::acquirer::MCC_PATTERN}, {"pattern": r"^\s*$"}]}),
+        ),
+        (
+            "MerchantIn",
+            "address",
+            json!({"maxLength": crate::acquirer::MERCHANT_TEXT_CHARS_MAX}),
+        ),
+        (
+            "MerchantEditIn",
+            "address",
+            json!({"maxLength": crate::acquirer::MERCHANT_TEXT_CHARS_MAX}),
+        ),
+        (
+            "MerchantIn",
+            "contact",
+            json!({"maxLength": crate::acquirer::MERCHANT_TEXT_CHARS_MAX}),
+        ),
+        (
+            "MerchantEditIn",
+            "contact",
+            json!({"maxLength": crate::acquirer::MERCHANT_TEXT_CHARS_MAX}),
+        ),
+        (
+            "MerchantIn",
+            "settlement_account",
+            json!({"pattern": crate::acquirer::ACCOUNT_PATTERN}),
+        ),
+        (
+            "MerchantEditIn",
+            "settlement_account",
+            json!({"pattern": crate::acquirer::ACCOUNT_PATTERN}),
+        ),
+        (
+            "MerchantStatusIn",
+            "status",
+            json!({"enum": ["active", "suspended", "closed"]}),
+        ),
         ("TokenIn", "name", text(64)),
         ("UserIn", "password", password.clone()),
         ("UserActionIn", "password", password),

@@ -41,6 +41,7 @@ macro_rules! csrf_forms {
 }
 
 // The pages by area; declared after `csrf_forms!` so each can name its own forms.
+mod acquirer;
 mod admin;
 mod assets;
 mod cases;
@@ -93,6 +94,24 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/ops/backups", post(ops::ops_backup))
         .route("/ops/backups/{name}/verify", post(ops::ops_verify))
         .route("/ops/purge", post(ops::ops_purge))
+        .route("/acquirer", get(acquirer::home))
+        .route(
+            "/acquirer/merchants",
+            get(acquirer::merchants_page).post(acquirer::merchant_create),
+        )
+        .route(
+            "/acquirer/merchants/{id}",
+            get(acquirer::merchant_page).post(acquirer::merchant_edit),
+        )
+        .route(
+            "/acquirer/merchants/{id}/status",
+            post(acquirer::merchant_status),
+        )
+        .route("/acquirer/merchant-changes", get(acquirer::changes_page))
+        .route(
+            "/acquirer/merchant-changes/{id}/{action}",
+            post(acquirer::change_action),
+        )
         .merge(assets::routes())
         .merge(help::routes())
 }
@@ -176,6 +195,9 @@ fn lang_tag(lang: Lang) -> &'static str {
 /// The header's menu for `caller`: the pages its role may open, `section` marked current.
 fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
     let role = caller.user.role;
+    if role.tier() == suanpan_core::backoffice::Tier::Acquirer {
+        return acquirer_nav(caller, section);
+    }
     let pages: [(&'static str, &'static str, &'static str, bool); 9] = [
         ("dashboard", "/dashboard", "nav.dashboard", true),
         ("txns", "/txns", "nav.transactions", true),
@@ -204,6 +226,36 @@ fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
             "/audit",
             "nav.audit",
             role.allows(Permission::ViewAudit),
+        ),
+        (
+            "ops",
+            "/ops",
+            "nav.ops",
+            role.allows(Permission::ManageBackups),
+        ),
+    ];
+    pages
+        .into_iter()
+        .filter(|p| p.3)
+        .map(|(id, href, key, _)| NavItem {
+            href,
+            text: t(caller.lang, key).to_owned(),
+            current: id == section,
+        })
+        .collect()
+}
+
+/// The acquirer's menu (机构后台): the console, merchants, their changes, and operations.
+fn acquirer_nav(caller: &Caller, section: &str) -> Vec<NavItem> {
+    let role = caller.user.role;
+    let pages: [(&'static str, &'static str, &'static str, bool); 4] = [
+        ("acquirer", "/acquirer", "nav.acquirer", true),
+        ("merchants", "/acquirer/merchants", "nav.merchants", true),
+        (
+            "merchant_changes",
+            "/acquirer/merchant-changes",
+            "nav.merchant_changes",
+            true,
         ),
         (
             "ops",
