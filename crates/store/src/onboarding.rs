@@ -232,7 +232,7 @@ pub fn changes<S: Store + ?Sized>(
     crate::read(store, |c| {
         c.rows(
             &format!(
-                "{CHANGE_SELECT} WHERE (?1 IS NULL OR c.status = ?1) AND (?2 IS NULL OR c.merchant_id = ?2)
+                "{CHANGE_SELECT} WHERE (CAST(?1 AS TEXT) IS NULL OR c.status = ?1) AND (CAST(?2 AS TEXT) IS NULL OR c.merchant_id = ?2)
                  ORDER BY c.id DESC LIMIT {CHANGES_ROWS_MAX}"
             ),
             p![status.map(|s| s.as_str()), merchant.map(|m| m.as_str())],
