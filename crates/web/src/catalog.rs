@@ -897,6 +897,11 @@ static ZH: Entries = &[
         "已批准“{0}”（商户 {1}），变更已生效",
     ),
     ("msg.merchant_change_rejected", "已驳回“{0}”（商户 {1}）"),
+    (
+        "merchant.banner",
+        "本商户{0}：{1}。后台暂时只能查看，不能操作；请联系收单机构。",
+    ),
+    ("merchant.banner_no_reason", "收单机构未说明原因"),
 ];
 
 static EN: Entries = &[
@@ -1958,6 +1963,11 @@ static EN: Entries = &[
         "msg.merchant_change_rejected",
         "\"{0}\" (merchant {1}) is rejected",
     ),
+    (
+        "merchant.banner",
+        "This merchant is {0}: {1}. The back-office only reads until then; please contact the acquirer.",
+    ),
+    ("merchant.banner_no_reason", "the acquirer gave no reason"),
 ];
 
 #[cfg(test)]

@@ -148,6 +148,8 @@ pub struct Base {
     nav: Vec<NavItem>,
     /// Offer the user's own TOTP enrolment (a session without TOTP; every role may).
     totp_link: bool,
+    /// The caller's merchant is not active: why, on every page (issue 14).
+    banner: Option<String>,
 }
 
 impl Base {
@@ -183,8 +185,23 @@ impl Base {
             nav: caller.map(|c| nav(c, section)).unwrap_or_default(),
             totp_link: caller
                 .is_some_and(|c| c.session_hash.is_some() && !c.totp_enrolled && !c.mfa_pending),
+            banner: caller
+                .and_then(|c| c.merchant_inactive.as_ref())
+                .map(|(status, reason)| merchant_banner(lang, status, reason)),
         }
     }
+}
+
+/// The banner of a merchant that is not active: its status and the acquirer's reason, and
+/// that the back-office only reads meanwhile.
+fn merchant_banner(lang: Lang, status: &str, reason: &str) -> String {
+    let words = t(lang, &format!("merchant.status.{status}")).to_owned();
+    let reason = if reason.trim().is_empty() {
+        t(lang, "merchant.banner_no_reason").to_owned()
+    } else {
+        reason.to_owned()
+    };
+    tf(lang, "merchant.banner", &[words, reason])
 }
 
 /// The BCP 47 tag of a language, as `lang` attributes carry it.

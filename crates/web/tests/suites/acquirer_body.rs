@@ -328,3 +328,60 @@ fn onboarding_through_the_pages() {
 fn onboarding_change_id(app: &TestApp) -> i64 {
     suanpan_store::onboarding::changes(&*app.store, None, None).expect("changes")[0].id
 }
+
+/// Goal (issue 14, bad input): a merchant the acquirer suspended (through maker-checker)
+/// sees why on every page of its back-office, in zh and en, and acts on nothing.
+#[test]
+fn a_suspended_merchant_sees_why_on_every_page() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let ops = acquirer(&app, "ops2", StaffRole::Operations);
+    let sup = app.login("supervisor");
+    assert!(!sup.get("/dashboard").text().contains("merchant-banner"));
+    let r = platform.post(
+        "/api/v1/acquirer/merchants/898310048990001/status",
+        r#"{"status":"suspended","reason":"结算账户冻结，待核实"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_i64().expect("id");
+    // Pending: nothing changes for the merchant yet.
+    assert!(!sup.get("/txns").text().contains("merchant-banner"));
+    let r = ops.post(
+        &format!("/api/v1/acquirer/merchant-changes/{id}/approve"),
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for path in ["/dashboard", "/txns", "/review", "/batches", "/channels"] {
+        let page = sup.get(path).text();
+        assert!(
+            page.contains("id=\"merchant-banner\"") && page.contains("结算账户冻结，待核实"),
+            "{path}: {page}"
+        );
+        assert!(page.contains("已被收单机构暂停"), "{path}");
+    }
+    let en = app.req(
+        "GET",
+        "/dashboard",
+        &[("Cookie", &sup.cookie), ("Accept-Language", "en")],
+        None,
+    );
+    assert!(en.text().contains("suspended by the acquirer"), "{}", en.text());
+    let r = sup.request_raw();
+    assert_eq!(r.status, 423, "{}", r.text());
+}
+
+trait RawRequest {
+    fn request_raw(&self) -> Resp;
+}
+
+impl RawRequest for Session<'_> {
+    /// A void request on the demo's first sale, answered as it comes.
+    fn request_raw(&self) -> Resp {
+        self.post(
+            "/api/v1/requests",
+            r#"{"kind":"void","transaction_id":1,"reason":"顾客要求","customer_consent":true}"#,
+        )
+    }
+}
