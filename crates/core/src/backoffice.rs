@@ -14,7 +14,8 @@ use jiff::{Timestamp, ToSpan};
 
 pub mod merchants;
 pub use merchants::{
-    MerchantChangeKind, decide_merchant_change, decide_merchant_review, merchant_status_allowed,
+    MerchantChangeKind, decide_merchant_change, decide_merchant_review, decide_terminal_assign,
+    decide_terminal_lock, merchant_status_allowed,
 };
 
 /// A back-office user's role. Unlike terminal operators (00/01–98/99), staff roles are named.
@@ -1022,8 +1023,13 @@ pub enum BackOfficeRefused {
     },
     /// A merchant with that id is onboarded already.
     MerchantExists,
-    /// A closed merchant is not edited.
+    /// A closed merchant is not edited, and gets no terminal.
     MerchantClosed,
+    /// A terminal moves to another merchant only once its batch is settled.
+    TerminalBatchOpen {
+        /// The transactions of its open batch.
+        count: u64,
+    },
 }
 
 impl Refusal for BackOfficeRefused {
@@ -1057,6 +1063,7 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::MerchantStatusMove { .. } => "backoffice.merchant_status_move",
             BackOfficeRefused::MerchantExists => "backoffice.merchant_exists",
             BackOfficeRefused::MerchantClosed => "backoffice.merchant_closed",
+            BackOfficeRefused::TerminalBatchOpen { .. } => "backoffice.terminal_batch_open",
         }
     }
     fn args(&self) -> Vec<String> {
@@ -1073,6 +1080,7 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::OperatorPassword { min, max } => {
                 vec![min.to_string(), max.to_string()]
             }
+            BackOfficeRefused::TerminalBatchOpen { count } => vec![count.to_string()],
             BackOfficeRefused::MerchantStatusMove { from, to } => {
                 vec![from.clone(), to.clone()]
             }
@@ -1266,6 +1274,14 @@ static ZH: Entries = &[
     ("backoffice.merchant_status.active", "已开通"),
     ("backoffice.merchant_status.suspended", "已暂停"),
     ("backoffice.merchant_status.closed", "已关闭"),
+    (
+        "backoffice.terminal_batch_open.msg",
+        "终端当前批次还有 {0} 笔交易未结算，不能改挂到其他商户",
+    ),
+    (
+        "backoffice.terminal_batch_open.fix",
+        "先在终端上结算，再改挂商户",
+    ),
 ];
 
 static EN: Entries = &[
@@ -1476,6 +1492,14 @@ static EN: Entries = &[
     ("backoffice.merchant_status.active", "active"),
     ("backoffice.merchant_status.suspended", "suspended"),
     ("backoffice.merchant_status.closed", "closed"),
+    (
+        "backoffice.terminal_batch_open.msg",
+        "The terminal's open batch has {0} unsettled transactions: it cannot move to another merchant",
+    ),
+    (
+        "backoffice.terminal_batch_open.fix",
+        "Settle on the terminal first, then assign it",
+    ),
 ];
 
 #[cfg(test)]

@@ -148,3 +148,60 @@ pub fn review(
 pub fn pending(store: &dyn Store) -> Result<Vec<MerchantChange>, StoreError> {
     onboarding::changes(store, Some(RequestStatus::Pending), None)
 }
+
+/// Registers terminal `id` for `merchant` (acquirer users who manage terminals); the
+/// assignment rules apply (never to a closed merchant).
+pub fn register_terminal(
+    store: &dyn Store,
+    user: &StaffUser,
+    id: &suanpan_core::TerminalId,
+    merchant: &MerchantId,
+) -> Result<(), ChangeError> {
+    let status = admin::merchant(store, merchant)?
+        .ok_or(ChangeError::NotFound)?
+        .status;
+    backoffice::decide_terminal_assign(user.role, 0, &status).map_err(ChangeError::Refused)?;
+    let actor = suanpan_store::backoffice::actor(&user.username);
+    if !suanpan_store::fleet::register(store, &actor, id, merchant)? {
+        return Err(ChangeError::Waiting);
+    }
+    Ok(())
+}
+
+/// Assigns terminal `id` to `merchant`: only with its batch settled (the core's rule, decided
+/// again by the store with the terminal locked).
+pub fn assign_terminal(
+    store: &dyn Store,
+    user: &StaffUser,
+    id: &suanpan_core::TerminalId,
+    merchant: &MerchantId,
+) -> Result<(), ChangeError> {
+    let t = suanpan_store::fleet::one(store, id)?.ok_or(ChangeError::NotFound)?;
+    let status = admin::merchant(store, merchant)?
+        .ok_or(ChangeError::NotFound)?
+        .status;
+    backoffice::decide_terminal_assign(user.role, t.open_batch_txns, &status)
+        .map_err(ChangeError::Refused)?;
+    let actor = suanpan_store::backoffice::actor(&user.username);
+    match suanpan_store::fleet::assign(store, (&actor, user.role), id, merchant)? {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ChangeError::NotFound),
+        Err(r) => Err(ChangeError::Refused(r)),
+    }
+}
+
+/// Locks (`lock`) or unlocks terminal `id`; a lock says why.
+pub fn lock_terminal(
+    store: &dyn Store,
+    user: &StaffUser,
+    id: &suanpan_core::TerminalId,
+    lock: bool,
+    reason: &str,
+) -> Result<(), ChangeError> {
+    backoffice::decide_terminal_lock(user.role, lock, reason).map_err(ChangeError::Refused)?;
+    let actor = suanpan_store::backoffice::actor(&user.username);
+    if !suanpan_store::fleet::set_locked(store, &actor, id, lock, reason.trim())? {
+        return Err(ChangeError::NotFound);
+    }
+    Ok(())
+}

@@ -20,6 +20,7 @@ pub mod command;
 pub mod error;
 pub mod evidence;
 pub mod fingerprint;
+pub mod fleet;
 pub mod keys;
 pub mod onboarding;
 pub mod pg;

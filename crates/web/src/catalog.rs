@@ -902,6 +902,43 @@ static ZH: Entries = &[
         "本商户{0}：{1}。后台暂时只能查看，不能操作；请联系收单机构。",
     ),
     ("merchant.banner_no_reason", "收单机构未说明原因"),
+    ("terminal.not_found.msg", "没有这个终端（或目标商户）"),
+    (
+        "terminal.not_found.fix",
+        "核对终端号（8 位字母或数字）和商户号",
+    ),
+    ("terminal.taken.msg", "该终端号已经登记"),
+    (
+        "terminal.taken.fix",
+        "换一个终端号，或把已有终端改挂到这个商户",
+    ),
+    ("terminal.state.active", "正常"),
+    ("terminal.state.locked", "已锁定（拒绝交易）"),
+    ("nav.terminals", "终端管理"),
+    ("term.id", "终端号"),
+    ("term.batch", "当前批次"),
+    ("term.open_txns", "未结算笔数"),
+    ("term.key", "主密钥"),
+    ("term.key_yes", "已灌注"),
+    ("term.key_no", "未灌注"),
+    ("term.register", "登记终端"),
+    ("term.assign", "改挂商户"),
+    ("term.lock", "锁定"),
+    ("term.unlock", "解锁"),
+    (
+        "term.confirm_assign",
+        "把终端改挂到这个商户？当前批次须已结算。",
+    ),
+    (
+        "term.confirm_lock",
+        "锁定后该终端的所有交易都会被拒绝，确定吗？",
+    ),
+    ("term.confirm_unlock", "解锁后该终端可以重新交易，确定吗？"),
+    (
+        "term.keys_hint",
+        "终端主密钥在主机上用命令行灌注或更换：suanpan admin terminal set-tmk --id 终端号；密钥加密密钥的轮换：suanpan keys rotate-kek。终端的最近签到时间和软件版本尚未记录。",
+    ),
+    ("msg.terminal_done", "终端 {0} 已更新：{1}"),
 ];
 
 static EN: Entries = &[
@@ -1968,6 +2005,49 @@ static EN: Entries = &[
         "This merchant is {0}: {1}. The back-office only reads until then; please contact the acquirer.",
     ),
     ("merchant.banner_no_reason", "the acquirer gave no reason"),
+    ("terminal.not_found.msg", "No such terminal (or merchant)"),
+    (
+        "terminal.not_found.fix",
+        "Check the terminal id (8 letters or digits) and the merchant id",
+    ),
+    (
+        "terminal.taken.msg",
+        "A terminal with this id is registered already",
+    ),
+    (
+        "terminal.taken.fix",
+        "Choose another id, or assign the existing terminal to this merchant",
+    ),
+    ("terminal.state.active", "active"),
+    ("terminal.state.locked", "locked (refuses transactions)"),
+    ("nav.terminals", "Terminals"),
+    ("term.id", "Terminal id"),
+    ("term.batch", "Open batch"),
+    ("term.open_txns", "Unsettled"),
+    ("term.key", "Master key"),
+    ("term.key_yes", "loaded"),
+    ("term.key_no", "not loaded"),
+    ("term.register", "Register a terminal"),
+    ("term.assign", "Assign to merchant"),
+    ("term.lock", "Lock"),
+    ("term.unlock", "Unlock"),
+    (
+        "term.confirm_assign",
+        "Assign the terminal to this merchant? Its batch must be settled.",
+    ),
+    (
+        "term.confirm_lock",
+        "Every transaction of a locked terminal is refused. Lock it?",
+    ),
+    (
+        "term.confirm_unlock",
+        "The terminal may transact again once unlocked. Unlock it?",
+    ),
+    (
+        "term.keys_hint",
+        "A terminal master key is loaded or replaced on the host with the command line: suanpan admin terminal set-tmk --id TERMINAL; the key-encryption key rotates with suanpan keys rotate-kek. A terminal's last sign-in and software version are not recorded yet.",
+    ),
+    ("msg.terminal_done", "Terminal {0} is updated: {1}"),
 ];
 
 #[cfg(test)]

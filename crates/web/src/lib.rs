@@ -24,6 +24,7 @@ mod removals;
 mod review;
 mod state;
 mod svg;
+mod terminals;
 pub mod tls;
 mod ui;
 mod users;
@@ -52,6 +53,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(acquirer::routes())
+        .merge(terminals::routes())
         .merge(review::routes())
         .merge(channels::routes())
         .merge(users::routes())

@@ -40,6 +40,8 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::ops::list_backups, crate::ops::create_backup, crate::ops::verify_backup, crate::ops::restore_backup, crate::ops::purge,
         crate::acquirer::list_merchants, crate::acquirer::create_merchant, crate::acquirer::get_merchant, crate::acquirer::edit_merchant,
         crate::acquirer::merchant_status, crate::acquirer::list_changes, crate::acquirer::approve_change, crate::acquirer::reject_change,
+        crate::terminals::list_terminals, crate::terminals::register_terminal, crate::terminals::get_terminal,
+        crate::terminals::assign_terminal, crate::terminals::lock_terminal, crate::terminals::unlock_terminal,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn)),
     tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "acquirer"))
@@ -362,6 +364,10 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
             json!({"type": "string", "pattern": crate::acquirer::MERCHANT_ID_PATTERN}),
             json!("898310048990001"),
         ),
+        ("path", "id") if path.starts_with("/api/v1/acquirer/terminals/") => patch(
+            json!({"type": "string", "pattern": crate::terminals::TERMINAL_ID_PATTERN}),
+            json!("12345678"),
+        ),
         ("path", "id") => patch(id_schema(), json!(1)),
         ("path", "action") if path.starts_with("/api/v1/channels/") => patch(
             json!({"enum": CHANNEL_ACTIONS.map(|a| a.as_str())}),
@@ -589,6 +595,21 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
             "MerchantEditIn",
             "settlement_account",
             json!({"pattern": crate::acquirer::ACCOUNT_PATTERN}),
+        ),
+        (
+            "TerminalIn",
+            "id",
+            json!({"pattern": crate::terminals::TERMINAL_ID_PATTERN}),
+        ),
+        (
+            "TerminalIn",
+            "merchant",
+            json!({"pattern": crate::acquirer::MERCHANT_ID_PATTERN}),
+        ),
+        (
+            "AssignIn",
+            "merchant",
+            json!({"pattern": crate::acquirer::MERCHANT_ID_PATTERN}),
         ),
         (
             "MerchantStatusIn",

@@ -1004,6 +1004,7 @@ fn every_page_accessible(driver: &Driver) {
             "acquirer-changes",
             "#no-pending",
         ),
+        ("/acquirer/terminals", "acquirer-terminals", "#register"),
     ] {
         ui.goto(path);
         ui.element(wait);

@@ -150,6 +150,50 @@ pub fn decide_merchant_review(
     )
 }
 
+/// Decides assigning a terminal to a merchant (a new one, or reassigning): an acquirer role
+/// that manages terminals; never to a closed merchant; and, for a terminal that has a
+/// merchant, only when its batch is settled (`open_batch_txns` is 0) — a batch belongs to
+/// one merchant's settlement, so moving it half-way would settle one merchant's sales to
+/// another.
+pub fn decide_terminal_assign(
+    role: StaffRole,
+    open_batch_txns: u64,
+    target_status: &str,
+) -> Result<(), BackOfficeRefused> {
+    if !role.allows(Permission::ManageTerminals) {
+        return Err(BackOfficeRefused::NotPermitted {
+            role: role.as_str().into(),
+        });
+    }
+    if target_status == "closed" {
+        return Err(BackOfficeRefused::MerchantClosed);
+    }
+    if open_batch_txns > 0 {
+        return Err(BackOfficeRefused::TerminalBatchOpen {
+            count: open_batch_txns,
+        });
+    }
+    Ok(())
+}
+
+/// Decides locking or unlocking a terminal: an acquirer role that manages terminals, and a
+/// lock says why (the audit trail keeps it; the terminal is refused meanwhile).
+pub fn decide_terminal_lock(
+    role: StaffRole,
+    lock: bool,
+    reason: &str,
+) -> Result<(), BackOfficeRefused> {
+    if !role.allows(Permission::ManageTerminals) {
+        return Err(BackOfficeRefused::NotPermitted {
+            role: role.as_str().into(),
+        });
+    }
+    if lock && reason.trim().is_empty() {
+        return Err(BackOfficeRefused::ReasonRequired);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +297,22 @@ mod tests {
             decide_merchant_change(StaffRole::AcquirerAuditor, Create, None, ""),
             Err(BackOfficeRefused::NotPermitted { .. })
         ));
+        // Terminals move only with a settled batch, never to a closed merchant.
+        assert_eq!(decide_terminal_assign(ops, 0, "active"), Ok(()));
+        assert_eq!(
+            decide_terminal_assign(ops, 3, "active"),
+            Err(BackOfficeRefused::TerminalBatchOpen { count: 3 })
+        );
+        assert_eq!(
+            decide_terminal_assign(ops, 0, "closed"),
+            Err(BackOfficeRefused::MerchantClosed)
+        );
+        assert!(decide_terminal_assign(StaffRole::RiskOfficer, 0, "active").is_err());
+        assert_eq!(
+            decide_terminal_lock(ops, true, ""),
+            Err(BackOfficeRefused::ReasonRequired)
+        );
+        assert_eq!(decide_terminal_lock(ops, false, ""), Ok(()));
         for k in MerchantChangeKind::ALL {
             assert_eq!(MerchantChangeKind::parse(k.as_str()), Some(k));
         }

@@ -292,3 +292,78 @@ pub(super) async fn change_action(
     )
     .await
 }
+
+#[derive(Template)]
+#[template(path = "acquirer_terminals.html")]
+struct TerminalsPage {
+    base: Base,
+    rows: Vec<crate::terminals::TerminalView>,
+    can_manage: bool,
+}
+
+pub(super) async fn terminals_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+) -> Response {
+    show(caller, "/acquirer", async |caller| {
+        Ok(TerminalsPage {
+            rows: crate::terminals::terminals(&state, caller).await?,
+            base: Base::of(caller, "terminals", "nav.terminals", "/acquirer/terminals"),
+            can_manage: caller.user.role.allows(Permission::ManageTerminals),
+        })
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct TerminalForm {
+    csrf: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    merchant: String,
+    #[serde(default)]
+    reason: String,
+}
+
+csrf_forms!(TerminalForm);
+
+pub(super) async fn terminal_register(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: FormIn<TerminalForm>,
+) -> Response {
+    form_action(caller, form, "/acquirer/terminals", async |caller, f| {
+        let what = crate::terminals::TerminalAct::Register(f.merchant);
+        let t = crate::terminals::act(&state, caller, &f.id, what).await?;
+        Ok(Done::back(tf(
+            caller.lang,
+            "msg.terminal_done",
+            &[t.id, t.status_text],
+        )))
+    })
+    .await
+}
+
+pub(super) async fn terminal_action(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, action)): Path<(String, String)>,
+    form: FormIn<TerminalForm>,
+) -> Response {
+    form_action(caller, form, "/acquirer/terminals", async |caller, f| {
+        let what = match action.as_str() {
+            "assign" => crate::terminals::TerminalAct::Assign(f.merchant),
+            "lock" => crate::terminals::TerminalAct::Lock(true, f.reason),
+            "unlock" => crate::terminals::TerminalAct::Lock(false, f.reason),
+            other => return Err(ApiError::field(caller.lang, "status", other)),
+        };
+        let t = crate::terminals::act(&state, caller, &id, what).await?;
+        Ok(Done::back(tf(
+            caller.lang,
+            "msg.terminal_done",
+            &[t.id, t.status_text],
+        )))
+    })
+    .await
+}

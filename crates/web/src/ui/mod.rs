@@ -109,6 +109,14 @@ pub fn routes() -> axum::Router<AppState> {
         )
         .route("/acquirer/merchant-changes", get(acquirer::changes_page))
         .route(
+            "/acquirer/terminals",
+            get(acquirer::terminals_page).post(acquirer::terminal_register),
+        )
+        .route(
+            "/acquirer/terminals/{id}/{action}",
+            post(acquirer::terminal_action),
+        )
+        .route(
             "/acquirer/merchant-changes/{id}/{action}",
             post(acquirer::change_action),
         )
@@ -265,9 +273,10 @@ fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
 /// The acquirer's menu (机构后台): the console, merchants, their changes, and operations.
 fn acquirer_nav(caller: &Caller, section: &str) -> Vec<NavItem> {
     let role = caller.user.role;
-    let pages: [(&'static str, &'static str, &'static str, bool); 4] = [
+    let pages: [(&'static str, &'static str, &'static str, bool); 5] = [
         ("acquirer", "/acquirer", "nav.acquirer", true),
         ("merchants", "/acquirer/merchants", "nav.merchants", true),
+        ("terminals", "/acquirer/terminals", "nav.terminals", true),
         (
             "merchant_changes",
             "/acquirer/merchant-changes",

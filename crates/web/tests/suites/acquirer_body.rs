@@ -385,3 +385,90 @@ impl RawRequest for Session<'_> {
         )
     }
 }
+
+/// Goal (issue 14): the acquirer registers a terminal, moves it to another merchant only
+/// once its batch is settled (a core rule), and a locked terminal is refused as a disabled
+/// one (the 8583 host answers it from `access.terminal_disabled`); merchant users get 404.
+#[test]
+fn terminals_are_registered_assigned_with_a_settled_batch_and_locked() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let risk = acquirer(&app, "risk", StaffRole::RiskOfficer);
+    let change = onboard(&platform);
+    let r = risk.post(
+        &format!("/api/v1/acquirer/merchant-changes/{change}/approve"),
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Register for the demo merchant; the id is taken once only.
+    let r = platform.post(
+        "/api/v1/acquirer/terminals",
+        r#"{"id":"T0000001","merchant":"898310048990001"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["status"], "active");
+    assert_eq!(r.json()["open_batch_transactions"], 0);
+    let r = platform.post(
+        "/api/v1/acquirer/terminals",
+        r#"{"id":"T0000001","merchant":"898310048990001"}"#,
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    // A risk officer reads but does not manage terminals.
+    let r = risk.post(
+        "/api/v1/acquirer/terminals/T0000001/lock",
+        r#"{"reason":"x"}"#,
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    // Lock: says why, and the terminal is refused until unlocked.
+    let r = platform.post("/api/v1/acquirer/terminals/T0000001/lock", "{}");
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = platform.post(
+        "/api/v1/acquirer/terminals/T0000001/lock",
+        r#"{"reason":"终端丢失"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "locked");
+    let tid = suanpan_core::TerminalId::parse("T0000001").expect("id");
+    let refused = app.store.terminal(&tid).expect("read");
+    assert_eq!(
+        refused.err().map(|r| suanpan_core::Refusal::key(&r)),
+        Some("access.terminal_disabled")
+    );
+    let r = platform.post("/api/v1/acquirer/terminals/T0000001/unlock", "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(app.store.terminal(&tid).expect("read").is_ok());
+    // An empty batch moves; the demo terminal with sales in its open batch does not.
+    let r = platform.post(
+        "/api/v1/acquirer/terminals/T0000001/assign",
+        &format!(r#"{{"merchant":"{NEW}"}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["merchant_id"], NEW);
+    sale(&*app.store, 1_000);
+    let busy = platform
+        .get("/api/v1/acquirer/terminals")
+        .json()
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|t| t["open_batch_transactions"].as_u64().unwrap_or(0) > 0)
+        .expect("a terminal with an open batch")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = platform.post(
+        &format!("/api/v1/acquirer/terminals/{busy}/assign"),
+        &format!(r#"{{"merchant":"{NEW}"}}"#),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.code(), "backoffice.terminal_batch_open");
+    // The page lists it, with the way to load keys; merchant users never see it.
+    let page = platform.get("/acquirer/terminals");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("T0000001") && page.text().contains("set-tmk"));
+    let admin = app.login("admin");
+    assert_eq!(admin.get("/acquirer/terminals").status, 404);
+    assert_eq!(admin.get("/api/v1/acquirer/terminals").status, 404);
+}
