@@ -184,7 +184,7 @@ fn change_error(lang: Lang, e: ChangeError) -> ApiError {
 }
 
 /// Runs a use case of `suanpan_service::onboarding` on the blocking pool.
-async fn run<T: Send + 'static>(
+pub(crate) async fn run<T: Send + 'static>(
     lang: Lang,
     f: impl FnOnce() -> Result<T, ChangeError> + Send + 'static,
 ) -> Result<T, ApiError> {

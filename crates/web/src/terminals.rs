@@ -103,23 +103,17 @@ pub struct LockIn {
     pub reason: String,
 }
 
-fn error(lang: Lang, e: ChangeError, taken: bool) -> ApiError {
-    match e {
-        ChangeError::Refused(r) => ApiError::refused(lang, &r),
-        // Registering names only a merchant that may be missing.
-        ChangeError::NotFound if taken => {
-            ApiError::new(StatusCode::NOT_FOUND, lang, "merchant.not_found", &[])
-        }
-        ChangeError::NotFound => {
+/// The terminal's words for what `acquirer::run` answered in the merchant's: a missing
+/// object is the terminal (or, registering, the merchant); a conflict, a taken id.
+fn taken_or(e: ApiError, registering: bool, lang: Lang) -> ApiError {
+    match e.code.as_str() {
+        "merchant.not_found" if !registering => {
             ApiError::new(StatusCode::NOT_FOUND, lang, "terminal.not_found", &[])
         }
-        ChangeError::Waiting if taken => {
+        "merchant.change_waiting" => {
             ApiError::new(StatusCode::CONFLICT, lang, "terminal.taken", &[])
         }
-        ChangeError::Waiting => {
-            ApiError::new(StatusCode::CONFLICT, lang, "merchant.change_waiting", &[])
-        }
-        ChangeError::Store(e) => ApiError::store(lang, e),
+        _ => e,
     }
 }
 
@@ -191,7 +185,7 @@ pub async fn act(
         TerminalAct::Lock(..) => None,
     };
     let t = tid.clone();
-    let r = tokio::task::spawn_blocking(move || match (what, merchant) {
+    crate::acquirer::run(lang, move || match (what, merchant) {
         (TerminalAct::Register(_), Some(m)) => {
             onboarding::register_terminal(&*store, &user, &t, &m)
         }
@@ -202,11 +196,7 @@ pub async fn act(
         _ => Err(ChangeError::NotFound),
     })
     .await
-    .map_err(|e| {
-        tracing::error!("blocking task failed: {e}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "store.error", &[])
-    })?;
-    r.map_err(|e| error(lang, e, taken))?;
+    .map_err(|e| taken_or(e, taken, lang))?;
     terminal(state, caller, tid.as_str()).await
 }
 

@@ -72,6 +72,17 @@ impl MerchantChangeKind {
     }
 }
 
+/// Refuses a role without `p`.
+fn permitted(role: StaffRole, p: Permission) -> Result<(), BackOfficeRefused> {
+    if role.allows(p) {
+        Ok(())
+    } else {
+        Err(BackOfficeRefused::NotPermitted {
+            role: role.as_str().into(),
+        })
+    }
+}
+
 /// Whether a merchant may move from `from` to `to`: pending → active → suspended ⇄ active,
 /// and closed from any but closed (a closed merchant stays closed).
 pub fn merchant_status_allowed(from: &str, to: &str) -> bool {
@@ -98,11 +109,7 @@ pub fn decide_merchant_change(
     current: Option<&str>,
     reason: &str,
 ) -> Result<(), BackOfficeRefused> {
-    if !role.allows(Permission::ManageMerchants) {
-        return Err(BackOfficeRefused::NotPermitted {
-            role: role.as_str().into(),
-        });
-    }
+    permitted(role, Permission::ManageMerchants)?;
     match (kind, current) {
         (MerchantChangeKind::Create, None) => Ok(()),
         (MerchantChangeKind::Create, Some(_)) => Err(BackOfficeRefused::MerchantExists),
@@ -160,11 +167,7 @@ pub fn decide_terminal_assign(
     open_batch_txns: u64,
     target_status: &str,
 ) -> Result<(), BackOfficeRefused> {
-    if !role.allows(Permission::ManageTerminals) {
-        return Err(BackOfficeRefused::NotPermitted {
-            role: role.as_str().into(),
-        });
-    }
+    permitted(role, Permission::ManageTerminals)?;
     if target_status == "closed" {
         return Err(BackOfficeRefused::MerchantClosed);
     }
@@ -183,11 +186,7 @@ pub fn decide_terminal_lock(
     lock: bool,
     reason: &str,
 ) -> Result<(), BackOfficeRefused> {
-    if !role.allows(Permission::ManageTerminals) {
-        return Err(BackOfficeRefused::NotPermitted {
-            role: role.as_str().into(),
-        });
-    }
+    permitted(role, Permission::ManageTerminals)?;
     if lock && reason.trim().is_empty() {
         return Err(BackOfficeRefused::ReasonRequired);
     }

@@ -259,6 +259,15 @@ fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
             role.allows(Permission::ManageBackups),
         ),
     ];
+    nav_items(caller, section, pages)
+}
+
+/// The menu's links a role may open: `(section, href, catalog key, shown)`.
+fn nav_items<const N: usize>(
+    caller: &Caller,
+    section: &str,
+    pages: [(&'static str, &'static str, &'static str, bool); N],
+) -> Vec<NavItem> {
     pages
         .into_iter()
         .filter(|p| p.3)
@@ -290,15 +299,7 @@ fn acquirer_nav(caller: &Caller, section: &str) -> Vec<NavItem> {
             role.allows(Permission::ManageBackups),
         ),
     ];
-    pages
-        .into_iter()
-        .filter(|p| p.3)
-        .map(|(id, href, key, _)| NavItem {
-            href,
-            text: t(caller.lang, key).to_owned(),
-            current: id == section,
-        })
-        .collect()
+    nav_items(caller, section, pages)
 }
 
 /// The section of the back-office guide (`docs/guide/backoffice.*.md`, served at `/help`)
