@@ -12,6 +12,12 @@ use crate::policy::Policy;
 use crate::refusal::Refusal;
 use jiff::{Timestamp, ToSpan};
 
+pub mod merchants;
+pub use merchants::{
+    MerchantChangeKind, decide_merchant_change, decide_merchant_review, decide_terminal_assign,
+    decide_terminal_lock, merchant_status_allowed,
+};
+
 /// A back-office user's role. Unlike terminal operators (00/01–98/99), staff roles are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StaffRole {
@@ -503,7 +509,29 @@ fn check_review(
     approve: bool,
     comment: &str,
 ) -> Result<(), BackOfficeRefused> {
-    if !role.allows(Permission::Review) {
+    check_review_of(
+        Permission::Review,
+        submitted_by,
+        status,
+        reviewer,
+        role,
+        approve,
+        comment,
+    )
+}
+
+/// [`check_review`] for reviews that need `permission` (a merchant change needs
+/// [`Permission::ManageMerchants`], a void or refund [`Permission::Review`]).
+fn check_review_of(
+    permission: Permission,
+    submitted_by: i64,
+    status: RequestStatus,
+    reviewer: i64,
+    role: StaffRole,
+    approve: bool,
+    comment: &str,
+) -> Result<(), BackOfficeRefused> {
+    if !role.allows(permission) {
         return Err(BackOfficeRefused::NotPermitted {
             role: role.as_str().into(),
         });
@@ -1064,6 +1092,23 @@ pub enum BackOfficeRefused {
         /// The most digits.
         max: usize,
     },
+    /// A merchant does not move between these statuses (pending → active → suspended ⇄
+    /// active → closed).
+    MerchantStatusMove {
+        /// Its status now.
+        from: String,
+        /// The status asked for.
+        to: String,
+    },
+    /// A merchant with that id is onboarded already.
+    MerchantExists,
+    /// A closed merchant is not edited, and gets no terminal.
+    MerchantClosed,
+    /// A terminal moves to another merchant only once its batch is settled.
+    TerminalBatchOpen {
+        /// The transactions of its open batch.
+        count: u64,
+    },
 }
 
 impl Refusal for BackOfficeRefused {
@@ -1094,6 +1139,10 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::UserAlready { .. } => "backoffice.user_already",
             BackOfficeRefused::OperatorRole { .. } => "backoffice.operator_role",
             BackOfficeRefused::OperatorPassword { .. } => "backoffice.operator_password",
+            BackOfficeRefused::MerchantStatusMove { .. } => "backoffice.merchant_status_move",
+            BackOfficeRefused::MerchantExists => "backoffice.merchant_exists",
+            BackOfficeRefused::MerchantClosed => "backoffice.merchant_closed",
+            BackOfficeRefused::TerminalBatchOpen { .. } => "backoffice.terminal_batch_open",
         }
     }
     fn args(&self) -> Vec<String> {
@@ -1110,14 +1159,32 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::OperatorPassword { min, max } => {
                 vec![min.to_string(), max.to_string()]
             }
+            BackOfficeRefused::TerminalBatchOpen { count } => vec![count.to_string()],
+            BackOfficeRefused::MerchantStatusMove { from, to } => {
+                vec![from.clone(), to.clone()]
+            }
             _ => Vec::new(),
         }
     }
     fn message(&self, lang: Lang) -> String {
-        text(lang, &format!("{}.msg", self.key()), &self.args())
+        text(lang, &format!("{}.msg", self.key()), &self.words(lang))
     }
     fn remedy(&self, lang: Lang) -> String {
-        text(lang, &format!("{}.fix", self.key()), &self.args())
+        text(lang, &format!("{}.fix", self.key()), &self.words(lang))
+    }
+}
+
+impl BackOfficeRefused {
+    /// The arguments as a reader reads them: a merchant's statuses in words, never codes.
+    fn words(&self, lang: Lang) -> Vec<String> {
+        match self {
+            BackOfficeRefused::MerchantStatusMove { .. } => self
+                .args()
+                .iter()
+                .map(|s| text(lang, &format!("backoffice.merchant_status.{s}"), &[]))
+                .collect(),
+            _ => self.args(),
+        }
     }
 }
 
@@ -1260,6 +1327,39 @@ static ZH: Entries = &[
     (
         "backoffice.operator_password.fix",
         "操作员在终端键盘上输入密码：请只用数字",
+    ),
+    (
+        "backoffice.merchant_status_move.msg",
+        "商户状态不能从“{0}”改为“{1}”",
+    ),
+    (
+        "backoffice.merchant_status_move.fix",
+        "待开通的商户先开通；已关闭的商户不能再开通",
+    ),
+    ("backoffice.merchant_exists.msg", "该商户号已经进件"),
+    (
+        "backoffice.merchant_exists.fix",
+        "换一个商户号，或修改已有商户的资料",
+    ),
+    (
+        "backoffice.merchant_closed.msg",
+        "商户已关闭，资料不能再修改",
+    ),
+    (
+        "backoffice.merchant_closed.fix",
+        "如需继续合作，请以新商户号重新进件",
+    ),
+    ("backoffice.merchant_status.pending", "待开通"),
+    ("backoffice.merchant_status.active", "已开通"),
+    ("backoffice.merchant_status.suspended", "已暂停"),
+    ("backoffice.merchant_status.closed", "已关闭"),
+    (
+        "backoffice.terminal_batch_open.msg",
+        "终端当前批次还有 {0} 笔交易未结算，不能改挂到其他商户",
+    ),
+    (
+        "backoffice.terminal_batch_open.fix",
+        "先在终端上结算，再改挂商户",
     ),
 ];
 
@@ -1442,6 +1542,42 @@ static EN: Entries = &[
     (
         "backoffice.operator_password.fix",
         "Operators type it on the terminal's keypad: use digits only",
+    ),
+    (
+        "backoffice.merchant_status_move.msg",
+        "A merchant does not go from \"{0}\" to \"{1}\"",
+    ),
+    (
+        "backoffice.merchant_status_move.fix",
+        "Activate a pending merchant first; a closed merchant is never activated again",
+    ),
+    (
+        "backoffice.merchant_exists.msg",
+        "A merchant with this id is onboarded already",
+    ),
+    (
+        "backoffice.merchant_exists.fix",
+        "Choose another merchant id, or edit the existing merchant",
+    ),
+    (
+        "backoffice.merchant_closed.msg",
+        "The merchant is closed: its details no longer change",
+    ),
+    (
+        "backoffice.merchant_closed.fix",
+        "To work with it again, onboard it under a new merchant id",
+    ),
+    ("backoffice.merchant_status.pending", "pending"),
+    ("backoffice.merchant_status.active", "active"),
+    ("backoffice.merchant_status.suspended", "suspended"),
+    ("backoffice.merchant_status.closed", "closed"),
+    (
+        "backoffice.terminal_batch_open.msg",
+        "The terminal's open batch has {0} unsettled transactions: it cannot move to another merchant",
+    ),
+    (
+        "backoffice.terminal_batch_open.fix",
+        "Settle on the terminal first, then assign it",
     ),
 ];
 

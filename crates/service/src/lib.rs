@@ -30,6 +30,7 @@
 mod ctx;
 mod events;
 pub mod holds;
+pub mod onboarding;
 pub mod operators;
 pub mod preauth;
 pub mod records;

@@ -620,18 +620,8 @@ pub struct MerchantRecord {
 /// suspended merchant is activated again; a closed one stays closed).
 pub const MERCHANT_STATUSES: [&str; 4] = ["pending", "active", "suspended", "closed"];
 
-/// Whether a merchant may move from `from` to `to`.
-pub fn merchant_status_allowed(from: &str, to: &str) -> bool {
-    matches!(
-        (from, to),
-        ("pending", "active")
-            | ("pending", "closed")
-            | ("active", "suspended")
-            | ("active", "closed")
-            | ("suspended", "active")
-            | ("suspended", "closed")
-    )
-}
+/// Whether a merchant may move from `from` to `to` (the core's rule).
+pub use suanpan_core::backoffice::merchant_status_allowed;
 
 /// Onboards a merchant as `pending` (its terminals are refused until it is activated),
 /// audited as the platform (`admin`). `Ok(false)`: the id is taken.

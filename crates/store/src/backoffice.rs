@@ -69,6 +69,12 @@ pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrate_backoffice_6.sql"),
         postgres: include_str!("pg_backoffice_6.sql"),
     },
+    // 商户进件 under maker-checker (issue 14): `store::onboarding`.
+    Migration {
+        version: 7,
+        sqlite: include_str!("migrate_backoffice_7.sql"),
+        postgres: include_str!("pg_backoffice_7.sql"),
+    },
 ];
 
 /// The demo's acquirer user (平台管理员, issue 14): (username, password, role, name). For the

@@ -269,6 +269,7 @@ pub fn rewrap_all<S: Store + ?Sized>(
             )?;
             n += 1;
         }
+        n += crate::onboarding::rewrap_accounts(tx, &pick, to)?;
         tx.exec(
             "UPDATE staff_sessions SET totp_pending_secret = NULL WHERE totp_pending_secret IS NOT NULL",
             p![],

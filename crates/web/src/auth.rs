@@ -93,6 +93,8 @@ pub struct Caller {
     pub totp_enrolled: bool,
     /// Where the request comes from (the peer, or what a trusted proxy saw).
     pub client: IpAddr,
+    /// The caller's merchant is not active: its status and why (every page shows a banner).
+    pub merchant_inactive: Option<(String, String)>,
 }
 
 impl Caller {
@@ -167,7 +169,7 @@ impl FromRequestParts<AppState> for Caller {
                 .await?
                 .ok_or_else(bad)?;
             let user = token_in_use(state, lang, live, client).await?;
-            read_only_gate(parts, state, &user, lang).await?;
+            let merchant_inactive = read_only_gate(parts, state, &user, lang).await?;
             return Ok(Caller {
                 user,
                 lang,
@@ -177,6 +179,7 @@ impl FromRequestParts<AppState> for Caller {
                 totp_offered: None,
                 totp_enrolled: true,
                 client,
+                merchant_inactive,
             });
         }
         let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
@@ -223,7 +226,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::new(StatusCode::FORBIDDEN, lang, "auth.csrf", &[]));
             }
         }
-        read_only_gate(parts, state, &live.user, lang).await?;
+        let merchant_inactive = read_only_gate(parts, state, &live.user, lang).await?;
         Ok(Caller {
             user: live.user,
             lang,
@@ -233,6 +236,7 @@ impl FromRequestParts<AppState> for Caller {
             totp_offered: live.totp_offered,
             totp_enrolled: live.totp_enrolled,
             client,
+            merchant_inactive,
         })
     }
 }
@@ -313,33 +317,35 @@ async fn token_in_use(
 
 /// A merchant that is not active (suspended by the acquirer, pending or closed) keeps its
 /// back-office to read (issue 14): every unsafe request of its users is refused (423) with
-/// the reason, except logging out and the second factor.
+/// the reason, except logging out and the second factor. A safe request learns the status
+/// and why, for the banner every page then shows (one read by primary key per request of a
+/// merchant's user).
 async fn read_only_gate(
     parts: &Parts,
     state: &AppState,
     user: &StaffUser,
     lang: Lang,
-) -> Result<(), ApiError> {
+) -> Result<Option<(String, String)>, ApiError> {
     let Some(merchant) = user.merchant_id.clone() else {
-        return Ok(());
+        return Ok(None);
     };
-    if !unsafe_method(&parts.method) || ENROLMENT_PATHS.contains(&parts.uri.path()) {
-        return Ok(());
-    }
     let store = state.store().clone();
     let found = blocking(lang, move || {
         suanpan_store::admin::merchant(&*store, &merchant)
     })
     .await?;
-    match found {
-        Some(m) if m.status != "active" => Err(ApiError::new(
+    let Some(m) = found.filter(|m| m.status != "active") else {
+        return Ok(None);
+    };
+    if unsafe_method(&parts.method) && !ENROLMENT_PATHS.contains(&parts.uri.path()) {
+        return Err(ApiError::new(
             StatusCode::LOCKED,
             lang,
             "merchant.read_only",
             &[crate::catalog::t(lang, &format!("merchant.status.{}", m.status)).to_owned()],
-        )),
-        _ => Ok(()),
+        ));
     }
+    Ok(Some((m.status, m.status_reason)))
 }
 
 /// A disabled user's answer (login, live session or token): 401, said plainly.

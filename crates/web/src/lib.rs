@@ -8,6 +8,7 @@
 //! `suanpan_core::rules`. Handlers parse input, authenticate, ask, persist, and answer.
 #![deny(missing_docs)]
 
+mod acquirer;
 mod alerts;
 mod api;
 mod auth;
@@ -24,6 +25,7 @@ mod removals;
 mod review;
 mod state;
 mod svg;
+mod terminals;
 pub mod tls;
 mod ui;
 mod users;
@@ -52,6 +54,8 @@ pub fn router(state: AppState, extra: Router) -> Router {
     let evidence_max = state.cfg().evidence_bytes_max;
     Router::new()
         .merge(api::routes())
+        .merge(acquirer::routes())
+        .merge(terminals::routes())
         .merge(review::routes())
         .merge(channels::routes())
         .merge(users::routes())

@@ -42,9 +42,13 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::alerts::approve_alert, crate::alerts::reject_alert,
         crate::webhooks::list, crate::webhooks::create, crate::webhooks::one, crate::webhooks::update, crate::webhooks::remove,
         crate::webhooks::deliveries, crate::webhooks::delivery, crate::webhooks::replay,
+        crate::acquirer::list_merchants, crate::acquirer::create_merchant, crate::acquirer::get_merchant, crate::acquirer::edit_merchant,
+        crate::acquirer::merchant_status, crate::acquirer::list_changes, crate::acquirer::approve_change, crate::acquirer::reject_change,
+        crate::terminals::list_terminals, crate::terminals::register_terminal, crate::terminals::get_terminal,
+        crate::terminals::assign_terminal, crate::terminals::lock_terminal, crate::terminals::unlock_terminal,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn, crate::alerts::AlertStatusIn)),
-    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "alerts"), (name = "webhooks"))
+    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "alerts"), (name = "webhooks"), (name = "acquirer"))
 )]
 pub struct ApiDoc;
 
@@ -360,6 +364,14 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
             json!({"enum": Channel::ALL.map(|c| c.as_str())}),
             json!("alipay"),
         ),
+        ("path", "id") if path.starts_with("/api/v1/acquirer/merchants/") => patch(
+            json!({"type": "string", "pattern": crate::acquirer::MERCHANT_ID_PATTERN}),
+            json!("898310048990001"),
+        ),
+        ("path", "id") if path.starts_with("/api/v1/acquirer/terminals/") => patch(
+            json!({"type": "string", "pattern": crate::terminals::TERMINAL_ID_PATTERN}),
+            json!("12345678"),
+        ),
         ("path", "id") => patch(id_schema(), json!(1)),
         ("path", "action") if path.starts_with("/api/v1/channels/") => patch(
             json!({"enum": CHANNEL_ACTIONS.map(|a| a.as_str())}),
@@ -391,6 +403,10 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
         ("query", "status") if path == "/api/v1/cases" => patch(
             filter_enum(CaseStatus::ALL.iter().map(|s| s.as_str())),
             json!("open"),
+        ),
+        ("query", "status") if path == "/api/v1/acquirer/merchant-changes" => patch(
+            filter_enum(crate::acquirer::CHANGE_STATUSES.iter().map(|s| s.as_str())),
+            json!("pending"),
         ),
         ("query", "status") if path == "/api/v1/evidence-removals" => patch(
             filter_enum(REMOVAL_STATUSES.iter().map(|s| s.as_str())),
@@ -519,6 +535,91 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
             json!({"pattern": "^[0-9]{4,12}$"}),
         ),
         ("OperatorIn", "name", text(64)),
+        (
+            "MerchantIn",
+            "id",
+            json!({"pattern": crate::acquirer::MERCHANT_ID_PATTERN}),
+        ),
+        (
+            "MerchantIn",
+            "name",
+            text(crate::acquirer::MERCHANT_TEXT_CHARS_MAX),
+        ),
+        (
+            "MerchantEditIn",
+            "name",
+            text(crate::acquirer::MERCHANT_TEXT_CHARS_MAX),
+        ),
+        (
+            "MerchantIn",
+            "short_name",
+            json!({"maxLength": crate::acquirer::SHORT_NAME_CHARS_MAX}),
+        ),
+        (
+            "MerchantEditIn",
+            "short_name",
+            json!({"maxLength": crate::acquirer::SHORT_NAME_CHARS_MAX}),
+        ),
+        (
+            "MerchantIn",
+            "mcc",
+            json!({"anyOf": [{"pattern": crate::acquirer::MCC_PATTERN}, {"pattern": r"^\s*$"}]}),
+        ),
+        (
+            "MerchantEditIn",
+            "mcc",
+            json!({"anyOf": [{"pattern": crate::acquirer::MCC_PATTERN}, {"pattern": r"^\s*$"}]}),
+        ),
+        (
+            "MerchantIn",
+            "address",
+            json!({"maxLength": crate::acquirer::MERCHANT_TEXT_CHARS_MAX}),
+        ),
+        (
+            "MerchantEditIn",
+            "address",
+            json!({"maxLength": crate::acquirer::MERCHANT_TEXT_CHARS_MAX}),
+        ),
+        (
+            "MerchantIn",
+            "contact",
+            json!({"maxLength": crate::acquirer::MERCHANT_TEXT_CHARS_MAX}),
+        ),
+        (
+            "MerchantEditIn",
+            "contact",
+            json!({"maxLength": crate::acquirer::MERCHANT_TEXT_CHARS_MAX}),
+        ),
+        (
+            "MerchantIn",
+            "settlement_account",
+            json!({"pattern": crate::acquirer::ACCOUNT_PATTERN}),
+        ),
+        (
+            "MerchantEditIn",
+            "settlement_account",
+            json!({"pattern": crate::acquirer::ACCOUNT_PATTERN}),
+        ),
+        (
+            "TerminalIn",
+            "id",
+            json!({"pattern": crate::terminals::TERMINAL_ID_PATTERN}),
+        ),
+        (
+            "TerminalIn",
+            "merchant",
+            json!({"pattern": crate::acquirer::MERCHANT_ID_PATTERN}),
+        ),
+        (
+            "AssignIn",
+            "merchant",
+            json!({"pattern": crate::acquirer::MERCHANT_ID_PATTERN}),
+        ),
+        (
+            "MerchantStatusIn",
+            "status",
+            json!({"enum": ["active", "suspended", "closed"]}),
+        ),
         ("TokenIn", "name", text(64)),
         ("UserIn", "password", password.clone()),
         ("UserActionIn", "password", password),

@@ -989,6 +989,27 @@ fn every_page_accessible(driver: &Driver) {
     ui.goto("/ops");
     ui.element("#backups");
     problems.extend(check_page(&ui, axe, "ops", true));
+    // The acquirer's console (issue 14): home, merchants with the onboarding form, one
+    // merchant with its edit and status forms, and the changes to review.
+    for (path, name, wait) in [
+        ("/acquirer", "acquirer", "#terminals-count"),
+        ("/acquirer/merchants", "acquirer-merchants", "#onboard"),
+        (
+            "/acquirer/merchants/898310048990001",
+            "acquirer-merchant",
+            "#edit",
+        ),
+        (
+            "/acquirer/merchant-changes",
+            "acquirer-changes",
+            "#no-pending",
+        ),
+        ("/acquirer/terminals", "acquirer-terminals", "#register"),
+    ] {
+        ui.goto(path);
+        ui.element(wait);
+        problems.extend(check_page(&ui, axe, name, false));
+    }
     assert!(
         problems.is_empty(),
         "{} accessibility problem(s):\n{}",

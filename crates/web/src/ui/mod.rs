@@ -41,6 +41,7 @@ macro_rules! csrf_forms {
 }
 
 // The pages by area; declared after `csrf_forms!` so each can name its own forms.
+mod acquirer;
 mod admin;
 mod assets;
 mod cases;
@@ -103,6 +104,32 @@ pub fn routes() -> axum::Router<AppState> {
             "/webhooks/deliveries/{id}/replay",
             post(webhooks::webhooks_replay),
         )
+        .route("/acquirer", get(acquirer::home))
+        .route(
+            "/acquirer/merchants",
+            get(acquirer::merchants_page).post(acquirer::merchant_create),
+        )
+        .route(
+            "/acquirer/merchants/{id}",
+            get(acquirer::merchant_page).post(acquirer::merchant_edit),
+        )
+        .route(
+            "/acquirer/merchants/{id}/status",
+            post(acquirer::merchant_status),
+        )
+        .route("/acquirer/merchant-changes", get(acquirer::changes_page))
+        .route(
+            "/acquirer/terminals",
+            get(acquirer::terminals_page).post(acquirer::terminal_register),
+        )
+        .route(
+            "/acquirer/terminals/{id}/{action}",
+            post(acquirer::terminal_action),
+        )
+        .route(
+            "/acquirer/merchant-changes/{id}/{action}",
+            post(acquirer::change_action),
+        )
         .merge(assets::routes())
         .merge(help::routes())
 }
@@ -139,6 +166,8 @@ pub struct Base {
     nav: Vec<NavItem>,
     /// Offer the user's own TOTP enrolment (a session without TOTP; every role may).
     totp_link: bool,
+    /// The caller's merchant is not active: why, on every page (issue 14).
+    banner: Option<String>,
 }
 
 impl Base {
@@ -174,8 +203,23 @@ impl Base {
             nav: caller.map(|c| nav(c, section)).unwrap_or_default(),
             totp_link: caller
                 .is_some_and(|c| c.session_hash.is_some() && !c.totp_enrolled && !c.mfa_pending),
+            banner: caller
+                .and_then(|c| c.merchant_inactive.as_ref())
+                .map(|(status, reason)| merchant_banner(lang, status, reason)),
         }
     }
+}
+
+/// The banner of a merchant that is not active: its status and the acquirer's reason, and
+/// that the back-office only reads meanwhile.
+fn merchant_banner(lang: Lang, status: &str, reason: &str) -> String {
+    let words = t(lang, &format!("merchant.status.{status}")).to_owned();
+    let reason = if reason.trim().is_empty() {
+        t(lang, "merchant.banner_no_reason").to_owned()
+    } else {
+        reason.to_owned()
+    };
+    tf(lang, "merchant.banner", &[words, reason])
 }
 
 /// The BCP 47 tag of a language, as `lang` attributes carry it.
@@ -186,6 +230,9 @@ fn lang_tag(lang: Lang) -> &'static str {
 /// The header's menu for `caller`: the pages its role may open, `section` marked current.
 fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
     let role = caller.user.role;
+    if role.tier() == suanpan_core::backoffice::Tier::Acquirer {
+        return acquirer_nav(caller, section);
+    }
     let pages: [(&'static str, &'static str, &'static str, bool); 10] = [
         ("dashboard", "/dashboard", "nav.dashboard", true),
         ("txns", "/txns", "nav.transactions", true),
@@ -229,6 +276,15 @@ fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
                 || role.allows(Permission::ManageAcquirerWebhooks),
         ),
     ];
+    nav_items(caller, section, pages)
+}
+
+/// The menu's links a role may open: `(section, href, catalog key, shown)`.
+fn nav_items<const N: usize>(
+    caller: &Caller,
+    section: &str,
+    pages: [(&'static str, &'static str, &'static str, bool); N],
+) -> Vec<NavItem> {
     pages
         .into_iter()
         .filter(|p| p.3)
@@ -238,6 +294,35 @@ fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
             current: id == section,
         })
         .collect()
+}
+
+/// The acquirer's menu (机构后台): the console, merchants, their changes, and operations.
+fn acquirer_nav(caller: &Caller, section: &str) -> Vec<NavItem> {
+    let role = caller.user.role;
+    let pages: [(&'static str, &'static str, &'static str, bool); 6] = [
+        ("acquirer", "/acquirer", "nav.acquirer", true),
+        ("merchants", "/acquirer/merchants", "nav.merchants", true),
+        ("terminals", "/acquirer/terminals", "nav.terminals", true),
+        (
+            "merchant_changes",
+            "/acquirer/merchant-changes",
+            "nav.merchant_changes",
+            true,
+        ),
+        (
+            "ops",
+            "/ops",
+            "nav.ops",
+            role.allows(Permission::ManageBackups),
+        ),
+        (
+            "webhooks",
+            "/webhooks",
+            "nav.webhooks",
+            role.allows(Permission::ManageAcquirerWebhooks),
+        ),
+    ];
+    nav_items(caller, section, pages)
 }
 
 /// The section of the back-office guide (`docs/guide/backoffice.*.md`, served at `/help`)

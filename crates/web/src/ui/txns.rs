@@ -51,6 +51,15 @@ pub(super) async fn dashboard(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
 ) -> Response {
+    // An acquirer user's home is the console (机构后台), not a merchant's dashboard: the
+    // login and the TOTP enrolment lead here, so they are sent on instead of refused.
+    if let Ok(c) = &caller
+        && c.user.role.tier() == suanpan_core::backoffice::Tier::Acquirer
+    {
+        return axum::response::IntoResponse::into_response(axum::response::Redirect::to(
+            "/acquirer",
+        ));
+    }
     show(caller, "/txns", async |caller| {
         Ok(dashboard_page(&state, caller).await?)
     })

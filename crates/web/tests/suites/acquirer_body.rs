@@ -1,0 +1,474 @@
+// The acquirer suite, included by `acquirer.rs` (SQLite) and `acquirer_pg.rs` (PostgreSQL).
+
+use suanpan_core::MerchantId;
+use suanpan_core::backoffice::StaffRole;
+use suanpan_store::backoffice::Backoffice;
+
+/// The merchant the tests onboard.
+const NEW: &str = "898310048990007";
+/// Its settlement account, which no answer may show in full.
+const ACCOUNT: &str = "6222021234561234";
+const MASKED: &str = "6222 **** **** 1234";
+
+/// Logs in an acquirer user with TOTP enrolled (every acquirer role needs it); any user but
+/// the demo's `platform` is created first with `role` (password `<user>-demo`).
+fn acquirer<'a>(app: &'a TestApp, user: &str, role: StaffRole) -> Session<'a> {
+    if user != "platform" {
+        let hash = suanpan_store::auth::hash_password(&format!("{user}-demo"));
+        app.store
+            .add_staff_in(None, user, user, role, None, &hash)
+            .expect("acquirer user");
+    }
+    let s = app.login_only(user);
+    let offer = s.get("/api/v1/totp").json();
+    let secret = offer["secret"].as_str().expect("secret").to_owned();
+    let r = s.post(
+        "/api/v1/totp",
+        &format!(r#"{{"code":"{}"}}"#, totp_code(&secret, app.store.now())),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    s
+}
+
+fn onboard(s: &Session<'_>) -> i64 {
+    let r = s.post(
+        "/api/v1/acquirer/merchants",
+        &format!(
+            r#"{{"id":"{NEW}","name":"上海新店餐饮有限公司","short_name":"新店","mcc":"5812","address":"上海市","contact":"王经理 13800000000","settlement_account":"{ACCOUNT}"}}"#
+        ),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let c = r.json();
+    assert_eq!(c["status"], "pending");
+    assert_eq!(c["kind"], "create");
+    assert_eq!(c["settlement_account"], MASKED);
+    c["id"].as_i64().expect("id")
+}
+
+/// Goal (issue 14): an acquirer user lands on the console, never on a 403 page; the
+/// console's routes and pages do not exist for a merchant's users (404, not 403).
+#[test]
+fn acquirer_users_land_on_the_console_and_merchant_users_never_see_it() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let r = platform.get("/dashboard");
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/acquirer"));
+    let home = platform.get("/acquirer");
+    assert_eq!(home.status, 200, "{}", home.text());
+    let html = home.text();
+    assert!(html.contains("机构后台"), "{html}");
+    assert!(html.contains(r#"id="merchants-active">1<"#), "the demo merchant: {html}");
+    assert!(html.contains(r#"id="terminals-count">"#), "{html}");
+    for user in ["admin", "supervisor", "auditor", "cashier"] {
+        let s = app.login(user);
+        for path in [
+            "/acquirer",
+            "/acquirer/merchants",
+            "/acquirer/merchant-changes",
+            "/api/v1/acquirer/merchants",
+            "/api/v1/acquirer/merchant-changes",
+            "/api/v1/acquirer/merchants/898310048990001",
+        ] {
+            assert_eq!(s.get(path).status, 404, "{user} {path}");
+        }
+        let r = s.post(
+            "/api/v1/acquirer/merchants",
+            &format!(r#"{{"id":"{NEW}","name":"x","settlement_account":"{ACCOUNT}"}}"#),
+        );
+        assert_eq!(r.status, 404, "{user}: {}", r.text());
+    }
+    assert!(admin_merchant_absent(&app));
+}
+
+fn admin_merchant_absent(app: &TestApp) -> bool {
+    let id = MerchantId::parse(NEW).expect("id");
+    suanpan_store::admin::merchant(&*app.store, &id)
+        .expect("read")
+        .is_none()
+}
+
+/// Goal (issue 14): onboarding is maker-checker — the maker's change stays pending, the
+/// maker can never approve it, a second acquirer user's approval makes the merchant, audited
+/// with both names; the settlement account is sealed and shown masked in every answer.
+#[test]
+fn onboarding_takes_a_second_acquirer_user_and_masks_the_account() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let ops = acquirer(&app, "ops2", StaffRole::Operations);
+    let auditor = acquirer(&app, "acq-auditor", StaffRole::AcquirerAuditor);
+    let change = onboard(&platform);
+    // Pending: nothing exists yet.
+    assert!(admin_merchant_absent(&app));
+    assert_eq!(
+        platform
+            .get(&format!("/api/v1/acquirer/merchants/{NEW}"))
+            .status,
+        404
+    );
+    // The maker never approves their own change; an auditor never reviews.
+    let own = platform.post(
+        &format!("/api/v1/acquirer/merchant-changes/{change}/approve"),
+        "{}",
+    );
+    assert_eq!(own.status, 422, "{}", own.text());
+    assert_eq!(own.code(), "backoffice.own_request");
+    let r = auditor.post(
+        &format!("/api/v1/acquirer/merchant-changes/{change}/approve"),
+        "{}",
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(admin_merchant_absent(&app));
+    // A second change of the same merchant waits for the first.
+    let again = ops.post(
+        "/api/v1/acquirer/merchants",
+        &format!(r#"{{"id":"{NEW}","name":"别的名字","settlement_account":"{ACCOUNT}"}}"#),
+    );
+    assert_eq!(again.status, 409, "{}", again.text());
+    let listed = ops.get("/api/v1/acquirer/merchant-changes?status=pending");
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    assert_eq!(listed.json()[0]["id"], change);
+    // The checker approves: the merchant exists, pending until activated.
+    let ok = ops.post(
+        &format!("/api/v1/acquirer/merchant-changes/{change}/approve"),
+        "{}",
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["status"], "approved");
+    assert_eq!(ok.json()["reviewed_by"], "ops2");
+    let m = auditor.get(&format!("/api/v1/acquirer/merchants/{NEW}"));
+    assert_eq!(m.status, 200, "{}", m.text());
+    let m = m.json();
+    assert_eq!(m["status"], "pending");
+    assert_eq!(m["short_name"], "新店");
+    assert_eq!(m["settlement_account"], MASKED);
+    // Reviewed once only.
+    let twice = ops.post(
+        &format!("/api/v1/acquirer/merchant-changes/{change}/approve"),
+        "{}",
+    );
+    assert_eq!(twice.status, 409, "{}", twice.text());
+    // Audited with both names.
+    let entries = app.store.audit_entries(1000, 0).expect("audit");
+    let onboarded = entries
+        .iter()
+        .find(|e| e.action == "merchant.onboard" && e.target == format!("merchant:{NEW}"))
+        .expect("onboarding audited");
+    assert_eq!(onboarded.actor, "web:ops2");
+    assert!(
+        onboarded.reason.contains("maker=platform") && onboarded.reason.contains("checker=ops2"),
+        "{onboarded:?}"
+    );
+    // The account is stored sealed: the clear digits come back only through the KEK.
+    let id = MerchantId::parse(NEW).expect("id");
+    let clear = suanpan_store::onboarding::account_digits(&*app.store, &id)
+        .expect("read")
+        .expect("an account");
+    assert_eq!(clear.as_str(), ACCOUNT);
+    // Never in full in any answer or page.
+    for path in [
+        "/api/v1/acquirer/merchants".to_owned(),
+        format!("/api/v1/acquirer/merchants/{NEW}"),
+        "/api/v1/acquirer/merchant-changes".to_owned(),
+        "/acquirer/merchants".to_owned(),
+        format!("/acquirer/merchants/{NEW}"),
+        "/acquirer/merchant-changes".to_owned(),
+        "/api/v1/audit".to_owned(),
+    ] {
+        let r = platform.get(&path);
+        assert!(
+            r.status == 200 || path == "/api/v1/audit",
+            "{path}: {}",
+            r.status
+        );
+        assert!(!r.text().contains(ACCOUNT), "{path} shows the account");
+    }
+    assert!(platform.get("/acquirer/merchants").text().contains(MASKED));
+}
+
+/// Goal (issue 14): status changes and edits are maker-checker too; a suspension says why;
+/// a rejection needs a comment and changes nothing; the status lifecycle is the core's.
+#[test]
+fn status_changes_and_edits_wait_for_review() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let risk = acquirer(&app, "risk", StaffRole::RiskOfficer);
+    let change = onboard(&platform);
+    let r = risk.post(
+        &format!("/api/v1/acquirer/merchant-changes/{change}/approve"),
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Activate: pending → active, on approval only.
+    let r = risk.post(
+        &format!("/api/v1/acquirer/merchants/{NEW}/status"),
+        r#"{"status":"active"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let activate = r.json()["id"].as_i64().expect("id");
+    let status_now = |s: &Session<'_>| {
+        s.get(&format!("/api/v1/acquirer/merchants/{NEW}")).json()["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(status_now(&platform), "pending");
+    let r = platform.post(
+        &format!("/api/v1/acquirer/merchant-changes/{activate}/approve"),
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(status_now(&platform), "active");
+    // Suspending says why; closing a suspended merchant is allowed, re-opening a closed not.
+    let r = platform.post(
+        &format!("/api/v1/acquirer/merchants/{NEW}/status"),
+        r#"{"status":"suspended"}"#,
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.code(), "backoffice.reason_required");
+    let r = platform.post(
+        &format!("/api/v1/acquirer/merchants/{NEW}/status"),
+        r#"{"status":"suspended","reason":"交易异常，风险排查中"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let suspend = r.json()["id"].as_i64().expect("id");
+    // A rejection needs a comment, and changes nothing.
+    let r = risk.post(
+        &format!("/api/v1/acquirer/merchant-changes/{suspend}/reject"),
+        "{}",
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.code(), "backoffice.comment_required");
+    let r = risk.post(
+        &format!("/api/v1/acquirer/merchant-changes/{suspend}/reject"),
+        r#"{"comment":"已核实，交易正常"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "rejected");
+    assert_eq!(status_now(&platform), "active");
+    // An edit with a new account: the old one stays until approval.
+    let r = platform.req_patch(
+        &format!("/api/v1/acquirer/merchants/{NEW}"),
+        r#"{"name":"上海新店餐饮有限公司","short_name":"新店二号","settlement_account":"6217000011112222333"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.json()["settlement_account"], "6217 **** **** **** 2333");
+    let edit = r.json()["id"].as_i64().expect("id");
+    let m = platform.get(&format!("/api/v1/acquirer/merchants/{NEW}")).json();
+    assert_eq!(m["settlement_account"], MASKED);
+    let r = risk.post(
+        &format!("/api/v1/acquirer/merchant-changes/{edit}/approve"),
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = platform.get(&format!("/api/v1/acquirer/merchants/{NEW}")).json();
+    assert_eq!(m["short_name"], "新店二号");
+    assert_eq!(m["settlement_account"], "6217 **** **** **** 2333");
+    // Bad input: an unknown merchant is 404, a malformed account 400 without echoing it.
+    let r = platform.post(
+        "/api/v1/acquirer/merchants/898310048990999/status",
+        r#"{"status":"active"}"#,
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = platform.post(
+        "/api/v1/acquirer/merchants",
+        r#"{"id":"898310048990008","name":"x","settlement_account":"12ab"}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(!r.text().contains("12ab"), "{}", r.text());
+}
+
+/// Goal: the console's pages work through their forms — a maker submits, the page tells
+/// them a second user reviews it, and the checker approves from the changes page.
+#[test]
+fn onboarding_through_the_pages() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let ops = acquirer(&app, "ops2", StaffRole::Operations);
+    let form = |s: &Session<'_>, path: &str, body: &str| {
+        app.req(
+            "POST",
+            path,
+            &[
+                ("Cookie", &s.cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            Some(format!("csrf={}&{body}", s.csrf).as_bytes()),
+        )
+    };
+    let r = form(
+        &platform,
+        "/acquirer/merchants",
+        &format!("id={NEW}&name=%E6%96%B0%E5%BA%97&short_name=&mcc=5812&address=&contact=&settlement_account={ACCOUNT}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("等待另一位机构用户审核"), "{}", r.text());
+    let page = platform.get("/acquirer/merchant-changes").text();
+    assert!(page.contains("这是您提交的变更"), "{page}");
+    let page = ops.get("/acquirer/merchant-changes").text();
+    let id = onboarding_change_id(&app);
+    assert!(page.contains(&format!("/acquirer/merchant-changes/{id}/approve")), "{page}");
+    let r = form(&ops, &format!("/acquirer/merchant-changes/{id}/approve"), "comment=");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("变更已生效"), "{}", r.text());
+    let page = ops.get(&format!("/acquirer/merchants/{NEW}"));
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains(MASKED) && !page.text().contains(ACCOUNT));
+    assert_reads_as_chinese(&page);
+}
+
+fn onboarding_change_id(app: &TestApp) -> i64 {
+    suanpan_store::onboarding::changes(&*app.store, None, None).expect("changes")[0].id
+}
+
+/// Goal (issue 14, bad input): a merchant the acquirer suspended (through maker-checker)
+/// sees why on every page of its back-office, in zh and en, and acts on nothing.
+#[test]
+fn a_suspended_merchant_sees_why_on_every_page() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let ops = acquirer(&app, "ops2", StaffRole::Operations);
+    let sup = app.login("supervisor");
+    assert!(!sup.get("/dashboard").text().contains("merchant-banner"));
+    let r = platform.post(
+        "/api/v1/acquirer/merchants/898310048990001/status",
+        r#"{"status":"suspended","reason":"结算账户冻结，待核实"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_i64().expect("id");
+    // Pending: nothing changes for the merchant yet.
+    assert!(!sup.get("/txns").text().contains("merchant-banner"));
+    let r = ops.post(
+        &format!("/api/v1/acquirer/merchant-changes/{id}/approve"),
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for path in ["/dashboard", "/txns", "/review", "/batches", "/channels"] {
+        let page = sup.get(path).text();
+        assert!(
+            page.contains("id=\"merchant-banner\"") && page.contains("结算账户冻结，待核实"),
+            "{path}: {page}"
+        );
+        assert!(page.contains("已被收单机构暂停"), "{path}");
+    }
+    let en = app.req(
+        "GET",
+        "/dashboard",
+        &[("Cookie", &sup.cookie), ("Accept-Language", "en")],
+        None,
+    );
+    assert!(en.text().contains("suspended by the acquirer"), "{}", en.text());
+    let r = sup.request_raw();
+    assert_eq!(r.status, 423, "{}", r.text());
+}
+
+trait RawRequest {
+    fn request_raw(&self) -> Resp;
+}
+
+impl RawRequest for Session<'_> {
+    /// A void request on the demo's first sale, answered as it comes.
+    fn request_raw(&self) -> Resp {
+        self.post(
+            "/api/v1/requests",
+            r#"{"kind":"void","transaction_id":1,"reason":"顾客要求","customer_consent":true}"#,
+        )
+    }
+}
+
+/// Goal (issue 14): the acquirer registers a terminal, moves it to another merchant only
+/// once its batch is settled (a core rule), and a locked terminal is refused as a disabled
+/// one (the 8583 host answers it from `access.terminal_disabled`); merchant users get 404.
+#[test]
+fn terminals_are_registered_assigned_with_a_settled_batch_and_locked() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let risk = acquirer(&app, "risk", StaffRole::RiskOfficer);
+    let change = onboard(&platform);
+    let r = risk.post(
+        &format!("/api/v1/acquirer/merchant-changes/{change}/approve"),
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Register for the demo merchant; the id is taken once only.
+    let r = platform.post(
+        "/api/v1/acquirer/terminals",
+        r#"{"id":"T0000001","merchant":"898310048990001"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["status"], "active");
+    assert_eq!(r.json()["open_batch_transactions"], 0);
+    let r = platform.post(
+        "/api/v1/acquirer/terminals",
+        r#"{"id":"T0000001","merchant":"898310048990001"}"#,
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    // A risk officer reads but does not manage terminals.
+    let r = risk.post(
+        "/api/v1/acquirer/terminals/T0000001/lock",
+        r#"{"reason":"x"}"#,
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    // Lock: says why, and the terminal is refused until unlocked.
+    let r = platform.post("/api/v1/acquirer/terminals/T0000001/lock", "{}");
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = platform.post(
+        "/api/v1/acquirer/terminals/T0000001/lock",
+        r#"{"reason":"终端丢失"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "locked");
+    let tid = suanpan_core::TerminalId::parse("T0000001").expect("id");
+    let refused = app.store.terminal(&tid).expect("read");
+    assert_eq!(
+        refused.err().map(|r| suanpan_core::Refusal::key(&r)),
+        Some("access.terminal_disabled")
+    );
+    let r = platform.post("/api/v1/acquirer/terminals/T0000001/unlock", "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(app.store.terminal(&tid).expect("read").is_ok());
+    // An empty batch moves; the demo terminal with sales in its open batch does not.
+    let r = platform.post(
+        "/api/v1/acquirer/terminals/T0000001/assign",
+        &format!(r#"{{"merchant":"{NEW}"}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["merchant_id"], NEW);
+    sale(&*app.store, 1_000);
+    let busy = platform
+        .get("/api/v1/acquirer/terminals")
+        .json()
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|t| t["open_batch_transactions"].as_u64().unwrap_or(0) > 0)
+        .expect("a terminal with an open batch")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = platform.post(
+        &format!("/api/v1/acquirer/terminals/{busy}/assign"),
+        &format!(r#"{{"merchant":"{NEW}"}}"#),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.code(), "backoffice.terminal_batch_open");
+    // The page lists it, with the way to load keys; merchant users never see it.
+    let page = platform.get("/acquirer/terminals");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("T0000001") && page.text().contains("set-tmk"));
+    let admin = app.login("admin");
+    assert_eq!(admin.get("/acquirer/terminals").status, 404);
+    assert_eq!(admin.get("/api/v1/acquirer/terminals").status, 404);
+}
