@@ -69,10 +69,41 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(ui::routes())
         .merge(openapi::routes())
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            acquirer_paths,
+        ))
         .layer(DefaultBodyLimit::max(body_max))
         .layer(compression())
         .with_state(state)
         .merge(extra)
+}
+
+/// The acquirer tier's pages and routes do not exist for a merchant's user: 404 before any
+/// body or path is read. The handlers' own gate (`acquirer::gate`) runs after their
+/// extractors, so a malformed body would be answered 400 first and confirm the route.
+async fn acquirer_paths(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::extract::FromRequestParts;
+    use axum::response::IntoResponse;
+    let path = req.uri().path();
+    if path != "/acquirer"
+        && !path.starts_with("/acquirer/")
+        && !path.starts_with("/api/v1/acquirer/")
+    {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    if let Ok(caller) = auth::Caller::from_request_parts(&mut parts, &state).await
+        && caller.user.role.tier() != suanpan_core::backoffice::Tier::Acquirer
+    {
+        return error::not_found(parts.headers).await.into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
 }
 
 /// Pages, JSON, CSV and static files go out gzip- or brotli-compressed when the client

@@ -22,6 +22,9 @@ enum Obj {
     User,
     Export,
     Token,
+    Alert,
+    Webhook,
+    Delivery,
 }
 
 /// Whose data a route shows or changes.
@@ -49,6 +52,23 @@ use Scope::*;
 /// Every route of the router, classified. `{action}` routes list their actions in
 /// [`actions`].
 const SCOPES: &[(&str, &str, Scope)] = &[
+    ("get", "/api/v1/alerts", Merchant),
+    ("post", "/api/v1/alerts/{id}/acknowledge", Object(Alert)),
+    ("post", "/api/v1/alerts/{id}/resolve", Object(Alert)),
+    ("post", "/api/v1/alerts/{id}/approve", Object(Alert)),
+    ("post", "/api/v1/alerts/{id}/reject", Object(Alert)),
+    ("get", "/api/v1/webhooks", Merchant),
+    ("post", "/api/v1/webhooks", Merchant),
+    ("get", "/api/v1/webhooks/{id}", Object(Webhook)),
+    ("patch", "/api/v1/webhooks/{id}", Object(Webhook)),
+    ("delete", "/api/v1/webhooks/{id}", Object(Webhook)),
+    ("get", "/api/v1/webhooks/{id}/deliveries", Object(Webhook)),
+    ("get", "/api/v1/webhooks/deliveries/{id}", Object(Delivery)),
+    ("post", "/api/v1/webhooks/deliveries/{id}/replay", Object(Delivery)),
+    ("get", "/webhooks", Merchant),
+    ("post", "/webhooks", Merchant),
+    ("post", "/webhooks/{id}/remove", Object(Webhook)),
+    ("post", "/webhooks/deliveries/{id}/replay", Object(Delivery)),
     ("get", "/api/v1/transactions", Merchant),
     ("get", "/api/v1/transactions/{id}", Object(Txn)),
     ("get", "/api/v1/transactions/{id}/receipt", Object(Txn)),
@@ -151,7 +171,7 @@ const SCOPES: &[(&str, &str, Scope)] = &[
 
 /// The scope of a route: from the table, or by rule for the acquirer's console.
 fn scope_of(method: &str, path: &str) -> Option<Scope> {
-    if path.starts_with("/acquirer/") || path.starts_with("/api/v1/acquirer/") {
+    if path == "/acquirer" || path.starts_with("/acquirer/") || path.starts_with("/api/v1/acquirer/") {
         return Some(Acquirer);
     }
     SCOPES
@@ -185,6 +205,9 @@ struct Targets {
     user: i64,
     export: String,
     token: i64,
+    alert: i64,
+    webhook: i64,
+    delivery: i64,
 }
 
 impl Targets {
@@ -198,6 +221,9 @@ impl Targets {
             User => self.user.to_string(),
             Export => self.export.clone(),
             Token => self.token.to_string(),
+            Alert => self.alert.to_string(),
+            Webhook => self.webhook.to_string(),
+            Delivery => self.delivery.to_string(),
         }
     }
     /// Ids no merchant has.
@@ -211,6 +237,9 @@ impl Targets {
             user: 987_654,
             export: "0".repeat(32),
             token: 987_654,
+            alert: 987_654,
+            webhook: 987_654,
+            delivery: 987_654,
         }
     }
 }
@@ -256,6 +285,9 @@ fn a_state(app: &TestApp) -> String {
         format!("SELECT operator_no, name, password_hash FROM operators WHERE merchant_id = '{a}' ORDER BY operator_no"),
         format!("SELECT id, enabled FROM terminals WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT id, name, status FROM merchants WHERE id = '{a}'"),
+        format!("SELECT id, status, note FROM risk_alerts WHERE merchant_id = '{a}' ORDER BY id"),
+        format!("SELECT id, url, events, enabled, removed_at FROM webhook_endpoints WHERE merchant_id = '{a}' ORDER BY id"),
+        format!("SELECT id, status, attempts FROM webhook_deliveries WHERE endpoint_id IN (SELECT id FROM webhook_endpoints WHERE merchant_id = '{a}') ORDER BY id"),
     ];
     suanpan_store::read(&*app.store, |c| {
         let mut out = String::new();
@@ -357,6 +389,33 @@ fn world(app: &TestApp) -> (Targets, i64) {
         .and_then(|l| l.strip_prefix("/exports/"))
         .expect("export id")
         .to_owned();
+    // An alert of A's: the same card and amount twice within minutes (a possible duplicate).
+    let dup = r#"{"kind":"sale","amount":4321,"card":{"pan":"6222021234567890128"}}"#;
+    assert_eq!(a_sup.post("/api/v1/payments", dup).status, 201);
+    assert_eq!(a_sup.post("/api/v1/payments", dup).status, 422);
+    let alerts = a_sup.get("/api/v1/alerts?status=open").json();
+    let alert = alerts[0]["id"].as_i64().expect("A's alert");
+    // A webhook endpoint of A's and a delivery in its log (a void of A's sale).
+    let a_admin = app.login("admin");
+    let r = a_admin.post(
+        "/api/v1/webhooks",
+        r#"{"url":"http://127.0.0.1:9/a-hook","events":["void.executed"],"description":"甲方机密 ERP"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let webhook = r.json()["endpoint"]["id"].as_i64().expect("A's endpoint");
+    let r = a_sup.post(
+        "/api/v1/payments",
+        r#"{"kind":"sale","amount":1234,"wallet":{"id":"alipay-demo-001"}}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sale = r.json()["id"].as_i64().expect("sale id");
+    let r = a_cashier.request("void", sale, r#","customer_consent":true"#);
+    let req = r["id"].as_i64().expect("void request");
+    let r = a_sup.post(&format!("/api/v1/requests/{req}/approve"), r#"{"comment":"同意"}"#);
+    assert!(r.status < 300, "{}", r.text());
+    suanpan_service::review::run_due(&*app.store);
+    let log = a_admin.get(&format!("/api/v1/webhooks/{webhook}/deliveries")).json();
+    let delivery = log[0]["id"].as_i64().expect("A's delivery");
     let user = app
         .store
         .staff_secret("cashier")
@@ -385,6 +444,9 @@ fn world(app: &TestApp) -> (Targets, i64) {
             user,
             export,
             token,
+            alert,
+            webhook,
+            delivery,
         },
         b_case,
     )
@@ -483,6 +545,11 @@ fn concrete(
             json(r#"{"password":"another-pass-1"}"#.into())
         }
         (true, "/api/v1/users/{id}/{action}", _) => json("{}".into()),
+        (true, "/api/v1/webhooks", _) => json(
+            r#"{"url":"http://127.0.0.1:9/b-hook","events":["void.executed"]}"#.into(),
+        ),
+        (true, "/api/v1/webhooks/{id}", _) => json(r#"{"enabled":false}"#.into()),
+        (true, "/api/v1/alerts/{id}/resolve", _) => json(r#"{"note":"核对过"}"#.into()),
         (true, "/api/v1/operators", _) => json(
             r#"{"no":"07","role":"cashier","name":"B 收银","password":"2468"}"#.into(),
         ),
@@ -507,6 +574,7 @@ fn concrete(
         (false, "/cases/{id}/links", _) => form(format!("transaction_id={}&role=", t.txn)),
         (false, "/cases/{id}/notes", _) => form("note=x".into()),
         (false, "/cases/{id}/act/{action}", _) => form("note=x".into()),
+        (false, "/webhooks", _) => form("url=http%3A%2F%2F127.0.0.1%3A9%2Fb&events=void.executed".into()),
         (false, "/ops/purge", _) => form(format!(
             "password={password}&reason=x&before=2019-01-01&merchant={DEMO_MERCHANT}"
         )),
@@ -556,6 +624,8 @@ fn no_merchant_role_reads_or_changes_another_merchants_objects() {
     let Some(app) = spawn_cfg_on(BACKEND, suanpan_core::Policy::default(), |c| {
         // The matrix itself sends failed logins (`POST /login`, `/api/v1/session`).
         c.login_attempts_per_minute = 10_000;
+        // A's webhook endpoint posts to a closed port on this machine.
+        c.notify.allow_private = true;
     }) else {
         return;
     };
@@ -733,6 +803,8 @@ fn acquirer_roles_read_every_merchant_where_their_permission_allows() {
     let Some(app) = spawn_cfg_on(BACKEND, suanpan_core::Policy::default(), |c| {
         // The matrix itself sends failed logins (`POST /login`, `/api/v1/session`).
         c.login_attempts_per_minute = 10_000;
+        // A's webhook endpoint posts to a closed port on this machine.
+        c.notify.allow_private = true;
     }) else {
         return;
     };
@@ -806,7 +878,9 @@ fn acquirer_roles_read_every_merchant_where_their_permission_allows() {
 /// everything. Before: B's auditor got the whole store's entry count and A's broken entry.
 #[test]
 fn a_merchant_auditor_verifies_the_chain_but_is_told_only_of_its_own_entries() {
-    let Some(app) = spawn_on(BACKEND) else {
+    let Some(app) = spawn_cfg_on(BACKEND, suanpan_core::Policy::default(), |c| {
+        c.notify.allow_private = true;
+    }) else {
         return;
     };
     let (targets, _) = world(&app);
