@@ -148,17 +148,31 @@ impl Counter<'_> {
         pin: Option<&str>,
     ) -> Result<Option<Transaction>, Fail> {
         let amount = crate::cmd_txn::amount_arg(yuan)?;
-        let cmd = Command::Purchase {
+        let purchase = |confirm_duplicate: bool| Command::Purchase {
             origin: self.origin.clone(),
             kind: TxnKind::Sale,
             amount,
-            instrument,
+            instrument: instrument.clone(),
             method,
             pin: pin.map(suanpan_issuer::EnteredPin::clear),
             linked_id: None,
-            confirm_duplicate: false,
+            confirm_duplicate,
         };
-        self.go(cmd, Copy::Cardholder)
+        let (first, confirmed) = (purchase(false), purchase(true));
+        let booked = self.go(first, Copy::Cardholder)?;
+        let duplicate =
+            self.log.last().and_then(|l| l["refused"].as_str()) == Some("risk.possible_duplicate");
+        if booked.is_some() || !duplicate {
+            return Ok(booked);
+        }
+        // The same card and amount within minutes (the demo run again soon after): the
+        // cashier asks the customer, who confirms a second purchase, and sends it again as
+        // the terminal's 确认 key does.
+        self.say(
+            "疑似重复：与顾客核对后确认，再次发送",
+            "Possible duplicate: checked with the customer, confirmed and sent again",
+        );
+        self.go(confirmed, Copy::Cardholder)
     }
 
     fn supervised(&self) -> Origin {

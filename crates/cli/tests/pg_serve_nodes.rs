@@ -52,8 +52,22 @@ impl Drop for Schema {
     }
 }
 
+/// These tests repeat one card and one amount thousands of times, which the duplicate-charge
+/// rule (`core::risk`, tested in `crates/host/tests/risk.rs`) would refuse as possible
+/// duplicates: it is off in their data directory's config file.
+fn duplicate_rule_off(dir: &Path) {
+    ok(std::fs::create_dir_all(dir));
+    let path = dir.join("suanpan.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    if !text.contains("[risk]") {
+        text.push_str("\n[risk]\nduplicate_minutes = 0\n");
+        ok(std::fs::write(&path, text));
+    }
+}
+
 /// Starts `serve` on free ports against `database` and reads its 8583 address.
 fn serve(dir: &Path, database: &str) -> (ServeProcess, SocketAddr) {
+    duplicate_rule_off(dir);
     let mut c = Command::new(assert_cmd::cargo::cargo_bin("suanpan"));
     c.arg("--data-dir")
         .arg(dir)

@@ -102,9 +102,12 @@ fn sign_in_and_sell(
         if codes[0] != "00" {
             return codes;
         }
-        for pin in [common::CARD_PIN_PIN, "999999"] {
+        for (i, pin) in [common::CARD_PIN_PIN, "999999"].into_iter().enumerate() {
             let card = Card::new(common::CARD_PIN, "3012").with_pin(pin);
-            let (_, frame) = t.request(Kind::Sale, &card, 100, None).expect("0200");
+            // A new amount each time: the same card for the same amount within minutes is
+            // refused as a possible duplicate (core::risk) before the PIN is checked.
+            let fen = 100 + u64::from(stan) + i as u64;
+            let (_, frame) = t.request(Kind::Sale, &card, fen, None).expect("0200");
             let body = c.call(&frame).await.expect("0210");
             codes.push(t.parse(&body).expect("MAC of the 0210").code);
         }

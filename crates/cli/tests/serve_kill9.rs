@@ -28,8 +28,22 @@ fn suanpan(dir: &Path) -> Command {
     c
 }
 
+/// These tests repeat one card and one amount thousands of times, which the duplicate-charge
+/// rule (`core::risk`, tested in `crates/host/tests/risk.rs`) would refuse as possible
+/// duplicates: it is off in their data directory's config file.
+fn duplicate_rule_off(dir: &Path) {
+    ok(std::fs::create_dir_all(dir));
+    let path = dir.join("suanpan.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    if !text.contains("[risk]") {
+        text.push_str("\n[risk]\nduplicate_minutes = 0\n");
+        ok(std::fs::write(&path, text));
+    }
+}
+
 /// Starts `serve` on free ports and reads the 8583 address from its JSON announcement.
 fn serve(dir: &Path, demo: bool) -> (ServeProcess, SocketAddr) {
+    duplicate_rule_off(dir);
     let (child, addr, v) = serve_at(dir, demo, "127.0.0.1:0");
     if demo {
         assert_eq!(v["demo"]["terminal_id"], DEMO_TERMINAL);

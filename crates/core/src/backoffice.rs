@@ -1621,7 +1621,7 @@ mod tier_tests {
         seen.sort_unstable();
         assert_eq!(
             seen,
-            (0..20).collect::<Vec<_>>(),
+            (0..22).collect::<Vec<_>>(),
             "ALL holds each permission once"
         );
         let names: std::collections::BTreeSet<_> =

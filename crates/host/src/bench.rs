@@ -18,8 +18,13 @@ const MISMATCH_SAMPLES_MAX: usize = 20;
 /// Transactions a bench terminal puts in one batch before it settles (field 48 counts
 /// are n3, so a batch holds at most 999).
 const BATCH_TXNS_MAX: u32 = 500;
-/// Amount of each sale (fen); refunds are 1 fen, up to the sale's amount.
+/// The smallest sale (fen); refunds are 1 fen each, up to the sale's amount.
 const SALE_FEN: u64 = 10;
+/// Sales of one terminal cycle through this many amounts (¥0.10 up to ¥1,000.09): the
+/// same card for the same amount within minutes is refused as a possible duplicate charge
+/// (`core::risk`), and a terminal would need more than 160 sales a second to repeat one
+/// inside the default 10-minute window.
+const SALE_AMOUNTS: u64 = 100_000;
 /// The answer to a void past `void_max_per_operator_per_day` (超出次数限制): a rule working,
 /// not a fault of the host.
 const VOID_LIMIT_CODE: &str = "65";
@@ -280,7 +285,9 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
     // Set once the operator's daily void limit answers 65: no more voids this run.
     let mut voids_off = false;
     // Approved sales of this terminal not voided yet: (original, refunded so far).
-    let mut open: Vec<(Original, u64)> = Vec::new();
+    // Approved sales not yet voided: the original, its amount, the fen refunded so far.
+    let mut open: Vec<(Original, u64, u64)> = Vec::new();
+    let mut sales = 0u64;
     // The terminal's own totals, for the settlement at the end.
     let mut totals = Totals::default();
     let mut rng = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
@@ -308,7 +315,7 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         rng ^= rng << 5;
         let mut kind = o.mix.pick(rng);
         // Only a sale never refunded can be voided (a refunded one is refused 12).
-        let voidable = open.iter().rposition(|(_, refunded)| *refunded == 0);
+        let voidable = open.iter().rposition(|(_, _, refunded)| *refunded == 0);
         if (kind == Kind::Void && (voidable.is_none() || voids_off))
             || (kind == Kind::Refund && open.is_empty())
         {
@@ -316,21 +323,25 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         }
         let (amount, original) = match (kind, voidable) {
             (Kind::Void, Some(i)) if !voids_off => {
-                let (orig, _) = open.swap_remove(i);
-                (SALE_FEN, Some(orig))
+                let (orig, fen, _) = open.swap_remove(i);
+                (fen, Some((orig, fen)))
             }
             (Kind::Refund, _) => {
                 let i = rng as usize % open.len();
-                open[i].1 += 1;
-                let orig = open[i].0.clone();
-                if open[i].1 >= SALE_FEN {
+                open[i].2 += 1;
+                let (orig, fen) = (open[i].0.clone(), open[i].1);
+                if open[i].2 >= fen {
                     open.swap_remove(i);
                 }
-                (1, Some(orig))
+                (1, Some((orig, fen)))
             }
-            _ => (SALE_FEN, None),
+            _ => {
+                sales += 1;
+                (SALE_FEN + sales % SALE_AMOUNTS, None)
+            }
         };
-        let Ok((stan, frame)) = t.request(kind, &card, amount, original.as_ref()) else {
+        let Ok((stan, frame)) = t.request(kind, &card, amount, original.as_ref().map(|(o, _)| o))
+        else {
             s.failed = true;
             return s;
         };
@@ -346,7 +357,7 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
                 s.ok += 1;
                 match kind {
                     Kind::Sale => {
-                        open.push((Original::of(&r, t.batch), 0));
+                        open.push((Original::of(&r, t.batch), amount, 0));
                         totals.debit_amount += amount;
                         totals.debit_count += 1;
                     }
@@ -371,8 +382,8 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
                 s.ok += 1;
                 s.void_limited += 1;
                 voids_off = true;
-                if let Some(orig) = original {
-                    open.push((orig, 0));
+                if let Some((orig, fen)) = original {
+                    open.push((orig, fen, 0));
                 }
             }
             other => {

@@ -60,6 +60,12 @@ fn a_full_database_refuses_the_write_and_loses_nothing() {
         .expect("page count");
     let limited = OpenOptions {
         db_pages_max: Some(pages + 4),
+        // The same sale again and again until the disk is full: the duplicate-charge rule
+        // (core::risk, tested on its own) is not what this test is about.
+        policy: suanpan_core::Policy {
+            risk: suanpan_core::risk::RiskParams::off(),
+            ..suanpan_core::Policy::default()
+        },
         ..suanpan_service::open_options()
     };
     let store = SqliteStore::open(dir.path(), limited).expect("open limited");
