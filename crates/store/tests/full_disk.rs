@@ -58,15 +58,18 @@ fn a_full_database_refuses_the_write_and_loses_nothing() {
     let pages: u64 = rusqlite::Connection::open(dir.path().join("suanpan.db"))
         .and_then(|c| c.query_row("PRAGMA page_count", [], |r| r.get(0)))
         .expect("page count");
-    let limited = OpenOptions {
-        db_pages_max: Some(pages + 4),
-        // The same sale again and again until the disk is full: the duplicate-charge rule
-        // (core::risk, tested on its own) is not what this test is about.
+    // The same sale again and again until the disk is full: the duplicate-charge rule
+    // (core::risk, tested on its own) is not what this test is about.
+    let rules_off = || OpenOptions {
         policy: suanpan_core::Policy {
             risk: suanpan_core::risk::RiskParams::off(),
             ..suanpan_core::Policy::default()
         },
         ..suanpan_service::open_options()
+    };
+    let limited = OpenOptions {
+        db_pages_max: Some(pages + 4),
+        ..rules_off()
     };
     let store = SqliteStore::open(dir.path(), limited).expect("open limited");
     let mut approved = 0usize;
@@ -95,7 +98,7 @@ fn a_full_database_refuses_the_write_and_loses_nothing() {
     drop(store);
 
     // With room again, the store carries on where it stopped.
-    let store = SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("reopen");
+    let store = SqliteStore::open(dir.path(), rules_off()).expect("reopen");
     assert_eq!(all(&store), approved);
     assert!(matches!(store.execute(sale(&fp)), Ok(Reply::Txn(_))));
     assert_eq!(all(&store), approved + 1);
