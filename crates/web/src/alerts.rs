@@ -108,7 +108,27 @@ pub enum AlertStatusIn {
 }
 
 impl AlertStatusIn {
-    fn as_str(self) -> &'static str {
+    /// Every status, as the filter names them.
+    pub const ALL: [AlertStatusIn; 3] = [
+        AlertStatusIn::Open,
+        AlertStatusIn::Acknowledged,
+        AlertStatusIn::Resolved,
+    ];
+
+    /// The filter's value: a status, or none for an empty one.
+    fn parse(lang: suanpan_core::Lang, text: Option<&str>) -> Result<Option<Self>, ApiError> {
+        match text.map(str::trim).unwrap_or_default() {
+            "" => Ok(None),
+            t => Self::ALL
+                .into_iter()
+                .find(|s| s.as_str() == t)
+                .map(Some)
+                .ok_or_else(|| ApiError::field(lang, "status", t)),
+        }
+    }
+
+    /// The status's name.
+    pub fn as_str(self) -> &'static str {
         match self {
             AlertStatusIn::Open => "open",
             AlertStatusIn::Acknowledged => "acknowledged",
@@ -122,8 +142,8 @@ impl AlertStatusIn {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AlertQuery {
-    /// Only this status.
-    pub status: Option<AlertStatusIn>,
+    /// Only this status (`open`, `acknowledged`, `resolved`); all when empty.
+    pub status: Option<String>,
     /// Language (`zh`, `en`); read by every extractor from the query.
     #[serde(rename = "lang")]
     pub _lang: Option<String>,
@@ -175,7 +195,8 @@ pub async fn list_alerts(
     caller: Caller,
     ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
-    Ok(Json(alerts(&state, &caller, q.status).await?))
+    let status = AlertStatusIn::parse(caller.lang, q.status.as_deref())?;
+    Ok(Json(alerts(&state, &caller, status).await?))
 }
 
 /// Takes a step on an alert as the core decides it.

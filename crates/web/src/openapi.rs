@@ -408,6 +408,10 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
             filter_enum(crate::acquirer::CHANGE_STATUSES.iter().map(|s| s.as_str())),
             json!("pending"),
         ),
+        ("query", "status") if path == "/api/v1/alerts" => patch(
+            filter_enum(crate::alerts::AlertStatusIn::ALL.iter().map(|s| s.as_str())),
+            json!("open"),
+        ),
         ("query", "status") if path == "/api/v1/evidence-removals" => patch(
             filter_enum(REMOVAL_STATUSES.iter().map(|s| s.as_str())),
             json!("pending"),
