@@ -54,8 +54,17 @@ pub fn router(state: AppState, extra: Router) -> Router {
     let evidence_max = state.cfg().evidence_bytes_max;
     Router::new()
         .merge(api::routes())
-        .merge(acquirer::routes())
-        .merge(terminals::routes())
+        .merge(
+            // The acquirer's routes and pages; `route_layer` runs the gate only for a
+            // method a route has (any other is the router's 405 for everyone).
+            acquirer::routes()
+                .merge(terminals::routes())
+                .merge(ui::acquirer_routes())
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    acquirer_paths,
+                )),
+        )
         .merge(review::routes())
         .merge(channels::routes())
         .merge(users::routes())
@@ -69,10 +78,6 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(ui::routes())
         .merge(openapi::routes())
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            acquirer_paths,
-        ))
         .layer(DefaultBodyLimit::max(body_max))
         .layer(compression())
         .with_state(state)
@@ -82,18 +87,21 @@ pub fn router(state: AppState, extra: Router) -> Router {
 /// The acquirer tier's pages and routes do not exist for a merchant's user: 404 before any
 /// body or path is read. The handlers' own gate (`acquirer::gate`) runs after their
 /// extractors, so a malformed body would be answered 400 first and confirm the route.
+/// A method no route has stays the router's 405 for everyone: the paths are public in the
+/// OpenAPI document; the gate hides what they serve.
 async fn acquirer_paths(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::extract::FromRequestParts;
+    use axum::http::Method;
     use axum::response::IntoResponse;
-    let path = req.uri().path();
-    if path != "/acquirer"
-        && !path.starts_with("/acquirer/")
-        && !path.starts_with("/api/v1/acquirer/")
-    {
+    // A method none of the routes has (TRACE, …) goes on to the router's 405.
+    if !matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();

@@ -104,6 +104,13 @@ pub fn routes() -> axum::Router<AppState> {
             "/webhooks/deliveries/{id}/replay",
             post(webhooks::webhooks_replay),
         )
+        .merge(assets::routes())
+        .merge(help::routes())
+}
+
+/// The acquirer's console pages (机构后台); `web::router` puts them behind the tier's gate.
+pub fn acquirer_routes() -> axum::Router<AppState> {
+    axum::Router::new()
         .route("/acquirer", get(acquirer::home))
         .route(
             "/acquirer/merchants",
@@ -130,8 +137,6 @@ pub fn routes() -> axum::Router<AppState> {
             "/acquirer/merchant-changes/{id}/{action}",
             post(acquirer::change_action),
         )
-        .merge(assets::routes())
-        .merge(help::routes())
 }
 
 /// Catalog lookups for templates.
