@@ -21,28 +21,35 @@ use suanpan_core::{Lang, MerchantId};
 use suanpan_service::onboarding::{self, Ask, ChangeError, Details};
 use suanpan_store::onboarding::MerchantChange;
 
-pub fn routes() -> axum::Router<AppState> {
+pub fn routes(state: &AppState) -> axum::Router<AppState> {
     axum::Router::new()
         .route(
             "/api/v1/acquirer/merchants",
-            get(list_merchants).post(create_merchant),
+            get(list_merchants)
+                .post(create_merchant)
+                .route_layer(crate::gate(state)),
         )
         .route(
             "/api/v1/acquirer/merchants/{id}",
-            get(get_merchant).patch(edit_merchant),
+            get(get_merchant)
+                .patch(edit_merchant)
+                .route_layer(crate::gate(state)),
         )
         .route(
             "/api/v1/acquirer/merchants/{id}/status",
-            post(merchant_status),
+            post(merchant_status).route_layer(crate::gate(state)),
         )
-        .route("/api/v1/acquirer/merchant-changes", get(list_changes))
+        .route(
+            "/api/v1/acquirer/merchant-changes",
+            get(list_changes).route_layer(crate::gate(state)),
+        )
         .route(
             "/api/v1/acquirer/merchant-changes/{id}/approve",
-            post(approve_change),
+            post(approve_change).route_layer(crate::gate(state)),
         )
         .route(
             "/api/v1/acquirer/merchant-changes/{id}/reject",
-            post(reject_change),
+            post(reject_change).route_layer(crate::gate(state)),
         )
 }
 

@@ -54,17 +54,9 @@ pub fn router(state: AppState, extra: Router) -> Router {
     let evidence_max = state.cfg().evidence_bytes_max;
     Router::new()
         .merge(api::routes())
-        .merge(
-            // The acquirer's routes and pages; `route_layer` runs the gate only for a
-            // method a route has (any other is the router's 405 for everyone).
-            acquirer::routes()
-                .merge(terminals::routes())
-                .merge(ui::acquirer_routes())
-                .route_layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    acquirer_paths,
-                )),
-        )
+        .merge(acquirer::routes(&state))
+        .merge(terminals::routes(&state))
+        .merge(ui::acquirer_routes(&state))
         .merge(review::routes())
         .merge(channels::routes())
         .merge(users::routes())
@@ -89,21 +81,43 @@ pub fn router(state: AppState, extra: Router) -> Router {
 /// extractors, so a malformed body would be answered 400 first and confirm the route.
 /// A method no route has stays the router's 405 for everyone: the paths are public in the
 /// OpenAPI document; the gate hides what they serve.
+/// The gate as a layer of one route's handlers (`MethodRouter::route_layer`): it runs only
+/// for a method the route has, so any other method stays the router's 405.
+pub(crate) fn gate(state: &AppState) -> Gate {
+    axum::middleware::from_fn_with_state(state.clone(), gate_boxed as GateFn)
+}
+
+/// [`acquirer_paths`] as a nameable function.
+type GateFn = fn(
+    axum::extract::State<AppState>,
+    axum::extract::Request,
+    axum::middleware::Next,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = axum::response::Response> + Send>,
+>;
+
+/// The layer [`gate`] makes.
+pub(crate) type Gate = axum::middleware::FromFnLayer<
+    GateFn,
+    AppState,
+    (axum::extract::State<AppState>, axum::extract::Request),
+>;
+
+fn gate_boxed(
+    state: axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>> {
+    Box::pin(acquirer_paths(state, req, next))
+}
+
 async fn acquirer_paths(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::extract::FromRequestParts;
-    use axum::http::Method;
     use axum::response::IntoResponse;
-    // A method none of the routes has (TRACE, …) goes on to the router's 405.
-    if !matches!(
-        *req.method(),
-        Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    ) {
-        return next.run(req).await;
-    }
     let (mut parts, body) = req.into_parts();
     if let Ok(caller) = auth::Caller::from_request_parts(&mut parts, &state).await
         && caller.user.role.tier() != suanpan_core::backoffice::Tier::Acquirer

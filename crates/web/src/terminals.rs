@@ -18,21 +18,29 @@ use suanpan_core::{Lang, MerchantId, TerminalId};
 use suanpan_service::onboarding::{self, ChangeError};
 use suanpan_store::fleet::FleetTerminal;
 
-pub fn routes() -> axum::Router<AppState> {
+pub fn routes(state: &AppState) -> axum::Router<AppState> {
     axum::Router::new()
         .route(
             "/api/v1/acquirer/terminals",
-            get(list_terminals).post(register_terminal),
+            get(list_terminals)
+                .post(register_terminal)
+                .route_layer(crate::gate(state)),
         )
-        .route("/api/v1/acquirer/terminals/{id}", get(get_terminal))
+        .route(
+            "/api/v1/acquirer/terminals/{id}",
+            get(get_terminal).route_layer(crate::gate(state)),
+        )
         .route(
             "/api/v1/acquirer/terminals/{id}/assign",
-            post(assign_terminal),
+            post(assign_terminal).route_layer(crate::gate(state)),
         )
-        .route("/api/v1/acquirer/terminals/{id}/lock", post(lock_terminal))
+        .route(
+            "/api/v1/acquirer/terminals/{id}/lock",
+            post(lock_terminal).route_layer(crate::gate(state)),
+        )
         .route(
             "/api/v1/acquirer/terminals/{id}/unlock",
-            post(unlock_terminal),
+            post(unlock_terminal).route_layer(crate::gate(state)),
         )
 }
 

@@ -109,33 +109,45 @@ pub fn routes() -> axum::Router<AppState> {
 }
 
 /// The acquirer's console pages (机构后台); `web::router` puts them behind the tier's gate.
-pub fn acquirer_routes() -> axum::Router<AppState> {
+pub fn acquirer_routes(state: &AppState) -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/acquirer", get(acquirer::home))
+        .route(
+            "/acquirer",
+            get(acquirer::home).route_layer(crate::gate(state)),
+        )
         .route(
             "/acquirer/merchants",
-            get(acquirer::merchants_page).post(acquirer::merchant_create),
+            get(acquirer::merchants_page)
+                .post(acquirer::merchant_create)
+                .route_layer(crate::gate(state)),
         )
         .route(
             "/acquirer/merchants/{id}",
-            get(acquirer::merchant_page).post(acquirer::merchant_edit),
+            get(acquirer::merchant_page)
+                .post(acquirer::merchant_edit)
+                .route_layer(crate::gate(state)),
         )
         .route(
             "/acquirer/merchants/{id}/status",
-            post(acquirer::merchant_status),
+            post(acquirer::merchant_status).route_layer(crate::gate(state)),
         )
-        .route("/acquirer/merchant-changes", get(acquirer::changes_page))
+        .route(
+            "/acquirer/merchant-changes",
+            get(acquirer::changes_page).route_layer(crate::gate(state)),
+        )
         .route(
             "/acquirer/terminals",
-            get(acquirer::terminals_page).post(acquirer::terminal_register),
+            get(acquirer::terminals_page)
+                .post(acquirer::terminal_register)
+                .route_layer(crate::gate(state)),
         )
         .route(
             "/acquirer/terminals/{id}/{action}",
-            post(acquirer::terminal_action),
+            post(acquirer::terminal_action).route_layer(crate::gate(state)),
         )
         .route(
             "/acquirer/merchant-changes/{id}/{action}",
-            post(acquirer::change_action),
+            post(acquirer::change_action).route_layer(crate::gate(state)),
         )
 }
 
