@@ -148,6 +148,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        // A gate in front of the handler (`web::acquirer_paths`) authenticated this request
+        // already: the same caller, not a second session lookup and last-use write.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let lang = lang_of(parts);
         let store = state.store().clone();
         let peer = parts

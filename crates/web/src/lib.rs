@@ -119,10 +119,12 @@ async fn acquirer_paths(
     use axum::extract::FromRequestParts;
     use axum::response::IntoResponse;
     let (mut parts, body) = req.into_parts();
-    if let Ok(caller) = auth::Caller::from_request_parts(&mut parts, &state).await
-        && caller.user.role.tier() != suanpan_core::backoffice::Tier::Acquirer
-    {
-        return error::not_found(parts.headers).await.into_response();
+    if let Ok(caller) = auth::Caller::from_request_parts(&mut parts, &state).await {
+        if caller.user.role.tier() != suanpan_core::backoffice::Tier::Acquirer {
+            return error::not_found(parts.headers).await.into_response();
+        }
+        // The handler's own `Caller` extractor takes this one instead of authenticating again.
+        parts.extensions.insert(caller);
     }
     next.run(axum::extract::Request::from_parts(parts, body))
         .await
