@@ -130,11 +130,24 @@ impl Refusal for RiskRefused {
         }
     }
     fn message(&self, lang: Lang) -> String {
-        CATALOG.fill(lang, &format!("{}.msg", self.key()), &self.args())
+        // A limit is named in words, never by its `[risk]` key.
+        let args = match self {
+            RiskRefused::LooserThanAcquirer { field } => vec![limit_label(lang, field).to_owned()],
+            _ => self.args(),
+        };
+        CATALOG.fill(lang, &format!("{}.msg", self.key()), &args)
     }
     fn remedy(&self, lang: Lang) -> String {
         CATALOG.fill(lang, &format!("{}.fix", self.key()), &self.args())
     }
+}
+
+/// A limit's name for a reader (`Limits::fields` names it as `[risk]` does); the name itself
+/// when the catalog has no words for it.
+pub fn limit_label<'a>(lang: Lang, field: &'a str) -> &'a str {
+    CATALOG
+        .get(lang, &format!("risk.limit.{field}"))
+        .unwrap_or(field)
 }
 
 fn scope_word(s: VelocityScope) -> &'static str {
@@ -200,6 +213,13 @@ static ZH: Entries = &[
     ),
     ("risk.alert_not_found.msg", "找不到该预警"),
     ("risk.alert_not_found.fix", "请核对预警编号"),
+    ("risk.limit.single_amount_max_fen", "单笔限额"),
+    ("risk.limit.card_count_max", "单卡笔数上限"),
+    ("risk.limit.card_amount_max_fen", "单卡金额上限"),
+    ("risk.limit.terminal_count_max", "单终端笔数上限"),
+    ("risk.limit.terminal_amount_max_fen", "单终端金额上限"),
+    ("risk.limit.merchant_count_max", "商户笔数上限"),
+    ("risk.limit.merchant_amount_max_fen", "商户金额上限"),
     ("risk.rule.consecutive_declines", "连续失败"),
     ("risk.rule.velocity", "交易频率"),
     ("risk.rule.amount_limit", "单笔限额"),
@@ -291,6 +311,13 @@ static EN: Entries = &[
     ),
     ("risk.alert_not_found.msg", "No such alert"),
     ("risk.alert_not_found.fix", "Check the alert number"),
+    ("risk.limit.single_amount_max_fen", "Single payment limit"),
+    ("risk.limit.card_count_max", "Payments per card"),
+    ("risk.limit.card_amount_max_fen", "Amount per card"),
+    ("risk.limit.terminal_count_max", "Payments per terminal"),
+    ("risk.limit.terminal_amount_max_fen", "Amount per terminal"),
+    ("risk.limit.merchant_count_max", "Payments of the merchant"),
+    ("risk.limit.merchant_amount_max_fen", "Amount of the merchant"),
     ("risk.rule.consecutive_declines", "Consecutive declines"),
     ("risk.rule.velocity", "Velocity"),
     ("risk.rule.amount_limit", "Single-payment limit"),

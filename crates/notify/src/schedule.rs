@@ -357,7 +357,7 @@ fn run_drill(dirs: &Dirs, now: Timestamp) -> Done {
 /// hidden records, the day's voids by reason and by operator, and the day's batches that
 /// settled unbalanced. Green when the chain is intact, money is conserved and no batch
 /// settled unbalanced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Report {
     /// The local day reported on.
     pub day: String,
@@ -516,6 +516,27 @@ pub fn kept_report(store: &dyn Store, day: &str) -> Result<Option<String>, Store
             "SELECT detail FROM scheduled_runs WHERE job = 'report' AND period = ?1",
             p![day],
             |r| r.text(0),
+        )
+    })
+}
+
+/// The kept reports' days and outcomes, newest day first, at most `limit` (≤ 366): what
+/// the compliance page lists. A report still being made is not listed.
+pub fn kept_reports(store: &dyn Store, limit: u32) -> Result<Vec<RunOutcome>, StoreError> {
+    read(store, |c| {
+        c.rows(
+            "SELECT job, period, COALESCE(ok, 0), summary FROM scheduled_runs
+              WHERE job = 'report' AND finished_at IS NOT NULL
+              ORDER BY period DESC LIMIT ?1",
+            p![limit.min(366)],
+            |r| {
+                Ok(RunOutcome {
+                    job: r.text(0)?,
+                    period: r.text(1)?,
+                    ok: r.flag(2)?,
+                    summary: r.text(3)?,
+                })
+            },
         )
     })
 }

@@ -31,6 +31,7 @@ pub mod pkcs11;
 pub mod query;
 pub mod repo;
 pub mod risk;
+pub mod risk_admin;
 mod rows;
 pub mod seal;
 pub mod seed;

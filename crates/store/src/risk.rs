@@ -53,9 +53,9 @@ pub struct AlertRow {
     pub note: Option<String>,
 }
 
-const ALERT_COLUMNS: &str = "id, merchant_id, terminal_id, rule, severity, action, card_last4, amount_fen, txn_ids, inputs, status, review, created_at, acknowledged_by, resolved_by, note";
+pub(crate) const ALERT_COLUMNS: &str = "id, merchant_id, terminal_id, rule, severity, action, card_last4, amount_fen, txn_ids, inputs, status, review, created_at, acknowledged_by, resolved_by, note";
 
-fn alert_from_row(r: &dyn SqlRow) -> Result<AlertRow, StoreError> {
+pub(crate) fn alert_from_row(r: &dyn SqlRow) -> Result<AlertRow, StoreError> {
     Ok(AlertRow {
         id: r.i64(0)?,
         merchant_id: r.text(1)?,
@@ -89,23 +89,11 @@ pub trait RiskAlerts: Store {
         merchant: Option<&MerchantId>,
         status: Option<&str>,
     ) -> Result<Vec<AlertRow>, StoreError> {
-        let m = merchant.map(|m| m.as_str().to_owned());
-        let s = status.map(str::to_owned);
-        // Only the filters given are in the SQL: PostgreSQL cannot type a bare `$1 IS NULL`.
-        read(self, |c| {
-            let mut sql = format!("SELECT {ALERT_COLUMNS} FROM risk_alerts WHERE 1 = 1");
-            let mut params: Vec<Value<'_>> = Vec::new();
-            if let Some(m) = m.as_deref() {
-                params.push(m.into());
-                sql.push_str(&format!(" AND merchant_id = ?{}", params.len()));
-            }
-            if let Some(s) = s.as_deref() {
-                params.push(s.into());
-                sql.push_str(&format!(" AND status = ?{}", params.len()));
-            }
-            sql.push_str(&format!(" ORDER BY id DESC LIMIT {ALERTS_ROWS_MAX}"));
-            c.rows(&sql, &params, alert_from_row)
-        })
+        let filter = crate::risk_admin::AlertFilter {
+            status: status.map(str::to_owned),
+            ..Default::default()
+        };
+        crate::risk_admin::RiskAdmin::alerts_filtered(self, merchant, &filter)
     }
 
     /// One alert, within the merchant's scope when one is given.

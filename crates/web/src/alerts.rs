@@ -17,10 +17,12 @@ use suanpan_core::backoffice::Permission;
 use suanpan_core::risk::{AlertAction, RiskRefused, Rule};
 use suanpan_core::{Lang, MerchantId};
 use suanpan_store::risk::{AlertRow, RiskAlerts};
+use suanpan_store::risk_admin::{AlertFilter, RiskAdmin};
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/v1/alerts", get(list_alerts))
+        .route("/api/v1/alerts/counts", get(alert_counts))
         .route("/api/v1/alerts/{id}/acknowledge", post(acknowledge_alert))
         .route("/api/v1/alerts/{id}/resolve", post(resolve_alert))
         .route("/api/v1/alerts/{id}/approve", post(approve_alert))
@@ -116,7 +118,7 @@ impl AlertStatusIn {
     ];
 
     /// The filter's value: a status, or none for an empty one.
-    fn parse(lang: suanpan_core::Lang, text: Option<&str>) -> Result<Option<Self>, ApiError> {
+    pub fn parse(lang: suanpan_core::Lang, text: Option<&str>) -> Result<Option<Self>, ApiError> {
         match text.map(str::trim).unwrap_or_default() {
             "" => Ok(None),
             t => Self::ALL
@@ -137,6 +139,83 @@ impl AlertStatusIn {
     }
 }
 
+/// An alert's severity, as a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SeverityIn {
+    /// Worth a look.
+    Low,
+    /// Look today.
+    Medium,
+    /// Look now.
+    High,
+}
+
+impl SeverityIn {
+    /// Every severity, highest first.
+    pub const ALL: [SeverityIn; 3] = [SeverityIn::High, SeverityIn::Medium, SeverityIn::Low];
+
+    /// The severity's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeverityIn::Low => "low",
+            SeverityIn::Medium => "medium",
+            SeverityIn::High => "high",
+        }
+    }
+}
+
+/// A listing's filter, parsed: each given field narrows it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    /// One status.
+    pub status: Option<AlertStatusIn>,
+    /// One rule.
+    pub rule: Option<Rule>,
+    /// One severity.
+    pub severity: Option<SeverityIn>,
+}
+
+impl Filter {
+    /// The filter of a query's texts; an unknown value is 400 naming its field.
+    pub fn parse(
+        lang: Lang,
+        status: Option<&str>,
+        rule: Option<&str>,
+        severity: Option<&str>,
+    ) -> Result<Filter, ApiError> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let rule = match given(rule) {
+            None => None,
+            Some(r) => Some(Rule::parse(r).ok_or_else(|| ApiError::field(lang, "rule", r))?),
+        };
+        let severity = match given(severity) {
+            None => None,
+            Some(s) => Some(
+                SeverityIn::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| ApiError::field(lang, "severity", s))?,
+            ),
+        };
+        Ok(Filter {
+            status: AlertStatusIn::parse(lang, status)?,
+            rule,
+            severity,
+        })
+    }
+
+    fn to_store(self) -> AlertFilter {
+        AlertFilter {
+            status: self.status.map(|s| s.as_str().to_owned()),
+            rule: self.rule.map(|r| r.as_str().to_owned()),
+            severity: self.severity.map(|s| s.as_str().to_owned()),
+        }
+    }
+}
+
 /// Listing filter.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -144,6 +223,11 @@ impl AlertStatusIn {
 pub struct AlertQuery {
     /// Only this status (`open`, `acknowledged`, `resolved`); all when empty.
     pub status: Option<String>,
+    /// Only this rule (`consecutive_declines`, `velocity`, `amount_limit`, `duplicate`,
+    /// `off_hours`, `blocklist`, `void_ratio`, `sale_after_void`); all when empty.
+    pub rule: Option<String>,
+    /// Only this severity (`low`, `medium`, `high`); all when empty.
+    pub severity: Option<String>,
     /// Language (`zh`, `en`); read by every extractor from the query.
     #[serde(rename = "lang")]
     pub _lang: Option<String>,
@@ -176,15 +260,92 @@ fn scope(caller: &Caller, acquirer_needs: Permission) -> Result<Option<MerchantI
 pub async fn alerts(
     state: &AppState,
     caller: &Caller,
-    status: Option<AlertStatusIn>,
+    filter: Filter,
 ) -> Result<Vec<AlertView>, ApiError> {
     let merchant = scope(caller, Permission::ViewAllMerchants)?;
     let store = state.store().clone();
+    let f = filter.to_store();
     let rows = blocking(caller.lang, move || {
-        store.alerts(merchant.as_ref(), status.map(AlertStatusIn::as_str))
+        store.alerts_filtered(merchant.as_ref(), &f)
     })
     .await?;
     Ok(rows.iter().map(|a| AlertView::of(a, caller.lang)).collect())
+}
+
+/// One alert in the caller's scope (another merchant's is 404, as a missing one).
+pub async fn alert(state: &AppState, caller: &Caller, id: i64) -> Result<AlertRow, ApiError> {
+    let merchant = scope(caller, Permission::ViewAllMerchants)?;
+    let store = state.store().clone();
+    let a = blocking(caller.lang, move || store.alert(merchant.as_ref(), id)).await?;
+    a.ok_or_else(|| ApiError::refused(caller.lang, &RiskRefused::AlertNotFound))
+}
+
+/// Days the dashboard shows by default.
+pub const DASHBOARD_DAYS: u32 = 14;
+
+/// How many alerts one rule raised on one local day.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AlertCount {
+    /// The local day (`YYYY-MM-DD`).
+    pub day: String,
+    /// The rule (as `AlertView::rule`).
+    pub rule: String,
+    /// The rule in words.
+    pub rule_label: String,
+    /// Alerts raised.
+    pub count: i64,
+}
+
+/// Alerts per local day and rule over the last `days` days, counted by the database.
+pub async fn counts(
+    state: &AppState,
+    caller: &Caller,
+    days: u32,
+) -> Result<Vec<AlertCount>, ApiError> {
+    let merchant = scope(caller, Permission::ViewAllMerchants)?;
+    let store = state.store().clone();
+    let rows = blocking(caller.lang, move || {
+        store.alert_counts(merchant.as_ref(), days)
+    })
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| AlertCount {
+            rule_label: Rule::parse(&c.rule).map_or(c.rule.clone(), |r| r.label(caller.lang).to_owned()),
+            day: c.day,
+            rule: c.rule,
+            count: c.count,
+        })
+        .collect())
+}
+
+/// The dashboard's query.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CountsQuery {
+    /// Days back from today, 1–31 (default 14).
+    #[param(minimum = 1, maximum = 31)]
+    pub days: Option<u32>,
+    /// Language (`zh`, `en`); read by every extractor from the query.
+    #[serde(rename = "lang")]
+    pub _lang: Option<String>,
+}
+
+/// Alerts per local day and per rule (the 风险预警 dashboard), counted over every alert of
+/// the caller's scope; days without alerts are absent.
+#[utoipa::path(get, path = "/api/v1/alerts/counts", tag = "alerts", params(CountsQuery),
+    responses((status = 200, body = Vec<AlertCount>), (status = 400, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn alert_counts(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<CountsQuery>,
+) -> Result<Json<Vec<AlertCount>>, ApiError> {
+    let days = q.days.unwrap_or(DASHBOARD_DAYS);
+    if !(1..=suanpan_store::risk_admin::ALERT_DAYS_MAX).contains(&days) {
+        return Err(ApiError::field(caller.lang, "days", &days.to_string()));
+    }
+    Ok(Json(counts(&state, &caller, days).await?))
 }
 
 /// Lists the alerts (风险预警), newest first, at most 500.
@@ -195,8 +356,13 @@ pub async fn list_alerts(
     caller: Caller,
     ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
-    let status = AlertStatusIn::parse(caller.lang, q.status.as_deref())?;
-    Ok(Json(alerts(&state, &caller, status).await?))
+    let filter = Filter::parse(
+        caller.lang,
+        q.status.as_deref(),
+        q.rule.as_deref(),
+        q.severity.as_deref(),
+    )?;
+    Ok(Json(alerts(&state, &caller, filter).await?))
 }
 
 /// Takes a step on an alert as the core decides it.

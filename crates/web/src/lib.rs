@@ -16,6 +16,7 @@ mod cases;
 mod catalog;
 mod channels;
 mod client;
+mod compliance;
 mod error;
 mod evidence;
 mod json;
@@ -23,6 +24,7 @@ mod openapi;
 mod ops;
 mod removals;
 mod review;
+mod risk_settings;
 mod state;
 mod svg;
 mod terminals;
@@ -66,6 +68,8 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(removals::routes())
         .merge(cases::routes(evidence_max))
         .merge(alerts::routes())
+        .merge(risk_settings::routes(&state))
+        .merge(compliance::routes(&state))
         .merge(auth::routes())
         .merge(ui::routes())
         .merge(openapi::routes())

@@ -39,7 +39,11 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::cases::submit_case, crate::cases::resolve_case, crate::cases::reject_case, crate::cases::upload_case_evidence, crate::cases::case_pack,
         crate::ops::list_backups, crate::ops::create_backup, crate::ops::verify_backup, crate::ops::restore_backup, crate::ops::purge,
         crate::alerts::list_alerts, crate::alerts::acknowledge_alert, crate::alerts::resolve_alert,
-        crate::alerts::approve_alert, crate::alerts::reject_alert,
+        crate::alerts::approve_alert, crate::alerts::reject_alert, crate::alerts::alert_counts,
+        crate::risk_settings::own_limits, crate::risk_settings::set_own_limits,
+        crate::risk_settings::merchant_limits, crate::risk_settings::set_merchant_limits,
+        crate::risk_settings::list_blocklist, crate::risk_settings::add_block, crate::risk_settings::remove_block,
+        crate::compliance::list_reports, crate::compliance::get_report, crate::compliance::report_csv,
         crate::webhooks::list, crate::webhooks::create, crate::webhooks::one, crate::webhooks::update, crate::webhooks::remove,
         crate::webhooks::deliveries, crate::webhooks::delivery, crate::webhooks::replay,
         crate::acquirer::list_merchants, crate::acquirer::create_merchant, crate::acquirer::get_merchant, crate::acquirer::edit_merchant,
@@ -48,7 +52,7 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::terminals::assign_terminal, crate::terminals::lock_terminal, crate::terminals::unlock_terminal,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn, crate::alerts::AlertStatusIn)),
-    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "alerts"), (name = "webhooks"), (name = "acquirer"))
+    tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "alerts"), (name = "risk"), (name = "webhooks"), (name = "acquirer"))
 )]
 pub struct ApiDoc;
 
@@ -411,6 +415,18 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
         ("query", "status") if path == "/api/v1/alerts" => patch(
             filter_enum(crate::alerts::AlertStatusIn::ALL.iter().map(|s| s.as_str())),
             json!("open"),
+        ),
+        ("query", "days") => patch(
+            json!({"type": "integer", "minimum": 1, "maximum": suanpan_store::risk_admin::ALERT_DAYS_MAX}),
+            json!(14),
+        ),
+        ("query", "rule") if path == "/api/v1/alerts" => patch(
+            filter_enum(suanpan_core::risk::Rule::ALL.iter().map(|r| r.as_str())),
+            json!("duplicate"),
+        ),
+        ("query", "severity") if path == "/api/v1/alerts" => patch(
+            filter_enum(crate::alerts::SeverityIn::ALL.iter().map(|s| s.as_str())),
+            json!("high"),
         ),
         ("query", "status") if path == "/api/v1/evidence-removals" => patch(
             filter_enum(REMOVAL_STATUSES.iter().map(|s| s.as_str())),

@@ -391,3 +391,20 @@ fn alert_steps_follow_the_queue() {
         Err(RiskRefused::NoReviewPending)
     );
 }
+
+#[test]
+fn a_looser_merchant_limit_is_refused_in_words_not_config_keys() {
+    // Goal: the sentence a merchant admin reads names the limit as a person says it.
+    let r = RiskRefused::LooserThanAcquirer {
+        field: "single_amount_max_fen",
+    };
+    let zh = r.message(Lang::Zh);
+    let en = r.message(Lang::En);
+    assert!(zh.contains("单笔限额") && !zh.contains("_fen"), "{zh}");
+    assert!(en.contains("Single payment limit") && !en.contains("_fen"), "{en}");
+    for (field, _) in Limits::default().fields() {
+        for lang in [Lang::Zh, Lang::En] {
+            assert_ne!(limit_label(lang, field), field, "{field} has no words");
+        }
+    }
+}

@@ -43,12 +43,14 @@ macro_rules! csrf_forms {
 // The pages by area; declared after `csrf_forms!` so each can name its own forms.
 mod acquirer;
 mod admin;
+mod alerts;
 mod assets;
 mod cases;
 mod exports;
 mod help;
 mod ops;
 mod review;
+mod risk;
 mod txns;
 mod webhooks;
 
@@ -104,6 +106,13 @@ pub fn routes() -> axum::Router<AppState> {
             "/webhooks/deliveries/{id}/replay",
             post(webhooks::webhooks_replay),
         )
+        .route("/alerts", get(alerts::alerts_page))
+        .route("/alerts/{id}", get(alerts::alert_page))
+        .route("/alerts/{id}/{action}", post(alerts::alert_action))
+        .route(
+            "/risk/limits",
+            get(risk::limits_page_own).post(risk::limits_save_own),
+        )
         .merge(assets::routes())
         .merge(help::routes())
 }
@@ -149,6 +158,7 @@ pub fn acquirer_routes(state: &AppState) -> axum::Router<AppState> {
             "/acquirer/merchant-changes/{id}/{action}",
             post(acquirer::change_action).route_layer(crate::gate(state)),
         )
+        .merge(risk::acquirer_routes(state))
 }
 
 /// Catalog lookups for templates.
@@ -250,10 +260,16 @@ fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
     if role.tier() == suanpan_core::backoffice::Tier::Acquirer {
         return acquirer_nav(caller, section);
     }
-    let pages: [(&'static str, &'static str, &'static str, bool); 10] = [
+    let pages: [(&'static str, &'static str, &'static str, bool); 11] = [
         ("dashboard", "/dashboard", "nav.dashboard", true),
         ("txns", "/txns", "nav.transactions", true),
         ("review", "/review", "nav.review", true),
+        (
+            "alerts",
+            "/alerts",
+            "nav.alerts",
+            role.allows(Permission::Review),
+        ),
         (
             "cases",
             "/cases",
@@ -316,8 +332,11 @@ fn nav_items<const N: usize>(
 /// The acquirer's menu (机构后台): the console, merchants, their changes, and operations.
 fn acquirer_nav(caller: &Caller, section: &str) -> Vec<NavItem> {
     let role = caller.user.role;
-    let pages: [(&'static str, &'static str, &'static str, bool); 6] = [
+    let pages: [(&'static str, &'static str, &'static str, bool); 9] = [
         ("acquirer", "/acquirer", "nav.acquirer", true),
+        ("alerts_acq", "/alerts", "nav.alerts", true),
+        ("blocklist", "/acquirer/blocklist", "nav.blocklist", true),
+        ("compliance", "/acquirer/compliance", "nav.compliance", true),
         ("merchants", "/acquirer/merchants", "nav.merchants", true),
         ("terminals", "/acquirer/terminals", "nav.terminals", true),
         (
