@@ -66,7 +66,8 @@ pub struct VoidThenSale {
     pub void_id: i64,
     /// The sale that void cancelled.
     pub voided_sale_id: Option<i64>,
-    /// The same card's first sale at the merchant after the alert: the re-charge.
+    /// The same card's first sale at the merchant booked after the void and from the alert
+    /// on (ids grow with booking): the re-charge.
     pub next_sale_id: Option<i64>,
 }
 
@@ -269,9 +270,9 @@ pub trait RiskAdmin: Store {
             let next_sale_id = c.row(
                 "SELECT t.id FROM txns t, risk_alerts a
                   WHERE a.id = ?1 AND t.card_fp = a.card_fp AND t.merchant_id = a.merchant_id
-                    AND t.kind = 'sale' AND t.created_at >= a.created_at
-                  ORDER BY t.created_at, t.id LIMIT 1",
-                p![alert],
+                    AND t.kind = 'sale' AND t.id > ?2 AND t.created_at >= a.created_at
+                  ORDER BY t.id LIMIT 1",
+                p![alert, void_id],
                 |r| r.i64(0),
             )?;
             Ok(Some(VoidThenSale {

@@ -188,6 +188,8 @@ pub(super) async fn alerts_page(
 /// A transaction of the evidence, as the page shows it.
 struct Evidence {
     role: String,
+    /// The terminal's re-charge (重新收款, 8583 field 61) names the voided sale.
+    linked: bool,
     txn: TxnView,
     /// The merchant's own users open the transaction's page (requests, evidence there).
     href: Option<String>,
@@ -216,6 +218,7 @@ async fn evidence(
     let lang = caller.lang;
     let (store, id, merchant) = (state.store().clone(), a.id, caller.user.merchant_id.clone());
     let pair = blocking(lang, move || store.void_then_sale(merchant.as_ref(), id)).await?;
+    let voided = pair.and_then(|p| p.voided_sale_id);
     let roles: Vec<(i64, &str)> = match pair {
         Some(VoidThenSale {
             void_id,
@@ -241,6 +244,7 @@ async fn evidence(
         };
         out.push(Evidence {
             role: tf(lang, role, &[]),
+            linked: voided.is_some() && t.linked_id.map(|l| l.0) == voided,
             href: own.then(|| format!("/txns/{txn}")),
             txn: TxnView::of(&t, &policy, lang),
         });

@@ -57,6 +57,14 @@ const SCOPES: &[(&str, &str, Scope)] = &[
     ("post", "/api/v1/alerts/{id}/resolve", Object(Alert)),
     ("post", "/api/v1/alerts/{id}/approve", Object(Alert)),
     ("post", "/api/v1/alerts/{id}/reject", Object(Alert)),
+    ("get", "/api/v1/alerts/counts", Merchant),
+    ("get", "/api/v1/risk/limits", Merchant),
+    ("put", "/api/v1/risk/limits", Merchant),
+    ("get", "/alerts", Merchant),
+    ("get", "/alerts/{id}", Object(Alert)),
+    ("post", "/alerts/{id}/{action}", Object(Alert)),
+    ("get", "/risk/limits", Merchant),
+    ("post", "/risk/limits", Merchant),
     ("get", "/api/v1/webhooks", Merchant),
     ("post", "/api/v1/webhooks", Merchant),
     ("get", "/api/v1/webhooks/{id}", Object(Webhook)),
@@ -191,6 +199,7 @@ fn actions(path: &str) -> &'static [&'static str] {
         "/review/{id}/{action}" => &["approve", "reject", "cancel", "undo"],
         "/removals/{id}/{action}" => &["approve", "reject"],
         "/cases/{id}/act/{action}" => &["submit", "resolve", "reject"],
+        "/alerts/{id}/{action}" => &["acknowledge", "resolve", "approve", "reject"],
         _ => &[""],
     }
 }
@@ -286,6 +295,7 @@ fn a_state(app: &TestApp) -> String {
         format!("SELECT id, enabled FROM terminals WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT id, name, status FROM merchants WHERE id = '{a}'"),
         format!("SELECT id, status, note FROM risk_alerts WHERE merchant_id = '{a}' ORDER BY id"),
+        format!("SELECT tier, limits, open_at, close_at FROM risk_limits WHERE merchant_id = '{a}' ORDER BY tier"),
         format!("SELECT id, url, events, enabled, removed_at FROM webhook_endpoints WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT id, status, attempts FROM webhook_deliveries WHERE endpoint_id IN (SELECT id FROM webhook_endpoints WHERE merchant_id = '{a}') ORDER BY id"),
     ];
@@ -550,6 +560,9 @@ fn concrete(
         ),
         (true, "/api/v1/webhooks/{id}", _) => json(r#"{"enabled":false}"#.into()),
         (true, "/api/v1/alerts/{id}/resolve", _) => json(r#"{"note":"核对过"}"#.into()),
+        (true, "/api/v1/risk/limits", _) => json(
+            r#"{"single_amount_max_fen":100,"open_at":"09:00","close_at":"09:01"}"#.into(),
+        ),
         (true, "/api/v1/operators", _) => json(
             r#"{"no":"07","role":"cashier","name":"B 收银","password":"2468"}"#.into(),
         ),
@@ -574,6 +587,8 @@ fn concrete(
         (false, "/cases/{id}/links", _) => form(format!("transaction_id={}&role=", t.txn)),
         (false, "/cases/{id}/notes", _) => form("note=x".into()),
         (false, "/cases/{id}/act/{action}", _) => form("note=x".into()),
+        (false, "/alerts/{id}/{action}", _) => form("note=x".into()),
+        (false, "/risk/limits", _) => form("single_amount_max_fen=1.00&open_at=09:00&close_at=09:01".into()),
         (false, "/webhooks", _) => form("url=http%3A%2F%2F127.0.0.1%3A9%2Fb&events=void.executed".into()),
         (false, "/ops/purge", _) => form(format!(
             "password={password}&reason=x&before=2019-01-01&merchant={DEMO_MERCHANT}"
