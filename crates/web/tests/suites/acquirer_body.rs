@@ -472,3 +472,227 @@ fn terminals_are_registered_assigned_with_a_settled_batch_and_locked() {
     assert_eq!(admin.get("/acquirer/terminals").status, 404);
     assert_eq!(admin.get("/api/v1/acquirer/terminals").status, 404);
 }
+
+/// A `PUT` or `DELETE` with the session's cookie and CSRF token.
+fn send_as(s: &Session<'_>, method: &str, path: &str, body: &str) -> Resp {
+    s.app.req(
+        method,
+        path,
+        &[
+            ("Cookie", &s.cookie),
+            ("X-CSRF-Token", &s.csrf),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body.as_bytes()),
+    )
+}
+
+/// The value of limit `field` in a limits answer's `tier`.
+fn limit(v: &serde_json::Value, tier: &str, field: &str) -> i64 {
+    v[tier]["limits"]
+        .as_array()
+        .expect("limits")
+        .iter()
+        .find(|l| l["field"] == field)
+        .and_then(|l| l["value"].as_i64())
+        .expect("the limit")
+}
+
+/// Goal: the acquirer's risk officer sets a merchant's limits and hours; the merchant's
+/// admin tightens them and is refused a looser one with the limit named in words; the
+/// blocklist refuses a blocked BIN's payment at once and lets it through once removed;
+/// merchant users get 404 on every acquirer route.
+#[test]
+fn risk_limits_and_the_blocklist_over_the_api() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let risk = acquirer(&app, "risk", StaffRole::RiskOfficer);
+    let path = "/api/v1/acquirer/merchants/898310048990001/risk-limits";
+    let r = risk.get(path);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["acquirer"].is_null());
+    assert_eq!(limit(&r.json(), "effective", "single_amount_max_fen"), 5_000_000);
+    let r = send_as(
+        &risk,
+        "PUT",
+        path,
+        r#"{"single_amount_max_fen":2000000,"card_count_max":30,"open_at":"08:00","close_at":"23:30"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(limit(&r.json(), "acquirer", "single_amount_max_fen"), 2_000_000);
+    assert_eq!(r.json()["effective"]["open_at"], "08:00");
+    let shown = r.json()["effective"]["limits"][0]["display"].clone();
+    assert_eq!(shown, "¥20,000.00");
+    let half = send_as(&risk, "PUT", path, r#"{"single_amount_max_fen":1,"open_at":"08:00"}"#);
+    assert_eq!(half.status, 422, "{}", half.text());
+    let bad = send_as(&risk, "PUT", path, r#"{"single_amount_max_fen":1,"open_at":"25:00","close_at":"08:00"}"#);
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let missing = send_as(&risk, "PUT", "/api/v1/acquirer/merchants/898310048990099/risk-limits", r#"{"single_amount_max_fen":1}"#);
+    assert_eq!(missing.status, 404);
+    // The merchant's admin may only tighten.
+    let admin = app.login("admin");
+    let r = send_as(&admin, "PUT", "/api/v1/risk/limits", r#"{"single_amount_max_fen":3000000,"card_count_max":30}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "risk.looser_than_acquirer"), "{}", r.text());
+    let said = r.json()["message"].as_str().unwrap_or_default().to_owned();
+    assert!(said.contains("单笔限额") && !said.contains("_fen"), "{said}");
+    let r = send_as(&admin, "PUT", "/api/v1/risk/limits", r#"{"single_amount_max_fen":500000,"card_count_max":10}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(limit(&r.json(), "effective", "single_amount_max_fen"), 500_000);
+    assert_eq!(limit(&r.json(), "effective", "card_count_max"), 10);
+    let sup = app.login("supervisor");
+    assert_eq!(sup.get("/api/v1/risk/limits").status, 200);
+    let r = send_as(&sup, "PUT", "/api/v1/risk/limits", r#"{"single_amount_max_fen":1}"#);
+    assert_eq!(r.status, 403);
+    // The blocklist.
+    let cashier = app.login("cashier");
+    let pay = r#"{"kind":"sale","amount":1234,"card":{"pan":"6222021234567890128"}}"#;
+    let r = risk.post(
+        "/api/v1/acquirer/blocklist",
+        r#"{"kind":"bin","bin":"622202","reason":"盗卡批次"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let bin_entry = r.json()["id"].as_i64().expect("id");
+    let r = cashier.post("/api/v1/payments", pay);
+    assert_eq!((r.status, r.code().as_str()), (422, "risk.blocklisted"), "{}", r.text());
+    let r = risk.post("/api/v1/acquirer/blocklist", r#"{"kind":"card","transaction_id":1,"reason":"持卡人挂失"}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(r.json()["card"].as_str().unwrap_or_default().ends_with("0128"), "{}", r.text());
+    let card_entry = r.json()["id"].as_i64().expect("id");
+    let r = risk.post("/api/v1/acquirer/blocklist", r#"{"kind":"card","transaction_id":987654,"reason":"x"}"#);
+    assert_eq!(r.status, 404);
+    let r = risk.post("/api/v1/acquirer/blocklist", r#"{"kind":"bin","reason":"x"}"#);
+    assert_eq!(r.status, 422);
+    assert_eq!(risk.get("/api/v1/acquirer/blocklist").json().as_array().map(Vec::len), Some(2));
+    for id in [bin_entry, card_entry] {
+        let r = send_as(&risk, "DELETE", &format!("/api/v1/acquirer/blocklist/{id}"), "");
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+    let again = send_as(&risk, "DELETE", &format!("/api/v1/acquirer/blocklist/{bin_entry}"), "");
+    assert_eq!(again.status, 404);
+    assert_eq!(cashier.post("/api/v1/payments", pay).status, 201);
+    // An acquirer auditor reads, does not change.
+    let auditor = acquirer(&app, "acq-auditor", StaffRole::AcquirerAuditor);
+    assert_eq!(auditor.get("/api/v1/acquirer/blocklist").status, 200);
+    let r = auditor.post("/api/v1/acquirer/blocklist", r#"{"kind":"bin","bin":"622202","reason":"x"}"#);
+    assert_eq!(r.status, 403);
+    // Merchant users: the routes do not exist.
+    for (method, p) in [("GET", path), ("PUT", path), ("GET", "/api/v1/acquirer/blocklist"), ("GET", "/api/v1/acquirer/compliance-reports")] {
+        let r = send_as(&admin, method, p, r#"{"single_amount_max_fen":1}"#);
+        assert_eq!(r.status, 404, "{method} {p}");
+    }
+}
+
+/// Goal: the dashboard's counts per day and per rule equal SQL's over the same window, an
+/// alert older than the window is not counted, a merchant's supervisor counts only its own;
+/// the compliance report the scheduler kept reads back as JSON and CSV, a day without one
+/// is 404 and a malformed day 400.
+#[test]
+fn alert_counts_equal_sql_and_the_compliance_report_downloads() {
+    use suanpan_store::sql::SqlExt;
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let now = app.store.now();
+    let a = MerchantId::parse("898310048990001").expect("A");
+    let b = MerchantId::parse("898310048990002").expect("B");
+    let at = |days: i64, hours: i64| {
+        now.checked_sub(jiff::SignedDuration::from_hours(days * 24 + hours))
+            .expect("time")
+    };
+    let alerts = [
+        (&a, "duplicate", at(0, 0)),
+        (&a, "duplicate", at(1, 2)),
+        (&a, "velocity", at(3, 0)),
+        (&b, "blocklist", at(2, 0)),
+        (&a, "velocity", at(40, 0)),
+    ];
+    suanpan_store::setup(&*app.store, |c, _| {
+        for (m, rule, when) in alerts {
+            suanpan_store::repo::risk::insert_alert(
+                c,
+                &suanpan_store::repo::risk::NewAlert {
+                    merchant_id: m,
+                    terminal_id: None,
+                    rule,
+                    severity: "medium",
+                    action: "alerted",
+                    card_last4: None,
+                    card_fp: None,
+                    amount: None,
+                    txn_ids: &[],
+                    inputs: "",
+                    review: None,
+                    at: when,
+                },
+            )?;
+        }
+        Ok(())
+    })
+    .expect("alerts");
+    let zone = app.store.policy().zone().expect("zone");
+    let first_day = now
+        .to_zoned(zone.clone())
+        .date()
+        .checked_sub(jiff::Span::new().days(13))
+        .expect("day");
+    let since = first_day.to_zoned(zone).expect("zoned").timestamp().as_microsecond();
+    let sql = |merchant: Option<&MerchantId>| -> Vec<(String, i64)> {
+        let filter = merchant.map_or(String::new(), |m| format!(" AND merchant_id = '{m}'"));
+        suanpan_store::read(&*app.store, |c| {
+            c.rows(
+                &format!("SELECT rule, COUNT(*) FROM risk_alerts WHERE created_at >= {since}{filter} GROUP BY rule ORDER BY rule"),
+                &[],
+                |r| Ok((r.text(0)?, r.i64(1)?)),
+            )
+        })
+        .expect("sql")
+    };
+    let per_rule = |v: serde_json::Value| -> Vec<(String, i64)> {
+        let mut sums = std::collections::BTreeMap::new();
+        for c in v.as_array().expect("counts") {
+            *sums.entry(c["rule"].as_str().expect("rule").to_owned()).or_insert(0) +=
+                c["count"].as_i64().expect("count");
+        }
+        sums.into_iter().collect()
+    };
+    let risk = acquirer(&app, "risk", StaffRole::RiskOfficer);
+    let all = risk.get("/api/v1/alerts/counts?days=14");
+    assert_eq!(all.status, 200, "{}", all.text());
+    assert_eq!(per_rule(all.json()), sql(None));
+    assert_eq!(sql(None).iter().map(|r| r.1).sum::<i64>(), 4, "the 40-day-old one is out");
+    let sup = app.login("supervisor");
+    assert_eq!(per_rule(sup.get("/api/v1/alerts/counts").json()), sql(Some(&a)));
+    assert_eq!(sup.get("/api/v1/alerts/counts?days=0").status, 400);
+    let list = sup.get("/api/v1/alerts?rule=velocity&severity=medium").json();
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    assert_eq!(sup.get("/api/v1/alerts?rule=nonsense").status, 400);
+    // The compliance report, kept by the scheduler.
+    let dir = tempfile::tempdir().expect("dir");
+    let dirs = suanpan_notify::schedule::Dirs {
+        data_dir: dir.path().to_owned(),
+        evidence_dir: dir.path().join("evidence"),
+        backup_dir: dir.path().join("backups"),
+        ring: suanpan_store::backup::Keyring::of(app.store.keys().clone()),
+    };
+    let cfg = suanpan_notify::schedule::ScheduleConfig {
+        backup_hour: 24,
+        report_hour: 0,
+        ..Default::default()
+    };
+    let ran = suanpan_notify::schedule::tick(&*app.store, &cfg, &dirs).expect("tick");
+    let day = ran[0].period.clone();
+    let listed = risk.get("/api/v1/acquirer/compliance-reports").json();
+    assert_eq!(listed[0]["day"], day.as_str());
+    assert_eq!(listed[0]["green"], true);
+    let r = risk.get(&format!("/api/v1/acquirer/compliance-reports/{day}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["conservation_holds"], true);
+    assert!(r.json()["audit_entries"].as_i64().unwrap_or(0) > 0);
+    let csv = risk.get(&format!("/api/v1/acquirer/compliance-reports/{day}/csv"));
+    assert!(csv.header("content-type").unwrap_or_default().starts_with("text/csv"));
+    assert!(csv.text().contains("money,conservation_holds,true"), "{}", csv.text());
+    assert_eq!(risk.get("/api/v1/acquirer/compliance-reports/2001-01-01").status, 404);
+    assert_eq!(risk.get("/api/v1/acquirer/compliance-reports/yesterday").status, 400);
+    assert_eq!(sup.get(&format!("/api/v1/acquirer/compliance-reports/{day}")).status, 404);
+}
