@@ -317,7 +317,10 @@ static EN: Entries = &[
     ("risk.limit.terminal_count_max", "Payments per terminal"),
     ("risk.limit.terminal_amount_max_fen", "Amount per terminal"),
     ("risk.limit.merchant_count_max", "Payments of the merchant"),
-    ("risk.limit.merchant_amount_max_fen", "Amount of the merchant"),
+    (
+        "risk.limit.merchant_amount_max_fen",
+        "Amount of the merchant",
+    ),
     ("risk.rule.consecutive_declines", "Consecutive declines"),
     ("risk.rule.velocity", "Velocity"),
     ("risk.rule.amount_limit", "Single-payment limit"),

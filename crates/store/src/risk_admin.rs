@@ -122,7 +122,11 @@ pub trait RiskAdmin: Store {
         let mut day = today;
         for _ in 0..days.clamp(1, ALERT_DAYS_MAX) {
             let from = day.to_zoned(zone.clone()).map_err(bad)?.timestamp();
-            let to = day.tomorrow().map_err(bad)?.to_zoned(zone.clone()).map_err(bad)?;
+            let to = day
+                .tomorrow()
+                .map_err(bad)?
+                .to_zoned(zone.clone())
+                .map_err(bad)?;
             bounds.push((day.to_string(), micros(from), micros(to.timestamp())));
             day = day.yesterday().map_err(bad)?;
         }
@@ -189,12 +193,7 @@ pub trait RiskAdmin: Store {
     /// Blocks the card that paid transaction `txn` (its fingerprint; the back-office never
     /// holds a card number). `Ok(None)`: no such transaction, or it has no card (a wallet).
     /// Audited as `risk.block` with the transaction as its target.
-    fn block_card_of(
-        &self,
-        txn: i64,
-        reason: &str,
-        who: &str,
-    ) -> Result<Option<i64>, StoreError> {
+    fn block_card_of(&self, txn: i64, reason: &str, who: &str) -> Result<Option<i64>, StoreError> {
         let now = micros(self.now());
         setup(self, |c, head| {
             let fp = c
@@ -215,7 +214,11 @@ pub trait RiskAdmin: Store {
                 p![fp.as_str()],
                 |r| r.i64(0),
             )?;
-            head.append(c, now, [who, "risk.block", &format!("txn:{txn}"), reason, "ok"])?;
+            head.append(
+                c,
+                now,
+                [who, "risk.block", &format!("txn:{txn}"), reason, "ok"],
+            )?;
             Ok(Some(id))
         })
     }
@@ -238,7 +241,11 @@ pub trait RiskAdmin: Store {
         setup(self, |c, head| {
             let n = c.exec("DELETE FROM risk_blocklist WHERE id = ?1", p![id])?;
             if n == 1 {
-                head.append(c, now, [who, "risk.unblock", &format!("block:{id}"), reason, "ok"])?;
+                head.append(
+                    c,
+                    now,
+                    [who, "risk.unblock", &format!("block:{id}"), reason, "ok"],
+                )?;
             }
             Ok(n == 1)
         })
@@ -263,9 +270,11 @@ pub trait RiskAdmin: Store {
         }
         read(self, |c| {
             let voided_sale_id = c
-                .row("SELECT original_id FROM txns WHERE id = ?1", p![void_id], |r| {
-                    r.opt_i64(0)
-                })?
+                .row(
+                    "SELECT original_id FROM txns WHERE id = ?1",
+                    p![void_id],
+                    |r| r.opt_i64(0),
+                )?
                 .flatten();
             let next_sale_id = c.row(
                 "SELECT t.id FROM txns t, risk_alerts a
@@ -285,4 +294,3 @@ pub trait RiskAdmin: Store {
 }
 
 impl<S: Store + ?Sized> RiskAdmin for S {}
-

@@ -311,7 +311,8 @@ pub async fn counts(
     Ok(rows
         .into_iter()
         .map(|c| AlertCount {
-            rule_label: Rule::parse(&c.rule).map_or(c.rule.clone(), |r| r.label(caller.lang).to_owned()),
+            rule_label: Rule::parse(&c.rule)
+                .map_or(c.rule.clone(), |r| r.label(caller.lang).to_owned()),
             day: c.day,
             rule: c.rule,
             count: c.count,

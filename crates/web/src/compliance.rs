@@ -147,7 +147,11 @@ impl ReportView {
         fact("audit", "entries", self.audit_entries.to_string())?;
         let broken = self.audit_first_broken.map(|b| b.to_string());
         fact("audit", "first_broken", broken.unwrap_or_default())?;
-        fact("money", "conservation_holds", self.conservation_holds.to_string())?;
+        fact(
+            "money",
+            "conservation_holds",
+            self.conservation_holds.to_string(),
+        )?;
         fact("hidden", "total", self.hidden_total.to_string())?;
         fact("hidden", "that_day", self.hidden_that_day.to_string())?;
         for r in &self.voids_by_reason {
@@ -239,7 +243,10 @@ pub async fn report_csv(
         .csv()
         .map_err(|e| ApiError::invalid(caller.lang, e.to_string()))?;
     let mut resp = (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        )],
         body,
     )
         .into_response();

@@ -204,7 +204,9 @@ pub async fn limits_of(
     let (acq, own) = blocking(lang, move || store.risk_limits(&m)).await?;
     let risk = &state.store().policy().risk;
     let base = acq.as_ref().map_or(&risk.limits, |a| &a.limits);
-    let effective = own.as_ref().map_or(base.clone(), |o| base.tightened(&o.limits));
+    let effective = own
+        .as_ref()
+        .map_or(base.clone(), |o| base.tightened(&o.limits));
     let schedule = own
         .as_ref()
         .and_then(|o| o.schedule)
@@ -248,8 +250,10 @@ async fn known_merchant(
     caller: &Caller,
     id: &str,
 ) -> Result<MerchantId, ApiError> {
-    Ok(MerchantId::parse(&crate::acquirer::merchant(state, caller, id).await?.id)
-        .map_err(|_| ApiError::invalid(caller.lang, "merchant"))?)
+    Ok(
+        MerchantId::parse(&crate::acquirer::merchant(state, caller, id).await?.id)
+            .map_err(|_| ApiError::invalid(caller.lang, "merchant"))?,
+    )
 }
 
 /// The caller's merchant's limits, trading hours and what the rules apply.
@@ -415,9 +419,7 @@ pub async fn block(state: &AppState, caller: &Caller, input: BlockIn) -> Result<
                 return Err(ApiError::field(lang, "transaction_id", "").combination());
             };
             let id = blocking(lang, move || store.block_card_of(txn, &reason, &who)).await?;
-            id.ok_or_else(|| {
-                ApiError::new(StatusCode::NOT_FOUND, lang, "risk.no_card", &[])
-            })
+            id.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "risk.no_card", &[]))
         }
     }
 }
@@ -460,7 +462,12 @@ pub async fn unblock(state: &AppState, caller: &Caller, id: i64) -> Result<(), A
     if blocking(lang, move || store.unblock(id, "", &who)).await? {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::NOT_FOUND, lang, "risk.block_not_found", &[]))
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            lang,
+            "risk.block_not_found",
+            &[],
+        ))
     }
 }
 

@@ -977,13 +977,21 @@ fn alerts_page_queue_filters_dashboard_and_the_void_then_sale_side_by_side() {
     let again = recharge(&*app.store, 1_000, first);
     let sup = browser_login(&app, "supervisor");
     let page = sup.page("/alerts").text();
-    assert!(page.contains("撤销后同卡再付") && page.contains("href=\"/alerts\""), "{page}");
+    assert!(
+        page.contains("撤销后同卡再付") && page.contains("href=\"/alerts\""),
+        "{page}"
+    );
     let total = number_after(&page, "id=\"alerts-total\">");
     assert_eq!(total, alerts_in_sql(&app, Some("898310048990001")));
     assert!(total >= 1 && page.contains("<svg"), "{page}");
     let at = page.find("href=\"/alerts/").expect("an alert link") + "href=\"/alerts/".len();
-    let id: String = page[at..].chars().take_while(char::is_ascii_digit).collect();
-    let low = sup.page("/alerts?rule=sale_after_void&severity=low&status=open").text();
+    let id: String = page[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let low = sup
+        .page("/alerts?rule=sale_after_void&severity=low&status=open")
+        .text();
     assert!(low.contains(&format!("/alerts/{id}\"")), "{low}");
     let none = sup.page("/alerts?rule=blocklist").text();
     assert!(none.contains("id=\"alerts-none\""), "{none}");
@@ -1000,7 +1008,10 @@ fn alerts_page_queue_filters_dashboard_and_the_void_then_sale_side_by_side() {
         assert!(detail.contains(want), "{want}: {detail}");
     }
     let csrf = csrf_of(&detail);
-    let r = sup.form(&format!("/alerts/{id}/resolve"), &format!("csrf={csrf}&note=+"));
+    let r = sup.form(
+        &format!("/alerts/{id}/resolve"),
+        &format!("csrf={csrf}&note=+"),
+    );
     assert_eq!(r.status, 422);
     assert!(r.text().contains("请填写处理说明"), "{}", r.text());
     let r = sup.form(
@@ -1009,7 +1020,10 @@ fn alerts_page_queue_filters_dashboard_and_the_void_then_sale_side_by_side() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let detail = sup.page(&format!("/alerts/{id}")).text();
-    assert!(detail.contains("顾客重新付款") && detail.contains("已处理"), "{detail}");
+    assert!(
+        detail.contains("顾客重新付款") && detail.contains("已处理"),
+        "{detail}"
+    );
     let en = app
         .req(
             "GET",
@@ -1018,10 +1032,18 @@ fn alerts_page_queue_filters_dashboard_and_the_void_then_sale_side_by_side() {
             None,
         )
         .text();
-    assert!(en.contains("Risk alerts") && en.contains("Alerts per rule"), "{en}");
+    assert!(
+        en.contains("Risk alerts") && en.contains("Alerts per rule"),
+        "{en}"
+    );
     // A cashier has no queue.
     let cashier = browser_login(&app, "cashier");
-    assert!(!cashier.page("/dashboard").text().contains("href=\"/alerts\""));
+    assert!(
+        !cashier
+            .page("/dashboard")
+            .text()
+            .contains("href=\"/alerts\"")
+    );
     assert_eq!(cashier.page("/alerts").status, 403);
 }
 
@@ -1037,11 +1059,18 @@ fn acquirer_pages_limits_blocklist_and_the_compliance_report() {
     recharge(&*app.store, 1_000, first);
     let platform = browser_login(&app, "platform");
     let home = platform.page("/acquirer").text();
-    for link in ["href=\"/alerts\"", "href=\"/acquirer/blocklist\"", "href=\"/acquirer/compliance\""] {
+    for link in [
+        "href=\"/alerts\"",
+        "href=\"/acquirer/blocklist\"",
+        "href=\"/acquirer/compliance\"",
+    ] {
         assert!(home.contains(link), "{link}: {home}");
     }
     let queue = platform.page("/alerts").text();
-    assert!(queue.contains("898310048990001") && queue.contains("撤销后同卡再付"), "{queue}");
+    assert!(
+        queue.contains("898310048990001") && queue.contains("撤销后同卡再付"),
+        "{queue}"
+    );
     assert_eq!(
         number_after(&queue, "id=\"alerts-total\">"),
         alerts_in_sql(&app, None)
@@ -1049,14 +1078,23 @@ fn acquirer_pages_limits_blocklist_and_the_compliance_report() {
     // Limits: the acquirer's ¥20,000 and hours, shown in yuan.
     let path = "/acquirer/merchants/898310048990001/risk";
     let page = platform.page(path).text();
-    assert!(page.contains("单笔限额") && page.contains("¥50,000.00") && !page.contains("_fen<"), "{page}");
+    assert!(
+        page.contains("单笔限额") && page.contains("¥50,000.00") && !page.contains("_fen<"),
+        "{page}"
+    );
     let r = platform.form(
         path,
-        &format!("csrf={}&single_amount_max_fen=20000&card_count_max=&open_at=08:00&close_at=22:00", platform.csrf),
+        &format!(
+            "csrf={}&single_amount_max_fen=20000&card_count_max=&open_at=08:00&close_at=22:00",
+            platform.csrf
+        ),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let page = platform.page(path).text();
-    assert!(page.contains("¥20,000.00") && page.contains("08:00"), "{page}");
+    assert!(
+        page.contains("¥20,000.00") && page.contains("08:00"),
+        "{page}"
+    );
     // The merchant's admin: looser is refused in words, tighter is kept.
     let admin = browser_login(&app, "admin");
     let r = admin.form(
@@ -1065,7 +1103,8 @@ fn acquirer_pages_limits_blocklist_and_the_compliance_report() {
     );
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(
-        r.text().contains("商户限额不能宽于收单机构所设：单笔限额") && !r.text().contains("single_amount"),
+        r.text().contains("商户限额不能宽于收单机构所设：单笔限额")
+            && !r.text().contains("single_amount"),
         "{}",
         r.text()
     );
@@ -1078,7 +1117,10 @@ fn acquirer_pages_limits_blocklist_and_the_compliance_report() {
     // The blocklist.
     let r = platform.form(
         "/acquirer/blocklist",
-        &format!("csrf={}&bin=622202&transaction_id=&reason=%E7%9B%97%E5%8D%A1", platform.csrf),
+        &format!(
+            "csrf={}&bin=622202&transaction_id=&reason=%E7%9B%97%E5%8D%A1",
+            platform.csrf
+        ),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let list = platform.page("/acquirer/blocklist").text();
@@ -1103,10 +1145,17 @@ fn acquirer_pages_limits_blocklist_and_the_compliance_report() {
     assert_eq!(ran.len(), 1, "{ran:?}");
     let day = ran[0].period.clone();
     let page = platform.page("/acquirer/compliance").text();
-    assert!(page.contains(&day) && page.contains("id=\"report-verdict\">正常"), "{page}");
+    assert!(
+        page.contains(&day) && page.contains("id=\"report-verdict\">正常"),
+        "{page}"
+    );
     let csv = platform.page(&format!("/api/v1/acquirer/compliance-reports/{day}/csv"));
     assert_eq!(csv.status, 200);
-    assert!(csv.text().starts_with("section,key,value") && csv.text().contains("report,green,true"), "{}", csv.text());
+    assert!(
+        csv.text().starts_with("section,key,value") && csv.text().contains("report,green,true"),
+        "{}",
+        csv.text()
+    );
     // A merchant's user never sees the console's pages.
     assert_eq!(admin.page("/acquirer/compliance").status, 404);
     assert_eq!(admin.page("/acquirer/blocklist").status, 404);

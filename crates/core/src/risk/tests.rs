@@ -401,7 +401,10 @@ fn a_looser_merchant_limit_is_refused_in_words_not_config_keys() {
     let zh = r.message(Lang::Zh);
     let en = r.message(Lang::En);
     assert!(zh.contains("单笔限额") && !zh.contains("_fen"), "{zh}");
-    assert!(en.contains("Single payment limit") && !en.contains("_fen"), "{en}");
+    assert!(
+        en.contains("Single payment limit") && !en.contains("_fen"),
+        "{en}"
+    );
     for (field, _) in Limits::default().fields() {
         for lang in [Lang::Zh, Lang::En] {
             assert_ne!(limit_label(lang, field), field, "{field} has no words");

@@ -69,7 +69,9 @@ impl Row {
     fn of(a: AlertView, state: &AppState, lang: Lang) -> Row {
         let at = a.created_at.parse::<jiff::Timestamp>();
         Row {
-            when: at.map_or(a.created_at.clone(), |t| When::of(state.store().policy(), t).local),
+            when: at.map_or(a.created_at.clone(), |t| {
+                When::of(state.store().policy(), t).local
+            }),
             severity: t(lang, &format!("alert.sev.{}", a.severity)).to_owned(),
             action: t(lang, &format!("alert.act.{}", a.action)).to_owned(),
             status: t(lang, &format!("alert.st.{}", a.status)).to_owned(),
@@ -108,14 +110,25 @@ fn chart(items: &[(String, i64)], lang: Lang, key: &str) -> String {
 
 /// Every local day of the window (oldest first) with the day's total, zero ones too, so a
 /// quiet day shows as no bar rather than no label.
-fn per_day(state: &AppState, counts: &[crate::alerts::AlertCount], days: u32) -> Vec<(String, i64)> {
-    let zone = state.store().policy().zone().unwrap_or(jiff::tz::TimeZone::UTC);
+fn per_day(
+    state: &AppState,
+    counts: &[crate::alerts::AlertCount],
+    days: u32,
+) -> Vec<(String, i64)> {
+    let zone = state
+        .store()
+        .policy()
+        .zone()
+        .unwrap_or(jiff::tz::TimeZone::UTC);
     let mut day = state.store().now().to_zoned(zone).date();
     let sums: BTreeMap<String, i64> = totals(counts, |c| c.day.clone()).into_iter().collect();
     let mut out = Vec::new();
     for _ in 0..days {
         let d = day.to_string();
-        out.push((d.get(5..).unwrap_or(&d).to_owned(), sums.get(&d).copied().unwrap_or(0)));
+        out.push((
+            d.get(5..).unwrap_or(&d).to_owned(),
+            sums.get(&d).copied().unwrap_or(0),
+        ));
         match day.yesterday() {
             Ok(y) => day = y,
             Err(_) => break,

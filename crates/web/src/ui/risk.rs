@@ -66,7 +66,10 @@ struct LimitsPage {
 }
 
 /// The form's starting values: the tier's own if set, else what applies now.
-fn form_fields(v: &RiskLimitsView, acquirer: bool) -> (Vec<(String, String, String, bool)>, String, String) {
+fn form_fields(
+    v: &RiskLimitsView,
+    acquirer: bool,
+) -> (Vec<(String, String, String, bool)>, String, String) {
     let tier = if acquirer {
         v.acquirer.as_ref()
     } else {
@@ -93,12 +96,22 @@ fn form_fields(v: &RiskLimitsView, acquirer: bool) -> (Vec<(String, String, Stri
     )
 }
 
-fn limits_page(caller: &Caller, v: RiskLimitsView, acquirer: bool, can_set: bool, path: &str) -> LimitsPage {
+fn limits_page(
+    caller: &Caller,
+    v: RiskLimitsView,
+    acquirer: bool,
+    can_set: bool,
+    path: &str,
+) -> LimitsPage {
     let (fields, open_at, close_at) = form_fields(&v, acquirer);
     let section = if acquirer { "merchants" } else { "alerts" };
     LimitsPage {
         base: Base::of(caller, section, "risk.limits_title", path),
-        action: if can_set { path.to_owned() } else { String::new() },
+        action: if can_set {
+            path.to_owned()
+        } else {
+            String::new()
+        },
         v,
         fields,
         open_at,
@@ -152,7 +165,11 @@ impl LimitsForm {
             match text.trim() {
                 "" | "0" => Ok(0),
                 t => Amount::from_yuan_str(t).map(Amount::fen).map_err(|_| {
-                    ApiError::field(lang, "risk_limit", &format!("{}: {t}", suanpan_core::risk::limit_label(lang, field)))
+                    ApiError::field(
+                        lang,
+                        "risk_limit",
+                        &format!("{}: {t}", suanpan_core::risk::limit_label(lang, field)),
+                    )
                 }),
             }
         };
@@ -160,7 +177,11 @@ impl LimitsForm {
             match text.trim() {
                 "" => Ok(0),
                 t => t.parse().map_err(|_| {
-                    ApiError::field(lang, "risk_limit", &format!("{}: {t}", suanpan_core::risk::limit_label(lang, field)))
+                    ApiError::field(
+                        lang,
+                        "risk_limit",
+                        &format!("{}: {t}", suanpan_core::risk::limit_label(lang, field)),
+                    )
                 }),
             }
         };
@@ -170,9 +191,15 @@ impl LimitsForm {
             card_count_max: count("card_count_max", &self.card_count_max)?,
             card_amount_max_fen: yuan("card_amount_max_fen", &self.card_amount_max_fen)?,
             terminal_count_max: count("terminal_count_max", &self.terminal_count_max)?,
-            terminal_amount_max_fen: yuan("terminal_amount_max_fen", &self.terminal_amount_max_fen)?,
+            terminal_amount_max_fen: yuan(
+                "terminal_amount_max_fen",
+                &self.terminal_amount_max_fen,
+            )?,
             merchant_count_max: count("merchant_count_max", &self.merchant_count_max)?,
-            merchant_amount_max_fen: yuan("merchant_amount_max_fen", &self.merchant_amount_max_fen)?,
+            merchant_amount_max_fen: yuan(
+                "merchant_amount_max_fen",
+                &self.merchant_amount_max_fen,
+            )?,
             open_at: hour(&self.open_at),
             close_at: hour(&self.close_at),
         })
@@ -195,7 +222,11 @@ pub(super) async fn limits_save_own(
 }
 
 /// The merchant of an acquirer page's path (404 when none).
-async fn path_merchant(state: &AppState, caller: &Caller, id: &str) -> Result<MerchantId, ApiError> {
+async fn path_merchant(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<MerchantId, ApiError> {
     let m = crate::acquirer::merchant(state, caller, id).await?;
     MerchantId::parse(&m.id).map_err(|_| ApiError::invalid(caller.lang, "merchant"))
 }
@@ -318,16 +349,24 @@ struct CompliancePage {
     shown: Option<ReportView>,
 }
 
-async fn compliance(state: &AppState, caller: &Caller, day: Option<&str>) -> Result<CompliancePage, ApiError> {
+async fn compliance(
+    state: &AppState,
+    caller: &Caller,
+    day: Option<&str>,
+) -> Result<CompliancePage, ApiError> {
     let reports = crate::compliance::reports(state, caller).await?;
-    let day = day.map(str::to_owned).or_else(|| reports.first().map(|r| r.day.clone()));
+    let day = day
+        .map(str::to_owned)
+        .or_else(|| reports.first().map(|r| r.day.clone()));
     let shown = match day {
         Some(d) => Some(crate::compliance::report(state, caller, &d).await?),
         None => None,
     };
     let path = shown
         .as_ref()
-        .map_or("/acquirer/compliance".to_owned(), |r| format!("/acquirer/compliance/{}", r.day));
+        .map_or("/acquirer/compliance".to_owned(), |r| {
+            format!("/acquirer/compliance/{}", r.day)
+        });
     Ok(CompliancePage {
         reports,
         shown,
@@ -339,7 +378,10 @@ pub(super) async fn compliance_page(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
 ) -> Response {
-    show(caller, "/acquirer", async |caller| Ok(compliance(&state, caller, None).await?)).await
+    show(caller, "/acquirer", async |caller| {
+        Ok(compliance(&state, caller, None).await?)
+    })
+    .await
 }
 
 pub(super) async fn compliance_day(
