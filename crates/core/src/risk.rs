@@ -144,7 +144,7 @@ impl Refusal for RiskRefused {
 
 /// A limit's name for a reader (`Limits::fields` names it as `[risk]` does); the name itself
 /// when the catalog has no words for it.
-pub fn limit_label<'a>(lang: Lang, field: &'a str) -> &'a str {
+pub fn limit_label(lang: Lang, field: &str) -> &str {
     CATALOG
         .get(lang, &format!("risk.limit.{field}"))
         .unwrap_or(field)

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use suanpan_core::notify::EventKind;
 use suanpan_store::backup::{self, Keyring, Sources};
 use suanpan_store::p;
-use suanpan_store::sql::{Sql, SqlExt};
+use suanpan_store::sql::{Sql, SqlExt, SqlRow};
 use suanpan_store::{Store, StoreError, read, setup};
 
 /// `[schedule]` in the config file.
@@ -357,7 +357,7 @@ fn run_drill(dirs: &Dirs, now: Timestamp) -> Done {
 /// hidden records, the day's voids by reason and by operator, and the day's batches that
 /// settled unbalanced. Green when the chain is intact, money is conserved and no batch
 /// settled unbalanced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// The local day reported on.
     pub day: String,
@@ -490,6 +490,16 @@ fn emit_report(store: &dyn Store, r: &Report) -> Result<(), StoreError> {
     })
 }
 
+/// A run's row: `job, period, COALESCE(ok, 0), summary`.
+fn run_outcome(r: &dyn SqlRow) -> Result<RunOutcome, StoreError> {
+    Ok(RunOutcome {
+        job: r.text(0)?,
+        period: r.text(1)?,
+        ok: r.flag(2)?,
+        summary: r.text(3)?,
+    })
+}
+
 /// The last runs of each job, newest first (the 运维 page).
 pub fn recent_runs(store: &dyn Store, limit: u32) -> Result<Vec<RunOutcome>, StoreError> {
     read(store, |c| {
@@ -497,14 +507,7 @@ pub fn recent_runs(store: &dyn Store, limit: u32) -> Result<Vec<RunOutcome>, Sto
             "SELECT job, period, COALESCE(ok, 0), summary FROM scheduled_runs
               ORDER BY started_at DESC LIMIT ?1",
             p![limit.min(100)],
-            |r| {
-                Ok(RunOutcome {
-                    job: r.text(0)?,
-                    period: r.text(1)?,
-                    ok: r.flag(2)?,
-                    summary: r.text(3)?,
-                })
-            },
+            run_outcome,
         )
     })
 }
@@ -529,14 +532,7 @@ pub fn kept_reports(store: &dyn Store, limit: u32) -> Result<Vec<RunOutcome>, St
               WHERE job = 'report' AND finished_at IS NOT NULL
               ORDER BY period DESC LIMIT ?1",
             p![limit.min(366)],
-            |r| {
-                Ok(RunOutcome {
-                    job: r.text(0)?,
-                    period: r.text(1)?,
-                    ok: r.flag(2)?,
-                    summary: r.text(3)?,
-                })
-            },
+            run_outcome,
         )
     })
 }

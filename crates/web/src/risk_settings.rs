@@ -245,15 +245,13 @@ pub async fn set_limits(
 }
 
 /// A merchant of the acquirer's path, 404 when none.
-async fn known_merchant(
+pub async fn known_merchant(
     state: &AppState,
     caller: &Caller,
     id: &str,
 ) -> Result<MerchantId, ApiError> {
-    Ok(
-        MerchantId::parse(&crate::acquirer::merchant(state, caller, id).await?.id)
-            .map_err(|_| ApiError::invalid(caller.lang, "merchant"))?,
-    )
+    let m = crate::acquirer::merchant(state, caller, id).await?;
+    MerchantId::parse(&m.id).map_err(|_| ApiError::invalid(caller.lang, "merchant"))
 }
 
 /// The caller's merchant's limits, trading hours and what the rules apply.

@@ -1128,22 +1128,7 @@ fn acquirer_pages_limits_blocklist_and_the_compliance_report() {
     // The compliance report of the day before, as the scheduler keeps it.
     let page = platform.page("/acquirer/compliance").text();
     assert!(page.contains("id=\"reports-none\""), "{page}");
-    let dir = tempfile::tempdir().expect("dir");
-    let dirs = suanpan_notify::schedule::Dirs {
-        data_dir: dir.path().to_owned(),
-        evidence_dir: dir.path().join("evidence"),
-        backup_dir: dir.path().join("backups"),
-        ring: suanpan_store::backup::Keyring::of(app.store.keys().clone()),
-    };
-    let cfg = suanpan_notify::schedule::ScheduleConfig {
-        // No backup in this test (no hour reaches 24); the report is due from midnight.
-        backup_hour: 24,
-        report_hour: 0,
-        ..Default::default()
-    };
-    let ran = suanpan_notify::schedule::tick(&*app.store, &cfg, &dirs).expect("tick");
-    assert_eq!(ran.len(), 1, "{ran:?}");
-    let day = ran[0].period.clone();
+    let day = make_compliance_report(&app);
     let page = platform.page("/acquirer/compliance").text();
     assert!(
         page.contains(&day) && page.contains("id=\"report-verdict\">正常"),

@@ -16,7 +16,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use suanpan_core::backoffice::Permission;
-use suanpan_core::{Amount, Lang, MerchantId};
+use suanpan_core::{Amount, Lang};
 
 csrf_forms!(LimitsForm, BlockForm);
 
@@ -57,19 +57,26 @@ struct LimitsPage {
     v: RiskLimitsView,
     /// Where the form posts; empty when the caller may only read.
     action: String,
-    /// The form's current values: (field, label, value as typed, is an amount).
-    fields: Vec<(String, String, String, bool)>,
+    /// The form's current values.
+    fields: Vec<FormField>,
     open_at: String,
     close_at: String,
     /// The acquirer sets; a merchant tightens.
     acquirer: bool,
 }
 
-/// The form's starting values: the tier's own if set, else what applies now.
-fn form_fields(
-    v: &RiskLimitsView,
-    acquirer: bool,
-) -> (Vec<(String, String, String, bool)>, String, String) {
+/// One limit's input on the form.
+struct FormField {
+    field: String,
+    label: String,
+    /// As typed: yuan for an amount, a count, blank for no limit.
+    value: String,
+    money: bool,
+}
+
+/// The form's starting values (limits, opening, closing): the tier's own if set, else what
+/// applies now.
+fn form_fields(v: &RiskLimitsView, acquirer: bool) -> (Vec<FormField>, String, String) {
     let tier = if acquirer {
         v.acquirer.as_ref()
     } else {
@@ -86,7 +93,12 @@ fn form_fields(
                 (f, true) => Amount::from_fen(f).yuan(),
                 (n, false) => n.to_string(),
             };
-            (l.field.clone(), l.label.clone(), typed, money)
+            FormField {
+                field: l.field.clone(),
+                label: l.label.clone(),
+                value: typed,
+                money,
+            }
         })
         .collect();
     (
@@ -221,23 +233,13 @@ pub(super) async fn limits_save_own(
     .await
 }
 
-/// The merchant of an acquirer page's path (404 when none).
-async fn path_merchant(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<MerchantId, ApiError> {
-    let m = crate::acquirer::merchant(state, caller, id).await?;
-    MerchantId::parse(&m.id).map_err(|_| ApiError::invalid(caller.lang, "merchant"))
-}
-
 pub(super) async fn acquirer_limits_page(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     Path(id): Path<String>,
 ) -> Response {
     show(caller, "/acquirer/merchants", async |caller| {
-        let m = path_merchant(&state, caller, &id).await?;
+        let m = crate::risk_settings::known_merchant(&state, caller, &id).await?;
         let v = crate::risk_settings::limits_of(&state, caller.lang, m).await?;
         let can_set = caller.user.role.allows(Permission::ManageMerchants);
         let path = format!("/acquirer/merchants/{id}/risk");
@@ -255,7 +257,7 @@ pub(super) async fn acquirer_limits_save(
     let back = format!("/acquirer/merchants/{id}/risk");
     form_action(caller, form, &back, async |caller, f| {
         crate::acquirer::gate(caller, Permission::ManageMerchants)?;
-        let m = path_merchant(&state, caller, &id).await?;
+        let m = crate::risk_settings::known_merchant(&state, caller, &id).await?;
         let input = f.to_input(caller.lang)?;
         crate::risk_settings::set_limits(&state, caller, m, "acquirer", &input).await?;
         Ok(Done::back(tf(caller.lang, "msg.risk_limits_saved", &[])))

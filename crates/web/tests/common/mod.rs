@@ -254,6 +254,27 @@ pub fn other_merchant_sale(store: &dyn Store) -> i64 {
     purchase(store, terminal, 500, None)
 }
 
+/// Runs the scheduler once with only the daily compliance report due (no hour reaches a
+/// backup), as `serve` would the morning after; returns the day it reported on.
+pub fn make_compliance_report(app: &TestApp) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let dirs = suanpan_notify::schedule::Dirs {
+        data_dir: dir.path().to_owned(),
+        evidence_dir: dir.path().join("evidence"),
+        backup_dir: dir.path().join("backups"),
+        ring: suanpan_store::backup::Keyring::of(app.store.keys().clone()),
+    };
+    let cfg = suanpan_notify::schedule::ScheduleConfig {
+        backup_hour: 24,
+        report_hour: 0,
+        ..Default::default()
+    };
+    let ran = suanpan_notify::schedule::tick(&*app.store, &cfg, &dirs).expect("tick");
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert_eq!(ran[0].job, "report");
+    ran[0].period.clone()
+}
+
 /// A running back-office on a fresh copy of the template.
 pub struct TestApp {
     pub addr: SocketAddr,

@@ -668,20 +668,7 @@ fn alert_counts_equal_sql_and_the_compliance_report_downloads() {
     assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
     assert_eq!(sup.get("/api/v1/alerts?rule=nonsense").status, 400);
     // The compliance report, kept by the scheduler.
-    let dir = tempfile::tempdir().expect("dir");
-    let dirs = suanpan_notify::schedule::Dirs {
-        data_dir: dir.path().to_owned(),
-        evidence_dir: dir.path().join("evidence"),
-        backup_dir: dir.path().join("backups"),
-        ring: suanpan_store::backup::Keyring::of(app.store.keys().clone()),
-    };
-    let cfg = suanpan_notify::schedule::ScheduleConfig {
-        backup_hour: 24,
-        report_hour: 0,
-        ..Default::default()
-    };
-    let ran = suanpan_notify::schedule::tick(&*app.store, &cfg, &dirs).expect("tick");
-    let day = ran[0].period.clone();
+    let day = make_compliance_report(&app);
     let listed = risk.get("/api/v1/acquirer/compliance-reports").json();
     assert_eq!(listed[0]["day"], day.as_str());
     assert_eq!(listed[0]["green"], true);
