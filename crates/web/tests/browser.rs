@@ -933,8 +933,10 @@ fn every_page_accessible(driver: &Driver) {
     ui.click("#totp-submit");
     ui.wait_text("h1", DASHBOARD, false);
     let void_page = format!("/txns/{v}");
-    let pages: [(&str, &str, &str); 12] = [
+    let pages: [(&str, &str, &str); 14] = [
         ("/dashboard", "dashboard", "h1"),
+        ("/alerts", "alerts", "#alert-filters"),
+        ("/risk/limits", "risk-limits", "#limits-form"),
         ("/txns", "transactions", "#txn-table"),
         ("/txns/1", "transaction", "#evidence"),
         (&void_page, "transaction-void", "#case"),
@@ -951,7 +953,10 @@ fn every_page_accessible(driver: &Driver) {
         ui.goto(path);
         ui.element(wait);
         // The documentation shows one phone picture per kind of page.
-        let shot = !matches!(name, "review-all" | "transaction-void");
+        let shot = !matches!(
+            name,
+            "review-all" | "transaction-void" | "alerts" | "risk-limits"
+        );
         problems.extend(check_page(&ui, axe, name, shot));
     }
     ui.goto("/help");
@@ -1005,6 +1010,18 @@ fn every_page_accessible(driver: &Driver) {
             "#no-pending",
         ),
         ("/acquirer/terminals", "acquirer-terminals", "#register"),
+        ("/alerts", "acquirer-alerts", "#alert-filters"),
+        (
+            "/acquirer/merchants/898310048990001/risk",
+            "acquirer-risk",
+            "#limits-form",
+        ),
+        ("/acquirer/blocklist", "acquirer-blocklist", "#block-add"),
+        (
+            "/acquirer/compliance",
+            "acquirer-compliance",
+            "#reports-none",
+        ),
     ] {
         ui.goto(path);
         ui.element(wait);
