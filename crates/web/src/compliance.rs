@@ -260,3 +260,42 @@ fn attach(resp: &mut Response, name: &str) {
         resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_red_report_reads_back_as_named_facts_and_csv_rows() {
+        // Goal: every fact of a kept (red) report survives the JSON round trip and shows in
+        // the download, one `section,key,value` row each.
+        let kept = Report {
+            day: "2025-06-09".into(),
+            green: false,
+            audit_entries: 42,
+            audit_first_broken: Some(17),
+            conservation_holds: true,
+            hidden_total: 3,
+            hidden_that_day: 1,
+            voids_by_reason: vec![("顾客要求, 重复".into(), 2)],
+            voids_by_operator: vec![("898310048990001".into(), "01".into(), 2)],
+            unbalanced_batches: vec![("12345678".into(), 3)],
+        };
+        let json = serde_json::to_string(&kept).expect("json");
+        let back: Report = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back, kept);
+        let v = ReportView::of(back);
+        assert_eq!(v.unbalanced_batches[0].batch_no, 3);
+        let csv = String::from_utf8(v.csv().expect("csv")).expect("utf-8");
+        for row in [
+            "section,key,value",
+            "report,green,false",
+            "audit,first_broken,17",
+            "voids_by_reason,\"顾客要求, 重复\",2",
+            "voids_by_operator,898310048990001/01,2",
+            "unbalanced_batch,12345678,3",
+        ] {
+            assert!(csv.contains(row), "{row}: {csv}");
+        }
+    }
+}
