@@ -75,6 +75,12 @@ pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrate_backoffice_7.sql"),
         postgres: include_str!("pg_backoffice_7.sql"),
     },
+    // KYC documents on 商户进件 (issue 14): `store::kyc`.
+    Migration {
+        version: 8,
+        sqlite: include_str!("migrate_backoffice_8.sql"),
+        postgres: include_str!("pg_backoffice_8.sql"),
+    },
 ];
 
 /// The demo's acquirer user (平台管理员, issue 14): (username, password, role, name). For the

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod acquirer;
+mod kyc;
 mod alerts;
 mod api;
 mod auth;
@@ -55,6 +56,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(acquirer::routes(&state))
+        .merge(kyc::routes(&state))
         .merge(terminals::routes(&state))
         .merge(ui::acquirer_routes(&state))
         .merge(review::routes())
