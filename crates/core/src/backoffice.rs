@@ -16,7 +16,7 @@ pub mod kyc;
 pub mod merchants;
 pub use kyc::{KYC_DOCUMENT_BYTES_MAX, KYC_DOCUMENTS_PER_MERCHANT_MAX, KycDocumentKind};
 pub use merchants::{
-    MerchantChangeKind, decide_merchant_change, decide_merchant_review, decide_terminal_assign,
+    MerchantChangeKind, decide_acquirer_channel, decide_merchant_change, decide_merchant_review, decide_terminal_assign,
     decide_terminal_lock, merchant_status_allowed,
 };
 

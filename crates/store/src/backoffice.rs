@@ -1352,7 +1352,7 @@ pub trait Backoffice: Store {
             c.rows(
                 &format!(
                     "SELECT c.id, COALESCE(m.enabled, 1), m.changed_at, m.changed_by, COALESCE(m.reason, ''),
-                            COALESCE(m.removed, 0), c.enabled
+                            COALESCE(m.removed, 0), c.enabled, COALESCE(m.allowed, 1), COALESCE(m.allowed_reason, '')
                      FROM channels c LEFT JOIN merchant_channels m ON m.channel_id = c.id AND m.merchant_id = ?1
                      {CHANNEL_ORDER}"
                 ),
@@ -1367,7 +1367,7 @@ pub trait Backoffice: Store {
         read(self, |c| {
             c.rows(
                 &format!(
-                    "SELECT c.id, c.enabled, c.changed_at, c.changed_by, c.reason, c.removed, c.enabled
+                    "SELECT c.id, c.enabled, c.changed_at, c.changed_by, c.reason, c.removed, c.enabled, 1, ''
                      FROM channels c {CHANNEL_ORDER}"
                 ),
                 p![],
@@ -1406,6 +1406,57 @@ pub trait Backoffice: Store {
                     &format!("channel:{id}"),
                     reason,
                     "ok",
+                ],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Allows or withdraws a channel for one merchant (the acquirer's decision, beside the
+    /// merchant's own enable/disable/remove, which it keeps), audited on `merchant:<id>` so
+    /// the merchant's audit view shows it. The platform's channel row is locked first, as a
+    /// merchant's change does, so the purchases in flight are ordered before it.
+    /// `Ok(false)`: no such channel.
+    fn set_merchant_channel_allowed(
+        &self,
+        user: &StaffUser,
+        merchant: &MerchantId,
+        id: &str,
+        allowed: bool,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, head| {
+            let lock = tx.dialect().lock_rows();
+            if tx
+                .row(
+                    &format!("SELECT id FROM channels WHERE id = ?1{lock}"),
+                    p![id],
+                    |r| r.text(0),
+                )?
+                .is_none()
+            {
+                return Ok(false);
+            }
+            tx.exec(
+                "INSERT INTO merchant_channels (merchant_id, channel_id, allowed, allowed_at, allowed_by, allowed_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (merchant_id, channel_id) DO UPDATE SET allowed = excluded.allowed,
+                   allowed_at = excluded.allowed_at, allowed_by = excluded.allowed_by,
+                   allowed_reason = excluded.allowed_reason",
+                p![merchant.as_str(), id, allowed, now, &user.username, reason],
+            )?;
+            let action = if allowed { "allow" } else { "withdraw" };
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                [
+                    &format!("channel.merchant_{action}"),
+                    &format!("merchant:{merchant}"),
+                    reason,
+                    &format!("channel:{id}"),
                 ],
             )?;
             Ok(true)
@@ -2001,6 +2052,8 @@ fn channel_from_row(r: &dyn SqlRow) -> Result<ChannelRow, StoreError> {
         reason: r.text(4)?,
         removed: r.flag(5)?,
         platform_enabled: r.flag(6)?,
+        allowed: r.flag(7)?,
+        allowed_reason: r.text(8)?,
     })
 }
 
@@ -2021,6 +2074,10 @@ pub struct ChannelRow {
     pub removed: bool,
     /// The platform's switch (the acquirer's; off during an outage).
     pub platform_enabled: bool,
+    /// The acquirer lets this merchant use the channel (always true for the platform's rows).
+    pub allowed: bool,
+    /// Why the acquirer last allowed or withdrew it.
+    pub allowed_reason: String,
 }
 
 /// A user as the admins' user page lists them.

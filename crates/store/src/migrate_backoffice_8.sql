@@ -17,3 +17,11 @@ CREATE TABLE IF NOT EXISTS merchant_documents (
 );
 CREATE INDEX IF NOT EXISTS merchant_documents_merchant ON merchant_documents(merchant_id, id);
 CREATE INDEX IF NOT EXISTS merchant_documents_sha256 ON merchant_documents(sha256);
+-- Channels per merchant as the acquirer allows them (issue 14): which of 银联/支付宝/微信支付/
+-- 拉卡拉 a merchant may use at all, set by the acquirer, beside the merchant's own choice
+-- (`enabled`, `removed`) and the platform's outage switch (`channels.enabled`). A
+-- transaction needs all three. No row: allowed, as before this step.
+ALTER TABLE merchant_channels ADD COLUMN allowed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE merchant_channels ADD COLUMN allowed_at INTEGER;
+ALTER TABLE merchant_channels ADD COLUMN allowed_by TEXT;
+ALTER TABLE merchant_channels ADD COLUMN allowed_reason TEXT NOT NULL DEFAULT '';

@@ -14,3 +14,8 @@ CREATE TABLE IF NOT EXISTS merchant_documents (
 );
 CREATE INDEX IF NOT EXISTS merchant_documents_merchant ON merchant_documents(merchant_id, id);
 CREATE INDEX IF NOT EXISTS merchant_documents_sha256 ON merchant_documents(sha256);
+-- Channels per merchant as the acquirer allows them, as migrate_backoffice_8.sql.
+ALTER TABLE merchant_channels ADD COLUMN IF NOT EXISTS allowed BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE merchant_channels ADD COLUMN IF NOT EXISTS allowed_at BIGINT;
+ALTER TABLE merchant_channels ADD COLUMN IF NOT EXISTS allowed_by TEXT;
+ALTER TABLE merchant_channels ADD COLUMN IF NOT EXISTS allowed_reason TEXT NOT NULL DEFAULT '';

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod acquirer;
+mod acquirer_channels;
 mod kyc;
 mod alerts;
 mod api;
@@ -57,6 +58,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(api::routes())
         .merge(acquirer::routes(&state))
         .merge(kyc::routes(&state))
+        .merge(acquirer_channels::routes(&state))
         .merge(terminals::routes(&state))
         .merge(ui::acquirer_routes(&state))
         .merge(review::routes())

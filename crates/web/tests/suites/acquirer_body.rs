@@ -592,3 +592,67 @@ fn the_terminal_list_shows_the_last_sign_in() {
     let page = platform.get("/acquirer/terminals").text();
     assert!(page.contains("软件版本 31"), "{page}");
 }
+
+/// Goal (issue 14, channels): the acquirer decides which channels each merchant may use and
+/// switches a channel off for the whole platform (an outage); a transaction needs the
+/// platform's switch, the acquirer's allowance and the merchant's own choice. Withdrawing a
+/// channel from one merchant leaves the merchant's own choice as it was, needs a reason,
+/// and is in the merchant's audit view. Roles without the permission get 403; merchant users
+/// 404.
+#[test]
+fn the_acquirer_allows_channels_per_merchant_and_switches_them_off_for_everyone() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let ops = acquirer(&app, "ops-ch", StaffRole::Operations);
+    let risk = acquirer(&app, "risk-ch", StaffRole::RiskOfficer);
+    let a = "898310048990001";
+    let wechat = r#"{"kind":"sale","amount":500,"wallet":{"id":"wechat-demo-001"}}"#;
+    let alipay = r#"{"kind":"sale","amount":700,"wallet":{"id":"alipay-demo-001"}}"#;
+    let cashier = app.login("cashier");
+    assert_eq!(cashier.post("/api/v1/payments", wechat).status, 201);
+
+    // One merchant: withdrawn with a reason, by a role that manages channels only.
+    let path = format!("/api/v1/acquirer/merchants/{a}/channels/wechat/withdraw");
+    assert_eq!(ops.post(&path, r#"{"reason":" "}"#).status, 422);
+    assert_eq!(risk.post(&path, r#"{"reason":"x"}"#).status, 403);
+    let r = ops.post(&path, r#"{"reason":"未签微信支付协议"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!((r.json()["allowed"].as_bool(), r.json()["enabled"].as_bool()), (Some(false), Some(true)));
+    let r = cashier.post("/api/v1/payments", wechat);
+    assert_eq!((r.status, r.code()), (422, "backoffice.channel_disabled".into()), "{}", r.text());
+    let admin = app.login("admin");
+    let mine = admin.get("/api/v1/channels").json();
+    let w = mine.as_array().expect("list").iter().find(|c| c["id"] == "wechat").expect("wechat").clone();
+    assert_eq!((w["allowed"].as_bool(), w["allowed_reason"].as_str()), (Some(false), Some("未签微信支付协议")), "{w}");
+    let page = admin.get("/channels").text();
+    assert!(page.contains("收单机构未为本商户开通"), "{page}");
+    let trail = admin.get("/api/v1/audit?limit=500").text();
+    assert!(trail.contains("channel.merchant_withdraw"), "A's admin reads the acquirer's decision: {trail}");
+    let r = ops.post(&format!("/api/v1/acquirer/merchants/{a}/channels/wechat/allow"), r#"{"reason":"协议已签"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(cashier.post("/api/v1/payments", wechat).status, 201, "allowed again");
+    assert_eq!(ops.get(&format!("/api/v1/acquirer/merchants/{a}/channels")).status, 200);
+    assert_eq!(ops.get("/api/v1/acquirer/merchants/898310048990999/channels").status, 404);
+    assert_eq!(ops.post("/api/v1/acquirer/merchants/898310048990999/channels/wechat/withdraw", r#"{"reason":"x"}"#).status, 404);
+
+    // The whole platform: an outage switch.
+    let r = ops.post("/api/v1/acquirer/channels/alipay/disable", r#"{"reason":"支付宝上游故障"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["enabled"], false);
+    let r = cashier.post("/api/v1/payments", alipay);
+    assert_eq!((r.status, r.code()), (422, "backoffice.channel_disabled".into()), "{}", r.text());
+    assert!(admin.get("/channels").text().contains("收单机构已暂停该渠道"));
+    let list = ops.get("/api/v1/acquirer/channels").json();
+    assert_eq!(list.as_array().map(|l| l.len()), Some(4), "{list}");
+    let r = ops.post("/api/v1/acquirer/channels/alipay/enable", r#"{"reason":"已恢复"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(cashier.post("/api/v1/payments", alipay).status, 201);
+    assert_eq!(ops.post("/api/v1/acquirer/channels/alipay/pause", r#"{"reason":"x"}"#).status, 400);
+
+    // Merchant users: the routes do not exist for them.
+    for path in ["/api/v1/acquirer/channels", &format!("/api/v1/acquirer/merchants/{a}/channels")] {
+        assert_eq!(admin.get(path).status, 404, "{path}");
+    }
+    assert_eq!(admin.post("/api/v1/acquirer/channels/alipay/disable", r#"{"reason":"x"}"#).status, 404);
+}
