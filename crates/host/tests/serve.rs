@@ -853,8 +853,7 @@ async fn an_accepted_sign_in_is_recorded_for_the_terminal_list() {
     let mut c = app.connect().await;
     assert_eq!(sign_in(&mut t, &mut c).await.code, "97");
     let seen = |id: &suanpan_core::TerminalId| {
-        ok(suanpan_store::fleet::one(&*app.store, id))
-            .and_then(|t| t.last_sign_in)
+        ok(suanpan_store::fleet::one(&*app.store, id)).and_then(|t| t.last_sign_in)
     };
     assert_eq!(seen(&tid), None, "a refused sign-in is not a sign-in");
     assert!(ok(app.store.set_terminal_tmk(&tid, DEMO_TMK_HEX)));
@@ -862,7 +861,11 @@ async fn an_accepted_sign_in_is_recorded_for_the_terminal_list() {
     assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
     let s = seen(&tid).expect("recorded");
     assert!(s.at >= before, "{s:?}");
-    assert_eq!((s.software_version, s.terminal_status), (22, 0), "the CUPS header: {s:?}");
+    assert_eq!(
+        (s.software_version, s.terminal_status),
+        (22, 0),
+        "the CUPS header: {s:?}"
+    );
     assert_eq!(s.operator.to_string(), "01", "{s:?}");
 }
 

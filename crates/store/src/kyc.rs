@@ -127,7 +127,11 @@ pub fn put_document<S: Store + ?Sized>(
                 "merchant.document.upload",
                 &format!("merchant:{merchant}"),
                 doc.filename,
-                &format!("document:{id} kind:{} sha256:{}", doc.kind.as_str(), file.sha256),
+                &format!(
+                    "document:{id} kind:{} sha256:{}",
+                    doc.kind.as_str(),
+                    file.sha256
+                ),
             ],
         )?;
         Ok(Ok(id))

@@ -110,11 +110,7 @@ pub async fn platform_channels(
 }
 
 /// The merchant of a path, 404 when there is none.
-async fn existing_merchant(
-    state: &AppState,
-    lang: Lang,
-    id: &str,
-) -> Result<MerchantId, ApiError> {
+async fn existing_merchant(state: &AppState, lang: Lang, id: &str) -> Result<MerchantId, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, lang, "merchant.not_found", &[]);
     let merchant = MerchantId::parse(id).map_err(|_| not_found())?;
     let (store, m) = (state.store().clone(), merchant.clone());

@@ -83,7 +83,10 @@ impl DocumentView {
             filename: d.filename.clone(),
             uploaded_by: d.uploaded_by.clone(),
             uploaded_at: When::micros(state.store().policy(), d.uploaded_at),
-            url: format!("/api/v1/acquirer/merchants/{}/documents/{}", d.merchant_id, d.id),
+            url: format!(
+                "/api/v1/acquirer/merchants/{}/documents/{}",
+                d.merchant_id, d.id
+            ),
         }
     }
 }
@@ -104,7 +107,10 @@ pub async fn documents(
     let merchant = merchant_id(lang, id)?;
     let store = state.store().clone();
     let rows = blocking(lang, move || kyc::documents(&*store, &merchant)).await?;
-    Ok(rows.iter().map(|d| DocumentView::of(d, state, lang)).collect())
+    Ok(rows
+        .iter()
+        .map(|d| DocumentView::of(d, state, lang))
+        .collect())
 }
 
 /// Checks and stores an uploaded document of `kind` for merchant `id`.
@@ -119,8 +125,8 @@ pub async fn store_document(
     let lang = caller.lang;
     let merchant = merchant_id(lang, id)?;
     let kind_text = kind.unwrap_or("").trim();
-    let kind =
-        KycDocumentKind::parse(kind_text).ok_or_else(|| ApiError::field(lang, "document_kind", kind_text))?;
+    let kind = KycDocumentKind::parse(kind_text)
+        .ok_or_else(|| ApiError::field(lang, "document_kind", kind_text))?;
     let up = checked(lang, up)?;
     if !KYC_TYPES.contains(&up.content_type.as_str()) {
         return Err(ApiError::new(
@@ -194,7 +200,10 @@ pub async fn upload_document(
     gate(&caller, Permission::ManageMerchants)?;
     let mp = mp.map_err(|_| not_multipart(lang))?;
     let (up, texts) = read_form(lang, KYC_DOCUMENT_BYTES_MAX, mp, &["kind"]).await?;
-    let kind = texts.iter().find(|(n, _)| n == "kind").map(|(_, v)| v.as_str());
+    let kind = texts
+        .iter()
+        .find(|(n, _)| n == "kind")
+        .map(|(_, v)| v.as_str());
     let doc = store_document(&state, &caller, &id, kind, up).await?;
     Ok((StatusCode::CREATED, Json(doc)))
 }

@@ -10,7 +10,6 @@
 
 mod acquirer;
 mod acquirer_channels;
-mod kyc;
 mod alerts;
 mod api;
 mod auth;
@@ -21,6 +20,7 @@ mod client;
 mod error;
 mod evidence;
 mod json;
+mod kyc;
 mod openapi;
 mod ops;
 mod removals;

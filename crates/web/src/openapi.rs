@@ -760,8 +760,11 @@ fn multipart_uploads(doc: &mut Value) {
         }
     });
     content["encoding"] = json!({"file": {"contentType": crate::kyc::KYC_TYPES.join(", ")}});
-    doc.pointer_mut(&format!("/paths/{}/post/requestBody", path.replace('/', "~1")))
-        .expect("the KYC upload's body")["required"] = json!(true);
+    doc.pointer_mut(&format!(
+        "/paths/{}/post/requestBody",
+        path.replace('/', "~1")
+    ))
+    .expect("the KYC upload's body")["required"] = json!(true);
     // The export answers CSV or, with format=xlsx, a workbook.
     let export = doc
         .pointer_mut("/paths/~1api~1v1~1export/get/responses/200/content")

@@ -1034,10 +1034,7 @@ fn landed(ui: &Ui<'_>) {
 /// Approves the one change waiting on 商户变更审核 as the logged-in acquirer user.
 fn approve_waiting_change(ui: &Ui<'_>) {
     ui.goto("/acquirer/merchant-changes");
-    ui.click_confirm(
-        "form[action$='/approve'] button[type='submit']",
-        "立即生效",
-    );
+    ui.click_confirm("form[action$='/approve'] button[type='submit']", "立即生效");
     ui.wait_text("#result", "变更已生效", false);
 }
 
@@ -1054,7 +1051,14 @@ fn acquirer_onboards_a_merchant(driver: &Driver) {
     // The second acquirer user, as `suanpan admin acquirer-user add` creates one.
     let hash = suanpan_store::auth::hash_password("checker-demo");
     app.store
-        .add_staff_in(None, "checker", "运营 复核员", StaffRole::Operations, None, &hash)
+        .add_staff_in(
+            None,
+            "checker",
+            "运营 复核员",
+            StaffRole::Operations,
+            None,
+            &hash,
+        )
         .expect("the checker");
     let ui = Ui::open(driver, &app);
     let platform = ui.enrol("platform");
@@ -1063,7 +1067,10 @@ fn acquirer_onboards_a_merchant(driver: &Driver) {
     ui.fill("#onboard input[name='id']", NEW);
     ui.fill("#onboard input[name='name']", "上海新店餐饮有限公司");
     ui.fill("#onboard input[name='mcc']", "5812");
-    ui.fill("#onboard input[name='settlement_account']", "6222021234561234");
+    ui.fill(
+        "#onboard input[name='settlement_account']",
+        "6222021234561234",
+    );
     ui.click_confirm("#onboard button[type='submit']", "另一位机构用户");
     ui.wait_text("#result", "等待另一位机构用户审核", false);
     ui.logout();
@@ -1094,17 +1101,29 @@ fn acquirer_onboards_a_merchant(driver: &Driver) {
     let merchant = suanpan_core::MerchantId::parse(NEW).expect("id");
     let hash = suanpan_store::auth::hash_password("n-admin-demo");
     app.store
-        .add_staff_in(Some(&merchant), "n-admin", "新店 管理员", StaffRole::Admin, None, &hash)
+        .add_staff_in(
+            Some(&merchant),
+            "n-admin",
+            "新店 管理员",
+            StaffRole::Admin,
+            None,
+            &hash,
+        )
         .expect("the new merchant's admin");
     ui.enrol("n-admin");
     ui.wait_text("h1", DASHBOARD, false);
     let main = ui.text("main");
-    assert!(!main.contains("¥6,208.00"), "none of the demo merchant's day: {main}");
+    assert!(
+        !main.contains("¥6,208.00"),
+        "none of the demo merchant's day: {main}"
+    );
     ui.goto("/users");
     let form = "form[action='/users']";
     ui.fill(&format!("{form} input[name='username']"), "n-cashier");
     ui.fill(&format!("{form} input[name='name']"), "新店 收银员");
-    ui.click(&format!("{form} select[name='role'] option[value='cashier']"));
+    ui.click(&format!(
+        "{form} select[name='role'] option[value='cashier']"
+    ));
     ui.fill(&format!("{form} input[name='operator_no']"), "01");
     ui.fill(&format!("{form} input[name='password']"), "n-cashier-demo");
     ui.click_confirm(&format!("{form} button[type='submit']"), "确认新增");

@@ -210,12 +210,19 @@ mod tests {
 
     #[test]
     fn acquirer_channel_changes_need_the_permission_and_a_reason() {
-        assert_eq!(decide_acquirer_channel(StaffRole::Operations, "上游故障"), Ok(()));
+        assert_eq!(
+            decide_acquirer_channel(StaffRole::Operations, "上游故障"),
+            Ok(())
+        );
         assert_eq!(
             decide_acquirer_channel(StaffRole::Operations, "  "),
             Err(BackOfficeRefused::ReasonRequired)
         );
-        for role in [StaffRole::RiskOfficer, StaffRole::AcquirerAuditor, StaffRole::Admin] {
+        for role in [
+            StaffRole::RiskOfficer,
+            StaffRole::AcquirerAuditor,
+            StaffRole::Admin,
+        ] {
             assert!(
                 matches!(
                     decide_acquirer_channel(role, "x"),

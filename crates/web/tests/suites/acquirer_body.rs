@@ -544,6 +544,8 @@ fn kyc_documents_are_evidence_files_the_checker_reads_and_merchants_never_see() 
     assert!(file.header("content-disposition").is_some_and(|d| d.starts_with("attachment")));
     let r = ops.post(&format!("/api/v1/acquirer/merchant-changes/{change}/approve"), "{}");
     assert_eq!(r.status, 200, "{}", r.text());
+    let page = ops.get(&format!("/acquirer/merchants/{NEW}")).text();
+    assert!(page.contains("营业执照 · licence.pdf") && page.contains(&url), "{page}");
     let trail = platform.get("/api/v1/audit?limit=500").text();
     assert!(trail.contains("merchant.document.upload"), "{trail}");
     assert!(trail.contains("merchant.document.download"), "{trail}");
