@@ -1427,15 +1427,7 @@ pub trait Backoffice: Store {
     ) -> Result<bool, StoreError> {
         let now = micros(self.now());
         setup(self, |tx, head| {
-            let lock = tx.dialect().lock_rows();
-            if tx
-                .row(
-                    &format!("SELECT id FROM channels WHERE id = ?1{lock}"),
-                    p![id],
-                    |r| r.text(0),
-                )?
-                .is_none()
-            {
+            if !lock_platform_channel(tx, id)? {
                 return Ok(false);
             }
             tx.exec(
@@ -1489,15 +1481,7 @@ pub trait Backoffice: Store {
         let now = micros(self.now());
         let merchant = user.merchant()?.clone();
         setup(self, |tx, head| {
-            let lock = tx.dialect().lock_rows();
-            if tx
-                .row(
-                    &format!("SELECT id FROM channels WHERE id = ?1{lock}"),
-                    p![id],
-                    |r| r.text(0),
-                )?
-                .is_none()
-            {
+            if !lock_platform_channel(tx, id)? {
                 return Ok(Ok(false));
             }
             let removed = tx
@@ -2037,6 +2021,19 @@ pub struct TokenRow {
     pub revoked_at: Option<Timestamp>,
     /// Why it was revoked (an audit action: `token.revoke`, `staff.password_reset`…).
     pub revoked_why: Option<String>,
+}
+
+/// Locks the platform's row of channel `id` (the engine reads it `FOR SHARE`, so the
+/// purchases in flight are ordered before a change); `false` when there is no such channel.
+fn lock_platform_channel(tx: &dyn Sql, id: &str) -> Result<bool, StoreError> {
+    let lock = tx.dialect().lock_rows();
+    Ok(tx
+        .row(
+            &format!("SELECT id FROM channels WHERE id = ?1{lock}"),
+            p![id],
+            |r| r.text(0),
+        )?
+        .is_some())
 }
 
 /// The seeded order of the channels.
