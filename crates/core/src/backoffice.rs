@@ -12,10 +12,12 @@ use crate::policy::Policy;
 use crate::refusal::Refusal;
 use jiff::{Timestamp, ToSpan};
 
+pub mod kyc;
 pub mod merchants;
+pub use kyc::{KYC_DOCUMENT_BYTES_MAX, KYC_DOCUMENTS_PER_MERCHANT_MAX, KycDocumentKind};
 pub use merchants::{
-    MerchantChangeKind, decide_merchant_change, decide_merchant_review, decide_terminal_assign,
-    decide_terminal_lock, merchant_status_allowed,
+    MerchantChangeKind, decide_acquirer_channel, decide_merchant_change, decide_merchant_review,
+    decide_terminal_assign, decide_terminal_lock, merchant_status_allowed,
 };
 
 /// A back-office user's role. Unlike terminal operators (00/01–98/99), staff roles are named.

@@ -280,6 +280,15 @@ impl Host {
         else {
             return Ok(self.no_tmk(msg, tid));
         };
+        // The acquirer's terminal list shows the last sign-in and what the header said.
+        let header = msg.header();
+        let seen = suanpan_store::fleet::SignIn {
+            at: self.store.now().as_microsecond(),
+            operator,
+            software_version: header.software_version,
+            terminal_status: header.terminal_status,
+        };
+        suanpan_store::fleet::record_sign_in(&*self.store, tid, &seen)?;
         self.sessions.insert(tid.clone(), session);
         tracing::info!(terminal = %tid, operator = %operator, batch = %term.batch_no, ?layout, mac = algorithm.as_str(), "signed in");
         let mut b = echo_base(msg);

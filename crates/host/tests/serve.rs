@@ -840,6 +840,35 @@ async fn sign_in_needs_a_master_key() {
     assert_eq!(r.code, "00");
 }
 
+// Goal (issue 14): an accepted sign-in is recorded for the acquirer's terminal list — when,
+// the operator, and the 0800 header's software version and status digit; a refused one
+// (no master key) records nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_sign_in_is_recorded_for_the_terminal_list() {
+    let app = spawn_app().await;
+    let merchant = ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT));
+    let tid = ok(suanpan_core::TerminalId::parse("NOKEY002"));
+    ok(app.store.add_terminal(&tid, &merchant, None));
+    let mut t = ok(Terminal::new("NOKEY002", DEMO_MERCHANT, DEMO_TMK_HEX));
+    let mut c = app.connect().await;
+    assert_eq!(sign_in(&mut t, &mut c).await.code, "97");
+    let seen = |id: &suanpan_core::TerminalId| {
+        ok(suanpan_store::fleet::one(&*app.store, id)).and_then(|t| t.last_sign_in)
+    };
+    assert_eq!(seen(&tid), None, "a refused sign-in is not a sign-in");
+    assert!(ok(app.store.set_terminal_tmk(&tid, DEMO_TMK_HEX)));
+    let before = app.store.now().as_microsecond();
+    assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
+    let s = seen(&tid).expect("recorded");
+    assert!(s.at >= before, "{s:?}");
+    assert_eq!(
+        (s.software_version, s.terminal_status),
+        (22, 0),
+        "the CUPS header: {s:?}"
+    );
+    assert_eq!(s.operator.to_string(), "01", "{s:?}");
+}
+
 // Goal: the per-operator daily void limit comes back as 65 over 8583, with its text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn void_limit_is_65() {

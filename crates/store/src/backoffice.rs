@@ -75,6 +75,12 @@ pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrate_backoffice_7.sql"),
         postgres: include_str!("pg_backoffice_7.sql"),
     },
+    // KYC documents on 商户进件 (issue 14): `store::kyc`.
+    Migration {
+        version: 8,
+        sqlite: include_str!("migrate_backoffice_8.sql"),
+        postgres: include_str!("pg_backoffice_8.sql"),
+    },
 ];
 
 /// The demo's acquirer user (平台管理员, issue 14): (username, password, role, name). For the
@@ -1346,7 +1352,7 @@ pub trait Backoffice: Store {
             c.rows(
                 &format!(
                     "SELECT c.id, COALESCE(m.enabled, 1), m.changed_at, m.changed_by, COALESCE(m.reason, ''),
-                            COALESCE(m.removed, 0), c.enabled
+                            COALESCE(m.removed, 0), c.enabled, COALESCE(m.allowed, 1), COALESCE(m.allowed_reason, '')
                      FROM channels c LEFT JOIN merchant_channels m ON m.channel_id = c.id AND m.merchant_id = ?1
                      {CHANNEL_ORDER}"
                 ),
@@ -1361,7 +1367,7 @@ pub trait Backoffice: Store {
         read(self, |c| {
             c.rows(
                 &format!(
-                    "SELECT c.id, c.enabled, c.changed_at, c.changed_by, c.reason, c.removed, c.enabled
+                    "SELECT c.id, c.enabled, c.changed_at, c.changed_by, c.reason, c.removed, c.enabled, 1, ''
                      FROM channels c {CHANNEL_ORDER}"
                 ),
                 p![],
@@ -1406,6 +1412,49 @@ pub trait Backoffice: Store {
         })
     }
 
+    /// Allows or withdraws a channel for one merchant (the acquirer's decision, beside the
+    /// merchant's own enable/disable/remove, which it keeps), audited on `merchant:<id>` so
+    /// the merchant's audit view shows it. The platform's channel row is locked first, as a
+    /// merchant's change does, so the purchases in flight are ordered before it.
+    /// `Ok(false)`: no such channel.
+    fn set_merchant_channel_allowed(
+        &self,
+        user: &StaffUser,
+        merchant: &MerchantId,
+        id: &str,
+        allowed: bool,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let now = micros(self.now());
+        setup(self, |tx, head| {
+            if !lock_platform_channel(tx, id)? {
+                return Ok(false);
+            }
+            tx.exec(
+                "INSERT INTO merchant_channels (merchant_id, channel_id, allowed, allowed_at, allowed_by, allowed_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (merchant_id, channel_id) DO UPDATE SET allowed = excluded.allowed,
+                   allowed_at = excluded.allowed_at, allowed_by = excluded.allowed_by,
+                   allowed_reason = excluded.allowed_reason",
+                p![merchant.as_str(), id, allowed, now, &user.username, reason],
+            )?;
+            let action = if allowed { "allow" } else { "withdraw" };
+            audit(
+                tx,
+                head,
+                now,
+                &actor(&user.username),
+                [
+                    &format!("channel.merchant_{action}"),
+                    &format!("merchant:{merchant}"),
+                    reason,
+                    &format!("channel:{id}"),
+                ],
+            )?;
+            Ok(true)
+        })
+    }
+
     /// A merchant's live transactions through these methods whose batch is not settled yet.
     fn unsettled_count(&self, merchant: &MerchantId, methods: &[&str]) -> Result<u64, StoreError> {
         read(self, |c| unsettled_in(c, merchant, methods))
@@ -1432,15 +1481,7 @@ pub trait Backoffice: Store {
         let now = micros(self.now());
         let merchant = user.merchant()?.clone();
         setup(self, |tx, head| {
-            let lock = tx.dialect().lock_rows();
-            if tx
-                .row(
-                    &format!("SELECT id FROM channels WHERE id = ?1{lock}"),
-                    p![id],
-                    |r| r.text(0),
-                )?
-                .is_none()
-            {
+            if !lock_platform_channel(tx, id)? {
                 return Ok(Ok(false));
             }
             let removed = tx
@@ -1982,6 +2023,19 @@ pub struct TokenRow {
     pub revoked_why: Option<String>,
 }
 
+/// Locks the platform's row of channel `id` (the engine reads it `FOR SHARE`, so the
+/// purchases in flight are ordered before a change); `false` when there is no such channel.
+fn lock_platform_channel(tx: &dyn Sql, id: &str) -> Result<bool, StoreError> {
+    let lock = tx.dialect().lock_rows();
+    Ok(tx
+        .row(
+            &format!("SELECT id FROM channels WHERE id = ?1{lock}"),
+            p![id],
+            |r| r.text(0),
+        )?
+        .is_some())
+}
+
 /// The seeded order of the channels.
 const CHANNEL_ORDER: &str = "ORDER BY CASE c.id WHEN 'unionpay' THEN 0 WHEN 'alipay' THEN 1 WHEN 'wechat' THEN 2 \
      WHEN 'lakala' THEN 3 ELSE 4 END, c.id";
@@ -1995,6 +2049,8 @@ fn channel_from_row(r: &dyn SqlRow) -> Result<ChannelRow, StoreError> {
         reason: r.text(4)?,
         removed: r.flag(5)?,
         platform_enabled: r.flag(6)?,
+        allowed: r.flag(7)?,
+        allowed_reason: r.text(8)?,
     })
 }
 
@@ -2015,6 +2071,10 @@ pub struct ChannelRow {
     pub removed: bool,
     /// The platform's switch (the acquirer's; off during an outage).
     pub platform_enabled: bool,
+    /// The acquirer lets this merchant use the channel (always true for the platform's rows).
+    pub allowed: bool,
+    /// Why the acquirer last allowed or withdrew it.
+    pub allowed_reason: String,
 }
 
 /// A user as the admins' user page lists them.

@@ -369,7 +369,9 @@ pub trait Evidence: Store {
                     p![now, removal.id, removal.evidence_id],
                 )?;
                 live = tx.one(
-                    "SELECT COUNT(*) FROM evidence WHERE sha256 = ?1 AND removed_at IS NULL",
+                    // KYC documents share the folder (`store::kyc`): their bytes stay too.
+                    "SELECT (SELECT COUNT(*) FROM evidence WHERE sha256 = ?1 AND removed_at IS NULL)
+                          + (SELECT COUNT(*) FROM merchant_documents WHERE sha256 = ?1)",
                     p![removal.sha256.as_str()],
                     |r| r.i64(0),
                 )?;

@@ -29,6 +29,23 @@ pub struct FleetTerminal {
     pub open_batch_txns: u64,
     /// A master key is loaded.
     pub has_tmk: bool,
+    /// Its last accepted sign-in (签到), when it ever signed in on this store.
+    pub last_sign_in: Option<SignIn>,
+}
+
+/// A terminal's sign-in as the host saw it: what the 0800 carries about the terminal itself
+/// is its header's software version and terminal status digit (the CUPS profile has no
+/// other version field), and the operator in field 63.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignIn {
+    /// When (Unix µs).
+    pub at: i64,
+    /// The operator who signed in (00–99).
+    pub operator: suanpan_core::OperatorNo,
+    /// The header's software version, two digits (`22` in this profile).
+    pub software_version: u8,
+    /// The header's terminal status digit: 0 normal, 1 training (培训模式).
+    pub terminal_status: u8,
 }
 
 fn fleet_from(r: &dyn SqlRow) -> Result<FleetTerminal, StoreError> {
@@ -43,14 +60,59 @@ fn fleet_from(r: &dyn SqlRow) -> Result<FleetTerminal, StoreError> {
             .unwrap_or(0),
         open_batch_txns: u64::try_from(r.i64(5)?).unwrap_or(0),
         has_tmk: r.flag(6)?,
+        last_sign_in: match r.opt_i64(7)? {
+            None => None,
+            Some(at) => Some(SignIn {
+                at,
+                operator: suanpan_core::OperatorNo::parse(&r.text(8)?)
+                    .map_err(|_| StoreError::Invalid("sign-in operator".into()))?,
+                software_version: small(r.i64(9)?)?,
+                terminal_status: small(r.i64(10)?)?,
+            }),
+        },
     })
+}
+
+impl SignIn {
+    /// The terminal said it is in training mode (培训模式: status digit 1, as
+    /// `iso8583::frame::Header::TRAINING`).
+    pub fn is_training(&self) -> bool {
+        self.terminal_status == 1
+    }
+}
+
+fn small(v: i64) -> Result<u8, StoreError> {
+    u8::try_from(v).map_err(|_| StoreError::Invalid(format!("sign-in header digit {v}")))
 }
 
 const FLEET_SELECT: &str = "SELECT t.id, t.merchant_id, m.name, t.enabled, b.batch_no,
         (SELECT COUNT(*) FROM txns x WHERE x.batch_id = t.batch_id),
-        CASE WHEN t.tmk_hex IS NULL THEN 0 ELSE 1 END
+        CASE WHEN t.tmk_hex IS NULL THEN 0 ELSE 1 END,
+        s.signed_in_at, s.operator_no, s.software_version, s.terminal_status
    FROM terminals t JOIN merchants m ON m.id = t.merchant_id
-   LEFT JOIN batches b ON b.id = t.batch_id";
+   LEFT JOIN batches b ON b.id = t.batch_id
+   LEFT JOIN terminal_sign_ins s ON s.terminal_id = t.id";
+
+/// Records terminal `id`'s accepted sign-in, replacing the one before. The host calls it
+/// once the sign-in's MAC proved the terminal; a sign-in is rare (once a shift), so one
+/// write per sign-in costs nothing beside the keys it issues.
+pub fn record_sign_in<S: Store + ?Sized>(
+    store: &S,
+    id: &TerminalId,
+    s: &SignIn,
+) -> Result<(), StoreError> {
+    crate::setup(store, |tx, _| {
+        tx.exec(
+            "INSERT INTO terminal_sign_ins (terminal_id, signed_in_at, operator_no, software_version, terminal_status)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (terminal_id) DO UPDATE SET signed_in_at = excluded.signed_in_at,
+                 operator_no = excluded.operator_no, software_version = excluded.software_version,
+                 terminal_status = excluded.terminal_status",
+            p![id.as_str(), s.at, s.operator.to_string().as_str(), i64::from(s.software_version), i64::from(s.terminal_status)],
+        )?;
+        Ok(())
+    })
+}
 
 /// Every terminal, by id.
 pub fn list<S: Store + ?Sized>(store: &S) -> Result<Vec<FleetTerminal>, StoreError> {

@@ -22,6 +22,7 @@ pub mod evidence;
 pub mod fingerprint;
 pub mod fleet;
 pub mod keys;
+pub mod kyc;
 pub mod notify;
 pub mod onboarding;
 pub mod pg;

@@ -38,6 +38,11 @@ pub struct ChannelView {
     /// The acquirer's switch for the whole platform; while it is off (an outage) the channel
     /// refuses new transactions whatever the merchant chose.
     pub platform_enabled: bool,
+    /// The acquirer lets this merchant use the channel; while it does not, the channel refuses
+    /// the merchant's new transactions whatever the merchant chose.
+    pub allowed: bool,
+    /// Why the acquirer last allowed or withdrew it.
+    pub allowed_reason: String,
     /// The payment methods that go through it.
     pub methods: Vec<String>,
     /// Its transactions not settled yet (a channel with any cannot be disabled).
@@ -53,8 +58,16 @@ pub struct ChannelView {
 /// The channels for the API and the UI.
 pub async fn channels(state: &AppState, caller: &Caller) -> Result<Vec<ChannelView>, ApiError> {
     caller.require(Permission::ViewTransactions)?;
-    let lang = caller.lang;
-    let (store, merchant) = (state.store().clone(), caller.merchant()?);
+    channels_of(state, caller.lang, caller.merchant()?).await
+}
+
+/// One merchant's channels, as its users and the acquirer see them.
+pub async fn channels_of(
+    state: &AppState,
+    lang: suanpan_core::Lang,
+    merchant: suanpan_core::MerchantId,
+) -> Result<Vec<ChannelView>, ApiError> {
+    let store = state.store().clone();
     let rows = blocking(lang, move || {
         let rows = store.channels(&merchant)?;
         let mut out = Vec::new();
@@ -82,6 +95,8 @@ pub async fn channels(state: &AppState, caller: &Caller) -> Result<Vec<ChannelVi
             enabled: r.enabled,
             removed: r.removed,
             platform_enabled: r.platform_enabled,
+            allowed: r.allowed,
+            allowed_reason: r.allowed_reason,
             methods,
             unsettled,
             changed_at: r.changed_at.map(|t| When::micros(policy, t)),

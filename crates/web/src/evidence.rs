@@ -171,23 +171,27 @@ pub fn not_multipart(lang: Lang) -> ApiError {
 pub async fn read_upload(
     lang: Lang,
     limit: usize,
-    mut mp: Multipart,
+    mp: Multipart,
 ) -> Result<(Option<Upload>, Option<String>), ApiError> {
-    let (mut upload, mut csrf) = (None, None);
+    let (upload, mut texts) = read_form(lang, limit, mp, &["csrf"]).await?;
+    Ok((upload, texts.pop().map(|(_, v)| v)))
+}
+
+/// Reads the multipart fields: `file` and the text fields named in `texts` (the last value
+/// of each, in the order met); any other field is refused, as in JSON bodies.
+pub async fn read_form(
+    lang: Lang,
+    limit: usize,
+    mut mp: Multipart,
+    texts: &[&str],
+) -> Result<(Option<Upload>, Vec<(String, String)>), ApiError> {
+    let (mut upload, mut found) = (None, Vec::<(String, String)>::new());
     while let Some(field) = mp
         .next_field()
         .await
         .map_err(|e| multipart_error(lang, limit, e))?
     {
         match field.name() {
-            Some("csrf") => {
-                csrf = Some(
-                    field
-                        .text()
-                        .await
-                        .map_err(|e| multipart_error(lang, limit, e))?,
-                )
-            }
             Some("file") => {
                 let content_type = field.content_type().unwrap_or("").to_ascii_lowercase();
                 let filename = clean_name(field.file_name());
@@ -202,6 +206,15 @@ pub async fn read_upload(
                     bytes,
                 });
             }
+            Some(name) if texts.contains(&name) => {
+                let name = name.to_owned();
+                let value = field
+                    .text()
+                    .await
+                    .map_err(|e| multipart_error(lang, limit, e))?;
+                found.retain(|(n, _)| *n != name);
+                found.push((name, value));
+            }
             // Unknown fields are refused, as in JSON bodies: a misspelt `file` is said, not
             // silently dropped.
             other => {
@@ -215,23 +228,27 @@ pub async fn read_upload(
             }
         }
     }
-    Ok((upload, csrf))
+    Ok((upload, found))
 }
 
 /// Refuses an upload whose announced length is over the limit before reading any of it (a
 /// client announcing 2 GB is answered at once; the body limit catches one that lies).
 pub fn check_length(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<(), ApiError> {
+    check_length_of(headers, lang, state.cfg().evidence_bytes_max)
+}
+
+/// Refuses a body whose announced length is over `max` bytes (the limit said in units).
+pub fn check_length_of(headers: &HeaderMap, lang: Lang, max: usize) -> Result<(), ApiError> {
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let max = u64::try_from(state.cfg().evidence_bytes_max).unwrap_or(u64::MAX);
     match announced {
-        Some(n) if n > max => Err(ApiError::new(
+        Some(n) if n > u64::try_from(max).unwrap_or(u64::MAX) => Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             lang,
             "evidence.too_large",
-            &[crate::words::bytes(state.cfg().evidence_bytes_max)],
+            &[crate::words::bytes(max)],
         )),
         _ => Ok(()),
     }

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod acquirer;
+mod acquirer_channels;
 mod alerts;
 mod api;
 mod auth;
@@ -20,6 +21,7 @@ mod compliance;
 mod error;
 mod evidence;
 mod json;
+mod kyc;
 mod openapi;
 mod ops;
 mod removals;
@@ -57,6 +59,8 @@ pub fn router(state: AppState, extra: Router) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(acquirer::routes(&state))
+        .merge(kyc::routes(&state))
+        .merge(acquirer_channels::routes(&state))
         .merge(terminals::routes(&state))
         .merge(ui::acquirer_routes(&state))
         .merge(review::routes())

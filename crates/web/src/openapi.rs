@@ -48,6 +48,9 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::webhooks::deliveries, crate::webhooks::delivery, crate::webhooks::replay,
         crate::acquirer::list_merchants, crate::acquirer::create_merchant, crate::acquirer::get_merchant, crate::acquirer::edit_merchant,
         crate::acquirer::merchant_status, crate::acquirer::list_changes, crate::acquirer::approve_change, crate::acquirer::reject_change,
+        crate::kyc::list_documents, crate::kyc::upload_document, crate::kyc::download_document,
+        crate::acquirer_channels::list_platform_channels, crate::acquirer_channels::switch_platform_channel,
+        crate::acquirer_channels::list_merchant_channels, crate::acquirer_channels::allow_merchant_channel,
         crate::terminals::list_terminals, crate::terminals::register_terminal, crate::terminals::get_terminal,
         crate::terminals::assign_terminal, crate::terminals::lock_terminal, crate::terminals::unlock_terminal,
     ),
@@ -364,6 +367,22 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
         {"pattern": YUAN_PATTERN}, {"pattern": r"^\s*$"}]});
     let txn_listing = path == "/api/v1/transactions" || path == "/api/v1/export";
     match (place, name) {
+        ("path", "id") if path.starts_with("/api/v1/acquirer/channels/") => patch(
+            json!({"enum": Channel::ALL.map(|c| c.as_str())}),
+            json!("wechat"),
+        ),
+        ("path", "channel") => patch(
+            json!({"enum": Channel::ALL.map(|c| c.as_str())}),
+            json!("wechat"),
+        ),
+        ("path", "action") if path.starts_with("/api/v1/acquirer/channels/") => patch(
+            json!({"enum": crate::acquirer_channels::PLATFORM_ACTIONS}),
+            json!("disable"),
+        ),
+        ("path", "action") if path.starts_with("/api/v1/acquirer/merchants/") => patch(
+            json!({"enum": crate::acquirer_channels::MERCHANT_ACTIONS}),
+            json!("withdraw"),
+        ),
         ("path", "id") if path.starts_with("/api/v1/channels/") => patch(
             json!({"enum": Channel::ALL.map(|c| c.as_str())}),
             json!("alipay"),
@@ -377,6 +396,7 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
             json!("12345678"),
         ),
         ("path", "id") => patch(id_schema(), json!(1)),
+        ("path", "doc") => patch(id_schema(), json!(1)),
         ("path", "action") if path.starts_with("/api/v1/channels/") => patch(
             json!({"enum": CHANNEL_ACTIONS.map(|a| a.as_str())}),
             json!("disable"),
@@ -686,6 +706,7 @@ fn body_examples() -> Vec<(&'static str, Value)> {
             json!({"password": "admin-demo", "reason": "渠道维护"}),
         ),
         ("RemovalIn", json!({"reason": "超过保存期限"})),
+        ("AcquirerChannelIn", json!({"reason": "上游渠道故障"})),
         (
             "PurgeIn",
             json!({"password": "platform-demo", "reason": "超过保存期限", "before": "2020-01-01", "merchant": "898310048990001"}),
@@ -734,6 +755,32 @@ fn multipart_uploads(doc: &mut Value) {
             .expect("the upload's body");
         body["required"] = json!(true);
     }
+    // KYC documents: `kind` and one `file` part, a scan or photo.
+    let path = "/api/v1/acquirer/merchants/{id}/documents";
+    let content = doc
+        .pointer_mut(&format!(
+            "/paths/{}/post/requestBody/content/multipart~1form-data",
+            path.replace('/', "~1")
+        ))
+        .expect("the KYC upload's body");
+    content["schema"] = json!({
+        "type": "object",
+        "required": ["kind", "file"],
+        "additionalProperties": false,
+        "properties": {
+            "kind": {"type": "string", "enum": suanpan_core::backoffice::KycDocumentKind::ALL.map(|k| k.as_str())},
+            "file": {
+                "type": "string", "format": "binary", "minLength": 1,
+                "description": "JPEG/PNG photo or PDF, at most 10 MiB; the bytes must be what the type says."
+            }
+        }
+    });
+    content["encoding"] = json!({"file": {"contentType": crate::kyc::KYC_TYPES.join(", ")}});
+    doc.pointer_mut(&format!(
+        "/paths/{}/post/requestBody",
+        path.replace('/', "~1")
+    ))
+    .expect("the KYC upload's body")["required"] = json!(true);
     // The export answers CSV or, with format=xlsx, a workbook.
     let export = doc
         .pointer_mut("/paths/~1api~1v1~1export/get/responses/200/content")

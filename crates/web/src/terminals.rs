@@ -1,14 +1,17 @@
 //! The acquirer's terminals (终端管理, issue 14) over `/api/v1/acquirer/terminals`: list,
 //! register, assign to a merchant (only with the batch settled: the core's
 //! `decide_terminal_assign`), lock and unlock (a locked terminal is refused on 8583). The
-//! master keys are loaded and rotated with the CLI (`suanpan keys`); last sign-in and
-//! software version are not recorded yet (a known gap). Merchant users get 404.
+//! master keys are loaded and rotated with the CLI (`suanpan keys`). Each terminal shows its
+//! last sign-in as the 8583 host recorded it (`store::fleet::record_sign_in`): when, the
+//! operator, and the 0800 header's software version and status digit. Merchant users get
+//! 404.
 
 use crate::acquirer::gate;
 use crate::auth::{Caller, blocking};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
+use crate::view::When;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -66,12 +69,45 @@ pub struct TerminalView {
     pub open_batch_transactions: u64,
     /// A master key is loaded (`suanpan keys` loads and rotates it).
     pub master_key_loaded: bool,
+    /// Its last accepted sign-in (签到); none when it never signed in.
+    pub last_sign_in: Option<SignInView>,
+}
+
+/// A terminal's last sign-in, as the host recorded it from the 0800.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SignInView {
+    /// When.
+    pub at: When,
+    /// The operator who signed in (`01`…).
+    pub operator: String,
+    /// The software version the 0800's header gave (two digits; `22` in the CUPS profile).
+    pub software_version: String,
+    /// The header's terminal status digit: `0` normal, `1` training (培训模式).
+    pub terminal_status: u8,
+    /// That status in words.
+    pub terminal_status_text: String,
 }
 
 impl TerminalView {
-    fn of(t: FleetTerminal, lang: Lang) -> TerminalView {
+    fn of(t: FleetTerminal, lang: Lang, policy: &suanpan_core::Policy) -> TerminalView {
         let status = if t.locked { "locked" } else { "active" };
+        let last_sign_in = t.last_sign_in.map(|s| {
+            let mode = if s.is_training() {
+                "training"
+            } else {
+                "normal"
+            };
+            SignInView {
+                at: When::micros(policy, s.at),
+                operator: s.operator.to_string(),
+                software_version: format!("{:02}", s.software_version),
+                terminal_status: s.terminal_status,
+                terminal_status_text: crate::catalog::t(lang, &format!("terminal.header.{mode}"))
+                    .to_owned(),
+            }
+        });
         TerminalView {
+            last_sign_in,
             status_text: crate::catalog::t(lang, &format!("terminal.state.{status}")).to_owned(),
             status: status.to_owned(),
             id: t.id,
@@ -141,7 +177,7 @@ pub async fn terminals(state: &AppState, caller: &Caller) -> Result<Vec<Terminal
     let rows = blocking(lang, move || suanpan_store::fleet::list(&*store)).await?;
     Ok(rows
         .into_iter()
-        .map(|t| TerminalView::of(t, lang))
+        .map(|t| TerminalView::of(t, lang, state.store().policy()))
         .collect())
 }
 
@@ -158,7 +194,7 @@ pub async fn terminal(
     let t = blocking(lang, move || suanpan_store::fleet::one(&*store, &id)).await?;
     let t =
         t.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "terminal.not_found", &[]))?;
-    Ok(TerminalView::of(t, lang))
+    Ok(TerminalView::of(t, lang, state.store().policy()))
 }
 
 /// What a terminal change asks for.

@@ -3,7 +3,8 @@
 //! confirmations included. Scenarios: login with TOTP, filter and export download (the file
 //! is opened and its rows checked), a void request submitted by one user and approved by
 //! another until the transaction shows 已撤销, hiding a record then seeing it as auditor, and
-//! evidence upload and playback, a mistaken-void case; and every back-office page checked by
+//! evidence upload and playback, a mistaken-void case, an acquirer onboarding a merchant
+//! that a second acquirer user approves and whose new admin adds a cashier; and every back-office page checked by
 //! axe-core at a desktop's 1366 px and a phone's 390 px (zero violations, `target-size`
 //! included) and for sideways scrolling on the phone (issue 18).
 //!
@@ -1035,6 +1036,137 @@ fn every_page_accessible(driver: &Driver) {
     );
 }
 
+/// Waits until a login or TOTP enrolment has left `/login` and `/totp`.
+fn landed(ui: &Ui<'_>) {
+    let started = Instant::now();
+    while ui.path().starts_with("/totp") || ui.path().starts_with("/login") {
+        if started.elapsed() >= WAIT_MAX {
+            let main = ui.text("main");
+            panic!("the login never ended: {} shows {main:?}", ui.path());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Approves the one change waiting on 商户变更审核 as the logged-in acquirer user.
+fn approve_waiting_change(ui: &Ui<'_>) {
+    ui.goto("/acquirer/merchant-changes");
+    ui.click_confirm("form[action$='/approve'] button[type='submit']", "立即生效");
+    ui.wait_text("#result", "变更已生效", false);
+}
+
+/// Goal (issue 14, done means): an acquirer user onboards a merchant on the console and a
+/// second acquirer user approves it (each change, the creation and the activation, by the
+/// other one), a terminal is registered to the new merchant, and the new merchant's admin
+/// logs in, adds a cashier on 用户 and sees only its own records — none of the demo
+/// merchant's sales, users or terminal.
+fn acquirer_onboards_a_merchant(driver: &Driver) {
+    use suanpan_core::backoffice::StaffRole;
+    use suanpan_store::backoffice::Backoffice;
+    const NEW: &str = "898310048990009";
+    let app = spawn_app();
+    // The second acquirer user, as `suanpan admin acquirer-user add` creates one.
+    let hash = suanpan_store::auth::hash_password("checker-demo");
+    app.store
+        .add_staff_in(
+            None,
+            "checker",
+            "运营 复核员",
+            StaffRole::Operations,
+            None,
+            &hash,
+        )
+        .expect("the checker");
+    let ui = Ui::open(driver, &app);
+    let platform = ui.enrol("platform");
+    landed(&ui);
+    ui.goto("/acquirer/merchants");
+    ui.fill("#onboard input[name='id']", NEW);
+    ui.fill("#onboard input[name='name']", "上海新店餐饮有限公司");
+    ui.fill("#onboard input[name='mcc']", "5812");
+    ui.fill(
+        "#onboard input[name='settlement_account']",
+        "6222021234561234",
+    );
+    ui.click_confirm("#onboard button[type='submit']", "另一位机构用户");
+    ui.wait_text("#result", "等待另一位机构用户审核", false);
+    ui.logout();
+    // The checker approves the onboarding and asks for the activation.
+    ui.enrol("checker");
+    landed(&ui);
+    approve_waiting_change(&ui);
+    ui.goto(&format!("/acquirer/merchants/{NEW}"));
+    ui.wait_text("main", "6222 **** **** 1234", false);
+    ui.click_confirm("#status button[type='submit']", "另一位机构用户");
+    ui.wait_text("#result", "等待另一位机构用户审核", false);
+    ui.logout();
+    // The maker approves the activation and registers the merchant's terminal (a TOTP
+    // code is good once: the clock moves on to the next one).
+    app.advance(30);
+    ui.login("platform", Some(&platform));
+    landed(&ui);
+    approve_waiting_change(&ui);
+    ui.goto("/acquirer/terminals");
+    ui.fill("#register input[name='id']", "N0000001");
+    ui.fill("#register input[name='merchant']", NEW);
+    ui.click_confirm("#register button[type='submit']", "登记终端");
+    ui.wait_text("#result", "N0000001", false);
+    ui.goto("/acquirer/terminals");
+    ui.wait_text("#terminal-N0000001", NEW, false);
+    ui.logout();
+    // The new merchant's first admin, as `suanpan admin user add --merchant` creates one.
+    let merchant = suanpan_core::MerchantId::parse(NEW).expect("id");
+    let hash = suanpan_store::auth::hash_password("n-admin-demo");
+    app.store
+        .add_staff_in(
+            Some(&merchant),
+            "n-admin",
+            "新店 管理员",
+            StaffRole::Admin,
+            None,
+            &hash,
+        )
+        .expect("the new merchant's admin");
+    ui.enrol("n-admin");
+    ui.wait_text("h1", DASHBOARD, false);
+    let main = ui.text("main");
+    assert!(
+        !main.contains("¥6,208.00"),
+        "none of the demo merchant's day: {main}"
+    );
+    ui.goto("/users");
+    let form = "form[action='/users']";
+    ui.fill(&format!("{form} input[name='username']"), "n-cashier");
+    ui.fill(&format!("{form} input[name='name']"), "新店 收银员");
+    ui.click(&format!(
+        "{form} select[name='role'] option[value='cashier']"
+    ));
+    ui.fill(&format!("{form} input[name='operator_no']"), "01");
+    ui.fill(&format!("{form} input[name='password']"), "n-cashier-demo");
+    ui.click_confirm(&format!("{form} button[type='submit']"), "确认新增");
+    ui.wait_text("#result", "n-cashier", false);
+    ui.goto("/users");
+    let users = ui.text("main");
+    assert!(users.contains("n-cashier"), "{users}");
+    assert_eq!(
+        ui.count("main tbody tr"),
+        2,
+        "only its own users, n-admin and n-cashier: {users}"
+    );
+    ui.goto("/txns");
+    let txns = ui.text("main");
+    assert!(
+        !txns.contains(suanpan_store::admin::DEMO_TERMINAL),
+        "none of the demo merchant's transactions: {txns}"
+    );
+    ui.goto("/audit");
+    let audit = ui.text("main");
+    assert!(
+        !audit.contains(suanpan_store::admin::DEMO_TERMINAL),
+        "none of the demo merchant's audit entries: {audit}"
+    );
+}
+
 /// A named browser scenario.
 type Scenario = fn(&Driver);
 
@@ -1051,7 +1183,7 @@ fn browser_scenarios() {
         "{path} is missing: apt-get install -y chromium chromium-driver (or SUANPAN_SKIP_BROWSER=1)"
     );
     let driver = start_driver(&path);
-    let scenarios: [(&str, Scenario); 7] = [
+    let scenarios: [(&str, Scenario); 8] = [
         ("login_with_totp", login_with_totp),
         ("filter_and_export_download", filter_and_export_download),
         ("void_maker_checker", void_maker_checker),
@@ -1059,6 +1191,7 @@ fn browser_scenarios() {
         ("evidence_upload_and_playback", evidence_upload_and_playback),
         ("mistaken_void_case", mistaken_void_case),
         ("every_page_accessible", every_page_accessible),
+        ("acquirer_onboards_a_merchant", acquirer_onboards_a_merchant),
     ];
     // `SUANPAN_BROWSER_ONLY=name` runs one scenario (while working on it).
     let only = std::env::var("SUANPAN_BROWSER_ONLY").ok();

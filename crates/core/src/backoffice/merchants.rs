@@ -193,9 +193,45 @@ pub fn decide_terminal_lock(
     Ok(())
 }
 
+/// Decides an acquirer's channel change — the platform's outage switch, or which channels
+/// one merchant may use: an acquirer role that manages the platform's channels, and a reason
+/// (merchants read it; the audit trail keeps it).
+pub fn decide_acquirer_channel(role: StaffRole, reason: &str) -> Result<(), BackOfficeRefused> {
+    permitted(role, Permission::ManagePlatformChannels)?;
+    if reason.trim().is_empty() {
+        return Err(BackOfficeRefused::ReasonRequired);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acquirer_channel_changes_need_the_permission_and_a_reason() {
+        assert_eq!(
+            decide_acquirer_channel(StaffRole::Operations, "上游故障"),
+            Ok(())
+        );
+        assert_eq!(
+            decide_acquirer_channel(StaffRole::Operations, "  "),
+            Err(BackOfficeRefused::ReasonRequired)
+        );
+        for role in [
+            StaffRole::RiskOfficer,
+            StaffRole::AcquirerAuditor,
+            StaffRole::Admin,
+        ] {
+            assert!(
+                matches!(
+                    decide_acquirer_channel(role, "x"),
+                    Err(BackOfficeRefused::NotPermitted { .. })
+                ),
+                "{role:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_maker_never_approves_their_own_change() {

@@ -10,6 +10,9 @@ use suanpan_core::backoffice::Channel;
 /// The back-office step from which channels are kept per merchant (`merchant_channels`,
 /// issue 14).
 const PER_MERCHANT_FROM: i64 = 6;
+/// The back-office step from which the acquirer allows channels per merchant
+/// (`merchant_channels.allowed`, issue 14).
+const ALLOWED_FROM: i64 = 8;
 
 /// Whether a payment channel accepts new transactions of a merchant. A store whose
 /// back-office tables were never created has no channel switched off (its schema version is
@@ -37,16 +40,22 @@ pub fn is_open(
         }
     };
     let per_merchant = (version >= PER_MERCHANT_FROM).then_some(merchant);
-    Ok(version == 0 || channel_open(tx.conn, channel, per_merchant)?)
+    let allowed = if version >= ALLOWED_FROM {
+        "COALESCE(m.allowed, 1)"
+    } else {
+        "1"
+    };
+    Ok(version == 0 || channel_open(tx.conn, channel, per_merchant, allowed)?)
 }
 
-/// The platform's switch and the merchant's own choice (no row: it changed nothing) must both
-/// be on. On PostgreSQL the platform's row is read `FOR SHARE`: a change of any merchant's
+/// The platform's switch, the acquirer's allowance for the merchant (`allowed`: its SQL) and
+/// the merchant's own choice (no row: nothing changed) must all be on. On PostgreSQL the platform's row is read `FOR SHARE`: a change of any merchant's
 /// channel locks it first, so it waits for the purchases in flight.
 fn channel_open(
     c: &dyn Sql,
     channel: Channel,
     merchant: Option<&MerchantId>,
+    allowed: &str,
 ) -> Result<bool, StoreError> {
     let share = match c.dialect() {
         Dialect::Sqlite => "",
@@ -63,12 +72,12 @@ fn channel_open(
     };
     Ok(c.row(
         &format!(
-            "SELECT c.enabled, COALESCE(m.enabled, 1) FROM channels c
+            "SELECT c.enabled, COALESCE(m.enabled, 1), {allowed} FROM channels c
              LEFT JOIN merchant_channels m ON m.channel_id = c.id AND m.merchant_id = ?2
              WHERE c.id = ?1{share}"
         ),
         p![channel.as_str(), merchant.as_str()],
-        |r| Ok(r.flag(0)? && r.flag(1)?),
+        |r| Ok(r.flag(0)? && r.flag(1)? && r.flag(2)?),
     )?
     .unwrap_or(false))
 }

@@ -85,6 +85,7 @@ struct MerchantPage {
     base: Base,
     m: MerchantView,
     changes: Vec<MerchantChangeView>,
+    documents: Vec<crate::kyc::DocumentView>,
     can_manage: bool,
 }
 
@@ -101,10 +102,12 @@ pub(super) async fn merchant_page(
             .filter(|c| c.merchant_id == m.id)
             .collect();
         let path = format!("/acquirer/merchants/{}", m.id);
+        let documents = crate::kyc::documents(&state, caller, &m.id).await?;
         Ok(MerchantPage {
             base: Base::of(caller, "merchants", "nav.merchant", &path),
             m,
             changes,
+            documents,
             can_manage: caller.user.role.allows(Permission::ManageMerchants),
         })
     })

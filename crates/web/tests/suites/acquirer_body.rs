@@ -682,4 +682,188 @@ fn alert_counts_equal_sql_and_the_compliance_report_downloads() {
     assert_eq!(risk.get("/api/v1/acquirer/compliance-reports/2001-01-01").status, 404);
     assert_eq!(risk.get("/api/v1/acquirer/compliance-reports/yesterday").status, 400);
     assert_eq!(sup.get(&format!("/api/v1/acquirer/compliance-reports/{day}")).status, 404);
+/// A multipart upload of a KYC document (`kind`, `file`) by `s` for merchant `m`.
+fn upload_kyc(s: &Session<'_>, m: &str, kind: &str, file: (&str, &str, &[u8])) -> Resp {
+    let (ctype, body) = multipart(&[("kind", kind)], Some(file));
+    s.app.req(
+        "POST",
+        &format!("/api/v1/acquirer/merchants/{m}/documents"),
+        &[
+            ("Cookie", &s.cookie),
+            ("X-CSRF-Token", &s.csrf),
+            ("Content-Type", &ctype),
+        ],
+        Some(&body),
+    )
+}
+
+/// Goal (issue 14, 商户进件): KYC documents are evidence files of the merchant being
+/// onboarded — uploaded while its creation waits for the checker (who reads them), checked
+/// by type and size, stored under their SHA-256, audited on upload and on each download,
+/// and out of reach of every merchant user (404) and of acquirer roles that do not manage
+/// merchants (403 to upload).
+#[test]
+fn kyc_documents_are_evidence_files_the_checker_reads_and_merchants_never_see() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let ops = acquirer(&app, "ops-kyc", StaffRole::Operations);
+    let auditor = acquirer(&app, "acq-auditor-kyc", StaffRole::AcquirerAuditor);
+    // Nothing to attach to before the merchant or its creation exists.
+    let pdf = b"%PDF-1.7\n% licence scan\n".to_vec();
+    let r = upload_kyc(&platform, NEW, "business_licence", ("licence.pdf", "application/pdf", &pdf));
+    assert_eq!((r.status, r.code()), (404, "merchant.not_found".into()), "{}", r.text());
+    let change = onboard(&platform);
+    let r = upload_kyc(&platform, NEW, "business_licence", ("licence.pdf", "application/pdf", &pdf));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let doc = r.json();
+    assert_eq!(doc["kind"], "business_licence");
+    assert_eq!(doc["kind_text"], "营业执照");
+    assert_eq!(doc["size_bytes"], pdf.len());
+    let sha = doc["sha256"].as_str().expect("sha").to_owned();
+    assert!(app.data_dir().join("evidence").join(&sha).exists(), "stored under its SHA-256");
+    // Refused: a type that is not a scan or photo, a lie about the type, an unknown kind,
+    // a file over 10 MiB, and an acquirer role that does not manage merchants.
+    let video = b"\0\0\0\x18ftypmp42....".to_vec();
+    let r = upload_kyc(&platform, NEW, "other", ("v.mp4", "video/mp4", &video));
+    assert_eq!((r.status, r.code()), (415, "kyc.type_unsupported".into()), "{}", r.text());
+    let r = upload_kyc(&platform, NEW, "other", ("x.png", "image/png", &pdf));
+    assert_eq!(r.status, 415, "{}", r.text());
+    let r = upload_kyc(&platform, NEW, "passport", ("l.pdf", "application/pdf", &pdf));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("资料类型"), "{}", r.text());
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.resize(10 * 1024 * 1024 + 1, b'0');
+    let r = upload_kyc(&platform, NEW, "other", ("big.pdf", "application/pdf", &big));
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.text().contains("10 MiB"), "the limit in units: {}", r.text());
+    let r = upload_kyc(&auditor, NEW, "other", ("l.pdf", "application/pdf", &pdf));
+    assert_eq!(r.status, 403, "{}", r.text());
+    // The checker lists and reads them before approving; the download is audited.
+    let list = ops.get(&format!("/api/v1/acquirer/merchants/{NEW}/documents"));
+    assert_eq!(list.status, 200, "{}", list.text());
+    let list = list.json();
+    assert_eq!(list.as_array().map(|a| a.len()), Some(1), "{list}");
+    let url = list[0]["url"].as_str().expect("url").to_owned();
+    let file = ops.get(&url);
+    assert_eq!(file.status, 200, "{}", file.text());
+    assert_eq!(file.body, pdf);
+    assert_eq!(file.header("content-type"), Some("application/pdf"));
+    assert!(file.header("content-disposition").is_some_and(|d| d.starts_with("attachment")));
+    let r = ops.post(&format!("/api/v1/acquirer/merchant-changes/{change}/approve"), "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = ops.get(&format!("/acquirer/merchants/{NEW}")).text();
+    assert!(page.contains("营业执照 · licence.pdf") && page.contains(&url), "{page}");
+    let trail = platform.get("/api/v1/audit?limit=500").text();
+    assert!(trail.contains("merchant.document.upload"), "{trail}");
+    assert!(trail.contains("merchant.document.download"), "{trail}");
+    assert!(trail.contains(&format!("sha256:{sha}")), "{trail}");
+    // A document of another merchant, or none, is 404 alike.
+    let other = ops.get(&format!("/api/v1/acquirer/merchants/898310048990001/documents/{}", doc["id"]));
+    assert_eq!(other.status, 404, "{}", other.text());
+    // Merchant users: the routes do not exist for them (404, nothing read or stored).
+    for user in ["admin", "auditor"] {
+        let s = app.login(user);
+        assert_eq!(s.get(&format!("/api/v1/acquirer/merchants/{NEW}/documents")).status, 404, "{user}");
+        assert_eq!(s.get(&url).status, 404, "{user}");
+        let r = upload_kyc(&s, NEW, "other", ("l.pdf", "application/pdf", &pdf));
+        assert_eq!(r.status, 404, "{user}: {}", r.text());
+    }
+    let count = ops.get(&format!("/api/v1/acquirer/merchants/{NEW}/documents")).json();
+    assert_eq!(count.as_array().map(|a| a.len()), Some(1), "only the licence: {count}");
+}
+
+/// Goal (issue 14): the acquirer's terminal list shows each terminal's last sign-in as the
+/// host recorded it — when, the operator, and the 0800 header's software version and status
+/// digit — and says so when a terminal never signed in.
+#[test]
+fn the_terminal_list_shows_the_last_sign_in() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let list = platform.get("/api/v1/acquirer/terminals").json();
+    let first = list[0]["id"].as_str().expect("a demo terminal").to_owned();
+    assert!(list[0]["last_sign_in"].is_null(), "{list}");
+    let page = platform.get("/acquirer/terminals").text();
+    assert!(page.contains("从未签到"), "{page}");
+    let tid = suanpan_core::TerminalId::parse(&first).expect("id");
+    let seen = suanpan_store::fleet::SignIn {
+        at: app.store.now().as_microsecond(),
+        operator: suanpan_core::OperatorNo::parse("01").expect("no."),
+        software_version: 31,
+        terminal_status: 1,
+    };
+    suanpan_store::fleet::record_sign_in(&*app.store, &tid, &seen).expect("record");
+    let t = platform.get(&format!("/api/v1/acquirer/terminals/{first}")).json();
+    let s = &t["last_sign_in"];
+    assert_eq!((s["operator"].as_str(), s["software_version"].as_str()), (Some("01"), Some("31")), "{t}");
+    assert_eq!(s["terminal_status_text"], "培训模式");
+    let page = platform.get("/acquirer/terminals").text();
+    assert!(page.contains("软件版本 31"), "{page}");
+}
+
+/// Goal (issue 14, channels): the acquirer decides which channels each merchant may use and
+/// switches a channel off for the whole platform (an outage); a transaction needs the
+/// platform's switch, the acquirer's allowance and the merchant's own choice. Withdrawing a
+/// channel from one merchant leaves the merchant's own choice as it was, needs a reason,
+/// and is in the merchant's audit view. Roles without the permission get 403; merchant users
+/// 404.
+#[test]
+fn the_acquirer_allows_channels_per_merchant_and_switches_them_off_for_everyone() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let ops = acquirer(&app, "ops-ch", StaffRole::Operations);
+    let risk = acquirer(&app, "risk-ch", StaffRole::RiskOfficer);
+    let a = "898310048990001";
+    let wechat = r#"{"kind":"sale","amount":500,"wallet":{"id":"wechat-demo-001"}}"#;
+    let alipay = r#"{"kind":"sale","amount":700,"wallet":{"id":"alipay-demo-001"}}"#;
+    let cashier = app.login("cashier");
+    assert_eq!(cashier.post("/api/v1/payments", wechat).status, 201);
+
+    // One merchant: withdrawn with a reason, by a role that manages channels only.
+    let path = format!("/api/v1/acquirer/merchants/{a}/channels/wechat/withdraw");
+    assert_eq!(ops.post(&path, r#"{"reason":" "}"#).status, 422);
+    assert_eq!(risk.post(&path, r#"{"reason":"x"}"#).status, 403);
+    let r = ops.post(&path, r#"{"reason":"未签微信支付协议"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!((r.json()["allowed"].as_bool(), r.json()["enabled"].as_bool()), (Some(false), Some(true)));
+    let r = cashier.post("/api/v1/payments", wechat);
+    assert_eq!((r.status, r.code()), (422, "backoffice.channel_disabled".into()), "{}", r.text());
+    let admin = app.login("admin");
+    let mine = admin.get("/api/v1/channels").json();
+    let w = mine.as_array().expect("list").iter().find(|c| c["id"] == "wechat").expect("wechat").clone();
+    assert_eq!((w["allowed"].as_bool(), w["allowed_reason"].as_str()), (Some(false), Some("未签微信支付协议")), "{w}");
+    let page = admin.get("/channels").text();
+    assert!(page.contains("收单机构未为本商户开通"), "{page}");
+    let trail = admin.get("/api/v1/audit?limit=500").text();
+    assert!(trail.contains("channel.merchant_withdraw"), "A's admin reads the acquirer's decision: {trail}");
+    let r = ops.post(&format!("/api/v1/acquirer/merchants/{a}/channels/wechat/allow"), r#"{"reason":"协议已签"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(cashier.post("/api/v1/payments", wechat).status, 201, "allowed again");
+    assert_eq!(ops.get(&format!("/api/v1/acquirer/merchants/{a}/channels")).status, 200);
+    assert_eq!(ops.get("/api/v1/acquirer/merchants/898310048990999/channels").status, 404);
+    assert_eq!(ops.post("/api/v1/acquirer/merchants/898310048990999/channels/wechat/withdraw", r#"{"reason":"x"}"#).status, 404);
+
+    // The whole platform: an outage switch.
+    let r = ops.post("/api/v1/acquirer/channels/alipay/disable", r#"{"reason":"支付宝上游故障"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["enabled"], false);
+    let r = cashier.post("/api/v1/payments", alipay);
+    assert_eq!((r.status, r.code()), (422, "backoffice.channel_disabled".into()), "{}", r.text());
+    assert!(admin.get("/channels").text().contains("收单机构已暂停该渠道"));
+    let list = ops.get("/api/v1/acquirer/channels").json();
+    assert_eq!(list.as_array().map(|l| l.len()), Some(4), "{list}");
+    let r = ops.post("/api/v1/acquirer/channels/alipay/enable", r#"{"reason":"已恢复"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(cashier.post("/api/v1/payments", alipay).status, 201);
+    assert_eq!(ops.post("/api/v1/acquirer/channels/alipay/pause", r#"{"reason":"x"}"#).status, 400);
+
+    // Merchant users: the routes do not exist for them.
+    for path in ["/api/v1/acquirer/channels", &format!("/api/v1/acquirer/merchants/{a}/channels")] {
+        assert_eq!(admin.get(path).status, 404, "{path}");
+    }
+    assert_eq!(admin.post("/api/v1/acquirer/channels/alipay/disable", r#"{"reason":"x"}"#).status, 404);
 }

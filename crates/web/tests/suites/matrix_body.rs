@@ -294,6 +294,7 @@ fn a_state(app: &TestApp) -> String {
         format!("SELECT operator_no, name, password_hash FROM operators WHERE merchant_id = '{a}' ORDER BY operator_no"),
         format!("SELECT id, enabled FROM terminals WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT id, name, status FROM merchants WHERE id = '{a}'"),
+        format!("SELECT id, kind, sha256 FROM merchant_documents WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT id, status, note FROM risk_alerts WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT tier, limits, open_at, close_at FROM risk_limits WHERE merchant_id = '{a}' ORDER BY tier"),
         format!("SELECT id, url, events, enabled, removed_at FROM webhook_endpoints WHERE merchant_id = '{a}' ORDER BY id"),
@@ -844,10 +845,65 @@ fn acquirer_roles_read_every_merchant_where_their_permission_allows() {
             .expect("acquirer user");
         users.push((name, role));
     }
+    // A KYC document of A's, so the console's document routes have something of A to read.
+    let kyc = "%PDF-1.4\n甲方机密 licence\n".as_bytes().to_vec();
+    // `platform` enrols TOTP once; the loop below goes on in this session.
+    let platform = login_any(&app, "platform", StaffRole::PlatformAdmin);
+    let doc = {
+        let s = &platform;
+        let (ctype, body) = multipart(
+            &[("kind", "business_licence")],
+            Some(("licence.pdf", "application/pdf", &kyc)),
+        );
+        let r = app.req(
+            "POST",
+            &format!("/api/v1/acquirer/merchants/{DEMO_MERCHANT}/documents"),
+            &[("Cookie", &s.cookie), ("X-CSRF-Token", &s.csrf), ("Content-Type", &ctype)],
+            Some(&body),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_i64().expect("document id")
+    };
     let before = a_state(&app);
     let mut problems = Vec::new();
+    let mut console_reads = 0;
     for (user, role) in &users {
-        let s = login_any(&app, user, *role);
+        let s = if user == "platform" {
+            Session {
+                app: &app,
+                cookie: platform.cookie.clone(),
+                csrf: platform.csrf.clone(),
+            }
+        } else {
+            login_any(&app, user, *role)
+        };
+        // The console shows they can: every read of it answers, naming A's objects.
+        for (method, path) in &routes {
+            let console = path == "/acquirer"
+                || path.starts_with("/acquirer/")
+                || path.starts_with("/api/v1/acquirer/");
+            if method != "get" || !console {
+                continue;
+            }
+            let p = path
+                .replace("/merchants/{id}", &format!("/merchants/{DEMO_MERCHANT}"))
+                .replace("/terminals/{id}", &format!("/terminals/{DEMO_TERMINAL}"))
+                .replace("{doc}", &doc.to_string());
+            let r = s.get(&p);
+            console_reads += 1;
+            if r.status != 200 {
+                problems.push(format!("{user} GET {p}: {} {}", r.status, r.text()));
+            } else if p.ends_with(&format!("/documents/{doc}")) {
+                if r.body != kyc {
+                    problems.push(format!("{user} GET {p}: not A's document"));
+                }
+            } else if (p.contains("/merchants") || p.contains("/terminals"))
+                && !p.ends_with("/channels")
+                && !r.text().contains(DEMO_MERCHANT)
+            {
+                problems.push(format!("{user} GET {p}: A's merchant is not in it"));
+            }
+        }
         let audit = s.get("/api/v1/audit?limit=500");
         assert_eq!(audit.status, 200, "{user}: {}", audit.text());
         let text = audit.text();
@@ -884,6 +940,9 @@ fn acquirer_roles_read_every_merchant_where_their_permission_allows() {
         }
         assert_eq!(a_state(&app), before, "{user}'s reads changed A's records");
     }
+    // Pages and API reads of the console (merchants, one merchant, its documents, one
+    // document, changes, terminals, one terminal…) for each of the four roles.
+    assert!(console_reads >= 4 * 10, "{console_reads} console reads");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

@@ -1,0 +1,213 @@
+//! The acquirer's channels (渠道管理, issue 14) over `/api/v1/acquirer/channels` and
+//! `/api/v1/acquirer/merchants/{id}/channels`: the platform's outage switch (every
+//! merchant's transactions through a channel stop while it is off) and which of 银联/支付宝/
+//! 微信支付/拉卡拉 each merchant may use. A transaction needs the platform's switch on, the
+//! acquirer's allowance for its merchant and the merchant's own choice
+//! (`store::repo::channels::is_open`); the merchant's enable/disable/remove stays its own
+//! (`web::channels`). Each change needs a reason (`core::backoffice::decide_acquirer_channel`)
+//! and is audited. Merchant users get 404, as everywhere under `/api/v1/acquirer/`.
+
+use crate::acquirer::gate;
+use crate::auth::{Caller, blocking};
+use crate::channels::{ChannelView, channels_of};
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::state::AppState;
+use crate::view::When;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use suanpan_core::backoffice::{self, Channel, Permission};
+use suanpan_core::{Lang, MerchantId};
+use suanpan_store::backoffice::Backoffice;
+
+/// The actions of the platform's switch.
+pub const PLATFORM_ACTIONS: [&str; 2] = ["enable", "disable"];
+/// The actions on one merchant's channel.
+pub const MERCHANT_ACTIONS: [&str; 2] = ["allow", "withdraw"];
+
+pub fn routes(state: &AppState) -> axum::Router<AppState> {
+    axum::Router::new()
+        .route(
+            "/api/v1/acquirer/channels",
+            get(list_platform_channels).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/api/v1/acquirer/channels/{id}/{action}",
+            post(switch_platform_channel).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/api/v1/acquirer/merchants/{id}/channels",
+            get(list_merchant_channels).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/api/v1/acquirer/merchants/{id}/channels/{channel}/{action}",
+            post(allow_merchant_channel).route_layer(crate::gate(state)),
+        )
+}
+
+/// A channel's platform switch, as the acquirer sees it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PlatformChannelView {
+    /// `unionpay`, `alipay`, `wechat`, `lakala`.
+    pub id: String,
+    /// Its name in the caller's language.
+    pub name: String,
+    /// On for the whole platform; off during an outage (every merchant's new transactions
+    /// through it are refused).
+    pub enabled: bool,
+    /// Last change.
+    pub changed_at: Option<When>,
+    /// By whom.
+    pub changed_by: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Why the acquirer changes a channel.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcquirerChannelIn {
+    /// Why (required; audited; merchants read it).
+    pub reason: String,
+}
+
+fn channel_of(lang: Lang, id: &str) -> Result<Channel, ApiError> {
+    Channel::parse(id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
+}
+
+/// `enable`/`allow` (true) or `disable`/`withdraw` (false) of `actions`.
+fn on_off(lang: Lang, actions: [&str; 2], text: &str) -> Result<bool, ApiError> {
+    match text {
+        t if t == actions[0] => Ok(true),
+        t if t == actions[1] => Ok(false),
+        _ => Err(ApiError::field(lang, "channel_action", text)),
+    }
+}
+
+/// The platform's switches.
+pub async fn platform_channels(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<PlatformChannelView>, ApiError> {
+    gate(caller, Permission::ViewAllMerchants)?;
+    let (lang, store) = (caller.lang, state.store().clone());
+    let rows = blocking(lang, move || store.platform_channels()).await?;
+    let policy = state.store().policy();
+    Ok(rows
+        .into_iter()
+        .map(|r| PlatformChannelView {
+            name: crate::catalog::t(lang, &format!("channel.{}", r.id)).to_owned(),
+            id: r.id,
+            enabled: r.enabled,
+            changed_at: r.changed_at.map(|t| When::micros(policy, t)),
+            changed_by: r.changed_by,
+            reason: r.reason,
+        })
+        .collect())
+}
+
+/// The merchant of a path, 404 when there is none.
+async fn existing_merchant(state: &AppState, lang: Lang, id: &str) -> Result<MerchantId, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, lang, "merchant.not_found", &[]);
+    let merchant = MerchantId::parse(id).map_err(|_| not_found())?;
+    let (store, m) = (state.store().clone(), merchant.clone());
+    let found = blocking(lang, move || suanpan_store::admin::merchant(&*store, &m)).await?;
+    found.map(|_| merchant).ok_or_else(not_found)
+}
+
+/// Every channel of the platform.
+#[utoipa::path(get, path = "/api/v1/acquirer/channels", tag = "acquirer", operation_id = "list_platform_channels",
+    responses((status = 200, body = Vec<PlatformChannelView>), (status = 404, body = ApiError)))]
+pub async fn list_platform_channels(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<PlatformChannelView>>, ApiError> {
+    Ok(Json(platform_channels(&state, &caller).await?))
+}
+
+/// Switches a channel on (`enable`) or off (`disable`) for the whole platform — the outage
+/// switch. While off, every merchant's new transactions through it are refused with 12.
+#[utoipa::path(post, path = "/api/v1/acquirer/channels/{id}/{action}", tag = "acquirer", operation_id = "switch_platform_channel",
+    params(("id" = String, Path, description = "unionpay, alipay, wechat, lakala"), ("action" = String, Path, description = "enable or disable")),
+    request_body = AcquirerChannelIn,
+    responses((status = 200, body = PlatformChannelView), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 422, body = ApiError, description = "no reason")))]
+pub async fn switch_platform_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, action)): Path<(String, String)>,
+    body: ApiJson<AcquirerChannelIn>,
+) -> Result<Json<PlatformChannelView>, ApiError> {
+    gate(&caller, Permission::ManagePlatformChannels)?;
+    let lang = caller.lang;
+    let channel = channel_of(lang, &id)?;
+    let enabled = on_off(lang, PLATFORM_ACTIONS, &action)?;
+    let reason = body.value.reason.trim().to_owned();
+    backoffice::decide_acquirer_channel(caller.user.role, &reason)
+        .map_err(|r| ApiError::refused(lang, &r))?;
+    let (store, user) = (state.store().clone(), caller.user.clone());
+    blocking(lang, move || {
+        store.set_platform_channel(&user, channel.as_str(), enabled, &reason)
+    })
+    .await?;
+    platform_channels(&state, &caller)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel.as_str())
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
+}
+
+/// One merchant's channels: the acquirer's allowance, the merchant's own choice and the
+/// platform's switch, each.
+#[utoipa::path(get, path = "/api/v1/acquirer/merchants/{id}/channels", tag = "acquirer", operation_id = "list_merchant_channels",
+    params(("id" = String, Path, description = "商户号 (15 digits)")),
+    responses((status = 200, body = Vec<ChannelView>), (status = 404, body = ApiError)))]
+pub async fn list_merchant_channels(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ChannelView>>, ApiError> {
+    gate(&caller, Permission::ViewAllMerchants)?;
+    let merchant = existing_merchant(&state, caller.lang, &id).await?;
+    Ok(Json(channels_of(&state, caller.lang, merchant).await?))
+}
+
+/// Opens (`allow`) or closes (`withdraw`) a channel for one merchant. Withdrawn, the
+/// merchant's new transactions through it are refused with 12 whatever the merchant chose;
+/// its own enable/disable/remove is kept for when the channel is allowed again.
+#[utoipa::path(post, path = "/api/v1/acquirer/merchants/{id}/channels/{channel}/{action}", tag = "acquirer", operation_id = "allow_merchant_channel",
+    params(("id" = String, Path, description = "商户号 (15 digits)"), ("channel" = String, Path, description = "unionpay, alipay, wechat, lakala"),
+        ("action" = String, Path, description = "allow or withdraw")),
+    request_body = AcquirerChannelIn,
+    responses((status = 200, body = ChannelView), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 422, body = ApiError, description = "no reason")))]
+pub async fn allow_merchant_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, channel, action)): Path<(String, String, String)>,
+    body: ApiJson<AcquirerChannelIn>,
+) -> Result<Json<ChannelView>, ApiError> {
+    gate(&caller, Permission::ManagePlatformChannels)?;
+    let lang = caller.lang;
+    let merchant = existing_merchant(&state, lang, &id).await?;
+    let channel = channel_of(lang, &channel)?;
+    let allowed = on_off(lang, MERCHANT_ACTIONS, &action)?;
+    let reason = body.value.reason.trim().to_owned();
+    backoffice::decide_acquirer_channel(caller.user.role, &reason)
+        .map_err(|r| ApiError::refused(lang, &r))?;
+    let (store, user, m) = (state.store().clone(), caller.user.clone(), merchant.clone());
+    blocking(lang, move || {
+        store.set_merchant_channel_allowed(&user, &m, channel.as_str(), allowed, &reason)
+    })
+    .await?;
+    channels_of(&state, lang, merchant)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel.as_str())
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
+}
