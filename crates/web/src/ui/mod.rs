@@ -49,7 +49,7 @@ mod exports;
 mod help;
 mod ops;
 mod review;
-mod txns;
+pub(crate) mod txns;
 mod webhooks;
 
 pub(crate) use cases::case_evidence;
