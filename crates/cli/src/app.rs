@@ -227,8 +227,19 @@ impl App {
 
     /// Opens the store on whichever backend is configured, under the KEK `keys`.
     pub fn open_with(&self, keys: Keys, opts: OpenOptions) -> Result<Arc<dyn Store>, Fail> {
+        self.open_with_policy(keys, self.policy()?, opts)
+    }
+
+    /// [`App::open_with`] with `policy` instead of the config file's (`bench seed` books
+    /// with the risk rules off unless asked).
+    pub fn open_with_policy(
+        &self,
+        keys: Keys,
+        policy: suanpan_core::Policy,
+        opts: OpenOptions,
+    ) -> Result<Arc<dyn Store>, Fail> {
         let opts = OpenOptions {
-            policy: self.policy()?,
+            policy,
             ..self.under(keys, opts)?
         };
         Ok(match self.database()? {

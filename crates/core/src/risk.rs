@@ -419,6 +419,17 @@ impl RiskParams {
 pub const CARD_EVENTS_MAX: u32 = 64;
 
 impl RiskParams {
+    /// Whether any rule reads the card's recent transactions under `limits` (the limits in
+    /// force for the merchant): consecutive declines, the card's velocity, a duplicate
+    /// charge, a sale after a void. When none does, the write path need not load them.
+    pub fn reads_card_events(&self, limits: &Limits) -> bool {
+        self.declines_max > 0
+            || self.duplicate_minutes > 0
+            || self.sale_after_void_minutes > 0
+            || limits.card_count_max > 0
+            || limits.card_amount_max_fen > 0
+    }
+
     /// Minutes of card history the rules look back over.
     pub fn card_lookback_minutes(&self) -> u32 {
         [

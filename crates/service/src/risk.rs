@@ -73,7 +73,9 @@ fn load(
         now.checked_sub(SignedDuration::from_mins(i64::from(minutes)))
             .unwrap_or(Timestamp::MIN)
     };
-    let (acquirer, own) = repo::merchant_limits(conn, &term.merchant_id)?;
+    // Limits are read once per merchant in a group, the blocklist once per group while it
+    // is empty (`repo::risk::*_in_group`): a group of a thousand sales asks once.
+    let (acquirer, own) = repo::merchant_limits_in_group(ctx.tx, &term.merchant_id)?;
     let base = acquirer
         .as_ref()
         .map_or_else(|| params.limits.clone(), |a| a.limits.clone());
@@ -110,14 +112,19 @@ fn load(
         };
     let (card_events, blocklisted, review) = match card {
         Some((masked, fp)) => {
-            let events = repo::card_events(conn, fp, ago(params.card_lookback_minutes()))?;
+            // No rule reading the card's history is on: it is not loaded.
+            let events = if params.reads_card_events(&limits) {
+                repo::card_events(ctx.tx.conn, fp, ago(params.card_lookback_minutes()))?
+            } else {
+                Vec::new()
+            };
             let bin = masked.get(..6).unwrap_or_default();
-            let blocked = repo::blocklisted(conn, fp, bin)?;
+            let blocked = repo::blocklisted_in_group(ctx.tx, fp, bin)?;
             let over =
                 limits.single_amount_max_fen > 0 && p.amount.fen() > limits.single_amount_max_fen;
             let review = if over {
                 let since = ago(params.review_retry_minutes);
-                repo::approved_review(conn, &term.merchant_id, fp, p.amount, since)?
+                repo::approved_review(ctx.tx.conn, &term.merchant_id, fp, p.amount, since)?
             } else {
                 None
             };
@@ -198,6 +205,10 @@ pub(crate) fn after_void(
         return Ok(());
     }
     let params = ctx.tx.policy.risk.clone();
+    if params.void_ratio_percent_max == 0 {
+        // The rule is off: the operator's day is not counted.
+        return Ok(());
+    }
     let since = ctx.tx.policy.business_day_start(ctx.tx.now);
     let operator = origin.operator.to_string();
     let sales = repo::operator_sales_since(ctx.tx.conn, &term.merchant_id, &operator, since)?;

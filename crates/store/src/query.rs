@@ -58,6 +58,23 @@ pub struct TxnFilter {
 }
 
 impl TxnFilter {
+    /// A date-range listing: ordered by (created_at, id), newest first, so its first page
+    /// walks the merchant's time index from the range's end and stops after a page,
+    /// whatever the range's size (instead of sorting every id of the range). Every other
+    /// listing is ordered by id alone.
+    pub fn by_time(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+
+    /// The listing's order, newest first.
+    fn order_by(&self) -> &'static str {
+        if self.by_time() {
+            "created_at DESC, id DESC"
+        } else {
+            "id DESC"
+        }
+    }
+
     fn where_clause<'a>(&'a self) -> (String, Vec<Value<'a>>) {
         let mut clauses: Vec<String> = Vec::new();
         let mut args: Vec<Value<'a>> = Vec::new();
@@ -115,7 +132,19 @@ impl TxnFilter {
             add("wallet_id = ?", Value::Text(v))
         }
         if let Some(v) = self.before_id {
-            add("id < ?", Value::Int(v))
+            if self.by_time() {
+                // The keyset of a date-range listing is the pair (created_at, id) of the
+                // previous page's last row, found by its id; an id that names no row lists
+                // from the range's newest match.
+                args.push(Value::Int(v));
+                let n = args.len();
+                clauses.push(format!(
+                    "(created_at, id) < (COALESCE((SELECT c.created_at FROM txns c WHERE c.id = ?{n}), {}), ?{n})",
+                    i64::MAX
+                ));
+            } else {
+                add("id < ?", Value::Int(v))
+            }
         }
         if !self.include_hidden {
             clauses.push("hidden = 0".into());
@@ -173,11 +202,13 @@ pub fn for_each_in(
 fn page_sql(f: &TxnFilter) -> (String, Vec<Value<'_>>) {
     let (clause, args) = f.where_clause();
     let limit = f.limit.unwrap_or(LIST_ROWS_MAX).min(LIST_ROWS_MAX);
-    // The page's ids first, then their rows: a range filter (business days, amounts) sorts
-    // the ids its index gives instead of whole rows, and only the page's rows are read.
+    // The page's ids first, then their rows: a range filter (amounts) sorts the ids its
+    // index gives instead of whole rows, and only the page's rows are read. A date range is
+    // ordered by time (see [`TxnFilter::by_time`]): its index gives the page in order.
+    let order = f.order_by();
     let sql = format!(
         "SELECT {TXN_COLUMNS} FROM txns WHERE id IN (SELECT id FROM txns {clause}
-         ORDER BY id DESC LIMIT {limit} OFFSET {}) ORDER BY id DESC",
+         ORDER BY {order} LIMIT {limit} OFFSET {}) ORDER BY {order}",
         f.offset
     );
     (sql, args)
@@ -209,8 +240,9 @@ pub fn plan_in(conn: &dyn Sql, f: &TxnFilter) -> Result<Vec<String>, StoreError>
 pub const STREAM_BATCH_ROWS: u32 = 5_000;
 
 /// Streams **every** matching transaction, newest first, whatever `f.limit` and `f.offset`
-/// say: exports must never stop at a page size. Walks the listing by keyset (`id < last`) in
-/// batches of [`STREAM_BATCH_ROWS`] on the one connection it is given, so a PostgreSQL reader
+/// say: exports must never stop at a page size. Walks the listing by keyset (`id < last`,
+/// or `(created_at, id) <` the last row's for a date range, which the time index starts at
+/// the range's end) in batches of [`STREAM_BATCH_ROWS`] on the one connection it is given, so a PostgreSQL reader
 /// sees one snapshot from the first row to the last.
 pub fn stream_in(
     conn: &dyn Sql,
@@ -222,19 +254,6 @@ pub fn stream_in(
         offset: 0,
         ..f.clone()
     };
-    if page.before_id.is_none() && (f.from.is_some() || f.to.is_some()) {
-        // A date range far from today: start below its newest match instead of walking down
-        // from the newest row of the journal (the ids newer than the range would all be read
-        // by the first batch). The time index answers this by its range.
-        let (clause, args) = page.where_clause();
-        let top = conn.one(&format!("SELECT MAX(id) FROM txns {clause}"), &args, |r| {
-            r.opt_i64(0)
-        })?;
-        match top {
-            Some(top) => page.before_id = Some(top + 1),
-            None => return Ok(0),
-        }
-    }
     let mut n = 0u64;
     loop {
         let mut last = None;

@@ -65,6 +65,11 @@ pub struct HistoryPlan {
     /// then everything is synced to disk ([`Store::sync_to_disk`]). Meant with a store opened
     /// with [`crate::OpenOptions::bulk_load`], that nobody else uses meanwhile.
     pub bulk: bool,
+    /// Book with the risk rules as the store's policy sets them (true), or with the store
+    /// opened with the rules off (false, `bench seed`'s default: see docs/DECISIONS.md):
+    /// the caller opens the store accordingly; a bulk load then also builds the rules' two
+    /// journal indexes at the end instead of row by row.
+    pub risk: bool,
 }
 
 /// Largest merchant count of one plan.
@@ -108,16 +113,57 @@ fn search_index_sql(dialect: Dialect) -> &'static str {
     }
 }
 
-/// The names of the search indexes, as their migration creates them.
-pub fn search_index_names(dialect: Dialect) -> Vec<&'static str> {
-    search_index_sql(dialect)
+/// The risk rules' journal indexes (`migrate_9.sql`, `pg_migrate_8.sql`): a card's and a
+/// terminal's recent transactions. Only the rules read them, so a bulk load that books with
+/// the rules off ([`HistoryPlan::risk`] false) builds them once at the end, like the search
+/// indexes: inserting 10M card fingerprints one by one into a B-tree that outgrows the page
+/// cache is the most expensive index entry of a row.
+fn risk_index_sql(dialect: Dialect) -> String {
+    let migration = match dialect {
+        Dialect::Sqlite => include_str!("migrate_9.sql"),
+        Dialect::Postgres => include_str!("pg_migrate_8.sql"),
+    };
+    migration
         .lines()
+        .filter(|l| l.starts_with("CREATE INDEX IF NOT EXISTS txns_"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Every index a bulk load may drop and build again at its end (the search indexes and the
+/// risk rules'), as idempotent `CREATE INDEX IF NOT EXISTS` statements.
+pub(crate) fn bulk_index_sql(dialect: Dialect) -> String {
+    format!("{}\n{}", search_index_sql(dialect), risk_index_sql(dialect))
+}
+
+fn index_names(sql: &str) -> Vec<&str> {
+    sql.lines()
         .filter_map(|l| l.strip_prefix("CREATE INDEX IF NOT EXISTS "))
         .filter_map(|l| l.split_whitespace().next())
         .collect()
 }
 
-/// How many of the search indexes the store lacks (an interrupted bulk load dropped them).
+/// The names of the search indexes, as their migration creates them.
+pub fn search_index_names(dialect: Dialect) -> Vec<&'static str> {
+    index_names(search_index_sql(dialect))
+}
+
+/// The names of the indexes a bulk load drops: the search indexes, and the risk rules' when
+/// it books with the rules off.
+pub fn bulk_index_names(dialect: Dialect, risk: bool) -> Vec<String> {
+    let mut names: Vec<String> = search_index_names(dialect)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if !risk {
+        let sql = risk_index_sql(dialect);
+        names.extend(index_names(&sql).into_iter().map(str::to_owned));
+    }
+    names
+}
+
+/// How many of the indexes a bulk load drops the store lacks (an interrupted bulk load
+/// dropped them).
 pub(crate) fn search_indexes_missing(c: &dyn Sql, dialect: Dialect) -> Result<usize, StoreError> {
     let sql = match dialect {
         Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
@@ -126,24 +172,24 @@ pub(crate) fn search_indexes_missing(c: &dyn Sql, dialect: Dialect) -> Result<us
         }
     };
     let mut missing = 0;
-    for name in search_index_names(dialect) {
-        if c.one(sql, crate::p![name], |r| r.i64(0))? == 0 {
+    for name in bulk_index_names(dialect, false) {
+        if c.one(sql, crate::p![name.as_str()], |r| r.i64(0))? == 0 {
             missing += 1;
         }
     }
     Ok(missing)
 }
 
-/// Builds whichever search indexes are missing (idempotent).
+/// Builds whichever of the indexes a bulk load drops are missing (idempotent).
 pub(crate) fn create_search_indexes(c: &dyn Sql, dialect: Dialect) -> Result<(), StoreError> {
-    c.exec_batch(search_index_sql(dialect))
+    c.exec_batch(&bulk_index_sql(dialect))
 }
 
 /// Drops the search indexes before a bulk load, builds them after it, and syncs the store.
-fn bulk_indexes(store: &dyn Store, drop: bool) -> Result<(), StoreError> {
+fn bulk_indexes(store: &dyn Store, drop: bool, risk: bool) -> Result<(), StoreError> {
     let dialect = store.dialect();
     if drop {
-        let sql: String = search_index_names(dialect)
+        let sql: String = bulk_index_names(dialect, risk)
             .iter()
             .map(|n| format!("DROP INDEX IF EXISTS {n};"))
             .collect();
@@ -425,7 +471,7 @@ pub fn history(
     let mut next_progress = 100_000u64;
     let started = std::time::Instant::now();
     if plan.bulk {
-        bulk_indexes(store, true)?;
+        bulk_indexes(store, true, plan.risk)?;
     }
 
     // Takes one answer and learns from it.
@@ -595,7 +641,7 @@ pub fn history(
     progress(report.rows);
     if plan.bulk {
         let t = std::time::Instant::now();
-        bulk_indexes(store, false)?;
+        bulk_indexes(store, false, plan.risk)?;
         report.index_seconds = t.elapsed().as_secs_f64();
     }
     report.seconds = started.elapsed().as_secs_f64();
@@ -617,8 +663,8 @@ struct Sample {
 }
 
 /// The back-office search filters of one merchant, each with a value taken from its journal
-/// near row id `near` (so each sample asks for something that exists): business day range,
-/// amount range, kind, status, terminal, operator, voucher, RRN, card last four, wallet,
+/// near row id `near` (so each sample asks for something that exists): business day range
+/// (one day, a week, 30 days, 365 days ending that day), amount range, kind, status, terminal, operator, voucher, RRN, card last four, wallet,
 /// and no filter at all. Page size 50, newest first, as the back-office asks.
 pub fn search_filters(
     c: &dyn crate::sql::Sql,
@@ -698,6 +744,28 @@ pub fn search_filters(
             TxnFilter {
                 from: Some(bound(
                     day.checked_sub(jiff::Span::new().days(6))
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                )?),
+                to: Some(bound(next_day)?),
+                ..base.clone()
+            },
+        ),
+        (
+            "business month",
+            TxnFilter {
+                from: Some(bound(
+                    day.checked_sub(jiff::Span::new().days(29))
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                )?),
+                to: Some(bound(next_day)?),
+                ..base.clone()
+            },
+        ),
+        (
+            "business year",
+            TxnFilter {
+                from: Some(bound(
+                    day.checked_sub(jiff::Span::new().days(364))
                         .map_err(|e| StoreError::Invalid(e.to_string()))?,
                 )?),
                 to: Some(bound(next_day)?),

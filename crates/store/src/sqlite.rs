@@ -564,14 +564,6 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_6.sql")
         ))?;
     }
-    // A bulk load (`bench seed`) stopped before its end left the search indexes dropped.
-    if crate::seed::search_indexes_missing(conn, Dialect::Sqlite)? > 0 {
-        tracing::warn!("building the search indexes an interrupted bulk load dropped");
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} COMMIT;",
-            include_str!("migrate_6.sql")
-        ))?;
-    }
     if version < 7 {
         add_column_once(
             conn,
@@ -608,6 +600,15 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {} UPDATE meta SET value = '12' WHERE key = 'schema_version'; COMMIT;",
             include_str!("migrate_12.sql")
+        ))?;
+    }
+    // A bulk load (`bench seed`) stopped before its end left the search indexes (and, booked
+    // with the risk rules off, the rules' two journal indexes) dropped.
+    if crate::seed::search_indexes_missing(conn, Dialect::Sqlite)? > 0 {
+        tracing::warn!("building the indexes an interrupted bulk load dropped");
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {} COMMIT;",
+            crate::seed::bulk_index_sql(Dialect::Sqlite)
         ))?;
     }
     Ok(())

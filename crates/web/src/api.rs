@@ -293,6 +293,11 @@ pub struct TxnPage {
     pub total: u64,
     /// False when more than `total` transactions match (`total` is then a lower bound).
     pub total_exact: bool,
+    /// The count in words, in the caller's language, as the back-office page shows it:
+    /// "共 1,234 条" / "1,234 match", or past the bound "超过 10,000 条（计数到此为止）" /
+    /// "More than 10,000 match (counting stopped there)".
+    #[schema(example = "超过 10,000 条（计数到此为止）")]
+    pub total_text: String,
     /// The filter applied.
     pub filter: String,
 }
@@ -334,6 +339,15 @@ pub async fn page(state: &AppState, caller: &Caller, q: &TxnQuery) -> Result<Txn
         next_cursor,
         total: total.count,
         total_exact: total.exact,
+        total_text: crate::catalog::tf(
+            caller.lang,
+            if total.exact {
+                "txn.total"
+            } else {
+                "txn.total_more"
+            },
+            &[crate::ui::txns::group_digits(total.count)],
+        ),
         filter: q.describe(),
     })
 }

@@ -39,13 +39,25 @@ pub fn is_open(
             found
         }
     };
+    if version == 0 {
+        return Ok(true);
+    }
     let per_merchant = (version >= PER_MERCHANT_FROM).then_some(merchant);
     let allowed = if version >= ALLOWED_FROM {
         "COALESCE(m.allowed, 1)"
     } else {
         "1"
     };
-    Ok(version == 0 || channel_open(tx.conn, channel, per_merchant, allowed)?)
+    // Once per channel and merchant in a group: a channel (or a merchant's allowance) is
+    // switched in its own transaction, never inside a group (and on PostgreSQL the first
+    // read's share lock is held to the group's commit).
+    let key = (channel.as_str(), per_merchant.cloned());
+    if let Some(open) = tx.cache.channels.get(&key) {
+        return Ok(*open);
+    }
+    let open = channel_open(tx.conn, channel, per_merchant, allowed)?;
+    tx.cache.channels.insert(key, open);
+    Ok(open)
 }
 
 /// The platform's switch, the acquirer's allowance for the merchant (`allowed`: its SQL) and

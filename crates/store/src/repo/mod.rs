@@ -24,7 +24,7 @@ use crate::p;
 use crate::rows::micros;
 use crate::sql::{Dialect, Sql};
 use jiff::Timestamp;
-use suanpan_core::{Policy, TerminalId};
+use suanpan_core::{MerchantId, Policy, TerminalId};
 use suanpan_issuer::Account;
 
 /// One command's view of the group's write transaction: the connection, the moment of the
@@ -77,6 +77,12 @@ pub(crate) struct GroupCache {
     /// The back-office schema's version (0: its tables, the payment channels, do not
     /// exist), once looked up in this group.
     pub(crate) backoffice: Option<i64>,
+    /// Payment channels' answers in this group, per channel and merchant (`channels::is_open`).
+    pub(crate) channels: std::collections::HashMap<(&'static str, Option<MerchantId>), bool>,
+    /// Merchants' risk limits read in this group (`risk::merchant_limits_in_group`).
+    pub(crate) risk_limits: std::collections::HashMap<MerchantId, risk::MerchantLimits>,
+    /// Whether the risk blocklist has any entry, once looked up in this group.
+    pub(crate) blocklist_any: Option<bool>,
 }
 
 /// Takes the audit chain's lock to the end of the transaction (PostgreSQL; per schema, so

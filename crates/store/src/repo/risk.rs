@@ -86,6 +86,50 @@ pub fn blocklisted(conn: &dyn Sql, card_fp: &str, bin: &str) -> Result<bool, Sto
     )
 }
 
+/// [`blocklisted`] through the group's cache: a group first asks whether the blocklist has
+/// any entry at all, and while it has none (the common case) no card of the group is looked
+/// up. The blocklist changes only in its own transactions (`RiskAlerts::block`), never
+/// inside a group, so the answer holds for the group.
+pub fn blocklisted_in_group(
+    tx: &mut super::Tx<'_>,
+    card_fp: &str,
+    bin: &str,
+) -> Result<bool, StoreError> {
+    let any = match tx.cache.blocklist_any {
+        Some(any) => any,
+        None => {
+            let any = tx.conn.one(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM risk_blocklist LIMIT 1) AS b",
+                p![],
+                |r| Ok(r.i64(0)? > 0),
+            )?;
+            tx.cache.blocklist_any = Some(any);
+            any
+        }
+    };
+    if !any {
+        return Ok(false);
+    }
+    blocklisted(tx.conn, card_fp, bin)
+}
+
+/// The acquirer's and the merchant's own limits (see [`merchant_limits`]).
+pub type MerchantLimits = (Option<TierLimits>, Option<TierLimits>);
+
+/// [`merchant_limits`] through the group's cache: read once per merchant and group (limits
+/// change only in their own transactions, `RiskAlerts::set_risk_limits`).
+pub fn merchant_limits_in_group(
+    tx: &mut super::Tx<'_>,
+    merchant: &MerchantId,
+) -> Result<MerchantLimits, StoreError> {
+    if let Some(known) = tx.cache.risk_limits.get(merchant) {
+        return Ok(known.clone());
+    }
+    let found = merchant_limits(tx.conn, merchant)?;
+    tx.cache.risk_limits.insert(merchant.clone(), found.clone());
+    Ok(found)
+}
+
 /// A merchant's stored limits of one tier and its trading hours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierLimits {
@@ -99,7 +143,7 @@ pub struct TierLimits {
 pub fn merchant_limits(
     conn: &dyn Sql,
     merchant: &MerchantId,
-) -> Result<(Option<TierLimits>, Option<TierLimits>), StoreError> {
+) -> Result<MerchantLimits, StoreError> {
     let rows = conn.rows(
         "SELECT tier, limits, open_at, close_at FROM risk_limits WHERE merchant_id = ?1",
         p![merchant.as_str()],

@@ -51,7 +51,7 @@ mod help;
 mod ops;
 mod review;
 mod risk;
-mod txns;
+pub(crate) mod txns;
 mod webhooks;
 
 pub(crate) use cases::case_evidence;

@@ -231,12 +231,7 @@ pub(super) async fn txns(
                 Ok(p) => {
                     next = p.next_cursor;
                     rows = p.items;
-                    let key = if p.total_exact {
-                        "txn.total"
-                    } else {
-                        "txn.total_more"
-                    };
-                    total_text = Some(tf(lang, key, &[group_digits(p.total)]));
+                    total_text = Some(p.total_text);
                     // More than the count's bound: too many to answer a click with the file.
                     export_background = !p.total_exact;
                 }

@@ -2296,6 +2296,7 @@ fn dashboard_export_and_count_cover_every_row_past_the_page_size() {
     let page = s.get("/api/v1/transactions?kind=refund&max=5.00").json();
     assert_eq!(page["total"].as_i64(), Some(refunds), "{}", page["total"]);
     assert_eq!(page["total_exact"], true);
+    assert_eq!(page["total_text"], format!("共 {} 条", group(refunds)));
     assert_eq!(page["items"].as_array().map(Vec::len), Some(50));
     let cursor = page["next_cursor"].as_i64().expect("a next page");
     let next = s
@@ -2310,6 +2311,12 @@ fn dashboard_export_and_count_cover_every_row_past_the_page_size() {
     let page = s.get("/api/v1/transactions?kind=refund").json();
     assert_eq!(page["total"].as_i64(), Some(10_000), "{}", page["total"]);
     assert_eq!(page["total_exact"], false);
+    assert_eq!(page["total_text"], "超过 10,000 条（计数到此为止）");
+    let en = s.get("/api/v1/transactions?kind=refund&lang=en").json();
+    assert_eq!(
+        en["total_text"],
+        "More than 10,000 match (counting stopped there)"
+    );
     let list = s.get("/txns?kind=refund").text();
     assert!(list.contains("超过 10,000 条"), "{list}");
 }
