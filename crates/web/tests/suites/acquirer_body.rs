@@ -682,6 +682,8 @@ fn alert_counts_equal_sql_and_the_compliance_report_downloads() {
     assert_eq!(risk.get("/api/v1/acquirer/compliance-reports/2001-01-01").status, 404);
     assert_eq!(risk.get("/api/v1/acquirer/compliance-reports/yesterday").status, 400);
     assert_eq!(sup.get(&format!("/api/v1/acquirer/compliance-reports/{day}")).status, 404);
+}
+
 /// A multipart upload of a KYC document (`kind`, `file`) by `s` for merchant `m`.
 fn upload_kyc(s: &Session<'_>, m: &str, kind: &str, file: (&str, &str, &[u8])) -> Resp {
     let (ctype, body) = multipart(&[("kind", kind)], Some(file));
