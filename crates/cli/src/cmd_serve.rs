@@ -177,9 +177,11 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     runtime.block_on(async move {
         let upstream = match upstream {
             Some((link_config, zpk)) => {
-                let saf = suanpan_upstream::saf::SqliteSaf::open(
-                    &app.data_dir.join(suanpan_upstream::saf::SAF_FILE),
-                )?;
+                // The queue lives in the main store (issue 15); an earlier build's queue
+                // file is copied in before the link sends anything.
+                suanpan_service::upstream::queue::import_saf_file(&*store, &app.data_dir)
+                    .context("copying the old upstream queue file into the store")?;
+                let saf = suanpan_service::upstream::queue::StoreQueue::new(store.clone());
                 tracing::info!(addrs = ?link_config.addrs, "sales go to the network upstream");
                 let link = suanpan_upstream::Link::start(link_config, Arc::new(saf));
                 Upstream::Network(Arc::new(Network::new(link, zpk)))

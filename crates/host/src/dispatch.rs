@@ -13,7 +13,7 @@ use suanpan_core::refusal::{AccessRefused, ReversalRefused};
 use suanpan_core::settlement::Totals;
 use suanpan_core::{
     Amount, BatchNo, Lang, OperatorNo, Pan, PaymentMethod, Refusal, ResponseCode, TerminalId,
-    Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
+    Transaction, TxnId, TxnKind, VoucherNo,
 };
 use suanpan_iso8583::crypto::sign_in_mak_with;
 use suanpan_iso8583::{
@@ -23,7 +23,7 @@ use suanpan_iso8583::{
 };
 use suanpan_issuer::EnteredPin;
 use suanpan_service::upstream::Upstream;
-use suanpan_service::upstream::network::{Network, Presented};
+use suanpan_service::upstream::network::Presented;
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::{Command, Instrument, Reply, SettleReport};
 use suanpan_upstream::msg::Card as UpCard;
@@ -647,43 +647,13 @@ impl Host {
                 }
             }
             (Upstream::Network(net), TypeCode::Void) => {
-                let reply = self.execute(cmd).await?;
                 let void = suanpan_upstream::REASON_VOID;
-                self.follow_up_upstream(net, &reply, pan.as_deref(), void)?;
-                reply
+                net.follow_up(&*self.store, cmd, tid.as_str(), pan.as_deref(), void)
+                    .await?
             }
             _ => self.execute(cmd).await?,
         };
         Ok(self.txn_answer(msg, &session, reply, pan.as_deref()))
-    }
-
-    /// After an approved void (39 = 17) or terminal reversal (39 = 68: the terminal got no
-    /// answer) of a sale the network upstream decided: its 0420.
-    fn follow_up_upstream(
-        &self,
-        net: &Network,
-        reply: &Reply,
-        pan: Option<&str>,
-        reason: &str,
-    ) -> Result<(), Fault> {
-        let Reply::Txn(void) = reply else {
-            return Ok(());
-        };
-        let Some(original) = void
-            .original_id
-            .filter(|_| void.status == TxnStatus::Approved)
-            .map(|id| self.store.transaction(id))
-            .transpose()?
-            .flatten()
-        else {
-            return Ok(());
-        };
-        let Some(pan) = pan else {
-            tracing::error!(txn = %void.id, "a follow-up of an upstream sale without field 2: no 0420 sent");
-            return Ok(());
-        };
-        net.reverse_upstream(&*self.store, &original, pan, reason)?;
-        Ok(())
     }
 
     /// The card of a sale as it goes to the network upstream: PAN, expiry, entry mode and
@@ -898,19 +868,24 @@ impl Host {
             .ok()
             .and_then(|f| i64::try_from(f).ok())
             .map(Amount::from_fen);
-        let reply = self
-            .execute(Command::Reverse {
-                origin,
-                voucher,
-                amount,
-                reason,
-            })
-            .await?;
         let pan = msg.pan();
-        if let Upstream::Network(net) = &self.upstream {
-            let timed_out = suanpan_upstream::REASON_TIME_OUT;
-            self.follow_up_upstream(net, &reply, pan.as_deref(), timed_out)?;
-        }
+        let tid = origin.terminal_id.clone();
+        let cmd = Command::Reverse {
+            origin,
+            voucher,
+            amount,
+            reason,
+        };
+        // A terminal reversal of a sale the network upstream decided: its 0420 (39 = 68,
+        // the terminal got no answer) is queued in the reversal's own transaction.
+        let reply = match &self.upstream {
+            Upstream::Network(net) => {
+                let timed_out = suanpan_upstream::REASON_TIME_OUT;
+                net.follow_up(&*self.store, cmd, tid.as_str(), pan.as_deref(), timed_out)
+                    .await?
+            }
+            Upstream::Inline => self.execute(cmd).await?,
+        };
         Ok(self.txn_answer(msg, session, reply, pan.as_deref()))
     }
 

@@ -14,10 +14,11 @@ use suanpan_host::{Running, ServerConfig};
 use suanpan_iso8583::Zpk;
 use suanpan_service::upstream::Upstream;
 use suanpan_service::upstream::network::{Network, execute};
+use suanpan_service::upstream::queue::{StoreQueue, import_saf_file};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
 use suanpan_store::{Fingerprinter, SqliteStore, Store};
 use suanpan_switch::{Faults, Switch, SwitchConfig};
-use suanpan_upstream::saf::{SAF_FILE, SqliteSaf};
+use suanpan_upstream::saf::{SAF_FILE, SafStore, SqliteSaf, StanStore};
 use suanpan_upstream::{Link, LinkConfig};
 
 const APPROVE_PAN: &str = "6222021234567890128";
@@ -50,8 +51,8 @@ async fn switch(dir: &Path, faults: Faults) -> Switch {
     .await)
 }
 
-fn link_to(addr: String, dir: &Path) -> Link {
-    let saf = Arc::new(ok(SqliteSaf::open(&dir.join(SAF_FILE))));
+fn link_to(addr: String, store: Arc<SqliteStore>) -> Link {
+    let saf = Arc::new(StoreQueue::new(store));
     let mut c = LinkConfig::new(vec![addr], "48020000");
     c.upstream_timeout_ms = TIMEOUT_MS;
     c.saf_backoff_ms_min = 50;
@@ -78,7 +79,9 @@ async fn host(dir: &Path, addr: String) -> Host {
         s
     };
     let store = Arc::new(store);
-    let link = link_to(addr, dir);
+    // As `serve` does: an earlier build's queue file is copied in before the link starts.
+    ok(import_saf_file(&*store, dir));
+    let link = link_to(addr, store.clone());
     let net = Network::new(link.clone(), Some(ok(Zpk::from_hex(ZPK))));
     let upstream = Upstream::Network(Arc::new(net));
     let running = ok(suanpan_host::start_with(store.clone(), fp, config(), upstream).await);
@@ -341,7 +344,15 @@ async fn restart_resolves_authorizing_rows() {
         ok(original.set_str(37, "000000000901"));
         ok(original.set_str(42, DEMO_MERCHANT));
         ok(original.set_str(49, "156"));
-        ok(h.link.park_reversal(&original, &format!("txn:{sent}")));
+        let park = suanpan_store::Command::ParkReversal {
+            id: sent,
+            destination: h.link.destination(),
+            frame: suanpan_store::AdviceFrame(ok(h.link.timeout_reversal_frame(&original))),
+        };
+        assert!(matches!(
+            ok(execute(&*h.store, park).await),
+            suanpan_store::Reply::Done(1)
+        ));
         h.stop().await;
         (sent, unsent)
     };
@@ -407,4 +418,159 @@ fn purchase_command(h: &Host, stan: &str) -> suanpan_store::Command {
         linked_id: None,
         confirm_duplicate: false,
     }
+}
+
+impl Host {
+    fn id_of(&self, rrn: &str) -> TxnId {
+        TxnId(ok(self.store.read(|c| {
+            c.query_row("SELECT id FROM txns WHERE rrn = ?1", [rrn], |r| r.get(0))
+        })))
+    }
+
+    /// Advices about `txn` in the main store's queue.
+    fn queued_about(&self, txn: TxnId) -> u64 {
+        let mut n = 0;
+        ok(self.store.with_reader(&mut |c| {
+            n = suanpan_store::repo::upstream::saf_of_txn(c, txn)?;
+            Ok(())
+        }));
+        n
+    }
+}
+
+// Goal: a void's 0420 is in the main store when the void is answered (written in the void's
+// own transaction, issue 15), repeats as 0421 while unacknowledged, and survives a restart
+// of the host: the next run sends it until acknowledged and the money comes back, so the
+// host's approved sales equal the switch's ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn void_advice_in_the_store_repeats_and_survives_a_restart() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let addr = sw.local_addr().to_string();
+    let card = Card::new(APPROVE_PAN, "3012");
+    let before = balance(&sw, APPROVE_PAN);
+    let original = {
+        let h = host(dir.path(), addr.clone()).await;
+        h.up().await;
+        let (mut t, mut c) = h.terminal().await;
+        let sold = sale(&mut t, &mut c, &card, 1_500).await;
+        assert_eq!(sold.code, "00", "{}", sold.text);
+        assert_eq!(balance(&sw, APPROVE_PAN), before - 1_500);
+        let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
+        // Every answer is lost from now on: the advice is never acknowledged.
+        sw.set_faults(Faults {
+            drop: 1.0,
+            ..Faults::default()
+        });
+        let o = Original::of(&sold, t.batch);
+        let (_, frame) = ok(t.request(Kind::Void, &card, 1_500, Some(&o)));
+        let v = ok(t.parse(&ok(c.call(&frame).await)));
+        assert_eq!(v.code, "00", "void: {}", v.text);
+        assert_eq!(
+            h.queued_about(id),
+            1,
+            "the void's 0420 committed with the void"
+        );
+        eventually("the advice repeats as 0421", || sw.received(421) >= 1).await;
+        assert_eq!(h.queued_about(id), 1, "unacknowledged: still queued");
+        h.stop().await;
+        id
+    };
+    // The switch still loses every answer while the next run starts.
+    let h = host(dir.path(), addr).await;
+    assert_eq!(
+        h.queued_about(original),
+        1,
+        "the advice survived the restart"
+    );
+    sw.set_faults(Faults::default());
+    h.up().await;
+    eventually("the advice is acknowledged after the restart", || {
+        h.link.saf_depth().ok() == Some(0)
+    })
+    .await;
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        before,
+        "the void gave the money back"
+    );
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    h.stop().await;
+    sw.stop().await;
+}
+
+// Goal: an earlier build's queue file (`upstream-saf.sqlite`) is copied into the main store
+// at start-up — its advices, parked reversals and STAN reservations — and renamed, so it is
+// copied once; the copied advice then goes up and is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_queue_file_is_copied_into_the_store() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let addr = sw.local_addr().to_string();
+    let card = Card::new(APPROVE_PAN, "3012");
+    let before = balance(&sw, APPROVE_PAN);
+    // A first run books a sale; its reversal advice is then left in an old-style file, as
+    // an earlier build would have queued it.
+    let h = host(dir.path(), addr.clone()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let sold = sale(&mut t, &mut c, &card, 2_200).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
+    let txn = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("txn {id}"));
+    let mut up = None;
+    ok(h.store.with_reader(&mut |c| {
+        up = suanpan_store::repo::upstream::find(c, id)?;
+        Ok(())
+    }));
+    let up = up.unwrap_or_else(|| panic!("went up"));
+    h.stop().await;
+    let draft = suanpan_store::AdviceDraft {
+        pan: APPROVE_PAN.into(),
+        reason: "17".into(),
+        stan: "900001".into(),
+        transmitted: suanpan_upstream::transmission_time(),
+        acquirer_id: "48020000".into(),
+    };
+    let frame = ok(suanpan_service::upstream::network::advice_frame(
+        &txn, &up, &draft,
+    ));
+    {
+        let old = ok(SqliteSaf::open(&dir.path().join(SAF_FILE)));
+        ok(old.push("switch", &frame, 0));
+        ok(old.reserve(DEMO_TERMINAL, 950_000, 0));
+    }
+    let h = host(dir.path(), addr).await;
+    assert!(
+        !dir.path().join(SAF_FILE).exists(),
+        "the old file is renamed"
+    );
+    assert!(dir.path().join(format!("{SAF_FILE}.migrated")).exists());
+    let mut reserved = None;
+    ok(h.store.with_reader(&mut |c| {
+        reserved = suanpan_store::repo::upstream::stan_load(c, DEMO_TERMINAL)?;
+        Ok(())
+    }));
+    assert_eq!(
+        reserved.map(|r| r.0),
+        Some(950_000),
+        "STANs continue past the old file's"
+    );
+    assert_eq!(
+        ok(import_saf_file(&*h.store, dir.path())),
+        Default::default(),
+        "copied once"
+    );
+    h.up().await;
+    eventually("the copied advice is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
+    })
+    .await;
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        before,
+        "the advice reversed the sale"
+    );
+    h.stop().await;
+    sw.stop().await;
 }

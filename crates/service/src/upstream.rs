@@ -14,6 +14,7 @@
 //! ([`network::Network::resolve_at_start`]).
 
 pub mod network;
+pub mod queue;
 
 use crate::ctx::{Ctx, Res, actor_of};
 use crate::sale::Purchase;
@@ -23,7 +24,7 @@ use suanpan_store::command::{Instrument, Origin};
 use suanpan_store::repo::terminals::{self, TerminalState};
 use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
 use suanpan_store::repo::upstream as repo;
-use suanpan_store::{Reply, StoreError, UpstreamRef};
+use suanpan_store::{AdviceDraft, Reply, StoreError, UpstreamRef};
 
 /// Which upstream decides a purchase.
 #[derive(Clone, Default)]
@@ -101,6 +102,19 @@ pub(crate) fn authorized(
         return Ok(Reply::Txn(txn));
     }
     let (status, code) = rules::decide_upstream_fate(fate);
+    // The parked time-out reversal follows the fate in this same transaction: queued when
+    // the outcome upstream is unknown, dropped otherwise.
+    let parked = reference(id);
+    if status == TxnStatus::ReversalPending {
+        if repo::activate(ctx.tx.conn, &parked, wall_ms(), Some(id))?.is_none() {
+            // Reversal pending without its advice would leave a charged card unrefunded.
+            return Err(StoreError::Invalid(format!(
+                "txn {id}: no answer, and no reversal was parked"
+            )));
+        }
+    } else {
+        repo::discard(ctx.tx.conn, &parked)?;
+    }
     // An approval without the issuer's authorization code keeps none rather than invent one.
     let auth = (status == TxnStatus::Approved)
         .then_some(auth_code)
@@ -120,12 +134,95 @@ pub(crate) fn authorized(
     Ok(Reply::Txn(after))
 }
 
-/// At start-up, after every parked reversal was queued or dropped: rows still authorizing
-/// had none parked, so their request never left — declined as not sent (91).
+/// At start-up, before terminals are served: a row still authorizing with its reversal
+/// parked may have left — reversal pending, the 0420 queued; one with none parked never
+/// left — declined as not sent (91). Parked reversals of no authorizing row (their request
+/// was answered, and the process stopped before it dropped them) are dropped. One
+/// transaction; answers `Done(rows resolved)`.
 pub(crate) fn resolve_authorizing(ctx: &mut Ctx<'_, '_>) -> Res {
     let ids = repo::authorizing(ctx.tx.conn)?;
     for id in &ids {
-        authorized(ctx, *id, UpstreamFate::NotSent, None)?;
+        let fate = if repo::is_parked(ctx.tx.conn, &reference(*id))? {
+            UpstreamFate::NoAnswer
+        } else {
+            UpstreamFate::NotSent
+        };
+        authorized(ctx, *id, fate, None)?;
+    }
+    for orphan in repo::parked(ctx.tx.conn)? {
+        repo::discard(ctx.tx.conn, &orphan)?;
     }
     Ok(Reply::Done(ids.len() as u64))
+}
+
+/// The name a transaction's parked time-out reversal is kept under.
+pub fn reference(id: TxnId) -> String {
+    format!("txn:{id}")
+}
+
+/// The wall clock in ms (the queue's times are the link's, not the store's clock, which a
+/// test may move).
+fn wall_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Parks the time-out reversal of transaction `id` while it is authorizing; `Done(1)` when
+/// parked (its request may leave), `Done(0)` when it is no longer authorizing (it must not).
+pub(crate) fn park_reversal(
+    ctx: &mut Ctx<'_, '_>,
+    id: TxnId,
+    destination: &str,
+    frame: &[u8],
+) -> Res {
+    let authorizing =
+        txns::by_id(ctx.tx.conn, id)?.is_some_and(|t| t.status == TxnStatus::Authorizing);
+    if !authorizing {
+        return Ok(Reply::Done(0));
+    }
+    repo::park(ctx.tx.conn, destination, &reference(id), frame, wall_ms())?;
+    Ok(Reply::Done(1))
+}
+
+/// After a follow-up (`reply`: an approved void or terminal reversal) of a sale the network
+/// upstream decided: that sale's reversal advice, queued in the follow-up's transaction.
+/// Nothing when the follow-up was refused or declined, or reverses an inline sale.
+pub(crate) fn queue_advice(
+    ctx: &mut Ctx<'_, '_>,
+    reply: &Reply,
+    draft: &AdviceDraft,
+) -> Result<(), StoreError> {
+    let Reply::Txn(follow_up) = reply else {
+        return Ok(());
+    };
+    if follow_up.status != TxnStatus::Approved {
+        return Ok(());
+    }
+    let Some(original_id) = follow_up.original_id else {
+        return Ok(());
+    };
+    let Some(up) = repo::find(ctx.tx.conn, original_id)? else {
+        return Ok(());
+    };
+    let Some(original) = txns::by_id(ctx.tx.conn, original_id)? else {
+        return Ok(());
+    };
+    let frame = network::advice_frame(&original, &up, draft)
+        .map_err(|e| StoreError::Invalid(format!("reversal advice: {e}")))?;
+    let id = repo::saf_push(
+        ctx.tx.conn,
+        &up.destination,
+        &frame,
+        wall_ms(),
+        Some(original_id),
+    )?;
+    let outcome = format!("advice:{}:{}", draft.reason, id);
+    let actor = format!("{}/{}", follow_up.terminal_id, follow_up.operator);
+    ctx.tx.audit(
+        &actor,
+        "upstream",
+        &format!("txn:{original_id}"),
+        "",
+        &outcome,
+    );
+    Ok(())
 }

@@ -262,6 +262,64 @@ pub enum Command {
     /// *authorizing* had no reversal parked, so it never left; it is declined as not sent.
     /// Answers `Done(n)`.
     ResolveAuthorizing,
+    /// Parks the time-out reversal (0420) of an *authorizing* transaction before its request
+    /// leaves (issue 15). The command that records the request's fate moves it into the
+    /// store-and-forward queue (no answer) or drops it, in the same transaction.
+    ParkReversal {
+        /// The authorizing transaction.
+        id: TxnId,
+        /// The link's name.
+        destination: String,
+        /// The advice as it goes on the wire.
+        frame: AdviceFrame,
+    },
+    /// `inner` (a void or a terminal reversal) and, when it reverses a sale the network
+    /// upstream decided, that sale's reversal advice (0420) queued in the same transaction:
+    /// a crash can no longer keep the one without the other.
+    WithAdvice {
+        /// The follow-up.
+        inner: Box<Command>,
+        /// What the advice needs that the store does not keep.
+        advice: AdviceDraft,
+    },
+}
+
+/// A frame for the store-and-forward queue; it holds a PAN, so its `Debug` shows only its
+/// length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdviceFrame(pub Vec<u8>);
+
+impl std::fmt::Debug for AdviceFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AdviceFrame({} bytes)", self.0.len())
+    }
+}
+
+/// What a reversal advice needs besides the rows the store keeps: the card the terminal
+/// presented again (the store keeps no PAN), the reason (field 39: `17` void, `68` the
+/// terminal's reversal), and the advice's own STAN and field 7 (given by the link before
+/// the command, since the allocator cannot be asked inside the transaction).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdviceDraft {
+    /// Field 2.
+    pub pan: String,
+    /// Field 39.
+    pub reason: String,
+    /// Field 11 of the advice.
+    pub stan: String,
+    /// Field 7 of the advice.
+    pub transmitted: String,
+    /// Field 32.
+    pub acquirer_id: String,
+}
+
+impl std::fmt::Debug for AdviceDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdviceDraft")
+            .field("reason", &self.reason)
+            .field("stan", &self.stan)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a request goes up: the destination's name, the STAN (field 11) and transmission time

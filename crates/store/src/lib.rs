@@ -41,7 +41,9 @@ pub mod sqlite;
 pub mod terminal_keys;
 pub mod writer;
 
-pub use command::{Command, Instrument, Reply, SettleReport, UpstreamRef};
+pub use command::{
+    AdviceDraft, AdviceFrame, Command, Instrument, Reply, SettleReport, UpstreamRef,
+};
 pub use error::StoreError;
 pub use fingerprint::Fingerprinter;
 pub use pg::{PgOptions, PgStore};

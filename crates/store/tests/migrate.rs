@@ -205,3 +205,87 @@ fn a_version_4_store_gains_the_mac_algorithm() {
     let latest = suanpan_store::sqlite::SCHEMA_VERSION.to_string();
     assert_eq!((v.as_str(), mac.as_str()), (latest.as_str(), "ecb"));
 }
+
+/// The upstream queue's statements (schema 13 / PostgreSQL 12) against one store: a parked
+/// reversal moved into the queue, head, retry, acknowledgement, a copy not doubled, STANs.
+fn upstream_queue_round_trip(store: &dyn suanpan_store::Store) {
+    use suanpan_core::TxnId;
+    use suanpan_store::repo::upstream as q;
+    suanpan_store::setup(store, |c, _| {
+        q::park(c, "switch", "txn:7", b"\x00\x02ab", 1)?;
+        q::park(c, "switch", "txn:7", b"\x00\x02cd", 2)?;
+        assert_eq!(q::parked(c)?, vec!["txn:7".to_owned()]);
+        assert!(q::is_parked(c, "txn:7")?);
+        let id = q::activate(c, "txn:7", 3, Some(TxnId(7)))?.expect("parked");
+        assert!(q::activate(c, "txn:7", 3, None)?.is_none(), "moved once");
+        assert_eq!(q::saf_of_txn(c, TxnId(7))?, 1);
+        let head = q::saf_head(c, "switch")?.expect("queued");
+        assert_eq!(
+            (head.id, head.frame.as_slice(), head.attempts),
+            (id, &b"\x00\x02cd"[..], 0)
+        );
+        q::saf_retry_later(c, id, 1, 99)?;
+        assert_eq!(
+            q::saf_head(c, "switch")?.map(|h| (h.attempts, h.next_attempt_ms)),
+            Some((1, 99))
+        );
+        assert!(
+            !q::saf_import(c, "switch", b"\x00\x02cd", 0, 0, 0)?,
+            "not doubled"
+        );
+        assert!(q::saf_import(c, "switch", b"\x00\x02ef", 2, 5, 5)?);
+        assert_eq!(q::saf_depth(c)?, 2);
+        q::saf_remove(c, id)?;
+        assert_eq!(q::saf_head(c, "switch")?.map(|h| h.attempts), Some(2));
+        q::stan_reserve(c, "T1", 1_000, 0)?;
+        q::stan_reserve(c, "T1", 2_000, 0)?;
+        assert_eq!(q::stan_load(c, "T1")?, Some((2_000, 0)));
+        Ok(())
+    })
+    .expect("queue round trip");
+}
+
+#[test]
+fn a_version_11_store_gains_the_upstream_queue() {
+    // Goal: a store from before the queue moved into it (issue 15) gains its tables when it
+    // opens, and their statements run.
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(
+        suanpan_store::SqliteStore::create(dir.path(), suanpan_service::open_options())
+            .expect("create"),
+    );
+    let db = dir.path().join(suanpan_store::sqlite::DB_FILE);
+    {
+        let c = rusqlite::Connection::open(&db).expect("open");
+        c.execute_batch(
+            "DROP TABLE upstream_saf; DROP TABLE upstream_parked; DROP TABLE upstream_stans;",
+        )
+        .expect("drop");
+    }
+    set_version(&db, "11");
+    let store = suanpan_store::SqliteStore::open(dir.path(), suanpan_service::open_options())
+        .expect("open v11");
+    upstream_queue_round_trip(&store);
+}
+
+#[test]
+fn the_upstream_queue_runs_on_postgres() {
+    // Goal: the same statements on PostgreSQL (schema 12).
+    use suanpan_store::pg::{PgOptions, PgStore, drop_schema};
+    let Some(url) = std::env::var("SUANPAN_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: SUANPAN_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let schema = format!("t_upq_{}", std::process::id());
+    let opts = PgOptions {
+        url: url.clone(),
+        schema: Some(schema.clone()),
+    };
+    let store = PgStore::create(opts, suanpan_service::open_options()).expect("create");
+    upstream_queue_round_trip(&store);
+    drop(store);
+    drop_schema(&url, &schema).expect("drop schema");
+}

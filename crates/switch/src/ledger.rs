@@ -242,9 +242,19 @@ fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     })
 }
 
-/// The key field 90 names an original by: MTI, STAN, field 7, acquirer (11 digits).
-pub fn original_key(mti: &str, stan: &str, transmitted: &str, acquirer: &str) -> String {
-    format!("{mti}|{stan}|{transmitted}|{acquirer}")
+/// The key an original is named by: field 90's MTI, STAN, field 7 and acquirer, with the
+/// terminal (field 41 of the advice, which is the original's). STANs are unique per sender
+/// (the spec matches answers by 11, 7 and 41), so two terminals of one acquirer may send the
+/// same STAN in the same second: field 90 alone would name either (found by the host's fault
+/// test, issue 15).
+pub fn original_key(
+    mti: &str,
+    stan: &str,
+    transmitted: &str,
+    acquirer: &str,
+    terminal: &str,
+) -> String {
+    format!("{mti}|{stan}|{transmitted}|{acquirer}|{terminal}")
 }
 
 /// The stored record of request (mti, 11, 7, 41), for duplicates.
@@ -263,20 +273,24 @@ pub fn find_duplicate(
         .optional()?)
 }
 
-/// The original a field 90 names (by MTI, STAN, 7 and acquirer).
+/// The original a field 90 names (by MTI, STAN, 7 and acquirer) at the advice's terminal.
 pub fn find_original(tx: &Transaction<'_>, key: &str) -> Result<Option<Record>, LedgerError> {
     let mut parts = key.split('|');
-    let (Some(mti), Some(stan), Some(f7), Some(acq)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(mti), Some(stan), Some(f7), Some(acq), Some(terminal)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Ok(None);
     };
     let sql = format!(
         "SELECT {RECORD_COLUMNS} FROM messages WHERE mti=?1 AND stan=?2 AND transmitted=?3 \
-         AND acquirer=?4 ORDER BY id LIMIT 1"
+         AND acquirer=?4 AND terminal=?5 ORDER BY id LIMIT 1"
     );
     Ok(tx
-        .query_row(&sql, params![mti, stan, f7, acq], read_record)
+        .query_row(&sql, params![mti, stan, f7, acq, terminal], read_record)
         .optional()?)
 }
 

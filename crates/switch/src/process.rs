@@ -200,7 +200,13 @@ fn authorize(
         return Ok(stored);
     }
     let mut rec = record_of(req, now);
-    let key = ledger::original_key(&rec.mti, &rec.stan, &rec.transmitted, &rec.acquirer);
+    let key = ledger::original_key(
+        &rec.mti,
+        &rec.stan,
+        &rec.transmitted,
+        &rec.acquirer,
+        &rec.terminal,
+    );
     let pc = rec.processing_code.as_str();
     let op = match (req.mti(), pc) {
         (m, wire::PC_PREAUTH) if m == MTI_0100 => Some(IssuerOp::Hold),
@@ -298,7 +304,13 @@ fn complete(tx: &Transaction<'_>, req: &IsoMsg) -> Result<IsoMsg, LedgerError> {
     let Ok(od) = OriginalData::parse(req.text(90).unwrap_or_default()) else {
         return Ok(answer(req, ECHO_0230, "30"));
     };
-    let key = ledger::original_key(&od.mti.to_string(), &od.stan, &od.transmitted, &od.acquirer);
+    let key = ledger::original_key(
+        &od.mti.to_string(),
+        &od.stan,
+        &od.transmitted,
+        &od.acquirer,
+        &rec.terminal,
+    );
     rec.original_key = Some(key.clone());
     rec.original_mti = Some(od.mti.to_string());
     let original = ledger::find_original(tx, &key)?;
@@ -390,7 +402,13 @@ fn reverse(tx: &Transaction<'_>, req: &IsoMsg) -> Result<IsoMsg, LedgerError> {
     rec.mti = "0420".into();
     rec.response_code = req.text(39).unwrap_or("68").to_owned();
     rec.status = "approved".into();
-    let key = ledger::original_key(&od.mti.to_string(), &od.stan, &od.transmitted, &od.acquirer);
+    let key = ledger::original_key(
+        &od.mti.to_string(),
+        &od.stan,
+        &od.transmitted,
+        &od.acquirer,
+        &rec.terminal,
+    );
     rec.original_key = Some(key.clone());
     rec.amount_fen = 0;
     if let Some(mut orig) = ledger::find_original(tx, &key)? {

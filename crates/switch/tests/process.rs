@@ -210,3 +210,26 @@ fn settlement_dates() {
     assert_eq!(settlement_date("1231235959", new_year), "2026-12-31");
     assert_eq!(settlement_date("0101000001", new_year), "2027-01-01");
 }
+
+// Goal: two terminals of one acquirer send the same STAN in the same second (STANs are per
+// sender); a 0420 names its original by field 90 *and* its field 41, so it reverses that
+// terminal's sale and leaves the other's charged (found by the host's fault test, issue 15).
+#[test]
+fn equal_stans_of_two_terminals_reverse_the_right_sale() {
+    let mut f = Fixture::new();
+    f.sign_on();
+    let (start, _) = f.balance();
+    let a = f.msg(MTI_0200, "000000", 100);
+    let mut b = a.clone();
+    ok(b.set_str(41, "TERM0002"));
+    ok(b.set_u64(4, 30));
+    assert_eq!(f.send(&a).text(39), Some("00"));
+    assert_eq!(f.send(&b).text(39), Some("00"));
+    assert_eq!(f.balance().0, start - 130);
+    // Terminal 2's sale is reversed (the earlier row, terminal 1's, must not be).
+    assert_eq!(
+        f.send(&advice_of(MTI_0420, &b, 902, "68")).text(39),
+        Some("00")
+    );
+    assert_eq!(f.balance().0, start - 100, "terminal 1's sale stands");
+}

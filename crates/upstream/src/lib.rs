@@ -303,25 +303,63 @@ impl Link {
         reason: &str,
         actual_fen: Option<u64>,
     ) -> Result<Vec<u8>, LinkError> {
-        let mut r = IsoMsg::new(&SWITCH, MTI_0420);
-        for n in [2, 3, 4, 32, 37, 41, 42, 49] {
-            r.copy_from(original, n)?;
-        }
-        if !r.has(2) {
-            // Track-2-only originals: the PAN from the track.
-            if let Some(pan) = original.text(35).and_then(|t| t.split('=').next()) {
-                r.set_str(2, pan)?;
-            }
-        }
-        r.set_str(39, reason)?;
-        r.set_str(90, &OriginalData::of(original).to_field())?;
-        if let Some(actual) = actual_fen {
-            r.set_str(95, &format!("{actual:012}{:030}", 0))?;
-        }
+        let mut r = reversal_of(original, reason, actual_fen)?;
         self.stamp(&mut r)?;
         let mut frame = Vec::new();
         r.encode(&mut frame)?;
         Ok(frame)
+    }
+
+    /// The time-out reversal (0420, 39 = `68`) of the prepared request `original`, with a
+    /// STAN of its own, as a frame the application parks in its store before the request
+    /// leaves (and queues or drops in the transaction that records the request's fate).
+    ///
+    /// # Errors
+    /// STAN and encoding failures.
+    pub fn timeout_reversal_frame(&self, original: &IsoMsg) -> Result<Vec<u8>, LinkError> {
+        self.reversal_frame(original, REASON_TIME_OUT, None)
+    }
+
+    /// A STAN of `sender` and field 7 now, for an advice the application builds itself
+    /// ([`reversal_advice`]) inside a store transaction, where the allocator cannot be asked.
+    ///
+    /// # Errors
+    /// STAN failures.
+    pub fn stamp_for(&self, sender: &str) -> Result<(String, String), LinkError> {
+        let stan = self.inner.stans.next(sender, now_ms())?;
+        Ok((format!("{stan:06}"), transmission_time()))
+    }
+
+    /// Tells the drainer and the depth gauge that the application changed the queue (an
+    /// advice committed in its own transaction).
+    pub fn queue_changed(&self) {
+        self.publish_depth();
+        self.inner.saf_wake.notify_one();
+    }
+
+    /// Sends a request made ready with [`Link::prepare`] whose time-out reversal the
+    /// application parked itself, and waits at most `upstream_timeout_ms`. Touches no queue:
+    /// the application queues or drops the parked reversal with the request's fate.
+    ///
+    /// # Errors
+    /// [`LinkError::NotSent`], [`LinkError::NoAnswer`] (with no reversal named) and codec
+    /// failures.
+    pub async fn send_only(&self, msg: IsoMsg) -> Result<Exchange, LinkError> {
+        if self.state() != LinkState::Up {
+            return Err(LinkError::NotSent);
+        }
+        match self.exchange(&msg).await {
+            Ok(answer) => Ok(Exchange {
+                request: msg,
+                answer,
+            }),
+            Err(e) => {
+                if matches!(e, LinkError::NoAnswer { .. }) {
+                    metrics::counter!("suanpan_upstream_timeouts_total").increment(1);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Gives a financial request its 7, 11 (a new STAN of the terminal in 41) and 32
@@ -500,6 +538,52 @@ impl Link {
             }
         }
     }
+}
+
+/// The reversal advice (0420) of `original` (a request as sent, with 7, 11, 32), reason
+/// `reason`, and for a partial reversal the amount that stands (field 95); without its own 7
+/// and 11.
+fn reversal_of(
+    original: &IsoMsg,
+    reason: &str,
+    actual_fen: Option<u64>,
+) -> Result<IsoMsg, CodecError> {
+    let mut r = IsoMsg::new(&SWITCH, MTI_0420);
+    for n in [2, 3, 4, 32, 37, 41, 42, 49] {
+        r.copy_from(original, n)?;
+    }
+    if !r.has(2) {
+        // Track-2-only originals: the PAN from the track.
+        if let Some(pan) = original.text(35).and_then(|t| t.split('=').next()) {
+            r.set_str(2, pan)?;
+        }
+    }
+    r.set_str(39, reason)?;
+    r.set_str(90, &OriginalData::of(original).to_field())?;
+    if let Some(actual) = actual_fen {
+        r.set_str(95, &format!("{actual:012}{:030}", 0))?;
+    }
+    Ok(r)
+}
+
+/// The reversal advice frame (0420, length prefix included) of `original`, with the STAN
+/// and field 7 given (from [`Link::stamp_for`]): built where the link cannot be asked, inside
+/// the store transaction that records what it reverses.
+///
+/// # Errors
+/// Encoding failures.
+pub fn reversal_advice(
+    original: &IsoMsg,
+    reason: &str,
+    actual_fen: Option<u64>,
+    stamp: (&str, &str),
+) -> Result<Vec<u8>, CodecError> {
+    let mut r = reversal_of(original, reason, actual_fen)?;
+    r.set_str(11, stamp.0)?;
+    r.set_str(7, stamp.1)?;
+    let mut frame = Vec::new();
+    r.encode(&mut frame)?;
+    Ok(frame)
 }
 
 /// Connects, signs on, reads; on any failure tries the next address.

@@ -1,6 +1,8 @@
-//! The durable store-and-forward queue of reversal advices, behind a trait so the service
-//! can keep it in its main store later. [`SqliteSaf`] keeps it in its own SQLite file in the
-//! data directory (`upstream-saf.sqlite`), committed before [`SafStore::push`] returns.
+//! The durable store-and-forward queue of reversal advices, behind a trait. The host keeps it
+//! in its main store (the service's `StoreQueue`, issue 15), so an advice commits with the
+//! row whose fate needs it. [`SqliteSaf`] keeps it in a SQLite file of its own: the link's
+//! own tests use it, and a start-up copies an old `upstream-saf.sqlite` into the main store
+//! ([`SqliteSaf::contents`]).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -22,6 +24,17 @@ pub struct SafEntry {
     pub attempts: u32,
     /// Not before this time (ms since the Unix epoch).
     pub next_attempt_ms: i64,
+}
+
+/// What a queue file holds ([`SqliteSaf::contents`]).
+#[derive(Debug, Default)]
+pub struct SafContents {
+    /// Queued advices, in order, each with its creation time (ms).
+    pub queued: Vec<(SafEntry, i64)>,
+    /// Parked advices: reference, destination, frame, creation time (ms).
+    pub parked: Vec<(String, String, Vec<u8>, i64)>,
+    /// STAN reservations: sender, reserved until, end of the last cycle (ms).
+    pub stans: Vec<(String, u32, i64)>,
 }
 
 /// Why the queue failed.
@@ -123,6 +136,52 @@ impl SqliteSaf {
         Ok(SqliteSaf {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Everything the file holds, for a copy into another store.
+    ///
+    /// # Errors
+    /// SQLite failures.
+    pub fn contents(&self) -> Result<SafContents, SafError> {
+        let c = self.conn();
+        let mut out = SafContents::default();
+        let mut st = c
+            .prepare(
+                "SELECT id, destination, frame, attempts, next_attempt_ms, created_ms FROM saf ORDER BY id",
+            )
+            .map_err(err)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    SafEntry {
+                        id: r.get(0)?,
+                        destination: r.get(1)?,
+                        frame: r.get(2)?,
+                        attempts: r.get(3)?,
+                        next_attempt_ms: r.get(4)?,
+                    },
+                    r.get(5)?,
+                ))
+            })
+            .map_err(err)?;
+        out.queued = rows.collect::<Result<_, _>>().map_err(err)?;
+        let mut st = c
+            .prepare(
+                "SELECT reference, destination, frame, created_ms FROM parked ORDER BY created_ms",
+            )
+            .map_err(err)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(err)?;
+        out.parked = rows.collect::<Result<_, _>>().map_err(err)?;
+        let mut st = c
+            .prepare("SELECT sender, reserved_until, cycle_end_ms FROM stan")
+            .map_err(err)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(err)?;
+        out.stans = rows.collect::<Result<_, _>>().map_err(err)?;
+        Ok(out)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use suanpan_core::rules::UpstreamFate;
-use suanpan_core::{ResponseCode, Transaction, TxnId, TxnStatus};
+use suanpan_core::{ResponseCode, Transaction, TxnStatus};
 use suanpan_iso8583::{IsoMsg, Zpk};
 use suanpan_store::sql::SqlExt;
-use suanpan_store::{Command, Reply, Store, StoreError, UpstreamRef, p};
+use suanpan_store::{AdviceDraft, AdviceFrame, Command, Reply, Store, StoreError, UpstreamRef, p};
 use suanpan_upstream::msg::{self, Card};
 use suanpan_upstream::{Link, LinkError, LinkState};
 
@@ -72,10 +72,6 @@ pub async fn execute(store: &dyn Store, cmd: Command) -> Result<Reply, StoreErro
         Ok(Err(_)) => Err(StoreError::WriterGone),
         Err(_) => Err(StoreError::TimedOut("the writer's answer".into())),
     }
-}
-
-fn reference(id: TxnId) -> String {
-    format!("txn:{id}")
 }
 
 impl Network {
@@ -140,7 +136,11 @@ impl Network {
             fate,
             auth_code: auth,
         };
-        execute(store, phase_two).await
+        let reply = execute(store, phase_two).await;
+        if fate == UpstreamFate::NoAnswer {
+            self.link.queue_changed();
+        }
+        reply
     }
 
     /// Completes, parks the reversal of, and sends the request of `txn`; its fate.
@@ -170,14 +170,29 @@ impl Network {
             tracing::error!(error = %e, txn = %txn.id, "upstream: request not encodable");
             return (UpstreamFate::NotSent, None);
         }
-        let reference = reference(txn.id);
-        // The reversal is durable before the request leaves: a crash while it is in flight
-        // leaves a 0420 for the start-up to queue.
-        if let Err(e) = self.link.park_reversal(&request, &reference) {
-            tracing::error!(error = %e, txn = %txn.id, "upstream: reversal not parked; not sent");
-            return (UpstreamFate::NotSent, None);
+        // The reversal is durable before the request leaves (parked in the main store,
+        // group-committed like any command): a crash while it is in flight leaves a 0420
+        // for the start-up to queue, and phase two queues or drops it with the fate.
+        let frame = match self.link.timeout_reversal_frame(&request) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, txn = %txn.id, "upstream: reversal not built; not sent");
+                return (UpstreamFate::NotSent, None);
+            }
+        };
+        let park = Command::ParkReversal {
+            id: txn.id,
+            destination: self.link.destination(),
+            frame: AdviceFrame(frame),
+        };
+        match execute(store, park).await {
+            Ok(Reply::Done(1)) => {}
+            other => {
+                tracing::error!(result = ?other.map(|_| ()), txn = %txn.id, "upstream: reversal not parked; not sent");
+                return (UpstreamFate::NotSent, None);
+            }
         }
-        match self.link.send_prepared(request, &reference).await {
+        match self.link.send_only(request).await {
             Ok(ex) => {
                 let (code, auth) = msg::outcome(&ex.answer);
                 // A code this host does not know is a decline it cannot explain: 05.
@@ -189,8 +204,7 @@ impl Network {
             Err(LinkError::NotSent | LinkError::Codec(_) | LinkError::Stan(_)) => {
                 (UpstreamFate::NotSent, None)
             }
-            // No answer, or the queue failed while moving the reversal: the outcome is
-            // unknown either way (the parked 0420 is still there for the start-up).
+            // No answer: the outcome is unknown; phase two queues the parked 0420.
             Err(e) => {
                 tracing::warn!(error = %e, txn = %txn.id, "upstream: no answer; reversal pending");
                 (UpstreamFate::NoAnswer, None)
@@ -198,49 +212,52 @@ impl Network {
         }
     }
 
-    /// Queues the reversal advice (0420, reason `reason`: `17` void) of `original` when the
-    /// network upstream decided it; `pan` is the card the terminal presented again (field 2
-    /// is required, and the store keeps no PAN). Durable when it returns.
-    ///
-    /// A known gap: the follow-up is booked before this runs, in its own commit; a crash
-    /// between the two loses the advice (the SAF moves into the main store later).
+    /// A follow-up of a sale (`cmd`: a void, reason `17`, or a terminal reversal, `68`)
+    /// through the writer, with the sale's reversal advice queued in the same transaction
+    /// when the network upstream decided the sale; `pan` is the card the terminal presented
+    /// again (field 2 is required, and the store keeps no PAN). Without a PAN, or without a
+    /// STAN for the advice, the follow-up runs alone and the gap is logged.
     ///
     /// # Errors
-    /// Store and queue failures.
-    pub fn reverse_upstream(
+    /// Store failures.
+    pub async fn follow_up(
         &self,
         store: &dyn Store,
-        original: &Transaction,
-        pan: &str,
+        cmd: Command,
+        terminal_id: &str,
+        pan: Option<&str>,
         reason: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        let mut up = None;
-        store.with_reader(&mut |c| {
-            up = suanpan_store::repo::upstream::find(c, original.id)?;
-            Ok(())
-        })?;
-        let Some(up) = up else {
-            return Ok(None);
+    ) -> Result<Reply, StoreError> {
+        let draft = match (pan, self.link.stamp_for(terminal_id)) {
+            (Some(pan), Ok((stan, transmitted))) => Some(AdviceDraft {
+                pan: pan.to_owned(),
+                reason: reason.to_owned(),
+                stan,
+                transmitted,
+                acquirer_id: self.link.acquirer_id(),
+            }),
+            (None, _) => {
+                tracing::error!(
+                    terminal = terminal_id,
+                    "a follow-up without field 2: no 0420 can be sent for it"
+                );
+                None
+            }
+            (_, Err(e)) => {
+                tracing::error!(error = %e, "a follow-up without a STAN for its 0420");
+                None
+            }
         };
-        let e = |e: suanpan_iso8583::Error| StoreError::Invalid(format!("reversal advice: {e}"));
-        let mut m = msg::purchase_skeleton(original.terminal_id.as_str()).map_err(e)?;
-        m.set_str(2, pan).map_err(e)?;
-        m.set_u64(4, u64::try_from(original.amount.fen()).unwrap_or(0))
-            .map_err(e)?;
-        m.set_str(7, &up.transmitted).map_err(e)?;
-        m.set_str(11, &up.stan).map_err(e)?;
-        m.set_str(32, &self.link.acquirer_id()).map_err(e)?;
-        if let Some(rrn) = &original.rrn {
-            m.set_str(37, rrn.as_str()).map_err(e)?;
-        }
-        m.set_str(42, original.merchant_id.as_str()).map_err(e)?;
-        m.set_str(49, "156").map_err(e)?;
-        let id = self
-            .link
-            .queue_reversal(&m, reason, None)
-            .map_err(|e| StoreError::Sqlite(format!("upstream queue: {e}")))?;
-        tracing::info!(txn = %original.id, reason, queued = id, "upstream: reversal advice queued");
-        Ok(Some(id))
+        let Some(advice) = draft else {
+            return execute(store, cmd).await;
+        };
+        let cmd = Command::WithAdvice {
+            inner: Box::new(cmd),
+            advice,
+        };
+        let reply = execute(store, cmd).await;
+        self.link.queue_changed();
+        reply
     }
 
     /// The merchant's name (field 43) and category code (18), cached.
@@ -280,45 +297,51 @@ impl Network {
     /// Resolves, before terminals are served, every transaction a previous run left
     /// *authorizing*: one whose reversal was parked may have left — reversal pending, its
     /// 0420 queued; one with none parked never left — declined (91). Parked reversals of
-    /// answered requests are dropped.
+    /// answered requests are dropped. One writer command does it all.
     ///
     /// # Errors
-    /// Store and queue failures (then `serve` must not start).
+    /// Store failures (then `serve` must not start).
     pub async fn resolve_at_start(&self, store: &dyn Store) -> Result<Resolved, StoreError> {
-        let qerr = |e: LinkError| StoreError::Sqlite(format!("upstream queue: {e}"));
+        let mut ids = Vec::new();
+        let mut parked = Vec::new();
+        store.with_reader(&mut |c| {
+            ids = suanpan_store::repo::upstream::authorizing(c)?;
+            parked = suanpan_store::repo::upstream::parked(c)?;
+            Ok(())
+        })?;
         let mut out = Resolved::default();
-        for reference in self.link.parked().map_err(qerr)? {
-            let id = reference
-                .strip_prefix("txn:")
-                .and_then(|n| n.parse().ok())
-                .map(TxnId);
-            let status = match id {
-                Some(id) => {
-                    let cmd = Command::Authorized {
-                        id,
-                        fate: UpstreamFate::NoAnswer,
-                        auth_code: None,
-                    };
-                    match execute(store, cmd).await {
-                        Ok(Reply::Txn(t)) => Some(t.status),
-                        Ok(_) | Err(StoreError::Invalid(_)) => None,
-                        Err(e) => return Err(e),
-                    }
-                }
-                None => None,
-            };
-            if status == Some(TxnStatus::ReversalPending) {
-                self.link.activate_parked(&reference).map_err(qerr)?;
+        for id in &ids {
+            if parked.contains(&super::reference(*id)) {
                 out.reversals_queued += 1;
             } else {
-                self.link.discard_parked(&reference).map_err(qerr)?;
-                out.dropped += 1;
+                out.never_sent += 1;
             }
         }
-        if let Reply::Done(n) = execute(store, Command::ResolveAuthorizing).await? {
-            out.never_sent = n;
-        }
+        out.dropped = parked.len() as u64 - out.reversals_queued;
+        execute(store, Command::ResolveAuthorizing).await?;
+        self.link.queue_changed();
         tracing::info!(?out, "upstream: authorizing transactions resolved at start");
         Ok(out)
     }
+}
+
+/// The 0420 frame that reverses `original` (a sale the network upstream decided, gone up as
+/// `up`) for the reason and with the STAN of `draft`.
+pub fn advice_frame(
+    original: &Transaction,
+    up: &UpstreamRef,
+    draft: &AdviceDraft,
+) -> Result<Vec<u8>, suanpan_iso8583::Error> {
+    let mut m = msg::purchase_skeleton(original.terminal_id.as_str())?;
+    m.set_str(2, &draft.pan)?;
+    m.set_u64(4, u64::try_from(original.amount.fen()).unwrap_or(0))?;
+    m.set_str(7, &up.transmitted)?;
+    m.set_str(11, &up.stan)?;
+    m.set_str(32, &draft.acquirer_id)?;
+    if let Some(rrn) = &original.rrn {
+        m.set_str(37, rrn.as_str())?;
+    }
+    m.set_str(42, original.merchant_id.as_str())?;
+    m.set_str(49, "156")?;
+    suanpan_upstream::reversal_advice(&m, &draft.reason, None, (&draft.stan, &draft.transmitted))
 }
