@@ -21,6 +21,7 @@ mod evidence;
 mod json;
 mod openapi;
 mod ops;
+mod pause;
 mod removals;
 mod review;
 mod state;
@@ -66,6 +67,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(removals::routes())
         .merge(cases::routes(evidence_max))
         .merge(alerts::routes())
+        .merge(pause::routes())
         .merge(auth::routes())
         .merge(ui::routes())
         .merge(openapi::routes())

@@ -46,6 +46,7 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::acquirer::merchant_status, crate::acquirer::list_changes, crate::acquirer::approve_change, crate::acquirer::reject_change,
         crate::terminals::list_terminals, crate::terminals::register_terminal, crate::terminals::get_terminal,
         crate::terminals::assign_terminal, crate::terminals::lock_terminal, crate::terminals::unlock_terminal,
+        crate::pause::pause_terminal, crate::pause::resume_terminal,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn, crate::alerts::AlertStatusIn)),
     tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "alerts"), (name = "webhooks"), (name = "acquirer"))

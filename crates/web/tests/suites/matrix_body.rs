@@ -25,6 +25,7 @@ enum Obj {
     Alert,
     Webhook,
     Delivery,
+    Terminal,
 }
 
 /// Whose data a route shows or changes.
@@ -57,6 +58,8 @@ const SCOPES: &[(&str, &str, Scope)] = &[
     ("post", "/api/v1/alerts/{id}/resolve", Object(Alert)),
     ("post", "/api/v1/alerts/{id}/approve", Object(Alert)),
     ("post", "/api/v1/alerts/{id}/reject", Object(Alert)),
+    ("post", "/api/v1/terminals/{id}/pause", Object(Terminal)),
+    ("post", "/api/v1/terminals/{id}/resume", Object(Terminal)),
     ("get", "/api/v1/webhooks", Merchant),
     ("post", "/api/v1/webhooks", Merchant),
     ("get", "/api/v1/webhooks/{id}", Object(Webhook)),
@@ -208,6 +211,7 @@ struct Targets {
     alert: i64,
     webhook: i64,
     delivery: i64,
+    terminal: String,
 }
 
 impl Targets {
@@ -224,6 +228,7 @@ impl Targets {
             Alert => self.alert.to_string(),
             Webhook => self.webhook.to_string(),
             Delivery => self.delivery.to_string(),
+            Terminal => self.terminal.clone(),
         }
     }
     /// Ids no merchant has.
@@ -240,6 +245,7 @@ impl Targets {
             alert: 987_654,
             webhook: 987_654,
             delivery: 987_654,
+            terminal: "99999999".to_owned(),
         }
     }
 }
@@ -283,7 +289,7 @@ fn a_state(app: &TestApp) -> String {
         format!("SELECT id, body FROM case_notes WHERE case_id IN {a_cases} ORDER BY id"),
         format!("SELECT case_id, evidence_id FROM case_evidence WHERE case_id IN {a_cases} ORDER BY case_id, evidence_id"),
         format!("SELECT operator_no, name, password_hash FROM operators WHERE merchant_id = '{a}' ORDER BY operator_no"),
-        format!("SELECT id, enabled FROM terminals WHERE merchant_id = '{a}' ORDER BY id"),
+        format!("SELECT id, enabled, paused_at, pause_reason FROM terminals WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT id, name, status FROM merchants WHERE id = '{a}'"),
         format!("SELECT id, status, note FROM risk_alerts WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT id, url, events, enabled, removed_at FROM webhook_endpoints WHERE merchant_id = '{a}' ORDER BY id"),
@@ -447,6 +453,7 @@ fn world(app: &TestApp) -> (Targets, i64) {
             alert,
             webhook,
             delivery,
+            terminal: DEMO_TERMINAL.to_owned(),
         },
         b_case,
     )
@@ -550,6 +557,9 @@ fn concrete(
         ),
         (true, "/api/v1/webhooks/{id}", _) => json(r#"{"enabled":false}"#.into()),
         (true, "/api/v1/alerts/{id}/resolve", _) => json(r#"{"note":"核对过"}"#.into()),
+        (true, p, _) if p.starts_with("/api/v1/terminals/") => {
+            json(r#"{"reason":"乙方核查"}"#.into())
+        }
         (true, "/api/v1/operators", _) => json(
             r#"{"no":"07","role":"cashier","name":"B 收银","password":"2468"}"#.into(),
         ),
