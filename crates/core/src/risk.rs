@@ -391,6 +391,17 @@ impl RiskParams {
 pub const CARD_EVENTS_MAX: u32 = 64;
 
 impl RiskParams {
+    /// Whether any rule reads the card's history (consecutive declines, duplicate charge,
+    /// sale after a void, the card's velocity under `limits`): when none does, the write
+    /// path skips the card lookback query, so `[risk]` off costs no read per sale.
+    pub fn reads_card_history(&self, limits: &Limits) -> bool {
+        self.declines_max > 0
+            || self.duplicate_minutes > 0
+            || self.sale_after_void_minutes > 0
+            || limits.card_count_max > 0
+            || limits.card_amount_max_fen > 0
+    }
+
     /// Minutes of card history the rules look back over.
     pub fn card_lookback_minutes(&self) -> u32 {
         [

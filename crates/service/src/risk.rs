@@ -110,7 +110,11 @@ fn load(
         };
     let (card_events, blocklisted, review) = match card {
         Some((masked, fp)) => {
-            let events = repo::card_events(conn, fp, ago(params.card_lookback_minutes()))?;
+            let events = if params.reads_card_history(&limits) {
+                repo::card_events(conn, fp, ago(params.card_lookback_minutes()))?
+            } else {
+                Vec::new()
+            };
             let bin = masked.get(..6).unwrap_or_default();
             let blocked = repo::blocklisted(conn, fp, bin)?;
             let over =

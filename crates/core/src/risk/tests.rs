@@ -391,3 +391,23 @@ fn alert_steps_follow_the_queue() {
         Err(RiskRefused::NoReviewPending)
     );
 }
+
+#[test]
+fn only_a_card_rule_reads_the_card_history() {
+    // Goal (issue 13, the rules' cost): the write path loads a card's history only when a
+    // rule reads it, so `[risk]` off costs no lookback query per sale.
+    let on = RiskParams::default();
+    assert!(on.reads_card_history(&on.limits));
+    let off = RiskParams::off();
+    assert!(!off.reads_card_history(&off.limits));
+    let velocity = Limits {
+        card_count_max: 5,
+        ..off.limits.clone()
+    };
+    assert!(off.reads_card_history(&velocity));
+    let duplicate = RiskParams {
+        duplicate_minutes: 10,
+        ..RiskParams::off()
+    };
+    assert!(duplicate.reads_card_history(&duplicate.limits));
+}
