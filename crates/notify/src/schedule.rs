@@ -417,7 +417,11 @@ impl Report {
         )];
         parts.push(format!(
             "conservation={}",
-            if self.conservation_holds { "holds" } else { "broken" }
+            if self.conservation_holds {
+                "holds"
+            } else {
+                "broken"
+            }
         ));
         let batches: Vec<String> = self
             .unbalanced_batches
@@ -426,7 +430,11 @@ impl Report {
             .collect();
         parts.push(format!(
             "unbalanced_batches={}",
-            if batches.is_empty() { "none".to_owned() } else { batches.join(",") }
+            if batches.is_empty() {
+                "none".to_owned()
+            } else {
+                batches.join(",")
+            }
         ));
         parts.join(" ")
     }
@@ -511,11 +519,19 @@ fn emit_report(store: &dyn Store, r: &Report) -> Result<(), StoreError> {
                 now.as_microsecond(),
                 ["system", "compliance.red", &target, &r.summary(), "red"],
             )?;
-            if let Some(id) = suanpan_store::risk::raise_report_alert(tx, &r.day, &r.evidence(), now)? {
+            if let Some(id) =
+                suanpan_store::risk::raise_report_alert(tx, &r.day, &r.evidence(), now)?
+            {
                 head.append(
                     tx,
                     now.as_microsecond(),
-                    ["system", "risk.compliance_report", &format!("alert:{id}"), &r.summary(), "alerted"],
+                    [
+                        "system",
+                        "risk.compliance_report",
+                        &format!("alert:{id}"),
+                        &r.summary(),
+                        "alerted",
+                    ],
                 )?;
             }
         }

@@ -212,11 +212,25 @@ fn a_red_report_raises_one_high_alert_a_green_one_none() {
     let alerts = report_alerts(&h);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let a = &alerts[0];
-    assert_eq!((a.severity.as_str(), a.action.as_str(), a.status.as_str()), ("high", "alerted", "open"));
-    assert!(a.inputs.contains("audit_chain=broken_at_seq_2"), "{}", a.inputs);
-    assert!(a.inputs.starts_with(&format!("report={} ", rep.period)), "{}", a.inputs);
+    assert_eq!(
+        (a.severity.as_str(), a.action.as_str(), a.status.as_str()),
+        ("high", "alerted", "open")
+    );
     assert!(
-        h.store.alerts(Some(&common::merchant()), None).unwrap().is_empty(),
+        a.inputs.contains("audit_chain=broken_at_seq_2"),
+        "{}",
+        a.inputs
+    );
+    assert!(
+        a.inputs.starts_with(&format!("report={} ", rep.period)),
+        "{}",
+        a.inputs
+    );
+    assert!(
+        h.store
+            .alerts(Some(&common::merchant()), None)
+            .unwrap()
+            .is_empty(),
         "a merchant's queue does not show the platform's alert"
     );
 
@@ -229,8 +243,15 @@ fn a_red_report_raises_one_high_alert_a_green_one_none() {
     })
     .unwrap();
     let again = tick(&*h.store, &cfg(), &d).unwrap();
-    assert!(again.iter().any(|r| r.job == "report" && !r.ok), "{again:?}");
-    assert_eq!(report_alerts(&h).len(), 1, "no second alert for the same day");
+    assert!(
+        again.iter().any(|r| r.job == "report" && !r.ok),
+        "{again:?}"
+    );
+    assert_eq!(
+        report_alerts(&h).len(),
+        1,
+        "no second alert for the same day"
+    );
     // Mended, so that the harness's closing check of the chain holds.
     suanpan_store::setup(&*h.store, |tx, _| {
         tx.exec(

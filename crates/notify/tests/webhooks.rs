@@ -347,8 +347,14 @@ fn a_kek_rotation_rewraps_the_secret_and_deliveries_stay_signed_with_it() {
     let after = wrapped();
     assert_ne!(after, before, "re-wrapped");
     let who = outbox::secret_identity(id);
-    assert!(old.unwrap(&who, &after).is_err(), "the retired KEK opens it no more");
-    assert_eq!(new.unwrap(&who, &after).unwrap().expose(), secret.as_bytes());
+    assert!(
+        old.unwrap(&who, &after).is_err(),
+        "the retired KEK opens it no more"
+    );
+    assert_eq!(
+        new.unwrap(&who, &after).unwrap().expose(),
+        secret.as_bytes()
+    );
 
     let mut opts = common::options(h.store.policy().clone(), h.clock.clone());
     opts.keys = Arc::new(new);
@@ -361,7 +367,10 @@ fn a_kek_rotation_rewraps_the_secret_and_deliveries_stay_signed_with_it() {
 
 /// A test CA (its PEM written to `dir/ca.pem`) and a server certificate under it for
 /// `names`; returns the CA file and the receiver's TLS settings.
-fn test_ca(dir: &std::path::Path, names: &[&str]) -> (std::path::PathBuf, Arc<rustls::ServerConfig>) {
+fn test_ca(
+    dir: &std::path::Path,
+    names: &[&str],
+) -> (std::path::PathBuf, Arc<rustls::ServerConfig>) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -397,8 +406,7 @@ fn server_config(cert: Vec<u8>, key: Vec<u8>) -> Arc<rustls::ServerConfig> {
 
 /// The last error in the delivery log of `endpoint`'s newest delivery.
 fn last_error(h: &Harness, endpoint: i64) -> String {
-    let rows =
-        outbox::list_deliveries(&*h.store, Some(&common::merchant()), endpoint, 10).unwrap();
+    let rows = outbox::list_deliveries(&*h.store, Some(&common::merchant()), endpoint, 10).unwrap();
     rows[0].last_error.clone()
 }
 
@@ -417,7 +425,10 @@ fn an_https_receiver_under_the_configured_ca_gets_the_signed_event() {
     approved(h.void(sale.voucher_no));
 
     assert_eq!(run_due(&*h.store, &allow_private()).unwrap(), 1);
-    assert!(r.got().is_empty(), "no CA file: refused before any byte of the request");
+    assert!(
+        r.got().is_empty(),
+        "no CA file: refused before any byte of the request"
+    );
     let e = last_error(&h, id);
     assert!(e.contains("TLS") && e.contains("certificate"), "{e}");
 

@@ -295,7 +295,8 @@ pub fn raise_report_alert(
             micros(at)
         ],
     )?;
-    let data = serde_json::json!({ "alert_id": id, "rule": rule, "severity": "high", "report": day });
+    let data =
+        serde_json::json!({ "alert_id": id, "rule": rule, "severity": "high", "report": day });
     crate::notify::enqueue(
         conn,
         at,
