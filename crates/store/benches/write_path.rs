@@ -245,10 +245,11 @@ const RISK_CARDS: usize = 1_000;
 fn setup_risk(
     risk: suanpan_core::risk::RiskParams,
 ) -> (tempfile::TempDir, Arc<SqliteStore>, Vec<Command>) {
-    let mut policy = suanpan_core::Policy::default();
-    policy.risk = risk;
     let (dir, store, template) = setup_with(OpenOptions {
-        policy,
+        policy: suanpan_core::Policy {
+            risk,
+            ..suanpan_core::Policy::default()
+        },
         ..suanpan_service::open_options()
     });
     let fp = Fingerprinter::new([7; 32]);
