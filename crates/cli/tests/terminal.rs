@@ -619,3 +619,42 @@ fn manual_card_entry_checks_the_number_and_reads_by_swipe_or_tap() {
     };
     assert_eq!(methods, ["manual", "magstripe"]);
 }
+
+#[test]
+fn a_possible_duplicate_is_confirmed_with_the_enter_key_and_goes_through() {
+    // Goal (issue 13): the same card and amount again within minutes is refused with 94
+    // 疑似重复，确认后重试; the screen offers [确认] (not the used-STAN 94's automatic skip,
+    // which would resend it unconfirmed); the cashier presses it, the emulator resends the
+    // sale with field 63 `DUP` and the host approves it. The refused attempt books nothing.
+    let c = Counter::new();
+    let out = c.run(&format!(
+        "{LOGIN}{}1\n100 ENTER\n1\nENTER\nENTER\n",
+        sale("100")
+    ));
+    let screens: Vec<&str> = out.split("\n== ").collect();
+    let refused = screens
+        .iter()
+        .find(|s| s.contains("疑似重复，确认后重试"))
+        .unwrap_or_else(|| panic!("no possible-duplicate screen:\n{out}"));
+    assert!(refused.contains("94"), "{refused}");
+    assert!(refused.contains("顾客确未付过？按[确认]重发"), "{refused}");
+    assert!(
+        !refused.contains("请查询后再做"),
+        "not the used-STAN remedy: {refused}"
+    );
+    assert!(last_screen(&out).contains("[交易成功]"), "{out}");
+    let sales: Vec<(String, String, i64)> = c.rows().into_iter().map(|r| (r.0, r.1, r.2)).collect();
+    assert_eq!(
+        sales,
+        [
+            ("sale".into(), "approved".into(), 100),
+            ("sale".into(), "approved".into(), 100)
+        ]
+    );
+    let confirmed: i64 = ok(c.db().query_row(
+        "SELECT COUNT(*) FROM risk_alerts WHERE rule = 'duplicate' AND action = 'alerted'",
+        [],
+        |r| r.get(0),
+    ));
+    assert_eq!(confirmed, 1, "the confirmed retry leaves its low alert");
+}

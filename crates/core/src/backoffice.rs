@@ -17,7 +17,8 @@ pub mod merchants;
 pub use kyc::{KYC_DOCUMENT_BYTES_MAX, KYC_DOCUMENTS_PER_MERCHANT_MAX, KycDocumentKind};
 pub use merchants::{
     MerchantChangeKind, decide_acquirer_channel, decide_merchant_change, decide_merchant_review,
-    decide_terminal_assign, decide_terminal_lock, merchant_status_allowed,
+    decide_terminal_assign, decide_terminal_lock, decide_terminal_pause_change,
+    merchant_status_allowed,
 };
 
 /// A back-office user's role. Unlike terminal operators (00/01–98/99), staff roles are named.
@@ -107,11 +108,14 @@ pub enum Permission {
     ManageWebhooks,
     /// The acquirer's webhook endpoints, which hear every merchant's events (acquirer tier).
     ManageAcquirerWebhooks,
+    /// Pause and resume the merchant's own terminals (issue 13: a paused terminal takes no
+    /// new money until resumed).
+    PauseTerminals,
 }
 
 impl Permission {
     /// Every permission, in the order the API lists them.
-    pub const ALL: [Permission; 22] = {
+    pub const ALL: [Permission; 23] = {
         use Permission::*;
         [
             ViewTransactions,
@@ -136,6 +140,7 @@ impl Permission {
             ViewAllMerchants,
             ManageWebhooks,
             ManageAcquirerWebhooks,
+            PauseTerminals,
         ]
     };
 
@@ -165,6 +170,7 @@ impl Permission {
             ViewAllMerchants => "view_all_merchants",
             ManageWebhooks => "manage_webhooks",
             ManageAcquirerWebhooks => "manage_acquirer_webhooks",
+            PauseTerminals => "pause_terminals",
         }
     }
 
@@ -196,7 +202,8 @@ impl Permission {
             | RequestEvidenceRemoval
             | ViewCases
             | ManageCases
-            | ManageWebhooks => Tier::Merchant,
+            | ManageWebhooks
+            | PauseTerminals => Tier::Merchant,
         }
     }
 }
@@ -293,6 +300,7 @@ impl StaffRole {
                     | RequestEvidenceRemoval
                     | ViewCases
                     | ManageCases
+                    | PauseTerminals
             ),
             StaffRole::Finance => matches!(
                 p,
@@ -1618,12 +1626,13 @@ mod tier_tests {
             ViewAllMerchants => 19,
             ManageWebhooks => 20,
             ManageAcquirerWebhooks => 21,
+            PauseTerminals => 22,
         };
         let mut seen: Vec<usize> = Permission::ALL.iter().map(|p| number(*p)).collect();
         seen.sort_unstable();
         assert_eq!(
             seen,
-            (0..22).collect::<Vec<_>>(),
+            (0..23).collect::<Vec<_>>(),
             "ALL holds each permission once"
         );
         let names: std::collections::BTreeSet<_> =

@@ -209,6 +209,7 @@ static ZH: Entries = &[
     ("rc.94", "重复交易"),
     ("rc.96", "系统故障"),
     ("rc.97", "终端未登记"),
+    ("rc.58", "终端暂停收款"),
     ("rc.98", "发卡方超时"),
     ("rc.A0", "MAC校验错"),
     ("rc.00.fix", "请打印签购单并请持卡人签名"),
@@ -242,6 +243,14 @@ static ZH: Entries = &[
         "请核对终端号，或由管理员登记该终端",
     ),
     ("access.terminal_disabled.msg", "终端已停用"),
+    (
+        "access.terminal_paused.msg",
+        "本终端已被商户主管暂停收款，请联系主管恢复",
+    ),
+    (
+        "access.terminal_paused.fix",
+        "请本店主管在后台恢复该终端后再收款；冲正和结算不受影响",
+    ),
     ("access.terminal_disabled.fix", "请联系管理员启用该终端"),
     ("access.unknown_merchant.msg", "商户不存在或已停用"),
     ("access.merchant_not_active.msg", "商户未开通或已暂停交易"),
@@ -724,6 +733,7 @@ static EN: Entries = &[
     ("rc.94", "Duplicate transaction"),
     ("rc.96", "System malfunction"),
     ("rc.97", "Terminal not registered"),
+    ("rc.58", "Terminal paused"),
     ("rc.98", "Issuer timeout"),
     ("rc.A0", "MAC error"),
     ("rc.00.fix", "Print the slip and ask the cardholder to sign"),
@@ -775,6 +785,14 @@ static EN: Entries = &[
         "Check the terminal id, or have an admin register it",
     ),
     ("access.terminal_disabled.msg", "Terminal disabled"),
+    (
+        "access.terminal_paused.msg",
+        "Paused by the merchant's supervisor; ask them to resume it",
+    ),
+    (
+        "access.terminal_paused.fix",
+        "The supervisor resumes the terminal in the back-office; reversals and settlement still work",
+    ),
     (
         "access.terminal_disabled.fix",
         "Ask an admin to enable the terminal",

@@ -70,6 +70,8 @@ refusal_enum! {
         UnknownTerminal => "access.unknown_terminal",
         /// The terminal was disabled by an admin.
         TerminalDisabled => "access.terminal_disabled",
+        /// The merchant's supervisor paused the terminal: no new money until resumed.
+        TerminalPaused => "access.terminal_paused",
         /// The merchant is unknown or disabled.
         UnknownMerchant => "access.unknown_merchant",
         /// The merchant is not active: pending, suspended by the acquirer or closed.

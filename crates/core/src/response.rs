@@ -31,11 +31,13 @@ pub enum ResponseCode {
     TerminalNotRegistered,
     IssuerTimeout,
     MacError,
+    /// `58`: the merchant's supervisor paused this terminal (issue 13).
+    NotPermittedOnTerminal,
 }
 
 impl ResponseCode {
     /// Every code, in the spec's order.
-    pub const ALL: [ResponseCode; 25] = [
+    pub const ALL: [ResponseCode; 26] = [
         ResponseCode::Approved,
         ResponseCode::InvalidMerchant,
         ResponseCode::DoNotHonour,
@@ -61,6 +63,7 @@ impl ResponseCode {
         ResponseCode::TerminalNotRegistered,
         ResponseCode::IssuerTimeout,
         ResponseCode::MacError,
+        ResponseCode::NotPermittedOnTerminal,
     ];
 
     /// The two characters of field 39.
@@ -92,6 +95,7 @@ impl ResponseCode {
             TerminalNotRegistered => "97",
             IssuerTimeout => "98",
             MacError => "A0",
+            NotPermittedOnTerminal => "58",
         }
     }
 

@@ -228,6 +228,7 @@ static ZH: Entries = &[
     ("risk.rule.blocklist", "黑名单"),
     ("risk.rule.void_ratio", "撤销退货比例"),
     ("risk.rule.sale_after_void", "撤销后同卡再付"),
+    ("risk.rule.compliance_report", "合规日报异常"),
 ];
 
 static EN: Entries = &[
@@ -329,6 +330,7 @@ static EN: Entries = &[
     ("risk.rule.blocklist", "Blocklist"),
     ("risk.rule.void_ratio", "Void/refund ratio"),
     ("risk.rule.sale_after_void", "Sale right after a void"),
+    ("risk.rule.compliance_report", "Compliance report red"),
 ];
 
 /// What an over-limit purchase gets.
@@ -652,11 +654,14 @@ pub enum Rule {
     VoidRatio,
     /// A sale on a card minutes after a void on it.
     SaleAfterVoid,
+    /// The daily compliance report came out red (audit chain broken, money not conserved,
+    /// or a batch settled unbalanced): raised by the scheduler, not by a purchase.
+    ComplianceReport,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 9] = [
         Rule::ConsecutiveDeclines,
         Rule::Velocity,
         Rule::AmountLimit,
@@ -665,6 +670,7 @@ impl Rule {
         Rule::Blocklist,
         Rule::VoidRatio,
         Rule::SaleAfterVoid,
+        Rule::ComplianceReport,
     ];
 
     /// Stable name (database, JSON, audit).
@@ -678,6 +684,7 @@ impl Rule {
             Rule::Blocklist => "blocklist",
             Rule::VoidRatio => "void_ratio",
             Rule::SaleAfterVoid => "sale_after_void",
+            Rule::ComplianceReport => "compliance_report",
         }
     }
 
@@ -701,6 +708,7 @@ impl Rule {
             Rule::Blocklist => "risk.rule.blocklist",
             Rule::VoidRatio => "risk.rule.void_ratio",
             Rule::SaleAfterVoid => "risk.rule.sale_after_void",
+            Rule::ComplianceReport => "risk.rule.compliance_report",
         }
     }
 }

@@ -459,6 +459,18 @@ pub fn decide_terminal_access(found: Option<TerminalAccess>) -> Result<(), Acces
     Ok(())
 }
 
+/// Decides whether a request may go on at a terminal its merchant's supervisor paused
+/// (issue 13, seed 002: 「立即通知收银员，暂停后续操作」). A pause stops new money — sales,
+/// pre-authorizations, completions, voids, refunds — and nothing else: a reversal gives back
+/// what an unanswered request may have taken, and sign-in, settlement and batch upload close
+/// the day, so those go on (they do not pass here).
+pub fn decide_terminal_pause(paused: bool) -> Result<(), AccessRefused> {
+    if paused {
+        return Err(AccessRefused::TerminalPaused);
+    }
+    Ok(())
+}
+
 /// Decides whether an operator may do money at a terminal: the administrator (99) manages
 /// operators and records but does not transact (DESIGN.md "Security": separation of duties).
 pub fn decide_operator_transacts(operator: OperatorNo) -> Result<(), AccessRefused> {

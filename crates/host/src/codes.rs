@@ -17,6 +17,8 @@ pub fn code_of_key(key: &str) -> ResponseCode {
             ResponseCode::TerminalNotRegistered
         }
         "access.unknown_merchant" | "access.merchant_not_active" => ResponseCode::InvalidMerchant,
+        // Issue 13: paused by the merchant's supervisor (58, not permitted on this terminal).
+        "access.terminal_paused" => ResponseCode::NotPermittedOnTerminal,
         "access.locked_out" | "void.operator_limit" | "risk.card_blocked" | "risk.velocity" => {
             ResponseCode::ExceedsFrequencyLimit
         }
@@ -60,6 +62,7 @@ mod tests {
         let cases = [
             ("access.unknown_terminal", "97"),
             ("access.terminal_disabled", "97"),
+            ("access.terminal_paused", "58"),
             ("access.unknown_merchant", "03"),
             ("access.merchant_not_active", "03"),
             ("access.locked_out", "65"),

@@ -316,3 +316,92 @@ fn no_rule_moves_money_in_the_store() {
         "the run exercised the rules: {refusals} risk refusals"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_paused_by_its_supervisor_is_refused_58_until_resumed() {
+    // Goal (issue 13: "the terminal shows a message at its next exchange when its merchant's
+    // supervisor has paused it"): the merchant's supervisor pauses its own terminal with a
+    // reason (audited); the next sale is refused 58 with a Chinese 63 text that says who
+    // paused it and what to do, booking nothing; sign-in still works and a reversal still
+    // gives money back; another merchant or a cashier cannot pause it, and a pause needs a
+    // reason; resumed, the terminal sells again.
+    use suanpan_core::backoffice::{BackOfficeRefused, StaffRole};
+    use suanpan_store::fleet::set_paused;
+    let app = spawn(RiskParams::default()).await;
+    let (mut t, mut c) = app.signed_in().await;
+    let card = Card::new(APPROVE_PAN, "3012");
+    let (stan, frame) = ok(t.request(Kind::Sale, &card, 1_100, None));
+    assert_eq!(ok(t.parse(&ok(c.call(&frame).await))).code, "00");
+
+    let id = ok(suanpan_core::TerminalId::parse(DEMO_TERMINAL));
+    let merchant = app.merchant();
+    let other = ok(MerchantId::parse(suanpan_store::admin::DEMO_B_MERCHANT));
+    let pause = |m: &MerchantId, role: StaffRole, reason: &str| {
+        ok(set_paused(
+            &*app.store,
+            m,
+            &id,
+            role,
+            "web:boss",
+            true,
+            reason,
+        ))
+    };
+    assert_eq!(
+        pause(&other, StaffRole::Admin, "x"),
+        Ok(None),
+        "not B's terminal"
+    );
+    assert!(matches!(
+        pause(&merchant, StaffRole::Cashier, "x"),
+        Err(BackOfficeRefused::NotPermitted { .. })
+    ));
+    assert_eq!(
+        pause(&merchant, StaffRole::Supervisor, " "),
+        Err(BackOfficeRefused::ReasonRequired)
+    );
+    let s = pause(&merchant, StaffRole::Supervisor, "连续撤销待核查")
+        .unwrap_or_else(|r| panic!("{r:?}"))
+        .unwrap_or_else(|| panic!("paused"));
+    assert!(s.paused && s.reason.as_deref() == Some("连续撤销待核查"));
+
+    let before = app.txn_count();
+    let r = sale(&mut t, &mut c, APPROVE_PAN, 1_234).await;
+    assert_eq!(
+        (r.code.as_str(), r.text.as_str()),
+        ("58", "本终端已被商户主管暂停收款，请联系主管恢复")
+    );
+    assert_eq!(app.txn_count(), before, "a paused terminal books nothing");
+    let (mut t2, mut c2) = app.signed_in().await;
+    t2.stan = t.stan + 10; // The same terminal's numbering goes on.
+    let rev = ok(t2.reversal(Kind::Sale, &card, 1_100, None, stan, "98"));
+    let r = ok(t2.parse(&ok(c2.call(&rev).await)));
+    assert_eq!(r.code, "00", "a reversal still goes: {}", r.text);
+
+    let s = ok(set_paused(
+        &*app.store,
+        &merchant,
+        &id,
+        StaffRole::Supervisor,
+        "web:boss",
+        false,
+        "",
+    ));
+    let s = s.unwrap_or_else(|r| panic!("{r:?}"));
+    assert!(!s.unwrap_or_else(|| panic!("resumed")).paused);
+    assert_eq!(sale(&mut t2, &mut c2, APPROVE_PAN, 1_234).await.code, "00");
+    let audited: Vec<(String, String)> = ok(app.store.read(|c| {
+        let mut st = c.prepare(
+            "SELECT action, reason FROM audit WHERE action IN ('terminal.pause', 'terminal.resume') ORDER BY seq",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<Vec<_>, _>>()
+    }));
+    assert_eq!(
+        audited,
+        [
+            ("terminal.pause".to_owned(), "连续撤销待核查".to_owned()),
+            ("terminal.resume".to_owned(), String::new())
+        ]
+    );
+}

@@ -4,23 +4,33 @@
 //! only to an address `suanpan_core::notify::address_allowed` accepts — checked on the
 //! resolved addresses, so a name that resolves to an internal address is refused too.
 //!
-//! Known gap: `https://` URLs are refused ("https is not supported yet"); receivers are
-//! reached over plain HTTP, behind a TLS-terminating proxy when they need one.
+//!
+//! `https://` URLs are reached with rustls (ring): the receiver's chain must lead to a root of
+//! the Mozilla set compiled in (`webpki-roots`) or to a CA of `[notify] ca_file`, and its
+//! certificate must name the URL's host (a name, or an IP address for a literal address).
+//! The SSRF rule is applied to the resolved address before the TLS handshake, exactly as for
+//! plain HTTP; TLS only adds who the receiver is, never where it may be.
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use suanpan_core::notify::address_allowed;
 
 /// Bytes of the receiver's answer read at most.
 pub const ANSWER_BYTES_MAX: usize = 8 * 1024;
 
-/// A parsed `http://` URL.
+/// A parsed `http://` or `https://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// `https://`: TLS, the receiver's certificate checked.
+    pub tls: bool,
     /// Host as written (a name, an IPv4 address, or an IPv6 address without brackets).
     pub host: String,
-    /// Port (80 by default).
+    /// Port (80, or 443 for https, by default).
     pub port: u16,
     /// Path and query, starting with `/`.
     pub path: String,
@@ -37,6 +47,9 @@ pub enum HttpError {
     Io(String),
     /// The answer did not start with an HTTP status line.
     BadAnswer,
+    /// The TLS settings are unusable (`[notify] ca_file`), or the handshake failed (a
+    /// certificate no trusted CA signed, or one that does not name the host).
+    Tls(String),
 }
 
 impl std::error::Error for HttpError {}
@@ -51,18 +64,21 @@ impl std::fmt::Display for HttpError {
             ),
             HttpError::Io(e) => write!(f, "{e}"),
             HttpError::BadAnswer => write!(f, "the receiver did not answer with HTTP"),
+            HttpError::Tls(e) => write!(f, "TLS: {e}"),
         }
     }
 }
 
-/// Parses `http://host[:port][/path]`; no user info, no fragment.
+/// Parses `http[s]://host[:port][/path]`; no user info, no fragment.
 pub fn parse_url(url: &str) -> Result<Target, HttpError> {
-    if url.starts_with("https://") {
-        return Err(HttpError::BadUrl("https is not supported yet"));
-    }
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or(HttpError::BadUrl("it must start with http://"))?;
+    let (tls, rest) = match url.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (
+            false,
+            url.strip_prefix("http://")
+                .ok_or(HttpError::BadUrl("it must start with http:// or https://"))?,
+        ),
+    };
     if rest.contains('#') || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(HttpError::BadUrl("no fragment or spaces"));
     }
@@ -92,12 +108,14 @@ pub fn parse_url(url: &str) -> Result<Target, HttpError> {
         Some(p) => p
             .parse::<u16>()
             .map_err(|_| HttpError::BadUrl("bad port"))?,
+        None if tls => 443,
         None => 80,
     };
     if host.is_empty() || port == 0 {
         return Err(HttpError::BadUrl("no host"));
     }
     Ok(Target {
+        tls,
         host: host.to_owned(),
         port,
         path,
@@ -119,25 +137,75 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<Target, HttpError> {
     Ok(t)
 }
 
+/// The TLS client settings of https deliveries: the Mozilla roots (`webpki-roots`) and the
+/// CA certificates of `ca_file` (PEM), if given; TLS 1.2 and 1.3 with ring.
+pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = ca_file {
+        let bad = |why: String| HttpError::Tls(format!("[notify] ca_file {}: {why}", ca.display()));
+        let certs = CertificateDer::pem_file_iter(ca)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no certificate in it".into()));
+        }
+        for c in certs {
+            roots.add(c).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// How a POST is made: time-out, the SSRF rule's switch, and the TLS settings (built by
+/// [`tls_config`] when the first https URL needs them).
+pub struct PostOptions<'a> {
+    /// Time-out of connecting, sending and waiting for the answer, each.
+    pub timeout: Duration,
+    /// `[notify] allow_private`.
+    pub allow_private: bool,
+    /// `[notify] ca_file`.
+    pub ca_file: Option<&'a Path>,
+}
+
+/// A byte stream to the receiver: plain TCP or TLS over it.
+trait Wire: Read + Write {}
+impl<T: Read + Write> Wire for T {}
+
 /// POSTs `body` with `headers` to `url`; returns the HTTP status.
 pub fn post(
     url: &str,
     headers: &[(&str, String)],
     body: &str,
-    timeout: Duration,
-    allow_private: bool,
+    opts: &PostOptions<'_>,
 ) -> Result<u16, HttpError> {
     let t = parse_url(url)?;
+    let timeout = opts.timeout;
     let addrs: Vec<SocketAddr> = (t.host.as_str(), t.port)
         .to_socket_addrs()
         .map_err(|e| HttpError::Io(format!("cannot resolve {}: {e}", t.host)))?
         .collect();
+    // The rule is applied to the address connected to, after resolution, also for https.
     let Some(addr) = addrs
         .iter()
-        .find(|a| address_allowed(a.ip(), allow_private))
+        .find(|a| address_allowed(a.ip(), opts.allow_private))
     else {
         let first = addrs.first().map_or(t.host.clone(), |a| a.ip().to_string());
         return Err(HttpError::NotAllowed(first));
+    };
+    let tls = if t.tls {
+        let name = ServerName::try_from(t.host.clone())
+            .map_err(|_| HttpError::BadUrl("the host is not a name a certificate can hold"))?;
+        Some((tls_config(opts.ca_file)?, name))
+    } else {
+        None
     };
     let io = |what: &str, e: std::io::Error| {
         if matches!(
@@ -148,14 +216,24 @@ pub fn post(
                 "{what}: timed out after {} ms",
                 timeout.as_millis()
             ))
+        } else if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+            HttpError::Tls(e.to_string())
         } else {
             HttpError::Io(format!("{what}: {e}"))
         }
     };
-    let mut s = TcpStream::connect_timeout(addr, timeout).map_err(|e| io("connecting", e))?;
+    let s = TcpStream::connect_timeout(addr, timeout).map_err(|e| io("connecting", e))?;
     s.set_read_timeout(Some(timeout))
         .and_then(|()| s.set_write_timeout(Some(timeout)))
         .map_err(|e| io("connecting", e))?;
+    let mut wire: Box<dyn Wire> = match tls {
+        Some((config, name)) => {
+            let conn = rustls::ClientConnection::new(config, name)
+                .map_err(|e| HttpError::Tls(e.to_string()))?;
+            Box::new(rustls::StreamOwned::new(conn, s))
+        }
+        None => Box::new(s),
+    };
     let host = if t.host.contains(':') {
         format!("[{}]:{}", t.host, t.port)
     } else {
@@ -171,13 +249,13 @@ pub fn post(
     }
     req.push_str("\r\n");
     req.push_str(body);
-    s.write_all(req.as_bytes())
-        .and_then(|()| s.flush())
+    wire.write_all(req.as_bytes())
+        .and_then(|()| wire.flush())
         .map_err(|e| io("sending", e))?;
     let mut answer = Vec::with_capacity(256);
     let mut buf = [0u8; 1024];
     while !answer.windows(2).any(|w| w == b"\r\n") && answer.len() < ANSWER_BYTES_MAX {
-        let n = s
+        let n = wire
             .read(&mut buf)
             .map_err(|e| io("waiting for the answer", e))?;
         if n == 0 {
@@ -226,7 +304,9 @@ mod tests {
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
-        assert!(matches!(parse_url("https://h/"), Err(HttpError::BadUrl(_))));
+        let t = parse_url("https://hooks.example.com/x").unwrap();
+        assert_eq!((t.tls, t.port), (true, 443));
+        assert_eq!(parse_url("http://h/").unwrap().port, 80);
         assert!(matches!(
             check_url("http://169.254.169.254/latest/meta-data", false),
             Err(HttpError::NotAllowed(_))
@@ -237,14 +317,15 @@ mod tests {
 
     #[test]
     fn a_name_resolving_inside_is_refused_on_delivery() {
-        let e = post(
-            "http://localhost:9/",
-            &[],
-            "{}",
-            Duration::from_millis(200),
-            false,
-        );
-        assert!(matches!(e, Err(HttpError::NotAllowed(_))), "{e:?}");
+        let opts = PostOptions {
+            timeout: Duration::from_millis(200),
+            allow_private: false,
+            ca_file: None,
+        };
+        for url in ["http://localhost:9/", "https://localhost:9/"] {
+            let e = post(url, &[], "{}", &opts);
+            assert!(matches!(e, Err(HttpError::NotAllowed(_))), "{url}: {e:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   checked, and the scratch directory removed; the result is audited and shown on 运维;
 //! - **report** once a day at `report_hour`: the compliance report of the previous local
 //!   day ([`report`]), kept, sent as the `compliance.report` webhook; a red report is audited
-//!   as `compliance.red` (the hook where the alerts queue raises its alert).
+//!   as `compliance.red` and raises a high alert (rule `compliance_report`) in the 风险预警
+//!   queue, once per day.
 //!
 //! Each run is claimed in `scheduled_runs` (job, period) with one `INSERT … ON CONFLICT DO
 //! NOTHING` whose row count decides: one node runs it, a restarted server does not run it
@@ -405,6 +406,40 @@ impl Report {
     }
 }
 
+impl Report {
+    /// What failed, as `key=value` pairs: the alert's evidence (the whole report is kept in
+    /// `scheduled_runs` and downloadable from the 运维 page).
+    pub fn evidence(&self) -> String {
+        let mut parts = vec![format!(
+            "audit_chain={}",
+            self.audit_first_broken
+                .map_or("intact".to_owned(), |seq| format!("broken_at_seq_{seq}"))
+        )];
+        parts.push(format!(
+            "conservation={}",
+            if self.conservation_holds {
+                "holds"
+            } else {
+                "broken"
+            }
+        ));
+        let batches: Vec<String> = self
+            .unbalanced_batches
+            .iter()
+            .map(|(t, b)| format!("{t}/{b}"))
+            .collect();
+        parts.push(format!(
+            "unbalanced_batches={}",
+            if batches.is_empty() {
+                "none".to_owned()
+            } else {
+                batches.join(",")
+            }
+        ));
+        parts.join(" ")
+    }
+}
+
 /// The compliance report of local `day`.
 pub fn report(store: &dyn Store, day: Date) -> Result<Report, StoreError> {
     let zone = store
@@ -471,9 +506,8 @@ fn report_in(c: &dyn Sql, day: &str, from: i64, to: i64) -> Result<Report, Store
 }
 
 /// Sends the report to the acquirer's endpoints (`compliance.report`); a red one is also
-/// audited as `compliance.red`.
-// Hook for the alerts queue (issue 13, risk rules): a red report raises its alert here, in
-// this same transaction, once the queue exists.
+/// audited as `compliance.red` and raises a high alert in the 风险预警 queue (once per day),
+/// all in one transaction.
 fn emit_report(store: &dyn Store, r: &Report) -> Result<(), StoreError> {
     let now = store.now();
     setup(store, |tx, head| {
@@ -485,6 +519,21 @@ fn emit_report(store: &dyn Store, r: &Report) -> Result<(), StoreError> {
                 now.as_microsecond(),
                 ["system", "compliance.red", &target, &r.summary(), "red"],
             )?;
+            if let Some(id) =
+                suanpan_store::risk::raise_report_alert(tx, &r.day, &r.evidence(), now)?
+            {
+                head.append(
+                    tx,
+                    now.as_microsecond(),
+                    [
+                        "system",
+                        "risk.compliance_report",
+                        &format!("alert:{id}"),
+                        &r.summary(),
+                        "alerted",
+                    ],
+                )?;
+            }
         }
         Ok(())
     })

@@ -33,6 +33,9 @@ pub struct NotifyConfig {
     pub worker_interval_ms: u64,
     /// Time-out of one attempt's connect, send and answer, in milliseconds (default 10,000).
     pub timeout_ms: u64,
+    /// Extra CA certificates (PEM) trusted for `https://` endpoints besides the Mozilla roots
+    /// compiled in: a receiver behind a private CA (default none).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for NotifyConfig {
@@ -41,6 +44,7 @@ impl Default for NotifyConfig {
             allow_private: false,
             worker_interval_ms: 1_000,
             timeout_ms: 10_000,
+            ca_file: None,
         }
     }
 }
@@ -124,13 +128,12 @@ fn attempt(store: &dyn Store, d: &DueDelivery, started: Timestamp, cfg: &NotifyC
         ("X-Suanpan-Timestamp", ts.to_string()),
         ("X-Suanpan-Signature", sign(secret.expose(), ts, &d.body)),
     ];
-    let result = http::post(
-        &d.url,
-        &headers,
-        &d.body,
-        Duration::from_millis(cfg.timeout_ms.max(1)),
-        cfg.allow_private,
-    );
+    let opts = http::PostOptions {
+        timeout: Duration::from_millis(cfg.timeout_ms.max(1)),
+        allow_private: cfg.allow_private,
+        ca_file: cfg.ca_file.as_deref(),
+    };
+    let result = http::post(&d.url, &headers, &d.body, &opts);
     let latency_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     match result {
         Ok(code) if (200..300).contains(&code) => Attempt {

@@ -164,4 +164,100 @@ fn an_unbalanced_batch_makes_the_report_red_and_it_goes_out_as_a_webhook() {
     })
     .unwrap();
     assert_eq!(red, 1);
+    let alerts = report_alerts(&h);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].inputs.contains("unbalanced_batches=12345678/"),
+        "{}",
+        alerts[0].inputs
+    );
+}
+
+/// The alerts a red compliance report raised.
+fn report_alerts(h: &Harness) -> Vec<suanpan_store::risk::AlertRow> {
+    use suanpan_store::risk::RiskAlerts;
+    h.store
+        .alerts(None, None)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.rule == "compliance_report")
+        .collect()
+}
+
+#[test]
+fn a_red_report_raises_one_high_alert_a_green_one_none() {
+    // Goal (issue 13: "a red report raises an alert"): under the test clock, a green day
+    // raises no alert; after an audit entry is edited the next report is red and raises one
+    // high alert naming the broken entry, visible to the acquirer and to no merchant; the
+    // same day's report run again (by hand, or after a lost claim) raises no second one.
+    use suanpan_store::risk::RiskAlerts;
+    let h = Harness::new();
+    approved(h.sale(1_000, "approve"));
+    let d = dirs(&h);
+    let ran = tick(&*h.store, &cfg(), &d).unwrap();
+    assert!(ran.iter().all(|r| r.ok), "{ran:?}");
+    assert!(report_alerts(&h).is_empty(), "a green report raises none");
+
+    suanpan_store::setup(&*h.store, |tx, _| {
+        tx.exec(
+            "UPDATE audit SET reason = reason || ' (edited)' WHERE seq = 2",
+            suanpan_store::p![],
+        )
+    })
+    .unwrap();
+    h.advance_days(1);
+    let ran = tick(&*h.store, &cfg(), &d).unwrap();
+    let rep = ran.iter().find(|r| r.job == "report").unwrap();
+    assert!(!rep.ok, "{rep:?}");
+    let alerts = report_alerts(&h);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let a = &alerts[0];
+    assert_eq!(
+        (a.severity.as_str(), a.action.as_str(), a.status.as_str()),
+        ("high", "alerted", "open")
+    );
+    assert!(
+        a.inputs.contains("audit_chain=broken_at_seq_2"),
+        "{}",
+        a.inputs
+    );
+    assert!(
+        a.inputs.starts_with(&format!("report={} ", rep.period)),
+        "{}",
+        a.inputs
+    );
+    assert!(
+        h.store
+            .alerts(Some(&common::merchant()), None)
+            .unwrap()
+            .is_empty(),
+        "a merchant's queue does not show the platform's alert"
+    );
+
+    // The same day's report again: still one alert.
+    suanpan_store::setup(&*h.store, |tx, _| {
+        tx.exec(
+            "DELETE FROM scheduled_runs WHERE job = 'report'",
+            suanpan_store::p![],
+        )
+    })
+    .unwrap();
+    let again = tick(&*h.store, &cfg(), &d).unwrap();
+    assert!(
+        again.iter().any(|r| r.job == "report" && !r.ok),
+        "{again:?}"
+    );
+    assert_eq!(
+        report_alerts(&h).len(),
+        1,
+        "no second alert for the same day"
+    );
+    // Mended, so that the harness's closing check of the chain holds.
+    suanpan_store::setup(&*h.store, |tx, _| {
+        tx.exec(
+            "UPDATE audit SET reason = substr(reason, 1, length(reason) - 9) WHERE seq = 2",
+            suanpan_store::p![],
+        )
+    })
+    .unwrap();
 }

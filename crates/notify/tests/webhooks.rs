@@ -40,45 +40,32 @@ struct Receiver {
 
 impl Receiver {
     fn start(script: &[u16]) -> Receiver {
+        Receiver::start_tls(script, None)
+    }
+
+    /// [`Receiver::start`] behind TLS with `tls` (an `https://` URL) when given.
+    fn start_tls(script: &[u16], tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hooks/suanpan", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!(
+            "{scheme}://{}/hooks/suanpan",
+            listener.local_addr().unwrap()
+        );
         let got = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script.to_vec()));
         let (g, s) = (got.clone(), script);
         std::thread::spawn(move || {
             for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { return };
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut headers = Vec::new();
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                assert!(line.starts_with("POST /hooks/suanpan HTTP/1.1"), "{line}");
-                loop {
-                    line.clear();
-                    reader.read_line(&mut line).unwrap();
-                    let l = line.trim_end();
-                    if l.is_empty() {
-                        break;
-                    }
-                    let (k, v) = l.split_once(':').unwrap();
-                    headers.push((k.to_ascii_lowercase(), v.trim().to_owned()));
-                }
-                let len: usize = headers
-                    .iter()
-                    .find(|(k, _)| k == "content-length")
-                    .map(|(_, v)| v.parse().unwrap())
-                    .unwrap();
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).unwrap();
-                let status = {
-                    let mut s = s.lock().unwrap();
-                    if s.len() > 1 { s.remove(0) } else { s[0] }
+                let Ok(conn) = conn else { return };
+                let Some(config) = tls.clone() else {
+                    serve_one(conn, &g, &s);
+                    continue;
                 };
-                g.lock().unwrap().push(Got {
-                    headers,
-                    body: String::from_utf8(body).unwrap(),
-                });
-                let _ = write!(conn, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+                let Ok(server) = rustls::ServerConnection::new(config) else {
+                    continue;
+                };
+                // A refused handshake shows as a read error: nothing is recorded.
+                serve_one(rustls::StreamOwned::new(server, conn), &g, &s);
             }
         });
         Receiver { url, got }
@@ -87,6 +74,45 @@ impl Receiver {
     fn got(&self) -> Vec<Got> {
         self.got.lock().unwrap().clone()
     }
+}
+
+/// Reads one POST from `stream`, records it, answers with the script's next status.
+fn serve_one<S: Read + Write>(stream: S, got: &Mutex<Vec<Got>>, script: &Mutex<Vec<u16>>) {
+    let mut reader = BufReader::new(stream);
+    let mut headers = Vec::new();
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    assert!(line.starts_with("POST /hooks/suanpan HTTP/1.1"), "{line}");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let (k, v) = l.split_once(':').unwrap();
+        headers.push((k.to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap();
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    let status = {
+        let mut s = script.lock().unwrap();
+        if s.len() > 1 { s.remove(0) } else { s[0] }
+    };
+    got.lock().unwrap().push(Got {
+        headers,
+        body: String::from_utf8(body).unwrap(),
+    });
+    let conn = reader.get_mut();
+    let _ = write!(conn, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+    let _ = conn.flush();
 }
 
 fn allow_private() -> NotifyConfig {
@@ -284,4 +310,179 @@ fn unsubscribed_changes_write_no_outbox_rows() {
     approved(h.void(sale.voucher_no));
     assert_eq!(run_due(&*h.store, &allow_private()).unwrap(), 0);
     assert!(outbox::delivery_counts(&*h.store).unwrap().is_empty());
+}
+
+#[test]
+fn a_kek_rotation_rewraps_the_secret_and_deliveries_stay_signed_with_it() {
+    // Goal (issue 13: webhook secrets under `keys rotate-kek`): the rotation re-wraps every
+    // endpoint's secret under the new KEK; a store opened under the new KEK signs the next
+    // delivery with the same secret the receiver was shown at creation, and the retired KEK
+    // no longer opens the stored value.
+    use suanpan_store::keys::{KeyProvider, MemoryKek};
+    let h = Harness::new();
+    let r = Receiver::start(&[204]);
+    let (id, secret) = endpoint(&h, &r.url, &[EventKind::VoidExecuted]);
+    let sale = approved(h.sale(1_000, "approve"));
+    approved(h.void(sale.voucher_no));
+
+    let wrapped = || {
+        suanpan_store::read(&*h.store, |c| {
+            use suanpan_store::sql::SqlExt;
+            c.one(
+                "SELECT secret FROM webhook_endpoints WHERE id = ?1",
+                suanpan_store::p![id],
+                |r| r.text(0),
+            )
+        })
+        .unwrap()
+    };
+    let before = wrapped();
+    // `keys rotate-kek` runs on a store with the back-office's tables (staff TOTP secrets).
+    use suanpan_store::backoffice::Backoffice;
+    h.store.ensure_backoffice_schema().unwrap();
+    let old = h.store.keys().clone();
+    let new = MemoryKek::new([0x5A; 32]);
+    let n = suanpan_store::terminal_keys::rewrap_all(&*h.store, &[&*old], &new).unwrap();
+    assert!(n >= 1, "{n}");
+    let after = wrapped();
+    assert_ne!(after, before, "re-wrapped");
+    let who = outbox::secret_identity(id);
+    assert!(
+        old.unwrap(&who, &after).is_err(),
+        "the retired KEK opens it no more"
+    );
+    assert_eq!(
+        new.unwrap(&who, &after).unwrap().expose(),
+        secret.as_bytes()
+    );
+
+    let mut opts = common::options(h.store.policy().clone(), h.clock.clone());
+    opts.keys = Arc::new(new);
+    let rotated = suanpan_store::SqliteStore::open(&h.dir, opts).unwrap();
+    assert_eq!(run_due(&rotated, &allow_private()).unwrap(), 1);
+    let got = r.got();
+    assert_eq!(got.len(), 1);
+    assert_signed(&got[0], &secret, h.now());
+}
+
+/// A test CA (its PEM written to `dir/ca.pem`) and a server certificate under it for
+/// `names`; returns the CA file and the receiver's TLS settings.
+fn test_ca(
+    dir: &std::path::Path,
+    names: &[&str],
+) -> (std::path::PathBuf, Arc<rustls::ServerConfig>) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "suanpan webhook test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let leaf = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let config = server_config(leaf.der().to_vec(), leaf_key.serialize_der());
+    (ca_file, config)
+}
+
+fn server_config(cert: Vec<u8>, key: Vec<u8>) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from(cert)],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
+        )
+        .unwrap();
+    Arc::new(config)
+}
+
+/// The last error in the delivery log of `endpoint`'s newest delivery.
+fn last_error(h: &Harness, endpoint: i64) -> String {
+    let rows = outbox::list_deliveries(&*h.store, Some(&common::merchant()), endpoint, 10).unwrap();
+    rows[0].last_error.clone()
+}
+
+#[test]
+fn an_https_receiver_under_the_configured_ca_gets_the_signed_event() {
+    // Goal (issue 13: webhooks over HTTPS): a receiver whose certificate a CA of
+    // `[notify] ca_file` signed, naming the URL's host (127.0.0.1), gets the event once over
+    // TLS with a valid signature; without the CA file the same receiver is refused (its CA is
+    // none of the Mozilla roots), and the SSRF rule still applies to an https URL.
+    let h = Harness::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca_file, tls) = test_ca(tmp.path(), &["127.0.0.1"]);
+    let r = Receiver::start_tls(&[204], Some(tls));
+    let (id, secret) = endpoint(&h, &r.url, &[EventKind::VoidExecuted]);
+    let sale = approved(h.sale(1_000, "approve"));
+    approved(h.void(sale.voucher_no));
+
+    assert_eq!(run_due(&*h.store, &allow_private()).unwrap(), 1);
+    assert!(
+        r.got().is_empty(),
+        "no CA file: refused before any byte of the request"
+    );
+    let e = last_error(&h, id);
+    assert!(e.contains("TLS") && e.contains("certificate"), "{e}");
+
+    let mut cfg = allow_private();
+    cfg.ca_file = Some(ca_file.clone());
+    advance_seconds(&h, RETRY_DELAYS_SECONDS[0]);
+    assert_eq!(run_due(&*h.store, &cfg).unwrap(), 1);
+    let got = r.got();
+    assert_eq!(got.len(), 1);
+    assert_signed(&got[0], &secret, h.now());
+
+    let strict = NotifyConfig {
+        ca_file: Some(ca_file),
+        ..NotifyConfig::default()
+    };
+    let e = suanpan_notify::http::post(
+        &r.url,
+        &[],
+        "{}",
+        &suanpan_notify::http::PostOptions {
+            timeout: std::time::Duration::from_secs(5),
+            allow_private: strict.allow_private,
+            ca_file: strict.ca_file.as_deref(),
+        },
+    );
+    assert!(
+        matches!(e, Err(suanpan_notify::http::HttpError::NotAllowed(_))),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_self_signed_or_misnamed_certificate_is_refused() {
+    // Goal: hostname and chain verification are on: a self-signed certificate (even one
+    // naming 127.0.0.1) and a certificate of the trusted CA that names another host are
+    // refused, and the receivers get nothing.
+    let h = Harness::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let own = server_config(made.cert.der().to_vec(), made.signing_key.serialize_der());
+    let self_signed = Receiver::start_tls(&[204], Some(own));
+    let (ca_file, misnamed_tls) = test_ca(tmp.path(), &["hooks.example.com"]);
+    let misnamed = Receiver::start_tls(&[204], Some(misnamed_tls));
+    let (a, _) = endpoint(&h, &self_signed.url, &[EventKind::VoidExecuted]);
+    let (b, _) = endpoint(&h, &misnamed.url, &[EventKind::VoidExecuted]);
+    let sale = approved(h.sale(1_000, "approve"));
+    approved(h.void(sale.voucher_no));
+
+    let mut cfg = allow_private();
+    cfg.ca_file = Some(ca_file);
+    assert_eq!(run_due(&*h.store, &cfg).unwrap(), 2);
+    assert!(self_signed.got().is_empty() && misnamed.got().is_empty());
+    let e = last_error(&h, a);
+    assert!(e.contains("TLS") && e.contains("certificate"), "{e}");
+    let e = last_error(&h, b);
+    assert!(e.contains("TLS") && e.contains("certificate"), "{e}");
 }

@@ -88,6 +88,12 @@ pub(crate) fn gate(
     if let Err(r) = rules::decide_operator_transacts(origin.operator) {
         return refuse(ctx, &actor, action, &target, r).map(answered);
     }
+    // A paused terminal takes no new money; its reversals still give money back.
+    if action != "reversal"
+        && let Err(r) = rules::decide_terminal_pause(term.paused)
+    {
+        return refuse(ctx, &actor, action, &target, r).map(answered);
+    }
     if let Some(b) = origin.batch
         && b != term.batch_no
     {

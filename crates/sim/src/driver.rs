@@ -218,6 +218,7 @@ impl Sim {
                 stan: o.stan,
             }),
             training: false,
+            confirm_duplicate: false,
         };
         let (net, state) = &mut self.terms[t];
         let (stan, mut result) = net.financial(state, &req);

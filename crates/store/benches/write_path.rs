@@ -237,5 +237,100 @@ fn kek_cost(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, write_path, kek_cost);
+/// Load cards the risk-cost bench pays with, round robin.
+const RISK_CARDS: usize = 1_000;
+
+/// A store with the demo seed, `risk` as its `[risk]`, and [`RISK_CARDS`] load cards; returns
+/// one sale command per card (the demo terminal, operator 01).
+fn setup_risk(
+    risk: suanpan_core::risk::RiskParams,
+) -> (tempfile::TempDir, Arc<SqliteStore>, Vec<Command>) {
+    let (dir, store, template) = setup_with(OpenOptions {
+        policy: suanpan_core::Policy {
+            risk,
+            ..suanpan_core::Policy::default()
+        },
+        ..suanpan_service::open_options()
+    });
+    let fp = Fingerprinter::new([7; 32]);
+    let pans: Vec<Pan> = (0..RISK_CARDS as u32)
+        .map(|i| Pan::parse(&suanpan_issuer::demo::load_card_pan(i)).expect("pan"))
+        .collect();
+    suanpan_store::admin::register_bench(&*store, &fp, &[], "", &[], &pans, "-")
+        .expect("load cards");
+    let cmds = pans
+        .iter()
+        .map(|pan| {
+            let mut cmd = template.clone();
+            if let Command::Purchase { instrument, .. } = &mut cmd {
+                *instrument = Instrument::Card {
+                    masked_pan: pan.masked(),
+                    fingerprint: fp.of(pan),
+                    expiry: None,
+                };
+            }
+            cmd
+        })
+        .collect();
+    (dir, store, cmds)
+}
+
+/// [`pipelined`] over many cards: sale `n` pays with card `n % RISK_CARDS` an amount that
+/// grows by one fen per round of the cards, so no card repeats an amount (no duplicate
+/// charge) and every sale is approved with the rules on.
+fn pipelined_cards(
+    store: &SqliteStore,
+    cmds: &[Command],
+    next: &std::sync::atomic::AtomicU64,
+    sales: u64,
+) -> Duration {
+    let start = Instant::now();
+    let pending: Vec<_> = (0..sales)
+        .map(|_| {
+            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut cmd = cmds[(n % RISK_CARDS as u64) as usize].clone();
+            if let Command::Purchase { amount, .. } = &mut cmd {
+                let fen = 1 + (n / RISK_CARDS as u64) as i64;
+                *amount = Amount::from_fen(fen);
+            }
+            store.submit(cmd).expect("submit")
+        })
+        .collect();
+    for p in pending {
+        match p.wait() {
+            Ok(Reply::Txn(t)) => assert!(t.response_code.is_approved(), "{t:?}"),
+            other => panic!("sale failed: {other:?}"),
+        }
+    }
+    start.elapsed()
+}
+
+/// Issue 13: what the risk rules cost the write path, side by side in one run — the default
+/// rules (every card sale loads the card's last hour and asks `core::risk::assess`) against
+/// `[risk]` off, the same pipelined sales over 1,000 cards with amounts that never repeat.
+fn risk_cost(c: &mut Criterion) {
+    let (_on_dir, on, on_cmds) = setup_risk(suanpan_core::risk::RiskParams::default());
+    let (_off_dir, off, off_cmds) = setup_risk(suanpan_core::risk::RiskParams::off());
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let mut g = c.benchmark_group("risk_cost");
+    g.throughput(Throughput::Elements(SALES_PER_ITER));
+    g.sample_size(10);
+    g.bench_function("pipelined_rules_on", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| pipelined_cards(&on, &on_cmds, &next, SALES_PER_ITER))
+                .sum()
+        })
+    });
+    g.bench_function("pipelined_rules_off", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| pipelined_cards(&off, &off_cmds, &next, SALES_PER_ITER))
+                .sum()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, write_path, kek_cost, risk_cost);
 criterion_main!(benches);

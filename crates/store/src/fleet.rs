@@ -261,3 +261,97 @@ pub fn set_locked<S: Store + ?Sized>(
         Ok(n > 0)
     })
 }
+
+/// A terminal's pause as its merchant sees it (issue 13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseState {
+    /// 终端号.
+    pub id: String,
+    /// Paused now: the host refuses its new money (58) until resumed.
+    pub paused: bool,
+    /// Who paused it (`web:<user>`).
+    pub paused_by: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+    /// When (micros).
+    pub paused_at: Option<i64>,
+}
+
+/// The pause state of terminal `id` of `merchant` (`None`: no such terminal at it).
+pub fn pause_state<S: Store + ?Sized>(
+    store: &S,
+    merchant: &MerchantId,
+    id: &TerminalId,
+) -> Result<Option<PauseState>, StoreError> {
+    crate::read(store, |c| pause_state_in(c, merchant, id))
+}
+
+fn pause_state_in(
+    c: &dyn crate::sql::Sql,
+    merchant: &MerchantId,
+    id: &TerminalId,
+) -> Result<Option<PauseState>, StoreError> {
+    c.row(
+        "SELECT id, paused_at, paused_by, pause_reason FROM terminals WHERE id = ?1 AND merchant_id = ?2",
+        p![id.as_str(), merchant.as_str()],
+        |r| {
+            let paused_at = r.opt_i64(1)?;
+            Ok(PauseState {
+                id: r.text(0)?,
+                paused: paused_at.is_some(),
+                paused_by: r.opt_text(2)?,
+                reason: r.opt_text(3)?,
+                paused_at,
+            })
+        },
+    )
+}
+
+/// Pauses (`pause`) or resumes terminal `id` of `merchant` as `role`, audited as
+/// `terminal.pause` / `terminal.resume` by `actor` with the reason; the core decides who may
+/// and that a pause says why. `Ok(Ok(None))`: no such terminal at this merchant (another
+/// merchant's terminal is answered as a missing one).
+pub fn set_paused<S: Store + ?Sized>(
+    store: &S,
+    merchant: &MerchantId,
+    id: &TerminalId,
+    role: StaffRole,
+    actor: &str,
+    pause: bool,
+    reason: &str,
+) -> Result<Result<Option<PauseState>, BackOfficeRefused>, StoreError> {
+    if let Err(r) = backoffice::decide_terminal_pause_change(role, pause, reason) {
+        return Ok(Err(r));
+    }
+    let now = micros(store.now());
+    let reason = reason.trim().to_owned();
+    crate::setup(store, |tx, head| {
+        let n = if pause {
+            tx.exec(
+                "UPDATE terminals SET paused_at = ?1, paused_by = ?2, pause_reason = ?3
+                  WHERE id = ?4 AND merchant_id = ?5",
+                p![now, actor, reason.as_str(), id.as_str(), merchant.as_str()],
+            )?
+        } else {
+            tx.exec(
+                "UPDATE terminals SET paused_at = NULL, paused_by = NULL, pause_reason = NULL
+                  WHERE id = ?1 AND merchant_id = ?2",
+                p![id.as_str(), merchant.as_str()],
+            )?
+        };
+        if n == 0 {
+            return Ok(Ok(None));
+        }
+        let action = if pause {
+            "terminal.pause"
+        } else {
+            "terminal.resume"
+        };
+        head.append(
+            tx,
+            now,
+            [actor, action, &format!("terminal:{id}"), &reason, "ok"],
+        )?;
+        Ok(Ok(pause_state_in(tx, merchant, id)?))
+    })
+}

@@ -252,6 +252,32 @@ fn endpoint_from(r: &dyn SqlRow) -> Result<EndpointRow, StoreError> {
     })
 }
 
+/// Re-wraps every endpoint's secret under `to` (`keys rotate-kek`, also `--to-pkcs11`), on
+/// the rotation's transaction: the clear secret stays the same, so receivers keep verifying
+/// with what they were shown at creation. Removed endpoints too (a wrapped value under a
+/// retired KEK is a value nobody can check any more). Returns how many.
+pub(crate) fn rewrap_secrets<'k>(
+    tx: &dyn Sql,
+    pick: &dyn Fn(&str) -> Result<&'k dyn crate::keys::KeyProvider, StoreError>,
+    to: &dyn crate::keys::KeyProvider,
+) -> Result<usize, StoreError> {
+    let rows = tx.rows(
+        "SELECT id, secret FROM webhook_endpoints WHERE secret <> '' ORDER BY id",
+        p![],
+        |r| Ok((r.i64(0)?, r.text(1)?)),
+    )?;
+    for (id, w) in &rows {
+        let who = secret_identity(*id);
+        let clear = pick(w)?.unwrap(&who, w)?;
+        let again = to.wrap(&who, clear.expose())?;
+        tx.exec(
+            "UPDATE webhook_endpoints SET secret = ?1 WHERE id = ?2",
+            p![&again, *id],
+        )?;
+    }
+    Ok(rows.len())
+}
+
 /// Creates an endpoint with a new random secret, wrapped under the KEK; returns it and the
 /// secret in clear, which is shown once. Audited as `webhook.create`.
 pub fn create_endpoint<S: Store + ?Sized>(

@@ -30,7 +30,7 @@ use tokio_postgres::{Client, Statement};
 
 /// The schema version this build writes: `pg_schema.sql` is version 1, each
 /// `pg_migrate_N.sql` moves a store to version N.
-pub const PG_SCHEMA_VERSION: i64 = 12;
+pub const PG_SCHEMA_VERSION: i64 = 14;
 /// The steps after `pg_schema.sql`, oldest first (add one, never edit one that shipped).
 const PG_MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("pg_migrate_2.sql")),
@@ -49,6 +49,8 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("pg_migrate_11.sql")),
     // The upstream's store-and-forward queue in the main store (issue 15).
     (12, include_str!("pg_migrate_12.sql")),
+    // A terminal paused by its merchant's supervisor (issue 13).
+    (14, include_str!("pg_migrate_14.sql")),
 ];
 /// Read connections one process opens at most; a reader beyond them waits for one to come
 /// back (the database's `max_connections` is shared by every node).

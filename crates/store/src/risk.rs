@@ -249,3 +249,57 @@ fn find(c: &dyn Sql, merchant: Option<&str>, id: i64) -> Result<Option<AlertRow>
         ),
     }
 }
+
+/// The `merchant_id` of an alert about the whole platform (a red compliance report): no
+/// merchant's queue shows it; the acquirer's risk officers, who list every merchant's
+/// alerts, do.
+pub const PLATFORM_ALERT_MERCHANT: &str = "";
+
+/// Raises the alert of a red compliance report of local `day` (severity high, rule
+/// `compliance_report`, the report in words as its evidence) on the caller's transaction,
+/// and queues it as `alert.raised` for the acquirer's endpoints. Once per day: `Ok(None)`
+/// when that day's alert exists already (a report re-run after a restart, or by hand).
+pub fn raise_report_alert(
+    conn: &dyn Sql,
+    day: &str,
+    evidence: &str,
+    at: jiff::Timestamp,
+) -> Result<Option<i64>, StoreError> {
+    let rule = suanpan_core::risk::Rule::ComplianceReport.as_str();
+    let inputs = format!("report={day} {evidence}");
+    let seen = report_alert_exists(conn, rule, &format!("report={day} %"))?;
+    if seen {
+        return Ok(None);
+    }
+    let id = conn.insert_id(
+        "INSERT INTO risk_alerts (merchant_id, rule, severity, action, inputs, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        p![
+            PLATFORM_ALERT_MERCHANT,
+            rule,
+            suanpan_core::risk::Severity::High.as_str(),
+            "alerted",
+            inputs.as_str(),
+            micros(at)
+        ],
+    )?;
+    let data =
+        serde_json::json!({ "alert_id": id, "rule": rule, "severity": "high", "report": day });
+    crate::notify::enqueue(
+        conn,
+        at,
+        suanpan_core::notify::EventKind::AlertRaised,
+        None,
+        &data,
+    )?;
+    Ok(Some(id))
+}
+
+fn report_alert_exists(conn: &dyn Sql, rule: &str, inputs_like: &str) -> Result<bool, StoreError> {
+    let n = conn.one(
+        "SELECT COUNT(*) FROM risk_alerts WHERE merchant_id = ?1 AND rule = ?2 AND inputs LIKE ?3",
+        p![PLATFORM_ALERT_MERCHANT, rule, inputs_like],
+        |r| r.i64(0),
+    )?;
+    Ok(n > 0)
+}

@@ -22,7 +22,7 @@ use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnI
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 15;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// How long a writer waits for another process's write lock before it gives up.
@@ -502,7 +502,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_meta {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
             include_str!("schema.sql"),
             include_str!("migrate_2.sql"),
             include_str!("migrate_4.sql"),
@@ -513,7 +513,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_10.sql"),
             include_str!("migrate_11.sql"),
             include_str!("migrate_12.sql"),
-            include_str!("migrate_13.sql")
+            include_str!("migrate_13.sql"),
+            include_str!("migrate_15.sql")
         ))?;
         return Ok(());
     }
@@ -605,11 +606,21 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     }
     if version < 13 {
         // The upstream's store-and-forward queue in the main store (issue 15): new tables
-        // only, `IF NOT EXISTS`. (Step 12 is another branch's; each step is idempotent.)
+        // only, `IF NOT EXISTS`.
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {} UPDATE meta SET value = '13' WHERE key = 'schema_version'; COMMIT;",
             include_str!("migrate_13.sql")
         ))?;
+    }
+    if version < 15 {
+        // A terminal paused by its merchant's supervisor (issue 13).
+        add_column_once(
+            conn,
+            "terminals",
+            "paused_at",
+            include_str!("migrate_15.sql"),
+            15,
+        )?;
     }
     // A bulk load (`bench seed`) stopped before its end left the search indexes (and, booked
     // with the risk rules off, the rules' two journal indexes) dropped.

@@ -270,6 +270,7 @@ pub fn rewrap_all<S: Store + ?Sized>(
             n += 1;
         }
         n += crate::onboarding::rewrap_accounts(tx, &pick, to)?;
+        n += crate::notify::rewrap_secrets(tx, &pick, to)?;
         tx.exec(
             "UPDATE staff_sessions SET totp_pending_secret = NULL WHERE totp_pending_secret IS NOT NULL",
             p![],

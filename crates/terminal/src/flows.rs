@@ -544,7 +544,8 @@ impl App {
         recharge: Option<Draft>,
     ) -> Vec<Effect> {
         match (k, recharge) {
-            (Key::Digit(1), Some(d)) => self.advance(d),
+            (Key::Enter, Some(d)) if d.confirm_duplicate => self.advance(d),
+            (Key::Digit(1), Some(d)) if !d.confirm_duplicate => self.advance(d),
             (Key::Enter, _) if self.last_print.is_some() => {
                 let text = self
                     .last_print

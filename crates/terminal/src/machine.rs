@@ -233,6 +233,8 @@ pub struct Draft {
     pub grace_done: bool,
     /// Pre-auth void and completion: the pre-authorization's 授权码.
     pub auth_code: Option<String>,
+    /// A sale the cashier confirmed after the possible-duplicate refusal (sent with 63 `DUP`).
+    pub confirm_duplicate: bool,
 }
 
 impl Draft {
@@ -249,6 +251,7 @@ impl Draft {
             supervisor_ok: false,
             grace_done: false,
             auth_code: None,
+            confirm_duplicate: false,
         }
     }
 }
@@ -1015,6 +1018,7 @@ impl App {
             amount: u64::try_from(amount).unwrap_or(0),
             original,
             training: self.training,
+            confirm_duplicate: d.confirm_duplicate,
         };
         self.screen = Screen::Busy {
             what: "busy.send".into(),

@@ -39,6 +39,21 @@ pub struct TxnRequest {
     pub original: Option<Original>,
     /// Training mode.
     pub training: bool,
+    /// The cashier confirmed a sale the host refused as a possible duplicate charge (94,
+    /// 疑似重复，确认后重试): field 63 carries `DUP` and the host lets it through.
+    pub confirm_duplicate: bool,
+}
+
+/// Whether an answer is the risk rules' possible-duplicate refusal (94 with its 63 text),
+/// which the cashier confirms, rather than the host's used-STAN 94, which the terminal
+/// skips by itself.
+pub fn is_possible_duplicate(r: &Response) -> bool {
+    use suanpan_core::Refusal;
+    let refusal = suanpan_core::risk::RiskRefused::PossibleDuplicate;
+    r.code == "94"
+        && [suanpan_core::Lang::Zh, suanpan_core::Lang::En]
+            .iter()
+            .any(|l| r.text.trim() == refusal.message(*l))
 }
 
 /// Why a request was not sent.
@@ -284,7 +299,7 @@ impl<L: Link> Net<L> {
     ) -> (u32, TxnResult) {
         for _ in 0..USED_STAN_SKIPS_MAX {
             match &result {
-                TxnResult::Answered(r) if r.code == "94" => {}
+                TxnResult::Answered(r) if r.code == "94" && !is_possible_duplicate(r) => {}
                 _ => break,
             }
             (stan, result) = self.send_once(state, req);
@@ -296,6 +311,7 @@ impl<L: Link> Net<L> {
         self.proto.stan = state.stan;
         self.proto.batch = state.batch;
         self.proto.training = req.training;
+        self.proto.confirm_duplicate = req.confirm_duplicate;
         let built = self
             .proto
             .request(req.kind, &req.card, req.amount, req.original.as_ref());

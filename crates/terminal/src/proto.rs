@@ -226,6 +226,8 @@ pub struct Terminal {
     pub stan: u32,
     /// Training mode: requests carry terminal status `1` in the header (see docs/ISO8583.md).
     pub training: bool,
+    /// A sale carries field 63 `DUP`: the cashier confirmed a possible duplicate charge.
+    pub confirm_duplicate: bool,
     /// The working keys the sign-in asks for (60.3): `003` by default, `001` for a
     /// single-DES terminal. The host refuses `004` (see docs/ISO8583.md).
     pub key_layout: KeyLayout,
@@ -252,6 +254,7 @@ impl Terminal {
             batch: 1,
             stan: 0,
             training: false,
+            confirm_duplicate: false,
             key_layout: KeyLayout::Double,
             field59: None,
             mac_algorithm: MacAlgorithm::PosEcb,
@@ -557,6 +560,10 @@ impl Terminal {
         }
         if let Some(info) = &self.field59 {
             b.set_ans(59, info.as_bytes())?;
+        }
+        if self.confirm_duplicate && kind == Kind::Sale {
+            // The host's reading: crates/host/src/dispatch.rs, CONFIRM_DUPLICATE_63.
+            b.set_ans(63, b"DUP")?;
         }
         if let Some(o) = original {
             if let Some(rrn) = &o.rrn

@@ -3,7 +3,7 @@
 
 use crate::flows::recharge_of;
 use crate::machine::{App, Draft, Effect, Flow, Outcome, Printout, Reply, Screen, code_text, yuan};
-use crate::net::{NotSent, SettleResult, TxnResult};
+use crate::net::{NotSent, SettleResult, TxnResult, is_possible_duplicate};
 use crate::proto::Response;
 use crate::state::LocalTxn;
 use suanpan_core::settlement::{Reconciliation, Settlement, Totals, differences, settle};
@@ -151,7 +151,9 @@ impl App {
         if !r.text.is_empty() && !approved {
             lines.push(r.text.clone());
         }
-        if let Some(fix) = self.fix_for(&r.code) {
+        // The possible-duplicate 94 carries its own remedy in 63 (确认后重试), not the
+        // used-STAN 94's.
+        if let Some(fix) = self.fix_for(&r.code).filter(|_| !is_possible_duplicate(&r)) {
             lines.push(fix);
         }
         lines.push(self.tf("result.voucher", &[format!("{stan:06}")]));
@@ -182,6 +184,15 @@ impl App {
             (Flow::Void, true, Some(o)) => {
                 lines.push(self.t("void.recharge_offer"));
                 Some(recharge_of(o))
+            }
+            // 疑似重复: the cashier checks with the customer, then [确认] sends it again
+            // as confirmed; [取消] leaves it.
+            _ if is_possible_duplicate(&r) && !d.confirm_duplicate => {
+                lines.push(self.t("dup.confirm_offer"));
+                Some(Draft {
+                    confirm_duplicate: true,
+                    ..d.clone()
+                })
             }
             _ => None,
         };

@@ -88,6 +88,7 @@ static ZH: Entries = &[
     ("void.grace", "将在 {0} 秒后提交，按[取消]撤回"),
     ("void.withdrawn", "撤销已撤回，未提交，已记录"),
     ("void.recharge_offer", "撤错了？按 1 重新收款"),
+    ("dup.confirm_offer", "顾客确未付过？按[确认]重发"),
     ("refund.rrn_prompt", "请输入原参考号(12位):"),
     ("refund.rrn_len", "参考号为 12 位数字"),
     ("busy.wait", "请稍候…"),
@@ -360,6 +361,10 @@ static EN: Entries = &[
     (
         "void.recharge_offer",
         "Voided by mistake? Press 1 to re-charge",
+    ),
+    (
+        "dup.confirm_offer",
+        "Check the customer has not paid; Enter sends it again, Cancel drops it",
     ),
     ("refund.rrn_prompt", "Original reference no. (12):"),
     ("refund.rrn_len", "The reference no. has 12 digits"),

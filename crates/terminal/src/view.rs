@@ -323,7 +323,9 @@ impl App {
             }
             Screen::Result { outcome, recharge } => {
                 b.extend(outcome.lines.iter().cloned());
-                let hint = if recharge.is_some() {
+                let hint = if recharge.as_ref().is_some_and(|d| d.confirm_duplicate) {
+                    "hint.confirm"
+                } else if recharge.is_some() {
                     "hint.recharge"
                 } else if self.last_print.is_some() {
                     "hint.result"

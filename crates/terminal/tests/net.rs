@@ -133,6 +133,7 @@ fn sale() -> TxnRequest {
         amount: 1_000,
         original: None,
         training: false,
+        confirm_duplicate: false,
     }
 }
 

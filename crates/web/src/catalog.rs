@@ -287,7 +287,7 @@ static ZH: Entries = &[
     ("webhook.url.msg", "通知地址格式不对"),
     (
         "webhook.url.fix",
-        "请填写 http:// 开头的完整接收地址（不含用户名和密码），暂不支持 https",
+        "请填写 https:// 或 http:// 开头的完整接收地址（不含用户名和密码）",
     ),
     (
         "webhook.url_private.msg",
@@ -1591,7 +1591,7 @@ static EN: Entries = &[
     ("webhook.url.msg", "The webhook URL is not well formed"),
     (
         "webhook.url.fix",
-        "Give the receiver's full URL starting with http:// (no user name or password); https is not supported yet",
+        "Give the receiver's full URL starting with https:// or http:// (no user name or password)",
     ),
     (
         "webhook.url_private.msg",

@@ -24,6 +24,7 @@ mod json;
 mod kyc;
 mod openapi;
 mod ops;
+mod pause;
 mod removals;
 mod review;
 mod risk_settings;
@@ -74,6 +75,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .merge(alerts::routes())
         .merge(risk_settings::routes(&state))
         .merge(compliance::routes(&state))
+        .merge(pause::routes())
         .merge(auth::routes())
         .merge(ui::routes())
         .merge(openapi::routes())

@@ -53,6 +53,7 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::acquirer_channels::list_merchant_channels, crate::acquirer_channels::allow_merchant_channel,
         crate::terminals::list_terminals, crate::terminals::register_terminal, crate::terminals::get_terminal,
         crate::terminals::assign_terminal, crate::terminals::lock_terminal, crate::terminals::unlock_terminal,
+        crate::pause::pause_terminal, crate::pause::resume_terminal,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn, crate::alerts::AlertStatusIn)),
     tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "alerts"), (name = "risk"), (name = "webhooks"), (name = "acquirer"))

@@ -2,7 +2,7 @@
 //! endpoints, the acquirer's platform admin the acquirer's (which hear every merchant's
 //! events); each sees the delivery log of their own endpoints and replays a delivery. The
 //! records and the outbox are `store::notify`; the worker that posts is `suanpan-notify`.
-//! A URL is checked when saved (`http://`, no internal address unless
+//! A URL is checked when saved (`https://` or `http://`, no internal address unless
 //! `[notify] allow_private`) and again, after name resolution, on every delivery.
 
 use crate::api::Id;
@@ -103,7 +103,7 @@ pub struct CreatedEndpoint {
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointIn {
-    /// `http://host[:port]/path`, at most 2,048 bytes.
+    /// `https://host[:port]/path` (or `http://`), at most 2,048 bytes.
     pub url: String,
     /// Event types (at least one).
     pub events: Vec<EventName>,

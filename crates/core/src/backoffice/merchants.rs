@@ -186,8 +186,30 @@ pub fn decide_terminal_lock(
     lock: bool,
     reason: &str,
 ) -> Result<(), BackOfficeRefused> {
-    permitted(role, Permission::ManageTerminals)?;
-    if lock && reason.trim().is_empty() {
+    decide_with_reason(role, Permission::ManageTerminals, lock, reason)
+}
+
+/// Decides pausing or resuming one of the merchant's own terminals (issue 13): a merchant
+/// role that may (`PauseTerminals`: supervisor, admin), and a pause says why (the cashier's
+/// next exchange is refused, the audit trail keeps the reason).
+pub fn decide_terminal_pause_change(
+    role: StaffRole,
+    pause: bool,
+    reason: &str,
+) -> Result<(), BackOfficeRefused> {
+    decide_with_reason(role, Permission::PauseTerminals, pause, reason)
+}
+
+/// A role with `p`, and a reason when `stopping` (a lock or a pause refuses the terminal, so
+/// the audit trail must say why).
+fn decide_with_reason(
+    role: StaffRole,
+    p: Permission,
+    stopping: bool,
+    reason: &str,
+) -> Result<(), BackOfficeRefused> {
+    permitted(role, p)?;
+    if stopping && reason.trim().is_empty() {
         return Err(BackOfficeRefused::ReasonRequired);
     }
     Ok(())

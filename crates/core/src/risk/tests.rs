@@ -411,3 +411,23 @@ fn a_looser_merchant_limit_is_refused_in_words_not_config_keys() {
         }
     }
 }
+
+#[test]
+fn only_a_card_rule_reads_the_card_history() {
+    // Goal (issue 13, the rules' cost): the write path loads a card's history only when a
+    // rule reads it, so `[risk]` off costs no lookback query per sale.
+    let on = RiskParams::default();
+    assert!(on.reads_card_events(&on.limits));
+    let off = RiskParams::off();
+    assert!(!off.reads_card_events(&off.limits));
+    let velocity = Limits {
+        card_count_max: 5,
+        ..off.limits.clone()
+    };
+    assert!(off.reads_card_events(&velocity));
+    let duplicate = RiskParams {
+        duplicate_minutes: 10,
+        ..RiskParams::off()
+    };
+    assert!(duplicate.reads_card_events(&duplicate.limits));
+}

@@ -28,6 +28,8 @@ pub struct TerminalState {
     pub next_voucher: VoucherNo,
     /// Next training voucher no. (training has its own sequence).
     pub next_training_voucher: VoucherNo,
+    /// Paused by its merchant's supervisor: no new money (`core::rules::decide_terminal_pause`).
+    pub paused: bool,
 }
 
 /// A terminal's row as stored: whether it and its merchant are enabled, and its state.
@@ -41,6 +43,7 @@ pub struct TerminalRow {
     opened: Option<i64>,
     next: u32,
     next_training: u32,
+    paused: bool,
 }
 
 impl TerminalRow {
@@ -58,6 +61,7 @@ impl TerminalRow {
             next_voucher: VoucherNo::new(self.next).map_err(|_| corrupt("next voucher"))?,
             next_training_voucher: VoucherNo::new(self.next_training)
                 .map_err(|_| corrupt("next training voucher"))?,
+            paused: self.paused,
         })
     }
 }
@@ -74,7 +78,8 @@ pub fn find(
         _ => "",
     };
     let sql = format!(
-        "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher, m.status
+        "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher, m.status,
+                t.paused_at IS NOT NULL
          FROM terminals t JOIN merchants m ON m.id = t.merchant_id
          LEFT JOIN batches b ON b.id = t.batch_id WHERE t.id = ?1{lock}"
     );
@@ -92,6 +97,7 @@ pub fn find(
             opened: r.opt_i64(5)?,
             next: r.u32(6)?,
             next_training: r.u32(7)?,
+            paused: r.flag(9)?,
         })
     })
 }

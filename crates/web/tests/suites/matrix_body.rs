@@ -25,6 +25,7 @@ enum Obj {
     Alert,
     Webhook,
     Delivery,
+    Terminal,
 }
 
 /// Whose data a route shows or changes.
@@ -65,6 +66,8 @@ const SCOPES: &[(&str, &str, Scope)] = &[
     ("post", "/alerts/{id}/{action}", Object(Alert)),
     ("get", "/risk/limits", Merchant),
     ("post", "/risk/limits", Merchant),
+    ("post", "/api/v1/terminals/{id}/pause", Object(Terminal)),
+    ("post", "/api/v1/terminals/{id}/resume", Object(Terminal)),
     ("get", "/api/v1/webhooks", Merchant),
     ("post", "/api/v1/webhooks", Merchant),
     ("get", "/api/v1/webhooks/{id}", Object(Webhook)),
@@ -217,6 +220,7 @@ struct Targets {
     alert: i64,
     webhook: i64,
     delivery: i64,
+    terminal: String,
 }
 
 impl Targets {
@@ -233,6 +237,7 @@ impl Targets {
             Alert => self.alert.to_string(),
             Webhook => self.webhook.to_string(),
             Delivery => self.delivery.to_string(),
+            Terminal => self.terminal.clone(),
         }
     }
     /// Ids no merchant has.
@@ -249,6 +254,7 @@ impl Targets {
             alert: 987_654,
             webhook: 987_654,
             delivery: 987_654,
+            terminal: "99999999".to_owned(),
         }
     }
 }
@@ -292,7 +298,7 @@ fn a_state(app: &TestApp) -> String {
         format!("SELECT id, body FROM case_notes WHERE case_id IN {a_cases} ORDER BY id"),
         format!("SELECT case_id, evidence_id FROM case_evidence WHERE case_id IN {a_cases} ORDER BY case_id, evidence_id"),
         format!("SELECT operator_no, name, password_hash FROM operators WHERE merchant_id = '{a}' ORDER BY operator_no"),
-        format!("SELECT id, enabled FROM terminals WHERE merchant_id = '{a}' ORDER BY id"),
+        format!("SELECT id, enabled, paused_at, pause_reason FROM terminals WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT id, name, status FROM merchants WHERE id = '{a}'"),
         format!("SELECT id, kind, sha256 FROM merchant_documents WHERE merchant_id = '{a}' ORDER BY id"),
         format!("SELECT id, status, note FROM risk_alerts WHERE merchant_id = '{a}' ORDER BY id"),
@@ -458,6 +464,7 @@ fn world(app: &TestApp) -> (Targets, i64) {
             alert,
             webhook,
             delivery,
+            terminal: DEMO_TERMINAL.to_owned(),
         },
         b_case,
     )
@@ -564,6 +571,9 @@ fn concrete(
         (true, "/api/v1/risk/limits", _) => json(
             r#"{"single_amount_max_fen":100,"open_at":"09:00","close_at":"09:01"}"#.into(),
         ),
+        (true, p, _) if p.starts_with("/api/v1/terminals/") => {
+            json(r#"{"reason":"乙方核查"}"#.into())
+        }
         (true, "/api/v1/operators", _) => json(
             r#"{"no":"07","role":"cashier","name":"B 收银","password":"2468"}"#.into(),
         ),
