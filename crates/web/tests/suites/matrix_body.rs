@@ -874,6 +874,8 @@ fn acquirer_roles_read_every_merchant_where_their_permission_allows() {
         assert_eq!(r.status, 201, "{}", r.text());
         r.json()["id"].as_i64().expect("document id")
     };
+    // A day's compliance report, so the console's report pages have one to show.
+    let day = make_compliance_report(&app);
     let before = a_state(&app);
     let mut problems = Vec::new();
     let mut console_reads = 0;
@@ -898,7 +900,8 @@ fn acquirer_roles_read_every_merchant_where_their_permission_allows() {
             let p = path
                 .replace("/merchants/{id}", &format!("/merchants/{DEMO_MERCHANT}"))
                 .replace("/terminals/{id}", &format!("/terminals/{DEMO_TERMINAL}"))
-                .replace("{doc}", &doc.to_string());
+                .replace("{doc}", &doc.to_string())
+                .replace("{day}", &day);
             let r = s.get(&p);
             console_reads += 1;
             if r.status != 200 {
