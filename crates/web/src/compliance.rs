@@ -191,8 +191,20 @@ pub async fn report(state: &AppState, caller: &Caller, day: &str) -> Result<Repo
     gate(caller, Permission::ViewAllMerchants)?;
     let lang = caller.lang;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, lang, "report.not_found", &[]);
-    if day.len() != 10 || day.parse::<jiff::civil::Date>().is_err() {
+    let well_formed = day.len() == 10
+        && day.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !well_formed {
         return Err(ApiError::field(lang, "date", day));
+    }
+    // Well-formed but no calendar day (2026-02-30, 0000-00-00): no report was made for it.
+    if day.parse::<jiff::civil::Date>().is_err() {
+        return Err(not_found());
     }
     let (store, d) = (state.store().clone(), day.to_owned());
     let kept = blocking(lang, move || schedule::kept_report(&*store, &d)).await?;

@@ -396,6 +396,9 @@ pub async fn block(state: &AppState, caller: &Caller, input: BlockIn) -> Result<
     if reason.is_empty() || reason.chars().count() > BLOCK_REASON_CHARS_MAX {
         return Err(ApiError::field(lang, "reason", &input.reason));
     }
+    if let Some(txn) = input.transaction_id.filter(|t| *t < 1) {
+        return Err(ApiError::field(lang, "transaction_id", &txn.to_string()));
+    }
     let who = suanpan_store::backoffice::actor(&caller.user.username);
     let store = state.store().clone();
     match input.kind {
