@@ -432,11 +432,23 @@ impl RiskParams {
             || limits.card_amount_max_fen > 0
     }
 
-    /// Minutes of card history the rules look back over.
-    pub fn card_lookback_minutes(&self) -> u32 {
+    /// Minutes of card history the enabled rules look back over under `limits` (the limits
+    /// in force for the merchant): the longest window of a rule that is on. The card's
+    /// velocity hour counts only when a card limit is set; by default the decline run and
+    /// its block (40 minutes) are the longest. 0 when no card rule is on.
+    pub fn card_lookback_minutes(&self, limits: &Limits) -> u32 {
+        let card_velocity = limits.card_count_max > 0 || limits.card_amount_max_fen > 0;
         [
-            self.declines_window_minutes + self.decline_block_minutes,
-            self.velocity_window_minutes,
+            if self.declines_max > 0 {
+                self.declines_window_minutes + self.decline_block_minutes
+            } else {
+                0
+            },
+            if card_velocity {
+                self.velocity_window_minutes
+            } else {
+                0
+            },
             self.duplicate_minutes,
             self.sale_after_void_minutes,
         ]

@@ -405,3 +405,103 @@ async fn a_terminal_paused_by_its_supervisor_is_refused_58_until_resumed() {
         ]
     );
 }
+
+/// Goal (issue 13: "void/refund ratio per operator and per terminal over a day (alert, not
+/// refuse)"): voids **and refunds** count against sales, per operator and per terminal. One
+/// cashier sells ten times at the demo terminal; a second cashier voids one sale and refunds
+/// two — 3 of 10 at the terminal is past the default 20 %, so the terminal's alert is raised
+/// (the second cashier, with no sales of its own, is below the minimum); every void and
+/// refund goes through. Then the first cashier voids three more of its own sales: its own
+/// ratio passes 20 % and its alert is raised too.
+#[test]
+fn voids_and_refunds_past_the_ratio_alert_per_operator_and_per_terminal() {
+    use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, TerminalId, TxnId, TxnKind};
+    use suanpan_store::Store;
+    use suanpan_store::command::{Command, Instrument, Origin, OriginalRef, Reply};
+    let (store, fp, _clock, _dir) = open(RiskParams::default());
+    let pan = ok(Pan::parse(APPROVE_PAN));
+    let origin = |op: &str| Origin {
+        terminal_id: ok(TerminalId::parse(DEMO_TERMINAL)),
+        operator: ok(OperatorNo::parse(op)),
+        supervisor: Some(OperatorNo::SUPERVISOR),
+        voucher: None,
+        batch: None,
+        training: false,
+        idempotency: None,
+        terminal_info: None,
+    };
+    let approved = |reply: Reply| match reply {
+        Reply::Txn(t) if t.response_code.is_approved() => t.id,
+        other => panic!("not approved: {other:?}"),
+    };
+    let sales: Vec<TxnId> = (0..10)
+        .map(|i| {
+            approved(ok(store.execute(Command::Purchase {
+                origin: origin("01"),
+                kind: TxnKind::Sale,
+                amount: Amount::from_fen(100 + i),
+                instrument: Instrument::Card {
+                    masked_pan: pan.masked(),
+                    fingerprint: fp.of(&pan),
+                    expiry: Some("3012".into()),
+                },
+                method: PaymentMethod::Chip,
+                pin: None,
+                linked_id: None,
+                confirm_duplicate: false,
+            })))
+        })
+        .collect();
+    let void = |op: &str, id: TxnId| {
+        approved(ok(store.execute(Command::Void {
+            origin: origin(op),
+            kind: TxnKind::Void,
+            original: OriginalRef::Id(id),
+            amount: None,
+            reason: "顾客要求".into(),
+            customer_consent: true,
+            card_fingerprint: None,
+        })))
+    };
+    let refund = |op: &str, id: TxnId| {
+        approved(ok(store.execute(Command::Refund {
+            origin: origin(op),
+            original: OriginalRef::Id(id),
+            amount: Amount::from_fen(50),
+            reason: "退货".into(),
+        })))
+    };
+    let ratio_alerts = |s: &SqliteStore| -> Vec<String> {
+        ok(s.read(|c| {
+            let mut st =
+                c.prepare("SELECT inputs FROM risk_alerts WHERE rule = 'void_ratio' ORDER BY id")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<Vec<_>, _>>()
+        }))
+    };
+    void("02", sales[0]);
+    refund("02", sales[1]);
+    assert!(ratio_alerts(&store).is_empty(), "2 of 10: below 20 %");
+    refund("02", sales[2]);
+    let alerts = ratio_alerts(&store);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].contains(&format!("terminal={DEMO_TERMINAL}")) && alerts[0].contains("voids=3"),
+        "{alerts:?}"
+    );
+    // The first cashier's own voids: 3 of its 10 sales.
+    for id in &sales[3..6] {
+        void("01", *id);
+    }
+    let alerts = ratio_alerts(&store);
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.contains("operator=01") && a.contains("voids=3")),
+        "{alerts:?}"
+    );
+    assert!(
+        alerts.iter().all(|a| !a.contains("operator=02")),
+        "{alerts:?}"
+    );
+}

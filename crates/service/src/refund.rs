@@ -57,5 +57,6 @@ pub(crate) fn refund(
         consent: false,
     };
     let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
+    crate::risk::after_void_or_refund(ctx, origin, &term, &txn)?;
     Ok(Reply::Txn(txn))
 }

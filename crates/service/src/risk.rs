@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use suanpan_core::TxnKind;
 use suanpan_core::risk::{self, Action, Decision, Facts, Finding, Limits, Schedule};
 use suanpan_store::command::{Instrument, Origin};
-use suanpan_store::repo::risk::{self as repo, NewAlert, Scope};
+use suanpan_store::repo::risk::{self as repo, NewAlert, RatioScope, Scope};
 use suanpan_store::repo::terminals::TerminalState;
 use suanpan_store::{Reply, StoreError};
 
@@ -114,7 +114,7 @@ fn load(
         Some((masked, fp)) => {
             // No rule reading the card's history is on: it is not loaded.
             let events = if params.reads_card_events(&limits) {
-                repo::card_events(ctx.tx.conn, fp, ago(params.card_lookback_minutes()))?
+                repo::card_events(ctx.tx.conn, fp, ago(params.card_lookback_minutes(&limits)))?
             } else {
                 Vec::new()
             };
@@ -191,54 +191,67 @@ fn raise(
     Ok(())
 }
 
-/// After a void: the operator's voids against its sales of the business day
-/// (`core::risk::void_ratio`) — an alert, never a refusal (seed 002: a void that goes wrong
-/// is for a person to look at). `voids` counts this one.
-pub(crate) fn after_void(
+/// After a void or a refund: the voids and refunds against the sales of the business day,
+/// of the operator who did it and of the terminal (`core::risk::void_ratio`) — an alert,
+/// never a refusal (seed 002: a void that goes wrong is for a person to look at). Each
+/// operator and each terminal raises it once a business day, when it first passes the
+/// ratio: later voids of the same day add nothing new for the supervisor to look at.
+pub(crate) fn after_void_or_refund(
     ctx: &mut Ctx<'_, '_>,
     origin: &Origin,
     term: &TerminalState,
-    voids: u32,
-    void: &suanpan_core::Transaction,
+    done: &suanpan_core::Transaction,
 ) -> Result<(), StoreError> {
     if origin.training {
         return Ok(());
     }
     let params = ctx.tx.policy.risk.clone();
     if params.void_ratio_percent_max == 0 {
-        // The rule is off: the operator's day is not counted.
+        // The rule is off: the day is not counted.
         return Ok(());
     }
     let since = ctx.tx.policy.business_day_start(ctx.tx.now);
     let operator = origin.operator.to_string();
-    let sales = repo::operator_sales_since(ctx.tx.conn, &term.merchant_id, &operator, since)?;
-    let Some(mut f) = risk::void_ratio(&params, sales, voids) else {
-        return Ok(());
-    };
-    f.evidence = vec![void.id];
-    f.inputs = format!("operator={operator} {}", f.inputs);
-    let alert = NewAlert {
-        merchant_id: &term.merchant_id,
-        terminal_id: Some(term.id.as_str()),
-        rule: f.rule.as_str(),
-        severity: f.severity.as_str(),
-        action: "alerted",
-        card_last4: void.masked_pan.as_ref().map(|m| m.last4()),
-        card_fp: None,
-        amount: Some(void.amount),
-        txn_ids: &f.evidence,
-        inputs: &f.inputs,
-        review: None,
-        at: ctx.tx.now,
-    };
-    let id = repo::insert_alert(ctx.tx.conn, &alert)?;
-    let actor = actor_of(origin);
-    ctx.tx.audit(
-        &actor,
-        "risk.void_ratio",
-        &format!("alert:{id}"),
-        &f.inputs,
-        "alerted",
-    );
+    for scope in [
+        RatioScope::Operator(&operator),
+        RatioScope::Terminal(term.id.as_str()),
+    ] {
+        let (sales, voids) = repo::void_ratio_counts(ctx.tx.conn, &term.merchant_id, scope, since)?;
+        let Some(mut f) = risk::void_ratio(&params, sales, voids) else {
+            continue;
+        };
+        let who = match scope {
+            RatioScope::Operator(o) => format!("operator={o}"),
+            RatioScope::Terminal(t) => format!("terminal={t}"),
+        };
+        if repo::void_ratio_alerted(ctx.tx.conn, &term.merchant_id, &who, since)? {
+            continue;
+        }
+        f.evidence = vec![done.id];
+        f.inputs = format!("{who} {}", f.inputs);
+        let alert = NewAlert {
+            merchant_id: &term.merchant_id,
+            terminal_id: Some(term.id.as_str()),
+            rule: f.rule.as_str(),
+            severity: f.severity.as_str(),
+            action: "alerted",
+            card_last4: done.masked_pan.as_ref().map(|m| m.last4()),
+            card_fp: None,
+            amount: Some(done.amount),
+            txn_ids: &f.evidence,
+            inputs: &f.inputs,
+            review: None,
+            at: ctx.tx.now,
+        };
+        let id = repo::insert_alert(ctx.tx.conn, &alert)?;
+        let actor = actor_of(origin);
+        ctx.tx.audit(
+            &actor,
+            "risk.void_ratio",
+            &format!("alert:{id}"),
+            &f.inputs,
+            "alerted",
+        );
+    }
     Ok(())
 }

@@ -94,6 +94,6 @@ pub(crate) fn void(
         consent: f.consent,
     };
     let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
-    crate::risk::after_void(ctx, origin, &term, voids_today.saturating_add(1), &txn)?;
+    crate::risk::after_void_or_refund(ctx, origin, &term, &txn)?;
     Ok(Reply::Txn(txn))
 }

@@ -275,6 +275,8 @@ pub struct PauseState {
     pub reason: Option<String>,
     /// When (micros).
     pub paused_at: Option<i64>,
+    /// The acquirer locked it (`enabled` off): it refuses everything, paused or not.
+    pub locked: bool,
 }
 
 /// The pause state of terminal `id` of `merchant` (`None`: no such terminal at it).
@@ -286,25 +288,47 @@ pub fn pause_state<S: Store + ?Sized>(
     crate::read(store, |c| pause_state_in(c, merchant, id))
 }
 
+/// The columns [`pause_row`] reads.
+const PAUSE_SELECT: &str =
+    "SELECT id, paused_at, paused_by, pause_reason, enabled FROM terminals WHERE merchant_id = ?1";
+
+fn pause_row(r: &dyn SqlRow) -> Result<PauseState, StoreError> {
+    let paused_at = r.opt_i64(1)?;
+    Ok(PauseState {
+        id: r.text(0)?,
+        paused: paused_at.is_some(),
+        paused_by: r.opt_text(2)?,
+        reason: r.opt_text(3)?,
+        paused_at,
+        locked: !r.flag(4)?,
+    })
+}
+
 fn pause_state_in(
     c: &dyn crate::sql::Sql,
     merchant: &MerchantId,
     id: &TerminalId,
 ) -> Result<Option<PauseState>, StoreError> {
     c.row(
-        "SELECT id, paused_at, paused_by, pause_reason FROM terminals WHERE id = ?1 AND merchant_id = ?2",
-        p![id.as_str(), merchant.as_str()],
-        |r| {
-            let paused_at = r.opt_i64(1)?;
-            Ok(PauseState {
-                id: r.text(0)?,
-                paused: paused_at.is_some(),
-                paused_by: r.opt_text(2)?,
-                reason: r.opt_text(3)?,
-                paused_at,
-            })
-        },
+        &format!("{PAUSE_SELECT} AND id = ?2"),
+        p![merchant.as_str(), id.as_str()],
+        pause_row,
     )
+}
+
+/// Every terminal of `merchant` with its pause, by terminal id (the merchant's terminals
+/// page, where its supervisor pauses and resumes them).
+pub fn pause_states<S: Store + ?Sized>(
+    store: &S,
+    merchant: &MerchantId,
+) -> Result<Vec<PauseState>, StoreError> {
+    crate::read(store, |c| {
+        c.rows(
+            &format!("{PAUSE_SELECT} ORDER BY id"),
+            p![merchant.as_str()],
+            pause_row,
+        )
+    })
 }
 
 /// Pauses (`pause`) or resumes terminal `id` of `merchant` as `role`, audited as

@@ -113,19 +113,32 @@ fn search_index_sql(dialect: Dialect) -> &'static str {
     }
 }
 
-/// The risk rules' journal indexes (`migrate_9.sql`, `pg_migrate_8.sql`): a card's and a
-/// terminal's recent transactions. Only the rules read them, so a bulk load that books with
-/// the rules off ([`HistoryPlan::risk`] false) builds them once at the end, like the search
-/// indexes: inserting 10M card fingerprints one by one into a B-tree that outgrows the page
-/// cache is the most expensive index entry of a row.
+/// The risk rules' journal indexes (`migrate_9.sql` then `migrate_16.sql`; `pg_migrate_8.sql`
+/// then `pg_migrate_15.sql`): a card's and a terminal's recent transactions, as the last
+/// step that touched each leaves it (a later step's `DROP INDEX` retires an earlier one's).
+/// Only the rules read them, so a bulk load that books with the rules off
+/// ([`HistoryPlan::risk`] false) builds them once at the end, like the search indexes:
+/// inserting 10M card fingerprints one by one into a B-tree that outgrows the page cache is
+/// the most expensive index entry of a row.
 fn risk_index_sql(dialect: Dialect) -> String {
-    let migration = match dialect {
-        Dialect::Sqlite => include_str!("migrate_9.sql"),
-        Dialect::Postgres => include_str!("pg_migrate_8.sql"),
+    let steps = match dialect {
+        Dialect::Sqlite => [
+            include_str!("migrate_9.sql"),
+            include_str!("migrate_16.sql"),
+        ],
+        Dialect::Postgres => [
+            include_str!("pg_migrate_8.sql"),
+            include_str!("pg_migrate_15.sql"),
+        ],
     };
-    migration
-        .lines()
+    let lines = || steps.iter().flat_map(|s| s.lines());
+    let dropped: Vec<&str> = lines()
+        .filter_map(|l| l.strip_prefix("DROP INDEX IF EXISTS "))
+        .map(|l| l.trim_end_matches(';').trim())
+        .collect();
+    lines()
         .filter(|l| l.starts_with("CREATE INDEX IF NOT EXISTS txns_"))
+        .filter(|l| !index_names(l).iter().any(|n| dropped.contains(n)))
         .map(|l| format!("{l}\n"))
         .collect()
 }

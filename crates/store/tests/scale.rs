@@ -498,3 +498,85 @@ fn date_range_pages_walk_every_row_once_in_time_order_sqlite() {
 fn date_range_pages_walk_every_row_once_in_time_order_pg() {
     date_range_pages_walk_every_row_once_in_time_order(Backend::Postgres);
 }
+
+fn the_card_lookback_reads_its_index_alone(backend: Backend) {
+    // Goal (issue 13, the rules' cost): every card sale's lookback (`repo::risk::
+    // card_events`) is answered from `txns_card_recent` alone, newest first, with no sort
+    // and no read of the journal's rows: SQLite's `COVERING INDEX`, PostgreSQL's `Index
+    // Only Scan` (asked with sequential scans priced out, as above). It replaced
+    // `txns_card_created (card_fp, created_at)`, which made each of up to 64 rows a
+    // random read of `txns`.
+    let Some((h, _)) = seeded(backend, false) else {
+        return skipped();
+    };
+    let sql = suanpan_store::repo::risk::card_events_sql();
+    let plan = read(&*h.store, |c| {
+        let fp = c.one(
+            "SELECT card_fp FROM txns WHERE card_fp IS NOT NULL ORDER BY id DESC LIMIT 1",
+            p![],
+            |r| r.text(0),
+        )?;
+        let since = 0i64;
+        let mut lines = Vec::new();
+        match backend {
+            Backend::Sqlite => c.each_row(
+                &format!("EXPLAIN QUERY PLAN {sql}"),
+                p![fp.as_str(), since],
+                &mut |r| {
+                    lines.push(r.text(3)?);
+                    Ok(())
+                },
+            )?,
+            Backend::Postgres => {
+                c.exec_batch("SET enable_seqscan = off")?;
+                c.each_row(
+                    &format!("EXPLAIN {sql}"),
+                    p![fp.as_str(), since],
+                    &mut |r| {
+                        lines.push(r.text(0)?);
+                        Ok(())
+                    },
+                )?;
+                c.exec_batch("RESET enable_seqscan")?;
+            }
+        }
+        Ok(lines)
+    })
+    .expect("plan");
+    let reads_index_alone = match backend {
+        Backend::Sqlite => plan
+            .iter()
+            .any(|l| l.contains("USING COVERING INDEX txns_card_recent")),
+        Backend::Postgres => plan
+            .iter()
+            .any(|l| l.contains("Index Only Scan Backward using txns_card_recent")),
+    };
+    let sorts = plan
+        .iter()
+        .any(|l| l.contains("TEMP B-TREE") || l.contains("Sort"));
+    assert!(
+        reads_index_alone && !sorts,
+        "the lookback is not an index-only walk:\n    {}",
+        plan.join("\n    ")
+    );
+    // And the old index is gone, the new one is what a bulk load drops and builds again.
+    let names = suanpan_store::seed::bulk_index_names(
+        match backend {
+            Backend::Sqlite => suanpan_store::Dialect::Sqlite,
+            Backend::Postgres => suanpan_store::Dialect::Postgres,
+        },
+        false,
+    );
+    assert!(names.iter().any(|n| n == "txns_card_recent"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "txns_card_created"), "{names:?}");
+}
+
+#[test]
+fn the_card_lookback_reads_its_index_alone_sqlite() {
+    the_card_lookback_reads_its_index_alone(Backend::Sqlite);
+}
+
+#[test]
+fn the_card_lookback_reads_its_index_alone_pg() {
+    the_card_lookback_reads_its_index_alone(Backend::Postgres);
+}

@@ -431,3 +431,74 @@ fn only_a_card_rule_reads_the_card_history() {
     };
     assert!(duplicate.reads_card_events(&duplicate.limits));
 }
+
+#[test]
+fn the_card_lookback_is_the_longest_enabled_window() {
+    // Goal (issue 13, the rules' cost): a sale reads only as much of the card's history as
+    // an enabled rule looks at. By default the card's velocity is off, so its hour is not
+    // read: the decline run (10 minutes, then a 30-minute block) is the longest.
+    let p = RiskParams::default();
+    assert_eq!(p.card_lookback_minutes(&p.limits), 40);
+    let velocity = Limits {
+        card_amount_max_fen: 100_000,
+        ..p.limits.clone()
+    };
+    assert_eq!(p.card_lookback_minutes(&velocity), 60);
+    let only_duplicate = RiskParams {
+        duplicate_minutes: 15,
+        ..RiskParams::off()
+    };
+    assert_eq!(
+        only_duplicate.card_lookback_minutes(&only_duplicate.limits),
+        15
+    );
+    let only_after_void = RiskParams {
+        sale_after_void_minutes: 5,
+        ..RiskParams::off()
+    };
+    assert_eq!(
+        only_after_void.card_lookback_minutes(&only_after_void.limits),
+        5
+    );
+    let off = RiskParams::off();
+    assert_eq!(off.card_lookback_minutes(&off.limits), 0);
+}
+
+proptest! {
+    /// Goal: the lookback cut to the longest enabled window sees every event a rule counts:
+    /// assessing a card's last two hours cut at [`RiskParams::card_lookback_minutes`] gives
+    /// the same answer (decision, findings, evidence) as assessing all of them, with the
+    /// card's velocity on or off and the windows varied.
+    #[test]
+    fn a_shorter_lookback_changes_no_decision(
+        events in prop::collection::vec(arb_event(), 0..20),
+        fen in prop::sample::select(vec![100i64, 10_000, 5_000_001]),
+        card_velocity in any::<bool>(),
+        declines_window in 1u32..30,
+        block in 1u32..60,
+        duplicate in 0u32..30,
+        after_void in 0u32..30,
+    ) {
+        let mut events = events;
+        events.sort_by_key(|e| std::cmp::Reverse(e.at));
+        let p = RiskParams {
+            declines_window_minutes: declines_window,
+            decline_block_minutes: block,
+            duplicate_minutes: duplicate,
+            sale_after_void_minutes: after_void,
+            ..RiskParams::default()
+        };
+        let mut f = facts();
+        f.amount = Amount::from_fen(fen);
+        if card_velocity {
+            f.limits.card_count_max = 3;
+            f.limits.card_amount_max_fen = 20_000;
+        }
+        let minutes = p.card_lookback_minutes(&f.limits);
+        let cut = f.now.checked_sub(jiff::SignedDuration::from_mins(i64::from(minutes))).unwrap();
+        f.card_events = events.clone();
+        let all = assess(&p, &f);
+        f.card_events = events.into_iter().filter(|e| e.at >= cut).collect();
+        prop_assert_eq!(assess(&p, &f), all);
+    }
+}

@@ -15,34 +15,52 @@ use suanpan_core::{Amount, MerchantId, TxnId, TxnKind, TxnStatus};
 /// gave it back; a declined one never took it).
 const TAKEN: &str = "('approved', 'partially_refunded', 'refunded', 'completed')";
 
-/// The card's live transactions since `since`, newest first, at most [`CARD_EVENTS_MAX`].
+/// The kinds a card rule reads: payments (velocity, duplicate, the decline run) and voids
+/// (a sale after a void). Refunds, completions and reversals are no rule's evidence.
+const CARD_RULE_KINDS: &str = "('sale', 'preauth', 'balance', 'void')";
+
+/// The statement behind [`card_events`]: answered from `txns_card_recent` alone (schema
+/// 16 / PostgreSQL 15), newest first, stopping after [`CARD_EVENTS_MAX`] rows.
+pub fn card_events_sql() -> String {
+    format!(
+        "SELECT id, kind, status, amount_fen, created_at FROM txns
+         WHERE card_fp = ?1 AND created_at >= ?2 AND training = 0 AND kind IN {CARD_RULE_KINDS}
+         ORDER BY created_at DESC, id DESC LIMIT {CARD_EVENTS_MAX}"
+    )
+}
+
+/// The card's live transactions of the kinds the rules read since `since`, newest first, at
+/// most [`CARD_EVENTS_MAX`].
 pub fn card_events(
     conn: &dyn Sql,
     card_fp: &str,
     since: Timestamp,
 ) -> Result<Vec<CardEvent>, StoreError> {
-    conn.rows(
-        &format!(
-            "SELECT id, kind, status, amount_fen, created_at FROM txns
-             WHERE card_fp = ?1 AND created_at >= ?2 AND training = 0
-             ORDER BY created_at DESC, id DESC LIMIT {CARD_EVENTS_MAX}"
-        ),
-        p![card_fp, micros(since)],
-        |r| {
-            let kind = r.text(1)?;
-            let status = r.text(2)?;
-            let status = TxnStatus::parse(&status)
-                .ok_or_else(|| StoreError::Sqlite(format!("unknown status {status}")))?;
-            Ok(CardEvent {
-                id: TxnId(r.i64(0)?),
-                kind: TxnKind::parse(&kind)
-                    .ok_or_else(|| StoreError::Sqlite(format!("unknown kind {kind}")))?,
-                approved: TAKEN.contains(&format!("'{}'", status.as_str())),
-                declined: status == TxnStatus::Declined,
-                amount: Amount::from_fen(r.i64(3)?),
-                at: ts(r.i64(4)?),
-            })
-        },
+    conn.rows(&card_events_sql(), p![card_fp, micros(since)], |r| {
+        let kind = r.text(1)?;
+        let status = r.text(2)?;
+        let status = TxnStatus::parse(&status)
+            .ok_or_else(|| StoreError::Sqlite(format!("unknown status {status}")))?;
+        Ok(CardEvent {
+            id: TxnId(r.i64(0)?),
+            kind: TxnKind::parse(&kind)
+                .ok_or_else(|| StoreError::Sqlite(format!("unknown kind {kind}")))?,
+            approved: taken(status),
+            declined: status == TxnStatus::Declined,
+            amount: Amount::from_fen(r.i64(3)?),
+            at: ts(r.i64(4)?),
+        })
+    })
+}
+
+/// Whether a payment in `status` took money that stays taken (the statuses of [`TAKEN`]).
+fn taken(status: TxnStatus) -> bool {
+    matches!(
+        status,
+        TxnStatus::Approved
+            | TxnStatus::PartiallyRefunded
+            | TxnStatus::Refunded
+            | TxnStatus::Completed
     )
 }
 
@@ -259,18 +277,52 @@ pub fn insert_alert(conn: &dyn Sql, a: &NewAlert<'_>) -> Result<i64, StoreError>
     )
 }
 
-/// Approved (or since voided or refunded) sales and completions one operator booked at the
-/// merchant since `since`: the denominator of the void/refund ratio.
-pub fn operator_sales_since(
+/// Whether the void/refund ratio already alerted for `who` (`operator=01`,
+/// `terminal=12345678`: the start of the alert's inputs) at `merchant` since `since`.
+pub fn void_ratio_alerted(
     conn: &dyn Sql,
     merchant: &MerchantId,
-    operator: &str,
+    who: &str,
     since: Timestamp,
-) -> Result<u32, StoreError> {
+) -> Result<bool, StoreError> {
+    let prefix = format!("{who} %");
     conn.one(
-        "SELECT COUNT(*) FROM txns WHERE merchant_id = ?1 AND operator = ?2 AND training = 0
-         AND kind IN ('sale', 'completion') AND status <> 'declined' AND created_at >= ?3",
-        p![merchant.as_str(), operator, micros(since)],
-        |r| r.u32(0),
+        "SELECT COUNT(*) FROM risk_alerts WHERE merchant_id = ?1 AND rule = 'void_ratio'
+           AND created_at >= ?2 AND inputs LIKE ?3",
+        p![merchant.as_str(), micros(since), prefix.as_str()],
+        |r| Ok(r.i64(0)? > 0),
+    )
+}
+
+/// Whose day the void/refund ratio counts.
+#[derive(Debug, Clone, Copy)]
+pub enum RatioScope<'a> {
+    /// One operator's (cashier no.) at the merchant.
+    Operator(&'a str),
+    /// One terminal's.
+    Terminal(&'a str),
+}
+
+/// The void/refund ratio's two counts for one operator or terminal of `merchant` since
+/// `since`: its sales and completions not declined (also when since voided or refunded: the
+/// denominator), and its approved voids, completion voids and refunds.
+pub fn void_ratio_counts(
+    conn: &dyn Sql,
+    merchant: &MerchantId,
+    scope: RatioScope<'_>,
+    since: Timestamp,
+) -> Result<(u32, u32), StoreError> {
+    let (column, value) = match scope {
+        RatioScope::Operator(o) => ("operator", o),
+        RatioScope::Terminal(t) => ("terminal_id", t),
+    };
+    conn.one(
+        &format!(
+            "SELECT COALESCE(SUM(CASE WHEN kind IN ('sale', 'completion') AND status <> 'declined' THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN kind IN ('void', 'completion_void', 'refund') AND status = 'approved' THEN 1 ELSE 0 END), 0)
+               FROM txns WHERE merchant_id = ?1 AND {column} = ?2 AND training = 0 AND created_at >= ?3"
+        ),
+        p![merchant.as_str(), value, micros(since)],
+        |r| Ok((r.u32(0)?, r.u32(1)?)),
     )
 }
