@@ -1259,6 +1259,21 @@ static ZH: Entries = &[
         "终端主密钥在主机上用命令行灌注或更换：suanpan admin terminal set-tmk --id 终端号；密钥加密密钥的轮换：suanpan keys rotate-kek。",
     ),
     ("msg.terminal_done", "终端 {0} 已更新：{1}"),
+    ("nav.terminals_own", "终端"),
+    ("pause.active", "收款中"),
+    ("pause.paused", "已暂停收款"),
+    ("pause.why", "谁暂停、何时、原因"),
+    ("pause.pause", "暂停收款"),
+    ("pause.resume", "恢复收款"),
+    (
+        "pause.hint",
+        "暂停后，该终端的消费、撤销和退货都会被拒绝，终端屏幕提示联系主管；冲正、签到和结算照常。恢复后即可继续收款。",
+    ),
+    (
+        "pause.confirm_pause",
+        "暂停后该终端不能再收款，直到恢复。确定暂停吗？",
+    ),
+    ("pause.confirm_resume", "恢复后该终端可以继续收款，确定吗？"),
 ];
 
 static EN: Entries = &[
@@ -2745,6 +2760,24 @@ static EN: Entries = &[
         "A terminal master key is loaded or replaced on the host with the command line: suanpan admin terminal set-tmk --id TERMINAL; the key-encryption key rotates with suanpan keys rotate-kek.",
     ),
     ("msg.terminal_done", "Terminal {0} is updated: {1}"),
+    ("nav.terminals_own", "Terminals"),
+    ("pause.active", "taking payments"),
+    ("pause.paused", "paused"),
+    ("pause.why", "Paused by, when, why"),
+    ("pause.pause", "Pause payments"),
+    ("pause.resume", "Resume payments"),
+    (
+        "pause.hint",
+        "While a terminal is paused its sales, voids and refunds are refused and its screen asks the cashier to call a supervisor; reversals, sign-in and settlement go on. Resume it to take payments again.",
+    ),
+    (
+        "pause.confirm_pause",
+        "The terminal will take no payments until it is resumed. Pause it?",
+    ),
+    (
+        "pause.confirm_resume",
+        "The terminal will take payments again. Resume it?",
+    ),
 ];
 
 #[cfg(test)]

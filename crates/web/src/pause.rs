@@ -77,7 +77,9 @@ pub async fn pause_terminal(
     Path(id): Path<String>,
     body: ApiJson<PauseIn>,
 ) -> Result<Json<PauseView>, ApiError> {
-    change(&state, &caller, &id, true, body.value.reason).await
+    change(&state, &caller, &id, true, body.value.reason)
+        .await
+        .map(Json)
 }
 
 /// Resumes a paused terminal of the caller's merchant.
@@ -92,19 +94,23 @@ pub async fn resume_terminal(
     Path(id): Path<String>,
     body: ApiJson<PauseIn>,
 ) -> Result<Json<PauseView>, ApiError> {
-    change(&state, &caller, &id, false, body.value.reason).await
+    change(&state, &caller, &id, false, body.value.reason)
+        .await
+        .map(Json)
 }
 
 /// Reasons longer than this are refused (the audit entry keeps it whole).
 const REASON_CHARS_MAX: usize = 200;
 
-async fn change(
+/// Pauses (`pause`) or resumes terminal `id` of the caller's merchant: the API's and the
+/// terminals page's one way in.
+pub(crate) async fn change(
     state: &AppState,
     caller: &Caller,
     id: &str,
     pause: bool,
     reason: String,
-) -> Result<Json<PauseView>, ApiError> {
+) -> Result<PauseView, ApiError> {
     let lang = caller.lang;
     let merchant = caller.merchant()?;
     caller.require(Permission::PauseTerminals)?;
@@ -120,8 +126,16 @@ async fn change(
     })
     .await?;
     match done {
-        Ok(Some(s)) => Ok(Json(PauseView::of(s))),
+        Ok(Some(s)) => Ok(PauseView::of(s)),
         Ok(None) => Err(not_found()),
         Err(r) => Err(ApiError::refused(lang, &r)),
     }
+}
+
+/// The caller's merchant's terminals with their pause (the terminals page): every merchant
+/// user sees them; only a role with `pause_terminals` is offered the buttons.
+pub(crate) async fn list(state: &AppState, caller: &Caller) -> Result<Vec<PauseState>, ApiError> {
+    let merchant = caller.merchant()?;
+    let store = state.store().clone();
+    blocking(caller.lang, move || fleet::pause_states(&*store, &merchant)).await
 }

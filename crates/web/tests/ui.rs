@@ -1145,3 +1145,105 @@ fn acquirer_pages_limits_blocklist_and_the_compliance_report() {
     assert_eq!(admin.page("/acquirer/compliance").status, 404);
     assert_eq!(admin.page("/acquirer/blocklist").status, 404);
 }
+
+/// Goal (issue 13, seed 002: 「立即通知收银员，暂停后续操作」): a supervisor sees the
+/// merchant's terminals on 终端 with their state, pauses one with a reason and resumes it
+/// through the page's forms; a forged token and a missing reason change nothing; a cashier
+/// sees the state but no button, and its form is refused.
+#[test]
+fn a_supervisor_pauses_and_resumes_a_terminal_from_the_terminals_page() {
+    use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL};
+    let app = spawn_app();
+    let merchant = suanpan_core::MerchantId::parse(DEMO_MERCHANT).expect("merchant");
+    let terminal = suanpan_core::TerminalId::parse(DEMO_TERMINAL).expect("terminal");
+    let paused = || {
+        suanpan_store::fleet::pause_state(&*app.store, &merchant, &terminal)
+            .expect("state")
+            .expect("terminal")
+    };
+    let sup = browser_login(&app, "supervisor");
+    let dashboard = sup.page("/dashboard").text();
+    assert!(dashboard.contains("<a href=\"/terminals\""), "no menu link");
+    let page = sup.page("/terminals").text();
+    assert!(
+        page.contains(&format!("id=\"term-{DEMO_TERMINAL}\"")),
+        "{page}"
+    );
+    assert!(page.contains("收款中") && page.contains(&format!("id=\"pause-{DEMO_TERMINAL}\"")));
+    assert!(page.contains("data-confirm") && page.contains("href=\"/help#terminals\""));
+    let pause = format!("/terminals/{DEMO_TERMINAL}/pause");
+    // A forged token, then no reason: nothing changes.
+    let r = sup.form(&pause, "csrf=forged&reason=x");
+    assert_eq!(r.status, 403);
+    let r = sup.form(&pause, &format!("csrf={}&reason=+", sup.csrf));
+    assert_ne!(r.status, 200, "{}", r.text());
+    assert!(!paused().paused);
+    // Paused with a reason: the page says so, who and why, and offers the resume.
+    let r = sup.form(
+        &pause,
+        &format!(
+            "csrf={}&reason=%E6%92%A4%E9%94%99%E4%B8%80%E7%AC%94",
+            sup.csrf
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("已暂停收款"), "{}", r.text());
+    let state = paused();
+    assert!(
+        state.paused && state.reason.as_deref() == Some("撤错一笔"),
+        "{state:?}"
+    );
+    let page = sup.page("/terminals").text();
+    assert!(
+        page.contains("已暂停收款") && page.contains("撤错一笔"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("id=\"resume-{DEMO_TERMINAL}\"")));
+    // A cashier sees the state, no button; its form is refused and changes nothing.
+    let cashier = browser_login(&app, "cashier");
+    let seen = cashier.page("/terminals");
+    assert_eq!(seen.status, 200);
+    assert!(seen.text().contains("已暂停收款") && !seen.text().contains("resume-"));
+    assert!(
+        !cashier
+            .page("/dashboard")
+            .text()
+            .contains("<a href=\"/terminals\"")
+    );
+    let r = cashier.form(
+        &format!("/terminals/{DEMO_TERMINAL}/resume"),
+        &format!("csrf={}&reason=", cashier.csrf),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(paused().paused);
+    // Resumed by the supervisor; an unknown action or another merchant's terminal is a 404.
+    let r = sup.form(
+        &format!("/terminals/{DEMO_TERMINAL}/resume"),
+        &format!("csrf={}&reason=", sup.csrf),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!paused().paused);
+    assert!(sup.page("/terminals").text().contains("收款中"));
+    let r = sup.form(
+        &format!("/terminals/{DEMO_TERMINAL}/explode"),
+        &format!("csrf={}&reason=x", sup.csrf),
+    );
+    assert_eq!(r.status, 404);
+    let r = sup.form(
+        "/terminals/ZZZZ9999/pause",
+        &format!("csrf={}&reason=x", sup.csrf),
+    );
+    assert_eq!(r.status, 404);
+    // In English too.
+    let en = app.req(
+        "GET",
+        "/terminals",
+        &[("Cookie", &format!("{}; lang=en", sup.cookie))],
+        None,
+    );
+    let en = en.text();
+    assert!(
+        en.contains("Pause payments") && en.contains("taking payments"),
+        "{en}"
+    );
+}

@@ -154,6 +154,7 @@ mod tests {
                 "nav.cases",
                 "nav.batches",
                 "nav.channels",
+                "nav.terminals_own",
                 "nav.users",
                 "nav.audit",
                 "nav.ops",

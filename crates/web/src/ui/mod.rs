@@ -49,6 +49,7 @@ mod cases;
 mod exports;
 mod help;
 mod ops;
+mod pause;
 mod review;
 mod risk;
 pub(crate) mod txns;
@@ -106,6 +107,8 @@ pub fn routes() -> axum::Router<AppState> {
             "/webhooks/deliveries/{id}/replay",
             post(webhooks::webhooks_replay),
         )
+        .route("/terminals", get(pause::terminals_page))
+        .route("/terminals/{id}/{action}", post(pause::terminal_action))
         .route("/alerts", get(alerts::alerts_page))
         .route("/alerts/{id}", get(alerts::alert_page))
         .route("/alerts/{id}/{action}", post(alerts::alert_action))
@@ -260,7 +263,7 @@ fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
     if role.tier() == suanpan_core::backoffice::Tier::Acquirer {
         return acquirer_nav(caller, section);
     }
-    let pages: [(&'static str, &'static str, &'static str, bool); 11] = [
+    let pages: [(&'static str, &'static str, &'static str, bool); 12] = [
         ("dashboard", "/dashboard", "nav.dashboard", true),
         ("txns", "/txns", "nav.transactions", true),
         ("review", "/review", "nav.review", true),
@@ -283,6 +286,12 @@ fn nav(caller: &Caller, section: &str) -> Vec<NavItem> {
             role.allows(Permission::ViewBatches),
         ),
         ("channels", "/channels", "nav.channels", true),
+        (
+            "terminals_own",
+            "/terminals",
+            "nav.terminals_own",
+            role.allows(Permission::PauseTerminals),
+        ),
         (
             "users",
             "/users",
@@ -373,6 +382,7 @@ fn help_anchor(title_key: &str) -> &'static str {
         "nav.cases" | "case.detail" => "cases",
         "nav.batches" => "batches",
         "nav.channels" => "channels",
+        "nav.terminals_own" => "terminals",
         "nav.users" => "users",
         "nav.audit" => "audit",
         "nav.ops" => "backups",
