@@ -406,6 +406,51 @@ async fn a_terminal_paused_by_its_supervisor_is_refused_58_until_resumed() {
     );
 }
 
+/// A chip sale of `fen` on `pan` at the demo terminal by cashier `op` (supervisor 00
+/// present, for the kinds that need one), as a command to the store.
+fn counter_origin(op: &str) -> suanpan_store::command::Origin {
+    use suanpan_core::{OperatorNo, TerminalId};
+    suanpan_store::command::Origin {
+        terminal_id: ok(TerminalId::parse(DEMO_TERMINAL)),
+        operator: ok(OperatorNo::parse(op)),
+        supervisor: Some(OperatorNo::SUPERVISOR),
+        voucher: None,
+        batch: None,
+        training: false,
+        idempotency: None,
+        terminal_info: None,
+    }
+}
+
+fn chip_sale(fp: &Fingerprinter, pan: &str, op: &str, fen: i64) -> suanpan_store::command::Command {
+    use suanpan_core::{Amount, Pan, PaymentMethod, TxnKind};
+    let pan = ok(Pan::parse(pan));
+    suanpan_store::command::Command::Purchase {
+        origin: counter_origin(op),
+        kind: TxnKind::Sale,
+        amount: Amount::from_fen(fen),
+        instrument: suanpan_store::command::Instrument::Card {
+            masked_pan: pan.masked(),
+            fingerprint: fp.of(&pan),
+            expiry: Some("3012".into()),
+        },
+        method: PaymentMethod::Chip,
+        pin: None,
+        linked_id: None,
+        confirm_duplicate: false,
+    }
+}
+
+/// The audit trail's `(action, reason)` rows whose action starts with `prefix`.
+fn audited(store: &SqliteStore, prefix: &str) -> Vec<(String, String)> {
+    ok(store.read(|c| {
+        let mut st =
+            c.prepare("SELECT action, reason FROM audit WHERE action LIKE ?1 ORDER BY seq")?;
+        let rows = st.query_map([format!("{prefix}%")], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<Vec<_>, _>>()
+    }))
+}
+
 /// Goal (issue 13: "void/refund ratio per operator and per terminal over a day (alert, not
 /// refuse)"): voids **and refunds** count against sales, per operator and per terminal. One
 /// cashier sells ten times at the demo terminal; a second cashier voids one sale and refunds
@@ -415,41 +460,23 @@ async fn a_terminal_paused_by_its_supervisor_is_refused_58_until_resumed() {
 /// ratio passes 20 % and its alert is raised too.
 #[test]
 fn voids_and_refunds_past_the_ratio_alert_per_operator_and_per_terminal() {
-    use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, TerminalId, TxnId, TxnKind};
+    use suanpan_core::{Amount, TxnId, TxnKind};
     use suanpan_store::Store;
-    use suanpan_store::command::{Command, Instrument, Origin, OriginalRef, Reply};
+    use suanpan_store::command::{Command, OriginalRef, Reply};
     let (store, fp, _clock, _dir) = open(RiskParams::default());
-    let pan = ok(Pan::parse(APPROVE_PAN));
-    let origin = |op: &str| Origin {
-        terminal_id: ok(TerminalId::parse(DEMO_TERMINAL)),
-        operator: ok(OperatorNo::parse(op)),
-        supervisor: Some(OperatorNo::SUPERVISOR),
-        voucher: None,
-        batch: None,
-        training: false,
-        idempotency: None,
-        terminal_info: None,
-    };
+    let origin = counter_origin;
     let approved = |reply: Reply| match reply {
         Reply::Txn(t) if t.response_code.is_approved() => t.id,
         other => panic!("not approved: {other:?}"),
     };
     let sales: Vec<TxnId> = (0..10)
         .map(|i| {
-            approved(ok(store.execute(Command::Purchase {
-                origin: origin("01"),
-                kind: TxnKind::Sale,
-                amount: Amount::from_fen(100 + i),
-                instrument: Instrument::Card {
-                    masked_pan: pan.masked(),
-                    fingerprint: fp.of(&pan),
-                    expiry: Some("3012".into()),
-                },
-                method: PaymentMethod::Chip,
-                pin: None,
-                linked_id: None,
-                confirm_duplicate: false,
-            })))
+            approved(ok(store.execute(chip_sale(
+                &fp,
+                APPROVE_PAN,
+                "01",
+                100 + i,
+            ))))
         })
         .collect();
     let void = |op: &str, id: TxnId| {
@@ -504,4 +531,60 @@ fn voids_and_refunds_past_the_ratio_alert_per_operator_and_per_terminal() {
         alerts.iter().all(|a| !a.contains("operator=02")),
         "{alerts:?}"
     );
+    // Once a day each: the terminal's later voids raised no second alert.
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    // Each alert is audited with its rule and inputs.
+    let trail = audited(&store, "risk.void_ratio");
+    assert_eq!(trail.len(), 2, "{trail:?}");
+    assert!(
+        trail
+            .iter()
+            .zip(&alerts)
+            .all(|((_, why), inputs)| why == inputs),
+        "{trail:?}"
+    );
+}
+
+/// Goal (issue 13: "off-hours transactions per merchant schedule"; "each decision is
+/// audited with the rule and its inputs"): with the merchant's trading hours set to
+/// 08:00–09:00 (the acquirer's tier), a sale at 10:00 Beijing time is refused with the
+/// off-hours refusal, books nothing and is audited as `risk.off_hours` with the local time
+/// and the hours; at 08:30 the same sale goes through.
+#[test]
+fn a_sale_outside_the_merchants_hours_is_refused_and_audited() {
+    use suanpan_store::Store;
+    use suanpan_store::command::Reply;
+    let (store, fp, clock, _dir) = open(RiskParams::default());
+    let merchant = ok(MerchantId::parse(DEMO_MERCHANT));
+    let limits = store.policy().risk.limits.clone();
+    let set = ok(store.set_risk_limits(
+        &merchant,
+        "acquirer",
+        &limits,
+        Some(("08:00", "09:00")),
+        "web:risk",
+    ));
+    assert_eq!(set, Ok(()));
+    let txns = |s: &SqliteStore| -> i64 {
+        ok(s.read(|c| c.query_row("SELECT COUNT(*) FROM txns", [], |r| r.get(0))))
+    };
+    let before = txns(&store);
+    // The test clock starts at 02:00 UTC: 10:00 in Asia/Shanghai.
+    match ok(store.execute(chip_sale(&fp, APPROVE_PAN, "01", 1_234))) {
+        Reply::Refused(r) => assert_eq!(r.key(), "risk.off_hours"),
+        other => panic!("not refused: {other:?}"),
+    }
+    assert_eq!(txns(&store), before, "a refusal books nothing");
+    assert_eq!(
+        audited(&store, "risk.off_hours"),
+        vec![(
+            "risk.off_hours".to_owned(),
+            "local_time=10:00 open=08:00 close=09:00".to_owned()
+        )]
+    );
+    clock.set(ok("2026-12-02T00:30:00Z".parse()));
+    match ok(store.execute(chip_sale(&fp, APPROVE_PAN, "01", 1_234))) {
+        Reply::Txn(t) => assert!(t.response_code.is_approved(), "{t:?}"),
+        other => panic!("not approved at 08:30: {other:?}"),
+    }
 }

@@ -934,7 +934,7 @@ fn every_page_accessible(driver: &Driver) {
     ui.click("#totp-submit");
     ui.wait_text("h1", DASHBOARD, false);
     let void_page = format!("/txns/{v}");
-    let pages: [(&str, &str, &str); 14] = [
+    let pages: [(&str, &str, &str); 15] = [
         ("/dashboard", "dashboard", "h1"),
         ("/alerts", "alerts", "#alert-filters"),
         ("/risk/limits", "risk-limits", "#limits-form"),
@@ -947,6 +947,7 @@ fn every_page_accessible(driver: &Driver) {
         ("/cases", "cases", "#cases-table"),
         ("/cases/1", "case", "#case-links"),
         ("/channels", "channels", "#channels"),
+        ("/terminals", "terminals", "#terminals"),
         ("/users", "users", "#users"),
         ("/audit", "audit", "#audit"),
     ];
@@ -956,7 +957,7 @@ fn every_page_accessible(driver: &Driver) {
         // The documentation shows one phone picture per kind of page.
         let shot = !matches!(
             name,
-            "review-all" | "transaction-void" | "alerts" | "risk-limits"
+            "review-all" | "transaction-void" | "alerts" | "risk-limits" | "terminals"
         );
         problems.extend(check_page(&ui, axe, name, shot));
     }
