@@ -289,3 +289,52 @@ fn the_upstream_queue_runs_on_postgres() {
     drop(store);
     drop_schema(&url, &schema).expect("drop schema");
 }
+
+#[test]
+fn a_version_15_store_trades_the_card_index_for_the_covering_one() {
+    // Goal (issue 13, the rules' cost): a store from before schema 16 opens with the card
+    // rules' covering index `txns_card_recent` in place of `txns_card_created`, at version
+    // 16, and opening it again changes nothing.
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(
+        suanpan_store::SqliteStore::create(dir.path(), suanpan_service::open_options())
+            .expect("create"),
+    );
+    let db = dir.path().join(suanpan_store::sqlite::DB_FILE);
+    let indexes = |db: &std::path::Path| -> Vec<String> {
+        let c = rusqlite::Connection::open(db).expect("open");
+        let mut st = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'txns_card_%' ORDER BY name")
+            .expect("prepare");
+        st.query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<Vec<String>, _>>()
+            .expect("rows")
+    };
+    assert_eq!(indexes(&db), vec!["txns_card_recent".to_owned()]);
+    {
+        let c = rusqlite::Connection::open(&db).expect("open");
+        c.execute_batch(
+            "DROP INDEX txns_card_recent;
+             CREATE INDEX txns_card_created ON txns(card_fp, created_at) WHERE card_fp IS NOT NULL;",
+        )
+        .expect("as schema 15 left it");
+    }
+    set_version(&db, "15");
+    for _ in 0..2 {
+        drop(
+            suanpan_store::SqliteStore::open(dir.path(), suanpan_service::open_options())
+                .expect("open"),
+        );
+        assert_eq!(indexes(&db), vec!["txns_card_recent".to_owned()]);
+        let c = rusqlite::Connection::open(&db).expect("open");
+        let v: String = c
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("version");
+        assert_eq!(v, "16");
+    }
+}
