@@ -233,8 +233,8 @@ async fn an_over_limit_sale_goes_to_review_and_approved_executes() {
 #[test]
 fn no_rule_moves_money_in_the_store() {
     use rand::{Rng, SeedableRng};
-    use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, TerminalId, TxnKind};
-    use suanpan_store::command::{Command, Instrument, Origin, Reply};
+    use suanpan_core::{Pan, TxnKind};
+    use suanpan_store::command::Reply;
     use suanpan_store::{Store, query};
     let risk = RiskParams {
         over_limit: OverLimitAction::Review,
@@ -275,29 +275,7 @@ fn no_rule_moves_money_in_the_store() {
         } else {
             amounts[rng.gen_range(0..amounts.len())]
         };
-        let cmd = Command::Purchase {
-            origin: Origin {
-                terminal_id: ok(TerminalId::parse(DEMO_TERMINAL)),
-                operator: ok(OperatorNo::parse("01")),
-                supervisor: None,
-                voucher: None,
-                batch: None,
-                training: false,
-                idempotency: None,
-                terminal_info: None,
-            },
-            kind,
-            amount: Amount::from_fen(amount),
-            instrument: Instrument::Card {
-                masked_pan: pan.masked(),
-                fingerprint: fp.of(&pan),
-                expiry: Some("3012".into()),
-            },
-            method: PaymentMethod::Chip,
-            pin: None,
-            linked_id: None,
-            confirm_duplicate: rng.gen_bool(0.3),
-        };
+        let cmd = chip_purchase(&fp, &pan, "01", kind, amount, rng.gen_bool(0.3));
         let before = state(&store);
         let reply = ok(store.execute(cmd));
         let after = state(&store);
@@ -406,8 +384,8 @@ async fn a_terminal_paused_by_its_supervisor_is_refused_58_until_resumed() {
     );
 }
 
-/// A chip sale of `fen` on `pan` at the demo terminal by cashier `op` (supervisor 00
-/// present, for the kinds that need one), as a command to the store.
+/// The origin of a request at the demo terminal by cashier `op`, supervisor 00 present (for
+/// the kinds that need one).
 fn counter_origin(op: &str) -> suanpan_store::command::Origin {
     use suanpan_core::{OperatorNo, TerminalId};
     suanpan_store::command::Origin {
@@ -422,23 +400,36 @@ fn counter_origin(op: &str) -> suanpan_store::command::Origin {
     }
 }
 
-fn chip_sale(fp: &Fingerprinter, pan: &str, op: &str, fen: i64) -> suanpan_store::command::Command {
-    use suanpan_core::{Amount, Pan, PaymentMethod, TxnKind};
-    let pan = ok(Pan::parse(pan));
+/// A chip purchase (`kind`) of `fen` on `pan` at the demo terminal by cashier `op`, as a
+/// command to the store.
+fn chip_purchase(
+    fp: &Fingerprinter,
+    pan: &suanpan_core::Pan,
+    op: &str,
+    kind: suanpan_core::TxnKind,
+    fen: i64,
+    confirm_duplicate: bool,
+) -> suanpan_store::command::Command {
     suanpan_store::command::Command::Purchase {
         origin: counter_origin(op),
-        kind: TxnKind::Sale,
-        amount: Amount::from_fen(fen),
+        kind,
+        amount: suanpan_core::Amount::from_fen(fen),
         instrument: suanpan_store::command::Instrument::Card {
             masked_pan: pan.masked(),
-            fingerprint: fp.of(&pan),
+            fingerprint: fp.of(pan),
             expiry: Some("3012".into()),
         },
-        method: PaymentMethod::Chip,
+        method: suanpan_core::PaymentMethod::Chip,
         pin: None,
         linked_id: None,
-        confirm_duplicate: false,
+        confirm_duplicate,
     }
+}
+
+/// A chip sale of `fen` on `pan` by cashier `op`.
+fn chip_sale(fp: &Fingerprinter, pan: &str, op: &str, fen: i64) -> suanpan_store::command::Command {
+    let pan = ok(suanpan_core::Pan::parse(pan));
+    chip_purchase(fp, &pan, op, suanpan_core::TxnKind::Sale, fen, false)
 }
 
 /// The audit trail's `(action, reason)` rows whose action starts with `prefix`.
