@@ -486,3 +486,49 @@ fn a_self_signed_or_misnamed_certificate_is_refused() {
     let e = last_error(&h, b);
     assert!(e.contains("TLS") && e.contains("certificate"), "{e}");
 }
+
+#[test]
+fn a_case_change_reaches_a_subscribed_receiver_signed() {
+    // Goal (issue 13: webhooks for "case changes" too): a supervisor opening a case on a
+    // sale sends one signed `case.changed` naming the case and its transaction to an
+    // endpoint subscribed to it, and nothing to an endpoint that is not.
+    use suanpan_core::backoffice::StaffRole;
+    use suanpan_core::case::CaseKind;
+    use suanpan_store::backoffice::Backoffice;
+    use suanpan_store::case::{Cases, NewCase};
+    let h = Harness::new();
+    let r = Receiver::start(&[204]);
+    let (_, secret) = endpoint(&h, &r.url, &[EventKind::CaseChanged]);
+    let voids_only = Receiver::start(&[204]);
+    endpoint(&h, &voids_only.url, &[EventKind::VoidExecuted]);
+    let sale = approved(h.sale(1_000, "approve"));
+    h.store.seed_backoffice_demo().unwrap();
+    let sup = h
+        .store
+        .staff_list(&common::merchant())
+        .unwrap()
+        .into_iter()
+        .find(|u| u.role == StaffRole::Supervisor)
+        .expect("a supervisor");
+    let case = h
+        .store
+        .open_case(
+            &sup,
+            &NewCase {
+                kind: CaseKind::Adjustment,
+                txn: sale.id,
+                note: "少结算一笔".into(),
+                links: Vec::new(),
+            },
+        )
+        .unwrap();
+    assert_eq!(run_due(&*h.store, &allow_private()).unwrap(), 1);
+    let got = r.got();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("x-suanpan-event"), "case.changed");
+    assert_signed(&got[0], &secret, h.now());
+    let body: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(body["data"]["case_id"], case);
+    assert_eq!(body["data"]["txn_id"], sale.id.0);
+    assert!(voids_only.got().is_empty(), "not subscribed to cases");
+}
