@@ -30,7 +30,7 @@ use tokio_postgres::{Client, Statement};
 
 /// The schema version this build writes: `pg_schema.sql` is version 1, each
 /// `pg_migrate_N.sql` moves a store to version N.
-pub const PG_SCHEMA_VERSION: i64 = 15;
+pub const PG_SCHEMA_VERSION: i64 = 16;
 /// The steps after `pg_schema.sql`, oldest first (add one, never edit one that shipped).
 const PG_MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("pg_migrate_2.sql")),
@@ -53,6 +53,8 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("pg_migrate_14.sql")),
     // The card rules' covering index (issue 13).
     (15, include_str!("pg_migrate_15.sql")),
+    // `hidden` in the kind, status, terminal and operator indexes (issue 16).
+    (16, include_str!("pg_migrate_16.sql")),
 ];
 /// Read connections one process opens at most; a reader beyond them waits for one to come
 /// back (the database's `max_connections` is shared by every node).

@@ -219,15 +219,20 @@ fn page_sql(f: &TxnFilter) -> (String, Vec<Value<'_>>) {
 /// search-at-scale test reads to refuse a full scan of the journal.
 pub fn plan_in(conn: &dyn Sql, f: &TxnFilter) -> Result<Vec<String>, StoreError> {
     let (sql, args) = page_sql(f);
+    explain(conn, &sql, &args)
+}
+
+/// The plan of one statement, one line per step (see [`plan_in`]).
+fn explain(conn: &dyn Sql, sql: &str, args: &[Value<'_>]) -> Result<Vec<String>, StoreError> {
     let mut lines = Vec::new();
     match conn.dialect() {
         crate::Dialect::Sqlite => {
-            conn.each_row(&format!("EXPLAIN QUERY PLAN {sql}"), &args, &mut |r| {
+            conn.each_row(&format!("EXPLAIN QUERY PLAN {sql}"), args, &mut |r| {
                 lines.push(r.text(3)?);
                 Ok(())
             })?
         }
-        crate::Dialect::Postgres => conn.each_row(&format!("EXPLAIN {sql}"), &args, &mut |r| {
+        crate::Dialect::Postgres => conn.each_row(&format!("EXPLAIN {sql}"), args, &mut |r| {
             lines.push(r.text(0)?);
             Ok(())
         })?,
@@ -289,22 +294,40 @@ pub struct MatchCount {
 /// Counts the matches of `f` (its cursor, page size and offset ignored), stopping after
 /// `limit`.
 pub fn count_up_to_in(conn: &dyn Sql, f: &TxnFilter, limit: u64) -> Result<MatchCount, StoreError> {
-    let all = TxnFilter {
-        before_id: None,
-        ..f.clone()
-    };
-    let (clause, args) = all.where_clause();
-    let probe = limit.saturating_add(1);
-    let n = conn.one(
-        &format!("SELECT COUNT(*) FROM (SELECT 1 FROM txns {clause} LIMIT {probe}) AS m"),
-        &args,
-        |r| r.i64(0),
-    )?;
+    let all = count_filter(f);
+    let (sql, args) = count_sql(&all, limit);
+    let n = conn.one(&sql, &args, |r| r.i64(0))?;
     let n = u64::try_from(n).unwrap_or(0);
     Ok(MatchCount {
         count: n.min(limit),
         exact: n <= limit,
     })
+}
+
+/// The filter a count runs: `f` without its cursor.
+fn count_filter(f: &TxnFilter) -> TxnFilter {
+    TxnFilter {
+        before_id: None,
+        ..f.clone()
+    }
+}
+
+/// The statement of [`count_up_to_in`]: what it runs and [`count_plan_in`] explains.
+fn count_sql(f: &TxnFilter, limit: u64) -> (String, Vec<Value<'_>>) {
+    let (clause, args) = f.where_clause();
+    let probe = limit.saturating_add(1);
+    (
+        format!("SELECT COUNT(*) FROM (SELECT 1 FROM txns {clause} LIMIT {probe}) AS m"),
+        args,
+    )
+}
+
+/// The query plan of a listing's count up to [`COUNT_EXACT_MAX`], as [`plan_in`] gives a
+/// page's.
+pub fn count_plan_in(conn: &dyn Sql, f: &TxnFilter) -> Result<Vec<String>, StoreError> {
+    let all = count_filter(f);
+    let (sql, args) = count_sql(&all, COUNT_EXACT_MAX);
+    explain(conn, &sql, &args)
 }
 
 /// A business day's figures for one merchant, summed by the database over every row (no

@@ -105,11 +105,37 @@ pub struct HistoryReport {
     pub index_seconds: f64,
 }
 
-/// The back-office's search indexes (`migrate_6.sql`, `pg_migrate_5.sql`): one per filter.
-fn search_index_sql(dialect: Dialect) -> &'static str {
+/// The back-office's search indexes, one per filter, as their migrations made them:
+/// `migrate_6.sql` (`pg_migrate_5.sql`) named them, `migrate_17.sql` (`pg_migrate_16.sql`)
+/// redefined the kind, status, terminal and operator indexes. What a bulk load builds again
+/// must be the store's latest definition of each, in migrate_6's order.
+fn search_index_sql(dialect: Dialect) -> String {
+    let (first, later) = search_index_migrations(dialect);
+    first
+        .lines()
+        .filter(|l| l.starts_with("CREATE INDEX IF NOT EXISTS "))
+        .map(|l| {
+            let name = index_names(l);
+            later
+                .lines()
+                .find(|m| m.starts_with("CREATE INDEX IF NOT EXISTS ") && index_names(m) == name)
+                .unwrap_or(l)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The migration that created the search indexes, and the one that redefined some.
+fn search_index_migrations(dialect: Dialect) -> (&'static str, &'static str) {
     match dialect {
-        Dialect::Sqlite => include_str!("migrate_6.sql"),
-        Dialect::Postgres => include_str!("pg_migrate_5.sql"),
+        Dialect::Sqlite => (
+            include_str!("migrate_6.sql"),
+            include_str!("migrate_17.sql"),
+        ),
+        Dialect::Postgres => (
+            include_str!("pg_migrate_5.sql"),
+            include_str!("pg_migrate_16.sql"),
+        ),
     }
 }
 
@@ -158,7 +184,7 @@ fn index_names(sql: &str) -> Vec<&str> {
 
 /// The names of the search indexes, as their migration creates them.
 pub fn search_index_names(dialect: Dialect) -> Vec<&'static str> {
-    index_names(search_index_sql(dialect))
+    index_names(search_index_migrations(dialect).0)
 }
 
 /// The names of the indexes a bulk load drops: the search indexes, and the risk rules' when

@@ -22,7 +22,7 @@ use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnI
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// How long a writer waits for another process's write lock before it gives up.
@@ -187,7 +187,12 @@ impl SqliteStore {
             write.pragma_update(None, "temp_store", "MEMORY")?;
         }
         let restart_due = Arc::new(AtomicBool::new(false));
-        let checkpointer = Checkpointer::start(&path, restart_due.clone())?;
+        let interval = if opts.bulk_load {
+            BULK_CHECKPOINT_INTERVAL_MS
+        } else {
+            CHECKPOINT_INTERVAL_MS
+        };
+        let checkpointer = Checkpointer::start(&path, restart_due.clone(), interval)?;
         let reader = connect(&path, false)?;
         let (tx, rx) = bounded(WRITER_QUEUE_MAX);
         let policy = opts.policy.clone();
@@ -357,6 +362,13 @@ impl Drop for SqliteStore {
 
 /// How often the checkpointer copies committed WAL frames into the database.
 pub const CHECKPOINT_INTERVAL_MS: u64 = 200;
+/// The same during a bulk load ([`OpenOptions::bulk_load`]). Each group commit appends every
+/// page it changed to the WAL, and a checkpoint copies each page once, however many commits
+/// changed it since the last one. A bulk load's groups change the same pages again and again
+/// (the issuer accounts, the leaves of the terminal/batch index its 1,000 terminals insert
+/// into): checkpointing after every group or two wrote each of them to the database file at
+/// every group; every few seconds writes them once per few dozen groups.
+pub const BULK_CHECKPOINT_INTERVAL_MS: u64 = 5_000;
 /// WAL frames (pages) after which the checkpointer also restarts the WAL, briefly holding
 /// writers back, so the file does not grow without bound under constant load.
 pub const WAL_FRAMES_RESTART: i64 = 16_384;
@@ -371,13 +383,17 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(path: &Path, restart_due: Arc<AtomicBool>) -> Result<Checkpointer, StoreError> {
+    fn start(
+        path: &Path,
+        restart_due: Arc<AtomicBool>,
+        interval_ms: u64,
+    ) -> Result<Checkpointer, StoreError> {
         let conn = connect(path, false)?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("suanpan-checkpoint".into())
-            .spawn(move || checkpoint_loop(&conn, &flag, &restart_due))
+            .spawn(move || checkpoint_loop(&conn, &flag, &restart_due, interval_ms))
             .map_err(|e| StoreError::Sqlite(e.to_string()))?;
         Ok(Checkpointer { stop, thread })
     }
@@ -391,7 +407,12 @@ impl Checkpointer {
     }
 }
 
-fn checkpoint_loop(conn: &Connection, stop: &(Mutex<bool>, Condvar), restart_due: &AtomicBool) {
+fn checkpoint_loop(
+    conn: &Connection,
+    stop: &(Mutex<bool>, Condvar),
+    restart_due: &AtomicBool,
+    interval_ms: u64,
+) {
     let Ok(mut stopped) = stop.0.lock() else {
         return;
     };
@@ -407,7 +428,7 @@ fn checkpoint_loop(conn: &Connection, stop: &(Mutex<bool>, Condvar), restart_due
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
         }
-        let wait = Duration::from_millis(CHECKPOINT_INTERVAL_MS);
+        let wait = Duration::from_millis(interval_ms);
         stopped = match stop.1.wait_timeout(stopped, wait) {
             Ok((guard, _)) => guard,
             Err(_) => return,
@@ -502,7 +523,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_meta {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
             include_str!("schema.sql"),
             include_str!("migrate_2.sql"),
             include_str!("migrate_4.sql"),
@@ -515,7 +536,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_12.sql"),
             include_str!("migrate_13.sql"),
             include_str!("migrate_15.sql"),
-            include_str!("migrate_16.sql")
+            include_str!("migrate_16.sql"),
+            include_str!("migrate_17.sql")
         ))?;
         return Ok(());
     }
@@ -628,6 +650,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {} UPDATE meta SET value = '16' WHERE key = 'schema_version'; COMMIT;",
             include_str!("migrate_16.sql")
+        ))?;
+    }
+    if version < 17 {
+        // `hidden` in the kind, status, terminal and operator indexes (issue 16): rebuilds four
+        // indexes of a journal that may hold millions of rows, once, before the store opens.
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {} UPDATE meta SET value = '17' WHERE key = 'schema_version'; COMMIT;",
+            include_str!("migrate_17.sql")
         ))?;
     }
     // A bulk load (`bench seed`) stopped before its end left the search indexes (and, booked
