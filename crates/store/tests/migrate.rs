@@ -335,6 +335,6 @@ fn a_version_15_store_trades_the_card_index_for_the_covering_one() {
                 |r| r.get(0),
             )
             .expect("version");
-        assert_eq!(v, "16");
+        assert_eq!(v, suanpan_store::sqlite::SCHEMA_VERSION.to_string());
     }
 }
