@@ -16,9 +16,9 @@ pub mod kyc;
 pub mod merchants;
 pub use kyc::{KYC_DOCUMENT_BYTES_MAX, KYC_DOCUMENTS_PER_MERCHANT_MAX, KycDocumentKind};
 pub use merchants::{
-    MerchantChangeKind, decide_acquirer_channel, decide_merchant_change, decide_merchant_review,
-    decide_terminal_assign, decide_terminal_lock, decide_terminal_pause_change,
-    merchant_status_allowed,
+    MerchantChangeKind, decide_acquirer_channel, decide_kyc_removal, decide_merchant_change,
+    decide_merchant_review, decide_terminal_assign, decide_terminal_lock,
+    decide_terminal_pause_change, decide_tmk_component, merchant_status_allowed,
 };
 
 /// A back-office user's role. Unlike terminal operators (00/01–98/99), staff roles are named.
@@ -1119,6 +1119,12 @@ pub enum BackOfficeRefused {
         /// The transactions of its open batch.
         count: u64,
     },
+    /// A KYC document of a merchant that was activated is kept: it is the evidence the
+    /// activation was approved on.
+    KycDocumentKept {
+        /// The merchant's status now.
+        status: String,
+    },
 }
 
 impl Refusal for BackOfficeRefused {
@@ -1153,6 +1159,7 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::MerchantExists => "backoffice.merchant_exists",
             BackOfficeRefused::MerchantClosed => "backoffice.merchant_closed",
             BackOfficeRefused::TerminalBatchOpen { .. } => "backoffice.terminal_batch_open",
+            BackOfficeRefused::KycDocumentKept { .. } => "backoffice.kyc_document_kept",
         }
     }
     fn args(&self) -> Vec<String> {
@@ -1173,6 +1180,7 @@ impl Refusal for BackOfficeRefused {
             BackOfficeRefused::MerchantStatusMove { from, to } => {
                 vec![from.clone(), to.clone()]
             }
+            BackOfficeRefused::KycDocumentKept { status } => vec![status.clone()],
             _ => Vec::new(),
         }
     }
@@ -1188,7 +1196,8 @@ impl BackOfficeRefused {
     /// The arguments as a reader reads them: a merchant's statuses in words, never codes.
     fn words(&self, lang: Lang) -> Vec<String> {
         match self {
-            BackOfficeRefused::MerchantStatusMove { .. } => self
+            BackOfficeRefused::MerchantStatusMove { .. }
+            | BackOfficeRefused::KycDocumentKept { .. } => self
                 .args()
                 .iter()
                 .map(|s| text(lang, &format!("backoffice.merchant_status.{s}"), &[]))
@@ -1358,6 +1367,14 @@ static ZH: Entries = &[
     (
         "backoffice.merchant_closed.fix",
         "如需继续合作，请以新商户号重新进件",
+    ),
+    (
+        "backoffice.kyc_document_kept.msg",
+        "商户{0}，进件资料须留存，不能删除",
+    ),
+    (
+        "backoffice.kyc_document_kept.fix",
+        "资料有误时请上传正确的资料，原资料保留作为开通审核的依据",
     ),
     ("backoffice.merchant_status.pending", "待开通"),
     ("backoffice.merchant_status.active", "已开通"),
@@ -1576,6 +1593,14 @@ static EN: Entries = &[
     (
         "backoffice.merchant_closed.fix",
         "To work with it again, onboard it under a new merchant id",
+    ),
+    (
+        "backoffice.kyc_document_kept.msg",
+        "The merchant is {0}: its onboarding documents are kept and cannot be removed",
+    ),
+    (
+        "backoffice.kyc_document_kept.fix",
+        "Upload the right document beside it; the old one stays as the record the activation was approved on",
     ),
     ("backoffice.merchant_status.pending", "pending"),
     ("backoffice.merchant_status.active", "active"),
@@ -2188,6 +2213,9 @@ mod tests {
             BackOfficeRefused::OwnCredentials,
             BackOfficeRefused::LastAdmin,
             BackOfficeRefused::UserAlready { state: "x".into() },
+            BackOfficeRefused::KycDocumentKept {
+                status: "active".into(),
+            },
         ];
         for r in all {
             for lang in [Lang::Zh, Lang::En] {

@@ -40,6 +40,7 @@ pub mod review;
 mod risk;
 pub mod sale;
 pub mod settlement;
+pub mod terminal_keys;
 pub mod upstream;
 pub mod void;
 

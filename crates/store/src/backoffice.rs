@@ -81,6 +81,12 @@ pub const BACKOFFICE_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrate_backoffice_8.sql"),
         postgres: include_str!("pg_backoffice_8.sql"),
     },
+    // A TMK loaded in the console under dual control (issue 14): `store::terminal_keys`.
+    Migration {
+        version: 9,
+        sqlite: include_str!("migrate_backoffice_9.sql"),
+        postgres: include_str!("pg_backoffice_9.sql"),
+    },
 ];
 
 /// The demo's acquirer user (平台管理员, issue 14): (username, password, role, name). For the

@@ -14,7 +14,7 @@ use crate::backoffice::{StaffUser, actor};
 use crate::error::StoreError;
 use crate::evidence::{EVIDENCE_SELECT, EvidenceRow, evidence_from_row, insert_evidence};
 use crate::p;
-use crate::query::children_in;
+use crate::query::{MatchCount, children_in};
 use crate::rows::{TXN_COLUMNS, micros, txn_from_row};
 use crate::sql::{Sql, SqlExt, SqlRow};
 use crate::{Store, read, setup};
@@ -133,6 +133,45 @@ impl VoidFamily {
             out.insert(0, (origin, LinkRole::Origin));
         }
         out
+    }
+}
+
+/// Which cases a listing shows: one merchant's (its own users) or every merchant's, or the
+/// one the acquirer names (`merchant`); optionally one status; keyset paged on the id.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// One merchant's cases; `None` for every merchant (the acquirer's view only).
+    pub merchant: Option<MerchantId>,
+    /// One status.
+    pub status: Option<CaseStatus>,
+    /// Only cases with an id below this (the last id of the previous page).
+    pub before_id: Option<i64>,
+    /// Page size (at most [`CASES_ROWS_MAX`]).
+    pub limit: u32,
+}
+
+impl CaseFilter {
+    fn where_clause(&self) -> (String, Vec<crate::sql::Value<'_>>) {
+        use crate::sql::Value;
+        let mut parts = Vec::new();
+        let mut args = Vec::new();
+        if let Some(m) = &self.merchant {
+            args.push(Value::Text(m.as_str()));
+            parts.push(format!("c.merchant_id = ?{}", args.len()));
+        }
+        if let Some(s) = self.status {
+            args.push(Value::Text(s.as_str()));
+            parts.push(format!("c.status = ?{}", args.len()));
+        }
+        if let Some(b) = self.before_id {
+            args.push(Value::Int(b));
+            parts.push(format!("c.id < ?{}", args.len()));
+        }
+        if parts.is_empty() {
+            (String::new(), args)
+        } else {
+            (format!("WHERE {}", parts.join(" AND ")), args)
+        }
     }
 }
 
@@ -332,33 +371,55 @@ pub trait Cases: Store {
         })
     }
 
-    /// One case of a merchant.
-    fn case(&self, merchant: &MerchantId, id: i64) -> Result<Option<CaseRow>, StoreError> {
+    /// One case of a merchant, or of any merchant (`None`: the acquirer's view).
+    fn case(&self, merchant: Option<&MerchantId>, id: i64) -> Result<Option<CaseRow>, StoreError> {
         read(self, |c| {
             c.row(
-                &format!("{CASE_SELECT} WHERE c.id = ?1 AND c.merchant_id = ?2"),
-                p![id, merchant.as_str()],
+                &format!(
+                    "{CASE_SELECT} WHERE c.id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR c.merchant_id = ?2)"
+                ),
+                p![id, merchant.map(|m| m.as_str())],
                 case_from_row,
             )
         })
     }
 
-    /// A merchant's cases, newest first; optionally one status.
-    fn cases(
-        &self,
-        merchant: &MerchantId,
-        status: Option<CaseStatus>,
-        limit: u32,
-    ) -> Result<Vec<CaseRow>, StoreError> {
+    /// One page of cases, newest first (see [`CaseFilter`]).
+    fn cases(&self, f: &CaseFilter) -> Result<Vec<CaseRow>, StoreError> {
+        let (clause, args) = f.where_clause();
         read(self, |c| {
             c.rows(
                 &format!(
-                    "{CASE_SELECT} WHERE c.merchant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR c.status = ?2)
-                     ORDER BY c.id DESC LIMIT ?3"
+                    "{CASE_SELECT} {clause} ORDER BY c.id DESC LIMIT {}",
+                    f.limit.clamp(1, CASES_ROWS_MAX)
                 ),
-                p![merchant.as_str(), status.map(|s| s.as_str()), limit.min(CASES_ROWS_MAX)],
+                &args,
                 case_from_row,
             )
+        })
+    }
+
+    /// How many cases match `f` (its cursor ignored), counting at most `limit`.
+    fn cases_count(&self, f: &CaseFilter, limit: u64) -> Result<MatchCount, StoreError> {
+        let all = CaseFilter {
+            before_id: None,
+            ..f.clone()
+        };
+        let (clause, args) = all.where_clause();
+        let probe = limit.saturating_add(1);
+        let n = read(self, |c| {
+            c.one(
+                &format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM cases c {clause} LIMIT {probe}) AS m"
+                ),
+                &args,
+                |r| r.i64(0),
+            )
+        })?;
+        let n = u64::try_from(n).unwrap_or(0);
+        Ok(MatchCount {
+            count: n.min(limit),
+            exact: n <= limit,
         })
     }
 

@@ -196,3 +196,87 @@ pub fn record_download<S: Store + ?Sized>(
         )
     })
 }
+
+/// Why a document was not removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotRemoved {
+    /// No such document of that merchant.
+    NotFound,
+    /// The rules refused (`core::backoffice::decide_kyc_removal`).
+    Refused(suanpan_core::backoffice::BackOfficeRefused),
+}
+
+/// Removes a document of a merchant whose onboarding still waits, as the core's
+/// `decide_kyc_removal` allows it on the merchant's status read in the same transaction
+/// (an activation committing meanwhile is either seen or waited for). Audited as
+/// `merchant.document.remove` with the reason, the kind and the SHA-256, never the bytes.
+/// The file goes too unless another document or live evidence holds the same bytes: a
+/// removal is asked for because the wrong identity papers were uploaded.
+pub fn remove_document<S: Store + ?Sized>(
+    store: &S,
+    dir: &Path,
+    user: &StaffUser,
+    merchant: &MerchantId,
+    id: i64,
+    reason: &str,
+) -> Result<Result<DocumentRow, NotRemoved>, StoreError> {
+    let Some(doc) = document(store, merchant, id)? else {
+        return Ok(Err(NotRemoved::NotFound));
+    };
+    let now = micros(store.now());
+    let reason = reason.trim();
+    let done = setup(store, |tx, head| {
+        let status = tx.row(
+            "SELECT status FROM merchants WHERE id = ?1",
+            p![merchant.as_str()],
+            |r| r.text(0),
+        )?;
+        if let Err(r) =
+            suanpan_core::backoffice::decide_kyc_removal(user.role, status.as_deref(), reason)
+        {
+            return Ok(Err(NotRemoved::Refused(r)));
+        }
+        let n = tx.exec(
+            "DELETE FROM merchant_documents WHERE id = ?1 AND merchant_id = ?2",
+            p![id, merchant.as_str()],
+        )?;
+        if n == 0 {
+            return Ok(Err(NotRemoved::NotFound));
+        }
+        head.append(
+            tx,
+            now,
+            [
+                &actor(&user.username),
+                "merchant.document.remove",
+                &format!("merchant:{merchant}"),
+                reason,
+                &format!(
+                    "document:{id} kind:{} sha256:{} {}",
+                    doc.kind, doc.sha256, doc.filename
+                ),
+            ],
+        )?;
+        let held = tx.one(
+            "SELECT (SELECT COUNT(*) FROM merchant_documents WHERE sha256 = ?1)
+                  + (SELECT COUNT(*) FROM evidence WHERE sha256 = ?1 AND removed_at IS NULL)",
+            p![doc.sha256.as_str()],
+            |r| r.i64(0),
+        )?;
+        Ok(Ok(held))
+    })?;
+    match done {
+        Err(e) => Ok(Err(e)),
+        Ok(held) => {
+            if held == 0 {
+                let path = crate::evidence::evidence_path(dir, &doc.sha256)?;
+                if let Err(e) = std::fs::remove_file(&path)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    return Err(StoreError::Sqlite(format!("removing a document file: {e}")));
+                }
+            }
+            Ok(Ok(doc))
+        }
+    }
+}

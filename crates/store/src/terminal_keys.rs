@@ -270,6 +270,9 @@ pub fn rewrap_all<S: Store + ?Sized>(
             n += 1;
         }
         n += crate::onboarding::rewrap_accounts(tx, &pick, to)?;
+        // A key ceremony half done starts again under the new KEK: its first component is
+        // dropped rather than carried over (it lives minutes, and its custodian is at hand).
+        tx.exec("DELETE FROM tmk_components", p![])?;
         n += crate::notify::rewrap_secrets(tx, &pick, to)?;
         tx.exec(
             "UPDATE staff_sessions SET totp_pending_secret = NULL WHERE totp_pending_secret IS NOT NULL",
@@ -280,5 +283,152 @@ pub fn rewrap_all<S: Store + ?Sized>(
             p![&target, META_KEK_ID],
         )?;
         Ok(n)
+    })
+}
+
+/// The identity a first TMK component is wrapped under.
+fn component_identity(id: &str) -> String {
+    format!("tmkc:{id}")
+}
+
+/// A first key component waiting for the second (dual control, issue 14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingComponent {
+    /// Its check value (KCV, 6 hex digits).
+    pub check_value: String,
+    /// Who entered it: (staff id, username).
+    pub entered_by: (i64, String),
+    /// When (Unix µs).
+    pub entered_at: i64,
+}
+
+/// The first component waiting for terminal `id`, if any.
+pub fn pending_component<S: Store + ?Sized>(
+    store: &S,
+    id: &TerminalId,
+) -> Result<Option<PendingComponent>, StoreError> {
+    crate::read(store, |c| {
+        c.row(
+            "SELECT k.check_value, k.entered_by, s.username, k.entered_at FROM tmk_components k
+             JOIN staff s ON s.id = k.entered_by WHERE k.terminal_id = ?1",
+            p![id.as_str()],
+            |r| {
+                Ok(PendingComponent {
+                    check_value: r.text(0)?,
+                    entered_by: (r.i64(1)?, r.text(2)?),
+                    entered_at: r.i64(3)?,
+                })
+            },
+        )
+    })
+}
+
+/// The first component's clear bytes, for the second custodian's combination only.
+pub fn component_clear<S: Store + ?Sized>(
+    store: &S,
+    id: &TerminalId,
+) -> Result<Option<Secret>, StoreError> {
+    let wrapped = crate::read(store, |c| {
+        c.row(
+            "SELECT component FROM tmk_components WHERE terminal_id = ?1",
+            p![id.as_str()],
+            |r| r.text(0),
+        )
+    })?;
+    wrapped
+        .map(|w| store.keys().unwrap(&component_identity(id.as_str()), &w))
+        .transpose()
+}
+
+/// Keeps the first component of a TMK (wrapped under the KEK) with its check value; one
+/// left waiting (the ceremony abandoned, or expired) is replaced. Audited without key
+/// material. False when the terminal is unknown.
+pub fn put_component<S: Store + ?Sized>(
+    store: &S,
+    user: &crate::backoffice::StaffUser,
+    id: &TerminalId,
+    component: &[u8],
+    check_value: &str,
+) -> Result<bool, StoreError> {
+    let wrapped = store
+        .keys()
+        .wrap(&component_identity(id.as_str()), component)?;
+    let now = micros(store.now());
+    crate::setup(store, |tx, head| {
+        let known = tx.one(
+            "SELECT COUNT(*) FROM terminals WHERE id = ?1",
+            p![id.as_str()],
+            |r| r.i64(0),
+        )?;
+        if known == 0 {
+            return Ok(false);
+        }
+        tx.exec(
+            "DELETE FROM tmk_components WHERE terminal_id = ?1",
+            p![id.as_str()],
+        )?;
+        tx.exec(
+            "INSERT INTO tmk_components (terminal_id, component, check_value, entered_by, entered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            p![id.as_str(), &wrapped, check_value, user.id, now],
+        )?;
+        head.append(
+            tx,
+            now,
+            [
+                &crate::backoffice::actor(&user.username),
+                "terminal.tmk_component",
+                &format!("terminal:{id}"),
+                "",
+                &format!("component 1 kcv:{check_value}"),
+            ],
+        )?;
+        Ok(true)
+    })
+}
+
+/// Loads the TMK the second custodian combined, if the first component that was combined
+/// (entered by `first_by`) still waits: the component row goes, the key is stored as
+/// `admin terminal set-tmk` stores it, and the audit names both custodians and the key's
+/// check value. False when the component is gone meanwhile (another combination, a
+/// restart of the ceremony): nothing changes then.
+pub fn load_combined<S: Store + ?Sized>(
+    store: &S,
+    user: &crate::backoffice::StaffUser,
+    id: &TerminalId,
+    first_by: &str,
+    first_by_id: i64,
+    tmk_hex: &str,
+    check_value: &str,
+) -> Result<bool, StoreError> {
+    let wrapped = wrap_tmk(&**store.keys(), id, tmk_hex)?;
+    let now = micros(store.now());
+    crate::setup(store, |tx, head| {
+        let n = tx.exec(
+            "DELETE FROM tmk_components WHERE terminal_id = ?1 AND entered_by = ?2",
+            p![id.as_str(), first_by_id],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        tx.exec(
+            "UPDATE terminals SET tmk_hex = ?1 WHERE id = ?2",
+            p![&wrapped, id.as_str()],
+        )?;
+        head.append(
+            tx,
+            now,
+            [
+                &crate::backoffice::actor(&user.username),
+                "terminal.set_tmk",
+                &format!("terminal:{id}"),
+                "",
+                &format!(
+                    "dual control: component 1 by {first_by}, component 2 by {} kcv:{check_value}",
+                    user.username
+                ),
+            ],
+        )?;
+        Ok(true)
     })
 }

@@ -195,18 +195,7 @@ pub(crate) async fn run<T: Send + 'static>(
     lang: Lang,
     f: impl FnOnce() -> Result<T, ChangeError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(|e| change_error(lang, e)),
-        Err(e) => {
-            tracing::error!("blocking task failed: {e}");
-            Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                lang,
-                "store.error",
-                &[],
-            ))
-        }
-    }
+    crate::auth::blocking_as(lang, f, |e| change_error(lang, e)).await
 }
 
 /// Every merchant (acquirer users who may see all merchants).

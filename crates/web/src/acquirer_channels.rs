@@ -141,11 +141,23 @@ pub async fn switch_platform_channel(
     Path((id, action)): Path<(String, String)>,
     body: ApiJson<AcquirerChannelIn>,
 ) -> Result<Json<PlatformChannelView>, ApiError> {
-    gate(&caller, Permission::ManagePlatformChannels)?;
+    let reason = body.value.reason;
+    Ok(Json(switch(&state, &caller, &id, &action, reason).await?))
+}
+
+/// The platform's switch of channel `id` turned as `action` says (the API and the page).
+pub async fn switch(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+    reason: String,
+) -> Result<PlatformChannelView, ApiError> {
+    gate(caller, Permission::ManagePlatformChannels)?;
     let lang = caller.lang;
-    let channel = channel_of(lang, &id)?;
-    let enabled = on_off(lang, PLATFORM_ACTIONS, &action)?;
-    let reason = body.value.reason.trim().to_owned();
+    let channel = channel_of(lang, id)?;
+    let enabled = on_off(lang, PLATFORM_ACTIONS, action)?;
+    let reason = reason.trim().to_owned();
     backoffice::decide_acquirer_channel(caller.user.role, &reason)
         .map_err(|r| ApiError::refused(lang, &r))?;
     let (store, user) = (state.store().clone(), caller.user.clone());
@@ -153,11 +165,10 @@ pub async fn switch_platform_channel(
         store.set_platform_channel(&user, channel.as_str(), enabled, &reason)
     })
     .await?;
-    platform_channels(&state, &caller)
+    platform_channels(state, caller)
         .await?
         .into_iter()
         .find(|c| c.id == channel.as_str())
-        .map(Json)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
 }
 
@@ -171,9 +182,18 @@ pub async fn list_merchant_channels(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
-    gate(&caller, Permission::ViewAllMerchants)?;
-    let merchant = existing_merchant(&state, caller.lang, &id).await?;
-    Ok(Json(channels_of(&state, caller.lang, merchant).await?))
+    Ok(Json(merchant_channels(&state, &caller, &id).await?))
+}
+
+/// One merchant's channels (the API and the merchant's console page).
+pub async fn merchant_channels(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Vec<ChannelView>, ApiError> {
+    gate(caller, Permission::ViewAllMerchants)?;
+    let merchant = existing_merchant(state, caller.lang, id).await?;
+    channels_of(state, caller.lang, merchant).await
 }
 
 /// Opens (`allow`) or closes (`withdraw`) a channel for one merchant. Withdrawn, the
@@ -191,12 +211,28 @@ pub async fn allow_merchant_channel(
     Path((id, channel, action)): Path<(String, String, String)>,
     body: ApiJson<AcquirerChannelIn>,
 ) -> Result<Json<ChannelView>, ApiError> {
-    gate(&caller, Permission::ManagePlatformChannels)?;
+    let reason = body.value.reason;
+    Ok(Json(
+        allow(&state, &caller, &id, &channel, &action, reason).await?,
+    ))
+}
+
+/// Channel `channel` allowed or withdrawn for merchant `id` as `action` says (the API and
+/// the merchant's console page).
+pub async fn allow(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    channel: &str,
+    action: &str,
+    reason: String,
+) -> Result<ChannelView, ApiError> {
+    gate(caller, Permission::ManagePlatformChannels)?;
     let lang = caller.lang;
-    let merchant = existing_merchant(&state, lang, &id).await?;
-    let channel = channel_of(lang, &channel)?;
-    let allowed = on_off(lang, MERCHANT_ACTIONS, &action)?;
-    let reason = body.value.reason.trim().to_owned();
+    let merchant = existing_merchant(state, lang, id).await?;
+    let channel = channel_of(lang, channel)?;
+    let allowed = on_off(lang, MERCHANT_ACTIONS, action)?;
+    let reason = reason.trim().to_owned();
     backoffice::decide_acquirer_channel(caller.user.role, &reason)
         .map_err(|r| ApiError::refused(lang, &r))?;
     let (store, user, m) = (state.store().clone(), caller.user.clone(), merchant.clone());
@@ -204,10 +240,9 @@ pub async fn allow_merchant_channel(
         store.set_merchant_channel_allowed(&user, &m, channel.as_str(), allowed, &reason)
     })
     .await?;
-    channels_of(&state, lang, merchant)
+    channels_of(state, lang, merchant)
         .await?
         .into_iter()
         .find(|c| c.id == channel.as_str())
-        .map(Json)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
 }

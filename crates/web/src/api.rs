@@ -13,10 +13,10 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use suanpan_core::backoffice::Permission;
+use suanpan_core::backoffice::{Permission, Tier};
 use suanpan_core::{
-    Amount, Lang, OperatorNo, Pan, PaymentMethod, TerminalId, Transaction, TxnId, TxnKind,
-    TxnStatus, VoucherNo,
+    Amount, Lang, MerchantId, OperatorNo, Pan, PaymentMethod, TerminalId, Transaction, TxnId,
+    TxnKind, TxnStatus, VoucherNo,
 };
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backoffice::StaffUser;
@@ -147,6 +147,11 @@ pub struct TxnQuery {
     /// Export: `true` writes the stable codes (`sale`, `voided`, `contactless`, `00`) for
     /// programs instead of words in the reader's language.
     pub raw: Option<bool>,
+    /// The acquirer's listing only (`/api/v1/acquirer/transactions`, documented there by
+    /// [`MerchantScope`]): one merchant's transactions. A merchant's user sending it is
+    /// refused (400), as any parameter its own listing does not have.
+    #[param(ignore)]
+    pub merchant: Option<String>,
     /// Language (`zh`, `en`); read by every extractor from the query.
     #[serde(rename = "lang")]
     pub _lang: Option<String>,
@@ -184,11 +189,30 @@ impl TxnQuery {
         policy: &suanpan_core::Policy,
     ) -> Result<TxnFilter, ApiError> {
         let lang = caller.lang;
-        let hidden = self.include_hidden.unwrap_or(false);
-        if hidden {
-            caller.require(Permission::ViewHidden)?;
-        }
         let bad = |what: &str, v: &str| ApiError::field(lang, what, v);
+        let hidden = self.include_hidden.unwrap_or(false);
+        // Whose rows: a merchant's user its own merchant's, always; the acquirer (who reaches
+        // this through its own routes only, gated on `ViewAllMerchants`) every merchant's or
+        // the one it names. The acquirer reads hidden records too: hiding is the merchant's
+        // bookkeeping, not a way to keep a record from the acquirer's risk or audit staff.
+        let merchant = match caller.user.role.tier() {
+            Tier::Merchant => {
+                if let Some(m) = blank(&self.merchant) {
+                    return Err(bad("merchant", m));
+                }
+                if hidden {
+                    caller.require(Permission::ViewHidden)?;
+                }
+                caller.user.merchant_id.as_ref().map(|m| m.to_string())
+            }
+            Tier::Acquirer => blank(&self.merchant)
+                .map(|m| {
+                    MerchantId::parse(m)
+                        .map(|m| m.to_string())
+                        .map_err(|_| bad("merchant", m))
+                })
+                .transpose()?,
+        };
         let zone = policy
             .zone()
             .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
@@ -232,7 +256,7 @@ impl TxnQuery {
             rrn: blank(&self.rrn).map(str::to_owned),
             operator: blank(&self.operator).map(str::to_owned),
             terminal: blank(&self.terminal).map(str::to_owned),
-            merchant: caller.user.merchant_id.as_ref().map(|m| m.to_string()),
+            merchant,
             card_fingerprint: None,
             card_last4: blank(&self.last4)
                 .map(|v| {
@@ -275,6 +299,7 @@ impl TxnQuery {
             ("terminal", blank(&self.terminal).map(str::to_owned)),
             ("last4", blank(&self.last4).map(str::to_owned)),
             ("wallet", blank(&self.wallet).map(str::to_owned)),
+            ("merchant", blank(&self.merchant).map(str::to_owned)),
         ];
         suanpan_export::describe(&pairs, self.include_hidden.unwrap_or(false))
     }
@@ -313,9 +338,31 @@ pub async fn list_txns(
     Ok(Json(page(&state, &caller, &q).await?))
 }
 
+/// The acquirer's listing's one parameter beyond [`TxnQuery`]'s.
+#[derive(Debug, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "documents the parameter; `TxnQuery::merchant` reads it"
+)]
+pub struct MerchantScope {
+    /// One merchant's (商户号, 15 digits); every merchant's when left out.
+    pub merchant: Option<String>,
+}
+
 /// One page for the API and the UI.
 pub async fn page(state: &AppState, caller: &Caller, q: &TxnQuery) -> Result<TxnPage, ApiError> {
     caller.require(Permission::ViewTransactions)?;
+    listing(state, caller, q).await
+}
+
+/// One page of the rows [`TxnQuery::to_filter`] scopes for the caller: the merchant's
+/// listing and the acquirer's share it; each caller checks its own permission first.
+pub(crate) async fn listing(
+    state: &AppState,
+    caller: &Caller,
+    q: &TxnQuery,
+) -> Result<TxnPage, ApiError> {
     let policy = state.store().policy().clone();
     let f = q.to_filter(caller, &policy)?;
     let limit = f.limit.unwrap_or(PAGE_ROWS_DEFAULT) as usize;
@@ -374,19 +421,51 @@ pub struct TxnDetail {
 
 /// Loads a transaction of the caller's merchant; hidden ones only for roles that see them.
 pub async fn load_txn(state: &AppState, caller: &Caller, id: i64) -> Result<Transaction, ApiError> {
+    load_txn_in(state, caller, id, Reach::OwnMerchant).await
+}
+
+/// Whose transactions a read reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// The caller's own merchant's (its hidden ones with `ViewHidden`).
+    OwnMerchant,
+    /// Every merchant's, hidden ones too: the acquirer's read-only routes, which check
+    /// `ViewAllMerchants` before they ask.
+    AllMerchants,
+}
+
+/// [`load_txn`] with the reach said by the caller's route.
+pub(crate) async fn load_txn_in(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    reach: Reach,
+) -> Result<Transaction, ApiError> {
     let store = state.store().clone();
     let t = blocking(caller.lang, move || store.transaction(TxnId(id))).await?;
-    t.filter(|t| caller.user.merchant_id.as_ref() == Some(&t.merchant_id))
-        .filter(|t| !t.hidden || caller.user.role.allows(Permission::ViewHidden))
+    let all = reach == Reach::AllMerchants;
+    t.filter(|t| all || caller.user.merchant_id.as_ref() == Some(&t.merchant_id))
+        .filter(|t| all || !t.hidden || caller.user.role.allows(Permission::ViewHidden))
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, caller.lang, "txn.not_found", &[]))
 }
 
 /// Detail for the API and the UI.
 pub async fn detail(state: &AppState, caller: &Caller, id: i64) -> Result<TxnDetail, ApiError> {
     caller.require(Permission::ViewTransactions)?;
-    let t = load_txn(state, caller, id).await?;
+    detail_of(state, caller, id, Reach::OwnMerchant).await
+}
+
+/// The detail of a transaction within `reach`; each caller checks its own permission first
+/// (the merchant's `ViewTransactions`, the acquirer's `ViewAllMerchants`).
+pub(crate) async fn detail_of(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    reach: Reach,
+) -> Result<TxnDetail, ApiError> {
+    let t = load_txn_in(state, caller, id, reach).await?;
     let policy = state.store().policy().clone();
-    let (store, merchant) = (state.store().clone(), caller.merchant()?);
+    let (store, merchant) = (state.store().clone(), t.merchant_id.clone());
     let original_id = t.original_id;
     let (original, children, requests, audit, terminal_info) = blocking(caller.lang, move || {
         let original = original_id

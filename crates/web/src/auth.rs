@@ -367,8 +367,17 @@ pub async fn blocking<T: Send + 'static>(
     lang: Lang,
     f: impl FnOnce() -> Result<T, suanpan_store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    blocking_as(lang, f, |e| ApiError::store(lang, e)).await
+}
+
+/// [`blocking`] for a use case with its own error type, mapped by `map`.
+pub async fn blocking_as<T: Send + 'static, E: Send + 'static>(
+    lang: Lang,
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+    map: impl FnOnce(E) -> ApiError,
+) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(|e| ApiError::store(lang, e)),
+        Ok(r) => r.map_err(map),
         Err(e) => {
             tracing::error!("blocking task failed: {e}");
             Err(ApiError::new(

@@ -6,7 +6,7 @@
 //!
 //! Every decision is `suanpan_core::case`; the store's conditional updates decide races.
 
-use crate::api::{ApiQuery, Id, load_txn};
+use crate::api::{ApiQuery, Id, Reach, load_txn};
 use crate::auth::{Caller, blocking};
 use crate::error::ApiError;
 use crate::evidence::{EvidenceView, Upload};
@@ -27,7 +27,7 @@ use suanpan_core::case::{
 };
 use suanpan_core::{Lang, Refusal, Transaction, TxnId};
 use suanpan_store::backoffice::Backoffice;
-use suanpan_store::case::{CaseLink, CaseNote, CaseRow, Cases, NewCase};
+use suanpan_store::case::{CaseFilter, CaseLink, CaseNote, CaseRow, Cases, NewCase};
 use suanpan_store::evidence::{Evidence, EvidenceRow, write_evidence_file};
 
 /// Cases one listing shows.
@@ -80,6 +80,8 @@ pub struct CaseView {
     pub answer: String,
     /// Resolved or rejected.
     pub closed: bool,
+    /// The merchant (商户号) whose case it is.
+    pub merchant_id: String,
 }
 
 impl CaseView {
@@ -97,6 +99,7 @@ impl CaseView {
             opened_at: When::micros(policy, c.opened_at),
             changed_at: When::micros(policy, c.changed_at),
             answer: c.answer.clone(),
+            merchant_id: c.merchant_id.clone(),
         }
     }
 }
@@ -219,8 +222,22 @@ fn changed(lang: Lang) -> ApiError {
 
 /// A case of the caller's merchant, or 404.
 async fn load(state: &AppState, caller: &Caller, id: i64) -> Result<CaseRow, ApiError> {
-    let (store, merchant) = (state.store().clone(), caller.merchant()?);
-    blocking(caller.lang, move || store.case(&merchant, id))
+    load_in(state, caller, id, Reach::OwnMerchant).await
+}
+
+/// A case within `reach`, or 404.
+async fn load_in(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    reach: Reach,
+) -> Result<CaseRow, ApiError> {
+    let merchant = match reach {
+        Reach::OwnMerchant => Some(caller.merchant()?),
+        Reach::AllMerchants => None,
+    };
+    let store = state.store().clone();
+    blocking(caller.lang, move || store.case(merchant.as_ref(), id))
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, caller.lang, "case.not_found", &[]))
 }
@@ -238,8 +255,13 @@ struct Loaded {
     evidence: Vec<EvidenceRow>,
 }
 
-async fn load_all(state: &AppState, caller: &Caller, id: i64) -> Result<Loaded, ApiError> {
-    let case = load(state, caller, id).await?;
+async fn load_all(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    reach: Reach,
+) -> Result<Loaded, ApiError> {
+    let case = load_in(state, caller, id, reach).await?;
     let store = state.store().clone();
     blocking(caller.lang, move || {
         let links = store.case_links(case.id)?;
@@ -265,7 +287,18 @@ async fn load_all(state: &AppState, caller: &Caller, id: i64) -> Result<Loaded, 
 /// The detail for the API and the UI.
 pub async fn detail(state: &AppState, caller: &Caller, id: i64) -> Result<CaseDetail, ApiError> {
     caller.require(Permission::ViewCases)?;
-    let l = load_all(state, caller, id).await?;
+    detail_of(state, caller, id, Reach::OwnMerchant).await
+}
+
+/// The detail of a case within `reach`; each caller checks its own permission first (the
+/// merchant's `ViewCases`, the acquirer's `ViewAllMerchants`).
+pub(crate) async fn detail_of(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    reach: Reach,
+) -> Result<CaseDetail, ApiError> {
+    let l = load_all(state, caller, id, reach).await?;
     let store = state.store().clone();
     let target = format!("case:{id}");
     let audit = blocking(caller.lang, move || store.target_audit(&target)).await?;
@@ -383,14 +416,73 @@ pub async fn cases(
 ) -> Result<Vec<CaseView>, ApiError> {
     caller.require(Permission::ViewCases)?;
     let lang = caller.lang;
-    let status = crate::api::status_filter(lang, q.status.as_deref(), CaseStatus::parse)?;
-    let (store, merchant) = (state.store().clone(), caller.merchant()?);
-    let rows = blocking(lang, move || {
-        store.cases(&merchant, status, CASES_LISTED_MAX)
+    let f = CaseFilter {
+        merchant: Some(caller.merchant()?),
+        status: crate::api::status_filter(lang, q.status.as_deref(), CaseStatus::parse)?,
+        before_id: None,
+        limit: CASES_LISTED_MAX,
+    };
+    Ok(listing(state, lang, f, false).await?.items)
+}
+
+/// A page of cases with its count, newest first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CasePage {
+    /// Newest first.
+    pub items: Vec<CaseView>,
+    /// Pass as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<i64>,
+    /// How many cases match (all pages). Counting stops past 10,000: `total` is then a
+    /// lower bound and `total_exact` false.
+    pub total: u64,
+    /// False when more than `total` cases match.
+    pub total_exact: bool,
+    /// The count in words, in the caller's language ("共 12 条").
+    pub total_text: String,
+}
+
+/// One page of the cases `f` selects (the merchant's listing and the acquirer's share it;
+/// each caller scopes `f` and checks its own permission first); counted when `count`.
+pub(crate) async fn listing(
+    state: &AppState,
+    lang: Lang,
+    f: CaseFilter,
+    count: bool,
+) -> Result<CasePage, ApiError> {
+    let store = state.store().clone();
+    let limit = f.limit as usize;
+    let (rows, total) = blocking(lang, move || {
+        let rows = store.cases(&f)?;
+        let total = if count {
+            Some(store.cases_count(&f, suanpan_store::query::COUNT_EXACT_MAX)?)
+        } else {
+            None
+        };
+        Ok((rows, total))
     })
     .await?;
     let policy = state.store().policy();
-    Ok(rows.iter().map(|c| CaseView::of(c, policy, lang)).collect())
+    let total = total.unwrap_or(suanpan_store::query::MatchCount {
+        count: rows.len() as u64,
+        exact: true,
+    });
+    Ok(CasePage {
+        next_cursor: (rows.len() == limit)
+            .then(|| rows.last().map(|c| c.id))
+            .flatten(),
+        items: rows.iter().map(|c| CaseView::of(c, policy, lang)).collect(),
+        total: total.count,
+        total_exact: total.exact,
+        total_text: crate::catalog::tf(
+            lang,
+            if total.exact {
+                "txn.total"
+            } else {
+                "txn.total_more"
+            },
+            &[crate::ui::txns::group_digits(total.count)],
+        ),
+    })
 }
 
 /// Lists cases, newest first.
@@ -764,7 +856,7 @@ fn write_pack(p: &PackInput) -> Result<(std::fs::File, String), suanpan_store::S
 
 async fn gather(state: &AppState, caller: &Caller, id: i64) -> Result<PackInput, ApiError> {
     let lang = caller.lang;
-    let l = load_all(state, caller, id).await?;
+    let l = load_all(state, caller, id, Reach::OwnMerchant).await?;
     let store = state.store().clone();
     let ids: Vec<i64> = l.txns.iter().map(|t| t.id.0).collect();
     let txns = l.txns.clone();

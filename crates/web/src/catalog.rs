@@ -525,6 +525,7 @@ static ZH: Entries = &[
     ("txn.rrn", "参考号"),
     ("txn.operator", "操作员"),
     ("txn.terminal", "终端号"),
+    ("txn.merchant", "商户号"),
     ("txn.last4", "卡号后四位"),
     ("txn.wallet", "钱包"),
     ("txn.terminal_info", "终端信息（59域：序列号、位置）"),
@@ -1274,6 +1275,80 @@ static ZH: Entries = &[
         "暂停后该终端不能再收款，直到恢复。确定暂停吗？",
     ),
     ("pause.confirm_resume", "恢复后该终端可以继续收款，确定吗？"),
+    (
+        "acq.channels_hint",
+        "全平台开关用于渠道故障：关闭后所有商户经该渠道的新交易都会被拒绝（应答码 12）。每个商户可用哪些渠道，在商户页面上开通或停用。",
+    ),
+    (
+        "acq.confirm_platform_off",
+        "关闭后所有商户都不能再用这个渠道收款，确定吗？",
+    ),
+    ("acq.confirm_submit_channel", "确定为这个商户更改该渠道吗？"),
+    ("msg.platform_channel_on", "{0} 已在全平台恢复"),
+    ("msg.platform_channel_off", "{0} 已在全平台暂停"),
+    ("msg.merchant_channel_allowed", "已为商户 {1} 开通{0}"),
+    ("msg.merchant_channel_withdrawn", "已为商户 {1} 停用{0}"),
+    ("kyc.kind_label", "资料类型"),
+    ("kyc.file", "文件（JPEG、PNG 或 PDF，不超过 10 MiB）"),
+    ("kyc.upload", "上传资料"),
+    (
+        "kyc.confirm_upload",
+        "上传这份进件资料？上传和每次下载都会记入审计日志。",
+    ),
+    ("kyc.remove", "删除"),
+    (
+        "kyc.confirm_remove",
+        "删除这份进件资料？删除会记入审计日志。",
+    ),
+    (
+        "kyc.kept",
+        "商户开通后，进件资料作为审核依据留存，不能删除；资料有误请上传正确的资料。",
+    ),
+    ("msg.kyc_uploaded", "已上传进件资料：{0} · {1}"),
+    ("msg.kyc_removed", "已删除进件资料：{0} · {1}"),
+    ("tmk.title", "密钥灌注"),
+    (
+        "tmk.hint",
+        "双人控制：两位收单机构人员各自输入一个密钥分量（32 位十六进制）及其校验值，系统将两个分量异或后作为终端主密钥保存。同一人不能输入两个分量；分量和密钥不会显示、不会写入日志，审计日志只记录两人姓名和校验值。第一个分量保留 60 分钟。",
+    ),
+    ("tmk.pending", "等待第二个分量"),
+    ("tmk.none_pending", "没有等待中的分量"),
+    ("tmk.first", "输入第一个分量"),
+    ("tmk.second", "输入第二个分量（须由另一位人员输入）"),
+    ("tmk.component", "密钥分量（32 位十六进制，不会显示）"),
+    ("tmk.check_value", "校验值"),
+    ("tmk.enter", "提交分量"),
+    ("tmk.confirm", "请确认分量和校验值与密钥单一致，提交吗？"),
+    (
+        "tmk.waiting",
+        "第一个分量已保存，等待另一位人员输入第二个分量",
+    ),
+    ("tmk.loaded", "终端主密钥已灌注"),
+    (
+        "msg.tmk_waiting",
+        "终端 {0} 的第一个分量已保存（校验值 {1}），请另一位人员在 60 分钟内输入第二个分量",
+    ),
+    (
+        "msg.tmk_loaded",
+        "终端 {0} 的主密钥已灌注，校验值 {1}（第一个分量由 {2} 输入），请与终端显示的校验值核对",
+    ),
+    (
+        "tmk.component_invalid.msg",
+        "密钥分量应为 32 位十六进制数字",
+    ),
+    (
+        "tmk.component_invalid.fix",
+        "对照密钥单重新输入，只含 0–9 和 A–F",
+    ),
+    (
+        "tmk.check_value.msg",
+        "校验值与输入的分量不符，分量可能输错了",
+    ),
+    ("tmk.check_value.fix", "对照密钥单重新输入分量和校验值"),
+    ("tmk.weak.msg", "两个分量合成的密钥是弱密钥，不能使用"),
+    ("tmk.weak.fix", "重新生成密钥分量后再灌注"),
+    ("tmk.changed.msg", "第一个分量已被使用或重新输入"),
+    ("tmk.changed.fix", "刷新页面查看当前状态后再输入"),
 ];
 
 static EN: Entries = &[
@@ -1915,6 +1990,7 @@ static EN: Entries = &[
     ("txn.rrn", "RRN"),
     ("txn.operator", "Operator"),
     ("txn.terminal", "Terminal"),
+    ("txn.merchant", "Merchant no."),
     ("txn.last4", "Card's last 4"),
     ("txn.wallet", "Wallet"),
     (
@@ -2777,6 +2853,118 @@ static EN: Entries = &[
     (
         "pause.confirm_resume",
         "The terminal will take payments again. Resume it?",
+    (
+        "acq.channels_hint",
+        "The platform switch is for an outage: while a channel is off, every merchant's new transactions through it are refused (response code 12). Which channels each merchant may use is set on the merchant's page.",
+    ),
+    (
+        "acq.confirm_platform_off",
+        "No merchant can take payments through this channel once it is off. Go on?",
+    ),
+    (
+        "acq.confirm_submit_channel",
+        "Change this channel for this merchant?",
+    ),
+    (
+        "msg.platform_channel_on",
+        "{0} is back on for every merchant",
+    ),
+    (
+        "msg.platform_channel_off",
+        "{0} is paused for every merchant",
+    ),
+    (
+        "msg.merchant_channel_allowed",
+        "{0} is open for merchant {1}",
+    ),
+    (
+        "msg.merchant_channel_withdrawn",
+        "{0} is closed for merchant {1}",
+    ),
+    ("kyc.kind_label", "Kind of document"),
+    ("kyc.file", "File (JPEG, PNG or PDF, at most 10 MiB)"),
+    ("kyc.upload", "Upload"),
+    (
+        "kyc.confirm_upload",
+        "Upload this document? The upload and every download are in the audit trail.",
+    ),
+    ("kyc.remove", "Remove"),
+    (
+        "kyc.confirm_remove",
+        "Remove this document? The removal is in the audit trail.",
+    ),
+    (
+        "kyc.kept",
+        "Once the merchant is activated its documents are kept as the record of the approval; if one is wrong, upload the right one.",
+    ),
+    ("msg.kyc_uploaded", "Document uploaded: {0} · {1}"),
+    ("msg.kyc_removed", "Document removed: {0} · {1}"),
+    ("tmk.title", "Key loading"),
+    (
+        "tmk.hint",
+        "Dual control: two acquirer users each enter one key component (32 hex digits) with its check value; the two are XORed into the terminal master key. No one enters both; components and the key are never shown or logged — the audit trail keeps both names and the check value. A first component waits 60 minutes.",
+    ),
+    ("tmk.pending", "Waiting for the second component"),
+    ("tmk.none_pending", "No component waiting"),
+    ("tmk.first", "Enter the first component"),
+    (
+        "tmk.second",
+        "Enter the second component (someone else than the first)",
+    ),
+    (
+        "tmk.component",
+        "Key component (32 hex digits, never shown)",
+    ),
+    ("tmk.check_value", "Check value"),
+    ("tmk.enter", "Enter component"),
+    (
+        "tmk.confirm",
+        "Do the component and the check value match the key sheet? Enter it?",
+    ),
+    (
+        "tmk.waiting",
+        "The first component is kept; a second user enters the other",
+    ),
+    ("tmk.loaded", "The terminal master key is loaded"),
+    (
+        "msg.tmk_waiting",
+        "Terminal {0}: the first component is kept (check value {1}); a second user enters the other within 60 minutes",
+    ),
+    (
+        "msg.tmk_loaded",
+        "Terminal {0}: the master key is loaded, check value {1} (first component by {2}); compare it with the terminal's",
+    ),
+    (
+        "tmk.component_invalid.msg",
+        "A key component is 32 hex digits",
+    ),
+    (
+        "tmk.component_invalid.fix",
+        "Type it again from the key sheet: 0–9 and A–F only",
+    ),
+    (
+        "tmk.check_value.msg",
+        "The check value does not match the component: it was probably mistyped",
+    ),
+    (
+        "tmk.check_value.fix",
+        "Type the component and its check value again from the key sheet",
+    ),
+    (
+        "tmk.weak.msg",
+        "The two components make a weak key, which cannot be used",
+    ),
+    (
+        "tmk.weak.fix",
+        "Generate new components and load them again",
+    ),
+    (
+        "tmk.changed.msg",
+        "The first component was used or entered again meanwhile",
+    ),
+    (
+        "tmk.changed.fix",
+        "Reload the page to see where the loading stands",
     ),
 ];
 

@@ -130,6 +130,7 @@ pub fn refusal_status(key: &str) -> StatusCode {
         | "backoffice.removal_pending"
         | "backoffice.user_already"
         | "backoffice.last_admin"
+        | "backoffice.kyc_document_kept"
         | "case.closed"
         | "case.not_open"
         | "case.not_submitted"
@@ -204,6 +205,7 @@ mod tests {
             ("backoffice.channel_not_removed", 409),
             ("backoffice.evidence_removed", 409),
             ("backoffice.removal_pending", 409),
+            ("backoffice.kyc_document_kept", 409),
             ("backoffice.user_already", 409),
             ("backoffice.last_admin", 409),
             ("case.closed", 409),

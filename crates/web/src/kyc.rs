@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use suanpan_core::backoffice::{
     KYC_DOCUMENT_BYTES_MAX, KYC_DOCUMENTS_PER_MERCHANT_MAX, KycDocumentKind, Permission,
 };
@@ -39,6 +39,10 @@ pub fn routes(state: &AppState) -> axum::Router<AppState> {
         .route(
             "/api/v1/acquirer/merchants/{id}/documents/{doc}",
             get(download_document).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/api/v1/acquirer/merchants/{id}/documents/{doc}/remove",
+            post(remove_document).route_layer(crate::gate(state)),
         )
 }
 
@@ -164,6 +168,61 @@ pub async fn store_document(
             &[KYC_DOCUMENTS_PER_MERCHANT_MAX.to_string()],
         )),
     }
+}
+
+/// Why a document is removed.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveDocumentIn {
+    /// Why (required; audited).
+    pub reason: String,
+}
+
+/// Removes document `doc` of merchant `id` while its onboarding waits (DECISIONS: no
+/// second reviewer, never after activation).
+pub async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    doc: &str,
+    reason: String,
+) -> Result<DocumentView, ApiError> {
+    gate(caller, Permission::ManageMerchants)?;
+    let lang = caller.lang;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, lang, "kyc.not_found", &[]);
+    let merchant = merchant_id(lang, id)?;
+    let doc: i64 = doc.parse().map_err(|_| not_found())?;
+    let (store, user) = (state.store().clone(), caller.user.clone());
+    let dir = state.evidence_dir().to_owned();
+    let done = blocking(lang, move || {
+        kyc::remove_document(&*store, &dir, &user, &merchant, doc, &reason)
+    })
+    .await?;
+    match done {
+        Ok(d) => Ok(DocumentView::of(&d, state, lang)),
+        Err(kyc::NotRemoved::NotFound) => Err(not_found()),
+        Err(kyc::NotRemoved::Refused(r)) => Err(ApiError::refused(lang, &r)),
+    }
+}
+
+/// Removes a KYC document uploaded by mistake, while the merchant's onboarding waits (its
+/// creation pending, or the merchant not yet activated); afterwards documents are kept (409).
+/// A reason is required; the removal is audited with the document's SHA-256.
+#[utoipa::path(post, path = "/api/v1/acquirer/merchants/{id}/documents/{doc}/remove", tag = "acquirer", operation_id = "remove_merchant_document",
+    params(("id" = String, Path, description = "商户号 (15 digits)"), ("doc" = i64, Path, description = "the document's id")),
+    request_body = RemoveDocumentIn,
+    responses((status = 200, body = DocumentView, description = "the document removed"), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError, description = "the merchant was activated: its documents are kept"),
+        (status = 422, body = ApiError, description = "no reason")))]
+pub async fn remove_document(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, doc)): Path<(String, String)>,
+    body: crate::json::ApiJson<RemoveDocumentIn>,
+) -> Result<Json<DocumentView>, ApiError> {
+    Ok(Json(
+        remove(&state, &caller, &id, &doc, body.value.reason).await?,
+    ))
 }
 
 /// A merchant's KYC documents, oldest first.

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod acquirer;
+mod acquirer_activity;
 mod acquirer_channels;
 mod alerts;
 mod api;
@@ -32,6 +33,7 @@ mod state;
 mod svg;
 mod terminals;
 pub mod tls;
+mod tmk;
 mod ui;
 mod users;
 mod view;
@@ -60,9 +62,11 @@ pub fn router(state: AppState, extra: Router) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(acquirer::routes(&state))
+        .merge(acquirer_activity::routes(&state))
         .merge(kyc::routes(&state))
         .merge(acquirer_channels::routes(&state))
         .merge(terminals::routes(&state))
+        .merge(tmk::routes(&state))
         .merge(ui::acquirer_routes(&state))
         .merge(review::routes())
         .merge(channels::routes())

@@ -48,12 +48,15 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::webhooks::deliveries, crate::webhooks::delivery, crate::webhooks::replay,
         crate::acquirer::list_merchants, crate::acquirer::create_merchant, crate::acquirer::get_merchant, crate::acquirer::edit_merchant,
         crate::acquirer::merchant_status, crate::acquirer::list_changes, crate::acquirer::approve_change, crate::acquirer::reject_change,
-        crate::kyc::list_documents, crate::kyc::upload_document, crate::kyc::download_document,
+        crate::acquirer_activity::list_all_txns, crate::acquirer_activity::any_txn,
+        crate::acquirer_activity::list_all_cases, crate::acquirer_activity::any_case,
+        crate::kyc::list_documents, crate::kyc::upload_document, crate::kyc::download_document, crate::kyc::remove_document,
         crate::acquirer_channels::list_platform_channels, crate::acquirer_channels::switch_platform_channel,
         crate::acquirer_channels::list_merchant_channels, crate::acquirer_channels::allow_merchant_channel,
         crate::terminals::list_terminals, crate::terminals::register_terminal, crate::terminals::get_terminal,
         crate::terminals::assign_terminal, crate::terminals::lock_terminal, crate::terminals::unlock_terminal,
         crate::pause::pause_terminal, crate::pause::resume_terminal,
+        crate::tmk::key_state, crate::tmk::enter_component,
     ),
     components(schemas(crate::error::ApiError, crate::json::AmountIn, crate::alerts::AlertStatusIn)),
     tags((name = "session"), (name = "transactions"), (name = "payments"), (name = "review"), (name = "batches"), (name = "audit"), (name = "channels"), (name = "evidence"), (name = "users"), (name = "cases"), (name = "operations"), (name = "alerts"), (name = "risk"), (name = "webhooks"), (name = "acquirer"))
@@ -366,7 +369,9 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
         {"format": "date"}, {"pattern": r"^\s*$"}]});
     let yuan_or_blank = json!({"type": "string", "anyOf": [
         {"pattern": YUAN_PATTERN}, {"pattern": r"^\s*$"}]});
-    let txn_listing = path == "/api/v1/transactions" || path == "/api/v1/export";
+    let txn_listing = path == "/api/v1/transactions"
+        || path == "/api/v1/export"
+        || path == "/api/v1/acquirer/transactions";
     match (place, name) {
         ("path", "id") if path.starts_with("/api/v1/acquirer/channels/") => patch(
             json!({"enum": Channel::ALL.map(|c| c.as_str())}),
@@ -405,7 +410,7 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
         ("path", "action") if path.starts_with("/api/v1/users/") => {
             patch(json!({"enum": USER_ACTIONS}), json!("disable"))
         }
-        ("query", "limit") if txn_listing => patch(
+        ("query", "limit") if txn_listing || path == "/api/v1/acquirer/cases" => patch(
             json!({"minimum": 1, "maximum": crate::api::PAGE_ROWS_MAX}),
             json!(50),
         ),
@@ -425,10 +430,12 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
             filter_enum(TxnStatus::ALL.iter().map(|s| s.as_str())),
             json!("approved"),
         ),
-        ("query", "status") if path == "/api/v1/cases" => patch(
-            filter_enum(CaseStatus::ALL.iter().map(|s| s.as_str())),
-            json!("open"),
-        ),
+        ("query", "status") if path == "/api/v1/cases" || path == "/api/v1/acquirer/cases" => {
+            patch(
+                filter_enum(CaseStatus::ALL.iter().map(|s| s.as_str())),
+                json!("open"),
+            )
+        }
         ("query", "status") if path == "/api/v1/acquirer/merchant-changes" => patch(
             filter_enum(crate::acquirer::CHANGE_STATUSES.iter().map(|s| s.as_str())),
             json!("pending"),
@@ -436,6 +443,12 @@ fn parameter_constraint(path: &str, place: &str, name: &str) -> Option<ParamPatc
         ("query", "status") if path == "/api/v1/alerts" => patch(
             filter_enum(crate::alerts::AlertStatusIn::ALL.iter().map(|s| s.as_str())),
             json!("open"),
+        ),
+        // `MerchantId::parse`: 15 letters or digits (8583 field 42), or blank for all.
+        ("query", "merchant") if path.starts_with("/api/v1/acquirer/") => patch(
+            json!({"type": "string", "anyOf": [
+                {"pattern": "^[0-9A-Za-z]{15}$"}, {"pattern": r"^\s*$"}]}),
+            json!("898310048990001"),
         ),
         ("query", "days") => patch(
             json!({"type": "integer", "minimum": 1, "maximum": suanpan_store::risk_admin::ALERT_DAYS_MAX}),

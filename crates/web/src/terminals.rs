@@ -161,7 +161,7 @@ fn taken_or(e: ApiError, registering: bool, lang: Lang) -> ApiError {
     }
 }
 
-fn terminal_id(lang: Lang, id: &str) -> Result<TerminalId, ApiError> {
+pub(crate) fn terminal_id(lang: Lang, id: &str) -> Result<TerminalId, ApiError> {
     TerminalId::parse(id.trim())
         .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, lang, "terminal.not_found", &[]))
 }

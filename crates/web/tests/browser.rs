@@ -997,7 +997,8 @@ fn every_page_accessible(driver: &Driver) {
     ui.element("#backups");
     problems.extend(check_page(&ui, axe, "ops", true));
     // The acquirer's console (issue 14): home, merchants with the onboarding form, one
-    // merchant with its edit and status forms, and the changes to review.
+    // merchant with its edit and status forms, its KYC upload and channels, and the changes
+    // to review.
     for (path, name, wait) in [
         ("/acquirer", "acquirer", "#terminals-count"),
         ("/acquirer/merchants", "acquirer-merchants", "#onboard"),
@@ -1023,6 +1024,24 @@ fn every_page_accessible(driver: &Driver) {
             "/acquirer/compliance",
             "acquirer-compliance",
             "#reports-none",
+        ),
+        // Every merchant's activity, the channel switch and key loading (issue 14).
+        (
+            "/acquirer/transactions",
+            "acquirer-txns",
+            "#merchant-filter",
+        ),
+        ("/acquirer/transactions/1", "acquirer-txn", "#txn-merchant"),
+        ("/acquirer/cases", "acquirer-cases", "#merchant-filter"),
+        (
+            "/acquirer/channels",
+            "acquirer-channels",
+            "#platform-channels",
+        ),
+        (
+            "/acquirer/terminals/12345678/keys",
+            "acquirer-keys",
+            "#tmk-form",
         ),
     ] {
         ui.goto(path);

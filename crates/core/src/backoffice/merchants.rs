@@ -226,9 +226,112 @@ pub fn decide_acquirer_channel(role: StaffRole, reason: &str) -> Result<(), Back
     Ok(())
 }
 
+/// Decides the removal of a KYC document (issue 14): an acquirer role that manages
+/// merchants, a reason, and a merchant not yet activated — its creation still waiting
+/// (`status` `None`) or `pending`. No second reviewer: nothing was activated on the papers
+/// yet, and the activation's own checker reads the set as it then is (the removal is on the
+/// audit trail beside the upload). From activation on, the documents are the evidence the
+/// activation was approved on and are kept; a wrong one is answered by uploading the right
+/// one beside it.
+pub fn decide_kyc_removal(
+    role: StaffRole,
+    status: Option<&str>,
+    reason: &str,
+) -> Result<(), BackOfficeRefused> {
+    permitted(role, Permission::ManageMerchants)?;
+    if reason.trim().is_empty() {
+        return Err(BackOfficeRefused::ReasonRequired);
+    }
+    match status {
+        None | Some("pending") => Ok(()),
+        Some(other) => Err(BackOfficeRefused::KycDocumentKept {
+            status: other.to_owned(),
+        }),
+    }
+}
+
+/// Decides a key custodian's component of a terminal master key entered in the console
+/// (dual control, issue 14): an acquirer role that manages terminals, and — for the second
+/// component — a user other than the one who entered the first (`first_by`), as no one
+/// person may know a whole key.
+pub fn decide_tmk_component(
+    role: StaffRole,
+    first_by: Option<i64>,
+    me: i64,
+) -> Result<(), BackOfficeRefused> {
+    permitted(role, Permission::ManageTerminals)?;
+    if first_by == Some(me) {
+        return Err(BackOfficeRefused::OwnRequest);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tmk_takes_two_custodians_who_manage_terminals() {
+        // Goal (issue 14, key injection): dual control — the second component never comes
+        // from the first custodian; roles without terminals get no say.
+        assert_eq!(decide_tmk_component(StaffRole::Operations, None, 7), Ok(()));
+        assert_eq!(
+            decide_tmk_component(StaffRole::PlatformAdmin, Some(7), 8),
+            Ok(())
+        );
+        assert_eq!(
+            decide_tmk_component(StaffRole::Operations, Some(7), 7),
+            Err(BackOfficeRefused::OwnRequest)
+        );
+        for role in [
+            StaffRole::RiskOfficer,
+            StaffRole::AcquirerAuditor,
+            StaffRole::Admin,
+        ] {
+            assert!(
+                matches!(
+                    decide_tmk_component(role, None, 7),
+                    Err(BackOfficeRefused::NotPermitted { .. })
+                ),
+                "{role:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kyc_documents_are_removed_only_before_activation_with_a_reason() {
+        // Goal (issue 14): a document uploaded by mistake goes while the onboarding waits;
+        // once activated, the papers are the record of the approval and stay.
+        assert_eq!(
+            decide_kyc_removal(StaffRole::Operations, None, "传错了"),
+            Ok(())
+        );
+        assert_eq!(
+            decide_kyc_removal(StaffRole::RiskOfficer, Some("pending"), "传错了"),
+            Ok(())
+        );
+        assert_eq!(
+            decide_kyc_removal(StaffRole::Operations, Some("pending"), " "),
+            Err(BackOfficeRefused::ReasonRequired)
+        );
+        for status in ["active", "suspended", "closed"] {
+            assert_eq!(
+                decide_kyc_removal(StaffRole::PlatformAdmin, Some(status), "x"),
+                Err(BackOfficeRefused::KycDocumentKept {
+                    status: status.to_owned()
+                })
+            );
+        }
+        for role in [StaffRole::AcquirerAuditor, StaffRole::Admin] {
+            assert!(
+                matches!(
+                    decide_kyc_removal(role, None, "x"),
+                    Err(BackOfficeRefused::NotPermitted { .. })
+                ),
+                "{role:?}"
+            );
+        }
+    }
 
     #[test]
     fn acquirer_channel_changes_need_the_permission_and_a_reason() {

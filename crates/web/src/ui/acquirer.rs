@@ -86,7 +86,11 @@ struct MerchantPage {
     m: MerchantView,
     changes: Vec<MerchantChangeView>,
     documents: Vec<crate::kyc::DocumentView>,
+    /// The kinds of KYC document, for the upload form: (code, words).
+    kinds: Vec<(String, String)>,
+    channels: Vec<crate::channels::ChannelView>,
     can_manage: bool,
+    can_channels: bool,
 }
 
 pub(super) async fn merchant_page(
@@ -103,12 +107,19 @@ pub(super) async fn merchant_page(
             .collect();
         let path = format!("/acquirer/merchants/{}", m.id);
         let documents = crate::kyc::documents(&state, caller, &m.id).await?;
+        let channels = crate::acquirer_channels::merchant_channels(&state, caller, &m.id).await?;
+        let kinds = suanpan_core::backoffice::KycDocumentKind::ALL
+            .iter()
+            .map(|k| k.as_str());
         Ok(MerchantPage {
             base: Base::of(caller, "merchants", "nav.merchant", &path),
             m,
             changes,
             documents,
+            kinds: super::options(caller.lang, None, "kyc.kind", kinds),
+            channels,
             can_manage: caller.user.role.allows(Permission::ManageMerchants),
+            can_channels: caller.user.role.allows(Permission::ManagePlatformChannels),
         })
     })
     .await
@@ -367,6 +378,209 @@ pub(super) async fn terminal_action(
             "msg.terminal_done",
             &[t.id, t.status_text],
         )))
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "acquirer_channels.html")]
+struct ChannelsPage {
+    base: Base,
+    rows: Vec<crate::acquirer_channels::PlatformChannelView>,
+    can_manage: bool,
+}
+
+/// 渠道开关: the platform's outage switch of each channel.
+pub(super) async fn channels_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+) -> Response {
+    show(caller, "/acquirer", async |caller| {
+        Ok(ChannelsPage {
+            rows: crate::acquirer_channels::platform_channels(&state, caller).await?,
+            base: Base::of(caller, "acq_channels", "nav.channels", "/acquirer/channels"),
+            can_manage: caller.user.role.allows(Permission::ManagePlatformChannels),
+        })
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ReasonForm {
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+csrf_forms!(ReasonForm);
+
+/// The platform's switch turned from the channels page.
+pub(super) async fn channel_switch(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, action)): Path<(String, String)>,
+    form: FormIn<ReasonForm>,
+) -> Response {
+    form_action(caller, form, "/acquirer/channels", async |caller, f| {
+        let c = crate::acquirer_channels::switch(&state, caller, &id, &action, f.reason).await?;
+        let key = if c.enabled {
+            "msg.platform_channel_on"
+        } else {
+            "msg.platform_channel_off"
+        };
+        Ok(Done::back(tf(caller.lang, key, &[c.name])))
+    })
+    .await
+}
+
+/// A channel allowed or withdrawn for one merchant from its page.
+pub(super) async fn merchant_channel(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, channel, action)): Path<(String, String, String)>,
+    form: FormIn<ReasonForm>,
+) -> Response {
+    let back = format!("/acquirer/merchants/{id}");
+    form_action(caller, form, &back, async |caller, f| {
+        let c = crate::acquirer_channels::allow(&state, caller, &id, &channel, &action, f.reason)
+            .await?;
+        let key = if c.allowed {
+            "msg.merchant_channel_allowed"
+        } else {
+            "msg.merchant_channel_withdrawn"
+        };
+        Ok(Done::back(tf(caller.lang, key, &[c.name, id.clone()])))
+    })
+    .await
+}
+
+/// A KYC document uploaded from the merchant's page (multipart `kind`, `file`, `csrf`),
+/// with the API's checks (`kyc::store_document`).
+pub(super) async fn document_upload(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    use suanpan_core::backoffice::KYC_DOCUMENT_BYTES_MAX;
+    let caller = match super::page_caller(caller) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let (lang, back) = (caller.lang, format!("/acquirer/merchants/{id}"));
+    let stored = async {
+        crate::evidence::check_length_of(&headers, lang, KYC_DOCUMENT_BYTES_MAX)?;
+        let mp = mp.map_err(|_| crate::evidence::not_multipart(lang))?;
+        let (up, texts) =
+            crate::evidence::read_form(lang, KYC_DOCUMENT_BYTES_MAX, mp, &["kind", "csrf"]).await?;
+        let text = |name: &str| {
+            texts
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        caller.check_form_csrf(text("csrf").unwrap_or(""))?;
+        crate::kyc::store_document(&state, &caller, &id, text("kind"), up).await
+    }
+    .await;
+    match stored {
+        Ok(d) => super::message(
+            Some(&caller),
+            lang,
+            true,
+            tf(lang, "msg.kyc_uploaded", &[d.kind_text, d.filename]),
+            String::new(),
+            &back,
+        ),
+        Err(e) => super::error_page(Some(&caller), e, &back),
+    }
+}
+
+/// A KYC document removed from the merchant's page (while its onboarding waits).
+pub(super) async fn document_remove(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((id, doc)): Path<(String, String)>,
+    form: FormIn<ReasonForm>,
+) -> Response {
+    let back = format!("/acquirer/merchants/{id}");
+    form_action(caller, form, &back, async |caller, f| {
+        let d = crate::kyc::remove(&state, caller, &id, &doc, f.reason).await?;
+        Ok(Done::back(tf(
+            caller.lang,
+            "msg.kyc_removed",
+            &[d.kind_text, d.filename],
+        )))
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "acquirer_keys.html")]
+struct KeysPage {
+    base: Base,
+    k: crate::tmk::KeyStateView,
+    can_manage: bool,
+}
+
+/// 密钥灌注: a terminal's master key under dual control — where it stands, and the form a
+/// custodian enters one component on.
+pub(super) async fn keys_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<String>,
+) -> Response {
+    show(caller, "/acquirer/terminals", async |caller| {
+        let k = crate::tmk::state_of(&state, caller, &id).await?;
+        let path = format!("/acquirer/terminals/{}/keys", k.terminal_id);
+        Ok(KeysPage {
+            base: Base::of(caller, "terminals", "tmk.title", &path),
+            k,
+            can_manage: caller.user.role.allows(Permission::ManageTerminals),
+        })
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ComponentForm {
+    csrf: String,
+    #[serde(default)]
+    component: String,
+    #[serde(default)]
+    check_value: String,
+}
+
+csrf_forms!(ComponentForm);
+
+/// One custodian's component entered on the keys page.
+pub(super) async fn keys_enter(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<String>,
+    form: FormIn<ComponentForm>,
+) -> Response {
+    let back = format!("/acquirer/terminals/{id}/keys");
+    form_action(caller, form, &back, async |caller, f| {
+        let input = crate::tmk::ComponentIn {
+            component: f.component,
+            check_value: f.check_value,
+        };
+        let v = crate::tmk::enter(&state, caller, &id, input).await?;
+        let text = match &v.first_by {
+            None => tf(
+                caller.lang,
+                "msg.tmk_waiting",
+                &[id.clone(), v.check_value.clone()],
+            ),
+            Some(first) => tf(
+                caller.lang,
+                "msg.tmk_loaded",
+                &[id.clone(), v.check_value.clone(), first.clone()],
+            ),
+        };
+        Ok(Done::back(text))
     })
     .await
 }

@@ -1,5 +1,6 @@
 //! Cases (撤错, 调账): opened from a transaction, listed, shown, linked, noted and moved on.
 
+use super::txns::Listing;
 use super::{
     Base, Done, FormIn, UploadTo, back_to, evidence_page, form_action, options, show, with_status,
 };
@@ -49,9 +50,18 @@ pub(super) async fn txn_case(
 #[template(path = "cases.html")]
 struct CasesPage {
     base: Base,
+    /// `/cases` or `/acquirer/cases`.
+    list_path: &'static str,
+    /// `/txns` or `/acquirer/transactions`.
+    txns_path: &'static str,
+    /// The acquirer's console: a merchant filter and column, paging and the count.
+    acquirer: bool,
+    merchant: String,
     tabs: Vec<(String, String)>,
     status: String,
     rows: Vec<crate::cases::CaseView>,
+    total_text: Option<String>,
+    next_query: Option<String>,
 }
 
 pub(super) async fn cases_page(
@@ -70,9 +80,60 @@ pub(super) async fn cases_page(
         let path = with_status("/cases", &status);
         Ok(CasesPage {
             base: Base::of(caller, "cases", "nav.cases", &path),
+            list_path: Listing::Merchant.cases(),
+            txns_path: Listing::Merchant.txns(),
+            acquirer: false,
+            merchant: String::new(),
             tabs,
             status,
             rows,
+            total_text: None,
+            next_query: None,
+        })
+    })
+    .await
+}
+
+/// 案件 in the acquirer's console: every merchant's, or the one filtered; paged and counted.
+pub(super) async fn acquirer_cases_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    q: Result<ApiQuery<crate::acquirer_activity::AcquirerCaseQuery>, ApiError>,
+) -> Response {
+    show(caller, "/acquirer", async |caller| {
+        let lang = caller.lang;
+        let ApiQuery(q) = q.map_err(back_to("/acquirer/cases"))?;
+        let page = crate::acquirer_activity::case_page(&state, caller, &q).await?;
+        let status = q.status.clone().unwrap_or_default();
+        let merchant = q.merchant.clone().unwrap_or_default();
+        let all = Some(t(lang, "case.all").to_owned());
+        let statuses = CaseStatus::ALL.iter().map(|s| s.as_str());
+        let tabs = options(lang, all, "case.status", statuses);
+        let query = |cursor: Option<i64>| {
+            let mut parts = Vec::new();
+            if !merchant.trim().is_empty() {
+                parts.push(format!("merchant={}", super::urlencode(merchant.trim())));
+            }
+            if !status.is_empty() {
+                parts.push(format!("status={}", super::urlencode(&status)));
+            }
+            if let Some(c) = cursor {
+                parts.push(format!("cursor={c}"));
+            }
+            parts.join("&")
+        };
+        let path = format!("/acquirer/cases?{}", query(q.cursor));
+        Ok(CasesPage {
+            base: Base::of(caller, "acquirer_cases", "nav.cases", &path),
+            list_path: Listing::Acquirer.cases(),
+            txns_path: Listing::Acquirer.txns(),
+            acquirer: true,
+            next_query: page.next_cursor.map(|c| query(Some(c))),
+            merchant: merchant.clone(),
+            tabs,
+            status: status.clone(),
+            rows: page.items,
+            total_text: Some(page.total_text),
         })
     })
     .await
@@ -82,6 +143,10 @@ pub(super) async fn cases_page(
 #[template(path = "case.html")]
 struct CasePage {
     base: Base,
+    /// `/txns` or `/acquirer/transactions`.
+    txns_path: &'static str,
+    /// The acquirer's console: read-only, no evidence pack link (the merchant's download).
+    acquirer: bool,
     d: crate::cases::CaseDetail,
     can_manage: bool,
     /// Read by the shared `evidence_list.html`.
@@ -104,9 +169,34 @@ pub(super) async fn case_page(
         let roles = options(caller.lang, None, "case.role", roles);
         Ok(CasePage {
             base: Base::of(caller, "cases", "case.detail", &format!("/cases/{id}")),
+            txns_path: Listing::Merchant.txns(),
+            acquirer: false,
             can_manage: caller.user.role.allows(Permission::ManageCases),
             can_remove_evidence: caller.user.role.allows(Permission::RequestEvidenceRemoval),
             roles,
+            d,
+        })
+    })
+    .await
+}
+
+/// A case in the acquirer's console, read-only.
+pub(super) async fn acquirer_case_page(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Id, ApiError>,
+) -> Response {
+    show(caller, "/acquirer/cases", async |caller| {
+        let Id(id) = id?;
+        let d = crate::acquirer_activity::case_detail(&state, caller, id).await?;
+        let path = format!("/acquirer/cases/{id}");
+        Ok(CasePage {
+            base: Base::of(caller, "acquirer_cases", "case.detail", &path),
+            txns_path: Listing::Acquirer.txns(),
+            acquirer: true,
+            can_manage: false,
+            can_remove_evidence: false,
+            roles: Vec::new(),
             d,
         })
     })

@@ -161,6 +161,52 @@ pub fn acquirer_routes(state: &AppState) -> axum::Router<AppState> {
             "/acquirer/merchant-changes/{id}/{action}",
             post(acquirer::change_action).route_layer(crate::gate(state)),
         )
+        .route(
+            "/acquirer/terminals/{id}/keys",
+            get(acquirer::keys_page)
+                .post(acquirer::keys_enter)
+                .route_layer(crate::gate(state)),
+        )
+        .route(
+            "/acquirer/channels",
+            get(acquirer::channels_page).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/acquirer/channels/{id}/{action}",
+            post(acquirer::channel_switch).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/acquirer/merchants/{id}/channels/{channel}/{action}",
+            post(acquirer::merchant_channel).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/acquirer/merchants/{id}/documents",
+            post(acquirer::document_upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    suanpan_core::backoffice::KYC_DOCUMENT_BYTES_MAX,
+                ))
+                .route_layer(crate::gate(state)),
+        )
+        .route(
+            "/acquirer/merchants/{id}/documents/{doc}/remove",
+            post(acquirer::document_remove).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/acquirer/transactions",
+            get(txns::acquirer_txns).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/acquirer/transactions/{id}",
+            get(txns::acquirer_txn).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/acquirer/cases",
+            get(cases::acquirer_cases_page).route_layer(crate::gate(state)),
+        )
+        .route(
+            "/acquirer/cases/{id}",
+            get(cases::acquirer_case_page).route_layer(crate::gate(state)),
+        )
         .merge(risk::acquirer_routes(state))
 }
 
@@ -341,8 +387,16 @@ fn nav_items<const N: usize>(
 /// The acquirer's menu (机构后台): the console, merchants, their changes, and operations.
 fn acquirer_nav(caller: &Caller, section: &str) -> Vec<NavItem> {
     let role = caller.user.role;
-    let pages: [(&'static str, &'static str, &'static str, bool); 9] = [
+    let pages: [(&'static str, &'static str, &'static str, bool); 12] = [
         ("acquirer", "/acquirer", "nav.acquirer", true),
+        (
+            "acquirer_txns",
+            "/acquirer/transactions",
+            "nav.transactions",
+            true,
+        ),
+        ("acquirer_cases", "/acquirer/cases", "nav.cases", true),
+        ("acq_channels", "/acquirer/channels", "nav.channels", true),
         ("alerts_acq", "/alerts", "nav.alerts", true),
         ("blocklist", "/acquirer/blocklist", "nav.blocklist", true),
         ("compliance", "/acquirer/compliance", "nav.compliance", true),

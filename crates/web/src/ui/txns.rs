@@ -156,13 +156,54 @@ struct FormQ {
     terminal: String,
     last4: String,
     wallet: String,
+    merchant: String,
     include_hidden: bool,
+}
+
+/// Whose transactions (or cases) a listing page shows: the merchant's own, or every
+/// merchant's in the acquirer's console. One page and one template serve both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Listing {
+    /// `/txns`, `/cases`: the caller's merchant's.
+    Merchant,
+    /// `/acquirer/transactions`, `/acquirer/cases`: every merchant's, read-only.
+    Acquirer,
+}
+
+impl Listing {
+    /// Where the transactions are listed (their pages are below it).
+    pub(super) fn txns(self) -> &'static str {
+        match self {
+            Listing::Merchant => "/txns",
+            Listing::Acquirer => "/acquirer/transactions",
+        }
+    }
+
+    /// Where the cases are listed (their pages are below it).
+    pub(super) fn cases(self) -> &'static str {
+        match self {
+            Listing::Merchant => "/cases",
+            Listing::Acquirer => "/acquirer/cases",
+        }
+    }
+
+    /// Where an error sends the reader back to.
+    fn home(self) -> &'static str {
+        match self {
+            Listing::Merchant => "/dashboard",
+            Listing::Acquirer => "/acquirer",
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "txns.html")]
 struct TxnsPage {
     base: Base,
+    /// `/txns` or `/acquirer/transactions`.
+    list_path: &'static str,
+    /// The acquirer's console: a merchant filter and column, no exports.
+    acquirer: bool,
     q: FormQ,
     kinds: Vec<(String, String)>,
     statuses: Vec<(String, String)>,
@@ -196,6 +237,7 @@ fn query_string(q: &TxnQuery, cursor: Option<i64>) -> String {
         ("terminal", &q.terminal),
         ("last4", &q.last4),
         ("wallet", &q.wallet),
+        ("merchant", &q.merchant),
     ];
     for (k, v) in fields {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
@@ -216,7 +258,25 @@ pub(super) async fn txns(
     caller: Result<Caller, ApiError>,
     q: Result<ApiQuery<TxnQuery>, ApiError>,
 ) -> Response {
-    show(caller, "/dashboard", async |caller| {
+    txns_of(state, caller, q, Listing::Merchant).await
+}
+
+/// 交易查询 in the acquirer's console: every merchant's, or the one filtered.
+pub(super) async fn acquirer_txns(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    q: Result<ApiQuery<TxnQuery>, ApiError>,
+) -> Response {
+    txns_of(state, caller, q, Listing::Acquirer).await
+}
+
+async fn txns_of(
+    state: AppState,
+    caller: Result<Caller, ApiError>,
+    q: Result<ApiQuery<TxnQuery>, ApiError>,
+    listing: Listing,
+) -> Response {
+    show(caller, listing.home(), async |caller| {
         let lang = caller.lang;
         let (q, mut error) = match q {
             Ok(ApiQuery(q)) => (q, None),
@@ -227,7 +287,11 @@ pub(super) async fn txns(
         let mut total_text = None;
         let mut export_background = false;
         if error.is_none() {
-            match api::page(&state, caller, &q).await {
+            let page = match listing {
+                Listing::Merchant => api::page(&state, caller, &q).await,
+                Listing::Acquirer => crate::acquirer_activity::txn_page(&state, caller, &q).await,
+            };
+            match page {
                 Ok(p) => {
                     next = p.next_cursor;
                     rows = p.items;
@@ -262,9 +326,16 @@ pub(super) async fn txns(
             "completed",
             "expired",
         ];
-        let path = format!("/txns?{}", query_string(&q, q.cursor));
+        let path = format!("{}?{}", listing.txns(), query_string(&q, q.cursor));
+        let section = match listing {
+            Listing::Merchant => "txns",
+            Listing::Acquirer => "acquirer_txns",
+        };
+        let acquirer = listing == Listing::Acquirer;
         Ok(TxnsPage {
-            base: Base::of(caller, "txns", "nav.transactions", &path),
+            base: Base::of(caller, section, "nav.transactions", &path),
+            list_path: listing.txns(),
+            acquirer,
             q: FormQ {
                 from: opt(&q.from),
                 to: opt(&q.to),
@@ -278,13 +349,14 @@ pub(super) async fn txns(
                 terminal: opt(&q.terminal),
                 last4: opt(&q.last4),
                 wallet: opt(&q.wallet),
+                merchant: opt(&q.merchant),
                 include_hidden: q.include_hidden == Some(true),
             },
             kinds: options(lang, Some("—".to_owned()), "kind", kinds),
             statuses: options(lang, Some("—".to_owned()), "tstatus", statuses),
             rows,
             error,
-            can_hidden: caller.user.role.allows(Permission::ViewHidden),
+            can_hidden: acquirer || caller.user.role.allows(Permission::ViewHidden),
             can_export: caller.user.role.allows(Permission::Export),
             export_query: query_string(&q, None),
             first_query: query_string(&q, None),
@@ -301,6 +373,8 @@ pub(super) async fn txns(
 #[template(path = "txn.html")]
 struct TxnPage {
     base: Base,
+    /// `/txns` or `/acquirer/transactions`.
+    list_path: &'static str,
     d: api::TxnDetail,
     receipt: String,
     can_void: bool,
@@ -336,6 +410,7 @@ pub(super) async fn txn(
             && !x.settled;
         Ok(TxnPage {
             base: Base::of(caller, "txns", "txn.detail", &format!("/txns/{id}")),
+            list_path: Listing::Merchant.txns(),
             can_void: may_request && voidable,
             can_refund: may_request && x.refundable.fen > 0,
             can_hide: role.allows(Permission::Hide) && !x.hidden,
@@ -349,6 +424,46 @@ pub(super) async fn txn(
                 CaseKind::ALL.iter().map(|k| k.as_str()),
             ),
             refundable_yuan: Amount::from_fen(x.refundable.fen).yuan(),
+            receipt,
+            d,
+        })
+    })
+    .await
+}
+
+/// A transaction in the acquirer's console: the merchant's page, read-only (no request,
+/// hide, case or evidence form: those are the merchant's own acts).
+pub(super) async fn acquirer_txn(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Id, ApiError>,
+) -> Response {
+    show(caller, "/acquirer/transactions", async |caller| {
+        let Id(id) = id?;
+        let d = crate::acquirer_activity::txn_detail(&state, caller, id).await?;
+        let t = api::load_txn_in(&state, caller, id, api::Reach::AllMerchants).await?;
+        let store = state.store().clone();
+        let layout = suanpan_receipt::Layout {
+            width: suanpan_receipt::Width::W32,
+            lang: caller.lang,
+            copy: suanpan_receipt::Copy::Merchant,
+            reprint: false,
+        };
+        let receipt = blocking(caller.lang, move || api::receipt_of(&*store, &t, &layout))
+            .await
+            .unwrap_or_default();
+        let path = format!("/acquirer/transactions/{id}");
+        Ok(TxnPage {
+            base: Base::of(caller, "acquirer_txns", "txn.detail", &path),
+            list_path: Listing::Acquirer.txns(),
+            can_void: false,
+            can_refund: false,
+            can_hide: false,
+            can_upload: false,
+            can_remove_evidence: false,
+            can_open_case: false,
+            case_kinds: Vec::new(),
+            refundable_yuan: String::new(),
             receipt,
             d,
         })

@@ -880,3 +880,336 @@ fn the_acquirer_allows_channels_per_merchant_and_switches_them_off_for_everyone(
     }
     assert_eq!(admin.post("/api/v1/acquirer/channels/alipay/disable", r#"{"reason":"x"}"#).status, 404);
 }
+
+/// SQL's count of the transactions `merchant` has (every merchant's with `None`), hidden
+/// ones counted only with `hidden`.
+fn txn_count(app: &TestApp, merchant: Option<&str>, hidden: bool) -> i64 {
+    use suanpan_store::sql::SqlExt;
+    let sql = format!(
+        "SELECT COUNT(*) FROM txns WHERE (CAST(?1 AS TEXT) IS NULL OR merchant_id = ?1){}",
+        if hidden { "" } else { " AND hidden = 0" }
+    );
+    suanpan_store::read(&*app.store, |c| c.one(&sql, suanpan_store::p![merchant], |r| r.i64(0)))
+        .expect("count")
+}
+
+/// Goal (issue 14: the acquirer "sees every merchant's activity and cases"): the acquirer's
+/// roles list every merchant's transactions and cases, or one merchant's, with the merchant
+/// listing's filters, keyset paging (each row once) and true counts equal to SQL's; they
+/// read any merchant's transaction (hidden ones too) and case on the API and the console's
+/// pages; nothing there changes anything (no write method); a malformed merchant filter is
+/// 400; merchant users get 404 on all of it, and their own listing refuses `merchant`.
+#[test]
+fn the_acquirer_reads_every_merchants_transactions_and_cases() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let b_sales = suanpan_store::admin::seed_demo_merchant_b(
+        &*app.store,
+        &suanpan_store::Fingerprinter::new(PAN_KEY),
+        &suanpan_store::auth::hash_password,
+    )
+    .expect("merchant B");
+    let (a, b) = (
+        suanpan_store::admin::DEMO_MERCHANT,
+        suanpan_store::admin::DEMO_B_MERCHANT,
+    );
+    // A's case and a hidden record of A's.
+    let sup = app.login("supervisor");
+    let r = sup.post(
+        "/api/v1/cases",
+        r#"{"transaction_id":2,"kind":"adjustment","note":"对账差异"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let case = r.json()["case"]["id"].as_i64().expect("case");
+    let admin = app.login_enrolled("admin");
+    let r = admin.post("/api/v1/transactions/3/hide", r#"{"reason":"录入错误"}"#);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let auditor = acquirer(&app, "acq-aud-txns", StaffRole::AcquirerAuditor);
+    let ops = acquirer(&app, "ops-txns", StaffRole::Operations);
+    let before = app.state();
+    for s in [&auditor, &ops] {
+        // Every merchant's, counted as SQL counts them.
+        let all = s.get("/api/v1/acquirer/transactions?limit=500");
+        assert_eq!(all.status, 200, "{}", all.text());
+        let all = all.json();
+        assert_eq!(all["total"].as_i64(), Some(txn_count(&app, None, false)), "{all}");
+        let merchants: std::collections::BTreeSet<_> = all["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| t["merchant_id"].as_str().expect("merchant").to_owned())
+            .collect();
+        assert!(merchants.contains(a) && merchants.contains(b), "{merchants:?}");
+        let with_hidden = s.get("/api/v1/acquirer/transactions?include_hidden=true").json();
+        assert_eq!(with_hidden["total"].as_i64(), Some(txn_count(&app, None, true)));
+        // One merchant's, two rows a page: each of B's rows once, newest first.
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let p = s.get(&format!("/api/v1/acquirer/transactions?merchant={b}&limit=2{cursor}"));
+            assert_eq!(p.status, 200, "{}", p.text());
+            let p = p.json();
+            assert_eq!(p["total"].as_i64(), Some(txn_count(&app, Some(b), false)));
+            for t in p["items"].as_array().expect("items") {
+                assert_eq!(t["merchant_id"], b, "{t}");
+                seen.push(t["id"].as_i64().expect("id"));
+            }
+            match p["next_cursor"].as_i64() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => break,
+            }
+        }
+        let mut expected: Vec<i64> = b_sales.iter().map(|t| t.0).collect();
+        expected.sort_unstable_by(|x, y| y.cmp(x));
+        assert_eq!(seen, expected, "B's rows, once each, newest first");
+        // The merchant listing's filters apply.
+        let sales = s.get(&format!("/api/v1/acquirer/transactions?merchant={a}&kind=sale&min=100.00")).json();
+        assert!(sales["items"].as_array().expect("items").iter().all(|t| t["kind"] == "sale" && t["amount"]["fen"].as_i64() >= Some(10_000)), "{sales}");
+        // Any merchant's transaction, a hidden one too, and any merchant's case.
+        let t = s.get("/api/v1/acquirer/transactions/3");
+        assert_eq!(t.status, 200, "{}", t.text());
+        assert_eq!((t.json()["transaction"]["merchant_id"].as_str(), t.json()["transaction"]["hidden"].as_bool()), (Some(a), Some(true)));
+        let t = s.get(&format!("/api/v1/acquirer/transactions/{}", b_sales[0].0));
+        assert_eq!(t.json()["transaction"]["merchant_id"], b);
+        assert_eq!(s.get("/api/v1/acquirer/transactions/987654").status, 404);
+        let c = s.get(&format!("/api/v1/acquirer/cases/{case}"));
+        assert_eq!(c.status, 200, "{}", c.text());
+        assert_eq!(c.json()["case"]["merchant_id"], a);
+        let cases = s.get("/api/v1/acquirer/cases").json();
+        assert_eq!(cases["total"], 1, "{cases}");
+        assert_eq!(cases["items"][0]["id"], case);
+        assert_eq!(s.get(&format!("/api/v1/acquirer/cases?merchant={b}")).json()["total"], 0);
+        assert_eq!(s.get("/api/v1/acquirer/cases/987654").status, 404);
+        // Bad input.
+        for bad in ["merchant=12345", "merchant=89831004899000%21", "limit=0", "cursor=0", "kind=gift"] {
+            let r = s.get(&format!("/api/v1/acquirer/transactions?{bad}"));
+            assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        }
+        assert_eq!(s.get("/api/v1/acquirer/cases?merchant=1").status, 400);
+        assert_eq!(s.get("/api/v1/acquirer/cases?status=lost").status, 400);
+        // The console's pages.
+        let page = s.get(&format!("/acquirer/transactions?merchant={b}"));
+        assert_eq!(page.status, 200, "{}", page.text());
+        let text = page.text();
+        assert!(text.contains("/acquirer/transactions/") && text.contains(b) && !text.contains(&format!("<td>{a}</td>")), "{text}");
+        let page = s.get("/acquirer/transactions/3").text();
+        assert!(page.contains(a) && page.contains("badge hidden"), "{page}");
+        assert!(!page.contains("id=\"hide-form\"") && !page.contains("id=\"void-form\""), "read-only: {page}");
+        let page = s.get("/acquirer/cases").text();
+        assert!(page.contains(&format!("/acquirer/cases/{case}")) && page.contains(a), "{page}");
+        let page = s.get(&format!("/acquirer/cases/{case}")).text();
+        assert!(page.contains("对账差异") && !page.contains("case-note-form"), "{page}");
+        // Read-only: no method changes anything here.
+        for path in ["/api/v1/acquirer/transactions/1", "/api/v1/acquirer/cases/1"] {
+            assert_eq!(s.post(path, "{}").status, 405, "{path}");
+        }
+    }
+    assert_eq!(app.state(), before, "the acquirer's reads changed nothing");
+    // Merchant users: the routes and pages do not exist (404), and their own listing has no
+    // `merchant` parameter.
+    for (user, s) in [("admin", &admin), ("auditor", &app.login("auditor"))] {
+        for path in ["/api/v1/acquirer/transactions", "/api/v1/acquirer/transactions/1", "/api/v1/acquirer/cases", &format!("/api/v1/acquirer/cases/{case}"), "/acquirer/transactions", "/acquirer/transactions/1", "/acquirer/cases", &format!("/acquirer/cases/{case}")] {
+            assert_eq!(s.get(path).status, 404, "{user} {path}");
+        }
+        let r = s.get(&format!("/api/v1/transactions?merchant={b}"));
+        assert_eq!(r.status, 400, "{user}: {}", r.text());
+    }
+}
+
+/// XOR of two keys given as 32 hex digits.
+fn xor_hex(a: &str, b: &str) -> String {
+    let (a, b) = (hex::decode(a).expect("hex"), hex::decode(b).expect("hex"));
+    hex::encode_upper(a.iter().zip(&b).map(|(x, y)| x ^ y).collect::<Vec<u8>>())
+}
+
+fn kcv(key_hex: &str) -> String {
+    let key: [u8; 16] = hex::decode(key_hex).expect("hex").try_into().expect("16 bytes");
+    suanpan_service::terminal_keys::check_value_of(&key)
+}
+
+/// Goal (issue 14, 密钥灌注 in the console): a terminal master key is loaded under dual
+/// control — two different acquirer users who manage terminals each enter one component
+/// with its check value; the XOR of the two is the key the host then holds. A mistyped
+/// component (its check value does not match), a malformed one, the same custodian twice
+/// and a role without terminals are refused and change nothing; no answer, page or audit
+/// entry ever holds a component or the key, only check values and both names; a first
+/// component waits 60 minutes at most; merchant users get 404.
+#[test]
+fn a_master_key_is_loaded_by_two_custodians_and_never_shown() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let term = suanpan_store::admin::DEMO_TERMINAL;
+    let key = "1C2A3B4C5D6E7F8091A2B3C4D5E6F708";
+    let key = {
+        // The same key with odd parity in every byte, as a TMK must have.
+        let fixed: Vec<u8> = hex::decode(key)
+            .expect("hex")
+            .into_iter()
+            .map(|b| if (b & 0xFE).count_ones().is_multiple_of(2) { (b & 0xFE) | 1 } else { b & 0xFE })
+            .collect();
+        hex::encode_upper(fixed)
+    };
+    let c1 = "A1B2C3D4E5F60718293A4B5C6D7E8F91";
+    let c2 = xor_hex(&key, c1);
+    let secrets = [c1.to_owned(), c2.clone(), key.clone(), c1.to_lowercase(), c2.to_lowercase(), key.to_lowercase()];
+    let never_shown = |what: &str, text: &str| {
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{what} shows key material: {text}");
+        }
+    };
+    let ops1 = acquirer(&app, "custodian-a", StaffRole::Operations);
+    let ops2 = acquirer(&app, "custodian-b", StaffRole::Operations);
+    let risk = acquirer(&app, "risk-keys", StaffRole::RiskOfficer);
+    let tid = suanpan_core::TerminalId::parse(term).expect("id");
+    let before = suanpan_store::Store::terminal_tmk(&*app.store, &tid).expect("read").map(|k| k.to_string());
+    let path = format!("/api/v1/acquirer/terminals/{term}/tmk-components");
+    let body = |c: &str, v: &str| format!(r#"{{"component":"{c}","check_value":"{v}"}}"#);
+    // Refused, nothing kept: a mistyped component, a malformed one, a role without terminals.
+    let r = ops1.post(&path, &body(c1, "000000"));
+    assert_eq!((r.status, r.code()), (422, "tmk.check_value".into()), "{}", r.text());
+    never_shown("a refusal", &r.text());
+    let r = ops1.post(&path, &body("0123", "000000"));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(risk.post(&path, &body(c1, &kcv(c1))).status, 403);
+    assert!(ops1.get(&path).json()["pending"].is_null());
+    // The first custodian: kept, its check value answered.
+    let r = ops1.post(&path, &body(c1, &kcv(c1).to_lowercase()));
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!((r.json()["status"].as_str(), r.json()["check_value"].as_str()), (Some("waiting"), Some(kcv(c1).as_str())));
+    never_shown("the first entry", &r.text());
+    let st = ops2.get(&path).json();
+    assert_eq!((st["pending"]["entered_by"].as_str(), st["pending"]["check_value"].as_str()), (Some("custodian-a"), Some(kcv(c1).as_str())), "{st}");
+    assert_eq!(st["merchant_id"], suanpan_store::admin::DEMO_MERCHANT);
+    // The same custodian cannot enter the second.
+    let r = ops1.post(&path, &body(&c2, &kcv(&c2)));
+    assert_eq!((r.status, r.code()), (422, "backoffice.own_request".into()), "{}", r.text());
+    assert_eq!(suanpan_store::Store::terminal_tmk(&*app.store, &tid).expect("read").map(|k| k.to_string()), before);
+    // The second custodian, on the page: the key is loaded, its check value shown.
+    let page = ops2.get(&format!("/acquirer/terminals/{term}/keys"));
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("custodian-a") && page.text().contains("id=\"tmk-form\""), "{}", page.text());
+    never_shown("the keys page", &page.text());
+    let r = app.req(
+        "POST",
+        &format!("/acquirer/terminals/{term}/keys"),
+        &[("Cookie", &ops2.cookie), ("Content-Type", "application/x-www-form-urlencoded")],
+        Some(format!("csrf={}&component={c2}&check_value={}", ops2.csrf, kcv(&c2)).as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(&kcv(&key)) && r.text().contains("custodian-a"), "{}", r.text());
+    never_shown("the page's answer", &r.text());
+    let loaded = suanpan_store::Store::terminal_tmk(&*app.store, &tid).expect("read").expect("a TMK");
+    assert_eq!(loaded.as_str(), key, "the XOR of the two components");
+    assert!(ops1.get(&path).json()["pending"].is_null(), "the component is gone");
+    let trail = app.login("platform").get("/api/v1/audit?limit=500").text();
+    assert!(trail.contains("terminal.tmk_component") && trail.contains("terminal.set_tmk"), "{trail}");
+    assert!(trail.contains("custodian-a") && trail.contains("custodian-b") && trail.contains(&kcv(&key)), "{trail}");
+    never_shown("the audit trail", &trail);
+    // A first component waits 60 minutes at most.
+    assert_eq!(ops1.post(&path, &body(c1, &kcv(c1))).status, 202);
+    app.advance(61 * 60);
+    let ops3 = acquirer(&app, "custodian-c", StaffRole::Operations);
+    assert!(ops3.get(&path).json()["pending"].is_null(), "expired");
+    // Merchant users: the routes and the page do not exist for them.
+    let admin = app.login("admin");
+    assert_eq!(admin.get(&path).status, 404);
+    assert_eq!(admin.post(&path, &body(c1, &kcv(c1))).status, 404);
+    assert_eq!(admin.get(&format!("/acquirer/terminals/{term}/keys")).status, 404);
+    assert_eq!(app.get(&path).status, 401);
+}
+
+/// Goal (issue 14): the console's pages for what was API-only — the platform's channel
+/// switch, a merchant's channels, KYC documents uploaded on the merchant's page (the API's
+/// checks) and removed while the onboarding waits (audited), kept once the merchant is
+/// activated (409) — each a form with its CSRF token; merchant users get 404.
+#[test]
+fn channels_and_kyc_documents_through_the_console_pages() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let platform = acquirer(&app, "platform", StaffRole::PlatformAdmin);
+    let ops = acquirer(&app, "ops-pages", StaffRole::Operations);
+    let form = |s: &Session<'_>, path: &str, body: &str| {
+        app.req(
+            "POST",
+            path,
+            &[("Cookie", &s.cookie), ("Content-Type", "application/x-www-form-urlencoded")],
+            Some(format!("csrf={}&{body}", s.csrf).as_bytes()),
+        )
+    };
+    // The platform's switch.
+    let page = ops.get("/acquirer/channels");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("/acquirer/channels/alipay/disable"), "{}", page.text());
+    let r = form(&ops, "/acquirer/channels/alipay/disable", "reason=%E4%B8%8A%E6%B8%B8%E6%95%85%E9%9A%9C");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("已在全平台暂停"), "{}", r.text());
+    assert_eq!(ops.get("/api/v1/acquirer/channels").json().as_array().expect("list").iter().find(|c| c["id"] == "alipay").expect("alipay")["enabled"], false);
+    let r = form(&ops, "/acquirer/channels/alipay/enable", "reason=");
+    assert_eq!(r.status, 422, "a reason is required: {}", r.text());
+    let r = app.req("POST", "/acquirer/channels/alipay/enable", &[("Cookie", &ops.cookie), ("Content-Type", "application/x-www-form-urlencoded")], Some(b"csrf=wrong&reason=x"));
+    assert_eq!(r.status, 403, "the CSRF token: {}", r.text());
+    assert_eq!(form(&ops, "/acquirer/channels/alipay/enable", "reason=ok").status, 200);
+    // One merchant's channels, on its page.
+    let a = suanpan_store::admin::DEMO_MERCHANT;
+    let page = ops.get(&format!("/acquirer/merchants/{a}")).text();
+    assert!(page.contains(&format!("/acquirer/merchants/{a}/channels/wechat/withdraw")), "{page}");
+    let r = form(&ops, &format!("/acquirer/merchants/{a}/channels/wechat/withdraw"), "reason=%E6%9C%AA%E7%AD%BE%E7%BA%A6");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let admin = app.login("admin");
+    let mine = admin.get("/api/v1/channels").json();
+    assert_eq!(mine.as_array().expect("list").iter().find(|c| c["id"] == "wechat").expect("wechat")["allowed"], false);
+    // KYC documents on the page of a merchant onboarded but not yet activated.
+    onboard(&platform);
+    let id = onboarding_change_id(&app);
+    assert_eq!(ops.post(&format!("/api/v1/acquirer/merchant-changes/{id}/approve"), "{}").status, 200);
+    let page = ops.get(&format!("/acquirer/merchants/{NEW}")).text();
+    assert!(page.contains("id=\"kyc-form\""), "{page}");
+    let pdf = b"%PDF-1.4\n% licence\n".to_vec();
+    let upload = |s: &Session<'_>, csrf: &str, kind: &str, file: (&str, &str, &[u8])| {
+        let (ctype, body) = multipart(&[("csrf", csrf), ("kind", kind)], Some(file));
+        app.req("POST", &format!("/acquirer/merchants/{NEW}/documents"), &[("Cookie", &s.cookie), ("Content-Type", &ctype)], Some(&body))
+    };
+    let r = upload(&ops, &ops.csrf, "business_licence", ("licence.pdf", "application/pdf", &pdf));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("已上传进件资料"), "{}", r.text());
+    // The API's checks: the type by content, the kind, the CSRF token.
+    assert_eq!(upload(&ops, &ops.csrf, "other", ("x.png", "image/png", &pdf)).status, 415);
+    assert_eq!(upload(&ops, &ops.csrf, "passport", ("l.pdf", "application/pdf", &pdf)).status, 400);
+    assert_eq!(upload(&ops, "wrong", "other", ("l.pdf", "application/pdf", &pdf)).status, 403);
+    let docs = ops.get(&format!("/api/v1/acquirer/merchants/{NEW}/documents")).json();
+    assert_eq!(docs.as_array().map(|d| d.len()), Some(1), "{docs}");
+    let doc = docs[0]["id"].as_i64().expect("id");
+    let sha = docs[0]["sha256"].as_str().expect("sha").to_owned();
+    // Removed while the merchant is pending: a reason, audited, the file gone.
+    let page = ops.get(&format!("/acquirer/merchants/{NEW}")).text();
+    assert!(page.contains(&format!("/acquirer/merchants/{NEW}/documents/{doc}/remove")), "{page}");
+    let r = form(&ops, &format!("/acquirer/merchants/{NEW}/documents/{doc}/remove"), "reason=");
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = form(&ops, &format!("/acquirer/merchants/{NEW}/documents/{doc}/remove"), "reason=%E4%BC%A0%E9%94%99");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("已删除进件资料"), "{}", r.text());
+    assert!(!app.data_dir().join("evidence").join(&sha).exists(), "the file is gone");
+    let trail = platform.get("/api/v1/audit?limit=500").text();
+    assert!(trail.contains("merchant.document.remove") && trail.contains(&format!("sha256:{sha}")), "{trail}");
+    let r = ops.post(&format!("/api/v1/acquirer/merchants/{NEW}/documents/{doc}/remove"), r#"{"reason":"x"}"#);
+    assert_eq!(r.status, 404, "{}", r.text());
+    // Once activated, the documents stay.
+    let r = upload_kyc(&ops, NEW, "business_licence", ("licence.pdf", "application/pdf", &pdf));
+    let doc = r.json()["id"].as_i64().expect("id");
+    let r = platform.post(&format!("/api/v1/acquirer/merchants/{NEW}/status"), r#"{"status":"active"}"#);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let change = r.json()["id"].as_i64().expect("change");
+    assert_eq!(ops.post(&format!("/api/v1/acquirer/merchant-changes/{change}/approve"), "{}").status, 200);
+    let r = ops.post(&format!("/api/v1/acquirer/merchants/{NEW}/documents/{doc}/remove"), r#"{"reason":"x"}"#);
+    assert_eq!((r.status, r.code()), (409, "backoffice.kyc_document_kept".into()), "{}", r.text());
+    assert!(!ops.get(&format!("/acquirer/merchants/{NEW}")).text().contains("/remove\""), "no remove button once active");
+    let auditor = acquirer(&app, "aud-pages", StaffRole::AcquirerAuditor);
+    assert_eq!(auditor.post(&format!("/api/v1/acquirer/merchants/{NEW}/documents/{doc}/remove"), r#"{"reason":"x"}"#).status, 403);
+    // Merchant users: none of it exists.
+    assert_eq!(admin.get("/acquirer/channels").status, 404);
+    assert_eq!(form(&admin, "/acquirer/channels/alipay/disable", "reason=x").status, 404);
+    assert_eq!(admin.post(&format!("/api/v1/acquirer/merchants/{NEW}/documents/{doc}/remove"), r#"{"reason":"x"}"#).status, 404);
+}
