@@ -2853,6 +2853,7 @@ static EN: Entries = &[
     (
         "pause.confirm_resume",
         "The terminal will take payments again. Resume it?",
+    ),
     (
         "acq.channels_hint",
         "The platform switch is for an outage: while a channel is off, every merchant's new transactions through it are refused (response code 12). Which channels each merchant may use is set on the merchant's page.",
