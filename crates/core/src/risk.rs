@@ -52,6 +52,12 @@ pub enum RiskRefused {
         /// Closing time `HH:MM`.
         close: String,
     },
+    /// The card failed `declines_max` times and `declines_action = "require_pin"`: until
+    /// `until` (local `HH:MM`) it pays only with its PIN entered.
+    PinRequired {
+        /// When the requirement ends, local time `HH:MM`.
+        until: String,
+    },
     /// The card or its BIN is on the acquirer's blocklist.
     Blocklisted,
     /// A merchant's own limit is looser than the acquirer's.
@@ -97,6 +103,7 @@ impl Refusal for RiskRefused {
     fn key(&self) -> &'static str {
         match self {
             RiskRefused::CardBlocked { .. } => "risk.card_blocked",
+            RiskRefused::PinRequired { .. } => "risk.pin_required",
             RiskRefused::Velocity { .. } => "risk.velocity",
             RiskRefused::OverLimit { .. } => "risk.over_limit",
             RiskRefused::HeldForReview { .. } => "risk.held_for_review",
@@ -113,7 +120,9 @@ impl Refusal for RiskRefused {
     }
     fn args(&self) -> Vec<String> {
         match self {
-            RiskRefused::CardBlocked { until } => vec![until.clone()],
+            RiskRefused::CardBlocked { until } | RiskRefused::PinRequired { until } => {
+                vec![until.clone()]
+            }
             RiskRefused::Velocity { scope } => vec![scope_word(*scope).to_owned()],
             RiskRefused::OverLimit { limit } | RiskRefused::HeldForReview { limit } => {
                 vec![limit.yuan()]
@@ -165,6 +174,8 @@ pub static CATALOG: Catalog = Catalog::new(ZH, EN);
 static ZH: Entries = &[
     ("risk.card_blocked.msg", "此卡连续失败，暂停交易至{0}"),
     ("risk.card_blocked.fix", "请持卡人稍后再试或换卡支付"),
+    ("risk.pin_required.msg", "此卡连续失败，{0}前须输入密码"),
+    ("risk.pin_required.fix", "请持卡人输入密码后重新交易"),
     ("risk.velocity.msg", "{0}交易过于频繁，请稍后再试"),
     ("risk.velocity.fix", "请稍后再试，或联系收单机构调整限额"),
     ("risk.over_limit.msg", "金额超过单笔限额{0}元，请分笔或换卡"),
@@ -239,6 +250,14 @@ static EN: Entries = &[
     (
         "risk.card_blocked.fix",
         "Ask the cardholder to try later or use another card",
+    ),
+    (
+        "risk.pin_required.msg",
+        "Card failed repeatedly; PIN needed until {0}",
+    ),
+    (
+        "risk.pin_required.fix",
+        "Ask the cardholder to enter the PIN and try again",
     ),
     ("risk.velocity.msg", "Too many payments ({0}); try later"),
     (
@@ -333,6 +352,19 @@ static EN: Entries = &[
     ("risk.rule.compliance_report", "Compliance report red"),
 ];
 
+/// What a card that failed `declines_max` times in a row gets for `decline_block_minutes`
+/// (「暂时限制其交易权限或者加强身份验证」).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclinesAction {
+    /// Every attempt is refused until the block ends.
+    #[default]
+    Block,
+    /// Only an attempt with the PIN entered goes on (the issuer checks it; a wrong PIN is
+    /// one more decline).
+    RequirePin,
+}
+
 /// What an over-limit purchase gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -356,6 +388,8 @@ pub struct RiskParams {
     pub declines_window_minutes: u32,
     /// Minutes the card stays blocked after the last of them.
     pub decline_block_minutes: u32,
+    /// What the card gets meanwhile: `block` (refused) or `require_pin` (only with its PIN).
+    pub declines_action: DeclinesAction,
     /// Minutes of the velocity rules' sliding window.
     pub velocity_window_minutes: u32,
     /// The limits every merchant starts from (the acquirer may set others per merchant).
@@ -382,6 +416,7 @@ impl Default for RiskParams {
             declines_max: 3,
             declines_window_minutes: 10,
             decline_block_minutes: 30,
+            declines_action: DeclinesAction::Block,
             velocity_window_minutes: 60,
             limits: Limits::default(),
             over_limit: OverLimitAction::Decline,
@@ -645,6 +680,8 @@ pub struct Facts {
     pub duplicate_confirmed: bool,
     /// An approved over-limit review for this card and amount, still within its window.
     pub review_approved: bool,
+    /// The cardholder entered a PIN (the issuer verifies it).
+    pub pin_entered: bool,
 }
 
 /// The rule that fired.
@@ -893,12 +930,18 @@ fn consecutive_declines(p: &RiskParams, f: &Facts) -> Option<Finding> {
         return None;
     }
     let local = until_local(f, until);
+    let (action, refused) = match p.declines_action {
+        DeclinesAction::Block => ("block", RiskRefused::CardBlocked { until: local }),
+        // 加强身份验证: with the PIN entered the attempt goes on to the issuer.
+        DeclinesAction::RequirePin if f.pin_entered => return None,
+        DeclinesAction::RequirePin => ("require_pin", RiskRefused::PinRequired { until: local }),
+    };
     let mut x = finding(
         Rule::ConsecutiveDeclines,
         Severity::Medium,
-        Action::Refuse(RiskRefused::CardBlocked { until: local }),
+        Action::Refuse(refused),
         format!(
-            "declines={} window_minutes={} block_minutes={}",
+            "declines={} window_minutes={} block_minutes={} action={action}",
             run.len(),
             p.declines_window_minutes,
             p.decline_block_minutes

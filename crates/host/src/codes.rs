@@ -25,6 +25,9 @@ pub fn code_of_key(key: &str) -> ResponseCode {
         // Issue 13: 61 over the single-payment limit (declined or held for review), 94 a
         // possible duplicate charge (the counter confirms and retries), 05 a blocklisted card.
         "risk.over_limit" | "risk.held_for_review" => ResponseCode::ExceedsAmountLimit,
+        // `declines_action = "require_pin"`: 55 makes the terminal ask for the PIN; the 63
+        // text says the card failed repeatedly and needs its PIN.
+        "risk.pin_required" => ResponseCode::IncorrectPin,
         "risk.possible_duplicate" => ResponseCode::Duplicate,
         "risk.blocklisted" => ResponseCode::DoNotHonour,
         "access.bad_card" | "access.unknown_instrument" => ResponseCode::InvalidCardNumber,
@@ -92,6 +95,7 @@ mod tests {
             ("reversal.settled", "12"),
             ("backoffice.channel_disabled", "12"),
             ("risk.card_blocked", "65"),
+            ("risk.pin_required", "55"),
             ("risk.velocity", "65"),
             ("risk.over_limit", "61"),
             ("risk.held_for_review", "61"),

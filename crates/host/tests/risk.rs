@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use suanpan_core::clock::FixedClock;
 use suanpan_core::risk::AlertAction;
-use suanpan_core::risk::{OverLimitAction, RiskParams};
+use suanpan_core::risk::{DeclinesAction, OverLimitAction, RiskParams};
 use suanpan_core::{MerchantId, Policy};
 use suanpan_host::client::{Card, Connection, Kind, Response, Terminal};
 use suanpan_host::{Running, ServerConfig};
@@ -150,6 +150,41 @@ async fn three_declines_block_the_card_until_the_block_ends() {
     // The block ends 30 minutes after the last decline.
     app.advance_minutes(29);
     assert_eq!(sale(&mut t, &mut c, POOR_PAN, 500).await.code, "00");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_require_pin_three_declines_let_the_card_pay_only_with_its_pin() {
+    // Goal: 「加强身份验证」 — with `declines_action = "require_pin"`, after three declines
+    // the card's next sale without a PIN is refused 55 with a 63 text saying a PIN is needed
+    // (booking nothing); the same sale with the PIN goes to the issuer and is approved.
+    let app = spawn(RiskParams {
+        declines_action: DeclinesAction::RequirePin,
+        ..RiskParams::default()
+    })
+    .await;
+    let (mut t, mut c) = app.signed_in().await;
+    for i in 0..3 {
+        let r = sale(&mut t, &mut c, POOR_PAN, 5_000 + i).await;
+        assert_eq!(r.code, "51", "decline {i}: {}", r.text);
+        app.advance_minutes(2);
+    }
+    let before = app.txn_count();
+    let r = sale(&mut t, &mut c, POOR_PAN, 500).await;
+    assert_eq!(r.code, "55", "{}", r.text);
+    assert!(r.text.starts_with("此卡连续失败，"), "{}", r.text);
+    assert!(r.text.contains("须输入密码"), "{}", r.text);
+    assert_eq!(app.txn_count(), before, "a refusal books nothing");
+    let card = Card::new(POOR_PAN, "3012").with_pin("123456");
+    let (_, frame) = ok(t.request(Kind::Sale, &card, 500, None));
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "00", "with its PIN: {}", r.text);
+    assert_eq!(app.txn_count(), before + 1);
+    let alerts = ok(app.store.alerts(Some(&app.merchant()), None));
+    let asked = alerts
+        .iter()
+        .find(|a| a.rule == "consecutive_declines")
+        .unwrap_or_else(|| panic!("no alert: {alerts:?}"));
+    assert_eq!(asked.action, "refused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -147,6 +147,7 @@ fn load(
         blocklisted,
         duplicate_confirmed: p.confirm_duplicate,
         review_approved: review.is_some(),
+        pin_entered: p.pin.is_some(),
     };
     Ok((facts, review))
 }

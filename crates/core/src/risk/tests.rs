@@ -24,6 +24,7 @@ fn facts() -> Facts {
         blocklisted: false,
         duplicate_confirmed: false,
         review_approved: false,
+        pin_entered: false,
     }
 }
 
@@ -50,6 +51,49 @@ fn nothing_fires_on_a_plain_sale() {
     let a = assess(&RiskParams::default(), &facts());
     assert_eq!(a.decision, Decision::Allow);
     assert!(a.findings.is_empty());
+}
+
+#[test]
+fn three_declines_with_require_pin_let_only_a_pin_through_until_the_block_ends() {
+    // Goal: 「加强身份验证」 — with `declines_action = "require_pin"` the fourth attempt
+    // without a PIN is refused (PIN required, saying until when), with a PIN it goes on to
+    // the issuer, and after the block no PIN is asked.
+    let p = RiskParams {
+        declines_action: DeclinesAction::RequirePin,
+        ..RiskParams::default()
+    };
+    let mut f = facts();
+    f.card_events = vec![decline(3, 1), decline(2, 4), decline(1, 8)];
+    let a = assess(&p, &f);
+    assert_eq!(
+        a.decision,
+        Decision::Refuse(RiskRefused::PinRequired {
+            until: "10:29".into()
+        })
+    );
+    assert!(
+        a.findings[0].inputs.ends_with("action=require_pin"),
+        "{:?}",
+        a.findings
+    );
+    if let Decision::Refuse(r) = &a.decision {
+        assert_eq!(r.key(), "risk.pin_required");
+    }
+    f.pin_entered = true;
+    assert_eq!(assess(&p, &f).decision, Decision::Allow);
+    f.pin_entered = false;
+    f.now = f
+        .now
+        .checked_add(jiff::SignedDuration::from_mins(30))
+        .unwrap();
+    assert_eq!(assess(&p, &f).decision, Decision::Allow);
+    // The words say what to do, in both languages, with no internal name.
+    let r = RiskRefused::PinRequired {
+        until: "10:29".into(),
+    };
+    assert_eq!(r.message(Lang::Zh), "此卡连续失败，10:29前须输入密码");
+    assert_eq!(r.remedy(Lang::Zh), "请持卡人输入密码后重新交易");
+    assert!(r.message(Lang::En).contains("PIN needed until 10:29"));
 }
 
 #[test]
