@@ -120,11 +120,14 @@ impl Host {
         .pipe(|(s, c)| (TxnStatus::parse(&s).unwrap_or_else(|| panic!("{s}")), c))
     }
 
-    /// Σ fen of approved sales the host booked.
+    /// Σ fen the host's approved sales took, less its approved refunds (a refunded sale
+    /// stays approved in what it took; its refunds are rows of their own).
     fn approved_fen(&self) -> i64 {
         ok(self.store.read(|c| {
             c.query_row(
-                "SELECT COALESCE(SUM(amount_fen), 0) FROM txns WHERE kind = 'sale' AND status = 'approved'",
+                "SELECT COALESCE(SUM(CASE WHEN kind = 'refund' THEN -amount_fen ELSE amount_fen END), 0) \
+                 FROM txns WHERE (kind = 'sale' AND status IN ('approved', 'partially_refunded', 'refunded')) \
+                 OR (kind = 'refund' AND status = 'approved')",
                 [],
                 |r| r.get(0),
             )
@@ -248,10 +251,7 @@ async fn sales_through_switch_sim() {
     .await;
     let (_, frame) = ok(t.request(Kind::Refund, &card, 100, Some(&original)));
     let r = ok(t.parse(&ok(c.call(&frame).await)));
-    assert_ne!(
-        r.code, "00",
-        "a refund of an upstream sale is not booked here"
-    );
+    assert_ne!(r.code, "00", "a voided sale is not refunded");
 
     // A terminal reversal of an approved sale (the terminal never saw the 00) goes up as a
     // 0420 (39 = 68) and gives the money back.
@@ -275,6 +275,131 @@ async fn sales_through_switch_sim() {
         "host approved = switch ledger"
     );
     assert!(ok(h.store.conservation()).holds());
+    h.stop().await;
+    sw.stop().await;
+}
+
+// Goal: a refund of a sale the switch approved goes up itself (a 0200 with processing code
+// 200000 and its own amount) and credits the card there; a refund whose answer is lost is
+// answered 98, its row reversal pending, its 0420 (39 = 68) goes up until acknowledged so
+// the switch takes the credit back, and the sale may be refunded for that amount again; the
+// terminal's reversal of it finds nothing more to undo. The host's approved sales less
+// refunds then equal the switch's ledger, and its clearing file lists the refunds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_through_switch_sim() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let h = host(dir.path(), sw.local_addr().to_string()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let card = Card::new(APPROVE_PAN, "3012");
+    let sold = sale(&mut t, &mut c, &card, 3_000).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let sale_rrn = sold.rrn.clone().unwrap_or_default();
+    let sale_id = h.id_of(&sale_rrn);
+    let original = Original::of(&sold, t.batch);
+    let after_sale = balance(&sw, APPROVE_PAN);
+
+    let refund =
+        |t: &mut Terminal, fen: u64| ok(t.request(Kind::Refund, &card, fen, Some(&original)));
+    let (_, frame) = refund(&mut t, 1_000);
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "00", "refund: {}", r.text);
+    assert_eq!(
+        r.auth_code.as_deref().map(str::len),
+        Some(6),
+        "the switch's auth id"
+    );
+    assert_eq!(sw.received(200), 2, "the refund went up as a 0200");
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        after_sale + 1_000,
+        "credited at the switch"
+    );
+    let refund_rrn = r.rrn.clone().unwrap_or_default();
+    assert_ne!(refund_rrn, sale_rrn, "a new financial message, its own RRN");
+    assert_eq!(h.status_of(&refund_rrn), (TxnStatus::Approved, "00".into()));
+    let sale_row = ok(h.store.transaction(sale_id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(sale_row.status, TxnStatus::PartiallyRefunded);
+    assert_eq!(sale_row.refunded.fen(), 1_000);
+
+    // The switch credits the card and loses the answer: reversed upstream, nothing refunded.
+    sw.set_faults(Faults {
+        drop: 1.0,
+        ..Faults::default()
+    });
+    let (stan, frame) = refund(&mut t, 500);
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "98", "time-out: {}", r.text);
+    let lost_rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(
+        h.status_of(&lost_rrn),
+        (TxnStatus::ReversalPending, "98".into())
+    );
+    let sale_row = ok(h.store.transaction(sale_id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(
+        sale_row.refunded.fen(),
+        1_000,
+        "the lost refund's 500 given back"
+    );
+    assert_eq!(sale_row.status, TxnStatus::PartiallyRefunded);
+    sw.set_faults(Faults::default());
+    eventually("the refund's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && balance(&sw, APPROVE_PAN) == after_sale + 1_000
+    })
+    .await;
+    // The terminal reverses what it got 98 for: nothing more to undo.
+    let frame = ok(t.reversal(Kind::Refund, &card, 500, Some(&original), stan, "98"));
+    let rev = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(rev.code, "00", "reversal of the lost refund: {}", rev.text);
+    assert_eq!(h.status_of(&lost_rrn).0, TxnStatus::ReversalPending);
+
+    // The rest of the sale is refundable, up to what it took and no more.
+    let (_, frame) = refund(&mut t, 2_000);
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "00", "refund of the rest: {}", r.text);
+    let sale_row = ok(h.store.transaction(sale_id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(sale_row.status, TxnStatus::Refunded);
+    let (_, frame) = refund(&mut t, 1);
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_ne!(r.code, "00", "nothing left to refund");
+    assert_eq!(balance(&sw, APPROVE_PAN), after_sale + 3_000);
+
+    let totals = ok(sw.totals());
+    assert_eq!(
+        h.approved_fen(),
+        totals.net_debited_fen,
+        "host = switch ledger"
+    );
+    assert!(ok(h.store.conservation()).holds());
+    let files = ok(sw.write_clearing(None));
+    let csv: String = files
+        .iter()
+        .map(|f| ok(std::fs::read_to_string(f)))
+        .collect();
+    let refunds: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.split(',').nth(2) == Some("200000"))
+        .collect();
+    // Two approved refunds (1,000 and 2,000), the lost one reversed, and its 0420.
+    assert!(
+        refunds
+            .iter()
+            .any(|l| l.contains(&refund_rrn) && l.contains(",1000,") && l.ends_with(",approved")),
+        "{csv}"
+    );
+    assert!(
+        refunds.iter().any(|l| l.split(',').nth(1) == Some("0200")
+            && l.contains(&lost_rrn)
+            && l.ends_with(",reversed")),
+        "{csv}"
+    );
+    assert!(
+        refunds
+            .iter()
+            .any(|l| l.split(',').nth(1) == Some("0420") && l.contains(&lost_rrn)),
+        "{csv}"
+    );
     h.stop().await;
     sw.stop().await;
 }

@@ -139,7 +139,7 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
             original,
             amount,
             reason,
-        } => refund::refund(ctx, origin, original, *amount, reason),
+        } => refund::refund(ctx, origin, original, *amount, reason, None),
         Command::Complete {
             origin,
             original,
@@ -212,8 +212,14 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
         Command::RecordReprint { actor, id } => Ok(operators::record_reprint(ctx, actor, *id)),
         Command::Authorize { purchase, upstream } => match purchase.as_ref() {
             Command::Purchase { .. } => apply_up(ctx, purchase, Some(upstream)),
+            Command::Refund {
+                origin,
+                original,
+                amount,
+                reason,
+            } => refund::refund(ctx, origin, original, *amount, reason, Some(upstream)),
             _ => Err(StoreError::Invalid(
-                "only a purchase goes to the upstream".into(),
+                "only a purchase or a refund goes to the upstream".into(),
             )),
         },
         Command::Authorized {

@@ -239,11 +239,12 @@ pub enum Command {
         /// Which transaction.
         id: TxnId,
     },
-    /// Phase one of a purchase through the network upstream (issue 15): the `purchase`
-    /// (a [`Command::Purchase`]) is checked as always and, where it goes up, booked as
-    /// *authorizing* with the STAN and field 7 it leaves with, before it leaves.
+    /// Phase one of a purchase or refund through the network upstream (issue 15): the
+    /// `purchase` (a [`Command::Purchase`] or a [`Command::Refund`] of a sale that went up)
+    /// is checked as always and, where it goes up, booked as *authorizing* with the STAN
+    /// and field 7 it leaves with, before it leaves.
     Authorize {
-        /// The purchase.
+        /// The purchase or refund.
         purchase: Box<Command>,
         /// How it goes up.
         upstream: UpstreamRef,

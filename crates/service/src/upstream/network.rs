@@ -95,9 +95,10 @@ impl Network {
         self.zpk.as_ref()
     }
 
-    /// A purchase (a `Command::Purchase`) through the upstream: phase one, the request,
-    /// phase two. What does not go up (see `goes_up`) is decided inline in phase one and
-    /// answered as such.
+    /// A purchase (a `Command::Purchase`) or a refund (`Command::Refund`, a 0200 with
+    /// processing code `200000`) through the upstream: phase one, the request, phase two.
+    /// What does not go up (see `goes_up`; a refund of a sale decided inline) is decided
+    /// inline in phase one and answered as such.
     ///
     /// # Errors
     /// Store failures. Upstream failures are fates, not errors.
@@ -107,11 +108,16 @@ impl Network {
         cmd: Command,
         presented: &Presented,
     ) -> Result<Reply, StoreError> {
-        let Command::Purchase { origin, .. } = &cmd else {
-            return Err(StoreError::Invalid("not a purchase".into()));
+        let skeleton = match &cmd {
+            Command::Purchase { origin, .. } => msg::purchase_skeleton(origin.terminal_id.as_str()),
+            Command::Refund { origin, .. } => msg::refund_skeleton(origin.terminal_id.as_str()),
+            _ => {
+                return Err(StoreError::Invalid(
+                    "neither a purchase nor a refund".into(),
+                ));
+            }
         };
-        let mut request = msg::purchase_skeleton(origin.terminal_id.as_str())
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut request = skeleton.map_err(|e| StoreError::Invalid(e.to_string()))?;
         if let Err(e) = self.link.prepare(&mut request) {
             // No STAN: nothing can go up; the sale is declined as not sent below.
             tracing::error!(error = %e, "upstream: cannot prepare a request");
