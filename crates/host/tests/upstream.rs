@@ -404,6 +404,70 @@ async fn refunds_through_switch_sim() {
     sw.stop().await;
 }
 
+// Goal: a void or refund of a sale the switch decided that cannot go up — the reviewed
+// back-office's (the service runs a plain `Command::Void` / `Refund`, with no card number
+// to send) — is refused and changes nothing, here or at the switch: booking it alone would
+// leave the card charged, or promise money the switch never pays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_void_or_refund_that_cannot_go_up_is_refused() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let h = host(dir.path(), sw.local_addr().to_string()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let sold = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 1_200).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
+    let after_sale = balance(&sw, APPROVE_PAN);
+    let origin = back_office_origin();
+    let void = suanpan_store::Command::Void {
+        origin: origin.clone(),
+        kind: suanpan_core::TxnKind::Void,
+        original: suanpan_store::command::OriginalRef::Id(id),
+        amount: Some(suanpan_core::Amount::from_fen(1_200)),
+        reason: "审核通过 reviewed".into(),
+        customer_consent: true,
+        card_fingerprint: None,
+    };
+    let refund = suanpan_store::Command::Refund {
+        origin,
+        original: suanpan_store::command::OriginalRef::Id(id),
+        amount: suanpan_core::Amount::from_fen(200),
+        reason: "审核通过 reviewed".into(),
+    };
+    for (cmd, key) in [
+        (void, "void.through_upstream"),
+        (refund, "refund.through_upstream"),
+    ] {
+        match ok(execute(&*h.store, cmd).await) {
+            suanpan_store::Reply::Refused(r) => assert_eq!(r.key(), key),
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+    let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Approved, 0));
+    assert_eq!(h.queued_about(id), 0, "no advice");
+    assert_eq!(balance(&sw, APPROVE_PAN), after_sale);
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    h.stop().await;
+    sw.stop().await;
+}
+
+/// The origin the back-office executor books under: the original's terminal, a counter
+/// operator, the review as supervisor, no voucher of the terminal's.
+fn back_office_origin() -> suanpan_store::command::Origin {
+    suanpan_store::command::Origin {
+        terminal_id: ok(suanpan_core::TerminalId::parse(DEMO_TERMINAL)),
+        operator: ok(suanpan_core::OperatorNo::parse("01")),
+        supervisor: Some(suanpan_core::OperatorNo::SUPERVISOR),
+        voucher: None,
+        batch: None,
+        training: false,
+        idempotency: None,
+        terminal_info: None,
+    }
+}
+
 // Goal: with the switch unreachable, a sale is declined 91 at once (stand-in) and nothing
 // stays authorizing; /healthz says the upstream is down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,6 +72,7 @@ impl Apply for UseCases {
         let mut ctx = Ctx {
             tx,
             issuer: self.issuer.as_ref(),
+            advice_follows: false,
         };
         apply(&mut ctx, cmd)
     }
@@ -234,7 +235,10 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
             frame,
         } => upstream::park_reversal(ctx, *id, destination, &frame.0),
         Command::WithAdvice { inner, advice } => {
-            let reply = apply(ctx, inner)?;
+            ctx.advice_follows = true;
+            let reply = apply(ctx, inner);
+            ctx.advice_follows = false;
+            let reply = reply?;
             upstream::queue_advice(ctx, &reply, advice)?;
             Ok(reply)
         }
