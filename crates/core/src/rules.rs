@@ -590,6 +590,19 @@ pub fn decide_purchase(req: &PurchaseRequest) -> Result<PurchaseAsk, AccessRefus
     })
 }
 
+/// Whether the host approves a card sale itself while the network upstream is down
+/// (stand-in, issue 15): only a sale, only at or under the floor limit (`floor` fen, `0`:
+/// stand-in off, every such sale declined `91`), and never one with an online PIN (the host
+/// cannot check it; the issuer would). The approval is advised to the switch later (0220).
+pub fn decide_stand_in(kind: TxnKind, amount: Amount, floor: u64, online_pin: bool) -> bool {
+    let floor = i64::try_from(floor).unwrap_or(i64::MAX);
+    kind == TxnKind::Sale
+        && floor > 0
+        && !online_pin
+        && amount.is_positive()
+        && amount.fen() <= floor
+}
+
 /// What the network upstream made of a request (issue 15, two-phase bookkeeping).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpstreamFate {

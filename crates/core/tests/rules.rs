@@ -10,7 +10,7 @@ use suanpan_core::refusal::{
 use suanpan_core::rules::{
     OrphanReversal, RefundDecision, RefundRequest, ReversalDecision, VoidRequest,
     decide_completion, decide_hide, decide_late_original, decide_preauth_void, decide_purge,
-    decide_refund, decide_reversal, decide_void, refund_released,
+    decide_refund, decide_reversal, decide_stand_in, decide_void, refund_released,
 };
 use suanpan_core::settlement::{Reconciliation, Totals, batch_totals, settle};
 use suanpan_core::{
@@ -1195,6 +1195,19 @@ fn a_refund_that_did_not_happen_gives_its_reservation_back() {
         refund_released(&partly, fen(5_000)),
         (TxnStatus::Approved, fen(0))
     );
+}
+
+#[test]
+fn stand_in_only_for_a_sale_under_the_floor_without_an_online_pin() {
+    // Goal: off by default (floor 0); at or under the floor a sale is stood in, above it
+    // not; never a refund or pre-authorization, never a sale with an online PIN.
+    assert!(!decide_stand_in(TxnKind::Sale, fen(100), 0, false));
+    assert!(decide_stand_in(TxnKind::Sale, fen(500), 500, false));
+    assert!(!decide_stand_in(TxnKind::Sale, fen(501), 500, false));
+    assert!(!decide_stand_in(TxnKind::Sale, fen(100), 500, true));
+    for kind in [TxnKind::Refund, TxnKind::PreAuth, TxnKind::Completion] {
+        assert!(!decide_stand_in(kind, fen(100), 500, false), "{kind:?}");
+    }
 }
 
 #[test]

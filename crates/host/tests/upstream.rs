@@ -51,9 +51,10 @@ async fn switch(dir: &Path, faults: Faults) -> Switch {
     .await)
 }
 
-fn link_to(addr: String, store: Arc<SqliteStore>) -> Link {
+fn link_to(addr: String, store: Arc<SqliteStore>, stand_in_floor_fen: u64) -> Link {
     let saf = Arc::new(StoreQueue::new(store));
     let mut c = LinkConfig::new(vec![addr], "48020000");
+    c.stand_in_floor_fen = stand_in_floor_fen;
     c.upstream_timeout_ms = TIMEOUT_MS;
     c.saf_backoff_ms_min = 50;
     c.saf_backoff_ms_max = 200;
@@ -70,6 +71,11 @@ struct Host {
 
 /// A store with the demo data in `dir` (made when new) and a host whose sales go to `addr`.
 async fn host(dir: &Path, addr: String) -> Host {
+    host_with_floor(dir, addr, 0).await
+}
+
+/// As [`host`], standing in for sales up to `floor` fen while the switch is down.
+async fn host_with_floor(dir: &Path, addr: String, floor: u64) -> Host {
     let fp = Fingerprinter::new([7u8; 32]);
     let store = if dir.join(suanpan_store::sqlite::DB_FILE).exists() {
         ok(SqliteStore::open(dir, suanpan_service::open_options()))
@@ -81,7 +87,7 @@ async fn host(dir: &Path, addr: String) -> Host {
     let store = Arc::new(store);
     // As `serve` does: an earlier build's queue file is copied in before the link starts.
     ok(import_saf_file(&*store, dir));
-    let link = link_to(addr, store.clone());
+    let link = link_to(addr, store.clone(), floor);
     let net = Network::new(link.clone(), Some(ok(Zpk::from_hex(ZPK))));
     let upstream = Upstream::Network(Arc::new(net));
     let running = ok(suanpan_host::start_with(store.clone(), fp, config(), upstream).await);
@@ -487,6 +493,89 @@ async fn link_down_declines_91() {
     assert!(health.starts_with("HTTP/1.1 503"), "{health}");
     assert!(health.contains("upstream: down"), "{health}");
     h.stop().await;
+}
+
+// Goal: stand-in. With `stand_in_floor_fen` set and the switch down, a card sale at or
+// under the floor is approved by the host (its own authorization id, `S…`) with a 0220
+// advice committed beside it; one above the floor, or with an online PIN, is declined 91.
+// When the switch is back the advice goes up, the switch debits the card once (its ledger
+// and clearing file hold one 0220 for it, even though the advice was sent again while
+// unanswered), and the host's approved sales equal the switch's ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stand_in_under_the_floor_while_the_switch_is_down() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let addr = sw.local_addr().to_string();
+    let h = host_with_floor(dir.path(), addr.clone(), 500).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let card = Card::new(APPROVE_PAN, "3012");
+    let sold = sale(&mut t, &mut c, &card, 450).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let before = balance(&sw, APPROVE_PAN);
+    sw.stop().await;
+    eventually("the link sees the switch down", || {
+        h.link.state() != suanpan_upstream::LinkState::Up
+    })
+    .await;
+
+    let r = sale(&mut t, &mut c, &card, 300).await;
+    assert_eq!(r.code, "00", "under the floor: {}", r.text);
+    let auth = r.auth_code.clone().unwrap_or_default();
+    assert!(auth.starts_with('S') && auth.len() == 6, "{auth}");
+    let rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn), (TxnStatus::Approved, "00".into()));
+    assert_eq!(
+        h.queued_about(h.id_of(&rrn)),
+        1,
+        "the advice committed with the approval"
+    );
+    let r = sale(&mut t, &mut c, &card, 501).await;
+    assert_eq!(r.code, "91", "above the floor: {}", r.text);
+    let pin = Card::new(PIN_PAN, "3012").with_pin("123456");
+    let r = sale(&mut t, &mut c, &pin, 200).await;
+    assert_eq!(r.code, "91", "an online PIN is not stood in: {}", r.text);
+
+    // The switch comes back on the same address, losing its first answers: the advice is
+    // sent again until one comes back.
+    let sw = ok(Switch::start(SwitchConfig {
+        listen: addr,
+        data_dir: dir.path().join("switch"),
+        zpk: Some(ok(Zpk::from_hex(ZPK))),
+        faults: Faults {
+            drop: 1.0,
+            ..Faults::default()
+        },
+        down_after: None,
+    })
+    .await);
+    h.up().await;
+    eventually("the advice is sent at least twice", || {
+        sw.received(220) >= 2
+    })
+    .await;
+    sw.set_faults(Faults::default());
+    eventually("the advice is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0)
+    })
+    .await;
+    assert_eq!(balance(&sw, APPROVE_PAN), before - 300, "debited once");
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    let csv: String = ok(sw.write_clearing(None))
+        .iter()
+        .map(|f| ok(std::fs::read_to_string(f)))
+        .collect();
+    let advices: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.split(',').nth(1) == Some("0220") && l.contains(&rrn))
+        .collect();
+    assert_eq!(advices.len(), 1, "{csv}");
+    assert!(
+        advices[0].contains(&auth) && advices[0].ends_with(",approved"),
+        "{csv}"
+    );
+    h.stop().await;
+    sw.stop().await;
 }
 
 async fn health(addr: std::net::SocketAddr) -> std::io::Result<String> {

@@ -234,6 +234,12 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
             destination,
             frame,
         } => upstream::park_reversal(ctx, *id, destination, &frame.0),
+        Command::StandIn {
+            id,
+            destination,
+            frame,
+            auth_code,
+        } => upstream::stand_in(ctx, *id, destination, &frame.0, auth_code),
         Command::WithAdvice { inner, advice } => {
             ctx.advice_follows = true;
             let reply = apply(ctx, inner);

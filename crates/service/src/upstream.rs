@@ -216,6 +216,42 @@ pub(crate) fn park_reversal(
     Ok(Reply::Done(1))
 }
 
+/// Stand-in: an authorizing sale the upstream could not be asked about, at or under the
+/// floor limit, is approved with the host's authorization id, and its advice (0220) is
+/// queued for the switch in this transaction; a parked time-out reversal is dropped (the
+/// 0200 never left, or left unanswered on a link that went down: the advice stands for it,
+/// and the switch answers a repeated original by its key). Not authorizing: as it stands.
+pub(crate) fn stand_in(
+    ctx: &mut Ctx<'_, '_>,
+    id: TxnId,
+    destination: &str,
+    frame: &[u8],
+    auth_code: &str,
+) -> Res {
+    let Some(txn) = txns::by_id(ctx.tx.conn, id)? else {
+        return Err(StoreError::Invalid(format!("no transaction {id}")));
+    };
+    if txn.status != TxnStatus::Authorizing {
+        return Ok(Reply::Txn(txn));
+    }
+    repo::discard(ctx.tx.conn, &reference(id))?;
+    let queued = repo::saf_push(ctx.tx.conn, destination, frame, wall_ms(), Some(id))?;
+    repo::set_outcome(
+        ctx.tx.conn,
+        id,
+        TxnStatus::Approved,
+        ResponseCode::Approved,
+        Some(auth_code),
+    )?;
+    let actor = format!("{}/{}", txn.terminal_id, txn.operator);
+    let outcome = format!("approved:stand_in:advice:{queued}");
+    ctx.tx
+        .audit(&actor, "upstream", &format!("txn:{id}"), "", &outcome);
+    let after = txns::by_id(ctx.tx.conn, id)?
+        .ok_or_else(|| StoreError::Invalid(format!("transaction {id} vanished")))?;
+    Ok(Reply::Txn(after))
+}
+
 /// After a follow-up (`reply`: an approved void or terminal reversal) of a sale the network
 /// upstream decided: that sale's reversal advice, queued in the follow-up's transaction.
 /// Nothing when the follow-up was refused or declined, or reverses an inline sale.

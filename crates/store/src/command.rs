@@ -274,6 +274,21 @@ pub enum Command {
         /// The advice as it goes on the wire.
         frame: AdviceFrame,
     },
+    /// Stand-in (issue 15): the upstream is down and an *authorizing* card sale is at or
+    /// under `[upstream] stand_in_floor_fen`; it is approved here with the host's own
+    /// authorization id, and its advice (a 0220, `frame`) is queued for the switch in the
+    /// same transaction (a parked time-out reversal, if any, is dropped). A transaction no
+    /// longer authorizing is answered as it stands.
+    StandIn {
+        /// The authorizing transaction.
+        id: TxnId,
+        /// The link's name.
+        destination: String,
+        /// The 0220 advice as it goes on the wire.
+        frame: AdviceFrame,
+        /// The authorization id the host gave (field 38 of the advice).
+        auth_code: String,
+    },
     /// `inner` (a void or a terminal reversal) and, when it reverses a sale the network
     /// upstream decided, that sale's reversal advice (0420) queued in the same transaction:
     /// a crash can no longer keep the one without the other.

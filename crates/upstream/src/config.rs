@@ -1,6 +1,7 @@
 //! The `[upstream]` section of the host's configuration (issue 15's names): `addr` (one
 //! address or a list, tried in order), `acquirer_id` (field 32), `upstream_timeout_ms`,
-//! `upstream_echo_interval_ms`, and `zpk` (32 hex digits; `SUANPAN_UPSTREAM_ZPK` wins). The
+//! `upstream_echo_interval_ms`, `stand_in_floor_fen` (0, off: the default), and `zpk` (32 hex
+//! digits; `SUANPAN_UPSTREAM_ZPK` wins). The
 //! host stores the ZPK wrapped like every other key; this type only carries it in.
 
 use crate::LinkConfig;
@@ -36,6 +37,11 @@ pub struct UpstreamSection {
     /// Zone PIN key, 32 hex digits (prefer the environment variable).
     #[serde(default)]
     pub zpk: Option<String>,
+    /// Stand-in: while the upstream is down, a card sale at or under this many fen is
+    /// approved by the host and advised to the switch (0220) when the link is back; `0`
+    /// (the default) declines every sale with `91`.
+    #[serde(default)]
+    pub stand_in_floor_fen: u64,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -91,6 +97,7 @@ impl UpstreamSection {
         let mut c = LinkConfig::new(addrs, id);
         c.upstream_timeout_ms = self.upstream_timeout_ms;
         c.upstream_echo_interval_ms = self.upstream_echo_interval_ms;
+        c.stand_in_floor_fen = self.stand_in_floor_fen;
         Ok((c, zpk))
     }
 }
@@ -113,6 +120,7 @@ mod tests {
         assert_eq!(c.addrs.len(), 2);
         assert_eq!(c.upstream_timeout_ms, 800);
         assert_eq!(c.upstream_echo_interval_ms, 30_000);
+        assert_eq!(c.stand_in_floor_fen, 0, "stand-in is off by default");
         assert!(zpk.is_some());
         assert_eq!(s.resolve(Some("zz")).err(), Some(ConfigError::Zpk));
         let one: UpstreamSection =

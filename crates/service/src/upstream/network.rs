@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use suanpan_core::rules::UpstreamFate;
+use suanpan_core::rules::{self, UpstreamFate};
 use suanpan_core::{ResponseCode, Transaction, TxnStatus};
+use suanpan_iso8583::switch::MTI_0220;
 use suanpan_iso8583::{IsoMsg, Zpk};
 use suanpan_store::sql::SqlExt;
 use suanpan_store::{AdviceDraft, AdviceFrame, Command, Reply, Store, StoreError, UpstreamRef, p};
@@ -136,7 +137,21 @@ impl Network {
             Reply::Txn(t) if t.status == TxnStatus::Authorizing => t,
             other => return Ok(other),
         };
+        let standby = request.clone();
         let (fate, auth) = self.send(store, &txn, request, presented).await;
+        if fate == UpstreamFate::NotSent
+            && self.link.state() != LinkState::Up
+            && rules::decide_stand_in(
+                txn.kind,
+                txn.amount,
+                self.link.stand_in_floor_fen(),
+                presented.card.pin_block.is_some(),
+            )
+            && let Some(reply) = self.stand_in(store, &txn, standby, presented).await?
+        {
+            self.link.queue_changed();
+            return Ok(reply);
+        }
         let phase_two = Command::Authorized {
             id: txn.id,
             fate,
@@ -147,6 +162,67 @@ impl Network {
             self.link.queue_changed();
         }
         reply
+    }
+
+    /// Stand-in (the link is down, `decide_stand_in` said yes): the sale approved with the
+    /// host's authorization id and its 0220 advice queued, in one writer command. `None`
+    /// when the advice cannot be built (the sale is then declined as not sent).
+    async fn stand_in(
+        &self,
+        store: &dyn Store,
+        txn: &Transaction,
+        mut request: IsoMsg,
+        presented: &Presented,
+    ) -> Result<Option<Reply>, StoreError> {
+        if !request.has(11) || !self.complete(store, txn, &mut request, presented) {
+            return Ok(None);
+        }
+        let auth_code = stand_in_auth_code(txn.id);
+        request.set_mti(MTI_0220);
+        let mut frame = Vec::new();
+        let built = request
+            .set_str(38, &auth_code)
+            .and_then(|m| m.encode(&mut frame));
+        if let Err(e) = built {
+            tracing::error!(error = %e, txn = %txn.id, "upstream: stand-in advice not built");
+            return Ok(None);
+        }
+        let cmd = Command::StandIn {
+            id: txn.id,
+            destination: self.link.destination(),
+            frame: AdviceFrame(frame),
+            auth_code,
+        };
+        tracing::warn!(txn = %txn.id, "upstream down: sale approved in stand-in; 0220 queued");
+        execute(store, cmd).await.map(Some)
+    }
+
+    /// Completes a prepared request with `txn`'s facts and the card; false (logged) when
+    /// the profile does not take them.
+    fn complete(
+        &self,
+        store: &dyn Store,
+        txn: &Transaction,
+        request: &mut IsoMsg,
+        presented: &Presented,
+    ) -> bool {
+        let (name, mcc) = self.merchant(store, txn.merchant_id.as_str());
+        let rrn = txn.rrn.as_ref().map(|r| r.as_str().to_owned());
+        let facts = msg::Purchase {
+            amount_fen: u64::try_from(txn.amount.fen()).unwrap_or(0),
+            terminal_id: txn.terminal_id.as_str(),
+            merchant_id: txn.merchant_id.as_str(),
+            rrn: rrn.as_deref().unwrap_or_default(),
+            local_time: &presented.local_time,
+            local_date: &presented.local_date,
+            mcc: &mcc,
+            acceptor: &name,
+        };
+        if let Err(e) = msg::complete_purchase(request, &facts, &presented.card) {
+            tracing::error!(error = %e, txn = %txn.id, "upstream: request not encodable");
+            return false;
+        }
+        true
     }
 
     /// Completes, parks the reversal of, and sends the request of `txn`; its fate.
@@ -160,20 +236,7 @@ impl Network {
         if !request.has(11) || self.link.state() != LinkState::Up {
             return (UpstreamFate::NotSent, None);
         }
-        let (name, mcc) = self.merchant(store, txn.merchant_id.as_str());
-        let rrn = txn.rrn.as_ref().map(|r| r.as_str().to_owned());
-        let facts = msg::Purchase {
-            amount_fen: u64::try_from(txn.amount.fen()).unwrap_or(0),
-            terminal_id: txn.terminal_id.as_str(),
-            merchant_id: txn.merchant_id.as_str(),
-            rrn: rrn.as_deref().unwrap_or_default(),
-            local_time: &presented.local_time,
-            local_date: &presented.local_date,
-            mcc: &mcc,
-            acceptor: &name,
-        };
-        if let Err(e) = msg::complete_purchase(&mut request, &facts, &presented.card) {
-            tracing::error!(error = %e, txn = %txn.id, "upstream: request not encodable");
+        if !self.complete(store, txn, &mut request, presented) {
             return (UpstreamFate::NotSent, None);
         }
         // The reversal is durable before the request leaves (parked in the main store,
@@ -329,6 +392,13 @@ impl Network {
         tracing::info!(?out, "upstream: authorizing transactions resolved at start");
         Ok(out)
     }
+}
+
+/// The authorization id (field 38) the host gives a sale it approves in stand-in: `S` and
+/// the transaction id's last five digits, so the switch's and the acquirer's people can
+/// tell it from an issuer's at a glance.
+pub fn stand_in_auth_code(id: suanpan_core::TxnId) -> String {
+    format!("S{:05}", id.0.rem_euclid(100_000))
 }
 
 /// The 0420 frame that reverses `original` (a sale the network upstream decided, gone up as
