@@ -324,12 +324,7 @@ fn complete(tx: &Transaction<'_>, req: &IsoMsg) -> Result<IsoMsg, LedgerError> {
         }
         _ => "25".to_owned(),
     };
-    let a = answer(req, ECHO_0230, &code);
-    rec.status = if code == "00" { "approved" } else { "declined" }.into();
-    rec.response_code = code;
-    rec.answer = encode(&a);
-    ledger::insert(tx, &rec)?;
-    Ok(a)
+    advice_answered(tx, req, rec, code)
 }
 
 /// 0220 without field 90, processing code `000000`: a purchase the acquirer approved in
@@ -358,6 +353,16 @@ fn stand_in_advice(tx: &Transaction<'_>, req: &IsoMsg) -> Result<IsoMsg, LedgerE
             code
         }
     };
+    advice_answered(tx, req, rec, code)
+}
+
+/// Books a 0220 with its outcome `code` and answers it (0230).
+fn advice_answered(
+    tx: &Transaction<'_>,
+    req: &IsoMsg,
+    mut rec: Record,
+    code: String,
+) -> Result<IsoMsg, LedgerError> {
     let a = answer(req, ECHO_0230, &code);
     rec.status = if code == "00" { "approved" } else { "declined" }.into();
     rec.response_code = code;
