@@ -578,6 +578,91 @@ async fn stand_in_under_the_floor_while_the_switch_is_down() {
     sw.stop().await;
 }
 
+// Goal: routing by BIN (`[[upstream.route]]`). Two switch-sims: cards of BIN 622588 go to
+// the second (its own link, sign-on and queue), every other card to the default route.
+// Each sale is in its own switch's ledger only; a void of a routed sale sends its 0420 to
+// the switch that approved it; afterwards each switch's ledger equals the host's approved
+// sales of its cards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cards_are_routed_by_bin_to_their_switch() {
+    let dir = ok(tempfile::tempdir());
+    let main = switch(&dir.path().join("a"), Faults::default()).await;
+    let other = switch(&dir.path().join("b"), Faults::default()).await;
+    let fp = Fingerprinter::new([7u8; 32]);
+    let store = ok(SqliteStore::create(
+        dir.path(),
+        suanpan_service::open_options(),
+    ));
+    ok(store.seed_demo(&fp));
+    let store = Arc::new(store);
+    let link = link_to(main.local_addr().to_string(), store.clone(), 0);
+    let saf = Arc::new(StoreQueue::new(store.clone()));
+    let mut c = LinkConfig::new(vec![other.local_addr().to_string()], "48020000");
+    c.name = "route:b".into();
+    c.upstream_timeout_ms = TIMEOUT_MS;
+    c.reconnect_ms = 50;
+    c.saf_backoff_ms_min = 50;
+    c.saf_backoff_ms_max = 200;
+    let routed = Link::start(c, saf);
+    let net = Network::new(link.clone(), Some(ok(Zpk::from_hex(ZPK))))
+        .with_routes(vec![(vec!["622588".into(), "4".into()], routed.clone())]);
+    assert_eq!(net.link_for(PIN_PAN).destination(), "route:b");
+    assert_eq!(net.link_for(APPROVE_PAN).destination(), "switch");
+    let running = ok(suanpan_host::start_with(
+        store.clone(),
+        fp,
+        config(),
+        Upstream::Network(Arc::new(net)),
+    )
+    .await);
+    let h = Host {
+        running,
+        store,
+        link,
+    };
+    h.up().await;
+    assert!(
+        routed.wait_up(Duration::from_secs(5)).await,
+        "the route's link signs on"
+    );
+    let (mut t, mut c) = h.terminal().await;
+    let (main_before, other_before) = (balance(&main, PIN_PAN), balance(&other, PIN_PAN));
+
+    let plain = Card::new(APPROVE_PAN, "3012");
+    let r = sale(&mut t, &mut c, &plain, 1_100).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    let pin = Card::new(PIN_PAN, "3012").with_pin("123456");
+    let routed_sale = sale(&mut t, &mut c, &pin, 700).await;
+    assert_eq!(routed_sale.code, "00", "{}", routed_sale.text);
+    let r = sale(&mut t, &mut c, &pin, 250).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!((main.received(200), other.received(200)), (1, 2));
+    assert_eq!(balance(&other, PIN_PAN), other_before - 950);
+    assert_eq!(
+        balance(&main, PIN_PAN),
+        main_before,
+        "the default switch never saw it"
+    );
+
+    // The void of the 700 goes to the switch that approved it.
+    let o = Original::of(&routed_sale, t.batch);
+    let (_, frame) = ok(t.request(Kind::Void, &pin, 700, Some(&o)));
+    let v = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(v.code, "00", "void: {}", v.text);
+    eventually("the routed void's 0420 is acknowledged", || {
+        other.received(420) >= 1 && balance(&other, PIN_PAN) == other_before - 250
+    })
+    .await;
+    assert_eq!(main.received(420) + main.received(421), 0);
+    let (a, b) = (ok(main.totals()), ok(other.totals()));
+    assert_eq!((a.net_debited_fen, b.net_debited_fen), (1_100, 250));
+    assert_eq!(h.approved_fen(), a.net_debited_fen + b.net_debited_fen);
+    routed.shutdown();
+    h.stop().await;
+    main.stop().await;
+    other.stop().await;
+}
+
 async fn health(addr: std::net::SocketAddr) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await?;

@@ -24,6 +24,9 @@ const MERCHANTS_CACHED_MAX: usize = 10_000;
 /// The network upstream of one host process.
 pub struct Network {
     link: Link,
+    /// `[[upstream.route]]`: BIN prefixes and their switch's link; longest prefix wins,
+    /// none: `link` (the default route, `[upstream] addr`).
+    routes: Vec<(Vec<String>, Link)>,
     zpk: Option<Zpk>,
     merchants: Mutex<HashMap<String, (String, String)>>,
 }
@@ -81,14 +84,52 @@ impl Network {
     pub fn new(link: Link, zpk: Option<Zpk>) -> Network {
         Network {
             link,
+            routes: Vec::new(),
             zpk,
             merchants: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The link.
+    /// With BIN routes (`[[upstream.route]]`): each a list of PAN prefixes and the started
+    /// link of its switch (its own connections, sign-on, echo and queue order).
+    #[must_use]
+    pub fn with_routes(mut self, routes: Vec<(Vec<String>, Link)>) -> Network {
+        self.routes = routes;
+        self
+    }
+
+    /// The default route's link.
     pub fn link(&self) -> &Link {
         &self.link
+    }
+
+    /// Every link: the default route's first, then each route's.
+    pub fn links(&self) -> impl Iterator<Item = &Link> {
+        std::iter::once(&self.link).chain(self.routes.iter().map(|(_, l)| l))
+    }
+
+    /// The link a card goes to: the route with the longest BIN prefix of `pan`, or the
+    /// default route.
+    pub fn link_for(&self, pan: &str) -> &Link {
+        self.routes
+            .iter()
+            .filter_map(|(bins, link)| {
+                let best = bins
+                    .iter()
+                    .filter(|b| pan.starts_with(b.as_str()))
+                    .map(String::len)
+                    .max()?;
+                Some((best, link))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map_or(&self.link, |(_, link)| link)
+    }
+
+    /// Wakes every link's queue sender (an advice was committed; its destination knows).
+    fn queues_changed(&self) {
+        for l in self.links() {
+            l.queue_changed();
+        }
     }
 
     /// The zone PIN key.
@@ -123,8 +164,11 @@ impl Network {
             // No STAN: nothing can go up; the sale is declined as not sent below.
             tracing::error!(error = %e, "upstream: cannot prepare a request");
         }
+        // The card's route (`[[upstream.route]]`); STANs and field 7 come from the default
+        // link's one allocator whatever the route, so they stay unique per terminal.
+        let route = self.link_for(&presented.card.pan);
         let up = UpstreamRef {
-            destination: self.link.destination(),
+            destination: route.destination(),
             stan: request.text(11).unwrap_or_default().to_owned(),
             transmitted: request.text(7).unwrap_or_default().to_owned(),
         };
@@ -138,18 +182,20 @@ impl Network {
             other => return Ok(other),
         };
         let standby = request.clone();
-        let (fate, auth) = self.send(store, &txn, request, presented).await;
+        let (fate, auth) = self.send(store, route, &txn, request, presented).await;
         if fate == UpstreamFate::NotSent
-            && self.link.state() != LinkState::Up
+            && route.state() != LinkState::Up
             && rules::decide_stand_in(
                 txn.kind,
                 txn.amount,
                 self.link.stand_in_floor_fen(),
                 presented.card.pin_block.is_some(),
             )
-            && let Some(reply) = self.stand_in(store, &txn, standby, presented).await?
+            && let Some(reply) = self
+                .stand_in(store, route, &txn, standby, presented)
+                .await?
         {
-            self.link.queue_changed();
+            route.queue_changed();
             return Ok(reply);
         }
         let phase_two = Command::Authorized {
@@ -159,7 +205,7 @@ impl Network {
         };
         let reply = execute(store, phase_two).await;
         if fate == UpstreamFate::NoAnswer {
-            self.link.queue_changed();
+            route.queue_changed();
         }
         reply
     }
@@ -170,6 +216,7 @@ impl Network {
     async fn stand_in(
         &self,
         store: &dyn Store,
+        route: &Link,
         txn: &Transaction,
         mut request: IsoMsg,
         presented: &Presented,
@@ -189,7 +236,7 @@ impl Network {
         }
         let cmd = Command::StandIn {
             id: txn.id,
-            destination: self.link.destination(),
+            destination: route.destination(),
             frame: AdviceFrame(frame),
             auth_code,
         };
@@ -229,11 +276,12 @@ impl Network {
     async fn send(
         &self,
         store: &dyn Store,
+        route: &Link,
         txn: &Transaction,
         mut request: IsoMsg,
         presented: &Presented,
     ) -> (UpstreamFate, Option<String>) {
-        if !request.has(11) || self.link.state() != LinkState::Up {
+        if !request.has(11) || route.state() != LinkState::Up {
             return (UpstreamFate::NotSent, None);
         }
         if !self.complete(store, txn, &mut request, presented) {
@@ -251,7 +299,7 @@ impl Network {
         };
         let park = Command::ParkReversal {
             id: txn.id,
-            destination: self.link.destination(),
+            destination: route.destination(),
             frame: AdviceFrame(frame),
         };
         match execute(store, park).await {
@@ -261,7 +309,7 @@ impl Network {
                 return (UpstreamFate::NotSent, None);
             }
         }
-        match self.link.send_only(request).await {
+        match route.send_only(request).await {
             Ok(ex) => {
                 let (code, auth) = msg::outcome(&ex.answer);
                 // A code this host does not know is a decline it cannot explain: 05.
@@ -325,7 +373,7 @@ impl Network {
             advice,
         };
         let reply = execute(store, cmd).await;
-        self.link.queue_changed();
+        self.queues_changed();
         reply
     }
 
@@ -388,7 +436,7 @@ impl Network {
         }
         out.dropped = parked.len() as u64 - out.reversals_queued;
         execute(store, Command::ResolveAuthorizing).await?;
-        self.link.queue_changed();
+        self.queues_changed();
         tracing::info!(?out, "upstream: authorizing transactions resolved at start");
         Ok(out)
     }
