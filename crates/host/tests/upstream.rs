@@ -450,6 +450,46 @@ async fn a_void_or_refund_that_cannot_go_up_is_refused() {
             other => panic!("not refused: {other:?}"),
         }
     }
+    // The back-office refuses the request at submission already, naming why.
+    use suanpan_store::backoffice::Backoffice;
+    let merchant = ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT));
+    let cashier = suanpan_core::backoffice::StaffRole::Cashier;
+    let op = Some(ok(suanpan_core::OperatorNo::parse("01")));
+    ok(h.store
+        .add_staff_hashed(&merchant, "cashier1", "收银员", cashier, op, "x"));
+    let users = ok(h.store.staff_list(&merchant));
+    let user = users
+        .iter()
+        .find(|u| u.username == "cashier1")
+        .unwrap_or_else(|| panic!("user"));
+    let asks = [
+        (
+            suanpan_service::review::Ask::Void {
+                amount: None,
+                customer_consent: true,
+            },
+            "void.through_upstream",
+        ),
+        (
+            suanpan_service::review::Ask::Refund {
+                amount: suanpan_core::Amount::from_fen(200),
+            },
+            "refund.through_upstream",
+        ),
+    ];
+    for (ask, key) in asks {
+        let s = suanpan_service::review::Submit {
+            txn: id,
+            ask,
+            reason: "顾客要求 asked".into(),
+        };
+        match suanpan_service::review::submit(&*h.store, user, &s) {
+            Err(suanpan_service::review::RequestError::Refused(r)) => {
+                assert_eq!(r.refusal().key(), key);
+            }
+            other => panic!("submitted: {other:?}"),
+        }
+    }
     let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
     assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Approved, 0));
     assert_eq!(h.queued_about(id), 0, "no advice");
