@@ -665,6 +665,12 @@ async fn cards_are_routed_by_bin_to_their_switch() {
         routed.wait_up(Duration::from_secs(5)).await,
         "the route's link signs on"
     );
+    let health_of = || health(h.running.http_addr);
+    let up = ok(health_of().await);
+    assert!(
+        up.starts_with("HTTP/1.1 200") && up.contains("upstream route:b: up"),
+        "{up}"
+    );
     let (mut t, mut c) = h.terminal().await;
     let (main_before, other_before) = (balance(&main, PIN_PAN), balance(&other, PIN_PAN));
 
@@ -697,10 +703,21 @@ async fn cards_are_routed_by_bin_to_their_switch() {
     let (a, b) = (ok(main.totals()), ok(other.totals()));
     assert_eq!((a.net_debited_fen, b.net_debited_fen), (1_100, 250));
     assert_eq!(h.approved_fen(), a.net_debited_fen + b.net_debited_fen);
+    // The route's switch goes away: /healthz names it.
+    other.stop().await;
+    eventually("the route's link sees its switch down", || {
+        routed.state() != suanpan_upstream::LinkState::Up
+    })
+    .await;
+    let down = ok(health_of().await);
+    assert!(
+        down.starts_with("HTTP/1.1 503") && down.contains("upstream: up"),
+        "{down}"
+    );
+    assert!(!down.contains("upstream route:b: up"), "{down}");
     routed.shutdown();
     h.stop().await;
     main.stop().await;
-    other.stop().await;
 }
 
 async fn health(addr: std::net::SocketAddr) -> std::io::Result<String> {
