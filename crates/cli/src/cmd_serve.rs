@@ -176,15 +176,25 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         .context("starting the scheduler")?;
     runtime.block_on(async move {
         let upstream = match upstream {
-            Some((link_config, zpk)) => {
+            Some((link_config, routes, zpk)) => {
                 // The queue lives in the main store (issue 15); an earlier build's queue
                 // file is copied in before the link sends anything.
                 suanpan_service::upstream::queue::import_saf_file(&*store, &app.data_dir)
                     .context("copying the old upstream queue file into the store")?;
-                let saf = suanpan_service::upstream::queue::StoreQueue::new(store.clone());
+                let saf = Arc::new(suanpan_service::upstream::queue::StoreQueue::new(
+                    store.clone(),
+                ));
                 tracing::info!(addrs = ?link_config.addrs, "sales go to the network upstream");
-                let link = suanpan_upstream::Link::start(link_config, Arc::new(saf));
-                Upstream::Network(Arc::new(Network::new(link, zpk)))
+                let link = suanpan_upstream::Link::start(link_config, saf.clone());
+                // Each route its own link: connections, sign-on, echo, queue order.
+                let routes = routes
+                    .into_iter()
+                    .map(|r| {
+                        tracing::info!(bins = ?r.bins, addrs = ?r.link.addrs, "a BIN route");
+                        (r.bins, suanpan_upstream::Link::start(r.link, saf.clone()))
+                    })
+                    .collect();
+                Upstream::Network(Arc::new(Network::new(link, zpk).with_routes(routes)))
             }
             None => Upstream::Inline,
         };
@@ -220,12 +230,13 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     Ok(())
 }
 
-/// The network upstream's link and zone PIN key, from `[upstream]` and `--upstream` (which
-/// replaces the section's addresses); `None`: sales are decided inline.
+/// The network upstream's default link, BIN routes and zone PIN key, from `[upstream]` and
+/// `--upstream` (which replaces the section's default address); `None`: sales are decided
+/// inline.
 fn upstream_config(
     section: &Option<UpstreamSection>,
     flag: Option<&str>,
-) -> Result<Option<(LinkConfig, Option<Zpk>)>, Fail> {
+) -> Result<Option<UpstreamParts>, Fail> {
     let section = match (section.clone(), flag) {
         (None, None) => return Ok(None),
         (Some(mut s), Some(addr)) => {
@@ -239,14 +250,24 @@ fn upstream_config(
             upstream_timeout_ms: LinkConfig::new(Vec::new(), "").upstream_timeout_ms,
             upstream_echo_interval_ms: LinkConfig::new(Vec::new(), "").upstream_echo_interval_ms,
             zpk: None,
+            stand_in_floor_fen: 0,
+            route: Vec::new(),
         },
     };
     let env = std::env::var(ZPK_ENV).ok();
-    let resolved = section
+    let (link, zpk) = section
         .resolve(env.as_deref())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Some(resolved))
+    let routes = section.routes(&link).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some((link, routes, zpk)))
 }
+
+/// The default route's link, the BIN routes, the zone PIN key.
+type UpstreamParts = (
+    LinkConfig,
+    Vec<suanpan_upstream::config::Route>,
+    Option<Zpk>,
+);
 
 /// Waits for Ctrl-C or SIGTERM.
 async fn shutdown_signal() {

@@ -390,6 +390,14 @@ static ZH: Entries = &[
         "培训交易与正式交易不能互相撤销",
     ),
     ("void.training_mismatch.fix", "请在相同模式下操作"),
+    (
+        "void.through_upstream.msg",
+        "该笔消费经银行网络授权，须刷原卡撤销",
+    ),
+    (
+        "void.through_upstream.fix",
+        "请顾客带卡到收银台，在终端上刷卡撤销",
+    ),
     ("refund.not_found.msg", "找不到原始交易"),
     ("refund.not_found.fix", "请核对参考号"),
     ("refund.wrong_kind.msg", "原交易类型（{0}）不能退货"),
@@ -422,9 +430,12 @@ static ZH: Entries = &[
     ("refund.other_merchant.fix", "请在原商户办理退货"),
     (
         "refund.through_upstream.msg",
-        "该笔消费经银行网络授权，暂不能在此退货",
+        "该笔消费经银行网络授权，须刷原卡退货",
     ),
-    ("refund.through_upstream.fix", "请联系收单机构办理退货"),
+    (
+        "refund.through_upstream.fix",
+        "请顾客带卡到收银台，在终端上刷卡退货",
+    ),
     ("refund.review_required.msg", "退货金额超过 {0}，需要复核"),
     (
         "refund.review_required.fix",
@@ -1028,6 +1039,14 @@ static EN: Entries = &[
         "void.training_mismatch.fix",
         "Work in the same mode as the original",
     ),
+    (
+        "void.through_upstream.msg",
+        "This purchase was authorized through the card network: void it with the card",
+    ),
+    (
+        "void.through_upstream.fix",
+        "Ask the customer to bring the card and void it at the terminal",
+    ),
     ("refund.not_found.msg", "Original transaction not found"),
     ("refund.not_found.fix", "Check the reference no."),
     (
@@ -1114,11 +1133,11 @@ static EN: Entries = &[
     ),
     (
         "refund.through_upstream.msg",
-        "This purchase was authorized through the card network; it cannot be refunded here yet",
+        "This purchase was authorized through the card network: refund it with the card",
     ),
     (
         "refund.through_upstream.fix",
-        "Ask the acquirer to refund it",
+        "Ask the customer to bring the card and refund it at the terminal",
     ),
     (
         "refund.review_required.msg",

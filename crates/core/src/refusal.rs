@@ -197,6 +197,10 @@ refusal_enum! {
         CardMismatch => "void.card_mismatch",
         /// Training and live transactions do not mix.
         TrainingMismatch => "void.training_mismatch",
+        /// The sale was decided by the network upstream and this void cannot send its 0420
+        /// (39 = 17) there: the back-office has no card number to send, nor a terminal void
+        /// without field 2. Voiding it here alone would leave the card charged.
+        ThroughUpstream => "void.through_upstream",
     }
 }
 
@@ -229,9 +233,10 @@ refusal_enum! {
         ReviewRequired { threshold: Amount } => "refund.review_required",
         /// Training and live transactions do not mix.
         TrainingMismatch => "refund.training_mismatch",
-        /// The purchase was decided by the network upstream, and refunds do not go up yet
-        /// (a known gap, docs/ISO8583.md): booking one here would promise money the switch
-        /// never pays.
+        /// The purchase was decided by the network upstream, and this refund cannot go up
+        /// (a 0200 with processing code 200000 needs the card number: the back-office has
+        /// none, docs/ISO8583.md); booking it here alone would promise money the switch
+        /// never pays. At the terminal, with the card, it goes up.
         ThroughUpstream => "refund.through_upstream",
     }
 }

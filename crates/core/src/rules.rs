@@ -220,6 +220,28 @@ pub fn decide_refund(
     })
 }
 
+/// What an original becomes when a refund of `amount` reserved on it does not happen (a
+/// refund through the network upstream declined, or reversed for want of an answer): its
+/// refunded sum less `amount`, and approved again when nothing stays refunded.
+pub fn refund_released(original: &Transaction, amount: Amount) -> (TxnStatus, Amount) {
+    let refunded = if original.refunded > amount {
+        original
+            .refunded
+            .checked_sub(amount)
+            .unwrap_or(Amount::ZERO)
+    } else {
+        Amount::ZERO
+    };
+    let status = match original.status {
+        TxnStatus::Refunded | TxnStatus::PartiallyRefunded if refunded == Amount::ZERO => {
+            TxnStatus::Approved
+        }
+        TxnStatus::Refunded | TxnStatus::PartiallyRefunded => TxnStatus::PartiallyRefunded,
+        other => other,
+    };
+    (status, refunded)
+}
+
 /// Decides a completion of a pre-authorization: at most `completion_max_percent` of the hold.
 pub fn decide_completion(
     preauth: &Transaction,
@@ -320,6 +342,12 @@ pub fn decide_reversal(target: Option<&Transaction>) -> Result<ReversalDecision,
     let Some(t) = target else {
         return Ok(ReversalDecision::NeverArrived);
     };
+    // A refund that went up and got no answer in time is reversed upstream already, and
+    // one declined moved nothing: the terminal's reversal (after the 98 it was answered)
+    // finds nothing to undo, whatever the kind.
+    if matches!(t.status, TxnStatus::ReversalPending | TxnStatus::Declined) {
+        return Ok(ReversalDecision::AlreadyDone);
+    }
     if !t.kind.is_reversible() {
         return Err(ReversalRefused::NotReversible {
             kind: t.kind.as_str().into(),
@@ -560,6 +588,19 @@ pub fn decide_purchase(req: &PurchaseRequest) -> Result<PurchaseAsk, AccessRefus
         (TxnKind::PreAuth, _) => PurchaseAsk::Hold,
         _ => PurchaseAsk::Debit,
     })
+}
+
+/// Whether the host approves a card sale itself while the network upstream is down
+/// (stand-in, issue 15): only a sale, only at or under the floor limit (`floor` fen, `0`:
+/// stand-in off, every such sale declined `91`), and never one with an online PIN (the host
+/// cannot check it; the issuer would). The approval is advised to the switch later (0220).
+pub fn decide_stand_in(kind: TxnKind, amount: Amount, floor: u64, online_pin: bool) -> bool {
+    let floor = i64::try_from(floor).unwrap_or(i64::MAX);
+    kind == TxnKind::Sale
+        && floor > 0
+        && !online_pin
+        && amount.is_positive()
+        && amount.fen() <= floor
 }
 
 /// What the network upstream made of a request (issue 15, two-phase bookkeeping).

@@ -10,7 +10,7 @@ use suanpan_core::refusal::{
 use suanpan_core::rules::{
     OrphanReversal, RefundDecision, RefundRequest, ReversalDecision, VoidRequest,
     decide_completion, decide_hide, decide_late_original, decide_preauth_void, decide_purge,
-    decide_refund, decide_reversal, decide_void,
+    decide_refund, decide_reversal, decide_stand_in, decide_void, refund_released,
 };
 use suanpan_core::settlement::{Reconciliation, Totals, batch_totals, settle};
 use suanpan_core::{
@@ -1152,6 +1152,61 @@ fn reversal_refuses_kinds_that_are_not_reversible() {
                 kind: kind.as_str().into()
             })
         );
+    }
+}
+
+#[test]
+fn reversal_of_a_refund_that_got_no_answer_upstream_is_already_done() {
+    // Goal: a refund through the network upstream that got no answer (reversal pending, its
+    // 0420 queued) or was declined is not refused as a kind the terminal cannot reverse:
+    // the terminal reverses what it was answered 98 for, and finds nothing to undo.
+    for status in [TxnStatus::ReversalPending, TxnStatus::Declined] {
+        assert_eq!(
+            decide_reversal(Some(&with_status(txn(TxnKind::Refund, 100), status))),
+            Ok(ReversalDecision::AlreadyDone),
+            "{status:?}"
+        );
+    }
+}
+
+#[test]
+fn a_refund_that_did_not_happen_gives_its_reservation_back() {
+    // Goal: the amount a refund through the upstream reserved on its sale comes back when
+    // the refund is declined or reversed: partially refunded keeps the others' sum, and a
+    // sale with nothing refunded left is approved again.
+    let partly = Transaction {
+        refunded: fen(700),
+        ..with_status(sale(1_000), TxnStatus::PartiallyRefunded)
+    };
+    assert_eq!(
+        refund_released(&partly, fen(300)),
+        (TxnStatus::PartiallyRefunded, fen(400))
+    );
+    let whole = Transaction {
+        refunded: fen(1_000),
+        ..with_status(sale(1_000), TxnStatus::Refunded)
+    };
+    assert_eq!(
+        refund_released(&whole, fen(1_000)),
+        (TxnStatus::Approved, fen(0))
+    );
+    // Never below zero.
+    assert_eq!(
+        refund_released(&partly, fen(5_000)),
+        (TxnStatus::Approved, fen(0))
+    );
+}
+
+#[test]
+fn stand_in_only_for_a_sale_under_the_floor_without_an_online_pin() {
+    // Goal: off by default (floor 0); at or under the floor a sale is stood in, above it
+    // not; never a refund or pre-authorization, never a sale with an online PIN.
+    assert!(!decide_stand_in(TxnKind::Sale, fen(100), 0, false));
+    assert!(decide_stand_in(TxnKind::Sale, fen(500), 500, false));
+    assert!(!decide_stand_in(TxnKind::Sale, fen(501), 500, false));
+    assert!(!decide_stand_in(TxnKind::Sale, fen(100), 500, true));
+    for kind in [TxnKind::Refund, TxnKind::PreAuth, TxnKind::Completion] {
+        assert!(!decide_stand_in(kind, fen(100), 500, false), "{kind:?}");
     }
 }
 

@@ -640,7 +640,9 @@ impl Host {
         };
         let pan = msg.pan();
         let reply = match (&self.upstream, kind) {
-            (Upstream::Network(net), TypeCode::Sale) => {
+            // A refund goes up when its sale did (a 0200 with processing code 200000);
+            // of a sale decided inline it is decided inline, in phase one.
+            (Upstream::Network(net), TypeCode::Sale | TypeCode::Refund) => {
                 match self.presented(msg, &session, net.zpk())? {
                     Ok(p) => net.purchase(&*self.store, cmd, &p).await?,
                     Err(answer) => return Ok(answer),

@@ -40,15 +40,16 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
 
 /// The router of the HTTP port.
 pub fn router() -> axum::Router {
-    router_with(None)
+    router_with(Vec::new())
 }
 
-/// The router of the HTTP port; with a network upstream, `/healthz` reports its link:
-/// `503` while it is down (sales are then declined 91), with the store-and-forward depth.
-pub fn router_with(link: Option<Link>) -> axum::Router {
+/// The router of the HTTP port; with a network upstream, `/healthz` reports its links (the
+/// default route's first, then each `[[upstream.route]]`'s): `503` while one is down (its
+/// cards are then declined 91), with the store-and-forward depth.
+pub fn router_with(links: Vec<Link>) -> axum::Router {
     use axum::routing::get;
     axum::Router::new()
-        .route("/healthz", get(move || healthz(link.clone())))
+        .route("/healthz", get(move || healthz(links.clone())))
         .route(
             "/metrics",
             get(|| async {
@@ -64,29 +65,29 @@ pub fn router_with(link: Option<Link>) -> axum::Router {
         )
 }
 
-/// `ok`, or the upstream link's state and queue depth.
-async fn healthz(link: Option<Link>) -> (StatusCode, String) {
-    let Some(link) = link else {
+/// `ok`, or the upstream links' states and the queue depth.
+async fn healthz(links: Vec<Link>) -> (StatusCode, String) {
+    let Some(first) = links.first() else {
         return (StatusCode::OK, "ok\n".to_owned());
     };
-    let depth = link
+    let depth = first
         .saf_depth()
         .map_or_else(|e| format!("unknown ({e})"), |d| d.to_string());
-    match link.state() {
-        LinkState::Up => (
-            StatusCode::OK,
-            format!("ok\nupstream: up\nupstream_saf_depth: {depth}\n"),
-        ),
-        s => (
+    let word = |l: &Link| match l.state() {
+        LinkState::Up => "up",
+        LinkState::Connecting => "connecting",
+        LinkState::Down => "down",
+    };
+    let mut lines = format!("upstream: {}\nupstream_saf_depth: {depth}\n", word(first));
+    for l in &links[1..] {
+        lines.push_str(&format!("upstream {}: {}\n", l.destination(), word(l)));
+    }
+    if links.iter().all(|l| l.state() == LinkState::Up) {
+        (StatusCode::OK, format!("ok\n{lines}"))
+    } else {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "upstream down\nupstream: {}\nupstream_saf_depth: {depth}\n",
-                if s == LinkState::Connecting {
-                    "connecting"
-                } else {
-                    "down"
-                }
-            ),
-        ),
+            format!("upstream down\n{lines}"),
+        )
     }
 }

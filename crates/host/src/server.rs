@@ -86,9 +86,9 @@ pub async fn start_with(
         .with_context(|| format!("binding the HTTP port {}", cfg.http_addr))?;
     let iso8583_addr = listener.local_addr()?;
     let http_addr = http.local_addr()?;
-    let link = match &upstream {
-        Upstream::Network(net) => Some(net.link().clone()),
-        Upstream::Inline => None,
+    let links = match &upstream {
+        Upstream::Network(net) => net.links().cloned().collect(),
+        Upstream::Inline => Vec::new(),
     };
     let host = Arc::new(Host::with_upstream(store, fingerprinter, upstream));
     let (stop, stopped) = watch::channel(false);
@@ -101,7 +101,7 @@ pub async fn start_with(
             cfg.clone(),
             stopped.clone(),
         )),
-        tokio::spawn(serve_http(http, link, stopped.clone())),
+        tokio::spawn(serve_http(http, links, stopped.clone())),
         tokio::spawn(scheduler(host.clone(), cfg.clone(), stopped)),
     ];
     tracing::info!(%iso8583_addr, %http_addr, tls = cfg.iso8583_tls_cert.is_some(), tls_required = cfg.iso8583_tls_required, "listening");
@@ -116,13 +116,13 @@ pub async fn start_with(
 
 async fn serve_http(
     listener: TcpListener,
-    link: Option<suanpan_upstream::Link>,
+    links: Vec<suanpan_upstream::Link>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let shutdown = async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, crate::http::router_with(link))
+    if let Err(e) = axum::serve(listener, crate::http::router_with(links))
         .with_graceful_shutdown(shutdown)
         .await
     {

@@ -51,9 +51,10 @@ async fn switch(dir: &Path, faults: Faults) -> Switch {
     .await)
 }
 
-fn link_to(addr: String, store: Arc<SqliteStore>) -> Link {
+fn link_to(addr: String, store: Arc<SqliteStore>, stand_in_floor_fen: u64) -> Link {
     let saf = Arc::new(StoreQueue::new(store));
     let mut c = LinkConfig::new(vec![addr], "48020000");
+    c.stand_in_floor_fen = stand_in_floor_fen;
     c.upstream_timeout_ms = TIMEOUT_MS;
     c.saf_backoff_ms_min = 50;
     c.saf_backoff_ms_max = 200;
@@ -70,6 +71,11 @@ struct Host {
 
 /// A store with the demo data in `dir` (made when new) and a host whose sales go to `addr`.
 async fn host(dir: &Path, addr: String) -> Host {
+    host_with_floor(dir, addr, 0).await
+}
+
+/// As [`host`], standing in for sales up to `floor` fen while the switch is down.
+async fn host_with_floor(dir: &Path, addr: String, floor: u64) -> Host {
     let fp = Fingerprinter::new([7u8; 32]);
     let store = if dir.join(suanpan_store::sqlite::DB_FILE).exists() {
         ok(SqliteStore::open(dir, suanpan_service::open_options()))
@@ -81,7 +87,7 @@ async fn host(dir: &Path, addr: String) -> Host {
     let store = Arc::new(store);
     // As `serve` does: an earlier build's queue file is copied in before the link starts.
     ok(import_saf_file(&*store, dir));
-    let link = link_to(addr, store.clone());
+    let link = link_to(addr, store.clone(), floor);
     let net = Network::new(link.clone(), Some(ok(Zpk::from_hex(ZPK))));
     let upstream = Upstream::Network(Arc::new(net));
     let running = ok(suanpan_host::start_with(store.clone(), fp, config(), upstream).await);
@@ -120,11 +126,14 @@ impl Host {
         .pipe(|(s, c)| (TxnStatus::parse(&s).unwrap_or_else(|| panic!("{s}")), c))
     }
 
-    /// Σ fen of approved sales the host booked.
+    /// Σ fen the host's approved sales took, less its approved refunds (a refunded sale
+    /// stays approved in what it took; its refunds are rows of their own).
     fn approved_fen(&self) -> i64 {
         ok(self.store.read(|c| {
             c.query_row(
-                "SELECT COALESCE(SUM(amount_fen), 0) FROM txns WHERE kind = 'sale' AND status = 'approved'",
+                "SELECT COALESCE(SUM(CASE WHEN kind = 'refund' THEN -amount_fen ELSE amount_fen END), 0) \
+                 FROM txns WHERE (kind = 'sale' AND status IN ('approved', 'partially_refunded', 'refunded')) \
+                 OR (kind = 'refund' AND status = 'approved')",
                 [],
                 |r| r.get(0),
             )
@@ -248,10 +257,7 @@ async fn sales_through_switch_sim() {
     .await;
     let (_, frame) = ok(t.request(Kind::Refund, &card, 100, Some(&original)));
     let r = ok(t.parse(&ok(c.call(&frame).await)));
-    assert_ne!(
-        r.code, "00",
-        "a refund of an upstream sale is not booked here"
-    );
+    assert_ne!(r.code, "00", "a voided sale is not refunded");
 
     // A terminal reversal of an approved sale (the terminal never saw the 00) goes up as a
     // 0420 (39 = 68) and gives the money back.
@@ -279,6 +285,235 @@ async fn sales_through_switch_sim() {
     sw.stop().await;
 }
 
+// Goal: a refund of a sale the switch approved goes up itself (a 0200 with processing code
+// 200000 and its own amount) and credits the card there; a refund whose answer is lost is
+// answered 98, its row reversal pending, its 0420 (39 = 68) goes up until acknowledged so
+// the switch takes the credit back, and the sale may be refunded for that amount again; the
+// terminal's reversal of it finds nothing more to undo. The host's approved sales less
+// refunds then equal the switch's ledger, and its clearing file lists the refunds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_through_switch_sim() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let h = host(dir.path(), sw.local_addr().to_string()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let card = Card::new(APPROVE_PAN, "3012");
+    let sold = sale(&mut t, &mut c, &card, 3_000).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let sale_rrn = sold.rrn.clone().unwrap_or_default();
+    let sale_id = h.id_of(&sale_rrn);
+    let original = Original::of(&sold, t.batch);
+    let after_sale = balance(&sw, APPROVE_PAN);
+
+    let refund =
+        |t: &mut Terminal, fen: u64| ok(t.request(Kind::Refund, &card, fen, Some(&original)));
+    let (_, frame) = refund(&mut t, 1_000);
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "00", "refund: {}", r.text);
+    assert_eq!(
+        r.auth_code.as_deref().map(str::len),
+        Some(6),
+        "the switch's auth id"
+    );
+    assert_eq!(sw.received(200), 2, "the refund went up as a 0200");
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        after_sale + 1_000,
+        "credited at the switch"
+    );
+    let refund_rrn = r.rrn.clone().unwrap_or_default();
+    assert_ne!(refund_rrn, sale_rrn, "a new financial message, its own RRN");
+    assert_eq!(h.status_of(&refund_rrn), (TxnStatus::Approved, "00".into()));
+    let sale_row = ok(h.store.transaction(sale_id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(sale_row.status, TxnStatus::PartiallyRefunded);
+    assert_eq!(sale_row.refunded.fen(), 1_000);
+
+    // The switch credits the card and loses the answer: reversed upstream, nothing refunded.
+    sw.set_faults(Faults {
+        drop: 1.0,
+        ..Faults::default()
+    });
+    let (stan, frame) = refund(&mut t, 500);
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "98", "time-out: {}", r.text);
+    let lost_rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(
+        h.status_of(&lost_rrn),
+        (TxnStatus::ReversalPending, "98".into())
+    );
+    let sale_row = ok(h.store.transaction(sale_id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(
+        sale_row.refunded.fen(),
+        1_000,
+        "the lost refund's 500 given back"
+    );
+    assert_eq!(sale_row.status, TxnStatus::PartiallyRefunded);
+    sw.set_faults(Faults::default());
+    eventually("the refund's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && balance(&sw, APPROVE_PAN) == after_sale + 1_000
+    })
+    .await;
+    // The terminal reverses what it got 98 for: nothing more to undo.
+    let frame = ok(t.reversal(Kind::Refund, &card, 500, Some(&original), stan, "98"));
+    let rev = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(rev.code, "00", "reversal of the lost refund: {}", rev.text);
+    assert_eq!(h.status_of(&lost_rrn).0, TxnStatus::ReversalPending);
+
+    // The rest of the sale is refundable, up to what it took and no more.
+    let (_, frame) = refund(&mut t, 2_000);
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(r.code, "00", "refund of the rest: {}", r.text);
+    let sale_row = ok(h.store.transaction(sale_id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(sale_row.status, TxnStatus::Refunded);
+    let (_, frame) = refund(&mut t, 1);
+    let r = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_ne!(r.code, "00", "nothing left to refund");
+    assert_eq!(balance(&sw, APPROVE_PAN), after_sale + 3_000);
+
+    let totals = ok(sw.totals());
+    assert_eq!(
+        h.approved_fen(),
+        totals.net_debited_fen,
+        "host = switch ledger"
+    );
+    assert!(ok(h.store.conservation()).holds());
+    let files = ok(sw.write_clearing(None));
+    let csv: String = files
+        .iter()
+        .map(|f| ok(std::fs::read_to_string(f)))
+        .collect();
+    let refunds: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.split(',').nth(2) == Some("200000"))
+        .collect();
+    // Two approved refunds (1,000 and 2,000), the lost one reversed, and its 0420.
+    assert!(
+        refunds
+            .iter()
+            .any(|l| l.contains(&refund_rrn) && l.contains(",1000,") && l.ends_with(",approved")),
+        "{csv}"
+    );
+    assert!(
+        refunds.iter().any(|l| l.split(',').nth(1) == Some("0200")
+            && l.contains(&lost_rrn)
+            && l.ends_with(",reversed")),
+        "{csv}"
+    );
+    assert!(
+        refunds
+            .iter()
+            .any(|l| l.split(',').nth(1) == Some("0420") && l.contains(&lost_rrn)),
+        "{csv}"
+    );
+    h.stop().await;
+    sw.stop().await;
+}
+
+// Goal: a void or refund of a sale the switch decided that cannot go up — the reviewed
+// back-office's (the service runs a plain `Command::Void` / `Refund`, with no card number
+// to send) — is refused and changes nothing, here or at the switch: booking it alone would
+// leave the card charged, or promise money the switch never pays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_void_or_refund_that_cannot_go_up_is_refused() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let h = host(dir.path(), sw.local_addr().to_string()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let sold = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 1_200).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
+    let after_sale = balance(&sw, APPROVE_PAN);
+    let origin = back_office_origin();
+    let void = suanpan_store::Command::Void {
+        origin: origin.clone(),
+        kind: suanpan_core::TxnKind::Void,
+        original: suanpan_store::command::OriginalRef::Id(id),
+        amount: Some(suanpan_core::Amount::from_fen(1_200)),
+        reason: "审核通过 reviewed".into(),
+        customer_consent: true,
+        card_fingerprint: None,
+    };
+    let refund = suanpan_store::Command::Refund {
+        origin,
+        original: suanpan_store::command::OriginalRef::Id(id),
+        amount: suanpan_core::Amount::from_fen(200),
+        reason: "审核通过 reviewed".into(),
+    };
+    for (cmd, key) in [
+        (void, "void.through_upstream"),
+        (refund, "refund.through_upstream"),
+    ] {
+        match ok(execute(&*h.store, cmd).await) {
+            suanpan_store::Reply::Refused(r) => assert_eq!(r.key(), key),
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+    // The back-office refuses the request at submission already, naming why.
+    use suanpan_store::backoffice::Backoffice;
+    let merchant = ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT));
+    let cashier = suanpan_core::backoffice::StaffRole::Cashier;
+    let op = Some(ok(suanpan_core::OperatorNo::parse("01")));
+    ok(h.store
+        .add_staff_hashed(&merchant, "cashier1", "收银员", cashier, op, "x"));
+    let users = ok(h.store.staff_list(&merchant));
+    let user = users
+        .iter()
+        .find(|u| u.username == "cashier1")
+        .unwrap_or_else(|| panic!("user"));
+    let asks = [
+        (
+            suanpan_service::review::Ask::Void {
+                amount: None,
+                customer_consent: true,
+            },
+            "void.through_upstream",
+        ),
+        (
+            suanpan_service::review::Ask::Refund {
+                amount: suanpan_core::Amount::from_fen(200),
+            },
+            "refund.through_upstream",
+        ),
+    ];
+    for (ask, key) in asks {
+        let s = suanpan_service::review::Submit {
+            txn: id,
+            ask,
+            reason: "顾客要求 asked".into(),
+        };
+        match suanpan_service::review::submit(&*h.store, user, &s) {
+            Err(suanpan_service::review::RequestError::Refused(r)) => {
+                assert_eq!(r.refusal().key(), key);
+            }
+            other => panic!("submitted: {other:?}"),
+        }
+    }
+    let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Approved, 0));
+    assert_eq!(h.queued_about(id), 0, "no advice");
+    assert_eq!(balance(&sw, APPROVE_PAN), after_sale);
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    h.stop().await;
+    sw.stop().await;
+}
+
+/// The origin the back-office executor books under: the original's terminal, a counter
+/// operator, the review as supervisor, no voucher of the terminal's.
+fn back_office_origin() -> suanpan_store::command::Origin {
+    suanpan_store::command::Origin {
+        terminal_id: ok(suanpan_core::TerminalId::parse(DEMO_TERMINAL)),
+        operator: ok(suanpan_core::OperatorNo::parse("01")),
+        supervisor: Some(suanpan_core::OperatorNo::SUPERVISOR),
+        voucher: None,
+        batch: None,
+        training: false,
+        idempotency: None,
+        terminal_info: None,
+    }
+}
+
 // Goal: with the switch unreachable, a sale is declined 91 at once (stand-in) and nothing
 // stays authorizing; /healthz says the upstream is down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,6 +533,191 @@ async fn link_down_declines_91() {
     assert!(health.starts_with("HTTP/1.1 503"), "{health}");
     assert!(health.contains("upstream: down"), "{health}");
     h.stop().await;
+}
+
+// Goal: stand-in. With `stand_in_floor_fen` set and the switch down, a card sale at or
+// under the floor is approved by the host (its own authorization id, `S…`) with a 0220
+// advice committed beside it; one above the floor, or with an online PIN, is declined 91.
+// When the switch is back the advice goes up, the switch debits the card once (its ledger
+// and clearing file hold one 0220 for it, even though the advice was sent again while
+// unanswered), and the host's approved sales equal the switch's ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stand_in_under_the_floor_while_the_switch_is_down() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let addr = sw.local_addr().to_string();
+    let h = host_with_floor(dir.path(), addr.clone(), 500).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let card = Card::new(APPROVE_PAN, "3012");
+    let sold = sale(&mut t, &mut c, &card, 450).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let before = balance(&sw, APPROVE_PAN);
+    sw.stop().await;
+    eventually("the link sees the switch down", || {
+        h.link.state() != suanpan_upstream::LinkState::Up
+    })
+    .await;
+
+    let r = sale(&mut t, &mut c, &card, 300).await;
+    assert_eq!(r.code, "00", "under the floor: {}", r.text);
+    let auth = r.auth_code.clone().unwrap_or_default();
+    assert!(auth.starts_with('S') && auth.len() == 6, "{auth}");
+    let rrn = r.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn), (TxnStatus::Approved, "00".into()));
+    assert_eq!(
+        h.queued_about(h.id_of(&rrn)),
+        1,
+        "the advice committed with the approval"
+    );
+    let r = sale(&mut t, &mut c, &card, 501).await;
+    assert_eq!(r.code, "91", "above the floor: {}", r.text);
+    let pin = Card::new(PIN_PAN, "3012").with_pin("123456");
+    let r = sale(&mut t, &mut c, &pin, 200).await;
+    assert_eq!(r.code, "91", "an online PIN is not stood in: {}", r.text);
+
+    // The switch comes back on the same address, losing its first answers: the advice is
+    // sent again until one comes back.
+    let sw = ok(Switch::start(SwitchConfig {
+        listen: addr,
+        data_dir: dir.path().join("switch"),
+        zpk: Some(ok(Zpk::from_hex(ZPK))),
+        faults: Faults {
+            drop: 1.0,
+            ..Faults::default()
+        },
+        down_after: None,
+    })
+    .await);
+    h.up().await;
+    eventually("the advice is sent at least twice", || {
+        sw.received(220) >= 2
+    })
+    .await;
+    sw.set_faults(Faults::default());
+    eventually("the advice is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0)
+    })
+    .await;
+    assert_eq!(balance(&sw, APPROVE_PAN), before - 300, "debited once");
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    let csv: String = ok(sw.write_clearing(None))
+        .iter()
+        .map(|f| ok(std::fs::read_to_string(f)))
+        .collect();
+    let advices: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.split(',').nth(1) == Some("0220") && l.contains(&rrn))
+        .collect();
+    assert_eq!(advices.len(), 1, "{csv}");
+    assert!(
+        advices[0].contains(&auth) && advices[0].ends_with(",approved"),
+        "{csv}"
+    );
+    h.stop().await;
+    sw.stop().await;
+}
+
+// Goal: routing by BIN (`[[upstream.route]]`). Two switch-sims: cards of BIN 622588 go to
+// the second (its own link, sign-on and queue), every other card to the default route.
+// Each sale is in its own switch's ledger only; a void of a routed sale sends its 0420 to
+// the switch that approved it; afterwards each switch's ledger equals the host's approved
+// sales of its cards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cards_are_routed_by_bin_to_their_switch() {
+    let dir = ok(tempfile::tempdir());
+    let main = switch(&dir.path().join("a"), Faults::default()).await;
+    let other = switch(&dir.path().join("b"), Faults::default()).await;
+    let fp = Fingerprinter::new([7u8; 32]);
+    let store = ok(SqliteStore::create(
+        dir.path(),
+        suanpan_service::open_options(),
+    ));
+    ok(store.seed_demo(&fp));
+    let store = Arc::new(store);
+    let link = link_to(main.local_addr().to_string(), store.clone(), 0);
+    let saf = Arc::new(StoreQueue::new(store.clone()));
+    let mut c = LinkConfig::new(vec![other.local_addr().to_string()], "48020000");
+    c.name = "route:b".into();
+    c.upstream_timeout_ms = TIMEOUT_MS;
+    c.reconnect_ms = 50;
+    c.saf_backoff_ms_min = 50;
+    c.saf_backoff_ms_max = 200;
+    let routed = Link::start(c, saf);
+    let net = Network::new(link.clone(), Some(ok(Zpk::from_hex(ZPK))))
+        .with_routes(vec![(vec!["622588".into(), "4".into()], routed.clone())]);
+    assert_eq!(net.link_for(PIN_PAN).destination(), "route:b");
+    assert_eq!(net.link_for(APPROVE_PAN).destination(), "switch");
+    let running = ok(suanpan_host::start_with(
+        store.clone(),
+        fp,
+        config(),
+        Upstream::Network(Arc::new(net)),
+    )
+    .await);
+    let h = Host {
+        running,
+        store,
+        link,
+    };
+    h.up().await;
+    assert!(
+        routed.wait_up(Duration::from_secs(5)).await,
+        "the route's link signs on"
+    );
+    let health_of = || health(h.running.http_addr);
+    let up = ok(health_of().await);
+    assert!(
+        up.starts_with("HTTP/1.1 200") && up.contains("upstream route:b: up"),
+        "{up}"
+    );
+    let (mut t, mut c) = h.terminal().await;
+    let (main_before, other_before) = (balance(&main, PIN_PAN), balance(&other, PIN_PAN));
+
+    let plain = Card::new(APPROVE_PAN, "3012");
+    let r = sale(&mut t, &mut c, &plain, 1_100).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    let pin = Card::new(PIN_PAN, "3012").with_pin("123456");
+    let routed_sale = sale(&mut t, &mut c, &pin, 700).await;
+    assert_eq!(routed_sale.code, "00", "{}", routed_sale.text);
+    let r = sale(&mut t, &mut c, &pin, 250).await;
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!((main.received(200), other.received(200)), (1, 2));
+    assert_eq!(balance(&other, PIN_PAN), other_before - 950);
+    assert_eq!(
+        balance(&main, PIN_PAN),
+        main_before,
+        "the default switch never saw it"
+    );
+
+    // The void of the 700 goes to the switch that approved it.
+    let o = Original::of(&routed_sale, t.batch);
+    let (_, frame) = ok(t.request(Kind::Void, &pin, 700, Some(&o)));
+    let v = ok(t.parse(&ok(c.call(&frame).await)));
+    assert_eq!(v.code, "00", "void: {}", v.text);
+    eventually("the routed void's 0420 is acknowledged", || {
+        other.received(420) >= 1 && balance(&other, PIN_PAN) == other_before - 250
+    })
+    .await;
+    assert_eq!(main.received(420) + main.received(421), 0);
+    let (a, b) = (ok(main.totals()), ok(other.totals()));
+    assert_eq!((a.net_debited_fen, b.net_debited_fen), (1_100, 250));
+    assert_eq!(h.approved_fen(), a.net_debited_fen + b.net_debited_fen);
+    // The route's switch goes away: /healthz names it.
+    other.stop().await;
+    eventually("the route's link sees its switch down", || {
+        routed.state() != suanpan_upstream::LinkState::Up
+    })
+    .await;
+    let down = ok(health_of().await);
+    assert!(
+        down.starts_with("HTTP/1.1 503") && down.contains("upstream: up"),
+        "{down}"
+    );
+    assert!(!down.contains("upstream route:b: up"), "{down}");
+    routed.shutdown();
+    h.stop().await;
+    main.stop().await;
 }
 
 async fn health(addr: std::net::SocketAddr) -> std::io::Result<String> {

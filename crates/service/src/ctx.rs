@@ -18,6 +18,10 @@ use suanpan_store::{Reply, StoreError};
 pub(crate) struct Ctx<'a, 't> {
     pub tx: &'a mut Tx<'t>,
     pub issuer: &'a dyn Issuer,
+    /// The command runs inside `Command::WithAdvice`: a reversal advice for its original
+    /// is queued in this transaction when it is approved (a void of a sale the network
+    /// upstream decided needs one).
+    pub advice_follows: bool,
 }
 
 pub(crate) type Res = Result<Reply, StoreError>;

@@ -73,6 +73,7 @@ impl Apply for UseCases {
         let mut ctx = Ctx {
             tx,
             issuer: self.issuer.as_ref(),
+            advice_follows: false,
         };
         apply(&mut ctx, cmd)
     }
@@ -140,7 +141,7 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
             original,
             amount,
             reason,
-        } => refund::refund(ctx, origin, original, *amount, reason),
+        } => refund::refund(ctx, origin, original, *amount, reason, None),
         Command::Complete {
             origin,
             original,
@@ -213,8 +214,14 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
         Command::RecordReprint { actor, id } => Ok(operators::record_reprint(ctx, actor, *id)),
         Command::Authorize { purchase, upstream } => match purchase.as_ref() {
             Command::Purchase { .. } => apply_up(ctx, purchase, Some(upstream)),
+            Command::Refund {
+                origin,
+                original,
+                amount,
+                reason,
+            } => refund::refund(ctx, origin, original, *amount, reason, Some(upstream)),
             _ => Err(StoreError::Invalid(
-                "only a purchase goes to the upstream".into(),
+                "only a purchase or a refund goes to the upstream".into(),
             )),
         },
         Command::Authorized {
@@ -228,8 +235,17 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
             destination,
             frame,
         } => upstream::park_reversal(ctx, *id, destination, &frame.0),
+        Command::StandIn {
+            id,
+            destination,
+            frame,
+            auth_code,
+        } => upstream::stand_in(ctx, *id, destination, &frame.0, auth_code),
         Command::WithAdvice { inner, advice } => {
-            let reply = apply(ctx, inner)?;
+            ctx.advice_follows = true;
+            let reply = apply(ctx, inner);
+            ctx.advice_follows = false;
+            let reply = reply?;
             upstream::queue_advice(ctx, &reply, advice)?;
             Ok(reply)
         }

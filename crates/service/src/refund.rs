@@ -1,22 +1,33 @@
 //! Refund (退货): the terminal gate, the original (locked), the supervisor, `decide_refund`,
 //! then the issuer's credit and the original's refunded amount.
+//!
+//! A refund of a sale the network upstream decided goes up itself (a 0200 with processing
+//! code `200000` and its own amount, issue 15): phase one books it *authorizing* and
+//! reserves its amount on the original (so two refunds in flight cannot exceed it); phase
+//! two (`crate::upstream::authorized`) keeps the reservation when approved and gives it
+//! back otherwise.
 
 use crate::ctx::{Ctx, FollowUp, Gate, Res, actor_of, book_follow_up, gate, issuer_effect, refuse};
 use suanpan_core::refusal::RefundRefused;
 use suanpan_core::rules::{self, RefundRequest};
-use suanpan_core::{Amount, TxnKind};
+use suanpan_core::{Amount, ResponseCode, TxnKind, TxnStatus};
 use suanpan_issuer::IssuerOp;
-use suanpan_store::Reply;
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::repo::txns::{self, InstrumentCols};
+use suanpan_store::repo::terminals;
+use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
+use suanpan_store::repo::upstream as repo;
+use suanpan_store::{Reply, UpstreamRef};
 
-/// Refunds (part of) an original.
+/// Refunds (part of) an original. `up`: how the refund goes up when the network upstream
+/// decided the original (phase one, `Command::Authorize`); a refund of such a sale without
+/// it (a caller that cannot send it up) is refused.
 pub(crate) fn refund(
     ctx: &mut Ctx<'_, '_>,
     origin: &Origin,
     original: &OriginalRef,
     amount: Amount,
     reason: &str,
+    up: Option<&UpstreamRef>,
 ) -> Res {
     let term = match gate(ctx, origin, "refund")? {
         Gate::Open(t) => t,
@@ -44,8 +55,42 @@ pub(crate) fn refund(
         Err(r) => return refuse(ctx, &actor, "refund", &target, r),
     };
     if crate::upstream::went_up(ctx, orig.id)? {
-        let r = suanpan_core::refusal::RefundRefused::ThroughUpstream;
-        return refuse(ctx, &actor, "refund", &target, r);
+        let Some(up) = up else {
+            let r = RefundRefused::ThroughUpstream;
+            return refuse(ctx, &actor, "refund", &target, r);
+        };
+        // Reserved now, kept or given back with the refund's fate.
+        txns::set_refunded(ctx.tx.conn, orig.id, d.original_status, d.refunded_after)?;
+        let voucher = terminals::take_voucher(ctx.tx, &term, origin.voucher, origin.training);
+        let txn = txns::insert(
+            ctx.tx,
+            NewTxn {
+                kind: TxnKind::Refund,
+                status: TxnStatus::Authorizing,
+                amount: d.amount,
+                method: orig.method,
+                instrument: InstrumentCols::from_txn(&orig),
+                origin,
+                term: &term,
+                voucher,
+                code: ResponseCode::IssuerTimeout,
+                original_id: Some(orig.id),
+                reason: Some(reason.to_owned()),
+                consent: false,
+                linked_id: None,
+                hold_expires_at: None,
+            },
+        )?;
+        repo::record(ctx.tx.conn, txn.id, up)?;
+        let outcome = format!("authorizing:{}/{}", up.destination, up.stan);
+        ctx.tx.audit(
+            &actor,
+            "refund",
+            &format!("txn:{}", txn.id),
+            reason,
+            &outcome,
+        );
+        return Ok(Reply::Txn(txn));
     }
     let cols = InstrumentCols::from_txn(&orig);
     issuer_effect(ctx, &cols, IssuerOp::Credit, d.amount, origin.training)?;

@@ -144,7 +144,12 @@ pub fn submit(store: &dyn Store, user: &StaffUser, s: &Submit) -> Result<Submitt
         Ask::Void { .. } => voids_today(store, booking_operator(user.operator_no, &t), &t)?,
         Ask::Refund { .. } => 0,
     };
-    if let Err(r) = precheck(store, voids_today, &t, s.ask, reason) {
+    // A sale the network upstream decided is voided or refunded only at the terminal, with
+    // the card (the store keeps no PAN for field 2): refused now, not at execution.
+    let went_up = suanpan_store::read(store, |c| {
+        Ok(suanpan_store::repo::upstream::find(c, t.id)?.is_some())
+    })?;
+    if let Err(r) = precheck(store, voids_today, &t, s.ask, reason, went_up) {
         let action = format!("{}_request.submit", kind.as_str());
         let outcome = format!("refused:{}", r.refusal().key());
         store.record_staff_event(
@@ -189,9 +194,14 @@ fn precheck(
     t: &Transaction,
     ask: Ask,
     reason: &str,
+    went_up: bool,
 ) -> Result<(), RequestRefused> {
     let (policy, now) = (store.policy(), store.now());
     match ask {
+        Ask::Void { .. } if went_up => Err(RequestRefused::Void(VoidRefused::ThroughUpstream)),
+        Ask::Refund { .. } if went_up => {
+            Err(RequestRefused::Refund(RefundRefused::ThroughUpstream))
+        }
         Ask::Void {
             amount,
             customer_consent,

@@ -19,7 +19,7 @@ pub mod queue;
 use crate::ctx::{Ctx, Res, actor_of};
 use crate::sale::Purchase;
 use suanpan_core::rules::{self, UpstreamFate};
-use suanpan_core::{ResponseCode, TxnId, TxnKind, TxnStatus};
+use suanpan_core::{ResponseCode, Transaction, TxnId, TxnKind, TxnStatus};
 use suanpan_store::command::{Instrument, Origin};
 use suanpan_store::repo::terminals::{self, TerminalState};
 use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
@@ -120,6 +120,9 @@ pub(crate) fn authorized(
         .then_some(auth_code)
         .flatten();
     repo::set_outcome(ctx.tx.conn, id, status, code, auth)?;
+    if txn.kind == TxnKind::Refund {
+        refund_fate(ctx, &txn, status)?;
+    }
     let outcome = if status == TxnStatus::Approved {
         "approved".to_owned()
     } else {
@@ -132,6 +135,36 @@ pub(crate) fn authorized(
         .ok_or_else(|| StoreError::Invalid(format!("transaction {id} vanished")))?;
     assert_eq!(after.status, status, "the fate of txn {id} was written");
     Ok(Reply::Txn(after))
+}
+
+/// A refund's fate on its original: approved, the amount reserved in phase one stays
+/// refunded (and the refund's event goes out, as for an inline refund); otherwise it is
+/// given back — a declined refund moved no money, and one without an answer is reversed
+/// upstream by its queued 0420.
+fn refund_fate(
+    ctx: &mut Ctx<'_, '_>,
+    refund: &Transaction,
+    status: TxnStatus,
+) -> Result<(), StoreError> {
+    if status == TxnStatus::Approved {
+        let after = txns::by_id(ctx.tx.conn, refund.id)?
+            .ok_or_else(|| StoreError::Invalid(format!("transaction {} vanished", refund.id)))?;
+        return crate::events::txn_booked(ctx.tx, &after, after.training);
+    }
+    let Some(original_id) = refund.original_id else {
+        return Err(StoreError::Invalid(format!(
+            "refund {} has no original",
+            refund.id
+        )));
+    };
+    let original = txns::by_id(ctx.tx.conn, original_id)?.ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "refund {}: original {original_id} is gone",
+            refund.id
+        ))
+    })?;
+    let (status, refunded) = rules::refund_released(&original, refund.amount);
+    txns::set_refunded(ctx.tx.conn, original_id, status, refunded)
 }
 
 /// At start-up, before terminals are served: a row still authorizing with its reversal
@@ -181,6 +214,42 @@ pub(crate) fn park_reversal(
     }
     repo::park(ctx.tx.conn, destination, &reference(id), frame, wall_ms())?;
     Ok(Reply::Done(1))
+}
+
+/// Stand-in: an authorizing sale the upstream could not be asked about, at or under the
+/// floor limit, is approved with the host's authorization id, and its advice (0220) is
+/// queued for the switch in this transaction; a parked time-out reversal is dropped (the
+/// 0200 never left, or left unanswered on a link that went down: the advice stands for it,
+/// and the switch answers a repeated original by its key). Not authorizing: as it stands.
+pub(crate) fn stand_in(
+    ctx: &mut Ctx<'_, '_>,
+    id: TxnId,
+    destination: &str,
+    frame: &[u8],
+    auth_code: &str,
+) -> Res {
+    let Some(txn) = txns::by_id(ctx.tx.conn, id)? else {
+        return Err(StoreError::Invalid(format!("no transaction {id}")));
+    };
+    if txn.status != TxnStatus::Authorizing {
+        return Ok(Reply::Txn(txn));
+    }
+    repo::discard(ctx.tx.conn, &reference(id))?;
+    let queued = repo::saf_push(ctx.tx.conn, destination, frame, wall_ms(), Some(id))?;
+    repo::set_outcome(
+        ctx.tx.conn,
+        id,
+        TxnStatus::Approved,
+        ResponseCode::Approved,
+        Some(auth_code),
+    )?;
+    let actor = format!("{}/{}", txn.terminal_id, txn.operator);
+    let outcome = format!("approved:stand_in:advice:{queued}");
+    ctx.tx
+        .audit(&actor, "upstream", &format!("txn:{id}"), "", &outcome);
+    let after = txns::by_id(ctx.tx.conn, id)?
+        .ok_or_else(|| StoreError::Invalid(format!("transaction {id} vanished")))?;
+    Ok(Reply::Txn(after))
 }
 
 /// After a follow-up (`reply`: an approved void or terminal reversal) of a sale the network

@@ -75,8 +75,13 @@ pub(crate) fn void(
         Err(r) => return refuse(ctx, &actor, action, &target, r),
     };
     // A sale the network upstream decided is given back there (the host sends its 0420
-    // with 39 = 17), not in the inline simulator's accounts.
-    if !crate::upstream::went_up(ctx, orig.id)? {
+    // with 39 = 17, queued in this transaction), not in the inline simulator's accounts;
+    // a void that sends none (the back-office's, or one without the card) is refused.
+    let went_up = crate::upstream::went_up(ctx, orig.id)?;
+    if went_up && !ctx.advice_follows {
+        return refuse(ctx, &actor, action, &target, VoidRefused::ThroughUpstream);
+    }
+    if !went_up {
         let cols = InstrumentCols::from_txn(&orig);
         issuer_effect(ctx, &cols, IssuerOp::Credit, amount, origin.training)?;
     }

@@ -239,11 +239,12 @@ pub enum Command {
         /// Which transaction.
         id: TxnId,
     },
-    /// Phase one of a purchase through the network upstream (issue 15): the `purchase`
-    /// (a [`Command::Purchase`]) is checked as always and, where it goes up, booked as
-    /// *authorizing* with the STAN and field 7 it leaves with, before it leaves.
+    /// Phase one of a purchase or refund through the network upstream (issue 15): the
+    /// `purchase` (a [`Command::Purchase`] or a [`Command::Refund`] of a sale that went up)
+    /// is checked as always and, where it goes up, booked as *authorizing* with the STAN
+    /// and field 7 it leaves with, before it leaves.
     Authorize {
-        /// The purchase.
+        /// The purchase or refund.
         purchase: Box<Command>,
         /// How it goes up.
         upstream: UpstreamRef,
@@ -272,6 +273,21 @@ pub enum Command {
         destination: String,
         /// The advice as it goes on the wire.
         frame: AdviceFrame,
+    },
+    /// Stand-in (issue 15): the upstream is down and an *authorizing* card sale is at or
+    /// under `[upstream] stand_in_floor_fen`; it is approved here with the host's own
+    /// authorization id, and its advice (a 0220, `frame`) is queued for the switch in the
+    /// same transaction (a parked time-out reversal, if any, is dropped). A transaction no
+    /// longer authorizing is answered as it stands.
+    StandIn {
+        /// The authorizing transaction.
+        id: TxnId,
+        /// The link's name.
+        destination: String,
+        /// The 0220 advice as it goes on the wire.
+        frame: AdviceFrame,
+        /// The authorization id the host gave (field 38 of the advice).
+        auth_code: String,
     },
     /// `inner` (a void or a terminal reversal) and, when it reverses a sale the network
     /// upstream decided, that sale's reversal advice (0420) queued in the same transaction:

@@ -291,8 +291,12 @@ fn entered_pin(zpk: Option<&Zpk>, req: &IsoMsg, pan: &str) -> Option<EnteredPin>
     Some(EnteredPin::clear(pin.expose_secret()))
 }
 
-/// 0220: a pre-authorization completion naming its pre-authorization in field 90.
+/// 0220: a pre-authorization completion naming its pre-authorization in field 90, or (no
+/// 90, processing code `000000`) a stand-in advice.
 fn complete(tx: &Transaction<'_>, req: &IsoMsg) -> Result<IsoMsg, LedgerError> {
+    if !req.has(90) && req.text(3) == Some(wire::PC_PURCHASE) {
+        return stand_in_advice(tx, req);
+    }
     if !has_all(req, &[3, 4, 7, 11, 41, 90]) {
         return Ok(answer(req, ECHO_0230, "30"));
     }
@@ -320,6 +324,45 @@ fn complete(tx: &Transaction<'_>, req: &IsoMsg) -> Result<IsoMsg, LedgerError> {
         }
         _ => "25".to_owned(),
     };
+    advice_answered(tx, req, rec, code)
+}
+
+/// 0220 without field 90, processing code `000000`: a purchase the acquirer approved in
+/// stand-in while this switch was down (docs/ISO8583.md, "Stand-in"), with the acquirer's
+/// authorization id in 38. It is an advice: recorded and the card debited without checks
+/// (the acquirer already gave the goods), answered `00`; a repeat (same 11, 7, 41) gets the
+/// stored 0230 and debits nothing more.
+fn stand_in_advice(tx: &Transaction<'_>, req: &IsoMsg) -> Result<IsoMsg, LedgerError> {
+    if !has_all(req, &[3, 4, 7, 11, 41]) {
+        return Ok(answer(req, ECHO_0230, "30"));
+    }
+    if let Some(stored) = duplicate(tx, req, "0220")? {
+        return Ok(stored);
+    }
+    let mut rec = record_of(req, Timestamp::now());
+    rec.auth_id = req.text(38).unwrap_or_default().trim().to_owned();
+    let code = match pan_of(req) {
+        None => "30".to_owned(),
+        Some(pan) => {
+            ledger::ensure_load_card(tx, &pan)?;
+            let account = ledger::account_id(&pan);
+            let code = force(tx, &account, IssuerOp::ForceDebit, rec.amount_fen)?;
+            if code == "00" {
+                rec.account_id = Some(account);
+            }
+            code
+        }
+    };
+    advice_answered(tx, req, rec, code)
+}
+
+/// Books a 0220 with its outcome `code` and answers it (0230).
+fn advice_answered(
+    tx: &Transaction<'_>,
+    req: &IsoMsg,
+    mut rec: Record,
+    code: String,
+) -> Result<IsoMsg, LedgerError> {
     let a = answer(req, ECHO_0230, &code);
     rec.status = if code == "00" { "approved" } else { "declined" }.into();
     rec.response_code = code;

@@ -31,7 +31,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use suanpan_iso8583::switch::{self as wire, MTI_0420, MTI_0421, MTI_0800, MatchKey, OriginalData};
+use suanpan_iso8583::switch::{
+    self as wire, MTI_0220, MTI_0420, MTI_0421, MTI_0800, MatchKey, OriginalData,
+};
 use suanpan_iso8583::{Error as CodecError, IsoMsg, Mti, SWITCH, Status, split_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -73,6 +75,9 @@ pub struct LinkConfig {
     pub saf_backoff_ms_max: u64,
     /// Pause after every address failed once, before trying the list again.
     pub reconnect_ms: u64,
+    /// Stand-in floor limit in fen (`stand_in_floor_fen`): while the link is down, a card
+    /// sale at or under it is approved by the host and advised (0220) later; 0 = off.
+    pub stand_in_floor_fen: u64,
 }
 
 impl LinkConfig {
@@ -88,6 +93,7 @@ impl LinkConfig {
             saf_backoff_ms_min: 1_000,
             saf_backoff_ms_max: 60_000,
             reconnect_ms: 1_000,
+            stand_in_floor_fen: 0,
         }
     }
 
@@ -215,6 +221,11 @@ impl Link {
     /// Field 32 of this link.
     pub fn acquirer_id(&self) -> String {
         self.inner.config.acquirer_id.clone()
+    }
+
+    /// The stand-in floor limit in fen (0: no stand-in).
+    pub fn stand_in_floor_fen(&self) -> u64 {
+        self.inner.config.stand_in_floor_fen
     }
 
     /// The current state.
@@ -757,13 +768,17 @@ async fn send_advice(link: &Link, entry: saf::SafEntry) {
         let _ = inner.saf.remove(entry.id);
         return;
     };
-    // Spec: first a 0420, then repeats as 0421, identical but for the MTI.
-    let mti: Mti = if entry.attempts == 0 {
-        MTI_0420
-    } else {
-        MTI_0421
-    };
-    advice.set_mti(mti);
+    // Spec: first a 0420, then repeats as 0421, identical but for the MTI. A stand-in
+    // advice (0220) is sent as it is each time: the spec has no repeat MTI for it, and the
+    // switch answers a repeated 0220 (same 11, 7, 41) with its stored 0230.
+    if advice.mti() != MTI_0220 {
+        let mti: Mti = if entry.attempts == 0 {
+            MTI_0420
+        } else {
+            MTI_0421
+        };
+        advice.set_mti(mti);
+    }
     match link.exchange(&advice).await {
         Ok(_ack) => {
             if let Err(e) = inner.saf.remove(entry.id) {

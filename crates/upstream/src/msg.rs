@@ -1,7 +1,7 @@
 //! The financial messages the host sends up, from plain facts (so the application layer
 //! names no field number): `shared/spec/iso8583-1987-switch.md`, "Messages".
 
-use suanpan_iso8583::switch::{MTI_0200, PC_PURCHASE};
+use suanpan_iso8583::switch::{MTI_0200, PC_PURCHASE, PC_REFUND};
 use suanpan_iso8583::{Error as CodecError, IsoMsg, SWITCH};
 
 /// Security control of a PIN block under the double-length ZPK (spec field 53).
@@ -59,13 +59,27 @@ pub struct Purchase<'a> {
 /// # Errors
 /// A terminal id the profile does not take.
 pub fn purchase_skeleton(terminal_id: &str) -> Result<IsoMsg, CodecError> {
+    skeleton(terminal_id, PC_PURCHASE)
+}
+
+/// The first fields of a 0200 refund (processing code `200000`, a new financial message
+/// with its own amount): completed like a purchase by [`complete_purchase`].
+///
+/// # Errors
+/// A terminal id the profile does not take.
+pub fn refund_skeleton(terminal_id: &str) -> Result<IsoMsg, CodecError> {
+    skeleton(terminal_id, PC_REFUND)
+}
+
+fn skeleton(terminal_id: &str, processing_code: &str) -> Result<IsoMsg, CodecError> {
     let mut m = IsoMsg::new(&SWITCH, MTI_0200);
-    m.set_str(3, PC_PURCHASE)?;
+    m.set_str(3, processing_code)?;
     m.set_str(41, terminal_id)?;
     Ok(m)
 }
 
-/// Completes a prepared 0200 purchase (from [`purchase_skeleton`]).
+/// Completes a prepared 0200 purchase or refund (from [`purchase_skeleton`] or
+/// [`refund_skeleton`]).
 ///
 /// # Errors
 /// A value the profile does not take.

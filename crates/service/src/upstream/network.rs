@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use suanpan_core::rules::UpstreamFate;
+use suanpan_core::rules::{self, UpstreamFate};
 use suanpan_core::{ResponseCode, Transaction, TxnStatus};
+use suanpan_iso8583::switch::MTI_0220;
 use suanpan_iso8583::{IsoMsg, Zpk};
 use suanpan_store::sql::SqlExt;
 use suanpan_store::{AdviceDraft, AdviceFrame, Command, Reply, Store, StoreError, UpstreamRef, p};
@@ -23,6 +24,9 @@ const MERCHANTS_CACHED_MAX: usize = 10_000;
 /// The network upstream of one host process.
 pub struct Network {
     link: Link,
+    /// `[[upstream.route]]`: BIN prefixes and their switch's link; longest prefix wins,
+    /// none: `link` (the default route, `[upstream] addr`).
+    routes: Vec<(Vec<String>, Link)>,
     zpk: Option<Zpk>,
     merchants: Mutex<HashMap<String, (String, String)>>,
 }
@@ -80,14 +84,52 @@ impl Network {
     pub fn new(link: Link, zpk: Option<Zpk>) -> Network {
         Network {
             link,
+            routes: Vec::new(),
             zpk,
             merchants: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The link.
+    /// With BIN routes (`[[upstream.route]]`): each a list of PAN prefixes and the started
+    /// link of its switch (its own connections, sign-on, echo and queue order).
+    #[must_use]
+    pub fn with_routes(mut self, routes: Vec<(Vec<String>, Link)>) -> Network {
+        self.routes = routes;
+        self
+    }
+
+    /// The default route's link.
     pub fn link(&self) -> &Link {
         &self.link
+    }
+
+    /// Every link: the default route's first, then each route's.
+    pub fn links(&self) -> impl Iterator<Item = &Link> {
+        std::iter::once(&self.link).chain(self.routes.iter().map(|(_, l)| l))
+    }
+
+    /// The link a card goes to: the route with the longest BIN prefix of `pan`, or the
+    /// default route.
+    pub fn link_for(&self, pan: &str) -> &Link {
+        self.routes
+            .iter()
+            .filter_map(|(bins, link)| {
+                let best = bins
+                    .iter()
+                    .filter(|b| pan.starts_with(b.as_str()))
+                    .map(String::len)
+                    .max()?;
+                Some((best, link))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map_or(&self.link, |(_, link)| link)
+    }
+
+    /// Wakes every link's queue sender (an advice was committed; its destination knows).
+    fn queues_changed(&self) {
+        for l in self.links() {
+            l.queue_changed();
+        }
     }
 
     /// The zone PIN key.
@@ -95,9 +137,10 @@ impl Network {
         self.zpk.as_ref()
     }
 
-    /// A purchase (a `Command::Purchase`) through the upstream: phase one, the request,
-    /// phase two. What does not go up (see `goes_up`) is decided inline in phase one and
-    /// answered as such.
+    /// A purchase (a `Command::Purchase`) or a refund (`Command::Refund`, a 0200 with
+    /// processing code `200000`) through the upstream: phase one, the request, phase two.
+    /// What does not go up (see `goes_up`; a refund of a sale decided inline) is decided
+    /// inline in phase one and answered as such.
     ///
     /// # Errors
     /// Store failures. Upstream failures are fates, not errors.
@@ -107,17 +150,25 @@ impl Network {
         cmd: Command,
         presented: &Presented,
     ) -> Result<Reply, StoreError> {
-        let Command::Purchase { origin, .. } = &cmd else {
-            return Err(StoreError::Invalid("not a purchase".into()));
+        let skeleton = match &cmd {
+            Command::Purchase { origin, .. } => msg::purchase_skeleton(origin.terminal_id.as_str()),
+            Command::Refund { origin, .. } => msg::refund_skeleton(origin.terminal_id.as_str()),
+            _ => {
+                return Err(StoreError::Invalid(
+                    "neither a purchase nor a refund".into(),
+                ));
+            }
         };
-        let mut request = msg::purchase_skeleton(origin.terminal_id.as_str())
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut request = skeleton.map_err(|e| StoreError::Invalid(e.to_string()))?;
         if let Err(e) = self.link.prepare(&mut request) {
             // No STAN: nothing can go up; the sale is declined as not sent below.
             tracing::error!(error = %e, "upstream: cannot prepare a request");
         }
+        // The card's route (`[[upstream.route]]`); STANs and field 7 come from the default
+        // link's one allocator whatever the route, so they stay unique per terminal.
+        let route = self.link_for(&presented.card.pan);
         let up = UpstreamRef {
-            destination: self.link.destination(),
+            destination: route.destination(),
             stan: request.text(11).unwrap_or_default().to_owned(),
             transmitted: request.text(7).unwrap_or_default().to_owned(),
         };
@@ -130,7 +181,23 @@ impl Network {
             Reply::Txn(t) if t.status == TxnStatus::Authorizing => t,
             other => return Ok(other),
         };
-        let (fate, auth) = self.send(store, &txn, request, presented).await;
+        let standby = request.clone();
+        let (fate, auth) = self.send(store, route, &txn, request, presented).await;
+        if fate == UpstreamFate::NotSent
+            && route.state() != LinkState::Up
+            && rules::decide_stand_in(
+                txn.kind,
+                txn.amount,
+                self.link.stand_in_floor_fen(),
+                presented.card.pin_block.is_some(),
+            )
+            && let Some(reply) = self
+                .stand_in(store, route, &txn, standby, presented)
+                .await?
+        {
+            route.queue_changed();
+            return Ok(reply);
+        }
         let phase_two = Command::Authorized {
             id: txn.id,
             fate,
@@ -138,22 +205,54 @@ impl Network {
         };
         let reply = execute(store, phase_two).await;
         if fate == UpstreamFate::NoAnswer {
-            self.link.queue_changed();
+            route.queue_changed();
         }
         reply
     }
 
-    /// Completes, parks the reversal of, and sends the request of `txn`; its fate.
-    async fn send(
+    /// Stand-in (the link is down, `decide_stand_in` said yes): the sale approved with the
+    /// host's authorization id and its 0220 advice queued, in one writer command. `None`
+    /// when the advice cannot be built (the sale is then declined as not sent).
+    async fn stand_in(
         &self,
         store: &dyn Store,
+        route: &Link,
         txn: &Transaction,
         mut request: IsoMsg,
         presented: &Presented,
-    ) -> (UpstreamFate, Option<String>) {
-        if !request.has(11) || self.link.state() != LinkState::Up {
-            return (UpstreamFate::NotSent, None);
+    ) -> Result<Option<Reply>, StoreError> {
+        if !request.has(11) || !self.complete(store, txn, &mut request, presented) {
+            return Ok(None);
         }
+        let auth_code = stand_in_auth_code(txn.id);
+        request.set_mti(MTI_0220);
+        let mut frame = Vec::new();
+        let built = request
+            .set_str(38, &auth_code)
+            .and_then(|m| m.encode(&mut frame));
+        if let Err(e) = built {
+            tracing::error!(error = %e, txn = %txn.id, "upstream: stand-in advice not built");
+            return Ok(None);
+        }
+        let cmd = Command::StandIn {
+            id: txn.id,
+            destination: route.destination(),
+            frame: AdviceFrame(frame),
+            auth_code,
+        };
+        tracing::warn!(txn = %txn.id, "upstream down: sale approved in stand-in; 0220 queued");
+        execute(store, cmd).await.map(Some)
+    }
+
+    /// Completes a prepared request with `txn`'s facts and the card; false (logged) when
+    /// the profile does not take them.
+    fn complete(
+        &self,
+        store: &dyn Store,
+        txn: &Transaction,
+        request: &mut IsoMsg,
+        presented: &Presented,
+    ) -> bool {
         let (name, mcc) = self.merchant(store, txn.merchant_id.as_str());
         let rrn = txn.rrn.as_ref().map(|r| r.as_str().to_owned());
         let facts = msg::Purchase {
@@ -166,8 +265,26 @@ impl Network {
             mcc: &mcc,
             acceptor: &name,
         };
-        if let Err(e) = msg::complete_purchase(&mut request, &facts, &presented.card) {
+        if let Err(e) = msg::complete_purchase(request, &facts, &presented.card) {
             tracing::error!(error = %e, txn = %txn.id, "upstream: request not encodable");
+            return false;
+        }
+        true
+    }
+
+    /// Completes, parks the reversal of, and sends the request of `txn`; its fate.
+    async fn send(
+        &self,
+        store: &dyn Store,
+        route: &Link,
+        txn: &Transaction,
+        mut request: IsoMsg,
+        presented: &Presented,
+    ) -> (UpstreamFate, Option<String>) {
+        if !request.has(11) || route.state() != LinkState::Up {
+            return (UpstreamFate::NotSent, None);
+        }
+        if !self.complete(store, txn, &mut request, presented) {
             return (UpstreamFate::NotSent, None);
         }
         // The reversal is durable before the request leaves (parked in the main store,
@@ -182,7 +299,7 @@ impl Network {
         };
         let park = Command::ParkReversal {
             id: txn.id,
-            destination: self.link.destination(),
+            destination: route.destination(),
             frame: AdviceFrame(frame),
         };
         match execute(store, park).await {
@@ -192,7 +309,7 @@ impl Network {
                 return (UpstreamFate::NotSent, None);
             }
         }
-        match self.link.send_only(request).await {
+        match route.send_only(request).await {
             Ok(ex) => {
                 let (code, auth) = msg::outcome(&ex.answer);
                 // A code this host does not know is a decline it cannot explain: 05.
@@ -256,7 +373,7 @@ impl Network {
             advice,
         };
         let reply = execute(store, cmd).await;
-        self.link.queue_changed();
+        self.queues_changed();
         reply
     }
 
@@ -319,10 +436,17 @@ impl Network {
         }
         out.dropped = parked.len() as u64 - out.reversals_queued;
         execute(store, Command::ResolveAuthorizing).await?;
-        self.link.queue_changed();
+        self.queues_changed();
         tracing::info!(?out, "upstream: authorizing transactions resolved at start");
         Ok(out)
     }
+}
+
+/// The authorization id (field 38) the host gives a sale it approves in stand-in: `S` and
+/// the transaction id's last five digits, so the switch's and the acquirer's people can
+/// tell it from an issuer's at a glance.
+pub fn stand_in_auth_code(id: suanpan_core::TxnId) -> String {
+    format!("S{:05}", id.0.rem_euclid(100_000))
 }
 
 /// The 0420 frame that reverses `original` (a sale the network upstream decided, gone up as
