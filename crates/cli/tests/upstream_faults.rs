@@ -34,11 +34,6 @@ fn suanpan(dir: &Path) -> Command {
     c
 }
 
-fn cli_ok(c: &mut Command) {
-    let out = ok(c.output());
-    assert!(out.status.success(), "{out:?}");
-}
-
 /// switch-sim as a process, killed on drop.
 struct SwitchSim(Child);
 
@@ -225,20 +220,7 @@ fn upstream_faults_and_kill9() {
         c.kill();
     }
     for id in TERMINALS {
-        cli_ok(suanpan(&host_dir).args([
-            "admin",
-            "terminal",
-            "add",
-            "--id",
-            id,
-            "--merchant",
-            DEMO_MERCHANT,
-        ]));
-        cli_ok(
-            suanpan(&host_dir)
-                .args(["admin", "terminal", "set-tmk", "--id", id])
-                .env("SUANPAN_TMK", DEMO_TMK_HEX),
-        );
+        common::add_demo_terminal(&host_dir, id);
     }
     // One card and small amounts over and over, and declines (91) while the switch is
     // down: the risk rules that would refuse them are off (they have their own tests).
