@@ -210,8 +210,8 @@ pub fn saf_push(
 }
 
 /// Copies an advice from another queue (the old `upstream-saf.sqlite`) unless the same frame
-/// is queued already for its destination since the same moment (a start-up that stopped
-/// half-way copies again); true when it was copied.
+/// is queued already for its destination (a start-up that stopped half-way copies again);
+/// true when it was copied.
 pub fn saf_import(
     conn: &dyn Sql,
     keys: &dyn KeyProvider,
@@ -221,13 +221,14 @@ pub fn saf_import(
     next_attempt_ms: i64,
     created_ms: i64,
 ) -> Result<bool, StoreError> {
-    // Sealed frames differ at every sealing (a random nonce): compare them opened.
-    let same_moment = conn.rows(
-        "SELECT frame FROM upstream_saf WHERE destination = ?1 AND created_ms = ?2",
-        p![destination, created_ms],
+    // Sealed frames differ at every sealing (a random nonce): compare them opened. Once per
+    // advice of an old file, at one start-up: the queue is short.
+    let queued = conn.rows(
+        "SELECT frame FROM upstream_saf WHERE destination = ?1",
+        p![destination],
         |r| r.text(0),
     )?;
-    for stored in &same_moment {
+    for stored in &queued {
         if open_frame(keys, destination, stored)? == frame {
             return Ok(false);
         }
