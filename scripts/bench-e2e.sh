@@ -27,7 +27,7 @@ trap cleanup EXIT
 
 wait_port() {
   for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done
-  echo "nothing listens on $1" >&2; exit 1
+  echo "nothing listens on $1" >&2; return 1
 }
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
 
@@ -50,14 +50,14 @@ run() {
     "$after" --data-dir "$d/switch" switch-sim --listen "127.0.0.1:$sport" --zpk "$zpk" \
       --latency-ms 1 --totals-every-ms 0 >/dev/null 2>&1 &
     pids+=($!)
-    wait_port "$sport"
+    wait_port "$sport" || { stop_all; echo "0 0 0 -1"; return; }
     extra=(--upstream "127.0.0.1:$sport")
   fi
   SUANPAN_UPSTREAM_ZPK=$zpk SUANPAN_LOG=warn "$bin" --data-dir "$d" serve --demo \
     --iso8583-addr "127.0.0.1:$port" --http-addr "127.0.0.1:$(( base++ ))" \
     --http "127.0.0.1:$(( base++ ))" "${extra[@]}" >/dev/null 2>&1 &
   pids+=($!)
-  wait_port "$port"
+  wait_port "$port" || { stop_all; echo "0 0 0 -1"; return; }
   if [ -n "$offered" ]; then
     load=(--terminals "$rate_terminals" --rate "$offered")
   else
