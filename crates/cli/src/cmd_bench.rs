@@ -62,7 +62,8 @@ pub struct LoadArgs {
     /// Echo mode: send a fixed frame and expect it back (against `bench echo-server`).
     #[arg(long)]
     pub echo: bool,
-    /// Offered load, requests per second over all terminals (default: as fast as answered).
+    /// Offered load, requests per second over all terminals (default: as fast as answered);
+    /// open-loop pacing, latency measured from each request's scheduled send time.
     #[arg(long)]
     pub rate: Option<u32>,
     /// Connect over TLS, trusting the CA (or the host's self-signed certificate) in this

@@ -181,9 +181,10 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
                 // file is copied in before the link sends anything.
                 suanpan_service::upstream::queue::import_saf_file(&*store, &app.data_dir)
                     .context("copying the old upstream queue file into the store")?;
-                let saf = Arc::new(suanpan_service::upstream::queue::StoreQueue::new(
-                    store.clone(),
-                ));
+                let saf = Arc::new(
+                    suanpan_service::upstream::queue::StoreQueue::new(store.clone())
+                        .lease_at_least(link_config.upstream_timeout_ms.saturating_mul(3)),
+                );
                 tracing::info!(addrs = ?link_config.addrs, "sales go to the network upstream");
                 let link = suanpan_upstream::Link::start(link_config, saf.clone());
                 // Each route its own link: connections, sign-on, echo, queue order.

@@ -52,11 +52,6 @@ fn serve(dir: &Path, demo: bool) -> (ServeProcess, SocketAddr) {
     (child, addr)
 }
 
-fn cli_ok(c: &mut Command) {
-    let out = ok(c.output());
-    assert!(out.status.success(), "{out:?}");
-}
-
 /// Kill -9 cycles of [`kill9_cycles_under_load`] (`SUANPAN_KILL9_CYCLES`, default 3 for CI;
 /// the recorded 50-cycle run is in docs/BENCHMARKS.md).
 fn cycles() -> u32 {
@@ -169,20 +164,7 @@ fn kill9_cycles_under_load() {
     let dir = ok(tempfile::tempdir());
     let (mut child, mut addr) = serve(dir.path(), true);
     for id in EXTRA_TERMINALS {
-        cli_ok(suanpan(dir.path()).args([
-            "admin",
-            "terminal",
-            "add",
-            "--id",
-            id,
-            "--merchant",
-            DEMO_MERCHANT,
-        ]));
-        cli_ok(
-            suanpan(dir.path())
-                .args(["admin", "terminal", "set-tmk", "--id", id])
-                .env("SUANPAN_TMK", DEMO_TMK_HEX),
-        );
+        common::add_demo_terminal(dir.path(), id);
     }
     let rt = ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

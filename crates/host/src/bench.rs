@@ -116,8 +116,11 @@ pub struct LoadOptions {
     /// The operation mix.
     pub mix: Mix,
     /// Offered load in requests per second over all terminals (`None`: each terminal sends
-    /// its next request as soon as the previous answer arrives). Paced per terminal; a
-    /// terminal still waits for its answer, so an overloaded host lowers the rate it gets.
+    /// its next request as soon as the previous answer arrives). Paced per terminal on a
+    /// fixed schedule (open loop: a late answer does not move the schedule); latency is
+    /// measured from the scheduled send time, so time spent waiting behind a slow answer
+    /// counts. A terminal still has one request in flight, so an overloaded host lowers the
+    /// rate it gets (the report's throughput says what was achieved).
     pub rate_per_s: Option<u32>,
     /// TLS to the hosts (`bench load --tls-ca`); `None`: plain TCP.
     pub tls: Option<crate::client::TlsTarget>,
@@ -299,8 +302,12 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
     let mut next_send =
         interval.map(|i| Instant::now() + i.mul_f64(f64::from(seed % 1000) / 1000.0));
     while Instant::now() < deadline {
+        // Paced: the latency counts from the scheduled send time, so a host that falls
+        // behind shows its queueing in the percentiles (no coordinated omission).
+        let mut scheduled = None;
         if let (Some(at), Some(i)) = (next_send, interval) {
             tokio::time::sleep_until(at.into()).await;
+            scheduled = Some(at);
             next_send = Some(at + i);
         }
         if u32::from(totals.debit_count) + u32::from(totals.credit_count) >= BATCH_TXNS_MAX {
@@ -345,7 +352,7 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
             s.failed = true;
             return s;
         };
-        let sent = Instant::now();
+        let sent = scheduled.unwrap_or_else(Instant::now);
         let Ok(body) = c.call(&frame).await else {
             s.failed = true;
             return s;

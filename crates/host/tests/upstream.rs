@@ -14,11 +14,11 @@ use suanpan_host::{Running, ServerConfig};
 use suanpan_iso8583::Zpk;
 use suanpan_service::upstream::Upstream;
 use suanpan_service::upstream::network::{Network, execute};
+use suanpan_service::upstream::queue::SAF_FILE;
 use suanpan_service::upstream::queue::{StoreQueue, import_saf_file};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL, DEMO_TMK_HEX};
 use suanpan_store::{Fingerprinter, SqliteStore, Store};
 use suanpan_switch::{Faults, Switch, SwitchConfig};
-use suanpan_upstream::saf::{SAF_FILE, SafStore, SqliteSaf, StanStore};
 use suanpan_upstream::{Link, LinkConfig};
 
 const APPROVE_PAN: &str = "6222021234567890128";
@@ -956,16 +956,47 @@ async fn old_queue_file_is_copied_into_the_store() {
         &txn, &up, &draft,
     ));
     {
-        let old = ok(SqliteSaf::open(&dir.path().join(SAF_FILE)));
-        ok(old.push("switch", &frame, 0));
-        ok(old.reserve(DEMO_TERMINAL, 950_000, 0));
+        // The file as the earlier build made it (its three tables), in WAL mode.
+        let old = ok(rusqlite::Connection::open(dir.path().join(SAF_FILE)));
+        ok(old.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE saf (id INTEGER PRIMARY KEY AUTOINCREMENT, destination TEXT NOT NULL,
+               frame BLOB NOT NULL, attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL,
+               created_ms INTEGER NOT NULL);
+             CREATE TABLE parked (reference TEXT PRIMARY KEY, destination TEXT NOT NULL,
+               frame BLOB NOT NULL, created_ms INTEGER NOT NULL);
+             CREATE TABLE stan (sender TEXT PRIMARY KEY, reserved_until INTEGER NOT NULL,
+               cycle_end_ms INTEGER NOT NULL);",
+        ));
+        ok(old.execute(
+            "INSERT INTO saf (destination, frame, attempts, next_attempt_ms, created_ms) \
+             VALUES ('switch', ?1, 0, 0, 0)",
+            [&frame],
+        ));
+        ok(old.execute(
+            "INSERT INTO stan (sender, reserved_until, cycle_end_ms) VALUES (?1, 950000, 0)",
+            [DEMO_TERMINAL],
+        ));
     }
     let h = host(dir.path(), addr).await;
     assert!(
         !dir.path().join(SAF_FILE).exists(),
         "the old file is renamed"
     );
-    assert!(dir.path().join(format!("{SAF_FILE}.migrated")).exists());
+    let migrated = dir.path().join(format!("{SAF_FILE}.migrated"));
+    assert!(migrated.exists());
+    // An attacker with a copy of the data directory: the old file kept the card number in
+    // clear; once copied into the store (sealed there) it is overwritten.
+    for file in [migrated.clone(), dir.path().join(format!("{SAF_FILE}-wal"))] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !bytes
+                .windows(APPROVE_PAN.len())
+                .any(|w| w == APPROVE_PAN.as_bytes()),
+            "{} holds the card number",
+            file.display()
+        );
+    }
     let mut reserved = None;
     ok(h.store.with_reader(&mut |c| {
         reserved = suanpan_store::repo::upstream::stan_load(c, DEMO_TERMINAL)?;

@@ -106,7 +106,7 @@ pub(crate) fn authorized(
     // the outcome upstream is unknown, dropped otherwise.
     let parked = reference(id);
     if status == TxnStatus::ReversalPending {
-        if repo::activate(ctx.tx.conn, &parked, wall_ms(), Some(id))?.is_none() {
+        if repo::activate(ctx.tx.conn, ctx.tx.keys, &parked, wall_ms(), Some(id))?.is_none() {
             // Reversal pending without its advice would leave a charged card unrefunded.
             return Err(StoreError::Invalid(format!(
                 "txn {id}: no answer, and no reversal was parked"
@@ -212,7 +212,14 @@ pub(crate) fn park_reversal(
     if !authorizing {
         return Ok(Reply::Done(0));
     }
-    repo::park(ctx.tx.conn, destination, &reference(id), frame, wall_ms())?;
+    repo::park(
+        ctx.tx.conn,
+        ctx.tx.keys,
+        destination,
+        &reference(id),
+        frame,
+        wall_ms(),
+    )?;
     Ok(Reply::Done(1))
 }
 
@@ -279,6 +286,7 @@ pub(crate) fn queue_advice(
         .map_err(|e| StoreError::Invalid(format!("reversal advice: {e}")))?;
     let id = repo::saf_push(
         ctx.tx.conn,
+        ctx.tx.keys,
         &up.destination,
         &frame,
         wall_ms(),

@@ -30,7 +30,7 @@ use tokio_postgres::{Client, Statement};
 
 /// The schema version this build writes: `pg_schema.sql` is version 1, each
 /// `pg_migrate_N.sql` moves a store to version N.
-pub const PG_SCHEMA_VERSION: i64 = 16;
+pub const PG_SCHEMA_VERSION: i64 = 17;
 /// The steps after `pg_schema.sql`, oldest first (add one, never edit one that shipped).
 const PG_MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("pg_migrate_2.sql")),
@@ -55,6 +55,8 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("pg_migrate_15.sql")),
     // `hidden` in the kind, status, terminal and operator indexes (issue 16).
     (16, include_str!("pg_migrate_16.sql")),
+    // A claim (lease) on a queued advice: several nodes drain one queue (issue 15).
+    (17, include_str!("pg_migrate_17.sql")),
 ];
 /// Read connections one process opens at most; a reader beyond them waits for one to come
 /// back (the database's `max_connections` is shared by every node).

@@ -22,7 +22,7 @@ use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnI
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// How long a writer waits for another process's write lock before it gives up.
@@ -523,7 +523,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_meta {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
             include_str!("schema.sql"),
             include_str!("migrate_2.sql"),
             include_str!("migrate_4.sql"),
@@ -537,7 +537,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_13.sql"),
             include_str!("migrate_15.sql"),
             include_str!("migrate_16.sql"),
-            include_str!("migrate_17.sql")
+            include_str!("migrate_17.sql"),
+            include_str!("migrate_18.sql")
         ))?;
         return Ok(());
     }
@@ -659,6 +660,16 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             "BEGIN IMMEDIATE; {} UPDATE meta SET value = '17' WHERE key = 'schema_version'; COMMIT;",
             include_str!("migrate_17.sql")
         ))?;
+    }
+    if version < 18 {
+        // A claim on a queued advice (issue 15: several nodes drain one queue).
+        add_column_once(
+            conn,
+            "upstream_saf",
+            "claimed_by",
+            include_str!("migrate_18.sql"),
+            18,
+        )?;
     }
     // A bulk load (`bench seed`) stopped before its end left the search indexes (and, booked
     // with the risk rules off, the rules' two journal indexes) dropped.

@@ -141,7 +141,7 @@ pub fn tmk_digests<S: Store + ?Sized>(store: &S) -> Result<Vec<(String, String)>
 }
 
 /// Wraps every key an older store kept in clear (`terminals.tmk_hex`, back-office TOTP
-/// secrets), records which KEK the store's keys are under, and refuses another KEK. Runs on
+/// secrets) and seals the upstream queue's clear frames, records which KEK the store's keys are under, and refuses another KEK. Runs on
 /// every open; idempotent. Returns how many values it wrapped.
 pub fn migrate_clear_keys<S: Store + ?Sized>(store: &S) -> Result<usize, StoreError> {
     let keys = store.keys().clone();
@@ -187,6 +187,8 @@ pub fn migrate_clear_keys<S: Store + ?Sized>(store: &S) -> Result<usize, StoreEr
             )?;
             n += 1;
         }
+        // The upstream queue's frames (card numbers in field 2) an older build kept in hex.
+        n += crate::repo::upstream::seal_clear_frames(tx, &*keys)?;
         Ok(n)
     })
     .and_then(|n| {
@@ -274,6 +276,7 @@ pub fn rewrap_all<S: Store + ?Sized>(
         // dropped rather than carried over (it lives minutes, and its custodian is at hand).
         tx.exec("DELETE FROM tmk_components", p![])?;
         n += crate::notify::rewrap_secrets(tx, &pick, to)?;
+        n += crate::repo::upstream::rewrap_frames(tx, &pick, to)?;
         tx.exec(
             "UPDATE staff_sessions SET totp_pending_secret = NULL WHERE totp_pending_secret IS NOT NULL",
             p![],

@@ -331,6 +331,7 @@ pub(crate) fn apply_group(
             conn,
             policy: &opts.policy,
             now,
+            keys: &*opts.keys,
             cache: &mut cache,
         };
         replies.push(opts.apply.apply(&mut tx, cmd)?);

@@ -206,37 +206,48 @@ fn a_version_4_store_gains_the_mac_algorithm() {
     assert_eq!((v.as_str(), mac.as_str()), (latest.as_str(), "ecb"));
 }
 
-/// The upstream queue's statements (schema 13 / PostgreSQL 12) against one store: a parked
-/// reversal moved into the queue, head, retry, acknowledgement, a copy not doubled, STANs.
+/// The upstream queue's statements (schema 13 / PostgreSQL 12; sealed frames and claims:
+/// 18 / 17) against one store: a parked reversal moved into the queue, claim, retry,
+/// acknowledgement, a copy not doubled, STANs.
 fn upstream_queue_round_trip(store: &dyn suanpan_store::Store) {
     use suanpan_core::TxnId;
     use suanpan_store::repo::upstream as q;
+    let keys = store.keys().clone();
+    let k = &*keys;
     suanpan_store::setup(store, |c, _| {
-        q::park(c, "switch", "txn:7", b"\x00\x02ab", 1)?;
-        q::park(c, "switch", "txn:7", b"\x00\x02cd", 2)?;
+        q::park(c, k, "switch", "txn:7", b"\x00\x02ab", 1)?;
+        q::park(c, k, "switch", "txn:7", b"\x00\x02cd", 2)?;
         assert_eq!(q::parked(c)?, vec!["txn:7".to_owned()]);
         assert!(q::is_parked(c, "txn:7")?);
-        let id = q::activate(c, "txn:7", 3, Some(TxnId(7)))?.expect("parked");
-        assert!(q::activate(c, "txn:7", 3, None)?.is_none(), "moved once");
+        let id = q::activate(c, k, "txn:7", 3, Some(TxnId(7)))?.expect("parked");
+        assert!(q::activate(c, k, "txn:7", 3, None)?.is_none(), "moved once");
         assert_eq!(q::saf_of_txn(c, TxnId(7))?, 1);
-        let head = q::saf_head(c, "switch")?.expect("queued");
+        let head = q::saf_claim(c, k, "switch", "n1", 10, 1_000)?.expect("queued");
         assert_eq!(
             (head.id, head.frame.as_slice(), head.attempts),
             (id, &b"\x00\x02cd"[..], 0)
         );
+        assert!(
+            q::saf_claim(c, k, "switch", "n2", 20, 1_000)?.is_none(),
+            "claimed by n1"
+        );
         q::saf_retry_later(c, id, 1, 99)?;
         assert_eq!(
-            q::saf_head(c, "switch")?.map(|h| (h.attempts, h.next_attempt_ms)),
-            Some((1, 99))
+            q::saf_claim(c, k, "switch", "n2", 30, 1_000)?.map(|h| (h.attempts, h.next_attempt_ms)),
+            Some((1, 99)),
+            "put back: any node"
         );
         assert!(
-            !q::saf_import(c, "switch", b"\x00\x02cd", 0, 0, 0)?,
+            !q::saf_import(c, k, "switch", b"\x00\x02cd", 0, 0, 0)?,
             "not doubled"
         );
-        assert!(q::saf_import(c, "switch", b"\x00\x02ef", 2, 5, 5)?);
+        assert!(q::saf_import(c, k, "switch", b"\x00\x02ef", 2, 5, 5)?);
         assert_eq!(q::saf_depth(c)?, 2);
         q::saf_remove(c, id)?;
-        assert_eq!(q::saf_head(c, "switch")?.map(|h| h.attempts), Some(2));
+        assert_eq!(
+            q::saf_claim(c, k, "switch", "n1", 40, 1_000)?.map(|h| h.attempts),
+            Some(2)
+        );
         q::stan_reserve(c, "T1", 1_000, 0)?;
         q::stan_reserve(c, "T1", 2_000, 0)?;
         assert_eq!(q::stan_load(c, "T1")?, Some((2_000, 0)));

@@ -734,7 +734,7 @@ async fn saf_drainer(link: Link) {
             }
             continue;
         }
-        let head = match inner.saf.head(&inner.destination) {
+        let head = match inner.saf.claim(&inner.destination, now_ms()) {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!("upstream: {e}");

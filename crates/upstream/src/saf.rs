@@ -1,15 +1,10 @@
 //! The durable store-and-forward queue of reversal advices, behind a trait. The host keeps it
 //! in its main store (the service's `StoreQueue`, issue 15), so an advice commits with the
-//! row whose fate needs it. [`SqliteSaf`] keeps it in a SQLite file of its own: the link's
-//! own tests use it, and a start-up copies an old `upstream-saf.sqlite` into the main store
-//! ([`SqliteSaf::contents`]).
+//! row whose fate needs it, sealed under the KEK and claimed by one node at a time.
+//! [`MemorySaf`] is the link's test double (not durable beyond its process).
 
-use rusqlite::{Connection, OptionalExtension, params};
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-
-/// File name of the queue inside the data directory.
-pub const SAF_FILE: &str = "upstream-saf.sqlite";
 
 /// One queued advice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,17 +21,6 @@ pub struct SafEntry {
     pub next_attempt_ms: i64,
 }
 
-/// What a queue file holds ([`SqliteSaf::contents`]).
-#[derive(Debug, Default)]
-pub struct SafContents {
-    /// Queued advices, in order, each with its creation time (ms).
-    pub queued: Vec<(SafEntry, i64)>,
-    /// Parked advices: reference, destination, frame, creation time (ms).
-    pub parked: Vec<(String, String, Vec<u8>, i64)>,
-    /// STAN reservations: sender, reserved until, end of the last cycle (ms).
-    pub stans: Vec<(String, u32, i64)>,
-}
-
 /// Why the queue failed.
 #[derive(Debug, thiserror::Error)]
 #[error("store-and-forward queue: {0}")]
@@ -49,12 +33,16 @@ pub trait SafStore: Send + Sync {
     /// # Errors
     /// Storage failures (then nothing was queued).
     fn push(&self, destination: &str, frame: &[u8], now_ms: i64) -> Result<i64, SafError>;
-    /// The oldest advice of `destination`, if any.
+    /// The oldest advice of `destination` this node may send, claimed for it: where several
+    /// nodes drain one queue, an advice another live node holds is skipped (its claim ends
+    /// with [`SafStore::remove`] or [`SafStore::retry_later`], or when its lease expires:
+    /// a node that died gives its advices back that way). The caller waits for its
+    /// `next_attempt_ms` before sending.
     ///
     /// # Errors
     /// Storage failures.
-    fn head(&self, destination: &str) -> Result<Option<SafEntry>, SafError>;
-    /// Records an attempt that got no 0430 and when to try again.
+    fn claim(&self, destination: &str, now_ms: i64) -> Result<Option<SafEntry>, SafError>;
+    /// Records an attempt that got no 0430 and when to try again; ends this node's claim.
     ///
     /// # Errors
     /// Storage failures.
@@ -102,147 +90,76 @@ pub trait SafStore: Send + Sync {
     fn parked(&self) -> Result<Vec<String>, SafError>;
 }
 
-/// The queue in its own SQLite file.
-pub struct SqliteSaf {
-    conn: Mutex<Connection>,
+/// The queue and STAN reservations in memory: the link's own tests (the host's queue is the
+/// main store's). One process, one node: a claim is never contended. Shared through an
+/// `Arc`, it outlives a link that is stopped and started again, as a restarted host's store
+/// does.
+#[derive(Default)]
+pub struct MemorySaf {
+    state: Mutex<MemoryState>,
 }
 
-fn err(e: rusqlite::Error) -> SafError {
-    SafError(e.to_string())
+#[derive(Default)]
+struct MemoryState {
+    next_id: i64,
+    queued: BTreeMap<i64, SafEntry>,
+    parked: HashMap<String, (String, Vec<u8>, i64)>,
+    stans: HashMap<String, (u32, i64)>,
 }
 
-impl SqliteSaf {
-    /// Opens (creating) the queue at `path`. `synchronous=FULL`: an advice must survive a
-    /// power cut, or a charged card would never be refunded.
-    ///
-    /// # Errors
-    /// SQLite failures.
-    pub fn open(path: &Path) -> Result<SqliteSaf, SafError> {
-        let conn = Connection::open(path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS saf (id INTEGER PRIMARY KEY AUTOINCREMENT,
-               destination TEXT NOT NULL, frame BLOB NOT NULL, attempts INTEGER NOT NULL,
-               next_attempt_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS parked (reference TEXT PRIMARY KEY,
-               destination TEXT NOT NULL, frame BLOB NOT NULL, created_ms INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS stan (sender TEXT PRIMARY KEY,
-               reserved_until INTEGER NOT NULL, cycle_end_ms INTEGER NOT NULL);",
-        )
-        .map_err(err)?;
-        Ok(SqliteSaf {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    /// Everything the file holds, for a copy into another store.
-    ///
-    /// # Errors
-    /// SQLite failures.
-    pub fn contents(&self) -> Result<SafContents, SafError> {
-        let c = self.conn();
-        let mut out = SafContents::default();
-        let mut st = c
-            .prepare(
-                "SELECT id, destination, frame, attempts, next_attempt_ms, created_ms FROM saf ORDER BY id",
-            )
-            .map_err(err)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok((
-                    SafEntry {
-                        id: r.get(0)?,
-                        destination: r.get(1)?,
-                        frame: r.get(2)?,
-                        attempts: r.get(3)?,
-                        next_attempt_ms: r.get(4)?,
-                    },
-                    r.get(5)?,
-                ))
-            })
-            .map_err(err)?;
-        out.queued = rows.collect::<Result<_, _>>().map_err(err)?;
-        let mut st = c
-            .prepare(
-                "SELECT reference, destination, frame, created_ms FROM parked ORDER BY created_ms",
-            )
-            .map_err(err)?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(err)?;
-        out.parked = rows.collect::<Result<_, _>>().map_err(err)?;
-        let mut st = c
-            .prepare("SELECT sender, reserved_until, cycle_end_ms FROM stan")
-            .map_err(err)?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(err)?;
-        out.stans = rows.collect::<Result<_, _>>().map_err(err)?;
-        Ok(out)
-    }
-
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+impl MemorySaf {
+    fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl SafStore for SqliteSaf {
+impl MemoryState {
+    fn push(&mut self, destination: &str, frame: &[u8], now_ms: i64) -> i64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.queued.insert(
+            id,
+            SafEntry {
+                id,
+                destination: destination.to_owned(),
+                frame: frame.to_vec(),
+                attempts: 0,
+                next_attempt_ms: now_ms,
+            },
+        );
+        id
+    }
+}
+
+impl SafStore for MemorySaf {
     fn push(&self, destination: &str, frame: &[u8], now_ms: i64) -> Result<i64, SafError> {
-        let c = self.conn();
-        c.execute(
-            "INSERT INTO saf (destination, frame, attempts, next_attempt_ms, created_ms) \
-             VALUES (?1, ?2, 0, ?3, ?3)",
-            params![destination, frame, now_ms],
-        )
-        .map_err(err)?;
-        Ok(c.last_insert_rowid())
+        Ok(self.state().push(destination, frame, now_ms))
     }
 
-    fn head(&self, destination: &str) -> Result<Option<SafEntry>, SafError> {
-        self.conn()
-            .query_row(
-                "SELECT id, destination, frame, attempts, next_attempt_ms FROM saf \
-                 WHERE destination = ?1 ORDER BY id LIMIT 1",
-                [destination],
-                |r| {
-                    Ok(SafEntry {
-                        id: r.get(0)?,
-                        destination: r.get(1)?,
-                        frame: r.get(2)?,
-                        attempts: r.get(3)?,
-                        next_attempt_ms: r.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(err)
+    fn claim(&self, destination: &str, _now_ms: i64) -> Result<Option<SafEntry>, SafError> {
+        Ok(self
+            .state()
+            .queued
+            .values()
+            .find(|e| e.destination == destination)
+            .cloned())
     }
 
     fn retry_later(&self, id: i64, attempts: u32, next_attempt_ms: i64) -> Result<(), SafError> {
-        self.conn()
-            .execute(
-                "UPDATE saf SET attempts = ?2, next_attempt_ms = ?3 WHERE id = ?1",
-                params![id, attempts, next_attempt_ms],
-            )
-            .map_err(err)?;
+        if let Some(e) = self.state().queued.get_mut(&id) {
+            e.attempts = attempts;
+            e.next_attempt_ms = next_attempt_ms;
+        }
         Ok(())
     }
 
     fn remove(&self, id: i64) -> Result<(), SafError> {
-        self.conn()
-            .execute("DELETE FROM saf WHERE id = ?1", [id])
-            .map_err(err)?;
+        self.state().queued.remove(&id);
         Ok(())
     }
 
     fn depth(&self) -> Result<u64, SafError> {
-        self.conn()
-            .query_row("SELECT COUNT(*) FROM saf", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(err)
+        Ok(self.state().queued.len() as u64)
     }
 
     fn park(
@@ -252,51 +169,35 @@ impl SafStore for SqliteSaf {
         frame: &[u8],
         now_ms: i64,
     ) -> Result<(), SafError> {
-        self.conn()
-            .execute(
-                "INSERT OR REPLACE INTO parked (reference, destination, frame, created_ms) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![reference, destination, frame, now_ms],
-            )
-            .map_err(err)?;
+        self.state().parked.insert(
+            reference.to_owned(),
+            (destination.to_owned(), frame.to_vec(), now_ms),
+        );
         Ok(())
     }
 
     fn activate(&self, reference: &str, now_ms: i64) -> Result<Option<i64>, SafError> {
-        let mut c = self.conn();
-        let tx = c.transaction().map_err(err)?;
-        let moved = tx
-            .execute(
-                "INSERT INTO saf (destination, frame, attempts, next_attempt_ms, created_ms) \
-                 SELECT destination, frame, 0, ?2, ?2 FROM parked WHERE reference = ?1",
-                params![reference, now_ms],
-            )
-            .map_err(err)?;
-        let id = (moved == 1).then(|| tx.last_insert_rowid());
-        tx.execute("DELETE FROM parked WHERE reference = ?1", [reference])
-            .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(id)
+        let mut s = self.state();
+        Ok(s.parked
+            .remove(reference)
+            .map(|(destination, frame, _)| s.push(&destination, &frame, now_ms)))
     }
 
     fn discard(&self, reference: &str) -> Result<(), SafError> {
-        self.conn()
-            .execute("DELETE FROM parked WHERE reference = ?1", [reference])
-            .map_err(err)?;
+        self.state().parked.remove(reference);
         Ok(())
     }
 
     fn parked(&self) -> Result<Vec<String>, SafError> {
-        let c = self.conn();
-        let mut st = c
-            .prepare("SELECT reference FROM parked ORDER BY created_ms")
-            .map_err(err)?;
-        let rows = st.query_map([], |r| r.get(0)).map_err(err)?;
-        rows.collect::<Result<Vec<String>, _>>().map_err(err)
+        let s = self.state();
+        let mut refs: Vec<(&i64, &String)> =
+            s.parked.iter().map(|(r, (_, _, at))| (at, r)).collect();
+        refs.sort();
+        Ok(refs.into_iter().map(|(_, r)| r.clone()).collect())
     }
 }
 
-/// Where the STAN allocator keeps its reservations (the same SQLite file as the queue).
+/// Where the STAN allocator keeps its reservations (beside the queue).
 pub trait StanStore: Send + Sync {
     /// The last STAN reserved for `sender` and when its last cycle (up to 999 999) ended.
     ///
@@ -311,16 +212,9 @@ pub trait StanStore: Send + Sync {
     -> Result<(), SafError>;
 }
 
-impl StanStore for SqliteSaf {
+impl StanStore for MemorySaf {
     fn load(&self, sender: &str) -> Result<Option<(u32, i64)>, SafError> {
-        self.conn()
-            .query_row(
-                "SELECT reserved_until, cycle_end_ms FROM stan WHERE sender = ?1",
-                [sender],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)
+        Ok(self.state().stans.get(sender).copied())
     }
 
     fn reserve(
@@ -329,13 +223,9 @@ impl StanStore for SqliteSaf {
         reserved_until: u32,
         cycle_end_ms: i64,
     ) -> Result<(), SafError> {
-        self.conn()
-            .execute(
-                "INSERT INTO stan (sender, reserved_until, cycle_end_ms) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (sender) DO UPDATE SET reserved_until = ?2, cycle_end_ms = ?3",
-                params![sender, reserved_until, cycle_end_ms],
-            )
-            .map_err(err)?;
+        self.state()
+            .stans
+            .insert(sender.to_owned(), (reserved_until, cycle_end_ms));
         Ok(())
     }
 }

@@ -96,14 +96,12 @@ impl StanAllocator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::saf::SqliteSaf;
+    use crate::saf::MemorySaf;
 
     // Goal: STANs continue after a restart, and a wrap inside 24 hours is refused.
     #[test]
     fn restart_and_wrap() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("s.sqlite");
-        let store = Arc::new(SqliteSaf::open(&path).unwrap_or_else(|e| panic!("{e}")));
+        let store = Arc::new(MemorySaf::default());
         let a = StanAllocator::new(store.clone());
         assert_eq!(a.next("T1", 0).ok(), Some(1));
         assert_eq!(a.next("T1", 0).ok(), Some(2));

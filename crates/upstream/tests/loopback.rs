@@ -9,7 +9,7 @@ use suanpan_iso8583::crypto::{Pin, encrypt_pin};
 use suanpan_iso8583::switch::{MTI_0100, MTI_0200, parse_available_balance};
 use suanpan_iso8583::{IsoMsg, Mti, SWITCH, Zpk};
 use suanpan_switch::{Faults, Switch, SwitchConfig, clearing};
-use suanpan_upstream::saf::SqliteSaf;
+use suanpan_upstream::saf::MemorySaf;
 use suanpan_upstream::{Link, LinkConfig, LinkError, LinkState};
 
 const APPROVE: &str = "6222021234567890128";
@@ -33,8 +33,8 @@ async fn switch_at(dir: &Path, listen: &str, faults: Faults) -> Switch {
     .await)
 }
 
-fn link_to(addrs: Vec<String>, saf_dir: &Path, timeout_ms: u64) -> Link {
-    let saf = Arc::new(ok(SqliteSaf::open(&saf_dir.join("upstream-saf.sqlite"))));
+fn link_to(addrs: Vec<String>, saf: &Arc<MemorySaf>, timeout_ms: u64) -> Link {
+    let saf = saf.clone();
     let mut c = LinkConfig::new(addrs, "12345678");
     c.upstream_timeout_ms = timeout_ms;
     c.saf_backoff_ms_min = 50;
@@ -95,8 +95,9 @@ async fn up(link: &Link) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purchase_approved_and_declines() {
     let dir = ok(tempfile::tempdir());
+    let saf = Arc::new(MemorySaf::default());
     let sw = switch_at(dir.path(), "127.0.0.1:0", Faults::default()).await;
-    let link = link_to(vec![sw.local_addr().to_string()], dir.path(), 2_000);
+    let link = link_to(vec![sw.local_addr().to_string()], &saf, 2_000);
     up(&link).await;
     let before = balance(&sw, APPROVE);
     let ex = ok(link.request(purchase(APPROVE, 12_345)).await);
@@ -150,8 +151,9 @@ async fn purchase_approved_and_declines() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_reversal_repeats_until_acknowledged() {
     let dir = ok(tempfile::tempdir());
+    let saf = Arc::new(MemorySaf::default());
     let sw = switch_at(dir.path(), "127.0.0.1:0", Faults::default()).await;
-    let link = link_to(vec![sw.local_addr().to_string()], dir.path(), 200);
+    let link = link_to(vec![sw.local_addr().to_string()], &saf, 200);
     up(&link).await;
     let before = balance(&sw, APPROVE);
     sw.set_faults(Faults {
@@ -192,8 +194,9 @@ async fn timeout_reversal_repeats_until_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_answer_is_dropped_and_reversed() {
     let dir = ok(tempfile::tempdir());
+    let saf = Arc::new(MemorySaf::default());
     let sw = switch_at(dir.path(), "127.0.0.1:0", Faults::default()).await;
-    let link = link_to(vec![sw.local_addr().to_string()], dir.path(), 150);
+    let link = link_to(vec![sw.local_addr().to_string()], &saf, 150);
     up(&link).await;
     let before = balance(&sw, APPROVE);
     sw.set_faults(Faults {
@@ -221,12 +224,13 @@ async fn late_answer_is_dropped_and_reversed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_do_not_double_charge() {
     let dir = ok(tempfile::tempdir());
+    let saf = Arc::new(MemorySaf::default());
     let faults = Faults {
         duplicate: 1.0,
         ..Faults::default()
     };
     let sw = switch_at(dir.path(), "127.0.0.1:0", faults).await;
-    let link = link_to(vec![sw.local_addr().to_string()], dir.path(), 2_000);
+    let link = link_to(vec![sw.local_addr().to_string()], &saf, 2_000);
     up(&link).await;
     let before = balance(&sw, APPROVE);
     for _ in 0..5 {
@@ -245,9 +249,10 @@ async fn duplicates_do_not_double_charge() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switch_down_then_up_saf_drains() {
     let dir = ok(tempfile::tempdir());
+    let saf = Arc::new(MemorySaf::default());
     let sw = switch_at(dir.path(), "127.0.0.1:0", Faults::default()).await;
     let addr = sw.local_addr().to_string();
-    let link = link_to(vec![addr.clone()], dir.path(), 1_000);
+    let link = link_to(vec![addr.clone()], &saf, 1_000);
     up(&link).await;
     let before = balance(&sw, APPROVE);
     let ex = ok(link.request(purchase(APPROVE, 2_500)).await);
@@ -266,7 +271,7 @@ async fn switch_down_then_up_saf_drains() {
     let dead = ok(std::net::TcpListener::bind("127.0.0.1:0"));
     let dead_addr = ok(dead.local_addr()).to_string();
     drop(dead);
-    let link = link_to(vec![dead_addr, addr.clone()], dir.path(), 1_000);
+    let link = link_to(vec![dead_addr, addr.clone()], &saf, 1_000);
     assert_eq!(ok(link.saf_depth()), 1, "the advice survived the restart");
     let sw = switch_at(dir.path(), &addr, Faults::default()).await;
     up(&link).await;
@@ -284,8 +289,9 @@ async fn switch_down_then_up_saf_drains() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clearing_file_totals_equal_the_ledger() {
     let dir = ok(tempfile::tempdir());
+    let saf = Arc::new(MemorySaf::default());
     let sw = switch_at(dir.path(), "127.0.0.1:0", Faults::default()).await;
-    let link = link_to(vec![sw.local_addr().to_string()], dir.path(), 2_000);
+    let link = link_to(vec![sw.local_addr().to_string()], &saf, 2_000);
     up(&link).await;
     let a = ok(link.request(purchase(APPROVE, 10_000)).await);
     let b = ok(link.request(purchase(APPROVE, 2_000)).await);
@@ -326,8 +332,8 @@ async fn clearing_file_totals_equal_the_ledger() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_when_idle() {
     let dir = ok(tempfile::tempdir());
+    let saf = Arc::new(MemorySaf::default());
     let sw = switch_at(dir.path(), "127.0.0.1:0", Faults::default()).await;
-    let saf = Arc::new(ok(SqliteSaf::open(&dir.path().join("upstream-saf.sqlite"))));
     let mut c = LinkConfig::new(vec![sw.local_addr().to_string()], "12345678");
     c.upstream_timeout_ms = 200;
     c.upstream_echo_interval_ms = 100;
@@ -353,8 +359,9 @@ async fn echo_when_idle() {
 #[ignore = "a measurement, not a check"]
 async fn measure_loopback_rate() {
     let dir = ok(tempfile::tempdir());
+    let saf = Arc::new(MemorySaf::default());
     let sw = switch_at(dir.path(), "127.0.0.1:0", Faults::default()).await;
-    let link = link_to(vec![sw.local_addr().to_string()], dir.path(), 5_000);
+    let link = link_to(vec![sw.local_addr().to_string()], &saf, 5_000);
     up(&link).await;
     let total = 5_000usize;
     let in_flight = 64usize;

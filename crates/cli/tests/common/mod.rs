@@ -436,3 +436,25 @@ pub fn kek_options(d: &Demo) -> suanpan_store::OpenOptions {
         ..suanpan_service::open_options()
     }
 }
+
+/// Registers terminal `id` at the demo merchant with the demo TMK (`admin terminal add`, then
+/// `set-tmk` with the key in the environment), as an acquirer would before it signs in.
+pub fn add_demo_terminal(dir: &Path, id: &str) {
+    suanpan(dir)
+        .args([
+            "admin",
+            "terminal",
+            "add",
+            "--id",
+            id,
+            "--merchant",
+            MERCHANT,
+        ])
+        .assert()
+        .success();
+    suanpan(dir)
+        .args(["admin", "terminal", "set-tmk", "--id", id])
+        .env("SUANPAN_TMK", suanpan_store::admin::DEMO_TMK_HEX)
+        .assert()
+        .success();
+}

@@ -36,6 +36,8 @@ pub struct Tx<'a> {
     pub policy: &'a Policy,
     /// The moment of the group commit.
     pub now: Timestamp,
+    /// The store's KEK, for what a command seals (the upstream queue's frames).
+    pub keys: &'a dyn crate::keys::KeyProvider,
     pub(crate) cache: &'a mut GroupCache,
 }
 

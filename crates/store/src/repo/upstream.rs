@@ -3,8 +3,9 @@
 
 use crate::command::UpstreamRef;
 use crate::error::StoreError;
+use crate::keys::KeyProvider;
 use crate::p;
-use crate::sql::{Sql, SqlExt};
+use crate::sql::{Dialect, Sql, SqlExt};
 use suanpan_core::{ResponseCode, TxnId, TxnStatus};
 
 /// Records how transaction `id` goes up (in the same transaction as its *authorizing* row).
@@ -62,7 +63,7 @@ pub fn authorizing(conn: &dyn Sql) -> Result<Vec<TxnId>, StoreError> {
     )
 }
 
-// ----- The store-and-forward queue (schema 13 / PostgreSQL 12) ---------------------------------
+// ----- The store-and-forward queue (schema 13 / PostgreSQL 12; sealed and claimed: 18 / 17) -----
 
 /// One queued advice as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,52 +80,165 @@ pub struct QueuedAdvice {
     pub next_attempt_ms: i64,
 }
 
-fn unhex(text: &str) -> Result<Vec<u8>, StoreError> {
-    hex::decode(text).map_err(|e| StoreError::Sqlite(format!("upstream frame: {e}")))
+/// The identity a queued or parked frame is sealed for (AES-GCM associated data): a frame
+/// moved to another destination's queue does not open.
+fn frame_identity(destination: &str) -> String {
+    format!("upstream-advice:{destination}")
 }
 
-/// Appends an advice to `destination`'s queue (in the caller's transaction); its id.
+/// A frame as the queue keeps it: sealed under the KEK (`w1:<kek>:…`), since a reversal
+/// advice carries the card number (field 2) until the switch acknowledges it.
+pub fn seal_frame(
+    keys: &dyn KeyProvider,
+    destination: &str,
+    frame: &[u8],
+) -> Result<String, StoreError> {
+    keys.wrap(&frame_identity(destination), frame)
+}
+
+/// A stored frame in clear: sealed (`w1:`), or hex as a build before schema 18 kept it (the
+/// next open seals those, [`seal_clear_frames`]).
+pub fn open_frame(
+    keys: &dyn KeyProvider,
+    destination: &str,
+    stored: &str,
+) -> Result<Vec<u8>, StoreError> {
+    if crate::keys::is_wrapped(stored) {
+        Ok(keys
+            .unwrap(&frame_identity(destination), stored)?
+            .expose()
+            .to_vec())
+    } else {
+        hex::decode(stored).map_err(|e| StoreError::Sqlite(format!("upstream frame: {e}")))
+    }
+}
+
+/// Every queued and parked frame (`all`) or only those still in clear: (table, key as
+/// text, destination, stored value). A queued advice's key is its id (cast, so one shape
+/// serves both tables).
+fn stored_frames(
+    tx: &dyn Sql,
+    all: bool,
+) -> Result<Vec<(&'static str, String, String, String)>, StoreError> {
+    let only_clear = if all {
+        ""
+    } else {
+        " WHERE frame NOT LIKE 'w1:%'"
+    };
+    let mut out = Vec::new();
+    for (table, key) in [
+        ("upstream_saf", "CAST(id AS TEXT)"),
+        ("upstream_parked", "reference"),
+    ] {
+        let rows = tx.rows(
+            &format!("SELECT {key}, destination, frame FROM {table}{only_clear}"),
+            p![],
+            |r| Ok((table, r.text(0)?, r.text(1)?, r.text(2)?)),
+        )?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Writes a frame sealed again (see [`stored_frames`] for the key).
+fn store_sealed(tx: &dyn Sql, table: &str, key: &str, sealed: &str) -> Result<(), StoreError> {
+    if table == "upstream_saf" {
+        let id: i64 = key
+            .parse()
+            .map_err(|_| StoreError::Sqlite(format!("upstream_saf id {key:?}")))?;
+        tx.exec(
+            "UPDATE upstream_saf SET frame = ?1 WHERE id = ?2",
+            p![sealed, id],
+        )?;
+    } else {
+        tx.exec(
+            "UPDATE upstream_parked SET frame = ?1 WHERE reference = ?2",
+            p![sealed, key],
+        )?;
+    }
+    Ok(())
+}
+
+/// Seals every frame an older build kept in clear (hex), in the queue and among the parked
+/// reversals (in the caller's transaction: the open's key migration). Returns how many.
+pub(crate) fn seal_clear_frames(tx: &dyn Sql, keys: &dyn KeyProvider) -> Result<usize, StoreError> {
+    let rows = stored_frames(tx, false)?;
+    for (table, key, destination, stored) in &rows {
+        let frame = open_frame(keys, destination, stored)?;
+        store_sealed(tx, table, key, &seal_frame(keys, destination, &frame)?)?;
+    }
+    Ok(rows.len())
+}
+
+/// Re-seals every queued and parked frame under `to` (`keys rotate-kek`, also
+/// `--to-pkcs11`), on the rotation's transaction; `pick` names the provider that sealed a
+/// value. Returns how many.
+pub(crate) fn rewrap_frames<'k>(
+    tx: &dyn Sql,
+    pick: &dyn Fn(&str) -> Result<&'k dyn KeyProvider, StoreError>,
+    to: &dyn KeyProvider,
+) -> Result<usize, StoreError> {
+    let rows = stored_frames(tx, true)?;
+    for (table, key, destination, stored) in &rows {
+        let by = if crate::keys::is_wrapped(stored) {
+            pick(stored)?
+        } else {
+            to
+        };
+        let frame = open_frame(by, destination, stored)?;
+        store_sealed(tx, table, key, &seal_frame(to, destination, &frame)?)?;
+    }
+    Ok(rows.len())
+}
+
+/// Appends an advice to `destination`'s queue (in the caller's transaction), sealed; its id.
 /// `txn` is the transaction the advice is about, when there is one.
 pub fn saf_push(
     conn: &dyn Sql,
+    keys: &dyn KeyProvider,
     destination: &str,
     frame: &[u8],
     now_ms: i64,
     txn: Option<TxnId>,
 ) -> Result<i64, StoreError> {
+    let sealed = seal_frame(keys, destination, frame)?;
     conn.insert_id(
         "INSERT INTO upstream_saf (destination, frame, attempts, next_attempt_ms, created_ms, txn_id) \
          VALUES (?1, ?2, 0, ?3, ?3, ?4)",
-        p![destination, hex::encode(frame).as_str(), now_ms, txn.map(|t| t.0)],
+        p![destination, sealed.as_str(), now_ms, txn.map(|t| t.0)],
     )
 }
 
-/// Copies an advice from another queue (the old `upstream-saf.sqlite`) unless one with the
-/// same frame is queued already (a start-up that stopped half-way copies again); true when
-/// it was copied.
+/// Copies an advice from another queue (the old `upstream-saf.sqlite`) unless the same frame
+/// is queued already for its destination (a start-up that stopped half-way copies again);
+/// true when it was copied.
 pub fn saf_import(
     conn: &dyn Sql,
+    keys: &dyn KeyProvider,
     destination: &str,
     frame: &[u8],
     attempts: u32,
     next_attempt_ms: i64,
     created_ms: i64,
 ) -> Result<bool, StoreError> {
-    let frame = hex::encode(frame);
-    let there = conn.row(
-        "SELECT id FROM upstream_saf WHERE frame = ?1",
-        p![frame.as_str()],
-        |r| r.i64(0),
+    // Sealed frames differ at every sealing (a random nonce): compare them opened. Once per
+    // advice of an old file, at one start-up: the queue is short.
+    let queued = conn.rows(
+        "SELECT frame FROM upstream_saf WHERE destination = ?1",
+        p![destination],
+        |r| r.text(0),
     )?;
-    if there.is_some() {
-        return Ok(false);
+    for stored in &queued {
+        if open_frame(keys, destination, stored)? == frame {
+            return Ok(false);
+        }
     }
     conn.exec(
         "INSERT INTO upstream_saf (destination, frame, attempts, next_attempt_ms, created_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
         p![
             destination,
-            frame.as_str(),
+            seal_frame(keys, destination, frame)?.as_str(),
             attempts,
             next_attempt_ms,
             created_ms
@@ -133,27 +247,53 @@ pub fn saf_import(
     Ok(true)
 }
 
-/// The oldest advice of `destination`.
-pub fn saf_head(conn: &dyn Sql, destination: &str) -> Result<Option<QueuedAdvice>, StoreError> {
+/// Claims the oldest advice of `destination` for `node` until `now_ms + lease_ms` and
+/// returns it, opened: one no other node holds a live claim on (an expired claim is free: its
+/// node died or stalled; a node's own claim is renewed). On PostgreSQL the candidate row is
+/// taken with `FOR UPDATE SKIP LOCKED`, so two nodes claiming at once get two different
+/// advices (or one gets none) instead of waiting on each other. The claim ends when the
+/// advice is acknowledged ([`saf_remove`]) or put back for a later attempt
+/// ([`saf_retry_later`]).
+pub fn saf_claim(
+    conn: &dyn Sql,
+    keys: &dyn KeyProvider,
+    destination: &str,
+    node: &str,
+    now_ms: i64,
+    lease_ms: i64,
+) -> Result<Option<QueuedAdvice>, StoreError> {
+    let skip_locked = match conn.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
     let row = conn.row(
-        "SELECT id, destination, frame, attempts, next_attempt_ms FROM upstream_saf \
-         WHERE destination = ?1 ORDER BY id LIMIT 1",
-        p![destination],
+        &format!(
+            "SELECT id, destination, frame, attempts, next_attempt_ms FROM upstream_saf \
+             WHERE destination = ?1 \
+               AND (claimed_until IS NULL OR claimed_until <= ?2 OR claimed_by = ?3) \
+             ORDER BY id LIMIT 1{skip_locked}"
+        ),
+        p![destination, now_ms, node],
         |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?, r.u32(3)?, r.i64(4)?)),
     )?;
-    row.map(|(id, destination, frame, attempts, next_attempt_ms)| {
-        Ok(QueuedAdvice {
-            id,
-            destination,
-            frame: unhex(&frame)?,
-            attempts,
-            next_attempt_ms,
-        })
-    })
-    .transpose()
+    let Some((id, destination, stored, attempts, next_attempt_ms)) = row else {
+        return Ok(None);
+    };
+    conn.exec(
+        "UPDATE upstream_saf SET claimed_by = ?2, claimed_until = ?3 WHERE id = ?1",
+        p![id, node, now_ms.saturating_add(lease_ms)],
+    )?;
+    Ok(Some(QueuedAdvice {
+        id,
+        frame: open_frame(keys, &destination, &stored)?,
+        destination,
+        attempts,
+        next_attempt_ms,
+    }))
 }
 
-/// Records an unacknowledged attempt and when to try again.
+/// Records an unacknowledged attempt and when to try again, and gives up the claim (any
+/// node may send the next attempt).
 pub fn saf_retry_later(
     conn: &dyn Sql,
     id: i64,
@@ -161,7 +301,8 @@ pub fn saf_retry_later(
     next_attempt_ms: i64,
 ) -> Result<(), StoreError> {
     conn.exec(
-        "UPDATE upstream_saf SET attempts = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+        "UPDATE upstream_saf SET attempts = ?2, next_attempt_ms = ?3, claimed_by = NULL, \
+         claimed_until = NULL WHERE id = ?1",
         p![id, attempts, next_attempt_ms],
     )?;
     Ok(())
@@ -192,6 +333,7 @@ pub fn saf_of_txn(conn: &dyn Sql, txn: TxnId) -> Result<u64, StoreError> {
 /// Parks an advice under `reference`, not sent; replaces one parked under it.
 pub fn park(
     conn: &dyn Sql,
+    keys: &dyn KeyProvider,
     destination: &str,
     reference: &str,
     frame: &[u8],
@@ -204,7 +346,12 @@ pub fn park(
     conn.exec(
         "INSERT INTO upstream_parked (reference, destination, frame, created_ms) \
          VALUES (?1, ?2, ?3, ?4)",
-        p![reference, destination, hex::encode(frame).as_str(), now_ms],
+        p![
+            reference,
+            destination,
+            seal_frame(keys, destination, frame)?.as_str(),
+            now_ms
+        ],
     )?;
     Ok(())
 }
@@ -213,6 +360,7 @@ pub fn park(
 /// caller's transaction); its id, or `None` when none is parked.
 pub fn activate(
     conn: &dyn Sql,
+    keys: &dyn KeyProvider,
     reference: &str,
     now_ms: i64,
     txn: Option<TxnId>,
@@ -226,7 +374,8 @@ pub fn activate(
         return Ok(None);
     };
     discard(conn, reference)?;
-    let id = saf_push(conn, &destination, &unhex(&frame)?, now_ms, txn)?;
+    let frame = open_frame(keys, &destination, &frame)?;
+    let id = saf_push(conn, keys, &destination, &frame, now_ms, txn)?;
     Ok(Some(id))
 }
 

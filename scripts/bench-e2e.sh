@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# End-to-end sale throughput through `serve`, side by side in one run (issue 15):
+#   before  = `serve --demo` built from the commit before issue 15 (inline issuer simulator)
+#   inline  = `serve --demo` of this tree (inline upstream, through the service layer)
+#   network = `serve --demo --upstream` of this tree to `switch-sim --latency-ms 1` on loopback
+# Interleaved rounds (before, inline, network), a fresh data directory per run; medians at the
+# end. Then the network upstream at an offered rate (open loop, latency from the scheduled
+# send time): p50/p99 per run and their medians.
+#
+# Usage: scripts/bench-e2e.sh BEFORE_BIN AFTER_BIN [ROUNDS] [SECONDS] [TERMINALS] [RATE] [RATE_TERMINALS]
+#   BEFORE_BIN, AFTER_BIN: release builds of `suanpan` (see docs/BENCHMARKS.md for how).
+set -euo pipefail
+before="$1"
+after="$2"
+rounds="${3:-3}"
+seconds="${4:-10}"
+terminals="${5:-64}"
+rate="${6:-5000}"
+rate_terminals="${7:-500}"
+zpk=0123456789ABCDEFFEDCBA9876543210
+base=$(( 20000 + RANDOM % 20000 ))
+
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+wait_port() {
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done
+  echo "nothing listens on $1" >&2; return 1
+}
+stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
+
+# run BIN MODE [RATE] -> "throughput p50_ms p99_ms"
+run() {
+  local bin="$1" mode="$2" offered="${3:-}" d port extra=() load=()
+  d="$(mktemp -d -p "$work")"
+  port=$(( base++ ))
+  printf '[policy]\nvoid_max_per_operator_per_day = 1000000\n' > "$d/suanpan.toml"
+  # The risk rules (issue 13) came after the before commit: off here, so both sides book the
+  # same work and the difference is the service layer and the upstream (their own cost is
+  # measured by the store's risk_cost bench).
+  [ "$bin" = "$before" ] || printf '%s\n' '[risk]' 'declines_max = 0' 'duplicate_minutes = 0' \
+    'sale_after_void_minutes = 0' 'void_ratio_percent_max = 0' '[risk.limits]' \
+    'single_amount_max_fen = 0' 'card_count_max = 0' 'card_amount_max_fen = 0' \
+    'terminal_count_max = 0' 'terminal_amount_max_fen = 0' 'merchant_count_max = 0' \
+    'merchant_amount_max_fen = 0' >> "$d/suanpan.toml"
+  if [ "$mode" = network ]; then
+    local sport=$(( base++ ))
+    "$after" --data-dir "$d/switch" switch-sim --listen "127.0.0.1:$sport" --zpk "$zpk" \
+      --latency-ms 1 --totals-every-ms 0 >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port "$sport" || { stop_all; echo "0 0 0 -1"; return; }
+    extra=(--upstream "127.0.0.1:$sport")
+  fi
+  SUANPAN_UPSTREAM_ZPK=$zpk SUANPAN_LOG=warn "$bin" --data-dir "$d" serve --demo \
+    --iso8583-addr "127.0.0.1:$port" --http-addr "127.0.0.1:$(( base++ ))" \
+    --http "127.0.0.1:$(( base++ ))" "${extra[@]}" >/dev/null 2>&1 &
+  pids+=($!)
+  wait_port "$port" || { stop_all; echo "0 0 0 -1"; return; }
+  if [ -n "$offered" ]; then
+    load=(--terminals "$rate_terminals" --rate "$offered")
+  else
+    load=(--terminals "$terminals")
+  fi
+  "$bin" --data-dir "$d" --json bench load --target "127.0.0.1:$port" "${load[@]}" \
+    --duration "$seconds" --mix sale:100 --register 2>/dev/null |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["report"]; print("%.0f %.1f %.1f %d" % (r["throughput"], r["p50_us"]/1e3, r["p99_us"]/1e3, r["mismatches"]))' \
+    || echo "0 0 0 -1"
+  stop_all
+  rm -rf "$d"
+}
+
+b=(); i=(); n=(); r=()
+for round in $(seq "$rounds"); do
+  b+=("$(run "$before" inline)")
+  i+=("$(run "$after" inline)")
+  n+=("$(run "$after" network)")
+  r+=("$(run "$after" network "$rate")")
+  echo "round $round: before ${b[-1]} | inline ${i[-1]} | network ${n[-1]} | network at ${rate}/s ${r[-1]}  (sales/s p50_ms p99_ms mismatches)"
+done
+
+python3 - "$(printf '%s,' "${b[@]}")" "$(printf '%s,' "${i[@]}")" "$(printf '%s,' "${n[@]}")" "$(printf '%s,' "${r[@]}")" "$rate" <<'PY'
+import statistics, sys
+def runs(s):
+    return [tuple(float(v) for v in x.split()) for x in s.strip(",").split(",") if x]
+b, i, n, r = (runs(a) for a in sys.argv[1:5])
+med = lambda xs, k: statistics.median(x[k] for x in xs)
+for name, rs in (("before (inline)", b), ("after, inline", i), ("after, network", n)):
+    print(f"median {name}: {med(rs, 0):.0f} sales/s (p50 {med(rs, 1):.1f} ms, p99 {med(rs, 2):.1f} ms)")
+print(f"inline after/before: {med(i, 0) / med(b, 0):.2f}")
+print(f"network/inline: {med(n, 0) / med(i, 0):.2f}")
+print(f"network at {sys.argv[5]}/s offered: achieved {med(r, 0):.0f}/s, p50 {med(r, 1):.1f} ms, p99 {med(r, 2):.1f} ms")
+PY
