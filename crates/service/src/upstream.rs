@@ -242,7 +242,14 @@ pub(crate) fn stand_in(
         return Ok(Reply::Txn(txn));
     }
     repo::discard(ctx.tx.conn, &reference(id))?;
-    let queued = repo::saf_push(ctx.tx.conn, destination, frame, wall_ms(), Some(id))?;
+    let queued = repo::saf_push(
+        ctx.tx.conn,
+        ctx.tx.keys,
+        destination,
+        frame,
+        wall_ms(),
+        Some(id),
+    )?;
     repo::set_outcome(
         ctx.tx.conn,
         id,
