@@ -68,6 +68,8 @@ const SCOPES: &[(&str, &str, Scope)] = &[
     ("post", "/risk/limits", Merchant),
     ("post", "/api/v1/terminals/{id}/pause", Object(Terminal)),
     ("post", "/api/v1/terminals/{id}/resume", Object(Terminal)),
+    ("get", "/terminals", Merchant),
+    ("post", "/terminals/{id}/{action}", Object(Terminal)),
     ("get", "/api/v1/webhooks", Merchant),
     ("post", "/api/v1/webhooks", Merchant),
     ("get", "/api/v1/webhooks/{id}", Object(Webhook)),
@@ -203,6 +205,7 @@ fn actions(path: &str) -> &'static [&'static str] {
         "/removals/{id}/{action}" => &["approve", "reject"],
         "/cases/{id}/act/{action}" => &["submit", "resolve", "reject"],
         "/alerts/{id}/{action}" => &["acknowledge", "resolve", "approve", "reject"],
+        "/terminals/{id}/{action}" => &["pause", "resume"],
         _ => &[""],
     }
 }
@@ -607,6 +610,7 @@ fn concrete(
         (false, "/cases/{id}/notes", _) => form("note=x".into()),
         (false, "/cases/{id}/act/{action}", _) => form("note=x".into()),
         (false, "/alerts/{id}/{action}", _) => form("note=x".into()),
+        (false, "/terminals/{id}/{action}", _) => form("reason=x".into()),
         (false, "/risk/limits", _) => form("single_amount_max_fen=1.00&open_at=09:00&close_at=09:01".into()),
         (false, "/webhooks", _) => form("url=http%3A%2F%2F127.0.0.1%3A9%2Fb&events=void.executed".into()),
         (false, "/ops/purge", _) => form(format!(
@@ -910,12 +914,17 @@ fn acquirer_roles_read_every_merchant_where_their_permission_allows() {
                 .replace("/terminals/{id}", &format!("/terminals/{DEMO_TERMINAL}"))
                 .replace("/transactions/{id}", &format!("/transactions/{}", targets.txn))
                 .replace("/cases/{id}", &format!("/cases/{}", targets.case))
+                .replace("/evidence/{id}", &format!("/evidence/{}", targets.evidence))
                 .replace("{doc}", &doc.to_string())
                 .replace("{day}", &day);
             let r = s.get(&p);
             console_reads += 1;
             if r.status != 200 {
                 problems.push(format!("{user} GET {p}: {} {}", r.status, r.text()));
+            } else if p.ends_with(&format!("/evidence/{}", targets.evidence)) {
+                if !r.text().contains("secret of A") {
+                    problems.push(format!("{user} GET {p}: not A's evidence"));
+                }
             } else if p.ends_with(&format!("/documents/{doc}")) {
                 if r.body != kyc {
                     problems.push(format!("{user} GET {p}: not A's document"));
