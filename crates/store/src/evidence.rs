@@ -258,6 +258,28 @@ pub trait Evidence: Store {
         })
     }
 
+    /// Any merchant's evidence row with its merchant's id: the acquirer's read (issue 14,
+    /// "see every merchant's … cases"), which the caller audits with
+    /// [`record_acquirer_download`].
+    fn evidence_any(&self, id: i64) -> Result<Option<(String, EvidenceRow)>, StoreError> {
+        read(self, |c| {
+            let Some(merchant) = c.row(
+                "SELECT merchant_id FROM evidence WHERE id = ?1",
+                p![id],
+                |r| r.text(0),
+            )?
+            else {
+                return Ok(None);
+            };
+            let row = c.row(
+                &format!("{EVIDENCE_SELECT} WHERE e.id = ?1"),
+                p![id],
+                evidence_from_row,
+            )?;
+            Ok(row.map(|r| (merchant, r)))
+        })
+    }
+
     /// A transaction's evidence, oldest first.
     fn evidence_of(&self, txn: TxnId) -> Result<Vec<EvidenceRow>, StoreError> {
         read(self, |c| {
@@ -411,3 +433,30 @@ pub trait Evidence: Store {
 }
 
 impl<S: Store + ?Sized> Evidence for S {}
+
+/// Audits an acquirer user's download of a merchant's evidence file (counter video, slips):
+/// who, whose, which file.
+pub fn record_acquirer_download<S: Store + ?Sized>(
+    store: &S,
+    user: &StaffUser,
+    merchant: &str,
+    row: &EvidenceRow,
+) -> Result<(), StoreError> {
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        head.append(
+            tx,
+            now,
+            [
+                &actor(&user.username),
+                "evidence.download",
+                &format!("merchant:{merchant}"),
+                &row.filename,
+                &format!(
+                    "evidence:{} txn:{} sha256:{}",
+                    row.id, row.txn_id, row.sha256
+                ),
+            ],
+        )
+    })
+}

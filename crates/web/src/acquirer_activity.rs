@@ -11,14 +11,18 @@ use crate::api::{self, ApiQuery, Id, MerchantScope, Reach, TxnDetail, TxnPage, T
 use crate::auth::Caller;
 use crate::cases::{self, CaseDetail, CasePage};
 use crate::error::ApiError;
+use crate::evidence::EvidenceView;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use suanpan_core::MerchantId;
 use suanpan_core::backoffice::Permission;
 use suanpan_core::case::CaseStatus;
 use suanpan_store::case::CaseFilter;
+use suanpan_store::evidence::{Evidence, record_acquirer_download};
 
 pub fn routes(state: &AppState) -> axum::Router<AppState> {
     axum::Router::new()
@@ -38,6 +42,18 @@ pub fn routes(state: &AppState) -> axum::Router<AppState> {
             "/api/v1/acquirer/cases/{id}",
             get(any_case).route_layer(crate::gate(state)),
         )
+        .route(
+            "/api/v1/acquirer/evidence/{id}",
+            get(any_evidence).route_layer(crate::gate(state)),
+        )
+}
+
+/// The acquirer fetches a merchant's evidence through its own audited route: the
+/// merchant's `/api/v1/evidence/{id}` answers a merchant's users only.
+fn acquirer_urls(evidence: &mut [EvidenceView]) {
+    for e in evidence {
+        e.url = format!("/api/v1/acquirer/evidence/{}", e.id);
+    }
 }
 
 /// A page of every merchant's transactions, or of the one `q.merchant` names.
@@ -53,7 +69,9 @@ pub async fn txn_page(
 /// Any merchant's transaction, hidden ones too.
 pub async fn txn_detail(state: &AppState, caller: &Caller, id: i64) -> Result<TxnDetail, ApiError> {
     gate(caller, Permission::ViewAllMerchants)?;
-    api::detail_of(state, caller, id, Reach::AllMerchants).await
+    let mut d = api::detail_of(state, caller, id, Reach::AllMerchants).await?;
+    acquirer_urls(&mut d.evidence);
+    Ok(d)
 }
 
 /// The acquirer's case listing: the merchant's filter, a merchant, keyset paging.
@@ -113,7 +131,9 @@ pub async fn case_detail(
     id: i64,
 ) -> Result<CaseDetail, ApiError> {
     gate(caller, Permission::ViewAllMerchants)?;
-    cases::detail_of(state, caller, id, Reach::AllMerchants).await
+    let mut d = cases::detail_of(state, caller, id, Reach::AllMerchants).await?;
+    acquirer_urls(&mut d.evidence);
+    Ok(d)
 }
 
 /// Every merchant's transactions (or one merchant's), newest first, with the merchant's
@@ -165,4 +185,36 @@ pub async fn any_case(
     Id(id): Id,
 ) -> Result<Json<CaseDetail>, ApiError> {
     Ok(Json(case_detail(&state, &caller, id).await?))
+}
+
+/// Any merchant's evidence file (counter video, slips, documents of a case), inline, with
+/// `Range`; each fetch is audited (`evidence.download`, the merchant named).
+#[utoipa::path(get, path = "/api/v1/acquirer/evidence/{id}", tag = "acquirer", operation_id = "get_any_evidence",
+    params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, description = "the file"), (status = 206, description = "the requested range"),
+        (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError, description = "no such evidence, or a merchant's user"),
+        (status = 410, body = ApiError, description = "removed after its retention"),
+        (status = 416, description = "range not satisfiable")))]
+pub async fn any_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    gate(&caller, Permission::ViewAllMerchants)?;
+    let lang = caller.lang;
+    let (store, user) = (state.store().clone(), caller.user.clone());
+    let found = crate::auth::blocking(lang, move || {
+        let Some((merchant, row)) = store.evidence_any(id)? else {
+            return Ok(None);
+        };
+        if row.removed_at.is_none() {
+            record_acquirer_download(&*store, &user, &merchant, &row)?;
+        }
+        Ok(Some(row))
+    })
+    .await?
+    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "evidence.not_found", &[]))?;
+    crate::evidence::serve(&state, lang, found, &headers).await
 }

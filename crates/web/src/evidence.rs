@@ -389,6 +389,17 @@ pub async fn download(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "evidence.not_found", &[]))?;
     // Evidence of a hidden record is hidden with it.
     load_txn(&state, &caller, row.txn_id).await?;
+    serve(&state, lang, row, &headers).await
+}
+
+/// An evidence file's bytes as `GET /api/v1/evidence/{id}` and the acquirer's route answer
+/// them: 410 once removed, `Range` honoured (206 / 416).
+pub async fn serve(
+    state: &AppState,
+    lang: Lang,
+    row: EvidenceRow,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(at) = row.removed_at {
         let when = When::micros(state.store().policy(), at).local;
         return Err(ApiError::new(
@@ -399,7 +410,7 @@ pub async fn download(
         ));
     }
     let size = u64::try_from(row.size_bytes).unwrap_or(0);
-    let want = range(&headers, size);
+    let want = range(headers, size);
     let Ok(want) = want else {
         let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
         if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {

@@ -50,6 +50,7 @@ Unknown JSON fields are refused. Cookie sessions send X-CSRF-Token on unsafe cal
         crate::acquirer::merchant_status, crate::acquirer::list_changes, crate::acquirer::approve_change, crate::acquirer::reject_change,
         crate::acquirer_activity::list_all_txns, crate::acquirer_activity::any_txn,
         crate::acquirer_activity::list_all_cases, crate::acquirer_activity::any_case,
+        crate::acquirer_activity::any_evidence,
         crate::kyc::list_documents, crate::kyc::upload_document, crate::kyc::download_document, crate::kyc::remove_document,
         crate::acquirer_channels::list_platform_channels, crate::acquirer_channels::switch_platform_channel,
         crate::acquirer_channels::list_merchant_channels, crate::acquirer_channels::allow_merchant_channel,

@@ -1213,3 +1213,101 @@ fn channels_and_kyc_documents_through_the_console_pages() {
     assert_eq!(form(&admin, "/acquirer/channels/alipay/disable", "reason=x").status, 404);
     assert_eq!(admin.post(&format!("/api/v1/acquirer/merchants/{NEW}/documents/{doc}/remove"), r#"{"reason":"x"}"#).status, 404);
 }
+
+/// Goal (issue 14: "see every merchant's activity, audit and cases"): the acquirer's
+/// transaction and case pages link a merchant's evidence through the acquirer's own route,
+/// which answers the file (a `Range` too) and audits each fetch with the merchant named;
+/// the merchant's route stays the merchant's, and a merchant's user never reaches the
+/// acquirer's (404). Before, the console linked the merchant's route, which answered 404.
+#[test]
+fn the_acquirer_opens_a_merchants_evidence_through_its_own_audited_route() {
+    let Some(app) = spawn_on(BACKEND) else {
+        return;
+    };
+    let a = suanpan_store::admin::DEMO_MERCHANT;
+    let sup = app.login("supervisor");
+    let bytes: &[u8] = b"%PDF-1.4\n%counter slip of A\n";
+    let (ctype, body) = multipart(&[], Some(("小票.pdf", "application/pdf", bytes)));
+    let r = app.req(
+        "POST",
+        "/api/v1/transactions/2/evidence",
+        &[
+            ("Cookie", &sup.cookie),
+            ("X-CSRF-Token", &sup.csrf),
+            ("Content-Type", &ctype),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let ev = r.json()["id"].as_i64().expect("evidence id");
+    let r = sup.post(
+        "/api/v1/cases",
+        r#"{"transaction_id":2,"kind":"adjustment","note":"小票核对"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let case = r.json()["case"]["id"].as_i64().expect("case");
+    let r = app.req(
+        "POST",
+        &format!("/api/v1/cases/{case}/evidence"),
+        &[
+            ("Cookie", &sup.cookie),
+            ("X-CSRF-Token", &sup.csrf),
+            ("Content-Type", &ctype),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let case_ev = r.json()["id"].as_i64().expect("case evidence id");
+    let auditor = acquirer(&app, "acq-aud-ev", StaffRole::AcquirerAuditor);
+    let c = auditor.get(&format!("/api/v1/acquirer/cases/{case}"));
+    assert_eq!(c.status, 200, "{}", c.text());
+    let want = format!("/api/v1/acquirer/evidence/{case_ev}");
+    assert_eq!(c.json()["evidence"][0]["url"].as_str(), Some(want.as_str()), "{}", c.text());
+    assert_eq!(auditor.get(&want).status, 200, "the case's file opens");
+    let url = format!("/api/v1/acquirer/evidence/{ev}");
+    // The detail (API and page) links the acquirer's route, not the merchant's.
+    let d = auditor.get("/api/v1/acquirer/transactions/2");
+    assert_eq!(d.status, 200, "{}", d.text());
+    let listed = d.json()["evidence"][0]["url"].as_str().map(str::to_owned);
+    assert_eq!(listed.as_deref(), Some(url.as_str()), "{}", d.text());
+    let page = auditor.get("/acquirer/transactions/2");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains(&url), "the page links the acquirer's route");
+    assert!(
+        !page.text().contains(&format!("/api/v1/evidence/{ev}")),
+        "the page links no route the acquirer cannot open"
+    );
+    // The file, whole and by range; each fetch audited with the merchant named.
+    let before = app.store.audit_entries(10_000, 0).expect("audit").len();
+    let r = auditor.get(&url);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, bytes);
+    let r = app.req("GET", &url, &[("Cookie", &auditor.cookie), ("Range", "bytes=0-7")], None);
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, &bytes[..8]);
+    let entries = app.store.audit_entries(10_000, 0).expect("audit");
+    let fetched: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "evidence.download")
+        .collect();
+    assert_eq!(fetched.len(), 3, "the case's file and the two fetches: {fetched:?}");
+    assert_eq!(entries.len(), before + 2);
+    assert!(fetched.iter().all(|e| e.actor == "web:acq-aud-ev"
+        && e.target == format!("merchant:{a}")
+        && e.reason == "小票.pdf"));
+    // No such evidence: 404 in words; a malformed id: 400.
+    let r = auditor.get("/api/v1/acquirer/evidence/987654");
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(auditor.get("/api/v1/acquirer/evidence/x").status, 400);
+    // A merchant's users never reach it, not even the merchant's own.
+    for user in ["admin", "supervisor", "auditor", "cashier"] {
+        let s = if user == "admin" {
+            app.login_enrolled(user)
+        } else {
+            app.login(user)
+        };
+        assert_eq!(s.get(&url).status, 404, "{user}");
+    }
+    // The merchant's own route still serves its supervisor.
+    assert_eq!(sup.get(&format!("/api/v1/evidence/{ev}")).status, 200);
+}
