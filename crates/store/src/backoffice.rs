@@ -363,6 +363,24 @@ pub fn actor(username: &str) -> String {
     format!("web:{username}")
 }
 
+/// Audits a read that changes nothing but must be on the chain (who opened a KYC document
+/// or another merchant's evidence): `user` did `action` on `target`; `name` is what they
+/// read, `detail` its ids and digest.
+pub fn record_read<S: Store + ?Sized>(
+    store: &S,
+    user: &StaffUser,
+    [action, target, name, detail]: [&str; 4],
+) -> Result<(), StoreError> {
+    let now = micros(store.now());
+    setup(store, |tx, head| {
+        head.append(
+            tx,
+            now,
+            [&actor(&user.username), action, target, name, detail],
+        )
+    })
+}
+
 /// The back-office's records on any [`Store`] (SQLite or PostgreSQL): `use` this trait and
 /// call the methods on a `SqliteStore`, a `PgStore` or an `Arc<dyn Store>`.
 pub trait Backoffice: Store {

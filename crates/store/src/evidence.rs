@@ -442,21 +442,17 @@ pub fn record_acquirer_download<S: Store + ?Sized>(
     merchant: &str,
     row: &EvidenceRow,
 ) -> Result<(), StoreError> {
-    let now = micros(store.now());
-    setup(store, |tx, head| {
-        head.append(
-            tx,
-            now,
-            [
-                &actor(&user.username),
-                "evidence.download",
-                &format!("merchant:{merchant}"),
-                &row.filename,
-                &format!(
-                    "evidence:{} txn:{} sha256:{}",
-                    row.id, row.txn_id, row.sha256
-                ),
-            ],
-        )
-    })
+    crate::backoffice::record_read(
+        store,
+        user,
+        [
+            "evidence.download",
+            &format!("merchant:{merchant}"),
+            &row.filename,
+            &format!(
+                "evidence:{} txn:{} sha256:{}",
+                row.id, row.txn_id, row.sha256
+            ),
+        ],
+    )
 }

@@ -9,7 +9,7 @@
 //! while the merchant's creation waits for its checker, before the merchant row exists.
 //! [`put_document`] checks that the merchant, or its pending creation, exists.
 
-use crate::backoffice::{StaffUser, actor};
+use crate::backoffice::{StaffUser, actor, record_read};
 use crate::error::StoreError;
 use crate::evidence::write_evidence_file;
 use crate::p;
@@ -181,20 +181,16 @@ pub fn record_download<S: Store + ?Sized>(
     user: &StaffUser,
     doc: &DocumentRow,
 ) -> Result<(), StoreError> {
-    let now = micros(store.now());
-    setup(store, |tx, head| {
-        head.append(
-            tx,
-            now,
-            [
-                &actor(&user.username),
-                "merchant.document.download",
-                &format!("merchant:{}", doc.merchant_id),
-                &doc.filename,
-                &format!("document:{} sha256:{}", doc.id, doc.sha256),
-            ],
-        )
-    })
+    record_read(
+        store,
+        user,
+        [
+            "merchant.document.download",
+            &format!("merchant:{}", doc.merchant_id),
+            &doc.filename,
+            &format!("document:{} sha256:{}", doc.id, doc.sha256),
+        ],
+    )
 }
 
 /// Why a document was not removed.
