@@ -97,6 +97,16 @@ impl App {
             .read(|c| c.query_row("SELECT COUNT(*) FROM txns", [], |r| r.get(0))))
     }
 
+    /// Three declines (51) of the poor card, two minutes apart: the run the decline rule
+    /// counts.
+    async fn three_declines(&self, t: &mut Terminal, c: &mut Connection) {
+        for i in 0..3 {
+            let r = sale(t, c, POOR_PAN, 5_000 + i).await;
+            assert_eq!(r.code, "51", "decline {i}: {}", r.text);
+            self.advance_minutes(2);
+        }
+    }
+
     fn merchant(&self) -> MerchantId {
         ok(MerchantId::parse(DEMO_MERCHANT))
     }
@@ -123,11 +133,7 @@ async fn three_declines_block_the_card_until_the_block_ends() {
     // clock) the card works again.
     let app = spawn(RiskParams::default()).await;
     let (mut t, mut c) = app.signed_in().await;
-    for i in 0..3 {
-        let r = sale(&mut t, &mut c, POOR_PAN, 5_000 + i).await;
-        assert_eq!(r.code, "51", "decline {i}: {}", r.text);
-        app.advance_minutes(2);
-    }
+    app.three_declines(&mut t, &mut c).await;
     let before = app.txn_count();
     let r = sale(&mut t, &mut c, POOR_PAN, 500).await;
     assert_eq!(r.code, "65", "{}", r.text);
@@ -163,11 +169,7 @@ async fn with_require_pin_three_declines_let_the_card_pay_only_with_its_pin() {
     })
     .await;
     let (mut t, mut c) = app.signed_in().await;
-    for i in 0..3 {
-        let r = sale(&mut t, &mut c, POOR_PAN, 5_000 + i).await;
-        assert_eq!(r.code, "51", "decline {i}: {}", r.text);
-        app.advance_minutes(2);
-    }
+    app.three_declines(&mut t, &mut c).await;
     let before = app.txn_count();
     let r = sale(&mut t, &mut c, POOR_PAN, 500).await;
     assert_eq!(r.code, "55", "{}", r.text);
