@@ -58,122 +58,85 @@ pub enum Tier {
     Merchant,
 }
 
-/// What a request wants to do; checked per operation on the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Permission {
+/// Declares [`Permission`] from one list: each variant with its API name, in the order
+/// the API lists them. `ALL` and `as_str` come from the same list, so a new permission is
+/// written once (its tier is still placed by hand in [`Permission::tier`]).
+macro_rules! permissions {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal,)+) => {
+        /// What a request wants to do; checked per operation on the server.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Permission {
+            $($(#[doc = $doc])* $variant,)+
+        }
+
+        impl Permission {
+            /// Every permission, in the order the API lists them.
+            pub const ALL: &'static [Permission] = &[$(Permission::$variant,)+];
+
+            /// The permission's name in the API (`GET /api/v1/session`'s `permissions`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Permission::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+permissions! {
     /// List and read transactions, receipts and timelines.
-    ViewTransactions,
+    ViewTransactions = "view_transactions",
     /// See hidden (deleted) records too.
-    ViewHidden,
+    ViewHidden = "view_hidden",
     /// Sale, pre-authorization and completion over the API.
-    Sell,
+    Sell = "sell",
     /// Submit void and refund requests.
-    RequestVoidRefund,
+    RequestVoidRefund = "request_void_refund",
     /// Approve or reject someone else's request.
-    Review,
+    Review = "review",
     /// Hide a record (删除交易记录).
-    Hide,
+    Hide = "hide",
     /// Export CSV/XLSX.
-    Export,
+    Export = "export",
     /// Batches and settlement reports.
-    ViewBatches,
+    ViewBatches = "view_batches",
     /// The audit trail and its verification.
-    ViewAudit,
+    ViewAudit = "view_audit",
     /// Create back-office users.
-    ManageUsers,
+    ManageUsers = "manage_users",
     /// Enable, disable, remove and re-add payment channels.
-    ManageChannels,
+    ManageChannels = "manage_channels",
     /// Ask for evidence past its retention to be removed (reviewed by someone else).
-    RequestEvidenceRemoval,
+    RequestEvidenceRemoval = "request_evidence_removal",
     /// Read cases (撤错 / 调账) and download their evidence packs.
-    ViewCases,
+    ViewCases = "view_cases",
     /// Open cases, link transactions, add notes and evidence, submit, record the answer.
-    ManageCases,
+    ManageCases = "manage_cases",
     /// Create, list and verify backups (运维).
-    ManageBackups,
+    ManageBackups = "manage_backups",
     /// Purge records past retention (删除过期记录, for good, after a backup).
-    Purge,
+    Purge = "purge",
     /// Onboard merchants and ask for their status changes (acquirer tier; each change is
     /// reviewed by a second acquirer user).
-    ManageMerchants,
+    ManageMerchants = "manage_merchants",
     /// Register terminals, assign them, lock and unlock them (acquirer tier).
-    ManageTerminals,
+    ManageTerminals = "manage_terminals",
     /// The platform-wide channel switch (an outage) and each merchant's channels (acquirer
     /// tier).
-    ManagePlatformChannels,
+    ManagePlatformChannels = "manage_platform_channels",
     /// See every merchant's activity, audit entries and cases (acquirer tier).
-    ViewAllMerchants,
+    ViewAllMerchants = "view_all_merchants",
     /// The merchant's own webhook endpoints: create, change, remove, delivery log, replay
     /// (issue 13).
-    ManageWebhooks,
+    ManageWebhooks = "manage_webhooks",
     /// The acquirer's webhook endpoints, which hear every merchant's events (acquirer tier).
-    ManageAcquirerWebhooks,
+    ManageAcquirerWebhooks = "manage_acquirer_webhooks",
     /// Pause and resume the merchant's own terminals (issue 13: a paused terminal takes no
     /// new money until resumed).
-    PauseTerminals,
+    PauseTerminals = "pause_terminals",
 }
 
 impl Permission {
-    /// Every permission, in the order the API lists them.
-    pub const ALL: [Permission; 23] = {
-        use Permission::*;
-        [
-            ViewTransactions,
-            ViewHidden,
-            Sell,
-            RequestVoidRefund,
-            Review,
-            Hide,
-            Export,
-            ViewBatches,
-            ViewAudit,
-            ManageUsers,
-            ManageChannels,
-            RequestEvidenceRemoval,
-            ViewCases,
-            ManageCases,
-            ManageBackups,
-            Purge,
-            ManageMerchants,
-            ManageTerminals,
-            ManagePlatformChannels,
-            ViewAllMerchants,
-            ManageWebhooks,
-            ManageAcquirerWebhooks,
-            PauseTerminals,
-        ]
-    };
-
-    /// The permission's name in the API (`GET /api/v1/session`'s `permissions`).
-    pub fn as_str(self) -> &'static str {
-        use Permission::*;
-        match self {
-            ViewTransactions => "view_transactions",
-            ViewHidden => "view_hidden",
-            Sell => "sell",
-            RequestVoidRefund => "request_void_refund",
-            Review => "review",
-            Hide => "hide",
-            Export => "export",
-            ViewBatches => "view_batches",
-            ViewAudit => "view_audit",
-            ManageUsers => "manage_users",
-            ManageChannels => "manage_channels",
-            RequestEvidenceRemoval => "request_evidence_removal",
-            ViewCases => "view_cases",
-            ManageCases => "manage_cases",
-            ManageBackups => "manage_backups",
-            Purge => "purge",
-            ManageMerchants => "manage_merchants",
-            ManageTerminals => "manage_terminals",
-            ManagePlatformChannels => "manage_platform_channels",
-            ViewAllMerchants => "view_all_merchants",
-            ManageWebhooks => "manage_webhooks",
-            ManageAcquirerWebhooks => "manage_acquirer_webhooks",
-            PauseTerminals => "pause_terminals",
-        }
-    }
-
     /// The tier a permission belongs to: store-wide operations (backups, purges), merchants,
     /// terminals and the platform's channels are the acquirer's; a merchant's users never get
     /// them, whatever their role. Exhaustive on purpose: a new permission must be placed in
@@ -1625,52 +1588,25 @@ mod tier_tests {
     /// acquirer role needs TOTP.
     #[test]
     fn every_permission_is_listed_once_with_its_own_name() {
-        use Permission::*;
-        // The compiler makes this match name every variant (a new one must be numbered
-        // here); the test then finds each number in `ALL`, so `ALL` cannot miss one.
-        let number = |p: Permission| match p {
-            ViewTransactions => 0,
-            ViewHidden => 1,
-            Sell => 2,
-            RequestVoidRefund => 3,
-            Review => 4,
-            Hide => 5,
-            Export => 6,
-            ViewBatches => 7,
-            ViewAudit => 8,
-            ManageUsers => 9,
-            ManageChannels => 10,
-            RequestEvidenceRemoval => 11,
-            ViewCases => 12,
-            ManageCases => 13,
-            ManageBackups => 14,
-            Purge => 15,
-            ManageMerchants => 16,
-            ManageTerminals => 17,
-            ManagePlatformChannels => 18,
-            ViewAllMerchants => 19,
-            ManageWebhooks => 20,
-            ManageAcquirerWebhooks => 21,
-            PauseTerminals => 22,
-        };
-        let mut seen: Vec<usize> = Permission::ALL.iter().map(|p| number(*p)).collect();
-        seen.sort_unstable();
-        assert_eq!(
-            seen,
-            (0..23).collect::<Vec<_>>(),
-            "ALL holds each permission once"
-        );
+        // `ALL` and `as_str` come from one list (`permissions!`); the list must still not
+        // name a variant twice, nor give two variants one API name.
+        let variants: std::collections::HashSet<_> = Permission::ALL.iter().collect();
+        assert_eq!(variants.len(), Permission::ALL.len(), "ALL holds each once");
         let names: std::collections::BTreeSet<_> =
             Permission::ALL.iter().map(|p| p.as_str()).collect();
         assert_eq!(names.len(), Permission::ALL.len(), "names are distinct");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
     }
 
     #[test]
     fn the_tiers_never_share_a_permission() {
         use Permission::*;
-        let all = Permission::ALL;
         for role in StaffRole::ALL {
-            for p in all {
+            for &p in Permission::ALL {
                 if role.allows(p) {
                     assert_eq!(role.tier(), p.tier(), "{} {p:?}", role.as_str());
                 }

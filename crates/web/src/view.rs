@@ -88,8 +88,8 @@ impl UserView {
 
 fn permissions(r: StaffRole) -> Vec<String> {
     Permission::ALL
-        .into_iter()
-        .filter(|p| r.allows(*p))
+        .iter()
+        .filter(|p| r.allows(**p))
         .map(|p| p.as_str().to_owned())
         .collect()
 }
