@@ -140,6 +140,16 @@ impl Host {
         }))
     }
 
+    /// Card numbers the store keeps sealed beside upstream requests.
+    fn pans_kept(&self) -> u64 {
+        let mut n = 0;
+        ok(self.store.with_reader(&mut |c| {
+            n = suanpan_store::repo::upstream::pans_kept(c)?;
+            Ok(())
+        }));
+        n
+    }
+
     async fn stop(self) {
         self.link.shutdown();
         self.running.shutdown().await;
@@ -410,47 +420,34 @@ async fn refunds_through_switch_sim() {
     sw.stop().await;
 }
 
-// Goal: a void or refund of a sale the switch decided that cannot go up — the reviewed
-// back-office's (the service runs a plain `Command::Void` / `Refund`, with no card number
-// to send) — is refused and changes nothing, here or at the switch: booking it alone would
-// leave the card charged, or promise money the switch never pays.
+// Goal: the back-office voids a sale the switch decided, and the switch gives the money
+// back: phase one sealed the card number with the sale's row (no clear card number in the
+// database files), so the reviewed void queues its 0420 (39 = 17) in the void's own
+// transaction, and switch-sim's ledger no longer counts the sale. The row's card number is
+// forgotten once the 0420 is queued. A refund of such a sale still cannot go up from the
+// back-office (it is a 0200 the switch decides, sent by the terminal with the card): refused
+// at submission and at execution, changing nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_void_or_refund_that_cannot_go_up_is_refused() {
+async fn a_back_office_void_goes_up_and_its_refund_is_refused() {
     let dir = ok(tempfile::tempdir());
     let sw = switch(dir.path(), Faults::default()).await;
     let h = host(dir.path(), sw.local_addr().to_string()).await;
     h.up().await;
     let (mut t, mut c) = h.terminal().await;
+    let before = balance(&sw, APPROVE_PAN);
     let sold = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 1_200).await;
     assert_eq!(sold.code, "00", "{}", sold.text);
     let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
     let after_sale = balance(&sw, APPROVE_PAN);
-    let origin = back_office_origin();
-    let void = suanpan_store::Command::Void {
-        origin: origin.clone(),
-        kind: suanpan_core::TxnKind::Void,
-        original: suanpan_store::command::OriginalRef::Id(id),
-        amount: Some(suanpan_core::Amount::from_fen(1_200)),
-        reason: "审核通过 reviewed".into(),
-        customer_consent: true,
-        card_fingerprint: None,
-    };
-    let refund = suanpan_store::Command::Refund {
-        origin,
-        original: suanpan_store::command::OriginalRef::Id(id),
-        amount: suanpan_core::Amount::from_fen(200),
-        reason: "审核通过 reviewed".into(),
-    };
-    for (cmd, key) in [
-        (void, "void.through_upstream"),
-        (refund, "refund.through_upstream"),
-    ] {
-        match ok(execute(&*h.store, cmd).await) {
-            suanpan_store::Reply::Refused(r) => assert_eq!(r.key(), key),
-            other => panic!("not refused: {other:?}"),
-        }
-    }
-    // The back-office refuses the request at submission already, naming why.
+    assert_eq!(after_sale, before - 1_200);
+    assert_eq!(files_holding(dir.path(), APPROVE_PAN), Vec::<String>::new());
+    assert_eq!(
+        h.pans_kept(),
+        1,
+        "the approved sale's card number is kept, sealed"
+    );
+    // The back-office refuses the refund at submission already, naming why; the void is
+    // accepted.
     use suanpan_store::backoffice::Backoffice;
     let merchant = ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT));
     let cashier = suanpan_core::backoffice::StaffRole::Cashier;
@@ -462,41 +459,89 @@ async fn a_void_or_refund_that_cannot_go_up_is_refused() {
         .iter()
         .find(|u| u.username == "cashier1")
         .unwrap_or_else(|| panic!("user"));
-    let asks = [
-        (
-            suanpan_service::review::Ask::Void {
-                amount: None,
-                customer_consent: true,
-            },
-            "void.through_upstream",
-        ),
-        (
-            suanpan_service::review::Ask::Refund {
-                amount: suanpan_core::Amount::from_fen(200),
-            },
-            "refund.through_upstream",
-        ),
-    ];
-    for (ask, key) in asks {
-        let s = suanpan_service::review::Submit {
-            txn: id,
-            ask,
-            reason: "顾客要求 asked".into(),
-        };
-        match suanpan_service::review::submit(&*h.store, user, &s) {
-            Err(suanpan_service::review::RequestError::Refused(r)) => {
-                assert_eq!(r.refusal().key(), key);
-            }
-            other => panic!("submitted: {other:?}"),
+    let submit = |ask| suanpan_service::review::Submit {
+        txn: id,
+        ask,
+        reason: "顾客要求 asked".into(),
+    };
+    let refund_ask = suanpan_service::review::Ask::Refund {
+        amount: suanpan_core::Amount::from_fen(200),
+    };
+    match suanpan_service::review::submit(&*h.store, user, &submit(refund_ask)) {
+        Err(suanpan_service::review::RequestError::Refused(r)) => {
+            assert_eq!(r.refusal().key(), "refund.through_upstream");
         }
+        other => panic!("submitted: {other:?}"),
     }
+    let void_ask = suanpan_service::review::Ask::Void {
+        amount: None,
+        customer_consent: true,
+    };
+    ok(suanpan_service::review::submit(
+        &*h.store,
+        user,
+        &submit(void_ask),
+    ));
+    let refund = suanpan_store::Command::Refund {
+        origin: back_office_origin(),
+        original: suanpan_store::command::OriginalRef::Id(id),
+        amount: suanpan_core::Amount::from_fen(200),
+        reason: "审核通过 reviewed".into(),
+    };
+    match ok(execute(&*h.store, refund).await) {
+        suanpan_store::Reply::Refused(r) => assert_eq!(r.key(), "refund.through_upstream"),
+        other => panic!("not refused: {other:?}"),
+    }
+    assert_eq!(h.queued_about(id), 0, "no advice for a refused refund");
+    // The reviewed void, as the executor runs it: a plain `Command::Void`.
+    let void = suanpan_store::Command::Void {
+        origin: back_office_origin(),
+        kind: suanpan_core::TxnKind::Void,
+        original: suanpan_store::command::OriginalRef::Id(id),
+        amount: Some(suanpan_core::Amount::from_fen(1_200)),
+        reason: "审核通过 reviewed".into(),
+        customer_consent: true,
+        card_fingerprint: None,
+    };
+    match ok(execute(&*h.store, void).await) {
+        suanpan_store::Reply::Txn(v) => assert_eq!(v.status, TxnStatus::Approved),
+        other => panic!("void not booked: {other:?}"),
+    }
+    assert_eq!(h.pans_kept(), 0, "forgotten once its 0420 is queued");
+    eventually("the void's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
+    })
+    .await;
     let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
-    assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Approved, 0));
-    assert_eq!(h.queued_about(id), 0, "no advice");
-    assert_eq!(balance(&sw, APPROVE_PAN), after_sale);
+    assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Voided, 0));
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        before,
+        "the switch gave the money back"
+    );
     assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    assert_eq!(h.approved_fen(), 0);
+    assert_eq!(files_holding(dir.path(), APPROVE_PAN), Vec::<String>::new());
     h.stop().await;
     sw.stop().await;
+}
+
+/// Every file of the host's store under `dir` (the SQLite file and its WAL) whose bytes
+/// hold `needle` (a card number) in clear.
+fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in ok(std::fs::read_dir(dir)).flatten() {
+        let path = e.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if !name.is_some_and(|n| n.starts_with(suanpan_store::sqlite::DB_FILE)) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
 }
 
 /// The origin the back-office executor books under: the original's terminal, a counter
@@ -731,15 +776,17 @@ async fn health(addr: std::net::SocketAddr) -> std::io::Result<String> {
 }
 
 // Goal: a host killed with sales in flight finds them *authorizing* at its next start and
-// resolves them before a terminal is served: one whose reversal was parked (it may have
-// left) becomes reversal pending and its 0420 goes up until acknowledged; one with none
-// parked (it never left) is declined 91.
+// resolves them before a terminal is served, with no reversal parked before the send: one
+// whose row keeps what its 0420 needs (phase one sealed the card number and gave the 0420
+// its STAN: it may have left) becomes reversal pending and its 0420, built from the row,
+// goes up until acknowledged; an older build's row that kept none and had nothing parked
+// (it never left) is declined 91.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_resolves_authorizing_rows() {
     let dir = ok(tempfile::tempdir());
     let sw = switch(dir.path(), Faults::default()).await;
     let addr = sw.local_addr().to_string();
-    // The first run: two sales reach phase one; one also parks its reversal; the host dies.
+    // The first run: two sales reach phase one; the host dies.
     let (sent, unsent) = {
         let h = host(dir.path(), addr.clone()).await;
         h.up().await;
@@ -747,32 +794,26 @@ async fn restart_resolves_authorizing_rows() {
         // Phase one by hand, as the host does before a request leaves.
         let r = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 100).await;
         assert_eq!(r.code, "00");
-        let phase_one = |stan: &str| suanpan_store::Command::Authorize {
+        let phase_one = |stan: &str, reversal| suanpan_store::Command::Authorize {
             purchase: Box::new(purchase_command(&h, stan)),
             upstream: suanpan_store::UpstreamRef {
                 destination: "switch".into(),
                 stan: stan.into(),
                 transmitted: "1206093015".into(),
+                reversal,
             },
         };
-        let sent = authorizing_id(ok(execute(&*h.store, phase_one("000901")).await));
-        let unsent = authorizing_id(ok(execute(&*h.store, phase_one("000902")).await));
-        let mut original = ok(suanpan_upstream::msg::purchase_skeleton(DEMO_TERMINAL));
-        ok(h.link.prepare(&mut original));
-        ok(original.set_str(2, APPROVE_PAN));
-        ok(original.set_u64(4, 100));
-        ok(original.set_str(37, "000000000901"));
-        ok(original.set_str(42, DEMO_MERCHANT));
-        ok(original.set_str(49, "156"));
-        let park = suanpan_store::Command::ParkReversal {
-            id: sent,
-            destination: h.link.destination(),
-            frame: suanpan_store::AdviceFrame(ok(h.link.timeout_reversal_frame(&original))),
+        let draft = suanpan_store::AdviceDraft {
+            pan: APPROVE_PAN.into(),
+            reason: "68".into(),
+            stan: "000903".into(),
+            transmitted: "1206093015".into(),
+            acquirer_id: h.link.acquirer_id(),
         };
-        assert!(matches!(
-            ok(execute(&*h.store, park).await),
-            suanpan_store::Reply::Done(1)
+        let sent = authorizing_id(ok(
+            execute(&*h.store, phase_one("000901", Some(draft))).await
         ));
+        let unsent = authorizing_id(ok(execute(&*h.store, phase_one("000902", None)).await));
         h.stop().await;
         (sent, unsent)
     };
@@ -782,6 +823,12 @@ async fn restart_resolves_authorizing_rows() {
         |id: TxnId| ok(h.store.transaction(id)).map(|t| (t.status, t.response_code.code()));
     assert_eq!(status(sent), Some((TxnStatus::ReversalPending, "98")));
     assert_eq!(status(unsent), Some((TxnStatus::Declined, "91")));
+    assert_eq!(h.queued_about(sent), 1, "its 0420, built from the row");
+    assert_eq!(
+        h.pans_kept(),
+        1,
+        "only the first run's approved sale keeps its card number"
+    );
     h.up().await;
     eventually("the restart's 0420 is acknowledged", || {
         h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1

@@ -222,6 +222,97 @@ fn rotating_the_kek_reseals_the_queue() {
     }
 }
 
+/// Books an approved sale and records it as gone up with its reversal's card number `PAN`
+/// (as phase one does); its id.
+fn sale_gone_up(h: &Harness) -> suanpan_core::TxnId {
+    let id = approved(h.sale(1_000, "approve")).id;
+    let up = suanpan_store::UpstreamRef {
+        destination: "switch".into(),
+        stan: "000901".into(),
+        transmitted: "1206093015".into(),
+        reversal: Some(suanpan_store::AdviceDraft {
+            pan: PAN.into(),
+            reason: "68".into(),
+            stan: "000902".into(),
+            transmitted: "1206093015".into(),
+            acquirer_id: "12345678".into(),
+        }),
+    };
+    setup(&*h.store, |c, k| repo::record(c, k, id, &up));
+    id
+}
+
+/// The stored (sealed) card number of `id`'s request.
+fn stored_pan(store: &dyn Store, id: suanpan_core::TxnId) -> Option<String> {
+    setup(store, |c, _| {
+        Ok(c.row(
+            "SELECT pan FROM upstream_requests WHERE txn_id = ?1",
+            p![id.0],
+            |r| r.opt_text(0),
+        )?
+        .flatten())
+    })
+}
+
+// Goal: the card number an upstream request keeps for its reversal is sealed under the KEK
+// (no clear copy in the SQLite file or its WAL), opens only for its own row, is re-sealed by
+// `keys rotate-kek` (the old KEK opens it no more), and is gone once forgotten.
+#[test]
+fn kept_card_numbers_are_sealed_and_resealed() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(h) = Harness::on(backend) else {
+            skipped();
+            continue;
+        };
+        let id = sale_gone_up(&h);
+        let sealed = stored_pan(&*h.store, id).expect("kept");
+        assert!(sealed.starts_with("w1:"), "{backend:?}: {sealed:.12}");
+        if backend == Backend::Sqlite {
+            assert_eq!(files_holding_pan(&h.dir), Vec::<String>::new());
+        }
+        let draft = setup(&*h.store, |c, k| repo::reversal_draft(c, k, id, "17")).expect("draft");
+        assert_eq!((draft.pan.as_str(), draft.reason.as_str()), (PAN, "17"));
+        assert_eq!(draft.stan, "000902");
+        // Moved to another row, it does not open.
+        let other = suanpan_core::TxnId(id.0 + 1_000);
+        assert!(
+            h.store
+                .keys()
+                .unwrap(&format!("upstream-pan:{other}"), &sealed)
+                .is_err()
+        );
+        h.store
+            .ensure_backoffice_schema()
+            .expect("back-office tables");
+        let old = Arc::new(MemoryKek::new([0x4B; 32]));
+        let new = MemoryKek::new([0x5A; 32]);
+        suanpan_store::terminal_keys::rewrap_all(&*h.store, &[&*old], &new).expect("rotate");
+        let mut opts = options(h.store.policy().clone(), h.clock.clone());
+        opts.keys = Arc::new(MemoryKek::new([0x5A; 32]));
+        let store: Box<dyn Store> = match &h.pg {
+            Some(pg) => Box::new(PgStore::open(pg.clone(), opts).expect("open with new KEK")),
+            None => Box::new(SqliteStore::open(&h.dir, opts).expect("open with new KEK")),
+        };
+        let resealed = stored_pan(&*store, id).expect("kept");
+        assert!(
+            old.unwrap(&format!("upstream-pan:{id}"), &resealed)
+                .is_err(),
+            "{backend:?}: the old KEK opens it no more"
+        );
+        let again = setup(&*store, |c, k| repo::reversal_draft(c, k, id, "68")).expect("draft");
+        assert_eq!(again.pan, PAN);
+        setup(&*store, |c, _| repo::forget_pan(c, id));
+        assert_eq!(stored_pan(&*store, id), None);
+        assert!(setup(&*store, |c, k| repo::reversal_draft(c, k, id, "68")).is_none());
+        assert_eq!(setup(&*store, |c, _| repo::pans_kept(c)), 0);
+        // The sale was decided inline, in truth: without its row, conservation counts it.
+        setup(&*store, |c, _| {
+            c.exec("DELETE FROM upstream_requests WHERE txn_id = ?1", p![id.0])?;
+            Ok(())
+        });
+    }
+}
+
 // Goal: two PostgreSQL nodes drain one queue at once, each through its own store (two
 // processes' worth of connections): every advice is sent exactly once while both live. Then
 // a node that claimed an advice and died holds it only until its lease ends.
