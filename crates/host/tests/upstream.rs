@@ -494,19 +494,7 @@ async fn a_back_office_void_goes_up_and_its_refund_is_refused() {
     }
     assert_eq!(h.queued_about(id), 0, "no advice for a refused refund");
     // The reviewed void, as the executor runs it: a plain `Command::Void`.
-    let void = suanpan_store::Command::Void {
-        origin: back_office_origin(),
-        kind: suanpan_core::TxnKind::Void,
-        original: suanpan_store::command::OriginalRef::Id(id),
-        amount: Some(suanpan_core::Amount::from_fen(1_200)),
-        reason: "审核通过 reviewed".into(),
-        customer_consent: true,
-        card_fingerprint: None,
-    };
-    match ok(execute(&*h.store, void).await) {
-        suanpan_store::Reply::Txn(v) => assert_eq!(v.status, TxnStatus::Approved),
-        other => panic!("void not booked: {other:?}"),
-    }
+    back_office_void(&h, id, 1_200).await;
     assert_eq!(h.pans_kept(), 0, "forgotten once its 0420 is queued");
     eventually("the void's 0420 is acknowledged", || {
         h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
@@ -585,7 +573,9 @@ async fn link_down_declines_91() {
 // advice committed beside it; one above the floor, or with an online PIN, is declined 91.
 // When the switch is back the advice goes up, the switch debits the card once (its ledger
 // and clearing file hold one 0220 for it, even though the advice was sent again while
-// unanswered), and the host's approved sales equal the switch's ledger.
+// unanswered), and the host's approved sales equal the switch's ledger. A stand-in sale
+// voided before its 0220 left takes the 0220 back; one voided after is given back by a
+// 0420 naming the 0220.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stand_in_under_the_floor_while_the_switch_is_down() {
     let dir = ok(tempfile::tempdir());
@@ -620,6 +610,14 @@ async fn stand_in_under_the_floor_while_the_switch_is_down() {
     let pin = Card::new(PIN_PAN, "3012").with_pin("123456");
     let r = sale(&mut t, &mut c, &pin, 200).await;
     assert_eq!(r.code, "91", "an online PIN is not stood in: {}", r.text);
+    // A stand-in sale voided while its 0220 has not left: the 0220 is taken back in the
+    // void's transaction and no 0420 is queued — the switch never hears of the sale.
+    let r = sale(&mut t, &mut c, &card, 250).await;
+    assert_eq!(r.code, "00", "under the floor: {}", r.text);
+    let withdrawn = h.id_of(&r.rrn.clone().unwrap_or_default());
+    assert_eq!(h.queued_about(withdrawn), 1);
+    back_office_void(&h, withdrawn, 250).await;
+    assert_eq!(h.queued_about(withdrawn), 0, "its 0220 taken back, no 0420");
 
     // The switch comes back on the same address, losing its first answers: the advice is
     // sent again until one comes back.
@@ -659,8 +657,38 @@ async fn stand_in_under_the_floor_while_the_switch_is_down() {
         advices[0].contains(&auth) && advices[0].ends_with(",approved"),
         "{csv}"
     );
+    // Voided once its 0220 was booked: the 0420 names the 0220 (field 90), and the switch
+    // gives the money back.
+    back_office_void(&h, h.id_of(&rrn), 300).await;
+    eventually("the void's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
+    })
+    .await;
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        before,
+        "the stand-in sale given back"
+    );
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
     h.stop().await;
     sw.stop().await;
+}
+
+/// The reviewed void of `id` (`fen`) as the back-office's executor runs it: approved.
+async fn back_office_void(h: &Host, id: TxnId, fen: i64) {
+    let void = suanpan_store::Command::Void {
+        origin: back_office_origin(),
+        kind: suanpan_core::TxnKind::Void,
+        original: suanpan_store::command::OriginalRef::Id(id),
+        amount: Some(suanpan_core::Amount::from_fen(fen)),
+        reason: "审核通过 reviewed".into(),
+        customer_consent: true,
+        card_fingerprint: None,
+    };
+    match ok(execute(&*h.store, void).await) {
+        suanpan_store::Reply::Txn(v) => assert_eq!(v.status, TxnStatus::Approved),
+        other => panic!("void not booked: {other:?}"),
+    }
 }
 
 // Goal: routing by BIN (`[[upstream.route]]`). Two switch-sims: cards of BIN 622588 go to
@@ -1000,7 +1028,7 @@ async fn old_queue_file_is_copied_into_the_store() {
         acquirer_id: "48020000".into(),
     };
     let frame = ok(suanpan_service::upstream::network::advice_frame(
-        &txn, &up, &draft,
+        &txn, &up, &draft, false,
     ));
     {
         // The file as the earlier build made it (its three tables), in WAL mode.

@@ -175,7 +175,7 @@ fn queue_timeout_reversal(ctx: &mut Ctx<'_, '_>, txn: &Transaction) -> Result<i6
     let conn = ctx.tx.conn;
     let draft = repo::reversal_draft(conn, ctx.tx.keys, id, suanpan_upstream::REASON_TIME_OUT)?;
     if let (Some(draft), Some(up)) = (draft, repo::find(conn, id)?) {
-        let frame = network::advice_frame(txn, &up, &draft)
+        let frame = network::advice_frame(txn, &up, &draft, false)
             .map_err(|e| StoreError::Invalid(format!("txn {id}: time-out reversal: {e}")))?;
         return repo::saf_push(
             conn,
@@ -260,6 +260,7 @@ pub(crate) fn stand_in(
         wall_ms(),
         Some(id),
     )?;
+    repo::mark_stood_in(ctx.tx.conn, id)?;
     repo::set_outcome(
         ctx.tx.conn,
         id,
@@ -299,7 +300,19 @@ pub(crate) fn queue_advice(
     let Some(original) = txns::by_id(ctx.tx.conn, original_id)? else {
         return Ok(());
     };
-    let frame = network::advice_frame(&original, &up, draft)
+    let actor = format!("{}/{}", follow_up.terminal_id, follow_up.operator);
+    let stood_in = repo::stood_in(ctx.tx.conn, original_id)?;
+    // A stand-in sale whose 0220 never left: taken back, and the switch never hears of
+    // the sale (a 0420 could reach it before the 0220 on another node, and leave it
+    // charged). Once the 0220 may have left, the 0420 names it (field 90).
+    if stood_in && repo::saf_withdraw_unsent(ctx.tx.conn, original_id)? > 0 {
+        repo::forget_pan(ctx.tx.conn, original_id)?;
+        let target = format!("txn:{original_id}");
+        let outcome = format!("advice:{}:withdrawn", draft.reason);
+        ctx.tx.audit(&actor, "upstream", &target, "", &outcome);
+        return Ok(());
+    }
+    let frame = network::advice_frame(&original, &up, draft, stood_in)
         .map_err(|e| StoreError::Invalid(format!("reversal advice: {e}")))?;
     let id = repo::saf_push(
         ctx.tx.conn,
@@ -312,7 +325,6 @@ pub(crate) fn queue_advice(
     // The queued frame keeps its own sealed copy; the row's is needed no more.
     repo::forget_pan(ctx.tx.conn, original_id)?;
     let outcome = format!("advice:{}:{}", draft.reason, id);
-    let actor = format!("{}/{}", follow_up.terminal_id, follow_up.operator);
     ctx.tx.audit(
         &actor,
         "upstream",

@@ -9,3 +9,6 @@ ALTER TABLE upstream_requests ADD COLUMN IF NOT EXISTS pan TEXT;
 ALTER TABLE upstream_requests ADD COLUMN IF NOT EXISTS reversal_stan TEXT;
 ALTER TABLE upstream_requests ADD COLUMN IF NOT EXISTS reversal_transmitted TEXT;
 ALTER TABLE upstream_requests ADD COLUMN IF NOT EXISTS acquirer_id TEXT;
+-- `stood_in`: 1 when the host approved the sale in stand-in and its advice is a 0220 (a later
+-- reversal's field 90 names that 0220, not a 0200 the switch never saw).
+ALTER TABLE upstream_requests ADD COLUMN IF NOT EXISTS stood_in INTEGER NOT NULL DEFAULT 0;

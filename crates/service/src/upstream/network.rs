@@ -461,11 +461,12 @@ pub fn stand_in_auth_code(id: suanpan_core::TxnId) -> String {
 }
 
 /// The 0420 frame that reverses `original` (a sale the network upstream decided, gone up as
-/// `up`) for the reason and with the STAN of `draft`.
+/// `up`; `stood_in`: as the host's 0220 advice) for the reason and with the STAN of `draft`.
 pub fn advice_frame(
     original: &Transaction,
     up: &UpstreamRef,
     draft: &AdviceDraft,
+    stood_in: bool,
 ) -> Result<Vec<u8>, suanpan_iso8583::Error> {
     // A refund's reversal names its processing code (`200000`), as its 0200 did.
     let mut m = if original.kind == suanpan_core::TxnKind::Refund {
@@ -483,5 +484,9 @@ pub fn advice_frame(
     }
     m.set_str(42, original.merchant_id.as_str())?;
     m.set_str(49, "156")?;
+    if stood_in {
+        // Field 90 names what the switch booked: the 0220, same STAN and field 7.
+        m.set_mti(MTI_0220);
+    }
     suanpan_upstream::reversal_advice(&m, &draft.reason, None, (&draft.stan, &draft.transmitted))
 }

@@ -125,6 +125,36 @@ pub fn forget_batch_pans(conn: &dyn Sql, batch_id: i64) -> Result<(), StoreError
     Ok(())
 }
 
+/// Marks transaction `id` as approved in stand-in: it went to the switch as a 0220 advice.
+pub fn mark_stood_in(conn: &dyn Sql, id: TxnId) -> Result<(), StoreError> {
+    conn.exec(
+        "UPDATE upstream_requests SET stood_in = 1 WHERE txn_id = ?1",
+        p![id.0],
+    )?;
+    Ok(())
+}
+
+/// Whether transaction `id` was approved in stand-in (its advice is a 0220).
+pub fn stood_in(conn: &dyn Sql, id: TxnId) -> Result<bool, StoreError> {
+    Ok(conn
+        .row(
+            "SELECT stood_in FROM upstream_requests WHERE txn_id = ?1",
+            p![id.0],
+            |r| r.i64(0),
+        )?
+        .is_some_and(|v| v == 1))
+}
+
+/// Takes back the advices about transaction `txn` that never left: queued, never sent
+/// (`attempts` 0) and claimed by no node (a claimed one may be on the wire). How many.
+pub fn saf_withdraw_unsent(conn: &dyn Sql, txn: TxnId) -> Result<u64, StoreError> {
+    let n = conn.exec(
+        "DELETE FROM upstream_saf WHERE txn_id = ?1 AND attempts = 0 AND claimed_by IS NULL",
+        p![txn.0],
+    )?;
+    Ok(n)
+}
+
 /// Card numbers kept (tests, `check`).
 pub fn pans_kept(conn: &dyn Sql) -> Result<u64, StoreError> {
     let n = conn.one(
