@@ -695,7 +695,7 @@ async fn back_office_void(h: &Host, id: TxnId, fen: i64) {
 // the second (its own link, sign-on and queue), every other card to the default route.
 // Each sale is in its own switch's ledger only; a void of a routed sale sends its 0420 to
 // the switch that approved it; afterwards each switch's ledger equals the host's approved
-// sales of its cards.
+// sales of its cards. Each link's metrics carry its route's name (`route` label).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cards_are_routed_by_bin_to_their_switch() {
     let dir = ok(tempfile::tempdir());
@@ -763,6 +763,17 @@ async fn cards_are_routed_by_bin_to_their_switch() {
         "the default switch never saw it"
     );
 
+    // Each route's link labels its metrics with its name.
+    let metrics = ok(http_get(h.running.http_addr, "/metrics").await);
+    for route in ["switch", "route:b"] {
+        let label = format!("route=\"{route}\"");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("suanpan_upstream_latency_seconds") && l.contains(&label)),
+            "{route}: {metrics}"
+        );
+    }
     // The void of the 700 goes to the switch that approved it.
     let o = Original::of(&routed_sale, t.batch);
     let (_, frame) = ok(t.request(Kind::Void, &pin, 700, Some(&o)));
@@ -794,10 +805,14 @@ async fn cards_are_routed_by_bin_to_their_switch() {
 }
 
 async fn health(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    http_get(addr, "/healthz").await
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await?;
     let mut out = String::new();
     s.read_to_string(&mut out).await?;
     Ok(out)

@@ -186,6 +186,24 @@ fn clear_frames_of_an_older_build_are_sealed_at_open() {
     check(&*h.open_another(), Backend::Postgres);
 }
 
+/// `keys rotate-kek` from the harness's KEK to another, and the store opened with the new
+/// one: the old KEK, how many values were re-sealed, the store.
+fn rotate_and_reopen(h: &Harness) -> (MemoryKek, usize, Box<dyn Store>) {
+    h.store
+        .ensure_backoffice_schema()
+        .expect("back-office tables");
+    let old = MemoryKek::new([0x4B; 32]);
+    let new = MemoryKek::new([0x5A; 32]);
+    let n = suanpan_store::terminal_keys::rewrap_all(&*h.store, &[&old], &new).expect("rotate");
+    let mut opts = options(h.store.policy().clone(), h.clock.clone());
+    opts.keys = Arc::new(MemoryKek::new([0x5A; 32]));
+    let store: Box<dyn Store> = match &h.pg {
+        Some(pg) => Box::new(PgStore::open(pg.clone(), opts).expect("open with new KEK")),
+        None => Box::new(SqliteStore::open(&h.dir, opts).expect("open with new KEK")),
+    };
+    (old, n, store)
+}
+
 // Goal: `keys rotate-kek` re-seals the queue under the new KEK: the store opened with the new
 // KEK reads every frame, and no frame opens under the old one any more.
 #[test]
@@ -196,23 +214,11 @@ fn rotating_the_kek_reseals_the_queue() {
             continue;
         };
         queue_and_park(&*h.store);
-        h.store
-            .ensure_backoffice_schema()
-            .expect("back-office tables");
-        let old = Arc::new(MemoryKek::new([0x4B; 32]));
-        let new = MemoryKek::new([0x5A; 32]);
-        let n =
-            suanpan_store::terminal_keys::rewrap_all(&*h.store, &[&*old], &new).expect("rotate");
+        let (old, n, store) = rotate_and_reopen(&h);
         assert!(n >= 2, "{backend:?}: the two frames counted, got {n}");
-        let mut opts = options(h.store.policy().clone(), h.clock.clone());
-        opts.keys = Arc::new(MemoryKek::new([0x5A; 32]));
-        let store: Box<dyn Store> = match &h.pg {
-            Some(pg) => Box::new(PgStore::open(pg.clone(), opts).expect("open with new KEK")),
-            None => Box::new(SqliteStore::open(&h.dir, opts).expect("open with new KEK")),
-        };
         for text in stored_texts(&*store) {
             assert!(
-                repo::open_frame(&*old, "switch", &text).is_err(),
+                repo::open_frame(&old, "switch", &text).is_err(),
                 "{backend:?}: the old KEK opens nothing"
             );
         }
@@ -281,18 +287,7 @@ fn kept_card_numbers_are_sealed_and_resealed() {
                 .unwrap(&format!("upstream-pan:{other}"), &sealed)
                 .is_err()
         );
-        h.store
-            .ensure_backoffice_schema()
-            .expect("back-office tables");
-        let old = Arc::new(MemoryKek::new([0x4B; 32]));
-        let new = MemoryKek::new([0x5A; 32]);
-        suanpan_store::terminal_keys::rewrap_all(&*h.store, &[&*old], &new).expect("rotate");
-        let mut opts = options(h.store.policy().clone(), h.clock.clone());
-        opts.keys = Arc::new(MemoryKek::new([0x5A; 32]));
-        let store: Box<dyn Store> = match &h.pg {
-            Some(pg) => Box::new(PgStore::open(pg.clone(), opts).expect("open with new KEK")),
-            None => Box::new(SqliteStore::open(&h.dir, opts).expect("open with new KEK")),
-        };
+        let (old, _, store) = rotate_and_reopen(&h);
         let resealed = stored_pan(&*store, id).expect("kept");
         assert!(
             old.unwrap(&format!("upstream-pan:{id}"), &resealed)
@@ -308,6 +303,29 @@ fn kept_card_numbers_are_sealed_and_resealed() {
         // The sale was decided inline, in truth: without its row, conservation counts it.
         setup(&*store, |c, _| {
             c.exec("DELETE FROM upstream_requests WHERE txn_id = ?1", p![id.0])?;
+            Ok(())
+        });
+    }
+}
+
+// Goal: a card number kept for a sale's reversal is forgotten when the sale's batch is
+// settled (a settled sale can no longer be voided), in the settlement's transaction; one of
+// the next batch is kept.
+#[test]
+fn settling_the_batch_forgets_its_card_numbers() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(h) = Harness::on(backend) else {
+            skipped();
+            continue;
+        };
+        let settled = sale_gone_up(&h);
+        assert_eq!(setup(&*h.store, |c, _| repo::pans_kept(c)), 1);
+        let _ = h.settle(None);
+        assert_eq!(stored_pan(&*h.store, settled), None, "{backend:?}");
+        let kept = sale_gone_up(&h);
+        assert!(stored_pan(&*h.store, kept).is_some(), "{backend:?}");
+        setup(&*h.store, |c, _| {
+            c.exec("DELETE FROM upstream_requests", p![])?;
             Ok(())
         });
     }
