@@ -310,6 +310,10 @@ refusal_enum! {
         /// The original is still waiting for the network upstream's answer (the terminal
         /// retries; by then the host knows whether it stands).
         Authorizing => "reversal.authorizing",
+        /// A void of a sale the network upstream decided whose 0420 may have reached the
+        /// switch: the switch gave the money back, and the 1987 messages have no reversal of
+        /// a reversal advice; the sale stays voided.
+        VoidWentUp => "reversal.void_went_up",
     }
 }
 

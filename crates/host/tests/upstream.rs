@@ -674,6 +674,62 @@ async fn stand_in_under_the_floor_while_the_switch_is_down() {
     sw.stop().await;
 }
 
+// Goal: a terminal's 0400 of its void of a sale the switch decided. Once the void's 0420
+// went up (acknowledged: the switch gave the money back) it is refused
+// (`reversal.void_went_up`, 12) and the sale stays voided, here and at the switch. While the
+// 0420 has not left (the switch is down), the 0400 takes it back in its own transaction and
+// the sale stands again, with nothing queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reversal_of_a_void_takes_back_its_unsent_0420() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let h = host(dir.path(), sw.local_addr().to_string()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let card = Card::new(APPROVE_PAN, "3012");
+    let before = balance(&sw, APPROVE_PAN);
+    let void_of = |t: &mut Terminal, sold: &Response, fen: u64| {
+        let original = Original::of(sold, t.batch);
+        let (stan, frame) = ok(t.request(Kind::Void, &card, fen, Some(&original)));
+        let reversal = ok(t.reversal(Kind::Void, &card, fen, Some(&original), stan, "98"));
+        (frame, reversal)
+    };
+    // Gone up: refused.
+    let sold = sale(&mut t, &mut c, &card, 600).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let (void, reversal) = void_of(&mut t, &sold, 600);
+    let v = ok(t.parse(&ok(c.call(&void).await)));
+    assert_eq!(v.code, "00", "void: {}", v.text);
+    eventually("the void's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && balance(&sw, APPROVE_PAN) == before
+    })
+    .await;
+    let r = ok(t.parse(&ok(c.call(&reversal).await)));
+    assert_eq!(r.code, "12", "{}", r.text);
+    let rrn = sold.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn).0, TxnStatus::Voided);
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    // Not gone up: taken back.
+    let sold = sale(&mut t, &mut c, &card, 700).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
+    sw.stop().await;
+    eventually("the link sees the switch down", || {
+        h.link.state() != suanpan_upstream::LinkState::Up
+    })
+    .await;
+    let (void, reversal) = void_of(&mut t, &sold, 700);
+    let v = ok(t.parse(&ok(c.call(&void).await)));
+    assert_eq!(v.code, "00", "void: {}", v.text);
+    assert_eq!(h.queued_about(id), 1, "the void's 0420, not sent");
+    let r = ok(t.parse(&ok(c.call(&reversal).await)));
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!(h.queued_about(id), 0, "taken back");
+    let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(row.status, TxnStatus::Approved, "the sale stands again");
+    h.stop().await;
+}
+
 /// The reviewed void of `id` (`fen`) as the back-office's executor runs it: approved.
 async fn back_office_void(h: &Host, id: TxnId, fen: i64) {
     let void = suanpan_store::Command::Void {
