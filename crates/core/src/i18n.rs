@@ -503,6 +503,14 @@ static ZH: Entries = &[
     ("reversal.completed.fix", "请撤销预授权完成交易"),
     ("reversal.authorizing.msg", "原交易正在等待发卡方应答"),
     ("reversal.authorizing.fix", "请稍后再发冲正"),
+    (
+        "reversal.void_went_up.msg",
+        "该笔撤销已送达银行网络，不能冲正",
+    ),
+    (
+        "reversal.void_went_up.fix",
+        "原消费保持已撤销，款项已退回卡上；如需收款请重新消费",
+    ),
     ("reversal.not_reversible.msg", "该类交易（{0}）不能冲正"),
     (
         "reversal.not_reversible.fix",
@@ -1301,6 +1309,14 @@ static EN: Entries = &[
     (
         "reversal.authorizing.fix",
         "Send the reversal again shortly",
+    ),
+    (
+        "reversal.void_went_up.msg",
+        "This void already reached the card network and cannot be reversed",
+    ),
+    (
+        "reversal.void_went_up.fix",
+        "The purchase stays voided and the money is back on the card; charge it again if needed",
     ),
     ("reversal.not_reversible.msg", "A {0} cannot be reversed"),
     (

@@ -198,8 +198,9 @@ refusal_enum! {
         /// Training and live transactions do not mix.
         TrainingMismatch => "void.training_mismatch",
         /// The sale was decided by the network upstream and this void cannot send its 0420
-        /// (39 = 17) there: the back-office has no card number to send, nor a terminal void
-        /// without field 2. Voiding it here alone would leave the card charged.
+        /// (39 = 17) there: its row keeps no card number (a sale of a build before schema
+        /// 19) and the void brings none (the back-office's, or a terminal void without
+        /// field 2). Voiding it here alone would leave the card charged.
         ThroughUpstream => "void.through_upstream",
     }
 }
@@ -309,6 +310,10 @@ refusal_enum! {
         /// The original is still waiting for the network upstream's answer (the terminal
         /// retries; by then the host knows whether it stands).
         Authorizing => "reversal.authorizing",
+        /// A void of a sale the network upstream decided whose 0420 may have reached the
+        /// switch: the switch gave the money back, and the 1987 messages have no reversal of
+        /// a reversal advice; the sale stays voided.
+        VoidWentUp => "reversal.void_went_up",
     }
 }
 

@@ -140,6 +140,16 @@ impl Host {
         }))
     }
 
+    /// Card numbers the store keeps sealed beside upstream requests.
+    fn pans_kept(&self) -> u64 {
+        let mut n = 0;
+        ok(self.store.with_reader(&mut |c| {
+            n = suanpan_store::repo::upstream::pans_kept(c)?;
+            Ok(())
+        }));
+        n
+    }
+
     async fn stop(self) {
         self.link.shutdown();
         self.running.shutdown().await;
@@ -420,47 +430,34 @@ async fn refunds_through_switch_sim() {
     sw.stop().await;
 }
 
-// Goal: a void or refund of a sale the switch decided that cannot go up — the reviewed
-// back-office's (the service runs a plain `Command::Void` / `Refund`, with no card number
-// to send) — is refused and changes nothing, here or at the switch: booking it alone would
-// leave the card charged, or promise money the switch never pays.
+// Goal: the back-office voids a sale the switch decided, and the switch gives the money
+// back: phase one sealed the card number with the sale's row (no clear card number in the
+// database files), so the reviewed void queues its 0420 (39 = 17) in the void's own
+// transaction, and switch-sim's ledger no longer counts the sale. The row's card number is
+// forgotten once the 0420 is queued. A refund of such a sale still cannot go up from the
+// back-office (it is a 0200 the switch decides, sent by the terminal with the card): refused
+// at submission and at execution, changing nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_void_or_refund_that_cannot_go_up_is_refused() {
+async fn a_back_office_void_goes_up_and_its_refund_is_refused() {
     let dir = ok(tempfile::tempdir());
     let sw = switch(dir.path(), Faults::default()).await;
     let h = host(dir.path(), sw.local_addr().to_string()).await;
     h.up().await;
     let (mut t, mut c) = h.terminal().await;
+    let before = balance(&sw, APPROVE_PAN);
     let sold = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 1_200).await;
     assert_eq!(sold.code, "00", "{}", sold.text);
     let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
     let after_sale = balance(&sw, APPROVE_PAN);
-    let origin = back_office_origin();
-    let void = suanpan_store::Command::Void {
-        origin: origin.clone(),
-        kind: suanpan_core::TxnKind::Void,
-        original: suanpan_store::command::OriginalRef::Id(id),
-        amount: Some(suanpan_core::Amount::from_fen(1_200)),
-        reason: "审核通过 reviewed".into(),
-        customer_consent: true,
-        card_fingerprint: None,
-    };
-    let refund = suanpan_store::Command::Refund {
-        origin,
-        original: suanpan_store::command::OriginalRef::Id(id),
-        amount: suanpan_core::Amount::from_fen(200),
-        reason: "审核通过 reviewed".into(),
-    };
-    for (cmd, key) in [
-        (void, "void.through_upstream"),
-        (refund, "refund.through_upstream"),
-    ] {
-        match ok(execute(&*h.store, cmd).await) {
-            suanpan_store::Reply::Refused(r) => assert_eq!(r.key(), key),
-            other => panic!("not refused: {other:?}"),
-        }
-    }
-    // The back-office refuses the request at submission already, naming why.
+    assert_eq!(after_sale, before - 1_200);
+    assert_eq!(files_holding(dir.path(), APPROVE_PAN), Vec::<String>::new());
+    assert_eq!(
+        h.pans_kept(),
+        1,
+        "the approved sale's card number is kept, sealed"
+    );
+    // The back-office refuses the refund at submission already, naming why; the void is
+    // accepted.
     use suanpan_store::backoffice::Backoffice;
     let merchant = ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT));
     let cashier = suanpan_core::backoffice::StaffRole::Cashier;
@@ -472,41 +469,77 @@ async fn a_void_or_refund_that_cannot_go_up_is_refused() {
         .iter()
         .find(|u| u.username == "cashier1")
         .unwrap_or_else(|| panic!("user"));
-    let asks = [
-        (
-            suanpan_service::review::Ask::Void {
-                amount: None,
-                customer_consent: true,
-            },
-            "void.through_upstream",
-        ),
-        (
-            suanpan_service::review::Ask::Refund {
-                amount: suanpan_core::Amount::from_fen(200),
-            },
-            "refund.through_upstream",
-        ),
-    ];
-    for (ask, key) in asks {
-        let s = suanpan_service::review::Submit {
-            txn: id,
-            ask,
-            reason: "顾客要求 asked".into(),
-        };
-        match suanpan_service::review::submit(&*h.store, user, &s) {
-            Err(suanpan_service::review::RequestError::Refused(r)) => {
-                assert_eq!(r.refusal().key(), key);
-            }
-            other => panic!("submitted: {other:?}"),
+    let submit = |ask| suanpan_service::review::Submit {
+        txn: id,
+        ask,
+        reason: "顾客要求 asked".into(),
+    };
+    let refund_ask = suanpan_service::review::Ask::Refund {
+        amount: suanpan_core::Amount::from_fen(200),
+    };
+    match suanpan_service::review::submit(&*h.store, user, &submit(refund_ask)) {
+        Err(suanpan_service::review::RequestError::Refused(r)) => {
+            assert_eq!(r.refusal().key(), "refund.through_upstream");
         }
+        other => panic!("submitted: {other:?}"),
     }
+    let void_ask = suanpan_service::review::Ask::Void {
+        amount: None,
+        customer_consent: true,
+    };
+    ok(suanpan_service::review::submit(
+        &*h.store,
+        user,
+        &submit(void_ask),
+    ));
+    let refund = suanpan_store::Command::Refund {
+        origin: back_office_origin(),
+        original: suanpan_store::command::OriginalRef::Id(id),
+        amount: suanpan_core::Amount::from_fen(200),
+        reason: "审核通过 reviewed".into(),
+    };
+    match ok(execute(&*h.store, refund).await) {
+        suanpan_store::Reply::Refused(r) => assert_eq!(r.key(), "refund.through_upstream"),
+        other => panic!("not refused: {other:?}"),
+    }
+    assert_eq!(h.queued_about(id), 0, "no advice for a refused refund");
+    // The reviewed void, as the executor runs it: a plain `Command::Void`.
+    back_office_void(&h, id, 1_200).await;
+    assert_eq!(h.pans_kept(), 0, "forgotten once its 0420 is queued");
+    eventually("the void's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
+    })
+    .await;
     let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
-    assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Approved, 0));
-    assert_eq!(h.queued_about(id), 0, "no advice");
-    assert_eq!(balance(&sw, APPROVE_PAN), after_sale);
+    assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Voided, 0));
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        before,
+        "the switch gave the money back"
+    );
     assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    assert_eq!(h.approved_fen(), 0);
+    assert_eq!(files_holding(dir.path(), APPROVE_PAN), Vec::<String>::new());
     h.stop().await;
     sw.stop().await;
+}
+
+/// Every file of the host's store under `dir` (the SQLite file and its WAL) whose bytes
+/// hold `needle` (a card number) in clear.
+fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in ok(std::fs::read_dir(dir)).flatten() {
+        let path = e.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if !name.is_some_and(|n| n.starts_with(suanpan_store::sqlite::DB_FILE)) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
 }
 
 /// The origin the back-office executor books under: the original's terminal, a counter
@@ -550,7 +583,9 @@ async fn link_down_declines_91() {
 // advice committed beside it; one above the floor, or with an online PIN, is declined 91.
 // When the switch is back the advice goes up, the switch debits the card once (its ledger
 // and clearing file hold one 0220 for it, even though the advice was sent again while
-// unanswered), and the host's approved sales equal the switch's ledger.
+// unanswered), and the host's approved sales equal the switch's ledger. A stand-in sale
+// voided before its 0220 left takes the 0220 back; one voided after is given back by a
+// 0420 naming the 0220.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stand_in_under_the_floor_while_the_switch_is_down() {
     let dir = ok(tempfile::tempdir());
@@ -585,6 +620,14 @@ async fn stand_in_under_the_floor_while_the_switch_is_down() {
     let pin = Card::new(PIN_PAN, "3012").with_pin("123456");
     let r = sale(&mut t, &mut c, &pin, 200).await;
     assert_eq!(r.code, "91", "an online PIN is not stood in: {}", r.text);
+    // A stand-in sale voided while its 0220 has not left: the 0220 is taken back in the
+    // void's transaction and no 0420 is queued — the switch never hears of the sale.
+    let r = sale(&mut t, &mut c, &card, 250).await;
+    assert_eq!(r.code, "00", "under the floor: {}", r.text);
+    let withdrawn = h.id_of(&r.rrn.clone().unwrap_or_default());
+    assert_eq!(h.queued_about(withdrawn), 1);
+    back_office_void(&h, withdrawn, 250).await;
+    assert_eq!(h.queued_about(withdrawn), 0, "its 0220 taken back, no 0420");
 
     // The switch comes back on the same address, losing its first answers: the advice is
     // sent again until one comes back.
@@ -624,15 +667,101 @@ async fn stand_in_under_the_floor_while_the_switch_is_down() {
         advices[0].contains(&auth) && advices[0].ends_with(",approved"),
         "{csv}"
     );
+    // Voided once its 0220 was booked: the 0420 names the 0220 (field 90), and the switch
+    // gives the money back.
+    back_office_void(&h, h.id_of(&rrn), 300).await;
+    eventually("the void's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
+    })
+    .await;
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        before,
+        "the stand-in sale given back"
+    );
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
     h.stop().await;
     sw.stop().await;
+}
+
+// Goal: a terminal's 0400 of its void of a sale the switch decided. Once the void's 0420
+// went up (acknowledged: the switch gave the money back) it is refused
+// (`reversal.void_went_up`, 12) and the sale stays voided, here and at the switch. While the
+// 0420 has not left (the switch is down), the 0400 takes it back in its own transaction and
+// the sale stands again, with nothing queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reversal_of_a_void_takes_back_its_unsent_0420() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let h = host(dir.path(), sw.local_addr().to_string()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let card = Card::new(APPROVE_PAN, "3012");
+    let before = balance(&sw, APPROVE_PAN);
+    let void_of = |t: &mut Terminal, sold: &Response, fen: u64| {
+        let original = Original::of(sold, t.batch);
+        let (stan, frame) = ok(t.request(Kind::Void, &card, fen, Some(&original)));
+        let reversal = ok(t.reversal(Kind::Void, &card, fen, Some(&original), stan, "98"));
+        (frame, reversal)
+    };
+    // Gone up: refused.
+    let sold = sale(&mut t, &mut c, &card, 600).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let (void, reversal) = void_of(&mut t, &sold, 600);
+    let v = ok(t.parse(&ok(c.call(&void).await)));
+    assert_eq!(v.code, "00", "void: {}", v.text);
+    eventually("the void's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && balance(&sw, APPROVE_PAN) == before
+    })
+    .await;
+    let r = ok(t.parse(&ok(c.call(&reversal).await)));
+    assert_eq!(r.code, "12", "{}", r.text);
+    let rrn = sold.rrn.clone().unwrap_or_default();
+    assert_eq!(h.status_of(&rrn).0, TxnStatus::Voided);
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    // Not gone up: taken back.
+    let sold = sale(&mut t, &mut c, &card, 700).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
+    sw.stop().await;
+    eventually("the link sees the switch down", || {
+        h.link.state() != suanpan_upstream::LinkState::Up
+    })
+    .await;
+    let (void, reversal) = void_of(&mut t, &sold, 700);
+    let v = ok(t.parse(&ok(c.call(&void).await)));
+    assert_eq!(v.code, "00", "void: {}", v.text);
+    assert_eq!(h.queued_about(id), 1, "the void's 0420, not sent");
+    let r = ok(t.parse(&ok(c.call(&reversal).await)));
+    assert_eq!(r.code, "00", "{}", r.text);
+    assert_eq!(h.queued_about(id), 0, "taken back");
+    let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(row.status, TxnStatus::Approved, "the sale stands again");
+    h.stop().await;
+}
+
+/// The reviewed void of `id` (`fen`) as the back-office's executor runs it: approved.
+async fn back_office_void(h: &Host, id: TxnId, fen: i64) {
+    let void = suanpan_store::Command::Void {
+        origin: back_office_origin(),
+        kind: suanpan_core::TxnKind::Void,
+        original: suanpan_store::command::OriginalRef::Id(id),
+        amount: Some(suanpan_core::Amount::from_fen(fen)),
+        reason: "审核通过 reviewed".into(),
+        customer_consent: true,
+        card_fingerprint: None,
+    };
+    match ok(execute(&*h.store, void).await) {
+        suanpan_store::Reply::Txn(v) => assert_eq!(v.status, TxnStatus::Approved),
+        other => panic!("void not booked: {other:?}"),
+    }
 }
 
 // Goal: routing by BIN (`[[upstream.route]]`). Two switch-sims: cards of BIN 622588 go to
 // the second (its own link, sign-on and queue), every other card to the default route.
 // Each sale is in its own switch's ledger only; a void of a routed sale sends its 0420 to
 // the switch that approved it; afterwards each switch's ledger equals the host's approved
-// sales of its cards.
+// sales of its cards. Each link's metrics carry its route's name (`route` label).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cards_are_routed_by_bin_to_their_switch() {
     let dir = ok(tempfile::tempdir());
@@ -700,6 +829,17 @@ async fn cards_are_routed_by_bin_to_their_switch() {
         "the default switch never saw it"
     );
 
+    // Each route's link labels its metrics with its name.
+    let metrics = ok(http_get(h.running.http_addr, "/metrics").await);
+    for route in ["switch", "route:b"] {
+        let label = format!("route=\"{route}\"");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("suanpan_upstream_latency_seconds") && l.contains(&label)),
+            "{route}: {metrics}"
+        );
+    }
     // The void of the 700 goes to the switch that approved it.
     let o = Original::of(&routed_sale, t.batch);
     let (_, frame) = ok(t.request(Kind::Void, &pin, 700, Some(&o)));
@@ -731,25 +871,31 @@ async fn cards_are_routed_by_bin_to_their_switch() {
 }
 
 async fn health(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    http_get(addr, "/healthz").await
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await?;
     let mut out = String::new();
     s.read_to_string(&mut out).await?;
     Ok(out)
 }
 
 // Goal: a host killed with sales in flight finds them *authorizing* at its next start and
-// resolves them before a terminal is served: one whose reversal was parked (it may have
-// left) becomes reversal pending and its 0420 goes up until acknowledged; one with none
-// parked (it never left) is declined 91.
+// resolves them before a terminal is served, with no reversal parked before the send: one
+// whose row keeps what its 0420 needs (phase one sealed the card number and gave the 0420
+// its STAN: it may have left) becomes reversal pending and its 0420, built from the row,
+// goes up until acknowledged; an older build's row that kept none and had nothing parked
+// (it never left) is declined 91.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_resolves_authorizing_rows() {
     let dir = ok(tempfile::tempdir());
     let sw = switch(dir.path(), Faults::default()).await;
     let addr = sw.local_addr().to_string();
-    // The first run: two sales reach phase one; one also parks its reversal; the host dies.
+    // The first run: two sales reach phase one; the host dies.
     let (sent, unsent) = {
         let h = host(dir.path(), addr.clone()).await;
         h.up().await;
@@ -757,32 +903,26 @@ async fn restart_resolves_authorizing_rows() {
         // Phase one by hand, as the host does before a request leaves.
         let r = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 100).await;
         assert_eq!(r.code, "00");
-        let phase_one = |stan: &str| suanpan_store::Command::Authorize {
+        let phase_one = |stan: &str, reversal| suanpan_store::Command::Authorize {
             purchase: Box::new(purchase_command(&h, stan)),
             upstream: suanpan_store::UpstreamRef {
                 destination: "switch".into(),
                 stan: stan.into(),
                 transmitted: "1206093015".into(),
+                reversal,
             },
         };
-        let sent = authorizing_id(ok(execute(&*h.store, phase_one("000901")).await));
-        let unsent = authorizing_id(ok(execute(&*h.store, phase_one("000902")).await));
-        let mut original = ok(suanpan_upstream::msg::purchase_skeleton(DEMO_TERMINAL));
-        ok(h.link.prepare(&mut original));
-        ok(original.set_str(2, APPROVE_PAN));
-        ok(original.set_u64(4, 100));
-        ok(original.set_str(37, "000000000901"));
-        ok(original.set_str(42, DEMO_MERCHANT));
-        ok(original.set_str(49, "156"));
-        let park = suanpan_store::Command::ParkReversal {
-            id: sent,
-            destination: h.link.destination(),
-            frame: suanpan_store::AdviceFrame(ok(h.link.timeout_reversal_frame(&original))),
+        let draft = suanpan_store::AdviceDraft {
+            pan: APPROVE_PAN.into(),
+            reason: "68".into(),
+            stan: "000903".into(),
+            transmitted: "1206093015".into(),
+            acquirer_id: h.link.acquirer_id(),
         };
-        assert!(matches!(
-            ok(execute(&*h.store, park).await),
-            suanpan_store::Reply::Done(1)
+        let sent = authorizing_id(ok(
+            execute(&*h.store, phase_one("000901", Some(draft))).await
         ));
+        let unsent = authorizing_id(ok(execute(&*h.store, phase_one("000902", None)).await));
         h.stop().await;
         (sent, unsent)
     };
@@ -792,6 +932,12 @@ async fn restart_resolves_authorizing_rows() {
         |id: TxnId| ok(h.store.transaction(id)).map(|t| (t.status, t.response_code.code()));
     assert_eq!(status(sent), Some((TxnStatus::ReversalPending, "98")));
     assert_eq!(status(unsent), Some((TxnStatus::Declined, "91")));
+    assert_eq!(h.queued_about(sent), 1, "its 0420, built from the row");
+    assert_eq!(
+        h.pans_kept(),
+        1,
+        "only the first run's approved sale keeps its card number"
+    );
     h.up().await;
     eventually("the restart's 0420 is acknowledged", || {
         h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
@@ -963,7 +1109,7 @@ async fn old_queue_file_is_copied_into_the_store() {
         acquirer_id: "48020000".into(),
     };
     let frame = ok(suanpan_service::upstream::network::advice_frame(
-        &txn, &up, &draft,
+        &txn, &up, &draft, false,
     ));
     {
         // The file as the earlier build made it (its three tables), in WAL mode.

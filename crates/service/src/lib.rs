@@ -230,11 +230,6 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
             auth_code,
         } => upstream::authorized(ctx, *id, *fate, auth_code.as_deref()),
         Command::ResolveAuthorizing => upstream::resolve_authorizing(ctx),
-        Command::ParkReversal {
-            id,
-            destination,
-            frame,
-        } => upstream::park_reversal(ctx, *id, destination, &frame.0),
         Command::StandIn {
             id,
             destination,

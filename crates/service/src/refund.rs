@@ -81,7 +81,7 @@ pub(crate) fn refund(
                 hold_expires_at: None,
             },
         )?;
-        repo::record(ctx.tx.conn, txn.id, up)?;
+        repo::record(ctx.tx.conn, ctx.tx.keys, txn.id, up)?;
         let outcome = format!("authorizing:{}/{}", up.destination, up.stan);
         ctx.tx.audit(
             &actor,

@@ -3,6 +3,7 @@
 //! never arrived is remembered so that the request, arriving late, is refused (`gate`).
 
 use crate::ctx::{Ctx, FollowUp, Gate, Res, actor_of, book_follow_up, gate, issuer_effect, refuse};
+use suanpan_core::refusal::ReversalRefused;
 use suanpan_core::rules::{self, ReversalDecision};
 use suanpan_core::{Amount, Transaction, TxnKind, TxnStatus, VoucherNo};
 use suanpan_issuer::IssuerOp;
@@ -58,6 +59,16 @@ pub(crate) fn reverse(
         ctx.tx.audit(&actor, "reversal", &target, reason, outcome);
         return Ok(Reply::NothingToReverse);
     };
+    // A void of a sale the switch decided is undone only while its 0420 has not left: it
+    // is taken back here. One that may have left cannot be called back.
+    if matches!(t.kind, TxnKind::Void)
+        && let Some(sale) = t.original_id
+        && crate::upstream::went_up(ctx, sale)?
+        && suanpan_store::repo::upstream::saf_withdraw_unsent(ctx.tx.conn, sale)? == 0
+    {
+        let r = ReversalRefused::VoidWentUp;
+        return refuse(ctx, &actor, "reversal", &format!("txn:{}", t.id), r);
+    }
     undo(ctx, &t, origin.training)?;
     txns::set_status(ctx.tx.conn, t.id, TxnStatus::Reversed)?;
     // The reversal row gets a host-numbered voucher and no idempotency key of its own: the
@@ -102,6 +113,11 @@ fn undo(ctx: &Ctx<'_, '_>, t: &Transaction, training: bool) -> Result<(), StoreE
             issuer_effect(ctx, &cols, IssuerOp::ForceHold, pre.amount, training)?;
             // After a completion's reversal the pre-authorization is approved with its hold.
             txns::uncomplete(conn, pre.id, TxnStatus::Approved)
+        }
+        // A void of a sale the switch decided: its 0420 was taken back (`reverse`), so the
+        // switch never gave the money back; nothing moves here.
+        TxnKind::Void if crate::upstream::went_up(ctx, original()?.id)? => {
+            txns::set_status(conn, original()?.id, TxnStatus::Approved)
         }
         TxnKind::Void | TxnKind::CompletionVoid => {
             let o = original()?;

@@ -144,12 +144,17 @@ pub fn submit(store: &dyn Store, user: &StaffUser, s: &Submit) -> Result<Submitt
         Ask::Void { .. } => voids_today(store, booking_operator(user.operator_no, &t), &t)?,
         Ask::Refund { .. } => 0,
     };
-    // A sale the network upstream decided is voided or refunded only at the terminal, with
-    // the card (the store keeps no PAN for field 2): refused now, not at execution.
-    let went_up = suanpan_store::read(store, |c| {
-        Ok(suanpan_store::repo::upstream::find(c, t.id)?.is_some())
+    // A sale the network upstream decided is voided here only while its row keeps the
+    // sealed card number its 0420 needs (until its batch settles), and refunded only at the
+    // terminal (a 0200 with the card, not sent from here): refused now, not at execution.
+    let up = suanpan_store::read(store, |c| {
+        let went = suanpan_store::repo::upstream::find(c, t.id)?.is_some();
+        Ok(UpFacts {
+            went_up: went,
+            reversible: went && suanpan_store::repo::upstream::reversal_ready(c, t.id)?,
+        })
     })?;
-    if let Err(r) = precheck(store, voids_today, &t, s.ask, reason, went_up) {
+    if let Err(r) = precheck(store, voids_today, &t, s.ask, reason, up) {
         let action = format!("{}_request.submit", kind.as_str());
         let outcome = format!("refused:{}", r.refusal().key());
         store.record_staff_event(
@@ -186,6 +191,14 @@ pub fn submit(store: &dyn Store, user: &StaffUser, s: &Submit) -> Result<Submitt
     })
 }
 
+/// Whether the original went to the network upstream, and whether its reversal (0420) can
+/// be built from its row (the sealed card number is still kept).
+#[derive(Debug, Clone, Copy)]
+struct UpFacts {
+    went_up: bool,
+    reversible: bool,
+}
+
 /// The money rule of the request, asked as a back-office request approved by review (any
 /// terminal of the merchant), with the facts the engine will load at execution.
 fn precheck(
@@ -194,12 +207,14 @@ fn precheck(
     t: &Transaction,
     ask: Ask,
     reason: &str,
-    went_up: bool,
+    up: UpFacts,
 ) -> Result<(), RequestRefused> {
     let (policy, now) = (store.policy(), store.now());
     match ask {
-        Ask::Void { .. } if went_up => Err(RequestRefused::Void(VoidRefused::ThroughUpstream)),
-        Ask::Refund { .. } if went_up => {
+        Ask::Void { .. } if up.went_up && !up.reversible => {
+            Err(RequestRefused::Void(VoidRefused::ThroughUpstream))
+        }
+        Ask::Refund { .. } if up.went_up => {
             Err(RequestRefused::Refund(RefundRefused::ThroughUpstream))
         }
         Ask::Void {

@@ -79,7 +79,7 @@ pub(crate) fn book_authorizing(
             hold_expires_at: None,
         },
     )?;
-    repo::record(ctx.tx.conn, txn.id, up)?;
+    repo::record(ctx.tx.conn, ctx.tx.keys, txn.id, up)?;
     let target = format!("txn:{}", txn.id);
     let outcome = format!("authorizing:{}/{}", up.destination, up.stan);
     ctx.tx
@@ -102,18 +102,18 @@ pub(crate) fn authorized(
         return Ok(Reply::Txn(txn));
     }
     let (status, code) = rules::decide_upstream_fate(fate);
-    // The parked time-out reversal follows the fate in this same transaction: queued when
-    // the outcome upstream is unknown, dropped otherwise.
-    let parked = reference(id);
+    // The time-out reversal follows the fate in this same transaction: queued when the
+    // outcome upstream is unknown, never otherwise.
     if status == TxnStatus::ReversalPending {
-        if repo::activate(ctx.tx.conn, ctx.tx.keys, &parked, wall_ms(), Some(id))?.is_none() {
-            // Reversal pending without its advice would leave a charged card unrefunded.
-            return Err(StoreError::Invalid(format!(
-                "txn {id}: no answer, and no reversal was parked"
-            )));
-        }
+        queue_timeout_reversal(ctx, &txn)?;
     } else {
-        repo::discard(ctx.tx.conn, &parked)?;
+        // An older build's parked reversal, answered meanwhile.
+        repo::discard(ctx.tx.conn, &reference(id))?;
+    }
+    // Only an approved sale may still need its card number (a void from the back-office);
+    // a refund, a decline or a queued reversal (its frame keeps its own sealed copy) never.
+    if !(status == TxnStatus::Approved && txn.kind == TxnKind::Sale) {
+        repo::forget_pan(ctx.tx.conn, id)?;
     }
     // An approval without the issuer's authorization code keeps none rather than invent one.
     let auth = (status == TxnStatus::Approved)
@@ -167,15 +167,49 @@ fn refund_fate(
     txns::set_refunded(ctx.tx.conn, original_id, status, refunded)
 }
 
-/// At start-up, before terminals are served: a row still authorizing with its reversal
-/// parked may have left — reversal pending, the 0420 queued; one with none parked never
-/// left — declined as not sent (91). Parked reversals of no authorizing row (their request
-/// was answered, and the process stopped before it dropped them) are dropped. One
-/// transaction; answers `Done(rows resolved)`.
+/// Queues `txn`'s time-out reversal (0420, 39 = `68`): built from its request's row (the
+/// sealed card number and the STAN phase one gave it), or an older build's parked frame.
+/// Reversal pending without its advice would leave a charged card unrefunded: an error.
+fn queue_timeout_reversal(ctx: &mut Ctx<'_, '_>, txn: &Transaction) -> Result<i64, StoreError> {
+    let id = txn.id;
+    let conn = ctx.tx.conn;
+    let draft = repo::reversal_draft(conn, ctx.tx.keys, id, suanpan_upstream::REASON_TIME_OUT)?;
+    if let (Some(draft), Some(up)) = (draft, repo::find(conn, id)?) {
+        let frame = network::advice_frame(txn, &up, &draft, false)
+            .map_err(|e| StoreError::Invalid(format!("txn {id}: time-out reversal: {e}")))?;
+        return repo::saf_push(
+            conn,
+            ctx.tx.keys,
+            &up.destination,
+            &frame,
+            wall_ms(),
+            Some(id),
+        );
+    }
+    repo::activate(conn, ctx.tx.keys, &reference(id), wall_ms(), Some(id))?.ok_or_else(|| {
+        StoreError::Invalid(format!("txn {id}: no answer, and no reversal can be built"))
+    })
+}
+
+/// Whether an authorizing `id` may have left: its reversal can be built from its row, or
+/// an older build parked one before sending. Otherwise (an older build's row, nothing
+/// parked) it never left.
+pub(crate) fn may_have_left(
+    conn: &dyn suanpan_store::sql::Sql,
+    id: TxnId,
+) -> Result<bool, StoreError> {
+    Ok(repo::reversal_ready(conn, id)? || repo::is_parked(conn, &reference(id))?)
+}
+
+/// At start-up, before terminals are served: a row still authorizing may have left —
+/// reversal pending, its 0420 built from the row and queued — unless it is an older
+/// build's with nothing parked, which never left — declined as not sent (91). An older
+/// build's parked reversals of no authorizing row (answered, the process stopped before it
+/// dropped them) are dropped. One transaction; answers `Done(rows resolved)`.
 pub(crate) fn resolve_authorizing(ctx: &mut Ctx<'_, '_>) -> Res {
     let ids = repo::authorizing(ctx.tx.conn)?;
     for id in &ids {
-        let fate = if repo::is_parked(ctx.tx.conn, &reference(*id))? {
+        let fate = if may_have_left(ctx.tx.conn, *id)? {
             UpstreamFate::NoAnswer
         } else {
             UpstreamFate::NotSent
@@ -188,7 +222,7 @@ pub(crate) fn resolve_authorizing(ctx: &mut Ctx<'_, '_>) -> Res {
     Ok(Reply::Done(ids.len() as u64))
 }
 
-/// The name a transaction's parked time-out reversal is kept under.
+/// The name an older build's parked time-out reversal of transaction `id` is kept under.
 pub fn reference(id: TxnId) -> String {
     format!("txn:{id}")
 }
@@ -197,30 +231,6 @@ pub fn reference(id: TxnId) -> String {
 /// test may move).
 fn wall_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
-}
-
-/// Parks the time-out reversal of transaction `id` while it is authorizing; `Done(1)` when
-/// parked (its request may leave), `Done(0)` when it is no longer authorizing (it must not).
-pub(crate) fn park_reversal(
-    ctx: &mut Ctx<'_, '_>,
-    id: TxnId,
-    destination: &str,
-    frame: &[u8],
-) -> Res {
-    let authorizing =
-        txns::by_id(ctx.tx.conn, id)?.is_some_and(|t| t.status == TxnStatus::Authorizing);
-    if !authorizing {
-        return Ok(Reply::Done(0));
-    }
-    repo::park(
-        ctx.tx.conn,
-        ctx.tx.keys,
-        destination,
-        &reference(id),
-        frame,
-        wall_ms(),
-    )?;
-    Ok(Reply::Done(1))
 }
 
 /// Stand-in: an authorizing sale the upstream could not be asked about, at or under the
@@ -250,6 +260,7 @@ pub(crate) fn stand_in(
         wall_ms(),
         Some(id),
     )?;
+    repo::mark_stood_in(ctx.tx.conn, id)?;
     repo::set_outcome(
         ctx.tx.conn,
         id,
@@ -289,7 +300,19 @@ pub(crate) fn queue_advice(
     let Some(original) = txns::by_id(ctx.tx.conn, original_id)? else {
         return Ok(());
     };
-    let frame = network::advice_frame(&original, &up, draft)
+    let actor = format!("{}/{}", follow_up.terminal_id, follow_up.operator);
+    let stood_in = repo::stood_in(ctx.tx.conn, original_id)?;
+    // A stand-in sale whose 0220 never left: taken back, and the switch never hears of
+    // the sale (a 0420 could reach it before the 0220 on another node, and leave it
+    // charged). Once the 0220 may have left, the 0420 names it (field 90).
+    if stood_in && repo::saf_withdraw_unsent(ctx.tx.conn, original_id)? > 0 {
+        repo::forget_pan(ctx.tx.conn, original_id)?;
+        let target = format!("txn:{original_id}");
+        let outcome = format!("advice:{}:withdrawn", draft.reason);
+        ctx.tx.audit(&actor, "upstream", &target, "", &outcome);
+        return Ok(());
+    }
+    let frame = network::advice_frame(&original, &up, draft, stood_in)
         .map_err(|e| StoreError::Invalid(format!("reversal advice: {e}")))?;
     let id = repo::saf_push(
         ctx.tx.conn,
@@ -299,8 +322,9 @@ pub(crate) fn queue_advice(
         wall_ms(),
         Some(original_id),
     )?;
+    // The queued frame keeps its own sealed copy; the row's is needed no more.
+    repo::forget_pan(ctx.tx.conn, original_id)?;
     let outcome = format!("advice:{}:{}", draft.reason, id);
-    let actor = format!("{}/{}", follow_up.terminal_id, follow_up.operator);
     ctx.tx.audit(
         &actor,
         "upstream",

@@ -10,6 +10,7 @@ use suanpan_store::Reply;
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::repo::operators;
 use suanpan_store::repo::txns::{self, InstrumentCols};
+use suanpan_store::repo::upstream as repo;
 
 /// A void's facts besides its origin and original.
 pub struct VoidFacts<'a> {
@@ -74,13 +75,21 @@ pub(crate) fn void(
         Ok(a) => a,
         Err(r) => return refuse(ctx, &actor, action, &target, r),
     };
-    // A sale the network upstream decided is given back there (the host sends its 0420
-    // with 39 = 17, queued in this transaction), not in the inline simulator's accounts;
-    // a void that sends none (the back-office's, or one without the card) is refused.
+    // A sale the network upstream decided is given back there (its 0420 with 39 = 17,
+    // queued in this transaction), not in the inline simulator's accounts. The terminal's
+    // void brings the card (`Command::WithAdvice`); any other (the back-office's, a terminal
+    // void without field 2) builds the 0420 from the sale's row, where phase one sealed the
+    // card number; a row that kept none (an older build's, or forgotten) is refused.
     let went_up = crate::upstream::went_up(ctx, orig.id)?;
-    if went_up && !ctx.advice_follows {
-        return refuse(ctx, &actor, action, &target, VoidRefused::ThroughUpstream);
-    }
+    let own_advice = if went_up && !ctx.advice_follows {
+        let reason = suanpan_upstream::REASON_VOID;
+        match repo::reversal_draft(ctx.tx.conn, ctx.tx.keys, orig.id, reason)? {
+            Some(draft) => Some(draft),
+            None => return refuse(ctx, &actor, action, &target, VoidRefused::ThroughUpstream),
+        }
+    } else {
+        None
+    };
     if !went_up {
         let cols = InstrumentCols::from_txn(&orig);
         issuer_effect(ctx, &cols, IssuerOp::Credit, amount, origin.training)?;
@@ -100,5 +109,9 @@ pub(crate) fn void(
     };
     let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
     crate::risk::after_void_or_refund(ctx, origin, &term, &txn)?;
-    Ok(Reply::Txn(txn))
+    let reply = Reply::Txn(txn);
+    if let Some(draft) = own_advice {
+        crate::upstream::queue_advice(ctx, &reply, &draft)?;
+    }
+    Ok(reply)
 }

@@ -259,21 +259,11 @@ pub enum Command {
         /// Field 38 of an approval.
         auth_code: Option<String>,
     },
-    /// At start-up, once the parked reversals were dealt with: every transaction still
-    /// *authorizing* had no reversal parked, so it never left; it is declined as not sent.
+    /// At start-up, before terminals are served: every transaction still *authorizing* may
+    /// have left (its reversal is built from its row and queued, reversal pending), unless an
+    /// older build left it with nothing parked (it never left: declined as not sent).
     /// Answers `Done(n)`.
     ResolveAuthorizing,
-    /// Parks the time-out reversal (0420) of an *authorizing* transaction before its request
-    /// leaves (issue 15). The command that records the request's fate moves it into the
-    /// store-and-forward queue (no answer) or drops it, in the same transaction.
-    ParkReversal {
-        /// The authorizing transaction.
-        id: TxnId,
-        /// The link's name.
-        destination: String,
-        /// The advice as it goes on the wire.
-        frame: AdviceFrame,
-    },
     /// Stand-in (issue 15): the upstream is down and an *authorizing* card sale is at or
     /// under `[upstream] stand_in_floor_fen`; it is approved here with the host's own
     /// authorization id, and its advice (a 0220, `frame`) is queued for the switch in the
@@ -349,6 +339,13 @@ pub struct UpstreamRef {
     pub stan: String,
     /// Field 7.
     pub transmitted: String,
+    /// What the request's reversal (0420) needs that the transaction row does not keep: the
+    /// card number (sealed under the KEK with the row), and the STAN and field 7 given to
+    /// that reversal before the request leaves, so a start-up, phase two without an answer
+    /// or a back-office void builds it from the row alone (schema 19 / PostgreSQL 18). Its
+    /// `reason` is not kept: each use names its own. `None`: a caller that has none (the
+    /// 0420 then needs the card presented again).
+    pub reversal: Option<AdviceDraft>,
 }
 
 /// The writer's answer.

@@ -22,7 +22,7 @@ use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnI
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 19;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// How long a writer waits for another process's write lock before it gives up.
@@ -523,7 +523,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_meta {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
             include_str!("schema.sql"),
             include_str!("migrate_2.sql"),
             include_str!("migrate_4.sql"),
@@ -538,7 +538,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_15.sql"),
             include_str!("migrate_16.sql"),
             include_str!("migrate_17.sql"),
-            include_str!("migrate_18.sql")
+            include_str!("migrate_18.sql"),
+            include_str!("migrate_19.sql")
         ))?;
         return Ok(());
     }
@@ -669,6 +670,16 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             "claimed_by",
             include_str!("migrate_18.sql"),
             18,
+        )?;
+    }
+    if version < 19 {
+        // The sealed card number and the reversal's STAN beside an upstream request (issue 15).
+        add_column_once(
+            conn,
+            "upstream_requests",
+            "pan",
+            include_str!("migrate_19.sql"),
+            19,
         )?;
     }
     // A bulk load (`bench seed`) stopped before its end left the search indexes (and, booked

@@ -186,6 +186,24 @@ fn clear_frames_of_an_older_build_are_sealed_at_open() {
     check(&*h.open_another(), Backend::Postgres);
 }
 
+/// `keys rotate-kek` from the harness's KEK to another, and the store opened with the new
+/// one: the old KEK, how many values were re-sealed, the store.
+fn rotate_and_reopen(h: &Harness) -> (MemoryKek, usize, Box<dyn Store>) {
+    h.store
+        .ensure_backoffice_schema()
+        .expect("back-office tables");
+    let old = MemoryKek::new([0x4B; 32]);
+    let new = MemoryKek::new([0x5A; 32]);
+    let n = suanpan_store::terminal_keys::rewrap_all(&*h.store, &[&old], &new).expect("rotate");
+    let mut opts = options(h.store.policy().clone(), h.clock.clone());
+    opts.keys = Arc::new(MemoryKek::new([0x5A; 32]));
+    let store: Box<dyn Store> = match &h.pg {
+        Some(pg) => Box::new(PgStore::open(pg.clone(), opts).expect("open with new KEK")),
+        None => Box::new(SqliteStore::open(&h.dir, opts).expect("open with new KEK")),
+    };
+    (old, n, store)
+}
+
 // Goal: `keys rotate-kek` re-seals the queue under the new KEK: the store opened with the new
 // KEK reads every frame, and no frame opens under the old one any more.
 #[test]
@@ -196,29 +214,120 @@ fn rotating_the_kek_reseals_the_queue() {
             continue;
         };
         queue_and_park(&*h.store);
-        h.store
-            .ensure_backoffice_schema()
-            .expect("back-office tables");
-        let old = Arc::new(MemoryKek::new([0x4B; 32]));
-        let new = MemoryKek::new([0x5A; 32]);
-        let n =
-            suanpan_store::terminal_keys::rewrap_all(&*h.store, &[&*old], &new).expect("rotate");
+        let (old, n, store) = rotate_and_reopen(&h);
         assert!(n >= 2, "{backend:?}: the two frames counted, got {n}");
-        let mut opts = options(h.store.policy().clone(), h.clock.clone());
-        opts.keys = Arc::new(MemoryKek::new([0x5A; 32]));
-        let store: Box<dyn Store> = match &h.pg {
-            Some(pg) => Box::new(PgStore::open(pg.clone(), opts).expect("open with new KEK")),
-            None => Box::new(SqliteStore::open(&h.dir, opts).expect("open with new KEK")),
-        };
         for text in stored_texts(&*store) {
             assert!(
-                repo::open_frame(&*old, "switch", &text).is_err(),
+                repo::open_frame(&old, "switch", &text).is_err(),
                 "{backend:?}: the old KEK opens nothing"
             );
         }
         assert_eq!(claim_as(&*store, "a", 1).expect("queued").frame, frame(1));
         let moved = setup(&*store, |c, k| repo::activate(c, k, "txn:7", 2, None));
         assert!(moved.is_some(), "{backend:?}");
+    }
+}
+
+/// Books an approved sale and records it as gone up with its reversal's card number `PAN`
+/// (as phase one does); its id.
+fn sale_gone_up(h: &Harness) -> suanpan_core::TxnId {
+    let id = approved(h.sale(1_000, "approve")).id;
+    let up = suanpan_store::UpstreamRef {
+        destination: "switch".into(),
+        stan: "000901".into(),
+        transmitted: "1206093015".into(),
+        reversal: Some(suanpan_store::AdviceDraft {
+            pan: PAN.into(),
+            reason: "68".into(),
+            stan: "000902".into(),
+            transmitted: "1206093015".into(),
+            acquirer_id: "12345678".into(),
+        }),
+    };
+    setup(&*h.store, |c, k| repo::record(c, k, id, &up));
+    id
+}
+
+/// The stored (sealed) card number of `id`'s request.
+fn stored_pan(store: &dyn Store, id: suanpan_core::TxnId) -> Option<String> {
+    setup(store, |c, _| {
+        Ok(c.row(
+            "SELECT pan FROM upstream_requests WHERE txn_id = ?1",
+            p![id.0],
+            |r| r.opt_text(0),
+        )?
+        .flatten())
+    })
+}
+
+// Goal: the card number an upstream request keeps for its reversal is sealed under the KEK
+// (no clear copy in the SQLite file or its WAL), opens only for its own row, is re-sealed by
+// `keys rotate-kek` (the old KEK opens it no more), and is gone once forgotten.
+#[test]
+fn kept_card_numbers_are_sealed_and_resealed() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(h) = Harness::on(backend) else {
+            skipped();
+            continue;
+        };
+        let id = sale_gone_up(&h);
+        let sealed = stored_pan(&*h.store, id).expect("kept");
+        assert!(sealed.starts_with("w1:"), "{backend:?}: {sealed:.12}");
+        if backend == Backend::Sqlite {
+            assert_eq!(files_holding_pan(&h.dir), Vec::<String>::new());
+        }
+        let draft = setup(&*h.store, |c, k| repo::reversal_draft(c, k, id, "17")).expect("draft");
+        assert_eq!((draft.pan.as_str(), draft.reason.as_str()), (PAN, "17"));
+        assert_eq!(draft.stan, "000902");
+        // Moved to another row, it does not open.
+        let other = suanpan_core::TxnId(id.0 + 1_000);
+        assert!(
+            h.store
+                .keys()
+                .unwrap(&format!("upstream-pan:{other}"), &sealed)
+                .is_err()
+        );
+        let (old, _, store) = rotate_and_reopen(&h);
+        let resealed = stored_pan(&*store, id).expect("kept");
+        assert!(
+            old.unwrap(&format!("upstream-pan:{id}"), &resealed)
+                .is_err(),
+            "{backend:?}: the old KEK opens it no more"
+        );
+        let again = setup(&*store, |c, k| repo::reversal_draft(c, k, id, "68")).expect("draft");
+        assert_eq!(again.pan, PAN);
+        setup(&*store, |c, _| repo::forget_pan(c, id));
+        assert_eq!(stored_pan(&*store, id), None);
+        assert!(setup(&*store, |c, k| repo::reversal_draft(c, k, id, "68")).is_none());
+        assert_eq!(setup(&*store, |c, _| repo::pans_kept(c)), 0);
+        // The sale was decided inline, in truth: without its row, conservation counts it.
+        setup(&*store, |c, _| {
+            c.exec("DELETE FROM upstream_requests WHERE txn_id = ?1", p![id.0])?;
+            Ok(())
+        });
+    }
+}
+
+// Goal: a card number kept for a sale's reversal is forgotten when the sale's batch is
+// settled (a settled sale can no longer be voided), in the settlement's transaction; one of
+// the next batch is kept.
+#[test]
+fn settling_the_batch_forgets_its_card_numbers() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(h) = Harness::on(backend) else {
+            skipped();
+            continue;
+        };
+        let settled = sale_gone_up(&h);
+        assert_eq!(setup(&*h.store, |c, _| repo::pans_kept(c)), 1);
+        let _ = h.settle(None);
+        assert_eq!(stored_pan(&*h.store, settled), None, "{backend:?}");
+        let kept = sale_gone_up(&h);
+        assert!(stored_pan(&*h.store, kept).is_some(), "{backend:?}");
+        setup(&*h.store, |c, _| {
+            c.exec("DELETE FROM upstream_requests", p![])?;
+            Ok(())
+        });
     }
 }
 

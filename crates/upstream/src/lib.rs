@@ -47,6 +47,11 @@ pub const FRAMES_QUEUED_MAX: usize = 4096;
 pub const IN_FLIGHT_MAX: usize = 65_536;
 /// Field 39 of a time-out reversal (spec: "time-out (39 = `68`)").
 pub const REASON_TIME_OUT: &str = "68";
+/// The label naming a link's destination (`[upstream]`'s, or a `[[upstream.route]]`'s
+/// name) on its metrics: each route's latency, time-outs, late answers and state apart.
+/// The queue's depth (`suanpan_upstream_saf_depth`) stays one gauge: every route shares
+/// the main store's queue, and a link publishes the whole of it.
+pub const ROUTE_LABEL: &str = "route";
 /// Field 39 of a void's reversal advice (spec: "void / customer cancellation (39 = `17`)").
 pub const REASON_VOID: &str = "17";
 /// Bytes read at once.
@@ -206,7 +211,8 @@ impl Link {
             last_rx_ms: AtomicI64::new(now_ms()),
             shutdown,
         });
-        metrics::gauge!("suanpan_upstream_link_up").set(0.0);
+        metrics::gauge!("suanpan_upstream_link_up", ROUTE_LABEL => inner.destination.clone())
+            .set(0.0);
         let link = Link { inner };
         tokio::spawn(connection_manager(link.clone()));
         tokio::spawn(saf_drainer(link.clone()));
@@ -272,7 +278,8 @@ impl Link {
                 answer,
             }),
             Err(LinkError::NoAnswer { request, .. }) => {
-                metrics::counter!("suanpan_upstream_timeouts_total").increment(1);
+                metrics::counter!("suanpan_upstream_timeouts_total", ROUTE_LABEL => self.destination())
+                    .increment(1);
                 let reversible = [100, 200, 220].contains(&request.mti().value());
                 let reversal = if reversible {
                     Some(self.queue_reversal(&request, REASON_TIME_OUT, None)?)
@@ -366,7 +373,8 @@ impl Link {
             }),
             Err(e) => {
                 if matches!(e, LinkError::NoAnswer { .. }) {
-                    metrics::counter!("suanpan_upstream_timeouts_total").increment(1);
+                    metrics::counter!("suanpan_upstream_timeouts_total", ROUTE_LABEL => self.destination())
+                    .increment(1);
                 }
                 Err(e)
             }
@@ -446,7 +454,8 @@ impl Link {
                 })
             }
             Err(LinkError::NoAnswer { request, .. }) => {
-                metrics::counter!("suanpan_upstream_timeouts_total").increment(1);
+                metrics::counter!("suanpan_upstream_timeouts_total", ROUTE_LABEL => self.destination())
+                    .increment(1);
                 let reversal = self.activate_parked(reference)?;
                 Err(LinkError::NoAnswer { request, reversal })
             }
@@ -505,7 +514,7 @@ impl Link {
         let started = Instant::now();
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(answer)) => {
-                metrics::histogram!("suanpan_upstream_latency_seconds")
+                metrics::histogram!("suanpan_upstream_latency_seconds", ROUTE_LABEL => self.destination())
                     .record(started.elapsed().as_secs_f64());
                 Ok(answer)
             }
@@ -529,7 +538,8 @@ impl Link {
 
     fn set_state(&self, s: LinkState) {
         self.inner.state.send_replace(s);
-        metrics::gauge!("suanpan_upstream_link_up").set(if s == LinkState::Up { 1.0 } else { 0.0 });
+        metrics::gauge!("suanpan_upstream_link_up", ROUTE_LABEL => self.destination())
+            .set(if s == LinkState::Up { 1.0 } else { 0.0 });
         if s == LinkState::Up {
             self.inner.saf_wake.notify_one();
         }
@@ -543,7 +553,8 @@ impl Link {
                 let _ = tx.send(answer);
             }
             None => {
-                metrics::counter!("suanpan_upstream_late_answers_total").increment(1);
+                metrics::counter!("suanpan_upstream_late_answers_total", ROUTE_LABEL => self.destination())
+                    .increment(1);
                 tracing::info!(mti = %answer.mti(), stan = ?answer.text(11),
                     "upstream: an answer matches no request in flight (late?); dropped");
             }

@@ -58,10 +58,12 @@ pub trait SafStore: Send + Sync {
     /// Storage failures.
     fn depth(&self) -> Result<u64, SafError>;
     /// Keeps a prepared advice aside under `reference` (the application's name for the
-    /// request it would reverse), not sent: the two-phase bookkeeping parks the time-out
-    /// reversal of a request before the request leaves, so that a crash while it is in
-    /// flight still finds the advice (with the card data the main store does not keep).
-    /// A second park under the same reference replaces the first.
+    /// request it would reverse), not sent: [`crate::Link::park_reversal`] parks the
+    /// time-out reversal of a request before the request leaves, so that a crash while it
+    /// is in flight still finds the advice. (The host no longer parks since schema 19: its
+    /// store keeps the sealed card number with the request and builds the 0420 from the
+    /// row; it still queues what an older build parked.) A second park under the same
+    /// reference replaces the first.
     ///
     /// # Errors
     /// Storage failures (then nothing was parked).

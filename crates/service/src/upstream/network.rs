@@ -1,8 +1,8 @@
 //! The network upstream: a purchase goes to a switch over [`suanpan_upstream::Link`] with
 //! two-phase bookkeeping (see [`super`]). The request leaves only after its *authorizing*
-//! row is committed and its time-out reversal is parked durably beside the link's queue, so
-//! a crash at any point leaves either nothing upstream, or a row and a 0420 that a start-up
-//! finds ([`Network::resolve_at_start`]).
+//! row is committed with what its time-out reversal needs (the card number sealed, the
+//! reversal's STAN), so a crash at any point leaves either nothing upstream, or a row whose
+//! 0420 a start-up builds and queues ([`Network::resolve_at_start`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -167,11 +167,14 @@ impl Network {
         // The card's route (`[[upstream.route]]`); STANs and field 7 come from the default
         // link's one allocator whatever the route, so they stay unique per terminal.
         let route = self.link_for(&presented.card.pan);
+        let terminal = request.text(41).unwrap_or_default().to_owned();
         let up = UpstreamRef {
             destination: route.destination(),
             stan: request.text(11).unwrap_or_default().to_owned(),
             transmitted: request.text(7).unwrap_or_default().to_owned(),
+            reversal: self.reversal_draft(&terminal, &presented.card.pan),
         };
+        let up_has_reversal = up.reversal.is_some();
         let phase_one = Command::Authorize {
             purchase: Box::new(cmd),
             upstream: up,
@@ -182,7 +185,11 @@ impl Network {
             other => return Ok(other),
         };
         let standby = request.clone();
-        let (fate, auth) = self.send(store, route, &txn, request, presented).await;
+        let (fate, auth) = if up_has_reversal {
+            self.send(store, route, &txn, request, presented).await
+        } else {
+            (UpstreamFate::NotSent, None)
+        };
         if fate == UpstreamFate::NotSent
             && route.state() != LinkState::Up
             && rules::decide_stand_in(
@@ -208,6 +215,26 @@ impl Network {
             route.queue_changed();
         }
         reply
+    }
+
+    /// What the time-out reversal of a request of `terminal` for card `pan` needs besides
+    /// the row, given before phase one: the row keeps it (the card number sealed), so phase
+    /// two or a start-up builds the 0420 without the request in hand. `None` (logged) when
+    /// no STAN is left: the request then has no reversal and must not leave.
+    fn reversal_draft(&self, terminal: &str, pan: &str) -> Option<AdviceDraft> {
+        match self.link.stamp_for(terminal) {
+            Ok((stan, transmitted)) => Some(AdviceDraft {
+                pan: pan.to_owned(),
+                reason: suanpan_upstream::REASON_TIME_OUT.to_owned(),
+                stan,
+                transmitted,
+                acquirer_id: self.link.acquirer_id(),
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "upstream: no STAN for a reversal; not sent");
+                None
+            }
+        }
     }
 
     /// Stand-in (the link is down, `decide_stand_in` said yes): the sale approved with the
@@ -272,7 +299,7 @@ impl Network {
         true
     }
 
-    /// Completes, parks the reversal of, and sends the request of `txn`; its fate.
+    /// Completes and sends the request of `txn`; its fate.
     async fn send(
         &self,
         store: &dyn Store,
@@ -287,28 +314,8 @@ impl Network {
         if !self.complete(store, txn, &mut request, presented) {
             return (UpstreamFate::NotSent, None);
         }
-        // The reversal is durable before the request leaves (parked in the main store,
-        // group-committed like any command): a crash while it is in flight leaves a 0420
-        // for the start-up to queue, and phase two queues or drops it with the fate.
-        let frame = match self.link.timeout_reversal_frame(&request) {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(error = %e, txn = %txn.id, "upstream: reversal not built; not sent");
-                return (UpstreamFate::NotSent, None);
-            }
-        };
-        let park = Command::ParkReversal {
-            id: txn.id,
-            destination: route.destination(),
-            frame: AdviceFrame(frame),
-        };
-        match execute(store, park).await {
-            Ok(Reply::Done(1)) => {}
-            other => {
-                tracing::error!(result = ?other.map(|_| ()), txn = %txn.id, "upstream: reversal not parked; not sent");
-                return (UpstreamFate::NotSent, None);
-            }
-        }
+        // Its reversal is durable before it leaves: phase one kept what the 0420 needs
+        // with the row, so a crash while it is in flight leaves a row a start-up reverses.
         match route.send_only(request).await {
             Ok(ex) => {
                 let (code, auth) = msg::outcome(&ex.answer);
@@ -321,7 +328,7 @@ impl Network {
             Err(LinkError::NotSent | LinkError::Codec(_) | LinkError::Stan(_)) => {
                 (UpstreamFate::NotSent, None)
             }
-            // No answer: the outcome is unknown; phase two queues the parked 0420.
+            // No answer: the outcome is unknown; phase two queues the 0420.
             Err(e) => {
                 tracing::warn!(error = %e, txn = %txn.id, "upstream: no answer; reversal pending");
                 (UpstreamFate::NoAnswer, None)
@@ -412,29 +419,33 @@ impl Network {
     }
 
     /// Resolves, before terminals are served, every transaction a previous run left
-    /// *authorizing*: one whose reversal was parked may have left — reversal pending, its
-    /// 0420 queued; one with none parked never left — declined (91). Parked reversals of
+    /// *authorizing*: one that may have left (its reversal can be built from its row, or an
+    /// older build parked it) — reversal pending, its 0420 queued; an older build's with
+    /// none parked never left — declined (91). An older build's parked reversals of
     /// answered requests are dropped. One writer command does it all.
     ///
     /// # Errors
     /// Store failures (then `serve` must not start).
     pub async fn resolve_at_start(&self, store: &dyn Store) -> Result<Resolved, StoreError> {
-        let mut ids = Vec::new();
-        let mut parked = Vec::new();
+        let mut out = Resolved::default();
         store.with_reader(&mut |c| {
-            ids = suanpan_store::repo::upstream::authorizing(c)?;
-            parked = suanpan_store::repo::upstream::parked(c)?;
+            out = Resolved::default();
+            let ids = suanpan_store::repo::upstream::authorizing(c)?;
+            let parked = suanpan_store::repo::upstream::parked(c)?;
+            for id in &ids {
+                if super::may_have_left(c, *id)? {
+                    out.reversals_queued += 1;
+                } else {
+                    out.never_sent += 1;
+                }
+            }
+            let of_authorizing = ids
+                .iter()
+                .filter(|id| parked.contains(&super::reference(**id)))
+                .count();
+            out.dropped = (parked.len() - of_authorizing) as u64;
             Ok(())
         })?;
-        let mut out = Resolved::default();
-        for id in &ids {
-            if parked.contains(&super::reference(*id)) {
-                out.reversals_queued += 1;
-            } else {
-                out.never_sent += 1;
-            }
-        }
-        out.dropped = parked.len() as u64 - out.reversals_queued;
         execute(store, Command::ResolveAuthorizing).await?;
         self.queues_changed();
         tracing::info!(?out, "upstream: authorizing transactions resolved at start");
@@ -450,13 +461,19 @@ pub fn stand_in_auth_code(id: suanpan_core::TxnId) -> String {
 }
 
 /// The 0420 frame that reverses `original` (a sale the network upstream decided, gone up as
-/// `up`) for the reason and with the STAN of `draft`.
+/// `up`; `stood_in`: as the host's 0220 advice) for the reason and with the STAN of `draft`.
 pub fn advice_frame(
     original: &Transaction,
     up: &UpstreamRef,
     draft: &AdviceDraft,
+    stood_in: bool,
 ) -> Result<Vec<u8>, suanpan_iso8583::Error> {
-    let mut m = msg::purchase_skeleton(original.terminal_id.as_str())?;
+    // A refund's reversal names its processing code (`200000`), as its 0200 did.
+    let mut m = if original.kind == suanpan_core::TxnKind::Refund {
+        msg::refund_skeleton(original.terminal_id.as_str())?
+    } else {
+        msg::purchase_skeleton(original.terminal_id.as_str())?
+    };
     m.set_str(2, &draft.pan)?;
     m.set_u64(4, u64::try_from(original.amount.fen()).unwrap_or(0))?;
     m.set_str(7, &up.transmitted)?;
@@ -467,5 +484,9 @@ pub fn advice_frame(
     }
     m.set_str(42, original.merchant_id.as_str())?;
     m.set_str(49, "156")?;
+    if stood_in {
+        // Field 90 names what the switch booked: the 0220, same STAN and field 7.
+        m.set_mti(MTI_0220);
+    }
     suanpan_upstream::reversal_advice(&m, &draft.reason, None, (&draft.stan, &draft.transmitted))
 }

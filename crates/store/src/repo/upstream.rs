@@ -1,29 +1,45 @@
 //! How transactions went to the network upstream (`upstream_requests`), and the writes of
 //! the two-phase bookkeeping (issue 15).
 
-use crate::command::UpstreamRef;
+use crate::command::{AdviceDraft, UpstreamRef};
 use crate::error::StoreError;
 use crate::keys::KeyProvider;
 use crate::p;
 use crate::sql::{Dialect, Sql, SqlExt};
 use suanpan_core::{ResponseCode, TxnId, TxnStatus};
 
-/// Records how transaction `id` goes up (in the same transaction as its *authorizing* row).
-pub fn record(conn: &dyn Sql, id: TxnId, up: &UpstreamRef) -> Result<(), StoreError> {
+/// Records how transaction `id` goes up (in the same transaction as its *authorizing* row),
+/// with its reversal's card number sealed under the KEK.
+pub fn record(
+    conn: &dyn Sql,
+    keys: &dyn KeyProvider,
+    id: TxnId,
+    up: &UpstreamRef,
+) -> Result<(), StoreError> {
+    let rev = up.reversal.as_ref();
+    let pan = rev
+        .map(|r| keys.wrap(&pan_identity(id), r.pan.as_bytes()))
+        .transpose()?;
     conn.exec(
-        "INSERT INTO upstream_requests (txn_id, destination, stan, transmitted) \
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO upstream_requests (txn_id, destination, stan, transmitted, pan, \
+         reversal_stan, reversal_transmitted, acquirer_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         p![
             id.0,
             up.destination.as_str(),
             up.stan.as_str(),
-            up.transmitted.as_str()
+            up.transmitted.as_str(),
+            pan.as_deref(),
+            rev.map(|r| r.stan.as_str()),
+            rev.map(|r| r.transmitted.as_str()),
+            rev.map(|r| r.acquirer_id.as_str())
         ],
     )?;
     Ok(())
 }
 
-/// How transaction `id` went up, if it did.
+/// How transaction `id` went up, if it did (without its reversal's facts: see
+/// [`reversal_draft`]).
 pub fn find(conn: &dyn Sql, id: TxnId) -> Result<Option<UpstreamRef>, StoreError> {
     conn.row(
         "SELECT destination, stan, transmitted FROM upstream_requests WHERE txn_id = ?1",
@@ -33,9 +49,142 @@ pub fn find(conn: &dyn Sql, id: TxnId) -> Result<Option<UpstreamRef>, StoreError
                 destination: r.text(0)?,
                 stan: r.text(1)?,
                 transmitted: r.text(2)?,
+                reversal: None,
             })
         },
     )
+}
+
+/// The identity a request's card number is sealed for (AES-GCM associated data): a sealed
+/// value copied to another row does not open.
+fn pan_identity(id: TxnId) -> String {
+    format!("upstream-pan:{id}")
+}
+
+/// The draft of transaction `id`'s reversal advice with reason `reason`, from its row: the
+/// card number opened, the STAN and field 7 phase one gave it. `None` when the row keeps no
+/// card number (an older build's, or forgotten: [`forget_pan`], [`forget_batch_pans`]).
+pub fn reversal_draft(
+    conn: &dyn Sql,
+    keys: &dyn KeyProvider,
+    id: TxnId,
+    reason: &str,
+) -> Result<Option<AdviceDraft>, StoreError> {
+    let row = conn.row(
+        "SELECT pan, reversal_stan, reversal_transmitted, acquirer_id FROM upstream_requests \
+         WHERE txn_id = ?1 AND pan IS NOT NULL AND reversal_stan IS NOT NULL",
+        p![id.0],
+        |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.opt_text(3)?)),
+    )?;
+    let Some((sealed, stan, transmitted, acquirer_id)) = row else {
+        return Ok(None);
+    };
+    let pan = keys.unwrap(&pan_identity(id), &sealed)?;
+    let pan = String::from_utf8(pan.expose().to_vec()).map_err(|_| {
+        StoreError::Invalid(format!("txn {id}: the sealed card number is not text"))
+    })?;
+    Ok(Some(AdviceDraft {
+        pan,
+        reason: reason.to_owned(),
+        stan,
+        transmitted,
+        acquirer_id: acquirer_id.unwrap_or_default(),
+    }))
+}
+
+/// Whether transaction `id`'s reversal can be built from its row (the card number is kept).
+pub fn reversal_ready(conn: &dyn Sql, id: TxnId) -> Result<bool, StoreError> {
+    Ok(conn
+        .row(
+            "SELECT 1 FROM upstream_requests \
+             WHERE txn_id = ?1 AND pan IS NOT NULL AND reversal_stan IS NOT NULL",
+            p![id.0],
+            |r| r.i64(0),
+        )?
+        .is_some())
+}
+
+/// Forgets transaction `id`'s card number: nothing will build its reversal from the row
+/// any more (its fate is not an approval, or its reversal is queued with its own copy).
+pub fn forget_pan(conn: &dyn Sql, id: TxnId) -> Result<(), StoreError> {
+    conn.exec(
+        "UPDATE upstream_requests SET pan = NULL WHERE txn_id = ?1 AND pan IS NOT NULL",
+        p![id.0],
+    )?;
+    Ok(())
+}
+
+/// Forgets the card numbers of batch `batch_id`'s transactions (at its settlement: a settled
+/// sale can no longer be voided, and the back-office's refunds do not go up with it).
+pub fn forget_batch_pans(conn: &dyn Sql, batch_id: i64) -> Result<(), StoreError> {
+    conn.exec(
+        "UPDATE upstream_requests SET pan = NULL WHERE pan IS NOT NULL \
+         AND txn_id IN (SELECT id FROM txns WHERE batch_id = ?1)",
+        p![batch_id],
+    )?;
+    Ok(())
+}
+
+/// Marks transaction `id` as approved in stand-in: it went to the switch as a 0220 advice.
+pub fn mark_stood_in(conn: &dyn Sql, id: TxnId) -> Result<(), StoreError> {
+    conn.exec(
+        "UPDATE upstream_requests SET stood_in = 1 WHERE txn_id = ?1",
+        p![id.0],
+    )?;
+    Ok(())
+}
+
+/// Whether transaction `id` was approved in stand-in (its advice is a 0220).
+pub fn stood_in(conn: &dyn Sql, id: TxnId) -> Result<bool, StoreError> {
+    Ok(conn
+        .row(
+            "SELECT stood_in FROM upstream_requests WHERE txn_id = ?1",
+            p![id.0],
+            |r| r.i64(0),
+        )?
+        .is_some_and(|v| v == 1))
+}
+
+/// Takes back the advices about transaction `txn` that never left: queued, never sent
+/// (`attempts` 0) and claimed by no node (a claimed one may be on the wire). How many.
+pub fn saf_withdraw_unsent(conn: &dyn Sql, txn: TxnId) -> Result<u64, StoreError> {
+    let n = conn.exec(
+        "DELETE FROM upstream_saf WHERE txn_id = ?1 AND attempts = 0 AND claimed_by IS NULL",
+        p![txn.0],
+    )?;
+    Ok(n)
+}
+
+/// Card numbers kept (tests, `check`).
+pub fn pans_kept(conn: &dyn Sql) -> Result<u64, StoreError> {
+    let n = conn.one(
+        "SELECT COUNT(*) FROM upstream_requests WHERE pan IS NOT NULL",
+        p![],
+        |r| r.i64(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Re-seals every kept card number under `to` (the rotation's transaction); how many.
+fn rewrap_pans<'k>(
+    tx: &dyn Sql,
+    pick: &dyn Fn(&str) -> Result<&'k dyn KeyProvider, StoreError>,
+    to: &dyn KeyProvider,
+) -> Result<usize, StoreError> {
+    let rows = tx.rows(
+        "SELECT txn_id, pan FROM upstream_requests WHERE pan IS NOT NULL",
+        p![],
+        |r| Ok((TxnId(r.i64(0)?), r.text(1)?)),
+    )?;
+    for (id, sealed) in &rows {
+        let pan = pick(sealed)?.unwrap(&pan_identity(*id), sealed)?;
+        let again = to.wrap(&pan_identity(*id), pan.expose())?;
+        tx.exec(
+            "UPDATE upstream_requests SET pan = ?1 WHERE txn_id = ?2",
+            p![again.as_str(), id.0],
+        )?;
+    }
+    Ok(rows.len())
 }
 
 /// Sets an authorizing transaction's fate: status, response code and (approved) the
@@ -170,9 +319,9 @@ pub(crate) fn seal_clear_frames(tx: &dyn Sql, keys: &dyn KeyProvider) -> Result<
     Ok(rows.len())
 }
 
-/// Re-seals every queued and parked frame under `to` (`keys rotate-kek`, also
-/// `--to-pkcs11`), on the rotation's transaction; `pick` names the provider that sealed a
-/// value. Returns how many.
+/// Re-seals every queued and parked frame and every kept card number under `to` (`keys
+/// rotate-kek`, also `--to-pkcs11`), on the rotation's transaction; `pick` names the
+/// provider that sealed a value. Returns how many.
 pub(crate) fn rewrap_frames<'k>(
     tx: &dyn Sql,
     pick: &dyn Fn(&str) -> Result<&'k dyn KeyProvider, StoreError>,
@@ -188,7 +337,7 @@ pub(crate) fn rewrap_frames<'k>(
         let frame = open_frame(by, destination, stored)?;
         store_sealed(tx, table, key, &seal_frame(to, destination, &frame)?)?;
     }
-    Ok(rows.len())
+    Ok(rows.len() + rewrap_pans(tx, pick, to)?)
 }
 
 /// Appends an advice to `destination`'s queue (in the caller's transaction), sealed; its id.
