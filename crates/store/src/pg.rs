@@ -466,6 +466,33 @@ impl PgConn {
     }
 }
 
+/// Awaits every future, polling them in their order: tokio-postgres sends a request when
+/// its future is first polled, so all are on the wire, in order, before the first answer is
+/// read (a pipeline on one connection). The first error wins, after all have ended.
+async fn all_in_order<T, E>(
+    mut pending: Vec<std::pin::Pin<Box<impl std::future::Future<Output = Result<T, E>>>>>,
+) -> Result<Vec<T>, E> {
+    let mut done: Vec<Option<Result<T, E>>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (f, out) in pending.iter_mut().zip(done.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(r) => *out = Some(r),
+                    std::task::Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
 fn dyn_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
@@ -485,6 +512,20 @@ impl Sql for PgConn {
     }
     fn exec_batch(&self, sql: &str) -> Result<(), StoreError> {
         self.batch(sql)
+    }
+    fn exec_all(&self, stmts: &[(&str, &[Value<'_>])]) -> Result<(), StoreError> {
+        let prepared = stmts
+            .iter()
+            .map(|(sql, _)| self.statement(sql))
+            .collect::<Result<Vec<_>, _>>()?;
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> =
+            stmts.iter().map(|(_, p)| dyn_params(p)).collect();
+        let sent = prepared
+            .iter()
+            .zip(&params)
+            .map(|(st, p)| Box::pin(self.client.execute(st, p)))
+            .collect();
+        self.wait(all_in_order(sent)).map(|_| ())
     }
     fn each_row(
         &self,
