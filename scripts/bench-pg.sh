@@ -43,9 +43,17 @@ start_node() { # port
 stop_nodes() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
 
 load() { # targets -> throughput
+  # A run with mismatches prints its error after the report (a second JSON document) and
+  # exits 1: the report is read alone, its samples shown, and the script stops (pipefail).
   "$S" --data-dir "$data" --json bench load --target "$1" --terminals "$clients" \
     --duration "$seconds" --mix sale:100 --register |
-    python3 -c 'import json,sys; r=json.load(sys.stdin)["report"]; print("%.0f %.1f %.1f" % (r["throughput"], r["p50_us"]/1e3, r["p99_us"]/1e3))'
+    python3 -c '
+import json, sys
+d, _ = json.JSONDecoder().raw_decode(sys.stdin.read().lstrip())
+r = d["report"]
+if not d["ok"]:
+    print("bench load: %d mismatches, %d failed terminals" % (r["mismatches"], r["failed_terminals"]), *r["mismatch_samples"], sep="\n", file=sys.stderr)
+print("%.0f %.1f %.1f" % (r["throughput"], r["p50_us"]/1e3, r["p99_us"]/1e3))'
 }
 
 one=(); two=(); pgb=()

@@ -28,6 +28,9 @@ const SALE_AMOUNTS: u64 = 100_000;
 /// The answer to a void past `void_max_per_operator_per_day` (超出次数限制): a rule working,
 /// not a fault of the host.
 const VOID_LIMIT_CODE: &str = "65";
+/// The answer to a sale of the same card and amount within the duplicate window (疑似重复,
+/// `core::risk`): the counter confirms it and sends the sale again.
+const DUPLICATE_CODE: &str = "94";
 
 /// The share of each operation, in percent points (relative weights).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +141,9 @@ pub struct LoadReport {
     /// Voids refused with 65 because their operator reached `void_max_per_operator_per_day`
     /// (counted in `ok`: the rule answered as it must); the terminal then stops voiding.
     pub voids_refused_daily_limit: u64,
+    /// Sales answered 94 as possible duplicates (counted in `ok`: the rule answered as it
+    /// must), each then sent again confirmed, as the counter does.
+    pub duplicates_confirmed: u64,
     /// Terminals whose connection or sign-in failed.
     pub failed_terminals: u64,
     /// Seconds measured.
@@ -164,6 +170,7 @@ struct TerminalStats {
     ok: u64,
     mismatches: u64,
     void_limited: u64,
+    duplicates_confirmed: u64,
     samples: Vec<String>,
     by_kind: [u64; 4],
     failed: bool,
@@ -207,6 +214,7 @@ pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
         all.ok += s.ok;
         all.mismatches += s.mismatches;
         all.void_limited += s.void_limited;
+        all.duplicates_confirmed += s.duplicates_confirmed;
         for (a, b) in all.by_kind.iter_mut().zip(s.by_kind) {
             *a += b;
         }
@@ -235,6 +243,7 @@ fn report(mut all: TerminalStats, failed: u64, seconds: f64) -> LoadReport {
         ok: all.ok,
         mismatches: all.mismatches,
         voids_refused_daily_limit: all.void_limited,
+        duplicates_confirmed: all.duplicates_confirmed,
         failed_terminals: failed,
         seconds,
         throughput: requests as f64 / seconds.max(f64::EPSILON),
@@ -267,6 +276,14 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         s.failed = true;
         return s;
     };
+    // A terminal keeps its STAN across runs, its sign-in included: a rerun that started
+    // again at 1 sent the very bytes of the last run's sign-in, which a node still up answers
+    // from its stored replies (the batch settled since, so every sale got 77), and a fresh
+    // start in a batch that already has those STANs would (rightly) be answered 94.
+    t.stan = stan_offset(seed);
+    // A rerun's sales start at an amount of their own: repeating the last run's amounts in
+    // order on the same card, minutes later, made each a possible duplicate charge (94).
+    let first_amount = u64::from(t.stan);
     let signed = match t.sign_in() {
         Ok(f) => match c.call(&f).await {
             Ok(body) => t
@@ -281,12 +298,11 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         s.failed = true;
         return s;
     }
-    // A terminal keeps its STAN across runs; a fresh start at 1 in a batch that already has
-    // those STANs would (rightly) be answered 94. Start from a clock-derived offset.
-    t.stan = stan_offset(seed);
     let card = Card::new(&pick(&o.cards), "3012");
     // Set once the operator's daily void limit answers 65: no more voids this run.
     let mut voids_off = false;
+    // A sale answered "possible duplicate" (94), sent again confirmed, as the counter does.
+    let mut confirm: Option<u64> = None;
     // Approved sales of this terminal not voided yet: (original, refunded so far).
     // Approved sales not yet voided: the original, its amount, the fen refunded so far.
     let mut open: Vec<(Original, u64, u64)> = Vec::new();
@@ -321,6 +337,9 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
         rng ^= rng >> 17;
         rng ^= rng << 5;
         let mut kind = o.mix.pick(rng);
+        if confirm.is_some() {
+            kind = Kind::Sale;
+        }
         // Only a sale never refunded can be voided (a refunded one is refused 12).
         let voidable = open.iter().rposition(|(_, _, refunded)| *refunded == 0);
         if (kind == Kind::Void && (voidable.is_none() || voids_off))
@@ -342,13 +361,19 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
                 }
                 (1, Some((orig, fen)))
             }
-            _ => {
-                sales += 1;
-                (SALE_FEN + sales % SALE_AMOUNTS, None)
-            }
+            _ => match confirm {
+                Some(fen) => (fen, None),
+                None => {
+                    sales += 1;
+                    (SALE_FEN + (first_amount + sales) % SALE_AMOUNTS, None)
+                }
+            },
         };
-        let Ok((stan, frame)) = t.request(kind, &card, amount, original.as_ref().map(|(o, _)| o))
-        else {
+        let confirmed = confirm.take().is_some();
+        t.confirm_duplicate = confirmed;
+        let request = t.request(kind, &card, amount, original.as_ref().map(|(o, _)| o));
+        t.confirm_duplicate = false;
+        let Ok((stan, frame)) = request else {
             s.failed = true;
             return s;
         };
@@ -392,6 +417,18 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
                 if let Some((orig, fen)) = original {
                     open.push((orig, fen, 0));
                 }
+            }
+            Ok(r)
+                if kind == Kind::Sale
+                    && r.code == DUPLICATE_CODE
+                    && r.stan == Some(stan)
+                    && r.mac_ok != Some(false)
+                    && !confirmed =>
+            {
+                // The rule answered as it must; the counter confirms and sends again.
+                s.ok += 1;
+                s.duplicates_confirmed += 1;
+                confirm = Some(amount);
             }
             other => {
                 s.mismatches += 1;

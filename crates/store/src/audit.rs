@@ -116,6 +116,8 @@ const AUDIT_ROWS_PER_INSERT: usize = 32;
 /// Inserts staged entries, [`AUDIT_ROWS_PER_INSERT`] rows per statement, then the rest by
 /// eights and ones, so a few statement texts cover every count.
 pub fn insert_entries<C: Sql + ?Sized>(conn: &C, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    // Every chunk's statement is sent before the first answer is read (one round trip).
+    let mut inserts: Vec<(String, Vec<crate::sql::Value<'_>>)> = Vec::new();
     let mut rest = entries;
     for size in [AUDIT_ROWS_PER_INSERT, 8, 1] {
         while rest.len() >= size {
@@ -146,11 +148,15 @@ pub fn insert_entries<C: Sql + ?Sized>(conn: &C, entries: &[AuditEntry]) -> Resu
                     ]
                 })
                 .collect();
-            conn.exec(&sql, &params)?;
+            inserts.push((sql, params));
             rest = tail;
         }
     }
-    Ok(())
+    let stmts: Vec<(&str, &[crate::sql::Value<'_>])> = inserts
+        .iter()
+        .map(|(sql, params)| (sql.as_str(), &params[..]))
+        .collect();
+    conn.exec_all(&stmts)
 }
 
 /// The result of `audit verify`.

@@ -19,7 +19,7 @@ use crate::sql::{Dialect, Sql, SqlRow, Value, dollar_params};
 use crate::sqlite::{OpenOptions, WRITER_QUEUE_MAX};
 use crate::writer::{Committed, GroupError, GroupRunner, Pending, Queue, writer_loop};
 use crate::{Done, ReadFn, SetupFn, Store};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -79,6 +79,23 @@ pub const PG_DDL_TIMEOUT_MS: u64 = 3_600_000;
 pub const PG_CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// Statements one connection keeps prepared; past it the cache starts over.
 pub const STATEMENTS_CACHED_MAX: usize = 256;
+/// How much longer than the statement's own limit (`statement_timeout`) the client waits for
+/// the server's answer. A live server ends a statement at its limit and says so; a server
+/// that vanished without a TCP reset (powered off, cut off by the network) says nothing, and
+/// the wait ends here instead with [`StoreError::TimedOut`]: the outcome is unknown, like a
+/// commit whose answer was lost, and the connection is dropped.
+pub const PG_ANSWER_GRACE_MS: u64 = 5_000;
+/// TCP keepalive on every connection: an idle connection to a vanished server is found dead
+/// after `idle + interval × retries` (25 s) instead of the kernel's two hours.
+pub const PG_KEEPALIVE_IDLE_MS: u64 = 10_000;
+/// Time between two unanswered keepalive probes.
+pub const PG_KEEPALIVE_INTERVAL_MS: u64 = 5_000;
+/// Unanswered keepalive probes before the kernel drops the connection.
+pub const PG_KEEPALIVE_RETRIES_MAX: u32 = 3;
+/// Data sent and not acknowledged this long drops the connection (`TCP_USER_TIMEOUT`): a
+/// statement sent to a vanished server fails here rather than after the kernel's
+/// retransmissions (about 15 minutes).
+pub const PG_TCP_USER_TIMEOUT_MS: u64 = 30_000;
 
 /// Where the database is.
 #[derive(Debug, Clone)]
@@ -119,6 +136,17 @@ impl PgOptions {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_millis(PG_CONNECT_TIMEOUT_MS));
         }
+        // The kernel's defaults (keepalive after two hours) unless the URL chose its own.
+        if config.get_keepalives_idle() == std::time::Duration::from_secs(2 * 60 * 60) {
+            config
+                .keepalives(true)
+                .keepalives_idle(std::time::Duration::from_millis(PG_KEEPALIVE_IDLE_MS))
+                .keepalives_interval(std::time::Duration::from_millis(PG_KEEPALIVE_INTERVAL_MS))
+                .keepalives_retries(PG_KEEPALIVE_RETRIES_MAX);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(std::time::Duration::from_millis(PG_TCP_USER_TIMEOUT_MS));
+        }
         let options = config.get_options().unwrap_or_default().to_owned();
         if !options.contains("statement_timeout") {
             config.options(
@@ -140,6 +168,37 @@ impl PgOptions {
             None => "suanpan".to_owned(),
         }
     }
+}
+
+/// The `statement_timeout` in milliseconds that libpq-style `options` set (`-c
+/// statement_timeout=300`, units `us`, `ms`, `s`, `min`, `h`), `None` when they set none or
+/// one this cannot read. `Some(0)` turns the server's limit off.
+fn statement_timeout_ms(options: &str) -> Option<u64> {
+    let (_, after) = options.split_once("statement_timeout")?;
+    let value = after.trim_start().strip_prefix('=')?.trim_start();
+    let value = value.split_whitespace().next()?.trim_matches('\'');
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = value[..digits].parse().ok()?;
+    let per_unit_ms = match value[digits..].trim() {
+        "" | "ms" => return Some(n),
+        "us" => return Some(n / 1_000),
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(per_unit_ms)
+}
+
+/// How long a connection made with `config` waits for an answer: its statements' limit
+/// plus [`PG_ANSWER_GRACE_MS`]. A URL that turns the limit off, or sets one this cannot read,
+/// gets the longest limit Suanpan gives any statement ([`PG_DDL_TIMEOUT_MS`]).
+fn answer_wait_ms(config: &tokio_postgres::Config) -> u64 {
+    let limit = match statement_timeout_ms(config.get_options().unwrap_or_default()) {
+        Some(0) | None => PG_DDL_TIMEOUT_MS,
+        Some(ms) => ms,
+    };
+    limit.saturating_add(PG_ANSWER_GRACE_MS)
 }
 
 /// Whether a `--database` value names PostgreSQL.
@@ -228,16 +287,63 @@ impl Drop for IoThread {
 pub struct PgConn {
     client: Client,
     stmts: RefCell<HashMap<String, Statement>>,
+    driver: Driver,
+    /// The longest wait for an answer now: the statements' limit plus [`PG_ANSWER_GRACE_MS`];
+    /// raised for the rest of a transaction that raises its own `statement_timeout`.
+    answer_wait_ms: Cell<u64>,
+    /// The wait outside such a transaction.
+    answer_wait_ms_base: u64,
+    /// A wait ran out: what the server did with the request is unknown, and an answer may
+    /// still arrive for it, so the connection is not used again ([`PgConn::is_closed`]).
+    abandoned: Cell<bool>,
+}
+
+/// Which runtime drives a connection's IO and times its waits.
+enum Driver {
     /// The writer's connection runs its IO on a runtime of its own thread (no hop to the IO
-    /// thread and back per statement); readers wait on the shared IO thread.
-    local: Option<tokio::runtime::Runtime>,
+    /// thread and back per statement).
+    Local(tokio::runtime::Runtime),
+    /// Readers wait on the shared IO thread, whose timer bounds their waits.
+    Shared(tokio::runtime::Handle),
 }
 
 impl PgConn {
-    fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
-        match &self.local {
-            Some(rt) => rt.block_on(f),
-            None => futures_executor::block_on(f),
+    /// Waits for the server's answer, at most `answer_wait_ms`; past it the connection is
+    /// abandoned.
+    fn wait<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StoreError> {
+        if self.abandoned.get() {
+            return Err(StoreError::TimedOut(
+                "postgres: this connection was abandoned after a wait ran out".into(),
+            ));
+        }
+        let limit_ms = self.answer_wait_ms.get();
+        let limit = std::time::Duration::from_millis(limit_ms);
+        let answer = match &self.driver {
+            Driver::Local(rt) => rt.block_on(async { tokio::time::timeout(limit, f).await }),
+            Driver::Shared(io) => {
+                // The timer is the IO thread's: entered only to create it.
+                let bounded = {
+                    let _timer = io.enter();
+                    tokio::time::timeout(limit, f)
+                };
+                futures_executor::block_on(bounded)
+            }
+        };
+        match answer {
+            Ok(r) => r.map_err(pg_err),
+            Err(_) => {
+                self.abandoned.set(true);
+                tracing::error!(
+                    limit_ms,
+                    "postgres did not answer in time; connection dropped"
+                );
+                Err(StoreError::TimedOut(format!(
+                    "postgres did not answer within {limit_ms} ms"
+                )))
+            }
         }
     }
 
@@ -245,6 +351,7 @@ impl PgConn {
     /// tokio runtime (the writer thread).
     fn connect_local(opts: &PgOptions) -> Result<PgConn, StoreError> {
         let (config, tls) = opts.config()?;
+        let wait_ms = answer_wait_ms(&config);
         let connector = tls.connector()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -258,11 +365,12 @@ impl PgConn {
                 tracing::warn!(error = %e, "postgres connection closed");
             }
         });
-        PgConn::ready(client, Some(rt), opts)
+        PgConn::ready(client, Driver::Local(rt), wait_ms, opts)
     }
 
     fn connect(io: &tokio::runtime::Handle, opts: &PgOptions) -> Result<PgConn, StoreError> {
         let (config, tls) = opts.config()?;
+        let wait_ms = answer_wait_ms(&config);
         let connector = tls.connector()?;
         let (tx, rx) = std::sync::mpsc::channel();
         io.spawn(async move {
@@ -282,18 +390,22 @@ impl PgConn {
             .recv()
             .map_err(|_| StoreError::Sqlite("postgres IO thread stopped".into()))?
             .map_err(|e| connect_err(&tls, e))?;
-        PgConn::ready(client, None, opts)
+        PgConn::ready(client, Driver::Shared(io.clone()), wait_ms, opts)
     }
 
     fn ready(
         client: Client,
-        local: Option<tokio::runtime::Runtime>,
+        driver: Driver,
+        wait_ms: u64,
         opts: &PgOptions,
     ) -> Result<PgConn, StoreError> {
         let conn = PgConn {
             client,
             stmts: RefCell::new(HashMap::new()),
-            local,
+            driver,
+            answer_wait_ms: Cell::new(wait_ms),
+            answer_wait_ms_base: wait_ms,
+            abandoned: Cell::new(false),
         };
         if let Some(schema) = &opts.schema {
             conn.batch(&format!("SET search_path TO {schema}"))?;
@@ -301,18 +413,26 @@ impl PgConn {
         Ok(conn)
     }
 
-    /// Runs statements without parameters (transaction control, DDL).
+    /// Runs statements without parameters (transaction control, DDL). A transaction that
+    /// raises its own `statement_timeout` (migrations, index builds) is waited for as long as
+    /// the longest limit, until it ends.
     fn batch(&self, sql: &str) -> Result<(), StoreError> {
-        self.wait(self.client.batch_execute(sql)).map_err(pg_err)
+        if sql.contains("statement_timeout") {
+            self.answer_wait_ms
+                .set(PG_DDL_TIMEOUT_MS.saturating_add(PG_ANSWER_GRACE_MS));
+        }
+        let out = self.wait(self.client.batch_execute(sql));
+        if sql == "COMMIT" || sql == "ROLLBACK" {
+            self.answer_wait_ms.set(self.answer_wait_ms_base);
+        }
+        out
     }
 
     fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(s) = self.stmts.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let s = self
-            .wait(self.client.prepare(&dollar_params(sql)))
-            .map_err(pg_err)?;
+        let s = self.wait(self.client.prepare(&dollar_params(sql)))?;
         let mut stmts = self.stmts.borrow_mut();
         if stmts.len() >= STATEMENTS_CACHED_MAX {
             stmts.clear();
@@ -321,8 +441,9 @@ impl PgConn {
         Ok(s)
     }
 
+    /// Closed by the server or the network, or abandoned after a wait ran out.
     fn is_closed(&self) -> bool {
-        self.client.is_closed()
+        self.abandoned.get() || self.client.is_closed()
     }
 
     /// Runs `f` inside `BEGIN … COMMIT`, rolling back when it fails.
@@ -347,6 +468,33 @@ impl PgConn {
     }
 }
 
+/// Awaits every future, polling them in their order: tokio-postgres sends a request when
+/// its future is first polled, so all are on the wire, in order, before the first answer is
+/// read (a pipeline on one connection). The first error wins, after all have ended.
+async fn all_in_order<T, E>(
+    mut pending: Vec<std::pin::Pin<Box<impl std::future::Future<Output = Result<T, E>>>>>,
+) -> Result<Vec<T>, E> {
+    let mut done: Vec<Option<Result<T, E>>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (f, out) in pending.iter_mut().zip(done.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(r) => *out = Some(r),
+                    std::task::Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
 fn dyn_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
@@ -358,17 +506,28 @@ impl Sql for PgConn {
     fn exec(&self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
         let st = self.statement(sql)?;
         self.wait(self.client.execute(&st, &dyn_params(params)))
-            .map_err(pg_err)
     }
     fn insert_id(&self, sql: &str, params: &[Value<'_>]) -> Result<i64, StoreError> {
         let st = self.statement(&format!("{sql} RETURNING id"))?;
-        let row = self
-            .wait(self.client.query_one(&st, &dyn_params(params)))
-            .map_err(pg_err)?;
+        let row = self.wait(self.client.query_one(&st, &dyn_params(params)))?;
         PgRow(&row).i64(0)
     }
     fn exec_batch(&self, sql: &str) -> Result<(), StoreError> {
         self.batch(sql)
+    }
+    fn exec_all(&self, stmts: &[(&str, &[Value<'_>])]) -> Result<(), StoreError> {
+        let prepared = stmts
+            .iter()
+            .map(|(sql, _)| self.statement(sql))
+            .collect::<Result<Vec<_>, _>>()?;
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> =
+            stmts.iter().map(|(_, p)| dyn_params(p)).collect();
+        let sent = prepared
+            .iter()
+            .zip(&params)
+            .map(|(st, p)| Box::pin(self.client.execute(st, p)))
+            .collect();
+        self.wait(all_in_order(sent)).map(|_| ())
     }
     fn each_row(
         &self,
@@ -377,9 +536,7 @@ impl Sql for PgConn {
         each: &mut dyn FnMut(&dyn SqlRow) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let st = self.statement(sql)?;
-        let rows = self
-            .wait(self.client.query(&st, &dyn_params(params)))
-            .map_err(pg_err)?;
+        let rows = self.wait(self.client.query(&st, &dyn_params(params)))?;
         for r in &rows {
             each(&PgRow(r))?;
         }
@@ -527,6 +684,11 @@ impl GroupRunner for PgWriter {
             Err(e) => {
                 if let Err(r) = conn.batch("ROLLBACK") {
                     tracing::warn!(error = %r, "rollback failed");
+                }
+                // A server that stopped answering would make each command, run again
+                // alone, wait out the same limit.
+                if matches!(e, StoreError::TimedOut(_)) {
+                    return Err(GroupError::Transaction(e));
                 }
                 Err(GroupError::Command(e))
             }

@@ -123,6 +123,15 @@ pub trait Sql {
     fn insert_id(&self, sql: &str, params: &[Value<'_>]) -> Result<i64, StoreError>;
     /// Runs statements without parameters, separated by `;` (migrations).
     fn exec_batch(&self, sql: &str) -> Result<(), StoreError>;
+    /// Runs statements whose answers nothing needs before the last one is sent (a group's
+    /// closing writes), in order, and fails when any fails. PostgreSQL sends them all before
+    /// reading the first answer: one round trip for all instead of one each.
+    fn exec_all(&self, stmts: &[(&str, &[Value<'_>])]) -> Result<(), StoreError> {
+        for (sql, params) in stmts {
+            self.exec(sql, params)?;
+        }
+        Ok(())
+    }
     /// Runs a query and hands each row to `each`, in order.
     fn each_row(
         &self,

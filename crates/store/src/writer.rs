@@ -279,6 +279,9 @@ fn clone_error(e: &StoreError) -> StoreError {
     match e {
         StoreError::Busy => StoreError::Busy,
         StoreError::DiskFull => StoreError::DiskFull,
+        // Kept as it is: an unknown outcome, which the 8583 host answers with silence (the
+        // terminal's reversal repairs it), not with 96.
+        StoreError::TimedOut(w) => StoreError::TimedOut(w.clone()),
         other => StoreError::Sqlite(other.to_string()),
     }
 }

@@ -516,3 +516,121 @@ fn a_statement_stuck_behind_a_lock_ends_at_its_statement_timeout() {
     approved(node.execute(sale_cmd(2)).expect("the node serves again"));
     assert_eq!(h.all_txns().len(), before + 1);
 }
+
+/// A TCP proxy to the database that can stop forwarding without closing anything: the
+/// sockets stay open and whatever arrives is dropped, as with a server that vanished
+/// without a reset (powered off, cut off by the network).
+struct SilentProxy {
+    addr: std::net::SocketAddr,
+    forwarding: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentProxy {
+    fn to(upstream: String) -> SilentProxy {
+        use std::sync::atomic::AtomicBool;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let forwarding = std::sync::Arc::new(AtomicBool::new(true));
+        let on = forwarding.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ] {
+                    if let (Ok(from), Ok(to)) = (from, to) {
+                        let on = on.clone();
+                        std::thread::spawn(move || pump(from, to, &on));
+                    }
+                }
+            }
+        });
+        SilentProxy { addr, forwarding }
+    }
+
+    fn stop_forwarding(&self) {
+        self.forwarding
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn forward_again(&self) {
+        self.forwarding
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` while forwarding is on; reads and drops while it is off.
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    on: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::{Read, Write};
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            return;
+        }
+        if on.load(std::sync::atomic::Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_server_that_stops_answering_without_a_reset_ends_at_the_client_deadline() {
+    // Goal: every PostgreSQL wait is bounded on the client too. A server that vanishes
+    // without a TCP reset never cancels anything, so `statement_timeout` cannot end the
+    // wait: the client gives up at the statement's limit plus `PG_ANSWER_GRACE_MS` with
+    // `TimedOut` (writer and readers alike), drops the connection, and serves again on a
+    // new one once the server answers.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let pg = h.pg.clone().expect("a PostgreSQL harness");
+    let (user, rest) = pg
+        .url
+        .split_once('@')
+        .expect("a URL of the form postgres://user@host/db");
+    let (upstream, db) = rest.split_once('/').expect("a URL that names its database");
+    let proxy = SilentProxy::to(upstream.to_owned());
+    let sep = if db.contains('?') { '&' } else { '?' };
+    let via_proxy = suanpan_store::PgOptions {
+        url: format!(
+            "{user}@{}/{db}{sep}options=-c%20statement_timeout%3D300",
+            proxy.addr
+        ),
+        ..pg.clone()
+    };
+    let node = suanpan_store::PgStore::open(via_proxy, options(policy(), h.clock.clone()))
+        .expect("open a node through the proxy");
+    approved(node.execute(sale_cmd(1)).expect("a sale through the proxy"));
+    let filter = suanpan_store::TxnFilter::default();
+    node.transactions(&filter)
+        .expect("a read through the proxy");
+    let limit = std::time::Duration::from_millis(300 + suanpan_store::pg::PG_ANSWER_GRACE_MS);
+    proxy.stop_forwarding();
+    for what in ["a sale", "a read"] {
+        let started = std::time::Instant::now();
+        let out = if what == "a sale" {
+            node.execute(sale_cmd(2)).map(|_| ())
+        } else {
+            node.transactions(&filter).map(|_| ())
+        };
+        let waited = started.elapsed();
+        assert!(
+            matches!(out, Err(suanpan_store::StoreError::TimedOut(_))),
+            "{what}: {out:?}"
+        );
+        assert!(
+            waited >= limit && waited < limit + std::time::Duration::from_secs(10),
+            "{what} ended at its limit ({limit:?}), took {waited:?}"
+        );
+    }
+    proxy.forward_again();
+    approved(node.execute(sale_cmd(3)).expect("the node serves again"));
+    node.transactions(&filter).expect("reads again");
+}

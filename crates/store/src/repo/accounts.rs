@@ -4,7 +4,7 @@
 use super::Tx;
 use crate::error::StoreError;
 use crate::p;
-use crate::sql::Sql;
+use crate::sql::Value;
 use suanpan_issuer::Account;
 
 /// An account, from the group's cache or loaded (and cached) when first seen. Locked
@@ -33,7 +33,7 @@ pub fn stage(tx: &Tx<'_>, a: &Account) {
     tx.cache.dirty_accounts.borrow_mut().insert(a.id.clone());
 }
 
-pub(super) fn save(conn: &dyn Sql, a: &Account) -> Result<(), StoreError> {
+pub(super) fn save(a: &Account) -> (&'static str, Vec<Value<'_>>) {
     let (pin_failures, status) = match &a.instrument {
         suanpan_issuer::Instrument::Card {
             pin_failures,
@@ -42,9 +42,8 @@ pub(super) fn save(conn: &dyn Sql, a: &Account) -> Result<(), StoreError> {
         } => (*pin_failures, status.as_str()),
         suanpan_issuer::Instrument::Wallet { .. } => (0, "active"),
     };
-    conn.exec(
+    (
         "UPDATE accounts SET balance_fen = ?1, held_fen = ?2, pin_failures = ?3, status = ?4 WHERE id = ?5",
-        p![a.balance_fen, a.held_fen, pin_failures, status, &a.id],
-    )?;
-    Ok(())
+        p![a.balance_fen, a.held_fen, pin_failures, status, &a.id].to_vec(),
+    )
 }

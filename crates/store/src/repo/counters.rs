@@ -4,7 +4,7 @@
 use super::Tx;
 use crate::error::StoreError;
 use crate::p;
-use crate::sql::{Dialect, Sql, SqlExt};
+use crate::sql::{Dialect, Sql, SqlExt, Value};
 use suanpan_core::{AuthCode, Rrn};
 
 /// RRNs one `nextval` of PostgreSQL's `rrn_seq` reserves (its `INCREMENT BY`): a group of
@@ -54,9 +54,11 @@ pub fn next_rrn(tx: &mut Tx<'_>) -> Result<(Rrn, AuthCode), StoreError> {
     Ok((rrn, auth))
 }
 
-pub(super) fn save_rrn(conn: &dyn Sql, seq: i64) -> Result<(), StoreError> {
-    conn.exec("UPDATE counters SET value = ?1 WHERE name = 'rrn'", p![seq])?;
-    Ok(())
+pub(super) fn save_rrn<'a>(seq: i64) -> (&'static str, Vec<Value<'a>>) {
+    (
+        "UPDATE counters SET value = ?1 WHERE name = 'rrn'",
+        p![seq].to_vec(),
+    )
 }
 
 /// Adds the net amount of purged rows to `purged_net_fen` (the conservation check's memory

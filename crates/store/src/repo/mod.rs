@@ -20,9 +20,8 @@ pub mod upstream;
 
 use crate::audit::ChainHead;
 use crate::error::StoreError;
-use crate::p;
 use crate::rows::micros;
-use crate::sql::{Dialect, Sql};
+use crate::sql::{Dialect, Sql, Value};
 use jiff::Timestamp;
 use suanpan_core::{MerchantId, Policy, TerminalId};
 use suanpan_issuer::Account;
@@ -102,12 +101,14 @@ pub(crate) fn flush(
     cache: &mut GroupCache,
     chain: &mut ChainHead,
 ) -> Result<(), StoreError> {
-    flush_state(conn, cache)?;
-    if cache.audit.is_empty() {
+    let chained = !cache.audit.is_empty();
+    // The chain's lock goes with the state's writes, last, in the same round trip.
+    let lock = (chained && conn.dialect() == Dialect::Postgres).then_some(CHAIN_LOCK_SQL);
+    write_state(conn, cache, lock)?;
+    if !chained {
         return Ok(());
     }
     if conn.dialect() == Dialect::Postgres {
-        conn.exec(CHAIN_LOCK_SQL, p![])?;
         *chain = ChainHead::read(conn)?;
     }
     let staged: Vec<crate::audit::AuditEntry> = cache
@@ -121,19 +122,47 @@ pub(crate) fn flush(
 /// Writes what the group changed in its cache: voucher sequences, the RRN counter, issuer
 /// accounts.
 fn flush_state(conn: &dyn Sql, cache: &mut GroupCache) -> Result<(), StoreError> {
-    for id in cache.dirty.drain() {
-        if let Some(t) = cache.terminals.get(&id) {
-            terminals::save_vouchers(conn, t)?;
-        }
+    write_state(conn, cache, None)
+}
+
+/// [`flush_state`], then `then` (a statement without parameters), all in one round trip on
+/// PostgreSQL: nothing waits for their answers in between.
+fn write_state(
+    conn: &dyn Sql,
+    cache: &mut GroupCache,
+    then: Option<&'static str>,
+) -> Result<(), StoreError> {
+    let dirty_accounts = std::mem::take(&mut *cache.dirty_accounts.borrow_mut());
+    {
+        let accounts = cache.accounts.borrow();
+        let mut writes = state_writes(cache, &accounts, &dirty_accounts);
+        writes.extend(then.map(|sql| (sql, Vec::new())));
+        let stmts: Vec<(&str, &[Value<'_>])> = writes.iter().map(|(s, p)| (*s, &p[..])).collect();
+        conn.exec_all(&stmts)?;
     }
-    if let Some(seq) = cache.rrn {
-        counters::save_rrn(conn, seq)?;
-    }
-    let dirty = std::mem::take(&mut *cache.dirty_accounts.borrow_mut());
-    for id in dirty {
-        if let Some(a) = cache.accounts.borrow().get(&id) {
-            accounts::save(conn, a)?;
-        }
-    }
+    cache.dirty.clear();
     Ok(())
+}
+
+/// The writes of what the group changed in its cache: voucher sequences, the RRN counter,
+/// issuer accounts (`dirty` of `accounts`).
+fn state_writes<'a>(
+    cache: &'a GroupCache,
+    accounts: &'a std::collections::HashMap<String, Account>,
+    dirty: &std::collections::BTreeSet<String>,
+) -> Vec<(&'static str, Vec<Value<'a>>)> {
+    let mut writes: Vec<_> = cache
+        .dirty
+        .iter()
+        .filter_map(|id| cache.terminals.get(id))
+        .map(terminals::save_vouchers)
+        .collect();
+    writes.extend(cache.rrn.map(counters::save_rrn));
+    writes.extend(
+        dirty
+            .iter()
+            .filter_map(|id| accounts.get(id))
+            .map(accounts::save),
+    );
+    writes
 }

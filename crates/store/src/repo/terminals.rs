@@ -4,7 +4,7 @@ use super::Tx;
 use crate::error::StoreError;
 use crate::p;
 use crate::rows::{micros, ts};
-use crate::sql::{Dialect, Sql, SqlExt};
+use crate::sql::{Dialect, Sql, SqlExt, Value};
 use jiff::Timestamp;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::rules::{TerminalAccess, decide_terminal_access};
@@ -152,16 +152,16 @@ pub fn take_voucher(
     voucher
 }
 
-pub(super) fn save_vouchers(conn: &dyn Sql, t: &TerminalState) -> Result<(), StoreError> {
-    conn.exec(
+pub(super) fn save_vouchers(t: &TerminalState) -> (&'static str, Vec<Value<'_>>) {
+    (
         "UPDATE terminals SET next_voucher = ?1, next_training_voucher = ?2 WHERE id = ?3",
         p![
             t.next_voucher.value(),
             t.next_training_voucher.value(),
             t.id.as_str()
-        ],
-    )?;
-    Ok(())
+        ]
+        .to_vec(),
+    )
 }
 
 /// Opens a batch for a terminal and makes it the terminal's current one.
