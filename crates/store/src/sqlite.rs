@@ -205,6 +205,7 @@ impl SqliteStore {
                 let runner = SqliteWriter {
                     conn: write,
                     restart_due,
+                    carry: opts.bulk_load.then(crate::repo::Carry::default),
                 };
                 writer_loop(runner, rx, opts)
             })
@@ -488,9 +489,11 @@ impl Store for SqliteStore {
     /// A checkpoint running at that moment on another connection (the store's own
     /// background checkpointer, or the writer's restart between groups) makes SQLite answer
     /// busy at once, without its busy handler: the checkpoint is tried again for up to
-    /// `SYNC_TRIES` × `SYNC_STEP_MS` before the store is reported as used by someone else.
+    /// `SYNC_TRIES` × `SYNC_STEP_MS` before the store is reported as used by someone else:
+    /// 30 s, longer than the background checkpointer takes to copy one search index's pages
+    /// of a 10M-row bulk load (`seed::history` syncs after each index it builds).
     fn sync_to_disk(&self) -> Result<(), StoreError> {
-        const SYNC_TRIES: u32 = 100;
+        const SYNC_TRIES: u32 = 600;
         const SYNC_STEP_MS: u64 = 50;
         let mut busy: (i64, i64, i64) = (1, -1, -1);
         for _ in 0..SYNC_TRIES {
@@ -734,6 +737,8 @@ fn add_column_once(
 struct SqliteWriter {
     conn: Connection,
     restart_due: Arc<AtomicBool>,
+    /// A bulk load's issuer accounts, kept from one group to the next (`repo::Carry`).
+    carry: Option<crate::repo::Carry>,
 }
 
 impl GroupRunner for SqliteWriter {
@@ -747,9 +752,15 @@ impl GroupRunner for SqliteWriter {
             .map_err(around)?;
         let mut chain = ChainHead::read(&*tx).map_err(GroupError::Transaction)?;
         let before = chain.seq;
-        let replies = crate::writer::apply_group(&*tx, &mut chain, cmds, opts)
+        let replies = crate::writer::apply_group(&*tx, &mut chain, cmds, opts, self.carry.as_mut())
             .map_err(GroupError::Command)?;
-        tx.commit().map_err(around)?;
+        if let Err(e) = tx.commit() {
+            // What the group staged was not committed: forget it with the rest.
+            if let Some(c) = &mut self.carry {
+                c.accounts.clear();
+            }
+            return Err(around(e));
+        }
         Ok(Committed {
             replies,
             head: (chain.seq > before).then_some(chain),
