@@ -238,29 +238,12 @@ fn bulk_indexes(store: &dyn Store, drop: bool, risk: bool) -> Result<(), StoreEr
         "SET LOCAL maintenance_work_mem = '1GB'; SET LOCAL statement_timeout = {};",
         crate::pg::PG_DDL_TIMEOUT_MS
     );
-    if dialect == Dialect::Sqlite {
-        // One index per transaction, the WAL copied into the database after each: one
-        // transaction for all of them grew the WAL by every new index page (GBs at 10M rows,
-        // each page zeroed, written, then copied at the final sync), where now each index's
-        // pages reuse the WAL the previous one left. 600,000 rows, the twelve builds with
-        // the sqlite3 shell on this store: 9.3 → 8.5 CPU-s, 60 → 36 s wall under load
-        // (docs/BENCHMARKS.md).
-        for sql in bulk_index_sql(dialect)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-        {
-            setup(store, |c, _| {
-                // Each build sorts every journal row once: a large sort memory keeps it off
-                // disk.
-                c.exec_batch("PRAGMA cache_size = -1048576; PRAGMA threads = 2;")?;
-                c.exec_batch(sql)
-            })?;
-            store.sync_to_disk()?;
-        }
-        return Ok(());
-    }
     setup(store, |c, _| {
-        c.exec_batch(&pg_bulk_settings)?;
+        // Each build sorts every journal row once: a large sort memory keeps it off disk.
+        c.exec_batch(match dialect {
+            Dialect::Sqlite => "PRAGMA cache_size = -1048576; PRAGMA threads = 2;",
+            Dialect::Postgres => &pg_bulk_settings,
+        })?;
         // No `ANALYZE` on PostgreSQL: autovacuum refreshes the statistics as after any
         // other load, so plans do not differ from the counter path's.
         create_search_indexes(c, dialect)

@@ -489,11 +489,9 @@ impl Store for SqliteStore {
     /// A checkpoint running at that moment on another connection (the store's own
     /// background checkpointer, or the writer's restart between groups) makes SQLite answer
     /// busy at once, without its busy handler: the checkpoint is tried again for up to
-    /// `SYNC_TRIES` × `SYNC_STEP_MS` before the store is reported as used by someone else:
-    /// 30 s, longer than the background checkpointer takes to copy one search index's pages
-    /// of a 10M-row bulk load (`seed::history` syncs after each index it builds).
+    /// `SYNC_TRIES` × `SYNC_STEP_MS` before the store is reported as used by someone else.
     fn sync_to_disk(&self) -> Result<(), StoreError> {
-        const SYNC_TRIES: u32 = 600;
+        const SYNC_TRIES: u32 = 100;
         const SYNC_STEP_MS: u64 = 50;
         let mut busy: (i64, i64, i64) = (1, -1, -1);
         for _ in 0..SYNC_TRIES {
