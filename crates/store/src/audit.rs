@@ -113,6 +113,31 @@ impl ChainHead {
 /// engine's parameter limit).
 const AUDIT_ROWS_PER_INSERT: usize = 32;
 
+/// The multi-row audit `INSERT` of `size` rows (one of the sizes [`insert_entries`] uses),
+/// written once per process: a group of 4,096 sales otherwise formatted 1,152 placeholders
+/// per 32 entries.
+fn insert_sql(size: usize) -> std::borrow::Cow<'static, str> {
+    static SQL: [std::sync::OnceLock<String>; 3] = [const { std::sync::OnceLock::new() }; 3];
+    let build = || {
+        let values: Vec<String> = (0..size)
+            .map(|r| {
+                let cols: Vec<String> = (1..=9).map(|c| format!("?{}", r * 9 + c)).collect();
+                format!("({})", cols.join(", "))
+            })
+            .collect();
+        format!(
+            "INSERT INTO audit (seq, at, actor, action, target, reason, outcome, prev_hash, hash) VALUES {}",
+            values.join(", ")
+        )
+    };
+    match size {
+        AUDIT_ROWS_PER_INSERT => SQL[0].get_or_init(build).as_str().into(),
+        8 => SQL[1].get_or_init(build).as_str().into(),
+        1 => SQL[2].get_or_init(build).as_str().into(),
+        _ => build().into(),
+    }
+}
+
 /// Inserts staged entries, [`AUDIT_ROWS_PER_INSERT`] rows per statement, then the rest by
 /// eights and ones, so a few statement texts cover every count.
 pub fn insert_entries<C: Sql + ?Sized>(conn: &C, entries: &[AuditEntry]) -> Result<(), StoreError> {
@@ -122,16 +147,7 @@ pub fn insert_entries<C: Sql + ?Sized>(conn: &C, entries: &[AuditEntry]) -> Resu
     for size in [AUDIT_ROWS_PER_INSERT, 8, 1] {
         while rest.len() >= size {
             let (chunk, tail) = rest.split_at(size);
-            let values: Vec<String> = (0..size)
-                .map(|r| {
-                    let cols: Vec<String> = (1..=9).map(|c| format!("?{}", r * 9 + c)).collect();
-                    format!("({})", cols.join(", "))
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO audit (seq, at, actor, action, target, reason, outcome, prev_hash, hash) VALUES {}",
-                values.join(", ")
-            );
+            let sql = insert_sql(size);
             let params: Vec<crate::sql::Value<'_>> = chunk
                 .iter()
                 .flat_map(|e| {

@@ -666,7 +666,7 @@ impl GroupRunner for PgWriter {
                 seq: 0,
                 hash: crate::audit::GENESIS.to_owned(),
             };
-            let replies = crate::writer::apply_group(conn, &mut chain, cmds, opts)?;
+            let replies = crate::writer::apply_group(conn, &mut chain, cmds, opts, None)?;
             Ok((replies, chain))
         };
         match run() {

@@ -205,6 +205,7 @@ impl SqliteStore {
                 let runner = SqliteWriter {
                     conn: write,
                     restart_due,
+                    carry: opts.bulk_load.then(crate::repo::Carry::default),
                 };
                 writer_loop(runner, rx, opts)
             })
@@ -745,6 +746,8 @@ fn add_column_once(
 struct SqliteWriter {
     conn: Connection,
     restart_due: Arc<AtomicBool>,
+    /// A bulk load's issuer accounts, kept from one group to the next (`repo::Carry`).
+    carry: Option<crate::repo::Carry>,
 }
 
 impl GroupRunner for SqliteWriter {
@@ -758,9 +761,15 @@ impl GroupRunner for SqliteWriter {
             .map_err(around)?;
         let mut chain = ChainHead::read(&*tx).map_err(GroupError::Transaction)?;
         let before = chain.seq;
-        let replies = crate::writer::apply_group(&*tx, &mut chain, cmds, opts)
+        let replies = crate::writer::apply_group(&*tx, &mut chain, cmds, opts, self.carry.as_mut())
             .map_err(GroupError::Command)?;
-        tx.commit().map_err(around)?;
+        if let Err(e) = tx.commit() {
+            // What the group staged was not committed: forget it with the rest.
+            if let Some(c) = &mut self.carry {
+                c.accounts.clear();
+            }
+            return Err(around(e));
+        }
         Ok(Committed {
             replies,
             head: (chain.seq > before).then_some(chain),

@@ -311,11 +311,16 @@ impl Apply for NoUseCases {
 
 /// The body of every backend's group transaction: each command through the use cases, then
 /// the group's cached terminal state, counters, accounts and audit entries written once.
+///
+/// `carry` (a bulk load on SQLite, see [`crate::repo::Carry`]): the issuer accounts the
+/// previous group left, used as this group's cache and handed back after the flush. A group
+/// that fails leaves it empty: the next group reads the committed accounts again.
 pub(crate) fn apply_group(
     conn: &dyn crate::sql::Sql,
     chain: &mut crate::audit::ChainHead,
     cmds: &[&Command],
     opts: &OpenOptions,
+    mut carry: Option<&mut crate::repo::Carry>,
 ) -> Result<Vec<Reply>, StoreError> {
     // A group's commands share one moment, so that what the group caches (a terminal's
     // batch, an operator's voids of the day) holds for each of them. A bulk load reads the
@@ -323,6 +328,9 @@ pub(crate) fn apply_group(
     // cross a business day (it waits for every answer before the day's settlements).
     let group_now = opts.clock.now();
     let mut cache = crate::repo::GroupCache::default();
+    if let Some(c) = carry.as_deref_mut() {
+        cache.accounts = std::cell::RefCell::new(std::mem::take(&mut c.accounts));
+    }
     let mut replies = Vec::with_capacity(cmds.len());
     for cmd in cmds {
         let now = if opts.bulk_load {
@@ -340,6 +348,9 @@ pub(crate) fn apply_group(
         replies.push(opts.apply.apply(&mut tx, cmd)?);
     }
     crate::repo::flush(conn, &mut cache, chain)?;
+    if let Some(c) = carry {
+        c.accounts = cache.accounts.into_inner();
+    }
     Ok(replies)
 }
 
