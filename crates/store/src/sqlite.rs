@@ -61,6 +61,14 @@ pub struct OpenOptions {
     pub bulk_load: bool,
 }
 
+/// The writer's page cache, KiB (SQLite allocates it as pages are read, so a small store
+/// uses little). A sale inserts into each of the txns table's 19 indexes; those keyed by
+/// terminal or card (the risk rules' `txns_card_recent`, `txns_terminal_created`) insert at
+/// one place per terminal or card, spread over the index. SQLite's default 2 MiB held the
+/// hot leaves of the 13 indexes before issue 13 but not of the 19 after it: under load
+/// the writer read ~3 pages per sale back from the OS instead of ~1 (issue 15's inline
+/// throughput, docs/BENCHMARKS.md).
+pub const WRITER_CACHE_KIB: i64 = 64 * 1024;
 /// The bulk-loading writer's page cache, KiB (SQLite's default is 2 MiB: a journal of
 /// millions of rows then reads most index pages back from the OS at every insert).
 pub const BULK_CACHE_KIB: i64 = 1024 * 1024;
@@ -181,6 +189,7 @@ impl SqliteStore {
         // After a restart the WAL file is cut back to this size instead of staying as large as
         // it ever grew.
         write.pragma_update(None, "journal_size_limit", WAL_BYTES_KEPT)?;
+        write.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         if opts.bulk_load {
             write.pragma_update(None, "synchronous", "OFF")?;
             write.pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
