@@ -51,14 +51,19 @@ fn main() {
         .collect();
     suanpan_store::admin::register_bench(&store, &fp, &terminals, TMK_HEX, &operators, &pans, "-")
         .expect("register");
-    // SALE_DRIVER_DROP=a,b drops those indexes first: which of them costs the pages written.
+    // SALE_DRIVER_DROP=a,b drops those indexes first, and SALE_DRIVER_SQL runs its
+    // statements: which index costs the pages written.
+    let c = rusqlite::Connection::open(dir.path().join("suanpan.db")).expect("open");
     if let Ok(names) = std::env::var("SALE_DRIVER_DROP") {
-        let c = rusqlite::Connection::open(dir.path().join("suanpan.db")).expect("open");
         for name in names.split(',').filter(|n| !n.is_empty()) {
             c.execute_batch(&format!("DROP INDEX {name}"))
                 .expect("drop index");
         }
     }
+    if let Ok(sql) = std::env::var("SALE_DRIVER_SQL") {
+        c.execute_batch(&sql).expect("SALE_DRIVER_SQL");
+    }
+    drop(c);
     let batches: Vec<_> = terminals
         .iter()
         .map(|t| store.terminal(t).expect("read").expect("open").batch_no)
