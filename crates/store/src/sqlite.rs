@@ -22,7 +22,7 @@ use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnI
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 20;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// How long a writer waits for another process's write lock before it gives up.
@@ -532,7 +532,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_meta {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
             include_str!("schema.sql"),
             include_str!("migrate_2.sql"),
             include_str!("migrate_4.sql"),
@@ -547,7 +547,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_15.sql"),
             include_str!("migrate_16.sql"),
             include_str!("migrate_17.sql"),
-            include_str!("migrate_18.sql")
+            include_str!("migrate_18.sql"),
+            include_str!("migrate_20.sql")
         ))?;
         return Ok(());
     }
@@ -680,8 +681,15 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             18,
         )?;
     }
-    // A bulk load (`bench seed`) stopped before its end left the search indexes (and, booked
-    // with the risk rules off, the rules' two journal indexes) dropped.
+    if version < 20 {
+        // The risk rules' two journal indexes leave the fixed schema (issue 15):
+        // `risk_index::apply` owns them.
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {} UPDATE meta SET value = '20' WHERE key = 'schema_version'; COMMIT;",
+            include_str!("migrate_20.sql")
+        ))?;
+    }
+    // A bulk load (`bench seed`) stopped before its end left the search indexes dropped.
     if crate::seed::search_indexes_missing(conn, Dialect::Sqlite)? > 0 {
         tracing::warn!("building the indexes an interrupted bulk load dropped");
         conn.execute_batch(&format!(
