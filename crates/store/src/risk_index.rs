@@ -48,7 +48,10 @@ impl RiskIndexes {
     /// What the rules of `params` read at any merchant of `store`: under `[risk]`'s own
     /// limits and under every merchant's stored ones (the acquirer's replace `[risk]`'s,
     /// the merchant's tighten them, so a limit switched on there counts too).
-    pub fn needed(params: &RiskParams, store: &dyn Store) -> Result<RiskIndexes, StoreError> {
+    pub fn needed<S: Store + ?Sized>(
+        params: &RiskParams,
+        store: &S,
+    ) -> Result<RiskIndexes, StoreError> {
         let stored: Vec<String> = crate::read(store, |c| {
             c.rows("SELECT limits FROM risk_limits", crate::p![], |r| r.text(0))
         })?;
@@ -71,7 +74,22 @@ pub const NAMES: [&str; 2] = ["txns_card_recent", "txns_terminal_created"];
 /// every journal row once: seconds to a minute on 10M rows, before the store serves; each
 /// build is logged with its time. Idempotent; on PostgreSQL under the migration lock, so
 /// nodes starting at once build each index once.
-pub fn apply(store: &dyn Store, need: RiskIndexes) -> Result<(), StoreError> {
+pub fn apply<S: Store + ?Sized>(store: &S, need: RiskIndexes) -> Result<(), StoreError> {
+    change(store, need, true)
+}
+
+/// Creates the indexes of `need` that `store` lacks and drops none: a limit switched on
+/// while the store serves (`RiskAlerts::set_risk_limits`) must not leave its rule reading
+/// the journal without its index until the next start. The writer waits for the build.
+pub fn ensure<S: Store + ?Sized>(store: &S, need: RiskIndexes) -> Result<(), StoreError> {
+    change(store, need, false)
+}
+
+fn change<S: Store + ?Sized>(
+    store: &S,
+    need: RiskIndexes,
+    drop_unneeded: bool,
+) -> Result<(), StoreError> {
     let dialect = store.dialect();
     let card = match dialect {
         Dialect::Sqlite => CARD_SQLITE,
@@ -83,7 +101,7 @@ pub fn apply(store: &dyn Store, need: RiskIndexes) -> Result<(), StoreError> {
         (NAMES[1], need.terminal, TERMINAL),
     ] {
         let has = present.iter().any(|p| p == name);
-        if wanted == has {
+        if wanted == has || (!wanted && !drop_unneeded) {
             continue;
         }
         let started = std::time::Instant::now();
@@ -117,7 +135,7 @@ pub fn apply(store: &dyn Store, need: RiskIndexes) -> Result<(), StoreError> {
 }
 
 /// Which of the two indexes `store` has.
-pub fn present(store: &dyn Store) -> Result<Vec<String>, StoreError> {
+pub fn present<S: Store + ?Sized>(store: &S) -> Result<Vec<String>, StoreError> {
     let sql = match store.dialect() {
         Dialect::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('txns_card_recent', 'txns_terminal_created') ORDER BY name"

@@ -775,3 +775,53 @@ fn switching_a_card_rule_on_builds_its_index_and_the_rule_works() {
     }
     on.check_invariants();
 }
+
+fn a_limit_set_while_serving_builds_its_index(backend: Backend) {
+    // Goal (issue 15): an acquirer who sets a card limit while the store serves gets the
+    // card index at once, not at the next start: the card velocity must not read the
+    // journal without it. Setting limits never drops an index another merchant may need.
+    use suanpan_store::risk::RiskAlerts;
+    let Some(h) = Harness::on(backend) else {
+        return skipped();
+    };
+    assert_eq!(
+        risk_index::present(&*h.store).expect("present"),
+        Vec::<String>::new()
+    );
+    let limits = suanpan_core::risk::Limits {
+        card_count_max: 20,
+        ..RiskParams::off().limits
+    };
+    h.store
+        .set_risk_limits(&merchant(), "acquirer", &limits, None, "admin")
+        .expect("store")
+        .expect("allowed");
+    assert_eq!(
+        risk_index::present(&*h.store).expect("present"),
+        vec!["txns_card_recent".to_owned()]
+    );
+    h.store
+        .set_risk_limits(
+            &merchant(),
+            "acquirer",
+            &RiskParams::off().limits,
+            None,
+            "admin",
+        )
+        .expect("store")
+        .expect("allowed");
+    assert_eq!(
+        risk_index::present(&*h.store).expect("present"),
+        vec!["txns_card_recent".to_owned()]
+    );
+}
+
+#[test]
+fn a_limit_set_while_serving_builds_its_index_sqlite() {
+    a_limit_set_while_serving_builds_its_index(Backend::Sqlite);
+}
+
+#[test]
+fn a_limit_set_while_serving_builds_its_index_pg() {
+    a_limit_set_while_serving_builds_its_index(Backend::Postgres);
+}
