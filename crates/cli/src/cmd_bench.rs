@@ -233,6 +233,10 @@ fn seed(app: &App, a: &SeedArgs) -> Result<(), Fail> {
             ..suanpan_service::open_options()
         },
     )?;
+    // The rules' journal indexes as the booking's rules read them (issue 15): built before
+    // the load with the rules on, dropped with them off.
+    let need = suanpan_store::risk_index::RiskIndexes::needed(&store.policy().risk, &*store)?;
+    suanpan_store::risk_index::apply(&*store, need)?;
     let fp = app.fingerprinter()?;
     // Nobody types these operators' password: the history is booked, not keyed in.
     let secret = hex::encode(suanpan_store::Fingerprinter::random_key());

@@ -131,6 +131,10 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
             }
         }
     };
+    // The risk rules' journal indexes exist only while a rule that reads them is on
+    // (issue 15): switching one on builds its index here, before anything listens.
+    let need = suanpan_store::risk_index::RiskIndexes::needed(&store.policy().risk, &*store)?;
+    suanpan_store::risk_index::apply(&*store, need)?;
     let fingerprinter = match app.fingerprinter() {
         // A second node on a database another node created: it needs that node's PAN key.
         Err(Fail::Store(StoreError::NotInitialized(_))) if store.dialect() == Dialect::Postgres => {

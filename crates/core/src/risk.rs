@@ -467,6 +467,15 @@ impl RiskParams {
             || limits.card_amount_max_fen > 0
     }
 
+    /// Whether any rule reads the terminal's recent transactions under `limits`: the
+    /// terminal's velocity window (a terminal limit) or its void/refund ratio. The store keeps
+    /// the index they read only while one does (`suanpan_store::risk_index`).
+    pub fn reads_terminal_txns(&self, limits: &Limits) -> bool {
+        self.void_ratio_percent_max > 0
+            || limits.terminal_count_max > 0
+            || limits.terminal_amount_max_fen > 0
+    }
+
     /// Minutes of card history the enabled rules look back over under `limits` (the limits
     /// in force for the merchant): the longest window of a rule that is on. The card's
     /// velocity hour counts only when a card limit is set; by default the decline run and

@@ -33,6 +33,7 @@ pub mod query;
 pub mod repo;
 pub mod risk;
 pub mod risk_admin;
+pub mod risk_index;
 mod rows;
 pub mod seal;
 pub mod seed;

@@ -176,7 +176,7 @@ pub trait RiskAlerts: Store {
         let now = micros(self.now());
         let defaults = self.policy().risk.limits.clone();
         let json = serde_json::to_string(limits).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        setup(self, |c, head| {
+        let stored = setup(self, |c, head| {
             if tier == "merchant" {
                 let (acq, _) = crate::repo::risk::merchant_limits(c, merchant)?;
                 let acq = acq.map_or(defaults.clone(), |a| a.limits);
@@ -206,7 +206,13 @@ pub trait RiskAlerts: Store {
                 ],
             )?;
             Ok(Ok(()))
-        })
+        })?;
+        if stored.is_ok() {
+            // A limit that switches a rule on needs that rule's journal index now (issue 15).
+            let need = crate::risk_index::RiskIndexes::of(&self.policy().risk, limits);
+            crate::risk_index::ensure(self, need)?;
+        }
+        Ok(stored)
     }
 
     /// Puts a card (its fingerprint) or a BIN (six digits) on the acquirer's blocklist.

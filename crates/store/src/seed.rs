@@ -67,8 +67,9 @@ pub struct HistoryPlan {
     pub bulk: bool,
     /// Book with the risk rules as the store's policy sets them (true), or with the store
     /// opened with the rules off (false, `bench seed`'s default: see docs/DECISIONS.md):
-    /// the caller opens the store accordingly; a bulk load then also builds the rules' two
-    /// journal indexes at the end instead of row by row.
+    /// the caller opens the store accordingly and applies the rules' indexes
+    /// ([`crate::risk_index::apply`]); a bulk load with the rules off drops the rules' two
+    /// journal indexes and does not build them again.
     pub risk: bool,
 }
 
@@ -139,40 +140,11 @@ fn search_index_migrations(dialect: Dialect) -> (&'static str, &'static str) {
     }
 }
 
-/// The risk rules' journal indexes (`migrate_9.sql` then `migrate_16.sql`; `pg_migrate_8.sql`
-/// then `pg_migrate_15.sql`): a card's and a terminal's recent transactions, as the last
-/// step that touched each leaves it (a later step's `DROP INDEX` retires an earlier one's).
-/// Only the rules read them, so a bulk load that books with the rules off
-/// ([`HistoryPlan::risk`] false) builds them once at the end, like the search indexes:
-/// inserting 10M card fingerprints one by one into a B-tree that outgrows the page cache is
-/// the most expensive index entry of a row.
-fn risk_index_sql(dialect: Dialect) -> String {
-    let steps = match dialect {
-        Dialect::Sqlite => [
-            include_str!("migrate_9.sql"),
-            include_str!("migrate_16.sql"),
-        ],
-        Dialect::Postgres => [
-            include_str!("pg_migrate_8.sql"),
-            include_str!("pg_migrate_15.sql"),
-        ],
-    };
-    let lines = || steps.iter().flat_map(|s| s.lines());
-    let dropped: Vec<&str> = lines()
-        .filter_map(|l| l.strip_prefix("DROP INDEX IF EXISTS "))
-        .map(|l| l.trim_end_matches(';').trim())
-        .collect();
-    lines()
-        .filter(|l| l.starts_with("CREATE INDEX IF NOT EXISTS txns_"))
-        .filter(|l| !index_names(l).iter().any(|n| dropped.contains(n)))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
-/// Every index a bulk load may drop and build again at its end (the search indexes and the
-/// risk rules'), as idempotent `CREATE INDEX IF NOT EXISTS` statements.
+/// Every index a bulk load drops and builds again at its end (the search indexes), as
+/// idempotent `CREATE INDEX IF NOT EXISTS` statements. The risk rules' two are not among
+/// them: [`crate::risk_index::apply`] owns those (issue 15).
 pub(crate) fn bulk_index_sql(dialect: Dialect) -> String {
-    format!("{}\n{}", search_index_sql(dialect), risk_index_sql(dialect))
+    search_index_sql(dialect)
 }
 
 fn index_names(sql: &str) -> Vec<&str> {
@@ -188,21 +160,20 @@ pub fn search_index_names(dialect: Dialect) -> Vec<&'static str> {
 }
 
 /// The names of the indexes a bulk load drops: the search indexes, and the risk rules' when
-/// it books with the rules off.
+/// it books with the rules off (it does not build those again: the next `serve` whose rules
+/// read one builds it, [`crate::risk_index`]).
 pub fn bulk_index_names(dialect: Dialect, risk: bool) -> Vec<String> {
     let mut names: Vec<String> = search_index_names(dialect)
         .into_iter()
         .map(str::to_owned)
         .collect();
     if !risk {
-        let sql = risk_index_sql(dialect);
-        names.extend(index_names(&sql).into_iter().map(str::to_owned));
+        names.extend(crate::risk_index::NAMES.map(str::to_owned));
     }
     names
 }
 
-/// How many of the indexes a bulk load drops the store lacks (an interrupted bulk load
-/// dropped them).
+/// How many of the search indexes the store lacks (an interrupted bulk load dropped them).
 pub(crate) fn search_indexes_missing(c: &dyn Sql, dialect: Dialect) -> Result<usize, StoreError> {
     let sql = match dialect {
         Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
@@ -211,8 +182,8 @@ pub(crate) fn search_indexes_missing(c: &dyn Sql, dialect: Dialect) -> Result<us
         }
     };
     let mut missing = 0;
-    for name in bulk_index_names(dialect, false) {
-        if c.one(sql, crate::p![name.as_str()], |r| r.i64(0))? == 0 {
+    for name in search_index_names(dialect) {
+        if c.one(sql, crate::p![name], |r| r.i64(0))? == 0 {
             missing += 1;
         }
     }

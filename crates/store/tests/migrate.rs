@@ -302,10 +302,11 @@ fn the_upstream_queue_runs_on_postgres() {
 }
 
 #[test]
-fn a_version_15_store_trades_the_card_index_for_the_covering_one() {
-    // Goal (issue 13, the rules' cost): a store from before schema 16 opens with the card
-    // rules' covering index `txns_card_recent` in place of `txns_card_created`, at version
-    // 16, and opening it again changes nothing.
+fn a_version_15_store_loses_the_risk_rules_journal_indexes() {
+    // Goal (issue 15): the risk rules' journal indexes are not in the fixed schema. A store
+    // from before schema 16 (`txns_card_created`, `txns_terminal_created`) opens at the
+    // current version without either rules' index, through schema 16's covering index and
+    // schema 20's drop; opening it again changes nothing. `risk_index::apply` owns them.
     let dir = tempfile::tempdir().expect("tempdir");
     drop(
         suanpan_store::SqliteStore::create(dir.path(), suanpan_service::open_options())
@@ -315,19 +316,19 @@ fn a_version_15_store_trades_the_card_index_for_the_covering_one() {
     let indexes = |db: &std::path::Path| -> Vec<String> {
         let c = rusqlite::Connection::open(db).expect("open");
         let mut st = c
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'txns_card_%' ORDER BY name")
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND (name LIKE 'txns_card_%' OR name = 'txns_terminal_created') ORDER BY name")
             .expect("prepare");
         st.query_map([], |r| r.get(0))
             .expect("query")
             .collect::<Result<Vec<String>, _>>()
             .expect("rows")
     };
-    assert_eq!(indexes(&db), vec!["txns_card_recent".to_owned()]);
+    assert_eq!(indexes(&db), Vec::<String>::new());
     {
         let c = rusqlite::Connection::open(&db).expect("open");
         c.execute_batch(
-            "DROP INDEX txns_card_recent;
-             CREATE INDEX txns_card_created ON txns(card_fp, created_at) WHERE card_fp IS NOT NULL;",
+            "CREATE INDEX txns_card_created ON txns(card_fp, created_at) WHERE card_fp IS NOT NULL;
+             CREATE INDEX txns_terminal_created ON txns(terminal_id, created_at);",
         )
         .expect("as schema 15 left it");
     }
@@ -337,7 +338,7 @@ fn a_version_15_store_trades_the_card_index_for_the_covering_one() {
             suanpan_store::SqliteStore::open(dir.path(), suanpan_service::open_options())
                 .expect("open"),
         );
-        assert_eq!(indexes(&db), vec!["txns_card_recent".to_owned()]);
+        assert_eq!(indexes(&db), Vec::<String>::new());
         let c = rusqlite::Connection::open(&db).expect("open");
         let v: String = c
             .query_row(

@@ -477,6 +477,29 @@ fn only_a_card_rule_reads_the_card_history() {
 }
 
 #[test]
+fn only_a_terminal_rule_reads_the_terminal_history() {
+    // Goal (issue 15): the store keeps `txns_terminal_created` only while the terminal's
+    // velocity or its void ratio is on; every other rule leaves it unread.
+    let off = RiskParams::off();
+    assert!(!off.reads_terminal_txns(&off.limits));
+    let card_only = Limits {
+        card_count_max: 5,
+        ..off.limits.clone()
+    };
+    assert!(!off.reads_terminal_txns(&card_only));
+    let velocity = Limits {
+        terminal_amount_max_fen: 100_000,
+        ..off.limits.clone()
+    };
+    assert!(off.reads_terminal_txns(&velocity));
+    let ratio = RiskParams {
+        void_ratio_percent_max: 20,
+        ..RiskParams::off()
+    };
+    assert!(ratio.reads_terminal_txns(&ratio.limits));
+}
+
+#[test]
 fn the_card_lookback_is_the_longest_enabled_window() {
     // Goal (issue 13, the rules' cost): a sale reads only as much of the card's history as
     // an enabled rule looks at. By default the card's velocity is off, so its hour is not

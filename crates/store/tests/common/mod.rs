@@ -365,6 +365,26 @@ impl Harness {
         }
     }
 
+    /// [`Harness::open_in`] with `policy`'s risk rules as given (every other harness turns
+    /// them off): a second store on the same file, as `serve` with a new `[risk]` opens it.
+    pub fn open_in_with_risk(dir: &Path, policy: Policy) -> Harness {
+        let clock = Arc::new(FixedClock::new(start()));
+        let risk = policy.risk.clone();
+        let mut opts = options(policy, clock.clone());
+        opts.policy.risk = risk;
+        let store = SqliteStore::open(dir, opts).expect("open store");
+        Harness {
+            store: Box::new(store),
+            clock,
+            fp: fingerprinter(),
+            dir: dir.to_owned(),
+            backend: Backend::Sqlite,
+            pg: None,
+            _tmp: None,
+            _schema: None,
+        }
+    }
+
     /// A second, independent store on the same data (as another process, or another node,
     /// would open it).
     pub fn open_another(&self) -> Box<dyn Store> {
