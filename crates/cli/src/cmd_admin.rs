@@ -268,6 +268,8 @@ fn copy_to_postgres(app: &App) -> Result<(), Fail> {
             args: Vec::new(),
         });
     };
+    let db = app.data_dir.join(suanpan_store::sqlite::DB_FILE);
+    suanpan_store::pg_copy::check_not_in_use(&db)?;
     // Opening runs the migrations any command would, so the copy reads this build's schema.
     let store = app.open_embedded()?;
     store.ensure_backoffice_schema()?;
@@ -296,7 +298,6 @@ fn copy_to_postgres(app: &App) -> Result<(), Fail> {
             }
         ),
     };
-    let db = app.data_dir.join(suanpan_store::sqlite::DB_FILE);
     let report = copy_to_postgres(&db, &suanpan_store::PgOptions::new(&url), &mut progress)?;
     if app.json {
         output::print_json(&json!({"ok": true, "report": report}));

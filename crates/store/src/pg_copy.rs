@@ -33,6 +33,7 @@ use crate::sqlite::SCHEMA_VERSION;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -201,6 +202,12 @@ fn open_source(db: &Path) -> Result<Connection, StoreError> {
     }
 }
 
+/// Refuses, as the copy would, when another process has the SQLite file open: callers
+/// check before they open the store themselves.
+pub fn check_not_in_use(db: &Path) -> Result<(), StoreError> {
+    open_source(db).map(drop)
+}
+
 fn meta(src: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
     Ok(src
         .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
@@ -286,8 +293,13 @@ fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>, kind: Kind, at: &str) -> Result
         (ValueRef::Integer(i), Kind::Int2) if i16::try_from(i).is_err() => {
             return Err(bad(format!("{i} does not fit PostgreSQL's smallint")));
         }
-        (ValueRef::Integer(i), _) => out.extend_from_slice(i.to_string().as_bytes()),
-        (ValueRef::Real(f), _) => out.extend_from_slice(f.to_string().as_bytes()),
+        // Writing into a Vec cannot fail.
+        (ValueRef::Integer(i), _) => {
+            let _ = write!(out, "{i}");
+        }
+        (ValueRef::Real(f), _) => {
+            let _ = write!(out, "{f}");
+        }
         (ValueRef::Text(t) | ValueRef::Blob(t), Kind::Bytes) => {
             out.extend_from_slice(b"\\\\x");
             out.extend_from_slice(hex::encode(t).as_bytes());
@@ -340,22 +352,19 @@ fn copy_table(
     let total = u64::try_from(total).unwrap_or(0);
     let mut stmt = src.prepare(&format!("SELECT {list} FROM {table}{filter}"))?;
     let mut rows = stmt.query([])?;
+    // Named in a refusal: `txns.amount_fen`.
+    let labels: Vec<String> = cols.iter().map(|(n, _)| format!("{table}.{n}")).collect();
     let mut sent = 0u64;
     let mut shown = Instant::now();
-    progress(Step::Rows {
-        table,
-        rows: 0,
-        total,
-    });
     let mut next = || -> Result<Option<bytes::Bytes>, StoreError> {
         let mut buf = Vec::with_capacity(COPY_CHUNK_BYTES + 64 * 1024);
         while buf.len() < COPY_CHUNK_BYTES {
             let Some(r) = rows.next()? else { break };
-            for (i, (name, kind)) in cols.iter().enumerate() {
+            for (i, ((_, kind), label)) in cols.iter().zip(&labels).enumerate() {
                 if i > 0 {
                     buf.push(b'\t');
                 }
-                put_value(&mut buf, r.get_ref(i)?, *kind, &format!("{table}.{name}"))?;
+                put_value(&mut buf, r.get_ref(i)?, *kind, label)?;
             }
             buf.push(b'\n');
             sent += 1;
@@ -521,4 +530,56 @@ pub fn copy_to_postgres(
     report.analyze_seconds = analyzing.elapsed().as_secs_f64();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(v: ValueRef<'_>, kind: Kind) -> Result<String, StoreError> {
+        let mut out = Vec::new();
+        put_value(&mut out, v, kind, "t.c")?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    // Goal: each value reaches COPY's text format as PostgreSQL reads it back: NULL, the
+    // escapes of text, integers, 0/1 as booleans, bytes as hex; a value the column cannot
+    // hold is refused with the column's name.
+    #[test]
+    fn values_take_copy_text_format() {
+        assert_eq!(put(ValueRef::Null, Kind::Text).ok(), Some("\\N".into()));
+        assert_eq!(
+            put(ValueRef::Text(b"a\\b\tc\nd\re"), Kind::Text).ok(),
+            Some("a\\\\b\\tc\\nd\\re".into())
+        );
+        assert_eq!(
+            put(ValueRef::Text("顾客取消".as_bytes()), Kind::Text).ok(),
+            Some("顾客取消".into())
+        );
+        assert_eq!(
+            put(ValueRef::Integer(-42), Kind::Int8).ok(),
+            Some("-42".into())
+        );
+        assert_eq!(put(ValueRef::Integer(0), Kind::Bool).ok(), Some("f".into()));
+        assert_eq!(put(ValueRef::Integer(1), Kind::Bool).ok(), Some("t".into()));
+        assert_eq!(
+            put(ValueRef::Blob(&[0, 255]), Kind::Bytes).ok(),
+            Some("\\\\x00ff".into())
+        );
+        assert_eq!(
+            put(ValueRef::Integer(70_000), Kind::Int4).ok(),
+            Some("70000".into())
+        );
+        for (v, kind) in [
+            (ValueRef::Integer(1 << 40), Kind::Int4),
+            (ValueRef::Integer(70_000), Kind::Int2),
+            (ValueRef::Text(b"a\0b"), Kind::Text),
+            (ValueRef::Blob(&[0xff, 0xfe]), Kind::Text),
+        ] {
+            match put(v, kind) {
+                Err(StoreError::Invalid(why)) => assert!(why.starts_with("t.c: "), "{why}"),
+                other => panic!("{v:?} as {kind:?}: {other:?}"),
+            }
+        }
+    }
 }
