@@ -380,7 +380,6 @@ fn copy_table(
         Ok((!buf.is_empty()).then(|| bytes::Bytes::from(buf)))
     };
     let stored = c.copy_in(&format!("COPY {table} ({list}) FROM STDIN"), &mut next)?;
-    drop(next);
     if stored != sent {
         return Err(StoreError::Sqlite(format!(
             "{table}: {sent} rows sent, {stored} stored"
