@@ -280,7 +280,14 @@ impl PgConn {
             .recv()
             .map_err(|_| StoreError::Sqlite("postgres IO thread stopped".into()))?
             .map_err(|e| connect_err(&tls, e))?;
-        PgConn::ready(client, None, opts)
+        let conn = PgConn::ready(client, None, opts)?;
+        // Read connections plan each statement for its values. After five runs of a
+        // prepared statement PostgreSQL may keep one generic plan for all values: for an
+        // amount range that is a bitmap scan of the range and a sort, 275 ms on a dense
+        // range of a 4.8M-row store where walking the ids backwards takes 1 ms
+        // (docs/BENCHMARKS.md, issue 16). The writer's statements keep generic plans.
+        conn.batch("SET plan_cache_mode = force_custom_plan")?;
+        Ok(conn)
     }
 
     fn ready(
