@@ -262,6 +262,12 @@ impl App {
                 args: Vec::new(),
             });
         }
+        self.open_embedded()
+    }
+
+    /// Opens the embedded store in the data directory, whatever database is configured
+    /// (`admin copy-to-postgres` reads it to move it there).
+    pub fn open_embedded(&self) -> Result<SqliteStore, Fail> {
         let opts = OpenOptions {
             policy: self.policy()?,
             ..self.under(self.keys()?, suanpan_service::open_options())?

@@ -597,6 +597,13 @@ pub enum AdminCmd {
     /// auditor).
     #[command(subcommand, name = "acquirer-user")]
     AcquirerUser(AcquirerUserCmd),
+    /// Copy the embedded store (the data directory's suanpan.db, with the back-office's
+    /// records) into the empty PostgreSQL database named by --database / SUANPAN_DATABASE,
+    /// creating its tables: one node becomes several. Refused while another process (serve)
+    /// has the store open, and when the target holds anything. Every PostgreSQL node keeps
+    /// using this data directory's pan.key and the same KEK.
+    #[command(name = "copy-to-postgres")]
+    CopyToPostgres,
 }
 
 /// `admin merchant …`: the CLI acts as the platform, so a change needs no second reviewer.

@@ -254,7 +254,84 @@ pub fn admin(app: &App, cmd: AdminCmd) -> Result<(), Fail> {
         AdminCmd::Merchant(c) => merchant(app, c),
         AdminCmd::AcquirerUser(c) => acquirer_user(app, c),
         AdminCmd::DevCert { out } => crate::cmd_serve::dev_cert(app, out),
+        AdminCmd::CopyToPostgres => copy_to_postgres(app),
     }
+}
+
+/// `admin copy-to-postgres`: the embedded store, brought to this build's schema, copied
+/// into the empty database of `--database`; progress on stderr.
+fn copy_to_postgres(app: &App) -> Result<(), Fail> {
+    use suanpan_store::pg_copy::{Step, copy_to_postgres};
+    let Some(url) = app.database()? else {
+        return Err(Fail::Message {
+            key: "error.copy_needs_database",
+            args: Vec::new(),
+        });
+    };
+    let db = app.data_dir.join(suanpan_store::sqlite::DB_FILE);
+    suanpan_store::pg_copy::check_not_in_use(&db)?;
+    // Opening runs the migrations any command would, so the copy reads this build's schema.
+    let store = app.open_embedded()?;
+    store.ensure_backoffice_schema()?;
+    drop(store);
+    let zh = app.lang == Lang::Zh;
+    let mut progress = |step: Step<'_>| match step {
+        Step::Rows { table, rows, total } => eprintln!(
+            "{} {table}: {rows} / {total} {}",
+            if zh { "复制" } else { "copying" },
+            if zh { "行" } else { "rows" }
+        ),
+        Step::Indexes => eprintln!(
+            "{}",
+            if zh {
+                "重建索引与外键…"
+            } else {
+                "building indexes and foreign keys…"
+            }
+        ),
+        Step::Analyze => eprintln!(
+            "{}",
+            if zh {
+                "整理并统计各表（VACUUM ANALYZE）…"
+            } else {
+                "vacuuming and analyzing the tables…"
+            }
+        ),
+    };
+    let report = copy_to_postgres(&db, &suanpan_store::PgOptions::new(&url), &mut progress)?;
+    if app.json {
+        output::print_json(&json!({"ok": true, "report": report}));
+        return Ok(());
+    }
+    let rate = report.rows as f64 / report.copy_seconds.max(0.001);
+    if zh {
+        println!(
+            "已复制 {} 张表共 {} 行，用时 {:.1} 秒（写入 {:.1} 秒，约 {rate:.0} 行/秒；建索引 {:.1} 秒；统计 {:.1} 秒）",
+            report.tables.len(),
+            report.rows,
+            report.seconds,
+            report.copy_seconds,
+            report.index_seconds,
+            report.analyze_seconds
+        );
+        println!(
+            "下一步：用 suanpan --database … check 核对；各节点以同一 --database（或 suanpan.toml 中 database = …）运行，并使用本数据目录的 pan.key 与同一 KEK"
+        );
+    } else {
+        println!(
+            "Copied {} rows of {} tables in {:.1} s (rows {:.1} s, about {rate:.0} rows/s; indexes {:.1} s; statistics {:.1} s)",
+            report.rows,
+            report.tables.len(),
+            report.seconds,
+            report.copy_seconds,
+            report.index_seconds,
+            report.analyze_seconds
+        );
+        println!(
+            "Next: check it with suanpan --database … check; run every node with the same --database (or database = … in suanpan.toml), this data directory's pan.key and the same KEK"
+        );
+    }
+    Ok(())
 }
 
 fn user(app: &App, cmd: crate::args::UserCmd) -> Result<(), Fail> {

@@ -635,6 +635,30 @@ static ZH: Entries = &[
         "error.xlsx_too_large.fix",
         "请改用 CSV 导出（--format csv，无行数上限），或缩小日期范围后分多次导出 XLSX；未写出任何文件",
     ),
+    (
+        "error.store_in_use.msg",
+        "内置存储 {0} 正被其他进程使用（如 suanpan serve），无法得到一致的副本",
+    ),
+    (
+        "error.store_in_use.fix",
+        "请先停止使用该数据目录的所有进程（serve 等）后重试；数据未改变",
+    ),
+    (
+        "error.pg_target_not_empty.msg",
+        "目标 PostgreSQL {0} 不是空的，复制只写入空的数据库或 schema",
+    ),
+    (
+        "error.pg_target_not_empty.fix",
+        "请新建一个空数据库（CREATE DATABASE …）或在 URL 中指定新的 schema（options=-csearch_path%3D…）；目标中的已有数据未改变",
+    ),
+    (
+        "error.copy_needs_database.msg",
+        "请用 --database（或 SUANPAN_DATABASE）指定目标 PostgreSQL 数据库",
+    ),
+    (
+        "error.copy_needs_database.fix",
+        "例如：suanpan --database postgres://用户@主机:5432/库名 admin copy-to-postgres",
+    ),
     ("error.pg_tool_failed.msg", "{0} 失败：{1}"),
     (
         "error.pg_tool_failed.fix",
@@ -1471,6 +1495,30 @@ static EN: Entries = &[
     (
         "error.xlsx_too_large.fix",
         "Export as CSV (--format csv, no row limit), or export XLSX in smaller date ranges; no file was written",
+    ),
+    (
+        "error.store_in_use.msg",
+        "The embedded store {0} is in use by another process (e.g. suanpan serve), so no consistent copy can be made",
+    ),
+    (
+        "error.store_in_use.fix",
+        "Stop every process using this data directory (serve, …) and retry; nothing was changed",
+    ),
+    (
+        "error.pg_target_not_empty.msg",
+        "The target PostgreSQL {0} is not empty; the copy only writes into an empty database or schema",
+    ),
+    (
+        "error.pg_target_not_empty.fix",
+        "Create an empty database (CREATE DATABASE …) or name a new schema in the URL (options=-csearch_path%3D…); what the target holds was not changed",
+    ),
+    (
+        "error.copy_needs_database.msg",
+        "Name the target PostgreSQL database with --database (or SUANPAN_DATABASE)",
+    ),
+    (
+        "error.copy_needs_database.fix",
+        "For example: suanpan --database postgres://user@host:5432/dbname admin copy-to-postgres",
     ),
     ("error.pg_tool_failed.msg", "{0} failed: {1}"),
     (

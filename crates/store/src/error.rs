@@ -26,6 +26,13 @@ pub enum StoreError {
     /// A restore would overwrite a live store.
     #[error("live store present at {0}")]
     LiveStore(String),
+    /// Another process has the embedded store open (`admin copy-to-postgres` needs it alone):
+    /// the database file.
+    #[error("the store {0} is in use by another process")]
+    InUse(String),
+    /// The PostgreSQL database or schema a copy was to write into holds something already.
+    #[error("the target {0} is not empty")]
+    TargetNotEmpty(String),
     /// A bounded wait ran out: what did not answer in time. The operation's outcome is
     /// unknown (it may still complete).
     #[error("no answer in time: {0}")]
@@ -84,6 +91,8 @@ impl StoreError {
             StoreError::WeakKey(_) => "error.weak_key",
             StoreError::AnchorInvalid(_) => "error.anchor_invalid",
             StoreError::TimedOut(_) => "error.timed_out",
+            StoreError::InUse(_) => "error.store_in_use",
+            StoreError::TargetNotEmpty(_) => "error.pg_target_not_empty",
             StoreError::Sqlite(_) | StoreError::WriterGone => "error.storage",
         }
     }
@@ -95,7 +104,9 @@ impl StoreError {
             | StoreError::KekMissing(what)
             | StoreError::KekInsideData(what)
             | StoreError::WeakKey(what)
-            | StoreError::AnchorInvalid(what) => vec![what.clone()],
+            | StoreError::AnchorInvalid(what)
+            | StoreError::InUse(what)
+            | StoreError::TargetNotEmpty(what) => vec![what.clone()],
             StoreError::KekMismatch { wrapped_by, given } => {
                 vec![wrapped_by.clone(), given.clone()]
             }

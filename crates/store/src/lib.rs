@@ -26,6 +26,7 @@ pub mod kyc;
 pub mod notify;
 pub mod onboarding;
 pub mod pg;
+pub mod pg_copy;
 pub mod pg_dump;
 pub mod pg_tls;
 pub mod pkcs11;

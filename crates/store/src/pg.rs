@@ -392,7 +392,14 @@ impl PgConn {
             .recv()
             .map_err(|_| StoreError::Sqlite("postgres IO thread stopped".into()))?
             .map_err(|e| connect_err(&tls, e))?;
-        PgConn::ready(client, Driver::Shared(io.clone()), wait_ms, opts)
+        let conn = PgConn::ready(client, Driver::Shared(io.clone()), wait_ms, opts)?;
+        // Read connections plan each statement for its values. After five runs of a
+        // prepared statement PostgreSQL may keep one generic plan for all values: for an
+        // amount range that is a bitmap scan of the range and a sort, 275 ms on a dense
+        // range of a 4.8M-row store where walking the ids backwards takes 1 ms
+        // (docs/BENCHMARKS.md, issue 16). The writer's statements keep generic plans.
+        conn.batch("SET plan_cache_mode = force_custom_plan")?;
+        Ok(conn)
     }
 
     fn ready(
@@ -415,10 +422,34 @@ impl PgConn {
         Ok(conn)
     }
 
+    /// A connection for one long job on the calling thread (`admin copy-to-postgres`),
+    /// whose statements may run [`PG_DDL_TIMEOUT_MS`].
+    pub(crate) fn connect_job(opts: &PgOptions) -> Result<PgConn, StoreError> {
+        let conn = PgConn::connect_local(opts)?;
+        conn.batch(&format!("SET statement_timeout = {PG_DDL_TIMEOUT_MS}"))?;
+        Ok(conn)
+    }
+
+    /// Runs `COPY … FROM STDIN` (`sql`), sending the chunks `next` gives until it gives
+    /// `None`; returns the rows PostgreSQL stored. A failure of `next` aborts the copy.
+    pub(crate) fn copy_in(
+        &self,
+        sql: &str,
+        next: &mut dyn FnMut() -> Result<Option<bytes::Bytes>, StoreError>,
+    ) -> Result<u64, StoreError> {
+        use futures_util::SinkExt;
+        let sink = self.wait(self.client.copy_in::<_, bytes::Bytes>(sql))?;
+        let mut sink = std::pin::pin!(sink);
+        while let Some(chunk) = next()? {
+            self.wait(sink.send(chunk))?;
+        }
+        self.wait(sink.as_mut().finish())
+    }
+
     /// Runs statements without parameters (transaction control, DDL). A transaction that
     /// raises its own `statement_timeout` (migrations, index builds) is waited for as long as
     /// the longest limit, until it ends.
-    fn batch(&self, sql: &str) -> Result<(), StoreError> {
+    pub(crate) fn batch(&self, sql: &str) -> Result<(), StoreError> {
         if sql.contains("statement_timeout") {
             self.answer_wait_ms
                 .set(PG_DDL_TIMEOUT_MS.saturating_add(PG_ANSWER_GRACE_MS));
@@ -449,7 +480,7 @@ impl PgConn {
     }
 
     /// Runs `f` inside `BEGIN … COMMIT`, rolling back when it fails.
-    fn in_transaction<T>(
+    pub(crate) fn in_transaction<T>(
         &self,
         begin: &str,
         f: impl FnOnce(&PgConn) -> Result<T, StoreError>,
@@ -716,15 +747,7 @@ impl PgStore {
                     describe(&pg)
                 )));
             }
-            c.batch(include_str!("pg_schema.sql"))?;
-            for (_, step) in PG_MIGRATIONS {
-                c.batch(step)?;
-            }
-            c.exec(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
-                crate::p![PG_SCHEMA_VERSION.to_string().as_str()],
-            )?;
-            Ok(())
+            create_tables(c)
         })?;
         drop(conn);
         PgStore::start(pg, opts, io)
@@ -855,12 +878,25 @@ struct ReaderPool {
     open: usize,
 }
 
-fn describe(pg: &PgOptions) -> String {
+pub(crate) fn describe(pg: &PgOptions) -> String {
     let host = pg.url.rsplit('@').next().unwrap_or(&pg.url);
     match &pg.schema {
         Some(s) => format!("postgres {host} (schema {s})"),
         None => format!("postgres {host}"),
     }
+}
+
+/// Creates Suanpan's tables at [`PG_SCHEMA_VERSION`] (inside the caller's transaction).
+pub(crate) fn create_tables(c: &PgConn) -> Result<(), StoreError> {
+    c.batch(include_str!("pg_schema.sql"))?;
+    for (_, step) in PG_MIGRATIONS {
+        c.batch(step)?;
+    }
+    c.exec(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+        crate::p![PG_SCHEMA_VERSION.to_string().as_str()],
+    )?;
+    Ok(())
 }
 
 /// Runs the steps of [`PG_MIGRATIONS`] the store has not seen, in one transaction under the
@@ -896,7 +932,7 @@ fn rebuild_search_indexes(conn: &PgConn) -> Result<(), StoreError> {
 /// Takes the migration lock for this transaction and gives its statements
 /// [`PG_DDL_TIMEOUT_MS`]: a second process opening at the same moment waits here, then finds
 /// the work done.
-fn ddl_lock(c: &PgConn) -> Result<(), StoreError> {
+pub(crate) fn ddl_lock(c: &PgConn) -> Result<(), StoreError> {
     c.batch(&format!(
         "SET LOCAL statement_timeout = {PG_DDL_TIMEOUT_MS}"
     ))?;

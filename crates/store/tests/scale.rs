@@ -847,4 +847,20 @@ fn a_limit_set_while_serving_builds_its_index_sqlite() {
 #[test]
 fn a_limit_set_while_serving_builds_its_index_pg() {
     a_limit_set_while_serving_builds_its_index(Backend::Postgres);
+// Goal: a listing on PostgreSQL is planned for its own values, not by the generic plan of
+// its prepared statement: after five runs PostgreSQL may keep one plan for every amount
+// range, which on a dense range took 275 ms instead of 1 ms at 4.8M rows (issue 16,
+// docs/BENCHMARKS.md). Read connections plan each statement for its values.
+#[test]
+fn postgres_reads_plan_each_statement_for_its_values() {
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let mode = suanpan_store::read(&*h.store, |c| {
+        c.one("SELECT current_setting('plan_cache_mode')", &[], |r| {
+            r.text(0)
+        })
+    })
+    .expect("setting");
+    assert_eq!(mode, "force_custom_plan");
 }

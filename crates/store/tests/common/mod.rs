@@ -53,7 +53,7 @@ pub fn skipped() {
 }
 
 /// A schema name no other test (of this or a parallel run) uses.
-fn fresh_schema() -> String {
+pub fn fresh_schema() -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -382,6 +382,23 @@ impl Harness {
             pg: None,
             _tmp: None,
             _schema: None,
+        }
+    }
+
+    /// The PostgreSQL store in `pg` (made by the test), dropped with the harness.
+    pub fn open_pg(pg: PgOptions, guard: SchemaGuard, policy: Policy) -> Harness {
+        let clock = Arc::new(FixedClock::new(start()));
+        let store =
+            PgStore::open(pg.clone(), options(policy, clock.clone())).expect("open PostgreSQL");
+        Harness {
+            store: Box::new(store),
+            clock,
+            fp: fingerprinter(),
+            dir: PathBuf::new(),
+            backend: Backend::Postgres,
+            pg: Some(pg),
+            _tmp: None,
+            _schema: Some(guard),
         }
     }
 
