@@ -142,7 +142,7 @@ fn insert_sql(size: usize) -> std::borrow::Cow<'static, str> {
 /// eights and ones, so a few statement texts cover every count.
 pub fn insert_entries<C: Sql + ?Sized>(conn: &C, entries: &[AuditEntry]) -> Result<(), StoreError> {
     // Every chunk's statement is sent before the first answer is read (one round trip).
-    let mut inserts: Vec<(String, Vec<crate::sql::Value<'_>>)> = Vec::new();
+    let mut inserts: Vec<(std::borrow::Cow<'static, str>, Vec<crate::sql::Value<'_>>)> = Vec::new();
     let mut rest = entries;
     for size in [AUDIT_ROWS_PER_INSERT, 8, 1] {
         while rest.len() >= size {
@@ -170,7 +170,7 @@ pub fn insert_entries<C: Sql + ?Sized>(conn: &C, entries: &[AuditEntry]) -> Resu
     }
     let stmts: Vec<(&str, &[crate::sql::Value<'_>])> = inserts
         .iter()
-        .map(|(sql, params)| (sql.as_str(), &params[..]))
+        .map(|(sql, params)| (sql.as_ref(), &params[..]))
         .collect();
     conn.exec_all(&stmts)
 }

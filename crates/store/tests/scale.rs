@@ -847,6 +847,8 @@ fn a_limit_set_while_serving_builds_its_index_sqlite() {
 #[test]
 fn a_limit_set_while_serving_builds_its_index_pg() {
     a_limit_set_while_serving_builds_its_index(Backend::Postgres);
+}
+
 // Goal: a listing on PostgreSQL is planned for its own values, not by the generic plan of
 // its prepared statement: after five runs PostgreSQL may keep one plan for every amount
 // range, which on a dense range took 275 ms instead of 1 ms at 4.8M rows (issue 16,
