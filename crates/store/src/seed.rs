@@ -107,9 +107,9 @@ pub struct HistoryReport {
 }
 
 /// The back-office's search indexes, one per filter, as their migrations made them:
-/// `migrate_6.sql` (`pg_migrate_5.sql`) named them, `migrate_17.sql` (`pg_migrate_16.sql`)
-/// redefined the kind, status, terminal and operator indexes. What a bulk load builds again
-/// must be the store's latest definition of each, in migrate_6's order.
+/// `migrate_6.sql` (`pg_migrate_5.sql`) named them; later steps redefined some (SQLite's
+/// `migrate_17.sql`; PostgreSQL's `pg_migrate_16.sql` and `pg_migrate_20.sql`). What a bulk
+/// load builds again must be the store's latest definition of each, in migrate_6's order.
 fn search_index_sql(dialect: Dialect) -> String {
     let (first, later) = search_index_migrations(dialect);
     first
@@ -118,7 +118,9 @@ fn search_index_sql(dialect: Dialect) -> String {
         .map(|l| {
             let name = index_names(l);
             later
-                .lines()
+                .iter()
+                .rev()
+                .flat_map(|step| step.lines())
                 .find(|m| m.starts_with("CREATE INDEX IF NOT EXISTS ") && index_names(m) == name)
                 .unwrap_or(l)
         })
@@ -126,16 +128,20 @@ fn search_index_sql(dialect: Dialect) -> String {
         .collect()
 }
 
-/// The migration that created the search indexes, and the one that redefined some.
-fn search_index_migrations(dialect: Dialect) -> (&'static str, &'static str) {
+/// The migration that created the search indexes, and those that redefined some, oldest
+/// first.
+fn search_index_migrations(dialect: Dialect) -> (&'static str, &'static [&'static str]) {
     match dialect {
         Dialect::Sqlite => (
             include_str!("migrate_6.sql"),
-            include_str!("migrate_17.sql"),
+            &[include_str!("migrate_17.sql")],
         ),
         Dialect::Postgres => (
             include_str!("pg_migrate_5.sql"),
-            include_str!("pg_migrate_16.sql"),
+            &[
+                include_str!("pg_migrate_16.sql"),
+                include_str!("pg_migrate_20.sql"),
+            ],
         ),
     }
 }
