@@ -34,7 +34,7 @@ pub(crate) fn settle(
     terminals::close_batch(conn, &term, actor, now, &s, theirs)?;
     // A settled sale can no longer be voided: the card numbers its 0420 would have needed
     // are forgotten (PCI DSS 3.2.1: kept no longer than a business need).
-    suanpan_store::repo::upstream::forget_batch_pans(conn, term.batch_id)?;
+    suanpan_store::repo::upstream::forget_batch_pans(conn, term.id.as_str(), term.batch_id)?;
     let next = term.batch_no.next();
     terminals::open_batch(conn, terminal, next, now)?;
     let target = format!("terminal:{terminal}/batch:{}", term.batch_no);

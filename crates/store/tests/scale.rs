@@ -866,3 +866,36 @@ fn postgres_reads_plan_each_statement_for_its_values() {
     .expect("setting");
     assert_eq!(mode, "force_custom_plan");
 }
+
+// Goal (issue 15, found by a 10M-row seed): settling a batch forgets the card numbers of its
+// upstream sales by the batch's own rows, found through `txns_terminal_batch`, never by a
+// scan of the journal. The first version scanned `txns` for `batch_id` at every settlement:
+// a 10M-row seed slowed to a crawl (1,000 settlements a business day, each a full scan).
+#[test]
+fn settling_forgets_card_numbers_without_a_scan_of_the_journal() {
+    let Some(h) = Harness::on(Backend::Sqlite) else {
+        return skipped();
+    };
+    let sql = suanpan_store::repo::upstream::FORGET_BATCH_PANS_SQL;
+    let plan = read(&*h.store, |c| {
+        let mut lines = Vec::new();
+        c.each_row(
+            &format!("EXPLAIN QUERY PLAN {sql}"),
+            p!["12345678", 1i64],
+            &mut |r| {
+                lines.push(r.text(3)?);
+                Ok(())
+            },
+        )?;
+        Ok(lines)
+    })
+    .expect("plan");
+    assert!(
+        !plan.iter().any(|l| l.starts_with("SCAN txns")),
+        "a full scan of the journal: {plan:?}"
+    );
+    assert!(
+        plan.iter().any(|l| l.contains("txns_terminal_batch")),
+        "{plan:?}"
+    );
+}

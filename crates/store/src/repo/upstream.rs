@@ -114,16 +114,22 @@ pub fn forget_pan(conn: &dyn Sql, id: TxnId) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Forgets the card numbers of batch `batch_id`'s transactions (at its settlement: a settled
-/// sale can no longer be voided, and the back-office's refunds do not go up with it).
-pub fn forget_batch_pans(conn: &dyn Sql, batch_id: i64) -> Result<(), StoreError> {
-    conn.exec(
-        "UPDATE upstream_requests SET pan = NULL WHERE pan IS NOT NULL \
-         AND txn_id IN (SELECT id FROM txns WHERE batch_id = ?1)",
-        p![batch_id],
-    )?;
+/// Forgets the card numbers of terminal `terminal_id`'s batch `batch_id` (at its
+/// settlement: a settled sale can no longer be voided, and the back-office's refunds do not
+/// go up with it).
+pub fn forget_batch_pans(
+    conn: &dyn Sql,
+    terminal_id: &str,
+    batch_id: i64,
+) -> Result<(), StoreError> {
+    conn.exec(FORGET_BATCH_PANS_SQL, p![terminal_id, batch_id])?;
     Ok(())
 }
+
+/// [`forget_batch_pans`]'s statement: the batch's rows by `txns_terminal_batch` (a seek, a
+/// few dozen rows), each request by its key. Its plan is checked in `store/tests/scale.rs`.
+pub const FORGET_BATCH_PANS_SQL: &str = "UPDATE upstream_requests SET pan = NULL WHERE pan IS NOT NULL \
+     AND txn_id IN (SELECT id FROM txns WHERE terminal_id = ?1 AND batch_id = ?2)";
 
 /// Marks transaction `id` as approved in stand-in: it went to the switch as a 0220 advice.
 pub fn mark_stood_in(conn: &dyn Sql, id: TxnId) -> Result<(), StoreError> {
