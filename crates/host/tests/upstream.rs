@@ -183,6 +183,17 @@ fn balance(sw: &Switch, pan: &str) -> i64 {
 /// the bound, not the link, was what failed.
 const EVENTUALLY_MAX: Duration = Duration::from_secs(30);
 
+impl Host {
+    /// Waits until the reversal queue is empty and the switch has had a 0420: what every
+    /// test of an advice going up waits for.
+    async fn advices_acknowledged(&self, sw: &Switch, what: &str) {
+        eventually(what, || {
+            self.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
+        })
+        .await;
+    }
+}
+
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + EVENTUALLY_MAX;
     while tokio::time::Instant::now() < deadline {
@@ -506,10 +517,8 @@ async fn a_back_office_void_goes_up_and_its_refund_is_refused() {
     // The reviewed void, as the executor runs it: a plain `Command::Void`.
     back_office_void(&h, id, 1_200).await;
     assert_eq!(h.pans_kept(), 0, "forgotten once its 0420 is queued");
-    eventually("the void's 0420 is acknowledged", || {
-        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
-    })
-    .await;
+    h.advices_acknowledged(&sw, "the void's 0420 is acknowledged")
+        .await;
     let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
     assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Voided, 0));
     assert_eq!(
@@ -670,10 +679,8 @@ async fn stand_in_under_the_floor_while_the_switch_is_down() {
     // Voided once its 0220 was booked: the 0420 names the 0220 (field 90), and the switch
     // gives the money back.
     back_office_void(&h, h.id_of(&rrn), 300).await;
-    eventually("the void's 0420 is acknowledged", || {
-        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
-    })
-    .await;
+    h.advices_acknowledged(&sw, "the void's 0420 is acknowledged")
+        .await;
     assert_eq!(
         balance(&sw, APPROVE_PAN),
         before,
@@ -939,10 +946,8 @@ async fn restart_resolves_authorizing_rows() {
         "only the first run's approved sale keeps its card number"
     );
     h.up().await;
-    eventually("the restart's 0420 is acknowledged", || {
-        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
-    })
-    .await;
+    h.advices_acknowledged(&sw, "the restart's 0420 is acknowledged")
+        .await;
     // A late phase two of a resolved row changes nothing.
     let late = suanpan_store::Command::Authorized {
         id: sent,
@@ -1169,10 +1174,8 @@ async fn old_queue_file_is_copied_into_the_store() {
         "copied once"
     );
     h.up().await;
-    eventually("the copied advice is acknowledged", || {
-        h.link.saf_depth().ok() == Some(0) && sw.received(420) >= 1
-    })
-    .await;
+    h.advices_acknowledged(&sw, "the copied advice is acknowledged")
+        .await;
     assert_eq!(
         balance(&sw, APPROVE_PAN),
         before,
