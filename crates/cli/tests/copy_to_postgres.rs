@@ -4,25 +4,14 @@
 //! data directory's PAN key and KEK; a second copy into the same target is refused.
 //! Skipped without `SUANPAN_TEST_DATABASE_URL`.
 
+mod common;
+
+use common::Schema;
 use std::process::Command;
 use suanpan_store::admin::DEMO_TERMINAL;
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Drops the test's schema at the end.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Err(e) = suanpan_store::pg::drop_schema(&self.url, &self.name) {
-            eprintln!("could not drop schema {}: {e}", self.name);
-        }
-    }
 }
 
 // Goal: the test at the command line: seed the demo and a sale into SQLite, copy,

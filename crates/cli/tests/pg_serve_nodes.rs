@@ -5,6 +5,7 @@
 //! Skipped without `SUANPAN_TEST_DATABASE_URL`.
 
 mod common;
+use common::Schema;
 
 use common::{ServeProcess, spawn_serve};
 use std::net::SocketAddr;
@@ -36,20 +37,6 @@ fn test_database_url() -> Option<String> {
         eprintln!("skipped: SUANPAN_TEST_DATABASE_URL is not set");
     }
     url
-}
-
-/// Drops the test's schema at the end.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Err(e) = suanpan_store::pg::drop_schema(&self.url, &self.name) {
-            eprintln!("could not drop schema {}: {e}", self.name);
-        }
-    }
 }
 
 /// These tests repeat one card and one amount thousands of times, which the duplicate-charge

@@ -458,3 +458,17 @@ pub fn add_demo_terminal(dir: &Path, id: &str) {
         .assert()
         .success();
 }
+
+/// A PostgreSQL schema a test made, dropped at the end of the test.
+pub struct Schema {
+    pub url: String,
+    pub name: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Err(e) = suanpan_store::pg::drop_schema(&self.url, &self.name) {
+            eprintln!("could not drop schema {}: {e}", self.name);
+        }
+    }
+}
