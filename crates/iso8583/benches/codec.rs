@@ -9,7 +9,7 @@ use suanpan_iso8583::{Header, Message, MessageBuilder, Mti};
 #[path = "support/sample_sale.rs"]
 mod sample_sale;
 
-use sample_sale::{TPDU, mak, pack, unpack};
+use sample_sale::{TPDU, fill, mak, pack, unpack};
 
 fn codec(c: &mut Criterion) {
     let mak = mak();
@@ -23,6 +23,9 @@ fn codec(c: &mut Criterion) {
     let mut out = Vec::with_capacity(512);
     g.bench_function("pack+mac", |bch| {
         bch.iter(|| pack(&mut b, black_box(&mak), &mut out))
+    });
+    g.bench_function("pack only", |bch| {
+        bch.iter(|| fill(&mut b).and_then(|()| b.encode(&mut out)))
     });
     g.bench_function("unpack+verify", |bch| {
         bch.iter(|| unpack(black_box(&frame), &mak))

@@ -54,45 +54,43 @@ pub(crate) fn check(spec: &FieldSpec, data: &[u8], units: usize) -> bool {
     digits_ok && pad_ok
 }
 
-/// The digits of a checked BCD field as ASCII (`=` for the `z` separator).
-pub(crate) fn unpack(spec: &FieldSpec, data: &[u8], units: usize) -> String {
+/// Gives `push` the digits of a checked BCD field as ASCII, in order (`=` for the `z`
+/// separator).
+pub(crate) fn unpack_with(spec: &FieldSpec, data: &[u8], units: usize, mut push: impl FnMut(u8)) {
     let (first, _) = layout(units, align_of(spec));
-    (first..first + units)
-        .map(|i| match nibble(data, i) {
-            SEPARATOR_NIBBLE => '=',
-            v => char::from(b'0' + v),
-        })
-        .collect()
-}
-
-/// Nibble value of an ASCII digit (or `=` when `track` is set); `None` for anything else.
-fn nibble_of(c: u8, track: bool) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'=' if track => Some(SEPARATOR_NIBBLE),
-        _ => None,
+    for i in first..first + units {
+        push(match nibble(data, i) {
+            SEPARATOR_NIBBLE => b'=',
+            v => b'0' + v,
+        });
     }
 }
 
-/// Packs ASCII `digits` into `out` with the given alignment, pad nibble 0.
-/// Returns `false` (writing nothing) when a character is not allowed.
-pub(crate) fn pack(digits: &[u8], align: Align, track: bool, out: &mut Vec<u8>) -> bool {
-    if !digits.iter().all(|&c| nibble_of(c, track).is_some()) {
-        return false;
+/// Nibble value of a checked ASCII digit or `=`.
+fn nibble_of(c: u8) -> u8 {
+    if c == b'=' {
+        SEPARATOR_NIBBLE
+    } else {
+        c.wrapping_sub(b'0') & 0x0F
     }
-    let odd = digits.len() % 2 == 1;
-    let lead_pad = odd && align == Align::Right;
-    let mut nibbles = lead_pad
-        .then_some(0u8)
-        .into_iter()
-        .chain(digits.iter().filter_map(|&c| nibble_of(c, track)))
-        .chain((odd && align == Align::Left).then_some(0u8));
-    while let Some(hi) = nibbles.next() {
-        // The chain has an even count by construction, so `lo` always exists.
-        let lo = nibbles.next().unwrap_or(0);
-        out.push(hi << 4 | lo);
+}
+
+/// Packs ASCII `digits` (and `=` for the `z` separator) into `out` with the given
+/// alignment, pad nibble 0. The caller checked the characters (the encoder's setters do).
+pub(crate) fn pack_digits(digits: &[u8], align: Align, out: &mut Vec<u8>) {
+    let (lead, rest) = match (digits.split_first(), digits.len() % 2, align) {
+        (Some((&first, rest)), 1, Align::Right) => (Some(first), rest),
+        _ => (None, digits),
+    };
+    if let Some(first) = lead {
+        out.push(nibble_of(first));
     }
-    true
+    let pairs = rest.chunks_exact(2);
+    let last = pairs.remainder().first().copied();
+    out.extend(pairs.map(|p| nibble_of(p[0]) << 4 | nibble_of(p[1])));
+    if let Some(last) = last {
+        out.push(nibble_of(last) << 4);
+    }
 }
 
 /// True when every nibble of `bytes` is a decimal digit.
@@ -122,19 +120,24 @@ mod tests {
     use super::*;
     use crate::field::spec;
 
-    // Goal: both alignments put the pad nibble where the spec says.
+    // Goal: both alignments put the pad nibble where the spec says, and `=` is `D`.
     #[test]
     fn pack_alignments() {
         let mut out = Vec::new();
-        assert!(pack(b"021", Align::Left, false, &mut out));
+        pack_digits(b"021", Align::Left, &mut out);
         assert_eq!(out, [0x02, 0x10]);
         out.clear();
-        assert!(pack(b"021", Align::Right, false, &mut out));
+        pack_digits(b"021", Align::Right, &mut out);
         assert_eq!(out, [0x00, 0x21]);
         out.clear();
-        assert!(pack(b"12=4", Align::Left, true, &mut out));
+        pack_digits(b"12=4", Align::Left, &mut out);
         assert_eq!(out, [0x12, 0xD4]);
-        assert!(!pack(b"12=4", Align::Left, false, &mut out));
+        out.clear();
+        pack_digits(b"12=", Align::Left, &mut out);
+        assert_eq!(out, [0x12, 0xD0]);
+        out.clear();
+        pack_digits(b"", Align::Right, &mut out);
+        assert!(out.is_empty());
     }
 
     // Goal: the decoder accepts F padding but no hex digit inside the data.
@@ -145,7 +148,9 @@ mod tests {
         assert!(check(&f2, &[0x12, 0x30], 3));
         assert!(!check(&f2, &[0x12, 0x3A], 3));
         assert!(!check(&f2, &[0x1A, 0x30], 3));
-        assert_eq!(unpack(&f2, &[0x12, 0x3F], 3), "123");
+        let mut digits = Vec::new();
+        unpack_with(&f2, &[0x12, 0x3F], 3, |b| digits.push(b));
+        assert_eq!(digits, b"123");
     }
 
     // Goal: prefix and MTI numbers round-trip through BCD.

@@ -1,82 +1,83 @@
-//! The strict encoder: typed setters check each value against the field table, and
-//! [`MessageBuilder::encode`] writes the whole frame into a caller-owned buffer.
+//! The terminal path's typed encoder: a [`MessageBuilder`] is an [`IsoMsg`] under [`POS`]
+//! with typed TPDU, header and setters that also check each field's format; the profile
+//! codec checks and writes every value.
 
-use crate::bcd;
-use crate::crypto::{self, Mak};
+use crate::crypto::Mak;
 use crate::error::Error;
-use crate::field::{self, FieldSpec, Format, LengthKind, MAC_FIELD};
-use crate::frame::{FRAME_BYTES_MAX, Header, LENGTH_PREFIX_BYTES, Tpdu};
-use crate::message::{BITMAP_BYTES, FIELD_MAX, MTI_OFFSET, Message, Mti, is_text_byte};
-
-/// Longest fixed `n` field in the table (53, n16); sizes a stack buffer for padding.
-const FIXED_N_DIGITS_MAX: usize = 16;
+use crate::field::{self, FieldSpec, Format, LengthKind};
+use crate::frame::{Header, TPDU_BYTES, Tpdu};
+use crate::message::{Message, Mti};
+use crate::profile::{self, IsoMsg, POS};
 
 /// Collects the fields of one message and encodes them as a frame.
 ///
-/// Setters encode the value at once into an internal buffer that [`MessageBuilder::reset`]
-/// keeps, so a reused builder does not allocate in steady state. Setting a field twice
-/// keeps the last value.
+/// [`MessageBuilder::reset`] keeps the buffers, so a reused builder does not allocate in
+/// steady state. Setting a field twice keeps the last value.
 #[derive(Clone, Debug)]
 pub struct MessageBuilder {
     tpdu: Tpdu,
     header: Header,
-    mti: Mti,
-    /// Encoded fields (length prefix + data) in the order they were set.
-    arena: Vec<u8>,
-    /// Where each field's encoding sits in `arena`, indexed by field number.
-    slots: [Option<(usize, usize)>; FIELD_MAX as usize + 1],
+    msg: IsoMsg,
 }
 
 impl MessageBuilder {
     /// An empty message.
     pub fn new(tpdu: Tpdu, header: Header, mti: Mti) -> MessageBuilder {
-        MessageBuilder {
+        let mut b = MessageBuilder {
             tpdu,
             header,
-            mti,
-            arena: Vec::with_capacity(256),
-            slots: [None; FIELD_MAX as usize + 1],
-        }
+            msg: IsoMsg::new(&POS, mti),
+        };
+        b.write_envelope();
+        b
     }
 
     /// Empties the builder for another message, keeping its buffer.
     pub fn reset(&mut self, tpdu: Tpdu, header: Header, mti: Mti) {
         self.tpdu = tpdu;
         self.header = header;
-        self.mti = mti;
-        self.arena.clear();
-        self.slots = [None; FIELD_MAX as usize + 1];
+        self.msg.reset(mti);
+        self.write_envelope();
+    }
+
+    /// Keeps the message's envelope bytes equal to the typed TPDU and header.
+    fn write_envelope(&mut self) {
+        let envelope = self.msg.envelope_mut();
+        envelope[..TPDU_BYTES].copy_from_slice(&self.tpdu.to_bytes());
+        envelope[TPDU_BYTES..].copy_from_slice(&self.header.to_bytes());
     }
 
     /// Replaces the MTI.
     pub fn set_mti(&mut self, mti: Mti) -> &mut Self {
-        self.mti = mti;
+        self.msg.set_mti(mti);
         self
     }
 
     /// Replaces the header.
     pub fn set_header(&mut self, header: Header) -> &mut Self {
         self.header = header;
+        self.write_envelope();
         self
     }
 
     /// The MTI.
     pub fn mti(&self) -> Mti {
-        self.mti
+        self.msg.mti()
+    }
+
+    /// The message as the profile codec holds it.
+    pub fn iso_msg(&self) -> &IsoMsg {
+        &self.msg
     }
 
     /// True when field `number` is set.
     pub fn has(&self, number: u8) -> bool {
-        self.slots
-            .get(usize::from(number))
-            .is_some_and(Option::is_some)
+        self.msg.has(number)
     }
 
     /// Removes field `number` if set.
     pub fn remove(&mut self, number: u8) -> &mut Self {
-        if let Some(slot) = self.slots.get_mut(usize::from(number)) {
-            *slot = None;
-        }
+        self.msg.remove(number);
         self
     }
 
@@ -87,18 +88,9 @@ impl MessageBuilder {
     /// [`Error::WrongFormat`] if the field is not `n`, [`Error::TooLong`],
     /// [`Error::BadDigit`] for a non-digit.
     pub fn set_n(&mut self, number: u8, digits: &str) -> Result<&mut Self, Error> {
-        let spec = spec_of(number, Format::N)?;
-        let digits = digits.as_bytes();
-        if digits.len() > usize::from(spec.max) {
-            return Err(Error::TooLong(number));
-        }
-        if spec.length != LengthKind::Fixed {
-            return self.put_bcd(spec, digits);
-        }
-        let mut padded = [b'0'; FIXED_N_DIGITS_MAX];
-        let width = usize::from(spec.max);
-        padded[width - digits.len()..width].copy_from_slice(digits);
-        self.put_bcd(spec, &padded[..width])
+        spec_of(number, Format::N)?;
+        self.msg.set(number, digits.as_bytes())?;
+        Ok(self)
     }
 
     /// Sets a fixed `n` field from a number, left-padded with `0` (amounts, STAN).
@@ -107,21 +99,11 @@ impl MessageBuilder {
     /// [`Error::WrongFormat`] if the field is not a fixed `n` field, [`Error::TooLong`] if
     /// the number has more digits than the field.
     pub fn set_n_u64(&mut self, number: u8, value: u64) -> Result<&mut Self, Error> {
-        let spec = spec_of(number, Format::N)?;
-        if spec.length != LengthKind::Fixed {
+        if spec_of(number, Format::N)?.length != LengthKind::Fixed {
             return Err(Error::WrongFormat(number));
         }
-        let width = usize::from(spec.max);
-        let mut padded = [b'0'; FIXED_N_DIGITS_MAX];
-        let mut rest = value;
-        for d in padded[..width].iter_mut().rev() {
-            *d = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        if rest != 0 {
-            return Err(Error::TooLong(number));
-        }
-        self.put_bcd(spec, &padded[..width])
+        self.msg.set_u64(number, value)?;
+        Ok(self)
     }
 
     /// Sets a `z` (track) field from digits and `=`.
@@ -130,11 +112,9 @@ impl MessageBuilder {
     /// [`Error::WrongFormat`] if the field is not `z`, [`Error::TooLong`],
     /// [`Error::BadDigit`] for anything but digits and `=`.
     pub fn set_z(&mut self, number: u8, track: &str) -> Result<&mut Self, Error> {
-        let spec = spec_of(number, Format::Z)?;
-        if track.len() > usize::from(spec.max) {
-            return Err(Error::TooLong(number));
-        }
-        self.put_bcd(spec, track.as_bytes())
+        spec_of(number, Format::Z)?;
+        self.msg.set(number, track.as_bytes())?;
+        Ok(self)
     }
 
     /// Sets an `an` or `ans` field. A fixed field shorter than its length is right-padded
@@ -148,21 +128,7 @@ impl MessageBuilder {
         if !spec.is_text() {
             return Err(Error::WrongFormat(number));
         }
-        if text.len() > usize::from(spec.max) {
-            return Err(Error::TooLong(number));
-        }
-        if !text.iter().all(|&b| is_text_byte(spec, b)) {
-            return Err(Error::BadText(number));
-        }
-        let units = match spec.length {
-            LengthKind::Fixed => usize::from(spec.max),
-            _ => text.len(),
-        };
-        let start = self.begin(spec, units);
-        self.arena.extend_from_slice(text);
-        self.arena
-            .resize(self.arena.len() + units - text.len(), b' ');
-        self.commit(number, start);
+        self.msg.set(number, text)?;
         Ok(self)
     }
 
@@ -173,46 +139,9 @@ impl MessageBuilder {
     /// [`Error::WrongFormat`] if the field is not `b`, [`Error::WrongLength`] for a fixed
     /// field, [`Error::TooLong`] for a variable one.
     pub fn set_b(&mut self, number: u8, bytes: &[u8]) -> Result<&mut Self, Error> {
-        let spec = spec_of(number, Format::B)?;
-        match spec.length {
-            LengthKind::Fixed if bytes.len() != usize::from(spec.max) => {
-                return Err(Error::WrongLength(number));
-            }
-            _ if bytes.len() > usize::from(spec.max) => return Err(Error::TooLong(number)),
-            _ => {}
-        }
-        let start = self.begin(spec, bytes.len());
-        self.arena.extend_from_slice(bytes);
-        self.commit(number, start);
+        spec_of(number, Format::B)?;
+        self.msg.set(number, bytes)?;
         Ok(self)
-    }
-
-    /// Packs checked-length BCD digits with the field's alignment.
-    fn put_bcd(&mut self, spec: &FieldSpec, digits: &[u8]) -> Result<&mut Self, Error> {
-        let start = self.begin(spec, digits.len());
-        let track = spec.format == Format::Z;
-        if !bcd::pack(digits, bcd::align_of(spec), track, &mut self.arena) {
-            self.arena.truncate(start);
-            return Err(Error::BadDigit(spec.number));
-        }
-        self.commit(spec.number, start);
-        Ok(self)
-    }
-
-    /// Writes the length prefix (if any) and returns where the field starts in the arena.
-    fn begin(&mut self, spec: &FieldSpec, units: usize) -> usize {
-        let start = self.arena.len();
-        // Callers checked units <= spec.max <= 9999, so the prefix is exact.
-        match spec.length {
-            LengthKind::Fixed => {}
-            LengthKind::LlVar => bcd::write_u32(units as u32, 1, &mut self.arena),
-            LengthKind::LllVar => bcd::write_u32(units as u32, 2, &mut self.arena),
-        }
-        start
-    }
-
-    fn commit(&mut self, number: u8, start: usize) {
-        self.slots[usize::from(number)] = Some((start, self.arena.len()));
     }
 
     /// Writes the whole frame (length prefix, TPDU, header, MTI, bitmap, fields) into
@@ -220,13 +149,12 @@ impl MessageBuilder {
     ///
     /// # Errors
     /// [`Error::BadHeader`] if a header part has too many digits;
-    /// [`Error::FrameTooLarge`] past [`FRAME_BYTES_MAX`].
+    /// [`Error::FrameTooLarge`] past [`crate::FRAME_BYTES_MAX`].
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), Error> {
-        self.write_until_mac(out, self.has(MAC_FIELD))?;
-        if let Some((start, end)) = self.slots[usize::from(MAC_FIELD)] {
-            out.extend_from_slice(&self.arena[start..end]);
+        if !self.header.is_valid() {
+            return Err(Error::BadHeader);
         }
-        finish(out)
+        self.msg.encode(out)
     }
 
     /// Like [`MessageBuilder::encode`], but sets bit 64 and appends the MAC of the bytes
@@ -236,50 +164,11 @@ impl MessageBuilder {
     /// # Errors
     /// As [`MessageBuilder::encode`].
     pub fn encode_with_mac(&self, mak: &Mak, out: &mut Vec<u8>) -> Result<(), Error> {
-        self.write_until_mac(out, true)?;
-        let mac_start = LENGTH_PREFIX_BYTES + MTI_OFFSET;
-        let mac = crypto::mac(mak, &out[mac_start..]);
-        out.extend_from_slice(&mac);
-        finish(out)
-    }
-
-    /// Writes everything before field 64 with a placeholder length prefix.
-    fn write_until_mac(&self, out: &mut Vec<u8>, with_mac: bool) -> Result<(), Error> {
         if !self.header.is_valid() {
             return Err(Error::BadHeader);
         }
-        out.clear();
-        out.extend_from_slice(&[0; LENGTH_PREFIX_BYTES]);
-        self.tpdu.write(out);
-        self.header.write(out);
-        bcd::write_u32(u32::from(self.mti.value()), 2, out);
-        out.extend_from_slice(&self.bitmap(with_mac));
-        for slot in self.slots[..usize::from(MAC_FIELD)].iter().flatten() {
-            out.extend_from_slice(&self.arena[slot.0..slot.1]);
-        }
-        Ok(())
+        self.msg.encode_with_mac(mak, out)
     }
-
-    fn bitmap(&self, with_mac: bool) -> [u8; BITMAP_BYTES] {
-        let mut bitmap = [0u8; BITMAP_BYTES];
-        let present = (2..MAC_FIELD).filter(|&n| self.has(n));
-        for n in present.chain(with_mac.then_some(MAC_FIELD)) {
-            let i = usize::from(n - 1);
-            bitmap[i / 8] |= 0x80 >> (i % 8);
-        }
-        bitmap
-    }
-}
-
-/// Fills in the length prefix once the body is complete.
-fn finish(out: &mut [u8]) -> Result<(), Error> {
-    let len = out.len() - LENGTH_PREFIX_BYTES;
-    if len > FRAME_BYTES_MAX {
-        return Err(Error::FrameTooLarge { len });
-    }
-    // FRAME_BYTES_MAX < 65536, so the length fits the 2-byte prefix.
-    out[..LENGTH_PREFIX_BYTES].copy_from_slice(&(len as u16).to_be_bytes());
-    Ok(())
 }
 
 /// The table row of `number`, which must have `format`.
@@ -302,14 +191,11 @@ impl Message<'_> {
     /// the decoder checks the rest exactly as the setters do.
     pub fn to_builder(&self) -> Result<MessageBuilder, Error> {
         let mut b = MessageBuilder::new(self.tpdu(), self.header(), self.mti());
-        for f in self.fields() {
-            let n = f.number();
-            match f.spec().format {
-                Format::N => b.set_n(n, &f.digits()?)?,
-                Format::Z => b.set_z(n, &f.digits()?)?,
-                Format::An | Format::Ans => b.set_ans(n, f.bytes())?,
-                Format::B => b.set_b(n, f.bytes())?,
-            };
+        let mut value = Vec::with_capacity(64);
+        for f in self.profiled().fields() {
+            value.clear();
+            profile::canonical(&POS, f, &mut value);
+            b.msg.set(f.spec.number, &value)?;
         }
         Ok(b)
     }
@@ -318,19 +204,6 @@ impl Message<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // Goal: the stack buffer for fixed n padding is large enough for every table row.
-    #[test]
-    fn fixed_n_fits_buffer() {
-        let rows = field::FIELDS.iter().flatten();
-        for s in rows.filter(|s| s.format == Format::N && s.length == LengthKind::Fixed) {
-            assert!(
-                usize::from(s.max) <= FIXED_N_DIGITS_MAX,
-                "field {}",
-                s.number
-            );
-        }
-    }
 
     // Goal: the strict setters refuse what breaks the format.
     #[test]

@@ -35,6 +35,17 @@ pub enum LengthKind {
     LllVar,
 }
 
+impl LengthKind {
+    /// Digits of the length prefix: 0, 2 or 3 (each profile says how they are written).
+    pub const fn prefix_digits(self) -> usize {
+        match self {
+            LengthKind::Fixed => 0,
+            LengthKind::LlVar => 2,
+            LengthKind::LllVar => 3,
+        }
+    }
+}
+
 /// One row of the field table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FieldSpec {
@@ -71,6 +82,12 @@ impl FieldSpec {
     /// True when bytes of this field must be checked as text.
     pub const fn is_text(&self) -> bool {
         matches!(self.format, Format::An | Format::Ans)
+    }
+
+    /// True when `b` may stand in this text field: printable ASCII, or any high byte where
+    /// the field may carry GBK text.
+    pub const fn is_text_byte(&self, b: u8) -> bool {
+        (b >= 0x20 && b <= 0x7E) || (self.gbk && b >= 0x80)
     }
 }
 

@@ -89,10 +89,11 @@ impl Tpdu {
         })
     }
 
-    pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.push(TPDU_ID);
-        out.extend_from_slice(&self.destination.to_be_bytes());
-        out.extend_from_slice(&self.source.to_be_bytes());
+    /// The 5 TPDU bytes.
+    pub(crate) fn to_bytes(self) -> [u8; TPDU_BYTES] {
+        let [d0, d1] = self.destination.to_be_bytes();
+        let [s0, s1] = self.source.to_be_bytes();
+        [TPDU_ID, d0, d1, s0, s1]
     }
 }
 
@@ -157,11 +158,17 @@ impl Header {
             && self.processing_requirement <= 9
     }
 
-    pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        bcd::write_u32(u32::from(self.application_type), 1, out);
-        bcd::write_u32(u32::from(self.software_version), 1, out);
-        out.push(self.terminal_status << 4 | self.processing_requirement);
-        out.extend_from_slice(&[0, 0, 0]);
+    /// The 6 header bytes, reserved bytes as zeros; lossless when [`Header::is_valid`].
+    pub(crate) fn to_bytes(self) -> [u8; HEADER_BYTES] {
+        let two_digits = |v: u8| ((v / 10 % 10) << 4) | (v % 10);
+        [
+            two_digits(self.application_type),
+            two_digits(self.software_version),
+            self.terminal_status << 4 | self.processing_requirement,
+            0,
+            0,
+            0,
+        ]
     }
 }
 

@@ -5,10 +5,13 @@
 //! - framing on TCP: [`split_frame`] finds a frame in a byte stream and answers
 //!   [`Status::Partial`] for a half-arrived one; [`Tpdu`] and [`Header`];
 //! - the field table [`FIELDS`] (format, fixed or LLVAR/LLLVAR, maximum length);
-//! - a decoder, [`Message::decode`], that borrows every field from the caller's buffer,
-//!   allocates nothing, and checks every length and byte, failing with a small `Copy`
-//!   [`Error`] that names the field;
-//! - a strict encoder, [`MessageBuilder`], writing whole frames into a reused `Vec<u8>`;
+//! - one codec driven by field profiles as data ([`profile`]: the terminal profile [`POS`]
+//!   and the switch link's [`SWITCH`]): a decoder, [`ProfiledMessage::decode`], that
+//!   borrows every field from the caller's buffer, allocates nothing, and checks every
+//!   length and byte, failing with a small `Copy` [`Error`] that names the field; and a
+//!   strict encoder, [`IsoMsg`], writing whole frames into a reused `Vec<u8>`;
+//! - the terminal path's typed views of them under [`POS`]: [`Message::decode`] and
+//!   [`MessageBuilder`];
 //! - typed views of the composite fields 48, 60, 61, 62 and 63 ([`subfields`]), with the
 //!   three working-key layouts of sign-in (`001`, `003`, `004`: [`KeyLayout`]);
 //! - the MAC, the PIN block and working-key transport ([`crypto`]).
@@ -34,6 +37,7 @@ pub mod crypto;
 mod error;
 mod field;
 mod frame;
+mod isomsg;
 mod message;
 pub mod profile;
 pub mod subfields;
@@ -48,7 +52,7 @@ pub use frame::{
     TPDU_BYTES, TPDU_ID, Tpdu, split_frame,
 };
 pub use message::{Field, Message, Mti};
-pub use profile::{Encoding, Envelope, IsoMsg, POS, Profile, ProfiledMessage, SWITCH};
+pub use profile::{Encoding, Envelope, IsoMsg, POS, Profile, ProfiledMessage, RawField, SWITCH};
 pub use subfields::{
     FIELD60_DIGITS_MAX, FIELD60_DIGITS_MIN, Field60, Field60Extra, Field60Terminal, Field61,
     Field63Response, KeyLayout, SettlementTotals, Totals, WORKING_KEYS_BYTES_MAX, WorkingKeys,

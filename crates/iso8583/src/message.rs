@@ -1,18 +1,11 @@
-//! The zero-copy decoder: a [`Message`] borrows every field from the caller's buffer.
+//! The terminal path's typed view of a decoded message: a [`Message`] is a
+//! [`ProfiledMessage`] decoded under [`POS`], with the TPDU, the header and typed field
+//! accessors; it borrows every field from the caller's buffer.
 
-use crate::bcd;
 use crate::error::Error;
-use crate::field::{self, FieldSpec, Format, LengthKind, MAC_FIELD};
-use crate::frame::{self, Frame, HEADER_BYTES, Header, Status, TPDU_BYTES, Tpdu};
-
-/// Bytes of TPDU and header, i.e. where the MTI (and the MAC block) starts in a body.
-pub(crate) const MTI_OFFSET: usize = TPDU_BYTES + HEADER_BYTES;
-/// Size of the BCD MTI.
-const MTI_BYTES: usize = 2;
-/// Size of the primary bitmap; this profile has no secondary bitmap.
-pub(crate) const BITMAP_BYTES: usize = 8;
-/// Highest field number: one bitmap of 64 bits.
-pub(crate) const FIELD_MAX: u8 = 64;
+use crate::field::{FieldSpec, Format};
+use crate::frame::{self, Frame, Header, Status, TPDU_BYTES, Tpdu};
+use crate::profile::{self, POS, ProfiledMessage, RawField};
 
 /// Message type indicator, four decimal digits such as `0200`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,31 +79,32 @@ impl core::fmt::Display for Mti {
 
 /// One decoded field: its table row and its data bytes as they are in the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Field<'buf> {
-    spec: &'static FieldSpec,
-    data: &'buf [u8],
-    units: u16,
-}
+pub struct Field<'buf>(RawField<'buf>);
 
 impl<'buf> Field<'buf> {
     /// The field number.
     pub fn number(&self) -> u8 {
-        self.spec.number
+        self.0.spec.number
     }
 
     /// The field's row in the profile table.
     pub fn spec(&self) -> &'static FieldSpec {
-        self.spec
+        self.0.spec
     }
 
     /// The data bytes as on the wire, without the length prefix (BCD still packed).
     pub fn bytes(&self) -> &'buf [u8] {
-        self.data
+        self.0.data
     }
 
     /// The length in units: digits for `n`/`z`, bytes otherwise.
     pub fn units(&self) -> usize {
-        usize::from(self.units)
+        usize::from(self.0.units)
+    }
+
+    /// The field as the profile codec decoded it.
+    pub fn raw(&self) -> RawField<'buf> {
+        self.0
     }
 
     /// The digits of an `n` or `z` field (`z` shows the separator as `=`).
@@ -118,10 +112,7 @@ impl<'buf> Field<'buf> {
     /// # Errors
     /// [`Error::WrongFormat`] for a field that is not `n` or `z`.
     pub fn digits(&self) -> Result<String, Error> {
-        if !self.spec.format.is_bcd() {
-            return Err(Error::WrongFormat(self.number()));
-        }
-        Ok(bcd::unpack(self.spec, self.data, self.units()))
+        profile::digits(&POS, self.0).ok_or(Error::WrongFormat(self.number()))
     }
 
     /// The value of an `n` field as a number.
@@ -130,7 +121,7 @@ impl<'buf> Field<'buf> {
     /// [`Error::WrongFormat`] for a field that is not `n`, [`Error::TooLong`] for more
     /// than 19 digits (field 48), [`Error::BadDigit`] for an empty field.
     pub fn to_u64(&self) -> Result<u64, Error> {
-        if self.spec.format != Format::N {
+        if self.spec().format != Format::N {
             return Err(Error::WrongFormat(self.number()));
         }
         let digits = self.digits()?;
@@ -147,10 +138,10 @@ impl<'buf> Field<'buf> {
     /// [`Error::WrongFormat`] for a field that is not text, [`Error::BadText`] when it holds
     /// GBK bytes (use [`crate::Field63Response`] for 63).
     pub fn text(&self) -> Result<&'buf str, Error> {
-        if !self.spec.is_text() {
+        if !self.spec().is_text() {
             return Err(Error::WrongFormat(self.number()));
         }
-        match core::str::from_utf8(self.data) {
+        match core::str::from_utf8(self.0.data) {
             Ok(s) if s.is_ascii() => Ok(s),
             _ => Err(Error::BadText(self.number())),
         }
@@ -160,69 +151,28 @@ impl<'buf> Field<'buf> {
 /// A decoded message whose fields borrow from the frame body it was decoded from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message<'buf> {
+    msg: ProfiledMessage<'buf>,
     tpdu: Tpdu,
     header: Header,
-    mti: Mti,
-    fields: [Option<Field<'buf>>; FIELD_MAX as usize + 1],
-    mac_data: &'buf [u8],
-}
-
-/// A forward-only reader over a frame body (both codecs use it).
-pub(crate) struct Reader<'buf> {
-    pub(crate) buf: &'buf [u8],
-    pub(crate) pos: usize,
-}
-
-impl<'buf> Reader<'buf> {
-    pub(crate) fn take(&mut self, n: usize) -> Option<&'buf [u8]> {
-        let s = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(s)
-    }
-
-    fn take_array<const N: usize>(&mut self) -> Option<&'buf [u8; N]> {
-        self.take(N)?.first_chunk::<N>()
-    }
 }
 
 impl<'buf> Message<'buf> {
     /// Decodes a frame body (TPDU through the last field, without the length prefix),
-    /// checking every length and every byte against the profile table.
+    /// checking every length and every byte against the profile table: the profile codec
+    /// driven by [`POS`].
     ///
     /// # Errors
     /// The first fault found, naming the field when it is in one; see [`Error`].
     pub fn decode(body: &'buf [u8]) -> Result<Message<'buf>, Error> {
-        let mut r = Reader { buf: body, pos: 0 };
-        let tpdu = Tpdu::read(r.take_array().ok_or(Error::FrameTooShort)?)?;
-        let header = Header::read(r.take_array().ok_or(Error::FrameTooShort)?)?;
-        let mti_bytes: &[u8; MTI_BYTES] = r.take_array().ok_or(Error::FrameTooShort)?;
-        let mti = Mti(bcd::to_u32(mti_bytes).ok_or(Error::BadMti)? as u16);
-        let bitmap: &[u8; BITMAP_BYTES] = r.take_array().ok_or(Error::FrameTooShort)?;
-        if bitmap[0] & 0x80 != 0 {
-            return Err(Error::SecondaryBitmap);
-        }
-        let mut fields = [None; FIELD_MAX as usize + 1];
-        let mut mac_end = body.len();
-        for number in 2..=FIELD_MAX {
-            if !bit_is_set(bitmap, number) {
-                continue;
-            }
-            if number == MAC_FIELD {
-                mac_end = r.pos;
-            }
-            fields[usize::from(number)] = Some(read_field(number, &mut r)?);
-        }
-        if r.pos != body.len() {
-            return Err(Error::TrailingBytes);
-        }
-        let mac_data = &body[MTI_OFFSET..mac_end];
-        Ok(Message {
-            tpdu,
-            header,
-            mti,
-            fields,
-            mac_data,
-        })
+        let msg = ProfiledMessage::decode(&POS, body)?;
+        // The decoder checked the envelope already; these reads only type it.
+        let (tpdu, header) = msg
+            .envelope()
+            .split_first_chunk::<TPDU_BYTES>()
+            .ok_or(Error::FrameTooShort)?;
+        let tpdu = Tpdu::read(tpdu)?;
+        let header = Header::read(header.first_chunk().ok_or(Error::FrameTooShort)?)?;
+        Ok(Message { msg, tpdu, header })
     }
 
     /// Splits the first frame off `stream` and decodes it; on success also returns the
@@ -239,6 +189,11 @@ impl<'buf> Message<'buf> {
         }
     }
 
+    /// The message as the profile codec decoded it.
+    pub fn profiled(&self) -> &ProfiledMessage<'buf> {
+        &self.msg
+    }
+
     /// The TPDU as received.
     pub fn tpdu(&self) -> Tpdu {
         self.tpdu
@@ -251,17 +206,17 @@ impl<'buf> Message<'buf> {
 
     /// The message type indicator.
     pub fn mti(&self) -> Mti {
-        self.mti
+        self.msg.mti()
     }
 
     /// Field `number`, or `None` when absent or outside 2..=64.
     pub fn field(&self, number: u8) -> Option<Field<'buf>> {
-        *self.fields.get(usize::from(number))?
+        self.msg.raw(number).map(Field)
     }
 
     /// True when field `number` is present.
     pub fn has(&self, number: u8) -> bool {
-        self.field(number).is_some()
+        self.msg.has(number)
     }
 
     /// Field `number`, or [`Error::MissingField`].
@@ -271,7 +226,7 @@ impl<'buf> Message<'buf> {
 
     /// The present fields in ascending order.
     pub fn fields(&self) -> impl Iterator<Item = Field<'buf>> + '_ {
-        self.fields.iter().filter_map(|f| *f)
+        self.msg.fields().map(Field)
     }
 
     /// Field `number`'s digits; see [`Field::digits`].
@@ -306,60 +261,6 @@ impl<'buf> Message<'buf> {
     /// The MAC block: the bytes from the MTI through the last field before 64 (spec
     /// "MAC (UnionPay POS ECB algorithm)").
     pub fn mac_data(&self) -> &'buf [u8] {
-        self.mac_data
+        self.msg.mac_block()
     }
-}
-
-/// True when the bitmap announces field `number` (bit 1 is the high bit of byte 0).
-pub(crate) fn bit_is_set(bitmap: &[u8; BITMAP_BYTES], number: u8) -> bool {
-    let i = usize::from(number - 1);
-    bitmap[i / 8] & (0x80 >> (i % 8)) != 0
-}
-
-/// Reads one field's prefix and data and checks them against its table row.
-fn read_field<'buf>(number: u8, r: &mut Reader<'buf>) -> Result<Field<'buf>, Error> {
-    let spec = field::spec(number).ok_or(Error::UnknownField(number))?;
-    let units = read_length(spec, r)?;
-    if units > spec.max_read {
-        return Err(Error::TooLong(number));
-    }
-    let data = r
-        .take(spec.data_bytes(usize::from(units)))
-        .ok_or(Error::Truncated(number))?;
-    check_content(spec, data, usize::from(units))?;
-    Ok(Field { spec, data, units })
-}
-
-/// The field's length in units: its fixed length or its BCD prefix.
-fn read_length(spec: &FieldSpec, r: &mut Reader<'_>) -> Result<u16, Error> {
-    let prefix_bytes = match spec.length {
-        LengthKind::Fixed => return Ok(spec.max),
-        LengthKind::LlVar => 1,
-        LengthKind::LllVar => 2,
-    };
-    let prefix = r.take(prefix_bytes).ok_or(Error::Truncated(spec.number))?;
-    let len = bcd::to_u32(prefix).ok_or(Error::BadLengthPrefix(spec.number))?;
-    // Two BCD bytes hold at most 9999, so the value always fits.
-    Ok(len as u16)
-}
-
-/// Checks a field's data bytes against its format.
-pub(crate) fn check_content(spec: &FieldSpec, data: &[u8], units: usize) -> Result<(), Error> {
-    let ok = match spec.format {
-        Format::N | Format::Z => bcd::check(spec, data, units),
-        Format::An | Format::Ans => data.iter().all(|&b| is_text_byte(spec, b)),
-        Format::B => true,
-    };
-    if ok {
-        Ok(())
-    } else if spec.format.is_bcd() {
-        Err(Error::BadDigit(spec.number))
-    } else {
-        Err(Error::BadText(spec.number))
-    }
-}
-
-/// Printable ASCII, or any high byte where the field may carry GBK text.
-pub(crate) fn is_text_byte(spec: &FieldSpec, b: u8) -> bool {
-    (0x20..=0x7E).contains(&b) || (spec.gbk && b >= 0x80)
 }

@@ -9,22 +9,24 @@
 //! Two profiles ship: [`SWITCH`], the ISO 8583:1987 acquirer-to-switch link of
 //! `shared/spec/iso8583-1987-switch.md` (ASCII numerics, binary bitmap, secondary bitmap,
 //! no TPDU or header), and [`POS`], the UnionPay POS terminal profile expressed in the same
-//! terms over the table [`crate::FIELDS`]. The terminal path keeps its own zero-copy
-//! [`crate::Message`] and [`crate::MessageBuilder`]; `tests/profiles.rs` proves that this
-//! codec, driven by [`POS`], reads and writes the same bytes as they do.
+//! terms over the table [`crate::FIELDS`]. The terminal path's [`crate::Message`] and
+//! [`crate::MessageBuilder`] are typed views over [`ProfiledMessage`] and [`IsoMsg`] driven
+//! by [`POS`]: no field is read or written anywhere else.
 
 use crate::bcd;
 use crate::error::Error;
-use crate::field::{FIELDS, FieldSpec, Format, LengthKind};
-use crate::frame::{FRAME_BYTES_MAX, HEADER_BYTES, LENGTH_PREFIX_BYTES, Status, TPDU_BYTES};
-use crate::message::{Mti, Reader, is_text_byte};
+use crate::field::{FIELDS, FieldSpec, Format, LengthKind, MAC_FIELD};
+use crate::frame::{HEADER_BYTES, Header, Status, TPDU_BYTES, Tpdu};
+use crate::message::Mti;
+
+pub use crate::isomsg::IsoMsg;
 
 /// Highest field number of a profile with a secondary bitmap.
 pub const FIELD_NUMBER_MAX: u8 = 128;
 /// Size of one bitmap (primary or secondary).
-const BITMAP_BYTES: usize = 8;
+pub(crate) const BITMAP_BYTES: usize = 8;
 /// Slots of a message's field array: field numbers index it directly.
-const SLOTS: usize = FIELD_NUMBER_MAX as usize + 1;
+pub(crate) const SLOTS: usize = FIELD_NUMBER_MAX as usize + 1;
 
 /// How digits (field data of `n`/`z`, length prefixes, the MTI) are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +54,34 @@ impl Envelope {
             Envelope::TpduHeader => TPDU_BYTES + HEADER_BYTES,
         }
     }
+
+    /// The envelope a new message carries until it is set: for the POS profile TPDU
+    /// `60 0000 0000` and the request header `60 22 00 000000`, so it decodes.
+    pub(crate) fn initial(self) -> Vec<u8> {
+        match self {
+            Envelope::None => Vec::new(),
+            Envelope::TpduHeader => {
+                let tpdu = Tpdu {
+                    destination: 0,
+                    source: 0,
+                };
+                [&tpdu.to_bytes()[..], &Header::POS.to_bytes()].concat()
+            }
+        }
+    }
+
+    /// Reads and checks the envelope part by part, so a cut or wrong TPDU is reported as
+    /// such before the header is looked at.
+    fn read(self, r: &mut Reader<'_>) -> Result<(), Error> {
+        match self {
+            Envelope::None => Ok(()),
+            Envelope::TpduHeader => {
+                Tpdu::read(r.take_array().ok_or(Error::FrameTooShort)?)?;
+                Header::read(r.take_array().ok_or(Error::FrameTooShort)?)?;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A network's message layout as data.
@@ -65,6 +95,9 @@ pub struct Profile {
     pub digits: Encoding,
     /// True when bit 1 announces a secondary bitmap (fields 65..=128).
     pub secondary_bitmap: bool,
+    /// The field that carries the MAC, the last one of the message; the MAC block ends
+    /// where it begins. `None` where the profile sends no MAC.
+    pub mac_field: Option<u8>,
     /// The field table indexed by field number; `None` where the profile defines nothing.
     pub fields: &'static [Option<FieldSpec>],
 }
@@ -82,19 +115,15 @@ impl Profile {
 
     /// Bytes of data that `units` digits or bytes of `spec` take on the wire.
     fn data_bytes(&self, spec: &FieldSpec, units: usize) -> usize {
-        match (self.digits, spec.format.is_bcd()) {
-            (Encoding::Bcd, true) => units.div_ceil(2),
-            _ => units,
+        match self.digits {
+            Encoding::Bcd => spec.data_bytes(units),
+            Encoding::Ascii => units,
         }
     }
 
     /// Bytes of the length prefix of `spec`.
     fn prefix_bytes(&self, spec: &FieldSpec) -> usize {
-        let digits = match spec.length {
-            LengthKind::Fixed => 0,
-            LengthKind::LlVar => 2,
-            LengthKind::LllVar => 3,
-        };
+        let digits = spec.length.prefix_digits();
         match self.digits {
             Encoding::Ascii => digits,
             // BCD prefixes take whole bytes: LL one byte, LLL two (spec: "LLLVAR: 2 bytes").
@@ -160,18 +189,38 @@ pub static SWITCH: Profile = Profile {
     envelope: Envelope::None,
     digits: Encoding::Ascii,
     secondary_bitmap: true,
+    mac_field: None,
     fields: &SWITCH_FIELDS,
 };
 
 /// The UnionPay POS terminal profile as data: TPDU and header, BCD digits and prefixes, one
-/// bitmap, the table [`crate::FIELDS`].
+/// bitmap, the table [`crate::FIELDS`], the MAC in field 64.
 pub static POS: Profile = Profile {
     name: "cups-pos",
     envelope: Envelope::TpduHeader,
     digits: Encoding::Bcd,
     secondary_bitmap: false,
+    mac_field: Some(MAC_FIELD),
     fields: &FIELDS,
 };
+
+/// A forward-only reader over a frame body.
+pub(crate) struct Reader<'buf> {
+    buf: &'buf [u8],
+    pos: usize,
+}
+
+impl<'buf> Reader<'buf> {
+    fn take(&mut self, n: usize) -> Option<&'buf [u8]> {
+        let s = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+
+    fn take_array<const N: usize>(&mut self) -> Option<&'buf [u8; N]> {
+        self.take(N)?.first_chunk::<N>()
+    }
+}
 
 /// One decoded field: data bytes as on the wire (BCD still packed) and length in units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,18 +233,39 @@ pub struct RawField<'buf> {
     pub units: u16,
 }
 
+/// Where a decoded field's data sits in the body. Offsets, not slices, keep a decoded
+/// message small (a POS sale is decoded ~10,000 times a second, and the array is zeroed
+/// and moved each time). A field ends at most a few KiB into a body of either table
+/// (`tests::tables_fit_slots`); past `u16::MAX` the decoder answers
+/// [`Error::FrameTooLarge`] rather than lose an offset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Slot {
+    start: u16,
+    end: u16,
+    units: u16,
+}
+
+/// A body position as a slot offset.
+fn offset(pos: usize, body: &[u8]) -> Result<u16, Error> {
+    u16::try_from(pos).map_err(|_| Error::FrameTooLarge { len: body.len() })
+}
+
 /// A message decoded under a profile; every field borrows from the frame body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProfiledMessage<'buf> {
     profile: &'static Profile,
-    envelope: &'buf [u8],
+    body: &'buf [u8],
     mti: Mti,
-    fields: [Option<RawField<'buf>>; SLOTS],
+    /// The bitmaps as received; bit 1 (secondary bitmap present) is never a field.
+    bitmap: [u8; 2 * BITMAP_BYTES],
+    slots: [Slot; SLOTS],
+    /// Where the MAC field begins, or the body's end without one.
+    mac_end: usize,
 }
 
 impl<'buf> ProfiledMessage<'buf> {
     /// Decodes a frame body (the bytes after the length prefix) under `profile`, checking
-    /// every length and byte against its table.
+    /// every length and byte against its table. Nothing is copied or allocated.
     ///
     /// # Errors
     /// The first fault found, naming the field when it is in one; see [`Error`].
@@ -204,9 +274,7 @@ impl<'buf> ProfiledMessage<'buf> {
         body: &'buf [u8],
     ) -> Result<ProfiledMessage<'buf>, Error> {
         let mut r = Reader { buf: body, pos: 0 };
-        let envelope = r
-            .take(profile.envelope.bytes())
-            .ok_or(Error::FrameTooShort)?;
+        profile.envelope.read(&mut r)?;
         let mti_len = match profile.digits {
             Encoding::Ascii => 4,
             Encoding::Bcd => 2,
@@ -224,20 +292,24 @@ impl<'buf> ProfiledMessage<'buf> {
             let second = r.take(BITMAP_BYTES).ok_or(Error::FrameTooShort)?;
             bitmap[BITMAP_BYTES..].copy_from_slice(second);
         }
-        let mut fields = [None; SLOTS];
-        for number in 2..=profile.field_max() {
-            if bit_is_set(&bitmap, number) {
-                fields[usize::from(number)] = Some(read_field(profile, number, &mut r)?);
+        let mut slots = [Slot::default(); SLOTS];
+        let mut mac_end = body.len();
+        for number in FieldNumbers::of_bitmap(&bitmap) {
+            if Some(number) == profile.mac_field {
+                mac_end = r.pos;
             }
+            slots[usize::from(number)] = read_field(profile, number, &mut r)?;
         }
         if r.pos != body.len() {
             return Err(Error::TrailingBytes);
         }
         Ok(ProfiledMessage {
             profile,
-            envelope,
+            body,
             mti,
-            fields,
+            bitmap,
+            slots,
+            mac_end,
         })
     }
 
@@ -259,6 +331,11 @@ impl<'buf> ProfiledMessage<'buf> {
         }
     }
 
+    /// The profile it was decoded under.
+    pub fn profile(&self) -> &'static Profile {
+        self.profile
+    }
+
     /// The message type indicator.
     pub fn mti(&self) -> Mti {
         self.mti
@@ -266,48 +343,139 @@ impl<'buf> ProfiledMessage<'buf> {
 
     /// The envelope bytes as received (empty for [`Envelope::None`]).
     pub fn envelope(&self) -> &'buf [u8] {
-        self.envelope
+        &self.body[..self.profile.envelope.bytes()]
+    }
+
+    /// The MAC block: the bytes from the MTI through the last field before the profile's
+    /// MAC field (spec "MAC (UnionPay POS ECB algorithm)"); through the last field when
+    /// the message has no MAC field.
+    pub fn mac_block(&self) -> &'buf [u8] {
+        let start = self.profile.envelope.bytes();
+        self.body.get(start..self.mac_end).unwrap_or_default()
+    }
+
+    /// True when field `number` is present.
+    pub fn has(&self, number: u8) -> bool {
+        (2..=self.profile.field_max()).contains(&number) && bit_is_set(&self.bitmap, number)
     }
 
     /// Field `number` as on the wire, or `None`.
     pub fn raw(&self, number: u8) -> Option<RawField<'buf>> {
-        *self.fields.get(usize::from(number))?
+        if !self.has(number) {
+            return None;
+        }
+        let spec = self.profile.spec(number)?;
+        let s = self.slots[usize::from(number)];
+        let data = self.body.get(usize::from(s.start)..usize::from(s.end))?;
+        Some(RawField {
+            spec,
+            data,
+            units: s.units,
+        })
     }
 
     /// The present fields in ascending order.
     pub fn fields(&self) -> impl Iterator<Item = RawField<'buf>> + '_ {
-        self.fields.iter().filter_map(|f| *f)
+        FieldNumbers::of_bitmap(&self.bitmap).filter_map(|n| self.raw(n))
     }
 
     /// Field `number` in its canonical form: digits as ASCII (the `z` separator as `=`),
     /// text and bytes as they are.
     pub fn value(&self, number: u8) -> Option<Vec<u8>> {
         let f = self.raw(number)?;
-        Some(canonical(self.profile, f))
+        let mut v = Vec::with_capacity(usize::from(f.units));
+        canonical(self.profile, f, &mut v);
+        Some(v)
     }
 
     /// An owned copy of this message.
     pub fn to_owned_msg(&self) -> IsoMsg {
         let mut m = IsoMsg::new(self.profile, self.mti);
-        m.envelope = self.envelope.to_vec();
+        m.envelope_mut().copy_from_slice(self.envelope());
         for f in self.fields() {
-            m.values[usize::from(f.spec.number)] = Some(canonical(self.profile, f));
+            // The decoder checked every field against the same table, so the value needs
+            // no second check; a POS field 60 over the encoder's 17 digits is kept as read.
+            m.put(f.spec, |out| canonical(self.profile, f, out));
         }
         m
     }
 }
 
-/// Canonical bytes of a decoded field.
-fn canonical(profile: &Profile, f: RawField<'_>) -> Vec<u8> {
-    let units = usize::from(f.units);
-    match (profile.digits, f.spec.format) {
-        (Encoding::Bcd, Format::N | Format::Z) => bcd::unpack(f.spec, f.data, units).into_bytes(),
-        (Encoding::Ascii, Format::Z) => f
+impl core::fmt::Debug for ProfiledMessage<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ProfiledMessage")
+            .field("profile", &self.profile.name)
+            .field("envelope", &self.envelope())
+            .field("mti", &self.mti)
+            .field(
+                "fields",
+                &self
+                    .fields()
+                    .map(|r| (r.spec.number, r.data))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// The digits of an `n` or `z` field (the `z` separator as `=`), or `None` for another
+/// format.
+pub(crate) fn digits(profile: &Profile, f: RawField<'_>) -> Option<String> {
+    if !f.spec.format.is_bcd() {
+        return None;
+    }
+    let mut s = String::with_capacity(usize::from(f.units));
+    digits_with(profile, f, |b| s.push(char::from(b)));
+    Some(s)
+}
+
+/// Appends the canonical bytes of a decoded field: digits as ASCII, the rest as is.
+pub(crate) fn canonical(profile: &Profile, f: RawField<'_>, out: &mut Vec<u8>) {
+    if f.spec.format.is_bcd() {
+        digits_with(profile, f, |b| out.push(b));
+    } else {
+        out.extend_from_slice(f.data);
+    }
+}
+
+/// Gives `push` the digits of a decoded `n` or `z` field as ASCII, `=` for the separator.
+fn digits_with(profile: &Profile, f: RawField<'_>, mut push: impl FnMut(u8)) {
+    match profile.digits {
+        Encoding::Bcd => bcd::unpack_with(f.spec, f.data, usize::from(f.units), push),
+        // Track 2 in ASCII sends `=` as `D`; `n` fields hold digits only.
+        Encoding::Ascii => f
             .data
             .iter()
-            .map(|&b| if b == b'D' { b'=' } else { b })
-            .collect(),
-        _ => f.data.to_vec(),
+            .for_each(|&b| push(if b == b'D' { b'=' } else { b })),
+    }
+}
+
+/// The field numbers a bitmap announces, ascending (bit 1 is the high bit of byte 0 and
+/// announces the secondary bitmap, not a field).
+pub(crate) struct FieldNumbers(u128);
+
+impl FieldNumbers {
+    pub(crate) fn of_bitmap(bitmap: &[u8; 2 * BITMAP_BYTES]) -> FieldNumbers {
+        FieldNumbers::of_mask(u128::from_be_bytes(*bitmap))
+    }
+
+    /// `mask` holds field `n` at bit `128 - n`, so its big-endian bytes are the bitmaps.
+    pub(crate) fn of_mask(mask: u128) -> FieldNumbers {
+        FieldNumbers(mask & !(1 << 127))
+    }
+}
+
+impl Iterator for FieldNumbers {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        if self.0 == 0 {
+            return None;
+        }
+        let i = self.0.leading_zeros();
+        self.0 &= !(1 << (127 - i));
+        // i < 128, so the field number 1 + i fits.
+        Some(i as u8 + 1)
     }
 }
 
@@ -327,11 +495,8 @@ fn read_number(encoding: Encoding, raw: &[u8]) -> Option<u32> {
     }
 }
 
-fn read_field<'buf>(
-    profile: &'static Profile,
-    number: u8,
-    r: &mut Reader<'buf>,
-) -> Result<RawField<'buf>, Error> {
+/// Reads one field's prefix and data and checks them against its table row.
+fn read_field(profile: &'static Profile, number: u8, r: &mut Reader<'_>) -> Result<Slot, Error> {
     let spec = profile.spec(number).ok_or(Error::UnknownField(number))?;
     let units = match spec.length {
         LengthKind::Fixed => spec.max,
@@ -339,20 +504,25 @@ fn read_field<'buf>(
             let raw = r
                 .take(profile.prefix_bytes(spec))
                 .ok_or(Error::Truncated(number))?;
-            // Three digits at most, so the value fits.
+            // Three digits at most (two BCD bytes at most 9999), so the value fits.
             read_number(profile.digits, raw).ok_or(Error::BadLengthPrefix(number))? as u16
         }
     };
     if units > spec.max_read {
         return Err(Error::TooLong(number));
     }
+    let start = r.pos;
     let data = r
         .take(profile.data_bytes(spec, usize::from(units)))
         .ok_or(Error::Truncated(number))?;
     if !content_ok(profile, spec, data, usize::from(units)) {
         return Err(content_error(spec));
     }
-    Ok(RawField { spec, data, units })
+    Ok(Slot {
+        start: offset(start, r.buf)?,
+        end: offset(r.pos, r.buf)?,
+        units,
+    })
 }
 
 fn content_ok(profile: &Profile, spec: &FieldSpec, data: &[u8], units: usize) -> bool {
@@ -363,259 +533,17 @@ fn content_ok(profile: &Profile, spec: &FieldSpec, data: &[u8], units: usize) ->
         (Encoding::Ascii, Format::Z) => data
             .iter()
             .all(|&b| b.is_ascii_digit() || b == b'D' || b == b'='),
-        (_, Format::An | Format::Ans) => data.iter().all(|&b| is_text_byte(spec, b)),
+        (_, Format::An | Format::Ans) => data.iter().all(|&b| spec.is_text_byte(b)),
         (_, Format::B) => true,
     }
 }
 
-fn content_error(spec: &FieldSpec) -> Error {
+/// The error for a field whose bytes break its format.
+pub(crate) fn content_error(spec: &FieldSpec) -> Error {
     if spec.format.is_bcd() {
         Error::BadDigit(spec.number)
     } else {
         Error::BadText(spec.number)
-    }
-}
-
-/// An owned message under a profile (jPOS's `ISOMsg`): values are kept in canonical form
-/// (digits as ASCII, text, bytes), each checked against the table when set, and encoded at
-/// [`IsoMsg::encode`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IsoMsg {
-    profile: &'static Profile,
-    mti: Mti,
-    envelope: Vec<u8>,
-    values: Vec<Option<Vec<u8>>>,
-}
-
-impl IsoMsg {
-    /// An empty message.
-    pub fn new(profile: &'static Profile, mti: Mti) -> IsoMsg {
-        IsoMsg {
-            profile,
-            mti,
-            envelope: vec![0; profile.envelope.bytes()],
-            values: vec![None; SLOTS],
-        }
-    }
-
-    /// Decodes a frame body under `profile` into an owned message.
-    ///
-    /// # Errors
-    /// Those of [`ProfiledMessage::decode`].
-    pub fn decode(profile: &'static Profile, body: &[u8]) -> Result<IsoMsg, Error> {
-        Ok(ProfiledMessage::decode(profile, body)?.to_owned_msg())
-    }
-
-    /// The profile.
-    pub fn profile(&self) -> &'static Profile {
-        self.profile
-    }
-
-    /// The MTI.
-    pub fn mti(&self) -> Mti {
-        self.mti
-    }
-
-    /// Replaces the MTI (e.g. 0420 → 0421 for a repeat).
-    pub fn set_mti(&mut self, mti: Mti) -> &mut Self {
-        self.mti = mti;
-        self
-    }
-
-    /// Replaces the envelope bytes (TPDU and header of the POS profile).
-    ///
-    /// # Errors
-    /// [`Error::FrameTooShort`] when `bytes` is not the envelope's size.
-    pub fn set_envelope(&mut self, bytes: &[u8]) -> Result<&mut Self, Error> {
-        if bytes.len() != self.profile.envelope.bytes() {
-            return Err(Error::FrameTooShort);
-        }
-        self.envelope = bytes.to_vec();
-        Ok(self)
-    }
-
-    /// Field `number` in canonical form, or `None`.
-    pub fn get(&self, number: u8) -> Option<&[u8]> {
-        self.values.get(usize::from(number))?.as_deref()
-    }
-
-    /// True when field `number` is set.
-    pub fn has(&self, number: u8) -> bool {
-        self.get(number).is_some()
-    }
-
-    /// Field `number` as text (digits and ASCII text fields), or `None` when absent or not
-    /// ASCII.
-    pub fn text(&self, number: u8) -> Option<&str> {
-        core::str::from_utf8(self.get(number)?).ok()
-    }
-
-    /// Field `number` (an `n` field) as a number.
-    pub fn u64(&self, number: u8) -> Option<u64> {
-        let t = self.text(number)?;
-        if t.len() > 19 {
-            return None;
-        }
-        t.parse().ok()
-    }
-
-    /// Removes field `number`.
-    pub fn remove(&mut self, number: u8) -> &mut Self {
-        if let Some(v) = self.values.get_mut(usize::from(number)) {
-            *v = None;
-        }
-        self
-    }
-
-    /// The present field numbers, ascending.
-    pub fn numbers(&self) -> impl Iterator<Item = u8> + '_ {
-        (2..=FIELD_NUMBER_MAX).filter(|&n| self.has(n))
-    }
-
-    /// Sets field `number` from its canonical form: digits for `n` (a fixed field is
-    /// left-padded with `0`), digits and `=` for `z`, text for `an`/`ans` (a fixed field
-    /// is right-padded with spaces), exact bytes for a fixed `b`.
-    ///
-    /// # Errors
-    /// [`Error::UnknownField`], [`Error::TooLong`], [`Error::WrongLength`],
-    /// [`Error::BadDigit`], [`Error::BadText`].
-    pub fn set(&mut self, number: u8, value: &[u8]) -> Result<&mut Self, Error> {
-        let spec = self
-            .profile
-            .spec(number)
-            .ok_or(Error::UnknownField(number))?;
-        let max = usize::from(spec.max);
-        if value.len() > max {
-            return Err(Error::TooLong(number));
-        }
-        let ok = match spec.format {
-            Format::N => value.iter().all(u8::is_ascii_digit),
-            Format::Z => value.iter().all(|&b| b.is_ascii_digit() || b == b'='),
-            Format::An | Format::Ans => value.iter().all(|&b| is_text_byte(spec, b)),
-            Format::B => spec.length != LengthKind::Fixed || value.len() == max,
-        };
-        if !ok {
-            return Err(match spec.format {
-                Format::B => Error::WrongLength(number),
-                _ => content_error(spec),
-            });
-        }
-        let mut v = value.to_vec();
-        if spec.length == LengthKind::Fixed {
-            match spec.format {
-                Format::N => {
-                    let mut padded = vec![b'0'; max - v.len()];
-                    padded.append(&mut v);
-                    v = padded;
-                }
-                Format::An | Format::Ans => v.resize(max, b' '),
-                _ => {}
-            }
-        }
-        self.values[usize::from(number)] = Some(v);
-        Ok(self)
-    }
-
-    /// Sets a text or digit field from a `&str`; see [`IsoMsg::set`].
-    ///
-    /// # Errors
-    /// As [`IsoMsg::set`].
-    pub fn set_str(&mut self, number: u8, value: &str) -> Result<&mut Self, Error> {
-        self.set(number, value.as_bytes())
-    }
-
-    /// Sets a fixed `n` field from a number, left-padded with `0`.
-    ///
-    /// # Errors
-    /// [`Error::TooLong`] when the number has more digits than the field; as [`IsoMsg::set`].
-    pub fn set_u64(&mut self, number: u8, value: u64) -> Result<&mut Self, Error> {
-        self.set(number, value.to_string().as_bytes())
-    }
-
-    /// Copies field `number` from `other` when it has it.
-    ///
-    /// # Errors
-    /// As [`IsoMsg::set`] (only when the profiles differ).
-    pub fn copy_from(&mut self, other: &IsoMsg, number: u8) -> Result<&mut Self, Error> {
-        if let Some(v) = other.get(number) {
-            let v = v.to_vec();
-            self.set(number, &v)?;
-        }
-        Ok(self)
-    }
-
-    /// Writes the whole frame (length prefix, envelope, MTI, bitmaps, fields) into `out`,
-    /// replacing its content.
-    ///
-    /// # Errors
-    /// [`Error::FrameTooLarge`] past [`FRAME_BYTES_MAX`]; [`Error::SecondaryBitmap`] for a
-    /// field above 64 in a profile without one.
-    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), Error> {
-        let p = self.profile;
-        out.clear();
-        out.extend_from_slice(&[0; LENGTH_PREFIX_BYTES]);
-        out.extend_from_slice(&self.envelope);
-        write_number(p.digits, u32::from(self.mti.value()), 4, out);
-        let secondary = self.numbers().any(|n| n > 64);
-        if secondary && !p.secondary_bitmap {
-            return Err(Error::SecondaryBitmap);
-        }
-        let mut bitmap = [0u8; 2 * BITMAP_BYTES];
-        for n in self.numbers().chain(secondary.then_some(1)) {
-            let i = usize::from(n - 1);
-            bitmap[i / 8] |= 0x80 >> (i % 8);
-        }
-        let bitmap_len = if secondary { 2 } else { 1 } * BITMAP_BYTES;
-        out.extend_from_slice(&bitmap[..bitmap_len]);
-        for n in self.numbers() {
-            let spec = p.spec(n).ok_or(Error::UnknownField(n))?;
-            let v = self.get(n).unwrap_or_default();
-            self.write_field(spec, v, out)?;
-        }
-        let len = out.len() - LENGTH_PREFIX_BYTES;
-        if len > FRAME_BYTES_MAX {
-            return Err(Error::FrameTooLarge { len });
-        }
-        // FRAME_BYTES_MAX < 65536, so the length fits the 2-byte prefix.
-        out[..LENGTH_PREFIX_BYTES].copy_from_slice(&(len as u16).to_be_bytes());
-        Ok(())
-    }
-
-    fn write_field(&self, spec: &FieldSpec, v: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        let p = self.profile;
-        let digits = match spec.length {
-            LengthKind::Fixed => 0,
-            LengthKind::LlVar => 2,
-            LengthKind::LllVar => 3,
-        };
-        if digits > 0 {
-            // Values were checked against max <= 999 when set.
-            write_number(p.digits, v.len() as u32, digits, out);
-        }
-        match (p.digits, spec.format) {
-            (Encoding::Bcd, Format::N | Format::Z) => {
-                let track = spec.format == Format::Z;
-                if !bcd::pack(v, bcd::align_of(spec), track, out) {
-                    return Err(Error::BadDigit(spec.number));
-                }
-            }
-            (Encoding::Ascii, Format::Z) => {
-                out.extend(v.iter().map(|&b| if b == b'=' { b'D' } else { b }));
-            }
-            _ => out.extend_from_slice(v),
-        }
-        Ok(())
-    }
-}
-
-/// Writes `value` as `digits` digits in `encoding` (BCD: whole bytes, so 3 digits take 2).
-fn write_number(encoding: Encoding, value: u32, digits: usize, out: &mut Vec<u8>) {
-    match encoding {
-        Encoding::Bcd => bcd::write_u32(value, digits.div_ceil(2), out),
-        Encoding::Ascii => {
-            let text = format!("{value:0digits$}");
-            out.extend_from_slice(text.as_bytes());
-        }
     }
 }
 
@@ -637,6 +565,22 @@ mod tests {
         let back = IsoMsg::decode(&SWITCH, &out[2..]);
         assert_eq!(back.as_ref().ok().and_then(|b| b.text(70)), Some("001"));
         assert_eq!(back.ok().as_ref(), Some(&m));
+    }
+
+    // Goal: the longest message either table allows ends within a slot's u16 offsets, so
+    // `offset` never refuses a frame the table allows.
+    #[test]
+    fn tables_fit_slots() {
+        for p in [&POS, &SWITCH] {
+            let fields: usize = p
+                .fields
+                .iter()
+                .flatten()
+                .map(|s| p.prefix_bytes(s) + p.data_bytes(s, usize::from(s.max_read)))
+                .sum();
+            let longest = p.envelope.bytes() + 4 + 2 * BITMAP_BYTES + fields;
+            assert!(longest <= usize::from(u16::MAX), "{}: {longest}", p.name);
+        }
     }
 
     // Goal: strict setters refuse what the table forbids.

@@ -17,6 +17,12 @@ pub fn mak() -> Mak {
 
 /// A chip sale as a terminal sends it: track 2, PIN block, ICC data, field 60; MACed.
 pub fn pack(b: &mut MessageBuilder, mak: &Mak, out: &mut Vec<u8>) -> Result<(), Error> {
+    fill(b)?;
+    b.encode_with_mac(mak, out)
+}
+
+/// Sets the sale's fields (everything but the MAC) on a reset builder.
+pub fn fill(b: &mut MessageBuilder) -> Result<(), Error> {
     b.reset(TPDU, Header::POS, Mti::FINANCIAL_REQUEST);
     b.set_n(3, "000000")?
         .set_n_u64(4, 12_345)?
@@ -33,7 +39,7 @@ pub fn pack(b: &mut MessageBuilder, mak: &Mak, out: &mut Vec<u8>) -> Result<(), 
     b.set_n(53, "2600000000000000")?;
     b.set_b(55, &[0x9F; 120])?;
     b.set_field60(&Field60::new(22, 1, 0))?;
-    b.encode_with_mac(mak, out)
+    Ok(())
 }
 
 /// What the host does first with a request: decode, check the MAC, read fields.
