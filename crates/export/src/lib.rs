@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 use anyhow::Context;
+use std::collections::HashMap;
 use std::io::Write;
 use suanpan_core::i18n::tr;
 use suanpan_core::{Lang, Transaction};
@@ -97,47 +98,69 @@ pub enum Values {
     Raw,
 }
 
-impl Values {
-    /// `kind`/`tstatus`/`method` + code → its word, or the code itself when raw.
-    fn say(self, group: &str, code: &str) -> String {
-        match self {
-            Values::Words(lang) => tr(lang, &format!("{group}.{code}"), &[]),
-            Values::Raw => code.to_owned(),
-        }
-    }
+/// Turns transactions into cells: the time in the merchant's zone; kinds, statuses, methods
+/// and answers in words or as codes. Each code's word is looked up in the catalog once and
+/// kept: a million-row export would otherwise search the catalog four times a row.
+pub struct Cells<'a> {
+    zone: &'a jiff::tz::TimeZone,
+    values: Values,
+    /// `(group, code)` → the cell (`("kind", "sale")` → `消费`; `("rc", "00")` → `00 交易成功`).
+    said: HashMap<(&'static str, &'static str), String>,
 }
 
-/// One transaction's cells; the time in the merchant's zone.
-pub fn row(t: &Transaction, zone: &jiff::tz::TimeZone, values: Values) -> [String; COLUMNS] {
-    let opt = |v: Option<String>| v.unwrap_or_default();
-    let code = t.response_code.code();
-    let answer = match values {
-        Values::Words(lang) => format!("{code} {}", tr(lang, &format!("rc.{code}"), &[])),
-        Values::Raw => code.to_owned(),
-    };
-    [
-        t.id.0.to_string(),
-        t.created_at
-            .to_zoned(zone.clone())
-            .strftime("%Y-%m-%d %H:%M:%S")
-            .to_string(),
-        values.say("kind", t.kind.as_str()),
-        values.say("tstatus", t.status.as_str()),
-        t.amount.yuan(),
-        t.currency.code().into(),
-        values.say("method", t.method.as_str()),
-        opt(t.masked_pan.as_ref().map(|m| m.to_string())),
-        opt(t.wallet_id.clone()),
-        t.merchant_id.to_string(),
-        t.terminal_id.to_string(),
-        t.operator.to_string(),
-        t.batch_no.to_string(),
-        t.voucher_no.to_string(),
-        opt(t.rrn.as_ref().map(|r| r.to_string())),
-        opt(t.auth_code.as_ref().map(|a| a.to_string())),
-        answer,
-        opt(t.original_id.map(|i| i.0.to_string())),
-    ]
+impl<'a> Cells<'a> {
+    /// Cells in `zone`, with `values` in words or codes.
+    pub fn new(zone: &'a jiff::tz::TimeZone, values: Values) -> Cells<'a> {
+        Cells {
+            zone,
+            values,
+            said: HashMap::new(),
+        }
+    }
+
+    /// `group` + `code` as the cell says it: the catalog's word (`kind.sale` → `消费`), an
+    /// answer code with its words (`00 交易成功`), or the code itself when raw.
+    fn say(&mut self, group: &'static str, code: &'static str) -> String {
+        let values = self.values;
+        self.said
+            .entry((group, code))
+            .or_insert_with(|| match values {
+                Values::Raw => code.to_owned(),
+                Values::Words(lang) if group == "rc" => {
+                    format!("{code} {}", tr(lang, &format!("rc.{code}"), &[]))
+                }
+                Values::Words(lang) => tr(lang, &format!("{group}.{code}"), &[]),
+            })
+            .clone()
+    }
+
+    /// One transaction's cells.
+    pub fn row(&mut self, t: &Transaction) -> [String; COLUMNS] {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        [
+            t.id.0.to_string(),
+            self.zone
+                .to_datetime(t.created_at)
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+            self.say("kind", t.kind.as_str()),
+            self.say("tstatus", t.status.as_str()),
+            t.amount.yuan(),
+            t.currency.code().into(),
+            self.say("method", t.method.as_str()),
+            opt(t.masked_pan.as_ref().map(|m| m.to_string())),
+            opt(t.wallet_id.clone()),
+            t.merchant_id.to_string(),
+            t.terminal_id.to_string(),
+            t.operator.to_string(),
+            t.batch_no.to_string(),
+            t.voucher_no.to_string(),
+            opt(t.rrn.as_ref().map(|r| r.to_string())),
+            opt(t.auth_code.as_ref().map(|a| a.to_string())),
+            self.say("rc", t.response_code.code()),
+            opt(t.original_id.map(|i| i.0.to_string())),
+        ]
+    }
 }
 
 /// The filters as `name=value` pairs joined by spaces (`all` when none), for the file's first
@@ -191,9 +214,9 @@ pub fn write_csv_of<W: Write>(
     values: Values,
 ) -> anyhow::Result<W> {
     let mut w = csv_start(out, headers, filter_text)?;
+    let mut cells = Cells::new(zone, values);
     for t in txns {
-        w.write_record(row(t, zone, values))
-            .context("writing CSV")?;
+        w.write_record(cells.row(t)).context("writing CSV")?;
     }
     csv_finish(w)
 }
@@ -223,9 +246,10 @@ impl Export<'_> {
     ) -> anyhow::Result<u64> {
         let mut n = 0u64;
         let mut failed = None;
+        let mut cells = Cells::new(self.zone, self.values);
         let streamed = suanpan_store::read(self.store, |c| {
             query::stream_in(c, self.filter, &mut |t| {
-                if let Err(e) = each(n, &t, row(&t, self.zone, self.values)) {
+                if let Err(e) = each(n, &t, cells.row(&t)) {
                     failed = Some(e);
                     // Any error stops the listing; the real cause is kept in `failed`.
                     return Err(StoreError::Invalid("export stopped".into()));
