@@ -203,15 +203,22 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
             }
             None => Upstream::Inline,
         };
-        let running =
-            suanpan_host::start_with(store.clone(), fingerprinter.clone(), server, upstream)
-                .await?;
-        let backoffice = suanpan_web::start(
+        let running = suanpan_host::start_with(
+            store.clone(),
+            fingerprinter.clone(),
+            server,
+            upstream.clone(),
+        )
+        .await?;
+        // The back-office's review executor sends refunds of sales the switch decided
+        // through the same links (s17-refund).
+        let backoffice = suanpan_web::start_with_upstream(
             store,
             fingerprinter,
             web,
             &app.data_dir,
             suanpan_host::http::router(),
+            upstream,
         )
         .await?;
         announce(

@@ -430,12 +430,22 @@ static ZH: Entries = &[
     ("refund.other_merchant.fix", "请在原商户办理退货"),
     (
         "refund.through_upstream.msg",
-        "该笔消费经银行网络授权，须刷原卡退货",
+        "该笔消费经银行网络授权，原卡号已超过保存期限，无法在后台退货",
     ),
     (
         "refund.through_upstream.fix",
         "请顾客带卡到收银台，在终端上刷卡退货",
     ),
+    (
+        "refund.upstream_down.msg",
+        "银行网络暂时无法连接，退货未执行，未退任何款项",
+    ),
+    ("refund.upstream_down.fix", "请稍后重新提交退货申请"),
+    (
+        "refund.upstream_no_answer.msg",
+        "银行网络未应答，该笔退货已冲正，未退任何款项",
+    ),
+    ("refund.upstream_no_answer.fix", "请稍后重新提交退货申请"),
     ("refund.review_required.msg", "退货金额超过 {0}，需要复核"),
     (
         "refund.review_required.fix",
@@ -1165,11 +1175,27 @@ static EN: Entries = &[
     ),
     (
         "refund.through_upstream.msg",
-        "This purchase was authorized through the card network: refund it with the card",
+        "This purchase was authorized through the card network and its card number is no longer kept: it cannot be refunded from the back-office",
     ),
     (
         "refund.through_upstream.fix",
         "Ask the customer to bring the card and refund it at the terminal",
+    ),
+    (
+        "refund.upstream_down.msg",
+        "The card network cannot be reached: the refund was not made and no money moved",
+    ),
+    (
+        "refund.upstream_down.fix",
+        "Submit the refund request again later",
+    ),
+    (
+        "refund.upstream_no_answer.msg",
+        "The card network did not answer: the refund was reversed and no money moved",
+    ),
+    (
+        "refund.upstream_no_answer.fix",
+        "Submit the refund request again later",
     ),
     (
         "refund.review_required.msg",

@@ -235,10 +235,14 @@ refusal_enum! {
         /// Training and live transactions do not mix.
         TrainingMismatch => "refund.training_mismatch",
         /// The purchase was decided by the network upstream, and this refund cannot go up
-        /// (a 0200 with processing code 200000 needs the card number: the back-office has
-        /// none, docs/ISO8583.md); booking it here alone would promise money the switch
-        /// never pays. At the terminal, with the card, it goes up.
+        /// (a 0200 with processing code 200000 needs the card number: its row no longer
+        /// keeps it — past the refund window, or a build before schema 19 — and the caller
+        /// brings none, docs/ISO8583.md); booking it here alone would promise money the
+        /// switch never pays. At the terminal, with the card, it goes up.
         ThroughUpstream => "refund.through_upstream",
+        /// The refund must go up to the network upstream and no link to it is up in this
+        /// process (or none is configured): nothing was booked, it may be asked again.
+        UpstreamDown => "refund.upstream_down",
     }
 }
 

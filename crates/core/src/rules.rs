@@ -143,6 +143,15 @@ pub struct RefundDecision {
     pub original_status: TxnStatus,
 }
 
+/// The last instant a sale booked at `created_at` may be refunded (`refund_window_days`
+/// later): [`decide_refund`] refuses after it, and a card number kept for the refund of a
+/// sale decided upstream is forgotten at it (PCI DSS 3.2.1: no longer than the need).
+pub fn refund_window_end(created_at: Timestamp, policy: &Policy) -> Timestamp {
+    created_at
+        .checked_add((i64::from(policy.refund_window_days) * 24).hours())
+        .unwrap_or(Timestamp::MAX)
+}
+
 /// Decides a refund: any batch, within the window, partial and repeated, Σ ≤ original.
 pub fn decide_refund(
     original: &Transaction,
@@ -175,11 +184,7 @@ pub fn decide_refund(
             });
         }
     }
-    let window_end = original
-        .created_at
-        .checked_add((i64::from(policy.refund_window_days) * 24).hours())
-        .unwrap_or(Timestamp::MAX);
-    if now > window_end {
+    if now > refund_window_end(original.created_at, policy) {
         return Err(RefundRefused::WindowPassed {
             days: policy.refund_window_days,
         });

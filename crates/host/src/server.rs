@@ -344,7 +344,8 @@ async fn answer<S: AsyncWrite + Unpin>(
     }
 }
 
-/// Every `scheduler_interval_ms`: settle the batches past the cutoff, expire holds.
+/// Every `scheduler_interval_ms`: settle the batches past the cutoff, expire holds, forget
+/// the card numbers of upstream sales whose refund window has closed.
 async fn scheduler(host: Arc<Host>, cfg: Arc<ServerConfig>, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(cfg.scheduler_interval_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -357,11 +358,22 @@ async fn scheduler(host: Arc<Host>, cfg: Arc<ServerConfig>, mut stopped: watch::
         let done = tokio::task::spawn_blocking(move || {
             let settled = store.execute(Command::SettleAllDue);
             let expired = store.execute(Command::ExpireHolds);
-            (settled, expired)
+            let forgotten = store.execute(Command::ForgetExpiredPans);
+            (settled, expired, forgotten)
         })
         .await;
         match done {
-            Ok((settled, expired)) => {
+            Ok((settled, expired, forgotten)) => {
+                match forgotten {
+                    Ok(Reply::Done(n)) if n > 0 => {
+                        tracing::info!(
+                            n,
+                            "card numbers forgotten at the end of their refund window"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "forgetting card numbers failed"),
+                }
                 match settled {
                     Ok(Reply::SettledMany(r)) if !r.is_empty() => {
                         for s in &r {

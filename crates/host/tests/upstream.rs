@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use suanpan_core::clock::FixedClock;
 use suanpan_core::rules::UpstreamFate;
 use suanpan_core::{TxnId, TxnStatus};
 use suanpan_host::client::{Card, Connection, Kind, Original, Response, Terminal};
@@ -67,6 +68,8 @@ struct Host {
     running: Running,
     store: Arc<SqliteStore>,
     link: Link,
+    /// The upstream the host's sales go to, which the back-office's executor shares.
+    upstream: Upstream,
 }
 
 /// A store with the demo data in `dir` (made when new) and a host whose sales go to `addr`.
@@ -76,11 +79,24 @@ async fn host(dir: &Path, addr: String) -> Host {
 
 /// As [`host`], standing in for sales up to `floor` fen while the switch is down.
 async fn host_with_floor(dir: &Path, addr: String, floor: u64) -> Host {
+    host_with(dir, addr, floor, suanpan_service::open_options()).await
+}
+
+/// As [`host`], its store on `clock` (a test moves it).
+async fn host_on_clock(dir: &Path, addr: String, clock: Arc<FixedClock>) -> Host {
+    let opts = suanpan_store::OpenOptions {
+        clock,
+        ..suanpan_service::open_options()
+    };
+    host_with(dir, addr, 0, opts).await
+}
+
+async fn host_with(dir: &Path, addr: String, floor: u64, opts: suanpan_store::OpenOptions) -> Host {
     let fp = Fingerprinter::new([7u8; 32]);
     let store = if dir.join(suanpan_store::sqlite::DB_FILE).exists() {
-        ok(SqliteStore::open(dir, suanpan_service::open_options()))
+        ok(SqliteStore::open(dir, opts))
     } else {
-        let s = ok(SqliteStore::create(dir, suanpan_service::open_options()));
+        let s = ok(SqliteStore::create(dir, opts));
         ok(s.seed_demo(&fp));
         s
     };
@@ -90,11 +106,12 @@ async fn host_with_floor(dir: &Path, addr: String, floor: u64) -> Host {
     let link = link_to(addr, store.clone(), floor);
     let net = Network::new(link.clone(), Some(ok(Zpk::from_hex(ZPK))));
     let upstream = Upstream::Network(Arc::new(net));
-    let running = ok(suanpan_host::start_with(store.clone(), fp, config(), upstream).await);
+    let running = ok(suanpan_host::start_with(store.clone(), fp, config(), upstream.clone()).await);
     Host {
         running,
         store,
         link,
+        upstream,
     }
 }
 
@@ -445,11 +462,11 @@ async fn refunds_through_switch_sim() {
 // back: phase one sealed the card number with the sale's row (no clear card number in the
 // database files), so the reviewed void queues its 0420 (39 = 17) in the void's own
 // transaction, and switch-sim's ledger no longer counts the sale. The row's card number is
-// forgotten once the 0420 is queued. A refund of such a sale still cannot go up from the
-// back-office (it is a 0200 the switch decides, sent by the terminal with the card): refused
-// at submission and at execution, changing nothing.
+// forgotten once the 0420 is queued. A refund request of such a sale is accepted at
+// submission (the card number is kept for its refund window, s17-refund); a plain
+// `Command::Refund` that does not go up (no phase one) is still refused, changing nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_back_office_void_goes_up_and_its_refund_is_refused() {
+async fn a_back_office_void_goes_up_and_a_refund_not_sent_up_is_refused() {
     let dir = ok(tempfile::tempdir());
     let sw = switch(dir.path(), Faults::default()).await;
     let h = host(dir.path(), sw.local_addr().to_string()).await;
@@ -467,19 +484,8 @@ async fn a_back_office_void_goes_up_and_its_refund_is_refused() {
         1,
         "the approved sale's card number is kept, sealed"
     );
-    // The back-office refuses the refund at submission already, naming why; the void is
-    // accepted.
-    use suanpan_store::backoffice::Backoffice;
-    let merchant = ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT));
-    let cashier = suanpan_core::backoffice::StaffRole::Cashier;
-    let op = Some(ok(suanpan_core::OperatorNo::parse("01")));
-    ok(h.store
-        .add_staff_hashed(&merchant, "cashier1", "收银员", cashier, op, "x"));
-    let users = ok(h.store.staff_list(&merchant));
-    let user = users
-        .iter()
-        .find(|u| u.username == "cashier1")
-        .unwrap_or_else(|| panic!("user"));
+    // The back-office accepts both requests at submission: the card number is kept.
+    let (user, _) = staff(&h);
     let submit = |ask| suanpan_service::review::Submit {
         txn: id,
         ask,
@@ -488,19 +494,18 @@ async fn a_back_office_void_goes_up_and_its_refund_is_refused() {
     let refund_ask = suanpan_service::review::Ask::Refund {
         amount: suanpan_core::Amount::from_fen(200),
     };
-    match suanpan_service::review::submit(&*h.store, user, &submit(refund_ask)) {
-        Err(suanpan_service::review::RequestError::Refused(r)) => {
-            assert_eq!(r.refusal().key(), "refund.through_upstream");
-        }
-        other => panic!("submitted: {other:?}"),
-    }
+    ok(suanpan_service::review::submit(
+        &*h.store,
+        &user,
+        &submit(refund_ask),
+    ));
     let void_ask = suanpan_service::review::Ask::Void {
         amount: None,
         customer_consent: true,
     };
     ok(suanpan_service::review::submit(
         &*h.store,
-        user,
+        &user,
         &submit(void_ask),
     ));
     let refund = suanpan_store::Command::Refund {
@@ -794,17 +799,13 @@ async fn cards_are_routed_by_bin_to_their_switch() {
         .with_routes(vec![(vec!["622588".into(), "4".into()], routed.clone())]);
     assert_eq!(net.link_for(PIN_PAN).destination(), "route:b");
     assert_eq!(net.link_for(APPROVE_PAN).destination(), "switch");
-    let running = ok(suanpan_host::start_with(
-        store.clone(),
-        fp,
-        config(),
-        Upstream::Network(Arc::new(net)),
-    )
-    .await);
+    let upstream = Upstream::Network(Arc::new(net));
+    let running = ok(suanpan_host::start_with(store.clone(), fp, config(), upstream.clone()).await);
     let h = Host {
         running,
         store,
         link,
+        upstream,
     };
     h.up().await;
     assert!(
@@ -1183,4 +1184,311 @@ async fn old_queue_file_is_copied_into_the_store() {
     );
     h.stop().await;
     sw.stop().await;
+}
+
+/// A cashier who submits requests (operator 01) and a supervisor who reviews them, of the
+/// demo merchant.
+fn staff(
+    h: &Host,
+) -> (
+    suanpan_store::backoffice::StaffUser,
+    suanpan_store::backoffice::StaffUser,
+) {
+    use suanpan_core::backoffice::StaffRole;
+    use suanpan_store::backoffice::Backoffice;
+    let merchant = ok(suanpan_core::MerchantId::parse(DEMO_MERCHANT));
+    let op = Some(ok(suanpan_core::OperatorNo::parse("01")));
+    let add = |name: &str, role, op| {
+        ok(h.store
+            .add_staff_hashed(&merchant, name, name, role, op, "x"));
+    };
+    add("cashier1", StaffRole::Cashier, op);
+    add("checker1", StaffRole::Supervisor, None);
+    let users = ok(h.store.staff_list(&merchant));
+    let find = |name: &str| {
+        users
+            .iter()
+            .find(|u| u.username == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("user {name}"))
+    };
+    (find("cashier1"), find("checker1"))
+}
+
+impl Host {
+    /// A refund request of `fen` of sale `id`, submitted by `maker` and approved by
+    /// `checker` (maker-checker); its id.
+    fn approved_refund(
+        &self,
+        users: &(
+            suanpan_store::backoffice::StaffUser,
+            suanpan_store::backoffice::StaffUser,
+        ),
+        id: TxnId,
+        fen: i64,
+    ) -> i64 {
+        use suanpan_service::review::{self, Action, Ask, Submit};
+        let s = Submit {
+            txn: id,
+            ask: Ask::Refund {
+                amount: suanpan_core::Amount::from_fen(fen),
+            },
+            reason: "顾客退货 returned".into(),
+        };
+        let done = ok(review::submit(&*self.store, &users.0, &s));
+        assert!(!done.due_now, "a cashier's refund waits for review");
+        let q = ok(review::act(
+            &*self.store,
+            &users.1,
+            done.id,
+            Action::Approve,
+            "同意 ok",
+        ));
+        assert_eq!(q.status, "approved");
+        done.id
+    }
+
+    /// The back-office's executor, as `serve --upstream` runs it: on a blocking thread,
+    /// with the host's upstream.
+    async fn run_executor(&self) {
+        let (store, upstream) = (self.store.clone(), self.upstream.clone());
+        ok(tokio::task::spawn_blocking(move || {
+            suanpan_service::review::run_due(&*store, &upstream);
+        })
+        .await);
+    }
+
+    /// Request `id` as the back-office shows it to `user`.
+    fn request(
+        &self,
+        user: &suanpan_store::backoffice::StaffUser,
+        id: i64,
+    ) -> suanpan_store::backoffice::ReviewRequest {
+        ok(suanpan_service::review::request(&*self.store, user, id))
+    }
+
+    /// Settles the demo terminal's open batch (the refund comes after, by definition).
+    async fn settle(&self) {
+        let cmd = suanpan_store::Command::Settle {
+            terminal_id: ok(suanpan_core::TerminalId::parse(DEMO_TERMINAL)),
+            actor: "test".into(),
+            terminal_totals: None,
+        };
+        match ok(execute(&*self.store, cmd).await) {
+            suanpan_store::Reply::Settled(_) => {}
+            other => panic!("not settled: {other:?}"),
+        }
+    }
+}
+
+/// The words the back-office shows for a failed request's key, in both languages: real
+/// sentences from the catalog, never the key itself.
+fn words_of(key: &str) -> (String, String) {
+    let msg = format!("{key}.msg");
+    assert!(suanpan_core::i18n::has_key(&msg), "no catalog text: {key}");
+    let zh = suanpan_core::i18n::tr(suanpan_core::Lang::Zh, &msg, &[]);
+    let en = suanpan_core::i18n::tr(suanpan_core::Lang::En, &msg, &[]);
+    assert!(!zh.contains('.') && !zh.is_empty(), "{zh}");
+    assert_ne!(en, msg);
+    (zh, en)
+}
+
+// Goal (s17-refund): a back-office refund of a sale the switch decided goes up after the
+// batch settled. The sale's card number is kept (sealed) past settlement; a cashier's
+// request approved by a supervisor runs in the executor with the host's upstream: a 0200
+// with processing code 200000 and the refund's amount, two-phase. The switch credits the
+// card once (a second executor pass does nothing), the refund's row is approved, the sale
+// partially refunded. Then the switch drops an answer: that request fails in words
+// (reversed, nothing refunded), its 0420 (39 = 68) goes up until acknowledged, the card is
+// not credited twice, and the amount is refundable again. A last refund of the rest
+// refunds the sale in full and its card number is forgotten at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_back_office_refund_goes_up_after_settlement() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let h = host(dir.path(), sw.local_addr().to_string()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let sold = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 3_000).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
+    let after_sale = balance(&sw, APPROVE_PAN);
+    h.settle().await;
+    assert_eq!(
+        h.pans_kept(),
+        1,
+        "kept past settlement, for the refund window"
+    );
+    assert_eq!(files_holding(dir.path(), APPROVE_PAN), Vec::<String>::new());
+
+    let users = staff(&h);
+    let q = h.approved_refund(&users, id, 1_000);
+    h.run_executor().await;
+    let done = h.request(&users.0, q);
+    assert_eq!(done.status, "executed", "{}", done.result_key);
+    let refund_id = TxnId(
+        done.result_txn_id
+            .unwrap_or_else(|| panic!("no refund row")),
+    );
+    let refund = ok(h.store.transaction(refund_id)).unwrap_or_else(|| panic!("refund"));
+    assert_eq!(
+        (refund.kind, refund.status, refund.amount.fen()),
+        (suanpan_core::TxnKind::Refund, TxnStatus::Approved, 1_000)
+    );
+    assert_eq!(
+        sw.received(200),
+        2,
+        "the sale and the refund went up as 0200s"
+    );
+    assert_eq!(
+        balance(&sw, APPROVE_PAN),
+        after_sale + 1_000,
+        "credited once"
+    );
+    let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(
+        (row.status, row.refunded.fen()),
+        (TxnStatus::PartiallyRefunded, 1_000)
+    );
+    h.run_executor().await;
+    assert_eq!(sw.received(200), 2, "a second pass sends nothing");
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+
+    // The switch credits the card and loses the answer.
+    sw.set_faults(Faults {
+        drop: 1.0,
+        ..Faults::default()
+    });
+    let lost = h.approved_refund(&users, id, 500);
+    h.run_executor().await;
+    let failed = h.request(&users.0, lost);
+    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.result_key, suanpan_service::review_up::KEY_NO_ANSWER);
+    let (zh, en) = words_of(&failed.result_key);
+    assert!(
+        zh.contains("冲正") && en.contains("reversed"),
+        "{zh} / {en}"
+    );
+    let lost_id = TxnId(failed.result_txn_id.unwrap_or_else(|| panic!("no row")));
+    let lost_row = ok(h.store.transaction(lost_id)).unwrap_or_else(|| panic!("row"));
+    assert_eq!(lost_row.status, TxnStatus::ReversalPending);
+    let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(
+        row.refunded.fen(),
+        1_000,
+        "the lost refund's 500 given back"
+    );
+    sw.set_faults(Faults::default());
+    eventually("the lost refund's 0420 is acknowledged", || {
+        h.link.saf_depth().ok() == Some(0) && balance(&sw, APPROVE_PAN) == after_sale + 1_000
+    })
+    .await;
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+
+    // The rest, in full: the card number is needed no more.
+    let rest = h.approved_refund(&users, id, 2_000);
+    h.run_executor().await;
+    assert_eq!(h.request(&users.0, rest).status, "executed");
+    let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!(
+        (row.status, row.refunded.fen()),
+        (TxnStatus::Refunded, 3_000)
+    );
+    assert_eq!(balance(&sw, APPROVE_PAN), after_sale + 3_000);
+    assert_eq!(h.pans_kept(), 0, "forgotten once fully refunded");
+    assert_eq!(h.approved_fen(), ok(sw.totals()).net_debited_fen);
+    assert_eq!(h.approved_fen(), 0);
+    assert!(ok(h.store.conservation()).holds());
+    h.stop().await;
+    sw.stop().await;
+}
+
+// Goal (s17-refund): the card number is kept for the refund window and no longer. The
+// scheduler's step forgets nothing inside the window; moved past it (the store's test
+// clock), it forgets the card number; a refund request approved before then fails in
+// words at execution (nothing booked, nothing sent), and a new one is refused at
+// submission. With the switch down, a refund fails in words too and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_back_office_refund_after_the_window_is_refused_in_words() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let clock = Arc::new(FixedClock::new(jiff::Timestamp::now()));
+    let h = host_on_clock(dir.path(), sw.local_addr().to_string(), clock.clone()).await;
+    h.up().await;
+    let (mut t, mut c) = h.terminal().await;
+    let sold = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 1_500).await;
+    assert_eq!(sold.code, "00", "{}", sold.text);
+    let id = h.id_of(&sold.rrn.clone().unwrap_or_default());
+    let users = staff(&h);
+
+    // The switch is down: the refund fails in words, no row, nothing reserved.
+    let down_q = h.approved_refund(&users, id, 100);
+    let sw_received_before_stop = sw.received(200);
+    sw.stop().await;
+    eventually("the link sees the switch gone", || {
+        h.link.state() != suanpan_upstream::LinkState::Up
+    })
+    .await;
+    h.run_executor().await;
+    assert_eq!(sw_received_before_stop, 1, "only the sale went up");
+    let down = h.request(&users.0, down_q);
+    assert_eq!(
+        (down.status.as_str(), down.result_key.as_str()),
+        ("failed", "refund.upstream_down")
+    );
+    words_of(&down.result_key);
+    let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Approved, 0));
+
+    let forget = || async {
+        match ok(execute(&*h.store, suanpan_store::Command::ForgetExpiredPans).await) {
+            suanpan_store::Reply::Done(n) => n,
+            other => panic!("{other:?}"),
+        }
+    };
+    let window = h.store.policy().refund_window_days;
+    let sold_at = row.created_at;
+    clock.set(sold_at + jiff::SignedDuration::from_hours(i64::from(window) * 24 - 1));
+    assert_eq!(forget().await, 0, "inside the window: kept");
+    assert_eq!(h.pans_kept(), 1);
+    let late_q = h.approved_refund(&users, id, 200);
+    clock.set(sold_at + jiff::SignedDuration::from_hours(i64::from(window) * 24));
+    assert_eq!(forget().await, 1, "the window closed: forgotten");
+    assert_eq!(h.pans_kept(), 0);
+    h.run_executor().await;
+    let late = h.request(&users.0, late_q);
+    assert_eq!(
+        (
+            late.status.as_str(),
+            late.result_key.as_str(),
+            late.result_txn_id
+        ),
+        ("failed", "refund.through_upstream", None)
+    );
+    let (zh, en) = words_of(&late.result_key);
+    assert!(
+        zh.contains("卡号") && en.contains("card number"),
+        "{zh} / {en}"
+    );
+    let s = suanpan_service::review::Submit {
+        txn: id,
+        ask: suanpan_service::review::Ask::Refund {
+            amount: suanpan_core::Amount::from_fen(200),
+        },
+        reason: "顾客退货 returned".into(),
+    };
+    match suanpan_service::review::submit(&*h.store, &users.0, &s) {
+        Err(suanpan_service::review::RequestError::Refused(r)) => {
+            assert_eq!(r.refusal().key(), "refund.through_upstream");
+            assert!(
+                !r.refusal()
+                    .message(suanpan_core::Lang::Zh)
+                    .contains("refund.")
+            );
+        }
+        other => panic!("submitted: {other:?}"),
+    }
+    let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
+    assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Approved, 0));
+    h.stop().await;
 }

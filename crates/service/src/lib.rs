@@ -37,6 +37,7 @@ pub mod records;
 pub mod refund;
 pub mod reversal;
 pub mod review;
+pub mod review_up;
 mod risk;
 pub mod sale;
 pub mod settlement;
@@ -166,6 +167,7 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
         } => settlement::settle(ctx, terminal_id, actor, *terminal_totals).map(Reply::Settled),
         Command::SettleAllDue => settlement::settle_all_due(ctx),
         Command::ExpireHolds => holds::expire_holds(ctx),
+        Command::ForgetExpiredPans => upstream::forget_expired_pans(ctx),
         Command::Hide {
             merchant_id,
             actor,

@@ -19,7 +19,8 @@ use suanpan_store::repo::upstream as repo;
 use suanpan_store::{Reply, UpstreamRef};
 
 /// Refunds (part of) an original. `up`: how the refund goes up when the network upstream
-/// decided the original (phase one, `Command::Authorize`); a refund of such a sale without
+/// decided the original (phase one, `Command::Authorize`: the terminal's refund, or the
+/// back-office's with the card number the sale's row keeps); a refund of such a sale without
 /// it (a caller that cannot send it up) is refused.
 pub(crate) fn refund(
     ctx: &mut Ctx<'_, '_>,
@@ -81,7 +82,10 @@ pub(crate) fn refund(
                 hold_expires_at: None,
             },
         )?;
-        repo::record(ctx.tx.conn, ctx.tx.keys, txn.id, up)?;
+        // The refund's own card number serves only its time-out reversal: forgotten with
+        // its fate (`upstream::authorized`), whatever window this names.
+        let pan_until = rules::refund_window_end(txn.created_at, ctx.tx.policy);
+        repo::record(ctx.tx.conn, ctx.tx.keys, txn.id, up, pan_until)?;
         let outcome = format!("authorizing:{}/{}", up.destination, up.stan);
         ctx.tx.audit(
             &actor,

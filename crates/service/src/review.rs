@@ -10,6 +10,7 @@
 //! by the engine at execution), then writes through the store. The functions block on the
 //! store: adapters call them on a blocking thread.
 
+use crate::upstream::Upstream;
 use suanpan_core::backoffice::{
     self, BackOfficeRefused, Permission, RequestKind, RequestStatus, Submission,
 };
@@ -144,9 +145,10 @@ pub fn submit(store: &dyn Store, user: &StaffUser, s: &Submit) -> Result<Submitt
         Ask::Void { .. } => voids_today(store, booking_operator(user.operator_no, &t), &t)?,
         Ask::Refund { .. } => 0,
     };
-    // A sale the network upstream decided is voided here only while its row keeps the
-    // sealed card number its 0420 needs (until its batch settles), and refunded only at the
-    // terminal (a 0200 with the card, not sent from here): refused now, not at execution.
+    // A sale the network upstream decided is voided (its 0420) or refunded (a 0200 with
+    // processing code 200000, sent by the executor) from here only while its row keeps the
+    // sealed card number they need (until its refund window closes): refused now, not at
+    // execution.
     let up = suanpan_store::read(store, |c| {
         let went = suanpan_store::repo::upstream::find(c, t.id)?.is_some();
         Ok(UpFacts {
@@ -214,7 +216,7 @@ fn precheck(
         Ask::Void { .. } if up.went_up && !up.reversible => {
             Err(RequestRefused::Void(VoidRefused::ThroughUpstream))
         }
-        Ask::Refund { .. } if up.went_up => {
+        Ask::Refund { .. } if up.went_up && !up.reversible => {
             Err(RequestRefused::Refund(RefundRefused::ThroughUpstream))
         }
         Ask::Void {
@@ -375,8 +377,10 @@ fn decide_action<'a>(
 
 /// Runs every approved request whose grace window has passed, one at a time. The caller
 /// keeps one executor per process; the claim `approved → executing` is a conditional update,
-/// so two processes never run the same request.
-pub fn run_due(store: &dyn Store) {
+/// so two processes never run the same request. `upstream`: this process's (a refund of a
+/// sale the network upstream decided goes up through it, see [`crate::review_up`]). Called
+/// on a blocking thread of a Tokio runtime when `upstream` is a network one.
+pub fn run_due(store: &dyn Store, upstream: &Upstream) {
     let due = match store.due_requests(EXECUTOR_BATCH_MAX) {
         Ok(d) => d,
         Err(e) => {
@@ -385,13 +389,13 @@ pub fn run_due(store: &dyn Store) {
         }
     };
     for q in due {
-        if let Err(e) = run_one(store, &q) {
+        if let Err(e) = run_one(store, upstream, &q) {
             tracing::error!("review executor, request {}: {e}", q.id);
         }
     }
 }
 
-fn run_one(store: &dyn Store, q: &ReviewRequest) -> Result<(), RequestError> {
+fn run_one(store: &dyn Store, upstream: &Upstream, q: &ReviewRequest) -> Result<(), RequestError> {
     let claim = Transition::new(
         q,
         "system",
@@ -402,7 +406,7 @@ fn run_one(store: &dyn Store, q: &ReviewRequest) -> Result<(), RequestError> {
     if !store.transition_request(&claim)? {
         return Ok(());
     }
-    execute_claimed(store, q)
+    execute_claimed(store, upstream, q)
 }
 
 /// Finishes requests whose execution was claimed more than [`STALE_CLAIM_SECONDS`] ago and
@@ -411,7 +415,7 @@ fn run_one(store: &dyn Store, q: &ReviewRequest) -> Result<(), RequestError> {
 /// void/refund the lost execution may have booked (by [`execution_reason`]): found, the
 /// request is finished with it; not found, nothing was committed and the command runs again,
 /// decided anew by the engine (a void can only happen once anyway).
-pub fn recover_stale(store: &dyn Store) {
+pub fn recover_stale(store: &dyn Store, upstream: &Upstream) {
     let before = store.now() - jiff::SignedDuration::from_secs(STALE_CLAIM_SECONDS);
     let stale = match store.stale_requests(before, EXECUTOR_BATCH_MAX) {
         Ok(s) => s,
@@ -421,7 +425,7 @@ pub fn recover_stale(store: &dyn Store) {
         }
     };
     for q in stale {
-        if let Err(e) = recover_one(store, &q, before) {
+        if let Err(e) = recover_one(store, upstream, &q, before) {
             tracing::error!("review executor, stale request {}: {e}", q.id);
         }
     }
@@ -429,6 +433,7 @@ pub fn recover_stale(store: &dyn Store) {
 
 fn recover_one(
     store: &dyn Store,
+    upstream: &Upstream,
     q: &ReviewRequest,
     before: jiff::Timestamp,
 ) -> Result<(), RequestError> {
@@ -444,28 +449,63 @@ fn recover_one(
             Some(id),
             &format!("declined:{code}"),
         ),
-        None => execute_claimed(store, q),
+        None => execute_claimed(store, upstream, q),
     }
 }
 
-/// Runs a claimed request's command and records its outcome.
-fn execute_claimed(store: &dyn Store, q: &ReviewRequest) -> Result<(), RequestError> {
+/// Runs a claimed request's command and records its outcome: a refund of a sale the
+/// network upstream decided goes up through `upstream` ([`crate::review_up::refund_up`]),
+/// everything else through the writer.
+fn execute_claimed(
+    store: &dyn Store,
+    upstream: &Upstream,
+    q: &ReviewRequest,
+) -> Result<(), RequestError> {
     let cmd = command_for(store, q)?;
     // A storage error leaves the request claimed: nothing was reported committed, and once
     // the claim is stale `recover_stale` finds out what happened and finishes it.
-    let (next, result_txn, key) = match store.execute(cmd)? {
-        Reply::Txn(t) if t.status == TxnStatus::Approved => {
-            (RequestStatus::Executed, Some(t.id), String::new())
-        }
-        Reply::Txn(t) => (
-            RequestStatus::Failed,
-            Some(t.id),
-            format!("declined:{}", t.response_code.code()),
-        ),
-        Reply::Refused(r) => (RequestStatus::Failed, None, r.key().to_owned()),
-        other => (RequestStatus::Failed, None, format!("unexpected:{other:?}")),
+    let outcome = if crate::review_up::goes_up(store, &cmd)? {
+        crate::review_up::refund_up(store, upstream, cmd)?
+    } else {
+        Outcome::of(store.execute(cmd)?)
     };
-    finish(store, q, next, result_txn, &key)
+    finish(store, q, outcome.next, outcome.txn, &outcome.key)
+}
+
+/// How an executed request ended: its next status, the transaction it booked, and the
+/// catalog key of why it failed (empty when executed).
+pub(crate) struct Outcome {
+    pub(crate) next: RequestStatus,
+    pub(crate) txn: Option<TxnId>,
+    pub(crate) key: String,
+}
+
+impl Outcome {
+    /// A writer's reply to the request's command.
+    pub(crate) fn of(reply: Reply) -> Outcome {
+        let (next, txn, key) = match reply {
+            Reply::Txn(t) if t.status == TxnStatus::Approved => {
+                (RequestStatus::Executed, Some(t.id), String::new())
+            }
+            Reply::Txn(t) => (
+                RequestStatus::Failed,
+                Some(t.id),
+                format!("declined:{}", t.response_code.code()),
+            ),
+            Reply::Refused(r) => (RequestStatus::Failed, None, r.key().to_owned()),
+            other => (RequestStatus::Failed, None, format!("unexpected:{other:?}")),
+        };
+        Outcome { next, txn, key }
+    }
+
+    /// Failed before anything was booked, for the reason `key` (a catalog key).
+    pub(crate) fn failed(key: &str) -> Outcome {
+        Outcome {
+            next: RequestStatus::Failed,
+            txn: None,
+            key: key.to_owned(),
+        }
+    }
 }
 
 /// Moves a claimed request to its outcome.

@@ -79,7 +79,8 @@ pub(crate) fn book_authorizing(
             hold_expires_at: None,
         },
     )?;
-    repo::record(ctx.tx.conn, ctx.tx.keys, txn.id, up)?;
+    let pan_until = rules::refund_window_end(txn.created_at, ctx.tx.policy);
+    repo::record(ctx.tx.conn, ctx.tx.keys, txn.id, up, pan_until)?;
     let target = format!("txn:{}", txn.id);
     let outcome = format!("authorizing:{}/{}", up.destination, up.stan);
     ctx.tx
@@ -110,8 +111,9 @@ pub(crate) fn authorized(
         // An older build's parked reversal, answered meanwhile.
         repo::discard(ctx.tx.conn, &reference(id))?;
     }
-    // Only an approved sale may still need its card number (a void from the back-office);
-    // a refund, a decline or a queued reversal (its frame keeps its own sealed copy) never.
+    // Only an approved sale may still need its card number (a void or a refund from the
+    // back-office, until its refund window closes); a refund, a decline or a queued reversal
+    // (its frame keeps its own sealed copy) never.
     if !(status == TxnStatus::Approved && txn.kind == TxnKind::Sale) {
         repo::forget_pan(ctx.tx.conn, id)?;
     }
@@ -146,17 +148,18 @@ fn refund_fate(
     refund: &Transaction,
     status: TxnStatus,
 ) -> Result<(), StoreError> {
-    if status == TxnStatus::Approved {
-        let after = txns::by_id(ctx.tx.conn, refund.id)?
-            .ok_or_else(|| StoreError::Invalid(format!("transaction {} vanished", refund.id)))?;
-        return crate::events::txn_booked(ctx.tx, &after, after.training);
-    }
     let Some(original_id) = refund.original_id else {
         return Err(StoreError::Invalid(format!(
             "refund {} has no original",
             refund.id
         )));
     };
+    if status == TxnStatus::Approved {
+        let after = txns::by_id(ctx.tx.conn, refund.id)?
+            .ok_or_else(|| StoreError::Invalid(format!("transaction {} vanished", refund.id)))?;
+        forget_when_fully_refunded(ctx, original_id)?;
+        return crate::events::txn_booked(ctx.tx, &after, after.training);
+    }
     let original = txns::by_id(ctx.tx.conn, original_id)?.ok_or_else(|| {
         StoreError::Invalid(format!(
             "refund {}: original {original_id} is gone",
@@ -165,6 +168,34 @@ fn refund_fate(
     })?;
     let (status, refunded) = rules::refund_released(&original, refund.amount);
     txns::set_refunded(ctx.tx.conn, original_id, status, refunded)
+}
+
+/// A sale refunded in full needs its card number no more (nothing is left to refund, and a
+/// refunded sale cannot be voided): forgotten in the refund's transaction.
+fn forget_when_fully_refunded(ctx: &mut Ctx<'_, '_>, original_id: TxnId) -> Result<(), StoreError> {
+    let original = txns::by_id(ctx.tx.conn, original_id)?
+        .ok_or_else(|| StoreError::Invalid(format!("original {original_id} is gone")))?;
+    if original.status == TxnStatus::Refunded {
+        repo::forget_pan(ctx.tx.conn, original_id)?;
+    }
+    Ok(())
+}
+
+/// The scheduler's step: forgets every card number whose sale's refund window has closed
+/// (by the store's clock). Answers `Done(card numbers forgotten)`, audited when any.
+pub(crate) fn forget_expired_pans(ctx: &mut Ctx<'_, '_>) -> Res {
+    let n = repo::forget_expired_pans(ctx.tx.conn, ctx.tx.now)?;
+    if n > 0 {
+        let outcome = format!("forgotten:{n}");
+        ctx.tx.audit(
+            "system",
+            "upstream.forget_pans",
+            "upstream_requests",
+            "",
+            &outcome,
+        );
+    }
+    Ok(Reply::Done(n))
 }
 
 /// Queues `txn`'s time-out reversal (0420, 39 = `68`): built from its request's row (the

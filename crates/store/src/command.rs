@@ -172,6 +172,9 @@ pub enum Command {
     SettleAllDue,
     /// Release pre-authorization holds past their hold days.
     ExpireHolds,
+    /// Forget the sealed card numbers of upstream sales whose refund window has closed
+    /// (answers `Done(card numbers forgotten)`).
+    ForgetExpiredPans,
     /// Hide a record (删除交易记录).
     Hide {
         /// Acting operator's merchant.

@@ -933,3 +933,60 @@ fn settling_forgets_card_numbers_without_a_scan_of_the_journal() {
         "{plan:?}"
     );
 }
+
+// Goal (s17-refund): forgetting the card numbers whose refund window has closed (the
+// scheduler's step, every `scheduler_interval_ms`) seeks the partial index of kept card
+// numbers by the window's end, never scans the journal nor every upstream request: on a
+// store with years of upstream sales, only the few rows past their window are touched.
+// PostgreSQL is asked with sequential scans priced out (on a test-sized table a scan is
+// what it would rightly choose; an index it cannot use still loses to the scan then).
+fn forgetting_expired_card_numbers_seeks_their_index(backend: Backend) {
+    let Some(h) = Harness::on(backend) else {
+        return skipped();
+    };
+    let sql = suanpan_store::repo::upstream::FORGET_EXPIRED_PANS_SQL;
+    let plan = read(&*h.store, |c| {
+        let mut lines = Vec::new();
+        match backend {
+            Backend::Sqlite => c.each_row(
+                &format!("EXPLAIN QUERY PLAN {sql}"),
+                p![1_000_000i64],
+                &mut |r| {
+                    lines.push(r.text(3)?);
+                    Ok(())
+                },
+            )?,
+            Backend::Postgres => {
+                c.exec_batch("SET enable_seqscan = off")?;
+                c.each_row(&format!("EXPLAIN {sql}"), p![1_000_000i64], &mut |r| {
+                    lines.push(r.text(0)?);
+                    Ok(())
+                })?;
+                c.exec_batch("RESET enable_seqscan")?;
+            }
+        }
+        Ok(lines)
+    })
+    .expect("plan");
+    assert!(
+        !plan
+            .iter()
+            .any(|l| l.contains("txns") || l.starts_with("SCAN") || l.contains("Seq Scan")),
+        "a scan: {plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("upstream_requests_pan_until")),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn forgetting_expired_card_numbers_seeks_their_index_sqlite() {
+    forgetting_expired_card_numbers_seeks_their_index(Backend::Sqlite);
+}
+
+#[test]
+fn forgetting_expired_card_numbers_seeks_their_index_pg() {
+    forgetting_expired_card_numbers_seeks_their_index(Backend::Postgres);
+}

@@ -244,7 +244,9 @@ fn sale_gone_up(h: &Harness) -> suanpan_core::TxnId {
             acquirer_id: "12345678".into(),
         }),
     };
-    setup(&*h.store, |c, k| repo::record(c, k, id, &up));
+    let sold_at = h.store.now();
+    let until = suanpan_core::rules::refund_window_end(sold_at, h.store.policy());
+    setup(&*h.store, |c, k| repo::record(c, k, id, &up, until));
     id
 }
 
@@ -308,20 +310,30 @@ fn kept_card_numbers_are_sealed_and_resealed() {
     }
 }
 
-// Goal: a card number kept for a sale's reversal is forgotten when the sale's batch is
-// settled (a settled sale can no longer be voided), in the settlement's transaction; one of
-// the next batch is kept.
+// Goal (s17-refund): a card number kept for a sale's refund window survives the settlement
+// of its batch (the back-office's refund comes after it and needs field 2); a row of a build
+// before schema 21 (no `pan_until`) is still forgotten at its settlement, as that build
+// promised; one of the next batch is kept.
 #[test]
-fn settling_the_batch_forgets_its_card_numbers() {
+fn settling_the_batch_forgets_only_card_numbers_without_a_window() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let Some(h) = Harness::on(backend) else {
             skipped();
             continue;
         };
-        let settled = sale_gone_up(&h);
-        assert_eq!(setup(&*h.store, |c, _| repo::pans_kept(c)), 1);
+        let windowed = sale_gone_up(&h);
+        let older = sale_gone_up(&h);
+        setup(&*h.store, |c, _| {
+            c.exec(
+                "UPDATE upstream_requests SET pan_until = NULL WHERE txn_id = ?1",
+                p![older.0],
+            )?;
+            Ok(())
+        });
+        assert_eq!(setup(&*h.store, |c, _| repo::pans_kept(c)), 2);
         let _ = h.settle(None);
-        assert_eq!(stored_pan(&*h.store, settled), None, "{backend:?}");
+        assert_eq!(stored_pan(&*h.store, older), None, "{backend:?}");
+        assert!(stored_pan(&*h.store, windowed).is_some(), "{backend:?}");
         let kept = sale_gone_up(&h);
         assert!(stored_pan(&*h.store, kept).is_some(), "{backend:?}");
         setup(&*h.store, |c, _| {
@@ -407,4 +419,41 @@ fn two_nodes_drain_one_queue_each_advice_once() {
         dead.claim("switch", 11_002).expect("claim").map(|e| e.id),
         Some(claimed.id)
     );
+}
+
+// Goal (s17-refund): the scheduler's step forgets a card number exactly when its sale's
+// refund window closes, by the store's clock: kept one second before, forgotten at the end,
+// and a row already forgotten or of an older build (no `pan_until`) is not counted.
+#[test]
+fn card_numbers_are_forgotten_when_the_refund_window_closes() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(h) = Harness::on(backend) else {
+            skipped();
+            continue;
+        };
+        let id = sale_gone_up(&h);
+        let older = sale_gone_up(&h);
+        setup(&*h.store, |c, _| {
+            c.exec(
+                "UPDATE upstream_requests SET pan_until = NULL WHERE txn_id = ?1",
+                p![older.0],
+            )?;
+            Ok(())
+        });
+        let until = suanpan_core::rules::refund_window_end(h.store.now(), h.store.policy());
+        let before = until - jiff::SignedDuration::from_secs(1);
+        let n = setup(&*h.store, |c, _| repo::forget_expired_pans(c, before));
+        assert_eq!(n, 0, "{backend:?}: inside the window");
+        assert!(stored_pan(&*h.store, id).is_some(), "{backend:?}");
+        let n = setup(&*h.store, |c, _| repo::forget_expired_pans(c, until));
+        assert_eq!(n, 1, "{backend:?}: the window closed");
+        assert_eq!(stored_pan(&*h.store, id), None, "{backend:?}");
+        assert!(stored_pan(&*h.store, older).is_some(), "{backend:?}");
+        let n = setup(&*h.store, |c, _| repo::forget_expired_pans(c, until));
+        assert_eq!(n, 0, "{backend:?}: once");
+        setup(&*h.store, |c, _| {
+            c.exec("DELETE FROM upstream_requests", p![])?;
+            Ok(())
+        });
+    }
 }

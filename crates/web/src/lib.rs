@@ -229,13 +229,28 @@ async fn secure_cookies(mut resp: axum::response::Response) -> axum::response::R
 /// Binds `cfg.http` and serves the back-office on either backend (over TLS when
 /// `tls_cert`/`tls_key` are set); also starts the executor that runs approved requests once
 /// their grace window has passed. `data_dir` is the node's data directory (evidence files,
-/// unless `cfg.evidence_dir` names another folder).
+/// unless `cfg.evidence_dir` names another folder). No link to a network upstream: a
+/// refund of a sale it decided fails in words (see [`start_with_upstream`]).
 pub async fn start(
+    store: Arc<dyn Store>,
+    fingerprinter: Fingerprinter,
+    cfg: WebConfig,
+    data_dir: &Path,
+    extra: Router,
+) -> anyhow::Result<WebRunning> {
+    let inline = suanpan_service::upstream::Upstream::Inline;
+    start_with_upstream(store, fingerprinter, cfg, data_dir, extra, inline).await
+}
+
+/// As [`start`], with the process's upstream: the review executor sends the refund of a
+/// sale the network upstream decided through it (`serve --upstream`).
+pub async fn start_with_upstream(
     store: Arc<dyn Store>,
     fingerprinter: Fingerprinter,
     mut cfg: WebConfig,
     data_dir: &Path,
     extra: Router,
+    upstream: suanpan_service::upstream::Upstream,
 ) -> anyhow::Result<WebRunning> {
     use anyhow::Context;
     let tls = tls_config(&cfg)?;
@@ -257,7 +272,7 @@ pub async fn start(
     let secure = cfg.secure_cookies;
     // Exports a stopped server was writing: their jobs are gone with it.
     ui::sweep_left_files(data_dir);
-    let state = AppState::new(store, fingerprinter, cfg, data_dir);
+    let state = AppState::new(store, fingerprinter, cfg, data_dir, upstream);
     let executor = tokio::spawn(review::executor_loop(state.clone()));
     let mut app = router(state, extra);
     if secure {

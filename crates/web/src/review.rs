@@ -272,8 +272,10 @@ review_handler!(
 /// Runs every approved request whose grace window has passed (one executor per process).
 pub async fn run_due(state: &AppState) {
     let _one = state.executor_lock().lock().await;
-    let store = state.store().clone();
-    if let Err(e) = tokio::task::spawn_blocking(move || review::run_due(&*store)).await {
+    let (store, upstream) = (state.store().clone(), state.upstream().clone());
+    // A blocking thread: the store's calls block, and a refund that goes upstream blocks on
+    // its two-phase future there (`suanpan_service::review_up`), each wait bounded.
+    if let Err(e) = tokio::task::spawn_blocking(move || review::run_due(&*store, &upstream)).await {
         tracing::error!("review executor: {e}");
     }
 }
@@ -289,9 +291,9 @@ pub async fn executor_loop(state: AppState) {
         run_due(&state).await;
         let now = state.store().now();
         if is_time(&mut recovered, now, RECOVER_EVERY_SECONDS) {
-            let store = state.store().clone();
+            let (store, upstream) = (state.store().clone(), state.upstream().clone());
             if let Err(e) =
-                tokio::task::spawn_blocking(move || review::recover_stale(&*store)).await
+                tokio::task::spawn_blocking(move || review::recover_stale(&*store, &upstream)).await
             {
                 tracing::error!("review executor: {e}");
             }

@@ -111,16 +111,20 @@ struct Inner {
     backups: tokio::sync::Mutex<Option<jiff::Timestamp>>,
     limiter: Mutex<HashMap<String, (Instant, u32)>>,
     executor: tokio::sync::Mutex<()>,
+    /// The process's upstream, which the review executor sends a refund of a sale the
+    /// network upstream decided through (`serve --upstream` shares the host's).
+    upstream: suanpan_service::upstream::Upstream,
 }
 
 impl AppState {
     /// Builds the state; evidence files go to `cfg.evidence_dir`, else `evidence/` in
-    /// `data_dir`.
+    /// `data_dir`. `upstream`: the process's (see [`AppState::upstream`]).
     pub fn new(
         store: Arc<dyn Store>,
         fingerprinter: Fingerprinter,
         cfg: WebConfig,
         data_dir: &Path,
+        upstream: suanpan_service::upstream::Upstream,
     ) -> AppState {
         let evidence_dir = cfg
             .evidence_dir
@@ -144,7 +148,12 @@ impl AppState {
             backups: tokio::sync::Mutex::new(None),
             limiter: Mutex::new(HashMap::new()),
             executor: tokio::sync::Mutex::new(()),
+            upstream,
         }))
+    }
+    /// The process's upstream: the review executor's way to the switch.
+    pub fn upstream(&self) -> &suanpan_service::upstream::Upstream {
+        &self.0.upstream
     }
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -9,12 +9,14 @@ use crate::sql::{Dialect, Sql, SqlExt};
 use suanpan_core::{ResponseCode, TxnId, TxnStatus};
 
 /// Records how transaction `id` goes up (in the same transaction as its *authorizing* row),
-/// with its reversal's card number sealed under the KEK.
+/// with its reversal's card number sealed under the KEK, kept at most until `pan_until`
+/// (the end of the sale's refund window, [`forget_expired_pans`]).
 pub fn record(
     conn: &dyn Sql,
     keys: &dyn KeyProvider,
     id: TxnId,
     up: &UpstreamRef,
+    pan_until: jiff::Timestamp,
 ) -> Result<(), StoreError> {
     let rev = up.reversal.as_ref();
     let pan = rev
@@ -22,8 +24,8 @@ pub fn record(
         .transpose()?;
     conn.exec(
         "INSERT INTO upstream_requests (txn_id, destination, stan, transmitted, pan, \
-         reversal_stan, reversal_transmitted, acquirer_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         reversal_stan, reversal_transmitted, acquirer_id, pan_until) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         p![
             id.0,
             up.destination.as_str(),
@@ -32,7 +34,8 @@ pub fn record(
             pan.as_deref(),
             rev.map(|r| r.stan.as_str()),
             rev.map(|r| r.transmitted.as_str()),
-            rev.map(|r| r.acquirer_id.as_str())
+            rev.map(|r| r.acquirer_id.as_str()),
+            pan_until.as_microsecond()
         ],
     )?;
     Ok(())
@@ -92,6 +95,24 @@ pub fn reversal_draft(
     }))
 }
 
+/// Transaction `id`'s card number as its row keeps it (sealed), opened; `None` when the row
+/// keeps none (forgotten, an older build's, or not an upstream request). Read outside the
+/// writer by the back-office's refund, whose 0200 needs field 2 before phase one.
+pub fn kept_pan(
+    conn: &dyn Sql,
+    keys: &dyn KeyProvider,
+    id: TxnId,
+) -> Result<Option<crate::keys::Secret>, StoreError> {
+    let sealed = conn.row(
+        "SELECT pan FROM upstream_requests WHERE txn_id = ?1 AND pan IS NOT NULL",
+        p![id.0],
+        |r| r.text(0),
+    )?;
+    sealed
+        .map(|s| keys.unwrap(&pan_identity(id), &s))
+        .transpose()
+}
+
 /// Whether transaction `id`'s reversal can be built from its row (the card number is kept).
 pub fn reversal_ready(conn: &dyn Sql, id: TxnId) -> Result<bool, StoreError> {
     Ok(conn
@@ -114,9 +135,10 @@ pub fn forget_pan(conn: &dyn Sql, id: TxnId) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Forgets the card numbers of terminal `terminal_id`'s batch `batch_id` (at its
-/// settlement: a settled sale can no longer be voided, and the back-office's refunds do not
-/// go up with it).
+/// Forgets the card numbers of terminal `terminal_id`'s batch `batch_id` that name no end
+/// of their refund window (at its settlement: rows of a build before schema 21, kept until
+/// then as that build promised). A row with `pan_until` keeps its card number for the
+/// back-office's refund until [`forget_expired_pans`] or a full refund or void.
 pub fn forget_batch_pans(
     conn: &dyn Sql,
     terminal_id: &str,
@@ -129,7 +151,20 @@ pub fn forget_batch_pans(
 /// [`forget_batch_pans`]'s statement: the batch's rows by `txns_terminal_batch` (a seek, a
 /// few dozen rows), each request by its key. Its plan is checked in `store/tests/scale.rs`.
 pub const FORGET_BATCH_PANS_SQL: &str = "UPDATE upstream_requests SET pan = NULL WHERE pan IS NOT NULL \
+     AND pan_until IS NULL \
      AND txn_id IN (SELECT id FROM txns WHERE terminal_id = ?1 AND batch_id = ?2)";
+
+/// Forgets every card number whose refund window ended at or before `now` (the scheduler's
+/// `Command::ForgetExpiredPans`: no refund can need it any more, PCI DSS 3.2.1). How many.
+pub fn forget_expired_pans(conn: &dyn Sql, now: jiff::Timestamp) -> Result<u64, StoreError> {
+    conn.exec(FORGET_EXPIRED_PANS_SQL, p![now.as_microsecond()])
+}
+
+/// [`forget_expired_pans`]'s statement: a range seek on the partial index
+/// `upstream_requests_pan_until` (the kept card numbers only), never a scan of the journal
+/// or of every upstream request. Its plan is checked in `store/tests/scale.rs`.
+pub const FORGET_EXPIRED_PANS_SQL: &str = "UPDATE upstream_requests SET pan = NULL \
+     WHERE pan IS NOT NULL AND pan_until <= ?1";
 
 /// Marks transaction `id` as approved in stand-in: it went to the switch as a 0220 advice.
 pub fn mark_stood_in(conn: &dyn Sql, id: TxnId) -> Result<(), StoreError> {

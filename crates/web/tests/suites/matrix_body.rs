@@ -433,7 +433,7 @@ fn world(app: &TestApp) -> (Targets, i64) {
     let req = r["id"].as_i64().expect("void request");
     let r = a_sup.post(&format!("/api/v1/requests/{req}/approve"), r#"{"comment":"同意"}"#);
     assert!(r.status < 300, "{}", r.text());
-    suanpan_service::review::run_due(&*app.store);
+    suanpan_service::review::run_due(&*app.store, &Default::default());
     let log = a_admin.get(&format!("/api/v1/webhooks/{webhook}/deliveries")).json();
     let delivery = log[0]["id"].as_i64().expect("A's delivery");
     let user = app
