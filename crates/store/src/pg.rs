@@ -326,7 +326,13 @@ impl PgConn {
         let limit_ms = self.answer_wait_ms.get();
         let limit = std::time::Duration::from_millis(limit_ms);
         let answer = match &self.driver {
-            Driver::Local(rt) => rt.block_on(async { tokio::time::timeout(limit, f).await }),
+            Driver::Local(rt) => {
+                // Each wait of the writer's connection is one round trip to the server (a
+                // pipeline of statements is one): what a sale costs beyond its CPU
+                // (docs/BENCHMARKS.md, issue 15).
+                metrics::counter!("suanpan_store_pg_writer_round_trips_total").increment(1);
+                rt.block_on(async { tokio::time::timeout(limit, f).await })
+            }
             Driver::Shared(io) => {
                 // The timer is the IO thread's: entered only to create it.
                 let bounded = {
