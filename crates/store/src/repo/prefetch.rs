@@ -86,7 +86,8 @@ impl Prefetched {
         key: Option<&str>,
         card_fp: Option<&str>,
     ) {
-        if let Some(key) = key {
+        // SQLite (and a group that fetched nothing) has nothing to drop: no allocation.
+        if let Some(key) = key.filter(|_| !self.keyed.is_empty()) {
             let at = (
                 term.id.clone(),
                 term.batch_id,
@@ -131,8 +132,11 @@ pub(crate) fn fetch(
     risk: &RiskParams,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    if conn.dialect() != Dialect::Postgres {
+        return Ok(());
+    }
     let buys = purchases(cmds);
-    if conn.dialect() != Dialect::Postgres || buys.is_empty() {
+    if buys.is_empty() {
         return Ok(());
     }
     fetch_locked(conn, cache, &buys, risk, now)?;
