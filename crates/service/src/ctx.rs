@@ -11,7 +11,7 @@ use suanpan_issuer::{
 use suanpan_store::command::Origin;
 use suanpan_store::repo::terminals::{self, TerminalState};
 use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
-use suanpan_store::repo::{Tx, accounts, orphans};
+use suanpan_store::repo::{Tx, accounts, prefetch};
 use suanpan_store::{Reply, StoreError};
 
 /// One command's context: the group's transaction and the issuer behind the host.
@@ -54,7 +54,7 @@ pub(crate) fn terminal(
     if let Some(t) = terminals::cached(ctx.tx, id) {
         return Ok(Ok(t));
     }
-    let row = terminals::find(ctx.tx.conn, id, true)?;
+    let row = prefetch::terminal(ctx.tx, id)?;
     if let Err(r) = rules::decide_terminal_access(row.as_ref().map(|t| t.access.clone())) {
         return Ok(Err(r));
     }
@@ -111,7 +111,7 @@ pub(crate) fn gate(
                 "an idempotency key needs the voucher no.".into(),
             ));
         };
-        if let Some((txn, stored)) = txns::by_idempotency_key(ctx.tx.conn, &term, voucher, key)? {
+        if let Some((txn, stored)) = prefetch::by_idempotency_key(ctx.tx, &term, voucher, key)? {
             if stored.as_deref() == Some(hash.as_str()) {
                 return Ok(answered(Reply::Replayed(txn)));
             }
@@ -120,7 +120,7 @@ pub(crate) fn gate(
     }
     if let Some(voucher) = origin.voucher {
         // A request the terminal numbered may have been overtaken by its own reversal.
-        let orphan = orphans::find(ctx.tx.conn, &term, voucher, origin.training)?;
+        let orphan = prefetch::orphan(ctx.tx, &term, voucher, origin.training)?;
         if let Err(r) = rules::decide_late_original(orphan.as_ref(), ctx.tx.policy, ctx.tx.now) {
             let target = format!(
                 "terminal:{}/batch:{}/voucher:{voucher}",

@@ -114,7 +114,8 @@ fn load(
         Some((masked, fp)) => {
             // No rule reading the card's history is on: it is not loaded.
             let events = if params.reads_card_events(&limits) {
-                repo::card_events(ctx.tx.conn, fp, ago(params.card_lookback_minutes(&limits)))?
+                let since = ago(params.card_lookback_minutes(&limits));
+                suanpan_store::repo::prefetch::card_events(ctx.tx, fp, since)?
             } else {
                 Vec::new()
             };

@@ -302,6 +302,33 @@ pub struct PgConn {
     /// A wait ran out: what the server did with the request is unknown, and an answer may
     /// still arrive for it, so the connection is not used again ([`PgConn::is_closed`]).
     abandoned: Cell<bool>,
+    /// Writes whose answers nothing reads ([`Sql::exec_later`]), sent ahead of the next
+    /// statement in its round trip.
+    later: RefCell<Vec<(Statement, Vec<OwnedValue>)>>,
+}
+
+/// A [`Value`] kept until a later round trip sends it.
+enum OwnedValue {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl OwnedValue {
+    fn of(v: &Value<'_>) -> OwnedValue {
+        match v {
+            Value::Null => OwnedValue::Null,
+            Value::Int(i) => OwnedValue::Int(*i),
+            Value::Text(t) => OwnedValue::Text((*t).to_owned()),
+        }
+    }
+    fn value(&self) -> Value<'_> {
+        match self {
+            OwnedValue::Null => Value::Null,
+            OwnedValue::Int(i) => Value::Int(*i),
+            OwnedValue::Text(t) => Value::Text(t),
+        }
+    }
 }
 
 /// Which runtime drives a connection's IO and times its waits.
@@ -315,8 +342,35 @@ enum Driver {
 
 impl PgConn {
     /// Waits for the server's answer, at most `answer_wait_ms`; past it the connection is
-    /// abandoned.
+    /// abandoned. The writes kept for later ([`Sql::exec_later`]) go first, in the same round
+    /// trip; the first of them that fails fails the wait.
     fn wait<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StoreError> {
+        let later = self.later.take();
+        if later.is_empty() {
+            return self.wait_now(f);
+        }
+        let values: Vec<Vec<Value<'_>>> = later
+            .iter()
+            .map(|(_, p)| p.iter().map(OwnedValue::value).collect())
+            .collect();
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> = values.iter().map(|v| dyn_params(v)).collect();
+        let sent = later
+            .iter()
+            .zip(&params)
+            .map(|((st, _), p)| Box::pin(self.client.execute(st, p)))
+            .collect();
+        self.wait_now(async move {
+            let (before, answer) = futures_util::future::join(all_in_order(sent), f).await;
+            before?;
+            answer
+        })
+    }
+
+    /// [`PgConn::wait`] without the writes kept for later.
+    fn wait_now<T>(
         &self,
         f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, StoreError> {
@@ -328,7 +382,13 @@ impl PgConn {
         let limit_ms = self.answer_wait_ms.get();
         let limit = std::time::Duration::from_millis(limit_ms);
         let answer = match &self.driver {
-            Driver::Local(rt) => rt.block_on(async { tokio::time::timeout(limit, f).await }),
+            Driver::Local(rt) => {
+                // Each wait of the writer's connection is one round trip to the server (a
+                // pipeline of statements is one): what a sale costs beyond its CPU
+                // (docs/BENCHMARKS.md, issue 15).
+                metrics::counter!("suanpan_store_pg_writer_round_trips_total").increment(1);
+                rt.block_on(async { tokio::time::timeout(limit, f).await })
+            }
             Driver::Shared(io) => {
                 // The timer is the IO thread's: entered only to create it.
                 let bounded = {
@@ -419,6 +479,7 @@ impl PgConn {
             answer_wait_ms: Cell::new(wait_ms),
             answer_wait_ms_base: wait_ms,
             abandoned: Cell::new(false),
+            later: RefCell::new(Vec::new()),
         };
         if let Some(schema) = &opts.schema {
             conn.batch(&format!("SET search_path TO {schema}"))?;
@@ -454,6 +515,10 @@ impl PgConn {
     /// raises its own `statement_timeout` (migrations, index builds) is waited for as long as
     /// the longest limit, until it ends.
     pub(crate) fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        if sql == "ROLLBACK" {
+            // What was kept for later belongs to the transaction being undone.
+            self.later.borrow_mut().clear();
+        }
         if sql.contains("statement_timeout") {
             self.answer_wait_ms
                 .set(PG_DDL_TIMEOUT_MS.saturating_add(PG_ANSWER_GRACE_MS));
@@ -551,6 +616,36 @@ impl Sql for PgConn {
     }
     fn exec_batch(&self, sql: &str) -> Result<(), StoreError> {
         self.batch(sql)
+    }
+    fn exec_later(&self, sql: &str, params: &[Value<'_>]) -> Result<(), StoreError> {
+        let st = self.statement(sql)?;
+        let owned = params.iter().map(OwnedValue::of).collect();
+        self.later.borrow_mut().push((st, owned));
+        Ok(())
+    }
+    fn each_row_all(
+        &self,
+        queries: &[(&str, &[Value<'_>])],
+        each: &mut dyn FnMut(usize, &dyn SqlRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let prepared = queries
+            .iter()
+            .map(|(sql, _)| self.statement(sql))
+            .collect::<Result<Vec<_>, _>>()?;
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> =
+            queries.iter().map(|(_, p)| dyn_params(p)).collect();
+        let sent = prepared
+            .iter()
+            .zip(&params)
+            .map(|(st, p)| Box::pin(self.client.query(st, p)))
+            .collect();
+        let answers = self.wait(all_in_order(sent))?;
+        for (i, rows) in answers.iter().enumerate() {
+            for r in rows {
+                each(i, &PgRow(r))?;
+            }
+        }
+        Ok(())
     }
     fn exec_all(&self, stmts: &[(&str, &[Value<'_>])]) -> Result<(), StoreError> {
         let prepared = stmts

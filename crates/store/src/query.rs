@@ -569,6 +569,21 @@ pub fn load_account(conn: &Connection, id: &str) -> rusqlite::Result<Option<Acco
     load_account_in(conn, id, false).map_err(to_rusqlite)
 }
 
+// Constant texts, not `format!`: this runs for every sale on the writer.
+macro_rules! account_sql {
+    ($lock:literal) => {
+        concat!(
+            "SELECT id, kind, masked_pan, expiry, pin_hash, credit, status, pin_failures, method, name, balance_fen, held_fen
+             FROM accounts WHERE id = ?1",
+            $lock
+        )
+    };
+}
+
+/// An issuer account by id, locked to the commit (PostgreSQL writers; the group's
+/// prefetch takes its accounts with it, `repo::prefetch`).
+pub(crate) const ACCOUNT_LOCKED_PG_SQL: &str = account_sql!(" FOR UPDATE");
+
 /// [`load_account`] on either backend; `lock` keeps the row locked until the commit
 /// (PostgreSQL writers).
 pub fn load_account_in(
@@ -576,24 +591,14 @@ pub fn load_account_in(
     id: &str,
     lock: bool,
 ) -> Result<Option<Account>, StoreError> {
-    // Constant texts, not `format!`: this runs for every sale on the writer.
-    macro_rules! account_sql {
-        ($lock:literal) => {
-            concat!(
-                "SELECT id, kind, masked_pan, expiry, pin_hash, credit, status, pin_failures, method, name, balance_fen, held_fen
-                 FROM accounts WHERE id = ?1",
-                $lock
-            )
-        };
-    }
     let sql = match (lock, conn.dialect()) {
-        (true, crate::sql::Dialect::Postgres) => account_sql!(" FOR UPDATE"),
+        (true, crate::sql::Dialect::Postgres) => ACCOUNT_LOCKED_PG_SQL,
         _ => account_sql!(""),
     };
     conn.row(sql, p![id], account_from_row)
 }
 
-fn account_from_row(r: &dyn SqlRow) -> Result<Account, StoreError> {
+pub(crate) fn account_from_row(r: &dyn SqlRow) -> Result<Account, StoreError> {
     let kind = r.text(1)?;
     let instrument = if kind == "card" {
         let status = r.text(6)?;

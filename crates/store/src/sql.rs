@@ -132,6 +132,25 @@ pub trait Sql {
         }
         Ok(())
     }
+    /// Runs a write whose answer nothing reads (a booked transaction whose id the group took
+    /// beforehand): PostgreSQL sends it ahead of the connection's next statement, in the same
+    /// round trip, and a failure fails that statement; SQLite runs it now.
+    fn exec_later(&self, sql: &str, params: &[Value<'_>]) -> Result<(), StoreError> {
+        self.exec(sql, params).map(|_| ())
+    }
+    /// Runs queries whose parameters need none of the others' answers (what a group will
+    /// read, fetched ahead) and hands each row to `each` with its query's index, in order.
+    /// PostgreSQL sends them all before reading the first answer: one round trip for all.
+    fn each_row_all(
+        &self,
+        queries: &[(&str, &[Value<'_>])],
+        each: &mut dyn FnMut(usize, &dyn SqlRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for (i, (sql, params)) in queries.iter().enumerate() {
+            self.each_row(sql, params, &mut |r| each(i, r))?;
+        }
+        Ok(())
+    }
     /// Runs a query and hands each row to `each`, in order.
     fn each_row(
         &self,

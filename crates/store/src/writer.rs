@@ -331,8 +331,13 @@ pub(crate) fn apply_group(
     if let Some(c) = carry.as_deref_mut() {
         cache.accounts = std::cell::RefCell::new(std::mem::take(&mut c.accounts));
     }
+    crate::repo::prefetch::fetch(conn, &mut cache, cmds, &opts.policy.risk, group_now)?;
     let mut replies = Vec::with_capacity(cmds.len());
     for cmd in cmds {
+        // What the sales' reads were fetched for: anything else may change their answers.
+        if !matches!(cmd, Command::Purchase { .. }) {
+            cache.prefetched.forget();
+        }
         let now = if opts.bulk_load {
             opts.clock.now()
         } else {

@@ -13,6 +13,7 @@ pub mod channels;
 pub mod counters;
 pub mod operators;
 pub mod orphans;
+pub mod prefetch;
 pub mod risk;
 pub mod terminals;
 pub mod txns;
@@ -84,6 +85,8 @@ pub(crate) struct GroupCache {
     pub(crate) risk_limits: std::collections::HashMap<MerchantId, risk::MerchantLimits>,
     /// Whether the risk blocklist has any entry, once looked up in this group.
     pub(crate) blocklist_any: Option<bool>,
+    /// What the group's sales will read, fetched before its first command (PostgreSQL).
+    pub(crate) prefetched: prefetch::Prefetched,
 }
 
 /// What a bulk load's writer ([`crate::OpenOptions::bulk_load`], SQLite) keeps from one

@@ -4,7 +4,7 @@ use super::terminals::TerminalState;
 use crate::error::StoreError;
 use crate::p;
 use crate::rows::{micros, ts};
-use crate::sql::{Sql, SqlExt};
+use crate::sql::{Sql, SqlExt, SqlRow};
 use jiff::Timestamp;
 use suanpan_core::rules::OrphanReversal;
 use suanpan_core::{Amount, VoucherNo};
@@ -17,21 +17,27 @@ pub fn find(
     training: bool,
 ) -> Result<Option<OrphanReversal>, StoreError> {
     conn.row(
-        "SELECT amount_fen, created_at FROM orphan_reversals
-         WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3 AND training = ?4",
+        FIND_SQL,
         p![
             term.id.as_str(),
             term.batch_no.value(),
             voucher.value(),
             training
         ],
-        |r| {
-            Ok(OrphanReversal {
-                amount: r.opt_i64(0)?.map(Amount::from_fen),
-                at: ts(r.i64(1)?),
-            })
-        },
+        orphan_of,
     )
+}
+
+/// The statement of [`find`]: terminal, batch no., voucher no., training.
+pub(crate) const FIND_SQL: &str = "SELECT amount_fen, created_at FROM orphan_reversals
+     WHERE terminal_id = ?1 AND batch_no = ?2 AND voucher_no = ?3 AND training = ?4";
+
+/// A row of [`FIND_SQL`].
+pub(crate) fn orphan_of(r: &dyn SqlRow) -> Result<OrphanReversal, StoreError> {
+    Ok(OrphanReversal {
+        amount: r.opt_i64(0)?.map(Amount::from_fen),
+        at: ts(r.i64(1)?),
+    })
 }
 
 /// What a remembered reversal records.

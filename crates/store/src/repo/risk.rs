@@ -6,7 +6,7 @@
 use crate::error::StoreError;
 use crate::p;
 use crate::rows::{micros, ts};
-use crate::sql::{Sql, SqlExt};
+use crate::sql::{Sql, SqlExt, SqlRow};
 use jiff::Timestamp;
 use suanpan_core::risk::{CARD_EVENTS_MAX, CardEvent, Limits, Schedule, Window};
 use suanpan_core::{Amount, MerchantId, TxnId, TxnKind, TxnStatus};
@@ -36,20 +36,27 @@ pub fn card_events(
     card_fp: &str,
     since: Timestamp,
 ) -> Result<Vec<CardEvent>, StoreError> {
-    conn.rows(&card_events_sql(), p![card_fp, micros(since)], |r| {
-        let kind = r.text(1)?;
-        let status = r.text(2)?;
-        let status = TxnStatus::parse(&status)
-            .ok_or_else(|| StoreError::Sqlite(format!("unknown status {status}")))?;
-        Ok(CardEvent {
-            id: TxnId(r.i64(0)?),
-            kind: TxnKind::parse(&kind)
-                .ok_or_else(|| StoreError::Sqlite(format!("unknown kind {kind}")))?,
-            approved: taken(status),
-            declined: status == TxnStatus::Declined,
-            amount: Amount::from_fen(r.i64(3)?),
-            at: ts(r.i64(4)?),
-        })
+    conn.rows(
+        &card_events_sql(),
+        p![card_fp, micros(since)],
+        card_event_of,
+    )
+}
+
+/// A row of [`card_events_sql`].
+pub(crate) fn card_event_of(r: &dyn SqlRow) -> Result<CardEvent, StoreError> {
+    let kind = r.text(1)?;
+    let status = r.text(2)?;
+    let status = TxnStatus::parse(&status)
+        .ok_or_else(|| StoreError::Sqlite(format!("unknown status {status}")))?;
+    Ok(CardEvent {
+        id: TxnId(r.i64(0)?),
+        kind: TxnKind::parse(&kind)
+            .ok_or_else(|| StoreError::Sqlite(format!("unknown kind {kind}")))?,
+        approved: taken(status),
+        declined: status == TxnStatus::Declined,
+        amount: Amount::from_fen(r.i64(3)?),
+        at: ts(r.i64(4)?),
     })
 }
 

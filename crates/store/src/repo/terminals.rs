@@ -4,7 +4,7 @@ use super::Tx;
 use crate::error::StoreError;
 use crate::p;
 use crate::rows::{micros, ts};
-use crate::sql::{Dialect, Sql, SqlExt, Value};
+use crate::sql::{Dialect, Sql, SqlExt, SqlRow, Value};
 use jiff::Timestamp;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::rules::{TerminalAccess, decide_terminal_access};
@@ -73,32 +73,37 @@ pub fn find(
     id: &TerminalId,
     lock: bool,
 ) -> Result<Option<TerminalRow>, StoreError> {
-    let lock = match (lock, conn.dialect()) {
-        (true, Dialect::Postgres) => " FOR UPDATE OF t",
-        _ => "",
-    };
-    let sql = format!(
+    let lock = lock && conn.dialect() == Dialect::Postgres;
+    conn.row(&find_sql(lock), p![id.as_str()], |r| row_of(id, r))
+}
+
+/// The statement of [`find`]; `lock_pg`: `FOR UPDATE` (PostgreSQL only).
+pub(crate) fn find_sql(lock_pg: bool) -> String {
+    let lock = if lock_pg { " FOR UPDATE OF t" } else { "" };
+    format!(
         "SELECT t.merchant_id, t.enabled, m.enabled, b.id, b.batch_no, b.opened_at, t.next_voucher, t.next_training_voucher, m.status,
                 t.paused_at IS NOT NULL
          FROM terminals t JOIN merchants m ON m.id = t.merchant_id
          LEFT JOIN batches b ON b.id = t.batch_id WHERE t.id = ?1{lock}"
-    );
-    conn.row(&sql, p![id.as_str()], |r| {
-        Ok(TerminalRow {
-            access: TerminalAccess {
-                terminal_enabled: r.flag(1)?,
-                merchant_enabled: r.flag(2)?,
-                merchant_status: r.text(8)?,
-            },
-            id: id.clone(),
-            merchant: r.text(0)?,
-            batch_id: r.opt_i64(3)?,
-            batch_no: r.opt_i64(4)?,
-            opened: r.opt_i64(5)?,
-            next: r.u32(6)?,
-            next_training: r.u32(7)?,
-            paused: r.flag(9)?,
-        })
+    )
+}
+
+/// Terminal `id`'s row as [`find_sql`] reads it.
+pub(crate) fn row_of(id: &TerminalId, r: &dyn SqlRow) -> Result<TerminalRow, StoreError> {
+    Ok(TerminalRow {
+        access: TerminalAccess {
+            terminal_enabled: r.flag(1)?,
+            merchant_enabled: r.flag(2)?,
+            merchant_status: r.text(8)?,
+        },
+        id: id.clone(),
+        merchant: r.text(0)?,
+        batch_id: r.opt_i64(3)?,
+        batch_no: r.opt_i64(4)?,
+        opened: r.opt_i64(5)?,
+        next: r.u32(6)?,
+        next_training: r.u32(7)?,
+        paused: r.flag(9)?,
     })
 }
 

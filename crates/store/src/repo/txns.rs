@@ -6,7 +6,7 @@ use crate::command::{Instrument, Origin, OriginalRef};
 use crate::error::StoreError;
 use crate::p;
 use crate::rows::{TXN_COLUMNS, micros, txn_from_row};
-use crate::sql::{Sql, SqlExt};
+use crate::sql::{Sql, SqlExt, SqlRow};
 use jiff::Timestamp;
 use suanpan_core::{
     Amount, Currency, MaskedPan, MerchantId, OperatorNo, PaymentMethod, ResponseCode, Transaction,
@@ -89,6 +89,27 @@ impl InstrumentCols {
     }
 }
 
+macro_rules! insert_txn_sql {
+    ($id_column:literal, $id_value:literal) => {
+        concat!(
+            "INSERT INTO txns (kind, status, amount_fen, currency, method, masked_pan, card_fp, wallet_id,
+               merchant_id, terminal_id, operator, supervisor, batch_id, batch_no, voucher_no, rrn, auth_code,
+               response_code, original_id, reason, customer_consent, created_at, training, linked_id,
+               hold_expires_at, idem_key, request_hash, terminal_info",
+            $id_column,
+            ")
+             VALUES (?1, ?2, ?3, 'CNY', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+               ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27",
+            $id_value,
+            ")"
+        )
+    };
+}
+/// A new transaction; the store gives its id.
+const INSERT_TXN: &str = insert_txn_sql!("", "");
+/// A new transaction under an id taken beforehand (?28).
+const INSERT_TXN_WITH_ID: &str = insert_txn_sql!(", id", ", ?28");
+
 /// Books a transaction under the next RRN (an authorization code only when approved).
 pub fn insert(tx: &mut Tx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreError> {
     let (rrn, auth) = super::counters::next_rrn(tx)?;
@@ -98,43 +119,53 @@ pub fn insert(tx: &mut Tx<'_>, n: NewTxn<'_>) -> Result<Transaction, StoreError>
         None => (None, None),
     };
     let supervisor = n.origin.supervisor.map(|s| s.to_string());
-    let id = TxnId(tx.conn.insert_id(
-            "INSERT INTO txns (kind, status, amount_fen, currency, method, masked_pan, card_fp, wallet_id,
-               merchant_id, terminal_id, operator, supervisor, batch_id, batch_no, voucher_no, rrn, auth_code,
-               response_code, original_id, reason, customer_consent, created_at, training, linked_id,
-               hold_expires_at, idem_key, request_hash, terminal_info)
-             VALUES (?1, ?2, ?3, 'CNY', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-               ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
-        p![
-            n.kind.as_str(),
-            n.status.as_str(),
-            n.amount.fen(),
-            n.method.as_str(),
-            n.instrument.masked_pan.as_ref().map(|m| m.as_str()),
-            n.instrument.fingerprint.as_deref(),
-            n.instrument.wallet_id.as_deref(),
-            n.term.merchant_id.as_str(),
-            n.term.id.as_str(),
-            &n.origin.operator.to_string(),
-            supervisor.as_deref(),
-            n.term.batch_id,
-            n.term.batch_no.value(),
-            n.voucher.value(),
-            rrn.as_str(),
-            auth.as_ref().map(|a| a.as_str()),
-            n.code.code(),
-            n.original_id.map(|i| i.0),
-            n.reason.as_deref(),
-            n.consent,
-            micros(tx.now),
-            n.origin.training,
-            n.linked_id.map(|i| i.0),
-            n.hold_expires_at.map(micros),
-            idem_key,
-            request_hash,
-            n.origin.terminal_info.as_deref(),
-        ],
-    )?);
+    let operator = n.origin.operator.to_string();
+    let mut values = p![
+        n.kind.as_str(),
+        n.status.as_str(),
+        n.amount.fen(),
+        n.method.as_str(),
+        n.instrument.masked_pan.as_ref().map(|m| m.as_str()),
+        n.instrument.fingerprint.as_deref(),
+        n.instrument.wallet_id.as_deref(),
+        n.term.merchant_id.as_str(),
+        n.term.id.as_str(),
+        &operator,
+        supervisor.as_deref(),
+        n.term.batch_id,
+        n.term.batch_no.value(),
+        n.voucher.value(),
+        rrn.as_str(),
+        auth.as_ref().map(|a| a.as_str()),
+        n.code.code(),
+        n.original_id.map(|i| i.0),
+        n.reason.as_deref(),
+        n.consent,
+        micros(tx.now),
+        n.origin.training,
+        n.linked_id.map(|i| i.0),
+        n.hold_expires_at.map(micros),
+        idem_key,
+        request_hash,
+        n.origin.terminal_info.as_deref(),
+    ]
+    .to_vec();
+    // PostgreSQL: the group took ids for its sales beforehand (`repo::prefetch`), so nothing
+    // waits for this row's id: it goes to the server with the next statement.
+    let id = match tx.cache.prefetched.take_txn_id() {
+        Some(id) => {
+            values.push(id.into());
+            tx.conn.exec_later(INSERT_TXN_WITH_ID, &values)?;
+            TxnId(id)
+        }
+        None => TxnId(tx.conn.insert_id(INSERT_TXN, &values)?),
+    };
+    tx.cache.prefetched.booked(
+        n.term,
+        n.voucher,
+        idem_key,
+        n.instrument.fingerprint.as_deref(),
+    );
     Ok(Transaction {
         id,
         kind: n.kind,
@@ -185,13 +216,23 @@ pub fn by_idempotency_key(
     key: &str,
 ) -> Result<Option<(Transaction, Option<String>)>, StoreError> {
     conn.row(
-        &format!(
-            "SELECT {TXN_COLUMNS}, request_hash FROM txns
-             WHERE terminal_id = ?1 AND batch_id = ?2 AND voucher_no = ?3 AND idem_key = ?4"
-        ),
+        &idempotency_sql(),
         p![term.id.as_str(), term.batch_id, voucher.value(), key],
-        |r| Ok((txn_from_row(r)?, r.opt_text(27)?)),
+        keyed_of,
     )
+}
+
+/// The statement of [`by_idempotency_key`]: terminal, batch id, voucher no., key.
+pub(crate) fn idempotency_sql() -> String {
+    format!(
+        "SELECT {TXN_COLUMNS}, request_hash FROM txns
+         WHERE terminal_id = ?1 AND batch_id = ?2 AND voucher_no = ?3 AND idem_key = ?4"
+    )
+}
+
+/// A row of [`idempotency_sql`]: the transaction and its request hash.
+pub(crate) fn keyed_of(r: &dyn SqlRow) -> Result<(Transaction, Option<String>), StoreError> {
+    Ok((txn_from_row(r)?, r.opt_text(27)?))
 }
 
 /// Finds an original. By voucher: the terminal's most recent transaction with that voucher

@@ -1,0 +1,222 @@
+//! What a PostgreSQL group fetches ahead for its sales (`repo::prefetch`) is never stale
+//! inside the group: commands that change what a later sale of the same group reads run in
+//! that group, and the later sale decides as if it had read the store. Each test forces its
+//! commands into one group (see [`in_one_group`]); skipped without
+//! `SUANPAN_TEST_DATABASE_URL`.
+
+mod common;
+
+use common::*;
+use std::sync::mpsc;
+use std::time::Duration;
+use suanpan_core::{Amount, PaymentMethod, TxnKind, VoucherNo};
+use suanpan_store::command::Origin;
+use suanpan_store::{Command, PgStore, Reply, Store, StoreError};
+
+/// The demo card the issuer simulator approves.
+const APPROVE: &str = "approve";
+
+/// How long a test waits for the writer's answer or for its lock holder.
+const WAIT_MAX: Duration = Duration::from_secs(60);
+
+/// Runs `cmds` in one group of `store`'s writer. The test holds the demo terminal's row
+/// locked; a wallet sale queued first makes the writer wait for that lock in its group; the
+/// commands queue behind it while it waits, and the writer takes them together once the lock
+/// is let go. Answers in the order of `cmds`.
+fn in_one_group(store: &dyn Store, cmds: Vec<Command>) -> Vec<Reply> {
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let holder = s.spawn(move || {
+            store.with_setup(&mut |c, _| {
+                c.exec(
+                    "SELECT id FROM terminals WHERE id = ?1 FOR UPDATE",
+                    suanpan_store::p![terminal().as_str()],
+                )?;
+                locked_tx.send(()).ok();
+                go_rx.recv_timeout(WAIT_MAX).ok();
+                Ok(())
+            })
+        });
+        locked_rx.recv_timeout(WAIT_MAX).expect("terminal locked");
+        let (w, method) = wallet(0);
+        let blocker = submit(store, purchase(cashier(), 100, w, method));
+        // The writer takes the blocker alone and waits for the lock in its prefetch.
+        std::thread::sleep(Duration::from_millis(300));
+        let answers: Vec<_> = cmds.into_iter().map(|c| submit(store, c)).collect();
+        go_tx.send(()).expect("holder waiting");
+        holder
+            .join()
+            .expect("holder")
+            .expect("lock holder's transaction");
+        approved(answer(blocker));
+        answers.into_iter().map(answer).collect()
+    })
+}
+
+type Answer = mpsc::Receiver<Result<Reply, StoreError>>;
+
+fn submit(store: &dyn Store, cmd: Command) -> Answer {
+    let (tx, rx) = mpsc::channel();
+    store
+        .submit_boxed(
+            cmd,
+            Box::new(move |r| {
+                tx.send(r).ok();
+            }),
+        )
+        .expect("queued");
+    rx
+}
+
+fn answer(rx: Answer) -> Reply {
+    rx.recv_timeout(WAIT_MAX)
+        .expect("the writer answered")
+        .expect("the command ran")
+}
+
+fn purchase(
+    origin: Origin,
+    fen: i64,
+    instrument: suanpan_store::Instrument,
+    method: PaymentMethod,
+) -> Command {
+    Command::Purchase {
+        origin,
+        kind: TxnKind::Sale,
+        amount: Amount::from_fen(fen),
+        instrument,
+        method,
+        pin: demo_card(APPROVE)
+            .pin
+            .map(suanpan_issuer::EnteredPin::clear)
+            .filter(|_| matches!(method, PaymentMethod::Chip)),
+        linked_id: None,
+        confirm_duplicate: false,
+    }
+}
+
+fn keyed(voucher: u32, key: &str, hash: &str) -> Origin {
+    Origin {
+        voucher: Some(VoucherNo::new(voucher).expect("voucher")),
+        idempotency: Some((key.to_owned(), hash.to_owned())),
+        ..cashier()
+    }
+}
+
+#[test]
+fn a_retry_in_the_same_group_replays_the_booking_before_it() {
+    // Goal: the idempotency key fetched ahead (absent) is not the answer for a retry queued
+    // behind its original: the retry replays it, a reuse with another request is refused,
+    // and the card is debited once.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let start = h.balance(APPROVE);
+    let key = "12345678/000001/000500/0200";
+    let sale = |hash: &str| {
+        purchase(
+            keyed(500, key, hash),
+            1_500,
+            card(APPROVE),
+            PaymentMethod::Chip,
+        )
+    };
+    let replies = in_one_group(&*h.store, vec![sale("a"), sale("a"), sale("b")]);
+    let mut replies = replies.into_iter();
+    let first = approved(replies.next().expect("first"));
+    match replies.next().expect("retry") {
+        Reply::Replayed(t) => assert_eq!(t, first),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    match replies.next().expect("reuse") {
+        Reply::Refused(r) => assert_eq!(r.key(), "access.duplicate"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(h.balance(APPROVE), start - 1_500, "debited once");
+    let booked = h
+        .all_txns()
+        .into_iter()
+        .filter(|t| t.id == first.id)
+        .count();
+    assert_eq!(booked, 1);
+}
+
+#[test]
+fn a_second_charge_of_a_card_in_the_same_group_sees_the_first() {
+    // Goal: the card history fetched ahead is dropped when the group books for that card:
+    // the duplicate rule (risk on, as `serve` runs) refuses the second identical charge.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let mut opts = options(h.store.policy().clone(), h.clock.clone());
+    opts.policy.risk = suanpan_core::risk::RiskParams::default();
+    let pg = h.pg.clone().expect("PostgreSQL harness");
+    let risky = PgStore::open(pg, opts).expect("open with the risk rules");
+    let start = h.balance(APPROVE);
+    let sale = || purchase(cashier(), 2_000, card(APPROVE), PaymentMethod::Chip);
+    let replies = in_one_group(&risky, vec![sale(), sale()]);
+    let mut replies = replies.into_iter();
+    approved(replies.next().expect("first"));
+    match replies.next().expect("second") {
+        Reply::Refused(r) => assert_eq!(r.key(), "risk.possible_duplicate"),
+        other => panic!("expected the duplicate rule, got {other:?}"),
+    }
+    assert_eq!(h.balance(APPROVE), start - 2_000, "charged once");
+}
+
+#[test]
+fn a_reversal_earlier_in_the_group_refuses_its_late_original() {
+    // Goal: a reversal that overtook its sale in the same group is seen by the sale (the
+    // remembered reversal fetched ahead was absent): refused, nothing debited.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let start = h.balance(APPROVE);
+    let voucher = VoucherNo::new(700).expect("voucher");
+    let reversal = Command::Reverse {
+        origin: cashier(),
+        voucher,
+        amount: None,
+        reason: "98".to_owned(),
+    };
+    let late = Origin {
+        voucher: Some(voucher),
+        ..cashier()
+    };
+    let sale = purchase(late, 3_000, card(APPROVE), PaymentMethod::Chip);
+    let replies = in_one_group(&*h.store, vec![reversal, sale]);
+    match &replies[1] {
+        Reply::Refused(r) => assert_eq!(r.key(), "access.reversed_first"),
+        other => panic!("expected the late original refused, got {other:?}"),
+    }
+    assert_eq!(h.balance(APPROVE), start, "nothing debited");
+}
+
+#[test]
+fn many_sales_of_one_group_each_debit_their_card_once() {
+    // Goal: accounts locked and cached by the fetch, and bookings sent with later
+    // statements, leave exactly the sum of the group's approved sales taken from each card.
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    let start = h.balance(APPROVE);
+    let before = h.all_txns().len();
+    let sales: Vec<Command> = (0..8)
+        .map(|i| purchase(cashier(), 100 + i, card(APPROVE), PaymentMethod::Chip))
+        .collect();
+    let replies = in_one_group(&*h.store, sales);
+    let ids: Vec<_> = replies.into_iter().map(|r| approved(r).id).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "eight ids: {ids:?}");
+    let total: i64 = (0..8).map(|i| 100 + i).sum();
+    assert_eq!(h.balance(APPROVE), start - total);
+    // The wallet sale that held the writer, and the eight.
+    assert_eq!(h.all_txns().len(), before + 9);
+    for id in ids {
+        let t = h.store.transaction(id).expect("read").expect("booked");
+        assert_eq!(t.id, id);
+    }
+}
