@@ -20,7 +20,8 @@ use suanpan_store::backoffice::{
     Backoffice, NewRequest, ReviewRequest, StaffUser, Transition, execution_reason,
 };
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Reply, Store, StoreError, query};
+use suanpan_store::command::{Refund, Void};
+use suanpan_store::{AskExt, Store, StoreError, TxnReply, query};
 
 /// Requests the executor runs per pass at most.
 pub const EXECUTOR_BATCH_MAX: u32 = 50;
@@ -450,20 +451,22 @@ fn recover_one(
 
 /// Runs a claimed request's command and records its outcome.
 fn execute_claimed(store: &dyn Store, q: &ReviewRequest) -> Result<(), RequestError> {
-    let cmd = command_for(store, q)?;
     // A storage error leaves the request claimed: nothing was reported committed, and once
     // the claim is stale `recover_stale` finds out what happened and finishes it.
-    let (next, result_txn, key) = match store.execute(cmd)? {
-        Reply::Txn(t) if t.status == TxnStatus::Approved => {
+    let reply = match command_for(store, q)? {
+        Execution::Void(c) => store.ask(c)?,
+        Execution::Refund(c) => store.ask(c)?,
+    };
+    let (next, result_txn, key) = match reply {
+        TxnReply::Booked(t) | TxnReply::Replayed(t) if t.status == TxnStatus::Approved => {
             (RequestStatus::Executed, Some(t.id), String::new())
         }
-        Reply::Txn(t) => (
+        TxnReply::Booked(t) | TxnReply::Replayed(t) => (
             RequestStatus::Failed,
             Some(t.id),
             format!("declined:{}", t.response_code.code()),
         ),
-        Reply::Refused(r) => (RequestStatus::Failed, None, r.key().to_owned()),
-        other => (RequestStatus::Failed, None, format!("unexpected:{other:?}")),
+        TxnReply::Refused(r) => (RequestStatus::Failed, None, r.key().to_owned()),
     };
     finish(store, q, next, result_txn, &key)
 }
@@ -490,10 +493,16 @@ fn finish(
     Ok(())
 }
 
+/// What an approved request runs: a void or a refund, each answering a [`TxnReply`].
+enum Execution {
+    Void(Void),
+    Refund(Refund),
+}
+
 /// The engine command of an approved request: on the original's terminal, as the
 /// submitter's counter operator (or the original's), authorized by the review (recorded as
 /// supervisor 00).
-fn command_for(store: &dyn Store, q: &ReviewRequest) -> Result<Command, RequestError> {
+fn command_for(store: &dyn Store, q: &ReviewRequest) -> Result<Execution, RequestError> {
     let t = store
         .transaction(TxnId(q.txn_id))?
         .ok_or(RequestError::TxnNotFound)?;
@@ -510,7 +519,7 @@ fn command_for(store: &dyn Store, q: &ReviewRequest) -> Result<Command, RequestE
     };
     let reason = execution_reason(q);
     Ok(match q.facts()?.kind {
-        RequestKind::Void => Command::Void {
+        RequestKind::Void => Execution::Void(Void {
             origin,
             kind: void_of(t.kind).1,
             original: OriginalRef::Id(t.id),
@@ -518,12 +527,12 @@ fn command_for(store: &dyn Store, q: &ReviewRequest) -> Result<Command, RequestE
             reason,
             customer_consent: q.customer_consent,
             card_fingerprint: t.card_fingerprint.clone(),
-        },
-        RequestKind::Refund => Command::Refund {
+        }),
+        RequestKind::Refund => Execution::Refund(Refund {
             origin,
             original: OriginalRef::Id(t.id),
             amount: Amount::from_fen(q.amount_fen),
             reason,
-        },
+        }),
     })
 }
