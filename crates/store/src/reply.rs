@@ -109,18 +109,21 @@ impl Reply {
 
 /// A typed reply taken out of the writer's [`Reply`]: the one conversion per reply type.
 pub trait FromReply: Sized {
-    /// The typed reply, or the reply itself when it is another kind (a bug in the writer's
+    /// The typed reply, or the kind of the reply when it is another (a bug in the writer's
     /// hook: each command's use case gives its own kind).
-    fn from_reply(r: Reply) -> Result<Self, Reply>;
+    ///
+    /// # Errors
+    /// The other reply's kind.
+    fn from_reply(r: Reply) -> Result<Self, &'static str>;
 }
 
 macro_rules! from_reply {
     ($($ty:ty => $variant:ident),* $(,)?) => {$(
         impl FromReply for $ty {
-            fn from_reply(r: Reply) -> Result<Self, Reply> {
+            fn from_reply(r: Reply) -> Result<Self, &'static str> {
                 match r {
                     Reply::$variant(x) => Ok(x),
-                    other => Err(other),
+                    other => Err(other.kind()),
                 }
             }
         }
@@ -310,8 +313,7 @@ impl<A: FollowUp> Ask for WithAdvice<A> {
 pub fn typed<A: Ask>(answer: Result<Reply, StoreError>) -> Result<A::Reply, StoreError> {
     A::Reply::from_reply(answer?).map_err(|other| {
         StoreError::Invalid(format!(
-            "the writer answered a {} reply to a command that answers {}",
-            other.kind(),
+            "the writer answered a {other} reply to a command that answers {}",
             std::any::type_name::<A::Reply>()
         ))
     })
