@@ -5,8 +5,9 @@ use crate::app::Fail;
 use std::io::IsTerminal;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{MerchantId, OperatorNo};
-use suanpan_store::command::Reply;
-use suanpan_store::{Command, Store};
+use suanpan_store::Counted;
+use suanpan_store::command::{RecordLogin, RecordRefusal};
+use suanpan_store::{AskExt, Store};
 
 /// Environment variable of the acting operator's password.
 pub const OPERATOR_PASSWORD_ENV: &str = "SUANPAN_OPERATOR_PASSWORD";
@@ -63,15 +64,15 @@ pub fn authenticate(
     if ok && failures == 0 {
         return Ok(());
     }
-    let reply = store.execute(Command::RecordLogin {
+    let reply = store.ask(RecordLogin {
         merchant_id: merchant.clone(),
         operator: op,
         ok,
         purpose: purpose.into(),
     })?;
     match reply {
-        Reply::Refused(r) => Err(Fail::Refused(r)),
-        _ => Ok(()),
+        Counted::Refused(r) => Err(Fail::Refused(r)),
+        Counted::Done(_) => Ok(()),
     }
 }
 
@@ -82,7 +83,7 @@ fn record(
     purpose: &str,
     key: &str,
 ) -> Result<(), Fail> {
-    store.execute(Command::RecordRefusal {
+    store.ask(RecordRefusal {
         actor: format!("{merchant}/{op}"),
         action: purpose.into(),
         target: format!("operator:{merchant}/{op}"),

@@ -11,8 +11,9 @@ use suanpan_store::admin::{
     self, DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL,
 };
 use suanpan_store::backoffice::Backoffice;
+use suanpan_store::command::SetPassword;
 use suanpan_store::terminal_keys::set_terminal_tmk;
-use suanpan_store::{Command, OpenOptions, Reply, StoreError};
+use suanpan_store::{AskExt, Counted, OpenOptions, StoreError};
 
 pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
     let opts = OpenOptions {
@@ -217,13 +218,13 @@ pub fn operator(app: &App, cmd: OperatorCmd) -> Result<(), Fail> {
         return Err(AccessRefused::WeakPassword.into());
     }
     let hash = suanpan_store::auth::hash_password(&new);
-    let reply = store.execute(Command::SetPassword {
+    let reply = store.ask(SetPassword {
         merchant_id: merchant.clone(),
         actor,
         operator: target,
         password_hash: hash,
     })?;
-    if let Reply::Refused(r) = reply {
+    if let Counted::Refused(r) = reply {
         return Err(Fail::Refused(r));
     }
     if add && !name.is_empty() {

@@ -9,8 +9,10 @@ use serde_json::{Value, json};
 use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{Amount, Lang, OperatorNo, TerminalId};
 use suanpan_receipt::{Copy, Layout, SlipData};
+use suanpan_store::command::Settle;
 use suanpan_store::command::SettleReport;
-use suanpan_store::{Command, Reply, Store};
+use suanpan_store::reply::{ExpireHolds, SettleAllDue};
+use suanpan_store::{AskExt, Store};
 
 pub fn run(app: &App, cmd: BatchCmd) -> Result<(), Fail> {
     match cmd {
@@ -30,17 +32,15 @@ pub fn run(app: &App, cmd: BatchCmd) -> Result<(), Fail> {
         BatchCmd::Settle { .. } => Err(Fail::Other(anyhow::anyhow!(
             "give --terminal T or --all-due"
         ))),
-        BatchCmd::ExpireHolds => match app.open_store()?.execute(Command::ExpireHolds)? {
-            Reply::Done(n) => {
-                if app.json {
-                    output::print_json(&json!({"ok": true, "expired": n}));
-                } else {
-                    println!("{n}");
-                }
-                Ok(())
+        BatchCmd::ExpireHolds => {
+            let n = app.open_store()?.ask(ExpireHolds)?;
+            if app.json {
+                output::print_json(&json!({"ok": true, "expired": n}));
+            } else {
+                println!("{n}");
             }
-            other => Err(Fail::Other(anyhow::anyhow!("unexpected reply {other:?}"))),
-        },
+            Ok(())
+        }
     }
 }
 
@@ -132,23 +132,17 @@ fn settle(app: &App, t: &str, totals: Option<&str>, operator: &str, w: u32) -> R
     let op = authn::operator_no(operator)?;
     let password = authn::secret(authn::OPERATOR_PASSWORD_ENV, "操作员密码 operator password")?;
     authn::authenticate(&*store, &term.merchant_id, op, "login", &password)?;
-    let reply = store.execute(Command::Settle {
+    let report = store.ask(Settle {
         terminal_id: tid,
         actor: format!("{t}/{op}"),
         terminal_totals: theirs,
     })?;
-    let Reply::Settled(report) = reply else {
-        return Err(Fail::Other(anyhow::anyhow!("unexpected reply {reply:?}")));
-    };
     print_reports(app, &*store, &[report], op, w)
 }
 
 fn settle_all_due(app: &App, w: u32) -> Result<(), Fail> {
     let store = app.open_store()?;
-    let reply = store.execute(Command::SettleAllDue)?;
-    let Reply::SettledMany(reports) = reply else {
-        return Err(Fail::Other(anyhow::anyhow!("unexpected reply {reply:?}")));
-    };
+    let reports = store.ask(SettleAllDue)?;
     print_reports(app, &*store, &reports, OperatorNo::SUPERVISOR, w)
 }
 

@@ -4,7 +4,7 @@ use crate::app::{App, Fail};
 use crate::args::DemoCmd;
 use crate::authn;
 use crate::cmd_batch::print_reports;
-use crate::cmd_txn::receipt_context;
+use crate::cmd_txn::{Shown, receipt_context};
 use crate::output;
 use serde_json::{Value, json};
 use suanpan_core::settlement::Totals;
@@ -15,7 +15,8 @@ use suanpan_issuer::demo::{CARDS, WALLETS};
 use suanpan_receipt::{Copy, Layout, Width};
 use suanpan_store::admin::{DEMO_OPERATORS, DEMO_TERMINAL};
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Instrument, Reply, SqliteStore, Store};
+use suanpan_store::command::{Purchase, Refund, Settle, Void};
+use suanpan_store::{Ask, AskExt, Instrument, SqliteStore};
 
 pub fn run(app: &App, cmd: DemoCmd) -> Result<(), Fail> {
     match cmd {
@@ -102,10 +103,14 @@ impl Counter<'_> {
     }
 
     /// Runs a command and prints its receipt or its refusal; returns the booked transaction.
-    fn go(&mut self, cmd: Command, copy: Copy) -> Result<Option<Transaction>, Fail> {
+    fn go<A: Ask<Reply: Into<Shown>>>(
+        &mut self,
+        cmd: A,
+        copy: Copy,
+    ) -> Result<Option<Transaction>, Fail> {
         let lang = self.app.lang;
-        match self.store.execute(cmd)? {
-            Reply::Txn(t) => {
+        match self.store.ask(cmd)?.into() {
+            Shown::Txn(t) | Shown::Balance { txn: t, .. } => {
                 let layout = Layout {
                     width: Width::W32,
                     lang,
@@ -124,7 +129,7 @@ impl Counter<'_> {
                     .push(json!({"transaction": output::txn_json(&t, lang), "receipt": text}));
                 Ok(Some(t))
             }
-            Reply::Refused(r) => {
+            Shown::Refused(r) => {
                 if !self.app.json {
                     println!(
                         "{} [{}]\n{}",
@@ -136,7 +141,7 @@ impl Counter<'_> {
                 self.log.push(json!({"refused": r.key(), "message": r.message(lang), "remedy": r.remedy(lang)}));
                 Ok(None)
             }
-            other => Err(Fail::Other(anyhow::anyhow!("unexpected reply {other:?}"))),
+            Shown::NothingToReverse => Ok(None),
         }
     }
 
@@ -148,7 +153,7 @@ impl Counter<'_> {
         pin: Option<&str>,
     ) -> Result<Option<Transaction>, Fail> {
         let amount = crate::cmd_txn::amount_arg(yuan)?;
-        let purchase = |confirm_duplicate: bool| Command::Purchase {
+        let purchase = |confirm_duplicate: bool| Purchase {
             origin: self.origin.clone(),
             kind: TxnKind::Sale,
             amount,
@@ -285,7 +290,7 @@ fn day(app: &App) -> Result<(), Fail> {
         "5. 撤销第 1 笔（主管授权，顾客同意）",
         "5. Void sale 1 (supervisor authorized, customer agreed)",
     );
-    let void = |c: &Counter<'_>, t: &Transaction| Command::Void {
+    let void = |c: &Counter<'_>, t: &Transaction| Void {
         origin: c.supervised(),
         kind: TxnKind::Void,
         original: OriginalRef::Voucher(t.voucher_no),
@@ -310,7 +315,7 @@ fn day(app: &App) -> Result<(), Fail> {
         .map(|r| r.as_str().to_owned())
         .unwrap_or_default();
     c.go(
-        Command::Refund {
+        Refund {
             origin: c.supervised(),
             original: OriginalRef::Rrn(rrn),
             amount: Amount::from_fen(2850),
@@ -329,14 +334,11 @@ fn day(app: &App) -> Result<(), Fail> {
         credit_fen: 2_850,
         credit_count: 1,
     };
-    let reply = c.store.execute(Command::Settle {
+    let report = c.store.ask(Settle {
         terminal_id: terminal,
         actor: format!("{DEMO_TERMINAL}/00"),
         terminal_totals: Some(theirs),
     })?;
-    let Reply::Settled(report) = reply else {
-        return Err(Fail::Other(anyhow::anyhow!("unexpected reply {reply:?}")));
-    };
     if !app.json {
         print_reports(
             app,

@@ -12,9 +12,15 @@ use suanpan_core::{
     TxnId, TxnKind, VoucherNo,
 };
 use suanpan_receipt::{Copy, Layout, ReceiptContext, Width};
+use suanpan_store::command::{
+    self, Complete, Hide, PreAuthVoid, RecordRefusal, RecordReprint, Refund, Reverse, Void,
+};
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::repo::terminals::TerminalState;
-use suanpan_store::{Command, Instrument, Reply, Store, TxnFilter, query};
+use suanpan_store::{
+    Ask, AskExt, Counted, Instrument, PurchaseReply, Refused, ReversalReply, Store, TxnFilter,
+    TxnReply, query,
+};
 
 pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
     match cmd {
@@ -70,7 +76,7 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
             reason,
         } => {
             let (store, origin) = counter_session(app, &counter, Some(&supervisor))?;
-            let cmd = Command::Refund {
+            let cmd = Refund {
                 origin,
                 original: original_ref(&original)?,
                 amount: amount_arg(&amount)?,
@@ -87,7 +93,7 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
         } => {
             let (store, origin) = counter_session(app, &counter, Some(&supervisor))?;
             let amount = amount.as_deref().map(amount_arg).transpose()?;
-            let cmd = Command::PreAuthVoid {
+            let cmd = PreAuthVoid {
                 origin,
                 original: original_ref(&original)?,
                 amount,
@@ -101,7 +107,7 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
             amount,
         } => {
             let (store, origin) = counter_session(app, &counter, None)?;
-            let cmd = Command::Complete {
+            let cmd = Complete {
                 origin,
                 original: original_ref(&original)?,
                 amount: amount_arg(&amount)?,
@@ -202,7 +208,7 @@ fn counter_session(
 fn load_terminal(store: &dyn Store, id: &str, actor_op: &str) -> Result<TerminalState, Fail> {
     let tid = terminal_id(id);
     let refused = |r: AccessRefused| -> Result<TerminalState, Fail> {
-        store.execute(Command::RecordRefusal {
+        store.ask(RecordRefusal {
             actor: format!("{id}/{actor_op}"),
             action: "login".into(),
             target: format!("terminal:{id}"),
@@ -296,7 +302,7 @@ fn purchase(app: &App, c: &Counter, p: &Payment, what: Purchase<'_>) -> Result<(
         );
         origin.idempotency = Some((key, hash));
     }
-    let cmd = Command::Purchase {
+    let cmd = command::Purchase {
         origin,
         kind,
         amount,
@@ -322,7 +328,7 @@ fn void(app: &App, a: VoidArgs, kind: TxnKind) -> Result<(), Fail> {
         None => None,
     };
     let (store, origin) = counter_session(app, &a.counter, Some(&a.supervisor))?;
-    let cmd = Command::Void {
+    let cmd = Void {
         origin,
         kind,
         original: original_ref(&a.original)?,
@@ -359,7 +365,7 @@ fn reverse(
     finish(
         app,
         &*store,
-        Command::Reverse {
+        Reverse {
             origin,
             voucher,
             amount: None,
@@ -368,15 +374,56 @@ fn reverse(
     )
 }
 
+/// A counter command's typed reply as the CLI shows it.
+pub(crate) enum Shown {
+    /// Booked, or an identical retry's stored transaction.
+    Txn(Transaction),
+    /// A balance inquiry.
+    Balance { txn: Transaction, available: Amount },
+    /// A reversal with nothing to undo.
+    NothingToReverse,
+    /// A rule said no.
+    Refused(Refused),
+}
+
+impl From<PurchaseReply> for Shown {
+    fn from(r: PurchaseReply) -> Shown {
+        match r {
+            PurchaseReply::Booked(t) | PurchaseReply::Replayed(t) => Shown::Txn(t),
+            PurchaseReply::Balance { txn, available } => Shown::Balance { txn, available },
+            PurchaseReply::Refused(r) => Shown::Refused(r),
+        }
+    }
+}
+
+impl From<TxnReply> for Shown {
+    fn from(r: TxnReply) -> Shown {
+        match r {
+            TxnReply::Booked(t) | TxnReply::Replayed(t) => Shown::Txn(t),
+            TxnReply::Refused(r) => Shown::Refused(r),
+        }
+    }
+}
+
+impl From<ReversalReply> for Shown {
+    fn from(r: ReversalReply) -> Shown {
+        match r {
+            ReversalReply::Reversed(t) | ReversalReply::Replayed(t) => Shown::Txn(t),
+            ReversalReply::NothingToReverse => Shown::NothingToReverse,
+            ReversalReply::Refused(r) => Shown::Refused(r),
+        }
+    }
+}
+
 /// Sends the command and prints the answer.
-fn finish(app: &App, store: &dyn Store, cmd: Command) -> Result<(), Fail> {
-    match store.execute(cmd)? {
-        Reply::Txn(t) | Reply::Replayed(t) if t.response_code.is_approved() => {
+fn finish<A: Ask<Reply: Into<Shown>>>(app: &App, store: &dyn Store, cmd: A) -> Result<(), Fail> {
+    match store.ask(cmd)?.into() {
+        Shown::Txn(t) if t.response_code.is_approved() => {
             output::approved(app, &t, json!({}));
             Ok(())
         }
-        Reply::Txn(t) | Reply::Replayed(t) => Err(Fail::Declined(Box::new(t))),
-        Reply::Balance { txn, available } => {
+        Shown::Txn(t) => Err(Fail::Declined(Box::new(t))),
+        Shown::Balance { txn, available } => {
             output::approved(
                 app,
                 &txn,
@@ -392,7 +439,7 @@ fn finish(app: &App, store: &dyn Store, cmd: Command) -> Result<(), Fail> {
             }
             Ok(())
         }
-        Reply::NothingToReverse => {
+        Shown::NothingToReverse => {
             if app.json {
                 output::print_json(&json!({"ok": true, "reversed": false, "response_code": "00"}));
             } else if app.lang == Lang::Zh {
@@ -402,8 +449,7 @@ fn finish(app: &App, store: &dyn Store, cmd: Command) -> Result<(), Fail> {
             }
             Ok(())
         }
-        Reply::Refused(r) => Err(Fail::Refused(r)),
-        other => Err(Fail::Other(anyhow::anyhow!("unexpected reply {other:?}"))),
+        Shown::Refused(r) => Err(Fail::Refused(r)),
     }
 }
 
@@ -568,15 +614,15 @@ fn hide(app: &App, id: i64, reason: String, operator: &str) -> Result<(), Fail> 
     };
     drop(store);
     let (store, op) = merchant_session(app, &t.merchant_id, operator)?;
-    let cmd = Command::Hide {
+    let cmd = Hide {
         merchant_id: t.merchant_id.clone(),
         actor: op,
         id: TxnId(id),
         reason,
     };
-    match store.execute(cmd)? {
-        Reply::Refused(r) => Err(Fail::Refused(r)),
-        _ => {
+    match store.ask(cmd)? {
+        Counted::Refused(r) => Err(Fail::Refused(r)),
+        Counted::Done(_) => {
             if app.json {
                 output::print_json(&json!({"ok": true, "hidden": id}));
             } else if app.lang == Lang::Zh {
@@ -694,7 +740,7 @@ pub fn receipt(app: &App, cmd: ReceiptCmd) -> Result<(), Fail> {
     let text = suanpan_receipt::render_receipt(&t, &receipt_context(&*store, &t)?, &layout);
     if reprint {
         // Any receipt can be reprinted from history; each reprint is on the audit trail.
-        store.execute(Command::RecordReprint {
+        store.ask(RecordReprint {
             actor: "cli".into(),
             id: TxnId(id),
         })?;

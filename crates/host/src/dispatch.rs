@@ -24,8 +24,13 @@ use suanpan_iso8583::{
 use suanpan_issuer::EnteredPin;
 use suanpan_service::upstream::Upstream;
 use suanpan_service::upstream::network::Presented;
-use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Instrument, Reply, SettleReport};
+use suanpan_store::command::{
+    Complete, Origin, OriginalRef, PreAuthVoid, Purchase, RecordRefusal, Refund, Reverse, Settle,
+    Void,
+};
+use suanpan_store::{
+    Ask, AskExt, Instrument, PurchaseReply, Refused, ReversalReply, SettleReport, TxnReply,
+};
 use suanpan_upstream::msg::Card as UpCard;
 
 /// Field 32 of responses: this host's acquiring institution id.
@@ -446,7 +451,7 @@ impl Host {
         // Management requests and sign-ins are audited; a financial request with a bad MAC
         // only counts in the metric, as before (line noise must not grow the audit chain).
         if !msg.mti().carries_mac() {
-            self.execute(Command::RecordRefusal {
+            self.ask(RecordRefusal {
                 actor: tid.to_string(),
                 action: format!("8583.{}", msg.mti()),
                 target: format!("terminal:{tid}"),
@@ -515,22 +520,15 @@ impl Host {
                 None => Ok(self.refuse(msg, &AccessRefused::BatchMismatch, Some(session.clone()))),
             };
         }
-        let cmd = Command::Settle {
+        let cmd = Settle {
             terminal_id: tid.clone(),
             actor: format!("{tid}/{}", session.operator),
             terminal_totals: Some(theirs),
         };
-        match self.execute(cmd).await? {
-            Reply::Settled(report) => {
-                session.set_batch(report.next_batch_no);
-                log_settlement(&report);
-                self.settle_answer(msg, &session, report.settlement.totals, Some(theirs))
-            }
-            Reply::Refused(r) => Ok(self.refuse(msg, r.as_ref(), Some(session.clone()))),
-            other => Err(Fault::Internal(anyhow::anyhow!(
-                "unexpected settle reply {other:?}"
-            ))),
-        }
+        let report = self.ask(cmd).await?;
+        session.set_batch(report.next_batch_no);
+        log_settlement(&report);
+        self.settle_answer(msg, &session, report.settlement.totals, Some(theirs))
     }
 
     fn settle_answer(
@@ -639,23 +637,36 @@ impl Host {
             Err(answer) => return Ok(answer),
         };
         let pan = msg.pan();
-        let reply = match (&self.upstream, kind) {
+        let net = match &self.upstream {
+            Upstream::Network(net) => Some(net),
+            Upstream::Inline => None,
+        };
+        let heard = match (cmd, net) {
             // A refund goes up when its sale did (a 0200 with processing code 200000);
             // of a sale decided inline it is decided inline, in phase one.
-            (Upstream::Network(net), TypeCode::Sale | TypeCode::Refund) => {
+            (Request::Purchase(c), Some(net)) if kind == TypeCode::Sale => {
                 match self.presented(msg, &session, net.zpk())? {
-                    Ok(p) => net.purchase(&*self.store, cmd, &p).await?,
+                    Ok(p) => net.purchase(&*self.store, c, &p).await?.into(),
                     Err(answer) => return Ok(answer),
                 }
             }
-            (Upstream::Network(net), TypeCode::Void) => {
+            (Request::Refund(c), Some(net)) => match self.presented(msg, &session, net.zpk())? {
+                Ok(p) => net.purchase(&*self.store, c, &p).await?.into(),
+                Err(answer) => return Ok(answer),
+            },
+            (Request::Void(c), Some(net)) if kind == TypeCode::Void => {
                 let void = suanpan_upstream::REASON_VOID;
-                net.follow_up(&*self.store, cmd, tid.as_str(), pan.as_deref(), void)
+                net.follow_up(&*self.store, c, tid.as_str(), pan.as_deref(), void)
                     .await?
+                    .into()
             }
-            _ => self.execute(cmd).await?,
+            (Request::Purchase(c), _) => self.ask(c).await?.into(),
+            (Request::Void(c), _) => self.ask(c).await?.into(),
+            (Request::Refund(c), _) => self.ask(c).await?.into(),
+            (Request::PreAuthVoid(c), _) => self.ask(c).await?.into(),
+            (Request::Complete(c), _) => self.ask(c).await?.into(),
         };
-        Ok(self.txn_answer(msg, &session, reply, pan.as_deref()))
+        Ok(self.txn_answer(msg, &session, heard, pan.as_deref()))
     }
 
     /// The card of a sale as it goes to the network upstream: PAN, expiry, entry mode and
@@ -727,7 +738,7 @@ impl Host {
         session: &Arc<Session>,
         kind: TypeCode,
         mut origin: Origin,
-    ) -> Result<Result<Command, Answer>, Fault> {
+    ) -> Result<Result<Request, Answer>, Fault> {
         let amount = || -> Result<Amount, Fault> {
             let fen = msg.u64(4).map_err(|_| Fault::Format("4 amount"))?;
             i64::try_from(fen)
@@ -767,7 +778,7 @@ impl Host {
                     Ok(link) => link,
                     Err(r) => return Ok(Err(self.refuse(msg, &r, Some(session.clone())))),
                 };
-                Command::Purchase {
+                Request::Purchase(Purchase {
                     origin,
                     kind: txn_kind,
                     amount,
@@ -782,9 +793,9 @@ impl Host {
                     // The counter confirmed a possible duplicate charge (issue 13): the
                     // retry's field 63 reads `DUP` (docs/ISO8583.md).
                     confirm_duplicate: msg.text(63).is_ok_and(|t| t.trim() == CONFIRM_DUPLICATE_63),
-                }
+                })
             }
-            TypeCode::Void | TypeCode::CompletionVoid => Command::Void {
+            TypeCode::Void | TypeCode::CompletionVoid => Request::Void(Void {
                 origin,
                 kind: if kind == TypeCode::Void {
                     TxnKind::Void
@@ -797,24 +808,24 @@ impl Host {
                 // The cardholder is at the counter for a terminal void.
                 customer_consent: true,
                 card_fingerprint: card(msg).ok().map(|p| self.fingerprinter.of(&p)),
-            },
-            TypeCode::Refund => Command::Refund {
+            }),
+            TypeCode::Refund => Request::Refund(Refund {
                 origin,
                 original: by_rrn(msg)?,
                 amount: amount()?,
                 reason: "终端退货 terminal refund".to_owned(),
-            },
-            TypeCode::PreAuthVoid => Command::PreAuthVoid {
+            }),
+            TypeCode::PreAuthVoid => Request::PreAuthVoid(PreAuthVoid {
                 origin,
                 original: by_auth_code(msg)?,
                 amount: opt_amount()?,
                 reason: "终端预授权撤销 terminal pre-auth void".to_owned(),
-            },
-            TypeCode::Completion => Command::Complete {
+            }),
+            TypeCode::Completion => Request::Complete(Complete {
                 origin,
                 original: by_auth_code(msg)?,
                 amount: amount()?,
-            },
+            }),
         };
         Ok(Ok(cmd))
     }
@@ -842,7 +853,7 @@ impl Host {
             let batch = origin.batch.map(BatchNo::value).unwrap_or(0);
             if self.exists_in_batch(&origin.terminal_id, batch, voucher)? {
                 let r = ReversalRefused::Settled;
-                self.execute(Command::RecordRefusal {
+                self.ask(RecordRefusal {
                     actor: format!("{}/{}", origin.terminal_id, origin.operator),
                     action: "reversal".into(),
                     target: format!(
@@ -861,7 +872,7 @@ impl Host {
                 // answer was lost retrying its reversal for ever (found by `suanpan sim`,
                 // seed 1).
                 tracing::info!(terminal = %origin.terminal_id, batch, %voucher, "reversal of a request of a closed batch that never arrived");
-                return Ok(self.txn_answer(msg, session, Reply::NothingToReverse, None));
+                return Ok(self.txn_answer(msg, session, Heard::NothingToReverse, None));
             }
             return Ok(self.refuse(msg, &AccessRefused::BatchMismatch, Some(session.clone())));
         }
@@ -872,7 +883,7 @@ impl Host {
             .map(Amount::from_fen);
         let pan = msg.pan();
         let tid = origin.terminal_id.clone();
-        let cmd = Command::Reverse {
+        let cmd = Reverse {
             origin,
             voucher,
             amount,
@@ -886,9 +897,9 @@ impl Host {
                 net.follow_up(&*self.store, cmd, tid.as_str(), pan.as_deref(), timed_out)
                     .await?
             }
-            Upstream::Inline => self.execute(cmd).await?,
+            Upstream::Inline => self.ask(cmd).await?,
         };
-        Ok(self.txn_answer(msg, session, reply, pan.as_deref()))
+        Ok(self.txn_answer(msg, session, reply.into(), pan.as_deref()))
     }
 
     /// The voided sale a re-charge (重新收款) names in field 61 (61.1 batch, 61.2 STAN) of
@@ -919,20 +930,19 @@ impl Host {
         &self,
         msg: &Message<'_>,
         session: &Arc<Session>,
-        reply: Reply,
+        heard: Heard,
         pan: Option<&str>,
     ) -> Answer {
         let mac = Some(session.clone());
-        let (txn, balance) = match reply {
-            Reply::Txn(t) => (t, None),
-            Reply::Replayed(t) => {
+        let (txn, balance) = match heard {
+            Heard::Booked(t, balance) => (t, balance),
+            Heard::Replayed(t) => {
                 let balance = (t.kind == TxnKind::BalanceInquiry)
                     .then(|| self.available(&t))
                     .flatten();
                 (t, balance)
             }
-            Reply::Balance { txn, available } => (txn, Some(available)),
-            Reply::NothingToReverse => {
+            Heard::NothingToReverse => {
                 let mut b = echo_base(msg);
                 let _ = self.host_fields(&mut b);
                 self.finish_text(&mut b, ResponseCode::Approved, None);
@@ -942,11 +952,7 @@ impl Host {
                     mac,
                 };
             }
-            Reply::Refused(r) => return self.refuse(msg, r.as_ref(), mac),
-            other => {
-                tracing::error!(reply = ?other, "unexpected store reply");
-                return self.refuse_code_mac(msg, ResponseCode::SystemMalfunction, session);
-            }
+            Heard::Refused(r) => return self.refuse(msg, r.as_ref(), mac),
         };
         let code = txn.response_code;
         let mut b = echo_base(msg);
@@ -994,18 +1000,15 @@ impl Host {
     // ----- response helpers ---------------------------------------------------------------
 
     /// Runs one command through the store's writer and awaits its commit.
-    async fn execute(&self, cmd: Command) -> Result<Reply, Fault> {
+    async fn ask<A: Ask>(&self, cmd: A) -> Result<A::Reply, Fault> {
         let started = std::time::Instant::now();
         metrics::gauge!("suanpan_store_commands_in_flight").increment(1.0);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = self.store.submit_boxed(
-            cmd,
-            Box::new(move |answer| {
-                // The receiver is gone only if the connection task was dropped; the commit
-                // stands.
-                let _ = tx.send(answer);
-            }),
-        );
+        let sent = self.store.ask_then(cmd, move |answer| {
+            // The receiver is gone only if the connection task was dropped; the commit
+            // stands.
+            let _ = tx.send(answer);
+        });
         let r = match sent {
             Ok(()) => {
                 match tokio::time::timeout(suanpan_store::writer::ANSWER_WAIT_MAX, rx).await {
@@ -1312,6 +1315,60 @@ fn log_txn(msg: &Message<'_>, t: &Transaction, code: ResponseCode) {
         code = code.code(),
         "transaction"
     );
+}
+
+/// A financial request of a terminal, as the store takes it.
+enum Request {
+    Purchase(Purchase),
+    Void(Void),
+    Refund(Refund),
+    PreAuthVoid(PreAuthVoid),
+    Complete(Complete),
+}
+
+/// A financial request's typed reply as the terminal hears it: the one table from each
+/// command's reply to the response.
+enum Heard {
+    /// Booked: the transaction, and the available balance of an inquiry.
+    Booked(Transaction, Option<Amount>),
+    /// An identical retry's stored transaction.
+    Replayed(Transaction),
+    /// A reversal with nothing to undo: approved.
+    NothingToReverse,
+    /// A rule said no.
+    Refused(Refused),
+}
+
+impl From<PurchaseReply> for Heard {
+    fn from(r: PurchaseReply) -> Heard {
+        match r {
+            PurchaseReply::Booked(t) => Heard::Booked(t, None),
+            PurchaseReply::Replayed(t) => Heard::Replayed(t),
+            PurchaseReply::Balance { txn, available } => Heard::Booked(txn, Some(available)),
+            PurchaseReply::Refused(r) => Heard::Refused(r),
+        }
+    }
+}
+
+impl From<TxnReply> for Heard {
+    fn from(r: TxnReply) -> Heard {
+        match r {
+            TxnReply::Booked(t) => Heard::Booked(t, None),
+            TxnReply::Replayed(t) => Heard::Replayed(t),
+            TxnReply::Refused(r) => Heard::Refused(r),
+        }
+    }
+}
+
+impl From<ReversalReply> for Heard {
+    fn from(r: ReversalReply) -> Heard {
+        match r {
+            ReversalReply::Reversed(t) => Heard::Booked(t, None),
+            ReversalReply::NothingToReverse => Heard::NothingToReverse,
+            ReversalReply::Replayed(t) => Heard::Replayed(t),
+            ReversalReply::Refused(r) => Heard::Refused(r),
+        }
+    }
 }
 
 fn log_settlement(r: &SettleReport) {

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use suanpan_iso8583::{Error as WireError, Status, split_frame};
 use suanpan_service::upstream::Upstream;
-use suanpan_store::{Command, Fingerprinter, Reply, Store};
+use suanpan_store::reply::{ExpireHolds, ForgetExpiredPans, SettleAllDue};
+use suanpan_store::{AskExt, Fingerprinter, Store};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -356,16 +357,16 @@ async fn scheduler(host: Arc<Host>, cfg: Arc<ServerConfig>, mut stopped: watch::
         }
         let store = host.store.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let settled = store.execute(Command::SettleAllDue);
-            let expired = store.execute(Command::ExpireHolds);
-            let forgotten = store.execute(Command::ForgetExpiredPans);
+            let settled = store.ask(SettleAllDue);
+            let expired = store.ask(ExpireHolds);
+            let forgotten = store.ask(ForgetExpiredPans);
             (settled, expired, forgotten)
         })
         .await;
         match done {
             Ok((settled, expired, forgotten)) => {
                 match forgotten {
-                    Ok(Reply::Done(n)) if n > 0 => {
+                    Ok(n) if n > 0 => {
                         tracing::info!(
                             n,
                             "card numbers forgotten at the end of their refund window"
@@ -375,16 +376,15 @@ async fn scheduler(host: Arc<Host>, cfg: Arc<ServerConfig>, mut stopped: watch::
                     Err(e) => tracing::error!(error = %e, "forgetting card numbers failed"),
                 }
                 match settled {
-                    Ok(Reply::SettledMany(r)) if !r.is_empty() => {
+                    Ok(r) => {
                         for s in &r {
                             tracing::info!(terminal = %s.terminal_id, batch = %s.batch_no, "cutoff settlement");
                         }
                     }
-                    Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "cutoff settlement failed"),
                 }
                 match expired {
-                    Ok(Reply::Done(n)) if n > 0 => tracing::info!(n, "pre-auth holds expired"),
+                    Ok(n) if n > 0 => tracing::info!(n, "pre-auth holds expired"),
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "hold expiry failed"),
                 }

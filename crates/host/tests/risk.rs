@@ -271,8 +271,7 @@ async fn an_over_limit_sale_goes_to_review_and_approved_executes() {
 fn no_rule_moves_money_in_the_store() {
     use rand::{Rng, SeedableRng};
     use suanpan_core::{Pan, TxnKind};
-    use suanpan_store::command::Reply;
-    use suanpan_store::{Store, query};
+    use suanpan_store::{AskExt, PurchaseReply, query};
     let risk = RiskParams {
         over_limit: OverLimitAction::Review,
         limits: suanpan_core::risk::Limits {
@@ -314,9 +313,9 @@ fn no_rule_moves_money_in_the_store() {
         };
         let cmd = chip_purchase(&fp, &pan, "01", kind, amount, rng.gen_bool(0.3));
         let before = state(&store);
-        let reply = ok(store.execute(cmd));
+        let reply = ok(store.ask(cmd));
         let after = state(&store);
-        if let Reply::Refused(r) = &reply {
+        if let PurchaseReply::Refused(r) = &reply {
             refusals += usize::from(r.key().starts_with("risk."));
             assert_eq!(after, before, "a refusal ({}) changed the store", r.key());
         }
@@ -446,8 +445,8 @@ fn chip_purchase(
     kind: suanpan_core::TxnKind,
     fen: i64,
     confirm_duplicate: bool,
-) -> suanpan_store::command::Command {
-    suanpan_store::command::Command::Purchase {
+) -> suanpan_store::command::Purchase {
+    suanpan_store::command::Purchase {
         origin: counter_origin(op),
         kind,
         amount: suanpan_core::Amount::from_fen(fen),
@@ -464,7 +463,12 @@ fn chip_purchase(
 }
 
 /// A chip sale of `fen` on `pan` by cashier `op`.
-fn chip_sale(fp: &Fingerprinter, pan: &str, op: &str, fen: i64) -> suanpan_store::command::Command {
+fn chip_sale(
+    fp: &Fingerprinter,
+    pan: &str,
+    op: &str,
+    fen: i64,
+) -> suanpan_store::command::Purchase {
     let pan = ok(suanpan_core::Pan::parse(pan));
     chip_purchase(fp, &pan, op, suanpan_core::TxnKind::Sale, fen, false)
 }
@@ -489,26 +493,21 @@ fn audited(store: &SqliteStore, prefix: &str) -> Vec<(String, String)> {
 #[test]
 fn voids_and_refunds_past_the_ratio_alert_per_operator_and_per_terminal() {
     use suanpan_core::{Amount, TxnId, TxnKind};
-    use suanpan_store::Store;
-    use suanpan_store::command::{Command, OriginalRef, Reply};
+    use suanpan_store::command::{OriginalRef, Refund, Void};
+    use suanpan_store::{AskExt, Booking};
     let (store, fp, _clock, _dir) = open(RiskParams::default());
     let origin = counter_origin;
-    let approved = |reply: Reply| match reply {
-        Reply::Txn(t) if t.response_code.is_approved() => t.id,
-        other => panic!("not approved: {other:?}"),
-    };
+    fn approved(reply: impl Booking) -> TxnId {
+        match reply.booked() {
+            Ok(t) if t.response_code.is_approved() => t.id,
+            other => panic!("not approved: {other:?}"),
+        }
+    }
     let sales: Vec<TxnId> = (0..10)
-        .map(|i| {
-            approved(ok(store.execute(chip_sale(
-                &fp,
-                APPROVE_PAN,
-                "01",
-                100 + i,
-            ))))
-        })
+        .map(|i| approved(ok(store.ask(chip_sale(&fp, APPROVE_PAN, "01", 100 + i)))))
         .collect();
     let void = |op: &str, id: TxnId| {
-        approved(ok(store.execute(Command::Void {
+        approved(ok(store.ask(Void {
             origin: origin(op),
             kind: TxnKind::Void,
             original: OriginalRef::Id(id),
@@ -519,7 +518,7 @@ fn voids_and_refunds_past_the_ratio_alert_per_operator_and_per_terminal() {
         })))
     };
     let refund = |op: &str, id: TxnId| {
-        approved(ok(store.execute(Command::Refund {
+        approved(ok(store.ask(Refund {
             origin: origin(op),
             original: OriginalRef::Id(id),
             amount: Amount::from_fen(50),
@@ -580,8 +579,7 @@ fn voids_and_refunds_past_the_ratio_alert_per_operator_and_per_terminal() {
 /// and the hours; at 08:30 the same sale goes through.
 #[test]
 fn a_sale_outside_the_merchants_hours_is_refused_and_audited() {
-    use suanpan_store::Store;
-    use suanpan_store::command::Reply;
+    use suanpan_store::{AskExt, PurchaseReply};
     let (store, fp, clock, _dir) = open(RiskParams::default());
     let merchant = ok(MerchantId::parse(DEMO_MERCHANT));
     let limits = store.policy().risk.limits.clone();
@@ -598,8 +596,8 @@ fn a_sale_outside_the_merchants_hours_is_refused_and_audited() {
     };
     let before = txns(&store);
     // The test clock starts at 02:00 UTC: 10:00 in Asia/Shanghai.
-    match ok(store.execute(chip_sale(&fp, APPROVE_PAN, "01", 1_234))) {
-        Reply::Refused(r) => assert_eq!(r.key(), "risk.off_hours"),
+    match ok(store.ask(chip_sale(&fp, APPROVE_PAN, "01", 1_234))) {
+        PurchaseReply::Refused(r) => assert_eq!(r.key(), "risk.off_hours"),
         other => panic!("not refused: {other:?}"),
     }
     assert_eq!(txns(&store), before, "a refusal books nothing");
@@ -611,8 +609,8 @@ fn a_sale_outside_the_merchants_hours_is_refused_and_audited() {
         )]
     );
     clock.set(ok("2026-12-02T00:30:00Z".parse()));
-    match ok(store.execute(chip_sale(&fp, APPROVE_PAN, "01", 1_234))) {
-        Reply::Txn(t) => assert!(t.response_code.is_approved(), "{t:?}"),
+    match ok(store.ask(chip_sale(&fp, APPROVE_PAN, "01", 1_234))) {
+        PurchaseReply::Booked(t) => assert!(t.response_code.is_approved(), "{t:?}"),
         other => panic!("not approved at 08:30: {other:?}"),
     }
 }

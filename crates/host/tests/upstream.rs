@@ -508,14 +508,14 @@ async fn a_back_office_void_goes_up_and_a_refund_not_sent_up_is_refused() {
         &user,
         &submit(void_ask),
     ));
-    let refund = suanpan_store::Command::Refund {
+    let refund = suanpan_store::command::Refund {
         origin: back_office_origin(),
         original: suanpan_store::command::OriginalRef::Id(id),
         amount: suanpan_core::Amount::from_fen(200),
         reason: "审核通过 reviewed".into(),
     };
     match ok(execute(&*h.store, refund).await) {
-        suanpan_store::Reply::Refused(r) => assert_eq!(r.key(), "refund.through_upstream"),
+        suanpan_store::TxnReply::Refused(r) => assert_eq!(r.key(), "refund.through_upstream"),
         other => panic!("not refused: {other:?}"),
     }
     assert_eq!(h.queued_about(id), 0, "no advice for a refused refund");
@@ -754,7 +754,7 @@ async fn a_reversal_of_a_void_takes_back_its_unsent_0420() {
 
 /// The reviewed void of `id` (`fen`) as the back-office's executor runs it: approved.
 async fn back_office_void(h: &Host, id: TxnId, fen: i64) {
-    let void = suanpan_store::Command::Void {
+    let void = suanpan_store::command::Void {
         origin: back_office_origin(),
         kind: suanpan_core::TxnKind::Void,
         original: suanpan_store::command::OriginalRef::Id(id),
@@ -764,7 +764,7 @@ async fn back_office_void(h: &Host, id: TxnId, fen: i64) {
         card_fingerprint: None,
     };
     match ok(execute(&*h.store, void).await) {
-        suanpan_store::Reply::Txn(v) => assert_eq!(v.status, TxnStatus::Approved),
+        suanpan_store::TxnReply::Booked(v) => assert_eq!(v.status, TxnStatus::Approved),
         other => panic!("void not booked: {other:?}"),
     }
 }
@@ -911,8 +911,8 @@ async fn restart_resolves_authorizing_rows() {
         // Phase one by hand, as the host does before a request leaves.
         let r = sale(&mut t, &mut c, &Card::new(APPROVE_PAN, "3012"), 100).await;
         assert_eq!(r.code, "00");
-        let phase_one = |stan: &str, reversal| suanpan_store::Command::Authorize {
-            purchase: Box::new(purchase_command(&h, stan)),
+        let phase_one = |stan: &str, reversal| suanpan_store::reply::Authorize {
+            purchase: purchase_command(&h, stan),
             upstream: suanpan_store::UpstreamRef {
                 destination: "switch".into(),
                 stan: stan.into(),
@@ -950,7 +950,7 @@ async fn restart_resolves_authorizing_rows() {
     h.advices_acknowledged(&sw, "the restart's 0420 is acknowledged")
         .await;
     // A late phase two of a resolved row changes nothing.
-    let late = suanpan_store::Command::Authorized {
+    let late = suanpan_store::command::Authorized {
         id: sent,
         fate: UpstreamFate::Answered(suanpan_core::ResponseCode::Approved),
         auth_code: Some("123456".into()),
@@ -961,9 +961,9 @@ async fn restart_resolves_authorizing_rows() {
     sw.stop().await;
 }
 
-fn authorizing_id(reply: suanpan_store::Reply) -> TxnId {
+fn authorizing_id(reply: suanpan_store::PurchaseReply) -> TxnId {
     match reply {
-        suanpan_store::Reply::Txn(t) => {
+        suanpan_store::PurchaseReply::Booked(t) => {
             assert_eq!(t.status, TxnStatus::Authorizing);
             t.id
         }
@@ -971,11 +971,11 @@ fn authorizing_id(reply: suanpan_store::Reply) -> TxnId {
     }
 }
 
-fn purchase_command(h: &Host, stan: &str) -> suanpan_store::Command {
+fn purchase_command(h: &Host, stan: &str) -> suanpan_store::command::Purchase {
     let fp = Fingerprinter::new([7u8; 32]);
     let pan = ok(suanpan_core::Pan::parse(APPROVE_PAN));
     let _ = h;
-    suanpan_store::Command::Purchase {
+    suanpan_store::command::Purchase {
         origin: suanpan_store::command::Origin {
             terminal_id: ok(suanpan_core::TerminalId::parse(DEMO_TERMINAL)),
             operator: ok(suanpan_core::OperatorNo::parse("01")),

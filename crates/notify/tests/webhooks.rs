@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use suanpan_core::notify::{EventKind, RETRY_DELAYS_SECONDS};
 use suanpan_notify::{NotifyConfig, run_due, verify};
-use suanpan_store::Reply;
+use suanpan_store::TxnReply;
 use suanpan_store::notify::{self as outbox, NewEndpoint};
 
 /// One request the receiver got: its headers (lower-case names) and body.
@@ -175,7 +175,7 @@ fn each_event_arrives_once_per_delivery_with_a_valid_signature() {
     let sale = approved(h.sale(1_000, "approve"));
     let void = approved(h.void(sale.voucher_no));
     let refused = h.void(sale.voucher_no); // Voided already: refused, no event.
-    assert!(matches!(refused, Reply::Refused(_)), "{refused:?}");
+    assert!(matches!(refused, TxnReply::Refused(_)), "{refused:?}");
     let other = approved(h.sale(2_500, "approve"));
     let refund = approved(h.refund(&rrn(&other), 1_000));
     h.settle(None);

@@ -11,8 +11,8 @@ use suanpan_issuer::{
 use suanpan_store::command::Origin;
 use suanpan_store::repo::terminals::{self, TerminalState};
 use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
-use suanpan_store::repo::{Tx, accounts, prefetch};
-use suanpan_store::{Reply, StoreError};
+use suanpan_store::repo::{Tx, accounts, orphans, prefetch};
+use suanpan_store::{PurchaseReply, Refused, ReversalReply, StoreError, TxnReply};
 
 /// One command's context: the group's transaction and the issuer behind the host.
 pub(crate) struct Ctx<'a, 't> {
@@ -24,20 +24,43 @@ pub(crate) struct Ctx<'a, 't> {
     pub advice_follows: bool,
 }
 
-pub(crate) type Res = Result<Reply, StoreError>;
+/// A reply the common gate may give before a use case runs: a refusal, or an identical
+/// retry's stored transaction.
+pub(crate) trait Gated: From<Refused> {
+    /// The stored transaction of an identical retry.
+    fn replayed(t: Transaction) -> Self;
+}
+
+impl Gated for PurchaseReply {
+    fn replayed(t: Transaction) -> Self {
+        PurchaseReply::Replayed(t)
+    }
+}
+
+impl Gated for TxnReply {
+    fn replayed(t: Transaction) -> Self {
+        TxnReply::Replayed(t)
+    }
+}
+
+impl Gated for ReversalReply {
+    fn replayed(t: Transaction) -> Self {
+        ReversalReply::Replayed(t)
+    }
+}
 
 /// Audits a refusal and answers it; nothing else changes.
-pub(crate) fn refuse<R: Refusal + Send + 'static>(
+pub(crate) fn refuse<T: From<Refused>, R: Refusal + Send + 'static>(
     ctx: &mut Ctx<'_, '_>,
     actor: &str,
     action: &str,
     target: &str,
     r: R,
-) -> Res {
+) -> Result<T, StoreError> {
     let outcome = format!("refused:{}", r.key());
     ctx.tx
         .audit(actor, &format!("{action}.refused"), target, "", &outcome);
-    Ok(Reply::Refused(Box::new(r)))
+    Ok(T::from(Box::new(r)))
 }
 
 /// Who acts at a terminal, as the audit trail names them.
@@ -67,23 +90,23 @@ pub(crate) fn terminal(
 }
 
 /// What the common gate of every terminal transaction answers.
-pub(crate) enum Gate {
+pub(crate) enum Gate<T> {
     /// The request may go on, at this terminal and its open batch.
     Open(TerminalState),
     /// The request is answered already: refused, or an identical retry's stored answer.
-    Answered(Box<Reply>),
+    Answered(T),
 }
 
 /// The common gate of every terminal transaction: terminal, role, batch, idempotency, and a
 /// reversal that overtook the request.
-pub(crate) fn gate(
+pub(crate) fn gate<T: Gated>(
     ctx: &mut Ctx<'_, '_>,
     origin: &Origin,
     action: &str,
-) -> Result<Gate, StoreError> {
+) -> Result<Gate<T>, StoreError> {
     let actor = actor_of(origin);
     let target = format!("terminal:{}", origin.terminal_id);
-    let answered = |r: Reply| Gate::Answered(Box::new(r));
+    let answered = |r: T| Gate::Answered(r);
     let term = match terminal(ctx, &origin.terminal_id)? {
         Ok(t) => t,
         Err(r) => return refuse(ctx, &actor, action, &target, r).map(answered),
@@ -113,7 +136,7 @@ pub(crate) fn gate(
         };
         if let Some((txn, stored)) = prefetch::by_idempotency_key(ctx.tx, &term, voucher, key)? {
             if stored.as_deref() == Some(hash.as_str()) {
-                return Ok(answered(Reply::Replayed(txn)));
+                return Ok(answered(T::replayed(txn)));
             }
             return refuse(ctx, &actor, action, &target, AccessRefused::Duplicate).map(answered);
         }

@@ -1,14 +1,14 @@
 //! The end of pre-authorization holds: approved pre-auths past their hold days are released
 //! at the issuer and marked expired.
 
-use crate::ctx::{Ctx, Res, issuer_effect};
+use crate::ctx::{Ctx, issuer_effect};
 use suanpan_core::TxnStatus;
 use suanpan_issuer::IssuerOp;
-use suanpan_store::Reply;
+use suanpan_store::StoreError;
 use suanpan_store::repo::txns::{self, InstrumentCols};
 
 /// Releases every hold that ended before now.
-pub(crate) fn expire_holds(ctx: &mut Ctx<'_, '_>) -> Res {
+pub(crate) fn expire_holds(ctx: &mut Ctx<'_, '_>) -> Result<u64, StoreError> {
     let due = txns::holds_ended(ctx.tx.conn, ctx.tx.now)?;
     for t in &due {
         let cols = InstrumentCols::from_txn(t);
@@ -17,5 +17,5 @@ pub(crate) fn expire_holds(ctx: &mut Ctx<'_, '_>) -> Res {
         let target = format!("txn:{}", t.id);
         ctx.tx.audit("system", "preauth.expire", &target, "", "ok");
     }
-    Ok(Reply::Done(due.len() as u64))
+    Ok(due.len() as u64)
 }

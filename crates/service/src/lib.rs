@@ -45,11 +45,17 @@ pub mod terminal_keys;
 pub mod upstream;
 pub mod void;
 
-use ctx::{Ctx, Res};
+use ctx::Ctx;
 use std::sync::Arc;
 use suanpan_issuer::{Issuer, Simulator};
+use suanpan_store::command::{
+    Authorized, Complete, Hide, PreAuthVoid, Purchase, Purge, RecordLogin, RecordRefusal,
+    RecordReprint, Refund, Reverse, SetPassword, Settle, StandIn, Void,
+};
 use suanpan_store::repo::Tx;
-use suanpan_store::{Apply, Command, OpenOptions, Reply, StoreError, UpstreamRef};
+use suanpan_store::{
+    Apply, Command, OpenOptions, Reply, ReversalReply, StoreError, TxnReply, UpstreamRef,
+};
 
 /// The use cases over one issuer (the inline simulator, or another implementation).
 pub struct UseCases {
@@ -91,14 +97,19 @@ pub fn open_options() -> OpenOptions {
 }
 
 /// Routes one command to its use case.
-fn apply(ctx: &mut Ctx<'_, '_>, cmd: &Command) -> Res {
+fn apply(ctx: &mut Ctx<'_, '_>, cmd: &Command) -> Result<Reply, StoreError> {
     apply_up(ctx, cmd, None)
 }
 
 /// Routes one command; `up` is how a purchase goes to the network upstream (phase one).
-fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> Res {
+/// Each use case gives its command's typed reply; the writer carries it as a [`Reply`].
+fn apply_up(
+    ctx: &mut Ctx<'_, '_>,
+    cmd: &Command,
+    up: Option<&UpstreamRef>,
+) -> Result<Reply, StoreError> {
     match cmd {
-        Command::Purchase {
+        Command::Purchase(Purchase {
             origin,
             kind,
             amount,
@@ -107,7 +118,7 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
             pin,
             linked_id,
             confirm_duplicate,
-        } => {
+        }) => {
             let p = sale::Purchase {
                 confirm_duplicate: *confirm_duplicate,
                 kind: *kind,
@@ -117,9 +128,9 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
                 pin: pin.as_ref(),
                 linked_id: *linked_id,
             };
-            sale::purchase(ctx, origin, &p, up)
+            sale::purchase(ctx, origin, &p, up).map(Reply::from)
         }
-        Command::Void {
+        Command::Void(Void {
             origin,
             kind,
             original,
@@ -127,7 +138,7 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
             reason,
             customer_consent,
             card_fingerprint,
-        } => {
+        }) => {
             let facts = void::VoidFacts {
                 kind: *kind,
                 amount: *amount,
@@ -135,53 +146,53 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
                 consent: *customer_consent,
                 card: card_fingerprint.as_deref(),
             };
-            void::void(ctx, origin, original, &facts)
+            void::void(ctx, origin, original, &facts).map(Reply::from)
         }
-        Command::Refund {
+        Command::Refund(Refund {
             origin,
             original,
             amount,
             reason,
-        } => refund::refund(ctx, origin, original, *amount, reason, None),
-        Command::Complete {
+        }) => refund::refund(ctx, origin, original, *amount, reason, None).map(Reply::from),
+        Command::Complete(Complete {
             origin,
             original,
             amount,
-        } => preauth::complete(ctx, origin, original, *amount),
-        Command::PreAuthVoid {
+        }) => preauth::complete(ctx, origin, original, *amount).map(Reply::from),
+        Command::PreAuthVoid(PreAuthVoid {
             origin,
             original,
             amount,
             reason,
-        } => preauth::preauth_void(ctx, origin, original, *amount, reason),
-        Command::Reverse {
+        }) => preauth::preauth_void(ctx, origin, original, *amount, reason).map(Reply::from),
+        Command::Reverse(Reverse {
             origin,
             voucher,
             amount,
             reason,
-        } => reversal::reverse(ctx, origin, *voucher, *amount, reason),
-        Command::Settle {
+        }) => reversal::reverse(ctx, origin, *voucher, *amount, reason).map(Reply::from),
+        Command::Settle(Settle {
             terminal_id,
             actor,
             terminal_totals,
-        } => settlement::settle(ctx, terminal_id, actor, *terminal_totals).map(Reply::Settled),
-        Command::SettleAllDue => settlement::settle_all_due(ctx),
-        Command::ExpireHolds => holds::expire_holds(ctx),
-        Command::ForgetExpiredPans => upstream::forget_expired_pans(ctx),
-        Command::Hide {
+        }) => settlement::settle(ctx, terminal_id, actor, *terminal_totals).map(Reply::from),
+        Command::SettleAllDue => settlement::settle_all_due(ctx).map(Reply::from),
+        Command::ExpireHolds => holds::expire_holds(ctx).map(Reply::from),
+        Command::ForgetExpiredPans => upstream::forget_expired_pans(ctx).map(Reply::from),
+        Command::Hide(Hide {
             merchant_id,
             actor,
             id,
             reason,
-        } => records::hide(ctx, merchant_id, *actor, *id, reason),
-        Command::Purge {
+        }) => records::hide(ctx, merchant_id, *actor, *id, reason).map(Reply::from),
+        Command::Purge(Purge {
             merchant_id,
             actor,
             before,
             backup,
             reason,
             audit_as,
-        } => {
+        }) => {
             let who = audit_as
                 .clone()
                 .unwrap_or_else(|| format!("{merchant_id}/{actor}"));
@@ -193,57 +204,67 @@ fn apply_up(ctx: &mut Ctx<'_, '_>, cmd: &Command, up: Option<&UpstreamRef>) -> R
                 backup,
                 reason,
             };
-            records::purge(ctx, &p)
+            records::purge(ctx, &p).map(Reply::from)
         }
-        Command::RecordLogin {
+        Command::RecordLogin(RecordLogin {
             merchant_id,
             operator,
             ok,
             purpose,
-        } => operators::record_login(ctx, merchant_id, *operator, *ok, purpose),
-        Command::RecordRefusal {
+        }) => operators::record_login(ctx, merchant_id, *operator, *ok, purpose).map(Reply::from),
+        Command::RecordRefusal(RecordRefusal {
             actor,
             action,
             target,
             key,
-        } => Ok(operators::record_refusal(ctx, actor, action, target, key)),
-        Command::SetPassword {
+        }) => Ok(operators::record_refusal(ctx, actor, action, target, key).into()),
+        Command::SetPassword(SetPassword {
             merchant_id,
             actor,
             operator,
             password_hash,
-        } => operators::set_password(ctx, merchant_id, *actor, *operator, password_hash),
-        Command::RecordReprint { actor, id } => Ok(operators::record_reprint(ctx, actor, *id)),
+        }) => operators::set_password(ctx, merchant_id, *actor, *operator, password_hash)
+            .map(Reply::from),
+        Command::RecordReprint(RecordReprint { actor, id }) => {
+            Ok(operators::record_reprint(ctx, actor, *id).into())
+        }
         Command::Authorize { purchase, upstream } => match purchase.as_ref() {
-            Command::Purchase { .. } => apply_up(ctx, purchase, Some(upstream)),
-            Command::Refund {
+            Command::Purchase(Purchase { .. }) => apply_up(ctx, purchase, Some(upstream)),
+            Command::Refund(Refund {
                 origin,
                 original,
                 amount,
                 reason,
-            } => refund::refund(ctx, origin, original, *amount, reason, Some(upstream)),
+            }) => refund::refund(ctx, origin, original, *amount, reason, Some(upstream))
+                .map(Reply::from),
             _ => Err(StoreError::Invalid(
                 "only a purchase or a refund goes to the upstream".into(),
             )),
         },
-        Command::Authorized {
+        Command::Authorized(Authorized {
             id,
             fate,
             auth_code,
-        } => upstream::authorized(ctx, *id, *fate, auth_code.as_deref()),
-        Command::ResolveAuthorizing => upstream::resolve_authorizing(ctx),
-        Command::StandIn {
+        }) => upstream::authorized(ctx, *id, *fate, auth_code.as_deref()).map(Reply::from),
+        Command::ResolveAuthorizing => upstream::resolve_authorizing(ctx).map(Reply::from),
+        Command::StandIn(StandIn {
             id,
             destination,
             frame,
             auth_code,
-        } => upstream::stand_in(ctx, *id, destination, &frame.0, auth_code),
+        }) => upstream::stand_in(ctx, *id, destination, &frame.0, auth_code).map(Reply::from),
         Command::WithAdvice { inner, advice } => {
             ctx.advice_follows = true;
             let reply = apply(ctx, inner);
             ctx.advice_follows = false;
             let reply = reply?;
-            upstream::queue_advice(ctx, &reply, advice)?;
+            // Only a booked follow-up queues its sale's advice: a refusal, a replay or
+            // nothing to reverse changed nothing upstream.
+            if let Reply::Txn(TxnReply::Booked(t)) | Reply::Reversal(ReversalReply::Reversed(t)) =
+                &reply
+            {
+                upstream::queue_advice(ctx, t, advice)?;
+            }
             Ok(reply)
         }
     }

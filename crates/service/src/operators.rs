@@ -1,13 +1,13 @@
 //! Operators at the counter: login outcomes (lockout after repeated failures), password
 //! changes, and two audit-only records (a refusal decided at the edge, a receipt reprint).
 
-use crate::ctx::{Ctx, Res, refuse};
+use crate::ctx::{Ctx, refuse};
 use suanpan_core::auth::LoginState;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::rules;
 use suanpan_core::{MerchantId, OperatorNo, Policy, Role, TxnId};
-use suanpan_store::Reply;
 use suanpan_store::repo::operators;
+use suanpan_store::{Counted, StoreError};
 
 /// Records a login attempt's outcome: the failure count and lock (`LoginState`), and an
 /// audit entry for every failure and lockout.
@@ -17,7 +17,7 @@ pub(crate) fn record_login(
     op: OperatorNo,
     ok: bool,
     purpose: &str,
-) -> Res {
+) -> Result<Counted, StoreError> {
     let who = format!("{merchant}/{op}");
     let target = format!("operator:{merchant}/{op}");
     let Some(state) = operators::login_state(ctx.tx.conn, merchant, op)? else {
@@ -35,7 +35,7 @@ pub(crate) fn record_login(
     if ok {
         // Successful sign-ins are not chained one by one: only failures and lockouts matter
         // to an auditor, and the counter path stays fast.
-        return Ok(Reply::Done(0));
+        return Ok(Counted::Done(0));
     }
     let r = match next.locked(now) {
         Some(until) => AccessRefused::LockedOut {
@@ -66,7 +66,7 @@ pub(crate) fn set_password(
     actor: OperatorNo,
     op: OperatorNo,
     hash: &str,
-) -> Res {
+) -> Result<Counted, StoreError> {
     let who = format!("{merchant}/{actor}");
     let target = format!("operator:{merchant}/{op}");
     if let Err(r) = rules::decide_password_change(actor, op) {
@@ -74,7 +74,7 @@ pub(crate) fn set_password(
     }
     let n = operators::set_password(ctx.tx.conn, merchant, op, hash, ctx.tx.now)?;
     ctx.tx.audit(&who, "password.change", &target, "", "ok");
-    Ok(Reply::Done(n))
+    Ok(Counted::Done(n))
 }
 
 /// Audits a refusal decided outside the writer (a locked-out login at the edge).
@@ -84,16 +84,16 @@ pub(crate) fn record_refusal(
     action: &str,
     target: &str,
     key: &str,
-) -> Reply {
+) -> u64 {
     let outcome = format!("refused:{key}");
     ctx.tx
         .audit(actor, &format!("{action}.refused"), target, "", &outcome);
-    Reply::Done(0)
+    0
 }
 
 /// Audits a receipt reprint (any receipt may be reprinted, and every reprint is audited).
-pub(crate) fn record_reprint(ctx: &mut Ctx<'_, '_>, actor: &str, id: TxnId) -> Reply {
+pub(crate) fn record_reprint(ctx: &mut Ctx<'_, '_>, actor: &str, id: TxnId) -> u64 {
     ctx.tx
         .audit(actor, "receipt.reprint", &format!("txn:{id}"), "", "ok");
-    Reply::Done(1)
+    1
 }

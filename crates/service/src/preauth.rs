@@ -3,7 +3,7 @@
 //! [`crate::holds`].
 
 use crate::ctx::{
-    Ask, Ctx, FollowUp, Gate, Res, actor_of, ask_issuer, book, book_follow_up, gate, issuer_effect,
+    Ask, Ctx, FollowUp, Gate, actor_of, ask_issuer, book, book_follow_up, gate, issuer_effect,
     refuse,
 };
 use crate::sale::channel_gate;
@@ -14,7 +14,7 @@ use suanpan_issuer::IssuerOp;
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::repo::terminals::{self, TerminalState};
 use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
-use suanpan_store::{Reply, StoreError};
+use suanpan_store::{StoreError, TxnReply};
 
 /// The pre-authorization a completion or pre-auth void names. The core has no
 /// training-mismatch refusal for pre-auths: to the other mode a training pre-auth does not
@@ -36,10 +36,10 @@ pub(crate) fn complete(
     origin: &Origin,
     original: &OriginalRef,
     amount: Amount,
-) -> Res {
+) -> Result<TxnReply, StoreError> {
     let term = match gate(ctx, origin, "completion")? {
         Gate::Open(t) => t,
-        Gate::Answered(r) => return Ok(*r),
+        Gate::Answered(r) => return Ok(r),
     };
     let actor = actor_of(origin);
     let Some(pre) = find_preauth(ctx, &term, origin, original)? else {
@@ -98,7 +98,7 @@ pub(crate) fn complete(
             hold_expires_at: None,
         },
     )?;
-    Ok(Reply::Txn(txn))
+    Ok(TxnReply::Booked(txn))
 }
 
 /// Voids a pre-authorization: its hold is released.
@@ -108,10 +108,10 @@ pub(crate) fn preauth_void(
     original: &OriginalRef,
     amount: Option<Amount>,
     reason: &str,
-) -> Res {
+) -> Result<TxnReply, StoreError> {
     let term = match gate(ctx, origin, "preauth_void")? {
         Gate::Open(t) => t,
-        Gate::Answered(r) => return Ok(*r),
+        Gate::Answered(r) => return Ok(r),
     };
     let actor = actor_of(origin);
     let Some(pre) = find_preauth(ctx, &term, origin, original)? else {
@@ -138,5 +138,5 @@ pub(crate) fn preauth_void(
         consent: false,
     };
     let txn = book_follow_up(ctx, origin, &term, &pre, booking)?;
-    Ok(Reply::Txn(txn))
+    Ok(TxnReply::Booked(txn))
 }

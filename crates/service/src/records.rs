@@ -1,12 +1,12 @@
 //! Records: hide (删除交易记录, admin only, with a reason) and purge past retention.
 
-use crate::ctx::{Ctx, Res, refuse};
+use crate::ctx::{Ctx, refuse};
 use jiff::Timestamp;
 use suanpan_core::refusal::HideRefused;
 use suanpan_core::rules;
 use suanpan_core::{MerchantId, OperatorNo, TxnId};
-use suanpan_store::Reply;
 use suanpan_store::repo::{counters, txns};
+use suanpan_store::{Counted, StoreError};
 
 /// Hides one of the merchant's records.
 pub(crate) fn hide(
@@ -15,7 +15,7 @@ pub(crate) fn hide(
     actor: OperatorNo,
     id: TxnId,
     reason: &str,
-) -> Res {
+) -> Result<Counted, StoreError> {
     let who = format!("{merchant}/{actor}");
     let target = format!("txn:{id}");
     let found = txns::by_id(ctx.tx.conn, id)?.filter(|t| &t.merchant_id == merchant);
@@ -27,7 +27,7 @@ pub(crate) fn hide(
     }
     txns::hide(ctx.tx.conn, id, reason, actor, ctx.tx.now)?;
     ctx.tx.audit(&who, "hide", &target, reason, "ok");
-    Ok(Reply::Done(1))
+    Ok(Counted::Done(1))
 }
 
 /// A purge's facts.
@@ -47,7 +47,7 @@ pub struct PurgeFacts<'a> {
 }
 
 /// Purges the merchant's records past retention (the caller backed up first).
-pub(crate) fn purge(ctx: &mut Ctx<'_, '_>, p: &PurgeFacts<'_>) -> Res {
+pub(crate) fn purge(ctx: &mut Ctx<'_, '_>, p: &PurgeFacts<'_>) -> Result<Counted, StoreError> {
     let target = format!("before:{}", p.before);
     if let Err(r) = rules::decide_purge(p.actor, p.before, ctx.tx.policy, ctx.tx.now) {
         return refuse(ctx, p.who, "purge", &target, r);
@@ -61,5 +61,5 @@ pub(crate) fn purge(ctx: &mut Ctx<'_, '_>, p: &PurgeFacts<'_>) -> Res {
     };
     ctx.tx
         .audit(p.who, "purge", &target, &why, &format!("ok:{n}"));
-    Ok(Reply::Done(n))
+    Ok(Counted::Done(n))
 }

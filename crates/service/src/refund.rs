@@ -7,7 +7,7 @@
 //! two (`crate::upstream::authorized`) keeps the reservation when approved and gives it
 //! back otherwise.
 
-use crate::ctx::{Ctx, FollowUp, Gate, Res, actor_of, book_follow_up, gate, issuer_effect, refuse};
+use crate::ctx::{Ctx, FollowUp, Gate, actor_of, book_follow_up, gate, issuer_effect, refuse};
 use suanpan_core::refusal::RefundRefused;
 use suanpan_core::rules::{self, RefundRequest};
 use suanpan_core::{Amount, ResponseCode, TxnKind, TxnStatus};
@@ -16,7 +16,7 @@ use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::repo::terminals;
 use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
 use suanpan_store::repo::upstream as repo;
-use suanpan_store::{Reply, UpstreamRef};
+use suanpan_store::{StoreError, TxnReply, UpstreamRef};
 
 /// Refunds (part of) an original. `up`: how the refund goes up when the network upstream
 /// decided the original (phase one, `Command::Authorize`: the terminal's refund, or the
@@ -29,10 +29,10 @@ pub(crate) fn refund(
     amount: Amount,
     reason: &str,
     up: Option<&UpstreamRef>,
-) -> Res {
+) -> Result<TxnReply, StoreError> {
     let term = match gate(ctx, origin, "refund")? {
         Gate::Open(t) => t,
-        Gate::Answered(r) => return Ok(*r),
+        Gate::Answered(r) => return Ok(r),
     };
     let actor = actor_of(origin);
     let Some(orig) = txns::find_original(ctx.tx.conn, &term, origin.training, original)? else {
@@ -94,7 +94,7 @@ pub(crate) fn refund(
             reason,
             &outcome,
         );
-        return Ok(Reply::Txn(txn));
+        return Ok(TxnReply::Booked(txn));
     }
     let cols = InstrumentCols::from_txn(&orig);
     issuer_effect(ctx, &cols, IssuerOp::Credit, d.amount, origin.training)?;
@@ -107,5 +107,5 @@ pub(crate) fn refund(
     };
     let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
     crate::risk::after_void_or_refund(ctx, origin, &term, &txn)?;
-    Ok(Reply::Txn(txn))
+    Ok(TxnReply::Booked(txn))
 }

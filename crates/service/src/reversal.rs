@@ -2,7 +2,7 @@
 //! original's effect undone at the issuer and on its own original; a reversal whose request
 //! never arrived is remembered so that the request, arriving late, is refused (`gate`).
 
-use crate::ctx::{Ctx, FollowUp, Gate, Res, actor_of, book_follow_up, gate, issuer_effect, refuse};
+use crate::ctx::{Ctx, FollowUp, Gate, actor_of, book_follow_up, gate, issuer_effect, refuse};
 use suanpan_core::refusal::ReversalRefused;
 use suanpan_core::rules::{self, ReversalDecision};
 use suanpan_core::{Amount, Transaction, TxnKind, TxnStatus, VoucherNo};
@@ -10,7 +10,7 @@ use suanpan_issuer::IssuerOp;
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::repo::orphans::{self, NewOrphan};
 use suanpan_store::repo::txns::{self, InstrumentCols};
-use suanpan_store::{Reply, StoreError};
+use suanpan_store::{ReversalReply, StoreError};
 
 /// Reverses the transaction a terminal booked under `voucher` in its open batch.
 pub(crate) fn reverse(
@@ -19,10 +19,10 @@ pub(crate) fn reverse(
     voucher: VoucherNo,
     amount: Option<Amount>,
     reason: &str,
-) -> Res {
+) -> Result<ReversalReply, StoreError> {
     let term = match gate(ctx, origin, "reversal")? {
         Gate::Open(t) => t,
-        Gate::Answered(r) => return Ok(*r),
+        Gate::Answered(r) => return Ok(r),
     };
     let actor = actor_of(origin);
     let by_voucher = OriginalRef::Voucher(voucher);
@@ -57,7 +57,7 @@ pub(crate) fn reverse(
         };
         let target = format!("voucher:{voucher}");
         ctx.tx.audit(&actor, "reversal", &target, reason, outcome);
-        return Ok(Reply::NothingToReverse);
+        return Ok(ReversalReply::NothingToReverse);
     };
     // A void of a sale the switch decided is undone only while its 0420 has not left: it
     // is taken back here. One that may have left cannot be called back.
@@ -85,7 +85,7 @@ pub(crate) fn reverse(
         consent: false,
     };
     let txn = book_follow_up(ctx, &plain, &term, &t, booking)?;
-    Ok(Reply::Txn(txn))
+    Ok(ReversalReply::Reversed(txn))
 }
 
 /// Undoes a transaction's effect at the issuer and on its own original, for a reversal.

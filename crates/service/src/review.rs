@@ -21,7 +21,8 @@ use suanpan_store::backoffice::{
     Backoffice, NewRequest, ReviewRequest, StaffUser, Transition, execution_reason,
 };
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Reply, Store, StoreError, query};
+use suanpan_store::command::{Refund, Void};
+use suanpan_store::{AskExt, Store, StoreError, TxnReply, query};
 
 /// Requests the executor runs per pass at most.
 pub const EXECUTOR_BATCH_MAX: u32 = 50;
@@ -461,13 +462,14 @@ fn execute_claimed(
     upstream: &Upstream,
     q: &ReviewRequest,
 ) -> Result<(), RequestError> {
-    let cmd = command_for(store, q)?;
     // A storage error leaves the request claimed: nothing was reported committed, and once
     // the claim is stale `recover_stale` finds out what happened and finishes it.
-    let outcome = if crate::review_up::goes_up(store, &cmd)? {
-        crate::review_up::refund_up(store, upstream, cmd)?
-    } else {
-        Outcome::of(store.execute(cmd)?)
+    let outcome = match command_for(store, q)? {
+        Execution::Void(c) => Outcome::of(store.ask(c)?),
+        Execution::Refund(c) if crate::review_up::goes_up(store, &c)? => {
+            crate::review_up::refund_up(store, upstream, c)?
+        }
+        Execution::Refund(c) => Outcome::of(store.ask(c)?),
     };
     finish(store, q, outcome.next, outcome.txn, &outcome.key)
 }
@@ -482,18 +484,17 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     /// A writer's reply to the request's command.
-    pub(crate) fn of(reply: Reply) -> Outcome {
+    pub(crate) fn of(reply: TxnReply) -> Outcome {
         let (next, txn, key) = match reply {
-            Reply::Txn(t) if t.status == TxnStatus::Approved => {
+            TxnReply::Booked(t) | TxnReply::Replayed(t) if t.status == TxnStatus::Approved => {
                 (RequestStatus::Executed, Some(t.id), String::new())
             }
-            Reply::Txn(t) => (
+            TxnReply::Booked(t) | TxnReply::Replayed(t) => (
                 RequestStatus::Failed,
                 Some(t.id),
                 format!("declined:{}", t.response_code.code()),
             ),
-            Reply::Refused(r) => (RequestStatus::Failed, None, r.key().to_owned()),
-            other => (RequestStatus::Failed, None, format!("unexpected:{other:?}")),
+            TxnReply::Refused(r) => (RequestStatus::Failed, None, r.key().to_owned()),
         };
         Outcome { next, txn, key }
     }
@@ -530,10 +531,16 @@ fn finish(
     Ok(())
 }
 
+/// What an approved request runs: a void or a refund, each answering a [`TxnReply`].
+enum Execution {
+    Void(Void),
+    Refund(Refund),
+}
+
 /// The engine command of an approved request: on the original's terminal, as the
 /// submitter's counter operator (or the original's), authorized by the review (recorded as
 /// supervisor 00).
-fn command_for(store: &dyn Store, q: &ReviewRequest) -> Result<Command, RequestError> {
+fn command_for(store: &dyn Store, q: &ReviewRequest) -> Result<Execution, RequestError> {
     let t = store
         .transaction(TxnId(q.txn_id))?
         .ok_or(RequestError::TxnNotFound)?;
@@ -550,7 +557,7 @@ fn command_for(store: &dyn Store, q: &ReviewRequest) -> Result<Command, RequestE
     };
     let reason = execution_reason(q);
     Ok(match q.facts()?.kind {
-        RequestKind::Void => Command::Void {
+        RequestKind::Void => Execution::Void(Void {
             origin,
             kind: void_of(t.kind).1,
             original: OriginalRef::Id(t.id),
@@ -558,12 +565,12 @@ fn command_for(store: &dyn Store, q: &ReviewRequest) -> Result<Command, RequestE
             reason,
             customer_consent: q.customer_consent,
             card_fingerprint: t.card_fingerprint.clone(),
-        },
-        RequestKind::Refund => Command::Refund {
+        }),
+        RequestKind::Refund => Execution::Refund(Refund {
             origin,
             original: OriginalRef::Id(t.id),
             amount: Amount::from_fen(q.amount_fen),
             reason,
-        },
+        }),
     })
 }

@@ -22,7 +22,8 @@ use suanpan_core::refusal::RefundRefused;
 use suanpan_core::{Refusal, ResponseCode, TxnId, TxnStatus};
 use suanpan_store::command::OriginalRef;
 use suanpan_store::repo::upstream as repo;
-use suanpan_store::{Command, Reply, Store, StoreError};
+use suanpan_store::command::Refund;
+use suanpan_store::{Store, StoreError, TxnReply};
 use suanpan_upstream::LinkState;
 use suanpan_upstream::msg::Card;
 
@@ -33,19 +34,16 @@ const ENTRY_MODE_BACK_OFFICE: &str = "012";
 /// The catalog key of a refund reversed for want of an answer (nothing refunded).
 pub const KEY_NO_ANSWER: &str = "refund.upstream_no_answer";
 
-/// The original a request's refund command names, when it is a refund.
-fn refund_original(cmd: &Command) -> Option<TxnId> {
-    match cmd {
-        Command::Refund {
-            original: OriginalRef::Id(id),
-            ..
-        } => Some(*id),
+/// The original a request's refund names (a request names it by id).
+fn refund_original(cmd: &Refund) -> Option<TxnId> {
+    match cmd.original {
+        OriginalRef::Id(id) => Some(id),
         _ => None,
     }
 }
 
-/// Whether `cmd` (a request's command) is a refund of a sale the network upstream decided.
-pub(crate) fn goes_up(store: &dyn Store, cmd: &Command) -> Result<bool, StoreError> {
+/// Whether `cmd` (a request's refund) is of a sale the network upstream decided.
+pub(crate) fn goes_up(store: &dyn Store, cmd: &Refund) -> Result<bool, StoreError> {
     let Some(id) = refund_original(cmd) else {
         return Ok(false);
     };
@@ -58,7 +56,7 @@ pub(crate) fn goes_up(store: &dyn Store, cmd: &Command) -> Result<bool, StoreErr
 pub(crate) fn refund_up(
     store: &dyn Store,
     upstream: &Upstream,
-    cmd: Command,
+    cmd: Refund,
 ) -> Result<Outcome, RequestError> {
     let down = RefundRefused::UpstreamDown.key();
     let Upstream::Network(net) = upstream else {
@@ -116,14 +114,16 @@ fn presented(store: &dyn Store, pan: String) -> Presented {
 /// How a refund that went up ends the request: executed when approved; failed with words
 /// when the link could not take it (91, not sent) or no answer came (reversed upstream), as
 /// for any decline otherwise.
-fn outcome(reply: Reply) -> Outcome {
+fn outcome(reply: TxnReply) -> Outcome {
     let failed_with = |id, key: &str| Outcome {
         txn: Some(id),
         ..Outcome::failed(key)
     };
     match &reply {
-        Reply::Txn(t) if t.status == TxnStatus::ReversalPending => failed_with(t.id, KEY_NO_ANSWER),
-        Reply::Txn(t)
+        TxnReply::Booked(t) if t.status == TxnStatus::ReversalPending => {
+            failed_with(t.id, KEY_NO_ANSWER)
+        }
+        TxnReply::Booked(t)
             if t.status == TxnStatus::Declined
                 && t.response_code == ResponseCode::IssuerUnavailable =>
         {

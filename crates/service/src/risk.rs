@@ -13,7 +13,7 @@ use suanpan_core::risk::{self, Action, Decision, Facts, Finding, Limits, Schedul
 use suanpan_store::command::{Instrument, Origin};
 use suanpan_store::repo::risk::{self as repo, NewAlert, RatioScope, Scope};
 use suanpan_store::repo::terminals::TerminalState;
-use suanpan_store::{Reply, StoreError};
+use suanpan_store::{PurchaseReply, StoreError};
 
 /// Asks the risk rules about a purchase at an open terminal. `Some(reply)`: refused or
 /// held, answered, nothing booked; `None`: go on (its alerts are raised already).
@@ -22,7 +22,7 @@ pub(crate) fn assess(
     origin: &Origin,
     term: &TerminalState,
     p: &Purchase<'_>,
-) -> Result<Option<Reply>, StoreError> {
+) -> Result<Option<PurchaseReply>, StoreError> {
     // Training moves no money and teaches the counter; the rules watch live payments.
     if origin.training {
         return Ok(None);

@@ -1,7 +1,7 @@
 //! Sale, pre-authorization and balance inquiry, by card or QR wallet: the terminal gate, the
 //! payment channel, the purchase's own rules (`decide_purchase`), then the issuer.
 
-use crate::ctx::{Ask, Ctx, Gate, Res, actor_of, ask_issuer, book, gate, refuse};
+use crate::ctx::{Ask, Ctx, Gate, actor_of, ask_issuer, book, gate, refuse};
 use suanpan_core::backoffice::{Channel, decide_channel_open};
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::rules::{self, PurchaseAsk, PurchaseRequest};
@@ -10,7 +10,7 @@ use suanpan_issuer::{EnteredPin, IssuerOp};
 use suanpan_store::command::{Instrument, Origin};
 use suanpan_store::repo::txns::{InstrumentCols, NewTxn};
 use suanpan_store::repo::{channels, terminals};
-use suanpan_store::{Reply, StoreError, UpstreamRef};
+use suanpan_store::{PurchaseReply, Refused, StoreError, UpstreamRef};
 
 /// A purchase's facts besides its origin.
 pub struct Purchase<'a> {
@@ -37,11 +37,11 @@ pub(crate) fn purchase(
     origin: &Origin,
     p: &Purchase<'_>,
     up: Option<&UpstreamRef>,
-) -> Res {
+) -> Result<PurchaseReply, StoreError> {
     let kind = p.kind;
     let term = match gate(ctx, origin, kind.as_str())? {
         Gate::Open(t) => t,
-        Gate::Answered(r) => return Ok(*r),
+        Gate::Answered(r) => return Ok(r),
     };
     let actor = actor_of(origin);
     if let Some(refused) = channel_gate(ctx, &actor, kind.as_str(), p.method, &term.merchant_id)? {
@@ -68,7 +68,8 @@ pub(crate) fn purchase(
         return Ok(refused);
     }
     if let Some(up) = up.filter(|_| crate::upstream::goes_up(kind, p.instrument, origin)) {
-        return crate::upstream::book_authorizing(ctx, origin, &term, p, up);
+        return crate::upstream::book_authorizing(ctx, origin, &term, p, up)
+            .map(PurchaseReply::Booked);
     }
     let cols = InstrumentCols::of(p.instrument);
     let account = cols.account_id().unwrap_or_default().to_owned();
@@ -120,24 +121,24 @@ pub(crate) fn purchase(
         },
     )?;
     if kind == TxnKind::BalanceInquiry && approved {
-        return Ok(Reply::Balance {
+        return Ok(PurchaseReply::Balance {
             txn,
             available: Amount::from_fen(resp.available_fen),
         });
     }
-    Ok(Reply::Txn(txn))
+    Ok(PurchaseReply::Booked(txn))
 }
 
 /// A payment channel switched off in the back-office refuses new money through it (12): sales,
 /// pre-auths, balance inquiries and completions, from terminals, the CLI and the API alike;
 /// the platform's switch and the merchant's own (issue 14) must both be on.
-pub(crate) fn channel_gate(
+pub(crate) fn channel_gate<T: From<Refused>>(
     ctx: &mut Ctx<'_, '_>,
     actor: &str,
     action: &str,
     method: PaymentMethod,
     merchant: &MerchantId,
-) -> Result<Option<Reply>, StoreError> {
+) -> Result<Option<T>, StoreError> {
     let channel = Channel::of_method(method);
     let open = channels::is_open(ctx.tx, channel, merchant)?;
     match decide_channel_open(channel, open) {

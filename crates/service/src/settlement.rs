@@ -1,11 +1,11 @@
 //! Settlement (结算) of a terminal's open batch, and the cutoff that settles every batch whose
 //! business day has passed.
 
-use crate::ctx::{Ctx, Res};
+use crate::ctx::Ctx;
 use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{Lang, Refusal, TerminalId};
 use suanpan_store::repo::terminals;
-use suanpan_store::{Reply, SettleReport, StoreError};
+use suanpan_store::{SettleReport, StoreError};
 
 /// Settles a terminal's open batch against the terminal's totals, if it sent any, and opens
 /// the next batch.
@@ -55,9 +55,9 @@ pub(crate) fn settle(
 /// Settles every enabled terminal's batch that is due at the cutoff (`Policy::batch_is_due`).
 /// Every node's scheduler sends this at the cutoff; one of them settles: the lock is held to
 /// the commit, and a node that comes later finds the batches already reopened (not due).
-pub(crate) fn settle_all_due(ctx: &mut Ctx<'_, '_>) -> Res {
+pub(crate) fn settle_all_due(ctx: &mut Ctx<'_, '_>) -> Result<Vec<SettleReport>, StoreError> {
     if !terminals::try_cutoff_lock(ctx.tx.conn)? {
-        return Ok(Reply::SettledMany(Vec::new()));
+        return Ok(Vec::new());
     }
     let mut reports = Vec::new();
     for (id, opened) in terminals::open_batches(ctx.tx.conn)? {
@@ -66,5 +66,5 @@ pub(crate) fn settle_all_due(ctx: &mut Ctx<'_, '_>) -> Res {
         }
         reports.push(settle(ctx, &id, "system", None)?);
     }
-    Ok(Reply::SettledMany(reports))
+    Ok(reports)
 }

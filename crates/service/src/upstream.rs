@@ -16,7 +16,7 @@
 pub mod network;
 pub mod queue;
 
-use crate::ctx::{Ctx, Res, actor_of};
+use crate::ctx::{Ctx, actor_of};
 use crate::sale::Purchase;
 use suanpan_core::rules::{self, UpstreamFate};
 use suanpan_core::{ResponseCode, Transaction, TxnId, TxnKind, TxnStatus};
@@ -24,7 +24,7 @@ use suanpan_store::command::{Instrument, Origin};
 use suanpan_store::repo::terminals::{self, TerminalState};
 use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
 use suanpan_store::repo::upstream as repo;
-use suanpan_store::{AdviceDraft, Reply, StoreError, UpstreamRef};
+use suanpan_store::{AdviceDraft, StoreError, TxnReply, UpstreamRef};
 
 /// Which upstream decides a purchase.
 #[derive(Clone, Default)]
@@ -58,7 +58,7 @@ pub(crate) fn book_authorizing(
     term: &TerminalState,
     p: &Purchase<'_>,
     up: &UpstreamRef,
-) -> Res {
+) -> Result<Transaction, StoreError> {
     let voucher = terminals::take_voucher(ctx.tx, term, origin.voucher, origin.training);
     let txn = txns::insert(
         ctx.tx,
@@ -85,7 +85,7 @@ pub(crate) fn book_authorizing(
     let outcome = format!("authorizing:{}/{}", up.destination, up.stan);
     ctx.tx
         .audit(&actor_of(origin), txn.kind.as_str(), &target, "", &outcome);
-    Ok(Reply::Txn(txn))
+    Ok(txn)
 }
 
 /// Phase two: an authorizing transaction's fate. One no longer authorizing (resolved at a
@@ -95,12 +95,12 @@ pub(crate) fn authorized(
     id: TxnId,
     fate: UpstreamFate,
     auth_code: Option<&str>,
-) -> Res {
+) -> Result<TxnReply, StoreError> {
     let Some(txn) = txns::by_id(ctx.tx.conn, id)? else {
         return Err(StoreError::Invalid(format!("no transaction {id}")));
     };
     if txn.status != TxnStatus::Authorizing {
-        return Ok(Reply::Txn(txn));
+        return Ok(TxnReply::Booked(txn));
     }
     let (status, code) = rules::decide_upstream_fate(fate);
     // The time-out reversal follows the fate in this same transaction: queued when the
@@ -136,7 +136,7 @@ pub(crate) fn authorized(
     let after = txns::by_id(ctx.tx.conn, id)?
         .ok_or_else(|| StoreError::Invalid(format!("transaction {id} vanished")))?;
     assert_eq!(after.status, status, "the fate of txn {id} was written");
-    Ok(Reply::Txn(after))
+    Ok(TxnReply::Booked(after))
 }
 
 /// A refund's fate on its original: approved, the amount reserved in phase one stays
@@ -183,7 +183,7 @@ fn forget_when_fully_refunded(ctx: &mut Ctx<'_, '_>, original_id: TxnId) -> Resu
 
 /// The scheduler's step: forgets every card number whose sale's refund window has closed
 /// (by the store's clock). Answers `Done(card numbers forgotten)`, audited when any.
-pub(crate) fn forget_expired_pans(ctx: &mut Ctx<'_, '_>) -> Res {
+pub(crate) fn forget_expired_pans(ctx: &mut Ctx<'_, '_>) -> Result<u64, StoreError> {
     let n = repo::forget_expired_pans(ctx.tx.conn, ctx.tx.now)?;
     if n > 0 {
         let outcome = format!("forgotten:{n}");
@@ -195,7 +195,7 @@ pub(crate) fn forget_expired_pans(ctx: &mut Ctx<'_, '_>) -> Res {
             &outcome,
         );
     }
-    Ok(Reply::Done(n))
+    Ok(n)
 }
 
 /// Queues `txn`'s time-out reversal (0420, 39 = `68`): built from its request's row (the
@@ -237,7 +237,7 @@ pub(crate) fn may_have_left(
 /// build's with nothing parked, which never left — declined as not sent (91). An older
 /// build's parked reversals of no authorizing row (answered, the process stopped before it
 /// dropped them) are dropped. One transaction; answers `Done(rows resolved)`.
-pub(crate) fn resolve_authorizing(ctx: &mut Ctx<'_, '_>) -> Res {
+pub(crate) fn resolve_authorizing(ctx: &mut Ctx<'_, '_>) -> Result<u64, StoreError> {
     let ids = repo::authorizing(ctx.tx.conn)?;
     for id in &ids {
         let fate = if may_have_left(ctx.tx.conn, *id)? {
@@ -250,7 +250,7 @@ pub(crate) fn resolve_authorizing(ctx: &mut Ctx<'_, '_>) -> Res {
     for orphan in repo::parked(ctx.tx.conn)? {
         repo::discard(ctx.tx.conn, &orphan)?;
     }
-    Ok(Reply::Done(ids.len() as u64))
+    Ok(ids.len() as u64)
 }
 
 /// The name an older build's parked time-out reversal of transaction `id` is kept under.
@@ -275,12 +275,12 @@ pub(crate) fn stand_in(
     destination: &str,
     frame: &[u8],
     auth_code: &str,
-) -> Res {
+) -> Result<TxnReply, StoreError> {
     let Some(txn) = txns::by_id(ctx.tx.conn, id)? else {
         return Err(StoreError::Invalid(format!("no transaction {id}")));
     };
     if txn.status != TxnStatus::Authorizing {
-        return Ok(Reply::Txn(txn));
+        return Ok(TxnReply::Booked(txn));
     }
     repo::discard(ctx.tx.conn, &reference(id))?;
     let queued = repo::saf_push(
@@ -305,20 +305,17 @@ pub(crate) fn stand_in(
         .audit(&actor, "upstream", &format!("txn:{id}"), "", &outcome);
     let after = txns::by_id(ctx.tx.conn, id)?
         .ok_or_else(|| StoreError::Invalid(format!("transaction {id} vanished")))?;
-    Ok(Reply::Txn(after))
+    Ok(TxnReply::Booked(after))
 }
 
-/// After a follow-up (`reply`: an approved void or terminal reversal) of a sale the network
+/// After a follow-up (`follow_up`: an approved void or terminal reversal) of a sale the network
 /// upstream decided: that sale's reversal advice, queued in the follow-up's transaction.
 /// Nothing when the follow-up was refused or declined, or reverses an inline sale.
 pub(crate) fn queue_advice(
     ctx: &mut Ctx<'_, '_>,
-    reply: &Reply,
+    follow_up: &Transaction,
     draft: &AdviceDraft,
 ) -> Result<(), StoreError> {
-    let Reply::Txn(follow_up) = reply else {
-        return Ok(());
-    };
     if follow_up.status != TxnStatus::Approved {
         return Ok(());
     }

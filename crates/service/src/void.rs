@@ -1,16 +1,16 @@
 //! Sale void and completion void (撤销): the terminal gate, the original (locked), the
 //! supervisor, the operator's voids today, `decide_void`, then the issuer's credit.
 
-use crate::ctx::{Ctx, FollowUp, Gate, Res, actor_of, book_follow_up, gate, issuer_effect, refuse};
+use crate::ctx::{Ctx, FollowUp, Gate, actor_of, book_follow_up, gate, issuer_effect, refuse};
 use suanpan_core::refusal::VoidRefused;
 use suanpan_core::rules::{self, VoidRequest};
 use suanpan_core::{Amount, TxnKind, TxnStatus};
 use suanpan_issuer::IssuerOp;
-use suanpan_store::Reply;
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::repo::operators;
 use suanpan_store::repo::txns::{self, InstrumentCols};
 use suanpan_store::repo::upstream as repo;
+use suanpan_store::{StoreError, TxnReply};
 
 /// A void's facts besides its origin and original.
 pub struct VoidFacts<'a> {
@@ -32,11 +32,11 @@ pub(crate) fn void(
     origin: &Origin,
     original: &OriginalRef,
     f: &VoidFacts<'_>,
-) -> Res {
+) -> Result<TxnReply, StoreError> {
     let action = f.kind.as_str();
     let term = match gate(ctx, origin, action)? {
         Gate::Open(t) => t,
-        Gate::Answered(r) => return Ok(*r),
+        Gate::Answered(r) => return Ok(r),
     };
     let actor = actor_of(origin);
     let Some(orig) = txns::find_original(ctx.tx.conn, &term, origin.training, original)? else {
@@ -109,9 +109,8 @@ pub(crate) fn void(
     };
     let txn = book_follow_up(ctx, origin, &term, &orig, booking)?;
     crate::risk::after_void_or_refund(ctx, origin, &term, &txn)?;
-    let reply = Reply::Txn(txn);
     if let Some(draft) = own_advice {
-        crate::upstream::queue_advice(ctx, &reply, &draft)?;
+        crate::upstream::queue_advice(ctx, &txn, &draft)?;
     }
-    Ok(reply)
+    Ok(TxnReply::Booked(txn))
 }

@@ -9,19 +9,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, TerminalId, TxnKind};
 use suanpan_store::command::Origin;
-use suanpan_store::{Command, Fingerprinter, Instrument, OpenOptions, Reply, SqliteStore, Store};
+use suanpan_store::command::Purchase;
+use suanpan_store::reply::typed;
+use suanpan_store::{
+    AskExt, Fingerprinter, Instrument, OpenOptions, PurchaseReply, SqliteStore, Store,
+};
 
 const SALES_PER_ITER: u64 = 20_000;
 const CALLERS: usize = 64;
 const CALLER_SALES: u64 = 6_400;
 
-fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
+fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, Purchase) {
     setup_with(suanpan_service::open_options())
 }
 
 /// A store whose writer anchors the audit head after every commit (issue 11), the anchor
 /// file in the store's temporary folder (in production it lies beside the KEK file).
-fn setup_anchored() -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
+fn setup_anchored() -> (tempfile::TempDir, Arc<SqliteStore>, Purchase) {
     let anchor_dir = tempfile::tempdir().expect("tempdir");
     let keys = suanpan_store::keys::ephemeral();
     let anchor =
@@ -37,13 +41,13 @@ fn setup_anchored() -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
     made
 }
 
-fn setup_with(opts: OpenOptions) -> (tempfile::TempDir, Arc<SqliteStore>, Command) {
+fn setup_with(opts: OpenOptions) -> (tempfile::TempDir, Arc<SqliteStore>, Purchase) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::create(dir.path(), opts).expect("create");
     let fp = Fingerprinter::new([7; 32]);
     store.seed_demo(&fp).expect("seed");
     let pan = Pan::parse(suanpan_issuer::demo::CARDS[0].pan).expect("pan");
-    let cmd = Command::Purchase {
+    let cmd = Purchase {
         origin: Origin {
             terminal_id: TerminalId::parse("12345678").expect("tid"),
             operator: OperatorNo::parse("01").expect("op"),
@@ -69,14 +73,14 @@ fn setup_with(opts: OpenOptions) -> (tempfile::TempDir, Arc<SqliteStore>, Comman
     (dir, Arc::new(store), cmd)
 }
 
-fn sale(store: &SqliteStore, cmd: &Command) {
-    match store.execute(cmd.clone()) {
-        Ok(Reply::Txn(t)) => assert!(t.response_code.is_approved()),
+fn sale(store: &SqliteStore, cmd: &Purchase) {
+    match store.ask(cmd.clone()) {
+        Ok(PurchaseReply::Booked(t)) => assert!(t.response_code.is_approved()),
         other => panic!("sale failed: {other:?}"),
     }
 }
 
-fn burst(store: &Arc<SqliteStore>, cmd: &Command, callers: usize, sales: u64) -> Duration {
+fn burst(store: &Arc<SqliteStore>, cmd: &Purchase, callers: usize, sales: u64) -> Duration {
     let per = sales / callers as u64;
     let start = Instant::now();
     let handles: Vec<_> = (0..callers)
@@ -98,7 +102,7 @@ fn burst(store: &Arc<SqliteStore>, cmd: &Command, callers: usize, sales: u64) ->
 
 /// One caller with `sales` commands in flight at once (as a host with that many connections
 /// would have): they share group commits of up to `GROUP_COMMIT_MAX`.
-fn pipelined(store: &SqliteStore, cmd: &Command, sales: u64) -> Duration {
+fn pipelined(store: &SqliteStore, cmd: &Purchase, sales: u64) -> Duration {
     // An empty `String` neither allocates nor hashes: the same loop as the hashing run,
     // without the hash.
     pipelined_hashing(store, cmd, sales, String::new)
@@ -107,7 +111,7 @@ fn pipelined(store: &SqliteStore, cmd: &Command, sales: u64) -> Duration {
 /// [`pipelined`], with a request hash computed for each sale before it is submitted.
 fn pipelined_hashing(
     store: &SqliteStore,
-    cmd: &Command,
+    cmd: &Purchase,
     sales: u64,
     hash: impl Fn() -> String,
 ) -> Duration {
@@ -119,8 +123,8 @@ fn pipelined_hashing(
         })
         .collect();
     for p in pending {
-        match p.wait() {
-            Ok(Reply::Txn(t)) => assert!(t.response_code.is_approved()),
+        match typed::<Purchase>(p.wait()) {
+            Ok(PurchaseReply::Booked(t)) => assert!(t.response_code.is_approved()),
             other => panic!("sale failed: {other:?}"),
         }
     }
@@ -247,7 +251,7 @@ const RISK_CARDS: usize = 100_000;
 /// one sale command per card (the demo terminal, operator 01).
 fn setup_risk(
     risk: suanpan_core::risk::RiskParams,
-) -> (tempfile::TempDir, Arc<SqliteStore>, Vec<Command>) {
+) -> (tempfile::TempDir, Arc<SqliteStore>, Vec<Purchase>) {
     let (dir, store, template) = setup_with(OpenOptions {
         policy: suanpan_core::Policy {
             risk,
@@ -265,13 +269,11 @@ fn setup_risk(
         .iter()
         .map(|pan| {
             let mut cmd = template.clone();
-            if let Command::Purchase { instrument, .. } = &mut cmd {
-                *instrument = Instrument::Card {
-                    masked_pan: pan.masked(),
-                    fingerprint: fp.of(pan),
-                    expiry: None,
-                };
-            }
+            cmd.instrument = Instrument::Card {
+                masked_pan: pan.masked(),
+                fingerprint: fp.of(pan),
+                expiry: None,
+            };
             cmd
         })
         .collect();
@@ -283,7 +285,7 @@ fn setup_risk(
 /// charge) and every sale is approved with the rules on.
 fn pipelined_cards(
     store: &SqliteStore,
-    cmds: &[Command],
+    cmds: &[Purchase],
     next: &std::sync::atomic::AtomicU64,
     sales: u64,
 ) -> Duration {
@@ -292,16 +294,14 @@ fn pipelined_cards(
         .map(|_| {
             let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut cmd = cmds[(n % RISK_CARDS as u64) as usize].clone();
-            if let Command::Purchase { amount, .. } = &mut cmd {
-                let fen = 1 + (n / RISK_CARDS as u64) as i64;
-                *amount = Amount::from_fen(fen);
-            }
+            let fen = 1 + (n / RISK_CARDS as u64) as i64;
+            cmd.amount = Amount::from_fen(fen);
             store.submit(cmd).expect("submit")
         })
         .collect();
     for p in pending {
-        match p.wait() {
-            Ok(Reply::Txn(t)) => assert!(t.response_code.is_approved(), "{t:?}"),
+        match typed::<Purchase>(p.wait()) {
+            Ok(PurchaseReply::Booked(t)) => assert!(t.response_code.is_approved(), "{t:?}"),
             other => panic!("sale failed: {other:?}"),
         }
     }

@@ -13,7 +13,9 @@
 use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, TerminalId, TxnKind, VoucherNo};
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::command::Origin;
-use suanpan_store::{Command, Fingerprinter, Instrument, OpenOptions, Reply, SqliteStore};
+use suanpan_store::command::Purchase;
+use suanpan_store::reply::typed;
+use suanpan_store::{Fingerprinter, Instrument, OpenOptions, PurchaseReply, SqliteStore};
 
 /// Terminals, operators and cards of the run (one each per terminal).
 const TERMINALS: u32 = 64;
@@ -86,7 +88,7 @@ fn main() {
                     )),
                     terminal_info: None,
                 };
-                let cmd = Command::Purchase {
+                let cmd = Purchase {
                     origin,
                     kind: TxnKind::Sale,
                     amount: Amount::from_fen(i64::from(round) + 1),
@@ -104,8 +106,8 @@ fn main() {
             })
             .collect();
         for p in pending {
-            match p.wait() {
-                Ok(Reply::Txn(t)) => assert!(t.response_code.is_approved(), "{t:?}"),
+            match typed::<Purchase>(p.wait()) {
+                Ok(PurchaseReply::Booked(t)) => assert!(t.response_code.is_approved(), "{t:?}"),
                 other => panic!("sale failed: {other:?}"),
             }
         }

@@ -2,11 +2,12 @@
 //! the demo seed. Each runs in one write transaction with its audit entry.
 
 use crate::audit::ChainHead;
-use crate::command::{Command, Instrument, Origin, OriginalRef, Reply};
+use crate::command::{Instrument, Origin, OriginalRef, Purchase, Refund, Settle, Void};
 use crate::error::StoreError;
 use crate::fingerprint::Fingerprinter;
 use crate::p;
 use crate::query::insert_account;
+use crate::reply::{AskExt, Booking};
 use crate::repo::terminals::open_batch;
 use crate::rows::micros;
 use crate::sql::{Sql, SqlExt};
@@ -219,13 +220,9 @@ pub fn seed_demo_day<S: Store + ?Sized>(
         })
     };
     let wallet = |id: &str| Instrument::Wallet { id: id.to_owned() };
-    let booked = |reply: Reply| match reply {
-        Reply::Txn(t) if t.status == TxnStatus::Approved => Ok(t.id),
-        other => Err(StoreError::Invalid(format!("demo day: {other:?}"))),
-    };
     let sale = |fen: i64, instrument: Instrument, method: PaymentMethod, linked: Option<TxnId>| {
         store
-            .execute(Command::Purchase {
+            .ask(Purchase {
                 origin: origin(false),
                 kind: TxnKind::Sale,
                 amount: Amount::from_fen(fen),
@@ -235,7 +232,7 @@ pub fn seed_demo_day<S: Store + ?Sized>(
                 linked_id: linked,
                 confirm_duplicate: false,
             })
-            .and_then(booked)
+            .and_then(|r| approved("demo day", r))
     };
     let mut ids = Vec::new();
     // Batch 1: two sales, settled (a void is over for them; a refund is not).
@@ -252,22 +249,21 @@ pub fn seed_demo_day<S: Store + ?Sized>(
         PaymentMethod::QrAlipay,
         None,
     )?);
-    if let Reply::Refused(r) = store.execute(Command::Settle {
+    // Settlement is not refused: it answers its report.
+    store.ask(Settle {
         terminal_id: terminal.clone(),
         actor: "demo".into(),
         terminal_totals: None,
-    })? {
-        return Err(StoreError::Invalid(format!("demo day: {r:?}")));
-    }
+    })?;
     ids.push(
         store
-            .execute(Command::Refund {
+            .ask(Refund {
                 origin: origin(true),
                 original: OriginalRef::Id(first),
                 amount: Amount::from_fen(2_800),
                 reason: "顾客退回一件商品 one item returned".into(),
             })
-            .and_then(booked)?,
+            .and_then(|r| approved("demo day", r))?,
     );
     // Batch 2, open: today's sales, one of them voided by mistake and charged again.
     ids.push(sale(
@@ -285,7 +281,7 @@ pub fn seed_demo_day<S: Store + ?Sized>(
     ids.push(mistaken);
     ids.push(
         store
-            .execute(Command::Void {
+            .ask(Void {
                 origin: origin(true),
                 kind: TxnKind::Void,
                 original: OriginalRef::Id(mistaken),
@@ -294,7 +290,7 @@ pub fn seed_demo_day<S: Store + ?Sized>(
                 customer_consent: true,
                 card_fingerprint: None,
             })
-            .and_then(booked)?,
+            .and_then(|r| approved("demo day", r))?,
     );
     ids.push(sale(
         5_800,
@@ -353,7 +349,7 @@ pub fn seed_demo_merchant_b<S: Store + ?Sized>(
     ];
     let mut ids = Vec::new();
     for (fen, instrument, method) in sales {
-        let reply = store.execute(Command::Purchase {
+        let reply = store.ask(Purchase {
             origin: Origin {
                 terminal_id: terminal.clone(),
                 operator: OperatorNo::parse("01").map_err(|e| invalid(&e))?,
@@ -372,12 +368,18 @@ pub fn seed_demo_merchant_b<S: Store + ?Sized>(
             linked_id: None,
             confirm_duplicate: false,
         })?;
-        match reply {
-            Reply::Txn(t) if t.status == TxnStatus::Approved => ids.push(t.id),
-            other => return Err(StoreError::Invalid(format!("demo merchant B: {other:?}"))),
-        }
+        ids.push(approved("demo merchant B", reply)?);
     }
     Ok(ids)
+}
+
+/// The id of an approved transaction the demo booked; anything else stops the demo.
+fn approved<R: Booking>(what: &str, reply: R) -> Result<TxnId, StoreError> {
+    match reply.booked() {
+        Ok(t) if t.status == TxnStatus::Approved => Ok(t.id),
+        Ok(t) => Err(StoreError::Invalid(format!("{what}: {t:?}"))),
+        Err(other) => Err(StoreError::Invalid(format!("{what}: {other:?}"))),
+    }
 }
 
 /// A terminal as `admin terminal list` shows it.

@@ -24,9 +24,10 @@
 //! whole, or not at all.
 
 use crate::anchor::AnchorRecord;
-use crate::command::{Command, Reply};
+use crate::command::{Purge, RecordRefusal};
 use crate::error::StoreError;
 use crate::keys::{KeyProvider, Keys};
+use crate::reply::{AskExt, Counted};
 use crate::sqlite::{DB_FILE, SCHEMA_VERSION};
 use crate::{Location, Store};
 use rusqlite::{Connection, OpenFlags};
@@ -1091,7 +1092,7 @@ pub fn purge<S: Store + ?Sized>(
     let decided =
         suanpan_core::rules::decide_purge(order.actor, order.before, store.policy(), store.now());
     if let Err(r) = decided {
-        store.execute(Command::RecordRefusal {
+        store.ask(RecordRefusal {
             actor: who,
             action: "purge".into(),
             target: format!("before:{}", order.before),
@@ -1100,7 +1101,7 @@ pub fn purge<S: Store + ?Sized>(
         return Ok(Err(Box::new(r)));
     }
     let (backup, manifest) = create(store, src, out_dir, store.now())?;
-    let reply = store.execute(Command::Purge {
+    let reply = store.ask(Purge {
         merchant_id: order.merchant_id,
         actor: order.actor,
         before: order.before,
@@ -1109,12 +1110,11 @@ pub fn purge<S: Store + ?Sized>(
         audit_as: order.audit_as,
     })?;
     match reply {
-        Reply::Refused(r) => Ok(Err(r)),
-        Reply::Done(rows) => Ok(Ok(Purged {
+        Counted::Refused(r) => Ok(Err(r)),
+        Counted::Done(rows) => Ok(Ok(Purged {
             rows,
             backup,
             manifest,
         })),
-        other => Err(StoreError::Sqlite(format!("purge answered {other:?}"))),
     }
 }

@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 use suanpan_core::settlement::{Settlement, Totals};
 use suanpan_core::{
-    Amount, BatchNo, MaskedPan, MerchantId, OperatorNo, PaymentMethod, Refusal, TerminalId,
-    Transaction, TxnId, TxnKind, VoucherNo,
+    Amount, BatchNo, MaskedPan, MerchantId, OperatorNo, PaymentMethod, TerminalId, TxnId, TxnKind,
+    VoucherNo,
 };
 
 /// The card or wallet of a payment, already parsed at the edge. The PAN itself never gets
@@ -79,95 +79,19 @@ impl std::fmt::Display for OriginalRef {
 #[derive(Debug, Clone)]
 pub enum Command {
     /// Sale, pre-authorization or balance inquiry.
-    Purchase {
-        /// Who.
-        origin: Origin,
-        /// `Sale`, `PreAuth` or `BalanceInquiry`.
-        kind: TxnKind,
-        /// How much (zero for balance).
-        amount: Amount,
-        /// Card or wallet.
-        instrument: Instrument,
-        /// How presented.
-        method: PaymentMethod,
-        /// PIN entered (memory only, wiped when dropped; see [`suanpan_issuer::EnteredPin`]).
-        pin: Option<suanpan_issuer::EnteredPin>,
-        /// A linked transaction (re-charge after a mistaken void).
-        linked_id: Option<TxnId>,
-        /// The counter confirmed a possible duplicate charge (same card, same amount, within
-        /// `[risk] duplicate_minutes`): 8583 60.6 `1`, REST `confirm_duplicate`, CLI
-        /// `--confirm-duplicate` (issue 13).
-        confirm_duplicate: bool,
-    },
+    Purchase(Purchase),
     /// Sale void or completion void.
-    Void {
-        /// Who.
-        origin: Origin,
-        /// `Void` or `CompletionVoid`.
-        kind: TxnKind,
-        /// Which original.
-        original: OriginalRef,
-        /// Amount the terminal sent, if any.
-        amount: Option<Amount>,
-        /// Why.
-        reason: String,
-        /// The customer agreed.
-        customer_consent: bool,
-        /// Fingerprint of a re-presented card.
-        card_fingerprint: Option<String>,
-    },
+    Void(Void),
     /// Refund.
-    Refund {
-        /// Who.
-        origin: Origin,
-        /// Which original.
-        original: OriginalRef,
-        /// How much.
-        amount: Amount,
-        /// Why.
-        reason: String,
-    },
+    Refund(Refund),
     /// Pre-auth completion.
-    Complete {
-        /// Who.
-        origin: Origin,
-        /// Which pre-authorization.
-        original: OriginalRef,
-        /// How much to capture.
-        amount: Amount,
-    },
+    Complete(Complete),
     /// Pre-auth void.
-    PreAuthVoid {
-        /// Who.
-        origin: Origin,
-        /// Which pre-authorization.
-        original: OriginalRef,
-        /// Amount the terminal sent, if any.
-        amount: Option<Amount>,
-        /// Why.
-        reason: String,
-    },
+    PreAuthVoid(PreAuthVoid),
     /// Reversal of a transaction of this terminal's open batch, by voucher no.
-    Reverse {
-        /// Who.
-        origin: Origin,
-        /// The voucher no. of the transaction to reverse.
-        voucher: VoucherNo,
-        /// The amount the reversal names (8583 field 4), kept with the reversal when its
-        /// request is not found (冲正先到).
-        amount: Option<Amount>,
-        /// 8583 field 39 of the reversal: `98`, `96`, `06`.
-        reason: String,
-    },
+    Reverse(Reverse),
     /// Settle the terminal's open batch.
-    Settle {
-        /// The terminal.
-        terminal_id: TerminalId,
-        /// Who settles (`system` for the cutoff job).
-        actor: String,
-        /// The terminal's own totals, to reconcile against.
-        terminal_totals: Option<Totals>,
-    },
+    Settle(Settle),
     /// Settle every batch whose business day has passed the cutoff.
     SettleAllDue,
     /// Release pre-authorization holds past their hold days.
@@ -176,72 +100,17 @@ pub enum Command {
     /// (answers `Done(card numbers forgotten)`).
     ForgetExpiredPans,
     /// Hide a record (删除交易记录).
-    Hide {
-        /// Acting operator's merchant.
-        merchant_id: MerchantId,
-        /// Acting operator.
-        actor: OperatorNo,
-        /// The record.
-        id: TxnId,
-        /// Why.
-        reason: String,
-    },
+    Hide(Hide),
     /// Purge records created before `before` (past retention; the caller backed up first).
-    Purge {
-        /// Acting operator's merchant.
-        merchant_id: MerchantId,
-        /// Acting operator.
-        actor: OperatorNo,
-        /// Records created before this moment.
-        before: Timestamp,
-        /// The backup taken just before (its name), for the audit entry.
-        backup: String,
-        /// Why (the back-office requires one; the CLI's is optional). Audited.
-        reason: String,
-        /// Who the audit trail names, when not `merchant/actor`: a back-office user
-        /// (`web:NAME`) acting with the admin operator's rights.
-        audit_as: Option<String>,
-    },
+    Purge(Purge),
     /// Records a login attempt's outcome (lockout counter and audit).
-    RecordLogin {
-        /// The merchant.
-        merchant_id: MerchantId,
-        /// The operator.
-        operator: OperatorNo,
-        /// Whether the password matched.
-        ok: bool,
-        /// What the login was for (`login`, `supervisor`).
-        purpose: String,
-    },
+    RecordLogin(RecordLogin),
     /// Records a refusal decided outside the writer (e.g. locked-out login), for the audit.
-    RecordRefusal {
-        /// Who.
-        actor: String,
-        /// The action attempted.
-        action: String,
-        /// Its target.
-        target: String,
-        /// The refusal key.
-        key: String,
-    },
+    RecordRefusal(RecordRefusal),
     /// Changes an operator's password (hash computed by the caller).
-    SetPassword {
-        /// The merchant.
-        merchant_id: MerchantId,
-        /// Who acts.
-        actor: OperatorNo,
-        /// Whose password.
-        operator: OperatorNo,
-        /// The new argon2id hash.
-        password_hash: String,
-    },
+    SetPassword(SetPassword),
     /// Audits a receipt reprint (reprints of any receipt are allowed, and audited).
-    RecordReprint {
-        /// Who.
-        actor: String,
-        /// Which transaction.
-        id: TxnId,
-    },
+    RecordReprint(RecordReprint),
     /// Phase one of a purchase or refund through the network upstream (issue 15): the
     /// `purchase` (a [`Command::Purchase`] or a [`Command::Refund`] of a sale that went up)
     /// is checked as always and, where it goes up, booked as *authorizing* with the STAN
@@ -254,14 +123,7 @@ pub enum Command {
     },
     /// Phase two: what the upstream made of an *authorizing* transaction. A transaction no
     /// longer authorizing is answered as it stands (nothing changes).
-    Authorized {
-        /// Which transaction.
-        id: TxnId,
-        /// The upstream's answer, or why there is none.
-        fate: suanpan_core::rules::UpstreamFate,
-        /// Field 38 of an approval.
-        auth_code: Option<String>,
-    },
+    Authorized(Authorized),
     /// At start-up, before terminals are served: every transaction still *authorizing* may
     /// have left (its reversal is built from its row and queued, reversal pending), unless an
     /// older build left it with nothing parked (it never left: declined as not sent).
@@ -272,16 +134,7 @@ pub enum Command {
     /// authorization id, and its advice (a 0220, `frame`) is queued for the switch in the
     /// same transaction (a parked time-out reversal, if any, is dropped). A transaction no
     /// longer authorizing is answered as it stands.
-    StandIn {
-        /// The authorizing transaction.
-        id: TxnId,
-        /// The link's name.
-        destination: String,
-        /// The 0220 advice as it goes on the wire.
-        frame: AdviceFrame,
-        /// The authorization id the host gave (field 38 of the advice).
-        auth_code: String,
-    },
+    StandIn(StandIn),
     /// `inner` (a void or a terminal reversal) and, when it reverses a sale the network
     /// upstream decided, that sale's reversal advice (0420) queued in the same transaction:
     /// a crash can no longer keep the one without the other.
@@ -291,6 +144,218 @@ pub enum Command {
         /// What the advice needs that the store does not keep.
         advice: AdviceDraft,
     },
+}
+
+/// Sale, pre-authorization or balance inquiry.
+#[derive(Debug, Clone)]
+pub struct Purchase {
+    /// Who.
+    pub origin: Origin,
+    /// `Sale`, `PreAuth` or `BalanceInquiry`.
+    pub kind: TxnKind,
+    /// How much (zero for balance).
+    pub amount: Amount,
+    /// Card or wallet.
+    pub instrument: Instrument,
+    /// How presented.
+    pub method: PaymentMethod,
+    /// PIN entered (memory only, wiped when dropped; see [`suanpan_issuer::EnteredPin`]).
+    pub pin: Option<suanpan_issuer::EnteredPin>,
+    /// A linked transaction (re-charge after a mistaken void).
+    pub linked_id: Option<TxnId>,
+    /// The counter confirmed a possible duplicate charge (same card, same amount, within
+    /// `[risk] duplicate_minutes`): 8583 60.6 `1`, REST `confirm_duplicate`, CLI
+    /// `--confirm-duplicate` (issue 13).
+    pub confirm_duplicate: bool,
+}
+
+/// Sale void or completion void.
+#[derive(Debug, Clone)]
+pub struct Void {
+    /// Who.
+    pub origin: Origin,
+    /// `Void` or `CompletionVoid`.
+    pub kind: TxnKind,
+    /// Which original.
+    pub original: OriginalRef,
+    /// Amount the terminal sent, if any.
+    pub amount: Option<Amount>,
+    /// Why.
+    pub reason: String,
+    /// The customer agreed.
+    pub customer_consent: bool,
+    /// Fingerprint of a re-presented card.
+    pub card_fingerprint: Option<String>,
+}
+
+/// Refund.
+#[derive(Debug, Clone)]
+pub struct Refund {
+    /// Who.
+    pub origin: Origin,
+    /// Which original.
+    pub original: OriginalRef,
+    /// How much.
+    pub amount: Amount,
+    /// Why.
+    pub reason: String,
+}
+
+/// Pre-auth completion.
+#[derive(Debug, Clone)]
+pub struct Complete {
+    /// Who.
+    pub origin: Origin,
+    /// Which pre-authorization.
+    pub original: OriginalRef,
+    /// How much to capture.
+    pub amount: Amount,
+}
+
+/// Pre-auth void.
+#[derive(Debug, Clone)]
+pub struct PreAuthVoid {
+    /// Who.
+    pub origin: Origin,
+    /// Which pre-authorization.
+    pub original: OriginalRef,
+    /// Amount the terminal sent, if any.
+    pub amount: Option<Amount>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Reversal of a transaction of this terminal's open batch, by voucher no.
+#[derive(Debug, Clone)]
+pub struct Reverse {
+    /// Who.
+    pub origin: Origin,
+    /// The voucher no. of the transaction to reverse.
+    pub voucher: VoucherNo,
+    /// The amount the reversal names (8583 field 4), kept with the reversal when its
+    /// request is not found (冲正先到).
+    pub amount: Option<Amount>,
+    /// 8583 field 39 of the reversal: `98`, `96`, `06`.
+    pub reason: String,
+}
+
+/// Settle the terminal's open batch.
+#[derive(Debug, Clone)]
+pub struct Settle {
+    /// The terminal.
+    pub terminal_id: TerminalId,
+    /// Who settles (`system` for the cutoff job).
+    pub actor: String,
+    /// The terminal's own totals, to reconcile against.
+    pub terminal_totals: Option<Totals>,
+}
+
+/// Hide a record (删除交易记录).
+#[derive(Debug, Clone)]
+pub struct Hide {
+    /// Acting operator's merchant.
+    pub merchant_id: MerchantId,
+    /// Acting operator.
+    pub actor: OperatorNo,
+    /// The record.
+    pub id: TxnId,
+    /// Why.
+    pub reason: String,
+}
+
+/// Purge records created before `before` (past retention; the caller backed up first).
+#[derive(Debug, Clone)]
+pub struct Purge {
+    /// Acting operator's merchant.
+    pub merchant_id: MerchantId,
+    /// Acting operator.
+    pub actor: OperatorNo,
+    /// Records created before this moment.
+    pub before: Timestamp,
+    /// The backup taken just before (its name), for the audit entry.
+    pub backup: String,
+    /// Why (the back-office requires one; the CLI's is optional). Audited.
+    pub reason: String,
+    /// Who the audit trail names, when not `merchant/actor`: a back-office user
+    /// (`web:NAME`) acting with the admin operator's rights.
+    pub audit_as: Option<String>,
+}
+
+/// Records a login attempt's outcome (lockout counter and audit).
+#[derive(Debug, Clone)]
+pub struct RecordLogin {
+    /// The merchant.
+    pub merchant_id: MerchantId,
+    /// The operator.
+    pub operator: OperatorNo,
+    /// Whether the password matched.
+    pub ok: bool,
+    /// What the login was for (`login`, `supervisor`).
+    pub purpose: String,
+}
+
+/// Records a refusal decided outside the writer (e.g. locked-out login), for the audit.
+#[derive(Debug, Clone)]
+pub struct RecordRefusal {
+    /// Who.
+    pub actor: String,
+    /// The action attempted.
+    pub action: String,
+    /// Its target.
+    pub target: String,
+    /// The refusal key.
+    pub key: String,
+}
+
+/// Changes an operator's password (hash computed by the caller).
+#[derive(Debug, Clone)]
+pub struct SetPassword {
+    /// The merchant.
+    pub merchant_id: MerchantId,
+    /// Who acts.
+    pub actor: OperatorNo,
+    /// Whose password.
+    pub operator: OperatorNo,
+    /// The new argon2id hash.
+    pub password_hash: String,
+}
+
+/// Audits a receipt reprint (reprints of any receipt are allowed, and audited).
+#[derive(Debug, Clone)]
+pub struct RecordReprint {
+    /// Who.
+    pub actor: String,
+    /// Which transaction.
+    pub id: TxnId,
+}
+
+/// Phase two: what the upstream made of an *authorizing* transaction. A transaction no
+/// longer authorizing is answered as it stands (nothing changes).
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    /// Which transaction.
+    pub id: TxnId,
+    /// The upstream's answer, or why there is none.
+    pub fate: suanpan_core::rules::UpstreamFate,
+    /// Field 38 of an approval.
+    pub auth_code: Option<String>,
+}
+
+/// Stand-in (issue 15): the upstream is down and an *authorizing* card sale is at or
+/// under `[upstream] stand_in_floor_fen`; it is approved here with the host's own
+/// authorization id, and its advice (a 0220, `frame`) is queued for the switch in the
+/// same transaction (a parked time-out reversal, if any, is dropped). A transaction no
+/// longer authorizing is answered as it stands.
+#[derive(Debug, Clone)]
+pub struct StandIn {
+    /// The authorizing transaction.
+    pub id: TxnId,
+    /// The link's name.
+    pub destination: String,
+    /// The 0220 advice as it goes on the wire.
+    pub frame: AdviceFrame,
+    /// The authorization id the host gave (field 38 of the advice).
+    pub auth_code: String,
 }
 
 /// A frame for the store-and-forward queue; it holds a PAN, so its `Debug` shows only its
@@ -349,32 +414,6 @@ pub struct UpstreamRef {
     /// `reason` is not kept: each use names its own. `None`: a caller that has none (the
     /// 0420 then needs the card presented again).
     pub reversal: Option<AdviceDraft>,
-}
-
-/// The writer's answer.
-#[derive(Debug)]
-pub enum Reply {
-    /// A transaction was booked (approved or declined by the issuer).
-    Txn(Transaction),
-    /// An identical retry: the stored transaction, not a second booking.
-    Replayed(Transaction),
-    /// A rule said no: nothing changed but the audit trail.
-    Refused(Box<dyn Refusal + Send>),
-    /// A reversal found nothing to undo (already reversed or never arrived): approved, no change.
-    NothingToReverse,
-    /// A batch was settled.
-    Settled(SettleReport),
-    /// Several batches were settled (cutoff job).
-    SettledMany(Vec<SettleReport>),
-    /// A balance inquiry: the booked inquiry and the available balance.
-    Balance {
-        /// The inquiry as booked.
-        txn: Transaction,
-        /// Available balance.
-        available: Amount,
-    },
-    /// Done, with a count of rows affected where that means something.
-    Done(u64),
 }
 
 /// A settled batch.

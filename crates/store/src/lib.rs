@@ -31,6 +31,7 @@ pub mod pg_dump;
 pub mod pg_tls;
 pub mod pkcs11;
 pub mod query;
+pub mod reply;
 pub mod repo;
 pub mod risk;
 pub mod risk_admin;
@@ -43,13 +44,15 @@ pub mod sqlite;
 pub mod terminal_keys;
 pub mod writer;
 
-pub use command::{
-    AdviceDraft, AdviceFrame, Command, Instrument, Reply, SettleReport, UpstreamRef,
-};
+pub use command::{AdviceDraft, AdviceFrame, Command, Instrument, SettleReport, UpstreamRef};
 pub use error::StoreError;
 pub use fingerprint::Fingerprinter;
 pub use pg::{PgOptions, PgStore};
 pub use query::TxnFilter;
+pub use reply::{
+    Ask, AskExt, Booking, Counted, FollowUp, GoesUp, PurchaseReply, Refused, Reply, ReversalReply,
+    TxnReply,
+};
 pub use sql::Dialect;
 pub use sqlite::{OpenOptions, Pending, SqliteStore};
 pub use writer::{Apply, NoUseCases};

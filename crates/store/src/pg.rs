@@ -12,9 +12,10 @@
 //! amount_fen)`, and RRNs from a sequence.
 
 use crate::audit::ChainHead;
-use crate::command::{Command, Reply};
+use crate::command::Command;
 use crate::error::StoreError;
 use crate::query::{self, TxnFilter};
+use crate::reply::Reply;
 use crate::sql::{Dialect, Sql, SqlRow, Value, dollar_params};
 use crate::sqlite::{OpenOptions, WRITER_QUEUE_MAX};
 use crate::writer::{Committed, GroupError, GroupRunner, Pending, Queue, writer_loop};

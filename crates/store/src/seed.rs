@@ -443,8 +443,8 @@ pub fn history(
     password_hash: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<HistoryReport, StoreError> {
-    use crate::command::{Origin, OriginalRef};
-    use crate::{Command, Reply};
+    use crate::command::{Origin, OriginalRef, Purchase, Refund, Settle, Void};
+    use crate::reply::{Ask, AskExt, Booking};
     use suanpan_core::{Amount, OperatorNo, TerminalId, TxnKind};
     plan.validate()?;
     let policy = store.policy().clone();
@@ -477,7 +477,24 @@ pub fn history(
         terminal_info: None,
     };
 
-    let (tx, rx) = crossbeam_channel::unbounded::<(Tag, Result<Reply, StoreError>)>();
+    // Each answer as the seed counts it: the transaction booked, or none (refused; a
+    // settlement books none).
+    type Seen = Result<Option<suanpan_core::Transaction>, StoreError>;
+    let (tx, rx) = crossbeam_channel::unbounded::<(Tag, Seen)>();
+    fn send<A: Ask>(
+        store: &dyn crate::Store,
+        tx: &crossbeam_channel::Sender<(Tag, Seen)>,
+        tag: Tag,
+        cmd: A,
+    ) -> Result<(), StoreError>
+    where
+        A::Reply: Booking,
+    {
+        let tx = tx.clone();
+        store.ask_then(cmd, move |a| {
+            drop(tx.send((tag, a.map(|r| r.booked().ok()))));
+        })
+    }
     let mut report = HistoryReport::default();
     let mut rng = Rng(plan.seed);
     // Today's voidable sales, and earlier days' sales for refunds.
@@ -504,11 +521,10 @@ pub fn history(
                     crossbeam_channel::RecvTimeoutError::Disconnected => StoreError::WriterGone,
                 })?;
         *in_flight -= 1;
-        let answer = answer?;
-        match (tag, answer) {
-            (_, Reply::Refused(_)) => report.refused += 1,
-            (Tag::Settle, Reply::Settled(_)) => report.settlements += 1,
-            (tag, Reply::Txn(t)) => {
+        match (tag, answer?) {
+            (Tag::Settle, _) => report.settlements += 1,
+            (_, None) => report.refused += 1,
+            (tag, Some(t)) => {
                 report.rows += 1;
                 if !t.response_code.is_approved() {
                     report.declined += 1;
@@ -530,11 +546,6 @@ pub fn history(
                     Tag::Refund => report.refunds += 1,
                     Tag::Settle => {}
                 }
-            }
-            (_, other) => {
-                return Err(StoreError::Invalid(format!(
-                    "bench seed: unexpected answer {other:?}"
-                )));
             }
         }
         Ok(())
@@ -563,10 +574,10 @@ pub fn history(
             clock.set(jiff::Timestamp::from_microsecond(t).unwrap_or(open_at));
             let terminal = rng.below(u64::from(plan.terminals)) as u32;
             let roll = rng.below(1000);
-            let (tag, cmd) = if roll < 25 && !open.is_empty() {
+            if roll < 25 && !open.is_empty() {
                 // A void (撤销) of a sale of today, at its terminal, by the supervisor.
                 let b = open.swap_remove(rng.below(open.len() as u64) as usize);
-                let cmd = Command::Void {
+                let cmd = Void {
                     origin: origin(b.terminal, true),
                     kind: TxnKind::Void,
                     original: OriginalRef::Id(suanpan_core::TxnId(b.id)),
@@ -575,7 +586,7 @@ pub fn history(
                     customer_consent: true,
                     card_fingerprint: None,
                 };
-                (Tag::Void, cmd)
+                send(store, &tx, Tag::Void, cmd)?;
             } else if roll < 55 && !refundable.is_empty() {
                 // A refund (退货) of an earlier day's sale: whole or in part.
                 let i = rng.below(refundable.len() as u64) as usize;
@@ -589,13 +600,13 @@ pub fn history(
                 } else {
                     (b.amount / 2).max(1)
                 };
-                let cmd = Command::Refund {
+                let cmd = Refund {
                     origin: origin(b.terminal, true),
                     original: OriginalRef::Id(suanpan_core::TxnId(b.id)),
                     amount: Amount::from_fen(amount),
                     reason: "退货 goods returned".into(),
                 };
-                (Tag::Refund, cmd)
+                send(store, &tx, Tag::Refund, cmd)?;
             } else {
                 let amount = rng.amount_fen();
                 let instrument = instruments[rng.below(instruments.len() as u64) as usize].clone();
@@ -604,7 +615,7 @@ pub fn history(
                     Instrument::Card { .. } if rng.below(2) == 0 => PaymentMethod::Contactless,
                     Instrument::Card { .. } => PaymentMethod::Chip,
                 };
-                let cmd = Command::Purchase {
+                let cmd = Purchase {
                     origin: origin(terminal, false),
                     kind: TxnKind::Sale,
                     amount: Amount::from_fen(amount),
@@ -614,10 +625,8 @@ pub fn history(
                     linked_id: None,
                     confirm_duplicate: false,
                 };
-                (Tag::Sale { terminal, amount }, cmd)
-            };
-            let tx = tx.clone();
-            store.submit_boxed(cmd, Box::new(move |a| drop(tx.send((tag, a)))))?;
+                send(store, &tx, Tag::Sale { terminal, amount }, cmd)?;
+            }
             in_flight += 1;
             submitted += 1;
             while in_flight >= plan.window {
@@ -635,12 +644,12 @@ pub fn history(
         clock.set(settle_at);
         for id in &terminals {
             let tx = tx.clone();
-            let cmd = Command::Settle {
+            let cmd = Settle {
                 terminal_id: id.clone(),
                 actor: format!("{id}/00"),
                 terminal_totals: None,
             };
-            store.submit_boxed(cmd, Box::new(move |a| drop(tx.send((Tag::Settle, a)))))?;
+            store.ask_then(cmd, move |a| drop(tx.send((Tag::Settle, a.map(|_| None)))))?;
             in_flight += 1;
             while in_flight >= plan.window {
                 take(&mut in_flight, &mut report, &mut open)?;

@@ -2,9 +2,10 @@
 //! group commit, and a separate connection for reads.
 
 use crate::audit::{self, AuditEntry, ChainHead, Verification};
-use crate::command::{Command, Reply};
+use crate::command::Command;
 use crate::error::StoreError;
 use crate::query::{self, Conservation, TxnFilter};
+use crate::reply::Reply;
 use crate::sql::{Dialect, Sql};
 use crate::writer::{Committed, GroupError, GroupRunner, Queue, writer_loop};
 pub use crate::writer::{GROUP_COMMIT_MAX, Pending};
@@ -341,8 +342,8 @@ impl SqliteStore {
     /// Hands a command to the writer without waiting: many commands in flight from one caller
     /// share group commits (a host with many connections, a load test). The answer still
     /// arrives only after the commit.
-    pub fn submit(&self, cmd: Command) -> Result<Pending, StoreError> {
-        self.jobs.submit(cmd)
+    pub fn submit(&self, cmd: impl Into<Command>) -> Result<Pending, StoreError> {
+        self.jobs.submit(cmd.into())
     }
 
     /// Hands a command to the writer; `done` receives the answer after the commit, on the

@@ -2,8 +2,9 @@
 //! runs a group of them in one transaction, commits, and only then answers each caller
 //! (group commit). What a backend adds is [`GroupRunner::run_all`]: one transaction.
 
-use crate::command::{Command, Reply};
+use crate::command::Command;
 use crate::error::StoreError;
+use crate::reply::Reply;
 use crate::sqlite::OpenOptions;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};

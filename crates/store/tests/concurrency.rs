@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Barrier;
 use suanpan_core::{Policy, TxnId, TxnKind, TxnStatus, VoucherNo};
 use suanpan_store::command::OriginalRef;
-use suanpan_store::{Reply, Store};
+use suanpan_store::{AskExt, Store, TxnReply};
 
 const THREADS: usize = 8;
 const SALES_PER_THREAD: usize = 200;
@@ -84,10 +84,10 @@ fn racing_voids_approve_exactly_one_per_sale() {
                                 TxnKind::Void,
                                 OriginalRef::Voucher(sale.voucher_no),
                             ) {
-                                Reply::Txn(v) => {
+                                TxnReply::Booked(v) => {
                                     won.push(v.original_id.expect("void names its sale"))
                                 }
-                                Reply::Refused(r) => assert_eq!(r.key(), "void.already_voided"),
+                                TxnReply::Refused(r) => assert_eq!(r.key(), "void.already_voided"),
                                 other => panic!("unexpected {other:?}"),
                             }
                         }
@@ -139,7 +139,7 @@ fn two_store_instances_share_one_file() {
                     barrier.wait();
                     (0..EACH)
                         .map(|_| {
-                            let cmd = suanpan_store::Command::Purchase {
+                            let cmd = suanpan_store::command::Purchase {
                                 origin: cashier(),
                                 kind: TxnKind::Sale,
                                 amount: suanpan_core::Amount::from_fen(3),
@@ -149,7 +149,7 @@ fn two_store_instances_share_one_file() {
                                 linked_id: None,
                                 confirm_duplicate: false,
                             };
-                            approved(store.execute(cmd).expect("no storage failure"))
+                            approved(store.ask(cmd).expect("no storage failure"))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -194,15 +194,15 @@ fn racing_refunds_never_exceed_the_original() {
                     barrier.wait();
                     let mut sum = 0;
                     for _ in 0..TRIES {
-                        let cmd = suanpan_store::Command::Refund {
+                        let cmd = suanpan_store::command::Refund {
                             origin: supervised(),
                             original: OriginalRef::Rrn(rrn(sale)),
                             amount: suanpan_core::Amount::from_fen(100),
                             reason: "goods returned".into(),
                         };
-                        match store.execute(cmd).expect("no storage failure") {
-                            Reply::Txn(t) => sum += t.amount.fen(),
-                            Reply::Refused(r) => {
+                        match store.ask(cmd).expect("no storage failure") {
+                            TxnReply::Booked(t) => sum += t.amount.fen(),
+                            TxnReply::Refused(r) => {
                                 assert!(
                                     ["refund.fully_refunded", "refund.exceeds_remaining"]
                                         .contains(&r.key()),

@@ -3,15 +3,15 @@
 //! once there is room.
 
 use suanpan_core::{Amount, Lang, OperatorNo, Pan, PaymentMethod, TerminalId, TxnKind};
-use suanpan_store::command::Origin;
+use suanpan_store::command::{Origin, Purchase};
 use suanpan_store::{
-    Command, Fingerprinter, Instrument, OpenOptions, Reply, SqliteStore, Store, StoreError,
+    AskExt, Fingerprinter, Instrument, OpenOptions, PurchaseReply, SqliteStore, Store, StoreError,
     TxnFilter,
 };
 
-fn sale(fp: &Fingerprinter) -> Command {
+fn sale(fp: &Fingerprinter) -> Purchase {
     let pan = Pan::parse(suanpan_issuer::demo::CARDS[0].pan).expect("demo pan");
-    Command::Purchase {
+    Purchase {
         origin: Origin {
             terminal_id: TerminalId::parse("12345678").expect("tid"),
             operator: OperatorNo::parse("01").expect("op"),
@@ -74,8 +74,8 @@ fn a_full_database_refuses_the_write_and_loses_nothing() {
     let store = SqliteStore::open(dir.path(), limited).expect("open limited");
     let mut approved = 0usize;
     let error = loop {
-        match store.execute(sale(&fp)) {
-            Ok(Reply::Txn(t)) => {
+        match store.ask(sale(&fp)) {
+            Ok(PurchaseReply::Booked(t)) => {
                 assert!(t.response_code.is_approved());
                 approved += 1;
                 assert!(approved < 100_000, "the size limit never took effect");
@@ -100,7 +100,7 @@ fn a_full_database_refuses_the_write_and_loses_nothing() {
     // With room again, the store carries on where it stopped.
     let store = SqliteStore::open(dir.path(), rules_off()).expect("reopen");
     assert_eq!(all(&store), approved);
-    assert!(matches!(store.execute(sale(&fp)), Ok(Reply::Txn(_))));
+    assert!(matches!(store.ask(sale(&fp)), Ok(PurchaseReply::Booked(_))));
     assert_eq!(all(&store), approved + 1);
     assert!(store.conservation().expect("conservation").holds());
 }

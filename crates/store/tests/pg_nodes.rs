@@ -10,7 +10,9 @@ use std::collections::HashSet;
 use std::sync::Barrier;
 use suanpan_core::{Amount, PaymentMethod, Policy, ResponseCode, Transaction, TxnKind, TxnStatus};
 use suanpan_store::command::OriginalRef;
-use suanpan_store::{Command, Reply, Store};
+use suanpan_store::command::{Purchase, Refund, Reverse, Void};
+use suanpan_store::reply::SettleAllDue;
+use suanpan_store::{Ask, AskExt, ReversalReply, Store, TxnReply};
 
 /// Sales voided twice over in the race test (the number).
 const SALES: usize = 1_000;
@@ -28,20 +30,20 @@ fn policy() -> Policy {
 
 /// Runs `cmds` through `store` from `CALLERS_PER_NODE` threads, each taking every n-th
 /// command in order; answers come back in the order of `cmds`.
-fn run_all(store: &dyn Store, cmds: Vec<Command>) -> Vec<Reply> {
+fn run_all<A: Ask + Send>(store: &dyn Store, cmds: Vec<A>) -> Vec<A::Reply> {
     let n = cmds.len();
-    let mut slots: Vec<Vec<(usize, Command)>> = (0..CALLERS_PER_NODE).map(|_| Vec::new()).collect();
+    let mut slots: Vec<Vec<(usize, A)>> = (0..CALLERS_PER_NODE).map(|_| Vec::new()).collect();
     for (i, c) in cmds.into_iter().enumerate() {
         slots[i % CALLERS_PER_NODE].push((i, c));
     }
-    let mut answers: Vec<Option<Reply>> = (0..n).map(|_| None).collect();
+    let mut answers: Vec<Option<A::Reply>> = (0..n).map(|_| None).collect();
     std::thread::scope(|s| {
         let handles: Vec<_> = slots
             .into_iter()
             .map(|part| {
                 s.spawn(move || {
                     part.into_iter()
-                        .map(|(i, c)| (i, store.execute(c).expect("no storage failure")))
+                        .map(|(i, c)| (i, store.ask(c).expect("no storage failure")))
                         .collect::<Vec<_>>()
                 })
             })
@@ -55,8 +57,8 @@ fn run_all(store: &dyn Store, cmds: Vec<Command>) -> Vec<Reply> {
     answers.into_iter().map(|a| a.expect("answered")).collect()
 }
 
-fn sale_cmd(i: usize) -> Command {
-    Command::Purchase {
+fn sale_cmd(i: usize) -> Purchase {
+    Purchase {
         origin: cashier(),
         kind: TxnKind::Sale,
         amount: Amount::from_fen(1 + (i % 7) as i64),
@@ -68,8 +70,8 @@ fn sale_cmd(i: usize) -> Command {
     }
 }
 
-fn void_cmd(sale: &Transaction) -> Command {
-    Command::Void {
+fn void_cmd(sale: &Transaction) -> Void {
+    Void {
         origin: supervised(),
         kind: TxnKind::Void,
         original: OriginalRef::Rrn(rrn(sale)),
@@ -81,12 +83,12 @@ fn void_cmd(sale: &Transaction) -> Command {
 }
 
 /// Runs `a` on node `h.store` and `b` on `other` at the same moment.
-fn race(
+fn race<A: Ask + Send, B: Ask + Send>(
     h: &Harness,
     other: &dyn Store,
-    a: Vec<Command>,
-    b: Vec<Command>,
-) -> (Vec<Reply>, Vec<Reply>) {
+    a: Vec<A>,
+    b: Vec<B>,
+) -> (Vec<A::Reply>, Vec<B::Reply>) {
     let barrier = Barrier::new(2);
     std::thread::scope(|s| {
         let ja = s.spawn(|| {
@@ -115,14 +117,14 @@ fn thousand_sales_each_voided_through_two_nodes_at_once() {
         .into_iter()
         .map(approved)
         .collect();
-    let voids_a: Vec<Command> = sales.iter().map(void_cmd).collect();
-    let voids_b: Vec<Command> = sales.iter().map(void_cmd).collect();
+    let voids_a: Vec<Void> = sales.iter().map(void_cmd).collect();
+    let voids_b: Vec<Void> = sales.iter().map(void_cmd).collect();
     let (a, b) = race(&h, &*other, voids_a, voids_b);
     let mut won = (0, 0);
     for (i, (ra, rb)) in a.into_iter().zip(b).enumerate() {
         let (void, refusal, a_won) = match (ra, rb) {
-            (Reply::Txn(v), Reply::Refused(r)) => (v, r, true),
-            (Reply::Refused(r), Reply::Txn(v)) => (v, r, false),
+            (TxnReply::Booked(v), TxnReply::Refused(r)) => (v, r, true),
+            (TxnReply::Refused(r), TxnReply::Booked(v)) => (v, r, false),
             (x, y) => panic!("sale {i}: expected one void and one refusal, got {x:?} and {y:?}"),
         };
         if a_won {
@@ -178,26 +180,26 @@ fn reversal_racing_a_void_lets_exactly_one_through() {
         .into_iter()
         .map(approved)
         .collect();
-    let reversals: Vec<Command> = sales
+    let reversals: Vec<Reverse> = sales
         .iter()
-        .map(|s| Command::Reverse {
+        .map(|s| Reverse {
             origin: cashier(),
             voucher: s.voucher_no,
             amount: None,
             reason: "98".to_owned(),
         })
         .collect();
-    let voids: Vec<Command> = sales.iter().map(void_cmd).collect();
+    let voids: Vec<Void> = sales.iter().map(void_cmd).collect();
     let (a, b) = race(&h, &*other, reversals, voids);
     for (i, (rev, void)) in a.into_iter().zip(b).enumerate() {
         let sale = h.txn(sales[i].id);
         match (rev, void) {
-            (Reply::Txn(r), Reply::Refused(v)) => {
+            (ReversalReply::Reversed(r), TxnReply::Refused(v)) => {
                 assert_eq!(r.kind, TxnKind::Reversal);
                 assert_eq!(v.key(), "void.reversed", "sale {i}");
                 assert_eq!(sale.status, TxnStatus::Reversed);
             }
-            (Reply::Refused(r), Reply::Txn(v)) => {
+            (ReversalReply::Refused(r), TxnReply::Booked(v)) => {
                 assert_eq!(v.kind, TxnKind::Void);
                 assert_eq!(r.key(), "reversal.already_voided", "sale {i}");
                 assert_eq!(sale.status, TxnStatus::Voided);
@@ -227,7 +229,7 @@ fn refunds_racing_on_two_nodes_never_exceed_the_original() {
         .expect("second terminal");
     let other = h.open_another();
     let sale = approved(h.sale(1_000, "approve"));
-    let refund = |terminal: &suanpan_core::TerminalId| Command::Refund {
+    let refund = |terminal: &suanpan_core::TerminalId| Refund {
         origin: suanpan_store::command::Origin {
             terminal_id: terminal.clone(),
             ..supervised()
@@ -246,11 +248,11 @@ fn refunds_racing_on_two_nodes_never_exceed_the_original() {
     let mut by_terminal = HashSet::new();
     for r in a.into_iter().chain(b) {
         match r {
-            Reply::Txn(t) => {
+            TxnReply::Booked(t) => {
                 refunded += t.amount.fen();
                 by_terminal.insert(t.terminal_id.clone());
             }
-            Reply::Refused(r) => assert!(
+            TxnReply::Refused(r) => assert!(
                 ["refund.fully_refunded", "refund.exceeds_remaining"].contains(&r.key()),
                 "{r:?}"
             ),
@@ -275,20 +277,8 @@ fn cutoff_settlement_runs_once_for_two_nodes() {
     approved(h.sale(500, "approve"));
     let before = h.open_batch();
     h.set_time("2025-06-10T15:30:00Z"); // 23:30 in Shanghai: past the 23:00 cutoff.
-    let (a, b) = race(
-        &h,
-        &*other,
-        vec![Command::SettleAllDue],
-        vec![Command::SettleAllDue],
-    );
-    let settled: usize = a
-        .into_iter()
-        .chain(b)
-        .map(|r| match r {
-            Reply::SettledMany(v) => v.len(),
-            other => panic!("unexpected {other:?}"),
-        })
-        .sum();
+    let (a, b) = race(&h, &*other, vec![SettleAllDue], vec![SettleAllDue]);
+    let settled: usize = a.into_iter().chain(b).map(|r| r.len()).sum();
     drop(other);
     assert_eq!(settled, 1, "the due batch settled once, by one node");
     assert_eq!(h.open_batch(), before.next());
@@ -324,7 +314,7 @@ fn a_lost_connection_fails_cleanly_and_the_writer_reconnects() {
     // already replaced; within a few tries the node serves again.
     let mut failures = 0;
     let after = loop {
-        match h.store.execute(sale_cmd(1)) {
+        match h.store.ask(sale_cmd(1)) {
             Ok(r) => break approved(r),
             Err(e) => {
                 failures += 1;
@@ -495,7 +485,7 @@ fn a_statement_stuck_behind_a_lock_ends_at_its_statement_timeout() {
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("the lock is held");
         let started = std::time::Instant::now();
-        let stuck = node.execute(sale_cmd(1));
+        let stuck = node.ask(sale_cmd(1));
         let waited = started.elapsed();
         release_tx.send(()).expect("release the lock");
         let e = stuck.expect_err("a statement behind the lock is cancelled, not waited for");
@@ -513,7 +503,7 @@ fn a_statement_stuck_behind_a_lock_ends_at_its_statement_timeout() {
         before,
         "the cancelled sale left nothing"
     );
-    approved(node.execute(sale_cmd(2)).expect("the node serves again"));
+    approved(node.ask(sale_cmd(2)).expect("the node serves again"));
     assert_eq!(h.all_txns().len(), before + 1);
 }
 
@@ -607,7 +597,7 @@ fn a_server_that_stops_answering_without_a_reset_ends_at_the_client_deadline() {
     };
     let node = suanpan_store::PgStore::open(via_proxy, options(policy(), h.clock.clone()))
         .expect("open a node through the proxy");
-    approved(node.execute(sale_cmd(1)).expect("a sale through the proxy"));
+    approved(node.ask(sale_cmd(1)).expect("a sale through the proxy"));
     let filter = suanpan_store::TxnFilter::default();
     node.transactions(&filter)
         .expect("a read through the proxy");
@@ -616,7 +606,7 @@ fn a_server_that_stops_answering_without_a_reset_ends_at_the_client_deadline() {
     for what in ["a sale", "a read"] {
         let started = std::time::Instant::now();
         let out = if what == "a sale" {
-            node.execute(sale_cmd(2)).map(|_| ())
+            node.ask(sale_cmd(2)).map(|_| ())
         } else {
             node.transactions(&filter).map(|_| ())
         };
@@ -631,6 +621,6 @@ fn a_server_that_stops_answering_without_a_reset_ends_at_the_client_deadline() {
         );
     }
     proxy.forward_again();
-    approved(node.execute(sale_cmd(3)).expect("the node serves again"));
+    approved(node.ask(sale_cmd(3)).expect("the node serves again"));
     node.transactions(&filter).expect("reads again");
 }

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use suanpan_core::settlement::Totals;
 use suanpan_core::{Amount, PaymentMethod, Transaction, TxnId, TxnKind, TxnStatus};
 use suanpan_issuer::demo::{CARDS, WALLETS};
-use suanpan_store::Command;
-use suanpan_store::command::{Origin, OriginalRef};
+use suanpan_store::command::{Complete, Origin, OriginalRef, PreAuthVoid, Refund, Reverse};
+use suanpan_store::reply::{ExpireHolds, SettleAllDue};
 
 /// Who pays: the two approving cards and two wallets (the wallets run dry sometimes: 51).
 const PAYERS: usize = 4;
@@ -149,7 +149,7 @@ fn run(h: &Harness, op: &Op) {
         } => {
             if let Some(t) = nth(h, pick) {
                 let reason = "goods returned".to_owned();
-                h.exec(Command::Refund {
+                h.exec(Refund {
                     origin: origin(training),
                     original: by_rrn(&t),
                     amount: part(&t, percent),
@@ -163,7 +163,7 @@ fn run(h: &Harness, op: &Op) {
             training,
         } => {
             if let Some(t) = nth(h, pick) {
-                h.exec(Command::Complete {
+                h.exec(Complete {
                     origin: origin(training),
                     original: by_rrn(&t),
                     amount: part(&t, percent),
@@ -173,7 +173,7 @@ fn run(h: &Harness, op: &Op) {
         Op::PreAuthVoid { pick, training } => {
             if let Some(t) = nth(h, pick) {
                 let reason = "guest left".to_owned();
-                h.exec(Command::PreAuthVoid {
+                h.exec(PreAuthVoid {
                     origin: origin(training),
                     original: by_rrn(&t),
                     amount: None,
@@ -192,7 +192,7 @@ fn run(h: &Harness, op: &Op) {
         }
         Op::Reverse { pick, training } => {
             if let Some(t) = nth(h, pick) {
-                h.exec(Command::Reverse {
+                h.exec(Reverse {
                     origin: Origin {
                         training,
                         ..cashier()
@@ -208,8 +208,8 @@ fn run(h: &Harness, op: &Op) {
         }
         Op::Advance { hours } => {
             h.advance_minutes(hours * 60);
-            h.exec(Command::SettleAllDue);
-            h.exec(Command::ExpireHolds);
+            h.exec(SettleAllDue);
+            h.exec(ExpireHolds);
         }
     }
 }

@@ -12,7 +12,7 @@ use suanpan_core::risk::RiskParams;
 use suanpan_store::risk_index::{self, RiskIndexes};
 use suanpan_store::seed::{HistoryPlan, HistoryReport, seed_merchant};
 use suanpan_store::sql::SqlExt;
-use suanpan_store::{Reply, TxnFilter, p, query, read};
+use suanpan_store::{PurchaseReply, TxnFilter, p, query, read};
 
 fn plan() -> HistoryPlan {
     HistoryPlan {
@@ -827,7 +827,7 @@ fn switching_a_card_rule_on_builds_its_index_and_the_rule_works() {
     );
     approved(on.sale(7_800, "approve"));
     match on.sale(7_800, "approve") {
-        Reply::Refused(r) => assert_eq!(r.key(), "risk.possible_duplicate"),
+        PurchaseReply::Refused(r) => assert_eq!(r.key(), "risk.possible_duplicate"),
         other => panic!("expected the duplicate refused, got {other:?}"),
     }
     on.check_invariants();

@@ -20,8 +20,11 @@ use suanpan_core::{
 };
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::backoffice::StaffUser;
+use suanpan_store::command::{Complete, Hide, Purchase};
 use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Instrument, Reply, Store, TxnFilter, query};
+use suanpan_store::{
+    Ask, AskExt, Counted, Instrument, PurchaseReply, Store, TxnFilter, TxnReply, query,
+};
 
 /// Rows one page of the listing returns by default and at most.
 pub const PAGE_ROWS_DEFAULT: u32 = 50;
@@ -625,7 +628,7 @@ pub async fn hide(
 ) -> Result<(), ApiError> {
     caller.require(Permission::Hide)?;
     load_txn(state, caller, id).await?;
-    let cmd = Command::Hide {
+    let cmd = Hide {
         merchant_id: caller.merchant()?,
         // The engine's hide rule is the admin operator's (99); the web admin acts as it.
         actor: OperatorNo::ADMIN,
@@ -633,8 +636,8 @@ pub async fn hide(
         reason,
     };
     match execute(state, caller.lang, cmd).await? {
-        Reply::Refused(r) => Err(ApiError::refused(caller.lang, r.as_ref())),
-        _ => Ok(()),
+        Counted::Refused(r) => Err(ApiError::refused(caller.lang, r.as_ref())),
+        Counted::Done(_) => Ok(()),
     }
 }
 
@@ -652,9 +655,13 @@ pub async fn hide_txn(
 }
 
 /// Runs a command through the writer (after its commit).
-pub async fn execute(state: &AppState, lang: Lang, cmd: Command) -> Result<Reply, ApiError> {
+pub async fn execute<A: Ask + Send + 'static>(
+    state: &AppState,
+    lang: Lang,
+    cmd: A,
+) -> Result<A::Reply, ApiError> {
     let store = state.store().clone();
-    blocking(lang, move || store.execute(cmd)).await
+    blocking(lang, move || store.ask(cmd)).await
 }
 
 /// What to charge.
@@ -851,16 +858,21 @@ async fn payment(
         terminal_info: None,
     };
     let amount = p.amount.0;
-    let cmd = match p.kind {
+    // The booked (or replayed) transaction, or the refusal.
+    let booked = match p.kind {
         PaymentKind::Completion => {
             let Some(original) = p.original_id else {
                 return Err(ApiError::field(lang, "original_id", "").combination());
             };
             // A disabled channel (of the pre-authorization) is refused by the engine.
-            Command::Complete {
+            let cmd = Complete {
                 origin,
                 original: OriginalRef::Id(TxnId(original)),
                 amount,
+            };
+            match execute(state, lang, cmd).await? {
+                TxnReply::Booked(t) | TxnReply::Replayed(t) => Ok(t),
+                TxnReply::Refused(r) => Err(r),
             }
         }
         PaymentKind::Sale | PaymentKind::Preauth => {
@@ -870,7 +882,7 @@ async fn payment(
             } else {
                 TxnKind::PreAuth
             };
-            Command::Purchase {
+            let cmd = Purchase {
                 origin,
                 kind,
                 amount,
@@ -879,24 +891,19 @@ async fn payment(
                 pin: pin.as_deref().map(suanpan_issuer::EnteredPin::clear),
                 linked_id: None,
                 confirm_duplicate: p.confirm_duplicate,
+            };
+            match execute(state, lang, cmd).await? {
+                PurchaseReply::Booked(t)
+                | PurchaseReply::Replayed(t)
+                | PurchaseReply::Balance { txn: t, .. } => Ok(t),
+                PurchaseReply::Refused(r) => Err(r),
             }
         }
     };
     let policy = state.store().policy().clone();
-    match execute(state, lang, cmd).await? {
-        Reply::Txn(t) | Reply::Replayed(t) => {
-            Ok((StatusCode::CREATED, TxnView::of(&t, &policy, lang)))
-        }
-        Reply::Refused(r) => Err(ApiError::refused(lang, r.as_ref())),
-        other => {
-            tracing::error!("payment answered {other:?}");
-            Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                lang,
-                "store.error",
-                &[],
-            ))
-        }
+    match booked {
+        Ok(t) => Ok((StatusCode::CREATED, TxnView::of(&t, &policy, lang))),
+        Err(r) => Err(ApiError::refused(lang, r.as_ref())),
     }
 }
 

@@ -3,9 +3,9 @@
 //! same store and the same core rules as the 8583 host and the CLI.
 //!
 //! **Architecture Invariant:** this crate decides no rule. Who may do what and the
-//! maker-checker review are `suanpan_core::backoffice`; money moves only through
-//! `Store::execute` (`Command::Void` / `Refund` / `Purchase`), i.e. the engine and
-//! `suanpan_core::rules`. Handlers parse input, authenticate, ask, persist, and answer.
+//! maker-checker review are `suanpan_core::backoffice`; money moves only through the
+//! store's typed commands (`Void` / `Refund` / `Purchase`, by `AskExt::ask`), i.e. the use
+//! cases and `suanpan_core::rules`. Handlers parse input, authenticate, ask, persist, and answer.
 #![deny(missing_docs)]
 
 mod acquirer;

@@ -10,8 +10,13 @@ use suanpan_core::rules::{self, UpstreamFate};
 use suanpan_core::{ResponseCode, Transaction, TxnStatus};
 use suanpan_iso8583::switch::MTI_0220;
 use suanpan_iso8583::{IsoMsg, Zpk};
+use suanpan_store::command::{Authorized, Purchase, Refund, StandIn};
+use suanpan_store::reply::{Authorize, ResolveAuthorizing, WithAdvice};
 use suanpan_store::sql::SqlExt;
-use suanpan_store::{AdviceDraft, AdviceFrame, Command, Reply, Store, StoreError, UpstreamRef, p};
+use suanpan_store::{
+    AdviceDraft, AdviceFrame, Ask, AskExt, Booking, FollowUp, GoesUp, Store, StoreError, TxnReply,
+    UpstreamRef, p,
+};
 use suanpan_upstream::msg::{self, Card};
 use suanpan_upstream::{Link, LinkError, LinkState};
 
@@ -63,14 +68,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 ///
 /// # Errors
 /// The store's, or [`StoreError::TimedOut`] when no answer came in time.
-pub async fn execute(store: &dyn Store, cmd: Command) -> Result<Reply, StoreError> {
+pub async fn execute<A: Ask>(store: &dyn Store, cmd: A) -> Result<A::Reply, StoreError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    store.submit_boxed(
-        cmd,
-        Box::new(move |answer| {
-            let _ = tx.send(answer);
-        }),
-    )?;
+    store.ask_then(cmd, move |answer| {
+        let _ = tx.send(answer);
+    })?;
     match tokio::time::timeout(suanpan_store::writer::ANSWER_WAIT_MAX, rx).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(_)) => Err(StoreError::WriterGone),
@@ -144,22 +146,15 @@ impl Network {
     ///
     /// # Errors
     /// Store failures. Upstream failures are fates, not errors.
-    pub async fn purchase(
+    pub async fn purchase<A: UpRequest>(
         &self,
         store: &dyn Store,
-        cmd: Command,
+        cmd: A,
         presented: &Presented,
-    ) -> Result<Reply, StoreError> {
-        let skeleton = match &cmd {
-            Command::Purchase { origin, .. } => msg::purchase_skeleton(origin.terminal_id.as_str()),
-            Command::Refund { origin, .. } => msg::refund_skeleton(origin.terminal_id.as_str()),
-            _ => {
-                return Err(StoreError::Invalid(
-                    "neither a purchase nor a refund".into(),
-                ));
-            }
-        };
-        let mut request = skeleton.map_err(|e| StoreError::Invalid(e.to_string()))?;
+    ) -> Result<A::Reply, StoreError> {
+        let mut request = cmd
+            .skeleton()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
         if let Err(e) = self.link.prepare(&mut request) {
             // No STAN: nothing can go up; the sale is declined as not sent below.
             tracing::error!(error = %e, "upstream: cannot prepare a request");
@@ -175,14 +170,15 @@ impl Network {
             reversal: self.reversal_draft(&terminal, &presented.card.pan),
         };
         let up_has_reversal = up.reversal.is_some();
-        let phase_one = Command::Authorize {
-            purchase: Box::new(cmd),
+        let phase_one = Authorize {
+            purchase: cmd,
             upstream: up,
         };
-        let reply = execute(store, phase_one).await?;
-        let txn = match reply {
-            Reply::Txn(t) if t.status == TxnStatus::Authorizing => t,
-            other => return Ok(other),
+        let txn = match execute(store, phase_one).await?.booked() {
+            Ok(t) if t.status == TxnStatus::Authorizing => t,
+            // Decided inline (it does not go up): booked as it stands.
+            Ok(t) => return Ok(A::decided(TxnReply::Booked(t))),
+            Err(answered) => return Ok(answered),
         };
         let standby = request.clone();
         let (fate, auth) = if up_has_reversal {
@@ -203,14 +199,14 @@ impl Network {
                 .await?
         {
             route.queue_changed();
-            return Ok(reply);
+            return Ok(A::decided(reply));
         }
-        let phase_two = Command::Authorized {
+        let phase_two = Authorized {
             id: txn.id,
             fate,
             auth_code: auth,
         };
-        let reply = execute(store, phase_two).await;
+        let reply = execute(store, phase_two).await.map(A::decided);
         if fate == UpstreamFate::NoAnswer {
             route.queue_changed();
         }
@@ -247,7 +243,7 @@ impl Network {
         txn: &Transaction,
         mut request: IsoMsg,
         presented: &Presented,
-    ) -> Result<Option<Reply>, StoreError> {
+    ) -> Result<Option<TxnReply>, StoreError> {
         if !request.has(11) || !self.complete(store, txn, &mut request, presented) {
             return Ok(None);
         }
@@ -261,7 +257,7 @@ impl Network {
             tracing::error!(error = %e, txn = %txn.id, "upstream: stand-in advice not built");
             return Ok(None);
         }
-        let cmd = Command::StandIn {
+        let cmd = StandIn {
             id: txn.id,
             destination: route.destination(),
             frame: AdviceFrame(frame),
@@ -344,14 +340,14 @@ impl Network {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn follow_up(
+    pub async fn follow_up<A: FollowUp>(
         &self,
         store: &dyn Store,
-        cmd: Command,
+        cmd: A,
         terminal_id: &str,
         pan: Option<&str>,
         reason: &str,
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<A::Reply, StoreError> {
         let draft = match (pan, self.link.stamp_for(terminal_id)) {
             (Some(pan), Ok((stan, transmitted))) => Some(AdviceDraft {
                 pan: pan.to_owned(),
@@ -375,10 +371,7 @@ impl Network {
         let Some(advice) = draft else {
             return execute(store, cmd).await;
         };
-        let cmd = Command::WithAdvice {
-            inner: Box::new(cmd),
-            advice,
-        };
+        let cmd = WithAdvice { inner: cmd, advice };
         let reply = execute(store, cmd).await;
         self.queues_changed();
         reply
@@ -446,10 +439,31 @@ impl Network {
             out.dropped = (parked.len() - of_authorizing) as u64;
             Ok(())
         })?;
-        execute(store, Command::ResolveAuthorizing).await?;
+        execute(store, ResolveAuthorizing).await?;
         self.queues_changed();
         tracing::info!(?out, "upstream: authorizing transactions resolved at start");
         Ok(out)
+    }
+}
+
+/// A request that goes up as a 0200: a purchase, or a refund (processing code `200000`).
+pub trait UpRequest: GoesUp {
+    /// The request's skeleton for its terminal.
+    ///
+    /// # Errors
+    /// The profile's.
+    fn skeleton(&self) -> Result<IsoMsg, suanpan_iso8583::Error>;
+}
+
+impl UpRequest for Purchase {
+    fn skeleton(&self) -> Result<IsoMsg, suanpan_iso8583::Error> {
+        msg::purchase_skeleton(self.origin.terminal_id.as_str())
+    }
+}
+
+impl UpRequest for Refund {
+    fn skeleton(&self) -> Result<IsoMsg, suanpan_iso8583::Error> {
+        msg::refund_skeleton(self.origin.terminal_id.as_str())
     }
 }
 

@@ -20,12 +20,14 @@ use suanpan_issuer::demo::{CARDS, WALLETS};
 use suanpan_store::admin::{DEMO_MERCHANT, DEMO_TERMINAL};
 use suanpan_store::audit::AuditEntry;
 use suanpan_store::backup::PAN_KEY_FILE;
-use suanpan_store::command::{Origin, OriginalRef};
+use suanpan_store::command::{
+    Complete, Hide, Origin, OriginalRef, PreAuthVoid, Purchase, Refund, Reverse, Settle, Void,
+};
 use suanpan_store::query::Conservation;
 use suanpan_store::sqlite::DB_FILE;
 use suanpan_store::{
-    Command, Fingerprinter, Instrument, OpenOptions, PgOptions, PgStore, Reply, SqliteStore, Store,
-    TxnFilter,
+    Ask, AskExt, Booking, Counted, Fingerprinter, Instrument, OpenOptions, PgOptions, PgStore,
+    PurchaseReply, ReversalReply, SettleReport, SqliteStore, Store, TxnFilter, TxnReply,
 };
 
 /// Which backend a test binary runs its suite on.
@@ -437,9 +439,9 @@ impl Harness {
     // --- commands ------------------------------------------------------------------------
 
     /// Runs a command; a storage failure fails the test (refusals are answers, not failures).
-    pub fn exec(&self, cmd: Command) -> Reply {
+    pub fn exec<A: Ask>(&self, cmd: A) -> A::Reply {
         self.store
-            .execute(cmd)
+            .ask(cmd)
             .unwrap_or_else(|e| panic!("store failed: {e}"))
     }
 
@@ -452,8 +454,8 @@ impl Harness {
         instrument: Instrument,
         method: PaymentMethod,
         pin: Option<&str>,
-    ) -> Reply {
-        self.exec(Command::Purchase {
+    ) -> PurchaseReply {
+        self.exec(Purchase {
             origin,
             kind,
             amount: Amount::from_fen(fen),
@@ -466,7 +468,7 @@ impl Harness {
     }
 
     /// A chip sale with a demo card, its PIN entered when it has one.
-    pub fn sale(&self, fen: i64, outcome: &str) -> Reply {
+    pub fn sale(&self, fen: i64, outcome: &str) -> PurchaseReply {
         let pin = demo_card(outcome).pin;
         self.purchase(
             cashier(),
@@ -479,13 +481,13 @@ impl Harness {
     }
 
     /// A QR sale with demo wallet `i`.
-    pub fn wallet_sale(&self, fen: i64, i: usize) -> Reply {
+    pub fn wallet_sale(&self, fen: i64, i: usize) -> PurchaseReply {
         let (w, method) = wallet(i);
         self.purchase(cashier(), TxnKind::Sale, fen, w, method, None)
     }
 
     /// A pre-authorization with a demo card.
-    pub fn preauth(&self, fen: i64, outcome: &str) -> Reply {
+    pub fn preauth(&self, fen: i64, outcome: &str) -> PurchaseReply {
         let pin = demo_card(outcome).pin;
         self.purchase(
             cashier(),
@@ -498,13 +500,13 @@ impl Harness {
     }
 
     /// A sale void by voucher no., authorized by the supervisor, with reason and consent.
-    pub fn void(&self, voucher: VoucherNo) -> Reply {
+    pub fn void(&self, voucher: VoucherNo) -> TxnReply {
         self.void_as(supervised(), TxnKind::Void, OriginalRef::Voucher(voucher))
     }
 
     /// A void (or completion void) from `origin`.
-    pub fn void_as(&self, origin: Origin, kind: TxnKind, original: OriginalRef) -> Reply {
-        self.exec(Command::Void {
+    pub fn void_as(&self, origin: Origin, kind: TxnKind, original: OriginalRef) -> TxnReply {
+        self.exec(Void {
             origin,
             kind,
             original,
@@ -516,7 +518,7 @@ impl Harness {
     }
 
     /// A completion void by voucher no.
-    pub fn complete_void(&self, voucher: VoucherNo) -> Reply {
+    pub fn complete_void(&self, voucher: VoucherNo) -> TxnReply {
         self.void_as(
             supervised(),
             TxnKind::CompletionVoid,
@@ -525,8 +527,8 @@ impl Harness {
     }
 
     /// A refund by reference no., authorized by the supervisor.
-    pub fn refund(&self, rrn: &str, fen: i64) -> Reply {
-        self.exec(Command::Refund {
+    pub fn refund(&self, rrn: &str, fen: i64) -> TxnReply {
+        self.exec(Refund {
             origin: supervised(),
             original: OriginalRef::Rrn(rrn.to_owned()),
             amount: Amount::from_fen(fen),
@@ -535,8 +537,8 @@ impl Harness {
     }
 
     /// A completion of the pre-authorization with this reference no.
-    pub fn complete(&self, rrn: &str, fen: i64) -> Reply {
-        self.exec(Command::Complete {
+    pub fn complete(&self, rrn: &str, fen: i64) -> TxnReply {
+        self.exec(Complete {
             origin: cashier(),
             original: OriginalRef::Rrn(rrn.to_owned()),
             amount: Amount::from_fen(fen),
@@ -544,8 +546,8 @@ impl Harness {
     }
 
     /// A pre-auth void of the pre-authorization with this reference no.
-    pub fn preauth_void(&self, rrn: &str) -> Reply {
-        self.exec(Command::PreAuthVoid {
+    pub fn preauth_void(&self, rrn: &str) -> TxnReply {
+        self.exec(PreAuthVoid {
             origin: supervised(),
             original: OriginalRef::Rrn(rrn.to_owned()),
             amount: None,
@@ -554,8 +556,8 @@ impl Harness {
     }
 
     /// A reversal (reason 98: no response) of the transaction with this voucher no.
-    pub fn reverse(&self, voucher: VoucherNo) -> Reply {
-        self.exec(Command::Reverse {
+    pub fn reverse(&self, voucher: VoucherNo) -> ReversalReply {
+        self.exec(Reverse {
             origin: cashier(),
             voucher,
             amount: None,
@@ -564,8 +566,8 @@ impl Harness {
     }
 
     /// Settles the demo terminal's open batch, reconciling against `totals` if given.
-    pub fn settle(&self, totals: Option<Totals>) -> Reply {
-        self.exec(Command::Settle {
+    pub fn settle(&self, totals: Option<Totals>) -> SettleReport {
+        self.exec(Settle {
             terminal_id: terminal(),
             actor: "12345678/01".to_owned(),
             terminal_totals: totals,
@@ -573,8 +575,8 @@ impl Harness {
     }
 
     /// Hides a record as `actor`.
-    pub fn hide(&self, actor: OperatorNo, id: TxnId) -> Reply {
-        self.exec(Command::Hide {
+    pub fn hide(&self, actor: OperatorNo, id: TxnId) -> Counted {
+        self.exec(Hide {
             merchant_id: merchant(),
             actor,
             id,
@@ -665,13 +667,12 @@ impl Harness {
     pub fn assert_refused(
         &self,
         before: &Snapshot,
-        reply: Reply,
+        reply: impl Outcome,
         key: &str,
     ) -> Box<dyn Refusal + Send> {
-        let r = match reply {
-            Reply::Refused(r) => r,
-            other => panic!("expected refusal {key}, got {other:?}"),
-        };
+        let r = reply
+            .refused()
+            .unwrap_or_else(|other| panic!("expected refusal {key}, got {other:?}"));
         assert_eq!(r.key(), key, "refusal key");
         let after = self.snapshot();
         assert_eq!(after.txns, before.txns, "a refusal changed the journal");
@@ -717,15 +718,43 @@ impl Drop for Harness {
 }
 
 /// The booked transaction of an answer; anything else fails the test.
-pub fn txn(reply: Reply) -> Transaction {
-    match reply {
-        Reply::Txn(t) => t,
-        other => panic!("expected a booked transaction, got {other:?}"),
-    }
+pub fn txn(reply: impl Booking) -> Transaction {
+    reply
+        .booked()
+        .unwrap_or_else(|other| panic!("expected a booked transaction, got {other:?}"))
+}
+
+/// A reply that may be a refusal.
+pub trait Outcome: std::fmt::Debug + Sized {
+    /// The refusal, or the reply itself.
+    fn refused(self) -> Result<Box<dyn Refusal + Send>, Self>;
+}
+
+macro_rules! outcome {
+    ($($ty:ident),*) => {$(
+        impl Outcome for $ty {
+            fn refused(self) -> Result<Box<dyn Refusal + Send>, Self> {
+                match self {
+                    $ty::Refused(r) => Ok(r),
+                    other => Err(other),
+                }
+            }
+        }
+    )*};
+}
+
+outcome!(PurchaseReply, TxnReply, ReversalReply, Counted);
+
+/// The refusal key of a reply; anything else fails the test.
+pub fn refusal_key(reply: impl Outcome) -> &'static str {
+    reply
+        .refused()
+        .unwrap_or_else(|other| panic!("expected a refusal, got {other:?}"))
+        .key()
 }
 
 /// An approved booked transaction.
-pub fn approved(reply: Reply) -> Transaction {
+pub fn approved(reply: impl Booking) -> Transaction {
     let t = txn(reply);
     assert!(
         t.response_code.is_approved(),

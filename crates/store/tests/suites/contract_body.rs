@@ -5,8 +5,11 @@ use suanpan_core::{
     Amount, BatchNo, OperatorNo, PaymentMethod, Policy, TerminalId, TxnKind,
     TxnStatus, VoucherNo,
 };
-use suanpan_store::command::{Origin, OriginalRef};
-use suanpan_store::{Command, Reply, Store, TxnFilter};
+use suanpan_store::command::{
+    Complete, Origin, OriginalRef, PreAuthVoid, Purge, Refund, Void,
+};
+use suanpan_store::reply::{ExpireHolds, SettleAllDue};
+use suanpan_store::{Counted, PurchaseReply, ReversalReply, Store, TxnFilter};
 
 const APPROVE: &str = "approve";
 
@@ -103,7 +106,7 @@ fn balance_inquiry_moves_no_money() {
         None,
     );
     match reply {
-        Reply::Balance { txn, available } => {
+        PurchaseReply::Balance { txn, available } => {
             assert_eq!(txn.kind, TxnKind::BalanceInquiry);
             assert_eq!(available.fen(), before);
         }
@@ -417,7 +420,7 @@ fn void_with_wrong_amount_or_missing_consent_is_refused() {
         return skipped();
     };
     let sale = approved(h.sale(1_000, APPROVE));
-    let cmd = |amount: Option<i64>, reason: &str, consent: bool| Command::Void {
+    let cmd = |amount: Option<i64>, reason: &str, consent: bool| Void {
         origin: supervised(),
         kind: TxnKind::Void,
         original: OriginalRef::Voucher(sale.voucher_no),
@@ -532,7 +535,7 @@ fn refund_without_supervisor_or_of_nothing_is_refused() {
     };
     let sale = approved(h.sale(500, APPROVE));
     let before = h.snapshot();
-    let r = h.exec(Command::Refund {
+    let r = h.exec(Refund {
         origin: cashier(),
         original: OriginalRef::Rrn(rrn(&sale)),
         amount: Amount::from_fen(100),
@@ -559,9 +562,7 @@ fn refund_of_a_settled_sale_is_approved_in_the_next_batch() {
     h.settle(None);
     let r = approved(h.refund(&rrn(&sale), 500));
     assert_eq!(r.batch_no, BatchNo::new(2).unwrap());
-    let Reply::Settled(report) = h.settle(None) else {
-        panic!("not settled")
-    };
+    let report = h.settle(None);
     assert_eq!(report.settlement.totals, totals(0, 0, 500, 1));
 }
 
@@ -623,7 +624,7 @@ fn preauth_void_releases_the_hold() {
     };
     let pre = approved(h.preauth(4_000, APPROVE));
     let before = h.snapshot();
-    let r = h.exec(Command::PreAuthVoid {
+    let r = h.exec(PreAuthVoid {
         origin: cashier(),
         original: OriginalRef::Rrn(rrn(&pre)),
         amount: None,
@@ -682,16 +683,12 @@ fn expire_holds_releases_after_30_days() {
     let old = approved(h.preauth(1_000, APPROVE));
     h.advance_days(29);
     let young = approved(h.preauth(2_000, APPROVE));
-    let Reply::Done(n) = h.exec(Command::ExpireHolds) else {
-        panic!("ExpireHolds answers Done")
-    };
+    let n = h.exec(ExpireHolds);
     assert_eq!(n, 0, "nothing lapsed after 29 days");
     assert_eq!(h.held(APPROVE), 3_000);
     h.advance_days(1);
     h.advance_minutes(1);
-    let Reply::Done(n) = h.exec(Command::ExpireHolds) else {
-        panic!("ExpireHolds answers Done")
-    };
+    let n = h.exec(ExpireHolds);
     assert_eq!(n, 1);
     assert_eq!(h.txn(old.id).status, TxnStatus::Expired);
     assert_eq!(h.txn(young.id).status, TxnStatus::Approved);
@@ -720,7 +717,7 @@ fn reversal_of_a_sale_restores_the_balance_once() {
     let count = h.all_txns().len();
     assert!(matches!(
         h.reverse(sale.voucher_no),
-        Reply::NothingToReverse
+        ReversalReply::NothingToReverse
     ));
     assert_eq!(h.all_txns().len(), count);
     assert_eq!(
@@ -731,7 +728,7 @@ fn reversal_of_a_sale_restores_the_balance_once() {
     // A reversal of something that never arrived is approved and changes nothing.
     assert!(matches!(
         h.reverse(VoucherNo::new(777).unwrap()),
-        Reply::NothingToReverse
+        ReversalReply::NothingToReverse
     ));
 }
 
@@ -809,7 +806,7 @@ fn reversal_of_an_expired_preauth_releases_nothing_twice() {
     h.advance_days(29);
     approved(h.preauth(2_000, APPROVE));
     h.advance_days(2);
-    h.exec(Command::ExpireHolds);
+    h.exec(ExpireHolds);
     assert_eq!(h.held(APPROVE), 2_000);
     let _ = h.reverse(old.voucher_no);
     assert_eq!(
@@ -841,9 +838,7 @@ fn settlement_totals_balanced_and_next_batch() {
     let _ = b;
 
     let expected = totals(1_000 + 2_000 + 7_000, 3, 300, 1);
-    let Reply::Settled(report) = h.settle(Some(expected)) else {
-        panic!("not settled")
-    };
+    let report = h.settle(Some(expected));
     assert_eq!(report.settlement.totals, expected);
     assert_eq!(report.settlement.reconciliation, Reconciliation::Balanced);
     assert!(report.settlement.differences.is_empty());
@@ -870,9 +865,7 @@ fn settlement_unbalanced_names_the_differences() {
     };
     approved(h.sale(1_000, APPROVE));
     approved(h.sale(2_000, APPROVE));
-    let Reply::Settled(report) = h.settle(Some(totals(3_000, 3, 50, 1))) else {
-        panic!("not settled")
-    };
+    let report = h.settle(Some(totals(3_000, 3, 50, 1)));
     assert_eq!(report.settlement.reconciliation, Reconciliation::Unbalanced);
     let diffs: Vec<(&str, i64, i64)> = report
         .settlement
@@ -904,24 +897,18 @@ fn settle_all_due_waits_for_the_2300_cutoff() {
     };
     approved(h.sale(100, APPROVE));
     h.set_time("2025-06-10T14:59:59Z"); // 22:59:59 in Shanghai
-    let Reply::SettledMany(reports) = h.exec(Command::SettleAllDue) else {
-        panic!("SettledMany")
-    };
+    let reports = h.exec(SettleAllDue);
     assert!(reports.is_empty(), "not due before the cutoff");
     assert_eq!(h.open_batch(), BatchNo::FIRST);
     h.set_time("2025-06-10T15:00:00Z"); // 23:00 in Shanghai
-    let Reply::SettledMany(reports) = h.exec(Command::SettleAllDue) else {
-        panic!("SettledMany")
-    };
+    let reports = h.exec(SettleAllDue);
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].batch_no, BatchNo::FIRST);
     assert_eq!(reports[0].settlement.totals, totals(100, 1, 0, 0));
     assert_eq!(h.open_batch(), BatchNo::new(2).unwrap());
     // The batch opened at 23:00 belongs to the next business day: not due again tonight.
     h.set_time("2025-06-10T15:30:00Z");
-    let Reply::SettledMany(reports) = h.exec(Command::SettleAllDue) else {
-        panic!("SettledMany")
-    };
+    let reports = h.exec(SettleAllDue);
     assert!(reports.is_empty());
 }
 
@@ -942,7 +929,7 @@ fn hide_is_for_the_admin_and_keeps_the_record() {
         h.hide(OperatorNo::SUPERVISOR, sale.id),
         "hide.not_admin",
     );
-    assert!(matches!(h.hide(OperatorNo::ADMIN, sale.id), Reply::Done(1)));
+    assert!(matches!(h.hide(OperatorNo::ADMIN, sale.id), Counted::Done(1)));
     let e = h.last_audit();
     assert_eq!(
         (e.action.as_str(), e.target.clone(), e.outcome.as_str()),
@@ -981,7 +968,7 @@ fn purge_is_refused_within_retention() {
     approved(h.sale(100, APPROVE));
     h.advance_days(365);
     let before = h.snapshot();
-    let r = h.exec(Command::Purge {
+    let r = h.exec(Purge {
         merchant_id: merchant(),
         actor: OperatorNo::ADMIN,
         before: h.now(),
@@ -991,7 +978,7 @@ fn purge_is_refused_within_retention() {
     });
     h.assert_refused(&before, r, "hide.within_retention");
     let before = h.snapshot();
-    let r = h.exec(Command::Purge {
+    let r = h.exec(Purge {
         merchant_id: merchant(),
         actor: op("01"),
         before: start(),
@@ -1017,7 +1004,7 @@ fn purge_after_retention_keeps_money_conserved() {
     h.advance_days(1);
     approved(h.refund(&rrn(&kept), 100));
     h.advance_days(6 * 366);
-    let r = h.exec(Command::Purge {
+    let r = h.exec(Purge {
         merchant_id: merchant(),
         actor: OperatorNo::ADMIN,
         before: cut,
@@ -1026,7 +1013,7 @@ fn purge_after_retention_keeps_money_conserved() {
         audit_as: None,
     });
     assert!(
-        matches!(r, Reply::Done(2)),
+        matches!(r, Counted::Done(2)),
         "the old sale and its refund go: {r:?}"
     );
     let ids: Vec<_> = h.all_txns().iter().map(|t| t.id).collect();
@@ -1065,7 +1052,7 @@ fn identical_retry_is_replayed_once() {
         PaymentMethod::Chip,
         None,
     ) {
-        Reply::Replayed(t) => assert_eq!(t, first),
+        PurchaseReply::Replayed(t) => assert_eq!(t, first),
         other => panic!("expected a replay, got {other:?}"),
     }
     assert_eq!(h.all_txns().len(), count, "no second booking");
@@ -1139,9 +1126,7 @@ fn training_moves_no_money_and_has_its_own_numbers() {
         "training has its own sequence"
     );
     assert_eq!(h.balance(APPROVE), start - 100);
-    let Reply::Settled(report) = h.settle(None) else {
-        panic!("not settled")
-    };
+    let report = h.settle(None);
     assert_eq!(report.settlement.totals, totals(100, 1, 0, 0));
 }
 
@@ -1172,7 +1157,7 @@ fn purge_keeps_every_row_a_kept_row_points_at() {
     h.advance_days(1);
     approved(h.refund(&rrn(&c), 1_000));
     h.advance_days(6 * 366);
-    let r = h.exec(Command::Purge {
+    let r = h.exec(Purge {
         merchant_id: merchant(),
         actor: OperatorNo::ADMIN,
         before: cut,
@@ -1181,7 +1166,7 @@ fn purge_keeps_every_row_a_kept_row_points_at() {
         audit_as: None,
     });
     assert!(
-        matches!(r, Reply::Done(1)),
+        matches!(r, Counted::Done(1)),
         "only the unrelated old sale goes: {r:?}"
     );
     let ids: Vec<_> = h.all_txns().iter().map(|t| t.id).collect();
@@ -1230,7 +1215,7 @@ fn training_and_live_preauths_do_not_mix() {
     assert_eq!(h.held(APPROVE), 5_000);
 
     let before = h.snapshot();
-    let r = h.exec(Command::Complete {
+    let r = h.exec(Complete {
         origin: training.clone(),
         original: OriginalRef::Rrn(rrn(&live_pre)),
         amount: Amount::from_fen(5_000),
@@ -1238,7 +1223,7 @@ fn training_and_live_preauths_do_not_mix() {
     h.assert_refused(&before, r, "completion.not_found");
 
     let before = h.snapshot();
-    let r = h.exec(Command::PreAuthVoid {
+    let r = h.exec(PreAuthVoid {
         origin: Origin {
             supervisor: Some(OperatorNo::SUPERVISOR),
             ..training.clone()
@@ -1265,7 +1250,7 @@ fn training_and_live_preauths_do_not_mix() {
     // Each in its own mode works.
     approved(h.complete(&rrn(&live_pre), 5_000));
     assert_eq!(h.held(APPROVE), 0);
-    let r = h.exec(Command::Complete {
+    let r = h.exec(Complete {
         origin: training,
         original: OriginalRef::Rrn(rrn(&train_pre)),
         amount: Amount::from_fen(3_000),
@@ -1550,18 +1535,18 @@ fn another_merchants_terminal_cannot_find_this_merchants_transactions() {
         supervisor: Some(OperatorNo::SUPERVISOR),
         ..cashier()
     };
-    let refund = |original: OriginalRef| Command::Refund {
+    let refund = |original: OriginalRef| Refund {
         origin: at_b.clone(),
         original,
         amount: Amount::from_fen(100),
         reason: "goods returned".to_owned(),
     };
-    let complete = |original: OriginalRef| Command::Complete {
+    let complete = |original: OriginalRef| Complete {
         origin: at_b.clone(),
         original,
         amount: Amount::from_fen(100),
     };
-    let void = |original: OriginalRef| Command::Void {
+    let void = |original: OriginalRef| Void {
         origin: at_b.clone(),
         kind: TxnKind::Void,
         original,
@@ -1570,35 +1555,38 @@ fn another_merchants_terminal_cannot_find_this_merchants_transactions() {
         customer_consent: true,
         card_fingerprint: None,
     };
-    let cases: [(Command, Command); 4] = [
-        (
-            refund(OriginalRef::Rrn(rrn(&sale))),
-            refund(OriginalRef::Rrn("999999999999".into())),
-        ),
-        (
-            refund(OriginalRef::Id(sale.id)),
-            refund(OriginalRef::Id(suanpan_core::TxnId(987_654))),
-        ),
-        (
-            complete(OriginalRef::Id(sale.id)),
-            complete(OriginalRef::Id(suanpan_core::TxnId(987_654))),
-        ),
-        (
-            void(OriginalRef::Id(sale.id)),
-            void(OriginalRef::Id(suanpan_core::TxnId(987_654))),
-        ),
-    ];
-    for (named, none) in cases {
-        let what = format!("{named:?}");
+    // Each case: the refusal keys of the named original and of none at all.
+    let check = |what: &str, run: &dyn Fn() -> (&'static str, &'static str)| {
         let before = h.snapshot();
-        let key = |r: Reply| match r {
-            Reply::Refused(r) => r.key(),
-            other => panic!("{what}: {other:?}"),
-        };
-        let (k1, k2) = (key(h.exec(named)), key(h.exec(none)));
+        let (k1, k2) = run();
         assert_eq!(k1, k2, "{what}: answered as for nothing at all");
         let after = h.snapshot();
         assert_eq!(after.txns, before.txns, "{what}");
         assert_eq!(after.accounts, before.accounts, "{what}");
-    }
+    };
+    let unknown = suanpan_core::TxnId(987_654);
+    check("refund by rrn", &|| {
+        (
+            refusal_key(h.exec(refund(OriginalRef::Rrn(rrn(&sale))))),
+            refusal_key(h.exec(refund(OriginalRef::Rrn("999999999999".into())))),
+        )
+    });
+    check("refund by id", &|| {
+        (
+            refusal_key(h.exec(refund(OriginalRef::Id(sale.id)))),
+            refusal_key(h.exec(refund(OriginalRef::Id(unknown)))),
+        )
+    });
+    check("completion", &|| {
+        (
+            refusal_key(h.exec(complete(OriginalRef::Id(sale.id)))),
+            refusal_key(h.exec(complete(OriginalRef::Id(unknown)))),
+        )
+    });
+    check("void", &|| {
+        (
+            refusal_key(h.exec(void(OriginalRef::Id(sale.id)))),
+            refusal_key(h.exec(void(OriginalRef::Id(unknown)))),
+        )
+    });
 }

@@ -14,11 +14,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use suanpan_core::clock::FixedClock;
 use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, Policy, TerminalId, TxnKind};
+pub use suanpan_store::AskExt;
 use suanpan_store::admin::DEMO_TERMINAL;
 use suanpan_store::backoffice::Backoffice;
-use suanpan_store::command::Origin;
+use suanpan_store::command::{Origin, Purchase, Void};
 use suanpan_store::{
-    Command, Fingerprinter, Instrument, OpenOptions, PgOptions, PgStore, Reply, SqliteStore, Store,
+    Fingerprinter, Instrument, OpenOptions, PgOptions, PgStore, PurchaseReply, SqliteStore, Store,
+    TxnReply,
 };
 use suanpan_web::WebConfig;
 
@@ -188,7 +190,7 @@ pub fn sale_with_terminal_info(store: &dyn Store, fen: i64, info: &str) -> i64 {
 fn purchase_from(store: &dyn Store, origin: Origin, fen: i64, linked: Option<i64>) -> i64 {
     let pan = Pan::parse(CARD).expect("pan");
     let reply = store
-        .execute(Command::Purchase {
+        .ask(Purchase {
             origin,
             kind: TxnKind::Sale,
             amount: Amount::from_fen(fen),
@@ -204,7 +206,7 @@ fn purchase_from(store: &dyn Store, origin: Origin, fen: i64, linked: Option<i64
         })
         .expect("sale");
     match reply {
-        Reply::Txn(t) => t.id.0,
+        PurchaseReply::Booked(t) => t.id.0,
         other => panic!("sale answered {other:?}"),
     }
 }
@@ -225,7 +227,7 @@ fn counter(terminal: &str, supervisor: Option<OperatorNo>) -> Origin {
 /// Voids sale `id` at the demo terminal (supervisor 00 authorizes, the customer agreed).
 pub fn void(store: &dyn Store, id: i64) -> i64 {
     let reply = store
-        .execute(Command::Void {
+        .ask(Void {
             origin: counter(DEMO_TERMINAL, Some(OperatorNo::SUPERVISOR)),
             kind: TxnKind::Void,
             original: suanpan_store::command::OriginalRef::Id(suanpan_core::TxnId(id)),
@@ -236,7 +238,7 @@ pub fn void(store: &dyn Store, id: i64) -> i64 {
         })
         .expect("void");
     match reply {
-        Reply::Txn(t) => t.id.0,
+        TxnReply::Booked(t) => t.id.0,
         other => panic!("void answered {other:?}"),
     }
 }

@@ -598,7 +598,7 @@ fn a_stuck_execution_is_finished_once_its_claim_is_stale() {
     let qa = claim(a_id);
     let booked = app
         .store
-        .execute(suanpan_store::Command::Refund {
+        .ask(suanpan_store::command::Refund {
             origin: Origin {
                 terminal_id: suanpan_core::TerminalId::parse(suanpan_store::admin::DEMO_TERMINAL).expect("terminal"),
                 operator: suanpan_core::OperatorNo::parse("01").expect("operator"),
@@ -615,7 +615,7 @@ fn a_stuck_execution_is_finished_once_its_claim_is_stale() {
         })
         .expect("book");
     let booked_id = match booked {
-        suanpan_store::Reply::Txn(t) => t.id.0,
+        suanpan_store::TxnReply::Booked(t) => t.id.0,
         other => panic!("refund answered {other:?}"),
     };
     // 2. Nothing committed: claimed, then the executor's call failed.
@@ -650,7 +650,7 @@ fn approval_after_settlement_fails_with_the_refund_remedy() {
     let q = cashier.request("void", 1, r#","customer_consent":true"#);
     let terminal = suanpan_core::TerminalId::parse("12345678").expect("terminal");
     app.store
-        .execute(suanpan_store::Command::Settle {
+        .ask(suanpan_store::command::Settle {
             terminal_id: terminal,
             actor: "test".into(),
             terminal_totals: None,
@@ -1389,7 +1389,7 @@ fn purge_is_not_blocked_by_back_office_rows() {
         .expect("time");
     let reply = app
         .store
-        .execute(suanpan_store::Command::Purge {
+        .ask(suanpan_store::command::Purge {
             merchant_id: suanpan_core::MerchantId::parse("898310048990001").expect("merchant"),
             actor: suanpan_core::OperatorNo::ADMIN,
             before,
@@ -1399,7 +1399,7 @@ fn purge_is_not_blocked_by_back_office_rows() {
         })
         .expect("purge runs");
     assert!(
-        matches!(reply, suanpan_store::Reply::Done(n) if n >= 3),
+        matches!(reply, suanpan_store::Counted::Done(n) if n >= 3),
         "{reply:?}"
     );
 }
