@@ -1269,15 +1269,17 @@ impl Host {
 
     /// Settles the demo terminal's open batch (the refund comes after, by definition).
     async fn settle(&self) {
-        let cmd = suanpan_store::Command::Settle {
+        let cmd = suanpan_store::command::Settle {
             terminal_id: ok(suanpan_core::TerminalId::parse(DEMO_TERMINAL)),
             actor: "test".into(),
             terminal_totals: None,
         };
-        match ok(execute(&*self.store, cmd).await) {
-            suanpan_store::Reply::Settled(_) => {}
-            other => panic!("not settled: {other:?}"),
-        }
+        let report = ok(execute(&*self.store, cmd).await);
+        assert_eq!(
+            report.terminal_id.as_str(),
+            DEMO_TERMINAL,
+            "the demo terminal settled"
+        );
     }
 }
 
@@ -1440,12 +1442,7 @@ async fn a_back_office_refund_after_the_window_is_refused_in_words() {
     let row = ok(h.store.transaction(id)).unwrap_or_else(|| panic!("sale"));
     assert_eq!((row.status, row.refunded.fen()), (TxnStatus::Approved, 0));
 
-    let forget = || async {
-        match ok(execute(&*h.store, suanpan_store::Command::ForgetExpiredPans).await) {
-            suanpan_store::Reply::Done(n) => n,
-            other => panic!("{other:?}"),
-        }
-    };
+    let forget = || async { ok(execute(&*h.store, suanpan_store::reply::ForgetExpiredPans).await) };
     let window = h.store.policy().refund_window_days;
     let sold_at = row.created_at;
     clock.set(sold_at + jiff::SignedDuration::from_hours(i64::from(window) * 24 - 1));

@@ -11,7 +11,7 @@ use suanpan_issuer::{
 use suanpan_store::command::Origin;
 use suanpan_store::repo::terminals::{self, TerminalState};
 use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
-use suanpan_store::repo::{Tx, accounts, orphans, prefetch};
+use suanpan_store::repo::{Tx, accounts, prefetch};
 use suanpan_store::{PurchaseReply, Refused, ReversalReply, StoreError, TxnReply};
 
 /// One command's context: the group's transaction and the issuer behind the host.

@@ -336,7 +336,7 @@ pub(crate) fn apply_group(
     let mut replies = Vec::with_capacity(cmds.len());
     for cmd in cmds {
         // What the sales' reads were fetched for: anything else may change their answers.
-        if !matches!(cmd, Command::Purchase { .. }) {
+        if !matches!(cmd, Command::Purchase(_)) {
             cache.prefetched.forget();
         }
         let now = if opts.bulk_load {

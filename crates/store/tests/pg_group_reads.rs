@@ -11,7 +11,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 use suanpan_core::{Amount, PaymentMethod, TxnKind, VoucherNo};
 use suanpan_store::command::Origin;
-use suanpan_store::{Command, PgStore, Reply, Store, StoreError};
+use suanpan_store::reply::FromReply;
+use suanpan_store::{Command, PgStore, PurchaseReply, Reply, Store, StoreError};
 
 /// The demo card the issuer simulator approves.
 const APPROVE: &str = "approve";
@@ -49,7 +50,7 @@ fn in_one_group(store: &dyn Store, cmds: Vec<Command>) -> Vec<Reply> {
             .join()
             .expect("holder")
             .expect("lock holder's transaction");
-        approved(answer(blocker));
+        approved(bought(answer(blocker)));
         answers.into_iter().map(answer).collect()
     })
 }
@@ -81,7 +82,7 @@ fn purchase(
     instrument: suanpan_store::Instrument,
     method: PaymentMethod,
 ) -> Command {
-    Command::Purchase {
+    Command::Purchase(suanpan_store::command::Purchase {
         origin,
         kind: TxnKind::Sale,
         amount: Amount::from_fen(fen),
@@ -93,7 +94,12 @@ fn purchase(
             .filter(|_| matches!(method, PaymentMethod::Chip)),
         linked_id: None,
         confirm_duplicate: false,
-    }
+    })
+}
+
+/// A purchase's typed reply out of the writer's sum.
+fn bought(r: Reply) -> PurchaseReply {
+    PurchaseReply::from_reply(r).unwrap_or_else(|kind| panic!("a purchase answered a {kind}"))
 }
 
 fn keyed(voucher: u32, key: &str, hash: &str) -> Origin {
@@ -124,13 +130,13 @@ fn a_retry_in_the_same_group_replays_the_booking_before_it() {
     };
     let replies = in_one_group(&*h.store, vec![sale("a"), sale("a"), sale("b")]);
     let mut replies = replies.into_iter();
-    let first = approved(replies.next().expect("first"));
-    match replies.next().expect("retry") {
-        Reply::Replayed(t) => assert_eq!(t, first),
+    let first = approved(bought(replies.next().expect("first")));
+    match bought(replies.next().expect("retry")) {
+        PurchaseReply::Replayed(t) => assert_eq!(t, first),
         other => panic!("expected a replay, got {other:?}"),
     }
-    match replies.next().expect("reuse") {
-        Reply::Refused(r) => assert_eq!(r.key(), "access.duplicate"),
+    match bought(replies.next().expect("reuse")) {
+        PurchaseReply::Refused(r) => assert_eq!(r.key(), "access.duplicate"),
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(h.balance(APPROVE), start - 1_500, "debited once");
@@ -157,9 +163,9 @@ fn a_second_charge_of_a_card_in_the_same_group_sees_the_first() {
     let sale = || purchase(cashier(), 2_000, card(APPROVE), PaymentMethod::Chip);
     let replies = in_one_group(&risky, vec![sale(), sale()]);
     let mut replies = replies.into_iter();
-    approved(replies.next().expect("first"));
-    match replies.next().expect("second") {
-        Reply::Refused(r) => assert_eq!(r.key(), "risk.possible_duplicate"),
+    approved(bought(replies.next().expect("first")));
+    match bought(replies.next().expect("second")) {
+        PurchaseReply::Refused(r) => assert_eq!(r.key(), "risk.possible_duplicate"),
         other => panic!("expected the duplicate rule, got {other:?}"),
     }
     assert_eq!(h.balance(APPROVE), start - 2_000, "charged once");
@@ -174,20 +180,21 @@ fn a_reversal_earlier_in_the_group_refuses_its_late_original() {
     };
     let start = h.balance(APPROVE);
     let voucher = VoucherNo::new(700).expect("voucher");
-    let reversal = Command::Reverse {
+    let reversal = Command::Reverse(suanpan_store::command::Reverse {
         origin: cashier(),
         voucher,
         amount: None,
         reason: "98".to_owned(),
-    };
+    });
     let late = Origin {
         voucher: Some(voucher),
         ..cashier()
     };
     let sale = purchase(late, 3_000, card(APPROVE), PaymentMethod::Chip);
     let replies = in_one_group(&*h.store, vec![reversal, sale]);
-    match &replies[1] {
-        Reply::Refused(r) => assert_eq!(r.key(), "access.reversed_first"),
+    let late = replies.into_iter().nth(1).map(bought);
+    match late.expect("the sale's answer") {
+        PurchaseReply::Refused(r) => assert_eq!(r.key(), "access.reversed_first"),
         other => panic!("expected the late original refused, got {other:?}"),
     }
     assert_eq!(h.balance(APPROVE), start, "nothing debited");
@@ -206,7 +213,10 @@ fn many_sales_of_one_group_each_debit_their_card_once() {
         .map(|i| purchase(cashier(), 100 + i, card(APPROVE), PaymentMethod::Chip))
         .collect();
     let replies = in_one_group(&*h.store, sales);
-    let ids: Vec<_> = replies.into_iter().map(|r| approved(r).id).collect();
+    let ids: Vec<_> = replies
+        .into_iter()
+        .map(|r| approved(bought(r)).id)
+        .collect();
     let mut unique = ids.clone();
     unique.sort();
     unique.dedup();

@@ -77,6 +77,23 @@ pub fn open(path: &Path) -> Result<Connection, LedgerError> {
     Ok(conn)
 }
 
+/// One row of a statement kept prepared on the connection: the switch answers every
+/// message with the same few statements, and parsing them again per message cost about as
+/// much as running them (issue 15, s17-speed: callgrind per answer).
+fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// Runs a statement kept prepared on the connection (as [`one`]).
+fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 fn insert_account(conn: &Connection, a: &Account) -> Result<(), LedgerError> {
     let Instrument::Card {
         masked_pan,
@@ -90,7 +107,8 @@ fn insert_account(conn: &Connection, a: &Account) -> Result<(), LedgerError> {
         // Wallets are not cards; the switch carries cards only.
         return Ok(());
     };
-    conn.execute(
+    run(
+        conn,
         "INSERT OR IGNORE INTO accounts VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?8)",
         params![
             a.id,
@@ -124,31 +142,30 @@ pub struct Book<'a, 'c>(pub &'a Transaction<'c>);
 
 impl AccountBook for Book<'_, '_> {
     fn load_account(&mut self, id: &str) -> Result<Option<Account>, IssuerError> {
-        let row = self
-            .0
-            .query_row(
-                "SELECT masked_pan, expiry, pin_hash, credit, status, pin_failures, balance_fen, \
+        let row = one(
+            self.0,
+            "SELECT masked_pan, expiry, pin_hash, credit, status, pin_failures, balance_fen, \
                  held_fen FROM accounts WHERE id = ?1",
-                [id],
-                |r| {
-                    let status: String = r.get(4)?;
-                    Ok(Account {
-                        id: id.to_owned(),
-                        instrument: Instrument::Card {
-                            masked_pan: r.get(0)?,
-                            expiry: r.get(1)?,
-                            pin_hash: r.get(2)?,
-                            credit: r.get(3)?,
-                            status: CardStatus::parse(&status).unwrap_or(CardStatus::Lost),
-                            pin_failures: r.get(5)?,
-                        },
-                        balance_fen: r.get(6)?,
-                        held_fen: r.get(7)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| IssuerError(e.to_string()))?;
+            [id],
+            |r| {
+                let status: String = r.get(4)?;
+                Ok(Account {
+                    id: id.to_owned(),
+                    instrument: Instrument::Card {
+                        masked_pan: r.get(0)?,
+                        expiry: r.get(1)?,
+                        pin_hash: r.get(2)?,
+                        credit: r.get(3)?,
+                        status: CardStatus::parse(&status).unwrap_or(CardStatus::Lost),
+                        pin_failures: r.get(5)?,
+                    },
+                    balance_fen: r.get(6)?,
+                    held_fen: r.get(7)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| IssuerError(e.to_string()))?;
         Ok(row)
     }
 
@@ -157,12 +174,12 @@ impl AccountBook for Book<'_, '_> {
             Instrument::Card { pin_failures, .. } => *pin_failures,
             Instrument::Wallet { .. } => 0,
         };
-        self.0
-            .execute(
-                "UPDATE accounts SET balance_fen = ?2, held_fen = ?3, pin_failures = ?4 WHERE id = ?1",
-                params![a.id, a.balance_fen, a.held_fen, failures],
-            )
-            .map_err(|e| IssuerError(e.to_string()))?;
+        run(
+            self.0,
+            "UPDATE accounts SET balance_fen = ?2, held_fen = ?3, pin_failures = ?4 WHERE id = ?1",
+            params![a.id, a.balance_fen, a.held_fen, failures],
+        )
+        .map_err(|e| IssuerError(e.to_string()))?;
         Ok(())
     }
 }
@@ -268,9 +285,13 @@ pub fn find_duplicate(
     let sql = format!(
         "SELECT {RECORD_COLUMNS} FROM messages WHERE mti=?1 AND stan=?2 AND transmitted=?3 AND terminal=?4"
     );
-    Ok(tx
-        .query_row(&sql, params![mti, stan, transmitted, terminal], read_record)
-        .optional()?)
+    Ok(one(
+        tx,
+        &sql,
+        params![mti, stan, transmitted, terminal],
+        read_record,
+    )
+    .optional()?)
 }
 
 /// The original a field 90 names (by MTI, STAN, 7 and acquirer) at the advice's terminal.
@@ -289,14 +310,13 @@ pub fn find_original(tx: &Transaction<'_>, key: &str) -> Result<Option<Record>, 
         "SELECT {RECORD_COLUMNS} FROM messages WHERE mti=?1 AND stan=?2 AND transmitted=?3 \
          AND acquirer=?4 AND terminal=?5 ORDER BY id LIMIT 1"
     );
-    Ok(tx
-        .query_row(&sql, params![mti, stan, f7, acq, terminal], read_record)
-        .optional()?)
+    Ok(one(tx, &sql, params![mti, stan, f7, acq, terminal], read_record).optional()?)
 }
 
 /// True when a reversal advice named `key` before its original arrived.
 pub fn reversed_first(tx: &Transaction<'_>, key: &str) -> Result<bool, LedgerError> {
-    let n: i64 = tx.query_row(
+    let n: i64 = one(
+        tx,
         "SELECT COUNT(*) FROM messages WHERE original_key = ?1 AND mti = '0420' \
          AND original_mti IS NULL",
         [key],
@@ -307,7 +327,8 @@ pub fn reversed_first(tx: &Transaction<'_>, key: &str) -> Result<bool, LedgerErr
 
 /// Inserts a record.
 pub fn insert(tx: &Transaction<'_>, r: &Record) -> Result<i64, LedgerError> {
-    tx.execute(
+    run(
+        tx,
         "INSERT INTO messages (mti, stan, transmitted, terminal, acquirer, merchant, rrn, \
          processing_code, amount_fen, auth_id, response_code, account_id, held_fen, \
          reversed_fen, status, original_key, original_mti, settlement_date, answer) \
@@ -342,7 +363,8 @@ pub fn update_original(tx: &Transaction<'_>, r: &Record) -> Result<(), LedgerErr
     if r.reversed_fen > r.amount_fen || r.reversed_fen < 0 {
         return Err(LedgerError::Invariant("reversed more than the original"));
     }
-    tx.execute(
+    run(
+        tx,
         "UPDATE messages SET status=?2, held_fen=?3, reversed_fen=?4 WHERE id=?1",
         params![r.id, r.status, r.held_fen, r.reversed_fen],
     )?;

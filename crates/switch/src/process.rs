@@ -245,11 +245,9 @@ fn authorize(
 
 /// A number for the next authorization id.
 fn rec_seq(tx: &Transaction<'_>) -> Result<i64, LedgerError> {
-    Ok(
-        tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM messages", [], |r| {
-            r.get(0)
-        })?,
-    )
+    Ok(tx
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM messages")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Asks the issuer simulator; returns field 39 and the available balance.

@@ -106,9 +106,9 @@ impl Prefetched {
 fn purchases<'c>(cmds: &[&'c Command]) -> Vec<(&'c Origin, &'c Instrument)> {
     cmds.iter()
         .filter_map(|c| match c {
-            Command::Purchase {
+            Command::Purchase(crate::command::Purchase {
                 origin, instrument, ..
-            } => Some((origin, instrument)),
+            }) => Some((origin, instrument)),
             _ => None,
         })
         .collect()
