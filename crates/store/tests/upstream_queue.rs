@@ -228,6 +228,20 @@ fn rotating_the_kek_reseals_the_queue() {
     }
 }
 
+/// [`sale_gone_up`] as a build before schema 21 recorded it: no refund window
+/// (`pan_until` NULL), so its card number is forgotten at settlement.
+fn sale_gone_up_before_schema_21(h: &Harness) -> suanpan_core::TxnId {
+    let id = sale_gone_up(h);
+    setup(&*h.store, |c, _| {
+        c.exec(
+            "UPDATE upstream_requests SET pan_until = NULL WHERE txn_id = ?1",
+            p![id.0],
+        )?;
+        Ok(())
+    });
+    id
+}
+
 /// Books an approved sale and records it as gone up with its reversal's card number `PAN`
 /// (as phase one does); its id.
 fn sale_gone_up(h: &Harness) -> suanpan_core::TxnId {
@@ -322,14 +336,7 @@ fn settling_the_batch_forgets_only_card_numbers_without_a_window() {
             continue;
         };
         let windowed = sale_gone_up(&h);
-        let older = sale_gone_up(&h);
-        setup(&*h.store, |c, _| {
-            c.exec(
-                "UPDATE upstream_requests SET pan_until = NULL WHERE txn_id = ?1",
-                p![older.0],
-            )?;
-            Ok(())
-        });
+        let older = sale_gone_up_before_schema_21(&h);
         assert_eq!(setup(&*h.store, |c, _| repo::pans_kept(c)), 2);
         let _ = h.settle(None);
         assert_eq!(stored_pan(&*h.store, older), None, "{backend:?}");
@@ -432,14 +439,7 @@ fn card_numbers_are_forgotten_when_the_refund_window_closes() {
             continue;
         };
         let id = sale_gone_up(&h);
-        let older = sale_gone_up(&h);
-        setup(&*h.store, |c, _| {
-            c.exec(
-                "UPDATE upstream_requests SET pan_until = NULL WHERE txn_id = ?1",
-                p![older.0],
-            )?;
-            Ok(())
-        });
+        let older = sale_gone_up_before_schema_21(&h);
         let until = suanpan_core::rules::refund_window_end(h.store.now(), h.store.policy());
         let before = until - jiff::SignedDuration::from_secs(1);
         let n = setup(&*h.store, |c, _| repo::forget_expired_pans(c, before));
