@@ -7,6 +7,7 @@ use crate::output;
 use serde_json::json;
 use suanpan_core::refusal::AccessRefused;
 use suanpan_core::{Lang, MerchantId, Role, TerminalId};
+use suanpan_service::users::{self, NewOperator, NewUser, UserError};
 use suanpan_store::admin::{
     self, DEMO_MERCHANT, DEMO_MERCHANT_NAME, DEMO_OPERATORS, DEMO_TERMINAL,
 };
@@ -14,6 +15,7 @@ use suanpan_store::backoffice::Backoffice;
 use suanpan_store::command::SetPassword;
 use suanpan_store::terminal_keys::set_terminal_tmk;
 use suanpan_store::{AskExt, Counted, OpenOptions, StoreError};
+use zeroize::Zeroizing;
 
 pub fn init(app: &App, demo: bool) -> Result<(), Fail> {
     let opts = OpenOptions {
@@ -361,9 +363,15 @@ fn user(app: &App, cmd: crate::args::UserCmd) -> Result<(), Fail> {
             })?;
             let op = operator.as_deref().map(authn::operator_no).transpose()?;
             let password = authn::secret(NEW_PASSWORD_ENV, "新密码 new password")?;
-            suanpan_core::backoffice::decide_new_user(None, &password)
-                .map_err(|r| Fail::Refused(Box::new(r)))?;
-            store.add_staff(&m, &username, &name, role, op, &password)?;
+            let new = NewUser {
+                merchant: Some(m.clone()),
+                username,
+                name,
+                role,
+                operator_no: op,
+                password: Zeroizing::new(password),
+            };
+            users::add(&*store, None, &new).map_err(|e| user_fail(e, &new.username))?;
             m
         }
         UserCmd::List { merchant } => merchant_of(&merchant)?,
@@ -415,14 +423,19 @@ fn merchant_operator(app: &App, cmd: crate::args::MerchantOperatorCmd) -> Result
     }
     let op = authn::operator_no(&no)?;
     let password = authn::secret(NEW_PASSWORD_ENV, "新密码 new password")?;
-    suanpan_core::backoffice::decide_new_operator(None, op, &role, &password)
-        .map_err(|r| Fail::Refused(Box::new(r)))?;
-    let hash = suanpan_store::auth::hash_password(&password);
-    if !store.add_counter_operator("admin", &m, op, &name, &hash)? {
-        return Err(Fail::Other(anyhow::anyhow!(
-            "merchant {m} has operator {op} already"
-        )));
-    }
+    let new = NewOperator {
+        merchant: m.clone(),
+        no: op,
+        role,
+        name: name.clone(),
+        password: Zeroizing::new(password),
+    };
+    users::add_operator(&*store, None, "admin", &new).map_err(|e| match e {
+        UserError::OperatorTaken => {
+            Fail::Other(anyhow::anyhow!("merchant {m} has operator {op} already"))
+        }
+        e => user_fail(e, ""),
+    })?;
     if app.json {
         output::print_json(
             &json!({"ok": true, "merchant": m.as_str(), "operator": op.to_string(), "role": op.role().as_str()}),
@@ -539,10 +552,16 @@ fn acquirer_user(app: &App, cmd: crate::args::AcquirerUserCmd) -> Result<(), Fai
             ))
         })?;
     let password = authn::secret(NEW_PASSWORD_ENV, "新密码 new password")?;
-    suanpan_core::backoffice::decide_new_user(None, &password)
-        .map_err(|r| Fail::Refused(Box::new(r)))?;
-    let hash = suanpan_store::auth::hash_password(&password);
-    let id = store.add_staff_in(None, &username, &name, role, None, &hash)?;
+    let new = NewUser {
+        merchant: None,
+        username,
+        name,
+        role,
+        operator_no: None,
+        password: Zeroizing::new(password),
+    };
+    let id = users::add(&*store, None, &new).map_err(|e| user_fail(e, &new.username))?;
+    let NewUser { username, name, .. } = new;
     if app.json {
         output::print_json(
             &json!({"ok": true, "id": id, "username": username, "role": role.as_str()}),
@@ -551,6 +570,19 @@ fn acquirer_user(app: &App, cmd: crate::args::AcquirerUserCmd) -> Result<(), Fai
         println!("{id} {username} {} {name}", role.as_str());
     }
     Ok(())
+}
+
+/// A user use case's error as the CLI reports it (the platform's own commands: a taken name
+/// is said as the store says it).
+fn user_fail(e: UserError, username: &str) -> Fail {
+    match e {
+        UserError::Refused(r) => Fail::Refused(Box::new(r)),
+        UserError::Taken => StoreError::Invalid(format!("username {username:?} is taken")).into(),
+        UserError::Store(e) => e.into(),
+        e @ (UserError::NotFound | UserError::OperatorTaken) => {
+            Fail::Other(anyhow::anyhow!(e.to_string()))
+        }
+    }
 }
 
 fn terminal(app: &App, cmd: crate::args::TerminalCmd) -> Result<(), Fail> {

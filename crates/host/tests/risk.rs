@@ -340,7 +340,32 @@ async fn a_terminal_paused_by_its_supervisor_is_refused_58_until_resumed() {
     // gives money back; another merchant or a cashier cannot pause it, and a pause needs a
     // reason; resumed, the terminal sells again.
     use suanpan_core::backoffice::{BackOfficeRefused, StaffRole};
-    use suanpan_store::fleet::set_paused;
+    use suanpan_service::pause::{By, PauseError, change};
+    use suanpan_store::fleet::PauseState;
+    // The use case's answer in the shape the checks below compare.
+    let set_paused = |store: &dyn suanpan_store::Store,
+                      m: &MerchantId,
+                      id: &suanpan_core::TerminalId,
+                      role: StaffRole,
+                      actor: &str,
+                      pause: bool,
+                      reason: &str|
+     -> Result<
+        Result<Option<PauseState>, BackOfficeRefused>,
+        suanpan_store::StoreError,
+    > {
+        let by = By {
+            role,
+            merchant: m,
+            actor,
+        };
+        match change(store, by, id, pause, reason) {
+            Ok(s) => Ok(Ok(Some(s))),
+            Err(PauseError::NotFound) => Ok(Ok(None)),
+            Err(PauseError::Refused(r)) => Ok(Err(r)),
+            Err(PauseError::Store(e)) => Err(e),
+        }
+    };
     let app = spawn(RiskParams::default()).await;
     let (mut t, mut c) = app.signed_in().await;
     let card = Card::new(APPROVE_PAN, "3012");

@@ -14,6 +14,9 @@
 //! | [`operators`] | login outcomes, passwords, refusals decided at the edge, reprints |
 //! | `risk` | the risk rules asked before the issuer (issue 13): facts, alerts, audit |
 //! | [`review`] | the back-office's void/refund requests: submission, review, cancel, undo, the executor and stale recovery |
+//! | [`channels`] | a merchant's channels (enable, disable, remove, re-add) and the acquirer's (platform switch, a merchant's allowance) |
+//! | [`users`] | back-office users (create, edit, disable/enable, password and TOTP reset) and counter operators |
+//! | [`pause`] | a merchant's supervisor pauses and resumes its own terminal |
 //!
 //! The store's single writer runs them inside its group transaction through the
 //! [`suanpan_store::Apply`] hook that [`UseCases`] implements, so decisions for one original
@@ -27,11 +30,13 @@
 //! adapter maps them once to its wire form.
 #![deny(missing_docs)]
 
+pub mod channels;
 mod ctx;
 mod events;
 pub mod holds;
 pub mod onboarding;
 pub mod operators;
+pub mod pause;
 pub mod preauth;
 pub mod records;
 pub mod refund;
@@ -43,6 +48,7 @@ pub mod sale;
 pub mod settlement;
 pub mod terminal_keys;
 pub mod upstream;
+pub mod users;
 pub mod void;
 
 use ctx::Ctx;

@@ -331,22 +331,19 @@ pub fn pause_states<S: Store + ?Sized>(
     })
 }
 
-/// Pauses (`pause`) or resumes terminal `id` of `merchant` as `role`, audited as
-/// `terminal.pause` / `terminal.resume` by `actor` with the reason; the core decides who may
-/// and that a pause says why. `Ok(Ok(None))`: no such terminal at this merchant (another
-/// merchant's terminal is answered as a missing one).
-pub fn set_paused<S: Store + ?Sized>(
+/// Writes the pause (`pause`) or the resumption of terminal `id` of `merchant`, audited as
+/// `terminal.pause` / `terminal.resume` by `actor` with the reason. Persistence only: who
+/// may and that a pause says why is decided first by `service::pause::change`. `Ok(None)`:
+/// no such terminal at this merchant (another merchant's terminal is answered as a missing
+/// one).
+pub fn write_pause<S: Store + ?Sized>(
     store: &S,
     merchant: &MerchantId,
     id: &TerminalId,
-    role: StaffRole,
     actor: &str,
     pause: bool,
     reason: &str,
-) -> Result<Result<Option<PauseState>, BackOfficeRefused>, StoreError> {
-    if let Err(r) = backoffice::decide_terminal_pause_change(role, pause, reason) {
-        return Ok(Err(r));
-    }
+) -> Result<Option<PauseState>, StoreError> {
     let now = micros(store.now());
     let reason = reason.trim().to_owned();
     crate::setup(store, |tx, head| {
@@ -364,7 +361,7 @@ pub fn set_paused<S: Store + ?Sized>(
             )?
         };
         if n == 0 {
-            return Ok(Ok(None));
+            return Ok(None);
         }
         let action = if pause {
             "terminal.pause"
@@ -376,6 +373,6 @@ pub fn set_paused<S: Store + ?Sized>(
             now,
             [actor, action, &format!("terminal:{id}"), &reason, "ok"],
         )?;
-        Ok(Ok(pause_state_in(tx, merchant, id)?))
+        pause_state_in(tx, merchant, id)
     })
 }

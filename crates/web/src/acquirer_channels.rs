@@ -4,12 +4,13 @@
 //! 微信支付/拉卡拉 each merchant may use. A transaction needs the platform's switch on, the
 //! acquirer's allowance for its merchant and the merchant's own choice
 //! (`store::repo::channels::is_open`); the merchant's enable/disable/remove stays its own
-//! (`web::channels`). Each change needs a reason (`core::backoffice::decide_acquirer_channel`)
-//! and is audited. Merchant users get 404, as everywhere under `/api/v1/acquirer/`.
+//! (`web::channels`). Each change needs a reason and is audited: the use cases are
+//! `service::channels::switch_platform` and `allow`; this adapter parses, calls them and
+//! renders. Merchant users get 404, as everywhere under `/api/v1/acquirer/`.
 
 use crate::acquirer::gate;
-use crate::auth::{Caller, blocking};
-use crate::channels::{ChannelView, channels_of};
+use crate::auth::{Caller, blocking, blocking_as};
+use crate::channels::{ChannelView, channel_error, channels_of, not_found};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
@@ -18,9 +19,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use suanpan_core::backoffice::{self, Channel, Permission};
+use suanpan_core::backoffice::{Channel, Permission};
 use suanpan_core::{Lang, MerchantId};
-use suanpan_store::backoffice::Backoffice;
+use suanpan_service::channels;
 
 /// The actions of the platform's switch.
 pub const PLATFORM_ACTIONS: [&str; 2] = ["enable", "disable"];
@@ -74,8 +75,7 @@ pub struct AcquirerChannelIn {
 }
 
 fn channel_of(lang: Lang, id: &str) -> Result<Channel, ApiError> {
-    Channel::parse(id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
+    Channel::parse(id).ok_or_else(|| not_found(lang))
 }
 
 /// `enable`/`allow` (true) or `disable`/`withdraw` (false) of `actions`.
@@ -94,7 +94,7 @@ pub async fn platform_channels(
 ) -> Result<Vec<PlatformChannelView>, ApiError> {
     gate(caller, Permission::ViewAllMerchants)?;
     let (lang, store) = (caller.lang, state.store().clone());
-    let rows = blocking(lang, move || store.platform_channels()).await?;
+    let rows = blocking(lang, move || channels::platform(&*store)).await?;
     let policy = state.store().policy();
     Ok(rows
         .into_iter()
@@ -109,13 +109,18 @@ pub async fn platform_channels(
         .collect())
 }
 
+fn merchant_not_found(lang: Lang) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, lang, "merchant.not_found", &[])
+}
+
 /// The merchant of a path, 404 when there is none.
 async fn existing_merchant(state: &AppState, lang: Lang, id: &str) -> Result<MerchantId, ApiError> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, lang, "merchant.not_found", &[]);
-    let merchant = MerchantId::parse(id).map_err(|_| not_found())?;
+    let merchant = MerchantId::parse(id).map_err(|_| merchant_not_found(lang))?;
     let (store, m) = (state.store().clone(), merchant.clone());
-    let found = blocking(lang, move || suanpan_store::admin::merchant(&*store, &m)).await?;
-    found.map(|_| merchant).ok_or_else(not_found)
+    let found = blocking(lang, move || channels::merchant_exists(&*store, &m)).await?;
+    found
+        .then_some(merchant)
+        .ok_or_else(|| merchant_not_found(lang))
 }
 
 /// Every channel of the platform.
@@ -157,19 +162,18 @@ pub async fn switch(
     let lang = caller.lang;
     let channel = channel_of(lang, id)?;
     let enabled = on_off(lang, PLATFORM_ACTIONS, action)?;
-    let reason = reason.trim().to_owned();
-    backoffice::decide_acquirer_channel(caller.user.role, &reason)
-        .map_err(|r| ApiError::refused(lang, &r))?;
     let (store, user) = (state.store().clone(), caller.user.clone());
-    blocking(lang, move || {
-        store.set_platform_channel(&user, channel.as_str(), enabled, &reason)
-    })
+    blocking_as(
+        lang,
+        move || channels::switch_platform(&*store, &user, channel, enabled, &reason),
+        |e| channel_error(lang, e),
+    )
     .await?;
     platform_channels(state, caller)
         .await?
         .into_iter()
         .find(|c| c.id == channel.as_str())
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
+        .ok_or_else(|| not_found(lang))
 }
 
 /// One merchant's channels: the acquirer's allowance, the merchant's own choice and the
@@ -229,20 +233,19 @@ pub async fn allow(
 ) -> Result<ChannelView, ApiError> {
     gate(caller, Permission::ManagePlatformChannels)?;
     let lang = caller.lang;
-    let merchant = existing_merchant(state, lang, id).await?;
+    let merchant = MerchantId::parse(id).map_err(|_| merchant_not_found(lang))?;
     let channel = channel_of(lang, channel)?;
     let allowed = on_off(lang, MERCHANT_ACTIONS, action)?;
-    let reason = reason.trim().to_owned();
-    backoffice::decide_acquirer_channel(caller.user.role, &reason)
-        .map_err(|r| ApiError::refused(lang, &r))?;
     let (store, user, m) = (state.store().clone(), caller.user.clone(), merchant.clone());
-    blocking(lang, move || {
-        store.set_merchant_channel_allowed(&user, &m, channel.as_str(), allowed, &reason)
-    })
+    blocking_as(
+        lang,
+        move || channels::allow(&*store, &user, &m, channel, allowed, &reason),
+        |e| channel_error(lang, e),
+    )
     .await?;
     channels_of(state, lang, merchant)
         .await?
         .into_iter()
         .find(|c| c.id == channel.as_str())
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
+        .ok_or_else(|| not_found(lang))
 }

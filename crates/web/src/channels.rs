@@ -1,11 +1,12 @@
 //! Payment channels (支付渠道): list, enable, disable, remove, re-add. Changing one needs the
-//! admin's own password re-entered and a reason, and a channel with unsettled transactions
-//! cannot be disabled or removed (`core::backoffice::decide_channel_change`). New payments
+//! admin's own password re-entered (checked here, rate limited like a login) and a reason,
+//! and a channel with unsettled transactions cannot be disabled or removed: the use case is
+//! `service::channels::change`; this adapter parses, authenticates, calls it and renders. New payments
 //! through a disabled or removed channel are refused with 12 by the store's engine
 //! (`decide_channel_open`), for the API, terminals and the CLI alike. A removed channel keeps
 //! its row (the audit trail) and comes back, disabled, when an admin re-adds it.
 
-use crate::auth::{Caller, blocking};
+use crate::auth::{Caller, blocking, blocking_as};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
@@ -14,9 +15,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use suanpan_core::Refusal;
-use suanpan_core::backoffice::{self, Channel, ChannelAction, ChannelChange, Permission};
-use suanpan_store::backoffice::Backoffice;
+use suanpan_core::Lang;
+use suanpan_core::backoffice::{Channel, ChannelAction, Permission};
+use suanpan_service::channels::{self, ChannelError};
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -68,27 +69,11 @@ pub async fn channels_of(
     merchant: suanpan_core::MerchantId,
 ) -> Result<Vec<ChannelView>, ApiError> {
     let store = state.store().clone();
-    let rows = blocking(lang, move || {
-        let rows = store.channels(&merchant)?;
-        let mut out = Vec::new();
-        for r in rows {
-            let methods = Channel::parse(&r.id)
-                .map(|c| c.methods())
-                .unwrap_or_default();
-            let names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
-            let unsettled = store.unsettled_count(&merchant, &names)?;
-            out.push((
-                r,
-                names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
-                unsettled,
-            ));
-        }
-        Ok(out)
-    })
-    .await?;
+    let rows = blocking(lang, move || channels::of_merchant(&*store, &merchant)).await?;
     let policy = state.store().policy();
     Ok(rows
         .into_iter()
+        .map(|c| (c.row, c.methods, c.unsettled))
         .map(|(r, methods, unsettled)| ChannelView {
             name: crate::catalog::t(lang, &format!("channel.{}", r.id)).to_owned(),
             id: r.id,
@@ -97,7 +82,7 @@ pub async fn channels_of(
             platform_enabled: r.platform_enabled,
             allowed: r.allowed,
             allowed_reason: r.allowed_reason,
-            methods,
+            methods: methods.iter().map(|m| (*m).to_owned()).collect(),
             unsettled,
             changed_at: r.changed_at.map(|t| When::micros(policy, t)),
             changed_by: r.changed_by,
@@ -126,7 +111,7 @@ pub struct ChannelIn {
     pub reason: String,
 }
 
-/// Changes a channel as the core decides.
+/// Changes a channel as `service::channels::change` decides (the API and the page).
 pub async fn set(
     state: &AppState,
     caller: &Caller,
@@ -136,85 +121,47 @@ pub async fn set(
 ) -> Result<ChannelView, ApiError> {
     let lang = caller.lang;
     let Some(channel) = Channel::parse(id) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            lang,
-            "channel.not_found",
-            &[],
-        ));
+        return Err(not_found(lang));
     };
     let (store, merchant) = (state.store().clone(), caller.merchant()?);
     // Rate limited and counted towards the lockout like a login (issue 14).
     let password_ok = crate::auth::reenter_password(state, caller, &input.password).await?;
-    let (unsettled, removed) = blocking(lang, move || {
-        let names: Vec<&str> = channel.methods().iter().map(|m| m.as_str()).collect();
-        let removed = store
-            .channels(&merchant)?
-            .iter()
-            .any(|c| c.id == channel.as_str() && c.removed);
-        Ok((store.unsettled_count(&merchant, &names)?, removed))
-    })
-    .await?;
-    let reason = input.reason.trim().to_owned();
-    let role = caller.user.role;
-    let decide = move |reason: &str, unsettled: u64, removed: bool| {
-        backoffice::decide_channel_change(&ChannelChange {
-            role,
-            action,
-            reason,
-            password_ok,
-            unsettled,
-            removed,
-        })
+    let change = channels::Change {
+        channel,
+        action,
+        reason: input.reason,
+        password_ok,
     };
-    if let Err(r) = decide(&reason, unsettled, removed) {
-        return Err(refuse(state, caller, channel, action, r).await);
-    }
-    // Decided again inside the store's transaction, with the count and the removed flag
-    // taken under the channel's row lock: a sale booked since the first look is counted.
-    let (store, user) = (state.store().clone(), caller.user.clone());
-    let done = blocking(lang, move || {
-        let names: Vec<&str> = channel.methods().iter().map(|m| m.as_str()).collect();
-        store.change_channel(
-            &user,
-            channel.as_str(),
-            action,
-            &reason,
-            &names,
-            &|n, removed| decide(&reason, n, removed),
-        )
-    })
+    let user = caller.user.clone();
+    blocking_as(
+        lang,
+        move || channels::change(&*store, &user, &merchant, &change),
+        |e| channel_error(lang, e),
+    )
     .await?;
-    if let Err(r) = done {
-        return Err(refuse(state, caller, channel, action, r).await);
-    }
     channels(state, caller)
         .await?
         .into_iter()
         .find(|c| c.id == channel.as_str())
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[]))
+        .ok_or_else(|| not_found(lang))
 }
 
-/// Audits a refused channel change and answers it (403 not permitted, 409 unsettled, else 422).
-async fn refuse(
-    state: &AppState,
-    caller: &Caller,
-    channel: Channel,
-    action: ChannelAction,
-    r: backoffice::BackOfficeRefused,
-) -> ApiError {
-    let lang = caller.lang;
-    let (store, who, key) = (state.store().clone(), caller.user.username.clone(), r.key());
-    let action = format!("channel.{}", action.as_str());
-    let target = format!("channel:{}", channel.as_str());
-    let audited = blocking(lang, move || {
-        store.record_staff_event(&who, &action, &target, &format!("refused:{key}"))
-    })
-    .await;
-    if let Err(e) = audited {
-        return e;
+/// 404 for a channel that does not exist.
+pub(crate) fn not_found(lang: Lang) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, lang, "channel.not_found", &[])
+}
+
+/// A channel use case's error as the API answers it (a refusal through the one table:
+/// 403 not permitted, 409 unsettled, else 422).
+pub(crate) fn channel_error(lang: Lang, e: ChannelError) -> ApiError {
+    match e {
+        ChannelError::Refused(r) => ApiError::refused(lang, &r),
+        ChannelError::NotFound => not_found(lang),
+        ChannelError::MerchantNotFound => {
+            ApiError::new(StatusCode::NOT_FOUND, lang, "merchant.not_found", &[])
+        }
+        ChannelError::Store(e) => ApiError::store(lang, e),
     }
-    ApiError::refused(lang, &r)
 }
 
 /// Enables (`enable`), disables (`disable`), removes (`remove`) or re-adds (`restore`) a
@@ -238,6 +185,6 @@ pub async fn change(
 }
 
 /// The action of a channel path.
-pub fn parse_action(lang: suanpan_core::Lang, text: &str) -> Result<ChannelAction, ApiError> {
+pub fn parse_action(lang: Lang, text: &str) -> Result<ChannelAction, ApiError> {
     ChannelAction::parse(text).ok_or_else(|| ApiError::field(lang, "channel_action", text))
 }

@@ -2,12 +2,12 @@
 //! (issue 13, seed 002: 「立即通知收银员，暂停后续操作」) over
 //! `/api/v1/terminals/{id}/pause` and `/resume`: while paused, the 8583 host refuses the
 //! terminal's new money with 58 and a 63 text that says who paused it and what to do;
-//! reversals, sign-in and settlement go on (`core::rules::decide_terminal_pause`). Who may
-//! and that a pause says why is `core::backoffice::decide_terminal_pause_change`; the change
-//! and its reason are audited (`store::fleet::set_paused`). Another merchant's terminal is
-//! answered as a missing one.
+//! reversals, sign-in and settlement go on (`core::rules::decide_terminal_pause`). The use
+//! case is `service::pause` (who may, that a pause says why, the write and its audit entry);
+//! this adapter parses, calls it and renders. Another merchant's terminal is answered as a
+//! missing one.
 
-use crate::auth::{Caller, blocking};
+use crate::auth::{Caller, blocking, blocking_as};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
@@ -17,7 +17,8 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use suanpan_core::TerminalId;
 use suanpan_core::backoffice::Permission;
-use suanpan_store::fleet::{self, PauseState};
+use suanpan_service::pause::{self, By, PauseError};
+use suanpan_store::fleet::PauseState;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -121,15 +122,24 @@ pub(crate) async fn change(
     }
     let (store, role) = (state.store().clone(), caller.user.role);
     let actor = suanpan_store::backoffice::actor(&caller.user.username);
-    let done = blocking(lang, move || {
-        fleet::set_paused(&*store, &merchant, &id, role, &actor, pause, &reason)
-    })
+    let done = blocking_as(
+        lang,
+        move || {
+            let by = By {
+                role,
+                merchant: &merchant,
+                actor: &actor,
+            };
+            pause::change(&*store, by, &id, pause, &reason)
+        },
+        |e| match e {
+            PauseError::Refused(r) => ApiError::refused(lang, &r),
+            PauseError::NotFound => not_found(),
+            PauseError::Store(e) => ApiError::store(lang, e),
+        },
+    )
     .await?;
-    match done {
-        Ok(Some(s)) => Ok(PauseView::of(s)),
-        Ok(None) => Err(not_found()),
-        Err(r) => Err(ApiError::refused(lang, &r)),
-    }
+    Ok(PauseView::of(done))
 }
 
 /// The caller's merchant's terminals with their pause (the terminals page): every merchant
@@ -137,5 +147,5 @@ pub(crate) async fn change(
 pub(crate) async fn list(state: &AppState, caller: &Caller) -> Result<Vec<PauseState>, ApiError> {
     let merchant = caller.merchant()?;
     let store = state.store().clone();
-    blocking(caller.lang, move || fleet::pause_states(&*store, &merchant)).await
+    blocking(caller.lang, move || pause::states(&*store, &merchant)).await
 }

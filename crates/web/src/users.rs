@@ -1,10 +1,9 @@
 //! Back-office users: list, create, edit (name, role, operator no.), disable/enable, password
-//! reset and TOTP reset (admins); and the merchant's counter operators. The rules (who may,
-//! how long a password, never oneself out, never the last admin) are
-//! `core::backoffice::decide_new_user` / `decide_user_change`, decided again by the store
-//! inside its transaction; passwords are hashed with argon2id.
+//! reset and TOTP reset (admins); and the merchant's counter operators. The use cases (the
+//! rules of `core::backoffice`, the store's writes, the audit of refusals, argon2id) are
+//! `service::users`; this adapter parses, calls them and renders.
 
-use crate::auth::{Caller, blocking};
+use crate::auth::{Caller, blocking, blocking_as};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
@@ -14,11 +13,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
-use suanpan_core::backoffice::{
-    self, BackOfficeRefused, Permission, StaffRole, UserChange, UserFacts,
-};
-use suanpan_core::{OperatorNo, Refusal};
-use suanpan_store::backoffice::{Backoffice, StaffChange, StaffListing};
+use suanpan_core::backoffice::{Permission, StaffRole};
+use suanpan_core::{Lang, OperatorNo};
+use suanpan_service::users::{self as use_case, NewOperator, NewUser, UserError};
+use suanpan_store::backoffice::StaffListing;
+use zeroize::Zeroizing;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -54,7 +53,7 @@ impl ManagedUser {
 pub async fn users(state: &AppState, caller: &Caller) -> Result<Vec<ManagedUser>, ApiError> {
     caller.require(Permission::ManageUsers)?;
     let (store, merchant) = (state.store().clone(), caller.merchant()?);
-    let rows = blocking(caller.lang, move || store.staff_listing(&merchant)).await?;
+    let rows = blocking(caller.lang, move || use_case::listing(&*store, &merchant)).await?;
     Ok(rows.iter().map(ManagedUser::of).collect())
 }
 
@@ -63,7 +62,30 @@ async fn one_user(state: &AppState, caller: &Caller, id: i64) -> Result<ManagedU
         .await?
         .into_iter()
         .find(|u| u.user.id == id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, caller.lang, "user.not_found", &[]))
+        .ok_or_else(|| not_found(caller.lang))
+}
+
+fn not_found(lang: Lang) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, lang, "user.not_found", &[])
+}
+
+/// A user use case's error as the API answers it (a refusal through the one table: 403 not
+/// permitted, 409 already in that state, else 422).
+fn user_error(lang: Lang, e: UserError, taken: &str) -> ApiError {
+    match e {
+        UserError::Refused(r) => ApiError::refused(lang, &r),
+        UserError::NotFound => not_found(lang),
+        UserError::Taken => {
+            ApiError::new(StatusCode::CONFLICT, lang, "user.taken", &[taken.into()])
+        }
+        UserError::OperatorTaken => ApiError::new(
+            StatusCode::CONFLICT,
+            lang,
+            "operator.taken",
+            &[taken.into()],
+        ),
+        UserError::Store(e) => ApiError::store(lang, e),
+    }
 }
 
 /// The merchant's back-office users (admins).
@@ -92,37 +114,30 @@ pub struct UserIn {
     pub password: String,
 }
 
-/// Creates a user as the core allows.
+/// Creates a user of the caller's merchant as `service::users::add` allows.
 pub async fn add(state: &AppState, caller: &Caller, u: UserIn) -> Result<ManagedUser, ApiError> {
     let lang = caller.lang;
-    if let Err(r) = backoffice::decide_new_user(Some(caller.user.role), &u.password) {
-        return Err(ApiError::refused(lang, &r));
-    }
     let role = parse_role(lang, &u.role)?;
-    let op = parse_operator(lang, u.operator_no.as_deref())?;
+    let operator_no = parse_operator(lang, u.operator_no.as_deref())?;
     let name = parse_name(lang, &u.name)?;
     if !username_ok(&u.username) {
         return Err(ApiError::field(lang, "username", &u.username));
     }
-    // Said in words before the store's own check (which stays, for two nodes at once).
-    let (store, wanted) = (state.store().clone(), u.username.clone());
-    if blocking(lang, move || store.staff_secret(&wanted))
-        .await?
-        .is_some()
-    {
-        let taken = [u.username.clone()];
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            lang,
-            "user.taken",
-            &taken,
-        ));
-    }
-    let (store, merchant) = (state.store().clone(), caller.merchant()?);
-    let username = u.username.clone();
-    let id = blocking(lang, move || {
-        store.add_staff(&merchant, &username, &name, role, op, &u.password)
-    })
+    let new = NewUser {
+        merchant: Some(caller.merchant()?),
+        username: u.username,
+        name,
+        role,
+        operator_no,
+        password: Zeroizing::new(u.password),
+    };
+    let (store, by) = (state.store().clone(), caller.user.role);
+    let taken = new.username.clone();
+    let id = blocking_as(
+        lang,
+        move || use_case::add(&*store, Some(by), &new),
+        |e| user_error(lang, e, &taken),
+    )
     .await?;
     one_user(state, caller, id).await
 }
@@ -138,23 +153,20 @@ fn username_ok(name: &str) -> bool {
 /// [`username_ok`] as a pattern.
 pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
 
-fn parse_role(lang: suanpan_core::Lang, role: &str) -> Result<StaffRole, ApiError> {
+fn parse_role(lang: Lang, role: &str) -> Result<StaffRole, ApiError> {
     // A merchant's admin gives merchant roles only: the acquirer's are made by the acquirer.
     StaffRole::parse(role)
         .filter(|r| r.tier() == suanpan_core::backoffice::Tier::Merchant)
         .ok_or_else(|| ApiError::field(lang, "role", role))
 }
 
-fn parse_operator(
-    lang: suanpan_core::Lang,
-    op: Option<&str>,
-) -> Result<Option<OperatorNo>, ApiError> {
+fn parse_operator(lang: Lang, op: Option<&str>) -> Result<Option<OperatorNo>, ApiError> {
     op.filter(|o| !o.is_empty())
         .map(|o| OperatorNo::parse(o).map_err(|_| ApiError::field(lang, "operator_no", o)))
         .transpose()
 }
 
-fn parse_name(lang: suanpan_core::Lang, name: &str) -> Result<String, ApiError> {
+fn parse_name(lang: Lang, name: &str) -> Result<String, ApiError> {
     let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(ApiError::field(lang, "name", ""));
@@ -215,11 +227,7 @@ pub enum Change {
 
 impl Change {
     /// From an action path segment and its input.
-    pub fn parse(
-        lang: suanpan_core::Lang,
-        action: &str,
-        input: UserActionIn,
-    ) -> Result<Change, ApiError> {
+    pub fn parse(lang: Lang, action: &str, input: UserActionIn) -> Result<Change, ApiError> {
         // Whether a password belongs in the body depends on the action in the path, which
         // the body's schema cannot say: a well-formed body with the wrong combination is 422.
         let combination = ApiError::combination;
@@ -244,8 +252,8 @@ impl Change {
     }
 }
 
-/// Applies a change to user `id` as the core decides it (first here, then again inside the
-/// store's transaction with the rows locked); refusals are audited.
+/// Applies a change to user `id` of the caller's merchant as `service::users::change`
+/// decides it (refusals are audited there).
 pub async fn change(
     state: &AppState,
     caller: &Caller,
@@ -254,99 +262,30 @@ pub async fn change(
 ) -> Result<ManagedUser, ApiError> {
     let lang = caller.lang;
     caller.require(Permission::ManageUsers)?;
-    let current = one_user(state, caller, id).await?;
-    let (staff_change, password) = match change {
-        Change::Edit(e) => {
-            let name = parse_name(lang, e.name.as_deref().unwrap_or(&current.user.name))?;
-            let role = parse_role(lang, e.role.as_deref().unwrap_or(&current.user.role))?;
-            let operator_no = match e.operator_no.as_deref() {
-                Some(o) => parse_operator(lang, Some(o))?,
-                None => parse_operator(lang, current.user.operator_no.as_deref())?,
-            };
-            let c = StaffChange::Edit {
-                name,
-                role,
-                operator_no,
-            };
-            (c, None)
-        }
-        Change::Disable => (StaffChange::Disable, None),
-        Change::Enable => (StaffChange::Enable, None),
-        Change::ResetTotp => (StaffChange::ResetTotp, None),
-        Change::Password(p) => (
-            StaffChange::Password {
-                hash: String::new(),
-            },
-            Some(p),
-        ),
-    };
-    let (me, role) = (caller.user.id, caller.user.role);
-    let decide = {
-        let (c, pw) = (staff_change.clone(), password.clone());
-        move |target: UserFacts, admins: u64| {
-            let uc = match &c {
-                StaffChange::Edit { role, .. } => UserChange::Edit { role: *role },
-                StaffChange::Disable => UserChange::Disable,
-                StaffChange::Enable => UserChange::Enable,
-                StaffChange::ResetTotp => UserChange::ResetTotp,
-                StaffChange::Password { .. } => UserChange::ResetPassword {
-                    password: pw.as_deref().unwrap_or(""),
-                },
-            };
-            backoffice::decide_user_change(me, role, target, uc, admins)
-        }
+    caller.merchant()?;
+    let change = match change {
+        Change::Edit(e) => use_case::Change::Edit {
+            name: e.name.as_deref().map(|n| parse_name(lang, n)).transpose()?,
+            role: e.role.as_deref().map(|r| parse_role(lang, r)).transpose()?,
+            operator_no: e
+                .operator_no
+                .as_deref()
+                .map(|o| parse_operator(lang, Some(o)))
+                .transpose()?,
+        },
+        Change::Disable => use_case::Change::Disable,
+        Change::Enable => use_case::Change::Enable,
+        Change::ResetTotp => use_case::Change::ResetTotp,
+        Change::Password(p) => use_case::Change::Password(Zeroizing::new(p)),
     };
     let (store, admin) = (state.store().clone(), caller.user.clone());
-    let done = blocking(lang, move || {
-        // Hashed only once the rule has looked at the password's length (argon2id is slow).
-        let mut c = staff_change;
-        if let (StaffChange::Password { hash }, Some(p)) = (&mut c, &password)
-            && p.chars().count() >= backoffice::STAFF_PASSWORD_CHARS_MIN
-        {
-            *hash = suanpan_store::auth::hash_password(p);
-        }
-        let action = c.action();
-        store
-            .change_staff(&admin, id, &c, &decide)
-            .map(|r| (r, action))
-    })
+    blocking_as(
+        lang,
+        move || use_case::change(&*store, &admin, id, change),
+        |e| user_error(lang, e, ""),
+    )
     .await?;
-    match done {
-        (Ok(true), _) => one_user(state, caller, id).await,
-        (Ok(false), _) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            lang,
-            "user.not_found",
-            &[],
-        )),
-        (Err(r), action) => Err(refuse(state, caller, id, action, r).await),
-    }
-}
-
-/// Audits a refused user change and answers it (403 not permitted, 409 already in that
-/// state, else 422).
-async fn refuse(
-    state: &AppState,
-    caller: &Caller,
-    id: i64,
-    action: &'static str,
-    r: BackOfficeRefused,
-) -> ApiError {
-    let lang = caller.lang;
-    let (store, who, key) = (state.store().clone(), caller.user.username.clone(), r.key());
-    let audited = blocking(lang, move || {
-        store.record_staff_event(
-            &who,
-            &format!("staff.{action}"),
-            &format!("staff-id:{id}"),
-            &format!("refused:{key}"),
-        )
-    })
-    .await;
-    if let Err(e) = audited {
-        return e;
-    }
-    ApiError::refused(lang, &r)
+    one_user(state, caller, id).await
 }
 
 /// Edits a user's name, role or operator no. (admins; never demoting oneself or the last
@@ -408,7 +347,7 @@ pub async fn operators(
 ) -> Result<Json<Vec<OperatorView>>, ApiError> {
     caller.require(Permission::ManageUsers)?;
     let (store, merchant) = (state.store().clone(), caller.merchant()?);
-    let rows = blocking(caller.lang, move || store.operators(&merchant)).await?;
+    let rows = blocking(caller.lang, move || use_case::operators(&*store, &merchant)).await?;
     let policy = state.store().policy();
     Ok(Json(
         rows.into_iter()
@@ -449,29 +388,22 @@ pub async fn add_operator(
     let lang = caller.lang;
     let no = parse_operator(lang, Some(&o.no))?
         .ok_or_else(|| ApiError::field(lang, "operator_no", ""))?;
-    if let Err(r) =
-        backoffice::decide_new_operator(Some(caller.user.role), no, &o.role, &o.password)
-    {
-        return Err(ApiError::refused(lang, &r));
-    }
     let name = parse_name(lang, &o.name)?;
-    let (store, merchant) = (state.store().clone(), caller.merchant()?);
+    let new = NewOperator {
+        merchant: caller.merchant()?,
+        no,
+        role: o.role,
+        name: name.clone(),
+        password: Zeroizing::new(o.password),
+    };
+    let (store, by) = (state.store().clone(), caller.user.role);
     let actor = suanpan_store::backoffice::actor(&caller.user.username);
-    let password = zeroize::Zeroizing::new(o.password);
-    let stored = name.clone();
-    let added = blocking(lang, move || {
-        let hash = suanpan_store::auth::hash_password(&password);
-        store.add_counter_operator(&actor, &merchant, no, &stored, &hash)
-    })
+    blocking_as(
+        lang,
+        move || use_case::add_operator(&*store, Some(by), &actor, &new),
+        |e| user_error(lang, e, &no.to_string()),
+    )
     .await?;
-    if !added {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            lang,
-            "operator.taken",
-            &[no.to_string()],
-        ));
-    }
     Ok(OperatorView {
         operator_no: no.to_string(),
         role: no.role().as_str().to_owned(),
