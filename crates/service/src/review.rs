@@ -117,11 +117,7 @@ pub fn visible_txn(
     user: &StaffUser,
     id: TxnId,
 ) -> Result<Transaction, RequestError> {
-    store
-        .transaction(id)?
-        .filter(|t| user.merchant_id.as_ref() == Some(&t.merchant_id))
-        .filter(|t| !t.hidden || user.role.allows(Permission::ViewHidden))
-        .ok_or(RequestError::TxnNotFound)
+    crate::visible_txn(store, user, id)?.ok_or(RequestError::TxnNotFound)
 }
 
 /// Submits a request: the back-office rules (who may, reason, amount, whether review is
