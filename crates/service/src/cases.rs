@@ -242,8 +242,7 @@ pub fn attach(
     up: &Upload<'_>,
 ) -> Result<EvidenceRow, CaseError> {
     let file = write_evidence_file(dir, up.bytes)?;
-    let Some(ev) = store.attach_case_evidence(user, c, &file, up.content_type, up.filename)?
-    else {
+    let Some(ev) = store.attach_case_evidence(user, c, &file, up.content_type, up.filename)? else {
         return Err(CaseError::Changed);
     };
     store

@@ -144,7 +144,14 @@ pub fn make(
         Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
         Err(std::sync::TryLockError::WouldBlock) => {
             let key = "backup.running";
-            return Err(refused(store, user, ACTION, "backups", key, OpsError::Running));
+            return Err(refused(
+                store,
+                user,
+                ACTION,
+                "backups",
+                key,
+                OpsError::Running,
+            ));
         }
     };
     let now = store.now();
@@ -152,7 +159,14 @@ pub fn make(
         let wait_seconds = interval_seconds - now.duration_since(at).as_secs();
         if wait_seconds > 0 {
             let e = OpsError::TooSoon { wait_seconds };
-            return Err(refused(store, user, ACTION, "backups", "backup.too_soon", e));
+            return Err(refused(
+                store,
+                user,
+                ACTION,
+                "backups",
+                "backup.too_soon",
+                e,
+            ));
         }
     }
     let (file, manifest) = match backup::create(store, src, out, now) {
@@ -165,7 +179,13 @@ pub fn make(
     *last = Some(now);
     drop(last);
     let target = format!("backup:{}", manifest.file);
-    audit(store, user, ACTION, &target, &format!("ok:{}", manifest.sha256))?;
+    audit(
+        store,
+        user,
+        ACTION,
+        &target,
+        &format!("ok:{}", manifest.sha256),
+    )?;
     let info = listed(out, &manifest.file)?;
     Ok(Made {
         file,
@@ -190,7 +210,14 @@ pub fn verify(
         Ok(f) if f.is_file() => f,
         _ => {
             let key = "backup.not_found";
-            return Err(refused(store, user, ACTION, &target, key, OpsError::NotFound));
+            return Err(refused(
+                store,
+                user,
+                ACTION,
+                &target,
+                key,
+                OpsError::NotFound,
+            ));
         }
     };
     // The current KEK and the retired ones beside its file.
@@ -214,7 +241,14 @@ pub fn restore(store: &dyn Store, user: &StaffUser, dir: &Path, name: &str) -> O
         .unwrap_or_else(|_| "FILE".into());
     let e = OpsError::RestoreCliOnly { file };
     let target = format!("backup:{name}");
-    refused(store, user, "backup.restore", &target, "backup.restore_cli_only", e)
+    refused(
+        store,
+        user,
+        "backup.restore",
+        &target,
+        "backup.restore_cli_only",
+        e,
+    )
 }
 
 /// What a purge asks: the merchant's records created before `before`.

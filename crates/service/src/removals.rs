@@ -46,7 +46,10 @@ pub enum RemovalError {
 }
 
 /// The merchant `user` acts for (an acquirer user has none: nothing of theirs is found).
-fn merchant<'a>(user: &'a StaffUser, missing: RemovalError) -> Result<&'a MerchantId, RemovalError> {
+fn merchant<'a>(
+    user: &'a StaffUser,
+    missing: RemovalError,
+) -> Result<&'a MerchantId, RemovalError> {
     user.merchant_id.as_ref().ok_or(missing)
 }
 
@@ -106,7 +109,15 @@ pub fn submit(
         None => None,
     };
     // None: another removal of it went pending meanwhile (the partial unique index).
-    row.ok_or_else(|| refuse(store, user, ACTION, ev.txn_id, BackOfficeRefused::RemovalPending))
+    row.ok_or_else(|| {
+        refuse(
+            store,
+            user,
+            ACTION,
+            ev.txn_id,
+            BackOfficeRefused::RemovalPending,
+        )
+    })
 }
 
 /// The removal requests of `user`'s merchant, newest first, of `status` when given.

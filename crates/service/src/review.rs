@@ -11,9 +11,7 @@
 //! store: adapters call them on a blocking thread.
 
 use crate::upstream::Upstream;
-use suanpan_core::backoffice::{
-    self, BackOfficeRefused, Permission, RequestKind, RequestStatus, Submission,
-};
+use suanpan_core::backoffice::{self, BackOfficeRefused, RequestKind, RequestStatus, Submission};
 use suanpan_core::refusal::{RefundRefused, VoidRefused};
 use suanpan_core::rules::{self, RefundRequest, VoidRequest};
 use suanpan_core::{Amount, OperatorNo, Refusal, Transaction, TxnId, TxnKind, TxnStatus};

@@ -1046,4 +1046,3 @@ fn restore_evidence(
     }
     Ok(())
 }
-

@@ -811,7 +811,10 @@ pub async fn case_pack(
     let input = gather(&state, &caller, id).await?;
     let (file, digest) = blocking(lang, move || write_pack(&input)).await?;
     let (store, user) = (state.store().clone(), caller.user.clone());
-    service(lang, move || cases::record_pack(&*store, &user, id, &digest)).await?;
+    service(lang, move || {
+        cases::record_pack(&*store, &user, id, &digest)
+    })
+    .await?;
     let size = file.metadata().map(|m| m.len()).ok();
     let body = file_body(tokio::fs::File::from_std(file));
     let mut resp = Response::new(body);

@@ -174,7 +174,14 @@ pub async fn make(state: &AppState, caller: &Caller) -> Result<BackupView, ApiEr
     let user = caller.user.clone();
     let interval = i64::from(state.cfg().backup_interval_seconds_min);
     let made = service(state, lang, move |s, src| {
-        ops::make(&**s.store(), &user, s.backups(), src, s.backup_dir(), interval)
+        ops::make(
+            &**s.store(),
+            &user,
+            s.backups(),
+            src,
+            s.backup_dir(),
+            interval,
+        )
     })
     .await?;
     made.info.map(|b| BackupView::of(state, b)).ok_or_else(|| {

@@ -132,7 +132,11 @@ pub async fn submit(
     let lang = caller.lang;
     caller.require(Permission::ViewTransactions)?;
     caller.merchant()?;
-    let (store, user, reason) = (state.store().clone(), caller.user.clone(), reason.to_owned());
+    let (store, user, reason) = (
+        state.store().clone(),
+        caller.user.clone(),
+        reason.to_owned(),
+    );
     let row = service(lang, move || removals::submit(&*store, &user, id, &reason)).await?;
     Ok(RemovalView::of(&row, state.store().policy(), lang))
 }
