@@ -751,18 +751,14 @@ async fn gather(state: &AppState, caller: &Caller, id: i64) -> Result<PackInput,
         reprint: false,
     };
     let record = l.clone();
-    let (facts, receipts) = blocking_as(
-        lang,
-        move || {
-            let facts = cases::pack_facts(&*store, &record)?;
-            let mut receipts = Vec::with_capacity(record.txns.len());
-            for t in &record.txns {
-                receipts.push((t.id.0, crate::api::receipt_of(&*store, t, &layout)?));
-            }
-            Ok((facts, receipts))
-        },
-        |e| case_error(lang, e),
-    )
+    let (facts, receipts) = service(lang, move || {
+        let facts = cases::pack_facts(&*store, &record)?;
+        let mut receipts = Vec::with_capacity(record.txns.len());
+        for t in &record.txns {
+            receipts.push((t.id.0, crate::api::receipt_of(&*store, t, &layout)?));
+        }
+        Ok((facts, receipts))
+    })
     .await?;
     let (audit, evidence) = (facts.audit, facts.evidence);
     let detail = view(state, lang, &l, &[]);
