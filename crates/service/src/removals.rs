@@ -46,10 +46,7 @@ pub enum RemovalError {
 }
 
 /// The merchant `user` acts for (an acquirer user has none: nothing of theirs is found).
-fn merchant<'a>(
-    user: &'a StaffUser,
-    missing: RemovalError,
-) -> Result<&'a MerchantId, RemovalError> {
+fn merchant(user: &StaffUser, missing: RemovalError) -> Result<&MerchantId, RemovalError> {
     user.merchant_id.as_ref().ok_or(missing)
 }
 
