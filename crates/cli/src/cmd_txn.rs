@@ -644,7 +644,8 @@ fn purge(
     operator: &str,
     reason: String,
 ) -> Result<(), Fail> {
-    use suanpan_store::backup::{self, PurgeOrder, Sources};
+    use suanpan_service::ops::{self, PurgeOrder};
+    use suanpan_store::backup::Sources;
     let merchant =
         MerchantId::parse(merchant).map_err(|_| Fail::from(AccessRefused::UnknownMerchant))?;
     let (store, op) = merchant_session(app, &merchant, operator)?;
@@ -669,7 +670,7 @@ fn purge(
     };
     // The same path as the back-office's: the rule first, then the backup (pg_dump on
     // PostgreSQL), then the purge, decided again by the engine.
-    match backup::purge(&*store, &src, &backups_dir, order)? {
+    match ops::purge(&*store, &src, &backups_dir, order)? {
         Err(r) => Err(Fail::Refused(r)),
         Ok(done) => {
             if app.json {

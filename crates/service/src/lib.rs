@@ -13,6 +13,9 @@
 //! | [`records`] | hide, purge |
 //! | [`operators`] | login outcomes, passwords, refusals decided at the edge, reprints |
 //! | `risk` | the risk rules asked before the issuer (issue 13): facts, alerts, audit |
+//! | [`cases`] | the back-office's cases (撤错 / 调账): open, link, note, submit/resolve/reject, evidence, the record and its pack's facts |
+//! | [`removals`] | evidence removal requests: submit after retention, review by someone else |
+//! | [`ops`] | backups on request (one at a time, an interval), verification, the refused restore, the purge of the CLI and the back-office |
 //! | [`review`] | the back-office's void/refund requests: submission, review, cancel, undo, the executor and stale recovery |
 //! | [`channels`] | a merchant's channels (enable, disable, remove, re-add) and the acquirer's (platform switch, a merchant's allowance) |
 //! | [`users`] | back-office users (create, edit, disable/enable, password and TOTP reset) and counter operators |
@@ -31,15 +34,18 @@
 #![deny(missing_docs)]
 
 pub mod channels;
+pub mod cases;
 mod ctx;
 mod events;
 pub mod holds;
 pub mod onboarding;
 pub mod operators;
 pub mod pause;
+pub mod ops;
 pub mod preauth;
 pub mod records;
 pub mod refund;
+pub mod removals;
 pub mod reversal;
 pub mod review;
 pub mod review_up;
@@ -274,4 +280,19 @@ fn apply_up(
             Ok(reply)
         }
     }
+}
+
+/// The transaction `id` as a back-office `user` may see it: of the user's merchant, and
+/// hidden rows only for roles that see them (issue 14: another merchant's is "not found",
+/// exactly as one that does not exist).
+pub(crate) fn visible_txn(
+    store: &dyn suanpan_store::Store,
+    user: &suanpan_store::backoffice::StaffUser,
+    id: suanpan_core::TxnId,
+) -> Result<Option<suanpan_core::Transaction>, StoreError> {
+    use suanpan_core::backoffice::Permission;
+    Ok(store
+        .transaction(id)?
+        .filter(|t| user.merchant_id.as_ref() == Some(&t.merchant_id))
+        .filter(|t| !t.hidden || user.role.allows(Permission::ViewHidden)))
 }

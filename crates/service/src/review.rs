@@ -11,9 +11,7 @@
 //! store: adapters call them on a blocking thread.
 
 use crate::upstream::Upstream;
-use suanpan_core::backoffice::{
-    self, BackOfficeRefused, Permission, RequestKind, RequestStatus, Submission,
-};
+use suanpan_core::backoffice::{self, BackOfficeRefused, RequestKind, RequestStatus, Submission};
 use suanpan_core::refusal::{RefundRefused, VoidRefused};
 use suanpan_core::rules::{self, RefundRequest, VoidRequest};
 use suanpan_core::{Amount, OperatorNo, Refusal, Transaction, TxnId, TxnKind, TxnStatus};
@@ -117,11 +115,7 @@ pub fn visible_txn(
     user: &StaffUser,
     id: TxnId,
 ) -> Result<Transaction, RequestError> {
-    store
-        .transaction(id)?
-        .filter(|t| user.merchant_id.as_ref() == Some(&t.merchant_id))
-        .filter(|t| !t.hidden || user.role.allows(Permission::ViewHidden))
-        .ok_or(RequestError::TxnNotFound)
+    crate::visible_txn(store, user, id)?.ok_or(RequestError::TxnNotFound)
 }
 
 /// Submits a request: the back-office rules (who may, reason, amount, whether review is

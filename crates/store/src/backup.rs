@@ -1,8 +1,8 @@
 //! Backups: a consistent copy of the store (SQLite's online backup API, or `pg_dump` on
 //! PostgreSQL, see [`crate::pg_dump`]), the PAN key and the evidence files, with a signed
 //! manifest beside them; verification; a restore that refuses damaged files and never
-//! silently overwrites a live store; and the purge that backs up first. The CLI and the
-//! back-office call the same functions here.
+//! silently overwrites a live store. The CLI and the back-office call the same functions
+//! here; the purge that backs up first is a use case (`suanpan_service::ops::purge`).
 //!
 //! Sealed and signed (docs/SECURITY.md): the database copy and every evidence file are
 //! encrypted with AES-256-GCM under `derive("backup.enc")` ([`crate::seal`]); the PAN key
@@ -24,17 +24,14 @@
 //! whole, or not at all.
 
 use crate::anchor::AnchorRecord;
-use crate::command::{Purge, RecordRefusal};
 use crate::error::StoreError;
 use crate::keys::{KeyProvider, Keys};
-use crate::reply::{AskExt, Counted};
 use crate::sqlite::{DB_FILE, SCHEMA_VERSION};
 use crate::{Location, Store};
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use suanpan_core::{MerchantId, OperatorNo, Refusal};
 
 /// The file beside the data that keys PAN fingerprints; it travels with each backup.
 pub const PAN_KEY_FILE: &str = "pan.key";
@@ -1048,73 +1045,4 @@ fn restore_evidence(
         std::fs::rename(&staged, &to).map_err(|e| io(&to, e))?;
     }
     Ok(())
-}
-
-/// What a purge asks: the merchant's records created before `before`.
-#[derive(Debug, Clone)]
-pub struct PurgeOrder {
-    /// The merchant.
-    pub merchant_id: MerchantId,
-    /// The acting operator (the admin, 99: the rule is theirs).
-    pub actor: OperatorNo,
-    /// Records created before this moment.
-    pub before: jiff::Timestamp,
-    /// Why (audited).
-    pub reason: String,
-    /// Who the audit trail names instead of `merchant/actor` (a back-office user).
-    pub audit_as: Option<String>,
-}
-
-/// A purge done: rows deleted and the backup made just before.
-#[derive(Debug, Clone)]
-pub struct Purged {
-    /// Journal rows deleted.
-    pub rows: u64,
-    /// The backup file.
-    pub backup: PathBuf,
-    /// Its manifest.
-    pub manifest: Manifest,
-}
-
-/// Purges past retention after a backup, for the CLI and the back-office alike: asks the
-/// rule first (a purge the rule refuses makes no backup; the refusal is audited), backs up
-/// into `out_dir`, then sends `Command::Purge`, where the engine decides again.
-pub fn purge<S: Store + ?Sized>(
-    store: &S,
-    src: &Sources<'_>,
-    out_dir: &Path,
-    order: PurgeOrder,
-) -> Result<Result<Purged, Box<dyn Refusal + Send>>, StoreError> {
-    let who = order
-        .audit_as
-        .clone()
-        .unwrap_or_else(|| format!("{}/{}", order.merchant_id, order.actor));
-    let decided =
-        suanpan_core::rules::decide_purge(order.actor, order.before, store.policy(), store.now());
-    if let Err(r) = decided {
-        store.ask(RecordRefusal {
-            actor: who,
-            action: "purge".into(),
-            target: format!("before:{}", order.before),
-            key: r.key().into(),
-        })?;
-        return Ok(Err(Box::new(r)));
-    }
-    let (backup, manifest) = create(store, src, out_dir, store.now())?;
-    let reply = store.ask(Purge {
-        merchant_id: order.merchant_id,
-        actor: order.actor,
-        before: order.before,
-        backup: manifest.file.clone(),
-        reason: order.reason,
-        audit_as: order.audit_as,
-    })?;
-    match reply {
-        Counted::Refused(r) => Ok(Err(r)),
-        Counted::Done(rows) => Ok(Ok(Purged {
-            rows,
-            backup,
-            manifest,
-        })),
-    }
 }

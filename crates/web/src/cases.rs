@@ -4,10 +4,11 @@
 //! for the bank: `case.json`, `transactions.csv`, `receipts/<id>.txt`, `audit.json`,
 //! `evidence/<sha256>.<ext>`, and `SHA256SUMS` over all of them).
 //!
-//! Every decision is `suanpan_core::case`; the store's conditional updates decide races.
+//! The use cases — facts, `suanpan_core::case`, writes and audited refusals — are
+//! `suanpan_service::cases`; this module parses, renders and writes the pack.
 
-use crate::api::{ApiQuery, Id, Reach, load_txn};
-use crate::auth::{Caller, blocking};
+use crate::api::{ApiQuery, Id, Reach};
+use crate::auth::{Caller, blocking, blocking_as};
 use crate::error::ApiError;
 use crate::evidence::{EvidenceView, Upload};
 use crate::json::ApiJson;
@@ -22,13 +23,11 @@ use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, Write};
 use suanpan_core::backoffice::Permission;
-use suanpan_core::case::{
-    self, CaseAction, CaseKind, CaseRefused, CaseStatus, LinkFacts, LinkRole,
-};
-use suanpan_core::{Lang, Refusal, Transaction, TxnId};
-use suanpan_store::backoffice::Backoffice;
-use suanpan_store::case::{CaseFilter, CaseLink, CaseNote, CaseRow, Cases, NewCase};
-use suanpan_store::evidence::{Evidence, EvidenceRow, write_evidence_file};
+use suanpan_core::case::{CaseAction, CaseKind, CaseStatus, LinkRole};
+use suanpan_core::{Lang, Transaction, TxnId};
+use suanpan_service::cases::{self, CaseError, CaseRecord};
+use suanpan_store::case::{CaseFilter, CaseRow, Cases};
+use suanpan_store::evidence::EvidenceRow;
 
 /// Cases one listing shows.
 const CASES_LISTED_MAX: u32 = 200;
@@ -195,91 +194,40 @@ pub struct CaseQuery {
     pub _lang: Option<String>,
 }
 
-/// A case refusal as HTTP: role 403, the case's state 409, the input 422; audited with the
-/// target it was about, so a refusal is on the trail too.
-async fn refused(
-    state: &AppState,
-    caller: &Caller,
-    action: &str,
-    target: String,
-    r: CaseRefused,
-) -> ApiError {
-    let (store, who) = (state.store().clone(), caller.user.username.clone());
-    let (action, outcome) = (format!("case.{action}"), format!("refused:{}", r.key()));
-    if let Err(e) = blocking(caller.lang, move || {
-        store.record_staff_event(&who, &action, &target, &outcome)
-    })
-    .await
-    {
-        return e;
+/// A case use case's failures as HTTP answers: a refusal by `error::refusal_status` (role
+/// 403, the case's state 409, the input 422), a case or transaction not found 404, a race 409.
+fn case_error(lang: Lang, e: CaseError) -> ApiError {
+    match e {
+        CaseError::Refused(r) => ApiError::refused(lang, &r),
+        CaseError::NotFound => ApiError::new(StatusCode::NOT_FOUND, lang, "case.not_found", &[]),
+        CaseError::TxnNotFound => ApiError::new(StatusCode::NOT_FOUND, lang, "txn.not_found", &[]),
+        CaseError::Changed => ApiError::new(StatusCode::CONFLICT, lang, "case.changed", &[]),
+        CaseError::Store(e) => ApiError::store(lang, e),
     }
-    ApiError::refused(caller.lang, &r)
 }
 
-fn changed(lang: Lang) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, lang, "case.changed", &[])
+/// Runs a case use case on the blocking pool (it waits on the store).
+async fn service<T: Send + 'static>(
+    lang: Lang,
+    f: impl FnOnce() -> Result<T, CaseError> + Send + 'static,
+) -> Result<T, ApiError> {
+    blocking_as(lang, f, |e| case_error(lang, e)).await
 }
 
-/// A case of the caller's merchant, or 404.
-async fn load(state: &AppState, caller: &Caller, id: i64) -> Result<CaseRow, ApiError> {
-    load_in(state, caller, id, Reach::OwnMerchant).await
-}
-
-/// A case within `reach`, or 404.
-async fn load_in(
-    state: &AppState,
-    caller: &Caller,
-    id: i64,
-    reach: Reach,
-) -> Result<CaseRow, ApiError> {
-    let merchant = match reach {
-        Reach::OwnMerchant => Some(caller.merchant()?),
-        Reach::AllMerchants => None,
-    };
-    let store = state.store().clone();
-    blocking(caller.lang, move || store.case(merchant.as_ref(), id))
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, caller.lang, "case.not_found", &[]))
-}
-
-fn status_of(lang: Lang, c: &CaseRow) -> Result<CaseStatus, ApiError> {
-    c.status().map_err(|e| ApiError::store(lang, e))
-}
-
-/// Everything stored about a case, read in one go on the blocking pool.
-struct Loaded {
-    case: CaseRow,
-    links: Vec<CaseLink>,
-    txns: Vec<Transaction>,
-    notes: Vec<CaseNote>,
-    evidence: Vec<EvidenceRow>,
-}
-
+/// Everything stored about a case within `reach` (404 outside it), on the blocking pool.
 async fn load_all(
     state: &AppState,
     caller: &Caller,
     id: i64,
     reach: Reach,
-) -> Result<Loaded, ApiError> {
-    let case = load_in(state, caller, id, reach).await?;
+) -> Result<CaseRecord, ApiError> {
+    let merchant = match reach {
+        Reach::OwnMerchant => Some(caller.merchant()?),
+        Reach::AllMerchants => None,
+    };
     let store = state.store().clone();
-    blocking(caller.lang, move || {
-        let links = store.case_links(case.id)?;
-        let mut txns = Vec::with_capacity(links.len());
-        for l in &links {
-            if let Some(t) = store.transaction(TxnId(l.txn_id))? {
-                txns.push(t);
-            }
-        }
-        let notes = store.case_notes(case.id)?;
-        let evidence = store.case_evidence(case.id)?;
-        Ok(Loaded {
-            case,
-            links,
-            txns,
-            notes,
-            evidence,
-        })
+    service(caller.lang, move || {
+        cases::record(&*store, merchant.as_ref(), id)
     })
     .await
 }
@@ -300,15 +248,14 @@ pub(crate) async fn detail_of(
 ) -> Result<CaseDetail, ApiError> {
     let l = load_all(state, caller, id, reach).await?;
     let store = state.store().clone();
-    let target = format!("case:{id}");
-    let audit = blocking(caller.lang, move || store.target_audit(&target)).await?;
+    let audit = service(caller.lang, move || cases::timeline(&*store, id)).await?;
     Ok(view(state, caller.lang, &l, &audit))
 }
 
 fn view(
     state: &AppState,
     lang: Lang,
-    l: &Loaded,
+    l: &CaseRecord,
     audit: &[suanpan_store::audit::AuditEntry],
 ) -> CaseDetail {
     let policy = state.store().policy();
@@ -364,32 +311,13 @@ pub async fn open(
     caller.require(Permission::ManageCases)?;
     let kind = CaseKind::parse(&input.kind)
         .ok_or_else(|| ApiError::field(lang, "case_kind", &input.kind))?;
-    let t = load_txn(state, caller, input.transaction_id).await?;
-    let note = input.note.trim().to_owned();
-    let store = state.store().clone();
-    let (origin, t2) = (t.id, t.clone());
-    let family = if kind == CaseKind::MistakenVoid {
-        blocking(lang, move || store.void_family(&t2)).await?
-    } else {
-        Default::default()
-    };
-    let target = format!("txn:{}", t.id.0);
-    if let Err(r) = case::decide_case_open(caller.user.role, kind, &note, family.voided()) {
-        return Err(refused(state, caller, "open", target, r).await);
-    }
-    let links = if kind == CaseKind::MistakenVoid {
-        family.links(origin)
-    } else {
-        vec![(origin, LinkRole::Origin)]
-    };
-    let new = NewCase {
+    let o = cases::Open {
+        txn: TxnId(input.transaction_id),
         kind,
-        txn: origin,
-        note,
-        links,
+        note: input.note,
     };
     let (store, user) = (state.store().clone(), caller.user.clone());
-    let id = blocking(lang, move || store.open_case(&user, &new)).await?;
+    let id = service(lang, move || cases::open(&*store, &user, &o)).await?;
     detail(state, caller, id).await
 }
 
@@ -520,27 +448,9 @@ pub async fn add_link(
         None => LinkRole::Related,
         Some(r) => LinkRole::parse(r).ok_or_else(|| ApiError::field(lang, "link_role", r))?,
     };
-    let c = load(state, caller, id).await?;
-    let status = status_of(lang, &c)?;
-    let txn = input.transaction_id;
-    // Loaded as the caller may see it: another merchant's transaction is "not found", exactly
-    // as one that does not exist (issue 14: "not yours" confirmed that it existed).
-    let t = crate::api::load_txn(state, caller, txn).await?;
-    let store = state.store().clone();
-    let links = blocking(lang, move || store.case_links(id)).await?;
-    let facts = LinkFacts {
-        status,
-        case_merchant: &c.merchant_id,
-        txn_merchant: t.merchant_id.as_str(),
-        already_linked: links.iter().any(|l| l.txn_id == txn),
-    };
-    if let Err(r) = case::decide_case_link(caller.user.role, &facts) {
-        return Err(refused(state, caller, "link", format!("case:{id}"), r).await);
-    }
+    let txn = TxnId(input.transaction_id);
     let (store, user) = (state.store().clone(), caller.user.clone());
-    if !blocking(lang, move || store.link_case(&user, id, t.id, role)).await? {
-        return Err(changed(lang));
-    }
+    service(lang, move || cases::link(&*store, &user, id, txn, role)).await?;
     detail(state, caller, id).await
 }
 
@@ -566,13 +476,8 @@ pub async fn add_note(
 ) -> Result<CaseDetail, ApiError> {
     let lang = caller.lang;
     caller.require(Permission::ManageCases)?;
-    load(state, caller, id).await?;
-    let text = text.trim().to_owned();
-    if let Err(r) = case::decide_case_note(caller.user.role, &text) {
-        return Err(refused(state, caller, "note", format!("case:{id}"), r).await);
-    }
-    let (store, user) = (state.store().clone(), caller.user.clone());
-    blocking(lang, move || store.add_case_note(&user, id, &text)).await?;
+    let (store, user, text) = (state.store().clone(), caller.user.clone(), text.to_owned());
+    service(lang, move || cases::note(&*store, &user, id, &text)).await?;
     detail(state, caller, id).await
 }
 
@@ -602,23 +507,8 @@ pub async fn act(
 ) -> Result<CaseDetail, ApiError> {
     let lang = caller.lang;
     caller.require(Permission::ManageCases)?;
-    let c = load(state, caller, id).await?;
-    let status = status_of(lang, &c)?;
-    let text = text.trim().to_owned();
-    let next = match case::decide_case_transition(caller.user.role, status, action, &text) {
-        Ok(n) => n,
-        Err(r) => {
-            return Err(refused(state, caller, action.as_str(), format!("case:{id}"), r).await);
-        }
-    };
-    let (store, user) = (state.store().clone(), caller.user.clone());
-    let moved = blocking(lang, move || {
-        store.transition_case(&user, id, status, next, &text)
-    })
-    .await?;
-    if !moved {
-        return Err(changed(lang));
-    }
+    let (store, user, text) = (state.store().clone(), caller.user.clone(), text.to_owned());
+    service(lang, move || cases::act(&*store, &user, id, action, &text)).await?;
     detail(state, caller, id).await
 }
 
@@ -662,24 +552,20 @@ pub async fn store_upload(
 ) -> Result<EvidenceView, ApiError> {
     let lang = caller.lang;
     caller.require(Permission::ManageCases)?;
-    let c = load(state, caller, id).await?;
-    if let Err(r) = case::decide_case_evidence(caller.user.role, status_of(lang, &c)?) {
-        return Err(refused(state, caller, "evidence", format!("case:{id}"), r).await);
-    }
+    let (store, user) = (state.store().clone(), caller.user.clone());
+    let c = service(lang, move || cases::may_attach(&*store, &user, id)).await?;
     let up = crate::evidence::checked(lang, up)?;
     let (store, user) = (state.store().clone(), caller.user.clone());
     let dir = state.evidence_dir().to_owned();
-    let row = blocking(lang, move || {
-        let file = write_evidence_file(&dir, &up.bytes)?;
-        let Some(ev) =
-            store.attach_case_evidence(&user, &c, &file, &up.content_type, &up.filename)?
-        else {
-            return Ok(None);
+    let row = service(lang, move || {
+        let u = cases::Upload {
+            bytes: &up.bytes,
+            content_type: &up.content_type,
+            filename: &up.filename,
         };
-        store.evidence(user.merchant()?, ev)
+        cases::attach(&*store, &user, &dir, &c, &u)
     })
-    .await?
-    .ok_or_else(|| changed(lang))?;
+    .await?;
     Ok(EvidenceView::of(&row, state.store().policy()))
 }
 
@@ -858,26 +744,23 @@ async fn gather(state: &AppState, caller: &Caller, id: i64) -> Result<PackInput,
     let lang = caller.lang;
     let l = load_all(state, caller, id, Reach::OwnMerchant).await?;
     let store = state.store().clone();
-    let ids: Vec<i64> = l.txns.iter().map(|t| t.id.0).collect();
-    let txns = l.txns.clone();
     let layout = suanpan_receipt::Layout {
         width: suanpan_receipt::Width::W32,
         lang,
         copy: suanpan_receipt::Copy::Merchant,
         reprint: false,
     };
-    let case_evidence = l.evidence.clone();
-    let (audit, receipts, evidence) = blocking(lang, move || {
-        let audit = store.case_audit(id, &ids)?;
-        let mut receipts = Vec::with_capacity(txns.len());
-        let mut evidence = case_evidence;
-        for t in &txns {
+    let record = l.clone();
+    let (facts, receipts) = service(lang, move || {
+        let facts = cases::pack_facts(&*store, &record)?;
+        let mut receipts = Vec::with_capacity(record.txns.len());
+        for t in &record.txns {
             receipts.push((t.id.0, crate::api::receipt_of(&*store, t, &layout)?));
-            evidence.extend(store.evidence_of(t.id)?);
         }
-        Ok((audit, receipts, evidence))
+        Ok((facts, receipts))
     })
     .await?;
+    let (audit, evidence) = (facts.audit, facts.evidence);
     let detail = view(state, lang, &l, &[]);
     let policy = state.store().policy();
     let audit_views: Vec<_> = audit
@@ -924,7 +807,10 @@ pub async fn case_pack(
     let input = gather(&state, &caller, id).await?;
     let (file, digest) = blocking(lang, move || write_pack(&input)).await?;
     let (store, user) = (state.store().clone(), caller.user.clone());
-    blocking(lang, move || store.record_case_pack(&user, id, &digest)).await?;
+    service(lang, move || {
+        cases::record_pack(&*store, &user, id, &digest)
+    })
+    .await?;
     let size = file.metadata().map(|m| m.len()).ok();
     let body = file_body(tokio::fs::File::from_std(file));
     let mut resp = Response::new(body);

@@ -1,11 +1,10 @@
-//! Operations (运维): backups and the purge of records past retention, for admins. A backup
-//! here is the CLI's (`store::backup::create`: the database by SQLite's online backup or
-//! `pg_dump`, the PAN key, the evidence files, a manifest), run on the blocking pool so the
-//! server keeps answering; a purge is the CLI's too (`store::backup::purge`: the retention
-//! rule, a backup, then the engine's purge). Restoring stays with the CLI: the server would
-//! have to stop first, so the API refuses it and names the command.
+//! Operations (运维) over HTTP: backups and the purge of records past retention, for admins.
+//! The use cases are `suanpan_service::ops` (a backup is the CLI's `store::backup::create`,
+//! one at a time and not within the interval; the purge is the CLI's `ops::purge` behind the
+//! back-office's rule; restoring is refused and names the CLI command), run on the blocking
+//! pool so the server keeps answering; this module parses and renders.
 
-use crate::auth::{Caller, blocking};
+use crate::auth::{Caller, blocking_as};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
@@ -14,11 +13,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use suanpan_core::backoffice::{self, Permission, PurgeRequest};
-use suanpan_core::{Lang, OperatorNo};
-use suanpan_store::backoffice::{Backoffice, actor};
-use suanpan_store::backup::{self, BackupInfo, PurgeOrder, Sources};
-use suanpan_store::{Store, StoreError};
+use suanpan_core::Lang;
+use suanpan_core::backoffice::Permission;
+use suanpan_service::ops::{self, OpsError, StaffPurge};
+use suanpan_store::StoreError;
+use suanpan_store::backup::{BackupInfo, Sources};
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -96,93 +95,65 @@ impl BackupView {
     }
 }
 
-/// A backup failure as the API answers it: a missing `pg_dump` or a failed verification is
-/// the operator's to fix and says what; anything else is a storage error.
-fn backup_error(lang: Lang, e: StoreError) -> ApiError {
+/// An operation's failure as the API answers it: a refusal by `error::refusal_status`, a
+/// missing `pg_dump` or a failed verification is the operator's to fix and says what;
+/// anything else is a storage error.
+fn ops_error(lang: Lang, e: OpsError) -> ApiError {
     match e {
-        StoreError::ToolMissing(tool) => {
+        OpsError::Refused(r) => ApiError::refused(lang, r.as_ref()),
+        OpsError::Running => ApiError::new(StatusCode::CONFLICT, lang, "backup.running", &[]),
+        OpsError::TooSoon { wait_seconds } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            lang,
+            "backup.too_soon",
+            &[wait_seconds.to_string()],
+        ),
+        OpsError::NotFound => ApiError::new(StatusCode::NOT_FOUND, lang, "backup.not_found", &[]),
+        OpsError::RestoreCliOnly { file } => ApiError::new(
+            StatusCode::CONFLICT,
+            lang,
+            "backup.restore_cli_only",
+            &[file],
+        ),
+        OpsError::Store(StoreError::ToolMissing(tool)) => {
             ApiError::new(StatusCode::CONFLICT, lang, "backup.tool_missing", &[tool])
         }
-        StoreError::BackupInvalid(why) => ApiError::new(
+        OpsError::Store(StoreError::BackupInvalid(why)) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             lang,
             "backup.invalid",
             &[why],
         ),
-        e => ApiError::store(lang, e),
+        OpsError::Store(e) => ApiError::store(lang, e),
     }
 }
 
-/// Runs backup work on the blocking pool, answering its failures with [`backup_error`].
-async fn backup_blocking<T: Send + 'static>(
-    lang: Lang,
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    match blocking(lang, move || Ok(f())).await? {
-        Ok(v) => Ok(v),
-        Err(e) => Err(backup_error(lang, e)),
-    }
-}
-
-/// Runs `job` on the blocking pool with the store, what a backup copies besides it, and the
-/// backup folder.
-async fn backup_job<T: Send + 'static>(
+/// Runs an operation on the blocking pool (a backup copies the store) with the state's
+/// store, what a backup copies besides it, and the backup folder.
+async fn service<T: Send + 'static>(
     state: &AppState,
     lang: Lang,
-    job: impl FnOnce(&dyn Store, &Sources<'_>, &std::path::Path) -> Result<T, StoreError>
-    + Send
-    + 'static,
+    job: impl FnOnce(&AppState, &Sources<'_>) -> Result<T, OpsError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let (store, data_dir, evidence_dir, out) = (
-        state.store().clone(),
-        state.data_dir().to_path_buf(),
-        state.evidence_dir().to_path_buf(),
-        state.backup_dir().to_path_buf(),
-    );
-    backup_blocking(lang, move || {
-        let src = Sources {
-            data_dir: &data_dir,
-            evidence_dir: &evidence_dir,
-        };
-        job(&*store, &src, &out)
-    })
+    let state = state.clone();
+    blocking_as(
+        lang,
+        move || {
+            let src = Sources {
+                data_dir: state.data_dir(),
+                evidence_dir: state.evidence_dir(),
+            };
+            job(&state, &src)
+        },
+        |e| ops_error(lang, e),
+    )
     .await
-}
-
-/// Audits a back-office event about a backup or a purge.
-async fn audit(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-    target: String,
-    outcome: String,
-) -> Result<(), ApiError> {
-    let (store, who) = (state.store().clone(), caller.user.username.clone());
-    blocking(caller.lang, move || {
-        store.record_staff_event(&who, action, &target, &outcome)
-    })
-    .await
-}
-
-/// Audits a refusal and hands it back.
-async fn refused(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-    target: String,
-    e: ApiError,
-) -> ApiError {
-    match audit(state, caller, action, target, format!("refused:{}", e.code)).await {
-        Ok(()) => e,
-        Err(audit_failed) => audit_failed,
-    }
 }
 
 /// The backups in the backup folder, newest first.
 pub async fn backups(state: &AppState, caller: &Caller) -> Result<Vec<BackupView>, ApiError> {
     caller.require(Permission::ManageBackups)?;
-    let dir = state.backup_dir().to_path_buf();
-    let rows = blocking(caller.lang, move || backup::list(&dir)).await?;
+    let rows = service(state, caller.lang, |s, _| ops::backups(s.backup_dir())).await?;
     Ok(rows.into_iter().map(|b| BackupView::of(state, b)).collect())
 }
 
@@ -200,50 +171,21 @@ pub async fn list_backups(
 pub async fn make(state: &AppState, caller: &Caller) -> Result<BackupView, ApiError> {
     caller.require(Permission::ManageBackups)?;
     let lang = caller.lang;
-    let Ok(mut last) = state.backups().try_lock() else {
-        let e = ApiError::new(StatusCode::CONFLICT, lang, "backup.running", &[]);
-        return Err(refused(state, caller, "backup.create", "backups".into(), e).await);
-    };
-    let now = state.store().now();
+    let user = caller.user.clone();
     let interval = i64::from(state.cfg().backup_interval_seconds_min);
-    if let Some(at) = *last {
-        let wait = interval - now.duration_since(at).as_secs();
-        if wait > 0 {
-            let e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                lang,
-                "backup.too_soon",
-                &[wait.to_string()],
-            );
-            return Err(refused(state, caller, "backup.create", "backups".into(), e).await);
-        }
-    }
-    let made = backup_job(state, lang, move |store, src, out| {
-        backup::create(store, src, out, now)
-    })
-    .await;
-    let (file, manifest) = match made {
-        Ok(m) => m,
-        Err(e) => return Err(refused(state, caller, "backup.create", "backups".into(), e).await),
-    };
-    *last = Some(now);
-    drop(last);
-    audit(
-        state,
-        caller,
-        "backup.create",
-        format!("backup:{}", manifest.file),
-        format!("ok:{}", manifest.sha256),
-    )
-    .await?;
-    let dir = state.backup_dir().to_path_buf();
-    let name = manifest.file.clone();
-    let info = blocking(lang, move || {
-        backup::list(&dir).map(|all| all.into_iter().find(|b| b.name == name))
+    let made = service(state, lang, move |s, src| {
+        ops::make(
+            &**s.store(),
+            &user,
+            s.backups(),
+            src,
+            s.backup_dir(),
+            interval,
+        )
     })
     .await?;
-    info.map(|b| BackupView::of(state, b)).ok_or_else(|| {
-        tracing::error!("backup {} vanished after it was made", file.display());
+    made.info.map(|b| BackupView::of(state, b)).ok_or_else(|| {
+        tracing::error!("backup {} vanished after it was made", made.file.display());
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "store.error", &[])
     })
 }
@@ -265,34 +207,12 @@ pub async fn create_backup(
 /// and the copy itself (SQLite integrity and audit chain, or `pg_restore --list`).
 pub async fn check(state: &AppState, caller: &Caller, name: &str) -> Result<BackupView, ApiError> {
     caller.require(Permission::ManageBackups)?;
-    let lang = caller.lang;
-    let target = format!("backup:{name}");
-    let file = match backup::file_named(state.backup_dir(), name) {
-        Ok(f) if f.is_file() => f,
-        _ => {
-            let e = ApiError::new(StatusCode::NOT_FOUND, lang, "backup.not_found", &[]);
-            return Err(refused(state, caller, "backup.verify", target, e).await);
-        }
-    };
-    let now = state.store().now();
-    let (store, data_dir) = (state.store().clone(), state.data_dir().to_path_buf());
-    // The current KEK and the retired ones beside its file (read off the async threads).
-    let checked = backup_blocking(lang, move || {
-        let ring = backup::Keyring::for_store(&*store, &data_dir);
-        backup::verify_and_record(&file, &ring, now)
+    let (user, name) = (caller.user.clone(), name.to_owned());
+    let b = service(state, caller.lang, move |s, src| {
+        ops::verify(&**s.store(), &user, src.data_dir, s.backup_dir(), &name)
     })
-    .await;
-    let outcome = match &checked {
-        Ok(_) => "ok".to_owned(),
-        Err(e) => format!("invalid:{}", e.message),
-    };
-    audit(state, caller, "backup.verify", target, outcome).await?;
-    checked?;
-    backups(state, caller)
-        .await?
-        .into_iter()
-        .find(|b| b.name == name)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "backup.not_found", &[]))
+    .await?;
+    Ok(BackupView::of(state, b))
 }
 
 /// Verifies a backup (admins). A missing or altered file answers 422 naming it.
@@ -320,23 +240,11 @@ pub async fn restore_backup(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Permission::ManageBackups)?;
-    let shown = backup::file_named(state.backup_dir(), &name)
-        .map(|f| f.display().to_string())
-        .unwrap_or_else(|_| "FILE".into());
-    let e = ApiError::new(
-        StatusCode::CONFLICT,
-        caller.lang,
-        "backup.restore_cli_only",
-        &[shown],
-    );
-    Err(refused(
-        &state,
-        &caller,
-        "backup.restore",
-        format!("backup:{name}"),
-        e,
-    )
-    .await)
+    let user = caller.user.clone();
+    service(&state, caller.lang, move |s, _| {
+        Err::<StatusCode, _>(ops::restore(&**s.store(), &user, s.backup_dir(), &name))
+    })
+    .await
 }
 
 /// A purge: the admin's password again, why, and the cut-off date.
@@ -384,47 +292,24 @@ pub async fn run_purge(
         .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
     let merchant = suanpan_core::MerchantId::parse(&input.merchant)
         .map_err(|_| ApiError::field(lang, "merchant", &input.merchant))?;
-    let target = format!("before:{before}");
     // Rate limited and counted towards the lockout like a login (issue 14).
     let password_ok = crate::auth::reenter_password(state, caller, &input.password).await?;
-    let reason = input.reason.trim().to_owned();
-    let asked = PurgeRequest {
-        role: caller.user.role,
-        password_ok,
-        reason: &reason,
-    };
-    if let Err(r) = backoffice::decide_purge_request(&asked) {
-        let e = ApiError::refused(lang, &r);
-        return Err(refused(state, caller, "purge", target, e).await);
-    }
-    // One backup or purge at a time; a purge waits for a running backup.
-    let _running = state.backups().lock().await;
-    let order = PurgeOrder {
-        merchant_id: merchant,
-        // The retention rule is the admin operator's (99); the web admin acts as it.
-        actor: OperatorNo::ADMIN,
+    let asked = StaffPurge {
+        merchant,
         before,
-        reason,
-        audit_as: Some(actor(&caller.user.username)),
+        password_ok,
+        reason: input.reason,
     };
-    let done = backup_job(state, lang, move |store, src, out| {
-        backup::purge(store, src, out, order)
+    let user = caller.user.clone();
+    let p = service(state, lang, move |s, src| {
+        ops::purge_as_staff(&**s.store(), &user, s.backups(), src, s.backup_dir(), asked)
     })
-    .await;
-    let done = match done {
-        Ok(d) => d,
-        // No backup (pg_dump missing, disk full…): nothing was purged.
-        Err(e) => return Err(refused(state, caller, "purge", target, e).await),
-    };
-    match done {
-        // Refused by the retention rule: audited by the store, no backup made.
-        Err(r) => Err(ApiError::refused(lang, r.as_ref())),
-        Ok(p) => Ok(PurgeOut {
-            purged: p.rows,
-            before: date.to_string(),
-            backup: p.manifest.file,
-        }),
-    }
+    .await?;
+    Ok(PurgeOut {
+        purged: p.rows,
+        before: date.to_string(),
+        backup: p.manifest.file,
+    })
 }
 
 /// Deletes for good the merchant's records created before a day past retention, after a

@@ -2,12 +2,13 @@
 //! request goes through review after it"). Submitted with a reason by a supervisor, finance
 //! user or admin once the retention period has ended; approved or rejected (with a comment)
 //! by another reviewer. An approval marks the evidence removed (its row stays as a
-//! tombstone) and deletes the file when no live row shares its bytes. Every rule is
-//! `core::backoffice::decide_evidence_removal` / `decide_removal_review`; refusals are
-//! audited on the evidence's transaction.
+//! tombstone) and deletes the file when no live row shares its bytes. The use cases (facts,
+//! `core::backoffice::decide_evidence_removal` / `decide_removal_review`, writes, refusals
+//! audited on the evidence's transaction) are `suanpan_service::removals`; this module
+//! parses and renders.
 
 use crate::api::Id;
-use crate::auth::{Caller, blocking};
+use crate::auth::{Caller, blocking_as};
 use crate::catalog::t;
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -18,15 +19,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use suanpan_core::backoffice::{
-    self, BackOfficeRefused, Permission, RemovalSubmission, RequestStatus,
-};
-use suanpan_core::{Lang, Refusal, TxnId};
-use suanpan_store::backoffice::Backoffice;
-use suanpan_store::evidence::{Evidence, RemovalRow, Reviewed};
-
-/// Removal requests one listing shows.
-const REMOVALS_LISTED_MAX: u32 = 200;
+use suanpan_core::Lang;
+use suanpan_core::backoffice::{Permission, RequestStatus};
+use suanpan_service::removals::{self, RemovalError};
+use suanpan_store::evidence::RemovalRow;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -102,37 +98,28 @@ impl RemovalView {
     }
 }
 
-/// A refusal with its status from the one table (`error::refusal_status`).
-fn refused(lang: Lang, r: &BackOfficeRefused) -> ApiError {
-    ApiError::refused(lang, r)
-}
-
-/// Audits a refusal on the evidence's transaction and answers it.
-async fn refuse(
-    state: &AppState,
-    caller: &Caller,
-    action: &str,
-    txn: i64,
-    r: BackOfficeRefused,
-) -> ApiError {
-    let (store, who) = (state.store().clone(), caller.user.username.clone());
-    let (action, target, outcome) = (
-        action.to_owned(),
-        format!("txn:{txn}"),
-        format!("refused:{}", r.key()),
-    );
-    match blocking(caller.lang, move || {
-        store.record_staff_event(&who, &action, &target, &outcome)
-    })
-    .await
-    {
-        Ok(()) => refused(caller.lang, &r),
-        Err(e) => e,
+/// A removal use case's failures as HTTP answers (refusals by `error::refusal_status`).
+fn removal_error(lang: Lang, e: RemovalError) -> ApiError {
+    match e {
+        RemovalError::Refused(r) => ApiError::refused(lang, &r),
+        RemovalError::EvidenceNotFound => {
+            ApiError::new(StatusCode::NOT_FOUND, lang, "evidence.not_found", &[])
+        }
+        RemovalError::NotFound => {
+            ApiError::new(StatusCode::NOT_FOUND, lang, "removal.not_found", &[])
+        }
+        RemovalError::Changed => ApiError::new(StatusCode::CONFLICT, lang, "request.changed", &[]),
+        RemovalError::Invalid(what) => ApiError::invalid(lang, what),
+        RemovalError::Store(e) => ApiError::store(lang, e),
     }
 }
 
-fn not_found(lang: Lang) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, lang, "evidence.not_found", &[])
+/// Runs a removal use case on the blocking pool (it waits on the store).
+async fn service<T: Send + 'static>(
+    lang: Lang,
+    f: impl FnOnce() -> Result<T, RemovalError> + Send + 'static,
+) -> Result<T, ApiError> {
+    blocking_as(lang, f, |e| removal_error(lang, e)).await
 }
 
 /// Submits a removal of evidence `id` as the core decides it.
@@ -144,63 +131,14 @@ pub async fn submit(
 ) -> Result<RemovalView, ApiError> {
     let lang = caller.lang;
     caller.require(Permission::ViewTransactions)?;
-    let (store, merchant) = (state.store().clone(), caller.merchant()?);
-    // The transaction may be purged by now (its retention is over too): then only the
-    // upload's time counts.
-    let (ev, txn) = blocking(lang, move || {
-        let Some(ev) = store.evidence(&merchant, id)? else {
-            return Ok((None, None));
-        };
-        let txn = store.transaction(TxnId(ev.txn_id))?;
-        Ok((Some(ev), txn))
-    })
-    .await?;
-    let ev = ev.ok_or_else(|| not_found(lang))?;
-    if txn
-        .as_ref()
-        .is_some_and(|t| t.hidden && !caller.user.role.allows(Permission::ViewHidden))
-    {
-        return Err(not_found(lang));
-    }
-    let uploaded = jiff::Timestamp::from_microsecond(ev.uploaded_at)
-        .map_err(|e| ApiError::invalid(lang, e.to_string()))?;
-    let reason = reason.trim().to_owned();
-    let sub = RemovalSubmission {
-        role: caller.user.role,
-        reason: &reason,
-        removed: ev.removed_at.is_some(),
-        pending: ev.removal_pending,
-        retention_from: backoffice::evidence_retention_from(txn.map(|t| t.created_at), uploaded),
-    };
-    let decided =
-        backoffice::decide_evidence_removal(&sub, state.store().policy(), state.store().now());
-    if let Err(r) = decided {
-        return Err(refuse(state, caller, "evidence.removal_submit", ev.txn_id, r).await);
-    }
-    let (store, user, merchant) = (
+    caller.merchant()?;
+    let (store, user, reason) = (
         state.store().clone(),
         caller.user.clone(),
-        caller.merchant()?,
+        reason.to_owned(),
     );
-    let txn_id = ev.txn_id;
-    let row = blocking(lang, move || {
-        let Some(rid) = store.submit_evidence_removal(&user, &ev, &reason)? else {
-            return Ok(None);
-        };
-        store.evidence_removal(&merchant, rid)
-    })
-    .await?;
-    match row {
-        Some(r) => Ok(RemovalView::of(&r, state.store().policy(), lang)),
-        None => Err(refuse(
-            state,
-            caller,
-            "evidence.removal_submit",
-            txn_id,
-            BackOfficeRefused::RemovalPending,
-        )
-        .await),
-    }
+    let row = service(lang, move || removals::submit(&*store, &user, id, &reason)).await?;
+    Ok(RemovalView::of(&row, state.store().policy(), lang))
 }
 
 /// Asks for evidence to be removed (after its retention period; reviewed by someone else).
@@ -254,11 +192,9 @@ pub async fn removals(
                 .ok_or_else(|| ApiError::field(lang, "status", s))
         })
         .transpose()?;
-    let (store, merchant) = (state.store().clone(), caller.merchant()?);
-    let rows = blocking(lang, move || {
-        store.evidence_removals(&merchant, status, REMOVALS_LISTED_MAX)
-    })
-    .await?;
+    caller.merchant()?;
+    let (store, user) = (state.store().clone(), caller.user.clone());
+    let rows = service(lang, move || removals::list(&*store, &user, status)).await?;
     Ok(rows
         .iter()
         .map(|r| RemovalView::of(r, state.store().policy(), lang))
@@ -286,53 +222,13 @@ pub async fn review(
 ) -> Result<RemovalView, ApiError> {
     let lang = caller.lang;
     caller.require(Permission::ViewTransactions)?;
-    let mine = caller.merchant()?;
-    let load = |state: &AppState| {
-        let (store, merchant) = (state.store().clone(), mine.clone());
-        blocking(lang, move || store.evidence_removal(&merchant, id))
-    };
-    let q = load(state)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "removal.not_found", &[]))?;
-    let comment = comment.trim().to_owned();
-    let status = RequestStatus::parse(&q.status).unwrap_or(RequestStatus::Rejected);
-    let action = if approve {
-        "evidence.removal_approve"
-    } else {
-        "evidence.removal_reject"
-    };
-    let next = match backoffice::decide_removal_review(
-        q.submitted_by,
-        status,
-        caller.user.id,
-        caller.user.role,
-        approve,
-        &comment,
-    ) {
-        Ok(next) => next,
-        Err(r) => return Err(refuse(state, caller, action, q.txn_id, r).await),
-    };
-    let (store, user, dir) = (
-        state.store().clone(),
-        caller.user.clone(),
-        state.evidence_dir().to_owned(),
-    );
-    let row = q.clone();
-    let done = blocking(lang, move || {
-        store.review_evidence_removal(&dir, &user, &row, next, &comment)
+    caller.merchant()?;
+    let (store, user) = (state.store().clone(), caller.user.clone());
+    let (dir, comment) = (state.evidence_dir().to_owned(), comment.to_owned());
+    let q = service(lang, move || {
+        removals::review(&*store, &user, &dir, id, approve, &comment)
     })
     .await?;
-    if done == Reviewed::Changed {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            lang,
-            "request.changed",
-            &[],
-        ));
-    }
-    let q = load(state)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "removal.not_found", &[]))?;
     Ok(RemovalView::of(&q, state.store().policy(), lang))
 }
 

@@ -108,7 +108,7 @@ struct Inner {
     backup_dir: PathBuf,
     /// Held while a backup or a purge runs (one at a time in this process), with the
     /// store-clock time of the last backup asked for over the API.
-    backups: tokio::sync::Mutex<Option<jiff::Timestamp>>,
+    backups: suanpan_service::ops::BackupGate,
     limiter: Mutex<HashMap<String, (Instant, u32)>>,
     executor: tokio::sync::Mutex<()>,
     /// The process's upstream, which the review executor sends a refund of a sale the
@@ -145,7 +145,7 @@ impl AppState {
             evidence_dir,
             data_dir: data_dir.to_path_buf(),
             backup_dir,
-            backups: tokio::sync::Mutex::new(None),
+            backups: suanpan_service::ops::BackupGate::new(),
             limiter: Mutex::new(HashMap::new()),
             executor: tokio::sync::Mutex::new(()),
             upstream,
@@ -172,7 +172,7 @@ impl AppState {
         &self.0.backup_dir
     }
     /// Held while a backup or a purge runs, with the time of the last API backup.
-    pub fn backups(&self) -> &tokio::sync::Mutex<Option<jiff::Timestamp>> {
+    pub fn backups(&self) -> &suanpan_service::ops::BackupGate {
         &self.0.backups
     }
     /// The PAN fingerprinter.
