@@ -3,7 +3,8 @@
 //!
 //! | module | commands |
 //! |---|---|
-//! | [`sale`] | sale, pre-authorization, balance inquiry (card or QR wallet) |
+//! | [`sale`] | sale, pre-authorization (card or QR wallet) |
+//! | [`balance`] | balance inquiry (card or QR wallet) |
 //! | [`preauth`] | completion, pre-auth void |
 //! | [`void`] | sale void, completion void |
 //! | [`refund`] | refund |
@@ -27,6 +28,7 @@
 //! adapter maps them once to its wire form.
 #![deny(missing_docs)]
 
+pub mod balance;
 mod ctx;
 mod events;
 pub mod holds;
@@ -130,6 +132,7 @@ fn apply_up(
             };
             sale::purchase(ctx, origin, &p, up).map(Reply::from)
         }
+        Command::BalanceInquiry(b) => balance::balance_inquiry(ctx, b).map(Reply::from),
         Command::Void(Void {
             origin,
             kind,
