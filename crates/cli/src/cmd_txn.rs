@@ -18,8 +18,8 @@ use suanpan_store::command::{
 use suanpan_store::command::{Origin, OriginalRef};
 use suanpan_store::repo::terminals::TerminalState;
 use suanpan_store::{
-    Ask, AskExt, Counted, Instrument, PurchaseReply, Refused, ReversalReply, Store, TxnFilter,
-    TxnReply, query,
+    Ask, AskExt, BalanceReply, Counted, Instrument, PurchaseReply, Refused, ReversalReply, Store,
+    TxnFilter, TxnReply, query,
 };
 
 pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
@@ -31,10 +31,9 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
             link,
             confirm_duplicate,
         } => {
-            let amount = Some(amount.as_str());
             let sale = Purchase {
                 kind: TxnKind::Sale,
-                amount,
+                amount: &amount,
                 link,
                 confirm_duplicate,
             };
@@ -50,22 +49,12 @@ pub fn run(app: &App, cmd: TxnCmd) -> Result<(), Fail> {
             &payment,
             Purchase {
                 kind: TxnKind::PreAuth,
-                amount: Some(amount.as_str()),
+                amount: &amount,
                 link: None,
                 confirm_duplicate: false,
             },
         ),
-        TxnCmd::Balance { counter, payment } => purchase(
-            app,
-            &counter,
-            &payment,
-            Purchase {
-                kind: TxnKind::BalanceInquiry,
-                amount: None,
-                link: None,
-                confirm_duplicate: false,
-            },
-        ),
+        TxnCmd::Balance { counter, payment } => balance(app, &counter, &payment),
         TxnCmd::Void(a) => void(app, a, TxnKind::Void),
         TxnCmd::CompleteVoid(a) => void(app, a, TxnKind::CompletionVoid),
         TxnCmd::Refund {
@@ -264,7 +253,7 @@ fn instrument(app: &App, p: &Payment) -> Result<(Instrument, PaymentMethod), Fai
 /// What a purchase asks for, besides who and with what.
 struct Purchase<'a> {
     kind: TxnKind,
-    amount: Option<&'a str>,
+    amount: &'a str,
     link: Option<i64>,
     confirm_duplicate: bool,
 }
@@ -276,7 +265,53 @@ fn purchase(app: &App, c: &Counter, p: &Payment, what: Purchase<'_>) -> Result<(
         link,
         confirm_duplicate,
     } = what;
-    let amount = amount.map(amount_arg).transpose()?.unwrap_or(Amount::ZERO);
+    let amount = amount_arg(amount)?;
+    let (store, paid) = payment(app, c, p, kind, amount)?;
+    let cmd = command::Purchase {
+        origin: paid.origin,
+        kind,
+        amount,
+        instrument: paid.instrument,
+        method: paid.method,
+        pin: paid.pin,
+        linked_id: link.map(TxnId),
+        // The duplicate-charge rule is core's (issue 13), asked for every interface; the
+        // counter's confirmation rides with the command.
+        confirm_duplicate,
+    };
+    finish(app, &*store, cmd)
+}
+
+/// `txn balance`: the balance inquiry (余额查询), its own command.
+fn balance(app: &App, c: &Counter, p: &Payment) -> Result<(), Fail> {
+    let kind = TxnKind::BalanceInquiry;
+    let (store, paid) = payment(app, c, p, kind, Amount::ZERO)?;
+    let cmd = command::BalanceInquiry {
+        origin: paid.origin,
+        instrument: paid.instrument,
+        method: paid.method,
+        pin: paid.pin,
+    };
+    finish(app, &*store, cmd)
+}
+
+/// Who pays with what: the counter's origin, the card or wallet and the PIN.
+struct Paid {
+    origin: Origin,
+    instrument: Instrument,
+    method: PaymentMethod,
+    pin: Option<suanpan_issuer::EnteredPin>,
+}
+
+/// The counter's session and the payment of a sale, pre-authorization or balance inquiry;
+/// with a voucher no. given, its idempotency key (of `kind`) and request hash.
+fn payment(
+    app: &App,
+    c: &Counter,
+    p: &Payment,
+    kind: TxnKind,
+    amount: Amount,
+) -> Result<(Arc<dyn Store>, Paid), Fail> {
     let (inst, method) = instrument(app, p)?;
     // Moved into a zeroizing buffer at once; the issuer checks it and it is wiped.
     let pin = if p.pin {
@@ -302,19 +337,13 @@ fn purchase(app: &App, c: &Counter, p: &Payment, what: Purchase<'_>) -> Result<(
         );
         origin.idempotency = Some((key, hash));
     }
-    let cmd = command::Purchase {
+    let paid = Paid {
         origin,
-        kind,
-        amount,
         instrument: inst,
         method,
         pin,
-        linked_id: link.map(TxnId),
-        // The duplicate-charge rule is core's (issue 13), asked for every interface; the
-        // counter's confirmation rides with the command.
-        confirm_duplicate,
     };
-    finish(app, &*store, cmd)
+    Ok((store, paid))
 }
 
 fn void(app: &App, a: VoidArgs, kind: TxnKind) -> Result<(), Fail> {
@@ -390,8 +419,21 @@ impl From<PurchaseReply> for Shown {
     fn from(r: PurchaseReply) -> Shown {
         match r {
             PurchaseReply::Booked(t) | PurchaseReply::Replayed(t) => Shown::Txn(t),
-            PurchaseReply::Balance { txn, available } => Shown::Balance { txn, available },
             PurchaseReply::Refused(r) => Shown::Refused(r),
+        }
+    }
+}
+
+impl From<BalanceReply> for Shown {
+    fn from(r: BalanceReply) -> Shown {
+        match r {
+            BalanceReply::Balance { txn, available }
+            | BalanceReply::Replayed {
+                txn,
+                available: Some(available),
+            } => Shown::Balance { txn, available },
+            BalanceReply::Declined(t) | BalanceReply::Replayed { txn: t, .. } => Shown::Txn(t),
+            BalanceReply::Refused(r) => Shown::Refused(r),
         }
     }
 }

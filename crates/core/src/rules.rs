@@ -541,12 +541,12 @@ pub fn decide_password_change(
     Ok(())
 }
 
-/// The facts of a sale, pre-authorization or balance inquiry.
+/// The facts of a sale or pre-authorization.
 #[derive(Debug, Clone, Copy)]
 pub struct PurchaseRequest {
-    /// `Sale`, `PreAuth` or `BalanceInquiry`.
+    /// `Sale` or `PreAuth`.
     pub kind: TxnKind,
-    /// The amount asked (zero for a balance inquiry).
+    /// The amount asked.
     pub amount: Amount,
     /// How the instrument was presented.
     pub method: PaymentMethod,
@@ -559,7 +559,7 @@ pub struct PurchaseRequest {
 /// What the issuer is asked for a purchase the rules let through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PurchaseAsk {
-    /// Only the balance: a balance inquiry, and every training request (no money moves).
+    /// Only the balance: every training request (no money moves).
     Balance,
     /// Hold the amount (a pre-authorization).
     Hold,
@@ -569,30 +569,39 @@ pub enum PurchaseAsk {
 
 /// Decides a purchase's own rules before the issuer is asked: the amount is positive (every
 /// adapter parses amounts, but the rule does not trust that), and the method fits the
-/// instrument (a QR method with a wallet, a card method with a card). Answers what the
-/// issuer is to be asked.
+/// instrument ([`decide_method_fits`]). Answers what the issuer is to be asked.
 pub fn decide_purchase(req: &PurchaseRequest) -> Result<PurchaseAsk, AccessRefused> {
     debug_assert!(
-        matches!(
-            req.kind,
-            TxnKind::Sale | TxnKind::PreAuth | TxnKind::BalanceInquiry
-        ),
+        matches!(req.kind, TxnKind::Sale | TxnKind::PreAuth),
         "a purchase of kind {:?}",
         req.kind
     );
-    if req.kind != TxnKind::BalanceInquiry && !req.amount.is_positive() {
+    if !req.amount.is_positive() {
         return Err(AccessRefused::BadAmount {
             problem: crate::money::AmountError::Zero,
         });
     }
-    if req.wallet != req.method.is_qr() {
-        return Err(AccessRefused::MethodMismatch);
-    }
+    decide_method_fits(req.method, req.wallet)?;
     Ok(match (req.kind, req.training) {
-        (_, true) | (TxnKind::BalanceInquiry, _) => PurchaseAsk::Balance,
+        (_, true) => PurchaseAsk::Balance,
         (TxnKind::PreAuth, _) => PurchaseAsk::Hold,
         _ => PurchaseAsk::Debit,
     })
+}
+
+/// Decides a balance inquiry's own rule before the issuer is asked for the balance: it has
+/// no amount, so only the method must fit the instrument ([`decide_method_fits`]).
+pub fn decide_balance_inquiry(method: PaymentMethod, wallet: bool) -> Result<(), AccessRefused> {
+    decide_method_fits(method, wallet)
+}
+
+/// A QR method goes with a wallet, a card method with a card (`wallet`: the instrument is
+/// a QR wallet).
+pub fn decide_method_fits(method: PaymentMethod, wallet: bool) -> Result<(), AccessRefused> {
+    if wallet != method.is_qr() {
+        return Err(AccessRefused::MethodMismatch);
+    }
+    Ok(())
 }
 
 /// Whether the host approves a card sale itself while the network upstream is down

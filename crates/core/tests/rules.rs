@@ -1795,8 +1795,9 @@ fn refusal_texts_differ_between_languages() {
 mod purchase_and_access {
     use suanpan_core::refusal::AccessRefused;
     use suanpan_core::rules::{
-        PurchaseAsk, PurchaseRequest, TerminalAccess, decide_operator_transacts,
-        decide_password_change, decide_purchase, decide_supervisor, decide_terminal_access,
+        PurchaseAsk, PurchaseRequest, TerminalAccess, decide_balance_inquiry,
+        decide_operator_transacts, decide_password_change, decide_purchase, decide_supervisor,
+        decide_terminal_access,
     };
     use suanpan_core::{Amount, AmountError, OperatorNo, PaymentMethod, TxnKind};
 
@@ -1831,10 +1832,22 @@ mod purchase_and_access {
     }
 
     #[test]
-    fn a_balance_inquiry_needs_no_amount() {
-        // Goal: a balance inquiry asks only for the balance, whatever its amount field says.
-        let r = decide_purchase(&req(TxnKind::BalanceInquiry, 0, PaymentMethod::Chip, false));
-        assert_eq!(r, Ok(PurchaseAsk::Balance));
+    fn a_balance_inquiry_needs_no_amount_but_a_fitting_method() {
+        // Goal: a balance inquiry has no amount to check; its method must still fit the
+        // instrument, as a sale's must.
+        assert_eq!(decide_balance_inquiry(PaymentMethod::Chip, false), Ok(()));
+        assert_eq!(
+            decide_balance_inquiry(PaymentMethod::QrWechat, true),
+            Ok(())
+        );
+        assert_eq!(
+            decide_balance_inquiry(PaymentMethod::QrAlipay, false),
+            Err(AccessRefused::MethodMismatch)
+        );
+        assert_eq!(
+            decide_balance_inquiry(PaymentMethod::Chip, true),
+            Err(AccessRefused::MethodMismatch)
+        );
     }
 
     #[test]

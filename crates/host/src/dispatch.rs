@@ -25,11 +25,12 @@ use suanpan_issuer::EnteredPin;
 use suanpan_service::upstream::Upstream;
 use suanpan_service::upstream::network::Presented;
 use suanpan_store::command::{
-    Complete, Origin, OriginalRef, PreAuthVoid, Purchase, RecordRefusal, Refund, Reverse, Settle,
-    Void,
+    BalanceInquiry, Complete, Origin, OriginalRef, PreAuthVoid, Purchase, RecordRefusal, Refund,
+    Reverse, Settle, Void,
 };
 use suanpan_store::{
-    Ask, AskExt, Instrument, PurchaseReply, Refused, ReversalReply, SettleReport, TxnReply,
+    Ask, AskExt, BalanceReply, Instrument, PurchaseReply, Refused, ReversalReply, SettleReport,
+    TxnReply,
 };
 use suanpan_upstream::msg::Card as UpCard;
 
@@ -661,6 +662,8 @@ impl Host {
                     .into()
             }
             (Request::Purchase(c), _) => self.ask(c).await?.into(),
+            // A balance inquiry stays with the inline issuer, network upstream or not.
+            (Request::Balance(c), _) => self.ask(c).await?.into(),
             (Request::Void(c), _) => self.ask(c).await?.into(),
             (Request::Refund(c), _) => self.ask(c).await?.into(),
             (Request::PreAuthVoid(c), _) => self.ask(c).await?.into(),
@@ -769,11 +772,25 @@ impl Host {
                     }
                     Err(PinError::Hsm(e)) => return Err(e.into()),
                 };
-                let (txn_kind, amount) = match kind {
-                    TypeCode::Balance => (TxnKind::BalanceInquiry, Amount::ZERO),
-                    TypeCode::Sale => (TxnKind::Sale, amount()?),
-                    _ => (TxnKind::PreAuth, amount()?),
+                let instrument = Instrument::Card {
+                    masked_pan: pan.masked(),
+                    fingerprint,
+                    expiry: msg.digits(14).ok(),
                 };
+                if kind == TypeCode::Balance {
+                    return Ok(Ok(Request::Balance(BalanceInquiry {
+                        origin,
+                        instrument,
+                        method: method(msg),
+                        pin,
+                    })));
+                }
+                let txn_kind = if kind == TypeCode::Sale {
+                    TxnKind::Sale
+                } else {
+                    TxnKind::PreAuth
+                };
+                let amount = amount()?;
                 let linked_id = match self.linked_sale(msg, kind, &origin)? {
                     Ok(link) => link,
                     Err(r) => return Ok(Err(self.refuse(msg, &r, Some(session.clone())))),
@@ -782,11 +799,7 @@ impl Host {
                     origin,
                     kind: txn_kind,
                     amount,
-                    instrument: Instrument::Card {
-                        masked_pan: pan.masked(),
-                        fingerprint,
-                        expiry: msg.digits(14).ok(),
-                    },
+                    instrument,
                     method: method(msg),
                     pin,
                     linked_id,
@@ -935,13 +948,7 @@ impl Host {
     ) -> Answer {
         let mac = Some(session.clone());
         let (txn, balance) = match heard {
-            Heard::Booked(t, balance) => (t, balance),
-            Heard::Replayed(t) => {
-                let balance = (t.kind == TxnKind::BalanceInquiry)
-                    .then(|| self.available(&t))
-                    .flatten();
-                (t, balance)
-            }
+            Heard::Txn(t, balance) => (t, balance),
             Heard::NothingToReverse => {
                 let mut b = echo_base(msg);
                 let _ = self.host_fields(&mut b);
@@ -988,13 +995,6 @@ impl Host {
             b.set_ans(54, balance_field(available).as_bytes())?;
         }
         Ok(())
-    }
-
-    /// The available balance of a replayed inquiry's account.
-    fn available(&self, t: &Transaction) -> Option<Amount> {
-        let id = t.card_fingerprint.clone()?;
-        let account = self.store.account(&id).ok()??;
-        Some(Amount::from_fen(account.balance_fen - account.held_fen))
     }
 
     // ----- response helpers ---------------------------------------------------------------
@@ -1320,6 +1320,7 @@ fn log_txn(msg: &Message<'_>, t: &Transaction, code: ResponseCode) {
 /// A financial request of a terminal, as the store takes it.
 enum Request {
     Purchase(Purchase),
+    Balance(BalanceInquiry),
     Void(Void),
     Refund(Refund),
     PreAuthVoid(PreAuthVoid),
@@ -1329,10 +1330,9 @@ enum Request {
 /// A financial request's typed reply as the terminal hears it: the one table from each
 /// command's reply to the response.
 enum Heard {
-    /// Booked: the transaction, and the available balance of an inquiry.
-    Booked(Transaction, Option<Amount>),
-    /// An identical retry's stored transaction.
-    Replayed(Transaction),
+    /// Booked, or an identical retry's stored transaction; and the available balance of an
+    /// approved inquiry (field 54).
+    Txn(Transaction, Option<Amount>),
     /// A reversal with nothing to undo: approved.
     NothingToReverse,
     /// A rule said no.
@@ -1342,10 +1342,19 @@ enum Heard {
 impl From<PurchaseReply> for Heard {
     fn from(r: PurchaseReply) -> Heard {
         match r {
-            PurchaseReply::Booked(t) => Heard::Booked(t, None),
-            PurchaseReply::Replayed(t) => Heard::Replayed(t),
-            PurchaseReply::Balance { txn, available } => Heard::Booked(txn, Some(available)),
+            PurchaseReply::Booked(t) | PurchaseReply::Replayed(t) => Heard::Txn(t, None),
             PurchaseReply::Refused(r) => Heard::Refused(r),
+        }
+    }
+}
+
+impl From<BalanceReply> for Heard {
+    fn from(r: BalanceReply) -> Heard {
+        match r {
+            BalanceReply::Balance { txn, available } => Heard::Txn(txn, Some(available)),
+            BalanceReply::Declined(t) => Heard::Txn(t, None),
+            BalanceReply::Replayed { txn, available } => Heard::Txn(txn, available),
+            BalanceReply::Refused(r) => Heard::Refused(r),
         }
     }
 }
@@ -1353,8 +1362,7 @@ impl From<PurchaseReply> for Heard {
 impl From<TxnReply> for Heard {
     fn from(r: TxnReply) -> Heard {
         match r {
-            TxnReply::Booked(t) => Heard::Booked(t, None),
-            TxnReply::Replayed(t) => Heard::Replayed(t),
+            TxnReply::Booked(t) | TxnReply::Replayed(t) => Heard::Txn(t, None),
             TxnReply::Refused(r) => Heard::Refused(r),
         }
     }
@@ -1363,9 +1371,8 @@ impl From<TxnReply> for Heard {
 impl From<ReversalReply> for Heard {
     fn from(r: ReversalReply) -> Heard {
         match r {
-            ReversalReply::Reversed(t) => Heard::Booked(t, None),
+            ReversalReply::Reversed(t) | ReversalReply::Replayed(t) => Heard::Txn(t, None),
             ReversalReply::NothingToReverse => Heard::NothingToReverse,
-            ReversalReply::Replayed(t) => Heard::Replayed(t),
             ReversalReply::Refused(r) => Heard::Refused(r),
         }
     }

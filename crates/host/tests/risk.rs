@@ -271,7 +271,8 @@ async fn an_over_limit_sale_goes_to_review_and_approved_executes() {
 fn no_rule_moves_money_in_the_store() {
     use rand::{Rng, SeedableRng};
     use suanpan_core::{Pan, TxnKind};
-    use suanpan_store::{AskExt, PurchaseReply, query};
+    use suanpan_store::command::BalanceInquiry;
+    use suanpan_store::{AskExt, BalanceReply, PurchaseReply, query};
     let risk = RiskParams {
         over_limit: OverLimitAction::Review,
         limits: suanpan_core::risk::Limits {
@@ -313,9 +314,26 @@ fn no_rule_moves_money_in_the_store() {
         };
         let cmd = chip_purchase(&fp, &pan, "01", kind, amount, rng.gen_bool(0.3));
         let before = state(&store);
-        let reply = ok(store.ask(cmd));
+        // A balance inquiry is its own command, with its own reply.
+        let refused = if kind == TxnKind::BalanceInquiry {
+            let inquiry = BalanceInquiry {
+                origin: cmd.origin,
+                instrument: cmd.instrument,
+                method: cmd.method,
+                pin: cmd.pin,
+            };
+            match ok(store.ask(inquiry)) {
+                BalanceReply::Refused(r) => Some(r),
+                _ => None,
+            }
+        } else {
+            match ok(store.ask(cmd)) {
+                PurchaseReply::Refused(r) => Some(r),
+                _ => None,
+            }
+        };
         let after = state(&store);
-        if let PurchaseReply::Refused(r) = &reply {
+        if let Some(r) = &refused {
             refusals += usize::from(r.key().starts_with("risk."));
             assert_eq!(after, before, "a refusal ({}) changed the store", r.key());
         }

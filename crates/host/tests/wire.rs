@@ -501,3 +501,50 @@ async fn tls_byte_change_ends_the_connection() {
         "nothing booked"
     );
 }
+
+/// The demo card with a PIN (`approve_with_pin`, PIN 123456).
+const PIN_PAN: &str = "6225881234567898";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_balance_inquiry_shows_a_balance_only_when_approved() {
+    // Goal: an identical retry of a balance inquiry replays its answer; an approved one
+    // shows the balance (54) again, a declined one (wrong PIN, 55) never does. The PIN
+    // block is not part of the request hash, so a balance on a declined inquiry's retry
+    // would answer whoever tried a wrong PIN (the host read it from the account for every
+    // replayed inquiry, approved or not).
+    let app = spawn(config(), suanpan_service::open_options()).await;
+    let mut t = terminal(MacAlgorithm::PosEcb);
+    let mut c = ok(Connection::connect(app.addr()).await);
+    assert_eq!(sign_in(&mut t, &mut c).await.code, "00");
+    let wrong = Card::new(PIN_PAN, "3012").with_pin("000000");
+    let (_, frame) = ok(t.request(Kind::Balance, &wrong, 0, None));
+    let first = call(&t, &mut c, &frame).await;
+    assert_eq!(
+        (first.code.as_str(), first.balance.as_deref()),
+        ("55", None)
+    );
+    let retry = call(&t, &mut c, &frame).await;
+    assert_eq!(
+        (retry.code.as_str(), retry.balance.as_deref()),
+        ("55", None)
+    );
+    let right = Card::new(PIN_PAN, "3012").with_pin("123456");
+    let (_, frame) = ok(t.request(Kind::Balance, &right, 0, None));
+    let first = call(&t, &mut c, &frame).await;
+    assert_eq!(first.code, "00");
+    assert!(first.balance.is_some(), "{first:?}");
+    let retry = call(&t, &mut c, &frame).await;
+    assert_eq!(
+        (retry.code.as_str(), retry.rrn.clone()),
+        ("00", first.rrn.clone())
+    );
+    assert_eq!(
+        retry.balance, first.balance,
+        "the approved inquiry's balance again"
+    );
+    assert_eq!(
+        app.audited("balance"),
+        2,
+        "two inquiries booked, the retries replayed"
+    );
+}

@@ -12,7 +12,7 @@ use suanpan_store::command::Origin;
 use suanpan_store::repo::terminals::{self, TerminalState};
 use suanpan_store::repo::txns::{self, InstrumentCols, NewTxn};
 use suanpan_store::repo::{Tx, accounts, prefetch};
-use suanpan_store::{PurchaseReply, Refused, ReversalReply, StoreError, TxnReply};
+use suanpan_store::{BalanceReply, PurchaseReply, Refused, ReversalReply, StoreError, TxnReply};
 
 /// One command's context: the group's transaction and the issuer behind the host.
 pub(crate) struct Ctx<'a, 't> {
@@ -34,6 +34,16 @@ pub(crate) trait Gated: From<Refused> {
 impl Gated for PurchaseReply {
     fn replayed(t: Transaction) -> Self {
         PurchaseReply::Replayed(t)
+    }
+}
+
+impl Gated for BalanceReply {
+    /// The stored inquiry; its balance is the use case's to add ([`crate::balance`]).
+    fn replayed(t: Transaction) -> Self {
+        BalanceReply::Replayed {
+            txn: t,
+            available: None,
+        }
     }
 }
 

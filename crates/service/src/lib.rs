@@ -3,7 +3,8 @@
 //!
 //! | module | commands |
 //! |---|---|
-//! | [`sale`] | sale, pre-authorization, balance inquiry (card or QR wallet) |
+//! | [`sale`] | sale, pre-authorization (card or QR wallet) |
+//! | [`balance`] | balance inquiry (card or QR wallet) |
 //! | [`preauth`] | completion, pre-auth void |
 //! | [`void`] | sale void, completion void |
 //! | [`refund`] | refund |
@@ -35,6 +36,7 @@
 
 pub mod channels;
 pub mod cases;
+pub mod balance;
 mod ctx;
 mod events;
 pub mod holds;
@@ -142,6 +144,7 @@ fn apply_up(
             };
             sale::purchase(ctx, origin, &p, up).map(Reply::from)
         }
+        Command::BalanceInquiry(b) => balance::balance_inquiry(ctx, b).map(Reply::from),
         Command::Void(Void {
             origin,
             kind,

@@ -6,23 +6,36 @@
 //! A refusal or a hold books nothing and asks no issuer: no rule moves money.
 
 use crate::ctx::{Ctx, actor_of, refuse};
-use crate::sale::Purchase;
 use jiff::{SignedDuration, Timestamp};
-use suanpan_core::TxnKind;
 use suanpan_core::risk::{self, Action, Decision, Facts, Finding, Limits, Schedule};
+use suanpan_core::{Amount, TxnKind};
 use suanpan_store::command::{Instrument, Origin};
 use suanpan_store::repo::risk::{self as repo, NewAlert, RatioScope, Scope};
 use suanpan_store::repo::terminals::TerminalState;
-use suanpan_store::{PurchaseReply, StoreError};
+use suanpan_store::{Refused, StoreError};
+
+/// What the risk rules are asked about: a sale, a pre-authorization or a balance inquiry.
+pub(crate) struct Asked<'a> {
+    /// `Sale`, `PreAuth` or `BalanceInquiry`.
+    pub kind: TxnKind,
+    /// How much (zero for a balance inquiry).
+    pub amount: Amount,
+    /// Card or wallet.
+    pub instrument: &'a Instrument,
+    /// A PIN was entered.
+    pub pin_entered: bool,
+    /// The counter confirmed a possible duplicate charge (issue 13).
+    pub confirm_duplicate: bool,
+}
 
 /// Asks the risk rules about a purchase at an open terminal. `Some(reply)`: refused or
 /// held, answered, nothing booked; `None`: go on (its alerts are raised already).
-pub(crate) fn assess(
+pub(crate) fn assess<T: From<Refused>>(
     ctx: &mut Ctx<'_, '_>,
     origin: &Origin,
     term: &TerminalState,
-    p: &Purchase<'_>,
-) -> Result<Option<PurchaseReply>, StoreError> {
+    p: &Asked<'_>,
+) -> Result<Option<T>, StoreError> {
     // Training moves no money and teaches the counter; the rules watch live payments.
     if origin.training {
         return Ok(None);
@@ -64,7 +77,7 @@ fn load(
     ctx: &mut Ctx<'_, '_>,
     params: &risk::RiskParams,
     term: &TerminalState,
-    p: &Purchase<'_>,
+    p: &Asked<'_>,
     card: Option<(&str, &str)>,
 ) -> Result<(Facts, Option<i64>), StoreError> {
     let now = ctx.tx.now;
@@ -148,7 +161,7 @@ fn load(
         blocklisted,
         duplicate_confirmed: p.confirm_duplicate,
         review_approved: review.is_some(),
-        pin_entered: p.pin.is_some(),
+        pin_entered: p.pin_entered,
     };
     Ok((facts, review))
 }
@@ -159,7 +172,7 @@ fn raise(
     ctx: &mut Ctx<'_, '_>,
     actor: &str,
     term: &TerminalState,
-    p: &Purchase<'_>,
+    p: &Asked<'_>,
     card: Option<(&str, &str)>,
     f: &Finding,
 ) -> Result<(), StoreError> {

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, TerminalId, TxnKind};
 use suanpan_store::command::Origin;
 use suanpan_store::command::Purchase;
-use suanpan_store::reply::typed;
 use suanpan_store::{
     AskExt, Fingerprinter, Instrument, OpenOptions, PurchaseReply, SqliteStore, Store,
 };
@@ -123,7 +122,7 @@ fn pipelined_hashing(
         })
         .collect();
     for p in pending {
-        match typed::<Purchase>(p.wait()) {
+        match p.wait() {
             Ok(PurchaseReply::Booked(t)) => assert!(t.response_code.is_approved()),
             other => panic!("sale failed: {other:?}"),
         }
@@ -300,7 +299,7 @@ fn pipelined_cards(
         })
         .collect();
     for p in pending {
-        match typed::<Purchase>(p.wait()) {
+        match p.wait() {
             Ok(PurchaseReply::Booked(t)) => assert!(t.response_code.is_approved(), "{t:?}"),
             other => panic!("sale failed: {other:?}"),
         }

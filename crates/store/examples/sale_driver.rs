@@ -14,7 +14,6 @@ use suanpan_core::{Amount, OperatorNo, Pan, PaymentMethod, TerminalId, TxnKind, 
 use suanpan_store::backoffice::Backoffice;
 use suanpan_store::command::Origin;
 use suanpan_store::command::Purchase;
-use suanpan_store::reply::typed;
 use suanpan_store::{Fingerprinter, Instrument, OpenOptions, PurchaseReply, SqliteStore};
 
 /// Terminals, operators and cards of the run (one each per terminal).
@@ -106,7 +105,7 @@ fn main() {
             })
             .collect();
         for p in pending {
-            match typed::<Purchase>(p.wait()) {
+            match p.wait() {
                 Ok(PurchaseReply::Booked(t)) => assert!(t.response_code.is_approved(), "{t:?}"),
                 other => panic!("sale failed: {other:?}"),
             }

@@ -78,8 +78,10 @@ impl std::fmt::Display for OriginalRef {
 /// One command for the writer.
 #[derive(Debug, Clone)]
 pub enum Command {
-    /// Sale, pre-authorization or balance inquiry.
+    /// Sale or pre-authorization.
     Purchase(Purchase),
+    /// Balance inquiry (余额查询).
+    BalanceInquiry(BalanceInquiry),
     /// Sale void or completion void.
     Void(Void),
     /// Refund.
@@ -146,14 +148,15 @@ pub enum Command {
     },
 }
 
-/// Sale, pre-authorization or balance inquiry.
+/// Sale or pre-authorization. A balance inquiry is its own command ([`BalanceInquiry`]):
+/// a purchase of kind `BalanceInquiry` is refused by the use case as a caller's bug.
 #[derive(Debug, Clone)]
 pub struct Purchase {
     /// Who.
     pub origin: Origin,
-    /// `Sale`, `PreAuth` or `BalanceInquiry`.
+    /// `Sale` or `PreAuth`.
     pub kind: TxnKind,
-    /// How much (zero for balance).
+    /// How much.
     pub amount: Amount,
     /// Card or wallet.
     pub instrument: Instrument,
@@ -167,6 +170,22 @@ pub struct Purchase {
     /// `[risk] duplicate_minutes`): 8583 60.6 `1`, REST `confirm_duplicate`, CLI
     /// `--confirm-duplicate` (issue 13).
     pub confirm_duplicate: bool,
+}
+
+/// Balance inquiry (余额查询): the card's or wallet's available balance. No money moves;
+/// the inquiry is booked (approved or declined) like a sale, for its receipt, the journal and
+/// the risk rules. It stays with the inline issuer also when a network upstream is
+/// configured (docs/ISO8583.md).
+#[derive(Debug, Clone)]
+pub struct BalanceInquiry {
+    /// Who.
+    pub origin: Origin,
+    /// Card or wallet.
+    pub instrument: Instrument,
+    /// How presented.
+    pub method: PaymentMethod,
+    /// PIN entered (memory only, wiped when dropped; see [`suanpan_issuer::EnteredPin`]).
+    pub pin: Option<suanpan_issuer::EnteredPin>,
 }
 
 /// Sale void or completion void.

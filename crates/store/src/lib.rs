@@ -49,12 +49,13 @@ pub use error::StoreError;
 pub use fingerprint::Fingerprinter;
 pub use pg::{PgOptions, PgStore};
 pub use query::TxnFilter;
+pub use reply::Pending;
 pub use reply::{
-    Ask, AskExt, Booking, Counted, FollowUp, GoesUp, PurchaseReply, Refused, Reply, ReversalReply,
-    TxnReply,
+    Ask, AskExt, BalanceReply, Booking, Counted, FollowUp, GoesUp, PurchaseReply, Refused, Reply,
+    ReversalReply, TxnReply,
 };
 pub use sql::Dialect;
-pub use sqlite::{OpenOptions, Pending, SqliteStore};
+pub use sqlite::{OpenOptions, SqliteStore};
 pub use writer::{Apply, NoUseCases};
 
 use audit::{AuditEntry, ChainHead, Verification};
@@ -72,17 +73,34 @@ pub type ReadFn<'a> = dyn FnMut(&dyn Sql) -> Result<(), StoreError> + 'a;
 /// Work in one setup transaction, with the audit chain's head.
 pub type SetupFn<'a> = dyn FnMut(&dyn Sql, &mut ChainHead) -> Result<(), StoreError> + 'a;
 
+/// The writer's untyped way in, sealed: each method takes an [`untyped::Token`] that only this
+/// crate can make, so only the typed layer ([`AskExt`]) calls it, and every caller gets its
+/// command's own reply.
+mod untyped {
+    use super::{Command, Done, Reply, StoreError};
+
+    /// Proof that the caller is this crate: its field is private to this module.
+    pub struct Token(());
+
+    /// The one token, for the typed layer.
+    pub(crate) const TOKEN: Token = Token(());
+
+    /// The writer's queue, answering the sum of the typed replies.
+    pub trait Writer {
+        /// Runs one command through the writer; returns after its commit.
+        fn execute(&self, cmd: Command, token: Token) -> Result<Reply, StoreError>;
+        /// Hands a command to the writer; `done` receives the answer after the commit.
+        fn submit_boxed(&self, cmd: Command, done: Done, token: Token) -> Result<(), StoreError>;
+    }
+}
+
 /// The journal, whatever the engine behind it: what the host and the CLI need, so they run
 /// on either backend (`Arc<dyn Store>`).
-pub trait Store: Send + Sync {
-    /// Runs one command through the writer; returns after its commit.
-    fn execute(&self, cmd: Command) -> Result<Reply, StoreError>;
+pub trait Store: Send + Sync + untyped::Writer {
     /// One transaction by id.
     fn transaction(&self, id: TxnId) -> Result<Option<Transaction>, StoreError>;
     /// Transactions matching a filter, newest first.
     fn transactions(&self, filter: &TxnFilter) -> Result<Vec<Transaction>, StoreError>;
-    /// Hands a command to the writer; `done` receives the answer after the commit.
-    fn submit_boxed(&self, cmd: Command, done: Done) -> Result<(), StoreError>;
     /// Runs `f` on a read connection (a consistent snapshot on PostgreSQL).
     fn with_reader(&self, f: &mut ReadFn<'_>) -> Result<(), StoreError>;
     /// Runs `f` in one write transaction off the counter's path (init, admin), with the audit

@@ -18,7 +18,7 @@ use crate::query::{self, TxnFilter};
 use crate::reply::Reply;
 use crate::sql::{Dialect, Sql, SqlRow, Value, dollar_params};
 use crate::sqlite::{OpenOptions, WRITER_QUEUE_MAX};
-use crate::writer::{Committed, GroupError, GroupRunner, Pending, Queue, writer_loop};
+use crate::writer::{Committed, GroupError, GroupRunner, Queue, writer_loop};
 use crate::{Done, ReadFn, SetupFn, Store};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -904,17 +904,8 @@ impl PgStore {
     }
 
     /// Hands a command to the writer without waiting (see [`crate::SqliteStore::submit`]).
-    pub fn submit(&self, cmd: Command) -> Result<Pending, StoreError> {
-        self.jobs.submit(cmd)
-    }
-
-    /// Hands a command to the writer; `done` receives the answer after the commit.
-    pub fn submit_with(
-        &self,
-        cmd: Command,
-        done: impl FnOnce(Result<Reply, StoreError>) + Send + 'static,
-    ) -> Result<(), StoreError> {
-        self.jobs.submit_with(cmd, Box::new(done))
+    pub fn submit<A: crate::Ask>(&self, cmd: A) -> Result<crate::reply::Pending<A>, StoreError> {
+        self.jobs.submit(cmd.into()).map(crate::reply::Pending::new)
     }
 
     /// Where the store is, for messages (the URL without its password).
@@ -1098,21 +1089,28 @@ impl Drop for PgStore {
     }
 }
 
-impl Store for PgStore {
-    fn execute(&self, cmd: Command) -> Result<Reply, StoreError> {
-        self.submit(cmd)?.wait()
+impl crate::untyped::Writer for PgStore {
+    fn execute(&self, cmd: Command, _: crate::untyped::Token) -> Result<Reply, StoreError> {
+        self.jobs.submit(cmd)?.wait()
     }
 
+    fn submit_boxed(
+        &self,
+        cmd: Command,
+        done: Done,
+        _: crate::untyped::Token,
+    ) -> Result<(), StoreError> {
+        self.jobs.submit_with(cmd, done)
+    }
+}
+
+impl Store for PgStore {
     fn transaction(&self, id: TxnId) -> Result<Option<Transaction>, StoreError> {
         crate::read(self, |c| query::get_in(c, id.0))
     }
 
     fn transactions(&self, filter: &TxnFilter) -> Result<Vec<Transaction>, StoreError> {
         crate::read(self, |c| query::list_in(c, filter))
-    }
-
-    fn submit_boxed(&self, cmd: Command, done: Done) -> Result<(), StoreError> {
-        self.jobs.submit_with(cmd, done)
     }
 
     /// Reads see one snapshot (`REPEATABLE READ`), so a check over several tables

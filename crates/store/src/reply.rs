@@ -10,8 +10,9 @@
 use crate::StoreError;
 use crate::command::{AdviceDraft, UpstreamRef};
 use crate::command::{
-    Authorized, Command, Complete, Hide, PreAuthVoid, Purchase, Purge, RecordLogin, RecordRefusal,
-    RecordReprint, Refund, Reverse, SetPassword, Settle, SettleReport, StandIn, Void,
+    Authorized, BalanceInquiry, Command, Complete, Hide, PreAuthVoid, Purchase, Purge, RecordLogin,
+    RecordRefusal, RecordReprint, Refund, Reverse, SetPassword, Settle, SettleReport, StandIn,
+    Void,
 };
 use suanpan_core::{Amount, Refusal, Transaction};
 
@@ -30,19 +31,37 @@ pub enum TxnReply {
     Refused(Refused),
 }
 
-/// What a purchase (sale, pre-authorization, balance inquiry) answers.
+/// What a purchase (sale, pre-authorization) answers.
 #[derive(Debug)]
 pub enum PurchaseReply {
     /// The sale or pre-authorization was booked (approved or declined).
     Booked(Transaction),
     /// An identical retry: the stored transaction, not a second booking.
     Replayed(Transaction),
-    /// A balance inquiry: the booked inquiry and the available balance.
+    /// A rule said no.
+    Refused(Refused),
+}
+
+/// What a balance inquiry answers.
+#[derive(Debug)]
+pub enum BalanceReply {
+    /// The issuer approved: the inquiry as booked and the available balance.
     Balance {
         /// The inquiry as booked.
         txn: Transaction,
-        /// Available balance.
+        /// Available balance (balance − holds).
         available: Amount,
+    },
+    /// The issuer declined (wrong PIN, lost card…): the inquiry as booked, no balance.
+    Declined(Transaction),
+    /// An identical retry: the stored inquiry, and for an approved one the available
+    /// balance as it is now. A declined inquiry's retry shows no balance: its PIN block is
+    /// not part of the request hash, so a balance there would answer a wrong PIN.
+    Replayed {
+        /// The stored inquiry.
+        txn: Transaction,
+        /// Available balance now, only when the stored inquiry was approved.
+        available: Option<Amount>,
     },
     /// A rule said no.
     Refused(Refused),
@@ -78,6 +97,8 @@ pub enum Counted {
 pub enum Reply {
     /// Of a purchase.
     Purchase(PurchaseReply),
+    /// Of a balance inquiry.
+    Balance(BalanceReply),
     /// Of a command that books one transaction.
     Txn(TxnReply),
     /// Of a reversal.
@@ -97,6 +118,7 @@ impl Reply {
     fn kind(&self) -> &'static str {
         match self {
             Reply::Purchase(_) => "purchase",
+            Reply::Balance(_) => "balance",
             Reply::Txn(_) => "transaction",
             Reply::Reversal(_) => "reversal",
             Reply::Counted(_) => "counted",
@@ -137,6 +159,7 @@ macro_rules! from_reply {
 
 from_reply!(
     PurchaseReply => Purchase,
+    BalanceReply => Balance,
     TxnReply => Txn,
     ReversalReply => Reversal,
     Counted => Counted,
@@ -155,7 +178,13 @@ macro_rules! refusable {
     )*};
 }
 
-refusable!(PurchaseReply, TxnReply, ReversalReply, Counted);
+refusable!(
+    PurchaseReply,
+    BalanceReply,
+    TxnReply,
+    ReversalReply,
+    Counted
+);
 
 impl From<TxnReply> for PurchaseReply {
     /// Phase two of a purchase through the upstream books a transaction like any other.
@@ -189,6 +218,7 @@ macro_rules! ask {
 
 ask!(
     Purchase => PurchaseReply,
+    BalanceInquiry => BalanceReply,
     Void => TxnReply,
     Refund => TxnReply,
     Complete => TxnReply,
@@ -316,7 +346,7 @@ impl<A: FollowUp> Ask for WithAdvice<A> {
 
 /// The typed reply of `A` out of the writer's answer; a reply of another kind is a bug in
 /// the writer's hook, reported as an error (never a silent fallback).
-pub fn typed<A: Ask>(answer: Result<Reply, StoreError>) -> Result<A::Reply, StoreError> {
+pub(crate) fn typed<A: Ask>(answer: Result<Reply, StoreError>) -> Result<A::Reply, StoreError> {
     A::Reply::from_reply(answer?).map_err(|other| {
         StoreError::Invalid(format!(
             "the writer answered a {other} reply to a command that answers {}",
@@ -345,15 +375,42 @@ pub trait AskExt {
 }
 
 impl<S: crate::Store + ?Sized> AskExt for S {
+    // The sealed writer's untyped way in is used here only.
     fn ask<A: Ask>(&self, cmd: A) -> Result<A::Reply, StoreError> {
-        typed::<A>(self.execute(cmd.into()))
+        typed::<A>(self.execute(cmd.into(), crate::untyped::TOKEN))
     }
     fn ask_then<A: Ask>(
         &self,
         cmd: A,
         done: impl FnOnce(Result<A::Reply, StoreError>) + Send + 'static,
     ) -> Result<(), StoreError> {
-        self.submit_boxed(cmd.into(), Box::new(move |a| done(typed::<A>(a))))
+        let done: crate::Done = Box::new(move |a| done(typed::<A>(a)));
+        self.submit_boxed(cmd.into(), done, crate::untyped::TOKEN)
+    }
+}
+
+/// A command handed to the writer whose typed reply has not been collected yet
+/// ([`crate::SqliteStore::submit`], [`crate::PgStore::submit`]).
+pub struct Pending<A: Ask> {
+    waiter: crate::writer::Waiter,
+    ask: std::marker::PhantomData<fn() -> A>,
+}
+
+impl<A: Ask> Pending<A> {
+    pub(crate) fn new(waiter: crate::writer::Waiter) -> Pending<A> {
+        Pending {
+            waiter,
+            ask: std::marker::PhantomData,
+        }
+    }
+
+    /// Waits for the command's commit and typed reply, at most
+    /// [`crate::writer::ANSWER_WAIT_MAX`].
+    ///
+    /// # Errors
+    /// The store's, or [`StoreError::TimedOut`].
+    pub fn wait(self) -> Result<A::Reply, StoreError> {
+        typed::<A>(self.waiter.wait())
     }
 }
 
@@ -379,9 +436,7 @@ impl Booking for PurchaseReply {
     fn booked(self) -> Result<Transaction, Self> {
         match self {
             PurchaseReply::Booked(t) => Ok(t),
-            other @ (PurchaseReply::Replayed(_)
-            | PurchaseReply::Balance { .. }
-            | PurchaseReply::Refused(_)) => Err(other),
+            other @ (PurchaseReply::Replayed(_) | PurchaseReply::Refused(_)) => Err(other),
         }
     }
 }

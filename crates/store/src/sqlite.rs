@@ -5,10 +5,10 @@ use crate::audit::{self, AuditEntry, ChainHead, Verification};
 use crate::command::Command;
 use crate::error::StoreError;
 use crate::query::{self, Conservation, TxnFilter};
-use crate::reply::Reply;
+use crate::reply::{Ask, Pending, Reply};
 use crate::sql::{Dialect, Sql};
+pub use crate::writer::GROUP_COMMIT_MAX;
 use crate::writer::{Committed, GroupError, GroupRunner, Queue, writer_loop};
-pub use crate::writer::{GROUP_COMMIT_MAX, Pending};
 use crate::{Done, ReadFn, SetupFn, Store};
 use crossbeam_channel::bounded;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -340,21 +340,10 @@ impl SqliteStore {
 
 impl SqliteStore {
     /// Hands a command to the writer without waiting: many commands in flight from one caller
-    /// share group commits (a host with many connections, a load test). The answer still
-    /// arrives only after the commit.
-    pub fn submit(&self, cmd: impl Into<Command>) -> Result<Pending, StoreError> {
-        self.jobs.submit(cmd.into())
-    }
-
-    /// Hands a command to the writer; `done` receives the answer after the commit, on the
-    /// writer thread (so it must only hand the answer on, e.g. through an async oneshot). For
-    /// async callers, which must not block a thread per command in flight.
-    pub fn submit_with(
-        &self,
-        cmd: Command,
-        done: impl FnOnce(Result<Reply, StoreError>) + Send + 'static,
-    ) -> Result<(), StoreError> {
-        self.jobs.submit_with(cmd, Box::new(done))
+    /// share group commits (a host with many connections, a load test). The typed answer
+    /// still arrives only after the commit.
+    pub fn submit<A: Ask>(&self, cmd: A) -> Result<Pending<A>, StoreError> {
+        self.jobs.submit(cmd.into()).map(Pending::new)
     }
 }
 
@@ -447,21 +436,28 @@ fn checkpoint_loop(
     }
 }
 
-impl Store for SqliteStore {
-    fn execute(&self, cmd: Command) -> Result<Reply, StoreError> {
-        self.submit(cmd)?.wait()
+impl crate::untyped::Writer for SqliteStore {
+    fn execute(&self, cmd: Command, _: crate::untyped::Token) -> Result<Reply, StoreError> {
+        self.jobs.submit(cmd)?.wait()
     }
 
+    fn submit_boxed(
+        &self,
+        cmd: Command,
+        done: Done,
+        _: crate::untyped::Token,
+    ) -> Result<(), StoreError> {
+        self.jobs.submit_with(cmd, done)
+    }
+}
+
+impl Store for SqliteStore {
     fn transaction(&self, id: TxnId) -> Result<Option<Transaction>, StoreError> {
         self.read_sql(|c| query::get_in(c, id.0))
     }
 
     fn transactions(&self, filter: &TxnFilter) -> Result<Vec<Transaction>, StoreError> {
         self.read_sql(|c| query::list_in(c, filter))
-    }
-
-    fn submit_boxed(&self, cmd: Command, done: Done) -> Result<(), StoreError> {
-        self.jobs.submit_with(cmd, done)
     }
 
     fn with_reader(&self, f: &mut ReadFn<'_>) -> Result<(), StoreError> {

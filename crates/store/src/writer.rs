@@ -26,7 +26,7 @@ pub(crate) struct Job {
 
 /// Where a job's answer goes.
 enum Target {
-    /// A caller blocked in [`Pending::wait`].
+    /// A caller blocked in [`Waiter::wait`].
     Slot(Arc<Slot>),
     /// A callback (an async caller's oneshot), run on the writer thread: it must be quick.
     Callback(Box<dyn FnOnce(Result<Reply, StoreError>) + Send>),
@@ -42,8 +42,9 @@ impl Job {
     }
 }
 
-/// A command handed to the writer whose answer has not been collected yet.
-pub struct Pending(Arc<Slot>);
+/// A command handed to the writer whose answer has not been collected yet: the writer's
+/// untyped sum, for the typed [`crate::reply::Pending`] only.
+pub(crate) struct Waiter(Arc<Slot>);
 
 /// Where the writer leaves one answer. A mutex and a condition variable, not a channel: a
 /// waiting caller parks at once instead of spinning, which matters with hundreds of callers
@@ -79,14 +80,14 @@ impl Drop for Job {
 /// (`pg::PG_STATEMENT_TIMEOUT_MS`) ends a stuck statement after that.
 pub const ANSWER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(150);
 
-impl Pending {
+impl Waiter {
     /// Waits for the command's commit and answer, at most [`ANSWER_WAIT_MAX`].
-    pub fn wait(self) -> Result<Reply, StoreError> {
+    pub(crate) fn wait(self) -> Result<Reply, StoreError> {
         self.wait_at_most(ANSWER_WAIT_MAX)
     }
 
     /// Waits for the command's commit and answer, at most `limit`.
-    pub fn wait_at_most(self, limit: std::time::Duration) -> Result<Reply, StoreError> {
+    pub(crate) fn wait_at_most(self, limit: std::time::Duration) -> Result<Reply, StoreError> {
         let deadline = std::time::Instant::now() + limit;
         let mut answer = self.0.answer.lock().map_err(|_| StoreError::WriterGone)?;
         loop {
@@ -149,8 +150,8 @@ pub(crate) trait GroupRunner {
 pub(crate) struct Queue(pub(crate) Option<Sender<Job>>);
 
 impl Queue {
-    /// Queues a command; its answer is collected with [`Pending::wait`].
-    pub(crate) fn submit(&self, cmd: Command) -> Result<Pending, StoreError> {
+    /// Queues a command; its answer is collected with [`Waiter::wait`].
+    pub(crate) fn submit(&self, cmd: Command) -> Result<Waiter, StoreError> {
         let slot = Arc::new(Slot::default());
         let jobs = self.0.as_ref().ok_or(StoreError::WriterGone)?;
         jobs.send(Job {
@@ -158,7 +159,7 @@ impl Queue {
             reply: Some(Target::Slot(slot.clone())),
         })
         .map_err(|_| StoreError::WriterGone)?;
-        Ok(Pending(slot))
+        Ok(Waiter(slot))
     }
 
     /// Queues a command; `done` receives the answer on the writer thread after the commit.
@@ -336,7 +337,7 @@ pub(crate) fn apply_group(
     let mut replies = Vec::with_capacity(cmds.len());
     for cmd in cmds {
         // What the sales' reads were fetched for: anything else may change their answers.
-        if !matches!(cmd, Command::Purchase(_)) {
+        if crate::repo::prefetch::asks_issuer(cmd).is_none() {
             cache.prefetched.forget();
         }
         let now = if opts.bulk_load {
@@ -366,7 +367,7 @@ mod tests {
 
     #[test]
     fn a_wait_for_an_answer_that_never_comes_ends_at_its_limit() {
-        let pending = Pending(Arc::new(Slot::default()));
+        let pending = Waiter(Arc::new(Slot::default()));
         let started = std::time::Instant::now();
         let r = pending.wait_at_most(std::time::Duration::from_millis(50));
         assert!(matches!(r, Err(StoreError::TimedOut(_))), "{r:?}");
@@ -376,7 +377,7 @@ mod tests {
     #[test]
     fn an_answer_given_before_the_limit_is_returned() {
         let slot = Arc::new(Slot::default());
-        let pending = Pending(slot.clone());
+        let pending = Waiter(slot.clone());
         let giver = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(20));
             slot.put(Err(StoreError::Busy));

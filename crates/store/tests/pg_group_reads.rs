@@ -10,9 +10,8 @@ use common::*;
 use std::sync::mpsc;
 use std::time::Duration;
 use suanpan_core::{Amount, PaymentMethod, TxnKind, VoucherNo};
-use suanpan_store::command::Origin;
-use suanpan_store::reply::FromReply;
-use suanpan_store::{Command, PgStore, PurchaseReply, Reply, Store, StoreError};
+use suanpan_store::command::{Origin, Purchase};
+use suanpan_store::{Ask, AskExt, PgStore, PurchaseReply, Store, StoreError};
 
 /// The demo card the issuer simulator approves.
 const APPROVE: &str = "approve";
@@ -20,11 +19,12 @@ const APPROVE: &str = "approve";
 /// How long a test waits for the writer's answer or for its lock holder.
 const WAIT_MAX: Duration = Duration::from_secs(60);
 
-/// Runs `cmds` in one group of `store`'s writer. The test holds the demo terminal's row
-/// locked; a wallet sale queued first makes the writer wait for that lock in its group; the
-/// commands queue behind it while it waits, and the writer takes them together once the lock
-/// is let go. Answers in the order of `cmds`.
-fn in_one_group(store: &dyn Store, cmds: Vec<Command>) -> Vec<Reply> {
+/// Runs what `queue` hands the writer in one group of `store`'s writer. The test holds the
+/// demo terminal's row locked; a wallet sale queued first makes the writer wait for that
+/// lock in its group; the commands `queue` submits queue behind it while it waits, and the
+/// writer takes them together once the lock is let go. Answers what `queue` gave (the
+/// answers to wait for).
+fn in_one_group<T>(store: &dyn Store, queue: impl FnOnce(&dyn Store) -> T) -> T {
     let (locked_tx, locked_rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     std::thread::scope(|s| {
@@ -44,33 +44,31 @@ fn in_one_group(store: &dyn Store, cmds: Vec<Command>) -> Vec<Reply> {
         let blocker = submit(store, purchase(cashier(), 100, w, method));
         // The writer takes the blocker alone and waits for the lock in its prefetch.
         std::thread::sleep(Duration::from_millis(300));
-        let answers: Vec<_> = cmds.into_iter().map(|c| submit(store, c)).collect();
+        let answers = queue(store);
         go_tx.send(()).expect("holder waiting");
         holder
             .join()
             .expect("holder")
             .expect("lock holder's transaction");
-        approved(bought(answer(blocker)));
-        answers.into_iter().map(answer).collect()
+        approved(answer(blocker));
+        answers
     })
 }
 
-type Answer = mpsc::Receiver<Result<Reply, StoreError>>;
+/// Where one command's typed reply arrives.
+type Answer<R> = mpsc::Receiver<Result<R, StoreError>>;
 
-fn submit(store: &dyn Store, cmd: Command) -> Answer {
+fn submit<A: Ask>(store: &dyn Store, cmd: A) -> Answer<A::Reply> {
     let (tx, rx) = mpsc::channel();
     store
-        .submit_boxed(
-            cmd,
-            Box::new(move |r| {
-                tx.send(r).ok();
-            }),
-        )
+        .ask_then(cmd, move |r| {
+            tx.send(r).ok();
+        })
         .expect("queued");
     rx
 }
 
-fn answer(rx: Answer) -> Reply {
+fn answer<R>(rx: Answer<R>) -> R {
     rx.recv_timeout(WAIT_MAX)
         .expect("the writer answered")
         .expect("the command ran")
@@ -81,8 +79,8 @@ fn purchase(
     fen: i64,
     instrument: suanpan_store::Instrument,
     method: PaymentMethod,
-) -> Command {
-    Command::Purchase(suanpan_store::command::Purchase {
+) -> Purchase {
+    Purchase {
         origin,
         kind: TxnKind::Sale,
         amount: Amount::from_fen(fen),
@@ -94,12 +92,7 @@ fn purchase(
             .filter(|_| matches!(method, PaymentMethod::Chip)),
         linked_id: None,
         confirm_duplicate: false,
-    })
-}
-
-/// A purchase's typed reply out of the writer's sum.
-fn bought(r: Reply) -> PurchaseReply {
-    PurchaseReply::from_reply(r).unwrap_or_else(|kind| panic!("a purchase answered a {kind}"))
+    }
 }
 
 fn keyed(voucher: u32, key: &str, hash: &str) -> Origin {
@@ -128,14 +121,16 @@ fn a_retry_in_the_same_group_replays_the_booking_before_it() {
             PaymentMethod::Chip,
         )
     };
-    let replies = in_one_group(&*h.store, vec![sale("a"), sale("a"), sale("b")]);
-    let mut replies = replies.into_iter();
-    let first = approved(bought(replies.next().expect("first")));
-    match bought(replies.next().expect("retry")) {
+    let answers = in_one_group(&*h.store, |s| {
+        [sale("a"), sale("a"), sale("b")].map(|c| submit(s, c))
+    });
+    let mut replies = answers.into_iter().map(answer);
+    let first = approved(replies.next().expect("first"));
+    match replies.next().expect("retry") {
         PurchaseReply::Replayed(t) => assert_eq!(t, first),
         other => panic!("expected a replay, got {other:?}"),
     }
-    match bought(replies.next().expect("reuse")) {
+    match replies.next().expect("reuse") {
         PurchaseReply::Refused(r) => assert_eq!(r.key(), "access.duplicate"),
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -161,10 +156,10 @@ fn a_second_charge_of_a_card_in_the_same_group_sees_the_first() {
     let risky = PgStore::open(pg, opts).expect("open with the risk rules");
     let start = h.balance(APPROVE);
     let sale = || purchase(cashier(), 2_000, card(APPROVE), PaymentMethod::Chip);
-    let replies = in_one_group(&risky, vec![sale(), sale()]);
-    let mut replies = replies.into_iter();
-    approved(bought(replies.next().expect("first")));
-    match bought(replies.next().expect("second")) {
+    let answers = in_one_group(&risky, |s| [sale(), sale()].map(|c| submit(s, c)));
+    let mut replies = answers.into_iter().map(answer);
+    approved(replies.next().expect("first"));
+    match replies.next().expect("second") {
         PurchaseReply::Refused(r) => assert_eq!(r.key(), "risk.possible_duplicate"),
         other => panic!("expected the duplicate rule, got {other:?}"),
     }
@@ -180,20 +175,20 @@ fn a_reversal_earlier_in_the_group_refuses_its_late_original() {
     };
     let start = h.balance(APPROVE);
     let voucher = VoucherNo::new(700).expect("voucher");
-    let reversal = Command::Reverse(suanpan_store::command::Reverse {
+    let reversal = suanpan_store::command::Reverse {
         origin: cashier(),
         voucher,
         amount: None,
         reason: "98".to_owned(),
-    });
+    };
     let late = Origin {
         voucher: Some(voucher),
         ..cashier()
     };
     let sale = purchase(late, 3_000, card(APPROVE), PaymentMethod::Chip);
-    let replies = in_one_group(&*h.store, vec![reversal, sale]);
-    let late = replies.into_iter().nth(1).map(bought);
-    match late.expect("the sale's answer") {
+    let (reversed, late) = in_one_group(&*h.store, |s| (submit(s, reversal), submit(s, sale)));
+    answer(reversed);
+    match answer(late) {
         PurchaseReply::Refused(r) => assert_eq!(r.key(), "access.reversed_first"),
         other => panic!("expected the late original refused, got {other:?}"),
     }
@@ -209,13 +204,15 @@ fn many_sales_of_one_group_each_debit_their_card_once() {
     };
     let start = h.balance(APPROVE);
     let before = h.all_txns().len();
-    let sales: Vec<Command> = (0..8)
+    let sales: Vec<Purchase> = (0..8)
         .map(|i| purchase(cashier(), 100 + i, card(APPROVE), PaymentMethod::Chip))
         .collect();
-    let replies = in_one_group(&*h.store, sales);
-    let ids: Vec<_> = replies
+    let answers = in_one_group(&*h.store, |s| {
+        sales.into_iter().map(|c| submit(s, c)).collect::<Vec<_>>()
+    });
+    let ids: Vec<_> = answers
         .into_iter()
-        .map(|r| approved(bought(r)).id)
+        .map(|r| approved(answer(r)).id)
         .collect();
     let mut unique = ids.clone();
     unique.sort();

@@ -893,9 +893,7 @@ async fn payment(
                 confirm_duplicate: p.confirm_duplicate,
             };
             match execute(state, lang, cmd).await? {
-                PurchaseReply::Booked(t)
-                | PurchaseReply::Replayed(t)
-                | PurchaseReply::Balance { txn: t, .. } => Ok(t),
+                PurchaseReply::Booked(t) | PurchaseReply::Replayed(t) => Ok(t),
                 PurchaseReply::Refused(r) => Err(r),
             }
         }

@@ -102,16 +102,23 @@ impl Prefetched {
     }
 }
 
-/// The purchases of a group: their origins and instruments.
+/// The purchases and balance inquiries of a group: their origins and instruments.
 fn purchases<'c>(cmds: &[&'c Command]) -> Vec<(&'c Origin, &'c Instrument)> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Purchase(crate::command::Purchase {
-                origin, instrument, ..
-            }) => Some((origin, instrument)),
-            _ => None,
+    cmds.iter().copied().filter_map(asks_issuer).collect()
+}
+
+/// The origin and instrument of a command that asks the issuer first (a sale, a
+/// pre-authorization, a balance inquiry): what the group fetches ahead for it.
+pub(crate) fn asks_issuer(c: &Command) -> Option<(&Origin, &Instrument)> {
+    match c {
+        Command::Purchase(crate::command::Purchase {
+            origin, instrument, ..
         })
-        .collect()
+        | Command::BalanceInquiry(crate::command::BalanceInquiry {
+            origin, instrument, ..
+        }) => Some((origin, instrument)),
+        _ => None,
+    }
 }
 
 /// The issuer account behind an instrument.

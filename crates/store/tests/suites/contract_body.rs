@@ -9,7 +9,8 @@ use suanpan_store::command::{
     Complete, Origin, OriginalRef, PreAuthVoid, Purge, Refund, Void,
 };
 use suanpan_store::reply::{ExpireHolds, SettleAllDue};
-use suanpan_store::{Counted, PurchaseReply, ReversalReply, Store, TxnFilter};
+use suanpan_store::command::BalanceInquiry;
+use suanpan_store::{BalanceReply, Counted, PurchaseReply, ReversalReply, Store, TxnFilter};
 
 const APPROVE: &str = "approve";
 
@@ -97,22 +98,64 @@ fn balance_inquiry_moves_no_money() {
         return skipped();
     };
     let before = h.balance(APPROVE);
-    let reply = h.purchase(
-        cashier(),
-        TxnKind::BalanceInquiry,
-        0,
-        card(APPROVE),
-        PaymentMethod::Chip,
-        None,
-    );
+    let reply = h.exec(BalanceInquiry {
+        origin: cashier(),
+        instrument: card(APPROVE),
+        method: PaymentMethod::Chip,
+        pin: None,
+    });
     match reply {
-        PurchaseReply::Balance { txn, available } => {
+        BalanceReply::Balance { txn, available } => {
             assert_eq!(txn.kind, TxnKind::BalanceInquiry);
             assert_eq!(available.fen(), before);
         }
         other => panic!("expected a balance, got {other:?}"),
     }
     assert_eq!(h.balance(APPROVE), before);
+}
+
+#[test]
+fn a_declined_inquiry_is_booked_without_a_balance() {
+    // Goal: a wrong PIN books the inquiry declined (55) and answers no balance.
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let reply = h.exec(BalanceInquiry {
+        origin: cashier(),
+        instrument: card("approve_with_pin"),
+        method: PaymentMethod::Chip,
+        pin: Some(suanpan_issuer::EnteredPin::clear("000000")),
+    });
+    match reply {
+        BalanceReply::Declined(txn) => {
+            assert_eq!(txn.kind, TxnKind::BalanceInquiry);
+            assert_eq!(txn.response_code.code(), "55");
+        }
+        other => panic!("expected a decline, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_balance_inquiry_is_no_purchase() {
+    // Goal: a purchase of kind balance inquiry is a caller's bug (it is its own command),
+    // answered as an error, and nothing is booked.
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    use suanpan_store::AskExt;
+    let before = h.snapshot();
+    let r = h.store.ask(suanpan_store::command::Purchase {
+        origin: cashier(),
+        kind: TxnKind::BalanceInquiry,
+        amount: suanpan_core::Amount::ZERO,
+        instrument: card(APPROVE),
+        method: PaymentMethod::Chip,
+        pin: None,
+        linked_id: None,
+        confirm_duplicate: false,
+    });
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(h.snapshot(), before);
 }
 
 #[test]
