@@ -137,6 +137,50 @@ pub struct ConfigFile {
     /// Scheduled operations (`backup_keep_daily`, `backup_keep_weekly`, hours, drill day).
     #[serde(default)]
     pub schedule: suanpan_notify::schedule::ScheduleConfig,
+    /// The embedded store's memory (`writer_cache_mib`).
+    #[serde(default)]
+    pub store: StoreSection,
+}
+
+/// `[store]`: how much memory the embedded store's writer keeps.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// The SQLite writer's page cache, MiB (default 16; 1–4096). More keeps more of a large
+    /// journal's index pages in the process instead of reading them back from the OS, at the
+    /// price of resident memory (docs/DECISIONS.md, "The writer's page cache").
+    #[serde(default = "StoreSection::default_writer_cache_mib")]
+    pub writer_cache_mib: u32,
+}
+
+impl StoreSection {
+    /// The most a config may give the writer's cache, MiB.
+    pub const WRITER_CACHE_MIB_MAX: u32 = 4096;
+
+    fn default_writer_cache_mib() -> u32 {
+        (suanpan_store::sqlite::WRITER_CACHE_KIB / 1024) as u32
+    }
+
+    /// The writer's cache in KiB, or why the configured size is refused.
+    pub fn writer_cache_kib(&self) -> anyhow::Result<i64> {
+        if !(1..=Self::WRITER_CACHE_MIB_MAX).contains(&self.writer_cache_mib) {
+            anyhow::bail!(
+                "[store] writer_cache_mib = {}: 写入缓存须在 1 至 {} MiB 之间 / the writer's cache must be 1 to {} MiB",
+                self.writer_cache_mib,
+                Self::WRITER_CACHE_MIB_MAX,
+                Self::WRITER_CACHE_MIB_MAX
+            );
+        }
+        Ok(i64::from(self.writer_cache_mib) * 1024)
+    }
+}
+
+impl Default for StoreSection {
+    fn default() -> StoreSection {
+        StoreSection {
+            writer_cache_mib: StoreSection::default_writer_cache_mib(),
+        }
+    }
 }
 
 impl ConfigFile {
@@ -161,6 +205,9 @@ impl ConfigFile {
         }
         cfg.policy
             .validate()
+            .with_context(|| format!("in {}", path.display()))?;
+        cfg.store
+            .writer_cache_kib()
             .with_context(|| format!("in {}", path.display()))?;
         Ok(cfg)
     }
@@ -292,8 +339,16 @@ impl App {
         Ok(OpenOptions {
             anchor,
             keys,
+            writer_cache_kib: self.writer_cache_kib()?,
             ..opts
         })
+    }
+
+    /// The SQLite writer's page cache from `[store] writer_cache_mib`, KiB.
+    pub fn writer_cache_kib(&self) -> anyhow::Result<i64> {
+        ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?
+            .store
+            .writer_cache_kib()
     }
 
     /// The audit anchor beside the KEK file (`<kek>.anchor`), signing under `keys`, unless
@@ -547,5 +602,45 @@ fn dispatch(app: &App, cmd: Top) -> Result<(), Fail> {
         Top::Sim(a) => crate::cmd_sim::run_cmd(app, a),
         Top::SwitchSim(a) => crate::cmd_switch::run(app, a),
         Top::Keys(c) => crate::cmd_keys::run(app, c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's `suanpan.toml` example, as a user would copy it.
+    fn readme_config() -> String {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\n").expect("README has a toml block") + "```toml\n".len();
+        let len = readme[start..].find("```").expect("the toml block ends");
+        readme[start..start + len].to_owned()
+    }
+
+    #[test]
+    fn the_readme_config_block_is_a_valid_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, readme_config()).unwrap();
+        let cfg = ConfigFile::read(&path).expect("the README's config parses");
+        assert_eq!(cfg.store.writer_cache_mib, 16);
+        assert_eq!(
+            cfg.store.writer_cache_kib().unwrap(),
+            suanpan_store::sqlite::WRITER_CACHE_KIB
+        );
+    }
+
+    #[test]
+    fn a_writer_cache_outside_its_range_is_refused_with_its_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        for bad in [0, StoreSection::WRITER_CACHE_MIB_MAX + 1] {
+            std::fs::write(&path, format!("[store]\nwriter_cache_mib = {bad}\n")).unwrap();
+            let e = format!("{:#}", ConfigFile::read(&path).unwrap_err());
+            assert!(e.contains("1 至 4096 MiB"), "{e}");
+        }
+        std::fs::write(&path, "[store]\nwriter_cache_mib = 64\n").unwrap();
+        let cfg = ConfigFile::read(&path).unwrap();
+        assert_eq!(cfg.store.writer_cache_kib().unwrap(), 64 * 1024);
     }
 }

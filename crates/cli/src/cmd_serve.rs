@@ -111,6 +111,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         policy: cfg.policy,
         anchor: app.anchor(&keys, None)?,
         keys,
+        writer_cache_kib: app.writer_cache_kib()?,
         ..suanpan_service::open_options()
     };
     let (store, fresh): (Arc<dyn Store>, bool) = match app.database()? {

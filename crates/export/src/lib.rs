@@ -5,7 +5,6 @@
 #![deny(missing_docs)]
 
 use anyhow::Context;
-use std::collections::HashMap;
 use std::io::Write;
 use suanpan_core::i18n::tr;
 use suanpan_core::{Lang, Transaction};
@@ -100,12 +99,16 @@ pub enum Values {
 
 /// Turns transactions into cells: the time in the merchant's zone; kinds, statuses, methods
 /// and answers in words or as codes. Each code's word is looked up in the catalog once and
-/// kept: a million-row export would otherwise search the catalog four times a row.
+/// kept, and the row's cells are refilled in place: a million-row export would otherwise
+/// search the catalog four times and allocate twenty strings a row (docs/BENCHMARKS.md).
 pub struct Cells<'a> {
     zone: &'a jiff::tz::TimeZone,
     values: Values,
-    /// `(group, code)` → the cell (`("kind", "sale")` → `消费`; `("rc", "00")` → `00 交易成功`).
-    said: HashMap<(&'static str, &'static str), String>,
+    /// `(group, code, cell)`: `("kind", "sale", "消费")`, `("rc", "00", "00 交易成功")`. A
+    /// few dozen entries, searched by the codes' addresses (they are `'static` names).
+    said: Vec<(&'static str, &'static str, String)>,
+    /// The current row's cells.
+    cells: [String; COLUMNS],
 }
 
 impl<'a> Cells<'a> {
@@ -114,53 +117,100 @@ impl<'a> Cells<'a> {
         Cells {
             zone,
             values,
-            said: HashMap::new(),
+            said: Vec::new(),
+            cells: Default::default(),
         }
     }
 
-    /// `group` + `code` as the cell says it: the catalog's word (`kind.sale` → `消费`), an
-    /// answer code with its words (`00 交易成功`), or the code itself when raw.
-    fn say(&mut self, group: &'static str, code: &'static str) -> String {
-        let values = self.values;
-        self.said
-            .entry((group, code))
-            .or_insert_with(|| match values {
+    /// One transaction's cells (valid until the next call).
+    pub fn row(&mut self, t: &Transaction) -> &[String; COLUMNS] {
+        use std::fmt::Write as _;
+        for c in &mut self.cells {
+            c.clear();
+        }
+        let said = [
+            (2, "kind", t.kind.as_str()),
+            (3, "tstatus", t.status.as_str()),
+            (6, "method", t.method.as_str()),
+            (16, "rc", t.response_code.code()),
+        ];
+        for (i, group, code) in said {
+            self.cells[i].push_str(say(&mut self.said, self.values, group, code));
+        }
+        let c = &mut self.cells;
+        // `write!` into a `String` cannot fail.
+        let _ = write!(c[0], "{}", t.id.0);
+        local_time(&mut c[1], &self.zone.to_datetime(t.created_at));
+        c[4].push_str(&t.amount.yuan());
+        c[5].push_str(t.currency.code());
+        if let Some(m) = &t.masked_pan {
+            let _ = write!(c[7], "{m}");
+        }
+        if let Some(w) = &t.wallet_id {
+            c[8].push_str(w);
+        }
+        let _ = write!(c[9], "{}", t.merchant_id);
+        let _ = write!(c[10], "{}", t.terminal_id);
+        let _ = write!(c[11], "{}", t.operator);
+        let _ = write!(c[12], "{}", t.batch_no);
+        let _ = write!(c[13], "{}", t.voucher_no);
+        if let Some(r) = &t.rrn {
+            let _ = write!(c[14], "{r}");
+        }
+        if let Some(a) = &t.auth_code {
+            let _ = write!(c[15], "{a}");
+        }
+        if let Some(o) = t.original_id {
+            let _ = write!(c[17], "{}", o.0);
+        }
+        &self.cells
+    }
+}
+
+/// `group` + `code` as a cell says it: the catalog's word (`kind.sale` → `消费`), an answer
+/// code with its words (`00 交易成功`), or the code itself when raw; looked up once, then
+/// kept in `said`.
+fn say<'s>(
+    said: &'s mut Vec<(&'static str, &'static str, String)>,
+    values: Values,
+    group: &'static str,
+    code: &'static str,
+) -> &'s str {
+    let same = |a: &str, b: &str| std::ptr::eq(a, b) || a == b;
+    let at = match said
+        .iter()
+        .position(|(g, c, _)| same(g, group) && same(c, code))
+    {
+        Some(i) => i,
+        None => {
+            let cell = match values {
                 Values::Raw => code.to_owned(),
                 Values::Words(lang) if group == "rc" => {
                     format!("{code} {}", tr(lang, &format!("rc.{code}"), &[]))
                 }
                 Values::Words(lang) => tr(lang, &format!("{group}.{code}"), &[]),
-            })
-            .clone()
-    }
+            };
+            said.push((group, code, cell));
+            said.len() - 1
+        }
+    };
+    &said[at].2
+}
 
-    /// One transaction's cells.
-    pub fn row(&mut self, t: &Transaction) -> [String; COLUMNS] {
-        let opt = |v: Option<String>| v.unwrap_or_default();
-        [
-            t.id.0.to_string(),
-            self.zone
-                .to_datetime(t.created_at)
-                .strftime("%Y-%m-%d %H:%M:%S")
-                .to_string(),
-            self.say("kind", t.kind.as_str()),
-            self.say("tstatus", t.status.as_str()),
-            t.amount.yuan(),
-            t.currency.code().into(),
-            self.say("method", t.method.as_str()),
-            opt(t.masked_pan.as_ref().map(|m| m.to_string())),
-            opt(t.wallet_id.clone()),
-            t.merchant_id.to_string(),
-            t.terminal_id.to_string(),
-            t.operator.to_string(),
-            t.batch_no.to_string(),
-            t.voucher_no.to_string(),
-            opt(t.rrn.as_ref().map(|r| r.to_string())),
-            opt(t.auth_code.as_ref().map(|a| a.to_string())),
-            self.say("rc", t.response_code.code()),
-            opt(t.original_id.map(|i| i.0.to_string())),
-        ]
-    }
+/// `YYYY-MM-DD HH:MM:SS`, what `strftime("%Y-%m-%d %H:%M:%S")` writes, without parsing a
+/// format a million times.
+fn local_time(out: &mut String, at: &jiff::civil::DateTime) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    );
 }
 
 /// The filters as `name=value` pairs joined by spaces (`all` when none), for the file's first
@@ -242,7 +292,7 @@ impl Export<'_> {
     /// stops the stream. Returns the number of rows.
     pub fn rows(
         &self,
-        mut each: impl FnMut(u64, &Transaction, [String; COLUMNS]) -> anyhow::Result<()>,
+        mut each: impl FnMut(u64, &Transaction, &[String; COLUMNS]) -> anyhow::Result<()>,
     ) -> anyhow::Result<u64> {
         let mut n = 0u64;
         let mut failed = None;

@@ -60,16 +60,20 @@ pub struct OpenOptions {
     /// that nobody else uses is opened this way, and the loader ends with
     /// [`crate::Store::sync_to_disk`].
     pub bulk_load: bool,
+    /// The writer's page cache, KiB ([`WRITER_CACHE_KIB`] unless configured; a bulk load
+    /// uses [`BULK_CACHE_KIB`] instead).
+    pub writer_cache_kib: i64,
 }
 
-/// The writer's page cache, KiB (SQLite allocates it as pages are read, so a small store
-/// uses little). A sale inserts into each of the txns table's 19 indexes; those keyed by
-/// terminal or card (the risk rules' `txns_card_recent`, `txns_terminal_created`) insert at
-/// one place per terminal or card, spread over the index. SQLite's default 2 MiB held the
-/// hot leaves of the 13 indexes before issue 13 but not of the 19 after it: under load
-/// the writer read ~3 pages per sale back from the OS instead of ~1 (issue 15's inline
-/// throughput, docs/BENCHMARKS.md).
-pub const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// The writer's page cache by default, KiB (SQLite allocates it as pages are read, so a small
+/// store uses little; `[store] writer_cache_mib` sets it). A sale inserts into each of the txns
+/// table's indexes at one place per terminal or card, spread over the index: SQLite's 2 MiB
+/// default no longer held their hot leaves once the risk rules' indexes existed, and the writer
+/// read ~1.4 pages per sale back from the OS (issue 15). 64 MiB held them, but a host serving
+/// 1,000 terminals on a 1M-row store then peaked at 109 MB against issue 16's 64 MB budget,
+/// the cache filling with the leaves of a thousand terminals' and cards' insertion points.
+/// 16 MiB is the trade (docs/DECISIONS.md, docs/BENCHMARKS.md).
+pub const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// The bulk-loading writer's page cache, KiB (SQLite's default is 2 MiB: a journal of
 /// millions of rows then reads most index pages back from the OS at every insert).
 pub const BULK_CACHE_KIB: i64 = 1024 * 1024;
@@ -84,6 +88,7 @@ impl Default for OpenOptions {
             keys: crate::keys::ephemeral(),
             anchor: None,
             bulk_load: false,
+            writer_cache_kib: WRITER_CACHE_KIB,
         }
     }
 }
@@ -190,7 +195,7 @@ impl SqliteStore {
         // After a restart the WAL file is cut back to this size instead of staying as large as
         // it ever grew.
         write.pragma_update(None, "journal_size_limit", WAL_BYTES_KEPT)?;
-        write.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        write.pragma_update(None, "cache_size", -opts.writer_cache_kib)?;
         if opts.bulk_load {
             write.pragma_update(None, "synchronous", "OFF")?;
             write.pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
