@@ -92,6 +92,8 @@ impl Default for OpenOptions {
 pub struct SqliteStore {
     path: PathBuf,
     reader: Mutex<Connection>,
+    /// The connection [`SqliteStore::setup`] keeps between calls, opened at the first one.
+    setup: Mutex<Option<Connection>>,
     jobs: Queue,
     writer: Option<JoinHandle<()>>,
     checkpointer: Option<Checkpointer>,
@@ -223,6 +225,7 @@ impl SqliteStore {
         let store = SqliteStore {
             path,
             reader: Mutex::new(reader),
+            setup: Mutex::new(None),
             jobs: Queue(Some(tx)),
             writer: Some(writer),
             checkpointer: Some(checkpointer),
@@ -279,12 +282,40 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one write transaction on a separate connection (setup and admin work that
-    /// is not on the counter's path: init, registering terminals).
+    /// is not on the counter's path: init, registering terminals, and the workers' claims:
+    /// the notify worker's poll, the SAF drainer's, STAN blocks, sign-ins).
+    ///
+    /// The connection is kept between calls: opening one parses the schema and sets the
+    /// pragmas, which cost the notify worker's poll more than its query (issue 15,
+    /// s17-speed). A call that finds it in use (another thread's setup, or a setup nested in
+    /// one) opens a connection of its own, as every call did before, so nothing waits on
+    /// the mutex while SQLite's busy handler already orders the writers.
     pub fn setup<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &mut ChainHead) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = connect(&self.path, false)?;
+        match self.setup.try_lock() {
+            Ok(mut kept) => {
+                let mut conn = match kept.take() {
+                    Some(c) => c,
+                    None => connect(&self.path, false)?,
+                };
+                let out = self.setup_on(&mut conn, f);
+                // A connection left inside a transaction (a failed ROLLBACK) is not reused.
+                if conn.is_autocommit() {
+                    *kept = Some(conn);
+                }
+                out
+            }
+            Err(_) => self.setup_on(&mut connect(&self.path, false)?, f),
+        }
+    }
+
+    fn setup_on<T>(
+        &self,
+        conn: &mut Connection,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &mut ChainHead) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut head = ChainHead::read(&*tx)?;
         let before = head.seq;
