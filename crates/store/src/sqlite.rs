@@ -100,6 +100,7 @@ pub struct SqliteStore {
     policy: Policy,
     clock: Arc<dyn Clock>,
     keys: crate::keys::Keys,
+    request_key: crate::keys::KeptKey,
     anchor: Option<Arc<crate::anchor::Anchor>>,
 }
 
@@ -232,6 +233,7 @@ impl SqliteStore {
             policy,
             clock,
             keys,
+            request_key: crate::keys::KeptKey::new(crate::keys::REQUEST_HASH_PURPOSE),
             anchor,
         };
         if crate::terminal_keys::migrate_clear_keys(&store)? > 0 {
@@ -516,6 +518,10 @@ impl Store for SqliteStore {
     }
     fn keys(&self) -> &crate::keys::Keys {
         &self.keys
+    }
+    fn request_hash(&self, parts: &[&[u8]]) -> Result<String, StoreError> {
+        let key = self.request_key.get(&*self.keys)?;
+        Ok(crate::keys::keyed_hash(key, parts))
     }
     fn anchor(&self) -> Option<&Arc<crate::anchor::Anchor>> {
         self.anchor.as_ref()
