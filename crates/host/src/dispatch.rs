@@ -655,10 +655,12 @@ impl Host {
                     Err(answer) => return Ok(answer),
                 }
             }
-            (Request::Refund(c), Some(net)) => match self.presented(msg, &session, net.zpk(), &card)? {
-                Ok(p) => net.purchase(&*self.store, c, &p).await?.into(),
-                Err(answer) => return Ok(answer),
-            },
+            (Request::Refund(c), Some(net)) => {
+                match self.presented(msg, &session, net.zpk(), &card)? {
+                    Ok(p) => net.purchase(&*self.store, c, &p).await?.into(),
+                    Err(answer) => return Ok(answer),
+                }
+            }
             (Request::Void(c), Some(net)) if kind == TypeCode::Void => {
                 let void = suanpan_upstream::REASON_VOID;
                 net.follow_up(&*self.store, c, tid.as_str(), pan.as_deref(), void)

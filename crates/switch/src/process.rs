@@ -66,7 +66,10 @@ impl Processor {
     /// each in order, as if each had been booked alone in that order. When one of them
     /// fails, the transaction is rolled back whole and each is booked alone again, so one
     /// message's failure costs no other its booking.
-    pub fn book_group(&mut self, group: &[(&IsoMsg, Timestamp)]) -> Vec<Result<IsoMsg, LedgerError>> {
+    pub fn book_group(
+        &mut self,
+        group: &[(&IsoMsg, Timestamp)],
+    ) -> Vec<Result<IsoMsg, LedgerError>> {
         match self.book_together(group) {
             Ok(answers) => answers.into_iter().map(Ok).collect(),
             Err(e) if group.len() == 1 => vec![Err(e)],
@@ -77,7 +80,10 @@ impl Processor {
         }
     }
 
-    fn book_together(&mut self, group: &[(&IsoMsg, Timestamp)]) -> Result<Vec<IsoMsg>, LedgerError> {
+    fn book_together(
+        &mut self,
+        group: &[(&IsoMsg, Timestamp)],
+    ) -> Result<Vec<IsoMsg>, LedgerError> {
         let tx = self.conn.transaction()?;
         let answers = group
             .iter()

@@ -252,6 +252,9 @@ fn a_group_books_as_its_messages_one_by_one() {
     let group: Vec<(&IsoMsg, Timestamp)> = msgs.iter().map(|m| (*m, now)).collect();
     let together: Vec<IsoMsg> = grouped.p.book_group(&group).into_iter().map(ok).collect();
     assert_eq!(together, one_by_one);
-    assert_eq!(one_by_one[0], one_by_one[1], "the duplicate got the stored answer");
+    assert_eq!(
+        one_by_one[0], one_by_one[1],
+        "the duplicate got the stored answer"
+    );
     assert_eq!(grouped.balance(), alone.balance());
 }
