@@ -29,8 +29,8 @@ use suanpan_store::command::{
     Reverse, Settle, Void,
 };
 use suanpan_store::{
-    Ask, AskExt, BalanceReply, Instrument, PurchaseReply, Refused, ReversalReply, SettleReport,
-    TxnReply,
+    Ask, AskExt, BalanceReply, Fingerprinter, Instrument, PurchaseReply, Refused, ReversalReply,
+    SettleReport, TxnReply,
 };
 use suanpan_upstream::msg::Card as UpCard;
 
@@ -609,6 +609,10 @@ impl Host {
             .and_then(|s| VoucherNo::new(s).ok())
             .ok_or(Fault::Format("11 STAN"))?;
         let batch = BatchNo::new(f60.batch).map_err(|_| Fault::Format("60.2 batch"))?;
+        // The card, parsed and fingerprinted once: the request hash, the command and (network
+        // upstream) the message to the switch all use it (s18-speed: it was done three
+        // times, the fingerprint's HMAC twice).
+        let card = Card::of(msg, &self.fingerprinter);
         let origin = Origin {
             terminal_id: tid.clone(),
             operator: session.operator,
@@ -620,7 +624,7 @@ impl Host {
             training: msg.header().terminal_status == Header::TRAINING,
             idempotency: Some((
                 format!("8583:{tid}:{batch}:{voucher}:{}", msg.mti()),
-                request_hash(self, msg)?,
+                request_hash(self, msg, card.fingerprint())?,
             )),
             // Field 59 (terminal serial, location) is evidence: stored as received. It is
             // inside the MAC block, so also inside the request hash above.
@@ -633,7 +637,7 @@ impl Host {
             // A 60.1 this profile does not route for this MTI (e.g. offline sale).
             return Ok(self.refuse_code_mac(msg, ResponseCode::NotSupported, &session));
         };
-        let cmd = match self.command(msg, &session, kind, origin)? {
+        let cmd = match self.command(msg, &session, kind, origin, &card)? {
             Ok(c) => c,
             Err(answer) => return Ok(answer),
         };
@@ -646,15 +650,17 @@ impl Host {
             // A refund goes up when its sale did (a 0200 with processing code 200000);
             // of a sale decided inline it is decided inline, in phase one.
             (Request::Purchase(c), Some(net)) if kind == TypeCode::Sale => {
-                match self.presented(msg, &session, net.zpk())? {
+                match self.presented(msg, &session, net.zpk(), &card)? {
                     Ok(p) => net.purchase(&*self.store, c, &p).await?.into(),
                     Err(answer) => return Ok(answer),
                 }
             }
-            (Request::Refund(c), Some(net)) => match self.presented(msg, &session, net.zpk())? {
-                Ok(p) => net.purchase(&*self.store, c, &p).await?.into(),
-                Err(answer) => return Ok(answer),
-            },
+            (Request::Refund(c), Some(net)) => {
+                match self.presented(msg, &session, net.zpk(), &card)? {
+                    Ok(p) => net.purchase(&*self.store, c, &p).await?.into(),
+                    Err(answer) => return Ok(answer),
+                }
+            }
             (Request::Void(c), Some(net)) if kind == TypeCode::Void => {
                 let void = suanpan_upstream::REASON_VOID;
                 net.follow_up(&*self.store, c, tid.as_str(), pan.as_deref(), void)
@@ -679,10 +685,11 @@ impl Host {
         msg: &Message<'_>,
         session: &Arc<Session>,
         zpk: Option<&suanpan_iso8583::Zpk>,
+        card: &Card,
     ) -> Result<Result<Presented, Answer>, Fault> {
-        let pan = match card(msg) {
+        let pan = match card.pan() {
             Ok(p) => p,
-            Err(r) => return Ok(Err(self.refuse(msg, &r, Some(session.clone())))),
+            Err(r) => return Ok(Err(self.refuse(msg, r, Some(session.clone())))),
         };
         let pin_block = match msg.bytes(52).ok().map(<&[u8; 8]>::try_from) {
             None => None,
@@ -741,6 +748,7 @@ impl Host {
         session: &Arc<Session>,
         kind: TypeCode,
         mut origin: Origin,
+        card: &Card,
     ) -> Result<Result<Request, Answer>, Fault> {
         let amount = || -> Result<Amount, Fault> {
             let fen = msg.u64(4).map_err(|_| Fault::Format("4 amount"))?;
@@ -756,12 +764,11 @@ impl Host {
         }
         let cmd = match kind {
             TypeCode::Balance | TypeCode::Sale | TypeCode::PreAuth => {
-                let pan = match card(msg) {
-                    Ok(p) => p,
-                    Err(r) => return Ok(Err(self.refuse(msg, &r, Some(session.clone())))),
+                let (pan, fingerprint) = match &card.0 {
+                    Ok((p, f)) => (p, f.clone()),
+                    Err(r) => return Ok(Err(self.refuse(msg, r, Some(session.clone())))),
                 };
-                let fingerprint = self.fingerprinter.of(&pan);
-                let pin = match pin(msg, session, &pan, &fingerprint) {
+                let pin = match pin(msg, session, pan, &fingerprint) {
                     Ok(p) => p,
                     Err(PinError::Block(_)) => {
                         return Ok(Err(self.refuse_code_mac(
@@ -820,7 +827,7 @@ impl Host {
                 reason: "终端撤销 terminal void".to_owned(),
                 // The cardholder is at the counter for a terminal void.
                 customer_consent: true,
-                card_fingerprint: card(msg).ok().map(|p| self.fingerprinter.of(&p)),
+                card_fingerprint: card.fingerprint().map(str::to_owned),
             }),
             TypeCode::Refund => Request::Refund(Refund {
                 origin,
@@ -1136,11 +1143,9 @@ const NOT_HASHED: [u8; 8] = [2, 14, 35, 36, 45, 52, 55, 64];
 /// The idempotency hash of a financial request ([`suanpan_store::Store::request_hash`]):
 /// every other field with its number, and the card's keyed fingerprint for its number, so
 /// that another card under the same STAN is still "other content" (94).
-fn request_hash(host: &Host, msg: &Message<'_>) -> Result<String, Fault> {
-    let card = card(msg)
-        .map(|p| host.fingerprinter.of(&p))
-        .unwrap_or_default();
-    let mut parts: Vec<Vec<u8>> = vec![msg.mti().to_string().into_bytes(), card.into_bytes()];
+fn request_hash(host: &Host, msg: &Message<'_>, card: Option<&str>) -> Result<String, Fault> {
+    let card = card.unwrap_or_default().as_bytes().to_vec();
+    let mut parts: Vec<Vec<u8>> = vec![msg.mti().to_string().into_bytes(), card];
     parts.extend(
         msg.fields()
             .filter(|f| !NOT_HASHED.contains(&f.number()))
@@ -1148,6 +1153,27 @@ fn request_hash(host: &Host, msg: &Message<'_>) -> Result<String, Fault> {
     );
     let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     Ok(host.store.request_hash(&refs)?)
+}
+
+/// The card of a financial request, parsed once, with its keyed fingerprint; or why field 2
+/// holds none.
+struct Card(Result<(Pan, String), AccessRefused>);
+
+impl Card {
+    fn of(msg: &Message<'_>, fingerprinter: &Fingerprinter) -> Card {
+        Card(card(msg).map(|p| {
+            let f = fingerprinter.of(&p);
+            (p, f)
+        }))
+    }
+
+    fn pan(&self) -> Result<&Pan, &AccessRefused> {
+        self.0.as_ref().map(|(p, _)| p)
+    }
+
+    fn fingerprint(&self) -> Option<&str> {
+        self.0.as_ref().ok().map(|(_, f)| f.as_str())
+    }
 }
 
 fn card(msg: &Message<'_>) -> Result<Pan, AccessRefused> {

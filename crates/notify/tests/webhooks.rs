@@ -313,6 +313,17 @@ fn unsubscribed_changes_write_no_outbox_rows() {
 }
 
 #[test]
+fn a_poll_with_nothing_due_does_not_wait_for_the_write_lock() {
+    // Goal (issue 15, s18-speed): the worker polls every second on every node; a poll that
+    // finds nothing due reads and ends, and never queues behind a writer for the write lock.
+    let h = Harness::new();
+    let (due, waited) =
+        common::while_write_locked(&*h.store, || run_due(&*h.store, &allow_private()));
+    assert_eq!(due.expect("poll"), 0);
+    assert!(!waited, "the idle poll waited for the write lock");
+}
+
+#[test]
 fn a_kek_rotation_rewraps_the_secret_and_deliveries_stay_signed_with_it() {
     // Goal (issue 13: webhook secrets under `keys rotate-kek`): the rotation re-wraps every
     // endpoint's secret under the new KEK; a store opened under the new KEK signs the next

@@ -34,16 +34,16 @@
 //! adapter maps them once to its wire form.
 #![deny(missing_docs)]
 
-pub mod channels;
-pub mod cases;
 pub mod balance;
+pub mod cases;
+pub mod channels;
 mod ctx;
 mod events;
 pub mod holds;
 pub mod onboarding;
 pub mod operators;
-pub mod pause;
 pub mod ops;
+pub mod pause;
 pub mod preauth;
 pub mod records;
 pub mod refund;

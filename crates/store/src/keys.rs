@@ -168,6 +168,37 @@ pub fn keyed_hash(key: &Secret, parts: &[&[u8]]) -> String {
     hex::encode(hmac(key.expose(), parts))
 }
 
+/// A key derived from the KEK for one purpose at its first use and kept (zeroized when
+/// dropped, as every [`Secret`]): `request.hash` is needed for every sale, and deriving it
+/// again each time cost one HMAC per sale, or a round trip to the HSM (issue 15, s18-speed).
+/// A store's KEK provider never changes while it is open, so neither does the key.
+pub struct KeptKey {
+    purpose: &'static str,
+    key: OnceLock<Secret>,
+}
+
+impl KeptKey {
+    /// A key for `purpose`, not yet derived.
+    pub const fn new(purpose: &'static str) -> KeptKey {
+        KeptKey {
+            purpose,
+            key: OnceLock::new(),
+        }
+    }
+
+    /// The key, derived from `keys` at the first call.
+    pub fn get(&self, keys: &dyn KeyProvider) -> Result<&Secret, StoreError> {
+        if let Some(k) = self.key.get() {
+            return Ok(k);
+        }
+        let k = keys.derive(self.purpose)?;
+        Ok(self.key.get_or_init(|| k))
+    }
+}
+
+/// The purpose of the key of [`crate::Store::request_hash`].
+pub const REQUEST_HASH_PURPOSE: &str = "request.hash";
+
 pub(crate) fn key_error(what: impl Into<String>) -> StoreError {
     StoreError::Key(what.into())
 }

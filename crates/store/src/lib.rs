@@ -179,7 +179,7 @@ pub trait Store: Send + Sync + untyped::Writer {
     /// expiry or PIN block; a card is represented by its keyed fingerprint), so a copy of
     /// the database cannot brute-force a card number from it.
     fn request_hash(&self, parts: &[&[u8]]) -> Result<String, StoreError> {
-        let key = self.keys().derive("request.hash")?;
+        let key = self.keys().derive(keys::REQUEST_HASH_PURPOSE)?;
         Ok(keys::keyed_hash(&key, parts))
     }
     /// An operator's stored password hash, failure count and lock (Unix micros).

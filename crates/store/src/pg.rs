@@ -757,6 +757,7 @@ pub struct PgStore {
     policy: Policy,
     clock: Arc<dyn Clock>,
     keys: crate::keys::Keys,
+    request_key: crate::keys::KeptKey,
     anchor: Option<Arc<crate::anchor::Anchor>>,
     // Last: the IO runtime outlives every connection above.
     io: IoThread,
@@ -896,6 +897,7 @@ impl PgStore {
             policy,
             clock,
             keys,
+            request_key: crate::keys::KeptKey::new(crate::keys::REQUEST_HASH_PURPOSE),
             anchor,
             io,
         };
@@ -1151,6 +1153,10 @@ impl Store for PgStore {
     }
     fn keys(&self) -> &crate::keys::Keys {
         &self.keys
+    }
+    fn request_hash(&self, parts: &[&[u8]]) -> Result<String, StoreError> {
+        let key = self.request_key.get(&*self.keys)?;
+        Ok(crate::keys::keyed_hash(key, parts))
     }
     fn anchor(&self) -> Option<&Arc<crate::anchor::Anchor>> {
         self.anchor.as_ref()

@@ -97,12 +97,15 @@ impl Default for OpenOptions {
 pub struct SqliteStore {
     path: PathBuf,
     reader: Mutex<Connection>,
+    /// The connection [`SqliteStore::setup`] keeps between calls, opened at the first one.
+    setup: Mutex<Option<Connection>>,
     jobs: Queue,
     writer: Option<JoinHandle<()>>,
     checkpointer: Option<Checkpointer>,
     policy: Policy,
     clock: Arc<dyn Clock>,
     keys: crate::keys::Keys,
+    request_key: crate::keys::KeptKey,
     anchor: Option<Arc<crate::anchor::Anchor>>,
 }
 
@@ -228,12 +231,14 @@ impl SqliteStore {
         let store = SqliteStore {
             path,
             reader: Mutex::new(reader),
+            setup: Mutex::new(None),
             jobs: Queue(Some(tx)),
             writer: Some(writer),
             checkpointer: Some(checkpointer),
             policy,
             clock,
             keys,
+            request_key: crate::keys::KeptKey::new(crate::keys::REQUEST_HASH_PURPOSE),
             anchor,
         };
         if crate::terminal_keys::migrate_clear_keys(&store)? > 0 {
@@ -284,12 +289,40 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one write transaction on a separate connection (setup and admin work that
-    /// is not on the counter's path: init, registering terminals).
+    /// is not on the counter's path: init, registering terminals, and the workers' claims:
+    /// the notify worker's poll, the SAF drainer's, STAN blocks, sign-ins).
+    ///
+    /// The connection is kept between calls: opening one parses the schema and sets the
+    /// pragmas, which cost the notify worker's poll more than its query (issue 15,
+    /// s17-speed). A call that finds it in use (another thread's setup, or a setup nested in
+    /// one) opens a connection of its own, as every call did before, so nothing waits on
+    /// the mutex while SQLite's busy handler already orders the writers.
     pub fn setup<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &mut ChainHead) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = connect(&self.path, false)?;
+        match self.setup.try_lock() {
+            Ok(mut kept) => {
+                let mut conn = match kept.take() {
+                    Some(c) => c,
+                    None => connect(&self.path, false)?,
+                };
+                let out = self.setup_on(&mut conn, f);
+                // A connection left inside a transaction (a failed ROLLBACK) is not reused.
+                if conn.is_autocommit() {
+                    *kept = Some(conn);
+                }
+                out
+            }
+            Err(_) => self.setup_on(&mut connect(&self.path, false)?, f),
+        }
+    }
+
+    fn setup_on<T>(
+        &self,
+        conn: &mut Connection,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &mut ChainHead) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut head = ChainHead::read(&*tx)?;
         let before = head.seq;
@@ -486,6 +519,10 @@ impl Store for SqliteStore {
     }
     fn keys(&self) -> &crate::keys::Keys {
         &self.keys
+    }
+    fn request_hash(&self, parts: &[&[u8]]) -> Result<String, StoreError> {
+        let key = self.request_key.get(&*self.keys)?;
+        Ok(crate::keys::keyed_hash(key, parts))
     }
     fn anchor(&self) -> Option<&Arc<crate::anchor::Anchor>> {
         self.anchor.as_ref()

@@ -428,6 +428,21 @@ fn two_nodes_drain_one_queue_each_advice_once() {
     );
 }
 
+// Goal (issue 15, s18-speed): an idle drainer's poll (every second on every node) reads
+// the empty queue and ends; it does not wait for the write lock a writer holds.
+#[test]
+fn an_empty_queue_is_polled_without_the_write_lock() {
+    let h = Harness::new();
+    let store: Arc<dyn Store> = Arc::from(h.open_another());
+    let q = StoreQueue::for_node(store, "node-a");
+    let (claimed, waited) = while_write_locked(&*h.store, || q.claim("switch", 10_000));
+    assert!(claimed.expect("claim").is_none());
+    assert!(!waited, "the idle poll waited for the write lock");
+    // With an advice queued the claim takes it (the read did not hide it).
+    queue_and_park(&*h.store);
+    assert!(q.claim("switch", 10_000).expect("claim").is_some());
+}
+
 // Goal (s17-refund): the scheduler's step forgets a card number exactly when its sale's
 // refund window closes, by the store's clock: kept one second before, forgotten at the end,
 // and a row already forgotten or of an older build (no `pan_until`) is not counted.

@@ -1,6 +1,7 @@
 //! What the switch answers to each message (spec `iso8583-1987-switch.md`, "Messages" and
-//! "Matching, time-outs, store-and-forward"). One ledger transaction per message: the
-//! answer is stored with its effect, so a duplicate gets the very same bytes.
+//! "Matching, time-outs, store-and-forward"). Each answer is stored with its effect in the
+//! same ledger transaction, so a duplicate gets the very same bytes; the server commits the
+//! messages that arrived together in one transaction ([`Processor::book_group`]).
 
 use crate::ledger::{self, Book, LedgerError, Record};
 use jiff::Timestamp;
@@ -55,26 +56,90 @@ impl Processor {
         session: &mut Session,
         now: Timestamp,
     ) -> Result<Option<IsoMsg>, LedgerError> {
-        let mti = req.mti();
-        if !mti.is_request() {
-            return Ok(None);
+        match route(req, session) {
+            Route::Answered(a) => Ok(a),
+            Route::Book => self.book_one(req, now).map(Some),
         }
-        if mti == MTI_0800 {
-            return Ok(Some(network(req, session)));
-        }
-        if !session.signed_on {
-            return Ok(Some(answer(req, ECHO_0110, "91")));
-        }
-        let tx = self.conn.transaction()?;
-        let out = match mti {
-            m if m == MTI_0100 || m == MTI_0200 => authorize(&tx, self.zpk.as_ref(), req, now)?,
-            m if m == MTI_0220 => complete(&tx, req)?,
-            m if m == MTI_0420 || m == MTI_0421 => reverse(&tx, req)?,
-            _ => answer(req, ECHO_0110, "12"),
-        };
-        tx.commit()?;
-        Ok(Some(out))
     }
+
+    /// Books `group` (each request with its time) in one ledger transaction and answers
+    /// each in order, as if each had been booked alone in that order. When one of them
+    /// fails, the transaction is rolled back whole and each is booked alone again, so one
+    /// message's failure costs no other its booking.
+    pub fn book_group(
+        &mut self,
+        group: &[(&IsoMsg, Timestamp)],
+    ) -> Vec<Result<IsoMsg, LedgerError>> {
+        match self.book_together(group) {
+            Ok(answers) => answers.into_iter().map(Ok).collect(),
+            Err(e) if group.len() == 1 => vec![Err(e)],
+            Err(_) => group
+                .iter()
+                .map(|(req, now)| self.book_one(req, *now))
+                .collect(),
+        }
+    }
+
+    fn book_together(
+        &mut self,
+        group: &[(&IsoMsg, Timestamp)],
+    ) -> Result<Vec<IsoMsg>, LedgerError> {
+        let tx = self.conn.transaction()?;
+        let answers = group
+            .iter()
+            .map(|(req, now)| book(&tx, self.zpk.as_ref(), req, *now))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok(answers)
+    }
+
+    fn book_one(&mut self, req: &IsoMsg, now: Timestamp) -> Result<IsoMsg, LedgerError> {
+        let tx = self.conn.transaction()?;
+        let out = book(&tx, self.zpk.as_ref(), req, now)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// What a request needs before the ledger sees it.
+#[derive(Debug)]
+pub enum Route {
+    /// Answered from the connection's state alone (network management, not signed on, an
+    /// answer MTI that gets none).
+    Answered(Option<IsoMsg>),
+    /// A financial or reversal request for the ledger ([`Processor::book_group`]).
+    Book,
+}
+
+/// Routes `req` on the connection's `session` (which a sign-on or sign-off changes).
+pub fn route(req: &IsoMsg, session: &mut Session) -> Route {
+    let mti = req.mti();
+    if !mti.is_request() {
+        return Route::Answered(None);
+    }
+    if mti == MTI_0800 {
+        return Route::Answered(Some(network(req, session)));
+    }
+    if !session.signed_on {
+        return Route::Answered(Some(answer(req, ECHO_0110, "91")));
+    }
+    Route::Book
+}
+
+/// The effect of one routed request inside the ledger transaction `tx`, and its answer.
+fn book(
+    tx: &Transaction<'_>,
+    zpk: Option<&Zpk>,
+    req: &IsoMsg,
+    now: Timestamp,
+) -> Result<IsoMsg, LedgerError> {
+    let mti = req.mti();
+    Ok(match mti {
+        m if m == MTI_0100 || m == MTI_0200 => authorize(tx, zpk, req, now)?,
+        m if m == MTI_0220 => complete(tx, req)?,
+        m if m == MTI_0420 || m == MTI_0421 => reverse(tx, req)?,
+        _ => answer(req, ECHO_0110, "12"),
+    })
 }
 
 /// An answer carrying the request's `echo` fields and 39.

@@ -3,7 +3,7 @@
 
 use crate::clearing::{self, ClearingError};
 use crate::ledger::{self, LedgerError, Totals};
-use crate::process::{Processor, Session};
+use crate::process::{Processor, Route, Session, route};
 use rand::Rng;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,12 +14,16 @@ use suanpan_iso8583::switch::MTI_0800;
 use suanpan_iso8583::{Error as CodecError, IsoMsg, SWITCH, Status, Zpk, split_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Answers queued per connection before the reader waits (a bound on memory).
 pub const ANSWERS_QUEUED_MAX: usize = 1024;
 /// Bytes read at once from a connection.
 const READ_BYTES: usize = 16 * 1024;
+/// Requests waiting for the ledger thread before their connections wait (a bound on memory).
+pub const LEDGER_QUEUE_MAX: usize = 4096;
+/// Requests booked in one ledger transaction at most.
+pub const LEDGER_GROUP_MAX: usize = 256;
 
 /// The fault knobs. Faults hit financial and reversal traffic only: network management
 /// (0800) is always answered, so a link stays signed on; `--down-after` takes it down.
@@ -65,7 +69,8 @@ pub enum SwitchError {
 }
 
 struct Shared {
-    processor: Mutex<Processor>,
+    processor: Arc<Mutex<Processor>>,
+    ledger: mpsc::Sender<Booking>,
     faults: Mutex<Faults>,
     received: Mutex<HashMap<u16, u64>>,
     messages: AtomicU64,
@@ -97,8 +102,11 @@ impl Switch {
         let listener = TcpListener::bind(&config.listen).await?;
         let addr = listener.local_addr()?;
         let (stop, _) = watch::channel(false);
+        let processor = Arc::new(Mutex::new(Processor::new(conn, config.zpk)));
+        let ledger = start_ledger(processor.clone())?;
         let shared = Arc::new(Shared {
-            processor: Mutex::new(Processor::new(conn, config.zpk)),
+            processor,
+            ledger,
             faults: Mutex::new(config.faults),
             received: Mutex::new(HashMap::new()),
             messages: AtomicU64::new(0),
@@ -268,10 +276,12 @@ async fn answer(
     } else {
         1
     };
+    let msg = Arc::new(msg);
     for _ in 0..copies {
-        let result = {
-            let mut s = lock(&session);
-            lock(&shared.processor).handle(&msg, &mut s, jiff::Timestamp::now())
+        let routed = route(&msg, &mut lock(&session));
+        let result = match routed {
+            Route::Answered(a) => Ok(a),
+            Route::Book => book(&shared, &msg).await.map(Some),
         };
         let reply = match result {
             Ok(Some(reply)) => reply,
@@ -290,6 +300,58 @@ async fn answer(
             return;
         }
     }
+}
+
+/// A request for the ledger thread, answered after its group's commit.
+struct Booking {
+    msg: Arc<IsoMsg>,
+    at: jiff::Timestamp,
+    done: oneshot::Sender<Result<IsoMsg, LedgerError>>,
+}
+
+/// Books `msg` on the ledger thread and waits for its answer, which exists only once the
+/// ledger transaction holding its effect and its stored answer committed: an answer the
+/// acquirer hears is never one a crash of the switch takes back.
+async fn book(shared: &Shared, msg: &Arc<IsoMsg>) -> Result<IsoMsg, LedgerError> {
+    let (done, answered) = oneshot::channel();
+    let booking = Booking {
+        msg: msg.clone(),
+        at: jiff::Timestamp::now(),
+        done,
+    };
+    let gone = || LedgerError::Invariant("the ledger thread stopped");
+    shared.ledger.send(booking).await.map_err(|_| gone())?;
+    answered.await.map_err(|_| gone())?
+}
+
+/// Starts the ledger thread: it books the requests that queued while its last commit ran
+/// in one transaction (up to [`LEDGER_GROUP_MAX`]), then answers them. One commit per
+/// message was most of the switch's work per answer under load (issue 15, s18-speed:
+/// callgrind). It ends when every sender is gone (the switch and its connections).
+fn start_ledger(processor: Arc<Mutex<Processor>>) -> std::io::Result<mpsc::Sender<Booking>> {
+    let (tx, mut rx) = mpsc::channel::<Booking>(LEDGER_QUEUE_MAX);
+    std::thread::Builder::new()
+        .name("switch-ledger".into())
+        .spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut group = vec![first];
+                while group.len() < LEDGER_GROUP_MAX {
+                    match rx.try_recv() {
+                        Ok(b) => group.push(b),
+                        Err(_) => break,
+                    }
+                }
+                let reqs: Vec<(&IsoMsg, jiff::Timestamp)> =
+                    group.iter().map(|b| (&*b.msg, b.at)).collect();
+                let answers = lock(&processor).book_group(&reqs);
+                drop(reqs);
+                for (b, a) in group.into_iter().zip(answers) {
+                    // The connection may be gone; its answer is booked all the same.
+                    let _ = b.done.send(a);
+                }
+            }
+        })?;
+    Ok(tx)
 }
 
 fn chance(p: f64) -> bool {

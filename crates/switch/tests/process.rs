@@ -233,3 +233,28 @@ fn equal_stans_of_two_terminals_reverse_the_right_sale() {
     );
     assert_eq!(f.balance().0, start - 100, "terminal 1's sale stands");
 }
+
+// Goal (issue 15, s18-speed): a group booked in one ledger transaction answers each message
+// as booking them one by one in the same order does: a sale, its duplicate (the stored
+// answer, charged once), its reversal and a second sale, byte for byte and to the fen.
+#[test]
+fn a_group_books_as_its_messages_one_by_one() {
+    let mut alone = Fixture::new();
+    let mut grouped = Fixture::new();
+    alone.sign_on();
+    grouped.sign_on();
+    let sale = alone.msg(MTI_0200, "000000", 250);
+    let reversal = advice_of(MTI_0420, &sale, 900, "68");
+    let second = alone.msg(MTI_0200, "000000", 400);
+    let msgs = [&sale, &sale, &reversal, &second];
+    let one_by_one: Vec<IsoMsg> = msgs.iter().map(|m| alone.send(m)).collect();
+    let now = Timestamp::now();
+    let group: Vec<(&IsoMsg, Timestamp)> = msgs.iter().map(|m| (*m, now)).collect();
+    let together: Vec<IsoMsg> = grouped.p.book_group(&group).into_iter().map(ok).collect();
+    assert_eq!(together, one_by_one);
+    assert_eq!(
+        one_by_one[0], one_by_one[1],
+        "the duplicate got the stored answer"
+    );
+    assert_eq!(grouped.balance(), alone.balance());
+}

@@ -123,6 +123,11 @@ impl SafStore for StoreQueue {
     fn claim(&self, destination: &str, now_ms: i64) -> Result<Option<SafEntry>, SafError> {
         let keys = self.store.keys().clone();
         let lease = i64::try_from(self.lease_ms).unwrap_or(i64::MAX);
+        // Read first: an idle drainer polls every second, and an empty queue needs no
+        // write transaction (repo::saf_claimable).
+        if !self.read(|c| repo::saf_claimable(c, destination, &self.node, now_ms))? {
+            return Ok(None);
+        }
         let head =
             self.write(|c| repo::saf_claim(c, &*keys, destination, &self.node, now_ms, lease))?;
         Ok(head.map(|a| SafEntry {

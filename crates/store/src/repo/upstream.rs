@@ -437,6 +437,24 @@ pub fn saf_import(
     Ok(true)
 }
 
+/// Whether [`saf_claim`] would find an advice of `destination` for `node` at `now_ms`: a
+/// read on the read connection, so that the drainer's idle poll (every second on every
+/// node) does not take the write lock to find an empty queue (issue 15, s18-speed).
+pub fn saf_claimable(
+    conn: &dyn Sql,
+    destination: &str,
+    node: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let row = conn.row(
+        "SELECT 1 FROM upstream_saf WHERE destination = ?1 \
+           AND (claimed_until IS NULL OR claimed_until <= ?2 OR claimed_by = ?3) LIMIT 1",
+        p![destination, now_ms, node],
+        |_| Ok(()),
+    )?;
+    Ok(row.is_some())
+}
+
 /// Claims the oldest advice of `destination` for `node` until `now_ms + lease_ms` and
 /// returns it, opened: one no other node holds a live claim on (an expired claim is free: its
 /// node died or stalled; a node's own claim is renewed). On PostgreSQL the candidate row is

@@ -779,3 +779,30 @@ pub fn totals(debit_fen: i64, debit_count: u32, credit_fen: i64, credit_count: u
         credit_count,
     }
 }
+
+/// Runs `f` while another setup transaction of `store` holds the write lock, and says
+/// whether `f` had to wait for it: the holder lets go as soon as `f` returns, or after
+/// `HOLD_SECONDS_MAX` (then `f` waited, since SQLite's busy handler waits up to 30 s).
+pub fn while_write_locked<T: Send>(store: &dyn Store, f: impl FnOnce() -> T) -> (T, bool) {
+    const HOLD_SECONDS_MAX: u64 = 10;
+    let (done, answered) = std::sync::mpsc::channel::<()>();
+    let (locked, lock_held) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let holder = s.spawn(move || {
+            let mut waited_out = false;
+            store
+                .with_setup(&mut |_, _| {
+                    let _ = locked.send(());
+                    let wait = std::time::Duration::from_secs(HOLD_SECONDS_MAX);
+                    waited_out = answered.recv_timeout(wait).is_err();
+                    Ok(())
+                })
+                .expect("setup");
+            waited_out
+        });
+        lock_held.recv().expect("the write lock is held");
+        let out = f();
+        let _ = done.send(());
+        (out, holder.join().expect("holder"))
+    })
+}

@@ -1633,3 +1633,25 @@ fn another_merchants_terminal_cannot_find_this_merchants_transactions() {
         )
     });
 }
+
+// --- request hash ---------------------------------------------------------------------------
+
+#[test]
+fn the_request_hash_is_the_hmac_under_the_derived_key_every_time() {
+    // Goal (issue 15, s18-speed): the store keeps the `request.hash` key after its first use;
+    // the hashes stay those of a key derived afresh (rows stored before keep matching), the
+    // same on every call, and apart for different parts.
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let parts: [&[u8]; 2] = [b"0200", b"field 4"];
+    let derived = h
+        .store
+        .keys()
+        .derive(suanpan_store::keys::REQUEST_HASH_PURPOSE)
+        .expect("derive");
+    let expected = suanpan_store::keys::keyed_hash(&derived, &parts);
+    assert_eq!(h.store.request_hash(&parts).expect("hash"), expected);
+    assert_eq!(h.store.request_hash(&parts).expect("again"), expected);
+    assert_ne!(h.store.request_hash(&[b"0200"]).expect("other"), expected);
+}
