@@ -43,7 +43,7 @@ fn options(policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
         db_pages_max: None,
         keys: suanpan_store::keys::ephemeral(),
         anchor: None,
-        bulk_load: false,
+        ..OpenOptions::default()
     }
 }
 
