@@ -146,7 +146,7 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
-    /// The SQLite writer's page cache, MiB (default 16; 1–4096). More keeps more of a large
+    /// The SQLite writer's page cache, MiB (default 4; 1–4096). More keeps more of a large
     /// journal's index pages in the process instead of reading them back from the OS, at the
     /// price of resident memory (docs/DECISIONS.md, "The writer's page cache").
     #[serde(default = "StoreSection::default_writer_cache_mib")]
@@ -623,7 +623,7 @@ mod tests {
         let path = dir.path().join(CONFIG_FILE);
         std::fs::write(&path, readme_config()).unwrap();
         let cfg = ConfigFile::read(&path).expect("the README's config parses");
-        assert_eq!(cfg.store.writer_cache_mib, 16);
+        assert_eq!(cfg.store.writer_cache_mib, 4);
         assert_eq!(
             cfg.store.writer_cache_kib().unwrap(),
             suanpan_store::sqlite::WRITER_CACHE_KIB

@@ -72,8 +72,9 @@ pub struct OpenOptions {
 /// read ~1.4 pages per sale back from the OS (issue 15). 64 MiB held them, but a host serving
 /// 1,000 terminals on a 1M-row store then peaked at 109 MB against issue 16's 64 MB budget,
 /// the cache filling with the leaves of a thousand terminals' and cards' insertion points.
-/// 16 MiB is the trade (docs/DECISIONS.md, docs/BENCHMARKS.md).
-pub const WRITER_CACHE_KIB: i64 = 16 * 1024;
+/// 4 MiB is the trade: that host peaked at 58 MB with it, 72 MB with 16 MiB
+/// (docs/DECISIONS.md, docs/BENCHMARKS.md).
+pub const WRITER_CACHE_KIB: i64 = 4 * 1024;
 /// The bulk-loading writer's page cache, KiB (SQLite's default is 2 MiB: a journal of
 /// millions of rows then reads most index pages back from the OS at every insert).
 pub const BULK_CACHE_KIB: i64 = 1024 * 1024;
