@@ -203,7 +203,7 @@ pub fn options(mut policy: Policy, clock: Arc<FixedClock>) -> OpenOptions {
         // what its parent created.
         keys: Arc::new(suanpan_store::keys::MemoryKek::new([0x4B; 32])),
         anchor: None,
-        bulk_load: false,
+        ..OpenOptions::default()
     }
 }
 
