@@ -138,30 +138,29 @@ impl<'a> Cells<'a> {
             self.cells[i].push_str(say(&mut self.said, self.values, group, code));
         }
         let c = &mut self.cells;
-        // `write!` into a `String` cannot fail.
-        let _ = write!(c[0], "{}", t.id.0);
+        digits(&mut c[0], t.id.0.unsigned_abs(), 1);
         local_time(&mut c[1], &self.zone.to_datetime(t.created_at));
         c[4].push_str(&t.amount.yuan());
         c[5].push_str(t.currency.code());
         if let Some(m) = &t.masked_pan {
-            let _ = write!(c[7], "{m}");
+            c[7].push_str(m.as_str());
         }
         if let Some(w) = &t.wallet_id {
             c[8].push_str(w);
         }
-        let _ = write!(c[9], "{}", t.merchant_id);
-        let _ = write!(c[10], "{}", t.terminal_id);
-        let _ = write!(c[11], "{}", t.operator);
-        let _ = write!(c[12], "{}", t.batch_no);
-        let _ = write!(c[13], "{}", t.voucher_no);
+        c[9].push_str(t.merchant_id.as_str());
+        c[10].push_str(t.terminal_id.as_str());
+        digits(&mut c[11], u64::from(t.operator.value()), 2);
+        digits(&mut c[12], u64::from(t.batch_no.value()), 6);
+        digits(&mut c[13], u64::from(t.voucher_no.value()), 6);
         if let Some(r) = &t.rrn {
-            let _ = write!(c[14], "{r}");
+            c[14].push_str(r.as_str());
         }
         if let Some(a) = &t.auth_code {
-            let _ = write!(c[15], "{a}");
+            c[15].push_str(a.as_str());
         }
         if let Some(o) = t.original_id {
-            let _ = write!(c[17], "{}", o.0);
+            digits(&mut c[17], o.0.unsigned_abs(), 1);
         }
         &self.cells
     }
@@ -200,17 +199,35 @@ fn say<'s>(
 /// `YYYY-MM-DD HH:MM:SS`, what `strftime("%Y-%m-%d %H:%M:%S")` writes, without parsing a
 /// format a million times.
 fn local_time(out: &mut String, at: &jiff::civil::DateTime) {
-    use std::fmt::Write as _;
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    );
+    digits(out, at.year().unsigned_abs().into(), 4);
+    for (sep, n) in [
+        ('-', at.month()),
+        ('-', at.day()),
+        (' ', at.hour()),
+        (':', at.minute()),
+        (':', at.second()),
+    ] {
+        out.push(sep);
+        digits(out, n.unsigned_abs().into(), 2);
+    }
+}
+
+/// `n` in decimal, zero-padded to `width`, appended to `out`: what `{:0width$}` writes for a
+/// non-negative number, without the formatting machinery (a million rows × eight numbers).
+fn digits(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = at.min(buf.len().saturating_sub(width));
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
 }
 
 /// The filters as `name=value` pairs joined by spaces (`all` when none), for the file's first
@@ -393,6 +410,26 @@ mod tests {
         assert_eq!(describe(&pairs, false), "min=10.00");
         assert_eq!(describe(&pairs, true), "min=10.00 include_hidden");
         assert_eq!(describe(&[("kind", None)], false), "all");
+    }
+
+    #[test]
+    fn digits_write_what_the_formatter_writes() {
+        for (n, width) in [
+            (0u64, 1),
+            (7, 2),
+            (42, 6),
+            (123_456, 6),
+            (1_234_567, 6),
+            (u64::MAX, 1),
+        ] {
+            let mut s = String::from("x");
+            digits(&mut s, n, width);
+            assert_eq!(s, format!("x{n:0width$}"));
+        }
+        let at: jiff::civil::DateTime = "2026-01-02 03:04:05".parse().unwrap();
+        let mut s = String::new();
+        local_time(&mut s, &at);
+        assert_eq!(s, at.strftime("%Y-%m-%d %H:%M:%S").to_string());
     }
 
     #[test]
