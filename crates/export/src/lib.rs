@@ -124,7 +124,6 @@ impl<'a> Cells<'a> {
 
     /// One transaction's cells (valid until the next call).
     pub fn row(&mut self, t: &Transaction) -> &[String; COLUMNS] {
-        use std::fmt::Write as _;
         for c in &mut self.cells {
             c.clear();
         }

@@ -57,7 +57,7 @@ impl Processor {
         now: Timestamp,
     ) -> Result<Option<IsoMsg>, LedgerError> {
         match route(req, session) {
-            Route::Answered(a) => Ok(a),
+            Route::Answered(a) => Ok(a.map(|m| *m)),
             Route::Book => self.book_one(req, now).map(Some),
         }
     }
@@ -106,7 +106,7 @@ impl Processor {
 pub enum Route {
     /// Answered from the connection's state alone (network management, not signed on, an
     /// answer MTI that gets none).
-    Answered(Option<IsoMsg>),
+    Answered(Option<Box<IsoMsg>>),
     /// A financial or reversal request for the ledger ([`Processor::book_group`]).
     Book,
 }
@@ -118,10 +118,10 @@ pub fn route(req: &IsoMsg, session: &mut Session) -> Route {
         return Route::Answered(None);
     }
     if mti == MTI_0800 {
-        return Route::Answered(Some(network(req, session)));
+        return Route::Answered(Some(Box::new(network(req, session))));
     }
     if !session.signed_on {
-        return Route::Answered(Some(answer(req, ECHO_0110, "91")));
+        return Route::Answered(Some(Box::new(answer(req, ECHO_0110, "91"))));
     }
     Route::Book
 }

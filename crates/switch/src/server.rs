@@ -280,7 +280,7 @@ async fn answer(
     for _ in 0..copies {
         let routed = route(&msg, &mut lock(&session));
         let result = match routed {
-            Route::Answered(a) => Ok(a),
+            Route::Answered(a) => Ok(a.map(|m| *m)),
             Route::Book => book(&shared, &msg).await.map(Some),
         };
         let reply = match result {
