@@ -111,9 +111,11 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         policy: cfg.policy,
         anchor: app.anchor(&keys, None)?,
         keys,
-        writer_cache_kib: app.writer_cache_kib()?,
+        writer_cache_kib: cfg.store.writer_cache_kib()?,
         ..suanpan_service::open_options()
     };
+    // What the embedded store's writer is given, as `--json` reports it.
+    let writer_cache_mib = opts.writer_cache_kib / 1024;
     let (store, fresh): (Arc<dyn Store>, bool) = match app.database()? {
         // Several nodes may start at once on a new database: the first creates it, the
         // others find it created (the creation is serialized in the database).
@@ -136,6 +138,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
     // (issue 15): switching one on builds its index here, before anything listens.
     let need = suanpan_store::risk_index::RiskIndexes::needed(&store.policy().risk, &*store)?;
     suanpan_store::risk_index::apply(&*store, need)?;
+    let writer_cache_mib = (store.dialect() == Dialect::Sqlite).then_some(writer_cache_mib);
     let fingerprinter = match app.fingerprinter() {
         // A second node on a database another node created: it needs that node's PAN key.
         Err(Fail::Store(StoreError::NotInitialized(_))) if store.dialect() == Dialect::Postgres => {
@@ -229,6 +232,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
             args.demo,
             fresh,
             kek_made.is_some(),
+            writer_cache_mib,
         );
         shutdown_signal().await;
         tracing::info!("shutting down");
@@ -307,6 +311,7 @@ fn announce(
     demo: bool,
     created: bool,
     kek_made: bool,
+    writer_cache_mib: Option<i64>,
 ) {
     let kek = app.kek_where();
     let operators: Vec<_> = DEMO_OPERATORS
@@ -316,7 +321,8 @@ fn announce(
     if app.json {
         let mut v = json!({"ok": true, "iso8583_addr": r.iso8583_addr.to_string(),
             "http_addr": r.http_addr.to_string(), "backoffice": web,
-            "data_dir": app.data_dir, "created": created, "kek_file": kek, "kek_created": kek_made});
+            "data_dir": app.data_dir, "created": created, "kek_file": kek, "kek_created": kek_made,
+            "writer_cache_mib": writer_cache_mib});
         if demo {
             let staff: Vec<_> = DEMO_STAFF
                 .iter()

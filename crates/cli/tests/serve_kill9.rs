@@ -246,7 +246,7 @@ fn serve_reads_config_and_env() {
     let cfg = dir.path().join("host.toml");
     ok(std::fs::write(
         &cfg,
-        "[server]\niso8583_addr = \"127.0.0.1:0\"\nidle_timeout_ms = 1000\n[web]\nhttp = \"127.0.0.1:0\"\n",
+        "[server]\niso8583_addr = \"127.0.0.1:0\"\nidle_timeout_ms = 1000\n[web]\nhttp = \"127.0.0.1:0\"\n[store]\nwriter_cache_mib = 12\n",
     ));
     let (mut child, v) = spawn_serve(
         suanpan(dir.path())
@@ -265,6 +265,10 @@ fn serve_reads_config_and_env() {
         "from [web] http: {web}"
     );
     assert_eq!(v["demo"]["backoffice_users"][0]["username"], "cashier");
+    assert_eq!(
+        v["writer_cache_mib"], 12,
+        "[store] of the --config file, not of the data directory's"
+    );
 
     ok(std::fs::write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\n"));
     let out = ok(suanpan(dir.path())
