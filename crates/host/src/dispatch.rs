@@ -728,7 +728,8 @@ impl Host {
             .policy()
             .zone()
             .unwrap_or(jiff::tz::TimeZone::UTC);
-        let local = self.store.now().to_zoned(zone);
+        let (local_time, local_date) =
+            suanpan_upstream::local_time_and_date(zone.to_datetime(self.store.now()));
         Ok(Ok(Presented {
             card: UpCard {
                 pan: pan.expose_digits().to_owned(),
@@ -736,8 +737,8 @@ impl Host {
                 entry_mode: msg.digits(22).unwrap_or_else(|_| "000".to_owned()),
                 pin_block,
             },
-            local_time: local.strftime("%H%M%S").to_string(),
-            local_date: local.strftime("%m%d").to_string(),
+            local_time,
+            local_date,
         }))
     }
 

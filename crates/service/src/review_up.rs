@@ -98,7 +98,8 @@ fn kept_pan(store: &dyn Store, id: TxnId) -> Result<Option<String>, StoreError> 
 /// and date (fields 12, 13) in the merchant's zone by the store's clock.
 fn presented(store: &dyn Store, pan: String) -> Presented {
     let zone = store.policy().zone().unwrap_or(jiff::tz::TimeZone::UTC);
-    let local = store.now().to_zoned(zone);
+    let (local_time, local_date) =
+        suanpan_upstream::local_time_and_date(zone.to_datetime(store.now()));
     Presented {
         card: Card {
             pan,
@@ -106,8 +107,8 @@ fn presented(store: &dyn Store, pan: String) -> Presented {
             entry_mode: ENTRY_MODE_BACK_OFFICE.to_owned(),
             pin_block: None,
         },
-        local_time: local.strftime("%H%M%S").to_string(),
-        local_date: local.strftime("%m%d").to_string(),
+        local_time,
+        local_date,
     }
 }
 

@@ -137,6 +137,53 @@ pub fn ensure_load_card(tx: &Transaction<'_>, pan: &str) -> Result<(), LedgerErr
     insert_account(tx, &demo::load_card_account(&parsed, &fingerprint))
 }
 
+/// Load cards remembered at most by [`LoadCards`] (a bound on its memory; past it, each
+/// answer inserts as before).
+pub const LOAD_CARDS_KNOWN_MAX: usize = 100_000;
+
+/// The load cards whose account a committed ledger transaction holds: their `INSERT OR
+/// IGNORE` ([`ensure_load_card`]), a no-op once the row exists, is skipped. It was about a
+/// tenth of the switch's work per answer of a load run (issue 15, s19-net: callgrind). A
+/// card is remembered only after the transaction that inserted it committed
+/// ([`LoadCards::committed`]); a rolled back one forgets what it staged.
+#[derive(Debug, Default)]
+pub struct LoadCards {
+    known: std::collections::HashSet<String>,
+    staged: Vec<String>,
+}
+
+impl LoadCards {
+    /// [`ensure_load_card`] unless a committed transaction already holds `pan`'s account.
+    ///
+    /// # Errors
+    /// SQLite failures.
+    pub fn ensure(&mut self, tx: &Transaction<'_>, pan: &str) -> Result<(), LedgerError> {
+        if !pan.starts_with(demo::LOAD_CARD_BIN) || self.known.contains(pan) {
+            return Ok(());
+        }
+        ensure_load_card(tx, pan)?;
+        if self.known.len() + self.staged.len() < LOAD_CARDS_KNOWN_MAX {
+            self.staged.push(pan.to_owned());
+        }
+        Ok(())
+    }
+
+    /// The transaction that ensured the staged cards committed.
+    pub fn committed(&mut self) {
+        self.known.extend(self.staged.drain(..));
+    }
+
+    /// The transaction that ensured the staged cards rolled back.
+    pub fn rolled_back(&mut self) {
+        self.staged.clear();
+    }
+
+    /// Whether `pan` is known to be held by a committed transaction.
+    pub fn is_known(&self, pan: &str) -> bool {
+        self.known.contains(pan)
+    }
+}
+
 /// The simulator's account book over one ledger transaction.
 pub struct Book<'a, 'c>(pub &'a Transaction<'c>);
 

@@ -3,7 +3,7 @@
 //! same ledger transaction, so a duplicate gets the very same bytes; the server commits the
 //! messages that arrived together in one transaction ([`Processor::book_group`]).
 
-use crate::ledger::{self, Book, LedgerError, Record};
+use crate::ledger::{self, Book, LedgerError, LoadCards, Record};
 use jiff::Timestamp;
 use rusqlite::{Connection, Transaction};
 use suanpan_core::Amount;
@@ -26,6 +26,7 @@ const ECHO_0810: &[u8] = &[7, 11, 70];
 pub struct Processor {
     conn: Connection,
     zpk: Option<Zpk>,
+    load_cards: LoadCards,
 }
 
 /// A connection's state the handler reads and changes.
@@ -38,7 +39,11 @@ pub struct Session {
 impl Processor {
     /// A handler over an open ledger.
     pub fn new(conn: Connection, zpk: Option<Zpk>) -> Processor {
-        Processor { conn, zpk }
+        Processor {
+            conn,
+            zpk,
+            load_cards: LoadCards::default(),
+        }
     }
 
     /// The ledger connection (totals, clearing).
@@ -84,20 +89,50 @@ impl Processor {
         &mut self,
         group: &[(&IsoMsg, Timestamp)],
     ) -> Result<Vec<IsoMsg>, LedgerError> {
+        let result = self.book_together_in_tx(group);
+        self.settle_load_cards(result.is_ok());
+        result
+    }
+
+    fn book_together_in_tx(
+        &mut self,
+        group: &[(&IsoMsg, Timestamp)],
+    ) -> Result<Vec<IsoMsg>, LedgerError> {
         let tx = self.conn.transaction()?;
+        let cards = &mut self.load_cards;
         let answers = group
             .iter()
-            .map(|(req, now)| book(&tx, self.zpk.as_ref(), req, *now))
+            .map(|(req, now)| book(&tx, self.zpk.as_ref(), cards, req, *now))
             .collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
         Ok(answers)
     }
 
     fn book_one(&mut self, req: &IsoMsg, now: Timestamp) -> Result<IsoMsg, LedgerError> {
+        let result = self.book_one_in_tx(req, now);
+        self.settle_load_cards(result.is_ok());
+        result
+    }
+
+    fn book_one_in_tx(&mut self, req: &IsoMsg, now: Timestamp) -> Result<IsoMsg, LedgerError> {
         let tx = self.conn.transaction()?;
-        let out = book(&tx, self.zpk.as_ref(), req, now)?;
+        let out = book(&tx, self.zpk.as_ref(), &mut self.load_cards, req, now)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// The load cards the last transaction ensured are remembered when it committed.
+    fn settle_load_cards(&mut self, committed: bool) {
+        if committed {
+            self.load_cards.committed();
+        } else {
+            self.load_cards.rolled_back();
+        }
+    }
+
+    /// Whether the account of load card `pan` is known to be in the ledger (tests).
+    pub fn load_card_known(&self, pan: &str) -> bool {
+        self.load_cards.is_known(pan)
     }
 }
 
@@ -130,12 +165,13 @@ pub fn route(req: &IsoMsg, session: &mut Session) -> Route {
 fn book(
     tx: &Transaction<'_>,
     zpk: Option<&Zpk>,
+    cards: &mut LoadCards,
     req: &IsoMsg,
     now: Timestamp,
 ) -> Result<IsoMsg, LedgerError> {
     let mti = req.mti();
     Ok(match mti {
-        m if m == MTI_0100 || m == MTI_0200 => authorize(tx, zpk, req, now)?,
+        m if m == MTI_0100 || m == MTI_0200 => authorize(tx, zpk, cards, req, now)?,
         m if m == MTI_0220 => complete(tx, req)?,
         m if m == MTI_0420 || m == MTI_0421 => reverse(tx, req)?,
         _ => answer(req, ECHO_0110, "12"),
@@ -254,6 +290,7 @@ fn pan_of(req: &IsoMsg) -> Option<String> {
 fn authorize(
     tx: &Transaction<'_>,
     zpk: Option<&Zpk>,
+    cards: &mut LoadCards,
     req: &IsoMsg,
     now: Timestamp,
 ) -> Result<IsoMsg, LedgerError> {
@@ -284,7 +321,7 @@ fn authorize(
         // Spec: a reversal seen first is remembered so the late original is not approved.
         ("94".to_owned(), None)
     } else if let Some(op) = op {
-        issue(tx, zpk, req, &mut rec, op, now)?
+        issue(tx, zpk, cards, req, &mut rec, op, now)?
     } else {
         ("12".to_owned(), None)
     };
@@ -319,6 +356,7 @@ fn rec_seq(tx: &Transaction<'_>) -> Result<i64, LedgerError> {
 fn issue(
     tx: &Transaction<'_>,
     zpk: Option<&Zpk>,
+    cards: &mut LoadCards,
     req: &IsoMsg,
     rec: &mut Record,
     op: IssuerOp,
@@ -327,7 +365,7 @@ fn issue(
     let Some(pan) = pan_of(req) else {
         return Ok(("30".into(), None));
     };
-    ledger::ensure_load_card(tx, &pan)?;
+    cards.ensure(tx, &pan)?;
     let account = ledger::account_id(&pan);
     let pin = entered_pin(zpk, req, &pan);
     let expiry = req.text(14);

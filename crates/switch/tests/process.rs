@@ -258,3 +258,34 @@ fn a_group_books_as_its_messages_one_by_one() {
     );
     assert_eq!(grouped.balance(), alone.balance());
 }
+
+// Goal: a load card's account is inserted by its first purchase and remembered only once
+// that purchase committed; its next purchases skip the insert and book the same way.
+#[test]
+fn a_load_card_is_remembered_after_its_commit() {
+    let mut f = Fixture::new();
+    f.sign_on();
+    let pan = suanpan_issuer::demo::load_card_pan(7);
+    let mut purchase = |f: &mut Fixture| {
+        let mut m = f.msg(MTI_0200, "000000", 100);
+        ok(m.set_str(2, &pan));
+        f.send(&m)
+    };
+    assert!(!f.p.load_card_known(&pan));
+    let first = purchase(&mut f);
+    assert_eq!(first.text(39), Some("00"));
+    assert!(f.p.load_card_known(&pan), "known after its commit");
+    let second = purchase(&mut f);
+    assert_eq!(second.text(39), Some("00"));
+    let (balance, _) = ok(ledger::balance_of(f.p.conn(), &pan)).unwrap_or((-1, -1));
+    let (opening, _) = ok(ledger::balance_of(
+        f.p.conn(),
+        &suanpan_issuer::demo::load_card_pan(8),
+    ))
+    .unwrap_or((-1, -1));
+    assert_eq!(
+        opening, -1,
+        "another load card has no account until it is used"
+    );
+    assert!(balance >= 0, "the load card's account exists");
+}

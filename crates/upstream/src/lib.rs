@@ -182,8 +182,39 @@ fn now_ms() -> i64 {
 
 /// Field 7 now: `MMDDhhmmss`, UTC.
 pub fn transmission_time() -> String {
-    let t = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
-    t.strftime("%m%d%H%M%S").to_string()
+    transmission_time_at(jiff::Timestamp::now())
+}
+
+/// Field 7 at `at`: `MMDDhhmmss`, UTC. Written digit by digit: `strftime` parsed its
+/// format on each of the two calls a network sale makes (issue 15, s19-net: callgrind).
+pub fn transmission_time_at(at: jiff::Timestamp) -> String {
+    let t = jiff::tz::TimeZone::UTC.to_datetime(at);
+    let mut out = String::with_capacity(10);
+    for v in [t.month(), t.day(), t.hour(), t.minute(), t.second()] {
+        push_two_digits(&mut out, v);
+    }
+    out
+}
+
+/// Fields 12 (`hhmmss`) and 13 (`MMDD`) of the terminal's local date and time `local`,
+/// written digit by digit as [`transmission_time_at`] is.
+pub fn local_time_and_date(local: jiff::civil::DateTime) -> (String, String) {
+    let mut time = String::with_capacity(6);
+    for v in [local.hour(), local.minute(), local.second()] {
+        push_two_digits(&mut time, v);
+    }
+    let mut date = String::with_capacity(4);
+    for v in [local.month(), local.day()] {
+        push_two_digits(&mut date, v);
+    }
+    (time, date)
+}
+
+/// Appends `v` (0..=99) as two ASCII digits.
+pub fn push_two_digits(out: &mut String, v: i8) {
+    let v = v.unsigned_abs() % 100;
+    out.push(char::from(b'0' + v / 10));
+    out.push(char::from(b'0' + v % 10));
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -655,15 +686,9 @@ async fn connection_manager(link: Link) {
 async fn run_connection(link: &Link, stream: TcpStream) {
     let inner = &link.inner;
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(FRAMES_QUEUED_MAX);
-    let writer = tokio::spawn(async move {
-        while let Some(f) = rx.recv().await {
-            if wr.write_all(&f).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(FRAMES_QUEUED_MAX);
+    let writer = tokio::spawn(write_frames(rx, wr));
     *lock(&inner.writer) = Some(tx);
     link.set_state(LinkState::Connecting);
     inner.last_rx_ms.store(now_ms(), Ordering::Relaxed);
@@ -709,24 +734,61 @@ async fn run_connection(link: &Link, stream: TcpStream) {
             r = rd.read(&mut chunk) => {
                 let n = match r { Ok(0) | Err(_) => break, Ok(n) => n };
                 buf.extend_from_slice(&chunk[..n]);
+                // The frames of one read are decoded in place and the buffer is moved once,
+                // not once per frame (a read carries many since answers leave together).
+                let mut at = 0;
                 loop {
-                    let (decoded, used) = match split_frame(&buf) {
+                    let (decoded, used) = match split_frame(&buf[at..]) {
                         Ok(Status::Partial) => break,
                         Ok(Status::Complete(f)) => (IsoMsg::decode(&SWITCH, f.body), f.consumed),
                         Err(e) => { tracing::warn!("upstream: bad framing: {e}"); break 'conn; }
                     };
-                    buf.drain(..used);
+                    at += used;
                     match decoded {
                         Ok(m) => link.dispatch(m),
                         Err(e) => tracing::warn!("upstream: undecodable answer dropped: {e}"),
                     }
                 }
+                buf.drain(..at);
             }
         }
     }
     *lock(&inner.writer) = None;
     writer.abort();
     link.set_state(LinkState::Down);
+}
+
+/// Frames written at once at most by [`write_frames`] (a bound on its buffer).
+pub const WRITE_BYTES_MAX: usize = 64 * 1024;
+
+/// Writes the queued frames to the socket: each wake-up takes every frame already queued
+/// (up to [`WRITE_BYTES_MAX`]) and writes them with one `write_all`, so sales that leave
+/// together cost one system call and one task wake-up, not one each (issue 15, s19-net).
+/// The bytes on the wire are the same frames in the same order.
+pub async fn write_frames<W>(mut rx: mpsc::Receiver<Vec<u8>>, mut wr: W)
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut out: Vec<u8> = Vec::with_capacity(READ_BYTES);
+    while let Some(first) = rx.recv().await {
+        if rx.is_empty() {
+            if wr.write_all(&first).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        out.clear();
+        out.extend_from_slice(&first);
+        while out.len() < WRITE_BYTES_MAX {
+            match rx.try_recv() {
+                Ok(f) => out.extend_from_slice(&f),
+                Err(_) => break,
+            }
+        }
+        if wr.write_all(&out).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// Sends the queue's head until a 0430 comes back, in order, with back-off.
@@ -829,4 +891,54 @@ pub fn backoff_ms(config: &LinkConfig, attempts: u32) -> u64 {
         .saf_backoff_ms_min
         .saturating_mul(factor)
         .min(config.saf_backoff_ms_max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: field 7 written by hand is what `strftime("%m%d%H%M%S")` wrote, at the ends of
+    // the year and of a day.
+    #[test]
+    fn transmission_time_matches_strftime() {
+        for s in [
+            0_i64,
+            1_767_225_599,
+            1_767_225_600,
+            1_798_761_599,
+            1_788_000_000,
+            951_782_400,
+        ] {
+            let at = jiff::Timestamp::from_second(s).unwrap_or_else(|e| panic!("{e}"));
+            let by_format = at
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .strftime("%m%d%H%M%S")
+                .to_string();
+            assert_eq!(transmission_time_at(at), by_format, "at {s}");
+            let zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+            let local = at.to_zoned(zone);
+            assert_eq!(
+                local_time_and_date(local.datetime()),
+                (
+                    local.strftime("%H%M%S").to_string(),
+                    local.strftime("%m%d").to_string()
+                ),
+                "local at {s}"
+            );
+        }
+    }
+
+    // Goal: frames queued together leave as the same bytes in the same order.
+    #[tokio::test]
+    async fn queued_frames_are_written_in_order() {
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(16);
+        let frames: Vec<Vec<u8>> = (0u8..10).map(|i| vec![i; usize::from(i) + 1]).collect();
+        for f in &frames {
+            tx.send(f.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(tx);
+        let mut out = Vec::new();
+        write_frames(rx, &mut out).await;
+        assert_eq!(out, frames.concat());
+    }
 }

@@ -88,7 +88,13 @@ impl StanAllocator {
             s.cycle_end_ms = now_ms;
             self.store.reserve(sender, STAN_MAX, now_ms)?;
         }
-        senders.insert(sender.to_owned(), s);
+        // The sender's name is copied once, when it is first seen, not per STAN.
+        match senders.get_mut(sender) {
+            Some(slot) => *slot = s,
+            None => {
+                senders.insert(sender.to_owned(), s);
+            }
+        }
         Ok(stan)
     }
 }
