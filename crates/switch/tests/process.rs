@@ -266,7 +266,7 @@ fn a_load_card_is_remembered_after_its_commit() {
     let mut f = Fixture::new();
     f.sign_on();
     let pan = suanpan_issuer::demo::load_card_pan(7);
-    let mut purchase = |f: &mut Fixture| {
+    let purchase = |f: &mut Fixture| {
         let mut m = f.msg(MTI_0200, "000000", 100);
         ok(m.set_str(2, &pan));
         f.send(&m)
