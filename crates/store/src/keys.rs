@@ -498,6 +498,27 @@ pub fn check_des_key(key: &[u8]) -> Result<(), WeakKey> {
 mod tests {
     use super::*;
 
+    // Goal: a MAC keyed once answers as HMAC-SHA256 keyed afresh, every time it is used
+    // (RFC 4231 test case 2: key "Jefe"), so kept request-hash keys and fingerprints change
+    // no stored hash.
+    #[test]
+    fn a_keyed_mac_answers_as_hmac_keyed_afresh() {
+        let mac = KeyedMac::new(b"Jefe");
+        let data: &[u8] = b"what do ya want for nothing?";
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        assert_eq!(hex::encode(mac.of(data)), expected);
+        assert_eq!(hex::encode(mac.clone().of(data)), expected);
+        let mut fresh = <Hmac<Sha256> as Mac>::new_from_slice(b"Jefe").expect("key");
+        for p in [&b"ab"[..], b"c"] {
+            fresh.update(&(p.len() as u64).to_be_bytes());
+            fresh.update(p);
+        }
+        let framed: [u8; 32] = fresh.finalize().into_bytes().into();
+        assert_eq!(mac.framed(&[b"ab", b"c"]), framed);
+        assert_ne!(mac.framed(&[b"ab", b"c"]), mac.framed(&[b"a", b"bc"]));
+        assert_eq!(hex::encode(mac.of(data)), expected, "reused after framed");
+    }
+
     // Goal: a wrapped value unwraps only under its KEK and its own identity.
     #[test]
     fn wrap_binds_kek_and_identity() {
