@@ -372,7 +372,10 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
                 Some(fen) => (fen, None),
                 None => {
                     sales += 1;
-                    (SALE_FEN + (first_amount + sales) % o.sale_amounts.max(1), None)
+                    (
+                        SALE_FEN + (first_amount + sales) % o.sale_amounts.max(1),
+                        None,
+                    )
                 }
             },
         };
