@@ -9,6 +9,9 @@
 #
 # Usage: scripts/bench-e2e.sh BEFORE_BIN AFTER_BIN [ROUNDS] [SECONDS] [TERMINALS] [RATE] [RATE_TERMINALS]
 #   BEFORE_BIN, AFTER_BIN: release builds of `suanpan` (see docs/BENCHMARKS.md for how).
+# Env AFTER_SALE_AMOUNTS=1: the after side's `bench load` sends every sale at 10 fen, the load
+#   the before side's own `bench load` (dd09e4a) sends; unset, the after side cycles through
+#   100,000 amounts, which writes more index pages per commit (txns_m_amount; s19-inline).
 set -euo pipefail
 before="$1"
 after="$2"
@@ -62,6 +65,9 @@ run() {
     load=(--terminals "$rate_terminals" --rate "$offered")
   else
     load=(--terminals "$terminals")
+  fi
+  if [ "$bin" != "$before" ] && [ -n "${AFTER_SALE_AMOUNTS:-}" ]; then
+    load+=(--sale-amounts "$AFTER_SALE_AMOUNTS")
   fi
   "$bin" --data-dir "$d" --json bench load --target "127.0.0.1:$port" "${load[@]}" \
     --duration "$seconds" --mix sale:100 --register 2>/dev/null |

@@ -4,11 +4,14 @@
 # for a load of SECONDS. Run it twice with different SECONDS and subtract (per-sale =
 # Δinstructions / Δsales, setup cancels): a count, so it holds on a loaded machine.
 #
-# Usage: scripts/callgrind-serve.sh BIN inline|network SECONDS TERMINALS OUTDIR
+# Usage: scripts/callgrind-serve.sh BIN inline|network SECONDS TERMINALS OUTDIR [LOAD ARGS…]
+#   LOAD ARGS go to `bench load` (e.g. `--sale-amounts 1`: every sale 10 fen, as the bench
+#   of dd09e4a sent, for a like-for-like comparison with that binary; s19-inline).
 #   prints "sales=N" and leaves OUTDIR/{serve,switch,load}.out (callgrind, one file per thread
 #   with --separate-threads) for scripts/callgrind-per-sale.py.
 set -euo pipefail
 bin="$1" mode="$2" seconds="$3" terminals="$4" out="$5"
+shift 5
 zpk=0123456789ABCDEFFEDCBA9876543210
 base=$(( 20000 + RANDOM % 20000 ))
 mkdir -p "$out"
@@ -67,7 +70,7 @@ wait_port "$port"
 # In a subshell: run_tool execs its tool.
 ( run_tool "$out/load.out" "$bin" --data-dir "$d" --json bench load \
   --target "127.0.0.1:$port" --terminals "$terminals" --duration "$seconds" --mix sale:100 \
-  --register ) > "$out/load.json" 2>"$out/load.log"
+  --register "$@" ) > "$out/load.json" 2>"$out/load.log"
 kill -INT "$(traced "$hpid")"; wait "$hpid" || true
 if [ "$mode" = network ]; then kill -INT "$(traced "$spid")"; wait "$spid" || true; fi
 pids=()

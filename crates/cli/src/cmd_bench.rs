@@ -70,6 +70,11 @@ pub struct LoadArgs {
     /// PEM file; the certificate must name each target's IP address.
     #[arg(long, env = "SUANPAN_TLS_CA")]
     pub tls_ca: Option<std::path::PathBuf>,
+    /// How many amounts each terminal's sales cycle through (10 fen upwards). 1: every sale
+    /// is 10 fen, as `bench load` sent before issue 15 (compare hosts of both times under
+    /// the same load; turn the duplicate rule off, or each repeat is answered 94 first).
+    #[arg(long, default_value_t = suanpan_host::bench::SALE_AMOUNTS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sale_amounts: u64,
 }
 
 /// `bench seed` arguments.
@@ -182,6 +187,7 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
                     duration,
                     mix: Mix::parse(&a.mix)?,
                     rate_per_s: a.rate,
+                    sale_amounts: a.sale_amounts,
                     tls: a
                         .tls_ca
                         .as_deref()

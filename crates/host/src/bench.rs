@@ -20,11 +20,11 @@ const MISMATCH_SAMPLES_MAX: usize = 20;
 const BATCH_TXNS_MAX: u32 = 500;
 /// The smallest sale (fen); refunds are 1 fen each, up to the sale's amount.
 const SALE_FEN: u64 = 10;
-/// Sales of one terminal cycle through this many amounts (¥0.10 up to ¥1,000.09): the
-/// same card for the same amount within minutes is refused as a possible duplicate charge
-/// (`core::risk`), and a terminal would need more than 160 sales a second to repeat one
-/// inside the default 10-minute window.
-const SALE_AMOUNTS: u64 = 100_000;
+/// Sales of one terminal cycle through this many amounts (¥0.10 up to ¥1,000.09) unless
+/// [`LoadOptions::sale_amounts`] says otherwise: the same card for the same amount within
+/// minutes is refused as a possible duplicate charge (`core::risk`), and a terminal would
+/// need more than 160 sales a second to repeat one inside the default 10-minute window.
+pub const SALE_AMOUNTS: u64 = 100_000;
 /// The answer to a void past `void_max_per_operator_per_day` (超出次数限制): a rule working,
 /// not a fault of the host.
 const VOID_LIMIT_CODE: &str = "65";
@@ -127,6 +127,13 @@ pub struct LoadOptions {
     pub rate_per_s: Option<u32>,
     /// TLS to the hosts (`bench load --tls-ca`); `None`: plain TCP.
     pub tls: Option<crate::client::TlsTarget>,
+    /// How many amounts a terminal's sales cycle through ([`SALE_AMOUNTS`] by default). `1`:
+    /// every sale is 10 fen, the load of `bench load` before issue 15 (`dd09e4a`), for a
+    /// like-for-like comparison with a host of that time (with the duplicate rule off: the
+    /// same card and amount again is otherwise answered 94 and sent again confirmed). The
+    /// amount is a key of the `txns_m_amount` index, so the number of amounts changes how
+    /// many of its pages a group commit writes (s19-inline). Must not be 0.
+    pub sale_amounts: u64,
 }
 
 /// The result of a run.
@@ -365,7 +372,10 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
                 Some(fen) => (fen, None),
                 None => {
                     sales += 1;
-                    (SALE_FEN + (first_amount + sales) % SALE_AMOUNTS, None)
+                    (
+                        SALE_FEN + (first_amount + sales) % o.sale_amounts.max(1),
+                        None,
+                    )
                 }
             },
         };

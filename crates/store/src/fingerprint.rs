@@ -1,14 +1,13 @@
 //! PAN fingerprints: HMAC-SHA256 under a key kept outside the database, so plain columns can
 //! match a card without holding its number (DESIGN.md "Security").
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::keys::KeyedMac;
 use suanpan_core::Pan;
 
-/// Computes PAN fingerprints under one key.
+/// Computes PAN fingerprints under one key (keyed once, [`KeyedMac`]: wiped when dropped).
 #[derive(Clone)]
 pub struct Fingerprinter {
-    key: [u8; 32],
+    mac: KeyedMac,
 }
 
 impl std::fmt::Debug for Fingerprinter {
@@ -19,8 +18,10 @@ impl std::fmt::Debug for Fingerprinter {
 
 impl Fingerprinter {
     /// A fingerprinter under `key`.
-    pub fn new(key: [u8; 32]) -> Fingerprinter {
-        Fingerprinter { key }
+    pub fn new(mut key: [u8; 32]) -> Fingerprinter {
+        let mac = KeyedMac::new(&key);
+        zeroize::Zeroize::zeroize(&mut key);
+        Fingerprinter { mac }
     }
 
     /// A fresh random key.
@@ -30,19 +31,6 @@ impl Fingerprinter {
 
     /// The hex fingerprint of a PAN.
     pub fn of(&self, pan: &Pan) -> String {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(pan.expose_digits().as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    }
-}
-
-impl Drop for Fingerprinter {
-    fn drop(&mut self) {
-        for b in self.key.iter_mut() {
-            // Volatile so the wipe is not optimized away.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
+        hex::encode(self.mac.of(pan.expose_digits().as_bytes()))
     }
 }

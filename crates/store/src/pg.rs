@@ -1155,8 +1155,8 @@ impl Store for PgStore {
         &self.keys
     }
     fn request_hash(&self, parts: &[&[u8]]) -> Result<String, StoreError> {
-        let key = self.request_key.get(&*self.keys)?;
-        Ok(crate::keys::keyed_hash(key, parts))
+        let mac = self.request_key.get(&*self.keys)?;
+        Ok(hex::encode(mac.framed(parts)))
     }
     fn anchor(&self) -> Option<&Arc<crate::anchor::Anchor>> {
         self.anchor.as_ref()
