@@ -7,7 +7,8 @@
 use anyhow::Context;
 use std::io::Write;
 use suanpan_core::i18n::tr;
-use suanpan_core::{Lang, Transaction};
+use suanpan_core::{Lang, PaymentMethod, ResponseCode, Transaction, TxnKind, TxnStatus};
+use suanpan_store::sql::SqlRow;
 use suanpan_store::{Store, StoreError, TxnFilter, query};
 
 /// Columns of a row.
@@ -109,6 +110,8 @@ pub struct Cells<'a> {
     said: Vec<(&'static str, &'static str, String)>,
     /// The current row's cells.
     cells: [String; COLUMNS],
+    /// A code read from a row before it is parsed ([`Cells::row_of`]).
+    scratch: String,
 }
 
 impl<'a> Cells<'a> {
@@ -119,6 +122,7 @@ impl<'a> Cells<'a> {
             values,
             said: Vec::new(),
             cells: Default::default(),
+            scratch: String::new(),
         }
     }
 
@@ -163,6 +167,101 @@ impl<'a> Cells<'a> {
         }
         &self.cells
     }
+}
+
+/// What an export reads of each journal row, in the order [`Cells::row_of`] reads it: the
+/// 17 columns its cells show, not the whole transaction.
+const EXPORT_ROW: query::Columns = query::Columns {
+    list: "id, created_at, kind, status, amount_fen, method, masked_pan, wallet_id, \
+           merchant_id, terminal_id, operator, batch_no, voucher_no, rrn, auth_code, \
+           response_code, original_id",
+    created_at: 1,
+};
+
+impl Cells<'_> {
+    /// One journal row's cells (valid until the next call), read straight from the row
+    /// selected with [`EXPORT_ROW`]: the same cells as [`Cells::row`] of its transaction,
+    /// without building one. Kinds, statuses, methods and answers are checked as
+    /// [`Cells::row`]'s transaction would have checked them; identifiers and numbers are
+    /// written as stored (the types that wrote them checked them). Returns the amount in fen too
+    /// (XLSX writes it as a number).
+    pub fn row_of(&mut self, r: &dyn SqlRow) -> Result<(&[String; COLUMNS], i64), StoreError> {
+        for c in &mut self.cells {
+            c.clear();
+        }
+        let bad =
+            |what: &str, value: &str| StoreError::Sqlite(format!("corrupt row: {what}={value}"));
+        // The four codes, each read into the scratch string and parsed to its `'static` name.
+        let mut code = std::mem::take(&mut self.scratch);
+        let t = code_at(r, 2, &mut code)?;
+        let kind = TxnKind::parse(t).ok_or_else(|| bad("kind", t))?.as_str();
+        let t = code_at(r, 3, &mut code)?;
+        let status = TxnStatus::parse(t)
+            .ok_or_else(|| bad("status", t))?
+            .as_str();
+        let t = code_at(r, 5, &mut code)?;
+        let method = PaymentMethod::parse(t)
+            .ok_or_else(|| bad("method", t))?
+            .as_str();
+        let t = code_at(r, 15, &mut code)?;
+        let rc = ResponseCode::parse(t)
+            .ok_or_else(|| bad("response_code", t))?
+            .code();
+        self.scratch = code;
+        for (i, group, code) in [
+            (2, "kind", kind),
+            (3, "tstatus", status),
+            (6, "method", method),
+            (16, "rc", rc),
+        ] {
+            self.cells[i].push_str(say(&mut self.said, self.values, group, code));
+        }
+        let fen = r.i64(4)?;
+        let c = &mut self.cells;
+        digits(&mut c[0], r.i64(0)?.unsigned_abs(), 1);
+        // As the store reads a time (a value out of range is the epoch).
+        let at =
+            jiff::Timestamp::from_microsecond(r.i64(1)?).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        local_time(&mut c[1], &self.zone.to_datetime(at));
+        push_yuan(&mut c[4], fen);
+        c[5].push_str(suanpan_core::Currency::Cny.code());
+        for (cell, column) in [
+            (7, 6),
+            (8, 7),
+            (9, 8),
+            (10, 9),
+            (11, 10),
+            (14, 13),
+            (15, 14),
+        ] {
+            r.push_text(column, &mut c[cell])?;
+        }
+        digits(&mut c[12], u64::from(r.u32(11)?), 6);
+        digits(&mut c[13], u64::from(r.u32(12)?), 6);
+        if let Some(o) = r.opt_i64(16)? {
+            digits(&mut c[17], o.unsigned_abs(), 1);
+        }
+        Ok((&self.cells, fen))
+    }
+}
+
+/// Column `i` of `r` read into `scratch` (a code about to be parsed to its `'static` name).
+fn code_at<'s>(r: &dyn SqlRow, i: usize, scratch: &'s mut String) -> Result<&'s str, StoreError> {
+    scratch.clear();
+    r.push_text(i, scratch)?;
+    Ok(scratch)
+}
+
+/// `fen` as yuan with two decimals (`253.42`, `-0.05`): what [`suanpan_core::Amount::yuan`]
+/// writes, appended without a new string.
+fn push_yuan(out: &mut String, fen: i64) {
+    if fen < 0 {
+        out.push('-');
+    }
+    let abs = fen.unsigned_abs();
+    digits(out, abs / 100, 1);
+    out.push('.');
+    digits(out, abs % 100, 2);
 }
 
 /// `group` + `code` as a cell says it: the catalog's word (`kind.sale` → `消费`), an answer
@@ -304,18 +403,19 @@ pub struct Export<'a> {
 }
 
 impl Export<'_> {
-    /// Streams every matching row to `each` (row index, transaction, cells); the first error
+    /// Streams every matching row to `each` (row index, amount in fen, cells); the first error
     /// stops the stream. Returns the number of rows.
     pub fn rows(
         &self,
-        mut each: impl FnMut(u64, &Transaction, &[String; COLUMNS]) -> anyhow::Result<()>,
+        mut each: impl FnMut(u64, i64, &[String; COLUMNS]) -> anyhow::Result<()>,
     ) -> anyhow::Result<u64> {
         let mut n = 0u64;
         let mut failed = None;
         let mut cells = Cells::new(self.zone, self.values);
         let streamed = suanpan_store::read(self.store, |c| {
-            query::stream_in(c, self.filter, &mut |t| {
-                if let Err(e) = each(n, &t, cells.row(&t)) {
+            query::stream_rows_in(c, self.filter, &EXPORT_ROW, &mut |r| {
+                let (row, fen) = cells.row_of(r)?;
+                if let Err(e) = each(n, fen, row) {
                     failed = Some(e);
                     // Any error stops the listing; the real cause is kept in `failed`.
                     return Err(StoreError::Invalid("export stopped".into()));
@@ -377,7 +477,7 @@ impl Export<'_> {
         for (i, h) in self.headers.iter().enumerate() {
             sheet.write_string(1, i as u16, *h).map_err(x)?;
         }
-        let n = self.rows(|n, t, cells| {
+        let n = self.rows(|n, fen, cells| {
             if n >= XLSX_DATA_ROWS_MAX {
                 return Err(too_large.into());
             }
@@ -386,7 +486,7 @@ impl Export<'_> {
                 if i == AMOUNT_COLUMN {
                     // fen → yuan at the very edge; exact for every amount a sale can have.
                     sheet
-                        .write_number(line, i as u16, t.amount.fen() as f64 / 100.0)
+                        .write_number(line, i as u16, fen as f64 / 100.0)
                         .map_err(x)?;
                 } else {
                     sheet.write_string(line, i as u16, v).map_err(x)?;

@@ -111,6 +111,18 @@ pub trait SqlRow {
         let v = self.i64(i)?;
         u32::try_from(v).map_err(|_| StoreError::Sqlite(format!("column {i}: {v} out of range")))
     }
+    /// Appends a text column to `out` (nothing for NULL); false when it was NULL. The
+    /// default reads it as [`SqlRow::opt_text`] does; SQLite lends the row's own bytes, so
+    /// an export of a million rows does not allocate a string per cell.
+    fn push_text(&self, i: usize, out: &mut String) -> Result<bool, StoreError> {
+        Ok(match self.opt_text(i)? {
+            Some(s) => {
+                out.push_str(&s);
+                true
+            }
+            None => false,
+        })
+    }
 }
 
 /// What the engine needs from a connection inside a transaction.
@@ -240,6 +252,19 @@ impl SqlRow for rusqlite::Row<'_> {
     }
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         Ok(self.get(i)?)
+    }
+    fn push_text(&self, i: usize, out: &mut String) -> Result<bool, StoreError> {
+        let text = self
+            .get_ref(i)?
+            .as_str_or_null()
+            .map_err(|e| StoreError::Sqlite(format!("column {i}: {e}")))?;
+        Ok(match text {
+            Some(t) => {
+                out.push_str(t);
+                true
+            }
+            None => false,
+        })
     }
 }
 
