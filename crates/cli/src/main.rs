@@ -30,6 +30,20 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
+    // glibc gives a thread that allocates while another holds an arena's lock an arena of its
+    // own, up to eight per core; the host's threads (tokio's workers and blocking pool, the
+    // writer, the checkpointer, the workers) then keep freed memory in a dozen arenas: ~12 MB
+    // of a first start's RSS with 1,000 terminals (issue 16, docs/BENCHMARKS.md). One arena
+    // per core (at least two); `MALLOC_ARENA_MAX` in the environment still decides when set.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(2);
+        // SAFETY: mallopt sets one allocator parameter, before this process starts a thread.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
     let cli = args::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("SUANPAN_LOG").unwrap_or_else(|_| {
         // The server logs its traffic; one-shot commands only their problems.
