@@ -14,7 +14,10 @@ work="$(mktemp -d)"
   --http "127.0.0.1:$(( base + 2 ))" > "$work/serve.log" 2>&1 &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 3000); do (exec 3<>"/dev/tcp/127.0.0.1/$base") 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 3000); do
+  kill -0 "$pid" 2>/dev/null || { echo "serve stopped before listening:" >&2; cat "$work/serve.log" >&2; exit 1; }
+  (exec 3<>"/dev/tcp/127.0.0.1/$base") 2>/dev/null && break; sleep 0.2
+done
 kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$pid/status"; }
 listening=$(kib VmRSS)
 echo 0 > "$work/max"

@@ -30,18 +30,27 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    // glibc gives a thread that allocates while another holds an arena's lock an arena of its
-    // own, up to eight per core; the host's threads (tokio's workers and blocking pool, the
-    // writer, the checkpointer, the workers) then keep freed memory in a dozen arenas: ~12 MB
-    // of a first start's RSS with 1,000 terminals (issue 16, docs/BENCHMARKS.md). One arena
-    // per core (at least two); `MALLOC_ARENA_MAX` in the environment still decides when set.
+    // glibc raises its mmap and trim thresholds to the size of the largest block freed (up
+    // to 32 and 64 MiB): after start-up's big buffers (the index build's sorter, the
+    // writer's queue) freed memory was no longer given back, ~10 MB of a first start's RSS
+    // with 1,000 terminals (issue 16, docs/BENCHMARKS.md). Fixing both at glibc's own
+    // starting value, 128 KiB, keeps them there. (Fewer malloc arenas saved as much again but
+    // cost the inline sale rate; not taken.) The environment's `MALLOC_…` settings still
+    // decide when set.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(2);
-        // SAFETY: mallopt sets one allocator parameter, before this process starts a thread.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
+    {
+        const THRESHOLD_BYTES: libc::c_int = 128 * 1024;
+        for (name, param) in [
+            ("MALLOC_MMAP_THRESHOLD_", libc::M_MMAP_THRESHOLD),
+            ("MALLOC_TRIM_THRESHOLD_", libc::M_TRIM_THRESHOLD),
+        ] {
+            if std::env::var_os(name).is_none() {
+                // SAFETY: mallopt sets one allocator parameter, before this process starts a
+                // thread.
+                unsafe {
+                    libc::mallopt(param, THRESHOLD_BYTES);
+                }
+            }
         }
     }
     let cli = args::Cli::parse();
