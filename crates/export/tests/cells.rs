@@ -13,8 +13,10 @@ use suanpan_store::{Fingerprinter, OpenOptions, SqliteStore, TxnFilter, query};
 fn the_streamed_cells_are_the_transactions_cells() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Arc::new(FixedClock::new(jiff::Timestamp::now()));
-    let mut policy = suanpan_core::Policy::default();
-    policy.risk = suanpan_core::risk::RiskParams::off();
+    let policy = suanpan_core::Policy {
+        risk: suanpan_core::risk::RiskParams::off(),
+        ..Default::default()
+    };
     let store = SqliteStore::create(
         dir.path(),
         OpenOptions {
