@@ -143,7 +143,7 @@ impl<'a> Cells<'a> {
         let c = &mut self.cells;
         digits(&mut c[0], t.id.0.unsigned_abs(), 1);
         local_time(&mut c[1], &self.zone.to_datetime(t.created_at));
-        c[4].push_str(&t.amount.yuan());
+        push_yuan(&mut c[4], t.amount.fen());
         c[5].push_str(t.currency.code());
         if let Some(m) = &t.masked_pan {
             c[7].push_str(m.as_str());
