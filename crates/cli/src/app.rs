@@ -151,6 +151,11 @@ pub struct StoreSection {
     /// price of resident memory (docs/DECISIONS.md, "The writer's page cache").
     #[serde(default = "StoreSection::default_writer_cache_mib")]
     pub writer_cache_mib: u32,
+    /// PostgreSQL: the writers one node runs, each with its own connection (default 2;
+    /// 1–16). Each adds a server backend the node's sales run on (docs/DECISIONS.md,
+    /// "s20-pg"); the embedded store has one writer whatever this says.
+    #[serde(default = "StoreSection::default_pg_writers")]
+    pub pg_writers: u32,
 }
 
 impl StoreSection {
@@ -159,6 +164,22 @@ impl StoreSection {
 
     fn default_writer_cache_mib() -> u32 {
         (suanpan_store::sqlite::WRITER_CACHE_KIB / 1024) as u32
+    }
+
+    fn default_pg_writers() -> u32 {
+        suanpan_store::pg::PG_WRITERS as u32
+    }
+
+    /// The PostgreSQL writers of one node, or why the configured number is refused.
+    pub fn pg_writers(&self) -> anyhow::Result<usize> {
+        let max = suanpan_store::pg::PG_WRITERS_MAX;
+        match usize::try_from(self.pg_writers) {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => anyhow::bail!(
+                "[store] pg_writers = {}: 写入连接数须在 1 至 {max} 之间 / the writers must be 1 to {max}",
+                self.pg_writers
+            ),
+        }
     }
 
     /// The writer's cache in KiB, or why the configured size is refused.
@@ -179,6 +200,7 @@ impl Default for StoreSection {
     fn default() -> StoreSection {
         StoreSection {
             writer_cache_mib: StoreSection::default_writer_cache_mib(),
+            pg_writers: StoreSection::default_pg_writers(),
         }
     }
 }
@@ -208,6 +230,9 @@ impl ConfigFile {
             .with_context(|| format!("in {}", path.display()))?;
         cfg.store
             .writer_cache_kib()
+            .with_context(|| format!("in {}", path.display()))?;
+        cfg.store
+            .pg_writers()
             .with_context(|| format!("in {}", path.display()))?;
         Ok(cfg)
     }
@@ -336,19 +361,14 @@ impl App {
     /// names one: how every command opens or creates the store.
     fn under(&self, keys: Keys, opts: OpenOptions) -> Result<OpenOptions, Fail> {
         let anchor = self.anchor(&keys, opts.anchor.clone())?;
+        let store = ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?.store;
         Ok(OpenOptions {
             anchor,
             keys,
-            writer_cache_kib: self.writer_cache_kib()?,
+            writer_cache_kib: store.writer_cache_kib()?,
+            pg_writers: store.pg_writers()?,
             ..opts
         })
-    }
-
-    /// The SQLite writer's page cache from `[store] writer_cache_mib`, KiB.
-    pub fn writer_cache_kib(&self) -> anyhow::Result<i64> {
-        ConfigFile::read(&self.data_dir.join(CONFIG_FILE))?
-            .store
-            .writer_cache_kib()
     }
 
     /// The audit anchor beside the KEK file (`<kek>.anchor`), signing under `keys`, unless
@@ -642,5 +662,26 @@ mod tests {
         std::fs::write(&path, "[store]\nwriter_cache_mib = 64\n").unwrap();
         let cfg = ConfigFile::read(&path).unwrap();
         assert_eq!(cfg.store.writer_cache_kib().unwrap(), 64 * 1024);
+    }
+
+    #[test]
+    fn pg_writers_outside_their_range_are_refused_with_their_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        for bad in [0, 17] {
+            std::fs::write(&path, format!("[store]\npg_writers = {bad}\n")).unwrap();
+            let e = format!("{:#}", ConfigFile::read(&path).unwrap_err());
+            assert!(e.contains("1 至 16") && e.contains("pg_writers"), "{e}");
+        }
+        std::fs::write(&path, "[store]\npg_writers = 3\n").unwrap();
+        assert_eq!(
+            ConfigFile::read(&path).unwrap().store.pg_writers().unwrap(),
+            3
+        );
+        std::fs::write(&path, "[store]\n").unwrap();
+        assert_eq!(
+            ConfigFile::read(&path).unwrap().store.pg_writers().unwrap(),
+            suanpan_store::pg::PG_WRITERS
+        );
     }
 }

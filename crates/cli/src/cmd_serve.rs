@@ -112,6 +112,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         anchor: app.anchor(&keys, None)?,
         keys,
         writer_cache_kib: cfg.store.writer_cache_kib()?,
+        pg_writers: cfg.store.pg_writers()?,
         ..suanpan_service::open_options()
     };
     // What the embedded store's writer is given, as `--json` reports it.

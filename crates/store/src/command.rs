@@ -148,6 +148,48 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Which of several writers runs the command (PostgreSQL, `[store] pg_writers`): a
+    /// terminal's commands on one writer, so they run in the order they came, as with a single
+    /// writer; a phase two or a stand-in by its transaction's id (its terminal waits for its
+    /// answer, so nothing of that terminal runs beside it); everything else (scheduler and
+    /// back-office administration) on the first writer.
+    pub fn lane(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let terminal = |t: &TerminalId| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            t.as_str().hash(&mut h);
+            h.finish()
+        };
+        // Ids are spread evenly already.
+        let txn = |id: TxnId| id.0.unsigned_abs();
+        match self {
+            Command::Purchase(c) => terminal(&c.origin.terminal_id),
+            Command::BalanceInquiry(c) => terminal(&c.origin.terminal_id),
+            Command::Void(c) => terminal(&c.origin.terminal_id),
+            Command::Refund(c) => terminal(&c.origin.terminal_id),
+            Command::Complete(c) => terminal(&c.origin.terminal_id),
+            Command::PreAuthVoid(c) => terminal(&c.origin.terminal_id),
+            Command::Reverse(c) => terminal(&c.origin.terminal_id),
+            Command::Settle(c) => terminal(&c.terminal_id),
+            Command::Authorize { purchase, .. } => purchase.lane(),
+            Command::WithAdvice { inner, .. } => inner.lane(),
+            Command::Authorized(c) => txn(c.id),
+            Command::StandIn(c) => txn(c.id),
+            Command::SettleAllDue
+            | Command::ExpireHolds
+            | Command::ForgetExpiredPans
+            | Command::Hide(_)
+            | Command::Purge(_)
+            | Command::RecordLogin(_)
+            | Command::RecordRefusal(_)
+            | Command::SetPassword(_)
+            | Command::RecordReprint(_)
+            | Command::ResolveAuthorizing => 0,
+        }
+    }
+}
+
 /// Sale or pre-authorization. A balance inquiry is its own command ([`BalanceInquiry`]):
 /// a purchase of kind `BalanceInquiry` is refused by the use case as a caller's bug.
 #[derive(Debug, Clone)]

@@ -67,6 +67,13 @@ const PG_MIGRATIONS: &[(i64, &str)] = &[
     // An upstream sale's card number kept for its refund window, forgotten by index (s17-refund).
     (21, include_str!("pg_migrate_21.sql")),
 ];
+/// Writers a node runs by default ([`OpenOptions::pg_writers`], `[store] pg_writers`). One
+/// writer's transactions run on one server backend, one statement after another, and that
+/// backend was the node's bound (docs/BENCHMARKS.md, s20-pg): a second writer gives the node a
+/// second backend, as a second node would.
+pub const PG_WRITERS: usize = 2;
+/// The most writers a node runs (each holds a connection for as long as it runs).
+pub const PG_WRITERS_MAX: usize = 16;
 /// Read connections one process opens at most; a reader beyond them waits for one to come
 /// back (the database's `max_connections` is shared by every node).
 pub const READERS_KEPT_MAX: usize = 8;
@@ -750,8 +757,9 @@ fn lock_chain(c: &PgConn) -> Result<(), StoreError> {
 /// The PostgreSQL store.
 pub struct PgStore {
     opts: PgOptions,
-    jobs: Queue,
-    writer: Option<JoinHandle<()>>,
+    /// One queue per writer; a command goes to `jobs[lane % n]` ([`Command::lane`]).
+    jobs: Vec<Queue>,
+    writers: Vec<JoinHandle<()>>,
     readers: Mutex<ReaderPool>,
     reader_back: Condvar,
     policy: Policy,
@@ -874,24 +882,33 @@ impl PgStore {
     }
 
     fn start(pg: PgOptions, opts: OpenOptions, io: IoThread) -> Result<PgStore, StoreError> {
-        // The writer connects on its own thread, on first use (and again after a failure).
-        let runner = PgWriter {
-            conn: None,
-            opts: pg.clone(),
-        };
-        let (tx, rx) = crossbeam_channel::bounded(WRITER_QUEUE_MAX);
         let policy = opts.policy.clone();
         let clock = opts.clock.clone();
         let keys = opts.keys.clone();
         let anchor = opts.anchor.clone();
-        let writer = std::thread::Builder::new()
-            .name("suanpan-pg-writer".into())
-            .spawn(move || writer_loop(runner, rx, opts))
-            .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+        // Each writer connects on its own thread, on first use (and again after a failure).
+        // Several writers of one node are to the database what several nodes are: each its
+        // own transactions, serialized by the rows they lock and the audit chain's lock.
+        let n = opts.pg_writers.clamp(1, PG_WRITERS_MAX);
+        let (mut jobs, mut writers) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for i in 0..n {
+            let runner = PgWriter {
+                conn: None,
+                opts: pg.clone(),
+            };
+            let (tx, rx) = crossbeam_channel::bounded(WRITER_QUEUE_MAX);
+            let opts = opts.clone();
+            let writer = std::thread::Builder::new()
+                .name(format!("suanpan-pg-writer-{i}"))
+                .spawn(move || writer_loop(runner, rx, opts))
+                .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+            jobs.push(Queue(Some(tx)));
+            writers.push(writer);
+        }
         let store = PgStore {
             opts: pg,
-            jobs: Queue(Some(tx)),
-            writer: Some(writer),
+            jobs,
+            writers,
             readers: Mutex::new(ReaderPool::default()),
             reader_back: Condvar::new(),
             policy,
@@ -907,7 +924,17 @@ impl PgStore {
 
     /// Hands a command to the writer without waiting (see [`crate::SqliteStore::submit`]).
     pub fn submit<A: crate::Ask>(&self, cmd: A) -> Result<crate::reply::Pending<A>, StoreError> {
-        self.jobs.submit(cmd.into()).map(crate::reply::Pending::new)
+        let cmd: Command = cmd.into();
+        self.queue_of(&cmd)
+            .submit(cmd)
+            .map(crate::reply::Pending::new)
+    }
+
+    /// The queue of the writer that runs `cmd`.
+    fn queue_of(&self, cmd: &Command) -> &Queue {
+        let n = self.jobs.len().max(1) as u64;
+        let i = usize::try_from(cmd.lane() % n).unwrap_or(0);
+        &self.jobs[i]
     }
 
     /// Where the store is, for messages (the URL without its password).
@@ -1080,9 +1107,11 @@ pub fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
-        // Closing the channel lets the writer finish its queue and stop.
-        self.jobs.0.take();
-        if let Some(w) = self.writer.take() {
+        // Closing the channels lets each writer finish its queue and stop.
+        for q in &mut self.jobs {
+            q.0.take();
+        }
+        for w in self.writers.drain(..) {
             let _ = w.join();
         }
         if let Ok(mut pool) = self.readers.lock() {
@@ -1093,7 +1122,7 @@ impl Drop for PgStore {
 
 impl crate::untyped::Writer for PgStore {
     fn execute(&self, cmd: Command, _: crate::untyped::Token) -> Result<Reply, StoreError> {
-        self.jobs.submit(cmd)?.wait()
+        self.queue_of(&cmd).submit(cmd)?.wait()
     }
 
     fn submit_boxed(
@@ -1102,7 +1131,7 @@ impl crate::untyped::Writer for PgStore {
         done: Done,
         _: crate::untyped::Token,
     ) -> Result<(), StoreError> {
-        self.jobs.submit_with(cmd, done)
+        self.queue_of(&cmd).submit_with(cmd, done)
     }
 }
 

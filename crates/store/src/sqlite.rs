@@ -63,6 +63,10 @@ pub struct OpenOptions {
     /// The writer's page cache, KiB ([`WRITER_CACHE_KIB`] unless configured; a bulk load
     /// uses [`BULK_CACHE_KIB`] instead).
     pub writer_cache_kib: i64,
+    /// PostgreSQL: how many writers (threads, each with its own connection and group commit)
+    /// a node runs, [`crate::pg::PG_WRITERS`] unless configured (`[store] pg_writers`). SQLite
+    /// has one writer whatever this says: the database has one.
+    pub pg_writers: usize,
 }
 
 /// The writer's page cache by default, KiB (SQLite allocates it as pages are read, so a small
@@ -90,6 +94,7 @@ impl Default for OpenOptions {
             anchor: None,
             bulk_load: false,
             writer_cache_kib: WRITER_CACHE_KIB,
+            pg_writers: crate::pg::PG_WRITERS,
         }
     }
 }

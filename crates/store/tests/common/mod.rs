@@ -407,7 +407,13 @@ impl Harness {
     /// A second, independent store on the same data (as another process, or another node,
     /// would open it).
     pub fn open_another(&self) -> Box<dyn Store> {
-        let opts = options(self.store.policy().clone(), self.clock.clone());
+        self.open_another_with(|_| {})
+    }
+
+    /// [`Harness::open_another`] with its options changed by `edit` (e.g. more writers).
+    pub fn open_another_with(&self, edit: impl FnOnce(&mut OpenOptions)) -> Box<dyn Store> {
+        let mut opts = options(self.store.policy().clone(), self.clock.clone());
+        edit(&mut opts);
         match &self.pg {
             Some(pg) => Box::new(PgStore::open(pg.clone(), opts).expect("open second node")),
             None => Box::new(SqliteStore::open(&self.dir, opts).expect("open second store")),
