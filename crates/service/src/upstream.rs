@@ -121,21 +121,18 @@ pub(crate) fn authorized(
     let auth = (status == TxnStatus::Approved)
         .then_some(auth_code)
         .flatten();
-    repo::set_outcome(ctx.tx.conn, id, status, code, auth)?;
-    if txn.kind == TxnKind::Refund {
-        refund_fate(ctx, &txn, status)?;
+    let after = repo::set_outcome(ctx.tx.conn, txn, status, code, auth)?;
+    if after.kind == TxnKind::Refund {
+        refund_fate(ctx, &after)?;
     }
     let outcome = if status == TxnStatus::Approved {
         "approved".to_owned()
     } else {
         format!("{}:{}", status.as_str(), code.code())
     };
-    let actor = format!("{}/{}", txn.terminal_id, txn.operator);
+    let actor = format!("{}/{}", after.terminal_id, after.operator);
     ctx.tx
         .audit(&actor, "upstream", &format!("txn:{id}"), "", &outcome);
-    let after = txns::by_id(ctx.tx.conn, id)?
-        .ok_or_else(|| StoreError::Invalid(format!("transaction {id} vanished")))?;
-    assert_eq!(after.status, status, "the fate of txn {id} was written");
     Ok(TxnReply::Booked(after))
 }
 
@@ -143,11 +140,8 @@ pub(crate) fn authorized(
 /// refunded (and the refund's event goes out, as for an inline refund); otherwise it is
 /// given back — a declined refund moved no money, and one without an answer is reversed
 /// upstream by its queued 0420.
-fn refund_fate(
-    ctx: &mut Ctx<'_, '_>,
-    refund: &Transaction,
-    status: TxnStatus,
-) -> Result<(), StoreError> {
+fn refund_fate(ctx: &mut Ctx<'_, '_>, refund: &Transaction) -> Result<(), StoreError> {
+    let status = refund.status;
     let Some(original_id) = refund.original_id else {
         return Err(StoreError::Invalid(format!(
             "refund {} has no original",
@@ -155,10 +149,8 @@ fn refund_fate(
         )));
     };
     if status == TxnStatus::Approved {
-        let after = txns::by_id(ctx.tx.conn, refund.id)?
-            .ok_or_else(|| StoreError::Invalid(format!("transaction {} vanished", refund.id)))?;
         forget_when_fully_refunded(ctx, original_id)?;
-        return crate::events::txn_booked(ctx.tx, &after, after.training);
+        return crate::events::txn_booked(ctx.tx, refund, refund.training);
     }
     let original = txns::by_id(ctx.tx.conn, original_id)?.ok_or_else(|| {
         StoreError::Invalid(format!(
@@ -292,19 +284,17 @@ pub(crate) fn stand_in(
         Some(id),
     )?;
     repo::mark_stood_in(ctx.tx.conn, id)?;
-    repo::set_outcome(
+    let after = repo::set_outcome(
         ctx.tx.conn,
-        id,
+        txn,
         TxnStatus::Approved,
         ResponseCode::Approved,
         Some(auth_code),
     )?;
-    let actor = format!("{}/{}", txn.terminal_id, txn.operator);
+    let actor = format!("{}/{}", after.terminal_id, after.operator);
     let outcome = format!("approved:stand_in:advice:{queued}");
     ctx.tx
         .audit(&actor, "upstream", &format!("txn:{id}"), "", &outcome);
-    let after = txns::by_id(ctx.tx.conn, id)?
-        .ok_or_else(|| StoreError::Invalid(format!("transaction {id} vanished")))?;
     Ok(TxnReply::Booked(after))
 }
 
