@@ -972,9 +972,21 @@ async fn phase_two_answers_the_row_as_stored() {
     let h = host(dir.path(), sw.local_addr().to_string()).await;
     h.up().await;
     let fates = [
-        (UpstreamFate::Answered(suanpan_core::ResponseCode::Approved), Some("A1B2C3"), TxnStatus::Approved),
-        (UpstreamFate::Answered(suanpan_core::ResponseCode::Approved), Some("12 4"), TxnStatus::Approved),
-        (UpstreamFate::Answered(suanpan_core::ResponseCode::InsufficientFunds), None, TxnStatus::Declined),
+        (
+            UpstreamFate::Answered(suanpan_core::ResponseCode::Approved),
+            Some("A1B2C3"),
+            TxnStatus::Approved,
+        ),
+        (
+            UpstreamFate::Answered(suanpan_core::ResponseCode::Approved),
+            Some("12 4"),
+            TxnStatus::Approved,
+        ),
+        (
+            UpstreamFate::Answered(suanpan_core::ResponseCode::InsufficientFunds),
+            None,
+            TxnStatus::Declined,
+        ),
         (UpstreamFate::NoAnswer, None, TxnStatus::ReversalPending),
     ];
     for (n, (fate, auth, want)) in fates.into_iter().enumerate() {
@@ -1007,7 +1019,10 @@ async fn phase_two_answers_the_row_as_stored() {
         };
         let stored = ok(h.store.transaction(id)).expect("the row");
         assert_eq!(answered.status, want, "fate {n}");
-        assert_eq!(answered, stored, "fate {n}: the answer is the row as stored");
+        assert_eq!(
+            answered, stored,
+            "fate {n}: the answer is the row as stored"
+        );
     }
     h.stop().await;
     sw.stop().await;

@@ -393,10 +393,19 @@ fn a_version_21_store_gets_the_one_void_index_without_an_in_list() {
         assert!(unique, "still UNIQUE: {sql}");
         assert!(!sql.contains(" IN "), "no IN list: {sql}");
         assert!(sql.contains("status = 'approved'"), "{sql}");
-        for kind in ["'void'", "'completion_void'", "'preauth_void'", "'completion'"] {
+        for kind in [
+            "'void'",
+            "'completion_void'",
+            "'preauth_void'",
+            "'completion'",
+        ] {
             assert!(sql.contains(&format!("kind = {kind}")), "{kind} in {sql}");
         }
-        assert_eq!(ephemeral(db, phase_two), 0, "a status change builds no B-tree");
+        assert_eq!(
+            ephemeral(db, phase_two),
+            0,
+            "a status change builds no B-tree"
+        );
     };
     check(&db);
     {
@@ -409,7 +418,11 @@ fn a_version_21_store_gets_the_one_void_index_without_an_in_list() {
         .expect("as schema 21 left it");
     }
     set_version(&db, "21");
-    assert_eq!(ephemeral(&db, phase_two), 2, "schema 21's index: two a status change");
+    assert_eq!(
+        ephemeral(&db, phase_two),
+        2,
+        "schema 21's index: two a status change"
+    );
     for _ in 0..2 {
         drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open"));
         check(&db);
