@@ -961,6 +961,73 @@ async fn restart_resolves_authorizing_rows() {
     sw.stop().await;
 }
 
+// Goal: phase two answers the transaction exactly as the store then holds it — approved
+// with the switch's authorization code, approved with a code that is none (kept as none),
+// declined, or reversal pending — without reading the row back (s20: the reply is built
+// from what `set_outcome` wrote, so the two must not drift).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phase_two_answers_the_row_as_stored() {
+    let dir = ok(tempfile::tempdir());
+    let sw = switch(dir.path(), Faults::default()).await;
+    let h = host(dir.path(), sw.local_addr().to_string()).await;
+    h.up().await;
+    let fates = [
+        (
+            UpstreamFate::Answered(suanpan_core::ResponseCode::Approved),
+            Some("A1B2C3"),
+            TxnStatus::Approved,
+        ),
+        (
+            UpstreamFate::Answered(suanpan_core::ResponseCode::Approved),
+            Some("12 4"),
+            TxnStatus::Approved,
+        ),
+        (
+            UpstreamFate::Answered(suanpan_core::ResponseCode::InsufficientFunds),
+            None,
+            TxnStatus::Declined,
+        ),
+        (UpstreamFate::NoAnswer, None, TxnStatus::ReversalPending),
+    ];
+    for (n, (fate, auth, want)) in fates.into_iter().enumerate() {
+        let stan = format!("00095{n}");
+        let reversal = suanpan_store::AdviceDraft {
+            pan: APPROVE_PAN.into(),
+            reason: "68".into(),
+            stan: format!("00096{n}"),
+            transmitted: "1206093015".into(),
+            acquirer_id: h.link.acquirer_id(),
+        };
+        let phase_one = suanpan_store::reply::Authorize {
+            purchase: purchase_command(&h, &stan),
+            upstream: suanpan_store::UpstreamRef {
+                destination: "switch".into(),
+                stan: stan.clone(),
+                transmitted: "1206093015".into(),
+                reversal: Some(reversal),
+            },
+        };
+        let id = authorizing_id(ok(execute(&*h.store, phase_one).await));
+        let phase_two = suanpan_store::command::Authorized {
+            id,
+            fate,
+            auth_code: auth.map(str::to_owned),
+        };
+        let answered = match ok(execute(&*h.store, phase_two).await) {
+            suanpan_store::TxnReply::Booked(t) => t,
+            other => panic!("fate {n}: not booked: {other:?}"),
+        };
+        let stored = ok(h.store.transaction(id)).expect("the row");
+        assert_eq!(answered.status, want, "fate {n}");
+        assert_eq!(
+            answered, stored,
+            "fate {n}: the answer is the row as stored"
+        );
+    }
+    h.stop().await;
+    sw.stop().await;
+}
+
 fn authorizing_id(reply: suanpan_store::PurchaseReply) -> TxnId {
     match reply {
         suanpan_store::PurchaseReply::Booked(t) => {

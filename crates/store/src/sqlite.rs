@@ -23,7 +23,7 @@ use suanpan_core::{MerchantId, OperatorNo, Policy, TerminalId, Transaction, TxnI
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "suanpan.db";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 21;
+pub const SCHEMA_VERSION: i64 = 22;
 /// Commands waiting for the writer before callers block (back-pressure, not unbounded memory).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// How long a writer waits for another process's write lock before it gives up.
@@ -578,7 +578,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_meta {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
+            "BEGIN IMMEDIATE; {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;",
             include_str!("schema.sql"),
             include_str!("migrate_2.sql"),
             include_str!("migrate_4.sql"),
@@ -596,7 +596,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_18.sql"),
             include_str!("migrate_19.sql"),
             include_str!("migrate_20.sql"),
-            include_str!("migrate_21.sql")
+            include_str!("migrate_21.sql"),
+            include_str!("migrate_22.sql")
         ))?;
         return Ok(());
     }
@@ -757,6 +758,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             include_str!("migrate_21.sql"),
             21,
         )?;
+    }
+    if version < 22 {
+        // The one-void index's condition without an IN list (s20-net): SQLite built an
+        // ephemeral B-tree for it on every booked row and every status change.
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {} UPDATE meta SET value = '22' WHERE key = 'schema_version'; COMMIT;",
+            include_str!("migrate_22.sql")
+        ))?;
     }
     // A bulk load (`bench seed`) stopped before its end left the search indexes dropped.
     if crate::seed::search_indexes_missing(conn, Dialect::Sqlite)? > 0 {

@@ -350,3 +350,90 @@ fn a_version_15_store_loses_the_risk_rules_journal_indexes() {
         assert_eq!(v, suanpan_store::sqlite::SCHEMA_VERSION.to_string());
     }
 }
+
+#[test]
+fn a_version_21_store_gets_the_one_void_index_without_an_in_list() {
+    // Goal (s20-net): the one-approved-void-per-original index keeps its uniqueness, but its
+    // condition has no IN list, so neither booking a row nor changing its status builds an
+    // ephemeral B-tree (SQLite codes an IN of more than two constants as one). A store of
+    // schema 21 (the IN form) is moved to it when opened; opening it again changes nothing.
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(SqliteStore::create(dir.path(), suanpan_service::open_options()).expect("create"));
+    let db = dir.path().join(suanpan_store::sqlite::DB_FILE);
+    let one_void = |db: &std::path::Path| -> (String, bool) {
+        let c = rusqlite::Connection::open(db).expect("open");
+        let sql: String = c
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'txns_one_void'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("the index");
+        let unique: bool = c
+            .query_row(
+                "SELECT \"unique\" FROM pragma_index_list('txns') WHERE name = 'txns_one_void'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("listed");
+        (sql, unique)
+    };
+    let ephemeral = |db: &std::path::Path, sql: &str| -> usize {
+        let c = rusqlite::Connection::open(db).expect("open");
+        let mut st = c.prepare(&format!("EXPLAIN {sql}")).expect("explain");
+        // EXPLAIN does not run the statement; its four parameters only need values.
+        st.query_map(rusqlite::params![1, 2, 3, 4], |r| r.get::<_, String>(1))
+            .expect("ops")
+            .filter(|op| op.as_deref().is_ok_and(|op| op == "OpenEphemeral"))
+            .count()
+    };
+    let phase_two = "UPDATE txns SET status = ?1, response_code = ?2, auth_code = ?3 WHERE id = ?4";
+    let check = |db: &std::path::Path| {
+        let (sql, unique) = one_void(db);
+        assert!(unique, "still UNIQUE: {sql}");
+        assert!(!sql.contains(" IN "), "no IN list: {sql}");
+        assert!(sql.contains("status = 'approved'"), "{sql}");
+        for kind in [
+            "'void'",
+            "'completion_void'",
+            "'preauth_void'",
+            "'completion'",
+        ] {
+            assert!(sql.contains(&format!("kind = {kind}")), "{kind} in {sql}");
+        }
+        assert_eq!(
+            ephemeral(db, phase_two),
+            0,
+            "a status change builds no B-tree"
+        );
+    };
+    check(&db);
+    {
+        let c = rusqlite::Connection::open(&db).expect("open");
+        c.execute_batch(
+            "DROP INDEX txns_one_void;
+             CREATE UNIQUE INDEX txns_one_void ON txns(original_id)
+                 WHERE kind IN ('void', 'completion_void', 'preauth_void', 'completion') AND status = 'approved';",
+        )
+        .expect("as schema 21 left it");
+    }
+    set_version(&db, "21");
+    assert_eq!(
+        ephemeral(&db, phase_two),
+        2,
+        "schema 21's index: two a status change"
+    );
+    for _ in 0..2 {
+        drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open"));
+        check(&db);
+        let c = rusqlite::Connection::open(&db).expect("open");
+        let v: String = c
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("version");
+        assert_eq!(v, suanpan_store::sqlite::SCHEMA_VERSION.to_string());
+    }
+}

@@ -6,7 +6,7 @@ use crate::error::StoreError;
 use crate::keys::KeyProvider;
 use crate::p;
 use crate::sql::{Dialect, Sql, SqlExt};
-use suanpan_core::{ResponseCode, TxnId, TxnStatus};
+use suanpan_core::{AuthCode, ResponseCode, Transaction, TxnId, TxnStatus};
 
 /// Records how transaction `id` goes up (in the same transaction as its *authorizing* row),
 /// with its reversal's card number sealed under the KEK, kept at most until `pan_until`
@@ -229,19 +229,30 @@ fn rewrap_pans<'k>(
 }
 
 /// Sets an authorizing transaction's fate: status, response code and (approved) the
-/// authorization code the upstream gave.
+/// authorization code the upstream gave. Returns `txn` as it now stands in the store, so the
+/// caller need not read the row back (the three columns written are the only ones changed).
 pub fn set_outcome(
     conn: &dyn Sql,
-    id: TxnId,
+    mut txn: Transaction,
     status: TxnStatus,
     code: ResponseCode,
     auth_code: Option<&str>,
-) -> Result<(), StoreError> {
-    conn.exec(
+) -> Result<Transaction, StoreError> {
+    let changed = conn.exec(
         "UPDATE txns SET status = ?1, response_code = ?2, auth_code = ?3 WHERE id = ?4",
-        p![status.as_str(), code.code(), auth_code, id.0],
+        p![status.as_str(), code.code(), auth_code, txn.id.0],
     )?;
-    Ok(())
+    if changed != 1 {
+        return Err(StoreError::Invalid(format!(
+            "transaction {} vanished before its fate was written",
+            txn.id
+        )));
+    }
+    txn.status = status;
+    txn.response_code = code;
+    // As the row reads back: a code that is no authorization code is none.
+    txn.auth_code = auth_code.and_then(|a| AuthCode::parse(a).ok());
+    Ok(txn)
 }
 
 /// Every transaction still authorizing, oldest first.
