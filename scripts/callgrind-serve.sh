@@ -44,11 +44,7 @@ traced() {
 printf '[policy]\nvoid_max_per_operator_per_day = 1000000\n' > "$d/suanpan.toml"
 # As scripts/bench-e2e.sh: the risk rules off where the binary has them.
 if "$bin" --help >/dev/null 2>&1 && "$bin" switch-sim --help >/dev/null 2>&1; then
-  printf '%s\n' '[risk]' 'declines_max = 0' 'duplicate_minutes = 0' \
-    'sale_after_void_minutes = 0' 'void_ratio_percent_max = 0' '[risk.limits]' \
-    'single_amount_max_fen = 0' 'card_count_max = 0' 'card_amount_max_fen = 0' \
-    'terminal_count_max = 0' 'terminal_amount_max_fen = 0' 'merchant_count_max = 0' \
-    'merchant_amount_max_fen = 0' >> "$d/suanpan.toml"
+  cat "$(dirname "$0")/risk-off.toml" >> "$d/suanpan.toml"
 fi
 extra=()
 if [ "$mode" = network ]; then

@@ -12,11 +12,7 @@ cleanup() { for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done; sleep 0.
 trap cleanup EXIT
 wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; return 1; }
 printf '[policy]\nvoid_max_per_operator_per_day = 1000000\n' > "$d/suanpan.toml"
-printf '%s\n' '[risk]' 'declines_max = 0' 'duplicate_minutes = 0' \
-    'sale_after_void_minutes = 0' 'void_ratio_percent_max = 0' '[risk.limits]' \
-    'single_amount_max_fen = 0' 'card_count_max = 0' 'card_amount_max_fen = 0' \
-    'terminal_count_max = 0' 'terminal_amount_max_fen = 0' 'merchant_count_max = 0' \
-    'merchant_amount_max_fen = 0' >> "$d/suanpan.toml"
+cat "$(dirname "$0")/risk-off.toml" >> "$d/suanpan.toml"
 sport=$(( base++ ))
 "$bin" --data-dir "$d/switch" switch-sim --listen "127.0.0.1:$sport" --zpk "$zpk" --latency-ms 1 --totals-every-ms 0 >/dev/null 2>&1 &
 pids+=($!); wait_port $sport

@@ -15,6 +15,17 @@ fn indexes(db: &std::path::Path) -> Vec<String> {
         .expect("rows")
 }
 
+/// The store's schema version as `meta` records it.
+fn version(db: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(db).expect("open");
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )
+    .expect("version")
+}
+
 fn set_version(db: &std::path::Path, v: &str) {
     let conn = rusqlite::Connection::open(db).expect("open");
     conn.execute(
@@ -88,16 +99,11 @@ fn a_version_2_store_gains_terminal_info() {
     drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open v2"));
     assert!(columns(&db).contains(&"terminal_info".to_owned()));
     drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open v3 again"));
-    let conn = rusqlite::Connection::open(&db).expect("open");
-    let v: String = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'schema_version'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("version");
     // Opening migrates all the way to the latest version.
-    assert_eq!(v, suanpan_store::sqlite::SCHEMA_VERSION.to_string());
+    assert_eq!(
+        version(&db),
+        suanpan_store::sqlite::SCHEMA_VERSION.to_string()
+    );
 }
 
 #[test]
@@ -339,15 +345,10 @@ fn a_version_15_store_loses_the_risk_rules_journal_indexes() {
                 .expect("open"),
         );
         assert_eq!(indexes(&db), Vec::<String>::new());
-        let c = rusqlite::Connection::open(&db).expect("open");
-        let v: String = c
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("version");
-        assert_eq!(v, suanpan_store::sqlite::SCHEMA_VERSION.to_string());
+        assert_eq!(
+            version(&db),
+            suanpan_store::sqlite::SCHEMA_VERSION.to_string()
+        );
     }
 }
 
@@ -426,14 +427,9 @@ fn a_version_21_store_gets_the_one_void_index_without_an_in_list() {
     for _ in 0..2 {
         drop(SqliteStore::open(dir.path(), suanpan_service::open_options()).expect("open"));
         check(&db);
-        let c = rusqlite::Connection::open(&db).expect("open");
-        let v: String = c
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("version");
-        assert_eq!(v, suanpan_store::sqlite::SCHEMA_VERSION.to_string());
+        assert_eq!(
+            version(&db),
+            suanpan_store::sqlite::SCHEMA_VERSION.to_string()
+        );
     }
 }
