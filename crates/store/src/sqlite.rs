@@ -1,5 +1,6 @@
-//! The embedded store: SQLite in WAL mode with `synchronous=FULL`, one writer thread doing
-//! group commit, and a separate connection for reads.
+//! The embedded store: SQLite in WAL mode, one writer thread doing group commit (its commits
+//! flushed to the disk by a durability thread before anyone hears of them), and a separate
+//! connection for reads.
 
 use crate::audit::{self, AuditEntry, ChainHead, Verification};
 use crate::command::Command;
@@ -205,6 +206,12 @@ impl SqliteStore {
         // it ever grew.
         write.pragma_update(None, "journal_size_limit", WAL_BYTES_KEPT)?;
         write.pragma_update(None, "cache_size", -opts.writer_cache_kib)?;
+        if !opts.bulk_load {
+            // A commit does not wait for the disk; the writer's durability thread syncs the
+            // WAL for every group committed meanwhile and only then answers them (see
+            // `SqliteWriter::durability`).
+            write.pragma_update(None, "synchronous", "NORMAL")?;
+        }
         if opts.bulk_load {
             write.pragma_update(None, "synchronous", "OFF")?;
             write.pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
@@ -223,10 +230,12 @@ impl SqliteStore {
         let clock = opts.clock.clone();
         let keys = opts.keys.clone();
         let anchor = opts.anchor.clone();
+        let db = path.clone();
         let writer = std::thread::Builder::new()
             .name("suanpan-writer".into())
             .spawn(move || {
                 let runner = SqliteWriter {
+                    wal: (!opts.bulk_load).then(|| wal_path(&db, "-wal")),
                     conn: write,
                     restart_due,
                     carry: opts.bulk_load.then(crate::repo::Carry::default),
@@ -827,6 +836,8 @@ fn add_column_once(
 
 /// The SQLite writer connection and its WAL housekeeping.
 struct SqliteWriter {
+    /// The WAL file, until [`GroupRunner::durability`] takes it (`None` for a bulk load).
+    wal: Option<PathBuf>,
     conn: Connection,
     restart_due: Arc<AtomicBool>,
     /// A bulk load's issuer accounts, kept from one group to the next (`repo::Carry`).
@@ -857,6 +868,23 @@ impl GroupRunner for SqliteWriter {
             replies,
             head: (chain.seq > before).then_some(chain),
         })
+    }
+
+    /// The writer connection commits with `synchronous=NORMAL`: the WAL frames are written
+    /// but not flushed. This flushes them: `fdatasync` of the WAL file, on a descriptor of its
+    /// own (a flush covers the file, whoever wrote it). The file lives as long as the store's
+    /// connections (a restart of the log cuts it, never removes it). A bulk load syncs nothing
+    /// here: it ends with `Store::sync_to_disk`.
+    fn durability(&mut self) -> Option<crate::writer::SyncFn> {
+        let path = self.wal.take()?;
+        let mut file: Option<std::fs::File> = None;
+        Some(Box::new(move || {
+            let f = match &mut file {
+                Some(f) => f,
+                None => file.insert(std::fs::File::open(&path)?),
+            };
+            f.sync_data()
+        }))
     }
 
     fn between_groups(&mut self) {
