@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 use suanpan_core::{Amount, PaymentMethod, TxnKind, VoucherNo};
 use suanpan_store::command::{Origin, Purchase};
+use suanpan_store::sql::SqlExt;
 use suanpan_store::{Ask, AskExt, PgStore, PurchaseReply, Store, StoreError};
 
 /// The demo card the issuer simulator approves.
@@ -226,4 +227,62 @@ fn many_sales_of_one_group_each_debit_their_card_once() {
         let t = h.store.transaction(id).expect("read").expect("booked");
         assert_eq!(t.id, id);
     }
+}
+
+#[test]
+fn a_card_history_read_stops_at_its_limit_however_long_the_history() {
+    // Goal: the card rules' history read (`repo::risk::card_events`, the statement the group
+    // also fetches ahead) takes about `CARD_EVENTS_MAX` index entries, not every row of the
+    // card's window. On a journal PostgreSQL has no statistics for (a new database on a server
+    // without autovacuum) it planned a bitmap scan of the whole window and a sort, so a sale
+    // cost more with each sale of its card (docs/BENCHMARKS.md, s21-pg).
+    let Some(h) = Harness::on(Backend::Postgres) else {
+        return skipped();
+    };
+    suanpan_store::risk_index::apply(&*h.store, suanpan_store::risk_index::RiskIndexes::ALL)
+        .expect("risk indexes");
+    let limit = i64::from(suanpan_core::risk::CARD_EVENTS_MAX);
+    // A journal of the benchmark's shape: 64 cards, each with more sales in the window than
+    // the rules read. Rows written straight, as history: only their card and time matter
+    // (declined, so no money moved and the harness's conservation check holds).
+    let (rows, cards) = (20_000, 64);
+    let now = h.now().as_microsecond();
+    let (mut events, mut read) = (0, 0);
+    h.store
+        .with_setup(&mut |c, _| {
+            c.exec(
+                "INSERT INTO txns (kind, status, amount_fen, method, card_fp, merchant_id,
+                     terminal_id, operator, batch_id, batch_no, voucher_no, response_code, created_at)
+                 SELECT 'sale', 'declined', 100, 'chip', 'card-' || (g % ?2::bigint), t.merchant_id, t.id,
+                     '01', b.id, b.batch_no, g, '05', ?3::bigint - g
+                 FROM generate_series(1, ?1::bigint) AS g, terminals t JOIN batches b ON b.id = t.batch_id
+                 WHERE t.id = ?4",
+                suanpan_store::p![rows, cards, now, terminal().as_str()],
+            )?;
+            let entries_read = || {
+                c.one(
+                    "SELECT pg_stat_get_xact_tuples_returned('txns_card_recent'::regclass)",
+                    &[],
+                    |r| r.i64(0),
+                )
+            };
+            let before = entries_read()?;
+            let since = h.now().checked_sub(jiff::SignedDuration::from_hours(1));
+            let since = since.expect("an hour ago");
+            events = suanpan_store::repo::risk::card_events(c, "card-1", since)?.len();
+            read = entries_read()? - before;
+            Ok(())
+        })
+        .expect("read a card's history");
+    assert_eq!(
+        i64::try_from(events).expect("small"),
+        limit,
+        "the newest {limit}"
+    );
+    let slack = 8;
+    assert!(
+        read <= limit + slack,
+        "{read} index entries read for {limit} events of a card with {} in its window",
+        rows / cards
+    );
 }

@@ -6,7 +6,7 @@
 use crate::error::StoreError;
 use crate::p;
 use crate::rows::{micros, ts};
-use crate::sql::{Sql, SqlExt, SqlRow};
+use crate::sql::{Dialect, Sql, SqlExt, SqlRow};
 use jiff::Timestamp;
 use suanpan_core::risk::{CARD_EVENTS_MAX, CardEvent, Limits, Schedule, Window};
 use suanpan_core::{Amount, MerchantId, TxnId, TxnKind, TxnStatus};
@@ -29,6 +29,19 @@ pub fn card_events_sql() -> String {
     )
 }
 
+/// PostgreSQL: what [`card_events_sql`] runs after, and [`CARD_EVENTS_PG_AFTER`] before the
+/// next statement. Its `LIMIT` bounds its work only when the plan walks `txns_card_recent`
+/// backwards. PostgreSQL plans a bitmap scan of the card's whole window and a sort instead
+/// whenever it expects a few rows: without statistics (a new database on a server that runs
+/// no autovacuum, as the benchmark's) and, with them, for a card busier than the average.
+/// A sale then cost more with each sale of its card: 8.4 ms instead of 0.26 ms for a card
+/// with 400 sales in the window (docs/BENCHMARKS.md, s21-pg). `SET LOCAL` ends with the
+/// transaction at the latest; both are sent with the statements around them, in their
+/// round trip.
+pub(crate) const CARD_EVENTS_PG_BEFORE: &str = "SET LOCAL enable_bitmapscan = off";
+/// See [`CARD_EVENTS_PG_BEFORE`].
+pub(crate) const CARD_EVENTS_PG_AFTER: &str = "SET LOCAL enable_bitmapscan TO DEFAULT";
+
 /// The card's live transactions of the kinds the rules read since `since`, newest first, at
 /// most [`CARD_EVENTS_MAX`].
 pub fn card_events(
@@ -36,11 +49,19 @@ pub fn card_events(
     card_fp: &str,
     since: Timestamp,
 ) -> Result<Vec<CardEvent>, StoreError> {
-    conn.rows(
+    let pg = conn.dialect() == Dialect::Postgres;
+    if pg {
+        conn.exec_later(CARD_EVENTS_PG_BEFORE, &[])?;
+    }
+    let events = conn.rows(
         &card_events_sql(),
         p![card_fp, micros(since)],
         card_event_of,
-    )
+    )?;
+    if pg {
+        conn.exec_later(CARD_EVENTS_PG_AFTER, &[])?;
+    }
+    Ok(events)
 }
 
 /// A row of [`card_events_sql`].
