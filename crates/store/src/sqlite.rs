@@ -206,16 +206,15 @@ impl SqliteStore {
         // it ever grew.
         write.pragma_update(None, "journal_size_limit", WAL_BYTES_KEPT)?;
         write.pragma_update(None, "cache_size", -opts.writer_cache_kib)?;
-        if !opts.bulk_load {
-            // A commit does not wait for the disk; the writer's durability thread syncs the
-            // WAL for every group committed meanwhile and only then answers them (see
-            // `SqliteWriter::durability`).
-            write.pragma_update(None, "synchronous", "NORMAL")?;
-        }
         if opts.bulk_load {
             write.pragma_update(None, "synchronous", "OFF")?;
             write.pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
             write.pragma_update(None, "temp_store", "MEMORY")?;
+        } else {
+            // A commit does not wait for the disk; the writer's durability thread syncs the
+            // WAL for every group committed meanwhile and only then answers them (see
+            // `SqliteWriter::durability`).
+            write.pragma_update(None, "synchronous", "NORMAL")?;
         }
         let restart_due = Arc::new(AtomicBool::new(false));
         let interval = if opts.bulk_load {

@@ -283,8 +283,8 @@ struct Unsynced {
 /// SQLite's WAL frames carry a running checksum, and recovery stops at the first frame that
 /// does not match, so what survives is always a prefix of the commits.
 struct Durable {
-    tx: Option<Sender<Unsynced>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    tx: Sender<Unsynced>,
+    thread: std::thread::JoinHandle<()>,
     failed: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -299,11 +299,7 @@ impl Durable {
         let thread = std::thread::Builder::new()
             .name("suanpan-sync".into())
             .spawn(move || durable_loop(&rx, sync, &opts, &flag))?;
-        Ok(Durable {
-            tx: Some(tx),
-            thread: Some(thread),
-            failed,
-        })
+        Ok(Durable { tx, thread, failed })
     }
 
     fn failed(&self) -> bool {
@@ -311,21 +307,17 @@ impl Durable {
     }
 
     fn hand_over(&self, u: Unsynced) {
-        if let Some(tx) = &self.tx {
-            // The thread only ends when this sender is dropped: a send cannot fail before.
-            if let Err(e) = tx.send(u) {
-                let u = e.into_inner();
-                answer_all_err(u.group, &StoreError::WriterGone);
-            }
+        // The thread only ends when this sender is dropped: a send cannot fail before.
+        if let Err(e) = self.tx.send(u) {
+            answer_all_err(e.into_inner().group, &StoreError::WriterGone);
         }
     }
 
     /// Waits until every group handed over is synced and answered.
-    fn finish(mut self) {
-        drop(self.tx.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    fn finish(self) {
+        let Durable { tx, thread, .. } = self;
+        drop(tx);
+        let _ = thread.join();
     }
 }
 
