@@ -5,6 +5,8 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use suanpan_core::Pan;
 use suanpan_issuer::{Account, AccountBook, CardStatus, Instrument, IssuerError, demo};
 
@@ -66,7 +68,7 @@ pub fn open(path: &Path) -> Result<Connection, LedgerError> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_WAIT)?;
     conn.execute_batch(SCHEMA)?;
     let count: i64 = conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?;
     if count == 0 {
@@ -75,6 +77,71 @@ pub fn open(path: &Path) -> Result<Connection, LedgerError> {
         }
     }
     Ok(conn)
+}
+
+/// How long the ledger's connection waits for a lock another connection holds.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the switch's checkpointer copies the ledger's committed WAL frames into the
+/// database file.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// WAL frames (pages) after which the checkpointer also restarts the WAL, briefly holding the
+/// ledger thread back, so the file does not grow without bound under constant load.
+pub const WAL_FRAMES_RESTART: i64 = 16_384;
+
+/// Starts the thread that checkpoints the ledger at `path` on a connection of its own, and
+/// turns the automatic checkpoint of `conn` (the ledger thread's) off. Left to SQLite, the
+/// checkpoint ran inside the commit that crossed 1,000 WAL pages: every ~0.5 s at 1,000
+/// answers a second, the ledger thread copied pages and synced the file for ~30 ms while
+/// every request behind it waited (issue 15, s22). The returned flag says when the WAL grew
+/// long enough to restart ([`restart_if_due`], on the ledger thread between groups). The
+/// thread ends when `stop`'s sender is dropped.
+///
+/// # Errors
+/// SQLite failures opening its connection.
+pub fn start_checkpointer(
+    conn: &Connection,
+    path: &Path,
+    stop: std::sync::mpsc::Receiver<()>,
+) -> Result<Arc<AtomicBool>, LedgerError> {
+    let own = Connection::open(path)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let restart_due = Arc::new(AtomicBool::new(false));
+    let due = restart_due.clone();
+    std::thread::Builder::new()
+        .name("switch-checkpoint".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stop.recv_timeout(CHECKPOINT_EVERY)
+            {
+                // Passive: it never waits for the ledger thread, nor holds it back.
+                match own.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+                    Ok(n) if n >= WAL_FRAMES_RESTART => due.store(true, Ordering::Relaxed),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("switch-sim: WAL checkpoint failed; will retry: {e}"),
+                }
+            }
+        })
+        .map_err(|_| LedgerError::Invariant("the checkpoint thread did not start"))?;
+    Ok(restart_due)
+}
+
+/// On the ledger thread between two groups, when `due` says the WAL is long: restarts it
+/// (nearly every frame was already copied, so this is short). It does not wait: a checkpoint
+/// running at that moment makes it try again after a later group.
+pub fn restart_if_due(conn: &Connection, due: &AtomicBool) {
+    if !due.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let restarted = conn.busy_timeout(std::time::Duration::ZERO).and_then(|()| {
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
+    });
+    match restarted {
+        Ok(0) => {}
+        Ok(_) | Err(_) => due.store(true, Ordering::Relaxed),
+    }
+    if let Err(e) = conn.busy_timeout(BUSY_WAIT) {
+        tracing::error!("switch-sim: the ledger's busy wait could not be set again: {e}");
+    }
 }
 
 /// One row of a statement kept prepared on the connection: the switch answers every
@@ -488,4 +555,73 @@ pub fn balance_of(conn: &Connection, pan: &str) -> Result<Option<(i64, i64)>, Le
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::*;
+
+    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Commits `n` transactions of one row each on `conn`.
+    fn commit_rows(conn: &Connection, n: usize) {
+        for _ in 0..n {
+            ok(conn.execute("INSERT INTO pad (v) VALUES (zeroblob(3000))", []));
+        }
+    }
+
+    fn ledger_with_pad(dir: &tempfile::TempDir) -> (Connection, std::path::PathBuf) {
+        let path = dir.path().join(LEDGER_FILE);
+        let conn = ok(open(&path));
+        ok(conn.execute_batch("CREATE TABLE pad (v BLOB)"));
+        (conn, path)
+    }
+
+    // Goal: with the checkpointer started, the ledger thread's commits never checkpoint
+    // (autocheckpoint off) and the checkpointer still copies them into the database file.
+    #[test]
+    fn the_checkpointer_copies_the_wal_off_the_ledger_thread() {
+        let dir = ok(tempfile::tempdir());
+        let (conn, path) = ledger_with_pad(&dir);
+        let (stop, stopped) = std::sync::mpsc::channel();
+        ok(start_checkpointer(&conn, &path, stopped));
+        let auto: i64 = ok(conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)));
+        assert_eq!(auto, 0, "the ledger connection must not checkpoint at commit");
+        let before = ok(std::fs::metadata(&path)).len();
+        commit_rows(&conn, 400);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while ok(std::fs::metadata(&path)).len() < before + 400 * 3000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing was copied into the database file in 10 s"
+            );
+            std::thread::sleep(CHECKPOINT_EVERY);
+        }
+        drop(stop);
+    }
+
+    // Goal: a restart asked for is done between groups and the WAL is written again from
+    // its beginning (the file stops growing); not asked for, the log goes on.
+    #[test]
+    fn a_restart_due_starts_the_wal_again() {
+        let dir = ok(tempfile::tempdir());
+        let (conn, path) = ledger_with_pad(&dir);
+        ok(conn.pragma_update(None, "wal_autocheckpoint", 0));
+        let wal = path.with_extension("sqlite-wal");
+        let wal_len = || ok(std::fs::metadata(&wal)).len();
+        let due = AtomicBool::new(false);
+        commit_rows(&conn, 50);
+        let first = wal_len();
+        restart_if_due(&conn, &due);
+        commit_rows(&conn, 50);
+        let second = wal_len();
+        assert!(second > first, "not due: the log goes on ({first} -> {second})");
+        due.store(true, Ordering::Relaxed);
+        restart_if_due(&conn, &due);
+        assert!(!due.load(Ordering::Relaxed), "done, no longer due");
+        commit_rows(&conn, 50);
+        assert_eq!(wal_len(), second, "the log was written again from its beginning");
+    }
 }

@@ -76,6 +76,8 @@ struct Shared {
     messages: AtomicU64,
     down_after: Option<u64>,
     stop: watch::Sender<bool>,
+    /// Dropped with the switch: its checkpoint thread then ends.
+    _checkpoint_stop: std::sync::mpsc::Sender<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -98,12 +100,15 @@ impl Switch {
     /// Ledger and bind failures.
     pub async fn start(config: SwitchConfig) -> Result<Switch, SwitchError> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let conn = ledger::open(&config.data_dir.join(ledger::LEDGER_FILE))?;
+        let path = config.data_dir.join(ledger::LEDGER_FILE);
+        let conn = ledger::open(&path)?;
+        let (checkpoint_stop, stop_rx) = std::sync::mpsc::channel();
+        let restart_due = ledger::start_checkpointer(&conn, &path, stop_rx)?;
         let listener = TcpListener::bind(&config.listen).await?;
         let addr = listener.local_addr()?;
         let (stop, _) = watch::channel(false);
         let processor = Arc::new(Mutex::new(Processor::new(conn, config.zpk)));
-        let ledger = start_ledger(processor.clone())?;
+        let ledger = start_ledger(processor.clone(), restart_due)?;
         let shared = Arc::new(Shared {
             processor,
             ledger,
@@ -112,6 +117,7 @@ impl Switch {
             messages: AtomicU64::new(0),
             down_after: config.down_after,
             stop,
+            _checkpoint_stop: checkpoint_stop,
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         tracing::info!(%addr, "switch-sim listening");
@@ -359,7 +365,10 @@ async fn book(shared: &Shared, msg: &Arc<IsoMsg>) -> Result<IsoMsg, LedgerError>
 /// in one transaction (up to [`LEDGER_GROUP_MAX`]), then answers them. One commit per
 /// message was most of the switch's work per answer under load (issue 15, s18-speed:
 /// callgrind). It ends when every sender is gone (the switch and its connections).
-fn start_ledger(processor: Arc<Mutex<Processor>>) -> std::io::Result<mpsc::Sender<Booking>> {
+fn start_ledger(
+    processor: Arc<Mutex<Processor>>,
+    restart_due: Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<mpsc::Sender<Booking>> {
     let (tx, mut rx) = mpsc::channel::<Booking>(LEDGER_QUEUE_MAX);
     std::thread::Builder::new()
         .name("switch-ledger".into())
@@ -380,6 +389,7 @@ fn start_ledger(processor: Arc<Mutex<Processor>>) -> std::io::Result<mpsc::Sende
                     // The connection may be gone; its answer is booked all the same.
                     let _ = b.done.send(a);
                 }
+                ledger::restart_if_due(lock(&processor).conn(), &restart_due);
             }
         })?;
     Ok(tx)
