@@ -75,6 +75,11 @@ pub struct LoadArgs {
     /// the same load; turn the duplicate rule off, or each repeat is answered 94 first).
     #[arg(long, default_value_t = suanpan_host::bench::SALE_AMOUNTS, value_parser = clap::value_parser!(u64).range(1..))]
     pub sale_amounts: u64,
+    /// Seconds to run before --duration starts: those requests are checked like any other
+    /// but left out of the latency percentiles and the throughput (sign-ins and cold caches
+    /// are not the steady state). The run lasts --warmup + --duration seconds.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
 }
 
 /// `bench seed` arguments.
@@ -188,6 +193,7 @@ pub fn run(app: &App, cmd: BenchCmd) -> Result<(), Fail> {
                     mix: Mix::parse(&a.mix)?,
                     rate_per_s: a.rate,
                     sale_amounts: a.sale_amounts,
+                    warmup: std::time::Duration::from_secs(a.warmup),
                     tls: a
                         .tls_ca
                         .as_deref()
@@ -434,6 +440,12 @@ fn print(app: &App, r: &LoadReport) {
         r.p999_us as f64 / 1e3,
         r.max_us as f64 / 1e3
     );
+    if r.warmup_requests > 0 {
+        println!(
+            "warm-up: {} requests checked, left out of the figures above",
+            r.warmup_requests
+        );
+    }
     let kinds: Vec<String> = r.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
     if !kinds.is_empty() {
         println!("sent: {}", kinds.join(", "));

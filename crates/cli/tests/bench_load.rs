@@ -53,3 +53,41 @@ fn bench_load_runs_again_on_the_same_store_and_node() {
     assert_eq!(r["ok"], true, "after a restart: {r:#}");
     d.assert_sound();
 }
+
+// Goal: `--warmup` runs its requests and checks them, but leaves them out of the figures;
+// the terminals settle balanced after every one of them stopped sending.
+#[test]
+fn bench_load_leaves_the_warm_up_out_of_the_figures() {
+    let d = Demo::new();
+    let (_node, addr, _) = serve_at(&d.dir(), false, "127.0.0.1:0");
+    let out = run(d.cmd().args([
+        "--json",
+        "bench",
+        "load",
+        "--target",
+        &addr.to_string(),
+        "--terminals",
+        "4",
+        "--warmup",
+        "1",
+        "--duration",
+        "1",
+        "--rate",
+        "40",
+        "--mix",
+        "sale:100",
+        "--register",
+    ]))
+    .ok();
+    let r = out.json();
+    assert_eq!(r["ok"], true, "{r:#}");
+    let report = &r["report"];
+    let n = |k: &str| report[k].as_u64().unwrap_or_else(|| panic!("{k}: {report:#}"));
+    // 40 a second for one second each: the warm-up's and the measured window's.
+    assert!((20..=60).contains(&n("warmup_requests")), "{report:#}");
+    assert!((20..=60).contains(&n("requests")), "{report:#}");
+    assert_eq!(n("ok"), n("warmup_requests") + n("requests"), "{report:#}");
+    let seconds = report["seconds"].as_f64().unwrap_or(0.0);
+    assert!((1.0..3.0).contains(&seconds), "the measured window only: {seconds}");
+    d.assert_sound();
+}

@@ -9,6 +9,7 @@
 use crate::client::{Card, Connection, Kind, Original, Terminal};
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use suanpan_iso8583::{SettlementTotals, Status, Totals, split_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -134,6 +135,12 @@ pub struct LoadOptions {
     /// amount is a key of the `txns_m_amount` index, so the number of amounts changes how
     /// many of its pages a group commit writes (s19-inline). Must not be 0.
     pub sale_amounts: u64,
+    /// Run this long before `duration` starts: its requests are sent, answered and checked
+    /// as any other, but their latencies are left out of the percentiles and the throughput
+    /// (`Duration::ZERO`: every request counts). The first seconds of a run sign 250
+    /// terminals in and meet every cold cache at once; they are not the steady state a
+    /// percentile at an offered rate describes.
+    pub warmup: Duration,
 }
 
 /// The result of a run.
@@ -153,7 +160,10 @@ pub struct LoadReport {
     pub duplicates_confirmed: u64,
     /// Terminals whose connection or sign-in failed.
     pub failed_terminals: u64,
-    /// Seconds measured.
+    /// Requests sent during the warm-up (checked, counted in `ok` or `mismatches`, not in
+    /// `requests`, the percentiles or the throughput).
+    pub warmup_requests: u64,
+    /// Seconds measured (after the warm-up).
     pub seconds: f64,
     /// Requests per second.
     pub throughput: f64,
@@ -174,6 +184,7 @@ pub struct LoadReport {
 #[derive(Default)]
 struct TerminalStats {
     latencies_us: Vec<u64>,
+    warmup_requests: u64,
     ok: u64,
     mismatches: u64,
     void_limited: u64,
@@ -201,12 +212,17 @@ pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
         bail!("no terminals, operators or cards");
     }
     let started = Instant::now();
-    let deadline = started + opts.duration;
+    let measured_from = started + opts.warmup;
+    let window = Window {
+        measured_from,
+        deadline: measured_from + opts.duration,
+        sending: Arc::new(Sending::new(opts.terminals.len())),
+    };
     let mut tasks = Vec::new();
     for (i, id) in opts.terminals.iter().enumerate() {
-        let (id, o) = (id.clone(), opts.clone());
+        let (id, o, w) = (id.clone(), opts.clone(), window.clone());
         tasks.push(tokio::spawn(async move {
-            run_terminal(&o, &id, deadline, i as u32).await
+            run_terminal(&o, &id, &w, i as u32).await
         }));
     }
     let mut all = TerminalStats::default();
@@ -218,6 +234,7 @@ pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
         });
         failed += u64::from(s.failed);
         all.latencies_us.extend(s.latencies_us);
+        all.warmup_requests += s.warmup_requests;
         all.ok += s.ok;
         all.mismatches += s.mismatches;
         all.void_limited += s.void_limited;
@@ -231,7 +248,7 @@ pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
             }
         }
     }
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = measured_from.elapsed().as_secs_f64();
     Ok(report(all, failed, seconds))
 }
 
@@ -252,6 +269,7 @@ fn report(mut all: TerminalStats, failed: u64, seconds: f64) -> LoadReport {
         voids_refused_daily_limit: all.void_limited,
         duplicates_confirmed: all.duplicates_confirmed,
         failed_terminals: failed,
+        warmup_requests: all.warmup_requests,
         seconds,
         throughput: requests as f64 / seconds.max(f64::EPSILON),
         p50_us: pct(0.50),
@@ -267,8 +285,69 @@ fn report(mut all: TerminalStats, failed: u64, seconds: f64) -> LoadReport {
     }
 }
 
-async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -> TerminalStats {
+/// Longest a terminal that stopped sending waits for the others before it settles.
+pub const SETTLE_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// When a run measures, and how many terminals still send.
+#[derive(Clone)]
+struct Window {
+    measured_from: Instant,
+    deadline: Instant,
+    sending: Arc<Sending>,
+}
+
+/// Terminals still sending requests. Each settles its batch only once none is: a
+/// settlement books a whole batch in one writer command, and 250 of them at the end of a
+/// paced run sat in front of the last sales of the terminals not yet done, whose latencies
+/// then measured the settlements, not the sales.
+struct Sending {
+    left: std::sync::atomic::AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+impl Sending {
+    fn new(terminals: usize) -> Sending {
+        Sending {
+            left: std::sync::atomic::AtomicUsize::new(terminals),
+            done: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Waits until every terminal stopped sending, at most [`SETTLE_WAIT_MAX`].
+    async fn all_stopped(&self) {
+        let wait = async {
+            loop {
+                let notified = self.done.notified();
+                if self.left.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(SETTLE_WAIT_MAX, wait).await;
+    }
+}
+
+/// Counts its terminal out of [`Sending`] when it stops sending, whichever way it stops.
+struct StillSending(Arc<Sending>);
+
+impl Drop for StillSending {
+    fn drop(&mut self) {
+        if self
+            .0
+            .left
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.0.done.notify_waiters();
+        }
+    }
+}
+
+async fn run_terminal(o: &LoadOptions, id: &str, w: &Window, seed: u32) -> TerminalStats {
     let mut s = TerminalStats::default();
+    let still_sending = StillSending(w.sending.clone());
+    let deadline = w.deadline;
     let Ok(mut t) = Terminal::new(id, &o.merchant, &o.tmk_hex) else {
         s.failed = true;
         return s;
@@ -392,7 +471,11 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
             s.failed = true;
             return s;
         };
-        s.latencies_us.push(sent.elapsed().as_micros() as u64);
+        if sent >= w.measured_from {
+            s.latencies_us.push(sent.elapsed().as_micros() as u64);
+        } else {
+            s.warmup_requests += 1;
+        }
         s.by_kind[kind_index(kind)] += 1;
         match t.parse(&body) {
             Ok(r) if r.code == "00" && r.stan == Some(stan) && r.mac_ok == Some(true) => {
@@ -455,6 +538,8 @@ async fn run_terminal(o: &LoadOptions, id: &str, deadline: Instant, seed: u32) -
             }
         }
     }
+    drop(still_sending);
+    w.sending.all_stopped().await;
     settle(&mut t, &mut c, totals, &mut s).await;
     s
 }
