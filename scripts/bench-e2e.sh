@@ -12,6 +12,9 @@
 # Env AFTER_SALE_AMOUNTS=1: the after side's `bench load` sends every sale at 10 fen, the load
 #   the before side's own `bench load` (dd09e4a) sends; unset, the after side cycles through
 #   100,000 amounts, which writes more index pages per commit (txns_m_amount; s19-inline).
+# Env WARMUP (seconds, default 2): the runs at an offered rate (after side only) run that long
+#   first with `bench load --warmup`, so their percentiles describe the steady state, not the
+#   sign-ins and cold caches of the first second (s22-lat). 0: every request counts.
 set -euo pipefail
 before="$1"
 after="$2"
@@ -58,7 +61,7 @@ run() {
   pids+=($!)
   wait_port "$port" || { stop_all; echo "0 0 0 -1"; return; }
   if [ -n "$offered" ]; then
-    load=(--terminals "$rate_terminals" --rate "$offered")
+    load=(--terminals "$rate_terminals" --rate "$offered" --warmup "${WARMUP:-2}")
   else
     load=(--terminals "$terminals")
   fi
