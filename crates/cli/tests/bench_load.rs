@@ -82,12 +82,19 @@ fn bench_load_leaves_the_warm_up_out_of_the_figures() {
     let r = out.json();
     assert_eq!(r["ok"], true, "{r:#}");
     let report = &r["report"];
-    let n = |k: &str| report[k].as_u64().unwrap_or_else(|| panic!("{k}: {report:#}"));
+    let n = |k: &str| {
+        report[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k}: {report:#}"))
+    };
     // 40 a second for one second each: the warm-up's and the measured window's.
     assert!((20..=60).contains(&n("warmup_requests")), "{report:#}");
     assert!((20..=60).contains(&n("requests")), "{report:#}");
     assert_eq!(n("ok"), n("warmup_requests") + n("requests"), "{report:#}");
     let seconds = report["seconds"].as_f64().unwrap_or(0.0);
-    assert!((1.0..3.0).contains(&seconds), "the measured window only: {seconds}");
+    assert!(
+        (1.0..3.0).contains(&seconds),
+        "the measured window only: {seconds}"
+    );
     d.assert_sound();
 }

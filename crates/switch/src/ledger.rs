@@ -588,7 +588,10 @@ mod checkpoint_tests {
         let (stop, stopped) = std::sync::mpsc::channel();
         ok(start_checkpointer(&conn, &path, stopped));
         let auto: i64 = ok(conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)));
-        assert_eq!(auto, 0, "the ledger connection must not checkpoint at commit");
+        assert_eq!(
+            auto, 0,
+            "the ledger connection must not checkpoint at commit"
+        );
         let before = ok(std::fs::metadata(&path)).len();
         commit_rows(&conn, 400);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -617,11 +620,18 @@ mod checkpoint_tests {
         restart_if_due(&conn, &due);
         commit_rows(&conn, 50);
         let second = wal_len();
-        assert!(second > first, "not due: the log goes on ({first} -> {second})");
+        assert!(
+            second > first,
+            "not due: the log goes on ({first} -> {second})"
+        );
         due.store(true, Ordering::Relaxed);
         restart_if_due(&conn, &due);
         assert!(!due.load(Ordering::Relaxed), "done, no longer due");
         commit_rows(&conn, 50);
-        assert_eq!(wal_len(), second, "the log was written again from its beginning");
+        assert_eq!(
+            wal_len(),
+            second,
+            "the log was written again from its beginning"
+        );
     }
 }
