@@ -7,10 +7,10 @@ mod common;
 use common::{Demo, run, serve_at};
 use serde_json::Value;
 
-/// One short, paced `bench load --register` against `target`: its JSON report, after
-/// asserting that it exited 0 (no mismatch, no failed terminal).
-fn load(d: &Demo, target: &str) -> Value {
-    let out = run(d.cmd().args([
+/// One short, paced `bench load --register` against `target`, with `extra` arguments: its
+/// JSON report, after asserting that it exited 0 (no mismatch, no failed terminal).
+fn load_with(d: &Demo, target: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
         "--json",
         "bench",
         "load",
@@ -27,9 +27,13 @@ fn load(d: &Demo, target: &str) -> Value {
         "--mix",
         "sale:100",
         "--register",
-    ]))
-    .ok();
-    out.json()
+    ];
+    args.extend_from_slice(extra);
+    run(d.cmd().args(args)).ok().json()
+}
+
+fn load(d: &Demo, target: &str) -> Value {
+    load_with(d, target, &[])
 }
 
 // Goal: with the risk rules on, a second run on the same node and a third on a restarted
@@ -60,26 +64,7 @@ fn bench_load_runs_again_on_the_same_store_and_node() {
 fn bench_load_leaves_the_warm_up_out_of_the_figures() {
     let d = Demo::new();
     let (_node, addr, _) = serve_at(&d.dir(), false, "127.0.0.1:0");
-    let out = run(d.cmd().args([
-        "--json",
-        "bench",
-        "load",
-        "--target",
-        &addr.to_string(),
-        "--terminals",
-        "4",
-        "--warmup",
-        "1",
-        "--duration",
-        "1",
-        "--rate",
-        "40",
-        "--mix",
-        "sale:100",
-        "--register",
-    ]))
-    .ok();
-    let r = out.json();
+    let r = load_with(&d, &addr.to_string(), &["--warmup", "1"]);
     assert_eq!(r["ok"], true, "{r:#}");
     let report = &r["report"];
     let n = |k: &str| {
