@@ -84,8 +84,8 @@ const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often the switch's checkpointer copies the ledger's committed WAL frames into the
 /// database file.
 pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-/// WAL frames (pages) after which the checkpointer also restarts the WAL, briefly holding the
-/// ledger thread back, so the file does not grow without bound under constant load.
+/// WAL frames (pages) after which the checkpointer asks the ledger thread to restart the WAL
+/// ([`restart_if_due`]), so the file does not grow without bound under constant load.
 pub const WAL_FRAMES_RESTART: i64 = 16_384;
 
 /// Starts the thread that checkpoints the ledger at `path` on a connection of its own, and
@@ -125,9 +125,11 @@ pub fn start_checkpointer(
     Ok(restart_due)
 }
 
-/// On the ledger thread between two groups, when `due` says the WAL is long: restarts it
-/// (nearly every frame was already copied, so this is short). It does not wait: a checkpoint
-/// running at that moment makes it try again after a later group.
+/// On the ledger thread between two groups, when `due` says the WAL is long: restarts it.
+/// The restart copies, on the ledger thread, the frames the last passive pass had not reached
+/// and syncs the database file (the host's store first lets its checkpointer catch up,
+/// s22-ckpt; this one does not yet). It does not wait: a checkpoint running at that moment
+/// makes it try again after a later group.
 pub fn restart_if_due(conn: &Connection, due: &AtomicBool) {
     if !due.swap(false, Ordering::Relaxed) {
         return;
