@@ -222,7 +222,8 @@ impl SqliteStore {
         } else {
             CHECKPOINT_INTERVAL_MS
         };
-        let checkpointer = Checkpointer::start(&path, restart_due.clone(), interval)?;
+        let checkpointer =
+            Checkpointer::start(&path, restart_due.clone(), interval, !opts.bulk_load)?;
         let reader = connect(&path, false)?;
         let (tx, rx) = bounded(WRITER_QUEUE_MAX);
         let policy = opts.policy.clone();
@@ -422,13 +423,16 @@ pub const CHECKPOINT_INTERVAL_MS: u64 = 200;
 /// every group; every few seconds writes them once per few dozen groups.
 pub const BULK_CHECKPOINT_INTERVAL_MS: u64 = 5_000;
 /// WAL frames (pages) after which the checkpointer also restarts the WAL, briefly holding
-/// writers back, so the file does not grow without bound under constant load.
-pub const WAL_FRAMES_RESTART: i64 = 16_384;
+/// writers back, so the file does not grow without bound under constant load. Each restart
+/// holds the writer ~5–7 ms; at 16,384 frames that was every ~0.4 s at 5,000 network sales
+/// a second, a burst of late answers each time (s23-ckpt). A longer WAL costs disk only:
+/// a read searches the frames not yet checkpointed, not the whole log.
+pub const WAL_FRAMES_RESTART: i64 = 65_536;
 /// Bytes of WAL file kept after a restart: room for the frames of a restart's usual length
-/// ([`WAL_FRAMES_RESTART`] and what the writer adds until it restarts, ~4,120 bytes each),
-/// so that the file is written over, not cut back and grown again. At 64 MiB, under the
-/// 16,384 frames' 67.5 MB, every restart cut the file (2–9 ms inside the writer, s22-ckpt).
-pub const WAL_BYTES_KEPT: i64 = 128 * 1024 * 1024;
+/// ([`WAL_FRAMES_RESTART`] and what the writer adds until it restarts, ~4,120 bytes each:
+/// 270 MB and more), so that the file is written over, not cut back and grown again (a cut
+/// cost 2–9 ms inside the writer, s22-ckpt).
+pub const WAL_BYTES_KEPT: i64 = 320 * 1024 * 1024;
 
 /// Copies the WAL into the database on a thread of its own, so the writer's commits only
 /// append to the WAL (automatic checkpoints at commit took ~17% of the writer under load).
@@ -438,17 +442,25 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
+    /// `sync_db`: flush the database file before each restart is asked for (see
+    /// [`checkpoint_loop`]); a bulk load, which syncs nothing until its end, does not.
     fn start(
         path: &Path,
         restart_due: Arc<AtomicBool>,
         interval_ms: u64,
+        sync_db: bool,
     ) -> Result<Checkpointer, StoreError> {
         let conn = connect(path, false)?;
+        let db = if sync_db {
+            Some(std::fs::File::open(path).map_err(|e| StoreError::Sqlite(e.to_string()))?)
+        } else {
+            None
+        };
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("suanpan-checkpoint".into())
-            .spawn(move || checkpoint_loop(&conn, &flag, &restart_due, interval_ms))
+            .spawn(move || checkpoint_loop(&conn, db.as_ref(), &flag, &restart_due, interval_ms))
             .map_err(|e| StoreError::Sqlite(e.to_string()))?;
         Ok(Checkpointer { stop, thread })
     }
@@ -462,8 +474,15 @@ impl Checkpointer {
     }
 }
 
+/// `db`, when given, is the database file, flushed before each restart is asked for. SQLite
+/// syncs the database file only in a checkpoint that reaches the WAL's end, which under load
+/// is the writer's restart: it flushed every page the passive passes had copied since the
+/// last restart, 11–14 ms inside the writer every ~0.4 s at 5,000 network sales a second
+/// (`perf trace`, issue 15, s23-ckpt). Flushed here first, the restart's sync only covers
+/// what it copies itself.
 fn checkpoint_loop(
     conn: &Connection,
+    db: Option<&std::fs::File>,
     stop: &(Mutex<bool>, Condvar),
     restart_due: &AtomicBool,
     interval_ms: u64,
@@ -479,9 +498,8 @@ fn checkpoint_loop(
             // A WAL that never catches up (a reader holding a snapshot, a load the passes
             // cannot follow) is restarted all the same once it is four times as long.
             Ok((log, _)) if log >= WAL_FRAMES_RESTART => {
-                if catch_up(conn, log) || log >= 4 * WAL_FRAMES_RESTART {
-                    restart_due.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
+                let mut sync = || db.map_or(Ok(()), std::fs::File::sync_data);
+                ask_restart(conn, log, &mut sync, restart_due);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
@@ -494,11 +512,29 @@ fn checkpoint_loop(
     }
 }
 
+/// Past the threshold (`log` frames): once the passes have caught up, or the WAL is four
+/// times as long, flushes the database file (`sync`) and only then asks the writer for the
+/// restart, so that the restart's own sync covers only the few pages it copies itself.
+fn ask_restart(
+    conn: &Connection,
+    log: i64,
+    sync: &mut dyn FnMut() -> std::io::Result<()>,
+    restart_due: &AtomicBool,
+) {
+    if catch_up(conn, log) || log >= 4 * WAL_FRAMES_RESTART {
+        if let Err(e) = sync() {
+            // The restart still syncs what it needs; it is only slower.
+            tracing::warn!(error = %e, "database file sync before a WAL restart failed");
+        }
+        restart_due.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Passive checkpoint passes run back to back at most before a restart is asked for.
-const CATCH_UP_PASSES_MAX: u32 = 4;
+const CATCH_UP_PASSES_MAX: u32 = 8;
 /// WAL frames a pass may leave behind (appended during it, or still read by a reader) for the
 /// passes to count as caught up: what the writer's restart then copies, a few milliseconds.
-const CATCH_UP_FRAMES: i64 = 512;
+const CATCH_UP_FRAMES: i64 = 128;
 
 /// One passive checkpoint: the WAL's length in frames when it began, and how many of them
 /// are still not in the database file (a reader still needed them).
@@ -1011,6 +1047,45 @@ mod checkpoint_tests {
         assert!(
             catch_up(&checkpointer, log),
             "the reader is gone: caught up"
+        );
+    }
+
+    // Goal: the database file is flushed before the writer is asked to restart (so the
+    // restart's own sync is short), and neither happens while the passes are behind.
+    #[test]
+    fn the_database_file_is_flushed_before_a_restart_is_asked_for() {
+        let dir = ok(tempfile::tempdir());
+        let (writer, checkpointer) = wal_db(&dir);
+        let due = AtomicBool::new(false);
+        let synced = std::cell::Cell::new(0);
+        let mut sync = || {
+            assert!(
+                !due.load(std::sync::atomic::Ordering::Relaxed),
+                "the restart was asked for before the flush"
+            );
+            synced.set(synced.get() + 1);
+            Ok(())
+        };
+
+        let reader = ok(Connection::open(dir.path().join("c.db")));
+        ok(reader.execute_batch("BEGIN"));
+        let _: i64 = ok(reader.query_row("SELECT COUNT(*) FROM pad", [], |r| r.get(0)));
+        commit_pages(&writer, 1_000);
+        let (log, _) = ok(passive_checkpoint(&checkpointer));
+        ask_restart(&checkpointer, log, &mut sync, &due);
+        assert_eq!(
+            synced.get(),
+            0,
+            "behind (a reader holds the frames): no flush"
+        );
+        assert!(!due.load(std::sync::atomic::Ordering::Relaxed));
+
+        ok(reader.execute_batch("COMMIT"));
+        ask_restart(&checkpointer, log, &mut sync, &due);
+        assert_eq!(synced.get(), 1, "caught up: one flush");
+        assert!(
+            due.load(std::sync::atomic::Ordering::Relaxed),
+            "then the restart"
         );
     }
 }
