@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod clearing;
+pub mod delay;
 pub mod ledger;
 pub mod process;
 pub mod server;

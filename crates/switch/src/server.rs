@@ -2,6 +2,7 @@
 //! any order, with fault knobs that make it behave like a real network on a bad day.
 
 use crate::clearing::{self, ClearingError};
+use crate::delay::Delays;
 use crate::ledger::{self, LedgerError, Totals};
 use crate::process::{Processor, Route, Session, route};
 use rand::Rng;
@@ -76,6 +77,8 @@ struct Shared {
     messages: AtomicU64,
     down_after: Option<u64>,
     stop: watch::Sender<bool>,
+    /// The latency knob's clock (`--latency-ms`).
+    delays: Delays,
     /// Dropped with the switch: its checkpoint thread then ends.
     _checkpoint_stop: std::sync::mpsc::Sender<()>,
 }
@@ -117,6 +120,7 @@ impl Switch {
             messages: AtomicU64::new(0),
             down_after: config.down_after,
             stop,
+            delays: Delays::start()?,
             _checkpoint_stop: checkpoint_stop,
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
@@ -305,7 +309,10 @@ async fn answer(
     *lock(&shared.received).entry(msg.mti().value()).or_default() += 1;
     let faults = *lock(&shared.faults);
     if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+        shared
+            .delays
+            .wait(Duration::from_millis(faults.latency_ms))
+            .await;
     }
     let management = msg.mti() == MTI_0800;
     let copies = if !management && chance(faults.duplicate) {

@@ -1,0 +1,150 @@
+//! The latency knob's clock: requests held back `--latency-ms` and released by one thread
+//! at their time. tokio's timer rounds every sleep up to its next millisecond tick, so
+//! `sleep(1 ms)` waited between 1 and 2 ms, 1.5 on average: half again the latency asked
+//! for, on every request (issue 15, s23-delay). This thread waits with the operating
+//! system's timer, to within a few tens of microseconds.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// One request waiting for its time.
+struct Due {
+    at: Instant,
+    /// Arrival order, so that equal times leave in the order they came.
+    seq: u64,
+    release: oneshot::Sender<()>,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    /// Reversed: the heap's top is the earliest.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// The sending side; the thread ends (releasing whatever still waits) when it is dropped.
+pub struct Delays {
+    tx: Sender<(Instant, oneshot::Sender<()>)>,
+}
+
+impl Delays {
+    /// Starts the thread.
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub fn start() -> std::io::Result<Delays> {
+        let (tx, rx) = channel();
+        std::thread::Builder::new()
+            .name("switch-delay".into())
+            .spawn(move || delay_loop(&rx))?;
+        Ok(Delays { tx })
+    }
+
+    /// Returns `d` after it is called (not before; late by the operating system's wake-up).
+    pub async fn wait(&self, d: Duration) {
+        let (release, released) = oneshot::channel();
+        if self.tx.send((Instant::now() + d, release)).is_err() {
+            // The thread is gone (it never panics; only if it failed to run): tokio's timer.
+            tokio::time::sleep(d).await;
+            return;
+        }
+        let _ = released.await;
+    }
+}
+
+fn delay_loop(rx: &Receiver<(Instant, oneshot::Sender<()>)>) {
+    let mut waiting: BinaryHeap<Due> = BinaryHeap::new();
+    let mut seq = 0u64;
+    loop {
+        let now = Instant::now();
+        while waiting.peek().is_some_and(|d| d.at <= now) {
+            if let Some(d) = waiting.pop() {
+                // A request whose connection went away no longer waits: nothing to do.
+                let _ = d.release.send(());
+            }
+        }
+        let next = match waiting.peek() {
+            Some(d) => rx.recv_timeout(d.at.saturating_duration_since(now)),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match next {
+            Ok((at, release)) => {
+                seq += 1;
+                waiting.push(Due { at, seq, release });
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                // The switch stopped: let whatever waits go on (its answer has nowhere to go).
+                for d in waiting.drain() {
+                    let _ = d.release.send(());
+                }
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: a request is never released before its latency, and a shorter wait asked for
+    // later is released first (the thread waits for the earliest, not the first in).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_request_waits_its_own_time_and_no_less() {
+        let delays = std::sync::Arc::new(Delays::start().unwrap_or_else(|e| panic!("{e}")));
+        let started = Instant::now();
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+        for (name, ms) in [("long", 300u64), ("short", 20)] {
+            let (delays, done_tx) = (delays.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                let asked = Instant::now();
+                delays.wait(Duration::from_millis(ms)).await;
+                let waited = asked.elapsed();
+                assert!(waited >= Duration::from_millis(ms), "{name}: {waited:?}");
+                let _ = done_tx.send(name);
+            });
+            // The long one is asked for first.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(done_tx);
+        let mut order = Vec::new();
+        while let Some(name) = done_rx.recv().await {
+            order.push(name);
+        }
+        assert_eq!(order, ["short", "long"]);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    // Goal: dropping the switch's side releases whatever still waits, at once.
+    #[tokio::test]
+    async fn a_stopped_switch_releases_every_wait() {
+        let delays = Delays::start().unwrap_or_else(|e| panic!("{e}"));
+        let (release, released) = oneshot::channel();
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert!(delays.tx.send((far, release)).is_ok());
+        drop(delays);
+        let r = tokio::time::timeout(Duration::from_secs(10), released).await;
+        assert!(
+            matches!(r, Ok(Ok(()))),
+            "released when the switch stopped: {r:?}"
+        );
+    }
+}
