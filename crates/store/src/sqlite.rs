@@ -511,12 +511,13 @@ fn checkpoint_loop(
                 let mut sync = || db.map_or(Ok(()), std::fs::File::sync_data);
                 ask_restart(conn, log, &mut sync, restart_due);
             }
-            Ok(_) => {
-                if let Some(f) = db {
-                    start_writeback(f);
-                }
-            }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
+        }
+        // After every pass, also one that did not catch up (a reader holding its frames):
+        // after a flush it finds nothing to write.
+        if let Some(f) = db {
+            start_writeback(f);
         }
         let wait = Duration::from_millis(interval_ms);
         stopped = match stop.1.wait_timeout(stopped, wait) {
