@@ -11,7 +11,7 @@ use suanpan_core::{Amount, Lang, OperatorNo, TerminalId};
 use suanpan_receipt::{Copy, Layout, SlipData};
 use suanpan_store::command::Settle;
 use suanpan_store::command::SettleReport;
-use suanpan_store::reply::{ExpireHolds, SettleAllDue};
+use suanpan_store::reply::ExpireHolds;
 use suanpan_store::{AskExt, Store};
 
 pub fn run(app: &App, cmd: BatchCmd) -> Result<(), Fail> {
@@ -142,8 +142,13 @@ fn settle(app: &App, t: &str, totals: Option<&str>, operator: &str, w: u32) -> R
 
 fn settle_all_due(app: &App, w: u32) -> Result<(), Fail> {
     let store = app.open_store()?;
-    let reports = store.ask(SettleAllDue)?;
-    print_reports(app, &*store, &reports, OperatorNo::SUPERVISOR, w)
+    let cutoff = suanpan_service::settlement::settle_due(&*store);
+    // What was settled before an error is settled: its slips are printed, then the error.
+    print_reports(app, &*store, &cutoff.reports, OperatorNo::SUPERVISOR, w)?;
+    match cutoff.error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// Prints settlement results and their slips.

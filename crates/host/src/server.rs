@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use suanpan_iso8583::{Error as WireError, Status, split_frame};
 use suanpan_service::upstream::Upstream;
-use suanpan_store::reply::{ExpireHolds, ForgetExpiredPans, SettleAllDue};
+use suanpan_store::reply::{ExpireHolds, ForgetExpiredPans};
 use suanpan_store::{AskExt, Fingerprinter, Store};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -365,7 +365,8 @@ async fn scheduler(host: Arc<Host>, cfg: Arc<ServerConfig>, mut stopped: watch::
         }
         let store = host.store.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let settled = store.ask(SettleAllDue);
+            // In chunks: the sales go through the writer between them.
+            let settled = suanpan_service::settlement::settle_due(&*store);
             let expired = store.ask(ExpireHolds);
             let forgotten = store.ask(ForgetExpiredPans);
             (settled, expired, forgotten)
@@ -383,13 +384,11 @@ async fn scheduler(host: Arc<Host>, cfg: Arc<ServerConfig>, mut stopped: watch::
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "forgetting card numbers failed"),
                 }
-                match settled {
-                    Ok(r) => {
-                        for s in &r {
-                            tracing::info!(terminal = %s.terminal_id, batch = %s.batch_no, "cutoff settlement");
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "cutoff settlement failed"),
+                for s in &settled.reports {
+                    tracing::info!(terminal = %s.terminal_id, batch = %s.batch_no, "cutoff settlement");
+                }
+                if let Some(e) = &settled.error {
+                    tracing::error!(error = %e, "cutoff settlement failed; the next run settles the rest");
                 }
                 match expired {
                     Ok(n) if n > 0 => tracing::info!(n, "pre-auth holds expired"),

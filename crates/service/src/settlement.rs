@@ -4,8 +4,9 @@
 use crate::ctx::Ctx;
 use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{Lang, Refusal, TerminalId};
+use suanpan_store::reply::SettleAllDue;
 use suanpan_store::repo::terminals;
-use suanpan_store::{SettleReport, StoreError};
+use suanpan_store::{AskExt, SettleReport, Store, StoreError};
 
 /// Settles a terminal's open batch against the terminal's totals, if it sent any, and opens
 /// the next batch.
@@ -52,19 +53,70 @@ pub(crate) fn settle(
     Ok(report)
 }
 
-/// Settles every enabled terminal's batch that is due at the cutoff (`Policy::batch_is_due`).
-/// Every node's scheduler sends this at the cutoff; one of them settles: the lock is held to
-/// the commit, and a node that comes later finds the batches already reopened (not due).
+/// Batches one `SettleAllDue` command settles at most. The command runs in the writer like
+/// a sale, and every sale behind it waits for it: a full batch of 500 costs the writer about
+/// 10–15 ms (s24-cutoff), so a cutoff of thousands of terminals in one command held every
+/// sale for minutes (long enough for the network upstream's requests to time out). In chunks
+/// of this many, a sale waits for one chunk at most; [`settle_due`] sends them one by one.
+pub const CUTOFF_BATCHES_PER_COMMAND: usize = 8;
+
+/// Settles the enabled terminals' batches that are due at the cutoff (`Policy::batch_is_due`),
+/// at most [`CUTOFF_BATCHES_PER_COMMAND`] of them, in terminal order. Every node's scheduler
+/// sends this at the cutoff; one of them settles each chunk: the lock is held to the commit,
+/// and a node that comes later finds those batches already reopened (not due).
 pub(crate) fn settle_all_due(ctx: &mut Ctx<'_, '_>) -> Result<Vec<SettleReport>, StoreError> {
     if !terminals::try_cutoff_lock(ctx.tx.conn)? {
         return Ok(Vec::new());
     }
     let mut reports = Vec::new();
     for (id, opened) in terminals::open_batches(ctx.tx.conn)? {
+        if reports.len() == CUTOFF_BATCHES_PER_COMMAND {
+            break;
+        }
         if !ctx.tx.policy.batch_is_due(opened, ctx.tx.now) {
             continue;
         }
         reports.push(settle(ctx, &id, "system", None)?);
     }
     Ok(reports)
+}
+
+/// What a cutoff did: the batches it settled, and the error that stopped it if one did (the
+/// chunks before it are settled and stay so; the next cutoff run settles the rest).
+#[derive(Debug)]
+pub struct Cutoff {
+    /// Every batch settled, in order.
+    pub reports: Vec<SettleReport>,
+    /// Why it stopped early.
+    pub error: Option<StoreError>,
+}
+
+/// Settles every batch due at the cutoff, one `SettleAllDue` command per chunk of
+/// [`CUTOFF_BATCHES_PER_COMMAND`], so that sales go through the writer between the chunks.
+/// Ends when a chunk comes back short (nothing more is due, or another node holds the
+/// cutoff). Each chunk reopens the batches it settles for the next business day, so a batch
+/// is never settled twice and the loop ends after at most one command per chunk of enabled
+/// terminals, plus one.
+pub fn settle_due(store: &dyn Store) -> Cutoff {
+    let mut reports = Vec::new();
+    loop {
+        match store.ask(SettleAllDue) {
+            Ok(chunk) => {
+                let more = chunk.len() == CUTOFF_BATCHES_PER_COMMAND;
+                reports.extend(chunk);
+                if !more {
+                    return Cutoff {
+                        reports,
+                        error: None,
+                    };
+                }
+            }
+            Err(e) => {
+                return Cutoff {
+                    reports,
+                    error: Some(e),
+                };
+            }
+        }
+    }
 }

@@ -955,6 +955,47 @@ fn settle_all_due_waits_for_the_2300_cutoff() {
     assert!(reports.is_empty());
 }
 
+#[test]
+fn the_cutoff_settles_in_chunks_so_sales_pass_between_them() {
+    // Goal: one `SettleAllDue` settles at most CUTOFF_BATCHES_PER_COMMAND batches (a sale
+    // waits behind one chunk, not behind every terminal); `settle_due` sends chunks until
+    // every due batch is settled, each exactly once.
+    use suanpan_service::settlement::{CUTOFF_BATCHES_PER_COMMAND, settle_due};
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    for n in 0..CUTOFF_BATCHES_PER_COMMAND + 3 {
+        let id = suanpan_core::TerminalId::parse(&format!("C{n:07}")).expect("terminal");
+        suanpan_store::admin::add_terminal(&*h.store, &id, &merchant(), None)
+            .expect("terminal");
+    }
+    let enabled = suanpan_store::admin::terminals(&*h.store)
+        .expect("terminals")
+        .into_iter()
+        .filter(|t| t.enabled)
+        .count();
+    assert!(enabled > CUTOFF_BATCHES_PER_COMMAND + 2);
+    approved(h.sale(100, APPROVE));
+    h.set_time("2025-06-10T15:00:00Z"); // 23:00 in Shanghai: every batch is due
+    let first = h.exec(SettleAllDue);
+    assert_eq!(first.len(), CUTOFF_BATCHES_PER_COMMAND, "one chunk per command");
+    // Between two chunks the writer takes other commands: a sale goes through.
+    approved(h.sale(200, APPROVE));
+    let cutoff = settle_due(&*h.store);
+    assert!(cutoff.error.is_none(), "{:?}", cutoff.error);
+    assert_eq!(cutoff.reports.len(), enabled - CUTOFF_BATCHES_PER_COMMAND);
+    let mut settled: Vec<String> = first
+        .iter()
+        .chain(&cutoff.reports)
+        .map(|r| r.terminal_id.to_string())
+        .collect();
+    settled.sort();
+    settled.dedup();
+    assert_eq!(settled.len(), enabled, "every enabled terminal's batch, each once");
+    assert!(h.exec(SettleAllDue).is_empty(), "nothing is due any more tonight");
+    assert!(settle_due(&*h.store).reports.is_empty());
+}
+
 // --- hide and purge ---------------------------------------------------------------------------
 
 #[test]
