@@ -85,18 +85,9 @@ impl Transaction {
         }
     }
 
-    /// True when it counts in settlement totals (approved money movement, not training).
+    /// True when it counts in settlement totals (approved money movement, not training):
+    /// [`crate::settlement::BatchLine::counts_in_totals`].
     pub fn counts_in_totals(&self) -> bool {
-        if self.training {
-            return false;
-        }
-        match self.kind {
-            TxnKind::Sale | TxnKind::Completion => matches!(
-                self.status,
-                TxnStatus::Approved | TxnStatus::PartiallyRefunded | TxnStatus::Refunded
-            ),
-            TxnKind::Refund => self.status == TxnStatus::Approved,
-            _ => false,
-        }
+        crate::settlement::BatchLine::of(self).counts_in_totals()
     }
 }

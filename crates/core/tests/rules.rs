@@ -12,7 +12,7 @@ use suanpan_core::rules::{
     decide_completion, decide_hide, decide_late_original, decide_preauth_void, decide_purge,
     decide_refund, decide_reversal, decide_stand_in, decide_void, refund_released,
 };
-use suanpan_core::settlement::{Reconciliation, Totals, batch_totals, settle};
+use suanpan_core::settlement::{BatchLine, Reconciliation, Totals, batch_totals, settle};
 use suanpan_core::{
     Amount, AmountError, BatchNo, Currency, Lang, MerchantId, OperatorNo, PanError, PaymentMethod,
     Policy, Refusal, ResponseCode, TerminalId, Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
@@ -1384,6 +1384,28 @@ fn settle_without_terminal_totals_is_balanced() {
 }
 
 #[test]
+fn settling_the_lines_of_a_batch_is_settling_its_transactions() {
+    // Goal: the store settles a batch from its lines (kind, status, method, amount) only;
+    // the verdict, totals and per-method breakdown are those of the whole transactions,
+    // including what does not count (a voided sale, a declined one, a training sale).
+    let mut batch = plain_batch();
+    let mut voided = paid(TxnKind::Sale, 700, PaymentMethod::Chip);
+    voided.status = TxnStatus::Voided;
+    let mut declined = paid(TxnKind::Sale, 900, PaymentMethod::QrAlipay);
+    declined.status = TxnStatus::Declined;
+    let mut training = paid(TxnKind::Sale, 1_100, PaymentMethod::Chip);
+    training.training = true;
+    batch.extend([voided, declined, training]);
+    let lines: Vec<BatchLine> = batch.iter().map(BatchLine::of).collect();
+    let theirs = Some(plain_totals());
+    assert_eq!(settle(&lines, theirs), settle(&batch, theirs));
+    assert_eq!(settle(&lines, None).totals, plain_totals());
+    for (t, l) in batch.iter().zip(&lines) {
+        assert_eq!(t.counts_in_totals(), l.counts_in_totals());
+    }
+}
+
+#[test]
 fn settle_with_equal_totals_is_balanced() {
     // Goal: equal totals: Balanced, no differences.
     let s = settle(&plain_batch(), Some(plain_totals()));
@@ -1396,7 +1418,7 @@ fn settle_with_equal_totals_is_balanced() {
 #[test]
 fn settle_of_an_empty_batch_is_zero_and_balanced() {
     // Goal: an empty batch has zero totals and balances against zero.
-    let s = settle(&[], Some(Totals::default()));
+    let s = settle::<Transaction>(&[], Some(Totals::default()));
     assert_eq!(s.totals, Totals::default());
     assert!(s.by_method.is_empty());
     assert_eq!(s.reconciliation, Reconciliation::Balanced);

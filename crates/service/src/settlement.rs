@@ -30,8 +30,8 @@ pub(crate) fn settle(
     let term = row
         .ok_or_else(|| StoreError::Invalid(format!("unknown terminal {terminal}")))?
         .state()?;
-    let txns = suanpan_store::query::batch_txns_in(conn, term.id.as_str(), term.batch_id)?;
-    let s = settlement::settle(&txns, theirs);
+    let lines = suanpan_store::query::batch_lines_in(conn, term.id.as_str(), term.batch_id)?;
+    let s = settlement::settle(&lines, theirs);
     terminals::close_batch(conn, &term, actor, now, &s, theirs)?;
     // A settled sale can no longer be voided: the card numbers its 0420 would have needed
     // are forgotten (PCI DSS 3.2.1: kept no longer than a business need).

@@ -4,6 +4,7 @@
 use crate::error::StoreError;
 use crate::sql::SqlRow;
 use jiff::Timestamp;
+use suanpan_core::settlement::BatchLine;
 use suanpan_core::{
     Amount, AuthCode, BatchNo, Currency, MaskedPan, MerchantId, OperatorNo, PaymentMethod,
     ResponseCode, Rrn, TerminalId, Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
@@ -25,6 +26,21 @@ pub fn ts(micros: i64) -> Timestamp {
 
 pub fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
+}
+
+/// Reads `kind, status, method, amount_fen` of a live (non-training) transaction: what
+/// settlement totals ([`crate::query::batch_lines_in`]).
+pub fn batch_line_from_row(r: &dyn SqlRow) -> Result<BatchLine, StoreError> {
+    let kind = r.text(0)?;
+    let status = r.text(1)?;
+    let method = r.text(2)?;
+    Ok(BatchLine {
+        kind: TxnKind::parse(&kind).ok_or_else(|| bad("kind", &kind))?,
+        status: TxnStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        method: PaymentMethod::parse(&method).ok_or_else(|| bad("method", &method))?,
+        amount: Amount::from_fen(r.i64(3)?),
+        training: false,
+    })
 }
 
 /// Reads a transaction row selected with [`TXN_COLUMNS`].
