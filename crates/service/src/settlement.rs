@@ -54,10 +54,11 @@ pub(crate) fn settle(
 }
 
 /// Batches one `SettleAllDue` command settles at most. The command runs in the writer like
-/// a sale, and every sale behind it waits for it: a full batch of 500 costs the writer about
-/// 10–15 ms (s24-cutoff), so a cutoff of thousands of terminals in one command held every
-/// sale for minutes (long enough for the network upstream's requests to time out). In chunks
-/// of this many, a sale waits for one chunk at most; [`settle_due`] sends them one by one.
+/// a sale, and every sale behind it waits for it: a full batch of 500 costs the writer 2–5 ms
+/// plus its commit's page writes (BENCHMARKS "s24"), so a cutoff of thousands of terminals in
+/// one command held every sale for minutes (long enough for the network upstream's requests
+/// to time out). In chunks of this many, a sale waits for one chunk at most; [`settle_due`]
+/// sends them one by one (DECISIONS "s24-cutoff").
 pub const CUTOFF_BATCHES_PER_COMMAND: usize = 8;
 
 /// Settles the enabled terminals' batches that are due at the cutoff (`Policy::batch_is_due`),
