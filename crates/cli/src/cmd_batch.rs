@@ -54,7 +54,7 @@ fn status(app: &App, t: &str) -> Result<(), Fail> {
     let term = store.terminal(&terminal(t)?)?.map_err(Fail::from)?;
     // The whole open batch, however busy the terminal (not the newest page of its rows).
     let open = suanpan_store::read(&*store, |c| {
-        suanpan_store::query::batch_txns_in(c, t, term.batch_id)
+        suanpan_store::query::batch_lines_in(c, t, term.batch_id)
     })?;
     let totals = settlement::batch_totals(&open);
     if app.json {

@@ -100,24 +100,17 @@ pub struct Cutoff {
 /// terminals, plus one.
 pub fn settle_due(store: &dyn Store) -> Cutoff {
     let mut reports = Vec::new();
-    loop {
+    let error = loop {
         match store.ask(SettleAllDue) {
             Ok(chunk) => {
                 let more = chunk.len() == CUTOFF_BATCHES_PER_COMMAND;
                 reports.extend(chunk);
                 if !more {
-                    return Cutoff {
-                        reports,
-                        error: None,
-                    };
+                    break None;
                 }
             }
-            Err(e) => {
-                return Cutoff {
-                    reports,
-                    error: Some(e),
-                };
-            }
+            Err(e) => break Some(e),
         }
-    }
+    };
+    Cutoff { reports, error }
 }
