@@ -42,6 +42,7 @@ pub mod seed;
 pub mod sql;
 pub mod sqlite;
 pub mod terminal_keys;
+pub mod walbuf;
 pub mod writer;
 
 pub use command::{AdviceDraft, AdviceFrame, Command, Instrument, SettleReport, UpstreamRef};

@@ -149,7 +149,21 @@ fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let conn = Connection::open_with_flags(path, flags)?;
+    configure(Connection::open_with_flags(path, flags)?)
+}
+
+/// The writer's connection: SQLite's own VFS but for the WAL, which it writes a commit at a
+/// time (`walbuf`, s25-walbuf).
+fn connect_writer(path: &Path) -> Result<Connection, StoreError> {
+    crate::walbuf::register().map_err(StoreError::Sqlite)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let vfs = crate::walbuf::VFS_NAME
+        .to_str()
+        .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+    configure(Connection::open_with_flags_and_vfs(path, flags, vfs)?)
+}
+
+fn configure(conn: Connection) -> Result<Connection, StoreError> {
     conn.busy_handler(Some(busy_handler))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -205,7 +219,7 @@ impl SqliteStore {
                     .map_err(|e| StoreError::Sqlite(format!("{}: {e}", p.display())))?;
             }
         }
-        let write = connect(&path, false)?;
+        let write = connect_writer(&path)?;
         migrate(&write)?;
         // Checkpoints run on their own thread (below), not inside the writer's commits.
         write.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -971,6 +985,10 @@ impl GroupRunner for SqliteWriter {
             }
             return Err(around(e));
         }
+        // The commit frame ends what the WAL gathers (walbuf); anything left would be a
+        // commit readers see before the file holds it.
+        debug_assert_eq!(crate::walbuf::unwritten(&self.conn), 0);
+        crate::walbuf::flush(&self.conn).map_err(around)?;
         Ok(Committed {
             replies,
             head: (chain.seq > before).then_some(chain),
