@@ -987,8 +987,8 @@ impl GroupRunner for SqliteWriter {
         }
         // The commit frame ends what the WAL gathers (walbuf); anything left would be a
         // commit readers see before the file holds it.
-        debug_assert_eq!(crate::walbuf::unwritten(&self.conn), 0);
-        crate::walbuf::flush(&self.conn).map_err(around)?;
+        let left = crate::walbuf::flush(&self.conn).map_err(around)?;
+        debug_assert_eq!(left, 0, "bytes of a committed transaction left gathered");
         Ok(Committed {
             replies,
             head: (chain.seq > before).then_some(chain),

@@ -24,7 +24,8 @@
 //! - Files other than the WAL (the database, temporary files) are SQLite's own files, not
 //!   wrapped at all.
 //!
-//! After every group commit the writer checks nothing is left gathered ([`unwritten`]).
+//! After every group commit the writer writes anything left gathered ([`flush`]), which is
+//! nothing unless the rules above missed a commit (asserted in debug builds).
 
 use rusqlite::ffi;
 use std::ffi::{CStr, c_int, c_void};
@@ -107,11 +108,13 @@ pub fn writes(conn: &rusqlite::Connection) -> u64 {
     with_wal(conn, |w| w.writes).unwrap_or(0)
 }
 
-/// Writes what is gathered on `conn`'s WAL, if anything (a safety net after a commit).
-pub fn flush(conn: &rusqlite::Connection) -> Result<(), rusqlite::Error> {
-    match with_wal(conn, |w| unsafe { write_gathered(w) }) {
-        Some(ffi::SQLITE_OK) | None => Ok(()),
-        Some(rc) => Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None)),
+/// Writes what is gathered on `conn`'s WAL, if anything (a safety net after a commit), and
+/// returns how many bytes that was: 0 unless a commit left frames behind.
+pub fn flush(conn: &rusqlite::Connection) -> Result<usize, rusqlite::Error> {
+    match with_wal(conn, |w| (w.gathered.len(), unsafe { write_gathered(w) })) {
+        Some((left, ffi::SQLITE_OK)) => Ok(left),
+        None => Ok(0),
+        Some((_, rc)) => Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None)),
     }
 }
 
@@ -328,24 +331,6 @@ unsafe extern "C" fn write(
     }
 }
 
-/// Writes what is gathered, then calls the real method.
-macro_rules! after_writing {
-    ($f:expr, $method:ident, $missing:expr, |$m:ident, $real:ident| $call:expr) => {
-        unsafe {
-            let w = wal($f);
-            let rc = write_gathered(w);
-            if rc != ffi::SQLITE_OK {
-                return rc;
-            }
-            let $real = w.real;
-            match real_methods(w).$method {
-                Some($m) => $call,
-                None => $missing,
-            }
-        }
-    };
-}
-
 /// Calls the real method (nothing gathered is involved).
 macro_rules! pass {
     ($f:expr, $method:ident, $missing:expr, |$m:ident, $real:ident| $call:expr) => {
@@ -358,6 +343,17 @@ macro_rules! pass {
             }
         }
     };
+}
+
+/// Writes what is gathered, then calls the real method as `pass!` does.
+macro_rules! after_writing {
+    ($f:expr, $method:ident, $missing:expr, |$m:ident, $real:ident| $call:expr) => {{
+        let rc = unsafe { write_gathered(wal($f)) };
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        pass!($f, $method, $missing, |$m, $real| $call)
+    }};
 }
 
 unsafe extern "C" fn truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
@@ -581,6 +577,6 @@ mod tests {
             .unwrap();
         assert_eq!(writes(&plain), 0);
         assert_eq!(unwritten(&plain), 0);
-        flush(&plain).unwrap();
+        assert_eq!(flush(&plain).unwrap(), 0);
     }
 }
