@@ -440,6 +440,13 @@ fn print(app: &App, r: &LoadReport) {
         r.p999_us as f64 / 1e3,
         r.max_us as f64 / 1e3
     );
+    if r.send_late_p99_us > 0 {
+        println!(
+            "sent late by the generator itself: p50 {:.2} ms  p99 {:.2} ms (counted above; large: this machine could not pace the load on time)",
+            r.send_late_p50_us as f64 / 1e3,
+            r.send_late_p99_us as f64 / 1e3
+        );
+    }
     if r.warmup_requests > 0 {
         println!(
             "warm-up: {} requests checked, left out of the figures above",

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use suanpan_iso8583::{SettlementTotals, Status, Totals, split_frame};
+use suanpan_pace::Delays;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Mismatch samples kept for the report.
@@ -175,6 +176,13 @@ pub struct LoadReport {
     pub p999_us: u64,
     /// Slowest.
     pub max_us: u64,
+    /// Paced runs (`--rate`): how late the generator sent, after both the request's scheduled
+    /// time and its terminal's previous answer, median and 99th percentile in microseconds
+    /// (0 unpaced). It is counted in the latencies but is the generator's, not the host's: a
+    /// large value says the machine could not run the generator on time (s26-pace).
+    pub send_late_p50_us: u64,
+    /// 99th percentile of the same.
+    pub send_late_p99_us: u64,
     /// Per operation: sent.
     pub by_kind: Vec<(String, u64)>,
     /// A few mismatches, for the eye.
@@ -184,6 +192,8 @@ pub struct LoadReport {
 #[derive(Default)]
 struct TerminalStats {
     latencies_us: Vec<u64>,
+    /// Paced runs: how late each measured request left (see `LoadReport::send_late_p99_us`).
+    late_us: Vec<u64>,
     warmup_requests: u64,
     ok: u64,
     mismatches: u64,
@@ -217,6 +227,7 @@ pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
         measured_from,
         deadline: measured_from + opts.duration,
         sending: Arc::new(Sending::new(opts.terminals.len())),
+        pace: Arc::new(Delays::start("bench-pace")?),
     };
     let mut tasks = Vec::new();
     for (i, id) in opts.terminals.iter().enumerate() {
@@ -234,6 +245,7 @@ pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
         });
         failed += u64::from(s.failed);
         all.latencies_us.extend(s.latencies_us);
+        all.late_us.extend(s.late_us);
         all.warmup_requests += s.warmup_requests;
         all.ok += s.ok;
         all.mismatches += s.mismatches;
@@ -252,15 +264,19 @@ pub async fn load(opts: LoadOptions) -> anyhow::Result<LoadReport> {
     Ok(report(all, failed, seconds))
 }
 
+/// The `p` quantile (0–1) of sorted values, 0 for none.
+fn quantile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
 fn report(mut all: TerminalStats, failed: u64, seconds: f64) -> LoadReport {
     all.latencies_us.sort_unstable();
-    let pct = |p: f64| -> u64 {
-        if all.latencies_us.is_empty() {
-            return 0;
-        }
-        let i = ((all.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        all.latencies_us[i.min(all.latencies_us.len() - 1)]
-    };
+    all.late_us.sort_unstable();
+    let pct = |p: f64| quantile(&all.latencies_us, p);
     let requests = all.latencies_us.len() as u64;
     LoadReport {
         requests,
@@ -276,6 +292,8 @@ fn report(mut all: TerminalStats, failed: u64, seconds: f64) -> LoadReport {
         p99_us: pct(0.99),
         p999_us: pct(0.999),
         max_us: all.latencies_us.last().copied().unwrap_or(0),
+        send_late_p50_us: quantile(&all.late_us, 0.50),
+        send_late_p99_us: quantile(&all.late_us, 0.99),
         by_kind: ["sale", "void", "refund", "balance"]
             .iter()
             .zip(all.by_kind)
@@ -294,6 +312,10 @@ struct Window {
     measured_from: Instant,
     deadline: Instant,
     sending: Arc<Sending>,
+    /// Paced sends leave at their time, not at tokio's next millisecond tick after it: the
+    /// latency counts from the scheduled time, so a late send was counted as the host's
+    /// (s26-pace).
+    pace: Arc<Delays>,
 }
 
 /// Terminals still sending requests. Each settles its batch only once none is: a
@@ -403,12 +425,14 @@ async fn run_terminal(o: &LoadOptions, id: &str, w: &Window, seed: u32) -> Termi
         .map(|r| Duration::from_secs_f64(o.terminals.len() as f64 / f64::from(r)));
     let mut next_send =
         interval.map(|i| Instant::now() + i.mul_f64(f64::from(seed % 1000) / 1000.0));
+    // When the terminal could send next: its previous answer came.
+    let mut ready = Instant::now();
     while Instant::now() < deadline {
         // Paced: the latency counts from the scheduled send time, so a host that falls
         // behind shows its queueing in the percentiles (no coordinated omission).
         let mut scheduled = None;
         if let (Some(at), Some(i)) = (next_send, interval) {
-            tokio::time::sleep_until(at.into()).await;
+            w.pace.wait_until(at).await;
             scheduled = Some(at);
             next_send = Some(at + i);
         }
@@ -467,12 +491,19 @@ async fn run_terminal(o: &LoadOptions, id: &str, w: &Window, seed: u32) -> Termi
             return s;
         };
         let sent = scheduled.unwrap_or_else(Instant::now);
+        // How late the generator itself is: after both the scheduled time and the previous
+        // answer (a slow answer delays the next send, which the latency rightly counts).
+        let late = ready.max(sent).elapsed();
         let Ok(body) = c.call(&frame).await else {
             s.failed = true;
             return s;
         };
+        ready = Instant::now();
         if sent >= w.measured_from {
             s.latencies_us.push(sent.elapsed().as_micros() as u64);
+            if scheduled.is_some() {
+                s.late_us.push(late.as_micros() as u64);
+            }
         } else {
             s.warmup_requests += 1;
         }

@@ -7,7 +7,6 @@
 #![deny(missing_docs)]
 
 pub mod clearing;
-pub mod delay;
 pub mod ledger;
 pub mod process;
 pub mod server;

@@ -2,7 +2,6 @@
 //! any order, with fault knobs that make it behave like a real network on a bad day.
 
 use crate::clearing::{self, ClearingError};
-use crate::delay::Delays;
 use crate::ledger::{self, LedgerError, Totals};
 use crate::process::{Processor, Route, Session, route};
 use rand::Rng;
@@ -13,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use suanpan_iso8583::switch::MTI_0800;
 use suanpan_iso8583::{Error as CodecError, IsoMsg, SWITCH, Status, Zpk, split_frame};
+use suanpan_pace::Delays;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -120,7 +120,7 @@ impl Switch {
             messages: AtomicU64::new(0),
             down_after: config.down_after,
             stop,
-            delays: Delays::start()?,
+            delays: Delays::start("switch-delay")?,
             _checkpoint_stop: checkpoint_stop,
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));

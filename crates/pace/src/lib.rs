@@ -1,8 +1,10 @@
-//! The latency knob's clock: requests held back `--latency-ms` and released by one thread
-//! at their time. tokio's timer rounds every sleep up to its next millisecond tick, so
-//! `sleep(1 ms)` waited between 1 and 2 ms, 1.5 on average: half again the latency asked
-//! for, on every request (issue 15, s23-delay). This thread waits with the operating
-//! system's timer, to within a few tens of microseconds.
+//! Waits to within the operating system timer's precision, for async code. tokio's timer
+//! rounds every sleep up to its next millisecond tick, so `sleep(1 ms)` waited between 1 and
+//! 2 ms: half again the latency asked for, on every request of switch-sim (issue 15,
+//! s23-delay), and up to a millisecond late on every send `bench load` paced, which its
+//! percentiles then counted as the host's (s26-pace). One thread keeps the waiters in a heap
+//! and releases each at its time, late only by the operating system's wake-up.
+#![deny(missing_docs)]
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -40,29 +42,39 @@ impl Ord for Due {
 }
 
 /// The sending side; the thread ends (releasing whatever still waits) when it is dropped.
+#[derive(Debug)]
 pub struct Delays {
     tx: Sender<(Instant, oneshot::Sender<()>)>,
 }
 
 impl Delays {
-    /// Starts the thread.
+    /// Starts the thread, named `name`.
     ///
     /// # Errors
     /// The thread could not be started.
-    pub fn start() -> std::io::Result<Delays> {
+    pub fn start(name: &str) -> std::io::Result<Delays> {
         let (tx, rx) = channel();
         std::thread::Builder::new()
-            .name("switch-delay".into())
+            .name(name.into())
             .spawn(move || delay_loop(&rx))?;
         Ok(Delays { tx })
     }
 
     /// Returns `d` after it is called (not before; late by the operating system's wake-up).
     pub async fn wait(&self, d: Duration) {
+        self.wait_until(Instant::now() + d).await;
+    }
+
+    /// Returns at `at` (not before; late by the operating system's wake-up), at once when
+    /// `at` has passed.
+    pub async fn wait_until(&self, at: Instant) {
+        if at <= Instant::now() {
+            return;
+        }
         let (release, released) = oneshot::channel();
-        if self.tx.send((Instant::now() + d, release)).is_err() {
+        if self.tx.send((at, release)).is_err() {
             // The thread is gone (it never panics; only if it failed to run): tokio's timer.
-            tokio::time::sleep(d).await;
+            tokio::time::sleep_until(at.into()).await;
             return;
         }
         let _ = released.await;
@@ -76,7 +88,7 @@ fn delay_loop(rx: &Receiver<(Instant, oneshot::Sender<()>)>) {
         let now = Instant::now();
         while waiting.peek().is_some_and(|d| d.at <= now) {
             if let Some(d) = waiting.pop() {
-                // A request whose connection went away no longer waits: nothing to do.
+                // A waiter that went away (its connection closed): nothing to do.
                 let _ = d.release.send(());
             }
         }
@@ -91,7 +103,7 @@ fn delay_loop(rx: &Receiver<(Instant, oneshot::Sender<()>)>) {
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
-                // The switch stopped: let whatever waits go on (its answer has nowhere to go).
+                // The owner stopped: let whatever waits go on.
                 for d in waiting.drain() {
                     let _ = d.release.send(());
                 }
@@ -109,7 +121,8 @@ mod tests {
     // later is released first (the thread waits for the earliest, not the first in).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn each_request_waits_its_own_time_and_no_less() {
-        let delays = std::sync::Arc::new(Delays::start().unwrap_or_else(|e| panic!("{e}")));
+        let delays =
+            std::sync::Arc::new(Delays::start("test-delay").unwrap_or_else(|e| panic!("{e}")));
         let started = Instant::now();
         let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
         for (name, ms) in [("long", 300u64), ("short", 20)] {
@@ -133,10 +146,29 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(300));
     }
 
-    // Goal: dropping the switch's side releases whatever still waits, at once.
+    // Goal: `wait_until` returns at once for a time already past, and never before a time to
+    // come.
     #[tokio::test]
-    async fn a_stopped_switch_releases_every_wait() {
-        let delays = Delays::start().unwrap_or_else(|e| panic!("{e}"));
+    async fn waits_until_a_time_to_come_and_not_for_one_past() {
+        let delays = Delays::start("test-delay").unwrap_or_else(|e| panic!("{e}"));
+        let past = Instant::now();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let asked = Instant::now();
+        delays.wait_until(past).await;
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            asked.elapsed()
+        );
+        let at = Instant::now() + Duration::from_millis(30);
+        delays.wait_until(at).await;
+        assert!(Instant::now() >= at);
+    }
+
+    // Goal: dropping the sending side (the switch stopped) releases whatever still waits, at once.
+    #[tokio::test]
+    async fn a_dropped_sender_releases_every_wait() {
+        let delays = Delays::start("test-delay").unwrap_or_else(|e| panic!("{e}"));
         let (release, released) = oneshot::channel();
         let far = Instant::now() + Duration::from_secs(3600);
         assert!(delays.tx.send((far, release)).is_ok());
