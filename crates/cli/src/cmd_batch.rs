@@ -56,7 +56,12 @@ fn status(app: &App, t: &str) -> Result<(), Fail> {
     let open = suanpan_store::read(&*store, |c| {
         suanpan_store::query::batch_lines_in(c, t, term.batch_id)
     })?;
-    let totals = settlement::batch_totals(&open);
+    let totals = settlement::batch_totals(&open).map_err(|e| {
+        Fail::Other(anyhow::anyhow!(
+            "batch {} of terminal {t} cannot be totalled: {e}",
+            term.batch_no
+        ))
+    })?;
     if app.json {
         output::print_json(
             &json!({"ok": true, "terminal_id": t, "batch_no": term.batch_no.to_string(),

@@ -1,7 +1,7 @@
 //! 批结算: batch totals (8583 field 48) and reconciliation against the terminal's totals.
 
 use crate::kind::{PaymentMethod, TxnKind, TxnStatus};
-use crate::money::Amount;
+use crate::money::{Amount, AmountOverflow};
 use crate::txn::Transaction;
 
 /// Debit and credit totals of a batch, as field 48 carries them.
@@ -26,22 +26,28 @@ impl Totals {
     pub fn credit(&self) -> Amount {
         Amount::from_fen(self.credit_fen)
     }
-    /// Net = debit − credit.
+    /// Net = debit − credit (saturating: both are sums of amounts, never negative, so it
+    /// cannot leave the range; totals read off the wire are digits).
     pub fn net(&self) -> Amount {
-        Amount::from_fen(self.debit_fen - self.credit_fen)
+        Amount::from_fen(self.debit_fen.saturating_sub(self.credit_fen))
     }
 
-    fn add(&mut self, t: &BatchLine) {
+    /// Counts `t` in, checked: a sum or a count that would leave its range is an error, never
+    /// a wrapped total on a settlement slip.
+    fn add(&mut self, t: &BatchLine) -> Result<(), AmountOverflow> {
         if !t.counts_in_totals() {
-            return;
+            return Ok(());
         }
-        if t.kind.is_debit() {
-            self.debit_fen += t.amount.fen();
-            self.debit_count += 1;
+        let (fen, count) = if t.kind.is_debit() {
+            (&mut self.debit_fen, &mut self.debit_count)
         } else if t.kind == TxnKind::Refund {
-            self.credit_fen += t.amount.fen();
-            self.credit_count += 1;
-        }
+            (&mut self.credit_fen, &mut self.credit_count)
+        } else {
+            return Ok(());
+        };
+        *fen = fen.checked_add(t.amount.fen()).ok_or(AmountOverflow)?;
+        *count = count.checked_add(1).ok_or(AmountOverflow)?;
+        Ok(())
     }
 }
 
@@ -169,24 +175,33 @@ pub struct Settlement {
 }
 
 /// Computes the batch's totals from its transactions.
-pub fn batch_totals<T: AsBatchLine>(txns: &[T]) -> Totals {
+///
+/// # Errors
+/// A sum or a count past its range.
+pub fn batch_totals<T: AsBatchLine>(txns: &[T]) -> Result<Totals, AmountOverflow> {
     let mut totals = Totals::default();
     for t in txns {
-        totals.add(&t.batch_line());
+        totals.add(&t.batch_line())?;
     }
-    totals
+    Ok(totals)
 }
 
 /// Settles a batch: totals, per-method breakdown, and the comparison with the terminal's own
 /// totals when it sent them.
-pub fn settle<T: AsBatchLine>(txns: &[T], terminal: Option<Totals>) -> Settlement {
+///
+/// # Errors
+/// A sum or a count past its range.
+pub fn settle<T: AsBatchLine>(
+    txns: &[T],
+    terminal: Option<Totals>,
+) -> Result<Settlement, AmountOverflow> {
     let lines: Vec<BatchLine> = txns.iter().map(AsBatchLine::batch_line).collect();
-    let totals = batch_totals(&lines);
+    let totals = batch_totals(&lines)?;
     let mut by_method: Vec<MethodTotals> = Vec::new();
     for method in PaymentMethod::ALL {
         let mut m = Totals::default();
         for t in lines.iter().filter(|t| t.method == method) {
-            m.add(t);
+            m.add(t)?;
         }
         if m != Totals::default() {
             by_method.push(MethodTotals { method, totals: m });
@@ -200,12 +215,12 @@ pub fn settle<T: AsBatchLine>(txns: &[T], terminal: Option<Totals>) -> Settlemen
     } else {
         Reconciliation::Unbalanced
     };
-    Settlement {
+    Ok(Settlement {
         totals,
         by_method,
         reconciliation,
         differences,
-    }
+    })
 }
 
 /// What differs between the host's and the terminal's totals, field by field (empty: balanced).

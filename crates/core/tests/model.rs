@@ -12,11 +12,21 @@ use suanpan_core::rules::{
     RefundRequest, ReversalDecision, VoidRequest, decide_completion, decide_preauth_void,
     decide_refund, decide_reversal, decide_void,
 };
-use suanpan_core::settlement::{Reconciliation, Totals, batch_totals, settle};
+use suanpan_core::settlement::{self, AsBatchLine, Reconciliation, Settlement, Totals};
 use suanpan_core::{
     Amount, BatchNo, Currency, MerchantId, OperatorNo, PaymentMethod, Policy, ResponseCode,
     TerminalId, Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
 };
+
+/// The core's checked `settle`, for batches whose sums fit (every batch here).
+fn settle<T: AsBatchLine>(txns: &[T], theirs: Option<Totals>) -> Settlement {
+    settlement::settle(txns, theirs).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The core's checked `batch_totals`, for batches whose sums fit (every batch here).
+fn batch_totals<T: AsBatchLine>(txns: &[T]) -> Totals {
+    settlement::batch_totals(txns).unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// Terminals of the one merchant in the model.
 const TERMINALS: usize = 2;

@@ -12,11 +12,21 @@ use suanpan_core::rules::{
     decide_completion, decide_hide, decide_late_original, decide_preauth_void, decide_purge,
     decide_refund, decide_reversal, decide_stand_in, decide_void, refund_released,
 };
-use suanpan_core::settlement::{BatchLine, Reconciliation, Totals, batch_totals, settle};
+use suanpan_core::settlement::{self, AsBatchLine, BatchLine, Reconciliation, Settlement, Totals};
 use suanpan_core::{
     Amount, AmountError, BatchNo, Currency, Lang, MerchantId, OperatorNo, PanError, PaymentMethod,
     Policy, Refusal, ResponseCode, TerminalId, Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
 };
+
+/// The core's checked `settle`, for batches whose sums fit (every batch here).
+fn settle<T: AsBatchLine>(txns: &[T], theirs: Option<Totals>) -> Settlement {
+    settlement::settle(txns, theirs).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The core's checked `batch_totals`, for batches whose sums fit (every batch here).
+fn batch_totals<T: AsBatchLine>(txns: &[T]) -> Totals {
+    settlement::batch_totals(txns).unwrap_or_else(|e| panic!("{e}"))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Builders
@@ -1403,6 +1413,31 @@ fn settling_the_lines_of_a_batch_is_settling_its_transactions() {
     for (t, l) in batch.iter().zip(&lines) {
         assert_eq!(t.counts_in_totals(), l.counts_in_totals());
     }
+}
+
+#[test]
+fn totals_past_their_range_are_an_error_not_a_wrapped_sum() {
+    // Goal: the batch's sums are checked (money rule: sums are checked). Two debits whose sum
+    // leaves i64 make settlement and the totals fail with AmountOverflow, for the whole batch
+    // and for the per-method breakdown; before, the sum wrapped to a negative debit total in
+    // a release build.
+    let mut big = paid(TxnKind::Sale, 100, PaymentMethod::Chip);
+    big.amount = Amount::from_fen(i64::MAX / 2 + 1);
+    let lines = vec![BatchLine::of(&big), BatchLine::of(&big)];
+    assert_eq!(
+        settlement::batch_totals(&lines),
+        Err(suanpan_core::money::AmountOverflow)
+    );
+    assert!(settlement::settle(&lines, None).is_err());
+    // The same two lines as refunds: the credit side is checked too.
+    let mut refund = big.clone();
+    refund.kind = TxnKind::Refund;
+    let refunds = vec![BatchLine::of(&refund), BatchLine::of(&refund)];
+    assert!(settlement::batch_totals(&refunds).is_err());
+    // One of them alone fits.
+    let one = settlement::batch_totals(&lines[..1]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(one.debit_fen, i64::MAX / 2 + 1);
+    assert_eq!(one.debit_count, 1);
 }
 
 #[test]

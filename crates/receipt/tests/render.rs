@@ -1,7 +1,7 @@
 //! Black-box tests of the slips: snapshots of the slips people look at, and the width
 //! invariant over every kind, width, language, copy and marker.
 
-use suanpan_core::settlement::{Settlement, Totals, settle};
+use suanpan_core::settlement::{self, AsBatchLine, Settlement, Totals};
 use suanpan_core::{
     Amount, AuthCode, BatchNo, Currency, Lang, MaskedPan, MerchantId, OperatorNo, PaymentMethod,
     ResponseCode, Rrn, TerminalId, Transaction, TxnId, TxnKind, TxnStatus, VoucherNo,
@@ -10,6 +10,11 @@ use suanpan_receipt::{
     Copy, Layout, ReceiptContext, SlipData, Width, render_receipt, render_settlement_slip,
 };
 use unicode_width::UnicodeWidthStr;
+
+/// The core's checked `settle`, for batches whose sums fit (every batch here).
+fn settle<T: AsBatchLine>(txns: &[T], theirs: Option<Totals>) -> Settlement {
+    settlement::settle(txns, theirs).unwrap_or_else(|e| panic!("{e}"))
+}
 
 fn at(text: &str) -> jiff::Timestamp {
     text.parse().expect("fixed test timestamp")

@@ -31,7 +31,13 @@ pub(crate) fn settle(
         .ok_or_else(|| StoreError::Invalid(format!("unknown terminal {terminal}")))?
         .state()?;
     let lines = suanpan_store::query::batch_lines_in(conn, term.id.as_str(), term.batch_id)?;
-    let s = settlement::settle(&lines, theirs);
+    // Checked sums: a batch past the range of its totals is refused, never settled wrapped.
+    let s = settlement::settle(&lines, theirs).map_err(|e| {
+        StoreError::Invalid(format!(
+            "batch {} of terminal {terminal} cannot be totalled: {e}",
+            term.batch_no
+        ))
+    })?;
     terminals::close_batch(conn, &term, actor, now, &s, theirs)?;
     // A settled sale can no longer be voided: the card numbers its 0420 would have needed
     // are forgotten (PCI DSS 3.2.1: kept no longer than a business need).

@@ -404,7 +404,7 @@ impl<L: Link> Net<L> {
         if !self.proto.signed_in() {
             self.sign_in(state, operator)?;
         }
-        let t = state.totals();
+        let t = state.totals().map_err(|e| NotSent::Fault(e.to_string()))?;
         let ours = SettlementTotals {
             domestic: WireTotals {
                 debit_amount: u64::try_from(t.debit_fen).unwrap_or(0),

@@ -453,7 +453,7 @@ impl App {
             .collect();
         let settlement = Settlement {
             totals: host,
-            by_method: settle(&rows, None).by_method,
+            by_method: settle(&rows, None).ok()?.by_method,
             reconciliation: if diffs.is_empty() {
                 Reconciliation::Balanced
             } else {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use suanpan_core::auth::LoginState;
+use suanpan_core::money::AmountOverflow;
 use suanpan_core::settlement::{Totals, batch_totals};
 use suanpan_core::{
     Amount, AuthCode, BatchNo, Currency, MaskedPan, MerchantId, OperatorNo, PaymentMethod,
@@ -442,13 +443,16 @@ impl TermState {
 
     /// The terminal's own totals of the current batch (field 48), training excluded, by the
     /// core's rule.
-    pub fn totals(&self) -> Totals {
+    ///
+    /// # Errors
+    /// A sum past its range (the core's checked totals).
+    pub fn totals(&self) -> Result<Totals, AmountOverflow> {
         let (tid, mid) = match (
             TerminalId::parse(&self.terminal_id),
             MerchantId::parse(&self.merchant_id),
         ) {
             (Ok(t), Ok(m)) => (t, m),
-            _ => return Totals::default(),
+            _ => return Ok(Totals::default()),
         };
         let txns: Vec<Transaction> = self
             .journal

@@ -166,6 +166,10 @@ static ZH: Entries = &[
     ("settle.debit", "借记 {0} 笔 {1}"),
     ("settle.credit", "贷记 {0} 笔 {1}"),
     ("settle.training_note", "培训交易不参加结算"),
+    (
+        "settle.too_large",
+        "本批合计超出可结算的范围，请联系收单机构",
+    ),
     ("settle.confirm", "确认结算？"),
     ("settle.balanced", "对账平"),
     ("settle.unbalanced", "对账不平，已批上送"),
@@ -461,6 +465,10 @@ static EN: Entries = &[
     ("settle.debit", "Debit {0} for {1}"),
     ("settle.credit", "Credit {0} for {1}"),
     ("settle.training_note", "Training is never settled"),
+    (
+        "settle.too_large",
+        "This batch adds up to more than can be settled; call your acquirer",
+    ),
     ("settle.confirm", "Settle now?"),
     ("settle.balanced", "Balanced"),
     ("settle.unbalanced", "Unbalanced: batch uploaded"),

@@ -420,16 +420,20 @@ impl App {
                 ("menu.print", b, "hint.enter")
             }
             Screen::Settle => {
-                let t = self.state.totals();
                 b.push(self.tf("settle.batch", &[format!("{:06}", self.state.batch)]));
-                b.push(self.tf(
-                    "settle.debit",
-                    &[t.debit_count.to_string(), yuan(t.debit_fen)],
-                ));
-                b.push(self.tf(
-                    "settle.credit",
-                    &[t.credit_count.to_string(), yuan(t.credit_fen)],
-                ));
+                match self.state.totals() {
+                    Ok(t) => {
+                        b.push(self.tf(
+                            "settle.debit",
+                            &[t.debit_count.to_string(), yuan(t.debit_fen)],
+                        ));
+                        b.push(self.tf(
+                            "settle.credit",
+                            &[t.credit_count.to_string(), yuan(t.credit_fen)],
+                        ));
+                    }
+                    Err(_) => b.push(self.t("settle.too_large")),
+                }
                 b.push(self.t("settle.training_note"));
                 b.push(String::new());
                 b.push(self.t("settle.confirm"));
