@@ -52,14 +52,14 @@ run() {
     "$after" --data-dir "$d/switch" switch-sim --listen "127.0.0.1:$sport" --zpk "$zpk" \
       --latency-ms 1 --totals-every-ms 0 >/dev/null 2>&1 &
     pids+=($!)
-    wait_port "$sport" || { stop_all; echo "0 0 0 -1"; return; }
+    wait_port "$sport" || { stop_all; echo "0 0 0 -1 0"; return; }
     extra=(--upstream "127.0.0.1:$sport")
   fi
   SUANPAN_UPSTREAM_ZPK=$zpk SUANPAN_LOG=warn "$bin" --data-dir "$d" serve --demo \
     --iso8583-addr "127.0.0.1:$port" --http-addr "127.0.0.1:$(( base++ ))" \
     --http "127.0.0.1:$(( base++ ))" "${extra[@]}" >/dev/null 2>&1 &
   pids+=($!)
-  wait_port "$port" || { stop_all; echo "0 0 0 -1"; return; }
+  wait_port "$port" || { stop_all; echo "0 0 0 -1 0"; return; }
   if [ -n "$offered" ]; then
     load=(--terminals "$rate_terminals" --rate "$offered" --warmup "${WARMUP:-2}")
   else
@@ -70,8 +70,8 @@ run() {
   fi
   "$bin" --data-dir "$d" --json bench load --target "127.0.0.1:$port" "${load[@]}" \
     --duration "$seconds" --mix sale:100 --register 2>/dev/null |
-    python3 -c 'import json,sys; r=json.load(sys.stdin)["report"]; print("%.0f %.1f %.1f %d" % (r["throughput"], r["p50_us"]/1e3, r["p99_us"]/1e3, r["mismatches"]))' \
-    || echo "0 0 0 -1"
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["report"]; print("%.0f %.1f %.1f %d %.1f" % (r["throughput"], r["p50_us"]/1e3, r["p99_us"]/1e3, r["mismatches"], r.get("send_late_p99_us", 0)/1e3))' \
+    || echo "0 0 0 -1 0"
   stop_all
   rm -rf "$d"
 }
@@ -82,7 +82,7 @@ for round in $(seq "$rounds"); do
   i+=("$(run "$after" inline)")
   n+=("$(run "$after" network)")
   r+=("$(run "$after" network "$rate")")
-  echo "round $round: before ${b[-1]} | inline ${i[-1]} | network ${n[-1]} | network at ${rate}/s ${r[-1]}  (sales/s p50_ms p99_ms mismatches)"
+  echo "round $round: before ${b[-1]} | inline ${i[-1]} | network ${n[-1]} | network at ${rate}/s ${r[-1]}  (sales/s p50_ms p99_ms mismatches generator_late_p99_ms)"
 done
 
 python3 - "$(printf '%s,' "${b[@]}")" "$(printf '%s,' "${i[@]}")" "$(printf '%s,' "${n[@]}")" "$(printf '%s,' "${r[@]}")" "$rate" <<'PY'
@@ -95,5 +95,5 @@ for name, rs in (("before (inline)", b), ("after, inline", i), ("after, network"
     print(f"median {name}: {med(rs, 0):.0f} sales/s (p50 {med(rs, 1):.1f} ms, p99 {med(rs, 2):.1f} ms)")
 print(f"inline after/before: {med(i, 0) / med(b, 0):.2f}")
 print(f"network/inline: {med(n, 0) / med(i, 0):.2f}")
-print(f"network at {sys.argv[5]}/s offered: achieved {med(r, 0):.0f}/s, p50 {med(r, 1):.1f} ms, p99 {med(r, 2):.1f} ms")
+print(f"network at {sys.argv[5]}/s offered: achieved {med(r, 0):.0f}/s, p50 {med(r, 1):.1f} ms, p99 {med(r, 2):.1f} ms (the generator's own lateness, p99: {med(r, 4):.1f} ms)")
 PY
