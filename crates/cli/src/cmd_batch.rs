@@ -6,6 +6,7 @@ use crate::authn;
 use crate::cmd_txn::width;
 use crate::output;
 use serde_json::{Value, json};
+use suanpan_core::refusal::SettleRefused;
 use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{Amount, Lang, OperatorNo, TerminalId};
 use suanpan_receipt::{Copy, Layout, SlipData};
@@ -56,11 +57,11 @@ fn status(app: &App, t: &str) -> Result<(), Fail> {
     let open = suanpan_store::read(&*store, |c| {
         suanpan_store::query::batch_lines_in(c, t, term.batch_id)
     })?;
-    let totals = settlement::batch_totals(&open).map_err(|e| {
-        Fail::Other(anyhow::anyhow!(
-            "batch {} of terminal {t} cannot be totalled: {e}",
-            term.batch_no
-        ))
+    let totals = settlement::batch_totals(&open).map_err(|_| {
+        Fail::Refused(Box::new(SettleRefused::Untotallable {
+            terminal: t.to_owned(),
+            batch_no: term.batch_no.to_string(),
+        }))
     })?;
     if app.json {
         output::print_json(

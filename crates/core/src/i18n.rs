@@ -532,6 +532,14 @@ static ZH: Entries = &[
     ("hide.reason_required.fix", "填写原因后重新提交"),
     ("hide.already_hidden.msg", "该记录已删除（隐藏）"),
     ("hide.already_hidden.fix", "使用 --include-hidden 可查看"),
+    (
+        "settle.untotallable.msg",
+        "终端 {1} 的第 {0} 批合计超出可结算的范围，未结算",
+    ),
+    (
+        "settle.untotallable.fix",
+        "请联系收单机构运营人员核对该批次并人工结算",
+    ),
     ("hide.not_found.msg", "找不到该交易记录"),
     ("hide.not_found.fix", "请核对交易编号"),
     (
@@ -1388,6 +1396,14 @@ static EN: Entries = &[
         "This record is already deleted (hidden)",
     ),
     ("hide.already_hidden.fix", "Use --include-hidden to see it"),
+    (
+        "settle.untotallable.msg",
+        "Batch {0} of terminal {1} adds up to more than can be settled; it was not settled",
+    ),
+    (
+        "settle.untotallable.fix",
+        "Ask the acquirer's operations to check the batch and settle it by hand",
+    ),
     ("hide.not_found.msg", "No such record"),
     ("hide.not_found.fix", "Check the transaction id"),
     (

@@ -337,6 +337,15 @@ refusal_enum! {
     }
 }
 
+refusal_enum! {
+    /// 批结算 refusals.
+    SettleRefused {
+        /// The batch's totals leave the range of a sum (fen or counts): it is never settled
+        /// with a wrapped total; the acquirer's operations settle it by hand.
+        Untotallable { terminal: String, batch_no: String } => "settle.untotallable",
+    }
+}
+
 macro_rules! impl_refusal {
     ($name:ident, |$s:ident| $args:expr) => {
         impl Refusal for $name {
@@ -378,6 +387,9 @@ impl_refusal!(PreAuthVoidRefused, |s| match s {
 impl_refusal!(ReversalRefused, |s| match s {
     ReversalRefused::NotReversible { kind } => vec![kind.clone()],
     _ => Vec::new(),
+});
+impl_refusal!(SettleRefused, |s| match s {
+    SettleRefused::Untotallable { terminal, batch_no } => vec![batch_no.clone(), terminal.clone()],
 });
 impl_refusal!(HideRefused, |s| match s {
     HideRefused::WithinRetention { until } => vec![until.clone()],

@@ -5,7 +5,7 @@
 use jiff::{Timestamp, ToSpan};
 use suanpan_core::refusal::{
     AccessRefused, CompletionRefused, HideRefused, PreAuthVoidRefused, RefundRefused,
-    ReversalRefused, VoidRefused,
+    ReversalRefused, SettleRefused, VoidRefused,
 };
 use suanpan_core::rules::{
     OrphanReversal, RefundDecision, RefundRequest, ReversalDecision, VoidRequest,
@@ -1793,6 +1793,10 @@ fn every_refusal() -> Vec<Box<dyn Refusal>> {
         },
     ];
     all.extend(hide.into_iter().map(|r| Box::new(r) as Box<dyn Refusal>));
+    all.push(Box::new(SettleRefused::Untotallable {
+        terminal: "T0000001".into(),
+        batch_no: "000001".into(),
+    }));
     all
 }
 
@@ -1802,7 +1806,7 @@ fn every_refusal_has_a_message_and_remedy_in_both_languages() {
     let all = every_refusal();
     assert_eq!(
         all.len(),
-        20 + 16 + 13 + 10 + 10 + 5 + 5,
+        20 + 16 + 13 + 10 + 10 + 5 + 5 + 1,
         "one instance per variant"
     );
     let mut missing = Vec::new();

@@ -2,6 +2,7 @@
 //! business day has passed.
 
 use crate::ctx::Ctx;
+use suanpan_core::refusal::SettleRefused;
 use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{Lang, Refusal, TerminalId};
 use suanpan_store::reply::SettleAllDue;
@@ -32,11 +33,12 @@ pub(crate) fn settle(
         .state()?;
     let lines = suanpan_store::query::batch_lines_in(conn, term.id.as_str(), term.batch_id)?;
     // Checked sums: a batch past the range of its totals is refused, never settled wrapped.
-    let s = settlement::settle(&lines, theirs).map_err(|e| {
-        StoreError::Invalid(format!(
-            "batch {} of terminal {terminal} cannot be totalled: {e}",
-            term.batch_no
-        ))
+    let s = settlement::settle(&lines, theirs).map_err(|_| {
+        let r = SettleRefused::Untotallable {
+            terminal: terminal.to_string(),
+            batch_no: term.batch_no.to_string(),
+        };
+        StoreError::Invalid(r.message(Lang::En))
     })?;
     terminals::close_batch(conn, &term, actor, now, &s, theirs)?;
     // A settled sale can no longer be voided: the card numbers its 0420 would have needed
