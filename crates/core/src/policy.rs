@@ -2,7 +2,7 @@
 
 use crate::money::Amount;
 use jiff::civil::{Date, Time};
-use jiff::tz::TimeZone;
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{Timestamp, ToSpan};
 
 /// Every policy value in one place; the config file overrides any of them.
@@ -160,15 +160,15 @@ impl Policy {
     }
 
     /// 营业日: the business day a moment belongs to. At or after the cutoff it is already the
-    /// next day's business, so a sale at 23:30 belongs to tomorrow's day.
+    /// next day's business, so a sale at 23:30 belongs to tomorrow's day. The day turns once,
+    /// at [`cutoff_on`]: a clock set back over the cutoff does not turn it back.
     pub fn business_day(&self, at: Timestamp) -> Date {
         let zone = self.zone().unwrap_or(TimeZone::UTC);
         let cutoff = self.cutoff_time().unwrap_or(Time::midnight());
-        let local = at.to_zoned(zone).datetime();
-        if local.time() >= cutoff {
-            local.date().tomorrow().unwrap_or(local.date())
-        } else {
-            local.date()
+        let date = at.to_zoned(zone.clone()).date();
+        match cutoff_on(&zone, cutoff, date) {
+            Some(turn) if at >= turn => date.tomorrow().unwrap_or(date),
+            _ => date,
         }
     }
 
@@ -180,8 +180,7 @@ impl Policy {
         self.business_day(at)
             .yesterday()
             .ok()
-            .and_then(|d| d.to_datetime(cutoff).to_zoned(zone).ok())
-            .map(|z| z.timestamp())
+            .and_then(|d| cutoff_on(&zone, cutoff, d))
             .unwrap_or(Timestamp::UNIX_EPOCH)
     }
 
@@ -189,6 +188,13 @@ impl Policy {
     /// the cutoff).
     pub fn batch_is_due(&self, opened_at: Timestamp, now: Timestamp) -> bool {
         self.business_day(now) > self.business_day(opened_at)
+    }
+
+    /// The moment before which a batch must have been opened to be due at `now`
+    /// ([`Policy::batch_is_due`] as a bound a store can search by): the start of `now`'s
+    /// business day, since a business day is a span of time and the days follow each other.
+    pub fn batches_due_before(&self, now: Timestamp) -> Timestamp {
+        self.business_day_start(now)
     }
 
     /// The moment a pre-authorization placed at `at` lapses.
@@ -215,6 +221,25 @@ impl Policy {
             .checked_add(i64::from(self.retention_years).years())
             .map(|z| z.timestamp())
             .unwrap_or(Timestamp::MAX)
+    }
+}
+
+/// The first moment of local date `day` at which the clock in `zone` reads `cutoff` or
+/// later: when that day's business ends. Where the clocks go back over the cutoff, its first
+/// reading; where they skip it, the moment they jump (the skipped reading's nominal instant
+/// would fall after a stretch the clock already showed past the cutoff).
+fn cutoff_on(zone: &TimeZone, cutoff: Time, day: Date) -> Option<Timestamp> {
+    let local = day.to_datetime(cutoff);
+    let ambiguous = zone.to_ambiguous_timestamp(local);
+    match ambiguous.offset() {
+        AmbiguousOffset::Gap { after, .. } => {
+            // Read with the later offset, the cutoff lies before the jump.
+            let before_jump = after.to_timestamp(local).ok()?;
+            zone.following(before_jump).next().map(|t| t.timestamp())
+        }
+        AmbiguousOffset::Unambiguous { .. } | AmbiguousOffset::Fold { .. } => {
+            ambiguous.earlier().ok()
+        }
     }
 }
 
@@ -253,6 +278,100 @@ mod tests {
         );
         assert!(!p.batch_is_due(at("2026-11-25T01:00:00Z"), at("2026-11-25T14:59:00Z")));
         assert!(p.batch_is_due(at("2026-11-25T01:00:00Z"), at("2026-11-25T15:00:00Z")));
+    }
+
+    // Goal: the bound a store searches by (`opened_at < batches_due_before(now)`) picks
+    // exactly the batches `batch_is_due` calls due, in a zone without daylight saving and
+    // across both of New York's changes, with the cutoff inside the skipped and the
+    // repeated hour.
+    #[test]
+    fn the_due_bound_agrees_with_batch_is_due() {
+        let cases = [
+            ("Asia/Shanghai", "23:00", "2026-11-24T00:00:00Z"),
+            ("America/New_York", "02:30", "2026-03-06T00:00:00Z"),
+            ("America/New_York", "01:30", "2026-10-30T00:00:00Z"),
+            ("UTC", "00:00", "2026-12-30T00:00:00Z"),
+        ];
+        for (zone, cutoff, from) in cases {
+            let p = Policy {
+                time_zone: zone.into(),
+                cutoff: cutoff.into(),
+                ..Policy::default()
+            };
+            let from = at(from);
+            let step = |i: i64| {
+                from.checked_add(jiff::SignedDuration::from_mins(20 * i))
+                    .unwrap()
+            };
+            let mut disagree = Vec::new();
+            for n in 0..(4 * 72) {
+                let now = step(n);
+                let bound = p.batches_due_before(now);
+                for o in 0..=n {
+                    let opened = step(o);
+                    if (opened < bound) != p.batch_is_due(opened, now) {
+                        disagree.push(format!("opened {opened}, now {now}"));
+                    }
+                }
+            }
+            assert!(
+                disagree.is_empty(),
+                "{zone} {cutoff}: {} disagreements, first {:?}",
+                disagree.len(),
+                disagree.first()
+            );
+        }
+    }
+
+    // Goal: the business day never turns back. New York's clocks go back at 02:00 EDT on
+    // 2026-11-01, so 01:30 reads twice: the day turns at the first reading and a sale at
+    // 01:10 EST, after it, is still the next day's. Where the clocks skip the cutoff
+    // (02:30 on 2026-03-08), the day turns when they jump to 03:00.
+    #[test]
+    fn the_business_day_turns_once_when_clocks_change() {
+        let p = Policy {
+            time_zone: "America/New_York".into(),
+            cutoff: "01:30".into(),
+            ..Policy::default()
+        };
+        let day = |t: &str| p.business_day(at(t)).to_string();
+        assert_eq!(day("2026-11-01T05:29:00Z"), "2026-11-01", "01:29 EDT");
+        assert_eq!(
+            day("2026-11-01T05:30:00Z"),
+            "2026-11-02",
+            "01:30 EDT turns it"
+        );
+        assert_eq!(
+            day("2026-11-01T06:10:00Z"),
+            "2026-11-02",
+            "01:10 EST, after it"
+        );
+        assert_eq!(
+            p.business_day_start(at("2026-11-01T06:10:00Z")),
+            at("2026-11-01T05:30:00Z")
+        );
+        let p = Policy {
+            cutoff: "02:30".into(),
+            ..p
+        };
+        assert_eq!(
+            day_of(&p, "2026-03-08T06:59:00Z"),
+            "2026-03-08",
+            "01:59 EST"
+        );
+        assert_eq!(
+            day_of(&p, "2026-03-08T07:00:00Z"),
+            "2026-03-09",
+            "03:00 EDT"
+        );
+        assert_eq!(
+            p.business_day_start(at("2026-03-08T07:00:00Z")),
+            at("2026-03-08T07:00:00Z")
+        );
+    }
+
+    fn day_of(p: &Policy, t: &str) -> String {
+        p.business_day(at(t)).to_string()
     }
 
     #[test]
