@@ -184,15 +184,17 @@ impl Policy {
             .unwrap_or(Timestamp::UNIX_EPOCH)
     }
 
-    /// True when a batch opened at `opened_at` must be settled at `now` (its day has passed
-    /// the cutoff).
+    /// True when a batch opened at `opened_at` must be settled at `now`: its day has passed
+    /// the cutoff
+    /// (its business day is an earlier one than `now`'s).
     pub fn batch_is_due(&self, opened_at: Timestamp, now: Timestamp) -> bool {
-        self.business_day(now) > self.business_day(opened_at)
+        opened_at < self.batches_due_before(now)
     }
 
-    /// The moment before which a batch must have been opened to be due at `now`
-    /// ([`Policy::batch_is_due`] as a bound a store can search by): the start of `now`'s
-    /// business day, since a business day is a span of time and the days follow each other.
+    /// The moment before which a batch must have been opened to be due at `now`, a bound a
+    /// store can search by: the start of `now`'s business day. A business day is a span of
+    /// time and the days follow each other, so a batch opened before it belongs to an
+    /// earlier day.
     pub fn batches_due_before(&self, now: Timestamp) -> Timestamp {
         self.business_day_start(now)
     }
@@ -280,10 +282,10 @@ mod tests {
         assert!(p.batch_is_due(at("2026-11-25T01:00:00Z"), at("2026-11-25T15:00:00Z")));
     }
 
-    // Goal: the bound a store searches by (`opened_at < batches_due_before(now)`) picks
-    // exactly the batches `batch_is_due` calls due, in a zone without daylight saving and
-    // across both of New York's changes, with the cutoff inside the skipped and the
-    // repeated hour.
+    // Goal: the bound a store searches by (`opened_at < batches_due_before(now)`, which is
+    // `batch_is_due`) picks exactly the batches whose business day is an earlier one than
+    // now's, in a zone without daylight saving and across both of New York's changes, with
+    // the cutoff inside the skipped and the repeated hour.
     #[test]
     fn the_due_bound_agrees_with_batch_is_due() {
         let cases = [
@@ -309,7 +311,9 @@ mod tests {
                 let bound = p.batches_due_before(now);
                 for o in 0..=n {
                     let opened = step(o);
-                    if (opened < bound) != p.batch_is_due(opened, now) {
+                    let earlier_day = p.business_day(opened) < p.business_day(now);
+                    if (opened < bound) != earlier_day || p.batch_is_due(opened, now) != earlier_day
+                    {
                         disagree.push(format!("opened {opened}, now {now}"));
                     }
                 }

@@ -191,7 +191,7 @@ fn apply_up(
             actor,
             terminal_totals,
         }) => settlement::settle(ctx, terminal_id, actor, *terminal_totals).map(Reply::from),
-        Command::SettleAllDue => settlement::settle_all_due(ctx).map(Reply::from),
+        Command::SettleAllDue(c) => settlement::settle_all_due(ctx, c).map(Reply::from),
         Command::ExpireHolds => holds::expire_holds(ctx).map(Reply::from),
         Command::ForgetExpiredPans => upstream::forget_expired_pans(ctx).map(Reply::from),
         Command::Hide(Hide {

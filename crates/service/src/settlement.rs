@@ -70,21 +70,26 @@ pub(crate) fn settle(
 pub const CUTOFF_BATCHES_PER_COMMAND: usize = 8;
 
 /// Settles the enabled terminals' batches that are due at the cutoff (`Policy::batch_is_due`),
-/// at most [`CUTOFF_BATCHES_PER_COMMAND`] of them, in terminal order. Every node's scheduler
+/// at most [`CUTOFF_BATCHES_PER_COMMAND`] of them, in terminal order after `cmd.after`
+/// (the last terminal of the chunk before; [`settle_due`] passes it). Every node's scheduler
 /// sends this at the cutoff; one of them settles each chunk: the lock is held to the commit,
 /// and a node that comes later finds those batches already reopened (not due).
-pub(crate) fn settle_all_due(ctx: &mut Ctx<'_, '_>) -> Result<Vec<SettleReport>, StoreError> {
+pub(crate) fn settle_all_due(
+    ctx: &mut Ctx<'_, '_>,
+    cmd: &SettleAllDue,
+) -> Result<Vec<SettleReport>, StoreError> {
     if !terminals::try_cutoff_lock(ctx.tx.conn)? {
         return Ok(Vec::new());
     }
-    let mut reports = Vec::new();
-    for (id, opened) in terminals::open_batches(ctx.tx.conn)? {
-        if reports.len() == CUTOFF_BATCHES_PER_COMMAND {
-            break;
-        }
-        if !ctx.tx.policy.batch_is_due(opened, ctx.tx.now) {
-            continue;
-        }
+    // The rule (`Policy::batch_is_due`) as the bound the store searches by.
+    let due = terminals::due_batches(
+        ctx.tx.conn,
+        ctx.tx.policy.batches_due_before(ctx.tx.now),
+        cmd.after.as_ref(),
+        CUTOFF_BATCHES_PER_COMMAND,
+    )?;
+    let mut reports = Vec::with_capacity(due.len());
+    for id in due {
         reports.push(settle(ctx, &id, "system", None)?);
     }
     Ok(reports)
@@ -107,9 +112,10 @@ pub struct Cutoff {
 /// is never settled twice and the loop ends after at most one command per chunk of enabled
 /// terminals, plus one.
 pub fn settle_due(store: &dyn Store) -> Cutoff {
-    let mut reports = Vec::new();
+    let mut reports: Vec<SettleReport> = Vec::new();
     let error = loop {
-        match store.ask(SettleAllDue) {
+        let after = reports.last().map(|r| r.terminal_id.clone());
+        match store.ask(SettleAllDue { after }) {
             Ok(chunk) => {
                 let more = chunk.len() == CUTOFF_BATCHES_PER_COMMAND;
                 reports.extend(chunk);

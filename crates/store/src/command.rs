@@ -94,8 +94,8 @@ pub enum Command {
     Reverse(Reverse),
     /// Settle the terminal's open batch.
     Settle(Settle),
-    /// Settle every batch whose business day has passed the cutoff.
-    SettleAllDue,
+    /// Settle the next chunk of batches whose business day has passed the cutoff.
+    SettleAllDue(crate::reply::SettleAllDue),
     /// Release pre-authorization holds past their hold days.
     ExpireHolds,
     /// Forget the sealed card numbers of upstream sales whose refund window has closed
@@ -176,7 +176,7 @@ impl Command {
             Command::WithAdvice { inner, .. } => inner.lane(),
             Command::Authorized(c) => txn(c.id),
             Command::StandIn(c) => txn(c.id),
-            Command::SettleAllDue
+            Command::SettleAllDue(_)
             | Command::ExpireHolds
             | Command::ForgetExpiredPans
             | Command::Hide(_)

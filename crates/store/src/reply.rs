@@ -235,9 +235,20 @@ ask!(
     StandIn => TxnReply,
 );
 
-/// Settle every batch whose business day has passed the cutoff ([`Command::SettleAllDue`]).
-#[derive(Debug, Clone, Copy)]
-pub struct SettleAllDue;
+/// Settle the next chunk of batches whose business day has passed the cutoff
+/// ([`Command::SettleAllDue`]), in terminal order, after terminal `after` (from the first
+/// terminal when `None`). The cutoff sends one per chunk, each after the last terminal the
+/// chunk before settled, so every command reads only the terminals it has not passed yet.
+#[derive(Debug, Clone, Default)]
+pub struct SettleAllDue {
+    /// The last terminal the previous chunk settled.
+    pub after: Option<suanpan_core::TerminalId>,
+}
+
+impl SettleAllDue {
+    /// The first chunk: from the first terminal.
+    pub const FROM_START: SettleAllDue = SettleAllDue { after: None };
+}
 
 /// Release pre-authorization holds past their hold days ([`Command::ExpireHolds`]): the
 /// count released.
@@ -267,8 +278,9 @@ macro_rules! ask_unit {
     )*};
 }
 
+ask!(SettleAllDue => Vec<SettleReport>);
+
 ask_unit!(
-    SettleAllDue => Vec<SettleReport>,
     ExpireHolds => u64,
     ForgetExpiredPans => u64,
     ResolveAuthorizing => u64,

@@ -377,7 +377,12 @@ fn cutoff_settlement_runs_once_for_two_nodes() {
     approved(h.sale(500, "approve"));
     let before = h.open_batch();
     h.set_time("2025-06-10T15:30:00Z"); // 23:30 in Shanghai: past the 23:00 cutoff.
-    let (a, b) = race(&h, &*other, vec![SettleAllDue], vec![SettleAllDue]);
+    let (a, b) = race(
+        &h,
+        &*other,
+        vec![SettleAllDue::FROM_START],
+        vec![SettleAllDue::FROM_START],
+    );
     let settled: usize = a.into_iter().chain(b).map(|r| r.len()).sum();
     drop(other);
     assert_eq!(settled, 1, "the due batch settled once, by one node");

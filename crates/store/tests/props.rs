@@ -208,7 +208,7 @@ fn run(h: &Harness, op: &Op) {
         }
         Op::Advance { hours } => {
             h.advance_minutes(hours * 60);
-            h.exec(SettleAllDue);
+            h.exec(SettleAllDue::FROM_START);
             h.exec(ExpireHolds);
         }
     }

@@ -940,18 +940,18 @@ fn settle_all_due_waits_for_the_2300_cutoff() {
     };
     approved(h.sale(100, APPROVE));
     h.set_time("2025-06-10T14:59:59Z"); // 22:59:59 in Shanghai
-    let reports = h.exec(SettleAllDue);
+    let reports = h.exec(SettleAllDue::FROM_START);
     assert!(reports.is_empty(), "not due before the cutoff");
     assert_eq!(h.open_batch(), BatchNo::FIRST);
     h.set_time("2025-06-10T15:00:00Z"); // 23:00 in Shanghai
-    let reports = h.exec(SettleAllDue);
+    let reports = h.exec(SettleAllDue::FROM_START);
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].batch_no, BatchNo::FIRST);
     assert_eq!(reports[0].settlement.totals, totals(100, 1, 0, 0));
     assert_eq!(h.open_batch(), BatchNo::new(2).unwrap());
     // The batch opened at 23:00 belongs to the next business day: not due again tonight.
     h.set_time("2025-06-10T15:30:00Z");
-    let reports = h.exec(SettleAllDue);
+    let reports = h.exec(SettleAllDue::FROM_START);
     assert!(reports.is_empty());
 }
 
@@ -977,7 +977,7 @@ fn the_cutoff_settles_in_chunks_so_sales_pass_between_them() {
     assert!(enabled > CUTOFF_BATCHES_PER_COMMAND + 2);
     approved(h.sale(100, APPROVE));
     h.set_time("2025-06-10T15:00:00Z"); // 23:00 in Shanghai: every batch is due
-    let first = h.exec(SettleAllDue);
+    let first = h.exec(SettleAllDue::FROM_START);
     assert_eq!(first.len(), CUTOFF_BATCHES_PER_COMMAND, "one chunk per command");
     // Between two chunks the writer takes other commands: a sale goes through.
     approved(h.sale(200, APPROVE));
@@ -992,8 +992,49 @@ fn the_cutoff_settles_in_chunks_so_sales_pass_between_them() {
     settled.sort();
     settled.dedup();
     assert_eq!(settled.len(), enabled, "every enabled terminal's batch, each once");
-    assert!(h.exec(SettleAllDue).is_empty(), "nothing is due any more tonight");
+    assert!(h.exec(SettleAllDue::FROM_START).is_empty(), "nothing is due any more tonight");
     assert!(settle_due(&*h.store).reports.is_empty());
+}
+
+#[test]
+fn a_cutoff_chunk_starts_after_the_terminal_the_chunk_before_ended_with() {
+    // Goal: `SettleAllDue { after }` reads only the terminals after `after`, in order (the
+    // cutoff's commands together read each terminal once); a due batch before it waits for
+    // a command that starts earlier. Disabled terminals are never settled.
+    use suanpan_core::TerminalId;
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let ids: Vec<TerminalId> = (0..4)
+        .map(|n| TerminalId::parse(&format!("D{n:07}")).expect("terminal"))
+        .collect();
+    for id in &ids {
+        suanpan_store::admin::add_terminal(&*h.store, id, &merchant(), None).expect("terminal");
+    }
+    suanpan_store::admin::set_terminal_enabled(&*h.store, &ids[2], false).expect("disable");
+    h.set_time("2025-06-10T15:00:00Z"); // 23:00 in Shanghai: every batch is due
+    let chunk = h.exec(SettleAllDue {
+        after: Some(ids[0].clone()),
+    });
+    let settled: Vec<String> = chunk.iter().map(|r| r.terminal_id.to_string()).collect();
+    assert_eq!(
+        settled,
+        [ids[1].to_string(), ids[3].to_string()],
+        "after D0000000, in order, the disabled D0000002 left out"
+    );
+    let rest = h.exec(SettleAllDue::FROM_START);
+    assert!(
+        rest.iter().any(|r| r.terminal_id == ids[0]),
+        "a command from the start settles D0000000"
+    );
+    assert!(
+        rest.iter().all(|r| r.terminal_id != ids[1] && r.terminal_id != ids[3]),
+        "the batches settled before are reopened for the next day, not due"
+    );
+    assert!(h.exec(SettleAllDue {
+        after: Some(ids[3].clone())
+    })
+    .is_empty());
 }
 
 // --- hide and purge ---------------------------------------------------------------------------
