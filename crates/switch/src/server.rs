@@ -13,7 +13,7 @@ use std::time::Duration;
 use suanpan_iso8583::switch::MTI_0800;
 use suanpan_iso8583::{Error as CodecError, IsoMsg, SWITCH, Status, Zpk, split_frame};
 use suanpan_pace::Delays;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -216,7 +216,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Vec<u8>>(ANSWERS_QUEUED_MAX);
-    let writer = tokio::spawn(write_answers(rx, wr));
+    let writer = tokio::spawn(suanpan_frames::write_frames(rx, wr));
     let session = Arc::new(Mutex::new(Session::default()));
     let mut stop = shared.stop.subscribe();
     let mut buf = Vec::with_capacity(READ_BYTES);
@@ -259,39 +259,6 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
         buf.drain(..at);
     }
     writer.abort();
-}
-
-/// Bytes written at once at most by [`write_answers`] (a bound on its buffer).
-pub const WRITE_BYTES_MAX: usize = 64 * 1024;
-
-/// Writes a connection's answers: each wake-up takes every answer already queued (up to
-/// [`WRITE_BYTES_MAX`]) and writes them with one `write_all`, so the answers of one ledger
-/// group cost one system call and one wake-up, not one each (issue 15, s19-net). The bytes
-/// on the wire are the same frames in the same order.
-async fn write_answers<W>(mut rx: mpsc::Receiver<Vec<u8>>, mut wr: W)
-where
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    let mut out: Vec<u8> = Vec::with_capacity(READ_BYTES);
-    while let Some(first) = rx.recv().await {
-        if rx.is_empty() {
-            if wr.write_all(&first).await.is_err() {
-                break;
-            }
-            continue;
-        }
-        out.clear();
-        out.extend_from_slice(&first);
-        while out.len() < WRITE_BYTES_MAX {
-            match rx.try_recv() {
-                Ok(f) => out.extend_from_slice(&f),
-                Err(_) => break,
-            }
-        }
-        if wr.write_all(&out).await.is_err() {
-            break;
-        }
-    }
 }
 
 fn log_bad_frame(e: CodecError) {
@@ -404,23 +371,4 @@ fn start_ledger(
 
 fn chance(p: f64) -> bool {
     p > 0.0 && rand::thread_rng().gen_bool(p.min(1.0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Goal: answers queued together leave as the same bytes in the same order.
-    #[tokio::test]
-    async fn queued_answers_are_written_in_order() {
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(16);
-        let frames: Vec<Vec<u8>> = (0u8..10).map(|i| vec![i; usize::from(i) + 1]).collect();
-        for f in &frames {
-            tx.send(f.clone()).await.unwrap_or_else(|e| panic!("{e}"));
-        }
-        drop(tx);
-        let mut out = Vec::new();
-        write_answers(rx, &mut out).await;
-        assert_eq!(out, frames.concat());
-    }
 }

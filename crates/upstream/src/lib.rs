@@ -35,7 +35,7 @@ use suanpan_iso8583::switch::{
     self as wire, MTI_0220, MTI_0420, MTI_0421, MTI_0800, MatchKey, OriginalData,
 };
 use suanpan_iso8583::{Error as CodecError, IsoMsg, Mti, SWITCH, Status, split_frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
@@ -688,7 +688,7 @@ async fn run_connection(link: &Link, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Vec<u8>>(FRAMES_QUEUED_MAX);
-    let writer = tokio::spawn(write_frames(rx, wr));
+    let writer = tokio::spawn(suanpan_frames::write_frames(rx, wr));
     *lock(&inner.writer) = Some(tx);
     link.set_state(LinkState::Connecting);
     inner.last_rx_ms.store(now_ms(), Ordering::Relaxed);
@@ -756,39 +756,6 @@ async fn run_connection(link: &Link, stream: TcpStream) {
     *lock(&inner.writer) = None;
     writer.abort();
     link.set_state(LinkState::Down);
-}
-
-/// Frames written at once at most by [`write_frames`] (a bound on its buffer).
-pub const WRITE_BYTES_MAX: usize = 64 * 1024;
-
-/// Writes the queued frames to the socket: each wake-up takes every frame already queued
-/// (up to [`WRITE_BYTES_MAX`]) and writes them with one `write_all`, so sales that leave
-/// together cost one system call and one task wake-up, not one each (issue 15, s19-net).
-/// The bytes on the wire are the same frames in the same order.
-pub async fn write_frames<W>(mut rx: mpsc::Receiver<Vec<u8>>, mut wr: W)
-where
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    let mut out: Vec<u8> = Vec::with_capacity(READ_BYTES);
-    while let Some(first) = rx.recv().await {
-        if rx.is_empty() {
-            if wr.write_all(&first).await.is_err() {
-                break;
-            }
-            continue;
-        }
-        out.clear();
-        out.extend_from_slice(&first);
-        while out.len() < WRITE_BYTES_MAX {
-            match rx.try_recv() {
-                Ok(f) => out.extend_from_slice(&f),
-                Err(_) => break,
-            }
-        }
-        if wr.write_all(&out).await.is_err() {
-            break;
-        }
-    }
 }
 
 /// Sends the queue's head until a 0430 comes back, in order, with back-off.
@@ -926,19 +893,5 @@ mod tests {
                 "local at {s}"
             );
         }
-    }
-
-    // Goal: frames queued together leave as the same bytes in the same order.
-    #[tokio::test]
-    async fn queued_frames_are_written_in_order() {
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(16);
-        let frames: Vec<Vec<u8>> = (0u8..10).map(|i| vec![i; usize::from(i) + 1]).collect();
-        for f in &frames {
-            tx.send(f.clone()).await.unwrap_or_else(|e| panic!("{e}"));
-        }
-        drop(tx);
-        let mut out = Vec::new();
-        write_frames(rx, &mut out).await;
-        assert_eq!(out, frames.concat());
     }
 }
