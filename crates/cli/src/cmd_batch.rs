@@ -12,7 +12,7 @@ use suanpan_core::{Amount, Lang, OperatorNo, TerminalId};
 use suanpan_receipt::{Copy, Layout, SlipData};
 use suanpan_store::command::Settle;
 use suanpan_store::command::SettleReport;
-use suanpan_store::reply::ExpireHolds;
+use suanpan_store::reply::{ExpireHolds, PassedBatch};
 use suanpan_store::{AskExt, Store};
 
 pub fn run(app: &App, cmd: BatchCmd) -> Result<(), Fail> {
@@ -143,25 +143,38 @@ fn settle(app: &App, t: &str, totals: Option<&str>, operator: &str, w: u32) -> R
         actor: format!("{t}/{op}"),
         terminal_totals: theirs,
     })?;
-    print_reports(app, &*store, &[report], op, w)
+    print_reports(app, &*store, &[report], &[], op, w)
 }
 
 fn settle_all_due(app: &App, w: u32) -> Result<(), Fail> {
     let store = app.open_store()?;
     let cutoff = suanpan_service::settlement::settle_due(&*store);
-    // What was settled before an error is settled: its slips are printed, then the error.
-    print_reports(app, &*store, &cutoff.reports, OperatorNo::SUPERVISOR, w)?;
-    match cutoff.error {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
+    // What was settled before an error is settled: its slips are printed, then the batches
+    // left open, then the error.
+    print_reports(
+        app,
+        &*store,
+        &cutoff.reports,
+        &cutoff.passed,
+        OperatorNo::SUPERVISOR,
+        w,
+    )?;
+    if let Some(e) = cutoff.error {
+        return Err(e.into());
+    }
+    // Batches left open are the operators' to see to: the exit code says so.
+    if cutoff.passed.is_empty() {
+        Ok(())
+    } else {
+        Err(Fail::Reported)
     }
 }
-
 /// Prints settlement results and their slips.
 pub fn print_reports(
     app: &App,
     store: &dyn Store,
     reports: &[SettleReport],
+    passed: &[PassedBatch],
     op: OperatorNo,
     w: u32,
 ) -> Result<(), Fail> {
@@ -201,9 +214,37 @@ pub fn print_reports(
             print!("{slip}");
         }
     }
+    // A due batch the cutoff may not settle, and why, in the reader's language.
+    let open: Vec<(String, String)> = passed
+        .iter()
+        .map(|p| {
+            let why = suanpan_core::refusal::message_of_key(app.lang, p.refusal)
+                .unwrap_or_else(|| p.refusal.to_owned());
+            let line = if app.lang == Lang::Zh {
+                format!("终端 {} 的批次未结算，保持未结：{why}", p.terminal_id)
+            } else {
+                format!(
+                    "Terminal {}: its batch was not settled and stays open: {why}",
+                    p.terminal_id
+                )
+            };
+            (p.terminal_id.to_string(), line)
+        })
+        .collect();
     if app.json {
-        output::print_json(&json!({"ok": true, "settlements": out}));
-    } else if reports.is_empty() {
+        let not_settled: Vec<Value> = passed
+            .iter()
+            .zip(&open)
+            .map(|(p, (t, line))| json!({"terminal_id": t, "code": p.refusal, "message": line}))
+            .collect();
+        output::print_json(&json!({"ok": passed.is_empty(), "settlements": out,
+            "not_settled": not_settled}));
+    } else {
+        for (_, line) in &open {
+            println!("{line}");
+        }
+    }
+    if !app.json && reports.is_empty() && passed.is_empty() {
         println!(
             "{}",
             if app.lang == Lang::Zh {

@@ -344,6 +344,7 @@ fn day(app: &App) -> Result<(), Fail> {
             app,
             &c.store,
             std::slice::from_ref(&report),
+            &[],
             OperatorNo::SUPERVISOR,
             32,
         )?;

@@ -387,6 +387,10 @@ async fn scheduler(host: Arc<Host>, cfg: Arc<ServerConfig>, mut stopped: watch::
                 for s in &settled.reports {
                     tracing::info!(terminal = %s.terminal_id, batch = %s.batch_no, "cutoff settlement");
                 }
+                for p in &settled.passed {
+                    tracing::warn!(terminal = %p.terminal_id, refusal = p.refusal,
+                        "cutoff: this terminal's batch may not be settled; it stays open");
+                }
                 if let Some(e) = &settled.error {
                     tracing::error!(error = %e, "cutoff settlement failed; the next run settles the rest");
                 }

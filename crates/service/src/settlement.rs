@@ -5,7 +5,7 @@ use crate::ctx::Ctx;
 use suanpan_core::refusal::SettleRefused;
 use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{Lang, Refusal, TerminalId};
-use suanpan_store::reply::SettleAllDue;
+use suanpan_store::reply::{DueChunk, PassedBatch, SettleAllDue};
 use suanpan_store::repo::terminals;
 use suanpan_store::{AskExt, SettleReport, Store, StoreError};
 
@@ -17,6 +17,18 @@ pub(crate) fn settle(
     actor: &str,
     theirs: Option<Totals>,
 ) -> Result<SettleReport, StoreError> {
+    settle_unless_refused(ctx, terminal, actor, theirs)?
+        .map_err(|r| StoreError::Invalid(r.message(Lang::En)))
+}
+
+/// [`settle`], with a refusal (the terminal's access, a batch past the range of its totals)
+/// told apart from a failure. A refusal comes before anything is written.
+fn settle_unless_refused(
+    ctx: &mut Ctx<'_, '_>,
+    terminal: &TerminalId,
+    actor: &str,
+    theirs: Option<Totals>,
+) -> Result<Result<SettleReport, Box<dyn Refusal>>, StoreError> {
     // Settlement changes the terminal's batch: write the group's cached state first and
     // reload terminals afterwards.
     ctx.tx.write_back()?;
@@ -26,20 +38,19 @@ pub(crate) fn settle(
     if let Err(r) =
         suanpan_core::rules::decide_terminal_access(row.as_ref().map(|t| t.access.clone()))
     {
-        return Err(StoreError::Invalid(r.message(Lang::En)));
+        return Ok(Err(Box::new(r)));
     }
     let term = row
         .ok_or_else(|| StoreError::Invalid(format!("unknown terminal {terminal}")))?
         .state()?;
     let lines = suanpan_store::query::batch_lines_in(conn, term.id.as_str(), term.batch_id)?;
     // Checked sums: a batch past the range of its totals is refused, never settled wrapped.
-    let s = settlement::settle(&lines, theirs).map_err(|_| {
-        let r = SettleRefused::Untotallable {
+    let Ok(s) = settlement::settle(&lines, theirs) else {
+        return Ok(Err(Box::new(SettleRefused::Untotallable {
             terminal: terminal.to_string(),
             batch_no: term.batch_no.to_string(),
-        };
-        StoreError::Invalid(r.message(Lang::En))
-    })?;
+        })));
+    };
     terminals::close_batch(conn, &term, actor, now, &s, theirs)?;
     // A settled sale can no longer be voided: the card numbers its 0420 would have needed
     // are forgotten (PCI DSS 3.2.1: kept no longer than a business need).
@@ -58,7 +69,7 @@ pub(crate) fn settle(
         terminal_totals: theirs,
     };
     crate::events::batch_settled(ctx.tx, &term.merchant_id, &report, actor)?;
-    Ok(report)
+    Ok(Ok(report))
 }
 
 /// Batches one `SettleAllDue` command settles at most. The command runs in the writer like
@@ -77,9 +88,9 @@ pub const CUTOFF_BATCHES_PER_COMMAND: usize = 8;
 pub(crate) fn settle_all_due(
     ctx: &mut Ctx<'_, '_>,
     cmd: &SettleAllDue,
-) -> Result<Vec<SettleReport>, StoreError> {
+) -> Result<DueChunk, StoreError> {
     if !terminals::try_cutoff_lock(ctx.tx.conn)? {
-        return Ok(Vec::new());
+        return Ok(DueChunk::default());
     }
     // The rule (`Policy::batch_is_due`) as the bound the store searches by.
     let due = terminals::due_batches(
@@ -88,43 +99,70 @@ pub(crate) fn settle_all_due(
         cmd.after.as_ref(),
         CUTOFF_BATCHES_PER_COMMAND,
     )?;
-    let mut reports = Vec::with_capacity(due.len());
+    let mut chunk = DueChunk {
+        full: due.len() == CUTOFF_BATCHES_PER_COMMAND,
+        last: due.last().cloned(),
+        ..DueChunk::default()
+    };
     for id in due {
-        reports.push(settle(ctx, &id, "system", None)?);
+        // A batch the cutoff may not settle stays open and is passed over, audited: one
+        // suspended merchant must not keep the rest of the fleet from its settlement.
+        match settle_unless_refused(ctx, &id, "system", None)? {
+            Ok(report) => chunk.settled.push(report),
+            Err(r) => {
+                let outcome = format!("refused:{}", r.key());
+                ctx.tx
+                    .audit("system", "settle", &format!("terminal:{id}"), "", &outcome);
+                chunk.passed.push(PassedBatch {
+                    terminal_id: id,
+                    refusal: r.key(),
+                });
+            }
+        }
     }
-    Ok(reports)
+    Ok(chunk)
 }
 
-/// What a cutoff did: the batches it settled, and the error that stopped it if one did (the
-/// chunks before it are settled and stay so; the next cutoff run settles the rest).
+/// What a cutoff did: the batches it settled, those it may not settle, and the error that
+/// stopped it if one did (the chunks before it are settled and stay so; the next cutoff run
+/// settles the rest).
 #[derive(Debug)]
 pub struct Cutoff {
     /// Every batch settled, in order.
     pub reports: Vec<SettleReport>,
+    /// Every due batch left open, with why.
+    pub passed: Vec<PassedBatch>,
     /// Why it stopped early.
     pub error: Option<StoreError>,
 }
 
 /// Settles every batch due at the cutoff, one `SettleAllDue` command per chunk of
 /// [`CUTOFF_BATCHES_PER_COMMAND`], so that sales go through the writer between the chunks.
-/// Ends when a chunk comes back short (nothing more is due, or another node holds the
-/// cutoff). Each chunk reopens the batches it settles for the next business day, so a batch
-/// is never settled twice and the loop ends after at most one command per chunk of enabled
+/// Each chunk starts after the last terminal the chunk before read, and the cutoff ends
+/// with a chunk that read fewer (nothing more is due, or another node holds the cutoff).
+/// Each chunk reopens the batches it settles for the next business day, so a batch is never
+/// settled twice and the loop ends after at most one command per chunk of enabled
 /// terminals, plus one.
 pub fn settle_due(store: &dyn Store) -> Cutoff {
-    let mut reports: Vec<SettleReport> = Vec::new();
+    let mut reports = Vec::new();
+    let mut passed = Vec::new();
+    let mut after = None;
     let error = loop {
-        let after = reports.last().map(|r| r.terminal_id.clone());
         match store.ask(SettleAllDue { after }) {
             Ok(chunk) => {
-                let more = chunk.len() == CUTOFF_BATCHES_PER_COMMAND;
-                reports.extend(chunk);
-                if !more {
+                reports.extend(chunk.settled);
+                passed.extend(chunk.passed);
+                after = chunk.last;
+                if !chunk.full {
                     break None;
                 }
             }
             Err(e) => break Some(e),
         }
     };
-    Cutoff { reports, error }
+    Cutoff {
+        reports,
+        passed,
+        error,
+    }
 }

@@ -107,8 +107,8 @@ pub enum Reply {
     Counted(Counted),
     /// Of a settlement.
     Settled(SettleReport),
-    /// Of the cutoff.
-    SettledMany(Vec<SettleReport>),
+    /// Of a chunk of the cutoff.
+    DueChunk(DueChunk),
     /// Of a command that cannot be refused: a count.
     Count(u64),
 }
@@ -123,7 +123,7 @@ impl Reply {
             Reply::Reversal(_) => "reversal",
             Reply::Counted(_) => "counted",
             Reply::Settled(_) => "settlement",
-            Reply::SettledMany(_) => "cutoff",
+            Reply::DueChunk(_) => "cutoff",
             Reply::Count(_) => "count",
         }
     }
@@ -164,7 +164,7 @@ from_reply!(
     ReversalReply => Reversal,
     Counted => Counted,
     SettleReport => Settled,
-    Vec<SettleReport> => SettledMany,
+    DueChunk => DueChunk,
     u64 => Count,
 );
 
@@ -278,7 +278,30 @@ macro_rules! ask_unit {
     )*};
 }
 
-ask!(SettleAllDue => Vec<SettleReport>);
+ask!(SettleAllDue => DueChunk);
+
+/// What one chunk of the cutoff did ([`SettleAllDue`]).
+#[derive(Debug, Default)]
+pub struct DueChunk {
+    /// The batches settled, in terminal order.
+    pub settled: Vec<SettleReport>,
+    /// The due batches the cutoff may not settle, left open (their terminal refused: its
+    /// merchant suspended or closed, say), each with why.
+    pub passed: Vec<PassedBatch>,
+    /// The last terminal the chunk read, settled or passed: where the next chunk starts.
+    pub last: Option<suanpan_core::TerminalId>,
+    /// True when the chunk read as many due batches as one command may: more may follow.
+    pub full: bool,
+}
+
+/// A due batch the cutoff left open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassedBatch {
+    /// Its terminal.
+    pub terminal_id: suanpan_core::TerminalId,
+    /// The refusal's catalog key (`access.merchant_not_active`, `settle.untotallable`…).
+    pub refusal: &'static str,
+}
 
 ask_unit!(
     ExpireHolds => u64,

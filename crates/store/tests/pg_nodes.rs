@@ -383,7 +383,7 @@ fn cutoff_settlement_runs_once_for_two_nodes() {
         vec![SettleAllDue::FROM_START],
         vec![SettleAllDue::FROM_START],
     );
-    let settled: usize = a.into_iter().chain(b).map(|r| r.len()).sum();
+    let settled: usize = a.into_iter().chain(b).map(|r| r.settled.len()).sum();
     drop(other);
     assert_eq!(settled, 1, "the due batch settled once, by one node");
     assert_eq!(h.open_batch(), before.next());

@@ -940,18 +940,18 @@ fn settle_all_due_waits_for_the_2300_cutoff() {
     };
     approved(h.sale(100, APPROVE));
     h.set_time("2025-06-10T14:59:59Z"); // 22:59:59 in Shanghai
-    let reports = h.exec(SettleAllDue::FROM_START);
+    let reports = h.exec(SettleAllDue::FROM_START).settled;
     assert!(reports.is_empty(), "not due before the cutoff");
     assert_eq!(h.open_batch(), BatchNo::FIRST);
     h.set_time("2025-06-10T15:00:00Z"); // 23:00 in Shanghai
-    let reports = h.exec(SettleAllDue::FROM_START);
+    let reports = h.exec(SettleAllDue::FROM_START).settled;
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].batch_no, BatchNo::FIRST);
     assert_eq!(reports[0].settlement.totals, totals(100, 1, 0, 0));
     assert_eq!(h.open_batch(), BatchNo::new(2).unwrap());
     // The batch opened at 23:00 belongs to the next business day: not due again tonight.
     h.set_time("2025-06-10T15:30:00Z");
-    let reports = h.exec(SettleAllDue::FROM_START);
+    let reports = h.exec(SettleAllDue::FROM_START).settled;
     assert!(reports.is_empty());
 }
 
@@ -977,7 +977,7 @@ fn the_cutoff_settles_in_chunks_so_sales_pass_between_them() {
     assert!(enabled > CUTOFF_BATCHES_PER_COMMAND + 2);
     approved(h.sale(100, APPROVE));
     h.set_time("2025-06-10T15:00:00Z"); // 23:00 in Shanghai: every batch is due
-    let first = h.exec(SettleAllDue::FROM_START);
+    let first = h.exec(SettleAllDue::FROM_START).settled;
     assert_eq!(first.len(), CUTOFF_BATCHES_PER_COMMAND, "one chunk per command");
     // Between two chunks the writer takes other commands: a sale goes through.
     approved(h.sale(200, APPROVE));
@@ -992,7 +992,10 @@ fn the_cutoff_settles_in_chunks_so_sales_pass_between_them() {
     settled.sort();
     settled.dedup();
     assert_eq!(settled.len(), enabled, "every enabled terminal's batch, each once");
-    assert!(h.exec(SettleAllDue::FROM_START).is_empty(), "nothing is due any more tonight");
+    assert!(
+        h.exec(SettleAllDue::FROM_START).settled.is_empty(),
+        "nothing is due any more tonight"
+    );
     assert!(settle_due(&*h.store).reports.is_empty());
 }
 
@@ -1013,16 +1016,18 @@ fn a_cutoff_chunk_starts_after_the_terminal_the_chunk_before_ended_with() {
     }
     suanpan_store::admin::set_terminal_enabled(&*h.store, &ids[2], false).expect("disable");
     h.set_time("2025-06-10T15:00:00Z"); // 23:00 in Shanghai: every batch is due
-    let chunk = h.exec(SettleAllDue {
-        after: Some(ids[0].clone()),
-    });
+    let chunk = h
+        .exec(SettleAllDue {
+            after: Some(ids[0].clone()),
+        })
+        .settled;
     let settled: Vec<String> = chunk.iter().map(|r| r.terminal_id.to_string()).collect();
     assert_eq!(
         settled,
         [ids[1].to_string(), ids[3].to_string()],
         "after D0000000, in order, the disabled D0000002 left out"
     );
-    let rest = h.exec(SettleAllDue::FROM_START);
+    let rest = h.exec(SettleAllDue::FROM_START).settled;
     assert!(
         rest.iter().any(|r| r.terminal_id == ids[0]),
         "a command from the start settles D0000000"
@@ -1031,10 +1036,68 @@ fn a_cutoff_chunk_starts_after_the_terminal_the_chunk_before_ended_with() {
         rest.iter().all(|r| r.terminal_id != ids[1] && r.terminal_id != ids[3]),
         "the batches settled before are reopened for the next day, not due"
     );
-    assert!(h.exec(SettleAllDue {
-        after: Some(ids[3].clone())
-    })
-    .is_empty());
+    assert!(
+        h.exec(SettleAllDue {
+            after: Some(ids[3].clone())
+        })
+        .settled
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_batch_the_cutoff_may_not_settle_does_not_stop_the_fleet() {
+    // Goal: a due batch whose terminal is refused (its merchant suspended by the acquirer)
+    // is left open and passed over; the terminals before and after it in the same chunk,
+    // and in later chunks, are settled by the same cutoff.
+    use suanpan_core::{MerchantId, TerminalId};
+    use suanpan_service::settlement::{CUTOFF_BATCHES_PER_COMMAND, settle_due};
+    let Some(h) = Harness::on(BACKEND) else {
+        return skipped();
+    };
+    let other = MerchantId::parse("898310048990077").expect("merchant");
+    suanpan_store::admin::add_merchant(&*h.store, &other, "停业商户").expect("merchant");
+    let ids: Vec<TerminalId> = (0..CUTOFF_BATCHES_PER_COMMAND + 4)
+        .map(|n| TerminalId::parse(&format!("E{n:07}")).expect("terminal"))
+        .collect();
+    let suspended = &ids[2];
+    for id in &ids {
+        let m = if id == suspended { &other } else { &merchant() };
+        suanpan_store::admin::add_terminal(&*h.store, id, m, None).expect("terminal");
+    }
+    let moved = suanpan_store::admin::set_merchant_status(
+        &*h.store,
+        "acquirer-ops",
+        &other,
+        "suspended",
+        "风险核查",
+    )
+    .expect("status");
+    assert_eq!(moved, Some(true), "active -> suspended");
+    h.set_time("2025-06-10T15:00:00Z"); // 23:00 in Shanghai: every batch is due
+    let cutoff = settle_due(&*h.store);
+    let settled: Vec<&TerminalId> = cutoff.reports.iter().map(|r| &r.terminal_id).collect();
+    for id in ids.iter().filter(|id| *id != suspended) {
+        assert!(settled.contains(&id), "{id} settled: {:?}", cutoff.error);
+    }
+    assert!(!settled.contains(&suspended), "the suspended merchant's batch stays open");
+    assert!(cutoff.error.is_none(), "{:?}", cutoff.error);
+    let passed: Vec<(&TerminalId, &str)> = cutoff
+        .passed
+        .iter()
+        .map(|p| (&p.terminal_id, p.refusal))
+        .collect();
+    assert_eq!(passed, [(suspended, "access.merchant_not_active")]);
+    let audited = h
+        .store
+        .audit_entries(200, 0)
+        .expect("audit")
+        .into_iter()
+        .any(|e| {
+            e.target == format!("terminal:{suspended}")
+                && e.outcome == "refused:access.merchant_not_active"
+        });
+    assert!(audited, "the batch left open is audited with why");
 }
 
 // --- hide and purge ---------------------------------------------------------------------------
