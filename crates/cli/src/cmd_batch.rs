@@ -169,7 +169,8 @@ fn settle_all_due(app: &App, w: u32) -> Result<(), Fail> {
         Err(Fail::Reported)
     }
 }
-/// Prints settlement results and their slips.
+
+/// Prints settlement results and their slips, then the due batches the cutoff left open.
 pub fn print_reports(
     app: &App,
     store: &dyn Store,
@@ -215,32 +216,31 @@ pub fn print_reports(
         }
     }
     // A due batch the cutoff may not settle, and why, in the reader's language.
-    let open: Vec<(String, String)> = passed
+    let lines: Vec<String> = passed
         .iter()
         .map(|p| {
             let why = suanpan_core::refusal::message_of_key(app.lang, p.refusal)
                 .unwrap_or_else(|| p.refusal.to_owned());
-            let line = if app.lang == Lang::Zh {
+            if app.lang == Lang::Zh {
                 format!("终端 {} 的批次未结算，保持未结：{why}", p.terminal_id)
             } else {
                 format!(
                     "Terminal {}: its batch was not settled and stays open: {why}",
                     p.terminal_id
                 )
-            };
-            (p.terminal_id.to_string(), line)
+            }
         })
         .collect();
     if app.json {
         let not_settled: Vec<Value> = passed
             .iter()
-            .zip(&open)
-            .map(|(p, (t, line))| json!({"terminal_id": t, "code": p.refusal, "message": line}))
+            .zip(&lines)
+            .map(|(p, line)| json!({"terminal_id": p.terminal_id.as_str(), "code": p.refusal, "message": line}))
             .collect();
         output::print_json(&json!({"ok": passed.is_empty(), "settlements": out,
             "not_settled": not_settled}));
     } else {
-        for (_, line) in &open {
+        for line in &lines {
             println!("{line}");
         }
     }

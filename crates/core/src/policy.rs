@@ -185,8 +185,7 @@ impl Policy {
     }
 
     /// True when a batch opened at `opened_at` must be settled at `now`: its day has passed
-    /// the cutoff
-    /// (its business day is an earlier one than `now`'s).
+    /// the cutoff (its business day is an earlier one than `now`'s).
     pub fn batch_is_due(&self, opened_at: Timestamp, now: Timestamp) -> bool {
         opened_at < self.batches_due_before(now)
     }
@@ -338,15 +337,18 @@ mod tests {
             cutoff: "01:30".into(),
             ..Policy::default()
         };
-        let day = |t: &str| p.business_day(at(t)).to_string();
-        assert_eq!(day("2026-11-01T05:29:00Z"), "2026-11-01", "01:29 EDT");
         assert_eq!(
-            day("2026-11-01T05:30:00Z"),
+            day_of(&p, "2026-11-01T05:29:00Z"),
+            "2026-11-01",
+            "01:29 EDT"
+        );
+        assert_eq!(
+            day_of(&p, "2026-11-01T05:30:00Z"),
             "2026-11-02",
             "01:30 EDT turns it"
         );
         assert_eq!(
-            day("2026-11-01T06:10:00Z"),
+            day_of(&p, "2026-11-01T06:10:00Z"),
             "2026-11-02",
             "01:10 EST, after it"
         );

@@ -238,10 +238,10 @@ ask!(
 /// Settle the next chunk of batches whose business day has passed the cutoff
 /// ([`Command::SettleAllDue`]), in terminal order, after terminal `after` (from the first
 /// terminal when `None`). The cutoff sends one per chunk, each after the last terminal the
-/// chunk before settled, so every command reads only the terminals it has not passed yet.
+/// chunk before read, so every command reads only the terminals it has not passed yet.
 #[derive(Debug, Clone, Default)]
 pub struct SettleAllDue {
-    /// The last terminal the previous chunk settled.
+    /// The last terminal the previous chunk read ([`DueChunk::last`]).
     pub after: Option<suanpan_core::TerminalId>,
 }
 
