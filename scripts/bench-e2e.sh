@@ -15,6 +15,10 @@
 # Env WARMUP (seconds, default 2): the runs at an offered rate (after side only) run that long
 #   first with `bench load --warmup`, so their percentiles describe the steady state, not the
 #   sign-ins and cold caches of the first second (s22-lat). 0: every request counts.
+# Env CONTENTION=FRACTION (e.g. 0.5, s28): each round also runs the inline upstream at the
+#   offered rate alone, and again beside a busy loop that keeps FRACTION of one core busy, so
+#   the p99 of the same host can be read with and without work of switch-sim's size sharing
+#   the machine's cores.
 set -euo pipefail
 before="$1"
 after="$2"
@@ -28,7 +32,11 @@ base=$(( 20000 + RANDOM % 20000 ))
 
 work="$(mktemp -d)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+burner=
+cleanup() {
+  for p in "${pids[@]}" $burner; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 wait_port() {
@@ -76,14 +84,46 @@ run() {
   rm -rf "$d"
 }
 
-b=(); i=(); n=(); r=()
+# busy FRACTION SECONDS: one core's FRACTION kept busy (2 ms periods) for SECONDS.
+busy() {
+  python3 - "$1" "$2" <<'PY' &
+import sys, time
+duty, end = float(sys.argv[1]), time.time() + float(sys.argv[2])
+while time.time() < end:
+    t = time.perf_counter()
+    while time.perf_counter() - t < duty * 0.002:
+        pass
+    time.sleep((1 - duty) * 0.002)
+PY
+  burner=$!
+}
+
+b=(); i=(); n=(); r=(); q=(); c=()
 for round in $(seq "$rounds"); do
   b+=("$(run "$before" inline)")
   i+=("$(run "$after" inline)")
   n+=("$(run "$after" network)")
   r+=("$(run "$after" network "$rate")")
   echo "round $round: before ${b[-1]} | inline ${i[-1]} | network ${n[-1]} | network at ${rate}/s ${r[-1]}  (sales/s p50_ms p99_ms mismatches generator_late_p99_ms)"
+  if [ -n "${CONTENTION:-}" ]; then
+    q+=("$(run "$after" inline "$rate")")
+    busy "$CONTENTION" $(( seconds + ${WARMUP:-2} + 5 ))
+    c+=("$(run "$after" inline "$rate")")
+    kill "$burner" 2>/dev/null || true
+    wait "$burner" 2>/dev/null || true
+    burner=
+    echo "round $round: inline at ${rate}/s ${q[-1]} | beside a busy loop of ${CONTENTION} core ${c[-1]}"
+  fi
 done
+if [ -n "${CONTENTION:-}" ]; then
+  python3 - "$(printf '%s,' "${q[@]}")" "$(printf '%s,' "${c[@]}")" "$rate" "$CONTENTION" <<'PY'
+import statistics, sys
+runs = lambda s: [tuple(float(v) for v in x.split()) for x in s.strip(",").split(",") if x]
+q, c = runs(sys.argv[1]), runs(sys.argv[2])
+p99 = lambda rs: statistics.median(x[2] for x in rs)
+print(f"inline at {sys.argv[3]}/s: p99 median {p99(q):.1f} ms alone, {p99(c):.1f} ms beside a busy loop of {sys.argv[4]} core")
+PY
+fi
 
 python3 - "$(printf '%s,' "${b[@]}")" "$(printf '%s,' "${i[@]}")" "$(printf '%s,' "${n[@]}")" "$(printf '%s,' "${r[@]}")" "$rate" <<'PY'
 import statistics, sys

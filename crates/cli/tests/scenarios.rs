@@ -498,6 +498,92 @@ fn settle_all_due_settles_nothing_on_the_batch_s_own_business_day() {
     d.assert_sound();
 }
 
+#[test]
+fn settle_all_due_tells_which_batch_it_left_open_and_why() {
+    // Goal (s27-passed, end to end with the real clock): a due batch of a suspended merchant
+    // is left open by `batch settle --all-due`, which says so in the reader's language (zh and
+    // en, text and --json) and exits non-zero; once the merchant is reinstated the same
+    // command settles it and exits 0.
+    let d = Demo::new();
+    d.sale("12.50", CARD_OK);
+    // The batch opened two days ago: its business day has passed whatever the cutoff.
+    let db = rusqlite::Connection::open(d.dir().join("suanpan.db")).expect("store");
+    let moved = db
+        .execute(
+            "UPDATE batches SET opened_at = opened_at - 172800000000
+              WHERE terminal_id = ?1 AND settled_at IS NULL",
+            [TERMINAL],
+        )
+        .expect("move the batch back");
+    assert_eq!(moved, 1);
+    drop(db);
+    let (_, st) = run_json(d.cmd().args(["batch", "status", "--terminal", TERMINAL]));
+    assert_eq!(st["due"], true, "{st:#}");
+    let suspend = run(d.cmd().args([
+        "admin",
+        "merchant",
+        "suspend",
+        "--id",
+        MERCHANT,
+        "--reason",
+        "风险核查",
+    ]));
+    assert_eq!(suspend.code, 0, "{}", suspend.text());
+
+    let (code, v) = run_json(d.cmd().args(["batch", "settle", "--all-due"]));
+    assert_ne!(code, 0, "a due batch left open is not a success: {v:#}");
+    assert_eq!(v["ok"], false, "{v:#}");
+    assert_eq!(v["settlements"], serde_json::json!([]), "{v:#}");
+    let left = v["not_settled"].as_array().expect("not_settled");
+    assert_eq!(left.len(), 1, "{v:#}");
+    assert_eq!(left[0]["terminal_id"], TERMINAL);
+    assert_eq!(left[0]["code"], "access.merchant_not_active");
+    let zh = run(d.cmd().args(["batch", "settle", "--all-due"]));
+    assert_ne!(zh.code, 0);
+    assert!(
+        zh.stdout
+            .contains(&format!("终端 {TERMINAL} 的批次未结算，保持未结")),
+        "{}",
+        zh.stdout
+    );
+    assert!(
+        !zh.stdout.contains("access."),
+        "no internal code: {}",
+        zh.stdout
+    );
+    let en = run(d
+        .cmd()
+        .args(["--lang", "en", "batch", "settle", "--all-due"]));
+    assert_ne!(en.code, 0);
+    assert!(
+        en.stdout.contains(&format!(
+            "Terminal {TERMINAL}: its batch was not settled and stays open"
+        )),
+        "{}",
+        en.stdout
+    );
+
+    let back = run(d
+        .cmd()
+        .args(["admin", "merchant", "activate", "--id", MERCHANT]));
+    assert_eq!(back.code, 0, "{}", back.text());
+    // Nothing was settled meanwhile: the batch and its sale are where they were.
+    let (_, st) = run_json(d.cmd().args(["batch", "status", "--terminal", TERMINAL]));
+    assert_eq!(st["batch_no"], "000001", "{st:#}");
+    assert_eq!(st["due"], true, "{st:#}");
+    assert_eq!(st["totals"]["debit_fen"], 1_250, "{st:#}");
+    let (code, v) = run_json(d.cmd().args(["batch", "settle", "--all-due"]));
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert_eq!(v["not_settled"], serde_json::json!([]), "{v:#}");
+    let settled = v["settlements"].as_array().expect("settlements");
+    assert_eq!(settled.len(), 1, "{v:#}");
+    assert_eq!(settled[0]["terminal_id"], TERMINAL);
+    assert_eq!(settled[0]["batch_no"], "000001");
+    assert_eq!(settled[0]["totals"]["debit_fen"], 1_250, "{v:#}");
+    d.assert_sound();
+}
+
 /// The local (Asia/Shanghai) date of a transaction, read off its receipt.
 fn local_date(d: &Demo, id: i64) -> String {
     let out = run(d.cmd().args(["receipt", "print", &id.to_string()])).ok();
