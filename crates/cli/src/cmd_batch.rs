@@ -6,14 +6,14 @@ use crate::authn;
 use crate::cmd_txn::width;
 use crate::output;
 use serde_json::{Value, json};
-use suanpan_core::refusal::SettleRefused;
+use suanpan_core::refusal::{AccessRefused, Refusal, SettleRefused};
 use suanpan_core::settlement::{self, Totals};
 use suanpan_core::{Amount, Lang, OperatorNo, TerminalId};
 use suanpan_receipt::{Copy, Layout, SlipData};
 use suanpan_store::command::Settle;
 use suanpan_store::command::SettleReport;
 use suanpan_store::reply::{ExpireHolds, PassedBatch};
-use suanpan_store::{AskExt, Store};
+use suanpan_store::{AskExt, Store, repo};
 
 pub fn run(app: &App, cmd: BatchCmd) -> Result<(), Fail> {
     match cmd {
@@ -52,7 +52,12 @@ fn terminal(text: &str) -> Result<TerminalId, Fail> {
 
 fn status(app: &App, t: &str) -> Result<(), Fail> {
     let store = app.open_store()?;
-    let term = store.terminal(&terminal(t)?)?.map_err(Fail::from)?;
+    let id = terminal(t)?;
+    // A read: shown also when the terminal may not trade, with why.
+    let (term, access) =
+        suanpan_store::read(&*store, |c| repo::terminals::load_for_reading(c, &id))?
+            .ok_or_else(|| Fail::from(AccessRefused::UnknownTerminal))?;
+    let refused = access.err();
     // The whole open batch, however busy the terminal (not the newest page of its rows).
     let open = suanpan_store::read(&*store, |c| {
         suanpan_store::query::batch_lines_in(c, t, term.batch_id)
@@ -67,7 +72,8 @@ fn status(app: &App, t: &str) -> Result<(), Fail> {
         output::print_json(
             &json!({"ok": true, "terminal_id": t, "batch_no": term.batch_no.to_string(),
             "opened_at": term.batch_opened_at.to_string(), "transactions": open.len(), "totals": totals_json(&totals),
-            "due": store.policy().batch_is_due(term.batch_opened_at, store.now())}),
+            "due": store.policy().batch_is_due(term.batch_opened_at, store.now()),
+            "refused": refused.as_ref().map(|r| json!({"code": r.key(), "message": r.message(app.lang), "remedy": r.remedy(app.lang)}))}),
         );
     } else {
         let zh = app.lang == Lang::Zh;
@@ -95,6 +101,10 @@ fn status(app: &App, t: &str) -> Result<(), Fail> {
             if zh { "净额" } else { "Net" },
             totals.net().display()
         );
+        if let Some(r) = &refused {
+            println!("{}", r.message(app.lang));
+            println!("{}", r.remedy(app.lang));
+        }
     }
     Ok(())
 }

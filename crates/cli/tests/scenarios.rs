@@ -562,6 +562,21 @@ fn settle_all_due_tells_which_batch_it_left_open_and_why() {
         "{}",
         en.stdout
     );
+    // The batch left open can be read (a suspended merchant's records are read-only, not
+    // hidden), with why it may not trade, in the reader's language.
+    let (code, st) = run_json(d.cmd().args(["batch", "status", "--terminal", TERMINAL]));
+    assert_eq!(code, 0, "{st:#}");
+    assert_eq!(st["batch_no"], "000001", "{st:#}");
+    assert_eq!(st["due"], true, "{st:#}");
+    assert_eq!(st["totals"]["debit_fen"], 1_250, "{st:#}");
+    assert_eq!(
+        st["refused"]["code"], "access.merchant_not_active",
+        "{st:#}"
+    );
+    let text = run(d.cmd().args(["batch", "status", "--terminal", TERMINAL])).ok();
+    assert!(text.stdout.contains("000001"), "{}", text.stdout);
+    assert!(text.stdout.contains("暂停"), "{}", text.stdout);
+    assert!(!text.stdout.contains("access."), "{}", text.stdout);
 
     let back = run(d
         .cmd()
@@ -572,6 +587,7 @@ fn settle_all_due_tells_which_batch_it_left_open_and_why() {
     assert_eq!(st["batch_no"], "000001", "{st:#}");
     assert_eq!(st["due"], true, "{st:#}");
     assert_eq!(st["totals"]["debit_fen"], 1_250, "{st:#}");
+    assert_eq!(st["refused"], serde_json::Value::Null, "{st:#}");
     let (code, v) = run_json(d.cmd().args(["batch", "settle", "--all-due"]));
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["ok"], true, "{v:#}");

@@ -123,6 +123,23 @@ pub fn load(
     }
 }
 
+/// A terminal as a reader sees it: its state, and whether it may trade.
+pub type ReadTerminal = (TerminalState, Result<(), AccessRefused>);
+
+/// A terminal with its open batch whatever its access, for a reader that shows records (a
+/// suspended merchant's are read-only, not hidden), with what
+/// `core::rules::decide_terminal_access` says of it; `None` when there is no such terminal.
+pub fn load_for_reading(
+    conn: &dyn Sql,
+    id: &TerminalId,
+) -> Result<Option<ReadTerminal>, StoreError> {
+    let Some(row) = find(conn, id, false)? else {
+        return Ok(None);
+    };
+    let access = decide_terminal_access(Some(row.access.clone()));
+    Ok(Some((row.state()?, access)))
+}
+
 /// The terminal as this group already loaded it, with the numbers it took since.
 pub fn cached(tx: &Tx<'_>, id: &TerminalId) -> Option<TerminalState> {
     tx.cache.terminals.get(id).cloned()
