@@ -15,6 +15,8 @@
 # Env WARMUP (seconds, default 2): the runs at an offered rate (after side only) run that long
 #   first with `bench load --warmup`, so their percentiles describe the steady state, not the
 #   sign-ins and cold caches of the first second (s22-lat). 0: every request counts.
+# Env WRITER_NICE=N (s28-nice): the after side runs with `[store] writer_nice = N` (below 0
+#   needs root or CAP_SYS_NICE; serve logs it when not applied).
 # Env CONTENTION=FRACTION (e.g. 0.5, s28): each round also runs the inline upstream at the
 #   offered rate alone, and again beside a busy loop that keeps FRACTION of one core busy, so
 #   the p99 of the same host can be read with and without work of switch-sim's size sharing
@@ -55,6 +57,9 @@ run() {
   # same work and the difference is the service layer and the upstream (their own cost is
   # measured by the store's risk_cost bench).
   [ "$bin" = "$before" ] || cat "$(dirname "$0")/risk-off.toml" >> "$d/suanpan.toml"
+  if [ "$bin" != "$before" ] && [ -n "${WRITER_NICE:-}" ]; then
+    printf '[store]\nwriter_nice = %s\n' "$WRITER_NICE" >> "$d/suanpan.toml"
+  fi
   if [ "$mode" = network ]; then
     local sport=$(( base++ ))
     "$after" --data-dir "$d/switch" switch-sim --listen "127.0.0.1:$sport" --zpk "$zpk" \

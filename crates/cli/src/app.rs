@@ -156,6 +156,13 @@ pub struct StoreSection {
     /// "s20-pg"); the embedded store has one writer whatever this says.
     #[serde(default = "StoreSection::default_pg_writers")]
     pub pg_writers: u32,
+    /// The nice value of the store's writer threads (and the embedded store's sync thread),
+    /// −20 to 19; default 0, as inherited. Below 0 the writer runs before other work on
+    /// shared cores; that needs `CAP_SYS_NICE` (or an `RLIMIT_NICE` that allows it),
+    /// else `serve` logs that it was not applied and runs as before (docs/DECISIONS.md,
+    /// "s28-nice").
+    #[serde(default)]
+    pub writer_nice: i32,
 }
 
 impl StoreSection {
@@ -182,6 +189,17 @@ impl StoreSection {
         }
     }
 
+    /// The writer threads' nice value, or why the configured one is refused.
+    pub fn writer_nice(&self) -> anyhow::Result<i32> {
+        if !(-20..=19).contains(&self.writer_nice) {
+            anyhow::bail!(
+                "[store] writer_nice = {}: 优先级（nice 值）须在 -20 至 19 之间 / the nice value must be -20 to 19",
+                self.writer_nice
+            );
+        }
+        Ok(self.writer_nice)
+    }
+
     /// The writer's cache in KiB, or why the configured size is refused.
     pub fn writer_cache_kib(&self) -> anyhow::Result<i64> {
         if !(1..=Self::WRITER_CACHE_MIB_MAX).contains(&self.writer_cache_mib) {
@@ -201,6 +219,7 @@ impl Default for StoreSection {
         StoreSection {
             writer_cache_mib: StoreSection::default_writer_cache_mib(),
             pg_writers: StoreSection::default_pg_writers(),
+            writer_nice: 0,
         }
     }
 }
@@ -233,6 +252,9 @@ impl ConfigFile {
             .with_context(|| format!("in {}", path.display()))?;
         cfg.store
             .pg_writers()
+            .with_context(|| format!("in {}", path.display()))?;
+        cfg.store
+            .writer_nice()
             .with_context(|| format!("in {}", path.display()))?;
         Ok(cfg)
     }
@@ -367,6 +389,7 @@ impl App {
             keys,
             writer_cache_kib: store.writer_cache_kib()?,
             pg_writers: store.pg_writers()?,
+            writer_nice: store.writer_nice()?,
             ..opts
         })
     }
@@ -648,6 +671,22 @@ mod tests {
             cfg.store.writer_cache_kib().unwrap(),
             suanpan_store::sqlite::WRITER_CACHE_KIB
         );
+    }
+
+    #[test]
+    fn a_writer_nice_outside_its_range_is_refused_with_its_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        for bad in [-21, 20] {
+            std::fs::write(&path, format!("[store]\nwriter_nice = {bad}\n")).unwrap();
+            let e = format!("{:#}", ConfigFile::read(&path).unwrap_err());
+            assert!(e.contains("-20 至 19"), "{e}");
+            assert!(e.contains("must be -20 to 19"), "{e}");
+        }
+        std::fs::write(&path, "[store]\nwriter_nice = -10\n").unwrap();
+        let cfg = ConfigFile::read(&path).unwrap();
+        assert_eq!(cfg.store.writer_nice().unwrap(), -10);
+        assert_eq!(StoreSection::default().writer_nice().unwrap(), 0);
     }
 
     #[test]

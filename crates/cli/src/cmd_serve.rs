@@ -113,6 +113,7 @@ pub fn run(app: &App, args: ServeArgs) -> Result<(), Fail> {
         keys,
         writer_cache_kib: cfg.store.writer_cache_kib()?,
         pg_writers: cfg.store.pg_writers()?,
+        writer_nice: cfg.store.writer_nice()?,
         ..suanpan_service::open_options()
     };
     // What the embedded store's writer is given, as `--json` reports it.

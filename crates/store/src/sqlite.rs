@@ -68,6 +68,10 @@ pub struct OpenOptions {
     /// a node runs, [`crate::pg::PG_WRITERS`] unless configured (`[store] pg_writers`). SQLite
     /// has one writer whatever this says: the database has one.
     pub pg_writers: usize,
+    /// The nice value of the writer threads and of the SQLite writer's sync thread
+    /// (`[store] writer_nice`, −20 to 19; 0, the default, leaves them as inherited). See
+    /// `writer::set_thread_nice`.
+    pub writer_nice: i32,
 }
 
 /// The writer's page cache by default, KiB (SQLite allocates it as pages are read, so a small
@@ -96,6 +100,7 @@ impl Default for OpenOptions {
             bulk_load: false,
             writer_cache_kib: WRITER_CACHE_KIB,
             pg_writers: crate::pg::PG_WRITERS,
+            writer_nice: 0,
         }
     }
 }

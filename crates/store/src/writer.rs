@@ -191,6 +191,7 @@ impl Queue {
 /// The writer: takes a group of queued commands, runs them in one transaction, commits, then
 /// answers each caller. Returns when every sender is gone and the queue is empty.
 pub(crate) fn writer_loop<R: GroupRunner>(mut runner: R, jobs: Receiver<Job>, opts: OpenOptions) {
+    set_thread_nice(opts.writer_nice, "writer");
     let group_max = if opts.bulk_load {
         BULK_GROUP_COMMIT_MAX
     } else {
@@ -327,6 +328,7 @@ fn durable_loop(
     opts: &OpenOptions,
     failed: &std::sync::atomic::AtomicBool,
 ) {
+    set_thread_nice(opts.writer_nice, "sync");
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(u) = rx.try_recv() {
@@ -522,6 +524,40 @@ pub(crate) fn apply_group(
         c.accounts = cache.accounts.into_inner();
     }
     Ok(replies)
+}
+
+/// Gives the calling thread the scheduling priority `nice` (`[store] writer_nice`; 0 leaves
+/// it as inherited). The writer is the one place every sale passes through in order, and its
+/// sync thread answers every group: on cores shared with other work, a waiting writer
+/// delays every request behind it (docs/DECISIONS.md, s28-nice). A priority above the
+/// default (below 0) needs `CAP_SYS_NICE` or an `RLIMIT_NICE` that allows it; without, the
+/// thread keeps its priority and the refusal is logged: the store works the same, only
+/// without the preference.
+pub(crate) fn set_thread_nice(nice: i32, which: &str) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // Linux: a thread's nice value is its own; `setpriority` on its thread id sets it.
+        // SAFETY: `gettid` takes no argument and cannot fail.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+        let Ok(tid) = libc::id_t::try_from(tid) else {
+            return;
+        };
+        // SAFETY: plain system call on this thread's own id; no memory is passed.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } != 0 {
+            let e = std::io::Error::last_os_error();
+            tracing::warn!(error = %e, nice, thread = which,
+                "[store] writer_nice not applied: the thread keeps its priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    tracing::warn!(
+        nice,
+        thread = which,
+        "[store] writer_nice is applied on Linux only"
+    );
 }
 
 #[cfg(test)]
