@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 use suanpan_store::{OpenOptions, SqliteStore};
 
-/// The nice value of each of this process's threads named `name` (field 19 of its stat).
+/// The nice value of each of this process's threads named `name`.
 fn nice_of_threads(name: &str) -> Vec<i64> {
     let mut found = Vec::new();
     for task in std::fs::read_dir("/proc/self/task")
@@ -18,16 +18,7 @@ fn nice_of_threads(name: &str) -> Vec<i64> {
         if comm.trim() != name {
             continue;
         }
-        let stat = std::fs::read_to_string(task.path().join("stat")).expect("stat");
-        // The fields after the command name's closing parenthesis start at field 3.
-        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-        let nice = rest
-            .split(' ')
-            .nth(19 - 3)
-            .expect("nice")
-            .parse()
-            .expect("number");
-        found.push(nice);
+        found.push(nice_in(&task.path().join("stat")));
     }
     found
 }
@@ -48,7 +39,13 @@ fn wait_for(name: &str, nice: i64) -> Vec<i64> {
 
 /// This thread's nice value.
 fn own_nice() -> i64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+    nice_in(std::path::Path::new("/proc/thread-self/stat"))
+}
+
+/// The nice value a task's `stat` file holds (field 19).
+fn nice_in(stat: &std::path::Path) -> i64 {
+    let stat = std::fs::read_to_string(stat).expect("stat");
+    // The fields after the command name's closing parenthesis start at field 3.
     let rest = &stat[stat.rfind(')').expect("comm") + 2..];
     rest.split(' ')
         .nth(19 - 3)
